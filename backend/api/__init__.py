@@ -1,0 +1,1 @@
+"""The HTTP doors: REST (Litestar controllers, OpenAPI) and GraphQL (Strawberry). Thin: parse, call the domain, render."""

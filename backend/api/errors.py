@@ -1,0 +1,69 @@
+"""The one place that maps domain errors to HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from backend.errors import LabelwiseError
+
+log = logging.getLogger("labelwise.api")
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {
+        "error": {"code": code, "message": message, **({"details": details} if details else {})}
+    }
+
+
+def domain_error_handler(request: Request, exc: LabelwiseError) -> Response:
+    return Response(error_body(exc.code, exc.message, exc.details or None), status_code=exc.status)
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response:
+    code = {
+        400: "INVALID",
+        401: "UNAUTHENTICATED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        409: "CONFLICT",
+        413: "TOO_LARGE",
+        429: "RATE_LIMITED",
+    }.get(exc.status_code, "HTTP_ERROR")
+    extra = (
+        exc.extra if isinstance(exc.extra, dict) else ({"errors": exc.extra} if exc.extra else None)
+    )
+    return Response(
+        error_body(code, exc.detail, extra), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def database_error_handler(request: Request, exc: DBAPIError) -> Response:
+    """The database went away or refused: say so plainly, without leaking SQL or URLs."""
+    log.error(
+        "database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__
+    )
+    status = (
+        503
+        if isinstance(exc, OperationalError) or exc.connection_invalidated
+        else HTTP_500_INTERNAL_SERVER_ERROR
+    )
+    return Response(
+        error_body(
+            "DATABASE_UNAVAILABLE" if status == 503 else "DATABASE_ERROR",
+            "the database is unavailable; nothing was changed, try again",
+        ),
+        status_code=status,
+    )
+
+
+exception_handlers = {
+    LabelwiseError: domain_error_handler,
+    HTTPException: http_error_handler,
+    DBAPIError: database_error_handler,
+}

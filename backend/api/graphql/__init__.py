@@ -1,0 +1,5 @@
+"""GraphQL (Strawberry) at /graphql."""
+
+
+def graphql_handlers() -> list:
+    return []

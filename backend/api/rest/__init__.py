@@ -1,0 +1,5 @@
+"""REST controllers under /api/v1, described by OpenAPI."""
+
+
+def rest_handlers() -> list:
+    return []

@@ -1,0 +1,1 @@
+"""Datasets: named sets of items drawn from folder or Tiled sources."""

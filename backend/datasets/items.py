@@ -1,0 +1,121 @@
+"""Items of a dataset: paged, filtered by label state, sorted; with their current labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Invalid, NotFound
+from backend.storage.tables import CurrentLabel, Item, LabelClass
+
+FILTERS = ("all", "labeled", "unlabeled", "unreadable")
+SORTS = ("position", "label")
+
+
+@dataclass
+class ItemWithLabels:
+    item: Item
+    label_ids: list[int]
+
+
+@dataclass
+class ItemPage:
+    items: list[ItemWithLabels]
+    total: int
+    offset: int
+    limit: int
+
+
+async def get_item(session: AsyncSession, item_id: int) -> Item:
+    item = await session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"item {item_id} does not exist", id=item_id)
+    return item
+
+
+async def labels_of(session: AsyncSession, item_ids: list[int]) -> dict[int, list[int]]:
+    if not item_ids:
+        return {}
+    rows = await session.execute(
+        select(CurrentLabel.item_id, CurrentLabel.label_id)
+        .join(LabelClass, LabelClass.id == CurrentLabel.label_id)
+        .where(CurrentLabel.item_id.in_(item_ids))
+        .order_by(LabelClass.position, LabelClass.id)
+    )
+    out: dict[int, list[int]] = {}
+    for item_id, label_id in rows.all():
+        out.setdefault(item_id, []).append(label_id)
+    return out
+
+
+async def list_items(
+    session: AsyncSession,
+    dataset_id: int,
+    *,
+    filter: str = "all",
+    label_id: int | None = None,
+    sort: str = "position",
+    offset: int = 0,
+    limit: int = 48,
+    max_limit: int = 500,
+) -> ItemPage:
+    """A page of items. ``label_id`` narrows to one class; ``filter`` to a label state."""
+    await get_dataset(session, dataset_id)
+    if filter not in FILTERS:
+        raise Invalid(f"unknown filter '{filter}' (use one of {', '.join(FILTERS)})")
+    if sort not in SORTS:
+        raise Invalid(f"unknown sort '{sort}' (use one of {', '.join(SORTS)})")
+    if offset < 0 or limit < 1:
+        raise Invalid("offset must be >= 0 and limit >= 1")
+    if limit > max_limit:
+        raise Invalid(f"at most {max_limit} items per page", max_limit=max_limit)
+    labeled = exists().where(CurrentLabel.item_id == Item.id)
+    query = select(Item).where(Item.dataset_id == dataset_id)
+    if filter == "labeled":
+        query = query.where(labeled)
+    elif filter == "unlabeled":
+        query = query.where(~labeled)
+    elif filter == "unreadable":
+        query = query.where(Item.status != "ok")
+    if label_id is not None:
+        query = query.where(
+            exists().where(CurrentLabel.item_id == Item.id, CurrentLabel.label_id == label_id)
+        )
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if sort == "label":
+        first_label = (
+            select(func.min(LabelClass.position))
+            .join(CurrentLabel, CurrentLabel.label_id == LabelClass.id)
+            .where(CurrentLabel.item_id == Item.id)
+            .scalar_subquery()
+        )
+        query = query.order_by(first_label.is_(None), first_label, Item.position)
+    else:
+        query = query.order_by(Item.position)
+    rows = list((await session.scalars(query.offset(offset).limit(limit))).all())
+    labels = await labels_of(session, [r.id for r in rows if r.id is not None])
+    return ItemPage(
+        [ItemWithLabels(r, labels.get(r.id, [])) for r in rows], int(total), offset, limit
+    )
+
+
+async def items_by_ids(
+    session: AsyncSession, dataset_id: int, item_ids: list[int]
+) -> list[ItemWithLabels]:
+    """Items in the order asked for (similarity rankings); unknown ids are an error."""
+    rows = {
+        r.id: r
+        for r in (
+            await session.scalars(
+                select(Item).where(Item.dataset_id == dataset_id, Item.id.in_(item_ids))
+            )
+        ).all()
+    }
+    missing = [i for i in item_ids if i not in rows]
+    if missing:
+        raise NotFound(f"item(s) {missing[:20]} are not in dataset {dataset_id}")
+    labels = await labels_of(session, item_ids)
+    return [ItemWithLabels(rows[i], labels.get(i, [])) for i in item_ids]

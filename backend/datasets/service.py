@@ -1,0 +1,239 @@
+"""Dataset rules: create from sources, rename, extend, re-scan, delete (never touching files)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.ingest import Progress, ScanReport, scan_entries, store_entries
+from backend.errors import Conflict, Invalid, NotFound
+from backend.settings import Settings
+from backend.sources.registry import prepare_source
+from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Source, Tag, TagEvent
+from backend.storage.types import utcnow
+
+
+@dataclass
+class DatasetSummary:
+    dataset: Dataset
+    item_count: int
+    labeled_count: int
+    unreadable_count: int
+
+
+def clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("a dataset name is required")
+    if len(name) > 200:
+        raise Invalid("a dataset name has at most 200 characters")
+    return name
+
+
+async def get_dataset(session: AsyncSession, dataset_id: int) -> Dataset:
+    dataset = await session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {dataset_id} does not exist", id=dataset_id)
+    return dataset
+
+
+async def get_dataset_by_name(session: AsyncSession, name: str) -> Dataset:
+    dataset = await session.scalar(select(Dataset).where(Dataset.name == name))
+    if dataset is None:
+        raise NotFound(f"dataset '{name}' does not exist")
+    return dataset
+
+
+async def _ensure_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
+    clash = await session.scalar(select(Dataset.id).where(Dataset.name == name))
+    if clash is not None and clash != except_id:
+        raise Conflict(f"a dataset named '{name}' already exists")
+
+
+async def _scan_new_source(settings: Settings, source: Source, progress: Progress | None) -> list:
+    entries = await asyncio.to_thread(scan_entries, source, settings, progress)
+    if not entries:
+        raise Invalid(f"'{source.uri}' holds no images (PNG, JPEG, TIFF, NPY or HDF5)")
+    return entries
+
+
+async def create_dataset(
+    session: AsyncSession,
+    settings: Settings,
+    name: str,
+    sources: list[str],
+    *,
+    multi_label: bool = False,
+    api_keys: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Dataset, ScanReport]:
+    """Make a dataset from folders / Tiled URIs in one transaction: all of it, or nothing."""
+    name = clean_name(name)
+    if not sources:
+        raise Invalid("a dataset needs at least one folder or Tiled source")
+    await _ensure_name_free(session, name)
+    prepared = [prepare_source(spec, settings, (api_keys or {}).get(spec)) for spec in sources]
+    scanned = []
+    for position, source in enumerate(prepared):
+        source.position = position
+        scanned.append((source, await _scan_new_source(settings, source, progress)))
+    dataset = Dataset(name=name, multi_label=multi_label)
+    session.add(dataset)
+    await session.flush()
+    report = ScanReport()
+    for source, entries in scanned:
+        source.dataset_id = dataset.id  # type: ignore[assignment]
+        source.scanned_at = utcnow()
+        session.add(source)
+        await session.flush()
+        part = await store_entries(session, source, entries)
+        report.added += part.added
+        report.unreadable += part.unreadable
+    await session.commit()
+    return dataset, report
+
+
+async def add_source(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    spec: str,
+    *,
+    api_key: str | None = None,
+    progress: Progress | None = None,
+) -> ScanReport:
+    """Extend a dataset with another folder or Tiled node; its items go after the existing ones."""
+    dataset = await get_dataset(session, dataset_id)
+    source = prepare_source(spec, settings, api_key)
+    duplicate = await session.scalar(
+        select(Source.id).where(Source.dataset_id == dataset.id, Source.uri == source.uri)
+    )
+    if duplicate is not None:
+        raise Conflict(f"'{spec}' is already a source of dataset '{dataset.name}'")
+    entries = await _scan_new_source(settings, source, progress)
+    count = await session.scalar(select(func.count()).where(Source.dataset_id == dataset.id))
+    source.dataset_id = dataset.id  # type: ignore[assignment]
+    source.position = int(count or 0)
+    source.scanned_at = utcnow()
+    session.add(source)
+    await session.flush()
+    report = await store_entries(session, source, entries)
+    dataset.updated_at = utcnow()
+    await session.commit()
+    return report
+
+
+async def rescan_dataset(
+    session: AsyncSession, settings: Settings, dataset_id: int, progress: Progress | None = None
+) -> ScanReport:
+    """Pick up new files, mark vanished ones missing (their labels and history stay)."""
+    dataset = await get_dataset(session, dataset_id)
+    sources = (
+        await session.scalars(
+            select(Source).where(Source.dataset_id == dataset.id).order_by(Source.position)
+        )
+    ).all()
+    scanned = [(s, await asyncio.to_thread(scan_entries, s, settings, progress)) for s in sources]
+    report = ScanReport()
+    for source, entries in scanned:
+        part = await store_entries(session, source, entries)
+        source.scanned_at = utcnow()
+        report.added += part.added
+        report.unreadable += part.unreadable
+        report.missing += part.missing
+        report.restored += part.restored
+    dataset.updated_at = utcnow()
+    await session.commit()
+    return report
+
+
+async def rename_dataset(session: AsyncSession, dataset_id: int, name: str) -> Dataset:
+    dataset = await get_dataset(session, dataset_id)
+    name = clean_name(name)
+    await _ensure_name_free(session, name, except_id=dataset.id)
+    dataset.name = name
+    dataset.updated_at = utcnow()
+    await session.commit()
+    return dataset
+
+
+async def set_multi_label(session: AsyncSession, dataset_id: int, multi_label: bool) -> Dataset:
+    """Switching back to single-label is refused while any item holds several labels."""
+    dataset = await get_dataset(session, dataset_id)
+    if not multi_label and dataset.multi_label:
+        crowded = await session.scalar(
+            select(CurrentLabel.item_id)
+            .where(CurrentLabel.dataset_id == dataset.id)
+            .group_by(CurrentLabel.item_id)
+            .having(func.count() > 1)
+            .limit(1)
+        )
+        if crowded is not None:
+            raise Conflict("some items hold several labels; unlabel them before going single-label")
+    dataset.multi_label = multi_label
+    await session.commit()
+    return dataset
+
+
+async def delete_dataset(session: AsyncSession, dataset_id: int) -> None:
+    """Remove the dataset's rows. Image files are never touched."""
+    dataset = await get_dataset(session, dataset_id)
+    event_ids = select(TagEvent.id).where(TagEvent.dataset_id == dataset.id)
+    await session.execute(delete(CurrentLabel).where(CurrentLabel.dataset_id == dataset.id))
+    await session.execute(delete(Tag).where(Tag.event_id.in_(event_ids)))
+    await session.execute(
+        TagEvent.__table__.update()
+        .where(TagEvent.dataset_id == dataset.id)
+        .values(undoes_event_id=None)
+    )
+    await session.execute(delete(TagEvent).where(TagEvent.dataset_id == dataset.id))
+    await session.execute(delete(Item).where(Item.dataset_id == dataset.id))
+    await session.execute(delete(LabelClass).where(LabelClass.dataset_id == dataset.id))
+    await session.execute(delete(Source).where(Source.dataset_id == dataset.id))
+    await session.delete(dataset)
+    await session.commit()
+
+
+async def list_datasets(session: AsyncSession) -> list[DatasetSummary]:
+    datasets = (await session.scalars(select(Dataset).order_by(Dataset.name))).all()
+    items = dict(
+        (
+            await session.execute(select(Item.dataset_id, func.count()).group_by(Item.dataset_id))
+        ).all()
+    )
+    unreadable = dict(
+        (
+            await session.execute(
+                select(Item.dataset_id, func.count())
+                .where(Item.status != "ok")
+                .group_by(Item.dataset_id)
+            )
+        ).all()
+    )
+    labeled = dict(
+        (
+            await session.execute(
+                select(
+                    CurrentLabel.dataset_id, func.count(func.distinct(CurrentLabel.item_id))
+                ).group_by(CurrentLabel.dataset_id)
+            )
+        ).all()
+    )
+    return [
+        DatasetSummary(d, items.get(d.id, 0), labeled.get(d.id, 0), unreadable.get(d.id, 0))
+        for d in datasets
+    ]
+
+
+async def list_sources(session: AsyncSession, dataset_id: int) -> list[Source]:
+    await get_dataset(session, dataset_id)
+    return list(
+        (
+            await session.scalars(
+                select(Source).where(Source.dataset_id == dataset_id).order_by(Source.position)
+            )
+        ).all()
+    )

@@ -1,0 +1,1 @@
+"""Decoding items to float32 arrays, display transforms and cached thumbnails."""

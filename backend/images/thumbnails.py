@@ -1,0 +1,89 @@
+"""PNG thumbnails and views, cached on disk by (item, transform, size)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from backend.images.transforms import (
+    DisplayTransform,
+    apply_transform,
+    block_reduce,
+    fit_size,
+    resize,
+    to_uint8,
+)
+from backend.sources.base import ImageSource
+
+MIN_SIZE, MAX_SIZE = 16, 4096
+
+
+def render_png(image: np.ndarray, transform: DisplayTransform, size: int | None) -> bytes:
+    """Transform an item's pixels and encode them as an 8-bit PNG, fitted into ``size``."""
+    if size is not None:
+        factor = min(image.shape[0], image.shape[1]) // size
+        image = block_reduce(image, factor)
+    shown = apply_transform(image, transform)
+    if size is not None:
+        shown = resize(shown, *fit_size(shown.shape[0], shown.shape[1], size))
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(shown)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+class ThumbnailCache:
+    """A directory of rendered PNGs; writes are atomic so readers never see half a file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, item_id: int, transform: DisplayTransform, size: int | None) -> Path:
+        bucket = f"{item_id // 1000:06d}"
+        return self.root / "thumbs" / bucket / f"{item_id}_{transform.key}_{size or 'full'}.png"
+
+    def get(self, item_id: int, transform: DisplayTransform, size: int | None) -> bytes | None:
+        try:
+            return self.path(item_id, transform, size).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, item_id: int, transform: DisplayTransform, size: int | None, png: bytes) -> None:
+        target = self.path(item_id, transform, size)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(png)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def render(
+        self,
+        source: ImageSource,
+        item_id: int,
+        uri: str,
+        frame: int,
+        transform: DisplayTransform,
+        size: int | None,
+        shape: tuple[int | None, int | None] = (None, None),
+    ) -> bytes:
+        """The cached PNG, or render it now (reading a strided slice where the source allows)."""
+        cached = self.get(item_id, transform, size)
+        if cached is not None:
+            return cached
+        height, width = shape
+        stride = 1
+        if size is not None and height and width:
+            # Remote sources read every stride-th pixel; keep at least twice the target size.
+            stride = max(1, min(height, width) // (2 * size))
+        image = source.read(uri, frame, stride=stride)
+        png = render_png(image, transform, size)
+        self.put(item_id, transform, size, png)
+        return png

@@ -1,0 +1,183 @@
+"""Label classes of a dataset: name, color, hotkey. Deleting one unlabels through a recorded event."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Conflict, Invalid, NotFound
+from backend.storage.tables import CurrentLabel, LabelClass, TagEvent
+from backend.storage.types import utcnow
+
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Keys the label page keeps for itself: navigation, selection, help, undo.
+RESERVED_HOTKEYS = frozenset("?znpa ")
+PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
+
+
+def clean_class_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("a class name is required")
+    if len(name) > 100:
+        raise Invalid("a class name has at most 100 characters")
+    return name
+
+
+def clean_color(color: str) -> str:
+    if not COLOR.match(color or ""):
+        raise Invalid(f"color must look like #1f77b4, got '{color}'")
+    return color.lower()
+
+
+def clean_hotkey(hotkey: str | None) -> str | None:
+    if hotkey is None or hotkey == "":
+        return None
+    hotkey = hotkey.lower()
+    if len(hotkey) != 1 or not (hotkey.isalnum() and hotkey.isascii()):
+        raise Invalid(f"a hotkey is one letter or digit, got '{hotkey}'")
+    if hotkey in RESERVED_HOTKEYS:
+        raise Invalid(f"hotkey '{hotkey}' is reserved by the label page")
+    return hotkey
+
+
+async def list_classes(session: AsyncSession, dataset_id: int) -> list[LabelClass]:
+    await get_dataset(session, dataset_id)
+    rows = await session.scalars(
+        select(LabelClass)
+        .where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
+        .order_by(LabelClass.position, LabelClass.id)
+    )
+    return list(rows.all())
+
+
+async def get_class(
+    session: AsyncSession, class_id: int, *, include_deleted: bool = False
+) -> LabelClass:
+    label = await session.get(LabelClass, class_id)
+    if label is None or (label.deleted_at is not None and not include_deleted):
+        raise NotFound(f"label class {class_id} does not exist", id=class_id)
+    return label
+
+
+async def _check_unique(
+    session: AsyncSession,
+    dataset_id: int,
+    *,
+    name: str | None,
+    hotkey: str | None,
+    except_id: int | None,
+) -> None:
+    live = select(LabelClass).where(
+        LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None)
+    )
+    if except_id is not None:
+        live = live.where(LabelClass.id != except_id)
+    for other in (await session.scalars(live)).all():
+        if name is not None and other.name.lower() == name.lower():
+            raise Conflict(f"a class named '{other.name}' already exists in this dataset")
+        if hotkey is not None and other.hotkey == hotkey:
+            raise Conflict(f"hotkey '{hotkey}' is already used by class '{other.name}'")
+
+
+async def create_class(
+    session: AsyncSession,
+    dataset_id: int,
+    name: str,
+    color: str | None = None,
+    hotkey: str | None = None,
+) -> LabelClass:
+    await get_dataset(session, dataset_id)
+    name = clean_class_name(name)
+    hotkey = clean_hotkey(hotkey)
+    count = (
+        await session.scalar(select(func.count()).where(LabelClass.dataset_id == dataset_id)) or 0
+    )
+    color = clean_color(color) if color else PALETTE[count % len(PALETTE)]
+    await _check_unique(session, dataset_id, name=name, hotkey=hotkey, except_id=None)
+    label = LabelClass(dataset_id=dataset_id, name=name, color=color, hotkey=hotkey, position=count)
+    session.add(label)
+    await session.commit()
+    return label
+
+
+async def update_class(
+    session: AsyncSession,
+    class_id: int,
+    *,
+    name: str | None = None,
+    color: str | None = None,
+    hotkey: str | None = None,
+    clear_hotkey: bool = False,
+) -> LabelClass:
+    """Rename, recolor or re-key a class. Its tags follow it: they point at the class id."""
+    label = await get_class(session, class_id)
+    new_name = clean_class_name(name) if name is not None else None
+    new_hotkey = clean_hotkey(hotkey) if hotkey is not None else None
+    await _check_unique(
+        session, label.dataset_id, name=new_name, hotkey=new_hotkey, except_id=label.id
+    )
+    if new_name is not None:
+        label.name = new_name
+    if color is not None:
+        label.color = clean_color(color)
+    if clear_hotkey:
+        label.hotkey = None
+    elif new_hotkey is not None:
+        label.hotkey = new_hotkey
+    await session.commit()
+    return label
+
+
+async def class_item_count(session: AsyncSession, class_id: int) -> int:
+    return int(
+        await session.scalar(select(func.count()).where(CurrentLabel.label_id == class_id)) or 0
+    )
+
+
+async def delete_class(session: AsyncSession, class_id: int, tagger: str) -> TagEvent | None:
+    """Delete a class; items holding it are unlabeled by one recorded event (kind 'review')."""
+    from backend.labels.events import TagRequest, record_event
+
+    label = await get_class(session, class_id)
+    item_ids = list(
+        (
+            await session.scalars(
+                select(CurrentLabel.item_id).where(CurrentLabel.label_id == label.id)
+            )
+        ).all()
+    )
+    event = None
+    if item_ids:
+        event = await record_event(
+            session,
+            TagRequest(
+                dataset_id=label.dataset_id,
+                tagger=tagger,
+                item_ids=item_ids,
+                label_id=label.id,
+                op="remove",
+                kind="review",
+                parameters={"reason": "class deleted", "label_class": label.name},
+            ),
+            commit=False,
+            allow_deleted_label=True,
+        )
+    label.deleted_at = utcnow()
+    session.add(label)
+    await session.commit()
+    return event

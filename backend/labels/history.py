@@ -1,0 +1,130 @@
+"""Reading the record: events by tagger and time, labels as of a time or by tagger, item history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Invalid
+from backend.labels.replay import replay
+from backend.storage.tables import CurrentLabel, Tag, TagEvent
+
+
+@dataclass
+class EventPage:
+    events: list[TagEvent]
+    total: int
+
+
+async def list_events(
+    session: AsyncSession,
+    dataset_id: int,
+    *,
+    tagger: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> EventPage:
+    """Newest first."""
+    await get_dataset(session, dataset_id)
+    if since and until and since > until:
+        raise Invalid("'since' must not be after 'until'")
+    query = select(TagEvent).where(TagEvent.dataset_id == dataset_id)
+    if tagger:
+        query = query.where(TagEvent.tagger == tagger)
+    if kind:
+        query = query.where(TagEvent.kind == kind)
+    if since:
+        query = query.where(TagEvent.created_at >= since)
+    if until:
+        query = query.where(TagEvent.created_at <= until)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(TagEvent.id.desc()).offset(offset).limit(limit))
+    return EventPage(list(rows.all()), int(total))
+
+
+async def event_tags(
+    session: AsyncSession, event_id: int, *, offset: int = 0, limit: int = 1000
+) -> list[Tag]:
+    rows = await session.scalars(
+        select(Tag).where(Tag.event_id == event_id).order_by(Tag.id).offset(offset).limit(limit)
+    )
+    return list(rows.all())
+
+
+async def item_history(session: AsyncSession, item_id: int) -> list[tuple[TagEvent, Tag]]:
+    """Every tag event that touched the item, oldest first."""
+    rows = await session.execute(
+        select(TagEvent, Tag)
+        .join(Tag, Tag.event_id == TagEvent.id)
+        .where(Tag.item_id == item_id)
+        .order_by(TagEvent.id, Tag.id)
+    )
+    return [(event, tag) for event, tag in rows.all()]
+
+
+async def _replay_query(session: AsyncSession, query: Select) -> dict[int, frozenset[int]]:
+    result = await session.stream(
+        query.order_by(Tag.event_id, Tag.id).execution_options(yield_per=20000)
+    )
+    rows: list[tuple[int, str, int | None]] = []
+    async for partition in result.partitions():
+        rows.extend((r[0], r[1], r[2]) for r in partition)
+    return replay(rows)
+
+
+def _tags_of(dataset_id: int) -> Select:
+    return (
+        select(Tag.item_id, Tag.op, Tag.label_id)
+        .join(TagEvent, TagEvent.id == Tag.event_id)
+        .where(TagEvent.dataset_id == dataset_id)
+    )
+
+
+async def labels_as_of(
+    session: AsyncSession, dataset_id: int, at: datetime
+) -> dict[int, frozenset[int]]:
+    """The labels as they stood at ``at``, rebuilt from the events."""
+    await get_dataset(session, dataset_id)
+    return await _replay_query(session, _tags_of(dataset_id).where(TagEvent.created_at <= at))
+
+
+async def labels_by_tagger(
+    session: AsyncSession, dataset_id: int, tagger: str
+) -> dict[int, frozenset[int]]:
+    """The labels one tagger's events alone add up to."""
+    await get_dataset(session, dataset_id)
+    return await _replay_query(session, _tags_of(dataset_id).where(TagEvent.tagger == tagger))
+
+
+async def replayed_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
+    """All events replayed: always equal to the materialised current labels."""
+    return await _replay_query(session, _tags_of(dataset_id))
+
+
+async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
+    rows = await session.execute(
+        select(CurrentLabel.item_id, CurrentLabel.label_id).where(
+            CurrentLabel.dataset_id == dataset_id
+        )
+    )
+    state: dict[int, set[int]] = {}
+    for item_id, label_id in rows.all():
+        state.setdefault(item_id, set()).add(label_id)
+    return {k: frozenset(v) for k, v in state.items()}
+
+
+async def taggers(session: AsyncSession, dataset_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(TagEvent.tagger)
+        .where(TagEvent.dataset_id == dataset_id)
+        .distinct()
+        .order_by(TagEvent.tagger)
+    )
+    return list(rows.all())

@@ -1,0 +1,70 @@
+"""Folder source: a directory under a data root, walked recursively for images and arrays."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from backend.errors import Forbidden, NotFound, TooLarge, Unreadable
+from backend.images import decode
+from backend.sources.base import SourceEntry
+from backend.sources.paths import is_within
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".h5", ".hdf5"})
+
+
+class FolderSource:
+    """Reads files below ``root``; item uris are POSIX paths relative to it (``a/b.tif``)."""
+
+    kind = "folder"
+
+    def __init__(self, root: Path, roots: list[Path], max_pixels: int) -> None:
+        self.root = root
+        self.roots = roots
+        self.max_pixels = max_pixels
+
+    def files(self) -> list[str]:
+        """Relative paths of candidate files, sorted; symlinked folders are not followed."""
+        if not self.root.is_dir():
+            raise NotFound(f"folder '{self.root}' no longer exists")
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames.sort()
+            base = Path(dirpath)
+            for name in sorted(filenames):
+                if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
+                    found.append((base / name).relative_to(self.root).as_posix())
+        return found
+
+    def scan(self) -> Iterator[SourceEntry]:
+        for rel in self.files():
+            yield from self.probe(rel)
+
+    def probe(self, rel: str) -> list[SourceEntry]:
+        """The items one file holds, or one entry that says why it cannot be read."""
+        try:
+            path = self.path_of(rel)
+            return [
+                SourceEntry(uri=rel, frame=f, height=h, width=w, channels=c, dtype=dt)
+                for f, (h, w, c, dt) in enumerate(decode.probe_file(path))
+            ]
+        except (Unreadable, Forbidden, TooLarge, NotFound) as exc:
+            return [SourceEntry(uri=rel, error=exc.message)]
+
+    def path_of(self, rel: str) -> Path:
+        path = (self.root / rel).resolve()
+        if not any(is_within(path, root) for root in self.roots):
+            raise Forbidden(f"'{rel}' is a link that leaves the data roots")
+        if not path.is_file():
+            raise NotFound(f"file '{rel}' is missing from '{self.root}'")
+        return path
+
+    def read(self, uri: str, frame: int = 0, *, stride: int = 1) -> np.ndarray:
+        return decode.read_file(self.path_of(uri), frame, max_pixels=self.max_pixels, stride=stride)
+
+    def location(self, uri: str, frame: int = 0) -> str:
+        path = self.root / uri
+        return f"{path}#{frame}" if frame else str(path)
