@@ -17,9 +17,7 @@ def write_png(path: Path, seed: int = 0, size: tuple[int, int] = (32, 32), mode:
     return path
 
 
-def write_tiff(
-    path: Path, frames: int = 1, seed: int = 0, size: int = 32, dtype: str = "uint16"
-) -> Path:
+def write_tiff(path: Path, frames: int = 1, seed: int = 0, size: int = 32, dtype: str = "uint16") -> Path:
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = rng.integers(0, 60000, (frames, size, size)).astype(dtype)

@@ -78,9 +78,7 @@ async def test_unlabel_clears_the_item(session, settings, folder):
     assert await history.current_labels(session, dataset.id) == {ids[1]: {cat.id}}
 
 
-async def test_tag_event_with_unknown_item_is_refused_and_changes_nothing(
-    session, settings, folder
-):
+async def test_tag_event_with_unknown_item_is_refused_and_changes_nothing(session, settings, folder):
     dataset, ids, cat, _ = await _dataset(session, settings, folder)
     with pytest.raises(NotFound) as err:
         await events.record_event(session, TagRequest(dataset.id, "ann", [ids[0], 999_999], cat.id))
@@ -89,9 +87,7 @@ async def test_tag_event_with_unknown_item_is_refused_and_changes_nothing(
     assert (await history.list_events(session, dataset.id)).total == 0
 
 
-async def test_tag_event_with_class_of_other_dataset_is_refused(
-    session, settings, folder, data_root
-):
+async def test_tag_event_with_class_of_other_dataset_is_refused(session, settings, folder, data_root):
     dataset, ids, _, _ = await _dataset(session, settings, folder)
     _other, _, other_cat, _ = await _dataset(session, settings, data_root / "other-ds")
     with pytest.raises(NotFound):
@@ -148,10 +144,7 @@ async def test_labels_as_of_and_by_tagger_are_rebuilt_from_events(session, setti
     await events.record_event(session, TagRequest(dataset.id, "bob", ids[1:3], dog.id))
     as_of = await history.labels_as_of(session, dataset.id, first.created_at)
     assert as_of == {ids[0]: {cat.id}, ids[1]: {cat.id}}
-    assert (
-        await history.labels_as_of(session, dataset.id, first.created_at - timedelta(seconds=1))
-        == {}
-    )
+    assert await history.labels_as_of(session, dataset.id, first.created_at - timedelta(seconds=1)) == {}
     assert await history.labels_by_tagger(session, dataset.id, "bob") == {
         ids[1]: {dog.id},
         ids[2]: {dog.id},

@@ -15,9 +15,7 @@ log = logging.getLogger("labelwise.api")
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    return {
-        "error": {"code": code, "message": message, **({"details": details} if details else {})}
-    }
+    return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
 
 
 def domain_error_handler(request: Request, exc: LabelwiseError) -> Response:
@@ -35,19 +33,13 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         413: "TOO_LARGE",
         429: "RATE_LIMITED",
     }.get(exc.status_code, "HTTP_ERROR")
-    extra = (
-        exc.extra if isinstance(exc.extra, dict) else ({"errors": exc.extra} if exc.extra else None)
-    )
-    return Response(
-        error_body(code, exc.detail, extra), status_code=exc.status_code, headers=exc.headers
-    )
+    extra = exc.extra if isinstance(exc.extra, dict) else ({"errors": exc.extra} if exc.extra else None)
+    return Response(error_body(code, exc.detail, extra), status_code=exc.status_code, headers=exc.headers)
 
 
 def database_error_handler(request: Request, exc: DBAPIError) -> Response:
     """The database went away or refused: say so plainly, without leaking SQL or URLs."""
-    log.error(
-        "database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__
-    )
+    log.error("database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
     status = (
         503
         if isinstance(exc, OperationalError) or exc.connection_invalidated

@@ -48,9 +48,7 @@ def _chunks(seq: Sequence[T], size: int) -> Iterator[list[T]]:
         yield list(seq[start : start + size])
 
 
-def scan_entries(
-    source: Source, settings: Settings, progress: Progress | None = None
-) -> list[SourceEntry]:
+def scan_entries(source: Source, settings: Settings, progress: Progress | None = None) -> list[SourceEntry]:
     """All entries of a source in stable order. Folder probing uses every core for big folders."""
     adapter = open_source(source, settings)
     if not isinstance(adapter, FolderSource):
@@ -81,9 +79,7 @@ def scan_entries(
     return entries
 
 
-def _rows(
-    dataset_id: int, source_id: int, entries: Iterable[SourceEntry], start: int
-) -> list[dict]:
+def _rows(dataset_id: int, source_id: int, entries: Iterable[SourceEntry], start: int) -> list[dict]:
     return [
         {
             "dataset_id": dataset_id,
@@ -102,18 +98,14 @@ def _rows(
     ]
 
 
-async def store_entries(
-    session: AsyncSession, source: Source, entries: list[SourceEntry]
-) -> ScanReport:
+async def store_entries(session: AsyncSession, source: Source, entries: list[SourceEntry]) -> ScanReport:
     """Insert new entries after the dataset's last position; mark vanished ones missing."""
     report = ScanReport()
     existing = {
         (uri, frame): (item_id, status)
         for item_id, uri, frame, status in (
             await session.execute(
-                select(Item.id, Item.uri, Item.frame, Item.status).where(
-                    Item.source_id == source.id
-                )
+                select(Item.id, Item.uri, Item.frame, Item.status).where(Item.source_id == source.id)
             )
         ).all()
     }
@@ -127,24 +119,14 @@ async def store_entries(
             new_entries.append(entry)
         elif existing[key][1] == "missing":
             restored.append(existing[key][0])
-    gone = [
-        item_id
-        for key, (item_id, status) in existing.items()
-        if key not in seen and status != "missing"
-    ]
+    gone = [item_id for key, (item_id, status) in existing.items() if key not in seen and status != "missing"]
     for chunk in _chunks(gone, INSERT_CHUNK):
         await session.execute(
-            update(Item)
-            .where(Item.id.in_(chunk))
-            .values(status="missing", error="file no longer found")
+            update(Item).where(Item.id.in_(chunk)).values(status="missing", error="file no longer found")
         )
     for chunk in _chunks(restored, INSERT_CHUNK):
-        await session.execute(
-            update(Item).where(Item.id.in_(chunk)).values(status="ok", error=None)
-        )
-    start = await session.scalar(
-        select(func.max(Item.position)).where(Item.dataset_id == source.dataset_id)
-    )
+        await session.execute(update(Item).where(Item.id.in_(chunk)).values(status="ok", error=None))
+    start = await session.scalar(select(func.max(Item.position)).where(Item.dataset_id == source.dataset_id))
     start = 0 if start is None else start + 1
     rows = _rows(source.dataset_id, source.id or 0, new_entries, start)
     for begin in range(0, len(rows), INSERT_CHUNK):

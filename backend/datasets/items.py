@@ -97,21 +97,15 @@ async def list_items(
         query = query.order_by(Item.position)
     rows = list((await session.scalars(query.offset(offset).limit(limit))).all())
     labels = await labels_of(session, [r.id for r in rows if r.id is not None])
-    return ItemPage(
-        [ItemWithLabels(r, labels.get(r.id, [])) for r in rows], int(total), offset, limit
-    )
+    return ItemPage([ItemWithLabels(r, labels.get(r.id, [])) for r in rows], int(total), offset, limit)
 
 
-async def items_by_ids(
-    session: AsyncSession, dataset_id: int, item_ids: list[int]
-) -> list[ItemWithLabels]:
+async def items_by_ids(session: AsyncSession, dataset_id: int, item_ids: list[int]) -> list[ItemWithLabels]:
     """Items in the order asked for (similarity rankings); unknown ids are an error."""
     rows = {
         r.id: r
         for r in (
-            await session.scalars(
-                select(Item).where(Item.dataset_id == dataset_id, Item.id.in_(item_ids))
-            )
+            await session.scalars(select(Item).where(Item.dataset_id == dataset_id, Item.id.in_(item_ids)))
         ).all()
     }
     missing = [i for i in item_ids if i not in rows]

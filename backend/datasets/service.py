@@ -132,9 +132,7 @@ async def rescan_dataset(
     """Pick up new files, mark vanished ones missing (their labels and history stay)."""
     dataset = await get_dataset(session, dataset_id)
     sources = (
-        await session.scalars(
-            select(Source).where(Source.dataset_id == dataset.id).order_by(Source.position)
-        )
+        await session.scalars(select(Source).where(Source.dataset_id == dataset.id).order_by(Source.position))
     ).all()
     scanned = [(s, await asyncio.to_thread(scan_entries, s, settings, progress)) for s in sources]
     report = ScanReport()
@@ -185,9 +183,7 @@ async def delete_dataset(session: AsyncSession, dataset_id: int) -> None:
     await session.execute(delete(CurrentLabel).where(CurrentLabel.dataset_id == dataset.id))
     await session.execute(delete(Tag).where(Tag.event_id.in_(event_ids)))
     await session.execute(
-        TagEvent.__table__.update()
-        .where(TagEvent.dataset_id == dataset.id)
-        .values(undoes_event_id=None)
+        TagEvent.__table__.update().where(TagEvent.dataset_id == dataset.id).values(undoes_event_id=None)
     )
     await session.execute(delete(TagEvent).where(TagEvent.dataset_id == dataset.id))
     await session.execute(delete(Item).where(Item.dataset_id == dataset.id))
@@ -200,31 +196,26 @@ async def delete_dataset(session: AsyncSession, dataset_id: int) -> None:
 async def list_datasets(session: AsyncSession) -> list[DatasetSummary]:
     datasets = (await session.scalars(select(Dataset).order_by(Dataset.name))).all()
     items = dict(
-        (
-            await session.execute(select(Item.dataset_id, func.count()).group_by(Item.dataset_id))
-        ).all()
+        (await session.execute(select(Item.dataset_id, func.count()).group_by(Item.dataset_id))).all()
     )
     unreadable = dict(
         (
             await session.execute(
-                select(Item.dataset_id, func.count())
-                .where(Item.status != "ok")
-                .group_by(Item.dataset_id)
+                select(Item.dataset_id, func.count()).where(Item.status != "ok").group_by(Item.dataset_id)
             )
         ).all()
     )
     labeled = dict(
         (
             await session.execute(
-                select(
-                    CurrentLabel.dataset_id, func.count(func.distinct(CurrentLabel.item_id))
-                ).group_by(CurrentLabel.dataset_id)
+                select(CurrentLabel.dataset_id, func.count(func.distinct(CurrentLabel.item_id))).group_by(
+                    CurrentLabel.dataset_id
+                )
             )
         ).all()
     )
     return [
-        DatasetSummary(d, items.get(d.id, 0), labeled.get(d.id, 0), unreadable.get(d.id, 0))
-        for d in datasets
+        DatasetSummary(d, items.get(d.id, 0), labeled.get(d.id, 0), unreadable.get(d.id, 0)) for d in datasets
     ]
 
 

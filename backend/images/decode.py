@@ -162,11 +162,7 @@ def read_file(path: Path, frame: int = 0, *, max_pixels: int, stride: int = 1) -
                     count = 1 if len(shape) == 2 else shape[0]
                     if offset < count:
                         node = handle[name]
-                        data = (
-                            node[::step, ::step]
-                            if len(shape) == 2
-                            else node[offset, ::step, ::step]
-                        )
+                        data = node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step]
                         return to_float(data)
                     offset -= count
             raise NotFound(f"{path.name} has no frame {frame}")

@@ -65,9 +65,7 @@ async def list_classes(session: AsyncSession, dataset_id: int) -> list[LabelClas
     return list(rows.all())
 
 
-async def get_class(
-    session: AsyncSession, class_id: int, *, include_deleted: bool = False
-) -> LabelClass:
+async def get_class(session: AsyncSession, class_id: int, *, include_deleted: bool = False) -> LabelClass:
     label = await session.get(LabelClass, class_id)
     if label is None or (label.deleted_at is not None and not include_deleted):
         raise NotFound(f"label class {class_id} does not exist", id=class_id)
@@ -82,9 +80,7 @@ async def _check_unique(
     hotkey: str | None,
     except_id: int | None,
 ) -> None:
-    live = select(LabelClass).where(
-        LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None)
-    )
+    live = select(LabelClass).where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
     if except_id is not None:
         live = live.where(LabelClass.id != except_id)
     for other in (await session.scalars(live)).all():
@@ -104,9 +100,7 @@ async def create_class(
     await get_dataset(session, dataset_id)
     name = clean_class_name(name)
     hotkey = clean_hotkey(hotkey)
-    count = (
-        await session.scalar(select(func.count()).where(LabelClass.dataset_id == dataset_id)) or 0
-    )
+    count = await session.scalar(select(func.count()).where(LabelClass.dataset_id == dataset_id)) or 0
     color = clean_color(color) if color else PALETTE[count % len(PALETTE)]
     await _check_unique(session, dataset_id, name=name, hotkey=hotkey, except_id=None)
     label = LabelClass(dataset_id=dataset_id, name=name, color=color, hotkey=hotkey, position=count)
@@ -128,9 +122,7 @@ async def update_class(
     label = await get_class(session, class_id)
     new_name = clean_class_name(name) if name is not None else None
     new_hotkey = clean_hotkey(hotkey) if hotkey is not None else None
-    await _check_unique(
-        session, label.dataset_id, name=new_name, hotkey=new_hotkey, except_id=label.id
-    )
+    await _check_unique(session, label.dataset_id, name=new_name, hotkey=new_hotkey, except_id=label.id)
     if new_name is not None:
         label.name = new_name
     if color is not None:
@@ -144,9 +136,7 @@ async def update_class(
 
 
 async def class_item_count(session: AsyncSession, class_id: int) -> int:
-    return int(
-        await session.scalar(select(func.count()).where(CurrentLabel.label_id == class_id)) or 0
-    )
+    return int(await session.scalar(select(func.count()).where(CurrentLabel.label_id == class_id)) or 0)
 
 
 async def delete_class(session: AsyncSession, class_id: int, tagger: str) -> TagEvent | None:
@@ -155,11 +145,7 @@ async def delete_class(session: AsyncSession, class_id: int, tagger: str) -> Tag
 
     label = await get_class(session, class_id)
     item_ids = list(
-        (
-            await session.scalars(
-                select(CurrentLabel.item_id).where(CurrentLabel.label_id == label.id)
-            )
-        ).all()
+        (await session.scalars(select(CurrentLabel.item_id).where(CurrentLabel.label_id == label.id))).all()
     )
     event = None
     if item_ids:

@@ -88,15 +88,9 @@ async def _check_labels(
 ) -> None:
     if not label_ids:
         return
-    rows = (
-        (await session.execute(select(LabelClass).where(LabelClass.id.in_(label_ids))))
-        .scalars()
-        .all()
-    )
+    rows = (await session.execute(select(LabelClass).where(LabelClass.id.in_(label_ids)))).scalars().all()
     known = {
-        row.id
-        for row in rows
-        if row.dataset_id == dataset_id and (allow_deleted or row.deleted_at is None)
+        row.id for row in rows if row.dataset_id == dataset_id and (allow_deleted or row.deleted_at is None)
     }
     missing = sorted(label_ids - known)
     if missing:
@@ -106,15 +100,11 @@ async def _check_labels(
         )
 
 
-async def current_state(
-    session: AsyncSession, item_ids: Sequence[int]
-) -> dict[int, frozenset[int]]:
+async def current_state(session: AsyncSession, item_ids: Sequence[int]) -> dict[int, frozenset[int]]:
     state: dict[int, set[int]] = {}
     for chunk in _chunks(item_ids):
         rows = await session.execute(
-            select(CurrentLabel.item_id, CurrentLabel.label_id).where(
-                CurrentLabel.item_id.in_(chunk)
-            )
+            select(CurrentLabel.item_id, CurrentLabel.label_id).where(CurrentLabel.item_id.in_(chunk))
         )
         for item_id, label_id in rows.all():
             state.setdefault(item_id, set()).add(label_id)
@@ -183,8 +173,7 @@ async def apply_changes(
     session.add(event)
     await session.flush()
     tag_rows = [
-        {"event_id": event.id, "item_id": c.item_id, "op": c.op, "label_id": c.label_id}
-        for c in normalised
+        {"event_id": event.id, "item_id": c.item_id, "op": c.op, "label_id": c.label_id} for c in normalised
     ]
     for start in range(0, len(tag_rows), CHUNK):
         await session.execute(insert(Tag), tag_rows[start : start + CHUNK])
@@ -192,9 +181,7 @@ async def apply_changes(
     before = await current_state(session, item_ids)
     after = dict(before)
     for change in normalised:
-        after[change.item_id] = apply_op(
-            after.get(change.item_id, frozenset()), change.op, change.label_id
-        )
+        after[change.item_id] = apply_op(after.get(change.item_id, frozenset()), change.op, change.label_id)
     changed = [i for i in item_ids if after.get(i, frozenset()) != before.get(i, frozenset())]
     for chunk in _chunks(changed):
         await session.execute(delete(CurrentLabel).where(CurrentLabel.item_id.in_(chunk)))
@@ -316,17 +303,11 @@ async def undo_event(session: AsyncSession, event_id: int, tagger: str) -> TagEv
     target = await get_event(session, event_id)
     try:
         dataset = await lock_dataset(session, target.dataset_id)
-        undone = await session.scalar(
-            select(TagEvent.id).where(TagEvent.undoes_event_id == target.id)
-        )
+        undone = await session.scalar(select(TagEvent.id).where(TagEvent.undoes_event_id == target.id))
         if undone is not None:
-            raise Conflict(
-                f"event {event_id} was already undone by event {undone}", undone_by=undone
-            )
+            raise Conflict(f"event {event_id} was already undone by event {undone}", undone_by=undone)
         item_ids = list(
-            dict.fromkeys(
-                (await session.scalars(select(Tag.item_id).where(Tag.event_id == target.id))).all()
-            )
+            dict.fromkeys((await session.scalars(select(Tag.item_id).where(Tag.event_id == target.id))).all())
         )
         before, after = await _item_states_around(session, item_ids, target.id)  # type: ignore[arg-type]
         current = await current_state(session, item_ids)
@@ -339,12 +320,8 @@ async def undo_event(session: AsyncSession, event_id: int, tagger: str) -> TagEv
             elif was != became:
                 changes.extend(_restore(item_id, was))
         if not changes:
-            reason = (
-                "every item it changed was changed again since" if skipped else "it changed nothing"
-            )
-            raise Conflict(
-                f"nothing to undo in event {event_id}: {reason}", skipped_items=skipped[:100]
-            )
+            reason = "every item it changed was changed again since" if skipped else "it changed nothing"
+            raise Conflict(f"nothing to undo in event {event_id}: {reason}", skipped_items=skipped[:100])
         labels = {c.label_id for c in changes if c.label_id is not None}
         event = await apply_changes(
             session,
@@ -395,9 +372,7 @@ async def _undone_ids(session: AsyncSession, event_ids: list[int]) -> set[int]:
     return {r for r in rows.all() if r is not None}
 
 
-async def last_undoable_event(
-    session: AsyncSession, dataset_id: int, tagger: str
-) -> TagEvent | None:
+async def last_undoable_event(session: AsyncSession, dataset_id: int, tagger: str) -> TagEvent | None:
     """The tagger's latest event that did work (a labeling or a redo) and is not undone: Ctrl+Z."""
     recent = await _recent_events(session, dataset_id, tagger)
     undone = await _undone_ids(session, [e.id for e in recent if e.id is not None])
@@ -407,9 +382,7 @@ async def last_undoable_event(
     return None
 
 
-async def last_redoable_event(
-    session: AsyncSession, dataset_id: int, tagger: str
-) -> TagEvent | None:
+async def last_redoable_event(session: AsyncSession, dataset_id: int, tagger: str) -> TagEvent | None:
     """The tagger's latest event if it is an undo not yet redone: Ctrl+Shift+Z redoes it."""
     recent = await _recent_events(session, dataset_id, tagger)
     if not recent or undo_depth(recent[0]) % 2 == 0:

@@ -70,9 +70,7 @@ async def item_history(session: AsyncSession, item_id: int) -> list[tuple[TagEve
 
 
 async def _replay_query(session: AsyncSession, query: Select) -> dict[int, frozenset[int]]:
-    result = await session.stream(
-        query.order_by(Tag.event_id, Tag.id).execution_options(yield_per=20000)
-    )
+    result = await session.stream(query.order_by(Tag.event_id, Tag.id).execution_options(yield_per=20000))
     rows: list[tuple[int, str, int | None]] = []
     async for partition in result.partitions():
         rows.extend((r[0], r[1], r[2]) for r in partition)
@@ -87,17 +85,13 @@ def _tags_of(dataset_id: int) -> Select:
     )
 
 
-async def labels_as_of(
-    session: AsyncSession, dataset_id: int, at: datetime
-) -> dict[int, frozenset[int]]:
+async def labels_as_of(session: AsyncSession, dataset_id: int, at: datetime) -> dict[int, frozenset[int]]:
     """The labels as they stood at ``at``, rebuilt from the events."""
     await get_dataset(session, dataset_id)
     return await _replay_query(session, _tags_of(dataset_id).where(TagEvent.created_at <= at))
 
 
-async def labels_by_tagger(
-    session: AsyncSession, dataset_id: int, tagger: str
-) -> dict[int, frozenset[int]]:
+async def labels_by_tagger(session: AsyncSession, dataset_id: int, tagger: str) -> dict[int, frozenset[int]]:
     """The labels one tagger's events alone add up to."""
     await get_dataset(session, dataset_id)
     return await _replay_query(session, _tags_of(dataset_id).where(TagEvent.tagger == tagger))
@@ -110,9 +104,7 @@ async def replayed_labels(session: AsyncSession, dataset_id: int) -> dict[int, f
 
 async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
     rows = await session.execute(
-        select(CurrentLabel.item_id, CurrentLabel.label_id).where(
-            CurrentLabel.dataset_id == dataset_id
-        )
+        select(CurrentLabel.item_id, CurrentLabel.label_id).where(CurrentLabel.dataset_id == dataset_id)
     )
     state: dict[int, set[int]] = {}
     for item_id, label_id in rows.all():
@@ -122,9 +114,6 @@ async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, fr
 
 async def taggers(session: AsyncSession, dataset_id: int) -> list[str]:
     rows = await session.scalars(
-        select(TagEvent.tagger)
-        .where(TagEvent.dataset_id == dataset_id)
-        .distinct()
-        .order_by(TagEvent.tagger)
+        select(TagEvent.tagger).where(TagEvent.dataset_id == dataset_id).distinct().order_by(TagEvent.tagger)
     )
     return list(rows.all())

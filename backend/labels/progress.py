@@ -52,6 +52,4 @@ async def dataset_progress(session: AsyncSession, dataset_id: int) -> Progress:
         )
         or 0
     )
-    return Progress(
-        int(total), int(labeled), [ClassCount(c, int(counts.get(c.id, 0))) for c in classes]
-    )
+    return Progress(int(total), int(labeled), [ClassCount(c, int(counts.get(c.id, 0))) for c in classes])

@@ -15,9 +15,7 @@ def _ts(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
 
 
-def _fk(
-    target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True
-) -> Any:
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True) -> Any:
     return Field(
         default=None if nullable else ...,
         sa_column_args=[ForeignKey(target, ondelete=ondelete)],
@@ -124,9 +122,7 @@ class Tag(SQLModel, table=True):
 
     id: int | None = Field(
         default=None,
-        sa_column=Column(
-            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     )
     event_id: int = _fk("tag_event.id")
     item_id: int = _fk("item.id", index=False)
@@ -140,9 +136,7 @@ class CurrentLabel(SQLModel, table=True):
     __tablename__ = "current_label"
     __table_args__ = (Index("ix_current_label_dataset_label", "dataset_id", "label_id"),)
 
-    item_id: int = Field(
-        sa_column_args=[ForeignKey("item.id", ondelete="CASCADE")], primary_key=True
-    )
+    item_id: int = Field(sa_column_args=[ForeignKey("item.id", ondelete="CASCADE")], primary_key=True)
     label_id: int = Field(sa_column_args=[ForeignKey("label_class.id")], primary_key=True)
     dataset_id: int = Field(sa_column_args=[ForeignKey("dataset.id", ondelete="CASCADE")])
     event_id: int = Field(sa_column_args=[ForeignKey("tag_event.id")])

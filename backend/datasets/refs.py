@@ -1,0 +1,79 @@
+"""Plain, picklable references to items, for code that reads pixels outside a request (workers).
+
+A worker gets a list of ``ItemRef`` from the database once, then reads pixels through the
+source adapters without touching the database again (data loader processes, Tiled streams).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.settings import Settings
+from backend.sources.registry import open_source
+from backend.storage.tables import Item, Source
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    id: int
+    kind: str
+    uri: str
+    api_key: str | None = None  # server-side only; never serialised to clients
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        return f"SourceRef(id={self.id}, kind={self.kind!r}, uri={self.uri!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    item_id: int
+    source: SourceRef
+    uri: str
+    frame: int
+    height: int | None
+    width: int | None
+
+
+def _source_row(ref: SourceRef) -> Source:
+    return Source(id=ref.id, dataset_id=0, kind=ref.kind, uri=ref.uri, api_key=ref.api_key)
+
+
+async def item_refs(
+    session: AsyncSession, dataset_id: int, item_ids: list[int] | None = None, *, readable_only: bool = True
+) -> list[ItemRef]:
+    """References to a dataset's items in dataset order (or in the order of ``item_ids``)."""
+    query = (
+        select(Item, Source).join(Source, Source.id == Item.source_id).where(Item.dataset_id == dataset_id)
+    )
+    if readable_only:
+        query = query.where(Item.status == "ok")
+    if item_ids is not None:
+        query = query.where(Item.id.in_(item_ids))
+    rows = (await session.execute(query.order_by(Item.position))).all()
+    sources: dict[int, SourceRef] = {}
+    refs = {}
+    for item, source in rows:
+        sref = sources.setdefault(source.id, SourceRef(source.id, source.kind, source.uri, source.api_key))
+        refs[item.id] = ItemRef(item.id, sref, item.uri, item.frame, item.height, item.width)
+    if item_ids is None:
+        return list(refs.values())
+    return [refs[i] for i in item_ids if i in refs]
+
+
+class ItemReader:
+    """Reads pixels of ``ItemRef``s, keeping one open adapter per source."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._adapters: dict[int, object] = {}
+
+    def read(self, ref: ItemRef, *, stride: int = 1) -> np.ndarray:
+        adapter = self._adapters.get(ref.source.id)
+        if adapter is None:
+            adapter = open_source(_source_row(ref.source), self.settings)
+            self._adapters[ref.source.id] = adapter
+        return adapter.read(ref.uri, ref.frame, stride=stride)  # type: ignore[attr-defined]
