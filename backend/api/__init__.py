@@ -1,1 +1,4 @@
-"""The HTTP doors: REST (Litestar controllers, OpenAPI) and GraphQL (Strawberry). Thin: parse, call the domain, render."""
+"""The HTTP doors: REST (Litestar, OpenAPI) and GraphQL (Strawberry).
+
+Thin: parse, call the domain, render.
+"""
