@@ -1,0 +1,87 @@
+"""Decoding and display transforms, and the disk cache of thumbnails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.errors import TooLarge, Unreadable
+from backend.images import decode, transforms
+from backend.images.thumbnails import ThumbnailCache, render_png
+from backend.images.transforms import DisplayTransform
+from backend.sources.folder import FolderSource
+from tests.factories import write_png, write_tiff
+
+
+def test_min_max_scales_to_unit_range_and_handles_constant_images():
+    image = np.array([[2.0, 4.0], [6.0, 10.0]])
+    assert transforms.min_max(image).tolist() == [[0.0, 0.25], [0.5, 1.0]]
+    assert not transforms.min_max(np.full((3, 3), 7.0)).any()
+
+
+def test_log_is_taken_of_the_min_max_scaled_image():
+    image = np.array([[0.0, 1.0], [3.0, 4.0]])
+    expected = np.log(np.array([[0.0, 0.25], [0.75, 1.0]]) + 1e-12)
+    np.testing.assert_allclose(transforms.log_scale(image), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_percentile_normalisation_clips_outliers():
+    image = np.arange(1000, dtype=np.float32).reshape(40, 25)
+    image[0, 0] = 1e6
+    out = transforms.percentile_normalize(image, 1, 99)
+    assert out.min() == 0.0 and out.max() == 1.0
+    assert 0.4 < out[20, 0] < 0.6  # the middle stays in the middle despite the outlier
+
+
+def test_bad_percentile_bounds_are_refused():
+    with pytest.raises(Exception, match="percentile"):
+        DisplayTransform(p_low=50, p_high=10)
+
+
+def test_resize_and_block_reduce_keep_aspect_and_mean():
+    image = np.ones((64, 32), dtype=np.float32)
+    assert transforms.block_reduce(image, 4).shape == (16, 8)
+    assert transforms.fit_size(64, 32, 16) == (16, 8)
+    assert transforms.resize(image, 16, 8).shape == (16, 8)
+
+
+def test_oversize_images_are_refused_before_decoding(tmp_path):
+    path = write_tiff(tmp_path / "big.tif", size=64)
+    with pytest.raises(TooLarge):
+        decode.read_file(path, max_pixels=1000)
+    assert decode.read_file(path, max_pixels=64 * 64).shape == (64, 64)
+
+
+def test_multipage_tiff_frames_decode_separately(tmp_path):
+    path = write_tiff(tmp_path / "s.tif", frames=3, seed=1)
+    frames = [decode.read_file(path, f, max_pixels=10**6) for f in range(3)]
+    assert all(f.dtype == np.float32 for f in frames)
+    assert not np.array_equal(frames[0], frames[1])
+
+
+def test_truncated_png_is_unreadable(tmp_path):
+    path = write_png(tmp_path / "t.png", size=(64, 64))
+    path.write_bytes(path.read_bytes()[:80])
+    with pytest.raises(Unreadable):
+        decode.read_file(path, max_pixels=10**6)
+
+
+def test_thumbnail_bytes_depend_on_the_transform_and_are_cached(tmp_path):
+    root = tmp_path / "root"
+    write_tiff(root / "x.tif", size=128, dtype="uint16")
+    source = FolderSource(root, [root], 10**6)
+    cache = ThumbnailCache(tmp_path / "cache")
+    plain = cache.render(source, 1, "x.tif", 0, DisplayTransform(), 32, (128, 128))
+    logged = cache.render(source, 1, "x.tif", 0, DisplayTransform(log=True), 32, (128, 128))
+    assert plain != logged and plain[:8] == b"\x89PNG\r\n\x1a\n"
+    (root / "x.tif").unlink()  # served from the disk cache now
+    assert cache.render(source, 1, "x.tif", 0, DisplayTransform(), 32, (128, 128)) == plain
+
+
+def test_render_png_fits_the_longer_side(tmp_path):
+    from io import BytesIO
+
+    from PIL import Image
+
+    png = render_png(np.random.default_rng(0).random((100, 50)), DisplayTransform(), 40)
+    assert Image.open(BytesIO(png)).size == (20, 40)
