@@ -193,7 +193,8 @@ def dataset_rescan(name: str) -> None:
     report = _run(work, settings)
     bar.close()
     click.echo(
-        f"{report.added} added, {report.missing} missing, {report.restored} back, {report.unreadable} unreadable"
+        f"{report.added} added, {report.missing} missing, {report.restored} back, "
+        f"{report.unreadable} unreadable"
     )
 
 

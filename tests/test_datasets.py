@@ -40,7 +40,16 @@ async def test_folder_is_walked_recursively_for_every_supported_format(session, 
     rgb = next(i for i in items if i.uri == "c.jpeg")
     assert (rgb.height, rgb.width, rgb.channels) == (10, 20, 3)
     assert [i.position for i in items] == list(range(len(items)))
-    assert uris == sorted(uris, key=lambda u: (u[0], u[1])) or len(set(uris)) == len(uris)
+    # a folder's own files in name order, then its subfolders in name order; frames in order
+    assert [u for u, _ in uris] == [
+        "a.png",
+        *["arr.npy"] * 4,
+        "c.jpeg",
+        "flat.npy",
+        *["stack.tif"] * 3,
+        "deep/er/b.png",
+    ]
+    assert [f for u, f in uris if u == "stack.tif"] == [0, 1, 2]
 
 
 async def test_hdf5_arrays_become_items(session, settings, folder):
@@ -50,7 +59,7 @@ async def test_hdf5_arrays_become_items(session, settings, folder):
         handle["entry/images"] = np.zeros((3, 8, 8), dtype=np.uint16)
         handle["entry/dark"] = np.ones((8, 8), dtype=np.float32)
         handle["entry/meta"] = np.arange(5)
-    dataset, report = await service.create_dataset(session, settings, "h5", [str(folder)])
+    _, report = await service.create_dataset(session, settings, "h5", [str(folder)])
     assert report.added == 4 and report.unreadable == 0
 
 
@@ -114,7 +123,7 @@ async def test_symlink_leaving_the_roots_is_refused(session, settings, folder, t
     # a symlinked file inside a root that points outside is listed as unreadable, never read
     write_png(folder / "real.png")
     os.symlink(outside / "img_000.png", folder / "sneaky.png")
-    dataset, report = await service.create_dataset(session, settings, "files", [str(folder)])
+    dataset, _ = await service.create_dataset(session, settings, "files", [str(folder)])
     sneaky = next(i for i in await _items(session, dataset.id) if i.uri == "sneaky.png")
     assert sneaky.status == "unreadable" and "leaves the data roots" in (sneaky.error or "")
 
