@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import Conflict, Invalid, NotFound
@@ -176,7 +176,7 @@ async def apply_changes(
         {"event_id": event.id, "item_id": c.item_id, "op": c.op, "label_id": c.label_id} for c in normalised
     ]
     for start in range(0, len(tag_rows), CHUNK):
-        await session.execute(insert(Tag), tag_rows[start : start + CHUNK])
+        await session.execute(Tag.__table__.insert(), tag_rows[start : start + CHUNK])
 
     before = await current_state(session, item_ids)
     after = dict(before)
@@ -198,7 +198,7 @@ async def apply_changes(
         for label_id in sorted(after[item_id])
     ]
     for start in range(0, len(label_rows), CHUNK):
-        await session.execute(insert(CurrentLabel), label_rows[start : start + CHUNK])
+        await session.execute(CurrentLabel.__table__.insert(), label_rows[start : start + CHUNK])
     return event
 
 
