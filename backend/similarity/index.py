@@ -74,7 +74,7 @@ def build_index(directory: Path, params: IndexParams | None = None) -> dict:
     import hnswlib
 
     params = params or IndexParams()
-    vectors, item_ids = load_features(directory)
+    vectors, _ = load_features(directory)
     data = normalise(np.asarray(vectors))
     index = hnswlib.Index(space="cosine", dim=data.shape[1])
     index.init_index(max_elements=max(1, len(data)), ef_construction=params.ef_construction, M=params.m)
