@@ -1,0 +1,127 @@
+"""Probability-threshold labeling from a classifier's saved outputs.
+
+A classifier's inference directory holds ``probabilities.npy`` (float32, N x C),
+``item_ids.npy`` (int64, N) and ``classes.json`` (a list of ``{"label_id": int, "name": str}``,
+column order). Labeled items are never overwritten unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.errors import Invalid, NotFound
+from backend.labels.events import TagChange, record_changes
+from backend.storage.tables import CurrentLabel, TagEvent
+
+PROBABILITIES, ITEM_IDS, CLASSES = "probabilities.npy", "item_ids.npy", "classes.json"
+
+
+@dataclass
+class ClassifierOutputs:
+    item_ids: np.ndarray
+    probabilities: np.ndarray
+    label_ids: list[int]  # column -> label class id
+
+    def column_of(self, label_id: int) -> int:
+        try:
+            return self.label_ids.index(label_id)
+        except ValueError:
+            raise Invalid(f"the classifier was not trained on label class {label_id}") from None
+
+
+@dataclass
+class Candidate:
+    item_id: int
+    label_id: int
+    probability: float
+
+
+def load_outputs(directory: Path) -> ClassifierOutputs:
+    paths = [directory / name for name in (PROBABILITIES, ITEM_IDS, CLASSES)]
+    if not all(p.exists() for p in paths):
+        raise NotFound("this model has no class probabilities for the dataset yet: run inference first")
+    probabilities = np.load(paths[0], mmap_mode="r")
+    item_ids = np.load(paths[1])
+    classes = json.loads(paths[2].read_text())
+    if probabilities.shape != (len(item_ids), len(classes)):
+        raise Invalid(
+            f"probabilities {probabilities.shape} do not match {len(item_ids)} items x {len(classes)} classes"
+        )
+    return ClassifierOutputs(item_ids, np.asarray(probabilities), [int(c["label_id"]) for c in classes])
+
+
+def check_threshold(threshold: float) -> None:
+    if not 0.0 <= threshold <= 1.0:
+        raise Invalid(f"threshold must be between 0 and 1, got {threshold}")
+
+
+def candidates(
+    outputs: ClassifierOutputs,
+    threshold: float,
+    *,
+    label_id: int | None = None,
+    exclude: set[int] | frozenset = frozenset(),
+) -> list[Candidate]:
+    """Items whose probability is at or above ``threshold``, most probable first.
+
+    With ``label_id`` the items scored for that class; without it every item's arg-max class.
+    """
+    check_threshold(threshold)
+    keep = ~np.isin(outputs.item_ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+    if label_id is not None:
+        column = outputs.column_of(label_id)
+        scores = outputs.probabilities[:, column]
+        labels = np.full(len(scores), label_id)
+    else:
+        best = outputs.probabilities.argmax(axis=1)
+        scores = outputs.probabilities[np.arange(len(best)), best]
+        labels = np.asarray(outputs.label_ids)[best]
+    rows = np.nonzero(keep & (scores >= threshold))[0]
+    rows = rows[np.argsort(-scores[rows], kind="stable")]
+    return [Candidate(int(outputs.item_ids[r]), int(labels[r]), float(scores[r])) for r in rows]
+
+
+async def labeled_item_ids(session: AsyncSession, dataset_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(CurrentLabel.item_id).where(CurrentLabel.dataset_id == dataset_id).distinct()
+    )
+    return set(rows.all())
+
+
+async def apply_threshold(
+    session: AsyncSession,
+    dataset_id: int,
+    outputs: ClassifierOutputs,
+    *,
+    tagger: str,
+    model_id: int,
+    threshold: float,
+    label_id: int | None = None,
+    overwrite: bool = False,
+) -> TagEvent | None:
+    """Label every candidate in one event of kind 'probability'; None when nothing passes."""
+    exclude = set() if overwrite else await labeled_item_ids(session, dataset_id)
+    chosen = candidates(outputs, threshold, label_id=label_id, exclude=exclude)
+    if not chosen:
+        return None
+    return await record_changes(
+        session,
+        dataset_id,
+        tagger=tagger,
+        kind="probability",
+        changes=[TagChange(c.item_id, "set", c.label_id) for c in chosen],
+        model_id=model_id,
+        parameters={
+            "threshold": threshold,
+            "label_id": label_id,
+            "all_classes": label_id is None,
+            "overwrite": overwrite,
+            "count": len(chosen),
+        },
+    )
