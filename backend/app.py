@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from backend.accounts.ratelimit import SignInLimiter
+from backend.api.access import access_exception_handlers, role_guard
 from backend.api.dependencies import provide_session, provide_settings, provide_thumbnails
 from backend.api.errors import exception_handlers
 from backend.images.thumbnails import ThumbnailCache
+from backend.jobs.runtime import job_runtime_lifespan
 from backend.settings import Settings, get_settings
 from backend.storage.database import Database
 
@@ -36,8 +40,27 @@ def _plugins() -> list:
     return page_plugins()
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
-    """Build the app. A database passed in is borrowed (tests); otherwise the app owns one."""
+def _template_config() -> Any:
+    from backend.pages import template_config
+
+    return template_config()
+
+
+def _csrf_config(settings: Settings) -> Any:
+    """Pages' forms and HTMX requests carry a CSRF token; /api and /graphql are excluded."""
+    from backend.pages.csrf import csrf_config
+
+    return csrf_config(settings)
+
+
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, *, run_jobs: bool = True
+) -> Litestar:
+    """Build the app. A database passed in is borrowed (tests); otherwise the app owns one.
+
+    ``run_jobs`` installs the job runtime (the in-process worker, or the reaper watching remote
+    workers); tests that never start jobs may leave it out.
+    """
     settings = settings or get_settings()
     settings.ensure_dirs()
     owns_database = database is None
@@ -60,8 +83,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             "settings": Provide(provide_settings, sync_to_thread=False),
             "thumbnails": Provide(provide_thumbnails, sync_to_thread=False),
         },
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[lifespan],
+        exception_handlers={**exception_handlers, **access_exception_handlers},  # type: ignore[arg-type]
+        guards=[role_guard],  # every route needs its role: backend/accounts/roles.py
+        lifespan=[lifespan, job_runtime_lifespan] if run_jobs else [lifespan],
+        template_config=_template_config(),
+        csrf_config=_csrf_config(settings),
         plugins=_plugins(),
         request_max_body_size=settings.max_request_bytes,
         openapi_config=OpenAPIConfig(
@@ -77,4 +103,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = db
     app.state.thumbnails = ThumbnailCache(settings.cache_dir)
     app.state.shutdown_hooks = []
+    app.state.sign_in_limiter = SignInLimiter()
     return app

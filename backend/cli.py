@@ -33,6 +33,9 @@ def _run(work: Callable[..., Awaitable[T]], settings: Settings, *args: Any, **kw
         return asyncio.run(main())
     except LabelwiseError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+    except OSError as exc:  # a full disk, a refused permission: say so, without a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
 
 
 class _Bar:
@@ -62,8 +65,10 @@ def _migrate(settings: Settings) -> None:
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    from backend.accounts.local import refuse_unsafe_bind
     from backend.app import create_app
 
+    _run(refuse_unsafe_bind, settings, host)  # no accounts: loopback only
     app = create_app(settings)
     click.echo(f"Labelwise is running at http://{host}:{port}/  (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -242,8 +247,14 @@ def dataset_delete(name: str, yes: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--as-of", type=click.DateTime(), default=None, help="Labels as they stood at this time (UTC).")
 @click.option("--tagger", default=None, help="Only the labels this tagger's events add up to.")
-def export_cmd(name: str, fmt: str, output: Path, as_of: datetime | None, tagger: str | None) -> None:
-    """Export the labels of dataset NAME (CSV, Parquet, JSON, or a ZIP of label folders)."""
+@click.option("--labeled-only", is_flag=True, help="Leave out unlabeled items (CSV, Parquet, JSON).")
+def export_cmd(
+    name: str, fmt: str, output: Path, as_of: datetime | None, tagger: str | None, labeled_only: bool
+) -> None:
+    """Export the labels of dataset NAME (CSV, Parquet, JSON, or a ZIP of label folders).
+
+    CSV and Parquet hold one row per (item, label); the ZIP one folder of images per label.
+    """
     from datetime import UTC
 
     from tqdm import tqdm
@@ -257,14 +268,23 @@ def export_cmd(name: str, fmt: str, output: Path, as_of: datetime | None, tagger
 
     async def work(session: Any, settings: Settings) -> int:
         ds = await service.get_dataset_by_name(session, name)
-        stream = await export_labels(session, settings, ds.id, fmt, as_of=when, tagger=tagger)
+        stream = await export_labels(
+            session, settings, ds.id, fmt, as_of=when, tagger=tagger, unlabeled=not labeled_only
+        )
         written = 0
         tmp = output.with_name(output.name + ".part")
-        with tmp.open("wb") as handle, tqdm(unit="B", unit_scale=True, file=sys.stderr, desc="export") as bar:
-            async for chunk in stream.chunks:
-                handle.write(chunk)
-                written += len(chunk)
-                bar.update(len(chunk))
+        try:
+            with (
+                tmp.open("wb") as handle,
+                tqdm(unit="B", unit_scale=True, file=sys.stderr, desc="export") as bar,
+            ):
+                async for chunk in stream.chunks:
+                    handle.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(output)  # a failed export never leaves a file that looks complete
         return written
 
@@ -289,13 +309,22 @@ def import_cmd(name: str, csv_file: Path, create_classes: bool) -> None:
     async def work(session: Any, settings: Settings) -> Any:
         ds = await service.get_dataset_by_name(session, name)
         return await import_labels_csv(
-            session, ds.id, csv_file.read_bytes(), settings.tagger, create_classes=create_classes
+            session,
+            ds.id,
+            csv_file.read_bytes(),
+            settings.tagger,
+            create_classes=create_classes,
+            filename=csv_file.name,
         )
 
     report = _run(work, settings)
     click.echo(f"{report.accepted} rows accepted, {len(report.refused)} refused")
+    if report.created_classes:
+        click.echo(f"created classes: {', '.join(report.created_classes)}")
     for row in report.refused[:50]:
         click.echo(f"  line {row.line}: {row.reason}")
+    if len(report.refused) > 50:
+        click.echo(f"  ... and {len(report.refused) - 50} more refused lines")
 
 
 @main.command()
@@ -319,6 +348,20 @@ def openapi(write: bool, check: bool) -> None:
     elif not write:
         click.echo(files[root / "openapi.json"])
 
+
+def _add_job_commands() -> None:
+    from backend.cli_guided import add_guided_commands
+    from backend.cli_jobs import jobs, worker
+
+    main.add_command(jobs)
+    main.add_command(worker)
+    add_guided_commands(main)
+    from backend.cli_accounts import add_account_commands  # labelwise user / token
+
+    add_account_commands(main)
+
+
+_add_job_commands()
 
 if __name__ == "__main__":
     main()

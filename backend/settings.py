@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 10
     tagger: str = Field(default_factory=lambda: os.environ.get("USER", "local") or "local")
     worker_threads: int = 2
+    # Jobs: the Dramatiq queue and Redis key namespace, liveness and limits of running jobs.
+    job_queue: str = "labelwise-jobs"
+    broker_namespace: str = "labelwise"
+    heartbeat_seconds: float = 5.0  # a running job writes a heartbeat this often
+    heartbeat_timeout_seconds: float = 60.0  # no heartbeat for this long: the job is marked failed
+    job_timeout_seconds: int = 7 * 24 * 3600
+    worker_device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    algorithm_modules: str = ""  # extra modules that register algorithms, comma-separated (plugins)
 
     @field_validator("data_dir")
     @classmethod

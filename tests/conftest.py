@@ -119,9 +119,11 @@ def folder(data_root: Path) -> Path:
 
 @pytest.fixture
 async def app(settings: Settings, database: Database):  # type: ignore[no-untyped-def]
+    """The real app on the test database. It opens its own engine: the test client runs the app
+    on another event loop, and asyncpg connections cannot cross loops."""
     from backend.app import create_app
 
-    return create_app(settings, database)
+    return create_app(settings)
 
 
 @pytest.fixture

@@ -128,6 +128,20 @@ async def test_undo_restores_previous_labels_and_redo_reapplies(session, setting
     await _assert_consistent(session, dataset.id)
 
 
+async def test_ctrl_z_passes_over_an_event_that_changed_nothing(session, settings, folder):
+    """A double submit records a second, empty-handed event; undo-last takes back the real one."""
+    dataset, ids, cat, _ = await _dataset(session, settings, folder)
+    first = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
+    repeat = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
+    assert repeat.id != first.id  # the click is on record
+    target = await events.last_undoable_event(session, dataset.id, "ann")
+    assert target is not None and target.id == first.id
+    undo = await events.undo_last(session, dataset.id, "ann")
+    assert undo.undoes_event_id == first.id
+    assert await history.current_labels(session, dataset.id) == {}
+    await _assert_consistent(session, dataset.id)
+
+
 async def test_undo_leaves_items_changed_since_and_reports_them(session, settings, folder):
     dataset, ids, cat, dog = await _dataset(session, settings, folder)
     first = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -34,7 +34,33 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         429: "RATE_LIMITED",
     }.get(exc.status_code, "HTTP_ERROR")
     extra = exc.extra if isinstance(exc.extra, dict) else ({"errors": exc.extra} if exc.extra else None)
-    return Response(error_body(code, exc.detail, extra), status_code=exc.status_code, headers=exc.headers)
+    message = exc.detail
+    if isinstance(exc.__cause__, SerializationException):  # the body did not decode at all
+        message = f"the request body is not valid JSON: {message}"
+    elif isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+        message = f"{message}: {'; '.join(_describe(e) for e in exc.extra[:5])}"
+    return Response(error_body(code, message, extra), status_code=exc.status_code, headers=exc.headers)
+
+
+def _describe(error: object) -> str:
+    """One validation error as a reader wants it: ``where name: what is wrong``."""
+    if not isinstance(error, dict):
+        return str(error)
+    key, problem = error.get("key"), str(error.get("message", "invalid"))
+    source = getattr(error.get("source"), "value", error.get("source"))  # a ParamType enum
+    if source == "body" and key == "data" and problem == "'data'":
+        return "a JSON request body is required"
+    where = "request body" if key == "data" else f"{source} field '{key}'" if source else f"'{key}'"
+    return f"{where}: {problem}"
+
+
+def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """A bug: log it with its traceback, answer in the usual error shape without internals."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(
+        error_body("INTERNAL", "an unexpected error occurred; it was logged"),
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 def database_error_handler(request: Request, exc: DBAPIError) -> Response:
@@ -58,4 +84,5 @@ exception_handlers = {
     LabelwiseError: domain_error_handler,
     HTTPException: http_error_handler,
     DBAPIError: database_error_handler,
+    Exception: unexpected_error_handler,
 }

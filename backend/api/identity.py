@@ -1,5 +1,6 @@
-"""Who is tagging. Until accounts exist this is the ``X-Labelwise-Tagger`` header or the
-``labelwise_tagger`` cookie, else the server's configured tagger (``LABELWISE_TAGGER``)."""
+"""Who is tagging. With accounts, the signed-in user (never free text); while no account exists,
+the ``X-Labelwise-Tagger`` header or the ``labelwise_tagger`` cookie, else the server's configured
+tagger (``LABELWISE_TAGGER``)."""
 
 from __future__ import annotations
 
@@ -23,5 +24,12 @@ def clean_tagger(name: str) -> str:
 
 
 def tagger_for(connection: ASGIConnection, settings: Settings) -> str:
+    from backend.api.access import accounts_on, caller_of
+
+    caller = caller_of(connection)
+    if caller is not None and not caller.local:
+        return caller.name
+    if accounts_on(connection):
+        return ""  # nobody signed in (an error page before the guard): no name, and no event takes ""
     raw = connection.headers.get(TAGGER_HEADER) or connection.cookies.get(TAGGER_COOKIE)
     return clean_tagger(raw) if raw else settings.tagger

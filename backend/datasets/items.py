@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
-from backend.storage.tables import CurrentLabel, Item, LabelClass
+from backend.settings import Settings
+from backend.sources.registry import open_source
+from backend.storage.tables import CurrentLabel, Item, LabelClass, Source
 
 FILTERS = ("all", "labeled", "unlabeled", "unreadable")
 SORTS = ("position", "label")
@@ -34,6 +36,14 @@ async def get_item(session: AsyncSession, item_id: int) -> Item:
     if item is None:
         raise NotFound(f"item {item_id} does not exist", id=item_id)
     return item
+
+
+async def item_location(session: AsyncSession, settings: Settings, item: Item) -> str:
+    """Where the item's pixels are read from (a path or a Tiled URI; never a key)."""
+    source = await session.get(Source, item.source_id)
+    if source is None:  # the foreign key makes this impossible short of a broken database
+        raise NotFound(f"the source of item {item.id} does not exist")
+    return open_source(source, settings).location(item.uri, item.frame)
 
 
 async def labels_of(session: AsyncSession, item_ids: list[int]) -> dict[int, list[int]]:

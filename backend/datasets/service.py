@@ -112,7 +112,8 @@ async def add_source(
         select(Source.id).where(Source.dataset_id == dataset.id, Source.uri == source.uri)
     )
     if duplicate is not None:
-        raise Conflict(f"'{spec}' is already a source of dataset '{dataset.name}'")
+        # The stored form, not what was typed: a Tiled URI may carry its key in the query.
+        raise Conflict(f"'{source.uri}' is already a source of dataset '{dataset.name}'")
     entries = await _scan_new_source(settings, source, progress)
     count = await session.scalar(select(func.count()).where(Source.dataset_id == dataset.id))
     source.dataset_id = dataset.id  # type: ignore[assignment]
@@ -193,30 +194,47 @@ async def delete_dataset(session: AsyncSession, dataset_id: int) -> None:
     await session.commit()
 
 
-async def list_datasets(session: AsyncSession) -> list[DatasetSummary]:
-    datasets = (await session.scalars(select(Dataset).order_by(Dataset.name))).all()
-    items = dict(
-        (await session.execute(select(Item.dataset_id, func.count()).group_by(Item.dataset_id))).all()
-    )
+async def list_datasets(session: AsyncSession, *, dataset_id: int | None = None) -> list[DatasetSummary]:
+    """Datasets by name with their counts; ``dataset_id`` narrows to one (an empty list if unknown)."""
+    datasets_query, items_query = select(Dataset), select(Item.dataset_id, func.count())
+    labeled_query = select(CurrentLabel.dataset_id, func.count(func.distinct(CurrentLabel.item_id)))
+    if dataset_id is not None:
+        datasets_query = datasets_query.where(Dataset.id == dataset_id)
+        items_query = items_query.where(Item.dataset_id == dataset_id)
+        labeled_query = labeled_query.where(CurrentLabel.dataset_id == dataset_id)
+    datasets = (await session.scalars(datasets_query.order_by(Dataset.name))).all()
+    items = dict((await session.execute(items_query.group_by(Item.dataset_id))).all())
     unreadable = dict(
-        (
-            await session.execute(
-                select(Item.dataset_id, func.count()).where(Item.status != "ok").group_by(Item.dataset_id)
-            )
-        ).all()
+        (await session.execute(items_query.where(Item.status != "ok").group_by(Item.dataset_id))).all()
     )
-    labeled = dict(
-        (
-            await session.execute(
-                select(CurrentLabel.dataset_id, func.count(func.distinct(CurrentLabel.item_id))).group_by(
-                    CurrentLabel.dataset_id
-                )
-            )
-        ).all()
-    )
+    labeled = dict((await session.execute(labeled_query.group_by(CurrentLabel.dataset_id))).all())
     return [
         DatasetSummary(d, items.get(d.id, 0), labeled.get(d.id, 0), unreadable.get(d.id, 0)) for d in datasets
     ]
+
+
+async def dataset_summary(session: AsyncSession, dataset_id: int) -> DatasetSummary:
+    """One dataset with its counts (NotFound when it does not exist)."""
+    summaries = await list_datasets(session, dataset_id=dataset_id)
+    if not summaries:
+        raise NotFound(f"dataset {dataset_id} does not exist", id=dataset_id)
+    return summaries[0]
+
+
+async def update_dataset(
+    session: AsyncSession, dataset_id: int, *, name: str | None = None, multi_label: bool | None = None
+) -> Dataset:
+    """Rename and/or switch multi-label; a refused change (bad or taken name) changes nothing."""
+    dataset = await get_dataset(session, dataset_id)
+    if name is not None:
+        # Check the new name before changing anything, so a refused rename changes nothing.
+        name = clean_name(name)
+        await _ensure_name_free(session, name, except_id=dataset.id)
+    if multi_label is not None:
+        dataset = await set_multi_label(session, dataset_id, multi_label)
+    if name is not None:
+        dataset = await rename_dataset(session, dataset_id, name)
+    return dataset
 
 
 async def list_sources(session: AsyncSession, dataset_id: int) -> list[Source]:

@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, NotFound
 from backend.labels.replay import OPS, apply_op
 from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Tag, TagEvent
 from backend.storage.types import utcnow
 
-KINDS = ("manual", "similarity", "probability", "import", "review", "undo")
+KINDS = ("manual", "similarity", "probability", "explorer", "import", "review", "undo")
 CHUNK = 5000
 MAX_ITEMS_PER_EVENT = 1_000_000
 
@@ -372,12 +373,24 @@ async def _undone_ids(session: AsyncSession, event_ids: list[int]) -> set[int]:
     return {r for r in rows.all() if r is not None}
 
 
+async def _changed_anything(session: AsyncSession, event: TagEvent) -> bool:
+    """Whether the event changed any item's labels (a repeated click records an event that did not)."""
+    item_ids = list(
+        dict.fromkeys((await session.scalars(select(Tag.item_id).where(Tag.event_id == event.id))).all())
+    )
+    before, after = await _item_states_around(session, item_ids, event.id)  # type: ignore[arg-type]
+    return any(before.get(i, frozenset()) != after.get(i, frozenset()) for i in item_ids)
+
+
 async def last_undoable_event(session: AsyncSession, dataset_id: int, tagger: str) -> TagEvent | None:
-    """The tagger's latest event that did work (a labeling or a redo) and is not undone: Ctrl+Z."""
+    """The tagger's latest event that did work (a labeling or a redo) and is not undone: Ctrl+Z.
+
+    Events that changed nothing (a double submit, the same label twice) are passed over, so Ctrl+Z
+    never sticks on them."""
     recent = await _recent_events(session, dataset_id, tagger)
     undone = await _undone_ids(session, [e.id for e in recent if e.id is not None])
     for event in recent:
-        if event.id not in undone and undo_depth(event) % 2 == 0:
+        if event.id not in undone and undo_depth(event) % 2 == 0 and await _changed_anything(session, event):
             return event
     return None
 
@@ -389,3 +402,21 @@ async def last_redoable_event(session: AsyncSession, dataset_id: int, tagger: st
         return None
     undone = await _undone_ids(session, [recent[0].id])  # type: ignore[list-item]
     return None if recent[0].id in undone else recent[0]
+
+
+async def undo_last(session: AsyncSession, dataset_id: int, tagger: str) -> TagEvent:
+    """Undo the tagger's latest labeling action in the dataset (Ctrl+Z); Conflict when there is none."""
+    await get_dataset(session, dataset_id)
+    target = await last_undoable_event(session, dataset_id, tagger)
+    if target is None or target.id is None:
+        raise Conflict(f"nothing to undo: {tagger} has no labeling action left to undo in this dataset")
+    return await undo_event(session, target.id, tagger)
+
+
+async def redo_last(session: AsyncSession, dataset_id: int, tagger: str) -> TagEvent:
+    """Redo the tagger's latest undo in the dataset (Ctrl+Shift+Z); Conflict when it is not an undo."""
+    await get_dataset(session, dataset_id)
+    target = await last_redoable_event(session, dataset_id, tagger)
+    if target is None or target.id is None:
+        raise Conflict(f"nothing to redo: {tagger}'s latest action in this dataset is not an undo")
+    return await undo_event(session, target.id, tagger)

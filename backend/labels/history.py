@@ -117,3 +117,17 @@ async def taggers(session: AsyncSession, dataset_id: int) -> list[str]:
         select(TagEvent.tagger).where(TagEvent.dataset_id == dataset_id).distinct().order_by(TagEvent.tagger)
     )
     return list(rows.all())
+
+
+async def labels_state(
+    session: AsyncSession, dataset_id: int, *, as_of: datetime | None = None, tagger: str | None = None
+) -> dict[int, frozenset[int]]:
+    """Current labels, or rebuilt as of a time, or from one tagger's events alone (not both)."""
+    if as_of is not None and tagger:
+        raise Invalid("give 'as_of' or 'tagger', not both")
+    if as_of is not None:
+        return await labels_as_of(session, dataset_id, as_of)
+    if tagger:
+        return await labels_by_tagger(session, dataset_id, tagger)
+    await get_dataset(session, dataset_id)
+    return await current_labels(session, dataset_id)

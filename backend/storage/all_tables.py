@@ -3,4 +3,6 @@
 A new concept with tables adds one import line here.
 """
 
+import backend.storage.account_tables
+import backend.storage.job_tables  # noqa: F401
 from backend.storage import tables  # noqa: F401

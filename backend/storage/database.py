@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine with the settings each backend needs to be safe under concurrent taggers."""
     if url.startswith("sqlite"):
+        # aiosqlite logs every statement with its parameters at DEBUG: Tiled keys would be in the log.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -44,7 +44,7 @@ class Source(SQLModel, table=True):
     kind: str = Field(max_length=20)  # "folder" | "tiled"
     uri: str = Field(sa_type=Text)
     # Server-side secret (a Tiled API key). Never leaves the server: no API type exposes it.
-    api_key: str | None = Field(default=None, sa_type=Text)
+    api_key: str | None = Field(default=None, sa_type=Text, repr=False)
     position: int = 0
     created_at: datetime = _ts()
     scanned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -107,7 +107,7 @@ class TagEvent(SQLModel, table=True):
     dataset_id: int = _fk("dataset.id", index=False)
     tagger: str = Field(max_length=100, index=True)
     created_at: datetime = _ts()
-    kind: str = Field(max_length=20)  # manual | similarity | probability | import | review | undo
+    kind: str = Field(max_length=20)  # manual | similarity | probability | explorer | import | review | undo
     model_id: int | None = None
     parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     undoes_event_id: int | None = Field(default=None, sa_column_args=[ForeignKey("tag_event.id")])

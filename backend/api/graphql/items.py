@@ -1,0 +1,129 @@
+"""Items of a dataset: paged, filtered by label state or class, sorted. Thin over ``datasets.items``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from backend.api.graphql.context import context_of, use_session
+from backend.api.rest.common import API_PREFIX
+from backend.datasets.items import ItemWithLabels, get_item, item_location, labels_of, list_items
+from backend.storage import tables
+
+
+@strawberry.enum(description="Which items of a dataset to list.")
+class ItemFilter(Enum):
+    ALL = "all"
+    LABELED = "labeled"
+    UNLABELED = "unlabeled"
+    UNREADABLE = "unreadable"
+
+
+@strawberry.enum(description="Item order: dataset position, or grouped by first label (unlabeled last).")
+class ItemSort(Enum):
+    POSITION = "position"
+    LABEL = "label"
+
+
+@strawberry.type(description="One image of a dataset with its current labels.")
+class Item:
+    id: int
+    dataset_id: int
+    source_id: int
+    uri: str = strawberry.field(description="Relative to its source.")
+    frame: int = strawberry.field(description="The TIFF page or stack frame.")
+    position: int
+    height: int | None
+    width: int | None
+    channels: int | None
+    dtype: str | None
+    status: str = strawberry.field(description="ok, unreadable or missing")
+    error: str | None
+    label_ids: list[int]
+
+    @classmethod
+    def of(cls, item: tables.Item, label_ids: list[int]) -> Item:
+        assert item.id is not None
+        return cls(
+            id=item.id,
+            dataset_id=item.dataset_id,
+            source_id=item.source_id,
+            uri=item.uri,
+            frame=item.frame,
+            position=item.position,
+            height=item.height,
+            width=item.width,
+            channels=item.channels,
+            dtype=item.dtype,
+            status=item.status,
+            error=item.error,
+            label_ids=list(label_ids),
+        )
+
+    @classmethod
+    def with_labels(cls, entry: ItemWithLabels) -> Item:
+        return cls.of(entry.item, entry.label_ids)
+
+    @strawberry.field(description="Where the pixels are read from: a path or a Tiled URI.")
+    async def location(self, info: Info[Any, Any]) -> str:
+        settings = context_of(info).settings
+        async with use_session(info) as session:
+            return await item_location(session, settings, await get_item(session, self.id))
+
+    @strawberry.field(description="REST URL of the item as PNG (query: log, p_low, p_high, size).")
+    def image_url(self) -> str:
+        return f"{API_PREFIX}/items/{self.id}/image"
+
+
+@strawberry.type
+class ItemPage:
+    items: list[Item]
+    total: int
+    offset: int
+    limit: int
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="A page of a dataset's items with their current labels. 'labelId' narrows to one "
+        "class. The page size is capped by the server (a larger 'limit' is refused: INVALID)."
+    )
+    async def items(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        filter: ItemFilter = ItemFilter.ALL,
+        label_id: int | None = None,
+        sort: ItemSort = ItemSort.POSITION,
+        offset: int = 0,
+        limit: int = 48,
+    ) -> ItemPage:
+        max_limit = context_of(info).settings.max_page_size
+        async with use_session(info) as session:
+            page = await list_items(
+                session,
+                dataset_id,
+                filter=filter.value,
+                label_id=label_id,
+                sort=sort.value,
+                offset=offset,
+                limit=limit,
+                max_limit=max_limit,
+            )
+        return ItemPage(
+            items=[Item.with_labels(e) for e in page.items],
+            total=page.total,
+            offset=page.offset,
+            limit=page.limit,
+        )
+
+    @strawberry.field(description="One item with its current labels (NOT_FOUND when unknown).")
+    async def item(self, info: Info[Any, Any], id: int) -> Item:
+        async with use_session(info) as session:
+            item = await get_item(session, id)
+            labels = (await labels_of(session, [id])).get(id, [])
+        return Item.of(item, labels)

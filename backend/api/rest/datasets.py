@@ -1,0 +1,132 @@
+"""Datasets, their sources and their items: thin handlers over ``backend.datasets``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.api.rest.common import API_PREFIX, AppSettings, Session
+from backend.api.rest.schemas import (
+    CreatedDataset,
+    DatasetOut,
+    ItemOut,
+    ItemPageOut,
+    ScanReportOut,
+    SourceOut,
+)
+from backend.datasets import service
+from backend.datasets.items import list_items
+
+
+class DatasetCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new dataset from folders under the data roots (or Tiled URIs), scanned at once."""
+
+    name: str
+    sources: list[str]
+    multi_label: bool = False
+    # Tiled API keys by source; kept on the server, never returned.
+    api_keys: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class DatasetPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str | None = None
+    multi_label: bool | None = None
+
+
+class SourceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    source: str
+    api_key: str | None = None
+
+
+async def dataset_summary(session: AsyncSession, dataset_id: int) -> DatasetOut:
+    """One dataset with its counts (404 when it does not exist)."""
+    return DatasetOut.of(await service.dataset_summary(session, dataset_id))
+
+
+class DatasetController(Controller):
+    path = f"{API_PREFIX}/datasets"
+    tags = ["datasets"]
+
+    @get("/", summary="List datasets with item, labeled and unreadable counts")
+    async def list_datasets(self, session: Session) -> list[DatasetOut]:
+        return [DatasetOut.of(s) for s in await service.list_datasets(session)]
+
+    @post("/", summary="Create a dataset from sources and scan them", status_code=201)
+    async def create_dataset(
+        self, session: Session, settings: AppSettings, data: JSONBody[DatasetCreate]
+    ) -> CreatedDataset:
+        dataset, report = await service.create_dataset(
+            session, settings, data.name, data.sources, multi_label=data.multi_label, api_keys=data.api_keys
+        )
+        assert dataset.id is not None
+        return CreatedDataset(
+            dataset=await dataset_summary(session, dataset.id), scan=ScanReportOut.of(report)
+        )
+
+    @get("/{dataset_id:int}", summary="One dataset with its counts")
+    async def get_dataset(self, session: Session, dataset_id: FromPath[int]) -> DatasetOut:
+        return await dataset_summary(session, dataset_id)
+
+    @patch("/{dataset_id:int}", summary="Rename a dataset or switch multi-label on or off")
+    async def update_dataset(
+        self, session: Session, dataset_id: FromPath[int], data: JSONBody[DatasetPatch]
+    ) -> DatasetOut:
+        await service.update_dataset(session, dataset_id, name=data.name, multi_label=data.multi_label)
+        return await dataset_summary(session, dataset_id)
+
+    @delete("/{dataset_id:int}", summary="Delete a dataset's rows (image files are never touched)")
+    async def delete_dataset(self, session: Session, dataset_id: FromPath[int]) -> None:
+        await service.delete_dataset(session, dataset_id)
+
+    @get("/{dataset_id:int}/sources", summary="The dataset's sources (API keys are never returned)")
+    async def list_sources(self, session: Session, dataset_id: FromPath[int]) -> list[SourceOut]:
+        return [SourceOut.of(s) for s in await service.list_sources(session, dataset_id)]
+
+    @post("/{dataset_id:int}/sources", summary="Add a source and scan it", status_code=201)
+    async def add_source(
+        self, session: Session, settings: AppSettings, dataset_id: FromPath[int], data: JSONBody[SourceCreate]
+    ) -> ScanReportOut:
+        report = await service.add_source(session, settings, dataset_id, data.source, api_key=data.api_key)
+        return ScanReportOut.of(report)
+
+    @post("/{dataset_id:int}/rescan", summary="Pick up new files and mark vanished ones", status_code=200)
+    async def rescan(
+        self, session: Session, settings: AppSettings, dataset_id: FromPath[int]
+    ) -> ScanReportOut:
+        return ScanReportOut.of(await service.rescan_dataset(session, settings, dataset_id))
+
+    @get("/{dataset_id:int}/items", summary="A page of items with their current labels")
+    async def items(
+        self,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        filter: FromQuery[Literal["all", "labeled", "unlabeled", "unreadable"]] = "all",
+        label_id: FromQuery[int | None] = None,
+        sort: FromQuery[Literal["position", "label"]] = "position",
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
+    ) -> ItemPageOut:
+        page = await list_items(
+            session,
+            dataset_id,
+            filter=filter,
+            label_id=label_id,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+            max_limit=settings.max_page_size,
+        )
+        return ItemPageOut(
+            items=[ItemOut.with_labels(e) for e in page.items],
+            total=page.total,
+            offset=page.offset,
+            limit=page.limit,
+        )
+
+
+route_handlers = [DatasetController]

@@ -1,0 +1,72 @@
+"""One item: its details and source location, its labeling history, its image as PNG."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import FromPath, QueryParameter
+
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, Thumbnails, error_responses
+from backend.api.rest.schemas import EventOut, HistoryEntry, ItemDetail, ItemOut
+from backend.datasets.items import get_item, item_location, labels_of
+from backend.images.service import item_png
+from backend.images.thumbnails import MAX_SIZE, MIN_SIZE
+from backend.images.transforms import DisplayTransform
+from backend.labels.history import item_history
+
+
+class ItemController(Controller):
+    path = f"{API_PREFIX}/items"
+    tags = ["items"]
+
+    @get("/{item_id:int}", summary="One item with its labels and the place it is read from")
+    async def get_item(self, session: Session, settings: AppSettings, item_id: FromPath[int]) -> ItemDetail:
+        item = await get_item(session, item_id)
+        location = await item_location(session, settings, item)
+        labels = (await labels_of(session, [item_id])).get(item_id, [])
+        base = ItemOut.of(item, labels)
+        return ItemDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, location=location)
+
+    @get("/{item_id:int}/history", summary="Every tag event that touched the item, oldest first")
+    async def history(self, session: Session, item_id: FromPath[int]) -> list[HistoryEntry]:
+        await get_item(session, item_id)
+        return [
+            HistoryEntry(event=EventOut.of(event), op=tag.op, label_id=tag.label_id)
+            for event, tag in await item_history(session, item_id)
+        ]
+
+    @get(
+        "/{item_id:int}/image",
+        summary="The item rendered as PNG (thumbnails are cached on disk)",
+        media_type="image/png",
+        responses=error_responses(400, 404, 413, 422, 502),
+    )
+    async def image(
+        self,
+        session: Session,
+        settings: AppSettings,
+        thumbnails: Thumbnails,
+        item_id: FromPath[int],
+        log: Annotated[
+            bool, QueryParameter(description="log(r + 1e-12) of the min-max scaled image")
+        ] = False,
+        p_low: Annotated[
+            float, QueryParameter(ge=0, le=100, description="lower percentile mapped to 0")
+        ] = 1.0,
+        p_high: Annotated[
+            float, QueryParameter(ge=0, le=100, description="upper percentile mapped to 1")
+        ] = 99.0,
+        size: Annotated[
+            int | None,
+            QueryParameter(
+                ge=MIN_SIZE, le=MAX_SIZE, description="longer side in pixels; none: full resolution"
+            ),
+        ] = None,
+    ) -> Response[bytes]:
+        transform = DisplayTransform(log=log, p_low=p_low, p_high=p_high)
+        png = await item_png(session, settings, thumbnails, item_id, transform, size)
+        return Response(png, media_type="image/png")
+
+
+route_handlers = [ItemController]

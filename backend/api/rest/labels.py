@@ -1,0 +1,49 @@
+"""A dataset's labels (current, as of a time, or by one tagger) and its labeling progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import FromPath, QueryParameter
+
+from backend.api.rest.common import API_PREFIX, Session, as_utc, error_responses
+from backend.api.rest.schemas import ItemLabels, ProgressOut
+from backend.labels import history
+from backend.labels.progress import dataset_progress
+
+
+class LabelController(Controller):
+    path = f"{API_PREFIX}/datasets"
+    tags = ["labels"]
+
+    @get(
+        "/{dataset_id:int}/labels",
+        summary="Labels per labeled item: current, or rebuilt from the events as of a time or by a tagger",
+        responses=error_responses(400, 404),
+    )
+    async def labels(
+        self,
+        session: Session,
+        dataset_id: FromPath[int],
+        as_of: Annotated[
+            datetime | None, QueryParameter(description="labels as they stood then (ISO 8601; no zone: UTC)")
+        ] = None,
+        tagger: Annotated[
+            str | None, QueryParameter(description="labels one tagger's events alone add up to")
+        ] = None,
+    ) -> list[ItemLabels]:
+        state = await history.labels_state(session, dataset_id, as_of=as_utc(as_of), tagger=tagger)
+        return [ItemLabels(item_id=i, label_ids=sorted(state[i])) for i in sorted(state)]
+
+    @get(
+        "/{dataset_id:int}/progress",
+        summary="Labeled and unlabeled counts, and items per class",
+        responses=error_responses(404),
+    )
+    async def progress(self, session: Session, dataset_id: FromPath[int]) -> ProgressOut:
+        return ProgressOut.of(await dataset_progress(session, dataset_id))
+
+
+route_handlers = [LabelController]

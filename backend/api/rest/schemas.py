@@ -1,0 +1,288 @@
+"""What the REST API returns: msgspec structs built from rows. No secret column has a field here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from backend.datasets.ingest import ScanReport
+from backend.datasets.items import ItemWithLabels
+from backend.datasets.service import DatasetSummary
+from backend.labels.progress import Progress
+from backend.storage.tables import Dataset, Item, LabelClass, Source, Tag, TagEvent
+
+
+class DatasetOut(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    multi_label: bool
+    created_at: datetime
+    updated_at: datetime
+    item_count: int
+    labeled_count: int
+    unreadable_count: int
+
+    @classmethod
+    def of(cls, summary: DatasetSummary) -> DatasetOut:
+        d = summary.dataset
+        return cls(
+            id=_id(d),
+            name=d.name,
+            multi_label=d.multi_label,
+            created_at=d.created_at,
+            updated_at=d.updated_at,
+            item_count=summary.item_count,
+            labeled_count=summary.labeled_count,
+            unreadable_count=summary.unreadable_count,
+        )
+
+
+class ScanReportOut(msgspec.Struct, kw_only=True):
+    """What a scan found: new items, how many of them cannot be read, vanished and returned files."""
+
+    added: int
+    unreadable: int
+    missing: int
+    restored: int
+
+    @classmethod
+    def of(cls, report: ScanReport) -> ScanReportOut:
+        return cls(
+            added=report.added, unreadable=report.unreadable, missing=report.missing, restored=report.restored
+        )
+
+
+class CreatedDataset(msgspec.Struct, kw_only=True):
+    dataset: DatasetOut
+    scan: ScanReportOut
+
+
+class SourceOut(msgspec.Struct, kw_only=True):
+    """A source without its API key: only whether one is stored."""
+
+    id: int
+    kind: str
+    uri: str
+    position: int
+    created_at: datetime
+    scanned_at: datetime | None
+    has_api_key: bool
+
+    @classmethod
+    def of(cls, source: Source) -> SourceOut:
+        return cls(
+            id=_id(source),
+            kind=source.kind,
+            uri=source.uri,
+            position=source.position,
+            created_at=source.created_at,
+            scanned_at=source.scanned_at,
+            has_api_key=bool(source.api_key),
+        )
+
+
+class ItemOut(msgspec.Struct, kw_only=True):
+    id: int
+    dataset_id: int
+    source_id: int
+    uri: str
+    frame: int
+    position: int
+    height: int | None
+    width: int | None
+    channels: int | None
+    dtype: str | None
+    status: str
+    error: str | None
+    label_ids: list[int]
+
+    @classmethod
+    def of(cls, item: Item, label_ids: list[int]) -> ItemOut:
+        return cls(
+            id=_id(item),
+            dataset_id=item.dataset_id,
+            source_id=item.source_id,
+            uri=item.uri,
+            frame=item.frame,
+            position=item.position,
+            height=item.height,
+            width=item.width,
+            channels=item.channels,
+            dtype=item.dtype,
+            status=item.status,
+            error=item.error,
+            label_ids=list(label_ids),
+        )
+
+    @classmethod
+    def with_labels(cls, entry: ItemWithLabels) -> ItemOut:
+        return cls.of(entry.item, entry.label_ids)
+
+
+class ItemDetail(ItemOut, kw_only=True):
+    location: str
+
+
+class ItemPageOut(msgspec.Struct, kw_only=True):
+    items: list[ItemOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ClassOut(msgspec.Struct, kw_only=True):
+    id: int
+    dataset_id: int
+    name: str
+    color: str
+    hotkey: str | None
+    position: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, label: LabelClass) -> ClassOut:
+        return cls(
+            id=_id(label),
+            dataset_id=label.dataset_id,
+            name=label.name,
+            color=label.color,
+            hotkey=label.hotkey,
+            position=label.position,
+            created_at=label.created_at,
+        )
+
+
+class ClassDeleted(msgspec.Struct, kw_only=True):
+    """The event that unlabeled the class's items, when it had any."""
+
+    deleted_class_id: int
+    unlabel_event_id: int | None
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    id: int
+    dataset_id: int
+    tagger: str
+    created_at: datetime
+    kind: str
+    model_id: int | None
+    parameters: dict[str, Any]
+    undoes_event_id: int | None
+    tag_count: int
+
+    @classmethod
+    def of(cls, event: TagEvent) -> EventOut:
+        return cls(
+            id=_id(event),
+            dataset_id=event.dataset_id,
+            tagger=event.tagger,
+            created_at=event.created_at,
+            kind=event.kind,
+            model_id=event.model_id,
+            parameters=dict(event.parameters or {}),
+            undoes_event_id=event.undoes_event_id,
+            tag_count=event.tag_count,
+        )
+
+
+class TagOut(msgspec.Struct, kw_only=True):
+    item_id: int
+    op: str
+    label_id: int | None
+
+    @classmethod
+    def of(cls, tag: Tag) -> TagOut:
+        return cls(item_id=tag.item_id, op=tag.op, label_id=tag.label_id)
+
+
+class EventPageOut(msgspec.Struct, kw_only=True):
+    events: list[EventOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class EventDetail(msgspec.Struct, kw_only=True):
+    event: EventOut
+    tags: list[TagOut]
+    tags_offset: int
+    tags_limit: int
+
+
+class HistoryEntry(msgspec.Struct, kw_only=True):
+    """One change an event made to the item."""
+
+    event: EventOut
+    op: str
+    label_id: int | None
+
+
+class ItemLabels(msgspec.Struct, kw_only=True):
+    item_id: int
+    label_ids: list[int]
+
+
+class ClassProgress(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    color: str
+    hotkey: str | None
+    count: int
+
+
+class ProgressOut(msgspec.Struct, kw_only=True):
+    total: int
+    labeled: int
+    unlabeled: int
+    fraction: float
+    classes: list[ClassProgress]
+
+    @classmethod
+    def of(cls, progress: Progress) -> ProgressOut:
+        return cls(
+            total=progress.total,
+            labeled=progress.labeled,
+            unlabeled=progress.unlabeled,
+            fraction=progress.fraction,
+            classes=[
+                ClassProgress(
+                    id=_id(c.label),
+                    name=c.label.name,
+                    color=c.label.color,
+                    hotkey=c.label.hotkey,
+                    count=c.count,
+                )
+                for c in progress.classes
+            ],
+        )
+
+
+class RefusedLine(msgspec.Struct, kw_only=True):
+    line: int
+    reason: str
+
+
+class ImportReportOut(msgspec.Struct, kw_only=True):
+    event_id: int | None
+    accepted: int
+    refused: list[RefusedLine]
+
+
+def _id(row: Dataset | Source | Item | LabelClass | TagEvent) -> int:
+    """Rows read back from the database always have an id; this narrows the type."""
+    assert row.id is not None
+    return row.id
+
+
+class ErrorInfo(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """The body of every error response; ``code`` is machine-readable (NOT_FOUND, CONFLICT, ...)."""
+
+    error: ErrorInfo
