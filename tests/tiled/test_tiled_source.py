@@ -1,0 +1,95 @@
+"""The Tiled adapter against a real ``tiled serve``: URIs, walking, strided and full reads, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.errors import Forbidden, Invalid, NotFound, SourceUnavailable
+from backend.sources import tiled as tiled_source
+from backend.sources.registry import prepare_source
+from backend.sources.tiled import TiledSource, parse_tiled_uri
+from tests.tiled.conftest import API_KEY, ITEM_COUNT, free_port
+
+pytestmark = pytest.mark.tiled
+
+
+def test_uris_are_parsed_to_a_canonical_secret_free_form():
+    where, key = parse_tiled_uri("tiled+http://Example.org:8000/raw/scan%201?api_key=abc")
+    assert where.uri == "tiled+http://example.org:8000/raw/scan%201"
+    assert (where.node, key) == (("raw", "scan 1"), "abc")
+    where, _ = parse_tiled_uri("https://host/tiled/api/v1/metadata/a/b")
+    assert where.api_root == "https://host/tiled/api/v1" and where.node == ("a", "b")
+    assert parse_tiled_uri(where.uri)[0] == where  # the canonical form parses back to itself
+    for bad in ("tiled+ftp://h/x", "tiled+http://", "http://u:p@h/x", "tiled+http://h/a/../b"):
+        with pytest.raises(Invalid):
+            parse_tiled_uri(bad)
+
+
+def test_a_key_in_the_uri_moves_to_the_server_side_field(settings):
+    source = prepare_source("tiled+http://127.0.0.1:1/x?api_key=sekrit", settings)
+    assert (source.kind, source.uri, source.api_key) == ("tiled", "tiled+http://127.0.0.1:1/x", "sekrit")
+    plain = prepare_source("http://127.0.0.1:1/x", settings, api_key="k2")
+    assert (plain.kind, plain.uri, plain.api_key) == ("tiled", "tiled+http://127.0.0.1:1/x", "k2")
+
+
+def test_scan_walks_containers_recursively_arrays_stacks_tiff_and_hdf5(tiled_server):
+    source = TiledSource(tiled_server.uri, API_KEY, 10**7)
+    entries = list(source.scan())
+    found = {(e.uri, e.frame): (e.height, e.width, e.dtype) for e in entries}
+    assert len(entries) == ITEM_COUNT and all(e.error is None for e in entries)
+    assert found[("arrays/flat", 0)] == (48, 64, "float32")
+    assert [f for (u, f) in found if u == "arrays/stack"] == [0, 1, 2]
+    assert found[("images/pattern", 0)] == (40, 40, "uint16")
+    assert found[("hdf5/run/entry/data", 1)] == (24, 24, "float64")
+    assert ("hdf5/run/entry/time", 0) not in found  # 1-D arrays are not images
+    sub = TiledSource(f"{tiled_server.uri}/arrays/stack", API_KEY, 10**7)
+    assert [(e.uri, e.frame) for e in sub.scan()] == [("", 0), ("", 1), ("", 2)]  # the node itself
+
+
+def test_reads_match_the_files_and_strided_reads_move_fewer_bytes(tiled_server, tiled_tree):
+    source = TiledSource(tiled_server.uri, API_KEY, 10**7)
+    stack = np.load(tiled_tree / "arrays" / "stack.npy")
+    np.testing.assert_array_equal(source.read("arrays/stack", 2), stack[2])
+    frame = np.load(tiled_tree / "big" / "frame.npy")
+    source.read("big/frame", stride=8)  # the structure is fetched once and kept
+    before = source.bytes_received
+    np.testing.assert_array_equal(source.read("big/frame", stride=8), frame[::8, ::8])
+    strided = source.bytes_received - before
+    before = source.bytes_received
+    np.testing.assert_array_equal(source.read("big/frame"), frame)
+    full = source.bytes_received - before
+    assert full > frame.nbytes // 2 and strided * 30 < full, (strided, full)  # gzip may shrink a little
+    with pytest.raises(NotFound):
+        source.read("arrays/stack", 3)
+
+
+def test_wrong_or_missing_key_names_the_source_and_never_the_key(tiled_server):
+    for key, why in ((None, "needs an API key"), ("not-the-key", "missing or wrong")):
+        with pytest.raises(Forbidden) as info:
+            list(TiledSource(tiled_server.uri, key, 10**7).scan())
+        assert tiled_server.uri in info.value.message and why in info.value.message
+        assert "not-the-key" not in info.value.message and API_KEY not in info.value.message
+    source = TiledSource(tiled_server.uri, API_KEY, 10**7)
+    assert API_KEY not in repr(source) and API_KEY not in repr(source._http.headers)
+
+
+def test_wrong_uris_give_clear_errors(tiled_server):
+    with pytest.raises(NotFound, match="no node 'nowhere'"):
+        list(TiledSource(f"{tiled_server.uri}/nowhere", API_KEY, 10**7).scan())
+    port = free_port()
+    with pytest.raises(SourceUnavailable, match=f"127.0.0.1:{port}.*unreachable"):
+        list(TiledSource(f"tiled+http://127.0.0.1:{port}/x", API_KEY, 10**7).scan())
+
+
+def test_browse_lists_children_with_their_item_counts(tiled_server):
+    listing = tiled_source.browse(f"{tiled_server.uri}/arrays", API_KEY, 10**7)
+    assert (listing.uri, listing.parent) == (f"{tiled_server.uri}/arrays", tiled_server.uri)
+    by_name = {n.name: n for n in listing.nodes}
+    assert by_name["stack"].items == 3 and by_name["stack"].uri == f"{tiled_server.uri}/arrays/stack"
+    assert by_name["flat"].shape == (48, 64)
+    top = tiled_source.browse(tiled_server.uri, API_KEY, 10**7)
+    assert top.parent is None
+    assert {n.name for n in top.nodes if n.family == "container"} == {"arrays", "images", "hdf5", "big"}
+    with pytest.raises(Invalid, match="not a container"):
+        tiled_source.browse(f"{tiled_server.uri}/arrays/flat", API_KEY, 10**7)

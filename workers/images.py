@@ -1,0 +1,71 @@
+"""Reading items as model inputs: the pages' transforms, then a fixed square size, grayscale.
+
+Shared by every algorithm so that a model sees images the way a person saw them while labeling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from backend.datasets.refs import ItemRef
+from backend.errors import LabelwiseError
+from backend.images.transforms import DisplayTransform, apply_transform, block_reduce, resize
+from workers.context import JobContext
+
+READ_THREADS = 4
+
+
+def transform_from(params: dict) -> DisplayTransform:
+    """The display transform named by the usual parameters (log_transform, percentile_low/high)."""
+    return DisplayTransform(
+        log=bool(params.get("log_transform", False)),
+        p_low=float(params.get("percentile_low", 1.0)),
+        p_high=float(params.get("percentile_high", 99.0)),
+    )
+
+
+def prepare(image: np.ndarray, size: int, transform: DisplayTransform) -> np.ndarray:
+    """One image as a (size, size) float32 array in [0, 1]."""
+    if image.ndim == 3:
+        image = image.mean(axis=-1, dtype=np.float32)
+    factor = max(1, min(image.shape[:2]) // (size * 2))  # average noise away before resizing
+    image = block_reduce(image, factor)
+    return resize(apply_transform(image, transform), size, size)
+
+
+def _stride_for(ref: ItemRef, size: int) -> int:
+    """Read big images strided (cheap downsampling at the source), keeping 4x the target size."""
+    if not ref.height or not ref.width:
+        return 1
+    return max(1, min(ref.height, ref.width) // (size * 4))
+
+
+def load_batch(
+    ctx: JobContext, refs: Sequence[ItemRef], *, size: int, transform: DisplayTransform
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images N x size x size float32, item ids int64) of the refs that could be read.
+
+    An item that cannot be read is logged and left out, never fatal: one bad file in a
+    hundred thousand must not fail a training run.
+    """
+
+    def one(ref: ItemRef) -> np.ndarray | None:
+        try:
+            return prepare(ctx.reader.read(ref, stride=_stride_for(ref, size)), size, transform)
+        except (LabelwiseError, OSError, ValueError) as exc:
+            ctx.log(f"item {ref.item_id} skipped: {getattr(exc, 'message', exc)}", level="warning")
+            return None
+
+    if len(refs) > 1:
+        with ThreadPoolExecutor(min(READ_THREADS, len(refs))) as pool:
+            images = list(pool.map(one, refs))
+    else:
+        images = [one(ref) for ref in refs]
+    kept = [(ref.item_id, img) for ref, img in zip(refs, images, strict=True) if img is not None]
+    if not kept:
+        return np.zeros((0, size, size), np.float32), np.zeros(0, np.int64)
+    ids = np.asarray([i for i, _ in kept], dtype=np.int64)
+    return np.stack([img for _, img in kept]).astype(np.float32, copy=False), ids
