@@ -69,8 +69,17 @@ def _atomic_write_bytes(path: Path, write: Callable[[str], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def build_index(directory: Path, params: IndexParams | None = None) -> dict:
-    """Build the hnswlib index of a feature directory and save it beside the vectors."""
+def build_index(
+    directory: Path,
+    params: IndexParams | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 50_000,
+) -> dict:
+    """Build the hnswlib index of a feature directory and save it beside the vectors.
+
+    ``progress(done, total)`` is called after each ``chunk`` of vectors is added; a job passes
+    one that also checks for cancellation (raising there stops the build, nothing is written).
+    """
     import hnswlib
 
     params = params or IndexParams()
@@ -79,7 +88,11 @@ def build_index(directory: Path, params: IndexParams | None = None) -> dict:
     index = hnswlib.Index(space="cosine", dim=data.shape[1])
     index.init_index(max_elements=max(1, len(data)), ef_construction=params.ef_construction, M=params.m)
     index.set_num_threads(os.cpu_count() or 1)
-    index.add_items(data, np.arange(len(data)))
+    for start in range(0, len(data), chunk):
+        stop = min(start + chunk, len(data))
+        index.add_items(data[start:stop], np.arange(start, stop))
+        if progress is not None:
+            progress(stop, len(data))
     _atomic_write_bytes(directory / INDEX, index.save_index)
     meta = {**asdict(params), "count": len(data), "dim": int(data.shape[1])}
     _atomic_write_bytes(directory / INDEX_META, lambda p: Path(p).write_text(json.dumps(meta)))
@@ -142,8 +155,9 @@ class FeatureIndex:
 class IndexCache:
     """Recently used indexes kept in memory; reloaded when their files change."""
 
-    def __init__(self, capacity: int = 4) -> None:
+    def __init__(self, capacity: int = 4, exact_threshold: int = EXACT_THRESHOLD) -> None:
         self.capacity = capacity
+        self.exact_threshold = exact_threshold
         self._items: OrderedDict[tuple[str, float], FeatureIndex] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -154,7 +168,7 @@ class IndexCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        index = FeatureIndex(directory)
+        index = FeatureIndex(directory, self.exact_threshold)
         with self._lock:
             for old in [k for k in self._items if k[0] == key[0]]:
                 del self._items[old]

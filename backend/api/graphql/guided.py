@@ -1,0 +1,232 @@
+"""AI-guided labeling: similarity rankings and batches, probability thresholds. Thin over
+``backend.guided.service`` (the same calls REST makes)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.labels import TagEvent
+from backend.api.graphql.paging import checked_page
+from backend.guided import service
+
+
+@strawberry.enum(description="How several query items combine.")
+class SimilarityMode(Enum):
+    MEAN = "mean"  # one query: the mean of the query vectors
+    UNION = "union"  # the neighbours of each query item merged, scored by the best similarity
+
+
+@strawberry.type(description="An item and its cosine similarity to the query.")
+class SimilarItem:
+    item_id: int
+    similarity: float
+
+
+@strawberry.type(description="A page of a similarity ranking, best first.")
+class SimilarPage:
+    dataset_id: int
+    model_id: int
+    query_item_ids: list[int]
+    mode: SimilarityMode
+    exact: bool = strawberry.field(description="Exact search (small data) rather than the hnswlib index.")
+    total: int = strawberry.field(description="Items in the whole ranking, after exclusions.")
+    offset: int
+    limit: int
+    items: list[SimilarItem]
+
+    @classmethod
+    def of(cls, page: service.SimilarPage) -> SimilarPage:
+        return cls(
+            dataset_id=page.dataset_id,
+            model_id=page.model_id,
+            query_item_ids=page.query_item_ids,
+            mode=SimilarityMode(page.mode),
+            exact=page.exact,
+            total=page.total,
+            offset=page.offset,
+            limit=page.limit,
+            items=[
+                SimilarItem(item_id=i, similarity=s)
+                for i, s in zip(page.item_ids, page.similarities, strict=True)
+            ],
+        )
+
+
+@strawberry.type(description="An item whose class probability passes the threshold.")
+class ProbabilityCandidate:
+    item_id: int
+    label_id: int
+    probability: float
+
+
+@strawberry.type(description="How many items pass a probability threshold, and a page of them.")
+class ProbabilityPage:
+    dataset_id: int
+    model_id: int
+    threshold: float
+    label_id: int | None = strawberry.field(description="None: each item's arg-max class.")
+    overwrite: bool
+    count: int = strawberry.field(description="How many items applying would label.")
+    offset: int
+    limit: int
+    items: list[ProbabilityCandidate]
+
+    @classmethod
+    def of(cls, page: service.ProbabilityPage) -> ProbabilityPage:
+        return cls(
+            dataset_id=page.dataset_id,
+            model_id=page.model_id,
+            threshold=page.threshold,
+            label_id=page.label_id,
+            overwrite=page.overwrite,
+            count=page.count,
+            offset=page.offset,
+            limit=page.limit,
+            items=[
+                ProbabilityCandidate(item_id=i, label_id=label, probability=p)
+                for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
+            ],
+        )
+
+
+@strawberry.type(description="What a probability labeling did: the event, or none when no item passed.")
+class ProbabilityApplied:
+    labeled: int
+    event: TagEvent | None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Items ranked by cosine similarity to query items in a model's feature space (NOT_FOUND "
+        "says when the model has no vectors or its index must be built first)."
+    )
+    async def similar_items(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        model_id: int,
+        item_ids: list[int],
+        mode: SimilarityMode = SimilarityMode.MEAN,
+        exclude_labeled: bool = False,
+        offset: int = 0,
+        limit: int = 48,
+        ef: int | None = None,
+    ) -> SimilarPage:
+        offset, limit = checked_page(info, offset, limit)
+        context = context_of(info)
+        async with use_session(info) as session:
+            page = await service.similar_items(
+                session,
+                context.settings,
+                service.index_cache(context.state),
+                dataset_id=dataset_id,
+                model_id=model_id,
+                query_item_ids=item_ids,
+                mode=mode.value,
+                exclude_labeled=exclude_labeled,
+                offset=offset,
+                limit=limit,
+                ef=ef,
+            )
+        return SimilarPage.of(page)
+
+    @strawberry.field(
+        description="Unlabeled items (all with overwrite) whose probability for a class, or whose arg-max "
+        "class probability without label_id, is at or above the threshold; most probable first."
+    )
+    async def probability_candidates(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        model_id: int,
+        threshold: float,
+        label_id: int | None = None,
+        overwrite: bool = False,
+        offset: int = 0,
+        limit: int = 48,
+    ) -> ProbabilityPage:
+        offset, limit = checked_page(info, offset, limit)
+        async with use_session(info) as session:
+            page = await service.probability_candidates(
+                session,
+                context_of(info).settings,
+                dataset_id=dataset_id,
+                model_id=model_id,
+                threshold=threshold,
+                label_id=label_id,
+                overwrite=overwrite,
+                offset=offset,
+                limit=limit,
+            )
+        return ProbabilityPage.of(page)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Label the accepted items of a similarity page (shown minus deselected) as one event "
+        "of kind 'similarity' recording the model, the query items and how many were shown."
+    )
+    async def label_similar(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        model_id: int,
+        query_item_ids: list[int],
+        item_ids: list[int],
+        label_id: int,
+        shown: int,
+        mode: SimilarityMode = SimilarityMode.MEAN,
+    ) -> TagEvent:
+        context = context_of(info)
+        async with use_session(info) as session:
+            event = await service.label_similar(
+                session,
+                dataset_id=dataset_id,
+                model_id=model_id,
+                query_item_ids=query_item_ids,
+                item_ids=item_ids,
+                label_id=label_id,
+                shown=shown,
+                mode=mode.value,
+                tagger=context.tagger,
+            )
+        return TagEvent.of(event)
+
+    @strawberry.mutation(
+        description="Label every item at or above the threshold as one event of kind 'probability': "
+        "one class (label_id) or each item's arg-max class (all_classes). Labeled items are kept "
+        "unless overwrite."
+    )
+    async def apply_probability(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        model_id: int,
+        threshold: float,
+        label_id: int | None = None,
+        all_classes: bool = False,
+        overwrite: bool = False,
+    ) -> ProbabilityApplied:
+        context = context_of(info)
+        async with use_session(info) as session:
+            event = await service.apply_probability(
+                session,
+                context.settings,
+                dataset_id=dataset_id,
+                model_id=model_id,
+                threshold=threshold,
+                label_id=label_id,
+                all_classes=all_classes,
+                overwrite=overwrite,
+                tagger=context.tagger,
+            )
+        return ProbabilityApplied(
+            labeled=event.tag_count if event else 0, event=TagEvent.of(event) if event else None
+        )

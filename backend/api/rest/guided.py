@@ -1,0 +1,258 @@
+"""REST: AI-guided labeling. Items ranked by similarity to query items, and labeled as a batch;
+items above a classifier probability threshold, and labeled in one action. Thin over
+``backend.guided.service``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.schemas import EventOut
+from backend.guided import service
+from backend.similarity.ranking import MODES
+
+
+class SimilarItemOut(msgspec.Struct, kw_only=True):
+    item_id: int
+    similarity: float
+
+
+class SimilarPageOut(msgspec.Struct, kw_only=True):
+    """A page of the ranking, best first; ``total`` counts the whole ranking after exclusions."""
+
+    dataset_id: int
+    model_id: int
+    query_item_ids: list[int]
+    mode: str
+    exact: bool
+    total: int
+    offset: int
+    limit: int
+    items: list[SimilarItemOut]
+
+    @classmethod
+    def of(cls, page: service.SimilarPage) -> SimilarPageOut:
+        return cls(
+            dataset_id=page.dataset_id,
+            model_id=page.model_id,
+            query_item_ids=page.query_item_ids,
+            mode=page.mode,
+            exact=page.exact,
+            total=page.total,
+            offset=page.offset,
+            limit=page.limit,
+            items=[
+                SimilarItemOut(item_id=i, similarity=s)
+                for i, s in zip(page.item_ids, page.similarities, strict=True)
+            ],
+        )
+
+
+class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The items accepted from a similarity page (the shown ones minus those deselected)."""
+
+    model_id: int
+    query_item_ids: list[int]
+    item_ids: list[int]
+    label_id: int
+    shown: int
+    mode: str = "mean"
+
+
+class CandidateOut(msgspec.Struct, kw_only=True):
+    item_id: int
+    label_id: int
+    probability: float
+
+
+class ProbabilityPageOut(msgspec.Struct, kw_only=True):
+    """``count`` items pass (what applying would label); ``items`` is a page of them."""
+
+    dataset_id: int
+    model_id: int
+    threshold: float
+    label_id: int | None
+    all_classes: bool
+    overwrite: bool
+    count: int
+    offset: int
+    limit: int
+    items: list[CandidateOut]
+
+    @classmethod
+    def of(cls, page: service.ProbabilityPage) -> ProbabilityPageOut:
+        return cls(
+            dataset_id=page.dataset_id,
+            model_id=page.model_id,
+            threshold=page.threshold,
+            label_id=page.label_id,
+            all_classes=page.label_id is None,
+            overwrite=page.overwrite,
+            count=page.count,
+            offset=page.offset,
+            limit=page.limit,
+            items=[
+                CandidateOut(item_id=i, label_id=label, probability=p)
+                for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
+            ],
+        )
+
+
+class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One class (``label_id``) or ``all_classes`` (each item's arg-max class), never both."""
+
+    model_id: int
+    threshold: float
+    label_id: int | None = None
+    all_classes: bool = False
+    overwrite: bool = False
+
+
+class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
+    """The event recorded, or none when no item passed the threshold."""
+
+    labeled: int
+    event: EventOut | None
+
+
+class GuidedController(Controller):
+    path = f"{API_PREFIX}/datasets"
+    tags = ["guided labeling"]
+
+    @get(
+        "/{dataset_id:int}/similar",
+        summary="Items ranked by cosine similarity to one or several query items, paged",
+        responses=error_responses(400, 404),
+    )
+    async def similar(
+        self,
+        state: State,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        model_id: Annotated[int, QueryParameter(description="a model whose inference wrote feature vectors")],
+        item_id: Annotated[list[int], QueryParameter(description="query item id(s); repeat for several")],
+        mode: Annotated[
+            str, QueryParameter(description=f"several queries: {' or '.join(MODES)} (mean vector / merged)")
+        ] = "mean",
+        exclude_labeled: Annotated[bool, QueryParameter(description="leave out labeled items")] = False,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
+        ef: Annotated[
+            int | None, QueryParameter(description="hnswlib query ef (default: the index's)")
+        ] = None,
+    ) -> SimilarPageOut:
+        """Needs an inference of the model on the dataset; large datasets also need a build-index job
+        (the 404 says how to submit it)."""
+        page = await service.similar_items(
+            session,
+            settings,
+            service.index_cache(state),
+            dataset_id=dataset_id,
+            model_id=model_id,
+            query_item_ids=item_id,
+            mode=mode,
+            exclude_labeled=exclude_labeled,
+            offset=offset,
+            limit=limit,
+            ef=ef,
+        )
+        return SimilarPageOut.of(page)
+
+    @post(
+        "/{dataset_id:int}/similar/label",
+        summary="Label the accepted items of a similarity page as one event of kind 'similarity'",
+        status_code=201,
+        responses=error_responses(400, 404),
+    )
+    async def label_similar(
+        self,
+        request: Request,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        data: JSONBody[SimilarLabelIn],
+    ) -> EventOut:
+        event = await service.label_similar(
+            session,
+            dataset_id=dataset_id,
+            model_id=data.model_id,
+            query_item_ids=data.query_item_ids,
+            item_ids=data.item_ids,
+            label_id=data.label_id,
+            shown=data.shown,
+            mode=data.mode,
+            tagger=tagger_for(request, settings),
+        )
+        return EventOut.of(event)
+
+    @get(
+        "/{dataset_id:int}/probability",
+        summary="Items whose class probability is at or above a threshold, most probable first",
+        responses=error_responses(400, 404),
+    )
+    async def probability(
+        self,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        model_id: Annotated[int, QueryParameter(description="a classifier model")],
+        threshold: Annotated[float, QueryParameter(ge=0, le=1)],
+        label_id: Annotated[
+            int | None, QueryParameter(description="one class; none: every item's arg-max class")
+        ] = None,
+        overwrite: Annotated[bool, QueryParameter(description="count labeled items too")] = False,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
+    ) -> ProbabilityPageOut:
+        page = await service.probability_candidates(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            model_id=model_id,
+            threshold=threshold,
+            label_id=label_id,
+            overwrite=overwrite,
+            offset=offset,
+            limit=limit,
+        )
+        return ProbabilityPageOut.of(page)
+
+    @post(
+        "/{dataset_id:int}/probability/apply",
+        summary="Label every item at or above the threshold as one event of kind 'probability'",
+        status_code=201,
+        responses=error_responses(400, 404),
+    )
+    async def apply_probability(
+        self,
+        request: Request,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        data: JSONBody[ProbabilityApplyIn],
+    ) -> ProbabilityAppliedOut:
+        """Labeled items keep their labels unless ``overwrite`` is true."""
+        event = await service.apply_probability(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            model_id=data.model_id,
+            threshold=data.threshold,
+            label_id=data.label_id,
+            all_classes=data.all_classes,
+            overwrite=data.overwrite,
+            tagger=tagger_for(request, settings),
+        )
+        return ProbabilityAppliedOut(
+            labeled=event.tag_count if event else 0, event=EventOut.of(event) if event else None
+        )
+
+
+route_handlers = [GuidedController]

@@ -1,0 +1,185 @@
+"""`labelwise similar`, `labelwise label-by-probability` and `labelwise jobs build-index`:
+AI-guided labeling from the command line, through the same domain calls as REST and GraphQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from backend.cli_jobs import _call, _enqueuer, _parse_params, _prepare, _report, _wait, jobs
+from backend.errors import NotFound
+from backend.settings import get_settings
+
+
+async def _class_id(session: Any, dataset_id: int, name: str) -> int:
+    from backend.labels.classes import list_classes
+
+    for label in await list_classes(session, dataset_id):
+        if label.name == name:
+            return int(label.id)
+    raise NotFound(f"dataset {dataset_id} has no label class named '{name}'")
+
+
+@click.command("similar")
+@click.argument("dataset_name", metavar="DATASET")
+@click.argument("item_ids", nargs=-1, type=int, required=True)
+@click.option("--model", "model_id", type=int, required=True, help="A model whose inference wrote vectors.")
+@click.option("--mode", type=click.Choice(["mean", "union"]), default="mean", show_default=True)
+@click.option("--exclude-labeled", is_flag=True, help="Leave out items that already have a label.")
+@click.option("--top", type=int, default=20, show_default=True, help="How many items to show (and label).")
+@click.option("--label", "label_name", default=None, help="Label the items shown with this class.")
+def similar_cmd(
+    dataset_name: str,
+    item_ids: tuple[int, ...],
+    model_id: int,
+    mode: str,
+    exclude_labeled: bool,
+    top: int,
+    label_name: str | None,
+) -> None:
+    """Items of DATASET most similar to ITEM_ID...; with --label, label them as one event."""
+    from backend.datasets.service import get_dataset_by_name
+    from backend.guided import service
+    from backend.similarity.index import IndexCache
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> tuple[Any, Any]:
+        dataset = await get_dataset_by_name(session, dataset_name)
+        page = await service.similar_items(
+            session,
+            settings,
+            IndexCache(capacity=1),
+            dataset_id=int(dataset.id),
+            model_id=model_id,
+            query_item_ids=list(item_ids),
+            mode=mode,
+            exclude_labeled=exclude_labeled,
+            limit=top,
+        )
+        event = None
+        if label_name is not None:
+            event = await service.label_similar(
+                session,
+                dataset_id=int(dataset.id),
+                model_id=model_id,
+                query_item_ids=page.query_item_ids,
+                item_ids=page.item_ids,
+                label_id=await _class_id(session, int(dataset.id), label_name),
+                shown=len(page.item_ids),
+                mode=mode,
+                tagger=settings.tagger,
+            )
+        return page, event
+
+    page, event = _call(settings, work)
+    search = "exact search" if page.exact else "hnswlib index"
+    click.echo(f"{page.total} items ranked ({search}); the first {len(page.item_ids)}:")
+    for rank, (item_id, similarity) in enumerate(zip(page.item_ids, page.similarities, strict=True), 1):
+        click.echo(f"{rank:>5}  item {item_id:>9}  {similarity:.4f}")
+    if event is not None:
+        click.echo(f"labeled {event.tag_count} items '{label_name}' (event {event.id}, kind similarity)")
+
+
+@click.command("label-by-probability")
+@click.argument("dataset_name", metavar="DATASET")
+@click.option("--model", "model_id", type=int, required=True, help="A classifier model.")
+@click.option("--class", "class_name", default=None, help="Label items whose probability for it passes.")
+@click.option("--all-classes", is_flag=True, help="Give each passing item its most probable class.")
+@click.option("--threshold", type=float, required=True, help="Probability at or above which to label.")
+@click.option("--overwrite", is_flag=True, help="Also relabel items that already have a label.")
+@click.option("--dry-run", is_flag=True, help="Only count the items that would be labeled.")
+def label_by_probability_cmd(
+    dataset_name: str,
+    model_id: int,
+    class_name: str | None,
+    all_classes: bool,
+    threshold: float,
+    overwrite: bool,
+    dry_run: bool,
+) -> None:
+    """Label the items of DATASET a classifier is sure enough about, as one event."""
+    from backend.datasets.service import get_dataset_by_name
+    from backend.guided import service
+
+    if (class_name is None) == (not all_classes):
+        raise click.UsageError("give --class NAME or --all-classes (one of them)")
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> tuple[int, Any]:
+        dataset = await get_dataset_by_name(session, dataset_name)
+        label_id = await _class_id(session, int(dataset.id), class_name) if class_name else None
+        page = await service.probability_candidates(
+            session,
+            settings,
+            dataset_id=int(dataset.id),
+            model_id=model_id,
+            threshold=threshold,
+            label_id=label_id,
+            overwrite=overwrite,
+            limit=1,
+        )
+        if dry_run:
+            return page.count, None
+        event = await service.apply_probability(
+            session,
+            settings,
+            dataset_id=int(dataset.id),
+            model_id=model_id,
+            threshold=threshold,
+            label_id=label_id,
+            all_classes=all_classes,
+            overwrite=overwrite,
+            tagger=settings.tagger,
+        )
+        return page.count, event
+
+    count, event = _call(settings, work)
+    what = f"'{class_name}'" if class_name else "their most probable class"
+    if dry_run:
+        click.echo(f"{count} items would be labeled {what} (probability >= {threshold})")
+    elif event is None:
+        click.echo(f"no item passes: nothing labeled (probability >= {threshold})")
+    else:
+        click.echo(f"labeled {event.tag_count} items {what} (event {event.id}, kind probability)")
+
+
+@jobs.command("build-index")
+@click.option("--model", "model_id", type=int, required=True, help="Model whose vectors to index.")
+@click.option("--dataset", "dataset_name", default=None, help="Dataset (default: the model's).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="m, ef_construction or ef.")
+@click.option("--wait", is_flag=True, help="Follow the job to its end (embedded broker: run it here).")
+def build_index_cmd(model_id: int, dataset_name: str | None, params: tuple[str, ...], wait: bool) -> None:
+    """Queue a job that builds the similarity index of a model's latest feature vectors."""
+    from backend.datasets.service import get_dataset_by_name
+    from backend.jobs import service
+    from backend.similarity.tasks import BUILD_INDEX
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> Any:
+        dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
+        return await service.submit_job(
+            session,
+            settings,
+            _enqueuer(settings),
+            kind="build-index",
+            dataset_id=dataset_id,
+            model_id=model_id,
+            parameters=_parse_params(BUILD_INDEX.schema, params, None),
+            submitted_by=settings.tagger,
+        )
+
+    job = _call(settings, work)
+    click.echo(f"job {job.id} queued (build-index, model {job.model_id})")
+    if wait:
+        _report(_wait(settings, job.id, run_here=True))
+
+
+def add_guided_commands(main: click.Group) -> None:
+    main.add_command(similar_cmd)
+    main.add_command(label_by_probability_cmd)

@@ -1,0 +1,298 @@
+"""AI-guided labeling pages: "find similar" (a gallery ranked by similarity, labeled as one batch)
+and probability labeling (items above a classifier threshold, labeled in one action).
+
+Both call ``backend.guided.service`` as REST and GraphQL do. Problems a person can fix (no
+vectors, index not built, nothing labeled yet) are shown in the page beside the form, not as an
+error page; HTMX requests get the results partial only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Invalid, LabelwiseError
+from backend.guided import service
+from backend.jobs.service import list_models
+from backend.labels.classes import list_classes
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.label import parse_ids, thumb_version
+from backend.pages.view_state import PAGE_SIZES, ViewState
+from backend.settings import Settings
+from backend.storage.job_tables import Model
+from backend.storage.tables import Dataset
+
+OPTS: dict[str, Any] = {
+    "include_in_schema": False,
+    "exception_handlers": PAGE_EXCEPTION_HANDLERS,
+    "status_code": 200,
+}
+THUMBS = ViewState(size=128)
+
+
+def _int(raw: Any, name: str, default: int | None = None) -> int | None:
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
+
+
+def _float(raw: Any, name: str, default: float) -> float:
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a number, got '{raw}'") from None
+
+
+def _flag(raw: Any) -> bool:
+    return str(raw).lower() in ("1", "true", "on", "yes")
+
+
+def _paging(values: Any) -> tuple[int, int]:
+    page = max(1, _int(values.get("page"), "page", 1) or 1)
+    per_page = _int(values.get("per_page"), "per_page", 48) or 48
+    if per_page not in PAGE_SIZES:
+        raise Invalid(f"per_page must be one of {', '.join(map(str, PAGE_SIZES))}")
+    return page, per_page
+
+
+def _query_ids(values: Any) -> list[int]:
+    """Query items from ``item_id=3&item_id=4`` or ``items=3,4`` (what the hidden fields carry)."""
+    ids = [_int(v, "item_id") for v in values.getall("item_id", [])] if hasattr(values, "getall") else []
+    return list(dict.fromkeys([*(i for i in ids if i is not None), *parse_ids(values.get("items"), "items")]))
+
+
+def _pick_model(models: list[Model], wanted: int | None, kind: str) -> int | None:
+    if wanted is not None:
+        return wanted
+    preferred = [m for m in models if m.kind == kind] or models
+    return preferred[0].id if preferred else None
+
+
+def _common(dataset: Dataset, classes: list[Any], models: list[Model]) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "classes": classes,
+        "class_by_id": {c.id: c for c in classes},
+        "models": models,
+        "thumb_query": THUMBS.thumb_query(),
+        "version": thumb_version(dataset),
+        "page_sizes": PAGE_SIZES,
+    }
+
+
+# ---- similarity --------------------------------------------------------------------------------
+
+
+async def _similar_context(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: int, values: Any
+) -> dict[str, Any]:
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    models = await list_models(session, dataset_id=dataset_id, state="ready")
+    queries = _query_ids(values)
+    page, per_page = _paging(values)
+    model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "feature_extractor")
+    mode = str(values.get("mode") or "mean")
+    exclude_labeled = _flag(values.get("exclude_labeled"))
+    context: dict[str, Any] = {
+        **_common(dataset, classes, models),
+        "queries": await service.page_items(session, dataset_id, queries) if queries else [],
+        "query_ids": queries,
+        "model_id": model_id,
+        "mode": mode,
+        "exclude_labeled": exclude_labeled,
+        "page": page,
+        "per_page": per_page,
+        "results": [],
+        "total": 0,
+        "problem": "",
+        "notice": "",
+        "base": f"/datasets/{dataset_id}/similar",
+    }
+    if not queries:
+        context["problem"] = "Choose an item to start from: open it and click “find similar”."
+        return context
+    if model_id is None:
+        context["problem"] = "No trained model yet: train a feature extractor and run its inference."
+        return context
+    try:
+        ranked = await service.similar_items(
+            session,
+            settings,
+            service.index_cache(request.app.state),
+            dataset_id=dataset_id,
+            model_id=model_id,
+            query_item_ids=queries,
+            mode=mode,
+            exclude_labeled=exclude_labeled,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+    except LabelwiseError as exc:
+        context["problem"] = exc.message
+        return context
+    entries = await service.page_items(session, dataset_id, ranked.item_ids)
+    context.update(
+        results=list(zip(entries, ranked.similarities, strict=True)),
+        total=ranked.total,
+        exact=ranked.exact,
+        pages=max(1, -(-ranked.total // per_page)),
+    )
+    return context
+
+
+def _similar_template(request: Request, context: dict[str, Any]) -> Template:
+    if is_htmx(request):
+        return render(request, "guided/_similar_results.html", **context)
+    return render(request, "guided/similar.html", nav="datasets", **context)
+
+
+@get("/datasets/{dataset_id:int}/similar", **OPTS)
+async def similar_page(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Items ranked by similarity to the query items, best first, each with its score."""
+    context = await _similar_context(request, session, settings, dataset_id, request.query_params)
+    return _similar_template(request, context)
+
+
+@post("/datasets/{dataset_id:int}/similar/label", **OPTS)
+async def label_similar(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Label the items left selected as one "similarity" event; answers with the results again."""
+    form = await request.form()
+    accepted = [i for i in (_int(v, "item_id") for v in form.getall("selected", [])) if i is not None]
+    label_id = _int(form.get("label_id"), "label_id")
+    model_id = _int(form.get("model_id"), "model_id")
+    if label_id is None or model_id is None:
+        raise Invalid("choose a class and a model")
+    event = await service.label_similar(
+        session,
+        dataset_id=dataset_id,
+        model_id=model_id,
+        query_item_ids=parse_ids(form.get("items"), "items"),
+        item_ids=accepted,
+        label_id=label_id,
+        shown=_int(form.get("shown"), "shown", 0) or 0,
+        mode=str(form.get("mode") or "mean"),
+        tagger=tagger_of(request),
+    )
+    context = await _similar_context(request, session, settings, dataset_id, form)
+    name = context["class_by_id"].get(label_id)
+    context["notice"] = (
+        f"Labeled {event.tag_count} of {len(accepted)} selected items "
+        f"“{name.name if name else label_id}” (event {event.id})."
+    )
+    return render(request, "guided/_similar_results.html", **context)
+
+
+# ---- probability -------------------------------------------------------------------------------
+
+
+async def _probability_context(
+    session: AsyncSession, settings: Settings, dataset_id: int, values: Any
+) -> dict[str, Any]:
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
+    page, per_page = _paging(values)
+    model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "classifier")
+    label = str(values.get("label") or (classes[0].id if classes else "all"))
+    label_id = None if label == "all" else _int(label, "label")
+    threshold = _float(values.get("threshold"), "threshold", 0.9)
+    overwrite = _flag(values.get("overwrite"))
+    context: dict[str, Any] = {
+        **_common(dataset, classes, models),
+        "model_id": model_id,
+        "label": label,
+        "label_id": label_id,
+        "threshold": threshold,
+        "overwrite": overwrite,
+        "page": page,
+        "per_page": per_page,
+        "results": [],
+        "count": 0,
+        "problem": "",
+        "notice": "",
+        "base": f"/datasets/{dataset_id}/probability",
+    }
+    if model_id is None:
+        context["problem"] = "No trained classifier yet: label some items, train one and run its inference."
+        return context
+    try:
+        found = await service.probability_candidates(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            model_id=model_id,
+            threshold=threshold,
+            label_id=label_id,
+            overwrite=overwrite,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+    except LabelwiseError as exc:
+        context["problem"] = exc.message
+        return context
+    entries = await service.page_items(session, dataset_id, found.item_ids)
+    context.update(
+        results=list(zip(entries, found.label_ids, found.probabilities, strict=True)),
+        count=found.count,
+        pages=max(1, -(-found.count // per_page)),
+    )
+    return context
+
+
+@get("/datasets/{dataset_id:int}/probability", **OPTS)
+async def probability_page(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """How many unlabeled items pass the threshold, and a gallery of them, most probable first."""
+    context = await _probability_context(session, settings, dataset_id, request.query_params)
+    if is_htmx(request):
+        return render(request, "guided/_probability_results.html", **context)
+    return render(request, "guided/probability.html", nav="datasets", **context)
+
+
+@post("/datasets/{dataset_id:int}/probability/apply", **OPTS)
+async def apply_probability(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Label every passing item (one class, or each its arg-max class) as one "probability" event."""
+    form = await request.form()
+    model_id = _int(form.get("model_id"), "model_id")
+    if model_id is None:
+        raise Invalid("choose a classifier model")
+    label = str(form.get("label") or "")
+    event = await service.apply_probability(
+        session,
+        settings,
+        dataset_id=dataset_id,
+        model_id=model_id,
+        threshold=_float(form.get("threshold"), "threshold", 0.9),
+        label_id=None if label == "all" else _int(label, "label"),
+        all_classes=label == "all",
+        overwrite=_flag(form.get("overwrite")),
+        tagger=tagger_of(request),
+    )
+    context = await _probability_context(session, settings, dataset_id, form)
+    context["notice"] = (
+        f"Labeled {event.tag_count} items (event {event.id})."
+        if event
+        else "No item passes: nothing labeled."
+    )
+    return render(request, "guided/_probability_results.html", **context)
+
+
+route_handlers = [similar_page, label_similar, probability_page, apply_probability]

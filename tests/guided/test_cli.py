@@ -1,0 +1,94 @@
+"""`labelwise similar`, `labelwise label-by-probability` and `labelwise jobs build-index` through click."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from backend.cli import main
+from backend.settings import Settings, get_settings
+from tests.guided.conftest import API, add_class, classifier_model, item_ids, pca_model, tag
+from tests.jobs.test_cli_jobs import env_of
+
+
+@pytest.fixture
+def cli(guided_settings: Settings) -> Iterator[CliRunner]:
+    get_settings.cache_clear()
+    yield CliRunner(env=env_of(guided_settings, LABELWISE_ALGORITHM_MODULES="tests.guided.fixed_classifier"))
+    get_settings.cache_clear()
+
+
+async def invoke(cli: CliRunner, args: list[str]) -> Any:
+    """Run the command in a thread: it runs its own event loop, as from a shell. Settings cached by
+    the server in this process are dropped first, so the command reads the runner's environment."""
+    get_settings.cache_clear()
+    try:
+        return await asyncio.to_thread(cli.invoke, main, args)
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_cli_ranks_similar_items_and_labels_them_as_one_event(cli, server, dataset):
+    model_id = await pca_model(server, dataset.id)
+    ids = await item_ids(server, dataset.id)
+    await add_class(server, dataset.id, "ring")
+    shown = await invoke(cli, ["similar", dataset.name, str(ids[2]), "--model", str(model_id), "--top", "5"])
+    assert shown.exit_code == 0, shown.output
+    assert "30 items ranked (exact search)" in shown.output
+    first = shown.output.splitlines()[1].split()
+    assert first[:3] == ["1", "item", str(ids[2])] and first[3] == "1.0000"
+
+    labeled = await invoke(
+        cli, ["similar", dataset.name, str(ids[2]), "--model", str(model_id), "--top", "4", "--label", "ring"]
+    )
+    assert labeled.exit_code == 0, labeled.output
+    assert "labeled 4 items 'ring'" in labeled.output
+    events = (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["events"]
+    assert events[0]["kind"] == "similarity" and events[0]["tagger"] == "cli-user"
+    assert events[0]["parameters"]["shown"] == 4 and events[0]["parameters"]["query_items"] == [ids[2]]
+
+    unknown = await invoke(
+        cli, ["similar", dataset.name, str(ids[2]), "--model", str(model_id), "--label", "nope"]
+    )
+    assert unknown.exit_code == 1 and "no label class named 'nope'" in unknown.output
+
+
+async def test_cli_labels_by_probability_without_overwriting(cli, server, dataset):
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    args = ["label-by-probability", dataset.name, "--model", str(model_id), "--threshold", "0.8"]
+
+    refused = await invoke(cli, args)
+    assert refused.exit_code == 2 and "--class NAME or --all-classes" in refused.output
+    dry = await invoke(cli, [*args, "--class", "ring", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    count = int(dry.output.split()[0])
+    assert count > 0 and (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["total"] == 2
+    done = await invoke(cli, [*args, "--class", "ring"])
+    assert done.exit_code == 0, done.output
+    assert f"labeled {count} items 'ring'" in done.output
+    labels = {
+        r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert labels[ids[28]] == [arc]
+    bad = await invoke(cli, [*args, "--all-classes", "--threshold", "2"])
+    assert bad.exit_code == 1 and "INVALID" in bad.output
+
+
+async def test_cli_builds_the_index_with_parameters(cli, server, dataset, guided_settings):
+    model_id = await pca_model(server, dataset.id)
+    result = await invoke(cli, ["jobs", "build-index", "--model", str(model_id), "--param", "m=12", "--wait"])
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.output
+    jobs = (await server.get(f"{API}/jobs", params={"kind": "build-index"})).json()["jobs"]
+    assert jobs[0]["state"] == "succeeded" and jobs[0]["parameters"]["m"] == 12
+    bad = await invoke(cli, ["jobs", "build-index", "--model", str(model_id), "--param", "m=1"])
+    assert bad.exit_code == 1 and "m" in bad.output and "INVALID" in bad.output

@@ -1,0 +1,111 @@
+"""The guided labeling pages through the real app: galleries sorted by score, batches labeled."""
+
+from __future__ import annotations
+
+import re
+
+from tests.guided.conftest import API, add_class, classifier_model, item_ids, pca_model, tag
+from tests.guided.fixed_classifier import expected_probabilities
+from tests.pages.conftest import csrf_headers
+
+TILE = re.compile(r'<figure class="tile guided-tile[^"]*" id="tile-(\d+)"')
+SELECTED = re.compile(r'<figure class="tile guided-tile selected" id="tile-(\d+)"')
+SCORE = re.compile(r'<span class="score">([0-9.]+)')
+
+
+async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(server, dataset):
+    model_id = await pca_model(server, dataset.id)
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    page = await server.get(f"/datasets/{dataset.id}/similar", params={"item_id": ids[4], "per_page": 24})
+    assert page.status_code == 200, page.text
+    html = page.text
+    rest = (
+        await server.get(
+            f"{API}/datasets/{dataset.id}/similar",
+            params={"model_id": model_id, "item_id": ids[4], "limit": 24},
+        )
+    ).json()
+    assert [int(i) for i in TILE.findall(html)] == [r["item_id"] for r in rest["items"]]
+    scores = [float(s) for s in SCORE.findall(html)]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 1.0
+    assert "30 items ranked by similarity (exact search)" in html and "page 1 of 2" in html
+
+    shown = [int(i) for i in TILE.findall(html)]
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/similar?item_id={ids[4]}")
+    form = {
+        "items": str(ids[4]),
+        "model_id": str(model_id),
+        "mode": "mean",
+        "shown": str(len(shown)),
+        "per_page": "24",
+        "page": "1",
+        "label_id": str(ring),
+        "selected": [str(i) for i in shown[:20]],
+    }
+    labeled = await server.post(f"/datasets/{dataset.id}/similar/label", data=form, headers=headers)
+    assert labeled.status_code == 200, labeled.text
+    assert "Labeled 20 of 20 selected items “ring”" in labeled.text
+    selected = {int(i) for i in SELECTED.findall(labeled.text)}
+    assert selected == set(shown[20:])  # what is labeled now starts deselected: no relabeling by accident
+    event = (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["events"][0]
+    assert event["kind"] == "similarity" and event["model_id"] == model_id
+    assert event["parameters"]["shown"] == 24 and event["parameters"]["deselected"] == 4
+
+    hidden = await server.get(
+        f"/datasets/{dataset.id}/similar",
+        params={"item_id": ids[4], "exclude_labeled": 1},
+        headers={"hx-request": "true"},
+    )
+    assert '<section id="results"' in hidden.text and "<html" not in hidden.text  # the partial alone
+    assert set(map(int, TILE.findall(hidden.text))) == (set(ids) - set(shown[:20])) | {ids[4]}
+
+
+async def test_similar_page_says_what_is_missing(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    empty = await server.get(f"/datasets/{dataset.id}/similar", params={"item_id": ids[0]})
+    assert empty.status_code == 200 and "No trained model yet" in empty.text
+    model_id = await pca_model(server, dataset.id, infer=False)
+    untried = await server.get(
+        f"/datasets/{dataset.id}/similar", params={"item_id": ids[0], "model_id": model_id}
+    )
+    assert "run inference first" in untried.text
+    nothing = await server.get(f"/datasets/{dataset.id}/similar")
+    assert "Choose an item to start from" in nothing.text
+    bad = await server.get(f"/datasets/{dataset.id}/similar", params={"item_id": "x"})
+    assert bad.status_code == 400 and "item_id must be a whole number" in bad.text
+
+
+async def test_probability_page_counts_and_applies_without_overwriting(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    probs = expected_probabilities(30, 2)
+    want = sum(1 for i in range(30) if probs[i, 0] >= 0.8 and i not in (1, 28))
+    params = {"model_id": model_id, "label": ring, "threshold": 0.8}
+    page = await server.get(f"/datasets/{dataset.id}/probability", params=params)
+    assert page.status_code == 200, page.text
+    assert f'<strong id="probability-count">{want}</strong> unlabeled items' in page.text
+    scores = [float(s) for s in SCORE.findall(page.text)]
+    assert len(scores) == want and scores == sorted(scores, reverse=True) and min(scores) >= 0.8
+
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
+    applied = await server.post(
+        f"/datasets/{dataset.id}/probability/apply",
+        data={k: str(v) for k, v in params.items()},
+        headers=headers,
+    )
+    assert applied.status_code == 200, applied.text
+    assert (
+        f"Labeled {want} items" in applied.text
+        and '<strong id="probability-count">0</strong>' in applied.text
+    )
+    labels = {
+        r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert labels[ids[28]] == [arc]
+    events = (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["events"]
+    assert events[0]["kind"] == "probability" and events[0]["parameters"]["threshold"] == 0.8

@@ -1,0 +1,1 @@
+"""Worker functions of the job kinds other than train/infer (see ``backend.jobs.tasks``)."""
