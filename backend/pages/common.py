@@ -1,0 +1,57 @@
+"""What every page handler shares: the template context, HTMX detection, errors shown as people read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.response import Template
+
+from backend.api.identity import tagger_for
+from backend.errors import LabelwiseError
+from backend.settings import Settings
+
+
+def is_htmx(request: Request) -> bool:
+    """A partial is wanted: an HTMX request that is not restoring a page from history."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
+
+
+def tagger_of(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    return tagger_for(request, settings)
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """A template with the context base.html needs (the tagger shown in the top bar)."""
+    context.setdefault("tagger", tagger_of(request))
+    return Template(template_name=template, context=context, status_code=status_code)
+
+
+def _message(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, LabelwiseError):
+        return exc.status, exc.message
+    if isinstance(exc, HTTPException):
+        return exc.status_code, str(exc.detail)
+    return 500, "an unexpected error occurred; it was logged"
+
+
+def page_error_handler(request: Request, exc: Exception) -> Response:
+    """HTMX requests get the plain message (labelwise.js shows it in the flash area); full pages an
+    HTML page that says what went wrong and links back."""
+    status, message = _message(exc)
+    if status >= 500:
+        from backend.api.errors import unexpected_error_handler
+
+        unexpected_error_handler(request, exc)  # logs the traceback
+    if request.headers.get("hx-request") == "true":
+        return Response(message, status_code=status, media_type="text/plain")
+    return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+PAGE_EXCEPTION_HANDLERS: dict[Any, Any] = {
+    LabelwiseError: page_error_handler,
+    HTTPException: page_error_handler,
+}

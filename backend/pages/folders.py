@@ -1,0 +1,76 @@
+"""The folder browser behind "create a dataset": the data roots and the folders below them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.settings import Settings
+from backend.sources.folder import IMAGE_SUFFIXES
+from backend.sources.paths import is_within, resolve_in_roots
+
+MAX_ENTRIES = 500
+MAX_COUNTED = 10_000
+
+
+@dataclass
+class FolderEntry:
+    path: str
+    name: str
+    images: int  # image files directly inside (counted up to MAX_COUNTED)
+    more: bool  # the count stopped at MAX_COUNTED
+
+
+@dataclass
+class FolderListing:
+    path: str | None  # None: the list of data roots
+    parent: str | None
+    folders: list[FolderEntry]
+    images_here: int
+    truncated: bool
+
+
+def _count_images(path: Path) -> tuple[int, bool]:
+    count = 0
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file():
+                    count += 1
+                    if count >= MAX_COUNTED:
+                        return count, True
+    except OSError:
+        return 0, False
+    return count, False
+
+
+def _entry(path: Path, name: str | None = None) -> FolderEntry:
+    images, more = _count_images(path)
+    return FolderEntry(str(path), name or path.name, images, more)
+
+
+def list_folders(settings: Settings, raw: str | None) -> FolderListing:
+    """Sub-folders of ``raw`` (confined to the data roots like every folder source), or the roots."""
+    roots = settings.roots
+    if not raw:
+        shown = [_entry(r, str(r)) for r in roots if r.is_dir()]
+        return FolderListing(None, None, shown, 0, False)
+    folder = resolve_in_roots(raw, roots)
+    subfolders: list[Path] = []
+    truncated = False
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name.lower()):
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            if len(subfolders) >= MAX_ENTRIES:
+                truncated = True
+                break
+            subfolders.append(Path(entry.path))
+    parent = None if folder in roots else str(folder.parent)
+    if parent is not None and not any(is_within(Path(parent), r) for r in roots):
+        parent = None
+    images, _ = _count_images(folder)
+    return FolderListing(str(folder), parent, [_entry(p) for p in subfolders], images, truncated)

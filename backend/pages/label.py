@@ -1,0 +1,361 @@
+"""The label page: a gallery of thumbnails, selection in the browser, labels by button or hotkey.
+
+Labeling answers with out-of-band fragments (the marks of the visible tiles, the progress and class
+panels, the flash line) so a keypress repaints only what changed; a view that labeling can empty
+(unlabeled only, one class) reloads its gallery instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.items import get_item, list_items
+from backend.datasets.service import get_dataset
+from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
+from backend.images.service import item_png
+from backend.images.thumbnails import ThumbnailCache
+from backend.labels.classes import list_classes
+from backend.labels.events import (
+    TagChange,
+    current_state,
+    last_redoable_event,
+    last_undoable_event,
+    record_changes,
+    undo_event,
+)
+from backend.labels.progress import dataset_progress
+from backend.labels.replay import OPS, apply_op
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.thumbs import drop_if_older
+from backend.pages.view_state import PAGE_SIZES, THUMB_SIZES, ViewState
+from backend.settings import Settings
+from backend.storage.tables import Dataset, LabelClass, TagEvent
+
+OPTS: dict[str, Any] = {
+    "include_in_schema": False,
+    "exception_handlers": PAGE_EXCEPTION_HANDLERS,
+    "status_code": 200,
+}
+MAX_SELECTION = 100_000
+
+
+def parse_ids(raw: Any, name: str) -> list[int]:
+    """``"3,4,9"`` to ``[3, 4, 9]`` (order kept, duplicates dropped)."""
+    text = str(raw or "").strip()
+    if not text:
+        return []
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise Invalid(f"{name} must be item ids separated by commas") from None
+    if len(ids) > MAX_SELECTION:
+        raise Invalid(f"at most {MAX_SELECTION} items at once")
+    return list(dict.fromkeys(ids))
+
+
+def thumb_version(dataset: Dataset) -> int:
+    """Goes into thumbnail URLs: a dataset made again (ids reused) never shows cached old pixels."""
+    return int(dataset.created_at.timestamp() * 1000)
+
+
+async def gallery_context(session: AsyncSession, dataset_id: int, state: ViewState) -> dict[str, Any]:
+    """Everything the gallery partial needs, in a fixed number of queries whatever the page size."""
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    by_id = {c.id: c for c in classes}
+    notice = ""
+    if state.class_filter is not None and state.class_filter not in by_id:
+        notice = "The class this view was filtered on no longer exists; showing all items."
+        state = replace(state, filter="all", page=1)
+    page = await list_items(
+        session,
+        dataset_id,
+        filter=state.query_filter,
+        label_id=state.class_filter,
+        sort=state.sort,
+        offset=state.offset,
+        limit=state.per_page,
+    )
+    pages = max(1, -(-page.total // state.per_page))
+    if state.page > pages:  # labeled elsewhere or filtered away: show the last page that exists
+        state = replace(state, page=pages)
+        page = await list_items(
+            session,
+            dataset_id,
+            filter=state.query_filter,
+            label_id=state.class_filter,
+            sort=state.sort,
+            offset=state.offset,
+            limit=state.per_page,
+        )
+    return {
+        "dataset": dataset,
+        "classes": classes,
+        "class_by_id": by_id,
+        "items": page.items,
+        "total": page.total,
+        "state": state,
+        "pages": pages,
+        "notice": notice,
+        "base": f"/datasets/{dataset_id}/label",
+        "version": thumb_version(dataset),
+    }
+
+
+async def panels_context(
+    session: AsyncSession, dataset_id: int, tagger: str, just_recorded: TagEvent | None = None
+) -> dict[str, Any]:
+    """Progress and the undo/redo state. Right after a labeling event the latter is known without a
+    query: that event is the one to undo, and nothing is left to redo."""
+    progress = await dataset_progress(session, dataset_id)
+    if just_recorded is not None:
+        return {"progress": progress, "undoable": just_recorded, "redoable": None}
+    undoable = await last_undoable_event(session, dataset_id, tagger)
+    redoable = await last_redoable_event(session, dataset_id, tagger)
+    return {"progress": progress, "undoable": undoable, "redoable": redoable}
+
+
+@get("/datasets/{dataset_id:int}/label", **OPTS)
+async def label_page(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    """The whole page, or only the gallery when HTMX asks (paging, filters, transforms)."""
+    state = ViewState.parse(request.query_params)
+    context = await gallery_context(session, dataset_id, state)
+    if is_htmx(request):
+        return render(request, "label/_gallery.html", **context)
+    context.update(await panels_context(session, dataset_id, tagger_of(request)))
+    return render(
+        request,
+        "label/index.html",
+        nav="datasets",
+        page_sizes=PAGE_SIZES,
+        thumb_sizes=THUMB_SIZES,
+        **context,
+    )
+
+
+@get("/datasets/{dataset_id:int}/label/tile/{item_id:int}", **OPTS)
+async def tile(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    thumbnails: ThumbnailCache,
+    dataset_id: FromPath[int],
+    item_id: FromPath[int],
+) -> Template:
+    """One tile again after its thumbnail failed to load: tries the render to tell the reason."""
+    state = ViewState.parse(request.query_params)
+    item = await get_item(session, item_id)
+    if item.dataset_id != dataset_id:
+        raise NotFound(f"item {item_id} is not in dataset {dataset_id}")
+    version = thumb_version(await get_dataset(session, dataset_id))
+    reason = ""
+    drop_if_older(thumbnails, item_id, state, state.size, version)
+    try:
+        await item_png(session, settings, thumbnails, item_id, state.transform, state.size)
+    except LabelwiseError as exc:
+        reason = exc.message
+    classes = {c.id: c for c in await list_classes(session, dataset_id)}
+    labels = (await current_state(session, [item_id])).get(item_id, frozenset())
+    return render(
+        request,
+        "label/_tile.html",
+        entry={"item": item, "label_ids": sorted(labels)},
+        class_by_id=classes,
+        state=state,
+        reason=reason,
+        retried=True,
+        version=version,
+    )
+
+
+def _changes(
+    item_ids: list[int], op: str, label_id: int | None, multi: bool, before: dict[int, frozenset[int]]
+) -> list[TagChange]:
+    """Only the items the action changes: a double submit or a repeated key records nothing."""
+    if op == "add" and not multi:
+        op = "set"
+    changes = []
+    for item_id in item_ids:
+        was = before.get(item_id, frozenset())
+        if apply_op(was, op, label_id) != was:
+            changes.append(TagChange(item_id, op, label_id))
+    return changes
+
+
+async def _after_change(
+    request: Request,
+    session: AsyncSession,
+    dataset_id: int,
+    form: Any,
+    flash: str,
+    *,
+    reload_gallery: bool | None = None,
+    just_recorded: TagEvent | None = None,
+) -> Template:
+    """The out-of-band answer to every labeling action: marks of the visible tiles, panels, flash."""
+    state = ViewState.parse(form)
+    visible = parse_ids(form.get("visible"), "visible")
+    dataset = await get_dataset(session, dataset_id)
+    labels = await current_state(session, visible)
+    context = await panels_context(session, dataset_id, tagger_of(request), just_recorded)
+    classes = [count.label for count in context["progress"].classes]
+    position = {c.id: (c.position, c.id) for c in classes}
+
+    def order(label_id: int) -> tuple[int, int]:
+        return position.get(label_id, (1 << 30, label_id))
+
+    template = render(
+        request,
+        "label/_after_change.html",
+        dataset=dataset,
+        classes=classes,
+        class_by_id={c.id: c for c in classes},
+        mark_rows=[(i, sorted(labels.get(i, frozenset()), key=order)) for i in visible],
+        flash=flash,
+        state=state,
+        **context,
+    )
+    if reload_gallery if reload_gallery is not None else state.drops_on_label:
+        template.headers["HX-Trigger"] = "refresh-gallery"
+    return template
+
+
+def _names(label_id: int | None, classes: list[LabelClass]) -> str:
+    for c in classes:
+        if c.id == label_id:
+            return f"'{c.name}'"
+    return "?"
+
+
+@post("/datasets/{dataset_id:int}/label/tag", **OPTS)
+async def tag(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    """Label (or unlabel) the selection; the tagger is whoever the request says is labeling."""
+    form = await request.form()
+    item_ids = parse_ids(form.get("items"), "items")
+    op = str(form.get("op") or "set")
+    if op not in OPS:
+        raise Invalid(f"unknown operation '{op}' (use one of {', '.join(OPS)})")
+    raw_label = str(form.get("label") or "")
+    label_id = int(raw_label) if raw_label.isdigit() else None
+    if op in ("set", "add", "remove") and label_id is None:
+        raise Invalid("pick a class to label with")
+    if not item_ids:
+        raise Invalid("select one or more items first (click, Ctrl+click, Shift+click, or 'a' for all)")
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    if label_id is not None and label_id not in {c.id for c in classes}:
+        # Deleted in another tab: say so and repaint the panels, so the stale button goes away.
+        return await _after_change(
+            request,
+            session,
+            dataset_id,
+            form,
+            "That class no longer exists (deleted in another tab?); nothing was labeled. "
+            "The class list is up to date now.",
+            reload_gallery=True,
+        )
+    skipped: list[int] = []
+    event: TagEvent | None = None
+    before = await current_state(session, item_ids)
+    changes = _changes(item_ids, op, label_id, dataset.multi_label, before)
+    flash = "Nothing to change: the selection already had that label."
+    for _attempt in range(3):
+        if not changes:
+            break
+        try:
+            event = await record_changes(
+                session,
+                dataset_id,
+                tagger=tagger_of(request),
+                kind="manual",
+                changes=changes,
+                parameters={"via": "label page"},
+            )
+        except NotFound as exc:
+            unknown = set(exc.details.get("unknown_items") or [])
+            if not unknown:
+                raise
+            skipped.extend(unknown)  # deleted elsewhere since the page loaded: label the rest
+            changes = [c for c in changes if c.item_id not in unknown]
+            continue
+        if op == "remove":
+            flash = f"Removed {_names(label_id, classes)} from {event.tag_count} item(s)"
+        elif op == "clear":
+            flash = f"Unlabeled {event.tag_count} item(s)"
+        else:
+            flash = f"Labeled {event.tag_count} item(s) as {_names(label_id, classes)}"
+        flash += f" (event #{event.id}, by {event.tagger})."
+        break
+    if skipped and not changes:
+        flash = "None of the selected items exist any more (deleted elsewhere?); nothing was labeled."
+    elif skipped:
+        flash += f" {len(skipped)} item(s) no longer exist and were skipped."
+    return await _after_change(
+        request, session, dataset_id, form, flash, reload_gallery=bool(skipped) or None, just_recorded=event
+    )
+
+
+@post("/datasets/{dataset_id:int}/label/undo", **OPTS)
+async def undo(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    form = await request.form()
+    tagger = tagger_of(request)
+    event = await last_undoable_event(session, dataset_id, tagger)
+    if event is None:
+        return await _after_change(request, session, dataset_id, form, "Nothing of yours to undo here.")
+    try:
+        done = await undo_event(session, event.id, tagger)  # type: ignore[arg-type]
+    except Conflict as exc:
+        return await _after_change(request, session, dataset_id, form, exc.message)
+    skipped = int(done.parameters.get("skipped_count", 0))
+    flash = f"Undid event #{event.id} ({done.tag_count} tag(s))."
+    if skipped:
+        flash += f" {skipped} item(s) were relabeled since and were left as they are."
+    return await _after_change(request, session, dataset_id, form, flash, reload_gallery=True)
+
+
+@post("/datasets/{dataset_id:int}/label/redo", **OPTS)
+async def redo(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    form = await request.form()
+    tagger = tagger_of(request)
+    event = await last_redoable_event(session, dataset_id, tagger)
+    if event is None:
+        return await _after_change(request, session, dataset_id, form, "Nothing to redo.")
+    try:
+        done = await undo_event(session, event.id, tagger)  # type: ignore[arg-type]
+    except Conflict as exc:
+        return await _after_change(request, session, dataset_id, form, exc.message)
+    return await _after_change(
+        request,
+        session,
+        dataset_id,
+        form,
+        f"Redid event #{event.parameters.get('undoes', event.id)} ({done.tag_count} tag(s)).",
+        reload_gallery=True,
+    )
+
+
+@get("/datasets/{dataset_id:int}/label/panels", **OPTS)
+async def panels(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    """Progress, classes and the label bar again (after an error, or from another tab's change)."""
+    return await _after_change(request, session, dataset_id, request.query_params, "")
+
+
+@post("/tagger", **OPTS)
+async def set_tagger(request: Request) -> Response[Any]:
+    """Who is labeling in this browser: kept in a cookie, shown in the top bar, used for every event."""
+    from backend.api.identity import TAGGER_COOKIE, clean_tagger
+
+    form = await request.form()
+    name = clean_tagger(str(form.get("tagger") or ""))
+    response: Response[Any] = Response("", headers={"HX-Refresh": "true"})
+    response.set_cookie(TAGGER_COOKIE, name, max_age=365 * 24 * 3600, samesite="strict", path="/")
+    return response
+
+
+route_handlers = [label_page, tile, tag, undo, redo, panels, set_tagger]

@@ -1,0 +1,130 @@
+"""What the label page shows: page, page size, filter, sort and display transform, kept in the URL.
+
+Every link and form of the page carries this state, so paging, filtering and reloading never lose
+the transform settings; the selection lives in the browser (sessionStorage) for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from backend.errors import Invalid
+from backend.images.transforms import DisplayTransform
+
+PAGE_SIZES = (24, 48, 96, 200)
+THUMB_SIZES = (64, 96, 128, 192, 256)
+FILTERS = ("all", "unlabeled", "labeled", "unreadable")
+SORTS = ("position", "label")
+
+
+def _int(raw: Any, name: str, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
+
+
+def _float(raw: Any, name: str, default: float) -> float:
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a number, got '{raw}'") from None
+
+
+def _flag(raw: Any) -> bool:
+    return str(raw).lower() in ("1", "true", "on", "yes")
+
+
+@dataclass(frozen=True)
+class ViewState:
+    page: int = 1
+    per_page: int = 48
+    filter: str = "all"  # one of FILTERS, or "class-<id>"
+    sort: str = "position"
+    hide_labeled: bool = False
+    log: bool = False
+    p_low: float = 1.0
+    p_high: float = 99.0
+    size: int = 128
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any]) -> ViewState:
+        """From query or form values; anything malformed is refused with a message naming it."""
+        state = cls(
+            page=max(1, _int(values.get("page"), "page", 1)),
+            per_page=_int(values.get("per_page"), "per_page", 48),
+            filter=str(values.get("filter") or "all"),
+            sort=str(values.get("sort") or "position"),
+            hide_labeled=_flag(values.get("hide_labeled")),
+            log=_flag(values.get("log")),
+            p_low=_float(values.get("p_low"), "p_low", 1.0),
+            p_high=_float(values.get("p_high"), "p_high", 99.0),
+            size=_int(values.get("size"), "size", 128),
+        )
+        if state.per_page not in PAGE_SIZES:
+            raise Invalid(f"per_page must be one of {', '.join(map(str, PAGE_SIZES))}")
+        if state.size not in THUMB_SIZES:
+            raise Invalid(f"size must be one of {', '.join(map(str, THUMB_SIZES))}")
+        if state.sort not in SORTS:
+            raise Invalid(f"sort must be one of {', '.join(SORTS)}")
+        if state.filter not in FILTERS and state.class_filter is None:
+            raise Invalid(f"filter must be one of {', '.join(FILTERS)} or class-<id>")
+        state.transform  # noqa: B018 - validates the percentile bounds
+        return state
+
+    @property
+    def class_filter(self) -> int | None:
+        if self.filter.startswith("class-") and self.filter[6:].isdigit():
+            return int(self.filter[6:])
+        return None
+
+    @property
+    def query_filter(self) -> str:
+        """The label-state filter the item query gets (hiding labeled items means unlabeled ones)."""
+        if self.hide_labeled:
+            return "unlabeled"
+        return "all" if self.class_filter is not None else self.filter
+
+    @property
+    def drops_on_label(self) -> bool:
+        """Labeling may take items off this view: the gallery is reloaded instead of patched."""
+        return self.query_filter != "all" or self.class_filter is not None
+
+    @property
+    def transform(self) -> DisplayTransform:
+        return DisplayTransform(log=self.log, p_low=self.p_low, p_high=self.p_high)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        values = asdict(replace(self, **changes))
+        values["hide_labeled"] = int(values["hide_labeled"])
+        values["log"] = int(values["log"])
+        values["p_low"] = f"{values['p_low']:g}"
+        values["p_high"] = f"{values['p_high']:g}"
+        return values
+
+    def query(self, **changes: Any) -> str:
+        return urlencode(self.params(**changes))
+
+    def thumb_query(self) -> str:
+        return urlencode(
+            {
+                "log": int(self.log),
+                "p_low": f"{self.p_low:g}",
+                "p_high": f"{self.p_high:g}",
+                "size": self.size,
+            }
+        )
+
+    def transform_query(self) -> str:
+        return urlencode({"log": int(self.log), "p_low": f"{self.p_low:g}", "p_high": f"{self.p_high:g}"})

@@ -1,0 +1,57 @@
+// Labelwise page helpers shared by every page. Page-specific code lives in its own file.
+"use strict";
+
+// Error answers from HTMX requests show their message in the flash area instead of vanishing.
+document.addEventListener("htmx:responseError", (event) => {
+  const flash = document.getElementById("flash");
+  if (!flash) return;
+  const xhr = event.detail.xhr;
+  let message = xhr.statusText || "request failed";
+  try {
+    const body = JSON.parse(xhr.responseText);
+    message = (body.error && body.error.message) || body.detail || message;
+  } catch (_) {
+    if (xhr.responseText) {
+      // Page errors come as plain text; strip markup if an HTML page slipped through.
+      const holder = document.createElement("div");
+      holder.innerHTML = xhr.responseText;
+      message = (holder.textContent || "").trim().slice(0, 300) || message;
+    }
+  }
+  if (xhr.status === 403 && /csrf/i.test(message)) {
+    message = "This page is out of date (security token). Reload the page and try again.";
+  }
+  flash.textContent = message;
+  flash.classList.add("bad");
+});
+
+// The server cannot be reached at all: say so rather than doing nothing.
+document.addEventListener("htmx:sendError", () => {
+  const flash = document.getElementById("flash");
+  if (flash) flash.textContent = "The server cannot be reached; nothing was changed. Try again.";
+});
+
+document.addEventListener("htmx:beforeRequest", () => {
+  const flash = document.getElementById("flash");
+  if (flash) flash.classList.remove("bad");
+});
+
+// Datasets page: "Add" in the folder browser puts the folder on the chosen list of the create form.
+document.addEventListener("click", (event) => {
+  const pick = event.target.closest("[data-pick-folder]");
+  if (pick) {
+    const chosen = document.getElementById("chosen");
+    const path = pick.dataset.pickFolder;
+    if (!chosen || [...chosen.querySelectorAll("input")].some((i) => i.value === path)) return;
+    const row = document.createElement("li");
+    const input = Object.assign(document.createElement("input"), { type: "hidden", name: "sources", value: path });
+    const text = Object.assign(document.createElement("code"), { textContent: path });
+    const drop = Object.assign(document.createElement("button"), { type: "button", textContent: "remove" });
+    drop.className = "link";
+    drop.addEventListener("click", () => row.remove());
+    row.append(input, text, " ", drop);
+    chosen.append(row);
+    const name = document.getElementById("dataset-name");
+    if (name && !name.value) name.value = path.split("/").filter(Boolean).pop() || "";
+  }
+});

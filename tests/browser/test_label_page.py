@@ -1,0 +1,263 @@
+"""A new user in real Chromium: make a dataset from a folder, label by mouse and keyboard, page, filter,
+undo, delete a class, change the display transform, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.factories import image_folder
+
+API = "/api/v1"
+
+
+async def api_dataset(
+    page: Any, folder: Path, count: int, classes: list[tuple[str, str]], **more: Any
+) -> dict:
+    """Set up through the REST API (the pages are what is under test here)."""
+    image_folder(folder, count=count, corrupt=more.pop("corrupt", 0))
+    response = await page.request.post(
+        f"{API}/datasets", data={"name": f"ds-{folder.name}", "sources": [str(folder)], **more}
+    )
+    assert response.status == 201, await response.text()
+    dataset = (await response.json())["dataset"]
+    dataset["classes"] = {}
+    for name, hotkey in classes:
+        made = await page.request.post(
+            f"{API}/datasets/{dataset['id']}/classes", data={"name": name, "hotkey": hotkey}
+        )
+        assert made.status == 201, await made.text()
+        dataset["classes"][name] = await made.json()
+    return dataset
+
+
+# Times, inside the page, from the keydown to the frame after the item's marks turned labeled.
+LATENCY_PROBE = """(itemId) => {
+  window.labelLatency = new Promise((resolve) => {
+    let pressed = null;
+    const onKey = () => { pressed = performance.now(); };
+    document.addEventListener("keydown", onKey, { once: true, capture: true });
+    new MutationObserver((_, observer) => {
+      const marks = document.getElementById("marks-" + itemId);
+      if (pressed !== null && marks && marks.classList.contains("labeled")) {
+        observer.disconnect();
+        requestAnimationFrame(() => resolve(performance.now() - pressed));
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+}"""
+
+
+def accept_and_keep(messages: list[str]) -> Any:
+    """A dialog handler that records the confirmation's text and accepts it."""
+
+    async def handle(dialog: Any) -> None:
+        messages.append(dialog.message)
+        await dialog.accept()
+
+    return handle
+
+
+def tiles(page: Any) -> Any:
+    return page.locator("#gallery .tile")
+
+
+async def tile_id(page: Any, index: int) -> str:
+    return await tiles(page).nth(index).get_attribute("data-id")
+
+
+def labels_of(page: Any, item_id: str) -> Any:
+    return page.locator(f"#marks-{item_id}")
+
+
+async def test_new_user_creates_a_dataset_from_a_folder_and_labels_with_the_mouse(
+    page: Any, folder: Path
+) -> None:
+    image_folder(folder, count=8)
+    await page.goto("/datasets")
+    await expect(page.locator("#browser .folders")).to_be_visible()
+    # The data root is listed first; open it and add the test's folder.
+    await page.locator("#browser .folders li button.link").first.click()
+    await page.get_by_role("button", name=f"add {folder.name}").click()
+    await expect(page.locator("#chosen li")).to_have_count(1)
+    await page.fill("#dataset-name", "my first dataset")
+    await page.click("#create-button")
+    await page.wait_for_url("**/datasets/*/label")
+    await expect(page.locator(".dataset-name")).to_have_text("my first dataset")
+    await expect(page.locator("#item-count")).to_have_text("8")
+    await expect(tiles(page)).to_have_count(8)
+    await expect(page.locator("#gallery .tile.unreadable")).to_have_count(0)
+    await expect(tiles(page).nth(7).locator("img")).to_have_js_property("naturalWidth", 128)
+
+    # Two classes through the class panel.
+    for name, key in (("rings", "r"), ("peaks", "k")):
+        await page.fill("#add-class input[name=name]", name)
+        await page.fill("#add-class input[name=hotkey]", key)
+        await page.click("#add-class button")
+        await expect(page.locator(f"#labelbar .label-btn[data-hotkey='{key}']")).to_be_visible()
+
+    first = await tile_id(page, 0)
+    await tiles(page).nth(0).click()
+    await expect(page.locator("#selection-count")).to_have_text("1 selected")
+    await page.locator("#labelbar .label-btn", has_text="rings").click()
+    await expect(labels_of(page, first)).to_have_class("marks labeled")
+    await expect(labels_of(page, first).locator(".badge")).to_have_text("rings")
+    await expect(page.locator("#labeled-count")).to_have_text("1")
+    await expect(page.locator("#tagger-name")).to_have_text("tester")
+    await expect(page.locator("#flash")).to_contain_text("by tester")
+
+    # The labels survive a reload: they were stored, not only painted.
+    await page.reload()
+    await expect(labels_of(page, first).locator(".badge")).to_have_text("rings")
+
+
+async def test_keyboard_range_paging_filter_undo_and_class_deletion(page: Any, folder: Path) -> None:
+    dataset = await api_dataset(page, folder, 30, [("rings", "r"), ("peaks", "k")])
+    await page.goto(f"/datasets/{dataset['id']}/label?per_page=24")
+    await expect(tiles(page)).to_have_count(24)
+
+    # Shift-click range, then the hotkey; timed from the key press to the marks on screen.
+    await tiles(page).nth(0).click()
+    await tiles(page).nth(4).click(modifiers=["Shift"])
+    await expect(page.locator("#selection-count")).to_have_text("5 selected")
+    ranged = [await tile_id(page, i) for i in range(5)]
+    await page.evaluate(LATENCY_PROBE, ranged[4])
+    await page.keyboard.press("r")
+    await expect(labels_of(page, ranged[4])).to_have_class("marks labeled")
+    latency_ms = await page.evaluate("window.labelLatency")
+    print(f"\nkeypress to labels painted in Chromium: {latency_ms:.0f} ms")
+    for item_id in ranged:
+        await expect(labels_of(page, item_id).locator(".badge")).to_have_text("rings")
+    await expect(labels_of(page, await tile_id(page, 5))).to_have_class("marks")
+    await expect(page.locator("#progress .prow[data-class] .count").first).to_have_text("5")
+
+    # Selection and transform survive paging: select on page 1, go to page 2, add one there.
+    await tiles(page).nth(10).click()
+    on_first_page = await tile_id(page, 10)
+    await page.keyboard.press("n")
+    await expect(page.locator("#gallery .page-number").first).to_have_text("2")
+    await expect(tiles(page)).to_have_count(6)
+    await tiles(page).nth(0).click(modifiers=["Control"])
+    await expect(page.locator("#selection-count")).to_have_text("2 selected (1 on other pages)")
+    on_second_page = await tile_id(page, 0)
+    await page.keyboard.press("k")
+    await expect(labels_of(page, on_second_page).locator(".badge")).to_have_text("peaks")
+    await page.keyboard.press("p")
+    await expect(page.locator("#gallery .page-number").first).to_have_text("1")
+    await expect(labels_of(page, on_first_page).locator(".badge")).to_have_text("peaks")
+    await expect(labels_of(page, ranged[0]).locator(".badge")).to_have_text("rings")
+    await expect(page.locator("#labeled-count")).to_have_text("7")
+
+    # Filter: only the unlabeled ones.
+    await page.select_option("#filter-select", "unlabeled")
+    await expect(page.locator("#gallery .view-total").first).to_have_text("23")
+    await expect(page.locator("#gallery .marks.labeled")).to_have_count(0)
+    assert "filter=unlabeled" in page.url
+
+    # Labeling in this view takes the item away; undo brings it back.
+    await tiles(page).nth(0).click()
+    gone = await tile_id(page, 0)
+    await page.keyboard.press("r")
+    await expect(page.locator("#gallery .view-total").first).to_have_text("22")
+    await expect(page.locator(f"#tile-{gone}")).to_have_count(0)
+    await page.keyboard.press("Control+z")
+    await expect(page.locator("#flash")).to_contain_text("Undid")
+    await expect(page.locator("#gallery .view-total").first).to_have_text("23")
+    await expect(page.locator(f"#tile-{gone}")).to_have_count(1)
+    await expect(page.locator("#labeled-count")).to_have_text("7")
+    await page.keyboard.press("Control+Shift+z")
+    await expect(page.locator("#flash")).to_contain_text("Redid")
+    await expect(page.locator("#labeled-count")).to_have_text("8")
+
+    # Delete a class: the confirmation says how many items it holds; they are unlabeled.
+    await page.select_option("#filter-select", "all")
+    await expect(page.locator("#gallery .view-total").first).to_have_text("30")
+    messages: list[str] = []
+    page.once("dialog", accept_and_keep(messages))
+    await page.locator("#classes li[data-name='peaks'] .delete-class").click()
+    await expect(page.locator("#labelbar .label-btn", has_text="peaks")).to_have_count(0)
+    assert "holds 2 item(s)" in messages[0], messages
+    await expect(page.locator("#flash")).to_contain_text("2 item(s) were unlabeled")
+    await expect(labels_of(page, on_first_page)).to_have_class("marks")
+    await expect(page.locator("#labeled-count")).to_have_text("6")
+
+
+async def test_a_transform_change_changes_the_thumbnail_bytes(page: Any, folder: Path) -> None:
+    dataset = await api_dataset(page, folder, 4, [])
+    await page.goto(f"/datasets/{dataset['id']}/label")
+    image = tiles(page).nth(0).locator("img")
+    await expect(image).to_have_js_property("complete", True)
+    before_src = await image.get_attribute("src")
+    before = await page.request.get(before_src)
+    assert before.status == 200 and before.headers["content-type"] == "image/png"
+    assert "max-age" in before.headers["cache-control"]
+    etag = before.headers["etag"]
+    again = await page.request.get(before_src, headers={"If-None-Match": etag})
+    assert again.status == 304
+
+    await page.check("#log-toggle")
+    await expect(tiles(page).nth(0).locator("img")).not_to_have_attribute("src", before_src)
+    after_src = await tiles(page).nth(0).locator("img").get_attribute("src")
+    assert "log=1" in after_src
+    after = await page.request.get(after_src)
+    assert after.status == 200
+    assert await after.body() != await before.body()
+    # The transform stays when paging or reloading: it is in the URL.
+    await page.reload()
+    await expect(page.locator("#log-toggle")).to_be_checked()
+
+
+async def test_unreadable_images_show_a_placeholder_with_the_reason(page: Any, folder: Path) -> None:
+    dataset = await api_dataset(page, folder, 3, [("rings", "r")], corrupt=1)
+    # A file that broke after the scan: its thumbnail fails in the browser, the tile says why.
+    victim = sorted(p for p in folder.rglob("img_*.png"))[0]
+    victim.write_bytes(b"not an image any more")
+    await page.goto(f"/datasets/{dataset['id']}/label")
+    await expect(page.locator("#gallery .tile.unreadable")).to_have_count(2)
+    await expect(page.locator("#gallery .tile.unreadable .reason").first).not_to_be_empty()
+    # Labeling still works on the readable ones and on the unreadable ones.
+    await page.keyboard.press("a")
+    await page.keyboard.press("r")
+    await expect(page.locator("#labeled-count")).to_have_text("4")
+
+
+async def test_a_class_deleted_in_another_tab_is_refused_and_repainted(page: Any, folder: Path) -> None:
+    dataset = await api_dataset(page, folder, 4, [("rings", "r"), ("peaks", "k")])
+    url = f"/datasets/{dataset['id']}/label"
+    await page.goto(url)
+    other = await page.context.new_page()
+    await other.goto(url)
+    other.once("dialog", accept_and_keep([]))
+    await other.locator("#classes li[data-name='peaks'] .delete-class").click()
+    await expect(other.locator("#labelbar .label-btn", has_text="peaks")).to_have_count(0)
+    await other.close()
+
+    await tiles(page).nth(0).click()
+    await page.keyboard.press("k")  # the stale tab still shows 'peaks'
+    await expect(page.locator("#flash")).to_contain_text("no longer exists")
+    await expect(page.locator("#labelbar .label-btn", has_text="peaks")).to_have_count(0)
+    await expect(page.locator("#labeled-count")).to_have_text("0")
+    # Nothing was lost: labeling with a live class still works.
+    await tiles(page).nth(0).click()
+    await page.keyboard.press("r")
+    await expect(page.locator("#labeled-count")).to_have_text("1")
+
+
+async def test_back_and_forward_keep_the_page_and_the_selection(page: Any, folder: Path) -> None:
+    dataset = await api_dataset(page, folder, 30, [("rings", "r")])
+    await page.goto(f"/datasets/{dataset['id']}/label?per_page=24")
+    await tiles(page).nth(0).click()
+    await page.keyboard.press("n")
+    await expect(page.locator("#gallery .page-number").first).to_have_text("2")
+    await page.go_back()
+    await expect(page.locator("#gallery .page-number").first).to_have_text("1")
+    await expect(page.locator("#selection-count")).to_have_text("1 selected")
+    await expect(tiles(page).nth(0)).to_have_class("tile selected")
+    await page.keyboard.press("r")
+    await expect(labels_of(page, await tile_id(page, 0))).to_have_class("marks labeled")
+    await page.go_forward()
+    await expect(page.locator("#gallery .page-number").first).to_have_text("2")
+    await page.reload()
+    await expect(page.locator("#gallery .page-number").first).to_have_text("2")

@@ -1,0 +1,371 @@
+"""The label and datasets pages through the real app (no browser): HTML, HTMX answers, bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import event
+
+from tests.pages.conftest import csrf_headers, make_dataset
+
+API = "/api/v1"
+
+
+async def ids_of(client: AsyncTestClient, dataset_id: int, status: str | None = None) -> list[int]:
+    response = await client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 500})
+    return [item["id"] for item in response.json()["items"] if status in (None, item["status"])]
+
+
+async def add_class(client: AsyncTestClient, dataset_id: int, name: str, hotkey: str = "") -> int:
+    response = await client.post(
+        f"{API}/datasets/{dataset_id}/classes", json={"name": name, "hotkey": hotkey}
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def labels(client: AsyncTestClient, dataset_id: int) -> dict[int, list[int]]:
+    response = await client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 500})
+    return {item["id"]: item["label_ids"] for item in response.json()["items"] if item["label_ids"]}
+
+
+async def events(client: AsyncTestClient, dataset_id: int) -> list[dict]:
+    return (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+
+
+async def test_forms_without_the_csrf_token_are_refused_and_change_nothing(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    refused = await client.post(
+        f"/datasets/{dataset_id}/label/tag", data={"items": str(ids[0]), "label": rings, "op": "set"}
+    )
+    assert refused.status_code == 403
+    forged = await client.post(
+        f"/datasets/{dataset_id}/label/tag",
+        data={"items": str(ids[0]), "label": rings},
+        headers={"x-csrftoken": "0" * 128},
+    )
+    assert forged.status_code == 403
+    assert await labels(client, dataset_id) == {}
+    assert (await client.post(f"/datasets/{dataset_id}/delete")).status_code == 403
+    assert (await client.get(f"{API}/datasets/{dataset_id}")).status_code == 200
+    # The JSON API is not a form: it needs no token.
+    assert (
+        await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": ids[:1], "label_id": rings})
+    ).status_code == 201
+
+
+async def test_datasets_page_lists_sizes_and_progress(client: AsyncTestClient, folder: Path) -> None:
+    dataset_id = await make_dataset(client, folder, count=4, corrupt=1)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": ids[:2], "label_id": rings})
+    page = await client.get("/datasets")
+    assert page.status_code == 200
+    row = re.search(rf'<tr id="dataset-{dataset_id}".*?</tr>', page.text, re.S)
+    assert row, page.text
+    assert ">5<" in row.group(0).replace(" ", "") or "5 <span" in row.group(0)
+    assert "2 / 5 (40.0%)" in row.group(0)
+    assert "1 unreadable" in row.group(0)
+
+
+async def test_creating_a_dataset_needs_folders_and_a_free_name(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    headers = await csrf_headers(client)
+    none = await client.post("/datasets", data={"name": "x"}, headers=headers)
+    assert none.status_code == 400 and "pick at least one folder" in none.text
+    outside = await client.post("/datasets", data={"name": "x", "sources": ["/etc"]}, headers=headers)
+    assert outside.status_code == 403 and "outside the data roots" in outside.text
+    dataset_id = await make_dataset(client, folder, count=2)
+    name = (await client.get(f"{API}/datasets/{dataset_id}")).json()["name"]
+    twice = await client.post("/datasets", data={"name": name, "sources": [str(folder)]}, headers=headers)
+    assert twice.status_code == 409 and "already exists" in twice.text
+    assert len((await client.get(f"{API}/datasets")).json()) == 1
+
+
+async def test_the_folder_browser_stays_inside_the_data_roots(
+    client: AsyncTestClient, folder: Path, data_root: Path
+) -> None:
+    (folder / "inner").mkdir()
+    roots = await client.get("/datasets/browse")
+    assert str(data_root) in roots.text
+    listing = await client.get("/datasets/browse", params={"path": str(folder)})
+    assert listing.status_code == 200 and 'data-pick-folder="' + str(folder / "inner") + '"' in listing.text
+    assert (await client.get("/datasets/browse", params={"path": "/etc"})).status_code == 403
+    escape = await client.get("/datasets/browse", params={"path": f"{folder}/../.."})
+    assert escape.status_code == 403 and "is not allowed in folder paths" in escape.text
+
+
+async def test_rescan_add_folder_and_delete_from_the_datasets_page(
+    client: AsyncTestClient, folder: Path, data_root: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=2)
+    headers = await csrf_headers(client)
+    (folder / "new.png").write_bytes((folder / "img_000.png").read_bytes())
+    rescanned = await client.post(f"/datasets/{dataset_id}/rescan", headers=headers)
+    assert rescanned.status_code == 200 and "1 added" in rescanned.text
+    other = data_root / f"{folder.name}-more"
+    from tests.factories import image_folder
+
+    image_folder(other, count=3)
+    added = await client.post(
+        f"/datasets/{dataset_id}/sources", data={"sources": str(other)}, headers=headers
+    )
+    assert added.status_code == 200 and "3 added" in added.text
+    assert (await client.get(f"{API}/datasets/{dataset_id}")).json()["item_count"] == 6
+    deleted = await client.post(f"/datasets/{dataset_id}/delete", headers=headers)
+    assert deleted.status_code == 200 and "image files were not touched" in deleted.text
+    assert (await client.get(f"{API}/datasets/{dataset_id}")).status_code == 404
+    assert (folder / "img_000.png").exists()
+
+
+async def test_label_page_keeps_view_state_in_every_link(client: AsyncTestClient, folder: Path) -> None:
+    dataset_id = await make_dataset(client, folder, count=30)
+    page = await client.get(f"/datasets/{dataset_id}/label", params={"per_page": 24, "log": 1, "p_low": 2})
+    assert page.status_code == 200
+    assert page.text.count('class="tile') == 24
+    next_link = re.search(r'rel="next"', page.text)
+    assert next_link
+    assert "page=2" in page.text and "log=1" in page.text and "p_low=2" in page.text
+    assert "/thumbs/" in page.text and "log=1&amp;p_low=2" in page.text
+    partial = await client.get(
+        f"/datasets/{dataset_id}/label", params={"per_page": 24, "page": 2}, headers={"hx-request": "true"}
+    )
+    assert partial.text.lstrip().startswith('<section id="gallery"')
+    assert partial.text.count('class="tile') == 6
+
+
+async def test_bad_view_parameters_are_refused_with_a_page_that_says_why(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=2)
+    bad = await client.get(f"/datasets/{dataset_id}/label", params={"per_page": 7})
+    assert bad.status_code == 400 and "per_page must be one of 24, 48, 96, 200" in bad.text
+    assert "<html" in bad.text
+    swapped = await client.get(f"/datasets/{dataset_id}/label", params={"p_low": 90, "p_high": 10})
+    assert swapped.status_code == 400 and "percentile" in swapped.text
+    missing = await client.get("/datasets/999999/label")
+    assert missing.status_code == 404 and "does not exist" in missing.text
+    htmx = await client.get("/datasets/999999/label", headers={"hx-request": "true"})
+    assert htmx.status_code == 404 and htmx.headers["content-type"].startswith("text/plain")
+
+
+async def test_a_double_submit_records_one_event_and_undo_redo_follow_it(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=4)
+    rings = await add_class(client, dataset_id, "rings", "r")
+    ids = await ids_of(client, dataset_id)
+    headers = await csrf_headers(client, f"/datasets/{dataset_id}/label")
+    form = {
+        "items": f"{ids[0]},{ids[1]}",
+        "label": str(rings),
+        "op": "set",
+        "visible": ",".join(map(str, ids)),
+    }
+    first = await client.post(f"/datasets/{dataset_id}/label/tag", data=form, headers=headers)
+    assert first.status_code == 200 and "Labeled 2 item(s) as &#39;rings&#39;" in first.text
+    assert f'id="marks-{ids[0]}" hx-swap-oob="true"' in first.text
+    again = await client.post(f"/datasets/{dataset_id}/label/tag", data=form, headers=headers)
+    assert "Nothing to change" in again.text
+    assert len(await events(client, dataset_id)) == 1
+    undone = await client.post(f"/datasets/{dataset_id}/label/undo", data=form, headers=headers)
+    assert "Undid event" in undone.text and undone.headers.get("hx-trigger") == "refresh-gallery"
+    assert await labels(client, dataset_id) == {}
+    redone = await client.post(f"/datasets/{dataset_id}/label/redo", data=form, headers=headers)
+    assert "Redid event" in redone.text
+    assert await labels(client, dataset_id) == {ids[0]: [rings], ids[1]: [rings]}
+    tagger = (await events(client, dataset_id))[0]["tagger"]
+    assert tagger == "tester"
+
+
+async def test_labels_carry_the_tagger_of_the_browser(client: AsyncTestClient, folder: Path) -> None:
+    dataset_id = await make_dataset(client, folder, count=2)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    headers = await csrf_headers(client)
+    named = await client.post("/tagger", data={"tagger": "ada lovelace"}, headers=headers)
+    assert named.status_code == 200
+    page = await client.get(f"/datasets/{dataset_id}/label")
+    assert '<strong id="tagger-name">ada lovelace</strong>' in page.text
+    await client.post(
+        f"/datasets/{dataset_id}/label/tag", data={"items": str(ids[0]), "label": rings}, headers=headers
+    )
+    assert (await events(client, dataset_id))[0]["tagger"] == "ada lovelace"
+    bad = await client.post("/tagger", data={"tagger": "<script>"}, headers=headers)
+    assert bad.status_code == 400
+
+
+async def test_labeling_with_a_class_deleted_elsewhere_labels_nothing_and_repaints(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    peaks = await add_class(client, dataset_id, "peaks")
+    ids = await ids_of(client, dataset_id)
+    assert (await client.delete(f"{API}/classes/{peaks}")).status_code in (200, 204)
+    headers = await csrf_headers(client)
+    answer = await client.post(
+        f"/datasets/{dataset_id}/label/tag", data={"items": str(ids[0]), "label": peaks}, headers=headers
+    )
+    assert "no longer exists" in answer.text
+    assert 'id="labelbar"' in answer.text and f'data-label="{peaks}"' not in answer.text
+    assert f'data-label="{rings}"' in answer.text
+    assert await labels(client, dataset_id) == {}
+
+
+async def test_items_gone_since_the_page_loaded_are_skipped_and_the_rest_labeled(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    headers = await csrf_headers(client)
+    answer = await client.post(
+        f"/datasets/{dataset_id}/label/tag",
+        data={"items": f"{ids[0]},99999999", "label": rings},
+        headers=headers,
+    )
+    assert answer.status_code == 200 and "1 item(s) no longer exist and were skipped" in answer.text
+    assert await labels(client, dataset_id) == {ids[0]: [rings]}
+    empty = await client.post(f"/datasets/{dataset_id}/label/tag", data={"label": rings}, headers=headers)
+    assert empty.status_code == 400 and "select one or more items" in empty.text
+    junk = await client.post(
+        f"/datasets/{dataset_id}/label/tag", data={"items": "1,x", "label": rings}, headers=headers
+    )
+    assert junk.status_code == 400
+
+
+async def test_class_panel_adds_renames_rekeys_and_deletes(client: AsyncTestClient, folder: Path) -> None:
+    dataset_id = await make_dataset(client, folder, count=3)
+    headers = await csrf_headers(client)
+    added = await client.post(
+        f"/datasets/{dataset_id}/classes",
+        data={"name": "rings", "hotkey": "r", "color": "#123456"},
+        headers=headers,
+    )
+    assert added.status_code == 200 and "Added class &#39;rings&#39; (key r)" in added.text
+    rings = (await client.get(f"{API}/datasets/{dataset_id}/classes")).json()[0]["id"]
+    taken = await client.post(
+        f"/datasets/{dataset_id}/classes", data={"name": "x", "hotkey": "r"}, headers=headers
+    )
+    assert taken.status_code == 409 and "already used" in taken.text
+    reserved = await client.post(
+        f"/datasets/{dataset_id}/classes", data={"name": "y", "hotkey": "z"}, headers=headers
+    )
+    assert reserved.status_code == 400 and "reserved" in reserved.text
+    edited = await client.post(
+        f"/classes/{rings}/edit", data={"name": "Rings", "color": "#abcdef", "hotkey": ""}, headers=headers
+    )
+    assert edited.status_code == 200
+    stored = (await client.get(f"{API}/classes/{rings}")).json()
+    assert (stored["name"], stored["color"], stored["hotkey"]) == ("Rings", "#abcdef", None)
+    ids = await ids_of(client, dataset_id)
+    await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": ids[:2], "label_id": rings})
+    page = await client.get(f"/datasets/{dataset_id}/label")
+    assert "It holds 2 item(s)" in page.text
+    deleted = await client.post(f"/classes/{rings}/delete", headers=headers)
+    assert "2 item(s) were unlabeled" in deleted.text
+    assert await labels(client, dataset_id) == {}
+    assert (await client.post(f"/classes/{rings}/delete", headers=headers)).status_code == 404
+
+
+async def test_thumbnails_are_cached_with_etags_and_unreadable_items_say_why(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=2, corrupt=1)
+    ids = await ids_of(client, dataset_id, "ok") + await ids_of(client, dataset_id, "unreadable")
+    first = await client.get(f"/thumbs/{ids[0]}", params={"size": 64})
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert "max-age" in first.headers["cache-control"]
+    etag = first.headers["etag"]
+    again = await client.get(f"/thumbs/{ids[0]}", params={"size": 64}, headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.content == b""
+    logged = await client.get(f"/thumbs/{ids[0]}", params={"size": 64, "log": 1})
+    assert logged.content != first.content and logged.headers["etag"] != etag
+    page = await client.get(f"/datasets/{dataset_id}/label")
+    assert page.text.count("tile unreadable") == 1
+    broken = await client.get(f"/thumbs/{ids[-1]}", params={"size": 64}, headers={"hx-request": "true"})
+    assert broken.status_code == 422
+    assert (await client.get(f"/thumbs/{ids[0]}", params={"size": 5})).status_code == 400
+
+
+async def test_the_gallery_costs_the_same_queries_for_24_and_200_items(
+    app, client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=210)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": ids[:150], "label_id": rings})
+    statements: list[str] = []
+    engine = app.state.database.engine.sync_engine
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        counts = {}
+        for per_page in (24, 200):
+            statements.clear()
+            response = await client.get(
+                f"/datasets/{dataset_id}/label", params={"per_page": per_page}, headers={"hx-request": "true"}
+            )
+            assert response.text.count('class="tile') == per_page
+            counts[per_page] = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert counts[24] == counts[200] <= 8, counts
+
+
+async def test_the_item_view_page(client: AsyncTestClient, folder: Path) -> None:
+    dataset_id = await make_dataset(client, folder, count=2, corrupt=1)
+    ids = await ids_of(client, dataset_id, "ok") + await ids_of(client, dataset_id, "unreadable")
+    view = await client.get(f"/items/{ids[0]}", params={"log": 1})
+    assert view.status_code == 200
+    assert str(folder) in view.text and "histogram" in view.text and "log=1" in view.text
+    broken = await client.get(f"/items/{ids[-1]}")
+    assert broken.status_code == 200 and "unreadable" in broken.text
+    assert (await client.get("/items/99999999")).status_code == 404
+
+
+async def test_a_labeling_answer_repaints_items_relabeled_elsewhere(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    peaks = await add_class(client, dataset_id, "peaks")
+    ids = await ids_of(client, dataset_id)
+    # Another tab labels item 1 after this page loaded; this page labels item 0.
+    await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[1]], "label_id": peaks})
+    headers = await csrf_headers(client)
+    answer = await client.post(
+        f"/datasets/{dataset_id}/label/tag",
+        data={"items": str(ids[0]), "label": rings, "visible": ",".join(map(str, ids))},
+        headers=headers,
+    )
+    marks = re.search(
+        rf'<div class="marks labeled" id="marks-{ids[1]}" hx-swap-oob="true".*?</div>', answer.text, re.S
+    )
+    assert marks and ">peaks<" in marks.group(0)
+    assert f'id="marks-{ids[2]}" hx-swap-oob="true"' in answer.text
+
+
+async def test_sort_by_label_and_hide_labeled(client: AsyncTestClient, folder: Path) -> None:
+    dataset_id = await make_dataset(client, folder, count=4)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[3]], "label_id": rings})
+    hx = {"hx-request": "true"}
+    by_label = await client.get(f"/datasets/{dataset_id}/label", params={"sort": "label"}, headers=hx)
+    order = [int(i) for i in re.findall(r'class="tile[^"]*" id="tile-\d+" data-id="(\d+)"', by_label.text)]
+    assert order[0] == ids[3] and sorted(order) == sorted(ids)
+    hidden = await client.get(f"/datasets/{dataset_id}/label", params={"hide_labeled": 1}, headers=hx)
+    shown = [int(i) for i in re.findall(r'data-id="(\d+)"', hidden.text)]
+    assert ids[3] not in shown and len(shown) == 3
