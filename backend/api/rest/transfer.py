@@ -1,0 +1,173 @@
+"""Label export (streamed download) and CSV import. Thin over ``backend.labels.transfer``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, error_responses
+from backend.datasets.service import get_dataset
+from backend.labels import transfer
+from backend.settings import Settings
+from backend.storage.database import Database
+
+ExportFormat = Literal["csv", "parquet", "json", "zip"]
+
+
+class RefusedImportLine(msgspec.Struct, kw_only=True):
+    line: int
+    reason: str
+
+
+class LabelImportReport(msgspec.Struct, kw_only=True):
+    """What an import did: one event for the accepted rows; refused rows by line with the reason."""
+
+    event_id: int | None
+    rows: int
+    accepted: int
+    refused: list[RefusedImportLine]
+    created_classes: list[str]
+    unknown_classes: list[str]
+    unknown_items: int
+
+    @classmethod
+    def of(cls, report: transfer.ImportReport) -> LabelImportReport:
+        return cls(
+            event_id=report.event_id,
+            rows=report.rows,
+            accepted=report.accepted,
+            refused=[RefusedImportLine(line=r.line, reason=r.reason) for r in report.refused],
+            created_classes=report.created_classes,
+            unknown_classes=report.unknown_classes,
+            unknown_items=report.unknown_items,
+        )
+
+
+@dataclass
+class _CsvUpload(Operation):
+    """The import reads its raw body itself (Litestar would parse it as JSON): describe it here."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+            description="the CSV file",
+            required=True,
+        )
+
+
+async def _export_chunks(
+    database: Database,
+    settings: Settings,
+    dataset_id: int,
+    fmt: str,
+    as_of: datetime | None,
+    tagger: str | None,
+    unlabeled: bool,
+) -> AsyncIterator[bytes]:
+    # The response is sent after the handler returns: the stream reads through a session of its own.
+    async with database.session() as session:
+        stream = await transfer.export_labels(
+            session, settings, dataset_id, fmt, as_of=as_of, tagger=tagger, unlabeled=unlabeled
+        )
+        async for chunk in stream.chunks:
+            yield chunk
+
+
+class TransferController(Controller):
+    path = f"{API_PREFIX}/datasets"
+    tags = ["transfer"]
+
+    @get(
+        "/{dataset_id:int}/export",
+        summary="Download the labels as CSV, Parquet, JSON, or a ZIP with one folder of images per label",
+        description=(
+            "Streamed. CSV and Parquet hold one row per (item, label) with columns item_id, source, uri, "
+            "frame, label, tagger, labeled_at (an unlabeled item: one row with an empty label). JSON "
+            "holds one object per item with its list of labels. The ZIP holds labeled, readable items "
+            "in `<label>/<item id>_<file name>` (ImageFolder layout) and `labels.csv` at its root."
+        ),
+        responses={
+            200: ResponseSpec(
+                data_container=bytes,
+                media_type="application/octet-stream",
+                description="The export file (text/csv, Parquet, JSON or ZIP by format)",
+                generate_examples=False,
+            ),
+            **error_responses(400, 404),
+        },
+    )
+    async def export(
+        self,
+        request: Request,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        fmt: Annotated[ExportFormat, QueryParameter(name="format", description="file format")] = "csv",
+        as_of: Annotated[
+            datetime | None, QueryParameter(description="labels as they stood then (ISO 8601; no zone: UTC)")
+        ] = None,
+        tagger: Annotated[
+            str | None, QueryParameter(description="labels one tagger's events alone add up to")
+        ] = None,
+        unlabeled: Annotated[
+            bool, QueryParameter(description="keep unlabeled items as rows with an empty label")
+        ] = True,
+    ) -> Stream:
+        when = as_utc(as_of)
+        transfer.check_export_options(fmt, when, tagger)
+        dataset = await get_dataset(session, dataset_id)  # a bad id is a 404 before any byte is sent
+        name = transfer.export_filename(dataset.name, fmt, when, tagger)
+        return Stream(
+            _export_chunks(request.app.state.database, settings, dataset_id, fmt, when, tagger, unlabeled),
+            media_type=transfer.FORMATS[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @post(
+        "/{dataset_id:int}/import",
+        summary="Import labels from a CSV as one 'import' event",
+        description=(
+            "The body is the CSV itself (Content-Type text/csv), at most the server's request size "
+            "limit. Columns: `item_id` or `uri` (with `frame` and `source` where needed) and `label`; "
+            "an empty label unlabels the item. Rows naming unknown items or classes are refused and "
+            "reported by line; a malformed file is refused whole and stores nothing."
+        ),
+        status_code=200,
+        responses=error_responses(400, 404, 413),
+        operation_class=_CsvUpload,
+    )
+    async def import_csv(
+        self,
+        request: Request,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        create_classes: Annotated[
+            bool, QueryParameter(description="create the classes the file names but the dataset lacks")
+        ] = False,
+        filename: Annotated[str | None, QueryParameter(description="recorded with the event")] = None,
+    ) -> LabelImportReport:
+        data = await request.body()  # the app's request size limit applies: over it is a 413
+        report = await transfer.import_labels_csv(
+            session,
+            dataset_id,
+            data,
+            tagger_for(request, settings),
+            create_classes=create_classes,
+            filename=filename,
+            max_bytes=settings.max_request_bytes,
+        )
+        return LabelImportReport.of(report)
+
+
+route_handlers = [TransferController]

@@ -1,0 +1,183 @@
+"""A ZIP with one folder of images per label (ImageFolder layout), written as a stream."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+import tempfile
+import zipfile
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.labels.transfer.formats import ChunkSink, iso
+from backend.labels.transfer.rows import COLUMNS, LabelRow, class_names
+from backend.settings import Settings
+from backend.storage.tables import Item, Source
+
+ZIP_PIECE = 1 << 20  # the ZIP leaves in pieces of about this size
+RAW_COPY_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+def folder_names(names: Sequence[str]) -> dict[str, str]:
+    """A safe, distinct folder name per class name."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in dict.fromkeys(names):  # a deleted class may share its name with a live one
+        base = _UNSAFE.sub("_", name).strip(" .") or "_"
+        folder, n = base, 2
+        while folder.lower() in taken:
+            folder, n = f"{base}_{n}", n + 1
+        taken.add(folder.lower())
+        out[name] = folder
+    return out
+
+
+class _ZipWriter:
+    """Writes item files into an unseekable ZIP, handing back pieces as they fill up."""
+
+    def __init__(self, settings: Settings, sources: dict[int, Source], multi_frame: set[tuple[int, str]]):
+        self.settings = settings
+        self.sink = ChunkSink()
+        self.zip = zipfile.ZipFile(self.sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        self.source_rows = sources
+        self.adapters: dict[int, Any] = {}  # opened when first needed: a source may hold no labels
+        self.sources = {sid: source.uri for sid, source in sources.items()}
+        self.multi_frame = multi_frame
+        self.manifest = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
+        self.manifest_csv = csv.writer(self.manifest, lineterminator="\n")
+        self.manifest_csv.writerow(("file", *COLUMNS))
+        self.skipped: list[tuple[int, str, str]] = []
+
+    def _payload(self, row: LabelRow) -> tuple[str, Path | bytes]:
+        """The file name in the ZIP and where its bytes come from: the original file, or a TIFF."""
+        from backend.sources.folder import FolderSource
+        from backend.sources.registry import open_source
+
+        adapter = self.adapters.get(row.source_id)
+        if adapter is None:
+            adapter = self.adapters[row.source_id] = open_source(
+                self.source_rows[row.source_id], self.settings
+            )
+        name = PurePosixPath(row.uri).name
+        suffix = PurePosixPath(name).suffix.lower()
+        single = row.frame == 0 and (row.source_id, row.uri) not in self.multi_frame
+        if isinstance(adapter, FolderSource) and single and suffix in RAW_COPY_SUFFIXES:
+            return f"{row.item_id}_{name}", adapter.path_of(row.uri)
+        import numpy as np
+        import tifffile
+
+        array = adapter.read(row.uri, row.frame)  # type: ignore[attr-defined]
+        if row.dtype and np.dtype(row.dtype).kind in "iub" and np.all(np.isfinite(array)):
+            array = array.astype(row.dtype)
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, array)
+        stem = PurePosixPath(name).stem
+        return f"{row.item_id}_{stem}_f{row.frame}.tif", buffer.getvalue()
+
+    def items(self, items: list[list[LabelRow]], folders: dict[str, str]) -> Iterator[bytes]:
+        """Add the labeled, readable items; yields pieces of the ZIP while it goes."""
+        from backend.errors import LabelwiseError
+
+        for rows in items:
+            labeled = [r for r in rows if r.label is not None]
+            if not labeled or labeled[0].status != "ok":
+                continue
+            try:
+                name, payload = self._payload(labeled[0])
+            except LabelwiseError as exc:
+                self.skipped.append((labeled[0].item_id, labeled[0].uri, exc.message))
+                continue
+            for row in labeled:  # a multi-label item goes into each of its label folders
+                arcname = f"{folders[row.label]}/{name}"  # type: ignore[index]
+                yield from self._add(arcname, payload)
+                self.manifest_csv.writerow(
+                    (
+                        arcname,
+                        row.item_id,
+                        self.sources[row.source_id],
+                        row.uri,
+                        row.frame,
+                        row.label,
+                        row.tagger or "",
+                        iso(row.labeled_at),
+                    )
+                )
+
+    def _add(self, arcname: str, payload: Path | bytes) -> Iterator[bytes]:
+        if isinstance(payload, bytes):
+            self.zip.writestr(arcname, payload)
+        else:
+            # By name, so the archive's level-1 deflate applies (a ZipInfo would get zlib's slow default).
+            big = payload.stat().st_size > (1 << 31)
+            with payload.open("rb") as src, self.zip.open(arcname, "w", force_zip64=big) as dst:
+                while piece := src.read(ZIP_PIECE):
+                    dst.write(piece)
+                    if self.sink.pending >= ZIP_PIECE:
+                        yield self.sink.take()
+        if self.sink.pending >= ZIP_PIECE:
+            yield self.sink.take()
+
+    def finish(self) -> Iterator[bytes]:
+        self.manifest.seek(0)
+        with self.zip.open("labels.csv", "w", force_zip64=True) as dst:
+            while piece := self.manifest.read(ZIP_PIECE):
+                dst.write(piece.encode())
+        self.manifest.close()
+        if self.skipped:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
+            writer.writerow(("item_id", "uri", "reason"))
+            writer.writerows(self.skipped)
+            self.zip.writestr("skipped.csv", text.getvalue())
+        self.zip.close()
+        yield self.sink.take()
+
+
+async def _drive(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Run a blocking generator (file reads, compression) in a thread, one piece at a time."""
+    done = object()
+    while True:
+        piece = await asyncio.to_thread(next, pieces, done)
+        if piece is done:
+            return
+        if piece:
+            yield piece  # type: ignore[misc]
+
+
+async def zip_chunks(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    groups: AsyncIterator[list[list[LabelRow]]],
+    sources: dict[int, Source],
+) -> AsyncIterator[bytes]:
+    classes = await class_names(session, dataset_id)
+    folders = folder_names([name for _, name in sorted(classes.values())])
+    multi = set(
+        (
+            await session.execute(
+                select(Item.source_id, Item.uri)
+                .where(Item.dataset_id == dataset_id, Item.frame > 0)
+                .distinct()
+            )
+        ).all()
+    )
+    writer = _ZipWriter(settings, sources, {(s, u) for s, u in multi})
+    async for items in groups:
+        for item_rows in items:  # names of classes unknown to `folders` (none expected) get a folder too
+            for row in item_rows:
+                if row.label is not None and row.label not in folders:
+                    folders.update(folder_names([*folders, row.label]))
+        async for piece in _drive(writer.items(items, folders)):
+            yield piece
+    async for piece in _drive(writer.finish()):
+        yield piece

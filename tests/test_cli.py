@@ -1,0 +1,112 @@
+"""The `labelwise` command line, run in process against the test database."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+
+from backend import cli
+from backend.settings import get_settings
+from tests.factories import image_folder
+
+
+@pytest.fixture
+def run_cli(monkeypatch, settings, database, data_root):
+    monkeypatch.setenv("LABELWISE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("LABELWISE_DATABASE_URL", settings.database)
+    monkeypatch.setenv("LABELWISE_DATA_ROOTS", str(data_root))
+    monkeypatch.setenv("LABELWISE_TAGGER", "cli-user")
+    get_settings.cache_clear()
+
+    def run(*args: str, ok: bool = True):
+        result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    yield run
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["demo"],
+        ["migrate"],
+        ["dataset"],
+        ["dataset", "add"],
+        ["export"],
+        ["import"],
+        ["openapi"],
+    ],
+)
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(cli.main, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_dataset_add_list_rename_delete(run_cli, folder):
+    image_folder(folder, count=4, corrupt=1)
+    out = run_cli("dataset", "add", "cli-ds", str(folder)).output
+    assert "5 items, 1 unreadable" in out
+    assert "cli-ds" in run_cli("dataset", "list").output
+    assert "extended: 0 items" not in run_cli("dataset", "rescan", "cli-ds").output
+    run_cli("dataset", "rename", "cli-ds", "renamed")
+    assert "renamed" in run_cli("dataset", "list").output
+    run_cli("dataset", "delete", "renamed", "--yes")
+    assert "no datasets yet" in run_cli("dataset", "list").output
+
+
+def test_bad_input_exits_nonzero_with_a_clear_message(run_cli, folder):
+    result = run_cli("dataset", "add", "x", "/etc", ok=False)
+    assert "FORBIDDEN" in result.output and "outside the data roots" in result.output
+    assert "NOT_FOUND" in run_cli("dataset", "rename", "nope", "other", ok=False).output
+
+
+def test_export_and_import_round_trip(run_cli, folder, tmp_path):
+    image_folder(folder, count=3)
+    run_cli("dataset", "add", "io", str(folder))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("uri,label\nimg_000.png,ring\nsub/img_001.png,arc\nnope.png,ring\n")
+    out = run_cli("import", "io", str(labels), "--create-classes").output
+    assert "2 rows accepted, 1 refused" in out
+    exported = tmp_path / "out.csv"
+    run_cli("export", "io", "--format", "csv", "-o", str(exported))
+    rows = list(csv.DictReader(exported.open()))
+    assert sorted(r["label"] for r in rows if r["label"]) == ["arc", "ring"]
+
+
+def test_export_formats_and_refusals_leave_no_partial_file(run_cli, folder, tmp_path):
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    image_folder(folder, count=3)
+    run_cli("dataset", "add", "fmt", str(folder))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("uri,label\nimg_000.png,ring\n")
+    assert "created classes: ring" in run_cli("import", "fmt", str(labels), "--create-classes").output
+    parquet, archive = tmp_path / "out.parquet", tmp_path / "out.zip"
+    run_cli("export", "fmt", "--format", "parquet", "-o", str(parquet), "--labeled-only")
+    assert pq.read_table(parquet).column("label").to_pylist() == ["ring"]
+    run_cli("export", "fmt", "--format", "zip", "-o", str(archive))
+    names = zipfile.ZipFile(io.BytesIO(archive.read_bytes())).namelist()
+    assert [n for n in names if n.startswith("ring/")] and "labels.csv" in names
+    missing = tmp_path / "missing.csv"
+    assert "NOT_FOUND" in run_cli("export", "nope", "-o", str(missing), ok=False).output
+    assert not missing.exists() and not list(tmp_path.glob("*.part"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("uri,label\nimg_000.png,ring,extra\n")
+    assert "INVALID: line 2" in run_cli("import", "fmt", str(bad), ok=False).output
+
+
+def test_demo_makes_the_dataset_once(run_cli):
+    first = run_cli("demo", "--no-serve", "--count", "12").output
+    assert "Demo dataset 'xray-demo' is ready" in first
+    run_cli("demo", "--no-serve", "--count", "12")
+    listing = run_cli("dataset", "list").output
+    assert listing.count("xray-demo") == 1 and "12 items" in listing
