@@ -1,0 +1,17 @@
+"""Trainable algorithms: a registry of keys, kinds, descriptions and parameter schemas.
+
+Importable without any ML library: schemas are plain dicts; the ML code lives in ``workers/``.
+"""
+
+from backend.algorithms.registry import KINDS, Algorithm, get_algorithm, list_algorithms, register
+from backend.algorithms.validation import validate_infer_options, validate_parameters
+
+__all__ = [
+    "KINDS",
+    "Algorithm",
+    "get_algorithm",
+    "list_algorithms",
+    "register",
+    "validate_infer_options",
+    "validate_parameters",
+]

@@ -1,0 +1,297 @@
+"""Algorithms (with their JSON parameter schemas), models and jobs: submit, cancel, retry, progress,
+metrics, log. Thin resolvers over ``backend.algorithms`` and ``backend.jobs.service``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from backend.algorithms import Algorithm as DomainAlgorithm
+from backend.algorithms import get_algorithm, list_algorithms
+from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.inputs import json_object
+from backend.api.rest.jobs import model_files
+from backend.jobs import service
+from backend.jobs.runtime import enqueue_for
+from backend.settings import Settings
+from backend.storage import job_tables
+
+
+@strawberry.type(description="A trainable algorithm; parameters must meet 'parametersSchema' (JSON schema).")
+class Algorithm:
+    key: str
+    kind: str = strawberry.field(description="feature_extractor or classifier")
+    title: str
+    description: str
+    parameters_schema: JSON
+    infer_schema: JSON = strawberry.field(description="The JSON schema of inference options.")
+    defaults: JSON = strawberry.field(description="The parameters used when none are given.")
+    needs_labels: bool
+    outputs: list[str] = strawberry.field(description="What inference writes: vectors, probabilities, ...")
+
+    @classmethod
+    def of(cls, a: DomainAlgorithm) -> Algorithm:
+        return cls(
+            key=a.key,
+            kind=a.kind,
+            title=a.title,
+            description=a.description,
+            parameters_schema=a.schema,
+            infer_schema=a.infer_schema,
+            defaults=a.defaults(),
+            needs_labels=a.needs_labels,
+            outputs=list(a.outputs),
+        )
+
+
+@strawberry.type(description="An algorithm + parameters trained on a dataset.")
+class Model:
+    id: int
+    name: str
+    algorithm: str
+    kind: str
+    state: str
+    dataset_id: int
+    parameters: JSON
+    trained_on: JSON
+    summary: JSON
+    files: list[str] = strawberry.field(description="Files of a ready model: REST /models/{id}/files/{name}.")
+    created_at: datetime
+    ready_at: datetime | None
+
+    @classmethod
+    def of(cls, m: job_tables.Model, settings: Settings) -> Model:
+        assert m.id is not None
+        return cls(
+            id=m.id,
+            name=m.name,
+            algorithm=m.algorithm,
+            kind=m.kind,
+            state=m.state,
+            dataset_id=m.dataset_id,
+            parameters=m.parameters,
+            trained_on=m.trained_on,
+            summary=m.summary,
+            files=model_files(m, settings),
+            created_at=m.created_at,
+            ready_at=m.ready_at,
+        )
+
+
+@strawberry.type(description="The metrics of one epoch (train_loss, val_loss, accuracy, ...).")
+class Metric:
+    epoch: int
+    metrics: JSON
+
+
+@strawberry.type
+class LogLine:
+    id: int
+    attempt: int
+    at: datetime
+    level: str
+    message: str
+
+    @classmethod
+    def of(cls, line: job_tables.JobLog) -> LogLine:
+        assert line.id is not None
+        return cls(id=line.id, attempt=line.attempt, at=line.at, level=line.level, message=line.message)
+
+
+@strawberry.type(description="Background work: train, infer, build-index, project.")
+class Job:
+    id: int
+    kind: str
+    state: str = strawberry.field(description="queued, running, succeeded, failed or canceled")
+    algorithm: str
+    dataset_id: int
+    model_id: int | None
+    parameters: JSON
+    attempt: int
+    cancel_requested: bool
+    done: int
+    total: int
+    epoch: int | None
+    epochs: int | None
+    worker: str | None
+    error: str | None
+    traceback: str | None
+    outputs: list[str] = strawberry.field(description="Files of a succeeded job: /jobs/{id}/outputs/{name}")
+    submitted_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    duration_seconds: float | None = strawberry.field(description="How long it ran (so far, while running).")
+
+    @classmethod
+    def of(cls, j: job_tables.Job) -> Job:
+        assert j.id is not None
+        return cls(
+            id=j.id,
+            kind=j.kind,
+            state=j.state,
+            algorithm=j.algorithm,
+            dataset_id=j.dataset_id,
+            model_id=j.model_id,
+            parameters=j.parameters,
+            attempt=j.attempt,
+            cancel_requested=j.cancel_requested,
+            done=j.done,
+            total=j.total,
+            epoch=j.epoch,
+            epochs=j.epochs,
+            worker=j.worker,
+            error=j.error,
+            traceback=j.traceback,
+            outputs=list(j.outputs.get("files", [])),
+            submitted_by=j.submitted_by,
+            created_at=j.created_at,
+            started_at=j.started_at,
+            finished_at=j.finished_at,
+            heartbeat_at=j.heartbeat_at,
+            duration_seconds=service.job_duration(j),
+        )
+
+    @strawberry.field(description="done / total of the current attempt (0 before it starts).")
+    def progress(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+    @strawberry.field(description="Per-epoch metrics of the current attempt.")
+    async def metrics(self, info: Info[Any, Any]) -> list[Metric]:
+        async with use_session(info) as session:
+            rows = await service.job_metrics(session, self.id)
+        return [Metric(epoch=m.epoch, metrics=m.metrics) for m in rows]
+
+    @strawberry.field(description="Log lines of every attempt, oldest first; afterId: the last id seen.")
+    async def log(self, info: Info[Any, Any], after_id: int = 0) -> list[LogLine]:
+        async with use_session(info) as session:
+            return [LogLine.of(line) for line in await service.job_log(session, self.id, after_id=after_id)]
+
+
+@strawberry.type
+class JobPage:
+    jobs: list[Job]
+    total: int
+    offset: int
+    limit: int
+
+
+@strawberry.input(
+    description="'train': datasetId + algorithm (+ parameters, name). 'infer', 'build-index', 'project': "
+    "modelId (+ datasetId, default the training dataset, + options in parameters)."
+)
+class SubmitJobInput:
+    kind: str = "train"
+    dataset_id: int | None = None
+    algorithm: str | None = None
+    model_id: int | None = None
+    parameters: JSON | None = None
+    name: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Registered algorithms with the JSON schema of their parameters.")
+    def algorithms(self, kind: str | None = None) -> list[Algorithm]:
+        return [Algorithm.of(a) for a in list_algorithms(kind)]
+
+    @strawberry.field(description="One algorithm (NOT_FOUND when unknown).")
+    def algorithm(self, key: str) -> Algorithm:
+        return Algorithm.of(get_algorithm(key))
+
+    @strawberry.field(description="Models, newest first.")
+    async def models(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int | None = None,
+        state: str | None = None,
+        kind: str | None = None,
+        algorithm: str | None = None,
+    ) -> list[Model]:
+        settings = context_of(info).settings
+        async with use_session(info) as session:
+            rows = await service.list_models(
+                session, dataset_id=dataset_id, state=state, kind=kind, algorithm=algorithm
+            )
+        return [Model.of(m, settings) for m in rows]
+
+    @strawberry.field(description="One model (NOT_FOUND when unknown).")
+    async def model(self, info: Info[Any, Any], id: int) -> Model:
+        settings = context_of(info).settings
+        async with use_session(info) as session:
+            return Model.of(await service.get_model(session, id), settings)
+
+    @strawberry.field(description="Jobs, newest first. The page size is capped by the server.")
+    async def jobs(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int | None = None,
+        model_id: int | None = None,
+        state: str | None = None,
+        kind: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> JobPage:
+        max_limit = context_of(info).settings.max_page_size
+        async with use_session(info) as session:
+            page = await service.list_jobs(
+                session,
+                dataset_id=dataset_id,
+                model_id=model_id,
+                state=state,
+                kind=kind,
+                offset=offset,
+                limit=limit,
+                max_limit=max_limit,
+            )
+        jobs = [Job.of(j) for j in page.jobs]
+        return JobPage(jobs=jobs, total=page.total, offset=page.offset, limit=page.limit)
+
+    @strawberry.field(description="One job with its state and progress (NOT_FOUND when unknown).")
+    async def job(self, info: Info[Any, Any], id: int) -> Job:
+        async with use_session(info) as session:
+            return Job.of(await service.get_job(session, id))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Queue a job. Invalid parameters are refused (INVALID, every problem in "
+        "extensions.errors), an unreachable broker too (BROKER_UNAVAILABLE); nothing is created then."
+    )
+    async def submit_job(self, info: Info[Any, Any], input: SubmitJobInput) -> Job:
+        context = context_of(info)
+        async with use_session(info) as session:
+            job = await service.submit_job(
+                session,
+                context.settings,
+                enqueue_for(context.state),
+                kind=input.kind,
+                dataset_id=input.dataset_id,
+                algorithm=input.algorithm,
+                model_id=input.model_id,
+                parameters=json_object(input.parameters, "parameters"),
+                name=input.name,
+                submitted_by=context.tagger,
+            )
+        return Job.of(job)
+
+    @strawberry.mutation(description="Cancel a job: a queued one at once, a running one at its next step.")
+    async def cancel_job(self, info: Info[Any, Any], id: int) -> Job:
+        tagger = context_of(info).tagger
+        async with use_session(info) as session:
+            return Job.of(await service.cancel_job(session, id, by=tagger))
+
+    @strawberry.mutation(description="Run a failed or canceled job again as its next attempt.")
+    async def retry_job(self, info: Info[Any, Any], id: int) -> Job:
+        context = context_of(info)
+        async with use_session(info) as session:
+            job = await service.retry_job(
+                session, context.settings, enqueue_for(context.state), id, by=context.tagger
+            )
+        return Job.of(job)

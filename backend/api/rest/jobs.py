@@ -1,0 +1,403 @@
+"""REST: algorithms, models, jobs (submit, cancel, retry, metrics, log) and their output files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import File
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.algorithms import Algorithm, get_algorithm, list_algorithms
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, error_responses
+from backend.api.rest.schemas import ErrorBody
+from backend.jobs import service
+from backend.jobs.artifacts import list_files
+from backend.jobs.features import vectors_file
+from backend.jobs.runtime import enqueue_for
+from backend.settings import Settings
+from backend.storage.job_tables import Job, JobLog, Model
+
+
+class AlgorithmOut(msgspec.Struct, kw_only=True):
+    """A trainable algorithm; ``parameters_schema`` is the JSON schema its parameters must meet."""
+
+    key: str
+    kind: str
+    title: str
+    description: str
+    parameters_schema: dict[str, Any]
+    infer_schema: dict[str, Any]
+    needs_labels: bool
+    outputs: list[str]
+
+    @classmethod
+    def of(cls, a: Algorithm) -> AlgorithmOut:
+        return cls(
+            key=a.key,
+            kind=a.kind,
+            title=a.title,
+            description=a.description,
+            parameters_schema=a.schema,
+            infer_schema=a.infer_schema,
+            needs_labels=a.needs_labels,
+            outputs=list(a.outputs),
+        )
+
+
+class ModelOut(msgspec.Struct, kw_only=True):
+    """A model: training -> ready (files downloadable) | failed | canceled."""
+
+    id: int
+    name: str
+    algorithm: str
+    kind: str
+    state: str
+    dataset_id: int
+    parameters: dict[str, Any]
+    trained_on: dict[str, Any]
+    summary: dict[str, Any]
+    files: list[str]
+    created_at: datetime
+    ready_at: datetime | None
+
+    @classmethod
+    def of(cls, m: Model, settings: Settings) -> ModelOut:
+        return cls(
+            id=m.id or 0,
+            name=m.name,
+            algorithm=m.algorithm,
+            kind=m.kind,
+            state=m.state,
+            dataset_id=m.dataset_id,
+            parameters=m.parameters,
+            trained_on=m.trained_on,
+            summary=m.summary,
+            files=model_files(m, settings),
+            created_at=m.created_at,
+            ready_at=m.ready_at,
+        )
+
+
+class JobOut(msgspec.Struct, kw_only=True):
+    """A job; ``outputs`` names the files of a succeeded job (``/jobs/{id}/outputs/{name}``)."""
+
+    id: int
+    kind: str
+    state: str
+    algorithm: str
+    dataset_id: int
+    model_id: int | None
+    parameters: dict[str, Any]
+    attempt: int
+    cancel_requested: bool
+    done: int
+    total: int
+    epoch: int | None
+    epochs: int | None
+    worker: str | None
+    error: str | None
+    traceback: str | None
+    outputs: list[str]
+    submitted_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+
+    @classmethod
+    def of(cls, j: Job) -> JobOut:
+        return cls(
+            id=j.id or 0,
+            kind=j.kind,
+            state=j.state,
+            algorithm=j.algorithm,
+            dataset_id=j.dataset_id,
+            model_id=j.model_id,
+            parameters=j.parameters,
+            attempt=j.attempt,
+            cancel_requested=j.cancel_requested,
+            done=j.done,
+            total=j.total,
+            epoch=j.epoch,
+            epochs=j.epochs,
+            worker=j.worker,
+            error=j.error,
+            traceback=j.traceback,
+            outputs=list(j.outputs.get("files", [])),
+            submitted_by=j.submitted_by,
+            created_at=j.created_at,
+            started_at=j.started_at,
+            finished_at=j.finished_at,
+            heartbeat_at=j.heartbeat_at,
+        )
+
+
+class JobPageOut(msgspec.Struct, kw_only=True):
+    jobs: list[JobOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class MetricOut(msgspec.Struct, kw_only=True):
+    epoch: int
+    metrics: dict[str, float]
+
+
+class LogLineOut(msgspec.Struct, kw_only=True):
+    id: int
+    attempt: int
+    at: datetime
+    level: str
+    message: str
+
+    @classmethod
+    def of(cls, line: JobLog) -> LogLineOut:
+        return cls(id=line.id or 0, attempt=line.attempt, at=line.at, level=line.level, message=line.message)
+
+
+class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``train``: dataset_id + algorithm (+ parameters, name). ``infer``: model_id (+ dataset_id,
+    default the training dataset, + inference options in ``parameters``)."""
+
+    kind: str = "train"
+    dataset_id: int | None = None
+    algorithm: str | None = None
+    model_id: int | None = None
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    name: str | None = None
+
+
+def model_files(model: Model, settings: Settings) -> list[str]:
+    if model.state != "ready" or not model.artifact_path:
+        return []
+    directory = settings.artifact_dir / model.artifact_path
+    return list_files(directory) if directory.is_dir() else []
+
+
+BROKER_DOWN = {
+    503: ResponseSpec(
+        data_container=ErrorBody,
+        description="The job broker cannot be reached; nothing was created (code BROKER_UNAVAILABLE)",
+        generate_examples=False,
+    )
+}
+
+
+StateFilter = Annotated[str | None, QueryParameter(name="state", description="queued, running, ...")]
+
+
+class AlgorithmsController(Controller):
+    path = f"{API_PREFIX}/algorithms"
+    tags = ["jobs"]
+
+    @get("/", summary="Registered algorithms with their parameter schemas", sync_to_thread=False)
+    def list_algorithms(self, kind: FromQuery[str | None] = None) -> list[AlgorithmOut]:
+        """Registered algorithms with the JSON schema of their parameters."""
+        return [AlgorithmOut.of(a) for a in list_algorithms(kind)]
+
+    @get("/{key:str}", summary="One algorithm", sync_to_thread=False, responses=error_responses(404))
+    def get_algorithm(self, key: FromPath[str]) -> AlgorithmOut:
+        return AlgorithmOut.of(get_algorithm(key))
+
+
+class ModelsController(Controller):
+    path = f"{API_PREFIX}/models"
+    tags = ["jobs"]
+
+    @get("/", summary="Models, newest first")
+    async def list_models(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        dataset_id: FromQuery[int | None] = None,
+        model_state: StateFilter = None,
+        kind: FromQuery[str | None] = None,
+    ) -> list[ModelOut]:
+        """Models, newest first; state is training, ready, failed or canceled."""
+        models = await service.list_models(session, dataset_id=dataset_id, state=model_state, kind=kind)
+        return [ModelOut.of(m, settings) for m in models]
+
+    @get("/{model_id:int}", summary="One model", responses=error_responses(404))
+    async def get_model(self, session: AsyncSession, settings: Settings, model_id: FromPath[int]) -> ModelOut:
+        return ModelOut.of(await service.get_model(session, model_id), settings)
+
+    @get(
+        "/{model_id:int}/files/{name:str}",
+        summary="Download a file of a ready model",
+        media_type="application/octet-stream",
+        responses=error_responses(404, 409),
+    )
+    async def model_file(
+        self, session: AsyncSession, settings: Settings, model_id: FromPath[int], name: FromPath[str]
+    ) -> File:
+        """Download one file of a ready model (e.g. ``pca.npz``)."""
+        path = await service.model_file(session, settings, model_id, name)
+        return File(path=path, filename=f"model-{model_id}-{name}")
+
+    @get(
+        "/{model_id:int}/vectors",
+        summary="Feature vectors of the latest inference (Parquet or .npy)",
+        media_type="application/octet-stream",
+        responses=error_responses(400, 404),
+    )
+    async def model_vectors(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        model_id: FromPath[int],
+        dataset_id: FromQuery[int | None] = None,
+        fmt: Annotated[str, QueryParameter(name="format", description="parquet or npy")] = "parquet",
+    ) -> File:
+        """Feature vectors of the latest inference: Parquet (item_id, vector) or ``vectors.npy``
+        (rows aligned with ``/item-ids``)."""
+        directory = await service.feature_dir(session, settings, model_id, dataset_id)
+        path = vectors_file(directory, fmt)
+        return File(path=path, filename=f"model-{model_id}-{path.name}")
+
+    @get(
+        "/{model_id:int}/item-ids",
+        summary="Item ids aligned with the .npy feature vectors",
+        media_type="application/octet-stream",
+        responses=error_responses(404),
+    )
+    async def model_item_ids(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        model_id: FromPath[int],
+        dataset_id: FromQuery[int | None] = None,
+    ) -> File:
+        """``item_ids.npy`` (int64) aligned row by row with ``vectors.npy``."""
+        directory = await service.feature_dir(session, settings, model_id, dataset_id)
+        path = vectors_file(directory, "npy").with_name("item_ids.npy")
+        return File(path=path, filename=f"model-{model_id}-item_ids.npy")
+
+
+class JobsController(Controller):
+    path = f"{API_PREFIX}/jobs"
+    tags = ["jobs"]
+
+    @get("/", summary="Jobs, newest first", responses=error_responses(400))
+    async def list_jobs(
+        self,
+        session: AsyncSession,
+        dataset_id: FromQuery[int | None] = None,
+        model_id: FromQuery[int | None] = None,
+        job_state: StateFilter = None,
+        kind: FromQuery[str | None] = None,
+        offset: FromQuery[int] = 0,
+        limit: FromQuery[int] = 50,
+    ) -> JobPageOut:
+        """Jobs, newest first."""
+        page = await service.list_jobs(
+            session,
+            dataset_id=dataset_id,
+            model_id=model_id,
+            state=job_state,
+            kind=kind,
+            offset=offset,
+            limit=limit,
+        )
+        return JobPageOut(
+            jobs=[JobOut.of(j) for j in page.jobs], total=page.total, offset=page.offset, limit=page.limit
+        )
+
+    @post(
+        "/",
+        summary="Submit a train, infer, build-index or project job",
+        status_code=HTTP_201_CREATED,
+        responses={**error_responses(400, 404, 409), **BROKER_DOWN},
+    )
+    async def submit_job(
+        self,
+        request: Request,
+        state: State,
+        session: AsyncSession,
+        settings: Settings,
+        data: JSONBody[SubmitJobIn],
+    ) -> JobOut:
+        """Queue a job. Invalid parameters are refused (400, every problem listed in
+        ``error.details.errors``) and an unreachable broker (503) before anything is created."""
+        job = await service.submit_job(
+            session,
+            settings,
+            enqueue_for(state),
+            kind=data.kind,
+            dataset_id=data.dataset_id,
+            algorithm=data.algorithm,
+            model_id=data.model_id,
+            parameters=data.parameters,
+            name=data.name,
+            submitted_by=tagger_for(request, settings),
+        )
+        return JobOut.of(job)
+
+    @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
+    async def get_job(self, session: AsyncSession, job_id: FromPath[int]) -> JobOut:
+        return JobOut.of(await service.get_job(session, job_id))
+
+    @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
+    async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
+        """Per-epoch metrics of the current attempt (train_loss, val_loss, accuracy, ...)."""
+        return [
+            MetricOut(epoch=m.epoch, metrics=m.metrics) for m in await service.job_metrics(session, job_id)
+        ]
+
+    @get("/{job_id:int}/log", summary="Log lines of a job", responses=error_responses(404))
+    async def job_log(
+        self, session: AsyncSession, job_id: FromPath[int], after_id: FromQuery[int] = 0
+    ) -> list[LogLineOut]:
+        """Log lines of every attempt, oldest first; pass the last id seen as ``after_id``."""
+        return [LogLineOut.of(line) for line in await service.job_log(session, job_id, after_id=after_id)]
+
+    @post(
+        "/{job_id:int}/cancel",
+        summary="Cancel a queued or running job",
+        status_code=HTTP_200_OK,
+        responses=error_responses(404, 409),
+    )
+    async def cancel_job(
+        self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
+    ) -> JobOut:
+        """A queued job is canceled at once; a running one stops at its next step."""
+        return JobOut.of(await service.cancel_job(session, job_id, by=tagger_for(request, settings)))
+
+    @post(
+        "/{job_id:int}/retry",
+        summary="Run a failed or canceled job again",
+        status_code=HTTP_200_OK,
+        responses={**error_responses(404, 409), **BROKER_DOWN},
+    )
+    async def retry_job(
+        self, request: Request, state: State, session: AsyncSession, settings: Settings, job_id: FromPath[int]
+    ) -> JobOut:
+        """Run a failed or canceled job again as its next attempt."""
+        job = await service.retry_job(
+            session, settings, enqueue_for(state), job_id, by=tagger_for(request, settings)
+        )
+        return JobOut.of(job)
+
+    @get(
+        "/{job_id:int}/outputs/{name:str}",
+        summary="Download a file a succeeded job wrote",
+        media_type="application/octet-stream",
+        responses=error_responses(404, 409),
+    )
+    async def job_output(
+        self, session: AsyncSession, settings: Settings, job_id: FromPath[int], name: FromPath[str]
+    ) -> File:
+        """Download a file a succeeded job wrote (``vectors.npy``, ``item_ids.npy``, ...)."""
+        path = await service.job_output_file(session, settings, job_id, name)
+        return File(path=path, filename=f"job-{job_id}-{name}")
+
+
+route_handlers = [AlgorithmsController, ModelsController, JobsController]

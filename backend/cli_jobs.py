@@ -1,0 +1,382 @@
+"""`labelwise jobs ...` (submit, list, show, cancel, retry, wait, algorithms, models) and
+`labelwise worker` (real Dramatiq worker processes for a Redis broker).
+
+With the embedded broker a job submitted here is queued in the database and a running
+`labelwise serve` picks it up; `--wait` runs it in this process instead if no server does first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from backend.errors import LabelwiseError
+from backend.settings import Settings, get_settings
+
+T = TypeVar("T")
+FINISHED = ("succeeded", "failed", "canceled")
+
+
+def _call(settings: Settings, work: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run ``work(session, *args)`` on a fresh connection; domain errors become clean exits."""
+    from backend.storage.database import Database
+
+    async def main() -> T:
+        database = Database(settings.database)
+        try:
+            async with database.session() as session:
+                return await work(session, *args, **kwargs)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(main())
+    except LabelwiseError as exc:
+        problems = exc.details.get("errors") if isinstance(exc.details, dict) else None
+        lines = [f"{exc.code}: {exc.message}"]
+        if problems:
+            lines += [f"  - {p['field'] or '(parameters)'}: {p['message']}" for p in problems]
+        raise click.ClickException("\n".join(lines)) from exc
+
+
+def _prepare(settings: Settings) -> None:
+    from backend.storage import migrate
+
+    settings.ensure_dirs()
+    migrate.upgrade(settings.database)
+
+
+def _parse_params(schema: dict[str, Any], pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any]:
+    """``--param name=value`` pairs typed by the schema, over ``--params-json``."""
+    from backend.algorithms.forms import parse_text_params
+    from backend.errors import Invalid
+
+    params: dict[str, Any] = json.loads(as_json) if as_json else {}
+    texts = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"'{pair}' is not name=value", param_hint="--param")
+        texts[name.strip()] = value
+    typed, problems = parse_text_params(schema, texts)
+    if problems:
+        raise Invalid("; ".join(str(p["message"]) for p in problems), errors=problems)
+    params.update(typed)
+    return params
+
+
+def _line(job: Any) -> str:
+    progress = f"{job.done}/{job.total}" if job.total else "-"
+    epoch = f"epoch {job.epoch}/{job.epochs}" if job.epoch else ""
+    return (
+        f"{job.id:>6}  {job.kind:<11} {job.algorithm:<16} {job.state:<10} {progress:>12} {epoch:<14} "
+        f"model {job.model_id or '-'}"
+    )
+
+
+def _enqueuer(settings: Settings) -> Any:
+    """The broker's enqueue with Redis; None with the embedded broker (the server picks jobs up)."""
+    if not settings.broker_url:
+        return None
+    from workers.runtime import JobRuntime
+
+    return JobRuntime(settings).enqueue
+
+
+def _wait(settings: Settings, job_id: int, run_here: bool) -> Any:
+    """Follow a job to its end with a progress bar; with ``run_here`` also run jobs in process."""
+    from tqdm import tqdm
+
+    from backend.jobs import service
+
+    runtime = None
+    if run_here and not settings.broker_url:
+        from workers.runtime import JobRuntime
+
+        runtime = JobRuntime(settings).start()
+    bar = tqdm(desc=f"job {job_id}", unit="item", file=sys.stderr, dynamic_ncols=True)
+    try:
+        while True:
+            job = _call(settings, service.get_job, job_id)
+            bar.total = job.total or None
+            bar.n = job.done
+            bar.set_postfix_str(f"{job.state}" + (f" epoch {job.epoch}/{job.epochs}" if job.epoch else ""))
+            if job.state in FINISHED:
+                return job
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo(f"\nstopped waiting; job {job_id} goes on (see `labelwise jobs show {job_id}`)", err=True)
+        raise SystemExit(130) from None
+    finally:
+        bar.close()
+        if runtime is not None:
+            runtime.stop()
+
+
+def _report(job: Any) -> None:
+    click.echo(_line(job))
+    if job.state == "failed":
+        raise click.ClickException(f"job {job.id} failed: {job.error}")
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """Train and apply models: submit, follow, cancel and retry background jobs."""
+
+
+@jobs.command("algorithms")
+@click.option("--schema", "show_schema", is_flag=True, help="Print each algorithm's JSON schema.")
+def algorithms_cmd(show_schema: bool) -> None:
+    """List the registered algorithms and their parameters."""
+    from backend.algorithms import list_algorithms
+
+    for algorithm in list_algorithms():
+        click.echo(f"{algorithm.key}  ({algorithm.kind})  {algorithm.title}: {algorithm.description}")
+        if show_schema:
+            click.echo(json.dumps(algorithm.schema, indent=2))
+            continue
+        for name, spec in algorithm.schema.get("properties", {}).items():
+            bounds = ""
+            if "minimum" in spec or "maximum" in spec:
+                bounds = f" [{spec.get('minimum', '')}..{spec.get('maximum', '')}]"
+            if "enum" in spec:
+                bounds = f" {{{', '.join(map(str, spec['enum']))}}}"
+            click.echo(
+                f"    {name}={spec.get('default', '')!s:<8} {spec.get('type', '')}{bounds}  "
+                f"{spec.get('description', '')}"
+            )
+
+
+@jobs.command("submit")
+@click.option(
+    "--kind",
+    type=click.Choice(["train", "infer", "project", "cluster", "build-index"]),
+    default="train",
+    show_default=True,
+    help="train an algorithm; infer, project, cluster or build-index on a trained model.",
+)
+@click.option(
+    "--dataset", "dataset_name", default=None, help="Dataset name (train; infer: default the model's)."
+)
+@click.option("--algorithm", default=None, help="Algorithm key (train), see `labelwise jobs algorithms`.")
+@click.option("--model", "model_id", type=int, default=None, help="Model id (all kinds but train).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter; repeat for more.")
+@click.option("--params-json", default=None, help="Parameters as a JSON object.")
+@click.option("--name", default=None, help="Name of the model to train.")
+@click.option("--wait", is_flag=True, help="Follow the job to its end (embedded broker: run it here).")
+def submit_cmd(
+    kind: str,
+    dataset_name: str | None,
+    algorithm: str | None,
+    model_id: int | None,
+    params: tuple[str, ...],
+    params_json: str | None,
+    name: str | None,
+    wait: bool,
+) -> None:
+    """Queue a job (training, inference, projection, clustering, index); invalid parameters are
+    refused with every reason before anything is queued."""
+    from backend.algorithms import get_algorithm
+    from backend.datasets.service import get_dataset_by_name
+    from backend.jobs import service
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> Any:
+        dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
+        if kind == "train":
+            if not algorithm:
+                raise click.UsageError("--algorithm is required to train")
+            schema = get_algorithm(algorithm).schema
+        elif model_id is None:
+            raise click.UsageError(f"--model is required for {kind}")
+        elif kind == "infer":
+            schema = get_algorithm((await service.get_model(session, model_id)).algorithm).infer_schema
+        else:
+            from backend.jobs.tasks import get_task
+
+            schema = get_task(kind).schema
+        parameters = _parse_params(schema, params, params_json)
+        return await service.submit_job(
+            session,
+            settings,
+            _enqueuer(settings),
+            kind=kind,
+            dataset_id=dataset_id,
+            algorithm=algorithm,
+            model_id=model_id,
+            parameters=parameters,
+            name=name,
+            submitted_by=settings.tagger,
+        )
+
+    job = _call(settings, work)
+    click.echo(f"job {job.id} queued ({job.kind} {job.algorithm}, model {job.model_id})")
+    if wait:
+        _report(_wait(settings, job.id, run_here=True))
+    elif not settings.broker_url:
+        click.echo("a running `labelwise serve` picks it up; or follow it with `labelwise jobs wait`")
+
+
+@jobs.command("wait")
+@click.argument("job_id", type=int)
+@click.option(
+    "--run-here/--no-run-here", default=True, help="Embedded broker: run queued jobs in this process."
+)
+def wait_cmd(job_id: int, run_here: bool) -> None:
+    """Follow a job to its end; exits 1 if it failed."""
+    settings = get_settings()
+    _prepare(settings)
+    _report(_wait(settings, job_id, run_here))
+
+
+@jobs.command("list")
+@click.option("--dataset", "dataset_name", default=None)
+@click.option("--state", default=None, help="queued, running, succeeded, failed or canceled.")
+@click.option("--limit", default=50, show_default=True)
+def list_cmd(dataset_name: str | None, state: str | None, limit: int) -> None:
+    """Jobs, newest first."""
+    from backend.datasets.service import get_dataset_by_name
+    from backend.jobs import service
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> Any:
+        dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
+        return await service.list_jobs(session, dataset_id=dataset_id, state=state, limit=limit)
+
+    page = _call(settings, work)
+    if not page.jobs:
+        click.echo("no jobs")
+    for job in page.jobs:
+        click.echo(_line(job))
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+def show_cmd(job_id: int) -> None:
+    """A job's state, parameters, metrics, log and outputs."""
+    from backend.jobs import service
+
+    settings = get_settings()
+
+    async def work(session: Any) -> Any:
+        return (
+            await service.get_job(session, job_id),
+            await service.job_metrics(session, job_id),
+            await service.job_log(session, job_id),
+        )
+
+    job, metrics, log = _call(settings, work)
+    click.echo(_line(job))
+    click.echo(f"parameters: {json.dumps(job.parameters)}")
+    click.echo(
+        f"attempt {job.attempt}, submitted by {job.submitted_by or '?'} at {job.created_at:%Y-%m-%d %H:%M:%S}"
+    )
+    for metric in metrics:
+        values = "  ".join(f"{k}={v:.5g}" for k, v in metric.metrics.items())
+        click.echo(f"  epoch {metric.epoch:>4}  {values}")
+    for line in log:
+        click.echo(f"  {line.at:%H:%M:%S} [{line.level}] {line.message}")
+    if job.error:
+        click.echo(f"error: {job.error}")
+    if job.outputs.get("files"):
+        click.echo(
+            f"outputs in {settings.artifact_dir / job.outputs['dir']}: {', '.join(job.outputs['files'])}"
+        )
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=int)
+def cancel_cmd(job_id: int) -> None:
+    """Cancel a queued job, or ask a running one to stop at its next step."""
+    from backend.jobs import service
+
+    settings = get_settings()
+    job = _call(settings, service.cancel_job, job_id, by=settings.tagger)
+    click.echo(
+        f"job {job.id} canceled"
+        if job.state == "canceled"
+        else f"job {job.id}: cancel requested, it stops soon"
+    )
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=int)
+@click.option("--wait", is_flag=True, help="Follow the job to its end (embedded broker: run it here).")
+def retry_cmd(job_id: int, wait: bool) -> None:
+    """Run a failed or canceled job again."""
+    from backend.jobs import service
+
+    settings = get_settings()
+    _prepare(settings)
+    job = _call(settings, service.retry_job, settings, _enqueuer(settings), job_id, by=settings.tagger)
+    click.echo(f"job {job.id} queued again (attempt {job.attempt})")
+    if wait:
+        _report(_wait(settings, job.id, run_here=True))
+
+
+@jobs.command("models")
+@click.option("--dataset", "dataset_name", default=None)
+def models_cmd(dataset_name: str | None) -> None:
+    """Trained models, newest first."""
+    from backend.datasets.service import get_dataset_by_name
+    from backend.jobs import service
+
+    settings = get_settings()
+    _prepare(settings)
+
+    async def work(session: Any) -> Any:
+        dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
+        return await service.list_models(session, dataset_id=dataset_id)
+
+    for model in _call(settings, work):
+        click.echo(
+            f"{model.id:>6}  {model.name:<30} {model.algorithm:<16} {model.state:<9} {model.dataset_id}"
+        )
+
+
+def worker_argv(settings: Settings, processes: int, threads: int) -> list[str]:
+    """The `dramatiq` command line that serves this installation's job queue."""
+    return [
+        sys.executable, "-m", "dramatiq", "workers.entry",
+        "--processes", str(processes), "--threads", str(threads), "--queues", settings.job_queue,
+    ]  # fmt: skip
+
+
+@click.command("worker")
+@click.option("--processes", default=1, show_default=True, help="Worker processes (one per GPU is usual).")
+@click.option("--threads", default=1, show_default=True, help="Jobs at a time per process.")
+def worker(processes: int, threads: int) -> None:
+    """Run Dramatiq worker processes for LABELWISE_BROKER_URL=redis://... (GPU nodes)."""
+    settings = get_settings()
+    if not settings.broker_url:
+        raise click.ClickException(
+            "`labelwise worker` needs LABELWISE_BROKER_URL=redis://...; with the embedded broker "
+            "`labelwise serve` runs jobs itself"
+        )
+    _prepare(settings)
+    argv = worker_argv(settings, processes, threads)
+    click.echo(f"starting {processes} worker process(es) x {threads} thread(s) on queue {settings.job_queue}")
+    os.execv(argv[0], argv)
+
+
+@click.group()
+def main() -> None:
+    """Jobs and workers alone (the full CLI is `labelwise`)."""
+
+
+main.add_command(jobs)
+main.add_command(worker)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,494 @@
+"""Job and model pages (Data Clinic / MLCoach): train form, jobs table, live job page, models.
+
+A running job's page polls ``/jobs/{id}/live`` every 2 s (HTMX); the fragment it gets back carries
+the polling attribute only while the job is active, so polling stops by itself when it ends. The
+loss and accuracy plots are inline SVG drawn here from the per-epoch metrics: no script library.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.algorithms import get_algorithm, list_algorithms
+from backend.algorithms.forms import form_fields, parse_text_params
+from backend.algorithms.validation import check_against
+from backend.datasets.service import get_dataset
+from backend.errors import Invalid, LabelwiseError, NotFound
+from backend.jobs import service, states
+from backend.jobs.artifacts import list_files
+from backend.jobs.runtime import enqueue_for
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
+from backend.settings import Settings
+from backend.storage.job_tables import Job, JobMetric, Model
+
+POLL = "every 2s"
+PARAM_PREFIX = "params."  # form field names: params.<name>, apart from the model's name etc.
+COLORS = ("#2f6fed", "#e8710a", "#12a150", "#c0392b", "#8e44ad", "#7f8c8d")
+RECONSTRUCTION_PX = 96
+StateFilter = Annotated[str | None, QueryParameter(name="state")]  # "state" is a reserved name
+
+# ---- plots ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    name: str
+    color: str
+    points: list[tuple[float, float]]  # in SVG coordinates
+    last: float
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+
+
+@dataclass
+class Plot:
+    """What ``jobs/_plot.html`` draws: coordinates already placed in the SVG's box."""
+
+    key: str
+    title: str
+    series: list[Series]
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+    width: int = 460
+    height: int = 220
+    left: int = 56
+    right: int = 12
+    top: int = 12
+    bottom: int = 30
+    markers: bool = field(default=True)
+
+    @property
+    def x_end(self) -> int:
+        return self.width - self.right
+
+    @property
+    def y_end(self) -> int:
+        return self.height - self.bottom
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round values spanning [low, high]."""
+    span = high - low
+    step = 10 ** math.floor(math.log10(span / count)) if span > 0 else 1.0
+    for factor in (1, 2, 2.5, 5, 10):
+        if span / (step * factor) <= count:
+            step *= factor
+            break
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _label(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
+
+
+def build_plot(key: str, title: str, metrics: list[JobMetric], suffix: str) -> Plot | None:
+    """A line per metric whose name ends with ``suffix`` (train_loss, val_loss, ...), by epoch."""
+    names = sorted({k for m in metrics for k in m.metrics if k.endswith(suffix)})
+    if not names:
+        return None
+    plot = Plot(key=key, title=title, series=[], x_ticks=[], y_ticks=[])
+    values = [(m.epoch, m.metrics[n]) for m in metrics for n in names if n in m.metrics]
+    epochs = [e for e, _ in values]
+    x_low, x_high = min(epochs), max(epochs)
+    if x_low == x_high:
+        x_low, x_high = x_low - 1, x_high + 1
+    y_low, y_high = min(v for _, v in values), max(v for _, v in values)
+    pad = (y_high - y_low) * 0.05 or abs(y_high) * 0.05 or 1.0
+    y_low, y_high = y_low - pad, y_high + pad
+
+    def x_of(epoch: float) -> float:
+        return plot.left + (epoch - x_low) / (x_high - x_low) * (plot.x_end - plot.left)
+
+    def y_of(value: float) -> float:
+        return plot.y_end - (value - y_low) / (y_high - y_low) * (plot.y_end - plot.top)
+
+    for i, name in enumerate(names):
+        points = [(m.epoch, m.metrics[name]) for m in metrics if name in m.metrics]
+        plot.series.append(
+            Series(name, COLORS[i % len(COLORS)], [(x_of(e), y_of(v)) for e, v in points], points[-1][1])
+        )
+    plot.markers = len(metrics) <= 60
+    x_ticks = [t for t in _ticks(x_low, x_high) if float(t).is_integer()] or [x_low, x_high]
+    plot.x_ticks = [(x_of(t), str(int(t))) for t in x_ticks]
+    plot.y_ticks = [(y_of(t), _label(t)) for t in _ticks(y_low, y_high)]
+    return plot
+
+
+# ---- forms ---------------------------------------------------------------------------------------
+
+
+def _param_texts(form: dict[str, str]) -> dict[str, str]:
+    return {k[len(PARAM_PREFIX) :]: v for k, v in form.items() if k.startswith(PARAM_PREFIX)}
+
+
+def _field_errors(problems: list[dict[str, Any]]) -> tuple[dict[str, str], list[str]]:
+    """Problems by field name (shown next to the input) and those of the whole form."""
+    by_field: dict[str, str] = {}
+    general: list[str] = []
+    for problem in problems:
+        name, message = problem.get("field"), str(problem.get("message"))
+        if name:
+            by_field[name] = f"{by_field[name]}; {message}" if name in by_field else message
+        else:
+            general.append(message)
+    return by_field, general
+
+
+def check_form(schema: dict[str, Any], texts: dict[str, str], rules: Any = None) -> tuple[dict, list]:
+    """Typed parameters and every problem: text that is no number, then the schema's own checks."""
+    params, problems = parse_text_params(schema, texts, checkboxes=True)
+    try:
+        params = check_against(schema, params, None if problems else rules)
+    except Invalid as exc:
+        bad = {p["field"] for p in problems}
+        problems += [p for p in exc.details.get("errors", []) if p["field"] not in bad or p["field"] is None]
+    return params, problems
+
+
+async def _form_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: str(value) for key, value in form.items() if isinstance(value, str)}
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+def _model_dir(model: Model, settings: Settings) -> Path | None:
+    if model.state != states.MODEL_READY or not model.artifact_path:
+        return None
+    directory = settings.artifact_dir / model.artifact_path
+    return directory if directory.is_dir() else None
+
+
+def _job_dir(job: Job, settings: Settings) -> Path | None:
+    if job.state != states.SUCCEEDED or not job.outputs.get("dir"):
+        return None
+    directory = settings.artifact_dir / job.outputs["dir"]
+    return directory if directory.is_dir() else None
+
+
+def _confusion(*directories: Path | None) -> dict[str, Any] | None:
+    """``confusion_matrix.json`` ({"labels", "matrix"}) with each row's share per cell, if written."""
+    for directory in directories:
+        path = directory / "confusion_matrix.json" if directory else None
+        if path is None or not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        rows = []
+        for name, counts in zip(data["labels"], data["matrix"], strict=False):
+            total = sum(counts) or 1
+            rows.append({"label": name, "cells": [(c, c / total) for c in counts], "total": sum(counts)})
+        return {"labels": data["labels"], "rows": rows}
+    return None
+
+
+async def _latest_inference(session: AsyncSession, model: Model) -> Job | None:
+    try:
+        return await service.latest_inference(session, model.id)  # type: ignore[arg-type]
+    except NotFound:
+        return None
+
+
+def _reconstructions(job: Job | None, settings: Settings) -> list[dict[str, int]]:
+    directory = _job_dir(job, settings) if job else None
+    if directory is None or not (directory / "reconstructions.npy").is_file():
+        return []
+    ids = np.load(directory / "reconstruction_item_ids.npy")
+    return [{"index": i, "item_id": int(item)} for i, item in enumerate(ids)]
+
+
+async def _live(session: AsyncSession, job_id: int) -> dict[str, Any]:
+    """What ``jobs/_live.html`` needs: the job, its plots and the tail of its log."""
+    job = await service.get_job(session, job_id)
+    metrics = await service.job_metrics(session, job_id)
+    plots = [
+        build_plot("loss", "Loss", metrics, "loss"),
+        build_plot("accuracy", "Accuracy", metrics, "accuracy"),
+    ]
+    return {
+        "job": job,
+        "active": job.state in states.ACTIVE,
+        "poll": POLL,
+        "plots": [p for p in plots if p is not None],
+        "log": await service.job_log_tail(session, job_id),
+        "duration": service.job_duration(job),
+        "dataset_name": (await get_dataset(session, job.dataset_id)).name,
+    }
+
+
+def _optional_id(text: str | None) -> int | None:
+    """A filter's id from a query string, where "" (the "any" option) means no filter."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid(f"not a dataset id: {text!r}")
+    return int(text)
+
+
+# ---- pages ---------------------------------------------------------------------------------------
+
+
+class JobPages(Controller):
+    include_in_schema = False
+    exception_handlers = PAGE_EXCEPTION_HANDLERS
+
+    @get("/jobs")
+    async def jobs(
+        self,
+        request: Request,
+        session: AsyncSession,
+        job_state: StateFilter = None,
+        dataset_id: FromQuery[str | None] = None,
+    ) -> Template:
+        """Every job, newest first, filtered by state and dataset; refreshes itself while any is active."""
+        context = await self._table(session, job_state or None, _optional_id(dataset_id))
+        return render(request, "jobs/list.html", nav="jobs", states=states.STATES, **context)
+
+    @get("/jobs/rows")
+    async def job_rows(
+        self,
+        request: Request,
+        session: AsyncSession,
+        job_state: StateFilter = None,
+        dataset_id: FromQuery[int | None] = None,
+    ) -> Template:
+        return render(
+            request, "jobs/_table.html", **await self._table(session, job_state or None, dataset_id)
+        )
+
+    async def _table(
+        self, session: AsyncSession, state: str | None, dataset_id: int | None
+    ) -> dict[str, Any]:
+        page = await service.list_jobs(session, state=state, dataset_id=dataset_id, limit=200)
+        names = await service.dataset_names(session)
+        query = "&".join(
+            f"{k}={v}" for k, v in (("state", state), ("dataset_id", dataset_id)) if v is not None
+        )
+        return {
+            "page": page,
+            "names": names,
+            "state": state,
+            "dataset_id": dataset_id,
+            "query": query,
+            "active": any(j.state in states.ACTIVE for j in page.jobs),
+            "poll": POLL,
+        }
+
+    @get("/jobs/{job_id:int}")
+    async def job(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
+        """A job: state, progress, live loss and accuracy plots, log, error, cancel and retry."""
+        context = await _live(session, job_id)
+        model = await service.get_model(session, context["job"].model_id) if context["job"].model_id else None
+        return render(request, "jobs/job.html", nav="jobs", model=model, **context)
+
+    @get("/jobs/{job_id:int}/live")
+    async def job_live(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
+        """The part of the job page that changes; polled while the job is active."""
+        return render(request, "jobs/_live.html", **await _live(session, job_id))
+
+    @post("/jobs/{job_id:int}/cancel")
+    async def cancel(
+        self, request: Request, session: AsyncSession, job_id: FromPath[int]
+    ) -> Template | Redirect:
+        await service.cancel_job(session, job_id, by=tagger_of(request))
+        return await self._after_action(request, session, job_id)
+
+    @post("/jobs/{job_id:int}/retry")
+    async def retry(
+        self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
+    ) -> Template | Redirect:
+        enqueue = enqueue_for(request.app.state)
+        await service.retry_job(session, settings, enqueue, job_id, by=tagger_of(request))
+        return await self._after_action(request, session, job_id)
+
+    async def _after_action(
+        self, request: Request, session: AsyncSession, job_id: int
+    ) -> Template | Redirect:
+        if request.headers.get("hx-request") == "true":
+            return render(request, "jobs/_live.html", **await _live(session, job_id))
+        return Redirect(f"/jobs/{job_id}", status_code=HTTP_303_SEE_OTHER)
+
+    @get("/jobs/{job_id:int}/reconstructions/{index:int}", media_type="image/png")
+    async def reconstruction(
+        self, session: AsyncSession, settings: Settings, job_id: FromPath[int], index: FromPath[int]
+    ) -> Response[bytes]:
+        """One reconstruction an inference wrote, as a PNG the size of the originals beside it."""
+        from PIL import Image
+
+        directory = _job_dir(await service.get_job(session, job_id), settings)
+        path = directory / "reconstructions.npy" if directory else None
+        if path is None or not path.is_file():
+            raise NotFound(f"job {job_id} wrote no reconstructions")
+        images = np.load(path, mmap_mode="r")
+        if not 0 <= index < len(images):
+            raise NotFound(f"job {job_id} has no reconstruction {index}")
+        pixels = (np.clip(np.nan_to_num(images[index]), 0.0, 1.0) * 255).astype(np.uint8)
+        image = Image.fromarray(pixels).resize((RECONSTRUCTION_PX, RECONSTRUCTION_PX), Image.NEAREST)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return Response(buffer.getvalue(), media_type="image/png")
+
+    # ---- models ----------------------------------------------------------------------------------
+
+    @get("/models")
+    async def models(
+        self, request: Request, session: AsyncSession, dataset_id: FromQuery[int | None] = None
+    ) -> Template:
+        models = await service.list_models(session, dataset_id=dataset_id)
+        names = await service.dataset_names(session)
+        return render(
+            request, "jobs/models.html", nav="models", models=models, names=names, dataset_id=dataset_id
+        )
+
+    @get("/models/{model_id:int}")
+    async def model(
+        self, request: Request, session: AsyncSession, settings: Settings, model_id: FromPath[int]
+    ) -> Template:
+        """A model: parameters, what it learned from, metrics, files, reconstructions, confusion."""
+        return render(request, "jobs/model.html", **await self._model_context(session, settings, model_id))
+
+    async def _model_context(
+        self, session: AsyncSession, settings: Settings, model_id: int, **extra: Any
+    ) -> dict[str, Any]:
+        model = await service.get_model(session, model_id)
+        algorithm = get_algorithm(model.algorithm)
+        model_dir = _model_dir(model, settings)
+        inference = await _latest_inference(session, model) if model_dir else None
+        jobs = (await service.list_jobs(session, model_id=model_id, limit=50)).jobs
+        params = model.parameters
+        transform = {
+            "log": str(bool(params.get("log_transform", False))).lower(),
+            "p_low": params.get("percentile_low", 1.0),
+            "p_high": params.get("percentile_high", 99.0),
+        }
+        context: dict[str, Any] = {
+            "nav": "models",
+            "model": model,
+            "algorithm": algorithm,
+            "dataset_name": (await get_dataset(session, model.dataset_id)).name,
+            "files": list_files(model_dir) if model_dir else [],
+            "jobs": jobs,
+            "train_job": await service.train_job_of(session, model_id),
+            "inference": inference,
+            "reconstructions": _reconstructions(inference, settings),
+            "transform": transform,
+            "size": RECONSTRUCTION_PX,
+            "confusion": _confusion(model_dir, _job_dir(inference, settings) if inference else None),
+            "infer_fields": form_fields(algorithm.infer_schema),
+            "values": {},
+            "errors": {},
+            "general_errors": [],
+        }
+        context.update(extra)
+        return context
+
+    @post("/models/{model_id:int}/infer")
+    async def infer(
+        self, request: Request, session: AsyncSession, settings: Settings, model_id: FromPath[int]
+    ) -> Template | Redirect:
+        """Run the model on its dataset; invalid options are shown on the model page, nothing queued."""
+        model = await service.get_model(session, model_id)
+        texts = _param_texts(await _form_of(request))
+        options, problems = check_form(get_algorithm(model.algorithm).infer_schema, texts)
+        if not problems:
+            try:
+                job = await service.submit_job(
+                    session, settings, enqueue_for(request.app.state), kind="infer", model_id=model_id,
+                    parameters=options, submitted_by=tagger_of(request),
+                )  # fmt: skip
+                return Redirect(f"/jobs/{job.id}", status_code=HTTP_303_SEE_OTHER)
+            except LabelwiseError as exc:
+                problems = exc.details.get("errors") or [{"field": None, "message": exc.message}]
+        errors, general = _field_errors(problems)
+        context = await self._model_context(
+            session, settings, model_id, values=texts, errors=errors, general_errors=general
+        )
+        return render(request, "jobs/model.html", status_code=400, **context)
+
+    # ---- training --------------------------------------------------------------------------------
+
+    @get("/datasets/{dataset_id:int}/train")
+    async def train_form(
+        self,
+        request: Request,
+        session: AsyncSession,
+        dataset_id: FromPath[int],
+        algorithm: FromQuery[str | None] = None,
+    ) -> Template:
+        """Pick an algorithm; its parameter form is drawn from its JSON schema."""
+        return await self._train_page(request, session, dataset_id, algorithm)
+
+    @post("/datasets/{dataset_id:int}/train")
+    async def train(
+        self, request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+    ) -> Template | Redirect:
+        """Check the form; every problem goes back next to its field and nothing is queued."""
+        form = await _form_of(request)
+        key = form.get("algorithm", "")
+        algorithm = get_algorithm(key)
+        texts = _param_texts(form)
+        params, problems = check_form(algorithm.schema, texts, algorithm.check)
+        if not problems:
+            try:
+                job = await service.submit_job(
+                    session, settings, enqueue_for(request.app.state), kind="train", dataset_id=dataset_id,
+                    algorithm=key, parameters=params, name=form.get("name"), submitted_by=tagger_of(request),
+                )  # fmt: skip
+                return Redirect(f"/jobs/{job.id}", status_code=HTTP_303_SEE_OTHER)
+            except LabelwiseError as exc:
+                problems = exc.details.get("errors") or [{"field": None, "message": exc.message}]
+        return await self._train_page(
+            request, session, dataset_id, key, values=texts, name=form.get("name", ""), problems=problems
+        )
+
+    async def _train_page(
+        self,
+        request: Request,
+        session: AsyncSession,
+        dataset_id: int,
+        key: str | None,
+        *,
+        values: dict[str, str] | None = None,
+        name: str = "",
+        problems: list[dict[str, Any]] | None = None,
+    ) -> Template:
+        dataset = await get_dataset(session, dataset_id)
+        algorithms = list_algorithms()
+        if not algorithms:
+            raise NotFound("no algorithm is registered")
+        algorithm = get_algorithm(key) if key else algorithms[0]
+        errors, general = _field_errors(problems or [])
+        return render(
+            request,
+            "jobs/train.html",
+            status_code=400 if problems else 200,
+            nav="datasets",
+            dataset=dataset,
+            algorithms=algorithms,
+            algorithm=algorithm,
+            fields=form_fields(algorithm.schema),
+            values=values,
+            submitted=values is not None,
+            name=name,
+            errors=errors,
+            general_errors=general,
+            recent=(await service.list_jobs(session, dataset_id=dataset_id, limit=10)).jobs,
+        )
+
+
+route_handlers = [JobPages]

@@ -1,0 +1,109 @@
+"""``JobRuntime``: the job machinery inside one process (the web server, or the CLI with --wait).
+
+It owns the broker and the actor (to enqueue), a ``JobStore`` and a ticker thread that reaps jobs
+whose worker died and, with the embedded broker, runs ``dramatiq.Worker`` threads in process and
+re-sends jobs that are queued in the database but not in its in-memory queue (after a restart,
+or submitted by another process such as the CLI). Threads start on first need, not on creation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+
+from backend.jobs.execution import mark_sent, queued_job_ids, reap_stale_jobs
+from backend.settings import Settings
+from workers.broker import declare_actor, make_broker
+from workers.runner import run_job
+from workers.store import JobStore
+
+log = logging.getLogger("labelwise.worker")
+
+
+class JobRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.broker = make_broker(settings)
+        self.actor = declare_actor(self.broker, settings, self._run)
+        self.stopping = threading.Event()
+        self.store: JobStore | None = None
+        self.worker: dramatiq.Worker | None = None
+        self._ticker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedded(self) -> bool:
+        """True with the in-memory broker: this process runs the jobs itself."""
+        return not self.settings.broker_url
+
+    @property
+    def started(self) -> bool:
+        return self.store is not None
+
+    def enqueue(self, job_id: int) -> str:
+        """Send a job's message; the broker's message id. Raises when the broker is unreachable."""
+        message = self.actor.send(job_id)
+        if self.embedded:
+            self.start()
+        return message.message_id
+
+    def start(self) -> JobRuntime:
+        """Start the store, the ticker and (embedded) the worker threads; safe to call again."""
+        with self._lock:
+            if self.store is not None or self.stopping.is_set():
+                return self
+            self.store = JobStore(self.settings)
+            if self.embedded:
+                self.worker = dramatiq.Worker(
+                    self.broker,
+                    queues={self.settings.job_queue},
+                    worker_threads=max(1, self.settings.worker_threads),
+                    worker_timeout=200,
+                )
+                self.worker.start()
+            self._ticker = threading.Thread(target=self._tick_loop, name="labelwise-job-ticker", daemon=True)
+            self._ticker.start()
+            log.info("job runtime started (%s)", "in-process worker" if self.embedded else "enqueue only")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask running jobs to stop (they go back to the queue), then stop the threads."""
+        self.stopping.set()
+        with self._lock:
+            if self._ticker is not None:
+                self._ticker.join(timeout)
+            if self.worker is not None:
+                self.worker.stop(timeout=int(timeout * 1000))
+                self.worker = None
+            if self.store is not None:
+                self.store.close()
+            self.broker.close()
+
+    def tick(self, *, resend_all: bool = False) -> None:
+        """One round of housekeeping: reap dead jobs; (embedded) send jobs the queue lacks."""
+        assert self.store is not None
+        reaped = self.store.call(reap_stale_jobs, self.settings)
+        if reaped:
+            log.warning("jobs %s failed: their workers stopped sending heartbeats", reaped)
+        if self.embedded:
+            for job_id in self.store.call(queued_job_ids, unsent_only=not resend_all):
+                message = self.actor.send(job_id)
+                self.store.call(mark_sent, job_id, message.message_id)
+
+    def _tick_loop(self) -> None:
+        first = True
+        interval = max(0.05, min(self.settings.heartbeat_seconds, 5.0))
+        while not self.stopping.is_set():
+            try:
+                # After a (re)start the in-memory queue is empty: send every queued job once.
+                self.tick(resend_all=first)
+                first = False
+            except Exception:
+                log.exception("job housekeeping failed; trying again")
+            self.stopping.wait(interval)
+
+    def _run(self, job_id: int) -> None:
+        assert self.store is not None  # the worker threads start after the store
+        run_job(job_id, self.settings, self.store, self.stopping)
