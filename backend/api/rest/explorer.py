@@ -1,0 +1,212 @@
+"""The Latent Space Explorer over REST: projection points, cluster ids, selection statistics and
+labeling a selection. Projection and clustering jobs are submitted like any job (POST /jobs with
+kind "project" or "cluster" and a model id)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import numpy as np
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.schemas import EventOut
+from backend.errors import Invalid
+from backend.explorer import service
+from backend.explorer.service import latest_output
+from backend.images.colormap import heatmap_png
+from backend.images.transforms import DisplayTransform
+
+
+class ProjectionOut(msgspec.Struct, kw_only=True):
+    """Per-item coordinates, row i belongs to ``item_ids[i]``; ``z`` only for 3-D projections."""
+
+    projection_job_id: int
+    cluster_job_id: int | None
+    dataset_id: int
+    method: str
+    dimensions: int
+    item_ids: list[int]
+    x: list[float]
+    y: list[float]
+    z: list[float] | None = None
+    clusters: list[int] | None = None  # -1: noise / not clustered
+    labels: list[int]  # current label id per item, -1 unlabeled
+    predicted: list[int] | None = None  # a classifier's arg-max label id per item
+
+    @classmethod
+    def of(cls, points: service.Points) -> ProjectionOut:
+        coords = np.round(points.coords.astype(np.float64), 5)
+        return cls(
+            projection_job_id=points.projection_job_id,
+            cluster_job_id=points.cluster_job_id,
+            dataset_id=points.dataset_id,
+            method=str(points.meta.get("method", "")),
+            dimensions=int(coords.shape[1]),
+            item_ids=points.item_ids.tolist(),
+            x=coords[:, 0].tolist(),
+            y=coords[:, 1].tolist(),
+            z=coords[:, 2].tolist() if coords.shape[1] > 2 else None,
+            clusters=points.clusters.tolist() if points.clusters is not None else None,
+            labels=points.labels.tolist(),
+            predicted=points.predicted.tolist() if points.predicted is not None else None,
+        )
+
+
+class ClustersOut(msgspec.Struct, kw_only=True):
+    cluster_job_id: int
+    dataset_id: int
+    method: str
+    item_ids: list[int]
+    clusters: list[int]
+
+
+class SelectionIn(msgspec.Struct, kw_only=True):
+    item_ids: list[int]
+    projection_job_id: int | None = None
+
+
+class HeatmapIn(msgspec.Struct, kw_only=True):
+    item_ids: list[int]
+    statistic: str = "mean"  # mean | std
+    size: int = 128
+    log: bool = True
+    p_low: float = 1.0
+    p_high: float = 99.0
+
+
+class SelectionOut(msgspec.Struct, kw_only=True):
+    count: int
+    labels: dict[str, int]
+    clusters: dict[str, int]
+
+
+class LabelSelectionIn(msgspec.Struct, kw_only=True):
+    projection_job_id: int
+    item_ids: list[int]
+    label_id: int | None = None
+    op: str = "set"  # set | add | remove | clear
+    selection: dict[str, Any] = msgspec.field(default_factory=dict)  # how it was drawn: box, lasso
+
+
+DatasetQuery = Annotated[
+    int | None, QueryParameter(description="dataset the model ran on (default: the one it trained on)")
+]
+
+
+class ExplorerController(Controller):
+    path = API_PREFIX
+    tags = ["explorer"]
+
+    @get(
+        "/models/{model_id:int}/projection",
+        summary="A projection's coordinates per item, with cluster ids, labels and predictions",
+        responses=error_responses(400, 404),
+    )
+    async def projection(
+        self,
+        session: Session,
+        settings: AppSettings,
+        model_id: FromPath[int],
+        dataset_id: DatasetQuery = None,
+        projection_job_id: Annotated[int | None, QueryParameter(description="default: the newest")] = None,
+        cluster_job_id: Annotated[int | None, QueryParameter(description="default: the newest")] = None,
+    ) -> ProjectionOut:
+        points = await service.load_points(
+            session,
+            settings,
+            model_id,
+            dataset_id,
+            projection_job_id=projection_job_id,
+            cluster_job_id=cluster_job_id,
+        )
+        return ProjectionOut.of(points)
+
+    @get(
+        "/models/{model_id:int}/clusters",
+        summary="Cluster id per item (-1: noise) of a clustering job",
+        responses=error_responses(400, 404),
+    )
+    async def clusters(
+        self,
+        session: Session,
+        settings: AppSettings,
+        model_id: FromPath[int],
+        dataset_id: DatasetQuery = None,
+        cluster_job_id: Annotated[int | None, QueryParameter(description="default: the newest")] = None,
+    ) -> ClustersOut:
+        job = await latest_output(session, model_id, dataset_id, "cluster", cluster_job_id)
+        folder = settings.artifact_dir / job.outputs["dir"]
+        return ClustersOut(
+            cluster_job_id=job.id,  # type: ignore[arg-type]
+            dataset_id=job.dataset_id,  # type: ignore[arg-type]
+            method=str(job.parameters.get("method", "")),
+            item_ids=np.load(folder / "item_ids.npy").tolist(),
+            clusters=np.load(folder / "clusters.npy").tolist(),
+        )
+
+    @post(
+        "/models/{model_id:int}/projection/selection",
+        summary="Statistics of selected points: count, labels and clusters represented",
+        status_code=200,
+        responses=error_responses(400, 404),
+    )
+    async def selection(
+        self, session: Session, settings: AppSettings, model_id: FromPath[int], data: JSONBody[SelectionIn]
+    ) -> SelectionOut:
+        points = await service.load_points(
+            session, settings, model_id, projection_job_id=data.projection_job_id
+        )
+        summary = await service.selection_summary(session, points, data.item_ids)
+        return SelectionOut(**summary)
+
+    @post(
+        "/datasets/{dataset_id:int}/explorer/label",
+        summary="Label the points selected in a projection as one event of kind 'explorer'",
+        status_code=201,
+        responses=error_responses(400, 404, 409),
+    )
+    async def label(
+        self, request: Request, session: Session, settings: AppSettings, dataset_id: FromPath[int],
+        data: JSONBody[LabelSelectionIn],
+    ) -> EventOut:  # fmt: skip
+        event = await service.label_selection(
+            session,
+            dataset_id,
+            tagger=tagger_for(request, settings),
+            item_ids=data.item_ids,
+            label_id=data.label_id,
+            projection_job_id=data.projection_job_id,
+            selection=data.selection,
+            op=data.op,
+        )
+        return EventOut.of(event)
+
+    @post(
+        "/datasets/{dataset_id:int}/explorer/heatmap",
+        summary="Heat map (PNG) of the mean or standard deviation image of selected items",
+        status_code=200,
+        media_type="image/png",
+        responses=error_responses(400, 404),
+    )
+    async def heatmap(
+        self, session: Session, settings: AppSettings, dataset_id: FromPath[int], data: JSONBody[HeatmapIn]
+    ) -> Response[bytes]:
+        """Each item is transformed as on the pages and resized to ``size``; large selections use an
+        even sample (the ``X-Labelwise-Items-Used`` header says how many items went in)."""
+        if data.statistic not in ("mean", "std"):
+            raise Invalid(f"statistic must be mean or std, got {data.statistic!r}")
+        if not 16 <= data.size <= 512:
+            raise Invalid(f"size must be between 16 and 512, got {data.size}")
+        transform = DisplayTransform(log=data.log, p_low=data.p_low, p_high=data.p_high)
+        mean, std, used = await service.selection_images(
+            session, settings, dataset_id, data.item_ids, size=data.size, transform=transform
+        )
+        png = heatmap_png(mean if data.statistic == "mean" else std)
+        return Response(png, media_type="image/png", headers={"X-Labelwise-Items-Used": str(used)})
+
+
+route_handlers = [ExplorerController]

@@ -1,0 +1,1 @@
+"""Latent Space Explorer: projections and clusterings of a model's feature vectors, per item."""

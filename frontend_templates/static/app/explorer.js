@@ -1,0 +1,271 @@
+// The Latent Space Explorer page: loads a projection from the REST API, colours it, and turns box /
+// lasso selections into statistics, heat maps, a gallery and one labeling event.
+"use strict";
+
+(function () {
+  const root = document.getElementById("explorer");
+  if (!root || !root.dataset.modelId) return;
+  const datasetId = Number(root.dataset.datasetId);
+  const modelId = Number(root.dataset.modelId);
+  const classes = JSON.parse(document.getElementById("explorer-classes").textContent);
+  const classById = new Map(classes.map((c) => [c.id, c]));
+  const PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
+    "#31a354", "#756bb1", "#636363", "#fd8d3c",
+  ];
+  const GREY = [170, 170, 170];
+  const $ = (id) => document.getElementById(id);
+  const message = $("plot-message");
+  const state = { points: null, selected: [], how: null, colorBy: "cluster" };
+
+  const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+
+  async function api(path, options = {}) {
+    const response = await fetch(`/api/v1${path}`, {
+      headers: { "Content-Type": "application/json" },
+      ...options,
+    });
+    if (!response.ok) {
+      let text = response.statusText;
+      try { text = (await response.json()).error.message; } catch (_) { /* not JSON */ }
+      const error = new Error(text);
+      error.status = response.status;
+      throw error;
+    }
+    return response;
+  }
+
+  const plot = new window.Scatter($("plot"), $("overlay"), {
+    onHover: showHover,
+    onSelect: select,
+    onDraw: (renderer) => {
+      root.dataset.renderer = renderer;
+      if (!window.explorerReady && state.points) {
+        window.explorerReady = true;
+        root.dataset.ready = "true";
+      }
+    },
+  });
+
+  function colorOf(i) {
+    const p = state.points;
+    if (state.colorBy === "cluster") {
+      if (!p.clusters) return GREY;
+      const c = p.clusters[i];
+      return c < 0 ? GREY : rgb(PALETTE[c % PALETTE.length]);
+    }
+    const label = state.colorBy === "label" ? p.labels[i] : p.predicted ? p.predicted[i] : -1;
+    const cls = classById.get(label);
+    return cls ? rgb(cls.color) : GREY;
+  }
+
+  function recolor() {
+    const p = state.points;
+    const colors = new Uint8Array(p.item_ids.length * 3);
+    for (let i = 0; i < p.item_ids.length; i++) colors.set(colorOf(i), 3 * i);
+    plot.setColors(colors);
+    legend();
+  }
+
+  function legend() {
+    const list = $("legend");
+    list.replaceChildren();
+    const add = (color, text) => {
+      const li = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = color;
+      li.append(swatch, document.createTextNode(text));
+      list.append(li);
+    };
+    const p = state.points;
+    if (state.colorBy === "cluster") {
+      if (!p.clusters) { add("#aaa", "not clustered yet: run a clustering"); return; }
+      const counts = new Map();
+      for (const c of p.clusters) counts.set(c, (counts.get(c) || 0) + 1);
+      [...counts.keys()].sort((a, b) => a - b).slice(0, 40).forEach((c) =>
+        add(c < 0 ? "#aaa" : PALETTE[c % PALETTE.length], `${c < 0 ? "noise" : `cluster ${c}`} (${counts.get(c)})`));
+    } else {
+      if (state.colorBy === "predicted" && !p.predicted) { add("#aaa", "this model gives no class probabilities"); return; }
+      classes.forEach((c) => add(c.color, c.name));
+      add("#aaa", state.colorBy === "label" ? "unlabeled" : "no prediction");
+    }
+  }
+
+  async function load() {
+    try {
+      const response = await api(`/models/${modelId}/projection?dataset_id=${datasetId}`);
+      const p = await response.json();
+      state.points = p;
+      state.index = new Map(p.item_ids.map((id, i) => [id, i]));
+      plot.setData(Float32Array.from(p.x), Float32Array.from(p.y));
+      recolor();
+      message.textContent = "";
+      message.hidden = true;
+      root.dataset.points = String(p.item_ids.length);
+      root.dataset.projectionJob = String(p.projection_job_id);
+    } catch (error) {
+      message.hidden = false;
+      message.textContent = error.status === 404 ? `${error.message}. Use “Run projection”.` : error.message;
+    }
+  }
+
+  const hover = $("hover");
+  function showHover(index, px, py) {
+    if (index < 0 || !state.points) { hover.hidden = true; return; }
+    const id = state.points.item_ids[index];
+    const img = hover.querySelector("img");
+    const src = `/api/v1/items/${id}/image?size=128&log=true`;
+    if (img.getAttribute("src") !== src) img.src = src;
+    const label = classById.get(state.points.labels[index]);
+    hover.querySelector("span").textContent = `item ${id}${label ? ` · ${label.name}` : ""}`;
+    hover.style.left = `${px + 14}px`;
+    hover.style.top = `${py + 14}px`;
+    hover.hidden = false;
+  }
+
+  function select(indices, how, add) {
+    let chosen = indices;
+    if (add && state.selected.length) chosen = [...new Set([...state.selected, ...indices])];
+    state.selected = chosen;
+    state.how = how;
+    plot.setSelected(chosen);
+    $("selection-count").textContent = String(chosen.length);
+    root.dataset.selected = String(chosen.length);
+    refreshSelection();
+  }
+
+  const selectedIds = () => state.selected.map((i) => state.points.item_ids[i]);
+
+  let pending = 0;
+  async function refreshSelection() {
+    const ticket = ++pending;
+    const stats = $("selection-stats"), gallery = $("selection-gallery"), heat = $("heatmaps");
+    gallery.replaceChildren();
+    if (!state.selected.length) { stats.replaceChildren(); heat.hidden = true; return; }
+    const ids = selectedIds();
+    ids.slice(0, 120).forEach((id) => {
+      const img = document.createElement("img");
+      img.loading = "lazy";
+      img.src = `/api/v1/items/${id}/image?size=96&log=true`;
+      img.alt = `item ${id}`;
+      img.dataset.itemId = String(id);
+      gallery.append(img);
+    });
+    if (ids.length > 120) {
+      const more = document.createElement("p");
+      more.className = "hint";
+      more.textContent = `…and ${ids.length - 120} more; labeling applies to all ${ids.length}.`;
+      gallery.append(more);
+    }
+    try {
+      const body = JSON.stringify({ item_ids: ids, projection_job_id: state.points.projection_job_id });
+      const summary = await (await api(`/models/${modelId}/projection/selection`, { method: "POST", body })).json();
+      if (ticket !== pending) return;
+      const part = (title, counts) => {
+        const p = document.createElement("p");
+        const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+        p.textContent = `${title}: ${entries.map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`;
+        return p;
+      };
+      stats.replaceChildren(part("Labels", summary.labels), part("Clusters", summary.clusters));
+      for (const statistic of ["mean", "std"]) {
+        const response = await api(`/datasets/${datasetId}/explorer/heatmap`, {
+          method: "POST", body: JSON.stringify({ item_ids: ids, statistic }),
+        });
+        if (ticket !== pending) return;
+        const url = URL.createObjectURL(await response.blob());
+        const img = $(`heatmap-${statistic}`);
+        if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+        img.src = url;
+        $("heatmap-note").textContent = `from ${response.headers.get("X-Labelwise-Items-Used")} of ${ids.length} items`;
+      }
+      heat.hidden = false;
+    } catch (error) {
+      stats.textContent = error.message;
+    }
+  }
+
+  async function label(labelId) {
+    if (!state.selected.length) { flash("select points first (box or lasso)"); return; }
+    const ids = selectedIds();
+    const body = {
+      projection_job_id: state.points.projection_job_id,
+      item_ids: ids,
+      label_id: labelId,
+      op: labelId === null ? "clear" : "set",
+      selection: state.how || {},
+    };
+    try {
+      await api(`/datasets/${datasetId}/explorer/label`, { method: "POST", body: JSON.stringify(body) });
+      for (const i of state.selected) state.points.labels[i] = labelId === null ? -1 : labelId;
+      recolor();
+      refreshSelection();
+      const name = labelId === null ? "unlabeled" : `labeled ${classById.get(labelId).name}`;
+      flash(`${ids.length} items ${name}`);
+    } catch (error) {
+      flash(error.message);
+    }
+  }
+
+  function flash(text) {
+    const box = document.getElementById("flash");
+    if (box) box.textContent = text;
+  }
+
+  async function submitJob(form) {
+    const kind = form.dataset.kind;
+    const parameters = {};
+    for (const [key, value] of new FormData(form)) {
+      const input = form.elements[key];
+      parameters[key] = input.type === "number" || key === "dimensions" ? Number(value) : value;
+    }
+    const status = $("job-status");
+    try {
+      const body = JSON.stringify({ kind, model_id: modelId, dataset_id: datasetId, parameters });
+      const job = await (await api("/jobs", { method: "POST", body })).json();
+      status.innerHTML = "";
+      const link = document.createElement("a");
+      link.href = `/jobs/${job.id}`;
+      link.textContent = `job ${job.id}`;
+      status.append(link, document.createTextNode(" queued…"));
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 700));
+        const now = await (await api(`/jobs/${job.id}`)).json();
+        status.lastChild.textContent = ` ${now.state}`;
+        if (["succeeded", "failed", "canceled"].includes(now.state)) {
+          if (now.state === "succeeded") { state.selected = []; plot.setSelected(null); await load(); }
+          else if (now.error) status.lastChild.textContent += `: ${now.error.split("\n")[0]}`;
+          break;
+        }
+      }
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  document.querySelectorAll(".job-form").forEach((form) =>
+    form.addEventListener("submit", (e) => { e.preventDefault(); submitJob(form); }));
+  document.querySelectorAll('input[name="color-by"]').forEach((input) =>
+    input.addEventListener("change", () => { state.colorBy = input.value; recolor(); }));
+  document.querySelectorAll('input[name="tool"]').forEach((input) =>
+    input.addEventListener("change", () => plot.setTool(input.value)));
+  $("reset-view").addEventListener("click", () => plot.resetView());
+  $("clear-selection").addEventListener("click", () => select([], null, false));
+  document.querySelectorAll("#label-buttons [data-label-id]").forEach((button) =>
+    button.addEventListener("click", () => label(button.dataset.labelId ? Number(button.dataset.labelId) : null)));
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, select, textarea")) return;
+    const tools = { b: "box", l: "lasso", p: "pan" };
+    if (tools[e.key]) {
+      document.querySelector(`input[name="tool"][value="${tools[e.key]}"]`).checked = true;
+      plot.setTool(tools[e.key]);
+      return;
+    }
+    const cls = classes.find((c) => c.hotkey && c.hotkey === e.key);
+    if (cls) label(cls.id);
+  });
+  plot.setTool("box");
+  load();
+})();
