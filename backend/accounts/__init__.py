@@ -1,0 +1,1 @@
+"""Accounts: who may do what. Users with a role, hashed passwords, API tokens, sign-in sessions."""

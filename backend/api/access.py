@@ -1,0 +1,173 @@
+"""The one door check: an app-wide guard that finds the caller and requires the route's role.
+
+Installed on the whole app in ``backend/app.py``, so it covers every route handler, present and
+future: the role comes from ``backend.accounts.roles.route_role`` (the handler's ``opt["role"]``,
+the ``ROUTE_ROLES`` table, else the HTTP method's default). The caller is the signed-in browser
+session (cookie), or a bearer token (``Authorization: Bearer lw_...``), or, while no account
+exists, the single local user (loopback clients only).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from backend.accounts import service
+from backend.accounts.local import is_loopback
+from backend.accounts.roles import ADMIN, PUBLIC, allows, route_role
+from backend.accounts.service import Caller
+
+log = logging.getLogger("labelwise.access")
+SESSION_COOKIE = "labelwise_session"
+# Without accounts, whether one was added (by another process: the CLI) is asked again this often.
+LOCAL_RECHECK_SECONDS = 5.0
+CALLER_KEY = "labelwise_caller"
+ACCOUNTS_KEY = "labelwise_accounts"
+SIGNIN_PATH = "/signin"
+TEST_CLIENT_HOST = "testclient"  # Litestar's in-process test client: never a network peer
+
+
+class AccessDenied(HTTPException):
+    """401 (no or bad credentials) or 403 (a role too weak); rendered per door by ``access_denied``."""
+
+    def __init__(self, status_code: int, detail: str, code: str | None = None) -> None:
+        super().__init__(detail=detail, status_code=status_code)
+        self.code = code or ("UNAUTHENTICATED" if status_code == 401 else "FORBIDDEN")
+
+
+def _database_down(exc: DBAPIError) -> AccessDenied:
+    """The caller could not be looked up: a 503 in the door's own error shape, without internals."""
+    log.error("database error while checking access: %s", type(exc.orig).__name__)
+    unavailable = isinstance(exc, OperationalError) or exc.connection_invalidated
+    return AccessDenied(
+        503 if unavailable else 500,
+        "the database is unavailable; nothing was changed, try again",
+        "DATABASE_UNAVAILABLE" if unavailable else "DATABASE_ERROR",
+    )
+
+
+def _state(connection: ASGIConnection) -> dict[str, Any]:
+    return connection.scope.setdefault("state", {})  # type: ignore[typeddict-item, return-value]
+
+
+def caller_of(connection: ASGIConnection) -> Caller | None:
+    """The caller the guard found for this request (None before the guard ran, or when nobody)."""
+    return _state(connection).get(CALLER_KEY)
+
+
+def accounts_on(connection: ASGIConnection) -> bool:
+    """Whether the guard found accounts in the database for this request."""
+    return bool(_state(connection).get(ACCOUNTS_KEY))
+
+
+def _set_caller(connection: ASGIConnection, caller: Caller | None) -> None:
+    _state(connection)[CALLER_KEY] = caller
+
+
+def _local_caller(connection: ASGIConnection) -> Caller:
+    settings = connection.app.state.settings
+    return Caller(name=settings.tagger, role=ADMIN)
+
+
+def _still_without_accounts(state: Any) -> bool:
+    """No account a moment ago, and none added by this process since: skip the database."""
+    until, epoch = getattr(state, "without_accounts", (0.0, -1))
+    return time.monotonic() < until and epoch == service.accounts_epoch()
+
+
+async def resolve_caller(connection: ASGIConnection) -> Caller | None:
+    """Who this request acts as; raises 401 for a bearer token that is not (or no longer) valid."""
+    state = connection.app.state
+    if _still_without_accounts(state):
+        _state(connection)[ACCOUNTS_KEY] = False
+        return _local_caller(connection)
+    async with state.database.session() as session:
+        accounts = await service.accounts_exist(session)  # one indexed row
+        _state(connection)[ACCOUNTS_KEY] = accounts
+        if not accounts:
+            state.without_accounts = (time.monotonic() + LOCAL_RECHECK_SECONDS, service.accounts_epoch())
+            return _local_caller(connection)
+        scheme, _, value = (connection.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            caller = await service.caller_for_token(session, value.strip())
+            if caller is None:
+                raise AccessDenied(401, "the API token is not valid: revoked, or mistyped")
+            return caller
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        return await service.caller_for_session(session, cookie) if cookie else None
+
+
+async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Litestar guard on the app: every route needs its role; nothing is open by omission."""
+    method = connection.scope.get("method", "GET")
+    template = connection.scope.get("path_template") or connection.url.path
+    needed = route_role(method, template, handler.opt)
+    if needed == PUBLIC and not handler.opt.get("role"):
+        return  # static files, CORS preflights, the schema: no caller needed, no database query
+    try:
+        caller = await resolve_caller(connection)
+    except AccessDenied:
+        if needed != PUBLIC:
+            raise
+        caller = None
+    except DBAPIError as exc:
+        if needed != PUBLIC:
+            raise _database_down(exc) from exc
+        caller = None
+    _set_caller(connection, caller)
+    if needed == PUBLIC:
+        return
+    if caller is None:
+        raise AccessDenied(401, "sign in first, or send an API token (Authorization: Bearer ...)")
+    if caller.local:
+        client = connection.client.host if connection.client else None
+        if not (is_loopback(client) or client == TEST_CLIENT_HOST):
+            raise AccessDenied(403, "Labelwise runs without accounts and answers this computer only")
+    if not allows(caller.role, needed):
+        raise AccessDenied(403, f"this needs the {needed} role; '{caller.name}' is a {caller.role}")
+
+
+def _door(path: str) -> str:
+    if path.startswith("/graphql"):
+        return "graphql"
+    if path.startswith("/api/"):
+        return "rest"
+    return "pages"
+
+
+def access_denied(request: Request[Any, Any, Any], exc: AccessDenied) -> Response[Any]:
+    """REST: the usual error body; GraphQL: the GraphQL error shape; pages: the sign-in page."""
+    from backend.api.errors import error_body
+
+    code = exc.code
+    headers = {"WWW-Authenticate": 'Bearer realm="labelwise"'} if exc.status_code == 401 else {}
+    door = _door(request.url.path)
+    if door == "graphql":
+        body = {"errors": [{"message": exc.detail, "extensions": {"code": code}}]}
+        return Response(body, status_code=exc.status_code, headers=headers)
+    if door == "rest":
+        return Response(error_body(code, exc.detail), status_code=exc.status_code, headers=headers)
+    if exc.status_code >= 500:
+        return Response(exc.detail, status_code=exc.status_code, media_type="text/plain")
+    if exc.status_code == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        signin = f"{SIGNIN_PATH}?next={quote(target, safe='')}"
+        if request.headers.get("hx-request") == "true":
+            headers = {"HX-Redirect": signin}
+            return Response(exc.detail, status_code=401, headers=headers, media_type="text/plain")
+        return Response("", status_code=303, headers={"Location": signin})
+    from backend.errors import Forbidden
+    from backend.pages.common import page_error_handler
+
+    return page_error_handler(request, Forbidden(exc.detail))
+
+
+access_exception_handlers: dict[Any, Any] = {AccessDenied: access_denied}
