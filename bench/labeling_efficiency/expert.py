@@ -1,0 +1,324 @@
+"""The simulated expert: labels a data set through the public API the way a person would.
+
+It knows the ground truth (as a person knows what they see) and acts only through
+``LabelwiseClient``. Every action a person would take is counted:
+
+- ``manual``: one item labeled by hand;
+- ``batch``: one click that labels a batch (a similarity page, a probability threshold);
+- ``deselect``: one item taken out of a similarity page before labeling it;
+- ``select``: one item picked by hand from a similarity page (cheaper than deselecting when few
+  items of the page belong to the class: the expert picks whichever is fewer clicks);
+- ``fix``: a wrong label corrected during review;
+- ``undo``: an event taken back after review found it too wrong;
+- ``job``: a training, inference or index job started.
+
+The guided strategy: train a feature extractor and run its inference; label similarity pages
+around the first unlabeled item, then around the mean of the items just accepted while the pages
+stay clean (accepting the page minus the items of other classes); once every class has a few
+labels, train a classifier, apply the arg-max class above a threshold, review a sample of what it
+labeled (fix the wrong ones, or undo the batch if too many are wrong), and repeat with the grown
+label set, lowering the threshold while the batches stay clean. An unproductive classifier round
+sends the expert back to similarity pages until the label set has grown.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.labeling_efficiency.client import ApiError, LabelwiseClient
+
+ACTION_KINDS = ("manual", "batch", "select", "deselect", "fix", "undo", "job")
+
+
+@dataclass
+class Progress:
+    """Actions taken and the labels they add up to, after each step."""
+
+    actions: Counter = field(default_factory=Counter)
+    timeline: list[tuple[int, int, int]] = field(
+        default_factory=lambda: [(0, 0, 0)]
+    )  # actions, labeled, correct
+
+    @property
+    def total(self) -> int:
+        return sum(self.actions.values())
+
+    def add(self, kind: str, count: int = 1) -> None:
+        if kind not in ACTION_KINDS:
+            raise ValueError(f"unknown action kind {kind!r}")
+        if count:
+            self.actions[kind] += count
+
+
+@dataclass
+class Strategy:
+    """Knobs of the guided expert (defaults suit the demo data set)."""
+
+    feature_algorithm: str = "autoencoder"
+    feature_params: dict[str, Any] = field(default_factory=dict)
+    classifier_algorithm: str = "classifier"
+    classifier_params: dict[str, Any] = field(default_factory=dict)
+    first_page: int = 24
+    min_page: int = 8
+    max_page: int = 200
+    clean_page: float = 0.9  # precision at which the expert keeps going around the same class
+    min_per_class: int = 10  # labels per class before a classifier is trained
+    max_classifier_rounds: int = 12
+    quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
+    thresholds: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7)
+    review_size: int = 48  # items of each probability batch the expert looks at
+    max_review_error: float = 0.04  # more wrong than this in the sample: undo the batch
+    seed: int = 0
+
+
+class Expert:
+    """One labeling session against one dataset."""
+
+    def __init__(
+        self,
+        client: LabelwiseClient,
+        dataset_id: int,
+        truth_by_item: dict[int, str],
+        strategy: Strategy,
+        target: float,
+        max_actions: int | None = None,
+    ) -> None:
+        self.client = client
+        self.dataset_id = dataset_id
+        self.truth = truth_by_item
+        self.strategy = strategy
+        self.target = target
+        self.max_actions = max_actions or 3 * len(truth_by_item)
+        self.progress = Progress()
+        self.rng = random.Random(strategy.seed)
+        self.class_ids: dict[str, int] = {}
+        self.log: list[str] = []
+        self.algorithms: dict[str, dict[str, Any]] = {}
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    def setup_classes(self) -> None:
+        existing = {c["name"]: c["id"] for c in self.client.classes(self.dataset_id)}
+        for name in sorted(set(self.truth.values())):
+            if name not in existing:
+                existing[name] = self.client.create_class(self.dataset_id, name)["id"]
+        self.class_ids = existing
+
+    def _state(self) -> tuple[int, int]:
+        labels = self.client.labels(self.dataset_id)
+        correct = sum(
+            1 for item, ids in labels.items() if ids == [self.class_ids.get(self.truth.get(item, ""))]
+        )
+        return len(labels), correct
+
+    def snapshot(self) -> tuple[int, int]:
+        labeled, correct = self._state()
+        self.progress.timeline.append((self.progress.total, labeled, correct))
+        return labeled, correct
+
+    def labeled_fraction(self) -> float:
+        return self.progress.timeline[-1][1] / max(1, len(self.truth))
+
+    def done(self) -> bool:
+        return self.labeled_fraction() >= self.target or self.progress.total >= self.max_actions
+
+    def note(self, message: str) -> None:
+        self.log.append(f"[{self.progress.total:>5} actions, {self.labeled_fraction():6.1%}] {message}")
+
+    # ---- the manual baseline -----------------------------------------------------------------
+
+    def run_manual(self) -> Progress:
+        """One item at a time in gallery order, each labeled right: one action per label."""
+        self.setup_classes()
+        for item_id in sorted(self.truth):
+            if self.done():
+                break
+            self.client.tag(self.dataset_id, [item_id], self.class_ids[self.truth[item_id]])
+            self.progress.add("manual")
+            labeled = self.progress.timeline[-1][1] + 1
+            self.progress.timeline.append((self.progress.total, labeled, labeled))
+        self.snapshot()
+        return self.progress
+
+    # ---- the guided session ------------------------------------------------------------------
+
+    def run_guided(self) -> Progress:
+        self.setup_classes()
+        self.snapshot()
+        available = self.algorithms = self.client.algorithms()
+        wanted = self.strategy.feature_algorithm
+        model_id = self._features(wanted if wanted in available else "pca")
+        classifier = self.strategy.classifier_algorithm
+        rounds = 0 if classifier in available else self.strategy.max_classifier_rounds
+        page, level, retry_at = self.strategy.first_page, 0, 0
+        follow: tuple[str, list[int]] | None = None  # the class and items of the last clean page
+        while not self.done():
+            labeled = self.progress.timeline[-1][1]
+            if rounds < self.strategy.max_classifier_rounds and labeled >= retry_at and self._enough_labels():
+                rounds += 1
+                gained, clean = self._classifier_round(classifier, self.strategy.thresholds[level])
+                if not clean:
+                    level = max(0, level - 1)
+                if gained >= max(1, len(self.truth) // 100):
+                    continue  # productive: train again on the grown label set
+                if clean and level + 1 < len(self.strategy.thresholds):
+                    level += 1
+                retry_at = labeled + max(10, len(self.truth) // 20)  # grow the labels first
+                continue
+            page, follow = self._similarity_round(model_id, page, follow)
+            if page == 0:
+                break
+        self.snapshot()
+        return self.progress
+
+    def _params(self, algorithm: str, given: dict[str, Any]) -> dict[str, Any]:
+        """The strategy's parameters, with the quick epoch cap where the algorithm has epochs."""
+        params = dict(given)
+        schema = self.algorithms[algorithm]["parameters_schema"].get("properties", {})
+        if self.strategy.quick_epochs and "epochs" in schema and "epochs" not in params:
+            params["epochs"] = self.strategy.quick_epochs
+        return params
+
+    def _enough_labels(self) -> bool:
+        counts = Counter(self.truth[i] for i in self.client.labels(self.dataset_id))
+        return all(counts[name] >= self.strategy.min_per_class for name in self.class_ids)
+
+    def _features(self, algorithm: str) -> int:
+        given = self.strategy.feature_params if algorithm == self.strategy.feature_algorithm else {}
+        params = self._params(algorithm, given)
+        train = self.client.run_job(
+            kind="train", dataset_id=self.dataset_id, algorithm=algorithm, parameters=params
+        )
+        self.progress.add("job")
+        self.client.run_job(kind="infer", model_id=train["model_id"])
+        self.progress.add("job")
+        self.note(f"{algorithm} model {train['model_id']} trained and its vectors computed")
+        return int(train["model_id"])
+
+    def _ranked(self, model_id: int, query: list[int], page: int, mode: str = "mean") -> list[int]:
+        try:
+            rows = self.client.similar(self.dataset_id, model_id, query, page, mode)
+        except ApiError as exc:
+            if exc.status != 404 or "build-index" not in str(exc):
+                raise
+            self.client.run_job(kind="build-index", model_id=model_id)
+            self.progress.add("job")
+            rows = self.client.similar(self.dataset_id, model_id, query, page, mode)
+        return [row["item_id"] for row in rows]
+
+    def _similarity_round(
+        self, model_id: int, page: int, follow: tuple[str, list[int]] | None
+    ) -> tuple[int, tuple[str, list[int]] | None]:
+        """Label one page of similar items; returns the next page size (0: nothing left) and the
+        class to follow next (after a clean page, its accepted items are the next query)."""
+        if follow is not None:
+            wanted, query = follow
+            ranked = self._ranked(model_id, query, page)
+        else:
+            unlabeled = self.client.first_unlabeled(self.dataset_id)
+            if not unlabeled:
+                return 0, None
+            query = [unlabeled[0]["id"]]
+            wanted = self.truth[query[0]]
+            ranked = self._ranked(model_id, query, page)
+            if query[0] not in ranked:  # the ranking left the query item out: label it by hand
+                self.client.tag(self.dataset_id, query, self.class_ids[wanted])
+                self.progress.add("manual")
+        accepted = [i for i in ranked if self.truth[i] == wanted]
+        rejected = len(ranked) - len(accepted)
+        if accepted:
+            self.client.label_similar(
+                self.dataset_id, model_id, query, accepted, self.class_ids[wanted], shown=len(ranked)
+            )
+            self.progress.add("batch")
+            # select all and deselect the others, or pick the few that belong: fewer clicks wins
+            self.progress.add(
+                "deselect" if rejected <= len(accepted) else "select", min(rejected, len(accepted))
+            )
+        self.snapshot()
+        precision = len(accepted) / max(1, len(ranked))
+        self.note(f"similarity page of {len(ranked)} for {wanted}: precision {precision:.2f}")
+        if precision >= self.strategy.clean_page and accepted:
+            return min(self.strategy.max_page, page * 2), (wanted, accepted[:20])
+        if precision < 0.75:
+            return max(self.strategy.min_page, page // 2), None
+        return page, None
+
+    def _classifier_round(self, algorithm: str, threshold: float) -> tuple[int, bool]:
+        """Train on the labels so far, apply a threshold, review a sample. Returns (labels gained, clean)."""
+        before = self.progress.timeline[-1][1]
+        train = self.client.run_job(
+            kind="train",
+            dataset_id=self.dataset_id,
+            algorithm=algorithm,
+            parameters=self._params(algorithm, self.strategy.classifier_params),
+        )
+        self.progress.add("job")
+        self.client.run_job(kind="infer", model_id=train["model_id"])
+        self.progress.add("job")
+        if self.client.probability_count(self.dataset_id, train["model_id"], threshold) == 0:
+            self.note(f"classifier {train['model_id']}: nothing above {threshold}")
+            return 0, True
+        applied = self.client.apply_probability(self.dataset_id, train["model_id"], threshold)
+        self.progress.add("batch")
+        event = applied.get("event")
+        if not event:
+            return 0, True
+        labeled_items = self.client.event_tags(event["id"])
+        labels = self.client.labels(self.dataset_id)
+        sample = self.rng.sample(labeled_items, min(self.strategy.review_size, len(labeled_items)))
+        wrong = [i for i in sample if labels.get(i) != [self.class_ids[self.truth[i]]]]
+        if len(wrong) > self.strategy.max_review_error * len(sample):
+            self.client.undo(event["id"])
+            self.progress.add("undo")
+            self.snapshot()
+            self.note(f"threshold {threshold}: {len(wrong)}/{len(sample)} wrong in review, batch undone")
+            return 0, False
+        for item in wrong:
+            self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]], kind="review")
+            self.progress.add("fix")
+        labeled, _ = self.snapshot()
+        self.note(
+            f"classifier {train['model_id']} at {threshold}: {len(labeled_items)} labeled, "
+            f"{len(wrong)}/{len(sample)} fixed in review"
+        )
+        return labeled - before, True
+
+
+def summarize(progress: Progress, items: int, wall: float, job_wait: float, jobs: int) -> dict[str, Any]:
+    _, labeled, correct = progress.timeline[-1]
+    total = progress.total
+    return {
+        "items": items,
+        "labeled": labeled,
+        "correct": correct,
+        "labeled_fraction": labeled / max(1, items),
+        "accuracy": correct / labeled if labeled else 0.0,
+        "actions": total,
+        "actions_by_kind": {k: int(progress.actions.get(k, 0)) for k in ACTION_KINDS},
+        "labels_per_action": labeled / total if total else 0.0,
+        "actions_per_label": total / labeled if labeled else 0.0,
+        "wall_seconds": round(wall, 2),
+        "job_wait_seconds": round(job_wait, 2),
+        "jobs_started": jobs,
+        "timeline": progress.timeline,
+    }
+
+
+def timed_run(expert: Expert, guided: bool) -> dict[str, Any]:
+    start = time.perf_counter()
+    waited_before = expert.client.job_wait_seconds
+    jobs_before = len(expert.client.jobs)
+    progress = expert.run_guided() if guided else expert.run_manual()
+    wall = time.perf_counter() - start
+    return summarize(
+        progress,
+        len(expert.truth),
+        wall,
+        expert.client.job_wait_seconds - waited_before,
+        len(expert.client.jobs) - jobs_before,
+    )

@@ -1,0 +1,91 @@
+"""The labeling-efficiency study runs end to end on a small demo set, and its report adds up."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.demo import generate_demo
+from bench.labeling_efficiency import main
+from bench.labeling_efficiency.expert import ACTION_KINDS
+from tests.live import live_app
+
+pytestmark = pytest.mark.ml
+
+
+@pytest.fixture
+def demo_folder(data_root: Path, tmp_path: Path) -> tuple[Path, Path]:
+    folder = data_root / f"efficiency-{tmp_path.name}"
+    truth = generate_demo(folder, 96, size=64, seed=3, ground_truth=tmp_path / "truth.csv")
+    return folder, truth
+
+
+def _truth(path: Path) -> dict[str, str]:
+    with path.open(newline="") as handle:
+        return {row["path"]: row["label"] for row in csv.DictReader(handle)}
+
+
+def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
+    settings, database, demo_folder, tmp_path
+):
+    folder, truth_csv = demo_folder
+    out = tmp_path / "out"
+    with live_app(settings) as url:
+        main(
+            [
+                "--url", url, "--folder", str(folder), "--truth", str(truth_csv), "--out", str(out),
+                "--quick", "--feature-algorithm", "pca", "--target", "0.9",
+                "--feature-params", '{"n_components": 8, "image_size": 16}',
+                "--classifier-params", '{"epochs": 2, "image_size": 32}', "--max-classifier-rounds", "2",
+            ]
+        )  # fmt: skip
+        report = json.loads((out / "report.json").read_text())
+        truth = _truth(truth_csv)
+        with httpx.Client(base_url=f"{url}/api/v1") as client:
+            recomputed = {}
+            for mode in ("guided", "manual"):
+                dataset_id = report[mode]["dataset_id"]
+                items = client.get(f"/datasets/{dataset_id}/items", params={"limit": 500}).json()["items"]
+                classes = {c["id"]: c["name"] for c in client.get(f"/datasets/{dataset_id}/classes").json()}
+                labels = client.get(f"/datasets/{dataset_id}/labels").json()
+                uri = {i["id"]: i["uri"] for i in items}
+                correct = sum(
+                    1
+                    for row in labels
+                    if [classes[c] for c in row["label_ids"]] == [truth[uri[row["item_id"]]]]
+                )
+                recomputed[mode] = (len(labels), correct)
+                events = client.get(f"/datasets/{dataset_id}/events", params={"limit": 500}).json()
+                recomputed[mode + "_events"] = events
+
+    assert (out / "labeling_efficiency.png").stat().st_size > 5000
+    for mode in ("guided", "manual"):
+        run = report[mode]
+        assert run["items"] == len(truth) == 96
+        assert sum(run["actions_by_kind"].values()) == run["actions"]
+        assert set(run["actions_by_kind"]) == set(ACTION_KINDS)
+        assert (run["labeled"], run["correct"]) == recomputed[mode]
+        assert run["accuracy"] == pytest.approx(run["correct"] / run["labeled"])
+        assert run["labeled_fraction"] == pytest.approx(run["labeled"] / run["items"])
+        assert run["timeline"][-1] == [run["actions"], run["labeled"], run["correct"]]
+        actions = [point[0] for point in run["timeline"]]
+        assert actions == sorted(actions)
+        assert run["actions_by_kind"]["job"] == run["jobs_started"]
+    manual, guided = report["manual"], report["guided"]
+    assert manual["actions"] == manual["actions_by_kind"]["manual"] == manual["labeled"]
+    assert manual["accuracy"] == 1.0 and manual["jobs_started"] == 0
+    assert manual["labeled_fraction"] >= 0.9
+    assert guided["jobs_started"] >= 2  # a feature extractor trained and its vectors computed
+    assert guided["labeled_fraction"] >= 0.9
+    assert report["targets"]["labeled_fraction"]["met"] is True
+
+
+def test_a_truth_file_without_the_columns_is_refused(tmp_path):
+    bad = tmp_path / "truth.csv"
+    bad.write_text("file,class\na.png,rings\n")
+    with pytest.raises(SystemExit, match="path,label"):
+        main(["--folder", str(tmp_path), "--truth", str(bad), "--out", str(tmp_path / "o")])
