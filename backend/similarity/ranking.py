@@ -52,7 +52,10 @@ def rank_by_similarity(
         for item_id, sim in zip(ids.ravel().tolist(), sims.ravel().tolist(), strict=True):
             if sim > best.get(item_id, -np.inf):
                 best[item_id] = sim
-        pairs = sorted(best.items(), key=lambda p: (-p[1], p[0]))
+        pairs = list(best.items())
+    # Ties (several query items at 1.0, duplicates) go by item id. Similarities are compared at
+    # 1e-5 so that hnswlib's and the exact search's float rounding give the same order.
+    pairs.sort(key=lambda p: (-round(p[1], 5), p[0]))
     kept = [(i, s) for i, s in pairs if i not in excluded]
     page = kept[offset : offset + limit]
     return Ranked([i for i, _ in page], [round(float(s), 6) for _, s in page], total)
