@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.items import get_item
 from backend.errors import Invalid, LabelwiseError, Unreadable
-from backend.images.thumbnails import MAX_SIZE, MIN_SIZE, ThumbnailCache
+from backend.images.thumbnails import MAX_SIZE, MIN_SIZE, ThumbnailCache, epoch_ms
 from backend.images.transforms import DisplayTransform
 from backend.settings import Settings
 from backend.sources.registry import open_source
-from backend.storage.tables import Item, Source
+from backend.storage.tables import Dataset, Item, Source
 
 
 def check_size(size: int | None) -> None:
@@ -34,6 +34,9 @@ async def item_png(
     """
     check_size(size)
     item = await get_item(session, item_id)
+    dataset = await session.get(Dataset, item.dataset_id)
+    if dataset is not None:
+        cache.drop_if_older(item_id, transform, size, epoch_ms(dataset.created_at))
     cached = cache.get(item_id, transform, size)
     if cached is not None:
         return cached

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,12 @@ from backend.images.transforms import (
 from backend.sources.base import ImageSource
 
 MIN_SIZE, MAX_SIZE = 16, 4096
+
+
+def epoch_ms(created_at: datetime) -> int:
+    """A dataset's creation time in milliseconds. A cached file older than it belongs to an
+    earlier item that had the same id (SQLite reuses the ids of deleted rows)."""
+    return int(created_at.timestamp() * 1000)
 
 
 def render_png(image: np.ndarray, transform: DisplayTransform, size: int | None) -> bytes:
@@ -51,6 +58,19 @@ class ThumbnailCache:
             return self.path(item_id, transform, size).read_bytes()
         except FileNotFoundError:
             return None
+
+    def drop_if_older(
+        self, item_id: int, transform: DisplayTransform, size: int | None, made_after_ms: int
+    ) -> None:
+        """Forget a cached file made before ``made_after_ms`` (see ``epoch_ms``): render it again."""
+        if not made_after_ms:
+            return
+        path = self.path(item_id, transform, size)
+        try:
+            if path.stat().st_mtime_ns // 1_000_000 < made_after_ms:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
 
     def put(self, item_id: int, transform: DisplayTransform, size: int | None, png: bytes) -> None:
         target = self.path(item_id, transform, size)

@@ -19,7 +19,7 @@ from backend.datasets.items import get_item, list_items
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
 from backend.images.service import item_png
-from backend.images.thumbnails import ThumbnailCache
+from backend.images.thumbnails import ThumbnailCache, epoch_ms
 from backend.labels.classes import list_classes
 from backend.labels.events import (
     TagChange,
@@ -32,7 +32,6 @@ from backend.labels.events import (
 from backend.labels.progress import dataset_progress
 from backend.labels.replay import OPS, apply_op
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
-from backend.pages.thumbs import drop_if_older
 from backend.pages.view_state import PAGE_SIZES, THUMB_SIZES, ViewState
 from backend.settings import Settings
 from backend.storage.tables import Dataset, LabelClass, TagEvent
@@ -61,7 +60,7 @@ def parse_ids(raw: Any, name: str) -> list[int]:
 
 def thumb_version(dataset: Dataset) -> int:
     """Goes into thumbnail URLs: a dataset made again (ids reused) never shows cached old pixels."""
-    return int(dataset.created_at.timestamp() * 1000)
+    return epoch_ms(dataset.created_at)
 
 
 async def gallery_context(session: AsyncSession, dataset_id: int, state: ViewState) -> dict[str, Any]:
@@ -155,7 +154,7 @@ async def tile(
         raise NotFound(f"item {item_id} is not in dataset {dataset_id}")
     version = thumb_version(await get_dataset(session, dataset_id))
     reason = ""
-    drop_if_older(thumbnails, item_id, state, state.size, version)
+    thumbnails.drop_if_older(item_id, state.transform, state.size, version)
     try:
         await item_png(session, settings, thumbnails, item_id, state.transform, state.size)
     except LabelwiseError as exc:

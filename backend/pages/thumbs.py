@@ -33,21 +33,6 @@ def _int_or_zero(raw: str) -> int:
     return int(raw) if raw.isdigit() else 0
 
 
-def drop_if_older(
-    cache: ThumbnailCache, item_id: int, state: ViewState, size: int | None, made_after_ms: int
-) -> None:
-    """A cached file older than the item's dataset belongs to an earlier item with the same id
-    (SQLite may reuse the ids of deleted rows): render it again."""
-    if not made_after_ms:
-        return
-    path = cache.path(item_id, state.transform, size)
-    try:
-        if path.stat().st_mtime_ns // 1_000_000 < made_after_ms:
-            path.unlink(missing_ok=True)
-    except FileNotFoundError:
-        pass
-
-
 def _etags(header: str) -> set[str]:
     return {part.strip().removeprefix("W/").strip('"') for part in header.split(",") if part.strip()}
 
@@ -71,7 +56,7 @@ async def thumbnail(
     check_size(size)
     made_after = _int_or_zero(values.pop("v", ""))
     state = ViewState.parse(values)
-    drop_if_older(thumbnails, item_id, state, size, made_after)
+    thumbnails.drop_if_older(item_id, state.transform, size, made_after)
     headers = {"Cache-Control": f"private, max-age={CACHE_SECONDS}"}
     tag = _etag(thumbnails, item_id, state, size)
     if tag is not None:

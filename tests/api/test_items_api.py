@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -95,6 +96,28 @@ async def test_second_image_request_is_served_from_the_disk_cache(
         # another transform is not cached and needs the (now missing) file
         other = await client.get(f"{API}/items/{item_id}/image", params={"size": 64})
         assert_error(other, 404, "NOT_FOUND", "missing")
+
+
+async def test_an_item_made_after_a_delete_never_gets_the_cached_image_of_an_earlier_one(
+    client_with, cache_dir_settings, folder
+):
+    """SQLite gives the id of a deleted last row to the next one: the cache must notice."""
+    ramp = np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1))
+    for name, pixels in (("rising", ramp), ("falling", ramp[:, ::-1])):
+        (folder / name).mkdir()
+        Image.fromarray(np.ascontiguousarray(pixels)).save(folder / name / "only.png")
+    async with client_with(**cache_dir_settings) as client:
+        seen = []
+        for name in ("rising", "falling"):
+            body = {"name": f"ds-{name}", "sources": [str(folder / name)]}
+            dataset = (await client.post(f"{API}/datasets", json=body)).json()["dataset"]
+            item_id = (await item_ids(client, dataset["id"]))[0]
+            png = _png(await client.get(f"{API}/items/{item_id}/image", params={"size": 16}))
+            seen.append((png.getpixel((1, 8)), png.getpixel((14, 8))))
+            assert (await client.delete(f"{API}/datasets/{dataset['id']}")).status_code in (200, 204)
+        (rising_left, rising_right), (falling_left, falling_right) = seen
+        # each dataset's own pixels, whether or not the id came back
+        assert rising_left < rising_right and falling_left > falling_right
 
 
 async def test_image_of_a_corrupt_file_is_422_and_the_item_says_why(client_with, cache_dir_settings, folder):
