@@ -7,7 +7,7 @@ import logging
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from backend.errors import LabelwiseError
 
@@ -63,8 +63,29 @@ def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+def out_of_range_handler(request: Request, exc: Exception) -> Response:
+    """A number beyond the database's integers (an id of 2^70, an offset of 10^20) or a value the
+    column cannot hold: SQLite raises OverflowError while binding, PostgreSQL a data error. Bad
+    input, not a fault of the server; the statement never ran."""
+    return Response(
+        error_body("INVALID", "a number in the request is out of range, or a value does not fit its field"),
+        status_code=400,
+    )
+
+
+def _is_bad_value(exc: DBAPIError) -> bool:
+    """A value the database refused to take (asyncpg reports it as a generic DBAPI error whose
+    cause is its DataError, e.g. 'value out of int32 range')."""
+    if isinstance(exc, DataError):
+        return True
+    cause = getattr(exc.orig, "__cause__", None)
+    return type(cause).__name__ == "DataError" or isinstance(cause, OverflowError)
+
+
 def database_error_handler(request: Request, exc: DBAPIError) -> Response:
     """The database went away or refused: say so plainly, without leaking SQL or URLs."""
+    if _is_bad_value(exc):
+        return out_of_range_handler(request, exc)
     log.error("database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
     status = (
         503
@@ -84,5 +105,6 @@ exception_handlers = {
     LabelwiseError: domain_error_handler,
     HTTPException: http_error_handler,
     DBAPIError: database_error_handler,
+    OverflowError: out_of_range_handler,
     Exception: unexpected_error_handler,
 }

@@ -24,7 +24,13 @@ def resolve_in_roots(raw: str, roots: list[Path]) -> Path:
         raise Forbidden(f"'..' is not allowed in folder paths: {raw}")
     candidates = [Path(raw).expanduser()] if given.is_absolute() else [r / given for r in roots]
     for candidate in candidates:
-        resolved = candidate.resolve()
+        try:
+            resolved = candidate.resolve()
+            candidate.exists()  # a name the file system refuses (too long, ...) fails here
+        except (OSError, ValueError) as exc:
+            raise Invalid(
+                f"'{raw[:200]}' is not a usable folder path ({getattr(exc, 'strerror', None) or exc})"
+            ) from None
         if not any(is_within(resolved, root) for root in roots):
             if candidate.exists() and any(is_within(candidate.absolute(), r) for r in roots):
                 raise Forbidden(f"'{raw}' is a link that leaves the data roots")

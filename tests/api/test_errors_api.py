@@ -114,3 +114,18 @@ async def test_secrets_never_come_back(client, folder):
     )
     everything = json.dumps(await snapshot(client))
     assert "top-secret-k" not in everything
+
+
+async def test_numbers_beyond_the_database_integers_are_a_400_not_a_500(client, folder):
+    """SQLite refuses ints over 64 bits while binding, PostgreSQL ids over 32 bits: bad input."""
+    dataset = (await create_dataset(client, folder, count=2))["dataset"]
+    ids = await item_ids(client, dataset["id"])
+    huge = 10**22
+    assert_error(await client.get(f"{API}/items/{huge}"), 400, "INVALID", "out of range")
+    assert_error(
+        await client.get(f"{API}/datasets/{dataset['id']}/items", params={"label_id": huge}), 400, "INVALID"
+    )
+    refused = await client.post(f"{API}/datasets/{dataset['id']}/tags", json={"item_ids": [ids[0], huge]})
+    assert_error(refused, 400, "INVALID")
+    assert (await client.get(f"{API}/datasets/{dataset['id']}/labels")).json() == []  # nothing half-done
+    assert (await client.get(f"{API}/items/{ids[0]}")).status_code == 200

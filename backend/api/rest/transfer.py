@@ -10,7 +10,15 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
@@ -65,6 +73,22 @@ class _CsvUpload(Operation):
         )
 
 
+@dataclass
+class _ExportFile(Operation):
+    """One media type per export format for the 200 answer (a ResponseSpec holds only one)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if ok is not None and not isinstance(ok, Reference):
+            binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+            ok.content = {
+                media: OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.OBJECT) if media == "application/json" else binary
+                )
+                for media in transfer.FORMATS.values()
+            }
+
+
 async def _export_chunks(
     database: Database,
     settings: Settings,
@@ -105,6 +129,7 @@ class TransferController(Controller):
             ),
             **error_responses(400, 404),
         },
+        operation_class=_ExportFile,
     )
     async def export(
         self,

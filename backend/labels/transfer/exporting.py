@@ -19,7 +19,7 @@ from backend.settings import Settings
 from backend.storage.tables import Item, LabelClass
 
 FORMATS: dict[str, str] = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # UTF-8; the HTTP layer adds the charset to text types
     "parquet": "application/vnd.apache.parquet",
     "json": "application/json",
     "zip": "application/zip",
