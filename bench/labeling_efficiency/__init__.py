@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import socket
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.labeling_efficiency.client import LabelwiseClient
-from bench.labeling_efficiency.expert import Expert, Strategy, timed_run
+from bench.labeling_efficiency.expert import CLASSIFIER_PARAMS, Expert, Strategy, timed_run
 from bench.labeling_efficiency.report import check_targets, plot, print_report
 
 QUICK_EPOCHS = 4
@@ -96,7 +97,7 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
     truth = read_truth(truth_csv)
     strategy = Strategy(
         feature_params=json.loads(args.feature_params) if args.feature_params else {},
-        classifier_params=json.loads(args.classifier_params) if args.classifier_params else {},
+        classifier_params={**CLASSIFIER_PARAMS, **json.loads(args.classifier_params or "{}")},
         feature_algorithm=args.feature_algorithm,
         max_classifier_rounds=args.max_classifier_rounds,
         seed=args.seed,
@@ -151,6 +152,7 @@ def main(argv: list[str]) -> None:
     if args.truth is not None:
         read_truth(args.truth)  # a wrong file fails now, before any server or dataset is made
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the figures
     with tempfile.TemporaryDirectory(prefix="labelwise-efficiency-") as tmp:
         scratch = Path(tmp)
         folder, truth_csv = args.folder, args.truth
