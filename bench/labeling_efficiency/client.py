@@ -86,25 +86,9 @@ class LabelwiseClient:
         body = {"item_ids": item_ids, "label_id": label_id, "op": "set", "kind": kind}
         return self._call("POST", f"/datasets/{dataset_id}/tags", json=body)
 
-    def undo(self, event_id: int) -> dict[str, Any]:
-        return self._call("POST", f"/events/{event_id}/undo")
-
     def labels(self, dataset_id: int) -> dict[int, list[int]]:
         rows = self._call("GET", f"/datasets/{dataset_id}/labels")
         return {row["item_id"]: row["label_ids"] for row in rows}
-
-    def event_tags(self, event_id: int) -> list[int]:
-        """Item ids an event labeled (all its pages)."""
-        ids: list[int] = []
-        while True:
-            params = {"tags_offset": len(ids), "tags_limit": 500}
-            body = self._call("GET", f"/events/{event_id}", params=params)
-            tags = body["tags"]
-            ids.extend(t["item_id"] for t in tags)
-            if not tags or len(ids) >= body["event"]["tag_count"]:
-                return ids
-
-    # ---- jobs and models ---------------------------------------------------------------------
 
     def algorithms(self) -> dict[str, dict[str, Any]]:
         """Registered algorithms by key, each with its ``parameters_schema``."""
@@ -149,10 +133,22 @@ class LabelwiseClient:
         }
         return self._call("POST", f"/datasets/{dataset_id}/similar/label", json=body)
 
-    def probability_count(self, dataset_id: int, model_id: int, threshold: float) -> int:
-        params = {"model_id": model_id, "threshold": threshold, "limit": 1}
-        return int(self._call("GET", f"/datasets/{dataset_id}/probability", params=params)["count"])
+    def probability_candidates(
+        self, dataset_id: int, model_id: int, threshold: float, page: int = 500
+    ) -> list[dict[str, Any]]:
+        """The whole gallery of unlabeled items whose arg-max class passes ``threshold``."""
+        out: list[dict[str, Any]] = []
+        while True:
+            params = {"model_id": model_id, "threshold": threshold, "offset": len(out), "limit": page}
+            body = self._call("GET", f"/datasets/{dataset_id}/probability", params=params)
+            out.extend(body["items"])
+            if len(out) >= body["count"] or not body["items"]:
+                return out
 
-    def apply_probability(self, dataset_id: int, model_id: int, threshold: float) -> dict[str, Any]:
-        body = {"model_id": model_id, "threshold": threshold, "all_classes": True, "overwrite": False}
+    def apply_probability(
+        self, dataset_id: int, model_id: int, threshold: float, label_id: int | None = None
+    ) -> dict[str, Any]:
+        """One class above the threshold, or (no ``label_id``) every item's arg-max class."""
+        body: dict[str, Any] = {"model_id": model_id, "threshold": threshold, "overwrite": False}
+        body.update({"label_id": label_id} if label_id is not None else {"all_classes": True})
         return self._call("POST", f"/datasets/{dataset_id}/probability/apply", json=body)

@@ -9,15 +9,15 @@ It knows the ground truth (as a person knows what they see) and acts only throug
 - ``select``: one item picked by hand from a similarity page (cheaper than deselecting when few
   items of the page belong to the class: the expert picks whichever is fewer clicks);
 - ``fix``: a wrong label corrected during review;
-- ``undo``: an event taken back after review found it too wrong;
 - ``job``: a training, inference or index job started.
 
 The guided strategy: train a feature extractor and run its inference; label similarity pages
 around the first unlabeled item, then around the mean of the items just accepted while the pages
 stay clean (accepting the page minus the items of other classes); once every class has a few
-labels, train a classifier, apply the arg-max class above a threshold, review a sample of what it
-labeled (fix the wrong ones, or undo the batch if too many are wrong), and repeat with the grown
-label set, lowering the threshold while the batches stay clean. An unproductive classifier round
+labels, train a classifier and look through the gallery of items whose arg-max class passes a
+threshold: each class whose sample looks clean is applied in one click (the few wrong items seen
+are fixed), the others are left; repeat with the grown label set, lowering the threshold while
+the classes stay clean. An unproductive classifier round
 sends the expert back to similarity pages until the label set has grown; those pages then rank
 by the last classifier's features, which separate the classes better than the autoencoder's.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 from bench.labeling_efficiency.client import ApiError, LabelwiseClient
 
-ACTION_KINDS = ("manual", "batch", "select", "deselect", "fix", "undo", "job")
+ACTION_KINDS = ("manual", "batch", "select", "deselect", "fix", "job")
 
 
 @dataclass
@@ -85,8 +85,8 @@ class Strategy:
     max_classifier_rounds: int = 12
     quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
     thresholds: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7)
-    review_size: int = 48  # items of each probability batch the expert looks at
-    max_review_error: float = 0.04  # more wrong than this in the sample: undo the batch
+    review_size: int = 48  # items of each class's probability gallery the expert looks at
+    max_review_error: float = 0.04  # more wrong than this in a class's sample: leave the class
     seed: int = 0
 
 
@@ -268,7 +268,12 @@ class Expert:
         return page, None
 
     def _classifier_round(self, algorithm: str, threshold: float) -> tuple[int, bool]:
-        """Train on the labels so far, apply a threshold, review a sample. Returns (labels gained, clean)."""
+        """Train on the labels so far, look through the probability gallery, apply the clean classes.
+
+        The expert looks at a sample of each class's candidates before clicking (looking is free,
+        clicks count): a class whose sample holds more wrong items than ``max_review_error`` is left
+        alone; the others are applied, one batch each, and the wrong items seen are fixed. Returns
+        (labels gained, whether every class was clean)."""
         before = self.progress.timeline[-1][1]
         train = self.client.run_job(
             kind="train",
@@ -277,38 +282,37 @@ class Expert:
             parameters=self._params(algorithm, self.strategy.classifier_params),
         )
         self.progress.add("job")
-        self.client.run_job(kind="infer", model_id=train["model_id"])
+        model_id = int(train["model_id"])
+        self.client.run_job(kind="infer", model_id=model_id)
         self.progress.add("job")
-        # Even a classifier whose batch fails review separates the classes better than the
+        # Even a classifier whose batches fail review separates the classes better than the
         # autoencoder: the next similarity pages rank by its features.
-        self.classifier_id = int(train["model_id"])
-        if self.client.probability_count(self.dataset_id, train["model_id"], threshold) == 0:
-            self.note(f"classifier {train['model_id']}: nothing above {threshold}")
+        self.classifier_id = model_id
+        by_class: dict[int, list[int]] = {}
+        for row in self.client.probability_candidates(self.dataset_id, model_id, threshold):
+            by_class.setdefault(int(row["label_id"]), []).append(int(row["item_id"]))
+        if not by_class:
+            self.note(f"classifier {model_id}: nothing above {threshold}")
             return 0, True
-        applied = self.client.apply_probability(self.dataset_id, train["model_id"], threshold)
-        self.progress.add("batch")
-        event = applied.get("event")
-        if not event:
-            return 0, True
-        labeled_items = self.client.event_tags(event["id"])
-        labels = self.client.labels(self.dataset_id)
-        sample = self.rng.sample(labeled_items, min(self.strategy.review_size, len(labeled_items)))
-        wrong = [i for i in sample if labels.get(i) != [self.class_ids[self.truth[i]]]]
-        if len(wrong) > self.strategy.max_review_error * len(sample):
-            self.client.undo(event["id"])
-            self.progress.add("undo")
-            self.snapshot()
-            self.note(f"threshold {threshold}: {len(wrong)}/{len(sample)} wrong in review, batch undone")
-            return 0, False
-        for item in wrong:
-            self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]], kind="review")
-            self.progress.add("fix")
+        name_of = {class_id: name for name, class_id in self.class_ids.items()}
+        clean, verdicts = True, []
+        for label_id, items in sorted(by_class.items()):
+            sample = self.rng.sample(items, min(self.strategy.review_size, len(items)))
+            wrong = [i for i in sample if self.truth[i] != name_of[label_id]]
+            verdict = f"{name_of[label_id]} {len(items)} ({len(wrong)}/{len(sample)} wrong)"
+            if len(wrong) > self.strategy.max_review_error * len(sample):
+                clean = False
+                verdicts.append(verdict + " left")
+                continue
+            self.client.apply_probability(self.dataset_id, model_id, threshold, label_id=label_id)
+            self.progress.add("batch")
+            for item in wrong:
+                self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]], kind="review")
+                self.progress.add("fix")
+            verdicts.append(verdict + " applied")
         labeled, _ = self.snapshot()
-        self.note(
-            f"classifier {train['model_id']} at {threshold}: {len(labeled_items)} labeled, "
-            f"{len(wrong)}/{len(sample)} fixed in review"
-        )
-        return labeled - before, True
+        self.note(f"classifier {model_id} at {threshold}: " + "; ".join(verdicts))
+        return labeled - before, clean
 
 
 def summarize(progress: Progress, items: int, wall: float, job_wait: float, jobs: int) -> dict[str, Any]:
