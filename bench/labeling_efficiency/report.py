@@ -58,6 +58,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
                 label=f"{mode}: labeled")  # fmt: skip
     ax.axhline(results["folder_items"] * results["target_fraction"], color="grey", lw=0.8, ls=":")
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=0)  # symlog would otherwise show an empty negative half
     ax.set_xlabel("actions (clicks that label, deselections, manual labels, jobs)")
     ax.set_ylabel("items")
     ax.set_title("Labeled and correctly labeled items against actions")
