@@ -14,7 +14,8 @@ import numpy as np
 
 from workers.context import JobContext
 
-PCA_EXACT_LIMIT = 20_000  # above this many rows, randomized SVD: same leading axes, much faster
+PCA_COVARIANCE_LIMIT = 4096  # features; above it (or with more features than rows) an SVD serves
+CHUNK_ROWS = 20_000
 
 
 def _inputs(ctx: JobContext) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +40,37 @@ def _save(ctx: JobContext, name: str, values: np.ndarray, ids: np.ndarray, meta:
     (out / "explorer.json").write_text(json.dumps(meta))
 
 
+def pca_project(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact PCA by the eigen-decomposition of the covariance, accumulated in float64 over row
+    chunks: for N items x D features with D small beside N (the usual latent vectors) it is ~10x
+    faster than an SVD of the data and never holds a centred copy of it. Each axis is signed so
+    that its largest component is positive: the same data always gives the same picture."""
+    if vectors.shape[1] > PCA_COVARIANCE_LIMIT or vectors.shape[1] >= len(vectors):
+        from sklearn.decomposition import PCA
+
+        model = PCA(n_components=dims, svd_solver="full")
+        return model.fit_transform(vectors), model.explained_variance_ratio_
+    n, d = vectors.shape
+    total = np.zeros(d)
+    gram = np.zeros((d, d))
+    for start in range(0, n, CHUNK_ROWS):
+        chunk = np.asarray(vectors[start : start + CHUNK_ROWS], dtype=np.float64)
+        total += chunk.sum(axis=0)
+        gram += chunk.T @ chunk
+    mean = total / n
+    covariance = (gram - n * np.outer(mean, mean)) / (n - 1)
+    values, axes = np.linalg.eigh(covariance)
+    order = np.argsort(values)[::-1][:dims]
+    values, axes = np.clip(values[order], 0, None), axes[:, order]
+    axes *= np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(dims)])
+    coords = np.empty((n, dims))
+    for start in range(0, n, CHUNK_ROWS):
+        chunk = np.asarray(vectors[start : start + CHUNK_ROWS], dtype=np.float64)
+        coords[start : start + CHUNK_ROWS] = (chunk - mean) @ axes
+    variance = max(float(np.trace(covariance)), 1e-300)
+    return coords, values / variance
+
+
 def project_vectors(vectors: np.ndarray, p: dict) -> tuple[np.ndarray, dict]:
     """Coordinates (N x dimensions, float32) of the vectors, and what describes them."""
     dims = int(p["dimensions"])
@@ -46,12 +78,8 @@ def project_vectors(vectors: np.ndarray, p: dict) -> tuple[np.ndarray, dict]:
         raise ValueError(f"{len(vectors)} items are too few for a {dims}-D projection")
     meta: dict = {"kind": "projection", "method": p["method"], "dimensions": dims, "count": len(vectors)}
     if p["method"] == "pca":
-        from sklearn.decomposition import PCA
-
-        solver = "full" if len(vectors) <= PCA_EXACT_LIMIT else "randomized"
-        model = PCA(n_components=min(dims, vectors.shape[1]), svd_solver=solver, random_state=p["seed"])
-        coords = model.fit_transform(vectors)
-        meta["explained_variance_ratio"] = [float(v) for v in model.explained_variance_ratio_]
+        coords, ratios = pca_project(vectors, min(dims, vectors.shape[1]))
+        meta["explained_variance_ratio"] = [float(v) for v in ratios]
     else:
         import umap
 
