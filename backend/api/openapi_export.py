@@ -29,17 +29,19 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def _export_app() -> Litestar:
+def _export_app(scratch: Path) -> Litestar:
     """An app built on throwaway settings: the document never depends on this machine's setup."""
     from backend.app import create_app
     from backend.settings import Settings
 
-    scratch = Path(tempfile.mkdtemp(prefix="labelwise-openapi-"))
     return create_app(Settings(data_dir=scratch, database_url=f"sqlite+aiosqlite:///{scratch / 'x.sqlite'}"))
 
 
 def openapi_text(app: Litestar | None = None) -> str:
-    return render(openapi_document(app or _export_app()))
+    if app is not None:
+        return render(openapi_document(app))
+    with tempfile.TemporaryDirectory(prefix="labelwise-openapi-") as scratch:
+        return render(openapi_document(_export_app(Path(scratch))))
 
 
 def write_openapi(path: Path = OPENAPI_PATH) -> Path:
