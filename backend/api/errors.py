@@ -78,8 +78,10 @@ def _is_bad_value(exc: DBAPIError) -> bool:
     cause is its DataError, e.g. 'value out of int32 range')."""
     if isinstance(exc, DataError):
         return True
+    from asyncpg.exceptions import DataError as AsyncpgDataError
+
     cause = getattr(exc.orig, "__cause__", None)
-    return type(cause).__name__ == "DataError" or isinstance(cause, OverflowError)
+    return isinstance(cause, AsyncpgDataError | OverflowError)
 
 
 def database_error_handler(request: Request, exc: DBAPIError) -> Response:
