@@ -142,11 +142,19 @@ def _draw_streaks(
     return out
 
 
+def _beam_centre(rng: np.random.Generator, size: int) -> tuple[float, float]:
+    return size * (0.5 + rng.uniform(-0.06, 0.06)), size * (0.5 + rng.uniform(-0.06, 0.06))
+
+
+def beam_centre(index: int, size: int = 256, seed: int = 0) -> tuple[float, float]:
+    """(row, column) of the beam on frame ``index``: the answer that centre finding should give."""
+    return _beam_centre(np.random.default_rng([seed, index]), size)
+
+
 def render_image(index: int, label: str, size: int = 256, seed: int = 0) -> np.ndarray:
     """One detector frame (uint16) of class ``label``; the same (seed, index) always gives it."""
     rng = np.random.default_rng([seed, index])
-    cy = size * (0.5 + rng.uniform(-0.06, 0.06))
-    cx = size * (0.5 + rng.uniform(-0.06, 0.06))
+    cy, cx = _beam_centre(rng, size)
     y, x = np.ogrid[:size, :size]
     dy, dx = y - cy, x - cx
     r = np.hypot(dy, dx)

@@ -82,6 +82,7 @@ def _load_builtins() -> None:
     # Each built-in algorithm module registers itself on import; one line per algorithm.
     from backend.algorithms import (
         autoencoder,  # noqa: F401
+        azimuthal,  # noqa: F401
         classifier,  # noqa: F401
         pca,  # noqa: F401
     )

@@ -5,9 +5,10 @@ It knows the ground truth (as a person knows what they see) and acts only throug
 
 - ``manual``: one item labeled by hand;
 - ``batch``: one click that labels a batch (a similarity page, a probability threshold);
-- ``deselect``: one item taken out of a similarity page before labeling it;
-- ``select``: one item picked by hand from a similarity page (cheaper than deselecting when few
-  items of the page belong to the class: the expert picks whichever is fewer clicks);
+- ``deselect``: one item taken out of a similarity page before labeling it, or one click of a
+  Shift-click range that drops the tail of a page (click its first tile, Shift-click the last);
+- ``select``: one item picked by hand from a similarity page, after one click on "none" (cheaper
+  than deselecting when few items of the page belong to the class);
 - ``fix``: a wrong label corrected during review;
 - ``job``: a training, inference or index job started.
 
@@ -73,7 +74,7 @@ CLASSIFIER_PARAMS: dict[str, Any] = {
 class Strategy:
     """Knobs of the guided expert (defaults suit the demo data set)."""
 
-    feature_algorithm: str = "autoencoder"
+    feature_algorithm: str = "azimuthal"
     feature_params: dict[str, Any] = field(default_factory=dict)
     classifier_algorithm: str = "classifier"
     classifier_params: dict[str, Any] = field(default_factory=lambda: dict(CLASSIFIER_PARAMS))
@@ -85,6 +86,7 @@ class Strategy:
     max_classifier_rounds: int = 12
     quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
     thresholds: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7)
+    label_value: float = 10.0  # labels one click must bring to be worth it (where to cut a page)
     review_size: int = 48  # items of each class's probability gallery the expert looks at
     max_review_error: float = 0.04  # more wrong than this in a class's sample: leave the class
     seed: int = 0
@@ -247,19 +249,18 @@ class Expert:
             if query[0] not in ranked:  # the ranking left the query item out: label it by hand
                 self.client.tag(self.dataset_id, query, self.class_ids[wanted])
                 self.progress.add("manual")
-        accepted = [i for i in ranked if self.truth[i] == wanted]
-        rejected = len(ranked) - len(accepted)
+        belongs = [self.truth[i] == wanted for i in ranked]
+        choice = choose_selection(belongs, self.strategy.label_value)
+        accepted = [i for i, keep in zip(ranked, choice.keep, strict=True) if keep]
         if accepted:
             self.client.label_similar(
                 self.dataset_id, model_id, query, accepted, self.class_ids[wanted], shown=len(ranked)
             )
             self.progress.add("batch")
-            # select all and deselect the others, or pick the few that belong: fewer clicks wins
-            self.progress.add(
-                "deselect" if rejected <= len(accepted) else "select", min(rejected, len(accepted))
-            )
+            self.progress.add("select", choice.selects)
+            self.progress.add("deselect", choice.deselects)
         self.snapshot()
-        precision = len(accepted) / max(1, len(ranked))
+        precision = sum(belongs) / max(1, len(ranked))
         self.note(f"similarity page of {len(ranked)} for {wanted}: precision {precision:.2f}")
         if precision >= self.strategy.clean_page and accepted:
             return min(self.strategy.max_page, page * 2), (wanted, accepted[:20])
@@ -313,6 +314,44 @@ class Expert:
         labeled, _ = self.snapshot()
         self.note(f"classifier {model_id} at {threshold}: " + "; ".join(verdicts))
         return labeled - before, clean
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which tiles of a page to label, and the clicks it takes beyond the one that labels."""
+
+    keep: list[bool]
+    selects: int
+    deselects: int
+
+
+def choose_selection(belongs: list[bool], label_value: float) -> Selection:
+    """The cheapest way a person labels the right items of a ranked page (tiles start selected).
+
+    Three ways, each labeling only items that belong: deselect every wrong tile; keep the top
+    ``k`` (click tile ``k + 1``, Shift-click the last: the rest drop; one click if only the last
+    tile drops) and deselect the wrong tiles above the cut; or select none and pick the right
+    ones. Each is scored as labels gained minus ``label_value`` per click, and the best is taken:
+    a cut leaves a tail of right items for later rather than paying many clicks for them now.
+    """
+    n, right = len(belongs), sum(belongs)
+    if right == 0:
+        return Selection([False] * n, 0, 0)
+    wrong = n - right
+    options = [
+        (right - label_value * wrong, Selection(list(belongs), 0, wrong)),
+        (right - label_value * (right + 1), Selection(list(belongs), right + 1, 0)),
+    ]
+    kept_right = kept_wrong = 0
+    for k in range(1, n):  # keep the first k tiles
+        kept_right += belongs[k - 1]
+        kept_wrong += not belongs[k - 1]
+        if not belongs[k - 1] or belongs[k]:
+            continue  # a sensible cut ends on a right tile and drops a wrong one
+        clicks = kept_wrong + (1 if k == n - 1 else 2)
+        keep = [b and i < k for i, b in enumerate(belongs)]
+        options.append((kept_right - label_value * clicks, Selection(keep, 0, clicks)))
+    return max(options, key=lambda option: option[0])[1]
 
 
 def summarize(progress: Progress, items: int, wall: float, job_wait: float, jobs: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from backend.demo import generate_demo
 from bench.labeling_efficiency import main
-from bench.labeling_efficiency.expert import ACTION_KINDS
+from bench.labeling_efficiency.expert import ACTION_KINDS, Selection, choose_selection
 from tests.live import live_app
 
 pytestmark = pytest.mark.ml
@@ -89,3 +89,24 @@ def test_a_truth_file_without_the_columns_is_refused(tmp_path):
     bad.write_text("file,class\na.png,rings\n")
     with pytest.raises(SystemExit, match="path,label"):
         main(["--folder", str(tmp_path), "--truth", str(bad), "--out", str(tmp_path / "o")])
+
+
+def test_the_expert_clicks_the_cheapest_way_through_a_page():
+    clean = choose_selection([True] * 6, label_value=10)
+    assert clean == Selection([True] * 6, 0, 0)
+    # a page that turns: keep the top four (click tile 5, Shift-click the last), not 4 deselects
+    turning = choose_selection([True] * 4 + [False] * 4, label_value=10)
+    assert turning == Selection([True] * 4 + [False] * 4, 0, 2)
+    # an outlier inside the kept top is deselected too; the right tile in the tail waits
+    page = [True, False, True, True, False, False, True, False, False]
+    cut = choose_selection(page, label_value=1)
+    assert cut.keep == [True, False, True, True] + [False] * 5 and (cut.selects, cut.deselects) == (0, 3)
+    # where clicks are dear, only the first tile is worth keeping
+    assert choose_selection(page, label_value=10) == Selection([True] + [False] * 8, 0, 2)
+    # a few wrong tiles among many right ones: deselect them one by one
+    mostly = [True] * 40 + [False, True, False] + [True] * 20
+    assert choose_selection(mostly, label_value=10) == Selection(mostly, 0, 2)
+    # mostly wrong: select none, then pick the right ones
+    sparse = [False, True, False, False, False, True, False, False]
+    assert choose_selection(sparse, label_value=1) == Selection(sparse, 3, 0)
+    assert choose_selection([False] * 5, label_value=10) == Selection([False] * 5, 0, 0)

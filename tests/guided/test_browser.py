@@ -1,4 +1,5 @@
-"""Real Chromium: from an item, find similar items, deselect two outliers, label the batch."""
+"""Real Chromium: from an item, find similar items, deselect two outliers and a range, label the
+batch."""
 
 from __future__ import annotations
 
@@ -55,10 +56,17 @@ async def test_find_similar_deselect_outliers_and_label_the_batch(guided_setting
                     for item_id in outliers:
                         await tab.click(f"#tile-{item_id} img")
                     assert await tab.locator(".selected-count").inner_text() == "22"
+                    # a range: click the first tile of it, Shift-click its last
+                    ranged = shown[10:14]
+                    await tab.click(f"#tile-{ranged[0]} img")
+                    await tab.click(f"#tile-{ranged[-1]} img", modifiers=["Shift"])
+                    assert await tab.locator(".selected-count").inner_text() == "18"
+                    for item_id in ranged:
+                        assert "selected" not in (await tab.get_attribute(f"#tile-{item_id}", "class") or "")
                     await tab.select_option("select[name=label_id]", str(ring))
                     await tab.click("#label-batch")
                     await tab.locator(".notice").wait_for()
-                    assert "Labeled 22 of 22 selected items" in await tab.locator(".notice").inner_text()
+                    assert "Labeled 18 of 18 selected items" in await tab.locator(".notice").inner_text()
                     assert not errors, errors
                 finally:
                     await browser.close()
@@ -66,6 +74,6 @@ async def test_find_similar_deselect_outliers_and_label_the_batch(guided_setting
             event = (await api.get(f"{API}/datasets/{dataset_id}/events")).json()["events"][0]
             assert event["kind"] == "similarity" and event["model_id"] == model_id
             assert event["parameters"]["query_items"] == [ids[0]]
-            assert (event["parameters"]["shown"], event["parameters"]["accepted"]) == (24, 22)
+            assert (event["parameters"]["shown"], event["parameters"]["accepted"]) == (24, 18)
             labels = {r["item_id"] for r in (await api.get(f"{API}/datasets/{dataset_id}/labels")).json()}
-            assert labels == set(shown) - set(outliers)
+            assert labels == set(shown) - set(outliers) - set(ranged)

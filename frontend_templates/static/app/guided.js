@@ -1,5 +1,7 @@
 // Guided labeling pages: every tile of a similarity page starts selected; clicking a tile
-// deselects (or reselects) it, and "Label selected" sends the checked ones as one event.
+// deselects (or reselects) it, Shift-click gives every tile from the last one clicked up to this
+// one that tile's state (keep the top of a ranking: click the first outlier, Shift-click the
+// last tile), and "Label selected" sends the checked ones as one event.
 "use strict";
 
 (() => {
@@ -20,6 +22,8 @@
     tile.classList.toggle("selected", on);
   }
 
+  let anchor = null; // the last tile clicked without Shift: one end of a Shift-click range
+
   document.addEventListener("click", (event) => {
     const picker = event.target.closest("[data-select]");
     if (picker && formOf(picker)) {
@@ -31,8 +35,18 @@
     if (event.target.closest("a")) return; // the "open" link still opens the item
     const tile = event.target.closest(".guided-tile");
     if (!tile || !formOf(tile)) return;
-    setTile(tile, !tile.classList.contains("selected"));
-    refreshCount(formOf(tile));
+    const form = formOf(tile);
+    const tiles = Array.from(form.querySelectorAll(".guided-tile"));
+    if (event.shiftKey && anchor && anchor !== tile && tiles.includes(anchor)) {
+      const [a, b] = [tiles.indexOf(anchor), tiles.indexOf(tile)].sort((x, y) => x - y);
+      const on = anchor.classList.contains("selected");
+      tiles.slice(a, b + 1).forEach((t) => setTile(t, on));
+      window.getSelection()?.removeAllRanges(); // Shift-click also selects page text
+    } else {
+      setTile(tile, !tile.classList.contains("selected"));
+      anchor = tile;
+    }
+    refreshCount(form);
   });
 
   const init = () => refreshCount(document.getElementById("label-form"));

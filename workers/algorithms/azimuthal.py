@@ -1,0 +1,139 @@
+"""Azimuthal-integration features (``workers/scattering.py``) as a feature extractor job.
+
+Training describes a seeded sample of the dataset's frames and keeps each feature's mean and
+scale (``azimuthal.npz``): features in noise units spread over very different ranges, and
+similarity search weighs every coordinate alike. Inference describes every frame, writes the
+standardised descriptors as vectors and the beam centre found in each frame
+(``beam_centres.npy``: row, column in pixels of the full frame, rows in ``item_ids`` order).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from backend.algorithms.azimuthal import AUTO_CENTRE
+from backend.datasets.refs import ItemRef
+from backend.errors import LabelwiseError
+from workers.context import JobContext
+from workers.scattering import DESCRIPTOR_VERSION, Geometry, descriptor
+
+MODEL_FILE = "azimuthal.npz"
+THREADS = 4  # FFTs and filters release the GIL: reading and describing overlap
+MIN_SCALE = 1e-3  # a feature constant over the sample is kept, not blown up
+
+
+def geometry_of(params: dict) -> Geometry:
+    return Geometry(radial_bins=params["radial_bins"], angular_bins=params["angular_bins"])
+
+
+def stride_for(ref: ItemRef, max_side: int) -> int:
+    """Read big frames strided so that the shorter side is at most ``max_side``."""
+    if not ref.height or not ref.width:
+        return 1
+    return max(1, math.ceil(min(ref.height, ref.width) / max_side))
+
+
+def describe(
+    ctx: JobContext, refs: Sequence[ItemRef], params: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(descriptors, item ids, beam centres in full-frame pixels) of the refs that could be read.
+
+    An unreadable or unusable frame is logged and left out: one bad file must not fail the job.
+    """
+    geometry = geometry_of(params)
+    fixed = params["centre_row"] != AUTO_CENTRE
+
+    def one(ref: ItemRef) -> tuple[np.ndarray, tuple[float, float]] | None:
+        stride = stride_for(ref, params["max_side"])
+        try:
+            image = ctx.reader.read(ref, stride=stride)
+            centre = (params["centre_row"] / stride, params["centre_column"] / stride) if fixed else None
+            vector, found = descriptor(image, geometry, centre)
+        except (LabelwiseError, OSError, ValueError) as exc:
+            ctx.log(f"item {ref.item_id} skipped: {getattr(exc, 'message', exc)}", level="warning")
+            return None
+        return vector, (found[0] * stride, found[1] * stride)
+
+    if len(refs) > 1:
+        with ThreadPoolExecutor(min(THREADS, len(refs))) as pool:
+            results = list(pool.map(one, refs))
+    else:
+        results = [one(ref) for ref in refs]
+    kept = [(ref.item_id, r) for ref, r in zip(refs, results, strict=True) if r is not None]
+    if not kept:
+        return np.zeros((0, geometry.length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2))
+    ids = np.asarray([i for i, _ in kept], np.int64)
+    vectors = np.stack([r[0] for _, r in kept]).astype(np.float32)
+    centres = np.asarray([r[1] for _, r in kept], np.float64)
+    return vectors, ids, centres
+
+
+def train(ctx: JobContext) -> None:
+    p = ctx.params
+    refs = list(ctx.items)
+    order = np.random.default_rng(p["seed"]).permutation(len(refs))[: p["fit_items"]]
+    sample = [refs[i] for i in sorted(order)]
+    ctx.log(f"describing {len(sample)} of {len(refs)} items to set the scale of each feature")
+    step = 64
+    parts: list[np.ndarray] = []
+    for start in range(0, len(sample), step):
+        ctx.check_canceled()
+        vectors, _, _ = describe(ctx, sample[start : start + step], p)
+        parts.append(vectors)
+        ctx.progress(min(start + step, len(sample)), len(sample))
+    described = np.concatenate(parts) if parts else np.zeros((0, geometry_of(p).length), np.float32)
+    if len(described) < 2:
+        raise ValueError(f"{len(described)} readable frame(s) in the sample: at least two set a scale")
+    mean = described.mean(axis=0)
+    scale = np.maximum(described.std(axis=0), MIN_SCALE)
+    np.savez(ctx.artifact_dir / MODEL_FILE, mean=mean.astype(np.float32), scale=scale.astype(np.float32))
+    (ctx.artifact_dir / "model.json").write_text(
+        json.dumps(
+            {
+                "algorithm": "azimuthal",
+                "parameters": p,
+                "descriptor_version": DESCRIPTOR_VERSION,
+                "vector_length": len(mean),
+            }
+        )
+    )
+    ctx.summary.update(
+        items_fitted=len(described),
+        unreadable=len(sample) - len(described),
+        vector_length=len(mean),
+        descriptor_version=DESCRIPTOR_VERSION,
+    )
+    ctx.log(f"fitted the scale of {len(mean)} features on {len(described)} frames")
+
+
+def infer(ctx: JobContext) -> None:
+    assert ctx.model_dir is not None
+    p = ctx.params
+    meta = json.loads((ctx.model_dir / "model.json").read_text())
+    if meta.get("descriptor_version") != DESCRIPTOR_VERSION:
+        raise ValueError(
+            f"this model was fitted on descriptor version {meta.get('descriptor_version')}; the worker "
+            f"computes version {DESCRIPTOR_VERSION}: train a new azimuthal model"
+        )
+    with np.load(ctx.model_dir / MODEL_FILE) as model:
+        mean, scale = model["mean"], model["scale"]
+    refs = list(ctx.items)
+    step = ctx.options.get("batch_size", 64)
+    vectors, ids, centres = [], [], []
+    for start in range(0, len(refs), step):
+        ctx.check_canceled()
+        v, i, c = describe(ctx, refs[start : start + step], p)
+        vectors.append((v - mean) / scale)
+        ids.append(i)
+        centres.append(c)
+        ctx.progress(min(start + step, len(refs)), len(refs))
+    item_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    ctx.write_vectors(item_ids, np.concatenate(vectors) if vectors else np.zeros((0, len(mean)), np.float32))
+    np.save(ctx.artifact_dir / "beam_centres.npy", np.concatenate(centres) if centres else np.zeros((0, 2)))
+    ctx.summary.update(items=len(item_ids), unreadable=len(refs) - len(item_ids))
+    ctx.log(f"described {len(item_ids)} of {len(refs)} frames")
