@@ -13,6 +13,7 @@ import numpy as np
 
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
+from workers.memory import keep_freed_memory
 
 READ_CHUNK = 256
 
@@ -192,6 +193,8 @@ def callback_class() -> type:
 
         def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
             self.ctx.check_canceled()  # raises JobCanceled: fit stops there
+            if batch == 0:  # after TensorFlow's dataset set its malloc patch (workers/memory.py)
+                keep_freed_memory()
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             self.done += 1
