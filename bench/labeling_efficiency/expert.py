@@ -7,20 +7,19 @@ It knows the ground truth (as a person knows what they see) and acts only throug
 - ``batch``: one click that labels a batch (a similarity page, a probability threshold);
 - ``deselect``: one item taken out of a similarity page before labeling it, or one click of a
   Shift-click range that drops the tail of a page (click its first tile, Shift-click the last);
-- ``select``: one item picked by hand from a similarity page, after one click on "none" (cheaper
-  than deselecting when few items of the page belong to the class);
 - ``fix``: a wrong label corrected during review;
 - ``job``: a training, inference or index job started.
 
 The guided strategy: train a feature extractor and run its inference; label similarity pages
 around the first unlabeled item, then around the mean of the items just accepted while the pages
-stay clean (accepting the page minus the items of other classes); once every class has a few
+stay clean (the most labels per action: the page minus the wrong tiles, its top cut off with a
+Shift-click range, or one tile by hand); once every class has a few
 labels, train a classifier and look through the gallery of items whose arg-max class passes a
 threshold: each class whose sample looks clean is applied in one click (the few wrong items seen
 are fixed), the others are left; repeat with the grown label set, lowering the threshold while
 the classes stay clean. An unproductive classifier round
 sends the expert back to similarity pages until the label set has grown; those pages then rank
-by the last classifier's features, which separate the classes better than the autoencoder's.
+by the last classifier's features.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from typing import Any
 
 from bench.labeling_efficiency.client import ApiError, LabelwiseClient
 
-ACTION_KINDS = ("manual", "batch", "select", "deselect", "fix", "job")
+ACTION_KINDS = ("manual", "batch", "deselect", "fix", "job")
 
 
 @dataclass
@@ -86,7 +85,6 @@ class Strategy:
     max_classifier_rounds: int = 12
     quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
     thresholds: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7)
-    label_value: float = 10.0  # labels one click must bring to be worth it (where to cut a page)
     review_size: int = 48  # items of each class's probability gallery the expert looks at
     max_review_error: float = 0.04  # more wrong than this in a class's sample: leave the class
     seed: int = 0
@@ -250,14 +248,16 @@ class Expert:
                 self.client.tag(self.dataset_id, query, self.class_ids[wanted])
                 self.progress.add("manual")
         belongs = [self.truth[i] == wanted for i in ranked]
-        choice = choose_selection(belongs, self.strategy.label_value)
+        choice = choose_selection(belongs)
         accepted = [i for i, keep in zip(ranked, choice.keep, strict=True) if keep]
-        if accepted:
+        if accepted and not choice.batch:  # one tile worth labeling: its hotkey, no batch
+            self.client.tag(self.dataset_id, accepted, self.class_ids[wanted])
+            self.progress.add("manual")
+        elif accepted:
             self.client.label_similar(
                 self.dataset_id, model_id, query, accepted, self.class_ids[wanted], shown=len(ranked)
             )
             self.progress.add("batch")
-            self.progress.add("select", choice.selects)
             self.progress.add("deselect", choice.deselects)
         self.snapshot()
         precision = sum(belongs) / max(1, len(ranked))
@@ -318,29 +318,30 @@ class Expert:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which tiles of a page to label, and the clicks it takes beyond the one that labels."""
+    """Which tiles of a page to label, the clicks it takes beyond the one that labels a batch, and
+    whether it is a batch at all (one tile is labeled by hand, with its hotkey: one action)."""
 
     keep: list[bool]
-    selects: int
     deselects: int
+    batch: bool = True
 
 
-def choose_selection(belongs: list[bool], label_value: float) -> Selection:
-    """The cheapest way a person labels the right items of a ranked page (tiles start selected).
+def choose_selection(belongs: list[bool]) -> Selection:
+    """The way through a ranked page (tiles start selected) that gives most labels per action.
 
-    Three ways, each labeling only items that belong: deselect every wrong tile; keep the top
-    ``k`` (click tile ``k + 1``, Shift-click the last: the rest drop; one click if only the last
-    tile drops) and deselect the wrong tiles above the cut; or select none and pick the right
-    ones. Each is scored as labels gained minus ``label_value`` per click, and the best is taken:
-    a cut leaves a tail of right items for later rather than paying many clicks for them now.
+    The ways, each labeling only items that belong: deselect every wrong tile; keep the top ``k``
+    (click tile ``k + 1``, Shift-click the last: the rest drop; one click if only the last tile
+    drops) and deselect the wrong tiles above the cut; or label the first right tile by hand and
+    leave the page. (Selecting none and picking the right tiles costs more per label than the
+    hotkey.) A cut leaves the tail's right items for a later page or the classifier.
     """
     n, right = len(belongs), sum(belongs)
     if right == 0:
-        return Selection([False] * n, 0, 0)
-    wrong = n - right
+        return Selection([False] * n, 0)
+    first = belongs.index(True)
     options = [
-        (right - label_value * wrong, Selection(list(belongs), 0, wrong)),
-        (right - label_value * (right + 1), Selection(list(belongs), right + 1, 0)),
+        (right / (n - right + 1), Selection(list(belongs), n - right)),
+        (1.0, Selection([i == first for i in range(n)], 0, batch=False)),
     ]
     kept_right = kept_wrong = 0
     for k in range(1, n):  # keep the first k tiles
@@ -350,7 +351,7 @@ def choose_selection(belongs: list[bool], label_value: float) -> Selection:
             continue  # a sensible cut ends on a right tile and drops a wrong one
         clicks = kept_wrong + (1 if k == n - 1 else 2)
         keep = [b and i < k for i, b in enumerate(belongs)]
-        options.append((kept_right - label_value * clicks, Selection(keep, 0, clicks)))
+        options.append((kept_right / (clicks + 1), Selection(keep, clicks)))
     return max(options, key=lambda option: option[0])[1]
 
 

@@ -91,22 +91,18 @@ def test_a_truth_file_without_the_columns_is_refused(tmp_path):
         main(["--folder", str(tmp_path), "--truth", str(bad), "--out", str(tmp_path / "o")])
 
 
-def test_the_expert_clicks_the_cheapest_way_through_a_page():
-    clean = choose_selection([True] * 6, label_value=10)
-    assert clean == Selection([True] * 6, 0, 0)
-    # a page that turns: keep the top four (click tile 5, Shift-click the last), not 4 deselects
-    turning = choose_selection([True] * 4 + [False] * 4, label_value=10)
-    assert turning == Selection([True] * 4 + [False] * 4, 0, 2)
-    # an outlier inside the kept top is deselected too; the right tile in the tail waits
-    page = [True, False, True, True, False, False, True, False, False]
-    cut = choose_selection(page, label_value=1)
-    assert cut.keep == [True, False, True, True] + [False] * 5 and (cut.selects, cut.deselects) == (0, 3)
-    # where clicks are dear, only the first tile is worth keeping
-    assert choose_selection(page, label_value=10) == Selection([True] + [False] * 8, 0, 2)
+def test_the_expert_takes_the_most_labels_per_action_from_a_page():
+    assert choose_selection([True] * 6) == Selection([True] * 6, 0)
     # a few wrong tiles among many right ones: deselect them one by one
     mostly = [True] * 40 + [False, True, False] + [True] * 20
-    assert choose_selection(mostly, label_value=10) == Selection(mostly, 0, 2)
-    # mostly wrong: select none, then pick the right ones
-    sparse = [False, True, False, False, False, True, False, False]
-    assert choose_selection(sparse, label_value=1) == Selection(sparse, 3, 0)
-    assert choose_selection([False] * 5, label_value=10) == Selection([False] * 5, 0, 0)
+    assert choose_selection(mostly) == Selection(mostly, 2)
+    # a page that turns: keep the top twelve (click tile 13, Shift-click the last), not 12 deselects
+    turning = choose_selection([True] * 12 + [False] * 12)
+    assert turning == Selection([True] * 12 + [False] * 12, 2)
+    # an outlier inside the kept top is deselected too; the right tile in the tail waits
+    page = [True, False, True, True, True, True, True, False, False, False, True, False]
+    assert choose_selection(page) == Selection([True, False] + [True] * 5 + [False] * 5, 3)
+    # a poor page: the first right tile by hand (one action), the page left
+    poor = [False, True, False, False, True, False, False]
+    assert choose_selection(poor) == Selection([i == 1 for i in range(7)], 0, batch=False)
+    assert choose_selection([False] * 5) == Selection([False] * 5, 0)
