@@ -39,6 +39,34 @@ ARCHITECTURES: dict[str, tuple[int, int, str | None]] = {
 WEIGHT_SUFFIXES = (".h5", ".hdf5", ".keras")
 MAX_INPUT_SIZE = 1024
 
+# The label snapshot a classifier trains on; shared by every classifier algorithm.
+SNAPSHOT_PROPERTIES: dict[str, dict] = {
+    "label_snapshot": {
+        "type": "string",
+        "title": "Labels",
+        "description": (
+            "current: the labels when the job is submitted; as_of: the labels as they stood at a "
+            "time; tagger: the labels one tagger's events add up to. Recorded with the model."
+        ),
+        "enum": ["current", "as_of", "tagger"],
+        "default": "current",
+    },
+    "labels_as_of": {
+        "type": "string",
+        "title": "Labels as of",
+        "description": "ISO 8601 time (UTC unless it names a zone), for the as_of snapshot.",
+        "default": "",
+        "maxLength": 64,
+    },
+    "labels_tagger": {
+        "type": "string",
+        "title": "Tagger",
+        "description": "Whose labels, for the tagger snapshot.",
+        "default": "",
+        "maxLength": 200,
+    },
+}
+
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -86,30 +114,7 @@ SCHEMA = {
             "maxLength": 4096,
             "x-local-file": True,
         },
-        "label_snapshot": {
-            "type": "string",
-            "title": "Labels",
-            "description": (
-                "current: the labels when the job is submitted; as_of: the labels as they stood at a "
-                "time; tagger: the labels one tagger's events add up to. Recorded with the model."
-            ),
-            "enum": ["current", "as_of", "tagger"],
-            "default": "current",
-        },
-        "labels_as_of": {
-            "type": "string",
-            "title": "Labels as of",
-            "description": "ISO 8601 time (UTC unless it names a zone), for the as_of snapshot.",
-            "default": "",
-            "maxLength": 64,
-        },
-        "labels_tagger": {
-            "type": "string",
-            "title": "Tagger",
-            "description": "Whose labels, for the tagger snapshot.",
-            "default": "",
-            "maxLength": 200,
-        },
+        **SNAPSHOT_PROPERTIES,
         "validation_fraction": {
             "type": "number",
             "title": "Validation fraction",
@@ -246,6 +251,27 @@ def parse_time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def snapshot_problems(params: Params) -> list[str]:
+    """What is wrong with the label snapshot fields (``SNAPSHOT_PROPERTIES``)."""
+    problems = []
+    snapshot = params["label_snapshot"]
+    if snapshot == "as_of":
+        try:
+            parse_time(params["labels_as_of"])
+        except ValueError:
+            problems.append(
+                "labels as of needs an ISO 8601 time such as 2026-11-25T10:00:00Z, "
+                f"got {params['labels_as_of']!r}"
+            )
+    elif params["labels_as_of"].strip():
+        problems.append("a 'labels as of' time is given but the label snapshot is not as_of")
+    if snapshot == "tagger" and not params["labels_tagger"].strip():
+        problems.append("the tagger snapshot needs the tagger whose labels to use")
+    elif snapshot != "tagger" and params["labels_tagger"].strip():
+        problems.append("a tagger is given but the label snapshot is not 'tagger'")
+    return problems
+
+
 def check(params: Params) -> list[str]:
     problems = []
     arch = params["architecture"]
@@ -277,21 +303,7 @@ def check(params: Params) -> list[str]:
     if path and not path.lower().endswith(WEIGHT_SUFFIXES):
         kinds = " / ".join(WEIGHT_SUFFIXES)
         problems.append(f"the weights file must be a Keras {kinds} file, not {PurePath(path).name}")
-    snapshot = params["label_snapshot"]
-    if snapshot == "as_of":
-        try:
-            parse_time(params["labels_as_of"])
-        except ValueError:
-            problems.append(
-                "labels as of needs an ISO 8601 time such as 2026-11-25T10:00:00Z, "
-                f"got {params['labels_as_of']!r}"
-            )
-    elif params["labels_as_of"].strip():
-        problems.append("a 'labels as of' time is given but the label snapshot is not as_of")
-    if snapshot == "tagger" and not params["labels_tagger"].strip():
-        problems.append("the tagger snapshot needs the tagger whose labels to use")
-    elif snapshot != "tagger" and params["labels_tagger"].strip():
-        problems.append("a tagger is given but the label snapshot is not 'tagger'")
+    problems.extend(snapshot_problems(params))
     return problems
 
 

@@ -83,6 +83,7 @@ def _load_builtins() -> None:
     from backend.algorithms import (
         autoencoder,  # noqa: F401
         azimuthal,  # noqa: F401
+        azimuthal_classifier,  # noqa: F401
         classifier,  # noqa: F401
         pca,  # noqa: F401
     )

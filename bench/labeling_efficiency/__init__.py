@@ -97,7 +97,11 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
     truth = read_truth(truth_csv)
     strategy = Strategy(
         feature_params=json.loads(args.feature_params) if args.feature_params else {},
-        classifier_params={**CLASSIFIER_PARAMS, **json.loads(args.classifier_params or "{}")},
+        classifier_algorithm=args.classifier_algorithm,
+        classifier_params={
+            **CLASSIFIER_PARAMS.get(args.classifier_algorithm, {}),
+            **json.loads(args.classifier_params or "{}"),
+        },
         feature_algorithm=args.feature_algorithm,
         max_classifier_rounds=args.max_classifier_rounds,
         seed=args.seed,
@@ -139,6 +143,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--max-actions-per-label", type=float, default=1 / 20)
     parser.add_argument("--feature-algorithm", default="azimuthal")
     parser.add_argument("--feature-params", help="JSON parameters of the feature extractor")
+    parser.add_argument("--classifier-algorithm", default="azimuthal_classifier")
     parser.add_argument("--classifier-params", help="JSON parameters of the classifier")
     parser.add_argument("--quick", action="store_true", help="few epochs (CI)")
     parser.add_argument("--max-classifier-rounds", type=int, default=Strategy.max_classifier_rounds)

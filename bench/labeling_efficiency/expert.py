@@ -55,17 +55,21 @@ class Progress:
             self.actions[kind] += count
 
 
-# The physics of a scattering pattern does not change when it is rotated or flipped, so the
-# classifier learns from rotated and flipped copies. 64 px: a round on a 2-core CPU stays within
-# minutes (96 px is ~1 point more accurate and 2.3x slower).
-CLASSIFIER_PARAMS: dict[str, Any] = {
-    "architecture": "small_cnn",
-    "image_size": 64,
-    "learning_rate": 0.002,
-    "augment_rotation": 180.0,
-    "augment_hflip": True,
-    "augment_vflip": True,
-    "epochs": 20,
+# Per classifier algorithm, what the expert trains it with. The image classifier: the physics of
+# a scattering pattern does not change when it is rotated or flipped, so it learns from rotated
+# and flipped copies; 64 px keeps a round on a 2-core CPU within minutes (96 px is ~1 point more
+# accurate and 2.3x slower). The scattering classifier needs nothing beyond its defaults.
+CLASSIFIER_PARAMS: dict[str, dict[str, Any]] = {
+    "classifier": {
+        "architecture": "small_cnn",
+        "image_size": 64,
+        "learning_rate": 0.002,
+        "augment_rotation": 180.0,
+        "augment_hflip": True,
+        "augment_vflip": True,
+        "epochs": 20,
+    },
+    "azimuthal_classifier": {},
 }
 
 
@@ -75,8 +79,8 @@ class Strategy:
 
     feature_algorithm: str = "azimuthal"
     feature_params: dict[str, Any] = field(default_factory=dict)
-    classifier_algorithm: str = "classifier"
-    classifier_params: dict[str, Any] = field(default_factory=lambda: dict(CLASSIFIER_PARAMS))
+    classifier_algorithm: str = "azimuthal_classifier"
+    classifier_params: dict[str, Any] = field(default_factory=dict)
     first_page: int = 24
     min_page: int = 8
     max_page: int = 200

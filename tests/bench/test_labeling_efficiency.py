@@ -38,9 +38,8 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         main(
             [
                 "--url", url, "--folder", str(folder), "--truth", str(truth_csv), "--out", str(out),
-                "--quick", "--feature-algorithm", "pca", "--target", "0.9",
-                "--feature-params", '{"n_components": 8, "image_size": 16}',
-                "--classifier-params", '{"epochs": 2, "image_size": 32}', "--max-classifier-rounds", "2",
+                "--quick", "--target", "0.9",
+                "--classifier-params", '{"epochs": 20}', "--max-classifier-rounds", "2",
             ]
         )  # fmt: skip
         report = json.loads((out / "report.json").read_text())

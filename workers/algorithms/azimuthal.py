@@ -73,20 +73,36 @@ def describe(
     return vectors, ids, centres
 
 
+def check_version(meta: dict) -> None:
+    """A model fitted on other descriptors would read this worker's as nonsense: refuse it."""
+    if meta.get("descriptor_version") != DESCRIPTOR_VERSION:
+        raise ValueError(
+            f"this model was fitted on descriptor version {meta.get('descriptor_version')}; the worker "
+            f"computes version {DESCRIPTOR_VERSION}: train a new {meta.get('algorithm', 'azimuthal')} model"
+        )
+
+
+def describe_all(
+    ctx: JobContext, refs: Sequence[ItemRef], params: dict, step: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``describe`` over many refs, a chunk at a time: cancel checks and progress between chunks."""
+    parts = []
+    for start in range(0, len(refs), step):
+        ctx.check_canceled()
+        parts.append(describe(ctx, refs[start : start + step], params))
+        ctx.progress(min(start + step, len(refs)), len(refs))
+    if not parts:
+        return np.zeros((0, geometry_of(params).length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2))
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
 def train(ctx: JobContext) -> None:
     p = ctx.params
     refs = list(ctx.items)
     order = np.random.default_rng(p["seed"]).permutation(len(refs))[: p["fit_items"]]
     sample = [refs[i] for i in sorted(order)]
     ctx.log(f"describing {len(sample)} of {len(refs)} items to set the scale of each feature")
-    step = 64
-    parts: list[np.ndarray] = []
-    for start in range(0, len(sample), step):
-        ctx.check_canceled()
-        vectors, _, _ = describe(ctx, sample[start : start + step], p)
-        parts.append(vectors)
-        ctx.progress(min(start + step, len(sample)), len(sample))
-    described = np.concatenate(parts) if parts else np.zeros((0, geometry_of(p).length), np.float32)
+    described, _, _ = describe_all(ctx, sample, p)
     if len(described) < 2:
         raise ValueError(f"{len(described)} readable frame(s) in the sample: at least two set a scale")
     mean = described.mean(axis=0)
@@ -114,26 +130,12 @@ def train(ctx: JobContext) -> None:
 def infer(ctx: JobContext) -> None:
     assert ctx.model_dir is not None
     p = ctx.params
-    meta = json.loads((ctx.model_dir / "model.json").read_text())
-    if meta.get("descriptor_version") != DESCRIPTOR_VERSION:
-        raise ValueError(
-            f"this model was fitted on descriptor version {meta.get('descriptor_version')}; the worker "
-            f"computes version {DESCRIPTOR_VERSION}: train a new azimuthal model"
-        )
+    check_version(json.loads((ctx.model_dir / "model.json").read_text()))
     with np.load(ctx.model_dir / MODEL_FILE) as model:
         mean, scale = model["mean"], model["scale"]
     refs = list(ctx.items)
-    step = ctx.options.get("batch_size", 64)
-    vectors, ids, centres = [], [], []
-    for start in range(0, len(refs), step):
-        ctx.check_canceled()
-        v, i, c = describe(ctx, refs[start : start + step], p)
-        vectors.append((v - mean) / scale)
-        ids.append(i)
-        centres.append(c)
-        ctx.progress(min(start + step, len(refs)), len(refs))
-    item_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-    ctx.write_vectors(item_ids, np.concatenate(vectors) if vectors else np.zeros((0, len(mean)), np.float32))
-    np.save(ctx.artifact_dir / "beam_centres.npy", np.concatenate(centres) if centres else np.zeros((0, 2)))
+    vectors, item_ids, centres = describe_all(ctx, refs, p, step=ctx.options.get("batch_size", 64))
+    ctx.write_vectors(item_ids, (vectors - mean) / scale)
+    np.save(ctx.artifact_dir / "beam_centres.npy", centres)
     ctx.summary.update(items=len(item_ids), unreadable=len(refs) - len(item_ids))
     ctx.log(f"described {len(item_ids)} of {len(refs)} frames")
