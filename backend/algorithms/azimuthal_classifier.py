@@ -68,6 +68,13 @@ SCHEMA = {
             "minimum": 0,
             "maximum": 0.5,
         },
+        "calibrate": {
+            "type": "boolean",
+            "title": "Calibrate",
+            "description": "Fit a temperature on the validation items so that the probabilities mean "
+            "what they say (a network trained on few labels is over-confident).",
+            "default": True,
+        },
         "class_weights": {
             "type": "string",
             "title": "Class weights",

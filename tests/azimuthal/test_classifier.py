@@ -47,6 +47,7 @@ async def test_it_learns_the_classes_from_few_labels_and_labels_by_probability(j
     model = (await jobs_client.get(f"/api/v1/models/{train['model_id']}")).json()
     assert model["summary"]["label_counts"] == {name: 15 for name in CLASSES}
     assert model["summary"]["epochs_run"] == 60
+    assert model["summary"]["temperature"] != 1.0  # fitted on the validation items (1: not calibrated)
     metrics = (await jobs_client.get(f"/api/v1/jobs/{train['id']}/metrics")).json()
     assert len(metrics) == 60 and metrics[-1]["metrics"]["train_loss"] < metrics[0]["metrics"]["train_loss"]
     confusion = json.loads(

@@ -98,3 +98,13 @@ async def test_an_unreadable_frame_is_skipped_and_the_rest_stay_aligned(jobs_cli
     log = [line["message"] for line in (await jobs_client.get(f"/api/v1/jobs/{infer['id']}/log")).json()]
     assert any(f"item {broken.item_id} skipped" in line for line in log)
     assert any("described 47 of 48 frames" in line for line in log)
+
+
+async def test_the_train_forms_offer_the_beam_centre_and_the_snapshot(jobs_client, demo):
+    features = await jobs_client.get(f"/datasets/{demo.id}/train?algorithm=azimuthal")
+    assert features.status_code == 200
+    assert 'name="params.centre_row"' in features.text and 'min="-1' in features.text
+    classifier = await jobs_client.get(f"/datasets/{demo.id}/train?algorithm=azimuthal_classifier")
+    assert classifier.status_code == 200
+    for field in ("params.hidden_units", "params.label_snapshot", "params.angular_bins"):
+        assert f'name="{field}"' in classifier.text, field

@@ -3,7 +3,9 @@
 Training describes the labeled items (``workers/algorithms/azimuthal.describe``), splits them
 stratified by label, standardises the descriptors with the training split's mean and variance
 (a ``Normalization`` layer, so the saved model is complete) and fits in memory: the descriptors
-of 100,000 frames take 37 MB. Outputs match the image classifier's: ``model.keras``,
+of 100,000 frames take 37 MB. A temperature fitted on the validation split then calibrates the
+probabilities (a network fitted to few labels is over-confident, and probability labeling takes
+its numbers at their word). Outputs match the image classifier's: ``model.keras``,
 ``model.json``, ``confusion_matrix.json``; inference writes ``probabilities.npy`` (columns in
 ``ctx.classes`` order) and ``vectors.npy`` (the hidden layer), with ``item_ids.npy``.
 """
@@ -30,6 +32,7 @@ from workers.context import JobContext
 from workers.scattering import DESCRIPTOR_VERSION
 
 MODEL_FILE, MODEL_JSON, CONFUSION = "model.keras", "model.json", "confusion_matrix.json"
+LOGITS = "logits"
 
 
 def build(length: int, classes: int, p: dict[str, Any], mean: np.ndarray, variance: np.ndarray) -> Any:
@@ -43,9 +46,36 @@ def build(length: int, classes: int, p: dict[str, Any], mean: np.ndarray, varian
     x = layers.Dense(p["hidden_units"], activation="relu", kernel_regularizer=regularizer)(x)
     features = layers.Identity(name=FEATURES)(x)
     x = layers.Dropout(p["dropout"])(features) if p["dropout"] > 0 else features
-    activation = p["activation"]
-    outputs = layers.Dense(classes, activation=activation, name=OUTPUT, dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="azimuthal_classifier")
+    logits = layers.Dense(classes, name=LOGITS, dtype="float32")(x)
+    return keras.Model(inputs, with_temperature(logits, 1.0, p["activation"]), name="azimuthal_classifier")
+
+
+def with_temperature(logits: Any, temperature: float, activation: str) -> Any:
+    """Probabilities from logits divided by ``temperature`` (1: as trained)."""
+    from keras import layers
+
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+    return layers.Activation(activation, name=OUTPUT, dtype="float32")(scaled)
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray, multi_label: bool) -> float:
+    """The temperature that minimises the negative log-likelihood of held-out items (Guo et al.,
+    2017): a network trained to fit few labels is over-confident, and probability labeling takes
+    its numbers at their word. A grid in log space; T > 1 softens, T < 1 sharpens."""
+    best, best_loss = 1.0, np.inf
+    for temperature in np.exp(np.linspace(np.log(0.05), np.log(50.0), 241)):
+        z = logits / temperature
+        if multi_label:
+            log_p = -np.logaddexp(0.0, -z)
+            log_not = -np.logaddexp(0.0, z)
+            loss = -np.mean(targets * log_p + (1 - targets) * log_not)
+        else:
+            z = z - z.max(axis=1, keepdims=True)
+            log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            loss = -np.mean(np.sum(targets * log_softmax, axis=1))
+        if loss < best_loss:
+            best, best_loss = float(temperature), loss
+    return best
 
 
 def train(ctx: JobContext) -> None:
@@ -108,6 +138,15 @@ def train(ctx: JobContext) -> None:
             callbacks=[report],
             verbose=0,
         )
+        temperature = 1.0
+        if p["calibrate"] and len(val_rows):
+            logits = keras.Model(model.inputs, model.get_layer(LOGITS).output)
+            held_out = np.asarray(logits.predict(descriptors[val_rows], verbose=0))
+            temperature = fit_temperature(held_out, targets[val_rows], multi_label)
+            model = keras.Model(
+                model.inputs, with_temperature(model.get_layer(LOGITS).output, temperature, activation)
+            )
+            ctx.log(f"calibrated on {len(val_rows)} held-out items: temperature {temperature:.3g}")
         eval_rows, split = (val_rows, "validation") if len(val_rows) else (train_rows, "training")
         predicted = np.asarray(model.predict(descriptors[eval_rows], verbose=0))
     matrix = confusion_matrix(targets[eval_rows].argmax(axis=1), predicted.argmax(axis=1), len(classes))
@@ -131,6 +170,7 @@ def train(ctx: JobContext) -> None:
                 "loss": loss,
                 "activation": activation,
                 "vector_length": p["hidden_units"],
+                "temperature": temperature,
                 "label_snapshot": snapshot,
                 "label_counts": counts,
                 "train_item_ids": item_ids[train_rows].tolist(),
@@ -150,6 +190,7 @@ def train(ctx: JobContext) -> None:
         validation_items=len(val_rows),
         unreadable=len(labeled) - len(item_ids),
         weights=int(model.count_params()),
+        temperature=temperature,
     )
     ctx.log(f"trained {len(report.history)} epochs; {split} confusion matrix {matrix.tolist()}")
 
