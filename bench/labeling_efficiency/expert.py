@@ -14,12 +14,12 @@ The guided strategy: train a feature extractor and run its inference; label simi
 around the first unlabeled item, then around the mean of the items just accepted while the pages
 stay clean (the most labels per action: the page minus the wrong tiles, its top cut off with a
 Shift-click range, or one tile by hand); once every class has a few
-labels, train a classifier and look through the gallery of items whose arg-max class passes a
-threshold: each class whose sample looks clean is applied in one click (the few wrong items seen
-are fixed), the others are left; repeat with the grown label set, lowering the threshold while
-the classes stay clean. An unproductive classifier round
-sends the expert back to similarity pages until the label set has grown; those pages then rank
-by the last classifier's features.
+labels, train a classifier and read each class's probability gallery from the top, a page at a
+time, down to the first page that looks wrong: what read clean is applied in one click at the
+threshold where the reading stopped (the few wrong items seen are fixed); repeat with the grown
+label set, reading from a lower probability while the first pages stay clean. An unproductive
+classifier round sends the expert back to similarity pages until the label set has grown; those
+pages then rank by the last classifier's features.
 """
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ class Strategy:
     min_per_class: int = 5  # labels per class before a classifier is trained
     max_classifier_rounds: int = 12
     quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
-    thresholds: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7)
-    review_size: int = 48  # items of each class's probability gallery the expert looks at
-    max_review_error: float = 0.04  # more wrong than this in a class's sample: leave the class
+    thresholds: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)  # where the gallery is read from
+    review_size: int = 48  # items on a page of a class's probability gallery
+    max_review_error: float = 0.04  # more wrong than this on a page: the review stops there
     seed: int = 0
 
 
@@ -273,12 +273,13 @@ class Expert:
         return page, None
 
     def _classifier_round(self, algorithm: str, threshold: float) -> tuple[int, bool]:
-        """Train on the labels so far, look through the probability gallery, apply the clean classes.
+        """Train on the labels so far, look down the probability gallery, apply what looks right.
 
-        The expert looks at a sample of each class's candidates before clicking (looking is free,
-        clicks count): a class whose sample holds more wrong items than ``max_review_error`` is left
-        alone; the others are applied, one batch each, and the wrong items seen are fixed. Returns
-        (labels gained, whether every class was clean)."""
+        For each class the expert reads the gallery from the most probable item down, a page of
+        ``review_size`` at a time (looking is free, clicks count), and stops at the first page
+        with more wrong items than ``max_review_error``. The pages read clean are applied in one
+        click (a threshold at the last of them) and every wrong item on them is fixed. Returns
+        (labels gained, whether every class's first page was clean)."""
         before = self.progress.timeline[-1][1]
         train = self.client.run_job(
             kind="train",
@@ -291,33 +292,53 @@ class Expert:
         self.client.run_job(kind="infer", model_id=model_id)
         self.progress.add("job")
         # Even a classifier whose batches fail review separates the classes better than the
-        # autoencoder: the next similarity pages rank by its features.
+        # first features: the next similarity pages rank by its features.
         self.classifier_id = model_id
-        by_class: dict[int, list[int]] = {}
+        by_class: dict[int, list[tuple[int, float]]] = {}
         for row in self.client.probability_candidates(self.dataset_id, model_id, threshold):
-            by_class.setdefault(int(row["label_id"]), []).append(int(row["item_id"]))
+            by_class.setdefault(int(row["label_id"]), []).append(
+                (int(row["item_id"]), float(row["probability"]))
+            )
         if not by_class:
             self.note(f"classifier {model_id}: nothing above {threshold}")
             return 0, True
         name_of = {class_id: name for name, class_id in self.class_ids.items()}
         clean, verdicts = True, []
-        for label_id, items in sorted(by_class.items()):
-            sample = self.rng.sample(items, min(self.strategy.review_size, len(items)))
-            wrong = [i for i in sample if self.truth[i] != name_of[label_id]]
-            verdict = f"{name_of[label_id]} {len(items)} ({len(wrong)}/{len(sample)} wrong)"
-            if len(wrong) > self.strategy.max_review_error * len(sample):
+        for label_id, rows in sorted(by_class.items()):
+            belongs = [self.truth[item] == name_of[label_id] for item, _ in rows]
+            cut = clean_prefix(
+                [p for _, p in rows], belongs, self.strategy.review_size, self.strategy.max_review_error
+            )
+            verdict = f"{name_of[label_id]} {cut}/{len(rows)}"
+            if cut == 0:
                 clean = False
-                verdicts.append(verdict + " left")
+                verdicts.append(verdict)
                 continue
-            self.client.apply_probability(self.dataset_id, model_id, threshold, label_id=label_id)
+            self.client.apply_probability(self.dataset_id, model_id, rows[cut - 1][1], label_id=label_id)
             self.progress.add("batch")
+            wrong = [item for (item, _), right in zip(rows[:cut], belongs[:cut], strict=True) if not right]
             for item in wrong:
                 self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]], kind="review")
                 self.progress.add("fix")
-            verdicts.append(verdict + " applied")
+            verdicts.append(f"{verdict} applied, {len(wrong)} fixed")
         labeled, _ = self.snapshot()
-        self.note(f"classifier {model_id} at {threshold}: " + "; ".join(verdicts))
+        self.note(f"classifier {model_id} from {threshold}: " + "; ".join(verdicts))
         return labeled - before, clean
+
+
+def clean_prefix(probabilities: list[float], belongs: list[bool], page: int, max_error: float) -> int:
+    """How many of a class's gallery items (most probable first) a reviewer accepts: whole pages
+    down to the first one with more than ``max_error`` of its items wrong; then back to a
+    probability the next item does not share, so that a threshold labels exactly these."""
+    accepted = 0
+    for start in range(0, len(belongs), page):
+        shown = belongs[start : start + page]
+        if shown.count(False) > max_error * len(shown):
+            break
+        accepted = start + len(shown)
+    while 0 < accepted < len(probabilities) and probabilities[accepted] >= probabilities[accepted - 1]:
+        accepted -= 1
+    return accepted
 
 
 @dataclass(frozen=True)

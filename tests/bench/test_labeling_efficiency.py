@@ -11,7 +11,7 @@ import pytest
 
 from backend.demo import generate_demo
 from bench.labeling_efficiency import main
-from bench.labeling_efficiency.expert import ACTION_KINDS, Selection, choose_selection
+from bench.labeling_efficiency.expert import ACTION_KINDS, Selection, choose_selection, clean_prefix
 from tests.live import live_app
 
 pytestmark = pytest.mark.ml
@@ -105,3 +105,15 @@ def test_the_expert_takes_the_most_labels_per_action_from_a_page():
     poor = [False, True, False, False, True, False, False]
     assert choose_selection(poor) == Selection([i == 1 for i in range(7)], 0, batch=False)
     assert choose_selection([False] * 5) == Selection([False] * 5, 0)
+
+
+def test_the_reviewer_accepts_the_gallery_down_to_the_first_page_that_looks_wrong():
+    probabilities = [1.0 - i / 1000 for i in range(10)]
+    # pages of 4, at most a quarter wrong: pages 1 and 2 pass (one wrong each), page 3 has two
+    belongs = [True, True, False, True, True, False, True, True, False, False]
+    assert clean_prefix(probabilities, belongs, page=4, max_error=0.25) == 8
+    assert clean_prefix(probabilities, belongs, page=4, max_error=0.0) == 0
+    assert clean_prefix(probabilities, [True] * 10, page=4, max_error=0.0) == 10
+    # a tie across the cut: a threshold cannot split it, so the cut moves up past it
+    tied = [0.99, 0.98, 0.97, 0.96, 0.95, 0.95, 0.94]
+    assert clean_prefix(tied, [True] * 5 + [False] * 2, page=5, max_error=0.0) == 4
