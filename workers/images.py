@@ -5,8 +5,9 @@ Shared by every algorithm so that a model sees images the way a person saw them 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from backend.images.transforms import DisplayTransform, apply_transform, block_r
 from workers.context import JobContext
 
 READ_THREADS = 4
+T = TypeVar("T")
 
 
 def transform_from(params: dict) -> DisplayTransform:
@@ -43,28 +45,37 @@ def _stride_for(ref: ItemRef, size: int) -> int:
     return max(1, min(ref.height, ref.width) // (size * 4))
 
 
-def load_batch(
-    ctx: JobContext, refs: Sequence[ItemRef], *, size: int, transform: DisplayTransform
-) -> tuple[np.ndarray, np.ndarray]:
-    """(images N x size x size float32, item ids int64) of the refs that could be read.
+def map_readable(
+    ctx: JobContext, refs: Sequence[ItemRef], work: Callable[[ItemRef], T]
+) -> list[tuple[int, T]]:
+    """(item id, ``work(ref)``) for the refs whose work succeeds, in order, on a few threads.
 
-    An item that cannot be read is logged and left out, never fatal: one bad file in a
-    hundred thousand must not fail a training run.
+    An item that cannot be read (or whose pixels the work refuses: ValueError) is logged and left
+    out, never fatal: one bad file in a hundred thousand must not fail a training run.
     """
 
-    def one(ref: ItemRef) -> np.ndarray | None:
+    def one(ref: ItemRef) -> T | None:
         try:
-            return prepare(ctx.reader.read(ref, stride=_stride_for(ref, size)), size, transform)
+            return work(ref)
         except (LabelwiseError, OSError, ValueError) as exc:
             ctx.log(f"item {ref.item_id} skipped: {getattr(exc, 'message', exc)}", level="warning")
             return None
 
     if len(refs) > 1:
         with ThreadPoolExecutor(min(READ_THREADS, len(refs))) as pool:
-            images = list(pool.map(one, refs))
+            results = list(pool.map(one, refs))
     else:
-        images = [one(ref) for ref in refs]
-    kept = [(ref.item_id, img) for ref, img in zip(refs, images, strict=True) if img is not None]
+        results = [one(ref) for ref in refs]
+    return [(ref.item_id, r) for ref, r in zip(refs, results, strict=True) if r is not None]
+
+
+def load_batch(
+    ctx: JobContext, refs: Sequence[ItemRef], *, size: int, transform: DisplayTransform
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images N x size x size float32, item ids int64) of the refs that could be read."""
+    kept = map_readable(
+        ctx, refs, lambda ref: prepare(ctx.reader.read(ref, stride=_stride_for(ref, size)), size, transform)
+    )
     if not kept:
         return np.zeros((0, size, size), np.float32), np.zeros(0, np.int64)
     ids = np.asarray([i for i, _ in kept], dtype=np.int64)

@@ -9,7 +9,7 @@ class probabilities for probability labeling and its hidden layer as features fo
 from __future__ import annotations
 
 from backend.algorithms import azimuthal
-from backend.algorithms.classifier import SNAPSHOT_PROPERTIES, snapshot_problems
+from backend.algorithms.classifier import SNAPSHOT_PROPERTIES, min_items, snapshot_problems
 from backend.algorithms.registry import Algorithm, Params, register
 
 DESCRIPTOR_PARAMETERS = ("radial_bins", "angular_bins", "centre_row", "centre_column", "max_side")
@@ -96,11 +96,6 @@ SCHEMA = {
 
 def check(params: Params) -> list[str]:
     return azimuthal.check(params) + snapshot_problems(params)
-
-
-def min_items(params: Params) -> int:
-    """Two labeled items (of two classes, checked at submit), plus validation items when held out."""
-    return 4 if params["validation_fraction"] > 0 else 2
 
 
 AZIMUTHAL_CLASSIFIER = register(

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
 
+from tests.azimuthal.conftest import job_output, run_job
 from tests.classifier.conftest import demo_dataset, label
-from tests.jobs.conftest import wait_for
 
 pytestmark = pytest.mark.ml
 
 CLASSES = ("empty", "rings", "peaks")
 QUICK = {"epochs": 60, "hidden_units": 32, "batch_size": 16, "validation_fraction": 0.2}
-
-
-async def _run(client, body: dict) -> dict:
-    response = await client.post("/api/v1/jobs", json=body)
-    assert response.status_code == 201, response.text
-    job = await wait_for(client, response.json()["id"], timeout=180)
-    assert job["state"] == "succeeded", job["error"]
-    return job
-
-
-async def _output(client, job_id: int, name: str) -> np.ndarray:
-    response = await client.get(f"/api/v1/jobs/{job_id}/outputs/{name}")
-    assert response.status_code == 200, response.text
-    return np.load(io.BytesIO(response.content))
 
 
 @pytest.fixture
@@ -43,7 +28,7 @@ async def scattering(session, job_settings, folder):
 async def test_it_learns_the_classes_from_few_labels_and_labels_by_probability(jobs_client, scattering):
     demo, labeled = scattering
     body = {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal_classifier", "parameters": QUICK}
-    train = await _run(jobs_client, body)
+    train = await run_job(jobs_client, body)
     model = (await jobs_client.get(f"/api/v1/models/{train['model_id']}")).json()
     assert model["summary"]["label_counts"] == {name: 15 for name in CLASSES}
     assert model["summary"]["epochs_run"] == 60
@@ -56,10 +41,10 @@ async def test_it_learns_the_classes_from_few_labels_and_labels_by_probability(j
     assert confusion["labels"] == sorted(CLASSES, key=[c for c in demo.classes].index)
     assert sum(map(sum, confusion["matrix"])) == 9  # a fifth of each class held out
 
-    infer = await _run(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
-    probabilities = await _output(jobs_client, infer["id"], "probabilities.npy")
-    vectors = await _output(jobs_client, infer["id"], "vectors.npy")
-    item_ids = await _output(jobs_client, infer["id"], "item_ids.npy")
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    probabilities = await job_output(jobs_client, infer["id"], "probabilities.npy")
+    vectors = await job_output(jobs_client, infer["id"], "vectors.npy")
+    item_ids = await job_output(jobs_client, infer["id"], "item_ids.npy")
     assert probabilities.shape == (180, 3) and vectors.shape == (180, 32)
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
     classes = json.loads((await jobs_client.get(f"/api/v1/jobs/{infer['id']}/outputs/classes.json")).text)

@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from backend.datasets.refs import item_refs
-from tests.jobs.conftest import wait_for
+from tests.azimuthal.conftest import job_output, run_job
 from workers.scattering import Geometry
-
-
-async def _run(client, body: dict) -> dict:
-    response = await client.post("/api/v1/jobs", json=body)
-    assert response.status_code == 201, response.text
-    job = await wait_for(client, response.json()["id"], timeout=120)
-    assert job["state"] == "succeeded", job["error"]
-    return job
-
-
-async def _output(client, job_id: int, name: str) -> np.ndarray:
-    response = await client.get(f"/api/v1/jobs/{job_id}/outputs/{name}")
-    assert response.status_code == 200, response.text
-    return np.load(io.BytesIO(response.content))
 
 
 async def test_training_fits_the_scales_and_inference_writes_standardised_vectors_and_centres(
     jobs_client, demo, session
 ):
-    train = await _run(jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal"})
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal"})
     model = (await jobs_client.get(f"/api/v1/models/{train['model_id']}")).json()
     length = Geometry().length
     assert model["state"] == "ready"
     assert model["summary"]["items_fitted"] == 48 and model["summary"]["vector_length"] == length
-    infer = await _run(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
-    vectors = await _output(jobs_client, infer["id"], "vectors.npy")
-    item_ids = await _output(jobs_client, infer["id"], "item_ids.npy")
-    centres = await _output(jobs_client, infer["id"], "beam_centres.npy")
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    vectors = await job_output(jobs_client, infer["id"], "vectors.npy")
+    item_ids = await job_output(jobs_client, infer["id"], "item_ids.npy")
+    centres = await job_output(jobs_client, infer["id"], "beam_centres.npy")
     refs = await item_refs(session, demo.id)
     assert item_ids.tolist() == [ref.item_id for ref in refs]
     assert vectors.shape == (48, length) and vectors.dtype == np.float32 and np.isfinite(vectors).all()
@@ -51,7 +36,7 @@ async def test_training_fits_the_scales_and_inference_writes_standardised_vector
     assert np.median(np.hypot(*(centres - 16).T)) < 2.5, centres
 
     # the vectors feed similarity search like any extractor's
-    await _run(jobs_client, {"kind": "build-index", "model_id": train["model_id"]})
+    await run_job(jobs_client, {"kind": "build-index", "model_id": train["model_id"]})
     response = await jobs_client.get(
         f"/api/v1/datasets/{demo.id}/similar",
         params={"model_id": train["model_id"], "item_id": [refs[0].item_id], "limit": 5},
@@ -63,11 +48,11 @@ async def test_training_fits_the_scales_and_inference_writes_standardised_vector
 
 async def test_a_fixed_beam_centre_is_used_for_every_frame(jobs_client, demo):
     params = {"centre_row": 16.0, "centre_column": 15.0}
-    train = await _run(
+    train = await run_job(
         jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal", "parameters": params}
     )
-    infer = await _run(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
-    centres = await _output(jobs_client, infer["id"], "beam_centres.npy")
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    centres = await job_output(jobs_client, infer["id"], "beam_centres.npy")
     assert np.array_equal(centres, np.tile([16.0, 15.0], (48, 1)))
 
 
@@ -85,14 +70,14 @@ async def test_half_a_beam_centre_or_odd_sectors_are_refused_before_any_work(job
 
 
 async def test_an_unreadable_frame_is_skipped_and_the_rest_stay_aligned(jobs_client, demo, session, folder):
-    train = await _run(jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal"})
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal"})
     refs = await item_refs(session, demo.id)
     broken = refs[7]
     path = next((folder / "demo" / "images").glob(Path(broken.uri).name))
     path.write_bytes(b"II*\x00 this is not a TIFF any more")
-    infer = await _run(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
-    item_ids = await _output(jobs_client, infer["id"], "item_ids.npy")
-    vectors = await _output(jobs_client, infer["id"], "vectors.npy")
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    item_ids = await job_output(jobs_client, infer["id"], "item_ids.npy")
+    vectors = await job_output(jobs_client, infer["id"], "vectors.npy")
     assert item_ids.tolist() == [ref.item_id for ref in refs if ref.item_id != broken.item_id]
     assert vectors.shape[0] == 47
     log = [line["message"] for line in (await jobs_client.get(f"/api/v1/jobs/{infer['id']}/log")).json()]

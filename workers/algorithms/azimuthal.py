@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from backend.algorithms.azimuthal import AUTO_CENTRE
 from backend.datasets.refs import ItemRef
-from backend.errors import LabelwiseError
 from workers.context import JobContext
+from workers.images import map_readable
 from workers.scattering import DESCRIPTOR_VERSION, Geometry, descriptor
 
 MODEL_FILE = "azimuthal.npz"
-THREADS = 4  # FFTs and filters release the GIL: reading and describing overlap
 MIN_SCALE = 1e-3  # a feature constant over the sample is kept, not blown up
 
 
@@ -48,23 +46,14 @@ def describe(
     geometry = geometry_of(params)
     fixed = params["centre_row"] != AUTO_CENTRE
 
-    def one(ref: ItemRef) -> tuple[np.ndarray, tuple[float, float]] | None:
+    def one(ref: ItemRef) -> tuple[np.ndarray, tuple[float, float]]:
         stride = stride_for(ref, params["max_side"])
-        try:
-            image = ctx.reader.read(ref, stride=stride)
-            centre = (params["centre_row"] / stride, params["centre_column"] / stride) if fixed else None
-            vector, found = descriptor(image, geometry, centre)
-        except (LabelwiseError, OSError, ValueError) as exc:
-            ctx.log(f"item {ref.item_id} skipped: {getattr(exc, 'message', exc)}", level="warning")
-            return None
+        image = ctx.reader.read(ref, stride=stride)
+        centre = (params["centre_row"] / stride, params["centre_column"] / stride) if fixed else None
+        vector, found = descriptor(image, geometry, centre)
         return vector, (found[0] * stride, found[1] * stride)
 
-    if len(refs) > 1:
-        with ThreadPoolExecutor(min(THREADS, len(refs))) as pool:
-            results = list(pool.map(one, refs))
-    else:
-        results = [one(ref) for ref in refs]
-    kept = [(ref.item_id, r) for ref, r in zip(refs, results, strict=True) if r is not None]
+    kept = map_readable(ctx, refs, one)
     if not kept:
         return np.zeros((0, geometry.length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2))
     ids = np.asarray([i for i, _ in kept], np.int64)

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from workers.algorithms.azimuthal import check_version, describe_all
-from workers.algorithms.classifier import confusion_matrix
+from workers.algorithms.classifier import confusion_matrix, is_multi_label
 from workers.algorithms.classifier_data import (
-    balanced_weights,
     callback_class,
+    item_weights,
+    labels_by_item,
+    snapshot_of,
     stratified_split,
     target_matrix,
     training_classes,
@@ -89,24 +91,21 @@ def train(ctx: JobContext) -> None:
             f"the label snapshot has labeled items of {len(classes)} class(es); a classifier needs two"
         )
     class_ids = [c["id"] for c in classes]
-    known = set(class_ids)
-    wanted = {item: [c for c in ids if c in known] for item, ids in ctx.labels.items()}
+    wanted = labels_by_item(ctx, class_ids)
     labeled = [ref for ref in ctx.items if wanted.get(ref.item_id)]
     ctx.log(f"describing {len(labeled)} labeled items")
     descriptors, item_ids, _ = describe_all(ctx, labeled, p)
     if len(item_ids) < 2:
         raise ValueError("fewer than two labeled items could be read: nothing to train on")
     label_sets = [wanted[int(i)] for i in item_ids]
-    multi_label = bool(ctx.spec.trained_on.get("multi_label")) or any(len(s) > 1 for s in label_sets)
+    multi_label = is_multi_label(ctx)
     targets = target_matrix(label_sets, class_ids, multi_label)
     train_rows, val_rows = stratified_split(
         [tuple(sorted(s)) for s in label_sets], p["validation_fraction"], p["seed"]
     )
     weights = None
     if p["class_weights"] == "balanced":
-        per_class = balanced_weights(targets[train_rows])
-        hot = targets.astype(bool)
-        weights = np.asarray([per_class[row].mean() for row in hot], dtype=np.float32)
+        _, weights = item_weights(targets, train_rows)
     fit = descriptors[train_rows]
     mean, variance = fit.mean(axis=0), np.maximum(fit.var(axis=0), 1e-6)
     loss = "binary_crossentropy" if multi_label else "categorical_crossentropy"
@@ -155,10 +154,7 @@ def train(ctx: JobContext) -> None:
     (ctx.artifact_dir / CONFUSION).write_text(
         json.dumps({"labels": names, "matrix": matrix.tolist(), "split": split})
     )
-    trained_on = ctx.spec.trained_on
-    snapshot = {
-        k: trained_on[k] for k in ("label_snapshot", "labels_as_of", "labels_tagger") if k in trained_on
-    }
+    snapshot = snapshot_of(ctx)
     (ctx.artifact_dir / MODEL_JSON).write_text(
         json.dumps(
             {

@@ -24,9 +24,10 @@ from backend.algorithms.classifier import SMALL_CNN, input_size
 from workers.algorithms.classifier_data import (
     Augment,
     LabeledImages,
-    balanced_weights,
     batches_class,
     callback_class,
+    item_weights,
+    snapshot_of,
     stratified_split,
     target_matrix,
     training_classes,
@@ -121,11 +122,7 @@ def train(ctx: JobContext) -> None:
         train_rows, val_rows = stratified_split(strata, p["validation_fraction"], seed)
         sample_weights = None
         if p["class_weights"] == "balanced":
-            per_class = balanced_weights(targets[train_rows])
-            hot = targets.astype(bool)
-            sample_weights = np.asarray(
-                [per_class[row].mean() if row.any() else 1.0 for row in hot], dtype=np.float32
-            )
+            per_class, sample_weights = item_weights(targets, train_rows)
             ctx.log(
                 "class weights: "
                 + ", ".join(f"{c['name']} {w:.3g}" for c, w in zip(classes, per_class, strict=True))
@@ -170,12 +167,7 @@ def train(ctx: JobContext) -> None:
     (ctx.artifact_dir / CONFUSION).write_text(
         json.dumps({"labels": names, "matrix": matrix.tolist(), "split": split})
     )
-    trained_on = ctx.spec.trained_on
-    snapshot = {
-        key: trained_on[key]
-        for key in ("label_snapshot", "labels_as_of", "labels_tagger")
-        if key in trained_on
-    }
+    snapshot = snapshot_of(ctx)
     (ctx.artifact_dir / MODEL_JSON).write_text(
         json.dumps(
             {

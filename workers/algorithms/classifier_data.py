@@ -27,6 +27,26 @@ def training_classes(ctx: JobContext) -> list[dict[str, Any]]:
     return [c for c in ctx.classes if c["id"] in used]
 
 
+def labels_by_item(ctx: JobContext, class_ids: list[int]) -> dict[int, list[int]]:
+    """Each labeled item's classes among ``class_ids`` (a class deleted since the snapshot is no target)."""
+    known = set(class_ids)
+    return {item: [c for c in ids if c in known] for item, ids in ctx.labels.items()}
+
+
+def item_weights(targets: np.ndarray, train_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-class balanced weights from the training rows, each item's weight: its classes' mean)."""
+    per_class = balanced_weights(targets[train_rows])
+    hot = targets.astype(bool)
+    weights = np.asarray([per_class[row].mean() if row.any() else 1.0 for row in hot], dtype=np.float32)
+    return per_class, weights
+
+
+def snapshot_of(ctx: JobContext) -> dict[str, Any]:
+    """The label snapshot the job was submitted with, as recorded in model.json and the summary."""
+    trained_on = ctx.spec.trained_on
+    return {k: trained_on[k] for k in ("label_snapshot", "labels_as_of", "labels_tagger") if k in trained_on}
+
+
 def target_matrix(label_sets: list[list[int]], class_ids: list[int], multi_label: bool) -> np.ndarray:
     """One row per item: one-hot (single label), multi-hot (binary loss) or shared evenly (softmax on
     an item with several labels)."""
@@ -71,8 +91,7 @@ class LabeledImages:
     """The readable labeled items as an (n, size, size) float32 array file, their ids and label sets."""
 
     def __init__(self, ctx: JobContext, size: int, directory: Path, class_ids: list[int]) -> None:
-        known = set(class_ids)  # a label of a class deleted since the snapshot is no target
-        wanted = {item: [c for c in ids if c in known] for item, ids in ctx.labels.items()}
+        wanted = labels_by_item(ctx, class_ids)
         labeled = [ref for ref in ctx.items if wanted.get(ref.item_id)]
         transform = transform_from(ctx.params)
         path = directory / "images.npy"
