@@ -12,8 +12,8 @@ Steps (numpy and scipy only):
 1. Valid pixels: counts > 0 (module gaps and masked pixels read 0), hot pixels (far above their 3x3
    median) left out.
 2. Beam centre: the point of symmetry of the pattern (Friedel symmetry: I(q) = I(-q)), found as the
-   peak of the self-convolution of the log image, normalised by the overlap of the valid masks; or
-   given by the user.
+   peak of the self-convolution of the log image, normalised by the overlap of the valid masks, then
+   refined by a few Gauss-Newton steps that make the diffuse scattering round; or given by the user.
 3. Polar cells: the valid pixels are summed into ``radial_bins x angular_bins`` cells around the
    centre; cells much darker than their radius (beam stop and its arm) are dropped.
 4. Background: a running median of the radial profile over radius (wide against ring widths).
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DESCRIPTOR_VERSION = 1
+DESCRIPTOR_VERSION = 2
 HARMONICS = 16  # azimuthal harmonics kept per radial band (m = 1..16)
 CELL_THRESHOLDS = (3.0, 6.0, 12.0, 24.0)  # z of the anisotropic cells counted per band
 CENTRE_WINDOW = 0.2  # an automatic centre lies within this fraction of the size from the middle
@@ -37,6 +37,9 @@ HOT_FACTOR, HOT_FLOOR = 8.0, 50.0  # hot pixel: above 8x its 3x3 median plus 50 
 DARK_CELL = 0.3  # a cell below this fraction of its radius' median is shadowed: dropped
 BACKGROUND_WINDOW = 7  # radial bins in the running median that models the diffuse background
 MIN_SIDE = 16
+REFINE_STEPS = 4  # Gauss-Newton steps after the self-convolution's estimate of the beam centre
+MAX_REFINE_STEP = 0.012  # the most one step may move the centre, as a fraction of the frame's side
+REFINE_INNER = 0.025  # radii below this fraction of the side (the stop's shadow) are left out
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,62 @@ def beam_centre(image: np.ndarray, valid: np.ndarray | None = None) -> tuple[flo
     iy, ix = iy + y0, ix + x0
     dy = _parabola(conv[iy - 1, ix], conv[iy, ix], conv[(iy + 1) % shape[0], ix])
     dx = _parabola(conv[iy, ix - 1], conv[iy, ix], conv[iy, (ix + 1) % shape[1]])
-    return (iy + dy) / 2, (ix + dx) / 2
+    return _refine_centre(image, valid, ((iy + dy) / 2, (ix + dx) / 2))
+
+
+def _refine_centre(
+    image: np.ndarray, valid: np.ndarray, centre: tuple[float, float], steps: int = REFINE_STEPS
+) -> tuple[float, float]:
+    """Gauss-Newton steps that make the diffuse scattering round about the centre.
+
+    Seen from a centre off by ``e``, a pixel at radius ``r`` and direction ``u`` lies at radius
+    ``r + e.u`` from the true one, so its log counts exceed the radial profile by about
+    ``g(r) e.u`` (``g``: the profile's slope): a weighted linear fit of the residuals on
+    ``g u`` gives ``e``. Pixels far off the profile (motifs, spots, the stop's shadow and arm) are
+    left out, so the steep, bright diffuse core that every frame has sets the centre. The
+    self-convolution's peak, broad over that core, is typically 1-4 px off; this brings it to a
+    fraction of a pixel.
+    """
+    from scipy import ndimage
+
+    rows, columns = np.nonzero(valid & (image > 0))
+    if len(rows) < 16:
+        return centre
+    counts = image[rows, columns]
+    logs = np.log(counts)
+    sigma = 1.0 / np.sqrt(np.maximum(counts, 1.0))  # Poisson noise of a log count
+    side = min(image.shape)
+    r_max, r_min, max_step = 0.5 * side, REFINE_INNER * side, MAX_REFINE_STEP * side
+    start = centre
+    for _ in range(steps):
+        dy, dx = rows - centre[0], columns - centre[1]
+        radius = np.hypot(dy, dx)
+        ring = radius.astype(np.int64)
+        pixels = np.bincount(ring)
+        sums = np.bincount(ring, logs, len(pixels))
+        index = np.arange(len(pixels))
+        filled = pixels > 0
+        mean = np.interp(index, index[filled], sums[filled] / pixels[filled])
+        profile = ndimage.gaussian_filter1d(mean, 1.5, mode="nearest")
+        slope = np.interp(radius, index, np.gradient(profile))
+        residual = logs - np.interp(radius, index, profile)
+        fit = (np.abs(residual) < 3 * sigma + 0.3) & (radius > r_min) & (radius < r_max)
+        if fit.sum() < 16:
+            break
+        unit = np.maximum(radius, 1e-9)
+        design = np.stack([slope * dy / unit, slope * dx / unit], axis=1)[fit]
+        weights = 1.0 / sigma[fit] ** 2
+        normal = design.T @ (design * weights[:, None]) + 1e-9 * np.eye(2)
+        error = np.linalg.solve(normal, design.T @ (residual[fit] * weights))
+        step = np.clip(error, -max_step, max_step)
+        centre = (centre[0] - float(step[0]), centre[1] - float(step[1]))
+    if not _in_window(centre, image.shape):
+        return start  # walked off where a beam can be: the first estimate stands
+    return centre
+
+
+def _in_window(centre: tuple[float, float], shape: tuple[int, ...]) -> bool:
+    return all(abs(c - (n - 1) / 2) <= CENTRE_WINDOW * n for c, n in zip(centre, shape[:2], strict=True))
 
 
 def _parabola(left: float, middle: float, right: float) -> float:
@@ -189,8 +247,14 @@ def descriptor(
     if not filled.any():
         return np.zeros(geometry.length, np.float32), centre
     profile = np.where(filled, profile, np.nanmax(profile))
-    background = np.exp(
-        ndimage.median_filter(np.log(np.maximum(profile, 1e-3)), size=BACKGROUND_WINDOW, mode="nearest")
+    first = _first_clear_radius(cells, profile, geometry)
+    # The running median sees only the radii past the beam stop: the shadow's edge would drag it
+    # down where the diffuse scattering is steepest, and the core would pass for a ring.
+    background = profile.copy()
+    background[first:] = np.exp(
+        ndimage.median_filter(
+            np.log(np.maximum(profile[first:], 1e-3)), size=BACKGROUND_WINDOW, mode="nearest"
+        )
     )
     noise_floor = np.maximum(background, 0.5)  # Poisson variance, floored for near-empty radii
     pixels = counts.sum(axis=1)
@@ -201,7 +265,6 @@ def descriptor(
     anisotropic = np.nan_to_num(z - np.nan_to_num(_row_median(z))[:, None], nan=0.0)
     spectrum = np.abs(np.fft.rfft(anisotropic, axis=1)) / np.sqrt(geometry.angular_bins)
 
-    first = _first_clear_radius(cells, geometry)
     inner = slice(first, geometry.radial_bins)
     parts: list[np.ndarray] = []
     iso = z_iso[inner]
@@ -230,13 +293,22 @@ def descriptor(
     return out, centre
 
 
-def _first_clear_radius(cells: np.ndarray, geometry: Geometry) -> int:
-    """The first radial bin past the beam stop: two bins beyond the last inner radius that is
-    mostly shadowed (or empty), whose background the running median cannot follow."""
+def _first_clear_radius(cells: np.ndarray, profile: np.ndarray, geometry: Geometry) -> int:
+    """The first radial bin past the beam stop, whose background the running median can follow:
+    beyond the last inner radius that is mostly shadowed (or empty), and beyond the rise just
+    outside it (diffuse scattering falls with the radius; there it climbs out of the stop's
+    half-shadowed edge)."""
+    reach = geometry.radial_bins // 3
     shadowed = np.mean(~np.isfinite(cells), axis=1) > 0.5
-    inner = np.nonzero(shadowed[: geometry.radial_bins // 3])[0]
-    first = int(inner[-1]) + 3 if len(inner) else 0
-    return max(first, 2, geometry.radial_bins // 24)
+    inner = np.nonzero(shadowed[:reach])[0]
+    edge = int(inner[-1]) + 1 if len(inner) else 0
+    dark = DARK_CELL * float(np.median(profile[edge:reach])) if edge < reach else 0.0
+    top = edge
+    while top + 1 < reach and profile[top] < dark:  # the stop's shadow, dark all round
+        top += 1
+    while top + 1 < reach and profile[top + 1] > profile[top]:  # climbing out of its edge
+        top += 1
+    return max(edge + 2, top + 2, 2, geometry.radial_bins // 24)
 
 
 def _pixel_spots(
