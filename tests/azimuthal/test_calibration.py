@@ -30,3 +30,18 @@ def test_sigmoid_logits_are_calibrated_per_output():
     honest = rng.normal(0, 2.0, (4000, 3))
     targets = (rng.random(honest.shape) < 1 / (1 + np.exp(-honest))).astype(np.float64)
     assert fit_temperature(honest * 3.0, targets, multi_label=True) == pytest.approx(3.0, rel=0.15)
+
+
+def test_a_few_held_out_items_all_right_do_not_sharpen_the_probabilities_into_ties():
+    """Thirty well-separated items: their likelihood alone would keep falling as T shrinks, down to
+    float32 probabilities of exactly 1.0 that no longer rank a gallery."""
+    rng = np.random.default_rng(3)
+    classes = rng.integers(0, 6, 30)
+    logits = rng.normal(0, 1.0, (30, 6))
+    logits[np.arange(30), classes] += 6.0
+    temperature = fit_temperature(logits, np.eye(6)[classes], multi_label=False)
+    assert 0.3 < temperature <= 1.0
+    z = (logits / temperature).astype(np.float32)
+    top = np.exp(z - z.max(axis=1, keepdims=True))
+    top = (1.0 / top.sum(axis=1)).astype(np.float32)
+    assert len(set(top.tolist())) > 25  # still a ranking, not a block of ties at 1.0

@@ -63,8 +63,13 @@ def with_temperature(logits: Any, temperature: float, activation: str) -> Any:
 def fit_temperature(logits: np.ndarray, targets: np.ndarray, multi_label: bool) -> float:
     """The temperature that minimises the negative log-likelihood of held-out items (Guo et al.,
     2017): a network trained to fit few labels is over-confident, and probability labeling takes
-    its numbers at their word. A grid in log space; T > 1 softens, T < 1 sharpens."""
+    its numbers at their word. A grid in log space; T > 1 softens, T < 1 sharpens.
+
+    The fit is a MAP estimate with a standard normal prior on log T: a few held-out items that
+    the network gets all right say little, and without the prior their likelihood keeps growing
+    as T shrinks, down to probabilities that round to 1.0 and no longer rank the items."""
     best, best_loss = 1.0, np.inf
+    prior_weight = 1.0 / (2.0 * max(1, len(targets)))
     for temperature in np.exp(np.linspace(np.log(0.05), np.log(50.0), 241)):
         z = logits / temperature
         if multi_label:
@@ -75,6 +80,7 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, multi_label: bool) 
             z = z - z.max(axis=1, keepdims=True)
             log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             loss = -np.mean(np.sum(targets * log_softmax, axis=1))
+        loss += prior_weight * np.log(temperature) ** 2
         if loss < best_loss:
             best, best_loss = float(temperature), loss
     return best
