@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from backend.algorithms.registry import Algorithm, Params, register
 
+# what a frame's descriptor depends on (the other parameters say which frames, or how to fit)
+DESCRIPTOR_PARAMETERS = ("radial_bins", "angular_bins", "centre_row", "centre_column", "max_side")
 AUTO_CENTRE = -1.0
 
 SCHEMA = {

@@ -12,13 +12,11 @@ from backend.algorithms import azimuthal
 from backend.algorithms.classifier import SNAPSHOT_PROPERTIES, min_items, snapshot_problems
 from backend.algorithms.registry import Algorithm, Params, register
 
-DESCRIPTOR_PARAMETERS = ("radial_bins", "angular_bins", "centre_row", "centre_column", "max_side")
-
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        **{name: azimuthal.SCHEMA["properties"][name] for name in DESCRIPTOR_PARAMETERS},
+        **{name: azimuthal.SCHEMA["properties"][name] for name in azimuthal.DESCRIPTOR_PARAMETERS},
         **SNAPSHOT_PROPERTIES,
         "hidden_units": {
             "type": "integer",

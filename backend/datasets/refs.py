@@ -7,6 +7,7 @@ source adapters without touching the database again (data loader processes, Tile
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -71,9 +72,16 @@ class ItemReader:
         self.settings = settings
         self._adapters: dict[int, object] = {}
 
-    def read(self, ref: ItemRef, *, stride: int = 1) -> np.ndarray:
+    def _adapter(self, ref: ItemRef) -> Any:
         adapter = self._adapters.get(ref.source.id)
         if adapter is None:
             adapter = open_source(_source_row(ref.source), self.settings)
             self._adapters[ref.source.id] = adapter
-        return adapter.read(ref.uri, ref.frame, stride=stride)  # type: ignore[attr-defined]
+        return adapter
+
+    def read(self, ref: ItemRef, *, stride: int = 1) -> np.ndarray:
+        return self._adapter(ref).read(ref.uri, ref.frame, stride=stride)
+
+    def version(self, ref: ItemRef) -> str:
+        """The source's version of the item's pixels (see ``ImageSource.version``)."""
+        return self._adapter(ref).version(ref.uri)

@@ -36,3 +36,8 @@ class ImageSource(Protocol):
     def location(self, uri: str, frame: int = 0) -> str:
         """A human-readable place of the item (path or URL), free of secrets."""
         ...
+
+    def version(self, uri: str) -> str:
+        """What changes when the item's pixels change (a file's size and modification time), for
+        caches of what was computed from them; "" where the source's items do not change."""
+        ...

@@ -65,6 +65,10 @@ class FolderSource:
     def read(self, uri: str, frame: int = 0, *, stride: int = 1) -> np.ndarray:
         return decode.read_file(self.path_of(uri), frame, max_pixels=self.max_pixels, stride=stride)
 
+    def version(self, uri: str) -> str:
+        stat = self.path_of(uri).stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+
     def location(self, uri: str, frame: int = 0) -> str:
         path = self.root / uri
         return f"{path}#{frame}" if frame else str(path)

@@ -391,6 +391,10 @@ class TiledSource:
             )
         return decode.to_float(np.frombuffer(body, dtype=info.dtype).reshape(shape))
 
+    def version(self, uri: str) -> str:
+        """Tiled nodes are taken as unchanging, as the local copies of remote items are."""
+        return ""
+
     def location(self, uri: str, frame: int = 0) -> str:
         place = self.where.child(uri).uri
         return f"{place}#{frame}" if frame else place

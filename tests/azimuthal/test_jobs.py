@@ -93,3 +93,51 @@ async def test_the_train_forms_offer_the_beam_centre_and_the_snapshot(jobs_clien
     assert classifier.status_code == 200
     for field in ("params.hidden_units", "params.label_snapshot", "params.angular_bins"):
         assert f'name="{field}"' in classifier.text, field
+
+
+async def _log(client, job_id: int) -> list[str]:
+    return [line["message"] for line in (await client.get(f"/api/v1/jobs/{job_id}/log")).json()]
+
+
+async def test_frames_are_described_once_until_their_file_changes(
+    jobs_client, demo, session, folder, job_settings
+):
+    """Training describes every frame of this small set; inference then reads none of them, gives
+    the same vectors as describing afresh, and describes again only the file that changed."""
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal"})
+    first = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    assert "48 of 48 frames from the descriptor cache, the others read and described" in await _log(
+        jobs_client, first["id"]
+    )
+    cached = await job_output(jobs_client, first["id"], "vectors.npy")
+    for path in Path(job_settings.cache_dir).glob("descriptors.sqlite*"):
+        path.unlink()
+    afresh = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    assert "0 of 48 frames from the descriptor cache, the others read and described" in await _log(
+        jobs_client, afresh["id"]
+    )
+    assert np.array_equal(cached, await job_output(jobs_client, afresh["id"], "vectors.npy"))
+
+    refs = await item_refs(session, demo.id)
+    changed = refs[5]
+    path = next((folder / "demo" / "images").glob(Path(changed.uri).name))
+    replacement = next((folder / "demo" / "images").glob(Path(refs[6].uri).name))
+    path.write_bytes(replacement.read_bytes())  # frame 5 now holds frame 6's pixels
+    again = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    assert "47 of 48 frames from the descriptor cache, the others read and described" in await _log(
+        jobs_client, again["id"]
+    )
+    vectors = await job_output(jobs_client, again["id"], "vectors.npy")
+    assert np.array_equal(vectors[5], cached[6]) and not np.array_equal(vectors[5], cached[5])
+    assert np.array_equal(np.delete(vectors, 5, axis=0), np.delete(cached, 5, axis=0))
+
+
+async def test_a_damaged_descriptor_cache_slows_a_job_down_and_fails_nothing(jobs_client, demo, job_settings):
+    cache = Path(job_settings.cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "descriptors.sqlite").write_bytes(b"this is not an SQLite database" * 100)
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal"})
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    log = await _log(jobs_client, infer["id"])
+    assert any("descriptor cache unavailable" in line for line in log)
+    assert (await job_output(jobs_client, infer["id"], "vectors.npy")).shape[0] == 48

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from backend.algorithms.azimuthal import AUTO_CENTRE
+from backend.algorithms.azimuthal import AUTO_CENTRE, DESCRIPTOR_PARAMETERS
 from backend.datasets.refs import ItemRef
+from backend.errors import LabelwiseError
 from workers.context import JobContext
+from workers.descriptor_cache import DescriptorCache, cache_key
 from workers.images import map_readable
 from workers.scattering import DESCRIPTOR_VERSION, Geometry, descriptor
 
@@ -37,11 +41,14 @@ def stride_for(ref: ItemRef, max_side: int) -> int:
 
 
 def describe(
-    ctx: JobContext, refs: Sequence[ItemRef], params: dict
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(descriptors, item ids, beam centres in full-frame pixels) of the refs that could be read.
+    ctx: JobContext, refs: Sequence[ItemRef], params: dict, cache: DescriptorCache | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(descriptors, item ids, beam centres in full-frame pixels) of the refs that could be read,
+    and how many of them came from the cache.
 
-    An unreadable or unusable frame is logged and left out: one bad file must not fail the job.
+    Frames described before with the same parameters come from ``cache``; the others are read and
+    described, and go into it. An unreadable or unusable frame is logged and left out: one bad file
+    must not fail the job.
     """
     geometry = geometry_of(params)
     fixed = params["centre_row"] != AUTO_CENTRE
@@ -53,13 +60,75 @@ def describe(
         vector, found = descriptor(image, geometry, centre)
         return vector, (found[0] * stride, found[1] * stride)
 
-    kept = map_readable(ctx, refs, one)
+    keys = _cache_keys(ctx, refs, params) if cache else {}
+    cached = {}
+    if cache and keys:
+        try:
+            cached = cache.get_many(list(keys.values()))
+        except sqlite3.Error as exc:  # a damaged cache file: describe the frames again
+            ctx.log(f"descriptor cache not read: {exc}", level="warning")
+    results = {ref.item_id: cached[keys[ref.item_id]] for ref in refs if keys.get(ref.item_id) in cached}
+    fresh = map_readable(ctx, [ref for ref in refs if ref.item_id not in results], one)
+    if cache and fresh:
+        try:
+            cache.put_many([(keys[i], v, c) for i, (v, c) in fresh if i in keys])
+        except sqlite3.Error as exc:  # a full disk, say: this job still has what it computed
+            ctx.log(f"descriptor cache not written: {exc}", level="warning")
+    results.update(fresh)
+    kept = [(ref.item_id, results[ref.item_id]) for ref in refs if ref.item_id in results]
     if not kept:
-        return np.zeros((0, geometry.length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2))
+        return np.zeros((0, geometry.length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2)), 0
     ids = np.asarray([i for i, _ in kept], np.int64)
     vectors = np.stack([r[0] for _, r in kept]).astype(np.float32)
     centres = np.asarray([r[1] for _, r in kept], np.float64)
-    return vectors, ids, centres
+    return vectors, ids, centres, len(results) - len(fresh)
+
+
+def _cache_keys(ctx: JobContext, refs: Sequence[ItemRef], params: dict) -> dict[int, str]:
+    """Each ref's cache key: what its descriptor depends on. A ref whose version cannot be read
+    (a missing file) gets none: it is read, and its error logged, like any other."""
+    depends = [DESCRIPTOR_VERSION, *(params[name] for name in DESCRIPTOR_PARAMETERS)]
+    keys = {}
+    for ref in refs:
+        try:
+            version = ctx.reader.version(ref)
+        except (LabelwiseError, OSError):
+            continue
+        item = [ref.source.kind, ref.source.uri, ref.uri, ref.frame, version]
+        keys[ref.item_id] = cache_key([*depends, *item])
+    return keys
+
+
+def open_cache(ctx: JobContext) -> DescriptorCache | None:
+    """The shared descriptor cache, or None (logged) when it cannot be used: a read-only or full
+    cache directory slows the job down, it does not fail it."""
+    try:
+        return DescriptorCache(Path(ctx.settings.cache_dir))
+    except (sqlite3.Error, OSError) as exc:
+        ctx.log(f"descriptor cache unavailable, describing every frame: {exc}", level="warning")
+        return None
+
+
+def describe_all(
+    ctx: JobContext, refs: Sequence[ItemRef], params: dict, step: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``describe`` over many refs, a chunk at a time: cancel checks and progress between chunks."""
+    parts, hits = [], 0
+    cache = open_cache(ctx)
+    try:
+        for start in range(0, len(refs), step):
+            ctx.check_canceled()
+            *part, cached = describe(ctx, refs[start : start + step], params, cache)
+            parts.append(part)
+            hits += cached
+            ctx.progress(min(start + step, len(refs)), len(refs))
+    finally:
+        if cache:
+            cache.close()
+    ctx.log(f"{hits} of {len(refs)} frames from the descriptor cache, the others read and described")
+    if not parts:
+        return np.zeros((0, geometry_of(params).length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2))
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
 def check_version(meta: dict) -> None:
@@ -69,20 +138,6 @@ def check_version(meta: dict) -> None:
             f"this model was fitted on descriptor version {meta.get('descriptor_version')}; the worker "
             f"computes version {DESCRIPTOR_VERSION}: train a new {meta.get('algorithm', 'azimuthal')} model"
         )
-
-
-def describe_all(
-    ctx: JobContext, refs: Sequence[ItemRef], params: dict, step: int = 64
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``describe`` over many refs, a chunk at a time: cancel checks and progress between chunks."""
-    parts = []
-    for start in range(0, len(refs), step):
-        ctx.check_canceled()
-        parts.append(describe(ctx, refs[start : start + step], params))
-        ctx.progress(min(start + step, len(refs)), len(refs))
-    if not parts:
-        return np.zeros((0, geometry_of(params).length), np.float32), np.zeros(0, np.int64), np.zeros((0, 2))
-    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
 def train(ctx: JobContext) -> None:
