@@ -104,6 +104,8 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
         },
         feature_algorithm=args.feature_algorithm,
         max_classifier_rounds=args.max_classifier_rounds,
+        max_review_error=args.max_review_error,
+        seeds_per_class=args.seeds_per_class,
         seed=args.seed,
     )
     if args.quick:
@@ -147,7 +149,20 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--classifier-params", help="JSON parameters of the classifier")
     parser.add_argument("--quick", action="store_true", help="few epochs (CI)")
     parser.add_argument("--max-classifier-rounds", type=int, default=Strategy.max_classifier_rounds)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-review-error",
+        type=float,
+        default=Strategy.max_review_error,
+        help="share of wrong items on a probability gallery page at which the review stops",
+    )
+    parser.add_argument(
+        "--seeds-per-class",
+        type=int,
+        default=Strategy.seeds_per_class,
+        help="similarity pages around different items of each class before the first classifier",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the jobs the expert starts")
+    parser.add_argument("--demo-seed", type=int, default=0, help="seed of the generated demo data set")
     parser.add_argument("--out", type=Path, default=Path("bench/results/labeling_efficiency"))
     args = parser.parse_args(argv)
     if (args.folder is None) != (args.truth is None):
@@ -166,7 +181,9 @@ def main(argv: list[str]) -> None:
 
             folder = scratch / "roots" / "demo"
             start = time.perf_counter()
-            truth_csv = generate_demo(folder, args.count, size=args.size, ground_truth=scratch / "truth.csv")
+            truth_csv = generate_demo(
+                folder, args.count, size=args.size, seed=args.demo_seed, ground_truth=scratch / "truth.csv"
+            )
             took = time.perf_counter() - start
             print(f"(generated {args.count} demo images of {args.size} px in {took:.1f} s)")
         folder = folder.resolve()

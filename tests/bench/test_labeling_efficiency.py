@@ -79,6 +79,11 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
     assert manual["accuracy"] == 1.0 and manual["jobs_started"] == 0
     assert manual["labeled_fraction"] >= 0.9
     assert guided["jobs_started"] >= 2  # a feature extractor trained and its vectors computed
+    # every class is seeded (a similarity page around one of its items) before the first classifier
+    log = guided["log"]
+    first_classifier = next(i for i, line in enumerate(log) if "] classifier " in line)
+    seeded = {line.split(" for ")[1].split(":")[0] for line in log[:first_classifier] if " for " in line}
+    assert seeded == set(truth.values()), log[:first_classifier]
     assert guided["labeled_fraction"] >= 0.9
     assert report["targets"]["labeled_fraction"]["met"] is True
 
@@ -114,6 +119,12 @@ def test_the_reviewer_accepts_the_gallery_down_to_the_first_page_that_looks_wron
     assert clean_prefix(probabilities, belongs, page=4, max_error=0.25) == 8
     assert clean_prefix(probabilities, belongs, page=4, max_error=0.0) == 0
     assert clean_prefix(probabilities, [True] * 10, page=4, max_error=0.0) == 10
+    # the page that turns: its top is taken while it reads right (at least min_cut items)
+    falling = [1.0 - i / 100 for i in range(30)]
+    turning = [True] * 10 + [True, False] + [True] * 6 + [False] * 12
+    # page 2 has four wrong in ten; its top eight hold one of them (one in eight is within 0.125)
+    assert clean_prefix(falling, turning, page=10, max_error=0.125, min_cut=4) == 18
+    assert clean_prefix(falling, turning, page=10, max_error=0.125, min_cut=9) == 10
     # a tie across the cut: a threshold cannot split it, so the cut moves up past it
     tied = [0.99, 0.98, 0.97, 0.96, 0.95, 0.95, 0.94]
     assert clean_prefix(tied, [True] * 5 + [False] * 2, page=5, max_error=0.0) == 4
