@@ -37,8 +37,9 @@ HOT_FACTOR, HOT_FLOOR = 8.0, 50.0  # hot pixel: above 8x its 3x3 median plus 50 
 DARK_CELL = 0.3  # a cell below this fraction of its radius' median is shadowed: dropped
 BACKGROUND_WINDOW = 7  # radial bins in the running median that models the diffuse background
 MIN_SIDE = 16
-REFINE_STEPS = 4  # Gauss-Newton steps after the self-convolution's estimate of the beam centre
+REFINE_STEPS = 6  # at most this many Gauss-Newton steps after the self-convolution's estimate
 MAX_REFINE_STEP = 0.012  # the most one step may move the centre, as a fraction of the frame's side
+CONVERGED = 0.05  # pixels: a step this small ends the refinement
 REFINE_INNER = 0.025  # radii below this fraction of the side (the stop's shadow) are left out
 
 
@@ -163,6 +164,8 @@ def _refine_centre(
         error = np.linalg.solve(normal, design.T @ (residual[fit] * weights))
         step = np.clip(error, -max_step, max_step)
         centre = (centre[0] - float(step[0]), centre[1] - float(step[1]))
+        if np.abs(step).max() < CONVERGED:
+            break
     if not _in_window(centre, image.shape):
         return start  # walked off where a beam can be: the first estimate stands
     return centre

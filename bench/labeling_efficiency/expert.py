@@ -474,10 +474,14 @@ def timed_run(expert: Expert, guided: bool) -> dict[str, Any]:
     jobs_before = len(expert.client.jobs)
     progress = expert.run_guided() if guided else expert.run_manual()
     wall = time.perf_counter() - start
-    return summarize(
+    result = summarize(
         progress,
         len(expert.truth),
         wall,
         expert.client.job_wait_seconds - waited_before,
         len(expert.client.jobs) - jobs_before,
     )
+    labeled = expert.client.labels(expert.dataset_id)
+    left = Counter(name for item, name in expert.truth.items() if item not in labeled)
+    result["unlabeled_by_class"] = dict(sorted(left.items()))  # what the session left, and why
+    return result

@@ -34,6 +34,8 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"{title:<24}{fmt.format(results['guided'][key]):>14}{fmt.format(results['manual'][key]):>14}")
     kinds = results["guided"]["actions_by_kind"]
     print("guided actions by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    left = ", ".join(f"{k} {v}" for k, v in results["guided"].get("unlabeled_by_class", {}).items())
+    print(f"left unlabeled (guided), by true class: {left or 'none'}")
     manual, guided = results["manual"], results["guided"]
     if guided["actions"]:
         print(f"actions, manual / guided: {manual['actions'] / guided['actions']:.1f}x fewer with guidance")

@@ -74,6 +74,8 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         actions = [point[0] for point in run["timeline"]]
         assert actions == sorted(actions)
         assert run["actions_by_kind"]["job"] == run["jobs_started"]
+        assert sum(run["unlabeled_by_class"].values()) == run["items"] - run["labeled"]
+        assert set(run["unlabeled_by_class"]) <= set(truth.values())
     manual, guided = report["manual"], report["guided"]
     assert manual["actions"] == manual["actions_by_kind"]["manual"] == manual["labeled"]
     assert manual["accuracy"] == 1.0 and manual["jobs_started"] == 0
