@@ -189,7 +189,7 @@ class Expert:
         rounds = 0 if classifier in available else self.strategy.max_classifier_rounds
         page, retry_at = self.strategy.first_page, 0
         follow: tuple[str, list[int]] | None = None  # the class and items of the last clean page
-        unseeded = set(self.class_ids)  # classes still short of min_per_class labels
+        unseeded = set(self.class_ids)  # classes short of min_per_class labels or of seed pages
         while not self.done():
             labeled = self.progress.timeline[-1][1]
             if unseeded:
@@ -219,9 +219,9 @@ class Expert:
         return params
 
     def _seed_round(self, model_id: int, unseeded: set[str]) -> set[str]:
-        """Label a similarity page around an unlabeled item of the class with the fewest labels
-        (found by looking through the unlabeled gallery); returns the classes still short. A class
-        not seen among ``scan`` unlabeled items is left to later rounds."""
+        """Label a similarity page around an unlabeled item of the class seeded least (then with
+        the fewest labels), found by looking through the unlabeled gallery; returns the classes
+        still short. A class not seen among ``scan`` unlabeled items is left to later rounds."""
         counts = Counter(self.truth[i] for i in self.client.labels(self.dataset_id))
         short = {
             name
