@@ -37,9 +37,14 @@ async def test_sign_in_label_as_yourself_and_sign_out(page: Any, session, folder
     await page.click("text=Create token")
     token = await page.locator("#new-token-value").inner_text()
     assert token.startswith("lw_")
-    await page.goto("/account")  # the secret was shown once
+    await expect(page).to_have_url("/account")  # posted in place: a reload does not post again
+    await page.reload()  # the secret was shown once, and no second token was made
     await expect(page.locator("#new-token-value")).to_have_count(0)
+    await expect(page.locator("#tokens tbody tr")).to_have_count(1)
     await expect(page.locator("#tokens")).to_contain_text("notebook")
+    await page.click("#tokens >> text=Revoke")
+    await expect(page.locator("#tokens")).to_contain_text("revoked")
+    await expect(page).to_have_url("/account")
 
     await page.click("#sign-out")
     await expect(page).to_have_url("/signin")
