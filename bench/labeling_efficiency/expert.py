@@ -154,6 +154,10 @@ class Expert:
     def labeled_fraction(self) -> float:
         return self.progress.timeline[-1][1] / max(1, len(self.truth))
 
+    def small_gain(self) -> int:
+        """Labels a classifier round must add (1% of the items) to count as productive."""
+        return max(1, len(self.truth) // 100)
+
     def done(self) -> bool:
         return self.labeled_fraction() >= self.target or self.progress.total >= self.max_actions
 
@@ -198,7 +202,7 @@ class Expert:
             if rounds < self.strategy.max_classifier_rounds and labeled >= retry_at:
                 rounds += 1
                 gained = self._classifier_round(classifier)
-                if gained < max(1, len(self.truth) // 100):  # little left it can tell: grow first
+                if gained < self.small_gain():  # little left it can tell: grow first
                     retry_at = labeled + gained + max(20, len(self.truth) // 20)
                 continue
             # a classifier's penultimate features know the classes: its pages are cleaner
@@ -317,8 +321,9 @@ class Expert:
         For each class the expert reads the gallery from the most probable item down, a page of
         ``review_size`` at a time (looking is free, clicks count), and stops at the first page
         with more wrong items than ``max_review_error``. The pages read clean are applied in one
-        click (a threshold at the last of them) and every wrong item on them is fixed. Returns the
-        labels gained."""
+        click (a threshold at the last of them) and every wrong item on them is fixed. A class
+        stuck at the top last round, or every class in a round that adds little, is read again at
+        ``relaxed_review_error``. Returns the labels gained."""
         before = self.progress.timeline[-1][1]
         train = self.client.run_job(
             kind="train",
@@ -351,7 +356,7 @@ class Expert:
             tolerance = self.strategy.relaxed_review_error if stuck else self.strategy.max_review_error
             passed[label_id], verdict = self._apply_gallery(model_id, name_of[label_id], rows, tolerance)
             verdicts.append(f"{verdict} (relaxed)" if stuck else verdict)
-        if sum(passed.values()) < max(1, len(self.truth) // 100):  # nothing read clean: the same
+        if sum(passed.values()) < self.small_gain():  # nothing read clean: the same
             for label_id in [label_id for label_id, cut in passed.items() if cut == 0]:
                 _, verdict = self._apply_gallery(
                     model_id, name_of[label_id], by_class[label_id], self.strategy.relaxed_review_error
