@@ -22,10 +22,11 @@ from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.images.transforms import DisplayTransform, apply_transform, block_reduce, resize
 from backend.jobs import states
 from backend.jobs.service import get_job, get_model
-from backend.labels.events import TagRequest, record_event
+from backend.labels.batches import BatchOutcome, latest_event_id, record_batch
+from backend.labels.events import TagRequest
 from backend.settings import Settings
 from backend.storage.job_tables import Job
-from backend.storage.tables import CurrentLabel, LabelClass, TagEvent
+from backend.storage.tables import CurrentLabel, LabelClass
 
 MAX_SELECTION = 200_000  # a selection is at most the whole of a very large dataset
 HEATMAP_SAMPLE = 400  # mean/std images from at most this many items (evenly spread): seconds, not minutes
@@ -44,6 +45,7 @@ class Points:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # label id or -1
     predicted: np.ndarray | None = None  # a classifier's arg-max label id, or None
     meta: dict[str, Any] = field(default_factory=dict)
+    labels_event_id: int = 0  # the newest tag event when the labels were read (see label_selection)
 
 
 async def latest_output(
@@ -152,6 +154,7 @@ async def load_points(
         cluster_ids = np.load(cfolder / "clusters.npy")
         points.clusters = _aligned(ids, np.load(cfolder / "item_ids.npy"), cluster_ids, -1)
         points.cluster_job_id = int(clustering.id)  # type: ignore[arg-type]
+    points.labels_event_id = await latest_event_id(session, int(job.dataset_id))  # type: ignore[arg-type]
     points.labels = await current_label_array(session, job.dataset_id, ids)  # type: ignore[arg-type]
     inference = await session.scalar(
         select(Job)
@@ -254,14 +257,19 @@ async def label_selection(
     projection_job_id: int,
     selection: dict[str, Any] | None = None,
     op: str = "set",
-) -> TagEvent:
+    overwrite: bool = False,
+    seen_event_id: int | None = None,
+) -> BatchOutcome:
     """Label (or unlabel with ``op="clear"``) the selected points as one event of kind "explorer"
-    that records which projection they were picked from and how (box, lasso, its bounds)."""
+    that records which projection they were picked from and how (box, lasso, its bounds).
+
+    Items that hold a label are left alone unless ``overwrite``, and so are items changed after
+    ``seen_event_id`` (the points' ``labels_event_id``): see ``backend.labels.batches``."""
     chosen = _checked_selection(item_ids)
     job = await get_job(session, projection_job_id)
     if job.kind != "project" or job.dataset_id != dataset_id:
         raise Invalid(f"job {projection_job_id} is not a projection of dataset {dataset_id}")
-    return await record_event(
+    return await record_batch(
         session,
         TagRequest(
             dataset_id=dataset_id,
@@ -278,4 +286,6 @@ async def label_selection(
                 "selection": selection or {},
             },
         ),
+        overwrite=overwrite,
+        seen_event_id=seen_event_id,
     )

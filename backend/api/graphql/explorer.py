@@ -39,6 +39,9 @@ class Projection:
     total: int
     offset: int
     points: list[ProjectedPoint]
+    labels_event_id: int = strawberry.field(
+        description="The newest tag event the labels include: pass it as seenEventId when labeling."
+    )
 
 
 @strawberry.type(description="A selection's size and the labels and clusters it holds, with counts.")
@@ -105,6 +108,7 @@ class Query:
             total=len(p.item_ids),
             offset=offset,
             points=points,
+            labels_event_id=p.labels_event_id,
         )
 
     @strawberry.field(description="Count, labels and clusters represented in a selection of points.")
@@ -124,7 +128,9 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description="Label (or with label_id null, unlabel) points selected in a projection: one event "
-        "of kind 'explorer' recording the projection job and how the points were selected."
+        "of kind 'explorer' recording the projection job and how the points were selected. Labeled items "
+        "are left alone unless overwrite, and so are items changed after seenEventId (the projection's "
+        "labelsEventId); the event's parameters count both."
     )
     async def label_projection_selection(
         self,
@@ -134,10 +140,12 @@ class Mutation:
         item_ids: list[int],
         label_id: int | None = None,
         selection: JSON | None = None,
+        overwrite: bool = False,
+        seen_event_id: int | None = None,
     ) -> TagEvent:
         tagger = context_of(info).tagger
         async with use_session(info) as session:
-            event = await service.label_selection(
+            outcome = await service.label_selection(
                 session,
                 dataset_id,
                 tagger=tagger,
@@ -146,5 +154,7 @@ class Mutation:
                 projection_job_id=projection_job_id,
                 selection=dict(selection or {}),
                 op="set" if label_id is not None else "clear",
+                overwrite=overwrite,
+                seen_event_id=seen_event_id,
             )
-        return TagEvent.of(event)
+        return TagEvent.of(outcome.event)

@@ -34,6 +34,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.classes",
     "backend.api.graphql.labels",
     "backend.api.graphql.history",
+    "backend.api.graphql.revoke",
     "backend.api.graphql.jobs",
     "backend.api.graphql.guided",
     "backend.api.graphql.explorer",

@@ -18,6 +18,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.items",
     "backend.api.rest.classes",
     "backend.api.rest.events",
+    "backend.api.rest.revoke",
     "backend.api.rest.labels",
     "backend.api.rest.jobs",
     "backend.api.rest.guided",

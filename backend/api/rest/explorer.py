@@ -35,6 +35,7 @@ class ProjectionOut(msgspec.Struct, kw_only=True):
     z: list[float] | None = None
     clusters: list[int] | None = None  # -1: noise / not clustered
     labels: list[int]  # current label id per item, -1 unlabeled
+    labels_event_id: int = 0  # the newest tag event the labels include: send it back when labeling
     predicted: list[int] | None = None  # a classifier's arg-max label id per item
 
     @classmethod
@@ -52,6 +53,7 @@ class ProjectionOut(msgspec.Struct, kw_only=True):
             z=coords[:, 2].tolist() if coords.shape[1] > 2 else None,
             clusters=points.clusters.tolist() if points.clusters is not None else None,
             labels=points.labels.tolist(),
+            labels_event_id=points.labels_event_id,
             predicted=points.predicted.tolist() if points.predicted is not None else None,
         )
 
@@ -90,6 +92,8 @@ class LabelSelectionIn(msgspec.Struct, kw_only=True):
     label_id: int | None = None
     op: str = "set"  # set | add | remove | clear
     selection: dict[str, Any] = msgspec.field(default_factory=dict)  # how it was drawn: box, lasso
+    overwrite: bool = False  # replace labels that items hold; by default only unlabeled items are labeled
+    seen_event_id: int | None = None  # the projection's labels_event_id: items changed since are left
 
 
 DatasetQuery = Annotated[
@@ -166,6 +170,9 @@ class ExplorerController(Controller):
     @post(
         "/datasets/{dataset_id:int}/explorer/label",
         summary="Label the points selected in a projection as one event of kind 'explorer'",
+        description="Labeled items are left alone unless overwrite, and so are items changed after "
+        "seen_event_id; the event's parameters count both (skipped_labeled, skipped_changed). 409 when "
+        "nothing is left to label.",
         status_code=201,
         responses=error_responses(400, 404, 409),
     )
@@ -173,7 +180,7 @@ class ExplorerController(Controller):
         self, request: Request, session: Session, settings: AppSettings, dataset_id: FromPath[int],
         data: JSONBody[LabelSelectionIn],
     ) -> EventOut:  # fmt: skip
-        event = await service.label_selection(
+        outcome = await service.label_selection(
             session,
             dataset_id,
             tagger=tagger_for(request, settings),
@@ -182,8 +189,10 @@ class ExplorerController(Controller):
             projection_job_id=data.projection_job_id,
             selection=data.selection,
             op=data.op,
+            overwrite=data.overwrite,
+            seen_event_id=data.seen_event_id,
         )
-        return EventOut.of(event)
+        return EventOut.of(outcome.event)
 
     @post(
         "/datasets/{dataset_id:int}/explorer/heatmap",

@@ -1,0 +1,116 @@
+"""Labeling a batch someone previewed: apply what is still true, say what was left out and why.
+
+A batch (a similarity page, an explorer selection) is chosen from a preview of the labels. Between
+the preview and the click, other people keep labeling. ``record_batch`` decides, under the
+dataset's write lock, which items to leave out:
+
+- items that hold a label already, unless ``overwrite`` (a batch never silently replaces labels);
+- items changed by any event after ``seen_event_id`` (the newest event the preview knew of), so
+  someone else's work since the preview is never overwritten.
+
+It records one event for the rest, with the counts in its parameters, or refuses with the counts
+when nothing is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.errors import Conflict
+from backend.labels.events import CHUNK, TagRequest, apply_changes, current_state, lock_dataset
+from backend.storage.tables import Tag, TagEvent
+
+
+@dataclass
+class BatchOutcome:
+    event: TagEvent
+    selected: int
+    skipped_labeled: list[int] = field(default_factory=list)
+    skipped_changed: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """What happened, as a person reads it."""
+        text = f"labeled {self.event.tag_count} of {self.selected} selected item(s) (event #{self.event.id})"
+        if self.skipped_labeled:
+            text += f"; {len(self.skipped_labeled)} already labeled were left as they are (choose overwrite)"
+        if self.skipped_changed:
+            text += (
+                f"; {len(self.skipped_changed)} were relabeled by someone else since you looked and were left"
+            )
+        return text
+
+
+async def latest_event_id(session: AsyncSession, dataset_id: int) -> int:
+    """The newest event of the dataset (0 when none): what a preview saw."""
+    return int(
+        await session.scalar(select(func.max(TagEvent.id)).where(TagEvent.dataset_id == dataset_id)) or 0
+    )
+
+
+async def changed_since(session: AsyncSession, item_ids: Sequence[int], event_id: int) -> set[int]:
+    """Items that any event after ``event_id`` touched."""
+    changed: set[int] = set()
+    for start in range(0, len(item_ids), CHUNK):
+        rows = await session.scalars(
+            select(Tag.item_id).where(
+                Tag.item_id.in_(item_ids[start : start + CHUNK]), Tag.event_id > event_id
+            )
+        )
+        changed.update(rows.all())
+    return changed
+
+
+async def record_batch(
+    session: AsyncSession,
+    request: TagRequest,
+    *,
+    overwrite: bool = False,
+    seen_event_id: int | None = None,
+) -> BatchOutcome:
+    """Record the batch without overwriting labels (unless asked) or anyone's later work."""
+    try:
+        dataset = await lock_dataset(session, request.dataset_id)
+        item_ids = list(dict.fromkeys(int(i) for i in request.item_ids))
+        changed = (
+            await changed_since(session, item_ids, seen_event_id) if seen_event_id is not None else set()
+        )
+        labeled: set[int] = set()
+        replaces = request.op == "set" or (request.op == "add" and not dataset.multi_label)
+        if replaces and request.label_id is not None and not overwrite:
+            state = await current_state(session, item_ids)
+            labeled = {i for i in item_ids if state.get(i) and i not in changed}
+        keep = [i for i in item_ids if i not in changed and i not in labeled]
+        if not keep:
+            raise Conflict(
+                f"nothing labeled: of {len(item_ids)} selected item(s), {len(labeled)} are labeled already "
+                f"(choose overwrite to replace their labels) and {len(changed)} were changed by someone "
+                "else since you looked",
+                skipped_labeled=len(labeled),
+                skipped_changed=len(changed),
+            )
+        event = await apply_changes(
+            session,
+            dataset,
+            tagger=request.tagger,
+            kind=request.kind,
+            changes=TagRequest(
+                request.dataset_id, request.tagger, keep, request.label_id, request.op
+            ).changes(),
+            model_id=request.model_id,
+            parameters={
+                **request.parameters,
+                "overwrite": overwrite,
+                "skipped_labeled": len(labeled),
+                "skipped_changed": len(changed),
+                "seen_event_id": seen_event_id,
+            },
+        )
+        await session.commit()
+        return BatchOutcome(event, len(item_ids), sorted(labeled), sorted(changed))
+    except BaseException:
+        await session.rollback()
+        raise

@@ -1,0 +1,248 @@
+"""Revoking a batch of machine-made labels: every label one model (or one kind of batch in a time
+range) produced, taken back in one 'undo' event.
+
+The rule, per item the chosen events touched: if the item's latest change is one of those events,
+its labels go back to what they were just before the run of chosen events that ends its history;
+otherwise someone changed it since, and it is left alone and counted as skipped. So a revoke never
+overwrites later work, and revoking the revoke (undo of the undo event) puts the labels back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Conflict, Invalid
+from backend.jobs.service import get_model
+from backend.labels.events import (
+    CHUNK,
+    KINDS,
+    TagChange,
+    _restore,
+    apply_changes,
+    current_state,
+    lock_dataset,
+)
+from backend.labels.replay import apply_op
+from backend.storage.tables import Tag, TagEvent
+
+REVOCABLE_KINDS = tuple(k for k in KINDS if k != "undo")
+MAX_LISTED = 1000  # event and item ids kept in the revoke event's parameters
+
+
+@dataclass
+class RevokeResult:
+    """The 'undo' event recorded, and what it did."""
+
+    event: TagEvent
+    revoked: int  # items whose labels went back
+    skipped: int  # items changed since by another event: left as they are
+    event_ids: list[int]  # the events whose labels were taken back (at most MAX_LISTED)
+    event_count: int
+
+
+async def _live_events(session: AsyncSession, query: Select) -> list[int]:
+    """Ids of the chosen events that are not undone already."""
+    ids = list((await session.scalars(query.order_by(TagEvent.id))).all())
+    undone: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = await session.scalars(
+            select(TagEvent.undoes_event_id).where(TagEvent.undoes_event_id.in_(chunk))
+        )
+        undone.update(r for r in rows.all() if r is not None)
+    return [i for i in ids if i not in undone]
+
+
+async def _touched_items(session: AsyncSession, event_ids: list[int]) -> list[int]:
+    items: dict[int, None] = {}
+    for start in range(0, len(event_ids), CHUNK):
+        rows = await session.scalars(
+            select(Tag.item_id).where(Tag.event_id.in_(event_ids[start : start + CHUNK])).distinct()
+        )
+        items.update(dict.fromkeys(rows.all()))
+    return list(items)
+
+
+async def _plan(
+    session: AsyncSession, item_ids: list[int], chosen: set[int]
+) -> tuple[list[TagChange], list[int], int]:
+    """The changes that take the chosen events' labels back, the skipped items, and how many items."""
+    changes: list[TagChange] = []
+    skipped: list[int] = []
+    revoked = 0
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start : start + CHUNK]
+        rows = await session.execute(
+            select(Tag.item_id, Tag.event_id, Tag.op, Tag.label_id)
+            .where(Tag.item_id.in_(chunk))
+            .order_by(Tag.event_id, Tag.id)
+        )
+        history: dict[int, list[tuple[int, str, int | None]]] = {}
+        for item_id, event_id, op, label_id in rows.all():
+            history.setdefault(item_id, []).append((event_id, op, label_id))
+        current = await current_state(session, chunk)
+        for item_id in chunk:
+            tags = history.get(item_id, [])
+            if not tags or tags[-1][0] not in chosen:
+                skipped.append(item_id)
+                continue
+            run_start = len(tags)
+            while run_start > 0 and tags[run_start - 1][0] in chosen:
+                run_start -= 1
+            before: frozenset[int] = frozenset()
+            for _event, op, label_id in tags[:run_start]:
+                before = apply_op(before, op, label_id)
+            if before != current.get(item_id, frozenset()):
+                changes.extend(_restore(item_id, before))
+                revoked += 1
+    return changes, skipped, revoked
+
+
+async def _revoke(
+    session: AsyncSession,
+    dataset_id: int,
+    query: Select,
+    *,
+    tagger: str,
+    what: str,
+    parameters: dict[str, object],
+) -> RevokeResult:
+    try:
+        dataset = await lock_dataset(session, dataset_id)
+        event_ids = await _live_events(session, query)
+        if not event_ids:
+            raise Conflict(f"nothing to revoke: {what} has no labeling event left in dataset {dataset_id}")
+        items = await _touched_items(session, event_ids)
+        changes, skipped, revoked = await _plan(session, items, set(event_ids))
+        if not changes:
+            raise Conflict(
+                f"nothing to revoke: every one of the {len(skipped)} item(s) {what} labeled was changed "
+                "since by another event (or already holds its earlier labels)",
+                skipped_count=len(skipped),
+            )
+        event = await apply_changes(
+            session,
+            dataset,
+            tagger=tagger,
+            kind="undo",
+            changes=changes,
+            parameters={
+                **parameters,
+                "revokes": event_ids[:MAX_LISTED],
+                "revoked_event_count": len(event_ids),
+                "revoked_count": revoked,
+                "skipped_items": skipped[:MAX_LISTED],
+                "skipped_count": len(skipped),
+                "undo_depth": 1,  # takes work back: Ctrl+Shift+Z (redo) puts the labels back
+            },
+            allow_deleted_label=True,  # an item may go back to a class deleted since
+        )
+        await session.commit()
+        return RevokeResult(event, revoked, len(skipped), event_ids[:MAX_LISTED], len(event_ids))
+    except BaseException:
+        await session.rollback()
+        raise
+
+
+async def revoke_model(session: AsyncSession, dataset_id: int, model_id: int, *, tagger: str) -> RevokeResult:
+    """Take back every label ``model_id`` produced in the dataset that is still the model's."""
+    await get_dataset(session, dataset_id)
+    model = await get_model(session, model_id)
+    query = select(TagEvent.id).where(
+        TagEvent.dataset_id == dataset_id, TagEvent.model_id == model_id, TagEvent.kind != "undo"
+    )
+    if model.dataset_id != dataset_id and not await session.scalar(query.limit(1)):
+        raise Invalid(
+            f"model {model_id} belongs to dataset {model.dataset_id} and labeled nothing in dataset "
+            f"{dataset_id}"
+        )
+    return await _revoke(
+        session,
+        dataset_id,
+        query,
+        tagger=tagger,
+        what=f"model {model_id}",
+        parameters={"revoke": "model", "model_id": model_id},
+    )
+
+
+async def revoke_kind(
+    session: AsyncSession,
+    dataset_id: int,
+    kind: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tagger: str,
+) -> RevokeResult:
+    """Take back every label the events of one kind (similarity, probability, ...) made in a time range."""
+    if kind not in REVOCABLE_KINDS:
+        raise Invalid(f"cannot revoke events of kind '{kind}' (use one of {', '.join(REVOCABLE_KINDS)})")
+    if since and until and since > until:
+        raise Invalid("'since' must not be after 'until'")
+    await get_dataset(session, dataset_id)
+    query = select(TagEvent.id).where(TagEvent.dataset_id == dataset_id, TagEvent.kind == kind)
+    if since:
+        query = query.where(TagEvent.created_at >= since)
+    if until:
+        query = query.where(TagEvent.created_at <= until)
+    span = f" from {since.isoformat() if since else 'the start'} to {until.isoformat() if until else 'now'}"
+    return await _revoke(
+        session,
+        dataset_id,
+        query,
+        tagger=tagger,
+        what=f"'{kind}' labeling{span}",
+        parameters={
+            "revoke": "kind",
+            "revoked_kind": kind,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+        },
+    )
+
+
+async def revoke_labels(
+    session: AsyncSession,
+    dataset_id: int,
+    *,
+    tagger: str,
+    model_id: int | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> RevokeResult:
+    """What every door calls: a model's labels, or a kind of batch in a time range (not both)."""
+    if (model_id is None) == (kind is None):
+        raise Invalid("give a model or a kind of event (with since/until), not both and not neither")
+    if model_id is not None:
+        if since or until:
+            raise Invalid("since/until go with a kind; a model's labels are revoked whenever they were made")
+        return await revoke_model(session, dataset_id, model_id, tagger=tagger)
+    assert kind is not None
+    return await revoke_kind(session, dataset_id, kind, since=since, until=until, tagger=tagger)
+
+
+async def models_that_labeled(session: AsyncSession, dataset_id: int) -> dict[int, int]:
+    """Model id -> how many of the dataset's labeling events it made (what a revoke can choose from)."""
+    rows = await session.execute(
+        select(TagEvent.model_id, func.count())
+        .where(TagEvent.dataset_id == dataset_id, TagEvent.model_id.is_not(None), TagEvent.kind != "undo")
+        .group_by(TagEvent.model_id)
+    )
+    return {int(model_id): int(count) for model_id, count in rows.all()}
+
+
+async def undone_by(session: AsyncSession, event_ids: list[int]) -> dict[int, int]:
+    """Event id -> the id of the event that undid it, for those of ``event_ids`` that are undone."""
+    if not event_ids:
+        return {}
+    rows = await session.execute(
+        select(TagEvent.undoes_event_id, TagEvent.id).where(TagEvent.undoes_event_id.in_(event_ids))
+    )
+    return {int(target): int(by) for target, by in rows.tuples().all()}

@@ -1,0 +1,148 @@
+"""Revoking what a model (or a kind of batch in a time range) labeled, through REST and GraphQL:
+one 'undo' event, later work by others left alone and counted, the revoke itself undoable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from tests.api.conftest import assert_error
+from tests.graphql.conftest import gql, gql_error
+from tests.guided.conftest import API, add_class, item_ids, pca_model
+
+ALICE, BOB = {"X-Labelwise-Tagger": "alice"}, {"X-Labelwise-Tagger": "bob"}
+
+
+async def _tag(client: AsyncTestClient, dataset_id: int, items: list[int], label: int, **extra: Any) -> dict:
+    body = {"item_ids": items, "label_id": label, **extra}
+    response = await client.post(
+        f"{API}/datasets/{dataset_id}/tags", json=body, headers=extra.pop("h", ALICE)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _labels(client: AsyncTestClient, dataset_id: int) -> dict[int, list[int]]:
+    rows = (await client.get(f"{API}/datasets/{dataset_id}/labels")).json()
+    return {row["item_id"]: row["label_ids"] for row in rows}
+
+
+async def _scene(server: AsyncTestClient, dataset_id: int) -> dict[str, Any]:
+    """Alice labels 3 items A by hand; model M labels 0-9 B (probability) and 10-14 B (similarity);
+    then Bob relabels item 3 by hand."""
+    model = await pca_model(server, dataset_id)
+    a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
+    ids = await item_ids(server, dataset_id)
+    await _tag(server, dataset_id, ids[:3], a)
+    await _tag(server, dataset_id, ids[:10], b, kind="probability", model_id=model)
+    similarity = await _tag(server, dataset_id, ids[10:15], b, kind="similarity", model_id=model)
+    response = await server.post(
+        f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[3]], "label_id": a}, headers=BOB
+    )
+    assert response.status_code == 201
+    return {"model": model, "a": a, "b": b, "ids": ids, "similarity": similarity}
+
+
+async def test_revoking_a_model_restores_earlier_labels_and_leaves_later_work(server, dataset):
+    s = await _scene(server, dataset.id)
+    ids, a = s["ids"], s["a"]
+    response = await server.post(
+        f"{API}/datasets/{dataset.id}/revoke", json={"model_id": s["model"]}, headers=ALICE
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["revoked"], body["skipped"], body["event_count"]) == (14, 1, 2)
+    event = body["event"]
+    assert event["kind"] == "undo" and event["parameters"]["revoke"] == "model"
+    assert event["parameters"]["skipped_items"] == [ids[3]]
+    labels = await _labels(server, dataset.id)
+    assert labels == {ids[0]: [a], ids[1]: [a], ids[2]: [a], ids[3]: [a]}  # Bob's label stays
+
+    history = (await server.get(f"{API}/datasets/{dataset.id}/events", params={"limit": 1})).json()
+    assert history["events"][0]["id"] == event["id"]
+
+    again = await server.post(f"{API}/datasets/{dataset.id}/revoke", json={"model_id": s["model"]})
+    assert_error(again, 409, "CONFLICT", "nothing to revoke")
+
+    undo = await server.post(f"{API}/events/{event['id']}/undo", headers=ALICE)
+    assert undo.status_code == 201, undo.text
+    back = await _labels(server, dataset.id)
+    assert all(back[i] == [s["b"]] for i in ids[:15] if i != ids[3]) and back[ids[3]] == [a]
+
+
+async def test_revoking_one_kind_in_a_time_range_takes_back_only_those_events(server, dataset):
+    s = await _scene(server, dataset.id)
+    since = s["similarity"]["created_at"]
+    response = await server.post(
+        f"{API}/datasets/{dataset.id}/revoke", json={"kind": "similarity", "since": since}
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["revoked"], response.json()["event_ids"]) == (5, [s["similarity"]["id"]])
+    labels = await _labels(server, dataset.id)
+    assert not any(i in labels for i in s["ids"][10:15])
+    assert labels[s["ids"][5]] == [s["b"]]  # the probability batch is untouched
+
+
+async def test_bad_revoke_requests_are_refused_with_a_reason(
+    server, dataset, session, guided_settings, folder
+):
+    from tests.jobs.conftest import make_dataset
+
+    url = f"{API}/datasets/{dataset.id}/revoke"
+    assert_error(await server.post(url, json={}), 400, "INVALID", "model", "kind")
+    assert_error(await server.post(url, json={"model_id": 1, "kind": "similarity"}), 400, "INVALID")
+    assert_error(await server.post(url, json={"model_id": 987654}), 404, "NOT_FOUND", "987654")
+    assert (await server.post(url, json={"kind": "undo"})).status_code == 400
+    assert_error(
+        await server.post(url, json={"kind": "similarity", "since": "2030-01-02", "until": "2030-01-01"}),
+        400,
+        "INVALID",
+        "since",
+    )
+    other = await make_dataset(session, guided_settings, folder / "other", count=12)
+    foreign = await pca_model(server, other.id)
+    assert_error(await server.post(url, json={"model_id": foreign}), 400, "INVALID", "belongs to dataset")
+    own = await pca_model(server, dataset.id)
+    assert_error(await server.post(url, json={"model_id": own}), 409, "CONFLICT", "nothing to revoke")
+    missing = await server.post(f"{API}/datasets/987654/revoke", json={"kind": "similarity"})
+    assert_error(missing, 404, "NOT_FOUND")
+
+
+REVOKE = """
+mutation($d: Int!, $m: Int, $k: String) {
+  revokeLabels(datasetId: $d, modelId: $m, kind: $k) {
+    revoked skipped eventCount event { id kind parameters }
+  }
+}"""
+
+
+async def test_graphql_revokes_a_models_labels_and_names_bad_input(server, dataset):
+    s = await _scene(server, dataset.id)
+    data = await gql(server, REVOKE, {"d": dataset.id, "m": s["model"]}, tagger="carol")
+    result = data["revokeLabels"]
+    assert (result["revoked"], result["skipped"], result["eventCount"]) == (14, 1, 2)
+    assert result["event"]["kind"] == "undo" and result["event"]["parameters"]["model_id"] == s["model"]
+    await gql_error(server, REVOKE, {"d": dataset.id, "m": 987654}, code="NOT_FOUND", fragments=("987654",))
+    await gql_error(server, REVOKE, {"d": dataset.id}, code="INVALID", fragments=("model",))
+    await gql_error(server, REVOKE, {"d": dataset.id, "k": "undo"}, code="INVALID", fragments=("undo",))
+    await gql_error(server, REVOKE, {"d": dataset.id, "m": s["model"]}, code="CONFLICT")
+
+
+async def test_cli_revokes_a_models_labels_and_undoes_one_event(server, dataset, guided_settings):
+    from click.testing import CliRunner
+
+    from tests.guided.test_cli import invoke
+    from tests.jobs.test_cli_jobs import env_of
+
+    s = await _scene(server, dataset.id)
+    cli = CliRunner(env=env_of(guided_settings))
+    done = await invoke(cli, ["revoke", dataset.name, "--model", str(s["model"])])
+    assert done.exit_code == 0, done.output
+    assert "revoked the labels of 14 item(s) from 2 event(s); 1 item(s) changed since" in done.output
+    event_id = int(done.output.split()[1].rstrip(":"))
+    undone = await invoke(cli, ["undo", str(event_id)])
+    assert undone.exit_code == 0, undone.output
+    assert (await _labels(server, dataset.id))[s["ids"][12]] == [s["b"]]
+    bad = await invoke(cli, ["revoke", dataset.name, "--model", "987654"])
+    assert bad.exit_code != 0 and "987654" in bad.output
