@@ -164,8 +164,12 @@ async def similar_items(
     offset: int = 0,
     limit: int = 48,
     ef: int | None = None,
+    exclude_item_ids: list[int] | None = None,
 ) -> SimilarPage:
-    """A page of the dataset's items ranked by cosine similarity to the query items."""
+    """A page of the dataset's items ranked by cosine similarity to the query items.
+
+    ``exclude_item_ids``: items already decided on (labeled or rejected from an earlier page), left
+    out of the ranking so the next candidates come up."""
     queries = _check_queries(query_item_ids)
     if mode not in MODES:
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
@@ -176,6 +180,7 @@ async def similar_items(
     index = await load_index(session, settings, cache, model_id, dataset_id)
     await items_by_ids(session, dataset_id, queries)  # unknown ids, or items of another dataset
     exclude = await labeled_item_ids(session, dataset_id) if exclude_labeled else set()
+    exclude |= {int(i) for i in exclude_item_ids or ()}
     ranked = await asyncio.to_thread(
         rank_by_similarity, index, queries, mode=mode, offset=offset, limit=limit, exclude=exclude, ef=ef
     )
@@ -209,8 +214,10 @@ async def label_similar(
     shown: int,
     mode: str = "mean",
     tagger: str,
+    seen_event_id: int | None = None,
 ) -> TagEvent:
-    """Label the accepted items of a similarity page as one event of kind "similarity"."""
+    """Label the accepted items of a similarity page as one event of kind "similarity"; items changed
+    after ``seen_event_id`` are left out (counted in the event's ``skipped_changed``)."""
     queries = _check_queries(query_item_ids)
     if mode not in MODES:
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
@@ -229,6 +236,7 @@ async def label_similar(
         label_id=label_id,
         shown=shown,
         mode=mode,
+        seen_event_id=seen_event_id,
     )
 
 

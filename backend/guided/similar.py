@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import Invalid
-from backend.labels.events import TagRequest, record_event
+from backend.labels.batches import record_batch
+from backend.labels.events import TagRequest
 from backend.storage.tables import TagEvent
 
 
@@ -20,11 +21,15 @@ async def label_similar_batch(
     label_id: int,
     shown: int,
     mode: str = "mean",
+    seen_event_id: int | None = None,
 ) -> TagEvent:
-    """Label the accepted items of a similarity ranking (the shown ones minus those deselected)."""
+    """Label the accepted items of a similarity ranking (the shown ones minus those deselected).
+
+    Items someone changed after ``seen_event_id`` (the newest event when the page was shown) are left
+    out and counted in the event's ``skipped_changed``: see ``backend.labels.batches``."""
     if shown < len(item_ids):
         raise Invalid(f"{len(item_ids)} items accepted but only {shown} were shown")
-    return await record_event(
+    outcome = await record_batch(
         session,
         TagRequest(
             dataset_id=dataset_id,
@@ -42,4 +47,7 @@ async def label_similar_batch(
                 "deselected": shown - len(item_ids),
             },
         ),
+        overwrite=True,  # labeled tiles start deselected: one selected by hand is meant to be relabeled
+        seen_event_id=seen_event_id,
     )
+    return outcome.event

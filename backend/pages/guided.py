@@ -8,6 +8,7 @@ error page; HTMX requests get the results partial only.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from litestar import Request, get, post
@@ -19,6 +20,7 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.guided import service
 from backend.jobs.service import list_models
+from backend.labels.batches import latest_event_id
 from backend.labels.classes import list_classes
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 from backend.pages.label import parse_ids, thumb_version
@@ -104,10 +106,17 @@ async def _similar_context(
     model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "feature_extractor")
     mode = str(values.get("mode") or "mean")
     exclude_labeled = _flag(values.get("exclude_labeled"))
+    done = parse_ids(values.get("done"), "done")
+    query_entries = await service.page_items(session, dataset_id, queries) if queries else []
     context: dict[str, Any] = {
         **_common(dataset, classes, models),
-        "queries": await service.page_items(session, dataset_id, queries) if queries else [],
+        "queries": query_entries,
         "query_ids": queries,
+        "done": done,
+        "label_id": _class_choice(classes, _int(values.get("label_id"), "label_id"), query_entries),
+        "seen_event_id": await latest_event_id(session, dataset_id),
+        "selected_ids": None,
+        "warning": "",
         "model_id": model_id,
         "mode": mode,
         "exclude_labeled": exclude_labeled,
@@ -137,6 +146,7 @@ async def _similar_context(
             exclude_labeled=exclude_labeled,
             offset=(page - 1) * per_page,
             limit=per_page,
+            exclude_item_ids=done,
         )
     except LabelwiseError as exc:
         context["problem"] = exc.message
@@ -149,6 +159,16 @@ async def _similar_context(
         pages=max(1, -(-ranked.total // per_page)),
     )
     return context
+
+
+def _class_choice(classes: list[Any], wanted: int | None, queries: list[Any]) -> int | None:
+    """The class the label form starts on: the one chosen before, else the query items' label
+    (the most common one among them), else none (the first class)."""
+    known = {c.id for c in classes}
+    if wanted in known:
+        return wanted
+    counts = Counter(lid for entry in queries for lid in entry.label_ids if lid in known)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _similar_template(request: Request, context: dict[str, Any]) -> Template:
@@ -170,30 +190,52 @@ async def similar_page(
 async def label_similar(
     request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
 ) -> Template:
-    """Label the items left selected as one "similarity" event; answers with the results again."""
+    """Label the items left selected as one "similarity" event; answers with the next candidates.
+
+    The tiles shown and decided on (labeled, or deselected as outliers) join ``done`` and stay out
+    of the ranking, so a second click never labels a rejected item. On an error (a class deleted
+    meanwhile, every item relabeled by someone else) the same tiles come back as they were selected."""
     form = await request.form()
     accepted = [i for i in (_int(v, "item_id") for v in form.getall("selected", [])) if i is not None]
     label_id = _int(form.get("label_id"), "label_id")
     model_id = _int(form.get("model_id"), "model_id")
-    if label_id is None or model_id is None:
-        raise Invalid("choose a class and a model")
-    event = await service.label_similar(
-        session,
-        dataset_id=dataset_id,
-        model_id=model_id,
-        query_item_ids=parse_ids(form.get("items"), "items"),
-        item_ids=accepted,
-        label_id=label_id,
-        shown=_int(form.get("shown"), "shown", 0) or 0,
-        mode=str(form.get("mode") or "mean"),
-        tagger=tagger_of(request),
-    )
-    context = await _similar_context(request, session, settings, dataset_id, form)
+    values = {key: form.get(key) for key in form}
+    try:
+        if label_id is None or model_id is None:
+            raise Invalid("choose a class and a model")
+        event = await service.label_similar(
+            session,
+            dataset_id=dataset_id,
+            model_id=model_id,
+            query_item_ids=parse_ids(form.get("items"), "items"),
+            item_ids=accepted,
+            label_id=label_id,
+            shown=_int(form.get("shown"), "shown", 0) or 0,
+            mode=str(form.get("mode") or "mean"),
+            tagger=tagger_of(request),
+            seen_event_id=_int(form.get("seen"), "seen"),
+        )
+    except LabelwiseError as exc:
+        context = await _similar_context(request, session, settings, dataset_id, values)
+        context.update(warning=f"Nothing was labeled: {exc.message}", selected_ids=set(accepted))
+        return render(request, "guided/_similar_results.html", **context)
+    shown_ids = parse_ids(form.get("shown_ids"), "shown_ids")
+    done = list(dict.fromkeys([*parse_ids(form.get("done"), "done"), *shown_ids, *accepted]))
+    values.update(done=",".join(map(str, done)), page="1")
+    context = await _similar_context(request, session, settings, dataset_id, values)
     name = context["class_by_id"].get(label_id)
-    context["notice"] = (
+    rejected = len(set(shown_ids) - set(accepted) - set(context["query_ids"]))
+    notice = (
         f"Labeled {event.tag_count} of {len(accepted)} selected items "
         f"“{name.name if name else label_id}” (event {event.id})."
     )
+    if event.parameters.get("skipped_changed"):
+        notice += (
+            f" {event.parameters['skipped_changed']} were relabeled by someone else meanwhile and were left."
+        )
+    if rejected:
+        notice += f" The {rejected} you deselected stay out of the ranking."
+    context["notice"] = notice + " Next candidates below."
     return render(request, "guided/_similar_results.html", **context)
 
 

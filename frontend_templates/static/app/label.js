@@ -39,6 +39,13 @@
       const elsewhere = selection.size - onPage;
       count.textContent = `${selection.size} selected` + (elsewhere ? ` (${elsewhere} on other pages)` : "");
     }
+    // "Find similar" starts from the selection (up to 1000 query items, the server's cap).
+    const similar = document.getElementById("find-similar-link");
+    if (similar) {
+      const ids = [...selection].slice(0, 1000);
+      similar.href = `/datasets/${datasetId()}/similar` + (ids.length ? `?items=${ids.join(",")}` : "");
+      similar.textContent = ids.length ? `Find similar to ${ids.length} selected` : "Find similar";
+    }
   }
 
   function flash(message) {

@@ -1,0 +1,76 @@
+"""The similarity page as a new user walks it, in Chromium: "Find similar" on the label page starts
+from the selection, the class starts on the query items' label, and after "Label selected" the
+deselected outliers stay out: the next candidates come up and a second click never labels them."""
+
+from __future__ import annotations
+
+from tests.batches.conftest import labels_of, tag
+from tests.guided.conftest import add_class, pca_model
+
+
+async def _tile_ids(tab) -> list[int]:
+    tiles = tab.locator("#label-form .guided-tile")
+    return [int(await tiles.nth(i).get_attribute("data-id") or 0) for i in range(await tiles.count())]
+
+
+async def test_find_similar_from_the_selection_then_label_twice_without_the_outliers(live, tab):
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    await pca_model(api, dataset_id)
+    await add_class(api, dataset_id, "ring")
+    other = await add_class(api, dataset_id, "other")
+    queries = ids[:2]
+    await tag(live, queries, other)
+
+    await tab.goto(f"/datasets/{dataset_id}/label")
+    await tab.click(f"#tile-{queries[0]} img")
+    await tab.click(f"#tile-{queries[1]} img", modifiers=["Control"])
+    link = tab.locator("#find-similar-link")
+    assert await link.inner_text() == "Find similar to 2 selected"
+    await link.click()
+    await tab.wait_for_selector("#label-form .guided-tile")
+    assert await tab.locator(".queries img").count() == 2
+    # the class starts on the query items' label, not on the first class
+    assert await tab.input_value("select[name=label_id]") == str(other)
+
+    await tab.select_option("select[name=per_page]", "24")
+    await tab.wait_for_function("document.querySelectorAll('#label-form .guided-tile').length === 24")
+    first = await _tile_ids(tab)
+    outliers = [i for i in first if i not in queries][-2:]
+    for item_id in outliers:
+        await tab.click(f"#tile-{item_id} img")
+    assert await tab.locator(".selected-count").inner_text() == "20"  # 24 minus 2 labeled minus 2 outliers
+    await tab.click("#label-batch")
+    await tab.locator(".notice").filter(has_text="Next candidates").wait_for()
+    assert "The 2 you deselected stay out" in await tab.locator(".notice").inner_text()
+
+    second = await _tile_ids(tab)
+    assert not set(outliers) & set(second), "rejected outliers came back"
+    assert set(second) - set(queries) == set(ids) - set(first)  # the next candidates
+    for item_id in second:
+        selected = "selected" in (await tab.get_attribute(f"#tile-{item_id}", "class") or "")
+        assert selected == (item_id not in queries)
+    assert await tab.input_value("select[name=label_id]") == str(other)  # the class chosen stays
+
+    await tab.click("#label-batch")
+    await tab.locator(".notice").filter(has_text="Labeled 6 of 6").wait_for()
+    labels = await labels_of(live)
+    assert not any(i in labels for i in outliers)
+    assert {i for i, v in labels.items() if v == [other]} == set(ids) - set(outliers)
+
+
+async def test_a_class_deleted_meanwhile_labels_nothing_and_keeps_the_selection(live, tab):
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    model = await pca_model(api, dataset_id)
+    gone = await add_class(api, dataset_id, "gone")
+    await add_class(api, dataset_id, "kept")
+    await tab.goto(f"/datasets/{dataset_id}/similar?item_id={ids[0]}&model_id={model}&per_page=24")
+    await tab.wait_for_selector("#label-form .guided-tile")
+    await tab.select_option("select[name=label_id]", str(gone))
+    await tab.click(f"#tile-{(await _tile_ids(tab))[-1]} img")
+    assert (await api.delete(f"/api/v1/classes/{gone}")).status_code in (200, 204)
+    await tab.click("#label-batch")
+    warning = tab.locator("#label-warning")
+    await warning.wait_for()
+    assert "Nothing was labeled" in await warning.inner_text()
+    assert await tab.locator(".selected-count").inner_text() == "23"
+    assert await labels_of(live) == {}
