@@ -125,15 +125,61 @@
     hover.hidden = false;
   }
 
-  function select(indices, how, add) {
+  function select(indices, how, add, keepPage = false) {
     let chosen = indices;
     if (add && state.selected.length) chosen = [...new Set([...state.selected, ...indices])];
     state.selected = chosen;
     state.how = how;
+    if (!keepPage) state.galleryPage = 0;
     plot.setSelected(chosen);
     $("selection-count").textContent = String(chosen.length);
     root.dataset.selected = String(chosen.length);
     refreshSelection();
+  }
+
+  // The selection gallery pages through every selected item; clicking one takes it out.
+  const GALLERY_PAGE = 24;
+  function renderGallery() {
+    const gallery = $("selection-gallery"), pager = $("gallery-pager");
+    gallery.replaceChildren();
+    const total = state.selected.length;
+    const pages = Math.max(1, Math.ceil(total / GALLERY_PAGE));
+    state.galleryPage = Math.min(state.galleryPage || 0, pages - 1);
+    const start = state.galleryPage * GALLERY_PAGE;
+    state.selected.slice(start, start + GALLERY_PAGE).forEach((index) => {
+      const id = state.points.item_ids[index];
+      const figure = document.createElement("figure");
+      figure.className = "gallery-item";
+      figure.dataset.itemId = String(id);
+      const img = document.createElement("img");
+      img.loading = "lazy";
+      img.src = `/api/v1/items/${id}/image?size=96&log=true`;
+      img.alt = `item ${id}`;
+      const label = classById.get(state.points.labels[index]);
+      const out = document.createElement("button");
+      out.type = "button";
+      out.className = "deselect";
+      out.title = `take item ${id} out of the selection`;
+      out.textContent = "×";
+      out.addEventListener("click", () => deselect(index));
+      figure.append(img, out);
+      if (label) {
+        const mark = document.createElement("span");
+        mark.className = "current";
+        mark.style.background = label.color;
+        mark.textContent = label.name;
+        figure.append(mark);
+      }
+      gallery.append(figure);
+    });
+    pager.hidden = total <= GALLERY_PAGE;
+    $("gallery-range").textContent = total ? `${start + 1}–${Math.min(start + GALLERY_PAGE, total)} of ${total}` : "";
+    $("gallery-prev").disabled = state.galleryPage === 0;
+    $("gallery-next").disabled = state.galleryPage >= pages - 1;
+  }
+
+  function deselect(index) {
+    select(state.selected.filter((i) => i !== index), state.how, false, true);
   }
 
   const selectedIds = () => state.selected.map((i) => state.points.item_ids[i]);
@@ -141,24 +187,10 @@
   let pending = 0;
   async function refreshSelection() {
     const ticket = ++pending;
-    const stats = $("selection-stats"), gallery = $("selection-gallery"), heat = $("heatmaps");
-    gallery.replaceChildren();
+    const stats = $("selection-stats"), heat = $("heatmaps");
+    renderGallery();
     if (!state.selected.length) { stats.replaceChildren(); heat.hidden = true; return; }
     const ids = selectedIds();
-    ids.slice(0, 120).forEach((id) => {
-      const img = document.createElement("img");
-      img.loading = "lazy";
-      img.src = `/api/v1/items/${id}/image?size=96&log=true`;
-      img.alt = `item ${id}`;
-      img.dataset.itemId = String(id);
-      gallery.append(img);
-    });
-    if (ids.length > 120) {
-      const more = document.createElement("p");
-      more.className = "hint";
-      more.textContent = `…and ${ids.length - 120} more; labeling applies to all ${ids.length}.`;
-      gallery.append(more);
-    }
     try {
       const body = JSON.stringify({ item_ids: ids, projection_job_id: state.points.projection_job_id });
       const summary = await (await api(`/models/${modelId}/projection/selection`, { method: "POST", body })).json();
@@ -196,17 +228,36 @@
       label_id: labelId,
       op: labelId === null ? "clear" : "set",
       selection: state.how || {},
+      // Labeled items are left alone unless "overwrite" is ticked, and so is anything someone
+      // else changed since these points were loaded.
+      overwrite: $("overwrite").checked,
+      seen_event_id: state.points.labels_event_id,
     };
     try {
-      await api(`/datasets/${datasetId}/explorer/label`, { method: "POST", body: JSON.stringify(body) });
-      for (const i of state.selected) state.points.labels[i] = labelId === null ? -1 : labelId;
-      recolor();
-      refreshSelection();
+      const response = await api(`/datasets/${datasetId}/explorer/label`, { method: "POST", body: JSON.stringify(body) });
+      const event = await response.json();
+      await reloadLabels();
       const name = labelId === null ? "unlabeled" : `labeled ${classById.get(labelId).name}`;
-      flash(`${ids.length} items ${name}`);
+      const p = event.parameters || {};
+      let text = `${event.tag_count} of ${ids.length} items ${name} (event #${event.id})`;
+      if (p.skipped_labeled) text += `; ${p.skipped_labeled} already labeled were left (tick overwrite to replace)`;
+      if (p.skipped_changed) text += `; ${p.skipped_changed} changed by someone else meanwhile were left`;
+      flash(text);
     } catch (error) {
       flash(error.message);
+      await reloadLabels();
     }
+  }
+
+  // The labels as they are now (ours and everyone else's), for colours, the gallery and the next batch.
+  async function reloadLabels() {
+    const p = state.points;
+    const url = `/models/${modelId}/projection?dataset_id=${datasetId}&projection_job_id=${p.projection_job_id}`;
+    const fresh = await (await api(url)).json();
+    p.labels = fresh.labels;
+    p.labels_event_id = fresh.labels_event_id;
+    recolor();
+    refreshSelection();
   }
 
   function flash(text) {
@@ -253,6 +304,8 @@
     input.addEventListener("change", () => plot.setTool(input.value)));
   $("reset-view").addEventListener("click", () => plot.resetView());
   $("clear-selection").addEventListener("click", () => select([], null, false));
+  $("gallery-prev").addEventListener("click", () => { state.galleryPage -= 1; renderGallery(); });
+  $("gallery-next").addEventListener("click", () => { state.galleryPage += 1; renderGallery(); });
   document.querySelectorAll("#label-buttons [data-label-id]").forEach((button) =>
     button.addEventListener("click", () => label(button.dataset.labelId ? Number(button.dataset.labelId) : null)));
   document.addEventListener("keydown", (e) => {
