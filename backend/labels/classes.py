@@ -51,7 +51,11 @@ def clean_hotkey(hotkey: str | None) -> str | None:
     if len(hotkey) != 1 or not (hotkey.isalnum() and hotkey.isascii()):
         raise Invalid(f"a hotkey is one letter or digit, got '{hotkey}'")
     if hotkey in RESERVED_HOTKEYS:
-        raise Invalid(f"hotkey '{hotkey}' is reserved by the label page")
+        raise Invalid(
+            f"hotkey '{hotkey}' is reserved by the label page (n/p: next/previous page, a: select the "
+            "page, z: undo, ?: help); choose another letter or a digit",
+            reserved=sorted(RESERVED_HOTKEYS - {" "}),
+        )
     return hotkey
 
 

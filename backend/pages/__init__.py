@@ -23,6 +23,7 @@ PAGE_MODULES: list[str] = [
     "backend.pages.label",
     "backend.pages.classes",
     "backend.pages.item_view",
+    "backend.pages.item_steps",
     "backend.pages.history",
     "backend.pages.thumbs",
     "backend.pages.explorer",

@@ -19,6 +19,7 @@ from backend.labels.classes import get_class, list_classes
 from backend.labels.events import current_state
 from backend.labels.history import item_history
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render
+from backend.pages.item_steps import neighbours
 from backend.pages.label import thumb_version
 from backend.pages.view_state import ViewState
 from backend.settings import Settings
@@ -77,9 +78,14 @@ async def item_view(
             hist = histogram(pixels, state.p_low, state.p_high)
         except LabelwiseError as exc:
             reason = exc.message
+    previous, following = await neighbours(session, item.dataset_id, item_id, state)
     return render(
         request,
         "label/item.html",
+        classes=list(classes.values()),
+        multi=(await get_dataset(session, item.dataset_id)).multi_label,
+        previous=previous,
+        following=following,
         nav="datasets",
         item=item,
         location=location,

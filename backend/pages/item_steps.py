@@ -1,0 +1,108 @@
+"""What the item view adds to viewing: the gallery's neighbours (previous / next in its current order
+and filter), labeling this one item by button or hotkey, and the raw value under the cursor."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Response, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.items import get_item, list_items
+from backend.datasets.refs import ItemReader, item_refs
+from backend.errors import Invalid
+from backend.labels.classes import list_classes
+from backend.labels.events import TagChange, current_state, record_changes
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
+from backend.pages.view_state import ViewState
+from backend.settings import Settings
+
+OPTS: dict[str, Any] = {
+    "include_in_schema": False,
+    "exception_handlers": PAGE_EXCEPTION_HANDLERS,
+    "status_code": 200,
+}
+
+
+async def neighbours(
+    session: AsyncSession, dataset_id: int, item_id: int, state: ViewState
+) -> tuple[str | None, str | None]:
+    """Links to the items before and after this one in the gallery's view (its page, one either
+    side); none when the item is not on that page (opened from elsewhere)."""
+    offset = max(0, state.offset - 1)
+    page = await list_items(
+        session,
+        dataset_id,
+        filter=state.query_filter,
+        label_id=state.class_filter,
+        sort=state.sort,
+        offset=offset,
+        limit=state.per_page + 2,
+    )
+    ids = [entry.item.id for entry in page.items]
+    if item_id not in ids:
+        return None, None
+    at = ids.index(item_id)
+
+    def link(index: int) -> str | None:
+        if not 0 <= index < len(ids):
+            return None
+        on_page = (offset + index) // state.per_page + 1
+        return f"/items/{ids[index]}?{state.query(page=on_page)}"
+
+    return link(at - 1), link(at + 1)
+
+
+@post("/items/{item_id:int}/label", **OPTS)
+async def label_item(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
+    """Label this one item (a class button or hotkey of the item view); answers with its labels."""
+    form = await request.form()
+    item = await get_item(session, item_id)
+    classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
+    raw = str(form.get("label") or "")
+    op = str(form.get("op") or "set")
+    if op not in ("set", "add", "remove", "clear"):
+        raise Invalid(f"unknown operation '{op}'")
+    label_id = int(raw) if raw.isdigit() else None
+    if op != "clear" and label_id not in classes:
+        raise Invalid("that class no longer exists (deleted in another tab?): reload the page")
+    event = await record_changes(
+        session,
+        item.dataset_id,
+        tagger=tagger_of(request),
+        kind="manual",
+        changes=[TagChange(item_id, op, label_id)],
+        parameters={"via": "item view"},
+    )
+    labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
+    name = classes[label_id].name if label_id in classes else ""
+    flash = f"Item {item_id}: {'unlabeled' if op == 'clear' else op + ' ' + name} (event #{event.id})."
+    return render(
+        request,
+        "label/_item_labels.html",
+        labels=[classes[i] for i in labels if i in classes],
+        flash=flash,
+        event_id=event.id,
+    )
+
+
+@get("/items/{item_id:int}/pixel", **OPTS)
+async def pixel(
+    session: AsyncSession, settings: Settings, item_id: FromPath[int], x: FromQuery[int], y: FromQuery[int]
+) -> Response[dict[str, Any]]:
+    """The raw value (every channel) at column ``x``, row ``y`` of the item's frame, untransformed."""
+    item = await get_item(session, item_id)
+    refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
+    pixels = await asyncio.to_thread(ItemReader(settings).read, refs[0])
+    height, width = pixels.shape[:2]
+    if not (0 <= x < width and 0 <= y < height):
+        raise Invalid(f"({x}, {y}) is outside the {width} x {height} frame")
+    value = np.asarray(pixels[y, x]).tolist()
+    return Response({"x": x, "y": y, "value": value, "dtype": str(pixels.dtype)})
+
+
+route_handlers = [label_item, pixel]

@@ -1,0 +1,98 @@
+// The item view: label this item by class button or hotkey (then open the next one in the gallery's
+// order), step with n / p (or the arrows), and read the raw value under the cursor.
+"use strict";
+
+(() => {
+  const root = document.getElementById("item-view");
+  if (!root) return;
+  const itemId = root.dataset.item;
+  const labelsBox = () => document.getElementById("item-labels");
+
+  async function label(labelId) {
+    let op = labelId ? "set" : "clear";
+    if (labelId && root.dataset.multi === "1") {
+      const held = (labelsBox().dataset.labels || "").split(",").filter(Boolean);
+      op = held.includes(String(labelId)) ? "remove" : "add";
+    }
+    const before = labelsBox().dataset.event;
+    // htmx sends the CSRF header and shows an error answer in the flash line.
+    await htmx.ajax("POST", `/items/${itemId}/label`, {
+      source: "#item-view",
+      target: "#item-labels",
+      swap: "outerHTML",
+      values: { label: labelId || "", op },
+    });
+    const done = labelsBox().dataset.event && labelsBox().dataset.event !== before;
+    const advance = document.getElementById("advance");
+    const next = document.getElementById("item-next");
+    if (done && advance && advance.checked && next) window.location.href = next.href;
+  }
+
+  function go(id) {
+    const link = document.getElementById(id);
+    if (link) window.location.href = link.href;
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".item-label-btn");
+    if (button) label(button.dataset.label);
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key;
+    if (key === "n" || key === "ArrowRight") go("item-next");
+    else if (key === "p" || key === "ArrowLeft") go("item-prev");
+    else if (key === "Delete" || key === "Backspace") {
+      event.preventDefault();
+      label("");
+    } else if (key.length === 1) {
+      const button = document.querySelector(`.item-label-btn[data-hotkey="${CSS.escape(key.toLowerCase())}"]`);
+      if (button) {
+        event.preventDefault();
+        label(button.dataset.label);
+      }
+    }
+  });
+
+  // The raw value under the cursor: one request at a time, the latest position wins.
+  const viewer = document.getElementById("viewer");
+  const image = document.getElementById("viewer-image");
+  const readout = document.getElementById("pixel-readout");
+  if (!viewer || !image || !readout) return;
+  let wanted = null;
+  let busy = false;
+  const format = (value) =>
+    Array.isArray(value) ? value.map(format).join(", ") : Number.isInteger(value) ? String(value) : Number(value).toPrecision(6);
+
+  async function pump() {
+    if (busy || !wanted) return;
+    const { x, y } = wanted;
+    wanted = null;
+    busy = true;
+    try {
+      const response = await fetch(`/items/${itemId}/pixel?x=${x}&y=${y}`, { credentials: "same-origin" });
+      if (response.ok) {
+        const body = await response.json();
+        readout.textContent = `x ${body.x}, y ${body.y}: ${format(body.value)}`;
+        readout.dataset.x = String(body.x);
+        readout.dataset.y = String(body.y);
+      }
+    } finally {
+      busy = false;
+      pump();
+    }
+  }
+
+  viewer.addEventListener("pointermove", (event) => {
+    const box = image.getBoundingClientRect();
+    const width = Number(image.dataset.width) || image.naturalWidth;
+    const height = Number(image.dataset.height) || image.naturalHeight;
+    const fx = (event.clientX - box.left) / box.width;
+    const fy = (event.clientY - box.top) / box.height;
+    if (!(fx >= 0 && fy >= 0 && fx < 1 && fy < 1)) return;
+    wanted = { x: Math.floor(fx * width), y: Math.floor(fy * height) };
+    pump();
+  });
+})();

@@ -1,0 +1,76 @@
+"""The item view in Chromium: a hotkey labels the item and opens the next one in the gallery's order
+and filter, n / p step through it, the raw value under the cursor is read out; and on the label
+page, a class with a reserved hotkey is refused with an error that stays on screen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.batches.conftest import labels_of
+from tests.guided.conftest import API
+
+
+async def _class(live, name: str, hotkey: str) -> int:
+    response = await live["api"].post(
+        f"{API}/datasets/{live['dataset_id']}/classes", json={"name": name, "hotkey": hotkey}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def _gallery(tab) -> list[int]:
+    tiles = tab.locator("#gallery .tile")
+    return [int(await tiles.nth(i).get_attribute("data-id") or 0) for i in range(await tiles.count())]
+
+
+async def test_item_view_hotkey_labels_and_moves_next_in_the_gallerys_filter(live, tab, folder: Path):
+    dataset_id = live["dataset_id"]
+    ring = await _class(live, "ring", "r")
+    await tab.goto(f"/datasets/{dataset_id}/label?filter=unlabeled&per_page=24")
+    order = await _gallery(tab)
+    await tab.click(f"#tile-{order[1]} a.open")
+    await tab.wait_for_url(re.compile(rf"/items/{order[1]}\?"))
+    assert f"/items/{order[0]}?" in (await tab.get_attribute("#item-prev", "href") or "")
+    assert f"/items/{order[2]}?" in (await tab.get_attribute("#item-next", "href") or "")
+
+    await tab.keyboard.press("r")
+    await tab.wait_for_url(re.compile(rf"/items/{order[2]}\?.*filter=unlabeled"))
+    assert (await labels_of(live)) == {order[1]: [ring]}
+    # in the unlabeled view the labeled item has left: "previous" is the one before it
+    assert f"/items/{order[0]}?" in (await tab.get_attribute("#item-prev", "href") or "")
+    await tab.keyboard.press("p")
+    await tab.wait_for_url(re.compile(rf"/items/{order[0]}\?"))
+    await tab.keyboard.press("n")
+    await tab.wait_for_url(re.compile(rf"/items/{order[2]}\?"))
+
+    box = await tab.locator("#viewer-image").bounding_box()
+    await tab.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+    await tab.mouse.move(box["x"] + box["width"] * 0.31, box["y"] + box["height"] * 0.61)
+    readout = tab.locator("#pixel-readout")
+    await tab.wait_for_function("document.getElementById('pixel-readout').dataset.x !== undefined")
+    x, y = int(await readout.get_attribute("data-x") or -1), int(await readout.get_attribute("data-y") or -1)
+    item = (await live["api"].get(f"{API}/items/{order[2]}")).json()
+    raw = np.asarray(Image.open(_file(folder, item["uri"])))
+    assert (await readout.inner_text()).endswith(f": {raw[y, x]}")
+    assert 0 < x < 32 and 0 < y < 32
+
+
+def _file(folder: Path, uri: str) -> Path:
+    return next(p for p in folder.rglob("*.png") if p.as_posix().endswith(uri.lstrip("/")))
+
+
+async def test_a_reserved_hotkey_is_refused_and_the_error_stays(live, tab):
+    await tab.goto(f"/datasets/{live['dataset_id']}/label")
+    await tab.fill("#add-class input[name=name]", "next")
+    await tab.fill("#add-class input[name=hotkey]", "n")
+    await tab.click("#add-class button")
+    flash = tab.locator("#flash")
+    await flash.filter(has_text="reserved").wait_for()
+    await tab.wait_for_load_state("networkidle")
+    text = await flash.inner_text()
+    assert "hotkey 'n' is reserved" in text and "choose another" in text, text
+    assert await tab.locator("#classes li").count() == 0
