@@ -284,6 +284,7 @@ async def label_selection(
                 "method": job.parameters.get("method"),
                 "selected": len(chosen),
                 "selection": selection or {},
+                "overwrite": overwrite,
             },
         ),
         overwrite=overwrite,

@@ -64,6 +64,12 @@ async def changed_since(session: AsyncSession, item_ids: Sequence[int], event_id
     return changed
 
 
+def _guard_record(seen_event_id: int | None, labeled: int, changed: int) -> dict[str, int | None]:
+    """What the event's parameters say of the guard: only what happened (plain batches stay as they were)."""
+    record = {"seen_event_id": seen_event_id, "skipped_labeled": labeled, "skipped_changed": changed}
+    return {key: value for key, value in record.items() if value}
+
+
 async def record_batch(
     session: AsyncSession,
     request: TagRequest,
@@ -101,13 +107,7 @@ async def record_batch(
                 request.dataset_id, request.tagger, keep, request.label_id, request.op
             ).changes(),
             model_id=request.model_id,
-            parameters={
-                **request.parameters,
-                "overwrite": overwrite,
-                "skipped_labeled": len(labeled),
-                "skipped_changed": len(changed),
-                "seen_event_id": seen_event_id,
-            },
+            parameters={**request.parameters, **_guard_record(seen_event_id, len(labeled), len(changed))},
         )
         await session.commit()
         return BatchOutcome(event, len(item_ids), sorted(labeled), sorted(changed))

@@ -17,7 +17,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
-from backend.errors import Invalid, LabelwiseError
+from backend.errors import Conflict, Invalid, LabelwiseError
 from backend.guided import service
 from backend.jobs.service import list_models
 from backend.labels.batches import latest_event_id
@@ -217,7 +217,8 @@ async def label_similar(
         )
     except LabelwiseError as exc:
         context = await _similar_context(request, session, settings, dataset_id, values)
-        context.update(warning=f"Nothing was labeled: {exc.message}", selected_ids=set(accepted))
+        warning = exc.message if isinstance(exc, Conflict) else f"Nothing was labeled: {exc.message}"
+        context.update(warning=warning, selected_ids=set(accepted))
         return render(request, "guided/_similar_results.html", **context)
     shown_ids = parse_ids(form.get("shown_ids"), "shown_ids")
     done = list(dict.fromkeys([*parse_ids(form.get("done"), "done"), *shown_ids, *accepted]))

@@ -53,3 +53,39 @@ async def test_explorer_batch_applies_what_is_still_true_and_says_what_changed(s
         r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
     }
     assert all(labels[i] == [a] for i in ids[:10])
+
+
+async def test_similarity_leaves_out_decided_items_and_what_changed_since_the_page(server, dataset):
+    model = await pca_model(server, dataset.id)
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    url = f"{API}/datasets/{dataset.id}/similar"
+    first = await server.get(url, params={"model_id": model, "item_id": ids[0], "limit": 10})
+    shown = [r["item_id"] for r in first.json()["items"]]
+    rest = await server.get(
+        url, params={"model_id": model, "item_id": ids[0], "limit": 30, "exclude_item_id": shown[1:]}
+    )
+    assert rest.json()["total"] == 30 - 9
+    assert not set(shown[1:]) & {r["item_id"] for r in rest.json()["items"]}
+
+    seen = (await server.get(f"{API}/datasets/{dataset.id}/events", params={"limit": 1})).json()["events"]
+    seen_id = seen[0]["id"] if seen else 0
+    bob = await server.post(
+        f"{API}/datasets/{dataset.id}/tags",
+        json={"item_ids": shown[:2], "label_id": ring},
+        headers={"X-Labelwise-Tagger": "bob"},
+    )
+    assert bob.status_code == 201
+    body = {
+        "model_id": model,
+        "query_item_ids": [ids[0]],
+        "item_ids": shown,
+        "label_id": ring,
+        "shown": len(shown),
+        "seen_event_id": seen_id,
+    }
+    labeled = await server.post(f"{url}/label", json=body)
+    assert labeled.status_code == 201, labeled.text
+    assert (labeled.json()["tag_count"], labeled.json()["parameters"]["skipped_changed"]) == (8, 2)
+    refused = await server.post(f"{url}/label", json={**body, "item_ids": shown[:2]})
+    assert_error(refused, 409, "CONFLICT", "2 were changed by someone else")

@@ -104,7 +104,8 @@ class ProbabilityApplied:
 class Query:
     @strawberry.field(
         description="Items ranked by cosine similarity to query items in a model's feature space (NOT_FOUND "
-        "says when the model has no vectors or its index must be built first)."
+        "says when the model has no vectors or its index must be built first). excludeItemIds: items "
+        "already decided on (labeled or rejected on an earlier page), left out of the ranking."
     )
     async def similar_items(
         self,
@@ -117,6 +118,7 @@ class Query:
         offset: int = 0,
         limit: int = 48,
         ef: int | None = None,
+        exclude_item_ids: list[int] | None = None,
     ) -> SimilarPage:
         offset, limit = checked_page(info, offset, limit)
         context = context_of(info)
@@ -133,6 +135,7 @@ class Query:
                 offset=offset,
                 limit=limit,
                 ef=ef,
+                exclude_item_ids=exclude_item_ids,
             )
         return SimilarPage.of(page)
 
@@ -171,7 +174,8 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description="Label the accepted items of a similarity page (shown minus deselected) as one event "
-        "of kind 'similarity' recording the model, the query items and how many were shown."
+        "of kind 'similarity' recording the model, the query items and how many were shown. With "
+        "seenEventId, items changed after it are left out (counted in the event's skipped_changed)."
     )
     async def label_similar(
         self,
@@ -183,6 +187,7 @@ class Mutation:
         label_id: int,
         shown: int,
         mode: SimilarityMode = SimilarityMode.MEAN,
+        seen_event_id: int | None = None,
     ) -> TagEvent:
         context = context_of(info)
         async with use_session(info) as session:
@@ -196,6 +201,7 @@ class Mutation:
                 shown=shown,
                 mode=mode.value,
                 tagger=context.tagger,
+                seen_event_id=seen_event_id,
             )
         return TagEvent.of(event)
 

@@ -63,6 +63,7 @@ class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label_id: int
     shown: int
     mode: str = "mean"
+    seen_event_id: int | None = None  # the newest event when the page was read: items changed since are left
 
 
 class CandidateOut(msgspec.Struct, kw_only=True):
@@ -147,6 +148,10 @@ class GuidedController(Controller):
         ef: Annotated[
             int | None, QueryParameter(description="hnswlib query ef (default: the index's)")
         ] = None,
+        exclude_item_id: Annotated[
+            list[int] | None,
+            QueryParameter(description="items already decided on (labeled or rejected): left out; repeat"),
+        ] = None,
     ) -> SimilarPageOut:
         """Needs an inference of the model on the dataset; large datasets also need a build-index job
         (the 404 says how to submit it)."""
@@ -162,14 +167,17 @@ class GuidedController(Controller):
             offset=offset,
             limit=limit,
             ef=ef,
+            exclude_item_ids=exclude_item_id,
         )
         return SimilarPageOut.of(page)
 
     @post(
         "/{dataset_id:int}/similar/label",
         summary="Label the accepted items of a similarity page as one event of kind 'similarity'",
+        description="With seen_event_id, items changed after it are left out (counted in the event's "
+        "skipped_changed); 409 when that leaves nothing.",
         status_code=201,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 409),
     )
     async def label_similar(
         self,
@@ -189,6 +197,7 @@ class GuidedController(Controller):
             shown=data.shown,
             mode=data.mode,
             tagger=tagger_for(request, settings),
+            seen_event_id=data.seen_event_id,
         )
         return EventOut.of(event)
 
