@@ -74,3 +74,12 @@ async def test_a_reserved_hotkey_is_refused_and_the_error_stays(live, tab):
     text = await flash.inner_text()
     assert "hotkey 'n' is reserved" in text and "choose another" in text, text
     assert await tab.locator("#classes li").count() == 0
+
+
+async def test_pixel_readout_refuses_points_outside_the_frame_and_unknown_items(live):
+    item = live["ids"][0]
+    inside = await live["api"].get(f"/items/{item}/pixel", params={"x": 31, "y": 0})
+    assert inside.status_code == 200 and inside.json()["x"] == 31
+    outside = await live["api"].get(f"/items/{item}/pixel", params={"x": 32, "y": 0})
+    assert outside.status_code == 400 and "outside the 32 x 32 frame" in outside.text
+    assert (await live["api"].get("/items/987654/pixel", params={"x": 0, "y": 0})).status_code == 404
