@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     max_image_pixels: int = 64_000_000  # refuse to decode bigger images (decompression bombs)
     max_request_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 500
+    # Label classes one dataset may hold (a CSV import with create_classes is refused above it).
+    max_classes_per_dataset: int = 1000
     graphql_max_depth: int = 10
     # GraphQL documents: refused unread above this size, and above this many selections once
     # fragment spreads are expanded (validation time grows with both; see docs/decisions/0007).

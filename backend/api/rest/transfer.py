@@ -191,6 +191,7 @@ class TransferController(Controller):
             create_classes=create_classes,
             filename=filename,
             max_bytes=settings.max_request_bytes,
+            max_classes=settings.max_classes_per_dataset,
         )
         return LabelImportReport.of(report)
 
