@@ -41,7 +41,7 @@ def public_text(text: str, settings: Settings) -> str:
     """``text`` with the server's absolute paths made relative (roots) or cut to their last part."""
     for prefix, name in _prefixes(settings):
         if prefix and prefix != "/":
-            text = re.sub(re.escape(prefix) + r"(?=/|\b|$)", name, text)
+            text = re.sub(re.escape(prefix) + r"(?![\w.-])", name, text)
     return _ABSOLUTE.sub(lambda match: "…/" + match.group(1), text)
 
 

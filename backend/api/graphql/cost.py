@@ -45,11 +45,10 @@ from graphql import (
     get_named_type,
 )
 from graphql.pyutils import Undefined
-from sqlalchemy import func, select
 from strawberry.extensions import SchemaExtension
 
+from backend.datasets.items import item_counts
 from backend.settings import Settings
-from backend.storage.tables import Item
 
 MAX_COST = 200_000
 DEFAULT_PAGE_CAP: int = Settings.model_fields["max_page_size"].default
@@ -247,12 +246,7 @@ async def _item_counts(context: Any, dataset_ids: set[int]) -> dict[int, int]:
     if not dataset_ids or session is None or lock is None:
         return {}
     async with lock:
-        rows = await session.execute(
-            select(Item.dataset_id, func.count())
-            .where(Item.dataset_id.in_(sorted(dataset_ids)[:100]))
-            .group_by(Item.dataset_id)
-        )
-        return {int(dataset_id): int(count) for dataset_id, count in rows.all()}
+        return await item_counts(session, sorted(dataset_ids)[:100])
 
 
 def _refusal(message: str, **extensions: Any) -> GraphQLError:
