@@ -315,6 +315,7 @@ def import_cmd(name: str, csv_file: Path, create_classes: bool) -> None:
             settings.tagger,
             create_classes=create_classes,
             filename=csv_file.name,
+            max_classes=settings.max_classes_per_dataset,
         )
 
     report = _run(work, settings)

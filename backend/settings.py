@@ -25,7 +25,13 @@ class Settings(BaseSettings):
     max_image_pixels: int = 64_000_000  # refuse to decode bigger images (decompression bombs)
     max_request_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 500
+    # Label classes one dataset may hold (a CSV import with create_classes is refused above it).
+    max_classes_per_dataset: int = 1000
     graphql_max_depth: int = 10
+    # GraphQL documents: refused unread above this size, and above this many selections once
+    # fragment spreads are expanded (validation time grows with both; see docs/decisions/0007).
+    graphql_max_document_bytes: int = 64 * 1024
+    graphql_max_selections: int = 5_000
     tagger: str = Field(default_factory=lambda: os.environ.get("USER", "local") or "local")
     worker_threads: int = 2
     # Jobs: the Dramatiq queue and Redis key namespace, liveness and limits of running jobs.
@@ -34,6 +40,10 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = 5.0  # a running job writes a heartbeat this often
     heartbeat_timeout_seconds: float = 60.0  # no heartbeat for this long: the job is marked failed
     job_timeout_seconds: int = 7 * 24 * 3600
+    # A queued job whose broker message vanished (Redis restarted without persistence) is sent
+    # again after this grace, at most ``lost_message_resends`` times; then it fails, saying why.
+    lost_message_grace_seconds: float = 60.0
+    lost_message_resends: int = 1
     worker_device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     algorithm_modules: str = ""  # extra modules that register algorithms, comma-separated (plugins)
 

@@ -25,7 +25,7 @@ from backend.labels.events import TagChange, TagRequest
 from backend.labels.transfer import archive
 from backend.settings import Settings
 from backend.storage.tables import LabelClass, TagEvent
-from tests.factories import image_folder, write_tiff
+from tests.factories import image_folder, write_png, write_tiff
 
 
 class Ref:
@@ -415,3 +415,66 @@ def test_folder_names_are_safe_and_distinct():
         "Ring": "Ring_2",
         "A_B": "A_B_2",
     }
+
+
+# --- issue 22: formula cells, ZIP entry names, the class cap -------------------------------------
+
+
+async def test_csv_exports_neutralise_formula_cells_and_import_reads_them_back(session, settings, folder):
+    image_folder(folder, count=2)
+    write_png(folder / "-2+3.png", seed=7)
+    dataset, _ = await create_dataset(session, settings, f"ds-{folder.name}", [str(folder)])
+    formula = '=HYPERLINK("http://evil.example","click")'
+    cls = await classes.create_class(session, dataset.id, formula, None, None)
+    ids = [e.item.id for e in (await list_items(session, dataset.id)).items]
+    await events.record_event(session, TagRequest(dataset.id, "@SUM(1+1)", ids, cls.id))
+    data = await _export(session, settings, dataset.id, "csv")
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    cells = [value for row in rows for value in row.values()]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]  # nothing a sheet would run
+    assert {r["label"] for r in rows} == {"'" + formula} and {r["tagger"] for r in rows} == {"'@SUM(1+1)"}
+    assert "'-2+3.png" in {r["uri"] for r in rows}
+    manifest = zipfile.ZipFile(io.BytesIO(await _export(session, settings, dataset.id, "zip"))).read(
+        "labels.csv"
+    )
+    assert not [
+        c for row in csv.DictReader(io.StringIO(manifest.decode())) for c in row.values() if c[:1] in "=+-@"
+    ]
+    # The import takes the ' off again: an export round-trips to the same labels.
+    await events.record_event(session, TagRequest(dataset.id, "ann", ids, None, op="clear"))
+    report = await transfer.import_labels_csv(session, dataset.id, data, "imp")
+    assert report.accepted == len(ids) and not report.refused and not report.created_classes
+    assert await _names(session, dataset.id) == {i: {formula} for i in ids}
+
+
+async def test_zip_entry_names_hold_no_backslash_drive_dots_or_device_names(session, settings, folder):
+    for name in ("a\\b.png", "c:evil.png", "nul.png"):
+        write_png(folder / name, seed=1)
+    dataset, _ = await create_dataset(session, settings, f"ds-{folder.name}", [str(folder)], multi_label=True)
+    ids = [e.item.id for e in (await list_items(session, dataset.id)).items]
+    for name in ("CON", "..", "c:\\windows", "lpt1.txt", "Aux"):
+        label = await classes.create_class(session, dataset.id, name, None, None)
+        await events.record_event(session, TagRequest(dataset.id, "ann", ids, label.id, op="add"))
+    names = zipfile.ZipFile(io.BytesIO(await _export(session, settings, dataset.id, "zip"))).namelist()
+    assert len(names) == len(set(names)) == 5 * 3 + 1  # unique: 5 folders x 3 files, and labels.csv
+    for name in names:
+        assert "\\" not in name and ":" not in name, name
+        for part in name.split("/"):
+            assert part not in ("", ".", "..") and not part.endswith((".", " ")), name
+            assert part.split(".")[0].lower() not in ("con", "prn", "aux", "nul", "lpt1", "com1"), name
+    assert len({name.split("/")[0].lower() for name in names if "/" in name}) == 5
+
+
+async def test_import_refuses_to_create_classes_beyond_the_cap_naming_the_counts(session, settings, folder):
+    dataset, ids, _, _ = await _dataset(session, settings, folder)  # 2 classes
+    data = "item_id,label\n" + "".join(f"{ids[i % 6]},class{i}\n" for i in range(6)) + "\n"
+    with pytest.raises(Invalid, match=r"create 6 new classes; the dataset has 2 and may hold at most 5"):
+        await transfer.import_labels_csv(
+            session, dataset.id, data.encode(), "imp", create_classes=True, max_classes=5
+        )
+    assert [c.name for c in await classes.list_classes(session, dataset.id)] == ["ring", "arc"]
+    assert await _event_count(session, dataset.id) == 0
+    report = await transfer.import_labels_csv(
+        session, dataset.id, data.encode(), "imp", create_classes=True, max_classes=8
+    )
+    assert len(report.created_classes) == 6

@@ -4,18 +4,25 @@ It owns the broker and the actor (to enqueue), a ``JobStore`` and a ticker threa
 whose worker died and, with the embedded broker, runs ``dramatiq.Worker`` threads in process and
 re-sends jobs that are queued in the database but not in its in-memory queue (after a restart,
 or submitted by another process such as the CLI). Threads start on first need, not on creation.
+
+The ticker also sweeps lost messages: a queued job whose message the broker no longer holds
+(Redis restarted without persistence) for ``lost_message_grace_seconds`` is sent again, at most
+``lost_message_resends`` times, then failed with the reason (``backend/jobs/lost.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import dramatiq
 
 from backend.jobs.execution import mark_sent, queued_job_ids, reap_stale_jobs
+from backend.jobs.lost import RESEND, QueuedJob, queued_jobs, resend_or_fail
 from backend.settings import Settings
 from workers.broker import declare_actor, make_broker
+from workers.queue_audit import MessageAudit
 from workers.runner import run_job
 from workers.store import JobStore
 
@@ -26,7 +33,9 @@ class JobRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.broker = make_broker(settings)
+        self.audit = MessageAudit(self.broker, settings.job_queue)
         self.actor = declare_actor(self.broker, settings, self._run)
+        self._missing_since: dict[QueuedJob, float] = {}  # queued jobs seen without a message
         self.stopping = threading.Event()
         self.store: JobStore | None = None
         self.worker: dramatiq.Worker | None = None
@@ -63,6 +72,7 @@ class JobRuntime:
                     worker_timeout=200,
                 )
                 self.worker.start()
+                self.audit.worker = self.worker
             self._ticker = threading.Thread(target=self._tick_loop, name="labelwise-job-ticker", daemon=True)
             self._ticker.start()
             log.info("job runtime started (%s)", "in-process worker" if self.embedded else "enqueue only")
@@ -91,6 +101,34 @@ class JobRuntime:
             for job_id in self.store.call(queued_job_ids, unsent_only=not resend_all):
                 message = self.actor.send(job_id)
                 self.store.call(mark_sent, job_id, message.message_id)
+        self.sweep_lost_messages()
+
+    def sweep_lost_messages(self) -> list[int]:
+        """Send again (or fail) queued jobs the broker has held no message for since the grace; their ids."""
+        assert self.store is not None
+        queued = self.store.call(queued_jobs)
+        if not queued:
+            self._missing_since.clear()
+            return []
+        present = self.audit.job_ids()
+        now = time.monotonic()
+        grace = max(0.0, self.settings.lost_message_grace_seconds)
+        # Embedded, an unsent job is sent by tick() itself; with Redis, it lost its message when a
+        # worker stopped between putting it back in the queue and sending it.
+        missing = {job for job in queued if job.id not in present and (job.sent or not self.embedded)}
+        self._missing_since = {job: self._missing_since.get(job, now) for job in missing}
+        handled = []
+        for job, since in list(self._missing_since.items()):
+            if now - since < grace:
+                continue
+            del self._missing_since[job]
+            outcome = self.store.call(resend_or_fail, self.settings, job)
+            if outcome == RESEND:
+                message = self.actor.send(job.id)
+                self.store.call(mark_sent, job.id, message.message_id)
+            if outcome is not None:
+                handled.append(job.id)
+        return handled
 
     def _tick_loop(self) -> None:
         first = True

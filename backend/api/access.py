@@ -21,6 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend.accounts import service
+from backend.accounts.disclosure import sees_internals
 from backend.accounts.local import is_loopback
 from backend.accounts.roles import ADMIN, PUBLIC, allows, route_role
 from backend.accounts.service import Caller
@@ -61,6 +62,12 @@ def _state(connection: ASGIConnection) -> dict[str, Any]:
 def caller_of(connection: ASGIConnection) -> Caller | None:
     """The caller the guard found for this request (None before the guard ran, or when nobody)."""
     return _state(connection).get(CALLER_KEY)
+
+
+def shows_internals(connection: ASGIConnection) -> bool:
+    """Whether this request's caller sees server paths and tracebacks (``accounts/disclosure.py``)."""
+    caller = caller_of(connection)
+    return sees_internals(caller.role if caller is not None else None)
 
 
 def accounts_on(connection: ASGIConnection) -> bool:

@@ -46,6 +46,18 @@ async def item_location(session: AsyncSession, settings: Settings, item: Item) -
     return open_source(source, settings).location(item.uri, item.frame)
 
 
+async def item_counts(session: AsyncSession, dataset_ids: list[int]) -> dict[int, int]:
+    """Items per dataset (unknown datasets are absent): what an unpaged item listing will cost."""
+    if not dataset_ids:
+        return {}
+    rows = await session.execute(
+        select(Item.dataset_id, func.count())
+        .where(Item.dataset_id.in_(dataset_ids))
+        .group_by(Item.dataset_id)
+    )
+    return {int(dataset_id): int(count) for dataset_id, count in rows.all()}
+
+
 async def labels_of(session: AsyncSession, item_ids: list[int]) -> dict[int, list[int]]:
     if not item_ids:
         return {}

@@ -223,8 +223,9 @@ async def label_similar(
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
     if not item_ids:
         raise Invalid("select at least one item to label")
-    await get_dataset(session, dataset_id)
-    await get_model(session, model_id)
+    # The event will name this model: it must be ready and have ranked this dataset's items.
+    await _model_on(session, model_id, dataset_id)
+    await latest_inference(session, model_id, dataset_id)
     await items_by_ids(session, dataset_id, queries)
     return await label_similar_batch(
         session,

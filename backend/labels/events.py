@@ -21,6 +21,10 @@ from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Tag,
 from backend.storage.types import utcnow
 
 KINDS = ("manual", "similarity", "probability", "explorer", "import", "review", "undo")
+# Provenance (docs/decisions/0007): what a client may record through the tag doors. Model-made
+# kinds (similarity, probability, explorer) are recorded only by the server's batch endpoints,
+# which set the kind, the model id and the parameters from what they checked; 'undo' by undo/redo.
+CLIENT_KINDS = ("manual", "import", "review")
 CHUNK = 5000
 MAX_ITEMS_PER_EVENT = 1_000_000
 
@@ -222,6 +226,28 @@ async def record_event(
         commit=commit,
         allow_deleted_label=allow_deleted_label,
     )
+
+
+async def record_client_event(session: AsyncSession, request: TagRequest) -> TagEvent:
+    """Record an event a client asked for directly (REST, GraphQL, pages): no model-made kinds.
+
+    A client cannot vouch for a model's part in an event, so it may not name one: the event's
+    ``model_id`` would claim provenance the server never checked.
+    """
+    if request.kind not in CLIENT_KINDS:
+        raise Invalid(
+            f"events of kind '{request.kind}' are recorded by the server's batch endpoints (label "
+            "similar items, apply probabilities, explorer selection), which set the model and "
+            f"parameters they used; a client may record {', '.join(CLIENT_KINDS)} events",
+            field="kind",
+        )
+    if request.model_id is not None:
+        raise Invalid(
+            "a client-made event cannot name a model: only the server's batch endpoints record "
+            "which model labeled items",
+            field="model_id",
+        )
+    return await record_event(session, request)
 
 
 async def record_changes(

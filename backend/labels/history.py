@@ -131,3 +131,41 @@ async def labels_state(
         return await labels_by_tagger(session, dataset_id, tagger)
     await get_dataset(session, dataset_id)
     return await current_labels(session, dataset_id)
+
+
+async def labels_page(
+    session: AsyncSession,
+    dataset_id: int,
+    *,
+    as_of: datetime | None = None,
+    tagger: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[tuple[int, list[int]]]:
+    """``(item id, label ids)`` per labeled item, by item id; one page of them when ``limit`` is given.
+
+    A page of the current labels reads only that page's rows; rebuilt labels (``as_of``, ``tagger``)
+    are replayed whole and then paged.
+    """
+    if limit is not None and as_of is None and not tagger:
+        await get_dataset(session, dataset_id)
+        page = (
+            select(CurrentLabel.item_id)
+            .where(CurrentLabel.dataset_id == dataset_id)
+            .distinct()
+            .order_by(CurrentLabel.item_id)
+            .offset(offset)
+            .limit(limit)
+        )
+        rows = await session.execute(
+            select(CurrentLabel.item_id, CurrentLabel.label_id).where(
+                CurrentLabel.dataset_id == dataset_id, CurrentLabel.item_id.in_(page.scalar_subquery())
+            )
+        )
+        state: dict[int, list[int]] = {}
+        for item_id, label_id in rows.all():
+            state.setdefault(item_id, []).append(label_id)
+        return [(i, sorted(state[i])) for i in sorted(state)]
+    full = await labels_state(session, dataset_id, as_of=as_of, tagger=tagger)
+    ids = sorted(full)[offset : None if limit is None else offset + limit]
+    return [(i, sorted(full[i])) for i in ids]

@@ -11,6 +11,8 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.accounts.disclosure import public_error, public_location
+from backend.api.access import shows_internals
 from backend.datasets.items import get_item, item_location
 from backend.datasets.refs import ItemReader, item_refs
 from backend.datasets.service import get_dataset
@@ -62,6 +64,8 @@ async def item_view(
     state = ViewState.parse(request.query_params)
     item = await get_item(session, item_id)
     location = await item_location(session, settings, item)
+    if not shows_internals(request):  # viewers: relative to the data root (decision 0007)
+        location = public_location(location, settings)
     classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
     labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
     history = []
@@ -78,6 +82,8 @@ async def item_view(
             hist = histogram(pixels, state.p_low, state.p_high)
         except LabelwiseError as exc:
             reason = exc.message
+    if not shows_internals(request):
+        reason = public_error(reason, settings) or ""
     previous, following = await neighbours(session, item.dataset_id, item_id, state)
     return render(
         request,

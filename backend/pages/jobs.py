@@ -21,9 +21,11 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.accounts.disclosure import public_error
 from backend.algorithms import get_algorithm, list_algorithms
 from backend.algorithms.forms import form_fields, parse_text_params
 from backend.algorithms.validation import check_against
+from backend.api.access import shows_internals
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.jobs import service, states
@@ -31,7 +33,7 @@ from backend.jobs.artifacts import list_files
 from backend.jobs.runtime import enqueue_for
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
-from backend.storage.job_tables import Job, JobMetric, Model
+from backend.storage.job_tables import Job, JobLog, JobMetric, Model
 
 POLL = "every 2s"
 PARAM_PREFIX = "params."  # form field names: params.<name>, apart from the model's name etc.
@@ -212,9 +214,20 @@ def _reconstructions(job: Job | None, settings: Settings) -> list[dict[str, int]
     return [{"index": i, "item_id": int(item)} for i, item in enumerate(ids)]
 
 
-async def _live(session: AsyncSession, job_id: int) -> dict[str, Any]:
-    """What ``jobs/_live.html`` needs: the job, its plots and the tail of its log."""
+async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None = None) -> dict[str, Any]:
+    """What ``jobs/_live.html`` needs: the job, its plots and the tail of its log.
+
+    ``viewer_of``: the caller is a viewer: a one-line error, no traceback, log lines without server
+    paths (decision 0007). The rows are detached copies, so nothing is written back.
+    """
     job = await service.get_job(session, job_id)
+    log = await service.job_log_tail(session, job_id)
+    if viewer_of is not None:
+        job = Job(**{**job.model_dump(), "error": public_error(job.error, viewer_of), "traceback": None})
+        log = [
+            JobLog(**{**line.model_dump(), "message": public_error(line.message, viewer_of) or ""})
+            for line in log
+        ]
     metrics = await service.job_metrics(session, job_id)
     plots = [
         build_plot("loss", "Loss", metrics, "loss"),
@@ -225,10 +238,14 @@ async def _live(session: AsyncSession, job_id: int) -> dict[str, Any]:
         "active": job.state in states.ACTIVE,
         "poll": POLL,
         "plots": [p for p in plots if p is not None],
-        "log": await service.job_log_tail(session, job_id),
+        "log": log,
         "duration": service.job_duration(job),
         "dataset_name": (await get_dataset(session, job.dataset_id)).name,
     }
+
+
+def _viewer_of(request: Request) -> Settings | None:
+    return None if shows_internals(request) else request.app.state.settings
 
 
 def _optional_id(text: str | None) -> int | None:
@@ -292,14 +309,14 @@ class JobPages(Controller):
     @get("/jobs/{job_id:int}")
     async def job(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
         """A job: state, progress, live loss and accuracy plots, log, error, cancel and retry."""
-        context = await _live(session, job_id)
+        context = await _live(session, job_id, _viewer_of(request))
         model = await service.get_model(session, context["job"].model_id) if context["job"].model_id else None
         return render(request, "jobs/job.html", nav="jobs", model=model, **context)
 
     @get("/jobs/{job_id:int}/live")
     async def job_live(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
         """The part of the job page that changes; polled while the job is active."""
-        return render(request, "jobs/_live.html", **await _live(session, job_id))
+        return render(request, "jobs/_live.html", **await _live(session, job_id, _viewer_of(request)))
 
     @post("/jobs/{job_id:int}/cancel")
     async def cancel(
@@ -320,7 +337,7 @@ class JobPages(Controller):
         self, request: Request, session: AsyncSession, job_id: int
     ) -> Template | Redirect:
         if request.headers.get("hx-request") == "true":
-            return render(request, "jobs/_live.html", **await _live(session, job_id))
+            return render(request, "jobs/_live.html", **await _live(session, job_id, _viewer_of(request)))
         return Redirect(f"/jobs/{job_id}", status_code=HTTP_303_SEE_OTHER)
 
     @get("/jobs/{job_id:int}/reconstructions/{index:int}", media_type="image/png")

@@ -67,6 +67,8 @@ class Job(SQLModel, table=True):
     submitted_by: str = Field(default="", max_length=100)
     attempt: int = 1
     message_id: str | None = Field(default=None, max_length=64)
+    # Times the broker lost this job's queued message and the sweeper sent it again (jobs/lost.py).
+    lost_messages: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     cancel_requested: bool = False
     done: int = Field(default=0, sa_type=BigInteger)
     total: int = Field(default=0, sa_type=BigInteger)

@@ -27,8 +27,7 @@ async def test_tagging_records_one_event_with_the_callers_tagger(client, folder)
         json={
             "item_ids": ids[:3],
             "label_id": cat,
-            "kind": "similarity",
-            "model_id": 7,
+            "kind": "import",
             "parameters": {"k": 3},
         },
         headers={"X-Labelwise-Tagger": "ann"},
@@ -37,9 +36,9 @@ async def test_tagging_records_one_event_with_the_callers_tagger(client, folder)
     event = response.json()
     assert (event["tagger"], event["kind"], event["tag_count"], event["model_id"]) == (
         "ann",
-        "similarity",
+        "import",
         3,
-        7,
+        None,
     )
     assert event["parameters"] == {"k": 3} and event["dataset_id"] == dataset_id
     assert await _labels(client, dataset_id) == {i: [cat] for i in ids[:3]}
@@ -100,7 +99,7 @@ async def test_events_are_listed_newest_first_and_filtered(client, folder):
     first = await tag(client, dataset_id, ids[:2], cat)
     second = await client.post(
         f"{API}/datasets/{dataset_id}/tags",
-        json={"item_ids": ids[2:3], "label_id": dog, "kind": "probability"},
+        json={"item_ids": ids[2:3], "label_id": dog, "kind": "review"},
         headers={"X-Labelwise-Tagger": "bob"},
     )
     second = second.json()
@@ -227,3 +226,16 @@ async def test_progress_counts_labeled_items_and_items_per_class(client, folder)
         (dog, "dog", 1),
     ]
     assert all(c["color"].startswith("#") for c in progress["classes"])
+
+
+async def test_a_client_cannot_forge_a_model_made_event(client, folder):
+    """Similarity/probability events, and any model id, come only from the server's batch endpoints."""
+    dataset_id, ids, cat, _ = await _labeled(client, folder)
+    url = f"{API}/datasets/{dataset_id}/tags"
+    for kind in ("similarity", "probability"):
+        forged = {"item_ids": ids[:2], "label_id": cat, "kind": kind, "parameters": {"threshold": 0.99}}
+        assert_error(await client.post(url, json=forged), 400, "INVALID", "batch endpoints")
+    named = {"item_ids": ids[:2], "label_id": cat, "kind": "manual", "model_id": 424242}
+    assert_error(await client.post(url, json=named), 400, "INVALID", "cannot name a model")
+    assert await _labels(client, dataset_id) == {}
+    assert (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["total"] == 0

@@ -132,6 +132,23 @@ async def test_oversized_upload_is_413_and_changes_nothing(client_with, folder):
         assert await snapshot(small) == before
 
 
+async def test_an_import_creating_classes_over_the_cap_is_400_naming_the_count(client_with, folder):
+    async with client_with(max_classes_per_dataset=3) as capped:
+        dataset = (await create_dataset(capped, folder, count=2, multi_label=True))["dataset"]
+        await add_class(capped, dataset["id"], "ring")
+        before = await snapshot(capped)
+        body = "uri,label\n" + "".join(f"img_000.png,c{i}\n" for i in range(5))
+        response = await capped.post(
+            f"{API}/datasets/{dataset['id']}/import",
+            content=body.encode(),
+            headers={"content-type": "text/csv"},
+            params={"create_classes": "true"},
+        )
+        error = assert_error(response, 400, "INVALID", "would create 5 new classes")
+        assert "at most 3" in error["message"]
+        assert await snapshot(capped) == before
+
+
 async def test_exported_csv_imports_back_through_the_api(client, folder):
     dataset, ids, _ = await _labeled(client, folder)
     exported = (await client.get(f"{API}/datasets/{dataset['id']}/export")).content

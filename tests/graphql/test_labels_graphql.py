@@ -133,7 +133,7 @@ async def test_undo_last_and_redo_last_act_on_the_callers_own_work(client, folde
 async def test_events_are_listed_newest_first_and_filtered_by_tagger_kind_and_time(client, folder: Path):
     dataset_id, ids, cat, dog = await _labeled(client, folder)
     first = await tag(client, dataset_id, ids[:2], cat, tagger="ann")
-    second = await tag(client, dataset_id, ids[2:3], dog, tagger="bob", kind="PROBABILITY")
+    second = await tag(client, dataset_id, ids[2:3], dog, tagger="bob", kind="REVIEW")
 
     async def page(**variables) -> dict:
         return (await gql(client, EVENTS, {"d": dataset_id, **variables}))["events"]
@@ -206,3 +206,22 @@ async def test_progress_counts_labeled_items_and_items_per_class(client, folder:
         {"id": dog, "name": "dog", "count": 1},
     ]
     await gql_error(client, query, {"d": 999999}, code="NOT_FOUND")
+
+
+async def test_a_client_cannot_forge_a_model_made_event(client, folder: Path):
+    """The tag mutation records manual/import/review events without a model; the batch mutations
+    (labelSimilar, applyProbability) are the only way to an event naming a model."""
+    dataset_id, ids, cat, _ = await _labeled(client, folder)
+    for kind in ("SIMILARITY", "PROBABILITY"):
+        await gql_error(
+            client,
+            TAG,
+            {"d": dataset_id, "ids": ids[:2], "label": cat, "kind": kind, "params": {"threshold": 0.99}},
+            code="INVALID",
+            fragments=("batch endpoints",),
+        )
+    forged = TAG.replace("parameters: $params)", "parameters: $params, modelId: 424242)")
+    await gql_error(
+        client, forged, {"d": dataset_id, "ids": ids[:2], "label": cat}, code="INVALID", fragments=("model",)
+    )
+    assert await _labels(client, dataset_id) == {}

@@ -298,3 +298,18 @@ async def test_refused_probability_requests_say_why_and_change_nothing(server, d
         await server.get(url, params={"model_id": 9999, "threshold": 0.5}), 404, "NOT_FOUND", "model 9999"
     )
     assert await snapshot(server) == before
+
+
+async def test_a_similarity_batch_names_only_a_model_that_ranked_this_dataset(server, dataset):
+    """The event records its model; so the model must exist, be ready and have been inferred here."""
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    untried = await pca_model(server, dataset.id, infer=False)
+    label = f"{API}/datasets/{dataset.id}/similar/label"
+    body = {"query_item_ids": [ids[0]], "item_ids": ids[:2], "label_id": ring, "shown": 2}
+    before = await snapshot(server)
+    assert_error(
+        await server.post(label, json={**body, "model_id": 424242}), 404, "NOT_FOUND", "model 424242"
+    )
+    assert_error(await server.post(label, json={**body, "model_id": untried}), 404, "NOT_FOUND", "inference")
+    assert await snapshot(server) == before

@@ -78,8 +78,10 @@ class Query:
             return TagEvent.of(await events.get_event(session, id))
 
     @strawberry.field(
-        description="Labels per labeled item: current, or rebuilt from the events as of a time (asOf) "
-        "or from one tagger's events alone (tagger); not both."
+        description="Labels per labeled item, by item id: current, or rebuilt from the events as of a "
+        "time (asOf) or from one tagger's events alone (tagger); not both. Without 'limit' every "
+        "labeled item is listed and the query costs the dataset's item count (QUERY_TOO_COSTLY "
+        "above the cost limit); with 'limit' (capped by the server) one page."
     )
     async def labels(
         self,
@@ -87,12 +89,20 @@ class Query:
         dataset_id: int,
         as_of: datetime | None = None,
         tagger: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[ItemLabels]:
         if as_of is not None and tagger:
             raise Invalid("give 'asOf' or 'tagger', not both")
+        if limit is not None:
+            offset, limit = checked_page(info, offset, limit)
+        elif offset < 0:
+            raise Invalid("offset must be >= 0")
         async with use_session(info) as session:
-            state = await history.labels_state(session, dataset_id, as_of=as_utc(as_of), tagger=tagger)
-        return [ItemLabels(item_id=i, label_ids=sorted(state[i])) for i in sorted(state)]
+            page = await history.labels_page(
+                session, dataset_id, as_of=as_utc(as_of), tagger=tagger, offset=offset, limit=limit
+            )
+        return [ItemLabels(item_id=i, label_ids=label_ids) for i, label_ids in page]
 
     @strawberry.field(description="Every tag event that touched the item, oldest first.")
     async def item_history(self, info: Info[Any, Any], item_id: int) -> list[HistoryEntry]:

@@ -8,6 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from backend.accounts.disclosure import public_location
+from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
 from backend.api.rest.common import API_PREFIX
 from backend.datasets.items import ItemWithLabels, get_item, item_location, labels_of, list_items
@@ -67,11 +69,17 @@ class Item:
     def with_labels(cls, entry: ItemWithLabels) -> Item:
         return cls.of(entry.item, entry.label_ids)
 
-    @strawberry.field(description="Where the pixels are read from: a path or a Tiled URI.")
+    @strawberry.field(
+        description="Where the pixels are read from: a path or a Tiled URI (viewers: the path "
+        "relative to its data root)."
+    )
     async def location(self, info: Info[Any, Any]) -> str:
-        settings = context_of(info).settings
+        context = context_of(info)
         async with use_session(info) as session:
-            return await item_location(session, settings, await get_item(session, self.id))
+            location = await item_location(session, context.settings, await get_item(session, self.id))
+        if context.request is not None and not shows_internals(context.request):
+            return public_location(location, context.settings)
+        return location
 
     @strawberry.field(description="REST URL of the item as PNG (query: log, p_low, p_high, size).")
     def image_url(self) -> str:

@@ -10,8 +10,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from backend.accounts.disclosure import public_error
 from backend.algorithms import Algorithm as DomainAlgorithm
 from backend.algorithms import get_algorithm, list_algorithms
+from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.rest.jobs import model_files
@@ -102,6 +104,14 @@ class LogLine:
         return cls(id=line.id, attempt=line.attempt, at=line.at, level=line.level, message=line.message)
 
 
+def _viewer_settings(info: Info[Any, Any]) -> Settings | None:
+    """The settings when the caller is a viewer (who sees no server internals), else None."""
+    context = context_of(info)
+    if context.request is None or shows_internals(context.request):
+        return None
+    return context.settings
+
+
 @strawberry.type(description="Background work: train, infer, build-index, project.")
 class Job:
     id: int
@@ -118,8 +128,8 @@ class Job:
     epoch: int | None
     epochs: int | None
     worker: str | None
-    error: str | None
-    traceback: str | None
+    raw_error: strawberry.Private[str | None]
+    raw_traceback: strawberry.Private[str | None]
     outputs: list[str] = strawberry.field(description="Files of a succeeded job: /jobs/{id}/outputs/{name}")
     submitted_by: str
     created_at: datetime
@@ -146,8 +156,8 @@ class Job:
             epoch=j.epoch,
             epochs=j.epochs,
             worker=j.worker,
-            error=j.error,
-            traceback=j.traceback,
+            raw_error=j.error,
+            raw_traceback=j.traceback,
             outputs=list(j.outputs.get("files", [])),
             submitted_by=j.submitted_by,
             created_at=j.created_at,
@@ -156,6 +166,15 @@ class Job:
             heartbeat_at=j.heartbeat_at,
             duration_seconds=service.job_duration(j),
         )
+
+    @strawberry.field(description="Why it failed (viewers: one line, without server paths).")
+    def error(self, info: Info[Any, Any]) -> str | None:
+        viewer = _viewer_settings(info)
+        return self.raw_error if viewer is None else public_error(self.raw_error, viewer)
+
+    @strawberry.field(description="The failure's traceback: for labelers and above (null for viewers).")
+    def traceback(self, info: Info[Any, Any]) -> str | None:
+        return self.raw_traceback if _viewer_settings(info) is None else None
 
     @strawberry.field(description="done / total of the current attempt (0 before it starts).")
     def progress(self) -> float:
@@ -170,7 +189,12 @@ class Job:
     @strawberry.field(description="Log lines of every attempt, oldest first; afterId: the last id seen.")
     async def log(self, info: Info[Any, Any], after_id: int = 0) -> list[LogLine]:
         async with use_session(info) as session:
-            return [LogLine.of(line) for line in await service.job_log(session, self.id, after_id=after_id)]
+            lines = [LogLine.of(line) for line in await service.job_log(session, self.id, after_id=after_id)]
+        viewer = _viewer_settings(info)
+        if viewer is not None:  # viewers: one line each, without server paths (decision 0007)
+            for line in lines:
+                line.message = public_error(line.message, viewer) or ""
+        return lines
 
 
 @strawberry.type

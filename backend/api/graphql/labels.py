@@ -120,7 +120,7 @@ class Progress:
 
 async def _record(info: Info[Any, Any], request: events.TagRequest) -> TagEvent:
     async with use_session(info) as session:
-        return TagEvent.of(await events.record_event(session, request))
+        return TagEvent.of(await events.record_client_event(session, request))
 
 
 @strawberry.type
@@ -133,7 +133,11 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Record one labeling action on many items as one tag event.")
+    @strawberry.mutation(
+        description="Record one labeling action on many items as one tag event. 'kind' is MANUAL, "
+        "IMPORT or REVIEW and 'modelId' stays empty: similarity and probability events are "
+        "recorded by labelSimilar / applyProbability, which set the model and parameters."
+    )
     async def tag(
         self,
         info: Info[Any, Any],

@@ -20,6 +20,8 @@ class TagCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     ``set`` replaces an item's labels with ``label_id`` (none: clears them), ``add`` and ``remove``
     change one label (``add`` acts as ``set`` on single-label datasets), ``clear`` removes all.
+    ``kind`` is manual, import or review: similarity and probability events are recorded by the
+    batch endpoints, which set their model and parameters; ``model_id`` must stay empty here.
     """
 
     item_ids: list[int]
@@ -48,7 +50,7 @@ class EventController(Controller):
         dataset_id: FromPath[int],
         data: JSONBody[TagCreate],
     ) -> EventOut:
-        event = await events.record_event(
+        event = await events.record_client_event(
             session,
             events.TagRequest(
                 dataset_id=dataset_id,

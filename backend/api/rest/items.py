@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
+from backend.accounts.disclosure import public_error, public_location
+from backend.api.access import shows_internals
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, Thumbnails, error_responses
 from backend.api.rest.schemas import EventOut, HistoryEntry, ItemDetail, ItemOut
 from backend.datasets.items import get_item, item_location, labels_of
@@ -21,12 +23,18 @@ class ItemController(Controller):
     tags = ["items"]
 
     @get("/{item_id:int}", summary="One item with its labels and the place it is read from")
-    async def get_item(self, session: Session, settings: AppSettings, item_id: FromPath[int]) -> ItemDetail:
+    async def get_item(
+        self, request: Request, session: Session, settings: AppSettings, item_id: FromPath[int]
+    ) -> ItemDetail:
+        """Viewers get the location relative to its data root and a one-line error (decision 0007)."""
         item = await get_item(session, item_id)
         location = await item_location(session, settings, item)
         labels = (await labels_of(session, [item_id])).get(item_id, [])
-        base = ItemOut.of(item, labels)
-        return ItemDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, location=location)
+        fields = {f: getattr(base, f) for base in [ItemOut.of(item, labels)] for f in base.__struct_fields__}
+        if not shows_internals(request):
+            location = public_location(location, settings)
+            fields["error"] = public_error(fields.get("error"), settings)
+        return ItemDetail(**fields, location=location)
 
     @get("/{item_id:int}/history", summary="Every tag event that touched the item, oldest first")
     async def history(self, session: Session, item_id: FromPath[int]) -> list[HistoryEntry]:

@@ -14,7 +14,9 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.accounts.disclosure import public_error
 from backend.algorithms import Algorithm, get_algorithm, list_algorithms
+from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses
 from backend.api.rest.schemas import ErrorBody
@@ -113,7 +115,10 @@ class JobOut(msgspec.Struct, kw_only=True):
     heartbeat_at: datetime | None
 
     @classmethod
-    def of(cls, j: Job) -> JobOut:
+    def of(cls, j: Job, viewer_of: Settings | None = None) -> JobOut:
+        """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
+        if viewer_of is not None:
+            return msgspec.structs.replace(cls.of(j), error=public_error(j.error, viewer_of), traceback=None)
         return cls(
             id=j.id or 0,
             kind=j.kind,
@@ -160,8 +165,9 @@ class LogLineOut(msgspec.Struct, kw_only=True):
     message: str
 
     @classmethod
-    def of(cls, line: JobLog) -> LogLineOut:
-        return cls(id=line.id or 0, attempt=line.attempt, at=line.at, level=line.level, message=line.message)
+    def of(cls, line: JobLog, viewer_of: Settings | None = None) -> LogLineOut:
+        message = line.message if viewer_of is None else public_error(line.message, viewer_of) or ""
+        return cls(id=line.id or 0, attempt=line.attempt, at=line.at, level=line.level, message=message)
 
 
 class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -289,7 +295,9 @@ class JobsController(Controller):
     @get("/", summary="Jobs, newest first", responses=error_responses(400))
     async def list_jobs(
         self,
+        request: Request,
         session: AsyncSession,
+        settings: Settings,
         dataset_id: FromQuery[int | None] = None,
         model_id: FromQuery[int | None] = None,
         job_state: StateFilter = None,
@@ -307,8 +315,12 @@ class JobsController(Controller):
             offset=offset,
             limit=limit,
         )
+        viewer = None if shows_internals(request) else settings
         return JobPageOut(
-            jobs=[JobOut.of(j) for j in page.jobs], total=page.total, offset=page.offset, limit=page.limit
+            jobs=[JobOut.of(j, viewer) for j in page.jobs],
+            total=page.total,
+            offset=page.offset,
+            limit=page.limit,
         )
 
     @post(
@@ -342,8 +354,11 @@ class JobsController(Controller):
         return JobOut.of(job)
 
     @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
-    async def get_job(self, session: AsyncSession, job_id: FromPath[int]) -> JobOut:
-        return JobOut.of(await service.get_job(session, job_id))
+    async def get_job(
+        self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
+    ) -> JobOut:
+        viewer = None if shows_internals(request) else settings
+        return JobOut.of(await service.get_job(session, job_id), viewer)
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
@@ -354,10 +369,17 @@ class JobsController(Controller):
 
     @get("/{job_id:int}/log", summary="Log lines of a job", responses=error_responses(404))
     async def job_log(
-        self, session: AsyncSession, job_id: FromPath[int], after_id: FromQuery[int] = 0
+        self,
+        request: Request,
+        session: AsyncSession,
+        settings: Settings,
+        job_id: FromPath[int],
+        after_id: FromQuery[int] = 0,
     ) -> list[LogLineOut]:
         """Log lines of every attempt, oldest first; pass the last id seen as ``after_id``."""
-        return [LogLineOut.of(line) for line in await service.job_log(session, job_id, after_id=after_id)]
+        viewer = None if shows_internals(request) else settings
+        lines = await service.job_log(session, job_id, after_id=after_id)
+        return [LogLineOut.of(line, viewer) for line in lines]
 
     @post(
         "/{job_id:int}/cancel",

@@ -118,7 +118,10 @@ class TransferController(Controller):
             "Streamed. CSV and Parquet hold one row per (item, label) with columns item_id, source, uri, "
             "frame, label, tagger, labeled_at (an unlabeled item: one row with an empty label). JSON "
             "holds one object per item with its list of labels. The ZIP holds labeled, readable items "
-            "in `<label>/<item id>_<file name>` (ImageFolder layout) and `labels.csv` at its root."
+            "in `<label>/<item id>_<file name>` (ImageFolder layout) and `labels.csv` at its root; "
+            "entry names hold no backslash, drive colon, `..` or Windows device name. In every CSV a "
+            "text cell starting with = + - @ tab or CR gets a leading `'` so spreadsheets show it "
+            "as text (OWASP CSV injection); the CSV import takes it off again."
         ),
         responses={
             200: ResponseSpec(
@@ -191,6 +194,7 @@ class TransferController(Controller):
             create_classes=create_classes,
             filename=filename,
             max_bytes=settings.max_request_bytes,
+            max_classes=settings.max_classes_per_dataset,
         )
         return LabelImportReport.of(report)
 

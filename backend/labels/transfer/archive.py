@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.labels.transfer.formats import ChunkSink, iso
+from backend.labels.transfer.formats import ChunkSink, iso, spreadsheet_safe
 from backend.labels.transfer.rows import COLUMNS, LabelRow, class_names
 from backend.settings import Settings
 from backend.storage.tables import Item, Source
@@ -24,15 +24,24 @@ ZIP_PIECE = 1 << 20  # the ZIP leaves in pieces of about this size
 RAW_COPY_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 
 
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+# Names Windows reserves for devices, with or without an extension ("CON", "nul.txt", "COM1.png").
+_DEVICE = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+
+
+def entry_name(name: str) -> str:
+    """One path component safe to extract anywhere: no separators (/ or \\), drive colons, control
+    characters, leading or trailing dots and spaces (so no '..'), nor a Windows device name."""
+    cleaned = _UNSAFE.sub("_", name).strip(" .") or "_"
+    return "_" + cleaned if _DEVICE.match(cleaned) else cleaned
 
 
 def folder_names(names: Sequence[str]) -> dict[str, str]:
-    """A safe, distinct folder name per class name."""
+    """A safe, distinct folder name per class name (distinct regardless of case)."""
     out: dict[str, str] = {}
     taken: set[str] = set()
     for name in dict.fromkeys(names):  # a deleted class may share its name with a live one
-        base = _UNSAFE.sub("_", name).strip(" .") or "_"
+        base = entry_name(name)
         folder, n = base, 2
         while folder.lower() in taken:
             folder, n = f"{base}_{n}", n + 1
@@ -67,7 +76,7 @@ class _ZipWriter:
             adapter = self.adapters[row.source_id] = open_source(
                 self.source_rows[row.source_id], self.settings
             )
-        name = PurePosixPath(row.uri).name
+        name = entry_name(PurePosixPath(row.uri).name)  # a Linux file name may hold '\\' or ':'
         suffix = PurePosixPath(name).suffix.lower()
         single = row.frame == 0 and (row.source_id, row.uri) not in self.multi_frame
         if isinstance(adapter, FolderSource) and single and suffix in RAW_COPY_SUFFIXES:
@@ -101,13 +110,13 @@ class _ZipWriter:
                 yield from self._add(arcname, payload)
                 self.manifest_csv.writerow(
                     (
-                        arcname,
+                        spreadsheet_safe(arcname),
                         row.item_id,
-                        self.sources[row.source_id],
-                        row.uri,
+                        spreadsheet_safe(self.sources[row.source_id]),
+                        spreadsheet_safe(row.uri),
                         row.frame,
-                        row.label,
-                        row.tagger or "",
+                        spreadsheet_safe(row.label or ""),
+                        spreadsheet_safe(row.tagger or ""),
                         iso(row.labeled_at),
                     )
                 )
@@ -136,7 +145,9 @@ class _ZipWriter:
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\n")
             writer.writerow(("item_id", "uri", "reason"))
-            writer.writerows(self.skipped)
+            writer.writerows(
+                (i, spreadsheet_safe(uri), spreadsheet_safe(why)) for i, uri, why in self.skipped
+            )
             self.zip.writestr("skipped.csv", text.getvalue())
         self.zip.close()
         yield self.sink.take()

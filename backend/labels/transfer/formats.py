@@ -16,6 +16,24 @@ PARQUET_ROW_GROUP = 65536
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR first.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV text cell a spreadsheet shows as text: a ' before a formula's first character.
+
+    Every CSV Labelwise writes (exports, the ZIP's labels.csv) passes text cells through here;
+    the CSV import takes the ' off again (``spreadsheet_text``), so exports round-trip.
+    """
+    return "'" + text if text and text[0] in FORMULA_STARTS else text
+
+
+def spreadsheet_text(cell: str) -> str:
+    """The text ``spreadsheet_safe`` neutralised (and any cell a spreadsheet user escaped alike)."""
+    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS else cell
+
+
 @lru_cache(maxsize=4096)
 def iso(moment: datetime | None) -> str:
     """Cached: an export repeats the few times its events were recorded at."""
@@ -23,6 +41,7 @@ def iso(moment: datetime | None) -> str:
 
 
 async def csv_chunks(batches: AsyncIterator[list[LabelRow]], sources: dict[int, str]) -> AsyncIterator[bytes]:
+    safe_sources = {source_id: spreadsheet_safe(uri) for source_id, uri in sources.items()}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -30,14 +49,15 @@ async def csv_chunks(batches: AsyncIterator[list[LabelRow]], sources: dict[int, 
     async for rows in batches:
         buffer.seek(0)
         buffer.truncate()
+        safe = spreadsheet_safe
         writer.writerows(
             (
                 r.item_id,
-                sources[r.source_id],
-                r.uri,
+                safe_sources[r.source_id],
+                safe(r.uri),
                 r.frame,
-                r.label or "",
-                r.tagger or "",
+                safe(r.label or ""),
+                safe(r.tagger or ""),
                 iso(r.labeled_at),
             )
             for r in rows

@@ -13,6 +13,7 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, TooLarge
 from backend.labels.classes import PALETTE, clean_class_name
 from backend.labels.events import TagChange, record_changes
+from backend.labels.transfer.formats import spreadsheet_text
 from backend.labels.transfer.rows import BATCH, sources_of
 from backend.storage.tables import Item, LabelClass, Source
 
@@ -97,7 +98,7 @@ def parse_label_csv(data: bytes) -> list[_Line]:
 
 def _parse_row(row: list[str], where: dict[str, int], line: int) -> _Line:
     def cell(name: str) -> str:
-        return row[where[name]].strip() if name in where else ""
+        return spreadsheet_text(row[where[name]].strip()) if name in where else ""
 
     def integer(name: str) -> int | None:
         value = cell(name)
@@ -177,12 +178,14 @@ async def import_labels_csv(
     create_classes: bool = False,
     filename: str | None = None,
     max_bytes: int | None = None,
+    max_classes: int | None = None,
 ) -> ImportReport:
     """Set the labels a CSV gives (``item_id`` or ``uri`` [+ ``frame``, ``source``], ``label``).
 
     All accepted rows become one ``import`` event; each item gets exactly the labels its rows name
     (an empty label unlabels it). Refused rows are reported by line. A malformed file raises
-    Invalid before anything is stored; so does a file over ``max_bytes`` (TooLarge).
+    Invalid before anything is stored; so does a file over ``max_bytes`` (TooLarge), and one whose
+    new classes would take the dataset over ``max_classes`` (Invalid, naming the counts).
     """
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(f"the file has {len(data)} bytes; at most {max_bytes} may be imported at once")
@@ -242,6 +245,15 @@ async def import_labels_csv(
 
     used = {key for _, keys in plans for key in keys}
     count = int(await session.scalar(select(func.count()).where(LabelClass.dataset_id == dataset_id)) or 0)
+    creating = sum(1 for key in new_classes if key in used)
+    if max_classes is not None and creating and len(live) + creating > max_classes:
+        raise Invalid(
+            f"the file would create {creating} new classes; the dataset has {len(live)} and may hold "
+            f"at most {max_classes} (setting max_classes_per_dataset): nothing was imported",
+            new_classes=creating,
+            classes=len(live),
+            max_classes=max_classes,
+        )
     try:
         for key, label in new_classes.items():
             if key in used:  # a class that only refused rows name is not made

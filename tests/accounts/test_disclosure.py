@@ -1,0 +1,98 @@
+"""What viewers see (issue 22): no absolute server paths, no tracebacks, through every door.
+
+A failed job whose error, traceback and log name files under the data root, and an item of a
+folder source, are read by a viewer and by a labeler through REST, GraphQL and the pages. The
+viewer gets paths relative to the data root and one-line errors; the labeler gets everything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backend.datasets.items import list_items
+from backend.datasets.service import create_dataset
+from backend.storage.job_tables import Job, JobLog
+from tests.factories import image_folder
+
+TRACEBACK = 'Traceback (most recent call last):\n  File "/opt/venv/lib/python3.11/site-packages/x.py", line 3'
+
+
+async def _failed_job_and_item(session, settings, folder: Path) -> tuple[int, int, str]:
+    image_folder(folder, count=2)
+    dataset, _ = await create_dataset(session, settings, f"ds-{folder.name}", [str(folder)])
+    item = (await list_items(session, dataset.id)).items[0].item
+    path = f"{folder}/{item.uri}"
+    job = Job(
+        kind="train",
+        state="failed",
+        algorithm="pca",
+        dataset_id=dataset.id,
+        error=f"OSError: cannot read {path}\n{TRACEBACK}",
+        traceback=f"{TRACEBACK}\nOSError: cannot read {path}",
+    )
+    session.add(job)
+    await session.flush()
+    session.add(
+        JobLog(job_id=job.id, attempt=1, level="error", message=f"reading {path} failed\nsecond line")
+    )
+    await session.commit()
+    return job.id, item.id, path  # type: ignore[return-value]
+
+
+def _hides_the_server(text: str, data_root: Path) -> None:
+    assert str(data_root) not in text and "/opt/venv" not in text and "Traceback" not in text, text
+
+
+async def test_viewers_see_relative_paths_and_one_line_errors_through_every_door(
+    client, accounts, session, settings, folder, data_root
+):
+    job_id, item_id, path = await _failed_job_and_item(session, settings, folder)
+    viewer, labeler = accounts["viewer"].headers, accounts["labeler"].headers
+    relative = f"{data_root.name}/{Path(path).relative_to(data_root)}"
+
+    item = (await client.get(f"/api/v1/items/{item_id}", headers=viewer)).json()
+    assert item["location"] == relative
+    job = (await client.get(f"/api/v1/jobs/{job_id}", headers=viewer)).json()
+    assert job["traceback"] is None and job["error"] == f"OSError: cannot read {relative}"
+    [listed] = (await client.get("/api/v1/jobs", headers=viewer)).json()["jobs"]
+    assert listed["traceback"] is None and listed["error"] == job["error"]
+    [line] = (await client.get(f"/api/v1/jobs/{job_id}/log", headers=viewer)).json()
+    assert line["message"] == f"reading {relative} failed"
+
+    query = """query($i: Int!, $j: Int!) {
+      item(id: $i) { location }
+      job(id: $j) { error traceback log { message } }
+      jobs { jobs { error traceback } }
+    }"""
+    body = (
+        await client.post(
+            "/graphql", json={"query": query, "variables": {"i": item_id, "j": job_id}}, headers=viewer
+        )
+    ).json()
+    assert body["data"]["item"]["location"] == relative
+    assert body["data"]["job"] == {
+        "error": f"OSError: cannot read {relative}",
+        "traceback": None,
+        "log": [{"message": f"reading {relative} failed"}],
+    }
+    _hides_the_server(str(body), data_root)
+
+    for url in (f"/items/{item_id}", f"/jobs/{job_id}", f"/jobs/{job_id}/live"):
+        page = await client.get(url, headers=viewer)
+        assert page.status_code == 200, url
+        _hides_the_server(page.text, data_root)
+    assert relative in (await client.get(f"/items/{item_id}", headers=viewer)).text
+
+    # Labelers and above see it all, as before.
+    assert (await client.get(f"/api/v1/items/{item_id}", headers=labeler)).json()["location"] == path
+    full = (await client.get(f"/api/v1/jobs/{job_id}", headers=labeler)).json()
+    assert full["traceback"].startswith("Traceback") and path in full["error"]
+    body = (
+        await client.post(
+            "/graphql", json={"query": query, "variables": {"i": item_id, "j": job_id}}, headers=labeler
+        )
+    ).json()
+    assert body["data"]["item"]["location"] == path and body["data"]["job"]["traceback"].startswith(
+        "Traceback"
+    )
+    assert "Traceback" in (await client.get(f"/jobs/{job_id}", headers=labeler)).text
