@@ -4,7 +4,7 @@ Two rules, both in the model's feature space (cosine), numpy only (this runs in 
 
 - *far*: the item's cosine distance to the batch centroid (mean of the unit vectors) exceeds
   median + ``k`` x MAD of the batch's distances (MAD scaled to a standard deviation; batches
-  under ``MIN_BATCH`` items are not judged);
+  under ``MIN_BATCH`` items are not judged; an arg-max batch is judged class by class);
 - *neighbours*: most of the item's ``n`` nearest labeled items (itself excluded) carry a class
   other than the one the batch would give it.
 
@@ -47,6 +47,22 @@ def rule_text(mads: float, neighbours: int) -> str:
     )
 
 
+def _flag_far(result: BatchFlags, items: list[int], unit: np.ndarray, mads: float) -> None:
+    """The distance rule on one class's part of the batch (too small a part is not judged)."""
+    if len(items) < MIN_BATCH:
+        return
+    centroid = unit.mean(axis=0)
+    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+    distance = 1.0 - unit @ centroid
+    median = float(np.median(distance))
+    mad = 1.4826 * float(np.median(np.abs(distance - median)))
+    limit = median + mads * max(mad, 1e-6)
+    result.distance_limit = round(limit, 4)
+    for item, d in zip(items, distance, strict=True):
+        if d > limit:
+            result.flags.setdefault(item, []).append(f"far from the batch (distance {d:.3f} > {limit:.3f})")
+
+
 def flag_batch(
     batch_ids: list[int],
     batch_labels: list[int | None],
@@ -67,18 +83,11 @@ def flag_batch(
     if not rows:
         return result
     unit = _unit(vectors[[r for _, _, r in rows]])
-    if len(rows) >= MIN_BATCH:
-        centroid = unit.mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        distance = 1.0 - unit @ centroid
-        median = float(np.median(distance))
-        mad = 1.4826 * float(np.median(np.abs(distance - median)))
-        limit = median + mads * max(mad, 1e-6)
-        result.distance_limit = round(limit, 4)
-        for (item, _, _), d in zip(rows, distance, strict=True):
-            if d > limit:
-                reason = f"far from the batch (distance {d:.3f} > {limit:.3f})"
-                result.flags.setdefault(item, []).append(reason)
+    groups: dict[int | None, list[int]] = {}
+    for k, (_, label, _) in enumerate(rows):
+        groups.setdefault(label, []).append(k)
+    for members in groups.values():  # an arg-max batch is one batch per class
+        _flag_far(result, [rows[k][0] for k in members], unit[members], mads)
     labeled = [(i, row_of[i]) for i in current if i in row_of and current[i]]
     if not labeled:
         return result
