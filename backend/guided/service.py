@@ -394,14 +394,14 @@ async def apply_probability(
         overwrite=overwrite,
     )
     fitness = check_batch_use(model, settings, override_unfit)
-    if exclude_flagged:
-        chosen = [c for c in chosen if c.item_id not in flags.flags]
-    if expected_count is not None and expected_count != len(chosen):
+    if expected_count is not None and expected_count != len(chosen):  # the count the preview showed
         raise Conflict(
             f"the batch now has {len(chosen)} items, not the {expected_count} confirmed: look at it again",
             reason="batch_changed",
             count=len(chosen),
         )
+    if exclude_flagged:
+        chosen = [c for c in chosen if c.item_id not in flags.flags]
     limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
     if len(chosen) > limit and not confirm:
         guess = await trust.estimate(

@@ -82,6 +82,10 @@ async def test_a_one_class_classifier_is_unfit_never_default_and_refused_without
     listed = listed if isinstance(listed, list) else listed.get("models", listed)
     assert any(m["id"] == unfit and m["fitness"]["status"] == "unfit" for m in listed)
 
+    model_page = (await server.get(f"/models/{unfit}")).text
+    assert (
+        "Unfit for batch labeling" in model_page and "no better than always answering one class" in model_page
+    )
     # never the default: the page picks the older, unmeasured model and names the unfit one so
     page = (await server.get(f"/datasets/{dataset.id}/probability")).text
     assert f'<option value="{measured_not}" selected>' in page
