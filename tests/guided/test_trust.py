@@ -291,3 +291,18 @@ def test_the_held_out_figures_mark_a_one_class_answer_no_better_than_the_baselin
     assert figures["accuracy"] == figures["baseline_accuracy"] == 0.5 and figures["predicted_classes"] == 1
     assert figures["per_class_recall"] == {"a": 1.0, "b": 0.0, "c": 0.0}
     assert figures["confusion"]["matrix"] == [[3, 0, 0], [2, 0, 0], [1, 0, 0]]
+
+
+async def test_the_similarity_gallery_badges_items_whose_labeled_neighbours_disagree(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 15)
+    model = await trained(server, dataset.id, "test-oracle")
+    page = (
+        await server.get(f"/datasets/{dataset.id}/similar", params={"item_id": ids[0], "model_id": model})
+    ).text
+    assert 'id="flag-rule"' in page and "deselect flagged items" in page
+    # the query is labeled a: an unlabeled item of class b (position 16) is badged, one of a (18) not
+    b_tile = page[page.index(f'id="tile-{ids[16]}"') - 60 :][:900]
+    a_tile = page[page.index(f'id="tile-{ids[18]}"') - 60 :][:900]
+    assert "flag-badge" in b_tile and "flag-badge" not in a_tile
