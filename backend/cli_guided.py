@@ -91,6 +91,8 @@ def similar_cmd(
 @click.option("--threshold", type=float, required=True, help="Probability at or above which to label.")
 @click.option("--overwrite", is_flag=True, help="Also relabel items that already have a label.")
 @click.option("--dry-run", is_flag=True, help="Only count the items that would be labeled.")
+@click.option("--yes", "confirm", is_flag=True, help="Confirm a batch over confirm_batch_over items.")
+@click.option("--override-unfit", is_flag=True, help="Use a model marked unfit (no better than baseline).")
 def label_by_probability_cmd(
     dataset_name: str,
     model_id: int,
@@ -99,6 +101,8 @@ def label_by_probability_cmd(
     threshold: float,
     overwrite: bool,
     dry_run: bool,
+    confirm: bool = False,
+    override_unfit: bool = False,
 ) -> None:
     """Label the items of DATASET a classifier is sure enough about, as one event."""
     from backend.datasets.service import get_dataset_by_name
@@ -123,7 +127,7 @@ def label_by_probability_cmd(
             limit=1,
         )
         if dry_run:
-            return page.count, None
+            return page, None
         event = await service.apply_probability(
             session,
             settings,
@@ -134,13 +138,25 @@ def label_by_probability_cmd(
             all_classes=all_classes,
             overwrite=overwrite,
             tagger=settings.tagger,
+            confirm=confirm,
+            override_unfit=override_unfit,
+            expected_count=page.count,
         )
-        return page.count, event
+        return page, event
 
-    count, event = _call(settings, work)
+    page, event = _call(settings, work)
+    count = page.count
     what = f"'{class_name}'" if class_name else "their most probable class"
     if dry_run:
         click.echo(f"{count} items would be labeled {what} (probability >= {threshold})")
+        guess = page.estimate
+        if guess is not None and guess.precision is not None:
+            click.echo(
+                f"estimated precision {guess.precision:.1%} ({guess.correct} of {guess.support} held-out "
+                f"items): about {guess.expected_wrong} wrong"
+            )
+        if page.fitness is not None:
+            click.echo(f"model {page.fitness.status}: {page.fitness.reason}")
     elif event is None:
         click.echo(f"no item passes: nothing labeled (probability >= {threshold})")
     else:

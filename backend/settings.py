@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     lost_message_resends: int = 1
     worker_device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     algorithm_modules: str = ""  # extra modules that register algorithms, comma-separated (plugins)
+    # Trust in models (issue 19): a classifier whose held-out accuracy is no better than the
+    # majority-class baseline, or below this, is unfit (never a default; batches need an override).
+    min_model_accuracy: float = Field(default=0.0, ge=0.0, le=1.0)
+    confirm_batch_over: int = Field(default=100, ge=0)  # bigger probability batches need a confirmation
+    guard_centroid_mads: float = Field(default=3.0, gt=0)  # flag: farther from the batch centroid
+    guard_neighbours: int = Field(default=5, ge=1, le=50)  # flag: labeled nearest neighbours disagree
 
     @field_validator("data_dir")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -108,6 +109,26 @@ async def apply_threshold(
     """Label every candidate in one event of kind 'probability'; None when nothing passes."""
     exclude = set() if overwrite else await labeled_item_ids(session, dataset_id)
     chosen = candidates(outputs, threshold, label_id=label_id, exclude=exclude)
+    return await record_batch(
+        session,
+        dataset_id,
+        chosen,
+        tagger=tagger,
+        model_id=model_id,
+        parameters={"threshold": threshold, "label_id": label_id, "overwrite": overwrite},
+    )
+
+
+async def record_batch(
+    session: AsyncSession,
+    dataset_id: int,
+    chosen: list[Candidate],
+    *,
+    tagger: str,
+    model_id: int,
+    parameters: dict[str, Any],
+) -> TagEvent | None:
+    """The chosen candidates as one event of kind 'probability'; None when there are none."""
     if not chosen:
         return None
     return await record_changes(
@@ -118,10 +139,8 @@ async def apply_threshold(
         changes=[TagChange(c.item_id, "set", c.label_id) for c in chosen],
         model_id=model_id,
         parameters={
-            "threshold": threshold,
-            "label_id": label_id,
-            "all_classes": label_id is None,
-            "overwrite": overwrite,
+            **parameters,
+            "all_classes": parameters.get("label_id") is None,
             "count": len(chosen),
         },
     )

@@ -8,7 +8,7 @@ what to run. Indexes are loaded lazily and kept in an ``IndexCache`` on the app 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.items import ItemWithLabels, items_by_ids
 from backend.datasets.service import get_dataset
-from backend.errors import Invalid, NotFound
+from backend.errors import Conflict, Invalid, NotFound
+from backend.guided import trust
+from backend.guided.guardrails import BatchFlags
+from backend.guided.heldout import BatchEstimate
 from backend.guided.probability import (
+    Candidate,
     ClassifierOutputs,
-    apply_threshold,
     candidates,
+    check_threshold,
     labeled_item_ids,
     load_outputs,
+    record_batch,
 )
+from backend.guided.quality import ModelFitness, check_batch_use
 from backend.guided.similar import label_similar_batch
 from backend.jobs import states
 from backend.jobs.service import get_model, latest_inference
@@ -74,6 +80,16 @@ class ProbabilityPage:
     probabilities: list[float]
     offset: int
     limit: int
+    fitness: ModelFitness | None = None
+    estimate: BatchEstimate | None = None
+    confirm_over: int = 0  # batches over this many items need a confirmation
+    flags: dict[int, list[str]] = field(default_factory=dict)  # guardrail flags of the page's items
+    flag_rule: str = ""
+    flagged_count: int = 0  # flagged items in the whole batch
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.count > self.confirm_over
 
 
 def build_hint(model_id: int, dataset_id: int) -> str:
@@ -244,7 +260,13 @@ async def label_similar(
 async def classifier_outputs(
     session: AsyncSession, settings: Settings, model_id: int, dataset_id: int
 ) -> ClassifierOutputs:
-    await _model_on(session, model_id, dataset_id)
+    model = await _model_on(session, model_id, dataset_id)
+    if model.kind == "classifier" and model.dataset_id != dataset_id:
+        raise Invalid(
+            f"model {model_id} was trained on dataset {model.dataset_id}: its classes are not those of "
+            f"dataset {dataset_id}",
+            reason="model_of_another_dataset",
+        )
     directory = await _output_dir(session, settings, model_id, dataset_id)
     try:
         return await asyncio.to_thread(load_outputs, directory)
@@ -264,6 +286,34 @@ async def _check_class(session: AsyncSession, dataset_id: int, label_id: int | N
         raise Invalid(f"label class {label_id} belongs to another dataset")
 
 
+async def _batch(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    dataset_id: int,
+    model_id: int,
+    threshold: float,
+    label_id: int | None,
+    overwrite: bool,
+) -> tuple[Model, list[Candidate], BatchFlags]:
+    """The items a probability batch would label, most probable first, and their guardrail flags."""
+    check_threshold(threshold)
+    await _check_class(session, dataset_id, label_id)
+    outputs = await classifier_outputs(session, settings, model_id, dataset_id)
+    model = await get_model(session, model_id)
+    exclude = set() if overwrite else await labeled_item_ids(session, dataset_id)
+    chosen = await asyncio.to_thread(candidates, outputs, threshold, label_id=label_id, exclude=exclude)
+    flags = await trust.batch_flags(
+        session,
+        settings,
+        dataset_id=dataset_id,
+        model_id=model_id,
+        item_ids=[c.item_id for c in chosen],
+        label_ids=[c.label_id for c in chosen],
+    )
+    return model, chosen, flags
+
+
 async def probability_candidates(
     session: AsyncSession,
     settings: Settings,
@@ -275,17 +325,24 @@ async def probability_candidates(
     overwrite: bool = False,
     offset: int = 0,
     limit: int = 48,
+    confirm_over: int | None = None,
 ) -> ProbabilityPage:
-    """How many items pass the threshold and a page of them, most probable first.
+    """How many items pass the threshold and a page of them, most probable first, with the model's
+    fitness, the batch's expected precision (held-out items) and guardrail flags: the preview.
 
     Labeled items are left out unless ``overwrite``: the count is what applying would label.
     """
     if offset < 0 or not 1 <= limit <= settings.max_page_size:
         raise Invalid(f"offset must be >= 0 and limit between 1 and {settings.max_page_size}")
-    await _check_class(session, dataset_id, label_id)
-    outputs = await classifier_outputs(session, settings, model_id, dataset_id)
-    exclude = set() if overwrite else await labeled_item_ids(session, dataset_id)
-    chosen = await asyncio.to_thread(candidates, outputs, threshold, label_id=label_id, exclude=exclude)
+    model, chosen, flags = await _batch(
+        session,
+        settings,
+        dataset_id=dataset_id,
+        model_id=model_id,
+        threshold=threshold,
+        label_id=label_id,
+        overwrite=overwrite,
+    )
     page = chosen[offset : offset + limit]
     return ProbabilityPage(
         dataset_id=dataset_id,
@@ -299,6 +356,14 @@ async def probability_candidates(
         probabilities=[round(c.probability, 6) for c in page],
         offset=offset,
         limit=limit,
+        fitness=trust.fitness(model, settings),
+        estimate=await trust.estimate(
+            session, settings, model, threshold=threshold, label_id=label_id, batch_size=len(chosen)
+        ),
+        confirm_over=settings.confirm_batch_over if confirm_over is None else max(0, confirm_over),
+        flags={c.item_id: flags.flags[c.item_id] for c in page if c.item_id in flags.flags},
+        flag_rule=flags.rule,
+        flagged_count=len(flags.flags),
     )
 
 
@@ -313,22 +378,65 @@ async def apply_probability(
     all_classes: bool = False,
     overwrite: bool = False,
     tagger: str,
+    override_unfit: bool = False,
+    confirm: bool = False,
+    expected_count: int | None = None,
+    exclude_flagged: bool = False,
+    confirm_over: int | None = None,
 ) -> TagEvent | None:
     """Label every passing item in one event of kind "probability"; None when none passes.
 
-    Exactly one of ``label_id`` (one class) or ``all_classes`` (each item's arg-max class).
+    Exactly one of ``label_id`` (one class) or ``all_classes`` (each item's arg-max class). An
+    unfit model needs ``override_unfit``; a batch over ``confirm_over`` items (default: the
+    setting) needs ``confirm``; ``expected_count`` (what the caller saw) must still hold;
+    ``exclude_flagged`` leaves out the items the guardrails flag. Refusals label nothing.
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
-    await _check_class(session, dataset_id, label_id)
-    outputs = await classifier_outputs(session, settings, model_id, dataset_id)
-    return await apply_threshold(
+    model, chosen, flags = await _batch(
         session,
-        dataset_id,
-        outputs,
-        tagger=tagger,
+        settings,
+        dataset_id=dataset_id,
         model_id=model_id,
         threshold=threshold,
         label_id=label_id,
         overwrite=overwrite,
+    )
+    fitness = check_batch_use(model, settings, override_unfit)
+    if expected_count is not None and expected_count != len(chosen):  # the count the preview showed
+        raise Conflict(
+            f"the batch now has {len(chosen)} items, not the {expected_count} confirmed: look at it again",
+            reason="batch_changed",
+            count=len(chosen),
+        )
+    if exclude_flagged:
+        chosen = [c for c in chosen if c.item_id not in flags.flags]
+    limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
+    if len(chosen) > limit and not confirm:
+        guess = await trust.estimate(
+            session, settings, model, threshold=threshold, label_id=label_id, batch_size=len(chosen)
+        )
+        raise Conflict(
+            f"{len(chosen)} items is over {limit}: confirm the batch (estimated precision "
+            f"{'unknown' if guess.precision is None else f'{guess.precision:.1%}'}, about "
+            f"{'?' if guess.expected_wrong is None else guess.expected_wrong} wrong labels)",
+            reason="confirmation_required",
+            count=len(chosen),
+            estimate=guess.as_dict(),
+        )
+    return await record_batch(
+        session,
+        dataset_id,
+        chosen,
+        tagger=tagger,
+        model_id=model_id,
+        parameters={
+            "threshold": threshold,
+            "label_id": label_id,
+            "overwrite": overwrite,
+            "fitness": fitness.status,
+            "override_unfit": bool(override_unfit and fitness.unfit),
+            "confirmed": bool(confirm),
+            "excluded_flagged": len(flags.flags) if exclude_flagged else 0,
+        },
     )

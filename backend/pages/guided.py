@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError
-from backend.guided import service
+from backend.guided import service, trust
+from backend.guided.quality import default_choices, model_fitness
 from backend.jobs.service import list_models
 from backend.labels.batches import latest_event_id
 from backend.labels.classes import list_classes
@@ -80,6 +81,11 @@ def _pick_model(models: list[Model], wanted: int | None, kind: str) -> int | Non
     return preferred[0].id if preferred else None
 
 
+def _default_model(models: list[Model], wanted: int | None, kind: str, settings: Settings) -> int | None:
+    """The model asked for, else the newest one of ``kind`` that is not unfit (never an unfit one)."""
+    return _pick_model(default_choices(models, settings), wanted, kind)
+
+
 def _common(dataset: Dataset, classes: list[Any], models: list[Model]) -> dict[str, Any]:
     return {
         "dataset": dataset,
@@ -103,7 +109,7 @@ async def _similar_context(
     models = await list_models(session, dataset_id=dataset_id, state="ready")
     queries = _query_ids(values)
     page, per_page = _paging(values)
-    model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "feature_extractor")
+    model_id = _default_model(models, _int(values.get("model_id"), "model_id"), "feature_extractor", settings)
     mode = str(values.get("mode") or "mean")
     exclude_labeled = _flag(values.get("exclude_labeled"))
     done = parse_ids(values.get("done"), "done")
@@ -126,6 +132,9 @@ async def _similar_context(
         "total": 0,
         "problem": "",
         "notice": "",
+        "flags": {},
+        "flag_rule": "",
+        "flagged_count": 0,
         "base": f"/datasets/{dataset_id}/similar",
     }
     if not queries:
@@ -152,7 +161,18 @@ async def _similar_context(
         context["problem"] = exc.message
         return context
     entries = await service.page_items(session, dataset_id, ranked.item_ids)
+    flags = await trust.batch_flags(
+        session,
+        settings,
+        dataset_id=dataset_id,
+        model_id=model_id,
+        item_ids=ranked.item_ids,
+        label_ids=[context["label_id"]] * len(ranked.item_ids),
+    )
     context.update(
+        flags=flags.flags,
+        flag_rule=flags.rule,
+        flagged_count=len(flags.flags),
         results=list(zip(entries, ranked.similarities, strict=True)),
         total=ranked.total,
         exact=ranked.exact,
@@ -250,7 +270,8 @@ async def _probability_context(
     classes = await list_classes(session, dataset_id)
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
     page, per_page = _paging(values)
-    model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "classifier")
+    model_id = _default_model(models, _int(values.get("model_id"), "model_id"), "classifier", settings)
+    confirm_over = _int(values.get("confirm_over"), "confirm_over", settings.confirm_batch_over)
     label = str(values.get("label") or (classes[0].id if classes else "all"))
     label_id = None if label == "all" else _int(label, "label")
     threshold = _float(values.get("threshold"), "threshold", 0.9)
@@ -268,8 +289,21 @@ async def _probability_context(
         "count": 0,
         "problem": "",
         "notice": "",
+        "fitness": None,
+        "estimate": None,
+        "confirm_over": confirm_over,
+        "flags": {},
+        "flag_rule": "",
+        "flagged_count": 0,
+        "verdicts": {m.id: model_fitness(m, settings) for m in models},
         "base": f"/datasets/{dataset_id}/probability",
     }
+    if model_id is None and models:
+        context["problem"] = (
+            "Every classifier here is unfit for batch labeling (no better than always answering one "
+            "class): label more items and train again, or choose one explicitly to see why."
+        )
+        return context
     if model_id is None:
         context["problem"] = "No trained classifier yet: label some items, train one and run its inference."
         return context
@@ -284,11 +318,20 @@ async def _probability_context(
             overwrite=overwrite,
             offset=(page - 1) * per_page,
             limit=per_page,
+            confirm_over=confirm_over,
         )
     except LabelwiseError as exc:
         context["problem"] = exc.message
         return context
     entries = await service.page_items(session, dataset_id, found.item_ids)
+    context.update(
+        fitness=found.fitness,
+        estimate=found.estimate,
+        confirm_over=found.confirm_over,
+        flags=found.flags,
+        flag_rule=found.flag_rule,
+        flagged_count=found.flagged_count,
+    )
     context.update(
         results=list(zip(entries, found.label_ids, found.probabilities, strict=True)),
         count=found.count,
@@ -312,29 +355,44 @@ async def probability_page(
 async def apply_probability(
     request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
 ) -> Template:
-    """Label every passing item (one class, or each its arg-max class) as one "probability" event."""
+    """Label every passing item (one class, or each its arg-max class) as one "probability" event.
+
+    A refusal (unfit model, unconfirmed big batch, batch changed, class deleted) labels nothing and
+    is shown above the batch, which is shown again as it is now."""
     form = await request.form()
     model_id = _int(form.get("model_id"), "model_id")
     if model_id is None:
         raise Invalid("choose a classifier model")
     label = str(form.get("label") or "")
-    event = await service.apply_probability(
-        session,
-        settings,
-        dataset_id=dataset_id,
-        model_id=model_id,
-        threshold=_float(form.get("threshold"), "threshold", 0.9),
-        label_id=None if label == "all" else _int(label, "label"),
-        all_classes=label == "all",
-        overwrite=_flag(form.get("overwrite")),
-        tagger=tagger_of(request),
-    )
+    refused, event = "", None
+    try:
+        event = await service.apply_probability(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            model_id=model_id,
+            threshold=_float(form.get("threshold"), "threshold", 0.9),
+            label_id=None if label == "all" else _int(label, "label"),
+            all_classes=label == "all",
+            overwrite=_flag(form.get("overwrite")),
+            tagger=tagger_of(request),
+            override_unfit=_flag(form.get("override_unfit")),
+            confirm=_flag(form.get("confirm")),
+            expected_count=_int(form.get("expected_count"), "expected_count"),
+            exclude_flagged=_flag(form.get("exclude_flagged")),
+            confirm_over=_int(form.get("confirm_over"), "confirm_over"),
+        )
+    except LabelwiseError as exc:
+        refused = f"Nothing labeled: {exc.message}"
     context = await _probability_context(session, settings, dataset_id, form)
-    context["notice"] = (
-        f"Labeled {event.tag_count} items (event {event.id})."
-        if event
-        else "No item passes: nothing labeled."
-    )
+    if refused:
+        context["refused"] = refused
+    else:
+        context["notice"] = (
+            f"Labeled {event.tag_count} items (event {event.id})."
+            if event
+            else "No item passes: nothing labeled."
+        )
     return render(request, "guided/_probability_results.html", **context)
 
 

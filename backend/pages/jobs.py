@@ -28,6 +28,7 @@ from backend.algorithms.validation import check_against
 from backend.api.access import shows_internals
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
+from backend.guided.quality import model_fitness
 from backend.jobs import service, states
 from backend.jobs.artifacts import list_files
 from backend.jobs.runtime import enqueue_for
@@ -406,6 +407,7 @@ class JobPages(Controller):
             "transform": transform,
             "size": RECONSTRUCTION_PX,
             "confusion": _confusion(model_dir, _job_dir(inference, settings) if inference else None),
+            "fitness": model_fitness(model, settings) if model.kind == "classifier" else None,
             "infer_fields": form_fields(algorithm.infer_schema),
             "values": {},
             "errors": {},

@@ -149,6 +149,14 @@ class LabelwiseClient:
         self, dataset_id: int, model_id: int, threshold: float, label_id: int | None = None
     ) -> dict[str, Any]:
         """One class above the threshold, or (no ``label_id``) every item's arg-max class."""
-        body: dict[str, Any] = {"model_id": model_id, "threshold": threshold, "overwrite": False}
+        # The expert has read the gallery (``clean_prefix``) before applying: it confirms the batch
+        # and takes the model as it is, so the study measures the loop, not the gate.
+        body: dict[str, Any] = {
+            "model_id": model_id,
+            "threshold": threshold,
+            "overwrite": False,
+            "confirm": True,
+            "override_unfit": True,
+        }
         body.update({"label_id": label_id} if label_id is not None else {"all_classes": True})
         return self._call("POST", f"/datasets/{dataset_id}/probability/apply", json=body)

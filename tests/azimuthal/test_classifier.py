@@ -16,6 +16,16 @@ CLASSES = ("empty", "rings", "peaks")
 QUICK = {"epochs": 60, "hidden_units": 32, "batch_size": 16, "validation_fraction": 0.2}
 
 
+async def job_output_npz(client, model_id: int, name: str) -> dict[str, np.ndarray]:
+    """A model file that is an ``.npz`` archive, read through REST."""
+    import io
+
+    response = await client.get(f"/api/v1/models/{model_id}/files/{name}")
+    assert response.status_code == 200, response.text
+    with np.load(io.BytesIO(response.content)) as data:
+        return {k: data[k] for k in data.files}
+
+
 @pytest.fixture
 async def scattering(session, job_settings, folder):
     """180 demo frames of 128 px (30 a class); three classes made, half of each labeled."""
@@ -40,6 +50,14 @@ async def test_it_learns_the_classes_from_few_labels_and_labels_by_probability(j
     )
     assert confusion["labels"] == sorted(CLASSES, key=[c for c in demo.classes].index)
     assert sum(map(sum, confusion["matrix"])) == 9  # a fifth of each class held out
+    quality, fitness = model["summary"]["quality"], model["fitness"]
+    assert quality["items"] == 9 and quality["confusion"]["matrix"] == confusion["matrix"]
+    assert quality["baseline_accuracy"] == pytest.approx(3 / 9) and set(quality["per_class_recall"]) == set(
+        CLASSES
+    )
+    assert fitness["status"] == "fit" and fitness["accuracy"] > fitness["baseline_accuracy"]
+    held_out = await job_output_npz(jobs_client, train["model_id"], "validation.npz")
+    assert held_out["probabilities"].shape == (9, 3) and len(held_out["item_ids"]) == 9
 
     infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
     probabilities = await job_output(jobs_client, infer["id"], "probabilities.npy")

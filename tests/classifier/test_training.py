@@ -76,6 +76,13 @@ async def test_small_network_learns_the_demo_labels_and_infers_aligned_probabili
     assert matrix.shape == (3, 3) and matrix.sum() == held_out
     assert matrix.sum(axis=1).tolist() == [round(per_class[name] / 4) for name in confusion["labels"]]
     assert np.trace(matrix) / matrix.sum() == pytest.approx(summary["val_accuracy"], abs=1e-6)
+    quality = summary["quality"]  # the held-out report every classifier writes (issue 19)
+    assert quality["accuracy"] == pytest.approx(summary["val_accuracy"], abs=1e-6)
+    assert quality["confusion"]["matrix"] == confusion["matrix"] and quality["items"] == held_out
+    assert model["fitness"]["status"] == (
+        "fit" if quality["accuracy"] > quality["baseline_accuracy"] else "unfit"
+    )
+    assert "validation.npz" in job["outputs"] and "label_issues.npz" in job["outputs"]
 
     response = await jobs_client.post("/api/v1/jobs", json={"kind": "infer", "model_id": model["id"]})
     assert response.status_code == 201, response.text

@@ -6,8 +6,9 @@ stratified by label, standardises the descriptors with the training split's mean
 of 100,000 frames take 37 MB. A temperature fitted on the validation split then calibrates the
 probabilities (a network fitted to few labels is over-confident, and probability labeling takes
 its numbers at their word). Outputs match the image classifier's: ``model.keras``,
-``model.json``, ``confusion_matrix.json``; inference writes ``probabilities.npy`` (columns in
-``ctx.classes`` order) and ``vectors.npy`` (the hidden layer), with ``item_ids.npy``.
+``model.json`` and the held-out quality report (``workers.algorithms.quality``); inference
+writes ``probabilities.npy`` (columns in ``ctx.classes`` order) and ``vectors.npy`` (the hidden
+layer), with ``item_ids.npy``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from workers.algorithms.azimuthal import check_version, describe_all
-from workers.algorithms.classifier import confusion_matrix, is_multi_label
+from workers.algorithms.classifier import is_multi_label
 from workers.algorithms.classifier_data import (
     callback_class,
     item_weights,
@@ -30,6 +31,7 @@ from workers.algorithms.classifier_data import (
     training_classes,
 )
 from workers.algorithms.classifier_net import FEATURES, OUTPUT, device_scope, with_features
+from workers.algorithms.quality import report_held_out
 from workers.context import JobContext
 from workers.scattering import DESCRIPTOR_VERSION
 
@@ -154,12 +156,11 @@ def train(ctx: JobContext) -> None:
             ctx.log(f"calibrated on {len(val_rows)} held-out items: temperature {temperature:.3g}")
         eval_rows, split = (val_rows, "validation") if len(val_rows) else (train_rows, "training")
         predicted = np.asarray(model.predict(descriptors[eval_rows], verbose=0))
-    matrix = confusion_matrix(targets[eval_rows].argmax(axis=1), predicted.argmax(axis=1), len(classes))
     model.save(ctx.artifact_dir / MODEL_FILE)
-    names = [c["name"] for c in classes]
-    (ctx.artifact_dir / CONFUSION).write_text(
-        json.dumps({"labels": names, "matrix": matrix.tolist(), "split": split})
+    figures = report_held_out(
+        ctx, classes, item_ids[eval_rows], targets[eval_rows], predicted, targets[train_rows], split
     )
+    names = [c["name"] for c in classes]
     snapshot = snapshot_of(ctx)
     (ctx.artifact_dir / MODEL_JSON).write_text(
         json.dumps(
@@ -194,7 +195,9 @@ def train(ctx: JobContext) -> None:
         weights=int(model.count_params()),
         temperature=temperature,
     )
-    ctx.log(f"trained {len(report.history)} epochs; {split} confusion matrix {matrix.tolist()}")
+    ctx.log(
+        f"trained {len(report.history)} epochs; {split} confusion matrix {figures['confusion']['matrix']}"
+    )
 
 
 def infer(ctx: JobContext) -> None:

@@ -6,9 +6,10 @@ stratified by label, the augmentations live in the model (``classifier_net``). R
 TensorFlow by default; ``KERAS_BACKEND=torch`` works too (NASNet excepted, a Keras limit).
 
 Outputs of training (``ctx.artifact_dir``): ``model.keras``, ``model.json`` (classes, snapshot,
-shapes) and ``confusion_matrix.json`` ({"labels", "matrix"}: rows true, columns predicted, on
-the validation split). Inference writes ``probabilities.npy`` (columns in ``ctx.classes`` order;
-classes without training items get 0) and ``vectors.npy`` (penultimate layer), with ``item_ids.npy``.
+shapes) and the held-out quality report (``workers.algorithms.quality``: ``validation.npz``,
+``confusion_matrix.json``, ``label_issues.npz`` and ``summary["quality"]``). Inference writes
+``probabilities.npy`` (columns in ``ctx.classes`` order; classes without training items get 0)
+and ``vectors.npy`` (penultimate layer), with ``item_ids.npy``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from workers.algorithms.classifier_data import (
     training_classes,
 )
 from workers.algorithms.classifier_net import build, device_scope, with_features
+from workers.algorithms.quality import confusion_matrix, report_held_out
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
 
@@ -161,12 +163,11 @@ def train(ctx: JobContext) -> None:
             model.fit(train_data, validation_data=val_data, epochs=p["epochs"], callbacks=[report], verbose=0)
             eval_rows, split = (val_rows, "validation") if len(val_rows) else (train_rows, "training")
             predicted = _predict(model, data.images, eval_rows, p["batch_size"])
-        matrix = confusion_matrix(targets[eval_rows].argmax(axis=1), predicted.argmax(axis=1), len(classes))
         model.save(ctx.artifact_dir / MODEL_FILE)
-    names = [c["name"] for c in classes]
-    (ctx.artifact_dir / CONFUSION).write_text(
-        json.dumps({"labels": names, "matrix": matrix.tolist(), "split": split})
+    figures = report_held_out(
+        ctx, classes, data.item_ids[eval_rows], targets[eval_rows], predicted, targets[train_rows], split
     )
+    names = [c["name"] for c in classes]
     snapshot = snapshot_of(ctx)
     (ctx.artifact_dir / MODEL_JSON).write_text(
         json.dumps(
@@ -202,7 +203,9 @@ def train(ctx: JobContext) -> None:
         weights=int(model.count_params()),
         keras_backend=keras.backend.backend(),
     )
-    ctx.log(f"trained {len(report.history)} epochs; {split} confusion matrix {matrix.tolist()}")
+    ctx.log(
+        f"trained {len(report.history)} epochs; {split} confusion matrix {figures['confusion']['matrix']}"
+    )
 
 
 def _predict(model: Any, images: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
@@ -211,13 +214,6 @@ def _predict(model: Any, images: np.ndarray, rows: np.ndarray, batch_size: int) 
         for i in range(0, len(rows), batch_size)
     ]
     return np.concatenate(out) if out else np.zeros((0, model.output.shape[-1]), np.float32)
-
-
-def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
-    """Counts: row = true class, column = predicted class."""
-    matrix = np.zeros((classes, classes), np.int64)
-    np.add.at(matrix, (np.asarray(true, np.int64), np.asarray(predicted, np.int64)), 1)
-    return matrix
 
 
 # ---- inference -----------------------------------------------------------------------------------
@@ -273,4 +269,4 @@ def infer(ctx: JobContext) -> None:
     )
 
 
-__all__ = ["SMALL_CNN", "infer", "train"]
+__all__ = ["SMALL_CNN", "confusion_matrix", "infer", "train"]

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.paging import checked_page
+from backend.api.graphql.review import BatchEstimate, BatchFlag, ModelFitness
 from backend.guided import service
 
 
@@ -75,6 +76,13 @@ class ProbabilityPage:
     offset: int
     limit: int
     items: list[ProbabilityCandidate]
+    fitness: ModelFitness | None = strawberry.field(description="The classifier's held-out verdict.")
+    estimate: BatchEstimate | None = strawberry.field(description="Expected precision and wrong labels.")
+    confirm_over: int = strawberry.field(description="Batches over this many items need confirm.")
+    needs_confirmation: bool
+    flags: list[BatchFlag] = strawberry.field(description="Guardrail flags of the page's items.")
+    flag_rule: str
+    flagged_count: int = strawberry.field(description="Flagged items in the whole batch.")
 
     @classmethod
     def of(cls, page: service.ProbabilityPage) -> ProbabilityPage:
@@ -91,6 +99,13 @@ class ProbabilityPage:
                 ProbabilityCandidate(item_id=i, label_id=label, probability=p)
                 for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
             ],
+            fitness=ModelFitness.of(page.fitness) if page.fitness else None,
+            estimate=BatchEstimate.of(page.estimate) if page.estimate else None,
+            confirm_over=page.confirm_over,
+            needs_confirmation=page.needs_confirmation,
+            flags=[BatchFlag(item_id=i, reasons=r) for i, r in page.flags.items()],
+            flag_rule=page.flag_rule,
+            flagged_count=page.flagged_count,
         )
 
 
@@ -153,6 +168,7 @@ class Query:
         overwrite: bool = False,
         offset: int = 0,
         limit: int = 48,
+        confirm_over: int | None = None,
     ) -> ProbabilityPage:
         offset, limit = checked_page(info, offset, limit)
         async with use_session(info) as session:
@@ -166,6 +182,7 @@ class Query:
                 overwrite=overwrite,
                 offset=offset,
                 limit=limit,
+                confirm_over=confirm_over,
             )
         return ProbabilityPage.of(page)
 
@@ -208,7 +225,8 @@ class Mutation:
     @strawberry.mutation(
         description="Label every item at or above the threshold as one event of kind 'probability': "
         "one class (label_id) or each item's arg-max class (all_classes). Labeled items are kept "
-        "unless overwrite."
+        "unless overwrite. CONFLICT (nothing labeled) for an unfit model without override_unfit, a "
+        "batch over confirm_over items without confirm, or one that no longer has expected_count items."
     )
     async def apply_probability(
         self,
@@ -219,6 +237,11 @@ class Mutation:
         label_id: int | None = None,
         all_classes: bool = False,
         overwrite: bool = False,
+        override_unfit: bool = False,
+        confirm: bool = False,
+        expected_count: int | None = None,
+        exclude_flagged: bool = False,
+        confirm_over: int | None = None,
     ) -> ProbabilityApplied:
         context = context_of(info)
         async with use_session(info) as session:
@@ -232,6 +255,11 @@ class Mutation:
                 all_classes=all_classes,
                 overwrite=overwrite,
                 tagger=context.tagger,
+                override_unfit=override_unfit,
+                confirm=confirm,
+                expected_count=expected_count,
+                exclude_flagged=exclude_flagged,
+                confirm_over=confirm_over,
             )
         return ProbabilityApplied(
             labeled=event.tag_count if event else 0, event=TagEvent.of(event) if event else None

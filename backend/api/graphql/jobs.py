@@ -16,7 +16,9 @@ from backend.algorithms import get_algorithm, list_algorithms
 from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
+from backend.api.graphql.review import ModelFitness
 from backend.api.rest.jobs import model_files
+from backend.guided.quality import model_fitness
 from backend.jobs import service
 from backend.jobs.runtime import enqueue_for
 from backend.settings import Settings
@@ -64,6 +66,9 @@ class Model:
     files: list[str] = strawberry.field(description="Files of a ready model: REST /models/{id}/files/{name}.")
     created_at: datetime
     ready_at: datetime | None
+    fitness: ModelFitness | None = strawberry.field(
+        description="Classifiers: held-out accuracy vs. the majority baseline (unfit: never a default)."
+    )
 
     @classmethod
     def of(cls, m: job_tables.Model, settings: Settings) -> Model:
@@ -81,6 +86,7 @@ class Model:
             files=model_files(m, settings),
             created_at=m.created_at,
             ready_at=m.ready_at,
+            fitness=ModelFitness.of(model_fitness(m, settings)) if m.kind == "classifier" else None,
         )
 
 

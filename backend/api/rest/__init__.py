@@ -22,6 +22,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.labels",
     "backend.api.rest.jobs",
     "backend.api.rest.guided",
+    "backend.api.rest.review",
     "backend.api.rest.explorer",
     "backend.api.rest.transfer",
     "backend.api.rest.accounts",

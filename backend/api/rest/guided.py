@@ -13,8 +13,9 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
-from backend.api.rest.schemas import EventOut
+from backend.api.rest.schemas import EventOut, FitnessOut
 from backend.guided import service
+from backend.guided.heldout import BatchEstimate
 from backend.similarity.ranking import MODES
 
 
@@ -72,8 +73,30 @@ class CandidateOut(msgspec.Struct, kw_only=True):
     probability: float
 
 
+class EstimateOut(msgspec.Struct, kw_only=True):
+    """Expected precision of the batch from labeled held-out items passing the same rule."""
+
+    source: str | None
+    support: int
+    correct: int
+    precision: float | None
+    batch_size: int
+    expected_wrong: int | None
+
+    @classmethod
+    def of(cls, estimate: BatchEstimate) -> EstimateOut:
+        return cls(**estimate.as_dict())  # type: ignore[arg-type]
+
+
+class FlagOut(msgspec.Struct, kw_only=True):
+    item_id: int
+    reasons: list[str]
+
+
 class ProbabilityPageOut(msgspec.Struct, kw_only=True):
-    """``count`` items pass (what applying would label); ``items`` is a page of them."""
+    """``count`` items pass (what applying would label); ``items`` is a page of them. The preview:
+    the model's fitness, the estimate, whether applying needs ``confirm`` and the guardrail flags
+    of the page's items (``flagged_count``: of the whole batch)."""
 
     dataset_id: int
     model_id: int
@@ -85,6 +108,13 @@ class ProbabilityPageOut(msgspec.Struct, kw_only=True):
     offset: int
     limit: int
     items: list[CandidateOut]
+    fitness: FitnessOut | None
+    estimate: EstimateOut | None
+    confirm_over: int
+    needs_confirmation: bool
+    flags: list[FlagOut]
+    flag_rule: str
+    flagged_count: int
 
     @classmethod
     def of(cls, page: service.ProbabilityPage) -> ProbabilityPageOut:
@@ -102,17 +132,34 @@ class ProbabilityPageOut(msgspec.Struct, kw_only=True):
                 CandidateOut(item_id=i, label_id=label, probability=p)
                 for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
             ],
+            fitness=FitnessOut.of(page.fitness) if page.fitness else None,
+            estimate=EstimateOut.of(page.estimate) if page.estimate else None,
+            confirm_over=page.confirm_over,
+            needs_confirmation=page.needs_confirmation,
+            flags=[FlagOut(item_id=i, reasons=r) for i, r in page.flags.items()],
+            flag_rule=page.flag_rule,
+            flagged_count=page.flagged_count,
         )
 
 
 class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One class (``label_id``) or ``all_classes`` (each item's arg-max class), never both."""
+    """One class (``label_id``) or ``all_classes`` (each item's arg-max class), never both.
+
+    ``override_unfit``: use a model marked unfit anyway. ``confirm``: needed when the batch is
+    over ``confirm_over`` items (default: the server's setting); ``expected_count``: the count
+    the caller confirmed (refused if the batch changed). ``exclude_flagged``: leave out the items
+    the guardrails flag."""
 
     model_id: int
     threshold: float
     label_id: int | None = None
     all_classes: bool = False
     overwrite: bool = False
+    override_unfit: bool = False
+    confirm: bool = False
+    expected_count: int | None = None
+    exclude_flagged: bool = False
+    confirm_over: int | None = None
 
 
 class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
@@ -219,7 +266,12 @@ class GuidedController(Controller):
         overwrite: Annotated[bool, QueryParameter(description="count labeled items too")] = False,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
+        confirm_over: Annotated[
+            int | None, QueryParameter(ge=0, description="batch size that needs a confirmation")
+        ] = None,
     ) -> ProbabilityPageOut:
+        """The preview of a batch: count, a page, the model's fitness, the expected precision and
+        wrong labels (held-out items), and the guardrail flags."""
         page = await service.probability_candidates(
             session,
             settings,
@@ -230,6 +282,7 @@ class GuidedController(Controller):
             overwrite=overwrite,
             offset=offset,
             limit=limit,
+            confirm_over=confirm_over,
         )
         return ProbabilityPageOut.of(page)
 
@@ -237,7 +290,7 @@ class GuidedController(Controller):
         "/{dataset_id:int}/probability/apply",
         summary="Label every item at or above the threshold as one event of kind 'probability'",
         status_code=201,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 409),
     )
     async def apply_probability(
         self,
@@ -247,7 +300,9 @@ class GuidedController(Controller):
         dataset_id: FromPath[int],
         data: JSONBody[ProbabilityApplyIn],
     ) -> ProbabilityAppliedOut:
-        """Labeled items keep their labels unless ``overwrite`` is true."""
+        """Labeled items keep their labels unless ``overwrite`` is true. 409 (nothing labeled) when
+        the model is unfit without ``override_unfit``, the batch is over ``confirm_over`` without
+        ``confirm``, or it no longer has ``expected_count`` items."""
         event = await service.apply_probability(
             session,
             settings,
@@ -258,6 +313,11 @@ class GuidedController(Controller):
             all_classes=data.all_classes,
             overwrite=data.overwrite,
             tagger=tagger_for(request, settings),
+            override_unfit=data.override_unfit,
+            confirm=data.confirm,
+            expected_count=data.expected_count,
+            exclude_flagged=data.exclude_flagged,
+            confirm_over=data.confirm_over,
         )
         return ProbabilityAppliedOut(
             labeled=event.tag_count if event else 0, event=EventOut.of(event) if event else None

@@ -19,7 +19,8 @@ from backend.algorithms import Algorithm, get_algorithm, list_algorithms
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses
-from backend.api.rest.schemas import ErrorBody
+from backend.api.rest.schemas import ErrorBody, FitnessOut
+from backend.guided.quality import model_fitness
 from backend.jobs import service
 from backend.jobs.artifacts import list_files
 from backend.jobs.features import vectors_file
@@ -69,6 +70,7 @@ class ModelOut(msgspec.Struct, kw_only=True):
     files: list[str]
     created_at: datetime
     ready_at: datetime | None
+    fitness: FitnessOut | None = None  # classifiers: held-out accuracy vs. the majority baseline
 
     @classmethod
     def of(cls, m: Model, settings: Settings) -> ModelOut:
@@ -85,6 +87,7 @@ class ModelOut(msgspec.Struct, kw_only=True):
             files=model_files(m, settings),
             created_at=m.created_at,
             ready_at=m.ready_at,
+            fitness=FitnessOut.of(model_fitness(m, settings)) if m.kind == "classifier" else None,
         )
 
 

@@ -10,6 +10,7 @@ import msgspec
 from backend.datasets.ingest import ScanReport
 from backend.datasets.items import ItemWithLabels
 from backend.datasets.service import DatasetSummary
+from backend.guided.quality import ModelFitness
 from backend.labels.progress import Progress
 from backend.storage.tables import Dataset, Item, LabelClass, Source, Tag, TagEvent
 
@@ -286,3 +287,22 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     """The body of every error response; ``code`` is machine-readable (NOT_FOUND, CONFLICT, ...)."""
 
     error: ErrorInfo
+
+
+class FitnessOut(msgspec.Struct, kw_only=True):
+    """A classifier's held-out accuracy beside the majority-class baseline: fit | unfit |
+    unmeasured, and the rule's verdict in words (``reason``)."""
+
+    status: str
+    accuracy: float | None
+    baseline_accuracy: float | None
+    baseline_class: str | None
+    min_accuracy: float
+    held_out_items: int
+    split: str | None
+    per_class_recall: dict[str, float | None]
+    reason: str
+
+    @classmethod
+    def of(cls, fitness: ModelFitness) -> FitnessOut:
+        return cls(**fitness.as_dict())  # type: ignore[arg-type]

@@ -49,6 +49,22 @@
     refreshCount(form);
   });
 
+  // "f": leave the items the guardrails flagged out of the batch (the rule is shown above the
+  // gallery): deselect them on a similarity page, tick "leave the flagged items out" on a
+  // probability page.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "f" || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    const form = document.getElementById("label-form");
+    if (form) {
+      form.querySelectorAll(".guided-tile.flagged").forEach((t) => setTile(t, false));
+      refreshCount(form);
+    }
+    const toggle = document.querySelector("[data-flag-toggle]");
+    if (toggle) toggle.checked = true;
+    if (form || toggle) event.preventDefault();
+  });
+
   const init = () => refreshCount(document.getElementById("label-form"));
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);

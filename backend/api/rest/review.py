@@ -1,0 +1,156 @@
+"""REST: trust in batches. Guardrail flags of any batch (similarity, probability, explorer), the
+suspected wrong labels of a dataset with their scores, and the review of one suspect (keep or
+relabel: a ``review`` event). Thin over ``backend.guided.trust``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.guided import FlagOut
+from backend.api.rest.schemas import EventOut
+from backend.errors import Invalid
+from backend.guided import trust
+
+
+class BatchFlagsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A batch: its items and the class it would give them (one ``label_id`` for all, or one
+    per item in ``label_ids``; none: only the distance rule applies)."""
+
+    model_id: int
+    item_ids: list[int]
+    label_id: int | None = None
+    label_ids: list[int] | None = None
+
+
+class BatchFlagsOut(msgspec.Struct, kw_only=True):
+    rule: str
+    distance_limit: float | None
+    flags: list[FlagOut]
+
+
+class SuspectOut(msgspec.Struct, kw_only=True):
+    """``score`` in [0, 1]: the mean of the witnesses present (1 - held-out self-confidence,
+    share of nearest labeled neighbours with another class)."""
+
+    item_id: int
+    label_id: int
+    score: float
+    confident_learning: float | None
+    cleanlab_issue: bool
+    neighbour_disagreement: float | None
+    suggested_label_id: int | None
+
+
+class SuspectPageOut(msgspec.Struct, kw_only=True):
+    dataset_id: int
+    model_id: int
+    total: int
+    offset: int
+    limit: int
+    sources: list[str]
+    suspects: list[SuspectOut]
+
+
+class ReviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``keep`` the current label or ``relabel`` with ``label_id``; ``model_id``: the model whose
+    suspicion is answered (recorded with the event)."""
+
+    item_id: int
+    action: str
+    label_id: int | None = None
+    model_id: int | None = None
+
+
+class ReviewController(Controller):
+    path = f"{API_PREFIX}/datasets"
+    tags = ["label review"]
+
+    @post(
+        "/{dataset_id:int}/batch-flags",
+        summary="Guardrail flags of a batch: items far from its centroid or whose neighbours disagree",
+        status_code=200,
+        responses=error_responses(400, 404),
+    )
+    async def batch_flags(
+        self, session: Session, settings: AppSettings, dataset_id: FromPath[int], data: JSONBody[BatchFlagsIn]
+    ) -> BatchFlagsOut:
+        if len(data.item_ids) > settings.max_page_size * 20:
+            raise Invalid(f"at most {settings.max_page_size * 20} items per batch")
+        labels = data.label_ids if data.label_ids is not None else [data.label_id] * len(data.item_ids)
+        if len(labels) != len(data.item_ids):
+            raise Invalid("label_ids must have one class per item")
+        flags = await trust.batch_flags(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            model_id=data.model_id,
+            item_ids=data.item_ids,
+            label_ids=labels,
+        )
+        return BatchFlagsOut(
+            rule=flags.rule,
+            distance_limit=flags.distance_limit,
+            flags=[FlagOut(item_id=i, reasons=r) for i, r in flags.flags.items()],
+        )
+
+    @get(
+        "/{dataset_id:int}/label-suspects",
+        summary="Suspected wrong labels, most suspect first, with their scores",
+        responses=error_responses(400, 404),
+    )
+    async def label_suspects(
+        self,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        model_id: Annotated[int, QueryParameter(description="a classifier trained on this dataset")],
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
+    ) -> SuspectPageOut:
+        """Items reviewed since the model was trained are left out."""
+        page = await trust.label_suspects(
+            session, settings, dataset_id=dataset_id, model_id=model_id, offset=offset, limit=limit
+        )
+        return SuspectPageOut(
+            dataset_id=page.dataset_id,
+            model_id=page.model_id,
+            total=page.total,
+            offset=page.offset,
+            limit=page.limit,
+            sources=page.sources,
+            suspects=[SuspectOut(**vars(s)) for s in page.suspects],
+        )
+
+    @post(
+        "/{dataset_id:int}/review",
+        summary="Keep or relabel one suspected item: a tag event of kind 'review'",
+        status_code=201,
+        responses=error_responses(400, 404),
+    )
+    async def review(
+        self,
+        request: Request,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        data: JSONBody[ReviewIn],
+    ) -> EventOut:
+        event = await trust.review_label(
+            session,
+            dataset_id=dataset_id,
+            model_id=data.model_id,
+            item_id=data.item_id,
+            action=data.action,
+            label_id=data.label_id,
+            tagger=tagger_for(request, settings),
+        )
+        return EventOut.of(event)
+
+
+route_handlers = [ReviewController]

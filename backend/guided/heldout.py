@@ -1,0 +1,123 @@
+"""Held-out probabilities of labeled items, and the precision a batch can expect from them.
+
+A classifier's training directory may hold ``oof.npz`` (out-of-fold: every labeled item scored
+by a fold that did not train on it) and/or ``validation.npz`` (the held-out split). Both carry
+``item_ids`` (int64) and ``probabilities`` (float32, n x classes, columns in the model's class
+order; ``label_ids`` names the columns where written, else ``model.json`` does). ``oof.npz`` is
+preferred: it covers every labeled item, the split only a fifth of them.
+
+The estimate of a batch "class c at threshold t": of the labeled held-out items the model
+scores >= t for c, the share whose *current* label is c (labels corrected since training count
+as they are now). Wrong labels expected = batch size x (1 - precision). Never from training fit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from backend.errors import Invalid, NotFound
+
+OOF, VALIDATION, MODEL_JSON = "oof.npz", "validation.npz", "model.json"
+
+
+@dataclass
+class HeldOut:
+    item_ids: np.ndarray  # int64, n
+    probabilities: np.ndarray  # float32, n x classes
+    label_ids: list[int]  # column -> label class id
+    source: str  # "oof.npz" | "validation.npz"
+
+
+@dataclass(frozen=True)
+class BatchEstimate:
+    """What the held-out items say about a batch; ``precision`` None when none of them passes."""
+
+    source: str | None
+    support: int  # held-out labeled items passing the same rule
+    correct: int
+    precision: float | None
+    batch_size: int
+    expected_wrong: int | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "support": self.support,
+            "correct": self.correct,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "expected_wrong": self.expected_wrong,
+        }
+
+
+def _column_ids(model_dir: Path, data: np.lib.npyio.NpzFile, width: int) -> list[int]:
+    if "label_ids" in data.files:
+        return [int(i) for i in data["label_ids"]]
+    meta_path = model_dir / MODEL_JSON
+    if meta_path.is_file():
+        classes = json.loads(meta_path.read_text()).get("classes") or []
+        ids = [int(c.get("label_id", c.get("id"))) for c in classes]
+        if len(ids) == width:
+            return ids
+    raise Invalid(f"the held-out probabilities in {model_dir.name} do not name their classes")
+
+
+def load_held_out(model_dir: Path) -> HeldOut:
+    """``oof.npz`` if present, else ``validation.npz``; NotFound when the model wrote neither."""
+    for name in (OOF, VALIDATION):
+        path = model_dir / name
+        if not path.is_file():
+            continue
+        with np.load(path) as data:
+            ids = np.asarray(data["item_ids"], np.int64)
+            probs = np.asarray(data["probabilities"], np.float32)
+            if probs.ndim != 2 or len(probs) != len(ids):
+                raise Invalid(f"{name}: probabilities {probs.shape} do not match {len(ids)} item ids")
+            return HeldOut(ids, probs, _column_ids(model_dir, data, probs.shape[1]), name)
+    raise NotFound(
+        "this model kept no held-out probabilities (oof.npz or validation.npz): retrain it to get "
+        "precision estimates",
+        reason="no_held_out",
+    )
+
+
+def estimate_batch(
+    held_out: HeldOut | None,
+    current: dict[int, frozenset[int]],
+    *,
+    threshold: float,
+    label_id: int | None,
+    batch_size: int,
+) -> BatchEstimate:
+    """Precision of "label_id at >= threshold" (None: each item's arg-max class) on held-out items."""
+    if held_out is None or not len(held_out.item_ids):
+        return BatchEstimate(None, 0, 0, None, batch_size, None)
+    probs = held_out.probabilities
+    if label_id is not None:
+        if label_id not in held_out.label_ids:
+            return BatchEstimate(held_out.source, 0, 0, None, batch_size, None)
+        column = held_out.label_ids.index(label_id)
+        scores = probs[:, column]
+        predicted = np.full(len(scores), label_id, np.int64)
+    else:
+        best = probs.argmax(axis=1)
+        scores = probs[np.arange(len(best)), best]
+        predicted = np.asarray(held_out.label_ids, np.int64)[best]
+    labeled = np.asarray([int(i) in current for i in held_out.item_ids], bool)
+    rows = np.nonzero(labeled & (scores >= threshold))[0]
+    correct = sum(int(predicted[r]) in current[int(held_out.item_ids[r])] for r in rows)
+    if not len(rows):
+        return BatchEstimate(held_out.source, 0, 0, None, batch_size, None)
+    precision = correct / len(rows)
+    return BatchEstimate(
+        held_out.source,
+        len(rows),
+        int(correct),
+        round(precision, 4),
+        batch_size,
+        round(batch_size * (1 - precision)),
+    )

@@ -1,0 +1,149 @@
+"""Suspected wrong labels, ranked: confident learning beside latent-space neighbour disagreement.
+
+Two witnesses per labeled item, each in [0, 1], higher = more suspect:
+
+- *confident learning*: 1 - cleanlab's self-confidence (the held-out probability of the item's
+  given label), from ``label_issues.npz`` written at training time by the worker (cleanlab needs
+  scikit-learn, which the web process never imports); only items the model did not train on
+  have it;
+- *neighbours*: the share of the item's ``k`` nearest labeled items (cosine, in the model's
+  feature vectors) that carry another class.
+
+The score is their mean where both exist, else the one there is. An item relabeled since the
+model trained loses its confident-learning witness (it judged the old label). ``rank_suspects``
+and ``neighbour_disagreement`` are plain numpy, shared with ``bench/label_review.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LABEL_ISSUES = "label_issues.npz"
+CHUNK = 256
+
+
+@dataclass
+class Suspect:
+    item_id: int
+    label_id: int  # the current label under suspicion
+    score: float
+    confident_learning: float | None  # 1 - self-confidence; None when not held out
+    cleanlab_issue: bool
+    neighbour_disagreement: float | None
+    suggested_label_id: int | None  # the neighbours' majority class, when it differs
+
+
+@dataclass
+class LabelIssues:
+    item_ids: np.ndarray
+    given_label_ids: np.ndarray
+    label_quality: np.ndarray
+    is_issue: np.ndarray
+
+
+def load_label_issues(model_dir: Path) -> LabelIssues | None:
+    path = model_dir / LABEL_ISSUES
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return LabelIssues(
+            np.asarray(data["item_ids"], np.int64),
+            np.asarray(data["given_label_ids"], np.int64),
+            np.asarray(data["label_quality"], np.float32),
+            np.asarray(data["is_issue"], bool),
+        )
+
+
+def neighbour_disagreement(
+    labels: np.ndarray, vectors: np.ndarray, k: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """(share of each row's k nearest other rows with another label, their majority label)."""
+    labels = np.asarray(labels, np.int64)
+    unit = np.asarray(vectors, np.float32)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    take = min(k, len(labels) - 1)
+    share = np.zeros(len(labels), np.float32)
+    majority = labels.copy()
+    if take < 1:
+        return share, majority
+    for start in range(0, len(labels), CHUNK):
+        sims = unit[start : start + CHUNK] @ unit.T
+        rows = np.arange(start, min(start + CHUNK, len(labels)))
+        sims[np.arange(len(rows)), rows] = -np.inf
+        nearest = np.argpartition(-sims, take - 1, axis=1)[:, :take]
+        neighbour_labels = labels[nearest]
+        share[rows] = (neighbour_labels != labels[rows, None]).mean(axis=1)
+        for r, row_labels in zip(rows, neighbour_labels, strict=True):
+            values, counts = np.unique(row_labels, return_counts=True)
+            majority[r] = values[counts.argmax()]
+    return share, majority
+
+
+def rank_suspects(confident: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Combined score per item: the mean of the witnesses present (NaN = absent), 0 without any."""
+    stacked = np.vstack([confident, neighbours]).astype(np.float64)
+    present = ~np.isnan(stacked)
+    total = np.where(present, stacked, 0.0).sum(axis=0)
+    count = present.sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def find_suspects(
+    current: dict[int, int],
+    issues: LabelIssues | None,
+    vector_ids: np.ndarray | None,
+    vectors: np.ndarray | None,
+    *,
+    neighbours: int = 10,
+    min_score: float = 0.5,
+) -> list[Suspect]:
+    """Every single-labeled item (``current``: item -> label) whose score reaches ``min_score``,
+    most suspect first."""
+    ids = np.asarray(sorted(current), np.int64)
+    labels = np.asarray([current[int(i)] for i in ids], np.int64)
+    confident = np.full(len(ids), np.nan)
+    cleanlab_issue = np.zeros(len(ids), bool)
+    if issues is not None:
+        position = {int(i): r for r, i in enumerate(ids)}
+        for i, given, quality, flagged in zip(
+            issues.item_ids, issues.given_label_ids, issues.label_quality, issues.is_issue, strict=True
+        ):
+            r = position.get(int(i))
+            if r is not None and labels[r] == given:  # a relabeled item: cleanlab judged the old label
+                confident[r] = 1.0 - float(quality)
+                cleanlab_issue[r] = bool(flagged)
+    disagreement = np.full(len(ids), np.nan)
+    majority = labels.copy()
+    if vector_ids is not None and vectors is not None and len(ids) > 1:
+        row_of = {int(i): r for r, i in enumerate(np.asarray(vector_ids, np.int64))}
+        have = np.asarray([int(i) in row_of for i in ids], bool)
+        if have.sum() > 1:
+            rows = [row_of[int(i)] for i in ids[have]]
+            share, major = neighbour_disagreement(labels[have], np.asarray(vectors)[rows], neighbours)
+            disagreement[have] = share
+            majority[have] = major
+    scores = rank_suspects(confident, disagreement)
+    order = np.argsort(-scores, kind="stable")
+    out = []
+
+    def rounded(value: float) -> float | None:
+        return None if np.isnan(value) else round(float(value), 4)
+
+    for r in order:
+        if scores[r] < min_score and not cleanlab_issue[r]:
+            continue
+        out.append(
+            Suspect(
+                item_id=int(ids[r]),
+                label_id=int(labels[r]),
+                score=round(float(scores[r]), 4),
+                confident_learning=rounded(confident[r]),
+                cleanlab_issue=bool(cleanlab_issue[r]),
+                neighbour_disagreement=rounded(disagreement[r]),
+                suggested_label_id=int(majority[r]) if majority[r] != labels[r] else None,
+            )
+        )
+    return out

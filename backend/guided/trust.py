@@ -1,0 +1,246 @@
+"""Trust in batches, as the doors call it: a model's fitness, the precision a probability batch
+can expect, guardrail flags of a batch, and the review of suspected wrong labels.
+
+Everything here reads files the workers wrote (held-out probabilities, ``label_issues.npz``,
+feature vectors) with numpy; nothing imports scikit-learn or cleanlab (the web process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Invalid, NotFound
+from backend.guided.guardrails import BatchFlags, flag_batch
+from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_held_out
+from backend.guided.quality import ModelFitness, model_fitness
+from backend.guided.review import Suspect, find_suspects, load_label_issues
+from backend.jobs import states
+from backend.jobs.service import get_model, latest_inference
+from backend.labels.classes import get_class
+from backend.labels.events import TagChange, current_state, record_changes
+from backend.settings import Settings
+from backend.similarity.index import ITEM_IDS, VECTORS
+from backend.storage.job_tables import Model
+from backend.storage.tables import CurrentLabel, Tag, TagEvent
+
+REVIEW_ACTIONS = ("keep", "relabel")
+
+
+def model_dir(settings: Settings, model: Model) -> Path | None:
+    return settings.artifact_dir / model.artifact_path if model.artifact_path else None
+
+
+async def classifier_of(session: AsyncSession, model_id: int, dataset_id: int) -> Model:
+    """A ready classifier trained on this dataset (its classes are the dataset's)."""
+    await get_dataset(session, dataset_id)
+    model = await get_model(session, model_id)
+    if model.kind != "classifier":
+        raise Invalid(f"model {model_id} is a {model.kind}, not a classifier", reason="not_a_classifier")
+    if model.dataset_id != dataset_id:
+        raise Invalid(
+            f"model {model_id} was trained on dataset {model.dataset_id}: its classes are not those of "
+            f"dataset {dataset_id}",
+            reason="model_of_another_dataset",
+        )
+    if model.state != states.MODEL_READY:
+        raise Invalid(f"model {model_id} is {model.state}; only a ready model can guide labeling")
+    return model
+
+
+async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
+    rows = await session.execute(
+        select(CurrentLabel.item_id, CurrentLabel.label_id).where(CurrentLabel.dataset_id == dataset_id)
+    )
+    state: dict[int, set[int]] = {}
+    for item_id, label_id in rows.all():
+        state.setdefault(int(item_id), set()).add(int(label_id))
+    return {k: frozenset(v) for k, v in state.items()}
+
+
+def _held_out_or_none(directory: Path | None) -> HeldOut | None:
+    if directory is None:
+        return None
+    try:
+        return load_held_out(directory)
+    except NotFound:
+        return None
+
+
+async def estimate(
+    session: AsyncSession,
+    settings: Settings,
+    model: Model,
+    *,
+    threshold: float,
+    label_id: int | None,
+    batch_size: int,
+) -> BatchEstimate:
+    """Expected precision of a probability batch, from the model's held-out probabilities."""
+    held_out = await asyncio.to_thread(_held_out_or_none, model_dir(settings, model))
+    current = await current_state(session, held_out.item_ids.tolist()) if held_out is not None else {}
+    return estimate_batch(held_out, current, threshold=threshold, label_id=label_id, batch_size=batch_size)
+
+
+def fitness(model: Model, settings: Settings) -> ModelFitness:
+    return model_fitness(model, settings)
+
+
+# ---- guardrails ------------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureVectors:
+    item_ids: np.ndarray
+    vectors: np.ndarray
+
+
+async def feature_vectors(
+    session: AsyncSession, settings: Settings, model_id: int, dataset_id: int
+) -> FeatureVectors | None:
+    """The model's latest vectors on the dataset, or None (no inference yet, or none written)."""
+    try:
+        job = await latest_inference(session, model_id, dataset_id)
+    except NotFound:
+        return None
+    directory = settings.artifact_dir / job.outputs.get("dir", "")
+    if not (directory / VECTORS).is_file() or not (directory / ITEM_IDS).is_file():
+        return None
+
+    def load() -> FeatureVectors:
+        return FeatureVectors(np.load(directory / ITEM_IDS), np.load(directory / VECTORS, mmap_mode="r"))
+
+    return await asyncio.to_thread(load)
+
+
+async def batch_flags(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    dataset_id: int,
+    model_id: int,
+    item_ids: list[int],
+    label_ids: list[int | None],
+) -> BatchFlags:
+    """Guardrail flags of one batch (each item with the class the batch would give it)."""
+    await get_dataset(session, dataset_id)
+    await get_model(session, model_id)
+    found = await feature_vectors(session, settings, model_id, dataset_id)
+    if found is None:
+        return BatchFlags(rule="no feature vectors for this model on this dataset: no flags")
+    current = await current_labels(session, dataset_id)
+    return await asyncio.to_thread(
+        flag_batch,
+        item_ids,
+        label_ids,
+        found.item_ids,
+        found.vectors,
+        current,
+        mads=settings.guard_centroid_mads,
+        neighbours=settings.guard_neighbours,
+    )
+
+
+# ---- label-error review ----------------------------------------------------------------------
+
+
+@dataclass
+class SuspectPage:
+    dataset_id: int
+    model_id: int
+    total: int
+    offset: int
+    limit: int
+    suspects: list[Suspect] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # which witnesses were available
+
+
+async def reviewed_since(session: AsyncSession, dataset_id: int, model: Model) -> set[int]:
+    """Items with a ``review`` event since the model became ready: judged already."""
+    query = (
+        select(Tag.item_id)
+        .join(TagEvent, TagEvent.id == Tag.event_id)
+        .where(TagEvent.dataset_id == dataset_id, TagEvent.kind == "review")
+    )
+    if model.ready_at is not None:
+        query = query.where(TagEvent.created_at >= model.ready_at)
+    return set((await session.scalars(query.distinct())).all())
+
+
+async def label_suspects(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    dataset_id: int,
+    model_id: int,
+    offset: int = 0,
+    limit: int = 48,
+) -> SuspectPage:
+    """Suspected wrong labels of the dataset, most suspect first (reviewed ones left out)."""
+    if offset < 0 or not 1 <= limit <= settings.max_page_size:
+        raise Invalid(f"offset must be >= 0 and limit between 1 and {settings.max_page_size}")
+    model = await classifier_of(session, model_id, dataset_id)
+    directory = model_dir(settings, model)
+    issues = await asyncio.to_thread(load_label_issues, directory) if directory else None
+    found = await feature_vectors(session, settings, model_id, dataset_id)
+    labels = await current_labels(session, dataset_id)
+    done = await reviewed_since(session, dataset_id, model)
+    single = {i: next(iter(s)) for i, s in labels.items() if len(s) == 1 and i not in done}
+    suspects = await asyncio.to_thread(
+        find_suspects,
+        single,
+        issues,
+        found.item_ids if found else None,
+        found.vectors if found else None,
+        neighbours=max(settings.guard_neighbours, 5),
+    )
+    sources = (["confident learning (cleanlab)"] if issues is not None else []) + (
+        ["latent-space neighbours"] if found is not None else []
+    )
+    return SuspectPage(
+        dataset_id, model_id, len(suspects), offset, limit, suspects[offset : offset + limit], sources
+    )
+
+
+async def review_label(
+    session: AsyncSession,
+    *,
+    dataset_id: int,
+    model_id: int | None,
+    item_id: int,
+    action: str,
+    label_id: int | None = None,
+    tagger: str,
+) -> TagEvent:
+    """Keep (confirm the current label) or relabel one suspect: a tag event of kind ``review``."""
+    if action not in REVIEW_ACTIONS:
+        raise Invalid(f"unknown review action '{action}' (use keep or relabel)")
+    await get_dataset(session, dataset_id)
+    if model_id is not None:
+        await get_model(session, model_id)
+    current = (await current_state(session, [item_id])).get(item_id, frozenset())
+    if action == "keep":
+        if len(current) != 1:
+            raise Invalid(f"item {item_id} has {len(current)} labels: nothing single to keep")
+        label_id = next(iter(current))
+    else:
+        if label_id is None:
+            raise Invalid("relabel needs a label class")
+        label = await get_class(session, label_id)
+        if label.dataset_id != dataset_id:
+            raise Invalid(f"label class {label_id} belongs to another dataset")
+    return await record_changes(
+        session,
+        dataset_id,
+        tagger=tagger,
+        kind="review",
+        changes=[TagChange(item_id, "set", label_id)],
+        model_id=model_id,
+        parameters={"action": action, "previous": sorted(current)},
+    )

@@ -1,0 +1,106 @@
+"""The label-error review page: suspected wrong labels, most suspect first, each kept or relabeled
+with one key (a ``review`` event). Calls ``backend.guided.trust`` as REST and GraphQL do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Invalid, LabelwiseError
+from backend.guided import service, trust
+from backend.guided.quality import default_choices
+from backend.jobs.service import list_models
+from backend.labels.classes import list_classes
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.guided import THUMBS, _int
+from backend.pages.label import thumb_version
+from backend.settings import Settings
+
+OPTS: dict[str, Any] = {
+    "include_in_schema": False,
+    "exception_handlers": PAGE_EXCEPTION_HANDLERS,
+    "status_code": 200,
+}
+PER_PAGE = 24
+
+
+async def _context(session: AsyncSession, settings: Settings, dataset_id: int, values: Any) -> dict[str, Any]:
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
+    wanted = _int(values.get("model_id"), "model_id")
+    choices = default_choices(models, settings) or models
+    model_id = wanted if wanted is not None else (choices[0].id if choices else None)
+    context: dict[str, Any] = {
+        "dataset": dataset,
+        "classes": classes,
+        "class_by_id": {c.id: c for c in classes},
+        "models": models,
+        "model_id": model_id,
+        "thumb_query": THUMBS.thumb_query(),
+        "version": thumb_version(dataset),
+        "suspects": [],
+        "total": 0,
+        "sources": [],
+        "problem": "",
+        "notice": "",
+        "base": f"/datasets/{dataset_id}/review",
+    }
+    if model_id is None:
+        context["problem"] = "No trained classifier yet: train one and run its inference to find suspects."
+        return context
+    try:
+        page = await trust.label_suspects(
+            session, settings, dataset_id=dataset_id, model_id=model_id, limit=PER_PAGE
+        )
+    except LabelwiseError as exc:
+        context["problem"] = exc.message
+        return context
+    entries = await service.page_items(session, dataset_id, [s.item_id for s in page.suspects])
+    context.update(
+        suspects=list(zip(entries, page.suspects, strict=True)), total=page.total, sources=page.sources
+    )
+    return context
+
+
+@get("/datasets/{dataset_id:int}/review", **OPTS)
+async def review_page(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Suspected wrong labels of the dataset by a classifier, most suspect first."""
+    context = await _context(session, settings, dataset_id, request.query_params)
+    if is_htmx(request):
+        return render(request, "review/_suspects.html", **context)
+    return render(request, "review/index.html", nav="datasets", **context)
+
+
+@post("/datasets/{dataset_id:int}/review/answer", **OPTS)
+async def review_answer(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Keep or relabel one suspect (a ``review`` event); answers with the next suspects."""
+    form = await request.form()
+    item_id = _int(form.get("item_id"), "item_id")
+    if item_id is None:
+        raise Invalid("which item? (item_id)")
+    action = str(form.get("action") or "")
+    event = await trust.review_label(
+        session,
+        dataset_id=dataset_id,
+        model_id=_int(form.get("model_id"), "model_id"),
+        item_id=item_id,
+        action=action,
+        label_id=_int(form.get("label_id"), "label_id"),
+        tagger=tagger_of(request),
+    )
+    context = await _context(session, settings, dataset_id, form)
+    context["notice"] = f"Item {item_id}: {'kept' if action == 'keep' else 'relabeled'} (event {event.id})."
+    return render(request, "review/_suspects.html", **context)
+
+
+route_handlers = [review_page, review_answer]

@@ -1,0 +1,16 @@
+// Label-error review: one key answers the first suspect ("k" keeps its label, "r" relabels it
+// with the suggested class); the server answers with the next suspects.
+"use strict";
+
+(() => {
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    const action = { k: "keep", r: "relabel" }[event.key];
+    if (!action) return;
+    const button = document.querySelector(`#suspects .suspect [data-review="${action}"]`);
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
+})();

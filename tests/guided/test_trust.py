@@ -1,0 +1,308 @@
+"""Bulk labeling you can trust (issue 19): the quality gate, the estimate and confirmation before a
+big probability batch, guardrail flags and the label-error review, through REST, GraphQL and
+the pages, on real jobs of registered test classifiers (``trust_classifiers``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from tests.graphql.conftest import gql, gql_error
+from tests.guided.conftest import API, add_class, classifier_model, item_ids, run_job, tag
+from tests.guided.trust_classifiers import oracle_probabilities
+from tests.jobs.conftest import make_dataset
+from tests.pages.conftest import csrf_headers
+
+APPLY = """
+mutation($d: Int!, $m: Int!, $t: Float!, $label: Int, $override: Boolean!, $confirm: Boolean!) {
+  applyProbability(datasetId: $d, modelId: $m, threshold: $t, labelId: $label,
+                   overrideUnfit: $override, confirm: $confirm) { labeled event { kind parameters } }
+}
+"""
+PREVIEW = """
+query($d: Int!, $m: Int!, $t: Float!, $label: Int, $over: Int) {
+  probabilityCandidates(datasetId: $d, modelId: $m, threshold: $t, labelId: $label, confirmOver: $over) {
+    count needsConfirmation confirmOver flaggedCount
+    fitness { status accuracy baselineAccuracy }
+    estimate { precision support correct expectedWrong source }
+  }
+}
+"""
+MODEL = "query($id: Int!) { model(id: $id) { fitness { status accuracy baselineAccuracy reason } } }"
+SUSPECTS = """
+query($d: Int!, $m: Int!) { labelSuspects(datasetId: $d, modelId: $m) { total suspects { itemId labelId score
+  suggestedLabelId } } }
+"""
+REVIEW = """
+mutation($d: Int!, $i: Int!, $l: Int) { reviewLabel(datasetId: $d, itemId: $i, action: RELABEL, labelId: $l) {
+  kind tagCount } }
+"""
+
+
+async def trained(client: Any, dataset_id: int, algorithm: str) -> int:
+    job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": algorithm})
+    await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"]
+
+
+async def events(client: Any, dataset_id: int) -> list[dict[str, Any]]:
+    return (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+
+
+async def three_classes(client: Any, dataset_id: int) -> list[int]:
+    return [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
+
+
+async def label_by_rule(
+    client: Any, dataset_id: int, ids: list[int], classes: list[int], upto: int, wrong=()
+):
+    """Items 0..upto-1 get the oracle's class (position % 3), the ``wrong`` ones the next class."""
+    for i in range(upto):
+        k = (i % 3 + (1 if i in wrong else 0)) % 3
+        await tag(client, dataset_id, [ids[i]], classes[k])
+
+
+async def test_a_one_class_classifier_is_unfit_never_default_and_refused_without_override(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    a, b, c = await three_classes(server, dataset.id)
+    for k, label in enumerate((a, b, c)):
+        await tag(server, dataset.id, ids[4 * k : 4 * k + 4], label)
+    measured_not = await classifier_model(server, dataset.id, [a, b, c])  # the fixed one: unmeasured
+    unfit = await trained(server, dataset.id, "test-one-class")
+
+    fitness = (await server.get(f"{API}/models/{unfit}")).json()["fitness"]
+    assert fitness["status"] == "unfit" and fitness["accuracy"] == fitness["baseline_accuracy"]
+    assert fitness["per_class_recall"] == {"a": 1.0, "b": 0.0, "c": 0.0}
+    assert "no better than always answering one class" in fitness["reason"]
+    assert (await gql(server, MODEL, {"id": unfit}))["model"]["fitness"]["status"] == "unfit"
+    listed = (await server.get(f"{API}/models", params={"dataset_id": dataset.id})).json()
+    listed = listed if isinstance(listed, list) else listed.get("models", listed)
+    assert any(m["id"] == unfit and m["fitness"]["status"] == "unfit" for m in listed)
+
+    model_page = (await server.get(f"/models/{unfit}")).text
+    assert (
+        "Unfit for batch labeling" in model_page and "no better than always answering one class" in model_page
+    )
+    # never the default: the page picks the older, unmeasured model and names the unfit one so
+    page = (await server.get(f"/datasets/{dataset.id}/probability")).text
+    assert f'<option value="{measured_not}" selected>' in page
+    assert f'<option value="{unfit}" >' in page and "unfit</option>" in page
+    chosen = (await server.get(f"/datasets/{dataset.id}/probability", params={"model_id": unfit})).text
+    assert "Unfit model:" in chosen and 'id="override-unfit"' in chosen
+
+    before = len(await events(server, dataset.id))
+    body = {"model_id": unfit, "threshold": 0.5, "label_id": a}
+    refused = await server.post(f"{API}/datasets/{dataset.id}/probability/apply", json=body)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["details"]["reason"] == "model_unfit"
+    variables = {"d": dataset.id, "m": unfit, "t": 0.5, "label": a, "override": False, "confirm": False}
+    await gql_error(server, APPLY, variables, code="CONFLICT", fragments=("unfit",))
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
+    form = {"model_id": str(unfit), "label": str(a), "threshold": "0.5"}
+    shown = await server.post(f"/datasets/{dataset.id}/probability/apply", data=form, headers=headers)
+    assert shown.status_code == 200 and 'id="refused"' in shown.text and "unfit" in shown.text
+    assert len(await events(server, dataset.id)) == before  # nothing labeled by any door
+
+    done = (await gql(server, APPLY, {**variables, "override": True}))["applyProbability"]
+    assert done["labeled"] == 18 and done["event"]["parameters"]["override_unfit"] is True
+
+
+async def test_the_preview_estimates_precision_and_a_big_batch_needs_the_confirmation(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 12, wrong=(6,))
+    model = await trained(server, dataset.id, "test-oracle")
+    threshold, a = 0.55, classes[0]
+
+    probs = oracle_probabilities(30, 3)
+    held = [i for i in range(12) if probs[i, 0] >= threshold]
+    correct = [i for i in held if i % 3 == 0 and i != 6]
+    batch = [i for i in range(12, 30) if probs[i, 0] >= threshold]
+    precision = len(correct) / len(held)
+    params = {"model_id": model, "threshold": threshold, "label_id": a, "confirm_over": 3}
+    preview = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()
+    assert preview["count"] == len(batch) and preview["needs_confirmation"] is True
+    assert preview["estimate"]["precision"] == round(precision, 4) == 0.75
+    assert preview["estimate"]["support"] == len(held) and preview["estimate"]["source"] == "validation.npz"
+    assert preview["estimate"]["expected_wrong"] == round(len(batch) * (1 - precision))
+    assert preview["fitness"]["status"] == "fit"
+    over = {"d": dataset.id, "m": model, "t": threshold, "label": a, "over": 3}
+    graph = (await gql(server, PREVIEW, over))["probabilityCandidates"]
+    assert graph["estimate"]["precision"] == 0.75 and graph["needsConfirmation"] is True
+
+    url = f"{API}/datasets/{dataset.id}/probability/apply"
+    body = {"model_id": model, "threshold": threshold, "label_id": a, "confirm_over": 3}
+    before = len(await events(server, dataset.id))
+    refused = await server.post(url, json=body)
+    assert (
+        refused.status_code == 409 and refused.json()["error"]["details"]["reason"] == "confirmation_required"
+    )
+    assert "estimated precision 75.0%" in refused.json()["error"]["message"]
+    changed = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch) + 1})
+    assert changed.status_code == 409 and changed.json()["error"]["details"]["reason"] == "batch_changed"
+    assert len(await events(server, dataset.id)) == before
+
+    page = (
+        await server.get(
+            f"/datasets/{dataset.id}/probability", params={**params, "label": a, "confirm_over": 3}
+        )
+    ).text
+    assert 'id="confirm-batch"' in page and "estimated precision 75%" in page
+    assert f"about {round(len(batch) * 0.25)} wrong" in page
+
+    done = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch)})
+    assert done.status_code == 201, done.text
+    assert done.json()["labeled"] == len(batch) and done.json()["event"]["parameters"]["confirmed"] is True
+
+
+async def test_bad_thresholds_foreign_models_and_deleted_classes_are_refused_cleanly(
+    server, dataset, session, guided_settings, folder: Path
+):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 9)
+    model = await trained(server, dataset.id, "test-oracle")
+    other = await make_dataset(session, guided_settings, folder / "other", count=12)
+    other_ids = await item_ids(server, other.id)
+    other_classes = await three_classes(server, other.id)
+    await label_by_rule(server, other.id, other_ids, other_classes, 6)
+    foreign = await trained(server, other.id, "test-oracle")
+    url = f"{API}/datasets/{dataset.id}/probability"
+    before = len(await events(server, dataset.id))
+
+    for t in (1.5, -0.1):
+        bad = await server.get(url, params={"model_id": model, "threshold": t})
+        assert bad.status_code == 400
+        bad = await server.post(f"{url}/apply", json={"model_id": model, "threshold": t, "all_classes": True})
+        assert bad.status_code == 400 and "threshold" in bad.text
+    alien = await server.post(
+        f"{url}/apply", json={"model_id": foreign, "threshold": 0.5, "all_classes": True}
+    )
+    assert (
+        alien.status_code == 400 and alien.json()["error"]["details"]["reason"] == "model_of_another_dataset"
+    )
+    assert (await server.delete(f"{API}/classes/{classes[0]}")).status_code == 200
+    after_delete = len(await events(server, dataset.id))
+    gone = await server.post(
+        f"{url}/apply", json={"model_id": model, "threshold": 0.5, "label_id": classes[0]}
+    )
+    assert gone.status_code == 404 and f"label class {classes[0]} does not exist" in gone.text
+    suspects = await server.get(f"{API}/datasets/{dataset.id}/label-suspects", params={"model_id": foreign})
+    assert suspects.status_code == 400
+    assert after_delete == before + 1  # only the delete's own unlabel event
+
+
+async def test_suspected_wrong_labels_are_listed_first_and_a_review_is_an_event(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    flipped = (3, 7)
+    await label_by_rule(server, dataset.id, ids, classes, 24, wrong=flipped)
+    model = await trained(server, dataset.id, "test-oracle")
+
+    url = f"{API}/datasets/{dataset.id}/label-suspects"
+    page = (await server.get(url, params={"model_id": model})).json()
+    top = page["suspects"][: len(flipped)]
+    assert {s["item_id"] for s in top} == {ids[i] for i in flipped}
+    assert all(s["score"] > 0.6 and s["confident_learning"] is not None for s in top)
+    assert {s["suggested_label_id"] for s in top} == {classes[i % 3] for i in flipped}
+    assert page["sources"] == ["confident learning (cleanlab)", "latent-space neighbours"]
+    graph = (await gql(server, SUSPECTS, {"d": dataset.id, "m": model}))["labelSuspects"]
+    assert [s["itemId"] for s in graph["suspects"]] == [s["item_id"] for s in page["suspects"]]
+
+    review_page = (await server.get(f"/datasets/{dataset.id}/review", params={"model_id": model})).text
+    assert f'id="suspect-{ids[3]}"' in review_page and 'data-review="keep"' in review_page
+    kept = await server.post(
+        f"{API}/datasets/{dataset.id}/review", json={"item_id": ids[3], "action": "keep", "model_id": model}
+    )
+    assert kept.status_code == 201 and kept.json()["kind"] == "review"
+    relabel = (await gql(server, REVIEW, {"d": dataset.id, "i": ids[7], "l": classes[7 % 3]}))["reviewLabel"]
+    assert relabel == {"kind": "review", "tagCount": 1}
+    labels = {
+        r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert labels[ids[7]] == [classes[1]] and labels[ids[3]] == [classes[1]]
+    remaining = (await server.get(url, params={"model_id": model})).json()["suspects"]
+    assert not {s["item_id"] for s in remaining} & {ids[3], ids[7]}
+
+    bad = await server.post(
+        f"{API}/datasets/{dataset.id}/review", json={"item_id": ids[0], "action": "maybe"}
+    )
+    assert bad.status_code == 400
+
+
+async def test_probability_batches_flag_the_far_item_and_can_leave_it_out(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 15)
+    model = await trained(server, dataset.id, "test-oracle")
+    params = {"model_id": model, "threshold": 0.5, "label_id": classes[2]}
+    preview = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()
+    assert preview["count"] == 5 and preview["flagged_count"] == 1  # items 17, 20, 23, 26, 29
+    assert [f["item_id"] for f in preview["flags"]] == [ids[29]]
+    assert "far from the batch" in preview["flags"][0]["reasons"][0] and "MAD" in preview["flag_rule"]
+
+    page_params = {"model_id": model, "threshold": 0.5, "label": classes[2]}
+    page = (await server.get(f"/datasets/{dataset.id}/probability", params=page_params)).text
+    tile = page[page.index(f'id="tile-{ids[29]}"') - 60 :][:900]
+    assert "flagged" in tile and "flag-badge" in tile and 'id="flag-rule"' in page and "<kbd>f</kbd>" in page
+    assert 'id="exclude-flagged"' in page
+
+    flags = await server.post(
+        f"{API}/datasets/{dataset.id}/batch-flags",
+        json={"model_id": model, "item_ids": ids[24:30], "label_id": classes[0]},
+    )
+    assert flags.status_code == 200
+    reasons = {f["item_id"]: " ".join(f["reasons"]) for f in flags.json()["flags"]}
+    assert "nearest labeled items carry another class" in reasons[ids[25]]  # rule class b, asked a
+
+    body = {"model_id": model, "threshold": 0.5, "label_id": classes[2], "exclude_flagged": True}
+    done = await server.post(f"{API}/datasets/{dataset.id}/probability/apply", json=body)
+    assert done.status_code == 201 and done.json()["labeled"] == 4
+    labeled = {r["item_id"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()}
+    assert ids[29] not in labeled and ids[26] in labeled
+
+
+def test_guardrail_rules_flag_outliers_and_disagreeing_neighbours():
+    from backend.guided.guardrails import flag_batch
+
+    rng = np.random.default_rng(0)
+    vectors = np.vstack([np.array([1.0, 0.0, 0.0]) + 0.01 * rng.standard_normal((20, 3)), [[0.0, 0.0, 1.0]]])
+    vectors = np.vstack([vectors, np.array([0.0, 1.0, 0.0]) + 0.01 * rng.standard_normal((5, 3))])
+    ids = np.arange(100, 126)
+    current = {int(i): frozenset({7}) for i in ids[:10]} | {int(i): frozenset({8}) for i in ids[21:]}
+    batch = [int(i) for i in ids[10:21]]
+    flags = flag_batch(batch, [7] * len(batch), ids, vectors, current, mads=3.0, neighbours=5)
+    assert set(flags.flags) == {120}  # the outlier: far, and its nearest labeled items are class 8
+    assert len(flags.flags[120]) == 2 and "median + 3 x MAD" in flags.rule
+    unlabeled_class = flag_batch(batch, [None] * len(batch), ids, vectors, current)
+    assert set(unlabeled_class.flags) == {120} and len(unlabeled_class.flags[120]) == 1
+    assert not flag_batch(batch[:3], [7] * 3, ids, vectors, {}).flags  # too small to judge, no labels
+
+
+def test_the_held_out_figures_mark_a_one_class_answer_no_better_than_the_baseline():
+    from workers.algorithms.quality import quality_figures
+
+    true = np.array([0, 0, 0, 1, 1, 2])
+    one_class = np.tile([0.9, 0.05, 0.05], (6, 1))
+    figures = quality_figures(true, one_class, np.array([0, 0, 0, 1, 2]), ["a", "b", "c"])
+    assert figures["accuracy"] == figures["baseline_accuracy"] == 0.5 and figures["predicted_classes"] == 1
+    assert figures["per_class_recall"] == {"a": 1.0, "b": 0.0, "c": 0.0}
+    assert figures["confusion"]["matrix"] == [[3, 0, 0], [2, 0, 0], [1, 0, 0]]
+
+
+async def test_the_similarity_gallery_badges_items_whose_labeled_neighbours_disagree(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 15)
+    model = await trained(server, dataset.id, "test-oracle")
+    page = (
+        await server.get(f"/datasets/{dataset.id}/similar", params={"item_id": ids[0], "model_id": model})
+    ).text
+    assert 'id="flag-rule"' in page and "deselect flagged items" in page
+    # the query is labeled a: an unlabeled item of class b (position 16) is badged, one of a (18) not
+    b_tile = page[page.index(f'id="tile-{ids[16]}"') - 60 :][:900]
+    a_tile = page[page.index(f'id="tile-{ids[18]}"') - 60 :][:900]
+    assert "flag-badge" in b_tile and "flag-badge" not in a_tile

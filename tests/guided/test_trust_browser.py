@@ -1,0 +1,106 @@
+"""Real Chromium on the probability page (issue 19): an unfit classifier is never the default and
+needs the override box; a batch over the confirmation size needs the box that states its
+numbers; "f" leaves the flagged items out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from tests.guided.conftest import API, add_class, item_ids, run_job, tag
+from tests.live import live_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+async def _trained(api: httpx.AsyncClient, dataset_id: int, algorithm: str) -> int:
+    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": algorithm})
+    await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"]
+
+
+async def _event_count(api: httpx.AsyncClient, dataset_id: int) -> int:
+    return len((await api.get(f"{API}/datasets/{dataset_id}/events")).json()["events"])
+
+
+async def test_unfit_model_and_big_batch_need_their_boxes_and_f_leaves_flagged_out(
+    guided_settings, database, folder
+):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing")
+    async_api = pytest.importorskip("playwright.async_api")
+    from tests.factories import image_folder
+
+    image_folder(folder, count=30)
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+            made = await api.post(f"{API}/datasets", json={"name": "trust-ds", "sources": [str(folder)]})
+            assert made.status_code == 201, made.text
+            dataset_id = made.json()["dataset"]["id"]
+            ids = await item_ids(api, dataset_id)
+            classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+            for i in range(12):
+                await tag(api, dataset_id, [ids[i]], classes[i % 3])
+            fit = await _trained(api, dataset_id, "test-oracle")
+            unfit = await _trained(api, dataset_id, "test-one-class")  # the newest, yet never the default
+            preview = (
+                await api.get(
+                    f"{API}/datasets/{dataset_id}/probability",
+                    params={"model_id": unfit, "threshold": 0.5, "label_id": classes[0], "confirm_over": 5},
+                )
+            ).json()
+            assert preview["count"] == 18 and preview["fitness"]["status"] == "unfit"
+            precision, wrong = preview["estimate"]["precision"], preview["estimate"]["expected_wrong"]
+            flagged = preview["flagged_count"]
+            assert 0 < flagged < 18 and precision == round(4 / 12, 4)
+
+            async with async_api.async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=ARGS
+                )
+                try:
+                    tab = await (await browser.new_context(base_url=url)).new_page()
+                    errors: list[str] = []
+                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                    await tab.goto(f"/datasets/{dataset_id}/probability")
+                    assert await tab.locator("select[name=model_id]").input_value() == str(fit)
+
+                    await tab.goto(
+                        f"/datasets/{dataset_id}/probability?model_id={unfit}&label={classes[0]}"
+                        "&threshold=0.5&confirm_over=5"
+                    )
+                    assert "Unfit model" in await tab.locator("#model-fitness").inner_text()
+                    confirm = await tab.locator("#confirm-batch").inner_text()
+                    assert "label 18 items" in confirm
+                    assert f"estimated precision {100 * precision:.0f}%" in confirm
+                    assert f"about {wrong} wrong" in confirm
+                    before = await _event_count(api, dataset_id)
+
+                    await tab.click("#apply")  # neither box ticked: the browser holds the form back
+                    await asyncio.sleep(0.5)
+                    await tab.check("#override-unfit")
+                    await tab.click("#apply")  # the confirmation is still missing
+                    await asyncio.sleep(0.5)
+                    assert await _event_count(api, dataset_id) == before
+
+                    await tab.click("h1")  # focus leaves the form: keys go to the page
+                    await tab.keyboard.press("f")
+                    assert await tab.locator("#exclude-flagged").is_checked()
+                    await tab.check("#confirm-batch input")
+                    await tab.click("#apply")
+                    await tab.locator(".notice").wait_for()
+                    assert f"Labeled {18 - flagged} items" in await tab.locator(".notice").inner_text()
+                    assert not errors, errors
+                finally:
+                    await browser.close()
+
+            event = (await api.get(f"{API}/datasets/{dataset_id}/events")).json()["events"][0]
+            assert event["kind"] == "probability" and event["model_id"] == unfit
+            assert event["parameters"]["override_unfit"] is True and event["parameters"]["confirmed"] is True
+            assert event["parameters"]["excluded_flagged"] == flagged
