@@ -56,8 +56,8 @@ def _frames_of_array_shape(shape: tuple[int, ...], dtype: str, limits: FrameLimi
         limits.check_frame(shape[0], shape[1])
         return [(shape[0], shape[1], 1, dtype)]
     if len(shape) == 3:
-        limits.check_count(shape[0])
         limits.check_frame(shape[1], shape[2])
+        limits.check_count(shape[0])
         return [(shape[1], shape[2], 1, dtype)] * shape[0]
     raise Unreadable(f"array of shape {shape} is not a 2-D image or a 3-D stack")
 

@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("labelwise.images")
 
 MIN_SIZE, MAX_SIZE = 16, 4096
-# Cached sizes: multiples of 16 up to 1024 (every size the pages ask for); other sizes and
-# percentiles off the 0.1 grid of the pages' inputs are rendered and served, never written.
-CACHED_SIZE_STEP, CACHED_SIZE_MAX = 16, 1024
+# Sizes up to 1024 and percentiles on the 0.1 grid of the pages' inputs are cached; bigger sizes
+# and other percentiles (1.2345: a new file per value) are rendered and served, never written.
+CACHED_SIZE_MAX = 1024
 PERCENTILE_GRID = 0.1
 SWEEP_TO = 0.9  # a sweep evicts down to this share of each bound, so it does not run every put
 ATIME_GRANULARITY_NS = 60 * 10**9  # a hit marks the file used at most once a minute
@@ -61,8 +61,8 @@ def view_stride(height: int | None, width: int | None, max_view_pixels: int) -> 
 
 
 def is_cacheable(transform: DisplayTransform, size: int | None) -> bool:
-    """Whether a rendering is written to disk: the pages' sizes and percentile steps only."""
-    if size is not None and (size % CACHED_SIZE_STEP or size > CACHED_SIZE_MAX):
+    """Whether a rendering is written to disk: thumbnail sizes and the pages' percentile steps."""
+    if size is not None and size > CACHED_SIZE_MAX:
         return False
     return all(
         abs(p / PERCENTILE_GRID - round(p / PERCENTILE_GRID)) < 1e-6

@@ -87,11 +87,11 @@ async def test_size_4096_of_a_small_image_is_served_at_its_own_size(client_with,
         assert not list((tmp_path / "data").rglob("*_4096.png"))  # and 4096 is never written
 
 
-def test_only_the_pages_sizes_and_percentile_steps_are_cached(tmp_path):
+def test_only_thumbnail_sizes_and_the_pages_percentile_steps_are_cached(tmp_path):
     assert is_cacheable(DisplayTransform(p_low=0.5, p_high=99.9), 128)
     assert is_cacheable(DisplayTransform(), None)
     assert not is_cacheable(DisplayTransform(p_low=1.2345), 128)
-    assert not is_cacheable(DisplayTransform(), 4096) and not is_cacheable(DisplayTransform(), 130)
+    assert is_cacheable(DisplayTransform(), 24) and not is_cacheable(DisplayTransform(), 2048)
     write_png(tmp_path / "root" / "a.png", size=(64, 64))
     source = FolderSource(tmp_path / "root", [tmp_path / "root"], 10**6)
     cache = ThumbnailCache(tmp_path / "cache")

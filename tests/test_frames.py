@@ -1,0 +1,67 @@
+"""What makes a frame: an array does not explode into items (decision 0004).
+
+Before, an 800 kB ``.npy`` of shape (200000, 1, 1) became 200,000 items of one pixel each.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from backend.datasets import service
+from backend.datasets.items import list_items
+from backend.errors import Unreadable
+from backend.images import decode
+from backend.images.decode import FrameLimits
+from backend.sources.folder import FolderSource
+from tests.factories import write_npy, write_tiff
+
+
+async def _items(session, dataset_id: int):
+    return [e.item for e in (await list_items(session, dataset_id, limit=500)).items]
+
+
+async def test_an_array_of_one_pixel_frames_is_one_unreadable_item_that_says_why(session, settings, folder):
+    write_npy(folder / "pixels.npy", (200_000, 1, 1))
+    write_npy(folder / "column.npy", (200_000, 1))
+    write_npy(folder / "flat.npy", (200_000,))
+    write_npy(folder / "fine.npy", (2, 16, 16))
+    dataset, report = await service.create_dataset(session, settings, "explode", [str(folder)])
+    items = {i.uri: i for i in await _items(session, dataset.id)}
+    assert report.added == 3 + 2 and report.unreadable == 3
+    assert "smaller than 8 pixels a side" in items["pixels.npy"].error
+    assert "smaller than 8 pixels a side" in items["column.npy"].error
+    assert "not a 2-D image" in items["flat.npy"].error
+
+
+async def test_a_stack_above_the_frame_cap_is_refused_with_its_count(session, settings, folder):
+    np.save(folder / "many.npy", np.zeros((12_000, 8, 8), dtype=np.uint8))  # 768 kB
+    with h5py.File(folder / "split.h5", "w") as handle:  # the cap counts across a file's arrays
+        handle["a"] = np.zeros((6_000, 8, 8), dtype=np.uint8)
+        handle["b"] = np.zeros((6_000, 8, 8), dtype=np.uint8)
+    dataset, report = await service.create_dataset(session, settings, "many", [str(folder)])
+    items = {i.uri: i for i in await _items(session, dataset.id)}
+    assert report.added == 2 and report.unreadable == 2
+    assert "12000 frames, more than the limit of 10000" in items["many.npy"].error
+    assert "12000 frames" in items["split.h5"].error
+
+
+async def test_the_frame_limits_are_settings(session, settings, folder):
+    write_tiff(folder / "stack.tif", frames=4, size=16)
+    write_npy(folder / "small.npy", (12, 12))
+    strict = settings.model_copy(update={"max_frames_per_file": 3, "min_frame_side": 13})
+    dataset, report = await service.create_dataset(session, strict, "strict", [str(folder)])
+    items = {i.uri: i for i in await _items(session, dataset.id)}
+    assert report.unreadable == 2
+    assert "4 frames, more than the limit of 3" in items["stack.tif"].error
+    assert "smaller than 13 pixels" in items["small.npy"].error
+
+
+def test_reading_checks_the_limits_too(tmp_path):
+    """A file may grow after the scan: reading a frame applies the same rules."""
+    write_tiff(tmp_path / "stack.tif", frames=4, size=16)
+    source = FolderSource(tmp_path, [tmp_path], 10**6, FrameLimits(max_frames=3))
+    with pytest.raises(Unreadable, match="more than the limit"):
+        source.read("stack.tif", 0)
+    assert decode.read_file(tmp_path / "stack.tif", 3, max_pixels=10**6).shape == (16, 16)
