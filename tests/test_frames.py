@@ -11,7 +11,7 @@ import pytest
 
 from backend.datasets import service
 from backend.datasets.items import list_items
-from backend.errors import Unreadable
+from backend.errors import TooLarge, Unreadable
 from backend.images import decode
 from backend.images.decode import FrameLimits
 from backend.sources.folder import FolderSource
@@ -65,3 +65,17 @@ def test_reading_checks_the_limits_too(tmp_path):
     with pytest.raises(Unreadable, match="more than the limit"):
         source.read("stack.tif", 0)
     assert decode.read_file(tmp_path / "stack.tif", 3, max_pixels=10**6).shape == (16, 16)
+
+
+def test_an_hdf5_stack_stored_in_one_huge_chunk_is_refused_before_decoding(tmp_path):
+    """One frame of a compressed stack kept in a single chunk would decompress the whole stack."""
+    with h5py.File(tmp_path / "bomb.h5", "w") as handle:
+        handle.create_dataset(
+            "stack", shape=(64, 64, 64), dtype="uint8", chunks=(64, 64, 64), compression="gzip"
+        )
+        handle.create_dataset(
+            "fine", shape=(64, 64, 64), dtype="uint8", chunks=(1, 64, 64), compression="gzip"
+        )
+    with pytest.raises(TooLarge, match="chunks of 262144 values"):
+        decode.read_file(tmp_path / "bomb.h5", 64, max_pixels=64 * 64 * 8)  # frames of "stack" follow "fine"
+    assert decode.read_file(tmp_path / "bomb.h5", 0, max_pixels=64 * 64 * 8).shape == (64, 64)

@@ -197,7 +197,7 @@ def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int) -> np.ndarr
     return to_float(array)
 
 
-def _hdf5_pixels(path: Path, frame: int, step: int, roots: Sequence[Path]) -> np.ndarray:
+def _hdf5_pixels(path: Path, frame: int, step: int, roots: Sequence[Path], max_pixels: int) -> np.ndarray:
     """Frames count across the file's arrays in name order; read from the handle just checked."""
     offset = frame
     with hdf5.open_checked(path, roots) as (handle, arrays):
@@ -205,6 +205,14 @@ def _hdf5_pixels(path: Path, frame: int, step: int, roots: Sequence[Path]) -> np
             count = 1 if len(shape) == 2 else shape[0]
             if offset < count:
                 node = handle[name]
+                chunk = int(np.prod(node.chunks)) if node.chunks else 0
+                if chunk > max_pixels:  # a chunk decompresses whole: a stack in one chunk is a bomb
+                    raise TooLarge(
+                        f"dataset '{name}' of {path.name} is stored in chunks of {chunk} values; reading a "
+                        f"frame would decode one, above the limit of {max_pixels} pixels",
+                        width=shape[-1],
+                        height=shape[-2],
+                    )
                 return to_float(node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step])
             offset -= count
     raise NotFound(f"{path.name} has no frame {frame}")
@@ -237,7 +245,7 @@ def read_file(
             data = np.load(path, mmap_mode="r", allow_pickle=False)
             array = data if data.ndim == 2 else data[frame]
             return to_float(np.ascontiguousarray(array[::step, ::step]))
-        return _hdf5_pixels(path, frame, step, _own_folder(path, roots))
+        return _hdf5_pixels(path, frame, step, _own_folder(path, roots), max_pixels)
     except (NotFound, TooLarge, Forbidden):
         raise
     except (OSError, ValueError, SyntaxError, KeyError, EOFError, IndexError) as exc:
