@@ -27,9 +27,12 @@ async def test_an_array_of_one_pixel_frames_is_one_unreadable_item_that_says_why
     write_npy(folder / "column.npy", (200_000, 1))
     write_npy(folder / "flat.npy", (200_000,))
     write_npy(folder / "fine.npy", (2, 16, 16))
+    np.savez(folder / "archive.npz", a=np.zeros((16, 16)))
+    (folder / "archive.npz").rename(folder / "archive.npy")  # np.load opens a zip whatever its name
     dataset, report = await service.create_dataset(session, settings, "explode", [str(folder)])
     items = {i.uri: i for i in await _items(session, dataset.id)}
-    assert report.added == 3 + 2 and report.unreadable == 3
+    assert report.added == 4 + 2 and report.unreadable == 4
+    assert "a .npz archive" in items["archive.npy"].error
     assert "smaller than 8 pixels a side" in items["pixels.npy"].error
     assert "smaller than 8 pixels a side" in items["column.npy"].error
     assert "not a 2-D image" in items["flat.npy"].error

@@ -62,6 +62,15 @@ def _frames_of_array_shape(shape: tuple[int, ...], dtype: str, limits: FrameLimi
     raise Unreadable(f"array of shape {shape} is not a 2-D image or a 3-D stack")
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    """The array, memory-mapped; never a pickle, and never the archive np.load makes of a zip."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise Unreadable(f"{path.name} is a .npz archive, not a .npy array")
+    return array
+
+
 def _check_numeric(dtype: np.dtype) -> None:
     if dtype.kind not in "biuf":
         raise Unreadable(f"array of dtype {dtype} is not numeric")
@@ -124,7 +133,7 @@ def probe_file(
         if suffix in TIFF_SUFFIXES:
             return _tiff_frames(path, limits)
         if suffix == ".npy":
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            array = _load_npy(path)
             _check_numeric(array.dtype)
             return _frames_of_array_shape(array.shape, str(array.dtype), limits)
         if suffix in HDF5_SUFFIXES:
@@ -242,7 +251,7 @@ def read_file(
         if suffix in TIFF_SUFFIXES:
             return _tiff_pixels(path, frame, step, max_pixels)
         if suffix == ".npy":
-            data = np.load(path, mmap_mode="r", allow_pickle=False)
+            data = _load_npy(path)
             array = data if data.ndim == 2 else data[frame]
             return to_float(np.ascontiguousarray(array[::step, ::step]))
         return _hdf5_pixels(path, frame, step, _own_folder(path, roots), max_pixels)
