@@ -82,3 +82,16 @@ def test_an_hdf5_stack_stored_in_one_huge_chunk_is_refused_before_decoding(tmp_p
     with pytest.raises(TooLarge, match="chunks of 262144 values"):
         decode.read_file(tmp_path / "bomb.h5", 64, max_pixels=64 * 64 * 8)  # frames of "stack" follow "fine"
     assert decode.read_file(tmp_path / "bomb.h5", 0, max_pixels=64 * 64 * 8).shape == (64, 64)
+
+
+def test_small_arrays_beside_the_images_of_an_hdf5_file_are_skipped_as_metadata(tmp_path):
+    with h5py.File(tmp_path / "scan.nxs.h5", "w") as handle:
+        handle["entry/instrument/orientation"] = np.eye(3)
+        handle["entry/instrument/position"] = np.zeros((1, 3))
+        handle["entry/data"] = np.arange(2 * 16 * 16, dtype=np.uint16).reshape(2, 16, 16)
+    assert len(decode.probe_file(tmp_path / "scan.nxs.h5")) == 2
+    assert decode.read_file(tmp_path / "scan.nxs.h5", 1, max_pixels=10**6)[0, 0] == 256
+    with h5py.File(tmp_path / "meta.h5", "w") as handle:
+        handle["orientation"] = np.eye(3)
+    with pytest.raises(Unreadable, match="at least 8 pixels a side"):
+        decode.probe_file(tmp_path / "meta.h5")

@@ -100,11 +100,21 @@ def _tiff_frames(path: Path, limits: FrameLimits) -> list[FrameShape]:
         return frames
 
 
+def _hdf5_images(arrays: list[hdf5.ArrayInfo], limits: FrameLimits) -> list[hdf5.ArrayInfo]:
+    """The arrays whose frames are images: small ones (a NeXus file's (1, 3) orientation, a 3x3
+    calibration) are metadata beside them, skipped rather than refusing the file."""
+    images = [a for a in arrays if min(a[1][-2:]) >= limits.min_side]
+    if not images:
+        raise Unreadable(f"HDF5 file holds no 2-D or 3-D array of at least {limits.min_side} pixels a side")
+    return images
+
+
 def _hdf5_frames(arrays: list[hdf5.ArrayInfo], limits: FrameLimits) -> list[FrameShape]:
-    """Frames count across the file's arrays in name order, the limit over all of them."""
-    limits.check_count(sum(1 if len(shape) == 2 else shape[0] for _, shape, _ in arrays))
+    """Frames count across the file's image arrays in name order, the limit over all of them."""
+    images = _hdf5_images(arrays, limits)
+    limits.check_count(sum(1 if len(shape) == 2 else shape[0] for _, shape, _ in images))
     frames: list[FrameShape] = []
-    for _name, shape, dtype in arrays:
+    for _name, shape, dtype in images:
         frames.extend(_frames_of_array_shape(shape, dtype, limits))
     return frames
 
@@ -206,11 +216,13 @@ def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int) -> np.ndarr
     return to_float(array)
 
 
-def _hdf5_pixels(path: Path, frame: int, step: int, roots: Sequence[Path], max_pixels: int) -> np.ndarray:
-    """Frames count across the file's arrays in name order; read from the handle just checked."""
+def _hdf5_pixels(
+    path: Path, frame: int, step: int, roots: Sequence[Path], max_pixels: int, limits: FrameLimits
+) -> np.ndarray:
+    """Frames count across the file's image arrays in name order; read from the handle just checked."""
     offset = frame
     with hdf5.open_checked(path, roots) as (handle, arrays):
-        for name, shape, _ in arrays:
+        for name, shape, _ in _hdf5_images(arrays, limits):
             count = 1 if len(shape) == 2 else shape[0]
             if offset < count:
                 node = handle[name]
@@ -254,7 +266,7 @@ def read_file(
             data = _load_npy(path)
             array = data if data.ndim == 2 else data[frame]
             return to_float(np.ascontiguousarray(array[::step, ::step]))
-        return _hdf5_pixels(path, frame, step, _own_folder(path, roots), max_pixels)
+        return _hdf5_pixels(path, frame, step, _own_folder(path, roots), max_pixels, limits)
     except (NotFound, TooLarge, Forbidden):
         raise
     except (OSError, ValueError, SyntaxError, KeyError, EOFError, IndexError) as exc:
