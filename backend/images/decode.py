@@ -180,11 +180,26 @@ def to_float(array: np.ndarray) -> np.ndarray:
     return np.asarray(array, dtype=np.float32)
 
 
+# Modes whose every step-th pixel PIL picks itself (nearest-neighbour affine sampling at s*x, the
+# same pixels as array[::s, ::s]), so a thumbnail of a 64-megapixel PNG does not first copy it all.
+_PIL_STRIDED_MODES = {"L", "RGB", "RGBA"}
+
+
 def _pil_pixels(path: Path, step: int) -> np.ndarray:
     """Pixels of a PNG/JPEG, strided and without alpha, copied once from the decoder."""
     with warnings.catch_warnings(), Image.open(path) as image:
         warnings.simplefilter("ignore")
         image.load()
+        if step > 1 and image.mode in _PIL_STRIDED_MODES:
+            width, height = image.size
+            offset = 0.5 - step / 2  # PIL samples at pixel centres: s*(x+0.5) + offset = s*x + 0.5
+            picked = image.transform(
+                (-(-width // step), -(-height // step)),
+                Image.Transform.AFFINE,
+                (step, 0, offset, 0, step, offset),
+                Image.Resampling.NEAREST,
+            )
+            return to_float(np.asarray(picked))
         array = np.asarray(image)
     if step > 1:
         array = array[::step, ::step]
