@@ -95,3 +95,19 @@ def test_small_arrays_beside_the_images_of_an_hdf5_file_are_skipped_as_metadata(
         handle["orientation"] = np.eye(3)
     with pytest.raises(Unreadable, match="at least 8 pixels a side"):
         decode.probe_file(tmp_path / "meta.h5")
+
+
+def test_a_compressed_single_page_tiff_stack_is_refused_before_decoding(tmp_path):
+    """One page holding N frames decodes whole; uncompressed, one frame is memory-mapped."""
+    import tifffile
+
+    data = np.arange(20 * 64 * 64, dtype=np.uint16).reshape(20, 64, 64)
+    tifffile.imwrite(
+        tmp_path / "packed.tif", data, compression="zlib", photometric="minisblack", planarconfig="separate"
+    )
+    tifffile.imwrite(tmp_path / "plain.tif", data, photometric="minisblack", planarconfig="separate")
+    assert len(decode.probe_file(tmp_path / "packed.tif")) == 20
+    with pytest.raises(TooLarge, match="one compressed page of 20 frames"):
+        decode.read_file(tmp_path / "packed.tif", 3, max_pixels=64 * 64 * 4)
+    frame = decode.read_file(tmp_path / "plain.tif", 3, max_pixels=64 * 64 * 4)
+    np.testing.assert_array_equal(frame, data[3].astype(np.float32))
