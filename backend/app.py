@@ -101,7 +101,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = db
-    app.state.thumbnails = ThumbnailCache(settings.cache_dir)
+    app.state.thumbnails = ThumbnailCache.from_settings(settings)
     app.state.shutdown_hooks = []
     app.state.sign_in_limiter = SignInLimiter()
     return app

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from backend.images.decode import FrameLimits
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_image_pixels: int = 64_000_000  # refuse to decode bigger images (decompression bombs)
+    # A "full resolution" view above this many pixels is read strided down to it (a 64-megapixel
+    # RGBA image would otherwise cost gigabytes per request); 25 MP keeps an Eiger 16M frame whole.
+    max_view_pixels: int = 25_000_000
+    min_frame_side: int = 8  # an array frame narrower than this (a 1-D or (N, 1, 1) array) is refused
+    max_frames_per_file: int = 10_000  # a stack with more frames is refused, not made into items
+    # Disk cache of rendered thumbnails: least recently used files go first beyond either bound.
+    thumbnail_cache_max_bytes: int = 1024**3
+    thumbnail_cache_max_entries: int = 200_000
     max_request_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 500
     # Label classes one dataset may hold (a CSV import with create_classes is refused above it).
@@ -83,6 +95,13 @@ class Settings(BaseSettings):
         roots = [Path(p).expanduser().resolve() for p in self.data_roots.split(os.pathsep) if p]
         roots.append(self.demo_dir.resolve())
         return roots
+
+    @property
+    def frame_limits(self) -> FrameLimits:
+        """What the file readers accept as frames (see ``backend.images.decode.FrameLimits``)."""
+        from backend.images.decode import FrameLimits
+
+        return FrameLimits(min_side=self.min_frame_side, max_frames=self.max_frames_per_file)
 
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.artifact_dir, self.cache_dir):

@@ -85,3 +85,19 @@ def test_render_png_fits_the_longer_side(tmp_path):
 
     png = render_png(np.random.default_rng(0).random((100, 50)), DisplayTransform(), 40)
     assert Image.open(BytesIO(png)).size == (20, 40)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "I;16"])
+def test_a_strided_read_picks_every_stride_th_pixel_whatever_the_mode(tmp_path, mode):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    shape = {"L": (101, 77), "RGB": (101, 77, 3), "RGBA": (64, 90, 4), "I;16": (50, 61)}[mode]
+    pixels = rng.integers(0, 250, shape).astype(np.uint16 if mode == "I;16" else np.uint8)
+    image = Image.fromarray(pixels)
+    assert image.mode == mode
+    image.save(tmp_path / "x.png")
+    expected = pixels[..., :3] if mode == "RGBA" else pixels
+    for stride in (1, 2, 3, 7):
+        read = decode.read_file(tmp_path / "x.png", max_pixels=10**6, stride=stride)
+        np.testing.assert_array_equal(read, expected[::stride, ::stride].astype(np.float32))

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.images.decode import FrameLimits
 from backend.settings import Settings
 from backend.sources import SourceEntry, open_source
 from backend.sources.folder import FolderSource
@@ -29,11 +30,11 @@ class ScanReport:
     restored: int = 0
 
 
-def _probe_chunk(args: tuple[str, list[str], list[str], int]) -> list[SourceEntry]:
-    root, roots, rels, max_pixels = args
+def _probe_chunk(args: tuple[str, list[str], list[str], int, FrameLimits]) -> list[SourceEntry]:
+    root, roots, rels, max_pixels, limits = args
     from pathlib import Path
 
-    source = FolderSource(Path(root), [Path(r) for r in roots], max_pixels)
+    source = FolderSource(Path(root), [Path(r) for r in roots], max_pixels, limits)
     out: list[SourceEntry] = []
     for rel in rels:
         out.extend(source.probe(rel))
@@ -64,7 +65,7 @@ def scan_entries(source: Source, settings: Settings, progress: Progress | None =
     else:
         workers = max(1, min(os.cpu_count() or 1, 8))
         jobs = [
-            (str(adapter.root), [str(r) for r in adapter.roots], chunk, adapter.max_pixels)
+            (str(adapter.root), [str(r) for r in adapter.roots], chunk, adapter.max_pixels, adapter.limits)
             for chunk in _chunks(files, 1000)
         ]
         done = 0

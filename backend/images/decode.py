@@ -6,12 +6,15 @@ Shapes are read from headers first so that oversized images are refused before a
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from backend.errors import NotFound, TooLarge, Unreadable
+from backend.errors import Forbidden, NotFound, TooLarge, Unreadable
+from backend.images import hdf5
 
 # (height, width, channels, dtype) of each frame a file holds
 FrameShape = tuple[int, int, int, str]
@@ -23,13 +26,49 @@ HDF5_SUFFIXES = {".h5", ".hdf5"}
 Image.MAX_IMAGE_PIXELS = None
 
 
-def _frames_of_array_shape(shape: tuple[int, ...], dtype: str) -> list[FrameShape]:
+@dataclass(frozen=True, slots=True)
+class FrameLimits:
+    """What makes a frame: both sides at least ``min_side`` pixels, at most ``max_frames`` per file.
+
+    Without them an 800 kB array of shape (200000, 1, 1) becomes 200,000 items.
+    """
+
+    min_side: int = 8
+    max_frames: int = 10_000
+
+    def check_count(self, count: int) -> None:
+        if count > self.max_frames:
+            raise Unreadable(f"file holds {count} frames, more than the limit of {self.max_frames} per file")
+
+    def check_frame(self, height: int, width: int) -> None:
+        if min(height, width) < self.min_side:
+            raise Unreadable(
+                f"frames of {width}x{height} pixels are smaller than {self.min_side} pixels a side"
+            )
+
+
+DEFAULT_LIMITS = FrameLimits()
+
+
+def _frames_of_array_shape(shape: tuple[int, ...], dtype: str, limits: FrameLimits) -> list[FrameShape]:
     """A 2-D array is one frame, a 3-D array a stack of frames along its first axis."""
     if len(shape) == 2:
+        limits.check_frame(shape[0], shape[1])
         return [(shape[0], shape[1], 1, dtype)]
     if len(shape) == 3:
+        limits.check_frame(shape[1], shape[2])
+        limits.check_count(shape[0])
         return [(shape[1], shape[2], 1, dtype)] * shape[0]
     raise Unreadable(f"array of shape {shape} is not a 2-D image or a 3-D stack")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """The array, memory-mapped; never a pickle, and never the archive np.load makes of a zip."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise Unreadable(f"{path.name} is a .npz archive, not a .npy array")
+    return array
 
 
 def _check_numeric(dtype: np.dtype) -> None:
@@ -37,7 +76,8 @@ def _check_numeric(dtype: np.dtype) -> None:
         raise Unreadable(f"array of dtype {dtype} is not numeric")
 
 
-def _tiff_frames(path: Path) -> list[FrameShape]:
+def _tiff_frames(path: Path, limits: FrameLimits) -> list[FrameShape]:
+    """Pages of the file itself: tifffile's pages never read another file (OME series would)."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -47,34 +87,48 @@ def _tiff_frames(path: Path) -> list[FrameShape]:
             page = tif.pages[0]
             shape = page.shape
             if len(shape) == 3 and shape[-1] in (3, 4):
+                limits.check_frame(shape[0], shape[1])
                 return [(shape[0], shape[1], shape[2], str(page.dtype))]
-            return _frames_of_array_shape(shape, str(page.dtype))
+            return _frames_of_array_shape(shape, str(page.dtype), limits)
+        limits.check_count(len(tif.pages))
         frames: list[FrameShape] = []
         for page in tif.pages:
             shape = page.shape
             channels = shape[2] if len(shape) == 3 else 1
+            limits.check_frame(shape[0], shape[1])
             frames.append((shape[0], shape[1], channels, str(page.dtype)))
         return frames
 
 
-def _hdf5_arrays(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
-    import h5py
-
-    found: list[tuple[str, tuple[int, ...], str]] = []
-    with h5py.File(path, "r") as handle:
-
-        def visit(name: str, node: object) -> None:
-            if isinstance(node, h5py.Dataset) and node.ndim in (2, 3) and node.dtype.kind in "biuf":
-                found.append((name, tuple(node.shape), str(node.dtype)))
-
-        handle.visititems(visit)
-    if not found:
-        raise Unreadable("HDF5 file holds no 2-D or 3-D numeric array")
-    return sorted(found)
+def _hdf5_images(arrays: list[hdf5.ArrayInfo], limits: FrameLimits) -> list[hdf5.ArrayInfo]:
+    """The arrays whose frames are images: small ones (a NeXus file's (1, 3) orientation, a 3x3
+    calibration) are metadata beside them, skipped rather than refusing the file."""
+    images = [a for a in arrays if min(a[1][-2:]) >= limits.min_side]
+    if not images:
+        raise Unreadable(f"HDF5 file holds no 2-D or 3-D array of at least {limits.min_side} pixels a side")
+    return images
 
 
-def probe_file(path: Path) -> list[FrameShape]:
-    """The frames of a file, read from its header; raises ``Unreadable`` with the reason."""
+def _hdf5_frames(arrays: list[hdf5.ArrayInfo], limits: FrameLimits) -> list[FrameShape]:
+    """Frames count across the file's image arrays in name order, the limit over all of them."""
+    images = _hdf5_images(arrays, limits)
+    limits.check_count(sum(1 if len(shape) == 2 else shape[0] for _, shape, _ in images))
+    frames: list[FrameShape] = []
+    for _name, shape, dtype in images:
+        frames.extend(_frames_of_array_shape(shape, dtype, limits))
+    return frames
+
+
+def _own_folder(path: Path, roots: Sequence[Path] | None) -> Sequence[Path]:
+    """Without data roots given, a file may point at nothing outside its own folder."""
+    return roots if roots is not None else [path.parent.resolve()]
+
+
+def probe_file(
+    path: Path, *, roots: Sequence[Path] | None = None, limits: FrameLimits = DEFAULT_LIMITS
+) -> list[FrameShape]:
+    """The frames of a file, read from its header; raises ``Unreadable`` with the reason, or
+    ``Forbidden`` for an HDF5 file that points outside ``roots``."""
     suffix = path.suffix.lower()
     try:
         if suffix in PIL_SUFFIXES:
@@ -84,19 +138,18 @@ def probe_file(path: Path) -> list[FrameShape]:
                 mode = image.mode
                 if suffix == ".png":
                     image.verify()  # checks chunk CRCs without decoding pixels
+            limits.check_frame(height, width)
             return [(height, width, channels, mode)]
         if suffix in TIFF_SUFFIXES:
-            return _tiff_frames(path)
+            return _tiff_frames(path, limits)
         if suffix == ".npy":
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            array = _load_npy(path)
             _check_numeric(array.dtype)
-            return _frames_of_array_shape(array.shape, str(array.dtype))
+            return _frames_of_array_shape(array.shape, str(array.dtype), limits)
         if suffix in HDF5_SUFFIXES:
-            frames: list[FrameShape] = []
-            for _name, shape, dtype in _hdf5_arrays(path):
-                frames.extend(_frames_of_array_shape(shape, dtype))
-            return frames
-    except (Unreadable, NotFound):
+            with hdf5.open_checked(path, _own_folder(path, roots)) as (_, arrays):
+                return _hdf5_frames(arrays, limits)
+    except (Unreadable, NotFound, Forbidden):
         raise
     except FileNotFoundError as exc:
         raise NotFound(f"file '{path.name}' is missing") from exc
@@ -115,18 +168,104 @@ def check_pixels(height: int, width: int, max_pixels: int) -> None:
 
 
 def to_float(array: np.ndarray) -> np.ndarray:
-    """float32 with a trailing channel axis only for colour images."""
-    out = np.asarray(array, dtype=np.float32)
-    if out.ndim == 3 and out.shape[-1] == 1:
-        out = out[..., 0]
-    if out.ndim == 3 and out.shape[-1] == 4:  # drop alpha
-        out = out[..., :3]
-    return out
+    """float32 with a trailing channel axis only for colour images.
+
+    Alpha and singleton channels are dropped before the conversion: a 64-megapixel RGBA image
+    costs three float32 channels (768 MB), not four.
+    """
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 3 and array.shape[-1] == 4:  # drop alpha
+        array = array[..., :3]
+    return np.asarray(array, dtype=np.float32)
 
 
-def read_file(path: Path, frame: int = 0, *, max_pixels: int, stride: int = 1) -> np.ndarray:
-    """Decode one frame of a file as float32, refusing images above ``max_pixels``."""
-    frames = probe_file(path)
+# Modes whose every step-th pixel PIL picks itself (nearest-neighbour affine sampling at s*x, the
+# same pixels as array[::s, ::s]), so a thumbnail of a 64-megapixel PNG does not first copy it all.
+_PIL_STRIDED_MODES = {"L", "RGB", "RGBA"}
+
+
+def _pil_pixels(path: Path, step: int) -> np.ndarray:
+    """Pixels of a PNG/JPEG, strided and without alpha, copied once from the decoder."""
+    with warnings.catch_warnings(), Image.open(path) as image:
+        warnings.simplefilter("ignore")
+        image.load()
+        if step > 1 and image.mode in _PIL_STRIDED_MODES:
+            width, height = image.size
+            offset = 0.5 - step / 2  # PIL samples at pixel centres: s*(x+0.5) + offset = s*x + 0.5
+            picked = image.transform(
+                (-(-width // step), -(-height // step)),
+                Image.Transform.AFFINE,
+                (step, 0, offset, 0, step, offset),
+                Image.Resampling.NEAREST,
+            )
+            return to_float(np.asarray(picked))
+        array = np.asarray(image)
+    if step > 1:
+        array = array[::step, ::step]
+    return to_float(array)
+
+
+def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0] if len(tif.pages) == 1 else tif.pages[frame]
+        shape = page.shape
+        stacked = len(tif.pages) == 1 and len(shape) == 3 and shape[-1] not in (3, 4)
+        if stacked and shape[0] * shape[1] * shape[2] > max_pixels:
+            if not page.is_memmappable:  # a compressed stack decodes whole: N frames at once
+                raise TooLarge(
+                    f"{path.name} is one compressed page of {shape[0]} frames; decoding one frame would "
+                    f"decode {shape[0] * shape[1] * shape[2]} pixels, above the limit of {max_pixels}",
+                    width=shape[2],
+                    height=shape[1],
+                )
+            array = tifffile.memmap(path, page=0, mode="r")[frame]
+        else:
+            array = page.asarray()
+            if stacked:
+                array = array[frame]
+    if step > 1:
+        array = array[::step, ::step]
+    return to_float(array)
+
+
+def _hdf5_pixels(
+    path: Path, frame: int, step: int, roots: Sequence[Path], max_pixels: int, limits: FrameLimits
+) -> np.ndarray:
+    """Frames count across the file's image arrays in name order; read from the handle just checked."""
+    offset = frame
+    with hdf5.open_checked(path, roots) as (handle, arrays):
+        for name, shape, _ in _hdf5_images(arrays, limits):
+            count = 1 if len(shape) == 2 else shape[0]
+            if offset < count:
+                node = handle[name]
+                chunk = int(np.prod(node.chunks)) if node.chunks else 0
+                if chunk > max_pixels:  # a chunk decompresses whole: a stack in one chunk is a bomb
+                    raise TooLarge(
+                        f"dataset '{name}' of {path.name} is stored in chunks of {chunk} values; reading a "
+                        f"frame would decode one, above the limit of {max_pixels} pixels",
+                        width=shape[-1],
+                        height=shape[-2],
+                    )
+                return to_float(node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step])
+            offset -= count
+    raise NotFound(f"{path.name} has no frame {frame}")
+
+
+def read_file(
+    path: Path,
+    frame: int = 0,
+    *,
+    max_pixels: int,
+    stride: int = 1,
+    roots: Sequence[Path] | None = None,
+    limits: FrameLimits = DEFAULT_LIMITS,
+) -> np.ndarray:
+    """Decode one frame of a file as float32, refusing images above ``max_pixels`` and files that
+    point outside ``roots`` (checked again here: a file may have changed since it was scanned)."""
+    frames = probe_file(path, roots=roots, limits=limits)
     if not 0 <= frame < len(frames):
         raise NotFound(f"{path.name} has no frame {frame}")
     height, width, _, _ = frames[frame]
@@ -135,41 +274,15 @@ def read_file(path: Path, frame: int = 0, *, max_pixels: int, stride: int = 1) -
     step = max(1, int(stride))
     try:
         if suffix in PIL_SUFFIXES:
-            with warnings.catch_warnings(), Image.open(path) as image:
-                warnings.simplefilter("ignore")
-                image.load()
-                array = np.asarray(image)
-        elif suffix in TIFF_SUFFIXES:
-            import tifffile
-
-            with tifffile.TiffFile(path) as tif:
-                if len(tif.pages) == 1:
-                    array = tif.pages[0].asarray()
-                    if array.ndim == 3 and array.shape[-1] not in (3, 4):
-                        array = array[frame]
-                else:
-                    array = tif.pages[frame].asarray()
-        elif suffix == ".npy":
-            data = np.load(path, mmap_mode="r", allow_pickle=False)
+            return _pil_pixels(path, step)
+        if suffix in TIFF_SUFFIXES:
+            return _tiff_pixels(path, frame, step, max_pixels)
+        if suffix == ".npy":
+            data = _load_npy(path)
             array = data if data.ndim == 2 else data[frame]
             return to_float(np.ascontiguousarray(array[::step, ::step]))
-        else:  # HDF5: frames count across the file's arrays in name order
-            import h5py
-
-            offset = frame
-            with h5py.File(path, "r") as handle:
-                for name, shape, _ in _hdf5_arrays(path):
-                    count = 1 if len(shape) == 2 else shape[0]
-                    if offset < count:
-                        node = handle[name]
-                        data = node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step]
-                        return to_float(data)
-                    offset -= count
-            raise NotFound(f"{path.name} has no frame {frame}")
-    except (NotFound, TooLarge):
+        return _hdf5_pixels(path, frame, step, _own_folder(path, roots), max_pixels, limits)
+    except (NotFound, TooLarge, Forbidden):
         raise
     except (OSError, ValueError, SyntaxError, KeyError, EOFError, IndexError) as exc:
         raise Unreadable(f"cannot decode {path.name}: {exc}") from exc
-    if step > 1:
-        array = array[::step, ::step]
-    return to_float(array)

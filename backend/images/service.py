@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.items import get_item
-from backend.errors import Invalid, LabelwiseError, Unreadable
+from backend.errors import Forbidden, Invalid, LabelwiseError, Unreadable
 from backend.images.thumbnails import MAX_SIZE, MIN_SIZE, ThumbnailCache, epoch_ms
 from backend.images.transforms import DisplayTransform
 from backend.settings import Settings
@@ -49,7 +49,7 @@ async def item_png(
         return await asyncio.to_thread(
             cache.render, adapter, item_id, item.uri, item.frame, transform, size, (item.height, item.width)
         )
-    except Unreadable as exc:
+    except (Unreadable, Forbidden) as exc:  # Forbidden: the file now points outside the roots
         await _mark_unreadable(session, item, exc.message)
         raise
     except LabelwiseError:

@@ -36,34 +36,76 @@ class DisplayTransform:
         return apply_transform(image, self)
 
 
-def min_max(image: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1]; a constant image becomes all zeros."""
+# Percentiles of bigger images are taken from a sample of whole rows (chosen at random with a
+# fixed seed, so a view renders the same each time): np.percentile copies what it is given, and a
+# 64-megapixel RGB image is 192 million values. Smaller images get exact percentiles.
+PERCENTILE_SAMPLE = 4_194_304
+
+
+def min_max(image: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Scale to [0, 1] as float32 (into ``image`` itself where ``in_place`` and it is a writeable
+    float32 array); a constant image becomes all zeros. Never float64: a 64-megapixel RGB image
+    is 768 MB per float32 copy and twice that in float64.
+
+    Non-finite values become the smallest finite one.
+    """
     image = np.asarray(image, dtype=np.float32)
-    finite = np.isfinite(image)
-    if not finite.all():
-        image = np.where(finite, image, np.nanmin(image[finite]) if finite.any() else 0.0)
-    low, high = float(image.min()), float(image.max())
+    own = in_place and image.flags.writeable
+    low, high = (float(image.min()), float(image.max())) if image.size else (0.0, 0.0)
+    if not (np.isfinite(low) and np.isfinite(high)):  # min/max are NaN or inf only if some value is
+        finite = np.isfinite(image)
+        fill = np.nanmin(image[finite]) if finite.any() else 0.0
+        if own:
+            np.copyto(image, fill, where=~finite)
+        else:
+            image, own = np.where(finite, image, fill).astype(np.float32, copy=False), True
+        low, high = float(image.min()), float(image.max())
+    out = image if own else np.empty_like(image, dtype=np.float32)
     if high <= low:
-        return np.zeros_like(image, dtype=np.float32)
-    return ((image - low) / (high - low)).astype(np.float32, copy=False)
+        out.fill(0.0)
+        return out
+    np.subtract(image, low, out=out)
+    out /= high - low
+    return out
 
 
-def log_scale(image: np.ndarray) -> np.ndarray:
+def log_scale(image: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     """log(r + 1e-12) of the min-max scaled image, the usual view of scattering patterns."""
-    return np.log(min_max(image) + LOG_EPSILON).astype(np.float32, copy=False)
+    out = min_max(image, in_place=in_place)
+    out += LOG_EPSILON
+    return np.log(out, out=out)
+
+
+def _percentiles(image: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    rows = image.shape[0]
+    values_per_row = image.size // max(rows, 1)
+    if image.size > PERCENTILE_SAMPLE:  # whole rows: no aliasing with a pattern along a row
+        keep = max(1, PERCENTILE_SAMPLE // max(values_per_row, 1))
+        chosen = np.sort(np.random.default_rng(0).choice(rows, size=min(keep, rows), replace=False))
+        image = image[chosen]
+    lo, hi = np.percentile(image, [low, high])
+    return float(lo), float(hi)  # Python floats keep the arithmetic below in float32
+
+
+def _normalize_in_place(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    lo, hi = _percentiles(image, low, high)
+    if hi <= lo:
+        return min_max(image)
+    image -= lo
+    image /= hi - lo
+    return np.clip(image, 0.0, 1.0, out=image)
 
 
 def percentile_normalize(image: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
     """Map the [low, high] percentiles to [0, 1], clipping outside."""
-    lo, hi = np.percentile(image, [low, high])
-    if hi <= lo:
-        return min_max(image)
-    return np.clip((image - lo) / (hi - lo), 0.0, 1.0).astype(np.float32, copy=False)
+    return _normalize_in_place(np.array(image, dtype=np.float32), low, high)
 
 
-def apply_transform(image: np.ndarray, transform: DisplayTransform) -> np.ndarray:
-    scaled = log_scale(image) if transform.log else min_max(image)
-    return percentile_normalize(scaled, transform.p_low, transform.p_high)
+def apply_transform(image: np.ndarray, transform: DisplayTransform, *, in_place: bool = False) -> np.ndarray:
+    """The transformed image as float32: a new array (one copy of the input, then worked in
+    place), or ``image`` itself where ``in_place`` and it is a writeable float32 array."""
+    scaled = log_scale(image, in_place=in_place) if transform.log else min_max(image, in_place=in_place)
+    return _normalize_in_place(scaled, transform.p_low, transform.p_high)
 
 
 def block_reduce(image: np.ndarray, factor: int) -> np.ndarray:
@@ -94,6 +136,11 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.stack(channels, axis=-1)
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """[0, 1] floats to 8-bit pixels."""
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+def to_uint8(image: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """[0, 1] floats to 8-bit pixels; ``in_place`` reuses ``image`` as the scratch space where it
+    is a writeable float32 array (the caller's to lose)."""
+    reuse = in_place and image.dtype == np.float32 and image.flags.writeable
+    out = np.clip(image, 0.0, 1.0, out=image if reuse else None)
+    out *= 255.0
+    out += 0.5
+    return out.astype(np.uint8)

@@ -22,9 +22,8 @@ CACHE_SECONDS = 24 * 3600
 
 
 def _etag(cache: ThumbnailCache, item_id: FromPath[int], state: ViewState, size: int | None) -> str | None:
-    try:
-        stat = cache.path(item_id, state.transform, size).stat()
-    except FileNotFoundError:
+    stat = cache.stat(item_id, state.transform, size)
+    if stat is None:
         return None
     return f"{item_id}-{state.transform.key}-{size or 'full'}-{stat.st_mtime_ns:x}-{stat.st_size:x}"
 

@@ -21,10 +21,17 @@ class FolderSource:
 
     kind = "folder"
 
-    def __init__(self, root: Path, roots: list[Path], max_pixels: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        roots: list[Path],
+        max_pixels: int,
+        limits: decode.FrameLimits = decode.DEFAULT_LIMITS,
+    ) -> None:
         self.root = root
         self.roots = roots
         self.max_pixels = max_pixels
+        self.limits = limits
 
     def files(self) -> list[str]:
         """Relative paths of candidate files, sorted; symlinked folders are not followed."""
@@ -44,12 +51,15 @@ class FolderSource:
             yield from self.probe(rel)
 
     def probe(self, rel: str) -> list[SourceEntry]:
-        """The items one file holds, or one entry that says why it cannot be read."""
+        """The items one file holds, or one entry that says why it cannot be read (an HDF5 file
+        that points outside the data roots is one such entry)."""
         try:
             path = self.path_of(rel)
             return [
                 SourceEntry(uri=rel, frame=f, height=h, width=w, channels=c, dtype=dt)
-                for f, (h, w, c, dt) in enumerate(decode.probe_file(path))
+                for f, (h, w, c, dt) in enumerate(
+                    decode.probe_file(path, roots=self.roots, limits=self.limits)
+                )
             ]
         except (Unreadable, Forbidden, TooLarge, NotFound) as exc:
             return [SourceEntry(uri=rel, error=exc.message)]
@@ -63,7 +73,14 @@ class FolderSource:
         return path
 
     def read(self, uri: str, frame: int = 0, *, stride: int = 1) -> np.ndarray:
-        return decode.read_file(self.path_of(uri), frame, max_pixels=self.max_pixels, stride=stride)
+        return decode.read_file(
+            self.path_of(uri),
+            frame,
+            max_pixels=self.max_pixels,
+            stride=stride,
+            roots=self.roots,
+            limits=self.limits,
+        )
 
     def version(self, uri: str) -> str:
         stat = self.path_of(uri).stat()

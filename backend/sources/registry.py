@@ -40,7 +40,9 @@ def _open_tiled(source: Source, settings: Settings) -> ImageSource:
 
 def open_source(source: Source, settings: Settings) -> ImageSource:
     if source.kind == "folder":
-        return FolderSource(Path(source.uri), settings.roots, settings.max_image_pixels)
+        return FolderSource(
+            Path(source.uri), settings.roots, settings.max_image_pixels, settings.frame_limits
+        )
     if source.kind == "tiled":
         return _open_tiled(source, settings)
     raise Invalid(f"unknown source kind '{source.kind}'")
