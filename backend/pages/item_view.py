@@ -17,6 +17,7 @@ from backend.datasets.items import get_item, item_location
 from backend.datasets.refs import ItemReader, item_refs
 from backend.datasets.service import get_dataset
 from backend.errors import LabelwiseError
+from backend.images.thumbnails import view_stride
 from backend.labels.classes import get_class, list_classes
 from backend.labels.events import current_state
 from backend.labels.history import item_history
@@ -78,7 +79,9 @@ async def item_view(
     if item.status == "ok":
         refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
         try:
-            pixels = await asyncio.to_thread(ItemReader(settings).read, refs[0])
+            # A histogram needs no more than a megapixel: a strided read keeps big frames cheap.
+            stride = view_stride(item.height, item.width, 1_000_000)
+            pixels = await asyncio.to_thread(ItemReader(settings).read, refs[0], stride=stride)
             hist = histogram(pixels, state.p_low, state.p_high)
         except LabelwiseError as exc:
             reason = exc.message
