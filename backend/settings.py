@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 7 * 24 * 3600
     worker_device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     algorithm_modules: str = ""  # extra modules that register algorithms, comma-separated (plugins)
+    # Tiled servers the server may talk to: "host" or "host:port", comma-separated; "*" = any.
+    # Empty (the default): none, so no one can point the server at an internal address by accident.
+    tiled_hosts: str = ""
+    tiled_browse_max_items: int = 1000  # the Tiled browser lists at most this many children
+    tiled_browse_seconds: float = 20.0  # and stops asking the server after this long
+    tiled_scan_max_nodes: int = 1_000_000  # a scan stops (with an error) after this many nodes
+    # Encrypts Tiled keys at rest (Fernet keys, comma-separated: the first encrypts, all decrypt).
+    # Empty: a key file made in the data dir (mode 0600) on first use.
+    secret_key: SecretStr = SecretStr("")
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated); others' is ignored.
+    trusted_proxies: str = ""
 
     @field_validator("data_dir")
     @classmethod
@@ -68,8 +79,16 @@ class Settings(BaseSettings):
         roots.append(self.demo_dir.resolve())
         return roots
 
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
     def ensure_dirs(self) -> None:
-        for path in (self.data_dir, self.artifact_dir, self.cache_dir):
+        """The data dir holds the database and the key file: only its owner may enter it (0700)."""
+        from backend.storage.files import private_dir
+
+        private_dir(self.data_dir)
+        for path in (self.artifact_dir, self.cache_dir):
             path.mkdir(parents=True, exist_ok=True)
 
 

@@ -32,7 +32,9 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/datasets/{dataset_id}/sources"): ADMIN,
     ("POST", "/datasets/{dataset_id}/delete"): ADMIN,
     ("GET", "/datasets/browse"): ADMIN,  # lists server folders for the "new dataset" form
-    ("POST", "/tiled/browse"): ADMIN,  # browses a Tiled server with a key, for a new source
+    # The server asks a Tiled server for these (SSRF): whoever may add sources, and only they.
+    ("GET", "/tiled/browse"): ADMIN,
+    ("POST", "/tiled/browse"): ADMIN,
     # Jobs use the compute: trainers.
     ("POST", "/api/v1/jobs"): TRAINER,
     ("POST", "/api/v1/jobs/{job_id}/cancel"): TRAINER,
