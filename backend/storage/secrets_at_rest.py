@@ -76,14 +76,3 @@ def decrypt_secret(settings: Settings, stored: str | None) -> str | None:
             "secret.key) changed? Put the old key after the new one in LABELWISE_SECRET_KEY, or "
             "give the source its key again."
         ) from None
-
-
-def is_encrypted(settings: Settings, stored: str) -> bool:
-    """Whether a stored value is already ciphertext of this configuration's key (migrations)."""
-    if not stored.startswith(FERNET_PREFIX):
-        return False
-    try:
-        cipher(settings).decrypt(stored.encode())
-    except InvalidToken:
-        return False
-    return True
