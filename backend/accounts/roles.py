@@ -35,6 +35,11 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     # The server asks a Tiled server for these (SSRF): whoever may add sources, and only they.
     ("GET", "/tiled/browse"): ADMIN,
     ("POST", "/tiled/browse"): ADMIN,
+    # The users page: accounts are the admins' (the API's user routes declare it in their opt).
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users/{name}/disable"): ADMIN,
+    ("POST", "/admin/users/{name}/enable"): ADMIN,
+    ("POST", "/admin/tokens/{token_id}/revoke"): ADMIN,
     # Jobs use the compute: trainers.
     ("POST", "/api/v1/jobs"): TRAINER,
     ("POST", "/api/v1/jobs/{job_id}/cancel"): TRAINER,
@@ -63,6 +68,10 @@ MUTATION_ROLES: dict[str, str] = {
     "submitJob": TRAINER,
     "cancelJob": TRAINER,
     "retryJob": TRAINER,
+    # Accounts: admins disable and enable users; everyone may revoke their own tokens.
+    "disableUser": ADMIN,
+    "enableUser": ADMIN,
+    "revokeToken": VIEWER,
 }
 
 

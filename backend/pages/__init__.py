@@ -29,6 +29,7 @@ PAGE_MODULES: list[str] = [
     "backend.pages.guided",
     "backend.pages.tiled",
     "backend.pages.accounts",
+    "backend.pages.users",
 ]
 
 
