@@ -4,7 +4,8 @@ Every route needs a role. It is, in this order: the handler's ``opt["role"]``; e
 ``ROUTE_ROLES`` (method, path template); else the default of its HTTP method (reads: viewer,
 anything else: labeler). So an endpoint added without thinking about roles is still closed to
 viewers for writes, and to strangers for everything. GraphQL mutations likewise: ``MUTATION_ROLES``,
-else labeler. See docs/decisions/0003-roles.md for why each elevated entry is where it is.
+else labeler. See docs/decisions/0003-roles.md for why each elevated entry is where it is (and
+0006 for the Tiled browser and the users page).
 """
 
 from __future__ import annotations
