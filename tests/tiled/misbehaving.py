@@ -40,7 +40,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/api/v1/metadata/"):
             node = path[len("/api/v1/metadata/") :].strip("/")
             if node in ("redirect", "teapot"):
-                leak = f"{'x' * 190} {INTERNAL} auth={self.headers.get('Authorization', '')}"
+                # The key starts at character 194: a cut at 200 keeps its first 6 characters.
+                leak = f"{INTERNAL} {'x' * 157}auth={self.headers.get('Authorization', '')} end"
                 status = 302 if node == "redirect" else 418
                 self._send(status, leak.encode(), {"Location": "http://10.0.0.1/admin"})
                 return

@@ -76,6 +76,7 @@ async def test_a_host_not_allowed_is_never_asked_through_any_door(client_with): 
 
 async def test_unexpected_answers_give_their_status_never_their_body(client_with):  # noqa: F811
     key = "tiledKEYwhosePrefixWouldSurviveACut"
+    assert len(f"{INTERNAL} {'x' * 157}auth=Apikey ") == 194  # the body straddles the old 200 cut
     with MisbehavingTiled() as server:
         async with client_with(tiled_hosts=server.netloc) as client:
             headers = {**HX, **await csrf_headers(client)}
