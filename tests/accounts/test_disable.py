@@ -7,7 +7,7 @@ A disabled user's browser session and tokens must stop working at once, at every
 from __future__ import annotations
 
 import pytest
-from litestar.testing import AsyncTestClient, TestClient
+from litestar.testing import TestClient
 
 from backend.accounts import service
 from backend.api.access import SESSION_COOKIE
@@ -17,67 +17,69 @@ API = "/api/v1"
 ME = "{ users { name } }"
 
 
-async def _signed_in(app, name: str, password: str) -> AsyncTestClient:
-    browser = AsyncTestClient(app=app)
-    await browser.__aenter__()
-    headers = await csrf_headers(browser)
+async def _sign_in(client, name: str, password: str) -> str:
+    """Signs the client's browser in as ``name``; returns the session cookie.
+
+    One client per test: the app's PostgreSQL connections belong to its event loop, and a second
+    test client would run the app on another one.
+    """
+    headers = await csrf_headers(client)
     form = {"name": name, "password": password, "next": "/datasets"}
-    response = await browser.post("/signin", data=form, headers=headers, follow_redirects=False)
+    response = await client.post("/signin", data=form, headers=headers, follow_redirects=False)
     assert response.status_code == 303, response.text
-    return browser
+    return client.cookies.get(SESSION_COOKIE)
 
 
-async def _doors(client, browser, token: str) -> dict[str, int]:
+def _browser_is(client, cookie: str) -> None:
+    client.cookies.delete(SESSION_COOKIE)
+    client.cookies.set(SESSION_COOKIE, cookie, domain="testserver.local")
+
+
+async def _doors(client, cookie: str, token: str) -> dict[str, int]:
     """What each door answers the user now: REST and GraphQL with the token, a page with the cookie."""
     bearer = {"Authorization": f"Bearer {token}"}
     rest = await client.get(f"{API}/me", headers=bearer)
     graphql = await client.post("/graphql", json={"query": "{ datasets { id } }"}, headers=bearer)
-    page = await browser.get("/datasets", follow_redirects=False)
+    _browser_is(client, cookie)
+    page = await client.get("/datasets", follow_redirects=False)
     return {"rest": rest.status_code, "graphql": graphql.status_code, "page": page.status_code}
 
 
 @pytest.mark.parametrize("door", ["rest", "graphql", "page"])
-async def test_a_disabled_user_is_refused_at_every_door_at_once(app, client, accounts, session, door):
+async def test_a_disabled_user_is_refused_at_every_door_at_once(client, accounts, session, door):
     await service.add_user(session, "dora", "labeler", PASSWORD)
     dora = await service.get_user(session, "dora")
     assert dora.id is not None
     _row, token = await service.create_token(session, dora.id, "notebook")
-    browser = await _signed_in(app, "dora", PASSWORD)
-    try:
-        assert await _doors(client, browser, token) == {"rest": 200, "graphql": 200, "page": 200}
-        admin = accounts["admin"].headers
-        if door == "rest":
-            done = await client.post(f"{API}/users/dora/disable", headers=admin)
-            assert done.status_code == 200 and done.json()["active"] is False, done.text
-        elif door == "graphql":
-            query = 'mutation { disableUser(name: "dora") { name active } }'
-            done = await client.post("/graphql", json={"query": query}, headers=admin)
-            assert done.json() == {"data": {"disableUser": {"name": "dora", "active": False}}}
-        else:
-            admin_browser = await _signed_in(app, accounts["admin"].name, PASSWORD)
-            try:
-                headers = {**await csrf_headers(admin_browser), "HX-Request": "true"}
-                done = await admin_browser.post("/admin/users/dora/disable", headers=headers)
-                assert done.status_code == 200 and "dora is disabled" in done.text
-            finally:
-                await admin_browser.__aexit__(None, None, None)
-        assert await _doors(client, browser, token) == {"rest": 401, "graphql": 401, "page": 303}
-        old_cookie = browser.cookies.get(SESSION_COOKIE)
-        again = await browser.post(
-            "/signin",
-            data={"name": "dora", "password": PASSWORD, "next": "/"},
-            headers=await csrf_headers(browser),
-            follow_redirects=False,
-        )
-        assert again.status_code == 401 and browser.cookies.get(SESSION_COOKIE) == old_cookie  # no new one
+    browser = await _sign_in(client, "dora", PASSWORD)
+    assert await _doors(client, browser, token) == {"rest": 200, "graphql": 200, "page": 200}
+    admin = accounts["admin"].headers
+    if door == "rest":
+        done = await client.post(f"{API}/users/dora/disable", headers=admin)
+        assert done.status_code == 200 and done.json()["active"] is False, done.text
+    elif door == "graphql":
+        query = 'mutation { disableUser(name: "dora") { name active } }'
+        done = await client.post("/graphql", json={"query": query}, headers=admin)
+        assert done.json() == {"data": {"disableUser": {"name": "dora", "active": False}}}
+    else:
+        _browser_is(client, await _sign_in(client, accounts["admin"].name, PASSWORD))
+        headers = {**await csrf_headers(client), "HX-Request": "true"}
+        done = await client.post("/admin/users/dora/disable", headers=headers)
+        assert done.status_code == 200 and "dora is disabled" in done.text
+    assert await _doors(client, browser, token) == {"rest": 401, "graphql": 401, "page": 303}
+    again = await client.post(
+        "/signin",
+        data={"name": "dora", "password": PASSWORD, "next": "/"},
+        headers=await csrf_headers(client),
+        follow_redirects=False,
+    )
+    assert again.status_code == 401 and client.cookies.get(SESSION_COOKIE) == browser  # no new session
 
-        enabled = await client.post(f"{API}/users/dora/enable", headers=admin)
-        assert enabled.json()["active"] is True
-        after = await _doors(client, browser, token)
-        assert after["rest"] == 200 and after["graphql"] == 200  # the kept token works again
-        assert after["page"] == 303  # the session ended for good: sign in again
-    finally:
-        await browser.__aexit__(None, None, None)
+    enabled = await client.post(f"{API}/users/dora/enable", headers=admin)
+    assert enabled.json()["active"] is True
+    after = await _doors(client, browser, token)
+    assert after["rest"] == 200 and after["graphql"] == 200  # the kept token works again
+    assert after["page"] == 303  # the session ended for good: sign in again
 
 
 async def test_only_admins_disable_and_the_last_admin_stays(client, accounts):
@@ -95,7 +97,7 @@ async def test_only_admins_disable_and_the_last_admin_stays(client, accounts):
     assert missing.status_code == 404
 
 
-async def test_admins_list_and_revoke_anyones_tokens_through_rest_graphql_and_pages(app, client, accounts):
+async def test_admins_list_and_revoke_anyones_tokens_through_rest_graphql_and_pages(client, accounts):
     admin = accounts["admin"].headers
     labeler = accounts["labeler"]
     bearer = labeler.headers
@@ -119,15 +121,12 @@ async def test_admins_list_and_revoke_anyones_tokens_through_rest_graphql_and_pa
     assert (await client.get(f"{API}/users/admin-user/tokens", headers=bearer)).status_code == 403
 
     token_id = listed.json()[0]["id"]
-    browser = await _signed_in(app, accounts["admin"].name, PASSWORD)
-    try:
-        page = await browser.get("/admin/users")
-        assert page.status_code == 200 and labeler.token[:8] in page.text and labeler.token not in page.text
-        headers = {**await csrf_headers(browser), "HX-Request": "true"}
-        revoked = await browser.post(f"/admin/tokens/{token_id}/revoke", headers=headers)
-        assert revoked.status_code == 200 and "is revoked" in revoked.text
-    finally:
-        await browser.__aexit__(None, None, None)
+    await _sign_in(client, accounts["admin"].name, PASSWORD)
+    page = await client.get("/admin/users")
+    assert page.status_code == 200 and labeler.token[:8] in page.text and labeler.token not in page.text
+    headers = {**await csrf_headers(client), "HX-Request": "true"}
+    revoked = await client.post(f"/admin/tokens/{token_id}/revoke", headers=headers)
+    assert revoked.status_code == 200 and "is revoked" in revoked.text
     assert (await client.get(f"{API}/me", headers=bearer)).status_code == 401
 
     # The trainer's token, revoked by an admin over GraphQL.
