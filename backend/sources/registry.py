@@ -51,7 +51,7 @@ def open_source(source: Source, settings: Settings) -> ImageSource:
 
 def is_remote(spec: str) -> bool:
     """Whether a source spec names a Tiled node (which may need an API key) rather than a folder."""
-    from backend.sources.tiled import is_tiled_uri
+    from backend.sources.tiled_location import is_tiled_uri
 
     return is_tiled_uri(spec or "")
 
@@ -74,7 +74,7 @@ def prepare_source(spec: str, settings: Settings, api_key: str | None = None) ->
 
     spec = (spec or "").strip()
     if is_remote(spec):
-        from backend.sources.tiled import check_tiled_host, parse_tiled_uri
+        from backend.sources.tiled_location import check_tiled_host, parse_tiled_uri
 
         where, key_in_uri = parse_tiled_uri(spec)
         check_tiled_host(where, settings.tiled_hosts)
