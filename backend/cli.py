@@ -59,7 +59,7 @@ def _migrate(settings: Settings) -> None:
     from backend.storage import migrate
 
     settings.ensure_dirs()
-    migrate.upgrade(settings.database)
+    migrate.upgrade(settings.database, settings=settings)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:

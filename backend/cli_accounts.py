@@ -20,7 +20,7 @@ def _password(password_stdin: bool, no_password: bool) -> str | None:
 
 @click.group("user")
 def user() -> None:
-    """Add users, list them, change their role or password."""
+    """Add users, list them, change their role or password, disable or enable them."""
 
 
 @user.command("add")
@@ -90,6 +90,31 @@ def user_password(name: str, password_stdin: bool) -> None:
     click.echo(f"password of '{name}' changed")
 
 
+def _set_active(name: str, active: bool) -> None:
+    from backend.accounts import service
+    from backend.cli import _migrate, _run
+
+    settings = get_settings()
+    _migrate(settings)
+    _run(lambda session, settings: service.set_active(session, name, active), settings)
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """Disable user NAME: their browsers are signed out and their tokens refused, at once."""
+    _set_active(name, False)
+    click.echo(f"'{name}' is disabled (tokens kept but refused; `labelwise user enable` undoes it)")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name: str) -> None:
+    """Enable user NAME again (their unrevoked tokens work again)."""
+    _set_active(name, True)
+    click.echo(f"'{name}' is enabled")
+
+
 @click.group("token")
 def token() -> None:
     """API tokens for GraphQL and REST clients."""
@@ -115,6 +140,39 @@ def token_create(name: str, label: str) -> None:
     secret = _run(work, settings)
     click.echo(secret)
     click.echo("(shown once: keep it; send it as 'Authorization: Bearer <token>')", err=True)
+
+
+@token.command("list")
+@click.argument("name", required=False)
+def token_list(name: str | None) -> None:
+    """List the API tokens of user NAME, or of every user (prefixes only: secrets are not stored)."""
+    from backend.accounts import service
+    from backend.cli import _migrate, _run
+
+    settings = get_settings()
+    _migrate(settings)
+    rows = _run(lambda session, settings: service.user_tokens(session, name), settings)
+    if not rows:
+        click.echo("no tokens")
+    for row, user_name in rows:
+        used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"
+        state = "revoked" if row.revoked_at else "active"
+        click.echo(f"{row.id:>6}  {user_name:<24} {row.prefix}...  {state:<8} last used {used}  {row.label}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke API token TOKEN_ID (see `labelwise token list`); it is refused from the next request."""
+    from backend.accounts import service
+    from backend.accounts.roles import ADMIN
+    from backend.cli import _migrate, _run
+
+    settings = get_settings()
+    _migrate(settings)
+    shell = service.Caller(name="command line", role=ADMIN)  # who runs the CLI owns the database
+    _run(lambda session, settings: service.revoke_token(session, shell, token_id), settings)
+    click.echo(f"token {token_id} revoked")
 
 
 def add_account_commands(main: click.Group) -> None:

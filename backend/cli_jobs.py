@@ -50,7 +50,7 @@ def _prepare(settings: Settings) -> None:
     from backend.storage import migrate
 
     settings.ensure_dirs()
-    migrate.upgrade(settings.database)
+    migrate.upgrade(settings.database, settings=settings)
 
 
 def _parse_params(schema: dict[str, Any], pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any]:

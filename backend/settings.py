@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -64,11 +64,32 @@ class Settings(BaseSettings):
     confirm_batch_over: int = Field(default=100, ge=0)  # bigger probability batches need a confirmation
     guard_centroid_mads: float = Field(default=3.0, gt=0)  # flag: farther from the batch centroid
     guard_neighbours: int = Field(default=5, ge=1, le=50)  # flag: labeled nearest neighbours disagree
+    # Tiled servers the server may talk to: "host" or "host:port", comma-separated; "*" = any.
+    # Empty (the default): none, so no one can point the server at an internal address by accident.
+    tiled_hosts: str = ""
+    tiled_browse_max_items: int = 1000  # the Tiled browser lists at most this many children
+    tiled_browse_seconds: float = 20.0  # and stops asking the server after this long
+    tiled_scan_max_nodes: int = 1_000_000  # a scan stops (with an error) after this many nodes
+    # Encrypts Tiled keys at rest (Fernet keys, comma-separated: the first encrypts, all decrypt).
+    # Empty: a key file made in the data dir (mode 0600) on first use.
+    secret_key: SecretStr = SecretStr("")
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated); others' is ignored.
+    trusted_proxies: str = ""
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for entry in (e.strip() for e in value.split(",")):
+            if entry:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @property
     def database(self) -> str:
@@ -103,8 +124,16 @@ class Settings(BaseSettings):
 
         return FrameLimits(min_side=self.min_frame_side, max_frames=self.max_frames_per_file)
 
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
     def ensure_dirs(self) -> None:
-        for path in (self.data_dir, self.artifact_dir, self.cache_dir):
+        """The data dir holds the database and the key file: only its owner may enter it (0700)."""
+        from backend.storage.files import private_dir
+
+        private_dir(self.data_dir)
+        for path in (self.artifact_dir, self.cache_dir):
             path.mkdir(parents=True, exist_ok=True)
 
 

@@ -73,6 +73,7 @@ def settings(test_root: Path, data_root: Path, database_url: str) -> Settings:
         data_roots=str(data_root),
         tagger="tester",
         max_image_pixels=4_000_000,
+        tiled_hosts="127.0.0.1",  # the tests' own `tiled serve` (no Tiled host is allowed by default)
     )
 
 

@@ -39,3 +39,72 @@ def test_chain_downgrades_to_base_and_upgrades_again(tmp_path):
     command.downgrade(migrate.alembic_config(url), "base")
     migrate.upgrade(url)
     assert _diff(url) == []
+
+
+def _sql(url: str, statement: str, **params: object) -> list:
+    from sqlalchemy import text
+
+    async def run() -> list:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(text(statement), params)
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_0004_encrypts_clear_tiled_keys_and_downgrade_restores_them(tmp_path):
+    from backend.settings import Settings
+    from backend.storage.secrets_at_rest import decrypt_secret
+
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.ensure_dirs()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.sqlite'}"
+    migrate.upgrade(url, "0003")
+    _sql(
+        url,
+        "INSERT INTO dataset (id, name, multi_label, created_at, updated_at) VALUES (1, 'd', false, :t, :t)",
+        t="2026-01-01 00:00:00",
+    )
+    for source_id, key in ((1, "clearTiledKey-0004"), (2, None)):
+        _sql(
+            url,
+            "INSERT INTO source (id, dataset_id, kind, uri, api_key, position, created_at) "
+            "VALUES (:id, 1, 'tiled', 'tiled+http://127.0.0.1:1/x', :key, 0, :t)",
+            id=source_id,
+            key=key,
+            t="2026-01-01 00:00:00",
+        )
+    migrate.upgrade(url, settings=settings)
+    stored = dict(_sql(url, "SELECT id, api_key FROM source"))
+    assert stored[2] is None and "clearTiledKey" not in stored[1]
+    assert decrypt_secret(settings, stored[1]) == "clearTiledKey-0004"
+    assert settings.secret_key_file.exists()
+    migrate.upgrade(url, settings=settings)  # again: nothing is encrypted twice
+    assert dict(_sql(url, "SELECT id, api_key FROM source"))[1] == stored[1]
+    command.downgrade(migrate.alembic_config(url, settings), "0003")
+    assert dict(_sql(url, "SELECT id, api_key FROM source"))[1] == "clearTiledKey-0004"
+
+
+def test_the_data_dir_is_private_and_the_database_and_key_files_are_0600(tmp_path):
+    import stat
+
+    from backend.settings import Settings
+    from backend.storage.secrets_at_rest import encrypt_secret
+
+    loose = tmp_path / "data"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)  # as an older version (or a umask of 022) left it
+    settings = Settings(data_dir=loose)
+    settings.ensure_dirs()
+    migrate.upgrade(settings.database, settings=settings)
+    encrypt_secret(settings, "k")  # makes the key file
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(loose) == 0o700
+    assert mode(loose / "labelwise.sqlite") == 0o600
+    assert mode(settings.secret_key_file) == 0o600
+    wal = loose / "labelwise.sqlite-wal"
+    assert not wal.exists() or mode(wal) == 0o600

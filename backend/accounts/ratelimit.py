@@ -46,19 +46,23 @@ class FailureLimiter:
 
 
 class SignInLimiter:
-    """5 failures a minute per (user, address); 30 a minute per address, across user names."""
+    """5 failures a minute per (account, address): a lock for that account from that address only.
 
-    def __init__(self, per_user: int = 5, per_address: int = 30, window: float = 60.0) -> None:
+    Not per address alone: behind a proxy (or a lab's NAT) every user shares one address, and one
+    person's typos or one attacker would lock everyone out. Not per account alone: then anyone
+    could lock any account. The address is the proxy's forwarded one when the proxy is trusted
+    (``backend.accounts.addresses``). Guessing stays slow: 5 tries a minute per account and
+    address, each an scrypt hash (docs/decisions/0006-tiled-hosts-and-secrets.md).
+    """
+
+    def __init__(self, per_user: int = 5, window: float = 60.0) -> None:
         self.by_user = FailureLimiter(per_user, window)
-        self.by_address = FailureLimiter(per_address, window)
 
     def retry_after(self, name: str, address: str) -> int | None:
-        waits = [self.by_user.retry_after(f"{name.lower()}|{address}"), self.by_address.retry_after(address)]
-        return max((w for w in waits if w is not None), default=None)
+        return self.by_user.retry_after(f"{name.lower()}|{address}")
 
     def failed(self, name: str, address: str) -> None:
         self.by_user.failed(f"{name.lower()}|{address}")
-        self.by_address.failed(address)
 
     def succeeded(self, name: str, address: str) -> None:
         self.by_user.succeeded(f"{name.lower()}|{address}")

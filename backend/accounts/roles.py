@@ -4,7 +4,8 @@ Every route needs a role. It is, in this order: the handler's ``opt["role"]``; e
 ``ROUTE_ROLES`` (method, path template); else the default of its HTTP method (reads: viewer,
 anything else: labeler). So an endpoint added without thinking about roles is still closed to
 viewers for writes, and to strangers for everything. GraphQL mutations likewise: ``MUTATION_ROLES``,
-else labeler. See docs/decisions/0003-roles.md for why each elevated entry is where it is.
+else labeler. See docs/decisions/0003-roles.md for why each elevated entry is where it is (and
+0006 for the Tiled browser and the users page).
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/datasets/{dataset_id}/sources"): ADMIN,
     ("POST", "/datasets/{dataset_id}/delete"): ADMIN,
     ("GET", "/datasets/browse"): ADMIN,  # lists server folders for the "new dataset" form
-    ("POST", "/tiled/browse"): ADMIN,  # browses a Tiled server with a key, for a new source
+    # The server asks a Tiled server for these (SSRF): whoever may add sources, and only they.
+    ("GET", "/tiled/browse"): ADMIN,
+    ("POST", "/tiled/browse"): ADMIN,
+    # The users page: accounts are the admins' (the API's user routes declare it in their opt).
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users/{name}/disable"): ADMIN,
+    ("POST", "/admin/users/{name}/enable"): ADMIN,
+    ("POST", "/admin/tokens/{token_id}/revoke"): ADMIN,
     # Jobs use the compute: trainers.
     ("POST", "/api/v1/jobs"): TRAINER,
     ("POST", "/api/v1/jobs/{job_id}/cancel"): TRAINER,
@@ -62,6 +70,10 @@ MUTATION_ROLES: dict[str, str] = {
     "submitJob": TRAINER,
     "cancelJob": TRAINER,
     "retryJob": TRAINER,
+    # Accounts: admins disable and enable users; everyone may revoke their own tokens.
+    "disableUser": ADMIN,
+    "enableUser": ADMIN,
+    "revokeToken": VIEWER,
 }
 
 

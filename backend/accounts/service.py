@@ -84,16 +84,36 @@ async def get_user(session: AsyncSession, name: str) -> UserAccount:
     return user
 
 
+async def _keep_an_admin(session: AsyncSession, user: UserAccount) -> None:
+    """Refuse to take away the last active admin: nobody could manage accounts any more."""
+    if user.role != ADMIN or not user.active:
+        return
+    admins = (
+        await session.execute(select(UserAccount.id).where(UserAccount.role == ADMIN, UserAccount.active))
+    ).all()
+    if len(admins) <= 1:
+        raise Conflict("this is the last admin; make another admin first")
+
+
 async def set_role(session: AsyncSession, name: str, role: str) -> UserAccount:
     user = await get_user(session, name)
     role = check_role(role)
-    if user.role == ADMIN and role != ADMIN and user.active:
-        admins = (
-            await session.execute(select(UserAccount.id).where(UserAccount.role == ADMIN, UserAccount.active))
-        ).all()
-        if len(admins) <= 1:
-            raise Conflict("this is the last admin; make another admin first")
+    if role != ADMIN:
+        await _keep_an_admin(session, user)
     user.role = role
+    await session.commit()
+    return user
+
+
+async def set_active(session: AsyncSession, name: str, active: bool) -> UserAccount:
+    """Disable a user (every session ends, every token is refused, at the next request) or enable
+    them again. Their tokens are kept, not revoked: enabling brings them back; revoke a leaked one."""
+    user = await get_user(session, name)
+    if not active:
+        await _keep_an_admin(session, user)
+        table = SignInSession.__table__  # type: ignore[attr-defined]
+        await session.execute(table.delete().where(table.c.user_id == user.id))
+    user.active = active
     await session.commit()
     return user
 
@@ -174,6 +194,15 @@ async def create_token(session: AsyncSession, user_id: int, label: str = "") -> 
 async def list_tokens(session: AsyncSession, user_id: int) -> list[ApiToken]:
     query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
     return list((await session.execute(query)).scalars())
+
+
+async def user_tokens(session: AsyncSession, name: str | None = None) -> list[tuple[ApiToken, str]]:
+    """(token, its user's name) for one user or everyone, for admins (prefixes only, no secrets)."""
+    query = select(ApiToken, UserAccount.name).join(UserAccount, UserAccount.id == ApiToken.user_id)
+    if name is not None:
+        query = query.where(UserAccount.id == (await get_user(session, name)).id)
+    rows = (await session.execute(query.order_by(UserAccount.name, ApiToken.id))).all()
+    return [(token, user_name) for token, user_name in rows]
 
 
 async def revoke_token(session: AsyncSession, caller: Caller, token_id: int) -> ApiToken:

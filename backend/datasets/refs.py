@@ -23,7 +23,7 @@ class SourceRef:
     id: int
     kind: str
     uri: str
-    api_key: str | None = None  # server-side only; never serialised to clients
+    api_key: str | None = None  # encrypted, as stored; server-side only, never serialised to clients
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return f"SourceRef(id={self.id}, kind={self.kind!r}, uri={self.uri!r})"

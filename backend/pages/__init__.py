@@ -32,6 +32,7 @@ PAGE_MODULES: list[str] = [
     "backend.pages.review",
     "backend.pages.tiled",
     "backend.pages.accounts",
+    "backend.pages.users",
 ]
 
 

@@ -2,7 +2,8 @@
 
 The session cookie is HttpOnly (scripts cannot read it), SameSite=Lax (not sent on cross-site
 POSTs; links from e-mail still arrive signed in) and Secure when the page is served over HTTPS.
-Failed sign-ins are limited per user name and address (``backend.accounts.ratelimit``).
+Failed sign-ins are limited per user name and address (``backend.accounts.ratelimit``); the address
+is the forwarded one behind a trusted proxy (``backend.accounts.addresses``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts import service
+from backend.accounts.addresses import client_address
 from backend.accounts.ratelimit import SignInLimiter
 from backend.accounts.roles import PUBLIC, VIEWER
 from backend.api.access import SESSION_COOKIE, SIGNIN_PATH, caller_of
@@ -51,7 +53,9 @@ async def signin(request: Request, session: AsyncSession) -> Response[Any]:
     form = await request.form()
     name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
-    address = request.client.host if request.client else "?"
+    settings = request.app.state.settings
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
     limiter: SignInLimiter = request.app.state.sign_in_limiter
     wait = limiter.retry_after(name, address)
     if wait is not None:

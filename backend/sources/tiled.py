@@ -6,103 +6,61 @@ Speaks Tiled's REST API (``/api/v1/search``, ``/metadata``, ``/array/full``) thr
 own typed errors. The API key travels only in the ``Authorization`` header; it is never part of a
 URL, a message, a ``repr`` or anything a client of Labelwise receives.
 
-URIs: ``tiled+http://host:port/path/to/node`` (or ``tiled+https://``, or plain ``http(s)://``).
-A URL copied from Tiled itself (``.../api/v1/metadata/path``) is accepted too, and keeps any
-prefix the server is mounted under. Item uris are node paths relative to the source node; a 2-D
+Which servers: only hosts listed in ``LABELWISE_TILED_HOSTS`` (``check_tiled_host``), so no one
+can make the server knock on internal addresses; an answer the server did not expect is reported by
+its status code only, never with the body (which could be an internal service's page). Listing
+is bounded (``ListingLimits``): a server that pages forever, or drips bytes, cannot keep a thread
+busy after the client has gone.
+
+URIs and the host check: ``tiled_location.py``. Item uris are node paths relative to the source node; a 2-D
 array is one item, a 3-D stack one item per frame, an (H, W, 3|4) array one colour image.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import numpy as np
 
 from backend.errors import Forbidden, Invalid, LabelwiseError, NotFound, SourceUnavailable, Unreadable
 from backend.images import decode
+from backend.settings import Settings
 from backend.sources.base import SourceEntry
+from backend.sources.tiled_location import (
+    API,
+    TiledLocation,
+    check_tiled_host,
+    parse_tiled_uri,
+)
 
-API = "/api/v1"
 PAGE_LIMIT = 100  # Tiled's default; servers refuse more than their own maximum (300 by default)
 MAX_DEPTH = 32  # containers nested deeper than this are a loop or a mistake
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 STRUCTURE_CACHE_SIZE = 200_000
-_API_ROUTES = ("metadata/", "search/", "array/full/", "array/block/", "node/full/", "container/full/")
-
-
-def is_tiled_uri(spec: str) -> bool:
-    """Whether what a user typed names a Tiled node rather than a folder."""
-    return spec.strip().lower().startswith(("tiled+http://", "tiled+https://", "http://", "https://"))
+MAX_JSON_BYTES = 32 * 1024 * 1024  # one page of metadata is kilobytes; more is not a Tiled server
 
 
 @dataclass(frozen=True, slots=True)
-class TiledLocation:
-    """A parsed Tiled URI: the server's API root and the node path (segments, unquoted)."""
+class ListingLimits:
+    """How far one listing may go: children per container, nodes in all, and a wall-clock deadline."""
 
-    scheme: str
-    netloc: str
-    prefix: str  # where the server is mounted, '' unless the URI showed '/api/v1/'
-    node: tuple[str, ...]
-    explicit_api: bool
+    max_children: int | None = None  # more are left out (the listing says it is truncated)
+    max_nodes: int | None = None  # a walk past this many nodes stops with an error
+    seconds: float | None = None  # no request starts, and no body is read, after this long
 
-    @property
-    def api_root(self) -> str:
-        return f"{self.scheme}://{self.netloc}{self.prefix}{API}"
-
-    @property
-    def uri(self) -> str:
-        """The canonical, secret-free form stored in ``Source.uri``."""
-        path = "/".join(quote(seg, safe="") for seg in self.node)
-        if self.explicit_api:
-            return f"tiled+{self.scheme}://{self.netloc}{self.prefix}{API}/metadata/{path}"
-        return (
-            f"tiled+{self.scheme}://{self.netloc}/{path}" if path else f"tiled+{self.scheme}://{self.netloc}"
-        )
-
-    def child(self, rel: str) -> TiledLocation:
-        extra = tuple(seg for seg in rel.split("/") if seg)
-        return TiledLocation(self.scheme, self.netloc, self.prefix, self.node + extra, self.explicit_api)
+    def deadline(self) -> float | None:
+        return None if self.seconds is None else time.monotonic() + self.seconds
 
 
-def parse_tiled_uri(spec: str) -> tuple[TiledLocation, str | None]:
-    """Parse a Tiled URI; an ``api_key`` query parameter is taken out and returned apart."""
-    raw = (spec or "").strip()
-    if raw.lower().startswith("tiled+"):
-        raw = raw[len("tiled+") :]
-    try:
-        parts = urlsplit(raw)
-    except ValueError:
-        raise Invalid("not a valid Tiled URI (expected tiled+http://host:port/path)") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("not a valid Tiled URI (expected tiled+http://host:port/path)")
-    if parts.username or parts.password:
-        raise Invalid("put credentials in the API key field, not in the Tiled URI")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise Invalid(f"the Tiled URI has an invalid port: {parts.netloc}") from None
-    keys = parse_qs(parts.query).get("api_key")
-    path = parts.path
-    prefix, explicit = "", False
-    if f"{API}/" in path + "/":
-        prefix, _, rest = (path + ("/" if path.endswith(API) else "")).partition(f"{API}/")
-        prefix = prefix.rstrip("/")
-        explicit = True
-        for route in _API_ROUTES:
-            if rest.startswith(route):
-                rest = rest[len(route) :]
-                break
-        path = rest
-    node = tuple(unquote(seg) for seg in path.split("/") if seg)
-    if any(seg in (".", "..") for seg in node):
-        raise Invalid("'.' and '..' are not allowed in Tiled node paths")
-    location = TiledLocation(parts.scheme, parts.netloc.lower(), prefix, node, explicit)
-    return location, (keys[0] if keys else None)
+class _ListingStopped(SourceUnavailable):
+    """The listing ran out of time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +135,22 @@ class TiledSource:
     kind = "tiled"
     remote = True  # thumbnails read strided slices at the target size (bytes over the network cost)
 
-    def __init__(self, uri: str, api_key: str | None, max_pixels: int, *, timeout: httpx.Timeout = TIMEOUT):
+    def __init__(
+        self,
+        uri: str,
+        api_key: str | None,
+        max_pixels: int,
+        *,
+        timeout: httpx.Timeout = TIMEOUT,
+        limits: ListingLimits | None = None,
+    ):
         self.where, key_in_uri = parse_tiled_uri(uri)
         self.name = self.where.uri
         self.max_pixels = max_pixels
+        self.limits = limits or ListingLimits()
+        self._deadline = self.limits.deadline()
+        self.truncated = False  # a listing left children out (ListingLimits.max_children)
+        self._nodes_seen = 0
         self._key = api_key or key_in_uri
         headers = {"Accept": "application/json"}
         if self._key:
@@ -206,25 +176,61 @@ class TiledSource:
         node = self.where.child(rel).node
         return f"{self.where.api_root}/{route}/" + "/".join(quote(seg, safe="") for seg in node)
 
-    def _get(self, route: str, rel: str = "", *, params: dict | list | None = None, raw: bool = False):
+    def _remaining(self) -> float | None:
+        if self._deadline is None:
+            return None
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise _ListingStopped(
+                f"Tiled source '{self.name}' took longer than {self.limits.seconds:g} s; stopped asking",
+                source=self.name,
+            )
+        return remaining
+
+    def _fetch(
+        self, url: str, params: dict | list | None, headers: dict | None, cap: int
+    ) -> tuple[int, bytes]:
+        """Status and body of one GET, the body read in chunks under the deadline and a size cap."""
+        remaining = self._remaining()
+        timeout = (
+            TIMEOUT if remaining is None else httpx.Timeout(min(60.0, remaining), connect=min(5.0, remaining))
+        )
+        with self._http.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
+            chunks: list[bytes] = []
+            size = 0
+            if response.status_code < 300:  # bodies of refusals are never read, nor shown
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > cap:
+                        raise _TooMuch(
+                            f"Tiled source '{self.name}' sent more than {cap} bytes for one answer"
+                        )
+                    chunks.append(chunk)
+                    self._remaining()
+            with self._lock:
+                self.bytes_received += response.num_bytes_downloaded
+                self.requests += 1
+            return response.status_code, b"".join(chunks)
+
+    def _get(
+        self, route: str, rel: str = "", *, params: dict | list | None = None, raw: bool = False, cap: int = 0
+    ) -> bytes:
         """One GET against the API; every failure becomes a typed error that names the source."""
         headers = {"Accept": "application/octet-stream"} if raw else None
         node = "/".join(self.where.child(rel).node) or "/"
         try:
-            response = self._http.get(self._url(route, rel), params=params, headers=headers)
+            status, body = self._fetch(self._url(route, rel), params, headers, cap or MAX_JSON_BYTES)
         except httpx.TimeoutException:
+            self._remaining()  # past the listing's deadline: say that, not "did not answer"
             raise SourceUnavailable(
                 f"Tiled source '{self.name}' did not answer in time", source=self.name
             ) from None
         except httpx.HTTPError as exc:
-            reason = self._scrub(str(exc)) or type(exc).__name__
+            # Scrubbed whole, before any cut: a cut key would no longer match and its prefix leak.
+            reason = self._scrub(str(exc))[:200] or type(exc).__name__
             raise SourceUnavailable(
                 f"Tiled source '{self.name}' is unreachable: {reason}", source=self.name
             ) from None
-        with self._lock:
-            self.bytes_received += response.num_bytes_downloaded
-            self.requests += 1
-        status = response.status_code
         if status == 401:
             why = "the API key is missing or wrong" if self._key else "it needs an API key; none was given"
             raise Forbidden(f"Tiled source '{self.name}' refused access (HTTP 401): {why}", source=self.name)
@@ -238,15 +244,17 @@ class TiledSource:
             raise NotFound(f"Tiled source '{self.name}' has no node '{node}'", source=self.name)
         if status >= 500:
             raise SourceUnavailable(f"Tiled source '{self.name}' failed (HTTP {status})", source=self.name)
-        if status >= 300:
-            detail = self._scrub(response.text[:200])
-            raise Invalid(f"Tiled source '{self.name}' answered HTTP {status}: {detail}", source=self.name)
-        return response
+        if status >= 300:  # a redirect or a refusal: its status only, never the body
+            raise Invalid(
+                f"Tiled source '{self.name}' answered HTTP {status}, which a Tiled server does not send here",
+                source=self.name,
+            )
+        return body
 
     def _json(self, route: str, rel: str = "", params: dict | list | None = None) -> dict:
-        response = self._get(route, rel, params=params)
+        payload = self._get(route, rel, params=params)
         try:
-            body = response.json()
+            body = json.loads(payload)
         except ValueError:
             body = None
         if not isinstance(body, dict) or "data" not in body:
@@ -268,6 +276,7 @@ class TiledSource:
     def children(self, rel: str = "") -> Iterator[tuple[str, dict]]:
         """(key, attributes) of a container's children, page by page, in the server's order."""
         offset = 0
+        limit = self.limits.max_children
         while True:
             params = [
                 ("page[offset]", str(offset)),
@@ -278,11 +287,24 @@ class TiledSource:
             body = self._json("search", rel, params)
             data = body.get("data") or []
             for entry in data:
+                if limit is not None and offset >= limit:
+                    self.truncated = True
+                    return
+                self._count_node()
                 yield str(entry["id"]), entry.get("attributes", {})
-            offset += len(data)
+                offset += 1
             count = (body.get("meta") or {}).get("count")
             if not data or len(data) < PAGE_LIMIT or (count is not None and offset >= count):
                 return
+
+    def _count_node(self) -> None:
+        self._nodes_seen += 1
+        if self.limits.max_nodes is not None and self._nodes_seen > self.limits.max_nodes:
+            raise Invalid(
+                f"Tiled source '{self.name}' has more than {self.limits.max_nodes} nodes; "
+                "pick a smaller container (or raise LABELWISE_TILED_SCAN_MAX_NODES)",
+                source=self.name,
+            )
 
     def _array(self, rel: str) -> ArrayInfo:
         info = self._structures.get(rel)
@@ -300,6 +322,7 @@ class TiledSource:
         return [SourceEntry(rel, f, height, width, channels, info.dtype.name) for f in range(info.frames)]
 
     def scan(self) -> Iterator[SourceEntry]:
+        self._nodes_seen = 0
         attrs = self.node()
         family = attrs.get("structure_family")
         if family == "array":
@@ -379,12 +402,15 @@ class TiledSource:
             selection = f"{plane},:"
         else:
             selection = f"{frame},{plane}"
-        response = self._get("array/full", uri, params={"slice": selection}, raw=True)
         shape: tuple[int, ...] = (math.ceil(height / step), math.ceil(width / step))
         if info.color:
             shape = (*shape, channels)
-        body = response.content
-        if len(body) != math.prod(shape) * info.dtype.itemsize:
+        expected = math.prod(shape) * info.dtype.itemsize
+        try:
+            body = self._get("array/full", uri, params={"slice": selection}, raw=True, cap=expected)
+        except _TooMuch:
+            body = b""  # more than the structure promised: it changed on the server
+        if len(body) != expected:
             raise _Stale(
                 f"Tiled node '{uri}' of '{self.name}' sent {len(body)} bytes for a {shape} "
                 f"{info.dtype.name} slice; has it changed on the server?"
@@ -404,16 +430,23 @@ class _Stale(LabelwiseError):
     """The array's cached structure no longer matches what the server sends."""
 
 
+class _TooMuch(Invalid):
+    """An answer longer than its cap (metadata: ``MAX_JSON_BYTES``; pixels: what the shape needs)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TiledListing:
     uri: str  # canonical URI of the browsed container
     parent: str | None  # canonical URI of its parent, None at the server's root
     nodes: list[TiledNode]
+    truncated: bool = False  # the container has more children than the listing shows
 
 
-def browse(uri: str, api_key: str | None, max_pixels: int) -> TiledListing:
+def browse(
+    uri: str, api_key: str | None, max_pixels: int, *, limits: ListingLimits | None = None
+) -> TiledListing:
     """The children of a Tiled container, for the datasets page's Tiled browser."""
-    source = TiledSource(uri, api_key, max_pixels)
+    source = TiledSource(uri, api_key, max_pixels, limits=limits)
     try:
         family = source.node().get("structure_family")
         if family != "container":
@@ -423,6 +456,16 @@ def browse(uri: str, api_key: str | None, max_pixels: int) -> TiledListing:
         if where.node:
             up = TiledLocation(where.scheme, where.netloc, where.prefix, where.node[:-1], where.explicit_api)
             parent = up.uri
-        return TiledListing(source.name, parent, source.browse())
+        nodes = source.browse()
+        return TiledListing(source.name, parent, nodes, truncated=source.truncated)
     finally:
         source.close()
+
+
+def browse_for_admin(uri: str, api_key: str | None, settings: Settings) -> TiledListing:
+    """What the doors call: only allowed hosts, and a listing bounded in children and in time."""
+    check_tiled_host(parse_tiled_uri(uri)[0], settings.tiled_hosts)
+    limits = ListingLimits(
+        max_children=settings.tiled_browse_max_items, seconds=settings.tiled_browse_seconds
+    )
+    return browse(uri, api_key, settings.max_image_pixels, limits=limits)

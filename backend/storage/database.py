@@ -15,12 +15,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from backend.storage.files import private_sqlite_file
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine with the settings each backend needs to be safe under concurrent taggers."""
     if url.startswith("sqlite"):
         # aiosqlite logs every statement with its parameters at DEBUG: Tiled keys would be in the log.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
+        private_sqlite_file(url)  # 0600: it holds password hashes and encrypted keys
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

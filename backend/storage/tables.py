@@ -43,7 +43,8 @@ class Source(SQLModel, table=True):
     dataset_id: int = _fk("dataset.id")
     kind: str = Field(max_length=20)  # "folder" | "tiled"
     uri: str = Field(sa_type=Text)
-    # Server-side secret (a Tiled API key). Never leaves the server: no API type exposes it.
+    # Server-side secret (a Tiled API key), encrypted (backend/storage/secrets_at_rest.py).
+    # Never leaves the server: no API type exposes it.
     api_key: str | None = Field(default=None, sa_type=Text, repr=False)
     position: int = 0
     created_at: datetime = _ts()

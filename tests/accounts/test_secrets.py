@@ -1,9 +1,11 @@
 """A full scenario through every door, then a scan: no Tiled key, API token or password anywhere.
 
 Folder + Tiled (real ``tiled serve`` with an API key) dataset, classes, labels, a wrong key, a
-job, exports in every format, GraphQL and REST reads, every page. Every response body and header
-(the one answer that hands out the token excepted), every log record at DEBUG, the export files
-and the job rows are searched for the secrets.
+job, exports in every format, GraphQL and REST reads, every page, the Tiled browser, the admins'
+user and token doors (disable, enable, revoke). The key file that encrypts Tiled keys at rest is a
+secret too. Every response body and header (the one answer that hands out the token excepted),
+every log record at DEBUG, the export files and the job rows are searched for the secrets; the
+stored key rows and the SQLite file for the clear Tiled key.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.storage.job_tables import Job, JobLog
+from backend.storage.tables import Source
 from tests.accounts.conftest import PASSWORD, csrf_headers
 from tests.api.conftest import item_ids
 from tests.factories import image_folder
@@ -51,7 +54,7 @@ def _zip_text(payload: bytes) -> str:
         ) + " ".join(archive.namelist())
 
 
-async def test_no_secret_leaves_the_server(client, accounts, folder, tiled_server, caplog, session):
+async def test_no_secret_leaves_the_server(client, accounts, folder, tiled_server, caplog, session, settings):
     caplog.set_level(logging.DEBUG)
     call = Recorder(client)
     admin = accounts["admin"]
@@ -162,7 +165,37 @@ async def test_no_secret_leaves_the_server(client, accounts, folder, tiled_serve
     bad = 'mutation { addSource(datasetId: %d, source: "%s/nope", apiKey: "%s") { id } }'
     await call("POST", "/graphql", json={"query": bad % (ds, tiled_server.uri, WRONG_KEY)}, headers=script)
 
+    # Admins' account doors: users, anyone's tokens (prefixes), disabling, revoking.
+    labeler = accounts["labeler"]
+    for url in ("/api/v1/users/labeler-user/tokens", "/api/v1/users/admin-user/tokens"):
+        await call("GET", url, headers=script, expect=200)
+    accounts_query = "{ users { name active } apiTokens(all: true) { id user prefix label } }"
+    listed = await call("POST", "/graphql", json={"query": accounts_query}, headers=script, expect=200)
+    assert "errors" not in listed.json(), listed.json()
+    await call("POST", "/api/v1/users/labeler-user/disable", headers=script, expect=200)
+    await call("GET", "/api/v1/me", headers=labeler.headers, expect=401)
+    enable = 'mutation { enableUser(name: "labeler-user") { active } }'
+    await call("POST", "/graphql", json={"query": enable}, headers=script, expect=200)
+    viewer_tokens = (await call("GET", "/api/v1/users/viewer-user/tokens", headers=script, expect=200)).json()
+    form = await csrf_headers(client)
+    await call("POST", f"/admin/tokens/{viewer_tokens[0]['id']}/revoke", headers=form, expect=200)
+    await call("GET", "/api/v1/me", headers=accounts["viewer"].headers, expect=401)
+
+    # The Tiled browser (admins): with the key, with a wrong one, at a node that is not there.
+    browse = {**await csrf_headers(client), "HX-Request": "true"}
+    await call(
+        "POST",
+        "/tiled/browse",
+        data={"uri": tiled_server.uri, "api_key": API_KEY},
+        headers=browse,
+        expect=200,
+    )
+    await call("POST", "/tiled/browse", data={"uri": tiled_server.uri, "api_key": WRONG_KEY}, headers=browse)
+    nowhere = {"uri": f"{tiled_server.uri}/nowhere", "api_key": API_KEY}
+    await call("POST", "/tiled/browse", data=nowhere, headers=browse)
+
     pages = [
+        "/admin/users",
         "/",
         "/datasets",
         f"/datasets/{ds}/label",
@@ -183,7 +216,15 @@ async def test_no_secret_leaves_the_server(client, accounts, folder, tiled_serve
         await call("GET", url)  # the signed-in browser (cookie)
 
     # -- the scan -------------------------------------------------------------------------------
-    secrets = {"tiled key": API_KEY, "wrong tiled key": WRONG_KEY, "api token": token, "password": PASSWORD}
+    key_file = settings.secret_key_file.read_text().strip()  # what decrypts the stored Tiled keys
+    secrets = {
+        "tiled key": API_KEY,
+        "wrong tiled key": WRONG_KEY,
+        "api token": token,
+        "password": PASSWORD,
+        "secret key": key_file,
+        "labeler's token": labeler.token,
+    }
     assert len(call.seen) > 40
     for what, response in call.seen:
         text = (
@@ -205,3 +246,14 @@ async def test_no_secret_leaves_the_server(client, accounts, folder, tiled_serve
     rows += [line.message for line in (await session.execute(select(JobLog))).scalars()]
     for name, secret in secrets.items():
         assert all(secret not in row for row in rows), f"the {name} appears in a job row"
+    # At rest: the Tiled key is stored encrypted (a copy of the database is no key).
+    stored = [str(row) for row in (await session.execute(select(Source.api_key))).scalars()]
+    assert any(stored) and all(API_KEY not in row for row in stored), "the tiled key is stored in clear"
+    if settings.database.startswith("sqlite"):
+        database_file = settings.database.split("///", 1)[1]
+        for suffix in ("", "-wal"):
+            try:
+                raw = open(database_file + suffix, "rb").read()  # noqa: SIM115
+            except FileNotFoundError:
+                continue
+            assert API_KEY.encode() not in raw, f"the tiled key is in the database file{suffix}"

@@ -157,6 +157,7 @@ def run_cli(monkeypatch, settings, database, data_root):
     monkeypatch.setenv("LABELWISE_DATABASE_URL", settings.database)
     monkeypatch.setenv("LABELWISE_DATA_ROOTS", str(data_root))
     monkeypatch.delenv("LABELWISE_TILED_API_KEY", raising=False)
+    monkeypatch.setenv("LABELWISE_TILED_HOSTS", settings.tiled_hosts)
     get_settings.cache_clear()
 
     def run(*args: str, ok: bool = True):

@@ -9,6 +9,7 @@ from backend.errors import Forbidden, Invalid, NotFound, SourceUnavailable
 from backend.sources import tiled as tiled_source
 from backend.sources.registry import prepare_source
 from backend.sources.tiled import TiledSource, parse_tiled_uri
+from backend.storage.secrets_at_rest import decrypt_secret
 from tests.tiled.conftest import API_KEY, ITEM_COUNT, free_port
 
 pytestmark = pytest.mark.tiled
@@ -26,11 +27,13 @@ def test_uris_are_parsed_to_a_canonical_secret_free_form():
             parse_tiled_uri(bad)
 
 
-def test_a_key_in_the_uri_moves_to_the_server_side_field(settings):
+def test_a_key_in_the_uri_moves_to_the_server_side_field_encrypted(settings):
     source = prepare_source("tiled+http://127.0.0.1:1/x?api_key=sekrit", settings)
-    assert (source.kind, source.uri, source.api_key) == ("tiled", "tiled+http://127.0.0.1:1/x", "sekrit")
+    assert (source.kind, source.uri) == ("tiled", "tiled+http://127.0.0.1:1/x")
+    assert "sekrit" not in source.api_key and decrypt_secret(settings, source.api_key) == "sekrit"
     plain = prepare_source("http://127.0.0.1:1/x", settings, api_key="k2")
-    assert (plain.kind, plain.uri, plain.api_key) == ("tiled", "tiled+http://127.0.0.1:1/x", "k2")
+    assert (plain.kind, plain.uri) == ("tiled", "tiled+http://127.0.0.1:1/x")
+    assert plain.api_key != "k2" and decrypt_secret(settings, plain.api_key) == "k2"
 
 
 def test_scan_walks_containers_recursively_arrays_stacks_tiff_and_hdf5(tiled_server):

@@ -39,6 +39,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.guided",
     "backend.api.graphql.explorer",
     "backend.api.graphql.review",
+    "backend.api.graphql.accounts",
 ]
 
 

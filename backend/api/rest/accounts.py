@@ -45,6 +45,16 @@ class TokenOut(msgspec.Struct, kw_only=True):
         )
 
 
+class UserTokenOut(TokenOut, kw_only=True):
+    """A token as admins list it: whose it is, too."""
+
+    user: str
+
+    @classmethod
+    def of_user(cls, token: ApiToken, user: str) -> UserTokenOut:
+        return cls(**msgspec.structs.asdict(TokenOut.of(token)), user=user)
+
+
 class NewToken(msgspec.Struct, kw_only=True):
     """The secret appears here once; keep it: the server stores only its hash."""
 
@@ -115,7 +125,7 @@ class AccountController(Controller):
 
     @delete(
         "/tokens/{token_id:int}",
-        summary="Revoke one of my API tokens",
+        summary="Revoke an API token: one of mine (admins: anyone's); it is refused at once",
         status_code=200,
         opt={"role": VIEWER},
         responses=error_responses(403, 404),
@@ -146,6 +156,35 @@ class AccountController(Controller):
     )
     async def set_role(self, session: Session, name: FromPath[str], data: JSONBody[UserPatch]) -> UserOut:
         return UserOut.of(await service.set_role(session, name, data.role))
+
+    @post(
+        "/users/{name:str}/disable",
+        summary="Disable a user: their sessions end and their tokens are refused, at once",
+        status_code=200,
+        opt={"role": ADMIN},
+        responses=error_responses(404, 409),
+    )
+    async def disable_user(self, session: Session, name: FromPath[str]) -> UserOut:
+        return UserOut.of(await service.set_active(session, name, False))
+
+    @post(
+        "/users/{name:str}/enable",
+        summary="Enable a disabled user again (their unrevoked tokens work again)",
+        status_code=200,
+        opt={"role": ADMIN},
+        responses=error_responses(404),
+    )
+    async def enable_user(self, session: Session, name: FromPath[str]) -> UserOut:
+        return UserOut.of(await service.set_active(session, name, True))
+
+    @get(
+        "/users/{name:str}/tokens",
+        summary="A user's API tokens (prefixes, never secrets)",
+        opt={"role": ADMIN},
+        responses=error_responses(404),
+    )
+    async def user_tokens(self, session: Session, name: FromPath[str]) -> list[UserTokenOut]:
+        return [UserTokenOut.of_user(t, user) for t, user in await service.user_tokens(session, name)]
 
 
 route_handlers = [AccountController]
