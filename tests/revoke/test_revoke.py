@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from backend.labels.events import TagRequest, record_event
 from tests.api.conftest import assert_error
 from tests.graphql.conftest import gql, gql_error
 from tests.guided.conftest import API, add_class, item_ids, pca_model
@@ -14,13 +15,24 @@ from tests.guided.conftest import API, add_class, item_ids, pca_model
 ALICE, BOB = {"X-Labelwise-Tagger": "alice"}, {"X-Labelwise-Tagger": "bob"}
 
 
-async def _tag(client: AsyncTestClient, dataset_id: int, items: list[int], label: int, **extra: Any) -> dict:
-    body = {"item_ids": items, "label_id": label, **extra}
-    response = await client.post(
-        f"{API}/datasets/{dataset_id}/tags", json=body, headers=extra.pop("h", ALICE)
-    )
+async def _tag(client: AsyncTestClient, dataset_id: int, items: list[int], label: int) -> dict:
+    body = {"item_ids": items, "label_id": label}
+    response = await client.post(f"{API}/datasets/{dataset_id}/tags", json=body, headers=ALICE)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def _model_batch(
+    client: AsyncTestClient, dataset_id: int, items: list[int], label: int, kind: str, model_id: int
+) -> dict:
+    """A batch the model made: recorded as the server's batch endpoints do (clients may not
+    name a model in an event, decision 0007), so the scene does not depend on ranking order."""
+    request = TagRequest(
+        dataset_id=dataset_id, tagger="alice", item_ids=items, label_id=label, kind=kind, model_id=model_id
+    )
+    async with client.app.state.database.session() as session:
+        event = await record_event(session, request)
+        return {"id": event.id, "created_at": event.created_at.isoformat()}
 
 
 async def _labels(client: AsyncTestClient, dataset_id: int) -> dict[int, list[int]]:
@@ -35,8 +47,8 @@ async def _scene(server: AsyncTestClient, dataset_id: int) -> dict[str, Any]:
     a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
     ids = await item_ids(server, dataset_id)
     await _tag(server, dataset_id, ids[:3], a)
-    await _tag(server, dataset_id, ids[:10], b, kind="probability", model_id=model)
-    similarity = await _tag(server, dataset_id, ids[10:15], b, kind="similarity", model_id=model)
+    await _model_batch(server, dataset_id, ids[:10], b, "probability", model)
+    similarity = await _model_batch(server, dataset_id, ids[10:15], b, "similarity", model)
     response = await server.post(
         f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[3]], "label_id": a}, headers=BOB
     )
