@@ -9,7 +9,7 @@ from tests.guided.fixed_classifier import expected_probabilities
 from tests.pages.conftest import csrf_headers
 
 TILE = re.compile(r'<figure class="tile guided-tile[^"]*" id="tile-(\d+)"')
-SELECTED = re.compile(r'<figure class="tile guided-tile selected" id="tile-(\d+)"')
+SELECTED = re.compile(r'<figure class="tile guided-tile selected[^"]*" id="tile-(\d+)"')
 SCORE = re.compile(r'<span class="score">([0-9.]+)')
 
 
