@@ -35,6 +35,7 @@ class Job:
         self.data = data
         self.follow_ups = list(follow_ups or [])
         self.chain: list[Job] = []  # the follow-up jobs submitted so far, in order
+        self.followed_by = ""  # "events" or "polling": how the last wait learnt that the job ended
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.data.get('kind')} {self.state}>"
@@ -95,11 +96,13 @@ class Job:
                 if progress:
                     _print_progress(message)
                 if self.finished:
+                    self.followed_by = "events"
                     return
         except LabelwiseError as exc:
             if exc.code == "TIMEOUT" and time.monotonic() >= deadline:
                 raise
             # no stream here (an older server) or it broke: polling below still reaches the end
+        self.followed_by = "polling"
         while not self.refresh().finished:
             if progress:
                 _print_progress(self.data)

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from labelwise_client import Client, LabelwiseError
@@ -141,3 +142,46 @@ def test_a_server_that_is_not_there_is_an_error_not_a_hang():
     with Client("http://127.0.0.1:9", timeout=2) as nowhere, pytest.raises(LabelwiseError) as caught:
         nowhere.datasets()
     assert caught.value.code == "UNREACHABLE" and caught.value.status is None
+
+
+def test_a_job_is_followed_through_its_event_stream_to_the_end(client: Client, server: str, dataset):
+    job = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 4, "step_seconds": 0.1},
+    )
+    with httpx.stream("GET", f"{server}/api/v1/jobs/{job.id}/events", timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [
+            line.split(":", 1)[1].strip() for line in response.iter_lines() if line.startswith("event:")
+        ]
+    assert events[0] == "job" and events[-1] == "end" and "log" in events
+    finished = client.job(job.id).data
+    assert finished["state"] == "succeeded" and finished["progress"] == 1.0
+    assert finished["duration_seconds"] > 0
+
+    again = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 3, "step_seconds": 0.1},
+    )
+    assert again.wait(timeout=60).followed_by == "events"
+
+
+def test_an_event_stream_ends_after_its_lifetime_even_while_the_job_runs(
+    client: Client, server: str, dataset
+):
+    job = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 400, "step_seconds": 0.05},
+    )
+    url = f"{server}/api/v1/jobs/{job.id}/events"
+    with httpx.stream("GET", url, params={"max_seconds": 1}, timeout=30) as response:
+        lines = list(response.iter_lines())
+    assert "event: end" not in lines and "event: job" in lines
+    assert client.job(job.id).cancel().state in ("running", "canceled", "queued")
+    assert httpx.get(f"{server}/api/v1/jobs/999999/events", timeout=10).status_code == 404

@@ -18,7 +18,7 @@ from backend.algorithms import Algorithm, get_algorithm, list_algorithms
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses
 from backend.api.rest.schemas import ErrorBody
-from backend.jobs import service
+from backend.jobs import follow, service
 from backend.jobs.artifacts import list_files
 from backend.jobs.features import vectors_file
 from backend.jobs.runtime import enqueue_for
@@ -111,9 +111,14 @@ class JobOut(msgspec.Struct, kw_only=True):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    # So one poll is one request: done/total as a fraction, seconds run so far, the latest epoch's
+    # metrics (filled in for one job and in its event stream; None in lists, which stay one query).
+    progress: float | None = None
+    duration_seconds: float | None = None
+    latest_metrics: dict[str, float] | None = None
 
     @classmethod
-    def of(cls, j: Job) -> JobOut:
+    def of(cls, j: Job, latest_metrics: dict[str, float] | None = None) -> JobOut:
         return cls(
             id=j.id or 0,
             kind=j.kind,
@@ -137,6 +142,9 @@ class JobOut(msgspec.Struct, kw_only=True):
             started_at=j.started_at,
             finished_at=j.finished_at,
             heartbeat_at=j.heartbeat_at,
+            progress=round(j.done / j.total, 4) if j.total else None,
+            duration_seconds=service.job_duration(j),
+            latest_metrics=latest_metrics,
         )
 
 
@@ -343,7 +351,8 @@ class JobsController(Controller):
 
     @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
     async def get_job(self, session: AsyncSession, job_id: FromPath[int]) -> JobOut:
-        return JobOut.of(await service.get_job(session, job_id))
+        now = await follow.snapshot(session, job_id)
+        return JobOut.of(now.job, now.latest_metrics)
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
