@@ -9,8 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.loaders import location_loader
 from backend.api.rest.common import API_PREFIX
-from backend.datasets.items import ItemWithLabels, get_item, item_location, labels_of, list_items
+from backend.datasets.items import ItemWithLabels, get_item, items_by_ids, labels_of, list_items
+from backend.errors import Invalid
 from backend.storage import tables
 
 
@@ -69,9 +71,7 @@ class Item:
 
     @strawberry.field(description="Where the pixels are read from: a path or a Tiled URI.")
     async def location(self, info: Info[Any, Any]) -> str:
-        settings = context_of(info).settings
-        async with use_session(info) as session:
-            return await item_location(session, settings, await get_item(session, self.id))
+        return await location_loader(info).load((self.source_id, self.uri, self.frame))
 
     @strawberry.field(description="REST URL of the item as PNG (query: log, p_low, p_high, size).")
     def image_url(self) -> str:
@@ -120,6 +120,18 @@ class Query:
             offset=page.offset,
             limit=page.limit,
         )
+
+    @strawberry.field(
+        description="Items of a dataset by id, in the order asked, with their labels: one call for many "
+        "(NOT_FOUND names ids not in the dataset; at most the server's page size per call)."
+    )
+    async def items_by_ids(self, info: Info[Any, Any], dataset_id: int, ids: list[int]) -> list[Item]:
+        cap = context_of(info).settings.max_page_size
+        if len(ids) > cap:
+            raise Invalid(f"{len(ids)} ids is over the page size cap: at most {cap} per call", max_limit=cap)
+        async with use_session(info) as session:
+            found = await items_by_ids(session, dataset_id, ids)
+        return [Item.with_labels(e) for e in found]
 
     @strawberry.field(description="One item with its current labels (NOT_FOUND when unknown).")
     async def item(self, info: Info[Any, Any], id: int) -> Item:
