@@ -185,3 +185,22 @@ def test_an_event_stream_ends_after_its_lifetime_even_while_the_job_runs(
     assert "event: end" not in lines and "event: job" in lines
     assert client.job(job.id).cancel().state in ("running", "canceled", "queued")
     assert httpx.get(f"{server}/api/v1/jobs/999999/events", timeout=10).status_code == 404
+
+
+def test_the_scripting_example_runs_against_the_served_app(server: str, dataset, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("LABELWISE_URL", server)
+    out = tmp_path / "labels.csv"
+    params = '{"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}'
+    done = subprocess.run(
+        [sys.executable, "docs/scripting_example.py", "--dataset", dataset["name"], "--out", str(out),
+         "--parameters", params],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "40 items, 0 labeled" in done.stdout and "4-d vectors for 40 items" in done.stdout
+    assert out.read_text().count("interesting") == 2
+    refused = subprocess.run(
+        [sys.executable, "docs/scripting_example.py", "--dataset", "999999"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert refused.returncode == 1 and "NOT_FOUND" in refused.stdout
