@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.guided.fixed_classifier  # registers a classifier whose probabilities are known
 import tests.jobs.sleeper  # noqa: F401  (registers the test algorithm, for a job that fails)
 from backend.settings import Settings
 from labelwise_client import Client

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from labelwise_client import Client, LabelwiseError
@@ -204,3 +205,21 @@ def test_the_scripting_example_runs_against_the_served_app(server: str, dataset,
         capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert refused.returncode == 1 and "NOT_FOUND" in refused.stdout
+
+
+def test_probabilities_come_back_as_a_frame_with_class_names_by_item_id(client: Client, dataset):
+    from tests.guided.fixed_classifier import expected_probabilities
+
+    client.add_class(dataset, "cat")
+    client.add_class(dataset, "dog")
+    ids = [row["id"] for row in client.items(dataset)]
+    client.tag(dataset, ids[:2], "cat")
+    client.tag(dataset, ids[2:4], "dog")
+    job = client.train(dataset, "test-fixed-classifier").wait(timeout=120)
+    frame = client.probabilities(job.model_id)
+    assert list(frame.columns) == ["cat", "dog"] and frame.index.name == "item_id"
+    assert frame.index.tolist() == ids
+    assert np.allclose(frame.to_numpy(), expected_probabilities(40, 2))
+    with pytest.raises(LabelwiseError) as untrained:
+        client.probabilities(999999)
+    assert untrained.value.code == "NOT_FOUND"
