@@ -63,6 +63,8 @@ def document_handler(handler: HTTPRouteHandler, taken: set[str], base: str = "")
             continue
         responses = dict(handler.responses or {})
         for status, spec in _access_responses(role).items():
+            if "Needs the " in (getattr(responses.get(status), "description", None) or ""):
+                continue  # documented already (handlers are module objects: each app sees them again)
             if status == 403 and status in responses:  # keep what the handler says, and add the role
                 spec.description = f"{responses[status].description}; or: {spec.description}"
             responses[status] = spec
