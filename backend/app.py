@@ -11,11 +11,13 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components
 
 from backend.accounts.ratelimit import SignInLimiter
 from backend.api.access import access_exception_handlers, role_guard
 from backend.api.dependencies import provide_session, provide_settings, provide_thumbnails
 from backend.api.errors import exception_handlers
+from backend.api.rest.documentation import OPENAPI_SECURITY, openapi_security_schemes
 from backend.images.thumbnails import ThumbnailCache
 from backend.jobs.runtime import job_runtime_lifespan
 from backend.settings import Settings, get_settings
@@ -97,6 +99,9 @@ def create_app(
             path="/api/schema",
             # JSON only: the HTML viewers load their scripts from a CDN, which we never do.
             render_plugins=[JsonRenderPlugin()],
+            # For client generators: how to authenticate (backend/api/rest/documentation.py).
+            components=Components(security_schemes=openapi_security_schemes()),
+            security=OPENAPI_SECURITY,
         ),
     )
     app.state.settings = settings

@@ -58,6 +58,20 @@ async def item_counts(session: AsyncSession, dataset_ids: list[int]) -> dict[int
     return {int(dataset_id): int(count) for dataset_id, count in rows.all()}
 
 
+async def item_locations(
+    session: AsyncSession, settings: Settings, places: list[tuple[int, str, int]]
+) -> list[str]:
+    """Locations of many items given as (source id, uri, frame): one query for their sources and
+    each source opened once (GraphQL lists batch ``location`` through this, not one item at a time)."""
+    source_ids = sorted({source_id for source_id, _, _ in places})
+    rows = (await session.scalars(select(Source).where(Source.id.in_(source_ids)))).all() if places else []
+    opened = {row.id: open_source(row, settings) for row in rows}
+    missing = [s for s in source_ids if s not in opened]
+    if missing:  # the foreign key makes this impossible short of a broken database
+        raise NotFound(f"source(s) {missing} do not exist")
+    return [opened[source_id].location(uri, frame) for source_id, uri, frame in places]
+
+
 async def labels_of(session: AsyncSession, item_ids: list[int]) -> dict[int, list[int]]:
     if not item_ids:
         return {}

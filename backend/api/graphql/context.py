@@ -27,6 +27,8 @@ class GraphQLContext(BaseContext, kw_only=True):
     settings: Settings
     state: State
     lock: asyncio.Lock = msgspec.field(default_factory=asyncio.Lock)
+    # Per-request DataLoaders by name (backend/api/graphql/loaders.py): one batched call per field.
+    loaders: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def tagger(self) -> str:

@@ -11,8 +11,10 @@ from strawberry.types import Info
 from backend.accounts.disclosure import public_location
 from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.loaders import location_loader
 from backend.api.rest.common import API_PREFIX
-from backend.datasets.items import ItemWithLabels, get_item, item_location, labels_of, list_items
+from backend.datasets.items import ItemWithLabels, get_item, items_by_ids, labels_of, list_items
+from backend.errors import Invalid
 from backend.storage import tables
 
 
@@ -75,8 +77,7 @@ class Item:
     )
     async def location(self, info: Info[Any, Any]) -> str:
         context = context_of(info)
-        async with use_session(info) as session:
-            location = await item_location(session, context.settings, await get_item(session, self.id))
+        location = await location_loader(info).load((self.source_id, self.uri, self.frame))
         if context.request is not None and not shows_internals(context.request):
             return public_location(location, context.settings)
         return location
@@ -128,6 +129,18 @@ class Query:
             offset=page.offset,
             limit=page.limit,
         )
+
+    @strawberry.field(
+        description="Items of a dataset by id, in the order asked, with their labels: one call for many "
+        "(NOT_FOUND names ids not in the dataset; at most the server's page size per call)."
+    )
+    async def items_by_ids(self, info: Info[Any, Any], dataset_id: int, ids: list[int]) -> list[Item]:
+        cap = context_of(info).settings.max_page_size
+        if len(ids) > cap:
+            raise Invalid(f"{len(ids)} ids is over the page size cap: at most {cap} per call", max_limit=cap)
+        async with use_session(info) as session:
+            found = await items_by_ids(session, dataset_id, ids)
+        return [Item.with_labels(e) for e in found]
 
     @strawberry.field(description="One item with its current labels (NOT_FOUND when unknown).")
     async def item(self, info: Info[Any, Any], id: int) -> Item:

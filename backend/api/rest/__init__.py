@@ -13,6 +13,8 @@ from typing import Any
 from litestar import Controller
 from litestar.handlers import HTTPRouteHandler
 
+from backend.api.rest.documentation import document_handler
+
 CONTROLLER_MODULES = [
     "backend.api.rest.datasets",
     "backend.api.rest.items",
@@ -21,6 +23,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.revoke",
     "backend.api.rest.labels",
     "backend.api.rest.jobs",
+    "backend.api.rest.job_events",
     "backend.api.rest.guided",
     "backend.api.rest.review",
     "backend.api.rest.explorer",
@@ -34,6 +37,11 @@ def rest_handlers() -> list[Any]:
     handlers: list[Any] = []
     for name in CONTROLLER_MODULES:
         handlers.extend(import_module(name).route_handlers)
+    taken: set[str] = set()
+    for entry in handlers:
+        base = entry.path if isinstance(entry, type) and issubclass(entry, Controller) else ""
+        for handler in _route_handlers_of([entry]):
+            document_handler(handler, taken, base)  # access answers, operation ids, binary bodies
     for handler in _route_handlers_of(handlers):
         _document_bad_request(handler)
     return handlers

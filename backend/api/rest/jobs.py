@@ -21,7 +21,7 @@ from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses
 from backend.api.rest.schemas import ErrorBody, FitnessOut
 from backend.guided.quality import model_fitness
-from backend.jobs import service
+from backend.jobs import follow, service
 from backend.jobs.artifacts import list_files
 from backend.jobs.features import vectors_file
 from backend.jobs.runtime import enqueue_for
@@ -116,12 +116,20 @@ class JobOut(msgspec.Struct, kw_only=True):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    # So one poll is one request: done/total as a fraction, seconds run so far, the latest epoch's
+    # metrics (filled in for one job and in its event stream; None in lists, which stay one query).
+    progress: float | None = None
+    duration_seconds: float | None = None
+    latest_metrics: dict[str, float] | None = None
 
     @classmethod
-    def of(cls, j: Job, viewer_of: Settings | None = None) -> JobOut:
+    def of(
+        cls, j: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
+    ) -> JobOut:
         """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
         if viewer_of is not None:
-            return msgspec.structs.replace(cls.of(j), error=public_error(j.error, viewer_of), traceback=None)
+            full = cls.of(j, latest_metrics=latest_metrics)
+            return msgspec.structs.replace(full, error=public_error(j.error, viewer_of), traceback=None)
         return cls(
             id=j.id or 0,
             kind=j.kind,
@@ -145,6 +153,9 @@ class JobOut(msgspec.Struct, kw_only=True):
             started_at=j.started_at,
             finished_at=j.finished_at,
             heartbeat_at=j.heartbeat_at,
+            progress=round(j.done / j.total, 4) if j.total else None,
+            duration_seconds=service.job_duration(j),
+            latest_metrics=latest_metrics,
         )
 
 
@@ -361,7 +372,8 @@ class JobsController(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         viewer = None if shows_internals(request) else settings
-        return JobOut.of(await service.get_job(session, job_id), viewer)
+        now = await follow.snapshot(session, job_id)
+        return JobOut.of(now.job, viewer, now.latest_metrics)
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:

@@ -1,0 +1,95 @@
+"""Following one job as it runs: what changed since the last look, until it ends.
+
+The event stream (``GET /api/v1/jobs/{id}/events``) and the one-request job view both read here.
+The stream looks at the database every ``poll_seconds`` (jobs report through rows: the worker
+may be another process), sends only changes, a keep-alive while nothing changes (so proxies and
+clients' read timeouts see traffic), and stops when the job ends or its lifetime is spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.jobs import service, states
+from backend.storage.database import Database
+from backend.storage.job_tables import Job, JobLog, JobMetric
+
+# An hour bounds a stream a client forgot; the client then polls (or reconnects) for longer jobs.
+MAX_STREAM_SECONDS = 3600.0
+KEEPALIVE_SECONDS = 10.0
+
+
+@dataclass
+class JobSnapshot:
+    """The job now, its latest epoch's metrics, and the log lines written since the last snapshot."""
+
+    job: Job
+    latest_metrics: dict[str, float] | None
+    new_log: list[JobLog] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.job.state in states.FINISHED
+
+    def key(self) -> tuple[Any, ...]:
+        j = self.job
+        return (j.state, j.attempt, j.done, j.total, j.epoch, j.cancel_requested, self.latest_metrics)
+
+
+async def latest_metrics(session: AsyncSession, job: Job) -> dict[str, float] | None:
+    """The metrics of the job's latest epoch in its current attempt (one indexed row), or None."""
+    row = await session.scalar(
+        select(JobMetric)
+        .where(JobMetric.job_id == job.id, JobMetric.attempt == job.attempt)
+        .order_by(JobMetric.epoch.desc(), JobMetric.id.desc())
+        .limit(1)
+    )
+    return dict(row.metrics) if row is not None else None
+
+
+async def snapshot(session: AsyncSession, job_id: int, *, after_log_id: int | None = None) -> JobSnapshot:
+    """The job as one read model; log lines only when ``after_log_id`` is given."""
+    job = await service.get_job(session, job_id)
+    await session.refresh(job)  # a long-lived stream session must not answer from its identity map
+    lines = await service.job_log(session, job_id, after_id=after_log_id) if after_log_id is not None else []
+    return JobSnapshot(job, await latest_metrics(session, job), lines)
+
+
+async def follow_job(
+    database: Database,
+    job_id: int,
+    *,
+    poll_seconds: float = 0.5,
+    max_seconds: float = MAX_STREAM_SECONDS,
+    keepalive_seconds: float = KEEPALIVE_SECONDS,
+) -> AsyncIterator[JobSnapshot | None]:
+    """Snapshots when something changed (the first at once), None as a keep-alive; ends with the
+    job's end (the last snapshot is finished) or after ``max_seconds``."""
+    deadline = time.monotonic() + max_seconds
+    last_key: tuple[Any, ...] | None = None
+    last_log_id = 0
+    last_sent = time.monotonic()
+    while True:
+        async with database.session() as session:
+            current = await snapshot(session, job_id, after_log_id=last_log_id)
+        if current.new_log:
+            last_log_id = current.new_log[-1].id or last_log_id
+        if current.key() != last_key or current.new_log or current.finished:
+            last_key = current.key()
+            last_sent = time.monotonic()
+            yield current
+            if current.finished:
+                return
+        elif time.monotonic() - last_sent >= keepalive_seconds:
+            last_sent = time.monotonic()
+            yield None
+        if time.monotonic() + poll_seconds > deadline:
+            return
+        await asyncio.sleep(poll_seconds)

@@ -1,0 +1,406 @@
+"""``Client``: the labeling loop from a script or notebook, one call per task, over REST only.
+
+Every call is a request to ``/api/v1`` with a timeout; every failure raises ``LabelwiseError``.
+Lists are paged through for you (the server caps a page at ``max_page_size``); ids are resolved
+from names where a name is natural (a dataset, a class).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from labelwise_client.errors import LabelwiseError
+from labelwise_client.jobs import Job
+from labelwise_client.tables import Rows
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+PAGE = 500  # the server's default page cap; a lower cap is learnt from its INVALID answer
+DatasetRef = int | str | dict[str, Any]
+ITEM_COLUMNS = (
+    "id", "source", "path", "frame", "status", "label", "labels", "label_ids",
+    "tagger", "labeled_at", "event_kind", "model_id",
+)  # fmt: skip
+
+
+class Client:
+    """A Labelwise server. ``url`` and ``token`` default to ``LABELWISE_URL`` and ``LABELWISE_TOKEN``.
+
+    ``timeout`` bounds every request (seconds); downloads get ``download_timeout``. ``tagger`` is
+    sent as ``X-Labelwise-Tagger`` (heeded only while the server has no accounts: with accounts,
+    the token's user is the tagger).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        tagger: str | None = None,
+        timeout: float = 30.0,
+        download_timeout: float = 600.0,
+    ) -> None:
+        url = url or os.environ.get("LABELWISE_URL")
+        if not url:
+            raise LabelwiseError("NO_URL", "give the server's url, or set LABELWISE_URL")
+        token = token if token is not None else os.environ.get("LABELWISE_TOKEN")
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if tagger:
+            headers["X-Labelwise-Tagger"] = tagger
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.download_timeout = download_timeout
+        self._http = httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout)
+        self._page = PAGE
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, timeout=timeout or self.timeout, **kwargs)
+        except httpx.TransportError as exc:
+            raise LabelwiseError.from_transport(exc, f"{method} {path}") from exc
+        if response.status_code >= 400:
+            raise LabelwiseError.from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        try:
+            return response.json() if response.content else None
+        except ValueError as exc:
+            raise LabelwiseError(
+                "BAD_RESPONSE", f"{method} {path}: not JSON", status=response.status_code
+            ) from exc
+
+    def _download(self, path: str, **params: Any) -> bytes:
+        return self._request("GET", path, params=params, timeout=self.download_timeout).content
+
+    def _pages(
+        self, path: str, key: str, params: dict[str, Any] | None = None, total: str = "total"
+    ) -> list[Any]:
+        """Every entry of a paged list, page after page (a smaller server cap is respected)."""
+        out: list[Any] = []
+        while True:
+            query = {**(params or {}), "offset": len(out), "limit": self._page}
+            try:
+                body = self._json("GET", path, params=query)
+            except LabelwiseError as exc:
+                cap = exc.details.get("max_limit")
+                if exc.code == "INVALID" and isinstance(cap, int) and 0 < cap < self._page:
+                    self._page = cap
+                    continue
+                raise
+            out.extend(body[key])
+            if not body[key] or len(out) >= body[total]:
+                return out
+
+    # ---- datasets, classes, items ------------------------------------------------------------
+
+    def datasets(self) -> Rows:
+        """Every dataset with its item, labeled and unreadable counts."""
+        rows = self._json("GET", "/datasets")
+        return Rows(rows, list(rows[0]) if rows else ["id", "name", "item_count", "labeled_count"])
+
+    def create_dataset(self, name: str, sources: list[str], *, multi_label: bool = False) -> dict[str, Any]:
+        """A dataset of folders (under the server's data roots) or Tiled URLs, scanned at once."""
+        body = {"name": name, "sources": sources, "multi_label": multi_label}
+        return dict(self._json("POST", "/datasets", json=body, timeout=self.download_timeout)["dataset"])
+
+    def dataset_id(self, dataset: DatasetRef) -> int:
+        """An id from an id, a dataset dict, or a name (an unknown name raises NOT_FOUND)."""
+        if isinstance(dataset, dict):
+            return int(dataset["id"])
+        if isinstance(dataset, int):
+            return dataset
+        for row in self._json("GET", "/datasets"):
+            if row["name"] == dataset:
+                return int(row["id"])
+        raise LabelwiseError("NOT_FOUND", f"no dataset is named '{dataset}'", status=404)
+
+    def classes(self, dataset: DatasetRef) -> list[dict[str, Any]]:
+        return list(self._json("GET", f"/datasets/{self.dataset_id(dataset)}/classes"))
+
+    def add_class(self, dataset: DatasetRef, name: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": name, **fields}
+        return dict(self._json("POST", f"/datasets/{self.dataset_id(dataset)}/classes", json=body))
+
+    def class_id(self, dataset: DatasetRef, label: int | str) -> int:
+        """A class id from an id or a class name of the dataset."""
+        if isinstance(label, int):
+            return label
+        for row in self.classes(dataset):
+            if row["name"] == label:
+                return int(row["id"])
+        raise LabelwiseError("NOT_FOUND", f"the dataset has no class named '{label}'", status=404)
+
+    def items(self, dataset: DatasetRef, *, filter: str = "all") -> Rows:
+        """Every item with its labels by name and who set them, how (event kind) and with which model.
+
+        Three reads whatever the size: the item pages, the export CSV (tagger and time per label)
+        and the event pages (kind and model of each labeling action).
+        """
+        dataset_id = self.dataset_id(dataset)
+        base = f"/datasets/{dataset_id}"
+        items = self._pages(f"{base}/items", "items", {"filter": filter})
+        names = {c["id"]: c["name"] for c in self.classes(dataset_id)}
+        sources = {s["id"]: s["uri"] for s in self._json("GET", f"{base}/sources")}
+        provenance = self._label_provenance(dataset_id)
+        rows = []
+        for item in items:
+            labels = [names.get(i, str(i)) for i in item["label_ids"]]
+            tagger, when = provenance.get(item["id"], (None, None))
+            event = provenance.get((tagger, when)) if when else None
+            rows.append(
+                {
+                    "id": item["id"],
+                    "source": sources.get(item["source_id"]),
+                    "path": item["uri"],
+                    "frame": item["frame"],
+                    "status": item["status"],
+                    "label": "|".join(labels) if labels else None,
+                    "labels": labels,
+                    "label_ids": item["label_ids"],
+                    "tagger": tagger,
+                    "labeled_at": when,
+                    "event_kind": event[0] if event else None,
+                    "model_id": event[1] if event else None,
+                }
+            )
+        return Rows(rows, ITEM_COLUMNS)
+
+    def _label_provenance(self, dataset_id: int) -> dict[Any, Any]:
+        """item id -> (tagger, labeled_at) of its latest label; (tagger, time) -> (event kind, model)."""
+        text = self._download(f"/datasets/{dataset_id}/export", format="csv", unlabeled="false").decode()
+        found: dict[Any, Any] = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            when = _utc(row["labeled_at"])
+            previous = found.get(int(row["item_id"]))
+            if when and (previous is None or when > previous[1]):
+                found[int(row["item_id"])] = (row["tagger"].lstrip("'"), when)
+        for event in self._pages(f"/datasets/{dataset_id}/events", "events"):
+            found[(event["tagger"], _utc(event["created_at"]))] = (event["kind"], event["model_id"])
+        return found
+
+    def labels(
+        self, dataset: DatasetRef, *, as_of: datetime | str | None = None, tagger: str | None = None
+    ) -> Rows:
+        """Labels per labeled item: current, as they stood at ``as_of`` (no zone: UTC), or by one tagger."""
+        dataset_id = self.dataset_id(dataset)
+        params: dict[str, Any] = {}
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat() if isinstance(as_of, datetime) else as_of
+        if tagger is not None:
+            params["tagger"] = tagger
+        names = {c["id"]: c["name"] for c in self.classes(dataset_id)}
+        rows = [
+            {"item_id": r["item_id"], "labels": [names.get(i, str(i)) for i in r["label_ids"]], **r}
+            for r in self._json("GET", f"/datasets/{dataset_id}/labels", params=params)
+        ]
+        return Rows(rows, ("item_id", "labels", "label_ids"))
+
+    # ---- labeling ----------------------------------------------------------------------------
+
+    def tag(
+        self,
+        dataset: DatasetRef,
+        items: Iterable[int],
+        label: int | str | None,
+        *,
+        op: str = "set",
+        kind: str = "manual",
+        model: int | None = None,
+    ) -> dict[str, Any]:
+        """One labeling action on many items (``label`` by id or class name; None clears); the event."""
+        dataset_id = self.dataset_id(dataset)
+        body = {
+            "item_ids": [int(i) for i in items],
+            "label_id": None if label is None else self.class_id(dataset_id, label),
+            "op": op,
+            "kind": kind,
+            "model_id": model,
+        }
+        return dict(self._json("POST", f"/datasets/{dataset_id}/tags", json=body))
+
+    def undo(self, event: int | dict[str, Any]) -> dict[str, Any]:
+        """Undo an event (by id or as returned by ``tag``) with a new ``undo`` event."""
+        event_id = event["id"] if isinstance(event, dict) else event
+        return dict(self._json("POST", f"/events/{event_id}/undo"))
+
+    def events(self, dataset: DatasetRef) -> Rows:
+        rows = self._pages(f"/datasets/{self.dataset_id(dataset)}/events", "events")
+        return Rows(rows, ("id", "tagger", "created_at", "kind", "model_id", "tag_count", "undoes_event_id"))
+
+    # ---- jobs and models ---------------------------------------------------------------------
+
+    def algorithms(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/algorithms", params={"kind": kind} if kind else None))
+
+    def models(self, dataset: DatasetRef | None = None) -> list[dict[str, Any]]:
+        params = {"dataset_id": self.dataset_id(dataset)} if dataset is not None else None
+        return list(self._json("GET", "/models", params=params))
+
+    def job(self, job_id: int) -> Job:
+        return Job(self, self._json("GET", f"/jobs/{job_id}"))
+
+    def submit(self, kind: str, **body: Any) -> Job:
+        """Any job kind, as ``POST /jobs`` takes it (``dataset_id``, ``model_id``, ``parameters``...)."""
+        return Job(self, self._json("POST", "/jobs", json={"kind": kind, **body}))
+
+    def train(
+        self,
+        dataset: DatasetRef,
+        algorithm: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        infer: bool = True,
+        index: bool = False,
+    ) -> Job:
+        """Submit training; ``wait()`` then also runs inference (``infer``) and the similarity index
+        (``index``) on the dataset, which the server does not chain by itself."""
+        dataset_id = self.dataset_id(dataset)
+        body = {
+            "dataset_id": dataset_id,
+            "algorithm": algorithm,
+            "parameters": parameters or {},
+            "name": name,
+        }
+        job = self.submit("train", **body)
+        if infer:
+            job.follow_ups.append(lambda done: self.infer(int(done.model_id or 0), dataset_id))
+        if infer and index:
+            job.follow_ups.append(lambda done: self.build_index(int(done.model_id or 0), dataset_id))
+        return job
+
+    def infer(
+        self, model: int, dataset: DatasetRef | None = None, parameters: dict[str, Any] | None = None
+    ) -> Job:
+        dataset_id = self.dataset_id(dataset) if dataset is not None else None
+        return self.submit("infer", model_id=model, dataset_id=dataset_id, parameters=parameters or {})
+
+    def build_index(self, model: int, dataset: DatasetRef | None = None) -> Job:
+        dataset_id = self.dataset_id(dataset) if dataset is not None else None
+        return self.submit("build-index", model_id=model, dataset_id=dataset_id)
+
+    # ---- results -----------------------------------------------------------------------------
+
+    def vectors(self, model: int, dataset: DatasetRef | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors) of the model's latest inference, row by row aligned; needs numpy."""
+        import numpy as np
+
+        params = {"dataset_id": self.dataset_id(dataset)} if dataset is not None else {}
+        vectors = np.load(io.BytesIO(self._download(f"/models/{model}/vectors", format="npy", **params)))
+        ids = np.load(io.BytesIO(self._download(f"/models/{model}/item-ids", **params)))
+        return ids, vectors
+
+    def probabilities(self, model: int, dataset: DatasetRef | None = None) -> pd.DataFrame:
+        """Class probabilities of a classifier's latest inference: one row per item id, one column
+        per class name; needs pandas."""
+        import numpy as np
+        import pandas as pd
+
+        params: dict[str, Any] = {"model_id": model, "kind": "infer", "state": "succeeded", "limit": 1}
+        if dataset is not None:
+            params["dataset_id"] = self.dataset_id(dataset)
+        jobs = self._json("GET", "/jobs", params=params)["jobs"]
+        if not jobs:
+            raise LabelwiseError(
+                "NOT_FOUND", f"model {model} has no finished inference: run infer first", status=404
+            )
+        base = f"/jobs/{jobs[0]['id']}/outputs"
+        probabilities = np.load(io.BytesIO(self._download(f"{base}/probabilities.npy")))
+        ids = np.load(io.BytesIO(self._download(f"{base}/item_ids.npy")))
+        classes = json.loads(self._download(f"{base}/classes.json"))
+        frame = pd.DataFrame(probabilities, columns=[c["name"] for c in classes])
+        frame.index = pd.Index(ids, name="item_id")
+        return frame
+
+    def similar(
+        self,
+        dataset: DatasetRef,
+        model: int,
+        items: Iterable[int],
+        *,
+        limit: int = 48,
+        mode: str = "mean",
+        exclude_labeled: bool = False,
+    ) -> Rows:
+        """The ``limit`` items most similar to the query items (cosine), best first."""
+        params = {
+            "model_id": model,
+            "item_id": [int(i) for i in items],
+            "mode": mode,
+            "exclude_labeled": exclude_labeled,
+            "limit": limit,
+        }
+        body = self._json("GET", f"/datasets/{self.dataset_id(dataset)}/similar", params=params)
+        return Rows(body["items"], ("item_id", "similarity"))
+
+    def export(
+        self,
+        dataset: DatasetRef,
+        path: str | Path,
+        *,
+        format: str = "csv",
+        as_of: datetime | str | None = None,
+        tagger: str | None = None,
+    ) -> Path:
+        """Stream the labels export (csv, parquet, json or zip) to ``path``; returns it."""
+        params: dict[str, Any] = {"format": format}
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat() if isinstance(as_of, datetime) else as_of
+        if tagger is not None:
+            params["tagger"] = tagger
+        target = Path(path)
+        url = f"/datasets/{self.dataset_id(dataset)}/export"
+        partial = target.with_name(target.name + ".part")
+        try:
+            with self._http.stream("GET", url, params=params, timeout=self.download_timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise LabelwiseError.from_response(response)
+                with partial.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+        except httpx.TransportError as exc:
+            partial.unlink(missing_ok=True)
+            raise LabelwiseError.from_transport(exc, f"GET {url}") from exc
+        partial.replace(target)  # a broken download never leaves a file that looks whole
+        return target
+
+    def image(self, item_id: int) -> bytes:
+        """The item rendered as PNG."""
+        return self._download(f"/items/{item_id}/image")
+
+
+def _utc(text: str | None) -> datetime | None:
+    """An ISO time as an aware UTC datetime (stored times without a zone are UTC)."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,151 @@
+"""A submitted job: its state, and a wait that follows the server's event stream.
+
+``wait`` reads ``GET /jobs/{id}/events`` (server-sent events: one message per change, the stream
+ends when the job does) and falls back to polling ``GET /jobs/{id}`` when the stream is not
+offered or breaks. A job may carry follow-ups (inference after training, then the index): each is
+submitted once the one before succeeded, so ``wait`` returns when the whole chain is done.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from labelwise_client.errors import LabelwiseError
+
+if TYPE_CHECKING:
+    from labelwise_client.client import Client
+
+FINISHED = ("succeeded", "failed", "canceled")
+FollowUp = Callable[["Job"], "Job"]
+
+
+class Job:
+    """A job as the server last described it (``data``), with the follow-ups still to submit."""
+
+    def __init__(
+        self, client: Client, data: dict[str, Any], follow_ups: list[FollowUp] | None = None
+    ) -> None:
+        self.client = client
+        self.data = data
+        self.follow_ups = list(follow_ups or [])
+        self.chain: list[Job] = []  # the follow-up jobs submitted so far, in order
+        self.followed_by = ""  # "events" or "polling": how the last wait learnt that the job ended
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.data.get('kind')} {self.state}>"
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def state(self) -> str:
+        return str(self.data["state"])
+
+    @property
+    def model_id(self) -> int | None:
+        return self.data.get("model_id")
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def last(self) -> Job:
+        """The last job of the chain (this one when nothing followed)."""
+        return self.chain[-1] if self.chain else self
+
+    def refresh(self) -> Job:
+        self.data = self.client._json("GET", f"/jobs/{self.id}")
+        return self
+
+    def cancel(self) -> Job:
+        self.data = self.client._json("POST", f"/jobs/{self.id}/cancel")
+        return self
+
+    def wait(self, *, progress: bool = False, timeout: float = 3600.0, poll_seconds: float = 1.0) -> Job:
+        """Block until the job (and its follow-ups) succeed; returns self.
+
+        Raises ``LabelwiseError`` with code ``JOB_FAILED`` or ``JOB_CANCELED`` (the server's error
+        message included) and ``TIMEOUT`` when ``timeout`` seconds pass first; the job itself goes on.
+        """
+        deadline = time.monotonic() + timeout
+        job: Job = self
+        while True:
+            job._follow(deadline, progress, poll_seconds)
+            if job.state != "succeeded":
+                code = "JOB_CANCELED" if job.state == "canceled" else "JOB_FAILED"
+                message = f"job {job.id} ({job.data.get('kind')}) {job.state}: {job.data.get('error') or ''}"
+                raise LabelwiseError(code, message.rstrip(": "), details={"job": job.data})
+            if not self.follow_ups:
+                return self
+            job = self.follow_ups.pop(0)(job)
+            self.chain.append(job)
+
+    def _follow(self, deadline: float, progress: bool, poll_seconds: float) -> None:
+        """Until finished: the event stream while it lasts, else one GET per ``poll_seconds``."""
+        try:
+            for message in self._events(deadline):
+                self.data = message
+                if progress:
+                    _print_progress(message)
+                if self.finished:
+                    self.followed_by = "events"
+                    return
+        except LabelwiseError as exc:
+            if exc.code == "TIMEOUT" and time.monotonic() >= deadline:
+                raise
+            # no stream here (an older server) or it broke: polling below still reaches the end
+        self.followed_by = "polling"
+        while not self.refresh().finished:
+            if progress:
+                _print_progress(self.data)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LabelwiseError(
+                    "TIMEOUT", f"job {self.id} is still {self.state} after the wait's timeout"
+                )
+            time.sleep(min(poll_seconds, left))
+        if progress:
+            _print_progress(self.data)
+
+    def _events(self, deadline: float) -> Iterator[dict[str, Any]]:
+        """The job as each ``job`` message of the server-sent event stream describes it."""
+        http = self.client._http
+        left = max(0.1, deadline - time.monotonic())
+        # The read timeout bounds the silence between messages (the server sends keep-alives).
+        timeout = httpx.Timeout(self.client.timeout, read=min(left, self.client.timeout))
+        try:
+            with http.stream("GET", f"/jobs/{self.id}/events", timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise LabelwiseError.from_response(response)
+                event = ""
+                for line in response.iter_lines():
+                    if time.monotonic() >= deadline:
+                        raise LabelwiseError("TIMEOUT", f"job {self.id} did not finish in the wait's timeout")
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:") and event in ("job", "end"):
+                        yield json.loads(line[5:].strip())
+        except httpx.TransportError as exc:
+            raise LabelwiseError.from_transport(exc, f"job {self.id} events") from exc
+
+
+def _print_progress(job: dict[str, Any]) -> None:
+    done, total = job.get("done") or 0, job.get("total") or 0
+    epoch, epochs = job.get("epoch"), job.get("epochs")
+    parts = [f"job {job['id']} {job.get('kind', '')} {job['state']}"]
+    if total:
+        parts.append(f"{done}/{total}")
+    if epochs:
+        parts.append(f"epoch {epoch or 0}/{epochs}")
+    metrics = job.get("latest_metrics") or {}
+    parts.extend(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, int | float))
+    print("\r" + "  ".join(parts), end="\n" if job["state"] in FINISHED else "", file=sys.stderr, flush=True)

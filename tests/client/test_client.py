@@ -1,0 +1,225 @@
+"""The labeling loop through ``labelwise_client``: every call a real request to the served app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from labelwise_client import Client, LabelwiseError
+from tests.factories import image_folder
+
+PCA_PARAMS = {"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}
+
+
+def test_importing_the_client_imports_neither_the_server_nor_ml_frameworks():
+    code = (
+        "import sys, labelwise_client; "
+        "heavy = ('torch', 'tensorflow', 'keras', 'litestar', 'backend', 'sqlalchemy'); "
+        "bad = [m for m in heavy if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_items_carry_class_names_tagger_and_event_kind_and_undo_restores(client: Client, dataset):
+    cat, dog = client.add_class(dataset, "cat"), client.add_class(dataset, "dog")
+    assert client.dataset_id(dataset["name"]) == dataset["id"]
+    ids = [row["id"] for row in client.items(dataset["name"])]
+    assert len(ids) == 40
+    before = datetime.now(UTC)
+    first = client.tag(dataset["id"], ids[:3], "cat")
+    second = client.tag(dataset["id"], ids[3:5], dog["id"], kind="similarity")
+
+    frame = client.items(dataset["id"]).to_pandas().set_index("id")
+    assert frame.loc[ids[0], "label"] == "cat" and frame.loc[ids[4], "labels"] == ["dog"]
+    assert frame.loc[ids[0], "tagger"] == "notebook"
+    assert frame.loc[ids[0], "event_kind"] == "manual" and frame.loc[ids[3], "event_kind"] == "similarity"
+    assert frame.loc[ids[0], "label_ids"] == [cat["id"]]
+    assert frame.loc[ids[9], "labels"] == [] and frame["path"].str.endswith(".png").all()
+
+    labels = client.labels(dataset["id"]).to_pandas()
+    assert dict(zip(labels["item_id"], labels["labels"], strict=True)) == {
+        **{i: ["cat"] for i in ids[:3]},
+        **{i: ["dog"] for i in ids[3:5]},
+    }
+    assert len(client.labels(dataset["id"], as_of=before)) == 0
+    assert len(client.labels(dataset["id"], tagger="somebody-else")) == 0
+
+    undone = client.undo(second)
+    assert undone["kind"] == "undo"
+    assert {r["item_id"] for r in client.labels(dataset["id"])} == set(ids[:3])
+    assert [e["id"] for e in client.events(dataset["id"])] == [undone["id"], second["id"], first["id"]]
+
+
+def test_train_waits_through_inference_and_index_then_serves_vectors_and_neighbours(
+    client: Client, dataset, tmp_path: Path
+):
+    job = client.train(dataset["id"], "pca", PCA_PARAMS, index=True)
+    assert job.state == "queued"
+    assert job.wait(progress=True, timeout=300) is job
+    assert job.state == "succeeded"
+    assert [j.data["kind"] for j in job.chain] == ["infer", "build-index"]
+    assert all(j.state == "succeeded" for j in job.chain)
+
+    ids, vectors = client.vectors(job.model_id)
+    assert vectors.shape == (40, 4) and len(ids) == 40
+    near = client.similar(dataset["id"], job.model_id, [int(ids[0])], limit=5)
+    assert len(near) == 5 and near[0]["item_id"] == int(ids[0])
+
+    client.add_class(dataset, "cat")
+    client.tag(dataset, [int(ids[0])], "cat")
+    exported = client.export(dataset, tmp_path / "labels.csv")
+    assert "cat" in exported.read_text() and not list(tmp_path.glob("*.part"))
+
+
+def test_wait_raises_the_jobs_error_when_it_fails(client: Client, dataset):
+    job = client.submit(
+        "train", dataset_id=dataset["id"], algorithm="test-sleeper", parameters={"fail_at_step": 1}
+    )
+    with pytest.raises(LabelwiseError) as caught:
+        job.wait(timeout=120)
+    assert caught.value.code == "JOB_FAILED"
+    assert job.state == "failed" and str(job.id) in caught.value.message
+
+
+def test_wait_times_out_without_hanging(client: Client, dataset):
+    job = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 200, "step_seconds": 0.05},
+    )
+    with pytest.raises(LabelwiseError) as caught:
+        job.wait(timeout=0.5)
+    assert caught.value.code == "TIMEOUT"
+    job.cancel()
+
+
+def test_every_refusal_is_one_error_type_with_the_servers_code(server: str, accounts, folder: Path):
+    image_folder(folder, count=3)
+    admin = Client(server, token=accounts["admin"].token)
+    dataset = admin.create_dataset("guarded", [str(folder)])
+    with pytest.raises(LabelwiseError) as missing:
+        admin.items(999999)
+    assert (missing.value.status, missing.value.code) == (404, "NOT_FOUND")
+    with pytest.raises(LabelwiseError) as unknown_name:
+        admin.dataset_id("no such dataset")
+    assert unknown_name.value.code == "NOT_FOUND"
+
+    with pytest.raises(LabelwiseError) as anonymous:
+        Client(server).datasets()
+    assert (anonymous.value.status, anonymous.value.code) == (401, "UNAUTHENTICATED")
+    with Client(server, token="lw_not-a-token") as stranger, pytest.raises(LabelwiseError) as wrong_token:
+        stranger.datasets()
+    assert (wrong_token.value.status, wrong_token.value.code) == (401, "UNAUTHENTICATED")
+
+    with Client(server, token=accounts["viewer"].token) as viewer:
+        assert [d["id"] for d in viewer.datasets()] == [dataset["id"]]
+        with pytest.raises(LabelwiseError) as too_low:
+            viewer.tag(dataset["id"], [1], None)
+    assert (too_low.value.status, too_low.value.code) == (403, "FORBIDDEN")
+    assert "labeler" in too_low.value.message
+
+
+def test_token_and_url_come_from_the_environment(server: str, accounts, monkeypatch):
+    monkeypatch.setenv("LABELWISE_URL", server)
+    monkeypatch.setenv("LABELWISE_TOKEN", accounts["labeler"].token)
+    with Client() as from_env:
+        assert list(from_env.datasets()) == []
+    monkeypatch.delenv("LABELWISE_URL")
+    with pytest.raises(LabelwiseError) as no_url:
+        Client()
+    assert no_url.value.code == "NO_URL"
+
+
+def test_a_server_that_is_not_there_is_an_error_not_a_hang():
+    with Client("http://127.0.0.1:9", timeout=2) as nowhere, pytest.raises(LabelwiseError) as caught:
+        nowhere.datasets()
+    assert caught.value.code == "UNREACHABLE" and caught.value.status is None
+
+
+def test_a_job_is_followed_through_its_event_stream_to_the_end(client: Client, server: str, dataset):
+    job = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 4, "step_seconds": 0.1},
+    )
+    with httpx.stream("GET", f"{server}/api/v1/jobs/{job.id}/events", timeout=30) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [
+            line.split(":", 1)[1].strip() for line in response.iter_lines() if line.startswith("event:")
+        ]
+    assert events[0] == "job" and events[-1] == "end" and "log" in events
+    finished = client.job(job.id).data
+    assert finished["state"] == "succeeded" and finished["progress"] == 1.0
+    assert finished["duration_seconds"] > 0
+
+    again = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 3, "step_seconds": 0.1},
+    )
+    assert again.wait(timeout=60).followed_by == "events"
+
+
+def test_an_event_stream_ends_after_its_lifetime_even_while_the_job_runs(
+    client: Client, server: str, dataset
+):
+    job = client.submit(
+        "train",
+        dataset_id=dataset["id"],
+        algorithm="test-sleeper",
+        parameters={"steps": 400, "step_seconds": 0.05},
+    )
+    url = f"{server}/api/v1/jobs/{job.id}/events"
+    with httpx.stream("GET", url, params={"max_seconds": 1}, timeout=30) as response:
+        lines = list(response.iter_lines())
+    assert "event: end" not in lines and "event: job" in lines
+    assert client.job(job.id).cancel().state in ("running", "canceled", "queued")
+    assert httpx.get(f"{server}/api/v1/jobs/999999/events", timeout=10).status_code == 404
+
+
+def test_the_scripting_example_runs_against_the_served_app(server: str, dataset, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("LABELWISE_URL", server)
+    out = tmp_path / "labels.csv"
+    params = '{"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}'
+    done = subprocess.run(
+        [sys.executable, "docs/scripting_example.py", "--dataset", dataset["name"], "--out", str(out),
+         "--parameters", params],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "40 items, 0 labeled" in done.stdout and "4-d vectors for 40 items" in done.stdout
+    assert out.read_text().count("interesting") == 2
+    refused = subprocess.run(
+        [sys.executable, "docs/scripting_example.py", "--dataset", "999999"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert refused.returncode == 1 and "NOT_FOUND" in refused.stdout
+
+
+def test_probabilities_come_back_as_a_frame_with_class_names_by_item_id(client: Client, dataset):
+    from tests.guided.fixed_classifier import expected_probabilities
+
+    client.add_class(dataset, "cat")
+    client.add_class(dataset, "dog")
+    ids = [row["id"] for row in client.items(dataset)]
+    client.tag(dataset, ids[:2], "cat")
+    client.tag(dataset, ids[2:4], "dog")
+    job = client.train(dataset, "test-fixed-classifier").wait(timeout=120)
+    frame = client.probabilities(job.model_id)
+    assert list(frame.columns) == ["cat", "dog"] and frame.index.name == "item_id"
+    assert frame.index.tolist() == ids
+    assert np.allclose(frame.to_numpy(), expected_probabilities(40, 2))
+    with pytest.raises(LabelwiseError) as untrained:
+        client.probabilities(999999)
+    assert untrained.value.code == "NOT_FOUND"
