@@ -233,16 +233,18 @@ class Client:
         *,
         op: str = "set",
         kind: str = "manual",
-        model: int | None = None,
     ) -> dict[str, Any]:
-        """One labeling action on many items (``label`` by id or class name; None clears); the event."""
+        """One labeling action on many items (``label`` by id or class name; None clears); the event.
+
+        ``kind`` is manual, import or review: model-made events (similarity, probability) come only
+        from the server's batch endpoints, which record the model they used (``similar`` etc.).
+        """
         dataset_id = self.dataset_id(dataset)
         body = {
             "item_ids": [int(i) for i in items],
             "label_id": None if label is None else self.class_id(dataset_id, label),
             "op": op,
             "kind": kind,
-            "model_id": model,
         }
         return dict(self._json("POST", f"/datasets/{dataset_id}/tags", json=body))
 

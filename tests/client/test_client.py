@@ -35,12 +35,12 @@ def test_items_carry_class_names_tagger_and_event_kind_and_undo_restores(client:
     assert len(ids) == 40
     before = datetime.now(UTC)
     first = client.tag(dataset["id"], ids[:3], "cat")
-    second = client.tag(dataset["id"], ids[3:5], dog["id"], kind="similarity")
+    second = client.tag(dataset["id"], ids[3:5], dog["id"], kind="review")
 
     frame = client.items(dataset["id"]).to_pandas().set_index("id")
     assert frame.loc[ids[0], "label"] == "cat" and frame.loc[ids[4], "labels"] == ["dog"]
     assert frame.loc[ids[0], "tagger"] == "notebook"
-    assert frame.loc[ids[0], "event_kind"] == "manual" and frame.loc[ids[3], "event_kind"] == "similarity"
+    assert frame.loc[ids[0], "event_kind"] == "manual" and frame.loc[ids[3], "event_kind"] == "review"
     assert frame.loc[ids[0], "label_ids"] == [cat["id"]]
     assert frame.loc[ids[9], "labels"] == [] and frame["path"].str.endswith(".png").all()
 
