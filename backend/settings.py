@@ -23,7 +23,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_image_pixels: int = 64_000_000  # refuse to decode bigger images (decompression bombs)
-    max_request_bytes: int = 64 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024  # documented uploads (the labels CSV import)
+    # Bodies parsed on the event loop are bounded so that one request cannot stall the server
+    # (docs/decisions/0005): page forms, their fields (url-encoded or multipart parts), JSON bodies.
+    max_form_bytes: int = 1024 * 1024
+    max_form_fields: int = 2000
+    max_json_bytes: int = 16 * 1024 * 1024
+    # Without accounts (loopback only), the Host names a request may carry besides the loopback
+    # names and LABELWISE_HOST, comma-separated: a DNS-rebinding page names its own host.
+    allowed_hosts: str = ""
+    # `labelwise serve` drops a connection whose request headers have not all arrived by then.
+    header_timeout_seconds: float = 10.0
     max_page_size: int = 500
     graphql_max_depth: int = 10
     tagger: str = Field(default_factory=lambda: os.environ.get("USER", "local") or "local")
