@@ -57,8 +57,13 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def uvicorn_config(app: Any, settings: Settings, host: str, port: int, **more: Any) -> uvicorn.Config:
-    """The uvicorn configuration `serve` uses (tests serve through it too)."""
+def uvicorn_options(settings: Settings, host: str, port: int, **more: Any) -> dict[str, Any]:
+    """The keyword arguments `serve` hands to ``uvicorn.run`` (and tests to ``uvicorn.Config``)."""
     deadline = {"header_timeout": settings.header_timeout_seconds}
     protocol = type("LabelwiseHttpProtocol", (HeaderDeadlineProtocol,), deadline)
-    return uvicorn.Config(app, host=host, port=port, http=protocol, **{"log_level": "info", **more})
+    return {"host": host, "port": port, "http": protocol, "log_level": "info", **more}
+
+
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int, **more: Any) -> uvicorn.Config:
+    """The uvicorn configuration `serve` uses, for servers started in a thread (tests, benches)."""
+    return uvicorn.Config(app, **uvicorn_options(settings, host, port, **more))

@@ -93,7 +93,10 @@ def _baseline(url: str, probes: int) -> list[float]:
     return [_probe_once(url) for _ in range(probes)]
 
 
-def _under_attack(url: str, attack: Callable[[threading.Event], str], seconds: float) -> tuple[list[float], str]:
+Attack = Callable[[threading.Event], str]
+
+
+def _under_attack(url: str, attack: Attack, seconds: float) -> tuple[list[float], str]:
     """Probe the page every 50 ms while ``attack`` runs in a thread (stopped after ``seconds``)."""
     stop = threading.Event()
     outcome: list[str] = []
@@ -156,7 +159,8 @@ def _graphql(url: str, query: str) -> str:
         answer = httpx.post(f"{url}/graphql", json={"query": query}, timeout=120)
     except httpx.HTTPError as exc:
         return f"client error {type(exc).__name__}"
-    return f"{answer.status_code} ({len(query) / 1e6:.2f} MB query, {len(answer.content) / 1e6:.2f} MB answer)"
+    sizes = f"{len(query) / 1e6:.2f} MB query, {len(answer.content) / 1e6:.2f} MB answer"
+    return f"{answer.status_code} ({sizes})"
 
 
 def bigimage_attack(url: str, item_id: int) -> Callable[[threading.Event], str]:
