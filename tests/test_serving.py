@@ -75,7 +75,8 @@ def test_a_dns_rebinding_host_is_refused_without_accounts(served: str, settings:
     with httpx.Client(base_url=served) as http:
         rebound = http.get("/api/v1/datasets", headers={"host": f"evil.example:{port}"})
         assert rebound.status_code == 403 and "evil.example" in rebound.text
-        for own in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]"):
+        assert http.get("/signin", headers={"host": "evil.example"}).status_code == 200  # public
+        for own in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]", "labhost"):
             assert http.get("/api/v1/datasets", headers={"host": own}).status_code == 200, own
 
 

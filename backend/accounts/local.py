@@ -34,12 +34,14 @@ def host_name(host_header: str | None) -> str:
 
 
 def allowed_host(host_header: str | None, settings: Settings) -> bool:
-    """Without accounts, a request must name this computer: a loopback name or address, the bound
+    """Without accounts, a request must name this computer: a loopback name or address, a
+    single-label name (``myhost``: resolved locally, no attacker can register one), the bound
     host, or one of ``LABELWISE_ALLOWED_HOSTS``. A DNS-rebinding page (evil.example resolving to
     127.0.0.1) reaches the loopback socket, but its requests carry Host: evil.example."""
     name = host_name(host_header)
     extra = {h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()}
-    return is_loopback(name) or name in extra or name == settings.host.strip("[]").lower()
+    single_label = bool(name) and "." not in name and ":" not in name
+    return is_loopback(name) or single_label or name in extra or name == settings.host.strip("[]").lower()
 
 
 async def refuse_unsafe_bind(session: AsyncSession, settings: Settings, host: str) -> None:
