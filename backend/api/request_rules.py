@@ -18,7 +18,6 @@ froze the whole server for 49 s. This middleware runs first on every route and b
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from litestar.enums import ScopeType
@@ -108,7 +107,7 @@ def check_origin(scope: Scope) -> None:
         raise HTTPException(status_code=403, detail="a write from an opaque origin is refused (CSRF)")
 
 
-def body_limit(scope: Scope, settings: Settings, kind: str) -> int:
+def body_limit(settings: Settings, kind: str) -> int:
     """How many bytes this request's body may hold."""
     if kind == "form":
         return settings.max_form_bytes
@@ -156,7 +155,7 @@ class RequestRulesMiddleware(ASGIMiddleware):
             return
         settings: Settings = scope["litestar_app"].state.settings
         kind = body_kind(scope, path)
-        limit = body_limit(scope, settings, kind)
+        limit = body_limit(settings, kind)
         length = _header(scope, b"content-length")
         if length is not None and length.strip().isdigit() and int(length) > limit:
             raise TooLarge(_too_large(kind, limit))
@@ -218,7 +217,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def request_rules_middleware() -> Any:
-    return RequestRulesMiddleware()

@@ -1,7 +1,7 @@
 """Security headers on every answer, pages, API, static files and errors alike (decision 0005).
 
 The pages load their scripts from ``/static`` only; no template holds an inline ``<script>`` or an
-``on*=`` handler (``tests/pages/test_security_headers.py`` scans them), so the policy can forbid
+``on*=`` handler (``tests/api/test_request_rules.py`` scans them), so the policy can forbid
 inline script: an injected ``<img onerror=...>`` does not run even if escaping fails somewhere.
 Inline *styles* stay allowed: htmx adds its indicator ``<style>``, templates set widths, and a
 style cannot run code.
