@@ -203,6 +203,8 @@ def _check_body(scope: Scope, body: bytes, kind: str, settings: Settings) -> Non
             raise refuse_nul("form")  # multipart parts may be binary
     elif kind == "json" and (b"\x00" in body or _has_escaped_nul(body)):
         raise refuse_nul("JSON body")
+    elif kind == "json" and scope.get("path", "").startswith("/graphql") and b"\\u0000" in body:
+        raise refuse_nul("GraphQL query")  # a GraphQL string escape inside the JSON-encoded query
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

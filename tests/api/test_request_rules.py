@@ -95,6 +95,9 @@ async def test_a_nul_byte_in_a_name_or_query_is_a_clear_400(client, folder: Path
             json={"query": "query($n: String!) { datasets(name: $n) { id } }", "variables": {"n": "\u0000"}},
         ),
     ]
+    escape = "\\u0000"  # GraphQL's own escape, inside the query text
+    literal = f'mutation {{ createClass(datasetId: {dataset["id"]}, name: "c{escape}") {{ id }} }}'
+    answers.append(await client.post("/graphql", json={"query": literal}))
     for response in answers:
         assert response.status_code == 400, (response.request.url, response.text)
         assert "NUL" in response.text
