@@ -148,7 +148,7 @@ def _raw_post(url: str, path: str, headers: dict[str, str], body: bytes, stop: t
 
 def form_attack(url: str, scale: float) -> Callable[[threading.Event], str]:
     fields = int(21_000_000 * scale)
-    body = b"a&" * fields
+    body = b"a=&" * fields
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     return lambda stop: _raw_post(url, "/signin", form, body, stop) + f" ({len(body) / 1e6:.0f} MB)"
 
@@ -249,6 +249,13 @@ def _dataset(url: str, root: Path, megapixels: float) -> tuple[int, int]:
     return dataset_id, ids["big.png"]
 
 
+def _settle(url: str, seconds: float = 90.0) -> None:
+    """Wait until the page is quick again, so one attack's leftovers do not count for the next."""
+    deadline = time.monotonic() + seconds
+    while _probe_once(url) > TARGET_S and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def _line(name: str, times: list[float], baseline: list[float], outcome: str) -> None:
     worst = max(times)
     verdict = "OK" if worst < TARGET_S else "MISSED"
@@ -287,3 +294,4 @@ def main(argv: list[str]) -> None:
             rounds = 1 if name == "slowheaders" else args.rounds
             times, outcome = _under_attack(url, attack, args.attack_seconds, rounds)
             _line(name, times, baseline, outcome)
+            _settle(url)
