@@ -225,13 +225,13 @@ def textplain_attack(url: str, count: int) -> Callable[[threading.Event], str]:
     return attack
 
 
-def _dataset(url: str, root: Path, megapixels: float) -> tuple[int, int]:
-    """A small dataset with one big image; returns (dataset id, the big image's item id)."""
+def _dataset(url: str, root: Path, megapixels: float, count: int) -> tuple[int, int]:
+    """``count`` small labeled images and one big one; returns (dataset id, the big item's id)."""
     folder = root / "roots" / "abuse"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(folder / f"small_{i:02d}.png")
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(folder / f"small_{i:06d}.png")
     side = int((megapixels * 1e6) ** 0.5)
     noise = rng.integers(0, 255, (side, side), dtype=np.uint8)  # incompressible: a big answer
     Image.fromarray(noise).save(folder / "big.png", compress_level=1)
@@ -239,8 +239,13 @@ def _dataset(url: str, root: Path, megapixels: float) -> tuple[int, int]:
     made.raise_for_status()
     dataset_id = made.json()["dataset"]["id"]
     classes = httpx.post(f"{url}/api/v1/datasets/{dataset_id}/classes", json={"name": "ring"}, timeout=30)
-    items = httpx.get(f"{url}/api/v1/datasets/{dataset_id}/items", params={"limit": 100}, timeout=30).json()
-    ids = {Path(item["uri"]).name: item["id"] for item in items["items"]}
+    ids: dict[str, int] = {}
+    while len(ids) < count + 1:
+        page = {"limit": 500, "offset": len(ids)}
+        items = httpx.get(f"{url}/api/v1/datasets/{dataset_id}/items", params=page, timeout=30).json()
+        if not items["items"]:
+            break
+        ids.update({Path(item["uri"]).name: item["id"] for item in items["items"]})
     httpx.post(
         f"{url}/api/v1/datasets/{dataset_id}/tags",
         json={"item_ids": list(ids.values()), "label_id": classes.json()["id"]},
@@ -273,13 +278,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--probes", type=int, default=20, help="page requests for the baseline")
     parser.add_argument("--attack-seconds", type=float, default=20.0, help="bound on each attack")
     parser.add_argument("--megapixels", type=float, default=64.0)
+    parser.add_argument("--items", type=int, default=5000, help="labeled items (the aliases attack)")
     parser.add_argument("--slow-connections", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5, help="repeats of each quick attack, at most")
     parser.add_argument("--header-timeout", type=float, default=5.0, help="the server's header deadline")
     parser.add_argument("--attacks", default="", help="comma-separated subset, e.g. form,textplain")
     args = parser.parse_args(argv)
     with scratch_settings() as (settings, root), _served(settings, root, args.header_timeout) as url:
-        dataset_id, big_item = _dataset(url, root, args.megapixels * min(1.0, args.scale * 4))
+        dataset_id, big_item = _dataset(url, root, args.megapixels * min(1.0, args.scale * 4), args.items)
         baseline = _baseline(url, args.probes)
         attacks = {
             "form": form_attack(url, args.scale),
