@@ -17,7 +17,9 @@ from backend.accounts.ratelimit import SignInLimiter
 from backend.api.access import access_exception_handlers, role_guard
 from backend.api.dependencies import provide_session, provide_settings, provide_thumbnails
 from backend.api.errors import exception_handlers
+from backend.api.request_rules import RequestRulesMiddleware
 from backend.api.rest.documentation import OPENAPI_SECURITY, openapi_security_schemes
+from backend.api.security_headers import add_security_headers
 from backend.images.thumbnails import ThumbnailCache
 from backend.jobs.runtime import job_runtime_lifespan
 from backend.settings import Settings, get_settings
@@ -91,7 +93,11 @@ def create_app(
         template_config=_template_config(),
         csrf_config=_csrf_config(settings),
         plugins=_plugins(),
+        # Body sizes, field counts, media types and NUL bytes, before anything parses a body.
+        middleware=[RequestRulesMiddleware()],
+        before_send=[add_security_headers],
         request_max_body_size=settings.max_request_bytes,
+        multipart_form_part_limit=settings.max_form_fields,
         openapi_config=OpenAPIConfig(
             title="Labelwise",
             version=VERSION,

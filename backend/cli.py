@@ -67,11 +67,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from backend.accounts.local import refuse_unsafe_bind
     from backend.app import create_app
+    from backend.serving import uvicorn_options
 
     _run(refuse_unsafe_bind, settings, host)  # no accounts: loopback only
     app = create_app(settings)
     click.echo(f"Labelwise is running at http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, **uvicorn_options(settings, host, port))
 
 
 @click.group()

@@ -35,7 +35,17 @@ class Settings(BaseSettings):
     # Disk cache of rendered thumbnails: least recently used files go first beyond either bound.
     thumbnail_cache_max_bytes: int = 1024**3
     thumbnail_cache_max_entries: int = 200_000
-    max_request_bytes: int = 64 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024  # documented uploads (the labels CSV import)
+    # Bodies parsed on the event loop are bounded so that one request cannot stall the server
+    # (docs/decisions/0005): page forms, their fields (url-encoded or multipart parts), JSON bodies.
+    max_form_bytes: int = 1024 * 1024
+    max_form_fields: int = 2000
+    max_json_bytes: int = 16 * 1024 * 1024
+    # Without accounts (loopback only), the Host names a request may carry besides the loopback
+    # names and LABELWISE_HOST, comma-separated: a DNS-rebinding page names its own host.
+    allowed_hosts: str = ""
+    # `labelwise serve` drops a connection whose request headers have not all arrived by then.
+    header_timeout_seconds: float = 10.0
     max_page_size: int = 500
     # Label classes one dataset may hold (a CSV import with create_classes is refused above it).
     max_classes_per_dataset: int = 1000

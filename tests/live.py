@@ -17,13 +17,13 @@ def live_app(settings: Settings, *, run_jobs: bool = True) -> Iterator[str]:
     import uvicorn
 
     from backend.app import create_app
+    from backend.serving import uvicorn_config
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, run_jobs=run_jobs), host="127.0.0.1", port=port, log_level="warning"
-    )
+    app = create_app(settings, run_jobs=run_jobs)
+    config = uvicorn_config(app, settings, "127.0.0.1", port, log_level="warning")  # as `serve` runs
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -25,6 +25,25 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def host_name(host_header: str | None) -> str:
+    """The name in a Host header, without its port (``[::1]:8000`` -> ``::1``)."""
+    host = (host_header or "").strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_host(host_header: str | None, settings: Settings) -> bool:
+    """Without accounts, a request must name this computer: a loopback name or address, a
+    single-label name (``myhost``: resolved locally, no attacker can register one), the bound
+    host, or one of ``LABELWISE_ALLOWED_HOSTS``. A DNS-rebinding page (evil.example resolving to
+    127.0.0.1) reaches the loopback socket, but its requests carry Host: evil.example."""
+    name = host_name(host_header)
+    extra = {h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()}
+    single_label = bool(name) and "." not in name and ":" not in name
+    return is_loopback(name) or single_label or name in extra or name == settings.host.strip("[]").lower()
+
+
 async def refuse_unsafe_bind(session: AsyncSession, settings: Settings, host: str) -> None:
     """Serving on a non-loopback address without accounts would give every visitor admin rights."""
     if is_loopback(host) or await accounts_exist(session):

@@ -18,11 +18,11 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from backend.accounts import service
 from backend.accounts.disclosure import sees_internals
-from backend.accounts.local import is_loopback
+from backend.accounts.local import allowed_host, is_loopback
 from backend.accounts.roles import ADMIN, PUBLIC, allows, route_role
 from backend.accounts.service import Caller
 
@@ -44,15 +44,12 @@ class AccessDenied(HTTPException):
         self.code = code or ("UNAUTHENTICATED" if status_code == 401 else "FORBIDDEN")
 
 
-def _database_down(exc: DBAPIError) -> AccessDenied:
+def _database_down(exc: Exception) -> AccessDenied:
     """The caller could not be looked up: a 503 in the door's own error shape, without internals."""
-    log.error("database error while checking access: %s", type(exc.orig).__name__)
-    unavailable = isinstance(exc, OperationalError) or exc.connection_invalidated
-    return AccessDenied(
-        503 if unavailable else 500,
-        "the database is unavailable; nothing was changed, try again",
-        "DATABASE_UNAVAILABLE" if unavailable else "DATABASE_ERROR",
-    )
+    from backend.api.errors import DATABASE_DOWN, database_failure
+
+    status, code = database_failure(exc)
+    return AccessDenied(status, DATABASE_DOWN, code)
 
 
 def _state(connection: ASGIConnection) -> dict[str, Any]:
@@ -125,7 +122,7 @@ async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> N
         if needed != PUBLIC:
             raise
         caller = None
-    except DBAPIError as exc:
+    except (DBAPIError, ConnectionError) as exc:  # PostgreSQL down: a refused connect is bare
         if needed != PUBLIC:
             raise _database_down(exc) from exc
         caller = None
@@ -138,6 +135,13 @@ async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> N
         client = connection.client.host if connection.client else None
         if not (is_loopback(client) or client == TEST_CLIENT_HOST):
             raise AccessDenied(403, "Labelwise runs without accounts and answers this computer only")
+        host = connection.headers.get("host")
+        if client != TEST_CLIENT_HOST and not allowed_host(host, connection.app.state.settings):
+            raise AccessDenied(
+                403,
+                f"Labelwise runs without accounts and answers to its own names only, not '{host}' "
+                "(add it to LABELWISE_ALLOWED_HOSTS if it is yours)",
+            )
     if not allows(caller.role, needed):
         raise AccessDenied(403, f"this needs the {needed} role; '{caller.name}' is a {caller.role}")
 
@@ -162,8 +166,6 @@ def access_denied(request: Request[Any, Any, Any], exc: AccessDenied) -> Respons
         return Response(body, status_code=exc.status_code, headers=headers)
     if door == "rest":
         return Response(error_body(code, exc.detail), status_code=exc.status_code, headers=headers)
-    if exc.status_code >= 500:
-        return Response(exc.detail, status_code=exc.status_code, media_type="text/plain")
     if exc.status_code == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         signin = f"{SIGNIN_PATH}?next={quote(target, safe='')}"
@@ -171,10 +173,14 @@ def access_denied(request: Request[Any, Any, Any], exc: AccessDenied) -> Respons
             headers = {"HX-Redirect": signin}
             return Response(exc.detail, status_code=401, headers=headers, media_type="text/plain")
         return Response("", status_code=303, headers={"Location": signin})
-    from backend.errors import Forbidden
+    from backend.errors import Forbidden, LabelwiseError
     from backend.pages.common import page_error_handler
 
-    return page_error_handler(request, Forbidden(exc.detail))
+    if exc.status_code == 403:
+        return page_error_handler(request, Forbidden(exc.detail))
+    failure = LabelwiseError(exc.detail)
+    failure.status, failure.code = exc.status_code, code  # a 503 page: the database is down
+    return page_error_handler(request, failure)
 
 
 access_exception_handlers: dict[Any, Any] = {AccessDenied: access_denied}

@@ -63,17 +63,17 @@ def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+OUT_OF_RANGE = "a number in the request is out of range, or a value does not fit its field"
+
+
 def out_of_range_handler(request: Request, exc: Exception) -> Response:
     """A number beyond the database's integers (an id of 2^70, an offset of 10^20) or a value the
     column cannot hold: SQLite raises OverflowError while binding, PostgreSQL a data error. Bad
     input, not a fault of the server; the statement never ran."""
-    return Response(
-        error_body("INVALID", "a number in the request is out of range, or a value does not fit its field"),
-        status_code=400,
-    )
+    return Response(error_body("INVALID", OUT_OF_RANGE), status_code=400)
 
 
-def _is_bad_value(exc: DBAPIError) -> bool:
+def is_bad_value(exc: DBAPIError) -> bool:
     """A value the database refused to take (asyncpg reports it as a generic DBAPI error whose
     cause is its DataError, e.g. 'value out of int32 range')."""
     if isinstance(exc, DataError):
@@ -84,29 +84,42 @@ def _is_bad_value(exc: DBAPIError) -> bool:
     return isinstance(cause, AsyncpgDataError | OverflowError)
 
 
-def database_error_handler(request: Request, exc: DBAPIError) -> Response:
+DATABASE_DOWN = "the database is unavailable; nothing was changed, try again"
+
+
+def database_failure(exc: Exception) -> tuple[int, str]:
+    """(status, code) of a database that refused or cannot be reached. A refused connection
+    (PostgreSQL stopped) surfaces from asyncpg as a bare ``ConnectionError`` that SQLAlchemy
+    does not wrap: it is the same outage, a 503, not a bug."""
+    cause = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
+    log.error("database unavailable or failing: %s", cause)
+    unavailable = not isinstance(exc, DBAPIError) or (
+        isinstance(exc, OperationalError) or exc.connection_invalidated
+    )
+    if unavailable:
+        return 503, "DATABASE_UNAVAILABLE"
+    return HTTP_500_INTERNAL_SERVER_ERROR, "DATABASE_ERROR"
+
+
+def database_error_handler(request: Request, exc: Exception) -> Response:
     """The database went away or refused: say so plainly, without leaking SQL or URLs."""
-    if _is_bad_value(exc):
+    if isinstance(exc, DBAPIError) and is_bad_value(exc):
         return out_of_range_handler(request, exc)
-    log.error("database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
-    status = (
-        503
-        if isinstance(exc, OperationalError) or exc.connection_invalidated
-        else HTTP_500_INTERNAL_SERVER_ERROR
-    )
-    return Response(
-        error_body(
-            "DATABASE_UNAVAILABLE" if status == 503 else "DATABASE_ERROR",
-            "the database is unavailable; nothing was changed, try again",
-        ),
-        status_code=status,
-    )
+    status, code = database_failure(exc)
+    return Response(error_body(code, DATABASE_DOWN), status_code=status)
+
+
+def too_deep_handler(request: Request, exc: RecursionError) -> Response:
+    """A JSON body nested thousands deep: the decoder's recursion limit, bad input, not a bug."""
+    return Response(error_body("INVALID", "the request body is nested too deeply"), status_code=400)
 
 
 exception_handlers = {
     LabelwiseError: domain_error_handler,
     HTTPException: http_error_handler,
     DBAPIError: database_error_handler,
+    ConnectionError: database_error_handler,  # asyncpg's refused connect: see database_failure
+    RecursionError: too_deep_handler,
     OverflowError: out_of_range_handler,
     Exception: unexpected_error_handler,
 }

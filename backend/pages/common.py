@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.response import Template
+from sqlalchemy.exc import DBAPIError
 
 from backend.api.identity import tagger_for
 from backend.errors import LabelwiseError
@@ -31,6 +32,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 
 def _message(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, DBAPIError | ConnectionError):
+        from backend.api.errors import DATABASE_DOWN, OUT_OF_RANGE, database_failure, is_bad_value
+
+        if isinstance(exc, DBAPIError) and is_bad_value(exc):
+            return 400, OUT_OF_RANGE
+        return database_failure(exc)[0], DATABASE_DOWN
     if isinstance(exc, LabelwiseError):
         return exc.status, exc.message
     if isinstance(exc, HTTPException):
@@ -42,7 +49,7 @@ def page_error_handler(request: Request, exc: Exception) -> Response:
     """HTMX requests get the plain message (labelwise.js shows it in the flash area); full pages an
     HTML page that says what went wrong and links back."""
     status, message = _message(exc)
-    if status >= 500:
+    if status >= 500 and status != 503:
         from backend.api.errors import unexpected_error_handler
 
         unexpected_error_handler(request, exc)  # logs the traceback
@@ -54,4 +61,6 @@ def page_error_handler(request: Request, exc: Exception) -> Response:
 PAGE_EXCEPTION_HANDLERS: dict[Any, Any] = {
     LabelwiseError: page_error_handler,
     HTTPException: page_error_handler,
+    DBAPIError: page_error_handler,  # the database down: an HTML page (503), not the API's JSON
+    ConnectionError: page_error_handler,
 }

@@ -119,8 +119,8 @@ async def test_label_page_on_demo_data_screenshot_and_keypress_time(
     await tiles(page).nth(13).click()
     await tiles(page).nth(15).click(modifiers=["Shift"])
     await page.evaluate("window.scrollTo(0, 0)")
-    await page.wait_for_function(
-        "[...document.querySelectorAll('#gallery img')].slice(0, 30)"
+    await page.wait_for_function(  # a function: Playwright polls expressions with eval() (CSP)
+        "() => [...document.querySelectorAll('#gallery img')].slice(0, 30)"
         ".every((i) => i.complete && i.naturalWidth)"
     )
     target = (

@@ -103,13 +103,14 @@ def test_box_selection_in_chromium_labels_the_points_in_one_event(live_server, p
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2, steps=8)
         page.mouse.up()
-        page.wait_for_function("Number(document.querySelector('#explorer').dataset.selected) > 0")
+        page.wait_for_function("() => Number(document.querySelector('#explorer').dataset.selected) > 0")
         selected = int(page.get_attribute("#explorer", "data-selected") or 0)
         assert 0 < selected < 30
         page.wait_for_selector("#selection-stats p")
         assert f"unlabeled {selected}" in page.inner_text("#selection-stats")
         page.click(f"#label-buttons [data-label-id='{cls['id']}']")
-        page.wait_for_function("document.getElementById('flash').textContent.includes('labeled rings')")
+        # a function, not an expression: Playwright polls expressions with eval(), which the CSP forbids
+        page.wait_for_function("() => document.getElementById('flash').textContent.includes('labeled rings')")
         renderer = page.get_attribute("#explorer", "data-renderer")
         browser.close()
     assert renderer in ("webgl", "canvas2d")

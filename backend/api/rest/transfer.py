@@ -173,6 +173,7 @@ class TransferController(Controller):
         status_code=200,
         responses=error_responses(400, 404, 413),
         operation_class=_CsvUpload,
+        opt={"upload_media_types": ("text/csv",)},  # the one body that is not JSON: request_rules
     )
     async def import_csv(
         self,

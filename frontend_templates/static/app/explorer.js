@@ -276,7 +276,7 @@
     try {
       const body = JSON.stringify({ kind, model_id: modelId, dataset_id: datasetId, parameters });
       const job = await (await api("/jobs", { method: "POST", body })).json();
-      status.innerHTML = "";
+      status.replaceChildren();
       const link = document.createElement("a");
       link.href = `/jobs/${job.id}`;
       link.textContent = `job ${job.id}`;

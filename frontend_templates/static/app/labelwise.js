@@ -12,10 +12,11 @@ document.addEventListener("htmx:responseError", (event) => {
     message = (body.error && body.error.message) || body.detail || message;
   } catch (_) {
     if (xhr.responseText) {
-      // Page errors come as plain text; strip markup if an HTML page slipped through.
-      const holder = document.createElement("div");
-      holder.innerHTML = xhr.responseText;
-      message = (holder.textContent || "").trim().slice(0, 300) || message;
+      // Page errors come as plain text; strip markup if an HTML page slipped through. The text is
+      // parsed into an inert document (never innerHTML on this page): it may carry class names or
+      // a Tiled server's answer, and an <img onerror=...> in it must not load or run.
+      const inert = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      message = (inert.body.textContent || "").trim().slice(0, 300) || message;
     }
   }
   if (xhr.status === 403 && /csrf/i.test(message)) {
@@ -54,4 +55,26 @@ document.addEventListener("click", (event) => {
     const name = document.getElementById("dataset-name");
     if (name && !name.value) name.value = path.split("/").filter(Boolean).pop() || "";
   }
+});
+
+// Tiled browser: "Add selected" puts each checked node on the chosen list through "Add" above.
+document.addEventListener("click", (event) => {
+  if (!event.target.closest("[data-pick-checked]")) return;
+  const browser = document.getElementById("tiled-browser");
+  if (!browser) return;
+  for (const box of browser.querySelectorAll("input.tiled-pick:checked")) {
+    const proxy = Object.assign(document.createElement("button"), { type: "button", hidden: true });
+    proxy.dataset.pickFolder = box.value;
+    browser.append(proxy);
+    proxy.click();
+    proxy.remove();
+    box.checked = false;
+  }
+});
+
+// A control marked data-autosubmit submits its form when changed (no inline on*= handlers: the
+// Content-Security-Policy forbids inline script).
+document.addEventListener("change", (event) => {
+  const control = event.target.closest("[data-autosubmit]");
+  if (control && control.form) control.form.submit();
 });
