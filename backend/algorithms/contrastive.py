@@ -6,7 +6,7 @@ features under the head. The augmentations say what the features should ignore, 
 parameter: 90-degree turns and flips, arbitrary rotation (off unless the data are
 rotation-invariant), random resized crops, intensity scale and gamma, Poisson and Gaussian noise,
 blur. The network (``workers/algorithms/contrastive_net.py``): a 3x3 stem of B channels, then d
-levels of two 3x3 convolutions (stride 2, then 1) with batch norm, doubling the channels; global
+levels of a 3x3 stride-2 convolution with batch norm, doubling the channels; global
 average pooling gives vectors of length B * 2^d whatever the working size. Plain data here: the
 web process validates without importing torch.
 """
@@ -236,11 +236,11 @@ def vector_length(params: Params) -> int:
 def parameter_count(params: Params) -> int:
     """Weights of the encoder and projection head (batch norm included)."""
     b, d = params["base_channels"], params["depth"]
-    count = 9 * b + 3 * b
+    count = 9 * b + 2 * b
     channels = b
     for _ in range(d):
         out = channels * 2
-        count += 9 * channels * out + 9 * out * out + 2 * 2 * out + 2 * out
+        count += 9 * channels * out + 2 * out
         channels = out
     hidden = channels
     return (
