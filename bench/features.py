@@ -56,6 +56,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--demo-size", type=int, default=64, help="pixels a side of the demo images")
     parser.add_argument("--epochs", type=int, default=15, help="contrastive training epochs")
     parser.add_argument("--ae-epochs", type=int, default=10, help="autoencoder training epochs")
+    parser.add_argument("--skip", action="append", default=[], help="an extractor left out (repeatable)")
     parser.add_argument("--demo-params", default="", help="contrastive parameters for the demo")
     parser.add_argument("--timing-count", type=int, default=1000, help="images of the timing run (0: skip)")
     parser.add_argument("--timing-epochs", type=int, default=3, help="epochs per timed run (first dropped)")
@@ -150,6 +151,8 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {"raw pixels": (raw.reshape(len(raw), -1), raw_ids)}
     contrastive = {"epochs": args.epochs, **extra_params(params)}
     for label, (algorithm, run_params) in extractor_runs(contrastive, args.ae_epochs).items():
+        if label in args.skip:
+            continue
         vectors, ids, seconds, _ = vectors_of(pipe, dataset_id, algorithm, run_params)
         print(f"  {label:<12} trained and inferred in {seconds:6.1f} s, vectors of {vectors.shape[1]}")
         results[label] = (vectors, ids)
