@@ -101,7 +101,7 @@ def by_label(vectors: np.ndarray, labels: np.ndarray, k: int = 10) -> dict[str, 
     return {str(label): float(hits[labels == label].mean()) for label in np.unique(labels)}
 
 
-def with_intensity(settings: Any, refs: list, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+def with_intensity(settings: Any, refs: dict, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """The vectors with the intensity block appended, as ``append_intensity`` writes it (default weight)."""
     from workers.intensity import intensity_of, standardise
 
@@ -158,13 +158,12 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
         results[label] = (vectors, ids)
     scores: dict[str, dict[str, float]] = {}
     print(f"  {'features':<24} {'p@10':>6} {'probe':>6}   {'p@10 +int':>9} {'probe +int':>10}")
-    ref_by_id = {i: by_id[i] for i in by_id}
     for label, (vectors, ids) in results.items():
         keep = np.asarray([int(i) in known for i in ids], bool)
         vectors, ids = vectors[keep].astype(np.float64), ids[keep]
         vectors = vectors - vectors.mean(axis=0)  # raw pixels: cosine of deviations, as the others
         labels = np.asarray([label_of[int(i)] for i in ids])
-        plus = with_intensity(pipe.settings, ref_by_id, ids, vectors)
+        plus = with_intensity(pipe.settings, by_id, ids, vectors)
         row = {
             "p10": precision_at_k(vectors, labels),
             "probe": float(np.mean([probe_accuracy(vectors, labels, s) for s in range(PROBE_DRAWS)])),
