@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
 # Parameters that fix the network's shape: a model can only be fine-tuned into the same shape.
@@ -237,6 +238,7 @@ SCHEMA = {
         },
     },
 }
+SCHEMA["properties"].update(INTENSITY_PROPERTIES)  # absolute intensity, as every extractor
 
 INFER_SCHEMA = {
     "type": "object",

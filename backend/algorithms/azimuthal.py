@@ -9,6 +9,7 @@ click, and it costs a few tens of milliseconds per frame on a CPU.
 
 from __future__ import annotations
 
+from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
 # what a frame's descriptor depends on (the other parameters say which frames, or how to fit)
@@ -78,6 +79,7 @@ SCHEMA = {
         },
     },
 }
+SCHEMA["properties"].update(INTENSITY_PROPERTIES)  # absolute intensity, as every extractor
 
 INFER_SCHEMA = {
     "type": "object",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
 SCHEMA = {
@@ -84,6 +85,7 @@ SCHEMA = {
         },
     },
 }
+SCHEMA["properties"].update(INTENSITY_PROPERTIES)  # absolute intensity, as every extractor
 
 INFER_SCHEMA = {
     "type": "object",

@@ -85,6 +85,7 @@ def _load_builtins() -> None:
         azimuthal,  # noqa: F401
         azimuthal_classifier,  # noqa: F401
         classifier,  # noqa: F401
+        contrastive,  # noqa: F401
         pca,  # noqa: F401
     )
 

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from workers.algorithms.autoencoder_net import Architecture, ConvAutoencoder, build
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
+from workers.intensity import append_intensity
 
 READ_CHUNK = 256  # items read (and checked for cancel) at a time
 RECONSTRUCTIONS = 16
@@ -484,6 +485,7 @@ def infer(ctx: JobContext) -> None:
     if recon:
         np.save(ctx.artifact_dir / "reconstructions.npy", np.stack(recon).astype(np.float32))
         np.save(ctx.artifact_dir / "reconstruction_item_ids.npy", np.asarray(recon_ids, np.int64))
+    append_intensity(ctx)
     mean_error = error_sum / filled if filled else float("nan")
     ctx.summary["reconstruction_mse"] = mean_error
     ctx.log(f"encoded {filled} of {len(refs)} items; mean reconstruction error (MSE) {mean_error:.5f}")

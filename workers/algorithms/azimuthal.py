@@ -23,6 +23,7 @@ from backend.errors import LabelwiseError
 from workers.context import JobContext
 from workers.descriptor_cache import DescriptorCache, cache_key
 from workers.images import map_readable
+from workers.intensity import append_intensity
 from workers.scattering import DESCRIPTOR_VERSION, Geometry, descriptor
 
 MODEL_FILE = "azimuthal.npz"
@@ -181,5 +182,6 @@ def infer(ctx: JobContext) -> None:
     vectors, item_ids, centres = describe_all(ctx, refs, p, step=ctx.options.get("batch_size", 64))
     ctx.write_vectors(item_ids, (vectors - mean) / scale)
     np.save(ctx.artifact_dir / "beam_centres.npy", centres)
+    append_intensity(ctx)  # rows it drops, if any, are logged: the centres keep the described rows
     ctx.summary.update(items=len(item_ids), unreadable=len(refs) - len(item_ids))
     ctx.log(f"described {len(item_ids)} of {len(refs)} frames")

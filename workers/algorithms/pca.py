@@ -16,6 +16,7 @@ import numpy as np
 
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
+from workers.intensity import append_intensity
 
 MAX_VALIDATION_ITEMS = 1000
 RECONSTRUCTIONS = 16
@@ -163,5 +164,6 @@ def infer(ctx: JobContext) -> None:
             ctx.artifact_dir / "reconstructions.npy", np.concatenate([r[1] for r in recon]).astype(np.float32)
         )
         np.save(ctx.artifact_dir / "reconstruction_item_ids.npy", np.concatenate([r[0] for r in recon]))
+    append_intensity(ctx)
     mean_error = sum(errors) / filled if filled else float("nan")
     ctx.log(f"encoded {filled} of {len(refs)} items; mean reconstruction error {mean_error:.5f}")
