@@ -61,6 +61,7 @@ MUTATION_ROLES: dict[str, str] = {
     "submitJob": TRAINER,
     "cancelJob": TRAINER,
     "retryJob": TRAINER,
+    "runFeatureReport": TRAINER,
 }
 
 

@@ -27,6 +27,7 @@ PAGE_MODULES: list[str] = [
     "backend.pages.explorer",
     "backend.pages.jobs",
     "backend.pages.guided",
+    "backend.pages.feature_report",
     "backend.pages.tiled",
     "backend.pages.accounts",
 ]

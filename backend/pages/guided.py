@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
+from backend.feature_report.service import default_model
 from backend.guided import service
 from backend.jobs.service import list_models
 from backend.labels.classes import list_classes
@@ -71,9 +72,16 @@ def _query_ids(values: Any) -> list[int]:
     return list(dict.fromkeys([*(i for i in ids if i is not None), *parse_ids(values.get("items"), "items")]))
 
 
-def _pick_model(models: list[Model], wanted: int | None, kind: str) -> int | None:
+async def _pick_model(
+    session: AsyncSession, dataset_id: int, models: list[Model], wanted: int | None, kind: str
+) -> int | None:
+    """The model asked for; else the one the feature report points to; else the newest of ``kind``."""
     if wanted is not None:
         return wanted
+    purpose = "vectors" if kind == "feature_extractor" else "probabilities"
+    reported = await default_model(session, dataset_id, models, purpose)
+    if reported is not None:
+        return reported
     preferred = [m for m in models if m.kind == kind] or models
     return preferred[0].id if preferred else None
 
@@ -101,7 +109,9 @@ async def _similar_context(
     models = await list_models(session, dataset_id=dataset_id, state="ready")
     queries = _query_ids(values)
     page, per_page = _paging(values)
-    model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "feature_extractor")
+    model_id = await _pick_model(
+        session, dataset_id, models, _int(values.get("model_id"), "model_id"), "feature_extractor"
+    )
     mode = str(values.get("mode") or "mean")
     exclude_labeled = _flag(values.get("exclude_labeled"))
     context: dict[str, Any] = {
@@ -207,7 +217,9 @@ async def _probability_context(
     classes = await list_classes(session, dataset_id)
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
     page, per_page = _paging(values)
-    model_id = _pick_model(models, _int(values.get("model_id"), "model_id"), "classifier")
+    model_id = await _pick_model(
+        session, dataset_id, models, _int(values.get("model_id"), "model_id"), "classifier"
+    )
     label = str(values.get("label") or (classes[0].id if classes else "all"))
     label_id = None if label == "all" else _int(label, "label")
     threshold = _float(values.get("threshold"), "threshold", 0.9)

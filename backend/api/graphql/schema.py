@@ -37,6 +37,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.jobs",
     "backend.api.graphql.guided",
     "backend.api.graphql.explorer",
+    "backend.api.graphql.feature_report",
 ]
 
 

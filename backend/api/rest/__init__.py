@@ -22,6 +22,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.jobs",
     "backend.api.rest.guided",
     "backend.api.rest.explorer",
+    "backend.api.rest.feature_report",
     "backend.api.rest.transfer",
     "backend.api.rest.accounts",
 ]
