@@ -356,6 +356,9 @@ def _add_job_commands() -> None:
     main.add_command(jobs)
     main.add_command(worker)
     add_guided_commands(main)
+    from backend.cli_features import add_feature_commands  # labelwise features report / suggest
+
+    add_feature_commands(main)
     from backend.cli_accounts import add_account_commands  # labelwise user / token
 
     add_account_commands(main)

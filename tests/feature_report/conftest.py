@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.autoencoder.conftest import job_settings  # noqa: F401  (fixture)
 from tests.azimuthal.conftest import run_job
 from tests.classifier.conftest import demo_dataset, label
-from tests.jobs.conftest import jobs_client  # noqa: F401  (fixture)
+from tests.jobs.conftest import image_dataset, job_settings, jobs_client  # noqa: F401  (fixtures)
 
 CLASSES = ("empty", "rings", "peaks")
 
