@@ -110,6 +110,7 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
     )
     if args.quick:
         strategy.quick_epochs = QUICK_EPOCHS
+    strategy.extractor_epochs = args.extractor_epochs
     results: dict[str, Any] = {"folder_items": len(truth), "target_fraction": args.target}
     for mode in ("guided", "manual"):
         client = LabelwiseClient(url, tagger=f"simulated-{mode}")
@@ -153,6 +154,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--classifier-algorithm", default="vector_classifier")
     parser.add_argument("--classifier-params", help="JSON parameters of the classifier")
     parser.add_argument("--quick", action="store_true", help="few epochs (CI)")
+    parser.add_argument(
+        "--extractor-epochs",
+        type=int,
+        help="at most this many epochs for feature extractors (a slow or shared machine)",
+    )
     parser.add_argument("--max-classifier-rounds", type=int, default=Strategy.max_classifier_rounds)
     parser.add_argument(
         "--max-review-error",

@@ -102,6 +102,7 @@ class Strategy:
     scan: int = 200  # unlabeled gallery items looked through for an item of a class to seed
     max_classifier_rounds: int = 12
     quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
+    extractor_epochs: int | None = None  # a slow machine: at most this many for feature extractors
     gallery_from: float = 0.5  # the lowest probability shown in a class's gallery
     review_size: int = 48  # items on a page of a class's probability gallery
     max_review_error: float = 0.05  # more wrong than this on a page: the review stops there
@@ -277,6 +278,11 @@ class Expert:
     def _features(self, algorithm: str) -> int:
         given = self.strategy.feature_params if algorithm == self.strategy.feature_algorithm else {}
         params = self._params(algorithm, given)
+        schema = self.algorithms[algorithm]["parameters_schema"].get("properties", {})
+        if self.strategy.extractor_epochs and "epochs" in schema and "epochs" not in given:
+            params["epochs"] = min(
+                params.get("epochs", schema["epochs"]["default"]), self.strategy.extractor_epochs
+            )
         train = self.client.run_job(
             kind="train", dataset_id=self.dataset_id, algorithm=algorithm, parameters=params
         )
