@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.algorithms import list_algorithms
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
+from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
 from backend.jobs.service import Enqueue, submit_job
 from backend.settings import Settings
@@ -122,8 +123,8 @@ class TrainSuggestion:
 
 
 async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSuggestion:
-    """No labels: the top-ranked (self-supervised) feature extractor; then the other suggested
-    ones, so the report can compare them; then the report; then a classifier on the best."""
+    """No labels: the top-ranked (self-supervised) feature extractor, the others listed to compare;
+    with labels and vectors, the report; with a report, a classifier on its best features."""
     await get_dataset(session, dataset_id)
     extractors = sorted(
         (a for a in list_algorithms("feature_extractor") if a.suggestion_rank > 0),
@@ -147,27 +148,22 @@ async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSugge
         or 0
     )
     keys = [a.key for a in untrained]
-    if untrained and (labeled == 0 or len(untrained) < len(extractors)):
-        first = untrained[0]
-        why = (
-            "needs no labels" if labeled == 0 else "the feature report compares it with the features you have"
-        )
-        return TrainSuggestion(first.key, f"Train {first.title} first: it {why}.", keys)
     report = await latest_report(session, dataset_id)
-    if labeled and report.job_id is None:
+    if report.best_model_id is not None and labeled:
+        return TrainSuggestion(
+            "vector_classifier", f"Train a classifier on feature vectors: {report.explanation}", keys
+        )
+    if labeled and await feature_candidates(session, dataset_id):
         return TrainSuggestion(
             None, "Run the feature report: it finds which features separate your labels best.", keys, True
         )
-    if report.best_model_id is not None:
-        return TrainSuggestion(
-            "vector_classifier",
-            f"Train a classifier on feature vectors: {report.explanation}",
-            keys,
+    if untrained:
+        first = untrained[0]
+        why = (
+            "needs no labels" if labeled == 0 else "its vectors let similarity pages find more of each class"
         )
-    first_key = untrained[0].key if untrained else None
-    return TrainSuggestion(
-        first_key, "Train a feature extractor, run its inference, then label a few items.", keys
-    )
+        return TrainSuggestion(first.key, f"Train {first.title} first: it {why}.", keys)
+    return TrainSuggestion(None, "Label a few items of each class, then run the feature report.", keys)
 
 
 async def submit_report(
@@ -179,8 +175,6 @@ async def submit_report(
     submitted_by: str = "",
 ) -> Job:
     """Queue a report; refused at once when there is nothing to compare or too few labels."""
-    from backend.feature_report.sources import feature_candidates
-
     dataset = await get_dataset(session, dataset_id)
     if not await feature_candidates(session, dataset_id):
         raise Invalid(

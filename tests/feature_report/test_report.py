@@ -15,6 +15,8 @@ async def _report(client, dataset_id: int) -> dict:
     assert response.status_code == 201, response.text
     job = await wait_for(client, response.json()["id"], timeout=180)
     assert job["state"] == "succeeded", job["error"]
+    assert job["model_id"] is None and job["kind"] == "feature-report"
+    assert (await client.get(f"/jobs/{job['id']}")).status_code == 200  # a job of no model
     report = await client.get(f"/api/v1/datasets/{dataset_id}/feature-report")
     assert report.status_code == 200
     return report.json()
@@ -71,6 +73,8 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
     await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
     page = await jobs_client.get(f"/datasets/{demo.id}/probability")
     assert f'<option value="{train["model_id"]}" selected' in page.text
+    train_page = await jobs_client.get(f"/datasets/{demo.id}/train")
+    assert "Train a classifier on feature vectors" in train_page.text  # labels, a report: the head
 
 
 async def test_the_report_is_refused_without_labels_of_two_classes(
