@@ -361,6 +361,9 @@ def _add_job_commands() -> None:
     from backend.cli_revoke import add_revoke_commands  # labelwise undo / revoke
 
     add_revoke_commands(main)
+    from backend.cli_features import add_feature_commands  # labelwise features report / suggest
+
+    add_feature_commands(main)
     from backend.cli_accounts import add_account_commands  # labelwise user / token
 
     add_account_commands(main)

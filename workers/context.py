@@ -49,6 +49,8 @@ What an inference run does
   in the order of ``ctx.classes``. Other outputs (reconstructions, ...) go into ``artifact_dir``.
 
 Tasks (build-index, project) get ``ctx.input_dir``: the latest inference output of the model.
+Dataset tasks (feature-report) get ``ctx.inputs``, gathered by their ``Task.prepare``. A classifier
+whose schema marks a parameter ``x-feature-model`` gets that model's vectors as ``ctx.input_dir``.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class JobContext:
         self.items: list[ItemRef] = spec.items
         self.labels: dict[int, list[int]] = spec.labels
         self.classes: list[dict[str, Any]] = spec.classes
+        self.inputs: list[dict[str, Any]] = spec.inputs  # what a dataset task reads (its ``prepare``)
         if spec.kind == "train":
             self.params: dict[str, Any] = spec.parameters
             self.options: dict[str, Any] = {}

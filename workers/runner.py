@@ -97,6 +97,8 @@ def run_job(job_id: int, settings: Settings, store: JobStore, stopping: threadin
             ctx.check_canceled()
         promote(temp, root / spec.output_rel)
         outputs = {"dir": spec.output_rel, "files": list_files(root / spec.output_rel)}
+        if spec.kind != "train" and ctx.summary:  # a task's result (models keep theirs in their row)
+            outputs["summary"] = ctx.summary
         outcome = (states.SUCCEEDED, {"message": "succeeded", "outputs": outputs, "summary": ctx.summary})
     except JobInterrupted:
         outcome = (states.QUEUED, {"message": "interrupted by a worker shutdown; queued to run again"})

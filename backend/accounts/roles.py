@@ -74,6 +74,7 @@ MUTATION_ROLES: dict[str, str] = {
     "disableUser": ADMIN,
     "enableUser": ADMIN,
     "revokeToken": VIEWER,
+    "runFeatureReport": TRAINER,
 }
 
 

@@ -350,5 +350,6 @@ AUTOENCODER = register(
         infer_schema=INFER_SCHEMA,
         min_items=min_items,
         outputs=("vectors", "reconstructions"),
+        suggestion_rank=3,
     )
 )

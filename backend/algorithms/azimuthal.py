@@ -132,5 +132,6 @@ AZIMUTHAL = register(
         infer_schema=INFER_SCHEMA,
         min_items=min_items,
         outputs=("vectors", "beam_centres"),
+        suggestion_rank=1,  # scattering patterns; cheap, so the report can judge it anywhere
     )
 )

@@ -298,5 +298,6 @@ CONTRASTIVE = register(
         check=check,
         infer_schema=INFER_SCHEMA,
         min_items=min_items,
+        suggestion_rank=4,  # with no labels the train page suggests this first (issue 17)
     )
 )

@@ -145,5 +145,6 @@ PCA = register(
         infer_schema=INFER_SCHEMA,
         min_items=min_items,
         outputs=("vectors", "reconstructions"),
+        suggestion_rank=2,
     )
 )

@@ -52,6 +52,10 @@ class Algorithm:
     min_items: Callable[[Params], int] = _one_item
     needs_labels: bool = False
     outputs: tuple[str, ...] = ("vectors",)  # what inference writes: vectors, probabilities, ...
+    # Feature extractors the train page suggests training (higher first; 0: not suggested, still
+    # available): a self-supervised extractor that needs no labels ranks first; the feature
+    # report then compares whatever was trained against the labels.
+    suggestion_rank: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -87,6 +91,7 @@ def _load_builtins() -> None:
         classifier,  # noqa: F401
         contrastive,  # noqa: F401
         pca,  # noqa: F401
+        vector_classifier,  # noqa: F401
     )
 
     _load_plugins()

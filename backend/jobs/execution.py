@@ -19,6 +19,7 @@ from backend.algorithms import get_algorithm
 from backend.datasets.refs import ItemRef, item_refs
 from backend.jobs import states
 from backend.jobs.artifacts import final_relpath, remove_temp_dirs
+from backend.jobs.tasks import get_task
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, JobMetric, Model
 from backend.storage.types import utcnow
@@ -47,6 +48,7 @@ class JobSpec:
     items: list[ItemRef]
     labels: dict[int, list[int]] = field(default_factory=dict)
     classes: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # what a dataset task reads
 
 
 @dataclass
@@ -108,20 +110,34 @@ async def load_job_spec(session: AsyncSession, job_id: int) -> JobSpec:
         labels = await snapshot_labels(session, job.dataset_id, spec.trained_on)
         readable = {ref.item_id for ref in items}
         spec.labels = {item: sorted(ids) for item, ids in labels.items() if ids and item in readable}
+    features = spec.trained_on.get("features")
+    if job.kind == "train" and features:  # the feature model's vectors chosen at submit time
+        spec.input_dir = features.get("dir")
+    elif job.kind == "infer" and features:  # its latest vectors on the dataset at hand
+        spec.input_dir = await _latest_output(session, int(features["model_id"]), job.dataset_id)
+    if job.kind not in ("train", "infer"):
+        task = get_task(job.kind)
+        if task.prepare is not None:
+            await task.prepare(session, job, spec)
     if job.kind not in ("train", "infer") and job.model_id is not None:
-        latest = await session.scalar(
-            select(Job.outputs)
-            .where(
-                Job.model_id == job.model_id,
-                Job.dataset_id == job.dataset_id,
-                Job.kind == "infer",
-                Job.state == states.SUCCEEDED,
-            )
-            .order_by(Job.id.desc())
-            .limit(1)
-        )
-        spec.input_dir = (latest or {}).get("dir")
+        spec.input_dir = await _latest_output(session, job.model_id, job.dataset_id)
     return spec
+
+
+async def _latest_output(session: AsyncSession, model_id: int, dataset_id: int) -> str | None:
+    """The output dir of a model's newest succeeded inference on a dataset (None: none yet)."""
+    outputs = await session.scalar(
+        select(Job.outputs)
+        .where(
+            Job.model_id == model_id,
+            Job.dataset_id == dataset_id,
+            Job.kind == "infer",
+            Job.state == states.SUCCEEDED,
+        )
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+    return (outputs or {}).get("dir")
 
 
 async def report_progress(session: AsyncSession, job_id: int, attempt: int, report: ProgressReport) -> str:

@@ -382,6 +382,9 @@ async def submit_job(
     if kind == "train":
         job, model = await _training(session, dataset_id, algorithm, parameters, name, submitted_by)
         _check_local_files(settings, get_algorithm(model.algorithm).schema, model.parameters)
+    elif kind != "infer" and get_task(kind).on == "dataset":
+        model = None
+        job = await _on_dataset(session, kind, dataset_id, parameters, submitted_by)
     else:
         if model_id is None:
             raise Invalid(f"a {kind} job needs a model")
@@ -434,6 +437,13 @@ async def _training(
             )
     if params.get("fine_tune_from"):
         trained_on["fine_tune_from"] = await _fine_tune_source(session, key, algorithm.schema, params)
+    for field, spec in algorithm.schema.get("properties", {}).items():
+        if spec.get("x-feature-model"):  # whose vectors it learns from, fixed now, recorded
+            from backend.feature_report.service import best_feature_model
+            from backend.feature_report.sources import resolve_feature_source
+
+            best = await best_feature_model(session, dataset_id)
+            trained_on["features"] = await resolve_feature_source(session, dataset_id, params[field], best)
     need = algorithm.min_items(params)
     if usable < need:
         what = "labeled readable" if algorithm.needs_labels else "readable"
@@ -497,6 +507,9 @@ async def _on_model(
     await get_dataset(session, dataset_id)
     if kind == "infer":
         options = validate_infer_options(model.algorithm, parameters)
+        features = model.trained_on.get("features")
+        if features:  # a head on another model's vectors needs them on this dataset too
+            await latest_inference(session, int(features["model_id"]), dataset_id)
     else:
         task = get_task(kind)
         options = check_against(task.schema, parameters, None, f" for {kind}")
@@ -508,6 +521,22 @@ async def _on_model(
         dataset_id=dataset_id,
         model_id=model_id,
         submitted_by=submitted_by,
+    )
+
+
+async def _on_dataset(
+    session: AsyncSession,
+    kind: str,
+    dataset_id: int | None,
+    parameters: dict[str, Any] | None,
+    submitted_by: str,
+) -> Job:
+    if dataset_id is None:
+        raise Invalid(f"a {kind} job needs a dataset")
+    await get_dataset(session, dataset_id)
+    options = check_against(get_task(kind).schema, parameters, None, f" for {kind}")
+    return Job(
+        kind=kind, algorithm=kind, parameters=options, dataset_id=dataset_id, submitted_by=submitted_by
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.errors import Conflict
 
-KINDS = ("train", "infer", "build-index", "project", "cluster")
+KINDS = ("train", "infer", "build-index", "project", "cluster", "feature-report")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED = "queued", "running", "succeeded", "failed", "canceled"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED)

@@ -8,6 +8,7 @@ latest inference output of the model on the dataset.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,12 @@ class Task:
     title: str
     entry_point: str  # "package.module:function", called with the JobContext
     schema: dict[str, Any] = field(default_factory=empty_schema)
+    # "model": runs on a model's latest inference (a model id is required); "dataset": on a dataset
+    # as a whole (no model; ``prepare`` gathers its inputs).
+    on: str = "model"
+    # Called by the worker's ``load_job_spec`` as ``prepare(session, job, spec)`` to fill in what
+    # the task reads (labels, classes, ``spec.inputs``) from the database.
+    prepare: Callable[..., Awaitable[None]] | None = None
 
 
 _TASKS: dict[str, Task] = {}
@@ -37,6 +44,7 @@ def register_task(task: Task) -> Task:
 def _load_builtins() -> None:
     # Each module that registers tasks, one line each (imported lazily: no cycle with jobs).
     import backend.explorer.tasks
+    import backend.feature_report.tasks
     import backend.similarity.tasks  # noqa: F401
 
 

@@ -30,6 +30,7 @@ PAGE_MODULES: list[str] = [
     "backend.pages.jobs",
     "backend.pages.guided",
     "backend.pages.review",
+    "backend.pages.feature_report",
     "backend.pages.tiled",
     "backend.pages.accounts",
     "backend.pages.users",

@@ -15,6 +15,7 @@ from litestar.response import Template
 from backend.api.rest.common import Session
 from backend.datasets.service import get_dataset
 from backend.explorer.tasks import CLUSTER_SCHEMA, PROJECT_SCHEMA
+from backend.feature_report.service import default_model
 from backend.jobs import states
 from backend.jobs.service import list_models
 from backend.labels.classes import list_classes
@@ -36,6 +37,8 @@ class ExplorerPage(Controller):
     ) -> Template:
         dataset = await get_dataset(session, dataset_id)
         models = await list_models(session, dataset_id=dataset_id, state=states.MODEL_READY)
+        if model_id is None:  # the feature report's best model, else the newest
+            model_id = await default_model(session, dataset_id, models, "vectors")
         chosen = next((m for m in models if m.id == model_id), models[0] if models else None)
         classes = await list_classes(session, dataset_id)
         return render(

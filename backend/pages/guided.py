@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError
+from backend.feature_report.service import default_model
 from backend.guided import service, trust
 from backend.guided.quality import default_choices, model_fitness
 from backend.jobs.service import list_models
@@ -74,16 +75,31 @@ def _query_ids(values: Any) -> list[int]:
     return list(dict.fromkeys([*(i for i in ids if i is not None), *parse_ids(values.get("items"), "items")]))
 
 
-def _pick_model(models: list[Model], wanted: int | None, kind: str) -> int | None:
+async def _pick_model(
+    session: AsyncSession, dataset_id: int, models: list[Model], wanted: int | None, kind: str
+) -> int | None:
+    """The model asked for; else the one the feature report points to; else the newest of ``kind``."""
     if wanted is not None:
         return wanted
+    purpose = "vectors" if kind == "feature_extractor" else "probabilities"
+    reported = await default_model(session, dataset_id, models, purpose)
+    if reported is not None:
+        return reported
     preferred = [m for m in models if m.kind == kind] or models
     return preferred[0].id if preferred else None
 
 
-def _default_model(models: list[Model], wanted: int | None, kind: str, settings: Settings) -> int | None:
-    """The model asked for, else the newest one of ``kind`` that is not unfit (never an unfit one)."""
-    return _pick_model(default_choices(models, settings), wanted, kind)
+async def _default_model(
+    session: AsyncSession,
+    dataset_id: int,
+    models: list[Model],
+    wanted: int | None,
+    kind: str,
+    settings: Settings,
+) -> int | None:
+    """The model asked for, else the feature report's choice, else the newest one of ``kind``:
+    never an unfit one (decision 0011)."""
+    return await _pick_model(session, dataset_id, default_choices(models, settings), wanted, kind)
 
 
 def _common(dataset: Dataset, classes: list[Any], models: list[Model]) -> dict[str, Any]:
@@ -109,7 +125,9 @@ async def _similar_context(
     models = await list_models(session, dataset_id=dataset_id, state="ready")
     queries = _query_ids(values)
     page, per_page = _paging(values)
-    model_id = _default_model(models, _int(values.get("model_id"), "model_id"), "feature_extractor", settings)
+    model_id = await _default_model(
+        session, dataset_id, models, _int(values.get("model_id"), "model_id"), "feature_extractor", settings
+    )
     mode = str(values.get("mode") or "mean")
     exclude_labeled = _flag(values.get("exclude_labeled"))
     done = parse_ids(values.get("done"), "done")
@@ -270,7 +288,9 @@ async def _probability_context(
     classes = await list_classes(session, dataset_id)
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
     page, per_page = _paging(values)
-    model_id = _default_model(models, _int(values.get("model_id"), "model_id"), "classifier", settings)
+    model_id = await _default_model(
+        session, dataset_id, models, _int(values.get("model_id"), "model_id"), "classifier", settings
+    )
     confirm_over = _int(values.get("confirm_over"), "confirm_over", settings.confirm_batch_over)
     label = str(values.get("label") or (classes[0].id if classes else "all"))
     label_id = None if label == "all" else _int(label, "label")

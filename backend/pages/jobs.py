@@ -28,6 +28,7 @@ from backend.algorithms.validation import check_against
 from backend.api.access import shows_internals
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
+from backend.feature_report.service import latest_report, suggest_training
 from backend.guided.quality import model_fitness
 from backend.jobs import service, states
 from backend.jobs.artifacts import list_files
@@ -369,8 +370,16 @@ class JobPages(Controller):
     ) -> Template:
         models = await service.list_models(session, dataset_id=dataset_id)
         names = await service.dataset_names(session)
+        shown = [dataset_id] if dataset_id is not None else sorted({m.dataset_id for m in models})
+        reports = [await latest_report(session, d) for d in shown]
         return render(
-            request, "jobs/models.html", nav="models", models=models, names=names, dataset_id=dataset_id
+            request,
+            "jobs/models.html",
+            nav="models",
+            models=models,
+            names=names,
+            dataset_id=dataset_id,
+            reports=reports,
         )
 
     @get("/models/{model_id:int}")
@@ -490,7 +499,9 @@ class JobPages(Controller):
         algorithms = list_algorithms()
         if not algorithms:
             raise NotFound("no algorithm is registered")
-        algorithm = get_algorithm(key) if key else algorithms[0]
+        suggestion = await suggest_training(session, dataset_id)
+        first = suggestion.algorithm or algorithms[0].key
+        algorithm = get_algorithm(key) if key else get_algorithm(first)
         errors, general = _field_errors(problems or [])
         return render(
             request,
@@ -507,6 +518,7 @@ class JobPages(Controller):
             errors=errors,
             general_errors=general,
             recent=(await service.list_jobs(session, dataset_id=dataset_id, limit=10)).jobs,
+            suggestion=suggestion,
         )
 
 

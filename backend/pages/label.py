@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.datasets.items import get_item, list_items
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
+from backend.feature_report.service import latest_report
 from backend.images.service import item_png
 from backend.images.thumbnails import ThumbnailCache, epoch_ms
 from backend.labels.classes import list_classes
@@ -128,6 +129,7 @@ async def label_page(request: Request, session: AsyncSession, dataset_id: FromPa
     if is_htmx(request):
         return render(request, "label/_gallery.html", **context)
     context.update(await panels_context(session, dataset_id, tagger_of(request)))
+    context["feature_report"] = await latest_report(session, dataset_id)
     return render(
         request,
         "label/index.html",

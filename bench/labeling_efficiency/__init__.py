@@ -110,6 +110,7 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
     )
     if args.quick:
         strategy.quick_epochs = QUICK_EPOCHS
+    strategy.extractor_epochs = args.extractor_epochs
     results: dict[str, Any] = {"folder_items": len(truth), "target_fraction": args.target}
     for mode in ("guided", "manual"):
         client = LabelwiseClient(url, tagger=f"simulated-{mode}")
@@ -143,11 +144,21 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--target", type=float, default=0.95, help="labeled fraction to reach")
     parser.add_argument("--min-accuracy", type=float, default=0.98)
     parser.add_argument("--max-actions-per-label", type=float, default=1 / 20)
-    parser.add_argument("--feature-algorithm", default="azimuthal")
+    parser.add_argument(
+        "--feature-algorithm",
+        default=None,
+        help="one feature extractor to use (default: train what the train page suggests and follow "
+        "the feature report's choice, as a user of the pages would)",
+    )
     parser.add_argument("--feature-params", help="JSON parameters of the feature extractor")
-    parser.add_argument("--classifier-algorithm", default="azimuthal_classifier")
+    parser.add_argument("--classifier-algorithm", default="vector_classifier")
     parser.add_argument("--classifier-params", help="JSON parameters of the classifier")
     parser.add_argument("--quick", action="store_true", help="few epochs (CI)")
+    parser.add_argument(
+        "--extractor-epochs",
+        type=int,
+        help="at most this many epochs for feature extractors (a slow or shared machine)",
+    )
     parser.add_argument("--max-classifier-rounds", type=int, default=Strategy.max_classifier_rounds)
     parser.add_argument(
         "--max-review-error",

@@ -96,7 +96,21 @@ class LabelwiseClient:
 
     def run_job(self, **body: Any) -> dict[str, Any]:
         """Submit a job and wait for it; the wait is added to ``job_wait_seconds``."""
-        job = self._call("POST", "/jobs", json=body)
+        return self._wait(self._call("POST", "/jobs", json=body), body.get("kind"))
+
+    def training_suggestion(self, dataset_id: int) -> dict[str, Any]:
+        """What the train page suggests: ``algorithm``, ``reason``, ``untrained`` (best first)."""
+        return self._call("GET", f"/datasets/{dataset_id}/training-suggestion")
+
+    def feature_report(self, dataset_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/datasets/{dataset_id}/feature-report")
+
+    def run_feature_report(self, dataset_id: int) -> dict[str, Any]:
+        """Run the feature report (as its button does), wait for it, and return it."""
+        self._wait(self._call("POST", f"/datasets/{dataset_id}/feature-report", json={}), "feature-report")
+        return self.feature_report(dataset_id)
+
+    def _wait(self, job: dict[str, Any], kind: str | None) -> dict[str, Any]:
         start = time.perf_counter()
         while job["state"] not in FINISHED:
             time.sleep(0.2)
@@ -104,7 +118,7 @@ class LabelwiseClient:
         self.job_wait_seconds += time.perf_counter() - start
         self.jobs.append(job)
         if job["state"] != "succeeded":
-            raise RuntimeError(f"job {job['id']} ({body.get('kind')}) {job['state']}: {job.get('error')}")
+            raise RuntimeError(f"job {job['id']} ({kind}) {job['state']}: {job.get('error')}")
         return job
 
     # ---- guided labeling ---------------------------------------------------------------------

@@ -10,7 +10,10 @@ It knows the ground truth (as a person knows what they see) and acts only throug
 - ``fix``: a wrong label corrected during review;
 - ``job``: a training, inference or index job started.
 
-The guided strategy: train a feature extractor and run its inference; seed every class: scan the
+The guided strategy: train the feature extractors the train page suggests and run their
+inference; as labels grow (each time they double), run the feature report and let similarity
+pages and the classifier (a head on feature vectors) use the model it finds best, as the pages
+default to it. Seed every class: scan the
 unlabeled gallery (looking is free) for an item of the class seeded least and label a similarity
 page around it (the most labels per action: the page minus the wrong tiles, its top cut off with
 a Shift-click range, or one tile by hand), until each class has a few labels from two different
@@ -77,6 +80,8 @@ CLASSIFIER_PARAMS: dict[str, dict[str, Any]] = {
         "epochs": 20,
     },
     "azimuthal_classifier": {},
+    # The study reads no out-of-fold probabilities: skip the k extra fits of each round.
+    "vector_classifier": {"folds": 0},
 }
 
 
@@ -84,9 +89,9 @@ CLASSIFIER_PARAMS: dict[str, dict[str, Any]] = {
 class Strategy:
     """Knobs of the guided expert (defaults suit the demo data set)."""
 
-    feature_algorithm: str = "azimuthal"
+    feature_algorithm: str | None = None  # None: what the train page suggests, chosen by the report
     feature_params: dict[str, Any] = field(default_factory=dict)
-    classifier_algorithm: str = "azimuthal_classifier"
+    classifier_algorithm: str = "vector_classifier"
     classifier_params: dict[str, Any] = field(default_factory=dict)
     first_page: int = 24
     min_page: int = 8
@@ -97,6 +102,7 @@ class Strategy:
     scan: int = 200  # unlabeled gallery items looked through for an item of a class to seed
     max_classifier_rounds: int = 12
     quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
+    extractor_epochs: int | None = None  # a slow machine: at most this many for feature extractors
     gallery_from: float = 0.5  # the lowest probability shown in a class's gallery
     review_size: int = 48  # items on a page of a class's probability gallery
     max_review_error: float = 0.05  # more wrong than this on a page: the review stops there
@@ -127,6 +133,8 @@ class Expert:
         self.log: list[str] = []
         self.algorithms: dict[str, dict[str, Any]] = {}
         self.classifier_id: int | None = None  # the last classifier trained: its features rank pages
+        self.feature_id: int | None = None  # the features pages rank by before a classifier exists
+        self.reported_at = 0  # labels when the feature report last ran
         self.seed_pages: Counter = Counter()  # similarity pages seeded per class
         self.stuck: set[str] = set()  # classes whose gallery read wrong at the top last round
 
@@ -188,7 +196,13 @@ class Expert:
         self.snapshot()
         available = self.algorithms = self.client.algorithms()
         wanted = self.strategy.feature_algorithm
-        model_id = self._features(wanted if wanted in available else "pca")
+        if wanted is None:  # the train page's suggestions, in its order: the first ranks pages
+            extractors = self.client.training_suggestion(self.dataset_id)["untrained"] or ["pca"]
+        else:
+            extractors = [wanted if wanted in available else "pca"]
+        trained = [self._features(key) for key in extractors]
+        self.feature_id = trained[0]
+        self.compare = wanted is None and len(trained) > 1
         classifier = self.strategy.classifier_algorithm
         rounds = 0 if classifier in available else self.strategy.max_classifier_rounds
         page, retry_at = self.strategy.first_page, 0
@@ -196,8 +210,10 @@ class Expert:
         unseeded = set(self.class_ids)  # classes short of min_per_class labels or of seed pages
         while not self.done():
             labeled = self.progress.timeline[-1][1]
+            if self.compare and labeled >= 2 * max(self.reported_at, len(self.class_ids)):
+                self._feature_report()  # what separates the labels best changes as they grow
             if unseeded:
-                unseeded = self._seed_round(model_id, unseeded)
+                unseeded = self._seed_round(self.feature_id, unseeded)
                 continue
             if rounds < self.strategy.max_classifier_rounds and labeled >= retry_at:
                 rounds += 1
@@ -206,11 +222,25 @@ class Expert:
                     retry_at = labeled + gained + max(20, len(self.truth) // 20)
                 continue
             # a classifier's penultimate features know the classes: its pages are cleaner
-            page, follow = self._similarity_round(self.classifier_id or model_id, page, follow)
+            page, follow = self._similarity_round(self.classifier_id or self.feature_id, page, follow)
             if page == 0:
                 break
         self.snapshot()
         return self.progress
+
+    def _feature_report(self) -> None:
+        """Run the feature report, as its button on the models page does; follow its choice."""
+        try:
+            report = self.client.run_feature_report(self.dataset_id)
+        except ApiError as exc:  # too few labels of two classes yet: try again later
+            self.note(f"feature report refused: {exc}")
+            return
+        finally:
+            self.reported_at = self.progress.timeline[-1][1]
+        self.progress.add("job")
+        if report["best_model_id"] is not None:
+            self.feature_id = int(report["best_model_id"])
+        self.note(f"feature report: {report['explanation']}")
 
     def _params(self, algorithm: str, given: dict[str, Any]) -> dict[str, Any]:
         """The strategy's parameters, with the quick epoch cap where the algorithm has epochs."""
@@ -248,6 +278,11 @@ class Expert:
     def _features(self, algorithm: str) -> int:
         given = self.strategy.feature_params if algorithm == self.strategy.feature_algorithm else {}
         params = self._params(algorithm, given)
+        schema = self.algorithms[algorithm]["parameters_schema"].get("properties", {})
+        if self.strategy.extractor_epochs and "epochs" in schema and "epochs" not in given:
+            params["epochs"] = min(
+                params.get("epochs", schema["epochs"]["default"]), self.strategy.extractor_epochs
+            )
         train = self.client.run_job(
             kind="train", dataset_id=self.dataset_id, algorithm=algorithm, parameters=params
         )

@@ -40,6 +40,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.explorer",
     "backend.api.graphql.review",
     "backend.api.graphql.accounts",
+    "backend.api.graphql.feature_report",
 ]
 
 

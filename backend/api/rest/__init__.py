@@ -27,6 +27,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.guided",
     "backend.api.rest.review",
     "backend.api.rest.explorer",
+    "backend.api.rest.feature_report",
     "backend.api.rest.transfer",
     "backend.api.rest.accounts",
 ]

@@ -1,0 +1,149 @@
+"""REST: the feature report of a dataset (read, run) and the train page's suggestion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.accounts.roles import TRAINER
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, error_responses
+from backend.api.rest.jobs import BROKER_DOWN, JobOut
+from backend.feature_report import service
+from backend.jobs.runtime import enqueue_for
+from backend.settings import Settings
+
+
+class ClassScoreOut(msgspec.Struct, kw_only=True):
+    label_id: int
+    name: str
+    count: int
+    knn: float
+    linear: float
+
+
+class ModelScoreOut(msgspec.Struct, kw_only=True):
+    """One feature model's cross-validated scores; ``skipped`` says why a model was not scored."""
+
+    model_id: int
+    name: str
+    algorithm: str
+    available: bool
+    score: float | None = None
+    knn_accuracy: float | None = None
+    linear_accuracy: float | None = None
+    knn_balanced: float | None = None
+    linear_balanced: float | None = None
+    dimensions: int | None = None
+    per_class: list[ClassScoreOut] = msgspec.field(default_factory=list)
+    skipped: str | None = None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> ModelScoreOut:
+        fields = set(cls.__struct_fields__) - {"per_class"}
+        return cls(
+            **{k: v for k, v in entry.items() if k in fields},
+            per_class=[ClassScoreOut(**c) for c in entry.get("per_class", [])],
+        )
+
+
+class FeatureReportOut(msgspec.Struct, kw_only=True):
+    """Which feature model separates the current labels best, and by how much (best first)."""
+
+    dataset_id: int
+    job_id: int | None
+    finished_at: datetime | None
+    labeled_items: int
+    folds: int
+    best_model_id: int | None
+    explanation: str
+    models: list[ModelScoreOut]
+    notes: list[str]
+    pending_job_id: int | None
+    failed: str | None
+
+    @classmethod
+    def of(cls, r: service.FeatureReport) -> FeatureReportOut:
+        return cls(
+            dataset_id=r.dataset_id,
+            job_id=r.job_id,
+            finished_at=r.finished_at,
+            labeled_items=r.labeled_items,
+            folds=r.folds,
+            best_model_id=r.best_model_id,
+            explanation=r.explanation,
+            models=[ModelScoreOut.of(m) for m in r.models],
+            notes=list(r.notes),
+            pending_job_id=r.pending_job_id,
+            failed=r.failed,
+        )
+
+
+class TrainSuggestionOut(msgspec.Struct, kw_only=True):
+    """What to train next on a dataset and why; ``untrained``: suggested extractors not yet trained."""
+
+    algorithm: str | None
+    reason: str
+    untrained: list[str]
+    run_report: bool
+
+
+class RunReportIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class FeatureReportController(Controller):
+    path = f"{API_PREFIX}/datasets/{{dataset_id:int}}"
+    tags = ["features"]
+
+    @get("/feature-report", summary="The newest feature report of a dataset", responses=error_responses(404))
+    async def get_report(self, session: AsyncSession, dataset_id: FromPath[int]) -> FeatureReportOut:
+        """Cross-validated kNN and linear-probe accuracy of every feature model with vectors, overall
+        and per class, best first; ``best_model_id`` is what the pages default to."""
+        return FeatureReportOut.of(await service.latest_report(session, dataset_id))
+
+    @post(
+        "/feature-report",
+        summary="Run the feature report on the current labels",
+        status_code=HTTP_201_CREATED,
+        responses={**error_responses(400, 404), **BROKER_DOWN},
+        opt={"role": TRAINER},
+    )
+    async def run_report(
+        self,
+        request: Request,
+        state: State,
+        session: AsyncSession,
+        settings: Settings,
+        dataset_id: FromPath[int],
+        data: JSONBody[RunReportIn | None] = None,
+    ) -> JobOut:
+        """Queue a feature-report job; refused (400) with nothing to compare or too few labels."""
+        job = await service.submit_report(
+            session,
+            settings,
+            enqueue_for(state),
+            dataset_id,
+            data.parameters if data else None,
+            submitted_by=tagger_for(request, settings),
+        )
+        return JobOut.of(job)
+
+    @get("/training-suggestion", summary="What to train next", responses=error_responses(404))
+    async def suggestion(self, session: AsyncSession, dataset_id: FromPath[int]) -> TrainSuggestionOut:
+        """The feature extractor to train first (none labeled: the top-ranked self-supervised one),
+        then the report, then a classifier on the best features."""
+        s = await service.suggest_training(session, dataset_id)
+        return TrainSuggestionOut(
+            algorithm=s.algorithm, reason=s.reason, untrained=s.untrained, run_report=s.run_report
+        )
+
+
+route_handlers = [FeatureReportController]

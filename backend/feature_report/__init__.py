@@ -1,0 +1,1 @@
+"""The feature report: which trained feature model separates a dataset's current labels best."""

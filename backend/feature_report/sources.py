@@ -1,0 +1,91 @@
+"""Which feature models a dataset has vectors of, and which one a vector classifier learns from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.errors import Invalid
+from backend.jobs import states
+from backend.storage.job_tables import Job, Model
+
+FEATURE_KIND = "feature_extractor"
+
+
+async def _inferences(session: AsyncSession, dataset_id: int) -> dict[int, Job]:
+    """Each model's newest succeeded inference on the dataset that wrote vectors, by model id."""
+    rows = await session.scalars(
+        select(Job)
+        .where(Job.dataset_id == dataset_id, Job.kind == "infer", Job.state == states.SUCCEEDED)
+        .order_by(Job.id.desc())
+    )
+    newest: dict[int, Job] = {}
+    for job in rows.all():
+        if (
+            job.model_id is not None
+            and job.model_id not in newest
+            and "vectors.npy" in job.outputs.get("files", [])
+        ):
+            newest[job.model_id] = job
+    return newest
+
+
+def _source(model: Model, job: Job) -> dict[str, Any]:
+    return {
+        "model_id": model.id,
+        "name": model.name,
+        "algorithm": model.algorithm,
+        "inference_job": job.id,
+        "dir": job.outputs["dir"],
+    }
+
+
+async def feature_candidates(session: AsyncSession, dataset_id: int) -> list[dict[str, Any]]:
+    """Every ready feature extractor with vectors on the dataset, newest first.
+
+    Classifiers are left out: their features were fitted to the labels the report scores with,
+    so they would win by having seen the answers."""
+    newest = await _inferences(session, dataset_id)
+    models = await session.scalars(
+        select(Model)
+        .where(Model.kind == FEATURE_KIND, Model.state == states.MODEL_READY)
+        .where(Model.id.in_(list(newest) or [-1]))
+        .order_by(Model.id.desc())
+    )
+    return [_source(m, newest[m.id]) for m in models.all() if m.id is not None]
+
+
+async def resolve_feature_source(
+    session: AsyncSession, dataset_id: int, model_id: int, best: int | None
+) -> dict[str, Any]:
+    """The vectors a vector classifier trains on: model ``model_id`` (0: ``best``, the feature
+    report's choice, else the newest feature extractor with vectors) and its latest inference."""
+    newest = await _inferences(session, dataset_id)
+    how = "given"
+    if not model_id:
+        candidates = await feature_candidates(session, dataset_id)
+        ids = [c["model_id"] for c in candidates]
+        if best in ids:
+            model_id, how = int(best), "feature report"  # type: ignore[arg-type]
+        elif ids:
+            model_id, how = ids[0], "newest feature model"
+        else:
+            raise Invalid(
+                f"dataset {dataset_id} has no feature model with vectors: train a feature extractor "
+                "and run its inference first",
+                field="feature_model",
+            )
+    model = await session.get(Model, model_id, populate_existing=True)
+    why = f"cannot learn from the vectors of model {model_id}"
+    if model is None:
+        raise Invalid(f"{why}: it does not exist", field="feature_model")
+    if model.state != states.MODEL_READY:
+        raise Invalid(f"{why}: it is {model.state}, not ready", field="feature_model")
+    if model.id not in newest:
+        raise Invalid(
+            f"{why}: it has no finished inference with vectors on dataset {dataset_id}; run it first",
+            field="feature_model",
+        )
+    return {**_source(model, newest[model_id]), "chosen_by": how}

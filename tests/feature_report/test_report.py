@@ -1,0 +1,97 @@
+"""The feature report end to end: job, REST, GraphQL, pages and the defaults it sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.azimuthal.conftest import run_job
+from tests.jobs.conftest import wait_for
+
+pytestmark = pytest.mark.ml
+
+
+async def _report(client, dataset_id: int) -> dict:
+    response = await client.post(f"/api/v1/datasets/{dataset_id}/feature-report", json={})
+    assert response.status_code == 201, response.text
+    job = await wait_for(client, response.json()["id"], timeout=180)
+    assert job["state"] == "succeeded", job["error"]
+    assert job["model_id"] is None and job["kind"] == "feature-report"
+    assert (await client.get(f"/jobs/{job['id']}")).status_code == 200  # a job of no model
+    report = await client.get(f"/api/v1/datasets/{dataset_id}/feature-report")
+    assert report.status_code == 200
+    return report.json()
+
+
+async def test_the_report_picks_the_features_that_separate_the_labels_and_every_door_shows_it(
+    jobs_client, two_extractors
+):
+    demo, labeled, azimuthal, pca = two_extractors
+    before = (await jobs_client.get(f"/api/v1/datasets/{demo.id}/feature-report")).json()
+    assert before["job_id"] is None and before["best_model_id"] is None
+    # without a report the similarity page keeps today's default: the newest feature extractor
+    page = await jobs_client.get(f"/datasets/{demo.id}/similar", params={"item_id": labeled[0]})
+    assert f'<option value="{pca}" selected' in page.text, (
+        azimuthal,
+        pca,
+        page.text[page.text.find("model_id") :][:600],
+    )
+
+    report = await _report(jobs_client, demo.id)
+    assert report["best_model_id"] == azimuthal
+    best, other = report["models"]
+    assert best["model_id"] == azimuthal and other["model_id"] == pca
+    assert best["score"] > other["score"] + 0.1 and best["knn_balanced"] > 0.8
+    assert {c["name"] for c in best["per_class"]} == {"empty", "rings", "peaks"}
+    assert report["labeled_items"] == len(labeled) and report["folds"] >= 2
+    assert "separates the current labels best" in report["explanation"] and "next:" in report["explanation"]
+    assert "dir" not in best  # where vectors lie on the server stays there
+
+    query = "query($d: Int!) { featureReport(datasetId: $d) { bestModelId explanation models { modelId } } }"
+    graph = (await jobs_client.post("/graphql", json={"query": query, "variables": {"d": demo.id}})).json()
+    assert graph["data"]["featureReport"]["bestModelId"] == azimuthal
+    assert graph["data"]["featureReport"]["explanation"] == report["explanation"]
+
+    # the pages default to the best model and say why
+    page = await jobs_client.get(f"/datasets/{demo.id}/similar", params={"item_id": labeled[0]})
+    assert f'<option value="{azimuthal}" selected' in page.text
+    explorer = await jobs_client.get(f"/datasets/{demo.id}/explorer")
+    assert f'<option value="{azimuthal}" selected' in explorer.text
+    for path in ("/models", f"/datasets/{demo.id}/label"):
+        shown = await jobs_client.get(path)
+        assert shown.status_code == 200 and "separates the current labels best" in shown.text, path
+
+    # a classifier on feature vectors learns from the best model by default
+    body = {
+        "kind": "train",
+        "dataset_id": demo.id,
+        "algorithm": "vector_classifier",
+        "parameters": {"epochs": 40, "folds": 3},
+    }
+    train = await run_job(jobs_client, body)
+    model = (await jobs_client.get(f"/api/v1/models/{train['model_id']}")).json()
+    assert model["summary"]["feature_model"] == azimuthal
+    await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    page = await jobs_client.get(f"/datasets/{demo.id}/probability")
+    assert f'<option value="{train["model_id"]}" selected' in page.text
+    train_page = await jobs_client.get(f"/datasets/{demo.id}/train")
+    assert "Train a classifier on feature vectors" in train_page.text  # labels, a report: the head
+
+
+async def test_the_report_is_refused_without_labels_of_two_classes(
+    jobs_client, session, job_settings, folder
+):
+    from tests.classifier.conftest import demo_dataset, label
+    from tests.feature_report.conftest import features_of
+
+    demo = await demo_dataset(
+        session, job_settings, folder, count=12, size=32, class_names=("rings", "peaks")
+    )
+    url = f"/api/v1/datasets/{demo.id}/feature-report"
+    nothing = await jobs_client.post(url, json={})
+    assert (
+        nothing.status_code == 400 and "no feature model with vectors" in nothing.json()["error"]["message"]
+    )
+    await features_of(jobs_client, demo.id, "pca", {"n_components": 2, "image_size": 8, "batch_size": 4})
+    await label(session, demo, demo.items_of("rings"))
+    few = await jobs_client.post(url, json={})
+    assert few.status_code == 400 and "at least two classes" in few.json()["error"]["message"]

@@ -1,0 +1,99 @@
+"""The classifier on feature vectors: out-of-fold probabilities, bad input, and the CLI report."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from backend.cli import main
+from tests.azimuthal.conftest import job_output, run_job
+from tests.classifier.conftest import demo_dataset, label
+from tests.feature_report.conftest import features_of
+from tests.jobs.test_cli_jobs import cli  # noqa: F401  (the CLI runner fixture)
+
+pytestmark = pytest.mark.ml
+
+PCA = {"n_components": 2, "image_size": 8, "batch_size": 4}
+
+
+async def test_a_class_with_one_item_and_a_set_smaller_than_a_batch_train_with_out_of_fold_probabilities(
+    jobs_client, session, job_settings, folder
+):
+    demo = await demo_dataset(
+        session, job_settings, folder, count=18, size=32, class_names=("rings", "peaks", "empty")
+    )
+    url = "/api/v1/jobs"
+    body = {"kind": "train", "dataset_id": demo.id, "algorithm": "vector_classifier", "parameters": {}}
+    await label(
+        session, demo, demo.items_of("rings") + demo.items_of("peaks")[:2] + demo.items_of("empty")[:1]
+    )
+    refused = await jobs_client.post(url, json=body)
+    assert (
+        refused.status_code == 400 and "no feature model with vectors" in refused.json()["error"]["message"]
+    )
+    pca = await features_of(jobs_client, demo.id, "pca", PCA)
+    absent = await jobs_client.post(url, json={**body, "parameters": {"feature_model": pca + 100}})
+    assert absent.status_code == 400 and "does not exist" in absent.json()["error"]["message"]
+
+    body["parameters"] = {"epochs": 10, "batch_size": 64, "folds": 5, "validation_fraction": 0.0}
+    train = await run_job(jobs_client, body)  # 6 labeled items: fewer than one batch
+    model = (await jobs_client.get(f"/api/v1/models/{train['model_id']}")).json()
+    summary = model["summary"]
+    assert summary["feature_model"] == pca and summary["oof_left_out"] == 1  # the one "empty" item
+    assert "oof.npz" in model["files"]
+    oof = np.load(io.BytesIO((await jobs_client.get(f"/api/v1/models/{model['id']}/files/oof.npz")).content))
+    assert oof["item_ids"].dtype == np.int64 and oof["probabilities"].dtype == np.float32
+    assert oof["probabilities"].shape == (5, 3) == (summary["oof_items"], len(oof["label_ids"]))
+    assert np.allclose(oof["probabilities"].sum(axis=1), 1, atol=1e-4)
+    assert set(oof["item_ids"].tolist()) == set(demo.items_of("rings") + demo.items_of("peaks")[:2])
+
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    probabilities = await job_output(jobs_client, infer["id"], "probabilities.npy")
+    assert probabilities.shape == (18, 3) and np.isfinite(probabilities).all()
+
+
+@pytest.fixture
+async def two_classes(session, image_dataset):
+    """Two classes on the 40 generated images, each item labeled (alternately)."""
+    from backend.datasets.refs import item_refs
+    from backend.labels.classes import create_class
+    from backend.labels.events import TagChange, record_changes
+
+    a = await create_class(session, image_dataset.id, "a", "#ff0000", "1")
+    b = await create_class(session, image_dataset.id, "b", "#00ff00", "2")
+    refs = await item_refs(session, image_dataset.id)
+    changes = [TagChange(ref.item_id, "set", (a if n % 2 else b).id) for n, ref in enumerate(refs)]
+    await record_changes(session, image_dataset.id, tagger="tester", kind="manual", changes=changes)
+    return image_dataset
+
+
+def test_the_cli_suggests_what_to_train_and_prints_the_report(cli, image_dataset, database):  # noqa: F811
+    result = cli.invoke(main, ["features", "suggest", image_dataset.name])
+    assert result.exit_code == 0 and "needs no labels" in result.output, result.output
+    params = [f"--param={k}={v}" for k, v in PCA.items()]
+    trained = cli.invoke(
+        main, ["jobs", "submit", "--dataset", image_dataset.name, "--algorithm", "pca", *params, "--wait"]
+    )
+    assert trained.exit_code == 0, trained.output
+    model_id = int(cli.invoke(main, ["jobs", "models", "--dataset", image_dataset.name]).output.split()[0])
+    inferred = cli.invoke(main, ["jobs", "submit", "--kind", "infer", "--model", str(model_id), "--wait"])
+    assert inferred.exit_code == 0, inferred.output
+    refused = cli.invoke(main, ["features", "report", image_dataset.name, "--run"])
+    assert refused.exit_code != 0 and "at least two classes" in refused.output
+
+
+def test_the_cli_prints_the_report(cli, two_classes, database):  # noqa: F811
+    dataset = two_classes
+    params = [f"--param={k}={v}" for k, v in PCA.items()]
+    trained = cli.invoke(
+        main, ["jobs", "submit", "--dataset", dataset.name, "--algorithm", "pca", *params, "--wait"]
+    )
+    assert trained.exit_code == 0, trained.output
+    model_id = int(cli.invoke(main, ["jobs", "models", "--dataset", dataset.name]).output.split()[0])
+    inferred = cli.invoke(main, ["jobs", "submit", "--kind", "infer", "--model", str(model_id), "--wait"])
+    assert inferred.exit_code == 0, inferred.output
+    result = cli.invoke(main, ["features", "report", dataset.name, "--run"])
+    assert result.exit_code == 0, result.output
+    assert "separates the current labels best" in result.output and f"{model_id:>6}  pca" in result.output

@@ -1,0 +1,185 @@
+"""Worker side of "feature-report": how well each feature model's vectors separate the labels.
+
+Two cross-validated scores per model, on the same stratified folds: kNN accuracy with cosine
+similarity (what similarity pages rank by) and linear-probe accuracy (a standardised logistic
+regression: what a classifier head on the vectors can do), overall and per class. A model's score
+is the mean of the two balanced accuracies (each class counts the same, so a rare class that a
+model cannot find pulls it down). The result is the job's summary (``report``) and report.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from workers.context import JobContext
+
+
+def _labeled(ctx: JobContext) -> tuple[dict[int, int], list[str]]:
+    """Single-label items -> class id, dropping classes too small to cross-validate; notes."""
+    notes = []
+    single = {item: ids[0] for item, ids in ctx.labels.items() if len(ids) == 1}
+    if len(single) < len(ctx.labels):
+        notes.append(f"{len(ctx.labels) - len(single)} items with several labels left out")
+    counts = Counter(single.values())
+    names = {c["id"]: c["name"] for c in ctx.classes}
+    small = sorted(names.get(c, str(c)) for c, n in counts.items() if n < 2)
+    if small:
+        notes.append(f"classes with one labeled item left out: {', '.join(small)}")
+    return {item: c for item, c in single.items() if counts[c] >= 2}, notes
+
+
+def _sample(items: np.ndarray, labels: np.ndarray, most: int, seed: int) -> np.ndarray:
+    """Row indices of a stratified sample of at most ``most`` rows (all when fewer)."""
+    if len(items) <= most:
+        return np.arange(len(items))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        take = max(2, round(len(rows) * most / len(items)))
+        keep.extend(rng.choice(rows, min(take, len(rows)), replace=False).tolist())
+    return np.asarray(sorted(keep))
+
+
+def score_vectors(
+    vectors: np.ndarray, labels: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], neighbours: int
+) -> dict[str, np.ndarray]:
+    """Cross-validated predictions of kNN (cosine, majority of ``neighbours``) and a linear probe."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    vectors = np.asarray(vectors, np.float64)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    classes = np.unique(labels)
+    knn = np.empty(len(labels), labels.dtype)
+    linear = np.empty(len(labels), labels.dtype)
+    for train, test in folds:
+        similarity = unit[test] @ unit[train].T
+        k = min(neighbours, len(train))
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        votes = np.zeros((len(test), len(classes)))
+        index = np.searchsorted(classes, labels[train][nearest])
+        weights = np.take_along_axis(similarity, nearest, axis=1) + 1e-6  # ties go to the nearer
+        np.add.at(votes, (np.arange(len(test))[:, None].repeat(k, 1), index), weights)
+        knn[test] = classes[votes.argmax(axis=1)]
+        scaler = StandardScaler().fit(vectors[train])
+        probe = LogisticRegression(max_iter=300, C=1.0)
+        probe.fit(scaler.transform(vectors[train]), labels[train])
+        linear[test] = probe.predict(scaler.transform(vectors[test]))
+    return {"knn": knn, "linear": linear}
+
+
+def _summaries(truth: np.ndarray, predicted: np.ndarray, class_ids: list[int]) -> tuple[float, float, dict]:
+    per_class = {c: float((predicted[truth == c] == c).mean()) for c in class_ids}
+    return float((predicted == truth).mean()), float(np.mean(list(per_class.values()))), per_class
+
+
+def explain(models: list[dict[str, Any]], items: int, folds: int) -> str:
+    """One line: which model and why (its numbers, and the runner-up's)."""
+    if not models:
+        return "No feature model with vectors to compare: train a feature extractor and run its inference."
+    best = models[0]
+    line = (
+        f"{best['name']} ({best['algorithm']}) separates the current labels best: balanced accuracy "
+        f"kNN {best['knn_balanced']:.0%}, linear {best['linear_balanced']:.0%} over {folds} folds of "
+        f"{items} labeled items"
+    )
+    if len(models) > 1:
+        runner_up = models[1]
+        knn, linear = runner_up["knn_balanced"], runner_up["linear_balanced"]
+        line += f" (next: {runner_up['name']}, kNN {knn:.0%}, linear {linear:.0%})"
+    return line + "."
+
+
+def feature_report(ctx: JobContext) -> None:
+    from sklearn.model_selection import StratifiedKFold
+
+    opts = ctx.options
+    by_item, notes = _labeled(ctx)
+    class_ids = sorted(set(by_item.values()))
+    if len(class_ids) < 2:
+        raise ValueError(
+            "the feature report needs labeled items of at least two classes with two items each; "
+            f"the labels have {len(class_ids)} such class(es): label more first"
+        )
+    if not ctx.inputs:
+        raise ValueError(
+            "no feature model has vectors on this dataset: train one and run its inference first"
+        )
+    names = {c["id"]: c["name"] for c in ctx.classes}
+    items = np.asarray(sorted(by_item), np.int64)
+    labels = np.asarray([by_item[int(i)] for i in items], np.int64)
+    keep = _sample(items, labels, opts["max_items"], opts["seed"])
+    if len(keep) < len(items):
+        notes.append(f"scored on a stratified sample of {len(keep)} of {len(items)} labeled items")
+    items, labels = items[keep], labels[keep]
+    n_folds = int(min(opts["folds"], np.bincount(np.unique(labels, return_inverse=True)[1]).min()))
+    n_folds = max(2, n_folds)
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=opts["seed"])
+    folds = list(splitter.split(items, labels))
+    results = []
+    for done, source in enumerate(ctx.inputs):
+        ctx.check_canceled()
+        ctx.progress(done, len(ctx.inputs))
+        directory = ctx.settings.artifact_dir / source["dir"]
+        vectors = np.load(directory / "vectors.npy", mmap_mode="r")
+        row_of = {int(i): r for r, i in enumerate(np.load(directory / "item_ids.npy"))}
+        present = np.asarray([int(i) in row_of for i in items])
+        if present.sum() < len(items):
+            ctx.log(f"model {source['model_id']}: {len(items) - present.sum()} labeled items have no vector")
+        if not present.all():
+            results.append(
+                {**source, "skipped": "not every labeled item has a vector: run its inference again"}
+            )
+            continue
+        data = np.asarray(vectors[[row_of[int(i)] for i in items]], np.float32)
+        if not np.isfinite(data).all():
+            results.append({**source, "skipped": "its vectors hold NaN or inf"})
+            continue
+        predicted = score_vectors(data, labels, folds, opts["neighbours"])
+        knn, knn_bal, knn_class = _summaries(labels, predicted["knn"], class_ids)
+        lin, lin_bal, lin_class = _summaries(labels, predicted["linear"], class_ids)
+        results.append(
+            {
+                **source,
+                "dimensions": int(data.shape[1]),
+                "knn_accuracy": knn,
+                "linear_accuracy": lin,
+                "knn_balanced": knn_bal,
+                "linear_balanced": lin_bal,
+                "score": (knn_bal + lin_bal) / 2,
+                "per_class": [
+                    {
+                        "label_id": c,
+                        "name": names.get(c, str(c)),
+                        "count": int((labels == c).sum()),
+                        "knn": knn_class[c],
+                        "linear": lin_class[c],
+                    }
+                    for c in class_ids
+                ],
+            }
+        )
+        ctx.log(f"{source['name']}: kNN {knn_bal:.3f}, linear {lin_bal:.3f} (balanced)")
+    scored = sorted((r for r in results if "score" in r), key=lambda r: (-r["score"], -r["model_id"]))
+    skipped = [r for r in results if "skipped" in r]
+    report = {
+        "labeled_items": len(items),
+        "folds": n_folds,
+        "classes": [
+            {"label_id": c, "name": names.get(c, str(c)), "count": int((labels == c).sum())}
+            for c in class_ids
+        ],
+        "models": scored + skipped,
+        "best_model_id": scored[0]["model_id"] if scored else None,
+        "explanation": explain(scored, len(items), n_folds),
+        "notes": notes,
+    }
+    (ctx.artifact_dir / "report.json").write_text(json.dumps(report))
+    ctx.summary.update(report)
+    ctx.progress(len(ctx.inputs), len(ctx.inputs))
+    ctx.log(report["explanation"])
