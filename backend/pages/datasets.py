@@ -9,6 +9,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.accounts.disclosure import public_location
+from backend.api.access import shows_internals
 from backend.datasets import service
 from backend.errors import Invalid
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render
@@ -23,17 +25,32 @@ OPTS: dict[str, Any] = {
 }
 
 
-async def _rows(session: AsyncSession) -> list[dict[str, Any]]:
+async def _rows(request: Request, session: AsyncSession) -> list[dict[str, Any]]:
+    """Datasets with their sources as the caller may see them (viewers: no server paths)."""
+    settings: Settings = request.app.state.settings
+    internals = shows_internals(request)
     rows = []
     for summary in await service.list_datasets(session):
         assert summary.dataset.id is not None
-        rows.append({"s": summary, "sources": await service.list_sources(session, summary.dataset.id)})
+        sources = [
+            {
+                "kind": source.kind,
+                "uri": source.uri if internals else public_location(source.uri, settings),
+                "scanned_at": source.scanned_at,
+            }
+            for source in await service.list_sources(session, summary.dataset.id)
+        ]
+        rows.append({"s": summary, "sources": sources})
     return rows
 
 
 async def _list(request: Request, session: AsyncSession, flash: str = "", status_code: int = 200) -> Template:
     return render(
-        request, "datasets/_list.html", status_code=status_code, rows=await _rows(session), flash=flash
+        request,
+        "datasets/_list.html",
+        status_code=status_code,
+        rows=await _rows(request, session),
+        flash=flash,
     )
 
 
@@ -44,7 +61,9 @@ async def home() -> Redirect:
 
 @get("/datasets", **OPTS)
 async def datasets_page(request: Request, session: AsyncSession) -> Template:
-    return render(request, "datasets/index.html", nav="datasets", rows=await _rows(session), flash="")
+    return render(
+        request, "datasets/index.html", nav="datasets", rows=await _rows(request, session), flash=""
+    )
 
 
 @get("/datasets/browse", **OPTS)

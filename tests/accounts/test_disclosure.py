@@ -96,3 +96,29 @@ async def test_viewers_see_relative_paths_and_one_line_errors_through_every_door
         "Traceback"
     )
     assert "Traceback" in (await client.get(f"/jobs/{job_id}", headers=labeler)).text
+
+
+async def test_viewers_see_a_folder_source_relative_to_its_data_root_through_every_door(
+    client, accounts, session, settings, folder, data_root
+):
+    _, item_id, _ = await _failed_job_and_item(session, settings, folder)
+    dataset_id = (await client.get(f"/api/v1/items/{item_id}", headers=accounts["labeler"].headers)).json()[
+        "dataset_id"
+    ]
+    viewer, labeler = accounts["viewer"].headers, accounts["labeler"].headers
+    relative = f"{data_root.name}/{folder.relative_to(data_root)}"
+
+    [source] = (await client.get(f"/api/v1/datasets/{dataset_id}/sources", headers=viewer)).json()
+    assert source["uri"] == relative
+    query = "query($d: Int!) { dataset(id: $d) { sources { uri } } }"
+    body = (
+        await client.post("/graphql", json={"query": query, "variables": {"d": dataset_id}}, headers=viewer)
+    ).json()
+    assert body["data"]["dataset"]["sources"] == [{"uri": relative}]
+    page = await client.get("/datasets", headers=viewer)
+    assert page.status_code == 200 and relative in page.text
+    _hides_the_server(page.text + str(body) + str(source), data_root)
+
+    [full] = (await client.get(f"/api/v1/datasets/{dataset_id}/sources", headers=labeler)).json()
+    assert full["uri"] == str(folder)
+    assert str(folder) in (await client.get("/datasets", headers=labeler)).text

@@ -14,7 +14,7 @@ async def _box_over_everything(tab) -> None:
     await tab.mouse.down()
     await tab.mouse.move(box["x"] + box["width"] - 1, box["y"] + box["height"] - 1, steps=8)
     await tab.mouse.up()
-    await tab.wait_for_function("document.querySelector('#explorer').dataset.selected === '30'")
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '30'")
 
 
 async def _projected(live) -> int:
@@ -33,17 +33,17 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
     await _box_over_everything(tab)
     gallery = tab.locator("#selection-gallery figure")
-    await tab.wait_for_function("document.querySelectorAll('#selection-gallery figure').length === 24")
+    await tab.wait_for_function("() => document.querySelectorAll('#selection-gallery figure').length === 24")
     assert await tab.inner_text("#gallery-range") == "1\u201324 of 30"
     await tab.click("#gallery-next")
-    await tab.wait_for_function("document.querySelectorAll('#selection-gallery figure').length === 6")
+    await tab.wait_for_function("() => document.querySelectorAll('#selection-gallery figure').length === 6")
     taken_out = int(await gallery.first.get_attribute("data-item-id") or 0)
     await gallery.first.locator("button.deselect").click()
-    await tab.wait_for_function("document.querySelector('#explorer').dataset.selected === '29'")
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '29'")
     assert await tab.inner_text("#gallery-range") == "25\u201329 of 29"  # the page stays where it was
 
     await tab.click(f"#label-buttons [data-label-id='{b}']")
-    await tab.wait_for_function("document.getElementById('flash').textContent.includes('labeled B')")
+    await tab.wait_for_function("() => document.getElementById('flash').textContent.includes('labeled B')")
     flash = await tab.inner_text("#flash")
     expect_b = len(set(ids[5:]) - {taken_out})
     assert f"{expect_b} of 29 items labeled B" in flash, flash
@@ -57,7 +57,7 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
     await tab.check("#overwrite")
     await tab.click(f"#label-buttons [data-label-id='{b}']")
     await tab.wait_for_function(
-        "document.getElementById('flash').textContent.includes('of 30 items labeled B')"
+        "() => document.getElementById('flash').textContent.includes('of 30 items labeled B')"
     )
     assert all(v == [b] for v in (await labels_of(live)).values()) and len(await labels_of(live)) == 30
 
@@ -71,9 +71,9 @@ async def test_run_clustering_submits_with_the_forms_defaults(live, tab):
         await tab.select_option("#cluster-form select[name=method]", method)
         await tab.click("#cluster-form button[type=submit]")
         await tab.wait_for_function(
-            "document.getElementById('job-status').textContent.includes('succeeded')", timeout=60_000
+            "() => document.getElementById('job-status').textContent.includes('succeeded')", timeout=60_000
         )
-        await tab.evaluate("document.getElementById('job-status').textContent = ''")
+        await tab.evaluate("() => { document.getElementById('job-status').textContent = ''; }")
     listed = await live["api"].get("/api/v1/jobs", params={"model_id": model, "kind": "cluster"})
     jobs = listed.json()["jobs"]
     assert sorted(j["parameters"]["method"] for j in jobs) == ["dbscan", "kmeans"]

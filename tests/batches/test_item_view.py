@@ -51,7 +51,7 @@ async def test_item_view_hotkey_labels_and_moves_next_in_the_gallerys_filter(liv
     await tab.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
     await tab.mouse.move(box["x"] + box["width"] * 0.31, box["y"] + box["height"] * 0.61)
     readout = tab.locator("#pixel-readout")
-    await tab.wait_for_function("document.getElementById('pixel-readout').dataset.x !== undefined")
+    await tab.wait_for_function("() => document.getElementById('pixel-readout').dataset.x !== undefined")
     x, y = int(await readout.get_attribute("data-x") or -1), int(await readout.get_attribute("data-y") or -1)
     item = (await live["api"].get(f"{API}/items/{order[2]}")).json()
     raw = np.asarray(Image.open(_file(folder, item["uri"])))

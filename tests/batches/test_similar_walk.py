@@ -33,7 +33,7 @@ async def test_find_similar_from_the_selection_then_label_twice_without_the_outl
     assert await tab.input_value("select[name=label_id]") == str(other)
 
     await tab.select_option("select[name=per_page]", "24")
-    await tab.wait_for_function("document.querySelectorAll('#label-form .guided-tile').length === 24")
+    await tab.wait_for_function("() => document.querySelectorAll('#label-form .guided-tile').length === 24")
     first = await _tile_ids(tab)
     outliers = [i for i in first if i not in queries][-2:]
     for item_id in outliers:

@@ -8,6 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from backend.accounts.disclosure import public_location
+from backend.api.access import shows_internals
 from backend.api.graphql.classes import LabelClass
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import Progress
@@ -16,6 +18,7 @@ from backend.datasets.ingest import ScanReport as DomainScanReport
 from backend.datasets.service import DatasetSummary
 from backend.labels.classes import list_classes
 from backend.labels.progress import dataset_progress
+from backend.settings import Settings
 from backend.storage import tables
 
 
@@ -30,12 +33,13 @@ class Source:
     has_api_key: bool = strawberry.field(description="Whether an API key is stored; keys never leave.")
 
     @classmethod
-    def of(cls, source: tables.Source) -> Source:
+    def of(cls, source: tables.Source, viewer_of: Settings | None = None) -> Source:
+        """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
         assert source.id is not None
         return cls(
             id=source.id,
             kind=source.kind,
-            uri=source.uri,
+            uri=source.uri if viewer_of is None else public_location(source.uri, viewer_of),
             position=source.position,
             created_at=source.created_at,
             scanned_at=source.scanned_at,
@@ -71,8 +75,12 @@ class Dataset:
 
     @strawberry.field(description="The dataset's sources in order (API keys are never returned).")
     async def sources(self, info: Info[Any, Any]) -> list[Source]:
+        context = context_of(info)
+        viewer = None
+        if context.request is not None and not shows_internals(context.request):
+            viewer = context.settings  # decision 0007: viewers see no server paths
         async with use_session(info) as session:
-            return [Source.of(s) for s in await service.list_sources(session, self.id)]
+            return [Source.of(s, viewer) for s in await service.list_sources(session, self.id)]
 
     @strawberry.field(description="The dataset's live label classes in order.")
     async def classes(self, info: Info[Any, Any]) -> list[LabelClass]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.access import shows_internals
 from backend.api.rest.common import API_PREFIX, AppSettings, Session
 from backend.api.rest.schemas import (
     CreatedDataset,
@@ -83,8 +84,11 @@ class DatasetController(Controller):
         await service.delete_dataset(session, dataset_id)
 
     @get("/{dataset_id:int}/sources", summary="The dataset's sources (API keys are never returned)")
-    async def list_sources(self, session: Session, dataset_id: FromPath[int]) -> list[SourceOut]:
-        return [SourceOut.of(s) for s in await service.list_sources(session, dataset_id)]
+    async def list_sources(
+        self, request: Request, session: Session, settings: AppSettings, dataset_id: FromPath[int]
+    ) -> list[SourceOut]:
+        viewer = None if shows_internals(request) else settings  # decision 0007
+        return [SourceOut.of(s, viewer) for s in await service.list_sources(session, dataset_id)]
 
     @post("/{dataset_id:int}/sources", summary="Add a source and scan it", status_code=201)
     async def add_source(

@@ -7,11 +7,13 @@ from typing import Any
 
 import msgspec
 
+from backend.accounts.disclosure import public_location
 from backend.datasets.ingest import ScanReport
 from backend.datasets.items import ItemWithLabels
 from backend.datasets.service import DatasetSummary
 from backend.guided.quality import ModelFitness
 from backend.labels.progress import Progress
+from backend.settings import Settings
 from backend.storage.tables import Dataset, Item, LabelClass, Source, Tag, TagEvent
 
 
@@ -72,11 +74,12 @@ class SourceOut(msgspec.Struct, kw_only=True):
     has_api_key: bool
 
     @classmethod
-    def of(cls, source: Source) -> SourceOut:
+    def of(cls, source: Source, viewer_of: Settings | None = None) -> SourceOut:
+        """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
         return cls(
             id=_id(source),
             kind=source.kind,
-            uri=source.uri,
+            uri=source.uri if viewer_of is None else public_location(source.uri, viewer_of),
             position=source.position,
             created_at=source.created_at,
             scanned_at=source.scanned_at,
