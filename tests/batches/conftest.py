@@ -78,3 +78,17 @@ async def tag(live: dict[str, Any], items: list[int], label: int, tagger: str = 
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def model_batch(
+    database: Any, dataset_id: int, items: list[int], label: int, kind: str, model_id: int
+) -> Any:
+    """A batch a model made, recorded as the server's batch endpoints record it (clients may not
+    name a model in an event: decision 0007), so the scene does not hang on a ranking's order."""
+    from backend.labels.events import TagRequest, record_event
+
+    request = TagRequest(
+        dataset_id=dataset_id, tagger="alice", item_ids=items, label_id=label, kind=kind, model_id=model_id
+    )
+    async with database.session() as session:
+        return await record_event(session, request)

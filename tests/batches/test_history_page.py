@@ -3,16 +3,16 @@ someone else stays), then redo it from the event list."""
 
 from __future__ import annotations
 
-from tests.batches.conftest import labels_of, tag
+from tests.batches.conftest import labels_of, model_batch, tag
 from tests.guided.conftest import add_class, pca_model
 
 
-async def test_revoke_a_models_labels_from_its_page_then_put_them_back(live, tab):
+async def test_revoke_a_models_labels_from_its_page_then_put_them_back(live, tab, database):
     api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
     model = await pca_model(api, dataset_id)
     a, b = await add_class(api, dataset_id, "A"), await add_class(api, dataset_id, "B")
     await tag(live, ids[:3], a)
-    await tag(live, ids[:10], b, kind="probability", model_id=model)
+    await model_batch(database, dataset_id, ids[:10], b, "probability", model)
     await tag(live, [ids[3]], a, tagger="bob")
 
     await tab.goto(f"/models/{model}")

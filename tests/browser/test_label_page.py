@@ -89,7 +89,9 @@ async def test_new_user_creates_a_dataset_from_a_folder_and_labels_with_the_mous
     await expect(page.locator("#item-count")).to_have_text("8")
     await expect(tiles(page)).to_have_count(8)
     await expect(page.locator("#gallery .tile.unreadable")).to_have_count(0)
-    await expect(tiles(page).nth(7).locator("img")).to_have_js_property("naturalWidth", 128)
+    # A 32-px image is served at its own size (never upscaled: decision 0004); the page scales it.
+    await expect(tiles(page).nth(7).locator("img")).to_have_js_property("naturalWidth", 32)
+    assert await tiles(page).nth(7).locator("img").get_attribute("width") == "128"
 
     # Two classes through the class panel.
     for name, key in (("rings", "r"), ("peaks", "k")):
