@@ -164,4 +164,3 @@ async def test_a_killed_worker_process_leaves_its_job_failed_not_running(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-        print("SUBPROCESS OUTPUT:\n", process.stdout.read().decode()[-6000:])
