@@ -8,6 +8,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from backend.labels.events import TagRequest, record_event
+from backend.storage.database import Database
 from tests.api.conftest import assert_error
 from tests.graphql.conftest import gql, gql_error
 from tests.guided.conftest import API, add_class, item_ids, pca_model
@@ -23,14 +24,14 @@ async def _tag(client: AsyncTestClient, dataset_id: int, items: list[int], label
 
 
 async def _model_batch(
-    client: AsyncTestClient, dataset_id: int, items: list[int], label: int, kind: str, model_id: int
+    database: Database, dataset_id: int, items: list[int], label: int, kind: str, model_id: int
 ) -> dict:
     """A batch the model made: recorded as the server's batch endpoints do (clients may not
     name a model in an event, decision 0007), so the scene does not depend on ranking order."""
     request = TagRequest(
         dataset_id=dataset_id, tagger="alice", item_ids=items, label_id=label, kind=kind, model_id=model_id
     )
-    async with client.app.state.database.session() as session:
+    async with database.session() as session:  # the test's own engine: asyncpg is bound to its loop
         event = await record_event(session, request)
         return {"id": event.id, "created_at": event.created_at.isoformat()}
 
@@ -40,15 +41,15 @@ async def _labels(client: AsyncTestClient, dataset_id: int) -> dict[int, list[in
     return {row["item_id"]: row["label_ids"] for row in rows}
 
 
-async def _scene(server: AsyncTestClient, dataset_id: int) -> dict[str, Any]:
+async def _scene(server: AsyncTestClient, database: Database, dataset_id: int) -> dict[str, Any]:
     """Alice labels 3 items A by hand; model M labels 0-9 B (probability) and 10-14 B (similarity);
     then Bob relabels item 3 by hand."""
     model = await pca_model(server, dataset_id)
     a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
     ids = await item_ids(server, dataset_id)
     await _tag(server, dataset_id, ids[:3], a)
-    await _model_batch(server, dataset_id, ids[:10], b, "probability", model)
-    similarity = await _model_batch(server, dataset_id, ids[10:15], b, "similarity", model)
+    await _model_batch(database, dataset_id, ids[:10], b, "probability", model)
+    similarity = await _model_batch(database, dataset_id, ids[10:15], b, "similarity", model)
     response = await server.post(
         f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[3]], "label_id": a}, headers=BOB
     )
@@ -56,8 +57,8 @@ async def _scene(server: AsyncTestClient, dataset_id: int) -> dict[str, Any]:
     return {"model": model, "a": a, "b": b, "ids": ids, "similarity": similarity}
 
 
-async def test_revoking_a_model_restores_earlier_labels_and_leaves_later_work(server, dataset):
-    s = await _scene(server, dataset.id)
+async def test_revoking_a_model_restores_earlier_labels_and_leaves_later_work(server, dataset, database):
+    s = await _scene(server, database, dataset.id)
     ids, a = s["ids"], s["a"]
     response = await server.post(
         f"{API}/datasets/{dataset.id}/revoke", json={"model_id": s["model"]}, headers=ALICE
@@ -83,8 +84,8 @@ async def test_revoking_a_model_restores_earlier_labels_and_leaves_later_work(se
     assert all(back[i] == [s["b"]] for i in ids[:15] if i != ids[3]) and back[ids[3]] == [a]
 
 
-async def test_revoking_one_kind_in_a_time_range_takes_back_only_those_events(server, dataset):
-    s = await _scene(server, dataset.id)
+async def test_revoking_one_kind_in_a_time_range_takes_back_only_those_events(server, dataset, database):
+    s = await _scene(server, database, dataset.id)
     since = s["similarity"]["created_at"]
     response = await server.post(
         f"{API}/datasets/{dataset.id}/revoke", json={"kind": "similarity", "since": since}
@@ -129,8 +130,8 @@ mutation($d: Int!, $m: Int, $k: String) {
 }"""
 
 
-async def test_graphql_revokes_a_models_labels_and_names_bad_input(server, dataset):
-    s = await _scene(server, dataset.id)
+async def test_graphql_revokes_a_models_labels_and_names_bad_input(server, dataset, database):
+    s = await _scene(server, database, dataset.id)
     data = await gql(server, REVOKE, {"d": dataset.id, "m": s["model"]}, tagger="carol")
     result = data["revokeLabels"]
     assert (result["revoked"], result["skipped"], result["eventCount"]) == (14, 1, 2)
@@ -141,13 +142,13 @@ async def test_graphql_revokes_a_models_labels_and_names_bad_input(server, datas
     await gql_error(server, REVOKE, {"d": dataset.id, "m": s["model"]}, code="CONFLICT")
 
 
-async def test_cli_revokes_a_models_labels_and_undoes_one_event(server, dataset, guided_settings):
+async def test_cli_revokes_a_models_labels_and_undoes_one_event(server, dataset, guided_settings, database):
     from click.testing import CliRunner
 
     from tests.guided.test_cli import invoke
     from tests.jobs.test_cli_jobs import env_of
 
-    s = await _scene(server, dataset.id)
+    s = await _scene(server, database, dataset.id)
     cli = CliRunner(env=env_of(guided_settings))
     done = await invoke(cli, ["revoke", dataset.name, "--model", str(s["model"])])
     assert done.exit_code == 0, done.output
