@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
@@ -210,22 +211,7 @@ SCHEMA = {
             ),
             "default": False,
         },
-        "percentile_low": {
-            "type": "number",
-            "title": "Low percentile",
-            "description": "Percentile mapped to 0 after scaling.",
-            "default": 1.0,
-            "minimum": 0,
-            "maximum": 100,
-        },
-        "percentile_high": {
-            "type": "number",
-            "title": "High percentile",
-            "description": "Percentile mapped to 1 after scaling.",
-            "default": 99.0,
-            "minimum": 0,
-            "maximum": 100,
-        },
+        **percentile_properties(),
         "fine_tune_from": {
             "type": "integer",
             "title": "Fine-tune from model",

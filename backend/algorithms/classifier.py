@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePath
 
+from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.registry import Algorithm, Params, register
 
 SMALL_CNN = "small_cnn"
@@ -203,22 +204,7 @@ SCHEMA = {
             ),
             "default": False,
         },
-        "percentile_low": {
-            "type": "number",
-            "title": "Low percentile",
-            "description": "Percentile mapped to 0 after scaling.",
-            "default": 1.0,
-            "minimum": 0,
-            "maximum": 100,
-        },
-        "percentile_high": {
-            "type": "number",
-            "title": "High percentile",
-            "description": "Percentile mapped to 1 after scaling.",
-            "default": 99.0,
-            "minimum": 0,
-            "maximum": 100,
-        },
+        **percentile_properties(),
     },
 }
 

@@ -13,6 +13,7 @@ web process validates without importing torch.
 
 from __future__ import annotations
 
+from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import with_intensity
 from backend.algorithms.registry import Algorithm, Params, register
 
@@ -185,22 +186,7 @@ SCHEMA = with_intensity(
                 "description": "Take log(r + 1e-12) of the min-max scaled image first (scattering patterns).",
                 "default": False,
             },
-            "percentile_low": {
-                "type": "number",
-                "title": "Low percentile",
-                "description": "Percentile mapped to 0 after scaling.",
-                "default": 1.0,
-                "minimum": 0,
-                "maximum": 100,
-            },
-            "percentile_high": {
-                "type": "number",
-                "title": "High percentile",
-                "description": "Percentile mapped to 1 after scaling.",
-                "default": 99.0,
-                "minimum": 0,
-                "maximum": 100,
-            },
+            **percentile_properties(),
             "fine_tune_from": {
                 "type": "integer",
                 "title": "Fine-tune from model",

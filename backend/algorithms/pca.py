@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
@@ -37,22 +38,7 @@ SCHEMA = {
             "description": "Take log(r + 1e-12) of the min-max scaled image first (scattering patterns).",
             "default": True,
         },
-        "percentile_low": {
-            "type": "number",
-            "title": "Low percentile",
-            "description": "Percentile mapped to 0 after scaling.",
-            "default": 1.0,
-            "minimum": 0,
-            "maximum": 100,
-        },
-        "percentile_high": {
-            "type": "number",
-            "title": "High percentile",
-            "description": "Percentile mapped to 1 after scaling.",
-            "default": 99.0,
-            "minimum": 0,
-            "maximum": 100,
-        },
+        **percentile_properties(),
         "batch_size": {
             "type": "integer",
             "title": "Batch size",
