@@ -94,6 +94,7 @@ def _rows(dataset_id: int, source_id: int, entries: Iterable[SourceEntry], start
             "dtype": e.dtype,
             "status": "unreadable" if e.error else "ok",
             "error": e.error,
+            "meta": e.meta,
         }
         for i, e in enumerate(entries)
     ]

@@ -1,27 +1,31 @@
-"""Decode image files (PNG, JPEG, TIFF pages, .npy and HDF5 arrays) to float32 arrays.
+"""Decode image files (PNG, JPEG, TIFF pages, .npy, HDF5/NeXus arrays, EDF and CBF detector
+frames) to float32 arrays.
 
 Shapes are read from headers first so that oversized images are refused before any decoding.
+The probe also keeps what the header says about the acquisition (``detector.METADATA_KEYS``).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from backend.errors import Forbidden, NotFound, TooLarge, Unreadable
-from backend.images import hdf5
+from backend.images import detector, hdf5
 
 # (height, width, channels, dtype) of each frame a file holds
 FrameShape = tuple[int, int, int, str]
 
 PIL_SUFFIXES = {".png", ".jpg", ".jpeg"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
-HDF5_SUFFIXES = {".h5", ".hdf5"}
+HDF5_SUFFIXES = {".h5", ".hdf5", ".nxs"}
+FABIO_SUFFIXES = detector.FABIO_SUFFIXES
 # Our own pixel limit is checked from the header; keep PIL's bomb check off our path.
 Image.MAX_IMAGE_PIXELS = None
 
@@ -50,6 +54,16 @@ class FrameLimits:
 DEFAULT_LIMITS = FrameLimits()
 
 
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    """One frame a probe found: its shape, what the header says about it, or why it cannot be read
+    while the file's other frames can (an Eiger data file missing, a filter not installed)."""
+
+    shape: FrameShape
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
 def _frames_of_array_shape(shape: tuple[int, ...], dtype: str, limits: FrameLimits) -> list[FrameShape]:
     """A 2-D array is one frame, a 3-D array a stack of frames along its first axis."""
     if len(shape) == 2:
@@ -76,7 +90,13 @@ def _check_numeric(dtype: np.dtype) -> None:
         raise Unreadable(f"array of dtype {dtype} is not numeric")
 
 
-def _tiff_frames(path: Path, limits: FrameLimits) -> list[FrameShape]:
+def _tiff_time(page: Any) -> dict[str, Any]:
+    """The DateTime tag (306), the one acquisition field TIFF writers commonly fill."""
+    tag = page.tags.get(306)
+    return detector.normalise({"time": tag.value}) if tag is not None and isinstance(tag.value, str) else {}
+
+
+def _tiff_frames(path: Path, limits: FrameLimits) -> list[FrameInfo]:
     """Pages of the file itself: tifffile's pages never read another file (OME series would)."""
     import tifffile
 
@@ -86,37 +106,56 @@ def _tiff_frames(path: Path, limits: FrameLimits) -> list[FrameShape]:
         if len(tif.pages) == 1:
             page = tif.pages[0]
             shape = page.shape
+            meta = _tiff_time(page)
             if len(shape) == 3 and shape[-1] in (3, 4):
                 limits.check_frame(shape[0], shape[1])
-                return [(shape[0], shape[1], shape[2], str(page.dtype))]
-            return _frames_of_array_shape(shape, str(page.dtype), limits)
+                return [FrameInfo((shape[0], shape[1], shape[2], str(page.dtype)), meta)]
+            return [FrameInfo(f, meta) for f in _frames_of_array_shape(shape, str(page.dtype), limits)]
         limits.check_count(len(tif.pages))
-        frames: list[FrameShape] = []
+        frames: list[FrameInfo] = []
         for page in tif.pages:
             shape = page.shape
             channels = shape[2] if len(shape) == 3 else 1
             limits.check_frame(shape[0], shape[1])
-            frames.append((shape[0], shape[1], channels, str(page.dtype)))
+            frames.append(FrameInfo((shape[0], shape[1], channels, str(page.dtype)), _tiff_time(page)))
         return frames
 
 
 def _hdf5_images(arrays: list[hdf5.ArrayInfo], limits: FrameLimits) -> list[hdf5.ArrayInfo]:
     """The arrays whose frames are images: small ones (a NeXus file's (1, 3) orientation, a 3x3
-    calibration) are metadata beside them, skipped rather than refusing the file."""
-    images = [a for a in arrays if min(a[1][-2:]) >= limits.min_side]
+    calibration) are metadata beside them, skipped rather than refusing the file. A linked array
+    whose file is missing (no shape known) stays, as one frame that says so."""
+    images = [a for a in arrays if not a.shape or min(a.shape[-2:]) >= limits.min_side]
     if not images:
         raise Unreadable(f"HDF5 file holds no 2-D or 3-D array of at least {limits.min_side} pixels a side")
     return images
 
 
-def _hdf5_frames(arrays: list[hdf5.ArrayInfo], limits: FrameLimits) -> list[FrameShape]:
+def _frame_count(array: hdf5.ArrayInfo) -> int:
+    return 1 if len(array.shape) != 3 else array.shape[0]
+
+
+def _hdf5_frames(arrays: list[hdf5.ArrayInfo], limits: FrameLimits, meta: dict[str, Any]) -> list[FrameInfo]:
     """Frames count across the file's image arrays in name order, the limit over all of them."""
     images = _hdf5_images(arrays, limits)
-    limits.check_count(sum(1 if len(shape) == 2 else shape[0] for _, shape, _ in images))
-    frames: list[FrameShape] = []
-    for _name, shape, dtype in images:
-        frames.extend(_frames_of_array_shape(shape, dtype, limits))
+    limits.check_count(sum(_frame_count(a) for a in images))
+    frames: list[FrameInfo] = []
+    for array in images:
+        if not array.shape:
+            frames.append(FrameInfo((0, 0, 1, ""), meta, array.error))
+            continue
+        frames.extend(
+            FrameInfo(f, meta, array.error) for f in _frames_of_array_shape(array.shape, array.dtype, limits)
+        )
     return frames
+
+
+def _fabio_frames(path: Path, limits: FrameLimits) -> list[FrameInfo]:
+    frames = detector.probe(path)
+    limits.check_count(len(frames))
+    for (height, width, _), _meta in frames:
+        limits.check_frame(height, width)
+    return [FrameInfo((h, w, 1, dt), meta) for (h, w, dt), meta in frames]
 
 
 def _own_folder(path: Path, roots: Sequence[Path] | None) -> Sequence[Path]:
@@ -128,7 +167,15 @@ def probe_file(
     path: Path, *, roots: Sequence[Path] | None = None, limits: FrameLimits = DEFAULT_LIMITS
 ) -> list[FrameShape]:
     """The frames of a file, read from its header; raises ``Unreadable`` with the reason, or
-    ``Forbidden`` for an HDF5 file that points outside ``roots``."""
+    ``Forbidden`` for an HDF5 file that points outside ``roots``. A frame that cannot be read
+    while the others can has the shape (0, 0, 1, "") here; ``probe_frames`` says why."""
+    return [info.shape for info in probe_frames(path, roots=roots, limits=limits)]
+
+
+def probe_frames(
+    path: Path, *, roots: Sequence[Path] | None = None, limits: FrameLimits = DEFAULT_LIMITS
+) -> list[FrameInfo]:
+    """The frames of a file with their header metadata and per-frame errors (see ``probe_file``)."""
     suffix = path.suffix.lower()
     try:
         if suffix in PIL_SUFFIXES:
@@ -139,16 +186,18 @@ def probe_file(
                 if suffix == ".png":
                     image.verify()  # checks chunk CRCs without decoding pixels
             limits.check_frame(height, width)
-            return [(height, width, channels, mode)]
+            return [FrameInfo((height, width, channels, mode))]
         if suffix in TIFF_SUFFIXES:
             return _tiff_frames(path, limits)
         if suffix == ".npy":
             array = _load_npy(path)
             _check_numeric(array.dtype)
-            return _frames_of_array_shape(array.shape, str(array.dtype), limits)
+            return [FrameInfo(f) for f in _frames_of_array_shape(array.shape, str(array.dtype), limits)]
+        if suffix in FABIO_SUFFIXES:
+            return _fabio_frames(path, limits)
         if suffix in HDF5_SUFFIXES:
-            with hdf5.open_checked(path, _own_folder(path, roots)) as (_, arrays):
-                return _hdf5_frames(arrays, limits)
+            with hdf5.open_checked(path, _own_folder(path, roots)) as (handle, arrays):
+                return _hdf5_frames(arrays, limits, detector.normalise(hdf5.header_metadata(handle)))
     except (Unreadable, NotFound, Forbidden):
         raise
     except FileNotFoundError as exc:
@@ -237,9 +286,11 @@ def _hdf5_pixels(
     """Frames count across the file's image arrays in name order; read from the handle just checked."""
     offset = frame
     with hdf5.open_checked(path, roots) as (handle, arrays):
-        for name, shape, _ in _hdf5_images(arrays, limits):
-            count = 1 if len(shape) == 2 else shape[0]
+        for name, shape, _, error in _hdf5_images(arrays, limits):
+            count = _frame_count(hdf5.ArrayInfo(name, shape, ""))
             if offset < count:
+                if error:
+                    raise Unreadable(error)
                 node = handle[name]
                 chunk = int(np.prod(node.chunks)) if node.chunks else 0
                 if chunk > max_pixels:  # a chunk decompresses whole: a stack in one chunk is a bomb
@@ -265,10 +316,12 @@ def read_file(
 ) -> np.ndarray:
     """Decode one frame of a file as float32, refusing images above ``max_pixels`` and files that
     point outside ``roots`` (checked again here: a file may have changed since it was scanned)."""
-    frames = probe_file(path, roots=roots, limits=limits)
+    frames = probe_frames(path, roots=roots, limits=limits)
     if not 0 <= frame < len(frames):
         raise NotFound(f"{path.name} has no frame {frame}")
-    height, width, _, _ = frames[frame]
+    if frames[frame].error:
+        raise Unreadable(frames[frame].error or "")
+    height, width, _, _ = frames[frame].shape
     check_pixels(height, width, max_pixels)
     suffix = path.suffix.lower()
     step = max(1, int(stride))
@@ -277,6 +330,9 @@ def read_file(
             return _pil_pixels(path, step)
         if suffix in TIFF_SUFFIXES:
             return _tiff_pixels(path, frame, step, max_pixels)
+        if suffix in FABIO_SUFFIXES:
+            data = detector.read(path, frame)
+            return to_float(data[::step, ::step] if step > 1 else data)
         if suffix == ".npy":
             data = _load_npy(path)
             array = data if data.ndim == 2 else data[frame]

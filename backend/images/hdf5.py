@@ -14,12 +14,11 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from backend.errors import Forbidden, Unreadable
-
-# (name, shape, dtype) of each 2-D or 3-D numeric dataset reachable through hard links
-ArrayInfo = tuple[str, tuple[int, ...], str]
 
 # Where the library looks for another file besides the name itself (H5Pset_elink_prefix and
 # H5Pset_virtual_prefix document the search: these variables, the parent file's folder, the
@@ -73,8 +72,114 @@ def _check_dataset(node: Any, name: str, parent: Path, roots: Sequence[Path]) ->
                 check_target(source.file_name, parent, roots, f"virtual dataset '{name}'", "virtual")
 
 
+def missing_filter(node: Any, name: str) -> str | None:
+    """Why the dataset's chunks cannot be decoded here (a compression filter no plugin provides),
+    or None. hdf5plugin registers Eiger's bitshuffle/LZ4, Blosc and the other common ones."""
+    import h5py
+
+    plist = node.id.get_create_plist()
+    for index in range(plist.get_nfilters()):
+        code, _flags, _values, label = plist.get_filter(index)
+        if not h5py.h5z.filter_avail(code):
+            text = label.decode(errors="replace") if isinstance(label, bytes) else str(label)
+            named = f" ({text})" if text else ""
+            return f"dataset '{name}' is compressed with HDF5 filter {code}{named}, which is not installed"
+    return None
+
+
+class ArrayInfo(NamedTuple):
+    """A 2-D or 3-D numeric dataset that may hold frames; ``error`` says why its frames cannot be
+    read (a missing Eiger data file, a filter not installed): they stay items that say so."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    error: str | None = None
+
+
+def _is_image(node: Any) -> bool:
+    return node.ndim in (2, 3) and node.dtype.kind in "biuf"
+
+
+def _linked_dataset(handle: Any, name: str, roots: Sequence[Path]) -> ArrayInfo | None:
+    """The dataset an external link points at (checked before, by name), opened through the
+    link and checked in its own file; a missing file is an array that says so."""
+    import h5py
+
+    try:
+        node = handle[name]
+    except (KeyError, OSError):
+        link = handle.get(name, getlink=True)
+        missing = PurePath(link.filename).name  # the file's name only, never where it was looked for
+        why = f"external link '{name}': data file '{missing}' is missing or unreadable"
+        return ArrayInfo(name, (), "", why)
+    if not isinstance(node, h5py.Dataset) or not _is_image(node):
+        return None
+    target = Path(node.file.filename).resolve()
+    if not _is_within(target, roots):
+        raise Forbidden(f"external link '{name}' points at a file outside the data roots")
+    _check_dataset(node, name, target.parent, roots)
+    return ArrayInfo(name, tuple(node.shape), str(node.dtype), missing_filter(node, name))
+
+
+def _nexus_signal(handle: Any) -> str | None:
+    """The default plottable dataset of a NeXus file: root ``default`` -> NXentry, its
+    ``default`` -> NXdata, its ``signal`` attribute -> the dataset; None where a step is absent."""
+    import h5py
+
+    def attribute(node: Any, key: str) -> str | None:
+        value = node.attrs.get(key)
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        elif isinstance(value, np.ndarray) and value.size == 1:
+            value = value.item()
+            value = value.decode(errors="replace") if isinstance(value, bytes) else value
+        return value if isinstance(value, str) and value and "%" not in value else None
+
+    node = handle
+    name = "/"
+    for key in ("default", "default", "signal"):
+        step = attribute(node, key)
+        if step is None:
+            return None
+        name = step if step.startswith("/") else f"{node.name.rstrip('/')}/{step}"
+        for _hop in range(8):  # a signal is often a soft link to the detector's data
+            link = handle.get(name, getlink=True)
+            if not isinstance(link, h5py.SoftLink):
+                break
+            name = link.path
+        if link is None or (isinstance(link, h5py.ExternalLink) and key != "signal"):
+            return None
+        node = handle.get(name)
+        if node is None:
+            return None
+    return name.strip("/") if isinstance(node, h5py.Dataset) else None
+
+
+EIGER_DATA = "entry/data"
+
+
+def _preferred(arrays: list[ArrayInfo], handle: Any, external: list[str]) -> list[ArrayInfo]:
+    """Which arrays are the frames: a NeXus file's default signal; an Eiger master's linked data
+    sets under /entry/data (not its pixel mask or flat field); else every image array."""
+    signal = _nexus_signal(handle)
+    if signal is not None:
+        chosen = [a for a in arrays if a.name == signal]
+        if chosen:
+            return chosen
+    if any(name.startswith(EIGER_DATA + "/") for name in external):
+        chosen = [a for a in arrays if a.name.startswith(EIGER_DATA + "/")]
+        if chosen:
+            return chosen
+    return arrays
+
+
 def checked_arrays(handle: Any, path: Path, roots: Sequence[Path]) -> list[ArrayInfo]:
-    """The file's image arrays, after checking every link and dataset in it against the policy."""
+    """The file's image arrays, after checking every link and dataset in it against the policy.
+
+    External links to datasets (an Eiger master's data files) are followed once checked: their
+    frames are the file's frames, and a data file that is missing is an array that says so.
+    """
     import h5py
 
     parent = path.parent
@@ -98,17 +203,77 @@ def checked_arrays(handle: Any, path: Path, roots: Sequence[Path]) -> list[Array
         check_target(link.filename, parent, roots, f"external link '{name}'", "link")
     for name, node in datasets:
         _check_dataset(node, name, parent, roots)
-        if node.ndim in (2, 3) and node.dtype.kind in "biuf":
-            found.append((name, tuple(node.shape), str(node.dtype)))
+        if _is_image(node):
+            found.append(ArrayInfo(name, tuple(node.shape), str(node.dtype), missing_filter(node, name)))
+    for name in external:
+        linked = _linked_dataset(handle, name, roots)
+        if linked is not None:
+            found.append(linked)
     if not found:
         raise Unreadable("HDF5 file holds no 2-D or 3-D numeric array")
-    return sorted(found)
+    return sorted(_preferred(found, handle, external))
+
+
+# Where beamline files keep what was measured (NeXus base classes; Eiger masters follow them).
+# Each key maps to the places tried in order, relative to the entry group.
+METADATA_FIELDS: dict[str, tuple[str, ...]] = {
+    "exposure": ("instrument/detector/count_time", "instrument/detector/frame_time"),
+    "sample": ("sample/name", "sample/sample_name"),
+    "run": ("entry_identifier", "scan_number", "run_number", "collection_identifier"),
+    "time": ("start_time", "instrument/detector/detectorSpecific/data_collection_date"),
+    "temperature": ("sample/temperature", "instrument/detector/temperature"),
+}
+
+
+def _scalar(node: Any) -> Any:
+    import h5py
+
+    if not isinstance(node, h5py.Dataset) or node.size != 1 or node.dtype.kind not in "biufSOU":
+        return None
+    value = node[()]
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def header_metadata(handle: Any) -> dict[str, Any]:
+    """Exposure, sample, run, time and temperature of a NeXus or Eiger file, where present.
+
+    Only scalars written in this file are read (links are not followed for metadata)."""
+    import h5py
+
+    entry_name = handle.attrs.get("default", "entry")
+    if isinstance(entry_name, bytes):
+        entry_name = entry_name.decode(errors="replace")
+    if not isinstance(entry_name, str) or "%" in entry_name:
+        return {}
+    found: dict[str, Any] = {}
+    for key, places in METADATA_FIELDS.items():
+        for place in places:
+            name = f"{entry_name.strip('/')}/{place}"
+            try:
+                link = handle.get(name, getlink=True)
+                if not isinstance(link, h5py.HardLink):
+                    continue
+                value = _scalar(handle[name])
+            except (KeyError, OSError, ValueError, TypeError):
+                continue
+            if value is not None:
+                found[key] = value
+                break
+    return found
 
 
 @contextmanager
 def open_checked(path: Path, roots: Sequence[Path]) -> Iterator[tuple[Any, list[ArrayInfo]]]:
-    """The open file and its checked arrays: read from this handle only, never a second open."""
+    """The open file and its checked arrays: read from this handle only, never a second open.
+
+    hdf5plugin is imported first so that its compression filters (bitshuffle/LZ4, Blosc, ...)
+    are registered with the HDF5 library before any chunk is read."""
     import h5py
+    import hdf5plugin  # noqa: F401  (registers the filters)
 
     with h5py.File(path, "r") as handle:
         yield handle, checked_arrays(handle, path, roots)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
 class SourceEntry:
-    """One item found by a scan. ``error`` is set when the item exists but cannot be read."""
+    """One item found by a scan. ``error`` is set when the item exists but cannot be read;
+    ``meta`` holds what the file's header says about the acquisition (run, sample, exposure...)."""
 
     uri: str
     frame: int = 0
@@ -20,6 +21,7 @@ class SourceEntry:
     channels: int | None = None
     dtype: str | None = None
     error: str | None = None
+    meta: dict[str, Any] | None = None
 
 
 class ImageSource(Protocol):

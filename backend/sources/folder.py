@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,23 @@ from backend.images import decode
 from backend.sources.base import SourceEntry
 from backend.sources.paths import is_within
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".h5", ".hdf5"})
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".h5", ".hdf5", ".nxs", ".edf", ".cbf"}
+)
+# An Eiger series: NAME_master.h5 links to NAME_data_000001.h5, ... whose frames are its items.
+EIGER_DATA_FILE = re.compile(r"^(?P<series>.+)_data_\d{6}\.(?:h5|hdf5)$", re.IGNORECASE)
+
+
+def _eiger_data_files(filenames: list[str]) -> set[str]:
+    """Data files of an Eiger series whose master file lies beside them: they are read through
+    the master (one item per frame, once), not as files of their own."""
+    present = set(filenames)
+    skipped = set()
+    for name in filenames:
+        match = EIGER_DATA_FILE.match(name)
+        if match and any(f"{match['series']}_master{ext}" in present for ext in (".h5", ".hdf5")):
+            skipped.add(name)
+    return skipped
 
 
 class FolderSource:
@@ -41,7 +58,10 @@ class FolderSource:
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames.sort()
             base = Path(dirpath)
+            through_master = _eiger_data_files(filenames)
             for name in sorted(filenames):
+                if name in through_master:
+                    continue
                 if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
                     found.append((base / name).relative_to(self.root).as_posix())
         return found
@@ -56,10 +76,18 @@ class FolderSource:
         try:
             path = self.path_of(rel)
             return [
-                SourceEntry(uri=rel, frame=f, height=h, width=w, channels=c, dtype=dt)
-                for f, (h, w, c, dt) in enumerate(
-                    decode.probe_file(path, roots=self.roots, limits=self.limits)
+                SourceEntry(uri=rel, frame=f, error=info.error, meta=info.meta or None)
+                if info.error
+                else SourceEntry(
+                    uri=rel,
+                    frame=f,
+                    height=info.shape[0],
+                    width=info.shape[1],
+                    channels=info.shape[2],
+                    dtype=info.shape[3],
+                    meta=info.meta or None,
                 )
+                for f, info in enumerate(decode.probe_frames(path, roots=self.roots, limits=self.limits))
             ]
         except (Unreadable, Forbidden, TooLarge, NotFound) as exc:
             return [SourceEntry(uri=rel, error=exc.message)]

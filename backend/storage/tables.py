@@ -72,6 +72,9 @@ class Item(SQLModel, table=True):
     dtype: str | None = Field(default=None, max_length=20)
     status: str = Field(default="ok", max_length=20)  # ok | unreadable | missing
     error: str | None = Field(default=None, sa_type=Text)
+    # What the file's header says about the acquisition: run, sample, exposure (s), time (ISO),
+    # temperature; only the keys present (backend/images/detector.py METADATA_KEYS).
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class LabelClass(SQLModel, table=True):

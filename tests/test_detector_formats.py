@@ -1,0 +1,253 @@
+"""Detector data as beamlines write it: EDF and CBF (fabio), HDF5 with bitshuffle/LZ4 and Blosc
+(hdf5plugin), Eiger master files linking data files, NeXus default signals; and their header
+metadata kept per item. Every file is written here, with the libraries beamlines use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+from fabio.cbfimage import CbfImage
+from fabio.edfimage import EdfImage
+
+from backend.datasets import service
+from backend.datasets.items import list_items
+from backend.errors import Unreadable
+from backend.images import decode
+from backend.sources.folder import FolderSource
+
+FRAME = (np.arange(48 * 64, dtype=np.int32).reshape(48, 64) * 7) % 1000
+
+
+def write_edf(path: Path, frames: list[np.ndarray], headers: list[dict[str, str]]) -> None:
+    image = EdfImage(data=frames[0], header=headers[0])
+    for data, header in zip(frames[1:], headers[1:], strict=True):
+        image.append_frame(data=data, header=header)
+    image.write(str(path))
+
+
+def write_cbf(path: Path, data: np.ndarray, contents: str) -> None:
+    header = {"_array_data.header_convention": "PILATUS_1.2", "_array_data.header_contents": contents}
+    CbfImage(data=data, header=header).write(str(path))
+
+
+PILATUS = "# Detector: PILATUS 300K\r\n# 2024-03-05T14:07:11.250\r\n# Exposure_time 0.0950000 s\r\n"
+
+
+def write_eiger(
+    folder: Path, series: str, stacks: list[np.ndarray | None], *, compress: str = "bitshuffle"
+) -> None:
+    """A master file linking one data file per stack (None: the link is written, the file is not)."""
+    options = hdf5plugin.Bitshuffle() if compress == "bitshuffle" else hdf5plugin.Blosc()
+    with h5py.File(folder / f"{series}_master.h5", "w") as master:
+        master.attrs["default"] = "entry"
+        master["entry/instrument/detector/count_time"] = 0.05
+        master["entry/instrument/detector/detectorSpecific/pixel_mask"] = np.zeros((48, 64), np.uint32)
+        master["entry/sample/name"] = "lysozyme"
+        for index, stack in enumerate(stacks, 1):
+            name = f"{series}_data_{index:06d}.h5"
+            master[f"entry/data/data_{index:06d}"] = h5py.ExternalLink(name, "/entry/data/data")
+            if stack is not None:
+                with h5py.File(folder / name, "w") as data:
+                    data.create_dataset(
+                        "entry/data/data", data=stack, chunks=(1, *stack.shape[1:]), **options
+                    )
+
+
+async def _items(session, dataset_id: int) -> list:
+    return [e.item for e in (await list_items(session, dataset_id, limit=500)).items]
+
+
+async def test_edf_and_cbf_frames_are_items_with_their_header_metadata(session, settings, folder):
+    write_edf(
+        folder / "scan12.edf",
+        [FRAME, FRAME + 1],
+        [
+            {
+                "ExposureTime": "0.5",
+                "SampleName": "silver behenate",
+                "scan_no": "12",
+                "Date": "Tue Mar  5 14:07:11 2024",
+            },
+            {"ExposureTime": "1.0", "SampleName": "silver behenate", "scan_no": "12", "Temperature": "295.5"},
+        ],
+    )
+    write_cbf(folder / "pilatus_0001.cbf", FRAME, PILATUS)
+    dataset, report = await service.create_dataset(session, settings, "detector", [str(folder)])
+    assert report.added == 3 and report.unreadable == 0
+    items = {(i.uri, i.frame): i for i in await _items(session, dataset.id)}
+    edf0, edf1, cbf = items[("scan12.edf", 0)], items[("scan12.edf", 1)], items[("pilatus_0001.cbf", 0)]
+    assert (edf0.height, edf0.width, edf0.dtype) == (48, 64, "int32")
+    assert edf0.meta == {
+        "exposure": 0.5,
+        "sample": "silver behenate",
+        "run": "12",
+        "time": "2024-03-05T14:07:11",
+    }
+    assert edf1.meta == {"exposure": 1.0, "sample": "silver behenate", "run": "12", "temperature": 295.5}
+    assert cbf.meta == {"exposure": 0.095, "time": "2024-03-05T14:07:11.250000"}
+    assert (cbf.height, cbf.width, cbf.dtype) == (48, 64, "int32")
+    np.testing.assert_array_equal(decode.read_file(folder / "scan12.edf", 1, max_pixels=10**6), FRAME + 1)
+    np.testing.assert_array_equal(decode.read_file(folder / "pilatus_0001.cbf", 0, max_pixels=10**6), FRAME)
+    strided = decode.read_file(folder / "pilatus_0001.cbf", 0, max_pixels=10**6, stride=4)
+    np.testing.assert_array_equal(strided, FRAME[::4, ::4])
+
+
+async def test_a_corrupt_edf_or_cbf_header_is_one_unreadable_item_that_says_so(client, folder):
+    write_edf(folder / "good.edf", [FRAME], [{}])
+    raw = (folder / "good.edf").read_bytes()
+    (folder / "bad.edf").write_bytes(raw.replace(b"Dim_1 = 64", b"Dim_1 = 6x"))
+    write_cbf(folder / "good.cbf", FRAME, PILATUS)
+    raw = (folder / "good.cbf").read_bytes()
+    (folder / "bad.cbf").write_bytes(
+        raw.replace(b"X-Binary-Size-Fastest-Dimension: 64", b"X-Binary-Size-Fastest-Dimension: zz")
+    )
+    (folder / "junk.cbf").write_bytes(b"not a CBF file at all\n" * 10)
+    created = await client.post("/api/v1/datasets", json={"name": "bad headers", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    assert created.json()["scan"]["unreadable"] == 3
+    ds = created.json()["dataset"]["id"]
+    items = (await client.get(f"/api/v1/datasets/{ds}/items", params={"filter": "unreadable"})).json()[
+        "items"
+    ]
+    errors = {i["uri"]: i["error"] for i in items}
+    assert set(errors) == {"bad.edf", "bad.cbf", "junk.cbf"}
+    assert "bad.edf has a corrupt EDF header" in errors["bad.edf"]
+    assert "corrupt CBF header" in errors["bad.cbf"] and "corrupt CBF header" in errors["junk.cbf"]
+    good = (await client.get(f"/api/v1/datasets/{ds}/items", params={"filter": "all"})).json()["items"]
+    for item in good:
+        if item["uri"].startswith("good"):
+            image = await client.get(f"/api/v1/items/{item['id']}/image", params={"size": 32})
+            assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    page = await client.get("/datasets")
+    assert page.status_code == 200
+
+
+def test_an_edf_name_on_an_hdf5_file_is_not_opened_by_an_hdf5_reader(tmp_path):
+    """fabio picks readers by content; ours are named, so the HDF5 link checks cannot be bypassed."""
+    with h5py.File(tmp_path / "disguised.edf", "w") as handle:
+        handle["data"] = h5py.ExternalLink("/somewhere/else.h5", "/data")
+    with pytest.raises(Unreadable, match="corrupt EDF header"):
+        decode.probe_file(tmp_path / "disguised.edf")
+
+
+@pytest.mark.parametrize("compress", ["bitshuffle", "blosc"])
+def test_compressed_hdf5_frames_decode_through_hdf5plugin(tmp_path, compress):
+    stack = np.stack([FRAME, FRAME * 2, FRAME * 3]).astype(np.uint32)
+    options = hdf5plugin.Bitshuffle(cname="lz4") if compress == "bitshuffle" else hdf5plugin.Blosc()
+    with h5py.File(tmp_path / "frames.h5", "w") as handle:
+        handle.create_dataset("entry/data/data", data=stack, chunks=(1, 48, 64), **options)
+        assert handle["entry/data/data"].compression is None  # a plugin filter, not gzip/lzf
+    assert len(decode.probe_file(tmp_path / "frames.h5")) == 3
+    np.testing.assert_array_equal(decode.read_file(tmp_path / "frames.h5", 2, max_pixels=10**6), FRAME * 3)
+
+
+async def test_an_eiger_master_reads_the_frames_of_every_linked_data_file(session, settings, folder):
+    first = np.stack([FRAME + k for k in range(3)]).astype(np.uint32)
+    second = np.stack([FRAME + 10 + k for k in range(2)]).astype(np.uint32)
+    write_eiger(folder, "series_1", [first, second])
+    dataset, report = await service.create_dataset(session, settings, "eiger", [str(folder)])
+    items = await _items(session, dataset.id)
+    # the data files are read through the master only; the pixel mask is not a frame
+    assert [(i.uri, i.frame) for i in items] == [("series_1_master.h5", f) for f in range(5)]
+    assert report.unreadable == 0
+    assert items[0].meta == {"exposure": 0.05, "sample": "lysozyme"}
+    source = FolderSource(folder, [folder], 10**6)
+    np.testing.assert_array_equal(source.read("series_1_master.h5", 4), FRAME + 11)
+    np.testing.assert_array_equal(source.read("series_1_master.h5", 2), FRAME + 2)
+
+
+async def test_a_missing_eiger_data_file_is_one_unreadable_item_and_the_others_stay_usable(client, folder):
+    stack = np.stack([FRAME, FRAME + 1]).astype(np.uint32)
+    write_eiger(folder, "run_7", [stack, None, stack], compress="blosc")
+    created = await client.post("/api/v1/datasets", json={"name": "gap", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    ds = created.json()["dataset"]["id"]
+    items = (await client.get(f"/api/v1/datasets/{ds}/items", params={"limit": 50})).json()["items"]
+    assert [i["status"] for i in items] == ["ok", "ok", "unreadable", "ok", "ok"]
+    broken = items[2]
+    assert (
+        broken["error"]
+        == "external link 'entry/data/data_000002': data file 'run_7_data_000002.h5' is missing or unreadable"
+    )
+    refused = await client.get(f"/api/v1/items/{broken['id']}/image", params={"size": 32})
+    assert refused.status_code == 422 and "run_7_data_000002.h5" in refused.text
+    for item in (items[0], items[4]):
+        image = await client.get(f"/api/v1/items/{item['id']}/image", params={"size": 32})
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    page = await client.get(f"/datasets/{ds}/label", params={"filter": "unreadable"})
+    assert (
+        "data file &#39;run_7_data_000002.h5&#39; is missing" in page.text
+        or "run_7_data_000002.h5" in page.text
+    )
+
+
+def test_a_filter_no_plugin_provides_is_a_per_frame_error(tmp_path):
+    with h5py.File(tmp_path / "exotic.h5", "w") as handle:
+        node = handle.create_dataset(
+            "entry/data/data",
+            shape=(2, 32, 32),
+            dtype="uint16",
+            chunks=(1, 32, 32),
+            compression=32999,  # a registered-looking id that no library here provides
+            allow_unknown_filter=True,
+        )
+        node.id.write_direct_chunk((0, 0, 0), b"\x00" * 64)
+    frames = decode.probe_frames(tmp_path / "exotic.h5")
+    assert len(frames) == 2
+    assert all(
+        f.error == "dataset 'entry/data/data' is compressed with HDF5 filter 32999, which is not installed"
+        for f in frames
+    )
+    with pytest.raises(Unreadable, match="filter 32999, which is not installed"):
+        decode.read_file(tmp_path / "exotic.h5", 0, max_pixels=10**6)
+
+
+def _nexus(path: Path) -> None:
+    with h5py.File(path, "w") as handle:
+        handle.attrs["default"] = "entry"
+        entry = handle.create_group("entry")
+        entry.attrs.update({"NX_class": "NXentry", "default": "plot"})
+        entry["entry_identifier"] = "scan 41"
+        entry["start_time"] = "2024-05-01T12:00:00+00:00"
+        entry["sample/name"] = "kapton"
+        entry["sample/temperature"] = 310.0
+        entry["instrument/detector/count_time"] = 2.0
+        entry["instrument/detector/data"] = np.stack([FRAME, FRAME * 2]).astype(np.float32)
+        entry["instrument/detector/flatfield"] = np.ones((48, 64), np.float32)
+        plot = entry.create_group("plot")
+        plot.attrs.update({"NX_class": "NXdata", "signal": "frames"})
+        plot["frames"] = h5py.SoftLink("/entry/instrument/detector/data")
+        plot["background"] = np.zeros((48, 64), np.float32)
+
+
+async def test_a_nexus_file_is_read_through_its_default_signal(session, settings, folder):
+    _nexus(folder / "scan41.nxs")
+    dataset, _ = await service.create_dataset(session, settings, "nexus", [str(folder)])
+    items = await _items(session, dataset.id)
+    assert [(i.uri, i.frame) for i in items] == [("scan41.nxs", 0), ("scan41.nxs", 1)]
+    assert items[1].meta == {
+        "exposure": 2.0,
+        "sample": "kapton",
+        "run": "scan 41",
+        "time": "2024-05-01T12:00:00+00:00",
+        "temperature": 310.0,
+    }
+    np.testing.assert_array_equal(decode.read_file(folder / "scan41.nxs", 1, max_pixels=10**6), FRAME * 2)
+
+
+def test_without_a_default_signal_every_image_array_is_a_frame(tmp_path):
+    with h5py.File(tmp_path / "plain.h5", "w") as handle:
+        handle["a"] = np.zeros((16, 16))
+        handle["b"] = np.zeros((2, 16, 16))
+    assert len(decode.probe_file(tmp_path / "plain.h5")) == 3
+
+
+def test_the_tiff_datetime_tag_is_kept(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "t.tif", FRAME.astype(np.uint16), datetime="2023:11:02 08:15:00")
+    assert decode.probe_frames(tmp_path / "t.tif")[0].meta == {"time": "2023-11-02T08:15:00"}
