@@ -1,8 +1,10 @@
-"""Items of a dataset: paged, filtered by label state, sorted; with their current labels."""
+"""Items of a dataset: paged, filtered by label state or header metadata, sorted; with their
+current labels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +16,47 @@ from backend.sources.registry import open_source
 from backend.storage.tables import CurrentLabel, Item, LabelClass, Source
 
 FILTERS = ("all", "labeled", "unlabeled", "unreadable")
-SORTS = ("position", "label")
+META_SORTS = ("run", "sample", "exposure", "time")
+SORTS = ("position", "label", *META_SORTS)
+MAX_META_VALUES = 500  # distinct runs or samples listed for a filter menu
+
+
+@dataclass(frozen=True)
+class MetaFilter:
+    """Items whose header metadata match: run and sample exactly, exposure within 0.1 %, time
+    (ISO text) in [time_from, time_to]. Empty: no condition."""
+
+    run: str | None = None
+    sample: str | None = None
+    exposure: float | None = None
+    time_from: str | None = None
+    time_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not self.as_dict()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None and v != ""}
+
+    def apply(self, query: Any) -> Any:
+        if self.run:
+            query = query.where(Item.meta["run"].as_string() == self.run)
+        if self.sample:
+            query = query.where(Item.meta["sample"].as_string() == self.sample)
+        if self.exposure is not None:
+            slack = abs(self.exposure) * 1e-3
+            exposure = Item.meta["exposure"].as_float()
+            query = query.where(exposure >= self.exposure - slack, exposure <= self.exposure + slack)
+        if self.time_from:
+            query = query.where(Item.meta["time"].as_string() >= self.time_from)
+        if self.time_to:
+            query = query.where(Item.meta["time"].as_string() <= self.time_to)
+        return query
+
+
+def _meta_order(sort: str) -> Any:
+    column = Item.meta[sort]
+    return column.as_float() if sort == "exposure" else column.as_string()
 
 
 @dataclass
@@ -97,8 +139,10 @@ async def list_items(
     offset: int = 0,
     limit: int = 48,
     max_limit: int = 500,
+    meta: MetaFilter | None = None,
 ) -> ItemPage:
-    """A page of items. ``label_id`` narrows to one class; ``filter`` to a label state."""
+    """A page of items. ``label_id`` narrows to one class; ``filter`` to a label state; ``meta`` to
+    what the files' headers say (a run, a sample, an exposure, a time range)."""
     await get_dataset(session, dataset_id)
     if filter not in FILTERS:
         raise Invalid(f"unknown filter '{filter}' (use one of {', '.join(FILTERS)})")
@@ -120,6 +164,8 @@ async def list_items(
         query = query.where(
             exists().where(CurrentLabel.item_id == Item.id, CurrentLabel.label_id == label_id)
         )
+    if meta is not None:
+        query = meta.apply(query)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if sort == "label":
         first_label = (
@@ -129,6 +175,9 @@ async def list_items(
             .scalar_subquery()
         )
         query = query.order_by(first_label.is_(None), first_label, Item.position)
+    elif sort in META_SORTS:  # items without the field last, then in dataset order
+        key = _meta_order(sort)
+        query = query.order_by(key.is_(None), key, Item.position)
     else:
         query = query.order_by(Item.position)
     rows = list((await session.scalars(query.offset(offset).limit(limit))).all())
@@ -149,3 +198,28 @@ async def items_by_ids(session: AsyncSession, dataset_id: int, item_ids: list[in
         raise NotFound(f"item(s) {missing[:20]} are not in dataset {dataset_id}")
     labels = await labels_of(session, item_ids)
     return [ItemWithLabels(rows[i], labels.get(i, [])) for i in item_ids]
+
+
+async def meta_values(session: AsyncSession, dataset_id: int) -> dict[str, list[str]]:
+    """Distinct runs and samples of a dataset's items (for filter menus), at most
+    ``MAX_META_VALUES`` each, sorted."""
+    await get_dataset(session, dataset_id)
+    out: dict[str, list[str]] = {}
+    for key in ("run", "sample"):
+        column = Item.meta[key].as_string()
+        rows = await session.scalars(
+            select(column)
+            .where(Item.dataset_id == dataset_id, column.is_not(None))
+            .distinct()
+            .order_by(column)
+            .limit(MAX_META_VALUES)
+        )
+        out[key] = [str(v) for v in rows.all() if v not in (None, "")]
+    return out
+
+
+async def matching_item_ids(session: AsyncSession, dataset_id: int, meta: MetaFilter) -> list[int]:
+    """Readable items that match ``meta``, in dataset order (what 'label this run' labels)."""
+    await get_dataset(session, dataset_id)
+    query = meta.apply(select(Item.id).where(Item.dataset_id == dataset_id, Item.status == "ok"))
+    return [int(i) for i in (await session.scalars(query.order_by(Item.position))).all()]

@@ -13,7 +13,14 @@ from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.loaders import location_loader
 from backend.api.rest.common import API_PREFIX
-from backend.datasets.items import ItemWithLabels, get_item, items_by_ids, labels_of, list_items
+from backend.datasets.items import (
+    ItemWithLabels,
+    MetaFilter,
+    get_item,
+    items_by_ids,
+    labels_of,
+    list_items,
+)
 from backend.errors import Invalid
 from backend.storage import tables
 
@@ -26,10 +33,38 @@ class ItemFilter(Enum):
     UNREADABLE = "unreadable"
 
 
-@strawberry.enum(description="Item order: dataset position, or grouped by first label (unlabeled last).")
+@strawberry.enum(
+    description="Item order: dataset position, grouped by first label (unlabeled last), or by a header "
+    "field (run, sample, exposure, time; items without it last)."
+)
 class ItemSort(Enum):
     POSITION = "position"
     LABEL = "label"
+    RUN = "run"
+    SAMPLE = "sample"
+    EXPOSURE = "exposure"
+    TIME = "time"
+
+
+@strawberry.type(
+    description="What the file's header says about the acquisition (EDF/CBF headers, NeXus and Eiger "
+    "fields, the TIFF DateTime tag); each field only where present."
+)
+class ItemMetadata:
+    run: str | None = None
+    sample: str | None = None
+    exposure: float | None = strawberry.field(default=None, description="Seconds.")
+    time: str | None = strawberry.field(
+        default=None, description="ISO 8601 where the header's form is known, else as written."
+    )
+    temperature: float | None = None
+
+    @classmethod
+    def of(cls, meta: dict[str, Any] | None) -> ItemMetadata | None:
+        if not meta:
+            return None
+        keys = ("run", "sample", "exposure", "time", "temperature")
+        return cls(**{k: meta[k] for k in keys if meta.get(k) is not None})
 
 
 @strawberry.type(description="One image of a dataset with its current labels.")
@@ -47,6 +82,7 @@ class Item:
     status: str = strawberry.field(description="ok, unreadable or missing")
     error: str | None
     label_ids: list[int]
+    metadata: ItemMetadata | None = None
 
     @classmethod
     def of(cls, item: tables.Item, label_ids: list[int]) -> Item:
@@ -65,6 +101,7 @@ class Item:
             status=item.status,
             error=item.error,
             label_ids=list(label_ids),
+            metadata=ItemMetadata.of(item.meta),
         )
 
     @classmethod
@@ -99,7 +136,9 @@ class ItemPage:
 class Query:
     @strawberry.field(
         description="A page of a dataset's items with their current labels. 'labelId' narrows to one "
-        "class. The page size is capped by the server (a larger 'limit' is refused: INVALID)."
+        "class; 'run', 'sample', 'exposure' (s, within 0.1 %) and 'timeFrom'/'timeTo' (ISO 8601) to what "
+        "the files' headers say. The page size is capped by the server (a larger 'limit' is refused: "
+        "INVALID)."
     )
     async def items(
         self,
@@ -110,6 +149,11 @@ class Query:
         sort: ItemSort = ItemSort.POSITION,
         offset: int = 0,
         limit: int = 48,
+        run: str | None = None,
+        sample: str | None = None,
+        exposure: float | None = None,
+        time_from: str | None = None,
+        time_to: str | None = None,
     ) -> ItemPage:
         max_limit = context_of(info).settings.max_page_size
         async with use_session(info) as session:
@@ -122,6 +166,7 @@ class Query:
                 offset=offset,
                 limit=limit,
                 max_limit=max_limit,
+                meta=MetaFilter(run, sample, exposure, time_from, time_to),
             )
         return ItemPage(
             items=[Item.with_labels(e) for e in page.items],

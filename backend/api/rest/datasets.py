@@ -10,17 +10,20 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.access import shows_internals
-from backend.api.rest.common import API_PREFIX, AppSettings, Session
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
 from backend.api.rest.schemas import (
     CreatedDataset,
     DatasetOut,
+    EventOut,
     ItemOut,
     ItemPageOut,
     ScanReportOut,
     SourceOut,
 )
 from backend.datasets import service
-from backend.datasets.items import list_items
+from backend.datasets.items import MetaFilter, list_items, meta_values
+from backend.labels.by_metadata import label_matching
 
 
 class DatasetCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +44,31 @@ class DatasetPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class SourceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     source: str
     api_key: str | None = None
+
+
+class MetadataValuesOut(msgspec.Struct, kw_only=True):
+    """Distinct runs and samples of a dataset's items, sorted (at most 500 each)."""
+
+    run: list[str]
+    sample: list[str]
+
+
+class LabelMatchingIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Label every readable item of a run (or sample, exposure, time range) but the deselected."""
+
+    label_id: int | None
+    run: str | None = None
+    sample: str | None = None
+    exposure: float | None = None
+    time_from: str | None = None
+    time_to: str | None = None
+    except_item_ids: list[int] = msgspec.field(default_factory=list)
+    op: Literal["set", "add", "remove", "clear"] = "set"
+    overwrite: bool = False
+    seen_event_id: int | None = None
+
+    def meta(self) -> MetaFilter:
+        return MetaFilter(self.run, self.sample, self.exposure, self.time_from, self.time_to)
 
 
 async def dataset_summary(session: AsyncSession, dataset_id: int) -> DatasetOut:
@@ -111,9 +139,14 @@ class DatasetController(Controller):
         dataset_id: FromPath[int],
         filter: FromQuery[Literal["all", "labeled", "unlabeled", "unreadable"]] = "all",
         label_id: FromQuery[int | None] = None,
-        sort: FromQuery[Literal["position", "label"]] = "position",
+        sort: FromQuery[Literal["position", "label", "run", "sample", "exposure", "time"]] = "position",
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
+        run: Annotated[str | None, QueryParameter(description="items of this run/scan id")] = None,
+        sample: Annotated[str | None, QueryParameter(description="items of this sample name")] = None,
+        exposure: Annotated[float | None, QueryParameter(description="exposure (s), within 0.1 %")] = None,
+        time_from: Annotated[str | None, QueryParameter(description="acquired at or after (ISO)")] = None,
+        time_to: Annotated[str | None, QueryParameter(description="acquired at or before (ISO 8601)")] = None,
     ) -> ItemPageOut:
         page = await list_items(
             session,
@@ -124,6 +157,7 @@ class DatasetController(Controller):
             offset=offset,
             limit=limit,
             max_limit=settings.max_page_size,
+            meta=MetaFilter(run, sample, exposure, time_from, time_to),
         )
         return ItemPageOut(
             items=[ItemOut.with_labels(e) for e in page.items],
@@ -131,6 +165,42 @@ class DatasetController(Controller):
             offset=page.offset,
             limit=page.limit,
         )
+
+    @get(
+        "/{dataset_id:int}/items/metadata-values",
+        summary="Distinct runs and samples of the dataset's items (from the files' headers)",
+        responses=error_responses(404),
+    )
+    async def metadata_values(self, session: Session, dataset_id: FromPath[int]) -> MetadataValuesOut:
+        return MetadataValuesOut(**await meta_values(session, dataset_id))
+
+    @post(
+        "/{dataset_id:int}/items/label-matching",
+        summary="Label a run (or sample, exposure, time range) except the deselected items, as one event",
+        description="Every readable item whose header metadata match, minus except_item_ids, in one "
+        "manual event whose parameters record the match and the number deselected. Labeled items are "
+        "left alone unless overwrite, and so are items changed after seen_event_id (counted in "
+        "skipped_labeled, skipped_changed). 400 without a filter or when nothing matches; 409 when "
+        "nothing is left to label.",
+        status_code=201,
+        responses=error_responses(400, 404, 409),
+    )
+    async def label_matching(
+        self, request: Request, session: Session, settings: AppSettings, dataset_id: FromPath[int],
+        data: JSONBody[LabelMatchingIn],
+    ) -> EventOut:  # fmt: skip
+        outcome = await label_matching(
+            session,
+            dataset_id,
+            tagger=tagger_for(request, settings),
+            meta=data.meta(),
+            label_id=data.label_id,
+            except_item_ids=data.except_item_ids,
+            op=data.op,
+            overwrite=data.overwrite,
+            seen_event_id=data.seen_event_id,
+        )
+        return EventOut.of(outcome.event)
 
 
 route_handlers = [DatasetController]

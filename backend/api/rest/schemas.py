@@ -87,6 +87,23 @@ class SourceOut(msgspec.Struct, kw_only=True):
         )
 
 
+class ItemMetadataOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What the file's header says about the acquisition (EDF/CBF headers, NeXus and Eiger
+    fields, the TIFF DateTime tag); each field only where present."""
+
+    run: str | None = None
+    sample: str | None = None
+    exposure: float | None = None  # seconds
+    time: str | None = None  # ISO 8601 where the header's form is known, else as written
+    temperature: float | None = None
+
+    @classmethod
+    def of(cls, meta: dict[str, Any] | None) -> ItemMetadataOut | None:
+        if not meta:
+            return None
+        return cls(**{k: meta[k] for k in cls.__struct_fields__ if meta.get(k) is not None})
+
+
 class ItemOut(msgspec.Struct, kw_only=True):
     id: int
     dataset_id: int
@@ -101,6 +118,7 @@ class ItemOut(msgspec.Struct, kw_only=True):
     status: str
     error: str | None
     label_ids: list[int]
+    metadata: ItemMetadataOut | None = None
 
     @classmethod
     def of(cls, item: Item, label_ids: list[int]) -> ItemOut:
@@ -118,6 +136,7 @@ class ItemOut(msgspec.Struct, kw_only=True):
             status=item.status,
             error=item.error,
             label_ids=list(label_ids),
+            metadata=ItemMetadataOut.of(item.meta),
         )
 
     @classmethod

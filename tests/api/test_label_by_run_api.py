@@ -1,0 +1,137 @@
+"""Labeling along the acquisition structure over REST and GraphQL: items filtered and sorted by
+their header metadata, and a run labeled except the deselected items as one event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.api.conftest import API, add_class
+from tests.graphql.conftest import gql
+from tests.test_detector_formats import FRAME, write_edf
+
+# two runs of two samples: exposures and times out of file order, to see the sorts work
+RUNS = {
+    "run1.edf": [
+        ("1", "kapton", "0.5", "2024-01-01 10:00:03"),
+        ("1", "kapton", "0.1", "2024-01-01 10:00:01"),
+        ("1", "kapton", "2.0", "2024-01-01 10:00:02"),
+        ("1", "kapton", "1.0", "2024-01-01 10:00:00"),
+    ],
+    "run2.edf": [
+        ("2", "AgBh", "0.3", "2024-01-02 09:00:00"),
+        ("2", "AgBh", "0.2", "2024-01-02 08:00:00"),
+        ("2", "AgBh", "0.4", "2024-01-02 07:00:00"),
+    ],
+}
+
+
+def write_runs(folder: Path) -> None:
+    for name, frames in RUNS.items():
+        headers = [{"scan_no": r, "SampleName": s, "ExposureTime": e, "Date": t} for r, s, e, t in frames]
+        write_edf(folder / name, [FRAME + k for k in range(len(frames))], headers)
+    np.save(folder / "plain.npy", np.zeros((16, 16)))  # an item without any metadata
+
+
+async def _dataset(client, folder: Path) -> int:
+    write_runs(folder)
+    created = await client.post(f"{API}/datasets", json={"name": "runs", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    return created.json()["dataset"]["id"]
+
+
+async def _items(client, ds: int, **params) -> dict:
+    response = await client.get(f"{API}/datasets/{ds}/items", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_items_filter_and_sort_by_header_metadata(client, folder):
+    ds = await _dataset(client, folder)
+    run1 = await _items(client, ds, run="1")
+    assert run1["total"] == 4 and {i["uri"] for i in run1["items"]} == {"run1.edf"}
+    assert run1["items"][0]["metadata"] == {
+        "run": "1",
+        "sample": "kapton",
+        "exposure": 0.5,
+        "time": "2024-01-01T10:00:03",
+    }
+    by_exposure = await _items(client, ds, sort="exposure")
+    exposures = [(i["metadata"] or {}).get("exposure") for i in by_exposure["items"]]
+    assert exposures == [0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 2.0, None]  # items without it last
+    by_time = await _items(client, ds, sort="time", sample="AgBh")
+    assert [i["frame"] for i in by_time["items"]] == [2, 1, 0]
+    window = await _items(client, ds, time_from="2024-01-01T10:00:01", time_to="2024-01-01T10:00:02")
+    assert sorted(i["frame"] for i in window["items"]) == [1, 2]
+    assert (await _items(client, ds, exposure=0.2))["total"] == 1
+    assert (await _items(client, ds, run="3"))["total"] == 0
+    values = (await client.get(f"{API}/datasets/{ds}/items/metadata-values")).json()
+    assert values == {"run": ["1", "2"], "sample": ["AgBh", "kapton"]}
+    detail = (await client.get(f"{API}/items/{run1['items'][0]['id']}")).json()
+    assert detail["metadata"]["sample"] == "kapton"
+
+
+async def test_a_run_is_labeled_except_the_deselected_items_as_one_event(client, folder):
+    ds = await _dataset(client, folder)
+    good = await add_class(client, ds, "good")
+    bad = await add_class(client, ds, "bad")
+    run1 = (await _items(client, ds, run="1"))["items"]
+    left_out = run1[1]["id"]
+    response = await client.post(
+        f"{API}/datasets/{ds}/items/label-matching",
+        json={"run": "1", "label_id": good["id"], "except_item_ids": [left_out]},
+    )
+    assert response.status_code == 201, response.text
+    event = response.json()
+    assert event["kind"] == "manual"
+    assert event["parameters"]["match"] == {"run": "1"}
+    assert event["parameters"]["matched"] == 4 and event["parameters"]["deselected"] == 1
+    events = (await client.get(f"{API}/datasets/{ds}/events")).json()
+    assert len(events["events"] if isinstance(events, dict) else events) == 1
+    labels = {i["id"]: i["label_ids"] for i in (await _items(client, ds, limit=50))["items"]}
+    assert [labels[i["id"]] for i in run1] == [[good["id"]], [], [good["id"]], [good["id"]]]
+    assert all(labels[i["id"]] == [] for i in (await _items(client, ds, run="2"))["items"])
+    # labeled items are left alone without overwrite: only the one left out before is labeled
+    again = await client.post(
+        f"{API}/datasets/{ds}/items/label-matching", json={"run": "1", "label_id": bad["id"]}
+    )
+    assert again.status_code == 201 and again.json()["parameters"]["skipped_labeled"] == 3
+    labels = {i["id"]: i["label_ids"] for i in (await _items(client, ds, run="1"))["items"]}
+    assert labels[left_out] == [bad["id"]] and labels[run1[0]["id"]] == [good["id"]]
+    nothing = await client.post(
+        f"{API}/datasets/{ds}/items/label-matching", json={"run": "1", "label_id": bad["id"]}
+    )
+    assert nothing.status_code == 409
+
+
+async def test_label_matching_refuses_without_a_filter_or_a_match(client, folder):
+    ds = await _dataset(client, folder)
+    label = await add_class(client, ds, "x")
+    url = f"{API}/datasets/{ds}/items/label-matching"
+    no_filter = await client.post(url, json={"label_id": label["id"]})
+    assert no_filter.status_code == 400 and "a run, a sample" in no_filter.text
+    no_match = await client.post(url, json={"run": "99", "label_id": label["id"]})
+    assert no_match.status_code == 400 and "matches" in no_match.text
+    ids = [i["id"] for i in (await _items(client, ds, run="2"))["items"]]
+    all_out = await client.post(url, json={"run": "2", "label_id": label["id"], "except_item_ids": ids})
+    assert all_out.status_code == 400 and "deselected" in all_out.text
+
+
+async def test_graphql_items_carry_metadata_and_filter_by_it(client, folder):
+    ds = await _dataset(client, folder)
+    data = await gql(
+        client,
+        'query($ds: Int!) { items(datasetId: $ds, run: "2", sort: EXPOSURE) '
+        "{ total items { frame metadata { run sample exposure time temperature } } } }",
+        {"ds": ds},
+    )
+    page = data["items"]
+    assert page["total"] == 3 and [i["frame"] for i in page["items"]] == [1, 0, 2]
+    assert page["items"][0]["metadata"] == {
+        "run": "2",
+        "sample": "AgBh",
+        "exposure": 0.2,
+        "time": "2024-01-02T08:00:00",
+        "temperature": None,
+    }
