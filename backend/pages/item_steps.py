@@ -42,6 +42,7 @@ async def neighbours(
         sort=state.sort,
         offset=offset,
         limit=state.per_page + 2,
+        meta=state.meta_filter,
     )
     ids = [entry.item.id for entry in page.items]
     if item_id not in ids:

@@ -15,12 +15,13 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.datasets.items import get_item, list_items
+from backend.datasets.items import get_item, list_items, meta_values
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
 from backend.feature_report.service import latest_report
 from backend.images.service import item_png
 from backend.images.thumbnails import ThumbnailCache, epoch_ms
+from backend.labels.by_metadata import label_matching
 from backend.labels.classes import list_classes
 from backend.labels.events import (
     TagChange,
@@ -81,6 +82,7 @@ async def gallery_context(session: AsyncSession, dataset_id: int, state: ViewSta
         sort=state.sort,
         offset=state.offset,
         limit=state.per_page,
+        meta=state.meta_filter,
     )
     pages = max(1, -(-page.total // state.per_page))
     if state.page > pages:  # labeled elsewhere or filtered away: show the last page that exists
@@ -130,6 +132,7 @@ async def label_page(request: Request, session: AsyncSession, dataset_id: FromPa
         return render(request, "label/_gallery.html", **context)
     context.update(await panels_context(session, dataset_id, tagger_of(request)))
     context["feature_report"] = await latest_report(session, dataset_id)
+    context["meta_values"] = await meta_values(session, dataset_id)
     return render(
         request,
         "label/index.html",
@@ -302,6 +305,45 @@ async def tag(request: Request, session: AsyncSession, dataset_id: FromPath[int]
     )
 
 
+@post("/datasets/{dataset_id:int}/label/run", **OPTS)
+async def label_run(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    """Label every readable item of the view's run / sample except the selected ones: one event."""
+    form = await request.form()
+    state = ViewState.parse(form)
+    if state.meta_filter is None:
+        raise Invalid("pick a run or a sample first")
+    raw_label = str(form.get("label") or "")
+    if not raw_label.isdigit():
+        raise Invalid("pick a class to label the run with")
+    label_id = int(raw_label)
+    classes = await list_classes(session, dataset_id)
+    dataset = await get_dataset(session, dataset_id)
+    try:
+        outcome = await label_matching(
+            session,
+            dataset_id,
+            tagger=tagger_of(request),
+            meta=state.meta_filter,
+            label_id=label_id,
+            except_item_ids=parse_ids(form.get("except"), "except"),
+            op="add" if dataset.multi_label else "set",
+            overwrite=bool(form.get("overwrite")),
+        )
+    except (Conflict, Invalid) as exc:
+        return await _after_change(request, session, dataset_id, form, exc.message, reload_gallery=True)
+    which = " and ".join(f"{k} {v}" for k, v in state.meta_filter.as_dict().items())
+    deselected = int(outcome.event.parameters.get("deselected", 0))
+    event = outcome.event
+    flash = f"Labeled {event.tag_count} item(s) of {which} as {_names(label_id, classes)} (event #{event.id})"
+    if deselected:
+        flash += f"; {deselected} deselected item(s) left out"
+    if outcome.skipped_labeled:
+        flash += f"; {len(outcome.skipped_labeled)} already labeled were left as they are"
+    return await _after_change(
+        request, session, dataset_id, form, flash + ".", reload_gallery=True, just_recorded=event
+    )
+
+
 @post("/datasets/{dataset_id:int}/label/undo", **OPTS)
 async def undo(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
     form = await request.form()
@@ -359,4 +401,4 @@ async def set_tagger(request: Request) -> Response[Any]:
     return response
 
 
-route_handlers = [label_page, tile, tag, undo, redo, panels, set_tagger]
+route_handlers = [label_page, tile, tag, label_run, undo, redo, panels, set_tagger]

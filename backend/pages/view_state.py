@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from backend.datasets.items import MetaFilter
 from backend.errors import Invalid
 from backend.images.transforms import DisplayTransform
 
 PAGE_SIZES = (24, 48, 96, 200)
 THUMB_SIZES = (64, 96, 128, 192, 256)
 FILTERS = ("all", "unlabeled", "labeled", "unreadable")
-SORTS = ("position", "label")
+SORTS = ("position", "label", "run", "sample", "exposure", "time")
 
 
 def _int(raw: Any, name: str, default: int) -> int:
@@ -53,6 +54,8 @@ class ViewState:
     p_low: float = 1.0
     p_high: float = 99.0
     size: int = 128
+    run: str = ""  # header metadata: items of one run / scan id
+    sample: str = ""  # and of one sample name
 
     @classmethod
     def parse(cls, values: Mapping[str, Any]) -> ViewState:
@@ -67,6 +70,8 @@ class ViewState:
             p_low=_float(values.get("p_low"), "p_low", 1.0),
             p_high=_float(values.get("p_high"), "p_high", 99.0),
             size=_int(values.get("size"), "size", 128),
+            run=str(values.get("run") or "")[:200],
+            sample=str(values.get("sample") or "")[:200],
         )
         if state.per_page not in PAGE_SIZES:
             raise Invalid(f"per_page must be one of {', '.join(map(str, PAGE_SIZES))}")
@@ -96,6 +101,13 @@ class ViewState:
     def drops_on_label(self) -> bool:
         """Labeling may take items off this view: the gallery is reloaded instead of patched."""
         return self.query_filter != "all" or self.class_filter is not None
+
+    @property
+    def meta_filter(self) -> MetaFilter | None:
+        """The run / sample the gallery is narrowed to (None: no such filter)."""
+        if not self.run and not self.sample:
+            return None
+        return MetaFilter(run=self.run or None, sample=self.sample or None)
 
     @property
     def transform(self) -> DisplayTransform:

@@ -34,6 +34,8 @@
       tile.setAttribute("aria-selected", on ? "true" : "false");
       if (on) onPage += 1;
     }
+    const except = document.getElementById("run-except-count");
+    if (except) except.textContent = String(selection.size);
     const count = document.getElementById("selection-count");
     if (count) {
       const elsewhere = selection.size - onPage;
@@ -90,6 +92,16 @@
       op = items.every((id) => labelsOf(id).includes(String(labelId))) ? "remove" : "add";
     }
     post("tag", { items: items.join(","), label: labelId, op });
+    selection.clear();
+    saveSelection();
+    paint();
+  }
+
+  // "Label this run except the deselected": the whole run of the view, minus the selection.
+  function labelRun(form) {
+    const values = { label: form.elements.label.value, except: [...selection].join(",") };
+    if (form.elements.overwrite.checked) values.overwrite = "1";
+    post("run", values);
     selection.clear();
     saveSelection();
     paint();
@@ -390,6 +402,12 @@
   }
 
   function start() {
+    document.addEventListener("submit", (event) => {
+      const form = event.target.closest("#run-label");
+      if (!form) return;
+      event.preventDefault();
+      labelRun(form);
+    });
     if (appRoot()) {
       loadSelection();
       paint();

@@ -1,0 +1,66 @@
+"""Labeling along the acquisition structure in Chromium: filter the gallery by run, deselect the
+frames to leave out, label the rest of the run in one event; the item view shows the header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.api.test_label_by_run_api import write_runs
+from tests.browser.test_label_page import labels_of, tile_id, tiles
+
+API = "/api/v1"
+
+
+async def _dataset(page: Any, folder: Path) -> dict:
+    write_runs(folder)
+    response = await page.request.post(f"{API}/datasets", data={"name": "runs", "sources": [str(folder)]})
+    assert response.status == 201, await response.text()
+    dataset = (await response.json())["dataset"]
+    made = await page.request.post(
+        f"{API}/datasets/{dataset['id']}/classes", data={"name": "good", "hotkey": "g"}
+    )
+    assert made.status == 201, await made.text()
+    dataset["class"] = await made.json()
+    return dataset
+
+
+async def test_a_run_is_labeled_from_the_gallery_except_the_deselected_frames(
+    page: Any, folder: Path
+) -> None:
+    dataset = await _dataset(page, folder)
+    await page.goto(f"/datasets/{dataset['id']}/label")
+    await expect(tiles(page)).to_have_count(8)
+    await expect(page.locator("#run-label")).to_have_count(0)  # no run chosen: no run bar
+    await page.select_option("#run-filter", "1")
+    await expect(tiles(page)).to_have_count(4)
+    await expect(page.locator("#run-label")).to_be_visible()
+    await expect(page.locator("#run-label")).to_contain_text("run 1")
+    assert "run=1" in page.url
+    left_out = await tile_id(page, 1)
+    await tiles(page).nth(1).click()  # the frame to leave out
+    await expect(page.locator("#run-except-count")).to_have_text("1")
+    await page.click("#run-label-button")
+    await expect(page.locator("#flash")).to_contain_text("Labeled 3 item(s) of run 1")
+    await expect(page.locator("#flash")).to_contain_text("1 deselected item(s) left out")
+    await expect(page.locator("#labeled-count")).to_have_text("3")
+    ids = [await tile_id(page, i) for i in range(4)]
+    for item_id in ids:
+        marks = labels_of(page, item_id)
+        if item_id == left_out:
+            await expect(marks).not_to_have_class("marks labeled")
+        else:
+            await expect(marks).to_have_class("marks labeled")
+    events = await (await page.request.get(f"{API}/datasets/{dataset['id']}/events")).json()
+    listed = events["events"] if isinstance(events, dict) else events
+    assert len(listed) == 1 and listed[0]["parameters"]["deselected"] == 1
+    # sorting by exposure within the run, then the item view shows the header's fields
+    await page.select_option("select[name=sort]", "exposure")
+    await expect(tiles(page).nth(0)).to_have_attribute("data-id", ids[1])  # 0.1 s
+    await tiles(page).nth(0).dblclick()
+    await page.wait_for_url("**/items/*")
+    await expect(page.locator(".item-meta-run")).to_have_text("1")
+    await expect(page.locator(".item-meta-sample")).to_have_text("kapton")
+    await expect(page.locator(".item-meta-exposure")).to_have_text("0.1 s")
