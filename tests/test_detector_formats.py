@@ -251,3 +251,19 @@ def test_the_tiff_datetime_tag_is_kept(tmp_path):
 
     tifffile.imwrite(tmp_path / "t.tif", FRAME.astype(np.uint16), datetime="2023:11:02 08:15:00")
     assert decode.probe_frames(tmp_path / "t.tif")[0].meta == {"time": "2023-11-02T08:15:00"}
+
+
+async def test_a_rescan_fills_the_metadata_of_items_scanned_before_it_was_kept(session, settings, folder):
+    from sqlalchemy import update
+
+    from backend.storage.tables import Item
+
+    write_edf(folder / "old.edf", [FRAME], [{"scan_no": "5", "ExposureTime": "0.2"}])
+    dataset, _ = await service.create_dataset(session, settings, "old", [str(folder)])
+    dataset_id = dataset.id
+    await session.execute(update(Item).where(Item.dataset_id == dataset_id).values(meta=None))
+    await session.commit()
+    assert (await _items(session, dataset_id))[0].meta is None
+    await service.rescan_dataset(session, settings, dataset_id)
+    session.expire_all()
+    assert (await _items(session, dataset_id))[0].meta == {"run": "5", "exposure": 0.2}

@@ -103,24 +103,29 @@ def _rows(dataset_id: int, source_id: int, entries: Iterable[SourceEntry], start
 async def store_entries(session: AsyncSession, source: Source, entries: list[SourceEntry]) -> ScanReport:
     """Insert new entries after the dataset's last position; mark vanished ones missing."""
     report = ScanReport()
-    existing = {
-        (uri, frame): (item_id, status)
-        for item_id, uri, frame, status in (
-            await session.execute(
-                select(Item.id, Item.uri, Item.frame, Item.status).where(Item.source_id == source.id)
+    rows = (
+        await session.execute(
+            select(Item.id, Item.uri, Item.frame, Item.status, Item.meta.is_(None)).where(
+                Item.source_id == source.id
             )
-        ).all()
-    }
+        )
+    ).all()
+    existing = {(uri, frame): (item_id, status) for item_id, uri, frame, status, _ in rows}
+    without_meta = {item_id for item_id, _, _, _, empty in rows if empty}
     seen: set[tuple[str, int]] = set()
     new_entries: list[SourceEntry] = []
     restored: list[int] = []
+    described: list[dict] = []  # items scanned before header metadata was kept (migration 0006)
     for entry in entries:
         key = (entry.uri, entry.frame)
         seen.add(key)
         if key not in existing:
             new_entries.append(entry)
-        elif existing[key][1] == "missing":
+            continue
+        if existing[key][1] == "missing":
             restored.append(existing[key][0])
+        if entry.meta and existing[key][0] in without_meta:
+            described.append({"id": existing[key][0], "meta": entry.meta})
     gone = [item_id for key, (item_id, status) in existing.items() if key not in seen and status != "missing"]
     for chunk in _chunks(gone, INSERT_CHUNK):
         await session.execute(
@@ -128,6 +133,8 @@ async def store_entries(session: AsyncSession, source: Source, entries: list[Sou
         )
     for chunk in _chunks(restored, INSERT_CHUNK):
         await session.execute(update(Item).where(Item.id.in_(chunk)).values(status="ok", error=None))
+    for chunk in _chunks(described, INSERT_CHUNK):
+        await session.execute(update(Item), chunk)  # by primary key, one statement per chunk
     start = await session.scalar(select(func.max(Item.position)).where(Item.dataset_id == source.dataset_id))
     start = 0 if start is None else start + 1
     rows = _rows(source.dataset_id, source.id or 0, new_entries, start)

@@ -74,7 +74,9 @@ class Item(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     # What the file's header says about the acquisition: run, sample, exposure (s), time (ISO),
     # temperature; only the keys present (backend/images/detector.py METADATA_KEYS).
-    meta: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    meta: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
 
 
 class LabelClass(SQLModel, table=True):
