@@ -267,3 +267,14 @@ async def test_a_rescan_fills_the_metadata_of_items_scanned_before_it_was_kept(s
     await service.rescan_dataset(session, settings, dataset_id)
     session.expire_all()
     assert (await _items(session, dataset_id))[0].meta == {"run": "5", "exposure": 0.2}
+
+
+async def test_the_datasets_page_says_why_items_are_unreadable(client, folder):
+    write_eiger(folder, "gap", [np.stack([FRAME]).astype(np.uint32), None])
+    (folder / "junk.cbf").write_bytes(b"not a CBF file at all\n" * 10)
+    created = await client.post("/api/v1/datasets", json={"name": "reasons", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    page = (await client.get("/datasets")).text
+    assert "(2 unreadable)" in page
+    assert "data file &#39;gap_data_000002.h5&#39; is missing or unreadable" in page
+    assert "junk.cbf has a corrupt CBF header" in page

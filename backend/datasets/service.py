@@ -246,3 +246,17 @@ async def list_sources(session: AsyncSession, dataset_id: int) -> list[Source]:
             )
         ).all()
     )
+
+
+async def unreadable_reasons(session: AsyncSession, dataset_id: int, limit: int = 3) -> list[tuple[str, int]]:
+    """The most frequent reasons items of a dataset cannot be read, with their counts (the
+    datasets page shows them: a corrupt header, a missing Eiger data file, a filter not installed)."""
+    count = func.count().label("n")
+    rows = await session.execute(
+        select(Item.error, count)
+        .where(Item.dataset_id == dataset_id, Item.status != "ok")
+        .group_by(Item.error)
+        .order_by(count.desc(), Item.error)
+        .limit(limit)
+    )
+    return [(str(error or "the file is gone since the last scan"), int(n)) for error, n in rows.all()]

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.accounts.disclosure import public_location
+from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.datasets import service
 from backend.errors import Invalid
@@ -40,7 +40,11 @@ async def _rows(request: Request, session: AsyncSession) -> list[dict[str, Any]]
             }
             for source in await service.list_sources(session, summary.dataset.id)
         ]
-        rows.append({"s": summary, "sources": sources})
+        reasons = []
+        if summary.unreadable_count:
+            for error, count in await service.unreadable_reasons(session, summary.dataset.id):
+                reasons.append((error if internals else public_error(error, settings) or "", count))
+        rows.append({"s": summary, "sources": sources, "reasons": reasons})
     return rows
 
 
