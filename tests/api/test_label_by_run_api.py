@@ -135,3 +135,18 @@ async def test_graphql_items_carry_metadata_and_filter_by_it(client, folder):
         "time": "2024-01-02T08:00:00",
         "temperature": None,
     }
+
+
+async def test_graphql_labels_a_run_except_the_deselected(client, folder):
+    ds = await _dataset(client, folder)
+    label = await add_class(client, ds, "ok")
+    run2 = (await _items(client, ds, run="2"))["items"]
+    data = await gql(
+        client,
+        "mutation($ds: Int!, $label: Int!, $out: [Int!]) { labelMatching(datasetId: $ds, labelId: $label, "
+        'sample: "AgBh", exceptItemIds: $out) { kind tagCount parameters } }',
+        {"ds": ds, "label": label["id"], "out": [run2[0]["id"]]},
+    )
+    event = data["labelMatching"]
+    assert event["kind"] == "manual" and event["tagCount"] == 2
+    assert event["parameters"]["match"] == {"sample": "AgBh"} and event["parameters"]["deselected"] == 1

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from backend.accounts.disclosure import public_location
 from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.loaders import location_loader
 from backend.api.rest.common import API_PREFIX
 from backend.datasets.items import (
@@ -22,6 +23,7 @@ from backend.datasets.items import (
     list_items,
 )
 from backend.errors import Invalid
+from backend.labels.by_metadata import label_matching
 from backend.storage import tables
 
 
@@ -193,3 +195,41 @@ class Query:
             item = await get_item(session, id)
             labels = (await labels_of(session, [id])).get(id, [])
         return Item.of(item, labels)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Label every readable item whose header metadata match (a run, a sample, an exposure "
+        "in s within 0.1 %, a time range) except exceptItemIds, as one manual event recording the match "
+        "and how many were deselected. Labeled items are left alone unless overwrite, and so are items "
+        "changed after seenEventId. INVALID without a filter or when nothing matches."
+    )
+    async def label_matching(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        label_id: int | None,
+        run: str | None = None,
+        sample: str | None = None,
+        exposure: float | None = None,
+        time_from: str | None = None,
+        time_to: str | None = None,
+        except_item_ids: list[int] | None = None,
+        overwrite: bool = False,
+        seen_event_id: int | None = None,
+    ) -> TagEvent:
+        tagger = context_of(info).tagger
+        async with use_session(info) as session:
+            outcome = await label_matching(
+                session,
+                dataset_id,
+                tagger=tagger,
+                meta=MetaFilter(run, sample, exposure, time_from, time_to),
+                label_id=label_id,
+                except_item_ids=except_item_ids or [],
+                op="set" if label_id is not None else "clear",
+                overwrite=overwrite,
+                seen_event_id=seen_event_id,
+            )
+        return TagEvent.of(outcome.event)
