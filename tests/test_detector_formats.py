@@ -278,3 +278,20 @@ async def test_the_datasets_page_says_why_items_are_unreadable(client, folder):
     assert "(2 unreadable)" in page
     assert "data file &#39;gap_data_000002.h5&#39; is missing or unreadable" in page
     assert "junk.cbf has a corrupt CBF header" in page
+
+
+async def test_a_data_file_that_links_on_outside_the_roots_is_refused(session, settings, folder, tmp_path):
+    """The master's link is checked by name, then the dataset it reaches is checked where it lives:
+    a data file inside the roots may itself link on to a file outside them."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with h5py.File(outside / "private.h5", "w") as handle:
+        handle["data"] = np.full((2, 32, 32), 7, dtype=np.uint16)
+    with h5py.File(folder / "hop_data_000001.h5", "w") as handle:
+        handle["entry/data/data"] = h5py.ExternalLink(str(outside / "private.h5"), "/data")
+    with h5py.File(folder / "hop_master.h5", "w") as handle:
+        handle["entry/data/data_000001"] = h5py.ExternalLink("hop_data_000001.h5", "/entry/data/data")
+    dataset, report = await service.create_dataset(session, settings, "hop", [str(folder)])
+    items = await _items(session, dataset.id)
+    assert [(i.uri, i.status) for i in items] == [("hop_master.h5", "unreadable")]
+    assert "outside the data roots" in items[0].error and str(outside) not in items[0].error
