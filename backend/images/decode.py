@@ -280,28 +280,42 @@ def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int) -> np.ndarr
     return to_float(array)
 
 
-def _hdf5_pixels(
+def _hdf5_read(
     path: Path, frame: int, step: int, roots: Sequence[Path], max_pixels: int, limits: FrameLimits
 ) -> np.ndarray:
-    """Frames count across the file's image arrays in name order; read from the handle just checked."""
-    offset = frame
-    with hdf5.open_checked(path, roots) as (handle, arrays):
-        for name, shape, _, error in _hdf5_images(arrays, limits):
-            count = _frame_count(hdf5.ArrayInfo(name, shape, ""))
-            if offset < count:
-                if error:
-                    raise Unreadable(error)
-                node = handle[name]
-                chunk = int(np.prod(node.chunks)) if node.chunks else 0
-                if chunk > max_pixels:  # a chunk decompresses whole: a stack in one chunk is a bomb
-                    raise TooLarge(
-                        f"dataset '{name}' of {path.name} is stored in chunks of {chunk} values; reading a "
-                        f"frame would decode one, above the limit of {max_pixels} pixels",
-                        width=shape[-1],
-                        height=shape[-2],
-                    )
-                return to_float(node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step])
-            offset -= count
+    """One open: the file's links and datasets are checked, its frames counted (across the image
+    arrays in name order) and the frame read, all on the same handle. An Eiger master opens each
+    linked data file once per read, not twice."""
+    try:
+        with hdf5.open_checked(path, roots) as (handle, arrays):
+            frames = _hdf5_frames(arrays, limits, {})
+            if not 0 <= frame < len(frames):
+                raise NotFound(f"{path.name} has no frame {frame}")
+            if frames[frame].error:
+                raise Unreadable(frames[frame].error or "")
+            height, width, _, _ = frames[frame].shape
+            check_pixels(height, width, max_pixels)
+            offset = frame
+            for name, shape, _, _ in _hdf5_images(arrays, limits):
+                count = _frame_count(hdf5.ArrayInfo(name, shape, ""))
+                if offset < count:
+                    node = handle[name]
+                    chunk = int(np.prod(node.chunks)) if node.chunks else 0
+                    if chunk > max_pixels:  # a chunk decompresses whole: a stack in one chunk is a bomb
+                        raise TooLarge(
+                            f"dataset '{name}' of {path.name} is stored in chunks of {chunk} values; reading "
+                            f"a frame would decode one, above the limit of {max_pixels} pixels",
+                            width=shape[-1],
+                            height=shape[-2],
+                        )
+                    return to_float(node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step])
+                offset -= count
+    except (Unreadable, NotFound, Forbidden, TooLarge):
+        raise
+    except FileNotFoundError as exc:
+        raise NotFound(f"file '{path.name}' is missing") from exc
+    except (OSError, ValueError, SyntaxError, KeyError, EOFError, IndexError) as exc:
+        raise Unreadable(f"cannot decode {path.name}: {exc}") from exc
     raise NotFound(f"{path.name} has no frame {frame}")
 
 
@@ -316,6 +330,10 @@ def read_file(
 ) -> np.ndarray:
     """Decode one frame of a file as float32, refusing images above ``max_pixels`` and files that
     point outside ``roots`` (checked again here: a file may have changed since it was scanned)."""
+    suffix = path.suffix.lower()
+    step = max(1, int(stride))
+    if suffix in HDF5_SUFFIXES:
+        return _hdf5_read(path, frame, step, _own_folder(path, roots), max_pixels, limits)
     frames = probe_frames(path, roots=roots, limits=limits)
     if not 0 <= frame < len(frames):
         raise NotFound(f"{path.name} has no frame {frame}")
@@ -323,8 +341,6 @@ def read_file(
         raise Unreadable(frames[frame].error or "")
     height, width, _, _ = frames[frame].shape
     check_pixels(height, width, max_pixels)
-    suffix = path.suffix.lower()
-    step = max(1, int(stride))
     try:
         if suffix in PIL_SUFFIXES:
             return _pil_pixels(path, step)
@@ -337,8 +353,8 @@ def read_file(
             data = _load_npy(path)
             array = data if data.ndim == 2 else data[frame]
             return to_float(np.ascontiguousarray(array[::step, ::step]))
-        return _hdf5_pixels(path, frame, step, _own_folder(path, roots), max_pixels, limits)
     except (NotFound, TooLarge, Forbidden):
         raise
     except (OSError, ValueError, SyntaxError, KeyError, EOFError, IndexError) as exc:
         raise Unreadable(f"cannot decode {path.name}: {exc}") from exc
+    raise Unreadable(f"unsupported file type '{suffix}'")
