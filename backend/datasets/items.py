@@ -3,6 +3,7 @@ current labels."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ class MetaFilter:
         return {k: v for k, v in vars(self).items() if v is not None and v != ""}
 
     def apply(self, query: Any) -> Any:
+        if self.exposure is not None and not math.isfinite(self.exposure):
+            raise Invalid(f"exposure must be a finite number of seconds, got {self.exposure}")
         if self.run:
             query = query.where(Item.meta["run"].as_string() == self.run)
         if self.sample:

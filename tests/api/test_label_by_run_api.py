@@ -150,3 +150,9 @@ async def test_graphql_labels_a_run_except_the_deselected(client, folder):
     event = data["labelMatching"]
     assert event["kind"] == "manual" and event["tagCount"] == 2
     assert event["parameters"]["match"] == {"sample": "AgBh"} and event["parameters"]["deselected"] == 1
+
+
+async def test_an_exposure_that_is_not_a_number_is_refused(client, folder):
+    ds = await _dataset(client, folder)
+    response = await client.get(f"{API}/datasets/{ds}/items", params={"exposure": "nan"})
+    assert response.status_code == 400 and "finite" in response.text
