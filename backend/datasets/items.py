@@ -203,13 +203,13 @@ async def items_by_ids(session: AsyncSession, dataset_id: int, item_ids: list[in
     return [ItemWithLabels(rows[i], labels.get(i, [])) for i in item_ids]
 
 
-async def meta_values(session: AsyncSession, dataset_id: int) -> dict[str, list[str]]:
-    """Distinct runs and samples of a dataset's items (for filter menus), at most
+async def meta_values(session: AsyncSession, dataset_id: int) -> dict[str, list[Any]]:
+    """Distinct runs, samples and exposures of a dataset's items (for filter menus), at most
     ``MAX_META_VALUES`` each, sorted."""
     await get_dataset(session, dataset_id)
-    out: dict[str, list[str]] = {}
-    for key in ("run", "sample"):
-        column = Item.meta[key].as_string()
+    out: dict[str, list[Any]] = {}
+    for key in ("run", "sample", "exposure"):
+        column = Item.meta[key].as_float() if key == "exposure" else Item.meta[key].as_string()
         rows = await session.scalars(
             select(column)
             .where(Item.dataset_id == dataset_id, column.is_not(None))
@@ -217,7 +217,8 @@ async def meta_values(session: AsyncSession, dataset_id: int) -> dict[str, list[
             .order_by(column)
             .limit(MAX_META_VALUES)
         )
-        out[key] = [str(v) for v in rows.all() if v not in (None, "")]
+        values = [v for v in rows.all() if v not in (None, "")]
+        out[key] = [float(v) for v in values] if key == "exposure" else [str(v) for v in values]
     return out
 
 

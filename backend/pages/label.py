@@ -311,7 +311,7 @@ async def label_run(request: Request, session: AsyncSession, dataset_id: FromPat
     form = await request.form()
     state = ViewState.parse(form)
     if state.meta_filter is None:
-        raise Invalid("pick a run or a sample first")
+        raise Invalid("pick a run, a sample, an exposure or a time range first")
     raw_label = str(form.get("label") or "")
     if not raw_label.isdigit():
         raise Invalid("pick a class to label the run with")
@@ -331,7 +331,8 @@ async def label_run(request: Request, session: AsyncSession, dataset_id: FromPat
         )
     except (Conflict, Invalid) as exc:
         return await _after_change(request, session, dataset_id, form, exc.message, reload_gallery=True)
-    which = " and ".join(f"{k} {v}" for k, v in state.meta_filter.as_dict().items())
+    names = {"time_from": "from", "time_to": "until"}
+    which = " and ".join(f"{names.get(k, k)} {v}" for k, v in state.meta_filter.as_dict().items())
     deselected = int(outcome.event.parameters.get("deselected", 0))
     event = outcome.event
     flash = f"Labeled {event.tag_count} item(s) of {which} as {_names(label_id, classes)} (event #{event.id})"

@@ -55,7 +55,10 @@ class ViewState:
     p_high: float = 99.0
     size: int = 128
     run: str = ""  # header metadata: items of one run / scan id
-    sample: str = ""  # and of one sample name
+    sample: str = ""  # of one sample name
+    exposure: str = ""  # of one exposure time (s)
+    time_from: str = ""  # acquired in [time_from, time_to] (ISO 8601 text)
+    time_to: str = ""
 
     @classmethod
     def parse(cls, values: Mapping[str, Any]) -> ViewState:
@@ -72,7 +75,12 @@ class ViewState:
             size=_int(values.get("size"), "size", 128),
             run=str(values.get("run") or "")[:200],
             sample=str(values.get("sample") or "")[:200],
+            exposure=str(values.get("exposure") or "")[:40],
+            time_from=str(values.get("time_from") or "")[:40],
+            time_to=str(values.get("time_to") or "")[:40],
         )
+        if state.exposure:
+            _float(state.exposure, "exposure", 0.0)
         if state.per_page not in PAGE_SIZES:
             raise Invalid(f"per_page must be one of {', '.join(map(str, PAGE_SIZES))}")
         if state.size not in THUMB_SIZES:
@@ -104,10 +112,15 @@ class ViewState:
 
     @property
     def meta_filter(self) -> MetaFilter | None:
-        """The run / sample the gallery is narrowed to (None: no such filter)."""
-        if not self.run and not self.sample:
-            return None
-        return MetaFilter(run=self.run or None, sample=self.sample or None)
+        """What the gallery is narrowed to by the files' headers (None: no such filter)."""
+        meta = MetaFilter(
+            run=self.run or None,
+            sample=self.sample or None,
+            exposure=float(self.exposure) if self.exposure else None,
+            time_from=self.time_from or None,
+            time_to=self.time_to or None,
+        )
+        return None if meta.is_empty() else meta
 
     @property
     def transform(self) -> DisplayTransform:

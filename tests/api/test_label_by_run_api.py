@@ -67,7 +67,11 @@ async def test_items_filter_and_sort_by_header_metadata(client, folder):
     assert (await _items(client, ds, exposure=0.2))["total"] == 1
     assert (await _items(client, ds, run="3"))["total"] == 0
     values = (await client.get(f"{API}/datasets/{ds}/items/metadata-values")).json()
-    assert values == {"run": ["1", "2"], "sample": ["AgBh", "kapton"]}
+    assert values == {
+        "run": ["1", "2"],
+        "sample": ["AgBh", "kapton"],
+        "exposure": [0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 2.0],
+    }
     detail = (await client.get(f"{API}/items/{run1['items'][0]['id']}")).json()
     assert detail["metadata"]["sample"] == "kapton"
 

@@ -64,3 +64,21 @@ async def test_a_run_is_labeled_from_the_gallery_except_the_deselected_frames(
     await expect(page.locator(".item-meta-run")).to_have_text("1")
     await expect(page.locator(".item-meta-sample")).to_have_text("kapton")
     await expect(page.locator(".item-meta-exposure")).to_have_text("0.1 s")
+
+
+async def test_the_gallery_filters_by_exposure_and_time_and_labels_that_range(
+    page: Any, folder: Path
+) -> None:
+    dataset = await _dataset(page, folder)
+    await page.goto(f"/datasets/{dataset['id']}/label")
+    await page.select_option("#exposure-filter", "0.2")
+    await expect(tiles(page)).to_have_count(1)
+    await expect(page.locator("#run-label")).to_contain_text("exposure 0.2 s")
+    await page.select_option("#exposure-filter", "")
+    await page.fill("#time-from", "2024-01-02T07:30:00")
+    await page.fill("#time-to", "2024-01-02T23:00:00")
+    await page.press("#time-to", "Enter")
+    await expect(tiles(page)).to_have_count(2)  # run 2's frames at 08:00 and 09:00
+    await page.click("#run-label-button")
+    await expect(page.locator("#flash")).to_contain_text("Labeled 2 item(s) of from 2024-01-02T07:30:00")
+    await expect(page.locator("#labeled-count")).to_have_text("2")

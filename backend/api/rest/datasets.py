@@ -47,10 +47,11 @@ class SourceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class MetadataValuesOut(msgspec.Struct, kw_only=True):
-    """Distinct runs and samples of a dataset's items, sorted (at most 500 each)."""
+    """Distinct runs, samples and exposures (s) of a dataset's items, sorted (at most 500 each)."""
 
     run: list[str]
     sample: list[str]
+    exposure: list[float]
 
 
 class LabelMatchingIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -168,7 +169,7 @@ class DatasetController(Controller):
 
     @get(
         "/{dataset_id:int}/items/metadata-values",
-        summary="Distinct runs and samples of the dataset's items (from the files' headers)",
+        summary="Distinct runs, samples and exposures of the dataset's items (from the files' headers)",
         responses=error_responses(404),
     )
     async def metadata_values(self, session: Session, dataset_id: FromPath[int]) -> MetadataValuesOut:
