@@ -291,7 +291,7 @@ async def test_a_data_file_that_links_on_outside_the_roots_is_refused(session, s
         handle["entry/data/data"] = h5py.ExternalLink(str(outside / "private.h5"), "/data")
     with h5py.File(folder / "hop_master.h5", "w") as handle:
         handle["entry/data/data_000001"] = h5py.ExternalLink("hop_data_000001.h5", "/entry/data/data")
-    dataset, report = await service.create_dataset(session, settings, "hop", [str(folder)])
+    dataset, _ = await service.create_dataset(session, settings, "hop", [str(folder)])
     items = await _items(session, dataset.id)
     assert [(i.uri, i.status) for i in items] == [("hop_master.h5", "unreadable")]
     assert "outside the data roots" in items[0].error and str(outside) not in items[0].error
