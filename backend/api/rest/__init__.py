@@ -23,6 +23,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.revoke",
     "backend.api.rest.labels",
     "backend.api.rest.jobs",
+    "backend.api.rest.fresh",
     "backend.api.rest.job_events",
     "backend.api.rest.guided",
     "backend.api.rest.review",
