@@ -118,3 +118,27 @@ async def test_an_unfit_model_is_refused_without_override(server, dataset):
     done = await server.post(apply, json={"model_id": unfit, "threshold": 0.5, "override_unfit": True})
     assert done.status_code == 201 and done.json()["labeled"] == 18
     assert done.json()["event"]["parameters"]["override_unfit"] is True
+
+
+ESTIMATE = """query($d: Int!, $t: Float) { stoppingEstimate(datasetId: $d, threshold: $t) {
+  unlabeled modelId autoLabelCount expectedAccuracy seenEventId withMoreLabels { moreLabels accuracy } } }"""
+AUTO = """mutation($d: Int!, $m: Int!, $t: Float!, $n: Int, $s: Int) {
+  autoLabelRest(datasetId: $d, modelId: $m, threshold: $t, expectedCount: $n, seenEventId: $s) {
+    labeled event { kind modelId tagCount } } }"""
+
+
+async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset):
+    from tests.graphql.conftest import gql, gql_error
+
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    model = await trained(server, dataset.id, "test-oracle")
+    estimate = (await gql(server, ESTIMATE, {"d": dataset.id, "t": 0.55}))["stoppingEstimate"]
+    assert (estimate["unlabeled"], estimate["modelId"], estimate["autoLabelCount"]) == (18, model, 18)
+    assert estimate["expectedAccuracy"] == 1.0 and estimate["withMoreLabels"][0]["accuracy"] == 1.0
+    variables = {"d": dataset.id, "m": model, "t": 0.55, "s": estimate["seenEventId"]}
+    await gql_error(server, AUTO, {**variables, "n": 5}, code="CONFLICT", fragments=("not the 5",))
+    done = (await gql(server, AUTO, {**variables, "n": 18}))["autoLabelRest"]
+    assert done == {"labeled": 18, "event": {"kind": "probability", "modelId": model, "tagCount": 18}}

@@ -184,3 +184,43 @@ async def test_a_classifier_is_retrained_and_reinferred_when_labels_grow_by_the_
     await asyncio.sleep(0.5)  # no second retrain: the newest model trained on 12 labels
     trains = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": dataset_id, "kind": "train"})).json()
     assert trains["total"] == 2
+
+
+SET = """mutation($d: Int!, $on: Boolean, $g: Float) {
+  setKeepFresh(datasetId: $d, keepModelsFresh: $on, growth: $g) {
+    datasetId keepModelsFresh growth since } }"""
+GET = "query($d: Int!) { keepFresh(datasetId: $d) { keepModelsFresh growth } }"
+STEP = "query($j: Int!) { jobNextStep(jobId: $j) { action title method href } }"
+RUN = "mutation($m: Int!, $e: String!) { runNextStep(modelId: $m, expected: $e) { id kind causedByJobId } }"
+
+
+async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_dataset):
+    from tests.graphql.conftest import gql, gql_error
+
+    on = (await gql(jobs_client, SET, {"d": image_dataset.id, "on": True, "g": 0.5}))["setKeepFresh"]
+    assert on["keepModelsFresh"] is True and on["growth"] == 0.5 and on["since"]
+    rest = (await jobs_client.get(f"{API}/datasets/{image_dataset.id}/keep-fresh")).json()
+    assert rest["keep_models_fresh"] is True and rest["growth"] == 0.5
+    await gql_error(
+        jobs_client, SET, {"d": image_dataset.id, "g": -1.0}, code="INVALID", fragments=("growth",)
+    )
+    off = (await gql(jobs_client, SET, {"d": image_dataset.id, "on": False}))["setKeepFresh"]
+    assert off["keepModelsFresh"] is False and off["since"] is None
+    assert (await gql(jobs_client, GET, {"d": image_dataset.id}))["keepFresh"] == {
+        "keepModelsFresh": False,
+        "growth": 0.5,
+    }
+
+    trained = await wait_for(
+        jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
+    )
+    step = (await gql(jobs_client, STEP, {"j": trained["id"]}))["jobNextStep"]
+    assert step == {
+        "action": "infer",
+        "title": "Run inference",
+        "method": "post",
+        "href": f"/models/{trained['model_id']}/next",
+    }
+    job = (await gql(jobs_client, RUN, {"m": trained["model_id"], "e": "infer"}))["runNextStep"]
+    assert job["kind"] == "infer" and job["causedByJobId"] is None
+    await gql_error(jobs_client, RUN, {"m": trained["model_id"], "e": "infer"}, code="CONFLICT")
