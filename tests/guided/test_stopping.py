@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
+from click.testing import CliRunner
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from backend.guided import stopping
@@ -142,3 +144,31 @@ async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset)
     await gql_error(server, AUTO, {**variables, "n": 5}, code="CONFLICT", fragments=("not the 5",))
     done = (await gql(server, AUTO, {**variables, "n": 18}))["autoLabelRest"]
     assert done == {"labeled": 18, "event": {"kind": "probability", "modelId": model, "tagCount": 18}}
+
+
+async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
+    server, dataset, guided_settings
+):
+    from tests.guided.test_cli import invoke
+    from tests.jobs.test_cli_jobs import env_of
+
+    cli = CliRunner(env=env_of(guided_settings, LABELWISE_ALGORITHM_MODULES="tests.guided.trust_classifiers"))
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    model = await trained(server, dataset.id, "test-oracle")
+    shown = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55"])
+    assert shown.exit_code == 0, shown.output
+    assert "18 unlabeled, 12 labeled items" in shown.output and "18 items at p >= 0.55" in shown.output
+    as_json = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55", "--json"])
+    assert json.loads(as_json.output)["expected_accuracy"] == 1.0
+    args = ["auto-label-rest", dataset.name, "--model", str(model), "--threshold", "0.55"]
+    stale = await invoke(cli, [*args, "--expected-count", "3"])
+    assert stale.exit_code != 0 and "not the 3" in stale.output
+    done = await invoke(cli, [*args, "--expected-count", "18"])
+    assert done.exit_code == 0 and "labeled 18 items" in done.output, done.output
+    switched = await invoke(cli, ["keep-fresh", dataset.name, "--on", "--growth", "0.3"])
+    assert switched.exit_code == 0 and "on; retrain classifiers when labels grow by 30%" in switched.output
+    fresh = (await server.get(f"{API}/datasets/{dataset.id}/keep-fresh")).json()
+    assert fresh["keep_models_fresh"] is True and fresh["growth"] == 0.3
