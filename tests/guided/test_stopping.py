@@ -199,7 +199,7 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
         "label": "all",
     }
     stale = await server.post(
-        f"{url[: -len('/probability')]}/auto-label-rest",
+        f"/datasets/{dataset.id}/auto-label-rest",
         data={**form, "expected_count": "2"},
         headers=headers,
     )
