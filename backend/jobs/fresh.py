@@ -123,10 +123,9 @@ def _chained(job: Job) -> bool:
     return job.kind in ("train", "infer")
 
 
-def _note(session: AsyncSession, job: Job, message: str, level: str = "info") -> None:
-    session.add(
-        JobLog(job_id=job.id, attempt=job.attempt, level=level, message=f"keep models fresh: {message}")
-    )  # type: ignore[arg-type]
+def _note(session: AsyncSession, job_id: int, attempt: int, message: str, level: str = "info") -> None:
+    text = f"keep models fresh: {message}"
+    session.add(JobLog(job_id=job_id, attempt=attempt, level=level, message=text))
 
 
 async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> list[int]:
@@ -155,11 +154,13 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another process took it
         job = await get_job(session, job_id)
+        attempt, dataset_id = job.attempt, job.dataset_id  # plain values: a rollback expires the row
         if job.state != states.SUCCEEDED:
             if _chained(job):
                 _note(
                     session,
-                    job,
+                    job_id,
+                    attempt,
                     f"the chain stops here: this {job.kind} job {job.state}; retry it to go on",
                     "warning",
                 )
@@ -169,23 +170,26 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         kind = _follow_up_kind(job, model)
         if kind is None or model is None:
             continue
+        model_id = int(model.id or 0)
         try:
             new = await submit_job(
                 session,
                 settings,
                 None,
                 kind=kind,
-                model_id=model.id,
-                dataset_id=job.dataset_id,
+                model_id=model_id,
+                dataset_id=dataset_id,
                 submitted_by=FRESH_BY,
-                caused_by=job.id,
+                caused_by=job_id,
             )
         except LabelwiseError as exc:
             await session.rollback()
-            _note(session, job, f"could not queue the {kind} that follows: {exc.message}", "warning")
+            _note(
+                session, job_id, attempt, f"could not queue the {kind} that follows: {exc.message}", "warning"
+            )
             await session.commit()
             continue
-        _note(session, job, f"queued {kind} job #{new.id}")
+        _note(session, job_id, attempt, f"queued {kind} job #{new.id}")
         await session.commit()
         queued.append(int(new.id))  # type: ignore[arg-type]
     return queued
@@ -226,22 +230,35 @@ async def _newest_classifiers(session: AsyncSession, dataset_id: int) -> list[Mo
     return list(newest.values())
 
 
+@dataclass(frozen=True)
+class _Retrainable:
+    """What a retrain needs of a model, read before any rollback (which expires ORM rows)."""
+
+    model_id: int
+    algorithm: str
+    parameters: dict[str, Any]
+    trained_on_labels: int
+
+
 async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) -> list[int]:
     """Queue the retraining of each classifier whose labels grew by the set fraction; new job ids."""
-    datasets = (
-        await session.scalars(select(Dataset).where(Dataset.keep_models_fresh.is_(True)))  # type: ignore[attr-defined]
-    ).all()
+    rows = await session.execute(
+        select(Dataset.id, Dataset.fresh_growth).where(Dataset.keep_models_fresh.is_(True))  # type: ignore[attr-defined]
+    )
     queued: list[int] = []
-    for dataset in datasets:
-        dataset_id, growth = int(dataset.id or 0), float(dataset.fresh_growth)
+    for dataset_id, growth in [(int(i), float(g)) for i, g in rows.all()]:
         labeled = await labeled_count(session, dataset_id)
-        for model in await _newest_classifiers(session, dataset_id):
-            base = int(model.trained_on.get("labeled_count") or 0)
-            if model.state != states.MODEL_READY or not _on_current_labels(model):
+        due = [
+            _Retrainable(
+                int(m.id or 0), m.algorithm, dict(m.parameters), int(m.trained_on.get("labeled_count") or 0)
+            )
+            for m in await _newest_classifiers(session, dataset_id)
+            if m.state == states.MODEL_READY and _on_current_labels(m)
+        ]
+        for model in due:
+            if labeled < retrain_at(model.trained_on_labels, growth):
                 continue
-            if labeled < retrain_at(base, growth):
-                continue
-            job = await _retrain(session, settings, dataset_id, model, base, labeled, growth)
+            job = await _retrain(session, settings, dataset_id, model, labeled, growth)
             if job is not None:
                 queued.append(job)
     await session.rollback()  # end the read transaction
@@ -252,21 +269,20 @@ async def _retrain(
     session: AsyncSession,
     settings: Settings,
     dataset_id: int,
-    model: Model,
-    base: int,
+    model: _Retrainable,
     labeled: int,
     growth: float,
 ) -> int | None:
     await lock_dataset(session, dataset_id)  # held until submit_job commits: no second retrain
     newer = await session.scalar(
         select(Model.id).where(
-            Model.dataset_id == dataset_id, Model.algorithm == model.algorithm, Model.id > model.id
+            Model.dataset_id == dataset_id, Model.algorithm == model.algorithm, Model.id > model.model_id
         )
     )
     if newer is not None:
         await session.rollback()
         return None
-    cause = await train_job_of(session, int(model.id or 0))
+    cause = await train_job_of(session, model.model_id)
     parameters = {k: v for k, v in model.parameters.items() if k not in _SNAPSHOT_KEYS}
     try:
         job = await submit_job(
@@ -282,19 +298,19 @@ async def _retrain(
         )
     except LabelwiseError as exc:
         await session.rollback()
-        log.info("keep models fresh: cannot retrain model %s: %s", model.id, exc.message)
+        log.info("keep models fresh: cannot retrain model %s: %s", model.model_id, exc.message)
         return None
-    session.add(
-        JobLog(
-            job_id=job.id,  # type: ignore[arg-type]
-            message=(
-                f"keep models fresh: labeled items grew from {base} to {labeled} since model {model.id} "
-                f"(retrain at +{growth:.0%}: {retrain_at(base, growth)})"
-            ),
-        )
+    base = model.trained_on_labels
+    job_id = int(job.id or 0)
+    _note(
+        session,
+        job_id,
+        1,
+        f"labeled items grew from {base} to {labeled} since model {model.model_id} "
+        f"(retrain at +{growth:.0%}: {retrain_at(base, growth)})",
     )
     await session.commit()
-    return int(job.id)  # type: ignore[arg-type]
+    return job_id
 
 
 async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:

@@ -270,3 +270,35 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     index_page = (await jobs_client.get(f"/jobs/{index['id']}")).text
     assert 'id="caused-by"' in index_page and f"job #{infer2.json()['id']}" in index_page
     assert 'data-action="similarity"' in index_page and ">Open similarity</a>" in index_page
+
+
+async def test_a_retrain_that_cannot_be_submitted_is_skipped_and_the_next_model_still_checked(
+    session, settings, folder, database
+):
+    import tests.guided.trust_classifiers  # noqa: F401  (registers test-oracle)
+    from backend.labels.classes import create_class
+    from backend.storage.job_tables import Model
+    from tests.jobs.conftest import make_dataset
+
+    dataset = await make_dataset(session, settings, folder, count=8)
+    only = await create_class(session, dataset.id, "only")
+    from backend.storage.tables import Item
+
+    items = list((await session.scalars(select(Item.id).where(Item.dataset_id == dataset.id))).all())
+    await record_event(session, TagRequest(dataset.id, "tester", items[:5], only.id))
+    for algorithm in ("test-fixed-classifier", "test-oracle"):  # both ready, trained on 1 label
+        session.add(
+            Model(
+                name=algorithm,
+                algorithm=algorithm,
+                kind="classifier",
+                dataset_id=dataset.id,
+                state="ready",
+                trained_on={"labeled_count": 1, "label_snapshot": {"mode": "current"}},
+            )
+        )
+    await session.commit()
+    await fresh.set_fresh(session, dataset.id, keep_models_fresh=True)
+    # one labeled class: every retrain is refused by submit_job; neither stops the round
+    assert await fresh.keep_fresh(session, settings) == []
+    assert (await session.scalars(select(Job.id))).all() == []
