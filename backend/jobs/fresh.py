@@ -333,7 +333,7 @@ class NextStep:
     ``method`` "post": ``href`` carries the step out (a form with no fields); "get": a link.
     """
 
-    action: str  # retry | infer | build-index | follow | probability | similarity | explorer | wait
+    action: str  # retry | infer | build-index | retrain | follow | probability | similarity | explorer | wait
     title: str
     reason: str
     href: str
@@ -400,6 +400,15 @@ async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
             "post",
         )
     if model.kind == "classifier":
+        grown = await _labels_grown(session, model)
+        if grown is not None:
+            return NextStep(
+                "retrain",
+                "Retrain",
+                f"labeled items grew from {grown[0]} to {grown[1]} since its training",
+                f"/models/{model.id}/next",
+                "post",
+            )
         return NextStep(
             "probability",
             "Review probability batches",
@@ -421,6 +430,26 @@ async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
         "its index is built",
         f"/datasets/{dataset_id}/similar?model_id={model.id}",
     )
+
+
+async def _labels_grown(session: AsyncSession, model: Model) -> tuple[int, int] | None:
+    """(labels at training, labels now) when the newest classifier of its algorithm on the current
+    labels is due for retraining by its dataset's growth fraction; else None."""
+    if not _on_current_labels(model):
+        return None
+    newer = await session.scalar(
+        select(Model.id).where(
+            Model.dataset_id == model.dataset_id, Model.algorithm == model.algorithm, Model.id > model.id
+        )
+    )
+    if newer is not None:
+        return None
+    dataset = await get_dataset(session, model.dataset_id)
+    base, now = (
+        int(model.trained_on.get("labeled_count") or 0),
+        await labeled_count(session, model.dataset_id),
+    )
+    return (base, now) if now >= retrain_at(base, float(dataset.fresh_growth)) else None
 
 
 async def job_next_step(session: AsyncSession, job: Job) -> NextStep:
@@ -453,7 +482,7 @@ async def run_model_next_step(
     expected: str,
     by: str,
 ) -> Job:
-    """Carry out a model's "infer", "build-index" or "retry" step; 409 when the step changed."""
+    """Carry out a model's "infer", "build-index", "retrain" or "retry" step; 409 when it changed."""
     model = await get_model(session, model_id)
     step = await model_next_step(session, model)
     if step.action != expected:
@@ -464,6 +493,17 @@ async def run_model_next_step(
         )
     if step.action == "retry" and step.job_id is not None:
         return await retry_job(session, settings, enqueue, step.job_id, by=by)
+    if step.action == "retrain":
+        return await submit_job(
+            session,
+            settings,
+            enqueue,
+            kind="train",
+            dataset_id=model.dataset_id,
+            algorithm=model.algorithm,
+            parameters={k: v for k, v in model.parameters.items() if k not in _SNAPSHOT_KEYS},
+            submitted_by=by,
+        )
     if step.action not in ("infer", "build-index"):
         raise Invalid(f"'{step.title}' is a page to open, not a job to run")
     return await submit_job(

@@ -107,7 +107,7 @@ class FreshController(Controller):
 
     @post(
         "/models/{model_id:int}/next-step",
-        summary="Run a model's next step (infer, build-index or retry its training)",
+        summary="Run a model's next step (infer, build-index, retrain, or retry its training)",
         status_code=HTTP_201_CREATED,
         responses={**error_responses(400, 404, 409), **BROKER_DOWN},
         opt={"role": TRAINER},
