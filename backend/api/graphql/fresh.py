@@ -167,8 +167,8 @@ class Mutation:
         return KeepFresh.of(value)
 
     @strawberry.mutation(
-        description="Run a model's next step (infer, build-index, retrain or retry its training); CONFLICT when "
-        "it is no longer `expected`."
+        description="Run a model's next step (infer, build-index, retrain or retry its training); "
+        "CONFLICT when it is no longer `expected`."
     )
     async def run_next_step(self, info: Info[Any, Any], model_id: int, expected: str) -> Job:
         context = context_of(info)
