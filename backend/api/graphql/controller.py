@@ -15,6 +15,7 @@ from typing import Any
 from cross_web import HTTPException
 from litestar import MediaType, Request, Response
 from strawberry.litestar import make_graphql_controller
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.api.graphql.context import graphql_context
 from backend.api.graphql.errors import transport_error_code
@@ -43,6 +44,9 @@ def graphql_controller() -> type:
         path=GRAPHQL_PATH,
         graphql_ide=None,  # the IDEs load their scripts from a CDN, which Labelwise never does
         context_getter=graphql_context,
+        # Subscriptions (jobEvents) over websockets, graphql-transport-ws only (the older graphql-ws
+        # protocol is unmaintained); a handshake from another site's page is refused (403).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
     class GraphQLController(base):  # type: ignore[misc, valid-type]
