@@ -7,7 +7,6 @@ from names where a name is natural (a dataset, a class).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -161,50 +160,55 @@ class Client:
     def items(self, dataset: DatasetRef, *, filter: str = "all") -> Rows:
         """Every item with its labels by name and who set them, how (event kind) and with which model.
 
-        Three reads whatever the size: the item pages, the export CSV (tagger and time per label)
-        and the event pages (kind and model of each labeling action).
+        ``filter``: all, labeled, unlabeled or unreadable. A few reads whatever the size: the JSON
+        export (one object per item in position order: labels, latest tagger and time), the pages
+        of unreadable items (their status), and the event pages (kind and model of each action).
         """
+        if filter not in ("all", "labeled", "unlabeled", "unreadable"):
+            raise LabelwiseError(
+                "INVALID", f"unknown filter '{filter}' (all, labeled, unlabeled, unreadable)"
+            )
         dataset_id = self.dataset_id(dataset)
         base = f"/datasets/{dataset_id}"
-        items = self._pages(f"{base}/items", "items", {"filter": filter})
-        names = {c["id"]: c["name"] for c in self.classes(dataset_id)}
-        sources = {s["id"]: s["uri"] for s in self._json("GET", f"{base}/sources")}
-        provenance = self._label_provenance(dataset_id)
+        class_ids = {c["name"]: c["id"] for c in self.classes(dataset_id)}
+        unreadable = {
+            item["id"]: item["status"]
+            for item in self._pages(f"{base}/items", "items", {"filter": "unreadable"})
+        }
+        exported = json.loads(
+            self._download(f"{base}/export", format="json", unlabeled=str(filter != "labeled").lower())
+        )["items"]
+        actions = {
+            (event["tagger"], _utc(event["created_at"])): (event["kind"], event["model_id"])
+            for event in self._pages(f"{base}/events", "events")
+        }
         rows = []
-        for item in items:
-            labels = [names.get(i, str(i)) for i in item["label_ids"]]
-            tagger, when = provenance.get(item["id"], (None, None))
-            event = provenance.get((tagger, when)) if when else None
+        for item in exported:
+            if (filter == "unlabeled" and item["labels"]) or (
+                filter == "unreadable" and item["item_id"] not in unreadable
+            ):
+                continue
+            labels = list(item["labels"])
+            when = _utc(item["labeled_at"]) if labels else None
+            tagger = item["tagger"] if labels else None
+            kind, model = actions.get((tagger, when), (None, None)) if when else (None, None)
             rows.append(
                 {
-                    "id": item["id"],
-                    "source": sources.get(item["source_id"]),
+                    "id": item["item_id"],
+                    "source": item["source"],
                     "path": item["uri"],
                     "frame": item["frame"],
-                    "status": item["status"],
+                    "status": unreadable.get(item["item_id"], "ok"),
                     "label": "|".join(labels) if labels else None,
                     "labels": labels,
-                    "label_ids": item["label_ids"],
+                    "label_ids": [class_ids[name] for name in labels if name in class_ids],
                     "tagger": tagger,
                     "labeled_at": when,
-                    "event_kind": event[0] if event else None,
-                    "model_id": event[1] if event else None,
+                    "event_kind": kind,
+                    "model_id": model,
                 }
             )
         return Rows(rows, ITEM_COLUMNS)
-
-    def _label_provenance(self, dataset_id: int) -> dict[Any, Any]:
-        """item id -> (tagger, labeled_at) of its latest label; (tagger, time) -> (event kind, model)."""
-        text = self._download(f"/datasets/{dataset_id}/export", format="csv", unlabeled="false").decode()
-        found: dict[Any, Any] = {}
-        for row in csv.DictReader(io.StringIO(text)):
-            when = _utc(row["labeled_at"])
-            previous = found.get(int(row["item_id"]))
-            if when and (previous is None or when > previous[1]):
-                found[int(row["item_id"])] = (row["tagger"].lstrip("'"), when)
-        for event in self._pages(f"/datasets/{dataset_id}/events", "events"):
-            found[(event["tagger"], _utc(event["created_at"]))] = (event["kind"], event["model_id"])
-        return found
 
     def labels(
         self, dataset: DatasetRef, *, as_of: datetime | str | None = None, tagger: str | None = None

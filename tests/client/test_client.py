@@ -293,3 +293,21 @@ def _wait_error(job) -> LabelwiseError | None:
     except LabelwiseError as exc:
         return exc
     return None
+
+
+def test_items_filters_and_the_status_of_unreadable_items(client: Client, folder: Path):
+    image_folder(folder, count=3)
+    (folder / "zz_broken.png").write_bytes(b"not an image at all")
+    dataset = client.create_dataset("with-a-broken-file", [str(folder)])
+    everything = client.items(dataset).to_pandas()
+    assert len(everything) == 4 and everything["id"].tolist() == sorted(everything["id"])  # position order
+    broken = everything[everything["path"].str.endswith("zz_broken.png")]
+    assert broken["status"].tolist() != ["ok"] and (everything["status"] == "ok").sum() == 3
+    client.add_class(dataset, "cat")
+    client.tag(dataset, [int(everything["id"][0])], "cat")
+    assert [r["labels"] for r in client.items(dataset, filter="labeled")] == [["cat"]]
+    assert len(client.items(dataset, filter="unlabeled")) == 3
+    assert [r["path"] for r in client.items(dataset, filter="unreadable")] == broken["path"].tolist()
+    with pytest.raises(LabelwiseError) as bad:
+        client.items(dataset, filter="nonsense")
+    assert bad.value.code == "INVALID"

@@ -55,7 +55,7 @@ def _sleeper(client: Client, dataset: dict, **parameters: Any) -> int:
 
 
 def test_a_job_is_followed_to_its_end_with_state_progress_and_log(client: Client, server: str, dataset):
-    job_id = _sleeper(client, dataset, steps=4, step_seconds=0.1)
+    job_id = _sleeper(client, dataset, steps=20, step_seconds=0.1)  # 2 s: caught while it runs
     messages = follow(server, job_id)
     assert messages[-1] == {"id": "1", "type": "complete"}
     updates = [m["payload"]["data"]["jobEvents"] for m in messages if m["type"] == "next"]
