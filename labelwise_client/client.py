@@ -7,6 +7,8 @@ from names where a name is natural (a dataset, a class).
 
 from __future__ import annotations
 
+import csv
+import functools
 import io
 import json
 import os
@@ -175,39 +177,43 @@ class Client:
             item["id"]: item["status"]
             for item in self._pages(f"{base}/items", "items", {"filter": "unreadable"})
         }
-        exported = json.loads(
-            self._download(f"{base}/export", format="json", unlabeled=str(filter != "labeled").lower())
-        )["items"]
+        text = self._download(
+            f"{base}/export", format="csv", unlabeled=str(filter != "labeled").lower()
+        ).decode()
         actions = {
             (event["tagger"], _utc(event["created_at"])): (event["kind"], event["model_id"])
             for event in self._pages(f"{base}/events", "events")
         }
-        rows = []
-        for item in exported:
-            if (filter == "unlabeled" and item["labels"]) or (
-                filter == "unreadable" and item["item_id"] not in unreadable
-            ):
+        rows: list[dict[str, Any]] = []
+        row: dict[str, Any] = {}
+        # One CSV row per (item, label) in item position order: an item's rows are consecutive.
+        for item_id, source, uri, frame, label, tagger, labeled_at in _csv_rows(text):
+            number = int(item_id)
+            if row.get("id") != number:
+                row = {
+                    "id": number, "source": source, "path": uri, "frame": int(frame or 0),
+                    "status": unreadable.get(number, "ok"), "label": None, "labels": [], "label_ids": [],
+                    "tagger": None, "labeled_at": None, "event_kind": None, "model_id": None,
+                }  # fmt: skip
+                rows.append(row)
+            if not label:
                 continue
-            labels = list(item["labels"])
-            when = _utc(item["labeled_at"]) if labels else None
-            tagger = item["tagger"] if labels else None
-            kind, model = actions.get((tagger, when), (None, None)) if when else (None, None)
-            rows.append(
-                {
-                    "id": item["item_id"],
-                    "source": item["source"],
-                    "path": item["uri"],
-                    "frame": item["frame"],
-                    "status": unreadable.get(item["item_id"], "ok"),
-                    "label": "|".join(labels) if labels else None,
-                    "labels": labels,
-                    "label_ids": [class_ids[name] for name in labels if name in class_ids],
-                    "tagger": tagger,
-                    "labeled_at": when,
-                    "event_kind": kind,
-                    "model_id": model,
-                }
-            )
+            row["labels"].append(label)
+            if label in class_ids:
+                row["label_ids"].append(class_ids[label])
+            when = _utc(labeled_at)
+            if when is not None and (row["labeled_at"] is None or when > row["labeled_at"]):
+                row["tagger"], row["labeled_at"] = tagger, when
+        for row in rows:
+            if row["labels"]:
+                row["label"] = "|".join(row["labels"])
+                row["event_kind"], row["model_id"] = actions.get(
+                    (row["tagger"], row["labeled_at"]), (None, None)
+                )
+        if filter == "unlabeled":
+            rows = [r for r in rows if not r["labels"]]
+        elif filter == "unreadable":
+            rows = [r for r in rows if r["id"] in unreadable]
         return Rows(rows, ITEM_COLUMNS)
 
     def labels(
@@ -404,6 +410,21 @@ class Client:
         return self._download(f"/items/{item_id}/image")
 
 
+FORMULA_STARTS = frozenset("=+-@\t\r")  # a CSV cell starting so got a leading ' on export
+
+
+def _csv_rows(text: str) -> Iterable[list[str]]:
+    """The export CSV's rows after its header, with the spreadsheet guard (a leading ') taken off."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    if "'" not in text:  # nothing guarded (the usual case): the rows as they are
+        yield from reader
+        return
+    for cells in reader:
+        yield [c[1:] if len(c) > 1 and c[0] == "'" and c[1] in FORMULA_STARTS else c for c in cells]
+
+
+@functools.lru_cache(maxsize=4096)  # one time per event: an export repeats each many times
 def _utc(text: str | None) -> datetime | None:
     """An ISO time as an aware UTC datetime (stored times without a zone are UTC)."""
     if not text:
