@@ -25,9 +25,13 @@ def _ws_url(server: str) -> str:
 
 
 def follow(
-    server: str, job_id: int, headers: dict[str, str] | None = None, max_seconds: float = 3600
+    server: str,
+    job_id: int,
+    headers: dict[str, str] | None = None,
+    max_seconds: float = 3600,
+    query: str = FOLLOW,
 ) -> list[dict[str, Any]]:
-    """Every message of one subscription until ``complete`` (or an ``error`` message)."""
+    """Every message of one operation over the websocket until ``complete`` (or ``error``)."""
     with connect(
         _ws_url(server),
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
@@ -36,7 +40,8 @@ def follow(
     ) as ws:
         ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-        payload = {"query": FOLLOW, "variables": {"id": job_id, "max": max_seconds}}
+        variables = {"id": job_id, "max": max_seconds} if query == FOLLOW else {"id": job_id}
+        payload = {"query": query, "variables": variables}
         ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         messages = []
         while True:
@@ -102,3 +107,10 @@ def test_subscriptions_need_a_viewer_and_the_same_site(server: str, accounts, fo
     messages = follow(server, job_id, accounts["viewer"].headers)  # viewers may follow, as over REST
     assert messages[-1]["type"] == "complete"
     assert messages[-2]["payload"]["data"]["jobEvents"]["job"]["state"] == "succeeded"
+
+    # the websocket is no way around roles: a viewer's mutation over it is refused as over HTTP
+    cancel = "mutation($id: Int!) { cancelJob(id: $id) { state } }"
+    refused = follow(server, job_id, accounts["viewer"].headers, query=cancel)
+    assert refused[0]["type"] in ("next", "error"), refused
+    errors = refused[0]["payload"] if refused[0]["type"] == "error" else refused[0]["payload"]["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"], refused
