@@ -57,11 +57,23 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
 def uvicorn_options(settings: Settings, host: str, port: int, **more: Any) -> dict[str, Any]:
     """The keyword arguments `serve` hands to ``uvicorn.run`` (and tests to ``uvicorn.Config``)."""
     deadline = {"header_timeout": settings.header_timeout_seconds}
     protocol = type("LabelwiseHttpProtocol", (HeaderDeadlineProtocol,), deadline)
-    return {"host": host, "port": port, "http": protocol, "log_level": "info", **more}
+    return {
+        "host": host,
+        "port": port,
+        "http": protocol,
+        "log_level": "info",
+        # A stop waits this long for open answers: job event streams and subscriptions last until
+        # their job ends, so they are cut then (the client opens them again once the server is back).
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        **more,
+    }
 
 
 def uvicorn_config(app: Any, settings: Settings, host: str, port: int, **more: Any) -> uvicorn.Config:

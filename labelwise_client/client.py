@@ -8,6 +8,7 @@ from names where a name is natural (a dataset, a class).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -161,50 +162,59 @@ class Client:
     def items(self, dataset: DatasetRef, *, filter: str = "all") -> Rows:
         """Every item with its labels by name and who set them, how (event kind) and with which model.
 
-        Three reads whatever the size: the item pages, the export CSV (tagger and time per label)
-        and the event pages (kind and model of each labeling action).
+        ``filter``: all, labeled, unlabeled or unreadable. A few reads whatever the size: the JSON
+        export (one object per item in position order: labels, latest tagger and time), the pages
+        of unreadable items (their status), and the event pages (kind and model of each action).
         """
+        if filter not in ("all", "labeled", "unlabeled", "unreadable"):
+            raise LabelwiseError(
+                "INVALID", f"unknown filter '{filter}' (all, labeled, unlabeled, unreadable)"
+            )
         dataset_id = self.dataset_id(dataset)
         base = f"/datasets/{dataset_id}"
-        items = self._pages(f"{base}/items", "items", {"filter": filter})
-        names = {c["id"]: c["name"] for c in self.classes(dataset_id)}
-        sources = {s["id"]: s["uri"] for s in self._json("GET", f"{base}/sources")}
-        provenance = self._label_provenance(dataset_id)
-        rows = []
-        for item in items:
-            labels = [names.get(i, str(i)) for i in item["label_ids"]]
-            tagger, when = provenance.get(item["id"], (None, None))
-            event = provenance.get((tagger, when)) if when else None
-            rows.append(
-                {
-                    "id": item["id"],
-                    "source": sources.get(item["source_id"]),
-                    "path": item["uri"],
-                    "frame": item["frame"],
-                    "status": item["status"],
-                    "label": "|".join(labels) if labels else None,
-                    "labels": labels,
-                    "label_ids": item["label_ids"],
-                    "tagger": tagger,
-                    "labeled_at": when,
-                    "event_kind": event[0] if event else None,
-                    "model_id": event[1] if event else None,
-                }
-            )
+        class_ids = {c["name"]: c["id"] for c in self.classes(dataset_id)}
+        unreadable = {
+            item["id"]: item["status"]
+            for item in self._pages(f"{base}/items", "items", {"filter": "unreadable"})
+        }
+        text = self._download(
+            f"{base}/export", format="csv", unlabeled=str(filter != "labeled").lower()
+        ).decode()
+        actions = {
+            (event["tagger"], _utc(event["created_at"])): (event["kind"], event["model_id"])
+            for event in self._pages(f"{base}/events", "events")
+        }
+        rows: list[dict[str, Any]] = []
+        row: dict[str, Any] = {}
+        # One CSV row per (item, label) in item position order: an item's rows are consecutive.
+        for item_id, source, uri, frame, label, tagger, labeled_at in _csv_rows(text):
+            number = int(item_id)
+            if row.get("id") != number:
+                row = {
+                    "id": number, "source": source, "path": uri, "frame": int(frame or 0),
+                    "status": unreadable.get(number, "ok"), "label": None, "labels": [], "label_ids": [],
+                    "tagger": None, "labeled_at": None, "event_kind": None, "model_id": None,
+                }  # fmt: skip
+                rows.append(row)
+            if not label:
+                continue
+            row["labels"].append(label)
+            if label in class_ids:
+                row["label_ids"].append(class_ids[label])
+            when = _utc(labeled_at)
+            if when is not None and (row["labeled_at"] is None or when > row["labeled_at"]):
+                row["tagger"], row["labeled_at"] = tagger, when
+        for row in rows:
+            if row["labels"]:
+                row["label"] = "|".join(row["labels"])
+                row["event_kind"], row["model_id"] = actions.get(
+                    (row["tagger"], row["labeled_at"]), (None, None)
+                )
+        if filter == "unlabeled":
+            rows = [r for r in rows if not r["labels"]]
+        elif filter == "unreadable":
+            rows = [r for r in rows if r["id"] in unreadable]
         return Rows(rows, ITEM_COLUMNS)
-
-    def _label_provenance(self, dataset_id: int) -> dict[Any, Any]:
-        """item id -> (tagger, labeled_at) of its latest label; (tagger, time) -> (event kind, model)."""
-        text = self._download(f"/datasets/{dataset_id}/export", format="csv", unlabeled="false").decode()
-        found: dict[Any, Any] = {}
-        for row in csv.DictReader(io.StringIO(text)):
-            when = _utc(row["labeled_at"])
-            previous = found.get(int(row["item_id"]))
-            if when and (previous is None or when > previous[1]):
-                found[int(row["item_id"])] = (row["tagger"].lstrip("'"), when)
-        for event in self._pages(f"/datasets/{dataset_id}/events", "events"):
-            found[(event["tagger"], _utc(event["created_at"]))] = (event["kind"], event["model_id"])
-        return found
 
     def labels(
         self, dataset: DatasetRef, *, as_of: datetime | str | None = None, tagger: str | None = None
@@ -400,6 +410,21 @@ class Client:
         return self._download(f"/items/{item_id}/image")
 
 
+FORMULA_STARTS = frozenset("=+-@\t\r")  # a CSV cell starting so got a leading ' on export
+
+
+def _csv_rows(text: str) -> Iterable[list[str]]:
+    """The export CSV's rows after its header, with the spreadsheet guard (a leading ') taken off."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    if "'" not in text:  # nothing guarded (the usual case): the rows as they are
+        yield from reader
+        return
+    for cells in reader:
+        yield [c[1:] if len(c) > 1 and c[0] == "'" and c[1] in FORMULA_STARTS else c for c in cells]
+
+
+@functools.lru_cache(maxsize=4096)  # one time per event: an export repeats each many times
 def _utc(text: str | None) -> datetime | None:
     """An ISO time as an aware UTC datetime (stored times without a zone are UTC)."""
     if not text:

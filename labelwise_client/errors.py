@@ -26,16 +26,15 @@ class LabelwiseError(Exception):
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> LabelwiseError:
-        """The server's error body (``{"error": {"code", "message", "details"}}``), else its text."""
+        """The server's RFC 9457 problem (``code``, ``detail``, ``details``), else its text."""
         try:
-            error = response.json()["error"]
-            return cls(
-                str(error["code"]),
-                str(error["message"]),
-                status=response.status_code,
-                details=error.get("details") or {},
-            )
-        except (ValueError, KeyError, TypeError):
+            problem = response.json()
+            legacy = problem.get("error") or {}  # the body before problem+json: {"error": {...}}
+            code = problem.get("code") or legacy["code"]
+            message = problem.get("detail") or legacy.get("message") or problem.get("title") or ""
+            details = problem.get("details") or legacy.get("details") or {}
+            return cls(str(code), str(message), status=response.status_code, details=details)
+        except (ValueError, KeyError, TypeError, AttributeError):
             text = response.text[:300] or response.reason_phrase
             return cls("HTTP_ERROR", text, status=response.status_code)
 

@@ -1,9 +1,10 @@
 """A submitted job: its state, and a wait that follows the server's event stream.
 
 ``wait`` reads ``GET /jobs/{id}/events`` (server-sent events: one message per change, the stream
-ends when the job does) and falls back to polling ``GET /jobs/{id}`` when the stream is not
-offered or breaks. A job may carry follow-ups (inference after training, then the index): each is
-submitted once the one before succeeded, so ``wait`` returns when the whole chain is done.
+ends when the job does), opens it again when it closes early or the server restarts (giving up
+with ``UNREACHABLE`` after ``reconnect_seconds`` without an answer), and polls ``GET /jobs/{id}``
+where the server offers no stream. A job may carry follow-ups (inference after training, then
+the index): each is submitted once the one before succeeded, so ``wait`` returns when the whole chain is done.
 """
 
 from __future__ import annotations
@@ -69,16 +70,25 @@ class Job:
         self.data = self.client._json("POST", f"/jobs/{self.id}/cancel")
         return self
 
-    def wait(self, *, progress: bool = False, timeout: float = 3600.0, poll_seconds: float = 1.0) -> Job:
+    def wait(
+        self,
+        *,
+        progress: bool = False,
+        timeout: float = 3600.0,
+        poll_seconds: float = 1.0,
+        reconnect_seconds: float = 60.0,
+    ) -> Job:
         """Block until the job (and its follow-ups) succeed; returns self.
 
         Raises ``LabelwiseError`` with code ``JOB_FAILED`` or ``JOB_CANCELED`` (the server's error
         message included) and ``TIMEOUT`` when ``timeout`` seconds pass first; the job itself goes on.
+        A server that goes away (a restart) is reconnected to for ``reconnect_seconds``; after that,
+        ``UNREACHABLE`` says since when and why.
         """
         deadline = time.monotonic() + timeout
         job: Job = self
         while True:
-            job._follow(deadline, progress, poll_seconds)
+            job._follow(deadline, progress, poll_seconds, reconnect_seconds)
             if job.state != "succeeded":
                 code = "JOB_CANCELED" if job.state == "canceled" else "JOB_FAILED"
                 message = f"job {job.id} ({job.data.get('kind')}) {job.state}: {job.data.get('error') or ''}"
@@ -88,20 +98,41 @@ class Job:
             job = self.follow_ups.pop(0)(job)
             self.chain.append(job)
 
-    def _follow(self, deadline: float, progress: bool, poll_seconds: float) -> None:
-        """Until finished: the event stream while it lasts, else one GET per ``poll_seconds``."""
-        try:
-            for message in self._events(deadline):
-                self.data = message
-                if progress:
-                    _print_progress(message)
-                if self.finished:
-                    self.followed_by = "events"
-                    return
-        except LabelwiseError as exc:
-            if exc.code == "TIMEOUT" and time.monotonic() >= deadline:
-                raise
-            # no stream here (an older server) or it broke: polling below still reaches the end
+    def _follow(self, deadline: float, progress: bool, poll_seconds: float, reconnect_seconds: float) -> None:
+        """Until finished: the event stream, opened again when it closes before the end (its
+        lifetime cap, a server restart); polling where the server offers no stream."""
+        lost: tuple[float, LabelwiseError] | None = None  # since when the server has not answered
+        while True:
+            try:
+                for message in self._events(deadline):
+                    lost = None
+                    self.data = message
+                    if progress:
+                        _print_progress(message)
+                    if self.finished:
+                        self.followed_by = "events"
+                        return
+                # closed before the end, but cleanly (its lifetime cap, a restart): open it again
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                continue
+            except LabelwiseError as exc:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise LabelwiseError(
+                        "TIMEOUT", f"job {self.id} is still {self.state} after the wait's timeout"
+                    ) from exc
+                if exc.status is not None:  # an answer, but no stream (an older server): poll
+                    if exc.status in (401, 403, 404):
+                        self.refresh()  # the job itself gone or refused: raise what the server says
+                    break
+                lost = lost or (now, exc)  # no answer (a restart, a network cut): try again
+                if now - lost[0] >= reconnect_seconds:
+                    raise LabelwiseError(
+                        "UNREACHABLE",
+                        f"job {self.id}: the server stopped answering while the job was followed and "
+                        f"did not come back in {reconnect_seconds:g} s (first failure: {lost[1].message})",
+                    ) from exc
+                time.sleep(min(poll_seconds, max(0.0, deadline - now)))
         self.followed_by = "polling"
         while not self.refresh().finished:
             if progress:

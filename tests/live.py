@@ -12,16 +12,18 @@ from backend.settings import Settings
 
 
 @contextmanager
-def live_app(settings: Settings, *, run_jobs: bool = True) -> Iterator[str]:
-    """Serve ``create_app(settings)`` on 127.0.0.1; yields the base URL; stops it after."""
+def live_app(settings: Settings, *, run_jobs: bool = True, port: int | None = None) -> Iterator[str]:
+    """Serve ``create_app(settings)`` on 127.0.0.1 (a free port unless ``port``); yields the base
+    URL; stops it after."""
     import uvicorn
 
     from backend.app import create_app
     from backend.serving import uvicorn_config
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
     app = create_app(settings, run_jobs=run_jobs)
     config = uvicorn_config(app, settings, "127.0.0.1", port, log_level="warning")  # as `serve` runs
     server = uvicorn.Server(config)

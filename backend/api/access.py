@@ -156,7 +156,7 @@ def _door(path: str) -> str:
 
 def access_denied(request: Request[Any, Any, Any], exc: AccessDenied) -> Response[Any]:
     """REST: the usual error body; GraphQL: the GraphQL error shape; pages: the sign-in page."""
-    from backend.api.errors import error_body
+    from backend.api.errors import problem
 
     code = exc.code
     headers = {"WWW-Authenticate": 'Bearer realm="labelwise"'} if exc.status_code == 401 else {}
@@ -165,7 +165,7 @@ def access_denied(request: Request[Any, Any, Any], exc: AccessDenied) -> Respons
         body = {"errors": [{"message": exc.detail, "extensions": {"code": code}}]}
         return Response(body, status_code=exc.status_code, headers=headers)
     if door == "rest":
-        return Response(error_body(code, exc.detail), status_code=exc.status_code, headers=headers)
+        return problem(code, exc.detail, exc.status_code, headers=headers)
     if exc.status_code == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         signin = f"{SIGNIN_PATH}?next={quote(target, safe='')}"

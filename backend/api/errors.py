@@ -14,12 +14,67 @@ from backend.errors import LabelwiseError
 log = logging.getLogger("labelwise.api")
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE = "urn:labelwise:error:"  # + the code: one problem type per code (RFC 9457 ``type``)
+
+# Every code the REST door answers with, and its RFC 9457 ``title``: listed once, here (README's
+# Scripting section and the OpenAPI ``Problem`` schema show this table).
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "INVALID": (400, "The request is invalid"),
+    "UNAUTHENTICATED": (401, "No valid credentials"),
+    "FORBIDDEN": (403, "Not allowed for this caller"),
+    "NOT_FOUND": (404, "No such resource"),
+    "METHOD_NOT_ALLOWED": (405, "Method not allowed"),
+    "CONFLICT": (409, "Conflicts with what is stored"),
+    "TOO_LARGE": (413, "Too large"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported media type"),
+    "UNREADABLE": (422, "The file cannot be decoded"),
+    "RATE_LIMITED": (429, "Too many attempts"),
+    "INTERNAL": (500, "Unexpected server error"),
+    "DATABASE_ERROR": (500, "The database refused the request"),
+    "SOURCE_UNAVAILABLE": (502, "The data source cannot be reached"),
+    "BROKER_UNAVAILABLE": (503, "The job queue is unavailable"),
+    "DATABASE_UNAVAILABLE": (503, "The database is unavailable"),
+}
+
+
+def error_body(code: str, message: str, details: dict | None = None, status: int | None = None) -> dict:
+    """An RFC 9457 problem: ``type``, ``title``, ``status``, ``detail``, plus our members ``code``
+    (machine-readable), ``details`` (what the code needs: ``max_limit``, the rows refused...) and
+    ``error`` (the same code, message and details in the body API v1 answered before problem+json;
+    kept so existing scripts read on)."""
+    known_status, title = ERROR_CODES.get(code, (status or 500, code.replace("_", " ").capitalize()))
+    body: dict = {
+        "type": PROBLEM_TYPE + code,
+        "title": title,
+        "status": status or known_status,
+        "detail": message,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    body["error"] = {"code": code, "message": message, **({"details": details} if details else {})}
+    return body
+
+
+def problem(
+    code: str,
+    message: str,
+    status: int,
+    details: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error response of the JSON doors: ``application/problem+json``."""
+    return Response(
+        error_body(code, message, details, status),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_JSON,
+    )
 
 
 def domain_error_handler(request: Request, exc: LabelwiseError) -> Response:
-    return Response(error_body(exc.code, exc.message, exc.details or None), status_code=exc.status)
+    return problem(exc.code, exc.message, exc.status, exc.details or None)
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
@@ -31,6 +86,7 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         405: "METHOD_NOT_ALLOWED",
         409: "CONFLICT",
         413: "TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
         429: "RATE_LIMITED",
     }.get(exc.status_code, "HTTP_ERROR")
     extra = exc.extra if isinstance(exc.extra, dict) else ({"errors": exc.extra} if exc.extra else None)
@@ -39,7 +95,7 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         message = f"the request body is not valid JSON: {message}"
     elif isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
         message = f"{message}: {'; '.join(_describe(e) for e in exc.extra[:5])}"
-    return Response(error_body(code, message, extra), status_code=exc.status_code, headers=exc.headers)
+    return problem(code, message, exc.status_code, extra, exc.headers)
 
 
 def _describe(error: object) -> str:
@@ -57,10 +113,7 @@ def _describe(error: object) -> str:
 def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback, answer in the usual error shape without internals."""
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return Response(
-        error_body("INTERNAL", "an unexpected error occurred; it was logged"),
-        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
-    )
+    return problem("INTERNAL", "an unexpected error occurred; it was logged", HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 OUT_OF_RANGE = "a number in the request is out of range, or a value does not fit its field"
@@ -70,7 +123,7 @@ def out_of_range_handler(request: Request, exc: Exception) -> Response:
     """A number beyond the database's integers (an id of 2^70, an offset of 10^20) or a value the
     column cannot hold: SQLite raises OverflowError while binding, PostgreSQL a data error. Bad
     input, not a fault of the server; the statement never ran."""
-    return Response(error_body("INVALID", OUT_OF_RANGE), status_code=400)
+    return problem("INVALID", OUT_OF_RANGE, 400)
 
 
 def is_bad_value(exc: DBAPIError) -> bool:
@@ -106,12 +159,12 @@ def database_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DBAPIError) and is_bad_value(exc):
         return out_of_range_handler(request, exc)
     status, code = database_failure(exc)
-    return Response(error_body(code, DATABASE_DOWN), status_code=status)
+    return problem(code, DATABASE_DOWN, status)
 
 
 def too_deep_handler(request: Request, exc: RecursionError) -> Response:
     """A JSON body nested thousands deep: the decoder's recursion limit, bad input, not a bug."""
-    return Response(error_body("INVALID", "the request body is nested too deeply"), status_code=400)
+    return problem("INVALID", "the request body is nested too deeply", 400)
 
 
 exception_handlers = {

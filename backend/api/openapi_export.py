@@ -24,9 +24,20 @@ def openapi_document(app: Litestar) -> dict[str, Any]:
     return json.loads(encode_json(document))
 
 
+def _ordered(value: Any, keep_order: bool = False) -> Any:
+    """Keys sorted at every level, except the media types of a ``content`` map: client generators
+    take the first they support, so the app's order (the default format first) is kept."""
+    if isinstance(value, dict):
+        keys = list(value) if keep_order else sorted(value)
+        return {key: _ordered(value[key], key == "content") for key in keys}
+    if isinstance(value, list):
+        return [_ordered(item) for item in value]
+    return value
+
+
 def render(document: dict[str, Any]) -> str:
-    """Stable text: sorted keys, two-space indent, a final newline."""
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Stable text: sorted keys (media types in the app's order), two-space indent, a final newline."""
+    return json.dumps(_ordered(document), indent=2, ensure_ascii=False) + "\n"
 
 
 def _export_app(scratch: Path) -> Litestar:

@@ -2,7 +2,8 @@
 
 The event stream (``GET /api/v1/jobs/{id}/events``) and the one-request job view both read here.
 The stream looks at the database every ``poll_seconds`` (jobs report through rows: the worker
-may be another process), sends only changes, a keep-alive while nothing changes (so proxies and
+may be another process) with one small query, reads the job fully only when that moved, sends
+only changes, a keep-alive while nothing changes (so proxies and
 clients' read timeouts see traffic), and stops when the job ends or its lifetime is spent.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.jobs import service, states
@@ -24,6 +25,8 @@ from backend.storage.job_tables import Job, JobLog, JobMetric
 # An hour bounds a stream a client forgot; the client then polls (or reconnects) for longer jobs.
 MAX_STREAM_SECONDS = 3600.0
 KEEPALIVE_SECONDS = 10.0
+# How often a follower looks: one small indexed query (``signature``), a full read only on change.
+POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -62,11 +65,35 @@ async def snapshot(session: AsyncSession, job_id: int, *, after_log_id: int | No
     return JobSnapshot(job, await latest_metrics(session, job), lines)
 
 
+async def signature(session: AsyncSession, job_id: int) -> tuple[Any, ...] | None:
+    """What a snapshot would show, in one indexed query: the job's changing columns and its newest
+    log line and metric ids (None: no such job). Read every poll; a snapshot only when it moved."""
+    last_log = select(func.max(JobLog.id)).where(JobLog.job_id == job_id).scalar_subquery()
+    last_metric = select(func.max(JobMetric.id)).where(JobMetric.job_id == job_id).scalar_subquery()
+    row = (
+        await session.execute(
+            select(
+                Job.state,
+                Job.attempt,
+                Job.done,
+                Job.total,
+                Job.epoch,
+                Job.cancel_requested,
+                Job.error,
+                Job.finished_at,
+                last_log,
+                last_metric,
+            ).where(Job.id == job_id)
+        )
+    ).one_or_none()
+    return tuple(row) if row is not None else None
+
+
 async def follow_job(
     database: Database,
     job_id: int,
     *,
-    poll_seconds: float = 0.5,
+    poll_seconds: float = POLL_SECONDS,
     max_seconds: float = MAX_STREAM_SECONDS,
     keepalive_seconds: float = KEEPALIVE_SECONDS,
 ) -> AsyncIterator[JobSnapshot | None]:
@@ -76,9 +103,22 @@ async def follow_job(
     last_key: tuple[Any, ...] | None = None
     last_log_id = 0
     last_sent = time.monotonic()
+    last_signature: tuple[Any, ...] | None = None
     while True:
         async with database.session() as session:
-            current = await snapshot(session, job_id, after_log_id=last_log_id)
+            now_signature = await signature(session, job_id)
+            current = None
+            if now_signature is None or now_signature != last_signature:
+                current = await snapshot(session, job_id, after_log_id=last_log_id)  # 404 when gone
+                last_signature = now_signature
+        if current is None:  # nothing moved since the last look
+            if time.monotonic() - last_sent >= keepalive_seconds:
+                last_sent = time.monotonic()
+                yield None
+            if time.monotonic() + poll_seconds > deadline:
+                return
+            await asyncio.sleep(poll_seconds)
+            continue
         if current.new_log:
             last_log_id = current.new_log[-1].id or last_log_id
         if current.key() != last_key or current.new_log or current.finished:

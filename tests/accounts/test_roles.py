@@ -155,12 +155,15 @@ async def test_every_mutation_needs_its_role(client, accounts, field):
     assert anonymous.status_code == 401
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     for role in ("viewer", "labeler", "trainer", "admin"):
-        body = (await _gql(client, query, accounts[role].headers)).json()
+        response = await _gql(client, query, accounts[role].headers)
+        body = response.json()
         codes = [e["extensions"]["code"] for e in body.get("errors", [])]
         if role_rank(role) < role_rank(needed):
             assert codes == ["FORBIDDEN"], (field, role, body)
+            assert response.status_code == 403 and body.get("data") is None  # refused whole: not a 200
         else:
             assert "FORBIDDEN" not in codes and codes, (field, role, body)  # refused later: no arguments
+            assert response.status_code == 200  # invalid arguments: a GraphQL error, not an access one
 
 
 def role_rank(role: str) -> int:

@@ -81,8 +81,11 @@ async def snapshot(client: AsyncTestClient) -> dict[str, Any]:
 def assert_error(response: Any, status: int, code: str, *fragments: str) -> dict[str, Any]:
     """The response is the one JSON error shape with this status, code and message fragments."""
     assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    error = response.json()["error"]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert (body["status"], body["code"], body["type"]) == (status, code, f"urn:labelwise:error:{code}")
+    assert body["title"] and body["detail"] == body["error"]["message"]
+    error = body["error"]
     assert error["code"] == code, error
     for fragment in fragments:
         assert fragment.lower() in error["message"].lower(), error

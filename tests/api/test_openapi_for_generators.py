@@ -20,14 +20,17 @@ def test_the_bearer_token_and_session_cookie_are_declared_and_required():
     assert DOCUMENT["security"] == [{"bearer": []}, {"session": []}]
 
 
-def test_every_api_operation_documents_401_and_403_with_the_error_body():
+def test_every_api_operation_documents_401_and_403_as_problems():
     assert len(OPERATIONS) > 50
     for path, method, op in OPERATIONS:
         for status in ("401", "403"):
             response = op["responses"].get(status)
             assert response, f"{method.upper()} {path} does not document {status}"
-            schema = response["content"]["application/json"]["schema"]
-            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+            assert list(response["content"]) == ["application/problem+json"], (path, status)
+        for status, response in op["responses"].items():  # every error answer: the one problem body
+            if status[0] in "45":
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, (path, status)
     needs = DOCUMENT["paths"]["/api/v1/jobs"]["post"]["responses"]["403"]["description"]
     assert "trainer" in needs
 
@@ -54,3 +57,9 @@ def test_the_committed_document_is_what_every_app_of_the_process_describes():
 
     first, second = openapi_text(), openapi_text()  # two apps: handlers are documented once
     assert first == second == OPENAPI_PATH.read_text()
+
+
+def test_the_problem_body_is_rfc_9457_with_our_code():
+    problem = DOCUMENT["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+    assert {"details", "error"} <= set(problem["properties"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -223,3 +224,90 @@ def test_probabilities_come_back_as_a_frame_with_class_names_by_item_id(client: 
     with pytest.raises(LabelwiseError) as untrained:
         client.probabilities(999999)
     assert untrained.value.code == "NOT_FOUND"
+
+
+def test_wait_follows_a_job_across_a_server_restart_and_says_why_when_it_stays_down(
+    job_settings, database, folder: Path
+):
+    """The stream breaks when the server stops; the client opens it again on the restarted server
+    (the job went back to the queue and runs again there); a server that stays away is an error."""
+    import threading
+
+    from tests.live import live_app
+
+    image_folder(folder, count=3)
+    outcome: dict = {}
+    with live_app(job_settings) as url:
+        port = int(url.rsplit(":", 1)[1])
+        lw = Client(url, timeout=10)
+        dataset = lw.create_dataset("restarted", [str(folder)])
+        job = lw.submit(
+            "train",
+            dataset_id=dataset["id"],
+            algorithm="test-sleeper",
+            parameters={"steps": 80, "step_seconds": 0.1},
+        )
+
+        def wait() -> None:
+            try:
+                outcome["job"] = job.wait(timeout=120, poll_seconds=0.2, reconnect_seconds=60)
+            except LabelwiseError as exc:  # pragma: no cover - reported below
+                outcome["error"] = exc
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        deadline = time.monotonic() + 30
+        while job.state != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)  # the waiter updates job.data from the stream
+        assert job.state == "running"
+    # stopped with the stream open; a new server on the same port and database
+    assert waiter.is_alive(), outcome  # the stop cut the stream (the job needs 8 s)
+    with live_app(job_settings, port=port):
+        waiter.join(90)
+    assert not waiter.is_alive() and "error" not in outcome, outcome
+    assert outcome["job"].state == "succeeded" and job.followed_by == "events"
+    assert job.data["attempt"] >= 1
+
+    with live_app(job_settings, port=port):
+        again = lw.submit(
+            "train",
+            dataset_id=dataset["id"],
+            algorithm="test-sleeper",
+            parameters={"steps": 200, "step_seconds": 0.1},
+        )
+        waiter = threading.Thread(target=lambda: outcome.update(gone=_wait_error(again)))
+        waiter.start()
+        time.sleep(1.0)
+    started = time.monotonic()
+    waiter.join(60)
+    assert not waiter.is_alive()
+    gone = outcome["gone"]
+    assert gone is not None and gone.code == "UNREACHABLE" and "did not come back in 2 s" in gone.message
+    assert time.monotonic() - started < 30  # given up after reconnect_seconds, not hung
+    lw.close()
+
+
+def _wait_error(job) -> LabelwiseError | None:
+    try:
+        job.wait(timeout=120, poll_seconds=0.2, reconnect_seconds=2)
+    except LabelwiseError as exc:
+        return exc
+    return None
+
+
+def test_items_filters_and_the_status_of_unreadable_items(client: Client, folder: Path):
+    image_folder(folder, count=3)
+    (folder / "zz_broken.png").write_bytes(b"not an image at all")
+    dataset = client.create_dataset("with-a-broken-file", [str(folder)])
+    everything = client.items(dataset).to_pandas()
+    assert len(everything) == 4 and everything["id"].tolist() == sorted(everything["id"])  # position order
+    broken = everything[everything["path"].str.endswith("zz_broken.png")]
+    assert broken["status"].tolist() != ["ok"] and (everything["status"] == "ok").sum() == 3
+    client.add_class(dataset, "cat")
+    client.tag(dataset, [int(everything["id"][0])], "cat")
+    assert [r["labels"] for r in client.items(dataset, filter="labeled")] == [["cat"]]
+    assert len(client.items(dataset, filter="unlabeled")) == 3
+    assert [r["path"] for r in client.items(dataset, filter="unreadable")] == broken["path"].tolist()
+    with pytest.raises(LabelwiseError) as bad:
+        client.items(dataset, filter="nonsense")
+    assert bad.value.code == "INVALID"

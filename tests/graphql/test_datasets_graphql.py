@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backend.api.graphql.controller import refused_status
 from tests.factories import write_png
 from tests.graphql.conftest import CREATE_DATASET, create_dataset, gql, gql_error, snapshot
 
@@ -80,6 +81,46 @@ async def test_folder_outside_the_data_roots_is_forbidden_and_nothing_is_created
         code="FORBIDDEN",
     )
     assert await snapshot(client) == before
+
+
+async def test_a_refused_operation_answers_403_but_partial_data_stays_200(client, data_root, tmp_path: Path):
+    outside, inside = tmp_path / "outside", data_root / "inside"
+    write_png(outside / "a.png")
+    write_png(inside / "a.png")
+    create = "createDataset(input: {name: $n, sources: [$s]}) { dataset { id } }"
+    refused = await client.post(
+        "/graphql",
+        json={
+            "query": f"mutation($n: String!, $s: String!) {{ {create} }}",
+            "variables": {"n": "x", "s": str(outside)},
+        },
+    )
+    assert refused.status_code == 403 and refused.json()["data"] is None
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    first = await client.post(
+        "/graphql",
+        json={
+            "query": f"mutation($n: String!, $s: String!) {{ {create} }}",
+            "variables": {"n": "x", "s": str(inside)},
+        },
+    )
+    assert first.status_code == 200 and first.json()["data"]["createDataset"]["dataset"]["id"]
+    # refused for another reason than access (a name taken): a GraphQL error with a 200, as before
+    again = await client.post(
+        "/graphql",
+        json={
+            "query": f"mutation($n: String!, $s: String!) {{ {create} }}",
+            "variables": {"n": "x", "s": str(inside)},
+        },
+    )
+    assert again.status_code == 200 and again.json()["errors"][0]["extensions"]["code"] == "CONFLICT"
+    mixed = {"data": None, "errors": [{"extensions": {"code": c}} for c in ("FORBIDDEN", "CONFLICT")]}
+    assert refused_status(mixed) is None
+    # some data came back: the refusals ride along in errors with a 200
+    partial = {"data": {"datasets": []}, "errors": [{"message": "no", "extensions": {"code": "FORBIDDEN"}}]}
+    assert refused_status(partial) is None
+    assert refused_status({**partial, "data": None}) == 403
 
 
 async def test_unknown_dataset_ids_are_not_found(client):

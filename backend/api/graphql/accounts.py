@@ -23,7 +23,7 @@ from backend.storage.account_tables import ApiToken, UserAccount
 def _caller(info: Info[Any, Any]) -> Caller:
     from backend.api.access import caller_of
 
-    caller = caller_of(info.context.request)
+    caller = caller_of(info.context.connection)
     if caller is None:
         raise Forbidden("sign in first, or send an API token (Authorization: Bearer ...)")
     return caller

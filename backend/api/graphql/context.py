@@ -31,10 +31,16 @@ class GraphQLContext(BaseContext, kw_only=True):
     loaders: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
+    def connection(self) -> Any:
+        """The HTTP request, or the websocket a subscription (graphql-transport-ws) runs on: the
+        guard found the caller on either."""
+        return self.request if self.request is not None else self.websocket
+
+    @property
     def tagger(self) -> str:
         """Who is tagging: the ``X-Labelwise-Tagger`` header or cookie, else the server's tagger."""
-        assert self.request is not None
-        return tagger_for(self.request, self.settings)
+        assert self.connection is not None
+        return tagger_for(self.connection, self.settings)
 
 
 async def graphql_context(session: AsyncSession, settings: Settings, state: State) -> GraphQLContext:

@@ -77,7 +77,7 @@ class Dataset:
     async def sources(self, info: Info[Any, Any]) -> list[Source]:
         context = context_of(info)
         viewer = None
-        if context.request is not None and not shows_internals(context.request):
+        if context.connection is not None and not shows_internals(context.connection):
             viewer = context.settings  # decision 0007: viewers see no server paths
         async with use_session(info) as session:
             return [Source.of(s, viewer) for s in await service.list_sources(session, self.id)]

@@ -117,7 +117,7 @@ class Item:
     async def location(self, info: Info[Any, Any]) -> str:
         context = context_of(info)
         location = await location_loader(info).load((self.source_id, self.uri, self.frame))
-        if context.request is not None and not shows_internals(context.request):
+        if context.connection is not None and not shows_internals(context.connection):
             return public_location(location, context.settings)
         return location
 

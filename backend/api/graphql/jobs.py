@@ -3,6 +3,7 @@ metrics, log. Thin resolvers over ``backend.algorithms`` and ``backend.jobs.serv
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,9 @@ from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.review import ModelFitness
 from backend.api.rest.jobs import model_files
+from backend.errors import Invalid
 from backend.guided.quality import model_fitness
-from backend.jobs import service
+from backend.jobs import follow, service
 from backend.jobs.runtime import enqueue_for
 from backend.settings import Settings
 from backend.storage import job_tables
@@ -113,7 +115,7 @@ class LogLine:
 def _viewer_settings(info: Info[Any, Any]) -> Settings | None:
     """The settings when the caller is a viewer (who sees no server internals), else None."""
     context = context_of(info)
-    if context.request is None or shows_internals(context.request):
+    if context.connection is None or shows_internals(context.connection):
         return None
     return context.settings
 
@@ -329,3 +331,42 @@ class Mutation:
                 session, context.settings, enqueue_for(context.state), id, by=context.tagger
             )
         return Job.of(job)
+
+
+@strawberry.type(
+    description="One change of a followed job: the job now, its latest epoch's metrics, and the log "
+    "lines written since the previous update (the same as REST's event stream GET /jobs/{id}/events)."
+)
+class JobUpdate:
+    job: Job
+    latest_metrics: JSON | None = strawberry.field(description="The current attempt's latest epoch metrics.")
+    log: list[LogLine] = strawberry.field(description="Log lines new since the previous update, in order.")
+    finished: bool = strawberry.field(description="The job ended: this is the last update.")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Follow a job (graphql-transport-ws on /graphql): an update at once, then one per "
+        "change (state, progress, epoch, metrics, new log lines) until the job ends, or until maxSeconds "
+        "(at most 3600) pass. An unknown id is NOT_FOUND. Viewers may follow (one-line errors, no paths)."
+    )
+    async def job_events(
+        self, info: Info[Any, Any], id: int, max_seconds: float = follow.MAX_STREAM_SECONDS
+    ) -> AsyncGenerator[JobUpdate, None]:
+        if not 0 < max_seconds <= follow.MAX_STREAM_SECONDS:
+            raise Invalid(f"maxSeconds must be over 0 and at most {follow.MAX_STREAM_SECONDS:g}")
+        context = context_of(info)
+        async with use_session(info) as session:
+            await service.get_job(session, id)  # NOT_FOUND before anything is followed
+        viewer = _viewer_settings(info)
+        async for now in follow.follow_job(context.state.database, id, max_seconds=max_seconds):
+            if now is None:  # a keep-alive: graphql-transport-ws has its own pings
+                continue
+            lines = [LogLine.of(line) for line in now.new_log]
+            if viewer is not None:  # viewers: one line each, without server paths (decision 0007)
+                for line in lines:
+                    line.message = public_error(line.message, viewer) or ""
+            yield JobUpdate(
+                job=Job.of(now.job), latest_metrics=now.latest_metrics, log=lines, finished=now.finished
+            )

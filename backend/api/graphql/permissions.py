@@ -70,8 +70,8 @@ class MutationRoles(SchemaExtension):
     def _refusal(self, fields: list[str]) -> str | None:
         from backend.api.access import caller_of
 
-        request = getattr(self.execution_context.context, "request", None)
-        caller = caller_of(request) if request is not None else None
+        connection = getattr(self.execution_context.context, "connection", None)  # request or websocket
+        caller = caller_of(connection) if connection is not None else None
         if caller is None:
             return "sign in first, or send an API token (Authorization: Bearer ...)"
         for field in fields:

@@ -67,10 +67,12 @@ def build_schema(modules: list[str] | None = None) -> LabelwiseSchema:
     loaded = [import_module(name) for name in (modules or GRAPHQL_MODULES)]
     queries = [m.Query for m in loaded if hasattr(m, "Query")]
     mutations = [m.Mutation for m in loaded if hasattr(m, "Mutation")]
+    subscriptions = [m.Subscription for m in loaded if hasattr(m, "Subscription")]
     extensions: list[type[SchemaExtension]] = [RequestLimits, MutationRoles, QueryCost]
     return LabelwiseSchema(
         query=_merged("Query", queries),
         mutation=_merged("Mutation", mutations) if mutations else None,
+        subscription=_merged("Subscription", subscriptions) if subscriptions else None,
         extensions=extensions,
     )
 

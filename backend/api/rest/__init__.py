@@ -61,7 +61,7 @@ def _route_handlers_of(entries: list[Any]) -> list[HTTPRouteHandler]:
 
 
 def _document_bad_request(handler: HTTPRouteHandler) -> None:
-    """Litestar documents a 400 with its own body (detail, status_code); ours is ErrorBody, so every
+    """Litestar documents a 400 with its own body (detail, status_code); ours is Problem, so every
     handler says so (schemathesis checks every answer against the document)."""
     from backend.api.rest.common import error_responses
 

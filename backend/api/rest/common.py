@@ -49,11 +49,14 @@ _ERROR_MEANINGS = {
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI descriptions of the error responses a handler can give, all with the one error body."""
-    from backend.api.rest.schemas import ErrorBody
+    from backend.api.rest.schemas import Problem
 
     return {
         status: ResponseSpec(
-            data_container=ErrorBody, description=_ERROR_MEANINGS[status], generate_examples=False
+            data_container=Problem,
+            media_type="application/problem+json",
+            description=_ERROR_MEANINGS[status],
+            generate_examples=False,
         )
         for status in statuses
     }

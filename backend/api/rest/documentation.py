@@ -37,16 +37,18 @@ class BinaryBodyOperation(Operation):
 
 
 def _access_responses(role: str) -> dict[int, ResponseSpec]:
-    from backend.api.rest.schemas import ErrorBody
+    from backend.api.rest.schemas import Problem
 
     return {
         401: ResponseSpec(
-            data_container=ErrorBody,
+            data_container=Problem,
+            media_type="application/problem+json",
             description="No credentials, or a token that is revoked or mistyped (code UNAUTHENTICATED)",
             generate_examples=False,
         ),
         403: ResponseSpec(
-            data_container=ErrorBody,
+            data_container=Problem,
+            media_type="application/problem+json",
             description=f"Needs the {role} role, or refused for this caller (code FORBIDDEN)",
             generate_examples=False,
         ),

@@ -19,7 +19,7 @@ from backend.algorithms import Algorithm, get_algorithm, list_algorithms
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses
-from backend.api.rest.schemas import ErrorBody, FitnessOut
+from backend.api.rest.schemas import FitnessOut, Problem
 from backend.guided.quality import model_fitness
 from backend.jobs import follow, service
 from backend.jobs.artifacts import list_files
@@ -207,7 +207,8 @@ def model_files(model: Model, settings: Settings) -> list[str]:
 
 BROKER_DOWN = {
     503: ResponseSpec(
-        data_container=ErrorBody,
+        data_container=Problem,
+        media_type="application/problem+json",
         description="The job broker cannot be reached; nothing was created (code BROKER_UNAVAILABLE)",
         generate_examples=False,
     )

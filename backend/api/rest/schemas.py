@@ -300,15 +300,28 @@ def _id(row: Dataset | Source | Item | LabelClass | TagEvent) -> int:
 
 
 class ErrorInfo(msgspec.Struct, kw_only=True):
+    """The error as API v1 answered it before problem+json: the same code, message and details."""
+
     code: str
     message: str
     details: dict[str, Any] | None = None
 
 
-class ErrorBody(msgspec.Struct, kw_only=True):
-    """The body of every error response; ``code`` is machine-readable (NOT_FOUND, CONFLICT, ...)."""
+class Problem(msgspec.Struct, kw_only=True):
+    """Every error answer: an RFC 9457 problem (``application/problem+json``). ``code`` is the
+    machine-readable code (one of those ``backend.api.errors.ERROR_CODES`` lists: INVALID,
+    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, TOO_LARGE, UNREADABLE, RATE_LIMITED,
+    SOURCE_UNAVAILABLE, BROKER_UNAVAILABLE, DATABASE_UNAVAILABLE, ...), ``type`` is
+    ``urn:labelwise:error:<code>``, ``detail`` says what went wrong for this request, ``details``
+    holds what the code needs (``max_limit`` of a page too large, the rows an import refused...)."""
 
-    error: ErrorInfo
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    details: dict[str, Any] | None = None
+    error: ErrorInfo | None = None  # deprecated: code, message and details again, as API v1 had them
 
 
 class FitnessOut(msgspec.Struct, kw_only=True):

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIFormat,
@@ -25,6 +26,7 @@ from litestar.response import Stream
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, error_responses
 from backend.datasets.service import get_dataset
+from backend.errors import Invalid
 from backend.labels import transfer
 from backend.settings import Settings
 from backend.storage.database import Database
@@ -66,9 +68,19 @@ class _CsvUpload(Operation):
     """The import reads its raw body itself (Litestar would parse it as JSON): describe it here."""
 
     def __post_init__(self) -> None:
+        binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+        form = Schema(
+            type=OpenAPIType.OBJECT,
+            properties={"file": binary},
+            required=["file"],
+            description="the CSV file in the part named 'file'",
+        )
         self.request_body = RequestBody(
-            content={"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
-            description="the CSV file",
+            content={  # the order is kept in openapi.json: generators take the first they support
+                "multipart/form-data": OpenAPIMediaType(schema=form),
+                "text/csv": OpenAPIMediaType(schema=binary),
+            },
+            description="the CSV file: the body itself (text/csv), or a form upload's 'file' part",
             required=True,
         )
 
@@ -105,6 +117,17 @@ async def _export_chunks(
         )
         async for chunk in stream.chunks:
             yield chunk
+
+
+async def _csv_of(request: Request, filename: str | None) -> tuple[bytes, str | None]:
+    """The CSV's bytes (and a file name) from a text/csv body or a multipart upload's ``file`` part.
+    The app's request size limit applies to both: over it is a 413."""
+    if request.content_type[0] != "multipart/form-data":
+        return await request.body(), filename
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile):
+        raise Invalid("a multipart import carries the CSV file in a part named 'file'")
+    return await upload.read(), filename or upload.filename or None
 
 
 class TransferController(Controller):
@@ -165,15 +188,16 @@ class TransferController(Controller):
         "/{dataset_id:int}/import",
         summary="Import labels from a CSV as one 'import' event",
         description=(
-            "The body is the CSV itself (Content-Type text/csv), at most the server's request size "
-            "limit. Columns: `item_id` or `uri` (with `frame` and `source` where needed) and `label`; "
+            "The body is the CSV itself (Content-Type text/csv) or a multipart/form-data upload with "
+            "the CSV in its `file` part, at most the server's request size limit. Columns: `item_id` "
+            "or `uri` (with `frame` and `source` where needed) and `label`; "
             "an empty label unlabels the item. Rows naming unknown items or classes are refused and "
             "reported by line; a malformed file is refused whole and stores nothing."
         ),
         status_code=200,
         responses=error_responses(400, 404, 413),
         operation_class=_CsvUpload,
-        opt={"upload_media_types": ("text/csv",)},  # the one body that is not JSON: request_rules
+        opt={"upload_media_types": ("text/csv", "multipart/form-data")},  # not JSON: request_rules
     )
     async def import_csv(
         self,
@@ -186,7 +210,7 @@ class TransferController(Controller):
         ] = False,
         filename: Annotated[str | None, QueryParameter(description="recorded with the event")] = None,
     ) -> LabelImportReport:
-        data = await request.body()  # the app's request size limit applies: over it is a 413
+        data, filename = await _csv_of(request, filename)
         report = await transfer.import_labels_csv(
             session,
             dataset_id,
