@@ -25,6 +25,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.jobs",
     "backend.api.rest.job_events",
     "backend.api.rest.guided",
+    "backend.api.rest.next_actions",
     "backend.api.rest.review",
     "backend.api.rest.explorer",
     "backend.api.rest.feature_report",
