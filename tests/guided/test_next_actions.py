@@ -4,13 +4,23 @@ event per batch naming its model, 409 for the second of two users, jobs queued a
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+from click.testing import CliRunner
 
 import tests.guided.cluster_features
 import tests.guided.trust_classifiers
 import tests.jobs.sleeper  # noqa: F401  (registers a test algorithm that fails when told)
+from backend.cli import main
+from backend.settings import Settings, get_settings
+from tests.graphql.conftest import gql, gql_error
 from tests.guided.conftest import API, add_class, item_ids, run_job, tag
 from tests.jobs.conftest import wait_for
+from tests.jobs.test_cli_jobs import env_of
 
 
 async def queue(client: Any, dataset_id: int, limit: int = 20) -> dict[str, Any]:
@@ -230,3 +240,86 @@ async def test_bad_requests(server, dataset):
     found = await queue(server, dataset.id)
     key = of_kind(found, "train_extractor")[0]["key"]
     assert (await accept(server, 999999, {"key": key})).status_code == 400  # another dataset's key
+
+
+QUEUE = """
+query($d: Int!) { nextActions(datasetId: $d, limit: 20) {
+  datasetId needs stopping
+  suggestions { key kind title reason expectedLabels expectedActions expectedPrecision itemIds labelId
+                modelId threshold params } } }
+"""
+ACCEPT = """
+mutation($d: Int!, $k: String!, $items: [Int!]) {
+  acceptSuggestion(datasetId: $d, key: $k, itemIds: $items) { labeled jobIds batchId skipped } }
+"""
+
+
+async def test_graphql_reads_the_queue_and_accepts_with_a_conflict_for_the_second(server, dataset):
+    rest = await queue(server, dataset.id)
+    found = (await gql(server, QUEUE, {"d": dataset.id}))["nextActions"]
+    assert found["datasetId"] == dataset.id and found["needs"] == rest["needs"]
+    assert [s["kind"] for s in found["suggestions"]] == kinds(rest)
+    assert found["stopping"] is None
+
+    ids, classes, model_id = await oracle(server, dataset.id)
+    found = (await gql(server, QUEUE, {"d": dataset.id}))["nextActions"]
+    batch = next(s for s in found["suggestions"] if s["kind"] == "probability_batch")
+    assert batch["modelId"] == model_id and batch["expectedPrecision"] > 0.8
+    keep = batch["itemIds"][:2]
+    done = (await gql(server, ACCEPT, {"d": dataset.id, "k": batch["key"], "items": keep}))[
+        "acceptSuggestion"
+    ]
+    assert done["labeled"] == 2 and done["jobIds"] == [] and done["batchId"]
+    event = (await events(server, dataset.id))[0]
+    assert event["id"] == done["batchId"] and event["model_id"] == model_id
+    assert event["parameters"]["deselected"] == len(batch["itemIds"]) - 2
+    await gql_error(
+        server,
+        ACCEPT,
+        {"d": dataset.id, "k": batch["key"], "items": keep},
+        code="CONFLICT",
+        fragments=("2 of",),
+    )
+    label_items = next(s for s in found["suggestions"] if s["kind"] == "label_items")
+    await gql_error(
+        server, ACCEPT, {"d": dataset.id, "k": label_items["key"]}, code="INVALID", fragments=("one by one",)
+    )
+    assert classes and ids
+
+
+@pytest.fixture
+def cli(guided_settings: Settings) -> Iterator[CliRunner]:
+    get_settings.cache_clear()
+    yield CliRunner(env=env_of(guided_settings))
+    get_settings.cache_clear()
+
+
+async def invoke(cli: CliRunner, args: list[str]) -> Any:
+    """The command in a thread (it runs its own event loop, as from a shell)."""
+    get_settings.cache_clear()
+    try:
+        return await asyncio.to_thread(cli.invoke, main, args)
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_cli_lists_the_queue_and_accepts_a_batch_once(cli, server, dataset):
+    ids, classes, model_id = await oracle(server, dataset.id)
+    shown = await invoke(cli, ["next-actions", dataset.name, "--json"])
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)
+    assert found == await queue(server, dataset.id, limit=10)  # the REST shape, the same answer
+    batch = of_kind(found, "probability_batch")[0]
+    text = await invoke(cli, ["next-actions", dataset.name, "--limit", "3"])
+    assert text.exit_code == 0 and f"key: {found['suggestions'][0]['key']}" in text.output
+    assert found["suggestions"][0]["title"] in text.output
+
+    keep = ",".join(str(i) for i in batch["item_ids"][:3])
+    done = await invoke(cli, ["accept-suggestion", dataset.name, batch["key"], "--items", keep])
+    assert done.exit_code == 0, done.output
+    event = (await events(server, dataset.id))[0]
+    assert f"labeled 3 items (event {event['id']})" in done.output
+    assert event["kind"] == "probability" and event["model_id"] == model_id and event["tagger"] == "cli-user"
+    again = await invoke(cli, ["accept-suggestion", dataset.name, batch["key"], "--items", keep])
+    assert again.exit_code == 1 and "CONFLICT" in again.output
+    assert classes and ids
