@@ -77,7 +77,7 @@ RETRAIN_GROWTH = 0.2  # labels grown by this share since the newest classifier: 
 MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
 LABEL_ONE_BY_ONE = 10  # items the "label these" suggestion holds
 MAX_SUSPECTS = 20
-NEIGHBOUR_SUSPECTS_UP_TO = 5000  # labeled items up to which neighbour disagreement is computed
+NEIGHBOUR_SUSPECTS_UP_TO = 500  # labeled items up to which neighbour disagreement is computed (L^2)
 DEFAULT_CLASSIFIER = "vector_classifier"
 
 
@@ -273,7 +273,7 @@ def _one_by_one(
     weights = weights[order] if weights is not None else None
     if len(labeled_rows):
         sample = (
-            labeled_rows if len(labeled_rows) <= sm.SAMPLE else rng.choice(labeled_rows, sm.SAMPLE, False)
+            labeled_rows if len(labeled_rows) <= sm.CENTRES else rng.choice(labeled_rows, sm.CENTRES, False)
         )
         picks = sm.k_center(points, np.asarray(raw[np.sort(sample)], np.float32), LABEL_ONE_BY_ONE, weights)
         how = how or "items far from every labeled item (k-center over a sample of unlabeled items)"

@@ -19,8 +19,9 @@ SIMILARITY_SIZES = (8, 16, 24, 48, 96, 200)
 MIN_PROBABILITY_PRECISION = 0.8  # a batch expected to be less right than this is not suggested
 MIN_SIMILARITY_PRECISION = 0.75
 MIN_THRESHOLD = 0.5  # below it a class's probability is not its arg-max for sure
-POOL = 1000  # the least certain unlabeled items among which diversity chooses
-SAMPLE = 2000  # unlabeled items k-center greedy / k-means look at (bounded work)
+POOL = 500  # the least certain unlabeled items among which diversity chooses
+SAMPLE = 2000  # unlabeled items k-means looks at (bounded work)
+CENTRES = 500  # labeled items k-center measures distances to, at most (a sample)
 MIN_SUPPORT = 10  # labeled items a precision rests on at least (the next ones below the threshold)
 PRIOR_WEIGHT = 2.0  # pseudo-counts that pull a small held-out support towards the prior
 
@@ -180,7 +181,7 @@ def probability_batches(
         if cut is None:
             continue
         chosen = rows[cut.rows]
-        batches.append(ProbabilityBatch(label_id, [int(i) for i in item_ids[chosen]], cut))
+        batches.append(ProbabilityBatch(label_id, item_ids[chosen].tolist(), cut))
     return batches
 
 
@@ -256,8 +257,8 @@ def similarity_batches(
         batches.append(
             SimilarityBatch(
                 label_id,
-                [int(i) for i in vector_ids[query_rows]],
-                [int(i) for i in vector_ids[top[cut.rows]]],
+                vector_ids[query_rows].tolist(),
+                vector_ids[top[cut.rows]].tolist(),
                 cut,
             )
         )
