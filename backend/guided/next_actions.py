@@ -42,6 +42,7 @@ from backend.errors import Conflict, Forbidden, Invalid
 from backend.feature_report.service import submit_report, suggest_training
 from backend.feature_report.sources import feature_candidates
 from backend.guided import suggest_math as sm
+from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues
 from backend.guided.suggest_state import (
     QueueState,
@@ -291,6 +292,9 @@ async def next_actions(
     if not 1 <= limit <= 100:
         raise Invalid("limit must be between 1 and 100")
     state = await read_state(session, dataset_id)
+    unfit = None
+    if state.classifier is not None and model_fitness(state.classifier, settings).unfit:
+        unfit, state.classifier = state.classifier, None  # its batches would be refused: no batches
     reviewed: set[int] = set()
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
@@ -299,13 +303,18 @@ async def next_actions(
     suggestions: list[Suggestion] = []
     key = _keyer(state)
     _needs(state, needs)
+    if unfit is not None:
+        needs.append(
+            f"classifier {unfit.id} ({unfit.name}) is unfit for batches "
+            f"({model_fitness(unfit, settings).reason}): label more, then retrain"
+        )
     for batch in work.probability:
         suggestions.append(_probability_suggestion(state, key, batch))
     for batch in work.similarity:
         suggestions.append(_similarity_suggestion(state, key, batch))
     if work.one_by_one and state.classes:
         suggestions.append(_one_by_one_suggestion(state, key, work))
-    elif state.item_count and not state.labels and state.classes:
+    elif state.item_count > len(state.labels) and state.classes:
         suggestions.append(await _spread_suggestion(session, state, key))
     if work.suspects:
         suggestions.append(_suspects_suggestion(state, key, work))
@@ -412,7 +421,7 @@ def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggesti
 
 
 async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any) -> Suggestion:
-    """No features at all: items spread evenly over the dataset's order."""
+    """No features at all: unlabeled items spread evenly over the dataset's order."""
     from sqlalchemy import select
 
     from backend.storage.tables import Item
@@ -426,6 +435,7 @@ async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any)
             )
         ).all()
     )
+    ids = [i for i in ids if i not in state.labels]
     picked = [int(ids[p]) for p in sm.spread(LABEL_ONE_BY_ONE, len(ids))]
     how = (
         "no features yet: items spread evenly over the dataset "

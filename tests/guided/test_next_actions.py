@@ -323,3 +323,17 @@ async def test_cli_lists_the_queue_and_accepts_a_batch_once(cli, server, dataset
     again = await invoke(cli, ["accept-suggestion", dataset.name, batch["key"], "--items", keep])
     assert again.exit_code == 1 and "CONFLICT" in again.output
     assert classes and ids
+
+
+async def test_an_unfit_classifier_gives_no_batches_and_the_queue_says_why(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    job = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-one-class"})
+    await run_job(server, {"kind": "infer", "model_id": job["model_id"]})
+    found = await queue(server, dataset.id)
+    assert any(f"classifier {job['model_id']}" in n and "unfit" in n for n in found["needs"])
+    assert "probability_batch" not in kinds(found)
+    spread = of_kind(found, "label_items")[0]  # no features: unlabeled items spread over the dataset
+    assert not set(spread["item_ids"]) & set(ids[:12]) and len(spread["item_ids"]) == 10
