@@ -38,6 +38,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.jobs",
     "backend.api.graphql.guided",
     "backend.api.graphql.next_actions",
+    "backend.api.graphql.fresh",
     "backend.api.graphql.explorer",
     "backend.api.graphql.review",
     "backend.api.graphql.accounts",
