@@ -3,7 +3,6 @@ command line, through the same domain calls as REST and GraphQL."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -13,16 +12,13 @@ from backend.cli_jobs import _call, _enqueuer, _prepare
 from backend.settings import get_settings
 
 
-def _as_json(found: Any) -> dict[str, Any]:
-    stopping = found.stopping
-    if stopping is not None and dataclasses.is_dataclass(stopping):
-        stopping = dataclasses.asdict(stopping)  # type: ignore[arg-type]
-    return {
-        "dataset_id": found.dataset_id,
-        "suggestions": [dataclasses.asdict(s) for s in found.suggestions],
-        "needs": list(found.needs),
-        "stopping": stopping,
-    }
+def _as_json(found: Any) -> Any:
+    """The REST answer's shape, from the REST module's own structs."""
+    import msgspec
+
+    from backend.api.rest.next_actions import NextActionsOut
+
+    return msgspec.to_builtins(NextActionsOut.of(found))
 
 
 @click.command("next-actions")
@@ -47,6 +43,8 @@ def next_actions_cmd(dataset_name: str, limit: int, as_json: bool) -> None:
         return
     for need in found.needs:
         click.echo(f"needs: {need}")
+    if found.stopping is not None:
+        click.echo(f"stopping: {found.stopping.reason}")
     if not found.suggestions:
         click.echo("no suggestion")
     for rank, s in enumerate(found.suggestions, 1):

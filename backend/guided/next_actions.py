@@ -38,12 +38,13 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.roles import TRAINER, allows
-from backend.errors import Conflict, Forbidden, Invalid
+from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.feature_report.sources import feature_candidates
 from backend.guided import suggest_math as sm
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues
+from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
 from backend.guided.suggest_state import (
     QueueState,
     index_built,
@@ -107,7 +108,7 @@ class NextActions:
     dataset_id: int
     suggestions: list[Suggestion]
     needs: list[str]
-    stopping: Any | None = None  # backend.guided.stopping.StoppingEstimate, once wired
+    stopping: StoppingEstimate | None = None
 
 
 @dataclass
@@ -336,8 +337,42 @@ async def next_actions(
                 {},
             )
         )
+    stopping = None
+    try:
+        stopping = await stopping_estimate(session, settings, dataset_id)
+    except LabelwiseError as exc:  # the queue never fails for want of a model: it says so
+        needs.append(f"no stopping estimate: {exc.message}")
+    if stopping is not None:
+        rest = _auto_label_rest_suggestion(state, key, stopping)
+        if rest is not None:
+            suggestions.append(rest)
     suggestions.sort(key=lambda s: (-s.expected_yield, KINDS.index(s.kind)))
-    return NextActions(dataset_id, suggestions[:limit], needs, None)
+    return NextActions(dataset_id, suggestions[:limit], needs, stopping)
+
+
+def _auto_label_rest_suggestion(state: QueueState, key: Any, stopping: StoppingEstimate) -> Suggestion | None:
+    """Stop here: every unlabeled item at >= p labeled by the classifier, as one event. Its wrong
+    labels count as the fixes a careful user would make (so it ranks after cleaner batches)."""
+    accuracy, count = stopping.expected_accuracy, stopping.auto_label_count
+    if stopping.model_id is None or accuracy is None or count <= 0:
+        return None
+    more = "; ".join(f"+{k} labels: {a:.1%}" for k, a in stopping.with_more_labels)
+    return Suggestion(
+        key(kind="auto_label_rest", m=stopping.model_id, t=stopping.threshold, n=count),
+        "auto_label_rest",
+        f"Auto-label the rest: {count} of {stopping.unlabeled} unlabeled items "
+        f"at p >= {stopping.threshold:g}",
+        f"classifier {stopping.model_id}: expected accuracy {accuracy:.1%} ({stopping.reason})"
+        + (f"; with more labels {more}" if more else ""),
+        round(count * accuracy, 2),
+        round(1.0 + count * (1.0 - accuracy), 2),
+        round(accuracy, 4),
+        [],  # every unlabeled item at >= threshold (GET .../probability lists them)
+        None,
+        stopping.model_id,
+        stopping.threshold,
+        {"count": count, "unlabeled": stopping.unlabeled},
+    )
 
 
 def _keyer(state: QueueState) -> Any:
@@ -763,8 +798,22 @@ async def accept_suggestion(
         raise Invalid("label these items one by one (the label page), there is no batch to accept")
     if kind == "review_suspects":
         raise Invalid("open the review page: each suspect is kept or relabeled on its own")
-    if kind in ("add_classes", "auto_label_rest"):
-        raise Invalid(f"a '{kind}' suggestion is carried out on its own page, not accepted here")
+    if kind == "add_classes":
+        raise Invalid("add classes on the dataset's classes page (or POST .../classes)")
+    if kind == "auto_label_rest":
+        if item_ids is not None or label_id is not None:
+            raise Invalid("auto-label the rest takes the whole rest at its own classes: no items or class")
+        done = await auto_label_rest(
+            session,
+            settings,
+            dataset_id,
+            model_id=int(body["m"]),
+            threshold=float(body["t"]),
+            tagger=tagger,
+            expected_count=int(body["n"]),
+            seen_event_id=int(body["w"]),
+        )
+        return AcceptResult(labeled=done.labeled, batch_id=int(done.event.id))  # type: ignore[arg-type]
     if kind in JOB_KINDS:
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")

@@ -50,12 +50,14 @@ def assert_ranked(found: dict[str, Any]) -> None:
     assert yields == sorted(yields, reverse=True), yields
 
 
-async def oracle(client: Any, dataset_id: int) -> tuple[list[int], list[int], int]:
+async def oracle(
+    client: Any, dataset_id: int, positions: list[int] | None = None
+) -> tuple[list[int], list[int], int]:
     """Classes a, b, c; items 0..11 labeled by the oracle's rule (position % 3); the oracle
     classifier trained (held-out figures of every labeled item) and applied."""
     ids = await item_ids(client, dataset_id)
     classes = [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
-    for i in range(12):
+    for i in range(12) if positions is None else positions:
         await tag(client, dataset_id, [ids[i]], classes[i % 3])
     job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
     await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
@@ -64,7 +66,8 @@ async def oracle(client: Any, dataset_id: int) -> tuple[list[int], list[int], in
 
 async def test_an_empty_dataset_says_what_it_needs_and_suggests_the_first_steps(server, dataset):
     found = await queue(server, dataset.id)
-    assert found["dataset_id"] == dataset.id and found["stopping"] is None
+    assert found["dataset_id"] == dataset.id
+    assert found["stopping"]["model_id"] is None and found["stopping"]["unlabeled"] == 30
     assert any("two label classes" in n for n in found["needs"])
     assert any("train a feature extractor" in n for n in found["needs"])
     assert "train_extractor" in kinds(found) and "add_classes" in kinds(found)
@@ -194,6 +197,12 @@ async def test_probability_batches_accept_once_and_the_second_user_gets_409(serv
     error = second.json()["error"]
     assert error["code"] == "CONFLICT" and str(len(best["item_ids"])) in error["message"]
     assert (await events(server, dataset.id))[0]["id"] == result["batch_id"]
+    # the stopping estimate rests on the classifier; auto-labeling the rest is the last step
+    found = await queue(server, dataset.id)
+    assert found["stopping"]["model_id"] == model_id
+    rest = of_kind(found, "auto_label_rest")
+    if rest:  # present when items remain at p >= the estimate's threshold
+        assert rest[0]["expected_precision"] == found["stopping"]["expected_accuracy"]
     # a tampered key is refused
     bad = await accept(server, dataset.id, {"key": best["key"][:-2] + "00"})
     assert bad.status_code == 400
@@ -244,7 +253,7 @@ async def test_bad_requests(server, dataset):
 
 QUEUE = """
 query($d: Int!) { nextActions(datasetId: $d, limit: 20) {
-  datasetId needs stopping
+  datasetId needs stopping { modelId unlabeled autoLabelCount expectedAccuracy }
   suggestions { key kind title reason expectedLabels expectedActions expectedPrecision itemIds labelId
                 modelId threshold params } } }
 """
@@ -259,7 +268,7 @@ async def test_graphql_reads_the_queue_and_accepts_with_a_conflict_for_the_secon
     found = (await gql(server, QUEUE, {"d": dataset.id}))["nextActions"]
     assert found["datasetId"] == dataset.id and found["needs"] == rest["needs"]
     assert [s["kind"] for s in found["suggestions"]] == kinds(rest)
-    assert found["stopping"] is None
+    assert found["stopping"]["modelId"] is None
 
     ids, classes, model_id = await oracle(server, dataset.id)
     found = (await gql(server, QUEUE, {"d": dataset.id}))["nextActions"]
@@ -337,3 +346,23 @@ async def test_an_unfit_classifier_gives_no_batches_and_the_queue_says_why(serve
     assert "probability_batch" not in kinds(found)
     spread = of_kind(found, "label_items")[0]  # no features: unlabeled items spread over the dataset
     assert not set(spread["item_ids"]) & set(ids[:12]) and len(spread["item_ids"]) == 10
+
+
+async def test_auto_label_the_rest_is_suggested_and_accepted_once(server, dataset):
+    # every other item of the sure end labeled: held-out items and unlabeled ones at p >= 0.9
+    ids, classes, model_id = await oracle(server, dataset.id, list(range(6, 30, 2)))
+    found = await queue(server, dataset.id)
+    rest = of_kind(found, "auto_label_rest")[0]
+    stopping = found["stopping"]
+    assert rest["model_id"] == model_id == stopping["model_id"]
+    assert rest["params"]["count"] == stopping["auto_label_count"] > 0
+    assert rest["threshold"] == stopping["threshold"] and rest["item_ids"] == []
+    assert (await accept(server, dataset.id, {"key": rest["key"], "item_ids": [ids[-1]]})).status_code == 400
+    done = await accept(server, dataset.id, {"key": rest["key"]})
+    assert done.status_code == 201, done.text
+    assert done.json()["labeled"] == rest["params"]["count"]
+    event = (await events(server, dataset.id))[0]
+    assert event["id"] == done.json()["batch_id"] and event["kind"] == "probability"
+    assert event["model_id"] == model_id and event["parameters"]["auto_label_rest"] is True
+    assert (await accept(server, dataset.id, {"key": rest["key"]})).status_code == 409
+    assert classes

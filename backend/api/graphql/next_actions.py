@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from backend.api.access import caller_of
 from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.fresh import StoppingEstimate
 from backend.guided import next_actions as queue
 from backend.jobs.runtime import enqueue_for
 
@@ -45,7 +46,7 @@ class NextActions:
     dataset_id: int
     suggestions: list[Suggestion]
     needs: list[str] = strawberry.field(description="What the queue needs before it can suggest more.")
-    stopping: JSON | None = strawberry.field(description="The stopping estimate; null until there is one.")
+    stopping: StoppingEstimate | None = strawberry.field(description="Where to stop: the stopping estimate.")
 
 
 @strawberry.type(description="What accepting did: labels written as one event (batchId), or jobs queued.")
@@ -54,10 +55,6 @@ class AcceptResult:
     job_ids: list[int]
     batch_id: int | None
     skipped: int
-
-
-def _stopping(value: Any) -> Any:
-    return dataclasses.asdict(value) if value is not None and dataclasses.is_dataclass(value) else value
 
 
 @strawberry.type
@@ -70,7 +67,7 @@ class Query:
             dataset_id=found.dataset_id,
             suggestions=[Suggestion.of(s) for s in found.suggestions],
             needs=list(found.needs),
-            stopping=_stopping(found.stopping),
+            stopping=StoppingEstimate.of(found.stopping) if found.stopping is not None else None,
         )
 
 

@@ -15,6 +15,7 @@ from backend.api.access import caller_of
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
 from backend.api.rest.jobs import BROKER_DOWN
+from backend.api.rest.stopping import StoppingEstimateOut
 from backend.guided import next_actions as queue
 from backend.jobs.runtime import enqueue_for
 
@@ -47,18 +48,15 @@ class NextActionsOut(msgspec.Struct, kw_only=True):
     dataset_id: int
     suggestions: list[SuggestionOut]
     needs: list[str]
-    stopping: dict[str, Any] | None
+    stopping: StoppingEstimateOut | None
 
     @classmethod
     def of(cls, found: queue.NextActions) -> NextActionsOut:
-        stopping = found.stopping
-        if stopping is not None and dataclasses.is_dataclass(stopping):
-            stopping = dataclasses.asdict(stopping)  # type: ignore[arg-type]
         return cls(
             dataset_id=found.dataset_id,
             suggestions=[SuggestionOut.of(s) for s in found.suggestions],
             needs=list(found.needs),
-            stopping=stopping,
+            stopping=StoppingEstimateOut.of(found.stopping) if found.stopping is not None else None,
         )
 
 
