@@ -366,3 +366,33 @@ async def test_auto_label_the_rest_is_suggested_and_accepted_once(server, datase
     assert event["model_id"] == model_id and event["parameters"]["auto_label_rest"] is True
     assert (await accept(server, dataset.id, {"key": rest["key"]})).status_code == 409
     assert classes
+
+
+async def test_two_users_accepting_at_once_label_the_batch_once(server, dataset):
+    _, _, model_id = await oracle(server, dataset.id)
+    best = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    first, second = await asyncio.gather(
+        accept(server, dataset.id, {"key": best["key"]}), accept(server, dataset.id, {"key": best["key"]})
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409], (first.text, second.text)
+    batches = [e for e in await events(server, dataset.id) if e["kind"] == "probability"]
+    assert len(batches) == 1 and batches[0]["model_id"] == model_id
+
+
+async def test_starting_jobs_needs_a_trainer(session, guided_settings, dataset):
+    from backend.errors import Forbidden
+    from backend.guided.next_actions import accept_suggestion, make_key
+    from backend.labels.batches import latest_event_id
+
+    key = make_key(dataset.id, await latest_event_id(session, dataset.id), "feature_report", j={})
+    with pytest.raises(Forbidden, match="trainer"):
+        await accept_suggestion(
+            session,
+            guided_settings,
+            dataset.id,
+            key,
+            item_ids=None,
+            label_id=None,
+            tagger="x",
+            role="labeler",
+        )
