@@ -31,6 +31,7 @@ import base64
 import hashlib
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +165,22 @@ class _Work:
     covered: int = 0  # unlabeled items the probability batches would label
     unlabeled: int = 0
     suspects: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # outputs that could not be read
+
+
+def _readable(work: _Work, model: Any, load: Any, directory: Any) -> Any:
+    """``load(directory)``, or None with a line in ``problems`` when the files are broken."""
+    if directory is None:
+        return None
+    try:
+        return load(directory)
+    except (LabelwiseError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        message = exc.message if isinstance(exc, LabelwiseError) else type(exc).__name__
+        work.problems.append(
+            f"the saved outputs of model {model.id} ({model.name}) cannot be read ({message}): "
+            "run its inference again (or retrain it)"
+        )
+        return None
 
 
 def _compute(
@@ -178,14 +195,14 @@ def _compute(
     outputs = None
     if state.classifier is not None:
         directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
-        outputs = load_probabilities(directory) if directory else None
+        outputs = _readable(work, state.classifier, load_probabilities, directory)
     vectors = None
     if state.feature_model is not None:
         directory = state.output_dir(settings, int(state.feature_model.id))  # type: ignore[arg-type]
-        vectors = load_vectors(directory) if directory else None
+        vectors = _readable(work, state.feature_model, load_vectors, directory)
     elif state.classifier is not None:  # its hidden-layer features, if it wrote them
         directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
-        vectors = load_vectors(directory) if directory else None
+        vectors = _readable(work, state.classifier, load_vectors, directory)
 
     margin_by_id: tuple[np.ndarray, np.ndarray] | None = None
     if outputs is not None and len(outputs.item_ids):
@@ -231,7 +248,7 @@ def _compute(
         work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
 
     if state.classifier is not None and len(single) >= 2:
-        issues = load_label_issues(model_dir(settings, state.classifier))  # type: ignore[arg-type]
+        issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
         use_vectors = vectors is not None and len(single) <= NEIGHBOUR_SUSPECTS_UP_TO
         pending = {i: label for i, label in single.items() if i not in reviewed}
         if pending and (issues is not None or use_vectors):
@@ -304,6 +321,7 @@ async def next_actions(
     suggestions: list[Suggestion] = []
     key = _keyer(state)
     _needs(state, needs)
+    needs.extend(work.problems)
     if unfit is not None:
         needs.append(
             f"classifier {unfit.id} ({unfit.name}) is unfit for batches "
@@ -342,6 +360,10 @@ async def next_actions(
         stopping = await stopping_estimate(session, settings, dataset_id)
     except LabelwiseError as exc:  # the queue never fails for want of a model: it says so
         needs.append(f"no stopping estimate: {exc.message}")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # broken saved outputs
+        needs.append(
+            f"no stopping estimate: a classifier's saved outputs cannot be read ({type(exc).__name__})"
+        )
     if stopping is not None:
         rest = _auto_label_rest_suggestion(state, key, stopping)
         if rest is not None:

@@ -6,6 +6,7 @@ inference of each model, the feature report; and the saved outputs it ranks with
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def load_held_out_or_none(model_dir: Path | None) -> HeldOut | None:
         return None
     try:
         return load_held_out(model_dir)
-    except (NotFound, Invalid):
+    except (NotFound, Invalid, OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
 
 

@@ -18,7 +18,7 @@ import tests.jobs.sleeper  # noqa: F401  (registers a test algorithm that fails 
 from backend.cli import main
 from backend.settings import Settings, get_settings
 from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, item_ids, run_job, tag
+from tests.guided.conftest import API, add_class, feature_dir, item_ids, run_job, tag
 from tests.jobs.conftest import wait_for
 from tests.jobs.test_cli_jobs import env_of
 
@@ -396,3 +396,14 @@ async def test_starting_jobs_needs_a_trainer(session, guided_settings, dataset):
             tagger="x",
             role="labeler",
         )
+
+
+async def test_broken_saved_outputs_are_a_need_not_an_error(server, dataset, guided_settings):
+    _, _, model_id = await oracle(server, dataset.id)
+    infer = (await server.get(f"{API}/jobs", params={"model_id": model_id, "kind": "infer"})).json()["jobs"][
+        0
+    ]
+    (feature_dir(guided_settings, infer) / "probabilities.npy").write_bytes(b"not numpy")
+    found = await queue(server, dataset.id)
+    assert any(f"model {model_id}" in n and "cannot be read" in n for n in found["needs"]), found["needs"]
+    assert "probability_batch" not in kinds(found)
