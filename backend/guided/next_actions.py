@@ -312,7 +312,19 @@ async def next_actions(
     state = await read_state(session, dataset_id)
     unfit = None
     if state.classifier is not None and model_fitness(state.classifier, settings).unfit:
-        unfit, state.classifier = state.classifier, None  # its batches would be refused: no batches
+        # its batches would be refused: an older classifier that is not unfit, else none
+        unfit, stale = state.classifier, {m.id for m, _ in state.stale_classifiers}
+        state.classifier = next(
+            (
+                m
+                for m in state.ready("classifier")
+                if m.dataset_id == dataset_id
+                and m.id not in stale
+                and state.has_file(int(m.id), "probabilities.npy")  # type: ignore[arg-type]
+                and not model_fitness(m, settings).unfit
+            ),
+            None,
+        )
     reviewed: set[int] = set()
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)

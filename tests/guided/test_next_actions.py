@@ -407,3 +407,13 @@ async def test_broken_saved_outputs_are_a_need_not_an_error(server, dataset, gui
     found = await queue(server, dataset.id)
     assert any(f"model {model_id}" in n and "cannot be read" in n for n in found["needs"]), found["needs"]
     assert "probability_batch" not in kinds(found)
+
+
+async def test_a_newer_unfit_classifier_leaves_the_batches_to_an_older_fit_one(server, dataset):
+    _, _, fit = await oracle(server, dataset.id)
+    job = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-one-class"})
+    await run_job(server, {"kind": "infer", "model_id": job["model_id"]})
+    found = await queue(server, dataset.id)
+    assert any(f"classifier {job['model_id']}" in n and "unfit" in n for n in found["needs"])
+    batches = of_kind(found, "probability_batch")
+    assert batches and {s["model_id"] for s in batches} == {fit}
