@@ -236,10 +236,11 @@ def _compute(
         labeled_classes = np.fromiter(single.values(), np.int64, len(single))
         ok = labeled_rows >= 0
         labeled_rows, labeled_classes = labeled_rows[ok], labeled_classes[ok]
-        if state.classifier is None or not work.probability:
-            unit = sm.unit(raw)
+        # similarity pages for the classes no probability batch serves (all, without a classifier)
+        uncovered = active - {b.label_id for b in work.probability}
+        if uncovered:
             work.similarity = sm.similarity_batches(
-                vector_ids, unit, unlabeled_v, labeled_rows, labeled_classes, classes=active
+                vector_ids, sm.unit(raw), unlabeled_v, labeled_rows, labeled_classes, classes=uncovered
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
