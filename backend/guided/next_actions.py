@@ -41,7 +41,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.roles import TRAINER, allows
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
-from backend.feature_report.sources import feature_candidates
 from backend.guided import suggest_math as sm
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues
@@ -695,7 +694,7 @@ async def _job_suggestions(
         two_classes
         and report.pending_job_id is None
         and (report.job_id is None or len(state.labels) >= 2 * max(1, report.labeled_items))
-        and len(await feature_candidates(session, state.dataset_id)) >= 2
+        and len(state.with_vectors()) >= 2  # as feature_candidates counts them, without the queries
     ):
         job(
             "feature_report",

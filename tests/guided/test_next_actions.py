@@ -417,3 +417,20 @@ async def test_a_newer_unfit_classifier_leaves_the_batches_to_an_older_fit_one(s
     assert any(f"classifier {job['model_id']}" in n and "unfit" in n for n in found["needs"])
     batches = of_kind(found, "probability_batch")
     assert batches and {s["model_id"] for s in batches} == {fit}
+
+
+async def test_two_feature_models_and_labels_suggest_the_feature_report(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    await features(server, dataset.id)
+    assert "feature_report" not in kinds(await queue(server, dataset.id))  # one model: nothing to compare
+    await features(server, dataset.id)
+    for i in range(9):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    found = await queue(server, dataset.id)
+    report = of_kind(found, "feature_report")[0]
+    response = await accept(server, dataset.id, {"key": report["key"]})
+    assert response.status_code == 201, response.text
+    job = await wait_for(server, response.json()["job_ids"][0])
+    assert job["kind"] == "feature-report" and job["state"] == "succeeded", job["error"]
+    assert "feature_report" not in kinds(await queue(server, dataset.id))  # done, labels not doubled
