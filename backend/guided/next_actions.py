@@ -823,8 +823,8 @@ async def accept_suggestion(
 ) -> AcceptResult:
     """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
     event naming its model, 409 when any kept item was labeled since the suggestion was made; a
-    job as a normal job (trainers). ``label_items`` / ``review_suspects`` are done by labeling /
-    reviewing (400)."""
+    job as a normal job (trainers; 409 while the same job is queued or running). ``label_items``
+    and ``review_suspects`` are done by labeling and reviewing (400)."""
     body = read_key(key, dataset_id)
     state = await read_state(session, dataset_id)
     kind = body["k"]
@@ -864,6 +864,20 @@ async def _accept_job(
     tagger: str,
 ) -> AcceptResult:
     kind, params = body["k"], body.get("j") or {}
+    running = {
+        "feature_report": lambda: state.active("feature-report"),
+        "retrain": lambda: state.active("train", algorithm=params.get("algorithm")),
+        "train_extractor": lambda: state.active("train", algorithm=params.get("algorithm")),
+        "run_inference": lambda: state.active("infer", model_id=params.get("model_id")),
+        "build_index": lambda: state.active("build-index", model_id=params.get("model_id")),
+    }[kind]()
+    if running is not None:  # someone accepted it already: one job, not two
+        raise Conflict(
+            f"job {running.id} ({running.kind} {running.algorithm}) is {running.state} already: "
+            "wait for it, or cancel it first",
+            reason="job_active",
+            job_id=running.id,
+        )
     if kind == "feature_report":
         job = await submit_report(session, settings, enqueue, state.dataset_id, submitted_by=tagger)
     elif kind in ("retrain", "train_extractor"):

@@ -102,8 +102,11 @@ async def test_accepting_a_job_suggestion_queues_a_normal_job(server, dataset):
     job = (await server.get(f"{API}/jobs/{result['job_ids'][0]}")).json()
     assert job["kind"] == "train" and job["algorithm"] == train["params"]["algorithm"]
     assert job["dataset_id"] == dataset.id and job["submitted_by"]
-    # a normal job: visible, cancellable; while it trains the queue does not ask for another
+    # a normal job: visible, cancellable; while it trains the queue does not ask for another, and a
+    # second user accepting the same suggestion gets a conflict, not a second job
     assert "train_extractor" not in kinds(await queue(server, dataset.id))
+    again = await accept(server, dataset.id, {"key": train["key"]})
+    assert again.status_code == 409 and f"job {job['id']}" in again.json()["error"]["message"]
     assert (await server.post(f"{API}/jobs/{job['id']}/cancel")).status_code in (200, 201, 202)
     await wait_for(server, job["id"])
 
@@ -434,3 +437,27 @@ async def test_two_feature_models_and_labels_suggest_the_feature_report(server, 
     job = await wait_for(server, response.json()["job_ids"][0])
     assert job["kind"] == "feature-report" and job["state"] == "succeeded", job["error"]
     assert "feature_report" not in kinds(await queue(server, dataset.id))  # done, labels not doubled
+
+
+async def test_big_datasets_get_the_index_and_labels_a_first_classifier(server, dataset, monkeypatch):
+    import backend.guided.next_actions as queue_module
+
+    monkeypatch.setattr(queue_module, "EXACT_THRESHOLD", 10)  # 30 items count as big here
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b")]
+    model_id = await features(server, dataset.id)
+    found = await queue(server, dataset.id)
+    index = of_kind(found, "build_index")[0]
+    assert index["model_id"] == model_id
+    assert "retrain" not in kinds(found)  # too few labels for a classifier yet
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 2])
+    found = await queue(server, dataset.id)
+    first = of_kind(found, "retrain")[0]
+    assert first["title"] == "Train a classifier on the best features"
+    assert first["params"]["algorithm"] == "vector_classifier" and first["params"]["features"] == model_id
+    response = await accept(server, dataset.id, {"key": index["key"]})  # labels since: a job still fits
+    assert response.status_code == 201, response.text
+    job = await wait_for(server, response.json()["job_ids"][0])
+    assert job["kind"] == "build-index" and job["model_id"] == model_id and job["state"] == "succeeded"
+    assert "build_index" not in kinds(await queue(server, dataset.id))

@@ -76,7 +76,8 @@ class Mutation:
     @strawberry.mutation(
         description="Carry out a suggestion: a batch (itemIds: the kept items, null: all; labelId: "
         "another class) as one event naming its model, CONFLICT when any was labeled since the "
-        "suggestion; a job queued as a normal job (trainers). INVALID for label_items and review_suspects."
+        "suggestion; a job queued as a normal job (trainers; CONFLICT while the same job is queued or "
+        "running). INVALID for label_items and review_suspects."
     )
     async def accept_suggestion(
         self,

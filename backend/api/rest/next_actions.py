@@ -110,7 +110,8 @@ class NextActionsController(Controller):
         "/{dataset_id:int}/next-actions/accept",
         summary="Carry out a suggestion of the queue",
         description="A batch: its kept items labeled as one event naming its model (409 when any was "
-        "labeled since the suggestion: ask again). A job: queued as a normal job (trainers). "
+        "labeled since the suggestion: ask again). A job: queued as a normal job (trainers; 409 while the "
+        "same job is queued or running). "
         "label_items and review_suspects are done by labeling and reviewing (400).",
         status_code=201,
         responses={**error_responses(400, 403, 404, 409), **BROKER_DOWN},
