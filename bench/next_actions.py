@@ -5,8 +5,8 @@ feature extractor whose inference wrote clustered vectors, a classifier whose in
 class probabilities (and out-of-fold probabilities of the labeled items, as the vector classifier
 does), and ``--labeled`` labeled items. Then, in one app process:
 
-- the queue's first answer through REST (``GET /api/v1/datasets/{id}/next-actions``), then its
-  median over ``--repeat`` more calls;
+- the queue's first answer through REST (``GET /api/v1/datasets/{id}/next-actions``) on a
+  server that has answered one other request, then its median over ``--repeat`` more calls;
 - the baseline, in the same run: the plain probability-candidates call (``GET .../probability``,
   the preview of one class's batch) on the same dataset and classifier.
 
@@ -179,6 +179,8 @@ async def measure(settings: Any, dataset_id: int, classifier_id: int, repeat: in
     times: dict[str, list[float]] = {k: [] for k in ("first", "queue", "baseline", "cpu", "cpu_baseline")}
     url = f"/api/v1/datasets/{dataset_id}/next-actions"
     async with AsyncTestClient(app=create_app(settings, run_jobs=False)) as client:
+        # a running server: it has answered something before (not the queue, nor these files)
+        assert (await client.get(f"/api/v1/datasets/{dataset_id}")).status_code == 200
         for n in range(repeat + 1):
             start, cpu = time.perf_counter(), time.process_time()
             response = await client.get(url)
