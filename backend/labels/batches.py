@@ -76,14 +76,25 @@ async def record_batch(
     *,
     overwrite: bool = False,
     seen_event_id: int | None = None,
+    refuse_changed: bool = False,
 ) -> BatchOutcome:
-    """Record the batch without overwriting labels (unless asked) or anyone's later work."""
+    """Record the batch without overwriting labels (unless asked) or anyone's later work.
+
+    ``refuse_changed``: any item changed after ``seen_event_id`` refuses the whole batch (409 with
+    the count) instead of leaving those items out: two people accepting the same suggestion."""
     try:
         dataset = await lock_dataset(session, request.dataset_id)
         item_ids = list(dict.fromkeys(int(i) for i in request.item_ids))
         changed = (
             await changed_since(session, item_ids, seen_event_id) if seen_event_id is not None else set()
         )
+        if changed and refuse_changed:
+            raise Conflict(
+                f"{len(changed)} of the {len(item_ids)} item(s) were labeled by someone else since this "
+                "was suggested: nothing labeled; ask for suggestions again",
+                changed=len(changed),
+                reason="labeled_since",
+            )
         labeled: set[int] = set()
         replaces = request.op == "set" or (request.op == "add" and not dataset.multi_label)
         if replaces and request.label_id is not None and not overwrite:

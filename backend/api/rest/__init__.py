@@ -26,6 +26,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.fresh",
     "backend.api.rest.job_events",
     "backend.api.rest.guided",
+    "backend.api.rest.next_actions",
     "backend.api.rest.stopping",
     "backend.api.rest.review",
     "backend.api.rest.explorer",

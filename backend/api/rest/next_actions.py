@@ -1,0 +1,143 @@
+"""REST: the next-best-action queue of a dataset, and accepting one of its suggestions. Thin over
+``backend.guided.next_actions``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.api.access import caller_of
+from backend.api.identity import tagger_for
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.jobs import BROKER_DOWN
+from backend.api.rest.stopping import StoppingEstimateOut
+from backend.guided import next_actions as queue
+from backend.jobs.runtime import enqueue_for
+
+
+class SuggestionOut(msgspec.Struct, kw_only=True):
+    """One concrete step; ``expected_labels / expected_actions`` ranks the queue."""
+
+    key: str
+    kind: str
+    title: str
+    reason: str
+    expected_labels: float
+    expected_actions: float
+    expected_precision: float | None
+    item_ids: list[int]
+    label_id: int | None
+    model_id: int | None
+    threshold: float | None
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, s: queue.Suggestion) -> SuggestionOut:
+        return cls(**{f.name: getattr(s, f.name) for f in dataclasses.fields(s)})
+
+
+class NextActionsOut(msgspec.Struct, kw_only=True):
+    """Suggestions, most expected labels per action first; ``needs``: what the queue needs before it
+    can suggest more; ``stopping``: the stopping estimate (null until there is one)."""
+
+    dataset_id: int
+    suggestions: list[SuggestionOut]
+    needs: list[str]
+    stopping: StoppingEstimateOut | None
+
+    @classmethod
+    def of(cls, found: queue.NextActions) -> NextActionsOut:
+        return cls(
+            dataset_id=found.dataset_id,
+            suggestions=[SuggestionOut.of(s) for s in found.suggestions],
+            needs=list(found.needs),
+            stopping=StoppingEstimateOut.of(found.stopping) if found.stopping is not None else None,
+        )
+
+
+class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``item_ids``: the items kept (a subset of the suggestion's; null: all of them);
+    ``label_id``: another class for the batch (null: the suggested one)."""
+
+    key: str
+    item_ids: list[int] | None = None
+    label_id: int | None = None
+
+
+class AcceptOut(msgspec.Struct, kw_only=True):
+    """Labels written (``batch_id``: their one event) or the jobs queued."""
+
+    labeled: int
+    job_ids: list[int]
+    batch_id: int | None
+    skipped: int
+
+    @classmethod
+    def of(cls, result: queue.AcceptResult) -> AcceptOut:
+        return cls(
+            labeled=result.labeled, job_ids=result.job_ids, batch_id=result.batch_id, skipped=result.skipped
+        )
+
+
+class NextActionsController(Controller):
+    path = f"{API_PREFIX}/datasets"
+    tags = ["guided labeling"]
+
+    @get(
+        "/{dataset_id:int}/next-actions",
+        summary="What to do next on a dataset, ranked by expected labels per action",
+        responses=error_responses(400, 404),
+    )
+    async def next_actions(
+        self,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    ) -> NextActionsOut:
+        """Probability and similarity batches (with their expected precision), items to label one by
+        one (uncertain and diverse), a review of suspected wrong labels, and the jobs that are missing
+        (train, infer, index, feature report, retrain). Never fails for lack of models or labels:
+        ``needs`` says what is missing."""
+        return NextActionsOut.of(await queue.next_actions(session, settings, dataset_id, limit=limit))
+
+    @post(
+        "/{dataset_id:int}/next-actions/accept",
+        summary="Carry out a suggestion of the queue",
+        description="A batch: its kept items labeled as one event naming its model (409 when any was "
+        "labeled since the suggestion: ask again). A job: queued as a normal job (trainers; 409 while the "
+        "same job is queued or running). "
+        "label_items and review_suspects are done by labeling and reviewing (400).",
+        status_code=201,
+        responses={**error_responses(400, 403, 404, 409), **BROKER_DOWN},
+    )
+    async def accept(
+        self,
+        request: Request,
+        state: State,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        data: JSONBody[AcceptIn],
+    ) -> AcceptOut:
+        caller = caller_of(request)
+        result = await queue.accept_suggestion(
+            session,
+            settings,
+            dataset_id,
+            data.key,
+            item_ids=data.item_ids,
+            label_id=data.label_id,
+            tagger=tagger_for(request, settings),
+            enqueue=enqueue_for(state),
+            role=caller.role if caller is not None else None,
+        )
+        return AcceptOut.of(result)
+
+
+route_handlers = [NextActionsController]

@@ -1,0 +1,1009 @@
+"""The next-best-action queue: what to do next on a dataset, ranked by expected labels per action.
+
+``next_actions`` reads the dataset's state (``suggest_state``) and its models' saved outputs, and
+proposes concrete, one-click suggestions (``suggest_math`` cuts the batches):
+
+- *probability batches*: a class's unlabeled items at or above a threshold, the precision expected
+  from labeled items the classifier scored without training on them (``oof.npz`` /
+  ``validation.npz``, as ``trust.estimate``), else from its own probabilities;
+- *similarity batches*: unlabeled items nearest a class's labeled items in the feature report's
+  best features, the precision from the labeled items ranked the same way (leave one out);
+- *items to label one by one*: the least certain items, chosen for diversity (greedy k-center
+  over the labeled items and the items picked so far), so rare classes come up early; with no
+  labels yet, the items nearest k-means centres; with no features, a spread sample;
+- *a review of suspected wrong labels* when there are suspects (``trust.label_suspects``' witnesses);
+- jobs: *retrain* when labels grew by ``RETRAIN_GROWTH`` since the newest classifier (with its
+  expected gain), *train an extractor*, *run inference*, *build the index*, *run the feature report*
+  where they are missing.
+
+What it cannot suggest without more is said in ``needs`` (no classes, one class, no models, models
+of deleted classes, failing jobs), never raised. ``accept_suggestion`` carries one out: a batch as
+one event naming its model (409 when someone labeled one of its items since the suggestion was
+made), a job as a normal job.
+
+Expected figures of jobs are rough priors, stated in their ``reason``; batches' are measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.accounts.roles import TRAINER, allows
+from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
+from backend.feature_report.service import submit_report, suggest_training
+from backend.guided import suggest_math as sm
+from backend.guided.quality import model_fitness
+from backend.guided.review import find_suspects, load_label_issues
+from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
+from backend.guided.suggest_state import (
+    QueueState,
+    index_built,
+    load_held_out_or_none,
+    load_probabilities,
+    load_vectors,
+    read_state,
+)
+from backend.guided.trust import model_dir, reviewed_since
+from backend.jobs import states
+from backend.jobs.service import Enqueue, submit_job
+from backend.labels.batches import changed_since, record_batch
+from backend.labels.events import TagRequest
+from backend.settings import Settings
+from backend.similarity.index import EXACT_THRESHOLD
+
+KINDS = (
+    "label_items",
+    "similarity_batch",
+    "probability_batch",
+    "review_suspects",
+    "retrain",
+    "train_extractor",
+    "run_inference",
+    "build_index",
+    "feature_report",
+    "auto_label_rest",
+    "add_classes",
+)
+JOB_KINDS = ("retrain", "train_extractor", "run_inference", "build_index", "feature_report")
+RETRAIN_GROWTH = 0.2  # labels grown by this share since the newest classifier: suggest retraining
+MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
+LABEL_ONE_BY_ONE = 10  # items the "label these" suggestion holds
+MAX_SUSPECTS = 20
+NEIGHBOUR_SUSPECTS_UP_TO = 500  # labeled items up to which neighbour disagreement is computed (L^2)
+DEFAULT_CLASSIFIER = "vector_classifier"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    key: str
+    kind: str
+    title: str
+    reason: str
+    expected_labels: float
+    expected_actions: float
+    expected_precision: float | None
+    item_ids: list[int]
+    label_id: int | None
+    model_id: int | None
+    threshold: float | None
+    params: dict[str, Any]
+
+    @property
+    def expected_yield(self) -> float:
+        return self.expected_labels / max(self.expected_actions, 1e-9)
+
+
+@dataclass(frozen=True)
+class NextActions:
+    dataset_id: int
+    suggestions: list[Suggestion]
+    needs: list[str]
+    stopping: StoppingEstimate | None = None
+
+
+@dataclass
+class AcceptResult:
+    labeled: int
+    job_ids: list[int] = field(default_factory=list)
+    batch_id: int | None = None  # the tag event recorded
+    skipped: int = 0  # kept items left out (labeled already)
+
+
+# ---- keys -------------------------------------------------------------------------------------
+
+
+def _digest(payload: bytes) -> str:
+    return hashlib.sha256(b"labelwise-next-action\0" + payload).hexdigest()[:16]
+
+
+def make_key(dataset_id: int, watermark: int, kind: str, **params: Any) -> str:
+    """An opaque token: the suggestion's kind and parameters, the label-state watermark, hashed."""
+    body = {"d": dataset_id, "w": watermark, "k": kind, **{k: v for k, v in params.items() if v is not None}}
+    payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _digest(payload)
+
+
+def read_key(key: str, dataset_id: int) -> dict[str, Any]:
+    """The key's parameters; 400 when it is not one this server made, or names another dataset."""
+    try:
+        encoded, digest = key.strip().split(".")
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        if _digest(payload) != digest:
+            raise ValueError("digest")
+        body = json.loads(payload)
+        if not isinstance(body, dict) or body.get("k") not in KINDS:
+            raise ValueError("kind")
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise Invalid("not a suggestion key of this server (copy it from the queue)", field="key") from None
+    if body.get("d") != dataset_id:
+        raise Invalid(f"this suggestion is for dataset {body.get('d')}, not {dataset_id}", field="key")
+    return body
+
+
+# ---- building the queue ----------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """Everything numpy computes for one answer (in a thread)."""
+
+    probability: list[sm.ProbabilityBatch] = field(default_factory=list)
+    similarity: list[sm.SimilarityBatch] = field(default_factory=list)
+    one_by_one: list[int] = field(default_factory=list)
+    one_by_one_how: str = ""
+    covered: int = 0  # unlabeled items the probability batches would label
+    unlabeled: int = 0
+    suspects: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # outputs that could not be read
+
+
+def _readable(work: _Work, model: Any, load: Any, directory: Any) -> Any:
+    """``load(directory)``, or None with a line in ``problems`` when the files are broken."""
+    if directory is None:
+        return None
+    try:
+        return load(directory)
+    except (LabelwiseError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        message = exc.message if isinstance(exc, LabelwiseError) else type(exc).__name__
+        work.problems.append(
+            f"the saved outputs of model {model.id} ({model.name}) cannot be read ({message}): "
+            "run its inference again (or retrain it)"
+        )
+        return None
+
+
+def _compute(
+    state: QueueState,
+    settings: Settings,
+    reviewed: set[int],
+) -> _Work:
+    work = _Work(unlabeled=max(0, state.item_count - len(state.labels)))
+    labeled_ids = np.fromiter(state.labels, np.int64, len(state.labels))
+    single = {i: next(iter(s)) for i, s in state.labels.items() if len(s) == 1}
+    active = set(state.classes)
+    outputs = None
+    if state.classifier is not None:
+        directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
+        outputs = _readable(work, state.classifier, load_probabilities, directory)
+    vectors = None
+    if state.feature_model is not None:
+        directory = state.output_dir(settings, int(state.feature_model.id))  # type: ignore[arg-type]
+        vectors = _readable(work, state.feature_model, load_vectors, directory)
+    elif state.classifier is not None:  # its hidden-layer features, if it wrote them
+        directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
+        vectors = _readable(work, state.classifier, load_vectors, directory)
+
+    margin_by_id: tuple[np.ndarray, np.ndarray] | None = None
+    if outputs is not None and len(outputs.item_ids):
+        unlabeled = ~np.isin(outputs.item_ids, labeled_ids)
+        held = load_held_out_or_none(model_dir(settings, state.classifier))  # type: ignore[arg-type]
+        held_labels = None
+        if held is not None:
+            held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
+        work.probability = sm.probability_batches(
+            outputs.item_ids,
+            outputs.probabilities,
+            outputs.label_ids,
+            unlabeled,
+            (held.item_ids, held.probabilities, held.label_ids) if held is not None else None,
+            held_labels,
+            classes=active,
+            held_out_source=f"{held.source} of labeled items" if held is not None else "",
+        )
+        work.covered = sum(b.cut.count for b in work.probability)
+        rows = np.nonzero(unlabeled)[0]
+        if len(rows):
+            m = sm.margins(outputs.probabilities[rows])
+            take = min(sm.POOL, len(rows))
+            pool = np.argpartition(m, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+            margin_by_id = (outputs.item_ids[rows[pool]], m[pool])
+
+    if vectors is not None and len(vectors[0]):
+        vector_ids, raw = vectors
+        unlabeled_v = ~np.isin(vector_ids, labeled_ids)
+        labeled_rows = sm.rows_of(vector_ids, np.fromiter(single, np.int64, len(single)))
+        labeled_classes = np.fromiter(single.values(), np.int64, len(single))
+        ok = labeled_rows >= 0
+        labeled_rows, labeled_classes = labeled_rows[ok], labeled_classes[ok]
+        # similarity pages for the classes no probability batch serves (all, without a classifier)
+        uncovered = active - {b.label_id for b in work.probability}
+        if uncovered:
+            work.similarity = sm.similarity_batches(
+                vector_ids, sm.unit(raw), unlabeled_v, labeled_rows, labeled_classes, classes=uncovered
+            )
+        _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
+    elif margin_by_id is not None:  # no vectors: the least certain alone
+        order = np.argsort(margin_by_id[1], kind="stable")[:LABEL_ONE_BY_ONE]
+        work.one_by_one = [int(i) for i in margin_by_id[0][order]]
+        work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
+
+    if state.classifier is not None and len(single) >= 2:
+        issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
+        use_vectors = vectors is not None and len(single) <= NEIGHBOUR_SUSPECTS_UP_TO
+        pending = {i: label for i, label in single.items() if i not in reviewed}
+        if pending and (issues is not None or use_vectors):
+            found = find_suspects(
+                pending,
+                issues,
+                vectors[0] if use_vectors else None,  # type: ignore[index]
+                vectors[1] if use_vectors else None,  # type: ignore[index]
+                neighbours=max(settings.guard_neighbours, 5),
+            )
+            work.suspects = found[:MAX_SUSPECTS]
+    return work
+
+
+def _one_by_one(
+    work: _Work,
+    vector_ids: np.ndarray,
+    raw: np.ndarray,
+    unlabeled: np.ndarray,
+    labeled_rows: np.ndarray,
+    margin_by_id: tuple[np.ndarray, np.ndarray] | None,
+    seed: int,
+) -> None:
+    """Uncertain and diverse items (k-center over the labeled ones), or k-means centres at zero labels."""
+    rng = np.random.default_rng(seed)
+    if margin_by_id is not None:
+        pool_rows = sm.rows_of(vector_ids, margin_by_id[0])
+        keep = pool_rows >= 0
+        pool_rows, weights = pool_rows[keep], 1.0 - margin_by_id[1][keep]
+        how = "the least certain items (smallest top-two margin), spread over the feature space (k-center)"
+    else:
+        rows = np.nonzero(unlabeled)[0]
+        pool_rows = rows if len(rows) <= sm.SAMPLE else np.sort(rng.choice(rows, sm.SAMPLE, replace=False))
+        weights = None
+        how = ""
+    if not len(pool_rows):
+        return
+    points = np.asarray(raw[np.sort(pool_rows)], np.float32)
+    order = np.argsort(pool_rows)
+    pool_sorted = pool_rows[order]
+    weights = weights[order] if weights is not None else None
+    if len(labeled_rows):
+        sample = (
+            labeled_rows if len(labeled_rows) <= sm.CENTRES else rng.choice(labeled_rows, sm.CENTRES, False)
+        )
+        picks = sm.k_center(points, np.asarray(raw[np.sort(sample)], np.float32), LABEL_ONE_BY_ONE, weights)
+        how = how or "items far from every labeled item (k-center over a sample of unlabeled items)"
+    else:
+        picks = sm.k_means_centres(points, LABEL_ONE_BY_ONE, seed=seed)
+        how = "items nearest the centres of the main groups (k-means over a sample of unlabeled items)"
+    work.one_by_one = [int(vector_ids[pool_sorted[p]]) for p in picks]
+    work.one_by_one_how = how
+
+
+async def next_actions(
+    session: AsyncSession, settings: Settings, dataset_id: int, *, limit: int = 10
+) -> NextActions:
+    """The dataset's suggestions, best expected labels per action first, and what it needs."""
+    if not 1 <= limit <= 100:
+        raise Invalid("limit must be between 1 and 100")
+    state = await read_state(session, dataset_id)
+    unfit = None
+    if state.classifier is not None and model_fitness(state.classifier, settings).unfit:
+        # its batches would be refused: an older classifier that is not unfit, else none
+        unfit, stale = state.classifier, {m.id for m, _ in state.stale_classifiers}
+        state.classifier = next(
+            (
+                m
+                for m in state.ready("classifier")
+                if m.dataset_id == dataset_id
+                and m.id not in stale
+                and state.has_file(int(m.id), "probabilities.npy")  # type: ignore[arg-type]
+                and not model_fitness(m, settings).unfit
+            ),
+            None,
+        )
+    reviewed: set[int] = set()
+    if state.classifier is not None:
+        reviewed = await reviewed_since(session, dataset_id, state.classifier)
+    work = await asyncio.to_thread(_compute, state, settings, reviewed)
+    needs: list[str] = []
+    suggestions: list[Suggestion] = []
+    key = _keyer(state)
+    _needs(state, needs)
+    needs.extend(work.problems)
+    if unfit is not None:
+        needs.append(
+            f"classifier {unfit.id} ({unfit.name}) is unfit for batches "
+            f"({model_fitness(unfit, settings).reason}): label more, then retrain"
+        )
+    for batch in work.probability:
+        suggestions.append(_probability_suggestion(state, key, batch))
+    for batch in work.similarity:
+        suggestions.append(_similarity_suggestion(state, key, batch))
+    if work.one_by_one and state.classes:
+        suggestions.append(_one_by_one_suggestion(state, key, work))
+    elif state.item_count > len(state.labels) and state.classes:
+        suggestions.append(await _spread_suggestion(session, state, key))
+    if work.suspects:
+        suggestions.append(_suspects_suggestion(state, key, work))
+    suggestions.extend(await _job_suggestions(session, state, settings, key, work, needs))
+    if len(state.classes) < 2:
+        suggestions.append(
+            Suggestion(
+                key(kind="add_classes"),
+                "add_classes",
+                "Add label classes" if not state.classes else "Add a second label class",
+                "labels need classes, and a classifier needs at least two",
+                0.0,
+                1.0,
+                None,
+                [],
+                None,
+                None,
+                None,
+                {},
+            )
+        )
+    stopping = None
+    try:
+        stopping = await stopping_estimate(session, settings, dataset_id)
+    except LabelwiseError as exc:  # the queue never fails for want of a model: it says so
+        needs.append(f"no stopping estimate: {exc.message}")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # broken saved outputs
+        needs.append(
+            f"no stopping estimate: a classifier's saved outputs cannot be read ({type(exc).__name__})"
+        )
+    if stopping is not None:
+        rest = _auto_label_rest_suggestion(state, key, stopping)
+        if rest is not None:
+            suggestions.append(rest)
+    suggestions.sort(key=lambda s: (-s.expected_yield, KINDS.index(s.kind)))
+    return NextActions(dataset_id, suggestions[:limit], needs, stopping)
+
+
+def _auto_label_rest_suggestion(state: QueueState, key: Any, stopping: StoppingEstimate) -> Suggestion | None:
+    """Stop here: every unlabeled item at >= p labeled by the classifier, as one event. Its wrong
+    labels count as the fixes a careful user would make (so it ranks after cleaner batches)."""
+    accuracy, count = stopping.expected_accuracy, stopping.auto_label_count
+    if stopping.model_id is None or accuracy is None or count <= 0:
+        return None
+    more = "; ".join(f"+{k} labels: {a:.1%}" for k, a in stopping.with_more_labels)
+    return Suggestion(
+        key(kind="auto_label_rest", m=stopping.model_id, t=stopping.threshold, n=count),
+        "auto_label_rest",
+        f"Auto-label the rest: {count} of {stopping.unlabeled} unlabeled items "
+        f"at p >= {stopping.threshold:g}",
+        f"classifier {stopping.model_id}: expected accuracy {accuracy:.1%} ({stopping.reason})"
+        + (f"; with more labels {more}" if more else ""),
+        round(count * accuracy, 2),
+        round(1.0 + count * (1.0 - accuracy), 2),
+        round(accuracy, 4),
+        [],  # every unlabeled item at >= threshold (GET .../probability lists them)
+        None,
+        stopping.model_id,
+        stopping.threshold,
+        {"count": count, "unlabeled": stopping.unlabeled},
+    )
+
+
+def _keyer(state: QueueState) -> Any:
+    def key(**params: Any) -> str:
+        return make_key(state.dataset_id, state.watermark, **params)
+
+    return key
+
+
+def _name(state: QueueState, label_id: int | None) -> str:
+    return state.classes.get(label_id, str(label_id)) if label_id is not None else "?"
+
+
+def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBatch) -> Suggestion:
+    model = state.classifier
+    assert model is not None
+    cut = batch.cut
+    threshold = round(cut.threshold, 6)
+    return Suggestion(
+        key(kind="probability_batch", m=model.id, l=batch.label_id, t=threshold, n=cut.count),
+        "probability_batch",
+        f"Label {cut.count} items as '{_name(state, batch.label_id)}' (p >= {threshold:.3f})",
+        f"classifier {model.id} ({model.name}): expected precision {cut.precision:.1%} from "
+        + (f"{cut.support} {cut.source}" if cut.support else cut.source),
+        round(cut.expected_labels, 2),
+        round(cut.expected_actions, 2),
+        round(cut.precision, 4),
+        batch.item_ids,
+        batch.label_id,
+        model.id,
+        threshold,
+        {"support": cut.support, "source": cut.source},
+    )
+
+
+def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatch) -> Suggestion:
+    model = state.feature_model or state.classifier
+    assert model is not None
+    cut = batch.cut
+    floor = round(cut.threshold, 6)
+    return Suggestion(
+        key(
+            kind="similarity_batch",
+            m=model.id,
+            l=batch.label_id,
+            t=floor,
+            n=cut.count,
+            q=batch.query_item_ids,
+        ),
+        "similarity_batch",
+        f"Label {cut.count} items similar to '{_name(state, batch.label_id)}'",
+        f"nearest its {len(batch.query_item_ids)} labeled item(s) in {model.name}'s features; expected "
+        f"precision {cut.precision:.1%} from {cut.support} {cut.source}",
+        round(cut.expected_labels, 2),
+        round(cut.expected_actions, 2),
+        round(cut.precision, 4),
+        batch.item_ids,
+        batch.label_id,
+        model.id,
+        None,
+        {"query_item_ids": batch.query_item_ids, "min_similarity": floor, "mode": "mean"},
+    )
+
+
+def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggestion:
+    first = not state.labels
+    return Suggestion(
+        key(kind="label_items", i=work.one_by_one),
+        "label_items",
+        f"Label {len(work.one_by_one)} {'diverse ' if first else ''}items one by one",
+        ("no labels yet: " if first else "they teach the classifier most: ") + work.one_by_one_how,
+        float(len(work.one_by_one)),
+        float(len(work.one_by_one)),
+        None,
+        work.one_by_one,
+        None,
+        (state.feature_model or state.classifier).id if (state.feature_model or state.classifier) else None,  # type: ignore[union-attr]
+        None,
+        {"how": work.one_by_one_how},
+    )
+
+
+async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any) -> Suggestion:
+    """No features at all: unlabeled items spread evenly over the dataset's order."""
+    from sqlalchemy import select
+
+    from backend.storage.tables import Item
+
+    ids = list(
+        (
+            await session.scalars(
+                select(Item.id)
+                .where(Item.dataset_id == state.dataset_id, Item.status == "ok")
+                .order_by(Item.position, Item.id)
+            )
+        ).all()
+    )
+    ids = [i for i in ids if i not in state.labels]
+    picked = [int(ids[p]) for p in sm.spread(LABEL_ONE_BY_ONE, len(ids))]
+    how = (
+        "no features yet: items spread evenly over the dataset "
+        "(train the suggested extractor for better picks)"
+    )
+    return Suggestion(
+        key(kind="label_items", i=picked),
+        "label_items",
+        f"Label {len(picked)} items spread over the dataset",
+        how,
+        float(len(picked)),
+        float(len(picked)),
+        None,
+        picked,
+        None,
+        None,
+        None,
+        {"how": how},
+    )
+
+
+def _suspects_suggestion(state: QueueState, key: Any, work: _Work) -> Suggestion:
+    model = state.classifier
+    assert model is not None
+    ids = [s.item_id for s in work.suspects]
+    wrong = float(sum(s.score for s in work.suspects))
+    return Suggestion(
+        key(kind="review_suspects", m=model.id, n=len(ids)),
+        "review_suspects",
+        f"Review {len(ids)} suspected wrong labels",
+        f"confident learning and neighbours of classifier {model.id} doubt them; "
+        f"about {wrong:.0f} may be wrong",
+        round(wrong, 2),
+        float(len(ids)),
+        None,
+        ids,
+        None,
+        model.id,
+        None,
+        {"scores": [s.score for s in work.suspects]},
+    )
+
+
+def _needs(state: QueueState, needs: list[str]) -> None:
+    if not state.item_count:
+        needs.append("add a source with items: the dataset has no readable items")
+    if not state.classes:
+        needs.append("add at least two label classes: the dataset has none")
+    elif len(state.classes) == 1:
+        needs.append("add a second label class: a classifier needs at least two")
+    if not state.models:
+        needs.append("train a feature extractor: no model has been trained on this dataset")
+    for model, gone in state.stale_classifiers:
+        needs.append(
+            f"classifier {model.id} ({model.name}) was trained on classes deleted since "
+            f"({', '.join(gone)}): retrain it on the current classes"
+        )
+    counts: dict[int, int] = {}
+    for labels in state.labels.values():
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+    if len(state.classes) >= 2 and sum(1 for c in state.classes if counts.get(c, 0) >= 2) < 2:
+        needs.append(
+            "label at least two items of each of two classes: then similarity batches and a classifier"
+        )
+    seen: set[tuple[str, str, int | None]] = set()
+    for job in state.jobs:  # the newest job of each kind, algorithm and model
+        what = (job.kind, job.algorithm, job.model_id if job.kind != "train" else None)
+        if what in seen:
+            continue
+        seen.add(what)
+        if job.state == states.FAILED:
+            error = (job.error or "no error recorded").strip().splitlines()[0][:200]
+            needs.append(f"job {job.id} ({job.kind} {job.algorithm}) failed: {error}; retry it or change it")
+
+
+PAGE, PAGE_PRECISION, FIX_SHARE = 24, 0.8, 0.05  # priors of what a job unlocks (see _pages)
+
+
+def _pages(n_classes: int, jobs: int) -> tuple[float, float]:
+    """(labels, actions) of a job that unlocks a similarity page per class: ``PAGE`` items each at
+    ``PAGE_PRECISION``, the job clicks, a click per page and a fix per wrong item. A prior."""
+    labels = PAGE * PAGE_PRECISION * n_classes
+    return labels, jobs + n_classes * (1.0 + PAGE * (1.0 - PAGE_PRECISION))
+
+
+def _fresh_actions(gain: float, n_classes: int, jobs: int) -> float:
+    """Actions a new classifier costs to turn ``gain`` labels: its jobs, a batch per class, fixes."""
+    return jobs + n_classes + FIX_SHARE * gain
+
+
+def _gain_prior(state: QueueState, work: _Work) -> float:
+    """Labels a fresh classifier could be expected to unlock: the unlabeled items no batch covers,
+    times the feature report's score (else one half). A prior, said as such."""
+    score = next(
+        (m.get("score") for m in state.report.models if m.get("model_id") == state.report.best_model_id), None
+    )
+    share = float(score) if isinstance(score, (int, float)) else 0.5
+    return max(0.0, (work.unlabeled - work.covered) * share * 0.8)
+
+
+async def _job_suggestions(
+    session: AsyncSession, state: QueueState, settings: Settings, key: Any, work: _Work, needs: list[str]
+) -> list[Suggestion]:
+    out: list[Suggestion] = []
+    n_classes = max(1, len(state.classes))
+
+    def job(
+        kind: str, title: str, reason: str, labels: float, actions: float, model_id: int | None, params: dict
+    ) -> None:
+        out.append(
+            Suggestion(
+                key(kind=kind, m=model_id, j=params),
+                kind,
+                title,
+                reason,
+                round(labels, 2),
+                round(actions, 2),
+                None,
+                [],
+                None,
+                model_id,
+                None,
+                params,
+            )
+        )
+
+    # feature extractors: train one, or infer the newest without vectors
+    extractors = state.ready("feature_extractor")
+    training_extractor = next(
+        (
+            j
+            for j in state.jobs
+            if j.kind == "train"
+            and j.state in states.ACTIVE
+            and j.model_id in state.models
+            and state.models[j.model_id].kind == "feature_extractor"
+        ),
+        None,
+    )
+    if not extractors and training_extractor is None and state.item_count:
+        suggestion = await suggest_training(session, state.dataset_id)
+        algorithm = (suggestion.untrained or ["pca"])[0]
+        job(
+            "train_extractor",
+            f"Train a {algorithm} feature extractor",
+            f"{suggestion.reason} Its features rank similarity batches and pick diverse items "
+            "(expected: a similarity page per class, a prior)",
+            *_pages(n_classes, jobs=2),
+            None,
+            {"algorithm": algorithm, "then": ["run_inference"]},
+        )
+    for model in extractors:
+        if model.id in state.inferences or state.active("infer", model_id=model.id):
+            continue
+        job(
+            "run_inference",
+            f"Compute the features of {model.name}",
+            f"feature extractor {model.id} is trained but has no vectors on this dataset yet",
+            *_pages(n_classes, jobs=1),
+            model.id,
+            {"model_id": model.id},
+        )
+        break
+    # the similarity index where exact search would be slow
+    fm = state.feature_model
+    if fm is not None and state.item_count >= EXACT_THRESHOLD:
+        directory = state.output_dir(settings, int(fm.id))  # type: ignore[arg-type]
+        if not index_built(directory) and not state.active("build-index", model_id=fm.id):
+            job(
+                "build_index",
+                f"Build the similarity index of {fm.name}",
+                f"{state.item_count} items: similarity pages need the index (exact search is for under "
+                f"{EXACT_THRESHOLD})",
+                *_pages(1, jobs=1),
+                fm.id,
+                {"model_id": fm.id},
+            )
+    # the feature report: several extractors, labels enough, none yet or labels doubled since
+    counts: dict[int, int] = {}
+    for labels in state.labels.values():
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+    two_classes = sum(1 for c in state.classes if counts.get(c, 0) >= 2) >= 2
+    report = state.report
+    if (
+        two_classes
+        and report.pending_job_id is None
+        and (report.job_id is None or len(state.labels) >= 2 * max(1, report.labeled_items))
+        and len(state.with_vectors()) >= 2  # as feature_candidates counts them, without the queries
+    ):
+        job(
+            "feature_report",
+            "Run the feature report",
+            "it finds which features separate your labels best: similarity batches and the next "
+            "classifier use them"
+            + ("" if report.job_id is None else f" (labels doubled since report {report.job_id})"),
+            PAGE * 0.1 * n_classes,  # better features: a tenth more per page (a prior)
+            1.0,
+            None,
+            {},
+        )
+    # classifiers: infer a trained one, retrain when labels grew, train a first one
+    ready = [m for m in state.ready("classifier") if m.dataset_id == state.dataset_id]
+    newest = ready[0] if ready else None
+    stale_ids = {m.id for m, _ in state.stale_classifiers}
+    training_classifier = next(
+        (
+            j
+            for j in state.jobs
+            if j.kind == "train"
+            and j.state in states.ACTIVE
+            and j.model_id in state.models
+            and state.models[j.model_id].kind == "classifier"
+        ),
+        None,
+    )
+    if (
+        newest is not None
+        and newest.id not in stale_ids
+        and not state.has_file(int(newest.id), "probabilities.npy")
+    ):  # type: ignore[arg-type]
+        if not state.active("infer", model_id=newest.id):
+            job(
+                "run_inference",
+                f"Apply classifier {newest.name} to the dataset",
+                f"classifier {newest.id} is trained but has no probabilities on this dataset: its "
+                "batches come after (expected labels: a prior)",
+                _gain_prior(state, work),
+                _fresh_actions(_gain_prior(state, work), n_classes, jobs=1),
+                newest.id,
+                {"model_id": newest.id},
+            )
+        return out
+    if training_classifier is not None:
+        needs.append(
+            f"classifier training job {training_classifier.id} is running: its batches come when it ends"
+        )
+        return out
+    labeled = len(state.labels)
+    base = state.classifier or newest
+    feature_source = state.feature_model.id if state.feature_model is not None else None
+    algorithm = base.algorithm if base is not None else DEFAULT_CLASSIFIER
+    if base is not None and base.id not in stale_ids:
+        before = int(base.trained_on.get("labeled_count") or 0)
+        growth = (labeled - before) / max(1, before)
+        if growth >= RETRAIN_GROWTH and two_classes:
+            uncertain = max(0, work.unlabeled - work.covered)
+            gain = uncertain * (1.0 - math.sqrt(before / max(labeled, 1)))
+            job(
+                "retrain",
+                f"Retrain the classifier: labels grew {growth:.0%} since model {base.id}",
+                f"{before} -> {labeled} labels; expected gain about {gain:.0f} more items it labels "
+                f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
+                gain,
+                _fresh_actions(gain, n_classes, jobs=2),
+                base.id,
+                _train_params(
+                    algorithm, base.parameters if base.algorithm == algorithm else {}, feature_source
+                ),
+            )
+        return out
+    if state.stale_classifiers and two_classes:
+        model, gone = state.stale_classifiers[0]
+        job(
+            "retrain",
+            f"Retrain classifier {model.name} on the current classes",
+            f"it was trained on classes deleted since ({', '.join(gone)})",
+            _gain_prior(state, work),
+            _fresh_actions(_gain_prior(state, work), n_classes, jobs=2),
+            model.id,
+            _train_params(model.algorithm, model.parameters, feature_source),
+        )
+        return out
+    enough = sum(1 for c in state.classes if counts.get(c, 0) >= MIN_PER_CLASS) >= 2
+    if enough and (feature_source is not None or algorithm != DEFAULT_CLASSIFIER):
+        job(
+            "retrain",
+            "Train a classifier on the best features",
+            f"{labeled} labels of {sum(1 for c in state.classes if counts.get(c, 0))} classes: a classifier "
+            "turns them into probability batches (expected labels: a prior from the feature report)",
+            _gain_prior(state, work),
+            _fresh_actions(_gain_prior(state, work), n_classes, jobs=2),
+            None,
+            _train_params(algorithm, {}, feature_source),
+        )
+    return out
+
+
+def _train_params(algorithm: str, parameters: dict[str, Any], feature_model: int | None) -> dict[str, Any]:
+    params = dict(parameters)
+    if algorithm == DEFAULT_CLASSIFIER:
+        params["feature_model"] = 0  # the feature report's best at training time
+    return {
+        "algorithm": algorithm,
+        "parameters": params,
+        "then": ["run_inference"],
+        "features": feature_model,
+    }
+
+
+# ---- accepting --------------------------------------------------------------------------------
+
+
+async def accept_suggestion(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    key: str,
+    *,
+    item_ids: list[int] | None,
+    label_id: int | None,
+    tagger: str,
+    enqueue: Enqueue | None = None,
+    role: str | None = None,
+) -> AcceptResult:
+    """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
+    event naming its model, 409 when any kept item was labeled since the suggestion was made; a
+    job as a normal job (trainers; 409 while the same job is queued or running). ``label_items``
+    and ``review_suspects`` are done by labeling and reviewing (400)."""
+    body = read_key(key, dataset_id)
+    state = await read_state(session, dataset_id)
+    kind = body["k"]
+    if kind == "label_items":
+        raise Invalid("label these items one by one (the label page), there is no batch to accept")
+    if kind == "review_suspects":
+        raise Invalid("open the review page: each suspect is kept or relabeled on its own")
+    if kind == "add_classes":
+        raise Invalid("add classes on the dataset's classes page (or POST .../classes)")
+    if kind == "auto_label_rest":
+        if item_ids is not None or label_id is not None:
+            raise Invalid("auto-label the rest takes the whole rest at its own classes: no items or class")
+        done = await auto_label_rest(
+            session,
+            settings,
+            dataset_id,
+            model_id=int(body["m"]),
+            threshold=float(body["t"]),
+            tagger=tagger,
+            expected_count=int(body["n"]),
+            seen_event_id=int(body["w"]),
+        )
+        return AcceptResult(labeled=done.labeled, batch_id=int(done.event.id))  # type: ignore[arg-type]
+    if kind in JOB_KINDS:
+        if role is not None and not allows(role, TRAINER):
+            raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
+        return await _accept_job(session, settings, state, body, enqueue, tagger)
+    return await _accept_batch(session, settings, state, body, item_ids, label_id, tagger)
+
+
+async def _accept_job(
+    session: AsyncSession,
+    settings: Settings,
+    state: QueueState,
+    body: dict[str, Any],
+    enqueue: Enqueue | None,
+    tagger: str,
+) -> AcceptResult:
+    kind, params = body["k"], body.get("j") or {}
+    running = {
+        "feature_report": lambda: state.active("feature-report"),
+        "retrain": lambda: state.active("train", algorithm=params.get("algorithm")),
+        "train_extractor": lambda: state.active("train", algorithm=params.get("algorithm")),
+        "run_inference": lambda: state.active("infer", model_id=params.get("model_id")),
+        "build_index": lambda: state.active("build-index", model_id=params.get("model_id")),
+    }[kind]()
+    if running is not None:  # someone accepted it already: one job, not two
+        raise Conflict(
+            f"job {running.id} ({running.kind} {running.algorithm}) is {running.state} already: "
+            "wait for it, or cancel it first",
+            reason="job_active",
+            job_id=running.id,
+        )
+    if kind == "feature_report":
+        job = await submit_report(session, settings, enqueue, state.dataset_id, submitted_by=tagger)
+    elif kind in ("retrain", "train_extractor"):
+        job = await submit_job(
+            session,
+            settings,
+            enqueue,
+            kind="train",
+            dataset_id=state.dataset_id,
+            algorithm=params["algorithm"],
+            parameters=params.get("parameters") or {},
+            submitted_by=tagger,
+        )
+    else:
+        job = await submit_job(
+            session,
+            settings,
+            enqueue,
+            kind="infer" if kind == "run_inference" else "build-index",
+            dataset_id=state.dataset_id,
+            model_id=int(params["model_id"]),
+            submitted_by=tagger,
+        )
+    return AcceptResult(labeled=0, job_ids=[int(job.id)])  # type: ignore[arg-type]
+
+
+def _members(
+    state: QueueState, settings: Settings, body: dict[str, Any], now_labeled: set[int]
+) -> dict[int, float]:
+    """The batch's items as the suggestion defined them, id -> score: items scoring at or above its
+    threshold (class probability, or similarity to its query), best first, at most its count,
+    leaving out items labeled before the suggestion (those labeled since stay in: a conflict)."""
+    model_id = int(body["m"])
+    directory = state.output_dir(settings, model_id)
+    if directory is None:
+        raise Conflict(f"model {model_id} has no outputs on this dataset any more: ask the queue again")
+    if body["k"] == "probability_batch":
+        outputs = load_probabilities(directory)
+        if outputs is None or int(body["l"]) not in outputs.label_ids:
+            raise Conflict(f"classifier {model_id} no longer scores this class: ask the queue again")
+        ids, scores = outputs.item_ids, outputs.probabilities[:, outputs.label_ids.index(int(body["l"]))]
+    else:
+        vectors = load_vectors(directory)
+        if vectors is None:
+            raise Conflict(f"model {model_id} has no vectors on this dataset any more: ask the queue again")
+        ids, raw = vectors
+        query = sm.rows_of(ids, np.asarray(body["q"], np.int64))
+        query = query[query >= 0]
+        if not len(query):
+            raise Conflict("the batch's query items have no vectors any more: ask the queue again")
+        total = sm.unit(raw[query]).sum(axis=0)
+        scores = np.asarray(raw, np.float32) @ (total / max(float(np.linalg.norm(total)), 1e-12))
+        scores = scores / np.maximum(np.linalg.norm(np.asarray(raw, np.float32), axis=1), 1e-12)
+    keep = (scores >= float(body["t"]) - 1e-6) & ~np.isin(
+        ids, np.fromiter(now_labeled, np.int64, len(now_labeled))
+    )
+    rows = np.nonzero(keep)[0]
+    rows = rows[np.argsort(-scores[rows], kind="stable")][: int(body["n"])]
+    return {int(ids[r]): float(scores[r]) for r in rows}
+
+
+async def _accept_batch(
+    session: AsyncSession,
+    settings: Settings,
+    state: QueueState,
+    body: dict[str, Any],
+    item_ids: list[int] | None,
+    label_id: int | None,
+    tagger: str,
+) -> AcceptResult:
+    watermark = int(body["w"])
+    label = int(label_id if label_id is not None else body["l"])
+    if label not in state.classes:
+        raise Invalid(f"label class {label} is not a class of dataset {state.dataset_id}", field="label_id")
+    model_id = int(body["m"])
+    if model_id not in state.models or state.models[model_id].state != states.MODEL_READY:
+        raise Conflict(f"model {model_id} is gone or not ready: ask the queue again")
+    labeled_now = set(state.labels)
+    changed = await changed_since(session, list(labeled_now), watermark) if labeled_now else set()
+    before = labeled_now - changed  # labeled when the suggestion was made
+    members = await asyncio.to_thread(_members, state, settings, body, before)
+    kept = list(dict.fromkeys(int(i) for i in (item_ids if item_ids is not None else members)))
+    if not kept:
+        raise Invalid("keep at least one item of the batch", field="item_ids")
+    outside = [i for i in kept if i not in members]
+    if outside:
+        raise Invalid(
+            f"{len(outside)} kept item(s) are not in this suggestion (e.g. {outside[0]})", field="item_ids"
+        )
+    probability = body["k"] == "probability_batch"
+    parameters: dict[str, Any] = {
+        "suggestion": body["k"],
+        "suggested": len(members),
+        "accepted": len(kept),
+        "deselected": len(members) - len(kept),
+    }
+    if probability:
+        parameters.update({"threshold": body["t"], "label_id": label, "overwrite": False, "count": len(kept)})
+    else:
+        parameters.update({"query_items": body["q"], "mode": "mean", "shown": len(members)})
+    if label != int(body["l"]):
+        parameters["suggested_label_id"] = int(body["l"])
+    outcome = await record_batch(
+        session,
+        TagRequest(
+            dataset_id=state.dataset_id,
+            tagger=tagger,
+            item_ids=kept,
+            label_id=label,
+            op="set" if probability else "add",
+            kind="probability" if probability else "similarity",
+            model_id=model_id,
+            parameters=parameters,
+        ),
+        seen_event_id=watermark,
+        refuse_changed=True,
+    )
+    skipped = len(outcome.skipped_labeled)
+    return AcceptResult(labeled=int(outcome.event.tag_count), batch_id=int(outcome.event.id), skipped=skipped)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "AcceptResult",
+    "NextActions",
+    "Suggestion",
+    "accept_suggestion",
+    "next_actions",
+    "read_key",
+]

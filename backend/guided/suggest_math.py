@@ -1,0 +1,408 @@
+"""The numpy half of the next-best-action queue: batches cut to the most labels per action, their
+expected precision, and the items worth labeling one by one. No database, no files: arrays in,
+plain values out (``backend.guided.next_actions`` feeds them from saved model outputs).
+
+Every piece is bounded: a batch is at most ``MAX_BATCH`` items, uncertainty looks at the
+``POOL`` least certain items, diversity at a sample of ``SAMPLE`` items, so one answer costs a
+few passes over an ``N x C`` probability matrix and an ``N x d`` vector matrix, whatever N is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_BATCH = 1000  # items a batch suggestion holds at most (a bigger batch is the next suggestion)
+PROBABILITY_SIZES = (8, 16, 24, 48, 96, 200, 400, 1000)
+SIMILARITY_SIZES = (8, 16, 24, 48, 96, 200)
+MIN_PROBABILITY_PRECISION = 0.8  # a batch expected to be less right than this is not suggested
+MIN_SIMILARITY_PRECISION = 0.75
+MIN_THRESHOLD = 0.5  # below it a class's probability is not its arg-max for sure
+POOL = 500  # the least certain unlabeled items among which diversity chooses
+SAMPLE = 2000  # unlabeled items k-means looks at (bounded work)
+CENTRES = 500  # labeled items k-center measures distances to, at most (a sample)
+MIN_SUPPORT = 10  # labeled items a precision rests on at least (the next ones below the threshold)
+PRIOR_WEIGHT = 2.0  # pseudo-counts that pull a small held-out support towards the prior
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The top ``count`` rows of a ranking, the score of the last one, the precision expected."""
+
+    rows: np.ndarray  # row indices into the ranked arrays, best first
+    threshold: float
+    precision: float
+    support: int  # held-out (or leave-one-out) labeled items the precision rests on
+    source: str
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def expected_labels(self) -> float:
+        return self.count * self.precision
+
+    @property
+    def expected_actions(self) -> float:
+        return 1.0 + self.count * (1.0 - self.precision)  # one click, then every wrong item fixed
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    data = np.asarray(vectors, np.float32)
+    return data / np.maximum(np.linalg.norm(data, axis=1, keepdims=True), 1e-12)
+
+
+def rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row of each ``wanted`` id in ``ids`` (-1 when absent), by binary search: no Python loop."""
+    ids = np.asarray(ids, np.int64)
+    wanted = np.asarray(wanted, np.int64)
+    if not len(ids) or not len(wanted):
+        return np.full(len(wanted), -1, np.int64)
+    order = np.argsort(ids, kind="stable")
+    at = np.searchsorted(ids[order], wanted)
+    at = np.minimum(at, len(ids) - 1)
+    found = ids[order][at] == wanted
+    return np.where(found, order[at], -1)
+
+
+class Calibration:
+    """Precision of "score >= t" from labeled items ranked as the batch is (leave one out): of
+    those at or above t, the share that is right, smoothed towards ``prior`` where they are few.
+
+    Where fewer than ``min_support`` labeled items reach t, the next ones below it count too (a
+    higher score is no less likely right: they bound it from below); 0 turns that off, as
+    similarity needs (below a class's own items come the other classes' items, no bound at all)."""
+
+    def __init__(
+        self, scores: np.ndarray, right: np.ndarray, source: str, min_support: int = MIN_SUPPORT
+    ) -> None:
+        order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+        self.scores = np.asarray(scores, np.float64)[order]  # falling
+        self.right = np.cumsum(np.asarray(right, np.float64)[order])
+        self.source = source
+        self.min_support = min_support
+
+    def at(self, thresholds: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(precision, support) of "score >= t" for each t; ``prior`` where the support is thin."""
+        thresholds = np.asarray(thresholds, np.float64)
+        support = np.searchsorted(-self.scores, -thresholds, side="right")  # how many >= t
+        support = np.maximum(support, min(self.min_support, len(self.scores)))
+        right = np.where(support > 0, self.right[np.maximum(support - 1, 0)], 0.0)
+        precision = (right + PRIOR_WEIGHT * prior) / (support + PRIOR_WEIGHT)
+        return np.minimum(precision, 1.0), support
+
+
+class PlattCalibration:
+    """How often a class probability is right, fitted on labeled items the model did not train on:
+    P(right | p) = sigmoid(a * logit(p) + b) (Platt scaling, two numbers from every held-out item
+    the model gives this class, pulled towards a = 1, b = 0, "the model keeps its word", where they
+    are few). A batch's expected precision is the mean of its items' calibrated probabilities.
+
+    Fitted on all of the class's held-out items, not only those above the batch's threshold: a
+    cut chosen where a few dozen items happened to be all right would promise 100% and deliver
+    less (on generated data whose model is three times too sure, the share above the threshold
+    was off by 7 points, the fitted curve by about 1)."""
+
+    def __init__(self, scores: np.ndarray, right: np.ndarray, source: str, strength: float = 2.0) -> None:
+        x = _logit(np.asarray(scores, np.float64))
+        y = np.asarray(right, np.float64)
+
+        def loss(a: float, b: float) -> float:  # negative log posterior
+            z = a * x + b
+            return float(np.logaddexp(0.0, z).sum() - (y * z).sum()) + strength / 2 * ((a - 1) ** 2 + b**2)
+
+        a, b = 1.0, 0.0
+        current = loss(a, b)
+        for _ in range(50):  # Newton steps, halved until the posterior improves
+            p = _sigmoid(a * x + b)
+            w = p * (1.0 - p)
+            gradient = np.asarray([((p - y) * x).sum() + strength * (a - 1.0), (p - y).sum() + strength * b])
+            hessian = np.asarray(
+                [[(w * x * x).sum() + strength, (w * x).sum()], [(w * x).sum(), w.sum() + strength]]
+            )
+            step = np.linalg.solve(hessian, gradient)
+            scale = 1.0
+            while scale > 1e-4 and loss(a - scale * step[0], b - scale * step[1]) > current:
+                scale /= 2
+            a, b = a - scale * float(step[0]), b - scale * float(step[1])
+            previous, current = current, loss(a, b)
+            if previous - current < 1e-9:
+                break
+        self.a, self.b = a, b
+        self.support = len(y)
+        self.source = source
+
+    def item_precision(self, scores: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.a * _logit(np.asarray(scores, np.float64)) + self.b)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1.0 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+
+def best_cut(
+    scores: np.ndarray,
+    calibration: Calibration | PlattCalibration | None,
+    sizes: tuple[int, ...],
+    min_precision: float,
+    prior_of_scores: bool,
+    prior: float = 0.6,
+) -> Cut | None:
+    """The top-k of ``scores`` (falling) that gives most expected labels per action, among the
+    page sizes ``sizes`` (and all of them when fewer), expected precision at least ``min_precision``.
+
+    Without a calibration the precision is the mean score (``prior_of_scores``: the model's own
+    probabilities) or ``prior``; with one, the calibration's, pulled towards that prior."""
+    scores = np.asarray(scores, np.float64)
+    if not len(scores):
+        return None
+    ks = np.asarray(sorted({min(k, len(scores)) for k in sizes}), np.int64)
+    thresholds = scores[ks - 1]
+    own = np.cumsum(scores)[ks - 1] / ks if prior_of_scores else np.full(len(ks), prior)
+    if calibration is None:
+        precision, support, source = own, np.zeros(len(ks), np.int64), "the model's own probabilities"
+    elif isinstance(calibration, PlattCalibration):
+        precision = np.cumsum(calibration.item_precision(scores))[ks - 1] / ks
+        support, source = np.full(len(ks), calibration.support), calibration.source
+    else:
+        precision, support = calibration.at(thresholds, own)
+        source = calibration.source
+    precision = np.clip(precision, 0.0, 1.0)
+    value = ks * precision / (1.0 + ks * (1.0 - precision))
+    value[precision < min_precision] = -1.0
+    best = int(np.argmax(value))
+    if value[best] < 0:
+        return None
+    k = int(ks[best])
+    return Cut(np.arange(k), float(thresholds[best]), float(precision[best]), int(support[best]), source)
+
+
+# ---- probability batches ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbabilityBatch:
+    label_id: int
+    item_ids: list[int]
+    cut: Cut
+
+
+def probability_batches(
+    item_ids: np.ndarray,
+    probabilities: np.ndarray,
+    label_ids: list[int],
+    unlabeled: np.ndarray,
+    held_out: tuple[np.ndarray, np.ndarray, list[int]] | None,
+    held_out_labels: np.ndarray | None,
+    *,
+    classes: set[int],
+    held_out_source: str = "held-out items",
+) -> list[ProbabilityBatch]:
+    """One batch per class: its unlabeled items at or above a threshold, cut where expected
+    labels per action peak. ``held_out``: (item ids, probabilities, column label ids) of labeled
+    items scored by a model that did not train on them; ``held_out_labels``: each one's current
+    single label (-1: none or several)."""
+    probs = np.asarray(probabilities, np.float32)
+    best = probs.argmax(axis=1)
+    top = probs[np.arange(len(best)), best]
+    batches = []
+    for column, label_id in enumerate(label_ids):
+        if label_id not in classes:
+            continue
+        rows = np.nonzero(unlabeled & (best == column) & (top >= MIN_THRESHOLD))[0]
+        if not len(rows):
+            continue
+        rows = rows[np.argsort(-top[rows], kind="stable")][:MAX_BATCH]
+        calibration: PlattCalibration | None = None
+        if held_out is not None and held_out_labels is not None and label_id in held_out[2]:
+            _, h_probs, h_labels = held_out
+            h_best = np.asarray(h_probs).argmax(axis=1)
+            mine = (h_best == h_labels.index(label_id)) & (held_out_labels >= 0)
+            if mine.any():
+                calibration = PlattCalibration(
+                    np.asarray(h_probs)[mine, h_labels.index(label_id)],
+                    held_out_labels[mine] == label_id,
+                    held_out_source,
+                )
+        cut = best_cut(
+            top[rows], calibration, PROBABILITY_SIZES, MIN_PROBABILITY_PRECISION, prior_of_scores=True
+        )
+        if cut is None:
+            continue
+        chosen = rows[cut.rows]
+        batches.append(ProbabilityBatch(label_id, item_ids[chosen].tolist(), cut))
+    return batches
+
+
+# ---- similarity batches ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimilarityBatch:
+    label_id: int
+    query_item_ids: list[int]
+    item_ids: list[int]
+    cut: Cut
+
+
+def query_sample(item_ids: np.ndarray, count: int = 32) -> np.ndarray:
+    """At most ``count`` of a class's labeled items, evenly spread over their ids (deterministic)."""
+    ids = np.sort(np.asarray(item_ids, np.int64))
+    if len(ids) <= count:
+        return ids
+    return ids[np.linspace(0, len(ids) - 1, count).round().astype(np.int64)]
+
+
+def similarity_batches(
+    vector_ids: np.ndarray,
+    unit_vectors: np.ndarray,
+    unlabeled: np.ndarray,
+    labeled_rows: np.ndarray,
+    labeled_classes: np.ndarray,
+    *,
+    classes: set[int],
+    min_labels: int = 2,
+) -> list[SimilarityBatch]:
+    """Per class with ``min_labels`` labeled items: unlabeled items ranked by cosine similarity to
+    the mean of (a sample of) its labeled items, cut where expected labels per action peak.
+
+    The precision comes from the labeled items ranked the same way (leave one out: a query item is
+    scored against the mean of the others), the share of the class among those at or above the cut."""
+    batches = []
+    labeled_unit = unit_vectors[labeled_rows] if len(labeled_rows) else unit_vectors[:0]
+    for label_id in sorted(classes):
+        members = labeled_rows[labeled_classes == label_id]
+        if len(members) < min_labels:
+            continue
+        query_rows = rows_of(vector_ids, query_sample(vector_ids[members]))
+        total = unit_vectors[query_rows].sum(axis=0)
+        centre = total / max(float(np.linalg.norm(total)), 1e-12)
+        sims = unit_vectors @ centre
+        rows = np.nonzero(unlabeled)[0]
+        if not len(rows):
+            continue
+        take = min(MAX_BATCH, len(rows))
+        top = rows[np.argpartition(-sims[rows], take - 1)[:take]] if take < len(rows) else rows
+        top = top[np.argsort(-sims[top], kind="stable")]
+        # leave-one-out: the query items are scored without themselves in the mean
+        labeled_sims = labeled_unit @ centre
+        in_query = np.isin(labeled_rows, query_rows)
+        if in_query.any():
+            loo = (total[None, :] - unit_vectors[labeled_rows[in_query]]) if len(query_rows) > 1 else None
+            if loo is None:
+                labeled_sims[in_query] = -np.inf
+            else:
+                loo /= np.maximum(np.linalg.norm(loo, axis=1, keepdims=True), 1e-12)
+                labeled_sims[in_query] = np.einsum("ij,ij->i", loo, unit_vectors[labeled_rows[in_query]])
+        keep = np.isfinite(labeled_sims)
+        calibration = Calibration(
+            labeled_sims[keep], labeled_classes[keep] == label_id, "labeled items (leave one out)", 0
+        )
+        one_class = len(set(labeled_classes.tolist())) < 2
+        sizes = SIMILARITY_SIZES[:3] if one_class else SIMILARITY_SIZES  # nothing says where it ends
+        cut = best_cut(sims[top], calibration, sizes, MIN_SIMILARITY_PRECISION, prior_of_scores=False)
+        if cut is None:
+            continue
+        batches.append(
+            SimilarityBatch(
+                label_id,
+                vector_ids[query_rows].tolist(),
+                vector_ids[top[cut.rows]].tolist(),
+                cut,
+            )
+        )
+    return batches
+
+
+# ---- items to label one by one ---------------------------------------------------------------
+
+
+def _min_sq_distance(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    if not len(centres):
+        return np.full(len(points), np.inf, np.float32)
+    best = np.full(len(points), np.inf, np.float32)
+    for start in range(0, len(centres), 512):
+        block = centres[start : start + 512]
+        d = (points**2).sum(axis=1)[:, None] - 2.0 * points @ block.T + (block**2).sum(axis=1)[None, :]
+        best = np.minimum(best, d.min(axis=1))
+    return np.maximum(best, 0.0)
+
+
+def k_center(
+    points: np.ndarray, centres: np.ndarray, count: int, weights: np.ndarray | None = None
+) -> list[int]:
+    """Greedy k-center: repeatedly the point farthest from every centre (labeled items and the
+    points chosen so far), its distance scaled by ``weights`` (uncertainty). Returns row indices."""
+    points = np.asarray(points, np.float32)
+    distance = _min_sq_distance(points, np.asarray(centres, np.float32))
+    if not np.isfinite(distance).any():  # no centre yet: start from the most typical point
+        mean = points.mean(axis=0, keepdims=True)
+        first = int(_min_sq_distance(points, mean).argmin()) if len(points) else 0
+        chosen = [first] if len(points) else []
+        distance = _min_sq_distance(points, points[chosen]) if chosen else distance
+    else:
+        chosen = []
+    weight = np.ones(len(points), np.float32) if weights is None else np.asarray(weights, np.float32)
+    while len(chosen) < min(count, len(points)):
+        score = np.sqrt(distance) * weight
+        score[chosen] = -1.0
+        pick = int(score.argmax())
+        if score[pick] <= 0 and chosen:
+            break
+        chosen.append(pick)
+        distance = np.minimum(distance, _min_sq_distance(points, points[pick : pick + 1]))
+    return chosen
+
+
+def k_means_centres(points: np.ndarray, count: int, seed: int = 0, rounds: int = 8) -> list[int]:
+    """The point nearest each of ``count`` k-means centres (k-means++ start, a few Lloyd rounds):
+    representative items of the main groups, for a dataset with no labels yet."""
+    points = np.asarray(points, np.float32)
+    count = min(count, len(points))
+    if count == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    centres = points[[int(rng.integers(len(points)))]]
+    while len(centres) < count:
+        d = _min_sq_distance(points, centres)
+        total = float(d.sum())
+        pick = int(rng.choice(len(points), p=d / total)) if total > 0 else int(rng.integers(len(points)))
+        centres = np.vstack([centres, points[pick : pick + 1]])
+    for _ in range(rounds):
+        d = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None, :]
+        nearest = d.argmin(axis=1)
+        for c in range(count):
+            members = points[nearest == c]
+            if len(members):
+                centres[c] = members.mean(axis=0)
+    d = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None, :]
+    chosen: list[int] = []
+    for c in np.argsort(np.bincount(d.argmin(axis=1), minlength=count))[::-1]:  # biggest group first
+        order = np.argsort(d[:, c])
+        pick = next((int(r) for r in order if int(r) not in chosen), None)
+        if pick is not None:
+            chosen.append(pick)
+    return chosen
+
+
+def margins(probabilities: np.ndarray) -> np.ndarray:
+    """Top-1 minus top-2 probability per row (small: the model hesitates)."""
+    probs = np.asarray(probabilities, np.float32)
+    if probs.shape[1] < 2:
+        return np.ones(len(probs), np.float32)
+    part = np.partition(probs, probs.shape[1] - 2, axis=1)
+    return part[:, -1] - part[:, -2]
+
+
+def spread(count: int, total: int) -> np.ndarray:
+    """``count`` positions evenly spread over ``total`` (a sample that covers the whole dataset)."""
+    if total <= count:
+        return np.arange(total)
+    return np.linspace(0, total - 1, count).round().astype(np.int64)
