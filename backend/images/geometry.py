@@ -152,9 +152,10 @@ def profiles(image: np.ndarray, mask: np.ndarray | None, integrator: Any, points
 
 
 def beam_centre(integrator: Any) -> tuple[float, float]:
-    """(row, column) in pixels of the frame where the direct beam meets the detector."""
+    """(row, column) in pixels of the frame where the direct beam meets the detector, counted from
+    the centre of the first pixel (pyFAI's Fit2D centre counts from its corner)."""
     fit = integrator.getFit2D()
-    return float(fit["centerY"]), float(fit["centerX"])
+    return float(fit["centerY"]) - 0.5, float(fit["centerX"]) - 0.5
 
 
 def polar_cells_q(
