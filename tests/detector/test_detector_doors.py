@@ -47,7 +47,7 @@ async def _patch_source(client: Any, dataset_id: int, source_id: int, **fields: 
 
 async def test_mask_and_poni_are_set_shown_and_give_i_of_q(client, folder):
     dataset, source_id, item_id = await _rings(client, folder)
-    assert dataset["display"] == {"scale": "log", "colormap": "inferno", "p_low": 1.0, "p_high": 99.8}
+    assert dataset["display"] == {"scale": "log", "colormap": "inferno", "p_low": 10.0, "p_high": 99.9}
     calib = _calibration(folder)
     np.save(calib / "mask.npy", gap_mask())
     poni = write_poni(calib / "det.poni")
