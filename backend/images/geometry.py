@@ -117,7 +117,10 @@ def strided(integrator: Any, stride: int, shape: tuple[int, int]) -> Any:
             wavelength=integrator.wavelength,
         )
 
-    return _remember(("strided", id(integrator), stride, shape), make)
+    det = integrator.detector
+    same = (integrator.dist, integrator.poni1, integrator.poni2, integrator.rot1, integrator.rot2)
+    same += (integrator.rot3, integrator.wavelength, det.pixel1, det.pixel2)
+    return _remember(("strided", same, stride, shape), make)
 
 
 def _with_dummies(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -228,8 +228,8 @@ async def test_the_preset_and_the_detector_setup_through_graphql(client, folder)
     assert data["updateDataset"]["display"] == {
         "scale": "log",
         "colormap": "magma",
-        "pLow": 1.0,
-        "pHigh": 99.8,
+        "pLow": 10.0,
+        "pHigh": 99.9,
     }
     np.save(calib / "wrong.npy", np.zeros((5, 9)))
     await gql_error(

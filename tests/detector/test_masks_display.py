@@ -138,3 +138,16 @@ def test_thumbnails_reduce_the_mask_with_the_pixels():
     clean = render_png(frame.copy(), DisplayTransform(), 32, mask=mask)
     frame[mask] = 4294967295.0
     assert render_png(frame, DisplayTransform(), 32, mask=mask) == clean
+
+
+def test_model_inputs_leave_masked_pixels_out():
+    """Every model reads frames through ``prepare``: what masked pixels hold changes nothing."""
+    from workers.images import prepare
+
+    mask = gap_mask() != 0
+    frames = []
+    for fill in (0.0, 4294967295.0):
+        frame = _frame()
+        frame[mask] = fill
+        frames.append(prepare(frame, 32, DisplayTransform(scale="log"), mask))
+    assert frames[0].shape == (32, 32) and np.allclose(frames[0], frames[1], atol=1e-5)
