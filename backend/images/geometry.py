@@ -30,12 +30,19 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class Profiles:
-    """I(q) (q in nm^-1) and I(chi) (chi in degrees) of one frame; empty bins are NaN."""
+    """I(q) (q in nm^-1) and I(chi) (chi in degrees) of one frame; empty bins are NaN. I(chi) is
+    taken over ``chi_band`` (q from, to): the strongest peak of I(q) above its baseline, where
+    arcs and spots of a ring show, rather than over all q (which mixes in how far the frame
+    reaches in each direction)."""
 
     q: np.ndarray
     intensity_q: np.ndarray
     chi: np.ndarray
     intensity_chi: np.ndarray
+    chi_band: tuple[float, float]
+
+
+CHI_BAND = 0.03  # half-width of the q band of I(chi), as a share of the q range
 
 
 def _remember(key: tuple[Any, ...], make: Any) -> Any:
@@ -143,15 +150,35 @@ def profiles(image: np.ndarray, mask: np.ndarray | None, integrator: Any, points
     norm = np.asarray(cake.sum_normalization, np.float64)
     if signal.ndim == 3:  # (azimuth, radius, 1) in some pyFAI versions
         signal, norm = signal[..., 0], norm[..., 0]
+    q = np.asarray(radial.radial, np.float64)
+    by_q = np.where(np.asarray(radial.count) > 0, radial.intensity, np.nan).astype(np.float64)
+    band = _peak_band(q, by_q)
+    inside = (np.asarray(cake.radial) >= band[0]) & (np.asarray(cake.radial) <= band[1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        by_chi = signal.sum(axis=1) / norm.sum(axis=1)
-        by_q = np.where(np.asarray(radial.count) > 0, radial.intensity, np.nan)
+        summed = norm[:, inside].sum(axis=1)
+        by_chi = np.where(summed > 0, signal[:, inside].sum(axis=1) / summed, np.nan)
     return Profiles(
-        q=np.asarray(radial.radial, np.float64),
-        intensity_q=np.asarray(by_q, np.float64),
+        q=q,
+        intensity_q=by_q,
         chi=np.asarray(cake.azimuthal, np.float64),
-        intensity_chi=np.where(norm.sum(axis=1) > 0, by_chi, np.nan),
+        intensity_chi=by_chi,
+        chi_band=band,
     )
+
+
+def _peak_band(q: np.ndarray, intensity: np.ndarray) -> tuple[float, float]:
+    """The q band around I(q)'s strongest excess over a running minimum (the diffuse background),
+    so the direct beam's falling slope is not taken for a ring."""
+    from scipy import ndimage
+
+    finite = np.isfinite(intensity)
+    if not finite.any():
+        return float(q[0]), float(q[-1])
+    filled = np.where(finite, intensity, np.nanmin(intensity))
+    baseline = ndimage.minimum_filter1d(filled, size=max(3, len(q) // 8), mode="nearest")
+    centre = float(q[int(np.argmax(filled - baseline))])
+    half = CHI_BAND * float(q[-1] - q[0])
+    return centre - half, centre + half
 
 
 def beam_centre(integrator: Any) -> tuple[float, float]:

@@ -92,6 +92,7 @@ def integration_plots(ref: ItemRef, pixels: np.ndarray, mask: np.ndarray | None)
         "q_peak": float(found.q[np.nanargmax(found.intensity_q)])
         if np.isfinite(found.intensity_q).any()
         else None,
+        "chi_band": found.chi_band,
     }
 
 

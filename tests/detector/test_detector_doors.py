@@ -247,3 +247,35 @@ async def test_files_of_another_dataset_s_source_cannot_be_set_through_this_one(
     dataset, _, _ = await _rings(client, folder)
     response = await client.patch(f"{API}/datasets/{dataset['id']}/sources/999999", json={field: ""})
     assert_error(response, 404, "NOT_FOUND")
+
+
+async def test_the_datasets_page_sets_the_display_and_the_detector_files(client, folder):
+    from tests.pages.conftest import csrf_headers
+
+    dataset, source_id, item_id = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    np.save(calib / "wrong.npy", np.zeros((3, 300)))
+    write_poni(calib / "det.poni")
+    headers = await csrf_headers(client)
+    base = f"/datasets/{dataset['id']}"
+    shown = await client.post(
+        f"{base}/display",
+        data={"scale": "sqrt", "colormap": "cividis", "p_low": "3", "p_high": ""},
+        headers=headers,
+    )
+    assert shown.status_code == 200 and "sqrt · cividis · 3\u201399.9 %" in shown.text
+    saved = await client.post(
+        f"{base}/sources/{source_id}/detector",
+        data={"mask_path": f"{calib.name}/mask.npy", "mask_rules": ["zero", "saturated"], "poni_path": ""},
+        headers=headers,
+    )
+    assert saved.status_code == 200 and "Mask and geometry saved" in saved.text
+    sources = (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json()
+    assert sources[0]["mask_rules"] == ["zero", "saturated"] and sources[0]["poni_path"] is None
+    refused = await client.post(
+        f"{base}/sources/{source_id}/detector", data={"mask_path": str(calib / "wrong.npy")}, headers=headers
+    )
+    assert refused.status_code == 400 and "300x3 pixels" in refused.text
+    assert (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json() == sources
+    assert "scale=sqrt&amp;cmap=cividis" in (await client.get(f"/items/{item_id}")).text

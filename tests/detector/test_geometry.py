@@ -72,3 +72,17 @@ def test_descriptors_in_q_use_the_calibrated_centre(tmp_path):
     assert vector.shape == (shape.length,) and np.isfinite(vector).all()
     plain, _ = descriptor(frame, shape, mask=gap_mask() != 0)
     assert vector[0] > 2 and plain[0] > 2  # a strong ring either way (squashed z of the top ring)
+
+
+def test_i_of_chi_is_taken_at_the_ring_and_shows_its_arcs(tmp_path):
+    """An arc (the ring on one side only) is a step in I(chi) at the ring's q."""
+    integrator = geometry.load_poni(write_poni(tmp_path / "det.poni"))
+    frame = ring_pattern(q0=4.0).astype(np.float32)
+    chi = np.degrees(integrator.chiArray(SHAPE))
+    frame[(chi < 0) & (frame > 100)] = 20.0  # keep the ring where chi >= 0 only
+    found = geometry.profiles(frame, None, integrator)
+    low, high = found.chi_band
+    assert low < 4.0 < high
+    positive = np.nanmean(found.intensity_chi[found.chi > 10])
+    negative = np.nanmean(found.intensity_chi[found.chi < -10])
+    assert positive > 5 * negative
