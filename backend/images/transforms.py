@@ -135,7 +135,12 @@ def percentile_normalize(image: np.ndarray, low: float = 1.0, high: float = 99.0
 
 def counted_pixels(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
     """Which pixels the display percentiles are taken over: unmasked and positive (where enough
-    are positive); None for every pixel (no mask, and no zero or negative pixel to leave out)."""
+    are positive); None for every pixel (no mask, and no zero or negative pixel to leave out).
+
+    Colour images without a mask are photographs, not counts: every pixel counts (and no grey
+    copy of a 64-megapixel RGB image is made to find out)."""
+    if image.ndim == 3 and mask is None:
+        return None
     plane = image if image.ndim == 2 else image.mean(axis=-1)
     unmasked = np.ones(plane.shape, bool) if mask is None else ~mask
     positive = unmasked & (plane > 0)
