@@ -194,6 +194,12 @@ async def test_the_display_preset_applies_on_every_page(client, folder):
     assert plain.content == said.content
     with Image.open(io.BytesIO(plain.content)) as image:
         assert image.mode == "RGB"
+    heat = f"{API}/datasets/{base}/explorer/heatmap"
+    items = [item["id"] for item in (await client.get(f"{API}/datasets/{base}/items")).json()["items"]]
+    preset = await client.post(heat, json={"item_ids": items})
+    explicit = await client.post(heat, json={"item_ids": items, "scale": "sqrt", "p_low": 2, "p_high": 99.5})
+    logged = await client.post(heat, json={"item_ids": items, "log": True})
+    assert preset.status_code == 200 and preset.content == explicit.content != logged.content
     explorer_js = (await client.get("/static/app/explorer.js")).text
     assert "log=true" not in explorer_js and "/image?size=96`" in explorer_js
     # a viewer may still change it for one page through the URL
