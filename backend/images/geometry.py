@@ -125,8 +125,9 @@ def strided(integrator: Any, stride: int, shape: tuple[int, int]) -> Any:
         )
 
     det = integrator.detector
-    same = (integrator.dist, integrator.poni1, integrator.poni2, integrator.rot1, integrator.rot2)
-    same += (integrator.rot3, integrator.wavelength, det.pixel1, det.pixel2)
+    rotations = (integrator.rot1, integrator.rot2, integrator.rot3)
+    pixels = (det.pixel1, det.pixel2)
+    same = (integrator.dist, integrator.poni1, integrator.poni2, *rotations, integrator.wavelength, *pixels)
     return _remember(("strided", same, stride, shape), make)
 
 

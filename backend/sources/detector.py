@@ -17,8 +17,9 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.errors import Forbidden, Invalid, LabelwiseError, NotFound
 from backend.images import masks
@@ -129,9 +130,9 @@ def resolve_file(raw: str, roots: list[Path], suffixes: Sequence[str], what: str
 async def frame_shapes(session: AsyncSession, source_id: int) -> list[tuple[int, int]]:
     """The (height, width) of the source's readable frames, each shape once."""
     rows = await session.execute(
-        select(distinct(Item.height), Item.width).where(
-            Item.source_id == source_id, Item.status == "ok", Item.height.is_not(None)
-        )
+        select(col(Item.height), col(Item.width))
+        .where(Item.source_id == source_id, Item.status == "ok", col(Item.height).is_not(None))
+        .distinct()
     )
     return sorted({(int(h), int(w)) for h, w in rows.tuples().all() if h and w})
 
