@@ -25,7 +25,9 @@ What a training run does with the context
   ({"id", "name", "color"}) in display order.
 - Pixels: ``workers.images.load_batch(ctx, refs, size=..., transform=...)`` reads, transforms
   (the same transforms as the pages) and resizes a batch; it skips unreadable items and logs them.
-  ``ctx.reader.read(ref, stride=...)`` reads one item raw.
+  ``ctx.reader.read(ref, stride=...)`` reads one item raw; ``ctx.reader.read_masked(ref,
+  stride=...)`` gives its source's mask too (True: masked; leave those pixels out), and
+  ``ref.source.detector.integrator(...)`` its PONI geometry (pyFAI) where it has one.
 - Every step (batch): ``ctx.check_canceled()`` first. It raises ``JobCanceled`` when a user
   canceled the job or the server is stopping; let it propagate (clean up in ``finally`` if you
   must). Then ``ctx.progress(done, total, epoch=e, epochs=n)``.

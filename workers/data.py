@@ -123,7 +123,9 @@ class ItemInputs:
 
     def load(self, index: int) -> tuple[np.ndarray, int, int]:
         ref = self.refs[index]
-        image = prepare(self.raw(ref), self.size, self.transform)
+        pixels = self.raw(ref)
+        mask = self.reader.mask(ref, pixels, read_stride(ref, self.size))
+        image = prepare(pixels, self.size, self.transform, mask)
         return image, self.targets.get(ref.item_id, -1), ref.item_id
 
     def stage(

@@ -1,5 +1,8 @@
 """Reading items as model inputs: the pages' transforms, then a fixed square size, grayscale.
 
+``prepare`` (``backend.images.transforms``) leaves each source's masked pixels out of the
+statistics, as the pages do.
+
 Shared by every algorithm so that a model sees images the way a person saw them while labeling.
 """
 
@@ -13,7 +16,7 @@ import numpy as np
 
 from backend.datasets.refs import ItemRef
 from backend.errors import LabelwiseError
-from backend.images.transforms import DisplayTransform, apply_transform, block_reduce, resize
+from backend.images.transforms import DisplayTransform, prepare
 from workers.context import JobContext
 
 READ_THREADS = 4
@@ -27,15 +30,6 @@ def transform_from(params: dict) -> DisplayTransform:
         p_low=float(params.get("percentile_low", 1.0)),
         p_high=float(params.get("percentile_high", 99.0)),
     )
-
-
-def prepare(image: np.ndarray, size: int, transform: DisplayTransform) -> np.ndarray:
-    """One image as a (size, size) float32 array in [0, 1]."""
-    if image.ndim == 3:
-        image = image.mean(axis=-1, dtype=np.float32)
-    factor = max(1, min(image.shape[:2]) // (size * 2))  # average noise away before resizing
-    image = block_reduce(image, factor)
-    return resize(apply_transform(image, transform), size, size)
 
 
 def _stride_for(ref: ItemRef, size: int) -> int:
@@ -73,9 +67,12 @@ def load_batch(
     ctx: JobContext, refs: Sequence[ItemRef], *, size: int, transform: DisplayTransform
 ) -> tuple[np.ndarray, np.ndarray]:
     """(images N x size x size float32, item ids int64) of the refs that could be read."""
-    kept = map_readable(
-        ctx, refs, lambda ref: prepare(ctx.reader.read(ref, stride=_stride_for(ref, size)), size, transform)
-    )
+
+    def one(ref: ItemRef) -> np.ndarray:
+        pixels, mask = ctx.reader.read_masked(ref, stride=_stride_for(ref, size))
+        return prepare(pixels, size, transform, mask)
+
+    kept = map_readable(ctx, refs, one)
     if not kept:
         return np.zeros((0, size, size), np.float32), np.zeros(0, np.int64)
     ids = np.asarray([i for i, _ in kept], dtype=np.int64)

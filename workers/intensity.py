@@ -34,13 +34,14 @@ MIN_SCALE = 1e-6
 INTENSITY_JSON = "intensity.json"
 
 
-def describe_intensity(image: np.ndarray, stride: int = 1) -> np.ndarray:
-    """The descriptors (``NAMES``, float64) of one image's raw pixels, read with ``stride``."""
+def describe_intensity(image: np.ndarray, stride: int = 1, mask: np.ndarray | None = None) -> np.ndarray:
+    """The descriptors (``NAMES``, float64) of one image's raw pixels, read with ``stride``, its
+    masked pixels (``mask`` True) left out."""
     pixels = np.asarray(image)
     if pixels.ndim == 3:  # colour: brightness is the mean of the channels
         pixels = pixels.mean(axis=-1)
     saturated_at = np.iinfo(pixels.dtype).max if np.issubdtype(pixels.dtype, np.integer) else None
-    values = pixels.astype(np.float64, copy=False).ravel()
+    values = (pixels[~mask] if mask is not None else pixels).astype(np.float64, copy=False).ravel()
     finite = values[np.isfinite(values)]
     out = np.zeros(len(NAMES), np.float64)
     if not len(finite):
@@ -64,7 +65,8 @@ def intensity_of(ctx: object, refs: Sequence[ItemRef]) -> dict[int, np.ndarray]:
 
     def one(ref: ItemRef) -> np.ndarray:
         stride = stride_for(ref)
-        return describe_intensity(ctx.reader.read(ref, stride=stride), stride)  # type: ignore[attr-defined]
+        pixels, mask = ctx.reader.read_masked(ref, stride=stride)  # type: ignore[attr-defined]
+        return describe_intensity(pixels, stride, mask)
 
     return dict(map_readable(ctx, refs, one))  # type: ignore[arg-type]
 

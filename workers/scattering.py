@@ -7,7 +7,8 @@ vector of such quantities, all in units of the Poisson noise and independent of 
 how the pattern is rotated and how long the frame was exposed. A generic image network must learn
 all this from labels; this needs none, so similar patterns are neighbours from the first click.
 
-Steps (numpy and scipy only):
+Steps (numpy and scipy only; with a PONI geometry, step 3 is pyFAI's integration in q and step 2
+is the calibration's beam centre):
 
 1. Valid pixels: counts > 0 (module gaps and masked pixels read 0), hot pixels (far above their 3x3
    median) left out.
@@ -25,6 +26,7 @@ Steps (numpy and scipy only):
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,20 +230,43 @@ def _squash(values: np.ndarray | list[float] | float) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
+# (image, valid pixels, geometry) -> (mean counts, pixel counts, outer radius, beam centre): cells in
+# q from a calibrated geometry (``backend.images.geometry.polar_cells_q`` with pyFAI).
+PolarCells = Callable[
+    [np.ndarray, np.ndarray, Geometry], tuple[np.ndarray, np.ndarray, float, tuple[float, float]]
+]
+
+
 def descriptor(
-    image: np.ndarray, geometry: Geometry | None = None, centre: tuple[float, float] | None = None
+    image: np.ndarray,
+    geometry: Geometry | None = None,
+    centre: tuple[float, float] | None = None,
+    *,
+    mask: np.ndarray | None = None,
+    polar: PolarCells | None = None,
 ) -> tuple[np.ndarray, tuple[float, float]]:
-    """(descriptor float32 of ``geometry.length``, the beam centre used) of one detector frame."""
+    """(descriptor float32 of ``geometry.length``, the beam centre used) of one detector frame.
+
+    ``mask`` (True: masked) keeps pixels out, as gaps are. ``polar``: the frame's cells come from a
+    calibrated geometry (rings at their q, the beam centre the calibration's), not from the centre
+    found in the pattern."""
     from scipy import ndimage
 
     geometry = geometry or Geometry()
     image = grayscale(image)
     valid = valid_pixels(image)
-    if centre is None:
-        centre = beam_centre(image, valid)
-    if not valid.any():
-        return np.zeros(geometry.length, np.float32), centre
-    cells, counts, r_max = polar_cells(image, valid, centre, geometry)
+    if mask is not None:
+        valid &= ~mask
+    if polar is not None:
+        if not valid.any():
+            return np.zeros(geometry.length, np.float32), centre or (0.0, 0.0)
+        cells, counts, r_max, centre = polar(image, valid, geometry)
+    else:
+        if centre is None:
+            centre = beam_centre(image, valid)
+        if not valid.any():
+            return np.zeros(geometry.length, np.float32), centre
+        cells, counts, r_max = polar_cells(image, valid, centre, geometry)
     profile = _row_median(cells)
     with np.errstate(invalid="ignore"):
         cells = np.where(cells < DARK_CELL * profile[:, None], np.nan, cells)

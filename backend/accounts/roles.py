@@ -29,6 +29,9 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/datasets/{dataset_id}"): ADMIN,
     ("DELETE", "/api/v1/datasets/{dataset_id}"): ADMIN,
     ("POST", "/api/v1/datasets/{dataset_id}/sources"): ADMIN,
+    ("PATCH", "/api/v1/datasets/{dataset_id}/sources/{source_id}"): ADMIN,  # mask and PONI files
+    ("POST", "/datasets/{dataset_id}/display"): ADMIN,
+    ("POST", "/datasets/{dataset_id}/sources/{source_id}/detector"): ADMIN,
     ("POST", "/datasets"): ADMIN,
     ("POST", "/datasets/{dataset_id}/sources"): ADMIN,
     ("POST", "/datasets/{dataset_id}/delete"): ADMIN,
@@ -67,6 +70,7 @@ MUTATION_ROLES: dict[str, str] = {
     "updateDataset": ADMIN,
     "deleteDataset": ADMIN,
     "addSource": ADMIN,
+    "updateSource": ADMIN,  # mask and PONI files: what the server reads
     "submitJob": TRAINER,
     "cancelJob": TRAINER,
     "retryJob": TRAINER,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.settings import Settings
+from backend.sources.detector import NO_SETUP, DetectorSetup, setup_of
 from backend.sources.registry import open_source
 from backend.storage.tables import Item, Source
 
@@ -24,6 +25,7 @@ class SourceRef:
     kind: str
     uri: str
     api_key: str | None = None  # encrypted, as stored; server-side only, never serialised to clients
+    detector: DetectorSetup = NO_SETUP  # mask and geometry (backend.sources.detector)
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return f"SourceRef(id={self.id}, kind={self.kind!r}, uri={self.uri!r})"
@@ -37,6 +39,7 @@ class ItemRef:
     frame: int
     height: int | None
     width: int | None
+    dtype: str | None = None  # as stored; says which value a saturated pixel holds
 
 
 def _source_row(ref: SourceRef) -> Source:
@@ -58,8 +61,10 @@ async def item_refs(
     sources: dict[int, SourceRef] = {}
     refs = {}
     for item, source in rows:
-        sref = sources.setdefault(source.id, SourceRef(source.id, source.kind, source.uri, source.api_key))
-        refs[item.id] = ItemRef(item.id, sref, item.uri, item.frame, item.height, item.width)
+        sref = sources.setdefault(
+            source.id, SourceRef(source.id, source.kind, source.uri, source.api_key, setup_of(source))
+        )
+        refs[item.id] = ItemRef(item.id, sref, item.uri, item.frame, item.height, item.width, item.dtype)
     if item_ids is None:
         return list(refs.values())
     return [refs[i] for i in item_ids if i in refs]
@@ -81,6 +86,15 @@ class ItemReader:
 
     def read(self, ref: ItemRef, *, stride: int = 1) -> np.ndarray:
         return self._adapter(ref).read(ref.uri, ref.frame, stride=stride)
+
+    def mask(self, ref: ItemRef, pixels: np.ndarray, stride: int = 1) -> np.ndarray | None:
+        """The mask (True: masked) of ``pixels`` read from ``ref`` at ``stride``; None: no mask."""
+        return ref.source.detector.frame_mask(pixels, self.settings.roots, stride=stride, dtype=ref.dtype)
+
+    def read_masked(self, ref: ItemRef, *, stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+        """The pixels and their mask."""
+        pixels = self.read(ref, stride=stride)
+        return pixels, self.mask(ref, pixels, stride)
 
     def version(self, ref: ItemRef) -> str:
         """The source's version of the item's pixels (see ``ImageSource.version``)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.datasets.display import default_preset, store_preset
 from backend.datasets.ingest import Progress, ScanReport, scan_entries, store_entries
 from backend.errors import Conflict, Invalid, NotFound
 from backend.settings import Settings
@@ -81,6 +82,7 @@ async def create_dataset(
         source.position = position
         scanned.append((source, await _scan_new_source(settings, source, progress)))
     dataset = Dataset(name=name, multi_label=multi_label)
+    store_preset(dataset, default_preset(entry for _, entries in scanned for entry in entries))
     session.add(dataset)
     await session.flush()
     report = ScanReport()

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.refs import ItemReader, item_refs
 from backend.errors import Invalid, LabelwiseError, NotFound
-from backend.images.transforms import DisplayTransform, apply_transform, block_reduce, resize
+from backend.images.transforms import DisplayTransform, prepare
 from backend.jobs import states
 from backend.jobs.service import get_job, get_model
 from backend.labels.batches import BatchOutcome, latest_event_id, record_batch
@@ -219,7 +219,7 @@ async def selection_images(
     refs = await item_refs(session, dataset_id, chosen)
     if not refs:
         raise NotFound("none of the selected items belongs to this dataset")
-    transform = transform or DisplayTransform(log=True)
+    transform = transform or DisplayTransform()
 
     def compute() -> tuple[np.ndarray, np.ndarray, int]:
         reader = ItemReader(settings)
@@ -228,13 +228,13 @@ async def selection_images(
         used = 0
         for ref in refs:
             try:
-                image = reader.read(ref, stride=max(1, min(ref.height or 1, ref.width or 1) // (size * 4)))
+                stride = max(1, min(ref.height or 1, ref.width or 1) // (size * 4))
+                image, mask = reader.read_masked(ref, stride=stride)
             except LabelwiseError:
                 continue  # an unreadable item is left out of the statistics
             if image.ndim == 3:
                 image = image.mean(axis=-1)
-            image = block_reduce(image.astype(np.float32), max(1, min(image.shape[:2]) // (size * 2)))
-            image = resize(apply_transform(image, transform), size, size)
+            image = prepare(image, size, transform, mask)
             total += image
             squares += image.astype(np.float64) ** 2
             used += 1

@@ -1,6 +1,6 @@
-"""A perceptually ordered colour map (dark blue -> green -> yellow) for heat maps of statistics.
+"""Colour maps: the display's lookup tables (``colormap_tables``), and heat maps of statistics.
 
-Anchor colours sampled along the usual "viridis" ramp; values between anchors are interpolated.
+The heat maps use anchor colours sampled along the usual "viridis" ramp, interpolated between.
 """
 
 from __future__ import annotations
@@ -9,6 +9,22 @@ import io
 
 import numpy as np
 from PIL import Image
+
+from backend.images.colormap_tables import TABLES
+
+_LOOKUP: dict[str, np.ndarray] = {
+    name: np.frombuffer(bytes.fromhex("".join(hexed)), np.uint8).reshape(256, 3)
+    for name, hexed in TABLES.items()
+}
+
+
+def apply_colormap(gray: np.ndarray, name: str) -> np.ndarray:
+    """8-bit grey levels (H x W) as H x W x 3 colours of the named map; "gray" (or a colour image)
+    is returned as it is."""
+    if name == "gray" or gray.ndim != 2:
+        return gray
+    return _LOOKUP[name][gray]
+
 
 _ANCHORS = np.array(
     [

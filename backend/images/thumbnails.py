@@ -16,6 +16,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from backend.images.colormap import apply_colormap
 from backend.images.transforms import (
     DisplayTransform,
     apply_transform,
     block_reduce,
+    fill_masked,
     fit_size,
     resize,
     to_uint8,
@@ -71,22 +74,32 @@ def is_cacheable(transform: DisplayTransform, size: int | None) -> bool:
 
 
 def render_png(
-    image: np.ndarray, transform: DisplayTransform, size: int | None, *, owned: bool = False
+    image: np.ndarray,
+    transform: DisplayTransform,
+    size: int | None,
+    *,
+    owned: bool = False,
+    mask: np.ndarray | None = None,
 ) -> bytes:
     """Transform an item's pixels and encode them as an 8-bit PNG, fitted into ``size`` (never
     larger than the pixels given). ``owned``: ``image`` is the caller's to lose, and is worked on
-    in place (a full view then costs one float32 copy of the pixels, not four)."""
+    in place (a full view then costs one float32 copy of the pixels, not four). ``mask`` (True:
+    masked, same height and width): pixels left out of the display statistics."""
     if size is not None and size >= max(image.shape[0], image.shape[1]):
         size = None
     if size is not None:
         factor = min(image.shape[0], image.shape[1]) // size
+        if mask is not None and factor > 1:  # masked pixels take the low value before averaging
+            image, owned = fill_masked(image, mask, in_place=owned), True
+            mask = block_reduce(mask.astype(np.float32), factor) > 0.5  # mostly masked blocks
         owned = owned or factor > 1  # block_reduce made a new array
         image = block_reduce(image, factor)
-    shown = apply_transform(image, transform, in_place=owned)
+    shown = apply_transform(image, transform, in_place=owned, mask=mask)
     if size is not None:
         shown = resize(shown, *fit_size(shown.shape[0], shown.shape[1], size))
+    pixels = apply_colormap(to_uint8(shown, in_place=True), transform.colormap)
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(shown, in_place=True)).save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
@@ -238,8 +251,11 @@ class ThumbnailCache:
         transform: DisplayTransform,
         size: int | None,
         shape: tuple[int | None, int | None] = (None, None),
+        mask_of: Callable[[np.ndarray, int], np.ndarray | None] | None = None,
     ) -> bytes:
-        """The cached PNG, or render it now (reading a strided slice where the source allows)."""
+        """The cached PNG, or render it now (reading a strided slice where the source allows).
+
+        ``mask_of(pixels, stride)``: the mask of the pixels read (``backend.sources.detector``)."""
         height, width = shape
         cached = self.get(item_id, transform, size)
         if cached is not None:
@@ -251,7 +267,9 @@ class ThumbnailCache:
             # are what a thumbnail costs there.
             oversample = 1 if getattr(source, "remote", False) else 2
             stride = max(stride, min(height, width) // (oversample * size))
-        png = render_png(source.read(uri, frame, stride=stride), transform, size, owned=True)
+        pixels = source.read(uri, frame, stride=stride)
+        mask = mask_of(pixels, stride) if mask_of is not None else None
+        png = render_png(pixels, transform, size, owned=True, mask=mask)
         if is_cacheable(transform, size):
             self.put(item_id, transform, size, png)
         return png

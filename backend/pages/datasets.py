@@ -12,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.datasets import service
-from backend.errors import Invalid
+from backend.datasets.display import set_display
+from backend.errors import Invalid, NotFound
+from backend.images.masks import MASK_RULES
+from backend.images.transforms import COLORMAPS, SCALES
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render
 from backend.pages.folders import list_folders
 from backend.settings import Settings
+from backend.sources.detector import set_detector, source_problems
 from backend.sources.registry import api_keys_for, is_remote
 
 OPTS: dict[str, Any] = {
@@ -25,6 +29,12 @@ OPTS: dict[str, Any] = {
 }
 
 
+def _shown(path: str | None, internals: bool, settings: Settings) -> str:
+    if not path:
+        return ""
+    return path if internals else public_location(path, settings)
+
+
 async def _rows(request: Request, session: AsyncSession) -> list[dict[str, Any]]:
     """Datasets with their sources as the caller may see them (viewers: no server paths)."""
     settings: Settings = request.app.state.settings
@@ -32,14 +42,21 @@ async def _rows(request: Request, session: AsyncSession) -> list[dict[str, Any]]
     rows = []
     for summary in await service.list_datasets(session):
         assert summary.dataset.id is not None
-        sources = [
-            {
-                "kind": source.kind,
-                "uri": source.uri if internals else public_location(source.uri, settings),
-                "scanned_at": source.scanned_at,
-            }
-            for source in await service.list_sources(session, summary.dataset.id)
-        ]
+        sources = []
+        for source in await service.list_sources(session, summary.dataset.id):
+            found = await source_problems(session, settings, source)
+            sources.append(
+                {
+                    "id": source.id,
+                    "kind": source.kind,
+                    "uri": source.uri if internals else public_location(source.uri, settings),
+                    "scanned_at": source.scanned_at,
+                    "mask_path": _shown(source.mask_path, internals, settings),
+                    "mask_rules": [r for r in (source.mask_rules or "").split(",") if r],
+                    "poni_path": _shown(source.poni_path, internals, settings),
+                    "problems": found if internals else [public_error(p, settings) for p in found],
+                }
+            )
         reasons = []
         if summary.unreadable_count:
             for error, count in await service.unreadable_reasons(session, summary.dataset.id):
@@ -55,7 +72,12 @@ async def _list(request: Request, session: AsyncSession, flash: str = "", status
         status_code=status_code,
         rows=await _rows(request, session),
         flash=flash,
+        **_choices(),
     )
+
+
+def _choices() -> dict[str, Any]:
+    return {"mask_rules": MASK_RULES, "scales": SCALES, "colormaps": COLORMAPS}
 
 
 @get("/", **OPTS)
@@ -66,7 +88,12 @@ async def home() -> Redirect:
 @get("/datasets", **OPTS)
 async def datasets_page(request: Request, session: AsyncSession) -> Template:
     return render(
-        request, "datasets/index.html", nav="datasets", rows=await _rows(request, session), flash=""
+        request,
+        "datasets/index.html",
+        nav="datasets",
+        rows=await _rows(request, session),
+        flash="",
+        **_choices(),
     )
 
 
@@ -141,4 +168,51 @@ async def delete(request: Request, session: AsyncSession, dataset_id: FromPath[i
     return await _list(request, session, flash=f"Deleted dataset '{name}' (image files were not touched)")
 
 
-route_handlers = [home, datasets_page, browse, create, add_source, rescan, delete]
+@post("/datasets/{dataset_id:int}/display", **OPTS)
+async def display(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    """The dataset's display preset, which every page starts from."""
+    form = await request.form()
+    dataset = await set_display(
+        session,
+        dataset_id,
+        scale=str(form.get("scale") or "") or None,
+        colormap=str(form.get("colormap") or "") or None,
+        p_low=_number(form.get("p_low"), "p_low"),
+        p_high=_number(form.get("p_high"), "p_high"),
+    )
+    return await _list(request, session, flash=f"Display of '{dataset.name}' saved")
+
+
+def _number(raw: Any, name: str) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a number, got '{raw}'") from None
+
+
+@post("/datasets/{dataset_id:int}/sources/{source_id:int}/detector", **OPTS)
+async def detector(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: FromPath[int],
+    source_id: FromPath[int],
+) -> Template:
+    """A source's mask file, mask rules and PONI file; an empty field clears the file."""
+    form = await request.form()
+    if not any(s.id == source_id for s in await service.list_sources(session, dataset_id)):
+        raise NotFound(f"source {source_id} is not a source of dataset {dataset_id}", id=source_id)
+    await set_detector(
+        session,
+        settings,
+        source_id,
+        mask_path=str(form.get("mask_path") or "").strip(),
+        mask_rules=list(form.getall("mask_rules")) if "mask_rules" in form else [],
+        poni_path=str(form.get("poni_path") or "").strip(),
+    )
+    return await _list(request, session, flash="Mask and geometry saved")
+
+
+route_handlers = [home, datasets_page, browse, create, add_source, rescan, delete, display, detector]

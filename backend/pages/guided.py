@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.datasets.display import preset_of
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError
 from backend.feature_report.service import default_model
@@ -37,7 +38,11 @@ OPTS: dict[str, Any] = {
     "exception_handlers": PAGE_EXCEPTION_HANDLERS,
     "status_code": 200,
 }
-THUMBS = ViewState(size=128)
+
+
+def thumb_query(dataset: Dataset, size: int = 128) -> str:
+    """Thumbnail URL parameters: the dataset's display preset at ``size``."""
+    return ViewState.parse({"size": size}, preset_of(dataset)).thumb_query()
 
 
 def _int(raw: Any, name: str, default: int | None = None) -> int | None:
@@ -109,7 +114,7 @@ def _common(dataset: Dataset, classes: list[Any], models: list[Model]) -> dict[s
         "classes": classes,
         "class_by_id": {c.id: c for c in classes},
         "models": models,
-        "thumb_query": THUMBS.thumb_query(),
+        "thumb_query": thumb_query(dataset),
         "version": thumb_version(dataset),
         "page_sizes": PAGE_SIZES,
     }

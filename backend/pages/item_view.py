@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import numpy as np
 from litestar import Request, get
 from litestar.params import FromPath
 from litestar.response import Template
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
+from backend.datasets.display import display_preset
 from backend.datasets.items import get_item, item_location
-from backend.datasets.refs import ItemReader, item_refs
+from backend.datasets.refs import ItemReader, ItemRef, item_refs
 from backend.datasets.service import get_dataset
 from backend.errors import LabelwiseError
+from backend.images.plots import line_svg
 from backend.images.thumbnails import view_stride
+from backend.images.transforms import counted_pixels
 from backend.labels.classes import get_class, list_classes
 from backend.labels.events import current_state
 from backend.labels.history import item_history
@@ -27,6 +32,7 @@ from backend.pages.label import thumb_version
 from backend.pages.view_state import ViewState
 from backend.settings import Settings
 
+log = logging.getLogger("labelwise.pages")
 OPTS: dict[str, Any] = {
     "include_in_schema": False,
     "exception_handlers": PAGE_EXCEPTION_HANDLERS,
@@ -35,9 +41,14 @@ OPTS: dict[str, Any] = {
 BINS = 64
 
 
-def histogram(pixels: np.ndarray, p_low: float, p_high: float) -> dict[str, Any]:
-    """Intensity histogram of the raw pixels, with the percentile bounds the transform uses."""
-    values = np.asarray(pixels, dtype=np.float32).ravel()
+def histogram(
+    pixels: np.ndarray, p_low: float, p_high: float, mask: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Intensity histogram of the raw unmasked pixels, with the percentile bounds the transform
+    uses (taken over the same pixels as the display's: unmasked, and positive where enough are)."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    counted = counted_pixels(pixels, mask)
+    values = (pixels[counted] if counted is not None else pixels).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
         return {"bars": [], "low": 0.0, "high": 0.0, "min": 0.0, "max": 0.0, "p_low_at": 0, "p_high_at": 0}
@@ -58,12 +69,39 @@ def histogram(pixels: np.ndarray, p_low: float, p_high: float) -> dict[str, Any]
     }
 
 
+def integration_plots(ref: ItemRef, pixels: np.ndarray, mask: np.ndarray | None) -> dict[str, Any] | None:
+    """I(q) and I(chi) as SVG where the item's source has a PONI geometry (None where it has none);
+    a geometry that does not fit is said, not raised: the frame is still shown."""
+    if not ref.source.detector.poni_path:
+        return None
+    from backend.images import geometry
+
+    integrator = ref.source.detector.integrator((ref.height, ref.width), pixels.shape[:2])
+    if integrator is None:
+        return {"error": "the source's PONI file cannot be used: see the datasets page"}
+    try:
+        found = geometry.profiles(pixels, mask, integrator)
+    except (ValueError, RuntimeError, IndexError) as exc:  # pyFAI's refusals of a frame it cannot use
+        log.warning("integration of item %s failed: %s", ref.item_id, exc)
+        return {"error": f"azimuthal integration failed: {exc}"}
+    return {
+        "q": Markup(line_svg(found.q, found.intensity_q, x_label=geometry.UNIT_LABEL, y_label="I(q)")),
+        "chi": Markup(
+            line_svg(found.chi, found.intensity_chi, x_label="χ (degrees)", y_label="I(χ)", log_y=False)
+        ),
+        "q_peak": float(found.q[np.nanargmax(found.intensity_q)])
+        if np.isfinite(found.intensity_q).any()
+        else None,
+        "chi_band": found.chi_band,
+    }
+
+
 @get("/items/{item_id:int}", **OPTS)
 async def item_view(
     request: Request, session: AsyncSession, settings: Settings, item_id: FromPath[int]
 ) -> Template:
-    state = ViewState.parse(request.query_params)
     item = await get_item(session, item_id)
+    state = ViewState.parse(request.query_params, await display_preset(session, item.dataset_id))
     location = await item_location(session, settings, item)
     if not shows_internals(request):  # viewers: relative to the data root (decision 0007)
         location = public_location(location, settings)
@@ -75,14 +113,15 @@ async def item_view(
         if tag.label_id is not None:
             label = classes.get(tag.label_id) or await get_class(session, tag.label_id, include_deleted=True)
         history.append({"event": event, "tag": tag, "label": label})
-    hist, reason = None, item.error or ""
+    hist, plots, reason = None, None, item.error or ""
     if item.status == "ok":
         refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
         try:
             # A histogram needs no more than a megapixel: a strided read keeps big frames cheap.
             stride = view_stride(item.height, item.width, 1_000_000)
-            pixels = await asyncio.to_thread(ItemReader(settings).read, refs[0], stride=stride)
-            hist = histogram(pixels, state.p_low, state.p_high)
+            pixels, mask = await asyncio.to_thread(ItemReader(settings).read_masked, refs[0], stride=stride)
+            hist = histogram(pixels, state.p_low, state.p_high, mask)
+            plots = await asyncio.to_thread(integration_plots, refs[0], pixels, mask)
         except LabelwiseError as exc:
             reason = exc.message
     if not shows_internals(request):
@@ -101,6 +140,7 @@ async def item_view(
         labels=[classes[i] for i in labels if i in classes],
         history=list(reversed(history)),
         hist=hist,
+        plots=plots,
         reason=reason,
         state=state,
         version=thumb_version(await get_dataset(session, item.dataset_id)),

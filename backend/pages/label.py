@@ -15,12 +15,13 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.datasets.display import display_preset, rendering_epoch_ms
 from backend.datasets.items import get_item, list_items, meta_values
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
 from backend.feature_report.service import latest_report
 from backend.images.service import item_png
-from backend.images.thumbnails import ThumbnailCache, epoch_ms
+from backend.images.thumbnails import ThumbnailCache
 from backend.labels.by_metadata import label_matching
 from backend.labels.classes import list_classes
 from backend.labels.events import (
@@ -61,8 +62,9 @@ def parse_ids(raw: Any, name: str) -> list[int]:
 
 
 def thumb_version(dataset: Dataset) -> int:
-    """Goes into thumbnail URLs: a dataset made again (ids reused) never shows cached old pixels."""
-    return epoch_ms(dataset.created_at)
+    """Goes into thumbnail URLs: a dataset made again (ids reused), or whose display changed, never
+    shows cached old pixels."""
+    return rendering_epoch_ms(dataset)
 
 
 async def gallery_context(session: AsyncSession, dataset_id: int, state: ViewState) -> dict[str, Any]:
@@ -126,7 +128,7 @@ async def panels_context(
 @get("/datasets/{dataset_id:int}/label", **OPTS)
 async def label_page(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
     """The whole page, or only the gallery when HTMX asks (paging, filters, transforms)."""
-    state = ViewState.parse(request.query_params)
+    state = ViewState.parse(request.query_params, await display_preset(session, dataset_id))
     context = await gallery_context(session, dataset_id, state)
     if is_htmx(request):
         return render(request, "label/_gallery.html", **context)
@@ -153,7 +155,7 @@ async def tile(
     item_id: FromPath[int],
 ) -> Template:
     """One tile again after its thumbnail failed to load: tries the render to tell the reason."""
-    state = ViewState.parse(request.query_params)
+    state = ViewState.parse(request.query_params, await display_preset(session, dataset_id))
     item = await get_item(session, item_id)
     if item.dataset_id != dataset_id:
         raise NotFound(f"item {item_id} is not in dataset {dataset_id}")
@@ -203,7 +205,7 @@ async def _after_change(
     just_recorded: TagEvent | None = None,
 ) -> Template:
     """The out-of-band answer to every labeling action: marks of the visible tiles, panels, flash."""
-    state = ViewState.parse(form)
+    state = ViewState.parse(form, await display_preset(session, dataset_id))
     visible = parse_ids(form.get("visible"), "visible")
     dataset = await get_dataset(session, dataset_id)
     labels = await current_state(session, visible)

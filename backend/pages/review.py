@@ -17,7 +17,7 @@ from backend.guided.quality import default_choices
 from backend.jobs.service import list_models
 from backend.labels.classes import list_classes
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
-from backend.pages.guided import THUMBS, _int
+from backend.pages.guided import _int, thumb_query
 from backend.pages.label import thumb_version
 from backend.settings import Settings
 
@@ -42,7 +42,7 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
         "class_by_id": {c.id: c for c in classes},
         "models": models,
         "model_id": model_id,
-        "thumb_query": THUMBS.thumb_query(),
+        "thumb_query": thumb_query(dataset),
         "version": thumb_version(dataset),
         "suspects": [],
         "total": 0,

@@ -2,6 +2,8 @@
 
 Every link and form of the page carries this state, so paging, filtering and reloading never lose
 the transform settings; the selection lives in the browser (sessionStorage) for the same reason.
+What the URL does not say about the display comes from the dataset's preset
+(``backend.datasets.display``); ``log=1`` is still understood as ``scale=log``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class ViewState:
     filter: str = "all"  # one of FILTERS, or "class-<id>"
     sort: str = "position"
     hide_labeled: bool = False
-    log: bool = False
+    scale: str = "linear"
     p_low: float = 1.0
     p_high: float = 99.0
     size: int = 128
@@ -59,25 +61,32 @@ class ViewState:
     exposure: str = ""  # of one exposure time (s)
     time_from: str = ""  # acquired in [time_from, time_to] (ISO 8601 text)
     time_to: str = ""
+    cmap: str = "gray"
 
     @classmethod
-    def parse(cls, values: Mapping[str, Any]) -> ViewState:
-        """From query or form values; anything malformed is refused with a message naming it."""
+    def parse(cls, values: Mapping[str, Any], preset: DisplayTransform | None = None) -> ViewState:
+        """From query or form values, the display defaulting to ``preset``; anything malformed is
+        refused with a message naming it."""
+        preset = preset or DisplayTransform()
+        scale = str(values.get("scale") or "")
+        if not scale and values.get("log") not in (None, ""):
+            scale = "log" if _flag(values.get("log")) else "linear"
         state = cls(
             page=max(1, _int(values.get("page"), "page", 1)),
             per_page=_int(values.get("per_page"), "per_page", 48),
             filter=str(values.get("filter") or "all"),
             sort=str(values.get("sort") or "position"),
             hide_labeled=_flag(values.get("hide_labeled")),
-            log=_flag(values.get("log")),
-            p_low=_float(values.get("p_low"), "p_low", 1.0),
-            p_high=_float(values.get("p_high"), "p_high", 99.0),
+            scale=scale or preset.scale,
+            p_low=_float(values.get("p_low"), "p_low", preset.p_low),
+            p_high=_float(values.get("p_high"), "p_high", preset.p_high),
             size=_int(values.get("size"), "size", 128),
             run=str(values.get("run") or "")[:200],
             sample=str(values.get("sample") or "")[:200],
             exposure=str(values.get("exposure") or "")[:40],
             time_from=str(values.get("time_from") or "")[:40],
             time_to=str(values.get("time_to") or "")[:40],
+            cmap=str(values.get("cmap") or preset.colormap),
         )
         if state.exposure:
             _float(state.exposure, "exposure", 0.0)
@@ -89,8 +98,12 @@ class ViewState:
             raise Invalid(f"sort must be one of {', '.join(SORTS)}")
         if state.filter not in FILTERS and state.class_filter is None:
             raise Invalid(f"filter must be one of {', '.join(FILTERS)} or class-<id>")
-        state.transform  # noqa: B018 - validates the percentile bounds
+        state.transform  # noqa: B018 - validates the scale, colour map and percentile bounds
         return state
+
+    @property
+    def log(self) -> bool:
+        return self.scale == "log"
 
     @property
     def class_filter(self) -> int | None:
@@ -124,32 +137,37 @@ class ViewState:
 
     @property
     def transform(self) -> DisplayTransform:
-        return DisplayTransform(log=self.log, p_low=self.p_low, p_high=self.p_high)
+        return DisplayTransform(scale=self.scale, colormap=self.cmap, p_low=self.p_low, p_high=self.p_high)
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
 
+    def display_params(self) -> dict[str, Any]:
+        """The display part of the URL: all of it, so a thumbnail URL decides its pixels alone."""
+        return {
+            "log": int(self.log),
+            "p_low": f"{self.p_low:g}",
+            "p_high": f"{self.p_high:g}",
+            "scale": self.scale,
+            "cmap": self.cmap,
+        }
+
     def params(self, **changes: Any) -> dict[str, Any]:
-        values = asdict(replace(self, **changes))
+        state = replace(self, **changes)
+        values = asdict(state)
         values["hide_labeled"] = int(values["hide_labeled"])
-        values["log"] = int(values["log"])
-        values["p_low"] = f"{values['p_low']:g}"
-        values["p_high"] = f"{values['p_high']:g}"
+        values.update(state.display_params())
         return values
 
     def query(self, **changes: Any) -> str:
         return urlencode(self.params(**changes))
 
     def thumb_query(self) -> str:
-        return urlencode(
-            {
-                "log": int(self.log),
-                "p_low": f"{self.p_low:g}",
-                "p_high": f"{self.p_high:g}",
-                "size": self.size,
-            }
-        )
+        return urlencode({**self.display_params(), "size": self.size})
 
     def transform_query(self) -> str:
-        return urlencode({"log": int(self.log), "p_low": f"{self.p_low:g}", "p_high": f"{self.p_high:g}"})
+        return urlencode(self.display_params())
+
+
+DISPLAY_KEYS = ("log", "scale", "cmap", "p_low", "p_high")

@@ -39,6 +39,14 @@ class Dataset(SQLModel, table=True):
     keep_models_fresh: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     fresh_growth: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
     fresh_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The display preset every page starts from (backend/images/display.py); a viewer may still
+    # change it for one page through the URL.
+    display_scale: str = Field(default="linear", max_length=10)
+    display_colormap: str = Field(default="gray", max_length=20)
+    display_p_low: float = 1.0
+    display_p_high: float = 99.0
+    # When the preset or a source's mask changed: renderings made before are stale.
+    display_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Source(SQLModel, table=True):
@@ -56,6 +64,10 @@ class Source(SQLModel, table=True):
     position: int = 0
     created_at: datetime = _ts()
     scanned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Detector setup (backend/sources/detector.py): files as absolute paths inside the data roots.
+    mask_path: str | None = Field(default=None, sa_type=Text)
+    mask_rules: str = Field(default="", max_length=100)  # comma-separated backend.images.masks.MASK_RULES
+    poni_path: str | None = Field(default=None, sa_type=Text)
 
 
 class Item(SQLModel, table=True):

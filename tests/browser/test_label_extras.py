@@ -45,7 +45,7 @@ async def test_the_item_view_shows_pixels_histogram_location_and_history(page: A
     assert (await image.get_attribute("style")) != before
     await page.click("text=back to the gallery")
     await page.wait_for_url("**/label?**")
-    await expect(page.locator("#log-toggle")).to_be_checked()
+    await expect(page.locator("#scale-select")).to_have_value("log")
 
 
 async def test_the_zip_export_holds_a_folder_per_label(page: Any, folder: Path) -> None:

@@ -13,7 +13,9 @@ import json
 import math
 import sqlite3
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +34,15 @@ MIN_SCALE = 1e-3  # a feature constant over the sample is kept, not blown up
 
 def geometry_of(params: dict) -> Geometry:
     return Geometry(radial_bins=params["radial_bins"], angular_bins=params["angular_bins"])
+
+
+def polar_in_q(
+    integrator: Any, image: np.ndarray, valid: np.ndarray, geometry: Geometry
+) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
+    """The polar cells in q of a source with a PONI geometry (pyFAI)."""
+    from backend.images.geometry import polar_cells_q
+
+    return polar_cells_q(image, valid, integrator, geometry.radial_bins, geometry.angular_bins)
 
 
 def stride_for(ref: ItemRef, max_side: int) -> int:
@@ -56,9 +67,11 @@ def describe(
 
     def one(ref: ItemRef) -> tuple[np.ndarray, tuple[float, float]]:
         stride = stride_for(ref, params["max_side"])
-        image = ctx.reader.read(ref, stride=stride)
+        image, mask = ctx.reader.read_masked(ref, stride=stride)
         centre = (params["centre_row"] / stride, params["centre_column"] / stride) if fixed else None
-        vector, found = descriptor(image, geometry, centre)
+        integrator = ref.source.detector.integrator((ref.height, ref.width), image.shape[:2])
+        polar = partial(polar_in_q, integrator) if integrator is not None else None
+        vector, found = descriptor(image, geometry, centre, mask=mask, polar=polar)
         return vector, (found[0] * stride, found[1] * stride)
 
     keys = _cache_keys(ctx, refs, params) if cache else {}
@@ -96,6 +109,9 @@ def _cache_keys(ctx: JobContext, refs: Sequence[ItemRef], params: dict) -> dict[
         except (LabelwiseError, OSError):
             continue
         item = [ref.source.kind, ref.source.uri, ref.uri, ref.frame, version]
+        setup = ref.source.detector.version()  # a source without mask or geometry keeps its old keys
+        if setup:
+            item.append(setup)
         keys[ref.item_id] = cache_key([*depends, *item])
     return keys
 

@@ -8,17 +8,20 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from backend.accounts.disclosure import public_location
+from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.api.graphql.classes import LabelClass
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import Progress
 from backend.datasets import service
+from backend.datasets.display import display_preset, set_display, with_overrides
 from backend.datasets.ingest import ScanReport as DomainScanReport
 from backend.datasets.service import DatasetSummary
+from backend.errors import NotFound
 from backend.labels.classes import list_classes
 from backend.labels.progress import dataset_progress
 from backend.settings import Settings
+from backend.sources.detector import set_detector, source_problems
 from backend.storage import tables
 
 
@@ -31,20 +34,55 @@ class Source:
     created_at: datetime
     scanned_at: datetime | None
     has_api_key: bool = strawberry.field(description="Whether an API key is stored; keys never leave.")
+    mask_path: str | None = strawberry.field(description="A mask file: nonzero pixels are masked.")
+    mask_rules: list[str] = strawberry.field(
+        description="Pixels masked in every frame by rule: zero, negative, saturated, gaps."
+    )
+    poni_path: str | None = strawberry.field(description="A PONI geometry file (pyFAI-calib2).")
+    problems: list[str] = strawberry.field(
+        description="A mask or PONI file left out, and why (the items stay usable)."
+    )
 
     @classmethod
-    def of(cls, source: tables.Source, viewer_of: Settings | None = None) -> Source:
+    def of(
+        cls, source: tables.Source, viewer_of: Settings | None = None, problems: list[str] | None = None
+    ) -> Source:
         """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
         assert source.id is not None
+
+        def shown(path: str | None) -> str | None:
+            return path if viewer_of is None or path is None else public_location(path, viewer_of)
+
+        found = problems or []
         return cls(
             id=source.id,
             kind=source.kind,
-            uri=source.uri if viewer_of is None else public_location(source.uri, viewer_of),
+            uri=shown(source.uri) or "",
             position=source.position,
             created_at=source.created_at,
             scanned_at=source.scanned_at,
             has_api_key=bool(source.api_key),
+            mask_path=shown(source.mask_path),
+            mask_rules=[r for r in (source.mask_rules or "").split(",") if r],
+            poni_path=shown(source.poni_path),
+            problems=[public_error(p, viewer_of) or "" for p in found] if viewer_of else found,
         )
+
+
+@strawberry.type(description="The display preset every page starts from.")
+class Display:
+    scale: str = strawberry.field(description="linear, log or sqrt.")
+    colormap: str = strawberry.field(description="gray, viridis, magma, inferno or cividis.")
+    p_low: float = strawberry.field(description="Percentile of the unmasked positive pixels mapped to 0.")
+    p_high: float = strawberry.field(description="Percentile mapped to 1.")
+
+
+@strawberry.input(description="A display preset; what is left out stays as it is.")
+class DisplayInput:
+    scale: str | None = None
+    colormap: str | None = None
+    p_low: float | None = None
+    p_high: float | None = None
 
 
 @strawberry.type(description="A named set of items drawn from one or more sources.")
@@ -57,6 +95,7 @@ class Dataset:
     item_count: int
     labeled_count: int
     unreadable_count: int
+    display: Display
 
     @classmethod
     def of(cls, summary: DatasetSummary) -> Dataset:
@@ -71,6 +110,12 @@ class Dataset:
             item_count=summary.item_count,
             labeled_count=summary.labeled_count,
             unreadable_count=summary.unreadable_count,
+            display=Display(
+                scale=d.display_scale,
+                colormap=d.display_colormap,
+                p_low=d.display_p_low,
+                p_high=d.display_p_high,
+            ),
         )
 
     @strawberry.field(description="The dataset's sources in order (API keys are never returned).")
@@ -79,8 +124,12 @@ class Dataset:
         viewer = None
         if context.connection is not None and not shows_internals(context.connection):
             viewer = context.settings  # decision 0007: viewers see no server paths
+        settings = context.settings
         async with use_session(info) as session:
-            return [Source.of(s, viewer) for s in await service.list_sources(session, self.id)]
+            return [
+                Source.of(s, viewer, await source_problems(session, settings, s))
+                for s in await service.list_sources(session, self.id)
+            ]
 
     @strawberry.field(description="The dataset's live label classes in order.")
     async def classes(self, info: Info[Any, Any]) -> list[LabelClass]:
@@ -161,13 +210,53 @@ class Mutation:
         assert dataset.id is not None
         return CreatedDataset(dataset=await _summary(info, dataset.id), scan=ScanReport.of(report))
 
-    @strawberry.mutation(description="Rename a dataset and/or switch multi-label; a refusal changes nothing.")
+    @strawberry.mutation(
+        description="Rename a dataset, switch multi-label and/or set its display preset; a refusal "
+        "changes nothing."
+    )
     async def update_dataset(
-        self, info: Info[Any, Any], id: int, name: str | None = None, multi_label: bool | None = None
+        self,
+        info: Info[Any, Any],
+        id: int,
+        name: str | None = None,
+        multi_label: bool | None = None,
+        display: DisplayInput | None = None,
     ) -> Dataset:
+        shown = display or DisplayInput()
+        changes = {
+            "scale": shown.scale,
+            "colormap": shown.colormap,
+            "p_low": shown.p_low,
+            "p_high": shown.p_high,
+        }
         async with use_session(info) as session:
+            with_overrides(await display_preset(session, id), **changes)  # refused: nothing changes
             await service.update_dataset(session, id, name=name, multi_label=multi_label)
+            if display is not None:
+                await set_display(session, id, **changes)
         return await _summary(info, id)
+
+    @strawberry.mutation(
+        description="Set a source's mask file, mask rules and PONI geometry file (files under the data "
+        'roots; "" clears one). A mask or PONI that does not fit the frames is refused.'
+    )
+    async def update_source(
+        self,
+        info: Info[Any, Any],
+        dataset_id: int,
+        id: int,
+        mask_path: str | None = None,
+        mask_rules: list[str] | None = None,
+        poni_path: str | None = None,
+    ) -> Source:
+        settings = context_of(info).settings
+        async with use_session(info) as session:
+            if not any(s.id == id for s in await service.list_sources(session, dataset_id)):
+                raise NotFound(f"source {id} is not a source of dataset {dataset_id}", id=id)
+            source = await set_detector(
+                session, settings, id, mask_path=mask_path, mask_rules=mask_rules, poni_path=poni_path
+            )
+            return Source.of(source, None, await source_problems(session, settings, source))
 
     @strawberry.mutation(description="Delete a dataset's rows (image files are never touched); gives its id.")
     async def delete_dataset(self, info: Info[Any, Any], id: int) -> int:

@@ -22,8 +22,11 @@ from backend.api.rest.schemas import (
     SourceOut,
 )
 from backend.datasets import service
+from backend.datasets.display import display_preset, set_display, with_overrides
 from backend.datasets.items import MetaFilter, list_items, meta_values
+from backend.errors import NotFound
 from backend.labels.by_metadata import label_matching
+from backend.sources.detector import set_detector, source_problems
 
 
 class DatasetCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -36,9 +39,29 @@ class DatasetCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     api_keys: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class DisplayPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The display preset every page starts from; what is left out stays as it is."""
+
+    scale: Literal["linear", "log", "sqrt"] | None = None
+    colormap: Literal["gray", "viridis", "magma", "inferno", "cividis"] | None = None
+    p_low: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    p_high: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+
+
 class DatasetPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str | None = None
     multi_label: bool | None = None
+    display: DisplayPatch | None = None
+
+
+class SourcePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A source's detector mask and geometry; a field left out stays as it is, "" clears a file.
+
+    Files are named like folders: under a data root (relative to one, or absolute inside one)."""
+
+    mask_path: str | None = None  # .npy, .tif, .h5 or .edf (with fabio); nonzero pixels are masked
+    mask_rules: list[str] | None = None  # zero, negative, saturated, gaps
+    poni_path: str | None = None  # a .poni file as pyFAI-calib2 writes it
 
 
 class SourceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -101,11 +124,24 @@ class DatasetController(Controller):
     async def get_dataset(self, session: Session, dataset_id: FromPath[int]) -> DatasetOut:
         return await dataset_summary(session, dataset_id)
 
-    @patch("/{dataset_id:int}", summary="Rename a dataset or switch multi-label on or off")
+    @patch(
+        "/{dataset_id:int}",
+        summary="Rename a dataset, switch multi-label on or off, or set its display preset",
+    )
     async def update_dataset(
         self, session: Session, dataset_id: FromPath[int], data: JSONBody[DatasetPatch]
     ) -> DatasetOut:
+        shown = data.display or DisplayPatch()
+        changes = {
+            "scale": shown.scale,
+            "colormap": shown.colormap,
+            "p_low": shown.p_low,
+            "p_high": shown.p_high,
+        }
+        with_overrides(await display_preset(session, dataset_id), **changes)  # refused: nothing changes
         await service.update_dataset(session, dataset_id, name=data.name, multi_label=data.multi_label)
+        if data.display is not None:
+            await set_display(session, dataset_id, **changes)
         return await dataset_summary(session, dataset_id)
 
     @delete("/{dataset_id:int}", summary="Delete a dataset's rows (image files are never touched)")
@@ -117,7 +153,36 @@ class DatasetController(Controller):
         self, request: Request, session: Session, settings: AppSettings, dataset_id: FromPath[int]
     ) -> list[SourceOut]:
         viewer = None if shows_internals(request) else settings  # decision 0007
-        return [SourceOut.of(s, viewer) for s in await service.list_sources(session, dataset_id)]
+        return [
+            SourceOut.of(s, viewer, await source_problems(session, settings, s))
+            for s in await service.list_sources(session, dataset_id)
+        ]
+
+    @patch(
+        "/{dataset_id:int}/sources/{source_id:int}",
+        summary="Set a source's detector mask (file, rules) and PONI geometry",
+    )
+    async def update_source(
+        self,
+        session: Session,
+        settings: AppSettings,
+        dataset_id: FromPath[int],
+        source_id: FromPath[int],
+        data: JSONBody[SourcePatch],
+    ) -> SourceOut:
+        """A mask of another shape than the source's frames, or a PONI file for another detector
+        size, is refused (400) and changes nothing."""
+        if not any(s.id == source_id for s in await service.list_sources(session, dataset_id)):
+            raise NotFound(f"source {source_id} is not a source of dataset {dataset_id}", id=source_id)
+        source = await set_detector(
+            session,
+            settings,
+            source_id,
+            mask_path=data.mask_path,
+            mask_rules=data.mask_rules,
+            poni_path=data.poni_path,
+        )
+        return SourceOut.of(source, None, await source_problems(session, settings, source))
 
     @post("/{dataset_id:int}/sources", summary="Add a source and scan it", status_code=201)
     async def add_source(

@@ -14,11 +14,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
 from backend.api.rest.schemas import EventOut
+from backend.datasets.display import display_preset, with_overrides
 from backend.errors import Invalid
 from backend.explorer import service
 from backend.explorer.service import latest_output
 from backend.images.colormap import heatmap_png
-from backend.images.transforms import DisplayTransform
 
 
 class ProjectionOut(msgspec.Struct, kw_only=True):
@@ -75,9 +75,11 @@ class HeatmapIn(msgspec.Struct, kw_only=True):
     item_ids: list[int]
     statistic: str = "mean"  # mean | std
     size: int = 128
-    log: bool = True
-    p_low: float = 1.0
-    p_high: float = 99.0
+    # The display of each item before averaging; what is not given comes from the dataset's preset.
+    log: bool | None = None
+    scale: str | None = None
+    p_low: float | None = None
+    p_high: float | None = None
 
 
 class SelectionOut(msgspec.Struct, kw_only=True):
@@ -210,7 +212,13 @@ class ExplorerController(Controller):
             raise Invalid(f"statistic must be mean or std, got {data.statistic!r}")
         if not 16 <= data.size <= 512:
             raise Invalid(f"size must be between 16 and 512, got {data.size}")
-        transform = DisplayTransform(log=data.log, p_low=data.p_low, p_high=data.p_high)
+        transform = with_overrides(
+            await display_preset(session, dataset_id),
+            log=data.log,
+            scale=data.scale,
+            p_low=data.p_low,
+            p_high=data.p_high,
+        )
         mean, std, used = await service.selection_images(
             session, settings, dataset_id, data.item_ids, size=data.size, transform=transform
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
@@ -11,10 +11,10 @@ from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, Thumbnails, error_responses
 from backend.api.rest.schemas import EventOut, HistoryEntry, ItemDetail, ItemOut
+from backend.datasets.display import display_preset, with_overrides
 from backend.datasets.items import get_item, item_location, labels_of
 from backend.images.service import item_png
 from backend.images.thumbnails import MAX_SIZE, MIN_SIZE
-from backend.images.transforms import DisplayTransform
 from backend.labels.history import item_history
 
 
@@ -57,14 +57,27 @@ class ItemController(Controller):
         thumbnails: Thumbnails,
         item_id: FromPath[int],
         log: Annotated[
-            bool, QueryParameter(description="log(r + 1e-12) of the min-max scaled image")
-        ] = False,
+            bool | None,
+            QueryParameter(
+                description="log(r + 1e-12) of the min-max scaled image (older spelling of scale)"
+            ),
+        ] = None,
+        scale: Annotated[
+            Literal["linear", "log", "sqrt"] | None,
+            QueryParameter(description="intensity scale; default: the dataset's display preset"),
+        ] = None,
+        colormap: Annotated[
+            Literal["gray", "viridis", "magma", "inferno", "cividis"] | None,
+            QueryParameter(description="colour map; default: the dataset's display preset"),
+        ] = None,
         p_low: Annotated[
-            float, QueryParameter(ge=0, le=100, description="lower percentile mapped to 0")
-        ] = 1.0,
+            float | None,
+            QueryParameter(ge=0, le=100, description="lower percentile mapped to 0 (default: the preset's)"),
+        ] = None,
         p_high: Annotated[
-            float, QueryParameter(ge=0, le=100, description="upper percentile mapped to 1")
-        ] = 99.0,
+            float | None,
+            QueryParameter(ge=0, le=100, description="upper percentile mapped to 1 (default: the preset's)"),
+        ] = None,
         size: Annotated[
             int | None,
             QueryParameter(
@@ -72,7 +85,16 @@ class ItemController(Controller):
             ),
         ] = None,
     ) -> Response[bytes]:
-        transform = DisplayTransform(log=log, p_low=p_low, p_high=p_high)
+        """Percentiles are taken over the unmasked, positive pixels (the source's mask applies)."""
+        item = await get_item(session, item_id)
+        transform = with_overrides(
+            await display_preset(session, item.dataset_id),
+            log=log,
+            scale=scale,
+            colormap=colormap,
+            p_low=p_low,
+            p_high=p_high,
+        )
         png = await item_png(session, settings, thumbnails, item_id, transform, size)
         return Response(png, media_type="image/png")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from backend.accounts.disclosure import public_location
+from backend.accounts.disclosure import public_error, public_location
 from backend.datasets.ingest import ScanReport
 from backend.datasets.items import ItemWithLabels
 from backend.datasets.service import DatasetSummary
@@ -15,6 +15,17 @@ from backend.guided.quality import ModelFitness
 from backend.labels.progress import Progress
 from backend.settings import Settings
 from backend.storage.tables import Dataset, Item, LabelClass, Source, Tag, TagEvent
+
+
+class DisplayOut(msgspec.Struct, kw_only=True):
+    """The display preset every page starts from: scale (linear, log, sqrt), colour map (gray,
+    viridis, magma, inferno, cividis), and the percentiles of the unmasked positive pixels mapped
+    to the ends of the map."""
+
+    scale: str
+    colormap: str
+    p_low: float
+    p_high: float
 
 
 class DatasetOut(msgspec.Struct, kw_only=True):
@@ -26,6 +37,7 @@ class DatasetOut(msgspec.Struct, kw_only=True):
     item_count: int
     labeled_count: int
     unreadable_count: int
+    display: DisplayOut
 
     @classmethod
     def of(cls, summary: DatasetSummary) -> DatasetOut:
@@ -39,6 +51,12 @@ class DatasetOut(msgspec.Struct, kw_only=True):
             item_count=summary.item_count,
             labeled_count=summary.labeled_count,
             unreadable_count=summary.unreadable_count,
+            display=DisplayOut(
+                scale=d.display_scale,
+                colormap=d.display_colormap,
+                p_low=d.display_p_low,
+                p_high=d.display_p_high,
+            ),
         )
 
 
@@ -72,18 +90,34 @@ class SourceOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     scanned_at: datetime | None
     has_api_key: bool
+    mask_path: str | None = None  # a mask file: nonzero pixels are masked
+    mask_rules: list[str] = msgspec.field(default_factory=list)  # zero, negative, saturated, gaps
+    poni_path: str | None = None  # a PONI geometry file (pyFAI-calib2)
+    problems: list[str] = msgspec.field(default_factory=list)  # a mask or PONI left out, and why
 
     @classmethod
-    def of(cls, source: Source, viewer_of: Settings | None = None) -> SourceOut:
+    def of(
+        cls, source: Source, viewer_of: Settings | None = None, problems: list[str] | None = None
+    ) -> SourceOut:
         """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
+
+        def shown(path: str | None) -> str | None:
+            return path if viewer_of is None or path is None else public_location(path, viewer_of)
+
         return cls(
             id=_id(source),
             kind=source.kind,
-            uri=source.uri if viewer_of is None else public_location(source.uri, viewer_of),
+            uri=shown(source.uri) or "",
             position=source.position,
             created_at=source.created_at,
             scanned_at=source.scanned_at,
             has_api_key=bool(source.api_key),
+            mask_path=shown(source.mask_path),
+            mask_rules=[r for r in (source.mask_rules or "").split(",") if r],
+            poni_path=shown(source.poni_path),
+            problems=[public_error(p, viewer_of) or "" for p in problems or []]
+            if viewer_of
+            else problems or [],
         )
 
 

@@ -116,7 +116,7 @@
     if (index < 0 || !state.points) { hover.hidden = true; return; }
     const id = state.points.item_ids[index];
     const img = hover.querySelector("img");
-    const src = `/api/v1/items/${id}/image?size=128&log=true`;
+    const src = `/api/v1/items/${id}/image?size=128`;
     if (img.getAttribute("src") !== src) img.src = src;
     const label = classById.get(state.points.labels[index]);
     hover.querySelector("span").textContent = `item ${id}${label ? ` · ${label.name}` : ""}`;
@@ -153,7 +153,7 @@
       figure.dataset.itemId = String(id);
       const img = document.createElement("img");
       img.loading = "lazy";
-      img.src = `/api/v1/items/${id}/image?size=96&log=true`;
+      img.src = `/api/v1/items/${id}/image?size=96`;
       img.alt = `item ${id}`;
       const label = classById.get(state.points.labels[index]);
       const out = document.createElement("button");

@@ -1,0 +1,159 @@
+"""Detector masks: a file as pyFAI and beamline tools write it, and rules derived from each frame.
+
+A mask file holds one 2-D array, nonzero where a pixel is masked (pyFAI's convention, and that of
+the Pilatus/Eiger mask files of most beamlines): ``.npy``, TIFF (first page), HDF5 (the dataset
+named ``mask`` where there is one, else the only 2-D array) or EDF (through ``fabio``, when it is
+installed). Derived rules take out what a detector writes where it did not count: zero and
+negative pixels (gaps, dead pixels: Pilatus writes -1 and -2), saturated pixels (the largest value
+of the file's integer type), and module gaps seen as whole rows or columns of one constant value.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from backend.errors import Invalid, Unreadable
+
+MASK_RULES = ("zero", "negative", "saturated", "gaps")
+MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".h5", ".hdf5", ".edf")
+_CACHED = 16
+_cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def check_rules(rules: Iterable[str]) -> tuple[str, ...]:
+    """The rules in their canonical order; an unknown name is refused with the known ones."""
+    given = {r.strip().lower() for r in rules if r and r.strip()}
+    unknown = sorted(given - set(MASK_RULES))
+    if unknown:
+        raise Invalid(f"unknown mask rule(s) {', '.join(unknown)}: use {', '.join(MASK_RULES)}")
+    return tuple(r for r in MASK_RULES if r in given)
+
+
+def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
+    from backend.images import hdf5
+
+    with hdf5.open_checked(path, roots) as (handle, arrays):
+        planes = [(name, shape) for name, shape, _ in arrays if len(shape) == 2]
+        named = [name for name, _ in planes if name.rsplit("/", 1)[-1].lower() == "mask"]
+        if named:
+            return np.asarray(handle[named[0]][()])
+        if len(planes) != 1:
+            raise Unreadable(
+                f"{path.name} holds {len(planes)} 2-D arrays and none is named 'mask': say which by naming it"
+            )
+        return np.asarray(handle[planes[0][0]][()])
+
+
+def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        if not isinstance(array, np.ndarray):
+            raise Unreadable(f"{path.name} is not a .npy array")
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            array = tif.pages[0].asarray()
+    elif suffix in (".h5", ".hdf5"):
+        array = _hdf5_mask(path, roots)
+    elif suffix == ".edf":
+        try:
+            import fabio
+        except ImportError:
+            raise Unreadable("EDF masks need the fabio package, which is not installed") from None
+        array = np.asarray(fabio.open(str(path)).data)
+    else:
+        raise Unreadable(f"a mask file is one of {', '.join(MASK_SUFFIXES)}, not '{suffix}'")
+    if array.ndim != 2:
+        raise Unreadable(f"mask {path.name} is an array of shape {array.shape}, not a 2-D image")
+    if array.dtype.kind not in "biuf":
+        raise Unreadable(f"mask {path.name} has non-numeric values ({array.dtype})")
+    return array != 0
+
+
+def load_mask_file(path: Path, roots: Sequence[Path]) -> np.ndarray:
+    """The mask (True: masked) in a file, kept in memory while the file is unchanged."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise Unreadable(f"mask file '{path.name}' cannot be read ({exc.strerror or exc})") from exc
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    try:
+        mask = _read_mask(path, roots)
+    except Unreadable:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, IndexError) as exc:
+        raise Unreadable(f"cannot read mask {path.name}: {exc}") from exc
+    mask.setflags(write=False)
+    with _cache_lock:
+        _cache[key] = mask
+        while len(_cache) > _CACHED:
+            _cache.popitem(last=False)
+    return mask
+
+
+def saturation_level(dtype: str | None) -> float | None:
+    """The value a saturated pixel of an integer type holds (its largest), None for floats."""
+    try:
+        kind = np.dtype(dtype or "")
+    except TypeError:
+        return None
+    return float(np.iinfo(kind).max) if kind.kind in "iu" and kind.itemsize > 1 else None
+
+
+def constant_lines(image: np.ndarray) -> np.ndarray:
+    """Whole rows and columns of one value (module gaps) of a grey frame, as a mask."""
+    mask = np.zeros(image.shape, bool)
+    mask[np.all(image == image[:, :1], axis=1), :] = True
+    mask[:, np.all(image == image[:1, :], axis=0)] = True
+    return mask
+
+
+def derived_mask(image: np.ndarray, rules: Sequence[str], dtype: str | None = None) -> np.ndarray | None:
+    """What ``rules`` take out of one frame (height x width), None when they take out nothing."""
+    if not rules:
+        return None
+    plane = image if image.ndim == 2 else image.mean(axis=-1)
+    mask = ~np.isfinite(plane)
+    if "zero" in rules:
+        mask |= plane == 0
+    if "negative" in rules:
+        mask |= plane < 0
+    level = saturation_level(dtype)
+    if "saturated" in rules and level is not None:
+        mask |= plane >= level
+    if "gaps" in rules:
+        mask |= constant_lines(plane)
+    return mask if mask.any() else None
+
+
+def frame_mask(
+    image: np.ndarray,
+    file_mask: np.ndarray | None,
+    rules: Sequence[str],
+    *,
+    stride: int = 1,
+    dtype: str | None = None,
+) -> np.ndarray | None:
+    """The mask of one frame as read (every ``stride``-th pixel): the file's, sampled alike, and the
+    rules'. A file mask of another shape than the frame is left out (the source reports it)."""
+    mask = None
+    if file_mask is not None:
+        sampled = file_mask[::stride, ::stride] if stride > 1 else file_mask
+        if sampled.shape == image.shape[:2]:
+            mask = sampled.copy()
+    derived = derived_mask(image, rules, dtype)
+    if derived is not None:
+        mask = derived if mask is None else mask | derived
+    return mask

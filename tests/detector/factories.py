@@ -1,0 +1,47 @@
+"""Detector test data written by the tests themselves: ring patterns, masks, PONI files (pyFAI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SHAPE = (128, 160)  # (height, width): not square, so swapped axes would show
+PIXEL = 172e-6  # a Pilatus pixel, metres
+DISTANCE = 0.12
+WAVELENGTH = 1.0e-10  # 1 Å
+RING_Q = 6.0  # nm^-1
+CENTRE = (70.0, 75.0)  # (row, column) of the direct beam, pixels
+
+
+def integrator(shape: tuple[int, int] = SHAPE):  # type: ignore[no-untyped-def]
+    from pyFAI.detectors import Detector
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    detector = Detector(pixel1=PIXEL, pixel2=PIXEL, max_shape=shape)
+    # the point of normal incidence at the centre of pixel (row, column)
+    poni1, poni2 = (CENTRE[0] + 0.5) * PIXEL, (CENTRE[1] + 0.5) * PIXEL
+    return AzimuthalIntegrator(
+        dist=DISTANCE, poni1=poni1, poni2=poni2, detector=detector, wavelength=WAVELENGTH
+    )
+
+
+def write_poni(path: Path, shape: tuple[int, int] = SHAPE) -> Path:
+    """A PONI file as pyFAI writes it (pyFAI-calib2 saves through the same call)."""
+    integrator(shape).write(str(path))
+    return path
+
+
+def ring_pattern(shape: tuple[int, int] = SHAPE, q0: float = RING_Q, width: float = 0.08) -> np.ndarray:
+    """Counts: a Gaussian ring at ``q0`` (nm^-1) over a flat background, as uint32."""
+    q = integrator(shape).qArray(shape)
+    counts = 20.0 + 2000.0 * np.exp(-((q - q0) ** 2) / (2 * width**2))
+    return np.round(counts).astype(np.uint32)
+
+
+def gap_mask(shape: tuple[int, int] = SHAPE) -> np.ndarray:
+    """A module gap (rows 60-63) and a dead corner: 1 where masked, as beamline masks are."""
+    mask = np.zeros(shape, np.int8)
+    mask[60:64, :] = 1
+    mask[:10, :10] = 1
+    return mask

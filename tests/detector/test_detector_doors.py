@@ -1,0 +1,287 @@
+"""Masks, PONI geometry and the display preset through the real app: REST, GraphQL and the pages."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from tests.api.conftest import API, assert_error, snapshot
+from tests.detector.factories import RING_Q, gap_mask, ring_pattern, write_poni
+from tests.graphql.conftest import gql, gql_error
+
+
+def _calibration(folder: Path) -> Path:
+    """Calibration files beside the image folder (inside the data root, not scanned as items)."""
+    path = folder.parent / f"calib_{folder.name}"
+    path.mkdir()
+    return path
+
+
+async def _rings(client: Any, folder: Path, *, gap_value: int | None = None) -> tuple[dict, int, int]:
+    """A dataset of three 32-bit ring frames; (dataset, source id, first item id)."""
+    for index in range(3):
+        frame = ring_pattern()
+        if gap_value is not None:
+            frame[gap_mask() != 0] = gap_value
+        tifffile.imwrite(folder / f"ring_{index}.tif", frame)
+    response = await client.post(
+        f"{API}/datasets", json={"name": f"rings-{folder.name}", "sources": [str(folder)]}
+    )
+    assert response.status_code == 201, response.text
+    dataset = response.json()["dataset"]
+    source = (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json()[0]
+    items = (await client.get(f"{API}/datasets/{dataset['id']}/items")).json()["items"]
+    return dataset, source["id"], items[0]["id"]
+
+
+async def _patch_source(client: Any, dataset_id: int, source_id: int, **fields: Any) -> Any:
+    return await client.patch(f"{API}/datasets/{dataset_id}/sources/{source_id}", json=fields)
+
+
+async def test_mask_and_poni_are_set_shown_and_give_i_of_q(client, folder):
+    dataset, source_id, item_id = await _rings(client, folder)
+    assert dataset["display"] == {"scale": "log", "colormap": "inferno", "p_low": 10.0, "p_high": 99.9}
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    poni = write_poni(calib / "det.poni")
+    response = await _patch_source(
+        client,
+        dataset["id"],
+        source_id,
+        mask_path=str(calib / "mask.npy"),
+        mask_rules=["zero", "gaps"],
+        poni_path=f"{calib.name}/det.poni",  # relative to the data root, like folders
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mask_path"] == str((calib / "mask.npy").resolve()) and body["poni_path"] == str(
+        poni.resolve()
+    )
+    assert body["mask_rules"] == ["zero", "gaps"] and body["problems"] == []
+    page = await client.get(f"/items/{item_id}")
+    assert page.status_code == 200 and 'id="plot-q"' in page.text and "<polyline" in page.text
+    peak = float(re.search(r"highest at q = ([0-9.]+)", page.text).group(1))
+    assert abs(peak - RING_Q) / RING_Q < 0.01
+    listing = await client.get("/datasets")
+    assert "mask + PONI" in listing.text and 'value="gaps" checked' in listing.text
+    cleared = await _patch_source(client, dataset["id"], source_id, poni_path="")
+    assert cleared.json()["poni_path"] is None and cleared.json()["mask_path"]
+    assert 'id="plot-q"' not in (await client.get(f"/items/{item_id}")).text
+
+
+async def test_masks_and_ponis_that_do_not_fit_are_refused_and_change_nothing(client, folder, tmp_path):
+    dataset, source_id, _ = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "small.npy", np.zeros((64, 64), np.uint8))
+    write_poni(calib / "other.poni", shape=(256, 256))
+    np.save(tmp_path / "outside.npy", gap_mask())
+    before = await snapshot(client)
+    base = dataset["id"]
+    assert_error(
+        await _patch_source(client, base, source_id, mask_path=str(calib / "small.npy")),
+        400,
+        "INVALID",
+        "64x64 pixels",
+        "160x128 pixels",
+    )
+    assert_error(
+        await _patch_source(client, base, source_id, poni_path=str(calib / "other.poni")),
+        400,
+        "INVALID",
+        "256x256 pixel detector",
+        "160x128",
+    )
+    assert_error(
+        await _patch_source(client, base, source_id, mask_path=str(tmp_path / "outside.npy")),
+        403,
+        "FORBIDDEN",
+    )
+    assert_error(await _patch_source(client, base, source_id, mask_path="../x.npy"), 403, "FORBIDDEN", "..")
+    assert_error(
+        await _patch_source(client, base, source_id, mask_rules=["zero", "hot"]), 400, "INVALID", "hot"
+    )
+    assert_error(
+        await _patch_source(client, base, source_id, poni_path=str(calib / "small.npy")), 400, "INVALID"
+    )
+    assert await snapshot(client) == before
+
+
+async def test_a_mask_that_no_longer_fits_is_reported_and_the_items_stay_usable(client, folder):
+    dataset, source_id, item_id = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    assert (
+        await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / "mask.npy"))
+    ).status_code == 200
+    np.save(calib / "mask.npy", np.zeros((10, 10), np.uint8))  # replaced on disk by another detector's
+    sources = (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json()
+    assert any("mask not applied" in p and "10x10" in p for p in sources[0]["problems"])
+    image = await client.get(f"{API}/items/{item_id}/image", params={"size": 64})
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert "mask not applied" in (await client.get("/datasets")).text
+
+
+async def test_masked_pixels_do_not_change_the_rendered_frame(client, folder, data_root):
+    """A saturated module gap makes the frame black in a linear view; masked, the frame renders
+    exactly as the same frame whose gap reads zero."""
+    saturated, source_id, item_id = await _rings(client, folder, gap_value=2**32 - 1)
+    other = data_root / f"{folder.name}_zero"
+    other.mkdir()
+    zero, zero_source, zero_item = await _rings(client, other, gap_value=0)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    linear = {"scale": "linear", "colormap": "gray", "p_low": 1, "p_high": 99, "size": 128}
+
+    async def png(item: int) -> bytes:
+        response = await client.get(f"{API}/items/{item}/image", params=linear)
+        assert response.status_code == 200, response.text
+        return response.content
+
+    unmasked = np.asarray(Image.open(io.BytesIO(await png(item_id))), float)
+    for dataset, source in ((saturated, source_id), (zero, zero_source)):
+        response = await _patch_source(client, dataset["id"], source, mask_path=str(calib / "mask.npy"))
+        assert response.status_code == 200
+    masked = await png(item_id)
+    assert masked == await png(zero_item)
+    keep = np.asarray(Image.open(io.BytesIO(masked)), float)
+    # unmasked, the 99th percentile is the saturated gap: everything else is black, the ring too
+    # (rows 0-40 hold the top of the ring, clear of the gap and the dead corner)
+    assert unmasked[:40, 12:].max() == 0 and keep[:40, 12:].max() > 200
+
+
+async def test_the_display_preset_applies_on_every_page(client, folder):
+    dataset, _, item_id = await _rings(client, folder)
+    base = dataset["id"]
+    response = await client.patch(
+        f"{API}/datasets/{base}",
+        json={"display": {"scale": "sqrt", "colormap": "viridis", "p_low": 2, "p_high": 99.5}},
+    )
+    assert response.status_code == 200 and response.json()["display"]["colormap"] == "viridis"
+    wanted = "p_low=2&amp;p_high=99.5&amp;scale=sqrt&amp;cmap=viridis"
+    for page in (f"/datasets/{base}/label", f"/items/{item_id}"):
+        text = (await client.get(page)).text
+        assert f"/thumbs/{item_id}?log=0&amp;{wanted}" in text, page
+    # similar, probability and review pages show thumbnails once a model ranks items; their
+    # thumbnail parameters come from one helper, the dataset's preset
+    from backend.pages.guided import thumb_query
+    from backend.storage.tables import Dataset
+
+    row = Dataset(
+        name="x", display_scale="sqrt", display_colormap="viridis", display_p_low=2, display_p_high=99.5
+    )
+    assert thumb_query(row) == wanted.replace("&amp;", "&").join(["log=0&", "&size=128"])
+    for page in (
+        f"/datasets/{base}/similar?item_id={item_id}",
+        f"/datasets/{base}/probability",
+        f"/datasets/{base}/review",
+    ):
+        response = await client.get(page)
+        assert response.status_code == 200, page
+        assert "/thumbs/" not in response.text or wanted in response.text, page
+    # the explorer's previews and selection galleries ask the API without display parameters
+    plain = await client.get(f"{API}/items/{item_id}/image", params={"size": 96})
+    said = await client.get(
+        f"{API}/items/{item_id}/image",
+        params={"size": 96, "scale": "sqrt", "colormap": "viridis", "p_low": 2, "p_high": 99.5},
+    )
+    assert plain.content == said.content
+    with Image.open(io.BytesIO(plain.content)) as image:
+        assert image.mode == "RGB"
+    heat = f"{API}/datasets/{base}/explorer/heatmap"
+    items = [item["id"] for item in (await client.get(f"{API}/datasets/{base}/items")).json()["items"]]
+    preset = await client.post(heat, json={"item_ids": items})
+    explicit = await client.post(heat, json={"item_ids": items, "scale": "sqrt", "p_low": 2, "p_high": 99.5})
+    logged = await client.post(heat, json={"item_ids": items, "log": True})
+    assert preset.status_code == 200 and preset.content == explicit.content != logged.content
+    explorer_js = (await client.get("/static/app/explorer.js")).text
+    assert "log=true" not in explorer_js and "/image?size=96`" in explorer_js
+    # a viewer may still change it for one page through the URL
+    text = (await client.get(f"/datasets/{base}/label", params={"scale": "log", "cmap": "gray"})).text
+    assert "scale=log&amp;cmap=gray" in text
+    assert_error(
+        await client.patch(f"{API}/datasets/{base}", json={"display": {"p_low": 99.9, "p_high": 50}}),
+        400,
+        "INVALID",
+        "percentile",
+    )
+    assert_error(
+        await client.patch(f"{API}/datasets/{base}", json={"display": {"colormap": "jet"}}), 400, "INVALID"
+    )
+
+
+async def test_the_preset_and_the_detector_setup_through_graphql(client, folder):
+    dataset, source_id, _ = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    data = await gql(
+        client,
+        """mutation($d: Int!, $s: Int!, $m: String!) {
+          updateSource(datasetId: $d, id: $s, maskPath: $m, maskRules: ["negative"]) {
+            maskPath maskRules problems
+          }
+          updateDataset(id: $d, display: {colormap: "magma"}) { display { scale colormap pLow pHigh } }
+        }""",
+        {"d": dataset["id"], "s": source_id, "m": str(calib / "mask.npy")},
+    )
+    assert data["updateSource"]["maskRules"] == ["negative"] and data["updateSource"]["problems"] == []
+    assert data["updateDataset"]["display"] == {
+        "scale": "log",
+        "colormap": "magma",
+        "pLow": 10.0,
+        "pHigh": 99.9,
+    }
+    np.save(calib / "wrong.npy", np.zeros((5, 9)))
+    await gql_error(
+        client,
+        "mutation($d: Int!, $s: Int!, $m: String!) "
+        "{ updateSource(datasetId: $d, id: $s, maskPath: $m) { maskPath } }",
+        {"d": dataset["id"], "s": source_id, "m": str(calib / "wrong.npy")},
+        code="INVALID",
+        fragments=("9x5 pixels",),
+    )
+
+
+@pytest.mark.parametrize("field", ["mask_path", "poni_path"])
+async def test_files_of_another_dataset_s_source_cannot_be_set_through_this_one(client, folder, field):
+    dataset, _, _ = await _rings(client, folder)
+    response = await client.patch(f"{API}/datasets/{dataset['id']}/sources/999999", json={field: ""})
+    assert_error(response, 404, "NOT_FOUND")
+
+
+async def test_the_datasets_page_sets_the_display_and_the_detector_files(client, folder):
+    from tests.pages.conftest import csrf_headers
+
+    dataset, source_id, item_id = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    np.save(calib / "wrong.npy", np.zeros((3, 300)))
+    write_poni(calib / "det.poni")
+    headers = await csrf_headers(client)
+    base = f"/datasets/{dataset['id']}"
+    shown = await client.post(
+        f"{base}/display",
+        data={"scale": "sqrt", "colormap": "cividis", "p_low": "3", "p_high": ""},
+        headers=headers,
+    )
+    assert shown.status_code == 200 and "sqrt · cividis · 3\u201399.9 %" in shown.text
+    saved = await client.post(
+        f"{base}/sources/{source_id}/detector",
+        data={"mask_path": f"{calib.name}/mask.npy", "mask_rules": ["zero", "saturated"], "poni_path": ""},
+        headers=headers,
+    )
+    assert saved.status_code == 200 and "Mask and geometry saved" in saved.text
+    sources = (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json()
+    assert sources[0]["mask_rules"] == ["zero", "saturated"] and sources[0]["poni_path"] is None
+    refused = await client.post(
+        f"{base}/sources/{source_id}/detector", data={"mask_path": str(calib / "wrong.npy")}, headers=headers
+    )
+    assert refused.status_code == 400 and "300x3 pixels" in refused.text
+    assert (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json() == sources
+    assert "scale=sqrt&amp;cmap=cividis" in (await client.get(f"/items/{item_id}")).text
