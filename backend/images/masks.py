@@ -39,7 +39,7 @@ def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
     from backend.images import hdf5
 
     with hdf5.open_checked(path, roots) as (handle, arrays):
-        planes = [(name, shape) for name, shape, _ in arrays if len(shape) == 2]
+        planes = [(a.name, a.shape) for a in arrays if len(a.shape) == 2 and a.error is None]
         named = [name for name, _ in planes if name.rsplit("/", 1)[-1].lower() == "mask"]
         if named:
             return np.asarray(handle[named[0]][()])
