@@ -12,8 +12,9 @@ from cross_web import HTTPException
 from litestar import MediaType, Request, Response
 from strawberry.litestar import make_graphql_controller
 
+from backend.api.errors import AccessDenied
 from backend.api.graphql.context import graphql_context
-from backend.api.graphql.errors import transport_error_code
+from backend.api.graphql.errors import access_denied_handler, transport_error_code
 from backend.api.graphql.schema import get_schema
 
 GRAPHQL_PATH = "/graphql"
@@ -30,6 +31,7 @@ def graphql_controller() -> type:
     class GraphQLController(base):  # type: ignore[misc, valid-type]
         # The SDL (openapi/schema.graphql) describes this door; the OpenAPI document covers REST alone.
         include_in_schema = False
+        exception_handlers = {AccessDenied: access_denied_handler}  # the guard's refusals, as GraphQL errors
 
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
