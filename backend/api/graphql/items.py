@@ -10,9 +10,9 @@ from strawberry.types import Info
 
 from backend.accounts.disclosure import public_location
 from backend.api.access import shows_internals
+from backend.api.common import API_PREFIX
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.loaders import location_loader
-from backend.api.rest.common import API_PREFIX
 from backend.datasets.items import ItemWithLabels, get_item, items_by_ids, labels_of, list_items
 from backend.errors import Invalid
 from backend.storage import tables
