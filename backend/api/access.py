@@ -47,7 +47,7 @@ def _database_down(exc: Exception) -> AccessDenied:
 
 
 def _state(connection: ASGIConnection) -> dict[str, Any]:
-    return connection.scope.setdefault("state", {})  # type: ignore[typeddict-item, return-value]
+    return connection.scope.setdefault("state", {})
 
 
 def caller_of(connection: ASGIConnection) -> Caller | None:
@@ -105,8 +105,8 @@ async def resolve_caller(connection: ASGIConnection) -> Caller | None:
 
 async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Litestar guard on the app: every route needs its role; nothing is open by omission."""
-    method = connection.scope.get("method", "GET")
-    template = connection.scope.get("path_template") or connection.url.path
+    method = str(connection.scope.get("method", "GET"))
+    template = str(connection.scope.get("path_template") or connection.url.path)
     needed = route_role(method, template, handler.opt)
     if needed == PUBLIC and not handler.opt.get("role"):
         return  # static files, CORS preflights, the schema: no caller needed, no database query

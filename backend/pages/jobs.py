@@ -345,7 +345,9 @@ class JobPages(Controller):
         if not 0 <= index < len(images):
             raise NotFound(f"job {job_id} has no reconstruction {index}")
         pixels = (np.clip(np.nan_to_num(images[index]), 0.0, 1.0) * 255).astype(np.uint8)
-        image = Image.fromarray(pixels).resize((RECONSTRUCTION_PX, RECONSTRUCTION_PX), Image.NEAREST)
+        image = Image.fromarray(pixels).resize(
+            (RECONSTRUCTION_PX, RECONSTRUCTION_PX), Image.Resampling.NEAREST
+        )
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png")
