@@ -164,3 +164,5 @@ async def test_a_killed_worker_process_leaves_its_job_failed_not_running(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
