@@ -31,8 +31,7 @@ test: install browser
 	scripts/test
 
 lint: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	VENV=$(VENV) scripts/lint
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -14,7 +14,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
 
 from backend.accounts.ratelimit import SignInLimiter
-from backend.api.access import access_exception_handlers, role_guard
+from backend.api.access import role_guard
 from backend.api.dependencies import provide_session, provide_settings, provide_thumbnails
 from backend.api.errors import exception_handlers
 from backend.api.request_rules import RequestRulesMiddleware
@@ -87,7 +87,8 @@ def create_app(
             "settings": Provide(provide_settings, sync_to_thread=False),
             "thumbnails": Provide(provide_thumbnails, sync_to_thread=False),
         },
-        exception_handlers={**exception_handlers, **access_exception_handlers},  # type: ignore[arg-type]
+        # REST's error shape; GraphQL and the pages render their own (their handlers' exception_handlers).
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
         guards=[role_guard],  # every route needs its role: backend/accounts/roles.py
         lifespan=[lifespan, job_runtime_lifespan] if run_jobs else [lifespan],
         template_config=_template_config(),

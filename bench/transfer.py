@@ -189,7 +189,8 @@ def main(argv: list[str]) -> None:
         csv_out = root / "labels.csv"
         seconds = min(asyncio.run(_export(settings, dataset_id, "csv", csv_out)) for _ in range(2))
         report(f"export CSV of {args.rows} labels", seconds, target=3.0, baseline=baseline)
-        rows = sum(1 for _ in csv_out.open()) - 1
+        with csv_out.open() as lines:
+            rows = sum(1 for _ in lines) - 1
         assert rows == args.rows, rows
         for fmt in ("parquet", "json"):
             seconds = asyncio.run(_export(settings, dataset_id, fmt, root / f"labels.{fmt}"))

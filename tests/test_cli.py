@@ -76,7 +76,7 @@ def test_export_and_import_round_trip(run_cli, folder, tmp_path):
     assert "2 rows accepted, 1 refused" in out
     exported = tmp_path / "out.csv"
     run_cli("export", "io", "--format", "csv", "-o", str(exported))
-    rows = list(csv.DictReader(exported.open()))
+    rows = list(csv.DictReader(exported.read_text().splitlines()))
     assert sorted(r["label"] for r in rows if r["label"]) == ["arc", "ring"]
 
 

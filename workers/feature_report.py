@@ -182,4 +182,4 @@ def feature_report(ctx: JobContext) -> None:
     (ctx.artifact_dir / "report.json").write_text(json.dumps(report))
     ctx.summary.update(report)
     ctx.progress(len(ctx.inputs), len(ctx.inputs))
-    ctx.log(report["explanation"])
+    ctx.log(str(report["explanation"]))

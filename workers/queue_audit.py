@@ -65,8 +65,8 @@ class MessageAudit:
         """Jobs with a message in the broker now. Raises when the broker cannot be read."""
         if isinstance(self.broker, StubBroker):
             return self._stub_job_ids()
-        client = self.broker.client  # type: ignore[attr-defined]
-        namespace = self.broker.namespace  # type: ignore[attr-defined]
+        client = self.broker.client
+        namespace = self.broker.namespace
         found: set[int] = set()
         for queue in (self.queue_name, dq_name(self.queue_name)):
             for encoded in client.hvals(f"{namespace}:{queue}.msgs"):
@@ -78,7 +78,7 @@ class MessageAudit:
     def _stub_job_ids(self) -> set[int]:
         encoded: list[bytes] = []
         for name in (self.queue_name, dq_name(self.queue_name)):
-            queue = self.broker.queues.get(name)  # type: ignore[attr-defined]
+            queue = self.broker.queues.get(name)
             if queue is not None:
                 with queue.mutex:
                     encoded.extend(queue.queue)

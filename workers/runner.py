@@ -96,7 +96,7 @@ def run_job(job_id: int, settings: Settings, store: JobStore, stopping: threadin
         if ctx.flush() != "run":  # a cancel that arrived during the last step still counts
             ctx.check_canceled()
         promote(temp, root / spec.output_rel)
-        outputs = {"dir": spec.output_rel, "files": list_files(root / spec.output_rel)}
+        outputs: dict[str, Any] = {"dir": spec.output_rel, "files": list_files(root / spec.output_rel)}
         if spec.kind != "train" and ctx.summary:  # a task's result (models keep theirs in their row)
             outputs["summary"] = ctx.summary
         outcome = (states.SUCCEEDED, {"message": "succeeded", "outputs": outputs, "summary": ctx.summary})

@@ -297,7 +297,7 @@ def descriptor(
     parts: list[np.ndarray] = []
     iso = z_iso[inner]
     parts.append(_squash(_top(iso, 3)))  # rings: the strongest isotropic excesses
-    parts.append(_squash([np.sum(iso > 5)]))
+    parts.append(_squash([float(np.sum(iso > 5))]))
     odd = spectrum[inner, 3:12:2].mean(axis=1)  # m = 3..11: spots break the two-fold symmetry
     even = spectrum[inner, 4:13:2].mean(axis=1)  # m = 4..12: narrow two-fold features (rods)
     for harmonic in (spectrum[inner, 1], spectrum[inner, 2], odd, even):

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.accounts.names import clean_tagger
 from backend.accounts.passwords import DUMMY_HASH, check_strength, hash_password, verify_password
 from backend.accounts.roles import ADMIN, check_role
 from backend.accounts.tokens import display_prefix, new_secret, secret_hash
@@ -41,9 +42,7 @@ class Caller:
 
 
 def _clean_name(name: str) -> str:
-    from backend.api.identity import clean_tagger  # one rule for names: a user name is a tagger id
-
-    return clean_tagger(name)
+    return clean_tagger(name)  # one rule for names: a user name is a tagger id
 
 
 _epoch = [0]  # bumped when this process adds a user: a server in local mode notices at once

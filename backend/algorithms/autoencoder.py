@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import INTENSITY_PROPERTIES
@@ -24,7 +25,7 @@ ARCHITECTURE = ("image_height", "image_width", "base_channels", "depth", "latent
 MAX_MEMORY_BYTES = 24 * 2**30  # a training run estimated above this is refused: no worker has it
 MAX_PARAMETERS = 500_000_000
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {

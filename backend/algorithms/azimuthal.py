@@ -9,6 +9,8 @@ click, and it costs a few tens of milliseconds per frame on a CPU.
 
 from __future__ import annotations
 
+from typing import Any
+
 from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
@@ -16,7 +18,7 @@ from backend.algorithms.registry import Algorithm, Params, register
 DESCRIPTOR_PARAMETERS = ("radial_bins", "angular_bins", "centre_row", "centre_column", "max_side")
 AUTO_CENTRE = -1.0
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {

@@ -8,11 +8,13 @@ class probabilities for probability labeling and its hidden layer as features fo
 
 from __future__ import annotations
 
+from typing import Any
+
 from backend.algorithms import azimuthal
 from backend.algorithms.classifier import SNAPSHOT_PROPERTIES, min_items, snapshot_problems
 from backend.algorithms.registry import Algorithm, Params, register
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {

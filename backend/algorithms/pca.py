@@ -7,12 +7,13 @@ model; its feature vectors feed similarity search like any other extractor's.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import INTENSITY_PROPERTIES
 from backend.algorithms.registry import Algorithm, Params, register
 
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {

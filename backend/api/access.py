@@ -1,5 +1,9 @@
 """The one door check: an app-wide guard that finds the caller and requires the route's role.
 
+The guard raises ``AccessDenied``; each door renders it in its own shape with its own exception
+handler (REST: ``backend/api/errors.py``, GraphQL: ``backend/api/graphql/errors.py``, pages:
+``backend/pages/common.py``), so nothing here knows a door.
+
 Installed on the whole app in ``backend/app.py``, so it covers every route handler, present and
 future: the role comes from ``backend.accounts.roles.route_role`` (the handler's ``opt["role"]``,
 the ``ROUTE_ROLES`` table, else the HTTP method's default). The caller is the signed-in browser
@@ -12,11 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from urllib.parse import quote
 
-from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy.exc import DBAPIError
 
@@ -25,6 +26,9 @@ from backend.accounts.disclosure import sees_internals
 from backend.accounts.local import allowed_host, is_loopback
 from backend.accounts.roles import ADMIN, PUBLIC, allows, route_role
 from backend.accounts.service import Caller
+from backend.api.errors import DATABASE_DOWN, AccessDenied, database_failure
+
+__all__ = ["AccessDenied", "accounts_on", "caller_of", "resolve_caller", "role_guard", "shows_internals"]
 
 log = logging.getLogger("labelwise.access")
 SESSION_COOKIE = "labelwise_session"
@@ -36,24 +40,14 @@ SIGNIN_PATH = "/signin"
 TEST_CLIENT_HOST = "testclient"  # Litestar's in-process test client: never a network peer
 
 
-class AccessDenied(HTTPException):
-    """401 (no or bad credentials) or 403 (a role too weak); rendered per door by ``access_denied``."""
-
-    def __init__(self, status_code: int, detail: str, code: str | None = None) -> None:
-        super().__init__(detail=detail, status_code=status_code)
-        self.code = code or ("UNAUTHENTICATED" if status_code == 401 else "FORBIDDEN")
-
-
 def _database_down(exc: Exception) -> AccessDenied:
     """The caller could not be looked up: a 503 in the door's own error shape, without internals."""
-    from backend.api.errors import DATABASE_DOWN, database_failure
-
     status, code = database_failure(exc)
     return AccessDenied(status, DATABASE_DOWN, code)
 
 
 def _state(connection: ASGIConnection) -> dict[str, Any]:
-    return connection.scope.setdefault("state", {})  # type: ignore[typeddict-item, return-value]
+    return connection.scope.setdefault("state", {})
 
 
 def caller_of(connection: ASGIConnection) -> Caller | None:
@@ -111,8 +105,8 @@ async def resolve_caller(connection: ASGIConnection) -> Caller | None:
 
 async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Litestar guard on the app: every route needs its role; nothing is open by omission."""
-    method = connection.scope.get("method", "GET")
-    template = connection.scope.get("path_template") or connection.url.path
+    method = str(connection.scope.get("method", "GET"))
+    template = str(connection.scope.get("path_template") or connection.url.path)
     needed = route_role(method, template, handler.opt)
     if needed == PUBLIC and not handler.opt.get("role"):
         return  # static files, CORS preflights, the schema: no caller needed, no database query
@@ -144,43 +138,3 @@ async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> N
             )
     if not allows(caller.role, needed):
         raise AccessDenied(403, f"this needs the {needed} role; '{caller.name}' is a {caller.role}")
-
-
-def _door(path: str) -> str:
-    if path.startswith("/graphql"):
-        return "graphql"
-    if path.startswith("/api/"):
-        return "rest"
-    return "pages"
-
-
-def access_denied(request: Request[Any, Any, Any], exc: AccessDenied) -> Response[Any]:
-    """REST: the usual error body; GraphQL: the GraphQL error shape; pages: the sign-in page."""
-    from backend.api.errors import problem
-
-    code = exc.code
-    headers = {"WWW-Authenticate": 'Bearer realm="labelwise"'} if exc.status_code == 401 else {}
-    door = _door(request.url.path)
-    if door == "graphql":
-        body = {"errors": [{"message": exc.detail, "extensions": {"code": code}}]}
-        return Response(body, status_code=exc.status_code, headers=headers)
-    if door == "rest":
-        return problem(code, exc.detail, exc.status_code, headers=headers)
-    if exc.status_code == 401:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        signin = f"{SIGNIN_PATH}?next={quote(target, safe='')}"
-        if request.headers.get("hx-request") == "true":
-            headers = {"HX-Redirect": signin}
-            return Response(exc.detail, status_code=401, headers=headers, media_type="text/plain")
-        return Response("", status_code=303, headers={"Location": signin})
-    from backend.errors import Forbidden, LabelwiseError
-    from backend.pages.common import page_error_handler
-
-    if exc.status_code == 403:
-        return page_error_handler(request, Forbidden(exc.detail))
-    failure = LabelwiseError(exc.detail)
-    failure.status, failure.code = exc.status_code, code  # a 503 page: the database is down
-    return page_error_handler(request, failure)
-
-
-access_exception_handlers: dict[Any, Any] = {AccessDenied: access_denied}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.images.thumbnails import ThumbnailCache
@@ -24,3 +26,9 @@ def provide_settings(state: State) -> Settings:
 
 def provide_thumbnails(state: State) -> ThumbnailCache:
     return state.thumbnails
+
+
+# Dependencies the app provides by name (backend/app.py); marked so Litestar need not infer them.
+Session: TypeAlias = NamedDependency[AsyncSession]
+AppSettings: TypeAlias = NamedDependency[Settings]
+Thumbnails: TypeAlias = NamedDependency[ThumbnailCache]

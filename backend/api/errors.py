@@ -73,6 +73,25 @@ def problem(
     )
 
 
+class AccessDenied(HTTPException):
+    """401 (no or bad credentials), 403 (a role too weak) or 503 (the caller could not be looked
+    up), raised by the guard (``backend/api/access.py``); each door renders it in its own shape."""
+
+    def __init__(self, status_code: int, detail: str, code: str | None = None) -> None:
+        super().__init__(detail=detail, status_code=status_code)
+        self.code = code or ("UNAUTHENTICATED" if status_code == 401 else "FORBIDDEN")
+
+    @property
+    def challenge(self) -> dict[str, str]:
+        """The header a 401 carries: which credentials the server takes."""
+        return {"WWW-Authenticate": 'Bearer realm="labelwise"'} if self.status_code == 401 else {}
+
+
+def access_denied_handler(request: Request, exc: AccessDenied) -> Response:
+    """REST (and any route without a door of its own): a problem+json body."""
+    return problem(exc.code, exc.detail, exc.status_code, headers=exc.challenge)
+
+
 def domain_error_handler(request: Request, exc: LabelwiseError) -> Response:
     return problem(exc.code, exc.message, exc.status, exc.details or None)
 
@@ -168,6 +187,7 @@ def too_deep_handler(request: Request, exc: RecursionError) -> Response:
 
 
 exception_handlers = {
+    AccessDenied: access_denied_handler,
     LabelwiseError: domain_error_handler,
     HTTPException: http_error_handler,
     DBAPIError: database_error_handler,

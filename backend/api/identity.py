@@ -4,28 +4,18 @@ tagger (``LABELWISE_TAGGER``)."""
 
 from __future__ import annotations
 
-import re
-
 from litestar.connection import ASGIConnection
 
-from backend.errors import Invalid
+from backend.accounts.names import clean_tagger
+from backend.api.access import accounts_on, caller_of
 from backend.settings import Settings
 
 TAGGER_HEADER = "x-labelwise-tagger"
 TAGGER_COOKIE = "labelwise_tagger"
-_TAGGER = re.compile(r"^[\w.@ -]{1,100}$")
-
-
-def clean_tagger(name: str) -> str:
-    name = name.strip()
-    if not _TAGGER.match(name):
-        raise Invalid("a tagger name has 1-100 letters, digits, spaces or . @ - _")
-    return name
+__all__ = ["TAGGER_COOKIE", "TAGGER_HEADER", "clean_tagger", "tagger_for"]
 
 
 def tagger_for(connection: ASGIConnection, settings: Settings) -> str:
-    from backend.api.access import accounts_on, caller_of
-
     caller = caller_of(connection)
     if caller is not None and not caller.local:
         return caller.name

@@ -23,7 +23,7 @@ from urllib.parse import unquote_to_bytes
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from backend.errors import Invalid, TooLarge
 from backend.settings import Settings
@@ -211,7 +211,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already-read body on, then the client's later messages."""
     sent = False
 
-    async def replay() -> Message:
+    async def replay() -> ReceiveMessage:
         nonlocal sent
         if not sent:
             sent = True

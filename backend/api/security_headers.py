@@ -38,7 +38,7 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     """``before_send`` hook: the headers go on every response start, unless a handler set its own."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)  # type: ignore[arg-type]
+    headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
         if name not in headers:
             headers[name] = value

@@ -386,9 +386,8 @@ def k_means_centres(points: np.ndarray, count: int, seed: int = 0, rounds: int =
     chosen: list[int] = []
     for c in np.argsort(np.bincount(d.argmin(axis=1), minlength=count))[::-1]:  # biggest group first
         order = np.argsort(d[:, c])
-        pick = next((int(r) for r in order if int(r) not in chosen), None)
-        if pick is not None:
-            chosen.append(pick)
+        free = [int(r) for r in order if int(r) not in chosen][:1]
+        chosen.extend(free)
     return chosen
 
 

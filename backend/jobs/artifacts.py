@@ -11,10 +11,20 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend.errors import NotFound
+from backend.jobs import states
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+    from backend.storage.job_tables import Job, Model
 
 TEMP_PREFIX = ".tmp-job"
+# Files the doors read out of an output dir (the workers write them; see workers/algorithms/).
+CONFUSION_MATRIX = "confusion_matrix.json"  # {"labels", "matrix"}: rows true, columns predicted
+RECONSTRUCTIONS = "reconstructions.npy"  # (n, h, w) float32 in [0, 1], autoencoder/pca inference
+RECONSTRUCTION_ITEM_IDS = "reconstruction_item_ids.npy"  # the item id of each reconstruction
 
 
 def final_relpath(kind: str, job_id: int, model_id: int | None) -> str:
@@ -70,3 +80,25 @@ def resolve_output(root: Path, relpath: str, name: str) -> Path:
 
 def list_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def model_dir(model: Model, settings: Settings) -> Path | None:
+    """The directory of a ready model's files, if it is there."""
+    if model.state != states.MODEL_READY or not model.artifact_path:
+        return None
+    directory = settings.artifact_dir / model.artifact_path
+    return directory if directory.is_dir() else None
+
+
+def job_dir(job: Job, settings: Settings) -> Path | None:
+    """The output directory of a job that succeeded, if it is there."""
+    if job.state != states.SUCCEEDED or not job.outputs.get("dir"):
+        return None
+    directory = settings.artifact_dir / job.outputs["dir"]
+    return directory if directory.is_dir() else None
+
+
+def model_files(model: Model, settings: Settings) -> list[str]:
+    """The names of a ready model's files (none while it trains, or when it failed)."""
+    directory = model_dir(model, settings)
+    return list_files(directory) if directory else []

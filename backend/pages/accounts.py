@@ -62,11 +62,11 @@ async def signin(request: Request, session: AsyncSession) -> Response[Any]:
         message = f"Too many failed sign-ins; try again in {wait} s."
         page = _signin_page(request, 429, error=message, name=name, next=target)
         page.headers["Retry-After"] = str(wait)
-        return page  # type: ignore[return-value]
+        return page
     user = await service.authenticate(session, name, password) if name and password else None
     if user is None:
         limiter.failed(name, address)
-        return _signin_page(request, 401, error="Wrong name or password.", name=name, next=target)  # type: ignore[return-value]
+        return _signin_page(request, 401, error="Wrong name or password.", name=name, next=target)
     limiter.succeeded(name, address)
     secret = await service.start_session(session, user)
     response: Response[Any] = Redirect(target, status_code=303)

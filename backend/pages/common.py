@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.response import Template
 from sqlalchemy.exc import DBAPIError
 
+from backend.api.access import SIGNIN_PATH
+from backend.api.errors import AccessDenied
 from backend.api.identity import tagger_for
-from backend.errors import LabelwiseError
+from backend.errors import Forbidden, LabelwiseError
 from backend.settings import Settings
 
 
@@ -58,7 +61,25 @@ def page_error_handler(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=status, status=status, message=message)
 
 
+def page_access_denied(request: Request, exc: AccessDenied) -> Response:
+    """Nobody signed in: the sign-in page, coming back here after; a role too weak (403) or the
+    database down (503): an error page."""
+    if exc.status_code == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        signin = f"{SIGNIN_PATH}?next={quote(target, safe='')}"
+        if request.headers.get("hx-request") == "true":
+            headers = {"HX-Redirect": signin}
+            return Response(exc.detail, status_code=401, headers=headers, media_type="text/plain")
+        return Response("", status_code=303, headers={"Location": signin})
+    if exc.status_code == 403:
+        return page_error_handler(request, Forbidden(exc.detail))
+    failure = LabelwiseError(exc.detail)
+    failure.status, failure.code = exc.status_code, exc.code  # a 503 page: the database is down
+    return page_error_handler(request, failure)
+
+
 PAGE_EXCEPTION_HANDLERS: dict[Any, Any] = {
+    AccessDenied: page_access_denied,  # the guard's refusals, as pages show them
     LabelwiseError: page_error_handler,
     HTTPException: page_error_handler,
     DBAPIError: page_error_handler,  # the database down: an HTML page (503), not the API's JSON

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,7 +98,7 @@ async def datasets_page(request: Request, session: AsyncSession) -> Template:
 
 
 @get("/datasets/browse", **OPTS)
-async def browse(request: Request, settings: Settings, path: str | None = None) -> Template:
+async def browse(request: Request, settings: Settings, path: FromQuery[str | None] = None) -> Template:
     return render(request, "datasets/_browser.html", listing=list_folders(settings, path))
 
 

@@ -12,7 +12,7 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from backend.api.rest.common import Session
+from backend.api.dependencies import Session
 from backend.datasets.service import get_dataset
 from backend.explorer.tasks import CLUSTER_SCHEMA, PROJECT_SCHEMA
 from backend.feature_report.service import default_model

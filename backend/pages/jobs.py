@@ -30,8 +30,7 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.feature_report.service import latest_report, suggest_training
 from backend.guided.quality import model_fitness
-from backend.jobs import service, states
-from backend.jobs.artifacts import list_files
+from backend.jobs import artifacts, service, states
 from backend.jobs.next_step import job_next_step, model_next_step
 from backend.jobs.runtime import enqueue_for
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
@@ -173,24 +172,13 @@ async def _form_of(request: Request) -> dict[str, str]:
 # ---- helpers -------------------------------------------------------------------------------------
 
 
-def _model_dir(model: Model, settings: Settings) -> Path | None:
-    if model.state != states.MODEL_READY or not model.artifact_path:
-        return None
-    directory = settings.artifact_dir / model.artifact_path
-    return directory if directory.is_dir() else None
-
-
-def _job_dir(job: Job, settings: Settings) -> Path | None:
-    if job.state != states.SUCCEEDED or not job.outputs.get("dir"):
-        return None
-    directory = settings.artifact_dir / job.outputs["dir"]
-    return directory if directory.is_dir() else None
+_model_dir, _job_dir = artifacts.model_dir, artifacts.job_dir
 
 
 def _confusion(*directories: Path | None) -> dict[str, Any] | None:
     """``confusion_matrix.json`` ({"labels", "matrix"}) with each row's share per cell, if written."""
     for directory in directories:
-        path = directory / "confusion_matrix.json" if directory else None
+        path = directory / artifacts.CONFUSION_MATRIX if directory else None
         if path is None or not path.is_file():
             continue
         data = json.loads(path.read_text())
@@ -211,9 +199,9 @@ async def _latest_inference(session: AsyncSession, model: Model) -> Job | None:
 
 def _reconstructions(job: Job | None, settings: Settings) -> list[dict[str, int]]:
     directory = _job_dir(job, settings) if job else None
-    if directory is None or not (directory / "reconstructions.npy").is_file():
+    if directory is None or not (directory / artifacts.RECONSTRUCTIONS).is_file():
         return []
-    ids = np.load(directory / "reconstruction_item_ids.npy")
+    ids = np.load(directory / artifacts.RECONSTRUCTION_ITEM_IDS)
     return [{"index": i, "item_id": int(item)} for i, item in enumerate(ids)]
 
 
@@ -352,14 +340,16 @@ class JobPages(Controller):
         from PIL import Image
 
         directory = _job_dir(await service.get_job(session, job_id), settings)
-        path = directory / "reconstructions.npy" if directory else None
+        path = directory / artifacts.RECONSTRUCTIONS if directory else None
         if path is None or not path.is_file():
             raise NotFound(f"job {job_id} wrote no reconstructions")
         images = np.load(path, mmap_mode="r")
         if not 0 <= index < len(images):
             raise NotFound(f"job {job_id} has no reconstruction {index}")
         pixels = (np.clip(np.nan_to_num(images[index]), 0.0, 1.0) * 255).astype(np.uint8)
-        image = Image.fromarray(pixels).resize((RECONSTRUCTION_PX, RECONSTRUCTION_PX), Image.NEAREST)
+        image = Image.fromarray(pixels).resize(
+            (RECONSTRUCTION_PX, RECONSTRUCTION_PX), Image.Resampling.NEAREST
+        )
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png")
@@ -410,7 +400,7 @@ class JobPages(Controller):
             "model": model,
             "algorithm": algorithm,
             "dataset_name": (await get_dataset(session, model.dataset_id)).name,
-            "files": list_files(model_dir) if model_dir else [],
+            "files": artifacts.model_files(model, settings),
             "jobs": jobs,
             "train_job": await service.train_job_of(session, model_id),
             "inference": inference,

@@ -395,7 +395,8 @@ async def panels(request: Request, session: AsyncSession, dataset_id: FromPath[i
 @post("/tagger", **OPTS)
 async def set_tagger(request: Request) -> Response[Any]:
     """Who is labeling in this browser: kept in a cookie, shown in the top bar, used for every event."""
-    from backend.api.identity import TAGGER_COOKIE, clean_tagger
+    from backend.accounts.names import clean_tagger
+    from backend.api.identity import TAGGER_COOKIE
 
     form = await request.form()
     name = clean_tagger(str(form.get("tagger") or ""))

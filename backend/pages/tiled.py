@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render
@@ -36,7 +37,7 @@ async def _listing(request: Request, settings: Settings, uri: str, api_key: str 
 
 
 @get("/tiled/browse", **OPTS)
-async def browse_public(request: Request, settings: Settings, uri: str = "") -> Template:
+async def browse_public(request: Request, settings: Settings, uri: FromQuery[str] = "") -> Template:
     """Children of a node of a public Tiled server (no key: a key never travels in a URL)."""
     return await _listing(request, settings, uri, None)
 

@@ -60,7 +60,7 @@ def load_features(directory: Path) -> tuple[np.ndarray, np.ndarray]:
     return vectors, item_ids
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[str], None]) -> None:
+def _atomic_write_bytes(path: Path, write: Callable[[str], object]) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     try:
         write(str(tmp))

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from backend.cli_jobs import main
+from backend.cli.jobs import main
 from tests.jobs.test_cli_jobs import cli  # noqa: F401  (the CLI runner fixture)
 
 

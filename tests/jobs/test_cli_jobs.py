@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from backend.cli_jobs import main
+from backend.cli.jobs import main
 from backend.jobs import service
 from backend.settings import Settings, get_settings
 from backend.storage.job_tables import Job
@@ -132,7 +132,7 @@ async def test_a_killed_worker_process_leaves_its_job_failed_not_running(
     database, image_dataset, job_settings
 ):
     """A separate process runs the job (the CLI with the embedded broker); SIGKILL it mid-job."""
-    command = [sys.executable, "-m", "backend.cli_jobs", "jobs", "submit", "--dataset", image_dataset.name,
+    command = [sys.executable, "-m", "backend.cli.jobs", "jobs", "submit", "--dataset", image_dataset.name,
                "--algorithm", "test-sleeper", "--param", "steps=2000", "--param", "step_seconds=0.05",
                "--wait"]  # fmt: skip
     process = subprocess.Popen(
@@ -164,3 +164,5 @@ async def test_a_killed_worker_process_leaves_its_job_failed_not_running(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()

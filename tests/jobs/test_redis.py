@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from litestar.testing import AsyncTestClient
 
-from backend.cli_jobs import worker_argv
+from backend.cli.jobs import worker_argv
 from backend.settings import Settings
 from tests.jobs.conftest import serve, wait_for
 from tests.jobs.test_cli_jobs import env_of

@@ -163,7 +163,7 @@ class EpochSampler(Sampler[int]):
     def __len__(self) -> int:
         return self.n
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         return iter(torch.randperm(self.n, generator=generator).tolist())
 
@@ -206,7 +206,7 @@ class Runner:
         self.criterion = criterion
         self.scaler = torch.amp.GradScaler("cuda") if self.cuda else None
 
-    def autocast(self):  # type: ignore[no-untyped-def]
+    def autocast(self):
         return torch.autocast("cuda", dtype=torch.float16) if self.cuda else nullcontext()
 
     def step(self, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor) -> float:

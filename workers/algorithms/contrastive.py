@@ -76,7 +76,7 @@ class Trainer:
         self.temperature = temperature
         self.scaler = torch.amp.GradScaler("cuda") if self.cuda else None
 
-    def autocast(self):  # type: ignore[no-untyped-def]
+    def autocast(self):
         return torch.autocast("cuda", dtype=torch.float16) if self.cuda else nullcontext()
 
     def loss(self, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -235,7 +235,7 @@ def fit(
             values["val_loss"] = watched
         if watched < best:
             best, best_epoch, stale = watched, epoch, 0
-            save_checkpoint(ctx.artifact_dir / BEST, trainer.model, epoch, watched)  # type: ignore[arg-type]
+            save_checkpoint(ctx.artifact_dir / BEST, trainer.model, epoch, watched)
         else:
             stale += 1
         epoch_seconds.append(time.perf_counter() - started)
@@ -245,10 +245,10 @@ def fit(
             ctx.log(f"early stop after epoch {epoch}: no better validation loss for {patience} epochs")
             ctx.progress(epochs * steps, epochs * steps, epoch=epoch, epochs=epochs)
             break
-    save_checkpoint(ctx.artifact_dir / LAST, trainer.model, epoch, watched)  # type: ignore[arg-type]
+    save_checkpoint(ctx.artifact_dir / LAST, trainer.model, epoch, watched)
     if best_epoch == 0:
-        save_checkpoint(ctx.artifact_dir / BEST, trainer.model, epoch, watched)  # type: ignore[arg-type]
-    trainer.model.load_state_dict(load_weights(ctx.artifact_dir / BEST, trainer.model.arch))  # type: ignore[arg-type]
+        save_checkpoint(ctx.artifact_dir / BEST, trainer.model, epoch, watched)
+    trainer.model.load_state_dict(load_weights(ctx.artifact_dir / BEST, trainer.model.arch))
     sample = train_rows[np.linspace(0, len(train_rows) - 1, min(MEAN_ROWS, len(train_rows))).astype(int)]
     np.save(ctx.artifact_dir / FEATURE_MEAN, trainer.mean_vector(images, np.unique(sample), batch_size))
     arch = trainer.model.arch

@@ -134,7 +134,8 @@ def infer(ctx: JobContext) -> None:
     partial = ctx.artifact_dir / "vectors.partial.npy"
     vectors = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(len(refs), k))
     ids = np.zeros(len(refs), np.int64)
-    filled, errors, recon = 0, [], []
+    filled, errors = 0, []
+    recon: list[tuple[np.ndarray, np.ndarray]] = []  # (item ids, images) of the first reconstructions
     for start in range(0, len(refs), step):
         ctx.check_canceled()
         images, got = load_batch(ctx, refs[start : start + step], size=size, transform=transform)

@@ -17,8 +17,9 @@ from litestar import MediaType, Request, Response
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from backend.api.errors import AccessDenied
 from backend.api.graphql.context import graphql_context
-from backend.api.graphql.errors import transport_error_code
+from backend.api.graphql.errors import access_denied_handler, transport_error_code
 from backend.api.graphql.schema import get_schema
 
 GRAPHQL_PATH = "/graphql"
@@ -35,7 +36,7 @@ def refused_status(response_data: Any) -> int | None:
     codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
     if not errors or not codes or not codes <= set(ACCESS_STATUS):
         return None
-    return min(ACCESS_STATUS[code] for code in codes)  # 401 first: credentials before roles
+    return min(ACCESS_STATUS[str(code)] for code in codes)  # 401 first: credentials before roles
 
 
 def graphql_controller() -> type:
@@ -52,6 +53,7 @@ def graphql_controller() -> type:
     class GraphQLController(base):  # type: ignore[misc, valid-type]
         # The SDL (openapi/schema.graphql) describes this door; the OpenAPI document covers REST alone.
         include_in_schema = False
+        exception_handlers = {AccessDenied: access_denied_handler}  # the guard's refusals, as GraphQL errors
 
         def create_response(self, response_data: Any, sub_response: Response) -> Response:
             response = super().create_response(response_data, sub_response)

@@ -279,9 +279,8 @@ class QueryCost(SchemaExtension):
 
     async def _refusals(self, context: Any) -> list[GraphQLError]:
         settings = getattr(context.context, "settings", None)
-        known = isinstance(settings, Settings)
-        cap = settings.max_page_size if known else DEFAULT_PAGE_CAP
-        most = settings.graphql_max_selections if known else DEFAULT_MAX_SELECTIONS
+        cap = settings.max_page_size if isinstance(settings, Settings) else DEFAULT_PAGE_CAP
+        most = settings.graphql_max_selections if isinstance(settings, Settings) else DEFAULT_MAX_SELECTIONS
         document = context.graphql_document
         try:
             selections = expanded_selections(document, most)

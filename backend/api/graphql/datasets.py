@@ -223,7 +223,7 @@ class Mutation:
         display: DisplayInput | None = None,
     ) -> Dataset:
         shown = display or DisplayInput()
-        changes = {
+        changes: dict[str, Any] = {
             "scale": shown.scale,
             "colormap": shown.colormap,
             "p_low": shown.p_low,

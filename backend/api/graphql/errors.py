@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
+from litestar import Request, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from backend.api.errors import AccessDenied
 from backend.errors import LabelwiseError
 
 log = logging.getLogger("labelwise.graphql")
@@ -51,3 +53,9 @@ def transport_error_code(status: int) -> str:
     return {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}.get(
         status, "HTTP_ERROR"
     )
+
+
+def access_denied_handler(request: Request, exc: AccessDenied) -> Response:
+    """The guard's refusal (401, 403, 503) in the GraphQL error shape, with its code."""
+    body = {"errors": [{"message": exc.detail, "extensions": {"code": exc.code}}]}
+    return Response(body, status_code=exc.status_code, headers=exc.challenge)

@@ -10,10 +10,10 @@ from strawberry.types import Info
 
 from backend.accounts.disclosure import public_location
 from backend.api.access import shows_internals
+from backend.api.common import API_PREFIX
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.loaders import location_loader
-from backend.api.rest.common import API_PREFIX
 from backend.datasets.items import (
     ItemWithLabels,
     MetaFilter,

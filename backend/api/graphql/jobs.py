@@ -18,10 +18,10 @@ from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.review import ModelFitness
-from backend.api.rest.jobs import model_files
 from backend.errors import Invalid
 from backend.guided.quality import model_fitness
 from backend.jobs import follow, service
+from backend.jobs.artifacts import model_files
 from backend.jobs.runtime import enqueue_for
 from backend.settings import Settings
 from backend.storage import job_tables

@@ -11,8 +11,8 @@ from typing import Any
 
 from strawberry.types import Info
 
+from backend.api.common import as_utc, check_page
 from backend.api.graphql.context import context_of
-from backend.api.rest.common import as_utc, check_page
 
 __all__ = ["as_utc", "checked_page"]
 

@@ -43,7 +43,8 @@ def rest_handlers() -> list[Any]:
         handlers.extend(import_module(name).route_handlers)
     taken: set[str] = set()
     for entry in handlers:
-        base = entry.path if isinstance(entry, type) and issubclass(entry, Controller) else ""
+        # A Controller's path is a class attribute that is also a slot: read here on the class.
+        base = entry.path if isinstance(entry, type) and issubclass(entry, Controller) else ""  # type: ignore[misc]
         for handler in _route_handlers_of([entry]):
             document_handler(handler, taken, base)  # access answers, operation ids, binary bodies
     for handler in _route_handlers_of(handlers):

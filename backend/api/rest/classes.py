@@ -65,7 +65,7 @@ class ClassController(Controller):
             class_id,
             name=data.name,
             color=data.color,
-            hotkey=hotkey,  # type: ignore[arg-type]
+            hotkey=hotkey,
             clear_hotkey=clear,
         )
         return ClassOut.of(label)

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TypeAlias
-
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.errors import Invalid
-from backend.images.thumbnails import ThumbnailCache
-from backend.settings import Settings
+# Shared with GraphQL and the pages (backend/api/common.py, backend/api/dependencies.py).
+from backend.api.common import API_PREFIX, as_utc, check_page
+from backend.api.dependencies import AppSettings, Session, Thumbnails
 
-API_PREFIX = "/api/v1"
-
-
-def check_page(offset: int, limit: int, settings: Settings) -> None:
-    """Refuse pages the server will not serve in one response, saying what is allowed."""
-    if offset < 0:
-        raise Invalid(f"offset must be >= 0, got {offset}")
-    if limit < 1:
-        raise Invalid(f"limit must be >= 1, got {limit}")
-    if limit > settings.max_page_size:
-        raise Invalid(
-            f"limit {limit} is over the page size cap: at most {settings.max_page_size} per page",
-            max_limit=settings.max_page_size,
-        )
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """Times without a zone are taken as UTC, the zone every stored time is in."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
+__all__ = ["API_PREFIX", "AppSettings", "Session", "Thumbnails", "as_utc", "check_page", "error_responses"]
 
 _ERROR_MEANINGS = {
     400: "Invalid input (code INVALID)",
@@ -60,9 +34,3 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in statuses
     }
-
-
-# Dependencies the app provides by name (backend/app.py); marked so Litestar need not infer them.
-Session: TypeAlias = NamedDependency[AsyncSession]
-AppSettings: TypeAlias = NamedDependency[Settings]
-Thumbnails: TypeAlias = NamedDependency[ThumbnailCache]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
@@ -132,7 +132,7 @@ class DatasetController(Controller):
         self, session: Session, dataset_id: FromPath[int], data: JSONBody[DatasetPatch]
     ) -> DatasetOut:
         shown = data.display or DisplayPatch()
-        changes = {
+        changes: dict[str, Any] = {
             "scale": shown.scale,
             "colormap": shown.colormap,
             "p_low": shown.p_low,

@@ -148,7 +148,7 @@ class ExplorerController(Controller):
         folder = settings.artifact_dir / job.outputs["dir"]
         return ClustersOut(
             cluster_job_id=job.id,  # type: ignore[arg-type]
-            dataset_id=job.dataset_id,  # type: ignore[arg-type]
+            dataset_id=job.dataset_id,
             method=str(job.parameters.get("method", "")),
             item_ids=np.load(folder / "item_ids.npy").tolist(),
             clusters=np.load(folder / "clusters.npy").tolist(),

@@ -22,7 +22,7 @@ from backend.api.rest.common import API_PREFIX, error_responses
 from backend.api.rest.schemas import FitnessOut, Problem
 from backend.guided.quality import model_fitness
 from backend.jobs import follow, service
-from backend.jobs.artifacts import list_files
+from backend.jobs.artifacts import model_files
 from backend.jobs.features import vectors_file
 from backend.jobs.runtime import enqueue_for
 from backend.settings import Settings
@@ -196,13 +196,6 @@ class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     model_id: int | None = None
     parameters: dict[str, Any] = msgspec.field(default_factory=dict)
     name: str | None = None
-
-
-def model_files(model: Model, settings: Settings) -> list[str]:
-    if model.state != "ready" or not model.artifact_path:
-        return []
-    directory = settings.artifact_dir / model.artifact_path
-    return list_files(directory) if directory.is_dir() else []
 
 
 BROKER_DOWN = {

@@ -82,7 +82,9 @@ class ReviewController(Controller):
     ) -> BatchFlagsOut:
         if len(data.item_ids) > settings.max_page_size * 20:
             raise Invalid(f"at most {settings.max_page_size * 20} items per batch")
-        labels = data.label_ids if data.label_ids is not None else [data.label_id] * len(data.item_ids)
+        labels: list[int | None] = (
+            list(data.label_ids) if data.label_ids is not None else [data.label_id] * len(data.item_ids)
+        )
         if len(labels) != len(data.item_ids):
             raise Invalid("label_ids must have one class per item")
         flags = await trust.batch_flags(

@@ -374,4 +374,4 @@ class FitnessOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, fitness: ModelFitness) -> FitnessOut:
-        return cls(**fitness.as_dict())  # type: ignore[arg-type]
+        return cls(**fitness.as_dict())

@@ -134,7 +134,7 @@ async def parquet_chunks(
     pending: list[LabelRow] = []
 
     def flush() -> bytes:
-        columns = list(zip(*pending, strict=True)) if pending else [[] for _ in LabelRow._fields]
+        columns: list[Any] = list(zip(*pending, strict=True)) if pending else [[] for _ in LabelRow._fields]
         f = dict(zip(LabelRow._fields, columns, strict=True))
         table = pa.table(
             [

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from backend.cli_jobs import _call, _enqueuer, _prepare, _report, _wait
+from backend.cli.common import _call, _enqueuer, _prepare, _report, _wait
 from backend.settings import get_settings
 
 

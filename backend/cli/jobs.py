@@ -7,123 +7,15 @@ With the embedded broker a job submitted here is queued in the database and a ru
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from backend.errors import LabelwiseError
+from backend.cli.common import _call, _enqueuer, _line, _parse_params, _prepare, _report, _wait
 from backend.settings import Settings, get_settings
-
-T = TypeVar("T")
-FINISHED = ("succeeded", "failed", "canceled")
-
-
-def _call(settings: Settings, work: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Run ``work(session, *args)`` on a fresh connection; domain errors become clean exits."""
-    from backend.storage.database import Database
-
-    async def main() -> T:
-        database = Database(settings.database)
-        try:
-            async with database.session() as session:
-                return await work(session, *args, **kwargs)
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(main())
-    except LabelwiseError as exc:
-        problems = exc.details.get("errors") if isinstance(exc.details, dict) else None
-        lines = [f"{exc.code}: {exc.message}"]
-        if problems:
-            lines += [f"  - {p['field'] or '(parameters)'}: {p['message']}" for p in problems]
-        raise click.ClickException("\n".join(lines)) from exc
-
-
-def _prepare(settings: Settings) -> None:
-    from backend.storage import migrate
-
-    settings.ensure_dirs()
-    migrate.upgrade(settings.database, settings=settings)
-
-
-def _parse_params(schema: dict[str, Any], pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any]:
-    """``--param name=value`` pairs typed by the schema, over ``--params-json``."""
-    from backend.algorithms.forms import parse_text_params
-    from backend.errors import Invalid
-
-    params: dict[str, Any] = json.loads(as_json) if as_json else {}
-    texts = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"'{pair}' is not name=value", param_hint="--param")
-        texts[name.strip()] = value
-    typed, problems = parse_text_params(schema, texts)
-    if problems:
-        raise Invalid("; ".join(str(p["message"]) for p in problems), errors=problems)
-    params.update(typed)
-    return params
-
-
-def _line(job: Any) -> str:
-    progress = f"{job.done}/{job.total}" if job.total else "-"
-    epoch = f"epoch {job.epoch}/{job.epochs}" if job.epoch else ""
-    return (
-        f"{job.id:>6}  {job.kind:<11} {job.algorithm:<16} {job.state:<10} {progress:>12} {epoch:<14} "
-        f"model {job.model_id or '-'}"
-    )
-
-
-def _enqueuer(settings: Settings) -> Any:
-    """The broker's enqueue with Redis; None with the embedded broker (the server picks jobs up)."""
-    if not settings.broker_url:
-        return None
-    from workers.runtime import JobRuntime
-
-    return JobRuntime(settings).enqueue
-
-
-def _wait(settings: Settings, job_id: int, run_here: bool) -> Any:
-    """Follow a job to its end with a progress bar; with ``run_here`` also run jobs in process."""
-    from tqdm import tqdm
-
-    from backend.jobs import service
-
-    runtime = None
-    if run_here and not settings.broker_url:
-        from workers.runtime import JobRuntime
-
-        runtime = JobRuntime(settings).start()
-    bar = tqdm(desc=f"job {job_id}", unit="item", file=sys.stderr, dynamic_ncols=True)
-    try:
-        while True:
-            job = _call(settings, service.get_job, job_id)
-            bar.total = job.total or None
-            bar.n = job.done
-            bar.set_postfix_str(f"{job.state}" + (f" epoch {job.epoch}/{job.epochs}" if job.epoch else ""))
-            if job.state in FINISHED:
-                return job
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        click.echo(f"\nstopped waiting; job {job_id} goes on (see `labelwise jobs show {job_id}`)", err=True)
-        raise SystemExit(130) from None
-    finally:
-        bar.close()
-        if runtime is not None:
-            runtime.stop()
-
-
-def _report(job: Any) -> None:
-    click.echo(_line(job))
-    if job.state == "failed":
-        raise click.ClickException(f"job {job.id} failed: {job.error}")
 
 
 @click.group("jobs")

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from backend.cli.common import _migrate, _run
 from backend.settings import Settings, get_settings
 
 
@@ -31,7 +32,6 @@ def user() -> None:
 def user_add(name: str, role: str, password_stdin: bool, no_password: bool) -> None:
     """Add user NAME with a role (the first user turns accounts on)."""
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -48,7 +48,6 @@ def user_add(name: str, role: str, password_stdin: bool, no_password: bool) -> N
 def user_list() -> None:
     """List users and their roles."""
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -66,7 +65,6 @@ def user_list() -> None:
 def user_role(name: str, role: str) -> None:
     """Give user NAME another role."""
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -80,7 +78,6 @@ def user_role(name: str, role: str) -> None:
 def user_password(name: str, password_stdin: bool) -> None:
     """Set user NAME's password (signs their browsers out)."""
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -92,7 +89,6 @@ def user_password(name: str, password_stdin: bool) -> None:
 
 def _set_active(name: str, active: bool) -> None:
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -126,7 +122,6 @@ def token() -> None:
 def token_create(name: str, label: str) -> None:
     """Create an API token for user NAME and print it once (only its hash is stored)."""
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -147,7 +142,6 @@ def token_create(name: str, label: str) -> None:
 def token_list(name: str | None) -> None:
     """List the API tokens of user NAME, or of every user (prefixes only: secrets are not stored)."""
     from backend.accounts import service
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)
@@ -166,7 +160,6 @@ def token_revoke(token_id: int) -> None:
     """Revoke API token TOKEN_ID (see `labelwise token list`); it is refused from the next request."""
     from backend.accounts import service
     from backend.accounts.roles import ADMIN
-    from backend.cli import _migrate, _run
 
     settings = get_settings()
     _migrate(settings)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from backend.cli_jobs import _call, _enqueuer, _prepare
+from backend.cli.common import _call, _enqueuer, _prepare
 from backend.settings import get_settings
 
 
@@ -65,7 +65,7 @@ def next_actions_cmd(dataset_name: str, limit: int, as_json: bool) -> None:
 def accept_suggestion_cmd(dataset_name: str, key: str, items: str | None, class_name: str | None) -> None:
     """Carry out the suggestion KEY of DATASET (from `labelwise next-actions`): a batch is labeled as
     one event, a job is queued."""
-    from backend.cli_guided import _class_id
+    from backend.cli.guided import _class_id
     from backend.datasets.service import get_dataset_by_name
     from backend.guided.next_actions import accept_suggestion
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from backend.cli_jobs import _call, _enqueuer, _parse_params, _prepare, _report, _wait, jobs
+from backend.cli.common import _call, _enqueuer, _parse_params, _prepare, _report, _wait
+from backend.cli.jobs import jobs
 from backend.errors import NotFound
 from backend.settings import get_settings
 

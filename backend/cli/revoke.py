@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from backend.cli_jobs import _call, _prepare
+from backend.cli.common import _call, _prepare
 from backend.settings import get_settings
 
 KINDS = ["manual", "similarity", "probability", "explorer", "import", "review"]

@@ -2,64 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from backend.cli.common import _Bar, _migrate, _run
 from backend.errors import LabelwiseError
 from backend.settings import Settings, get_settings
-
-T = TypeVar("T")
-
-
-def _run(work: Callable[..., Awaitable[T]], settings: Settings, *args: Any, **kwargs: Any) -> T:
-    """Run one domain call with a fresh database connection; domain errors become clean exits."""
-    from backend.storage.database import Database
-
-    async def main() -> T:
-        database = Database(settings.database)
-        try:
-            async with database.session() as session:
-                return await work(session, settings, *args, **kwargs)
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(main())
-    except LabelwiseError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
-    except OSError as exc:  # a full disk, a refused permission: say so, without a traceback
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
-
-
-class _Bar:
-    """A tqdm progress bar fed by the domain's (done, total) callbacks."""
-
-    def __init__(self, desc: str) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
-
-    def __call__(self, done: int, total: int) -> None:
-        self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _migrate(settings: Settings) -> None:
-    from backend.storage import migrate
-
-    settings.ensure_dirs()
-    migrate.upgrade(settings.database, settings=settings)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -337,7 +289,7 @@ def openapi(write: bool, check: bool) -> None:
     from backend.api.graphql.schema import sdl
     from backend.api.openapi_export import openapi_text
 
-    root = Path(__file__).resolve().parents[1] / "openapi"
+    root = Path(__file__).resolve().parents[2] / "openapi"
     files = {root / "openapi.json": openapi_text(), root / "schema.graphql": sdl()}
     stale = [p.name for p, text in files.items() if not p.exists() or p.read_text() != text]
     if write:
@@ -352,25 +304,25 @@ def openapi(write: bool, check: bool) -> None:
 
 
 def _add_job_commands() -> None:
-    from backend.cli_guided import add_guided_commands
-    from backend.cli_jobs import jobs, worker
+    from backend.cli.guided import add_guided_commands
+    from backend.cli.jobs import jobs, worker
 
     main.add_command(jobs)
     main.add_command(worker)
     add_guided_commands(main)
-    from backend.cli_stopping import add_stopping_commands  # stopping-estimate, auto-label-rest, keep-fresh
+    from backend.cli.stopping import add_stopping_commands  # stopping-estimate, auto-label-rest, keep-fresh
 
     add_stopping_commands(main)
-    from backend.cli_revoke import add_revoke_commands  # labelwise undo / revoke
+    from backend.cli.revoke import add_revoke_commands  # labelwise undo / revoke
 
     add_revoke_commands(main)
-    from backend.cli_features import add_feature_commands  # labelwise features report / suggest
+    from backend.cli.features import add_feature_commands  # labelwise features report / suggest
 
     add_feature_commands(main)
-    from backend.cli_next_actions import add_next_action_commands  # labelwise next-actions / accept
+    from backend.cli.next_actions import add_next_action_commands  # labelwise next-actions / accept
 
     add_next_action_commands(main)
-    from backend.cli_accounts import add_account_commands  # labelwise user / token
+    from backend.cli.accounts import add_account_commands  # labelwise user / token
 
     add_account_commands(main)
 
