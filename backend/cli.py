@@ -358,6 +358,9 @@ def _add_job_commands() -> None:
     main.add_command(jobs)
     main.add_command(worker)
     add_guided_commands(main)
+    from backend.cli_stopping import add_stopping_commands  # stopping-estimate, auto-label-rest, keep-fresh
+
+    add_stopping_commands(main)
     from backend.cli_revoke import add_revoke_commands  # labelwise undo / revoke
 
     add_revoke_commands(main)

@@ -19,6 +19,7 @@ import time
 import dramatiq
 
 from backend.jobs.execution import mark_sent, queued_job_ids, reap_stale_jobs
+from backend.jobs.fresh import keep_fresh
 from backend.jobs.lost import RESEND, QueuedJob, queued_jobs, resend_or_fail
 from backend.settings import Settings
 from workers.broker import declare_actor, make_broker
@@ -97,11 +98,23 @@ class JobRuntime:
         reaped = self.store.call(reap_stale_jobs, self.settings)
         if reaped:
             log.warning("jobs %s failed: their workers stopped sending heartbeats", reaped)
+        self.keep_models_fresh()
         if self.embedded:
             for job_id in self.store.call(queued_job_ids, unsent_only=not resend_all):
                 message = self.actor.send(job_id)
                 self.store.call(mark_sent, job_id, message.message_id)
         self.sweep_lost_messages()
+
+    def keep_models_fresh(self) -> list[int]:
+        """Queue and send the follow-up jobs of datasets that keep models fresh (backend/jobs/fresh.py).
+
+        Here, in the process that owns the runtime, so it works with either broker; the ids sent."""
+        assert self.store is not None
+        new_jobs = self.store.call(keep_fresh, self.settings)
+        for job_id in new_jobs:
+            message = self.actor.send(job_id)
+            self.store.call(mark_sent, job_id, message.message_id)
+        return new_jobs
 
     def sweep_lost_messages(self) -> list[int]:
         """Send again (or fail) queued jobs the broker has held no message for since the grace; their ids."""

@@ -75,6 +75,9 @@ MUTATION_ROLES: dict[str, str] = {
     "enableUser": ADMIN,
     "revokeToken": VIEWER,
     "runFeatureReport": TRAINER,
+    # Keep models fresh queues jobs by itself; the next step runs one: trainers.
+    "setKeepFresh": TRAINER,
+    "runNextStep": TRAINER,
 }
 
 

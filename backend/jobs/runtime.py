@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from backend.jobs.execution import has_active_jobs
+from backend.jobs.fresh import any_fresh_dataset
 from backend.jobs.service import Enqueue
 
 if TYPE_CHECKING:
@@ -30,6 +31,13 @@ def enqueue_for(state: Any) -> Enqueue | None:
     return runtime.enqueue if runtime is not None else None
 
 
+async def ensure_running(state: Any) -> None:
+    """Start the app's job runtime now (its ticker follows up keep-fresh jobs); no-op without one."""
+    runtime: JobRuntime | None = getattr(state, STATE_KEY, None)
+    if runtime is not None:
+        await asyncio.to_thread(runtime.start)
+
+
 @asynccontextmanager
 async def job_runtime_lifespan(app: Any) -> AsyncIterator[None]:
     """Add to ``Litestar(lifespan=[...])``: runs jobs in process (embedded) or watches workers."""
@@ -39,7 +47,8 @@ async def job_runtime_lifespan(app: Any) -> AsyncIterator[None]:
     runtime = JobRuntime(state.settings)
     setattr(state, STATE_KEY, runtime)
     async with state.database.session() as session:
-        pending = await has_active_jobs(session)
+        # A dataset that keeps models fresh needs the ticker: it queues the follow-up jobs.
+        pending = await has_active_jobs(session) or await any_fresh_dataset(session)
     if pending or not runtime.embedded:
         await asyncio.to_thread(runtime.start)
     try:

@@ -371,8 +371,11 @@ async def submit_job(
     parameters: dict[str, Any] | None = None,
     name: str | None = None,
     submitted_by: str = "",
+    caused_by: int | None = None,
 ) -> Job:
     """Check everything, create the job (and for training its model), then queue it.
+
+    ``caused_by``: the finished job this one follows (keep models fresh, ``backend/jobs/fresh.py``).
 
     Bad parameters, a missing dataset or model, or too few items raise before anything is
     written; an unreachable broker leaves nothing behind either.
@@ -395,6 +398,7 @@ async def submit_job(
         await session.flush()
         model.name = model.name or f"{model.algorithm}-{model.id}"
         job.model_id = model.id
+    job.caused_by_job_id = caused_by
     session.add(job)
     await session.flush()
     session.add(JobLog(job_id=job.id, message=f"queued by {submitted_by or 'unknown'}"))  # type: ignore[arg-type]
@@ -597,6 +601,7 @@ _RESET = {
     "finished_at": None,
     "message_id": None,
     "outputs": {},
+    "followed_up": False,  # a retried step of a keep-fresh chain is followed up again
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from backend.storage.types import UTCDateTime, utcnow
@@ -82,6 +82,12 @@ class Job(SQLModel, table=True):
     created_at: datetime = _ts()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # ---- keep models fresh (backend/jobs/fresh.py; migration 0006) ----
+    # The finished job whose follow-up this job is (None: submitted by a person).
+    # A plain id, no foreign key (adding one would rebuild the job table on SQLite).
+    caused_by_job_id: int | None = None
+    # Set once the server has looked at this finished job for a follow-up (claimed atomically).
+    followed_up: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class JobMetric(SQLModel, table=True):

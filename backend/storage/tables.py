@@ -32,6 +32,13 @@ class Dataset(SQLModel, table=True):
     multi_label: bool = False
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # ---- keep models fresh (backend/jobs/fresh.py; migration 0006) ----
+    # On: a finished training enqueues its inference, an inference its index build, and a
+    # classifier is retrained once the labels grew by ``fresh_growth`` since its training.
+    # Only jobs finished after ``fresh_since`` (when it was switched on) are followed up.
+    keep_models_fresh: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    fresh_growth: float = Field(default=0.2, sa_column_kwargs={"server_default": "0.2"})
+    fresh_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Source(SQLModel, table=True):

@@ -143,6 +143,9 @@ class Job:
     finished_at: datetime | None
     heartbeat_at: datetime | None
     duration_seconds: float | None = strawberry.field(description="How long it ran (so far, while running).")
+    caused_by_job_id: int | None = strawberry.field(
+        default=None, description="The job this one follows (keep models fresh); null: submitted by a person."
+    )
 
     @classmethod
     def of(cls, j: job_tables.Job) -> Job:
@@ -171,6 +174,7 @@ class Job:
             finished_at=j.finished_at,
             heartbeat_at=j.heartbeat_at,
             duration_seconds=service.job_duration(j),
+            caused_by_job_id=j.caused_by_job_id,
         )
 
     @strawberry.field(description="Why it failed (viewers: one line, without server paths).")

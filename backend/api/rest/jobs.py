@@ -121,6 +121,7 @@ class JobOut(msgspec.Struct, kw_only=True):
     progress: float | None = None
     duration_seconds: float | None = None
     latest_metrics: dict[str, float] | None = None
+    caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
 
     @classmethod
     def of(
@@ -156,6 +157,7 @@ class JobOut(msgspec.Struct, kw_only=True):
             progress=round(j.done / j.total, 4) if j.total else None,
             duration_seconds=service.job_duration(j),
             latest_metrics=latest_metrics,
+            caused_by_job_id=j.caused_by_job_id,
         )
 
 

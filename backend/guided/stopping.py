@@ -1,0 +1,368 @@
+"""Where to stop: how many items are left, how well a classifier would label them now, and with
+K more labels; and the final "auto-label the rest at >= p" as one batch.
+
+**Accuracy now.** The classifier's held-out probabilities of labeled items (``oof.npz`` or
+``validation.npz``, ``backend/guided/heldout.py``) say how often its arg-max class is right
+(against the labels as they are now) at each confidence. The unlabeled items are usually less
+sure than the labeled ones (people label the easy, typical items first), so one pooled figure
+over the held-out items at >= p would over-promise. ``calibrated_accuracy`` therefore bins the
+held-out items above p by confidence (equal-count bins, at least ``MIN_BIN`` items each) and
+weighs each bin's accuracy by how many unlabeled items fall in it: the accuracy the unlabeled
+items at >= p can expect, given their own confidence mix.
+
+**With K more labels.** A learning curve: held-out error falls as a power law of the training set
+size, ``error(n) = a * n ** -b`` (the shape measured across models and tasks, e.g. Cortes et
+al. 1994, Hestness et al. 2017). Its exponent is fitted by least squares in log-log space on the
+dataset's own classifiers of the same algorithm: each ready one with held-out figures is a point
+(its labeled count, its held-out accuracy), so the curve is measured on this data rather than
+assumed. With fewer than two distinct label counts, ``b = DEFAULT_EXPONENT`` (0.5, the classic
+rate of estimation error, a middle of published exponents) and the reason says so. The error at
+the threshold is scaled by ``(n / (n + K)) ** b``. Subsampling the out-of-fold figures instead
+would need retraining on subsets, which the web process cannot do (no ML libraries here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
+from backend.guided import service, trust
+from backend.guided.heldout import HeldOut
+from backend.guided.probability import candidates, check_threshold, labeled_item_ids, record_batch
+from backend.guided.quality import FIT, UNMEASURED, check_batch_use, model_fitness
+from backend.jobs import states
+from backend.jobs.fresh import labeled_count
+from backend.labels.batches import changed_since, latest_event_id
+from backend.labels.events import current_state, lock_dataset
+from backend.settings import Settings
+from backend.storage.job_tables import Model
+from backend.storage.tables import Item, TagEvent
+
+DEFAULT_THRESHOLD = 0.9
+DEFAULT_EXPONENT = 0.5
+MIN_BIN, MAX_BINS = 10, 5
+MORE_LABELS = (0.25, 0.5, 1.0)  # K as fractions of the labels now
+
+
+@dataclass(frozen=True)
+class StoppingEstimate:
+    unlabeled: int
+    model_id: int | None  # the classifier it rests on (None: no fit classifier with outputs yet)
+    threshold: float  # p of "auto-label the rest at >= p"
+    auto_label_count: int  # unlabeled items whose top probability is >= threshold
+    expected_accuracy: float | None  # of those (calibrated on held-out labeled items)
+    with_more_labels: list[tuple[int, float]]  # (K more labels, projected accuracy)
+    reason: str
+    labeled: int = 0
+    held_out_items: int = 0  # held-out labeled items at >= threshold behind the accuracy
+    exponent: float | None = None  # of the learning curve
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (labeled, held-out accuracy) fitted
+    fitness: str | None = None  # fit | unmeasured (an unfit model is never chosen by default)
+    seen_event_id: int = 0  # the newest label event it saw: auto_label_rest checks it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "unlabeled": self.unlabeled,
+            "model_id": self.model_id,
+            "threshold": self.threshold,
+            "auto_label_count": self.auto_label_count,
+            "expected_accuracy": self.expected_accuracy,
+            "with_more_labels": [list(p) for p in self.with_more_labels],
+            "reason": self.reason,
+            "labeled": self.labeled,
+            "held_out_items": self.held_out_items,
+            "exponent": self.exponent,
+            "curve": [list(p) for p in self.curve],
+            "fitness": self.fitness,
+            "seen_event_id": self.seen_event_id,
+        }
+
+
+# ---- the arithmetic (pure) ---------------------------------------------------------------------
+
+
+def calibrated_accuracy(
+    held_confidence: np.ndarray,
+    held_correct: np.ndarray,
+    unlabeled_confidence: np.ndarray,
+    threshold: float,
+) -> tuple[float | None, int]:
+    """Expected accuracy on the unlabeled items at >= threshold, and the held-out support.
+
+    Held-out items at >= threshold are cut into equal-count confidence bins; each unlabeled item
+    at >= threshold gets its bin's accuracy; the mean is the answer. None without support.
+    """
+    above = held_confidence >= threshold
+    conf, correct = held_confidence[above], held_correct[above].astype(np.float64)
+    if not len(conf):
+        return None, 0
+    order = np.argsort(conf, kind="stable")
+    conf, correct = conf[order], correct[order]
+    bins = max(1, min(MAX_BINS, len(conf) // MIN_BIN))
+    parts = np.array_split(np.arange(len(conf)), bins)
+    accuracy = np.array([correct[p].mean() for p in parts])
+    inner = np.array([conf[p[0]] for p in parts[1:]])  # lower edge of each bin after the first
+    targets = unlabeled_confidence[unlabeled_confidence >= threshold]
+    if not len(targets):
+        return float(correct.mean()), len(conf)
+    which = np.searchsorted(inner, targets, side="right")
+    return float(accuracy[which].mean()), len(conf)
+
+
+def fit_exponent(points: list[tuple[int, float]]) -> float | None:
+    """``b`` of ``error = a * n ** -b`` by least squares on log-log (None: fewer than two sizes)."""
+    usable = [(n, 1.0 - acc) for n, acc in points if n > 0 and 1.0 - acc > 0.0]
+    sizes = {n for n, _ in usable}
+    if len(sizes) < 2:
+        return None
+    x = np.log([n for n, _ in usable])
+    y = np.log([e for _, e in usable])
+    slope = float(np.polyfit(x, y, 1)[0])
+    return float(min(2.0, max(0.0, -slope)))
+
+
+def project(accuracy: float, labeled: int, more: list[int], exponent: float) -> list[tuple[int, float]]:
+    """Accuracy with K more labels: the error now scaled by ``(n / (n + K)) ** exponent``."""
+    error = 1.0 - accuracy
+    base = max(1, labeled)
+    return [(k, round(1.0 - error * (base / (base + k)) ** exponent, 4)) for k in more]
+
+
+def more_label_steps(labeled: int, unlabeled: int) -> list[int]:
+    steps = sorted({min(unlabeled, max(10, math.ceil(labeled * f))) for f in MORE_LABELS})
+    return [k for k in steps if k > 0]
+
+
+def held_out_figures(held_out: HeldOut, current: dict[int, frozenset[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Top probability and "arg-max class is a current label" of each still-labeled held-out item."""
+    keep = np.asarray([int(i) in current for i in held_out.item_ids], bool)
+    probs = held_out.probabilities[keep]
+    ids = held_out.item_ids[keep]
+    if not len(ids):
+        return np.zeros(0, np.float32), np.zeros(0, bool)
+    best = probs.argmax(axis=1)
+    label_of = np.asarray(held_out.label_ids, np.int64)[best]
+    correct = np.asarray([int(label_of[r]) in current[int(ids[r])] for r in range(len(ids))], bool)
+    return probs[np.arange(len(best)), best], correct
+
+
+# ---- reading the dataset -----------------------------------------------------------------------
+
+
+async def _readable(session: AsyncSession, dataset_id: int) -> int:
+    return int(
+        await session.scalar(select(func.count()).where(Item.dataset_id == dataset_id, Item.status == "ok"))
+        or 0
+    )
+
+
+async def _chosen_model(
+    session: AsyncSession, settings: Settings, dataset_id: int, model_id: int | None
+) -> tuple[Model | None, str]:
+    """The classifier to rest on: the given one, else the newest fit (then unmeasured) ready one
+    with probabilities on the dataset."""
+    if model_id is not None:
+        return await trust.classifier_of(session, model_id, dataset_id), ""
+    rows = await session.scalars(
+        select(Model)
+        .where(Model.dataset_id == dataset_id, Model.kind == "classifier", Model.state == states.MODEL_READY)
+        .order_by(Model.id.desc())
+    )
+    models = list(rows.all())
+    for model in [m for m in models if model_fitness(m, settings).status == FIT] + [
+        m for m in models if model_fitness(m, settings).status == UNMEASURED
+    ]:
+        try:
+            await service.classifier_outputs(session, settings, int(model.id or 0), dataset_id)
+        except LabelwiseError:
+            continue
+        return model, ""
+    if models:
+        return None, "no fit classifier with class probabilities on this dataset: run inference or retrain"
+    return None, "no classifier yet: label items of at least two classes and train one"
+
+
+async def _curve(session: AsyncSession, settings: Settings, model: Model) -> list[tuple[int, float]]:
+    """(labeled count, held-out accuracy) of the dataset's ready classifiers of this algorithm."""
+    rows = await session.scalars(
+        select(Model).where(
+            Model.dataset_id == model.dataset_id,
+            Model.algorithm == model.algorithm,
+            Model.state == states.MODEL_READY,
+        )
+    )
+    points = []
+    for other in rows.all():
+        verdict = model_fitness(other, settings)
+        count = int(other.trained_on.get("labeled_count") or 0)
+        if verdict.accuracy is not None and verdict.split == "validation" and count > 0:
+            points.append((count, float(verdict.accuracy)))
+    return sorted(points)
+
+
+async def stopping_estimate(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    *,
+    threshold: float | None = None,
+    model_id: int | None = None,
+) -> StoppingEstimate:
+    """How many items are left, how accurately the classifier would label them at >= p now, and
+    how that changes with K more labels. Never raises for a dataset without a model: ``reason``."""
+    threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+    check_threshold(threshold)
+    await get_dataset(session, dataset_id)
+    labeled = await labeled_count(session, dataset_id)
+    unlabeled = max(0, await _readable(session, dataset_id) - labeled)
+    seen = await latest_event_id(session, dataset_id)
+    model, why = await _chosen_model(session, settings, dataset_id, model_id)
+    if model is None:
+        return StoppingEstimate(unlabeled, None, threshold, 0, None, [], why, labeled, seen_event_id=seen)
+    mid = int(model.id or 0)
+    outputs = await service.classifier_outputs(session, settings, mid, dataset_id)
+    done = await labeled_item_ids(session, dataset_id)
+    rest = ~np.isin(outputs.item_ids, np.fromiter(done, np.int64, len(done)))
+    confidence = outputs.probabilities[rest].max(axis=1) if rest.any() else np.zeros(0, np.float32)
+    count = int((confidence >= threshold).sum())
+    verdict = model_fitness(model, settings)
+    directory = trust.model_dir(settings, model)
+    held_out = await asyncio.to_thread(trust._held_out_or_none, directory)
+    if held_out is None:
+        reason = f"model {mid} kept no held-out probabilities: the accuracy is unknown (retrain it)"
+        return StoppingEstimate(
+            unlabeled,
+            mid,
+            threshold,
+            count,
+            None,
+            [],
+            reason,
+            labeled,
+            fitness=verdict.status,
+            seen_event_id=seen,
+        )
+    current = await current_state(session, held_out.item_ids.tolist())
+    held_conf, held_correct = held_out_figures(held_out, current)
+    accuracy, support = calibrated_accuracy(held_conf, held_correct, confidence, threshold)
+    curve = await _curve(session, settings, model)
+    exponent = fit_exponent(curve)
+    measured = exponent is not None
+    exponent = DEFAULT_EXPONENT if exponent is None else exponent
+    more = (
+        project(accuracy, labeled, more_label_steps(labeled, unlabeled), exponent)
+        if accuracy is not None
+        else []
+    )
+    if accuracy is None:
+        reason = f"none of model {mid}'s held-out labeled items reaches p >= {threshold:g}: accuracy unknown"
+    else:
+        reason = (
+            f"{count} of {unlabeled} unlabeled items at p >= {threshold:g}, expected {accuracy:.1%} right "
+            f"(calibrated on {support} held-out labeled items); learning curve "
+            + (
+                f"fitted on {len(curve)} models (exponent {exponent:.2f})"
+                if measured
+                else f"assumed (exponent {exponent:g}: fewer than two models with held-out figures)"
+            )
+        )
+    return StoppingEstimate(
+        unlabeled,
+        mid,
+        threshold,
+        count,
+        None if accuracy is None else round(accuracy, 4),
+        more,
+        reason,
+        labeled,
+        support,
+        round(exponent, 4),
+        curve,
+        verdict.status,
+        seen,
+    )
+
+
+# ---- the final batch ---------------------------------------------------------------------------
+
+
+@dataclass
+class AutoLabelResult:
+    event: TagEvent
+    labeled: int
+    threshold: float
+    model_id: int
+    expected_accuracy: float | None
+
+
+async def auto_label_rest(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    *,
+    model_id: int,
+    threshold: float,
+    tagger: str,
+    override_unfit: bool = False,
+    expected_count: int | None = None,
+    seen_event_id: int | None = None,
+) -> AutoLabelResult:
+    """Label every unlabeled item whose top class probability is >= threshold with that class, as
+    ONE event of kind "probability" (model id, threshold and expected accuracy in its parameters;
+    revocable like any batch). An unfit model needs ``override_unfit``; 409 when the batch is no
+    longer ``expected_count`` items or any of its items changed after ``seen_event_id`` (what the
+    preview, ``stopping_estimate``, saw)."""
+    check_threshold(threshold)
+    model = await trust.classifier_of(session, model_id, dataset_id)
+    fitness = check_batch_use(model, settings, override_unfit)
+    estimate = await stopping_estimate(session, settings, dataset_id, threshold=threshold, model_id=model_id)
+    outputs = await service.classifier_outputs(session, settings, model_id, dataset_id)
+    await lock_dataset(session, dataset_id)  # nobody labels between the checks and the event
+    chosen = candidates(outputs, threshold, exclude=await labeled_item_ids(session, dataset_id))
+    if expected_count is not None and expected_count != len(chosen):
+        await session.rollback()
+        raise Conflict(
+            f"the rest now has {len(chosen)} items at p >= {threshold:g}, not the {expected_count} "
+            "confirmed: look at the estimate again",
+            reason="batch_changed",
+            count=len(chosen),
+        )
+    if seen_event_id is not None:
+        changed = await changed_since(session, [c.item_id for c in chosen], seen_event_id)
+        if changed:
+            await session.rollback()
+            raise Conflict(
+                f"{len(changed)} of the items were changed by someone since the estimate: look again",
+                reason="batch_changed",
+                count=len(chosen),
+            )
+    if not chosen:
+        await session.rollback()
+        raise Invalid(f"no unlabeled item has a class probability >= {threshold:g}: nothing to label")
+    event = await record_batch(
+        session,
+        dataset_id,
+        chosen,
+        tagger=tagger,
+        model_id=model_id,
+        parameters={
+            "auto_label_rest": True,
+            "threshold": threshold,
+            "label_id": None,
+            "expected_accuracy": estimate.expected_accuracy,
+            "fitness": fitness.status,
+            "override_unfit": bool(override_unfit and fitness.unfit),
+            "seen_event_id": seen_event_id,
+        },
+    )
+    if event is None:  # pragma: no cover - chosen is not empty
+        raise NotFound("nothing labeled")
+    return AutoLabelResult(event, event.tag_count, threshold, model_id, estimate.expected_accuracy)

@@ -1,0 +1,461 @@
+"""Keep models fresh: follow-up jobs the server queues by itself, and the next step of a job or model.
+
+With a dataset's switch on (``Dataset.keep_models_fresh``):
+
+- a succeeded training queues the model's inference on its dataset;
+- a succeeded inference of a feature extractor queues its similarity index build;
+- a ready classifier (the newest of its algorithm, trained on the current labels) is retrained
+  once the dataset's labeled items grew by ``Dataset.fresh_growth`` (0.2: 20 %) since its
+  training; its success then queues its inference as above.
+
+Every step is a normal job (listed, cancelable, retryable) whose ``caused_by_job_id`` names the
+job it follows. A failed or canceled step stops the chain: the server writes why in that job's
+log, and retrying it (which clears ``followed_up``) lets the chain go on after its success.
+
+Where it runs: ``keep_fresh`` is called by the job runtime's ticker in the web process
+(``workers.runtime.JobRuntime.tick``), which runs with the embedded broker and with
+Dramatiq + Redis alike; remote workers never queue anything. Each finished job is claimed with
+one conditional UPDATE (``followed_up``) and each retrain under the dataset's write lock, so two
+processes ticking at once never queue a step twice. Only jobs finished after the switch was
+turned on (``fresh_since``) are followed up: switching it on does not replay old history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.datasets.service import get_dataset
+from backend.errors import Conflict, Invalid, LabelwiseError
+from backend.jobs import states
+from backend.jobs.service import Enqueue, get_job, get_model, retry_job, submit_job, train_job_of
+from backend.labels.events import lock_dataset
+from backend.settings import Settings
+from backend.storage.job_tables import Job, JobLog, Model
+from backend.storage.tables import CurrentLabel, Dataset, Item
+from backend.storage.types import utcnow
+
+log = logging.getLogger("labelwise.jobs")
+
+FRESH_BY = "keep-models-fresh"  # ``submitted_by`` of the jobs this module queues
+DEFAULT_GROWTH = 0.2
+_SNAPSHOT_KEYS = ("label_snapshot", "labels_as_of", "labels_tagger")
+
+
+@dataclass(frozen=True)
+class FreshSettings:
+    """A dataset's "keep models fresh" switch, as every door shows it."""
+
+    dataset_id: int
+    keep_models_fresh: bool
+    growth: float  # retrain a classifier when labeled items grew by this fraction since it trained
+    since: str | None  # ISO time it was last switched on
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.dataset_id,
+            "keep_models_fresh": self.keep_models_fresh,
+            "growth": self.growth,
+            "since": self.since,
+        }
+
+
+def _of(dataset: Dataset) -> FreshSettings:
+    since = dataset.fresh_since.isoformat() if dataset.fresh_since and dataset.keep_models_fresh else None
+    return FreshSettings(
+        int(dataset.id or 0), bool(dataset.keep_models_fresh), float(dataset.fresh_growth), since
+    )
+
+
+async def fresh_settings(session: AsyncSession, dataset_id: int) -> FreshSettings:
+    return _of(await get_dataset(session, dataset_id))
+
+
+async def set_fresh(
+    session: AsyncSession,
+    dataset_id: int,
+    *,
+    keep_models_fresh: bool | None = None,
+    growth: float | None = None,
+) -> FreshSettings:
+    """Switch it on or off and/or set the growth fraction (0 < growth <= 10)."""
+    dataset = await get_dataset(session, dataset_id)
+    if growth is not None:
+        if not (0.0 < growth <= 10.0) or math.isnan(growth):
+            raise Invalid(f"the growth fraction must be above 0 and at most 10, got {growth}", field="growth")
+        dataset.fresh_growth = float(growth)
+    if keep_models_fresh is not None and bool(keep_models_fresh) != bool(dataset.keep_models_fresh):
+        dataset.keep_models_fresh = bool(keep_models_fresh)
+        dataset.fresh_since = utcnow() if keep_models_fresh else None
+    session.add(dataset)
+    await session.commit()
+    return _of(await get_dataset(session, dataset_id))
+
+
+async def any_fresh_dataset(session: AsyncSession) -> bool:
+    return (
+        await session.scalar(select(Dataset.id).where(Dataset.keep_models_fresh.is_(True)).limit(1))
+        is not None
+    )  # type: ignore[attr-defined]
+
+
+# ---- the chain ---------------------------------------------------------------------------------
+
+
+def _follow_up_kind(job: Job, model: Model | None) -> str | None:
+    """The job kind that follows a succeeded ``job`` (None: the chain ends here)."""
+    if model is None or model.state != states.MODEL_READY:
+        return None
+    if job.kind == "train":
+        return "infer"
+    if job.kind == "infer" and model.kind == "feature_extractor":
+        return "build-index"
+    return None
+
+
+def _chained(job: Job) -> bool:
+    """Whether a finished job is a step that would have been followed up on success."""
+    return job.kind in ("train", "infer")
+
+
+def _note(session: AsyncSession, job: Job, message: str, level: str = "info") -> None:
+    session.add(
+        JobLog(job_id=job.id, attempt=job.attempt, level=level, message=f"keep models fresh: {message}")
+    )  # type: ignore[arg-type]
+
+
+async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> list[int]:
+    """Queue the next step of every job finished since its dataset's switch went on; new job ids.
+
+    The new jobs are committed as queued without a broker message: the caller sends them.
+    """
+    rows = await session.execute(
+        select(Job.id)
+        .join(Dataset, Dataset.id == Job.dataset_id)
+        .where(
+            Dataset.keep_models_fresh.is_(True),  # type: ignore[attr-defined]
+            Job.state.in_(states.FINISHED),
+            Job.followed_up.is_(False),  # type: ignore[attr-defined]
+            Job.finished_at >= Dataset.fresh_since,
+        )
+        .order_by(Job.id)
+        .limit(50)
+    )
+    queued: list[int] = []
+    for (job_id,) in rows.all():
+        claimed = await session.execute(
+            update(Job).where(Job.id == job_id, Job.followed_up.is_(False)).values(followed_up=True)  # type: ignore[attr-defined]
+        )
+        await session.commit()
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another process took it
+        job = await get_job(session, job_id)
+        if job.state != states.SUCCEEDED:
+            if _chained(job):
+                _note(
+                    session,
+                    job,
+                    f"the chain stops here: this {job.kind} job {job.state}; retry it to go on",
+                    "warning",
+                )
+                await session.commit()
+            continue
+        model = await session.get(Model, job.model_id, populate_existing=True) if job.model_id else None
+        kind = _follow_up_kind(job, model)
+        if kind is None or model is None:
+            continue
+        try:
+            new = await submit_job(
+                session,
+                settings,
+                None,
+                kind=kind,
+                model_id=model.id,
+                dataset_id=job.dataset_id,
+                submitted_by=FRESH_BY,
+                caused_by=job.id,
+            )
+        except LabelwiseError as exc:
+            await session.rollback()
+            _note(session, job, f"could not queue the {kind} that follows: {exc.message}", "warning")
+            await session.commit()
+            continue
+        _note(session, job, f"queued {kind} job #{new.id}")
+        await session.commit()
+        queued.append(int(new.id))  # type: ignore[arg-type]
+    return queued
+
+
+async def labeled_count(session: AsyncSession, dataset_id: int) -> int:
+    """Readable items holding at least one label now (what a "current" training snapshot counts)."""
+    return int(
+        await session.scalar(
+            select(func.count(func.distinct(CurrentLabel.item_id)))
+            .join(Item, Item.id == CurrentLabel.item_id)
+            .where(CurrentLabel.dataset_id == dataset_id, Item.status == "ok")
+        )
+        or 0
+    )
+
+
+def retrain_at(trained_on: int, growth: float) -> int:
+    """The labeled count at which a classifier trained on ``trained_on`` labeled items is retrained."""
+    return max(trained_on + 1, math.ceil(trained_on * (1.0 + growth) - 1e-9))
+
+
+def _on_current_labels(model: Model) -> bool:
+    return (model.trained_on.get("label_snapshot") or {}).get("mode", "current") == "current"
+
+
+async def _newest_classifiers(session: AsyncSession, dataset_id: int) -> list[Model]:
+    """The newest classifier of each algorithm on the dataset (any state)."""
+    rows = await session.scalars(
+        select(Model)
+        .where(Model.dataset_id == dataset_id, Model.kind == "classifier")
+        .order_by(Model.id.desc())
+        .execution_options(populate_existing=True)
+    )
+    newest: dict[str, Model] = {}
+    for model in rows.all():
+        newest.setdefault(model.algorithm, model)
+    return list(newest.values())
+
+
+async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) -> list[int]:
+    """Queue the retraining of each classifier whose labels grew by the set fraction; new job ids."""
+    datasets = (
+        await session.scalars(select(Dataset).where(Dataset.keep_models_fresh.is_(True)))  # type: ignore[attr-defined]
+    ).all()
+    queued: list[int] = []
+    for dataset in datasets:
+        dataset_id, growth = int(dataset.id or 0), float(dataset.fresh_growth)
+        labeled = await labeled_count(session, dataset_id)
+        for model in await _newest_classifiers(session, dataset_id):
+            base = int(model.trained_on.get("labeled_count") or 0)
+            if model.state != states.MODEL_READY or not _on_current_labels(model):
+                continue
+            if labeled < retrain_at(base, growth):
+                continue
+            job = await _retrain(session, settings, dataset_id, model, base, labeled, growth)
+            if job is not None:
+                queued.append(job)
+    await session.rollback()  # end the read transaction
+    return queued
+
+
+async def _retrain(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    model: Model,
+    base: int,
+    labeled: int,
+    growth: float,
+) -> int | None:
+    await lock_dataset(session, dataset_id)  # held until submit_job commits: no second retrain
+    newer = await session.scalar(
+        select(Model.id).where(
+            Model.dataset_id == dataset_id, Model.algorithm == model.algorithm, Model.id > model.id
+        )
+    )
+    if newer is not None:
+        await session.rollback()
+        return None
+    cause = await train_job_of(session, int(model.id or 0))
+    parameters = {k: v for k, v in model.parameters.items() if k not in _SNAPSHOT_KEYS}
+    try:
+        job = await submit_job(
+            session,
+            settings,
+            None,
+            kind="train",
+            dataset_id=dataset_id,
+            algorithm=model.algorithm,
+            parameters=parameters,
+            submitted_by=FRESH_BY,
+            caused_by=cause.id if cause else None,
+        )
+    except LabelwiseError as exc:
+        await session.rollback()
+        log.info("keep models fresh: cannot retrain model %s: %s", model.id, exc.message)
+        return None
+    session.add(
+        JobLog(
+            job_id=job.id,  # type: ignore[arg-type]
+            message=(
+                f"keep models fresh: labeled items grew from {base} to {labeled} since model {model.id} "
+                f"(retrain at +{growth:.0%}: {retrain_at(base, growth)})"
+            ),
+        )
+    )
+    await session.commit()
+    return int(job.id)  # type: ignore[arg-type]
+
+
+async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:
+    """One round: follow up finished jobs, retrain classifiers whose labels grew; new job ids."""
+    if not await any_fresh_dataset(session):
+        return []
+    return [
+        *await follow_up_finished_jobs(session, settings),
+        *await retrain_when_labels_grew(session, settings),
+    ]
+
+
+# ---- the next step, as a button ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What to do next with a job or model: one button on its page.
+
+    ``method`` "post": ``href`` carries the step out (a form with no fields); "get": a link.
+    """
+
+    action: str  # retry | infer | build-index | follow | probability | similarity | explorer | wait
+    title: str
+    reason: str
+    href: str
+    method: str = "get"
+    job_id: int | None = None  # the job a "follow" link opens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "title": self.title,
+            "reason": self.reason,
+            "href": self.href,
+            "method": self.method,
+            "job_id": self.job_id,
+        }
+
+
+async def follow_up_of(session: AsyncSession, job_id: int) -> Job | None:
+    """The newest job queued as the follow-up of ``job_id``."""
+    return await session.scalar(
+        select(Job).where(Job.caused_by_job_id == job_id).order_by(Job.id.desc()).limit(1)
+    )
+
+
+async def _latest(session: AsyncSession, model: Model, kind: str, *, active: bool = False) -> Job | None:
+    query = select(Job).where(Job.model_id == model.id, Job.dataset_id == model.dataset_id, Job.kind == kind)
+    query = query.where(Job.state.in_(states.ACTIVE if active else (states.SUCCEEDED,)))
+    return await session.scalar(query.order_by(Job.id.desc()).limit(1))
+
+
+def _follow(job: Job, why: str) -> NextStep:
+    return NextStep("follow", f"Follow the {job.kind} job #{job.id}", why, f"/jobs/{job.id}", job_id=job.id)
+
+
+async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
+    """The next step of a model: finish training, run inference, build the index, use it."""
+    dataset_id = model.dataset_id
+    if model.state != states.MODEL_READY:
+        train = await train_job_of(session, int(model.id or 0))
+        if train is not None and model.state in (states.MODEL_FAILED, states.MODEL_CANCELED):
+            return NextStep(
+                "retry",
+                "Retry the training",
+                f"its training {train.state}",
+                f"/jobs/{train.id}/retry",
+                "post",
+                train.id,
+            )
+        if train is not None:
+            return _follow(train, "it is still training")
+        return NextStep("wait", "Wait for the training", "no training job found", f"/models/{model.id}")
+    running = await _latest(session, model, "infer", active=True) or await _latest(
+        session, model, "build-index", active=True
+    )
+    if running is not None:
+        return _follow(running, f"its {running.kind} is running")
+    inference = await _latest(session, model, "infer")
+    if inference is None:
+        return NextStep(
+            "infer",
+            "Run inference",
+            "it has no outputs on its dataset yet",
+            f"/models/{model.id}/next",
+            "post",
+        )
+    if model.kind == "classifier":
+        return NextStep(
+            "probability",
+            "Review probability batches",
+            "its class probabilities are ready",
+            f"/datasets/{dataset_id}/probability?model_id={model.id}",
+        )
+    index = await _latest(session, model, "build-index")
+    if index is None or int(index.id or 0) < int(inference.id or 0):
+        return NextStep(
+            "build-index",
+            "Build the similarity index",
+            "its vectors are ready; the index makes similarity pages fast",
+            f"/models/{model.id}/next",
+            "post",
+        )
+    return NextStep(
+        "similarity",
+        "Open similarity",
+        "its index is built",
+        f"/datasets/{dataset_id}/similar?model_id={model.id}",
+    )
+
+
+async def job_next_step(session: AsyncSession, job: Job) -> NextStep:
+    """The next step after a job: wait, retry, follow its follow-up, or its model's next step."""
+    if job.state in states.ACTIVE:
+        return NextStep("wait", "Wait for this job", f"it is {job.state}", f"/jobs/{job.id}", job_id=job.id)
+    if job.state in (states.FAILED, states.CANCELED):
+        return NextStep("retry", "Retry", f"this job {job.state}", f"/jobs/{job.id}/retry", "post", job.id)
+    follow_up = await follow_up_of(session, int(job.id or 0))
+    if follow_up is not None and follow_up.state in states.ACTIVE:
+        return _follow(follow_up, "queued to keep models fresh")
+    if job.model_id is None:
+        return NextStep(
+            "explorer", "Open the explorer", "its figures are ready", f"/datasets/{job.dataset_id}/explorer"
+        )
+    model = await get_model(session, job.model_id)
+    if job.kind in ("project", "cluster"):
+        return NextStep(
+            "explorer", "Open the explorer", "its projection is ready", f"/datasets/{job.dataset_id}/explorer"
+        )
+    return await model_next_step(session, model)
+
+
+async def run_model_next_step(
+    session: AsyncSession,
+    settings: Settings,
+    enqueue: Enqueue | None,
+    model_id: int,
+    *,
+    expected: str,
+    by: str,
+) -> Job:
+    """Carry out a model's "infer", "build-index" or "retry" step; 409 when the step changed."""
+    model = await get_model(session, model_id)
+    step = await model_next_step(session, model)
+    if step.action != expected:
+        raise Conflict(
+            f"the next step of model {model_id} is now '{step.title}', not {expected}: look again",
+            reason="next_step_changed",
+            action=step.action,
+        )
+    if step.action == "retry" and step.job_id is not None:
+        return await retry_job(session, settings, enqueue, step.job_id, by=by)
+    if step.action not in ("infer", "build-index"):
+        raise Invalid(f"'{step.title}' is a page to open, not a job to run")
+    return await submit_job(
+        session,
+        settings,
+        enqueue,
+        kind=step.action,
+        model_id=model_id,
+        dataset_id=model.dataset_id,
+        submitted_by=by,
+    )

@@ -1,0 +1,174 @@
+"""The stopping estimate (calibrated accuracy now, learning-curve projection) and the final
+"auto-label the rest" batch: arithmetic on synthetic figures, then real models through REST."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from click.testing import CliRunner
+
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from backend.guided import stopping
+from backend.labels.events import TagRequest, record_event
+from tests.guided.conftest import API, add_class, item_ids, run_job, tag
+from tests.guided.trust_classifiers import oracle_probabilities
+
+
+def test_calibration_reweights_held_out_accuracy_to_the_unlabeled_confidence_mix():
+    rng = np.random.default_rng(7)
+    # A perfectly calibrated classifier: right with probability equal to its confidence.
+    held = rng.uniform(0.5, 1.0, 20000)
+    correct = rng.uniform(size=held.size) < held
+    # The unlabeled items are less sure than the labeled ones.
+    unlabeled = rng.uniform(0.5, 0.95, 20000)
+    threshold = 0.8
+    truth = unlabeled[unlabeled >= threshold].mean()  # 0.875
+    pooled = correct[held >= threshold].mean()  # 0.90: what one pooled figure would promise
+    estimate, support = stopping.calibrated_accuracy(held, correct, unlabeled, threshold)
+    assert support == int((held >= threshold).sum())
+    assert abs(estimate - truth) < 0.01
+    assert abs(pooled - truth) > 0.02  # the reweighting matters on this mix
+    assert stopping.calibrated_accuracy(held, correct, unlabeled, 1.01)[0] is None
+
+
+def test_the_learning_curve_exponent_is_fitted_and_projects_the_error_down():
+    points = [(n, 1 - 0.4 * n**-0.7) for n in (20, 50, 120, 400)]
+    assert abs(stopping.fit_exponent(points) - 0.7) < 1e-6
+    assert stopping.fit_exponent(points[:1]) is None
+    (k, projected), *_ = stopping.project(0.9, 100, [300], 0.5)
+    assert k == 300 and projected == round(1 - 0.1 * 0.5, 4)  # 4x the labels halves the error
+    assert stopping.more_label_steps(12, 18) == [10, 12]
+
+
+async def test_a_dataset_without_a_classifier_gets_a_reason_not_an_error(server, dataset):
+    estimate = (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()
+    assert (
+        estimate["model_id"] is None and estimate["unlabeled"] == 30 and "no classifier" in estimate["reason"]
+    )
+
+
+async def trained(client: Any, dataset_id: int, algorithm: str) -> int:
+    job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": algorithm})
+    await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"]
+
+
+async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_one_revocable_batch(
+    server, dataset, database
+):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):  # the oracle's class (position % 3), item 6 labeled wrong
+        await tag(server, dataset.id, [ids[i]], classes[(i % 3 + (i == 6)) % 3])
+    model = await trained(server, dataset.id, "test-oracle")
+
+    url = f"{API}/datasets/{dataset.id}/stopping-estimate"
+    estimate = (await server.get(url, params={"threshold": 0.55})).json()
+    assert (estimate["model_id"], estimate["unlabeled"], estimate["labeled"]) == (model, 18, 12)
+    assert estimate["auto_label_count"] == 18 and estimate["held_out_items"] == 12
+    assert estimate["expected_accuracy"] == round(11 / 12, 4)
+    assert estimate["exponent"] == 0.5 and "assumed" in estimate["reason"]
+    assert [p["more_labels"] for p in estimate["with_more_labels"]] == [10, 12]
+    assert estimate["with_more_labels"][1]["accuracy"] == round(1 - (1 / 12) * (12 / 24) ** 0.5, 4)
+    high = (await server.get(url, params={"threshold": 0.8})).json()
+    probs = oracle_probabilities(30, 3)
+    assert high["auto_label_count"] == int((probs[12:].max(axis=1) >= 0.8).sum())
+    assert high["expected_accuracy"] is None  # no held-out labeled item is that sure
+
+    apply = f"{API}/datasets/{dataset.id}/auto-label-rest"
+    body = {"model_id": model, "threshold": 0.55, "seen_event_id": estimate["seen_event_id"]}
+    stale = await server.post(apply, json={**body, "expected_count": 17})
+    assert stale.status_code == 409 and stale.json()["error"]["details"]["reason"] == "batch_changed"
+    async with database.session() as s:  # someone touches item 13 (and clears it) after the estimate
+        await record_event(s, TagRequest(dataset.id, "other", [ids[13]], classes[0]))
+        await record_event(s, TagRequest(dataset.id, "other", [ids[13]], None, op="clear"))
+    changed = await server.post(apply, json={**body, "expected_count": 18})
+    assert changed.status_code == 409 and "changed by someone" in changed.text
+
+    fresh = (await server.get(url, params={"threshold": 0.55})).json()
+    done = await server.post(
+        apply, json={**body, "expected_count": 18, "seen_event_id": fresh["seen_event_id"]}
+    )
+    assert done.status_code == 201, done.text
+    result = done.json()
+    assert result["labeled"] == 18 and result["event"]["kind"] == "probability"
+    assert result["event"]["model_id"] == model and result["event"]["parameters"]["auto_label_rest"] is True
+    assert result["event"]["parameters"]["expected_accuracy"] == round(11 / 12, 4)
+    listed = (await server.get(f"{API}/datasets/{dataset.id}/items", params={"limit": 100})).json()["items"]
+    labels = {i["id"]: i["label_ids"] for i in listed}
+    assert all(labels[ids[i]] == [classes[i % 3]] for i in range(12, 30))
+    assert (await server.get(url)).json()["unlabeled"] == 0
+
+    undone = await server.post(f"{API}/events/{result['event']['id']}/undo")
+    assert undone.status_code in (200, 201), undone.text
+    assert (await server.get(url)).json()["unlabeled"] == 18
+
+
+async def test_an_unfit_model_is_refused_without_override(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for k, label in enumerate(classes):
+        await tag(server, dataset.id, ids[4 * k : 4 * k + 4], label)
+    unfit = await trained(server, dataset.id, "test-one-class")
+    apply = f"{API}/datasets/{dataset.id}/auto-label-rest"
+    refused = await server.post(apply, json={"model_id": unfit, "threshold": 0.5})
+    assert refused.status_code == 409 and refused.json()["error"]["details"]["reason"] == "model_unfit"
+    # the estimate never picks an unfit model by itself
+    assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["model_id"] is None
+    done = await server.post(apply, json={"model_id": unfit, "threshold": 0.5, "override_unfit": True})
+    assert done.status_code == 201 and done.json()["labeled"] == 18
+    assert done.json()["event"]["parameters"]["override_unfit"] is True
+
+
+ESTIMATE = """query($d: Int!, $t: Float) { stoppingEstimate(datasetId: $d, threshold: $t) {
+  unlabeled modelId autoLabelCount expectedAccuracy seenEventId withMoreLabels { moreLabels accuracy } } }"""
+AUTO = """mutation($d: Int!, $m: Int!, $t: Float!, $n: Int, $s: Int) {
+  autoLabelRest(datasetId: $d, modelId: $m, threshold: $t, expectedCount: $n, seenEventId: $s) {
+    labeled event { kind modelId tagCount } } }"""
+
+
+async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset):
+    from tests.graphql.conftest import gql, gql_error
+
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    model = await trained(server, dataset.id, "test-oracle")
+    estimate = (await gql(server, ESTIMATE, {"d": dataset.id, "t": 0.55}))["stoppingEstimate"]
+    assert (estimate["unlabeled"], estimate["modelId"], estimate["autoLabelCount"]) == (18, model, 18)
+    assert estimate["expectedAccuracy"] == 1.0 and estimate["withMoreLabels"][0]["accuracy"] == 1.0
+    variables = {"d": dataset.id, "m": model, "t": 0.55, "s": estimate["seenEventId"]}
+    await gql_error(server, AUTO, {**variables, "n": 5}, code="CONFLICT", fragments=("not the 5",))
+    done = (await gql(server, AUTO, {**variables, "n": 18}))["autoLabelRest"]
+    assert done == {"labeled": 18, "event": {"kind": "probability", "modelId": model, "tagCount": 18}}
+
+
+async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
+    server, dataset, guided_settings
+):
+    from tests.guided.test_cli import invoke
+    from tests.jobs.test_cli_jobs import env_of
+
+    cli = CliRunner(env=env_of(guided_settings, LABELWISE_ALGORITHM_MODULES="tests.guided.trust_classifiers"))
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    model = await trained(server, dataset.id, "test-oracle")
+    shown = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55"])
+    assert shown.exit_code == 0, shown.output
+    assert "18 unlabeled, 12 labeled items" in shown.output and "18 items at p >= 0.55" in shown.output
+    as_json = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55", "--json"])
+    assert json.loads(as_json.output)["expected_accuracy"] == 1.0
+    args = ["auto-label-rest", dataset.name, "--model", str(model), "--threshold", "0.55"]
+    stale = await invoke(cli, [*args, "--expected-count", "3"])
+    assert stale.exit_code != 0 and "not the 3" in stale.output
+    done = await invoke(cli, [*args, "--expected-count", "18"])
+    assert done.exit_code == 0 and "labeled 18 items" in done.output, done.output
+    switched = await invoke(cli, ["keep-fresh", dataset.name, "--on", "--growth", "0.3"])
+    assert switched.exit_code == 0 and "on; retrain classifiers when labels grow by 30%" in switched.output
+    fresh = (await server.get(f"{API}/datasets/{dataset.id}/keep-fresh")).json()
+    assert fresh["keep_models_fresh"] is True and fresh["growth"] == 0.3

@@ -1,0 +1,226 @@
+"""Keep models fresh: follow-up jobs queued by the server (embedded broker here; Redis in
+``test_keep_fresh_redis.py``), the retrain trigger, the switch through REST, the next step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifier)
+from backend.jobs import fresh
+from backend.labels.events import TagRequest, record_event
+from backend.storage.job_tables import Job, JobLog
+from tests.jobs.conftest import wait_for, wait_until
+
+API = "/api/v1"
+FAST = {"steps": 1, "step_seconds": 0}
+
+
+async def switch(client: Any, dataset_id: int, on: bool, **extra: Any) -> dict[str, Any]:
+    response = await client.put(
+        f"{API}/datasets/{dataset_id}/keep-fresh", json={"keep_models_fresh": on, **extra}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def train(client: Any, dataset_id: int, algorithm: str, parameters: dict | None = None) -> dict:
+    body = {"dataset_id": dataset_id, "algorithm": algorithm, "parameters": parameters or {}}
+    response = await client.post(f"{API}/jobs", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def follow_up(client: Any, job_id: int, dataset_id: int, timeout: float = 30) -> dict[str, Any]:
+    async def found() -> dict | None:
+        jobs = (await client.get(f"{API}/jobs", params={"dataset_id": dataset_id})).json()["jobs"]
+        return next((j for j in jobs if j["caused_by_job_id"] == job_id), None)
+
+    return await wait_until(found, timeout, f"the follow-up of job {job_id}")
+
+
+async def log_of(client: Any, job_id: int) -> str:
+    return "\n".join(line["message"] for line in (await client.get(f"{API}/jobs/{job_id}/log")).json())
+
+
+async def test_an_extractor_training_queues_its_inference_then_its_index_build(jobs_client, image_dataset):
+    assert (await switch(jobs_client, image_dataset.id, True))["keep_models_fresh"] is True
+    trained = await wait_for(
+        jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
+    )
+    assert trained["state"] == "succeeded", trained["error"]
+
+    infer = await follow_up(jobs_client, trained["id"], image_dataset.id)
+    assert (infer["kind"], infer["model_id"], infer["submitted_by"]) == (
+        "infer",
+        trained["model_id"],
+        fresh.FRESH_BY,
+    )
+    assert (await wait_for(jobs_client, infer["id"]))["state"] == "succeeded"
+    index = await follow_up(jobs_client, infer["id"], image_dataset.id)
+    assert index["kind"] == "build-index"
+    assert (await wait_for(jobs_client, index["id"]))["state"] == "succeeded"
+    assert f"queued infer job #{infer['id']}" in await log_of(jobs_client, trained["id"])
+
+    step = (await jobs_client.get(f"{API}/models/{trained['model_id']}/next-step")).json()
+    assert step["action"] == "similarity" and step["method"] == "get"
+    # the chain ends there: nothing follows the index build
+    jobs = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": image_dataset.id})).json()["jobs"]
+    assert len(jobs) == 3
+
+
+async def test_a_failed_or_canceled_step_stops_the_chain_with_a_message(jobs_client, image_dataset):
+    await switch(jobs_client, image_dataset.id, True)
+    failing = await train(jobs_client, image_dataset.id, "test-sleeper", {**FAST, "fail_at_step": 1})
+    slow = await train(jobs_client, image_dataset.id, "test-sleeper", {"steps": 200, "step_seconds": 0.05})
+    await wait_for(jobs_client, slow["id"], ("running",))
+    assert (await jobs_client.post(f"{API}/jobs/{slow['id']}/cancel")).status_code == 200
+    for job, state in ((failing, "failed"), (slow, "canceled")):
+        assert (await wait_for(jobs_client, job["id"]))["state"] == state
+
+        async def stopped(job_id: int = job["id"]) -> bool:
+            return "the chain stops here" in await log_of(jobs_client, job_id)
+
+        await wait_until(stopped, 30, f"the chain-stop message of job {job['id']}")
+    jobs = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": image_dataset.id})).json()["jobs"]
+    assert len(jobs) == 2 and all(j["caused_by_job_id"] is None for j in jobs)
+    step = (await jobs_client.get(f"{API}/jobs/{failing['id']}/next-step")).json()
+    assert (step["action"], step["method"], step["href"]) == ("retry", "post", f"/jobs/{failing['id']}/retry")
+
+
+async def test_with_the_switch_off_nothing_follows(jobs_client, image_dataset, session):
+    await switch(jobs_client, image_dataset.id, True)
+    off = await switch(jobs_client, image_dataset.id, False)
+    assert off["keep_models_fresh"] is False and off["since"] is None
+    trained = await wait_for(
+        jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
+    )
+    assert trained["state"] == "succeeded"
+    await wait_for(jobs_client, trained["id"])
+    import asyncio
+
+    await asyncio.sleep(1.0)  # several ticks of the runtime (heartbeat 0.1 s)
+    assert (await session.scalars(select(Job.id).where(Job.caused_by_job_id.is_not(None)))).all() == []
+    step = (await jobs_client.get(f"{API}/jobs/{trained['id']}/next-step")).json()
+    assert (step["action"], step["title"]) == ("infer", "Run inference")
+    run = await jobs_client.post(f"{API}/models/{trained['model_id']}/next-step", json={"expected": "infer"})
+    assert run.status_code == 201 and run.json()["kind"] == "infer"
+    again = await jobs_client.post(
+        f"{API}/models/{trained['model_id']}/next-step", json={"expected": "infer"}
+    )
+    assert again.status_code == 409  # the step is now "follow the inference"
+
+
+async def test_the_switch_refuses_bad_growth_and_unknown_datasets(client, session, folder, settings):
+    from tests.jobs.conftest import make_dataset
+
+    dataset = await make_dataset(session, settings, folder, count=3)
+    bad = await client.put(f"{API}/datasets/{dataset.id}/keep-fresh", json={"growth": 0})
+    assert bad.status_code == 400 and "growth" in bad.text
+    assert (
+        await client.put(f"{API}/datasets/999999/keep-fresh", json={"keep_models_fresh": True})
+    ).status_code == 404
+    set_growth = await client.put(f"{API}/datasets/{dataset.id}/keep-fresh", json={"growth": 0.5})
+    assert set_growth.json() == {
+        "dataset_id": dataset.id,
+        "keep_models_fresh": False,
+        "growth": 0.5,
+        "since": None,
+    }
+
+
+def test_retrain_threshold_is_the_growth_fraction():
+    assert fresh.retrain_at(10, 0.2) == 12
+    assert fresh.retrain_at(11, 0.2) == 14  # 13.2 rounds up
+    assert fresh.retrain_at(0, 0.2) == 1
+    assert fresh.retrain_at(100, 0.05) == 105
+
+
+async def test_a_classifier_is_retrained_and_reinferred_when_labels_grow_by_the_fraction(
+    jobs_client, image_dataset, database, session
+):
+    dataset_id = image_dataset.id
+    classes = [
+        (await jobs_client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": n})).json()["id"]
+        for n in ("a", "b")
+    ]
+    items = [
+        i["id"]
+        for i in (await jobs_client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 100})).json()[
+            "items"
+        ]
+    ]
+
+    async def label(ids: list[int]) -> None:
+        async with database.session() as s:
+            for n, item in enumerate(ids):
+                await record_event(s, TagRequest(dataset_id, "tester", [item], classes[n % 2]))
+
+    await label(items[:10])
+    first = await wait_for(jobs_client, (await train(jobs_client, dataset_id, "test-fixed-classifier"))["id"])
+    assert first["state"] == "succeeded"
+    await switch(jobs_client, dataset_id, True, growth=0.2)
+
+    await label(items[10:11])  # 11 labeled: below 12
+    import asyncio
+
+    await asyncio.sleep(1.0)
+    trains = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": dataset_id, "kind": "train"})).json()
+    assert trains["total"] == 1
+
+    await label(items[11:12])  # 12 = 10 * 1.2: retrain
+    retrain = await follow_up(jobs_client, first["id"], dataset_id)
+    assert retrain["kind"] == "train" and retrain["algorithm"] == "test-fixed-classifier"
+    assert (await wait_for(jobs_client, retrain["id"]))["state"] == "succeeded"
+    infer = await follow_up(jobs_client, retrain["id"], dataset_id)
+    assert infer["kind"] == "infer" and (await wait_for(jobs_client, infer["id"]))["state"] == "succeeded"
+    model = (await jobs_client.get(f"{API}/models/{retrain['model_id']}")).json()
+    assert model["trained_on"]["labeled_count"] == 12
+    notes = (await session.scalars(select(JobLog.message).where(JobLog.job_id == retrain["id"]))).all()
+    assert any("grew from 10 to 12" in n for n in notes)
+    step = (await jobs_client.get(f"{API}/jobs/{infer['id']}/next-step")).json()
+    assert step["action"] == "probability" and step["title"] == "Review probability batches"
+    await asyncio.sleep(0.5)  # no second retrain: the newest model trained on 12 labels
+    trains = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": dataset_id, "kind": "train"})).json()
+    assert trains["total"] == 2
+
+
+SET = """mutation($d: Int!, $on: Boolean, $g: Float) {
+  setKeepFresh(datasetId: $d, keepModelsFresh: $on, growth: $g) {
+    datasetId keepModelsFresh growth since } }"""
+GET = "query($d: Int!) { keepFresh(datasetId: $d) { keepModelsFresh growth } }"
+STEP = "query($j: Int!) { jobNextStep(jobId: $j) { action title method href } }"
+RUN = "mutation($m: Int!, $e: String!) { runNextStep(modelId: $m, expected: $e) { id kind causedByJobId } }"
+
+
+async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_dataset):
+    from tests.graphql.conftest import gql, gql_error
+
+    on = (await gql(jobs_client, SET, {"d": image_dataset.id, "on": True, "g": 0.5}))["setKeepFresh"]
+    assert on["keepModelsFresh"] is True and on["growth"] == 0.5 and on["since"]
+    rest = (await jobs_client.get(f"{API}/datasets/{image_dataset.id}/keep-fresh")).json()
+    assert rest["keep_models_fresh"] is True and rest["growth"] == 0.5
+    await gql_error(
+        jobs_client, SET, {"d": image_dataset.id, "g": -1.0}, code="INVALID", fragments=("growth",)
+    )
+    off = (await gql(jobs_client, SET, {"d": image_dataset.id, "on": False}))["setKeepFresh"]
+    assert off["keepModelsFresh"] is False and off["since"] is None
+    assert (await gql(jobs_client, GET, {"d": image_dataset.id}))["keepFresh"] == {
+        "keepModelsFresh": False,
+        "growth": 0.5,
+    }
+
+    trained = await wait_for(
+        jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
+    )
+    step = (await gql(jobs_client, STEP, {"j": trained["id"]}))["jobNextStep"]
+    assert step == {
+        "action": "infer",
+        "title": "Run inference",
+        "method": "post",
+        "href": f"/models/{trained['model_id']}/next",
+    }
+    job = (await gql(jobs_client, RUN, {"m": trained["model_id"], "e": "infer"}))["runNextStep"]
+    assert job["kind"] == "infer" and job["causedByJobId"] is None
+    await gql_error(jobs_client, RUN, {"m": trained["model_id"], "e": "infer"}, code="CONFLICT")
