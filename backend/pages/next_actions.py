@@ -19,10 +19,12 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.access import caller_of
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
 from backend.guided import next_actions as queue
 from backend.guided import service, stopping, trust
+from backend.jobs.runtime import enqueue_for
 from backend.labels.classes import list_classes
 from backend.labels.events import TagChange, current_state, record_changes
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
@@ -215,6 +217,8 @@ async def accept(
             item_ids=kept if is_batch else None,
             label_id=_int(form.get("label_id"), "label_id"),
             tagger=tagger_of(request),
+            enqueue=enqueue_for(request.app.state),
+            role=caller.role if (caller := caller_of(request)) is not None else None,
         )
     except Conflict as exc:
         warning = _conflict_text(exc, len(kept))
