@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelwise_client import Client, LabelwiseError
+from labelwise_client import Client
 
 
 @dataclass
@@ -81,15 +81,17 @@ class QueueClient:
         }
         return dict(self._json("POST", f"/datasets/{dataset_id}/auto-label-rest", json=body))
 
-    def wait_jobs(self, job_ids: list[int]) -> list[str]:
-        """Wait for each job (and what it chains); the errors of those that failed, if any."""
+    def wait_jobs(self, job_ids: list[int], timeout: float = 3600.0) -> list[str]:
+        """Wait for each job (polling its state); the errors of those that did not succeed."""
         start = time.perf_counter()
         errors = []
         for job_id in job_ids:
             self.jobs.append(job_id)
-            try:
-                self.client.job(job_id).wait(poll_seconds=0.3)
-            except LabelwiseError as exc:
-                errors.append(str(exc))
+            job = self.client.job(job_id)
+            while not job.finished and time.perf_counter() - start < timeout:
+                time.sleep(0.5)
+                job.refresh()
+            if job.state != "succeeded":
+                errors.append(f"job {job_id} {job.state}: {job.data.get('error') or ''}".rstrip(": "))
         self.job_wait_seconds += time.perf_counter() - start
         return errors
