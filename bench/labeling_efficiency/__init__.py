@@ -139,6 +139,7 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
                 max_seen_error=args.max_seen_error,
                 stop_accuracy=args.min_accuracy,
                 max_epochs=args.max_epochs,
+                max_seconds=60 * args.max_minutes if args.max_minutes else None,
             )
             expert = Expert(queue, dataset_id, by_item, strategy, target=args.target)
             results[mode] = timed_run(expert, guided=on is not None)
@@ -191,6 +192,11 @@ def main(argv: list[str]) -> None:
         type=int,
         help="at most this many epochs for the trainings the queue suggests (a slow or shared machine; "
         "the expert lowers them on the train form)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        help="end each queue-driven session after this wall time (a slow machine; reported as such)",
     )
     parser.add_argument("--limit", type=int, help="a random sample of this many images of --folder")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")

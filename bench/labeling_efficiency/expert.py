@@ -81,6 +81,7 @@ class Strategy:
     max_job_repeats: int = 3  # the same job suggested again after this many runs: passed over
     stall_steps: int = 12  # steps in a row without a new label: the session ends
     max_epochs: int | None = None  # a slow machine: training suggestions run at most this many
+    max_seconds: float | None = None  # a slow machine: the session ends after this wall time
 
 
 @dataclass
@@ -148,6 +149,7 @@ class Expert:
         self.stopped_by = ""
         self.auto_labeled = 0
         self.algorithms: dict[str, Any] | None = None
+        self.started = time.perf_counter()
         self.suggested_kinds: Counter = Counter()
 
     # ---- bookkeeping -------------------------------------------------------------------------
@@ -173,8 +175,16 @@ class Expert:
     def labeled_fraction(self) -> float:
         return self.progress.timeline[-1][1] / max(1, len(self.truth))
 
+    def out_of_time(self) -> bool:
+        limit = self.strategy.max_seconds
+        return limit is not None and time.perf_counter() - self.started > limit
+
     def done(self) -> bool:
-        return self.labeled_fraction() >= self.target or self.progress.total >= self.max_actions
+        return (
+            self.labeled_fraction() >= self.target
+            or self.progress.total >= self.max_actions
+            or self.out_of_time()
+        )
 
     def note(self, message: str) -> None:
         line = f"[{self.progress.total:>5} actions, {self.labeled_fraction():6.1%}] {message}"
@@ -227,7 +237,10 @@ class Expert:
                 self.note(self.stopped_by)
                 break
         if not self.stopped_by:
-            self.stopped_by = "target reached" if self.labeled_fraction() >= self.target else "action cap"
+            if self.labeled_fraction() >= self.target:
+                self.stopped_by = "target reached"
+            else:
+                self.stopped_by = "time budget spent" if self.out_of_time() else "action cap"
         return self.progress
 
     @staticmethod
