@@ -106,7 +106,8 @@ def batch_choice(right: list[bool], look: int, max_error: float) -> tuple[list[b
 
     It reads the first ``look`` items (all when ``look`` is 0). Few wrong among them: deselect
     those (one click each) and keep everything else, the unread tail included. Too many: keep
-    only the right items read (the wrong ones deselected, the tail dropped by one Shift-click).
+    only the right items read, the cheaper way: deselect the wrong ones (and drop the tail with
+    one Shift-click), or "Select none" and click the right ones.
     """
     seen = len(right) if look <= 0 else min(look, len(right))
     wrong_seen = [i for i in range(seen) if not right[i]]
@@ -116,7 +117,9 @@ def batch_choice(right: list[bool], look: int, max_error: float) -> tuple[list[b
             keep[i] = False
         return keep, len(wrong_seen)
     keep = [right[i] if i < seen else False for i in range(len(right))]
-    return keep, len(wrong_seen) + (1 if seen < len(right) else 0)
+    deselecting = len(wrong_seen) + (1 if seen < len(right) else 0)
+    picking = 1 + sum(keep)
+    return keep, min(deselecting, picking)
 
 
 class Expert:
@@ -326,6 +329,10 @@ class Expert:
             self.note(f"passed over (nothing right on its first page): {s['title']}")
             return
         keep, clicks = batch_choice([right[i] for i in kept], look, self.strategy.max_seen_error)
+        if sum(keep) < clicks + deselected + 1:  # fewer labels than clicks: by hand is as quick
+            self.passed.add(self._what(s))
+            self.note(f"passed over (fewer labels than clicks): {s['title']}")
+            return
         kept = [i for i, k in zip(kept, keep, strict=True) if k]
         deselected += clicks
         self.progress.add("deselect", deselected)

@@ -117,6 +117,9 @@ def test_the_expert_reads_the_first_pages_of_a_batch_and_trusts_the_rest():
     # too many wrong among what was read: only the right ones read are kept, the tail dropped
     keep, clicks = batch_choice([True, False, False, True, True, True], look=4, max_error=0.1)
     assert keep == [True, False, False, True, False, False] and clicks == 3
+    # mostly wrong: "Select none" and the one right item is cheaper than seven deselects
+    keep, clicks = batch_choice([False] * 3 + [True] + [False] * 4, look=8, max_error=0.1)
+    assert keep == [False] * 3 + [True] + [False] * 4 and clicks == 2
     # reading everything (look 0): every wrong item deselected, nothing wrong written
     right = [True, False, True, True, False]
     keep, clicks = batch_choice(right, look=0, max_error=0.5)
