@@ -367,6 +367,9 @@ def _add_job_commands() -> None:
     from backend.cli_features import add_feature_commands  # labelwise features report / suggest
 
     add_feature_commands(main)
+    from backend.cli_next_actions import add_next_action_commands  # labelwise next-actions / accept
+
+    add_next_action_commands(main)
     from backend.cli_accounts import add_account_commands  # labelwise user / token
 
     add_account_commands(main)

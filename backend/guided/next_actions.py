@@ -31,6 +31,7 @@ import base64
 import hashlib
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +39,12 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.roles import TRAINER, allows
-from backend.errors import Conflict, Forbidden, Invalid
+from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
-from backend.feature_report.sources import feature_candidates
 from backend.guided import suggest_math as sm
+from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues
+from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
 from backend.guided.suggest_state import (
     QueueState,
     index_built,
@@ -77,7 +79,7 @@ RETRAIN_GROWTH = 0.2  # labels grown by this share since the newest classifier: 
 MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
 LABEL_ONE_BY_ONE = 10  # items the "label these" suggestion holds
 MAX_SUSPECTS = 20
-NEIGHBOUR_SUSPECTS_UP_TO = 5000  # labeled items up to which neighbour disagreement is computed
+NEIGHBOUR_SUSPECTS_UP_TO = 500  # labeled items up to which neighbour disagreement is computed (L^2)
 DEFAULT_CLASSIFIER = "vector_classifier"
 
 
@@ -106,7 +108,7 @@ class NextActions:
     dataset_id: int
     suggestions: list[Suggestion]
     needs: list[str]
-    stopping: Any | None = None  # backend.guided.stopping.StoppingEstimate, once wired
+    stopping: StoppingEstimate | None = None
 
 
 @dataclass
@@ -162,6 +164,22 @@ class _Work:
     covered: int = 0  # unlabeled items the probability batches would label
     unlabeled: int = 0
     suspects: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # outputs that could not be read
+
+
+def _readable(work: _Work, model: Any, load: Any, directory: Any) -> Any:
+    """``load(directory)``, or None with a line in ``problems`` when the files are broken."""
+    if directory is None:
+        return None
+    try:
+        return load(directory)
+    except (LabelwiseError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        message = exc.message if isinstance(exc, LabelwiseError) else type(exc).__name__
+        work.problems.append(
+            f"the saved outputs of model {model.id} ({model.name}) cannot be read ({message}): "
+            "run its inference again (or retrain it)"
+        )
+        return None
 
 
 def _compute(
@@ -176,14 +194,14 @@ def _compute(
     outputs = None
     if state.classifier is not None:
         directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
-        outputs = load_probabilities(directory) if directory else None
+        outputs = _readable(work, state.classifier, load_probabilities, directory)
     vectors = None
     if state.feature_model is not None:
         directory = state.output_dir(settings, int(state.feature_model.id))  # type: ignore[arg-type]
-        vectors = load_vectors(directory) if directory else None
+        vectors = _readable(work, state.feature_model, load_vectors, directory)
     elif state.classifier is not None:  # its hidden-layer features, if it wrote them
         directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
-        vectors = load_vectors(directory) if directory else None
+        vectors = _readable(work, state.classifier, load_vectors, directory)
 
     margin_by_id: tuple[np.ndarray, np.ndarray] | None = None
     if outputs is not None and len(outputs.item_ids):
@@ -217,10 +235,11 @@ def _compute(
         labeled_classes = np.fromiter(single.values(), np.int64, len(single))
         ok = labeled_rows >= 0
         labeled_rows, labeled_classes = labeled_rows[ok], labeled_classes[ok]
-        if state.classifier is None or not work.probability:
-            unit = sm.unit(raw)
+        # similarity pages for the classes no probability batch serves (all, without a classifier)
+        uncovered = active - {b.label_id for b in work.probability}
+        if uncovered:
             work.similarity = sm.similarity_batches(
-                vector_ids, unit, unlabeled_v, labeled_rows, labeled_classes, classes=active
+                vector_ids, sm.unit(raw), unlabeled_v, labeled_rows, labeled_classes, classes=uncovered
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
@@ -229,7 +248,7 @@ def _compute(
         work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
 
     if state.classifier is not None and len(single) >= 2:
-        issues = load_label_issues(model_dir(settings, state.classifier))  # type: ignore[arg-type]
+        issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
         use_vectors = vectors is not None and len(single) <= NEIGHBOUR_SUSPECTS_UP_TO
         pending = {i: label for i, label in single.items() if i not in reviewed}
         if pending and (issues is not None or use_vectors):
@@ -273,7 +292,7 @@ def _one_by_one(
     weights = weights[order] if weights is not None else None
     if len(labeled_rows):
         sample = (
-            labeled_rows if len(labeled_rows) <= sm.SAMPLE else rng.choice(labeled_rows, sm.SAMPLE, False)
+            labeled_rows if len(labeled_rows) <= sm.CENTRES else rng.choice(labeled_rows, sm.CENTRES, False)
         )
         picks = sm.k_center(points, np.asarray(raw[np.sort(sample)], np.float32), LABEL_ONE_BY_ONE, weights)
         how = how or "items far from every labeled item (k-center over a sample of unlabeled items)"
@@ -291,6 +310,21 @@ async def next_actions(
     if not 1 <= limit <= 100:
         raise Invalid("limit must be between 1 and 100")
     state = await read_state(session, dataset_id)
+    unfit = None
+    if state.classifier is not None and model_fitness(state.classifier, settings).unfit:
+        # its batches would be refused: an older classifier that is not unfit, else none
+        unfit, stale = state.classifier, {m.id for m, _ in state.stale_classifiers}
+        state.classifier = next(
+            (
+                m
+                for m in state.ready("classifier")
+                if m.dataset_id == dataset_id
+                and m.id not in stale
+                and state.has_file(int(m.id), "probabilities.npy")  # type: ignore[arg-type]
+                and not model_fitness(m, settings).unfit
+            ),
+            None,
+        )
     reviewed: set[int] = set()
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
@@ -299,13 +333,19 @@ async def next_actions(
     suggestions: list[Suggestion] = []
     key = _keyer(state)
     _needs(state, needs)
+    needs.extend(work.problems)
+    if unfit is not None:
+        needs.append(
+            f"classifier {unfit.id} ({unfit.name}) is unfit for batches "
+            f"({model_fitness(unfit, settings).reason}): label more, then retrain"
+        )
     for batch in work.probability:
         suggestions.append(_probability_suggestion(state, key, batch))
     for batch in work.similarity:
         suggestions.append(_similarity_suggestion(state, key, batch))
     if work.one_by_one and state.classes:
         suggestions.append(_one_by_one_suggestion(state, key, work))
-    elif state.item_count and not state.labels and state.classes:
+    elif state.item_count > len(state.labels) and state.classes:
         suggestions.append(await _spread_suggestion(session, state, key))
     if work.suspects:
         suggestions.append(_suspects_suggestion(state, key, work))
@@ -327,8 +367,46 @@ async def next_actions(
                 {},
             )
         )
+    stopping = None
+    try:
+        stopping = await stopping_estimate(session, settings, dataset_id)
+    except LabelwiseError as exc:  # the queue never fails for want of a model: it says so
+        needs.append(f"no stopping estimate: {exc.message}")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # broken saved outputs
+        needs.append(
+            f"no stopping estimate: a classifier's saved outputs cannot be read ({type(exc).__name__})"
+        )
+    if stopping is not None:
+        rest = _auto_label_rest_suggestion(state, key, stopping)
+        if rest is not None:
+            suggestions.append(rest)
     suggestions.sort(key=lambda s: (-s.expected_yield, KINDS.index(s.kind)))
-    return NextActions(dataset_id, suggestions[:limit], needs, None)
+    return NextActions(dataset_id, suggestions[:limit], needs, stopping)
+
+
+def _auto_label_rest_suggestion(state: QueueState, key: Any, stopping: StoppingEstimate) -> Suggestion | None:
+    """Stop here: every unlabeled item at >= p labeled by the classifier, as one event. Its wrong
+    labels count as the fixes a careful user would make (so it ranks after cleaner batches)."""
+    accuracy, count = stopping.expected_accuracy, stopping.auto_label_count
+    if stopping.model_id is None or accuracy is None or count <= 0:
+        return None
+    more = "; ".join(f"+{k} labels: {a:.1%}" for k, a in stopping.with_more_labels)
+    return Suggestion(
+        key(kind="auto_label_rest", m=stopping.model_id, t=stopping.threshold, n=count),
+        "auto_label_rest",
+        f"Auto-label the rest: {count} of {stopping.unlabeled} unlabeled items "
+        f"at p >= {stopping.threshold:g}",
+        f"classifier {stopping.model_id}: expected accuracy {accuracy:.1%} ({stopping.reason})"
+        + (f"; with more labels {more}" if more else ""),
+        round(count * accuracy, 2),
+        round(1.0 + count * (1.0 - accuracy), 2),
+        round(accuracy, 4),
+        [],  # every unlabeled item at >= threshold (GET .../probability lists them)
+        None,
+        stopping.model_id,
+        stopping.threshold,
+        {"count": count, "unlabeled": stopping.unlabeled},
+    )
 
 
 def _keyer(state: QueueState) -> Any:
@@ -412,7 +490,7 @@ def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggesti
 
 
 async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any) -> Suggestion:
-    """No features at all: items spread evenly over the dataset's order."""
+    """No features at all: unlabeled items spread evenly over the dataset's order."""
     from sqlalchemy import select
 
     from backend.storage.tables import Item
@@ -426,6 +504,7 @@ async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any)
             )
         ).all()
     )
+    ids = [i for i in ids if i not in state.labels]
     picked = [int(ids[p]) for p in sm.spread(LABEL_ONE_BY_ONE, len(ids))]
     how = (
         "no features yet: items spread evenly over the dataset "
@@ -615,7 +694,7 @@ async def _job_suggestions(
         two_classes
         and report.pending_job_id is None
         and (report.job_id is None or len(state.labels) >= 2 * max(1, report.labeled_items))
-        and len(await feature_candidates(session, state.dataset_id)) >= 2
+        and len(state.with_vectors()) >= 2  # as feature_candidates counts them, without the queries
     ):
         job(
             "feature_report",
@@ -745,9 +824,10 @@ async def accept_suggestion(
 ) -> AcceptResult:
     """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
     event naming its model, 409 when any kept item was labeled since the suggestion was made; a
-    job as a normal job (trainers). ``label_items`` / ``review_suspects`` are done by labeling /
-    reviewing (400). ``parameters`` change a training suggestion's algorithm parameters (as the
-    train form lets a person do, e.g. fewer epochs on a slow machine); checked like any job's."""
+    job as a normal job (trainers; 409 while the same job is queued or running). ``label_items``
+    and ``review_suspects`` are done by labeling and reviewing (400). ``parameters`` change a
+    training suggestion's algorithm parameters (as the train form lets a person do, e.g. fewer
+    epochs on a slow machine); checked like any job's."""
     body = read_key(key, dataset_id)
     state = await read_state(session, dataset_id)
     kind = body["k"]
@@ -757,8 +837,22 @@ async def accept_suggestion(
         raise Invalid("label these items one by one (the label page), there is no batch to accept")
     if kind == "review_suspects":
         raise Invalid("open the review page: each suspect is kept or relabeled on its own")
-    if kind in ("add_classes", "auto_label_rest"):
-        raise Invalid(f"a '{kind}' suggestion is carried out on its own page, not accepted here")
+    if kind == "add_classes":
+        raise Invalid("add classes on the dataset's classes page (or POST .../classes)")
+    if kind == "auto_label_rest":
+        if item_ids is not None or label_id is not None:
+            raise Invalid("auto-label the rest takes the whole rest at its own classes: no items or class")
+        done = await auto_label_rest(
+            session,
+            settings,
+            dataset_id,
+            model_id=int(body["m"]),
+            threshold=float(body["t"]),
+            tagger=tagger,
+            expected_count=int(body["n"]),
+            seen_event_id=int(body["w"]),
+        )
+        return AcceptResult(labeled=done.labeled, batch_id=int(done.event.id))  # type: ignore[arg-type]
     if kind in JOB_KINDS:
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
@@ -776,6 +870,20 @@ async def _accept_job(
     parameters: dict[str, Any],
 ) -> AcceptResult:
     kind, params = body["k"], body.get("j") or {}
+    running = {
+        "feature_report": lambda: state.active("feature-report"),
+        "retrain": lambda: state.active("train", algorithm=params.get("algorithm")),
+        "train_extractor": lambda: state.active("train", algorithm=params.get("algorithm")),
+        "run_inference": lambda: state.active("infer", model_id=params.get("model_id")),
+        "build_index": lambda: state.active("build-index", model_id=params.get("model_id")),
+    }[kind]()
+    if running is not None:  # someone accepted it already: one job, not two
+        raise Conflict(
+            f"job {running.id} ({running.kind} {running.algorithm}) is {running.state} already: "
+            "wait for it, or cancel it first",
+            reason="job_active",
+            job_id=running.id,
+        )
     if kind == "feature_report":
         job = await submit_report(session, settings, enqueue, state.dataset_id, submitted_by=tagger)
     elif kind in ("retrain", "train_extractor"):

@@ -6,6 +6,7 @@ inference of each model, the feature report; and the saved outputs it ranks with
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,10 @@ class QueueState:
                 continue
             return job
         return None
+
+    def with_vectors(self) -> list[Model]:
+        """Ready feature extractors with vectors on the dataset, newest first (the report's candidates)."""
+        return [m for m in self.ready("feature_extractor") if self.has_file(int(m.id), VECTORS)]  # type: ignore[arg-type]
 
     def ready(self, kind: str) -> list[Model]:
         """Ready models of a kind, newest first."""
@@ -134,7 +139,7 @@ def _choose_models(state: QueueState) -> None:
     """The feature model (the report's best, else the newest extractor with vectors) and the
     classifier (the newest ready one of this dataset with probabilities on it, whose classes
     all still exist; those with deleted classes are set aside)."""
-    with_vectors = [m for m in state.ready("feature_extractor") if state.has_file(int(m.id), VECTORS)]  # type: ignore[arg-type]
+    with_vectors = state.with_vectors()
     best = state.report.best_model_id
     state.feature_model = next(
         (m for m in with_vectors if m.id == best), with_vectors[0] if with_vectors else None
@@ -184,7 +189,7 @@ def load_held_out_or_none(model_dir: Path | None) -> HeldOut | None:
         return None
     try:
         return load_held_out(model_dir)
-    except (NotFound, Invalid):
+    except (NotFound, Invalid, OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
 
 

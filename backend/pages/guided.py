@@ -21,6 +21,7 @@ from backend.errors import Conflict, Invalid, LabelwiseError
 from backend.feature_report.service import default_model
 from backend.guided import service, trust
 from backend.guided.quality import default_choices, model_fitness
+from backend.guided.stopping import stopping_estimate
 from backend.jobs.service import list_models
 from backend.labels.batches import latest_event_id
 from backend.labels.classes import list_classes
@@ -315,6 +316,7 @@ async def _probability_context(
         "flags": {},
         "flag_rule": "",
         "flagged_count": 0,
+        "stopping": None,
         "verdicts": {m.id: model_fitness(m, settings) for m in models},
         "base": f"/datasets/{dataset_id}/probability",
     }
@@ -344,6 +346,9 @@ async def _probability_context(
         context["problem"] = exc.message
         return context
     entries = await service.page_items(session, dataset_id, found.item_ids)
+    context["stopping"] = await stopping_estimate(
+        session, settings, dataset_id, threshold=threshold, model_id=model_id
+    )
     context.update(
         fitness=found.fitness,
         estimate=found.estimate,

@@ -32,6 +32,7 @@ from backend.feature_report.service import latest_report, suggest_training
 from backend.guided.quality import model_fitness
 from backend.jobs import service, states
 from backend.jobs.artifacts import list_files
+from backend.jobs.fresh import job_next_step, model_next_step
 from backend.jobs.runtime import enqueue_for
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
@@ -243,6 +244,7 @@ async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None =
         "log": log,
         "duration": service.job_duration(job),
         "dataset_name": (await get_dataset(session, job.dataset_id)).name,
+        "next_step": await job_next_step(session, job),  # keep models fresh: always one button
     }
 
 
@@ -418,6 +420,7 @@ class JobPages(Controller):
             "confusion": _confusion(model_dir, _job_dir(inference, settings) if inference else None),
             "fitness": model_fitness(model, settings) if model.kind == "classifier" else None,
             "infer_fields": form_fields(algorithm.infer_schema),
+            "next_step": await model_next_step(session, model),  # keep models fresh: always one button
             "values": {},
             "errors": {},
             "general_errors": [],

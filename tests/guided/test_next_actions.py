@@ -4,13 +4,23 @@ event per batch naming its model, 409 for the second of two users, jobs queued a
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+from click.testing import CliRunner
 
 import tests.guided.cluster_features
 import tests.guided.trust_classifiers
 import tests.jobs.sleeper  # noqa: F401  (registers a test algorithm that fails when told)
-from tests.guided.conftest import API, add_class, item_ids, run_job, tag
+from backend.cli import main
+from backend.settings import Settings, get_settings
+from tests.graphql.conftest import gql, gql_error
+from tests.guided.conftest import API, add_class, feature_dir, item_ids, run_job, tag
 from tests.jobs.conftest import wait_for
+from tests.jobs.test_cli_jobs import env_of
 
 
 async def queue(client: Any, dataset_id: int, limit: int = 20) -> dict[str, Any]:
@@ -40,12 +50,14 @@ def assert_ranked(found: dict[str, Any]) -> None:
     assert yields == sorted(yields, reverse=True), yields
 
 
-async def oracle(client: Any, dataset_id: int) -> tuple[list[int], list[int], int]:
+async def oracle(
+    client: Any, dataset_id: int, positions: list[int] | None = None
+) -> tuple[list[int], list[int], int]:
     """Classes a, b, c; items 0..11 labeled by the oracle's rule (position % 3); the oracle
     classifier trained (held-out figures of every labeled item) and applied."""
     ids = await item_ids(client, dataset_id)
     classes = [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
-    for i in range(12):
+    for i in range(12) if positions is None else positions:
         await tag(client, dataset_id, [ids[i]], classes[i % 3])
     job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
     await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
@@ -54,7 +66,8 @@ async def oracle(client: Any, dataset_id: int) -> tuple[list[int], list[int], in
 
 async def test_an_empty_dataset_says_what_it_needs_and_suggests_the_first_steps(server, dataset):
     found = await queue(server, dataset.id)
-    assert found["dataset_id"] == dataset.id and found["stopping"] is None
+    assert found["dataset_id"] == dataset.id
+    assert found["stopping"]["model_id"] is None and found["stopping"]["unlabeled"] == 30
     assert any("two label classes" in n for n in found["needs"])
     assert any("train a feature extractor" in n for n in found["needs"])
     assert "train_extractor" in kinds(found) and "add_classes" in kinds(found)
@@ -89,8 +102,11 @@ async def test_accepting_a_job_suggestion_queues_a_normal_job(server, dataset):
     job = (await server.get(f"{API}/jobs/{result['job_ids'][0]}")).json()
     assert job["kind"] == "train" and job["algorithm"] == train["params"]["algorithm"]
     assert job["dataset_id"] == dataset.id and job["submitted_by"]
-    # a normal job: visible, cancellable; while it trains the queue does not ask for another
+    # a normal job: visible, cancellable; while it trains the queue does not ask for another, and a
+    # second user accepting the same suggestion gets a conflict, not a second job
     assert "train_extractor" not in kinds(await queue(server, dataset.id))
+    again = await accept(server, dataset.id, {"key": train["key"]})
+    assert again.status_code == 409 and f"job {job['id']}" in again.json()["error"]["message"]
     assert (await server.post(f"{API}/jobs/{job['id']}/cancel")).status_code in (200, 201, 202)
     await wait_for(server, job["id"])
 
@@ -160,8 +176,8 @@ async def test_probability_batches_accept_once_and_the_second_user_gets_409(serv
     ids, classes, model_id = await oracle(server, dataset.id)
     found = await queue(server, dataset.id)
     batches = of_kind(found, "probability_batch")
-    assert batches and {s["label_id"] for s in batches} <= set(classes)
-    assert "similarity_batch" not in kinds(found)  # the classifier's batches are better
+    assert {s["label_id"] for s in batches} == set(classes)
+    assert "similarity_batch" not in kinds(found)  # pages only for classes no batch serves
     assert_ranked(found)
     assert kinds(found)[0] == "probability_batch"
     best = batches[0]
@@ -184,6 +200,12 @@ async def test_probability_batches_accept_once_and_the_second_user_gets_409(serv
     error = second.json()["error"]
     assert error["code"] == "CONFLICT" and str(len(best["item_ids"])) in error["message"]
     assert (await events(server, dataset.id))[0]["id"] == result["batch_id"]
+    # the stopping estimate rests on the classifier; auto-labeling the rest is the last step
+    found = await queue(server, dataset.id)
+    assert found["stopping"]["model_id"] == model_id
+    rest = of_kind(found, "auto_label_rest")
+    if rest:  # present when items remain at p >= the estimate's threshold
+        assert rest[0]["expected_precision"] == found["stopping"]["expected_accuracy"]
     # a tampered key is refused
     bad = await accept(server, dataset.id, {"key": best["key"][:-2] + "00"})
     assert bad.status_code == 400
@@ -230,3 +252,212 @@ async def test_bad_requests(server, dataset):
     found = await queue(server, dataset.id)
     key = of_kind(found, "train_extractor")[0]["key"]
     assert (await accept(server, 999999, {"key": key})).status_code == 400  # another dataset's key
+
+
+QUEUE = """
+query($d: Int!) { nextActions(datasetId: $d, limit: 20) {
+  datasetId needs stopping { modelId unlabeled autoLabelCount expectedAccuracy }
+  suggestions { key kind title reason expectedLabels expectedActions expectedPrecision itemIds labelId
+                modelId threshold params } } }
+"""
+ACCEPT = """
+mutation($d: Int!, $k: String!, $items: [Int!]) {
+  acceptSuggestion(datasetId: $d, key: $k, itemIds: $items) { labeled jobIds batchId skipped } }
+"""
+
+
+async def test_graphql_reads_the_queue_and_accepts_with_a_conflict_for_the_second(server, dataset):
+    rest = await queue(server, dataset.id)
+    found = (await gql(server, QUEUE, {"d": dataset.id}))["nextActions"]
+    assert found["datasetId"] == dataset.id and found["needs"] == rest["needs"]
+    assert [s["kind"] for s in found["suggestions"]] == kinds(rest)
+    assert found["stopping"]["modelId"] is None
+
+    ids, classes, model_id = await oracle(server, dataset.id)
+    found = (await gql(server, QUEUE, {"d": dataset.id}))["nextActions"]
+    batch = next(s for s in found["suggestions"] if s["kind"] == "probability_batch")
+    assert batch["modelId"] == model_id and batch["expectedPrecision"] > 0.8
+    keep = batch["itemIds"][:2]
+    done = (await gql(server, ACCEPT, {"d": dataset.id, "k": batch["key"], "items": keep}))[
+        "acceptSuggestion"
+    ]
+    assert done["labeled"] == 2 and done["jobIds"] == [] and done["batchId"]
+    event = (await events(server, dataset.id))[0]
+    assert event["id"] == done["batchId"] and event["model_id"] == model_id
+    assert event["parameters"]["deselected"] == len(batch["itemIds"]) - 2
+    await gql_error(
+        server,
+        ACCEPT,
+        {"d": dataset.id, "k": batch["key"], "items": keep},
+        code="CONFLICT",
+        fragments=("2 of",),
+    )
+    label_items = next(s for s in found["suggestions"] if s["kind"] == "label_items")
+    await gql_error(
+        server, ACCEPT, {"d": dataset.id, "k": label_items["key"]}, code="INVALID", fragments=("one by one",)
+    )
+    assert classes and ids
+
+
+@pytest.fixture
+def cli(guided_settings: Settings) -> Iterator[CliRunner]:
+    get_settings.cache_clear()
+    yield CliRunner(env=env_of(guided_settings))
+    get_settings.cache_clear()
+
+
+async def invoke(cli: CliRunner, args: list[str]) -> Any:
+    """The command in a thread (it runs its own event loop, as from a shell)."""
+    get_settings.cache_clear()
+    try:
+        return await asyncio.to_thread(cli.invoke, main, args)
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_cli_lists_the_queue_and_accepts_a_batch_once(cli, server, dataset):
+    ids, classes, model_id = await oracle(server, dataset.id)
+    shown = await invoke(cli, ["next-actions", dataset.name, "--json"])
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)
+    assert found == await queue(server, dataset.id, limit=10)  # the REST shape, the same answer
+    batch = of_kind(found, "probability_batch")[0]
+    text = await invoke(cli, ["next-actions", dataset.name, "--limit", "3"])
+    assert text.exit_code == 0 and f"key: {found['suggestions'][0]['key']}" in text.output
+    assert found["suggestions"][0]["title"] in text.output
+
+    keep = ",".join(str(i) for i in batch["item_ids"][:3])
+    done = await invoke(cli, ["accept-suggestion", dataset.name, batch["key"], "--items", keep])
+    assert done.exit_code == 0, done.output
+    event = (await events(server, dataset.id))[0]
+    assert f"labeled 3 items (event {event['id']})" in done.output
+    assert event["kind"] == "probability" and event["model_id"] == model_id and event["tagger"] == "cli-user"
+    again = await invoke(cli, ["accept-suggestion", dataset.name, batch["key"], "--items", keep])
+    assert again.exit_code == 1 and "CONFLICT" in again.output
+    assert classes and ids
+
+
+async def test_an_unfit_classifier_gives_no_batches_and_the_queue_says_why(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    job = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-one-class"})
+    await run_job(server, {"kind": "infer", "model_id": job["model_id"]})
+    found = await queue(server, dataset.id)
+    assert any(f"classifier {job['model_id']}" in n and "unfit" in n for n in found["needs"])
+    assert "probability_batch" not in kinds(found)
+    spread = of_kind(found, "label_items")[0]  # no features: unlabeled items spread over the dataset
+    assert not set(spread["item_ids"]) & set(ids[:12]) and len(spread["item_ids"]) == 10
+
+
+async def test_auto_label_the_rest_is_suggested_and_accepted_once(server, dataset):
+    # every other item of the sure end labeled: held-out items and unlabeled ones at p >= 0.9
+    ids, classes, model_id = await oracle(server, dataset.id, list(range(6, 30, 2)))
+    found = await queue(server, dataset.id)
+    rest = of_kind(found, "auto_label_rest")[0]
+    stopping = found["stopping"]
+    assert rest["model_id"] == model_id == stopping["model_id"]
+    assert rest["params"]["count"] == stopping["auto_label_count"] > 0
+    assert rest["threshold"] == stopping["threshold"] and rest["item_ids"] == []
+    assert (await accept(server, dataset.id, {"key": rest["key"], "item_ids": [ids[-1]]})).status_code == 400
+    done = await accept(server, dataset.id, {"key": rest["key"]})
+    assert done.status_code == 201, done.text
+    assert done.json()["labeled"] == rest["params"]["count"]
+    event = (await events(server, dataset.id))[0]
+    assert event["id"] == done.json()["batch_id"] and event["kind"] == "probability"
+    assert event["model_id"] == model_id and event["parameters"]["auto_label_rest"] is True
+    assert (await accept(server, dataset.id, {"key": rest["key"]})).status_code == 409
+    assert classes
+
+
+async def test_two_users_accepting_at_once_label_the_batch_once(server, dataset):
+    _, _, model_id = await oracle(server, dataset.id)
+    best = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    first, second = await asyncio.gather(
+        accept(server, dataset.id, {"key": best["key"]}), accept(server, dataset.id, {"key": best["key"]})
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409], (first.text, second.text)
+    batches = [e for e in await events(server, dataset.id) if e["kind"] == "probability"]
+    assert len(batches) == 1 and batches[0]["model_id"] == model_id
+
+
+async def test_starting_jobs_needs_a_trainer(session, guided_settings, dataset):
+    from backend.errors import Forbidden
+    from backend.guided.next_actions import accept_suggestion, make_key
+    from backend.labels.batches import latest_event_id
+
+    key = make_key(dataset.id, await latest_event_id(session, dataset.id), "feature_report", j={})
+    with pytest.raises(Forbidden, match="trainer"):
+        await accept_suggestion(
+            session,
+            guided_settings,
+            dataset.id,
+            key,
+            item_ids=None,
+            label_id=None,
+            tagger="x",
+            role="labeler",
+        )
+
+
+async def test_broken_saved_outputs_are_a_need_not_an_error(server, dataset, guided_settings):
+    _, _, model_id = await oracle(server, dataset.id)
+    infer = (await server.get(f"{API}/jobs", params={"model_id": model_id, "kind": "infer"})).json()["jobs"][
+        0
+    ]
+    (feature_dir(guided_settings, infer) / "probabilities.npy").write_bytes(b"not numpy")
+    found = await queue(server, dataset.id)
+    assert any(f"model {model_id}" in n and "cannot be read" in n for n in found["needs"]), found["needs"]
+    assert "probability_batch" not in kinds(found)
+
+
+async def test_a_newer_unfit_classifier_leaves_the_batches_to_an_older_fit_one(server, dataset):
+    _, _, fit = await oracle(server, dataset.id)
+    job = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-one-class"})
+    await run_job(server, {"kind": "infer", "model_id": job["model_id"]})
+    found = await queue(server, dataset.id)
+    assert any(f"classifier {job['model_id']}" in n and "unfit" in n for n in found["needs"])
+    batches = of_kind(found, "probability_batch")
+    assert batches and {s["model_id"] for s in batches} == {fit}
+
+
+async def test_two_feature_models_and_labels_suggest_the_feature_report(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    await features(server, dataset.id)
+    assert "feature_report" not in kinds(await queue(server, dataset.id))  # one model: nothing to compare
+    await features(server, dataset.id)
+    for i in range(9):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    found = await queue(server, dataset.id)
+    report = of_kind(found, "feature_report")[0]
+    response = await accept(server, dataset.id, {"key": report["key"]})
+    assert response.status_code == 201, response.text
+    job = await wait_for(server, response.json()["job_ids"][0])
+    assert job["kind"] == "feature-report" and job["state"] == "succeeded", job["error"]
+    assert "feature_report" not in kinds(await queue(server, dataset.id))  # done, labels not doubled
+
+
+async def test_big_datasets_get_the_index_and_labels_a_first_classifier(server, dataset, monkeypatch):
+    import backend.guided.next_actions as queue_module
+
+    monkeypatch.setattr(queue_module, "EXACT_THRESHOLD", 10)  # 30 items count as big here
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b")]
+    model_id = await features(server, dataset.id)
+    found = await queue(server, dataset.id)
+    index = of_kind(found, "build_index")[0]
+    assert index["model_id"] == model_id
+    assert "retrain" not in kinds(found)  # too few labels for a classifier yet
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 2])
+    found = await queue(server, dataset.id)
+    first = of_kind(found, "retrain")[0]
+    assert first["title"] == "Train a classifier on the best features"
+    assert first["params"]["algorithm"] == "vector_classifier" and first["params"]["features"] == model_id
+    response = await accept(server, dataset.id, {"key": index["key"]})  # labels since: a job still fits
+    assert response.status_code == 201, response.text
+    job = await wait_for(server, response.json()["job_ids"][0])
+    assert job["kind"] == "build-index" and job["model_id"] == model_id and job["state"] == "succeeded"
+    assert "build_index" not in kinds(await queue(server, dataset.id))

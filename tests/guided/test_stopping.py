@@ -172,3 +172,38 @@ async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
     assert switched.exit_code == 0 and "on; retrain classifiers when labels grow by 30%" in switched.output
     fresh = (await server.get(f"{API}/datasets/{dataset.id}/keep-fresh")).json()
     assert fresh["keep_models_fresh"] is True and fresh["growth"] == 0.3
+
+
+async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest(server, dataset):
+    from tests.pages.conftest import csrf_headers
+
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    model = await trained(server, dataset.id, "test-oracle")
+    url = f"/datasets/{dataset.id}/probability"
+    page = (await server.get(url, params={"model_id": model, "label": "all", "threshold": 0.55})).text
+    assert 'id="stopping-estimate"' in page and 'id="stopping-unlabeled">18<' in page
+    assert 'id="stopping-accuracy">100.0%<' in page and 'id="auto-label-rest-form"' in page
+    assert "hx-confirm=" in page and 'name="seen_event_id"' in page
+    estimate = (
+        await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate", params={"threshold": 0.55})
+    ).json()
+    headers = await csrf_headers(server, url)
+    form = {
+        "model_id": str(model),
+        "threshold": "0.55",
+        "expected_count": "18",
+        "seen_event_id": str(estimate["seen_event_id"]),
+        "label": "all",
+    }
+    stale = await server.post(
+        f"/datasets/{dataset.id}/auto-label-rest",
+        data={**form, "expected_count": "2"},
+        headers=headers,
+    )
+    assert stale.status_code == 200 and 'id="refused"' in stale.text and "not the 2" in stale.text
+    done = await server.post(f"/datasets/{dataset.id}/auto-label-rest", data=form, headers=headers)
+    assert done.status_code == 200 and "Auto-labeled the rest: 18 items" in done.text
+    assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["unlabeled"] == 0

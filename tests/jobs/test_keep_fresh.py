@@ -224,3 +224,49 @@ async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_d
     job = (await gql(jobs_client, RUN, {"m": trained["model_id"], "e": "infer"}))["runNextStep"]
     assert job["kind"] == "infer" and job["causedByJobId"] is None
     await gql_error(jobs_client, RUN, {"m": trained["model_id"], "e": "infer"}, code="CONFLICT")
+
+
+async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_page_has_the_switch(
+    jobs_client, image_dataset
+):
+    from tests.pages.conftest import csrf_headers
+
+    trained = await wait_for(
+        jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
+    )
+    model_id = trained["model_id"]
+    job_page = (await jobs_client.get(f"/jobs/{trained['id']}")).text
+    assert 'id="next-step"' in job_page and 'data-action="infer"' in job_page
+    assert f'action="/models/{model_id}/next"' in job_page and ">Run inference</button>" in job_page
+    model_page = (await jobs_client.get(f"/models/{model_id}")).text
+    assert 'id="next-step-button"' in model_page and ">Run inference</button>" in model_page
+
+    headers = await csrf_headers(jobs_client, f"/models/{model_id}")
+    form = {"expected": "infer", "_csrf_token": headers["x-csrftoken"]}
+    clicked = await jobs_client.post(f"/models/{model_id}/next", data=form, follow_redirects=False)
+    assert clicked.status_code == 303, clicked.text
+    infer_id = int(clicked.headers["location"].rsplit("/", 1)[1])
+    assert (await wait_for(jobs_client, infer_id))["kind"] == "infer"
+    model_page = (await jobs_client.get(f"/models/{model_id}")).text
+    assert 'data-action="build-index"' in model_page and "Build the similarity index" in model_page
+    stale = await jobs_client.post(f"/models/{model_id}/next", data=form, follow_redirects=False)
+    assert stale.status_code == 409 and "Build the similarity index" in stale.text
+
+    headers = await csrf_headers(jobs_client)
+    assert f'id="keep-fresh-{image_dataset.id}"' in (await jobs_client.get("/datasets")).text
+    switched = await jobs_client.post(
+        f"/datasets/{image_dataset.id}/keep-fresh",
+        data={"keep_models_fresh": "1", "growth_percent": "25"},
+        headers=headers,
+    )
+    assert switched.status_code == 200 and "Keep models fresh is on" in switched.text
+    rest = (await jobs_client.get(f"{API}/datasets/{image_dataset.id}/keep-fresh")).json()
+    assert rest["keep_models_fresh"] is True and rest["growth"] == 0.25
+    # with the switch on, the index build follows the next inference by itself
+    infer2 = await jobs_client.post(f"{API}/jobs", json={"kind": "infer", "model_id": model_id})
+    await wait_for(jobs_client, infer2.json()["id"])
+    index = await follow_up(jobs_client, infer2.json()["id"], image_dataset.id)
+    await wait_for(jobs_client, index["id"])
+    index_page = (await jobs_client.get(f"/jobs/{index['id']}")).text
+    assert 'id="caused-by"' in index_page and f"job #{infer2.json()['id']}" in index_page
+    assert 'data-action="similarity"' in index_page and ">Open similarity</a>" in index_page

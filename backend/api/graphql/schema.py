@@ -37,6 +37,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.revoke",
     "backend.api.graphql.jobs",
     "backend.api.graphql.guided",
+    "backend.api.graphql.next_actions",
     "backend.api.graphql.fresh",
     "backend.api.graphql.explorer",
     "backend.api.graphql.review",

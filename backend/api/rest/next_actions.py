@@ -15,6 +15,7 @@ from backend.api.access import caller_of
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
 from backend.api.rest.jobs import BROKER_DOWN
+from backend.api.rest.stopping import StoppingEstimateOut
 from backend.guided import next_actions as queue
 from backend.jobs.runtime import enqueue_for
 
@@ -47,18 +48,15 @@ class NextActionsOut(msgspec.Struct, kw_only=True):
     dataset_id: int
     suggestions: list[SuggestionOut]
     needs: list[str]
-    stopping: dict[str, Any] | None
+    stopping: StoppingEstimateOut | None
 
     @classmethod
     def of(cls, found: queue.NextActions) -> NextActionsOut:
-        stopping = found.stopping
-        if stopping is not None and dataclasses.is_dataclass(stopping):
-            stopping = dataclasses.asdict(stopping)  # type: ignore[arg-type]
         return cls(
             dataset_id=found.dataset_id,
             suggestions=[SuggestionOut.of(s) for s in found.suggestions],
             needs=list(found.needs),
-            stopping=stopping,
+            stopping=StoppingEstimateOut.of(found.stopping) if found.stopping is not None else None,
         )
 
 
@@ -114,7 +112,8 @@ class NextActionsController(Controller):
         "/{dataset_id:int}/next-actions/accept",
         summary="Carry out a suggestion of the queue",
         description="A batch: its kept items labeled as one event naming its model (409 when any was "
-        "labeled since the suggestion: ask again). A job: queued as a normal job (trainers). "
+        "labeled since the suggestion: ask again). A job: queued as a normal job (trainers; 409 while the "
+        "same job is queued or running). "
         "label_items and review_suspects are done by labeling and reviewing (400).",
         status_code=201,
         responses={**error_responses(400, 403, 404, 409), **BROKER_DOWN},
