@@ -1,4 +1,4 @@
-"""Keep models fresh: follow-up jobs the server queues by itself, and the next step of a job or model.
+"""Keep models fresh: follow-up jobs the server queues by itself (the next-step button: next_step.py).
 
 With a dataset's switch on (``Dataset.keep_models_fresh``):
 
@@ -31,9 +31,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
-from backend.errors import Conflict, Invalid, LabelwiseError
+from backend.errors import Invalid, LabelwiseError
 from backend.jobs import states
-from backend.jobs.service import Enqueue, get_job, get_model, retry_job, submit_job, train_job_of
+from backend.jobs.service import get_job, submit_job, train_job_of
 from backend.labels.events import lock_dataset
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
@@ -44,7 +44,7 @@ log = logging.getLogger("labelwise.jobs")
 
 FRESH_BY = "keep-models-fresh"  # ``submitted_by`` of the jobs this module queues
 DEFAULT_GROWTH = 0.2
-_SNAPSHOT_KEYS = ("label_snapshot", "labels_as_of", "labels_tagger")
+SNAPSHOT_KEYS = ("label_snapshot", "labels_as_of", "labels_tagger")
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,9 @@ def _chained(job: Job) -> bool:
     return job.kind in ("train", "infer")
 
 
-def _note(session: AsyncSession, job: Job, message: str, level: str = "info") -> None:
-    session.add(
-        JobLog(job_id=job.id, attempt=job.attempt, level=level, message=f"keep models fresh: {message}")
-    )  # type: ignore[arg-type]
+def _note(session: AsyncSession, job_id: int, attempt: int, message: str, level: str = "info") -> None:
+    text = f"keep models fresh: {message}"
+    session.add(JobLog(job_id=job_id, attempt=attempt, level=level, message=text))
 
 
 async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> list[int]:
@@ -155,11 +154,13 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another process took it
         job = await get_job(session, job_id)
+        attempt, dataset_id = job.attempt, job.dataset_id  # plain values: a rollback expires the row
         if job.state != states.SUCCEEDED:
             if _chained(job):
                 _note(
                     session,
-                    job,
+                    job_id,
+                    attempt,
                     f"the chain stops here: this {job.kind} job {job.state}; retry it to go on",
                     "warning",
                 )
@@ -169,23 +170,26 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         kind = _follow_up_kind(job, model)
         if kind is None or model is None:
             continue
+        model_id = int(model.id or 0)
         try:
             new = await submit_job(
                 session,
                 settings,
                 None,
                 kind=kind,
-                model_id=model.id,
-                dataset_id=job.dataset_id,
+                model_id=model_id,
+                dataset_id=dataset_id,
                 submitted_by=FRESH_BY,
-                caused_by=job.id,
+                caused_by=job_id,
             )
         except LabelwiseError as exc:
             await session.rollback()
-            _note(session, job, f"could not queue the {kind} that follows: {exc.message}", "warning")
+            _note(
+                session, job_id, attempt, f"could not queue the {kind} that follows: {exc.message}", "warning"
+            )
             await session.commit()
             continue
-        _note(session, job, f"queued {kind} job #{new.id}")
+        _note(session, job_id, attempt, f"queued {kind} job #{new.id}")
         await session.commit()
         queued.append(int(new.id))  # type: ignore[arg-type]
     return queued
@@ -208,7 +212,7 @@ def retrain_at(trained_on: int, growth: float) -> int:
     return max(trained_on + 1, math.ceil(trained_on * (1.0 + growth) - 1e-9))
 
 
-def _on_current_labels(model: Model) -> bool:
+def on_current_labels(model: Model) -> bool:
     return (model.trained_on.get("label_snapshot") or {}).get("mode", "current") == "current"
 
 
@@ -226,22 +230,35 @@ async def _newest_classifiers(session: AsyncSession, dataset_id: int) -> list[Mo
     return list(newest.values())
 
 
+@dataclass(frozen=True)
+class _Retrainable:
+    """What a retrain needs of a model, read before any rollback (which expires ORM rows)."""
+
+    model_id: int
+    algorithm: str
+    parameters: dict[str, Any]
+    trained_on_labels: int
+
+
 async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) -> list[int]:
     """Queue the retraining of each classifier whose labels grew by the set fraction; new job ids."""
-    datasets = (
-        await session.scalars(select(Dataset).where(Dataset.keep_models_fresh.is_(True)))  # type: ignore[attr-defined]
-    ).all()
+    rows = await session.execute(
+        select(Dataset.id, Dataset.fresh_growth).where(Dataset.keep_models_fresh.is_(True))  # type: ignore[attr-defined]
+    )
     queued: list[int] = []
-    for dataset in datasets:
-        dataset_id, growth = int(dataset.id or 0), float(dataset.fresh_growth)
+    for dataset_id, growth in [(int(i), float(g)) for i, g in rows.all()]:
         labeled = await labeled_count(session, dataset_id)
-        for model in await _newest_classifiers(session, dataset_id):
-            base = int(model.trained_on.get("labeled_count") or 0)
-            if model.state != states.MODEL_READY or not _on_current_labels(model):
+        due = [
+            _Retrainable(
+                int(m.id or 0), m.algorithm, dict(m.parameters), int(m.trained_on.get("labeled_count") or 0)
+            )
+            for m in await _newest_classifiers(session, dataset_id)
+            if m.state == states.MODEL_READY and on_current_labels(m)
+        ]
+        for model in due:
+            if labeled < retrain_at(model.trained_on_labels, growth):
                 continue
-            if labeled < retrain_at(base, growth):
-                continue
-            job = await _retrain(session, settings, dataset_id, model, base, labeled, growth)
+            job = await _retrain(session, settings, dataset_id, model, labeled, growth)
             if job is not None:
                 queued.append(job)
     await session.rollback()  # end the read transaction
@@ -252,22 +269,21 @@ async def _retrain(
     session: AsyncSession,
     settings: Settings,
     dataset_id: int,
-    model: Model,
-    base: int,
+    model: _Retrainable,
     labeled: int,
     growth: float,
 ) -> int | None:
     await lock_dataset(session, dataset_id)  # held until submit_job commits: no second retrain
     newer = await session.scalar(
         select(Model.id).where(
-            Model.dataset_id == dataset_id, Model.algorithm == model.algorithm, Model.id > model.id
+            Model.dataset_id == dataset_id, Model.algorithm == model.algorithm, Model.id > model.model_id
         )
     )
     if newer is not None:
         await session.rollback()
         return None
-    cause = await train_job_of(session, int(model.id or 0))
-    parameters = {k: v for k, v in model.parameters.items() if k not in _SNAPSHOT_KEYS}
+    cause = await train_job_of(session, model.model_id)
+    parameters = {k: v for k, v in model.parameters.items() if k not in SNAPSHOT_KEYS}
     try:
         job = await submit_job(
             session,
@@ -282,19 +298,19 @@ async def _retrain(
         )
     except LabelwiseError as exc:
         await session.rollback()
-        log.info("keep models fresh: cannot retrain model %s: %s", model.id, exc.message)
+        log.info("keep models fresh: cannot retrain model %s: %s", model.model_id, exc.message)
         return None
-    session.add(
-        JobLog(
-            job_id=job.id,  # type: ignore[arg-type]
-            message=(
-                f"keep models fresh: labeled items grew from {base} to {labeled} since model {model.id} "
-                f"(retrain at +{growth:.0%}: {retrain_at(base, growth)})"
-            ),
-        )
+    base = model.trained_on_labels
+    job_id = int(job.id or 0)
+    _note(
+        session,
+        job_id,
+        1,
+        f"labeled items grew from {base} to {labeled} since model {model.model_id} "
+        f"(retrain at +{growth:.0%}: {retrain_at(base, growth)})",
     )
     await session.commit()
-    return int(job.id)  # type: ignore[arg-type]
+    return job_id
 
 
 async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:
@@ -305,157 +321,3 @@ async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:
         *await follow_up_finished_jobs(session, settings),
         *await retrain_when_labels_grew(session, settings),
     ]
-
-
-# ---- the next step, as a button ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NextStep:
-    """What to do next with a job or model: one button on its page.
-
-    ``method`` "post": ``href`` carries the step out (a form with no fields); "get": a link.
-    """
-
-    action: str  # retry | infer | build-index | follow | probability | similarity | explorer | wait
-    title: str
-    reason: str
-    href: str
-    method: str = "get"
-    job_id: int | None = None  # the job a "follow" link opens
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "title": self.title,
-            "reason": self.reason,
-            "href": self.href,
-            "method": self.method,
-            "job_id": self.job_id,
-        }
-
-
-async def follow_up_of(session: AsyncSession, job_id: int) -> Job | None:
-    """The newest job queued as the follow-up of ``job_id``."""
-    return await session.scalar(
-        select(Job).where(Job.caused_by_job_id == job_id).order_by(Job.id.desc()).limit(1)
-    )
-
-
-async def _latest(session: AsyncSession, model: Model, kind: str, *, active: bool = False) -> Job | None:
-    query = select(Job).where(Job.model_id == model.id, Job.dataset_id == model.dataset_id, Job.kind == kind)
-    query = query.where(Job.state.in_(states.ACTIVE if active else (states.SUCCEEDED,)))
-    return await session.scalar(query.order_by(Job.id.desc()).limit(1))
-
-
-def _follow(job: Job, why: str) -> NextStep:
-    return NextStep("follow", f"Follow the {job.kind} job #{job.id}", why, f"/jobs/{job.id}", job_id=job.id)
-
-
-async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
-    """The next step of a model: finish training, run inference, build the index, use it."""
-    dataset_id = model.dataset_id
-    if model.state != states.MODEL_READY:
-        train = await train_job_of(session, int(model.id or 0))
-        if train is not None and model.state in (states.MODEL_FAILED, states.MODEL_CANCELED):
-            return NextStep(
-                "retry",
-                "Retry the training",
-                f"its training {train.state}",
-                f"/jobs/{train.id}/retry",
-                "post",
-                train.id,
-            )
-        if train is not None:
-            return _follow(train, "it is still training")
-        return NextStep("wait", "Wait for the training", "no training job found", f"/models/{model.id}")
-    running = await _latest(session, model, "infer", active=True) or await _latest(
-        session, model, "build-index", active=True
-    )
-    if running is not None:
-        return _follow(running, f"its {running.kind} is running")
-    inference = await _latest(session, model, "infer")
-    if inference is None:
-        return NextStep(
-            "infer",
-            "Run inference",
-            "it has no outputs on its dataset yet",
-            f"/models/{model.id}/next",
-            "post",
-        )
-    if model.kind == "classifier":
-        return NextStep(
-            "probability",
-            "Review probability batches",
-            "its class probabilities are ready",
-            f"/datasets/{dataset_id}/probability?model_id={model.id}",
-        )
-    index = await _latest(session, model, "build-index")
-    if index is None or int(index.id or 0) < int(inference.id or 0):
-        return NextStep(
-            "build-index",
-            "Build the similarity index",
-            "its vectors are ready; the index makes similarity pages fast",
-            f"/models/{model.id}/next",
-            "post",
-        )
-    return NextStep(
-        "similarity",
-        "Open similarity",
-        "its index is built",
-        f"/datasets/{dataset_id}/similar?model_id={model.id}",
-    )
-
-
-async def job_next_step(session: AsyncSession, job: Job) -> NextStep:
-    """The next step after a job: wait, retry, follow its follow-up, or its model's next step."""
-    if job.state in states.ACTIVE:
-        return NextStep("wait", "Wait for this job", f"it is {job.state}", f"/jobs/{job.id}", job_id=job.id)
-    if job.state in (states.FAILED, states.CANCELED):
-        return NextStep("retry", "Retry", f"this job {job.state}", f"/jobs/{job.id}/retry", "post", job.id)
-    follow_up = await follow_up_of(session, int(job.id or 0))
-    if follow_up is not None and follow_up.state in states.ACTIVE:
-        return _follow(follow_up, "queued to keep models fresh")
-    if job.model_id is None:
-        return NextStep(
-            "explorer", "Open the explorer", "its figures are ready", f"/datasets/{job.dataset_id}/explorer"
-        )
-    model = await get_model(session, job.model_id)
-    if job.kind in ("project", "cluster"):
-        return NextStep(
-            "explorer", "Open the explorer", "its projection is ready", f"/datasets/{job.dataset_id}/explorer"
-        )
-    return await model_next_step(session, model)
-
-
-async def run_model_next_step(
-    session: AsyncSession,
-    settings: Settings,
-    enqueue: Enqueue | None,
-    model_id: int,
-    *,
-    expected: str,
-    by: str,
-) -> Job:
-    """Carry out a model's "infer", "build-index" or "retry" step; 409 when the step changed."""
-    model = await get_model(session, model_id)
-    step = await model_next_step(session, model)
-    if step.action != expected:
-        raise Conflict(
-            f"the next step of model {model_id} is now '{step.title}', not {expected}: look again",
-            reason="next_step_changed",
-            action=step.action,
-        )
-    if step.action == "retry" and step.job_id is not None:
-        return await retry_job(session, settings, enqueue, step.job_id, by=by)
-    if step.action not in ("infer", "build-index"):
-        raise Invalid(f"'{step.title}' is a page to open, not a job to run")
-    return await submit_job(
-        session,
-        settings,
-        enqueue,
-        kind=step.action,
-        model_id=model_id,
-        dataset_id=model.dataset_id,
-        submitted_by=by,
-    )

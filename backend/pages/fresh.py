@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.roles import TRAINER
 from backend.errors import Invalid, LabelwiseError
 from backend.guided import stopping
-from backend.jobs import fresh
+from backend.jobs import fresh, next_step
 from backend.jobs.runtime import enqueue_for, ensure_running
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.pages.datasets import _list
@@ -53,7 +53,7 @@ async def run_next_step(
     expected = str(form.get("expected") or "")
     if not expected:
         raise Invalid("the form names no step")
-    job = await fresh.run_model_next_step(
+    job = await next_step.run_model_next_step(
         session, settings, enqueue_for(request.app.state), model_id, expected=expected, by=tagger_of(request)
     )
     return Redirect(f"/jobs/{job.id}", status_code=HTTP_303_SEE_OTHER)

@@ -32,7 +32,7 @@ from backend.feature_report.service import latest_report, suggest_training
 from backend.guided.quality import model_fitness
 from backend.jobs import service, states
 from backend.jobs.artifacts import list_files
-from backend.jobs.fresh import job_next_step, model_next_step
+from backend.jobs.next_step import job_next_step, model_next_step
 from backend.jobs.runtime import enqueue_for
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings

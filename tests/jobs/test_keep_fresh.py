@@ -270,3 +270,65 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     index_page = (await jobs_client.get(f"/jobs/{index['id']}")).text
     assert 'id="caused-by"' in index_page and f"job #{infer2.json()['id']}" in index_page
     assert 'data-action="similarity"' in index_page and ">Open similarity</a>" in index_page
+
+
+async def test_a_retrain_that_cannot_be_submitted_is_skipped_and_the_next_model_still_checked(
+    session, settings, folder, database
+):
+    import tests.guided.trust_classifiers  # noqa: F401  (registers test-oracle)
+    from backend.labels.classes import create_class
+    from backend.storage.job_tables import Model
+    from tests.jobs.conftest import make_dataset
+
+    dataset = await make_dataset(session, settings, folder, count=8)
+    only = await create_class(session, dataset.id, "only")
+    from backend.storage.tables import Item
+
+    items = list((await session.scalars(select(Item.id).where(Item.dataset_id == dataset.id))).all())
+    await record_event(session, TagRequest(dataset.id, "tester", items[:5], only.id))
+    for algorithm in ("test-fixed-classifier", "test-oracle"):  # both ready, trained on 1 label
+        session.add(
+            Model(
+                name=algorithm,
+                algorithm=algorithm,
+                kind="classifier",
+                dataset_id=dataset.id,
+                state="ready",
+                trained_on={"labeled_count": 1, "label_snapshot": {"mode": "current"}},
+            )
+        )
+    await session.commit()
+    await fresh.set_fresh(session, dataset.id, keep_models_fresh=True)
+    # one labeled class: every retrain is refused by submit_job; neither stops the round
+    assert await fresh.keep_fresh(session, settings) == []
+    assert (await session.scalars(select(Job.id))).all() == []
+
+
+async def test_a_classifier_whose_labels_grew_offers_retrain_as_its_next_step(
+    jobs_client, image_dataset, database
+):
+    dataset_id = image_dataset.id
+    classes = [
+        (await jobs_client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": n})).json()["id"]
+        for n in ("a", "b")
+    ]
+    listed = await jobs_client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 100})
+    items = [i["id"] for i in listed.json()["items"]]
+    async with database.session() as s:
+        for n, item in enumerate(items[:12]):
+            await record_event(s, TagRequest(dataset_id, "tester", [item], classes[n % 2]))
+    first = await wait_for(jobs_client, (await train(jobs_client, dataset_id, "test-fixed-classifier"))["id"])
+    model_id = first["model_id"]
+    infer = await jobs_client.post(f"{API}/jobs", json={"kind": "infer", "model_id": model_id})
+    await wait_for(jobs_client, infer.json()["id"])
+    step = (await jobs_client.get(f"{API}/models/{model_id}/next-step")).json()
+    assert step["action"] == "probability"
+    async with database.session() as s:  # 12 -> 15 labels: over +20 %
+        await record_event(s, TagRequest(dataset_id, "tester", items[12:15], classes[0]))
+    step = (await jobs_client.get(f"{API}/models/{model_id}/next-step")).json()
+    assert (step["action"], step["method"]) == ("retrain", "post") and "from 12 to 15" in step["reason"]
+    assert ">Retrain</button>" in (await jobs_client.get(f"/models/{model_id}")).text
+    run = await jobs_client.post(f"{API}/models/{model_id}/next-step", json={"expected": "retrain"})
+    assert run.status_code == 201 and run.json()["kind"] == "train", run.text
+    assert (await wait_for(jobs_client, run.json()["id"]))["state"] == "succeeded"
+    assert (await jobs_client.get(f"{API}/models/{model_id}/next-step")).json()["action"] == "probability"

@@ -12,7 +12,7 @@ from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.jobs import Job
 from backend.api.graphql.labels import TagEvent
 from backend.guided import stopping
-from backend.jobs import fresh, service
+from backend.jobs import fresh, next_step, service
 from backend.jobs.runtime import enqueue_for, ensure_running
 
 
@@ -40,7 +40,7 @@ class NextStep:
     job_id: int | None
 
     @classmethod
-    def of(cls, step: fresh.NextStep) -> NextStep:
+    def of(cls, step: next_step.NextStep) -> NextStep:
         return cls(**step.as_dict())
 
 
@@ -118,13 +118,13 @@ class Query:
     )
     async def job_next_step(self, info: Info[Any, Any], job_id: int) -> NextStep:
         async with use_session(info) as session:
-            return NextStep.of(await fresh.job_next_step(session, await service.get_job(session, job_id)))
+            return NextStep.of(await next_step.job_next_step(session, await service.get_job(session, job_id)))
 
     @strawberry.field(description="The next step of a model (run inference, build the index, open a page).")
     async def model_next_step(self, info: Info[Any, Any], model_id: int) -> NextStep:
         async with use_session(info) as session:
             return NextStep.of(
-                await fresh.model_next_step(session, await service.get_model(session, model_id))
+                await next_step.model_next_step(session, await service.get_model(session, model_id))
             )
 
     @strawberry.field(
@@ -167,13 +167,13 @@ class Mutation:
         return KeepFresh.of(value)
 
     @strawberry.mutation(
-        description="Run a model's next step (infer, build-index or retry its training); CONFLICT when "
-        "it is no longer `expected`."
+        description="Run a model's next step (infer, build-index, retrain or retry its training); "
+        "CONFLICT when it is no longer `expected`."
     )
     async def run_next_step(self, info: Info[Any, Any], model_id: int, expected: str) -> Job:
         context = context_of(info)
         async with use_session(info) as session:
-            job = await fresh.run_model_next_step(
+            job = await next_step.run_model_next_step(
                 session,
                 context.settings,
                 enqueue_for(context.state),

@@ -15,7 +15,7 @@ from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
 from backend.api.rest.jobs import BROKER_DOWN, JobOut
-from backend.jobs import fresh, service
+from backend.jobs import fresh, next_step, service
 from backend.jobs.runtime import enqueue_for, ensure_running
 
 
@@ -51,7 +51,7 @@ class NextStepOut(msgspec.Struct, kw_only=True):
     job_id: int | None
 
     @classmethod
-    def of(cls, step: fresh.NextStep) -> NextStepOut:
+    def of(cls, step: next_step.NextStep) -> NextStepOut:
         values: dict[str, Any] = step.as_dict()
         return cls(**values)
 
@@ -95,19 +95,19 @@ class FreshController(Controller):
 
     @get("/jobs/{job_id:int}/next-step", summary="The next step after a job", responses=error_responses(404))
     async def job_next_step(self, session: Session, job_id: FromPath[int]) -> NextStepOut:
-        return NextStepOut.of(await fresh.job_next_step(session, await service.get_job(session, job_id)))
+        return NextStepOut.of(await next_step.job_next_step(session, await service.get_job(session, job_id)))
 
     @get(
         "/models/{model_id:int}/next-step", summary="The next step of a model", responses=error_responses(404)
     )
     async def model_next_step(self, session: Session, model_id: FromPath[int]) -> NextStepOut:
         return NextStepOut.of(
-            await fresh.model_next_step(session, await service.get_model(session, model_id))
+            await next_step.model_next_step(session, await service.get_model(session, model_id))
         )
 
     @post(
         "/models/{model_id:int}/next-step",
-        summary="Run a model's next step (infer, build-index or retry its training)",
+        summary="Run a model's next step (infer, build-index, retrain, or retry its training)",
         status_code=HTTP_201_CREATED,
         responses={**error_responses(400, 404, 409), **BROKER_DOWN},
         opt={"role": TRAINER},
@@ -122,7 +122,7 @@ class FreshController(Controller):
         data: JSONBody[RunNextStepIn],
     ) -> JobOut:
         """409 when the model's next step is no longer ``expected``; 400 when it opens a page."""
-        job = await fresh.run_model_next_step(
+        job = await next_step.run_model_next_step(
             session,
             settings,
             enqueue_for(state),
