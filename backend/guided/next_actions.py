@@ -820,14 +820,19 @@ async def accept_suggestion(
     tagger: str,
     enqueue: Enqueue | None = None,
     role: str | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> AcceptResult:
     """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
     event naming its model, 409 when any kept item was labeled since the suggestion was made; a
     job as a normal job (trainers; 409 while the same job is queued or running). ``label_items``
-    and ``review_suspects`` are done by labeling and reviewing (400)."""
+    and ``review_suspects`` are done by labeling and reviewing (400). ``parameters`` change a
+    training suggestion's algorithm parameters (as the train form lets a person do, e.g. fewer
+    epochs on a slow machine); checked like any job's."""
     body = read_key(key, dataset_id)
     state = await read_state(session, dataset_id)
     kind = body["k"]
+    if parameters and kind not in ("retrain", "train_extractor"):
+        raise Invalid(f"only a training suggestion takes parameters, not '{kind}'", field="parameters")
     if kind == "label_items":
         raise Invalid("label these items one by one (the label page), there is no batch to accept")
     if kind == "review_suspects":
@@ -851,7 +856,7 @@ async def accept_suggestion(
     if kind in JOB_KINDS:
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
-        return await _accept_job(session, settings, state, body, enqueue, tagger)
+        return await _accept_job(session, settings, state, body, enqueue, tagger, parameters or {})
     return await _accept_batch(session, settings, state, body, item_ids, label_id, tagger)
 
 
@@ -862,6 +867,7 @@ async def _accept_job(
     body: dict[str, Any],
     enqueue: Enqueue | None,
     tagger: str,
+    parameters: dict[str, Any],
 ) -> AcceptResult:
     kind, params = body["k"], body.get("j") or {}
     running = {
@@ -888,7 +894,7 @@ async def _accept_job(
             kind="train",
             dataset_id=state.dataset_id,
             algorithm=params["algorithm"],
-            parameters=params.get("parameters") or {},
+            parameters={**(params.get("parameters") or {}), **parameters},
             submitted_by=tagger,
         )
     else:

@@ -29,6 +29,7 @@ PAGE_MODULES: list[str] = [
     "backend.pages.explorer",
     "backend.pages.jobs",
     "backend.pages.guided",
+    "backend.pages.next_actions",
     "backend.pages.fresh",
     "backend.pages.review",
     "backend.pages.feature_report",

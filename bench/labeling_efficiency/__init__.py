@@ -1,15 +1,19 @@
-"""The labeling-efficiency study: a simulated expert labels a data set through the public REST API,
-beside a manual one-by-one baseline, and the report says how many actions each needed.
+"""The labeling-efficiency study: a simulated expert labels a data set by doing what the product's
+next-action queue suggests (through the public REST API), beside a manual one-by-one baseline;
+the report says how many actions each needed.
 
     python -m bench labeling_efficiency                      # the demo data set (2,000 images)
-    python -m bench labeling_efficiency --count 300 --size 64 --quick
+    python -m bench labeling_efficiency --count 600 --size 64
     python -m bench labeling_efficiency --folder DIR --truth truth.csv   # any folder with a CSV
+    python -m bench labeling_efficiency --folder DIR --truth truth.csv --limit 800  # a sample of it
+    python -m bench labeling_efficiency --guardrails both    # batches with and without guardrails
     python -m bench labeling_efficiency --url http://host:8000 ...       # a running server
 
 The ground-truth CSV has columns ``path,label`` (paths relative to the folder). Without ``--url``
 the study starts its own server on a scratch data directory (embedded SQLite and in-process
-worker), so it never touches a real installation. It writes ``report.json`` and
-``labeling_efficiency.png`` (labeled-and-correct items against actions) into ``--out``.
+worker), so it never touches a real installation. It writes ``report.json``,
+``labeling_efficiency.png`` (labeled-and-correct items against actions) and ``calibration.png``
+(each accepted batch's promised precision against its measured one) into ``--out``.
 """
 
 from __future__ import annotations
@@ -26,11 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.labeling_efficiency.client import LabelwiseClient
-from bench.labeling_efficiency.expert import CLASSIFIER_PARAMS, Expert, Strategy, timed_run
-from bench.labeling_efficiency.report import check_targets, plot, print_report
-
-QUICK_EPOCHS = 4
+from bench.labeling_efficiency.client import QueueClient
+from bench.labeling_efficiency.expert import Expert, Strategy, timed_run
+from bench.labeling_efficiency.report import check_targets, plot, plot_calibration, print_report
+from labelwise_client import Client
 
 
 @contextmanager
@@ -75,56 +78,77 @@ def read_truth(csv_path: Path) -> dict[str, str]:
     return {row["path"]: row["label"] for row in rows}
 
 
-def truth_by_item(client: LabelwiseClient, dataset_id: int, truth: dict[str, str]) -> dict[int, str]:
+def truth_by_item(client: Client, dataset_id: int, truth: dict[str, str]) -> dict[int, str]:
     """Ground truth keyed by item id (items are matched by their path in the folder)."""
     by_item = {}
     for item in client.items(dataset_id):
-        if item["status"] == "ok" and item["uri"] in truth:
-            by_item[item["id"]] = truth[item["uri"]]
+        if item["status"] == "ok" and item["path"] in truth:
+            by_item[int(item["id"])] = truth[item["path"]]
     if not by_item:
         raise SystemExit("no item of the dataset matches a path of the ground-truth CSV")
     return by_item
 
 
-def dataset_for(client: LabelwiseClient, name: str, folder: Path) -> int:
-    existing = client.dataset_by_name(name)
-    if existing is not None:
+def dataset_for(client: Client, name: str, folder: Path) -> int:
+    if any(row["name"] == name for row in client.datasets()):
         raise SystemExit(f"dataset '{name}' exists already: the study needs a fresh one (use --name)")
     return int(client.create_dataset(name, [str(folder)])["id"])
 
 
+def sample_folder(folder: Path, truth_csv: Path, limit: int, seed: int, into: Path) -> tuple[Path, Path]:
+    """``limit`` images of the folder drawn at random (``seed``), copied with their truth rows."""
+    import csv
+    import random
+    import shutil
+
+    truth = read_truth(truth_csv)
+    chosen = sorted(random.Random(seed).sample(sorted(truth), min(limit, len(truth))))
+    into.mkdir(parents=True)
+    for path in chosen:
+        (into / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / path, into / path)
+    sampled = into.parent / f"{into.name}-truth.csv"
+    with sampled.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label"])
+        writer.writerows((path, truth[path]) for path in chosen)
+    return into, sampled
+
+
 def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> dict[str, Any]:
     truth = read_truth(truth_csv)
-    strategy = Strategy(
-        feature_params=json.loads(args.feature_params) if args.feature_params else {},
-        classifier_algorithm=args.classifier_algorithm,
-        classifier_params={
-            **CLASSIFIER_PARAMS.get(args.classifier_algorithm, {}),
-            **json.loads(args.classifier_params or "{}"),
-        },
-        feature_algorithm=args.feature_algorithm,
-        max_classifier_rounds=args.max_classifier_rounds,
-        max_review_error=args.max_review_error,
-        seeds_per_class=args.seeds_per_class,
-        seed=args.seed,
-    )
-    if args.quick:
-        strategy.quick_epochs = QUICK_EPOCHS
-    strategy.extractor_epochs = args.extractor_epochs
-    results: dict[str, Any] = {"folder_items": len(truth), "target_fraction": args.target}
-    for mode in ("guided", "manual"):
-        client = LabelwiseClient(url, tagger=f"simulated-{mode}")
+    guardrails = {"on": [True], "off": [False], "both": [True, False]}[args.guardrails]
+    runs = [
+        ("guided" if on or len(guardrails) == 1 else "guided_without_guardrails", on) for on in guardrails
+    ]
+    results: dict[str, Any] = {
+        "folder_items": len(truth),
+        "target_fraction": args.target,
+        "seed": args.seed,
+        "guardrails": args.guardrails,
+    }
+    for mode, on in [*runs, ("manual", None)]:
+        client = Client(url, tagger=f"simulated-{mode}", timeout=600.0)
+        queue = QueueClient(client)
         try:
             dataset_id = dataset_for(client, f"{args.name}-{mode}", folder)
             by_item = truth_by_item(client, dataset_id, truth)
-            expert = Expert(client, dataset_id, by_item, strategy, target=args.target)
-            results[mode] = timed_run(expert, guided=mode == "guided")
+            strategy = Strategy(
+                guardrails=bool(on),
+                look_pages=args.look_pages,
+                max_seen_error=args.max_seen_error,
+                stop_accuracy=args.min_accuracy,
+                max_epochs=args.max_epochs,
+                max_seconds=60 * args.max_minutes if args.max_minutes else None,
+            )
+            expert = Expert(queue, dataset_id, by_item, strategy, target=args.target)
+            results[mode] = timed_run(expert, guided=on is not None)
             results[mode]["dataset_id"] = dataset_id
             results[mode]["log"] = expert.log
         finally:
-            client.close()
+            queue.close()
     results["targets"] = check_targets(
-        results["guided"], args.target, args.min_accuracy, args.max_actions_per_label
+        results["guided"], results["manual"], args.target, args.min_accuracy, args.max_actions_per_label
     )
     return results
 
@@ -145,34 +169,37 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--min-accuracy", type=float, default=0.98)
     parser.add_argument("--max-actions-per-label", type=float, default=1 / 20)
     parser.add_argument(
-        "--feature-algorithm",
-        default=None,
-        help="one feature extractor to use (default: train what the train page suggests and follow "
-        "the feature report's choice, as a user of the pages would)",
+        "--guardrails",
+        choices=("on", "off", "both"),
+        default="on",
+        help="the expert presses 'f' on each batch (leave the flagged items out), or not, or runs both "
+        "on the same data to compare the wrong labels batches write",
     )
-    parser.add_argument("--feature-params", help="JSON parameters of the feature extractor")
-    parser.add_argument("--classifier-algorithm", default="vector_classifier")
-    parser.add_argument("--classifier-params", help="JSON parameters of the classifier")
-    parser.add_argument("--quick", action="store_true", help="few epochs (CI)")
     parser.add_argument(
-        "--extractor-epochs",
+        "--look-pages",
         type=int,
-        help="at most this many epochs for feature extractors (a slow or shared machine)",
+        default=Strategy.look_pages,
+        help="pages of a batch (48 items each) the expert reads before accepting it (0: all)",
     )
-    parser.add_argument("--max-classifier-rounds", type=int, default=Strategy.max_classifier_rounds)
     parser.add_argument(
-        "--max-review-error",
+        "--max-seen-error",
         type=float,
-        default=Strategy.max_review_error,
-        help="share of wrong items on a probability gallery page at which the review stops",
+        default=Strategy.max_seen_error,
+        help="share wrong among what was read above which the expert keeps only what it read",
     )
     parser.add_argument(
-        "--seeds-per-class",
+        "--max-epochs",
         type=int,
-        default=Strategy.seeds_per_class,
-        help="similarity pages around different items of each class before the first classifier",
+        help="at most this many epochs for the trainings the queue suggests (a slow or shared machine; "
+        "the expert lowers them on the train form)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the jobs the expert starts")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        help="end each queue-driven session after this wall time (a slow machine; reported as such)",
+    )
+    parser.add_argument("--limit", type=int, help="a random sample of this many images of --folder")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
     parser.add_argument("--demo-seed", type=int, default=0, help="seed of the generated demo data set")
     parser.add_argument("--out", type=Path, default=Path("bench/results/labeling_efficiency"))
     args = parser.parse_args(argv)
@@ -180,6 +207,8 @@ def main(argv: list[str]) -> None:
         parser.error("--folder and --truth go together")
     if args.url and args.folder is None:
         parser.error("with --url, give --folder and --truth (a folder inside the server's data roots)")
+    if args.limit is not None and (args.url or args.folder is None):
+        parser.error("--limit samples a --folder for the study's own server (not with --url)")
     if args.truth is not None:
         read_truth(args.truth)  # a wrong file fails now, before any server or dataset is made
 
@@ -197,6 +226,10 @@ def main(argv: list[str]) -> None:
             )
             took = time.perf_counter() - start
             print(f"(generated {args.count} demo images of {args.size} px in {took:.1f} s)")
+        elif args.limit is not None:
+            folder, truth_csv = sample_folder(
+                folder, truth_csv, args.limit, args.seed, scratch / "roots" / f"sample-{args.limit}"
+            )
         folder = folder.resolve()
         if args.url:
             results = study(args, args.url, folder, truth_csv)
@@ -206,5 +239,6 @@ def main(argv: list[str]) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(results, indent=2))
     plot(results, args.out / "labeling_efficiency.png")
+    plot_calibration(results, args.out / "calibration.png")
     print_report(results)
     print(f"report: {args.out / 'report.json'}  plot: {args.out / 'labeling_efficiency.png'}")

@@ -1,48 +1,51 @@
-"""The simulated expert: labels a data set through the public API the way a person would.
+"""The simulated expert: labels a data set by doing what the product suggests, as a person would.
 
-It knows the ground truth (as a person knows what they see) and acts only through
-``LabelwiseClient``. Every action a person would take is counted:
+It knows the ground truth (as a person knows what they see) and acts only through the next-action
+queue (``GET .../next-actions``, ``POST .../next-actions/accept``) and the pages' own calls behind
+each suggestion. Every action a person would take is counted:
 
-- ``manual``: one item labeled by hand;
-- ``batch``: one click that labels a batch (a similarity page, a probability threshold);
-- ``deselect``: one item taken out of a similarity page before labeling it, or one click of a
-  Shift-click range that drops the tail of a page (click its first tile, Shift-click the last);
-- ``fix``: a wrong label corrected during review;
-- ``job``: a training, inference or index job started.
+- ``manual``: one item labeled by hand (a "label these one by one" suggestion; the baseline);
+- ``batch``: the one click that accepts a batch (similarity or probability);
+- ``deselect``: one item taken out of a batch before accepting it, or the one key ("f") that
+  deselects every item the batch guardrails flag, or the Shift-click that drops a batch's tail;
+- ``fix``: a wrong label relabeled in the review of suspected labels;
+- ``review``: a suspected label kept as right in that review;
+- ``job``: a job suggestion started (retrain, train features, inference, index, report);
+- ``auto_label``: the final "auto-label the rest" click.
 
-The guided strategy: train the feature extractors the train page suggests and run their
-inference; as labels grow (each time they double), run the feature report and let similarity
-pages and the classifier (a head on feature vectors) use the model it finds best, as the pages
-default to it. Seed every class: scan the
-unlabeled gallery (looking is free) for an item of the class seeded least and label a similarity
-page around it (the most labels per action: the page minus the wrong tiles, its top cut off with
-a Shift-click range, or one tile by hand), until each class has a few labels from two different
-items (one item's neighbours are all alike; a class such as "mixed" is many kinds of pattern).
-Then train a classifier and read each class's probability gallery from the top, a page at a time,
-down to the first page that looks wrong, and the top of that page while it still reads right:
-what was read is applied in one click at the threshold where the reading stopped (the few wrong
-items seen are fixed); repeat with the grown label set. A classifier round that adds little sends
-the expert back to similarity pages (around the first unlabeled item, then around the items just
-accepted while the pages stay clean) until the label set has grown by a twentieth of the data
-set; those pages rank by the last classifier's features.
+The session: take the top suggestion (one not passed over already) and carry it out.
 
-Where a page may hold wrong items: each costs a fix, so a page of 48 with two wrong gives 23
-labels per action, about the one action per 20 labels the study aims at; more wrong ones than
-that cost more than the next classifier round, which is likely to rank them right.
+- A batch opens as a gallery of its items, all selected. With ``guardrails`` on, the expert first
+  presses "f" (the flagged items are left out). It reads the first ``look_pages`` pages (a person
+  checks what is in front of them; the rest is taken on trust): if no more than
+  ``max_seen_error`` of what it read is wrong, it deselects the wrong items it saw and accepts the
+  rest; otherwise it keeps only the right items it read (the tail dropped with a Shift-click). A
+  batch with nothing right on its first page is passed over. Wrong items in the unread tail are
+  written: the "wrong labels batches write before any fix" of issue 19.
+- Items to label one by one: each labeled by hand with its true class.
+- A review of suspected labels: each suspect kept (right) or relabeled (wrong).
+- A job: started, and waited for.
+
+It stops at ``target`` labeled, or as soon as the stopping estimate says the unlabeled items can
+be auto-labeled at ``stop_accuracy`` or better (enough of them to reach the target): then one
+click auto-labels them. Each accepted batch records the precision the queue promised and the
+precision measured against the truth (the study's calibration figure).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from bench.labeling_efficiency.client import QueueClient
+from labelwise_client import LabelwiseError
 
-from bench.labeling_efficiency.client import ApiError, LabelwiseClient
-
-ACTION_KINDS = ("manual", "batch", "deselect", "fix", "job")
+ACTION_KINDS = ("manual", "batch", "deselect", "fix", "review", "job", "auto_label")
+BATCH_KINDS = ("similarity_batch", "probability_batch")
+JOB_KINDS = ("retrain", "train_extractor", "run_inference", "build_index", "feature_report")
 
 
 @dataclass
@@ -65,49 +68,58 @@ class Progress:
             self.actions[kind] += count
 
 
-# Per classifier algorithm, what the expert trains it with. The image classifier: the physics of
-# a scattering pattern does not change when it is rotated or flipped, so it learns from rotated
-# and flipped copies; 64 px keeps a round on a 2-core CPU within minutes (96 px is ~1 point more
-# accurate and 2.3x slower). The scattering classifier needs nothing beyond its defaults.
-CLASSIFIER_PARAMS: dict[str, dict[str, Any]] = {
-    "classifier": {
-        "architecture": "small_cnn",
-        "image_size": 64,
-        "learning_rate": 0.002,
-        "augment_rotation": 180.0,
-        "augment_hflip": True,
-        "augment_vflip": True,
-        "epochs": 20,
-    },
-    "azimuthal_classifier": {},
-    # The study reads no out-of-fold probabilities: skip the k extra fits of each round.
-    "vector_classifier": {"folds": 0},
-}
+@dataclass
+class Strategy:
+    """How the expert reads what the queue suggests."""
+
+    guardrails: bool = True  # press "f" on a batch: leave the flagged items out
+    look_pages: int = 2  # pages of a batch read before accepting it (0: every page)
+    page_size: int = 48
+    max_seen_error: float = 0.1  # more wrong than this among what was read: keep only what was read
+    stop_accuracy: float = 0.98  # the stopping estimate's accuracy at which the rest is auto-labeled
+    suggestions: int = 10  # suggestions asked for at each step
+    max_job_repeats: int = 3  # the same job suggested again after this many runs: passed over
+    stall_steps: int = 12  # steps in a row without a new label: the session ends
+    max_epochs: int | None = None  # a slow machine: training suggestions run at most this many
+    max_seconds: float | None = None  # a slow machine: the session ends after this wall time
 
 
 @dataclass
-class Strategy:
-    """Knobs of the guided expert (defaults suit the demo data set)."""
+class BatchRecord:
+    """One accepted batch: what the queue promised, what the expert did, what it wrote."""
 
-    feature_algorithm: str | None = None  # None: what the train page suggests, chosen by the report
-    feature_params: dict[str, Any] = field(default_factory=dict)
-    classifier_algorithm: str = "vector_classifier"
-    classifier_params: dict[str, Any] = field(default_factory=dict)
-    first_page: int = 24
-    min_page: int = 8
-    max_page: int = 200
-    clean_page: float = 0.9  # precision at which the expert keeps going around the same class
-    min_per_class: int = 10  # labels per class before a classifier is trained
-    seeds_per_class: int = 2  # similarity pages around different items of each class, at least
-    scan: int = 200  # unlabeled gallery items looked through for an item of a class to seed
-    max_classifier_rounds: int = 12
-    quick_epochs: int | None = None  # CI: at most this many epochs for algorithms that have epochs
-    extractor_epochs: int | None = None  # a slow machine: at most this many for feature extractors
-    gallery_from: float = 0.5  # the lowest probability shown in a class's gallery
-    review_size: int = 48  # items on a page of a class's probability gallery
-    max_review_error: float = 0.05  # more wrong than this on a page: the review stops there
-    relaxed_review_error: float = 0.1  # the same, in a round where nothing read clean
-    seed: int = 0
+    kind: str
+    label: str
+    suggested: int
+    expected_precision: float | None
+    precision_as_suggested: float  # share of the suggested items whose truth is the class
+    flagged: int
+    flagged_wrong: int
+    deselected: int
+    kept: int
+    labeled: int
+    wrong_written: int  # kept items of another class: wrong labels before any fix
+
+
+def batch_choice(right: list[bool], look: int, max_error: float) -> tuple[list[bool], int]:
+    """Which of a batch's (remaining) items the expert keeps, and the clicks it takes.
+
+    It reads the first ``look`` items (all when ``look`` is 0). Few wrong among them: deselect
+    those (one click each) and keep everything else, the unread tail included. Too many: keep
+    only the right items read, the cheaper way: deselect the wrong ones (and drop the tail with
+    one Shift-click), or "Select none" and click the right ones.
+    """
+    seen = len(right) if look <= 0 else min(look, len(right))
+    wrong_seen = [i for i in range(seen) if not right[i]]
+    if len(wrong_seen) <= max_error * seen:
+        keep = [True] * len(right)
+        for i in wrong_seen:
+            keep[i] = False
+        return keep, len(wrong_seen)
+    keep = [right[i] if i < seen else False for i in range(len(right))]
+    deselecting = len(wrong_seen) + (1 if seen < len(right) else 0)
+    picking = 1 + sum(keep)
+    return keep, min(deselecting, picking)
 
 
 class Expert:
@@ -115,14 +127,15 @@ class Expert:
 
     def __init__(
         self,
-        client: LabelwiseClient,
+        queue: QueueClient,
         dataset_id: int,
         truth_by_item: dict[int, str],
         strategy: Strategy,
         target: float,
         max_actions: int | None = None,
     ) -> None:
-        self.client = client
+        self.queue = queue
+        self.client = queue.client
         self.dataset_id = dataset_id
         self.truth = truth_by_item
         self.strategy = strategy
@@ -130,13 +143,17 @@ class Expert:
         self.max_actions = max_actions or 3 * len(truth_by_item)
         self.progress = Progress()
         self.class_ids: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+        self.current: dict[int, list[int]] = {}
         self.log: list[str] = []
-        self.algorithms: dict[str, dict[str, Any]] = {}
-        self.classifier_id: int | None = None  # the last classifier trained: its features rank pages
-        self.feature_id: int | None = None  # the features pages rank by before a classifier exists
-        self.reported_at = 0  # labels when the feature report last ran
-        self.seed_pages: Counter = Counter()  # similarity pages seeded per class
-        self.stuck: set[str] = set()  # classes whose gallery read wrong at the top last round
+        self.batches: list[BatchRecord] = []
+        self.passed: set[str] = set()  # suggestions passed over (by what they ask, not their key)
+        self.job_runs: Counter = Counter()
+        self.stopped_by = ""
+        self.auto_labeled = 0
+        self.algorithms: dict[str, Any] | None = None
+        self.started = time.perf_counter()
+        self.suggested_kinds: Counter = Counter()
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -144,30 +161,33 @@ class Expert:
         existing = {c["name"]: c["id"] for c in self.client.classes(self.dataset_id)}
         for name in sorted(set(self.truth.values())):
             if name not in existing:
-                existing[name] = self.client.create_class(self.dataset_id, name)["id"]
+                existing[name] = self.client.add_class(self.dataset_id, name)["id"]
         self.class_ids = existing
-
-    def _state(self) -> tuple[int, int]:
-        labels = self.client.labels(self.dataset_id)
-        correct = sum(
-            1 for item, ids in labels.items() if ids == [self.class_ids.get(self.truth.get(item, ""))]
-        )
-        return len(labels), correct
+        self.names = {v: k for k, v in existing.items()}
 
     def snapshot(self) -> tuple[int, int]:
-        labeled, correct = self._state()
+        rows = self.client.labels(self.dataset_id)
+        self.current = {int(row["item_id"]): list(row["label_ids"]) for row in rows}
+        correct = sum(
+            1 for item, ids in self.current.items() if ids == [self.class_ids.get(self.truth.get(item, ""))]
+        )
+        labeled = len(self.current)
         self.progress.timeline.append((self.progress.total, labeled, correct))
         return labeled, correct
 
     def labeled_fraction(self) -> float:
         return self.progress.timeline[-1][1] / max(1, len(self.truth))
 
-    def small_gain(self) -> int:
-        """Labels a classifier round must add (1% of the items) to count as productive."""
-        return max(1, len(self.truth) // 100)
+    def out_of_time(self) -> bool:
+        limit = self.strategy.max_seconds
+        return limit is not None and time.perf_counter() - self.started > limit
 
     def done(self) -> bool:
-        return self.labeled_fraction() >= self.target or self.progress.total >= self.max_actions
+        return (
+            self.labeled_fraction() >= self.target
+            or self.progress.total >= self.max_actions
+            or self.out_of_time()
+        )
 
     def note(self, message: str) -> None:
         line = f"[{self.progress.total:>5} actions, {self.labeled_fraction():6.1%}] {message}"
@@ -189,303 +209,254 @@ class Expert:
         self.snapshot()
         return self.progress
 
-    # ---- the guided session ------------------------------------------------------------------
+    # ---- the queue-driven session ------------------------------------------------------------
 
     def run_guided(self) -> Progress:
         self.setup_classes()
         self.snapshot()
-        available = self.algorithms = self.client.algorithms()
-        wanted = self.strategy.feature_algorithm
-        if wanted is None:  # the train page's suggestions, in its order: the first ranks pages
-            extractors = self.client.training_suggestion(self.dataset_id)["untrained"] or ["pca"]
-        else:
-            extractors = [wanted if wanted in available else "pca"]
-        trained = [self._features(key) for key in extractors]
-        self.feature_id = trained[0]
-        self.compare = wanted is None and len(trained) > 1
-        classifier = self.strategy.classifier_algorithm
-        rounds = 0 if classifier in available else self.strategy.max_classifier_rounds
-        page, retry_at = self.strategy.first_page, 0
-        follow: tuple[str, list[int]] | None = None  # the class and items of the last clean page
-        unseeded = set(self.class_ids)  # classes short of min_per_class labels or of seed pages
+        stalled = 0
         while not self.done():
-            labeled = self.progress.timeline[-1][1]
-            if self.compare and labeled >= 2 * max(self.reported_at, len(self.class_ids)):
-                self._feature_report()  # what separates the labels best changes as they grow
-            if unseeded:
-                unseeded = self._seed_round(self.feature_id, unseeded)
-                continue
-            if rounds < self.strategy.max_classifier_rounds and labeled >= retry_at:
-                rounds += 1
-                gained = self._classifier_round(classifier)
-                if gained < self.small_gain():  # little left it can tell: grow first
-                    retry_at = labeled + gained + max(20, len(self.truth) // 20)
-                continue
-            # a classifier's penultimate features know the classes: its pages are cleaner
-            page, follow = self._similarity_round(self.classifier_id or self.feature_id, page, follow)
-            if page == 0:
+            before = self.progress.timeline[-1][1:]
+            answer = self.queue.next_actions(self.dataset_id, self.strategy.suggestions)
+            stopping = answer.get("stopping")
+            if stopping is None:  # the queue does not carry the estimate: ask for it beside it
+                stopping = self._estimate()
+            if self._can_stop(stopping):
+                self._auto_label(answer, stopping)
+                self.snapshot()
+                self.stopped_by = "auto-label the rest"
                 break
-        self.snapshot()
+            suggestion = next((s for s in answer["suggestions"] if self._what(s) not in self.passed), None)
+            if suggestion is None:
+                self.stopped_by = "nothing left to suggest: " + "; ".join(answer.get("needs") or ["-"])
+                self.note(self.stopped_by)
+                break
+            self.suggested_kinds[suggestion["kind"]] += 1
+            self._carry_out(suggestion)
+            self.snapshot()
+            stalled = stalled + 1 if self.progress.timeline[-1][1:] == before else 0
+            if stalled >= self.strategy.stall_steps:
+                self.stopped_by = f"{stalled} steps in a row changed no label"
+                self.note(self.stopped_by)
+                break
+        if not self.stopped_by:
+            if self.labeled_fraction() >= self.target:
+                self.stopped_by = "target reached"
+            else:
+                self.stopped_by = "time budget spent" if self.out_of_time() else "action cap"
         return self.progress
 
-    def _feature_report(self) -> None:
-        """Run the feature report, as its button on the models page does; follow its choice."""
+    @staticmethod
+    def _what(s: dict[str, Any]) -> str:
+        """A suggestion by what it asks (its key also holds the label state, which moves on)."""
+        return json.dumps(
+            [s["kind"], s.get("label_id"), s.get("model_id"), sorted(s.get("item_ids") or [])[:50],
+             s.get("params") or {}],
+            sort_keys=True, default=str,
+        )  # fmt: skip
+
+    def _estimate(self) -> dict[str, Any] | None:
         try:
-            report = self.client.run_feature_report(self.dataset_id)
-        except ApiError as exc:  # too few labels of two classes yet: try again later
-            self.note(f"feature report refused: {exc}")
-            return
-        finally:
-            self.reported_at = self.progress.timeline[-1][1]
-        self.progress.add("job")
-        if report["best_model_id"] is not None:
-            self.feature_id = int(report["best_model_id"])
-        self.note(f"feature report: {report['explanation']}")
-
-    def _params(self, algorithm: str, given: dict[str, Any]) -> dict[str, Any]:
-        """The strategy's parameters, with the quick epoch cap where the algorithm has epochs."""
-        params = dict(given)
-        schema = self.algorithms[algorithm]["parameters_schema"].get("properties", {})
-        if self.strategy.quick_epochs and "epochs" in schema and "epochs" not in params:
-            params["epochs"] = self.strategy.quick_epochs
-        if "seed" in schema and "seed" not in params:  # another seed: another run of the study
-            params["seed"] = self.strategy.seed
-        return params
-
-    def _seed_round(self, model_id: int, unseeded: set[str]) -> set[str]:
-        """Label a similarity page around an unlabeled item of the class seeded least (then with
-        the fewest labels), found by looking through the unlabeled gallery; returns the classes
-        still short. A class not seen among ``scan`` unlabeled items is left to later rounds."""
-        counts = Counter(self.truth[i] for i in self.client.labels(self.dataset_id))
-        short = {
-            name
-            for name in unseeded
-            if counts[name] < self.strategy.min_per_class
-            or self.seed_pages[name] < self.strategy.seeds_per_class
-        }
-        if not short:
-            return short
-        wanted = min(sorted(short), key=lambda name: (self.seed_pages[name], counts[name]))
-        self.seed_pages[wanted] += 1
-        gallery = self.client.first_unlabeled(self.dataset_id, self.strategy.scan)
-        query = next((item["id"] for item in gallery if self.truth[item["id"]] == wanted), None)
-        if query is None:
-            self.note(f"no unlabeled {wanted} among the first {len(gallery)}: left to later rounds")
-            return short - {wanted}
-        self._label_page(model_id, wanted, [query], self.strategy.first_page, by_hand=True)
-        return short
-
-    def _features(self, algorithm: str) -> int:
-        given = self.strategy.feature_params if algorithm == self.strategy.feature_algorithm else {}
-        params = self._params(algorithm, given)
-        schema = self.algorithms[algorithm]["parameters_schema"].get("properties", {})
-        if self.strategy.extractor_epochs and "epochs" in schema and "epochs" not in given:
-            params["epochs"] = min(
-                params.get("epochs", schema["epochs"]["default"]), self.strategy.extractor_epochs
-            )
-        train = self.client.run_job(
-            kind="train", dataset_id=self.dataset_id, algorithm=algorithm, parameters=params
-        )
-        self.progress.add("job")
-        self.client.run_job(kind="infer", model_id=train["model_id"])
-        self.progress.add("job")
-        self.note(f"{algorithm} model {train['model_id']} trained and its vectors computed")
-        return int(train["model_id"])
-
-    def _ranked(self, model_id: int, query: list[int], page: int, mode: str = "mean") -> list[int]:
-        try:
-            rows = self.client.similar(self.dataset_id, model_id, query, page, mode)
-        except ApiError as exc:
-            if exc.status != 404 or "build-index" not in str(exc):
+            return self.queue.stopping_estimate(self.dataset_id)
+        except LabelwiseError as exc:
+            if exc.status != 404:
                 raise
-            self.client.run_job(kind="build-index", model_id=model_id)
-            self.progress.add("job")
-            rows = self.client.similar(self.dataset_id, model_id, query, page, mode)
-        return [row["item_id"] for row in rows]
+            return None  # a server without the stopping estimate
 
-    def _similarity_round(
-        self, model_id: int, page: int, follow: tuple[str, list[int]] | None
-    ) -> tuple[int, tuple[str, list[int]] | None]:
-        """Label one page of similar items; returns the next page size (0: nothing left) and the
-        class to follow next (after a clean page, its accepted items are the next query)."""
-        if follow is not None:
-            wanted, query = follow
+    def _can_stop(self, stopping: dict[str, Any] | None) -> bool:
+        if not stopping or stopping.get("model_id") is None:
+            return False
+        accuracy = stopping.get("expected_accuracy")
+        count = int(stopping.get("auto_label_count") or 0)
+        labeled = self.progress.timeline[-1][1]
+        return (
+            accuracy is not None
+            and accuracy >= self.strategy.stop_accuracy
+            and count > 0
+            and labeled + count >= self.target * len(self.truth)
+        )
+
+    def _auto_label(self, answer: dict[str, Any], stopping: dict[str, Any]) -> None:
+        """One click: "auto-label the rest" on what the estimate showed."""
+        self.progress.add("auto_label")
+        done = self.queue.auto_label_rest(self.dataset_id, stopping)
+        self.auto_labeled = int(done["labeled"])
+        self.note(
+            f"auto-labeled the rest at p >= {stopping['threshold']}: expected accuracy "
+            f"{stopping['expected_accuracy']:.3f}, {done['labeled']} labeled"
+        )
+
+    def _carry_out(self, s: dict[str, Any]) -> None:
+        kind = s["kind"]
+        if kind in BATCH_KINDS:
+            self._batch(s)
+        elif kind == "label_items":
+            self._by_hand(s)
+        elif kind == "review_suspects":
+            self._review(s)
+        elif kind == "add_classes":
+            self.passed.add(self._what(s))  # every class of the truth exists from the start
+            self.note(f"passed over: {s['title']}")
+        elif kind == "auto_label_rest":
+            self.passed.add(self._what(s))  # not yet: the estimate is below the expert's bar
+            self.note(f"not yet: {s['title']}")
         else:
-            unlabeled = self.client.first_unlabeled(self.dataset_id)
-            if not unlabeled:
-                return 0, None
-            query = [unlabeled[0]["id"]]
-            wanted = self.truth[query[0]]
-        precision, accepted = self._label_page(model_id, wanted, query, page, by_hand=follow is None)
-        if precision >= self.strategy.clean_page and accepted:
-            return min(self.strategy.max_page, page * 2), (wanted, accepted[:20])
-        if precision < 0.75:
-            return max(self.strategy.min_page, page // 2), None
-        return page, None
+            self._job(s)
 
-    def _label_page(
-        self, model_id: int, wanted: str, query: list[int], page: int, by_hand: bool
-    ) -> tuple[float, list[int]]:
-        """Label the items of class ``wanted`` on a page of ``page`` items ranked by similarity to
-        ``query`` (an unlabeled query item the ranking leaves out is labeled by hand, when
-        ``by_hand``); returns the page's precision and the items labeled from it."""
-        ranked = self._ranked(model_id, query, page)
-        if by_hand and query[0] not in ranked:
-            self.client.tag(self.dataset_id, query[:1], self.class_ids[wanted])
-            self.progress.add("manual")
-        belongs = [self.truth[i] == wanted for i in ranked]
-        choice = choose_selection(belongs)
-        accepted = [i for i, keep in zip(ranked, choice.keep, strict=True) if keep]
-        if accepted and not choice.batch:  # one tile worth labeling: its hotkey, no batch
-            self.client.tag(self.dataset_id, accepted, self.class_ids[wanted])
-            self.progress.add("manual")
-        elif accepted:
-            self.client.label_similar(
-                self.dataset_id, model_id, query, accepted, self.class_ids[wanted], shown=len(ranked)
+    def _batch(self, s: dict[str, Any]) -> None:
+        items = [int(i) for i in s["item_ids"] if int(i) not in self.current]
+        label_id = s["label_id"]
+        name = self.names.get(label_id, "?")
+        if not items or label_id is None:
+            self.passed.add(self._what(s))
+            return
+        right = {i: self.truth.get(i) == name for i in items}
+        precision = sum(right.values()) / len(items)
+        deselected = 0
+        flagged: set[int] = set()
+        kept = list(items)
+        if self.strategy.guardrails and s.get("model_id") is not None:
+            flagged = set(self.queue.batch_flags(self.dataset_id, s["model_id"], items, label_id)) & set(
+                items
             )
-            self.progress.add("batch")
-            self.progress.add("deselect", choice.deselects)
-        self.snapshot()
-        precision = sum(belongs) / max(1, len(ranked))
-        self.note(f"similarity page of {len(ranked)} for {wanted}: precision {precision:.2f}")
-        return precision, accepted
-
-    def _classifier_round(self, algorithm: str) -> int:
-        """Train on the labels so far, look down the probability gallery, apply what looks right.
-
-        For each class the expert reads the gallery from the most probable item down, a page of
-        ``review_size`` at a time (looking is free, clicks count), and stops at the first page
-        with more wrong items than ``max_review_error``. The pages read clean are applied in one
-        click (a threshold at the last of them) and every wrong item on them is fixed. A class
-        stuck at the top last round, or every class in a round that adds little, is read again at
-        ``relaxed_review_error``. Returns the labels gained."""
-        before = self.progress.timeline[-1][1]
-        train = self.client.run_job(
-            kind="train",
-            dataset_id=self.dataset_id,
-            algorithm=algorithm,
-            parameters=self._params(algorithm, self.strategy.classifier_params),
-        )
-        self.progress.add("job")
-        model_id = int(train["model_id"])
-        self.client.run_job(kind="infer", model_id=model_id)
-        self.progress.add("job")
-        # Even a classifier whose batches fail review separates the classes better than the
-        # first features: the next similarity pages rank by its features.
-        self.classifier_id = model_id
-        by_class: dict[int, list[tuple[int, float]]] = {}
-        threshold = self.strategy.gallery_from
-        for row in self.client.probability_candidates(self.dataset_id, model_id, threshold):
-            by_class.setdefault(int(row["label_id"]), []).append(
-                (int(row["item_id"]), float(row["probability"]))
-            )
-        if not by_class:
-            self.note(f"classifier {model_id}: nothing above {threshold}")
-            return 0
-        name_of = {class_id: name for name, class_id in self.class_ids.items()}
-        verdicts, passed = [], {}
-        for label_id, rows in sorted(by_class.items()):
-            # a class whose gallery read wrong at the top last time too: take the pages that are
-            # mostly right and fix the few wrong items, which the next classifier learns from
-            stuck = name_of[label_id] in self.stuck
-            tolerance = self.strategy.relaxed_review_error if stuck else self.strategy.max_review_error
-            passed[label_id], verdict = self._apply_gallery(model_id, name_of[label_id], rows, tolerance)
-            verdicts.append(f"{verdict} (relaxed)" if stuck else verdict)
-        if sum(passed.values()) < self.small_gain():  # nothing read clean: the same
-            for label_id in [label_id for label_id, cut in passed.items() if cut == 0]:
-                _, verdict = self._apply_gallery(
-                    model_id, name_of[label_id], by_class[label_id], self.strategy.relaxed_review_error
-                )
-                verdicts.append(f"then {verdict}")
-        self.stuck = {name_of[label_id] for label_id, cut in passed.items() if cut == 0}
-        labeled, _ = self.snapshot()
-        self.note(f"classifier {model_id}: " + "; ".join(verdicts))
-        return labeled - before
-
-    def _apply_gallery(
-        self, model_id: int, name: str, rows: list[tuple[int, float]], max_error: float
-    ) -> tuple[int, str]:
-        """Read one class's gallery (``rows``: item, probability, most probable first), apply what
-        reads right at ``max_error`` and fix the wrong items in it; returns how many were applied
-        and a line for the log."""
-        belongs = [self.truth[item] == name for item, _ in rows]
-        probabilities = [p for _, p in rows]
-        cut = clean_prefix(
-            probabilities, belongs, self.strategy.review_size, max_error, min_cut=self.strategy.min_page
-        )
-        verdict = f"{name} {cut}/{len(rows)}"
-        if cut == 0:
-            return 0, verdict
-        threshold = rows[cut - 1][1]
-        self.client.apply_probability(self.dataset_id, model_id, threshold, label_id=self.class_ids[name])
+            if flagged:
+                kept = [i for i in items if i not in flagged]
+                deselected += 1  # "f": every flagged tile out in one key
+        look = self.strategy.look_pages * self.strategy.page_size
+        first_page = kept[: self.strategy.page_size]
+        if not any(right[i] for i in first_page):
+            self.passed.add(self._what(s))
+            self.note(f"passed over (nothing right on its first page): {s['title']}")
+            return
+        keep, clicks = batch_choice([right[i] for i in kept], look, self.strategy.max_seen_error)
+        if sum(keep) < clicks + deselected + 1:  # fewer labels than clicks: by hand is as quick
+            self.passed.add(self._what(s))
+            self.note(f"passed over (fewer labels than clicks): {s['title']}")
+            return
+        kept = [i for i, k in zip(kept, keep, strict=True) if k]
+        deselected += clicks
+        self.progress.add("deselect", deselected)
         self.progress.add("batch")
-        wrong = [item for (item, _), right in zip(rows[:cut], belongs[:cut], strict=True) if not right]
-        for item in wrong:
-            self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]], kind="review")
-            self.progress.add("fix")
-        return cut, f"{verdict} applied, {len(wrong)} fixed"
+        try:
+            result = self.queue.accept(self.dataset_id, s["key"], kept, label_id)
+        except LabelwiseError as exc:
+            self.note(f"accept refused ({exc}): {s['title']}")
+            if exc.status != 409:
+                self.passed.add(self._what(s))
+            return
+        wrong = sum(1 for i in kept if not right[i])
+        self.batches.append(
+            BatchRecord(
+                kind=s["kind"],
+                label=name,
+                suggested=len(items),
+                expected_precision=s.get("expected_precision"),
+                precision_as_suggested=round(precision, 4),
+                flagged=len(flagged),
+                flagged_wrong=sum(1 for i in flagged if not right[i]),
+                deselected=deselected,
+                kept=len(kept),
+                labeled=int(result.get("labeled", len(kept))),
+                wrong_written=wrong,
+            )
+        )
+        promised = s.get("expected_precision")
+        self.note(
+            f"{s['kind']} {name}: {len(kept)} of {len(items)} kept ({len(flagged)} flagged, "
+            f"{deselected} deselect clicks), precision {precision:.3f}"
+            + (f" (promised {promised:.3f})" if promised is not None else "")
+            + f", {wrong} wrong written"
+        )
+
+    def _by_hand(self, s: dict[str, Any]) -> None:
+        items = [int(i) for i in s["item_ids"] if int(i) not in self.current and int(i) in self.truth]
+        if not items:
+            self.passed.add(self._what(s))
+            return
+        by_class: dict[str, list[int]] = {}
+        for item in items:
+            by_class.setdefault(self.truth[item], []).append(item)
+        for name, ids in by_class.items():
+            for item in ids:  # one keypress per item: the class's hotkey
+                self.client.tag(self.dataset_id, [item], self.class_ids[name])
+                self.progress.add("manual")
+        self.note(f"labeled {len(items)} by hand: {s['title']}")
+
+    def _review(self, s: dict[str, Any]) -> None:
+        model_id = s.get("model_id")
+        items = [int(i) for i in s.get("item_ids") or []]
+        if not items and model_id is not None:
+            items = [int(x["item_id"]) for x in self.queue.label_suspects(self.dataset_id, model_id)]
+        fixed = kept = 0
+        for item in items:
+            now = self.current.get(item)
+            if not now or item not in self.truth:
+                continue
+            want = self.class_ids[self.truth[item]]
+            if now == [want]:
+                self.queue.review(self.dataset_id, item, "keep", None, model_id)
+                self.progress.add("review")
+                kept += 1
+            else:
+                self.queue.review(self.dataset_id, item, "relabel", want, model_id)
+                self.progress.add("fix")
+                fixed += 1
+        if not fixed and not kept:
+            self.passed.add(self._what(s))
+        self.note(f"reviewed suspects: {fixed} fixed, {kept} kept")
+
+    def _job_parameters(self, s: dict[str, Any]) -> dict[str, Any] | None:
+        """Fewer epochs on the train form, where the algorithm has them and the machine is slow."""
+        algorithm = (s.get("params") or {}).get("algorithm")
+        if (
+            self.strategy.max_epochs is None
+            or s["kind"] not in ("retrain", "train_extractor")
+            or not algorithm
+        ):
+            return None
+        if self.algorithms is None:
+            self.algorithms = {a["key"]: a for a in self.client.algorithms()}
+        epochs = (self.algorithms.get(algorithm, {}).get("parameters_schema") or {}).get("properties", {})
+        epochs = epochs.get("epochs")
+        if epochs is None:
+            return None
+        given = (s.get("params") or {}).get("parameters", {}).get("epochs", epochs.get("default"))
+        return {"epochs": min(int(given or self.strategy.max_epochs), self.strategy.max_epochs)}
+
+    def _job(self, s: dict[str, Any]) -> None:
+        what = self._what(s)
+        self.job_runs[what] += 1
+        if self.job_runs[what] >= self.strategy.max_job_repeats:
+            self.passed.add(what)
+        try:
+            result = self.queue.accept(self.dataset_id, s["key"], parameters=self._job_parameters(s))
+        except LabelwiseError as exc:
+            self.passed.add(what)
+            self.note(f"could not start ({exc}): {s['title']}")
+            return
+        self.progress.add("job")
+        self.note(f"started {s['kind']}: {s['title']} (jobs {result.get('job_ids')})")
+        started = time.perf_counter()
+        errors = self.queue.wait_jobs([int(j) for j in result.get("job_ids") or []])
+        if errors:
+            self.passed.add(what)
+        took = time.perf_counter() - started
+        self.note(
+            f"{s['kind']}: {s['title']} ({took:.0f} s){' FAILED: ' + '; '.join(errors) if errors else ''}"
+        )
 
 
-def clean_prefix(
-    probabilities: list[float], belongs: list[bool], page: int, max_error: float, min_cut: int = 8
-) -> int:
-    """How many of a class's gallery items (most probable first) a reviewer accepts: whole pages
-    down to the first one with more than ``max_error`` of its items wrong, and the top of that
-    page while it still reads right (at least ``min_cut`` items, ending on a right one, no more
-    than ``max_error`` of them wrong); then back to a probability the next item does not share,
-    so that a threshold labels exactly these."""
-    accepted = 0
-    for start in range(0, len(belongs), page):
-        shown = belongs[start : start + page]
-        if shown.count(False) <= max_error * len(shown):
-            accepted = start + len(shown)
-            continue
-        wrong = np.cumsum(np.logical_not(shown))
-        tops = [k for k in range(min_cut, len(shown)) if shown[k - 1] and wrong[k - 1] <= max_error * k]
-        accepted = start + max(tops, default=0)
-        break
-    while 0 < accepted < len(probabilities) and probabilities[accepted] >= probabilities[accepted - 1]:
-        accepted -= 1
-    return accepted
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which tiles of a page to label, the clicks it takes beyond the one that labels a batch, and
-    whether it is a batch at all (one tile is labeled by hand, with its hotkey: one action)."""
-
-    keep: list[bool]
-    deselects: int
-    batch: bool = True
-
-
-def choose_selection(belongs: list[bool]) -> Selection:
-    """The way through a ranked page (tiles start selected) that gives most labels per action.
-
-    The ways, each labeling only items that belong: deselect every wrong tile; keep the top ``k``
-    (click tile ``k + 1``, Shift-click the last: the rest drop; one click if only the last tile
-    drops) and deselect the wrong tiles above the cut; or label the first right tile by hand and
-    leave the page. (Selecting none and picking the right tiles costs more per label than the
-    hotkey.) A cut leaves the tail's right items for a later page or the classifier.
-    """
-    n, right = len(belongs), sum(belongs)
-    if right == 0:
-        return Selection([False] * n, 0)
-    first = belongs.index(True)
-    options = [
-        (right / (n - right + 1), Selection(list(belongs), n - right)),
-        (1.0, Selection([i == first for i in range(n)], 0, batch=False)),
+def calibration(batches: list[BatchRecord]) -> dict[str, Any]:
+    """The queue's promised precision against the measured one, per accepted batch."""
+    pairs = [
+        (b.expected_precision, b.precision_as_suggested) for b in batches if b.expected_precision is not None
     ]
-    kept_right = kept_wrong = 0
-    for k in range(1, n):  # keep the first k tiles
-        kept_right += belongs[k - 1]
-        kept_wrong += not belongs[k - 1]
-        if not belongs[k - 1] or belongs[k]:
-            continue  # a sensible cut ends on a right tile and drops a wrong one
-        clicks = kept_wrong + (1 if k == n - 1 else 2)
-        keep = [b and i < k for i, b in enumerate(belongs)]
-        options.append((kept_right / (clicks + 1), Selection(keep, clicks)))
-    return max(options, key=lambda option: option[0])[1]
+    gap = sum(abs(e - m) for e, m in pairs) / len(pairs) if pairs else None
+    return {
+        "batches": len(pairs),
+        "mean_absolute_gap": round(gap, 4) if gap is not None else None,
+        "pairs": pairs,
+    }
 
 
 def summarize(progress: Progress, items: int, wall: float, job_wait: float, jobs: int) -> dict[str, Any]:
@@ -510,18 +481,32 @@ def summarize(progress: Progress, items: int, wall: float, job_wait: float, jobs
 
 def timed_run(expert: Expert, guided: bool) -> dict[str, Any]:
     start = time.perf_counter()
-    waited_before = expert.client.job_wait_seconds
-    jobs_before = len(expert.client.jobs)
+    waited_before = expert.queue.job_wait_seconds
+    jobs_before = len(expert.queue.jobs)
     progress = expert.run_guided() if guided else expert.run_manual()
     wall = time.perf_counter() - start
     result = summarize(
         progress,
         len(expert.truth),
         wall,
-        expert.client.job_wait_seconds - waited_before,
-        len(expert.client.jobs) - jobs_before,
+        expert.queue.job_wait_seconds - waited_before,
+        progress.actions.get("job", 0),
     )
-    labeled = expert.client.labels(expert.dataset_id)
-    left = Counter(name for item, name in expert.truth.items() if item not in labeled)
+    result["jobs_run"] = len(expert.queue.jobs) - jobs_before  # what the started suggestions ran
+    left = Counter(name for item, name in expert.truth.items() if item not in expert.current)
     result["unlabeled_by_class"] = dict(sorted(left.items()))  # what the session left, and why
+    if guided:
+        written = sum(b.labeled for b in expert.batches)
+        wrong = sum(b.wrong_written for b in expert.batches)
+        result.update(
+            guardrails=expert.strategy.guardrails,
+            stopped_by=expert.stopped_by,
+            batches=[vars(b) for b in expert.batches],
+            batch_labels_written=written,
+            batch_wrong_written=wrong,
+            batch_wrong_share=round(wrong / written, 4) if written else None,
+            calibration=calibration(expert.batches),
+            auto_labeled=expert.auto_labeled,
+            suggested_kinds=dict(expert.suggested_kinds),
+        )
     return result

@@ -1,22 +1,37 @@
-"""The study's figures: the table printed, the targets checked, the plot drawn."""
+"""The study's figures: the table printed, the targets checked, the plots drawn."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+MODES = ("guided", "guided_without_guardrails", "manual")
+CALIBRATION_GAP = 0.05  # issue 18: mean absolute gap of promised and measured batch precision
+FEWER_THAN_MANUAL = 5.0  # issue 18 on real data: at least this many times fewer actions
 
-def check_targets(guided: dict[str, Any], fraction: float, accuracy: float, actions_per_label: float) -> dict:
+
+def check_targets(
+    guided: dict[str, Any], manual: dict[str, Any], fraction: float, accuracy: float, actions_per_label: float
+) -> dict[str, Any]:
+    """Issue 18's targets for the queue-driven session. Manual labeling takes one action per
+    label, so "x times fewer actions than manual at the same coverage" is labels per action."""
+    gap = guided.get("calibration", {}).get("mean_absolute_gap")
+    fewer = guided["labels_per_action"] if manual["accuracy"] >= guided["accuracy"] else None
     return {
         "labeled_fraction": {"target": fraction, "value": guided["labeled_fraction"],
                              "met": guided["labeled_fraction"] >= fraction},
         "accuracy": {"target": accuracy, "value": guided["accuracy"], "met": guided["accuracy"] >= accuracy},
         "actions_per_label": {"target": actions_per_label, "value": guided["actions_per_label"],
                               "met": guided["actions_per_label"] <= actions_per_label},
+        "times_fewer_actions_than_manual": {"target": FEWER_THAN_MANUAL, "value": fewer,
+                                            "met": fewer is not None and fewer >= FEWER_THAN_MANUAL},
+        "calibration_gap": {"target": CALIBRATION_GAP, "value": gap,
+                            "met": gap is not None and gap <= CALIBRATION_GAP},
     }  # fmt: skip
 
 
 def print_report(results: dict[str, Any]) -> None:
+    modes = [m for m in MODES if m in results]
     rows = [
         ("items", "items", "{}"),
         ("labeled", "labeled", "{}"),
@@ -29,19 +44,35 @@ def print_report(results: dict[str, Any]) -> None:
         ("waiting for jobs (s)", "job_wait_seconds", "{:.1f}"),
         ("jobs started", "jobs_started", "{}"),
     ]
-    print(f"{'':<24}{'guided':>14}{'manual':>14}")
+    titles = {"guided": "queue", "guided_without_guardrails": "queue, no flags", "manual": "manual"}
+    print(f"{'':<24}" + "".join(f"{titles[m]:>17}" for m in modes))
     for title, key, fmt in rows:
-        print(f"{title:<24}{fmt.format(results['guided'][key]):>14}{fmt.format(results['manual'][key]):>14}")
-    kinds = results["guided"]["actions_by_kind"]
-    print("guided actions by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
-    left = ", ".join(f"{k} {v}" for k, v in results["guided"].get("unlabeled_by_class", {}).items())
-    print(f"left unlabeled (guided), by true class: {left or 'none'}")
+        print(f"{title:<24}" + "".join(f"{fmt.format(results[m][key]):>17}" for m in modes))
+    for mode in modes[:-1]:
+        run = results[mode]
+        kinds = ", ".join(f"{k} {v}" for k, v in run["actions_by_kind"].items())
+        print(f"{titles[mode]}: actions by kind: {kinds}; stopped: {run.get('stopped_by')}")
+        left = ", ".join(f"{k} {v}" for k, v in run.get("unlabeled_by_class", {}).items())
+        print(f"{titles[mode]}: left unlabeled by true class: {left or 'none'}")
+        share = run.get("batch_wrong_share")
+        print(
+            f"{titles[mode]}: batches wrote {run.get('batch_labels_written', 0)} labels, "
+            f"{run.get('batch_wrong_written', 0)} wrong before any fix"
+            + (f" ({share:.2%})" if share is not None else "")
+        )
+        calibration = run.get("calibration") or {}
+        if calibration.get("mean_absolute_gap") is not None:
+            print(
+                f"{titles[mode]}: calibration over {calibration['batches']} batches: mean |promised - "
+                f"measured| precision = {calibration['mean_absolute_gap']:.3f}"
+            )
     manual, guided = results["manual"], results["guided"]
     if guided["actions"]:
-        print(f"actions, manual / guided: {manual['actions'] / guided['actions']:.1f}x fewer with guidance")
+        print(f"actions, manual / queue: {manual['actions'] / guided['actions']:.1f}x fewer with the queue")
     for name, check in results["targets"].items():
         verdict = "OK" if check["met"] else "MISSED"
-        print(f"target {name}: {check['value']:.4f} vs {check['target']:.4f}  {verdict}")
+        value = "n/a" if check["value"] is None else f"{check['value']:.4f}"
+        print(f"target {name}: {value} vs {check['target']:.4f}  {verdict}")
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -51,8 +82,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for mode, style in (("guided", "-"), ("manual", "--")):
+    styles = {"guided": "-", "guided_without_guardrails": "-.", "manual": "--"}
+    for mode in (m for m in MODES if m in results):
         timeline = results[mode]["timeline"]
+        style = styles[mode]
         ax.step(
             [t[0] for t in timeline], [t[2] for t in timeline], style, where="post", label=f"{mode}: correct"
         )
@@ -61,10 +94,38 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.axhline(results["folder_items"] * results["target_fraction"], color="grey", lw=0.8, ls=":")
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlim(left=0)  # symlog would otherwise show an empty negative half
-    ax.set_xlabel("actions (clicks that label, deselections, manual labels, jobs)")
+    ax.set_xlabel("actions (accepts, deselections, fixes, manual labels, jobs)")
     ax.set_ylabel("items")
     ax.set_title("Labeled and correctly labeled items against actions")
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_calibration(results: dict[str, Any], path: Path) -> None:
+    """Each accepted batch: the precision the queue promised against the one measured."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    for mode, marker in (("guided", "o"), ("guided_without_guardrails", "x")):
+        calibration = (results.get(mode) or {}).get("calibration") or {}
+        pairs = calibration.get("pairs") or []
+        if pairs:
+            gap = calibration["mean_absolute_gap"]
+            ax.scatter([p[0] for p in pairs], [p[1] for p in pairs], marker=marker, alpha=0.7,
+                       label=f"{mode}: {len(pairs)} batches, mean gap {gap:.3f}")  # fmt: skip
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("expected precision (the queue's promise)")
+    ax.set_ylabel("measured precision (ground truth)")
+    ax.set_title("Calibration of accepted batches")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

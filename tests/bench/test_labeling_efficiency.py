@@ -11,8 +11,10 @@ import pytest
 
 from backend.demo import generate_demo
 from bench.labeling_efficiency import main
-from bench.labeling_efficiency.expert import ACTION_KINDS, Selection, choose_selection, clean_prefix
+from bench.labeling_efficiency.expert import ACTION_KINDS, Expert, Strategy, batch_choice, timed_run
 from tests.live import live_app
+
+MODES = ("guided", "guided_without_guardrails", "manual")
 
 pytestmark = pytest.mark.ml
 
@@ -38,15 +40,14 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         main(
             [
                 "--url", url, "--folder", str(folder), "--truth", str(truth_csv), "--out", str(out),
-                "--quick", "--target", "0.9",
-                "--classifier-params", '{"epochs": 20}', "--max-classifier-rounds", "2",
+                "--target", "0.9", "--guardrails", "both", "--max-epochs", "2",
             ]
         )  # fmt: skip
         report = json.loads((out / "report.json").read_text())
         truth = _truth(truth_csv)
         with httpx.Client(base_url=f"{url}/api/v1") as client:
             recomputed = {}
-            for mode in ("guided", "manual"):
+            for mode in MODES:
                 dataset_id = report[mode]["dataset_id"]
                 items = client.get(f"/datasets/{dataset_id}/items", params={"limit": 500}).json()["items"]
                 classes = {c["id"]: c["name"] for c in client.get(f"/datasets/{dataset_id}/classes").json()}
@@ -58,11 +59,12 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
                     if [classes[c] for c in row["label_ids"]] == [truth[uri[row["item_id"]]]]
                 )
                 recomputed[mode] = (len(labels), correct)
-                events = client.get(f"/datasets/{dataset_id}/events", params={"limit": 500}).json()
+                events = client.get(f"/datasets/{dataset_id}/events", params={"limit": 500}).json()["events"]
                 recomputed[mode + "_events"] = events
 
     assert (out / "labeling_efficiency.png").stat().st_size > 5000
-    for mode in ("guided", "manual"):
+    assert (out / "calibration.png").stat().st_size > 5000
+    for mode in MODES:
         run = report[mode]
         assert run["items"] == len(truth) == 96
         assert sum(run["actions_by_kind"].values()) == run["actions"]
@@ -76,18 +78,28 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         assert run["actions_by_kind"]["job"] == run["jobs_started"]
         assert sum(run["unlabeled_by_class"].values()) == run["items"] - run["labeled"]
         assert set(run["unlabeled_by_class"]) <= set(truth.values())
-    manual, guided = report["manual"], report["guided"]
+    manual = report["manual"]
     assert manual["actions"] == manual["actions_by_kind"]["manual"] == manual["labeled"]
     assert manual["accuracy"] == 1.0 and manual["jobs_started"] == 0
     assert manual["labeled_fraction"] >= 0.9
-    assert guided["jobs_started"] >= 2  # a feature extractor trained and its vectors computed
-    # every class is seeded (a similarity page around one of its items) before the first classifier
-    log = guided["log"]
-    first_classifier = next(i for i, line in enumerate(log) if "] classifier " in line)
-    seeded = {line.split(" for ")[1].split(":")[0] for line in log[:first_classifier] if " for " in line}
-    assert seeded == set(truth.values()), log[:first_classifier]
-    assert guided["labeled_fraction"] >= 0.9
-    assert report["targets"]["labeled_fraction"]["met"] is True
+    for mode in ("guided", "guided_without_guardrails"):
+        run, events = report[mode], recomputed[mode + "_events"]
+        assert run["guardrails"] is (mode == "guided")
+        # the expert acted only through the queue: every batch event is one it accepted, and
+        # each accepted batch wrote what the report says (its kept items, with the class named)
+        batch_events = [e for e in events if e["kind"] in ("similarity", "probability")]
+        assert len(batch_events) == run["actions_by_kind"]["batch"] == len(run["batches"])
+        assert sum(e["tag_count"] for e in batch_events) == run["batch_labels_written"]
+        assert run["batch_labels_written"] == sum(b["labeled"] for b in run["batches"])
+        manual_events = [e for e in events if e["kind"] == "manual"]
+        assert len(manual_events) == run["actions_by_kind"]["manual"]
+        calibration = run["calibration"]
+        assert calibration["batches"] == len(calibration["pairs"])
+        if calibration["pairs"]:
+            gap = sum(abs(e - m) for e, m in calibration["pairs"]) / len(calibration["pairs"])
+            assert calibration["mean_absolute_gap"] == pytest.approx(gap, abs=1e-4)
+        assert run["stopped_by"]
+    assert report["targets"]["labeled_fraction"]["value"] == report["guided"]["labeled_fraction"]
 
 
 def test_a_truth_file_without_the_columns_is_refused(tmp_path):
@@ -97,36 +109,148 @@ def test_a_truth_file_without_the_columns_is_refused(tmp_path):
         main(["--folder", str(tmp_path), "--truth", str(bad), "--out", str(tmp_path / "o")])
 
 
-def test_the_expert_takes_the_most_labels_per_action_from_a_page():
-    assert choose_selection([True] * 6) == Selection([True] * 6, 0)
-    # a few wrong tiles among many right ones: deselect them one by one
-    mostly = [True] * 40 + [False, True, False] + [True] * 20
-    assert choose_selection(mostly) == Selection(mostly, 2)
-    # a page that turns: keep the top twelve (click tile 13, Shift-click the last), not 12 deselects
-    turning = choose_selection([True] * 12 + [False] * 12)
-    assert turning == Selection([True] * 12 + [False] * 12, 2)
-    # an outlier inside the kept top is deselected too; the right tile in the tail waits
-    page = [True, False, True, True, True, True, True, False, False, False, True, False]
-    assert choose_selection(page) == Selection([True, False] + [True] * 5 + [False] * 5, 3)
-    # a poor page: the first right tile by hand (one action), the page left
-    poor = [False, True, False, False, True, False, False]
-    assert choose_selection(poor) == Selection([i == 1 for i in range(7)], 0, batch=False)
-    assert choose_selection([False] * 5) == Selection([False] * 5, 0)
+def test_the_expert_reads_the_first_pages_of_a_batch_and_trusts_the_rest():
+    # few wrong among what was read: those deselected one by one, the unread tail kept
+    right = [True] * 9 + [False] + [True] * 5 + [False] * 3
+    keep, clicks = batch_choice(right, look=10, max_error=0.1)
+    assert clicks == 1 and keep == [True] * 9 + [False] + [True] * 8
+    # too many wrong among what was read: only the right ones read are kept, the tail dropped
+    keep, clicks = batch_choice([True, False, False, True, True, True], look=4, max_error=0.1)
+    assert keep == [True, False, False, True, False, False] and clicks == 3
+    # mostly wrong: "Select none" and the one right item is cheaper than seven deselects
+    keep, clicks = batch_choice([False] * 3 + [True] + [False] * 4, look=8, max_error=0.1)
+    assert keep == [False] * 3 + [True] + [False] * 4 and clicks == 2
+    # reading everything (look 0): every wrong item deselected, nothing wrong written
+    right = [True, False, True, True, False]
+    keep, clicks = batch_choice(right, look=0, max_error=0.5)
+    assert keep == right and clicks == 2
+    keep, clicks = batch_choice([True] * 4, look=2, max_error=0.0)
+    assert keep == [True] * 4 and clicks == 0
 
 
-def test_the_reviewer_accepts_the_gallery_down_to_the_first_page_that_looks_wrong():
-    probabilities = [1.0 - i / 1000 for i in range(10)]
-    # pages of 4, at most a quarter wrong: pages 1 and 2 pass (one wrong each), page 3 has two
-    belongs = [True, True, False, True, True, False, True, True, False, False]
-    assert clean_prefix(probabilities, belongs, page=4, max_error=0.25) == 8
-    assert clean_prefix(probabilities, belongs, page=4, max_error=0.0) == 0
-    assert clean_prefix(probabilities, [True] * 10, page=4, max_error=0.0) == 10
-    # the page that turns: its top is taken while it reads right (at least min_cut items)
-    falling = [1.0 - i / 100 for i in range(30)]
-    turning = [True] * 10 + [True, False] + [True] * 6 + [False] * 12
-    # page 2 has four wrong in ten; its top eight hold one of them (one in eight is within 0.125)
-    assert clean_prefix(falling, turning, page=10, max_error=0.125, min_cut=4) == 18
-    assert clean_prefix(falling, turning, page=10, max_error=0.125, min_cut=9) == 10
-    # a tie across the cut: a threshold cannot split it, so the cut moves up past it
-    tied = [0.99, 0.98, 0.97, 0.96, 0.95, 0.95, 0.94]
-    assert clean_prefix(tied, [True] * 5 + [False] * 2, page=5, max_error=0.0) == 4
+class FakeClient:
+    """What the expert uses of ``labelwise_client.Client``, in memory."""
+
+    def __init__(self, classes: list[str]) -> None:
+        self.class_rows = [{"id": i + 1, "name": n} for i, n in enumerate(classes)]
+        self.state: dict[int, list[int]] = {}
+        self.tags: list[tuple[list[int], int]] = []
+
+    def classes(self, dataset_id: int) -> list[dict]:
+        return self.class_rows
+
+    def labels(self, dataset_id: int) -> list[dict]:
+        return [{"item_id": i, "label_ids": ids} for i, ids in sorted(self.state.items())]
+
+    def tag(self, dataset_id: int, items: list[int], label: int) -> dict:
+        self.tags.append((list(items), label))
+        for item in items:
+            self.state[item] = [label]
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+class FakeQueue:
+    """A queue that suggests one probability batch, then every item left to label by hand."""
+
+    def __init__(self, client: FakeClient, batch: list[int], flags: set[int]) -> None:
+        self.client = client
+        self.batch, self.flags = batch, flags
+        self.accepted: list[tuple[str, list[int] | None, int | None]] = []
+        self.job_wait_seconds = 0.0
+        self.jobs: list[int] = []
+        self.flag_calls = 0
+        self.auto_calls = 0
+        self.estimate: float | None = None  # the stopping estimate's expected accuracy
+        self.truth: dict[int, str] = {}
+
+    def next_actions(self, dataset_id: int, limit: int = 10) -> dict:
+        unlabeled = [i for i in self.batch if i not in self.client.state and not self.accepted]
+        todo = [i for i in sorted(self.truth) if i not in self.client.state]
+        suggestions = []
+        if unlabeled:
+            suggestions.append(
+                {"key": "b1", "kind": "probability_batch", "title": "batch", "reason": "",
+                 "item_ids": unlabeled, "label_id": 1, "model_id": 7, "expected_precision": 0.8, "params": {}}
+            )  # fmt: skip
+        if todo:
+            suggestions.append(
+                {"key": "h1", "kind": "label_items", "title": "by hand", "reason": "", "item_ids": todo,
+                 "label_id": None, "model_id": None, "expected_precision": None, "params": {}}
+            )  # fmt: skip
+        return {"suggestions": suggestions, "needs": [], "stopping": None}
+
+    def stopping_estimate(self, dataset_id: int) -> dict:
+        left = [i for i in self.truth if i not in self.client.state]
+        return {"model_id": 7 if self.estimate else None, "threshold": 0.9, "unlabeled": len(left),
+                "auto_label_count": len(left), "expected_accuracy": self.estimate,
+                "seen_event_id": 1}  # fmt: skip
+
+    def auto_label_rest(self, dataset_id: int, estimate: dict) -> dict:
+        left = [i for i in self.truth if i not in self.client.state]
+        for item in left:  # the classifier's classes: all "ring"
+            self.client.state[item] = [1]
+        self.auto_calls += 1
+        return {"labeled": len(left)}
+
+    def batch_flags(self, dataset_id: int, model_id: int, item_ids: list[int], label_id: int) -> dict:
+        self.flag_calls += 1
+        return {i: ["far from the batch"] for i in item_ids if i in self.flags}
+
+    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None) -> dict:
+        self.accepted.append((key, item_ids, label_id))
+        self.client.tag(dataset_id, item_ids or [], label_id)
+        return {"labeled": len(item_ids or []), "job_ids": [], "batch_id": 1, "skipped": 0}
+
+
+@pytest.mark.parametrize("guardrails", [True, False])
+def test_the_queue_expert_counts_each_action_and_what_batches_wrote(guardrails):
+    truth = {i: "ring" for i in range(1, 9)} | {9: "peak", 10: "peak", 11: "peak", 12: "ring"}
+    client = FakeClient(["ring", "peak"])
+    # a batch of ten as "ring": items 9 and 10 are peaks; the guardrails flag 10 and 3
+    queue = FakeQueue(client, batch=list(range(1, 11)), flags={3, 10})
+    queue.truth = truth
+    strategy = Strategy(guardrails=guardrails, look_pages=1, page_size=4, max_seen_error=0.25)
+    expert = Expert(queue, 1, truth, strategy, target=1.0)
+    result = timed_run(expert, guided=True)
+
+    kept = queue.accepted[0][1]
+    if guardrails:  # "f" (one action) drops 3 and 10; the first four read (1 2 4 5) are right
+        assert kept == [1, 2, 4, 5, 6, 7, 8, 9] and result["actions_by_kind"]["deselect"] == 1
+        assert result["batch_wrong_written"] == 1 and queue.flag_calls == 1
+    else:  # the first four read are right: the rest is taken on trust, 9 and 10 written wrong
+        assert kept == list(range(1, 11)) and result["actions_by_kind"]["deselect"] == 0
+        assert result["batch_wrong_written"] == 2 and queue.flag_calls == 0
+    assert result["batch_wrong_share"] == pytest.approx(result["batch_wrong_written"] / len(kept))
+    (record,) = result["batches"]
+    assert record["expected_precision"] == 0.8 and record["precision_as_suggested"] == 0.8
+    assert result["calibration"]["mean_absolute_gap"] == pytest.approx(0.0)
+    # what the batch left and the by-hand items: one keypress each, with the true class
+    left = 12 - len(kept)
+    assert result["actions_by_kind"]["manual"] == left
+    assert result["actions_by_kind"]["batch"] == 1
+    assert result["actions"] == sum(result["actions_by_kind"].values())
+    assert result["labeled"] == 12 and result["labeled_fraction"] == 1.0
+    assert result["correct"] == 12 - result["batch_wrong_written"]
+    assert result["stopped_by"] == "target reached"
+    assert all(client.state[i] == [1 if truth[i] == "ring" else 2] for i in (11, 12))
+
+
+@pytest.mark.parametrize(("accuracy", "stops"), [(0.985, True), (0.97, False)])
+def test_the_expert_stops_with_one_action_when_the_estimate_is_good_enough(accuracy, stops):
+    truth = {i: "ring" for i in range(1, 13)}
+    client = FakeClient(["ring", "peak"])
+    queue = FakeQueue(client, batch=list(range(1, 5)), flags=set())
+    queue.truth, queue.estimate = truth, accuracy
+    expert = Expert(queue, 1, truth, Strategy(guardrails=False, page_size=4), target=0.95)
+    result = timed_run(expert, guided=True)
+    assert queue.auto_calls == (1 if stops else 0)
+    assert result["actions_by_kind"]["auto_label"] == (1 if stops else 0)
+    assert result["labeled"] == 12
+    if stops:  # at once: before any batch, all twelve in one action
+        assert result["actions"] == 1 and result["auto_labeled"] == 12
+        assert result["stopped_by"] == "auto-label the rest"
+    else:  # the batch, then the other eight by hand
+        assert result["actions"] == 1 + 8 and result["stopped_by"] == "target reached"

@@ -62,11 +62,13 @@ class NextActionsOut(msgspec.Struct, kw_only=True):
 
 class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``item_ids``: the items kept (a subset of the suggestion's; null: all of them);
-    ``label_id``: another class for the batch (null: the suggested one)."""
+    ``label_id``: another class for the batch (null: the suggested one); ``parameters``: changes
+    to a training suggestion's algorithm parameters (e.g. fewer epochs)."""
 
     key: str
     item_ids: list[int] | None = None
     label_id: int | None = None
+    parameters: dict[str, Any] | None = None
 
 
 class AcceptOut(msgspec.Struct, kw_only=True):
@@ -136,6 +138,7 @@ class NextActionsController(Controller):
             tagger=tagger_for(request, settings),
             enqueue=enqueue_for(state),
             role=caller.role if caller is not None else None,
+            parameters=data.parameters,
         )
         return AcceptOut.of(result)
 

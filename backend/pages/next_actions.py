@@ -1,0 +1,322 @@
+"""The next-best-action queue in the pages: a panel on the label page and a page of its own.
+
+Every suggestion is one click away. A batch (similarity or probability) opens a review gallery of
+its items, all selected, with the guardrail badges of ``trust.batch_flags``; "Accept" labels
+exactly the items left selected as one batch, and a batch someone else labeled meanwhile is
+refused with the count. A job starts on its button. Items to label one by one open a gallery with
+class buttons and hotkeys; a review of suspected labels links to the review page.
+
+The pages call ``backend.guided.next_actions`` as REST and GraphQL do; a suggestion is found
+again by its key (it holds the label state it was computed on, so an out-of-date one is said so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.api.access import caller_of
+from backend.datasets.service import get_dataset
+from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
+from backend.guided import next_actions as queue
+from backend.guided import service, stopping, trust
+from backend.jobs.runtime import enqueue_for
+from backend.labels.classes import list_classes
+from backend.labels.events import TagChange, current_state, record_changes
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.label import thumb_version
+from backend.pages.view_state import ViewState
+from backend.settings import Settings
+
+OPTS: dict[str, Any] = {
+    "include_in_schema": False,
+    "exception_handlers": PAGE_EXCEPTION_HANDLERS,
+    "status_code": 200,
+}
+THUMBS = ViewState(size=128)
+PANEL_LIMIT = 5
+PAGE_LIMIT = 20
+FIND_LIMIT = 50  # suggestions searched for a key
+BATCH_KINDS = ("similarity_batch", "probability_batch")
+ONE_BY_ONE = ("label_items",)
+REVIEW_KINDS = ("review_suspects",)
+KIND_TEXT = {
+    "label_items": "label one by one",
+    "similarity_batch": "similarity batch",
+    "probability_batch": "probability batch",
+    "review_suspects": "review suspected labels",
+    "retrain": "retrain",
+    "train_extractor": "train features",
+    "run_inference": "run inference",
+    "build_index": "build index",
+    "feature_report": "feature report",
+    "auto_label_rest": "auto-label the rest",
+    "add_classes": "add classes",
+}
+
+
+def action_of(kind: str) -> str:
+    """What the suggestion's button does: open a gallery, open another page, or start at once."""
+    if kind in BATCH_KINDS:
+        return "review"
+    if kind in ONE_BY_ONE:
+        return "items"
+    if kind in REVIEW_KINDS:
+        return "suspects"
+    if kind == "add_classes":
+        return "classes"
+    if kind == "auto_label_rest":
+        return "auto"
+    return "start"
+
+
+def _int(raw: Any, name: str) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
+
+
+async def _queue_context(
+    session: AsyncSession, settings: Settings, dataset_id: int, limit: int
+) -> dict[str, Any]:
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    problem = ""
+    try:
+        found = await queue.next_actions(session, settings, dataset_id, limit=limit)
+        suggestions, needs = found.suggestions, list(found.needs)
+    except LabelwiseError as exc:  # never an error page: say what is wrong beside the labeling
+        suggestions, needs, estimate, problem = [], [], None, exc.message
+    else:
+        estimate = found.stopping
+    if estimate is None and not problem:  # the queue does not carry it (yet): ask for it here
+        try:
+            estimate = await stopping.stopping_estimate(session, settings, dataset_id)
+        except LabelwiseError:
+            estimate = None
+    return {
+        "dataset": dataset,
+        "class_by_id": {c.id: c for c in classes},
+        "suggestions": suggestions,
+        "needs": needs,
+        "stopping": estimate,
+        "problem": problem,
+        "action_of": action_of,
+        "kind_text": KIND_TEXT,
+        "base": f"/datasets/{dataset_id}/next",
+    }
+
+
+@get("/datasets/{dataset_id:int}/next", **OPTS)
+async def next_page(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Every suggestion, ranked by expected labels per action, and the stopping estimate."""
+    context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
+    if is_htmx(request):
+        return render(request, "next/_list.html", **context)
+    return render(request, "next/index.html", nav="datasets", **context)
+
+
+@get("/datasets/{dataset_id:int}/next/panel", **OPTS)
+async def next_panel(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """The label page's "Next actions" panel: the top suggestions (loaded after the page)."""
+    context = await _queue_context(session, settings, dataset_id, PANEL_LIMIT)
+    return render(request, "next/_panel.html", **context)
+
+
+async def _find(session: AsyncSession, settings: Settings, dataset_id: int, key: str) -> Any:
+    """The suggestion with this key, or None when the queue no longer offers it."""
+    found = await queue.next_actions(session, settings, dataset_id, limit=FIND_LIMIT)
+    return next((s for s in found.suggestions if s.key == key), None)
+
+
+@get("/datasets/{dataset_id:int}/next/open", **OPTS)
+async def open_suggestion(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """One suggestion's gallery: a batch to review (deselect, then accept) or items to label."""
+    key = str(request.query_params.get("key") or "")
+    if not key:
+        raise Invalid("which suggestion? (key is missing)")
+    context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
+    suggestion = await _find(session, settings, dataset_id, key)
+    context.update(suggestion=suggestion, key=key, entries=[], flags={}, flag_rule="", flagged_count=0)
+    context.update(thumb_query=THUMBS.thumb_query(), version=thumb_version(context["dataset"]))
+    context["classes"] = list(context["class_by_id"].values())
+    if suggestion is None:
+        context["stale"] = (
+            "This suggestion is out of date: the labels changed since it was made. "
+            "The current suggestions are below."
+        )
+        return render(request, "next/open.html", nav="datasets", **context)
+    entries = await service.page_items(session, dataset_id, list(suggestion.item_ids))
+    context["entries"] = entries
+    if suggestion.kind in BATCH_KINDS and suggestion.model_id is not None and entries:
+        try:
+            flags = await trust.batch_flags(
+                session,
+                settings,
+                dataset_id=dataset_id,
+                model_id=suggestion.model_id,
+                item_ids=[e.item.id for e in entries],
+                label_ids=[suggestion.label_id] * len(entries),
+            )
+            context.update(flags=flags.flags, flag_rule=flags.rule, flagged_count=len(flags.flags))
+        except LabelwiseError as exc:  # flags help; their absence must not hide the batch
+            context["flag_rule"] = f"no guardrail flags: {exc.message}"
+    return render(request, "next/open.html", nav="datasets", **context)
+
+
+def _conflict_text(exc: Conflict, kept: int) -> str:
+    count = next(
+        (exc.details[k] for k in ("count", "changed", "conflicts", "changed_count") if k in exc.details),
+        None,
+    )
+    if isinstance(count, list):
+        count = len(count)
+    if isinstance(count, int):
+        return (
+            f"Nothing was labeled: someone labeled {count} of these {kept} meanwhile. "
+            "The current suggestions are below."
+        )
+    return f"Nothing was labeled: {exc.message}. The current suggestions are below."
+
+
+@post("/datasets/{dataset_id:int}/next/accept", **OPTS)
+async def accept(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Carry out a suggestion: a batch labels the items left selected (one event), a job starts.
+    Answers with what happened and the suggestions as they are now."""
+    form = await request.form()
+    key = str(form.get("key") or "")
+    if not key:
+        raise Invalid("which suggestion? (key is missing)")
+    kept = [i for i in (_int(v, "item_id") for v in form.getall("selected", [])) if i is not None]
+    is_batch = str(form.get("batch") or "") == "1"
+    notice = warning = ""
+    result = None
+    try:
+        if is_batch and not kept:
+            raise Invalid("every item was deselected: nothing to label")
+        result = await queue.accept_suggestion(
+            session,
+            settings,
+            dataset_id,
+            key,
+            item_ids=kept if is_batch else None,
+            label_id=_int(form.get("label_id"), "label_id"),
+            tagger=tagger_of(request),
+            enqueue=enqueue_for(request.app.state),
+            role=caller.role if (caller := caller_of(request)) is not None else None,
+        )
+    except Conflict as exc:
+        warning = _conflict_text(exc, len(kept))
+    except LabelwiseError as exc:
+        warning = f"Nothing was done: {exc.message}"
+    if result is not None:
+        parts = []
+        if result.labeled or is_batch:
+            parts.append(f"Labeled {result.labeled} item(s)")
+            if result.batch_id is not None:
+                parts[-1] += f" (event #{result.batch_id})"
+        if result.skipped:
+            parts.append(f"{result.skipped} left as they were")
+        if result.job_ids:
+            parts.append("started job(s) " + ", ".join(f"#{j}" for j in result.job_ids))
+        notice = ("; ".join(parts) or "Done") + "."
+    context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
+    context.update(
+        notice=notice,
+        warning=warning,
+        job_ids=list(result.job_ids) if result is not None else [],
+    )
+    return render(request, "next/_accepted.html", **context)
+
+
+@post("/datasets/{dataset_id:int}/next/auto-label-rest", **OPTS)
+async def auto_label_rest(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """The final action: every unlabeled item at p >= threshold labeled with the classifier's class,
+    as one event; refused (with the count) when the rest changed since the estimate was shown."""
+    form = await request.form()
+    model_id = _int(form.get("model_id"), "model_id")
+    if model_id is None:
+        raise Invalid("which classifier? (model_id is missing)")
+    try:
+        threshold = float(str(form.get("threshold") or ""))
+    except ValueError:
+        raise Invalid("threshold must be a number") from None
+    notice = warning = ""
+    try:
+        done = await stopping.auto_label_rest(
+            session,
+            settings,
+            dataset_id,
+            model_id=model_id,
+            threshold=threshold,
+            tagger=tagger_of(request),
+            expected_count=_int(form.get("expected_count"), "expected_count"),
+            seen_event_id=_int(form.get("seen_event_id"), "seen_event_id"),
+        )
+        notice = f"Auto-labeled {done.labeled} item(s) at p ≥ {threshold:g}."
+    except LabelwiseError as exc:
+        warning = f"Nothing was labeled: {exc.message}"
+    context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
+    context.update(notice=notice, warning=warning, job_ids=[])
+    return render(request, "next/_accepted.html", **context)
+
+
+@post("/datasets/{dataset_id:int}/next/label-item", **OPTS)
+async def label_item(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """Label one item of a "label one by one" suggestion (a manual event); answers with its tile."""
+    form = await request.form()
+    item_id = _int(form.get("item_id"), "item_id")
+    label_id = _int(form.get("label_id"), "label_id")
+    if item_id is None or label_id is None:
+        raise Invalid("an item and a class are needed")
+    dataset = await get_dataset(session, dataset_id)
+    classes = await list_classes(session, dataset_id)
+    by_id = {c.id: c for c in classes}
+    if label_id not in by_id:
+        raise Invalid("that class no longer exists (deleted in another tab?): reload the page")
+    entries = await service.page_items(session, dataset_id, [item_id])
+    if not entries:
+        raise NotFound(f"item {item_id} is not in dataset {dataset_id}")
+    before = (await current_state(session, [item_id])).get(item_id, frozenset())
+    if before != frozenset({label_id}):
+        await record_changes(
+            session,
+            dataset_id,
+            tagger=tagger_of(request),
+            kind="manual",
+            changes=[TagChange(item_id, "set", label_id)],
+            parameters={"via": "next actions"},
+        )
+    entries = await service.page_items(session, dataset_id, [item_id])
+    return render(
+        request,
+        "next/_todo_tile.html",
+        entry=entries[0],
+        dataset=dataset,
+        classes=classes,
+        class_by_id=by_id,
+        thumb_query=THUMBS.thumb_query(),
+        version=thumb_version(dataset),
+    )
+
+
+route_handlers = [next_page, next_panel, open_suggestion, accept, auto_label_rest, label_item]

@@ -1,0 +1,114 @@
+"""Real Chromium on the next-action queue (issue 18): the label page's panel shows ranked
+suggestions; a batch opens as a gallery where one deselected item stays unlabeled when the rest
+is accepted; a second accept of the same suggestion (another tab) is refused with the count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from tests.guided.conftest import API, item_ids, run_job, tag
+from tests.live import live_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+BATCHES = ("similarity_batch", "probability_batch")
+
+
+async def _labels(api: httpx.AsyncClient, dataset_id: int) -> dict[int, list[int]]:
+    rows = (await api.get(f"{API}/datasets/{dataset_id}/labels")).json()
+    return {row["item_id"]: row["label_ids"] for row in rows}
+
+
+async def test_the_queue_in_the_pages_ranks_accepts_the_kept_items_and_refuses_a_second_accept(
+    guided_settings, database, folder
+):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing")
+    async_api = pytest.importorskip("playwright.async_api")
+    from playwright.async_api import expect
+
+    from tests.factories import image_folder
+
+    image_folder(folder, count=30)
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            made = await api.post(f"{API}/datasets", json={"name": "queue-ds", "sources": [str(folder)]})
+            assert made.status_code == 201, made.text
+            dataset_id = made.json()["dataset"]["id"]
+            ids = await item_ids(api, dataset_id)
+            classes = []
+            for name, key in (("a", "1"), ("b", "2"), ("c", "3")):
+                made = await api.post(
+                    f"{API}/datasets/{dataset_id}/classes", json={"name": name, "hotkey": key}
+                )
+                assert made.status_code == 201, made.text
+                classes.append(made.json()["id"])
+            for i in range(12):
+                await tag(api, dataset_id, [ids[i]], classes[i % 3])
+            job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+            await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+            queue = (await api.get(f"{API}/datasets/{dataset_id}/next-actions", params={"limit": 20})).json()
+            assert queue["suggestions"], queue
+            batch = next((s for s in queue["suggestions"] if s["kind"] in BATCHES), None)
+            assert batch is not None and len(batch["item_ids"]) >= 2, queue["suggestions"]
+
+            async with async_api.async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=ARGS
+                )
+                try:
+                    context = await browser.new_context(base_url=url)
+                    tab = await context.new_page()
+                    other = await context.new_page()
+                    errors: list[str] = []
+                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                    other.on("pageerror", lambda exc: errors.append(str(exc)))
+
+                    # the label page's panel: ranked suggestions, best expected yield first
+                    await tab.goto(f"/datasets/{dataset_id}/label")
+                    rows = tab.locator("#next-actions .suggestion")
+                    await expect(rows.first).to_be_visible()
+                    shown = await rows.count()
+                    assert 1 <= shown <= 5
+                    yields = [float(await rows.nth(i).get_attribute("data-yield")) for i in range(shown)]
+                    assert yields == sorted(yields, reverse=True)
+                    titles = [
+                        await rows.nth(i).locator(".suggestion-title").inner_text() for i in range(shown)
+                    ]
+                    assert titles == [s["title"] for s in queue["suggestions"][:shown]]
+
+                    # the batch, opened from the queue's page in two tabs
+                    await tab.goto(f"/datasets/{dataset_id}/next")
+                    row = tab.locator(f'#suggestions .suggestion[data-kind="{batch["kind"]}"]').first
+                    await row.locator("a.button").click()
+                    await tab.wait_for_url("**/next/open?key=**")
+                    await other.goto(tab.url)
+                    tiles = tab.locator("#label-form .guided-tile")
+                    await expect(tiles).to_have_count(len(batch["item_ids"]))
+                    await expect(tab.locator(".selected-count")).to_have_text(str(len(batch["item_ids"])))
+                    dropped = int(await tiles.nth(1).get_attribute("data-id"))
+                    await tiles.nth(1).click()
+                    await expect(tab.locator(".selected-count")).to_have_text(str(len(batch["item_ids"]) - 1))
+                    await tab.click("#label-batch")
+                    await expect(tab.locator("#next-notice")).to_contain_text(
+                        f"Labeled {len(batch['item_ids']) - 1} item(s)"
+                    )
+                    labels = await _labels(api, dataset_id)
+                    kept = [i for i in batch["item_ids"] if i != dropped]
+                    assert all(labels.get(i) == [batch["label_id"]] for i in kept), labels
+                    assert dropped not in labels
+
+                    # the second tab still shows the batch as it was: its accept is refused
+                    await other.click("#label-batch")
+                    warning = other.locator("#next-warning")
+                    await expect(warning).to_contain_text(f"someone labeled {len(kept)} of these")
+                    await expect(warning).to_contain_text("meanwhile")
+                    assert await _labels(api, dataset_id) == labels  # nothing labeled twice
+                    assert not errors, errors
+                finally:
+                    await browser.close()

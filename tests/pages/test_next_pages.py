@@ -1,0 +1,58 @@
+"""The next-action pages through the test client: a dataset the queue cannot help yet says what it
+needs (never an error page), an out-of-date suggestion says so, one item of a "label one by one"
+suggestion is labeled from its tile, and the label page carries the panel."""
+
+from __future__ import annotations
+
+from tests.pages.conftest import csrf_headers, make_dataset
+
+API = "/api/v1"
+
+
+async def test_a_dataset_without_classes_shows_what_the_queue_needs(client, folder):
+    dataset_id = await make_dataset(client, folder, count=4)
+    page = await client.get(f"/datasets/{dataset_id}/next")
+    assert page.status_code == 200, page.text
+    assert 'id="next-needs"' in page.text and "Needed first" in page.text
+    panel = await client.get(f"/datasets/{dataset_id}/next/panel")
+    assert panel.status_code == 200 and "Needed first" in panel.text
+    label = await client.get(f"/datasets/{dataset_id}/label")
+    assert f'hx-get="/datasets/{dataset_id}/next/panel"' in label.text
+    missing = await client.get("/datasets/999999/next")
+    assert missing.status_code == 404
+
+
+async def test_an_unknown_or_stale_suggestion_says_it_is_out_of_date(client, folder):
+    dataset_id = await make_dataset(client, folder, count=4)
+    page = await client.get(f"/datasets/{dataset_id}/next/open", params={"key": "no-such-suggestion"})
+    assert page.status_code == 200, page.text
+    assert 'id="next-stale"' in page.text and "out of date" in page.text
+    headers = await csrf_headers(client)
+    refused = await client.post(
+        f"/datasets/{dataset_id}/next/accept",
+        data={"key": "no-such-suggestion", "batch": "1", "selected": ["1"]},
+        headers=headers,
+    )
+    assert refused.status_code == 200, refused.text
+    assert 'id="next-warning"' in refused.text and "Nothing was" in refused.text
+    assert (await client.get(f"{API}/datasets/{dataset_id}/labels")).json() == []
+
+
+async def test_one_item_is_labeled_from_its_tile_as_a_manual_event(client, folder):
+    dataset_id = await make_dataset(client, folder, count=4)
+    ring = (await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "ring"})).json()["id"]
+    item = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"][2]["id"]
+    headers = await csrf_headers(client)
+    url = f"/datasets/{dataset_id}/next/label-item"
+    answer = await client.post(url, data={"item_id": str(item), "label_id": str(ring)}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert f'id="todo-{item}"' in answer.text and "todo-tile done" in answer.text
+    labels = (await client.get(f"{API}/datasets/{dataset_id}/labels")).json()
+    assert labels == [{"item_id": item, "label_ids": [ring]}]
+    events = (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+    assert [e["kind"] for e in events] == ["manual"]
+    again = await client.post(url, data={"item_id": str(item), "label_id": str(ring)}, headers=headers)
+    assert again.status_code == 200
+    assert len((await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]) == 1
+    gone = await client.post(url, data={"item_id": str(item), "label_id": "999999"}, headers=headers)
+    assert gone.status_code == 400 and "no longer exists" in gone.text
