@@ -168,7 +168,7 @@ async def open_suggestion(
                 settings,
                 dataset_id=dataset_id,
                 model_id=suggestion.model_id,
-                item_ids=[e.item.id for e in entries],
+                item_ids=[int(e.item.id or 0) for e in entries],
                 label_ids=[suggestion.label_id] * len(entries),
             )
             context.update(flags=flags.flags, flag_rule=flags.rule, flagged_count=len(flags.flags))
