@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -157,16 +157,38 @@ class Job:
                 if response.status_code >= 400:
                     response.read()
                     raise LabelwiseError.from_response(response)
-                event = ""
-                for line in response.iter_lines():
+                for event, data in sse_messages(response.iter_lines()):
                     if time.monotonic() >= deadline:
                         raise LabelwiseError("TIMEOUT", f"job {self.id} did not finish in the wait's timeout")
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:") and event in ("job", "end"):
-                        yield json.loads(line[5:].strip())
+                    if event in ("job", "end") and data:
+                        yield json.loads(data)
         except httpx.TransportError as exc:
             raise LabelwiseError.from_transport(exc, f"job {self.id} events") from exc
+
+
+def sse_messages(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(event, data) of each message of a server-sent event stream, as the HTML standard reads it.
+
+    A message ends at a blank line, which resets its event name: a keep-alive (a comment and an
+    empty ``data:`` line) after a ``job`` message is its own message, never a second ``job``."""
+    event, data = "", []
+    for raw in lines:
+        line = raw.rstrip("\r")
+        if not line:
+            if data:
+                yield event or "message", "\n".join(data)
+            event, data = "", []
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+    if data:
+        yield event or "message", "\n".join(data)
 
 
 def _print_progress(job: dict[str, Any]) -> None:
