@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from backend.algorithms.fragments import percentile_properties
-from backend.algorithms.intensity import INTENSITY_PROPERTIES
+from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
 from backend.algorithms.registry import Algorithm, Params, register
 
 SCHEMA = {
@@ -128,7 +128,7 @@ PCA = register(
         schema=SCHEMA,
         entry_point="workers.algorithms.pca",
         check=check,
-        infer_schema=INFER_SCHEMA,
+        infer_schema=with_infer_intensity(INFER_SCHEMA),
         min_items=min_items,
         outputs=("vectors", "reconstructions"),
         suggestion_rank=2,
