@@ -209,6 +209,8 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
 
 
 def targets(name: str, scores: dict[str, dict[str, float]]) -> None:
+    if "contrastive" not in scores:  # --skip contrastive: no target to judge
+        return
     ours = max(scores["contrastive"]["p10"], scores["contrastive"]["p10_int"])
     if "cell" in name:
         base = max(scores["raw pixels"]["p10"], scores["pca"]["p10"])
