@@ -11,7 +11,9 @@ is trained and inferred through the real job pipeline, then scored against the t
 
 for raw pixels (the display transform at 32 px), PCA, the autoencoder, azimuthal features and the
 contrastive encoder, each without and with the absolute-intensity descriptors (appended by
-``workers.intensity``, the code the jobs run). Then the contrastive job's epoch against a plain
+``workers.intensity``, the code the jobs run), and which of the two the feature report would
+choose (``workers.feature_report``: cross-validated kNN and linear probe with every label, on a
+stratified sample of ``--report-items``). Then the contrastive job's epoch against a plain
 PyTorch loop of the same method (network, views, loss, optimizer) on the same tensors.
 
 Targets (issue 17): on the cell-cycle set the contrastive encoder at least 1.5x the best of raw
@@ -58,6 +60,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ae-epochs", type=int, default=10, help="autoencoder training epochs")
     parser.add_argument("--skip", action="append", default=[], help="an extractor left out (repeatable)")
     parser.add_argument("--demo-params", default="", help="contrastive parameters for the demo")
+    parser.add_argument("--report-items", type=int, default=2000, help="items the report choice scores")
     parser.add_argument("--timing-count", type=int, default=1000, help="images of the timing run (0: skip)")
     parser.add_argument("--timing-epochs", type=int, default=3, help="epochs per timed run (first dropped)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -111,6 +114,26 @@ def with_intensity(settings: Any, refs: dict, ids: np.ndarray, vectors: np.ndarr
     return np.concatenate([vectors, block], axis=1)
 
 
+def report_choice(vectors: np.ndarray, plus: np.ndarray, labels: np.ndarray, most: int) -> dict[str, Any]:
+    """The feature report's scores of both variants and its choice, on a stratified sample."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from workers.feature_report import _sample, choose_intensity, scores_of
+
+    codes = np.unique(labels, return_inverse=True)[1]
+    rows = _sample(np.arange(len(codes)), codes, most, 0)
+    codes = codes[rows]
+    counts = np.bincount(codes)
+    present = counts > 1  # the report leaves out classes with one labeled item
+    rows, codes = rows[present[codes]], codes[present[codes]]
+    n_folds = max(2, int(min(5, np.bincount(codes)[np.unique(codes)].min())))
+    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=0).split(rows, codes))
+    class_ids = sorted(set(codes.tolist()))
+    without = scores_of(vectors[rows], codes, folds, 5, class_ids)
+    with_ = scores_of(plus[rows], codes, folds, 5, class_ids)
+    return {"without": without["score"], "with": with_["score"], "chosen": choose_intensity(without, with_)}
+
+
 # ---- one data set --------------------------------------------------------------------------------
 
 
@@ -157,7 +180,8 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
         print(f"  {label:<12} trained and inferred in {seconds:6.1f} s, vectors of {vectors.shape[1]}")
         results[label] = (vectors, ids)
     scores: dict[str, dict[str, float]] = {}
-    print(f"  {'features':<24} {'p@10':>6} {'probe':>6}   {'p@10 +int':>9} {'probe +int':>10}")
+    print(f"  {'features':<24} {'p@10':>6} {'probe':>6}   {'p@10 +int':>9} {'probe +int':>10}   "
+          f"report score -int/+int: choice")  # fmt: skip
     for label, (vectors, ids) in results.items():
         keep = np.asarray([int(i) in known for i in ids], bool)
         vectors, ids = vectors[keep].astype(np.float64), ids[keep]
@@ -170,9 +194,13 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
             "p10_int": precision_at_k(plus, labels),
             "probe_int": float(np.mean([probe_accuracy(plus, labels, s) for s in range(PROBE_DRAWS)])),
         }
+        choice = report_choice(vectors, plus, labels, args.report_items)
+        row.update(report_without=choice["without"], report_with=choice["with"])
         scores[label] = row
         print(f"  {label:<24} {row['p10']:6.3f} {row['probe']:6.3f}   "
-              f"{row['p10_int']:9.3f} {row['probe_int']:10.3f}", flush=True)  # fmt: skip
+              f"{row['p10_int']:9.3f} {row['probe_int']:10.3f}   "
+              f"{choice['without']:.3f}/{choice['with']:.3f}: "
+              f"{'with intensity' if choice['chosen'] else 'without'}", flush=True)  # fmt: skip
         if label == "contrastive":
             per_label = by_label(plus, labels)
             text = ", ".join(f"{k} {v:.2f}" for k, v in per_label.items())
@@ -181,6 +209,8 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
 
 
 def targets(name: str, scores: dict[str, dict[str, float]]) -> None:
+    if "contrastive" not in scores:  # --skip contrastive: no target to judge
+        return
     ours = max(scores["contrastive"]["p10"], scores["contrastive"]["p10_int"])
     if "cell" in name:
         base = max(scores["raw pixels"]["p10"], scores["pca"]["p10"])

@@ -5,6 +5,14 @@ similarity (what similarity pages rank by) and linear-probe accuracy (a standard
 regression: what a classifier head on the vectors can do), overall and per class. A model's score
 is the mean of the two balanced accuracies (each class counts the same, so a rare class that a
 model cannot find pulls it down). The result is the job's summary (``report``) and report.json.
+
+Each model is scored twice: its vectors without and with the absolute-intensity descriptors
+(``workers.intensity``) appended. The descriptors are computed once per scored item, from the raw
+pixels, and concatenated to every model's saved vectors here (a model whose inference appended
+them already is scored with its own block, and without it by dropping the block). The variant
+with the descriptors is chosen where it scores at least ``INTENSITY_MARGIN`` better: the model's
+score is its chosen variant's, and ``infer_intensity`` says how to run the best model's inference
+so that the pages' vectors are that variant.
 """
 
 from __future__ import annotations
@@ -15,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from backend.feature_report.service import infer_intensity
 from workers.context import JobContext
+from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
+
+INTENSITY_MARGIN = 0.01  # the descriptors must earn their place: ties and noise keep the vectors plain
+INTENSITY_WEIGHT = 0.5  # as the extractors' default ``intensity_weight``
+FIGURES = ("knn_accuracy", "linear_accuracy", "knn_balanced", "linear_balanced")
 
 
 def _labeled(ctx: JobContext) -> tuple[dict[int, int], list[str]]:
@@ -78,8 +92,54 @@ def _summaries(truth: np.ndarray, predicted: np.ndarray, class_ids: list[int]) -
     return float((predicted == truth).mean()), float(np.mean(list(per_class.values()))), per_class
 
 
+def scores_of(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    neighbours: int,
+    class_ids: list[int],
+) -> dict[str, Any]:
+    """Accuracy and balanced accuracy of kNN and the linear probe, per class too, and the score."""
+    predicted = score_vectors(vectors, labels, folds, neighbours)
+    knn, knn_bal, knn_class = _summaries(labels, predicted["knn"], class_ids)
+    lin, lin_bal, lin_class = _summaries(labels, predicted["linear"], class_ids)
+    return {
+        "knn_accuracy": knn,
+        "linear_accuracy": lin,
+        "knn_balanced": knn_bal,
+        "linear_balanced": lin_bal,
+        "score": (knn_bal + lin_bal) / 2,
+        "knn_class": knn_class,
+        "linear_class": lin_class,
+    }
+
+
+def intensity_variants(
+    data: np.ndarray, descriptors: np.ndarray | None, in_vectors: bool
+) -> dict[str, np.ndarray]:
+    """The vectors without and with the intensity block. ``in_vectors``: the last ``len(NAMES)``
+    columns are the block already (the model's inference appended it)."""
+    if in_vectors:
+        return {"without": data[:, : -len(NAMES)], "with": data}
+    variants = {"without": data}
+    if descriptors is not None:
+        block, _ = standardise(descriptors, data, INTENSITY_WEIGHT)
+        variants["with"] = np.concatenate([data, block], axis=1)
+    return variants
+
+
+def choose_intensity(without: dict[str, Any], with_: dict[str, Any] | None) -> bool:
+    """Whether the variant with the descriptors wins (by at least the margin)."""
+    return with_ is not None and with_["score"] >= without["score"] + INTENSITY_MARGIN
+
+
+def _variant_figures(scores: dict[str, Any]) -> dict[str, float]:
+    return {k: scores[k] for k in ("knn_balanced", "linear_balanced", "score")}
+
+
 def explain(models: list[dict[str, Any]], items: int, folds: int) -> str:
-    """One line: which model and why (its numbers, and the runner-up's)."""
+    """One line: which model and why (its numbers, and the runner-up's), and whether the absolute
+    intensity descriptors are part of the choice (the other variant's numbers)."""
     if not models:
         return "No feature model with vectors to compare: train a feature extractor and run its inference."
     best = models[0]
@@ -88,11 +148,37 @@ def explain(models: list[dict[str, Any]], items: int, folds: int) -> str:
         f"kNN {best['knn_balanced']:.0%}, linear {best['linear_balanced']:.0%} over {folds} folds of "
         f"{items} labeled items"
     )
+    intensity = best.get("intensity") or {}
+    other = intensity.get("without") if best.get("with_intensity") else intensity.get("with")
+    if best.get("with_intensity"):
+        line += f", with absolute intensity appended (without: kNN {other['knn_balanced']:.0%}, linear "
+        line += f"{other['linear_balanced']:.0%}: brightness carries the class)"
+    elif other:
+        line += f", without intensity descriptors (with them: kNN {other['knn_balanced']:.0%}, linear "
+        line += f"{other['linear_balanced']:.0%})"
     if len(models) > 1:
         runner_up = models[1]
         knn, linear = runner_up["knn_balanced"], runner_up["linear_balanced"]
         line += f" (next: {runner_up['name']}, kNN {knn:.0%}, linear {linear:.0%})"
-    return line + "."
+    line += "."
+    advice = infer_intensity(best)
+    if advice == "on":
+        line += " Run its inference with intensity on so the pages use it."
+    elif advice == "off":
+        line += " Run its inference with intensity off so the pages use the better vectors."
+    return line
+
+
+def _descriptors(ctx: JobContext, items: np.ndarray, notes: list[str]) -> np.ndarray | None:
+    """Intensity descriptors of the scored items, read once for every model (None: some could not
+    be read, so the comparison is left out)."""
+    by_id = {ref.item_id: ref for ref in ctx.items}
+    refs = [by_id[int(i)] for i in items if int(i) in by_id]
+    found = intensity_of(ctx, refs) if len(refs) == len(items) else {}
+    if len(found) < len(items):
+        notes.append("intensity descriptors left out: some labeled items could not be read")
+        return None
+    return np.stack([found[int(i)] for i in items]).astype(np.float64)
 
 
 def feature_report(ctx: JobContext) -> None:
@@ -121,6 +207,7 @@ def feature_report(ctx: JobContext) -> None:
     n_folds = max(2, n_folds)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=opts["seed"])
     folds = list(splitter.split(items, labels))
+    descriptors = _descriptors(ctx, items, notes)
     results = []
     for done, source in enumerate(ctx.inputs):
         ctx.check_canceled()
@@ -140,30 +227,41 @@ def feature_report(ctx: JobContext) -> None:
         if not np.isfinite(data).all():
             results.append({**source, "skipped": "its vectors hold NaN or inf"})
             continue
-        predicted = score_vectors(data, labels, folds, opts["neighbours"])
-        knn, knn_bal, knn_class = _summaries(labels, predicted["knn"], class_ids)
-        lin, lin_bal, lin_class = _summaries(labels, predicted["linear"], class_ids)
+        in_vectors = (directory / INTENSITY_JSON).is_file() and data.shape[1] > len(NAMES)
+        variants = intensity_variants(data, descriptors, in_vectors)
+        scored_variants = {
+            name: scores_of(v, labels, folds, opts["neighbours"], class_ids) for name, v in variants.items()
+        }
+        plain, plus = scored_variants["without"], scored_variants.get("with")
+        with_intensity = choose_intensity(plain, plus)
+        chosen = plus if with_intensity and plus is not None else plain
         results.append(
             {
                 **source,
-                "dimensions": int(data.shape[1]),
-                "knn_accuracy": knn,
-                "linear_accuracy": lin,
-                "knn_balanced": knn_bal,
-                "linear_balanced": lin_bal,
-                "score": (knn_bal + lin_bal) / 2,
+                "dimensions": int(variants["with" if with_intensity else "without"].shape[1]),
+                **{k: chosen[k] for k in FIGURES},
+                "score": chosen["score"],
+                "with_intensity": with_intensity,
+                "intensity_in_vectors": in_vectors,
+                "intensity": {name: _variant_figures(v) for name, v in scored_variants.items()},
                 "per_class": [
                     {
                         "label_id": c,
                         "name": names.get(c, str(c)),
                         "count": int((labels == c).sum()),
-                        "knn": knn_class[c],
-                        "linear": lin_class[c],
+                        "knn": chosen["knn_class"][c],
+                        "linear": chosen["linear_class"][c],
                     }
                     for c in class_ids
                 ],
             }
         )
+        knn_bal, lin_bal = chosen["knn_balanced"], chosen["linear_balanced"]
+        if plus is not None:
+            ctx.log(
+                f"{source['name']}: score {plain['score']:.3f} without intensity, {plus['score']:.3f} with: "
+                f"{'with' if with_intensity else 'without'} chosen"
+            )
         ctx.log(f"{source['name']}: kNN {knn_bal:.3f}, linear {lin_bal:.3f} (balanced)")
     scored = sorted((r for r in results if "score" in r), key=lambda r: (-r["score"], -r["model_id"]))
     skipped = [r for r in results if "skipped" in r]
@@ -176,6 +274,7 @@ def feature_report(ctx: JobContext) -> None:
         ],
         "models": scored + skipped,
         "best_model_id": scored[0]["model_id"] if scored else None,
+        "infer_intensity": infer_intensity(scored[0] if scored else None),
         "explanation": explain(scored, len(items), n_folds),
         "notes": notes,
     }

@@ -92,18 +92,24 @@ def standardise(descriptors: np.ndarray, vectors: np.ndarray, weight: float) -> 
     return (z * factor).astype(np.float32), fitted
 
 
-def wanted(params: dict) -> tuple[bool, float]:
-    """(append descriptors?, their weight) from an extractor's parameters; older models: off."""
-    return bool(params.get("intensity_features", False)), float(params.get("intensity_weight", 0.5))
+def wanted(params: dict, options: dict | None = None) -> tuple[bool, float]:
+    """(append descriptors?, their weight) from an extractor's parameters, unless the inference's
+    ``intensity_descriptors`` option says "on" or "off"; older models: off."""
+    on = bool(params.get("intensity_features", False))
+    override = (options or {}).get("intensity_descriptors", "model")
+    if override in ("on", "off"):
+        on = override == "on"
+    return on, float(params.get("intensity_weight", 0.5))
 
 
 def append_intensity(ctx: object, directory: Path | None = None) -> None:
     """After an inference run wrote ``vectors.npy`` + ``item_ids.npy``: append the descriptors.
 
-    Does nothing unless the model's parameters ask for it. Items whose raw pixels cannot be read
-    now (they could a moment ago) are dropped from both files, so rows stay aligned.
+    Does nothing unless the model's parameters (or the inference's ``intensity_descriptors``
+    option) ask for it. Items whose raw pixels cannot be read now (they could a moment ago) are
+    dropped from both files, so rows stay aligned.
     """
-    on, weight = wanted(ctx.params)  # type: ignore[attr-defined]
+    on, weight = wanted(ctx.params, getattr(ctx, "options", None))  # type: ignore[attr-defined]
     if not on:
         return
     out = Path(directory or ctx.artifact_dir)  # type: ignore[attr-defined]

@@ -56,6 +56,7 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/datasets/{dataset_id}/explorer/heatmap"): VIEWER,
     ("POST", "/api/v1/models/{model_id}/projection/selection"): VIEWER,
     ("POST", "/api/v1/datasets/{dataset_id}/batch-flags"): VIEWER,
+    ("POST", "/datasets/{dataset_id}/explorer/gallery"): VIEWER,  # the selection's tiles and flags
     ("POST", "/graphql"): VIEWER,  # each mutation then needs its own role (MUTATION_ROLES)
     # The OpenAPI document describes the API; it holds no data.
     ("GET", "/api/schema"): PUBLIC,

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from backend.algorithms.fragments import percentile_properties
-from backend.algorithms.intensity import INTENSITY_PROPERTIES
+from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
 from backend.algorithms.registry import Algorithm, Params, register
 
 # Parameters that fix the network's shape: a model can only be fine-tuned into the same shape.
@@ -334,7 +334,7 @@ AUTOENCODER = register(
         schema=SCHEMA,
         entry_point="workers.algorithms.autoencoder",
         check=check,
-        infer_schema=INFER_SCHEMA,
+        infer_schema=with_infer_intensity(INFER_SCHEMA),
         min_items=min_items,
         outputs=("vectors", "reconstructions"),
         suggestion_rank=3,

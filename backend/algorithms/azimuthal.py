@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.algorithms.intensity import INTENSITY_PROPERTIES
+from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
 from backend.algorithms.registry import Algorithm, Params, register
 
 # what a frame's descriptor depends on (the other parameters say which frames, or how to fit)
@@ -131,7 +131,7 @@ AZIMUTHAL = register(
         schema=SCHEMA,
         entry_point="workers.algorithms.azimuthal",
         check=check,
-        infer_schema=INFER_SCHEMA,
+        infer_schema=with_infer_intensity(INFER_SCHEMA),
         min_items=min_items,
         outputs=("vectors", "beam_centres"),
         suggestion_rank=1,  # scattering patterns; cheap, so the report can judge it anywhere

@@ -14,7 +14,7 @@ web process validates without importing torch.
 from __future__ import annotations
 
 from backend.algorithms.fragments import percentile_properties
-from backend.algorithms.intensity import with_intensity
+from backend.algorithms.intensity import with_infer_intensity, with_intensity
 from backend.algorithms.registry import Algorithm, Params, register
 
 ARCHITECTURE = ("image_size", "base_channels", "depth", "projection_size")
@@ -282,7 +282,7 @@ CONTRASTIVE = register(
         schema=SCHEMA,
         entry_point="workers.algorithms.contrastive",
         check=check,
-        infer_schema=INFER_SCHEMA,
+        infer_schema=with_infer_intensity(INFER_SCHEMA),
         min_items=min_items,
         suggestion_rank=4,  # with no labels the train page suggests this first (issue 17)
     )

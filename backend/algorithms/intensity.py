@@ -35,6 +35,27 @@ INTENSITY_PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
+# An inference option: the feature report scores every extractor with and without the descriptors
+# and says which inference makes the best model's vectors its better variant ("on" or "off").
+INFER_INTENSITY_PROPERTIES: dict[str, dict[str, Any]] = {
+    "intensity_descriptors": {
+        "type": "string",
+        "title": "Absolute intensity",
+        "description": (
+            "Append the absolute-intensity descriptors to this inference's vectors: as the model was "
+            "trained (its 'Append absolute intensity'), on, or off. The feature report says which helps."
+        ),
+        "enum": ["model", "on", "off"],
+        "default": "model",
+    },
+}
+
+
+def with_infer_intensity(schema: dict[str, Any]) -> dict[str, Any]:
+    """An extractor's inference schema with the intensity option added (a new dict)."""
+    return {**schema, "properties": {**schema["properties"], **INFER_INTENSITY_PROPERTIES}}
+
+
 def with_intensity(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` with the intensity fields added to its properties (a new dict; the input is kept)."""
     return {**schema, "properties": {**schema["properties"], **INTENSITY_PROPERTIES}}

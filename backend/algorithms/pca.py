@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from backend.algorithms.fragments import percentile_properties
-from backend.algorithms.intensity import INTENSITY_PROPERTIES
+from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
 from backend.algorithms.registry import Algorithm, Params, register
 
 SCHEMA: dict[str, Any] = {
@@ -129,7 +129,7 @@ PCA = register(
         schema=SCHEMA,
         entry_point="workers.algorithms.pca",
         check=check,
-        infer_schema=INFER_SCHEMA,
+        infer_schema=with_infer_intensity(INFER_SCHEMA),
         min_items=min_items,
         outputs=("vectors", "reconstructions"),
         suggestion_rank=2,

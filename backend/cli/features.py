@@ -25,9 +25,13 @@ def _print_report(report: Any) -> None:
             click.echo(f"{m['model_id']:>6}  {m['algorithm']:<16} skipped: {m['skipped']}")
             continue
         weakest = min(m["per_class"], key=lambda c: c["linear"])
+        intensity = ""
+        if m.get("score_with_intensity") is not None:
+            intensity = f"  {'with' if m.get('with_intensity') else 'without'} intensity"
         click.echo(
             f"{m['model_id']:>6}  {m['algorithm']:<16} {m['knn_balanced']:>5.0%} {m['linear_balanced']:>6.0%}"
-            f"  {weakest['name']} {weakest['linear']:.0%}{'' if m.get('available') else '  (gone)'}"
+            f"  {weakest['name']} {weakest['linear']:.0%}{intensity}"
+            f"{'' if m.get('available') else '  (gone)'}"
         )
     for note in report.notes:
         click.echo(f"note: {note}")

@@ -1,5 +1,10 @@
 """The feature report's read model, the defaults it sets, and the train page's suggestion.
 
+The report scores each model with and without the absolute-intensity descriptors and keeps the
+better variant (``with_intensity``); ``infer_intensity`` says which inference makes the best
+model's vectors that variant, and ``submit_intensity_inference`` runs it, so the pages that default
+to the best model use the better variant.
+
 Every door (REST, GraphQL, pages, CLI) reads ``latest_report``; the similarity, probability and
 explorer pages take ``default_model`` (None where no report exists: they keep their own default).
 """
@@ -40,6 +45,9 @@ class FeatureReport:
     best_model_id: int | None = None
     explanation: str = "No feature report yet: label a few items of each class, then run one."
     notes: list[str] = field(default_factory=list)
+    # the inference option ("on"/"off") that makes the best model's vectors the variant the report
+    # chose (with or without the absolute-intensity descriptors); None: they are that variant
+    infer_intensity: str | None = None
     pending_job_id: int | None = None
     failed: str | None = None  # the newest report job failed: why
 
@@ -68,11 +76,33 @@ async def latest_report(session: AsyncSession, dataset_id: int) -> FeatureReport
                 if name in found:
                     setattr(report, name, found[name])
             # where the vectors lie on the server is no reader's business
-            report.models = [{k: v for k, v in m.items() if k != "dir"} for m in found.get("models", [])]
+            report.models = [_model_entry(m) for m in found.get("models", [])]
             break
     if report.job_id is not None:
         await _drop_gone(session, report)
     return report
+
+
+def _model_entry(found: dict[str, Any]) -> dict[str, Any]:
+    """A model's entry as the doors show it: no server path, both intensity variants' scores."""
+    entry = {k: v for k, v in found.items() if k != "dir"}
+    variants = entry.get("intensity") or {}
+    for name in ("with", "without"):
+        if name in variants:
+            entry[f"score_{name}_intensity"] = variants[name]["score"]
+    return entry
+
+
+def infer_intensity(best: dict[str, Any] | None) -> str | None:
+    """ "on"/"off": run the model's inference so with that ``intensity_descriptors`` option and its
+    vectors are the variant the report chose; None: they are already (or an older report)."""
+    if not best or "with_intensity" not in best:
+        return None
+    if best["with_intensity"] and not best.get("intensity_in_vectors"):
+        return "on"
+    if not best["with_intensity"] and best.get("intensity_in_vectors"):
+        return "off"
+    return None
 
 
 async def _drop_gone(session: AsyncSession, report: FeatureReport) -> None:
@@ -87,6 +117,7 @@ async def _drop_gone(session: AsyncSession, report: FeatureReport) -> None:
         entry["available"] = entry["model_id"] in ready
     scored = [m for m in report.models if "score" in m and m["available"]]
     report.best_model_id = scored[0]["model_id"] if scored else None
+    report.infer_intensity = infer_intensity(scored[0] if scored else None)
 
 
 async def best_feature_model(session: AsyncSession, dataset_id: int) -> int | None:
@@ -164,6 +195,32 @@ async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSugge
         )
         return TrainSuggestion(first.key, f"Train {first.title} first: it {why}.", keys)
     return TrainSuggestion(None, "Label a few items of each class, then run the feature report.", keys)
+
+
+async def submit_intensity_inference(
+    session: AsyncSession,
+    settings: Settings,
+    enqueue: Enqueue | None,
+    dataset_id: int,
+    submitted_by: str = "",
+) -> Job:
+    """Run the best model's inference with the intensity option the report advises."""
+    report = await latest_report(session, dataset_id)
+    if report.best_model_id is None or report.infer_intensity is None:
+        raise Invalid(
+            "the feature report advises no inference: the best model's vectors are already the variant "
+            "it chose (run the report again after new labels)"
+        )
+    return await submit_job(
+        session,
+        settings,
+        enqueue,
+        kind="infer",
+        model_id=report.best_model_id,
+        dataset_id=dataset_id,
+        parameters={"intensity_descriptors": report.infer_intensity},
+        submitted_by=submitted_by,
+    )
 
 
 async def submit_report(

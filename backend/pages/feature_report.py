@@ -32,4 +32,20 @@ async def run_report(
     return Redirect(f"/jobs/{job.id}", status_code=HTTP_303_SEE_OTHER)
 
 
-route_handlers = [run_report]
+@post(
+    "/datasets/{dataset_id:int}/feature-report/intensity-inference",
+    include_in_schema=False,
+    exception_handlers=PAGE_EXCEPTION_HANDLERS,
+    opt={"role": TRAINER},
+)
+async def run_intensity_inference(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Redirect:
+    """Run the best model's inference with the intensity option the report advises; follow it."""
+    job = await service.submit_intensity_inference(
+        session, settings, enqueue_for(request.app.state), dataset_id, submitted_by=tagger_of(request)
+    )
+    return Redirect(f"/jobs/{job.id}", status_code=HTTP_303_SEE_OTHER)
+
+
+route_handlers = [run_report, run_intensity_inference]

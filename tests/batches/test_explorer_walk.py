@@ -1,11 +1,13 @@
 """The explorer as a new user walks it, in Chromium: a box over every point labels only the unlabeled
 ones unless "overwrite" is ticked; the selection gallery pages through every selected item and an
-item taken out of it is not labeled; "Run clustering" submits with the form's defaults."""
+item taken out of it is not labeled; the batch guardrails badge an outlier of the selection and "f"
+takes it out; "Run clustering" submits with the form's defaults."""
 
 from __future__ import annotations
 
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import labels_of, tag
-from tests.guided.conftest import add_class, pca_model, run_job
+from tests.guided.conftest import API, add_class, pca_model, run_job
 
 
 async def _box_over_everything(tab) -> None:
@@ -32,13 +34,13 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
     await tab.goto(f"/datasets/{dataset_id}/explorer?model_id={model}")
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
     await _box_over_everything(tab)
-    gallery = tab.locator("#selection-gallery figure")
+    gallery = tab.locator("#selection-gallery figure.guided-tile")
     await tab.wait_for_function("() => document.querySelectorAll('#selection-gallery figure').length === 24")
     assert await tab.inner_text("#gallery-range") == "1\u201324 of 30"
     await tab.click("#gallery-next")
     await tab.wait_for_function("() => document.querySelectorAll('#selection-gallery figure').length === 6")
-    taken_out = int(await gallery.first.get_attribute("data-item-id") or 0)
-    await gallery.first.locator("button.deselect").click()
+    taken_out = int(await gallery.first.get_attribute("data-id") or 0)
+    await gallery.first.locator("img").click()  # a click on a tile takes it out of the selection
     await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '29'")
     assert await tab.inner_text("#gallery-range") == "25\u201329 of 29"  # the page stays where it was
 
@@ -60,6 +62,46 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
         "() => document.getElementById('flash').textContent.includes('of 30 items labeled B')"
     )
     assert all(v == [b] for v in (await labels_of(live)).values()) and len(await labels_of(live)) == 30
+
+
+async def test_the_selection_badges_its_outlier_and_f_takes_it_out_of_the_batch(live, tab):
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(live, [ids[i]], classes[i % 3])
+    model = (await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"}))[
+        "model_id"
+    ]
+    await run_job(api, {"kind": "infer", "model_id": model})
+    await run_job(api, {"kind": "project", "model_id": model, "parameters": {"method": "pca"}})
+    flags = await api.post(
+        f"{API}/datasets/{dataset_id}/batch-flags", json={"model_id": model, "item_ids": ids}
+    )
+    outliers = [f["item_id"] for f in flags.json()["flags"]]
+    assert len(outliers) == 1  # the oracle's vectors put the last item far from every other
+    outlier = outliers[0]
+
+    await tab.goto(f"/datasets/{dataset_id}/explorer?model_id={model}")
+    await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
+    await _box_over_everything(tab)
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.flagged === '1'")
+    rule = await tab.inner_text("#flag-rule")
+    assert "1 flagged" in rule and "MAD" in rule and "Press f" in rule
+    if not await tab.locator(f"#tile-{outlier}").count():  # the outlier may sit on the next page
+        await tab.click("#gallery-next")
+    badge = tab.locator(f"#tile-{outlier} .flag-badge")
+    await badge.wait_for()
+    assert "far from the batch" in (await badge.get_attribute("title") or "")
+
+    await tab.click("#selection-panel h2")  # keys go to the page, not to a form field
+    await tab.keyboard.press("f")
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '29'")
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.flagged === '0'")
+    await tab.click(f"#label-buttons [data-label-id='{classes[0]}']")
+    await tab.wait_for_function("() => document.getElementById('flash').textContent.includes('labeled a')")
+    labels = await labels_of(live)
+    assert outlier not in labels, "the flagged item was labeled after f took it out"
+    assert sum(1 for v in labels.values() if v == [classes[0]]) == 4 + 29 - 12
 
 
 async def test_run_clustering_submits_with_the_forms_defaults(live, tab):

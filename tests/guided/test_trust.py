@@ -265,6 +265,43 @@ async def test_probability_batches_flag_the_far_item_and_can_leave_it_out(server
     assert ids[29] not in labeled and ids[26] in labeled
 
 
+async def test_the_explorer_gallery_badges_the_flagged_items_of_the_whole_selection(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 15)
+    model = await trained(server, dataset.id, "test-oracle")
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/explorer?model_id={model}")
+    url = f"/datasets/{dataset.id}/explorer/gallery"
+
+    # the far item is on the second page of the selection: judged on all of it, listed for "f"
+    page = await server.post(url, json={"model_id": model, "item_ids": ids, "limit": 24}, headers=headers)
+    assert page.status_code == 200, page.text
+    assert f'data-flagged="{ids[29]}"' in page.text and 'id="flag-rule"' in page.text
+    assert "1 flagged" in page.text and "<kbd>f</kbd>" in page.text and "median + 3 x MAD" in page.text
+    assert page.text.count('class="tile guided-tile') == 24 and f'id="tile-{ids[29]}"' not in page.text
+    second = await server.post(
+        url, json={"model_id": model, "item_ids": ids, "offset": 24, "limit": 24}, headers=headers
+    )
+    tile = second.text[second.text.index(f'id="tile-{ids[29]}"') - 60 :][:900]
+    assert "flagged" in tile and "flag-badge" in tile and "far from the batch" in tile
+    assert second.text.count('class="tile guided-tile') == 6
+
+    # checked against class a, the items of b and c are flagged by their labeled neighbours too
+    against = await server.post(
+        url, json={"model_id": model, "item_ids": ids, "label_id": classes[0]}, headers=headers
+    )
+    flagged = [int(i) for i in against.text.split('data-flagged="')[1].split('"')[0].split(",")]
+    assert set(flagged) >= {ids[1], ids[2], ids[29]} and ids[0] not in flagged and ids[3] not in flagged
+    assert 'id="flag-class-note"' not in against.text and 'id="flag-class-note"' in page.text
+
+    other = await server.post(
+        url, json={"model_id": model, "item_ids": ids, "label_id": 999999}, headers=headers
+    )
+    assert other.status_code == 400
+    unknown = await server.post(url, json={"model_id": model, "item_ids": [999999]}, headers=headers)
+    assert unknown.status_code == 404
+
+
 def test_guardrail_rules_flag_outliers_and_disagreeing_neighbours():
     from backend.guided.guardrails import flag_batch
 

@@ -40,6 +40,14 @@ class ModelScore:
     dimensions: int | None
     per_class: list[ClassScore]
     skipped: str | None
+    with_intensity: bool | None = strawberry.field(
+        description="The scores are those of the vectors with the absolute-intensity descriptors appended."
+    )
+    intensity_in_vectors: bool | None = strawberry.field(
+        description="The model's latest inference appended the descriptors already."
+    )
+    score_without_intensity: float | None
+    score_with_intensity: float | None
 
 
 @strawberry.type(description="Which feature model separates the current labels best (models best first).")
@@ -55,6 +63,10 @@ class FeatureReport:
     notes: list[str]
     pending_job_id: int | None
     failed: str | None
+    infer_intensity: str | None = strawberry.field(
+        description="on/off: run the best model's inference with this intensityDescriptors option so its "
+        "vectors are the variant the report chose; null: they are"
+    )
 
 
 @strawberry.type(description="What to train next on a dataset, and why.")
@@ -79,6 +91,10 @@ def _model_score(entry: dict[str, Any]) -> ModelScore:
         dimensions=entry.get("dimensions"),
         per_class=[ClassScore(**c) for c in entry.get("per_class", [])],
         skipped=entry.get("skipped"),
+        with_intensity=entry.get("with_intensity"),
+        intensity_in_vectors=entry.get("intensity_in_vectors"),
+        score_without_intensity=entry.get("score_without_intensity"),
+        score_with_intensity=entry.get("score_with_intensity"),
     )
 
 
@@ -100,6 +116,7 @@ class Query:
             notes=list(r.notes),
             pending_job_id=r.pending_job_id,
             failed=r.failed,
+            infer_intensity=r.infer_intensity,
         )
 
     @strawberry.field(description="The feature extractor to train first, then the report, then a classifier.")

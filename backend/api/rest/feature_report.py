@@ -44,6 +44,11 @@ class ModelScoreOut(msgspec.Struct, kw_only=True):
     dimensions: int | None = None
     per_class: list[ClassScoreOut] = msgspec.field(default_factory=list)
     skipped: str | None = None
+    # scored without and with the absolute-intensity descriptors; the scores above are the chosen one's
+    with_intensity: bool | None = None
+    intensity_in_vectors: bool | None = None
+    score_without_intensity: float | None = None
+    score_with_intensity: float | None = None
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> ModelScoreOut:
@@ -68,6 +73,9 @@ class FeatureReportOut(msgspec.Struct, kw_only=True):
     notes: list[str]
     pending_job_id: int | None
     failed: str | None
+    # "on"/"off": run the best model's inference with this ``intensity_descriptors`` option (POST
+    # /jobs) so that its vectors are the variant the report chose; None: they are already
+    infer_intensity: str | None = None
 
     @classmethod
     def of(cls, r: service.FeatureReport) -> FeatureReportOut:
@@ -83,6 +91,7 @@ class FeatureReportOut(msgspec.Struct, kw_only=True):
             notes=list(r.notes),
             pending_job_id=r.pending_job_id,
             failed=r.failed,
+            infer_intensity=r.infer_intensity,
         )
 
 

@@ -137,50 +137,72 @@
     refreshSelection();
   }
 
-  // The selection gallery pages through every selected item; clicking one takes it out.
+  // The selection gallery pages through every selected item; clicking a tile takes it out. The page
+  // of tiles comes from the server (backend/pages/explorer.py) with the batch guardrails judged on
+  // the whole selection: flagged tiles carry a badge, the rule is shown, and "f" takes every
+  // flagged item out of the selection (so labeling skips them).
   const GALLERY_PAGE = 24;
-  function renderGallery() {
+  const csrf = () => {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; }
+    catch (_) { return ""; }
+  };
+  let galleryTicket = 0;
+  async function renderGallery() {
+    const ticket = ++galleryTicket;
     const gallery = $("selection-gallery"), pager = $("gallery-pager");
-    gallery.replaceChildren();
     const total = state.selected.length;
     const pages = Math.max(1, Math.ceil(total / GALLERY_PAGE));
     state.galleryPage = Math.min(state.galleryPage || 0, pages - 1);
     const start = state.galleryPage * GALLERY_PAGE;
-    state.selected.slice(start, start + GALLERY_PAGE).forEach((index) => {
-      const id = state.points.item_ids[index];
-      const figure = document.createElement("figure");
-      figure.className = "gallery-item";
-      figure.dataset.itemId = String(id);
-      const img = document.createElement("img");
-      img.loading = "lazy";
-      img.src = `/api/v1/items/${id}/image?size=96`;
-      img.alt = `item ${id}`;
-      const label = classById.get(state.points.labels[index]);
-      const out = document.createElement("button");
-      out.type = "button";
-      out.className = "deselect";
-      out.title = `take item ${id} out of the selection`;
-      out.textContent = "×";
-      out.addEventListener("click", () => deselect(index));
-      figure.append(img, out);
-      if (label) {
-        const mark = document.createElement("span");
-        mark.className = "current";
-        mark.style.background = label.color;
-        mark.textContent = label.name;
-        figure.append(mark);
-      }
-      gallery.append(figure);
-    });
     pager.hidden = total <= GALLERY_PAGE;
     $("gallery-range").textContent = total ? `${start + 1}–${Math.min(start + GALLERY_PAGE, total)} of ${total}` : "";
     $("gallery-prev").disabled = state.galleryPage === 0;
     $("gallery-next").disabled = state.galleryPage >= pages - 1;
+    if (!total) {
+      state.flagged = new Set();
+      gallery.replaceChildren();
+      root.dataset.flagged = "0";
+      return;
+    }
+    const flagClass = $("flag-class").value;
+    const body = JSON.stringify({
+      model_id: modelId,
+      item_ids: selectedIds(),
+      offset: start,
+      limit: GALLERY_PAGE,
+      label_id: flagClass ? Number(flagClass) : null,
+    });
+    try {
+      const response = await fetch(`/datasets/${datasetId}/explorer/gallery`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "x-csrftoken": csrf() },
+        body,
+      });
+      const html = await response.text();
+      if (ticket !== galleryTicket) return;
+      if (!response.ok) { gallery.textContent = `the gallery could not be shown (${response.status})`; return; }
+      gallery.innerHTML = html;
+      const flags = gallery.querySelector("#gallery-flags");
+      const ids = flags && flags.dataset.flagged ? flags.dataset.flagged.split(",").map(Number) : [];
+      state.flagged = new Set(ids);
+      root.dataset.flagged = String(ids.length);
+      root.dataset.galleryPage = String(state.galleryPage);
+    } catch (error) {
+      if (ticket === galleryTicket) gallery.textContent = error.message;
+    }
   }
 
-  function deselect(index) {
-    select(state.selected.filter((i) => i !== index), state.how, false, true);
+  function deselectIds(ids) {
+    const out = new Set(ids);
+    if (!out.size) return;
+    select(state.selected.filter((i) => !out.has(state.points.item_ids[i])), state.how, false, true);
   }
+
+  $("selection-gallery").addEventListener("click", (event) => {
+    if (event.target.closest("a")) return; // the "open" link still opens the item
+    const tile = event.target.closest(".guided-tile");
+    if (tile) deselectIds([Number(tile.dataset.id)]);
+  });
 
   const selectedIds = () => state.selected.map((i) => state.points.item_ids[i]);
 
@@ -304,6 +326,7 @@
     input.addEventListener("change", () => plot.setTool(input.value)));
   $("reset-view").addEventListener("click", () => plot.resetView());
   $("clear-selection").addEventListener("click", () => select([], null, false));
+  $("flag-class").addEventListener("change", () => renderGallery());
   $("gallery-prev").addEventListener("click", () => { state.galleryPage -= 1; renderGallery(); });
   $("gallery-next").addEventListener("click", () => { state.galleryPage += 1; renderGallery(); });
   document.querySelectorAll("#label-buttons [data-label-id]").forEach((button) =>
@@ -314,6 +337,10 @@
     if (tools[e.key]) {
       document.querySelector(`input[name="tool"][value="${tools[e.key]}"]`).checked = true;
       plot.setTool(tools[e.key]);
+      return;
+    }
+    if (e.key === "f" && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      deselectIds([...(state.flagged || [])]);
       return;
     }
     const cls = classes.find((c) => c.hotkey && c.hotkey === e.key);

@@ -1,0 +1,73 @@
+"""Issue 19's remaining page paths in Chromium, on the test oracle's real jobs: the label-error
+review answers the first suspect with one key ("r" relabels it with the suggested class, "k"
+keeps it), and on the similarity page "f" deselects the flagged tiles so "Label selected" skips
+them."""
+
+from __future__ import annotations
+
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from tests.batches.conftest import labels_of, tag
+from tests.guided.conftest import API, add_class, run_job
+
+
+async def _oracle(live, labeled: int, wrong: tuple[int, ...] = ()) -> tuple[int, list[int]]:
+    """Three classes, items 0..labeled-1 tagged with the oracle's class (the ``wrong`` ones with the
+    next one), and the oracle trained and run: its vectors put the last item far from the rest."""
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+    for i in range(labeled):
+        await tag(live, [ids[i]], classes[(i % 3 + (1 if i in wrong else 0)) % 3])
+    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+    await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"], classes
+
+
+async def test_review_keys_relabel_then_keep_the_first_suspect(live, tab):
+    ids = live["ids"]
+    model, classes = await _oracle(live, 24, wrong=(3, 7))
+    await tab.goto(f"/datasets/{live['dataset_id']}/review?model_id={model}")
+    first = tab.locator("#suspects .suspect").first
+    top = int(await first.get_attribute("data-id") or 0)
+    assert top in (ids[3], ids[7])
+    await tab.click("h1")
+    await tab.keyboard.press("r")  # relabel with the suggested (the oracle's) class
+    await tab.wait_for_function(f"() => !document.getElementById('suspect-{top}')")
+    position = ids.index(top)
+    assert (await labels_of(live))[top] == [classes[position % 3]]
+
+    second = int(await tab.locator("#suspects .suspect").first.get_attribute("data-id") or 0)
+    before = (await labels_of(live)).get(second)
+    await tab.click("h1")
+    await tab.keyboard.press("k")  # keep: the label stays, the suspect leaves the list
+    await tab.wait_for_function(f"() => !document.getElementById('suspect-{second}')")
+    assert (await labels_of(live)).get(second) == before
+    events = (await live["api"].get(f"{API}/datasets/{live['dataset_id']}/events")).json()["events"]
+    answers = [e for e in events if e["kind"] == "review"]
+    assert sorted(e["parameters"]["action"] for e in answers) == ["keep", "relabel"]
+
+
+async def test_f_on_the_similarity_page_deselects_the_flagged_tiles(live, tab):
+    ids = live["ids"]
+    model, classes = await _oracle(live, 12)
+    await run_job(live["api"], {"kind": "build-index", "model_id": model})
+    query = ids[14]  # unlabeled, class c by the oracle's rule
+    await tab.goto(
+        f"/datasets/{live['dataset_id']}/similar?item_id={query}&model_id={model}&per_page=48&label_id={classes[2]}"
+    )
+    await tab.wait_for_selector("#label-form .guided-tile")
+    flagged = tab.locator("#label-form .guided-tile.flagged")
+    count = await flagged.count()
+    assert count > 0 and "Press f" in await tab.inner_text("#flag-rule")
+    flagged_ids = [int(await flagged.nth(i).get_attribute("data-id") or 0) for i in range(count)]
+    assert ids[-1] in flagged_ids  # the oracle's far item
+    selected_before = int(await tab.locator(".selected-count").first.inner_text())
+    await tab.click("h1")
+    await tab.keyboard.press("f")
+    for item_id in flagged_ids:
+        assert "selected" not in (await tab.get_attribute(f"#tile-{item_id}", "class") or "").split()
+    after = int(await tab.locator(".selected-count").first.inner_text())
+    assert after < selected_before
+    await tab.click("#label-batch")
+    await tab.locator(".notice").wait_for()
+    unlabeled_flagged = [i for i in flagged_ids if ids.index(i) >= 12]
+    assert unlabeled_flagged and not set(unlabeled_flagged) & set(await labels_of(live))
