@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 
 from backend.api.graphql.cost import QueryCost
 from backend.api.graphql.errors import classify
+from backend.api.graphql.executor import FastExecutor
 from backend.api.graphql.limits import RequestLimits
 from backend.api.graphql.permissions import MutationRoles
 
@@ -75,6 +76,7 @@ def build_schema(modules: list[str] | None = None) -> LabelwiseSchema:
         mutation=_merged("Mutation", mutations) if mutations else None,
         subscription=_merged("Subscription", subscriptions) if subscriptions else None,
         extensions=extensions,
+        execution_context_class=FastExecutor,
     )
 
 
