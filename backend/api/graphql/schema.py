@@ -24,6 +24,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from backend.api.graphql.cost import QueryCost
+from backend.api.graphql.documents import DocumentCache
 from backend.api.graphql.errors import classify
 from backend.api.graphql.executor import FastExecutor
 from backend.api.graphql.limits import RequestLimits
@@ -70,7 +71,8 @@ def build_schema(modules: list[str] | None = None) -> LabelwiseSchema:
     queries = [m.Query for m in loaded if hasattr(m, "Query")]
     mutations = [m.Mutation for m in loaded if hasattr(m, "Mutation")]
     subscriptions = [m.Subscription for m in loaded if hasattr(m, "Subscription")]
-    extensions: list[type[SchemaExtension]] = [RequestLimits, MutationRoles, QueryCost]
+    # DocumentCache last: the limits and roles run before it on every request (documents.py).
+    extensions: list[type[SchemaExtension]] = [RequestLimits, MutationRoles, QueryCost, DocumentCache]
     return LabelwiseSchema(
         query=_merged("Query", queries),
         mutation=_merged("Mutation", mutations) if mutations else None,
