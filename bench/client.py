@@ -30,6 +30,12 @@ PAGE = 500
 ITEMS_QUERY = """query($d: Int!, $o: Int!, $l: Int!) {
   items(datasetId: $d, offset: $o, limit: $l) { total items { id sourceId uri frame status labelIds } }
 }"""
+# Every field REST's items page returns, for the same rows: the like-for-like comparison.
+FULL_ITEMS_QUERY = """query($d: Int!, $o: Int!, $l: Int!) {
+  items(datasetId: $d, offset: $o, limit: $l) { total offset limit items {
+    id datasetId sourceId uri frame position height width channels dtype status error labelIds
+    metadata { run sample exposure time temperature } } }
+}"""
 
 
 @contextmanager
@@ -74,12 +80,12 @@ def _rest_pages(url: str, dataset_id: int) -> int:
                 return seen
 
 
-def _graphql_pages(url: str, dataset_id: int) -> int:
+def _graphql_pages(url: str, dataset_id: int, query: str = ITEMS_QUERY) -> int:
     seen = 0
     with httpx.Client(timeout=60) as http:
         while True:
             variables = {"d": dataset_id, "o": seen, "l": PAGE}
-            body = http.post(f"{url}/graphql", json={"query": ITEMS_QUERY, "variables": variables}).json()
+            body = http.post(f"{url}/graphql", json={"query": query, "variables": variables}).json()
             assert not body.get("errors"), body["errors"]
             page = body["data"]["items"]
             seen += len(page["items"])
@@ -112,6 +118,9 @@ def reads(size: int, repeat: int) -> None:
             graphql, count = _best(lambda: _graphql_pages(url, dataset_id), repeat)
             assert count == size, count
             report(f"GraphQL paging, {size} items with labels", graphql, target=1.5 * rest, baseline=rest)
+            full, count = _best(lambda: _graphql_pages(url, dataset_id, FULL_ITEMS_QUERY), repeat)
+            assert count == size, count
+            report(f"GraphQL paging, {size} items, REST's fields", full, target=1.5 * rest, baseline=rest)
             client, rows = _best(lambda: lw.items(dataset_id), repeat)
             assert len(rows) == size and rows[0]["labels"] and rows[0]["tagger"], rows[0]  # type: ignore[arg-type,index]
             report(
