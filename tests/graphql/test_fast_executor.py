@@ -23,6 +23,9 @@ class Row:
     maybe: list[int | None] | None
     inner: Inner | None
     must: str  # a row may break it: None, which is not a string
+    flag: bool = True
+    key: strawberry.ID = strawberry.ID("k")
+    ratio: float | None = 0.5
 
     @strawberry.field
     def computed(self) -> str:
@@ -33,7 +36,7 @@ def _rows() -> list[Row]:
     return [
         Row(id=1, name="a", tags=[1, 2], maybe=[None, 3], inner=None, must="x"),
         Row(id=2, name="b", tags=[], maybe=None, inner=Inner(name="in"), must=None),  # type: ignore[arg-type]
-        Row(id=3, name="c", tags=["not an int"], maybe=[1], inner=None, must="z"),  # type: ignore[list-item]
+        Row(id=3, name="c", tags=["not an int"], maybe=[1], inner=None, must="z", flag=1, ratio=float("nan")),  # type: ignore[list-item,arg-type]
         Row(id=2**40, name="d", tags=[4], maybe=[], inner=None, must="w"),
     ]
 
@@ -54,6 +57,7 @@ QUERIES = [
     "{ rows { id must } }",
     "{ strictRows { name must } }",
     "{ rows { id tags } }",
+    "{ rows { flag key ratio } strictRows { id flag } }",
     "{ rows { key: id other: name ...F ... on Row { inner { name } } } } fragment F on Row { maybe }",
     "query($s: Boolean!) { rows { id name @skip(if: $s) tags @include(if: $s) } }",
 ]

@@ -21,16 +21,20 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLString,
     is_leaf_type,
 )
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (resolve attribute, python name, leaf type (None: a nullable object), non-null, list, items non-null),
+# (resolve attribute, python name, leaf coercion (None: a nullable object), non-null, list, items non-null),
 # or None: the slow way.
 Plan = tuple[Any, str, Any, bool, bool, bool] | None
 _PLANS: dict[int, tuple[GraphQLField, Plan]] = {}  # by id(field); the field is kept alive with it
@@ -64,28 +68,42 @@ def _make_plan(field: GraphQLField) -> Plan:
         if is_list or non_null:
             return None
         kind = None  # a nullable object: only its null is completed here
-    return (definition.default_resolver, definition.python_name, kind, non_null, is_list, items_non_null)
+    coerce = _coercer(kind) if kind is not None else None
+    return (definition.default_resolver, definition.python_name, coerce, non_null, is_list, items_non_null)
 
 
 _SLOW = object()
+MIN_INT, MAX_INT = -(2**31), 2**31 - 1
+
+
+def _coercer(leaf: Any) -> Any:
+    """The leaf's ``coerce_output_value``, skipped for values it returns unchanged (an ``int`` in
+    32 bits for Int, a ``str`` for String and ID, a ``bool`` for Boolean)."""
+    coerce = leaf.coerce_output_value
+    if leaf is GraphQLInt:
+        return lambda value: value if type(value) is int and MIN_INT <= value <= MAX_INT else coerce(value)
+    if leaf is GraphQLString or leaf is GraphQLID:
+        return lambda value: value if type(value) is str else coerce(value)
+    if leaf is GraphQLBoolean:
+        return lambda value: value if type(value) is bool else coerce(value)
+    return coerce
 
 
 def _complete(plan: Plan, source: Any) -> Any:
     """The field's completed value, or ``_SLOW`` when graphql-core must decide (errors included)."""
     assert plan is not None
-    resolve, name, leaf, non_null, is_list, items_non_null = plan
+    resolve, name, coerce, non_null, is_list, items_non_null = plan
     try:
         value = resolve(source, name)
         if value is None:
             return _SLOW if non_null else None
-        if isinstance(value, Exception) or leaf is None:
+        if coerce is None or isinstance(value, Exception):
             return _SLOW
         if not is_list:
-            coerced = leaf.coerce_output_value(value)
+            coerced = coerce(value)
             return _SLOW if coerced is None or coerced is Undefined else coerced
         if not isinstance(value, list | tuple):
             return _SLOW
-        coerce = leaf.coerce_output_value
         completed = []
         for entry in value:
             if entry is None:
