@@ -8,6 +8,8 @@ the schema fails and names the clash. Then run ``make openapi`` (``labelwise ope
 ``tests/graphql/test_sdl_in_sync.py`` fails until ``openapi/schema.graphql`` is written again.
 
 Errors: every error has ``extensions.code`` (see ``errors.py``); limits: ``limits.py``.
+Speed (issue 21): plain attribute fields are completed without per-field machinery
+(``executor.py``), and a document text is parsed and validated once (``documents.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from backend.api.graphql.cost import QueryCost
+from backend.api.graphql.documents import DocumentCache
 from backend.api.graphql.errors import classify
+from backend.api.graphql.executor import FastExecutor
 from backend.api.graphql.limits import RequestLimits
 from backend.api.graphql.permissions import MutationRoles
 
@@ -69,12 +73,14 @@ def build_schema(modules: list[str] | None = None) -> LabelwiseSchema:
     queries = [m.Query for m in loaded if hasattr(m, "Query")]
     mutations = [m.Mutation for m in loaded if hasattr(m, "Mutation")]
     subscriptions = [m.Subscription for m in loaded if hasattr(m, "Subscription")]
-    extensions: list[type[SchemaExtension]] = [RequestLimits, MutationRoles, QueryCost]
+    # DocumentCache last: the limits and roles run before it on every request (documents.py).
+    extensions: list[type[SchemaExtension]] = [RequestLimits, MutationRoles, QueryCost, DocumentCache]
     return LabelwiseSchema(
         query=_merged("Query", queries),
         mutation=_merged("Mutation", mutations) if mutations else None,
         subscription=_merged("Subscription", subscriptions) if subscriptions else None,
         extensions=extensions,
+        execution_context_class=FastExecutor,
     )
 
 
