@@ -150,7 +150,7 @@ def explain(models: list[dict[str, Any]], items: int, folds: int) -> str:
     )
     intensity = best.get("intensity") or {}
     other = intensity.get("without") if best.get("with_intensity") else intensity.get("with")
-    if best.get("with_intensity"):
+    if best.get("with_intensity") and other:
         line += f", with absolute intensity appended (without: kNN {other['knn_balanced']:.0%}, linear "
         line += f"{other['linear_balanced']:.0%}: brightness carries the class)"
     elif other:
