@@ -55,7 +55,7 @@ def _make_plan(field: GraphQLField) -> Plan:
         return None
     if not definition.is_basic_field:  # a resolver, field extensions or permission classes
         return None
-    kind = field.type
+    kind: Any = field.type  # graphql-core's wrapped type, unwrapped step by step below
     non_null = isinstance(kind, GraphQLNonNull)
     kind = kind.of_type if non_null else kind
     is_list = isinstance(kind, GraphQLList)
@@ -104,7 +104,7 @@ def _complete(plan: Plan, source: Any) -> Any:
             return _SLOW if coerced is None or coerced is Undefined else coerced
         if not isinstance(value, list | tuple):
             return _SLOW
-        completed = []
+        completed: list[Any] = []
         for entry in value:
             if entry is None:
                 if items_non_null:
