@@ -279,6 +279,12 @@ async def test_the_explorer_gallery_badges_the_flagged_items_of_the_whole_select
     assert f'data-flagged="{ids[29]}"' in page.text and 'id="flag-rule"' in page.text
     assert "1 flagged" in page.text and "<kbd>f</kbd>" in page.text and "median + 3 x MAD" in page.text
     assert page.text.count('class="tile guided-tile') == 24 and f'id="tile-{ids[29]}"' not in page.text
+    # its tiles use the dataset's display preset, as every page does
+    display = {"scale": "sqrt", "colormap": "viridis"}
+    changed = await server.patch(f"{API}/datasets/{dataset.id}", json={"display": display})
+    assert changed.status_code == 200, changed.text
+    shown = await server.post(url, json={"model_id": model, "item_ids": ids, "limit": 24}, headers=headers)
+    assert "scale=sqrt" in shown.text and "cmap=viridis" in shown.text
     second = await server.post(
         url, json={"model_id": model, "item_ids": ids, "offset": 24, "limit": 24}, headers=headers
     )
