@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.roles import TRAINER, allows
@@ -43,7 +44,7 @@ from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.quality import model_fitness
-from backend.guided.review import find_suspects, load_label_issues
+from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
 from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
 from backend.guided.suggest_state import (
     QueueState,
@@ -60,6 +61,7 @@ from backend.labels.batches import changed_since, record_batch
 from backend.labels.events import TagRequest
 from backend.settings import Settings
 from backend.similarity.index import EXACT_THRESHOLD
+from backend.storage.tables import TagEvent
 
 KINDS = (
     "label_items",
@@ -77,6 +79,7 @@ KINDS = (
 JOB_KINDS = ("retrain", "train_extractor", "run_inference", "build_index", "feature_report")
 RETRAIN_GROWTH = 0.2  # labels grown by this share since the newest classifier: suggest retraining
 MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
+REVIEW_HISTORY = 500  # recent reviews whose outcomes say how often a suspect is wrong
 LABEL_ONE_BY_ONE = 10  # items the "label these" suggestion holds
 MAX_SUSPECTS = 20
 NEIGHBOUR_SUSPECTS_UP_TO = 500  # labeled items up to which neighbour disagreement is computed (L^2)
@@ -164,6 +167,7 @@ class _Work:
     covered: int = 0  # unlabeled items the probability batches would label
     unlabeled: int = 0
     suspects: list[Any] = field(default_factory=list)
+    hit_rate: float = 0.25  # share of reviewed suspects found wrong (review_hit_rate)
     problems: list[str] = field(default_factory=list)  # outputs that could not be read
 
 
@@ -329,6 +333,8 @@ async def next_actions(
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
     work = await asyncio.to_thread(_compute, state, settings, reviewed)
+    if work.suspects:
+        work.hit_rate = review_hit_rate(*await _review_outcomes(session, dataset_id))
     needs: list[str] = []
     suggestions: list[Suggestion] = []
     key = _keyer(state)
@@ -526,17 +532,30 @@ async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any)
     )
 
 
+async def _review_outcomes(session: AsyncSession, dataset_id: int) -> tuple[int, int]:
+    """(relabeled, kept) over the dataset's recent reviews of suspects."""
+    rows = await session.scalars(
+        select(TagEvent.parameters)
+        .where(TagEvent.dataset_id == dataset_id, TagEvent.kind == "review")
+        .order_by(TagEvent.id.desc())
+        .limit(REVIEW_HISTORY)
+    )
+    actions = [(p or {}).get("action") for p in rows.all()]
+    return actions.count("relabel"), actions.count("keep")
+
+
 def _suspects_suggestion(state: QueueState, key: Any, work: _Work) -> Suggestion:
     model = state.classifier
     assert model is not None
     ids = [s.item_id for s in work.suspects]
-    wrong = float(sum(s.score for s in work.suspects))
+    wrong = float(sum(wrong_probability(s, hit_rate=work.hit_rate) for s in work.suspects))
     return Suggestion(
         key(kind="review_suspects", m=model.id, n=len(ids)),
         "review_suspects",
         f"Review {len(ids)} suspected wrong labels",
         f"confident learning and neighbours of classifier {model.id} doubt them; "
-        f"about {wrong:.0f} may be wrong",
+        f"about {wrong:.0f} may be wrong (their doubt weighed against the person's label, and "
+        f"{work.hit_rate:.0%} of reviewed suspects found wrong so far)",
         round(wrong, 2),
         float(len(ids)),
         None,

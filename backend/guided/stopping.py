@@ -8,7 +8,10 @@ sure than the labeled ones (people label the easy, typical items first), so one 
 over the held-out items at >= p would over-promise. ``calibrated_accuracy`` therefore bins the
 held-out items above p by confidence (equal-count bins, at least ``MIN_BIN`` items each) and
 weighs each bin's accuracy by how many unlabeled items fall in it: the accuracy the unlabeled
-items at >= p can expect, given their own confidence mix.
+items at >= p can expect, given their own confidence mix. What is promised is the lower end of
+that share's Wilson interval over the held-out items behind it (one-sided 95%): 9 held-out
+items all right support about 77%, not 100% (the study's demo once auto-labeled 9 items, all
+wrong, at a promised 1.00 resting on a handful of held-out items).
 
 **With K more labels.** A learning curve: held-out error falls as a power law of the training set
 size, ``error(n) = a * n ** -b`` (the shape measured across models and tasks, e.g. Cortes et
@@ -38,6 +41,7 @@ from backend.guided import service, trust
 from backend.guided.heldout import HeldOut
 from backend.guided.probability import candidates, check_threshold, labeled_item_ids, record_batch
 from backend.guided.quality import FIT, UNMEASURED, check_batch_use, model_fitness
+from backend.guided.suggest_math import wilson_lower
 from backend.jobs import states
 from backend.jobs.fresh import labeled_count
 from backend.labels.batches import changed_since, latest_event_id
@@ -49,6 +53,7 @@ from backend.storage.tables import Item, TagEvent
 DEFAULT_THRESHOLD = 0.9
 DEFAULT_EXPONENT = 0.5
 MIN_BIN, MAX_BINS = 10, 5
+FEW_HELD_OUT = 100  # fewer held-out items at >= p than this: the reason says the bound is wide
 MORE_LABELS = (0.25, 0.5, 1.0)  # K as fractions of the labels now
 
 
@@ -111,10 +116,14 @@ def calibrated_accuracy(
     accuracy = np.array([correct[p].mean() for p in parts])
     inner = np.array([conf[p[0]] for p in parts[1:]])  # lower edge of each bin after the first
     targets = unlabeled_confidence[unlabeled_confidence >= threshold]
-    if not len(targets):
-        return float(correct.mean()), len(conf)
-    which = np.searchsorted(inner, targets, side="right")
-    return float(accuracy[which].mean()), len(conf)
+    point = (
+        float(accuracy[np.searchsorted(inner, targets, side="right")].mean())
+        if len(targets)
+        else float(correct.mean())
+    )
+    # a handful of held-out items that happen to be all right must not promise 100%: the promise
+    # is the lower end of the Wilson interval of that share over the held-out items behind it
+    return wilson_lower(point * len(conf), len(conf)), len(conf)
 
 
 def fit_exponent(points: list[tuple[int, float]]) -> float | None:
@@ -266,8 +275,10 @@ async def stopping_estimate(
         reason = f"none of model {mid}'s held-out labeled items reaches p >= {threshold:g}: accuracy unknown"
     else:
         reason = (
-            f"{count} of {unlabeled} unlabeled items at p >= {threshold:g}, expected {accuracy:.1%} right "
-            f"(calibrated on {support} held-out labeled items); learning curve "
+            f"{count} of {unlabeled} unlabeled items at p >= {threshold:g}, expected at least "
+            f"{accuracy:.1%} right (the 95% lower bound from {support} held-out labeled items"
+            + (": few, so the bound is wide" if support < FEW_HELD_OUT else "")
+            + "); learning curve "
             + (
                 f"fitted on {len(curve)} models (exponent {exponent:.2f})"
                 if measured

@@ -9,6 +9,7 @@ few passes over an ``N x C`` probability matrix and an ``N x d`` vector matrix, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ SAMPLE = 2000  # unlabeled items k-means looks at (bounded work)
 CENTRES = 500  # labeled items k-center measures distances to, at most (a sample)
 MIN_SUPPORT = 10  # labeled items a precision rests on at least (the next ones below the threshold)
 PRIOR_WEIGHT = 2.0  # pseudo-counts that pull a small held-out support towards the prior
+WILSON_Z = 1.645  # one-sided 95%: a promise is one the held-out items behind it support
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,17 @@ class PlattCalibration:
         return _sigmoid(self.a * _logit(np.asarray(scores, np.float64)) + self.b)
 
 
+def wilson_lower(right: float, n: int, z: float = WILSON_Z) -> float:
+    """The lower end of the Wilson score interval of a share ``right / n`` (0 without items): what
+    ``n`` held-out items support at about 95% one-sided confidence (Wilson 1927)."""
+    if n <= 0:
+        return 0.0
+    share = right / n
+    centre = share + z * z / (2 * n)
+    spread = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return float(max(0.0, (centre - spread) / (1 + z * z / n)))
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1.0 - 1e-6)
     return np.log(p) - np.log1p(-p)
@@ -166,11 +179,16 @@ def best_cut(
     ks = np.asarray(sorted({min(k, len(scores)) for k in sizes}), np.int64)
     thresholds = scores[ks - 1]
     own = np.cumsum(scores)[ks - 1] / ks if prior_of_scores else np.full(len(ks), prior)
+    promise: np.ndarray | None = None  # a lower bound to promise where the cut's figure is a fit
     if calibration is None:
         precision, support, source = own, np.zeros(len(ks), np.int64), "the model's own probabilities"
     elif isinstance(calibration, PlattCalibration):
         precision = np.cumsum(calibration.item_precision(scores))[ks - 1] / ks
-        support, source = np.full(len(ks), calibration.support), calibration.source
+        # what is promised is no more than the held-out items behind the fit support: the Wilson
+        # lower bound of the fitted share over them (5 held-out items all right do not promise 98%)
+        n = calibration.support
+        promise = np.asarray([wilson_lower(float(f) * n, n) for f in precision])
+        support, source = np.full(len(ks), n), calibration.source
     else:
         precision, support = calibration.at(thresholds, own)
         source = calibration.source
@@ -181,7 +199,8 @@ def best_cut(
     if value[best] < 0:
         return None
     k = int(ks[best])
-    return Cut(np.arange(k), float(thresholds[best]), float(precision[best]), int(support[best]), source)
+    promised = float(promise[best]) if promise is not None else float(precision[best])
+    return Cut(np.arange(k), float(thresholds[best]), promised, int(support[best]), source)
 
 
 # ---- probability batches ----------------------------------------------------------------------

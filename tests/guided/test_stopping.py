@@ -68,10 +68,11 @@ async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_
     estimate = (await server.get(url, params={"threshold": 0.55})).json()
     assert (estimate["model_id"], estimate["unlabeled"], estimate["labeled"]) == (model, 18, 12)
     assert estimate["auto_label_count"] == 18 and estimate["held_out_items"] == 12
-    assert estimate["expected_accuracy"] == round(11 / 12, 4)
+    promised = stopping.wilson_lower(11, 12)  # 11 of 12 held-out items right: their lower bound
+    assert estimate["expected_accuracy"] == round(promised, 4) and "lower bound" in estimate["reason"]
     assert estimate["exponent"] == 0.5 and "assumed" in estimate["reason"]
     assert [p["more_labels"] for p in estimate["with_more_labels"]] == [10, 12]
-    assert estimate["with_more_labels"][1]["accuracy"] == round(1 - (1 / 12) * (12 / 24) ** 0.5, 4)
+    assert estimate["with_more_labels"][1]["accuracy"] == round(1 - (1 - promised) * (12 / 24) ** 0.5, 4)
     high = (await server.get(url, params={"threshold": 0.8})).json()
     probs = oracle_probabilities(30, 3)
     assert high["auto_label_count"] == int((probs[12:].max(axis=1) >= 0.8).sum())
@@ -95,7 +96,7 @@ async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_
     result = done.json()
     assert result["labeled"] == 18 and result["event"]["kind"] == "probability"
     assert result["event"]["model_id"] == model and result["event"]["parameters"]["auto_label_rest"] is True
-    assert result["event"]["parameters"]["expected_accuracy"] == round(11 / 12, 4)
+    assert result["event"]["parameters"]["expected_accuracy"] == round(promised, 4)
     listed = (await server.get(f"{API}/datasets/{dataset.id}/items", params={"limit": 100})).json()["items"]
     labels = {i["id"]: i["label_ids"] for i in listed}
     assert all(labels[ids[i]] == [classes[i % 3]] for i in range(12, 30))
@@ -139,7 +140,8 @@ async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset)
     model = await trained(server, dataset.id, "test-oracle")
     estimate = (await gql(server, ESTIMATE, {"d": dataset.id, "t": 0.55}))["stoppingEstimate"]
     assert (estimate["unlabeled"], estimate["modelId"], estimate["autoLabelCount"]) == (18, model, 18)
-    assert estimate["expectedAccuracy"] == 1.0 and estimate["withMoreLabels"][0]["accuracy"] == 1.0
+    bound = round(stopping.wilson_lower(12, 12), 4)  # 12 held-out items all right: no certainty
+    assert estimate["expectedAccuracy"] == bound and bound < estimate["withMoreLabels"][0]["accuracy"] < 1
     variables = {"d": dataset.id, "m": model, "t": 0.55, "s": estimate["seenEventId"]}
     await gql_error(server, AUTO, {**variables, "n": 5}, code="CONFLICT", fragments=("not the 5",))
     done = (await gql(server, AUTO, {**variables, "n": 18}))["autoLabelRest"]
@@ -162,7 +164,9 @@ async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
     assert shown.exit_code == 0, shown.output
     assert "18 unlabeled, 12 labeled items" in shown.output and "18 items at p >= 0.55" in shown.output
     as_json = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55", "--json"])
-    assert json.loads(as_json.output)["expected_accuracy"] == 1.0
+    assert json.loads(as_json.output)["expected_accuracy"] == round(
+        stopping.wilson_lower(12, 12), 4
+    )  # 12 of 12 right: the bound
     args = ["auto-label-rest", dataset.name, "--model", str(model), "--threshold", "0.55"]
     stale = await invoke(cli, [*args, "--expected-count", "3"])
     assert stale.exit_code != 0 and "not the 3" in stale.output
@@ -185,7 +189,10 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
     url = f"/datasets/{dataset.id}/probability"
     page = (await server.get(url, params={"model_id": model, "label": "all", "threshold": 0.55})).text
     assert 'id="stopping-estimate"' in page and 'id="stopping-unlabeled">18<' in page
-    assert 'id="stopping-accuracy">100.0%<' in page and 'id="auto-label-rest-form"' in page
+    assert (
+        f'id="stopping-accuracy">{stopping.wilson_lower(12, 12):.1%}<' in page
+        and 'id="auto-label-rest-form"' in page
+    )
     assert "hx-confirm=" in page and 'name="seen_event_id"' in page
     estimate = (
         await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate", params={"threshold": 0.55})

@@ -277,18 +277,27 @@ def train_head(ctx: JobContext, data: LabeledVectors, algorithm: str, meta: dict
     oof: dict[str, Any] = {}
     with device_scope(ctx.device):
         model = _fit(ctx, data, train_rows, val_rows, p, report)
+        if p.get("folds", 0) >= 2:
+            oof = out_of_fold(ctx, data, p)
         temperature = 1.0
-        if p["calibrate"] and len(val_rows):
+        if p["calibrate"] and oof.get("oof_items"):
+            # the temperature fitted on every labeled item, held out: the same one oof.npz's
+            # probabilities carry, so the model's scores of unlabeled items are on the scale the
+            # precision and accuracy estimates read from oof.npz (a second temperature fitted on
+            # the validation fifth alone, often a handful of items all right, made the model far
+            # surer than the held-out probabilities it was judged by)
+            temperature = float(oof["oof_temperature"])
+            ctx.log(f"calibrated on {oof['oof_items']} out-of-fold items: temperature {temperature:.3g}")
+        elif p["calibrate"] and len(val_rows):
             held_out = _logits(model, data.vectors[val_rows])
             temperature = fit_temperature(held_out, data.targets[val_rows], data.multi_label)
+            ctx.log(f"calibrated on {len(val_rows)} held-out items: temperature {temperature:.3g}")
+        if temperature != 1.0:
             model = keras.Model(
                 model.inputs, with_temperature(model.get_layer(LOGITS).output, temperature, activation)
             )
-            ctx.log(f"calibrated on {len(val_rows)} held-out items: temperature {temperature:.3g}")
         eval_rows, split = (val_rows, "validation") if len(val_rows) else (train_rows, "training")
         predicted = np.asarray(model.predict(data.vectors[eval_rows], verbose=0))
-        if p.get("folds", 0) >= 2:
-            oof = out_of_fold(ctx, data, p)
     model.save(ctx.artifact_dir / MODEL_FILE)
     # The quality gate's figures, validation.npz and confusion_matrix.json (decision 0011).
     figures = report_held_out(
