@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.roles import TRAINER, allows
+from backend.algorithms import validate_parameters
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
@@ -889,6 +890,8 @@ async def _accept_job(
     parameters: dict[str, Any],
 ) -> AcceptResult:
     kind, params = body["k"], body.get("j") or {}
+    if kind in ("retrain", "train_extractor"):  # bad parameters say so before any conflict does
+        validate_parameters(params["algorithm"], {**(params.get("parameters") or {}), **parameters})
     running = {
         "feature_report": lambda: state.active("feature-report"),
         "retrain": lambda: state.active("train", algorithm=params.get("algorithm")),
