@@ -85,5 +85,6 @@ async def label(
 
 @pytest.fixture
 def job_settings(settings: Settings) -> Settings:
-    """As in tests/jobs: fast heartbeats."""
-    return settings.model_copy(update={"heartbeat_seconds": 0.1, "heartbeat_timeout_seconds": 1.5})
+    """Fast heartbeats, but a patient reaper: the first job of a process imports tensorflow, which on a
+    busy machine can hold the interpreter for seconds (these tests are not about lost workers)."""
+    return settings.model_copy(update={"heartbeat_seconds": 0.1, "heartbeat_timeout_seconds": 30})
