@@ -49,8 +49,8 @@ SCHEMA = {
 async def prepare(session: AsyncSession, job: Any, spec: Any) -> None:
     """Labels as of the job's submission, the classes, and the candidate feature models."""
     from backend.feature_report.sources import feature_candidates
-    from backend.jobs.service import snapshot_labels
     from backend.labels.classes import list_classes
+    from backend.labels.history import snapshot_labels
 
     labels = await snapshot_labels(session, job.dataset_id, {"labels_as_of": job.created_at.isoformat()})
     readable = {ref.item_id for ref in spec.items}
