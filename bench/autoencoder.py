@@ -29,7 +29,9 @@ import numpy as np
 from backend.datasets.refs import item_refs
 from backend.datasets.service import create_dataset
 from backend.demo import generate_demo, read_ground_truth
-from backend.jobs import service
+from backend.jobs import queries as job_queries
+from backend.jobs import submission
+from backend.models import queries as model_queries
 from backend.settings import Settings
 from backend.storage.database import Database
 from backend.storage.job_tables import Job, JobMetric, Model
@@ -101,19 +103,19 @@ class Pipeline:
     def run(self, **submit: Any) -> Job:
         from workers.runner import run_job
 
-        job = self.call(service.submit_job, self.settings, None, **submit)
+        job = self.call(submission.submit_job, self.settings, None, **submit)
         state = run_job(job.id, self.settings, self.store)
-        job = self.call(service.get_job, job.id)
+        job = self.call(job_queries.get_job, job.id)
         if state != "succeeded":
             raise RuntimeError(f"job {job.id} {state}: {job.error}")
         return job
 
     def metrics(self, job_id: int) -> list[dict[str, float]]:
-        rows: list[JobMetric] = self.call(service.job_metrics, job_id)
+        rows: list[JobMetric] = self.call(job_queries.job_metrics, job_id)
         return [row.metrics for row in rows]
 
     def model(self, model_id: int) -> Model:
-        return self.call(service.get_model, model_id)
+        return self.call(model_queries.get_model, model_id)
 
     def close(self) -> None:
         self.store.close()

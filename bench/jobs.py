@@ -53,7 +53,8 @@ def direct_loop(data: np.ndarray, validation: np.ndarray, batch: int, k: int) ->
 async def run(settings, root: Path, items: int, size: int, repeat: int) -> None:  # type: ignore[no-untyped-def]
     from backend.datasets.refs import ItemReader, item_refs
     from backend.datasets.service import create_dataset
-    from backend.jobs import service
+    from backend.jobs import queries as job_queries
+    from backend.jobs import submission
     from backend.storage.database import Database
     from workers.images import prepare, transform_from
     from workers.runtime import JobRuntime
@@ -69,7 +70,7 @@ async def run(settings, root: Path, items: int, size: int, repeat: int) -> None:
         async def submit(params: dict) -> tuple[float, int]:
             async with database.session() as session:
                 t0 = time.perf_counter()
-                job = await service.submit_job(
+                job = await submission.submit_job(
                     session, settings, runtime.enqueue, kind="train", dataset_id=dataset.id,
                     algorithm="pca", parameters=params,
                 )  # fmt: skip
@@ -79,7 +80,7 @@ async def run(settings, root: Path, items: int, size: int, repeat: int) -> None:
             """Poll as a page would, but every 2 ms: (perf_counter, wall clock) when seen finished."""
             while True:
                 async with database.session() as session:
-                    job = await service.get_job(session, job_id)
+                    job = await job_queries.get_job(session, job_id)
                 if job.state in ("succeeded", "failed", "canceled"):
                     assert job.state == "succeeded", job.error
                     return time.perf_counter(), time.time()
@@ -94,7 +95,7 @@ async def run(settings, root: Path, items: int, size: int, repeat: int) -> None:
             submit_call.append(time.perf_counter() - t0)
             _, seen_wall = await follow(job_id)
             async with database.session() as session:
-                job = await service.get_job(session, job_id)
+                job = await job_queries.get_job(session, job_id)
             assert job.started_at and job.finished_at  # the worker's clock: the same machine
             to_running.append((job.started_at - job.created_at).total_seconds())
             to_visible.append(seen_wall - job.finished_at.timestamp())
@@ -106,7 +107,7 @@ async def run(settings, root: Path, items: int, size: int, repeat: int) -> None:
         t0, job_id = await submit(PARAMS)
         seen_done, _ = await follow(job_id)
         async with database.session() as session:
-            job = await service.get_job(session, job_id)
+            job = await job_queries.get_job(session, job_id)
             refs = await item_refs(session, dataset.id)
         assert job.started_at and job.finished_at
         job_run = (job.finished_at - job.started_at).total_seconds()

@@ -3,12 +3,13 @@
 How to add an algorithm (autoencoder, classifier, ...)
 ======================================================
 
-1. Register it in ``backend/algorithms/<name>.py`` (plain data; no ML imports there): key, kind
+1. Define it as an ``Algorithm`` in ``backend/algorithms/<name>.py`` (plain data; no ML imports
+   there, and no import of the registry): key, kind
    (``feature_extractor`` or ``classifier``), title, description, the JSON schema of its training
    parameters (type, default, minimum/maximum, enum, title, description per field), a
    ``check(params) -> list[str]`` for rules between fields, ``min_items``, ``needs_labels`` and
-   ``entry_point="workers.algorithms.<name>"``. Add one import line in
-   ``backend/algorithms/registry.py::_load_builtins``.
+   ``entry_point="workers.algorithms.<name>"``. Add it to ``BUILTINS`` in
+   ``backend/algorithms/registry.py``.
 2. Write ``workers/algorithms/<name>.py`` with two functions::
 
        def train(ctx: JobContext) -> None: ...

@@ -14,9 +14,9 @@ import itertools
 import math
 from typing import Any
 
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
-from backend.algorithms.registry import Algorithm, Params, register
 
 # Parameters that fix the network's shape: a model can only be fine-tuned into the same shape.
 # The job service compares the fields marked "x-architecture" against the source model's.
@@ -321,22 +321,20 @@ def min_items(params: Params) -> int:
     return 2 if params["validation_fraction"] > 0 else 1
 
 
-AUTOENCODER = register(
-    Algorithm(
-        key="autoencoder",
-        kind="feature_extractor",
-        title="Convolutional autoencoder",
-        description=(
-            "A convolutional autoencoder trained to rebuild the images (self-supervised); its latent "
-            "vectors place similar images near each other. Runs on CUDA with mixed precision when "
-            "present, else on the CPU; can fine-tune a model trained on another dataset."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.autoencoder",
-        check=check,
-        infer_schema=with_infer_intensity(INFER_SCHEMA),
-        min_items=min_items,
-        outputs=("vectors", "reconstructions"),
-        suggestion_rank=3,
-    )
+AUTOENCODER = Algorithm(
+    key="autoencoder",
+    kind="feature_extractor",
+    title="Convolutional autoencoder",
+    description=(
+        "A convolutional autoencoder trained to rebuild the images (self-supervised); its latent "
+        "vectors place similar images near each other. Runs on CUDA with mixed precision when "
+        "present, else on the CPU; can fine-tune a model trained on another dataset."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.autoencoder",
+    check=check,
+    infer_schema=with_infer_intensity(INFER_SCHEMA),
+    min_items=min_items,
+    outputs=("vectors", "reconstructions"),
+    suggestion_rank=3,
 )

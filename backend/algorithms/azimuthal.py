@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
-from backend.algorithms.registry import Algorithm, Params, register
 
 # what a frame's descriptor depends on (the other parameters say which frames, or how to fit)
 DESCRIPTOR_PARAMETERS = ("radial_bins", "angular_bins", "centre_row", "centre_column", "max_side")
@@ -118,22 +118,20 @@ def min_items(params: Params) -> int:
     return 2
 
 
-AZIMUTHAL = register(
-    Algorithm(
-        key="azimuthal",
-        kind="feature_extractor",
-        title="Azimuthal-integration features",
-        description=(
-            "Rings, arcs, spots and streaks measured around each frame's beam centre, in units of "
-            "the counting noise. Made for X-ray scattering patterns; nothing to train but the "
-            "scale of each feature, a few tens of milliseconds per frame on a CPU."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.azimuthal",
-        check=check,
-        infer_schema=with_infer_intensity(INFER_SCHEMA),
-        min_items=min_items,
-        outputs=("vectors", "beam_centres"),
-        suggestion_rank=1,  # scattering patterns; cheap, so the report can judge it anywhere
-    )
+AZIMUTHAL = Algorithm(
+    key="azimuthal",
+    kind="feature_extractor",
+    title="Azimuthal-integration features",
+    description=(
+        "Rings, arcs, spots and streaks measured around each frame's beam centre, in units of "
+        "the counting noise. Made for X-ray scattering patterns; nothing to train but the "
+        "scale of each feature, a few tens of milliseconds per frame on a CPU."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.azimuthal",
+    check=check,
+    infer_schema=with_infer_intensity(INFER_SCHEMA),
+    min_items=min_items,
+    outputs=("vectors", "beam_centres"),
+    suggestion_rank=1,  # scattering patterns; cheap, so the report can judge it anywhere
 )

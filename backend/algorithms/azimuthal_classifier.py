@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from backend.algorithms import azimuthal
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.classifier import SNAPSHOT_PROPERTIES, min_items, snapshot_problems
-from backend.algorithms.registry import Algorithm, Params, register
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -98,22 +98,20 @@ def check(params: Params) -> list[str]:
     return azimuthal.check(params) + snapshot_problems(params)
 
 
-AZIMUTHAL_CLASSIFIER = register(
-    Algorithm(
-        key="azimuthal_classifier",
-        kind="classifier",
-        title="Scattering classifier (azimuthal features)",
-        description=(
-            "A small dense network (Keras) on each frame's azimuthal-integration descriptor: rings, "
-            "arcs, spots and streaks in noise units. Learns scattering classes from few labels, in "
-            "seconds on a CPU; gives class probabilities and hidden-layer features."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.azimuthal_classifier",
-        check=check,
-        infer_schema=azimuthal.INFER_SCHEMA,
-        min_items=min_items,
-        needs_labels=True,
-        outputs=("probabilities", "vectors"),
-    )
+AZIMUTHAL_CLASSIFIER = Algorithm(
+    key="azimuthal_classifier",
+    kind="classifier",
+    title="Scattering classifier (azimuthal features)",
+    description=(
+        "A small dense network (Keras) on each frame's azimuthal-integration descriptor: rings, "
+        "arcs, spots and streaks in noise units. Learns scattering classes from few labels, in "
+        "seconds on a CPU; gives class probabilities and hidden-layer features."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.azimuthal_classifier",
+    check=check,
+    infer_schema=azimuthal.INFER_SCHEMA,
+    min_items=min_items,
+    needs_labels=True,
+    outputs=("probabilities", "vectors"),
 )

@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePath
 
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.fragments import percentile_properties
-from backend.algorithms.registry import Algorithm, Params, register
 
 SMALL_CNN = "small_cnn"
 
@@ -298,22 +298,20 @@ def min_items(params: Params) -> int:
     return 4 if params["validation_fraction"] > 0 else 2
 
 
-CLASSIFIER = register(
-    Algorithm(
-        key="classifier",
-        kind="classifier",
-        title="Image classifier (Keras)",
-        description=(
-            "A convolutional classifier trained on the labels: a Keras application network (Xception, "
-            "VGG, ResNet, Inception, DenseNet, NASNet) or a small CNN for CPUs. Gives class "
-            "probabilities for probability labeling and penultimate-layer features for similarity."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.classifier",
-        check=check,
-        infer_schema=INFER_SCHEMA,
-        min_items=min_items,
-        needs_labels=True,
-        outputs=("probabilities", "vectors"),
-    )
+CLASSIFIER = Algorithm(
+    key="classifier",
+    kind="classifier",
+    title="Image classifier (Keras)",
+    description=(
+        "A convolutional classifier trained on the labels: a Keras application network (Xception, "
+        "VGG, ResNet, Inception, DenseNet, NASNet) or a small CNN for CPUs. Gives class "
+        "probabilities for probability labeling and penultimate-layer features for similarity."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.classifier",
+    check=check,
+    infer_schema=INFER_SCHEMA,
+    min_items=min_items,
+    needs_labels=True,
+    outputs=("probabilities", "vectors"),
 )

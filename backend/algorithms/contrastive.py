@@ -13,9 +13,9 @@ web process validates without importing torch.
 
 from __future__ import annotations
 
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import with_infer_intensity, with_intensity
-from backend.algorithms.registry import Algorithm, Params, register
 
 ARCHITECTURE = ("image_size", "base_channels", "depth", "projection_size")
 MAX_PARAMETERS = 100_000_000
@@ -268,22 +268,20 @@ def min_items(params: Params) -> int:
     return 3 if params["validation_fraction"] > 0 else 2
 
 
-CONTRASTIVE = register(
-    Algorithm(
-        key="contrastive",
-        kind="feature_extractor",
-        title="Self-supervised contrastive encoder (SimCLR)",
-        description=(
-            "A small convolutional encoder trained without labels to give two augmented views of "
-            "an image the same vector and other images different ones. The augmentations state what "
-            "should not matter (orientation, crop, brightness, noise, blur). Runs on CUDA with mixed "
-            "precision when present, else on the CPU; can fine-tune an earlier model."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.contrastive",
-        check=check,
-        infer_schema=with_infer_intensity(INFER_SCHEMA),
-        min_items=min_items,
-        suggestion_rank=4,  # with no labels the train page suggests this first (issue 17)
-    )
+CONTRASTIVE = Algorithm(
+    key="contrastive",
+    kind="feature_extractor",
+    title="Self-supervised contrastive encoder (SimCLR)",
+    description=(
+        "A small convolutional encoder trained without labels to give two augmented views of "
+        "an image the same vector and other images different ones. The augmentations state what "
+        "should not matter (orientation, crop, brightness, noise, blur). Runs on CUDA with mixed "
+        "precision when present, else on the CPU; can fine-tune an earlier model."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.contrastive",
+    check=check,
+    infer_schema=with_infer_intensity(INFER_SCHEMA),
+    min_items=min_items,
+    suggestion_rank=4,  # with no labels the train page suggests this first (issue 17)
 )

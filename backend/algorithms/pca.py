@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.fragments import percentile_properties
 from backend.algorithms.intensity import INTENSITY_PROPERTIES, with_infer_intensity
-from backend.algorithms.registry import Algorithm, Params, register
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -117,21 +117,19 @@ def min_items(params: Params) -> int:
     )
 
 
-PCA = register(
-    Algorithm(
-        key="pca",
-        kind="feature_extractor",
-        title="PCA features",
-        description=(
-            "Principal component analysis of the downsampled images, fitted incrementally. "
-            "Fast on a CPU; a baseline for similarity search and a check of the job pipeline."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.pca",
-        check=check,
-        infer_schema=with_infer_intensity(INFER_SCHEMA),
-        min_items=min_items,
-        outputs=("vectors", "reconstructions"),
-        suggestion_rank=2,
-    )
+PCA = Algorithm(
+    key="pca",
+    kind="feature_extractor",
+    title="PCA features",
+    description=(
+        "Principal component analysis of the downsampled images, fitted incrementally. "
+        "Fast on a CPU; a baseline for similarity search and a check of the job pipeline."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.pca",
+    check=check,
+    infer_schema=with_infer_intensity(INFER_SCHEMA),
+    min_items=min_items,
+    outputs=("vectors", "reconstructions"),
+    suggestion_rank=2,
 )

@@ -10,8 +10,8 @@ Training writes ``oof.npz``: out-of-fold probabilities of every labeled item.
 from __future__ import annotations
 
 from backend.algorithms import azimuthal_classifier
+from backend.algorithms.base import Algorithm, Params
 from backend.algorithms.classifier import SNAPSHOT_PROPERTIES, min_items, snapshot_problems
-from backend.algorithms.registry import Algorithm, Params, register
 
 HEAD_PROPERTIES = {
     name: spec
@@ -65,21 +65,19 @@ def check(params: Params) -> list[str]:
     return problems
 
 
-VECTOR_CLASSIFIER = register(
-    Algorithm(
-        key="vector_classifier",
-        kind="classifier",
-        title="Classifier on feature vectors",
-        description=(
-            "A small dense network (Keras) on another model's feature vectors: learns the classes "
-            "from few labels in seconds; calibrated class probabilities, out-of-fold probabilities "
-            "of the labeled items, and hidden-layer features."
-        ),
-        schema=SCHEMA,
-        entry_point="workers.algorithms.vector_classifier",
-        check=check,
-        min_items=min_items,
-        needs_labels=True,
-        outputs=("probabilities", "vectors"),
-    )
+VECTOR_CLASSIFIER = Algorithm(
+    key="vector_classifier",
+    kind="classifier",
+    title="Classifier on feature vectors",
+    description=(
+        "A small dense network (Keras) on another model's feature vectors: learns the classes "
+        "from few labels in seconds; calibrated class probabilities, out-of-fold probabilities "
+        "of the labeled items, and hidden-layer features."
+    ),
+    schema=SCHEMA,
+    entry_point="workers.algorithms.vector_classifier",
+    check=check,
+    min_items=min_items,
+    needs_labels=True,
+    outputs=("probabilities", "vectors"),
 )

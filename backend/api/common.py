@@ -5,23 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from backend.errors import Invalid
+from backend import paging
 from backend.settings import Settings
 
 API_PREFIX = "/api/v1"
 
 
 def check_page(offset: int, limit: int, settings: Settings) -> None:
-    """Refuse pages the server will not serve in one response, saying what is allowed."""
-    if offset < 0:
-        raise Invalid(f"offset must be >= 0, got {offset}")
-    if limit < 1:
-        raise Invalid(f"limit must be >= 1, got {limit}")
-    if limit > settings.max_page_size:
-        raise Invalid(
-            f"limit {limit} is over the page size cap: at most {settings.max_page_size} per page",
-            max_limit=settings.max_page_size,
-        )
+    """Refuse pages over the server's page size cap (``backend.paging``, the one rule)."""
+    paging.check_page(offset, limit, settings.max_page_size)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -136,7 +136,7 @@ def _wait(settings: Settings, job_id: int, run_here: bool) -> Any:
     """Follow a job to its end with a progress bar; with ``run_here`` also run jobs in process."""
     from tqdm import tqdm
 
-    from backend.jobs import service
+    from backend.jobs import queries as job_queries
 
     runtime = None
     if run_here and not settings.broker_url:
@@ -146,7 +146,7 @@ def _wait(settings: Settings, job_id: int, run_here: bool) -> Any:
     bar = tqdm(desc=f"job {job_id}", unit="item", file=sys.stderr, dynamic_ncols=True)
     try:
         while True:
-            job = _call(settings, service.get_job, job_id)
+            job = _call(settings, job_queries.get_job, job_id)
             bar.total = job.total or None
             bar.n = job.done
             bar.set_postfix_str(f"{job.state}" + (f" epoch {job.epoch}/{job.epochs}" if job.epoch else ""))

@@ -172,7 +172,7 @@ def label_by_probability_cmd(
 def build_index_cmd(model_id: int, dataset_name: str | None, params: tuple[str, ...], wait: bool) -> None:
     """Queue a job that builds the similarity index of a model's latest feature vectors."""
     from backend.datasets.service import get_dataset_by_name
-    from backend.jobs import service
+    from backend.jobs import submission
     from backend.similarity.tasks import BUILD_INDEX
 
     settings = get_settings()
@@ -180,7 +180,7 @@ def build_index_cmd(model_id: int, dataset_name: str | None, params: tuple[str, 
 
     async def work(session: Any) -> Any:
         dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
-        return await service.submit_job(
+        return await submission.submit_job(
             session,
             settings,
             _enqueuer(settings),

@@ -77,7 +77,8 @@ def submit_cmd(
     refused with every reason before anything is queued."""
     from backend.algorithms import get_algorithm
     from backend.datasets.service import get_dataset_by_name
-    from backend.jobs import service
+    from backend.jobs import submission
+    from backend.models import queries as model_queries
 
     settings = get_settings()
     _prepare(settings)
@@ -91,13 +92,13 @@ def submit_cmd(
         elif model_id is None:
             raise click.UsageError(f"--model is required for {kind}")
         elif kind == "infer":
-            schema = get_algorithm((await service.get_model(session, model_id)).algorithm).infer_schema
+            schema = get_algorithm((await model_queries.get_model(session, model_id)).algorithm).infer_schema
         else:
             from backend.jobs.tasks import get_task
 
             schema = get_task(kind).schema
         parameters = _parse_params(schema, params, params_json)
-        return await service.submit_job(
+        return await submission.submit_job(
             session,
             settings,
             _enqueuer(settings),
@@ -137,14 +138,14 @@ def wait_cmd(job_id: int, run_here: bool) -> None:
 def list_cmd(dataset_name: str | None, state: str | None, limit: int) -> None:
     """Jobs, newest first."""
     from backend.datasets.service import get_dataset_by_name
-    from backend.jobs import service
+    from backend.jobs import queries as job_queries
 
     settings = get_settings()
     _prepare(settings)
 
     async def work(session: Any) -> Any:
         dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
-        return await service.list_jobs(session, dataset_id=dataset_id, state=state, limit=limit)
+        return await job_queries.list_jobs(session, dataset_id=dataset_id, state=state, limit=limit)
 
     page = _call(settings, work)
     if not page.jobs:
@@ -157,15 +158,15 @@ def list_cmd(dataset_name: str | None, state: str | None, limit: int) -> None:
 @click.argument("job_id", type=int)
 def show_cmd(job_id: int) -> None:
     """A job's state, parameters, metrics, log and outputs."""
-    from backend.jobs import service
+    from backend.jobs import queries as job_queries
 
     settings = get_settings()
 
     async def work(session: Any) -> Any:
         return (
-            await service.get_job(session, job_id),
-            await service.job_metrics(session, job_id),
-            await service.job_log(session, job_id),
+            await job_queries.get_job(session, job_id),
+            await job_queries.job_metrics(session, job_id),
+            await job_queries.job_log(session, job_id),
         )
 
     job, metrics, log = _call(settings, work)
@@ -191,10 +192,10 @@ def show_cmd(job_id: int) -> None:
 @click.argument("job_id", type=int)
 def cancel_cmd(job_id: int) -> None:
     """Cancel a queued job, or ask a running one to stop at its next step."""
-    from backend.jobs import service
+    from backend.jobs import control
 
     settings = get_settings()
-    job = _call(settings, service.cancel_job, job_id, by=settings.tagger)
+    job = _call(settings, control.cancel_job, job_id, by=settings.tagger)
     click.echo(
         f"job {job.id} canceled"
         if job.state == "canceled"
@@ -207,11 +208,11 @@ def cancel_cmd(job_id: int) -> None:
 @click.option("--wait", is_flag=True, help="Follow the job to its end (embedded broker: run it here).")
 def retry_cmd(job_id: int, wait: bool) -> None:
     """Run a failed or canceled job again."""
-    from backend.jobs import service
+    from backend.jobs import control
 
     settings = get_settings()
     _prepare(settings)
-    job = _call(settings, service.retry_job, settings, _enqueuer(settings), job_id, by=settings.tagger)
+    job = _call(settings, control.retry_job, settings, _enqueuer(settings), job_id, by=settings.tagger)
     click.echo(f"job {job.id} queued again (attempt {job.attempt})")
     if wait:
         _report(_wait(settings, job.id, run_here=True))
@@ -222,14 +223,14 @@ def retry_cmd(job_id: int, wait: bool) -> None:
 def models_cmd(dataset_name: str | None) -> None:
     """Trained models, newest first."""
     from backend.datasets.service import get_dataset_by_name
-    from backend.jobs import service
+    from backend.models import queries as model_queries
 
     settings = get_settings()
     _prepare(settings)
 
     async def work(session: Any) -> Any:
         dataset_id = (await get_dataset_by_name(session, dataset_name)).id if dataset_name else None
-        return await service.list_models(session, dataset_id=dataset_id)
+        return await model_queries.list_models(session, dataset_id=dataset_id)
 
     for model in _call(settings, work):
         click.echo(

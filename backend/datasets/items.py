@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
+from backend.paging import check_page
 from backend.settings import Settings
 from backend.sources.registry import open_source
 from backend.storage.tables import CurrentLabel, Item, LabelClass, Source
@@ -151,10 +152,7 @@ async def list_items(
         raise Invalid(f"unknown filter '{filter}' (use one of {', '.join(FILTERS)})")
     if sort not in SORTS:
         raise Invalid(f"unknown sort '{sort}' (use one of {', '.join(SORTS)})")
-    if offset < 0 or limit < 1:
-        raise Invalid("offset must be >= 0 and limit >= 1")
-    if limit > max_limit:
-        raise Invalid(f"at most {max_limit} items per page", max_limit=max_limit)
+    check_page(offset, limit, max_limit)
     labeled = exists().where(CurrentLabel.item_id == Item.id)
     query = select(Item).where(Item.dataset_id == dataset_id)
     if filter == "labeled":

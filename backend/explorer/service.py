@@ -21,9 +21,10 @@ from backend.datasets.refs import ItemReader, item_refs
 from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.images.transforms import DisplayTransform, prepare
 from backend.jobs import states
-from backend.jobs.service import get_job, get_model
+from backend.jobs.queries import get_job
 from backend.labels.batches import BatchOutcome, latest_event_id, record_batch
 from backend.labels.events import TagRequest
+from backend.models.queries import get_model
 from backend.settings import Settings
 from backend.storage.job_tables import Job
 from backend.storage.tables import CurrentLabel, LabelClass

@@ -6,7 +6,7 @@ per-item results aligned with ``item_ids.npy``. Schemas are checked before anyth
 
 from __future__ import annotations
 
-from backend.jobs.tasks import Task, register_task
+from backend.jobs.task_spec import Task
 
 PROJECT_SCHEMA = {
     "type": "object",
@@ -91,9 +91,9 @@ CLUSTER_SCHEMA = {
     },
 }
 
-PROJECT = register_task(
-    Task(kind="project", title="Projection", entry_point="workers.explorer:project", schema=PROJECT_SCHEMA)
+PROJECT = Task(
+    kind="project", title="Projection", entry_point="workers.explorer:project", schema=PROJECT_SCHEMA
 )
-CLUSTER = register_task(
-    Task(kind="cluster", title="Clustering", entry_point="workers.explorer:cluster", schema=CLUSTER_SCHEMA)
+CLUSTER = Task(
+    kind="cluster", title="Clustering", entry_point="workers.explorer:cluster", schema=CLUSTER_SCHEMA
 )

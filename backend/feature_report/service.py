@@ -23,7 +23,8 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid
 from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
-from backend.jobs.service import Enqueue, submit_job
+from backend.jobs.enqueue import Enqueue
+from backend.jobs.submission import submit_job
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
 from backend.storage.tables import CurrentLabel

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.jobs.tasks import Task, register_task
+from backend.jobs.task_spec import Task
 
 SCHEMA = {
     "type": "object",
@@ -49,8 +49,8 @@ SCHEMA = {
 async def prepare(session: AsyncSession, job: Any, spec: Any) -> None:
     """Labels as of the job's submission, the classes, and the candidate feature models."""
     from backend.feature_report.sources import feature_candidates
-    from backend.jobs.service import snapshot_labels
     from backend.labels.classes import list_classes
+    from backend.labels.history import snapshot_labels
 
     labels = await snapshot_labels(session, job.dataset_id, {"labels_as_of": job.created_at.isoformat()})
     readable = {ref.item_id for ref in spec.items}
@@ -61,13 +61,11 @@ async def prepare(session: AsyncSession, job: Any, spec: Any) -> None:
     spec.inputs = await feature_candidates(session, job.dataset_id)
 
 
-FEATURE_REPORT = register_task(
-    Task(
-        kind="feature-report",
-        title="Feature report",
-        entry_point="workers.feature_report:feature_report",
-        schema=SCHEMA,
-        on="dataset",
-        prepare=prepare,
-    )
+FEATURE_REPORT = Task(
+    kind="feature-report",
+    title="Feature report",
+    entry_point="workers.feature_report:feature_report",
+    schema=SCHEMA,
+    on="dataset",
+    prepare=prepare,
 )

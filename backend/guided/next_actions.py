@@ -57,7 +57,8 @@ from backend.guided.suggest_state import (
 )
 from backend.guided.trust import model_dir, reviewed_since
 from backend.jobs import states
-from backend.jobs.service import Enqueue, submit_job
+from backend.jobs.enqueue import Enqueue
+from backend.jobs.submission import submit_job
 from backend.labels.batches import changed_since, record_batch
 from backend.labels.events import TagRequest
 from backend.settings import Settings

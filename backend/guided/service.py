@@ -33,8 +33,9 @@ from backend.guided.probability import (
 from backend.guided.quality import ModelFitness, check_batch_use
 from backend.guided.similar import label_similar_batch
 from backend.jobs import states
-from backend.jobs.service import get_model, latest_inference
 from backend.labels.classes import get_class
+from backend.models.queries import get_model, latest_inference
+from backend.paging import check_page
 from backend.settings import Settings
 from backend.similarity.index import INDEX, VECTORS, FeatureIndex, IndexCache
 from backend.similarity.ranking import MODES, rank_by_similarity
@@ -189,8 +190,7 @@ async def similar_items(
     queries = _check_queries(query_item_ids)
     if mode not in MODES:
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
-    if offset < 0 or not 1 <= limit <= settings.max_page_size:
-        raise Invalid(f"offset must be >= 0 and limit between 1 and {settings.max_page_size}")
+    check_page(offset, limit, settings.max_page_size)
     if ef is not None and not 1 <= ef <= 5000:
         raise Invalid("ef must be between 1 and 5000")
     index = await load_index(session, settings, cache, model_id, dataset_id)
@@ -332,8 +332,7 @@ async def probability_candidates(
 
     Labeled items are left out unless ``overwrite``: the count is what applying would label.
     """
-    if offset < 0 or not 1 <= limit <= settings.max_page_size:
-        raise Invalid(f"offset must be >= 0 and limit between 1 and {settings.max_page_size}")
+    check_page(offset, limit, settings.max_page_size)
     model, chosen, flags = await _batch(
         session,
         settings,

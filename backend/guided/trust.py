@@ -22,9 +22,10 @@ from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.guided.review import Suspect, find_suspects, load_label_issues
 from backend.jobs import states
-from backend.jobs.service import get_model, latest_inference
 from backend.labels.classes import get_class
 from backend.labels.events import TagChange, current_state, record_changes
+from backend.models.queries import get_model, latest_inference
+from backend.paging import check_page
 from backend.settings import Settings
 from backend.similarity.index import ITEM_IDS, VECTORS
 from backend.storage.job_tables import Model
@@ -183,8 +184,7 @@ async def label_suspects(
     limit: int = 48,
 ) -> SuspectPage:
     """Suspected wrong labels of the dataset, most suspect first (reviewed ones left out)."""
-    if offset < 0 or not 1 <= limit <= settings.max_page_size:
-        raise Invalid(f"offset must be >= 0 and limit between 1 and {settings.max_page_size}")
+    check_page(offset, limit, settings.max_page_size)
     model = await classifier_of(session, model_id, dataset_id)
     directory = model_dir(settings, model)
     issues = await asyncio.to_thread(load_label_issues, directory) if directory else None

@@ -105,7 +105,7 @@ async def load_job_spec(session: AsyncSession, job_id: int) -> JobSpec:
         classes=list(model.trained_on.get("classes", [])) if model else [],
     )
     if job.kind == "train" and get_algorithm(job.algorithm).needs_labels:
-        from backend.jobs.service import snapshot_labels  # as of a time, and of one tagger if named
+        from backend.labels.history import snapshot_labels  # as of a time, and of one tagger if named
 
         labels = await snapshot_labels(session, job.dataset_id, spec.trained_on)
         readable = {ref.item_id for ref in items}

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.jobs import service, states
+from backend.jobs import queries as job_queries
+from backend.jobs import states
 from backend.storage.database import Database
 from backend.storage.job_tables import Job, JobLog, JobMetric
 
@@ -59,9 +60,11 @@ async def latest_metrics(session: AsyncSession, job: Job) -> dict[str, float] | 
 
 async def snapshot(session: AsyncSession, job_id: int, *, after_log_id: int | None = None) -> JobSnapshot:
     """The job as one read model; log lines only when ``after_log_id`` is given."""
-    job = await service.get_job(session, job_id)
+    job = await job_queries.get_job(session, job_id)
     await session.refresh(job)  # a long-lived stream session must not answer from its identity map
-    lines = await service.job_log(session, job_id, after_id=after_log_id) if after_log_id is not None else []
+    lines = (
+        await job_queries.job_log(session, job_id, after_id=after_log_id) if after_log_id is not None else []
+    )
     return JobSnapshot(job, await latest_metrics(session, job), lines)
 
 

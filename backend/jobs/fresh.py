@@ -33,8 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.jobs import states
-from backend.jobs.service import get_job, submit_job, train_job_of
+from backend.jobs.queries import get_job
+from backend.jobs.submission import submit_job
 from backend.labels.events import lock_dataset
+from backend.models.queries import train_job_of
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
 from backend.storage.tables import CurrentLabel, Dataset, Item

@@ -17,8 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
 from backend.jobs import states
+from backend.jobs.control import retry_job
+from backend.jobs.enqueue import Enqueue
 from backend.jobs.fresh import SNAPSHOT_KEYS, labeled_count, on_current_labels, retrain_at
-from backend.jobs.service import Enqueue, get_model, retry_job, submit_job, train_job_of
+from backend.jobs.submission import submit_job
+from backend.models.queries import get_model, train_job_of
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
 

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from backend.jobs.enqueue import Enqueue
 from backend.jobs.execution import has_active_jobs
 from backend.jobs.fresh import any_fresh_dataset
-from backend.jobs.service import Enqueue
 
 if TYPE_CHECKING:
     from workers.runtime import JobRuntime

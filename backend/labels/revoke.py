@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
-from backend.jobs.service import get_model
 from backend.labels.events import (
     CHUNK,
     KINDS,
@@ -28,6 +27,7 @@ from backend.labels.events import (
     lock_dataset,
 )
 from backend.labels.replay import apply_op
+from backend.models.queries import get_model
 from backend.storage.tables import Tag, TagEvent
 
 REVOCABLE_KINDS = tuple(k for k in KINDS if k != "undo")

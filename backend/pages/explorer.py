@@ -23,11 +23,12 @@ from backend.explorer.tasks import CLUSTER_SCHEMA, PROJECT_SCHEMA
 from backend.feature_report.service import default_model
 from backend.guided import service, trust
 from backend.jobs import states
-from backend.jobs.service import list_models
 from backend.labels.classes import list_classes
+from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render
 from backend.pages.guided import thumb_query
 from backend.pages.label import thumb_version
+from backend.paging import check_page
 
 GALLERY_PAGE = 24
 
@@ -84,8 +85,7 @@ class ExplorerPage(Controller):
         data: JSONBody[GalleryIn],
     ) -> Template:
         """One page of the selection as tiles; flags, their rule and the flagged ids of all of it."""
-        if data.offset < 0 or not 1 <= data.limit <= settings.max_page_size:
-            raise Invalid(f"offset must be >= 0 and limit between 1 and {settings.max_page_size}")
+        check_page(data.offset, data.limit, settings.max_page_size)
         dataset = await get_dataset(session, dataset_id)
         classes = await list_classes(session, dataset_id)
         class_by_id = {c.id: c for c in classes}

@@ -23,9 +23,9 @@ from backend.feature_report.service import default_model
 from backend.guided import service, trust
 from backend.guided.quality import default_choices, model_fitness
 from backend.guided.stopping import stopping_estimate
-from backend.jobs.service import list_models
 from backend.labels.batches import latest_event_id
 from backend.labels.classes import list_classes
+from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 from backend.pages.label import parse_ids, thumb_version
 from backend.pages.view_state import PAGE_SIZES, ViewState

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
-from backend.jobs.service import list_models
 from backend.labels import history as label_history
 from backend.labels.events import get_event, undo_event
 from backend.labels.revoke import REVOCABLE_KINDS, models_that_labeled, revoke_labels, undone_by
+from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 
 OPTS: dict[str, Any] = {

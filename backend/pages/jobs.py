@@ -30,9 +30,11 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.feature_report.service import latest_report, suggest_training
 from backend.guided.quality import model_fitness
-from backend.jobs import artifacts, service, states
+from backend.jobs import artifacts, control, states, submission
+from backend.jobs import queries as job_queries
 from backend.jobs.next_step import job_next_step, model_next_step
 from backend.jobs.runtime import enqueue_for
+from backend.models import queries as model_queries
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, JobMetric, Model
@@ -192,7 +194,7 @@ def _confusion(*directories: Path | None) -> dict[str, Any] | None:
 
 async def _latest_inference(session: AsyncSession, model: Model) -> Job | None:
     try:
-        return await service.latest_inference(session, model.id)  # type: ignore[arg-type]
+        return await model_queries.latest_inference(session, model.id)  # type: ignore[arg-type]
     except NotFound:
         return None
 
@@ -211,15 +213,15 @@ async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None =
     ``viewer_of``: the caller is a viewer: a one-line error, no traceback, log lines without server
     paths (decision 0007). The rows are detached copies, so nothing is written back.
     """
-    job = await service.get_job(session, job_id)
-    log = await service.job_log_tail(session, job_id)
+    job = await job_queries.get_job(session, job_id)
+    log = await job_queries.job_log_tail(session, job_id)
     if viewer_of is not None:
         job = Job(**{**job.model_dump(), "error": public_error(job.error, viewer_of), "traceback": None})
         log = [
             JobLog(**{**line.model_dump(), "message": public_error(line.message, viewer_of) or ""})
             for line in log
         ]
-    metrics = await service.job_metrics(session, job_id)
+    metrics = await job_queries.job_metrics(session, job_id)
     plots = [
         build_plot("loss", "Loss", metrics, "loss"),
         build_plot("accuracy", "Accuracy", metrics, "accuracy"),
@@ -230,7 +232,7 @@ async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None =
         "poll": POLL,
         "plots": [p for p in plots if p is not None],
         "log": log,
-        "duration": service.job_duration(job),
+        "duration": job_queries.job_duration(job),
         "dataset_name": (await get_dataset(session, job.dataset_id)).name,
         "next_step": await job_next_step(session, job),  # keep models fresh: always one button
     }
@@ -283,8 +285,8 @@ class JobPages(Controller):
     async def _table(
         self, session: AsyncSession, state: str | None, dataset_id: int | None
     ) -> dict[str, Any]:
-        page = await service.list_jobs(session, state=state, dataset_id=dataset_id, limit=200)
-        names = await service.dataset_names(session)
+        page = await job_queries.list_jobs(session, state=state, dataset_id=dataset_id, limit=200)
+        names = await job_queries.dataset_names(session)
         query = "&".join(
             f"{k}={v}" for k, v in (("state", state), ("dataset_id", dataset_id)) if v is not None
         )
@@ -302,7 +304,11 @@ class JobPages(Controller):
     async def job(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
         """A job: state, progress, live loss and accuracy plots, log, error, cancel and retry."""
         context = await _live(session, job_id, _viewer_of(request))
-        model = await service.get_model(session, context["job"].model_id) if context["job"].model_id else None
+        model = (
+            await model_queries.get_model(session, context["job"].model_id)
+            if context["job"].model_id
+            else None
+        )
         return render(request, "jobs/job.html", nav="jobs", model=model, **context)
 
     @get("/jobs/{job_id:int}/live")
@@ -314,7 +320,7 @@ class JobPages(Controller):
     async def cancel(
         self, request: Request, session: AsyncSession, job_id: FromPath[int]
     ) -> Template | Redirect:
-        await service.cancel_job(session, job_id, by=tagger_of(request))
+        await control.cancel_job(session, job_id, by=tagger_of(request))
         return await self._after_action(request, session, job_id)
 
     @post("/jobs/{job_id:int}/retry")
@@ -322,7 +328,7 @@ class JobPages(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> Template | Redirect:
         enqueue = enqueue_for(request.app.state)
-        await service.retry_job(session, settings, enqueue, job_id, by=tagger_of(request))
+        await control.retry_job(session, settings, enqueue, job_id, by=tagger_of(request))
         return await self._after_action(request, session, job_id)
 
     async def _after_action(
@@ -339,7 +345,7 @@ class JobPages(Controller):
         """One reconstruction an inference wrote, as a PNG the size of the originals beside it."""
         from PIL import Image
 
-        directory = _job_dir(await service.get_job(session, job_id), settings)
+        directory = _job_dir(await job_queries.get_job(session, job_id), settings)
         path = directory / artifacts.RECONSTRUCTIONS if directory else None
         if path is None or not path.is_file():
             raise NotFound(f"job {job_id} wrote no reconstructions")
@@ -360,8 +366,8 @@ class JobPages(Controller):
     async def models(
         self, request: Request, session: AsyncSession, dataset_id: FromQuery[int | None] = None
     ) -> Template:
-        models = await service.list_models(session, dataset_id=dataset_id)
-        names = await service.dataset_names(session)
+        models = await model_queries.list_models(session, dataset_id=dataset_id)
+        names = await job_queries.dataset_names(session)
         shown = [dataset_id] if dataset_id is not None else sorted({m.dataset_id for m in models})
         reports = [await latest_report(session, d) for d in shown]
         return render(
@@ -384,11 +390,11 @@ class JobPages(Controller):
     async def _model_context(
         self, session: AsyncSession, settings: Settings, model_id: int, **extra: Any
     ) -> dict[str, Any]:
-        model = await service.get_model(session, model_id)
+        model = await model_queries.get_model(session, model_id)
         algorithm = get_algorithm(model.algorithm)
         model_dir = _model_dir(model, settings)
         inference = await _latest_inference(session, model) if model_dir else None
-        jobs = (await service.list_jobs(session, model_id=model_id, limit=50)).jobs
+        jobs = (await job_queries.list_jobs(session, model_id=model_id, limit=50)).jobs
         params = model.parameters
         transform = {
             "log": str(bool(params.get("log_transform", False))).lower(),
@@ -402,7 +408,7 @@ class JobPages(Controller):
             "dataset_name": (await get_dataset(session, model.dataset_id)).name,
             "files": artifacts.model_files(model, settings),
             "jobs": jobs,
-            "train_job": await service.train_job_of(session, model_id),
+            "train_job": await model_queries.train_job_of(session, model_id),
             "inference": inference,
             "reconstructions": _reconstructions(inference, settings),
             "transform": transform,
@@ -423,12 +429,12 @@ class JobPages(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, model_id: FromPath[int]
     ) -> Template | Redirect:
         """Run the model on its dataset; invalid options are shown on the model page, nothing queued."""
-        model = await service.get_model(session, model_id)
+        model = await model_queries.get_model(session, model_id)
         texts = _param_texts(await _form_of(request))
         options, problems = check_form(get_algorithm(model.algorithm).infer_schema, texts)
         if not problems:
             try:
-                job = await service.submit_job(
+                job = await submission.submit_job(
                     session, settings, enqueue_for(request.app.state), kind="infer", model_id=model_id,
                     parameters=options, submitted_by=tagger_of(request),
                 )  # fmt: skip
@@ -466,7 +472,7 @@ class JobPages(Controller):
         params, problems = check_form(algorithm.schema, texts, algorithm.check)
         if not problems:
             try:
-                job = await service.submit_job(
+                job = await submission.submit_job(
                     session, settings, enqueue_for(request.app.state), kind="train", dataset_id=dataset_id,
                     algorithm=key, parameters=params, name=form.get("name"), submitted_by=tagger_of(request),
                 )  # fmt: skip
@@ -510,7 +516,7 @@ class JobPages(Controller):
             name=name,
             errors=errors,
             general_errors=general,
-            recent=(await service.list_jobs(session, dataset_id=dataset_id, limit=10)).jobs,
+            recent=(await job_queries.list_jobs(session, dataset_id=dataset_id, limit=10)).jobs,
             suggestion=suggestion,
         )
 

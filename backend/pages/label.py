@@ -25,15 +25,15 @@ from backend.images.thumbnails import ThumbnailCache
 from backend.labels.by_metadata import label_matching
 from backend.labels.classes import list_classes
 from backend.labels.events import (
-    TagChange,
+    TagRequest,
     current_state,
     last_redoable_event,
     last_undoable_event,
-    record_changes,
     undo_event,
 )
 from backend.labels.progress import dataset_progress
-from backend.labels.replay import OPS, apply_op
+from backend.labels.replay import OPS
+from backend.labels.tagging import tag_items
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 from backend.pages.view_state import PAGE_SIZES, THUMB_SIZES, ViewState
 from backend.settings import Settings
@@ -180,20 +180,6 @@ async def tile(
     )
 
 
-def _changes(
-    item_ids: list[int], op: str, label_id: int | None, multi: bool, before: dict[int, frozenset[int]]
-) -> list[TagChange]:
-    """Only the items the action changes: a double submit or a repeated key records nothing."""
-    if op == "add" and not multi:
-        op = "set"
-    changes = []
-    for item_id in item_ids:
-        was = before.get(item_id, frozenset())
-        if apply_op(was, op, label_id) != was:
-            changes.append(TagChange(item_id, op, label_id))
-    return changes
-
-
 async def _after_change(
     request: Request,
     session: AsyncSession,
@@ -253,7 +239,7 @@ async def tag(request: Request, session: AsyncSession, dataset_id: FromPath[int]
         raise Invalid("pick a class to label with")
     if not item_ids:
         raise Invalid("select one or more items first (click, Ctrl+click, Shift+click, or 'a' for all)")
-    dataset = await get_dataset(session, dataset_id)
+    await get_dataset(session, dataset_id)  # NotFound before anything else
     classes = await list_classes(session, dataset_id)
     if label_id is not None and label_id not in {c.id for c in classes}:
         # Deleted in another tab: say so and repaint the panels, so the stale button goes away.
@@ -266,30 +252,23 @@ async def tag(request: Request, session: AsyncSession, dataset_id: FromPath[int]
             "The class list is up to date now.",
             reload_gallery=True,
         )
-    skipped: list[int] = []
-    event: TagEvent | None = None
-    before = await current_state(session, item_ids)
-    changes = _changes(item_ids, op, label_id, dataset.multi_label, before)
+    tagged = await tag_items(
+        session,
+        TagRequest(
+            dataset_id=dataset_id,
+            tagger=tagger_of(request),
+            item_ids=item_ids,
+            label_id=label_id,
+            op=op,
+            kind="manual",
+            parameters={"via": "label page"},
+        ),
+        skip_unchanged=True,
+        skip_missing=True,
+    )
+    event, skipped = tagged.event, tagged.missing
     flash = "Nothing to change: the selection already had that label."
-    for _attempt in range(3):
-        if not changes:
-            break
-        try:
-            event = await record_changes(
-                session,
-                dataset_id,
-                tagger=tagger_of(request),
-                kind="manual",
-                changes=changes,
-                parameters={"via": "label page"},
-            )
-        except NotFound as exc:
-            unknown = set(exc.details.get("unknown_items") or [])
-            if not unknown:
-                raise
-            skipped.extend(unknown)  # deleted elsewhere since the page loaded: label the rest
-            changes = [c for c in changes if c.item_id not in unknown]
-            continue
+    if event is not None:
         if op == "remove":
             flash = f"Removed {_names(label_id, classes)} from {event.tag_count} item(s)"
         elif op == "clear":
@@ -297,8 +276,7 @@ async def tag(request: Request, session: AsyncSession, dataset_id: FromPath[int]
         else:
             flash = f"Labeled {event.tag_count} item(s) as {_names(label_id, classes)}"
         flash += f" (event #{event.id}, by {event.tagger})."
-        break
-    if skipped and not changes:
+    if skipped and event is None:
         flash = "None of the selected items exist any more (deleted elsewhere?); nothing was labeled."
     elif skipped:
         flash += f" {len(skipped)} item(s) no longer exist and were skipped."

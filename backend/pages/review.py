@@ -14,8 +14,8 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.guided import service, trust
 from backend.guided.quality import default_choices
-from backend.jobs.service import list_models
 from backend.labels.classes import list_classes
+from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 from backend.pages.guided import _int, thumb_query
 from backend.pages.label import thumb_version

@@ -6,7 +6,7 @@ beside the vectors it indexes (``index.bin`` + ``index.json``), where the server
 
 from __future__ import annotations
 
-from backend.jobs.tasks import Task, register_task
+from backend.jobs.task_spec import Task
 from backend.similarity.index import IndexParams
 
 _DEFAULTS = IndexParams()
@@ -42,11 +42,9 @@ BUILD_INDEX_SCHEMA = {
     },
 }
 
-BUILD_INDEX = register_task(
-    Task(
-        kind="build-index",
-        title="Similarity index",
-        entry_point="workers.tasks.build_index:build_index",
-        schema=BUILD_INDEX_SCHEMA,
-    )
+BUILD_INDEX = Task(
+    kind="build-index",
+    title="Similarity index",
+    entry_point="workers.tasks.build_index:build_index",
+    schema=BUILD_INDEX_SCHEMA,
 )

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from backend.algorithms import get_algorithm, validate_parameters
 from backend.algorithms.classifier import ARCHITECTURES, input_size
 from backend.errors import Invalid
-from backend.jobs.service import submit_job
+from backend.jobs.submission import submit_job
 from backend.storage.job_tables import Job, Model
 from backend.storage.types import utcnow
 from tests.classifier.conftest import demo_dataset, label

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from backend.cli.jobs import main
-from backend.jobs import service
+from backend.jobs import queries as job_queries
 from backend.settings import Settings, get_settings
 from backend.storage.job_tables import Job
 from tests.jobs.conftest import serve, wait_for, wait_until
@@ -143,7 +143,7 @@ async def test_a_killed_worker_process_leaves_its_job_failed_not_running(
 
         async def running() -> Job | None:
             async with database.session() as session:
-                jobs = (await service.list_jobs(session)).jobs
+                jobs = (await job_queries.list_jobs(session)).jobs
             return jobs[0] if jobs and jobs[0].state == "running" and jobs[0].done >= 2 else None
 
         job = await wait_until(running, 60, "the job to run in the other process")

@@ -168,10 +168,10 @@ async def test_canceling_a_running_job_stops_it_at_the_next_step(jobs_client, im
 
 
 async def test_canceling_a_queued_job_means_it_never_runs(jobs_client, image_dataset, session):
-    from backend.jobs import service
+    from backend.jobs import submission
 
     # Queued without a message (as the CLI does): nothing runs it until the runtime's next tick.
-    job = await service.submit_job(
+    job = await submission.submit_job(
         session,
         None,
         None,

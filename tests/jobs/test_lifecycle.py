@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from backend.jobs import service
+from backend.jobs import queries as job_queries
+from backend.jobs import submission
 from backend.jobs.artifacts import make_temp_dir
 from backend.jobs.execution import claim_job, reap_stale_jobs
+from backend.models import queries as model_queries
 from backend.storage.job_tables import Job
 from backend.storage.types import utcnow
 from tests.jobs.conftest import serve, wait_for
@@ -18,7 +20,7 @@ async def test_a_job_queued_while_no_server_ran_is_run_after_start(
     job_settings, database, image_dataset, session
 ):
     # Queued in the database only, as when the server was down or the CLI submitted it.
-    job = await service.submit_job(
+    job = await submission.submit_job(
         session, job_settings, None, kind="train", dataset_id=image_dataset.id,
         algorithm="test-sleeper", parameters={"steps": 2, "step_seconds": 0},
     )  # fmt: skip
@@ -56,7 +58,7 @@ async def test_a_job_running_when_the_server_stops_runs_again_after_restart(
 
 
 async def test_a_running_job_without_heartbeats_is_failed_by_the_reaper(image_dataset, session, job_settings):
-    job = await service.submit_job(
+    job = await submission.submit_job(
         session, job_settings, None, kind="train", dataset_id=image_dataset.id, algorithm="test-sleeper"
     )
     attempt = await claim_job(session, job.id, "gone-host:1234:worker")
@@ -71,10 +73,10 @@ async def test_a_running_job_without_heartbeats_is_failed_by_the_reaper(image_da
     await session.commit()
     assert await reap_stale_jobs(session, job_settings) == [job.id]
 
-    job = await service.get_job(session, job.id)
+    job = await job_queries.get_job(session, job.id)
     assert job.state == "failed"
     assert "gone-host:1234:worker sent no heartbeat for more than 4 s" in (job.error or "")
-    model = await service.get_model(session, job.model_id)  # type: ignore[arg-type]
+    model = await model_queries.get_model(session, job.model_id)  # type: ignore[arg-type]
     assert model.state == "failed"
     assert not temp.exists()
     assert await reap_stale_jobs(session, job_settings) == []

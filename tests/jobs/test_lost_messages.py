@@ -13,7 +13,7 @@ import asyncio
 import pytest
 import redis
 
-from backend.jobs import service
+from backend.jobs import submission
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
 from tests.jobs.conftest import serve, wait_for, wait_until
@@ -107,7 +107,7 @@ async def test_a_job_lost_from_the_embedded_queue_is_sent_again_then_failed(
     def enqueue(job_id: int) -> str:
         return runtime.actor.send(job_id).message_id
 
-    job = await service.submit_job(
+    job = await submission.submit_job(
         session, settings, enqueue, kind="train", dataset_id=image_dataset.id, **SLEEPER
     )
     from workers.store import JobStore

@@ -16,6 +16,7 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.explorer import service
+from backend.paging import check_page
 
 
 @strawberry.type(description="One point of a projection: an item, its coordinates and what colours it.")
@@ -71,10 +72,7 @@ class Query:
         offset: int = 0,
         limit: int = 100_000,
     ) -> Projection:
-        from backend.errors import Invalid
-
-        if offset < 0 or not 1 <= limit <= 100_000:
-            raise Invalid("offset must be >= 0 and limit between 1 and 100000")
+        check_page(offset, limit, 100_000)  # points of a projection: a page is a whole map
         settings = context_of(info).settings
         async with use_session(info) as session:
             p = await service.load_points(

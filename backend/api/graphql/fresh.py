@@ -12,8 +12,10 @@ from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.jobs import Job
 from backend.api.graphql.labels import TagEvent
 from backend.guided import stopping
-from backend.jobs import fresh, next_step, service
+from backend.jobs import fresh, next_step
+from backend.jobs import queries as job_queries
 from backend.jobs.runtime import enqueue_for, ensure_running
+from backend.models import queries as model_queries
 
 
 @strawberry.type(description="Whether the server keeps a dataset's models fresh.")
@@ -118,13 +120,15 @@ class Query:
     )
     async def job_next_step(self, info: Info[Any, Any], job_id: int) -> NextStep:
         async with use_session(info) as session:
-            return NextStep.of(await next_step.job_next_step(session, await service.get_job(session, job_id)))
+            return NextStep.of(
+                await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
+            )
 
     @strawberry.field(description="The next step of a model (run inference, build the index, open a page).")
     async def model_next_step(self, info: Info[Any, Any], model_id: int) -> NextStep:
         async with use_session(info) as session:
             return NextStep.of(
-                await next_step.model_next_step(session, await service.get_model(session, model_id))
+                await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
             )
 
     @strawberry.field(

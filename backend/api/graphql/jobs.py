@@ -1,5 +1,5 @@
 """Algorithms (with their JSON parameter schemas), models and jobs: submit, cancel, retry, progress,
-metrics, log. Thin resolvers over ``backend.algorithms`` and ``backend.jobs.service``."""
+metrics, log. Thin resolvers over ``backend.algorithms`` and ``backend.jobs`` and ``backend.models``."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from backend.api.graphql.inputs import json_object
 from backend.api.graphql.review import ModelFitness
 from backend.errors import Invalid
 from backend.guided.quality import model_fitness
-from backend.jobs import follow, service
+from backend.jobs import control, follow, submission
+from backend.jobs import queries as job_queries
 from backend.jobs.artifacts import model_files
 from backend.jobs.runtime import enqueue_for
+from backend.models import queries as model_queries
 from backend.settings import Settings
 from backend.storage import job_tables
 
@@ -175,7 +177,7 @@ class Job:
             started_at=j.started_at,
             finished_at=j.finished_at,
             heartbeat_at=j.heartbeat_at,
-            duration_seconds=service.job_duration(j),
+            duration_seconds=job_queries.job_duration(j),
             caused_by_job_id=j.caused_by_job_id,
         )
 
@@ -195,13 +197,15 @@ class Job:
     @strawberry.field(description="Per-epoch metrics of the current attempt.")
     async def metrics(self, info: Info[Any, Any]) -> list[Metric]:
         async with use_session(info) as session:
-            rows = await service.job_metrics(session, self.id)
+            rows = await job_queries.job_metrics(session, self.id)
         return [Metric(epoch=m.epoch, metrics=m.metrics) for m in rows]
 
     @strawberry.field(description="Log lines of every attempt, oldest first; afterId: the last id seen.")
     async def log(self, info: Info[Any, Any], after_id: int = 0) -> list[LogLine]:
         async with use_session(info) as session:
-            lines = [LogLine.of(line) for line in await service.job_log(session, self.id, after_id=after_id)]
+            lines = [
+                LogLine.of(line) for line in await job_queries.job_log(session, self.id, after_id=after_id)
+            ]
         viewer = _viewer_settings(info)
         if viewer is not None:  # viewers: one line each, without server paths (decision 0007)
             for line in lines:
@@ -251,7 +255,7 @@ class Query:
     ) -> list[Model]:
         settings = context_of(info).settings
         async with use_session(info) as session:
-            rows = await service.list_models(
+            rows = await model_queries.list_models(
                 session, dataset_id=dataset_id, state=state, kind=kind, algorithm=algorithm
             )
         return [Model.of(m, settings) for m in rows]
@@ -260,7 +264,7 @@ class Query:
     async def model(self, info: Info[Any, Any], id: int) -> Model:
         settings = context_of(info).settings
         async with use_session(info) as session:
-            return Model.of(await service.get_model(session, id), settings)
+            return Model.of(await model_queries.get_model(session, id), settings)
 
     @strawberry.field(description="Jobs, newest first. The page size is capped by the server.")
     async def jobs(
@@ -275,7 +279,7 @@ class Query:
     ) -> JobPage:
         max_limit = context_of(info).settings.max_page_size
         async with use_session(info) as session:
-            page = await service.list_jobs(
+            page = await job_queries.list_jobs(
                 session,
                 dataset_id=dataset_id,
                 model_id=model_id,
@@ -291,7 +295,7 @@ class Query:
     @strawberry.field(description="One job with its state and progress (NOT_FOUND when unknown).")
     async def job(self, info: Info[Any, Any], id: int) -> Job:
         async with use_session(info) as session:
-            return Job.of(await service.get_job(session, id))
+            return Job.of(await job_queries.get_job(session, id))
 
 
 @strawberry.type
@@ -303,7 +307,7 @@ class Mutation:
     async def submit_job(self, info: Info[Any, Any], input: SubmitJobInput) -> Job:
         context = context_of(info)
         async with use_session(info) as session:
-            job = await service.submit_job(
+            job = await submission.submit_job(
                 session,
                 context.settings,
                 enqueue_for(context.state),
@@ -321,13 +325,13 @@ class Mutation:
     async def cancel_job(self, info: Info[Any, Any], id: int) -> Job:
         tagger = context_of(info).tagger
         async with use_session(info) as session:
-            return Job.of(await service.cancel_job(session, id, by=tagger))
+            return Job.of(await control.cancel_job(session, id, by=tagger))
 
     @strawberry.mutation(description="Run a failed or canceled job again as its next attempt.")
     async def retry_job(self, info: Info[Any, Any], id: int) -> Job:
         context = context_of(info)
         async with use_session(info) as session:
-            job = await service.retry_job(
+            job = await control.retry_job(
                 session, context.settings, enqueue_for(context.state), id, by=context.tagger
             )
         return Job.of(job)
@@ -358,7 +362,7 @@ class Subscription:
             raise Invalid(f"maxSeconds must be over 0 and at most {follow.MAX_STREAM_SECONDS:g}")
         context = context_of(info)
         async with use_session(info) as session:
-            await service.get_job(session, id)  # NOT_FOUND before anything is followed
+            await job_queries.get_job(session, id)  # NOT_FOUND before anything is followed
         viewer = _viewer_settings(info)
         async for now in follow.follow_job(context.state.database, id, max_seconds=max_seconds):
             if now is None:  # a keep-alive: graphql-transport-ws has its own pings

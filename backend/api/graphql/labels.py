@@ -13,7 +13,7 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.paging import checked_page
-from backend.labels import events, history
+from backend.labels import events, history, tagging
 from backend.labels.progress import Progress as DomainProgress
 from backend.labels.progress import dataset_progress
 from backend.storage import tables
@@ -120,7 +120,7 @@ class Progress:
 
 async def _record(info: Info[Any, Any], request: events.TagRequest) -> TagEvent:
     async with use_session(info) as session:
-        return TagEvent.of(await events.record_client_event(session, request))
+        return TagEvent.of(await tagging.record_client_event(session, request))
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, check_page, error_responses
 from backend.api.rest.schemas import EventDetail, EventOut, EventPageOut, TagOut
-from backend.labels import events, history
+from backend.labels import events, history, tagging
 
 
 class TagCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -50,7 +50,7 @@ class EventController(Controller):
         dataset_id: FromPath[int],
         data: JSONBody[TagCreate],
     ) -> EventOut:
-        event = await events.record_client_event(
+        event = await tagging.record_client_event(
             session,
             events.TagRequest(
                 dataset_id=dataset_id,

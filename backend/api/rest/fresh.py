@@ -15,8 +15,10 @@ from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
 from backend.api.rest.jobs import BROKER_DOWN, JobOut
-from backend.jobs import fresh, next_step, service
+from backend.jobs import fresh, next_step
+from backend.jobs import queries as job_queries
 from backend.jobs.runtime import enqueue_for, ensure_running
+from backend.models import queries as model_queries
 
 
 class FreshOut(msgspec.Struct, kw_only=True):
@@ -95,14 +97,16 @@ class FreshController(Controller):
 
     @get("/jobs/{job_id:int}/next-step", summary="The next step after a job", responses=error_responses(404))
     async def job_next_step(self, session: Session, job_id: FromPath[int]) -> NextStepOut:
-        return NextStepOut.of(await next_step.job_next_step(session, await service.get_job(session, job_id)))
+        return NextStepOut.of(
+            await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
+        )
 
     @get(
         "/models/{model_id:int}/next-step", summary="The next step of a model", responses=error_responses(404)
     )
     async def model_next_step(self, session: Session, model_id: FromPath[int]) -> NextStepOut:
         return NextStepOut.of(
-            await next_step.model_next_step(session, await service.get_model(session, model_id))
+            await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
         )
 
     @post(

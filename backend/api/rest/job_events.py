@@ -15,7 +15,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from backend.api.access import shows_internals
 from backend.api.rest.common import API_PREFIX, Session, error_responses
 from backend.api.rest.jobs import JobOut, LogLineOut
-from backend.jobs import follow, service
+from backend.jobs import follow
+from backend.jobs import queries as job_queries
 from backend.settings import Settings
 from backend.storage.database import Database
 
@@ -80,7 +81,7 @@ class JobEventsController(Controller):
             QueryParameter(gt=0, le=follow.MAX_STREAM_SECONDS, description="close the stream after this"),
         ] = follow.MAX_STREAM_SECONDS,
     ) -> ServerSentEvent:
-        await service.get_job(session, job_id)  # an unknown id is a 404 before the stream opens
+        await job_queries.get_job(session, job_id)  # an unknown id is a 404 before the stream opens
         viewer = None if shows_internals(request) else settings
         return ServerSentEvent(_messages(request.app.state.database, job_id, max_seconds, viewer))
 

@@ -21,10 +21,12 @@ from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses
 from backend.api.rest.schemas import FitnessOut, Problem
 from backend.guided.quality import model_fitness
-from backend.jobs import follow, service
+from backend.jobs import control, follow, submission
+from backend.jobs import queries as job_queries
 from backend.jobs.artifacts import model_files
 from backend.jobs.features import vectors_file
 from backend.jobs.runtime import enqueue_for
+from backend.models import queries as model_queries
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
 
@@ -155,7 +157,7 @@ class JobOut(msgspec.Struct, kw_only=True):
             finished_at=j.finished_at,
             heartbeat_at=j.heartbeat_at,
             progress=round(j.done / j.total, 4) if j.total else None,
-            duration_seconds=service.job_duration(j),
+            duration_seconds=job_queries.job_duration(j),
             latest_metrics=latest_metrics,
             caused_by_job_id=j.caused_by_job_id,
         )
@@ -239,12 +241,12 @@ class ModelsController(Controller):
         kind: FromQuery[str | None] = None,
     ) -> list[ModelOut]:
         """Models, newest first; state is training, ready, failed or canceled."""
-        models = await service.list_models(session, dataset_id=dataset_id, state=model_state, kind=kind)
+        models = await model_queries.list_models(session, dataset_id=dataset_id, state=model_state, kind=kind)
         return [ModelOut.of(m, settings) for m in models]
 
     @get("/{model_id:int}", summary="One model", responses=error_responses(404))
     async def get_model(self, session: AsyncSession, settings: Settings, model_id: FromPath[int]) -> ModelOut:
-        return ModelOut.of(await service.get_model(session, model_id), settings)
+        return ModelOut.of(await model_queries.get_model(session, model_id), settings)
 
     @get(
         "/{model_id:int}/files/{name:str}",
@@ -256,7 +258,7 @@ class ModelsController(Controller):
         self, session: AsyncSession, settings: Settings, model_id: FromPath[int], name: FromPath[str]
     ) -> File:
         """Download one file of a ready model (e.g. ``pca.npz``)."""
-        path = await service.model_file(session, settings, model_id, name)
+        path = await model_queries.model_file(session, settings, model_id, name)
         return File(path=path, filename=f"model-{model_id}-{name}")
 
     @get(
@@ -275,7 +277,7 @@ class ModelsController(Controller):
     ) -> File:
         """Feature vectors of the latest inference: Parquet (item_id, vector) or ``vectors.npy``
         (rows aligned with ``/item-ids``)."""
-        directory = await service.feature_dir(session, settings, model_id, dataset_id)
+        directory = await model_queries.feature_dir(session, settings, model_id, dataset_id)
         path = vectors_file(directory, fmt)
         return File(path=path, filename=f"model-{model_id}-{path.name}")
 
@@ -293,7 +295,7 @@ class ModelsController(Controller):
         dataset_id: FromQuery[int | None] = None,
     ) -> File:
         """``item_ids.npy`` (int64) aligned row by row with ``vectors.npy``."""
-        directory = await service.feature_dir(session, settings, model_id, dataset_id)
+        directory = await model_queries.feature_dir(session, settings, model_id, dataset_id)
         path = vectors_file(directory, "npy").with_name("item_ids.npy")
         return File(path=path, filename=f"model-{model_id}-item_ids.npy")
 
@@ -316,7 +318,7 @@ class JobsController(Controller):
         limit: FromQuery[int] = 50,
     ) -> JobPageOut:
         """Jobs, newest first."""
-        page = await service.list_jobs(
+        page = await job_queries.list_jobs(
             session,
             dataset_id=dataset_id,
             model_id=model_id,
@@ -349,7 +351,7 @@ class JobsController(Controller):
     ) -> JobOut:
         """Queue a job. Invalid parameters are refused (400, every problem listed in
         ``error.details.errors``) and an unreachable broker (503) before anything is created."""
-        job = await service.submit_job(
+        job = await submission.submit_job(
             session,
             settings,
             enqueue_for(state),
@@ -375,7 +377,8 @@ class JobsController(Controller):
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
         """Per-epoch metrics of the current attempt (train_loss, val_loss, accuracy, ...)."""
         return [
-            MetricOut(epoch=m.epoch, metrics=m.metrics) for m in await service.job_metrics(session, job_id)
+            MetricOut(epoch=m.epoch, metrics=m.metrics)
+            for m in await job_queries.job_metrics(session, job_id)
         ]
 
     @get("/{job_id:int}/log", summary="Log lines of a job", responses=error_responses(404))
@@ -389,7 +392,7 @@ class JobsController(Controller):
     ) -> list[LogLineOut]:
         """Log lines of every attempt, oldest first; pass the last id seen as ``after_id``."""
         viewer = None if shows_internals(request) else settings
-        lines = await service.job_log(session, job_id, after_id=after_id)
+        lines = await job_queries.job_log(session, job_id, after_id=after_id)
         return [LogLineOut.of(line, viewer) for line in lines]
 
     @post(
@@ -402,7 +405,7 @@ class JobsController(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         """A queued job is canceled at once; a running one stops at its next step."""
-        return JobOut.of(await service.cancel_job(session, job_id, by=tagger_for(request, settings)))
+        return JobOut.of(await control.cancel_job(session, job_id, by=tagger_for(request, settings)))
 
     @post(
         "/{job_id:int}/retry",
@@ -414,7 +417,7 @@ class JobsController(Controller):
         self, request: Request, state: State, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         """Run a failed or canceled job again as its next attempt."""
-        job = await service.retry_job(
+        job = await control.retry_job(
             session, settings, enqueue_for(state), job_id, by=tagger_for(request, settings)
         )
         return JobOut.of(job)
@@ -429,7 +432,7 @@ class JobsController(Controller):
         self, session: AsyncSession, settings: Settings, job_id: FromPath[int], name: FromPath[str]
     ) -> File:
         """Download a file a succeeded job wrote (``vectors.npy``, ``item_ids.npy``, ...)."""
-        path = await service.job_output_file(session, settings, job_id, name)
+        path = await job_queries.job_output_file(session, settings, job_id, name)
         return File(path=path, filename=f"job-{job_id}-{name}")
 
 

@@ -16,6 +16,7 @@ from backend.api.rest.guided import FlagOut
 from backend.api.rest.schemas import EventOut
 from backend.errors import Invalid
 from backend.guided import trust
+from backend.paging import check_batch
 
 
 class BatchFlagsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -80,8 +81,7 @@ class ReviewController(Controller):
     async def batch_flags(
         self, session: Session, settings: AppSettings, dataset_id: FromPath[int], data: JSONBody[BatchFlagsIn]
     ) -> BatchFlagsOut:
-        if len(data.item_ids) > settings.max_page_size * 20:
-            raise Invalid(f"at most {settings.max_page_size * 20} items per batch")
+        check_batch(len(data.item_ids), settings.max_page_size)
         labels: list[int | None] = (
             list(data.label_ids) if data.label_ids is not None else [data.label_id] * len(data.item_ids)
         )
