@@ -14,23 +14,23 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.accounts.disclosure import public_error
 from backend.algorithms import Algorithm, get_algorithm, list_algorithms
+from backend.algorithms.views import AlgorithmView
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, error_responses
+from backend.api.rest.common import API_PREFIX, error_responses, from_view
 from backend.api.rest.schemas import FitnessOut, Problem
-from backend.guided.quality import model_fitness
 from backend.jobs import follow, service
-from backend.jobs.artifacts import model_files
-from backend.jobs.features import vectors_file
+from backend.jobs.features import item_ids_file, vectors_file
 from backend.jobs.runtime import enqueue_for
+from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
 
 
 class AlgorithmOut(msgspec.Struct, kw_only=True):
-    """A trainable algorithm; ``parameters_schema`` is the JSON schema its parameters must meet."""
+    """A trainable algorithm; ``parameters_schema`` is the JSON schema its parameters must meet,
+    ``defaults`` the parameters used when none are given."""
 
     key: str
     kind: str
@@ -38,21 +38,13 @@ class AlgorithmOut(msgspec.Struct, kw_only=True):
     description: str
     parameters_schema: dict[str, Any]
     infer_schema: dict[str, Any]
+    defaults: dict[str, Any]
     needs_labels: bool
     outputs: list[str]
 
     @classmethod
     def of(cls, a: Algorithm) -> AlgorithmOut:
-        return cls(
-            key=a.key,
-            kind=a.kind,
-            title=a.title,
-            description=a.description,
-            parameters_schema=a.schema,
-            infer_schema=a.infer_schema,
-            needs_labels=a.needs_labels,
-            outputs=list(a.outputs),
-        )
+        return from_view(cls, AlgorithmView.of(a))
 
 
 class ModelOut(msgspec.Struct, kw_only=True):
@@ -74,21 +66,7 @@ class ModelOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, m: Model, settings: Settings) -> ModelOut:
-        return cls(
-            id=m.id or 0,
-            name=m.name,
-            algorithm=m.algorithm,
-            kind=m.kind,
-            state=m.state,
-            dataset_id=m.dataset_id,
-            parameters=m.parameters,
-            trained_on=m.trained_on,
-            summary=m.summary,
-            files=model_files(m, settings),
-            created_at=m.created_at,
-            ready_at=m.ready_at,
-            fitness=FitnessOut.of(model_fitness(m, settings)) if m.kind == "classifier" else None,
-        )
+        return from_view(cls, ModelView.of(m, settings))
 
 
 class JobOut(msgspec.Struct, kw_only=True):
@@ -116,10 +94,10 @@ class JobOut(msgspec.Struct, kw_only=True):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
-    # So one poll is one request: done/total as a fraction, seconds run so far, the latest epoch's
-    # metrics (filled in for one job and in its event stream; None in lists, which stay one query).
-    progress: float | None = None
-    duration_seconds: float | None = None
+    progress: float  # done / total of the current attempt (0 before it starts)
+    duration_seconds: float | None = None  # how long it ran (so far, while running)
+    # So one poll is one request: the latest epoch's metrics (filled in for one job and in its
+    # event stream; None in lists, which stay one query).
     latest_metrics: dict[str, float] | None = None
     caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
 
@@ -128,37 +106,8 @@ class JobOut(msgspec.Struct, kw_only=True):
         cls, j: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
     ) -> JobOut:
         """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
-        if viewer_of is not None:
-            full = cls.of(j, latest_metrics=latest_metrics)
-            return msgspec.structs.replace(full, error=public_error(j.error, viewer_of), traceback=None)
-        return cls(
-            id=j.id or 0,
-            kind=j.kind,
-            state=j.state,
-            algorithm=j.algorithm,
-            dataset_id=j.dataset_id,
-            model_id=j.model_id,
-            parameters=j.parameters,
-            attempt=j.attempt,
-            cancel_requested=j.cancel_requested,
-            done=j.done,
-            total=j.total,
-            epoch=j.epoch,
-            epochs=j.epochs,
-            worker=j.worker,
-            error=j.error,
-            traceback=j.traceback,
-            outputs=list(j.outputs.get("files", [])),
-            submitted_by=j.submitted_by,
-            created_at=j.created_at,
-            started_at=j.started_at,
-            finished_at=j.finished_at,
-            heartbeat_at=j.heartbeat_at,
-            progress=round(j.done / j.total, 4) if j.total else None,
-            duration_seconds=service.job_duration(j),
-            latest_metrics=latest_metrics,
-            caused_by_job_id=j.caused_by_job_id,
-        )
+        view = JobView.of(j, latest_metrics)
+        return from_view(cls, view if viewer_of is None else view.for_viewer(viewer_of))
 
 
 class JobPageOut(msgspec.Struct, kw_only=True):
@@ -182,8 +131,7 @@ class LogLineOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, line: JobLog, viewer_of: Settings | None = None) -> LogLineOut:
-        message = line.message if viewer_of is None else public_error(line.message, viewer_of) or ""
-        return cls(id=line.id or 0, attempt=line.attempt, at=line.at, level=line.level, message=message)
+        return from_view(cls, LogLineView.of(line, viewer_of))
 
 
 class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -294,8 +242,8 @@ class ModelsController(Controller):
     ) -> File:
         """``item_ids.npy`` (int64) aligned row by row with ``vectors.npy``."""
         directory = await service.feature_dir(session, settings, model_id, dataset_id)
-        path = vectors_file(directory, "npy").with_name("item_ids.npy")
-        return File(path=path, filename=f"model-{model_id}-item_ids.npy")
+        path = item_ids_file(directory)
+        return File(path=path, filename=f"model-{model_id}-{path.name}")
 
 
 class JobsController(Controller):
