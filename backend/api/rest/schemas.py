@@ -1,4 +1,5 @@
-"""What the REST API returns: msgspec structs built from rows. No secret column has a field here."""
+"""What the REST API returns: msgspec structs, each filled from its concept's read model
+(``backend/*/views.py``) by field name. No secret column has a field here."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from typing import Any
 
 import msgspec
 
-from backend.accounts.disclosure import public_error, public_location
+from backend.api.rest.common import from_view
 from backend.datasets.ingest import ScanReport
 from backend.datasets.items import ItemWithLabels
 from backend.datasets.service import DatasetSummary
+from backend.datasets.views import DatasetView, ItemView, SourceView
 from backend.guided.quality import ModelFitness
 from backend.labels.progress import Progress
+from backend.labels.views import ClassView, EventView, ProgressView, TagView
 from backend.settings import Settings
-from backend.storage.tables import Dataset, Item, LabelClass, Source, Tag, TagEvent
+from backend.storage.tables import Item, LabelClass, Source, Tag, TagEvent
 
 
 class DisplayOut(msgspec.Struct, kw_only=True):
@@ -41,23 +44,7 @@ class DatasetOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, summary: DatasetSummary) -> DatasetOut:
-        d = summary.dataset
-        return cls(
-            id=_id(d),
-            name=d.name,
-            multi_label=d.multi_label,
-            created_at=d.created_at,
-            updated_at=d.updated_at,
-            item_count=summary.item_count,
-            labeled_count=summary.labeled_count,
-            unreadable_count=summary.unreadable_count,
-            display=DisplayOut(
-                scale=d.display_scale,
-                colormap=d.display_colormap,
-                p_low=d.display_p_low,
-                p_high=d.display_p_high,
-            ),
-        )
+        return from_view(cls, DatasetView.of(summary))
 
 
 class ScanReportOut(msgspec.Struct, kw_only=True):
@@ -70,9 +57,7 @@ class ScanReportOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, report: ScanReport) -> ScanReportOut:
-        return cls(
-            added=report.added, unreadable=report.unreadable, missing=report.missing, restored=report.restored
-        )
+        return from_view(cls, report)
 
 
 class CreatedDataset(msgspec.Struct, kw_only=True):
@@ -100,25 +85,7 @@ class SourceOut(msgspec.Struct, kw_only=True):
         cls, source: Source, viewer_of: Settings | None = None, problems: list[str] | None = None
     ) -> SourceOut:
         """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
-
-        def shown(path: str | None) -> str | None:
-            return path if viewer_of is None or path is None else public_location(path, viewer_of)
-
-        return cls(
-            id=_id(source),
-            kind=source.kind,
-            uri=shown(source.uri) or "",
-            position=source.position,
-            created_at=source.created_at,
-            scanned_at=source.scanned_at,
-            has_api_key=bool(source.api_key),
-            mask_path=shown(source.mask_path),
-            mask_rules=[r for r in (source.mask_rules or "").split(",") if r],
-            poni_path=shown(source.poni_path),
-            problems=[public_error(p, viewer_of) or "" for p in problems or []]
-            if viewer_of
-            else problems or [],
-        )
+        return from_view(cls, SourceView.of(source, viewer_of, problems))
 
 
 class ItemMetadataOut(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -130,12 +97,6 @@ class ItemMetadataOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     exposure: float | None = None  # seconds
     time: str | None = None  # ISO 8601 where the header's form is known, else as written
     temperature: float | None = None
-
-    @classmethod
-    def of(cls, meta: dict[str, Any] | None) -> ItemMetadataOut | None:
-        if not meta:
-            return None
-        return cls(**{k: meta[k] for k in cls.__struct_fields__ if meta.get(k) is not None})
 
 
 class ItemOut(msgspec.Struct, kw_only=True):
@@ -156,26 +117,11 @@ class ItemOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, item: Item, label_ids: list[int]) -> ItemOut:
-        return cls(
-            id=_id(item),
-            dataset_id=item.dataset_id,
-            source_id=item.source_id,
-            uri=item.uri,
-            frame=item.frame,
-            position=item.position,
-            height=item.height,
-            width=item.width,
-            channels=item.channels,
-            dtype=item.dtype,
-            status=item.status,
-            error=item.error,
-            label_ids=list(label_ids),
-            metadata=ItemMetadataOut.of(item.meta),
-        )
+        return from_view(cls, ItemView.of(item, label_ids))
 
     @classmethod
     def with_labels(cls, entry: ItemWithLabels) -> ItemOut:
-        return cls.of(entry.item, entry.label_ids)
+        return from_view(cls, ItemView.with_labels(entry))
 
 
 class ItemDetail(ItemOut, kw_only=True):
@@ -200,15 +146,7 @@ class ClassOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, label: LabelClass) -> ClassOut:
-        return cls(
-            id=_id(label),
-            dataset_id=label.dataset_id,
-            name=label.name,
-            color=label.color,
-            hotkey=label.hotkey,
-            position=label.position,
-            created_at=label.created_at,
-        )
+        return from_view(cls, ClassView.of(label))
 
 
 class ClassDeleted(msgspec.Struct, kw_only=True):
@@ -231,17 +169,7 @@ class EventOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, event: TagEvent) -> EventOut:
-        return cls(
-            id=_id(event),
-            dataset_id=event.dataset_id,
-            tagger=event.tagger,
-            created_at=event.created_at,
-            kind=event.kind,
-            model_id=event.model_id,
-            parameters=dict(event.parameters or {}),
-            undoes_event_id=event.undoes_event_id,
-            tag_count=event.tag_count,
-        )
+        return from_view(cls, EventView.of(event))
 
 
 class TagOut(msgspec.Struct, kw_only=True):
@@ -251,7 +179,7 @@ class TagOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, tag: Tag) -> TagOut:
-        return cls(item_id=tag.item_id, op=tag.op, label_id=tag.label_id)
+        return from_view(cls, TagView.of(tag))
 
 
 class EventPageOut(msgspec.Struct, kw_only=True):
@@ -298,22 +226,7 @@ class ProgressOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, progress: Progress) -> ProgressOut:
-        return cls(
-            total=progress.total,
-            labeled=progress.labeled,
-            unlabeled=progress.unlabeled,
-            fraction=progress.fraction,
-            classes=[
-                ClassProgress(
-                    id=_id(c.label),
-                    name=c.label.name,
-                    color=c.label.color,
-                    hotkey=c.label.hotkey,
-                    count=c.count,
-                )
-                for c in progress.classes
-            ],
-        )
+        return from_view(cls, ProgressView.of(progress))
 
 
 class RefusedLine(msgspec.Struct, kw_only=True):
@@ -325,12 +238,6 @@ class ImportReportOut(msgspec.Struct, kw_only=True):
     event_id: int | None
     accepted: int
     refused: list[RefusedLine]
-
-
-def _id(row: Dataset | Source | Item | LabelClass | TagEvent) -> int:
-    """Rows read back from the database always have an id; this narrows the type."""
-    assert row.id is not None
-    return row.id
 
 
 class ErrorInfo(msgspec.Struct, kw_only=True):
@@ -374,4 +281,4 @@ class FitnessOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, fitness: ModelFitness) -> FitnessOut:
-        return cls(**fitness.as_dict())
+        return from_view(cls, fitness)
