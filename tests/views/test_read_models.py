@@ -17,15 +17,33 @@ from strawberry.types.base import get_object_definition
 from backend.algorithms.views import AlgorithmView
 from backend.api.graphql import classes as gql_classes
 from backend.api.graphql import datasets as gql_datasets
+from backend.api.graphql import fresh as gql_fresh
+from backend.api.graphql import guided as gql_guided
 from backend.api.graphql import items as gql_items
 from backend.api.graphql import jobs as gql_jobs
 from backend.api.graphql import labels as gql_labels
+from backend.api.graphql import next_actions as gql_next
 from backend.api.graphql import review as gql_review
 from backend.api.graphql.schema import build_schema
+from backend.api.rest import guided as rest_guided
 from backend.api.rest import jobs as rest_jobs
+from backend.api.rest import next_actions as rest_next
+from backend.api.rest import review as rest_review
 from backend.api.rest import schemas as rest
+from backend.api.rest import stopping as rest_stopping
 from backend.datasets.views import DatasetView, ItemView, SourceView
+from backend.guided.heldout import BatchEstimate
+from backend.guided.next_actions import Suggestion
 from backend.guided.quality import ModelFitness
+from backend.guided.trust import Suspect, SuspectPage
+from backend.guided.views import (
+    BatchFlagsView,
+    NextActionsView,
+    ProbabilityCandidateView,
+    ProbabilityPageView,
+    SimilarPageView,
+    StoppingEstimateView,
+)
 from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.labels.views import ClassView, EventView, ProgressView, TagView
 
@@ -43,6 +61,16 @@ DOORS = [
     (EventView, rest.EventOut, gql_labels.TagEvent),
     (TagView, rest.TagOut, gql_labels.Tag),
     (ProgressView, rest.ProgressOut, gql_labels.Progress),
+    (SimilarPageView, rest_guided.SimilarPageOut, gql_guided.SimilarPage),
+    (ProbabilityPageView, rest_guided.ProbabilityPageOut, gql_guided.ProbabilityPage),
+    (ProbabilityCandidateView, rest_guided.CandidateOut, gql_guided.ProbabilityCandidate),
+    (BatchEstimate, rest_guided.EstimateOut, gql_review.BatchEstimate),
+    (BatchFlagsView, rest_review.BatchFlagsOut, gql_review.BatchFlags),
+    (SuspectPage, rest_review.SuspectPageOut, gql_review.LabelSuspectPage),
+    (Suspect, rest_review.SuspectOut, gql_review.LabelSuspect),
+    (StoppingEstimateView, rest_stopping.StoppingEstimateOut, gql_fresh.StoppingEstimate),
+    (NextActionsView, rest_next.NextActionsOut, gql_next.NextActions),
+    (Suggestion, rest_next.SuggestionOut, gql_next.Suggestion),
 ]
 
 

@@ -12,10 +12,11 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.api.rest.schemas import EventOut, FitnessOut
 from backend.guided import service
 from backend.guided.heldout import BatchEstimate
+from backend.guided.views import ProbabilityPageView, SimilarPageView
 from backend.similarity.ranking import MODES
 
 
@@ -39,20 +40,7 @@ class SimilarPageOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, page: service.SimilarPage) -> SimilarPageOut:
-        return cls(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            query_item_ids=page.query_item_ids,
-            mode=page.mode,
-            exact=page.exact,
-            total=page.total,
-            offset=page.offset,
-            limit=page.limit,
-            items=[
-                SimilarItemOut(item_id=i, similarity=s)
-                for i, s in zip(page.item_ids, page.similarities, strict=True)
-            ],
-        )
+        return from_view(cls, SimilarPageView.of(page))
 
 
 class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -85,7 +73,7 @@ class EstimateOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, estimate: BatchEstimate) -> EstimateOut:
-        return cls(**estimate.as_dict())  # type: ignore[arg-type]
+        return from_view(cls, estimate)
 
 
 class FlagOut(msgspec.Struct, kw_only=True):
@@ -118,28 +106,7 @@ class ProbabilityPageOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, page: service.ProbabilityPage) -> ProbabilityPageOut:
-        return cls(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            threshold=page.threshold,
-            label_id=page.label_id,
-            all_classes=page.label_id is None,
-            overwrite=page.overwrite,
-            count=page.count,
-            offset=page.offset,
-            limit=page.limit,
-            items=[
-                CandidateOut(item_id=i, label_id=label, probability=p)
-                for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
-            ],
-            fitness=FitnessOut.of(page.fitness) if page.fitness else None,
-            estimate=EstimateOut.of(page.estimate) if page.estimate else None,
-            confirm_over=page.confirm_over,
-            needs_confirmation=page.needs_confirmation,
-            flags=[FlagOut(item_id=i, reasons=r) for i, r in page.flags.items()],
-            flag_rule=page.flag_rule,
-            flagged_count=page.flagged_count,
-        )
+        return from_view(cls, ProbabilityPageView.of(page))
 
 
 class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 import msgspec
@@ -13,10 +12,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.access import caller_of
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.api.rest.jobs import BROKER_DOWN
 from backend.api.rest.stopping import StoppingEstimateOut
 from backend.guided import next_actions as queue
+from backend.guided.views import NextActionsView
 from backend.jobs.runtime import enqueue_for
 
 
@@ -38,7 +38,7 @@ class SuggestionOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, s: queue.Suggestion) -> SuggestionOut:
-        return cls(**{f.name: getattr(s, f.name) for f in dataclasses.fields(s)})
+        return from_view(cls, s)
 
 
 class NextActionsOut(msgspec.Struct, kw_only=True):
@@ -52,12 +52,7 @@ class NextActionsOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, found: queue.NextActions) -> NextActionsOut:
-        return cls(
-            dataset_id=found.dataset_id,
-            suggestions=[SuggestionOut.of(s) for s in found.suggestions],
-            needs=list(found.needs),
-            stopping=StoppingEstimateOut.of(found.stopping) if found.stopping is not None else None,
-        )
+        return from_view(cls, NextActionsView.of(found))
 
 
 class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -11,11 +11,12 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.api.rest.guided import FlagOut
 from backend.api.rest.schemas import EventOut
 from backend.errors import Invalid
 from backend.guided import trust
+from backend.guided.views import BatchFlagsView
 
 
 class BatchFlagsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -95,11 +96,7 @@ class ReviewController(Controller):
             item_ids=data.item_ids,
             label_ids=labels,
         )
-        return BatchFlagsOut(
-            rule=flags.rule,
-            distance_limit=flags.distance_limit,
-            flags=[FlagOut(item_id=i, reasons=r) for i, r in flags.flags.items()],
-        )
+        return from_view(BatchFlagsOut, BatchFlagsView.of(flags))
 
     @get(
         "/{dataset_id:int}/label-suspects",
@@ -119,15 +116,7 @@ class ReviewController(Controller):
         page = await trust.label_suspects(
             session, settings, dataset_id=dataset_id, model_id=model_id, offset=offset, limit=limit
         )
-        return SuspectPageOut(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            total=page.total,
-            offset=page.offset,
-            limit=page.limit,
-            sources=page.sources,
-            suspects=[SuspectOut(**vars(s)) for s in page.suspects],
-        )
+        return from_view(SuspectPageOut, page)
 
     @post(
         "/{dataset_id:int}/review",

@@ -9,9 +9,10 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.api.rest.schemas import EventOut
 from backend.guided import stopping
+from backend.guided.views import StoppingEstimateView
 
 
 class MoreLabelsOut(msgspec.Struct, kw_only=True):
@@ -44,21 +45,7 @@ class StoppingEstimateOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, e: stopping.StoppingEstimate) -> StoppingEstimateOut:
-        return cls(
-            unlabeled=e.unlabeled,
-            labeled=e.labeled,
-            model_id=e.model_id,
-            threshold=e.threshold,
-            auto_label_count=e.auto_label_count,
-            expected_accuracy=e.expected_accuracy,
-            with_more_labels=[MoreLabelsOut(more_labels=k, accuracy=a) for k, a in e.with_more_labels],
-            reason=e.reason,
-            held_out_items=e.held_out_items,
-            exponent=e.exponent,
-            curve=[CurvePointOut(labeled=n, accuracy=a) for n, a in e.curve],
-            fitness=e.fitness,
-            seen_event_id=e.seen_event_id,
-        )
+        return from_view(cls, StoppingEstimateView.of(e))
 
 
 class AutoLabelRestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
