@@ -7,7 +7,7 @@ a field added here shows in both or fails their schema tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -77,10 +77,10 @@ class SourceView:
     created_at: datetime
     scanned_at: datetime | None
     has_api_key: bool
-    mask_path: str | None
-    mask_rules: list[str]
-    poni_path: str | None
-    problems: list[str]
+    mask_path: str | None = None  # a mask file: nonzero pixels are masked
+    mask_rules: list[str] = field(default_factory=list)  # zero, negative, saturated, gaps
+    poni_path: str | None = None  # a PONI geometry file (pyFAI-calib2)
+    problems: list[str] = field(default_factory=list)  # a mask or PONI left out, and why
 
     @classmethod
     def of(
@@ -144,7 +144,7 @@ class ItemView:
     status: str
     error: str | None
     label_ids: list[int]
-    metadata: ItemMetadataView | None
+    metadata: ItemMetadataView | None = None
 
     @classmethod
     def of(cls, item: Item, label_ids: list[int]) -> ItemView:

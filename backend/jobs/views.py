@@ -50,9 +50,9 @@ class JobView:
     finished_at: datetime | None
     heartbeat_at: datetime | None
     progress: float
-    duration_seconds: float | None
+    duration_seconds: float | None = None
     latest_metrics: dict[str, float] | None = None
-    caused_by_job_id: int | None
+    caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
 
     @classmethod
     def of(cls, job: Job, latest_metrics: dict[str, float] | None = None) -> JobView:
@@ -126,7 +126,7 @@ class ModelView:
     files: list[str]
     created_at: datetime
     ready_at: datetime | None
-    fitness: ModelFitness | None
+    fitness: ModelFitness | None = None
 
     @classmethod
     def of(cls, model: Model, settings: Settings) -> ModelView:

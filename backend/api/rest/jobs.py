@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -14,100 +13,37 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.algorithms import Algorithm, get_algorithm, list_algorithms
+from backend.algorithms import get_algorithm, list_algorithms
 from backend.algorithms.views import AlgorithmView
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, error_responses, from_view
-from backend.api.rest.schemas import FitnessOut, Problem
+from backend.api.rest.common import API_PREFIX, error_responses, from_view, rest_struct
+from backend.api.rest.schemas import Problem
 from backend.jobs import follow, service
 from backend.jobs.features import item_ids_file, vectors_file
 from backend.jobs.runtime import enqueue_for
 from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.settings import Settings
-from backend.storage.job_tables import Job, JobLog, Model
+from backend.storage.job_tables import Job
+
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    AlgorithmOut = AlgorithmView
+    ModelOut = ModelView
+    JobOut = JobView
+    LogLineOut = LogLineView
+else:
+    AlgorithmOut = rest_struct(AlgorithmView, "AlgorithmOut")
+    ModelOut = rest_struct(ModelView, "ModelOut")
+    JobOut = rest_struct(JobView, "JobOut")
+    LogLineOut = rest_struct(LogLineView, "LogLineOut")
 
 
-class AlgorithmOut(msgspec.Struct, kw_only=True):
-    """A trainable algorithm; ``parameters_schema`` is the JSON schema its parameters must meet,
-    ``defaults`` the parameters used when none are given."""
-
-    key: str
-    kind: str
-    title: str
-    description: str
-    parameters_schema: dict[str, Any]
-    infer_schema: dict[str, Any]
-    defaults: dict[str, Any]
-    needs_labels: bool
-    outputs: list[str]
-
-    @classmethod
-    def of(cls, a: Algorithm) -> AlgorithmOut:
-        return from_view(cls, AlgorithmView.of(a))
-
-
-class ModelOut(msgspec.Struct, kw_only=True):
-    """A model: training -> ready (files downloadable) | failed | canceled."""
-
-    id: int
-    name: str
-    algorithm: str
-    kind: str
-    state: str
-    dataset_id: int
-    parameters: dict[str, Any]
-    trained_on: dict[str, Any]
-    summary: dict[str, Any]
-    files: list[str]
-    created_at: datetime
-    ready_at: datetime | None
-    fitness: FitnessOut | None = None  # classifiers: held-out accuracy vs. the majority baseline
-
-    @classmethod
-    def of(cls, m: Model, settings: Settings) -> ModelOut:
-        return from_view(cls, ModelView.of(m, settings))
-
-
-class JobOut(msgspec.Struct, kw_only=True):
-    """A job; ``outputs`` names the files of a succeeded job (``/jobs/{id}/outputs/{name}``)."""
-
-    id: int
-    kind: str
-    state: str
-    algorithm: str
-    dataset_id: int
-    model_id: int | None
-    parameters: dict[str, Any]
-    attempt: int
-    cancel_requested: bool
-    done: int
-    total: int
-    epoch: int | None
-    epochs: int | None
-    worker: str | None
-    error: str | None
-    traceback: str | None
-    outputs: list[str]
-    submitted_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
-    progress: float  # done / total of the current attempt (0 before it starts)
-    duration_seconds: float | None = None  # how long it ran (so far, while running)
-    # So one poll is one request: the latest epoch's metrics (filled in for one job and in its
-    # event stream; None in lists, which stay one query).
-    latest_metrics: dict[str, float] | None = None
-    caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
-
-    @classmethod
-    def of(
-        cls, j: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
-    ) -> JobOut:
-        """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
-        view = JobView.of(j, latest_metrics)
-        return from_view(cls, view if viewer_of is None else view.for_viewer(viewer_of))
+def job_out(
+    job: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
+) -> JobOut:
+    """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
+    view = JobView.of(job, latest_metrics)
+    return from_view(JobOut, view if viewer_of is None else view.for_viewer(viewer_of))
 
 
 class JobPageOut(msgspec.Struct, kw_only=True):
@@ -120,18 +56,6 @@ class JobPageOut(msgspec.Struct, kw_only=True):
 class MetricOut(msgspec.Struct, kw_only=True):
     epoch: int
     metrics: dict[str, float]
-
-
-class LogLineOut(msgspec.Struct, kw_only=True):
-    id: int
-    attempt: int
-    at: datetime
-    level: str
-    message: str
-
-    @classmethod
-    def of(cls, line: JobLog, viewer_of: Settings | None = None) -> LogLineOut:
-        return from_view(cls, LogLineView.of(line, viewer_of))
 
 
 class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -275,7 +199,7 @@ class JobsController(Controller):
         )
         viewer = None if shows_internals(request) else settings
         return JobPageOut(
-            jobs=[JobOut.of(j, viewer) for j in page.jobs],
+            jobs=[job_out(j, viewer) for j in page.jobs],
             total=page.total,
             offset=page.offset,
             limit=page.limit,
@@ -309,7 +233,7 @@ class JobsController(Controller):
             name=data.name,
             submitted_by=tagger_for(request, settings),
         )
-        return JobOut.of(job)
+        return job_out(job)
 
     @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
     async def get_job(
@@ -317,7 +241,7 @@ class JobsController(Controller):
     ) -> JobOut:
         viewer = None if shows_internals(request) else settings
         now = await follow.snapshot(session, job_id)
-        return JobOut.of(now.job, viewer, now.latest_metrics)
+        return job_out(now.job, viewer, now.latest_metrics)
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
@@ -350,7 +274,7 @@ class JobsController(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         """A queued job is canceled at once; a running one stops at its next step."""
-        return JobOut.of(await service.cancel_job(session, job_id, by=tagger_for(request, settings)))
+        return job_out(await service.cancel_job(session, job_id, by=tagger_for(request, settings)))
 
     @post(
         "/{job_id:int}/retry",
@@ -365,7 +289,7 @@ class JobsController(Controller):
         job = await service.retry_job(
             session, settings, enqueue_for(state), job_id, by=tagger_for(request, settings)
         )
-        return JobOut.of(job)
+        return job_out(job)
 
     @get(
         "/{job_id:int}/outputs/{name:str}",
