@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+import sys
 import types
 import typing
 from typing import Any, TypeVar
@@ -132,6 +133,5 @@ def _as_struct(kind: Any) -> Any:
 
 
 def _caller_module() -> str:
-    import sys
-
+    """The module that called ``rest_struct``: the struct's home (its OpenAPI key starts there)."""
     return str(sys._getframe(2).f_globals.get("__name__", __name__))
