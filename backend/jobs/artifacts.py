@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 TEMP_PREFIX = ".tmp-job"
 # Files the doors read out of an output dir (the workers write them; see workers/algorithms/).
+VECTORS = "vectors.npy"  # (n, d) float32 feature vectors an inference wrote
+ITEM_IDS = "item_ids.npy"  # (n,) int64: the item id of each row beside it
+CLUSTERS = "clusters.npy"  # (n,) int: the cluster of each item (-1: noise), a cluster job
 CONFUSION_MATRIX = "confusion_matrix.json"  # {"labels", "matrix"}: rows true, columns predicted
 RECONSTRUCTIONS = "reconstructions.npy"  # (n, h, w) float32 in [0, 1], autoencoder/pca inference
 RECONSTRUCTION_ITEM_IDS = "reconstruction_item_ids.npy"  # the item id of each reconstruction
@@ -102,3 +105,8 @@ def model_files(model: Model, settings: Settings) -> list[str]:
     """The names of a ready model's files (none while it trains, or when it failed)."""
     directory = model_dir(model, settings)
     return list_files(directory) if directory else []
+
+
+def job_output_names(job: Job) -> list[str]:
+    """The names of the files a succeeded job wrote (``/jobs/{id}/outputs/{name}``), as recorded."""
+    return list(job.outputs.get("files") or [])

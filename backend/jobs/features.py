@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import Invalid, NotFound
+from backend.jobs.artifacts import ITEM_IDS, VECTORS
 
 FORMATS = ("npy", "parquet")
 
@@ -17,7 +18,7 @@ def vectors_file(directory: Path, fmt: str) -> Path:
     """``vectors.npy`` as written, or a Parquet file (item_id, vector) made once and kept beside it."""
     if fmt not in FORMATS:
         raise Invalid(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
-    vectors_path, ids_path = directory / "vectors.npy", directory / "item_ids.npy"
+    vectors_path, ids_path = directory / VECTORS, directory / ITEM_IDS
     if not vectors_path.exists() or not ids_path.exists():
         raise NotFound("this inference wrote no feature vectors")
     if fmt == "npy":
@@ -26,6 +27,11 @@ def vectors_file(directory: Path, fmt: str) -> Path:
     if not target.exists():
         _write_parquet(vectors_path, ids_path, target)
     return target
+
+
+def item_ids_file(directory: Path) -> Path:
+    """The item ids aligned row by row with the ``npy`` vectors of ``vectors_file``."""
+    return vectors_file(directory, "npy").with_name(ITEM_IDS)
 
 
 def _write_parquet(vectors_path: Path, ids_path: Path, target: Path, rows_per_group: int = 65536) -> None:

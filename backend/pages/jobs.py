@@ -29,11 +29,11 @@ from backend.api.access import shows_internals
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.feature_report.service import latest_report, suggest_training
-from backend.guided.quality import model_fitness
 from backend.jobs import artifacts, control, states, submission
 from backend.jobs import queries as job_queries
 from backend.jobs.next_step import job_next_step, model_next_step
 from backend.jobs.runtime import enqueue_for
+from backend.jobs.views import ModelView
 from backend.models import queries as model_queries
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
@@ -391,6 +391,7 @@ class JobPages(Controller):
         self, session: AsyncSession, settings: Settings, model_id: int, **extra: Any
     ) -> dict[str, Any]:
         model = await model_queries.get_model(session, model_id)
+        view = ModelView.of(model, settings)  # what REST and GraphQL show of it too
         algorithm = get_algorithm(model.algorithm)
         model_dir = _model_dir(model, settings)
         inference = await _latest_inference(session, model) if model_dir else None
@@ -406,7 +407,7 @@ class JobPages(Controller):
             "model": model,
             "algorithm": algorithm,
             "dataset_name": (await get_dataset(session, model.dataset_id)).name,
-            "files": artifacts.model_files(model, settings),
+            "files": view.files,
             "jobs": jobs,
             "train_job": await model_queries.train_job_of(session, model_id),
             "inference": inference,
@@ -414,7 +415,7 @@ class JobPages(Controller):
             "transform": transform,
             "size": RECONSTRUCTION_PX,
             "confusion": _confusion(model_dir, _job_dir(inference, settings) if inference else None),
-            "fitness": model_fitness(model, settings) if model.kind == "classifier" else None,
+            "fitness": view.fitness,
             "infer_fields": form_fields(algorithm.infer_schema),
             "next_step": await model_next_step(session, model),  # keep models fresh: always one button
             "values": {},

@@ -15,7 +15,9 @@ from strawberry.types import Info
 from backend.accounts import service
 from backend.accounts.roles import ADMIN, allows
 from backend.accounts.service import Caller
+from backend.accounts.views import TokenView, UserView
 from backend.api.graphql.context import use_session
+from backend.api.graphql.views import from_view
 from backend.errors import Forbidden
 from backend.storage.account_tables import ApiToken, UserAccount
 
@@ -46,13 +48,7 @@ class User:
 
     @classmethod
     def of(cls, user: UserAccount) -> User:
-        return cls(
-            name=user.name,
-            role=user.role,
-            active=user.active,
-            has_password=user.password_hash is not None,
-            created_at=user.created_at,
-        )
+        return from_view(cls, UserView.of(user))
 
 
 @strawberry.type(description="An API token: its prefix tells tokens apart; the secret is never shown again.")
@@ -67,16 +63,7 @@ class ApiTokenInfo:
 
     @classmethod
     def of(cls, token: ApiToken, user: str) -> ApiTokenInfo:
-        assert token.id is not None
-        return cls(
-            id=token.id,
-            user=user,
-            label=token.label,
-            prefix=token.prefix,
-            created_at=token.created_at,
-            last_used_at=token.last_used_at,
-            revoked_at=token.revoked_at,
-        )
+        return from_view(cls, TokenView.of(token), user=user)
 
 
 @strawberry.type

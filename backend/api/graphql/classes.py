@@ -9,7 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from backend.api.graphql.context import context_of, use_session
+from backend.api.graphql.views import from_view
 from backend.labels import classes
+from backend.labels.views import ClassView
 from backend.storage import tables
 
 
@@ -25,16 +27,7 @@ class LabelClass:
 
     @classmethod
     def of(cls, label: tables.LabelClass) -> LabelClass:
-        assert label.id is not None
-        return cls(
-            id=label.id,
-            dataset_id=label.dataset_id,
-            name=label.name,
-            color=label.color,
-            hotkey=label.hotkey,
-            position=label.position,
-            created_at=label.created_at,
-        )
+        return from_view(cls, ClassView.of(label))
 
 
 @strawberry.type(description="A deleted class, and the event that unlabeled its items (when it had any).")

@@ -8,15 +8,16 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.api.graphql.classes import LabelClass
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import Progress
+from backend.api.graphql.views import from_view
 from backend.datasets import service
 from backend.datasets.display import display_preset, set_display, with_overrides
 from backend.datasets.ingest import ScanReport as DomainScanReport
 from backend.datasets.service import DatasetSummary
+from backend.datasets.views import DatasetView, SourceView
 from backend.errors import NotFound
 from backend.labels.classes import list_classes
 from backend.labels.progress import dataset_progress
@@ -48,25 +49,7 @@ class Source:
         cls, source: tables.Source, viewer_of: Settings | None = None, problems: list[str] | None = None
     ) -> Source:
         """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
-        assert source.id is not None
-
-        def shown(path: str | None) -> str | None:
-            return path if viewer_of is None or path is None else public_location(path, viewer_of)
-
-        found = problems or []
-        return cls(
-            id=source.id,
-            kind=source.kind,
-            uri=shown(source.uri) or "",
-            position=source.position,
-            created_at=source.created_at,
-            scanned_at=source.scanned_at,
-            has_api_key=bool(source.api_key),
-            mask_path=shown(source.mask_path),
-            mask_rules=[r for r in (source.mask_rules or "").split(",") if r],
-            poni_path=shown(source.poni_path),
-            problems=[public_error(p, viewer_of) or "" for p in found] if viewer_of else found,
-        )
+        return from_view(cls, SourceView.of(source, viewer_of, problems))
 
 
 @strawberry.type(description="The display preset every page starts from.")
@@ -99,24 +82,7 @@ class Dataset:
 
     @classmethod
     def of(cls, summary: DatasetSummary) -> Dataset:
-        d = summary.dataset
-        assert d.id is not None
-        return cls(
-            id=d.id,
-            name=d.name,
-            multi_label=d.multi_label,
-            created_at=d.created_at,
-            updated_at=d.updated_at,
-            item_count=summary.item_count,
-            labeled_count=summary.labeled_count,
-            unreadable_count=summary.unreadable_count,
-            display=Display(
-                scale=d.display_scale,
-                colormap=d.display_colormap,
-                p_low=d.display_p_low,
-                p_high=d.display_p_high,
-            ),
-        )
+        return from_view(cls, DatasetView.of(summary))
 
     @strawberry.field(description="The dataset's sources in order (API keys are never returned).")
     async def sources(self, info: Info[Any, Any]) -> list[Source]:
@@ -151,9 +117,7 @@ class ScanReport:
 
     @classmethod
     def of(cls, report: DomainScanReport) -> ScanReport:
-        return cls(
-            added=report.added, unreadable=report.unreadable, missing=report.missing, restored=report.restored
-        )
+        return from_view(cls, report)
 
 
 @strawberry.type

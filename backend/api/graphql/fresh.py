@@ -11,7 +11,9 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.jobs import Job
 from backend.api.graphql.labels import TagEvent
+from backend.api.graphql.views import from_view
 from backend.guided import stopping
+from backend.guided.views import StoppingEstimateView
 from backend.jobs import fresh, next_step
 from backend.jobs import queries as job_queries
 from backend.jobs.runtime import enqueue_for, ensure_running
@@ -82,21 +84,7 @@ class StoppingEstimate:
 
     @classmethod
     def of(cls, e: stopping.StoppingEstimate) -> StoppingEstimate:
-        return cls(
-            unlabeled=e.unlabeled,
-            labeled=e.labeled,
-            model_id=e.model_id,
-            threshold=e.threshold,
-            auto_label_count=e.auto_label_count,
-            expected_accuracy=e.expected_accuracy,
-            with_more_labels=[MoreLabels(more_labels=k, accuracy=a) for k, a in e.with_more_labels],
-            reason=e.reason,
-            held_out_items=e.held_out_items,
-            exponent=e.exponent,
-            curve=[CurvePoint(labeled=n, accuracy=a) for n, a in e.curve],
-            fitness=e.fitness,
-            seen_event_id=e.seen_event_id,
-        )
+        return from_view(cls, StoppingEstimateView.of(e))
 
 
 @strawberry.type(description="What auto-labeling the rest did: one event of kind 'probability'.")

@@ -13,7 +13,9 @@ from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.paging import checked_page
 from backend.api.graphql.review import BatchEstimate, BatchFlag, ModelFitness
+from backend.api.graphql.views import from_view
 from backend.guided import service
+from backend.guided.views import ProbabilityPageView, SimilarPageView
 
 
 @strawberry.enum(description="How several query items combine.")
@@ -42,20 +44,8 @@ class SimilarPage:
 
     @classmethod
     def of(cls, page: service.SimilarPage) -> SimilarPage:
-        return cls(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            query_item_ids=page.query_item_ids,
-            mode=SimilarityMode(page.mode),
-            exact=page.exact,
-            total=page.total,
-            offset=page.offset,
-            limit=page.limit,
-            items=[
-                SimilarItem(item_id=i, similarity=s)
-                for i, s in zip(page.item_ids, page.similarities, strict=True)
-            ],
-        )
+        view = SimilarPageView.of(page)
+        return from_view(cls, view, mode=SimilarityMode(view.mode))
 
 
 @strawberry.type(description="An item whose class probability passes the threshold.")
@@ -71,6 +61,7 @@ class ProbabilityPage:
     model_id: int
     threshold: float
     label_id: int | None = strawberry.field(description="None: each item's arg-max class.")
+    all_classes: bool = strawberry.field(description="Each item's arg-max class (no labelId).")
     overwrite: bool
     count: int = strawberry.field(description="How many items applying would label.")
     offset: int
@@ -86,27 +77,7 @@ class ProbabilityPage:
 
     @classmethod
     def of(cls, page: service.ProbabilityPage) -> ProbabilityPage:
-        return cls(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            threshold=page.threshold,
-            label_id=page.label_id,
-            overwrite=page.overwrite,
-            count=page.count,
-            offset=page.offset,
-            limit=page.limit,
-            items=[
-                ProbabilityCandidate(item_id=i, label_id=label, probability=p)
-                for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
-            ],
-            fitness=ModelFitness.of(page.fitness) if page.fitness else None,
-            estimate=BatchEstimate.of(page.estimate) if page.estimate else None,
-            confirm_over=page.confirm_over,
-            needs_confirmation=page.needs_confirmation,
-            flags=[BatchFlag(item_id=i, reasons=r) for i, r in page.flags.items()],
-            flag_rule=page.flag_rule,
-            flagged_count=page.flagged_count,
-        )
+        return from_view(cls, ProbabilityPageView.of(page))
 
 
 @strawberry.type(description="What a probability labeling did: the event, or none when no item passed.")

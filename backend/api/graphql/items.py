@@ -8,12 +8,13 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from backend.accounts.disclosure import public_location
+from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.api.common import API_PREFIX
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.loaders import location_loader
+from backend.api.graphql.views import from_view
 from backend.datasets.items import (
     ItemWithLabels,
     MetaFilter,
@@ -22,6 +23,7 @@ from backend.datasets.items import (
     labels_of,
     list_items,
 )
+from backend.datasets.views import ItemView
 from backend.errors import Invalid
 from backend.labels.by_metadata import label_matching
 from backend.storage import tables
@@ -61,13 +63,6 @@ class ItemMetadata:
     )
     temperature: float | None = None
 
-    @classmethod
-    def of(cls, meta: dict[str, Any] | None) -> ItemMetadata | None:
-        if not meta:
-            return None
-        keys = ("run", "sample", "exposure", "time", "temperature")
-        return cls(**{k: meta[k] for k in keys if meta.get(k) is not None})
-
 
 @strawberry.type(description="One image of a dataset with its current labels.")
 class Item:
@@ -82,33 +77,28 @@ class Item:
     channels: int | None
     dtype: str | None
     status: str = strawberry.field(description="ok, unreadable or missing")
-    error: str | None
+    raw_error: strawberry.Private[str | None]
     label_ids: list[int]
     metadata: ItemMetadata | None = None
 
     @classmethod
     def of(cls, item: tables.Item, label_ids: list[int]) -> Item:
-        assert item.id is not None
-        return cls(
-            id=item.id,
-            dataset_id=item.dataset_id,
-            source_id=item.source_id,
-            uri=item.uri,
-            frame=item.frame,
-            position=item.position,
-            height=item.height,
-            width=item.width,
-            channels=item.channels,
-            dtype=item.dtype,
-            status=item.status,
-            error=item.error,
-            label_ids=list(label_ids),
-            metadata=ItemMetadata.of(item.meta),
-        )
+        return cls._of(ItemView.of(item, label_ids))
 
     @classmethod
     def with_labels(cls, entry: ItemWithLabels) -> Item:
-        return cls.of(entry.item, entry.label_ids)
+        return cls._of(ItemView.with_labels(entry))
+
+    @classmethod
+    def _of(cls, view: ItemView) -> Item:
+        return from_view(cls, view, raw_error=view.error)
+
+    @strawberry.field(description="Why it cannot be read (viewers: one line, without server paths).")
+    def error(self, info: Info[Any, Any]) -> str | None:
+        context = context_of(info)
+        if context.connection is not None and not shows_internals(context.connection):
+            return public_error(self.raw_error, context.settings)
+        return self.raw_error
 
     @strawberry.field(
         description="Where the pixels are read from: a path or a Tiled URI (viewers: the path "

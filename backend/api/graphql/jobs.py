@@ -14,16 +14,17 @@ from strawberry.types import Info
 from backend.accounts.disclosure import public_error
 from backend.algorithms import Algorithm as DomainAlgorithm
 from backend.algorithms import get_algorithm, list_algorithms
+from backend.algorithms.views import AlgorithmView
 from backend.api.access import shows_internals
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.review import ModelFitness
+from backend.api.graphql.views import from_view
 from backend.errors import Invalid
-from backend.guided.quality import model_fitness
 from backend.jobs import control, follow, submission
 from backend.jobs import queries as job_queries
-from backend.jobs.artifacts import model_files
 from backend.jobs.runtime import enqueue_for
+from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.models import queries as model_queries
 from backend.settings import Settings
 from backend.storage import job_tables
@@ -43,17 +44,7 @@ class Algorithm:
 
     @classmethod
     def of(cls, a: DomainAlgorithm) -> Algorithm:
-        return cls(
-            key=a.key,
-            kind=a.kind,
-            title=a.title,
-            description=a.description,
-            parameters_schema=a.schema,
-            infer_schema=a.infer_schema,
-            defaults=a.defaults(),
-            needs_labels=a.needs_labels,
-            outputs=list(a.outputs),
-        )
+        return from_view(cls, AlgorithmView.of(a))
 
 
 @strawberry.type(description="An algorithm + parameters trained on a dataset.")
@@ -76,22 +67,7 @@ class Model:
 
     @classmethod
     def of(cls, m: job_tables.Model, settings: Settings) -> Model:
-        assert m.id is not None
-        return cls(
-            id=m.id,
-            name=m.name,
-            algorithm=m.algorithm,
-            kind=m.kind,
-            state=m.state,
-            dataset_id=m.dataset_id,
-            parameters=m.parameters,
-            trained_on=m.trained_on,
-            summary=m.summary,
-            files=model_files(m, settings),
-            created_at=m.created_at,
-            ready_at=m.ready_at,
-            fitness=ModelFitness.of(model_fitness(m, settings)) if m.kind == "classifier" else None,
-        )
+        return from_view(cls, ModelView.of(m, settings))
 
 
 @strawberry.type(description="The metrics of one epoch (train_loss, val_loss, accuracy, ...).")
@@ -109,9 +85,9 @@ class LogLine:
     message: str
 
     @classmethod
-    def of(cls, line: job_tables.JobLog) -> LogLine:
-        assert line.id is not None
-        return cls(id=line.id, attempt=line.attempt, at=line.at, level=line.level, message=line.message)
+    def of(cls, line: job_tables.JobLog, viewer_of: Settings | None = None) -> LogLine:
+        """``viewer_of``: the caller is a viewer, who reads each line without the server's paths."""
+        return from_view(cls, LogLineView.of(line, viewer_of))
 
 
 def _viewer_settings(info: Info[Any, Any]) -> Settings | None:
@@ -146,40 +122,22 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    progress: float = strawberry.field(
+        description="done / total of the current attempt (0 before it starts)."
+    )
     duration_seconds: float | None = strawberry.field(description="How long it ran (so far, while running).")
+    latest_metrics: JSON | None = strawberry.field(
+        default=None,
+        description="The current attempt's latest epoch metrics (one job and its updates; null in lists).",
+    )
     caused_by_job_id: int | None = strawberry.field(
         default=None, description="The job this one follows (keep models fresh); null: submitted by a person."
     )
 
     @classmethod
-    def of(cls, j: job_tables.Job) -> Job:
-        assert j.id is not None
-        return cls(
-            id=j.id,
-            kind=j.kind,
-            state=j.state,
-            algorithm=j.algorithm,
-            dataset_id=j.dataset_id,
-            model_id=j.model_id,
-            parameters=j.parameters,
-            attempt=j.attempt,
-            cancel_requested=j.cancel_requested,
-            done=j.done,
-            total=j.total,
-            epoch=j.epoch,
-            epochs=j.epochs,
-            worker=j.worker,
-            raw_error=j.error,
-            raw_traceback=j.traceback,
-            outputs=list(j.outputs.get("files", [])),
-            submitted_by=j.submitted_by,
-            created_at=j.created_at,
-            started_at=j.started_at,
-            finished_at=j.finished_at,
-            heartbeat_at=j.heartbeat_at,
-            duration_seconds=job_queries.job_duration(j),
-            caused_by_job_id=j.caused_by_job_id,
-        )
+    def of(cls, j: job_tables.Job, latest_metrics: dict[str, float] | None = None) -> Job:
+        view = JobView.of(j, latest_metrics)
+        return from_view(cls, view, raw_error=view.error, raw_traceback=view.traceback)
 
     @strawberry.field(description="Why it failed (viewers: one line, without server paths).")
     def error(self, info: Info[Any, Any]) -> str | None:
@@ -190,10 +148,6 @@ class Job:
     def traceback(self, info: Info[Any, Any]) -> str | None:
         return self.raw_traceback if _viewer_settings(info) is None else None
 
-    @strawberry.field(description="done / total of the current attempt (0 before it starts).")
-    def progress(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
     @strawberry.field(description="Per-epoch metrics of the current attempt.")
     async def metrics(self, info: Info[Any, Any]) -> list[Metric]:
         async with use_session(info) as session:
@@ -202,15 +156,12 @@ class Job:
 
     @strawberry.field(description="Log lines of every attempt, oldest first; afterId: the last id seen.")
     async def log(self, info: Info[Any, Any], after_id: int = 0) -> list[LogLine]:
+        viewer = _viewer_settings(info)  # viewers: one line each, without server paths (decision 0007)
         async with use_session(info) as session:
-            lines = [
-                LogLine.of(line) for line in await job_queries.job_log(session, self.id, after_id=after_id)
+            return [
+                LogLine.of(line, viewer)
+                for line in await job_queries.job_log(session, self.id, after_id=after_id)
             ]
-        viewer = _viewer_settings(info)
-        if viewer is not None:  # viewers: one line each, without server paths (decision 0007)
-            for line in lines:
-                line.message = public_error(line.message, viewer) or ""
-        return lines
 
 
 @strawberry.type
@@ -295,7 +246,8 @@ class Query:
     @strawberry.field(description="One job with its state and progress (NOT_FOUND when unknown).")
     async def job(self, info: Info[Any, Any], id: int) -> Job:
         async with use_session(info) as session:
-            return Job.of(await job_queries.get_job(session, id))
+            now = await follow.snapshot(session, id)
+        return Job.of(now.job, now.latest_metrics)
 
 
 @strawberry.type
@@ -367,10 +319,10 @@ class Subscription:
         async for now in follow.follow_job(context.state.database, id, max_seconds=max_seconds):
             if now is None:  # a keep-alive: graphql-transport-ws has its own pings
                 continue
-            lines = [LogLine.of(line) for line in now.new_log]
-            if viewer is not None:  # viewers: one line each, without server paths (decision 0007)
-                for line in lines:
-                    line.message = public_error(line.message, viewer) or ""
+            lines = [LogLine.of(line, viewer) for line in now.new_log]
             yield JobUpdate(
-                job=Job.of(now.job), latest_metrics=now.latest_metrics, log=lines, finished=now.finished
+                job=Job.of(now.job, now.latest_metrics),
+                latest_metrics=now.latest_metrics,
+                log=lines,
+                finished=now.finished,
             )

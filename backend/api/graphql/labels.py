@@ -13,9 +13,11 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.paging import checked_page
+from backend.api.graphql.views import from_view
 from backend.labels import events, history, tagging
 from backend.labels.progress import Progress as DomainProgress
 from backend.labels.progress import dataset_progress
+from backend.labels.views import EventView, ProgressView, TagView
 from backend.storage import tables
 
 
@@ -44,7 +46,7 @@ class Tag:
 
     @classmethod
     def of(cls, tag: tables.Tag) -> Tag:
-        return cls(item_id=tag.item_id, op=tag.op, label_id=tag.label_id)
+        return from_view(cls, TagView.of(tag))
 
 
 @strawberry.type(description="An append-only record of one labeling action.")
@@ -61,18 +63,7 @@ class TagEvent:
 
     @classmethod
     def of(cls, event: tables.TagEvent) -> TagEvent:
-        assert event.id is not None
-        return cls(
-            id=event.id,
-            dataset_id=event.dataset_id,
-            tagger=event.tagger,
-            created_at=event.created_at,
-            kind=event.kind,
-            model_id=event.model_id,
-            parameters=dict(event.parameters or {}),
-            undoes_event_id=event.undoes_event_id,
-            tag_count=event.tag_count,
-        )
+        return from_view(cls, EventView.of(event))
 
     @strawberry.field(description="A page of the event's tags (the page size is capped by the server).")
     async def tags(self, info: Info[Any, Any], offset: int = 0, limit: int = 100) -> list[Tag]:
@@ -100,22 +91,7 @@ class Progress:
 
     @classmethod
     def of(cls, progress: DomainProgress) -> Progress:
-        return cls(
-            total=progress.total,
-            labeled=progress.labeled,
-            unlabeled=progress.unlabeled,
-            fraction=progress.fraction,
-            classes=[
-                ClassProgress(
-                    id=c.label.id or 0,
-                    name=c.label.name,
-                    color=c.label.color,
-                    hotkey=c.label.hotkey,
-                    count=c.count,
-                )
-                for c in progress.classes
-            ],
-        )
+        return from_view(cls, ProgressView.of(progress))
 
 
 async def _record(info: Info[Any, Any], request: events.TagRequest) -> TagEvent:

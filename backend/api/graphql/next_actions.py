@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import strawberry
@@ -13,7 +12,9 @@ from strawberry.types import Info
 from backend.api.access import caller_of
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.fresh import StoppingEstimate
+from backend.api.graphql.views import from_view
 from backend.guided import next_actions as queue
+from backend.guided.views import NextActionsView
 from backend.jobs.runtime import enqueue_for
 
 
@@ -38,7 +39,7 @@ class Suggestion:
 
     @classmethod
     def of(cls, s: queue.Suggestion) -> Suggestion:
-        return cls(**{f.name: getattr(s, f.name) for f in dataclasses.fields(s)})
+        return from_view(cls, s)
 
 
 @strawberry.type(description="What to do next on a dataset, best expected labels per action first.")
@@ -63,12 +64,7 @@ class Query:
     async def next_actions(self, info: Info[Any, Any], dataset_id: int, limit: int = 10) -> NextActions:
         async with use_session(info) as session:
             found = await queue.next_actions(session, context_of(info).settings, dataset_id, limit=limit)
-        return NextActions(
-            dataset_id=found.dataset_id,
-            suggestions=[Suggestion.of(s) for s in found.suggestions],
-            needs=list(found.needs),
-            stopping=StoppingEstimate.of(found.stopping) if found.stopping is not None else None,
-        )
+        return from_view(NextActions, NextActionsView.of(found))
 
 
 @strawberry.type

@@ -14,7 +14,9 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.paging import checked_page
+from backend.api.graphql.views import from_view
 from backend.guided import heldout, quality, trust
+from backend.guided.views import BatchFlagsView
 
 
 @strawberry.type(description="A classifier's held-out accuracy beside the majority-class baseline.")
@@ -31,7 +33,7 @@ class ModelFitness:
 
     @classmethod
     def of(cls, f: quality.ModelFitness) -> ModelFitness:
-        return cls(**f.as_dict())
+        return from_view(cls, f)
 
 
 @strawberry.type(description="Expected precision of a batch from labeled held-out items.")
@@ -45,7 +47,7 @@ class BatchEstimate:
 
     @classmethod
     def of(cls, e: heldout.BatchEstimate) -> BatchEstimate:
-        return cls(**e.as_dict())  # type: ignore[arg-type]
+        return from_view(cls, e)
 
 
 @strawberry.type(description="A batch item the guardrails flag, and why.")
@@ -112,11 +114,7 @@ class Query:
                 item_ids=item_ids,
                 label_ids=[label_id] * len(item_ids),
             )
-        return BatchFlags(
-            rule=found.rule,
-            distance_limit=found.distance_limit,
-            flags=[BatchFlag(item_id=i, reasons=r) for i, r in found.flags.items()],
-        )
+        return from_view(BatchFlags, BatchFlagsView.of(found))
 
     @strawberry.field(description="Suspected wrong labels of a dataset by a classifier, most suspect first.")
     async def label_suspects(
@@ -132,15 +130,7 @@ class Query:
                 offset=offset,
                 limit=limit,
             )
-        return LabelSuspectPage(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            total=page.total,
-            offset=page.offset,
-            limit=page.limit,
-            sources=page.sources,
-            suspects=[LabelSuspect(**vars(s)) for s in page.suspects],
-        )
+        return from_view(LabelSuspectPage, page)
 
 
 @strawberry.type

@@ -5,7 +5,7 @@ A token's secret is in the answer to its creation only; afterwards lists show it
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
@@ -13,9 +13,9 @@ from litestar.params import FromPath, JSONBody
 
 from backend.accounts import service
 from backend.accounts.roles import ADMIN, VIEWER
+from backend.accounts.views import TokenView, UserView
 from backend.api.access import caller_of
-from backend.api.rest.common import API_PREFIX, Session, error_responses
-from backend.storage.account_tables import ApiToken, UserAccount
+from backend.api.rest.common import API_PREFIX, Session, error_responses, from_view, rest_struct
 
 
 class Me(msgspec.Struct, kw_only=True):
@@ -24,35 +24,14 @@ class Me(msgspec.Struct, kw_only=True):
     accounts: bool  # False: Labelwise runs without accounts, as the single local user
 
 
-class TokenOut(msgspec.Struct, kw_only=True):
-    id: int
-    label: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, token: ApiToken) -> TokenOut:
-        assert token.id is not None
-        return cls(
-            id=token.id,
-            label=token.label,
-            prefix=token.prefix,
-            created_at=token.created_at,
-            last_used_at=token.last_used_at,
-            revoked_at=token.revoked_at,
-        )
-
-
-class UserTokenOut(TokenOut, kw_only=True):
-    """A token as admins list it: whose it is, too."""
-
-    user: str
-
-    @classmethod
-    def of_user(cls, token: ApiToken, user: str) -> UserTokenOut:
-        return cls(**msgspec.structs.asdict(TokenOut.of(token)), user=user)
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    TokenOut = TokenView
+    UserTokenOut = TokenView
+    UserOut = UserView
+else:
+    TokenOut = rest_struct(TokenView, "TokenOut")
+    UserTokenOut = rest_struct(TokenView, "UserTokenOut", extra=(("user", str),), constructors=())
+    UserOut = rest_struct(UserView, "UserOut")
 
 
 class NewToken(msgspec.Struct, kw_only=True):
@@ -64,24 +43,6 @@ class NewToken(msgspec.Struct, kw_only=True):
 
 class TokenCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label: str = ""
-
-
-class UserOut(msgspec.Struct, kw_only=True):
-    name: str
-    role: str
-    active: bool
-    has_password: bool
-    created_at: datetime
-
-    @classmethod
-    def of(cls, user: UserAccount) -> UserOut:
-        return cls(
-            name=user.name,
-            role=user.role,
-            active=user.active,
-            has_password=user.password_hash is not None,
-            created_at=user.created_at,
-        )
 
 
 class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -184,7 +145,10 @@ class AccountController(Controller):
         responses=error_responses(404),
     )
     async def user_tokens(self, session: Session, name: FromPath[str]) -> list[UserTokenOut]:
-        return [UserTokenOut.of_user(t, user) for t, user in await service.user_tokens(session, name)]
+        return [
+            from_view(UserTokenOut, TokenView.of(t), user=user)
+            for t, user in await service.user_tokens(session, name)
+        ]
 
 
 route_handlers = [AccountController]

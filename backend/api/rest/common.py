@@ -1,14 +1,36 @@
-"""Small pieces every REST controller shares: the path prefix, paging limits, time parameters."""
+"""Small pieces every REST controller shares: the path prefix, paging limits, time parameters, and
+the one way a domain read model becomes a response struct."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
+import sys
+import types
+import typing
+from typing import Any, TypeVar
+
+import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
 # Shared with GraphQL and the pages (backend/api/common.py, backend/api/dependencies.py).
 from backend.api.common import API_PREFIX, as_utc, check_page
 from backend.api.dependencies import AppSettings, Session, Thumbnails
 
-__all__ = ["API_PREFIX", "AppSettings", "Session", "Thumbnails", "as_utc", "check_page", "error_responses"]
+__all__ = [
+    "API_PREFIX",
+    "AppSettings",
+    "Session",
+    "Thumbnails",
+    "as_utc",
+    "check_page",
+    "error_responses",
+    "from_view",
+    "rest_struct",
+]
+
+T = TypeVar("T")
 
 _ERROR_MEANINGS = {
     400: "Invalid input (code INVALID)",
@@ -34,3 +56,82 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in statuses
     }
+
+
+def from_view(struct: type[T], view: Any, **given: Any) -> T:
+    """The response struct of a domain read model (``backend/*/views.py``): every field of
+    ``struct`` copied by name from ``view``, nested read models into the nested structs the field
+    types name; ``given`` fills the fields the door adds itself. A field the view lacks and
+    ``given`` does not fill takes its default, or fails here (a drift the tests would see)."""
+    if not given:
+        return msgspec.convert(view, struct, from_attributes=True)
+    names: tuple[str, ...] = getattr(struct, "__struct_fields__")  # noqa: B009 (struct: a msgspec type)
+    fields = {name: getattr(view, name) for name in names if hasattr(view, name)}
+    return msgspec.convert({**fields, **given}, struct, from_attributes=True)
+
+
+# Each read model's REST struct, so that a read model nested in another becomes its struct there.
+_STRUCTS: dict[type, type[msgspec.Struct]] = {}
+
+
+def rest_struct(
+    view: type,
+    name: str,
+    *,
+    extra: tuple[tuple[str, Any], ...] = (),
+    omit_defaults: bool = False,
+    constructors: tuple[str, ...] = ("of",),
+) -> Any:
+    """The REST struct of a domain read model (a frozen dataclass): the same fields, types and
+    defaults, named ``name`` for the OpenAPI document (clients generate their classes from these
+    names); nested read models become the structs made for them before. ``extra``: fields the door
+    adds, as ``(name, type)``. The view's ``constructors`` (class methods) are the struct's too:
+    ``XOut.of(row)`` is ``from_view(XOut, XView.of(row))``. Typed ``Any``: modules say
+    ``if TYPE_CHECKING: XOut = XView``, so that their handlers are checked against the view."""
+    hints = typing.get_type_hints(view)
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(view):
+        kind = _as_struct(hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            fields.append((f.name, kind, f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            fields.append((f.name, kind, msgspec.field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, kind))
+    fields.extend(extra)
+    namespace = {c: _constructor(getattr(view, c)) for c in constructors if hasattr(view, c)}
+    struct = msgspec.defstruct(
+        name, fields, kw_only=True, omit_defaults=omit_defaults, module=_caller_module(), namespace=namespace
+    )
+    struct.__doc__ = view.__doc__
+    if not extra:  # a struct with fields of its own stands for no read model
+        _STRUCTS[view] = struct
+    return struct
+
+
+def _constructor(make: Any) -> Any:
+    def build(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return from_view(cls, make(*args, **kwargs))
+
+    return classmethod(build)
+
+
+def _as_struct(kind: Any) -> Any:
+    """``kind`` with each read model in it replaced by its REST struct (in lists, unions)."""
+    if isinstance(kind, type) and kind in _STRUCTS:
+        return _STRUCTS[kind]
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        raise TypeError(f"{kind.__name__} has no REST struct yet: make it first (rest_struct)")
+    args = typing.get_args(kind)
+    if not args:
+        return kind
+    parts = tuple(_as_struct(a) for a in args)
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        return functools.reduce(operator.or_, parts)
+    origin = typing.get_origin(kind)
+    return origin[parts] if origin is not None else kind
+
+
+def _caller_module() -> str:
+    """The module that called ``rest_struct``: the struct's home (its OpenAPI key starts there)."""
+    return str(sys._getframe(2).f_globals.get("__name__", __name__))

@@ -19,6 +19,7 @@ from backend.errors import Invalid
 from backend.explorer import service
 from backend.explorer.service import latest_output
 from backend.images.colormap import heatmap_png
+from backend.jobs import artifacts
 
 
 class ProjectionOut(msgspec.Struct, kw_only=True):
@@ -150,8 +151,8 @@ class ExplorerController(Controller):
             cluster_job_id=job.id,  # type: ignore[arg-type]
             dataset_id=job.dataset_id,
             method=str(job.parameters.get("method", "")),
-            item_ids=np.load(folder / "item_ids.npy").tolist(),
-            clusters=np.load(folder / "clusters.npy").tolist(),
+            item_ids=np.load(folder / artifacts.ITEM_IDS).tolist(),
+            clusters=np.load(folder / artifacts.CLUSTERS).tolist(),
         )
 
     @post(

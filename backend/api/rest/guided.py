@@ -4,7 +4,7 @@ items above a classifier probability threshold, and labeled in one action. Thin 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -12,47 +12,33 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
-from backend.api.rest.schemas import EventOut, FitnessOut
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, rest_struct
+from backend.api.rest.schemas import EventOut
 from backend.guided import service
 from backend.guided.heldout import BatchEstimate
+from backend.guided.views import (
+    BatchFlagView,
+    ProbabilityCandidateView,
+    ProbabilityPageView,
+    SimilarItemView,
+    SimilarPageView,
+)
 from backend.similarity.ranking import MODES
 
-
-class SimilarItemOut(msgspec.Struct, kw_only=True):
-    item_id: int
-    similarity: float
-
-
-class SimilarPageOut(msgspec.Struct, kw_only=True):
-    """A page of the ranking, best first; ``total`` counts the whole ranking after exclusions."""
-
-    dataset_id: int
-    model_id: int
-    query_item_ids: list[int]
-    mode: str
-    exact: bool
-    total: int
-    offset: int
-    limit: int
-    items: list[SimilarItemOut]
-
-    @classmethod
-    def of(cls, page: service.SimilarPage) -> SimilarPageOut:
-        return cls(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            query_item_ids=page.query_item_ids,
-            mode=page.mode,
-            exact=page.exact,
-            total=page.total,
-            offset=page.offset,
-            limit=page.limit,
-            items=[
-                SimilarItemOut(item_id=i, similarity=s)
-                for i, s in zip(page.item_ids, page.similarities, strict=True)
-            ],
-        )
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    SimilarItemOut = SimilarItemView
+    SimilarPageOut = SimilarPageView
+    CandidateOut = ProbabilityCandidateView
+    EstimateOut = BatchEstimate
+    FlagOut = BatchFlagView
+    ProbabilityPageOut = ProbabilityPageView
+else:
+    SimilarItemOut = rest_struct(SimilarItemView, "SimilarItemOut")
+    SimilarPageOut = rest_struct(SimilarPageView, "SimilarPageOut")
+    CandidateOut = rest_struct(ProbabilityCandidateView, "CandidateOut")
+    EstimateOut = rest_struct(BatchEstimate, "EstimateOut")
+    FlagOut = rest_struct(BatchFlagView, "FlagOut")
+    ProbabilityPageOut = rest_struct(ProbabilityPageView, "ProbabilityPageOut")
 
 
 class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -65,81 +51,6 @@ class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     shown: int
     mode: str = "mean"
     seen_event_id: int | None = None  # the newest event when the page was read: items changed since are left
-
-
-class CandidateOut(msgspec.Struct, kw_only=True):
-    item_id: int
-    label_id: int
-    probability: float
-
-
-class EstimateOut(msgspec.Struct, kw_only=True):
-    """Expected precision of the batch from labeled held-out items passing the same rule."""
-
-    source: str | None
-    support: int
-    correct: int
-    precision: float | None
-    batch_size: int
-    expected_wrong: int | None
-
-    @classmethod
-    def of(cls, estimate: BatchEstimate) -> EstimateOut:
-        return cls(**estimate.as_dict())  # type: ignore[arg-type]
-
-
-class FlagOut(msgspec.Struct, kw_only=True):
-    item_id: int
-    reasons: list[str]
-
-
-class ProbabilityPageOut(msgspec.Struct, kw_only=True):
-    """``count`` items pass (what applying would label); ``items`` is a page of them. The preview:
-    the model's fitness, the estimate, whether applying needs ``confirm`` and the guardrail flags
-    of the page's items (``flagged_count``: of the whole batch)."""
-
-    dataset_id: int
-    model_id: int
-    threshold: float
-    label_id: int | None
-    all_classes: bool
-    overwrite: bool
-    count: int
-    offset: int
-    limit: int
-    items: list[CandidateOut]
-    fitness: FitnessOut | None
-    estimate: EstimateOut | None
-    confirm_over: int
-    needs_confirmation: bool
-    flags: list[FlagOut]
-    flag_rule: str
-    flagged_count: int
-
-    @classmethod
-    def of(cls, page: service.ProbabilityPage) -> ProbabilityPageOut:
-        return cls(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            threshold=page.threshold,
-            label_id=page.label_id,
-            all_classes=page.label_id is None,
-            overwrite=page.overwrite,
-            count=page.count,
-            offset=page.offset,
-            limit=page.limit,
-            items=[
-                CandidateOut(item_id=i, label_id=label, probability=p)
-                for i, label, p in zip(page.item_ids, page.label_ids, page.probabilities, strict=True)
-            ],
-            fitness=FitnessOut.of(page.fitness) if page.fitness else None,
-            estimate=EstimateOut.of(page.estimate) if page.estimate else None,
-            confirm_over=page.confirm_over,
-            needs_confirmation=page.needs_confirmation,
-            flags=[FlagOut(item_id=i, reasons=r) for i, r in page.flags.items()],
-            flag_rule=page.flag_rule,
-            flagged_count=page.flagged_count,
-        )
 
 
 class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

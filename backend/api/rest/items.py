@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
-from backend.accounts.disclosure import public_error, public_location
+from backend.accounts.disclosure import public_location
 from backend.api.access import shows_internals
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, Thumbnails, error_responses
-from backend.api.rest.schemas import EventOut, HistoryEntry, ItemDetail, ItemOut
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, Thumbnails, error_responses, from_view
+from backend.api.rest.schemas import EventOut, HistoryEntry, ItemDetail
 from backend.datasets.display import display_preset, with_overrides
 from backend.datasets.items import get_item, item_location, labels_of
+from backend.datasets.views import ItemView
 from backend.images.service import item_png
 from backend.images.thumbnails import MAX_SIZE, MIN_SIZE
 from backend.labels.history import item_history
@@ -30,11 +31,11 @@ class ItemController(Controller):
         item = await get_item(session, item_id)
         location = await item_location(session, settings, item)
         labels = (await labels_of(session, [item_id])).get(item_id, [])
-        fields = {f: getattr(base, f) for base in [ItemOut.of(item, labels)] for f in base.__struct_fields__}
+        view = ItemView.of(item, labels)
         if not shows_internals(request):
             location = public_location(location, settings)
-            fields["error"] = public_error(fields.get("error"), settings)
-        return ItemDetail(**fields, location=location)
+            view = view.for_viewer(settings)
+        return from_view(ItemDetail, view, location=location)
 
     @get("/{item_id:int}/history", summary="Every tag event that touched the item, oldest first")
     async def history(self, session: Session, item_id: FromPath[int]) -> list[HistoryEntry]:

@@ -14,7 +14,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from backend.api.access import shows_internals
 from backend.api.rest.common import API_PREFIX, Session, error_responses
-from backend.api.rest.jobs import JobOut, LogLineOut
+from backend.api.rest.jobs import LogLineOut, job_out
 from backend.jobs import follow
 from backend.jobs import queries as job_queries
 from backend.settings import Settings
@@ -29,7 +29,7 @@ STREAM_DESCRIPTION = (
 )
 
 
-def _json(value: msgspec.Struct) -> str:
+def _json(value: object) -> str:
     return json.dumps(msgspec.to_builtins(value), separators=(",", ":"))
 
 
@@ -41,7 +41,7 @@ async def _messages(
         if now is None:
             yield ServerSentEventMessage(comment="keep-alive")
             continue
-        job = _json(JobOut.of(now.job, viewer_of, latest_metrics=now.latest_metrics))
+        job = _json(job_out(now.job, viewer_of, now.latest_metrics))
         if not now.finished:
             yield ServerSentEventMessage(data=job, event="job")
         for line in now.new_log:

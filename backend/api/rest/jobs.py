@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -14,153 +13,39 @@ from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.accounts.disclosure import public_error
-from backend.algorithms import Algorithm, get_algorithm, list_algorithms
+from backend.algorithms import get_algorithm, list_algorithms
+from backend.algorithms.views import AlgorithmView
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, error_responses
-from backend.api.rest.schemas import FitnessOut, Problem
-from backend.guided.quality import model_fitness
+from backend.api.rest.common import API_PREFIX, error_responses, from_view, rest_struct
+from backend.api.rest.schemas import Problem
 from backend.jobs import control, follow, submission
 from backend.jobs import queries as job_queries
-from backend.jobs.artifacts import model_files
-from backend.jobs.features import vectors_file
+from backend.jobs.features import item_ids_file, vectors_file
 from backend.jobs.runtime import enqueue_for
+from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.models import queries as model_queries
 from backend.settings import Settings
-from backend.storage.job_tables import Job, JobLog, Model
+from backend.storage.job_tables import Job
+
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    AlgorithmOut = AlgorithmView
+    ModelOut = ModelView
+    JobOut = JobView
+    LogLineOut = LogLineView
+else:
+    AlgorithmOut = rest_struct(AlgorithmView, "AlgorithmOut")
+    ModelOut = rest_struct(ModelView, "ModelOut")
+    JobOut = rest_struct(JobView, "JobOut")
+    LogLineOut = rest_struct(LogLineView, "LogLineOut")
 
 
-class AlgorithmOut(msgspec.Struct, kw_only=True):
-    """A trainable algorithm; ``parameters_schema`` is the JSON schema its parameters must meet."""
-
-    key: str
-    kind: str
-    title: str
-    description: str
-    parameters_schema: dict[str, Any]
-    infer_schema: dict[str, Any]
-    needs_labels: bool
-    outputs: list[str]
-
-    @classmethod
-    def of(cls, a: Algorithm) -> AlgorithmOut:
-        return cls(
-            key=a.key,
-            kind=a.kind,
-            title=a.title,
-            description=a.description,
-            parameters_schema=a.schema,
-            infer_schema=a.infer_schema,
-            needs_labels=a.needs_labels,
-            outputs=list(a.outputs),
-        )
-
-
-class ModelOut(msgspec.Struct, kw_only=True):
-    """A model: training -> ready (files downloadable) | failed | canceled."""
-
-    id: int
-    name: str
-    algorithm: str
-    kind: str
-    state: str
-    dataset_id: int
-    parameters: dict[str, Any]
-    trained_on: dict[str, Any]
-    summary: dict[str, Any]
-    files: list[str]
-    created_at: datetime
-    ready_at: datetime | None
-    fitness: FitnessOut | None = None  # classifiers: held-out accuracy vs. the majority baseline
-
-    @classmethod
-    def of(cls, m: Model, settings: Settings) -> ModelOut:
-        return cls(
-            id=m.id or 0,
-            name=m.name,
-            algorithm=m.algorithm,
-            kind=m.kind,
-            state=m.state,
-            dataset_id=m.dataset_id,
-            parameters=m.parameters,
-            trained_on=m.trained_on,
-            summary=m.summary,
-            files=model_files(m, settings),
-            created_at=m.created_at,
-            ready_at=m.ready_at,
-            fitness=FitnessOut.of(model_fitness(m, settings)) if m.kind == "classifier" else None,
-        )
-
-
-class JobOut(msgspec.Struct, kw_only=True):
-    """A job; ``outputs`` names the files of a succeeded job (``/jobs/{id}/outputs/{name}``)."""
-
-    id: int
-    kind: str
-    state: str
-    algorithm: str
-    dataset_id: int
-    model_id: int | None
-    parameters: dict[str, Any]
-    attempt: int
-    cancel_requested: bool
-    done: int
-    total: int
-    epoch: int | None
-    epochs: int | None
-    worker: str | None
-    error: str | None
-    traceback: str | None
-    outputs: list[str]
-    submitted_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
-    # So one poll is one request: done/total as a fraction, seconds run so far, the latest epoch's
-    # metrics (filled in for one job and in its event stream; None in lists, which stay one query).
-    progress: float | None = None
-    duration_seconds: float | None = None
-    latest_metrics: dict[str, float] | None = None
-    caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
-
-    @classmethod
-    def of(
-        cls, j: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
-    ) -> JobOut:
-        """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
-        if viewer_of is not None:
-            full = cls.of(j, latest_metrics=latest_metrics)
-            return msgspec.structs.replace(full, error=public_error(j.error, viewer_of), traceback=None)
-        return cls(
-            id=j.id or 0,
-            kind=j.kind,
-            state=j.state,
-            algorithm=j.algorithm,
-            dataset_id=j.dataset_id,
-            model_id=j.model_id,
-            parameters=j.parameters,
-            attempt=j.attempt,
-            cancel_requested=j.cancel_requested,
-            done=j.done,
-            total=j.total,
-            epoch=j.epoch,
-            epochs=j.epochs,
-            worker=j.worker,
-            error=j.error,
-            traceback=j.traceback,
-            outputs=list(j.outputs.get("files", [])),
-            submitted_by=j.submitted_by,
-            created_at=j.created_at,
-            started_at=j.started_at,
-            finished_at=j.finished_at,
-            heartbeat_at=j.heartbeat_at,
-            progress=round(j.done / j.total, 4) if j.total else None,
-            duration_seconds=job_queries.job_duration(j),
-            latest_metrics=latest_metrics,
-            caused_by_job_id=j.caused_by_job_id,
-        )
+def job_out(
+    job: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
+) -> JobOut:
+    """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
+    view = JobView.of(job, latest_metrics)
+    return from_view(JobOut, view if viewer_of is None else view.for_viewer(viewer_of))
 
 
 class JobPageOut(msgspec.Struct, kw_only=True):
@@ -173,19 +58,6 @@ class JobPageOut(msgspec.Struct, kw_only=True):
 class MetricOut(msgspec.Struct, kw_only=True):
     epoch: int
     metrics: dict[str, float]
-
-
-class LogLineOut(msgspec.Struct, kw_only=True):
-    id: int
-    attempt: int
-    at: datetime
-    level: str
-    message: str
-
-    @classmethod
-    def of(cls, line: JobLog, viewer_of: Settings | None = None) -> LogLineOut:
-        message = line.message if viewer_of is None else public_error(line.message, viewer_of) or ""
-        return cls(id=line.id or 0, attempt=line.attempt, at=line.at, level=line.level, message=message)
 
 
 class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -296,8 +168,8 @@ class ModelsController(Controller):
     ) -> File:
         """``item_ids.npy`` (int64) aligned row by row with ``vectors.npy``."""
         directory = await model_queries.feature_dir(session, settings, model_id, dataset_id)
-        path = vectors_file(directory, "npy").with_name("item_ids.npy")
-        return File(path=path, filename=f"model-{model_id}-item_ids.npy")
+        path = item_ids_file(directory)
+        return File(path=path, filename=f"model-{model_id}-{path.name}")
 
 
 class JobsController(Controller):
@@ -329,7 +201,7 @@ class JobsController(Controller):
         )
         viewer = None if shows_internals(request) else settings
         return JobPageOut(
-            jobs=[JobOut.of(j, viewer) for j in page.jobs],
+            jobs=[job_out(j, viewer) for j in page.jobs],
             total=page.total,
             offset=page.offset,
             limit=page.limit,
@@ -363,7 +235,7 @@ class JobsController(Controller):
             name=data.name,
             submitted_by=tagger_for(request, settings),
         )
-        return JobOut.of(job)
+        return job_out(job)
 
     @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
     async def get_job(
@@ -371,7 +243,7 @@ class JobsController(Controller):
     ) -> JobOut:
         viewer = None if shows_internals(request) else settings
         now = await follow.snapshot(session, job_id)
-        return JobOut.of(now.job, viewer, now.latest_metrics)
+        return job_out(now.job, viewer, now.latest_metrics)
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
@@ -405,7 +277,7 @@ class JobsController(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         """A queued job is canceled at once; a running one stops at its next step."""
-        return JobOut.of(await control.cancel_job(session, job_id, by=tagger_for(request, settings)))
+        return job_out(await control.cancel_job(session, job_id, by=tagger_for(request, settings)))
 
     @post(
         "/{job_id:int}/retry",
@@ -420,7 +292,7 @@ class JobsController(Controller):
         job = await control.retry_job(
             session, settings, enqueue_for(state), job_id, by=tagger_for(request, settings)
         )
-        return JobOut.of(job)
+        return job_out(job)
 
     @get(
         "/{job_id:int}/outputs/{name:str}",

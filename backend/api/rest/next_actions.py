@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -13,51 +12,19 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.access import caller_of
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest import stopping  # noqa: F401  (its StoppingEstimateOut is NextActionsOut.stopping)
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, rest_struct
 from backend.api.rest.jobs import BROKER_DOWN
-from backend.api.rest.stopping import StoppingEstimateOut
 from backend.guided import next_actions as queue
+from backend.guided.views import NextActionsView
 from backend.jobs.runtime import enqueue_for
 
-
-class SuggestionOut(msgspec.Struct, kw_only=True):
-    """One concrete step; ``expected_labels / expected_actions`` ranks the queue."""
-
-    key: str
-    kind: str
-    title: str
-    reason: str
-    expected_labels: float
-    expected_actions: float
-    expected_precision: float | None
-    item_ids: list[int]
-    label_id: int | None
-    model_id: int | None
-    threshold: float | None
-    params: dict[str, Any]
-
-    @classmethod
-    def of(cls, s: queue.Suggestion) -> SuggestionOut:
-        return cls(**{f.name: getattr(s, f.name) for f in dataclasses.fields(s)})
-
-
-class NextActionsOut(msgspec.Struct, kw_only=True):
-    """Suggestions, most expected labels per action first; ``needs``: what the queue needs before it
-    can suggest more; ``stopping``: the stopping estimate (null until there is one)."""
-
-    dataset_id: int
-    suggestions: list[SuggestionOut]
-    needs: list[str]
-    stopping: StoppingEstimateOut | None
-
-    @classmethod
-    def of(cls, found: queue.NextActions) -> NextActionsOut:
-        return cls(
-            dataset_id=found.dataset_id,
-            suggestions=[SuggestionOut.of(s) for s in found.suggestions],
-            needs=list(found.needs),
-            stopping=StoppingEstimateOut.of(found.stopping) if found.stopping is not None else None,
-        )
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    SuggestionOut = queue.Suggestion
+    NextActionsOut = NextActionsView
+else:
+    SuggestionOut = rest_struct(queue.Suggestion, "SuggestionOut")
+    NextActionsOut = rest_struct(NextActionsView, "NextActionsOut")
 
 
 class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -4,18 +4,20 @@ relabel: a ``review`` event). Thin over ``backend.guided.trust``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
-from backend.api.rest.guided import FlagOut
+from backend.api.rest import guided  # noqa: F401  (its FlagOut is the struct of BatchFlagsOut.flags)
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view, rest_struct
 from backend.api.rest.schemas import EventOut
 from backend.errors import Invalid
 from backend.guided import trust
+from backend.guided.review import Suspect
+from backend.guided.views import BatchFlagsView
 from backend.paging import check_batch
 
 
@@ -29,23 +31,12 @@ class BatchFlagsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label_ids: list[int] | None = None
 
 
-class BatchFlagsOut(msgspec.Struct, kw_only=True):
-    rule: str
-    distance_limit: float | None
-    flags: list[FlagOut]
-
-
-class SuspectOut(msgspec.Struct, kw_only=True):
-    """``score`` in [0, 1]: the mean of the witnesses present (1 - held-out self-confidence,
-    share of nearest labeled neighbours with another class)."""
-
-    item_id: int
-    label_id: int
-    score: float
-    confident_learning: float | None
-    cleanlab_issue: bool
-    neighbour_disagreement: float | None
-    suggested_label_id: int | None
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    BatchFlagsOut = BatchFlagsView
+    SuspectOut = Suspect
+else:
+    BatchFlagsOut = rest_struct(BatchFlagsView, "BatchFlagsOut")
+    SuspectOut = rest_struct(Suspect, "SuspectOut")
 
 
 class SuspectPageOut(msgspec.Struct, kw_only=True):
@@ -95,11 +86,7 @@ class ReviewController(Controller):
             item_ids=data.item_ids,
             label_ids=labels,
         )
-        return BatchFlagsOut(
-            rule=flags.rule,
-            distance_limit=flags.distance_limit,
-            flags=[FlagOut(item_id=i, reasons=r) for i, r in flags.flags.items()],
-        )
+        return from_view(BatchFlagsOut, BatchFlagsView.of(flags))
 
     @get(
         "/{dataset_id:int}/label-suspects",
@@ -119,15 +106,7 @@ class ReviewController(Controller):
         page = await trust.label_suspects(
             session, settings, dataset_id=dataset_id, model_id=model_id, offset=offset, limit=limit
         )
-        return SuspectPageOut(
-            dataset_id=page.dataset_id,
-            model_id=page.model_id,
-            total=page.total,
-            offset=page.offset,
-            limit=page.limit,
-            sources=page.sources,
-            suspects=[SuspectOut(**vars(s)) for s in page.suspects],
-        )
+        return from_view(SuspectPageOut, page)
 
     @post(
         "/{dataset_id:int}/review",

@@ -1,63 +1,44 @@
-"""What the REST API returns: msgspec structs built from rows. No secret column has a field here."""
+"""What the REST API returns: msgspec structs, each filled from its concept's read model
+(``backend/*/views.py``) by field name. No secret column has a field here."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from backend.accounts.disclosure import public_error, public_location
+from backend.api.rest.common import from_view, rest_struct
 from backend.datasets.ingest import ScanReport
-from backend.datasets.items import ItemWithLabels
-from backend.datasets.service import DatasetSummary
+from backend.datasets.views import DatasetView, DisplayView, ItemMetadataView, ItemView, SourceView
 from backend.guided.quality import ModelFitness
-from backend.labels.progress import Progress
-from backend.settings import Settings
-from backend.storage.tables import Dataset, Item, LabelClass, Source, Tag, TagEvent
+from backend.labels.views import ClassProgressView, ClassView, EventView, ProgressView, TagView
 
-
-class DisplayOut(msgspec.Struct, kw_only=True):
-    """The display preset every page starts from: scale (linear, log, sqrt), colour map (gray,
-    viridis, magma, inferno, cividis), and the percentiles of the unmasked positive pixels mapped
-    to the ends of the map."""
-
-    scale: str
-    colormap: str
-    p_low: float
-    p_high: float
-
-
-class DatasetOut(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    multi_label: bool
-    created_at: datetime
-    updated_at: datetime
-    item_count: int
-    labeled_count: int
-    unreadable_count: int
-    display: DisplayOut
-
-    @classmethod
-    def of(cls, summary: DatasetSummary) -> DatasetOut:
-        d = summary.dataset
-        return cls(
-            id=_id(d),
-            name=d.name,
-            multi_label=d.multi_label,
-            created_at=d.created_at,
-            updated_at=d.updated_at,
-            item_count=summary.item_count,
-            labeled_count=summary.labeled_count,
-            unreadable_count=summary.unreadable_count,
-            display=DisplayOut(
-                scale=d.display_scale,
-                colormap=d.display_colormap,
-                p_low=d.display_p_low,
-                p_high=d.display_p_high,
-            ),
-        )
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    FitnessOut = ModelFitness
+    DisplayOut = DisplayView
+    DatasetOut = DatasetView
+    SourceOut = SourceView
+    ItemMetadataOut = ItemMetadataView
+    ItemOut = ItemView
+    ItemDetail = ItemView
+    ClassOut = ClassView
+    EventOut = EventView
+    TagOut = TagView
+    ClassProgress = ClassProgressView
+    ProgressOut = ProgressView
+else:
+    FitnessOut = rest_struct(ModelFitness, "FitnessOut")
+    DisplayOut = rest_struct(DisplayView, "DisplayOut")
+    DatasetOut = rest_struct(DatasetView, "DatasetOut")
+    SourceOut = rest_struct(SourceView, "SourceOut")
+    ItemMetadataOut = rest_struct(ItemMetadataView, "ItemMetadataOut", omit_defaults=True)
+    ItemOut = rest_struct(ItemView, "ItemOut", constructors=("of", "with_labels"))
+    ItemDetail = rest_struct(ItemView, "ItemDetail", extra=(("location", str),), constructors=())
+    ClassOut = rest_struct(ClassView, "ClassOut")
+    EventOut = rest_struct(EventView, "EventOut")
+    TagOut = rest_struct(TagView, "TagOut")
+    ClassProgress = rest_struct(ClassProgressView, "ClassProgress")
+    ProgressOut = rest_struct(ProgressView, "ProgressOut")
 
 
 class ScanReportOut(msgspec.Struct, kw_only=True):
@@ -70,116 +51,12 @@ class ScanReportOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, report: ScanReport) -> ScanReportOut:
-        return cls(
-            added=report.added, unreadable=report.unreadable, missing=report.missing, restored=report.restored
-        )
+        return from_view(cls, report)
 
 
 class CreatedDataset(msgspec.Struct, kw_only=True):
     dataset: DatasetOut
     scan: ScanReportOut
-
-
-class SourceOut(msgspec.Struct, kw_only=True):
-    """A source without its API key: only whether one is stored."""
-
-    id: int
-    kind: str
-    uri: str
-    position: int
-    created_at: datetime
-    scanned_at: datetime | None
-    has_api_key: bool
-    mask_path: str | None = None  # a mask file: nonzero pixels are masked
-    mask_rules: list[str] = msgspec.field(default_factory=list)  # zero, negative, saturated, gaps
-    poni_path: str | None = None  # a PONI geometry file (pyFAI-calib2)
-    problems: list[str] = msgspec.field(default_factory=list)  # a mask or PONI left out, and why
-
-    @classmethod
-    def of(
-        cls, source: Source, viewer_of: Settings | None = None, problems: list[str] | None = None
-    ) -> SourceOut:
-        """``viewer_of``: the caller is a viewer, who sees folders relative to their data root."""
-
-        def shown(path: str | None) -> str | None:
-            return path if viewer_of is None or path is None else public_location(path, viewer_of)
-
-        return cls(
-            id=_id(source),
-            kind=source.kind,
-            uri=shown(source.uri) or "",
-            position=source.position,
-            created_at=source.created_at,
-            scanned_at=source.scanned_at,
-            has_api_key=bool(source.api_key),
-            mask_path=shown(source.mask_path),
-            mask_rules=[r for r in (source.mask_rules or "").split(",") if r],
-            poni_path=shown(source.poni_path),
-            problems=[public_error(p, viewer_of) or "" for p in problems or []]
-            if viewer_of
-            else problems or [],
-        )
-
-
-class ItemMetadataOut(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What the file's header says about the acquisition (EDF/CBF headers, NeXus and Eiger
-    fields, the TIFF DateTime tag); each field only where present."""
-
-    run: str | None = None
-    sample: str | None = None
-    exposure: float | None = None  # seconds
-    time: str | None = None  # ISO 8601 where the header's form is known, else as written
-    temperature: float | None = None
-
-    @classmethod
-    def of(cls, meta: dict[str, Any] | None) -> ItemMetadataOut | None:
-        if not meta:
-            return None
-        return cls(**{k: meta[k] for k in cls.__struct_fields__ if meta.get(k) is not None})
-
-
-class ItemOut(msgspec.Struct, kw_only=True):
-    id: int
-    dataset_id: int
-    source_id: int
-    uri: str
-    frame: int
-    position: int
-    height: int | None
-    width: int | None
-    channels: int | None
-    dtype: str | None
-    status: str
-    error: str | None
-    label_ids: list[int]
-    metadata: ItemMetadataOut | None = None
-
-    @classmethod
-    def of(cls, item: Item, label_ids: list[int]) -> ItemOut:
-        return cls(
-            id=_id(item),
-            dataset_id=item.dataset_id,
-            source_id=item.source_id,
-            uri=item.uri,
-            frame=item.frame,
-            position=item.position,
-            height=item.height,
-            width=item.width,
-            channels=item.channels,
-            dtype=item.dtype,
-            status=item.status,
-            error=item.error,
-            label_ids=list(label_ids),
-            metadata=ItemMetadataOut.of(item.meta),
-        )
-
-    @classmethod
-    def with_labels(cls, entry: ItemWithLabels) -> ItemOut:
-        return cls.of(entry.item, entry.label_ids)
-
-
-class ItemDetail(ItemOut, kw_only=True):
-    location: str
 
 
 class ItemPageOut(msgspec.Struct, kw_only=True):
@@ -189,69 +66,11 @@ class ItemPageOut(msgspec.Struct, kw_only=True):
     limit: int
 
 
-class ClassOut(msgspec.Struct, kw_only=True):
-    id: int
-    dataset_id: int
-    name: str
-    color: str
-    hotkey: str | None
-    position: int
-    created_at: datetime
-
-    @classmethod
-    def of(cls, label: LabelClass) -> ClassOut:
-        return cls(
-            id=_id(label),
-            dataset_id=label.dataset_id,
-            name=label.name,
-            color=label.color,
-            hotkey=label.hotkey,
-            position=label.position,
-            created_at=label.created_at,
-        )
-
-
 class ClassDeleted(msgspec.Struct, kw_only=True):
     """The event that unlabeled the class's items, when it had any."""
 
     deleted_class_id: int
     unlabel_event_id: int | None
-
-
-class EventOut(msgspec.Struct, kw_only=True):
-    id: int
-    dataset_id: int
-    tagger: str
-    created_at: datetime
-    kind: str
-    model_id: int | None
-    parameters: dict[str, Any]
-    undoes_event_id: int | None
-    tag_count: int
-
-    @classmethod
-    def of(cls, event: TagEvent) -> EventOut:
-        return cls(
-            id=_id(event),
-            dataset_id=event.dataset_id,
-            tagger=event.tagger,
-            created_at=event.created_at,
-            kind=event.kind,
-            model_id=event.model_id,
-            parameters=dict(event.parameters or {}),
-            undoes_event_id=event.undoes_event_id,
-            tag_count=event.tag_count,
-        )
-
-
-class TagOut(msgspec.Struct, kw_only=True):
-    item_id: int
-    op: str
-    label_id: int | None
-
-    @classmethod
-    def of(cls, tag: Tag) -> TagOut:
-        return cls(item_id=tag.item_id, op=tag.op, label_id=tag.label_id)
 
 
 class EventPageOut(msgspec.Struct, kw_only=True):
@@ -281,41 +100,6 @@ class ItemLabels(msgspec.Struct, kw_only=True):
     label_ids: list[int]
 
 
-class ClassProgress(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    color: str
-    hotkey: str | None
-    count: int
-
-
-class ProgressOut(msgspec.Struct, kw_only=True):
-    total: int
-    labeled: int
-    unlabeled: int
-    fraction: float
-    classes: list[ClassProgress]
-
-    @classmethod
-    def of(cls, progress: Progress) -> ProgressOut:
-        return cls(
-            total=progress.total,
-            labeled=progress.labeled,
-            unlabeled=progress.unlabeled,
-            fraction=progress.fraction,
-            classes=[
-                ClassProgress(
-                    id=_id(c.label),
-                    name=c.label.name,
-                    color=c.label.color,
-                    hotkey=c.label.hotkey,
-                    count=c.count,
-                )
-                for c in progress.classes
-            ],
-        )
-
-
 class RefusedLine(msgspec.Struct, kw_only=True):
     line: int
     reason: str
@@ -325,12 +109,6 @@ class ImportReportOut(msgspec.Struct, kw_only=True):
     event_id: int | None
     accepted: int
     refused: list[RefusedLine]
-
-
-def _id(row: Dataset | Source | Item | LabelClass | TagEvent) -> int:
-    """Rows read back from the database always have an id; this narrows the type."""
-    assert row.id is not None
-    return row.id
 
 
 class ErrorInfo(msgspec.Struct, kw_only=True):
@@ -356,22 +134,3 @@ class Problem(msgspec.Struct, kw_only=True):
     code: str
     details: dict[str, Any] | None = None
     error: ErrorInfo | None = None  # deprecated: code, message and details again, as API v1 had them
-
-
-class FitnessOut(msgspec.Struct, kw_only=True):
-    """A classifier's held-out accuracy beside the majority-class baseline: fit | unfit |
-    unmeasured, and the rule's verdict in words (``reason``)."""
-
-    status: str
-    accuracy: float | None
-    baseline_accuracy: float | None
-    baseline_class: str | None
-    min_accuracy: float
-    held_out_items: int
-    split: str | None
-    per_class_recall: dict[str, float | None]
-    reason: str
-
-    @classmethod
-    def of(cls, fitness: ModelFitness) -> FitnessOut:
-        return cls(**fitness.as_dict())

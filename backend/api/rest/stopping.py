@@ -2,63 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, rest_struct
 from backend.api.rest.schemas import EventOut
 from backend.guided import stopping
+from backend.guided.views import CurvePointView, MoreLabelsView, StoppingEstimateView
 
-
-class MoreLabelsOut(msgspec.Struct, kw_only=True):
-    more_labels: int
-    accuracy: float
-
-
-class CurvePointOut(msgspec.Struct, kw_only=True):
-    labeled: int
-    accuracy: float
-
-
-class StoppingEstimateOut(msgspec.Struct, kw_only=True):
-    """How many items are left, at what accuracy they would be auto-labeled at >= ``threshold``
-    now (calibrated on held-out labeled items), and projected with K more labels."""
-
-    unlabeled: int
-    labeled: int
-    model_id: int | None
-    threshold: float
-    auto_label_count: int
-    expected_accuracy: float | None
-    with_more_labels: list[MoreLabelsOut]
-    reason: str
-    held_out_items: int
-    exponent: float | None
-    curve: list[CurvePointOut]
-    fitness: str | None
-    seen_event_id: int
-
-    @classmethod
-    def of(cls, e: stopping.StoppingEstimate) -> StoppingEstimateOut:
-        return cls(
-            unlabeled=e.unlabeled,
-            labeled=e.labeled,
-            model_id=e.model_id,
-            threshold=e.threshold,
-            auto_label_count=e.auto_label_count,
-            expected_accuracy=e.expected_accuracy,
-            with_more_labels=[MoreLabelsOut(more_labels=k, accuracy=a) for k, a in e.with_more_labels],
-            reason=e.reason,
-            held_out_items=e.held_out_items,
-            exponent=e.exponent,
-            curve=[CurvePointOut(labeled=n, accuracy=a) for n, a in e.curve],
-            fitness=e.fitness,
-            seen_event_id=e.seen_event_id,
-        )
+if TYPE_CHECKING:  # handlers are checked against the read models themselves
+    MoreLabelsOut = MoreLabelsView
+    CurvePointOut = CurvePointView
+    StoppingEstimateOut = StoppingEstimateView
+else:
+    MoreLabelsOut = rest_struct(MoreLabelsView, "MoreLabelsOut")
+    CurvePointOut = rest_struct(CurvePointView, "CurvePointOut")
+    StoppingEstimateOut = rest_struct(StoppingEstimateView, "StoppingEstimateOut")
 
 
 class AutoLabelRestIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

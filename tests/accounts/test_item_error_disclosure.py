@@ -1,0 +1,36 @@
+"""An unreadable item's error through both doors (issue 23: one read model per concept).
+
+REST's item detail gave viewers the one-line error without server paths (decision 0007), GraphQL's
+``item`` the raw one; both now render the item's read model and its viewer form.
+"""
+
+from __future__ import annotations
+
+from backend.datasets.items import list_items
+from backend.datasets.service import create_dataset
+from tests.factories import image_folder
+
+TRACEBACK = 'Traceback (most recent call last):\n  File "/opt/venv/lib/python3.11/site-packages/x.py", line 3'
+
+
+async def test_viewers_read_an_items_error_in_one_line_without_paths_through_both_doors(
+    client, accounts, session, settings, folder, data_root
+):
+    image_folder(folder, count=2)
+    dataset, _ = await create_dataset(session, settings, f"ds-{folder.name}", [str(folder)])
+    item = (await list_items(session, dataset.id)).items[0].item
+    path = f"{folder}/{item.uri}"
+    item.status, item.error = "unreadable", f"{TRACEBACK}\nOSError: cannot read {path}"
+    session.add(item)
+    await session.commit()
+    relative = f"{data_root.name}/{folder.name}/{item.uri}"
+    query = {"query": "query($i: Int!) { item(id: $i) { error } }", "variables": {"i": item.id}}
+
+    viewer, labeler = accounts["viewer"].headers, accounts["labeler"].headers
+    rest = (await client.get(f"/api/v1/items/{item.id}", headers=viewer)).json()
+    graphql = (await client.post("/graphql", json=query, headers=viewer)).json()["data"]["item"]
+    assert rest["error"] == graphql["error"] == f"OSError: cannot read {relative}"
+
+    rest = (await client.get(f"/api/v1/items/{item.id}", headers=labeler)).json()
+    graphql = (await client.post("/graphql", json=query, headers=labeler)).json()["data"]["item"]
+    assert rest["error"] == graphql["error"] == item.error
