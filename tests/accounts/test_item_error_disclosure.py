@@ -34,3 +34,31 @@ async def test_viewers_read_an_items_error_in_one_line_without_paths_through_bot
     rest = (await client.get(f"/api/v1/items/{item.id}", headers=labeler)).json()
     graphql = (await client.post("/graphql", json=query, headers=labeler)).json()["data"]["item"]
     assert rest["error"] == graphql["error"] == item.error
+
+
+async def test_viewers_read_the_same_error_in_item_lists_through_both_doors(
+    client, accounts, session, settings, folder, data_root
+):
+    """Pages of items (REST ``/datasets/{id}/items``, GraphQL ``items``) follow the item's rule."""
+    image_folder(folder, count=2)
+    dataset, _ = await create_dataset(session, settings, f"ds-{folder.name}", [str(folder)])
+    item = (await list_items(session, dataset.id)).items[0].item
+    path = f"{folder}/{item.uri}"
+    item.status, item.error = "unreadable", f"{TRACEBACK}\nOSError: cannot read {path}"
+    session.add(item)
+    await session.commit()
+    relative = f"{data_root.name}/{folder.name}/{item.uri}"
+    query = {
+        "query": "query($d: Int!) { items(datasetId: $d, filter: UNREADABLE) { items { id error } } }",
+        "variables": {"d": dataset.id},
+    }
+    url = f"/api/v1/datasets/{dataset.id}/items?filter=unreadable"
+
+    for who, expected in (("viewer", f"OSError: cannot read {relative}"), ("labeler", item.error)):
+        headers = accounts[who].headers
+        rest = (await client.get(url, headers=headers)).json()["items"]
+        graphql = (await client.post("/graphql", json=query, headers=headers)).json()["data"]["items"][
+            "items"
+        ]
+        assert [(i["id"], i["error"]) for i in rest] == [(item.id, expected)], who
+        assert [(i["id"], i["error"]) for i in graphql] == [(item.id, expected)], who

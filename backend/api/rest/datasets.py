@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.api.rest.schemas import (
     CreatedDataset,
     DatasetOut,
@@ -24,6 +24,7 @@ from backend.api.rest.schemas import (
 from backend.datasets import service
 from backend.datasets.display import display_preset, set_display, with_overrides
 from backend.datasets.items import MetaFilter, list_items, meta_values
+from backend.datasets.views import ItemView
 from backend.errors import NotFound
 from backend.labels.by_metadata import label_matching
 from backend.sources.detector import set_detector, source_problems
@@ -200,6 +201,7 @@ class DatasetController(Controller):
     @get("/{dataset_id:int}/items", summary="A page of items with their current labels")
     async def items(
         self,
+        request: Request,
         session: Session,
         settings: AppSettings,
         dataset_id: FromPath[int],
@@ -225,8 +227,11 @@ class DatasetController(Controller):
             max_limit=settings.max_page_size,
             meta=MetaFilter(run, sample, exposure, time_from, time_to),
         )
+        views = [ItemView.with_labels(e) for e in page.items]
+        if not shows_internals(request):  # viewers: one-line errors without server paths (decision 0007)
+            views = [view.for_viewer(settings) for view in views]
         return ItemPageOut(
-            items=[ItemOut.with_labels(e) for e in page.items],
+            items=[from_view(ItemOut, view) for view in views],
             total=page.total,
             offset=page.offset,
             limit=page.limit,
