@@ -1011,7 +1011,8 @@ async def _accept_batch(
     labeled_now = set(state.labels)
     changed = await changed_since(session, list(labeled_now), watermark) if labeled_now else set()
     before = labeled_now - changed  # labeled when the suggestion was made
-    rejected = await rejections.rejected_items(session, state.dataset_id, int(body["l"]))
+    # rejected when the suggestion was made (one rejected since stays in: its batch is a conflict)
+    rejected = await rejections.rejected_items(session, state.dataset_id, int(body["l"]), as_of=watermark)
     members = await asyncio.to_thread(_members, state, settings, body, before, rejected)
     kept = list(dict.fromkeys(int(i) for i in (item_ids if item_ids is not None else members)))
     if not kept:

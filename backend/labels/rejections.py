@@ -156,23 +156,28 @@ async def any_active(session: AsyncSession, dataset_id: int) -> bool:
 
 
 async def rejected_by_class(
-    session: AsyncSession, dataset_id: int, label_id: int | None = None
+    session: AsyncSession, dataset_id: int, label_id: int | None = None, *, as_of: int | None = None
 ) -> dict[int, set[int]]:
-    """The active rejections of the dataset: class id -> item ids (one class with ``label_id``)."""
+    """The active rejections of the dataset: class id -> item ids (one class with ``label_id``;
+    with ``as_of``, only those recorded by events up to that one: what a suggestion saw)."""
     query = select(col(Rejection.label_id), col(Rejection.item_id)).where(
         col(Rejection.dataset_id) == dataset_id, col(Rejection.cleared_event_id).is_(None)
     )
     if label_id is not None:
         query = query.where(col(Rejection.label_id) == label_id)
+    if as_of is not None:
+        query = query.where(col(Rejection.event_id) <= as_of)
     out: dict[int, set[int]] = {}
     for label, item in (await session.execute(query)).all():
         out.setdefault(int(label), set()).add(int(item))
     return out
 
 
-async def rejected_items(session: AsyncSession, dataset_id: int, label_id: int) -> set[int]:
+async def rejected_items(
+    session: AsyncSession, dataset_id: int, label_id: int, *, as_of: int | None = None
+) -> set[int]:
     """The items rejected for one class (to leave out of its batches)."""
-    return (await rejected_by_class(session, dataset_id, label_id)).get(label_id, set())
+    return (await rejected_by_class(session, dataset_id, label_id, as_of=as_of)).get(label_id, set())
 
 
 def drop_rejected(candidates: list[P], rejected: dict[int, set[int]]) -> list[P]:

@@ -36,6 +36,10 @@ async def test_an_item_left_out_of_a_queue_batch_is_not_offered_again_nor_auto_l
     assert (
         await rejected(server, dataset.id, label_id=classes[0] if label != classes[0] else classes[1]) == []
     )
+    # a second user accepting the same suggestion whole: the usual conflict (the rejection came
+    # after the suggestion, so its members are as they were), not "not in this suggestion"
+    second = await accept(server, dataset.id, {"key": batch["key"]})
+    assert second.status_code == 409, second.text
 
     # not in the class's next queue batch, probability preview (REST and GraphQL)
     for suggestion in of_kind(await queue(server, dataset.id), "probability_batch"):
