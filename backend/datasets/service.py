@@ -13,7 +13,7 @@ from backend.datasets.ingest import Progress, ScanReport, scan_entries, store_en
 from backend.errors import Conflict, Invalid, NotFound
 from backend.settings import Settings
 from backend.sources.registry import prepare_source
-from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Source, Tag, TagEvent
+from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Rejection, Source, Tag, TagEvent
 from backend.storage.types import utcnow
 
 
@@ -184,6 +184,7 @@ async def delete_dataset(session: AsyncSession, dataset_id: int) -> None:
     dataset = await get_dataset(session, dataset_id)
     event_ids = select(TagEvent.id).where(TagEvent.dataset_id == dataset.id)
     await session.execute(delete(CurrentLabel).where(CurrentLabel.dataset_id == dataset.id))
+    await session.execute(delete(Rejection).where(Rejection.dataset_id == dataset.id))
     await session.execute(delete(Tag).where(Tag.event_id.in_(event_ids)))
     await session.execute(
         TagEvent.__table__.update().where(TagEvent.dataset_id == dataset.id).values(undoes_event_id=None)

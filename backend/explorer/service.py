@@ -260,12 +260,15 @@ async def label_selection(
     op: str = "set",
     overwrite: bool = False,
     seen_event_id: int | None = None,
+    rejected_item_ids: list[int] | None = None,
 ) -> BatchOutcome:
     """Label (or unlabel with ``op="clear"``) the selected points as one event of kind "explorer"
     that records which projection they were picked from and how (box, lasso, its bounds).
 
     Items that hold a label are left alone unless ``overwrite``, and so are items changed after
-    ``seen_event_id`` (the points' ``labels_event_id``): see ``backend.labels.batches``."""
+    ``seen_event_id`` (the points' ``labels_event_id``): see ``backend.labels.batches``.
+    ``rejected_item_ids``: items taken out of the selection gallery by hand, recorded as rejected
+    for ``label_id`` (``backend.labels.rejections``)."""
     chosen = _checked_selection(item_ids)
     job = await get_job(session, projection_job_id)
     if job.kind != "project" or job.dataset_id != dataset_id:
@@ -290,4 +293,5 @@ async def label_selection(
         ),
         overwrite=overwrite,
         seen_event_id=seen_event_id,
+        rejected_item_ids=rejected_item_ids or (),
     )

@@ -59,6 +59,7 @@ from backend.guided.trust import model_dir, reviewed_since
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.submission import submit_job
+from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
 from backend.labels.events import TagRequest
 from backend.settings import Settings
@@ -192,6 +193,7 @@ def _compute(
     state: QueueState,
     settings: Settings,
     reviewed: set[int],
+    rejected: dict[int, set[int]] | None = None,
 ) -> _Work:
     work = _Work(unlabeled=max(0, state.item_count - len(state.labels)))
     labeled_ids = np.fromiter(state.labels, np.int64, len(state.labels))
@@ -218,7 +220,9 @@ def _compute(
             held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
         work.probability = sm.probability_batches(
             outputs.item_ids,
-            outputs.probabilities,
+            rejections.mask_scores(
+                outputs.item_ids, outputs.probabilities, outputs.label_ids, rejected or {}
+            ),
             outputs.label_ids,
             unlabeled,
             (held.item_ids, held.probabilities, held.label_ids) if held is not None else None,
@@ -243,7 +247,21 @@ def _compute(
         labeled_rows, labeled_classes = labeled_rows[ok], labeled_classes[ok]
         # similarity pages for the classes no probability batch serves (all, without a classifier)
         uncovered = active - {b.label_id for b in work.probability}
-        if uncovered:
+        if uncovered and rejected:  # per class: the items rejected for it are not candidates
+            unit = sm.unit(raw)
+            work.similarity = [
+                batch
+                for c in sorted(uncovered)
+                for batch in sm.similarity_batches(
+                    vector_ids,
+                    unit,
+                    unlabeled_v & rejections.not_rejected(vector_ids, rejected.get(c, set())),
+                    labeled_rows,
+                    labeled_classes,
+                    classes={c},
+                )
+            ]
+        elif uncovered:
             work.similarity = sm.similarity_batches(
                 vector_ids, sm.unit(raw), unlabeled_v, labeled_rows, labeled_classes, classes=uncovered
             )
@@ -334,7 +352,8 @@ async def next_actions(
     reviewed: set[int] = set()
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
-    work = await asyncio.to_thread(_compute, state, settings, reviewed)
+    rejected = await rejections.rejected_by_class(session, dataset_id)
+    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected)
     if work.suspects:
         work.hit_rate = review_hit_rate(*await _review_outcomes(session, dataset_id))
     needs: list[str] = []
@@ -934,11 +953,16 @@ async def _accept_job(
 
 
 def _members(
-    state: QueueState, settings: Settings, body: dict[str, Any], now_labeled: set[int]
+    state: QueueState,
+    settings: Settings,
+    body: dict[str, Any],
+    now_labeled: set[int],
+    rejected: set[int] | None = None,
 ) -> dict[int, float]:
     """The batch's items as the suggestion defined them, id -> score: items scoring at or above its
     threshold (class probability, or similarity to its query), best first, at most its count,
-    leaving out items labeled before the suggestion (those labeled since stay in: a conflict)."""
+    leaving out items labeled before the suggestion (those labeled since stay in: a conflict) and
+    those ``rejected`` for its class."""
     model_id = int(body["m"])
     directory = state.output_dir(settings, model_id)
     if directory is None:
@@ -963,6 +987,7 @@ def _members(
     keep = (scores >= float(body["t"]) - 1e-6) & ~np.isin(
         ids, np.fromiter(now_labeled, np.int64, len(now_labeled))
     )
+    keep &= rejections.not_rejected(ids, rejected or set())
     rows = np.nonzero(keep)[0]
     rows = rows[np.argsort(-scores[rows], kind="stable")][: int(body["n"])]
     return {int(ids[r]): float(scores[r]) for r in rows}
@@ -987,7 +1012,9 @@ async def _accept_batch(
     labeled_now = set(state.labels)
     changed = await changed_since(session, list(labeled_now), watermark) if labeled_now else set()
     before = labeled_now - changed  # labeled when the suggestion was made
-    members = await asyncio.to_thread(_members, state, settings, body, before)
+    # rejected when the suggestion was made (one rejected since stays in: its batch is a conflict)
+    rejected = await rejections.rejected_items(session, state.dataset_id, int(body["l"]), as_of=watermark)
+    members = await asyncio.to_thread(_members, state, settings, body, before, rejected)
     kept = list(dict.fromkeys(int(i) for i in (item_ids if item_ids is not None else members)))
     if not kept:
         raise Invalid("keep at least one item of the batch", field="item_ids")
@@ -1023,6 +1050,7 @@ async def _accept_batch(
         ),
         seen_event_id=watermark,
         refuse_changed=True,
+        rejected_item_ids=sorted(set(members) - set(kept)),  # left out: "not this class"
     )
     skipped = len(outcome.skipped_labeled)
     return AcceptResult(labeled=int(outcome.event.tag_count), batch_id=int(outcome.event.id), skipped=skipped)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import Invalid, NotFound
+from backend.labels import rejections
 from backend.labels.events import TagChange, record_changes
 from backend.storage.tables import CurrentLabel, TagEvent
 
@@ -127,11 +128,15 @@ async def record_batch(
     tagger: str,
     model_id: int,
     parameters: dict[str, Any],
+    rejected: list[tuple[int, int]] | None = None,
 ) -> TagEvent | None:
-    """The chosen candidates as one event of kind 'probability'; None when there are none."""
+    """The chosen candidates as one event of kind 'probability'; None when there are none.
+
+    ``rejected``: (item, class) pairs of the batch the person left out, recorded as rejections
+    (``backend.labels.rejections``) in the same transaction."""
     if not chosen:
         return None
-    return await record_changes(
+    event = await record_changes(
         session,
         dataset_id,
         tagger=tagger,
@@ -143,4 +148,20 @@ async def record_batch(
             "all_classes": parameters.get("label_id") is None,
             "count": len(chosen),
         },
+        commit=not rejected,
     )
+    if rejected:
+        try:
+            count = await rejections.record(
+                session,
+                dataset_id,
+                event_id=event.id,
+                tagger=event.tagger,
+                pairs=rejected,  # type: ignore[arg-type]
+            )
+            event.parameters = {**event.parameters, "rejected": count}
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    return event

@@ -33,6 +33,7 @@ from backend.guided.probability import (
 from backend.guided.quality import ModelFitness, check_batch_use
 from backend.guided.similar import label_similar_batch
 from backend.jobs import states
+from backend.labels import rejections
 from backend.labels.classes import get_class
 from backend.models.queries import get_model, latest_inference
 from backend.paging import check_page
@@ -182,11 +183,13 @@ async def similar_items(
     limit: int = 48,
     ef: int | None = None,
     exclude_item_ids: list[int] | None = None,
+    label_id: int | None = None,
 ) -> SimilarPage:
     """A page of the dataset's items ranked by cosine similarity to the query items.
 
     ``exclude_item_ids``: items already decided on (labeled or rejected from an earlier page), left
-    out of the ranking so the next candidates come up."""
+    out of the ranking so the next candidates come up. ``label_id``: the class the page labels
+    with; the items rejected for it (``backend.labels.rejections``) are left out too."""
     queries = _check_queries(query_item_ids)
     if mode not in MODES:
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
@@ -197,6 +200,8 @@ async def similar_items(
     await items_by_ids(session, dataset_id, queries)  # unknown ids, or items of another dataset
     exclude = await labeled_item_ids(session, dataset_id) if exclude_labeled else set()
     exclude |= {int(i) for i in exclude_item_ids or ()}
+    if label_id is not None:
+        exclude |= await rejections.rejected_items(session, dataset_id, label_id)
     ranked = await asyncio.to_thread(
         rank_by_similarity, index, queries, mode=mode, offset=offset, limit=limit, exclude=exclude, ef=ef
     )
@@ -231,9 +236,11 @@ async def label_similar(
     mode: str = "mean",
     tagger: str,
     seen_event_id: int | None = None,
+    rejected_item_ids: list[int] | None = None,
 ) -> TagEvent:
     """Label the accepted items of a similarity page as one event of kind "similarity"; items changed
-    after ``seen_event_id`` are left out (counted in the event's ``skipped_changed``)."""
+    after ``seen_event_id`` are left out (counted in the event's ``skipped_changed``);
+    ``rejected_item_ids`` (shown but deselected) are recorded as rejected for the class."""
     queries = _check_queries(query_item_ids)
     if mode not in MODES:
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
@@ -254,6 +261,7 @@ async def label_similar(
         shown=shown,
         mode=mode,
         seen_event_id=seen_event_id,
+        rejected_item_ids=rejected_item_ids or [],
     )
 
 
@@ -303,6 +311,10 @@ async def _batch(
     model = await get_model(session, model_id)
     exclude = set() if overwrite else await labeled_item_ids(session, dataset_id)
     chosen = await asyncio.to_thread(candidates, outputs, threshold, label_id=label_id, exclude=exclude)
+    # an item someone left out of a batch of its class stays out of that class's batches
+    chosen = rejections.drop_rejected(
+        chosen, await rejections.rejected_by_class(session, dataset_id, label_id)
+    )
     flags = await trust.batch_flags(
         session,
         settings,
@@ -382,13 +394,16 @@ async def apply_probability(
     expected_count: int | None = None,
     exclude_flagged: bool = False,
     confirm_over: int | None = None,
+    rejected_item_ids: list[int] | None = None,
 ) -> TagEvent | None:
     """Label every passing item in one event of kind "probability"; None when none passes.
 
     Exactly one of ``label_id`` (one class) or ``all_classes`` (each item's arg-max class). An
     unfit model needs ``override_unfit``; a batch over ``confirm_over`` items (default: the
     setting) needs ``confirm``; ``expected_count`` (what the caller saw) must still hold;
-    ``exclude_flagged`` leaves out the items the guardrails flag. Refusals label nothing.
+    ``exclude_flagged`` leaves out the items the guardrails flag; ``rejected_item_ids`` (items of
+    the batch deselected on its page) are left out and recorded as rejected for their class, so
+    later batches of it do not offer them again. Refusals label nothing.
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
@@ -410,6 +425,9 @@ async def apply_probability(
         )
     if exclude_flagged:
         chosen = [c for c in chosen if c.item_id not in flags.flags]
+    rejected = set(rejections.check_disjoint((), rejected_item_ids or ()))
+    left_out = [(c.item_id, c.label_id) for c in chosen if c.item_id in rejected]
+    chosen = [c for c in chosen if c.item_id not in rejected]
     limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
     if len(chosen) > limit and not confirm:
         guess = await trust.estimate(
@@ -438,4 +456,5 @@ async def apply_probability(
             "confirmed": bool(confirm),
             "excluded_flagged": len(flags.flags) if exclude_flagged else 0,
         },
+        rejected=left_out,
     )

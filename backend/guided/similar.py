@@ -22,11 +22,13 @@ async def label_similar_batch(
     shown: int,
     mode: str = "mean",
     seen_event_id: int | None = None,
+    rejected_item_ids: list[int] | None = None,
 ) -> TagEvent:
     """Label the accepted items of a similarity ranking (the shown ones minus those deselected).
 
     Items someone changed after ``seen_event_id`` (the newest event when the page was shown) are left
-    out and counted in the event's ``skipped_changed``: see ``backend.labels.batches``."""
+    out and counted in the event's ``skipped_changed``: see ``backend.labels.batches``. The shown
+    items deselected (``rejected_item_ids``) are recorded as rejected for ``label_id``."""
     if shown < len(item_ids):
         raise Invalid(f"{len(item_ids)} items accepted but only {shown} were shown")
     outcome = await record_batch(
@@ -49,5 +51,6 @@ async def label_similar_batch(
         ),
         overwrite=True,  # labeled tiles start deselected: one selected by hand is meant to be relabeled
         seen_event_id=seen_event_id,
+        rejected_item_ids=rejected_item_ids or (),
     )
     return outcome.event

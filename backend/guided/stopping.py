@@ -44,6 +44,7 @@ from backend.guided.quality import FIT, UNMEASURED, check_batch_use, model_fitne
 from backend.guided.suggest_math import wilson_lower
 from backend.jobs import states
 from backend.jobs.fresh import labeled_count
+from backend.labels import rejections
 from backend.labels.batches import changed_since, latest_event_id
 from backend.labels.events import current_state, lock_dataset
 from backend.settings import Settings
@@ -240,6 +241,8 @@ async def stopping_estimate(
     outputs = await service.classifier_outputs(session, settings, mid, dataset_id)
     done = await labeled_item_ids(session, dataset_id)
     rest = ~np.isin(outputs.item_ids, np.fromiter(done, np.int64, len(done)))
+    rejected = await rejections.rejected_by_class(session, dataset_id)  # not offered with that class
+    rest &= rejections.top_not_rejected(outputs.item_ids, outputs.probabilities, outputs.label_ids, rejected)
     confidence = outputs.probabilities[rest].max(axis=1) if rest.any() else np.zeros(0, np.float32)
     count = int((confidence >= threshold).sum())
     verdict = model_fitness(model, settings)
@@ -338,6 +341,7 @@ async def auto_label_rest(
     outputs = await service.classifier_outputs(session, settings, model_id, dataset_id)
     await lock_dataset(session, dataset_id)  # nobody labels between the checks and the event
     chosen = candidates(outputs, threshold, exclude=await labeled_item_ids(session, dataset_id))
+    chosen = rejections.drop_rejected(chosen, await rejections.rejected_by_class(session, dataset_id))
     if expected_count is not None and expected_count != len(chosen):
         await session.rollback()
         raise Conflict(

@@ -9,7 +9,8 @@ dataset's write lock, which items to leave out:
   someone else's work since the preview is never overwritten.
 
 It records one event for the rest, with the counts in its parameters, or refuses with the counts
-when nothing is left.
+when nothing is left. The items the person left out of the batch (``rejected_item_ids``) are
+recorded as rejected for its class in the same transaction (``backend.labels.rejections``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import Conflict
+from backend.labels import rejections
 from backend.labels.events import CHUNK, TagRequest, apply_changes, current_state, lock_dataset
 from backend.storage.tables import Tag, TagEvent
 
@@ -31,6 +33,7 @@ class BatchOutcome:
     selected: int
     skipped_labeled: list[int] = field(default_factory=list)
     skipped_changed: list[int] = field(default_factory=list)
+    rejected: int = 0  # items recorded as "not this class"
 
     def summary(self) -> str:
         """What happened, as a person reads it."""
@@ -77,14 +80,18 @@ async def record_batch(
     overwrite: bool = False,
     seen_event_id: int | None = None,
     refuse_changed: bool = False,
+    rejected_item_ids: Sequence[int] = (),
 ) -> BatchOutcome:
     """Record the batch without overwriting labels (unless asked) or anyone's later work.
 
     ``refuse_changed``: any item changed after ``seen_event_id`` refuses the whole batch (409 with
-    the count) instead of leaving those items out: two people accepting the same suggestion."""
+    the count) instead of leaving those items out: two people accepting the same suggestion.
+    ``rejected_item_ids``: items of the batch the person left out, recorded as rejected for its
+    class (a batch that sets or adds a class; ignored for clear/remove)."""
+    item_ids = list(dict.fromkeys(int(i) for i in request.item_ids))
+    rejected = rejections.check_disjoint(item_ids, rejected_item_ids)
     try:
         dataset = await lock_dataset(session, request.dataset_id)
-        item_ids = list(dict.fromkeys(int(i) for i in request.item_ids))
         changed = (
             await changed_since(session, item_ids, seen_event_id) if seen_event_id is not None else set()
         )
@@ -120,8 +127,18 @@ async def record_batch(
             model_id=request.model_id,
             parameters={**request.parameters, **_guard_record(seen_event_id, len(labeled), len(changed))},
         )
+        recorded = 0
+        if rejected and request.label_id is not None and request.op in ("set", "add"):
+            recorded = await rejections.record(
+                session,
+                request.dataset_id,
+                event_id=event.id,  # type: ignore[arg-type]
+                tagger=event.tagger,
+                pairs=[(i, request.label_id) for i in rejected],
+            )
+            event.parameters = {**event.parameters, "rejected": recorded}
         await session.commit()
-        return BatchOutcome(event, len(item_ids), sorted(labeled), sorted(changed))
+        return BatchOutcome(event, len(item_ids), sorted(labeled), sorted(changed), recorded)
     except BaseException:
         await session.rollback()
         raise

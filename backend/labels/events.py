@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, NotFound
+from backend.labels import rejections
 from backend.labels.replay import OPS, apply_op
 from backend.storage.tables import CurrentLabel, Dataset, Item, LabelClass, Tag, TagEvent
 from backend.storage.types import utcnow
@@ -211,6 +212,11 @@ async def apply_changes(
     ]
     for start in range(0, len(label_rows), CHUNK):
         await session.execute(CurrentLabel.__table__.insert(), label_rows[start : start + CHUNK])  # type: ignore[attr-defined]
+    gained: dict[int, list[int]] = {}  # class -> items given it: their rejections of it are cleared
+    for item_id in changed:
+        for label_id in after[item_id] - before.get(item_id, frozenset()):
+            gained.setdefault(label_id, []).append(item_id)
+    await rejections.clear_gained(session, dataset.id, event.id, gained)  # type: ignore[arg-type]
     return event
 
 
@@ -354,6 +360,7 @@ async def undo_event(session: AsyncSession, event_id: int, tagger: str) -> TagEv
             undoes_event_id=target.id,
             allow_deleted_label=bool(labels),
         )
+        await rejections.on_undo(session, [target.id], event.id)  # type: ignore[list-item,arg-type]
         await session.commit()
         return event
     except BaseException:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
+from backend.labels import rejections
 from backend.labels.events import (
     CHUNK,
     KINDS,
@@ -142,6 +143,7 @@ async def _revoke(
             },
             allow_deleted_label=True,  # an item may go back to a class deleted since
         )
+        await rejections.on_undo(session, event_ids, event.id)  # type: ignore[arg-type]
         await session.commit()
         return RevokeResult(event, revoked, len(skipped), event_ids[:MAX_LISTED], len(event_ids))
     except BaseException:

@@ -180,6 +180,7 @@ async def _similar_context(
             offset=(page - 1) * per_page,
             limit=per_page,
             exclude_item_ids=done,
+            label_id=context["label_id"],  # items rejected for the class stay out
         )
     except LabelwiseError as exc:
         context["problem"] = exc.message
@@ -244,6 +245,9 @@ async def label_similar(
     label_id = _int(form.get("label_id"), "label_id")
     model_id = _int(form.get("model_id"), "model_id")
     values = {key: form.get(key) for key in form}
+    shown_ids = parse_ids(form.get("shown_ids"), "shown_ids")
+    queries = set(parse_ids(form.get("items"), "items"))
+    deselected = [i for i in shown_ids if i not in set(accepted) and i not in queries]
     try:
         if label_id is None or model_id is None:
             raise Invalid("choose a class and a model")
@@ -258,13 +262,13 @@ async def label_similar(
             mode=str(form.get("mode") or "mean"),
             tagger=tagger_of(request),
             seen_event_id=_int(form.get("seen"), "seen"),
+            rejected_item_ids=deselected,  # "not this class": out of its later batches
         )
     except LabelwiseError as exc:
         context = await _similar_context(request, session, settings, dataset_id, values)
         warning = exc.message if isinstance(exc, Conflict) else f"Nothing was labeled: {exc.message}"
         context.update(warning=warning, selected_ids=set(accepted))
         return render(request, "guided/_similar_results.html", **context)
-    shown_ids = parse_ids(form.get("shown_ids"), "shown_ids")
     done = list(dict.fromkeys([*parse_ids(form.get("done"), "done"), *shown_ids, *accepted]))
     values.update(done=",".join(map(str, done)), page="1")
     context = await _similar_context(request, session, settings, dataset_id, values)
@@ -279,7 +283,7 @@ async def label_similar(
             f" {event.parameters['skipped_changed']} were relabeled by someone else meanwhile and were left."
         )
     if rejected:
-        notice += f" The {rejected} you deselected stay out of the ranking."
+        notice += f" The {rejected} you deselected stay out of the ranking and of this class's later batches."
     context["notice"] = notice + " Next candidates below."
     return render(request, "guided/_similar_results.html", **context)
 
@@ -395,6 +399,8 @@ async def apply_probability(
         raise Invalid("choose a classifier model")
     label = str(form.get("label") or "")
     refused, event = "", None
+    kept = set(parse_ids(",".join(str(v) for v in form.getall("selected", [])), "selected"))
+    deselected = [i for i in parse_ids(form.get("shown_ids"), "shown_ids") if i not in kept]
     try:
         event = await service.apply_probability(
             session,
@@ -411,6 +417,7 @@ async def apply_probability(
             expected_count=_int(form.get("expected_count"), "expected_count"),
             exclude_flagged=_flag(form.get("exclude_flagged")),
             confirm_over=_int(form.get("confirm_over"), "confirm_over"),
+            rejected_item_ids=deselected,  # tiles deselected on the page: "not this class"
         )
     except LabelwiseError as exc:
         refused = f"Nothing labeled: {exc.message}"
@@ -423,6 +430,10 @@ async def apply_probability(
             if event
             else "No item passes: nothing labeled."
         )
+        if event and event.parameters.get("rejected"):
+            context["notice"] += (
+                f" The {event.parameters['rejected']} you deselected stay out of this class's batches."
+            )
     return render(request, "guided/_probability_results.html", **context)
 
 

@@ -167,3 +167,24 @@ class CurrentLabel(SQLModel, table=True):
     event_id: int = Field(sa_column_args=[ForeignKey("tag_event.id")])
     tagger: str = Field(max_length=100)
     updated_at: datetime = _ts()
+
+
+class Rejection(SQLModel, table=True):
+    """ "Not this class": an item someone left out of a batch of that class (docs/decisions/0015).
+
+    Active while ``cleared_event_id`` is null; a later label of the item as that class, or an undo
+    of the batch that recorded it, clears it (and undoing that clears the clearing)."""
+
+    __tablename__ = "rejection"
+    __table_args__ = (Index("ix_rejection_dataset_label", "dataset_id", "label_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = _fk("dataset.id", index=False)
+    item_id: int = _fk("item.id")
+    label_id: int = Field(sa_column_args=[ForeignKey("label_class.id")])
+    event_id: int = _fk("tag_event.id")  # the batch that left the item out
+    tagger: str = Field(max_length=100)
+    created_at: datetime = _ts()
+    cleared_event_id: int | None = Field(
+        default=None, sa_column_args=[ForeignKey("tag_event.id")], index=True
+    )

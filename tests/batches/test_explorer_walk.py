@@ -10,6 +10,11 @@ from tests.batches.conftest import labels_of, tag
 from tests.guided.conftest import API, add_class, pca_model, run_job
 
 
+async def rejected(live) -> list[tuple[int, int]]:
+    found = (await live["api"].get(f"{API}/datasets/{live['dataset_id']}/rejections")).json()
+    return [(r["item_id"], r["label_id"]) for r in found["rejections"]]
+
+
 async def _box_over_everything(tab) -> None:
     box = await tab.locator("#overlay").bounding_box()
     await tab.mouse.move(box["x"] + 1, box["y"] + 1)
@@ -54,6 +59,8 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
     assert all(labels[i] == [a] for i in ids[:5]), "labeled items were overwritten"
     assert taken_out not in labels or taken_out in ids[:5]
     assert sum(1 for v in labels.values() if v == [b]) == expect_b
+    # taken out by hand: recorded as "not B" (decision 0015), so B's later batches leave it out
+    assert await rejected(live) == [(taken_out, b)]
 
     await _box_over_everything(tab)
     await tab.check("#overwrite")
@@ -62,6 +69,7 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
         "() => document.getElementById('flash').textContent.includes('of 30 items labeled B')"
     )
     assert all(v == [b] for v in (await labels_of(live)).values()) and len(await labels_of(live)) == 30
+    assert await rejected(live) == []  # labeled B on purpose since: the rejection is cleared
 
 
 async def test_the_selection_badges_its_outlier_and_f_takes_it_out_of_the_batch(live, tab):
@@ -101,6 +109,7 @@ async def test_the_selection_badges_its_outlier_and_f_takes_it_out_of_the_batch(
     await tab.wait_for_function("() => document.getElementById('flash').textContent.includes('labeled a')")
     labels = await labels_of(live)
     assert outlier not in labels, "the flagged item was labeled after f took it out"
+    assert await rejected(live) == []  # the guardrails' doubt is no person's "not a"
     assert sum(1 for v in labels.values() if v == [classes[0]]) == 4 + 29 - 12
 
 

@@ -128,7 +128,8 @@ class Mutation:
         description="Label (or with label_id null, unlabel) points selected in a projection: one event "
         "of kind 'explorer' recording the projection job and how the points were selected. Labeled items "
         "are left alone unless overwrite, and so are items changed after seenEventId (the projection's "
-        "labelsEventId); the event's parameters count both."
+        "labelsEventId); the event's parameters count both. rejectedItemIds: items taken out of the "
+        "selection by hand, recorded as rejected for the class."
     )
     async def label_projection_selection(
         self,
@@ -140,6 +141,7 @@ class Mutation:
         selection: JSON | None = None,
         overwrite: bool = False,
         seen_event_id: int | None = None,
+        rejected_item_ids: list[int] | None = None,
     ) -> TagEvent:
         tagger = context_of(info).tagger
         async with use_session(info) as session:
@@ -154,5 +156,6 @@ class Mutation:
                 op="set" if label_id is not None else "clear",
                 overwrite=overwrite,
                 seen_event_id=seen_event_id,
+                rejected_item_ids=rejected_item_ids,
             )
         return TagEvent.of(outcome.event)

@@ -91,7 +91,8 @@ class Query:
     @strawberry.field(
         description="Items ranked by cosine similarity to query items in a model's feature space (NOT_FOUND "
         "says when the model has no vectors or its index must be built first). excludeItemIds: items "
-        "already decided on (labeled or rejected on an earlier page), left out of the ranking."
+        "already decided on (labeled or rejected on an earlier page), left out of the ranking. labelId: the "
+        "class to label with: the items rejected for it are left out too."
     )
     async def similar_items(
         self,
@@ -105,6 +106,7 @@ class Query:
         limit: int = 48,
         ef: int | None = None,
         exclude_item_ids: list[int] | None = None,
+        label_id: int | None = None,
     ) -> SimilarPage:
         offset, limit = checked_page(info, offset, limit)
         context = context_of(info)
@@ -122,6 +124,7 @@ class Query:
                 limit=limit,
                 ef=ef,
                 exclude_item_ids=exclude_item_ids,
+                label_id=label_id,
             )
         return SimilarPage.of(page)
 
@@ -163,7 +166,9 @@ class Mutation:
     @strawberry.mutation(
         description="Label the accepted items of a similarity page (shown minus deselected) as one event "
         "of kind 'similarity' recording the model, the query items and how many were shown. With "
-        "seenEventId, items changed after it are left out (counted in the event's skipped_changed)."
+        "seenEventId, items changed after it are left out (counted in the event's skipped_changed). "
+        "rejectedItemIds: the shown items deselected, recorded as rejected for the class (kept out of "
+        "its later batches; see rejections)."
     )
     async def label_similar(
         self,
@@ -176,6 +181,7 @@ class Mutation:
         shown: int,
         mode: SimilarityMode = SimilarityMode.MEAN,
         seen_event_id: int | None = None,
+        rejected_item_ids: list[int] | None = None,
     ) -> TagEvent:
         context = context_of(info)
         async with use_session(info) as session:
@@ -190,6 +196,7 @@ class Mutation:
                 mode=mode.value,
                 tagger=context.tagger,
                 seen_event_id=seen_event_id,
+                rejected_item_ids=rejected_item_ids,
             )
         return TagEvent.of(event)
 
@@ -197,7 +204,8 @@ class Mutation:
         description="Label every item at or above the threshold as one event of kind 'probability': "
         "one class (label_id) or each item's arg-max class (all_classes). Labeled items are kept "
         "unless overwrite. CONFLICT (nothing labeled) for an unfit model without override_unfit, a "
-        "batch over confirm_over items without confirm, or one that no longer has expected_count items."
+        "batch over confirm_over items without confirm, or one that no longer has expected_count items. "
+        "rejectedItemIds: items of the batch deselected: left out and recorded as rejected for their class."
     )
     async def apply_probability(
         self,
@@ -213,6 +221,7 @@ class Mutation:
         expected_count: int | None = None,
         exclude_flagged: bool = False,
         confirm_over: int | None = None,
+        rejected_item_ids: list[int] | None = None,
     ) -> ProbabilityApplied:
         context = context_of(info)
         async with use_session(info) as session:
@@ -231,6 +240,7 @@ class Mutation:
                 expected_count=expected_count,
                 exclude_flagged=exclude_flagged,
                 confirm_over=confirm_over,
+                rejected_item_ids=rejected_item_ids,
             )
         return ProbabilityApplied(
             labeled=event.tag_count if event else 0, event=TagEvent.of(event) if event else None

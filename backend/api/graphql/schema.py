@@ -39,6 +39,7 @@ GRAPHQL_MODULES = [
     "backend.api.graphql.labels",
     "backend.api.graphql.history",
     "backend.api.graphql.revoke",
+    "backend.api.graphql.rejections",
     "backend.api.graphql.jobs",
     "backend.api.graphql.guided",
     "backend.api.graphql.next_actions",

@@ -21,6 +21,7 @@ CONTROLLER_MODULES = [
     "backend.api.rest.classes",
     "backend.api.rest.events",
     "backend.api.rest.revoke",
+    "backend.api.rest.rejections",
     "backend.api.rest.labels",
     "backend.api.rest.jobs",
     "backend.api.rest.fresh",

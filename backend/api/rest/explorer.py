@@ -97,6 +97,7 @@ class LabelSelectionIn(msgspec.Struct, kw_only=True):
     selection: dict[str, Any] = msgspec.field(default_factory=dict)  # how it was drawn: box, lasso
     overwrite: bool = False  # replace labels that items hold; by default only unlabeled items are labeled
     seen_event_id: int | None = None  # the projection's labels_event_id: items changed since are left
+    rejected_item_ids: list[int] = msgspec.field(default_factory=list)  # taken out by hand: "not this class"
 
 
 DatasetQuery = Annotated[
@@ -194,6 +195,7 @@ class ExplorerController(Controller):
             op=data.op,
             overwrite=data.overwrite,
             seen_event_id=data.seen_event_id,
+            rejected_item_ids=data.rejected_item_ids,
         )
         return EventOut.of(outcome.event)
 

@@ -42,7 +42,10 @@ else:
 
 
 class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The items accepted from a similarity page (the shown ones minus those deselected)."""
+    """The items accepted from a similarity page (the shown ones minus those deselected).
+
+    ``rejected_item_ids``: the shown items deselected; they are recorded as rejected for the class
+    and left out of its later batches (GET .../rejections lists them)."""
 
     model_id: int
     query_item_ids: list[int]
@@ -51,6 +54,7 @@ class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     shown: int
     mode: str = "mean"
     seen_event_id: int | None = None  # the newest event when the page was read: items changed since are left
+    rejected_item_ids: list[int] = msgspec.field(default_factory=list)  # shown, deselected: "not this class"
 
 
 class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -59,7 +63,8 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     ``override_unfit``: use a model marked unfit anyway. ``confirm``: needed when the batch is
     over ``confirm_over`` items (default: the server's setting); ``expected_count``: the count
     the caller confirmed (refused if the batch changed). ``exclude_flagged``: leave out the items
-    the guardrails flag."""
+    the guardrails flag. ``rejected_item_ids``: items of the batch deselected by the caller: left
+    out and recorded as rejected for their class (not offered in its later batches)."""
 
     model_id: int
     threshold: float
@@ -71,6 +76,7 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     expected_count: int | None = None
     exclude_flagged: bool = False
     confirm_over: int | None = None
+    rejected_item_ids: list[int] = msgspec.field(default_factory=list)
 
 
 class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
@@ -110,6 +116,10 @@ class GuidedController(Controller):
             list[int] | None,
             QueryParameter(description="items already decided on (labeled or rejected): left out; repeat"),
         ] = None,
+        label_id: Annotated[
+            int | None,
+            QueryParameter(description="the class to label with: items rejected for it are left out"),
+        ] = None,
     ) -> SimilarPageOut:
         """Needs an inference of the model on the dataset; large datasets also need a build-index job
         (the 404 says how to submit it)."""
@@ -126,6 +136,7 @@ class GuidedController(Controller):
             limit=limit,
             ef=ef,
             exclude_item_ids=exclude_item_id,
+            label_id=label_id,
         )
         return SimilarPageOut.of(page)
 
@@ -156,6 +167,7 @@ class GuidedController(Controller):
             mode=data.mode,
             tagger=tagger_for(request, settings),
             seen_event_id=data.seen_event_id,
+            rejected_item_ids=data.rejected_item_ids,
         )
         return EventOut.of(event)
 
@@ -229,6 +241,7 @@ class GuidedController(Controller):
             expected_count=data.expected_count,
             exclude_flagged=data.exclude_flagged,
             confirm_over=data.confirm_over,
+            rejected_item_ids=data.rejected_item_ids,
         )
         return ProbabilityAppliedOut(
             labeled=event.tag_count if event else 0, event=EventOut.of(event) if event else None

@@ -28,7 +28,8 @@ else:
 
 
 class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``item_ids``: the items kept (a subset of the suggestion's; null: all of them);
+    """``item_ids``: the items kept (a subset of the suggestion's; null: all of them; the others are
+    recorded as rejected for the class and kept out of its later batches);
     ``label_id``: another class for the batch (null: the suggested one); ``parameters``: changes
     to a training suggestion's algorithm parameters (e.g. fewer epochs)."""
 

@@ -130,7 +130,7 @@
     if (add && state.selected.length) chosen = [...new Set([...state.selected, ...indices])];
     state.selected = chosen;
     state.how = how;
-    if (!keepPage) state.galleryPage = 0;
+    if (!keepPage) { state.galleryPage = 0; state.rejected = new Set(); } // a new selection: nothing taken out yet
     plot.setSelected(chosen);
     $("selection-count").textContent = String(chosen.length);
     root.dataset.selected = String(chosen.length);
@@ -201,7 +201,10 @@
   $("selection-gallery").addEventListener("click", (event) => {
     if (event.target.closest("a")) return; // the "open" link still opens the item
     const tile = event.target.closest(".guided-tile");
-    if (tile) deselectIds([Number(tile.dataset.id)]);
+    if (!tile) return;
+    // taken out by hand: "not this class" for the batch labeled next (f's flagged items are not)
+    (state.rejected ||= new Set()).add(Number(tile.dataset.id));
+    deselectIds([Number(tile.dataset.id)]);
   });
 
   const selectedIds = () => state.selected.map((i) => state.points.item_ids[i]);
@@ -254,16 +257,20 @@
       // else changed since these points were loaded.
       overwrite: $("overwrite").checked,
       seen_event_id: state.points.labels_event_id,
+      // the items clicked out of the gallery are recorded as rejected for this class
+      rejected_item_ids: labelId === null ? [] : [...(state.rejected || [])].filter((id) => !ids.includes(id)),
     };
     try {
       const response = await api(`/datasets/${datasetId}/explorer/label`, { method: "POST", body: JSON.stringify(body) });
       const event = await response.json();
+      state.rejected = new Set();
       await reloadLabels();
       const name = labelId === null ? "unlabeled" : `labeled ${classById.get(labelId).name}`;
       const p = event.parameters || {};
       let text = `${event.tag_count} of ${ids.length} items ${name} (event #${event.id})`;
       if (p.skipped_labeled) text += `; ${p.skipped_labeled} already labeled were left (tick overwrite to replace)`;
       if (p.skipped_changed) text += `; ${p.skipped_changed} changed by someone else meanwhile were left`;
+      if (p.rejected) text += `; the ${p.rejected} you took out stay out of this class's batches`;
       flash(text);
     } catch (error) {
       flash(error.message);

@@ -5,7 +5,9 @@
 "use strict";
 
 (() => {
-  const formOf = (el) => el.closest("#label-form");
+  // A probability page's gallery works the same way: its tiles start selected and the deselected
+  // ones are left out of the batch (and out of that class's later batches).
+  const formOf = (el) => el.closest("#label-form, #probability-gallery");
 
   function refreshCount(form) {
     if (!form) return;

@@ -1,0 +1,136 @@
+"""Rejections through REST and GraphQL: an item left out of a batch of a class is not offered again
+in that class's probability batches, queue suggestions or similarity pages, and auto-labeling the
+rest does not give it that class; an undo or an explicit label of that class clears it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.graphql.conftest import gql
+from tests.guided.conftest import API, pca_model, tag
+from tests.guided.test_next_actions import accept, of_kind, oracle, queue
+
+
+async def rejected(client: Any, dataset_id: int, **params: Any) -> list[tuple[int, int]]:
+    response = await client.get(f"{API}/datasets/{dataset_id}/rejections", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == len(body["rejections"])
+    return [(r["item_id"], r["label_id"]) for r in body["rejections"]]
+
+
+async def labels_of(client: Any, dataset_id: int) -> dict[int, list[int]]:
+    listed = (await client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 100})).json()["items"]
+    return {i["id"]: i["label_ids"] for i in listed}
+
+
+async def test_an_item_left_out_of_a_queue_batch_is_not_offered_again_nor_auto_labeled(server, dataset):
+    _ids, classes, model = await oracle(server, dataset.id)
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    label, members = batch["label_id"], batch["item_ids"]
+    assert len(members) >= 2
+    out = members[0]  # the most probable one: every later batch of the class would start with it
+    response = await accept(server, dataset.id, {"key": batch["key"], "item_ids": members[1:]})
+    assert response.status_code == 201, response.text
+    assert await rejected(server, dataset.id) == [(out, label)]
+    assert (
+        await rejected(server, dataset.id, label_id=classes[0] if label != classes[0] else classes[1]) == []
+    )
+    # a second user accepting the same suggestion whole: the usual conflict (the rejection came
+    # after the suggestion, so its members are as they were), not "not in this suggestion"
+    second = await accept(server, dataset.id, {"key": batch["key"]})
+    assert second.status_code == 409, second.text
+
+    # not in the class's next queue batch, probability preview (REST and GraphQL)
+    for suggestion in of_kind(await queue(server, dataset.id), "probability_batch"):
+        assert suggestion["label_id"] != label or out not in suggestion["item_ids"]
+    page = await server.get(
+        f"{API}/datasets/{dataset.id}/probability",
+        params={"model_id": model, "threshold": 0.0, "label_id": label, "limit": 100},
+    )
+    assert page.status_code == 200, page.text
+    assert out not in [c["item_id"] for c in page.json()["items"]]
+    listed = await gql(
+        server,
+        "query($d: Int!, $m: Int!, $l: Int) { probabilityCandidates(datasetId: $d, modelId: $m, "
+        "threshold: 0.0, labelId: $l, limit: 100) { items { itemId } } "
+        "rejections(datasetId: $d) { total rejections { itemId labelId eventId } } }",
+        {"d": dataset.id, "m": model, "l": label},
+    )
+    assert out not in [c["itemId"] for c in listed["probabilityCandidates"]["items"]]
+    assert listed["rejections"]["total"] == 1
+    assert listed["rejections"]["rejections"][0]["eventId"] == response.json()["batch_id"]
+
+    # auto-label the rest: the rejected item is not labeled with its predicted class
+    url = f"{API}/datasets/{dataset.id}/stopping-estimate"
+    estimate = (await server.get(url, params={"threshold": 0.5})).json()
+    unlabeled = [i for i, held in (await labels_of(server, dataset.id)).items() if not held]
+    assert estimate["auto_label_count"] == len(unlabeled) - 1  # all but the rejected one
+    done = await server.post(
+        f"{API}/datasets/{dataset.id}/auto-label-rest",
+        json={
+            "model_id": model,
+            "threshold": 0.5,
+            "expected_count": estimate["auto_label_count"],
+            "seen_event_id": estimate["seen_event_id"],
+        },
+    )
+    assert done.status_code == 201, done.text
+    labels = await labels_of(server, dataset.id)
+    assert labels[out] == [] and all(labels[i] for i in unlabeled if i != out)
+
+    # undo of the batch clears the rejection; redo brings it back; labeling it that class clears it
+    undo = await server.post(f"{API}/events/{response.json()['batch_id']}/undo")
+    assert undo.status_code in (200, 201), undo.text
+    assert await rejected(server, dataset.id) == []
+    redo = await server.post(f"{API}/events/{undo.json()['id']}/undo")
+    assert redo.status_code in (200, 201), redo.text
+    assert await rejected(server, dataset.id) == [(out, label)]
+    await tag(server, dataset.id, [out], label)
+    assert await rejected(server, dataset.id) == []
+
+
+async def test_the_probability_and_similarity_doors_take_the_deselected_ids(server, dataset):
+    ids, classes, model = await oracle(server, dataset.id)
+    a = classes[0]
+    url = f"{API}/datasets/{dataset.id}/probability"
+    preview = (await server.get(url, params={"model_id": model, "threshold": 0.5, "label_id": a})).json()
+    batch = [c["item_id"] for c in preview["items"]]
+    out = batch[-1]
+    body = {"model_id": model, "threshold": 0.5, "label_id": a, "expected_count": preview["count"]}
+    both = await server.post(f"{url}/apply", json={**body, "rejected_item_ids": [out, out]})
+    assert both.status_code == 201, both.text  # a repeated id is one rejection
+    assert both.json()["labeled"] == len(batch) - 1 and both.json()["event"]["parameters"]["rejected"] == 1
+    assert await rejected(server, dataset.id) == [(out, a)]
+    again = (await server.get(url, params={"model_id": model, "threshold": 0.5, "label_id": a})).json()
+    assert again["count"] == 0  # without the rejection: the deselected item again
+
+    # similarity: the page's class leaves out the items rejected for it
+    features = await pca_model(server, dataset.id)
+    query = ids[3]  # labeled a
+    params = {"model_id": features, "item_id": [query], "limit": 100}
+    plain = (await server.get(f"{API}/datasets/{dataset.id}/similar", params=params)).json()
+    assert out in [i["item_id"] for i in plain["items"]]
+    only = (await server.get(f"{API}/datasets/{dataset.id}/similar", params={**params, "label_id": a})).json()
+    assert out not in [i["item_id"] for i in only["items"]]
+    assert plain["total"] - only["total"] == 1
+
+    b = classes[1]
+    unlabeled = [i for i, held in (await labels_of(server, dataset.id)).items() if not held and i != out]
+    label = {"model_id": features, "query_item_ids": [query], "label_id": b, "shown": 3}
+    clash = await server.post(
+        f"{API}/datasets/{dataset.id}/similar/label",
+        json={**label, "item_ids": unlabeled[:1], "rejected_item_ids": unlabeled[:2]},
+    )
+    assert clash.status_code == 400 and "both kept and rejected" in clash.text
+    done = await server.post(
+        f"{API}/datasets/{dataset.id}/similar/label",
+        json={**label, "item_ids": unlabeled[:1], "rejected_item_ids": unlabeled[1:3]},
+    )
+    assert done.status_code == 201, done.text
+    assert set(await rejected(server, dataset.id, label_id=b)) == {(i, b) for i in unlabeled[1:3]}
+    skipped = (
+        await server.get(f"{API}/datasets/{dataset.id}/similar", params={**params, "label_id": b})
+    ).json()
+    assert not {i["item_id"] for i in skipped["items"]} & set(unlabeled[1:3])
+    assert (await server.get(f"{API}/datasets/999999/rejections")).status_code == 404
