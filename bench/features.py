@@ -231,6 +231,7 @@ def plain_epochs(images: np.ndarray, params: dict[str, Any], epochs: int, device
     """The minimal loop of the same method: network, views, NT-Xent, AdamW; seconds per epoch."""
     import torch
 
+    from workers.algorithms.contrastive import batch_for
     from workers.algorithms.contrastive_net import Architecture, build, nt_xent
     from workers.algorithms.contrastive_views import Views
 
@@ -238,13 +239,14 @@ def plain_epochs(images: np.ndarray, params: dict[str, Any], epochs: int, device
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["learning_rate"])
     data = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(device)
     views = Views(params, len(data))
+    size = batch_for(params, len(data))  # the job's batch for this many items
     times = []
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         views.set_epoch(epoch)
         order = torch.randperm(len(data))
-        for step, i in enumerate(range(0, len(data), params["batch_size"])):
-            rows = order[i : i + params["batch_size"]]
+        for step, i in enumerate(range(0, len(data), size)):
+            rows = order[i : i + size]
             batch = data[rows.to(device)]
             projected = model(torch.cat([views(batch, rows, 0, step), views(batch, rows, 1, step)]))
             loss = nt_xent(*projected.chunk(2), params["temperature"])
@@ -260,6 +262,7 @@ def plain_epochs(images: np.ndarray, params: dict[str, Any], epochs: int, device
 def speed(pipe: Pipeline, root: Path, args: argparse.Namespace) -> None:
     from backend.algorithms import validate_parameters
     from workers.algorithms.autoencoder import split
+    from workers.algorithms.contrastive import batch_for
 
     folder = root / "roots" / "timing" / "images"
     generate_demo(folder, args.timing_count, size=64, seed=1)
@@ -277,7 +280,7 @@ def speed(pipe: Pipeline, root: Path, args: argparse.Namespace) -> None:
         ours += [m["epoch_seconds"] for m in pipe.metrics(job.id)][1:]
     ratio = statistics.median(ours) / statistics.median(plain)
     print(f"\nepoch over {len(train_rows)} training (+{len(images) - len(train_rows)} validation) images at "
-          f"{params['image_size']} px, batch {params['batch_size']} on {device}:")  # fmt: skip
+          f"{params['image_size']} px, batch {batch_for(params, len(train_rows))} on {device}:")  # fmt: skip
     for side, times in (("job pipeline", ours), ("plain loop", plain)):
         listed = ", ".join(f"{t:.2f}" for t in times)
         print(f"  {side:<12} median {statistics.median(times):6.2f} s   (epochs {listed})")

@@ -7,8 +7,9 @@ parameter: 90-degree turns and flips, arbitrary rotation (off unless the data ar
 rotation-invariant), random resized crops, intensity scale and gamma, Poisson and Gaussian noise,
 blur. The network (``workers/algorithms/contrastive_net.py``): a 3x3 stem of B channels, then d
 levels of a 3x3 stride-2 convolution with batch norm, doubling the channels; global
-average pooling gives vectors of length B * 2^d whatever the working size. Plain data here: the
-web process validates without importing torch.
+average pooling gives vectors of length B * 2^d whatever the working size, or (``pooling``: grid,
+the default where orientation is not augmented away) the means over the four quarters, 4 x B * 2^d.
+Plain data here: the web process validates without importing torch.
 """
 
 from __future__ import annotations
@@ -61,6 +62,17 @@ SCHEMA = with_intensity(
                 "maximum": 4096,
                 "x-architecture": True,
             },
+            "pooling": {
+                "type": "string",
+                "title": "Vector pooling",
+                "enum": ["auto", "global", "grid"],
+                "description": "How the encoder's last feature map becomes the stored vector. global: "
+                "each channel's mean over the image (B * 2^d values), blind to where a feature sits; "
+                "grid: its means over the four quarters (4 x B * 2^d), which keeps the layout, for "
+                "data whose orientation matters (digits, text); auto: grid when neither turns and "
+                "flips nor rotation are augmented, else global. Training is the same either way.",
+                "default": "auto",
+            },
             "temperature": {
                 "type": "number",
                 "title": "Temperature",
@@ -93,6 +105,16 @@ SCHEMA = with_intensity(
                 "default": 256,
                 "minimum": 2,
                 "maximum": 8192,
+            },
+            "min_steps_per_epoch": {
+                "type": "integer",
+                "title": "Fewest steps per epoch",
+                "description": "A set of fewer than this many batches trains in smaller batches (down to "
+                "32 images) so that each epoch takes this many steps: SimCLR learns from steps, and a "
+                "few hundred items in batches of 256 give it two an epoch; 0: the batch size as set.",
+                "default": 8,
+                "minimum": 0,
+                "maximum": 1000,
             },
             "validation_fraction": {
                 "type": "number",
@@ -215,8 +237,16 @@ INFER_SCHEMA = {
 }
 
 
+def grid_pooling(params: Params) -> bool:
+    """Whether the vectors keep the 2x2 layout: asked for, or (auto) orientation is not augmented away."""
+    pooling = params.get("pooling", "auto")
+    if pooling == "auto":
+        return not (params.get("augment_flips", True) or params.get("augment_rotation", False))
+    return bool(pooling == "grid")
+
+
 def vector_length(params: Params) -> int:
-    return params["base_channels"] * 2 ** params["depth"]
+    return params["base_channels"] * 2 ** params["depth"] * (4 if grid_pooling(params) else 1)
 
 
 def parameter_count(params: Params) -> int:

@@ -76,3 +76,48 @@ def test_views_are_seeded_per_item_and_keep_what_they_must():
     turned = turns(images, rows, 0, 0)
     for i in range(6):
         assert np.allclose(np.sort(turned[i].numpy().ravel()), np.sort(images[i].numpy().ravel()), atol=1e-5)
+
+
+@pytest.mark.ml
+def test_a_small_set_trains_in_smaller_batches_so_an_epoch_has_enough_steps():
+    from workers.algorithms.contrastive import batch_for
+
+    params = validate_parameters("contrastive", {})
+    assert params["batch_size"] == 256 and params["min_steps_per_epoch"] == 8
+    assert batch_for(params, 4500) == 256  # a large set: the batch as set
+    assert batch_for(params, 540) == 68  # 8 steps of ceil(540 / 8)
+    assert batch_for(params, 100) == 32  # never below 32 images...
+    assert batch_for(params, 20) == 20  # ...nor more than the set: one batch
+    assert batch_for({**params, "batch_size": 16}, 540) == 16  # never above what was asked
+    assert batch_for({**params, "min_steps_per_epoch": 0}, 540) == 256  # 0: the batch as set
+
+
+def test_vectors_keep_the_layout_only_where_orientation_is_not_augmented_away():
+    from backend.algorithms.contrastive import grid_pooling, vector_length
+
+    default = validate_parameters("contrastive", {})
+    assert default["pooling"] == "auto" and not grid_pooling(default) and vector_length(default) == 128
+    upright = validate_parameters("contrastive", {"augment_flips": False})  # digits, text
+    assert grid_pooling(upright) and vector_length(upright) == 4 * 128
+    turning = validate_parameters("contrastive", {"augment_flips": False, "augment_rotation": True})
+    assert not grid_pooling(turning)
+    assert grid_pooling({**default, "pooling": "grid"})
+    assert not grid_pooling({**upright, "pooling": "global"})
+    with pytest.raises(Invalid):
+        validate_parameters("contrastive", {"pooling": "max"})
+
+
+@pytest.mark.ml
+def test_grid_vectors_are_the_quarters_means_of_the_feature_map():
+    import torch
+
+    from workers.algorithms.contrastive_net import Architecture, build
+
+    net = build(Architecture(image_size=16, base_channels=4, depth=2, projection_size=8), 0).eval()
+    images = torch.from_numpy(np.random.default_rng(0).random((3, 1, 16, 16), dtype=np.float32))
+    with torch.no_grad():
+        pooled, grid = net.vectors(images, grid=False), net.vectors(images, grid=True)
+    assert pooled.shape == (3, 16) and grid.shape == (3, 64)
+    torch.testing.assert_close(pooled, net.encode(images))
+    # the four quarters' means average to the global mean: the grid adds where, loses nothing
+    torch.testing.assert_close(grid.view(3, 16, 4).mean(dim=2), pooled)

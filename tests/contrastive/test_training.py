@@ -109,3 +109,21 @@ async def test_intensity_option_appends_standardised_descriptors(jobs_client, de
     assert np.isfinite(block).all()
     assert np.sum(block.var(axis=0)) == pytest.approx(np.sum(base.astype(np.float64).var(axis=0)), rel=1e-3)
     assert "intensity.json" in job["outputs"]
+
+
+async def test_upright_data_get_vectors_of_the_four_quarters(jobs_client, demo):
+    """Flips and rotation off (orientation matters): the vectors pool each quarter, 4x as long; the
+    weights train the same way, so the globally pooled vectors are the quarters' means."""
+    grid = await train(jobs_client, demo.id, **TINY, augment_flips=False)
+    pooled = await train(jobs_client, demo.id, **TINY, augment_flips=False, pooling="global")
+    quarters, ids, _ = await infer(jobs_client, grid["model_id"])
+    means, same_ids, _ = await infer(jobs_client, pooled["model_id"])
+    assert quarters.shape == (48, 4 * 4 * 2**2) and means.shape == (48, 4 * 2**2)
+    assert ids.tolist() == same_ids.tolist()
+    # the stored vectors are centred on the training mean of their own kind: compare the deviations
+    np.testing.assert_allclose(
+        quarters.reshape(48, -1, 4).mean(axis=2) - quarters.reshape(48, -1, 4).mean(axis=(0, 2)),
+        means - means.mean(axis=0),
+        rtol=1e-3,
+        atol=1e-4,
+    )

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from backend.algorithms.contrastive import grid_pooling
 from workers.algorithms.autoencoder import (
     BEST,
     LAST,
@@ -45,6 +46,17 @@ from workers.intensity import append_intensity
 
 FEATURE_MEAN = "feature_mean.npy"
 MEAN_ROWS = 20_000
+SMALLEST_BATCH = 32
+
+
+def batch_for(params: dict[str, Any], count: int) -> int:
+    """Images per step for ``count`` training items: the batch size, lowered on a small set so an
+    epoch takes ``min_steps_per_epoch`` steps (never below 32 images nor below what was asked),
+    and never more than the set."""
+    size = params["batch_size"]
+    if steps := params.get("min_steps_per_epoch", 0):
+        size = min(size, max(SMALLEST_BATCH, math.ceil(count / steps)))
+    return max(1, min(size, count))
 
 
 class BatchRows(Dataset):
@@ -69,8 +81,9 @@ def _as_is(batch: Any) -> Any:
 class Trainer:
     """The network on its device; a step, the validation pass and the mean vector, under autocast on CUDA."""
 
-    def __init__(self, model: ContrastiveNet, device: str, temperature: float) -> None:
+    def __init__(self, model: ContrastiveNet, device: str, temperature: float, grid: bool = False) -> None:
         self.device = torch.device(device)
+        self.grid = grid  # the stored vectors pool quarters of the last feature map
         self.cuda = self.device.type == "cuda"
         self.model = model.to(self.device)
         self.temperature = temperature
@@ -127,11 +140,15 @@ class Trainer:
         self.model.eval()
         batch = torch.as_tensor(np.asarray(images, np.float32)).unsqueeze(1).to(self.device)
         with self.autocast():
-            vectors = self.model.encode(batch)
+            vectors = self.model.vectors(batch, self.grid)
         return vectors.float().cpu().numpy()
 
+    @property
+    def vector_length(self) -> int:
+        return self.model.arch.vector_length * (4 if self.grid else 1)
+
     def mean_vector(self, images: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
-        total = np.zeros(self.model.arch.vector_length, np.float64)
+        total = np.zeros(self.vector_length, np.float64)
         for start in range(0, len(rows), batch_size):
             total += self.encode(images[rows[start : start + batch_size]]).sum(axis=0)
         return (total / max(1, len(rows))).astype(np.float32)
@@ -176,8 +193,8 @@ def fit(
     """Epochs of seeded batches of two views each; losses per epoch, checkpoints, early stopping."""
     p = ctx.params
     epochs, patience = p["epochs"], p["early_stopping_patience"]
-    batch_size = min(p["batch_size"], len(train_rows))
-    trainer = Trainer(model, ctx.device, p["temperature"])
+    batch_size = batch_for(p, len(train_rows))
+    trainer = Trainer(model, ctx.device, p["temperature"], grid_pooling(p))
     optimizer = torch.optim.AdamW(
         trainer.model.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"]
     )
@@ -259,7 +276,7 @@ def fit(
                 "parameters": p,
                 "architecture": arch.as_dict(),
                 "input_shape": [arch.image_size, arch.image_size],
-                "vector_length": arch.vector_length,
+                "vector_length": trainer.vector_length,
             }
         )
     )
@@ -289,7 +306,7 @@ def load_model(model_dir: Path, params: dict[str, Any]) -> ContrastiveNet:
 def infer(ctx: JobContext) -> None:
     assert ctx.model_dir is not None
     p = ctx.params
-    trainer = Trainer(load_model(ctx.model_dir, p), ctx.device, p["temperature"])
+    trainer = Trainer(load_model(ctx.model_dir, p), ctx.device, p["temperature"], grid_pooling(p))
     arch = trainer.model.arch
     centre = np.load(ctx.model_dir / FEATURE_MEAN) if (ctx.model_dir / FEATURE_MEAN).exists() else 0.0
     transform = transform_from(p)
@@ -297,7 +314,7 @@ def infer(ctx: JobContext) -> None:
     step = ctx.options.get("batch_size", 256)
     partial = ctx.artifact_dir / "vectors.partial.npy"
     vectors = np.lib.format.open_memmap(
-        partial, mode="w+", dtype=np.float32, shape=(len(refs), arch.vector_length)
+        partial, mode="w+", dtype=np.float32, shape=(len(refs), trainer.vector_length)
     )
     ids = np.zeros(len(refs), np.int64)
     filled = 0
@@ -316,4 +333,4 @@ def infer(ctx: JobContext) -> None:
     ctx.write_vectors(ids[:filled], kept)
     append_intensity(ctx)
     ctx.summary["items"] = filled
-    ctx.log(f"encoded {filled} of {len(refs)} items into vectors of {arch.vector_length}")
+    ctx.log(f"encoded {filled} of {len(refs)} items into vectors of {trainer.vector_length}")
