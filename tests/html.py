@@ -18,8 +18,9 @@ __all__ = [
     "attr",
     "by_id",
     "classes",
-    "has_class",
     "csrf_field",
+    "fragment",
+    "has_class",
     "hx_csrf_token",
     "maybe_one",
     "one",
@@ -33,6 +34,16 @@ def parse(html: str) -> HtmlElement:
     """The page (or HTMX fragment) as an element tree."""
     assert html.strip(), "the response has no HTML"
     return lxml.html.document_fromstring(html)
+
+
+def fragment(html: str) -> list[HtmlElement]:
+    """An HTMX answer's top-level elements, in order; a whole page (doctype, <html>) or text before
+    the first element is a failure."""
+    start = html.lstrip()[:15].lower()
+    assert not start.startswith(("<!doctype", "<html")), "a whole page where a fragment was expected"
+    elements = lxml.html.fragments_fromstring(html, no_leading_text=True)
+    assert all(isinstance(e, HtmlElement) for e in elements)
+    return elements
 
 
 def all_of(doc: HtmlElement, xpath: str) -> list[HtmlElement]:
@@ -114,4 +125,4 @@ def _literal(value: str) -> str:
     if '"' not in value:
         return f'"{value}"'
     parts = value.split("'")
-    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in parts) + ")"
+    return "concat(" + ', "\'", '.join(f"'{p}'" for p in parts) + ")"

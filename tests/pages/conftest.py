@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
 from tests.factories import image_folder
-
-CSRF = re.compile(r'"x-csrftoken": "([0-9a-f]+)"')
+from tests.html import hx_csrf_token
 
 
 async def csrf_headers(client: AsyncTestClient, page: str = "/datasets") -> dict[str, str]:
     """What HTMX sends: the token from <body hx-headers> (the cookie comes along in the client)."""
     response = await client.get(page)
     assert response.status_code == 200, response.text
-    match = CSRF.search(response.text)
-    assert match, "base.html must put the CSRF token in hx-headers"
-    return {"x-csrftoken": match.group(1), "hx-request": "true"}
+    return {"x-csrftoken": hx_csrf_token(response.text), "hx-request": "true"}
 
 
 async def make_dataset(
