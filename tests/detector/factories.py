@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.html import by_id, one, parse, text_of
+
 SHAPE = (128, 160)  # (height, width): not square, so swapped axes would show
 PIXEL = 172e-6  # a Pilatus pixel, metres
 DISTANCE = 0.12
@@ -45,3 +47,11 @@ def gap_mask(shape: tuple[int, int] = SHAPE) -> np.ndarray:
     mask[60:64, :] = 1
     mask[:10, :10] = 1
     return mask
+
+
+def q_peak(html: str) -> float:
+    """Where the item page's I(q) plot (``#plot-q``) says the intensity is highest, in nm⁻¹."""
+    caption = text_of(one(by_id(parse(html), "plot-q"), ".//figcaption"))
+    _, found, rest = caption.partition("highest at q = ")
+    assert found, caption
+    return float(rest.split()[0])
