@@ -14,6 +14,7 @@ from backend.guided import stopping
 from backend.labels.events import TagRequest, record_event
 from tests.guided.conftest import API, add_class, item_ids, run_job, tag
 from tests.guided.trust_classifiers import oracle_probabilities
+from tests.html import by_id, parse
 
 
 def test_calibration_reweights_held_out_accuracy_to_the_unlabeled_confidence_mix():
@@ -188,10 +189,14 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
     model = await trained(server, dataset.id, "test-oracle")
     url = f"/datasets/{dataset.id}/probability"
     page = (await server.get(url, params={"model_id": model, "label": "all", "threshold": 0.55})).text
-    assert 'id="stopping-estimate"' in page and 'id="stopping-unlabeled">18<' in page
+    doc = parse(page)
     assert (
-        f'id="stopping-accuracy">{stopping.wilson_lower(12, 12):.1%}<' in page
-        and 'id="auto-label-rest-form"' in page
+        by_id(doc, "stopping-estimate") is not None
+        and by_id(doc, "stopping-unlabeled").text_content() == "18"
+    )
+    accuracy = by_id(doc, "stopping-accuracy").text_content()
+    assert (
+        accuracy == f"{stopping.wilson_lower(12, 12):.1%}" and by_id(doc, "auto-label-rest-form") is not None
     )
     assert "hx-confirm=" in page and 'name="seen_event_id"' in page
     estimate = (
