@@ -11,6 +11,7 @@ import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifi
 from backend.jobs import fresh
 from backend.labels.events import TagRequest, record_event
 from backend.storage.job_tables import Job, JobLog
+from tests.html import attr, by_id, one, parse, text_of
 from tests.jobs.conftest import wait_for, wait_until
 
 API = "/api/v1"
@@ -235,11 +236,16 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
         jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
     )
     model_id = trained["model_id"]
-    job_page = (await jobs_client.get(f"/jobs/{trained['id']}")).text
-    assert 'id="next-step"' in job_page and 'data-action="infer"' in job_page
-    assert f'action="/models/{model_id}/next"' in job_page and ">Run inference</button>" in job_page
-    model_page = (await jobs_client.get(f"/models/{model_id}")).text
-    assert 'id="next-step-button"' in model_page and ">Run inference</button>" in model_page
+    job_page = parse((await jobs_client.get(f"/jobs/{trained['id']}")).text)
+    step = by_id(job_page, "next-step")
+    assert attr(step, "data-action") == "infer"
+    assert attr(one(step, ".//form"), "action") == f"/models/{model_id}/next"
+    assert (one(step, ".//button").text_content(), one(step, ".//button").get("id")) == (
+        "Run inference",
+        "next-step-button",
+    )
+    button = by_id(parse((await jobs_client.get(f"/models/{model_id}")).text), "next-step-button")
+    assert (button.tag, button.text_content()) == ("button", "Run inference")
 
     headers = await csrf_headers(jobs_client, f"/models/{model_id}")
     form = {"expected": "infer", "_csrf_token": headers["x-csrftoken"]}
@@ -247,13 +253,16 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     assert clicked.status_code == 303, clicked.text
     infer_id = int(clicked.headers["location"].rsplit("/", 1)[1])
     assert (await wait_for(jobs_client, infer_id))["kind"] == "infer"
-    model_page = (await jobs_client.get(f"/models/{model_id}")).text
-    assert 'data-action="build-index"' in model_page and "Build the similarity index" in model_page
+    model_page = parse((await jobs_client.get(f"/models/{model_id}")).text)
+    step = by_id(model_page, "next-step")
+    assert attr(step, "data-action") == "build-index" and "Build the similarity index" in text_of(step)
     stale = await jobs_client.post(f"/models/{model_id}/next", data=form, follow_redirects=False)
     assert stale.status_code == 409 and "Build the similarity index" in stale.text
 
     headers = await csrf_headers(jobs_client)
-    assert f'id="keep-fresh-{image_dataset.id}"' in (await jobs_client.get("/datasets")).text
+    assert (
+        by_id(parse((await jobs_client.get("/datasets")).text), f"keep-fresh-{image_dataset.id}") is not None
+    )
     switched = await jobs_client.post(
         f"/datasets/{image_dataset.id}/keep-fresh",
         data={"keep_models_fresh": "1", "growth_percent": "25"},
@@ -267,9 +276,14 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     await wait_for(jobs_client, infer2.json()["id"])
     index = await follow_up(jobs_client, infer2.json()["id"], image_dataset.id)
     await wait_for(jobs_client, index["id"])
-    index_page = (await jobs_client.get(f"/jobs/{index['id']}")).text
-    assert 'id="caused-by"' in index_page and f"job #{infer2.json()['id']}" in index_page
-    assert 'data-action="similarity"' in index_page and ">Open similarity</a>" in index_page
+    index_page = parse((await jobs_client.get(f"/jobs/{index['id']}")).text)
+    assert f"job #{infer2.json()['id']}" in text_of(by_id(index_page, "caused-by"))
+    step = by_id(index_page, "next-step")
+    link = by_id(step, "next-step-button")
+    assert attr(step, "data-action") == "similarity" and (link.tag, link.text_content()) == (
+        "a",
+        "Open similarity",
+    )
 
 
 async def test_a_retrain_that_cannot_be_submitted_is_skipped_and_the_next_model_still_checked(
