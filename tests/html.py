@@ -25,6 +25,7 @@ __all__ = [
     "maybe_one",
     "one",
     "parse",
+    "selected",
     "table_rows",
     "text_of",
 ]
@@ -92,6 +93,11 @@ def attr(element: HtmlElement, name: str) -> str:
 def text_of(element: HtmlElement) -> str:
     """The element's text with its descendants', whitespace collapsed."""
     return " ".join(element.text_content().split())
+
+
+def selected(doc: HtmlElement, value: object) -> bool:
+    """Whether an ``<option>`` with this value is the selected one (of any ``<select>`` on the page)."""
+    return bool(all_of(doc, f"//option[@value={_literal(str(value))}][@selected]"))
 
 
 def table_rows(table: HtmlElement) -> dict[str, str]:

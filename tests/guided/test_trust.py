@@ -110,7 +110,7 @@ async def test_a_one_class_classifier_is_unfit_never_default_and_refused_without
     assert options[str(measured_not)].get("selected") is not None
     assert options[str(unfit)].get("selected") is None and text_of(options[str(unfit)]).endswith("unfit")
     chosen = (await server.get(f"/datasets/{dataset.id}/probability", params={"model_id": unfit})).text
-    assert "Unfit model:" in chosen and 'id="override-unfit"' in chosen
+    assert "Unfit model:" in chosen and by_id(parse(chosen), "override-unfit") is not None
 
     before = len(await events(server, dataset.id))
     body = {"model_id": unfit, "threshold": 0.5, "label_id": a}
@@ -122,7 +122,9 @@ async def test_a_one_class_classifier_is_unfit_never_default_and_refused_without
     headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
     form = {"model_id": str(unfit), "label": str(a), "threshold": "0.5"}
     shown = await server.post(f"/datasets/{dataset.id}/probability/apply", data=form, headers=headers)
-    assert shown.status_code == 200 and 'id="refused"' in shown.text and "unfit" in shown.text
+    assert (
+        shown.status_code == 200 and "unfit" in shown.text and by_id(parse(shown.text), "refused") is not None
+    )
     assert len(await events(server, dataset.id)) == before  # nothing labeled by any door
 
     done = (await gql(server, APPLY, {**variables, "override": True}))["applyProbability"]
@@ -169,7 +171,7 @@ async def test_the_preview_estimates_precision_and_a_big_batch_needs_the_confirm
             f"/datasets/{dataset.id}/probability", params={**params, "label": a, "confirm_over": 3}
         )
     ).text
-    assert 'id="confirm-batch"' in page and "estimated precision 75%" in page
+    assert by_id(parse(page), "confirm-batch") is not None and "estimated precision 75%" in page
     assert f"about {round(len(batch) * 0.25)} wrong" in page
 
     done = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch)})
@@ -232,7 +234,8 @@ async def test_suspected_wrong_labels_are_listed_first_and_a_review_is_an_event(
     assert [s["itemId"] for s in graph["suspects"]] == [s["item_id"] for s in page["suspects"]]
 
     review_page = (await server.get(f"/datasets/{dataset.id}/review", params={"model_id": model})).text
-    assert f'id="suspect-{ids[3]}"' in review_page and 'data-review="keep"' in review_page
+    suspect = by_id(parse(review_page), f"suspect-{ids[3]}")
+    assert all_of(suspect, ".//button[@data-review='keep']")
     kept = await server.post(
         f"{API}/datasets/{dataset.id}/review", json={"item_id": ids[3], "action": "keep", "model_id": model}
     )
