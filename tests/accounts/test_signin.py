@@ -11,8 +11,8 @@ from backend.accounts.passwords import hash_password, verify_password
 from backend.accounts.ratelimit import FailureLimiter
 from backend.api.access import SESSION_COOKIE
 from backend.storage.account_tables import ApiToken, SignInSession, UserAccount
-from tests.accounts.conftest import PASSWORD, csrf_headers
-from tests.api.conftest import add_class, create_dataset, item_ids
+from tests.helpers.accounts import PASSWORD, csrf_headers
+from tests.helpers.rest import add_class, create_dataset, item_ids
 from tests.html import by_id, parse
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts import service
 from backend.api.security_headers import SECURITY_HEADERS
 from backend.settings import Settings
-from tests.api.conftest import API, ClientFactory, create_dataset
+from tests.helpers.rest import API, ClientFactory, create_dataset
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "frontend_templates"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.datasets.refs import item_refs
-from tests.azimuthal.conftest import job_output, run_job
+from tests.helpers.azimuthal import job_output, run_job
 from tests.html import all_of, attr, one, parse
 from workers.scattering import Geometry
 

@@ -12,7 +12,7 @@ import pytest
 
 from backend.settings import Settings
 from tests.factories import image_folder
-from tests.guided.conftest import API
+from tests.helpers.guided import API
 from tests.live import live_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import labels_of, tag
-from tests.guided.conftest import API, add_class, pca_model, run_job
+from tests.helpers.guided import API, add_class, pca_model, run_job
 
 
 async def _box_over_everything(tab) -> None:

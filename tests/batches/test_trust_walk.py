@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import labels_of, tag
-from tests.guided.conftest import API, add_class, run_job
+from tests.helpers.guided import API, add_class, run_job
 
 
 async def _oracle(live, labeled: int, wrong: tuple[int, ...] = ()) -> tuple[int, list[int]]:

@@ -12,8 +12,8 @@ from fabio.cbfimage import CbfImage
 from fabio.edfimage import EdfImage
 from PIL import Image
 
-from tests.api.conftest import API
 from tests.detector.factories import RING_Q, gap_mask, q_peak, ring_pattern, write_poni
+from tests.helpers.rest import API
 
 PILATUS = "# Detector: PILATUS 300K\r\n# 2024-03-05T14:07:11.250\r\n# Exposure_time 0.0950000 s\r\n"
 

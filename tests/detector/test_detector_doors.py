@@ -11,9 +11,9 @@ import pytest
 import tifffile
 from PIL import Image
 
-from tests.api.conftest import API, assert_error, snapshot
 from tests.detector.factories import RING_Q, gap_mask, q_peak, ring_pattern, write_poni
-from tests.graphql.conftest import gql, gql_error
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.rest import API, assert_error, snapshot
 from tests.html import all_of, by_id, parse
 
 
@@ -258,7 +258,7 @@ async def test_files_of_another_dataset_s_source_cannot_be_set_through_this_one(
 
 
 async def test_the_datasets_page_sets_the_display_and_the_detector_files(client, folder):
-    from tests.pages.conftest import csrf_headers
+    from tests.helpers.pages import csrf_headers
 
     dataset, source_id, item_id = await _rings(client, folder)
     calib = _calibration(folder)

@@ -14,11 +14,11 @@ import pytest
 import tifffile
 
 from backend.datasets.service import create_dataset
-from tests.azimuthal.conftest import run_job
-from tests.feature_report.conftest import features_of
+from tests.helpers.azimuthal import run_job
+from tests.helpers.feature_report import features_of
+from tests.helpers.jobs import wait_for
+from tests.helpers.pages import csrf_headers
 from tests.html import by_id, parse, selected
-from tests.jobs.conftest import wait_for
-from tests.pages.conftest import csrf_headers
 
 pytestmark = pytest.mark.ml
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.azimuthal.conftest import run_job
+from tests.helpers.azimuthal import run_job
+from tests.helpers.jobs import wait_for
 from tests.html import parse, selected
-from tests.jobs.conftest import wait_for
 
 pytestmark = pytest.mark.ml
 
@@ -81,8 +81,8 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
 async def test_the_report_is_refused_without_labels_of_two_classes(
     jobs_client, session, job_settings, folder
 ):
-    from tests.classifier.conftest import demo_dataset, label
-    from tests.feature_report.conftest import features_of
+    from tests.helpers.classifier import demo_dataset, label
+    from tests.helpers.feature_report import features_of
 
     demo = await demo_dataset(
         session, job_settings, folder, count=12, size=32, class_names=("rings", "peaks")

@@ -17,10 +17,10 @@ import tests.guided.trust_classifiers
 import tests.jobs.sleeper  # noqa: F401  (registers a test algorithm that fails when told)
 from backend.cli import main
 from backend.settings import Settings, get_settings
-from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, feature_dir, item_ids, run_job, tag
-from tests.jobs.conftest import wait_for
-from tests.jobs.test_cli_jobs import env_of
+from tests.helpers.cli import env_of
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.guided import API, add_class, feature_dir, item_ids, run_job, tag
+from tests.helpers.jobs import wait_for
 
 
 async def queue(client: Any, dataset_id: int, limit: int = 20) -> dict[str, Any]:

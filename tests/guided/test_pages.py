@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.guided.conftest import API, add_class, classifier_model, item_ids, pca_model, tag
 from tests.guided.fixed_classifier import expected_probabilities
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, tag
+from tests.helpers.pages import csrf_headers
 from tests.html import all_of, attr, by_id, fragment, has_class, parse, text_of
-from tests.pages.conftest import csrf_headers
 
 
 def tile_ids(html: str, *, selected: bool = False) -> list[int]:

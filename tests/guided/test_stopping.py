@@ -12,8 +12,8 @@ from click.testing import CliRunner
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from backend.guided import stopping
 from backend.labels.events import TagRequest, record_event
-from tests.guided.conftest import API, add_class, item_ids, run_job, tag
 from tests.guided.trust_classifiers import oracle_probabilities
+from tests.helpers.guided import API, add_class, item_ids, run_job, tag
 from tests.html import all_of, by_id, one, parse
 
 
@@ -132,7 +132,7 @@ AUTO = """mutation($d: Int!, $m: Int!, $t: Float!, $n: Int, $s: Int) {
 
 
 async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset):
-    from tests.graphql.conftest import gql, gql_error
+    from tests.helpers.graphql import gql, gql_error
 
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
@@ -152,8 +152,7 @@ async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset)
 async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
     server, dataset, guided_settings
 ):
-    from tests.guided.test_cli import invoke
-    from tests.jobs.test_cli_jobs import env_of
+    from tests.helpers.cli import env_of, invoke
 
     cli = CliRunner(env=env_of(guided_settings, LABELWISE_ALGORITHM_MODULES="tests.guided.trust_classifiers"))
     ids = await item_ids(server, dataset.id)
@@ -180,7 +179,7 @@ async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
 
 
 async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest(server, dataset):
-    from tests.pages.conftest import csrf_headers
+    from tests.helpers.pages import csrf_headers
 
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]

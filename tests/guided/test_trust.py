@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, classifier_model, item_ids, run_job, tag
 from tests.guided.trust_classifiers import oracle_probabilities
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, run_job, tag
+from tests.helpers.jobs import make_dataset
+from tests.helpers.pages import csrf_headers
 from tests.html import HtmlElement, all_of, attr, by_id, has_class, maybe_one, parse, text_of
 from tests.html import classes as css_classes
-from tests.jobs.conftest import make_dataset
-from tests.pages.conftest import csrf_headers
 
 
 def guided_tiles(doc: HtmlElement) -> list[HtmlElement]:

@@ -11,34 +11,8 @@ import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifi
 from backend.jobs import fresh
 from backend.labels.events import TagRequest, record_event
 from backend.storage.job_tables import Job, JobLog
+from tests.helpers.jobs import API, FAST, follow_up, switch, train, wait_for, wait_until
 from tests.html import attr, by_id, one, parse, text_of
-from tests.jobs.conftest import wait_for, wait_until
-
-API = "/api/v1"
-FAST = {"steps": 1, "step_seconds": 0}
-
-
-async def switch(client: Any, dataset_id: int, on: bool, **extra: Any) -> dict[str, Any]:
-    response = await client.put(
-        f"{API}/datasets/{dataset_id}/keep-fresh", json={"keep_models_fresh": on, **extra}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def train(client: Any, dataset_id: int, algorithm: str, parameters: dict | None = None) -> dict:
-    body = {"dataset_id": dataset_id, "algorithm": algorithm, "parameters": parameters or {}}
-    response = await client.post(f"{API}/jobs", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def follow_up(client: Any, job_id: int, dataset_id: int, timeout: float = 30) -> dict[str, Any]:
-    async def found() -> dict | None:
-        jobs = (await client.get(f"{API}/jobs", params={"dataset_id": dataset_id})).json()["jobs"]
-        return next((j for j in jobs if j["caused_by_job_id"] == job_id), None)
-
-    return await wait_until(found, timeout, f"the follow-up of job {job_id}")
 
 
 async def log_of(client: Any, job_id: int) -> str:
@@ -114,7 +88,7 @@ async def test_with_the_switch_off_nothing_follows(jobs_client, image_dataset, s
 
 
 async def test_the_switch_refuses_bad_growth_and_unknown_datasets(client, session, folder, settings):
-    from tests.jobs.conftest import make_dataset
+    from tests.helpers.jobs import make_dataset
 
     dataset = await make_dataset(session, settings, folder, count=3)
     bad = await client.put(f"{API}/datasets/{dataset.id}/keep-fresh", json={"growth": 0})
@@ -196,7 +170,7 @@ RUN = "mutation($m: Int!, $e: String!) { runNextStep(modelId: $m, expected: $e) 
 
 
 async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_dataset):
-    from tests.graphql.conftest import gql, gql_error
+    from tests.helpers.graphql import gql, gql_error
 
     on = (await gql(jobs_client, SET, {"d": image_dataset.id, "on": True, "g": 0.5}))["setKeepFresh"]
     assert on["keepModelsFresh"] is True and on["growth"] == 0.5 and on["since"]
@@ -230,7 +204,7 @@ async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_d
 async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_page_has_the_switch(
     jobs_client, image_dataset
 ):
-    from tests.pages.conftest import csrf_headers
+    from tests.helpers.pages import csrf_headers
 
     trained = await wait_for(
         jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
@@ -292,7 +266,7 @@ async def test_a_retrain_that_cannot_be_submitted_is_skipped_and_the_next_model_
     import tests.guided.trust_classifiers  # noqa: F401  (registers test-oracle)
     from backend.labels.classes import create_class
     from backend.storage.job_tables import Model
-    from tests.jobs.conftest import make_dataset
+    from tests.helpers.jobs import make_dataset
 
     dataset = await make_dataset(session, settings, folder, count=8)
     only = await create_class(session, dataset.id, "only")

@@ -9,6 +9,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from backend.storage.job_tables import Job, Model
+from tests.helpers.jobs import wait_for
 from tests.html import (
     all_of,
     attr,
@@ -23,7 +24,6 @@ from tests.html import (
     table_rows,
     text_of,
 )
-from tests.jobs.conftest import wait_for
 
 PCA_FORM = {
     "algorithm": "pca",

@@ -7,8 +7,8 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 
+from tests.helpers.pages import csrf_headers, make_dataset
 from tests.html import HtmlElement, all_of, attr, by_id, classes, fragment, has_class, parse, text_of
-from tests.pages.conftest import csrf_headers, make_dataset
 
 API = "/api/v1"
 

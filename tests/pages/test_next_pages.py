@@ -4,8 +4,8 @@ suggestion is labeled from its tile, and the label page carries the panel."""
 
 from __future__ import annotations
 
+from tests.helpers.pages import csrf_headers, make_dataset
 from tests.html import all_of, by_id, classes, parse, text_of
-from tests.pages.conftest import csrf_headers, make_dataset
 
 API = "/api/v1"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.tiled import API_KEY
 from tests.html import all_of, attr, csrf_field, parse
-from tests.tiled.conftest import API_KEY
 
 pytestmark = pytest.mark.tiled
 HX = {"HX-Request": "true"}

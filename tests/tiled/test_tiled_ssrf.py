@@ -12,10 +12,10 @@ import pytest
 
 from backend.errors import Forbidden
 from backend.sources.tiled import TiledSource, check_tiled_host, parse_tiled_uri
-from tests.accounts.conftest import accounts, csrf_headers  # noqa: F401  (fixture used here)
-from tests.api.conftest import API, assert_error, client_with  # noqa: F401  (fixture used here)
+from tests.helpers.accounts import accounts, csrf_headers  # noqa: F401  (fixture used here)
+from tests.helpers.rest import API, assert_error, client_with  # noqa: F401  (fixture used here)
+from tests.helpers.tiled import API_KEY
 from tests.html import all_of, by_id, parse
-from tests.tiled.conftest import API_KEY
 from tests.tiled.misbehaving import INTERNAL, MisbehavingTiled
 
 pytestmark = pytest.mark.tiled
