@@ -7,7 +7,6 @@ fresh database made for this run and dropped after it. The default is a SQLite f
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,14 +20,8 @@ import backend.storage.all_tables  # noqa: F401
 from backend.settings import Settings
 from backend.storage import migrate
 from backend.storage.database import Database
-
-PG_ADMIN_URL = os.environ.get(
-    "LABELWISE_TEST_PG_ADMIN", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _backend() -> str:
-    return os.environ.get("LABELWISE_TEST_DATABASE", "sqlite")
+from tests.helpers.cli import run_cli  # noqa: F401  (fixture: the `labelwise` command in process)
+from tests.helpers.database import PG_ADMIN_URL, _backend
 
 
 async def _pg_admin(sql: str) -> None:

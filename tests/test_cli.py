@@ -8,26 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from backend import cli
-from backend.settings import get_settings
 from tests.factories import image_folder
-
-
-@pytest.fixture
-def run_cli(monkeypatch, settings, database, data_root):
-    monkeypatch.setenv("LABELWISE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("LABELWISE_DATABASE_URL", settings.database)
-    monkeypatch.setenv("LABELWISE_DATA_ROOTS", str(data_root))
-    monkeypatch.setenv("LABELWISE_TAGGER", "cli-user")
-    monkeypatch.setenv("LABELWISE_TILED_HOSTS", settings.tiled_hosts)
-    get_settings.cache_clear()
-
-    def run(*args: str, ok: bool = True):
-        result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-        assert (result.exit_code == 0) == ok, result.output
-        return result
-
-    yield run
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -11,22 +11,13 @@ import hdf5plugin
 import numpy as np
 import pytest
 from fabio.cbfimage import CbfImage
-from fabio.edfimage import EdfImage
 
 from backend.datasets import service
 from backend.datasets.items import list_items
 from backend.errors import Unreadable
 from backend.images import decode
 from backend.sources.folder import FolderSource
-
-FRAME = (np.arange(48 * 64, dtype=np.int32).reshape(48, 64) * 7) % 1000
-
-
-def write_edf(path: Path, frames: list[np.ndarray], headers: list[dict[str, str]]) -> None:
-    image = EdfImage(data=frames[0], header=headers[0])
-    for data, header in zip(frames[1:], headers[1:], strict=True):
-        image.append_frame(data=data, header=header)
-    image.write(str(path))
+from tests.detector.factories import FRAME, write_edf
 
 
 def write_cbf(path: Path, data: np.ndarray, contents: str) -> None:

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from backend.accounts import service
 from backend.api.access import SESSION_COOKIE
-from tests.accounts.conftest import PASSWORD, csrf_headers
+from tests.helpers.accounts import PASSWORD, csrf_headers
 
 API = "/api/v1"
 ME = "{ users { name } }"

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.labels import history
 from backend.storage.job_tables import Job, Model
-from tests.api.conftest import add_class, create_dataset, item_ids
-from tests.conftest import PG_ADMIN_URL, _backend
-from tests.jobs.conftest import serve, wait_for
+from tests.helpers.database import PG_ADMIN_URL, _backend
+from tests.helpers.jobs import serve, wait_for
+from tests.helpers.rest import add_class, create_dataset, item_ids
 
 
 def _free_port() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.api.graphql.cost import MAX_COST, document_cost
 from backend.api.graphql.schema import get_schema
-from tests.graphql.conftest import gql, gql_response
+from tests.helpers.graphql import gql, gql_response
 
 NESTED = "{ events(datasetId: 1, limit: 500) { events { tags(limit: 500) { itemId } } } }"
 

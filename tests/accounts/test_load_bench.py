@@ -7,7 +7,7 @@ or an accepted request is not exactly one event; here it runs small, on the suit
 from __future__ import annotations
 
 from bench import taggers
-from tests.conftest import _backend
+from tests.helpers.database import _backend
 
 
 def test_the_load_scenario_loses_nothing(capsys):

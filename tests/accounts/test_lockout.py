@@ -9,7 +9,7 @@ from __future__ import annotations
 from litestar.testing import AsyncTestClient
 
 from backend.accounts.addresses import client_address
-from tests.accounts.conftest import PASSWORD, csrf_headers
+from tests.helpers.accounts import PASSWORD, csrf_headers
 
 
 async def _sign_in(client, name: str, password: str, forwarded: str | None = None):

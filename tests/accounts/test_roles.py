@@ -24,7 +24,7 @@ from backend.accounts.roles import (
     route_role,
 )
 from backend.api.graphql.schema import get_schema
-from tests.accounts.conftest import csrf_headers
+from tests.helpers.accounts import csrf_headers
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -20,11 +20,11 @@ from sqlalchemy import select
 
 from backend.storage.job_tables import Job, JobLog
 from backend.storage.tables import Source
-from tests.accounts.conftest import PASSWORD, csrf_headers
-from tests.api.conftest import item_ids
 from tests.factories import image_folder
-from tests.jobs.conftest import wait_for
-from tests.tiled.conftest import API_KEY
+from tests.helpers.accounts import PASSWORD, csrf_headers
+from tests.helpers.jobs import wait_for
+from tests.helpers.rest import item_ids
+from tests.helpers.tiled import API_KEY
 
 pytestmark = pytest.mark.tiled
 WRONG_KEY = "wrongTiledKeyQ7v2Lm9x"

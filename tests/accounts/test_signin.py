@@ -11,8 +11,9 @@ from backend.accounts.passwords import hash_password, verify_password
 from backend.accounts.ratelimit import FailureLimiter
 from backend.api.access import SESSION_COOKIE
 from backend.storage.account_tables import ApiToken, SignInSession, UserAccount
-from tests.accounts.conftest import PASSWORD, csrf_headers
-from tests.api.conftest import add_class, create_dataset, item_ids
+from tests.helpers.accounts import PASSWORD, csrf_headers
+from tests.helpers.rest import add_class, create_dataset, item_ids
+from tests.html import by_id, parse
 
 
 async def _sign_in(client, name: str, password: str, next_: str = "/datasets"):
@@ -38,7 +39,11 @@ async def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session(clie
     stored = (await session.execute(select(SignInSession.session_hash))).scalars().all()
     assert value not in stored and len(stored) == 1  # only the hash is kept
     page = await client.get("/datasets")
-    assert page.status_code == 200 and "admin-user" in page.text and 'id="sign-out"' in page.text
+    assert (
+        page.status_code == 200
+        and "admin-user" in page.text
+        and by_id(parse(page.text), "sign-out") is not None
+    )
     me = await client.get("/api/v1/me")
     assert me.json() == {"name": "admin-user", "role": "admin", "accounts": True}
 
@@ -126,7 +131,7 @@ async def test_the_account_page_creates_a_token_shown_once(client, accounts):
     await _sign_in(client, "admin-user", PASSWORD)
     headers = await csrf_headers(client)
     page = await client.post("/account/tokens", data={"label": "laptop"}, headers=headers)
-    assert page.status_code == 200 and 'id="new-token-value"' in page.text
+    assert page.status_code == 200 and by_id(parse(page.text), "new-token-value") is not None
     assert page.headers["cache-control"] == "no-store"
     again = await client.get("/account")
     assert "laptop" in again.text and 'id="new-token-value"' not in again.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.api.conftest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
+from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
 async def _post_in_chunks(app: Any, path: str, payload: Any, chunk: int) -> tuple[int, bytes]:

@@ -17,8 +17,8 @@ from PIL import Image
 from backend.images.thumbnails import ThumbnailCache, is_cacheable, render_png
 from backend.images.transforms import DisplayTransform
 from backend.sources.folder import FolderSource
-from tests.api.conftest import API, create_dataset, item_ids
 from tests.factories import write_png
+from tests.helpers.rest import API, create_dataset, item_ids
 
 SIDE = 2500  # a 6-megapixel RGBA PNG: 25 MB of pixels, a few kB of file
 

@@ -10,7 +10,7 @@ from backend.algorithms import get_algorithm, validate_parameters
 from backend.algorithms.autoencoder import memory_estimate
 from backend.errors import Invalid
 from backend.storage.job_tables import Job, Model
-from tests.autoencoder.conftest import TINY
+from tests.helpers.autoencoder import TINY
 
 PAPER = [
     {"image_height": 64, "image_width": 64, "base_channels": 32, "depth": 3, "latent_size": 300},

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from backend.datasets.refs import item_refs
-from tests.autoencoder.conftest import TINY, demo_dataset
-from tests.jobs.conftest import wait_for
+from tests.helpers.autoencoder import TINY, demo_dataset
+from tests.helpers.jobs import wait_for
 
 pytestmark = pytest.mark.ml
 

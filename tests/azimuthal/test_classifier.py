@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.azimuthal.conftest import job_output, run_job
-from tests.classifier.conftest import demo_dataset, label
+from tests.helpers.azimuthal import job_output, run_job
+from tests.helpers.classifier import demo_dataset, label
 
 pytestmark = pytest.mark.ml
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import tifffile
 
-from tests.azimuthal.conftest import job_output, run_job
 from tests.detector.factories import CENTRE, gap_mask, ring_pattern, write_poni
+from tests.helpers.azimuthal import job_output, run_job
 
 
 async def test_a_source_with_a_poni_file_is_described_in_q_about_its_centre(jobs_client, folder):

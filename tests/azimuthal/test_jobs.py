@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.datasets.refs import item_refs
-from tests.azimuthal.conftest import job_output, run_job
+from tests.helpers.azimuthal import job_output, run_job
+from tests.html import all_of, attr, one, parse
 from workers.scattering import Geometry
 
 
@@ -88,11 +89,12 @@ async def test_an_unreadable_frame_is_skipped_and_the_rest_stay_aligned(jobs_cli
 async def test_the_train_forms_offer_the_beam_centre_and_the_snapshot(jobs_client, demo):
     features = await jobs_client.get(f"/datasets/{demo.id}/train?algorithm=azimuthal")
     assert features.status_code == 200
-    assert 'name="params.centre_row"' in features.text and 'min="-1' in features.text
+    centre_row = one(parse(features.text), "//input[@name='params.centre_row']")
+    assert attr(centre_row, "min").startswith("-1")
     classifier = await jobs_client.get(f"/datasets/{demo.id}/train?algorithm=azimuthal_classifier")
     assert classifier.status_code == 200
     for field in ("params.hidden_units", "params.label_snapshot", "params.angular_bins"):
-        assert f'name="{field}"' in classifier.text, field
+        assert all_of(parse(classifier.text), f"//*[@name='{field}']"), field
 
 
 async def _log(client, job_id: int) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from backend.settings import Settings
 from tests.factories import image_folder
-from tests.guided.conftest import API
+from tests.helpers.guided import API, add_class, run_job
 from tests.live import live_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -92,3 +92,20 @@ async def model_batch(
     )
     async with database.session() as session:
         return await record_event(session, request)
+
+
+async def rejected(live) -> list[tuple[int, int]]:
+    found = (await live["api"].get(f"{API}/datasets/{live['dataset_id']}/rejections")).json()
+    return [(r["item_id"], r["label_id"]) for r in found["rejections"]]
+
+
+async def oracle(live, labeled: int, wrong: tuple[int, ...] = ()) -> tuple[int, list[int]]:
+    """Three classes, items 0..labeled-1 tagged with the oracle's class (the ``wrong`` ones with the
+    next one), and the oracle trained and run: its vectors put the last item far from the rest."""
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+    for i in range(labeled):
+        await tag(live, [ids[i]], classes[(i % 3 + (1 if i in wrong else 0)) % 3])
+    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+    await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"], classes

@@ -6,13 +6,8 @@ takes it out; "Run clustering" submits with the form's defaults."""
 from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.batches.conftest import labels_of, tag
-from tests.guided.conftest import API, add_class, pca_model, run_job
-
-
-async def rejected(live) -> list[tuple[int, int]]:
-    found = (await live["api"].get(f"{API}/datasets/{live['dataset_id']}/rejections")).json()
-    return [(r["item_id"], r["label_id"]) for r in found["rejections"]]
+from tests.batches.conftest import labels_of, rejected, tag
+from tests.helpers.guided import API, add_class, pca_model, run_job
 
 
 async def _box_over_everything(tab) -> None:

@@ -4,7 +4,7 @@ someone else stays), then redo it from the event list."""
 from __future__ import annotations
 
 from tests.batches.conftest import labels_of, model_batch, tag
-from tests.guided.conftest import add_class, pca_model
+from tests.helpers.guided import add_class, pca_model
 
 
 async def test_revoke_a_models_labels_from_its_page_then_put_them_back(live, tab, database):

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from tests.batches.conftest import labels_of
-from tests.guided.conftest import API
+from tests.helpers.guided import API
 
 
 async def _class(live, name: str, hotkey: str) -> int:

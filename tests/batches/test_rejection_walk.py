@@ -5,15 +5,13 @@ that class (docs/decisions/0015)."""
 from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.batches.conftest import labels_of
-from tests.batches.test_explorer_walk import rejected
-from tests.batches.test_trust_walk import _oracle
-from tests.guided.conftest import run_job
+from tests.batches.conftest import labels_of, oracle, rejected
+from tests.helpers.guided import run_job
 
 
 async def test_a_tile_deselected_on_the_probability_page_stays_out_and_is_not_auto_labeled(live, tab):
     ids = live["ids"]
-    model, classes = await _oracle(live, 12)
+    model, classes = await oracle(live, 12)
     a = classes[0]
     await tab.goto(f"/datasets/{live['dataset_id']}/probability?model_id={model}&label={a}&threshold=0.5")
     tiles = tab.locator("#probability-gallery .guided-tile")
@@ -52,7 +50,7 @@ async def test_a_tile_deselected_on_the_probability_page_stays_out_and_is_not_au
 
 async def test_a_tile_deselected_on_the_similarity_page_is_not_ranked_again_for_that_class(live, tab):
     ids, dataset_id = live["ids"], live["dataset_id"]
-    model, classes = await _oracle(live, 12)
+    model, classes = await oracle(live, 12)
     await run_job(live["api"], {"kind": "build-index", "model_id": model})
     url = (
         f"/datasets/{dataset_id}/similar?item_id={ids[0]}&model_id={model}&per_page=48&label_id={classes[0]}"

@@ -5,7 +5,7 @@ deselected outliers stay out: the next candidates come up and a second click nev
 from __future__ import annotations
 
 from tests.batches.conftest import labels_of, tag
-from tests.guided.conftest import add_class, pca_model
+from tests.helpers.guided import add_class, pca_model
 
 
 async def _tile_ids(tab) -> list[int]:

@@ -6,25 +6,13 @@ them."""
 from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.batches.conftest import labels_of, tag
-from tests.guided.conftest import API, add_class, run_job
-
-
-async def _oracle(live, labeled: int, wrong: tuple[int, ...] = ()) -> tuple[int, list[int]]:
-    """Three classes, items 0..labeled-1 tagged with the oracle's class (the ``wrong`` ones with the
-    next one), and the oracle trained and run: its vectors put the last item far from the rest."""
-    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
-    classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
-    for i in range(labeled):
-        await tag(live, [ids[i]], classes[(i % 3 + (1 if i in wrong else 0)) % 3])
-    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
-    await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
-    return job["model_id"], classes
+from tests.batches.conftest import labels_of, oracle
+from tests.helpers.guided import API, run_job
 
 
 async def test_review_keys_relabel_then_keep_the_first_suspect(live, tab):
     ids = live["ids"]
-    model, classes = await _oracle(live, 24, wrong=(3, 7))
+    model, classes = await oracle(live, 24, wrong=(3, 7))
     await tab.goto(f"/datasets/{live['dataset_id']}/review?model_id={model}")
     first = tab.locator("#suspects .suspect").first
     top = int(await first.get_attribute("data-id") or 0)
@@ -48,7 +36,7 @@ async def test_review_keys_relabel_then_keep_the_first_suspect(live, tab):
 
 async def test_f_on_the_similarity_page_deselects_the_flagged_tiles(live, tab):
     ids = live["ids"]
-    model, classes = await _oracle(live, 12)
+    model, classes = await oracle(live, 12)
     await run_job(live["api"], {"kind": "build-index", "model_id": model})
     query = ids[14]  # unlabeled, class c by the oracle's rule
     await tab.goto(

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from playwright.async_api import expect
 
-from tests.browser.test_label_page import tiles
+from tests.helpers.browser import tiles
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.browser.test_label_page import api_dataset, tiles
+from tests.helpers.browser import api_dataset, tiles
 
 PROBE = "/static/xss-probe.png"  # a path nobody serves: a request for it means the markup was loaded
 HOSTILE = f'H<img src="{PROBE}" onerror="alert(document.cookie)">'

@@ -8,8 +8,8 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.api.test_label_by_run_api import write_runs
-from tests.browser.test_label_page import labels_of, tile_id, tiles
+from tests.detector.factories import write_runs
+from tests.helpers.browser import labels_of, tile_id, tiles
 
 API = "/api/v1"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.browser.test_label_page import LATENCY_PROBE, api_dataset, labels_of, tile_id, tiles
+from tests.helpers.browser import LATENCY_PROBE, api_dataset, labels_of, tile_id, tiles
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -9,45 +9,7 @@ from typing import Any
 from playwright.async_api import expect
 
 from tests.factories import image_folder
-
-API = "/api/v1"
-
-
-async def api_dataset(
-    page: Any, folder: Path, count: int, classes: list[tuple[str, str]], **more: Any
-) -> dict:
-    """Set up through the REST API (the pages are what is under test here)."""
-    image_folder(folder, count=count, corrupt=more.pop("corrupt", 0))
-    response = await page.request.post(
-        f"{API}/datasets", data={"name": f"ds-{folder.name}", "sources": [str(folder)], **more}
-    )
-    assert response.status == 201, await response.text()
-    dataset = (await response.json())["dataset"]
-    dataset["classes"] = {}
-    for name, hotkey in classes:
-        made = await page.request.post(
-            f"{API}/datasets/{dataset['id']}/classes", data={"name": name, "hotkey": hotkey}
-        )
-        assert made.status == 201, await made.text()
-        dataset["classes"][name] = await made.json()
-    return dataset
-
-
-# Times, inside the page, from the keydown to the frame after the item's marks turned labeled.
-LATENCY_PROBE = """(itemId) => {
-  window.labelLatency = new Promise((resolve) => {
-    let pressed = null;
-    const onKey = () => { pressed = performance.now(); };
-    document.addEventListener("keydown", onKey, { once: true, capture: true });
-    new MutationObserver((_, observer) => {
-      const marks = document.getElementById("marks-" + itemId);
-      if (pressed !== null && marks && marks.classList.contains("labeled")) {
-        observer.disconnect();
-        requestAnimationFrame(() => resolve(performance.now() - pressed));
-      }
-    }).observe(document.body, { subtree: true, childList: true, attributes: true });
-  });
-}"""
+from tests.helpers.browser import LATENCY_PROBE, api_dataset, labels_of, tile_id, tiles
 
 
 def accept_and_keep(messages: list[str]) -> Any:
@@ -58,18 +20,6 @@ def accept_and_keep(messages: list[str]) -> Any:
         await dialog.accept()
 
     return handle
-
-
-def tiles(page: Any) -> Any:
-    return page.locator("#gallery .tile")
-
-
-async def tile_id(page: Any, index: int) -> str:
-    return await tiles(page).nth(index).get_attribute("data-id")
-
-
-def labels_of(page: Any, item_id: str) -> Any:
-    return page.locator(f"#marks-{item_id}")
 
 
 async def test_new_user_creates_a_dataset_from_a_folder_and_labels_with_the_mouse(

@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.browser.test_label_page import API, api_dataset
+from tests.helpers.browser import API, api_dataset
 
 
 async def test_items_to_label_one_by_one_take_hotkeys_and_buttons(page: Any, folder: Path) -> None:

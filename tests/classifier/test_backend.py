@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.classifier.conftest import TINY, demo_dataset, label
-from tests.jobs.conftest import wait_for
+from tests.helpers.classifier import TINY, demo_dataset, label
+from tests.helpers.jobs import wait_for
 
 pytestmark = pytest.mark.ml
 

@@ -16,7 +16,7 @@ from backend.errors import Invalid
 from backend.jobs.submission import submit_job
 from backend.storage.job_tables import Job, Model
 from backend.storage.types import utcnow
-from tests.classifier.conftest import demo_dataset, label
+from tests.helpers.classifier import demo_dataset, label
 
 
 def problems(**params) -> str:

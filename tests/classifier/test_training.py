@@ -12,8 +12,8 @@ import pytest
 
 from backend.datasets.refs import item_refs
 from backend.storage.types import utcnow
-from tests.classifier.conftest import TINY, demo_dataset, label
-from tests.jobs.conftest import wait_for, wait_until
+from tests.helpers.classifier import TINY, demo_dataset, label
+from tests.helpers.jobs import wait_for, wait_until
 
 pytestmark = pytest.mark.ml
 CLASSES = ("empty", "rings", "peaks")

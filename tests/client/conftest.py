@@ -11,9 +11,9 @@ import tests.guided.fixed_classifier  # registers a classifier whose probabiliti
 import tests.jobs.sleeper  # noqa: F401  (registers the test algorithm, for a job that fails)
 from backend.settings import Settings
 from labelwise_client import Client
-from tests.accounts.conftest import Account, accounts  # noqa: F401  (fixture used here too)
 from tests.factories import image_folder
-from tests.jobs.conftest import job_settings  # noqa: F401
+from tests.helpers.accounts import Account, accounts  # noqa: F401  (fixture used here too)
+from tests.helpers.jobs import job_settings  # noqa: F401
 from tests.live import live_app
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backend.settings import Settings
-from tests.autoencoder.conftest import demo, demo_dataset  # noqa: F401  (fixture, factory)
-from tests.jobs.conftest import jobs_client  # noqa: F401  (fixture)
+from tests.helpers.autoencoder import demo, demo_dataset  # noqa: F401  (fixture, factory)
+from tests.helpers.jobs import jobs_client  # noqa: F401  (fixture)
 
 # Small and quick: 16-pixel inputs, a few channels, two epochs.
 TINY = {

@@ -16,8 +16,8 @@ from PIL import Image
 from backend.datasets.refs import item_refs
 from backend.datasets.service import create_dataset
 from tests.contrastive.conftest import TINY
-from tests.contrastive.test_training import infer, submit, train
-from tests.jobs.conftest import wait_for
+from tests.helpers.contrastive import infer, submit, train
+from tests.helpers.jobs import wait_for
 
 pytestmark = pytest.mark.ml
 

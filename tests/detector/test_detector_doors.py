@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,10 @@ import pytest
 import tifffile
 from PIL import Image
 
-from tests.api.conftest import API, assert_error, snapshot
-from tests.detector.factories import RING_Q, gap_mask, ring_pattern, write_poni
-from tests.graphql.conftest import gql, gql_error
+from tests.detector.factories import RING_Q, gap_mask, q_peak, ring_pattern, write_poni
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.rest import API, assert_error, snapshot
+from tests.html import all_of, by_id, parse
 
 
 def _calibration(folder: Path) -> Path:
@@ -66,11 +66,12 @@ async def test_mask_and_poni_are_set_shown_and_give_i_of_q(client, folder):
     )
     assert body["mask_rules"] == ["zero", "gaps"] and body["problems"] == []
     page = await client.get(f"/items/{item_id}")
-    assert page.status_code == 200 and 'id="plot-q"' in page.text and "<polyline" in page.text
-    peak = float(re.search(r"highest at q = ([0-9.]+)", page.text).group(1))
+    assert page.status_code == 200
+    assert all_of(by_id(parse(page.text), "plot-q"), ".//polyline")
+    peak = q_peak(page.text)
     assert abs(peak - RING_Q) / RING_Q < 0.01
     listing = await client.get("/datasets")
-    assert "mask + PONI" in listing.text and 'value="gaps" checked' in listing.text
+    assert "mask + PONI" in listing.text and all_of(parse(listing.text), "//input[@value='gaps'][@checked]")
     cleared = await _patch_source(client, dataset["id"], source_id, poni_path="")
     assert cleared.json()["poni_path"] is None and cleared.json()["mask_path"]
     assert 'id="plot-q"' not in (await client.get(f"/items/{item_id}")).text
@@ -257,7 +258,7 @@ async def test_files_of_another_dataset_s_source_cannot_be_set_through_this_one(
 
 
 async def test_the_datasets_page_sets_the_display_and_the_detector_files(client, folder):
-    from tests.pages.conftest import csrf_headers
+    from tests.helpers.pages import csrf_headers
 
     dataset, source_id, item_id = await _rings(client, folder)
     calib = _calibration(folder)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from backend.cli.jobs import main
-from tests.jobs.test_cli_jobs import cli  # noqa: F401  (the CLI runner fixture)
+from tests.helpers.cli import cli  # noqa: F401  (the CLI runner fixture)
 
 
 def _submit(cli_runner, *args: str) -> int:

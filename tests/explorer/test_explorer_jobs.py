@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.storage.tables import CurrentLabel, TagEvent
-from tests.jobs.conftest import wait_for
+from tests.helpers.jobs import wait_for
 
 API = "/api/v1"
 PCA_PARAMS = {"n_components": 6, "batch_size": 16, "image_size": 16, "validation_fraction": 0.0}
@@ -195,7 +195,7 @@ async def test_bad_selections_are_refused(jobs_client, model_with_vectors):
 
 
 async def test_graphql_gives_points_and_labels_a_selection(jobs_client, model_with_vectors, session):
-    from tests.graphql.conftest import gql, gql_error
+    from tests.helpers.graphql import gql, gql_error
 
     model_id, dataset_id = model_with_vectors["model_id"], model_with_vectors["dataset_id"]
     await _submit(jobs_client, kind="cluster", model_id=model_id, parameters={"method": "kmeans", "k": 2})

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.azimuthal.conftest import run_job
-from tests.classifier.conftest import demo_dataset, label
-from tests.jobs.conftest import image_dataset, job_settings, jobs_client  # noqa: F401  (fixtures)
+from tests.helpers.classifier import demo_dataset, label
+from tests.helpers.feature_report import features_of
+from tests.helpers.jobs import image_dataset, job_settings, jobs_client  # noqa: F401  (fixtures)
 
 CLASSES = ("empty", "rings", "peaks")
-
-
-async def features_of(client: Any, dataset_id: int, algorithm: str, parameters: dict | None = None) -> int:
-    """Train a feature extractor and run its inference; its model id."""
-    body = {"kind": "train", "dataset_id": dataset_id, "algorithm": algorithm, "parameters": parameters or {}}
-    train = await run_job(client, body)
-    await run_job(client, {"kind": "infer", "model_id": train["model_id"]})
-    return int(train["model_id"])
 
 
 @pytest.fixture

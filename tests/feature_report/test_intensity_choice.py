@@ -14,10 +14,11 @@ import pytest
 import tifffile
 
 from backend.datasets.service import create_dataset
-from tests.azimuthal.conftest import run_job
-from tests.feature_report.conftest import features_of
-from tests.jobs.conftest import wait_for
-from tests.pages.conftest import csrf_headers
+from tests.helpers.azimuthal import run_job
+from tests.helpers.feature_report import features_of
+from tests.helpers.jobs import wait_for
+from tests.helpers.pages import csrf_headers
+from tests.html import by_id, parse, selected
 
 pytestmark = pytest.mark.ml
 
@@ -105,7 +106,7 @@ async def test_brightness_only_classes_get_the_intensity_variant_and_the_pages_u
         "Run its inference with intensity on" in (await jobs_client.get(f"/datasets/{dataset_id}/label")).text
     )
     page = await jobs_client.get("/models", params={"dataset_id": dataset_id})
-    assert 'id="intensity-inference"' in page.text and "with intensity on" in page.text
+    assert by_id(parse(page.text), "intensity-inference") is not None and "with intensity on" in page.text
     headers = await csrf_headers(jobs_client, f"/datasets/{dataset_id}/label")
     headers.pop("hx-request")
     ran = await jobs_client.post(
@@ -124,7 +125,7 @@ async def test_brightness_only_classes_get_the_intensity_variant_and_the_pages_u
     page = await jobs_client.get("/models", params={"dataset_id": dataset_id})
     assert 'id="intensity-inference"' not in page.text and "with" in page.text
     explorer = await jobs_client.get(f"/datasets/{dataset_id}/explorer")
-    assert f'<option value="{pca}" selected' in explorer.text
+    assert selected(parse(explorer.text), pca)
 
     refused = await jobs_client.post(
         f"/datasets/{dataset_id}/feature-report/intensity-inference", headers=headers, follow_redirects=False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.azimuthal.conftest import run_job
-from tests.jobs.conftest import wait_for
+from tests.helpers.azimuthal import run_job
+from tests.helpers.jobs import wait_for
+from tests.html import parse, selected
 
 pytestmark = pytest.mark.ml
 
@@ -30,7 +31,7 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
     assert before["job_id"] is None and before["best_model_id"] is None
     # without a report the similarity page keeps today's default: the newest feature extractor
     page = await jobs_client.get(f"/datasets/{demo.id}/similar", params={"item_id": labeled[0]})
-    assert f'<option value="{pca}" selected' in page.text, (
+    assert selected(parse(page.text), pca), (
         azimuthal,
         pca,
         page.text[page.text.find("model_id") :][:600],
@@ -53,9 +54,9 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
 
     # the pages default to the best model and say why
     page = await jobs_client.get(f"/datasets/{demo.id}/similar", params={"item_id": labeled[0]})
-    assert f'<option value="{azimuthal}" selected' in page.text
+    assert selected(parse(page.text), azimuthal)
     explorer = await jobs_client.get(f"/datasets/{demo.id}/explorer")
-    assert f'<option value="{azimuthal}" selected' in explorer.text
+    assert selected(parse(explorer.text), azimuthal)
     for path in ("/models", f"/datasets/{demo.id}/label"):
         shown = await jobs_client.get(path)
         assert shown.status_code == 200 and "separates the current labels best" in shown.text, path
@@ -72,7 +73,7 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
     assert model["summary"]["feature_model"] == azimuthal
     await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
     page = await jobs_client.get(f"/datasets/{demo.id}/probability")
-    assert f'<option value="{train["model_id"]}" selected' in page.text
+    assert selected(parse(page.text), train["model_id"])
     train_page = await jobs_client.get(f"/datasets/{demo.id}/train")
     assert "Train a classifier on feature vectors" in train_page.text  # labels, a report: the head
 
@@ -80,8 +81,8 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
 async def test_the_report_is_refused_without_labels_of_two_classes(
     jobs_client, session, job_settings, folder
 ):
-    from tests.classifier.conftest import demo_dataset, label
-    from tests.feature_report.conftest import features_of
+    from tests.helpers.classifier import demo_dataset, label
+    from tests.helpers.feature_report import features_of
 
     demo = await demo_dataset(
         session, job_settings, folder, count=12, size=32, class_names=("rings", "peaks")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from backend.cli import main
-from tests.azimuthal.conftest import job_output, run_job
-from tests.classifier.conftest import demo_dataset, label
-from tests.feature_report.conftest import features_of
-from tests.jobs.test_cli_jobs import cli  # noqa: F401  (the CLI runner fixture)
+from tests.helpers.azimuthal import job_output, run_job
+from tests.helpers.classifier import demo_dataset, label
+from tests.helpers.cli import cli  # noqa: F401  (the CLI runner fixture)
+from tests.helpers.feature_report import features_of
 
 pytestmark = pytest.mark.ml
 

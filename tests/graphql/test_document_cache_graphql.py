@@ -7,8 +7,7 @@ from pathlib import Path
 
 from backend.api.graphql import documents
 from backend.api.graphql.cost import MAX_COST
-from tests.graphql.conftest import create_dataset, gql, gql_error
-from tests.graphql.test_document_limits_graphql import _add_items
+from tests.helpers.graphql import _add_items, create_dataset, gql, gql_error
 
 FIVE = "query($d: Int!) { " + " ".join(f"a{i}: labels(datasetId: $d) {{ itemId }}" for i in range(5)) + " }"
 

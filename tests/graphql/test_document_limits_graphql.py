@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from backend.api.graphql.cost import MAX_COST
-from backend.storage.tables import Item, Source
-from tests.graphql.conftest import add_class, create_dataset, gql, gql_error, item_ids, tag
+from tests.helpers.graphql import (
+    _add_items,
+    add_class,
+    create_dataset,
+    gql,
+    gql_error,
+    item_ids,
+    tag,
+)
 
 
 async def test_a_megabyte_of_fragment_spreads_is_refused_unparsed(client):
@@ -35,23 +40,6 @@ async def test_a_fragment_cycle_is_refused_by_name(client):
     query = "fragment A on Query { ...B } fragment B on Query { datasets { id } ...A } { ...A }"
     error = await gql_error(client, query, code="FRAGMENT_CYCLE", fragments=("spreads itself",))
     assert error["extensions"]["fragment"] in ("A", "B")
-
-
-async def _add_items(database, dataset_id: int, count: int) -> None:
-    """Items inserted directly (no image files): enough rows for the cost, made in a second."""
-    async with database.session() as session:
-        source_id = (
-            await session.execute(
-                insert(Source).values(dataset_id=dataset_id, kind="folder", uri="/x").returning(Source.id)
-            )
-        ).scalar_one()
-        rows = [
-            {"dataset_id": dataset_id, "source_id": source_id, "uri": f"{i}.png", "position": i}
-            for i in range(count)
-        ]
-        for start in range(0, count, 20_000):
-            await session.execute(insert(Item), rows[start : start + 20_000])
-        await session.commit()
 
 
 async def test_unpaged_labels_cost_the_dataset_items_and_every_alias_counts(client, database, folder: Path):

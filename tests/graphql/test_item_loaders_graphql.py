@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import backend.datasets.items as items_module
-from tests.graphql.conftest import create_dataset, gql, gql_error, item_ids
+from tests.helpers.graphql import create_dataset, gql, gql_error, item_ids
 
 PAGE = """
 query($d: Int!) { items(datasetId: $d, limit: 200) { items { id uri location } } }

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 import tests.jobs.sleeper  # noqa: F401  (registers the 'test-sleeper' algorithm)
 from backend.settings import Settings
 from backend.storage.database import Database
-from tests.graphql.conftest import create_dataset, gql, gql_error, snapshot
+from tests.helpers.graphql import create_dataset, gql, gql_error, snapshot
 
 PCA_PARAMS = {"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}
 FINISHED = ("succeeded", "failed", "canceled")

@@ -14,7 +14,7 @@ from backend.api.graphql.errors import classify
 from backend.errors import NotFound
 from backend.settings import Settings
 from backend.storage.database import Database
-from tests.graphql.conftest import add_class, create_dataset, gql, gql_error, gql_response, item_ids, tag
+from tests.helpers.graphql import add_class, create_dataset, gql, gql_error, gql_response, item_ids, tag
 
 
 @asynccontextmanager

@@ -1,104 +1,21 @@
-"""Fixtures for guided labeling: a server whose jobs run in process, real models made by real jobs.
-
-Feature vectors come from the PCA extractor; class probabilities from ``fixed_classifier`` (a
-registered test algorithm whose probabilities are known in advance).
-"""
+"""The guided-labeling fixtures and helpers, from tests/helpers/guided.py (shared with other packages)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pytest
-from litestar.testing import AsyncTestClient
-
 import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifier)
-from backend.settings import Settings
-from tests.jobs.conftest import make_dataset, serve, wait_for
-
-API = "/api/v1"
-PCA_PARAMS = {"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}
-
-
-@pytest.fixture
-def guided_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"heartbeat_seconds": 0.1, "heartbeat_timeout_seconds": 5})
-
-
-@pytest.fixture
-async def server(guided_settings: Settings, database: Any) -> AsyncIterator[AsyncTestClient]:
-    async with serve(guided_settings) as client:
-        yield client
-
-
-@pytest.fixture
-async def dataset(session: Any, guided_settings: Settings, folder: Path) -> Any:
-    return await make_dataset(session, guided_settings, folder, count=30)
-
-
-async def run_job(client: AsyncTestClient, body: dict[str, Any], state: str = "succeeded") -> dict[str, Any]:
-    response = await client.post(f"{API}/jobs", json=body)
-    assert response.status_code == 201, response.text
-    job = await wait_for(client, response.json()["id"])
-    assert job["state"] == state, job["error"]
-    return job
-
-
-async def pca_model(client: AsyncTestClient, dataset_id: int, *, infer: bool = True) -> int:
-    """A trained PCA model (and its inference on the dataset); returns the model id."""
-    job = await run_job(
-        client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "pca", "parameters": PCA_PARAMS}
-    )
-    if infer:
-        await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
-    return job["model_id"]
-
-
-async def add_class(client: AsyncTestClient, dataset_id: int, name: str) -> int:
-    response = await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": name})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def tag(client: AsyncTestClient, dataset_id: int, item_ids: list[int], label_id: int) -> None:
-    response = await client.post(
-        f"{API}/datasets/{dataset_id}/tags", json={"item_ids": item_ids, "label_id": label_id}
-    )
-    assert response.status_code == 201, response.text
-
-
-async def item_ids(client: AsyncTestClient, dataset_id: int) -> list[int]:
-    response = await client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 500})
-    return [item["id"] for item in response.json()["items"]]
-
-
-async def classifier_model(client: AsyncTestClient, dataset_id: int, classes: list[int]) -> int:
-    """A trained and applied test classifier over ``classes`` (the dataset needs a labeled item)."""
-    job = await run_job(
-        client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-fixed-classifier"}
-    )
-    await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
-    return job["model_id"]
-
-
-def feature_dir(settings: Settings, infer_job: dict[str, Any]) -> Path:
-    return settings.artifact_dir / "models" / str(infer_job["model_id"]) / "infer" / f"job-{infer_job['id']}"
-
-
-async def latest_infer(client: AsyncTestClient, model_id: int) -> dict[str, Any]:
-    jobs = (await client.get(f"{API}/jobs", params={"model_id": model_id, "kind": "infer"})).json()["jobs"]
-    return next(j for j in jobs if j["state"] == "succeeded")
-
-
-def exact_ranking(directory: Path, query_ids: list[int]) -> tuple[list[int], list[float]]:
-    """Brute force in numpy, independently of the index code: ids by falling mean-query cosine."""
-    vectors = np.load(directory / "vectors.npy").astype(np.float64)
-    ids = np.load(directory / "item_ids.npy")
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    rows = [int(np.nonzero(ids == q)[0][0]) for q in query_ids]
-    query = unit[rows].mean(axis=0)
-    sims = unit @ (query / np.linalg.norm(query))
-    order = np.argsort(-sims, kind="stable")
-    return ids[order].tolist(), sims[order].tolist()
+from tests.helpers.guided import (  # noqa: F401
+    API,
+    PCA_PARAMS,
+    add_class,
+    classifier_model,
+    dataset,
+    exact_ranking,
+    feature_dir,
+    guided_settings,
+    item_ids,
+    latest_infer,
+    pca_model,
+    run_job,
+    server,
+    tag,
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.guided.conftest import API, add_class, item_ids, pca_model
+from tests.helpers.guided import API, add_class, item_ids, pca_model
 from tests.live import live_app
 
 pytestmark = pytest.mark.browser

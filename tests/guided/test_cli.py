@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from backend.cli import main
 from backend.settings import Settings, get_settings
-from tests.guided.conftest import API, add_class, classifier_model, item_ids, pca_model, tag
-from tests.jobs.test_cli_jobs import env_of
+from tests.helpers.cli import (
+    env_of,
+    invoke,
+)
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, tag
 
 
 @pytest.fixture
@@ -20,16 +20,6 @@ def cli(guided_settings: Settings) -> Iterator[CliRunner]:
     get_settings.cache_clear()
     yield CliRunner(env=env_of(guided_settings, LABELWISE_ALGORITHM_MODULES="tests.guided.fixed_classifier"))
     get_settings.cache_clear()
-
-
-async def invoke(cli: CliRunner, args: list[str]) -> Any:
-    """Run the command in a thread: it runs its own event loop, as from a shell. Settings cached by
-    the server in this process are dropped first, so the command reads the runner's environment."""
-    get_settings.cache_clear()
-    try:
-        return await asyncio.to_thread(cli.invoke, main, args)
-    finally:
-        get_settings.cache_clear()
 
 
 async def test_cli_ranks_similar_items_and_labels_them_as_one_event(cli, server, dataset):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, classifier_model, item_ids, pca_model, tag
 from tests.guided.fixed_classifier import expected_probabilities
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, tag
 
 SIMILAR = """
 query($d: Int!, $m: Int!, $items: [Int!]!, $mode: SimilarityMode!, $ex: Boolean!, $limit: Int!) {

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from backend.similarity.index import FeatureIndex, IndexCache, build_index
 from backend.storage.job_tables import Job
-from tests.guided.conftest import API, exact_ranking, feature_dir, latest_infer, pca_model, run_job
+from tests.helpers.guided import API, exact_ranking, feature_dir, latest_infer, pca_model, run_job
 
 
 async def test_index_built_by_a_job_ranks_like_exact_search(server, dataset, guided_settings):

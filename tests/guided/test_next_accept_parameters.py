@@ -3,8 +3,8 @@ runs with them; parameters on anything but a training suggestion are refused."""
 
 from __future__ import annotations
 
-from tests.api.conftest import assert_error
-from tests.guided.conftest import API, add_class
+from tests.helpers.guided import API, add_class
+from tests.helpers.rest import assert_error
 
 
 async def test_a_training_suggestion_takes_changed_parameters(server, dataset):

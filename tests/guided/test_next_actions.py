@@ -17,51 +17,24 @@ import tests.guided.trust_classifiers
 import tests.jobs.sleeper  # noqa: F401  (registers a test algorithm that fails when told)
 from backend.cli import main
 from backend.settings import Settings, get_settings
-from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, feature_dir, item_ids, run_job, tag
-from tests.jobs.conftest import wait_for
-from tests.jobs.test_cli_jobs import env_of
-
-
-async def queue(client: Any, dataset_id: int, limit: int = 20) -> dict[str, Any]:
-    response = await client.get(f"{API}/datasets/{dataset_id}/next-actions", params={"limit": limit})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def kinds(found: dict[str, Any]) -> list[str]:
-    return [s["kind"] for s in found["suggestions"]]
-
-
-def of_kind(found: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [s for s in found["suggestions"] if s["kind"] == kind]
-
-
-async def accept(client: Any, dataset_id: int, body: dict[str, Any]) -> Any:
-    return await client.post(f"{API}/datasets/{dataset_id}/next-actions/accept", json=body)
-
-
-async def events(client: Any, dataset_id: int) -> list[dict[str, Any]]:
-    return (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
-
-
-def assert_ranked(found: dict[str, Any]) -> None:
-    yields = [s["expected_labels"] / s["expected_actions"] for s in found["suggestions"]]
-    assert yields == sorted(yields, reverse=True), yields
-
-
-async def oracle(
-    client: Any, dataset_id: int, positions: list[int] | None = None
-) -> tuple[list[int], list[int], int]:
-    """Classes a, b, c; items 0..11 labeled by the oracle's rule (position % 3); the oracle
-    classifier trained (held-out figures of every labeled item) and applied."""
-    ids = await item_ids(client, dataset_id)
-    classes = [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
-    for i in range(12) if positions is None else positions:
-        await tag(client, dataset_id, [ids[i]], classes[i % 3])
-    job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
-    await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
-    return ids, classes, job["model_id"]
+from tests.helpers.cli import env_of
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.guided import (
+    API,
+    accept,
+    add_class,
+    assert_ranked,
+    events,
+    feature_dir,
+    item_ids,
+    kinds,
+    of_kind,
+    oracle,
+    queue,
+    run_job,
+    tag,
+)
+from tests.helpers.jobs import wait_for
 
 
 async def test_an_empty_dataset_says_what_it_needs_and_suggests_the_first_steps(server, dataset):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.guided.conftest import API, item_ids, run_job, tag
+from tests.helpers.guided import API, item_ids, run_job, tag
 from tests.live import live_app
 
 pytestmark = pytest.mark.browser

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
-from tests.guided.conftest import API, add_class, classifier_model, item_ids, pca_model, tag
 from tests.guided.fixed_classifier import expected_probabilities
-from tests.pages.conftest import csrf_headers
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, tag
+from tests.helpers.pages import csrf_headers
+from tests.html import all_of, attr, by_id, fragment, has_class, parse, text_of
 
-TILE = re.compile(r'<figure class="tile guided-tile[^"]*" id="tile-(\d+)"')
-SELECTED = re.compile(r'<figure class="tile guided-tile selected[^"]*" id="tile-(\d+)"')
-SCORE = re.compile(r'<span class="score">([0-9.]+)')
+
+def tile_ids(html: str, *, selected: bool = False) -> list[int]:
+    """The ids of the guided gallery's tiles (only the selected ones if asked), in page order."""
+    wanted = f"[{has_class('selected')}]" if selected else ""
+    figures = all_of(parse(html), f"//figure[{has_class('tile')}][{has_class('guided-tile')}]{wanted}")
+    return [int(attr(f, "id").removeprefix("tile-")) for f in figures]
+
+
+def scores(html: str) -> list[float]:
+    """The scores the tiles show, in page order."""
+    return [float(text_of(s)) for s in all_of(parse(html), "//span[@class='score']")]
 
 
 async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(server, dataset):
@@ -26,12 +33,12 @@ async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(
             params={"model_id": model_id, "item_id": ids[4], "limit": 24},
         )
     ).json()
-    assert [int(i) for i in TILE.findall(html)] == [r["item_id"] for r in rest["items"]]
-    scores = [float(s) for s in SCORE.findall(html)]
-    assert scores == sorted(scores, reverse=True) and scores[0] == 1.0
+    assert tile_ids(html) == [r["item_id"] for r in rest["items"]]
+    shown_scores = scores(html)
+    assert shown_scores == sorted(shown_scores, reverse=True) and shown_scores[0] == 1.0
     assert "30 items ranked by similarity (exact search)" in html and "page 1 of 2" in html
 
-    shown = [int(i) for i in TILE.findall(html)]
+    shown = tile_ids(html)
     headers = await csrf_headers(server, f"/datasets/{dataset.id}/similar?item_id={ids[4]}")
     form = {
         "items": str(ids[4]),
@@ -49,8 +56,8 @@ async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(
     assert "Labeled 20 of 20 selected items “ring”" in labeled.text
     # Issue 19: the next candidates come up; the 4 deselected outliers stay out (they used to come
     # back selected, so a second click labeled them), what is labeled starts deselected.
-    selected = {int(i) for i in SELECTED.findall(labeled.text)}
-    after = [int(i) for i in TILE.findall(labeled.text)]
+    selected = set(tile_ids(labeled.text, selected=True))
+    after = tile_ids(labeled.text)
     assert not set(after) & set(shown[20:])
     assert set(after) - {ids[4]} == set(ids) - set(shown)
     assert selected == set(after) - {ids[4]}
@@ -63,10 +70,11 @@ async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(
         params={"item_id": ids[4], "exclude_labeled": 1},
         headers={"hx-request": "true"},
     )
-    assert '<section id="results"' in hidden.text and "<html" not in hidden.text  # the partial alone
+    partial = [(e.tag, e.get("id")) for e in fragment(hidden.text)]
+    assert ("section", "results") in partial and "<html" not in hidden.text  # the partial alone
     # the page's class defaults to the query's label (ring): the 4 deselected were recorded as not
     # ring, so even a fresh ranking for ring leaves them out (docs/decisions/0015) ...
-    assert set(map(int, TILE.findall(hidden.text))) == (set(ids) - set(shown)) | {ids[4]}
+    assert set(tile_ids(hidden.text)) == (set(ids) - set(shown)) | {ids[4]}
     # ... while a ranking labeling another class offers them
     dot = await add_class(server, dataset.id, "dot")
     other = await server.get(
@@ -74,7 +82,7 @@ async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(
         params={"item_id": ids[4], "exclude_labeled": 1, "label_id": dot},
         headers={"hx-request": "true"},
     )
-    assert set(map(int, TILE.findall(other.text))) == (set(ids) - set(shown[:20])) | {ids[4]}
+    assert set(tile_ids(other.text)) == (set(ids) - set(shown[:20])) | {ids[4]}
 
 
 async def test_similar_page_says_what_is_missing(server, dataset):
@@ -104,9 +112,11 @@ async def test_probability_page_counts_and_applies_without_overwriting(server, d
     params = {"model_id": model_id, "label": ring, "threshold": 0.8}
     page = await server.get(f"/datasets/{dataset.id}/probability", params=params)
     assert page.status_code == 200, page.text
-    assert f'<strong id="probability-count">{want}</strong> unlabeled items' in page.text
-    scores = [float(s) for s in SCORE.findall(page.text)]
-    assert len(scores) == want and scores == sorted(scores, reverse=True) and min(scores) >= 0.8
+    count = by_id(parse(page.text), "probability-count")
+    assert (count.tag, count.text_content()) == ("strong", str(want))
+    assert text_of(count.getparent()).startswith(f"{want} unlabeled items")
+    shown = scores(page.text)
+    assert len(shown) == want and shown == sorted(shown, reverse=True) and min(shown) >= 0.8
 
     headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
     applied = await server.post(
@@ -115,10 +125,8 @@ async def test_probability_page_counts_and_applies_without_overwriting(server, d
         headers=headers,
     )
     assert applied.status_code == 200, applied.text
-    assert (
-        f"Labeled {want} items" in applied.text
-        and '<strong id="probability-count">0</strong>' in applied.text
-    )
+    count = by_id(parse(applied.text), "probability-count")
+    assert f"Labeled {want} items" in applied.text and (count.tag, count.text_content()) == ("strong", "0")
     labels = {
         r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
     }

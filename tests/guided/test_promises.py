@@ -19,10 +19,10 @@ from backend.guided.review import LabelIssues, find_suspects, wrong_probability
 from backend.guided.suggest_math import wilson_lower
 from backend.labels.classes import create_class
 from backend.storage.tables import Tag
-from tests.azimuthal.conftest import run_job
-from tests.classifier.conftest import demo_dataset, label
-from tests.feature_report.conftest import features_of
-from tests.jobs.conftest import job_settings, jobs_client  # noqa: F401  (fixtures)
+from tests.helpers.azimuthal import run_job
+from tests.helpers.classifier import demo_dataset, label
+from tests.helpers.feature_report import features_of
+from tests.helpers.jobs import job_settings, jobs_client  # noqa: F401  (fixtures)
 
 
 def test_a_handful_of_held_out_items_all_right_does_not_promise_certainty():

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.graphql.conftest import gql
-from tests.guided.conftest import API, pca_model, tag
-from tests.guided.test_next_actions import accept, of_kind, oracle, queue
+from tests.helpers.graphql import gql
+from tests.helpers.guided import API, accept, of_kind, oracle, pca_model, queue, tag
 
 
 async def rejected(client: Any, dataset_id: int, **params: Any) -> list[tuple[int, int]]:

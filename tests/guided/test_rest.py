@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from backend.similarity.index import IndexCache
-from tests.api.conftest import assert_error, snapshot
-from tests.guided.conftest import (
+from tests.guided.fixed_classifier import expected_probabilities
+from tests.helpers.guided import (
     API,
     add_class,
     classifier_model,
@@ -18,7 +18,7 @@ from tests.guided.conftest import (
     run_job,
     tag,
 )
-from tests.guided.fixed_classifier import expected_probabilities
+from tests.helpers.rest import assert_error, snapshot
 
 
 async def test_similar_items_are_ranked_like_brute_force_and_paged(server, dataset, guided_settings):

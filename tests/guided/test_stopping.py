@@ -12,8 +12,9 @@ from click.testing import CliRunner
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from backend.guided import stopping
 from backend.labels.events import TagRequest, record_event
-from tests.guided.conftest import API, add_class, item_ids, run_job, tag
 from tests.guided.trust_classifiers import oracle_probabilities
+from tests.helpers.guided import API, add_class, item_ids, run_job, tag
+from tests.html import all_of, by_id, one, parse
 
 
 def test_calibration_reweights_held_out_accuracy_to_the_unlabeled_confidence_mix():
@@ -131,7 +132,7 @@ AUTO = """mutation($d: Int!, $m: Int!, $t: Float!, $n: Int, $s: Int) {
 
 
 async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset):
-    from tests.graphql.conftest import gql, gql_error
+    from tests.helpers.graphql import gql, gql_error
 
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
@@ -151,8 +152,7 @@ async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset)
 async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
     server, dataset, guided_settings
 ):
-    from tests.guided.test_cli import invoke
-    from tests.jobs.test_cli_jobs import env_of
+    from tests.helpers.cli import env_of, invoke
 
     cli = CliRunner(env=env_of(guided_settings, LABELWISE_ALGORITHM_MODULES="tests.guided.trust_classifiers"))
     ids = await item_ids(server, dataset.id)
@@ -179,7 +179,7 @@ async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
 
 
 async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest(server, dataset):
-    from tests.pages.conftest import csrf_headers
+    from tests.helpers.pages import csrf_headers
 
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
@@ -188,12 +188,16 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
     model = await trained(server, dataset.id, "test-oracle")
     url = f"/datasets/{dataset.id}/probability"
     page = (await server.get(url, params={"model_id": model, "label": "all", "threshold": 0.55})).text
-    assert 'id="stopping-estimate"' in page and 'id="stopping-unlabeled">18<' in page
+    doc = parse(page)
     assert (
-        f'id="stopping-accuracy">{stopping.wilson_lower(12, 12):.1%}<' in page
-        and 'id="auto-label-rest-form"' in page
+        by_id(doc, "stopping-estimate") is not None
+        and by_id(doc, "stopping-unlabeled").text_content() == "18"
     )
-    assert "hx-confirm=" in page and 'name="seen_event_id"' in page
+    accuracy = by_id(doc, "stopping-accuracy").text_content()
+    assert (
+        accuracy == f"{stopping.wilson_lower(12, 12):.1%}" and by_id(doc, "auto-label-rest-form") is not None
+    )
+    assert all_of(doc, "//*[@hx-confirm]") and one(doc, "//input[@name='seen_event_id']") is not None
     estimate = (
         await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate", params={"threshold": 0.55})
     ).json()
@@ -210,7 +214,11 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
         data={**form, "expected_count": "2"},
         headers=headers,
     )
-    assert stale.status_code == 200 and 'id="refused"' in stale.text and "not the 2" in stale.text
+    assert (
+        stale.status_code == 200
+        and "not the 2" in stale.text
+        and by_id(parse(stale.text), "refused") is not None
+    )
     done = await server.post(f"/datasets/{dataset.id}/auto-label-rest", data=form, headers=headers)
     assert done.status_code == 200 and "Auto-labeled the rest: 18 items" in done.text
     assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["unlabeled"] == 0

@@ -10,11 +10,29 @@ from typing import Any
 import numpy as np
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, classifier_model, item_ids, run_job, tag
 from tests.guided.trust_classifiers import oracle_probabilities
-from tests.jobs.conftest import make_dataset
-from tests.pages.conftest import csrf_headers
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, run_job, tag
+from tests.helpers.jobs import make_dataset
+from tests.helpers.pages import csrf_headers
+from tests.html import HtmlElement, all_of, attr, by_id, has_class, maybe_one, parse, text_of
+from tests.html import classes as css_classes
+
+
+def guided_tiles(doc: HtmlElement) -> list[HtmlElement]:
+    """The guided gallery's tiles, in page order."""
+    return all_of(doc, f"//figure[{has_class('tile')}][{has_class('guided-tile')}]")
+
+
+def flag_badges(tile: HtmlElement) -> list[HtmlElement]:
+    """The flag badges inside one tile."""
+    return all_of(tile, f".//*[{has_class('flag-badge')}]")
+
+
+def keys(doc: HtmlElement) -> list[str]:
+    """The keyboard keys the page names (<kbd>)."""
+    return [k.text_content() for k in all_of(doc, "//kbd")]
+
 
 APPLY = """
 mutation($d: Int!, $m: Int!, $t: Float!, $label: Int, $override: Boolean!, $confirm: Boolean!) {
@@ -88,10 +106,11 @@ async def test_a_one_class_classifier_is_unfit_never_default_and_refused_without
     )
     # never the default: the page picks the older, unmeasured model and names the unfit one so
     page = (await server.get(f"/datasets/{dataset.id}/probability")).text
-    assert f'<option value="{measured_not}" selected>' in page
-    assert f'<option value="{unfit}" >' in page and "unfit</option>" in page
+    options = {attr(o, "value"): o for o in all_of(parse(page), "//select[@name='model_id']/option")}
+    assert options[str(measured_not)].get("selected") is not None
+    assert options[str(unfit)].get("selected") is None and text_of(options[str(unfit)]).endswith("unfit")
     chosen = (await server.get(f"/datasets/{dataset.id}/probability", params={"model_id": unfit})).text
-    assert "Unfit model:" in chosen and 'id="override-unfit"' in chosen
+    assert "Unfit model:" in chosen and by_id(parse(chosen), "override-unfit") is not None
 
     before = len(await events(server, dataset.id))
     body = {"model_id": unfit, "threshold": 0.5, "label_id": a}
@@ -103,7 +122,9 @@ async def test_a_one_class_classifier_is_unfit_never_default_and_refused_without
     headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
     form = {"model_id": str(unfit), "label": str(a), "threshold": "0.5"}
     shown = await server.post(f"/datasets/{dataset.id}/probability/apply", data=form, headers=headers)
-    assert shown.status_code == 200 and 'id="refused"' in shown.text and "unfit" in shown.text
+    assert (
+        shown.status_code == 200 and "unfit" in shown.text and by_id(parse(shown.text), "refused") is not None
+    )
     assert len(await events(server, dataset.id)) == before  # nothing labeled by any door
 
     done = (await gql(server, APPLY, {**variables, "override": True}))["applyProbability"]
@@ -150,7 +171,7 @@ async def test_the_preview_estimates_precision_and_a_big_batch_needs_the_confirm
             f"/datasets/{dataset.id}/probability", params={**params, "label": a, "confirm_over": 3}
         )
     ).text
-    assert 'id="confirm-batch"' in page and "estimated precision 75%" in page
+    assert by_id(parse(page), "confirm-batch") is not None and "estimated precision 75%" in page
     assert f"about {round(len(batch) * 0.25)} wrong" in page
 
     done = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch)})
@@ -213,7 +234,8 @@ async def test_suspected_wrong_labels_are_listed_first_and_a_review_is_an_event(
     assert [s["itemId"] for s in graph["suspects"]] == [s["item_id"] for s in page["suspects"]]
 
     review_page = (await server.get(f"/datasets/{dataset.id}/review", params={"model_id": model})).text
-    assert f'id="suspect-{ids[3]}"' in review_page and 'data-review="keep"' in review_page
+    suspect = by_id(parse(review_page), f"suspect-{ids[3]}")
+    assert all_of(suspect, ".//button[@data-review='keep']")
     kept = await server.post(
         f"{API}/datasets/{dataset.id}/review", json={"item_id": ids[3], "action": "keep", "model_id": model}
     )
@@ -245,10 +267,11 @@ async def test_probability_batches_flag_the_far_item_and_can_leave_it_out(server
     assert "far from the batch" in preview["flags"][0]["reasons"][0] and "MAD" in preview["flag_rule"]
 
     page_params = {"model_id": model, "threshold": 0.5, "label": classes[2]}
-    page = (await server.get(f"/datasets/{dataset.id}/probability", params=page_params)).text
-    tile = page[page.index(f'id="tile-{ids[29]}"') - 60 :][:900]
-    assert "flagged" in tile and "flag-badge" in tile and 'id="flag-rule"' in page and "<kbd>f</kbd>" in page
-    assert 'id="exclude-flagged"' in page
+    page = parse((await server.get(f"/datasets/{dataset.id}/probability", params=page_params)).text)
+    far = by_id(page, f"tile-{ids[29]}")
+    assert "flagged" in css_classes(far) and flag_badges(far) and by_id(page, "flag-rule") is not None
+    assert "f" in keys(page)
+    assert by_id(page, "exclude-flagged") is not None
 
     flags = await server.post(
         f"{API}/datasets/{dataset.id}/batch-flags",
@@ -276,9 +299,13 @@ async def test_the_explorer_gallery_badges_the_flagged_items_of_the_whole_select
     # the far item is on the second page of the selection: judged on all of it, listed for "f"
     page = await server.post(url, json={"model_id": model, "item_ids": ids, "limit": 24}, headers=headers)
     assert page.status_code == 200, page.text
-    assert f'data-flagged="{ids[29]}"' in page.text and 'id="flag-rule"' in page.text
-    assert "1 flagged" in page.text and "<kbd>f</kbd>" in page.text and "median + 3 x MAD" in page.text
-    assert page.text.count('class="tile guided-tile') == 24 and f'id="tile-{ids[29]}"' not in page.text
+    first = parse(page.text)
+    assert (
+        attr(by_id(first, "gallery-flags"), "data-flagged") == str(ids[29])
+        and by_id(first, "flag-rule") is not None
+    )
+    assert "1 flagged" in page.text and "f" in keys(first) and "median + 3 x MAD" in page.text
+    assert len(guided_tiles(first)) == 24 and maybe_one(first, f"//*[@id='tile-{ids[29]}']") is None
     # its tiles use the dataset's display preset, as every page does
     display = {"scale": "sqrt", "colormap": "viridis"}
     changed = await server.patch(f"{API}/datasets/{dataset.id}", json={"display": display})
@@ -288,17 +315,22 @@ async def test_the_explorer_gallery_badges_the_flagged_items_of_the_whole_select
     second = await server.post(
         url, json={"model_id": model, "item_ids": ids, "offset": 24, "limit": 24}, headers=headers
     )
-    tile = second.text[second.text.index(f'id="tile-{ids[29]}"') - 60 :][:900]
-    assert "flagged" in tile and "flag-badge" in tile and "far from the batch" in tile
-    assert second.text.count('class="tile guided-tile') == 6
+    far = by_id(parse(second.text), f"tile-{ids[29]}")
+    badges = flag_badges(far)
+    assert "flagged" in css_classes(far) and badges and "far from the batch" in attr(badges[0], "title")
+    assert len(guided_tiles(parse(second.text))) == 6
 
     # checked against class a, the items of b and c are flagged by their labeled neighbours too
     against = await server.post(
         url, json={"model_id": model, "item_ids": ids, "label_id": classes[0]}, headers=headers
     )
-    flagged = [int(i) for i in against.text.split('data-flagged="')[1].split('"')[0].split(",")]
+    judged = parse(against.text)
+    flagged = [int(i) for i in attr(by_id(judged, "gallery-flags"), "data-flagged").split(",")]
     assert set(flagged) >= {ids[1], ids[2], ids[29]} and ids[0] not in flagged and ids[3] not in flagged
-    assert 'id="flag-class-note"' not in against.text and 'id="flag-class-note"' in page.text
+    assert (
+        maybe_one(judged, "//*[@id='flag-class-note']") is None
+        and by_id(first, "flag-class-note") is not None
+    )
 
     other = await server.post(
         url, json={"model_id": model, "item_ids": ids, "label_id": 999999}, headers=headers
@@ -344,8 +376,7 @@ async def test_the_similarity_gallery_badges_items_whose_labeled_neighbours_disa
     page = (
         await server.get(f"/datasets/{dataset.id}/similar", params={"item_id": ids[0], "model_id": model})
     ).text
-    assert 'id="flag-rule"' in page and "deselect flagged items" in page
+    doc = parse(page)
+    assert by_id(doc, "flag-rule") is not None and "deselect flagged items" in page
     # the query is labeled a: an unlabeled item of class b (position 16) is badged, one of a (18) not
-    b_tile = page[page.index(f'id="tile-{ids[16]}"') - 60 :][:900]
-    a_tile = page[page.index(f'id="tile-{ids[18]}"') - 60 :][:900]
-    assert "flag-badge" in b_tile and "flag-badge" not in a_tile
+    assert flag_badges(by_id(doc, f"tile-{ids[16]}")) and not flag_badges(by_id(doc, f"tile-{ids[18]}"))

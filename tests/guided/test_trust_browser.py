@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.guided.conftest import API, add_class, item_ids, run_job, tag
+from tests.helpers.guided import API, add_class, item_ids, run_job, tag
 from tests.live import live_app
 
 pytestmark = pytest.mark.browser

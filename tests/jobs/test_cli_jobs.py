@@ -7,40 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from backend.cli.jobs import main
 from backend.jobs import queries as job_queries
-from backend.settings import Settings, get_settings
+from backend.settings import get_settings
 from backend.storage.job_tables import Job
-from tests.jobs.conftest import serve, wait_for, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def env_of(settings: Settings, **extra: str) -> dict[str, str]:
-    """LABELWISE_* variables that make a CLI or worker process see the test installation."""
-    return {
-        "LABELWISE_DATA_DIR": str(settings.data_dir),
-        "LABELWISE_DATABASE_URL": settings.database,
-        "LABELWISE_DATA_ROOTS": settings.data_roots,
-        "LABELWISE_TAGGER": "cli-user",
-        "LABELWISE_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
-        "LABELWISE_HEARTBEAT_TIMEOUT_SECONDS": str(settings.heartbeat_timeout_seconds),
-        "LABELWISE_ALGORITHM_MODULES": "tests.jobs.sleeper",
-        **extra,
-    }
-
-
-@pytest.fixture
-def cli(job_settings: Settings) -> Iterator[CliRunner]:
-    get_settings.cache_clear()
-    yield CliRunner(env=env_of(job_settings))
-    get_settings.cache_clear()
+from tests.helpers.cli import ROOT, env_of
+from tests.helpers.jobs import serve, wait_for, wait_until
 
 
 def test_cli_trains_and_infers_and_shows_the_job(cli, image_dataset, database):

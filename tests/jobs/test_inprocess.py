@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from backend.datasets.refs import item_refs
 from backend.storage.job_tables import Job, Model
-from tests.jobs.conftest import serve, wait_for
+from tests.helpers.jobs import serve, wait_for
 
 PCA_PARAMS = {"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}
 

@@ -11,33 +11,8 @@ import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifi
 from backend.jobs import fresh
 from backend.labels.events import TagRequest, record_event
 from backend.storage.job_tables import Job, JobLog
-from tests.jobs.conftest import wait_for, wait_until
-
-API = "/api/v1"
-FAST = {"steps": 1, "step_seconds": 0}
-
-
-async def switch(client: Any, dataset_id: int, on: bool, **extra: Any) -> dict[str, Any]:
-    response = await client.put(
-        f"{API}/datasets/{dataset_id}/keep-fresh", json={"keep_models_fresh": on, **extra}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def train(client: Any, dataset_id: int, algorithm: str, parameters: dict | None = None) -> dict:
-    body = {"dataset_id": dataset_id, "algorithm": algorithm, "parameters": parameters or {}}
-    response = await client.post(f"{API}/jobs", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def follow_up(client: Any, job_id: int, dataset_id: int, timeout: float = 30) -> dict[str, Any]:
-    async def found() -> dict | None:
-        jobs = (await client.get(f"{API}/jobs", params={"dataset_id": dataset_id})).json()["jobs"]
-        return next((j for j in jobs if j["caused_by_job_id"] == job_id), None)
-
-    return await wait_until(found, timeout, f"the follow-up of job {job_id}")
+from tests.helpers.jobs import API, FAST, follow_up, switch, train, wait_for, wait_until
+from tests.html import attr, by_id, one, parse, text_of
 
 
 async def log_of(client: Any, job_id: int) -> str:
@@ -113,7 +88,7 @@ async def test_with_the_switch_off_nothing_follows(jobs_client, image_dataset, s
 
 
 async def test_the_switch_refuses_bad_growth_and_unknown_datasets(client, session, folder, settings):
-    from tests.jobs.conftest import make_dataset
+    from tests.helpers.jobs import make_dataset
 
     dataset = await make_dataset(session, settings, folder, count=3)
     bad = await client.put(f"{API}/datasets/{dataset.id}/keep-fresh", json={"growth": 0})
@@ -195,7 +170,7 @@ RUN = "mutation($m: Int!, $e: String!) { runNextStep(modelId: $m, expected: $e) 
 
 
 async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_dataset):
-    from tests.graphql.conftest import gql, gql_error
+    from tests.helpers.graphql import gql, gql_error
 
     on = (await gql(jobs_client, SET, {"d": image_dataset.id, "on": True, "g": 0.5}))["setKeepFresh"]
     assert on["keepModelsFresh"] is True and on["growth"] == 0.5 and on["since"]
@@ -229,17 +204,22 @@ async def test_the_switch_and_the_next_step_through_graphql(jobs_client, image_d
 async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_page_has_the_switch(
     jobs_client, image_dataset
 ):
-    from tests.pages.conftest import csrf_headers
+    from tests.helpers.pages import csrf_headers
 
     trained = await wait_for(
         jobs_client, (await train(jobs_client, image_dataset.id, "test-sleeper", FAST))["id"]
     )
     model_id = trained["model_id"]
-    job_page = (await jobs_client.get(f"/jobs/{trained['id']}")).text
-    assert 'id="next-step"' in job_page and 'data-action="infer"' in job_page
-    assert f'action="/models/{model_id}/next"' in job_page and ">Run inference</button>" in job_page
-    model_page = (await jobs_client.get(f"/models/{model_id}")).text
-    assert 'id="next-step-button"' in model_page and ">Run inference</button>" in model_page
+    job_page = parse((await jobs_client.get(f"/jobs/{trained['id']}")).text)
+    step = by_id(job_page, "next-step")
+    assert attr(step, "data-action") == "infer"
+    assert attr(one(step, ".//form"), "action") == f"/models/{model_id}/next"
+    assert (one(step, ".//button").text_content(), one(step, ".//button").get("id")) == (
+        "Run inference",
+        "next-step-button",
+    )
+    button = by_id(parse((await jobs_client.get(f"/models/{model_id}")).text), "next-step-button")
+    assert (button.tag, button.text_content()) == ("button", "Run inference")
 
     headers = await csrf_headers(jobs_client, f"/models/{model_id}")
     form = {"expected": "infer", "_csrf_token": headers["x-csrftoken"]}
@@ -247,13 +227,16 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     assert clicked.status_code == 303, clicked.text
     infer_id = int(clicked.headers["location"].rsplit("/", 1)[1])
     assert (await wait_for(jobs_client, infer_id))["kind"] == "infer"
-    model_page = (await jobs_client.get(f"/models/{model_id}")).text
-    assert 'data-action="build-index"' in model_page and "Build the similarity index" in model_page
+    model_page = parse((await jobs_client.get(f"/models/{model_id}")).text)
+    step = by_id(model_page, "next-step")
+    assert attr(step, "data-action") == "build-index" and "Build the similarity index" in text_of(step)
     stale = await jobs_client.post(f"/models/{model_id}/next", data=form, follow_redirects=False)
     assert stale.status_code == 409 and "Build the similarity index" in stale.text
 
     headers = await csrf_headers(jobs_client)
-    assert f'id="keep-fresh-{image_dataset.id}"' in (await jobs_client.get("/datasets")).text
+    assert (
+        by_id(parse((await jobs_client.get("/datasets")).text), f"keep-fresh-{image_dataset.id}") is not None
+    )
     switched = await jobs_client.post(
         f"/datasets/{image_dataset.id}/keep-fresh",
         data={"keep_models_fresh": "1", "growth_percent": "25"},
@@ -267,9 +250,14 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     await wait_for(jobs_client, infer2.json()["id"])
     index = await follow_up(jobs_client, infer2.json()["id"], image_dataset.id)
     await wait_for(jobs_client, index["id"])
-    index_page = (await jobs_client.get(f"/jobs/{index['id']}")).text
-    assert 'id="caused-by"' in index_page and f"job #{infer2.json()['id']}" in index_page
-    assert 'data-action="similarity"' in index_page and ">Open similarity</a>" in index_page
+    index_page = parse((await jobs_client.get(f"/jobs/{index['id']}")).text)
+    assert f"job #{infer2.json()['id']}" in text_of(by_id(index_page, "caused-by"))
+    step = by_id(index_page, "next-step")
+    link = by_id(step, "next-step-button")
+    assert attr(step, "data-action") == "similarity" and (link.tag, link.text_content()) == (
+        "a",
+        "Open similarity",
+    )
 
 
 async def test_a_retrain_that_cannot_be_submitted_is_skipped_and_the_next_model_still_checked(
@@ -278,7 +266,7 @@ async def test_a_retrain_that_cannot_be_submitted_is_skipped_and_the_next_model_
     import tests.guided.trust_classifiers  # noqa: F401  (registers test-oracle)
     from backend.labels.classes import create_class
     from backend.storage.job_tables import Model
-    from tests.jobs.conftest import make_dataset
+    from tests.helpers.jobs import make_dataset
 
     dataset = await make_dataset(session, settings, folder, count=8)
     only = await create_class(session, dataset.id, "only")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 import tests.jobs.sleeper  # noqa: F401  (registers the test algorithm)
-from tests.jobs.test_browser import chromium, pytestmark, served  # noqa: F401
+from tests.helpers.browser import chromium, pytestmark, served  # noqa: F401
 
 __all__ = ["pytestmark"]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 
-from tests.jobs.conftest import wait_for
-from tests.jobs.test_keep_fresh import FAST, follow_up, switch, train
-from tests.jobs.test_redis import pytestmark, redis_client, redis_settings, redis_worker  # noqa: F401
+from tests.helpers.jobs import FAST, follow_up, switch, train, wait_for
+from tests.helpers.redis import pytestmark, redis_client, redis_settings, redis_worker  # noqa: F401
 
 __all__ = ["pytestmark"]
 

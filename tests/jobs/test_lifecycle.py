@@ -13,7 +13,7 @@ from backend.jobs.execution import claim_job, reap_stale_jobs
 from backend.models import queries as model_queries
 from backend.storage.job_tables import Job
 from backend.storage.types import utcnow
-from tests.jobs.conftest import serve, wait_for
+from tests.helpers.jobs import serve, wait_for
 
 
 async def test_a_job_queued_while_no_server_ran_is_run_after_start(

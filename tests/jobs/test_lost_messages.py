@@ -16,9 +16,9 @@ import redis
 from backend.jobs import submission
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
-from tests.jobs.conftest import serve, wait_for, wait_until
-from tests.jobs.test_redis import REDIS_URL, redis_settings, start_worker, stop_worker  # noqa: F401
-from tests.jobs.test_redis import pytestmark as redis_marks
+from tests.helpers.jobs import serve, wait_for, wait_until
+from tests.helpers.redis import REDIS_URL, redis_settings, start_worker, stop_worker  # noqa: F401
+from tests.helpers.redis import pytestmark as redis_marks
 from workers.runtime import JobRuntime
 
 SLEEPER = {"algorithm": "test-sleeper", "parameters": {"steps": 2}}

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 from PIL import Image
 from sqlalchemy import func, select
 
 from backend.storage.job_tables import Job, Model
-from tests.jobs.conftest import wait_for
+from tests.helpers.jobs import wait_for
+from tests.html import (
+    all_of,
+    attr,
+    by_id,
+    classes,
+    csrf_field,
+    has_class,
+    hx_csrf_token,
+    maybe_one,
+    one,
+    parse,
+    selected,
+    table_rows,
+    text_of,
+)
 
 PCA_FORM = {
     "algorithm": "pca",
@@ -23,14 +37,8 @@ PCA_FORM = {
 }
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
 async def post_form(client, page_url: str, url: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
-    token = csrf_of((await client.get(page_url)).text)
+    token = csrf_field((await client.get(page_url)).text)
     return await client.post(url, data={**form, "_csrf_token": token}, follow_redirects=False)
 
 
@@ -44,14 +52,24 @@ async def train_from_form(client, dataset_id: int) -> int:  # type: ignore[no-un
 async def test_the_train_form_is_drawn_from_the_schema(jobs_client, image_dataset):
     page = await jobs_client.get(f"/datasets/{image_dataset.id}/train?algorithm=pca")
     assert page.status_code == 200
-    html = page.text
-    assert 'name="params.n_components"' in html and 'min="1"' in html and 'max="512"' in html
-    assert 'value="16"' in html  # the default
-    assert "Length of each feature vector" in html  # the help text
-    assert 'type="checkbox" id="param-log_transform" name="params.log_transform" value="true" checked' in html
-    assert '<option value="test-sleeper"' in html and '<option value="pca" selected' in html
-    sleeper = await jobs_client.get(f"/datasets/{image_dataset.id}/train?algorithm=test-sleeper")
-    assert 'name="params.step_seconds"' in sleeper.text and "params.n_components" not in sleeper.text
+    doc = parse(page.text)
+    components = one(doc, "//input[@name='params.n_components']")
+    assert (attr(components, "min"), attr(components, "max")) == ("1", "512")
+    assert attr(components, "value") == "16"  # the default
+    help_id = attr(components, "aria-describedby")
+    assert "Length of each feature vector" in text_of(by_id(doc, help_id))  # the help text
+    log = by_id(doc, "param-log_transform")
+    assert (log.tag, attr(log, "type"), attr(log, "name"), attr(log, "value")) == (
+        "input",
+        "checkbox",
+        "params.log_transform",
+        "true",
+    )
+    assert log.get("checked") is not None
+    assert all_of(doc, "//option[@value='test-sleeper']") and selected(doc, "pca")
+    sleeper_html = (await jobs_client.get(f"/datasets/{image_dataset.id}/train?algorithm=test-sleeper")).text
+    assert one(parse(sleeper_html), "//input[@name='params.step_seconds']") is not None
+    assert "params.n_components" not in sleeper_html  # no such field, nor a mention of one
 
 
 async def test_invalid_form_values_are_explained_inline_and_nothing_is_queued(
@@ -66,15 +84,22 @@ async def test_invalid_form_values_are_explained_inline_and_nothing_is_queued(
     }
     response = await post_form(jobs_client, url, url, form)
     assert response.status_code == 400
-    html = response.text
-    assert re.search(r'id="param-n_components-error"[^>]*>Components must be a whole number, got', html)
-    assert re.search(r'id="param-image_size-error"[^>]*>Image size must be at least 8, got 4', html)
-    assert re.search(r'id="param-percentile_high-error"[^>]*>High percentile must be at most 100', html)
-    assert 'value="many"' in html and 'value="pca small"' in html  # what was typed is kept
+    doc = parse(response.text)
+    assert text_of(by_id(doc, "param-n_components-error")).startswith(
+        "Components must be a whole number, got"
+    )
+    assert text_of(by_id(doc, "param-image_size-error")).startswith("Image size must be at least 8, got 4")
+    assert text_of(by_id(doc, "param-percentile_high-error")).startswith(
+        "High percentile must be at most 100"
+    )
+    typed = {attr(i, "value") for i in all_of(doc, "//input[@value]")}
+    assert {"many", "pca small"} <= typed  # what was typed is kept
 
     cross = await post_form(jobs_client, url, url, {**PCA_FORM, "params.n_components": "12"})
     assert cross.status_code == 400
-    assert 'id="form-errors"' in cross.text and "cannot exceed the batch size" in cross.text
+    assert (
+        by_id(parse(cross.text), "form-errors") is not None and "cannot exceed the batch size" in cross.text
+    )
     assert await session.scalar(select(func.count()).select_from(Job)) == 0
     assert await session.scalar(select(func.count()).select_from(Model)) == 0
 
@@ -94,40 +119,48 @@ async def test_training_from_the_form_shows_a_live_job_page_then_the_model(jobs_
 
     job = await wait_for(jobs_client, job_id)
     assert job["state"] == "succeeded", job["error"]
-    live = (await jobs_client.get(f"/jobs/{job_id}/live")).text
-    assert 'data-state="succeeded"' in live
-    assert "hx-trigger" not in live  # polling stops once the job has ended
-    plot = re.search(r'<figure class="plot" id="loss-plot" data-points="(\d+)"', live)
-    assert plot and int(plot.group(1)) == 4  # one point per epoch
-    assert 'data-name="train_loss"' in live and 'data-name="val_loss"' in live
-    assert "accuracy-plot" not in live  # PCA reports no accuracy
-    assert "epoch 4/4" in live and "step 32/32" in live
-    assert f'href="/api/v1/jobs/{job_id}/outputs/pca.npz"' in live
-    assert "succeeded" in re.search(
-        r'<div class="log" id="job-log">(.*?)</div>\s*</section>', live, re.S
-    ).group(1)
+    live_html = (await jobs_client.get(f"/jobs/{job_id}/live")).text
+    live = parse(live_html)
+    assert attr(by_id(live, "job-live"), "data-state") == "succeeded"
+    assert not all_of(live, "//*[@hx-trigger]")  # polling stops once the job has ended
+    plot = by_id(live, "loss-plot")
+    assert plot.tag == "figure" and "plot" in classes(plot)
+    assert int(attr(plot, "data-points")) == 4  # one point per epoch
+    assert {attr(s, "data-name") for s in all_of(plot, ".//*[@data-name]")} >= {"train_loss", "val_loss"}
+    assert "accuracy-plot" not in live_html  # PCA reports no accuracy
+    assert "epoch 4/4" in text_of(live) and "step 32/32" in text_of(live)
+    assert one(live, f"//a[@href='/api/v1/jobs/{job_id}/outputs/pca.npz']") is not None
+    log = by_id(live, "job-log")
+    assert log.tag == "div" and "log" in classes(log) and "succeeded" in text_of(log)
 
     model_id = job["model_id"]
-    model_page = (await jobs_client.get(f"/models/{model_id}")).text
-    assert "pca small" in model_page and "ready" in model_page
-    assert re.search(r"<th>n_components</th><td>4</td>", model_page)
-    assert re.search(r"<th>Readable items</th><td>40</td>", model_page)
-    assert "explained_variance" in model_page
-    assert f'href="/api/v1/models/{model_id}/files/pca.npz"' in model_page
-    assert "Reconstructions" not in model_page  # no inference yet
-    listed = (await jobs_client.get("/models")).text
-    assert f'href="/models/{model_id}"' in listed and "pca small" in listed
+    model_html = (await jobs_client.get(f"/models/{model_id}")).text
+    model_page = parse(model_html)
+    assert "pca small" in text_of(model_page) and "ready" in text_of(model_page)
+    assert table_rows(by_id(model_page, "model-parameters"))["n_components"] == "4"
+    assert table_rows(by_id(model_page, "model-trained-on"))["Readable items"] == "40"
+    assert "explained_variance" in model_html
+    assert one(model_page, f"//a[@href='/api/v1/models/{model_id}/files/pca.npz']") is not None
+    assert "Reconstructions" not in model_html  # no inference yet
+    listed = parse((await jobs_client.get("/models")).text)
+    assert all_of(listed, f"//a[@href='/models/{model_id}']") and "pca small" in text_of(listed)
 
     response = await post_form(jobs_client, f"/models/{model_id}", f"/models/{model_id}/infer", {})
     assert response.status_code == 303, response.text
     infer_id = int(response.headers["location"].rsplit("/", 1)[1])
     assert (await wait_for(jobs_client, infer_id))["state"] == "succeeded"
 
-    model_page = (await jobs_client.get(f"/models/{model_id}")).text
-    pairs = re.findall(r'src="/jobs/(\d+)/reconstructions/(\d+)"', model_page)
-    assert len(pairs) == 16 and {int(j) for j, _ in pairs} == {infer_id}
-    originals = re.findall(r'src="/api/v1/items/(\d+)/image\?size=96&log=true', model_page)
-    assert len(originals) == 16
+    model_page = parse((await jobs_client.get(f"/models/{model_id}")).text)
+    sources = [attr(img, "src") for img in all_of(model_page, "//img[@src]")]
+    pairs = [s.split("/")[2:] for s in sources if s.startswith("/jobs/")]
+    assert all(len(p) == 3 and p[1] == "reconstructions" and p[2].isdigit() for p in pairs), pairs
+    assert len(pairs) == 16 and {int(j) for j, _, _ in pairs} == {infer_id}
+    originals = [
+        s.removeprefix("/api/v1/items/").split("/")[0]
+        for s in sources
+        if s.startswith("/api/v1/items/") and "/image?size=96&log=true" in s
+    ]
+    assert len(originals) == 16 and all(i.isdigit() for i in originals)
     png = await jobs_client.get(f"/jobs/{infer_id}/reconstructions/0")
     assert png.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(png.content)).size == (96, 96)
@@ -142,7 +175,8 @@ async def test_invalid_inference_options_stay_on_the_model_page(jobs_client, ima
     url = f"/models/{job['model_id']}"
     response = await post_form(jobs_client, url, f"{url}/infer", {"params.batch_size": "0"})
     assert response.status_code == 400
-    assert re.search(r'id="param-batch_size-error"[^>]*>Batch size must be at least 1, got 0', response.text)
+    error = text_of(by_id(parse(response.text), "param-batch_size-error"))
+    assert error.startswith("Batch size must be at least 1, got 0")
     assert await session.scalar(select(func.count()).select_from(Job)) == 1
 
 
@@ -154,12 +188,11 @@ async def test_the_model_page_shows_a_confusion_matrix_when_one_was_written(
     matrix = {"labels": ["ring", "spots"], "matrix": [[7, 1], [2, 5]]}  # as the classifier writes it
     model_dir = job_settings.artifact_dir / "models" / str(model["id"]) / "model"
     (model_dir / "confusion_matrix.json").write_text(json.dumps(matrix))
-    html = (await jobs_client.get(f"/models/{model['id']}")).text
-    table = re.search(r'<table class="confusion" id="confusion-matrix">(.*?)</table>', html, re.S)
-    assert table
-    cells = re.findall(r"<td[^>]*>(\d+)</td>", table.group(1))
-    assert cells == ["7", "1", "2", "5"]
-    assert "<th>ring</th>" in table.group(1) and "<th>spots</th>" in table.group(1)
+    table = by_id(parse((await jobs_client.get(f"/models/{model['id']}")).text), "confusion-matrix")
+    assert table.tag == "table" and "confusion" in classes(table)
+    assert [text_of(td) for td in all_of(table, ".//td")] == ["7", "1", "2", "5"]
+    headers = [text_of(th) for th in all_of(table, ".//th")]
+    assert "ring" in headers and "spots" in headers
 
 
 async def test_a_running_job_can_be_canceled_from_its_page_and_retried(jobs_client, image_dataset):
@@ -168,27 +201,37 @@ async def test_a_running_job_can_be_canceled_from_its_page_and_retried(jobs_clie
     response = await post_form(jobs_client, url, url, form)
     job_id = int(response.headers["location"].rsplit("/", 1)[1])
     page = (await jobs_client.get(f"/jobs/{job_id}")).text
-    assert f'hx-get="/jobs/{job_id}/live" hx-trigger="every 2s"' in page  # polls while active
-    token = re.search(r'"x-csrftoken": "([^"]+)"', page).group(1)
+    polling = by_id(parse(page), "job-live")  # polls while active
+    assert (attr(polling, "hx-get"), attr(polling, "hx-trigger")) == (f"/jobs/{job_id}/live", "every 2s")
+    token = hx_csrf_token(page, "//div[@hx-headers][.//*[@id='job-live']]")
     await wait_for(jobs_client, job_id, ("running",))
 
+    def job_rows(html: str) -> list[object]:
+        return all_of(parse(html), f"//*[@data-job-id='{job_id}']")
+
     listed = (await jobs_client.get(f"/jobs?dataset_id={image_dataset.id}")).text
-    assert 'id="jobs-table" hx-get="/jobs/rows?dataset_id=' in listed and f'data-job-id="{job_id}"' in listed
-    assert f'data-job-id="{job_id}"' not in (await jobs_client.get("/jobs?state=failed")).text
+    assert attr(by_id(parse(listed), "jobs-table"), "hx-get").startswith("/jobs/rows?dataset_id=")
+    assert job_rows(listed)
+    assert not job_rows((await jobs_client.get("/jobs?state=failed")).text)
     anything = await jobs_client.get("/jobs?state=&dataset_id=")  # the filter form's "any"
-    assert anything.status_code == 200 and f'data-job-id="{job_id}"' in anything.text
+    assert anything.status_code == 200 and job_rows(anything.text)
 
     htmx = {"HX-Request": "true", "x-csrftoken": token}
     live = await jobs_client.post(f"/jobs/{job_id}/cancel", headers=htmx)
-    assert live.status_code == 200 and 'id="job-live"' in live.text
+    assert live.status_code == 200 and by_id(parse(live.text), "job-live") is not None
     job = await wait_for(jobs_client, job_id)
     assert job["state"] == "canceled"
-    live = (await jobs_client.get(f"/jobs/{job_id}/live")).text
-    assert 'id="retry-job"' in live and 'id="cancel-job"' not in live and "hx-trigger" not in live
-    assert 'hx-get="/jobs/rows' not in (await jobs_client.get("/jobs")).text  # nothing active: no refresh
+    ended = parse((await jobs_client.get(f"/jobs/{job_id}/live")).text)
+    assert by_id(ended, "retry-job") is not None and maybe_one(ended, "//*[@id='cancel-job']") is None
+    assert not all_of(ended, "//*[@hx-trigger]")
+    jobs_page = parse((await jobs_client.get("/jobs")).text)
+    assert not all_of(jobs_page, "//*[starts-with(@hx-get, '/jobs/rows')]")  # nothing active: no refresh
 
     retried = await jobs_client.post(f"/jobs/{job_id}/retry", headers=htmx)
-    assert (retried.status_code == 200 and 'data-state="queued"' in retried.text) or "running" in retried.text
+    queued = (
+        retried.status_code == 200 and attr(by_id(parse(retried.text), "job-live"), "data-state") == "queued"
+    )
+    assert queued or "running" in retried.text
     assert (await jobs_client.get(f"/api/v1/jobs/{job_id}")).json()["attempt"] == 2
     await jobs_client.post(f"/jobs/{job_id}/cancel", headers=htmx)
     await wait_for(jobs_client, job_id)
@@ -205,13 +248,15 @@ async def test_a_failed_job_page_shows_the_error_and_its_traceback(jobs_client, 
     response = await post_form(jobs_client, url, url, form)
     job_id = int(response.headers["location"].rsplit("/", 1)[1])
     assert (await wait_for(jobs_client, job_id))["state"] == "failed"
-    html = (await jobs_client.get(f"/jobs/{job_id}")).text
-    error = re.search(r'<div class="error" id="job-error">(.*?)</div>', html, re.S).group(1)
+    page = parse((await jobs_client.get(f"/jobs/{job_id}")).text)
+    error_box = by_id(page, "job-error")
+    assert error_box.tag == "div" and "error" in classes(error_box)
+    error = error_box.text_content()
     assert "RuntimeError: told to fail at step 2" in error
     assert "Traceback (most recent call last)" in error and "sleeper.py" in error
-    assert 'id="retry-job"' in html
-    model = (await jobs_client.get("/models")).text
-    assert "state-failed" in model
+    assert by_id(page, "retry-job") is not None
+    models = parse((await jobs_client.get("/models")).text)
+    assert all_of(models, f"//*[{has_class('state-failed')}]")
 
 
 async def test_missing_jobs_and_models_are_pages_that_say_so(jobs_client):
@@ -219,3 +264,4 @@ async def test_missing_jobs_and_models_are_pages_that_say_so(jobs_client):
         response = await jobs_client.get(url)
         assert response.status_code == 404, url
         assert "does not exist" in response.text and "<html" in response.text
+        assert "does not exist" in text_of(one(parse(response.text), "//body"))

@@ -1,36 +1,6 @@
-"""Helpers for the page tests: the real app through the test client, with the CSRF token pages use."""
+"""The page tests' helpers (the CSRF token pages use, datasets made through the page), from
+tests/helpers/pages.py."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import Any
-
-from litestar.testing import AsyncTestClient
-
-from tests.factories import image_folder
-
-CSRF = re.compile(r'"x-csrftoken": "([0-9a-f]+)"')
-
-
-async def csrf_headers(client: AsyncTestClient, page: str = "/datasets") -> dict[str, str]:
-    """What HTMX sends: the token from <body hx-headers> (the cookie comes along in the client)."""
-    response = await client.get(page)
-    assert response.status_code == 200, response.text
-    match = CSRF.search(response.text)
-    assert match, "base.html must put the CSRF token in hx-headers"
-    return {"x-csrftoken": match.group(1), "hx-request": "true"}
-
-
-async def make_dataset(
-    client: AsyncTestClient, folder: Path, count: int = 6, corrupt: int = 0, **fields: Any
-) -> int:
-    """A dataset made through the datasets page form; returns its id."""
-    image_folder(folder, count=count, corrupt=corrupt)
-    headers = await csrf_headers(client)
-    response = await client.post(
-        "/datasets", data={"name": f"ds-{folder.name}", "sources": [str(folder)], **fields}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    target = response.headers["hx-redirect"]
-    return int(target.split("/")[2])
+from tests.helpers.pages import csrf_headers, make_dataset  # noqa: F401

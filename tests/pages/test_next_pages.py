@@ -4,7 +4,8 @@ suggestion is labeled from its tile, and the label page carries the panel."""
 
 from __future__ import annotations
 
-from tests.pages.conftest import csrf_headers, make_dataset
+from tests.helpers.pages import csrf_headers, make_dataset
+from tests.html import all_of, by_id, classes, parse, text_of
 
 API = "/api/v1"
 
@@ -13,11 +14,11 @@ async def test_a_dataset_without_classes_shows_what_the_queue_needs(client, fold
     dataset_id = await make_dataset(client, folder, count=4)
     page = await client.get(f"/datasets/{dataset_id}/next")
     assert page.status_code == 200, page.text
-    assert 'id="next-needs"' in page.text and "Needed first" in page.text
+    assert "Needed first" in text_of(by_id(parse(page.text), "next-needs"))
     panel = await client.get(f"/datasets/{dataset_id}/next/panel")
     assert panel.status_code == 200 and "Needed first" in panel.text
     label = await client.get(f"/datasets/{dataset_id}/label")
-    assert f'hx-get="/datasets/{dataset_id}/next/panel"' in label.text
+    assert all_of(parse(label.text), f"//*[@hx-get='/datasets/{dataset_id}/next/panel']")
     missing = await client.get("/datasets/999999/next")
     assert missing.status_code == 404
 
@@ -26,7 +27,7 @@ async def test_an_unknown_or_stale_suggestion_says_it_is_out_of_date(client, fol
     dataset_id = await make_dataset(client, folder, count=4)
     page = await client.get(f"/datasets/{dataset_id}/next/open", params={"key": "no-such-suggestion"})
     assert page.status_code == 200, page.text
-    assert 'id="next-stale"' in page.text and "out of date" in page.text
+    assert by_id(parse(page.text), "next-stale") is not None and "out of date" in page.text
     headers = await csrf_headers(client)
     refused = await client.post(
         f"/datasets/{dataset_id}/next/accept",
@@ -34,7 +35,7 @@ async def test_an_unknown_or_stale_suggestion_says_it_is_out_of_date(client, fol
         headers=headers,
     )
     assert refused.status_code == 200, refused.text
-    assert 'id="next-warning"' in refused.text and "Nothing was" in refused.text
+    assert by_id(parse(refused.text), "next-warning") is not None and "Nothing was" in refused.text
     assert (await client.get(f"{API}/datasets/{dataset_id}/labels")).json() == []
 
 
@@ -46,7 +47,7 @@ async def test_one_item_is_labeled_from_its_tile_as_a_manual_event(client, folde
     url = f"/datasets/{dataset_id}/next/label-item"
     answer = await client.post(url, data={"item_id": str(item), "label_id": str(ring)}, headers=headers)
     assert answer.status_code == 200, answer.text
-    assert f'id="todo-{item}"' in answer.text and "todo-tile done" in answer.text
+    assert {"todo-tile", "done"} <= classes(by_id(parse(answer.text), f"todo-{item}"))
     labels = (await client.get(f"{API}/datasets/{dataset_id}/labels")).json()
     assert labels == [{"item_id": item, "label_ids": [ring]}]
     events = (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]

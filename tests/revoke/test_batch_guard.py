@@ -4,9 +4,9 @@ left is refused with the counts. REST and GraphQL."""
 
 from __future__ import annotations
 
-from tests.api.conftest import assert_error
-from tests.graphql.conftest import gql
-from tests.guided.conftest import API, add_class, item_ids, pca_model, run_job
+from tests.helpers.graphql import gql
+from tests.helpers.guided import API, add_class, item_ids, pca_model, run_job
+from tests.helpers.rest import assert_error
 
 
 async def test_explorer_batch_applies_what_is_still_true_and_says_what_changed(server, dataset):

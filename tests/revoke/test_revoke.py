@@ -9,9 +9,9 @@ from litestar.testing import AsyncTestClient
 
 from backend.labels.events import TagRequest, record_event
 from backend.storage.database import Database
-from tests.api.conftest import assert_error
-from tests.graphql.conftest import gql, gql_error
-from tests.guided.conftest import API, add_class, item_ids, pca_model
+from tests.helpers.graphql import gql, gql_error
+from tests.helpers.guided import API, add_class, item_ids, pca_model
+from tests.helpers.rest import assert_error
 
 ALICE, BOB = {"X-Labelwise-Tagger": "alice"}, {"X-Labelwise-Tagger": "bob"}
 
@@ -100,7 +100,7 @@ async def test_revoking_one_kind_in_a_time_range_takes_back_only_those_events(se
 async def test_bad_revoke_requests_are_refused_with_a_reason(
     server, dataset, session, guided_settings, folder
 ):
-    from tests.jobs.conftest import make_dataset
+    from tests.helpers.jobs import make_dataset
 
     url = f"{API}/datasets/{dataset.id}/revoke"
     assert_error(await server.post(url, json={}), 400, "INVALID", "model", "kind")
@@ -145,8 +145,7 @@ async def test_graphql_revokes_a_models_labels_and_names_bad_input(server, datas
 async def test_cli_revokes_a_models_labels_and_undoes_one_event(server, dataset, guided_settings, database):
     from click.testing import CliRunner
 
-    from tests.guided.test_cli import invoke
-    from tests.jobs.test_cli_jobs import env_of
+    from tests.helpers.cli import env_of, invoke
 
     s = await _scene(server, database, dataset.id)
     cli = CliRunner(env=env_of(guided_settings))

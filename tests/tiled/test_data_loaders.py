@@ -12,7 +12,7 @@ from backend.datasets import service
 from backend.datasets.refs import ItemReader, item_refs
 from backend.images.transforms import DisplayTransform
 from tests.factories import write_npy
-from tests.tiled.conftest import API_KEY
+from tests.helpers.tiled import API_KEY
 from workers.data import ItemInputs, TorchItemDataset
 from workers.images import prepare
 

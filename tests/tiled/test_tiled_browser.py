@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.tiled.conftest import API_KEY
+from tests.helpers.tiled import API_KEY
+from tests.html import all_of, attr, csrf_field, parse
 
 pytestmark = pytest.mark.tiled
 HX = {"HX-Request": "true"}
@@ -14,9 +13,12 @@ HX = {"HX-Request": "true"}
 
 async def _token(client) -> str:
     page = await client.get("/datasets")
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text[:500]
-    return found.group(1)
+    return csrf_field(page.text)
+
+
+def _picks(html: str) -> list[str]:
+    """The node URIs the fragment offers to pick (a checkbox each)."""
+    return [attr(box, "value") for box in all_of(parse(html), "//input[@type='checkbox'][@value]")]
 
 
 async def _browse(client, uri: str, key: str | None = API_KEY, token: str | None = None):
@@ -31,16 +33,18 @@ async def test_the_browser_walks_containers_and_offers_nodes_to_pick(client, til
     assert top.status_code == 200, top.text
     assert API_KEY not in top.text
     for name in ("arrays", "images", "hdf5", "big"):
-        assert f'value="{tiled_server.uri}/{name}"' in top.text  # a checkbox per container
+        assert f"{tiled_server.uri}/{name}" in _picks(top.text)  # a checkbox per container
     assert "↑ Up" not in top.text  # the server's root has no parent
     arrays = await _browse(client, f"{tiled_server.uri}/arrays")
     assert "3×32×32 float32, 3 images" in arrays.text  # noqa: RUF001 - the page writes shapes so
     assert "48×64 float32, 1 image" in arrays.text  # noqa: RUF001
-    assert f'data-pick-folder="{tiled_server.uri}/arrays"' in arrays.text and "↑ Up" in arrays.text
+    folders = [attr(e, "data-pick-folder") for e in all_of(parse(arrays.text), "//*[@data-pick-folder]")]
+    assert f"{tiled_server.uri}/arrays" in folders and "↑ Up" in arrays.text
     assert API_KEY not in arrays.text
     entry = await _browse(client, f"{tiled_server.uri}/hdf5/run/entry")
     assert "10 float64, not an image" in entry.text  # 1-D arrays are listed but cannot be picked
     assert f'value="{tiled_server.uri}/hdf5/run/entry/time"' not in entry.text
+    assert f"{tiled_server.uri}/hdf5/run/entry/time" not in _picks(entry.text)
 
 
 async def test_the_panel_never_renders_a_key_and_refusals_name_the_source(client, tiled_server, caplog):

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from backend.sources.registry import open_source
 from backend.storage.tables import Source
-from tests.api.conftest import API, add_class, assert_error, item_ids, tag
 from tests.factories import image_folder
-from tests.tiled.conftest import API_KEY, ITEM_COUNT, free_port
+from tests.helpers.rest import API, add_class, assert_error, item_ids, tag
+from tests.helpers.tiled import API_KEY, ITEM_COUNT, free_port
 
 pytestmark = pytest.mark.tiled
 
@@ -191,7 +191,7 @@ mutation($input: CreateDatasetInput!) {
 
 
 async def test_graphql_creates_tiled_datasets_and_never_returns_the_key(client, tiled_server):
-    from tests.graphql.conftest import gql, gql_error
+    from tests.helpers.graphql import gql, gql_error
 
     node = f"{tiled_server.uri}/arrays"
     keys = [{"source": node, "apiKey": API_KEY}]

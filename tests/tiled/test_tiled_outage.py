@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, add_class, assert_error, tag
-from tests.tiled.conftest import API_KEY, ITEM_COUNT
+from tests.helpers.rest import API, add_class, assert_error, tag
+from tests.helpers.tiled import API_KEY, ITEM_COUNT
 
 pytestmark = pytest.mark.tiled
 

@@ -10,7 +10,7 @@ from backend.sources import tiled as tiled_source
 from backend.sources.registry import prepare_source
 from backend.sources.tiled import TiledSource, parse_tiled_uri
 from backend.storage.secrets_at_rest import decrypt_secret
-from tests.tiled.conftest import API_KEY, ITEM_COUNT, free_port
+from tests.helpers.tiled import API_KEY, ITEM_COUNT, free_port
 
 pytestmark = pytest.mark.tiled
 

@@ -12,9 +12,10 @@ import pytest
 
 from backend.errors import Forbidden
 from backend.sources.tiled import TiledSource, check_tiled_host, parse_tiled_uri
-from tests.accounts.conftest import accounts, csrf_headers  # noqa: F401  (fixture used here)
-from tests.api.conftest import API, assert_error, client_with  # noqa: F401  (fixture used here)
-from tests.tiled.conftest import API_KEY
+from tests.helpers.accounts import accounts, csrf_headers  # noqa: F401  (fixture used here)
+from tests.helpers.rest import API, assert_error, client_with  # noqa: F401  (fixture used here)
+from tests.helpers.tiled import API_KEY
+from tests.html import all_of, by_id, parse
 from tests.tiled.misbehaving import INTERNAL, MisbehavingTiled
 
 pytestmark = pytest.mark.tiled
@@ -98,8 +99,8 @@ async def test_a_server_that_pages_forever_is_listed_boundedly(client_with):  # 
     with MisbehavingTiled() as server:
         async with client_with(tiled_hosts=server.netloc, tiled_browse_max_items=250) as client:
             page = await client.get("/tiled/browse", params={"uri": server.uri}, headers=HX)
-            assert page.status_code == 200 and 'id="tiled-truncated"' in page.text
-            assert page.text.count('class="tiled-pick"') == 250
+            assert page.status_code == 200 and by_id(parse(page.text), "tiled-truncated") is not None
+            assert len(all_of(parse(page.text), "//*[@class='tiled-pick']")) == 250
         # One metadata request and the pages that 250 children take; the listing is over when the
         # answer is sent, so nothing asks the server afterwards.
         assert server.requests == 1 + math.ceil(250 / 100)

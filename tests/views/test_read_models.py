@@ -9,10 +9,10 @@ defaults) and when an object reads differently through the two doors.
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import pytest
 from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_snake_case
 
 from backend.accounts.views import TokenView, UserView
 from backend.algorithms.views import AlgorithmView
@@ -87,11 +87,7 @@ def schema():
 def _graphql_fields(schema, cls: type) -> set[str]:
     """The fields GraphQL shows of the type (private ones left out), as Python names."""
     name = get_object_definition(cls, strict=True).name
-    return {_snake(n) for n in schema._schema.type_map[name].fields}  # type: ignore[attr-defined]
-
-
-def _snake(camel: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+    return {to_snake_case(n) for n in schema._schema.type_map[name].fields}  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("view", "rest_struct", "gql_type"), DOORS, ids=lambda x: getattr(x, "__name__", ""))

@@ -12,7 +12,7 @@ from backend.errors import Invalid, NotFound
 from backend.labels import events, rejections, revoke
 from backend.labels.batches import record_batch
 from backend.labels.events import TagRequest
-from tests.test_labels_domain import _assert_consistent, _dataset
+from tests.helpers.labels import assert_consistent, cat_dog_dataset
 
 
 async def _active(session, dataset_id):  # type: ignore[no-untyped-def]
@@ -28,7 +28,7 @@ def _batch(dataset_id: int, items: list[int], label_id: int) -> TagRequest:
 async def test_a_batch_records_its_left_out_items_and_a_label_of_that_class_clears_them(
     session, settings, folder
 ):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", [ids[5]], dog.id))
     outcome = await record_batch(
         session, _batch(dataset.id, ids[:2], cat.id), rejected_item_ids=[ids[2], ids[3], ids[5]]
@@ -47,11 +47,11 @@ async def test_a_batch_records_its_left_out_items_and_a_label_of_that_class_clea
     await events.record_event(session, TagRequest(dataset.id, "bob", [ids[3]], dog.id))
     await events.record_event(session, TagRequest(dataset.id, "bob", [ids[2]], cat.id))
     assert await _active(session, dataset.id) == {(ids[3], cat.id)}
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 async def test_undo_clears_the_batchs_rejections_and_redo_brings_them_back(session, settings, folder):
-    dataset, ids, cat, _dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, _dog = await cat_dog_dataset(session, settings, folder)
     outcome = await record_batch(session, _batch(dataset.id, ids[:2], cat.id), rejected_item_ids=[ids[2]])
     undo = await events.undo_event(session, outcome.event.id, "ann")
     assert await _active(session, dataset.id) == set()
@@ -72,7 +72,7 @@ async def test_undo_clears_the_batchs_rejections_and_redo_brings_them_back(sessi
 
 
 async def test_bad_rejections_are_refused_and_nothing_is_labeled(session, settings, folder):
-    dataset, ids, cat, _dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, _dog = await cat_dog_dataset(session, settings, folder)
     with pytest.raises(Invalid, match="both kept and rejected"):
         await record_batch(session, _batch(dataset.id, ids[:2], cat.id), rejected_item_ids=[ids[1]])
     with pytest.raises(NotFound, match="not in dataset"):

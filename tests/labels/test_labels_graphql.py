@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.graphql.conftest import TAG, add_class, create_dataset, gql, gql_error, item_ids, snapshot, tag
+from tests.helpers.graphql import TAG, add_class, create_dataset, gql, gql_error, item_ids, snapshot, tag
 
 LABELS = """
 query($d: Int!, $asOf: DateTime, $tagger: String) {

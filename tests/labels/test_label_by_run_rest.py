@@ -5,33 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from tests.api.conftest import API, add_class
-from tests.graphql.conftest import gql
-from tests.test_detector_formats import FRAME, write_edf
-
-# two runs of two samples: exposures and times out of file order, to see the sorts work
-RUNS = {
-    "run1.edf": [
-        ("1", "kapton", "0.5", "2024-01-01 10:00:03"),
-        ("1", "kapton", "0.1", "2024-01-01 10:00:01"),
-        ("1", "kapton", "2.0", "2024-01-01 10:00:02"),
-        ("1", "kapton", "1.0", "2024-01-01 10:00:00"),
-    ],
-    "run2.edf": [
-        ("2", "AgBh", "0.3", "2024-01-02 09:00:00"),
-        ("2", "AgBh", "0.2", "2024-01-02 08:00:00"),
-        ("2", "AgBh", "0.4", "2024-01-02 07:00:00"),
-    ],
-}
-
-
-def write_runs(folder: Path) -> None:
-    for name, frames in RUNS.items():
-        headers = [{"scan_no": r, "SampleName": s, "ExposureTime": e, "Date": t} for r, s, e, t in frames]
-        write_edf(folder / name, [FRAME + k for k in range(len(frames))], headers)
-    np.save(folder / "plain.npy", np.zeros((16, 16)))  # an item without any metadata
+from tests.detector.factories import (
+    write_runs,
+)
+from tests.helpers.graphql import gql
+from tests.helpers.rest import API, add_class
 
 
 async def _dataset(client, folder: Path) -> int:

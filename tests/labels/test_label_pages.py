@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 
-from tests.pages.conftest import csrf_headers, make_dataset
+from tests.helpers.pages import csrf_headers, make_dataset
+from tests.html import HtmlElement, all_of, attr, by_id, classes, fragment, has_class, parse, text_of
 
 API = "/api/v1"
+
+
+def tiles(doc: HtmlElement) -> list[HtmlElement]:
+    """The gallery's tiles (figures of class ``tile``), in page order."""
+    return all_of(doc, f".//figure[{has_class('tile')}]")
 
 
 async def ids_of(client: AsyncTestClient, dataset_id: int, status: str | None = None) -> list[int]:
@@ -67,11 +72,11 @@ async def test_datasets_page_lists_sizes_and_progress(client: AsyncTestClient, f
     await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": ids[:2], "label_id": rings})
     page = await client.get("/datasets")
     assert page.status_code == 200
-    row = re.search(rf'<tr id="dataset-{dataset_id}".*?</tr>', page.text, re.S)
-    assert row, page.text
-    assert ">5<" in row.group(0).replace(" ", "") or "5 <span" in row.group(0)
-    assert "2 / 5 (40.0%)" in row.group(0)
-    assert "1 unreadable" in row.group(0)
+    row = by_id(parse(page.text), f"dataset-{dataset_id}")
+    assert row.tag == "tr"
+    assert (row.xpath("./td")[1].text or "").strip() == "5"  # the item count, before the unreadable note
+    assert "2 / 5 (40.0%)" in text_of(row)
+    assert "1 unreadable" in text_of(row)
 
 
 async def test_creating_a_dataset_needs_folders_and_a_free_name(
@@ -96,7 +101,9 @@ async def test_the_folder_browser_stays_inside_the_data_roots(
     roots = await client.get("/datasets/browse")
     assert str(data_root) in roots.text
     listing = await client.get("/datasets/browse", params={"path": str(folder)})
-    assert listing.status_code == 200 and 'data-pick-folder="' + str(folder / "inner") + '"' in listing.text
+    assert listing.status_code == 200
+    picks = [attr(e, "data-pick-folder") for e in all_of(parse(listing.text), "//*[@data-pick-folder]")]
+    assert str(folder / "inner") in picks
     assert (await client.get("/datasets/browse", params={"path": "/etc"})).status_code == 403
     escape = await client.get("/datasets/browse", params={"path": f"{folder}/../.."})
     assert escape.status_code == 403 and "is not allowed in folder paths" in escape.text
@@ -129,16 +136,18 @@ async def test_label_page_keeps_view_state_in_every_link(client: AsyncTestClient
     dataset_id = await make_dataset(client, folder, count=30)
     page = await client.get(f"/datasets/{dataset_id}/label", params={"per_page": 24, "log": 1, "p_low": 2})
     assert page.status_code == 200
-    assert page.text.count('class="tile') == 24
-    next_link = re.search(r'rel="next"', page.text)
-    assert next_link
-    assert "page=2" in page.text and "log=1" in page.text and "p_low=2" in page.text
-    assert "/thumbs/" in page.text and "log=1&amp;p_low=2" in page.text
+    doc = parse(page.text)
+    assert len(tiles(doc)) == 24
+    next_links = [attr(a, "href") for a in all_of(doc, "//a[@rel='next']")]
+    assert next_links and all("page=2" in h and "log=1" in h and "p_low=2" in h for h in next_links)
+    thumbs = [attr(img, "src") for img in all_of(doc, "//img[starts-with(@src, '/thumbs/')]")]
+    assert thumbs and all("log=1&p_low=2" in src for src in thumbs)
     partial = await client.get(
         f"/datasets/{dataset_id}/label", params={"per_page": 24, "page": 2}, headers={"hx-request": "true"}
     )
-    assert partial.text.lstrip().startswith('<section id="gallery"')
-    assert partial.text.count('class="tile') == 6
+    gallery = fragment(partial.text)[0]
+    assert (gallery.tag, gallery.get("id")) == ("section", "gallery")
+    assert len(tiles(gallery)) == 6
 
 
 async def test_bad_view_parameters_are_refused_with_a_page_that_says_why(
@@ -171,7 +180,7 @@ async def test_a_double_submit_records_one_event_and_undo_redo_follow_it(
     }
     first = await client.post(f"/datasets/{dataset_id}/label/tag", data=form, headers=headers)
     assert first.status_code == 200 and "Labeled 2 item(s) as &#39;rings&#39;" in first.text
-    assert f'id="marks-{ids[0]}" hx-swap-oob="true"' in first.text
+    assert attr(by_id(parse(first.text), f"marks-{ids[0]}"), "hx-swap-oob") == "true"
     again = await client.post(f"/datasets/{dataset_id}/label/tag", data=form, headers=headers)
     assert "Nothing to change" in again.text
     assert len(await events(client, dataset_id)) == 1
@@ -193,7 +202,8 @@ async def test_labels_carry_the_tagger_of_the_browser(client: AsyncTestClient, f
     named = await client.post("/tagger", data={"tagger": "ada lovelace"}, headers=headers)
     assert named.status_code == 200
     page = await client.get(f"/datasets/{dataset_id}/label")
-    assert '<strong id="tagger-name">ada lovelace</strong>' in page.text
+    name = by_id(parse(page.text), "tagger-name")
+    assert (name.tag, name.text_content()) == ("strong", "ada lovelace")
     await client.post(
         f"/datasets/{dataset_id}/label/tag", data={"items": str(ids[0]), "label": rings}, headers=headers
     )
@@ -215,8 +225,10 @@ async def test_labeling_with_a_class_deleted_elsewhere_labels_nothing_and_repain
         f"/datasets/{dataset_id}/label/tag", data={"items": str(ids[0]), "label": peaks}, headers=headers
     )
     assert "no longer exists" in answer.text
-    assert 'id="labelbar"' in answer.text and f'data-label="{peaks}"' not in answer.text
-    assert f'data-label="{rings}"' in answer.text
+    doc = parse(answer.text)
+    labelbar = by_id(doc, "labelbar")
+    assert not all_of(doc, f"//*[@data-label='{peaks}']")
+    assert all_of(labelbar, f".//*[@data-label='{rings}']")
     assert await labels(client, dataset_id) == {}
 
 
@@ -317,7 +329,7 @@ async def test_the_gallery_costs_the_same_queries_for_24_and_200_items(
             response = await client.get(
                 f"/datasets/{dataset_id}/label", params={"per_page": per_page}, headers={"hx-request": "true"}
             )
-            assert response.text.count('class="tile') == per_page
+            assert len(tiles(parse(response.text))) == per_page
             counts[per_page] = len(statements)
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -350,11 +362,11 @@ async def test_a_labeling_answer_repaints_items_relabeled_elsewhere(
         data={"items": str(ids[0]), "label": rings, "visible": ",".join(map(str, ids))},
         headers=headers,
     )
-    marks = re.search(
-        rf'<div class="marks labeled" id="marks-{ids[1]}" hx-swap-oob="true".*?</div>', answer.text, re.S
-    )
-    assert marks and ">peaks<" in marks.group(0)
-    assert f'id="marks-{ids[2]}" hx-swap-oob="true"' in answer.text
+    doc = parse(answer.text)
+    marks = by_id(doc, f"marks-{ids[1]}")
+    assert (marks.tag, classes(marks), attr(marks, "hx-swap-oob")) == ("div", {"marks", "labeled"}, "true")
+    assert "peaks" in [text_of(badge) for badge in marks]
+    assert attr(by_id(doc, f"marks-{ids[2]}"), "hx-swap-oob") == "true"
 
 
 async def test_sort_by_label_and_hide_labeled(client: AsyncTestClient, folder: Path) -> None:
@@ -364,8 +376,8 @@ async def test_sort_by_label_and_hide_labeled(client: AsyncTestClient, folder: P
     await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[3]], "label_id": rings})
     hx = {"hx-request": "true"}
     by_label = await client.get(f"/datasets/{dataset_id}/label", params={"sort": "label"}, headers=hx)
-    order = [int(i) for i in re.findall(r'class="tile[^"]*" id="tile-\d+" data-id="(\d+)"', by_label.text)]
+    order = [int(attr(tile, "data-id")) for tile in tiles(parse(by_label.text))]
     assert order[0] == ids[3] and sorted(order) == sorted(ids)
     hidden = await client.get(f"/datasets/{dataset_id}/label", params={"hide_labeled": 1}, headers=hx)
-    shown = [int(i) for i in re.findall(r'data-id="(\d+)"', hidden.text)]
+    shown = [int(attr(e, "data-id")) for e in all_of(parse(hidden.text), "//*[@data-id]")]
     assert ids[3] not in shown and len(shown) == 3

@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.items import list_items
-from backend.datasets.service import create_dataset, set_multi_label
+from backend.datasets.service import set_multi_label
 from backend.errors import Conflict, Invalid, NotFound
 from backend.labels import classes, events, history
 from backend.labels.events import TagChange, TagRequest
 from backend.labels.progress import dataset_progress
-from backend.settings import Settings
-from tests.factories import image_folder
-
-
-class Ref:
-    def __init__(self, id: int) -> None:
-        self.id = id
-
-
-async def _dataset(
-    session: AsyncSession, settings: Settings, folder: Path, count: int = 6, multi: bool = False
-):
-    image_folder(folder, count=count)
-    dataset, _ = await create_dataset(
-        session, settings, f"ds-{folder.name}", [str(folder)], multi_label=multi
-    )
-    page = await list_items(session, dataset.id, limit=500)
-    ids = [entry.item.id for entry in page.items]
-    cat = await classes.create_class(session, dataset.id, "cat", "#ff0000", "c")
-    dog = await classes.create_class(session, dataset.id, "dog", None, "d")
-    # plain values: a rolled-back session expires its objects, and tests look at them after errors
-    return Ref(dataset.id), ids, Ref(cat.id), Ref(dog.id)
-
-
-async def _assert_consistent(session: AsyncSession, dataset_id: int) -> None:
-    assert await history.current_labels(session, dataset_id) == await history.replayed_labels(
-        session, dataset_id
-    )
+from tests.helpers.labels import assert_consistent, cat_dog_dataset
 
 
 async def test_tagging_materialises_labels_and_progress(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:3], cat.id))
     await events.record_event(session, TagRequest(dataset.id, "bob", ids[2:4], dog.id))
     labels = await history.current_labels(session, dataset.id)
@@ -53,11 +24,11 @@ async def test_tagging_materialises_labels_and_progress(session, settings, folde
     progress = await dataset_progress(session, dataset.id)
     assert (progress.total, progress.labeled) == (6, 4)
     assert {c.label.name: c.count for c in progress.classes} == {"cat": 2, "dog": 2}
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 async def test_single_label_dataset_replaces_label_and_multi_label_adds(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:1], cat.id, op="add"))
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:1], dog.id, op="add"))
     assert (await history.current_labels(session, dataset.id))[ids[0]] == {dog.id}
@@ -68,18 +39,18 @@ async def test_single_label_dataset_replaces_label_and_multi_label_adds(session,
         await set_multi_label(session, dataset.id, False)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:1], cat.id, op="remove"))
     assert (await history.current_labels(session, dataset.id))[ids[0]] == {dog.id}
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 async def test_unlabel_clears_the_item(session, settings, folder):
-    dataset, ids, cat, _ = await _dataset(session, settings, folder)
+    dataset, ids, cat, _ = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:1], None, op="clear"))
     assert await history.current_labels(session, dataset.id) == {ids[1]: {cat.id}}
 
 
 async def test_tag_event_with_unknown_item_is_refused_and_changes_nothing(session, settings, folder):
-    dataset, ids, cat, _ = await _dataset(session, settings, folder)
+    dataset, ids, cat, _ = await cat_dog_dataset(session, settings, folder)
     with pytest.raises(NotFound) as err:
         await events.record_event(session, TagRequest(dataset.id, "ann", [ids[0], 999_999], cat.id))
     assert err.value.details["unknown_items"] == [999_999]
@@ -88,8 +59,8 @@ async def test_tag_event_with_unknown_item_is_refused_and_changes_nothing(sessio
 
 
 async def test_tag_event_with_class_of_other_dataset_is_refused(session, settings, folder, data_root):
-    dataset, ids, _, _ = await _dataset(session, settings, folder)
-    _other, _, other_cat, _ = await _dataset(session, settings, data_root / "other-ds")
+    dataset, ids, _, _ = await cat_dog_dataset(session, settings, folder)
+    _other, _, other_cat, _ = await cat_dog_dataset(session, settings, data_root / "other-ds")
     with pytest.raises(NotFound):
         await events.record_event(session, TagRequest(dataset.id, "ann", ids[:1], other_cat.id))
 
@@ -99,14 +70,14 @@ async def test_tag_event_with_class_of_other_dataset_is_refused(session, setting
     [{"kind": "bogus"}, {"op": "flip"}, {"item_ids": []}, {"tagger": "  "}],
 )
 async def test_invalid_tag_requests_are_refused(session, settings, folder, request_kw):
-    dataset, ids, cat, _ = await _dataset(session, settings, folder)
+    dataset, ids, cat, _ = await cat_dog_dataset(session, settings, folder)
     base = {"dataset_id": dataset.id, "tagger": "ann", "item_ids": ids[:1], "label_id": cat.id}
     with pytest.raises(Invalid):
         await events.record_event(session, TagRequest(**{**base, **request_kw}))
 
 
 async def test_undo_restores_previous_labels_and_redo_reapplies(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
     second = await events.record_event(session, TagRequest(dataset.id, "ann", ids[1:3], dog.id))
     undoable = await events.last_undoable_event(session, dataset.id, "ann")
@@ -125,12 +96,12 @@ async def test_undo_restores_previous_labels_and_redo_reapplies(session, setting
         ids[2]: {dog.id},
     }
     assert await events.last_redoable_event(session, dataset.id, "ann") is None
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 async def test_ctrl_z_passes_over_an_event_that_changed_nothing(session, settings, folder):
     """A double submit records a second, empty-handed event; undo-last takes back the real one."""
-    dataset, ids, cat, _ = await _dataset(session, settings, folder)
+    dataset, ids, cat, _ = await cat_dog_dataset(session, settings, folder)
     first = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
     repeat = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
     assert repeat.id != first.id  # the click is on record
@@ -139,21 +110,21 @@ async def test_ctrl_z_passes_over_an_event_that_changed_nothing(session, setting
     undo = await events.undo_last(session, dataset.id, "ann")
     assert undo.undoes_event_id == first.id
     assert await history.current_labels(session, dataset.id) == {}
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 async def test_undo_leaves_items_changed_since_and_reports_them(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     first = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
     await events.record_event(session, TagRequest(dataset.id, "bob", ids[:1], dog.id))
     undo = await events.undo_event(session, first.id, "ann")
     assert undo.parameters["skipped_items"] == [ids[0]]
     assert await history.current_labels(session, dataset.id) == {ids[0]: {dog.id}}
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 async def test_labels_as_of_and_by_tagger_are_rebuilt_from_events(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     first = await events.record_event(session, TagRequest(dataset.id, "ann", ids[:2], cat.id))
     await events.record_event(session, TagRequest(dataset.id, "bob", ids[1:3], dog.id))
     as_of = await history.labels_as_of(session, dataset.id, first.created_at)
@@ -170,7 +141,7 @@ async def test_labels_as_of_and_by_tagger_are_rebuilt_from_events(session, setti
 
 
 async def test_mixed_changes_in_one_event(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     event = await events.record_changes(
         session,
         dataset.id,
@@ -183,7 +154,7 @@ async def test_mixed_changes_in_one_event(session, settings, folder):
 
 
 async def test_deleting_a_class_unlabels_its_items_through_an_event(session, settings, folder):
-    dataset, ids, cat, _dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, _dog = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[:3], cat.id))
     assert await classes.class_item_count(session, cat.id) == 3
     event = await classes.delete_class(session, cat.id, "ann")
@@ -193,7 +164,7 @@ async def test_deleting_a_class_unlabels_its_items_through_an_event(session, set
     # the name is free again; the old class stays in the history
     again = await classes.create_class(session, dataset.id, "cat")
     assert again.id != cat.id
-    await _assert_consistent(session, dataset.id)
+    await assert_consistent(session, dataset.id)
 
 
 @pytest.mark.parametrize(
@@ -208,14 +179,14 @@ async def test_deleting_a_class_unlabels_its_items_through_an_event(session, set
     ],
 )
 async def test_bad_class_definitions_are_refused(session, settings, folder, kwargs, error):
-    dataset, _, _, _ = await _dataset(session, settings, folder)
+    dataset, _, _, _ = await cat_dog_dataset(session, settings, folder)
     with pytest.raises(error):
         await classes.create_class(session, dataset.id, **kwargs)
     assert len(await classes.list_classes(session, dataset.id)) == 2
 
 
 async def test_item_filters_and_label_sort(session, settings, folder):
-    dataset, ids, cat, dog = await _dataset(session, settings, folder)
+    dataset, ids, cat, dog = await cat_dog_dataset(session, settings, folder)
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[4:5], cat.id))
     await events.record_event(session, TagRequest(dataset.id, "ann", ids[1:2], dog.id))
     unlabeled = await list_items(session, dataset.id, filter="unlabeled")

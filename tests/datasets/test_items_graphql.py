@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.graphql.conftest import add_class, create_dataset, gql, gql_error, item_ids, tag
+from tests.helpers.graphql import add_class, create_dataset, gql, gql_error, item_ids, tag
 
 ITEMS = """
 query($d: Int!, $filter: ItemFilter! = ALL, $label: Int, $sort: ItemSort! = POSITION, $offset: Int! = 0,

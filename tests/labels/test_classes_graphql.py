@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.graphql.conftest import add_class, create_dataset, gql, gql_error, item_ids, snapshot, tag
+from tests.helpers.graphql import add_class, create_dataset, gql, gql_error, item_ids, snapshot, tag
 
 CREATE = """
 mutation($d: Int!, $name: String!, $color: String, $hotkey: String) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.api.conftest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
+from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
 async def _labeled(client, folder, count: int = 6, *, multi_label: bool = False):

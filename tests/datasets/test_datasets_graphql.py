@@ -6,7 +6,7 @@ from pathlib import Path
 
 from backend.api.graphql.controller import refused_status
 from tests.factories import write_png
-from tests.graphql.conftest import CREATE_DATASET, create_dataset, gql, gql_error, snapshot
+from tests.helpers.graphql import CREATE_DATASET, create_dataset, gql, gql_error, snapshot
 
 DATASET = """
 query($id: Int!) {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
+from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
 async def test_classes_are_created_listed_and_read_in_order(client, folder):

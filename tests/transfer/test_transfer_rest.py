@@ -9,7 +9,7 @@ import zipfile
 
 import pyarrow.parquet as pq
 
-from tests.api.conftest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
+from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
 async def _labeled(client, folder):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.api.conftest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 from tests.factories import image_folder, write_png
+from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
 async def test_dataset_is_created_listed_and_read_back_with_counts(client, folder):

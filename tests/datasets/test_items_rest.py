@@ -10,7 +10,7 @@ from PIL import Image
 
 from backend.images.thumbnails import ThumbnailCache
 from backend.images.transforms import DisplayTransform
-from tests.api.conftest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
+from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
 @pytest.fixture

@@ -1,0 +1,148 @@
+"""Guided-labeling fixtures and helpers shared by the tests: a server with in-process jobs, a dataset,
+real PCA and classifier models, the latest inference's features."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from litestar.testing import AsyncTestClient
+
+import tests.guided.fixed_classifier
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test oracle)
+from backend.settings import Settings
+from tests.helpers.jobs import make_dataset, serve, wait_for
+
+API = "/api/v1"
+
+
+PCA_PARAMS = {"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}
+
+
+@pytest.fixture
+def guided_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"heartbeat_seconds": 0.1, "heartbeat_timeout_seconds": 5})
+
+
+@pytest.fixture
+async def server(guided_settings: Settings, database: Any) -> AsyncIterator[AsyncTestClient]:
+    async with serve(guided_settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def dataset(session: Any, guided_settings: Settings, folder: Path) -> Any:
+    return await make_dataset(session, guided_settings, folder, count=30)
+
+
+async def run_job(client: AsyncTestClient, body: dict[str, Any], state: str = "succeeded") -> dict[str, Any]:
+    response = await client.post(f"{API}/jobs", json=body)
+    assert response.status_code == 201, response.text
+    job = await wait_for(client, response.json()["id"])
+    assert job["state"] == state, job["error"]
+    return job
+
+
+async def pca_model(client: AsyncTestClient, dataset_id: int, *, infer: bool = True) -> int:
+    """A trained PCA model (and its inference on the dataset); returns the model id."""
+    job = await run_job(
+        client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "pca", "parameters": PCA_PARAMS}
+    )
+    if infer:
+        await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"]
+
+
+async def add_class(client: AsyncTestClient, dataset_id: int, name: str) -> int:
+    response = await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": name})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def tag(client: AsyncTestClient, dataset_id: int, item_ids: list[int], label_id: int) -> None:
+    response = await client.post(
+        f"{API}/datasets/{dataset_id}/tags", json={"item_ids": item_ids, "label_id": label_id}
+    )
+    assert response.status_code == 201, response.text
+
+
+async def item_ids(client: AsyncTestClient, dataset_id: int) -> list[int]:
+    response = await client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 500})
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def classifier_model(client: AsyncTestClient, dataset_id: int, classes: list[int]) -> int:
+    """A trained and applied test classifier over ``classes`` (the dataset needs a labeled item)."""
+    job = await run_job(
+        client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-fixed-classifier"}
+    )
+    await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
+    return job["model_id"]
+
+
+def feature_dir(settings: Settings, infer_job: dict[str, Any]) -> Path:
+    return settings.artifact_dir / "models" / str(infer_job["model_id"]) / "infer" / f"job-{infer_job['id']}"
+
+
+async def latest_infer(client: AsyncTestClient, model_id: int) -> dict[str, Any]:
+    jobs = (await client.get(f"{API}/jobs", params={"model_id": model_id, "kind": "infer"})).json()["jobs"]
+    return next(j for j in jobs if j["state"] == "succeeded")
+
+
+def exact_ranking(directory: Path, query_ids: list[int]) -> tuple[list[int], list[float]]:
+    """Brute force in numpy, independently of the index code: ids by falling mean-query cosine."""
+    vectors = np.load(directory / "vectors.npy").astype(np.float64)
+    ids = np.load(directory / "item_ids.npy")
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [int(np.nonzero(ids == q)[0][0]) for q in query_ids]
+    query = unit[rows].mean(axis=0)
+    sims = unit @ (query / np.linalg.norm(query))
+    order = np.argsort(-sims, kind="stable")
+    return ids[order].tolist(), sims[order].tolist()
+
+
+# ---- the next-actions queue through REST ----
+
+
+async def queue(client: Any, dataset_id: int, limit: int = 20) -> dict[str, Any]:
+    response = await client.get(f"{API}/datasets/{dataset_id}/next-actions", params={"limit": limit})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def kinds(found: dict[str, Any]) -> list[str]:
+    return [s["kind"] for s in found["suggestions"]]
+
+
+def of_kind(found: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [s for s in found["suggestions"] if s["kind"] == kind]
+
+
+async def accept(client: Any, dataset_id: int, body: dict[str, Any]) -> Any:
+    return await client.post(f"{API}/datasets/{dataset_id}/next-actions/accept", json=body)
+
+
+async def events(client: Any, dataset_id: int) -> list[dict[str, Any]]:
+    return (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+
+
+def assert_ranked(found: dict[str, Any]) -> None:
+    yields = [s["expected_labels"] / s["expected_actions"] for s in found["suggestions"]]
+    assert yields == sorted(yields, reverse=True), yields
+
+
+async def oracle(
+    client: Any, dataset_id: int, positions: list[int] | None = None
+) -> tuple[list[int], list[int], int]:
+    """Classes a, b, c; items 0..11 labeled by the oracle's rule (position % 3); the oracle
+    classifier trained (held-out figures of every labeled item) and applied."""
+    ids = await item_ids(client, dataset_id)
+    classes = [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
+    for i in range(12) if positions is None else positions:
+        await tag(client, dataset_id, [ids[i]], classes[i % 3])
+    job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+    await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
+    return ids, classes, job["model_id"]
