@@ -190,8 +190,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--max-epochs",
         type=int,
-        help="at most this many epochs for the trainings the queue suggests (a slow or shared machine; "
-        "the expert lowers them on the train form)",
+        help="at most this many epochs for the feature extractor trainings the queue suggests (a slow "
+        "or shared machine; the expert lowers them on the train form; classifier heads keep theirs)",
     )
     parser.add_argument(
         "--max-minutes",

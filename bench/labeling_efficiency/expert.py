@@ -80,7 +80,9 @@ class Strategy:
     suggestions: int = 10  # suggestions asked for at each step
     max_job_repeats: int = 3  # the same job suggested again after this many runs: passed over
     stall_steps: int = 12  # steps in a row without a new label: the session ends
-    max_epochs: int | None = None  # a slow machine: training suggestions run at most this many
+    # a slow machine: feature extractor trainings run at most this many epochs (a classifier
+    # head on vectors keeps its own: it trains in seconds, and two epochs leave it untrained)
+    max_epochs: int | None = None
     max_seconds: float | None = None  # a slow machine: the session ends after this wall time
 
 
@@ -406,13 +408,10 @@ class Expert:
         self.note(f"reviewed suspects: {fixed} fixed, {kept} kept")
 
     def _job_parameters(self, s: dict[str, Any]) -> dict[str, Any] | None:
-        """Fewer epochs on the train form, where the algorithm has them and the machine is slow."""
+        """Fewer epochs on the train form of a feature extractor, where it has them and the
+        machine is slow (the classifier head of a retrain keeps its default: seconds anyway)."""
         algorithm = (s.get("params") or {}).get("algorithm")
-        if (
-            self.strategy.max_epochs is None
-            or s["kind"] not in ("retrain", "train_extractor")
-            or not algorithm
-        ):
+        if self.strategy.max_epochs is None or s["kind"] != "train_extractor" or not algorithm:
             return None
         if self.algorithms is None:
             self.algorithms = {a["key"]: a for a in self.client.algorithms()}
