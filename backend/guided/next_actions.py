@@ -244,7 +244,13 @@ def _compute(
         uncovered = active - {b.label_id for b in work.probability}
         if uncovered:
             work.similarity = sm.similarity_batches(
-                vector_ids, sm.unit(raw), unlabeled_v, labeled_rows, labeled_classes, classes=uncovered
+                vector_ids,
+                sm.unit(raw),
+                unlabeled_v,
+                labeled_rows,
+                labeled_classes,
+                classes=uncovered,
+                class_probability=_class_probability(outputs, vector_ids, uncovered),
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
@@ -266,6 +272,22 @@ def _compute(
             )
             work.suspects = found[:MAX_SUSPECTS]
     return work
+
+
+def _class_probability(
+    outputs: Any, vector_ids: np.ndarray, classes: set[int]
+) -> dict[int, np.ndarray] | None:
+    """The classifier's probability of each class per vector row (NaN where it scored no item)."""
+    if outputs is None or not len(outputs.item_ids):
+        return None
+    rows = sm.rows_of(outputs.item_ids, vector_ids)
+    found = {}
+    for label_id in classes:
+        if label_id not in outputs.label_ids:
+            continue
+        column = np.asarray(outputs.probabilities[:, outputs.label_ids.index(label_id)], np.float64)
+        found[label_id] = np.where(rows >= 0, column[np.maximum(rows, 0)], np.nan)
+    return found
 
 
 def _one_by_one(

@@ -305,12 +305,18 @@ def similarity_batches(
     *,
     classes: set[int],
     min_labels: int = 2,
+    class_probability: dict[int, np.ndarray] | None = None,
 ) -> list[SimilarityBatch]:
     """Per class with ``min_labels`` labeled items: unlabeled items ranked by cosine similarity to
     the mean of (a sample of) its labeled items, cut where expected labels per action peak.
 
     The precision comes from the labeled items ranked the same way (leave one out: a query item is
-    scored against the mean of the others), the share of the class among those at or above the cut."""
+    scored against the mean of the others), the share of the class among those at or above the cut,
+    capped by each candidate's labeled neighbours (``neighbour_votes``) and, where a classifier
+    scored them (``class_probability``: label id -> its probability per vector row, NaN where
+    unscored), by its probability of the class: once most of a class is labeled, the next
+    nearest items are other classes' that sit among its labeled items (on digits, a page promised
+    0.88 by both other figures held 0.25)."""
     batches = []
     labeled_unit = unit_vectors[labeled_rows] if len(labeled_rows) else unit_vectors[:0]
     for label_id in sorted(classes):
@@ -354,8 +360,10 @@ def similarity_batches(
             MIN_SIMILARITY_PRECISION,
             prior_of_scores=False,
             prior=SIMILARITY_PRIOR,
-            item_precision=neighbour_votes(
-                unit_vectors[top[: max(sizes)]], labeled_unit, labeled_classes == label_id
+            item_precision=_capped(
+                neighbour_votes(unit_vectors[top[: max(sizes)]], labeled_unit, labeled_classes == label_id),
+                (class_probability or {}).get(label_id),
+                top[: max(sizes)],
             ),
         )
         if cut is None:
@@ -369,6 +377,14 @@ def similarity_batches(
             )
         )
     return batches
+
+
+def _capped(votes: np.ndarray, probability: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """The votes, each no higher than the classifier's probability of the class where it has one."""
+    if probability is None:
+        return votes
+    scored = np.asarray(probability, np.float64)[rows]
+    return np.where(np.isfinite(scored), np.minimum(votes, scored), votes)
 
 
 NEIGHBOURS = 5  # labeled neighbours whose labels vote on a candidate's class

@@ -80,9 +80,10 @@ class Strategy:
     suggestions: int = 10  # suggestions asked for at each step
     max_job_repeats: int = 3  # the same job suggested again after this many runs: passed over
     stall_steps: int = 12  # steps in a row without a new label: the session ends
-    # a slow machine: feature extractor trainings run at most this many epochs (a classifier
-    # head on vectors keeps its own: it trains in seconds, and two epochs leave it untrained)
+    # a slow machine: feature extractor trainings run at most this many epochs, classifier
+    # trainings at most ``max_head_epochs`` (a head needs more: two epochs leave it untrained)
     max_epochs: int | None = None
+    max_head_epochs: int | None = None
     max_seconds: float | None = None  # a slow machine: the session ends after this wall time
 
 
@@ -408,10 +409,13 @@ class Expert:
         self.note(f"reviewed suspects: {fixed} fixed, {kept} kept")
 
     def _job_parameters(self, s: dict[str, Any]) -> dict[str, Any] | None:
-        """Fewer epochs on the train form of a feature extractor, where it has them and the
-        machine is slow (the classifier head of a retrain keeps its default: seconds anyway)."""
+        """Fewer epochs on the train form, where the algorithm has them and the machine is slow:
+        ``max_epochs`` for a feature extractor, ``max_head_epochs`` for a classifier."""
         algorithm = (s.get("params") or {}).get("algorithm")
-        if self.strategy.max_epochs is None or s["kind"] != "train_extractor" or not algorithm:
+        cap = {"train_extractor": self.strategy.max_epochs, "retrain": self.strategy.max_head_epochs}.get(
+            s["kind"]
+        )
+        if cap is None or not algorithm:
             return None
         if self.algorithms is None:
             self.algorithms = {a["key"]: a for a in self.client.algorithms()}
@@ -420,7 +424,7 @@ class Expert:
         if epochs is None:
             return None
         given = (s.get("params") or {}).get("parameters", {}).get("epochs", epochs.get("default"))
-        return {"epochs": min(int(given or self.strategy.max_epochs), self.strategy.max_epochs)}
+        return {"epochs": min(int(given or cap), cap)}
 
     def _job(self, s: dict[str, Any]) -> None:
         what = self._what(s)

@@ -111,3 +111,25 @@ async def test_the_quick_extractors_are_trained_beside_the_first_in_one_click(se
     assert len(response.json()["job_ids"]) == 1 + len(ready)
     for job_id in response.json()["job_ids"]:
         assert (await wait_for(server, job_id))["kind"] == "infer"
+
+
+def test_a_classifier_that_doubts_the_class_caps_a_similarity_page():
+    """A class mostly labeled already: its labeled items crowd the neighbourhood of the next
+    nearest items (other classes'), so their votes say "the class"; the classifier's probability
+    of the class for them says otherwise, and the page promises no more than it."""
+    rng = np.random.default_rng(6)
+    labeled_a = sm.unit(np.asarray([1.0, 0.0, 0.0]) + rng.normal(0, 0.05, (12, 3)))
+    labeled_b = sm.unit(np.asarray([0.0, 1.0, 0.0]) + rng.normal(0, 0.05, (12, 3)))
+    pool = sm.unit(np.asarray([0.8, 0.6, 0.0]) + rng.normal(0, 0.02, (20, 3)))  # b items at the border
+    vectors = np.vstack([labeled_a, labeled_b, pool]).astype(np.float32)
+    ids = np.arange(len(vectors), dtype=np.int64) + 1
+    unlabeled = np.arange(len(vectors)) >= 24
+    classes = np.asarray([1] * 12 + [2] * 12)
+    free = sm.similarity_batches(ids, vectors, unlabeled, np.arange(24), classes, classes={1})
+    doubt = np.full(len(vectors), np.nan)
+    doubt[24:] = 0.1  # the classifier: one chance in ten that they are class 1
+    capped = sm.similarity_batches(
+        ids, vectors, unlabeled, np.arange(24), classes, classes={1}, class_probability={1: doubt}
+    )
+    assert free and free[0].cut.precision >= 0.7  # what the votes alone promise: wrong
+    assert not capped  # below the floor: no page
