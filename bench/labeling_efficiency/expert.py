@@ -77,7 +77,7 @@ class Strategy:
     page_size: int = 48
     max_seen_error: float = 0.1  # more wrong than this among what was read: keep only what was read
     stop_accuracy: float = 0.98  # the stopping estimate's accuracy at which the rest is auto-labeled
-    suggestions: int = 10  # suggestions asked for at each step
+    suggestions: int = 20  # suggestions asked for at each step (the Next actions page shows 20)
     max_job_repeats: int = 3  # the same job suggested again after this many runs: passed over
     stall_steps: int = 12  # steps in a row without a new label: the session ends
     # a slow machine: feature extractor trainings run at most this many epochs, classifier
