@@ -832,14 +832,20 @@ async def _job_suggestions(
     feature_source = state.feature_model.id if state.feature_model is not None else None
     algorithm = base.algorithm if base is not None else DEFAULT_CLASSIFIER
     if base is not None and base.id not in stale_ids:
-        before = int(base.trained_on.get("labeled_count") or 0)
+        # growth since the newest classifier on these classes, even when it came out unfit and the
+        # batches rest on an older one: retraining on the same labels again is a repeat, not a step
+        # (a cell-cycle session retrained three times "since model 9")
+        latest = newest if newest is not None and newest.id not in stale_ids else base
+        before = max(
+            int(base.trained_on.get("labeled_count") or 0), int(latest.trained_on.get("labeled_count") or 0)
+        )
         growth = (labeled - before) / max(1, before)
         if growth >= RETRAIN_GROWTH and two_classes:
             uncertain = max(0, work.unlabeled - work.covered)
             gain = uncertain * (1.0 - math.sqrt(before / max(labeled, 1)))
             job(
                 "retrain",
-                f"Retrain the classifier: labels grew {growth:.0%} since model {base.id}",
+                f"Retrain the classifier: labels grew {growth:.0%} since model {latest.id}",
                 f"{before} -> {labeled} labels; expected gain about {gain:.0f} more items it labels "
                 f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
                 gain,
