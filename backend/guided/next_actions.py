@@ -850,7 +850,7 @@ async def _job_suggestions(
                 f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
                 gain,
                 _fresh_actions(gain, n_classes, jobs=2),
-                base.id,
+                latest.id,  # the model it follows: each retrain a new step, not the same one again
                 _train_params(
                     algorithm, base.parameters if base.algorithm == algorithm else {}, feature_source
                 ),
