@@ -17,8 +17,8 @@ from tests.jobs.conftest import wait_for
 
 def test_a_batch_promises_its_calibrated_precision_not_a_lower_bound():
     """Twelve held-out items, all right at p 0.97: the batch of unlabeled items at 0.97 is
-    promised about that (the Wilson lower bound of twelve items promised about 0.8 and ranked
-    the batch behind labeling one by one)."""
+    promised a milder bound of its fit (z 1.3), above the 95% Wilson bound that ranked such
+    batches behind labeling one by one, below the bare fit (which the study found over-promising)."""
     ids = np.arange(100, 140, dtype=np.int64)
     probs = np.tile(np.asarray([[0.97, 0.03]], np.float32), (40, 1))
     held = np.arange(40) < 12
@@ -32,9 +32,8 @@ def test_a_batch_promises_its_calibrated_precision_not_a_lower_bound():
         classes={1, 2},
     )
     (batch,) = batches
-    assert batch.cut.precision > 0.9
-    assert batch.cut.precision > sm.wilson_lower(12, 12) + 0.05
-    assert batch.cut.count == 28 and batch.cut.expected_labels / batch.cut.expected_actions > 5
+    assert sm.wilson_lower(12, 12) + 0.02 < batch.cut.precision < 0.97
+    assert batch.cut.count == 28 and batch.cut.expected_labels / batch.cut.expected_actions > 4
 
 
 def test_neighbour_votes_say_when_a_candidate_lies_among_another_class():
