@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.roles import TRAINER, allows
-from backend.algorithms import validate_parameters
+from backend.algorithms import get_algorithm, validate_parameters
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
@@ -263,7 +263,13 @@ def _compute(
             ]
         elif uncovered:
             work.similarity = sm.similarity_batches(
-                vector_ids, sm.unit(raw), unlabeled_v, labeled_rows, labeled_classes, classes=uncovered
+                vector_ids,
+                sm.unit(raw),
+                unlabeled_v,
+                labeled_rows,
+                labeled_classes,
+                classes=uncovered,
+                class_probability=_class_probability(outputs, vector_ids, uncovered),
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
@@ -285,6 +291,22 @@ def _compute(
             )
             work.suspects = found[:MAX_SUSPECTS]
     return work
+
+
+def _class_probability(
+    outputs: Any, vector_ids: np.ndarray, classes: set[int]
+) -> dict[int, np.ndarray] | None:
+    """The classifier's probability of each class per vector row (NaN where it scored no item)."""
+    if outputs is None or not len(outputs.item_ids):
+        return None
+    rows = sm.rows_of(outputs.item_ids, vector_ids)
+    found = {}
+    for label_id in classes:
+        if label_id not in outputs.label_ids:
+            continue
+        column = np.asarray(outputs.probabilities[:, outputs.label_ids.index(label_id)], np.float64)
+        found[label_id] = np.where(rows >= 0, column[np.maximum(rows, 0)], np.nan)
+    return found
 
 
 def _one_by_one(
@@ -697,18 +719,60 @@ async def _job_suggestions(
             None,
             {"algorithm": algorithm, "then": ["run_inference"]},
         )
-    for model in extractors:
-        if model.id in state.inferences or state.active("infer", model_id=model.id):
-            continue
+    elif extractors and training_extractor is None and state.item_count:
+        # one extractor is no choice: the quick ones too (seconds each), so the feature report
+        # compares them against the labels (a short self-supervised run can lose to PCA or to
+        # azimuthal descriptors, and the report's pick feeds every batch)
+        quick = await _quick_extractors(session, state)
+        if quick:
+            job(
+                "train_extractor",
+                f"Train {' and '.join(quick)} features too",
+                f"{', '.join(quick)}: no network to train (seconds each); the feature report then "
+                "picks the features that separate your labels best (expected: a prior)",
+                *_pages(n_classes, jobs=2 * len(quick)),
+                None,
+                {"algorithm": quick[0], "algorithms": quick, "then": ["run_inference"]},
+            )
+    missing = [
+        m for m in extractors if m.id not in state.inferences and not state.active("infer", model_id=m.id)
+    ]
+    if missing:
+        names = ", ".join(m.name for m in missing)
         job(
             "run_inference",
-            f"Compute the features of {model.name}",
-            f"feature extractor {model.id} is trained but has no vectors on this dataset yet",
-            *_pages(n_classes, jobs=1),
-            model.id,
-            {"model_id": model.id},
+            f"Compute the features of {names}",
+            f"feature extractor{'s' if len(missing) > 1 else ''} {', '.join(str(m.id) for m in missing)} "
+            "trained but without vectors on this dataset yet",
+            *_pages(n_classes, jobs=len(missing)),
+            missing[0].id,
+            {
+                "model_id": missing[0].id,
+                **({"model_ids": [m.id for m in missing]} if len(missing) > 1 else {}),
+            },
         )
-        break
+    # the report found the best features better with (or without) the intensity descriptors:
+    # their vectors are made so by running the inference again with that option
+    report = state.report
+    best = state.models.get(report.best_model_id) if report.best_model_id is not None else None
+    if (
+        best is not None
+        and report.infer_intensity is not None
+        and best.id in state.inferences
+        and (state.inferences[best.id].parameters or {}).get("intensity_descriptors")
+        != report.infer_intensity
+        and not state.active("infer", model_id=best.id)
+    ):
+        with_or = "with" if report.infer_intensity == "on" else "without"
+        job(
+            "run_inference",
+            f"Compute the features of {best.name} {with_or} intensity descriptors",
+            f"the feature report found them separating your labels better {with_or} the absolute-"
+            "intensity descriptors: similarity batches and the next classifier use these vectors",
+            *_pages(n_classes, jobs=1),
+            best.id,
+            {"model_id": best.id, "parameters": {"intensity_descriptors": report.infer_intensity}},
+        )
     # the similarity index where exact search would be slow
     fm = state.feature_model
     if fm is not None and state.item_count >= EXACT_THRESHOLD:
@@ -729,7 +793,6 @@ async def _job_suggestions(
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
     two_classes = sum(1 for c in state.classes if counts.get(c, 0) >= 2) >= 2
-    report = state.report
     if (
         two_classes
         and report.pending_job_id is None
@@ -789,19 +852,25 @@ async def _job_suggestions(
     feature_source = state.feature_model.id if state.feature_model is not None else None
     algorithm = base.algorithm if base is not None else DEFAULT_CLASSIFIER
     if base is not None and base.id not in stale_ids:
-        before = int(base.trained_on.get("labeled_count") or 0)
+        # growth since the newest classifier on these classes, even when it came out unfit and the
+        # batches rest on an older one: retraining on the same labels again is a repeat, not a step
+        # (a cell-cycle session retrained three times "since model 9")
+        latest = newest if newest is not None and newest.id not in stale_ids else base
+        before = max(
+            int(base.trained_on.get("labeled_count") or 0), int(latest.trained_on.get("labeled_count") or 0)
+        )
         growth = (labeled - before) / max(1, before)
         if growth >= RETRAIN_GROWTH and two_classes:
             uncertain = max(0, work.unlabeled - work.covered)
             gain = uncertain * (1.0 - math.sqrt(before / max(labeled, 1)))
             job(
                 "retrain",
-                f"Retrain the classifier: labels grew {growth:.0%} since model {base.id}",
+                f"Retrain the classifier: labels grew {growth:.0%} since model {latest.id}",
                 f"{before} -> {labeled} labels; expected gain about {gain:.0f} more items it labels "
                 f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
                 gain,
                 _fresh_actions(gain, n_classes, jobs=2),
-                base.id,
+                latest.id,  # the model it follows: each retrain a new step, not the same one again
                 _train_params(
                     algorithm, base.parameters if base.algorithm == algorithm else {}, feature_source
                 ),
@@ -832,6 +901,19 @@ async def _job_suggestions(
             _train_params(algorithm, {}, feature_source),
         )
     return out
+
+
+def _schema_properties(algorithm: str) -> dict[str, Any]:
+    return dict(get_algorithm(algorithm).schema.get("properties") or {})
+
+
+async def _quick_extractors(session: AsyncSession, state: QueueState) -> list[str]:
+    """Suggested feature extractors not trained on the dataset yet that have no network to train
+    (no ``epochs`` parameter: PCA, azimuthal descriptors): seconds each, worth comparing."""
+    suggestion = await suggest_training(session, state.dataset_id)
+    quick = [a for a in suggestion.untrained if "epochs" not in _schema_properties(a)]
+    tried = {m.algorithm for m in state.models.values() if m.kind == "feature_extractor"}
+    return [a for a in quick if a not in tried]
 
 
 def _train_params(algorithm: str, parameters: dict[str, Any], feature_model: int | None) -> dict[str, Any]:
@@ -927,29 +1009,46 @@ async def _accept_job(
             job_id=running.id,
         )
     if kind == "feature_report":
-        job = await submit_report(session, settings, enqueue, state.dataset_id, submitted_by=tagger)
+        jobs = [await submit_report(session, settings, enqueue, state.dataset_id, submitted_by=tagger)]
     elif kind in ("retrain", "train_extractor"):
-        job = await submit_job(
-            session,
-            settings,
-            enqueue,
-            kind="train",
-            dataset_id=state.dataset_id,
-            algorithm=params["algorithm"],
-            parameters={**(params.get("parameters") or {}), **parameters},
-            submitted_by=tagger,
-        )
+        # one click, one or several trainings (the quick extractors go together); the changed
+        # parameters are the first's, and the others take those their schemas know
+        jobs = []
+        for algorithm in params.get("algorithms") or [params["algorithm"]]:
+            first = algorithm == params["algorithm"]
+            known = _schema_properties(algorithm)
+            jobs.append(
+                await submit_job(
+                    session,
+                    settings,
+                    enqueue,
+                    kind="train",
+                    dataset_id=state.dataset_id,
+                    algorithm=algorithm,
+                    parameters={
+                        **((params.get("parameters") or {}) if first else {}),
+                        **{k: v for k, v in parameters.items() if first or k in known},
+                    },
+                    submitted_by=tagger,
+                )
+            )
     else:
-        job = await submit_job(
-            session,
-            settings,
-            enqueue,
-            kind="infer" if kind == "run_inference" else "build-index",
-            dataset_id=state.dataset_id,
-            model_id=int(params["model_id"]),
-            submitted_by=tagger,
-        )
-    return AcceptResult(labeled=0, job_ids=[int(job.id)])  # type: ignore[arg-type]
+        infer = kind == "run_inference"
+        jobs = []
+        for model_id in params.get("model_ids") or [params["model_id"]]:
+            jobs.append(
+                await submit_job(
+                    session,
+                    settings,
+                    enqueue,
+                    kind="infer" if infer else "build-index",
+                    dataset_id=state.dataset_id,
+                    model_id=int(model_id),
+                    parameters=(params.get("parameters") or None) if infer else None,
+                    submitted_by=tagger,
+                )
+            )
+    return AcceptResult(labeled=0, job_ids=[int(j.id) for j in jobs])  # type: ignore[arg-type]
 
 
 def _members(

@@ -14,8 +14,9 @@ import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.algorithms import get_algorithm
 from backend.datasets.service import get_dataset
-from backend.errors import Invalid, NotFound
+from backend.errors import Invalid, LabelwiseError, NotFound
 from backend.feature_report.service import FeatureReport, latest_report
 from backend.guided.heldout import HeldOut, load_held_out
 from backend.guided.probability import CLASSES, ITEM_IDS, PROBABILITIES
@@ -136,14 +137,15 @@ async def read_state(session: AsyncSession, dataset_id: int) -> QueueState:
 
 
 def _choose_models(state: QueueState) -> None:
-    """The feature model (the report's best, else the newest extractor with vectors) and the
+    """The feature model (the report's best, else the extractor with vectors whose algorithm the
+    train page ranks first, newest first among equals: before labels say which features work,
+    a quick one trained later for the report to compare is no better a guess) and the
     classifier (the newest ready one of this dataset with probabilities on it, whose classes
     all still exist; those with deleted classes are set aside)."""
     with_vectors = state.with_vectors()
     best = state.report.best_model_id
-    state.feature_model = next(
-        (m for m in with_vectors if m.id == best), with_vectors[0] if with_vectors else None
-    )
+    ranked = sorted(with_vectors, key=lambda m: -_suggestion_rank(m.algorithm))  # stable: newest first
+    state.feature_model = next((m for m in with_vectors if m.id == best), ranked[0] if ranked else None)
     for model in state.ready("classifier"):
         if model.dataset_id != state.dataset_id:
             continue
@@ -154,6 +156,13 @@ def _choose_models(state: QueueState) -> None:
             continue
         if state.classifier is None and state.has_file(int(model.id), PROBABILITIES):  # type: ignore[arg-type]
             state.classifier = model
+
+
+def _suggestion_rank(algorithm: str) -> int:
+    try:
+        return int(get_algorithm(algorithm).suggestion_rank)
+    except LabelwiseError:  # a plug-in no longer registered
+        return 0
 
 
 # ---- saved outputs -----------------------------------------------------------------------------

@@ -77,10 +77,13 @@ class Strategy:
     page_size: int = 48
     max_seen_error: float = 0.1  # more wrong than this among what was read: keep only what was read
     stop_accuracy: float = 0.98  # the stopping estimate's accuracy at which the rest is auto-labeled
-    suggestions: int = 10  # suggestions asked for at each step
+    suggestions: int = 20  # suggestions asked for at each step (the Next actions page shows 20)
     max_job_repeats: int = 3  # the same job suggested again after this many runs: passed over
     stall_steps: int = 12  # steps in a row without a new label: the session ends
-    max_epochs: int | None = None  # a slow machine: training suggestions run at most this many
+    # a slow machine: feature extractor trainings run at most this many epochs, classifier
+    # trainings at most ``max_head_epochs`` (a head needs more: two epochs leave it untrained)
+    max_epochs: int | None = None
+    max_head_epochs: int | None = None
     max_seconds: float | None = None  # a slow machine: the session ends after this wall time
 
 
@@ -406,13 +409,13 @@ class Expert:
         self.note(f"reviewed suspects: {fixed} fixed, {kept} kept")
 
     def _job_parameters(self, s: dict[str, Any]) -> dict[str, Any] | None:
-        """Fewer epochs on the train form, where the algorithm has them and the machine is slow."""
+        """Fewer epochs on the train form, where the algorithm has them and the machine is slow:
+        ``max_epochs`` for a feature extractor, ``max_head_epochs`` for a classifier."""
         algorithm = (s.get("params") or {}).get("algorithm")
-        if (
-            self.strategy.max_epochs is None
-            or s["kind"] not in ("retrain", "train_extractor")
-            or not algorithm
-        ):
+        cap = {"train_extractor": self.strategy.max_epochs, "retrain": self.strategy.max_head_epochs}.get(
+            s["kind"]
+        )
+        if cap is None or not algorithm:
             return None
         if self.algorithms is None:
             self.algorithms = {a["key"]: a for a in self.client.algorithms()}
@@ -421,7 +424,7 @@ class Expert:
         if epochs is None:
             return None
         given = (s.get("params") or {}).get("parameters", {}).get("epochs", epochs.get("default"))
-        return {"epochs": min(int(given or self.strategy.max_epochs), self.strategy.max_epochs)}
+        return {"epochs": min(int(given or cap), cap)}
 
     def _job(self, s: dict[str, Any]) -> None:
         what = self._what(s)

@@ -40,7 +40,7 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         main(
             [
                 "--url", url, "--folder", str(folder), "--truth", str(truth_csv), "--out", str(out),
-                "--target", "0.9", "--guardrails", "both", "--max-epochs", "2",
+                "--target", "0.9", "--guardrails", "both", "--max-epochs", "2", "--max-head-epochs", "2",
             ]
         )  # fmt: skip
         report = json.loads((out / "report.json").read_text())
