@@ -11,8 +11,8 @@ import numpy as np
 
 import tests.guided.cluster_features  # noqa: F401  (registers the test extractor)
 from backend.guided import suggest_math as sm
-from tests.guided.conftest import API, add_class, run_job
-from tests.jobs.conftest import wait_for
+from tests.helpers.guided import API, add_class, run_job
+from tests.helpers.jobs import wait_for
 
 
 def test_a_batch_promises_its_calibrated_precision_not_a_lower_bound():
