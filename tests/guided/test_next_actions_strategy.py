@@ -11,7 +11,8 @@ import numpy as np
 
 import tests.guided.cluster_features  # noqa: F401  (registers the test extractor)
 from backend.guided import suggest_math as sm
-from tests.helpers.guided import API, add_class, run_job
+from backend.guided.next_actions import read_key
+from tests.helpers.guided import API, accept, add_class, kinds, of_kind, oracle, run_job, tag
 from tests.helpers.jobs import wait_for
 
 
@@ -132,3 +133,54 @@ def test_a_classifier_that_doubts_the_class_caps_a_similarity_page():
     )
     assert free and free[0].cut.precision >= 0.7  # what the votes alone promise: wrong
     assert not capped  # below the floor: no page
+
+
+def _step(suggestion: dict[str, Any], dataset_id: int) -> dict[str, Any]:
+    """What a suggestion's key says it does, without the label watermark (every label moves that)."""
+    body = read_key(suggestion["key"], dataset_id)
+    body.pop("w")
+    return body
+
+
+async def test_retraining_counts_from_the_newest_classifier_and_names_it(server, dataset):
+    """Oracle model fit on 12 labels; 15 labels: retrain, naming it. A newer classifier trained on
+    the 15 comes out unfit (the batches stay on the fit one): no retrain on the same 15 labels again
+    (the old rule, counting from the fit one, suggested it after every run). Three more labels:
+    retrain, now naming the newest model, a step of its own (not the same key body as before), with
+    the fit one's algorithm. A fit retrain on 18 labels: nothing until the labels grow again."""
+    ids, classes, fit = await oracle(server, dataset.id)
+    for i in range(12, 15):  # 25% more labels (RETRAIN_GROWTH 20%)
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    found = await queue(server, dataset.id)
+    (first,) = of_kind(found, "retrain")
+    assert first["model_id"] == fit and f"since model {fit}" in first["title"], first
+    assert "12 -> 15 labels" in first["reason"] and first["params"]["algorithm"] == "test-oracle"
+
+    unfit = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-one-class"})
+    await run_job(server, {"kind": "infer", "model_id": unfit["model_id"]})
+    found = await queue(server, dataset.id)
+    assert any(f"classifier {unfit['model_id']}" in n and "unfit" in n for n in found["needs"])
+    assert {s["model_id"] for s in of_kind(found, "probability_batch")} == {fit}  # batches: the fit one
+    assert "retrain" not in kinds(found), of_kind(found, "retrain")  # the same 15 labels: no step
+
+    for i in range(15, 18):  # 20% more since the unfit model's 15
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    (second,) = of_kind(await queue(server, dataset.id), "retrain")
+    assert second["model_id"] == unfit["model_id"] and f"since model {unfit['model_id']}" in second["title"]
+    assert "15 -> 18 labels" in second["reason"]
+    assert second["params"]["algorithm"] == "test-oracle"  # the algorithm of the fit one
+    assert _step(second, dataset.id) != _step(first, dataset.id)  # a new step, not the one passed over
+
+    response = await accept(server, dataset.id, {"key": second["key"]})
+    assert response.status_code == 201, response.text
+    retrained = await wait_for(server, response.json()["job_ids"][0])
+    assert retrained["state"] == "succeeded" and retrained["algorithm"] == "test-oracle", retrained["error"]
+    await run_job(server, {"kind": "infer", "model_id": retrained["model_id"]})
+    found = await queue(server, dataset.id)
+    assert "retrain" not in kinds(found)  # trained on these 18 labels
+    assert {s["model_id"] for s in of_kind(found, "probability_batch")} == {retrained["model_id"]}
+    for i in range(18, 22):  # 22%: the next retrain follows the newest model
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    (third,) = of_kind(await queue(server, dataset.id), "retrain")
+    assert third["model_id"] == retrained["model_id"] and "18 -> 22 labels" in third["reason"]
+    assert _step(third, dataset.id) not in (_step(first, dataset.id), _step(second, dataset.id))
