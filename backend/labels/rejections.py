@@ -28,6 +28,7 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
+from backend.paging import check_page
 from backend.storage.tables import CurrentLabel, Item, Rejection
 
 CHUNK = 5000
@@ -47,6 +48,8 @@ P = TypeVar("P", bound=_Pair)
 
 @dataclass(frozen=True)
 class RejectionRow:
+    """An active rejection as every door shows it (its read model)."""
+
     item_id: int
     label_id: int
     event_id: int
@@ -293,11 +296,12 @@ async def list_rejections(
     label_id: int | None = None,
     offset: int = 0,
     limit: int = 100,
+    max_limit: int = 500,
 ) -> tuple[int, list[RejectionRow]]:
-    """The dataset's active rejections, newest first, and how many there are."""
+    """The dataset's active rejections, newest first, and how many there are (pages of at most
+    ``max_limit``: the server's page size)."""
     await get_dataset(session, dataset_id)
-    if offset < 0 or not 1 <= limit <= 10_000:
-        raise Invalid("offset must be >= 0 and limit between 1 and 10000")
+    check_page(offset, limit, max_limit)
     where: list[Any] = [col(Rejection.dataset_id) == dataset_id, col(Rejection.cleared_event_id).is_(None)]
     if label_id is not None:
         where.append(col(Rejection.label_id) == label_id)

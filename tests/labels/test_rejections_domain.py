@@ -81,6 +81,9 @@ async def test_bad_rejections_are_refused_and_nothing_is_labeled(session, settin
     assert await _active(session, dataset.id) == set()
     with pytest.raises(NotFound):
         await rejections.list_rejections(session, 10**9)
+    with pytest.raises(Invalid, match="over the page size cap: at most 500") as refused:
+        await rejections.list_rejections(session, dataset.id, limit=501, max_limit=500)
+    assert refused.value.details == {"max_limit": 500}
 
 
 def test_the_filters_leave_out_only_the_rejected_pairs():

@@ -8,8 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from backend.api.graphql.context import use_session
+from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.paging import checked_page
+from backend.api.graphql.views import from_view
 from backend.labels import rejections
 
 
@@ -48,20 +49,16 @@ class Query:
         offset, limit = checked_page(info, offset, limit)
         async with use_session(info) as session:
             total, rows = await rejections.list_rejections(
-                session, dataset_id, label_id=label_id, offset=offset, limit=limit
+                session,
+                dataset_id,
+                label_id=label_id,
+                offset=offset,
+                limit=limit,
+                max_limit=context_of(info).settings.max_page_size,
             )
         return RejectionPage(
             total=total,
             offset=offset,
             limit=limit,
-            rejections=[
-                Rejection(
-                    item_id=r.item_id,
-                    label_id=r.label_id,
-                    event_id=r.event_id,
-                    tagger=r.tagger,
-                    created_at=r.created_at,
-                )
-                for r in rows
-            ],
+            rejections=[from_view(Rejection, r) for r in rows],
         )

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import FromPath, QueryParameter
 
-from backend.api.rest.common import API_PREFIX, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.labels import rejections
 
 
@@ -43,28 +43,25 @@ class RejectionsController(Controller):
     async def rejections(
         self,
         session: Session,
+        settings: AppSettings,
         dataset_id: FromPath[int],
         label_id: Annotated[int | None, QueryParameter(description="one class only")] = None,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 100,
+        limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 100,
     ) -> RejectionsOut:
         total, rows = await rejections.list_rejections(
-            session, dataset_id, label_id=label_id, offset=offset, limit=limit
+            session,
+            dataset_id,
+            label_id=label_id,
+            offset=offset,
+            limit=limit,
+            max_limit=settings.max_page_size,
         )
         return RejectionsOut(
             total=total,
             offset=offset,
             limit=limit,
-            rejections=[
-                RejectionOut(
-                    item_id=r.item_id,
-                    label_id=r.label_id,
-                    event_id=r.event_id,
-                    tagger=r.tagger,
-                    created_at=r.created_at,
-                )
-                for r in rows
-            ],
+            rejections=[from_view(RejectionOut, r) for r in rows],
         )
 
 
