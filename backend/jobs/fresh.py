@@ -51,20 +51,12 @@ SNAPSHOT_KEYS = ("label_snapshot", "labels_as_of", "labels_tagger")
 
 @dataclass(frozen=True)
 class FreshSettings:
-    """A dataset's "keep models fresh" switch, as every door shows it."""
+    """Whether the server keeps the dataset's models fresh, and when a classifier is retrained."""
 
     dataset_id: int
     keep_models_fresh: bool
     growth: float  # retrain a classifier when labeled items grew by this fraction since it trained
     since: str | None  # ISO time it was last switched on
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "dataset_id": self.dataset_id,
-            "keep_models_fresh": self.keep_models_fresh,
-            "growth": self.growth,
-            "since": self.since,
-        }
 
 
 def _of(dataset: Dataset) -> FreshSettings:

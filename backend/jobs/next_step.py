@@ -9,7 +9,6 @@ job that keeps its models fresh after it (``backend/jobs/fresh.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,16 +38,6 @@ class NextStep:
     href: str
     method: str = "get"
     job_id: int | None = None  # the job a "follow" link opens
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "title": self.title,
-            "reason": self.reason,
-            "href": self.href,
-            "method": self.method,
-            "job_id": self.job_id,
-        }
 
 
 async def follow_up_of(session: AsyncSession, job_id: int) -> Job | None:

@@ -28,6 +28,7 @@ from backend.api.graphql import next_actions as gql_next
 from backend.api.graphql import review as gql_review
 from backend.api.graphql.schema import build_schema
 from backend.api.rest import accounts as rest_accounts
+from backend.api.rest import fresh as rest_fresh
 from backend.api.rest import guided as rest_guided
 from backend.api.rest import jobs as rest_jobs
 from backend.api.rest import next_actions as rest_next
@@ -47,6 +48,8 @@ from backend.guided.views import (
     SimilarPageView,
     StoppingEstimateView,
 )
+from backend.jobs.fresh import FreshSettings
+from backend.jobs.next_step import NextStep
 from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.labels.views import ClassView, EventView, ProgressView, TagView
 
@@ -74,6 +77,8 @@ DOORS = [
     (StoppingEstimateView, rest_stopping.StoppingEstimateOut, gql_fresh.StoppingEstimate),
     (NextActionsView, rest_next.NextActionsOut, gql_next.NextActions),
     (Suggestion, rest_next.SuggestionOut, gql_next.Suggestion),
+    (FreshSettings, rest_fresh.FreshOut, gql_fresh.KeepFresh),
+    (NextStep, rest_fresh.NextStepOut, gql_fresh.NextStep),
     (UserView, rest_accounts.UserOut, gql_accounts.User),
     (TokenView, rest_accounts.UserTokenOut, gql_accounts.ApiTokenInfo),
 ]

@@ -27,10 +27,6 @@ class KeepFresh:
     growth: float = strawberry.field(description="Retrain a classifier once labels grew by this fraction.")
     since: str | None = strawberry.field(description="When it was switched on (ISO time).")
 
-    @classmethod
-    def of(cls, value: fresh.FreshSettings) -> KeepFresh:
-        return cls(**value.as_dict())
-
 
 @strawberry.type(
     description="The next step of a job or model: one button ('post' runs it, 'get' opens a page)."
@@ -42,10 +38,6 @@ class NextStep:
     href: str
     method: str
     job_id: int | None
-
-    @classmethod
-    def of(cls, step: next_step.NextStep) -> NextStep:
-        return cls(**step.as_dict())
 
 
 @strawberry.type(description="Projected accuracy with more labels.")
@@ -101,23 +93,21 @@ class Query:
     @strawberry.field(description="Whether the server keeps the dataset's models fresh.")
     async def keep_fresh(self, info: Info[Any, Any], dataset_id: int) -> KeepFresh:
         async with use_session(info) as session:
-            return KeepFresh.of(await fresh.fresh_settings(session, dataset_id))
+            return from_view(KeepFresh, await fresh.fresh_settings(session, dataset_id))
 
     @strawberry.field(
         description="The next step after a job (retry, follow its follow-up, its model's step)."
     )
     async def job_next_step(self, info: Info[Any, Any], job_id: int) -> NextStep:
         async with use_session(info) as session:
-            return NextStep.of(
-                await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
-            )
+            step = await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
+        return from_view(NextStep, step)
 
     @strawberry.field(description="The next step of a model (run inference, build the index, open a page).")
     async def model_next_step(self, info: Info[Any, Any], model_id: int) -> NextStep:
         async with use_session(info) as session:
-            return NextStep.of(
-                await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
-            )
+            step = await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
+        return from_view(NextStep, step)
 
     @strawberry.field(
         description="Unlabeled items left, the accuracy they would be auto-labeled at >= threshold now "
@@ -156,7 +146,7 @@ class Mutation:
             )
         if value.keep_models_fresh:
             await ensure_running(context.state)
-        return KeepFresh.of(value)
+        return from_view(KeepFresh, value)
 
     @strawberry.mutation(
         description="Run a model's next step (infer, build-index, retrain or retry its training); "

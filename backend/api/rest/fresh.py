@@ -3,7 +3,7 @@ Thin over ``backend.jobs.fresh``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 from litestar import Controller, Request, get, post, put
@@ -13,25 +13,17 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view, rest_struct
 from backend.api.rest.jobs import BROKER_DOWN, JobOut
 from backend.jobs import fresh, next_step
 from backend.jobs import queries as job_queries
 from backend.jobs.runtime import enqueue_for, ensure_running
 from backend.models import queries as model_queries
 
-
-class FreshOut(msgspec.Struct, kw_only=True):
-    """Whether the server keeps the dataset's models fresh, and when a classifier is retrained."""
-
-    dataset_id: int
-    keep_models_fresh: bool
-    growth: float
-    since: str | None
-
-    @classmethod
-    def of(cls, value: fresh.FreshSettings) -> FreshOut:
-        return cls(**value.as_dict())
+if TYPE_CHECKING:  # handlers are checked against the read model itself
+    FreshOut = fresh.FreshSettings
+else:
+    FreshOut = rest_struct(fresh.FreshSettings, "FreshOut", constructors=())
 
 
 class FreshIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -42,6 +34,8 @@ class FreshIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     growth: float | None = None
 
 
+# Declared here, filled from ``next_step.NextStep`` by name: the read model's defaults (method,
+# job_id) would make those fields optional in the OpenAPI document.
 class NextStepOut(msgspec.Struct, kw_only=True):
     """One button: ``method`` "post" runs the step at ``href`` (a page route); "get" opens a page."""
 
@@ -51,11 +45,6 @@ class NextStepOut(msgspec.Struct, kw_only=True):
     href: str
     method: str
     job_id: int | None
-
-    @classmethod
-    def of(cls, step: next_step.NextStep) -> NextStepOut:
-        values: dict[str, Any] = step.as_dict()
-        return cls(**values)
 
 
 class RunNextStepIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -74,7 +63,7 @@ class FreshController(Controller):
         responses=error_responses(404),
     )
     async def get_fresh(self, session: Session, dataset_id: FromPath[int]) -> FreshOut:
-        return FreshOut.of(await fresh.fresh_settings(session, dataset_id))
+        return from_view(FreshOut, await fresh.fresh_settings(session, dataset_id))
 
     @put(
         "/datasets/{dataset_id:int}/keep-fresh",
@@ -93,21 +82,19 @@ class FreshController(Controller):
         )
         if value.keep_models_fresh:
             await ensure_running(state)
-        return FreshOut.of(value)
+        return from_view(FreshOut, value)
 
     @get("/jobs/{job_id:int}/next-step", summary="The next step after a job", responses=error_responses(404))
     async def job_next_step(self, session: Session, job_id: FromPath[int]) -> NextStepOut:
-        return NextStepOut.of(
-            await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
-        )
+        step = await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
+        return from_view(NextStepOut, step)
 
     @get(
         "/models/{model_id:int}/next-step", summary="The next step of a model", responses=error_responses(404)
     )
     async def model_next_step(self, session: Session, model_id: FromPath[int]) -> NextStepOut:
-        return NextStepOut.of(
-            await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
-        )
+        step = await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
+        return from_view(NextStepOut, step)
 
     @post(
         "/models/{model_id:int}/next-step",
