@@ -19,6 +19,7 @@ from backend.algorithms.views import AlgorithmView
 from backend.api.graphql import accounts as gql_accounts
 from backend.api.graphql import classes as gql_classes
 from backend.api.graphql import datasets as gql_datasets
+from backend.api.graphql import feature_report as gql_features
 from backend.api.graphql import fresh as gql_fresh
 from backend.api.graphql import guided as gql_guided
 from backend.api.graphql import items as gql_items
@@ -28,6 +29,7 @@ from backend.api.graphql import next_actions as gql_next
 from backend.api.graphql import review as gql_review
 from backend.api.graphql.schema import build_schema
 from backend.api.rest import accounts as rest_accounts
+from backend.api.rest import feature_report as rest_features
 from backend.api.rest import fresh as rest_fresh
 from backend.api.rest import guided as rest_guided
 from backend.api.rest import jobs as rest_jobs
@@ -36,6 +38,7 @@ from backend.api.rest import review as rest_review
 from backend.api.rest import schemas as rest
 from backend.api.rest import stopping as rest_stopping
 from backend.datasets.views import DatasetView, ItemView, SourceView
+from backend.feature_report.views import ClassScoreView, FeatureReportView, ModelScoreView
 from backend.guided.heldout import BatchEstimate
 from backend.guided.next_actions import Suggestion
 from backend.guided.quality import ModelFitness
@@ -79,6 +82,9 @@ DOORS = [
     (Suggestion, rest_next.SuggestionOut, gql_next.Suggestion),
     (FreshSettings, rest_fresh.FreshOut, gql_fresh.KeepFresh),
     (NextStep, rest_fresh.NextStepOut, gql_fresh.NextStep),
+    (FeatureReportView, rest_features.FeatureReportOut, gql_features.FeatureReport),
+    (ModelScoreView, rest_features.ModelScoreOut, gql_features.ModelScore),
+    (ClassScoreView, rest_features.ClassScoreOut, gql_features.ClassScore),
     (UserView, rest_accounts.UserOut, gql_accounts.User),
     (TokenView, rest_accounts.UserTokenOut, gql_accounts.ApiTokenInfo),
 ]

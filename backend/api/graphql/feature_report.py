@@ -13,7 +13,9 @@ from strawberry.types import Info
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.jobs import Job
+from backend.api.graphql.views import from_view
 from backend.feature_report import service
+from backend.feature_report.views import FeatureReportView
 from backend.jobs.runtime import enqueue_for
 
 
@@ -77,47 +79,13 @@ class TrainingSuggestion:
     run_report: bool
 
 
-def _model_score(entry: dict[str, Any]) -> ModelScore:
-    return ModelScore(
-        model_id=entry["model_id"],
-        name=entry["name"],
-        algorithm=entry["algorithm"],
-        available=bool(entry.get("available")),
-        score=entry.get("score"),
-        knn_accuracy=entry.get("knn_accuracy"),
-        linear_accuracy=entry.get("linear_accuracy"),
-        knn_balanced=entry.get("knn_balanced"),
-        linear_balanced=entry.get("linear_balanced"),
-        dimensions=entry.get("dimensions"),
-        per_class=[ClassScore(**c) for c in entry.get("per_class", [])],
-        skipped=entry.get("skipped"),
-        with_intensity=entry.get("with_intensity"),
-        intensity_in_vectors=entry.get("intensity_in_vectors"),
-        score_without_intensity=entry.get("score_without_intensity"),
-        score_with_intensity=entry.get("score_with_intensity"),
-    )
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="The newest feature report of a dataset (NOT_FOUND: no such dataset).")
     async def feature_report(self, info: Info[Any, Any], dataset_id: int) -> FeatureReport:
         async with use_session(info) as session:
             r = await service.latest_report(session, dataset_id)
-        return FeatureReport(
-            dataset_id=r.dataset_id,
-            job_id=r.job_id,
-            finished_at=r.finished_at,
-            labeled_items=r.labeled_items,
-            folds=r.folds,
-            best_model_id=r.best_model_id,
-            explanation=r.explanation,
-            models=[_model_score(m) for m in r.models],
-            notes=list(r.notes),
-            pending_job_id=r.pending_job_id,
-            failed=r.failed,
-            infer_intensity=r.infer_intensity,
-        )
+        return from_view(FeatureReport, FeatureReportView.of(r))
 
     @strawberry.field(description="The feature extractor to train first, then the report, then a classifier.")
     async def training_suggestion(self, info: Info[Any, Any], dataset_id: int) -> TrainingSuggestion:

@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, error_responses
+from backend.api.rest.common import API_PREFIX, error_responses, from_view
 from backend.api.rest.jobs import BROKER_DOWN, JobOut
 from backend.feature_report import service
+from backend.feature_report.views import FeatureReportView
 from backend.jobs.runtime import enqueue_for
 from backend.settings import Settings
 
 
+# Declared here (the OpenAPI contract: which fields are required, the descriptions), filled from
+# ``backend.feature_report.views`` by name.
 class ClassScoreOut(msgspec.Struct, kw_only=True):
     label_id: int
     name: str
@@ -50,14 +53,6 @@ class ModelScoreOut(msgspec.Struct, kw_only=True):
     score_without_intensity: float | None = None
     score_with_intensity: float | None = None
 
-    @classmethod
-    def of(cls, entry: dict[str, Any]) -> ModelScoreOut:
-        fields = set(cls.__struct_fields__) - {"per_class"}
-        return cls(
-            **{k: v for k, v in entry.items() if k in fields},
-            per_class=[ClassScoreOut(**c) for c in entry.get("per_class", [])],
-        )
-
 
 class FeatureReportOut(msgspec.Struct, kw_only=True):
     """Which feature model separates the current labels best, and by how much (best first)."""
@@ -76,23 +71,6 @@ class FeatureReportOut(msgspec.Struct, kw_only=True):
     # "on"/"off": run the best model's inference with this ``intensity_descriptors`` option (POST
     # /jobs) so that its vectors are the variant the report chose; None: they are already
     infer_intensity: str | None = None
-
-    @classmethod
-    def of(cls, r: service.FeatureReport) -> FeatureReportOut:
-        return cls(
-            dataset_id=r.dataset_id,
-            job_id=r.job_id,
-            finished_at=r.finished_at,
-            labeled_items=r.labeled_items,
-            folds=r.folds,
-            best_model_id=r.best_model_id,
-            explanation=r.explanation,
-            models=[ModelScoreOut.of(m) for m in r.models],
-            notes=list(r.notes),
-            pending_job_id=r.pending_job_id,
-            failed=r.failed,
-            infer_intensity=r.infer_intensity,
-        )
 
 
 class TrainSuggestionOut(msgspec.Struct, kw_only=True):
@@ -116,7 +94,9 @@ class FeatureReportController(Controller):
     async def get_report(self, session: AsyncSession, dataset_id: FromPath[int]) -> FeatureReportOut:
         """Cross-validated kNN and linear-probe accuracy of every feature model with vectors, overall
         and per class, best first; ``best_model_id`` is what the pages default to."""
-        return FeatureReportOut.of(await service.latest_report(session, dataset_id))
+        return from_view(
+            FeatureReportOut, FeatureReportView.of(await service.latest_report(session, dataset_id))
+        )
 
     @post(
         "/feature-report",
