@@ -49,6 +49,15 @@ class Points:
     labels_event_id: int = 0  # the newest tag event when the labels were read (see label_selection)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SelectionSummary:
+    """A selection's size and the labels and clusters it holds, with counts (the read model)."""
+
+    count: int
+    labels: dict[str, int]  # class name ("unlabeled": none) -> selected items
+    clusters: dict[str, int]  # cluster id ("noise": -1) -> selected items; empty: not clustered
+
+
 async def latest_output(
     session: AsyncSession, model_id: int, dataset_id: int | None, kind: str, job_id: int | None = None
 ) -> Job:
@@ -176,7 +185,7 @@ def _checked_selection(item_ids: list[int]) -> list[int]:
     return list(dict.fromkeys(int(i) for i in item_ids))
 
 
-async def selection_summary(session: AsyncSession, points: Points, item_ids: list[int]) -> dict[str, Any]:
+async def selection_summary(session: AsyncSession, points: Points, item_ids: list[int]) -> SelectionSummary:
     """Count, clusters and labels represented (each with how many selected items it has)."""
     chosen = np.asarray(_checked_selection(item_ids), np.int64)
     inside = np.isin(points.item_ids, chosen)
@@ -191,11 +200,11 @@ async def selection_summary(session: AsyncSession, points: Points, item_ids: lis
     label_counts: dict[str, int] = {}
     for value, count in zip(*np.unique(labels, return_counts=True), strict=True):
         label_counts["unlabeled" if value < 0 else names.get(int(value), f"class {value}")] = int(count)
-    summary: dict[str, Any] = {"count": int(inside.sum()), "labels": label_counts, "clusters": {}}
+    cluster_counts: dict[str, int] = {}
     if points.clusters is not None:
         for value, count in zip(*np.unique(points.clusters[inside], return_counts=True), strict=True):
-            summary["clusters"]["noise" if value < 0 else str(int(value))] = int(count)
-    return summary
+            cluster_counts["noise" if value < 0 else str(int(value))] = int(count)
+    return SelectionSummary(count=int(inside.sum()), labels=label_counts, clusters=cluster_counts)
 
 
 def _spread(ids: list[int], limit: int) -> list[int]:

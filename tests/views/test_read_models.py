@@ -19,6 +19,7 @@ from backend.algorithms.views import AlgorithmView
 from backend.api.graphql import accounts as gql_accounts
 from backend.api.graphql import classes as gql_classes
 from backend.api.graphql import datasets as gql_datasets
+from backend.api.graphql import explorer as gql_explorer
 from backend.api.graphql import feature_report as gql_features
 from backend.api.graphql import fresh as gql_fresh
 from backend.api.graphql import guided as gql_guided
@@ -29,6 +30,7 @@ from backend.api.graphql import next_actions as gql_next
 from backend.api.graphql import review as gql_review
 from backend.api.graphql.schema import build_schema
 from backend.api.rest import accounts as rest_accounts
+from backend.api.rest import explorer as rest_explorer
 from backend.api.rest import feature_report as rest_features
 from backend.api.rest import fresh as rest_fresh
 from backend.api.rest import guided as rest_guided
@@ -37,7 +39,9 @@ from backend.api.rest import next_actions as rest_next
 from backend.api.rest import review as rest_review
 from backend.api.rest import schemas as rest
 from backend.api.rest import stopping as rest_stopping
+from backend.datasets.ingest import ScanReport
 from backend.datasets.views import DatasetView, ItemView, SourceView
+from backend.explorer.service import SelectionSummary
 from backend.feature_report.views import ClassScoreView, FeatureReportView, ModelScoreView
 from backend.guided.heldout import BatchEstimate
 from backend.guided.next_actions import Suggestion
@@ -85,6 +89,8 @@ DOORS = [
     (FeatureReportView, rest_features.FeatureReportOut, gql_features.FeatureReport),
     (ModelScoreView, rest_features.ModelScoreOut, gql_features.ModelScore),
     (ClassScoreView, rest_features.ClassScoreOut, gql_features.ClassScore),
+    (ScanReport, rest.ScanReportOut, gql_datasets.ScanReport),
+    (SelectionSummary, rest_explorer.SelectionOut, gql_explorer.SelectionSummary),
     (UserView, rest_accounts.UserOut, gql_accounts.User),
     (TokenView, rest_accounts.UserTokenOut, gql_accounts.ApiTokenInfo),
 ]

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
+from backend.api.graphql.views import from_view
 from backend.explorer import service
 from backend.paging import check_page
 
@@ -119,7 +120,7 @@ class Query:
                 session, settings, model_id, projection_job_id=projection_job_id
             )
             summary = await service.selection_summary(session, points, item_ids)
-        return SelectionSummary(**summary)
+        return from_view(SelectionSummary, summary)
 
 
 @strawberry.type

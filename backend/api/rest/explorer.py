@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
 from backend.api.rest.schemas import EventOut
 from backend.datasets.display import display_preset, with_overrides
 from backend.errors import Invalid
@@ -83,7 +83,7 @@ class HeatmapIn(msgspec.Struct, kw_only=True):
     p_high: float | None = None
 
 
-class SelectionOut(msgspec.Struct, kw_only=True):
+class SelectionOut(msgspec.Struct, kw_only=True):  # filled from service.SelectionSummary by name
     count: int
     labels: dict[str, int]
     clusters: dict[str, int]
@@ -169,7 +169,7 @@ class ExplorerController(Controller):
             session, settings, model_id, projection_job_id=data.projection_job_id
         )
         summary = await service.selection_summary(session, points, data.item_ids)
-        return SelectionOut(**summary)
+        return from_view(SelectionOut, summary)
 
     @post(
         "/datasets/{dataset_id:int}/explorer/label",
