@@ -42,6 +42,7 @@ from backend.api.rest import stopping as rest_stopping
 from backend.datasets.ingest import ScanReport
 from backend.datasets.views import DatasetView, ItemView, SourceView
 from backend.explorer.service import SelectionSummary
+from backend.feature_report.service import TrainSuggestion
 from backend.feature_report.views import ClassScoreView, FeatureReportView, ModelScoreView
 from backend.guided.heldout import BatchEstimate
 from backend.guided.next_actions import Suggestion
@@ -59,6 +60,8 @@ from backend.jobs.fresh import FreshSettings
 from backend.jobs.next_step import NextStep
 from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.labels.views import ClassView, EventView, ProgressView, TagView
+from tests.helpers.graphql import gql
+from tests.helpers.rest import create_dataset
 
 # (read model, REST struct, GraphQL type)
 DOORS = [
@@ -89,6 +92,7 @@ DOORS = [
     (FeatureReportView, rest_features.FeatureReportOut, gql_features.FeatureReport),
     (ModelScoreView, rest_features.ModelScoreOut, gql_features.ModelScore),
     (ClassScoreView, rest_features.ClassScoreOut, gql_features.ClassScore),
+    (TrainSuggestion, rest_features.TrainSuggestionOut, gql_features.TrainingSuggestion),
     (ScanReport, rest.ScanReportOut, gql_datasets.ScanReport),
     (SelectionSummary, rest_explorer.SelectionOut, gql_explorer.SelectionSummary),
     (UserView, rest_accounts.UserOut, gql_accounts.User),
@@ -126,3 +130,28 @@ DOOR_ONLY = {
     "UserTokenOut": {"user"},  # whose token it is: the door knows, the token row holds an id
     "ApiTokenInfo": {"user"},
 }
+
+
+async def test_both_doors_read_the_same_training_suggestion_and_keep_fresh(client, folder):
+    """Two read models no other test reads through both doors: the same values, by field name."""
+    dataset_id = (await create_dataset(client, folder, count=3))["dataset"]["id"]
+    rest_suggestion = (await client.get(f"/api/v1/datasets/{dataset_id}/training-suggestion")).json()
+    rest_fresh = (await client.get(f"/api/v1/datasets/{dataset_id}/keep-fresh")).json()
+    query = (
+        "query($d: Int!) { trainingSuggestion(datasetId: $d) { algorithm reason untrained runReport } "
+        "keepFresh(datasetId: $d) { datasetId keepModelsFresh growth since } }"
+    )
+    data = await gql(client, query, {"d": dataset_id})
+    assert rest_suggestion["reason"] and rest_suggestion == {
+        "algorithm": data["trainingSuggestion"]["algorithm"],
+        "reason": data["trainingSuggestion"]["reason"],
+        "untrained": data["trainingSuggestion"]["untrained"],
+        "run_report": data["trainingSuggestion"]["runReport"],
+    }
+    assert rest_fresh == {
+        "dataset_id": dataset_id,
+        "keep_models_fresh": data["keepFresh"]["keepModelsFresh"],
+        "growth": data["keepFresh"]["growth"],
+        "since": data["keepFresh"]["since"],
+    }
+    assert data["keepFresh"]["datasetId"] == dataset_id

@@ -91,9 +91,7 @@ class Query:
     async def training_suggestion(self, info: Info[Any, Any], dataset_id: int) -> TrainingSuggestion:
         async with use_session(info) as session:
             s = await service.suggest_training(session, dataset_id)
-        return TrainingSuggestion(
-            algorithm=s.algorithm, reason=s.reason, untrained=s.untrained, run_report=s.run_report
-        )
+        return from_view(TrainingSuggestion, s)
 
 
 @strawberry.type

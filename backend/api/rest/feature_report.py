@@ -129,10 +129,7 @@ class FeatureReportController(Controller):
     async def suggestion(self, session: AsyncSession, dataset_id: FromPath[int]) -> TrainSuggestionOut:
         """The feature extractor to train first (none labeled: the top-ranked self-supervised one),
         then the report, then a classifier on the best features."""
-        s = await service.suggest_training(session, dataset_id)
-        return TrainSuggestionOut(
-            algorithm=s.algorithm, reason=s.reason, untrained=s.untrained, run_report=s.run_report
-        )
+        return from_view(TrainSuggestionOut, await service.suggest_training(session, dataset_id))
 
 
 route_handlers = [FeatureReportController]
