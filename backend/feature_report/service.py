@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.algorithms import list_algorithms
 from backend.datasets.service import get_dataset
@@ -59,8 +60,8 @@ async def latest_report(session: AsyncSession, dataset_id: int) -> FeatureReport
     jobs = (
         await session.scalars(
             select(Job)
-            .where(Job.dataset_id == dataset_id, Job.kind == KIND)
-            .order_by(Job.id.desc())
+            .where(col(Job.dataset_id) == dataset_id, col(Job.kind) == KIND)
+            .order_by(col(Job.id).desc())
             .limit(20)
             .execution_options(populate_existing=True)
         )
@@ -111,7 +112,9 @@ async def _drop_gone(session: AsyncSession, report: FeatureReport) -> None:
     ids = [m["model_id"] for m in report.models]
     ready = set(
         await session.scalars(
-            select(Model.id).where(Model.id.in_(ids or [-1]), Model.state == states.MODEL_READY)
+            select(col(Model.id)).where(
+                col(Model.id).in_(ids or [-1]), col(Model.state) == states.MODEL_READY
+            )
         )
     )
     for entry in report.models:
@@ -164,17 +167,17 @@ async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSugge
     )
     trained = set(
         await session.scalars(
-            select(Model.algorithm).where(
-                Model.dataset_id == dataset_id,
-                Model.state.in_([states.MODEL_READY, states.MODEL_TRAINING]),
+            select(col(Model.algorithm)).where(
+                col(Model.dataset_id) == dataset_id,
+                col(Model.state).in_([states.MODEL_READY, states.MODEL_TRAINING]),
             )
         )
     )
     untrained = [a for a in extractors if a.key not in trained]
     labeled = int(
         await session.scalar(
-            select(func.count(func.distinct(CurrentLabel.item_id))).where(
-                CurrentLabel.dataset_id == dataset_id
+            select(func.count(func.distinct(col(CurrentLabel.item_id)))).where(
+                col(CurrentLabel.dataset_id) == dataset_id
             )
         )
         or 0
@@ -240,9 +243,9 @@ async def submit_report(
             "and run its inference first"
         )
     rows = await session.execute(
-        select(CurrentLabel.label_id, func.count())
-        .where(CurrentLabel.dataset_id == dataset_id)
-        .group_by(CurrentLabel.label_id)
+        select(col(CurrentLabel.label_id), func.count())
+        .where(col(CurrentLabel.dataset_id) == dataset_id)
+        .group_by(col(CurrentLabel.label_id))
     )
     usable = [label for label, n in rows.all() if n >= 2]
     if len(usable) < 2:
