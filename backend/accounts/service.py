@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.accounts.names import clean_tagger
 from backend.accounts.passwords import DUMMY_HASH, check_strength, hash_password, verify_password
@@ -53,7 +54,7 @@ def accounts_epoch() -> int:
 
 
 async def accounts_exist(session: AsyncSession) -> bool:
-    return (await session.execute(select(UserAccount.id).limit(1))).first() is not None
+    return (await session.execute(select(col(UserAccount.id)).limit(1))).first() is not None
 
 
 async def add_user(session: AsyncSession, name: str, role: str, password: str | None = None) -> UserAccount:
@@ -73,11 +74,13 @@ async def add_user(session: AsyncSession, name: str, role: str, password: str | 
 
 
 async def list_users(session: AsyncSession) -> list[UserAccount]:
-    return list((await session.execute(select(UserAccount).order_by(UserAccount.name))).scalars())
+    return list((await session.execute(select(UserAccount).order_by(col(UserAccount.name)))).scalars())
 
 
 async def get_user(session: AsyncSession, name: str) -> UserAccount:
-    user = (await session.execute(select(UserAccount).where(UserAccount.name == name))).scalar_one_or_none()
+    user = (
+        await session.execute(select(UserAccount).where(col(UserAccount.name) == name))
+    ).scalar_one_or_none()
     if user is None:
         raise NotFound(f"no user named '{name}'")
     return user
@@ -88,7 +91,9 @@ async def _keep_an_admin(session: AsyncSession, user: UserAccount) -> None:
     if user.role != ADMIN or not user.active:
         return
     admins = (
-        await session.execute(select(UserAccount.id).where(UserAccount.role == ADMIN, UserAccount.active))
+        await session.execute(
+            select(col(UserAccount.id)).where(col(UserAccount.role) == ADMIN, col(UserAccount.active))
+        )
     ).all()
     if len(admins) <= 1:
         raise Conflict("this is the last admin; make another admin first")
@@ -121,13 +126,15 @@ async def set_password(session: AsyncSession, name: str, password: str) -> None:
     user = await get_user(session, name)
     user.password_hash = await asyncio.to_thread(hash_password, check_strength(password))
     # A new password ends every browser session of the old one.
-    await session.execute(SignInSession.__table__.delete().where(SignInSession.user_id == user.id))  # type: ignore[attr-defined]
+    await session.execute(SignInSession.__table__.delete().where(col(SignInSession.user_id) == user.id))  # type: ignore[attr-defined]
     await session.commit()
 
 
 async def authenticate(session: AsyncSession, name: str, password: str) -> UserAccount | None:
     """The user if the password is right, else None; the same work either way (no name probing)."""
-    user = (await session.execute(select(UserAccount).where(UserAccount.name == name))).scalar_one_or_none()
+    user = (
+        await session.execute(select(UserAccount).where(col(UserAccount.name) == name))
+    ).scalar_one_or_none()
     stored = user.password_hash if user is not None and user.active else None
     ok = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
     return user if ok and stored else None
@@ -162,9 +169,9 @@ async def end_session(session: AsyncSession, secret: str) -> None:
 async def caller_for_session(session: AsyncSession, secret: str) -> Caller | None:
     row = (
         await session.execute(
-            select(UserAccount, SignInSession.expires_at)
-            .join(SignInSession, SignInSession.user_id == UserAccount.id)
-            .where(SignInSession.session_hash == secret_hash(secret))
+            select(UserAccount, col(SignInSession.expires_at))
+            .join(SignInSession, col(SignInSession.user_id) == col(UserAccount.id))
+            .where(col(SignInSession.session_hash) == secret_hash(secret))
         )
     ).first()
     if row is None or not row[0].active or row[1] <= utcnow():
@@ -191,16 +198,18 @@ async def create_token(session: AsyncSession, user_id: int, label: str = "") -> 
 
 
 async def list_tokens(session: AsyncSession, user_id: int) -> list[ApiToken]:
-    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+    query = select(ApiToken).where(col(ApiToken.user_id) == user_id).order_by(col(ApiToken.id))
     return list((await session.execute(query)).scalars())
 
 
 async def user_tokens(session: AsyncSession, name: str | None = None) -> list[tuple[ApiToken, str]]:
     """(token, its user's name) for one user or everyone, for admins (prefixes only, no secrets)."""
-    query = select(ApiToken, UserAccount.name).join(UserAccount, UserAccount.id == ApiToken.user_id)
+    query = select(ApiToken, col(UserAccount.name)).join(
+        UserAccount, col(UserAccount.id) == col(ApiToken.user_id)
+    )
     if name is not None:
-        query = query.where(UserAccount.id == (await get_user(session, name)).id)
-    rows = (await session.execute(query.order_by(UserAccount.name, ApiToken.id))).all()
+        query = query.where(col(UserAccount.id) == (await get_user(session, name)).id)
+    rows = (await session.execute(query.order_by(col(UserAccount.name), col(ApiToken.id)))).all()
     return [(token, user_name) for token, user_name in rows]
 
 
@@ -218,9 +227,9 @@ async def revoke_token(session: AsyncSession, caller: Caller, token_id: int) -> 
 async def caller_for_token(session: AsyncSession, secret: str) -> Caller | None:
     row = (
         await session.execute(
-            select(UserAccount, ApiToken.id, ApiToken.last_used_at)
-            .join(ApiToken, ApiToken.user_id == UserAccount.id)
-            .where(ApiToken.token_hash == secret_hash(secret), ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+            select(UserAccount, col(ApiToken.id), col(ApiToken.last_used_at))
+            .join(ApiToken, col(ApiToken.user_id) == col(UserAccount.id))
+            .where(col(ApiToken.token_hash) == secret_hash(secret), col(ApiToken.revoked_at).is_(None))
         )
     ).first()
     if row is None or not row[0].active:
@@ -228,7 +237,7 @@ async def caller_for_token(session: AsyncSession, secret: str) -> Caller | None:
     user, token_id, last_used = row
     now = utcnow()
     if last_used is None or now - last_used > timedelta(minutes=5):  # not a write per request
-        await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        await session.execute(update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now))
         await session.commit()
     return _caller(user, "token")
 

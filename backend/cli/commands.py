@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _Bar, _migrate, _run
+from backend.cli.common import _Bar, _migrate, _run, stored_id
 from backend.errors import LabelwiseError
 from backend.settings import Settings, get_settings
 
@@ -106,7 +106,7 @@ def dataset_add(name: str, sources: tuple[str, ...], multi_label: bool, api_key:
         added = unreadable = 0
         for spec in sources:
             report = await service.add_source(
-                session, settings, existing.id, spec, api_key=api_key, progress=bar
+                session, settings, stored_id(existing), spec, api_key=api_key, progress=bar
             )
             added += report.added
             unreadable += report.unreadable
@@ -146,7 +146,7 @@ def dataset_rescan(name: str) -> None:
 
     async def work(session: Any, settings: Settings) -> Any:
         ds = await service.get_dataset_by_name(session, name)
-        return await service.rescan_dataset(session, settings, ds.id, progress=bar)
+        return await service.rescan_dataset(session, settings, stored_id(ds), progress=bar)
 
     report = _run(work, settings)
     bar.close()
@@ -167,7 +167,7 @@ def dataset_rename(name: str, new_name: str) -> None:
 
     async def work(session: Any, settings: Settings) -> None:
         ds = await service.get_dataset_by_name(session, name)
-        await service.rename_dataset(session, ds.id, new_name)
+        await service.rename_dataset(session, stored_id(ds), new_name)
 
     _run(work, settings)
     click.echo(f"renamed '{name}' to '{new_name}'")
@@ -186,7 +186,7 @@ def dataset_delete(name: str, yes: bool) -> None:
 
     async def work(session: Any, settings: Settings) -> None:
         ds = await service.get_dataset_by_name(session, name)
-        await service.delete_dataset(session, ds.id)
+        await service.delete_dataset(session, stored_id(ds))
 
     _run(work, settings)
     click.echo(f"deleted '{name}'")
@@ -222,7 +222,7 @@ def export_cmd(
     async def work(session: Any, settings: Settings) -> int:
         ds = await service.get_dataset_by_name(session, name)
         stream = await export_labels(
-            session, settings, ds.id, fmt, as_of=when, tagger=tagger, unlabeled=not labeled_only
+            session, settings, stored_id(ds), fmt, as_of=when, tagger=tagger, unlabeled=not labeled_only
         )
         written = 0
         tmp = output.with_name(output.name + ".part")
@@ -263,7 +263,7 @@ def import_cmd(name: str, csv_file: Path, create_classes: bool) -> None:
         ds = await service.get_dataset_by_name(session, name)
         return await import_labels_csv(
             session,
-            ds.id,
+            stored_id(ds),
             csv_file.read_bytes(),
             settings.tagger,
             create_classes=create_classes,

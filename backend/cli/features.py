@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _call, _enqueuer, _prepare, _report, _wait
+from backend.cli.common import _call, _enqueuer, _prepare, _report, _wait, stored_id
 from backend.settings import get_settings
 
 
@@ -52,7 +52,7 @@ def report_cmd(dataset_name: str, run: bool) -> None:
         async def submit(session: Any) -> Any:
             dataset = await get_dataset_by_name(session, dataset_name)
             return await service.submit_report(
-                session, settings, _enqueuer(settings), dataset.id, submitted_by=settings.tagger
+                session, settings, _enqueuer(settings), stored_id(dataset), submitted_by=settings.tagger
             )
 
         job = _call(settings, submit)
@@ -60,7 +60,7 @@ def report_cmd(dataset_name: str, run: bool) -> None:
 
     async def read(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
-        return await service.latest_report(session, dataset.id)
+        return await service.latest_report(session, stored_id(dataset))
 
     _print_report(_call(settings, read))
 
@@ -77,7 +77,7 @@ def suggest_cmd(dataset_name: str) -> None:
 
     async def work(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
-        return await service.suggest_training(session, dataset.id)
+        return await service.suggest_training(session, stored_id(dataset))
 
     suggestion = _call(settings, work)
     click.echo(suggestion.reason)

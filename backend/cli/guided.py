@@ -3,14 +3,18 @@ AI-guided labeling from the command line, through the same domain calls as REST 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from backend.cli.common import _call, _enqueuer, _parse_params, _prepare, _report, _wait
+from backend.cli.common import _call, _enqueuer, _parse_params, _prepare, _report, _wait, stored_id
 from backend.cli.jobs import jobs
 from backend.errors import NotFound
 from backend.settings import get_settings
+
+if TYPE_CHECKING:
+    from backend.guided.service import ProbabilityPage
+    from backend.storage.tables import TagEvent
 
 
 async def _class_id(session: Any, dataset_id: int, name: str) -> int:
@@ -18,7 +22,7 @@ async def _class_id(session: Any, dataset_id: int, name: str) -> int:
 
     for label in await list_classes(session, dataset_id):
         if label.name == name:
-            return int(label.id)
+            return stored_id(label)
     raise NotFound(f"dataset {dataset_id} has no label class named '{name}'")
 
 
@@ -53,7 +57,7 @@ def similar_cmd(
             session,
             settings,
             IndexCache(capacity=1),
-            dataset_id=int(dataset.id),
+            dataset_id=stored_id(dataset),
             model_id=model_id,
             query_item_ids=list(item_ids),
             mode=mode,
@@ -64,11 +68,11 @@ def similar_cmd(
         if label_name is not None:
             event = await service.label_similar(
                 session,
-                dataset_id=int(dataset.id),
+                dataset_id=stored_id(dataset),
                 model_id=model_id,
                 query_item_ids=page.query_item_ids,
                 item_ids=page.item_ids,
-                label_id=await _class_id(session, int(dataset.id), label_name),
+                label_id=await _class_id(session, stored_id(dataset), label_name),
                 shown=len(page.item_ids),
                 mode=mode,
                 tagger=settings.tagger,
@@ -114,13 +118,13 @@ def label_by_probability_cmd(
     settings = get_settings()
     _prepare(settings)
 
-    async def work(session: Any) -> tuple[int, Any]:
+    async def work(session: Any) -> tuple[ProbabilityPage, TagEvent | None]:
         dataset = await get_dataset_by_name(session, dataset_name)
-        label_id = await _class_id(session, int(dataset.id), class_name) if class_name else None
+        label_id = await _class_id(session, stored_id(dataset), class_name) if class_name else None
         page = await service.probability_candidates(
             session,
             settings,
-            dataset_id=int(dataset.id),
+            dataset_id=stored_id(dataset),
             model_id=model_id,
             threshold=threshold,
             label_id=label_id,
@@ -132,7 +136,7 @@ def label_by_probability_cmd(
         event = await service.apply_probability(
             session,
             settings,
-            dataset_id=int(dataset.id),
+            dataset_id=stored_id(dataset),
             model_id=model_id,
             threshold=threshold,
             label_id=label_id,

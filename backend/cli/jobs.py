@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _call, _enqueuer, _line, _parse_params, _prepare, _report, _wait
+from backend.cli.common import _call, _enqueuer, _line, _parse_params, _prepare, _report, _wait, stored_id
 from backend.settings import Settings, get_settings
 
 
@@ -114,7 +114,7 @@ def submit_cmd(
     job = _call(settings, work)
     click.echo(f"job {job.id} queued ({job.kind} {job.algorithm}, model {job.model_id})")
     if wait:
-        _report(_wait(settings, job.id, run_here=True))
+        _report(_wait(settings, stored_id(job), run_here=True))
     elif not settings.broker_url:
         click.echo("a running `labelwise serve` picks it up; or follow it with `labelwise jobs wait`")
 
@@ -215,7 +215,7 @@ def retry_cmd(job_id: int, wait: bool) -> None:
     job = _call(settings, control.retry_job, settings, _enqueuer(settings), job_id, by=settings.tagger)
     click.echo(f"job {job.id} queued again (attempt {job.attempt})")
     if wait:
-        _report(_wait(settings, job.id, run_here=True))
+        _report(_wait(settings, stored_id(job), run_here=True))
 
 
 @jobs.command("models")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _call, _prepare
+from backend.cli.common import _call, _prepare, stored_id
 from backend.settings import get_settings
 
 
@@ -43,7 +43,7 @@ def stopping_estimate_cmd(
     async def work(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
         return await stopping_estimate(
-            session, settings, int(dataset.id), threshold=threshold, model_id=model_id
+            session, settings, stored_id(dataset), threshold=threshold, model_id=model_id
         )
 
     estimate = _call(settings, work)
@@ -73,7 +73,7 @@ def auto_label_rest_cmd(
         return await auto_label_rest(
             session,
             settings,
-            int(dataset.id),
+            stored_id(dataset),
             model_id=model_id,
             threshold=threshold,
             tagger=settings.tagger,
@@ -101,7 +101,7 @@ def keep_fresh_cmd(dataset_name: str, on: bool | None, growth: float | None) -> 
 
     async def work(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
-        return await set_fresh(session, int(dataset.id), keep_models_fresh=on, growth=growth)
+        return await set_fresh(session, stored_id(dataset), keep_models_fresh=on, growth=growth)
 
     value = _call(settings, work)
     state = "on" if value.keep_models_fresh else "off"

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.images.decode import FrameLimits
 from backend.settings import Settings
@@ -105,9 +106,9 @@ async def store_entries(session: AsyncSession, source: Source, entries: list[Sou
     report = ScanReport()
     rows = (
         await session.execute(
-            select(Item.id, Item.uri, Item.frame, Item.status, Item.meta.is_(None)).where(
-                Item.source_id == source.id
-            )
+            select(
+                col(Item.id), col(Item.uri), col(Item.frame), col(Item.status), col(Item.meta).is_(None)
+            ).where(col(Item.source_id) == source.id)
         )
     ).all()
     existing = {(uri, frame): (item_id, status) for item_id, uri, frame, status, _ in rows}
@@ -129,17 +130,19 @@ async def store_entries(session: AsyncSession, source: Source, entries: list[Sou
     gone = [item_id for key, (item_id, status) in existing.items() if key not in seen and status != "missing"]
     for chunk in _chunks(gone, INSERT_CHUNK):
         await session.execute(
-            update(Item).where(Item.id.in_(chunk)).values(status="missing", error="file no longer found")
+            update(Item).where(col(Item.id).in_(chunk)).values(status="missing", error="file no longer found")
         )
     for chunk in _chunks(restored, INSERT_CHUNK):
-        await session.execute(update(Item).where(Item.id.in_(chunk)).values(status="ok", error=None))
+        await session.execute(update(Item).where(col(Item.id).in_(chunk)).values(status="ok", error=None))
     for chunk in _chunks(described, INSERT_CHUNK):
         await session.execute(update(Item), chunk)  # by primary key, one statement per chunk
-    start = await session.scalar(select(func.max(Item.position)).where(Item.dataset_id == source.dataset_id))
+    start = await session.scalar(
+        select(func.max(col(Item.position))).where(col(Item.dataset_id) == source.dataset_id)
+    )
     start = 0 if start is None else start + 1
-    rows = _rows(source.dataset_id, source.id or 0, new_entries, start)
-    for begin in range(0, len(rows), INSERT_CHUNK):
-        await session.execute(insert(Item), rows[begin : begin + INSERT_CHUNK])
+    new_rows = _rows(source.dataset_id, source.id or 0, new_entries, start)
+    for begin in range(0, len(new_rows), INSERT_CHUNK):
+        await session.execute(insert(Item), new_rows[begin : begin + INSERT_CHUNK])
     report.added = len(new_entries)
     report.unreadable = sum(1 for e in new_entries if e.error)
     report.missing = len(gone)

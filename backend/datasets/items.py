@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
@@ -44,22 +45,22 @@ class MetaFilter:
         if self.exposure is not None and not math.isfinite(self.exposure):
             raise Invalid(f"exposure must be a finite number of seconds, got {self.exposure}")
         if self.run:
-            query = query.where(Item.meta["run"].as_string() == self.run)
+            query = query.where(col(Item.meta)["run"].as_string() == self.run)
         if self.sample:
-            query = query.where(Item.meta["sample"].as_string() == self.sample)
+            query = query.where(col(Item.meta)["sample"].as_string() == self.sample)
         if self.exposure is not None:
             slack = abs(self.exposure) * 1e-3
-            exposure = Item.meta["exposure"].as_float()
+            exposure = col(Item.meta)["exposure"].as_float()
             query = query.where(exposure >= self.exposure - slack, exposure <= self.exposure + slack)
         if self.time_from:
-            query = query.where(Item.meta["time"].as_string() >= self.time_from)
+            query = query.where(col(Item.meta)["time"].as_string() >= self.time_from)
         if self.time_to:
-            query = query.where(Item.meta["time"].as_string() <= self.time_to)
+            query = query.where(col(Item.meta)["time"].as_string() <= self.time_to)
         return query
 
 
 def _meta_order(sort: str) -> Any:
-    column = Item.meta[sort]
+    column = col(Item.meta)[sort]
     return column.as_float() if sort == "exposure" else column.as_string()
 
 
@@ -97,9 +98,9 @@ async def item_counts(session: AsyncSession, dataset_ids: list[int]) -> dict[int
     if not dataset_ids:
         return {}
     rows = await session.execute(
-        select(Item.dataset_id, func.count())
-        .where(Item.dataset_id.in_(dataset_ids))
-        .group_by(Item.dataset_id)
+        select(col(Item.dataset_id), func.count())
+        .where(col(Item.dataset_id).in_(dataset_ids))
+        .group_by(col(Item.dataset_id))
     )
     return {int(dataset_id): int(count) for dataset_id, count in rows.all()}
 
@@ -110,7 +111,9 @@ async def item_locations(
     """Locations of many items given as (source id, uri, frame): one query for their sources and
     each source opened once (GraphQL lists batch ``location`` through this, not one item at a time)."""
     source_ids = sorted({source_id for source_id, _, _ in places})
-    rows = (await session.scalars(select(Source).where(Source.id.in_(source_ids)))).all() if places else []
+    rows = (
+        (await session.scalars(select(Source).where(col(Source.id).in_(source_ids)))).all() if places else []
+    )
     opened = {row.id: open_source(row, settings) for row in rows}
     missing = [s for s in source_ids if s not in opened]
     if missing:  # the foreign key makes this impossible short of a broken database
@@ -122,10 +125,10 @@ async def labels_of(session: AsyncSession, item_ids: list[int]) -> dict[int, lis
     if not item_ids:
         return {}
     rows = await session.execute(
-        select(CurrentLabel.item_id, CurrentLabel.label_id)
-        .join(LabelClass, LabelClass.id == CurrentLabel.label_id)
-        .where(CurrentLabel.item_id.in_(item_ids))
-        .order_by(LabelClass.position, LabelClass.id)
+        select(col(CurrentLabel.item_id), col(CurrentLabel.label_id))
+        .join(LabelClass, col(LabelClass.id) == col(CurrentLabel.label_id))
+        .where(col(CurrentLabel.item_id).in_(item_ids))
+        .order_by(col(LabelClass.position), col(LabelClass.id))
     )
     out: dict[int, list[int]] = {}
     for item_id, label_id in rows.all():
@@ -153,37 +156,42 @@ async def list_items(
     if sort not in SORTS:
         raise Invalid(f"unknown sort '{sort}' (use one of {', '.join(SORTS)})")
     check_page(offset, limit, max_limit)
-    labeled = exists().where(CurrentLabel.item_id == Item.id)
-    query = select(Item).where(Item.dataset_id == dataset_id)
+    labeled = exists().where(col(CurrentLabel.item_id) == col(Item.id))
+    query = select(Item).where(col(Item.dataset_id) == dataset_id)
     if filter == "labeled":
         query = query.where(labeled)
     elif filter == "unlabeled":
         query = query.where(~labeled)
     elif filter == "unreadable":
-        query = query.where(Item.status != "ok")
+        query = query.where(col(Item.status) != "ok")
     if label_id is not None:
         query = query.where(
-            exists().where(CurrentLabel.item_id == Item.id, CurrentLabel.label_id == label_id)
+            exists().where(col(CurrentLabel.item_id) == col(Item.id), col(CurrentLabel.label_id) == label_id)
         )
     if meta is not None:
         query = meta.apply(query)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if sort == "label":
         first_label = (
-            select(func.min(LabelClass.position))
-            .join(CurrentLabel, CurrentLabel.label_id == LabelClass.id)
-            .where(CurrentLabel.item_id == Item.id)
+            select(func.min(col(LabelClass.position)))
+            .join(CurrentLabel, col(CurrentLabel.label_id) == col(LabelClass.id))
+            .where(col(CurrentLabel.item_id) == col(Item.id))
             .scalar_subquery()
         )
-        query = query.order_by(first_label.is_(None), first_label, Item.position)
+        query = query.order_by(first_label.is_(None), first_label, col(Item.position))
     elif sort in META_SORTS:  # items without the field last, then in dataset order
         key = _meta_order(sort)
-        query = query.order_by(key.is_(None), key, Item.position)
+        query = query.order_by(key.is_(None), key, col(Item.position))
     else:
-        query = query.order_by(Item.position)
+        query = query.order_by(col(Item.position))
     rows = list((await session.scalars(query.offset(offset).limit(limit))).all())
     labels = await labels_of(session, [r.id for r in rows if r.id is not None])
-    return ItemPage([ItemWithLabels(r, labels.get(r.id, [])) for r in rows], int(total), offset, limit)
+    return ItemPage(
+        [ItemWithLabels(r, labels.get(r.id, []) if r.id is not None else []) for r in rows],
+        int(total),
+        offset,
+        limit,
+    )
 
 
 async def items_by_ids(session: AsyncSession, dataset_id: int, item_ids: list[int]) -> list[ItemWithLabels]:
@@ -191,7 +199,9 @@ async def items_by_ids(session: AsyncSession, dataset_id: int, item_ids: list[in
     rows = {
         r.id: r
         for r in (
-            await session.scalars(select(Item).where(Item.dataset_id == dataset_id, Item.id.in_(item_ids)))
+            await session.scalars(
+                select(Item).where(col(Item.dataset_id) == dataset_id, col(Item.id).in_(item_ids))
+            )
         ).all()
     }
     missing = [i for i in item_ids if i not in rows]
@@ -207,10 +217,10 @@ async def meta_values(session: AsyncSession, dataset_id: int) -> dict[str, list[
     await get_dataset(session, dataset_id)
     out: dict[str, list[Any]] = {}
     for key in ("run", "sample", "exposure"):
-        column = Item.meta[key].as_float() if key == "exposure" else Item.meta[key].as_string()
+        column = col(Item.meta)[key].as_float() if key == "exposure" else col(Item.meta)[key].as_string()
         rows = await session.scalars(
             select(column)
-            .where(Item.dataset_id == dataset_id, column.is_not(None))
+            .where(col(Item.dataset_id) == dataset_id, column.is_not(None))
             .distinct()
             .order_by(column)
             .limit(MAX_META_VALUES)
@@ -223,5 +233,7 @@ async def meta_values(session: AsyncSession, dataset_id: int) -> dict[str, list[
 async def matching_item_ids(session: AsyncSession, dataset_id: int, meta: MetaFilter) -> list[int]:
     """Readable items that match ``meta``, in dataset order (what 'label this run' labels)."""
     await get_dataset(session, dataset_id)
-    query = meta.apply(select(Item.id).where(Item.dataset_id == dataset_id, Item.status == "ok"))
-    return [int(i) for i in (await session.scalars(query.order_by(Item.position))).all()]
+    query = meta.apply(
+        select(col(Item.id)).where(col(Item.dataset_id) == dataset_id, col(Item.status) == "ok")
+    )
+    return [int(i) for i in (await session.scalars(query.order_by(col(Item.position)))).all()]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.settings import Settings
 from backend.sources.detector import NO_SETUP, DetectorSetup, setup_of
@@ -51,13 +52,15 @@ async def item_refs(
 ) -> list[ItemRef]:
     """References to a dataset's items in dataset order (or in the order of ``item_ids``)."""
     query = (
-        select(Item, Source).join(Source, Source.id == Item.source_id).where(Item.dataset_id == dataset_id)
+        select(Item, Source)
+        .join(Source, col(Source.id) == col(Item.source_id))
+        .where(col(Item.dataset_id) == dataset_id)
     )
     if readable_only:
-        query = query.where(Item.status == "ok")
+        query = query.where(col(Item.status) == "ok")
     if item_ids is not None:
-        query = query.where(Item.id.in_(item_ids))
-    rows = (await session.execute(query.order_by(Item.position))).all()
+        query = query.where(col(Item.id).in_(item_ids))
+    rows = (await session.execute(query.order_by(col(Item.position)))).all()
     sources: dict[int, SourceRef] = {}
     refs = {}
     for item, source in rows:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.display import default_preset, store_preset
 from backend.datasets.ingest import Progress, ScanReport, scan_entries, store_entries
@@ -42,14 +43,14 @@ async def get_dataset(session: AsyncSession, dataset_id: int) -> Dataset:
 
 
 async def get_dataset_by_name(session: AsyncSession, name: str) -> Dataset:
-    dataset = await session.scalar(select(Dataset).where(Dataset.name == name))
+    dataset = await session.scalar(select(Dataset).where(col(Dataset.name) == name))
     if dataset is None:
         raise NotFound(f"dataset '{name}' does not exist")
     return dataset
 
 
 async def _ensure_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
-    clash = await session.scalar(select(Dataset.id).where(Dataset.name == name))
+    clash = await session.scalar(select(col(Dataset.id)).where(col(Dataset.name) == name))
     if clash is not None and clash != except_id:
         raise Conflict(f"a dataset named '{name}' already exists")
 
@@ -111,13 +112,13 @@ async def add_source(
     dataset = await get_dataset(session, dataset_id)
     source = prepare_source(spec, settings, api_key)
     duplicate = await session.scalar(
-        select(Source.id).where(Source.dataset_id == dataset.id, Source.uri == source.uri)
+        select(col(Source.id)).where(col(Source.dataset_id) == dataset.id, col(Source.uri) == source.uri)
     )
     if duplicate is not None:
         # The stored form, not what was typed: a Tiled URI may carry its key in the query.
         raise Conflict(f"'{source.uri}' is already a source of dataset '{dataset.name}'")
     entries = await _scan_new_source(settings, source, progress)
-    count = await session.scalar(select(func.count()).where(Source.dataset_id == dataset.id))
+    count = await session.scalar(select(func.count()).where(col(Source.dataset_id) == dataset.id))
     source.dataset_id = dataset.id  # type: ignore[assignment]
     source.position = int(count or 0)
     source.scanned_at = utcnow()
@@ -135,7 +136,9 @@ async def rescan_dataset(
     """Pick up new files, mark vanished ones missing (their labels and history stay)."""
     dataset = await get_dataset(session, dataset_id)
     sources = (
-        await session.scalars(select(Source).where(Source.dataset_id == dataset.id).order_by(Source.position))
+        await session.scalars(
+            select(Source).where(col(Source.dataset_id) == dataset.id).order_by(col(Source.position))
+        )
     ).all()
     scanned = [(s, await asyncio.to_thread(scan_entries, s, settings, progress)) for s in sources]
     report = ScanReport()
@@ -166,9 +169,9 @@ async def set_multi_label(session: AsyncSession, dataset_id: int, multi_label: b
     dataset = await get_dataset(session, dataset_id)
     if not multi_label and dataset.multi_label:
         crowded = await session.scalar(
-            select(CurrentLabel.item_id)
-            .where(CurrentLabel.dataset_id == dataset.id)
-            .group_by(CurrentLabel.item_id)
+            select(col(CurrentLabel.item_id))
+            .where(col(CurrentLabel.dataset_id) == dataset.id)
+            .group_by(col(CurrentLabel.item_id))
             .having(func.count() > 1)
             .limit(1)
         )
@@ -182,35 +185,43 @@ async def set_multi_label(session: AsyncSession, dataset_id: int, multi_label: b
 async def delete_dataset(session: AsyncSession, dataset_id: int) -> None:
     """Remove the dataset's rows. Image files are never touched."""
     dataset = await get_dataset(session, dataset_id)
-    event_ids = select(TagEvent.id).where(TagEvent.dataset_id == dataset.id)
-    await session.execute(delete(CurrentLabel).where(CurrentLabel.dataset_id == dataset.id))
-    await session.execute(delete(Rejection).where(Rejection.dataset_id == dataset.id))
-    await session.execute(delete(Tag).where(Tag.event_id.in_(event_ids)))
+    event_ids = select(col(TagEvent.id)).where(col(TagEvent.dataset_id) == dataset.id)
+    await session.execute(delete(CurrentLabel).where(col(CurrentLabel.dataset_id) == dataset.id))
+    await session.execute(delete(Rejection).where(col(Rejection.dataset_id) == dataset.id))
+    await session.execute(delete(Tag).where(col(Tag.event_id).in_(event_ids)))
+    # SQLModel gives table classes __table__ at class creation; mypy cannot see it
+    tag_events = TagEvent.__table__  # type: ignore[attr-defined]
     await session.execute(
-        TagEvent.__table__.update().where(TagEvent.dataset_id == dataset.id).values(undoes_event_id=None)
+        tag_events.update().where(col(TagEvent.dataset_id) == dataset.id).values(undoes_event_id=None)
     )
-    await session.execute(delete(TagEvent).where(TagEvent.dataset_id == dataset.id))
-    await session.execute(delete(Item).where(Item.dataset_id == dataset.id))
-    await session.execute(delete(LabelClass).where(LabelClass.dataset_id == dataset.id))
-    await session.execute(delete(Source).where(Source.dataset_id == dataset.id))
+    await session.execute(delete(TagEvent).where(col(TagEvent.dataset_id) == dataset.id))
+    await session.execute(delete(Item).where(col(Item.dataset_id) == dataset.id))
+    await session.execute(delete(LabelClass).where(col(LabelClass.dataset_id) == dataset.id))
+    await session.execute(delete(Source).where(col(Source.dataset_id) == dataset.id))
     await session.delete(dataset)
     await session.commit()
 
 
 async def list_datasets(session: AsyncSession, *, dataset_id: int | None = None) -> list[DatasetSummary]:
     """Datasets by name with their counts; ``dataset_id`` narrows to one (an empty list if unknown)."""
-    datasets_query, items_query = select(Dataset), select(Item.dataset_id, func.count())
-    labeled_query = select(CurrentLabel.dataset_id, func.count(func.distinct(CurrentLabel.item_id)))
+    datasets_query, items_query = select(Dataset), select(col(Item.dataset_id), func.count())
+    labeled_query = select(col(CurrentLabel.dataset_id), func.count(func.distinct(col(CurrentLabel.item_id))))
     if dataset_id is not None:
-        datasets_query = datasets_query.where(Dataset.id == dataset_id)
-        items_query = items_query.where(Item.dataset_id == dataset_id)
-        labeled_query = labeled_query.where(CurrentLabel.dataset_id == dataset_id)
-    datasets = (await session.scalars(datasets_query.order_by(Dataset.name))).all()
-    items = dict((await session.execute(items_query.group_by(Item.dataset_id))).all())
-    unreadable = dict(
-        (await session.execute(items_query.where(Item.status != "ok").group_by(Item.dataset_id))).all()
+        datasets_query = datasets_query.where(col(Dataset.id) == dataset_id)
+        items_query = items_query.where(col(Item.dataset_id) == dataset_id)
+        labeled_query = labeled_query.where(col(CurrentLabel.dataset_id) == dataset_id)
+    datasets = (await session.scalars(datasets_query.order_by(col(Dataset.name)))).all()
+    items: dict[int | None, int] = dict(
+        (await session.execute(items_query.group_by(col(Item.dataset_id)))).tuples().all()
     )
-    labeled = dict((await session.execute(labeled_query.group_by(CurrentLabel.dataset_id))).all())
+    unreadable: dict[int | None, int] = dict(
+        (await session.execute(items_query.where(col(Item.status) != "ok").group_by(col(Item.dataset_id))))
+        .tuples()
+        .all()
+    )
+    labeled: dict[int | None, int] = dict(
+        (await session.execute(labeled_query.group_by(col(CurrentLabel.dataset_id)))).tuples().all()
+    )
     return [
         DatasetSummary(d, items.get(d.id, 0), labeled.get(d.id, 0), unreadable.get(d.id, 0)) for d in datasets
     ]
@@ -245,7 +256,7 @@ async def list_sources(session: AsyncSession, dataset_id: int) -> list[Source]:
     return list(
         (
             await session.scalars(
-                select(Source).where(Source.dataset_id == dataset_id).order_by(Source.position)
+                select(Source).where(col(Source.dataset_id) == dataset_id).order_by(col(Source.position))
             )
         ).all()
     )
@@ -256,10 +267,10 @@ async def unreadable_reasons(session: AsyncSession, dataset_id: int, limit: int 
     datasets page shows them: a corrupt header, a missing Eiger data file, a filter not installed)."""
     count = func.count().label("n")
     rows = await session.execute(
-        select(Item.error, count)
-        .where(Item.dataset_id == dataset_id, Item.status != "ok")
-        .group_by(Item.error)
-        .order_by(count.desc(), Item.error)
+        select(col(Item.error), count)
+        .where(col(Item.dataset_id) == dataset_id, col(Item.status) != "ok")
+        .group_by(col(Item.error))
+        .order_by(count.desc(), col(Item.error))
         .limit(limit)
     )
     return [(str(error or "the file is gone since the last scan"), int(n)) for error, n in rows.all()]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.refs import ItemReader, item_refs
 from backend.errors import Invalid, LabelwiseError, NotFound
@@ -71,21 +72,21 @@ async def latest_output(
         return job
     model = await get_model(session, model_id)
     dataset_id = dataset_id or model.dataset_id
-    job = await session.scalar(
+    newest = await session.scalar(
         select(Job)
         .where(
-            Job.model_id == model_id,
-            Job.dataset_id == dataset_id,
-            Job.kind == kind,
-            Job.state == states.SUCCEEDED,
+            col(Job.model_id) == model_id,
+            col(Job.dataset_id) == dataset_id,
+            col(Job.kind) == kind,
+            col(Job.state) == states.SUCCEEDED,
         )
-        .order_by(Job.id.desc())
+        .order_by(col(Job.id).desc())
         .limit(1)
     )
-    if job is None:
+    if newest is None:
         what = "projection" if kind == "project" else "clustering"
         raise NotFound(f"model {model_id} has no finished {what} on dataset {dataset_id}: run a {kind} job")
-    return job
+    return newest
 
 
 def _output_dir(settings: Settings, job: Job) -> Path:
@@ -107,9 +108,9 @@ async def current_label_array(session: AsyncSession, dataset_id: int, ids: np.nd
     """One label id per item (the lowest where multi-label), -1 for unlabeled, aligned with ``ids``."""
     rows = (
         await session.execute(
-            select(CurrentLabel.item_id, CurrentLabel.label_id)
-            .where(CurrentLabel.dataset_id == dataset_id)
-            .order_by(CurrentLabel.item_id, CurrentLabel.label_id.desc())
+            select(col(CurrentLabel.item_id), col(CurrentLabel.label_id))
+            .where(col(CurrentLabel.dataset_id) == dataset_id)
+            .order_by(col(CurrentLabel.item_id), col(CurrentLabel.label_id).desc())
         )
     ).all()
     if not rows:
@@ -144,13 +145,14 @@ async def load_points(
 ) -> Points:
     """The projection (newest unless named), its clustering if any, labels and predictions."""
     job = await latest_output(session, model_id, dataset_id, "project", projection_job_id)
+    assert job.id is not None  # read back from the database
     folder = _output_dir(settings, job)
     ids = np.load(folder / "item_ids.npy")
     coords = np.load(folder / "coords.npy")
     meta = json.loads((folder / "explorer.json").read_text())
     points = Points(
-        projection_job_id=int(job.id),  # type: ignore[arg-type]
-        dataset_id=int(job.dataset_id),  # type: ignore[arg-type]
+        projection_job_id=int(job.id),
+        dataset_id=int(job.dataset_id),
         item_ids=ids,
         coords=coords,
         meta=meta,
@@ -163,14 +165,15 @@ async def load_points(
         cfolder = _output_dir(settings, clustering)
         cluster_ids = np.load(cfolder / "clusters.npy")
         points.clusters = _aligned(ids, np.load(cfolder / "item_ids.npy"), cluster_ids, -1)
-        points.cluster_job_id = int(clustering.id)  # type: ignore[arg-type]
-    points.labels_event_id = await latest_event_id(session, int(job.dataset_id))  # type: ignore[arg-type]
-    points.labels = await current_label_array(session, job.dataset_id, ids)  # type: ignore[arg-type]
+        assert clustering.id is not None  # read back from the database
+        points.cluster_job_id = int(clustering.id)
+    points.labels_event_id = await latest_event_id(session, int(job.dataset_id))
+    points.labels = await current_label_array(session, job.dataset_id, ids)
     inference = await session.scalar(
         select(Job)
-        .where(Job.model_id == model_id, Job.dataset_id == job.dataset_id)
-        .where(Job.kind == "infer", Job.state == states.SUCCEEDED)
-        .order_by(Job.id.desc())
+        .where(col(Job.model_id) == model_id, col(Job.dataset_id) == job.dataset_id)
+        .where(col(Job.kind) == "infer", col(Job.state) == states.SUCCEEDED)
+        .order_by(col(Job.id).desc())
         .limit(1)
     )
     points.predicted = _predictions(settings, inference, ids)
@@ -193,7 +196,9 @@ async def selection_summary(session: AsyncSession, points: Points, item_ids: lis
     if outside:
         raise Invalid(f"{outside} selected items are not in this projection")
     rows = await session.execute(
-        select(LabelClass.id, LabelClass.name).where(LabelClass.dataset_id == points.dataset_id)
+        select(col(LabelClass.id), col(LabelClass.name)).where(
+            col(LabelClass.dataset_id) == points.dataset_id
+        )
     )
     names = dict(rows.tuples().all())
     labels = points.labels[inside]

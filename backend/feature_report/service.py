@@ -1,4 +1,6 @@
-"""The feature report's read model, the defaults it sets, and the train page's suggestion.
+"""The feature report's defaults, the train page's suggestion, and submitting report jobs.
+
+The read model (``latest_report``, ``best_feature_model``) is in ``report`` and re-exported here.
 
 The report scores each model with and without the absolute-intensity descriptors and keeps the
 better variant (``with_intensity``); ``infer_intensity`` says which inference makes the best
@@ -11,16 +13,21 @@ explorer pages take ``default_model`` (None where no report exists: they keep th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.algorithms import list_algorithms
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
+from backend.feature_report.report import KIND
+from backend.feature_report.report import FeatureReport as FeatureReport
+from backend.feature_report.report import best_feature_model as best_feature_model
+from backend.feature_report.report import infer_intensity as infer_intensity
+from backend.feature_report.report import latest_report as latest_report
 from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
@@ -28,102 +35,6 @@ from backend.jobs.submission import submit_job
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
 from backend.storage.tables import CurrentLabel
-
-KIND = "feature-report"
-
-
-@dataclass
-class FeatureReport:
-    """The newest finished report of a dataset (and a newer one still queued or running, if any)."""
-
-    dataset_id: int
-    job_id: int | None = None
-    finished_at: datetime | None = None
-    labeled_items: int = 0
-    folds: int = 0
-    classes: list[dict[str, Any]] = field(default_factory=list)
-    models: list[dict[str, Any]] = field(default_factory=list)  # best first; skipped ones last
-    best_model_id: int | None = None
-    explanation: str = "No feature report yet: label a few items of each class, then run one."
-    notes: list[str] = field(default_factory=list)
-    # the inference option ("on"/"off") that makes the best model's vectors the variant the report
-    # chose (with or without the absolute-intensity descriptors); None: they are that variant
-    infer_intensity: str | None = None
-    pending_job_id: int | None = None
-    failed: str | None = None  # the newest report job failed: why
-
-
-async def latest_report(session: AsyncSession, dataset_id: int) -> FeatureReport:
-    await get_dataset(session, dataset_id)
-    report = FeatureReport(dataset_id=dataset_id)
-    jobs = (
-        await session.scalars(
-            select(Job)
-            .where(Job.dataset_id == dataset_id, Job.kind == KIND)
-            .order_by(Job.id.desc())
-            .limit(20)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-    for job in jobs:
-        if job.state in states.ACTIVE and report.pending_job_id is None:
-            report.pending_job_id = job.id
-        elif job.state == states.FAILED and report.failed is None and report.job_id is None:
-            report.failed = job.error
-        elif job.state == states.SUCCEEDED:
-            found = job.outputs.get("summary", {})
-            report.job_id, report.finished_at = job.id, job.finished_at
-            for name in ("labeled_items", "folds", "classes", "best_model_id", "explanation", "notes"):
-                if name in found:
-                    setattr(report, name, found[name])
-            # where the vectors lie on the server is no reader's business
-            report.models = [_model_entry(m) for m in found.get("models", [])]
-            break
-    if report.job_id is not None:
-        await _drop_gone(session, report)
-    return report
-
-
-def _model_entry(found: dict[str, Any]) -> dict[str, Any]:
-    """A model's entry as the doors show it: no server path, both intensity variants' scores."""
-    entry = {k: v for k, v in found.items() if k != "dir"}
-    variants = entry.get("intensity") or {}
-    for name in ("with", "without"):
-        if name in variants:
-            entry[f"score_{name}_intensity"] = variants[name]["score"]
-    return entry
-
-
-def infer_intensity(best: dict[str, Any] | None) -> str | None:
-    """ "on"/"off": run the model's inference so with that ``intensity_descriptors`` option and its
-    vectors are the variant the report chose; None: they are already (or an older report)."""
-    if not best or "with_intensity" not in best:
-        return None
-    if best["with_intensity"] and not best.get("intensity_in_vectors"):
-        return "on"
-    if not best["with_intensity"] and best.get("intensity_in_vectors"):
-        return "off"
-    return None
-
-
-async def _drop_gone(session: AsyncSession, report: FeatureReport) -> None:
-    """A model deleted since the report is no choice: the best is the next one still ready."""
-    ids = [m["model_id"] for m in report.models]
-    ready = set(
-        await session.scalars(
-            select(Model.id).where(Model.id.in_(ids or [-1]), Model.state == states.MODEL_READY)
-        )
-    )
-    for entry in report.models:
-        entry["available"] = entry["model_id"] in ready
-    scored = [m for m in report.models if "score" in m and m["available"]]
-    report.best_model_id = scored[0]["model_id"] if scored else None
-    report.infer_intensity = infer_intensity(scored[0] if scored else None)
-
-
-async def best_feature_model(session: AsyncSession, dataset_id: int) -> int | None:
-    """The best-scoring feature model of the latest report (None: no report, or none left)."""
-    return (await latest_report(session, dataset_id)).best_model_id
 
 
 async def default_model(
@@ -164,17 +75,17 @@ async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSugge
     )
     trained = set(
         await session.scalars(
-            select(Model.algorithm).where(
-                Model.dataset_id == dataset_id,
-                Model.state.in_([states.MODEL_READY, states.MODEL_TRAINING]),
+            select(col(Model.algorithm)).where(
+                col(Model.dataset_id) == dataset_id,
+                col(Model.state).in_([states.MODEL_READY, states.MODEL_TRAINING]),
             )
         )
     )
     untrained = [a for a in extractors if a.key not in trained]
     labeled = int(
         await session.scalar(
-            select(func.count(func.distinct(CurrentLabel.item_id))).where(
-                CurrentLabel.dataset_id == dataset_id
+            select(func.count(func.distinct(col(CurrentLabel.item_id)))).where(
+                col(CurrentLabel.dataset_id) == dataset_id
             )
         )
         or 0
@@ -240,9 +151,9 @@ async def submit_report(
             "and run its inference first"
         )
     rows = await session.execute(
-        select(CurrentLabel.label_id, func.count())
-        .where(CurrentLabel.dataset_id == dataset_id)
-        .group_by(CurrentLabel.label_id)
+        select(col(CurrentLabel.label_id), func.count())
+        .where(col(CurrentLabel.dataset_id) == dataset_id)
+        .group_by(col(CurrentLabel.label_id))
     )
     usable = [label for label, n in rows.all() if n >= 2]
     if len(usable) < 2:

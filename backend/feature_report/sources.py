@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.errors import Invalid
 from backend.jobs import states
@@ -18,8 +19,10 @@ async def _inferences(session: AsyncSession, dataset_id: int) -> dict[int, Job]:
     """Each model's newest succeeded inference on the dataset that wrote vectors, by model id."""
     rows = await session.scalars(
         select(Job)
-        .where(Job.dataset_id == dataset_id, Job.kind == "infer", Job.state == states.SUCCEEDED)
-        .order_by(Job.id.desc())
+        .where(
+            col(Job.dataset_id) == dataset_id, col(Job.kind) == "infer", col(Job.state) == states.SUCCEEDED
+        )
+        .order_by(col(Job.id).desc())
     )
     newest: dict[int, Job] = {}
     for job in rows.all():
@@ -50,9 +53,9 @@ async def feature_candidates(session: AsyncSession, dataset_id: int) -> list[dic
     newest = await _inferences(session, dataset_id)
     models = await session.scalars(
         select(Model)
-        .where(Model.kind == FEATURE_KIND, Model.state == states.MODEL_READY)
-        .where(Model.id.in_(list(newest) or [-1]))
-        .order_by(Model.id.desc())
+        .where(col(Model.kind) == FEATURE_KIND, col(Model.state) == states.MODEL_READY)
+        .where(col(Model.id).in_(list(newest) or [-1]))
+        .order_by(col(Model.id).desc())
     )
     return [_source(m, newest[m.id]) for m in models.all() if m.id is not None]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.items import ItemWithLabels, items_by_ids
 from backend.datasets.service import get_dataset
@@ -116,14 +117,14 @@ async def _output_dir(session: AsyncSession, settings: Settings, model_id: int, 
 
 async def _active_build(session: AsyncSession, model_id: int, dataset_id: int) -> int | None:
     return await session.scalar(
-        select(Job.id)
+        select(col(Job.id))
         .where(
-            Job.model_id == model_id,
-            Job.dataset_id == dataset_id,
-            Job.kind == "build-index",
-            Job.state.in_(states.ACTIVE),
+            col(Job.model_id) == model_id,
+            col(Job.dataset_id) == dataset_id,
+            col(Job.kind) == "build-index",
+            col(Job.state).in_(states.ACTIVE),
         )
-        .order_by(Job.id.desc())
+        .order_by(col(Job.id).desc())
         .limit(1)
     )
 

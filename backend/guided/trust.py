@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
@@ -57,7 +58,9 @@ async def classifier_of(session: AsyncSession, model_id: int, dataset_id: int) -
 
 async def current_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
     rows = await session.execute(
-        select(CurrentLabel.item_id, CurrentLabel.label_id).where(CurrentLabel.dataset_id == dataset_id)
+        select(col(CurrentLabel.item_id), col(CurrentLabel.label_id)).where(
+            col(CurrentLabel.dataset_id) == dataset_id
+        )
     )
     state: dict[int, set[int]] = {}
     for item_id, label_id in rows.all():
@@ -165,12 +168,12 @@ class SuspectPage:
 async def reviewed_since(session: AsyncSession, dataset_id: int, model: Model) -> set[int]:
     """Items with a ``review`` event since the model became ready: judged already."""
     query = (
-        select(Tag.item_id)
-        .join(TagEvent, TagEvent.id == Tag.event_id)
-        .where(TagEvent.dataset_id == dataset_id, TagEvent.kind == "review")
+        select(col(Tag.item_id))
+        .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
+        .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.kind) == "review")
     )
     if model.ready_at is not None:
-        query = query.where(TagEvent.created_at >= model.ready_at)
+        query = query.where(col(TagEvent.created_at) >= model.ready_at)
     return set((await session.scalars(query.distinct())).all())
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.algorithms import get_algorithm
 from backend.datasets.refs import ItemRef, item_refs
@@ -68,13 +69,13 @@ async def claim_job(session: AsyncSession, job_id: int, worker: str) -> int | No
     now = utcnow()
     moved = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == states.QUEUED)
+        .where(col(Job.id) == job_id, col(Job.state) == states.QUEUED)
         .values(state=states.RUNNING, worker=worker[:200], started_at=now, heartbeat_at=now, done=0)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
         return None
-    attempt = await session.scalar(select(Job.attempt).where(Job.id == job_id))
+    attempt = await session.scalar(select(col(Job.attempt)).where(col(Job.id) == job_id))
     session.add(
         JobLog(job_id=job_id, attempt=attempt or 1, message=f"started on {worker} (attempt {attempt})")
     )
@@ -127,14 +128,14 @@ async def load_job_spec(session: AsyncSession, job_id: int) -> JobSpec:
 async def _latest_output(session: AsyncSession, model_id: int, dataset_id: int) -> str | None:
     """The output dir of a model's newest succeeded inference on a dataset (None: none yet)."""
     outputs = await session.scalar(
-        select(Job.outputs)
+        select(col(Job.outputs))
         .where(
-            Job.model_id == model_id,
-            Job.dataset_id == dataset_id,
-            Job.kind == "infer",
-            Job.state == states.SUCCEEDED,
+            col(Job.model_id) == model_id,
+            col(Job.dataset_id) == dataset_id,
+            col(Job.kind) == "infer",
+            col(Job.state) == states.SUCCEEDED,
         )
-        .order_by(Job.id.desc())
+        .order_by(col(Job.id).desc())
         .limit(1)
     )
     return (outputs or {}).get("dir")
@@ -152,7 +153,7 @@ async def report_progress(session: AsyncSession, job_id: int, attempt: int, repo
             values[name] = getattr(report, name)
     moved = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempt == attempt, Job.state == states.RUNNING)
+        .where(col(Job.id) == job_id, col(Job.attempt) == attempt, col(Job.state) == states.RUNNING)
         .values(**values)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -163,7 +164,7 @@ async def report_progress(session: AsyncSession, job_id: int, attempt: int, repo
     for epoch, metrics in report.metrics:
         session.add(JobMetric(job_id=job_id, attempt=attempt, epoch=epoch, metrics=metrics))
     await session.commit()
-    canceled = await session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+    canceled = await session.scalar(select(col(Job.cancel_requested)).where(col(Job.id) == job_id))
     return CANCEL if canceled else RUN
 
 
@@ -190,7 +191,7 @@ async def finish_job(
         values["outputs"] = outputs
     moved = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempt == attempt, Job.state == states.RUNNING)
+        .where(col(Job.id) == job_id, col(Job.attempt) == attempt, col(Job.state) == states.RUNNING)
         .values(**values)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -202,7 +203,7 @@ async def finish_job(
         model_values: dict[str, Any] = {"state": states.MODEL_STATE_OF_JOB[state]}
         if state == states.SUCCEEDED:
             model_values.update(artifact_path=(outputs or {}).get("dir"), summary=summary or {}, ready_at=now)
-        await session.execute(update(Model).where(Model.id == job.model_id).values(**model_values))
+        await session.execute(update(Model).where(col(Model.id) == job.model_id).values(**model_values))
     level = "error" if state == states.FAILED else "info"
     session.add(JobLog(job_id=job_id, attempt=attempt, level=level, message=message))
     await session.commit()
@@ -219,7 +220,7 @@ async def reap_stale_jobs(session: AsyncSession, settings: Settings) -> list[int
     cutoff = utcnow() - timedelta(seconds=timeout)
     stale = (
         await session.scalars(
-            select(Job).where(Job.state == states.RUNNING, Job.heartbeat_at < cutoff).limit(100)
+            select(Job).where(col(Job.state) == states.RUNNING, col(Job.heartbeat_at) < cutoff).limit(100)
         )
     ).all()
     reaped = []
@@ -228,23 +229,24 @@ async def reap_stale_jobs(session: AsyncSession, settings: Settings) -> list[int
             f"the worker {job.worker or '?'} sent no heartbeat for more than {timeout:g} s: it was killed "
             "or crashed (out of memory, a stopped machine). Retry the job to run it again."
         )
+        assert job.id is not None  # read back from the database
         moved = await session.execute(
             update(Job)
-            .where(Job.id == job.id, Job.attempt == job.attempt, Job.state == states.RUNNING)
-            .where(Job.heartbeat_at < cutoff)
+            .where(col(Job.id) == job.id, col(Job.attempt) == job.attempt, col(Job.state) == states.RUNNING)
+            .where(col(Job.heartbeat_at) < cutoff)
             .values(state=states.FAILED, error=reason, finished_at=utcnow())
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             continue
         if job.kind == "train" and job.model_id is not None:
             await session.execute(
-                update(Model).where(Model.id == job.model_id).values(state=states.MODEL_FAILED)
+                update(Model).where(col(Model.id) == job.model_id).values(state=states.MODEL_FAILED)
             )
-        session.add(JobLog(job_id=job.id, attempt=job.attempt, level="error", message=reason))  # type: ignore[arg-type]
+        session.add(JobLog(job_id=job.id, attempt=job.attempt, level="error", message=reason))
         reaped.append((job.id, job.kind, job.model_id))
     await session.commit()
     for job_id, kind, model_id in reaped:
-        removed = remove_temp_dirs(settings.artifact_dir, final_relpath(kind, job_id, model_id), job_id)  # type: ignore[arg-type]
+        removed = remove_temp_dirs(settings.artifact_dir, final_relpath(kind, job_id, model_id), job_id)
         log.warning(
             "job %s failed: no heartbeat for %ss (%s partial outputs removed)", job_id, timeout, removed
         )
@@ -253,19 +255,23 @@ async def reap_stale_jobs(session: AsyncSession, settings: Settings) -> list[int
 
 async def queued_job_ids(session: AsyncSession, *, unsent_only: bool) -> list[int]:
     """Queued jobs, oldest first; ``unsent_only``: those no broker has a message for yet."""
-    query = select(Job.id).where(Job.state == states.QUEUED)
+    query = select(col(Job.id)).where(col(Job.state) == states.QUEUED)
     if unsent_only:
-        query = query.where(Job.message_id.is_(None))
-    return list((await session.scalars(query.order_by(Job.id))).all())
+        query = query.where(col(Job.message_id).is_(None))
+    return [
+        job_id for job_id in (await session.scalars(query.order_by(col(Job.id)))).all() if job_id is not None
+    ]
 
 
 async def mark_sent(session: AsyncSession, job_id: int, message_id: str) -> None:
     await session.execute(
-        update(Job).where(Job.id == job_id, Job.state == states.QUEUED).values(message_id=message_id)
+        update(Job)
+        .where(col(Job.id) == job_id, col(Job.state) == states.QUEUED)
+        .values(message_id=message_id)
     )
     await session.commit()
 
 
 async def has_active_jobs(session: AsyncSession) -> bool:
-    found = await session.scalar(select(Job.id).where(Job.state.in_(states.ACTIVE)).limit(1))
+    found = await session.scalar(select(col(Job.id)).where(col(Job.state).in_(states.ACTIVE)).limit(1))
     return found is not None

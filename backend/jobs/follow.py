@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.jobs import queries as job_queries
 from backend.jobs import states
@@ -51,8 +52,8 @@ async def latest_metrics(session: AsyncSession, job: Job) -> dict[str, float] | 
     """The metrics of the job's latest epoch in its current attempt (one indexed row), or None."""
     row = await session.scalar(
         select(JobMetric)
-        .where(JobMetric.job_id == job.id, JobMetric.attempt == job.attempt)
-        .order_by(JobMetric.epoch.desc(), JobMetric.id.desc())
+        .where(col(JobMetric.job_id) == job.id, col(JobMetric.attempt) == job.attempt)
+        .order_by(col(JobMetric.epoch).desc(), col(JobMetric.id).desc())
         .limit(1)
     )
     return dict(row.metrics) if row is not None else None
@@ -71,22 +72,22 @@ async def snapshot(session: AsyncSession, job_id: int, *, after_log_id: int | No
 async def signature(session: AsyncSession, job_id: int) -> tuple[Any, ...] | None:
     """What a snapshot would show, in one indexed query: the job's changing columns and its newest
     log line and metric ids (None: no such job). Read every poll; a snapshot only when it moved."""
-    last_log = select(func.max(JobLog.id)).where(JobLog.job_id == job_id).scalar_subquery()
-    last_metric = select(func.max(JobMetric.id)).where(JobMetric.job_id == job_id).scalar_subquery()
+    last_log = select(func.max(col(JobLog.id))).where(col(JobLog.job_id) == job_id).scalar_subquery()
+    last_metric = select(func.max(col(JobMetric.id))).where(col(JobMetric.job_id) == job_id).scalar_subquery()
     row = (
         await session.execute(
             select(
-                Job.state,
-                Job.attempt,
-                Job.done,
-                Job.total,
-                Job.epoch,
-                Job.cancel_requested,
-                Job.error,
-                Job.finished_at,
+                col(Job.state),
+                col(Job.attempt),
+                col(Job.done),
+                col(Job.total),
+                col(Job.epoch),
+                col(Job.cancel_requested),
+                col(Job.error),
+                col(Job.finished_at),
                 last_log,
                 last_metric,
-            ).where(Job.id == job_id)
+            ).where(col(Job.id) == job_id)
         )
     ).one_or_none()
     return tuple(row) if row is not None else None

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
@@ -93,9 +94,9 @@ async def set_fresh(
 
 async def any_fresh_dataset(session: AsyncSession) -> bool:
     return (
-        await session.scalar(select(Dataset.id).where(Dataset.keep_models_fresh.is_(True)).limit(1))
+        await session.scalar(select(col(Dataset.id)).where(col(Dataset.keep_models_fresh).is_(True)).limit(1))
         is not None
-    )  # type: ignore[attr-defined]
+    )
 
 
 # ---- the chain ---------------------------------------------------------------------------------
@@ -128,21 +129,21 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
     The new jobs are committed as queued without a broker message: the caller sends them.
     """
     rows = await session.execute(
-        select(Job.id)
-        .join(Dataset, Dataset.id == Job.dataset_id)
+        select(col(Job.id))
+        .join(Dataset, col(Dataset.id) == col(Job.dataset_id))
         .where(
-            Dataset.keep_models_fresh.is_(True),  # type: ignore[attr-defined]
-            Job.state.in_(states.FINISHED),
-            Job.followed_up.is_(False),  # type: ignore[attr-defined]
-            Job.finished_at >= Dataset.fresh_since,
+            col(Dataset.keep_models_fresh).is_(True),
+            col(Job.state).in_(states.FINISHED),
+            col(Job.followed_up).is_(False),
+            col(Job.finished_at) >= col(Dataset.fresh_since),
         )
-        .order_by(Job.id)
+        .order_by(col(Job.id))
         .limit(50)
     )
     queued: list[int] = []
     for (job_id,) in rows.all():
         claimed = await session.execute(
-            update(Job).where(Job.id == job_id, Job.followed_up.is_(False)).values(followed_up=True)  # type: ignore[attr-defined]
+            update(Job).where(col(Job.id) == job_id, col(Job.followed_up).is_(False)).values(followed_up=True)
         )
         await session.commit()
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -193,9 +194,9 @@ async def labeled_count(session: AsyncSession, dataset_id: int) -> int:
     """Readable items holding at least one label now (what a "current" training snapshot counts)."""
     return int(
         await session.scalar(
-            select(func.count(func.distinct(CurrentLabel.item_id)))
-            .join(Item, Item.id == CurrentLabel.item_id)
-            .where(CurrentLabel.dataset_id == dataset_id, Item.status == "ok")
+            select(func.count(func.distinct(col(CurrentLabel.item_id))))
+            .join(Item, col(Item.id) == col(CurrentLabel.item_id))
+            .where(col(CurrentLabel.dataset_id) == dataset_id, col(Item.status) == "ok")
         )
         or 0
     )
@@ -214,8 +215,8 @@ async def _newest_classifiers(session: AsyncSession, dataset_id: int) -> list[Mo
     """The newest classifier of each algorithm on the dataset (any state)."""
     rows = await session.scalars(
         select(Model)
-        .where(Model.dataset_id == dataset_id, Model.kind == "classifier")
-        .order_by(Model.id.desc())
+        .where(col(Model.dataset_id) == dataset_id, col(Model.kind) == "classifier")
+        .order_by(col(Model.id).desc())
         .execution_options(populate_existing=True)
     )
     newest: dict[str, Model] = {}
@@ -237,7 +238,7 @@ class _Retrainable:
 async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) -> list[int]:
     """Queue the retraining of each classifier whose labels grew by the set fraction; new job ids."""
     rows = await session.execute(
-        select(Dataset.id, Dataset.fresh_growth).where(Dataset.keep_models_fresh.is_(True))  # type: ignore[attr-defined]
+        select(col(Dataset.id), col(Dataset.fresh_growth)).where(col(Dataset.keep_models_fresh).is_(True))
     )
     queued: list[int] = []
     for dataset_id, growth in [(int(i), float(g)) for i, g in rows.all()]:
@@ -269,8 +270,10 @@ async def _retrain(
 ) -> int | None:
     await lock_dataset(session, dataset_id)  # held until submit_job commits: no second retrain
     newer = await session.scalar(
-        select(Model.id).where(
-            Model.dataset_id == dataset_id, Model.algorithm == model.algorithm, Model.id > model.model_id
+        select(col(Model.id)).where(
+            col(Model.dataset_id) == dataset_id,
+            col(Model.algorithm) == model.algorithm,
+            col(Model.id) > model.model_id,
         )
     )
     if newer is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.jobs import states
 from backend.settings import Settings
@@ -36,9 +37,9 @@ class QueuedJob:
 
 async def queued_jobs(session: AsyncSession, limit: int = 1000) -> list[QueuedJob]:
     rows = await session.execute(
-        select(Job.id, Job.attempt, Job.lost_messages, Job.message_id)
-        .where(Job.state == states.QUEUED)
-        .order_by(Job.id)
+        select(col(Job.id), col(Job.attempt), col(Job.lost_messages), col(Job.message_id))
+        .where(col(Job.state) == states.QUEUED)
+        .order_by(col(Job.id))
         .limit(limit)
     )
     return [QueuedJob(int(i), int(a), int(n or 0), m is not None) for i, a, n, m in rows.all()]
@@ -47,10 +48,10 @@ async def queued_jobs(session: AsyncSession, limit: int = 1000) -> list[QueuedJo
 async def resend_or_fail(session: AsyncSession, settings: Settings, job: QueuedJob) -> str | None:
     """``RESEND`` (counted; the caller sends it), ``FAILED``, or None when the job moved meanwhile."""
     same = (
-        Job.id == job.id,
-        Job.attempt == job.attempt,
-        Job.state == states.QUEUED,
-        Job.lost_messages == job.lost_messages,
+        col(Job.id) == job.id,
+        col(Job.attempt) == job.attempt,
+        col(Job.state) == states.QUEUED,
+        col(Job.lost_messages) == job.lost_messages,
     )
     most = max(0, settings.lost_message_resends)
     lost = job.lost_messages + 1
@@ -77,9 +78,13 @@ async def resend_or_fail(session: AsyncSession, settings: Settings, job: QueuedJ
         await session.rollback()
         return None
     if outcome == FAILED:
-        model_id = await session.scalar(select(Job.model_id).where(Job.id == job.id, Job.kind == "train"))
+        model_id = await session.scalar(
+            select(col(Job.model_id)).where(col(Job.id) == job.id, col(Job.kind) == "train")
+        )
         if model_id is not None:
-            await session.execute(update(Model).where(Model.id == model_id).values(state=states.MODEL_FAILED))
+            await session.execute(
+                update(Model).where(col(Model.id) == model_id).values(state=states.MODEL_FAILED)
+            )
     session.add(JobLog(job_id=job.id, attempt=job.attempt, level=level, message=message))
     await session.commit()
     log.warning("job %s: %s", job.id, message)

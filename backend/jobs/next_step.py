@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
@@ -43,14 +44,16 @@ class NextStep:
 async def follow_up_of(session: AsyncSession, job_id: int) -> Job | None:
     """The newest job queued as the follow-up of ``job_id``."""
     return await session.scalar(
-        select(Job).where(Job.caused_by_job_id == job_id).order_by(Job.id.desc()).limit(1)
+        select(Job).where(col(Job.caused_by_job_id) == job_id).order_by(col(Job.id).desc()).limit(1)
     )
 
 
 async def _latest(session: AsyncSession, model: Model, kind: str, *, active: bool = False) -> Job | None:
-    query = select(Job).where(Job.model_id == model.id, Job.dataset_id == model.dataset_id, Job.kind == kind)
-    query = query.where(Job.state.in_(states.ACTIVE if active else (states.SUCCEEDED,)))
-    return await session.scalar(query.order_by(Job.id.desc()).limit(1))
+    query = select(Job).where(
+        col(Job.model_id) == model.id, col(Job.dataset_id) == model.dataset_id, col(Job.kind) == kind
+    )
+    query = query.where(col(Job.state).in_(states.ACTIVE if active else (states.SUCCEEDED,)))
+    return await session.scalar(query.order_by(col(Job.id).desc()).limit(1))
 
 
 def _follow(job: Job, why: str) -> NextStep:
@@ -127,8 +130,10 @@ async def _labels_grown(session: AsyncSession, model: Model) -> tuple[int, int] 
     if not on_current_labels(model):
         return None
     newer = await session.scalar(
-        select(Model.id).where(
-            Model.dataset_id == model.dataset_id, Model.algorithm == model.algorithm, Model.id > model.id
+        select(col(Model.id)).where(
+            col(Model.dataset_id) == model.dataset_id,
+            col(Model.algorithm) == model.algorithm,
+            col(Model.id) > model.id,
         )
     )
     if newer is not None:

@@ -17,6 +17,8 @@ from backend.algorithms import get_algorithm, validate_infer_options, validate_p
 from backend.algorithms.validation import check_against
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
+from backend.feature_report.report import best_feature_model
+from backend.feature_report.sources import resolve_feature_source
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue, queue_job
 from backend.jobs.errors import BrokerUnavailable
@@ -155,9 +157,6 @@ async def _training(
         trained_on["fine_tune_from"] = await _fine_tune_source(session, key, algorithm.schema, params)
     for field, spec in algorithm.schema.get("properties", {}).items():
         if spec.get("x-feature-model"):  # whose vectors it learns from, fixed now, recorded
-            from backend.feature_report.service import best_feature_model
-            from backend.feature_report.sources import resolve_feature_source
-
             best = await best_feature_model(session, dataset_id)
             trained_on["features"] = await resolve_feature_source(session, dataset_id, params[field], best)
     need = algorithm.min_items(params)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.errors import Conflict
 from backend.labels import rejections
@@ -50,7 +51,8 @@ class BatchOutcome:
 async def latest_event_id(session: AsyncSession, dataset_id: int) -> int:
     """The newest event of the dataset (0 when none): what a preview saw."""
     return int(
-        await session.scalar(select(func.max(TagEvent.id)).where(TagEvent.dataset_id == dataset_id)) or 0
+        await session.scalar(select(func.max(col(TagEvent.id))).where(col(TagEvent.dataset_id) == dataset_id))
+        or 0
     )
 
 
@@ -59,8 +61,8 @@ async def changed_since(session: AsyncSession, item_ids: Sequence[int], event_id
     changed: set[int] = set()
     for start in range(0, len(item_ids), CHUNK):
         rows = await session.scalars(
-            select(Tag.item_id).where(
-                Tag.item_id.in_(item_ids[start : start + CHUNK]), Tag.event_id > event_id
+            select(col(Tag.item_id)).where(
+                col(Tag.item_id).in_(item_ids[start : start + CHUNK]), col(Tag.event_id) > event_id
             )
         )
         changed.update(rows.all())

@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, NotFound
@@ -63,8 +64,8 @@ async def list_classes(session: AsyncSession, dataset_id: int) -> list[LabelClas
     await get_dataset(session, dataset_id)
     rows = await session.scalars(
         select(LabelClass)
-        .where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
-        .order_by(LabelClass.position, LabelClass.id)
+        .where(col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None))
+        .order_by(col(LabelClass.position), col(LabelClass.id))
     )
     return list(rows.all())
 
@@ -84,9 +85,11 @@ async def _check_unique(
     hotkey: str | None,
     except_id: int | None,
 ) -> None:
-    live = select(LabelClass).where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
+    live = select(LabelClass).where(
+        col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
+    )
     if except_id is not None:
-        live = live.where(LabelClass.id != except_id)
+        live = live.where(col(LabelClass.id) != except_id)
     for other in (await session.scalars(live)).all():
         if name is not None and other.name.lower() == name.lower():
             raise Conflict(f"a class named '{other.name}' already exists in this dataset")
@@ -104,7 +107,7 @@ async def create_class(
     await get_dataset(session, dataset_id)
     name = clean_class_name(name)
     hotkey = clean_hotkey(hotkey)
-    count = await session.scalar(select(func.count()).where(LabelClass.dataset_id == dataset_id)) or 0
+    count = await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
     color = clean_color(color) if color else PALETTE[count % len(PALETTE)]
     await _check_unique(session, dataset_id, name=name, hotkey=hotkey, except_id=None)
     label = LabelClass(dataset_id=dataset_id, name=name, color=color, hotkey=hotkey, position=count)
@@ -140,7 +143,7 @@ async def update_class(
 
 
 async def class_item_count(session: AsyncSession, class_id: int) -> int:
-    return int(await session.scalar(select(func.count()).where(CurrentLabel.label_id == class_id)) or 0)
+    return int(await session.scalar(select(func.count()).where(col(CurrentLabel.label_id) == class_id)) or 0)
 
 
 async def delete_class(session: AsyncSession, class_id: int, tagger: str) -> TagEvent | None:
@@ -149,7 +152,11 @@ async def delete_class(session: AsyncSession, class_id: int, tagger: str) -> Tag
 
     label = await get_class(session, class_id)
     item_ids = list(
-        (await session.scalars(select(CurrentLabel.item_id).where(CurrentLabel.label_id == label.id))).all()
+        (
+            await session.scalars(
+                select(col(CurrentLabel.item_id)).where(col(CurrentLabel.label_id) == label.id)
+            )
+        ).all()
     )
     event = None
     if item_ids:

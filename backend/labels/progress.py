@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.labels.classes import list_classes
 from backend.storage.tables import CurrentLabel, Item, LabelClass
@@ -34,20 +35,22 @@ class Progress:
 
 async def dataset_progress(session: AsyncSession, dataset_id: int) -> Progress:
     classes = await list_classes(session, dataset_id)
-    counts = dict(
+    counts: dict[int | None, int] = dict(
         (
             await session.execute(
-                select(CurrentLabel.label_id, func.count())
-                .where(CurrentLabel.dataset_id == dataset_id)
-                .group_by(CurrentLabel.label_id)
+                select(col(CurrentLabel.label_id), func.count())
+                .where(col(CurrentLabel.dataset_id) == dataset_id)
+                .group_by(col(CurrentLabel.label_id))
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
-    total = await session.scalar(select(func.count()).where(Item.dataset_id == dataset_id)) or 0
+    total = await session.scalar(select(func.count()).where(col(Item.dataset_id) == dataset_id)) or 0
     labeled = (
         await session.scalar(
-            select(func.count(func.distinct(CurrentLabel.item_id))).where(
-                CurrentLabel.dataset_id == dataset_id
+            select(func.count(func.distinct(col(CurrentLabel.item_id)))).where(
+                col(CurrentLabel.dataset_id) == dataset_id
             )
         )
         or 0

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
@@ -48,12 +49,12 @@ class RevokeResult:
 
 async def _live_events(session: AsyncSession, query: Select) -> list[int]:
     """Ids of the chosen events that are not undone already."""
-    ids = list((await session.scalars(query.order_by(TagEvent.id))).all())
+    ids = list((await session.scalars(query.order_by(col(TagEvent.id)))).all())
     undone: set[int] = set()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         rows = await session.scalars(
-            select(TagEvent.undoes_event_id).where(TagEvent.undoes_event_id.in_(chunk))
+            select(col(TagEvent.undoes_event_id)).where(col(TagEvent.undoes_event_id).in_(chunk))
         )
         undone.update(r for r in rows.all() if r is not None)
     return [i for i in ids if i not in undone]
@@ -63,7 +64,7 @@ async def _touched_items(session: AsyncSession, event_ids: list[int]) -> list[in
     items: dict[int, None] = {}
     for start in range(0, len(event_ids), CHUNK):
         rows = await session.scalars(
-            select(Tag.item_id).where(Tag.event_id.in_(event_ids[start : start + CHUNK])).distinct()
+            select(col(Tag.item_id)).where(col(Tag.event_id).in_(event_ids[start : start + CHUNK])).distinct()
         )
         items.update(dict.fromkeys(rows.all()))
     return list(items)
@@ -79,9 +80,9 @@ async def _plan(
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start : start + CHUNK]
         rows = await session.execute(
-            select(Tag.item_id, Tag.event_id, Tag.op, Tag.label_id)
-            .where(Tag.item_id.in_(chunk))
-            .order_by(Tag.event_id, Tag.id)
+            select(col(Tag.item_id), col(Tag.event_id), col(Tag.op), col(Tag.label_id))
+            .where(col(Tag.item_id).in_(chunk))
+            .order_by(col(Tag.event_id), col(Tag.id))
         )
         history: dict[int, list[tuple[int, str, int | None]]] = {}
         for item_id, event_id, op, label_id in rows.all():
@@ -155,8 +156,10 @@ async def revoke_model(session: AsyncSession, dataset_id: int, model_id: int, *,
     """Take back every label ``model_id`` produced in the dataset that is still the model's."""
     await get_dataset(session, dataset_id)
     model = await get_model(session, model_id)
-    query = select(TagEvent.id).where(
-        TagEvent.dataset_id == dataset_id, TagEvent.model_id == model_id, TagEvent.kind != "undo"
+    query = select(col(TagEvent.id)).where(
+        col(TagEvent.dataset_id) == dataset_id,
+        col(TagEvent.model_id) == model_id,
+        col(TagEvent.kind) != "undo",
     )
     if model.dataset_id != dataset_id and not await session.scalar(query.limit(1)):
         raise Invalid(
@@ -188,11 +191,11 @@ async def revoke_kind(
     if since and until and since > until:
         raise Invalid("'since' must not be after 'until'")
     await get_dataset(session, dataset_id)
-    query = select(TagEvent.id).where(TagEvent.dataset_id == dataset_id, TagEvent.kind == kind)
+    query = select(col(TagEvent.id)).where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.kind) == kind)
     if since:
-        query = query.where(TagEvent.created_at >= since)
+        query = query.where(col(TagEvent.created_at) >= since)
     if until:
-        query = query.where(TagEvent.created_at <= until)
+        query = query.where(col(TagEvent.created_at) <= until)
     span = f" from {since.isoformat() if since else 'the start'} to {until.isoformat() if until else 'now'}"
     return await _revoke(
         session,
@@ -233,9 +236,13 @@ async def revoke_labels(
 async def models_that_labeled(session: AsyncSession, dataset_id: int) -> dict[int, int]:
     """Model id -> how many of the dataset's labeling events it made (what a revoke can choose from)."""
     rows = await session.execute(
-        select(TagEvent.model_id, func.count())
-        .where(TagEvent.dataset_id == dataset_id, TagEvent.model_id.is_not(None), TagEvent.kind != "undo")
-        .group_by(TagEvent.model_id)
+        select(col(TagEvent.model_id), func.count())
+        .where(
+            col(TagEvent.dataset_id) == dataset_id,
+            col(TagEvent.model_id).is_not(None),
+            col(TagEvent.kind) != "undo",
+        )
+        .group_by(col(TagEvent.model_id))
     )
     return {int(model_id): int(count) for model_id, count in rows.all()}
 
@@ -245,6 +252,10 @@ async def undone_by(session: AsyncSession, event_ids: list[int]) -> dict[int, in
     if not event_ids:
         return {}
     rows = await session.execute(
-        select(TagEvent.undoes_event_id, TagEvent.id).where(TagEvent.undoes_event_id.in_(event_ids))
+        select(col(TagEvent.undoes_event_id), col(TagEvent.id)).where(
+            col(TagEvent.undoes_event_id).in_(event_ids)
+        )
     )
-    return {int(target): int(by) for target, by in rows.tuples().all()}
+    return {
+        int(target): int(by) for target, by in rows.tuples().all() if target is not None and by is not None
+    }

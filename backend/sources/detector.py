@@ -131,7 +131,7 @@ async def frame_shapes(session: AsyncSession, source_id: int) -> list[tuple[int,
     """The (height, width) of the source's readable frames, each shape once."""
     rows = await session.execute(
         select(col(Item.height), col(Item.width))
-        .where(Item.source_id == source_id, Item.status == "ok", col(Item.height).is_not(None))
+        .where(col(Item.source_id) == source_id, col(Item.status) == "ok", col(Item.height).is_not(None))
         .distinct()
     )
     return sorted({(int(h), int(w)) for h, w in rows.tuples().all() if h and w})

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.labels.transfer.formats import ChunkSink, iso, spreadsheet_safe
 from backend.labels.transfer.rows import COLUMNS, LabelRow, class_names
@@ -84,7 +85,7 @@ class _ZipWriter:
         import numpy as np
         import tifffile
 
-        array = adapter.read(row.uri, row.frame)  # type: ignore[attr-defined]
+        array = adapter.read(row.uri, row.frame)
         if row.dtype and np.dtype(row.dtype).kind in "iub" and np.all(np.isfinite(array)):
             array = array.astype(row.dtype)
         buffer = io.BytesIO()
@@ -176,8 +177,8 @@ async def zip_chunks(
     multi = set(
         (
             await session.execute(
-                select(Item.source_id, Item.uri)
-                .where(Item.dataset_id == dataset_id, Item.frame > 0)
+                select(col(Item.source_id), col(Item.uri))
+                .where(col(Item.dataset_id) == dataset_id, col(Item.frame) > 0)
                 .distinct()
             )
         ).all()

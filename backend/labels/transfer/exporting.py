@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
@@ -76,7 +77,7 @@ async def export_labels(
     dataset = await get_dataset(session, dataset_id)
     sources = await sources_of(session, dataset_id)
     source_uris = {sid: s.uri for sid, s in sources.items()}
-    count = int(await session.scalar(select(func.count()).where(Item.dataset_id == dataset_id)) or 0)
+    count = int(await session.scalar(select(func.count()).where(col(Item.dataset_id) == dataset_id)) or 0)
     rows = label_rows(
         session, dataset_id, as_of=as_of, tagger=tagger, unlabeled=unlabeled and fmt != "zip", batch=batch
     )
@@ -88,8 +89,8 @@ async def export_labels(
         classes = (
             await session.scalars(
                 select(LabelClass)
-                .where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
-                .order_by(LabelClass.position, LabelClass.id)
+                .where(col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None))
+                .order_by(col(LabelClass.position), col(LabelClass.id))
             )
         ).all()
         header = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, TooLarge
@@ -129,8 +130,8 @@ async def _resolve_items(
     connection = await session.connection()  # Core rows: no ORM bookkeeping for 100k look-ups
     for start in range(0, len(uris), BATCH):
         rows = await connection.execute(
-            select(Item.id, Item.source_id, Item.uri, Item.frame).where(
-                Item.dataset_id == dataset_id, Item.uri.in_(uris[start : start + BATCH])
+            select(col(Item.id), col(Item.source_id), col(Item.uri), col(Item.frame)).where(
+                col(Item.dataset_id) == dataset_id, col(Item.uri).in_(uris[start : start + BATCH])
             )
         )
         for item_id, source_id, uri, frame in rows.all():
@@ -150,20 +151,20 @@ async def _resolve_items(
         else:
             refused[ln.line] = f"'{ln.uri}' is in several sources; add a 'source' column to choose one"
     ids = sorted({ln.item_id for ln in by_id if ln.item_id is not None})
-    known: set[int] = set()
+    known: set[int | None] = set()
     for start in range(0, len(ids), BATCH):
         known.update(
             (
                 await connection.scalars(
-                    select(Item.id).where(
-                        Item.dataset_id == dataset_id, Item.id.in_(ids[start : start + BATCH])
+                    select(col(Item.id)).where(
+                        col(Item.dataset_id) == dataset_id, col(Item.id).in_(ids[start : start + BATCH])
                     )
                 )
             ).all()
         )
     for ln in by_id:
-        if ln.item_id in known:
-            found[ln.line] = ln.item_id  # type: ignore[assignment]
+        if ln.item_id is not None and ln.item_id in known:
+            found[ln.line] = ln.item_id
         else:
             refused[ln.line] = f"unknown item: item {ln.item_id} is not in this dataset"
     return found, refused
@@ -198,7 +199,9 @@ async def import_labels_csv(
 
     live = (
         await session.scalars(
-            select(LabelClass).where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
+            select(LabelClass).where(
+                col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
+            )
         )
     ).all()
     # Names are unique among live classes regardless of case: the folded name is the key.
@@ -244,7 +247,9 @@ async def import_labels_csv(
         return report
 
     used = {key for _, keys in plans for key in keys}
-    count = int(await session.scalar(select(func.count()).where(LabelClass.dataset_id == dataset_id)) or 0)
+    count = int(
+        await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
+    )
     creating = sum(1 for key in new_classes if key in used)
     if max_classes is not None and creating and len(live) + creating > max_classes:
         raise Invalid(

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.labels.replay import apply_op
 from backend.storage.tables import CurrentLabel, Item, LabelClass, Source, Tag, TagEvent
@@ -31,49 +32,62 @@ class LabelRow(NamedTuple):
 
 
 async def sources_of(session: AsyncSession, dataset_id: int) -> dict[int, Source]:
-    rows = await session.scalars(select(Source).where(Source.dataset_id == dataset_id))
+    rows = await session.scalars(select(Source).where(col(Source.dataset_id) == dataset_id))
     return {s.id: s for s in rows.all() if s.id is not None}
 
 
 async def class_names(session: AsyncSession, dataset_id: int) -> dict[int, tuple[int, str]]:
     """Every class, deleted ones too (old labels may name them): id -> (position, name)."""
     rows = await session.execute(
-        select(LabelClass.id, LabelClass.position, LabelClass.name).where(LabelClass.dataset_id == dataset_id)
+        select(col(LabelClass.id), col(LabelClass.position), col(LabelClass.name)).where(
+            col(LabelClass.dataset_id) == dataset_id
+        )
     )
     return {cid: (pos, name) for cid, pos, name in rows.all()}
 
 
-_ITEM_COLUMNS = (Item.id, Item.source_id, Item.uri, Item.frame, Item.status, Item.dtype)
+_ITEM_COLUMNS = (
+    col(Item.id),
+    col(Item.source_id),
+    col(Item.uri),
+    col(Item.frame),
+    col(Item.status),
+    col(Item.dtype),
+)
 
 
 async def _current_rows(
     session: AsyncSession, dataset_id: int, *, unlabeled: bool, batch: int
 ) -> AsyncIterator[list[LabelRow]]:
     # The labeling time is the event's: one small lookup instead of a time column per row.
-    event_times = dict(
+    event_times: dict[int | None, datetime] = dict(
         (
             await session.execute(
-                select(TagEvent.id, TagEvent.created_at).where(
-                    TagEvent.id.in_(
-                        select(CurrentLabel.event_id).where(CurrentLabel.dataset_id == dataset_id).distinct()
+                select(col(TagEvent.id), col(TagEvent.created_at)).where(
+                    col(TagEvent.id).in_(
+                        select(col(CurrentLabel.event_id))
+                        .where(col(CurrentLabel.dataset_id) == dataset_id)
+                        .distinct()
                     )
                 )
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
-    query = select(*_ITEM_COLUMNS, LabelClass.name, CurrentLabel.tagger, CurrentLabel.event_id).select_from(
-        Item
-    )
+    query = select(
+        *_ITEM_COLUMNS, col(LabelClass.name), col(CurrentLabel.tagger), col(CurrentLabel.event_id)
+    ).select_from(Item)
     if unlabeled:
-        query = query.outerjoin(CurrentLabel, CurrentLabel.item_id == Item.id).outerjoin(
-            LabelClass, LabelClass.id == CurrentLabel.label_id
+        query = query.outerjoin(CurrentLabel, col(CurrentLabel.item_id) == col(Item.id)).outerjoin(
+            LabelClass, col(LabelClass.id) == col(CurrentLabel.label_id)
         )
     else:
-        query = query.join(CurrentLabel, CurrentLabel.item_id == Item.id).join(
-            LabelClass, LabelClass.id == CurrentLabel.label_id
+        query = query.join(CurrentLabel, col(CurrentLabel.item_id) == col(Item.id)).join(
+            LabelClass, col(LabelClass.id) == col(CurrentLabel.label_id)
         )
-    query = query.where(Item.dataset_id == dataset_id).order_by(
-        Item.position, Item.id, LabelClass.position, LabelClass.id
+    query = query.where(col(Item.dataset_id) == dataset_id).order_by(
+        col(Item.position), col(Item.id), col(LabelClass.position), col(LabelClass.id)
     )
     # Core rows on the session's connection: no ORM bookkeeping per row.
     connection = await session.connection()
@@ -88,15 +102,19 @@ async def replay_with_taggers(
 ) -> dict[int, tuple[frozenset[int], str, datetime]]:
     """Labels rebuilt from the events, with who and when last touched each item."""
     query = (
-        select(Tag.item_id, Tag.op, Tag.label_id, TagEvent.tagger, TagEvent.created_at)
-        .join(TagEvent, TagEvent.id == Tag.event_id)
-        .where(TagEvent.dataset_id == dataset_id)
+        select(
+            col(Tag.item_id), col(Tag.op), col(Tag.label_id), col(TagEvent.tagger), col(TagEvent.created_at)
+        )
+        .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
+        .where(col(TagEvent.dataset_id) == dataset_id)
     )
     if as_of is not None:
-        query = query.where(TagEvent.created_at <= as_of)
+        query = query.where(col(TagEvent.created_at) <= as_of)
     if tagger:
-        query = query.where(TagEvent.tagger == tagger)
-    result = await session.stream(query.order_by(Tag.event_id, Tag.id).execution_options(yield_per=20000))
+        query = query.where(col(TagEvent.tagger) == tagger)
+    result = await session.stream(
+        query.order_by(col(Tag.event_id), col(Tag.id)).execution_options(yield_per=20000)
+    )
     state: dict[int, tuple[frozenset[int], str, datetime]] = {}
     empty: frozenset[int] = frozenset()
     async for partition in result.partitions():
@@ -115,7 +133,11 @@ async def _replayed_rows(
     batch: int,
 ) -> AsyncIterator[list[LabelRow]]:
     classes = await class_names(session, dataset_id)
-    query = select(*_ITEM_COLUMNS).where(Item.dataset_id == dataset_id).order_by(Item.position, Item.id)
+    query = (
+        select(*_ITEM_COLUMNS)
+        .where(col(Item.dataset_id) == dataset_id)
+        .order_by(col(Item.position), col(Item.id))
+    )
     result = await session.stream(query.execution_options(yield_per=batch))
     async for partition in result.partitions(batch):
         rows: list[LabelRow] = []
