@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.feature_report.service import infer_intensity
+from backend.feature_report.report import infer_intensity
 from workers.context import JobContext
 from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
 

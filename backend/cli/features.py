@@ -43,7 +43,7 @@ def _print_report(report: Any) -> None:
 def report_cmd(dataset_name: str, run: bool) -> None:
     """Print the newest feature report of a dataset (balanced accuracies, best model first)."""
     from backend.datasets.service import get_dataset_by_name
-    from backend.feature_report import service
+    from backend.feature_report import report, service
 
     settings = get_settings()
     _prepare(settings)
@@ -60,7 +60,7 @@ def report_cmd(dataset_name: str, run: bool) -> None:
 
     async def read(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
-        return await service.latest_report(session, stored_id(dataset))
+        return await report.latest_report(session, stored_id(dataset))
 
     _print_report(_call(settings, read))
 

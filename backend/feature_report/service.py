@@ -1,6 +1,6 @@
 """The feature report's defaults, the train page's suggestion, and submitting report jobs.
 
-The read model (``latest_report``, ``best_feature_model``) is in ``report`` and re-exported here.
+The read side (``latest_report``, ``best_feature_model``) is in ``report``, which job submission imports.
 
 The report scores each model with and without the absolute-intensity descriptors and keeps the
 better variant (``with_intensity``); ``infer_intensity`` says which inference makes the best
@@ -23,11 +23,7 @@ from sqlmodel import col
 from backend.algorithms import list_algorithms
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
-from backend.feature_report.report import KIND
-from backend.feature_report.report import FeatureReport as FeatureReport
-from backend.feature_report.report import best_feature_model as best_feature_model
-from backend.feature_report.report import infer_intensity as infer_intensity
-from backend.feature_report.report import latest_report as latest_report
+from backend.feature_report.report import KIND, best_feature_model, latest_report
 from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.feature_report.service import FeatureReport
+from backend.feature_report.report import FeatureReport
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.algorithms import get_algorithm
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
-from backend.feature_report.service import FeatureReport, latest_report
+from backend.feature_report.report import FeatureReport, latest_report
 from backend.guided.heldout import HeldOut, load_held_out
 from backend.guided.probability import CLASSES, ITEM_IDS, PROBABILITIES
 from backend.guided.trust import current_labels

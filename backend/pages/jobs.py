@@ -28,7 +28,8 @@ from backend.algorithms.validation import check_against
 from backend.api.access import shows_internals
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError, NotFound
-from backend.feature_report.service import latest_report, suggest_training
+from backend.feature_report.report import latest_report
+from backend.feature_report.service import suggest_training
 from backend.jobs import artifacts, control, states, submission
 from backend.jobs import queries as job_queries
 from backend.jobs.next_step import job_next_step, model_next_step

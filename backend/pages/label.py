@@ -19,7 +19,7 @@ from backend.datasets.display import display_preset, rendering_epoch_ms
 from backend.datasets.items import get_item, list_items, meta_values
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
-from backend.feature_report.service import latest_report
+from backend.feature_report.report import latest_report
 from backend.images.service import item_png
 from backend.images.thumbnails import ThumbnailCache
 from backend.labels.by_metadata import label_matching

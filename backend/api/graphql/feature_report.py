@@ -14,7 +14,7 @@ from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.inputs import json_object
 from backend.api.graphql.jobs import Job
 from backend.api.graphql.views import from_view
-from backend.feature_report import service
+from backend.feature_report import report, service
 from backend.feature_report.views import FeatureReportView
 from backend.jobs.runtime import enqueue_for
 
@@ -84,7 +84,7 @@ class Query:
     @strawberry.field(description="The newest feature report of a dataset (NOT_FOUND: no such dataset).")
     async def feature_report(self, info: Info[Any, Any], dataset_id: int) -> FeatureReport:
         async with use_session(info) as session:
-            r = await service.latest_report(session, dataset_id)
+            r = await report.latest_report(session, dataset_id)
         return from_view(FeatureReport, FeatureReportView.of(r))
 
     @strawberry.field(description="The feature extractor to train first, then the report, then a classifier.")

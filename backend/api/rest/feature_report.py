@@ -16,7 +16,7 @@ from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses, from_view
 from backend.api.rest.jobs import BROKER_DOWN, JobOut
-from backend.feature_report import service
+from backend.feature_report import report, service
 from backend.feature_report.views import FeatureReportView
 from backend.jobs.runtime import enqueue_for
 from backend.settings import Settings
@@ -95,7 +95,7 @@ class FeatureReportController(Controller):
         """Cross-validated kNN and linear-probe accuracy of every feature model with vectors, overall
         and per class, best first; ``best_model_id`` is what the pages default to."""
         return from_view(
-            FeatureReportOut, FeatureReportView.of(await service.latest_report(session, dataset_id))
+            FeatureReportOut, FeatureReportView.of(await report.latest_report(session, dataset_id))
         )
 
     @post(
