@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _Bar, _migrate, _run, stored_id
+from backend.cli.common import _Bar, _migrate, _run
 from backend.errors import LabelwiseError
 from backend.settings import Settings, get_settings
+from backend.storage.ids import stored_id
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:

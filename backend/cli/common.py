@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -86,18 +86,6 @@ def _call(settings: Settings, work: Callable[..., Awaitable[T]], *args: Any, **k
         if problems:
             lines += [f"  - {p['field'] or '(parameters)'}: {p['message']}" for p in problems]
         raise click.ClickException("\n".join(lines)) from exc
-
-
-class _Stored(Protocol):
-    @property
-    def id(self) -> int | None: ...
-
-
-def stored_id(row: _Stored) -> int:
-    """The id of a row read back from the database: set once stored (SQLModel types it ``int | None``)."""
-    if row.id is None:
-        raise AssertionError(f"{type(row).__name__} has no id: it was never stored")
-    return row.id
 
 
 def _prepare(settings: Settings) -> None:

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from backend.cli.common import _call, _enqueuer, _parse_params, _prepare, _report, _wait, stored_id
+from backend.cli.common import _call, _enqueuer, _parse_params, _prepare, _report, _wait
 from backend.cli.jobs import jobs
 from backend.errors import NotFound
 from backend.settings import get_settings
+from backend.storage.ids import stored_id
 
 if TYPE_CHECKING:
     from backend.guided.service import ProbabilityPage

@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _call, _enqueuer, _line, _parse_params, _prepare, _report, _wait, stored_id
+from backend.cli.common import _call, _enqueuer, _line, _parse_params, _prepare, _report, _wait
 from backend.settings import Settings, get_settings
+from backend.storage.ids import stored_id
 
 
 @click.group("jobs")

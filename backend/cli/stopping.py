@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _call, _prepare, stored_id
+from backend.cli.common import _call, _prepare
 from backend.settings import get_settings
+from backend.storage.ids import stored_id
 
 
 def _estimate_text(e: Any) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.accounts.roles import TRAINER, allows
 from backend.algorithms import get_algorithm, validate_parameters
@@ -64,6 +65,7 @@ from backend.labels.batches import changed_since, record_batch
 from backend.labels.events import TagRequest
 from backend.settings import Settings
 from backend.similarity.index import EXACT_THRESHOLD
+from backend.storage.ids import stored_id
 from backend.storage.tables import TagEvent
 
 KINDS = (
@@ -201,20 +203,21 @@ def _compute(
     active = set(state.classes)
     outputs = None
     if state.classifier is not None:
-        directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
+        directory = state.output_dir(settings, stored_id(state.classifier))
         outputs = _readable(work, state.classifier, load_probabilities, directory)
     vectors = None
     if state.feature_model is not None:
-        directory = state.output_dir(settings, int(state.feature_model.id))  # type: ignore[arg-type]
+        directory = state.output_dir(settings, stored_id(state.feature_model))
         vectors = _readable(work, state.feature_model, load_vectors, directory)
     elif state.classifier is not None:  # its hidden-layer features, if it wrote them
-        directory = state.output_dir(settings, int(state.classifier.id))  # type: ignore[arg-type]
+        directory = state.output_dir(settings, stored_id(state.classifier))
         vectors = _readable(work, state.classifier, load_vectors, directory)
 
     margin_by_id: tuple[np.ndarray, np.ndarray] | None = None
     if outputs is not None and len(outputs.item_ids):
         unlabeled = ~np.isin(outputs.item_ids, labeled_ids)
-        held = load_held_out_or_none(model_dir(settings, state.classifier))  # type: ignore[arg-type]
+        assert state.classifier is not None  # the outputs are its
+        held = load_held_out_or_none(model_dir(settings, state.classifier))
         held_labels = None
         if held is not None:
             held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
@@ -285,8 +288,8 @@ def _compute(
             found = find_suspects(
                 pending,
                 issues,
-                vectors[0] if use_vectors else None,  # type: ignore[index]
-                vectors[1] if use_vectors else None,  # type: ignore[index]
+                vectors[0] if use_vectors and vectors is not None else None,
+                vectors[1] if use_vectors and vectors is not None else None,
                 neighbours=max(settings.guard_neighbours, 5),
             )
             work.suspects = found[:MAX_SUSPECTS]
@@ -366,7 +369,7 @@ async def next_actions(
                 for m in state.ready("classifier")
                 if m.dataset_id == dataset_id
                 and m.id not in stale
-                and state.has_file(int(m.id), "probabilities.npy")  # type: ignore[arg-type]
+                and state.has_file(stored_id(m), "probabilities.npy")
                 and not model_fitness(m, settings).unfit
             ),
             None,
@@ -390,8 +393,8 @@ async def next_actions(
         )
     for batch in work.probability:
         suggestions.append(_probability_suggestion(state, key, batch))
-    for batch in work.similarity:
-        suggestions.append(_similarity_suggestion(state, key, batch))
+    for similar in work.similarity:
+        suggestions.append(_similarity_suggestion(state, key, similar))
     if work.one_by_one and state.classes:
         suggestions.append(_one_by_one_suggestion(state, key, work))
     elif state.item_count > len(state.labels) and state.classes:
@@ -532,7 +535,7 @@ def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggesti
         None,
         work.one_by_one,
         None,
-        (state.feature_model or state.classifier).id if (state.feature_model or state.classifier) else None,  # type: ignore[union-attr]
+        m.id if (m := state.feature_model or state.classifier) else None,
         None,
         {"how": work.one_by_one_how},
     )
@@ -547,9 +550,9 @@ async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any)
     ids = list(
         (
             await session.scalars(
-                select(Item.id)
-                .where(Item.dataset_id == state.dataset_id, Item.status == "ok")
-                .order_by(Item.position, Item.id)
+                select(col(Item.id))
+                .where(col(Item.dataset_id) == state.dataset_id, col(Item.status) == "ok")
+                .order_by(col(Item.position), col(Item.id))
             )
         ).all()
     )
@@ -578,9 +581,9 @@ async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any)
 async def _review_outcomes(session: AsyncSession, dataset_id: int) -> tuple[int, int]:
     """(relabeled, kept) over the dataset's recent reviews of suspects."""
     rows = await session.scalars(
-        select(TagEvent.parameters)
-        .where(TagEvent.dataset_id == dataset_id, TagEvent.kind == "review")
-        .order_by(TagEvent.id.desc())
+        select(col(TagEvent.parameters))
+        .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.kind) == "review")
+        .order_by(col(TagEvent.id).desc())
         .limit(REVIEW_HISTORY)
     )
     actions = [(p or {}).get("action") for p in rows.all()]
@@ -776,7 +779,7 @@ async def _job_suggestions(
     # the similarity index where exact search would be slow
     fm = state.feature_model
     if fm is not None and state.item_count >= EXACT_THRESHOLD:
-        directory = state.output_dir(settings, int(fm.id))  # type: ignore[arg-type]
+        directory = state.output_dir(settings, stored_id(fm))
         if not index_built(directory) and not state.active("build-index", model_id=fm.id):
             job(
                 "build_index",
@@ -828,8 +831,8 @@ async def _job_suggestions(
     if (
         newest is not None
         and newest.id not in stale_ids
-        and not state.has_file(int(newest.id), "probabilities.npy")
-    ):  # type: ignore[arg-type]
+        and not state.has_file(stored_id(newest), "probabilities.npy")
+    ):
         if not state.active("infer", model_id=newest.id):
             job(
                 "run_inference",
@@ -974,7 +977,7 @@ async def accept_suggestion(
             expected_count=int(body["n"]),
             seen_event_id=int(body["w"]),
         )
-        return AcceptResult(labeled=done.labeled, batch_id=int(done.event.id))  # type: ignore[arg-type]
+        return AcceptResult(labeled=done.labeled, batch_id=stored_id(done.event))
     if kind in JOB_KINDS:
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
@@ -1048,7 +1051,7 @@ async def _accept_job(
                     submitted_by=tagger,
                 )
             )
-    return AcceptResult(labeled=0, job_ids=[int(j.id) for j in jobs])  # type: ignore[arg-type]
+    return AcceptResult(labeled=0, job_ids=[stored_id(j) for j in jobs])
 
 
 def _members(
@@ -1152,7 +1155,9 @@ async def _accept_batch(
         rejected_item_ids=sorted(set(members) - set(kept)),  # left out: "not this class"
     )
     skipped = len(outcome.skipped_labeled)
-    return AcceptResult(labeled=int(outcome.event.tag_count), batch_id=int(outcome.event.id), skipped=skipped)  # type: ignore[arg-type]
+    return AcceptResult(
+        labeled=int(outcome.event.tag_count), batch_id=stored_id(outcome.event), skipped=skipped
+    )
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.errors import Invalid, NotFound
 from backend.labels import rejections
@@ -91,7 +92,7 @@ def candidates(
 
 async def labeled_item_ids(session: AsyncSession, dataset_id: int) -> set[int]:
     rows = await session.scalars(
-        select(CurrentLabel.item_id).where(CurrentLabel.dataset_id == dataset_id).distinct()
+        select(col(CurrentLabel.item_id)).where(col(CurrentLabel.dataset_id) == dataset_id).distinct()
     )
     return set(rows.all())
 
@@ -152,12 +153,13 @@ async def record_batch(
     )
     if rejected:
         try:
+            assert event.id is not None, "record_changes flushes the event"
             count = await rejections.record(
                 session,
                 dataset_id,
                 event_id=event.id,
                 tagger=event.tagger,
-                pairs=rejected,  # type: ignore[arg-type]
+                pairs=rejected,
             )
             event.parameters = {**event.parameters, "rejected": count}
             await session.commit()

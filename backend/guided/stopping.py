@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
@@ -48,6 +49,7 @@ from backend.labels import rejections
 from backend.labels.batches import changed_since, latest_event_id
 from backend.labels.events import current_state, lock_dataset
 from backend.settings import Settings
+from backend.storage.ids import stored_id
 from backend.storage.job_tables import Model
 from backend.storage.tables import Item, TagEvent
 
@@ -169,7 +171,9 @@ def held_out_figures(held_out: HeldOut, current: dict[int, frozenset[int]]) -> t
 
 async def _readable(session: AsyncSession, dataset_id: int) -> int:
     return int(
-        await session.scalar(select(func.count()).where(Item.dataset_id == dataset_id, Item.status == "ok"))
+        await session.scalar(
+            select(func.count()).where(col(Item.dataset_id) == dataset_id, col(Item.status) == "ok")
+        )
         or 0
     )
 
@@ -183,15 +187,19 @@ async def _chosen_model(
         return await trust.classifier_of(session, model_id, dataset_id), ""
     rows = await session.scalars(
         select(Model)
-        .where(Model.dataset_id == dataset_id, Model.kind == "classifier", Model.state == states.MODEL_READY)
-        .order_by(Model.id.desc())
+        .where(
+            col(Model.dataset_id) == dataset_id,
+            col(Model.kind) == "classifier",
+            col(Model.state) == states.MODEL_READY,
+        )
+        .order_by(col(Model.id).desc())
     )
     models = list(rows.all())
     for model in [m for m in models if model_fitness(m, settings).status == FIT] + [
         m for m in models if model_fitness(m, settings).status == UNMEASURED
     ]:
         try:
-            await service.classifier_outputs(session, settings, int(model.id or 0), dataset_id)
+            await service.classifier_outputs(session, settings, stored_id(model), dataset_id)
         except LabelwiseError:
             continue
         return model, ""
@@ -204,9 +212,9 @@ async def _curve(session: AsyncSession, settings: Settings, model: Model) -> lis
     """(labeled count, held-out accuracy) of the dataset's ready classifiers of this algorithm."""
     rows = await session.scalars(
         select(Model).where(
-            Model.dataset_id == model.dataset_id,
-            Model.algorithm == model.algorithm,
-            Model.state == states.MODEL_READY,
+            col(Model.dataset_id) == model.dataset_id,
+            col(Model.algorithm) == model.algorithm,
+            col(Model.state) == states.MODEL_READY,
         )
     )
     points = []
@@ -237,7 +245,7 @@ async def stopping_estimate(
     model, why = await _chosen_model(session, settings, dataset_id, model_id)
     if model is None:
         return StoppingEstimate(unlabeled, None, threshold, 0, None, [], why, labeled, seen_event_id=seen)
-    mid = int(model.id or 0)
+    mid = stored_id(model)
     outputs = await service.classifier_outputs(session, settings, mid, dataset_id)
     done = await labeled_item_ids(session, dataset_id)
     rest = ~np.isin(outputs.item_ids, np.fromiter(done, np.int64, len(done)))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.algorithms import get_algorithm
 from backend.datasets.service import get_dataset
@@ -25,6 +26,7 @@ from backend.jobs import states
 from backend.labels.batches import latest_event_id
 from backend.settings import Settings
 from backend.similarity.index import INDEX, VECTORS
+from backend.storage.ids import stored_id
 from backend.storage.job_tables import Job, Model
 from backend.storage.tables import Dataset, Item, LabelClass
 
@@ -48,7 +50,7 @@ class QueueState:
 
     @property
     def dataset_id(self) -> int:
-        return int(self.dataset.id)  # type: ignore[arg-type]
+        return stored_id(self.dataset)
 
     def output_dir(self, settings: Settings, model_id: int) -> Path | None:
         job = self.inferences.get(model_id)
@@ -56,7 +58,7 @@ class QueueState:
 
     def has_file(self, model_id: int, name: str) -> bool:
         job = self.inferences.get(model_id)
-        return bool(job) and name in (job.outputs.get("files") or [])  # type: ignore[union-attr]
+        return job is not None and name in (job.outputs.get("files") or [])
 
     def active(self, kind: str, *, model_id: int | None = None, algorithm: str | None = None) -> Job | None:
         for job in self.jobs:
@@ -71,31 +73,33 @@ class QueueState:
 
     def with_vectors(self) -> list[Model]:
         """Ready feature extractors with vectors on the dataset, newest first (the report's candidates)."""
-        return [m for m in self.ready("feature_extractor") if self.has_file(int(m.id), VECTORS)]  # type: ignore[arg-type]
+        return [m for m in self.ready("feature_extractor") if self.has_file(stored_id(m), VECTORS)]
 
     def ready(self, kind: str) -> list[Model]:
         """Ready models of a kind, newest first."""
         return sorted(
             (m for m in self.models.values() if m.kind == kind and m.state == states.MODEL_READY),
-            key=lambda m: -int(m.id or 0),
+            key=lambda m: -stored_id(m),
         )
 
 
 async def read_state(session: AsyncSession, dataset_id: int) -> QueueState:
     dataset = await get_dataset(session, dataset_id)
     classes = {
-        int(c.id): c.name  # type: ignore[arg-type]
+        stored_id(c): c.name
         for c in (
             await session.scalars(
                 select(LabelClass)
-                .where(LabelClass.dataset_id == dataset_id, LabelClass.deleted_at.is_(None))
-                .order_by(LabelClass.position, LabelClass.id)
+                .where(col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None))
+                .order_by(col(LabelClass.position), col(LabelClass.id))
             )
         ).all()
     }
     labels = await current_labels(session, dataset_id)
     item_count = int(
-        await session.scalar(select(func.count()).where(Item.dataset_id == dataset_id, Item.status == "ok"))
+        await session.scalar(
+            select(func.count()).where(col(Item.dataset_id) == dataset_id, col(Item.status) == "ok")
+        )
         or 0
     )
     watermark = await latest_event_id(session, dataset_id)
@@ -103,8 +107,8 @@ async def read_state(session: AsyncSession, dataset_id: int) -> QueueState:
         (
             await session.scalars(
                 select(Job)
-                .where(Job.dataset_id == dataset_id)
-                .order_by(Job.id.desc())
+                .where(col(Job.dataset_id) == dataset_id)
+                .order_by(col(Job.id).desc())
                 .limit(RECENT_JOBS)
                 .execution_options(populate_existing=True)
             )
@@ -114,18 +118,22 @@ async def read_state(session: AsyncSession, dataset_id: int) -> QueueState:
     for job in (
         await session.scalars(
             select(Job)
-            .where(Job.dataset_id == dataset_id, Job.kind == "infer", Job.state == states.SUCCEEDED)
-            .order_by(Job.id.desc())
+            .where(
+                col(Job.dataset_id) == dataset_id,
+                col(Job.kind) == "infer",
+                col(Job.state) == states.SUCCEEDED,
+            )
+            .order_by(col(Job.id).desc())
         )
     ).all():
         if job.model_id is not None and job.model_id not in inferences:
             inferences[int(job.model_id)] = job
     models = {
-        int(m.id): m  # type: ignore[arg-type]
+        stored_id(m): m
         for m in (
             await session.scalars(
                 select(Model)
-                .where(or_(Model.dataset_id == dataset_id, Model.id.in_(list(inferences) or [-1])))
+                .where(or_(col(Model.dataset_id) == dataset_id, col(Model.id).in_(list(inferences) or [-1])))
                 .execution_options(populate_existing=True)
             )
         ).all()
@@ -154,7 +162,7 @@ def _choose_models(state: QueueState) -> None:
         if gone:
             state.stale_classifiers.append((model, gone))
             continue
-        if state.classifier is None and state.has_file(int(model.id), PROBABILITIES):  # type: ignore[arg-type]
+        if state.classifier is None and state.has_file(stored_id(model), PROBABILITIES):
             state.classifier = model
 
 
