@@ -3,7 +3,7 @@ AI-guided labeling from the command line, through the same domain calls as REST 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -99,6 +99,20 @@ def similar_cmd(
 @click.option("--dry-run", is_flag=True, help="Only count the items that would be labeled.")
 @click.option("--yes", "confirm", is_flag=True, help="Confirm a batch over confirm_batch_over items.")
 @click.option("--override-unfit", is_flag=True, help="Use a model marked unfit (no better than baseline).")
+@click.option(
+    "--exclude",
+    "excluded",
+    type=int,
+    multiple=True,
+    metavar="ITEM_ID",
+    help="An item of the batch to leave out, recorded as not its class (not offered again); repeat.",
+)
+@click.option(
+    "--exclude-file",
+    type=click.File("r"),
+    default=None,
+    help="Item ids to leave out, as --exclude: whitespace or comma separated, '#' starts a comment.",
+)
 def label_by_probability_cmd(
     dataset_name: str,
     model_id: int,
@@ -109,13 +123,20 @@ def label_by_probability_cmd(
     dry_run: bool,
     confirm: bool = False,
     override_unfit: bool = False,
+    excluded: tuple[int, ...] = (),
+    exclude_file: TextIO | None = None,
 ) -> None:
-    """Label the items of DATASET a classifier is sure enough about, as one event."""
+    """Label the items of DATASET a classifier is sure enough about, as one event.
+
+    The items given with --exclude or --exclude-file (those a person looked at and found not to
+    be of the class) are left out and recorded as rejected for the class each was offered as, as
+    the probability page does with deselected tiles: its later batches do not offer them again."""
     from backend.datasets.service import get_dataset_by_name
     from backend.guided import service
 
     if (class_name is None) == (not all_classes):
         raise click.UsageError("give --class NAME or --all-classes (one of them)")
+    left_out = list(dict.fromkeys([*excluded, *(_read_ids(exclude_file) if exclude_file else [])]))
     settings = get_settings()
     _prepare(settings)
 
@@ -147,6 +168,7 @@ def label_by_probability_cmd(
             confirm=confirm,
             override_unfit=override_unfit,
             expected_count=page.count,
+            rejected_item_ids=left_out,
         )
         return page, event
 
@@ -155,6 +177,8 @@ def label_by_probability_cmd(
     what = f"'{class_name}'" if class_name else "their most probable class"
     if dry_run:
         click.echo(f"{count} items would be labeled {what} (probability >= {threshold})")
+        if left_out:
+            click.echo(f"less those of the {len(left_out)} excluded ids in the batch (left out when applied)")
         guess = page.estimate
         if guess is not None and guess.precision is not None:
             click.echo(
@@ -163,10 +187,34 @@ def label_by_probability_cmd(
             )
         if page.fitness is not None:
             click.echo(f"model {page.fitness.status}: {page.fitness.reason}")
+    elif event is None and count:
+        # a rejection is recorded with the batch event that left it out: none without one
+        click.echo(f"every passing item is excluded: nothing labeled, no rejection recorded ({count} pass)")
     elif event is None:
         click.echo(f"no item passes: nothing labeled (probability >= {threshold})")
     else:
         click.echo(f"labeled {event.tag_count} items {what} (event {event.id}, kind probability)")
+        if left_out:
+            recorded = int(event.parameters.get("rejected") or 0)
+            click.echo(f"{recorded} excluded item(s) left out: not suggested again as {what}")
+            if recorded < len(left_out):
+                click.echo(
+                    f"{len(left_out) - recorded} excluded id(s) not in the batch or labeled: nothing recorded"
+                )
+
+
+def _read_ids(source: TextIO) -> list[int]:
+    """Item ids from a file: separated by whitespace or commas, '#' to the line's end a comment."""
+    ids: list[int] = []
+    for number, line in enumerate(source, 1):
+        for word in line.split("#", 1)[0].replace(",", " ").split():
+            try:
+                ids.append(int(word))
+            except ValueError:
+                raise click.BadParameter(
+                    f"line {number}: '{word}' is not an item id", param_hint="--exclude-file"
+                ) from None
+    return ids
 
 
 @jobs.command("build-index")

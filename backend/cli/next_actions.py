@@ -10,6 +10,7 @@ import click
 
 from backend.cli.common import _call, _enqueuer, _prepare
 from backend.settings import get_settings
+from backend.storage.ids import stored_id
 
 
 def _as_json(found: Any) -> Any:
@@ -78,11 +79,11 @@ def accept_suggestion_cmd(dataset_name: str, key: str, items: str | None, class_
 
     async def work(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
-        label_id = await _class_id(session, int(dataset.id), class_name) if class_name else None  # type: ignore[arg-type]
+        label_id = await _class_id(session, stored_id(dataset), class_name) if class_name else None
         return await accept_suggestion(
             session,
             settings,
-            int(dataset.id),  # type: ignore[arg-type]
+            stored_id(dataset),
             key,
             item_ids=kept,
             label_id=label_id,
@@ -93,6 +94,8 @@ def accept_suggestion_cmd(dataset_name: str, key: str, items: str | None, class_
     result = _call(settings, work)
     if result.batch_id is not None:
         skipped = f"; {result.skipped} left as they were (labeled already)" if result.skipped else ""
+        if result.rejected:
+            skipped += f"; {result.rejected} left out: not suggested again as that class"
         click.echo(f"labeled {result.labeled} items (event {result.batch_id}){skipped}")
     for job_id in result.job_ids:
         click.echo(f"job {job_id} queued")

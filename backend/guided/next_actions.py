@@ -125,6 +125,7 @@ class AcceptResult:
     job_ids: list[int] = field(default_factory=list)
     batch_id: int | None = None  # the tag event recorded
     skipped: int = 0  # kept items left out (labeled already)
+    rejected: int = 0  # batch members left out, recorded as "not this class" (labels.rejections)
 
 
 # ---- keys -------------------------------------------------------------------------------------
@@ -1156,7 +1157,10 @@ async def _accept_batch(
     )
     skipped = len(outcome.skipped_labeled)
     return AcceptResult(
-        labeled=int(outcome.event.tag_count), batch_id=stored_id(outcome.event), skipped=skipped
+        labeled=int(outcome.event.tag_count),
+        batch_id=stored_id(outcome.event),
+        skipped=skipped,
+        rejected=outcome.rejected,
     )
 
 

@@ -34,6 +34,15 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return Template(template_name=template, context=context, status_code=status_code)
 
 
+def left_out_notice(count: int, class_name: str | None) -> str:
+    """The accept notice's sentence on a batch's deselected items, recorded as rejections (decision
+    0015); ``class_name`` None: an arg-max batch, each item rejected for the class it was offered as."""
+    if count <= 0:
+        return ""
+    of = f"“{class_name}”" if class_name else "the class each was offered as"
+    return f" {count} deselected item(s) left out: they will not be suggested again as {of}."
+
+
 def _message(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, DBAPIError | ConnectionError):
         from backend.api.errors import DATABASE_DOWN, OUT_OF_RANGE, database_failure, is_bad_value

@@ -26,7 +26,7 @@ from backend.guided.stopping import stopping_estimate
 from backend.labels.batches import latest_event_id
 from backend.labels.classes import list_classes
 from backend.models.queries import list_models
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, left_out_notice, render, tagger_of
 from backend.pages.label import parse_ids, thumb_version
 from backend.pages.view_state import PAGE_SIZES, ViewState
 from backend.settings import Settings
@@ -273,7 +273,6 @@ async def label_similar(
     values.update(done=",".join(map(str, done)), page="1")
     context = await _similar_context(request, session, settings, dataset_id, values)
     name = context["class_by_id"].get(label_id)
-    rejected = len(set(shown_ids) - set(accepted) - set(context["query_ids"]))
     notice = (
         f"Labeled {event.tag_count} of {len(accepted)} selected items "
         f"“{name.name if name else label_id}” (event {event.id})."
@@ -282,8 +281,10 @@ async def label_similar(
         notice += (
             f" {event.parameters['skipped_changed']} were relabeled by someone else meanwhile and were left."
         )
-    if rejected:
-        notice += f" The {rejected} you deselected stay out of the ranking and of this class's later batches."
+    # those recorded, not those sent: labeled tiles start deselected and are no rejection
+    notice += left_out_notice(
+        int(event.parameters.get("rejected") or 0), name.name if name else f"class {label_id}"
+    )
     context["notice"] = notice + " Next candidates below."
     return render(request, "guided/_similar_results.html", **context)
 
@@ -430,9 +431,10 @@ async def apply_probability(
             if event
             else "No item passes: nothing labeled."
         )
-        if event and event.parameters.get("rejected"):
-            context["notice"] += (
-                f" The {event.parameters['rejected']} you deselected stay out of this class's batches."
+        if event is not None:
+            chosen = context["class_by_id"].get(event.parameters.get("label_id"))
+            context["notice"] += left_out_notice(
+                int(event.parameters.get("rejected") or 0), chosen.name if chosen else None
             )
     return render(request, "guided/_probability_results.html", **context)
 

@@ -27,7 +27,7 @@ from backend.guided import service, stopping, trust
 from backend.jobs.runtime import enqueue_for
 from backend.labels.classes import list_classes
 from backend.labels.events import TagChange, current_state, record_changes
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, left_out_notice, render, tagger_of
 from backend.pages.label import thumb_version
 from backend.pages.view_state import ViewState
 from backend.settings import Settings
@@ -236,6 +236,10 @@ async def accept(
             parts.append("started job(s) " + ", ".join(f"#{j}" for j in result.job_ids))
         notice = ("; ".join(parts) or "Done") + "."
     context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
+    if result is not None and result.rejected:
+        label_id = _int(form.get("label_id"), "label_id")
+        chosen = context["class_by_id"].get(label_id)
+        notice += left_out_notice(result.rejected, chosen.name if chosen else f"class {label_id}")
     context.update(
         notice=notice,
         warning=warning,

@@ -41,7 +41,9 @@ async def test_find_similar_from_the_selection_then_label_twice_without_the_outl
     assert await tab.locator(".selected-count").inner_text() == "20"  # 24 minus 2 labeled minus 2 outliers
     await tab.click("#label-batch")
     await tab.locator(".notice").filter(has_text="Next candidates").wait_for()
-    assert "The 2 you deselected stay out" in await tab.locator(".notice").inner_text()
+    assert "2 deselected item(s) left out: they will not be suggested again as" in (
+        await tab.locator(".notice").inner_text()
+    )
 
     second = await _tile_ids(tab)
     assert not set(outliers) & set(second), "rejected outliers came back"

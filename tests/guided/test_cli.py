@@ -82,3 +82,49 @@ async def test_cli_builds_the_index_with_parameters(cli, server, dataset, guided
     assert jobs[0]["state"] == "succeeded" and jobs[0]["parameters"]["m"] == 12
     bad = await invoke(cli, ["jobs", "build-index", "--model", str(model_id), "--param", "m=1"])
     assert bad.exit_code == 1 and "m" in bad.output and "INVALID" in bad.output
+
+
+async def test_cli_label_by_probability_leaves_out_the_excluded_items_as_rejections(
+    cli, server, dataset, tmp_path
+):
+    # Issue 19: what the probability page does with deselected tiles, from the command line
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    url = f"{API}/datasets/{dataset.id}/probability"
+    preview = (
+        await server.get(url, params={"model_id": model_id, "threshold": 0.8, "label_id": ring})
+    ).json()
+    batch = [c["item_id"] for c in preview["items"]]
+    assert len(batch) == preview["count"] >= 4
+    listed = tmp_path / "not-rings.txt"
+    listed.write_text(f"# looked at, not rings\n{batch[1]}, {batch[2]}  # two\n{ids[1]}\n")
+    args = ["label-by-probability", dataset.name, "--model", str(model_id), "--threshold", "0.8"]
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("12 x\n")
+    refused = await invoke(cli, [*args, "--class", "ring", "--exclude-file", str(bad)])
+    assert refused.exit_code == 2 and "line 1: 'x' is not an item id" in refused.output
+    done = await invoke(
+        cli, [*args, "--class", "ring", "--exclude", str(batch[0]), "--exclude-file", str(listed)]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"labeled {len(batch) - 3} items 'ring'" in done.output
+    assert "3 excluded item(s) left out: not suggested again as 'ring'" in done.output
+    assert "1 excluded id(s) not in the batch or labeled" in done.output  # ids[1], labeled ring
+    labels = {
+        r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert not any(labels.get(i) for i in batch[:3]) and all(labels[i] == [ring] for i in batch[3:])
+    event = (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["events"][0]
+    assert event["kind"] == "probability" and event["parameters"]["rejected"] == 3
+    recorded = (await server.get(f"{API}/datasets/{dataset.id}/rejections")).json()["rejections"]
+    assert {(r["item_id"], r["label_id"], r["event_id"]) for r in recorded} == {
+        (i, ring, event["id"]) for i in batch[:3]
+    }
+    # the class's next batch does not offer them again
+    again = await invoke(cli, [*args, "--class", "ring", "--dry-run"])
+    assert again.exit_code == 0 and again.output.startswith("0 items would be labeled"), again.output

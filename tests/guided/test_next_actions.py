@@ -303,6 +303,9 @@ async def test_cli_lists_the_queue_and_accepts_a_batch_once(cli, server, dataset
     assert done.exit_code == 0, done.output
     event = (await events(server, dataset.id))[0]
     assert f"labeled 3 items (event {event['id']})" in done.output
+    left = len(batch["item_ids"]) - 3
+    assert left > 0
+    assert f"; {left} left out: not suggested again as that class" in done.output
     assert event["kind"] == "probability" and event["model_id"] == model_id and event["tagger"] == "cli-user"
     again = await invoke(cli, ["accept-suggestion", dataset.name, batch["key"], "--items", keep])
     assert again.exit_code == 1 and "CONFLICT" in again.output

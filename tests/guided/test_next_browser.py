@@ -98,6 +98,9 @@ async def test_the_queue_in_the_pages_ranks_accepts_the_kept_items_and_refuses_a
                     await expect(tab.locator("#next-notice")).to_contain_text(
                         f"Labeled {len(batch['item_ids']) - 1} item(s)"
                     )
+                    await expect(tab.locator("#next-notice")).to_contain_text(
+                        "1 deselected item(s) left out: they will not be suggested again as"
+                    )
                     labels = await _labels(api, dataset_id)
                     kept = [i for i in batch["item_ids"] if i != dropped]
                     assert all(labels.get(i) == [batch["label_id"]] for i in kept), labels

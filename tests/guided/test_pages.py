@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import tests.guided.trust_classifiers  # noqa: F401  (registers the oracle classifier)
 from tests.guided.fixed_classifier import expected_probabilities
-from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, tag
+from tests.helpers.guided import (
+    API,
+    add_class,
+    classifier_model,
+    item_ids,
+    of_kind,
+    oracle,
+    pca_model,
+    queue,
+    tag,
+)
 from tests.helpers.pages import csrf_headers
-from tests.html import all_of, attr, by_id, fragment, has_class, parse, text_of
+from tests.html import all_of, attr, by_id, fragment, has_class, one, parse, text_of
 
 
 def tile_ids(html: str, *, selected: bool = False) -> list[int]:
@@ -54,6 +65,8 @@ async def test_similar_page_shows_items_sorted_by_similarity_and_labels_a_batch(
     labeled = await server.post(f"/datasets/{dataset.id}/similar/label", data=form, headers=headers)
     assert labeled.status_code == 200, labeled.text
     assert "Labeled 20 of 20 selected items “ring”" in labeled.text
+    notice = text_of(one(parse(labeled.text), f"//p[{has_class('notice')}]"))
+    assert "4 deselected item(s) left out: they will not be suggested again as “ring”." in notice
     # Issue 19: the next candidates come up; the 4 deselected outliers stay out (they used to come
     # back selected, so a second click labeled them), what is labeled starts deselected.
     selected = set(tile_ids(labeled.text, selected=True))
@@ -133,3 +146,83 @@ async def test_probability_page_counts_and_applies_without_overwriting(server, d
     assert labels[ids[28]] == [arc]
     events = (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["events"]
     assert events[0]["kind"] == "probability" and events[0]["parameters"]["threshold"] == 0.8
+
+
+def notice_of(html: str) -> str:
+    return text_of(one(parse(html), f"//p[{has_class('notice')}]"))
+
+
+async def rejections_of(server, dataset_id: int) -> set[tuple[int, int]]:
+    found = (await server.get(f"{API}/datasets/{dataset_id}/rejections")).json()["rejections"]
+    return {(r["item_id"], r["label_id"]) for r in found}
+
+
+async def test_probability_page_says_how_many_deselected_tiles_it_left_out_and_for_which_class(
+    server, dataset
+):
+    # Issue 19: the notice names the class the deselected items will not be suggested as again;
+    # an arg-max batch rejects each for the class it was offered as
+    ids, classes, model = await oracle(server, dataset.id)
+    a = classes[0]
+    params = {"model_id": model, "label": a, "threshold": 0.5, "per_page": 48}
+    page = await server.get(f"/datasets/{dataset.id}/probability", params=params)
+    shown = tile_ids(page.text, selected=True)
+    assert len(shown) >= 3 and set(shown).isdisjoint(ids[:12])
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
+    form = {
+        **{k: str(v) for k, v in params.items()},
+        "expected_count": str(len(shown)),
+        "shown_ids": ",".join(map(str, shown)),
+        "selected": [str(i) for i in shown[2:]],
+    }
+    applied = await server.post(f"/datasets/{dataset.id}/probability/apply", data=form, headers=headers)
+    assert applied.status_code == 200, applied.text
+    notice = notice_of(applied.text)
+    assert notice.startswith(f"Labeled {len(shown) - 2} items")
+    assert "2 deselected item(s) left out: they will not be suggested again as “a”." in notice
+    assert await rejections_of(server, dataset.id) == {(shown[0], a), (shown[1], a)}
+
+    every = {**params, "label": "all"}
+    page = await server.get(f"/datasets/{dataset.id}/probability", params=every)
+    rest = tile_ids(page.text, selected=True)
+    assert rest and not {shown[0], shown[1]} & set(rest)  # rejected as a, the class each would be given
+    form = {
+        **{k: str(v) for k, v in every.items()},
+        "expected_count": str(len(rest)),
+        "shown_ids": ",".join(map(str, rest)),
+        "selected": [str(i) for i in rest[1:]],
+    }
+    applied = await server.post(f"/datasets/{dataset.id}/probability/apply", data=form, headers=headers)
+    assert applied.status_code == 200, applied.text
+    assert (
+        "1 deselected item(s) left out: they will not be suggested again as the class each was offered as."
+        in (notice_of(applied.text))
+    )
+    kept = await server.post(
+        f"/datasets/{dataset.id}/probability/apply",
+        data={**{k: str(v) for k, v in params.items()}, "expected_count": "0"},
+        headers=headers,
+    )
+    assert "deselected" not in notice_of(kept.text)  # nothing left out, nothing said
+
+
+async def test_next_page_says_how_many_members_of_an_accepted_batch_it_left_out(server, dataset):
+    _ids, classes, _model = await oracle(server, dataset.id)
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    members, label = batch["item_ids"], batch["label_id"]
+    assert len(members) >= 3
+    name = "abc"[classes.index(label)]
+    opened = f"/datasets/{dataset.id}/next/open?key={batch['key']}"
+    headers = await csrf_headers(server, opened)
+    form = {
+        "key": batch["key"],
+        "batch": "1",
+        "label_id": str(label),
+        "selected": [str(i) for i in members[2:]],
+    }
+    accepted = await server.post(f"/datasets/{dataset.id}/next/accept", data=form, headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    notice = text_of(by_id(parse(accepted.text), "next-notice"))
+    assert notice.startswith(f"Labeled {len(members) - 2} item(s)")
+    assert f"2 deselected item(s) left out: they will not be suggested again as “{name}”." in notice
+    assert await rejections_of(server, dataset.id) == {(members[0], label), (members[1], label)}
