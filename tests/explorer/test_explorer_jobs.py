@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sqlalchemy import select
+from strawberry.utils.str_converters import to_snake_case
 
 from backend.storage.tables import CurrentLabel, TagEvent
 from tests.helpers.jobs import wait_for
@@ -201,17 +202,31 @@ async def test_graphql_gives_points_and_labels_a_selection(jobs_client, model_wi
     await _submit(jobs_client, kind="cluster", model_id=model_id, parameters={"method": "kmeans", "k": 2})
     job = await _submit(jobs_client, kind="project", model_id=model_id, parameters={"method": "pca"})
     cls = (await jobs_client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "arcs"})).json()
-    query = """query($m: Int!, $o: Int!, $l: Int!) { projection(modelId: $m, offset: $o, limit: $l) {
-        projectionJobId total offset points { itemId x y z cluster labelId predictedLabelId } } }"""
+    columns = "itemIds x y z clusters labels predicted"
+    query = f"""query($m: Int!, $o: Int!, $l: Int!) {{ projection(modelId: $m, offset: $o, limit: $l) {{
+        projectionJobId clusterJobId datasetId method dimensions total offset labelsEventId {columns}
+        points {{ itemId x y z cluster labelId predictedLabelId }} }} }}"""
     data = (await gql(jobs_client, query, {"m": model_id, "o": 10, "l": 5}))["projection"]
     assert data["projectionJobId"] == job["id"] and data["total"] == 40 and data["offset"] == 10
-    assert len(data["points"]) == 5
-    assert all(p["cluster"] in (0, 1) and p["labelId"] is None and p["z"] is None for p in data["points"])
-    rest = (await jobs_client.get(f"{API}/models/{model_id}/projection")).json()
-    assert [p["itemId"] for p in data["points"]] == rest["item_ids"][10:15]
-    assert [p["x"] for p in data["points"]] == pytest.approx(rest["x"][10:15], abs=1e-4)
+    assert len(data["itemIds"]) == 5 and set(data["clusters"]) <= {0, 1} and data["z"] is None
+    assert data["labels"] == [-1] * 5
+    # one contract (docs/decisions/0016): the REST page is the same object, field by field
+    rest = await jobs_client.get(f"{API}/models/{model_id}/projection", params={"offset": 10, "limit": 5})
+    assert rest.status_code == 200, rest.text
+    by_name = {to_snake_case(k): v for k, v in data.items() if k != "points"}
+    assert rest.json() == by_name
+    whole = (await jobs_client.get(f"{API}/models/{model_id}/projection")).json()
+    assert whole["total"] == len(whole["item_ids"]) == 40 and whole["item_ids"][10:15] == data["itemIds"]
+    bad = await jobs_client.get(f"{API}/models/{model_id}/projection", params={"offset": -1})
+    assert bad.status_code == 400
+    # the deprecated per-point shape reads the same page
+    assert [p["itemId"] for p in data["points"]] == data["itemIds"]
+    assert [p["x"] for p in data["points"]] == data["x"] and [p["cluster"] for p in data["points"]] == data[
+        "clusters"
+    ]
+    assert all(p["labelId"] is None and p["z"] is None for p in data["points"])
 
-    chosen = [p["itemId"] for p in data["points"]]
+    chosen = data["itemIds"]
     mutation = """mutation($d: Int!, $j: Int!, $ids: [Int!]!, $l: Int) {
         labelProjectionSelection(datasetId: $d, projectionJobId: $j, itemIds: $ids, labelId: $l,
           selection: {mode: "lasso"}) { id kind tagCount } }"""

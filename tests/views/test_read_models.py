@@ -42,6 +42,7 @@ from backend.api.rest import stopping as rest_stopping
 from backend.datasets.ingest import ScanReport
 from backend.datasets.views import DatasetView, ItemView, SourceView
 from backend.explorer.service import SelectionSummary
+from backend.explorer.views import ProjectionView
 from backend.feature_report.service import TrainSuggestion
 from backend.feature_report.views import ClassScoreView, FeatureReportView, ModelScoreView
 from backend.guided.heldout import BatchEstimate
@@ -95,6 +96,7 @@ DOORS = [
     (TrainSuggestion, rest_features.TrainSuggestionOut, gql_features.TrainingSuggestion),
     (ScanReport, rest.ScanReportOut, gql_datasets.ScanReport),
     (SelectionSummary, rest_explorer.SelectionOut, gql_explorer.SelectionSummary),
+    (ProjectionView, rest_explorer.ProjectionOut, gql_explorer.Projection),
     (UserView, rest_accounts.UserOut, gql_accounts.User),
     (TokenView, rest_accounts.UserTokenOut, gql_accounts.ApiTokenInfo),
 ]
@@ -129,6 +131,7 @@ DOOR_ONLY = {
     "TagEvent": {"tags"},
     "UserTokenOut": {"user"},  # whose token it is: the door knows, the token row holds an id
     "ApiTokenInfo": {"user"},
+    "Projection": {"points"},  # deprecated: the page's columns as one object per point (decision 0016)
 }
 
 

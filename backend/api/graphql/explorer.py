@@ -17,6 +17,7 @@ from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.labels import TagEvent
 from backend.api.graphql.views import from_view
 from backend.explorer import service
+from backend.explorer.views import projection_view
 from backend.paging import check_page
 
 
@@ -31,19 +32,56 @@ class ProjectedPoint:
     predicted_label_id: int | None = strawberry.field(description="A classifier's arg-max class.")
 
 
-@strawberry.type(description="A projection of a model's feature vectors of a dataset.")
+def _maybe(value: int) -> int | None:
+    return None if value < 0 else int(value)
+
+
+@strawberry.type(
+    description="A page of a projection of a model's feature vectors of a dataset, as columns: row i of "
+    "each list belongs to itemIds[i] (the shape REST gives; docs/decisions/0016)."
+)
 class Projection:
     projection_job_id: int
     cluster_job_id: int | None
     dataset_id: int
     method: str
     dimensions: int
-    total: int
-    offset: int
-    points: list[ProjectedPoint]
+    total: int = strawberry.field(description="Points in the whole projection.")
+    offset: int = strawberry.field(description="The first point of this page.")
+    item_ids: list[int]
+    x: list[float]
+    y: list[float]
+    z: list[float] | None = strawberry.field(description="3-D projections only.")
+    clusters: list[int] | None = strawberry.field(description="-1: noise; null: not clustered.")
+    labels: list[int] = strawberry.field(
+        description="The item's current label id (the lowest if several), -1 unlabeled."
+    )
+    predicted: list[int] | None = strawberry.field(
+        description="A classifier's arg-max label id; null: no inference with class probabilities."
+    )
     labels_event_id: int = strawberry.field(
         description="The newest tag event the labels include: pass it as seenEventId when labeling."
     )
+
+    @strawberry.field(
+        description="The page as one object per point.",
+        deprecation_reason="Read the columns (itemIds, x, y, z, clusters, labels, predicted): one object "
+        "per point is 3 times the bytes and twice the time (docs/decisions/0016).",
+    )
+    def points(self) -> list[ProjectedPoint]:
+        rows = range(len(self.item_ids))
+        return [
+            ProjectedPoint(
+                item_id=self.item_ids[i],
+                x=self.x[i],
+                y=self.y[i],
+                z=self.z[i] if self.z is not None else None,
+                cluster=self.clusters[i] if self.clusters is not None else None,
+                label_id=_maybe(self.labels[i]),
+                predicted_label_id=_maybe(self.predicted[i]) if self.predicted is not None else None,
+            )
+            for i in rows
+        ]
 
 
 @strawberry.type(description="A selection's size and the labels and clusters it holds, with counts.")
@@ -53,15 +91,11 @@ class SelectionSummary:
     clusters: JSON
 
 
-def _maybe(value: int) -> int | None:
-    return None if value < 0 else int(value)
-
-
 @strawberry.type
 class Query:
     @strawberry.field(
         description="A page of the newest (or the named) projection of a model on a dataset, with the "
-        "newest clustering's cluster ids. Page size is capped at 100,000 points."
+        "newest clustering's cluster ids, as columns. Page size is capped at 100,000 points."
     )
     async def projection(
         self,
@@ -84,31 +118,7 @@ class Query:
                 projection_job_id=projection_job_id,
                 cluster_job_id=cluster_job_id,
             )
-        rows = range(offset, min(offset + limit, len(p.item_ids)))
-        three = p.coords.shape[1] > 2
-        points = [
-            ProjectedPoint(
-                item_id=int(p.item_ids[i]),
-                x=float(p.coords[i, 0]),
-                y=float(p.coords[i, 1]),
-                z=float(p.coords[i, 2]) if three else None,
-                cluster=int(p.clusters[i]) if p.clusters is not None else None,
-                label_id=_maybe(p.labels[i]),
-                predicted_label_id=_maybe(p.predicted[i]) if p.predicted is not None else None,
-            )
-            for i in rows
-        ]
-        return Projection(
-            projection_job_id=p.projection_job_id,
-            cluster_job_id=p.cluster_job_id,
-            dataset_id=p.dataset_id,
-            method=str(p.meta.get("method", "")),
-            dimensions=int(p.coords.shape[1]),
-            total=len(p.item_ids),
-            offset=offset,
-            points=points,
-            labels_event_id=p.labels_event_id,
-        )
+        return from_view(Projection, projection_view(p, offset, limit))
 
     @strawberry.field(description="Count, labels and clusters represented in a selection of points.")
     async def projection_selection(

@@ -34,6 +34,8 @@ def _convert(value: Any, target: Any) -> Any:
     if isinstance(target, StrawberryOptional):
         return _convert(value, target.of_type)
     if isinstance(target, StrawberryList):
+        if target.of_type in (int, float, str, bool):  # scalars (a projection's 100,000): as they are
+            return list(value)
         return [_convert(v, target.of_type) for v in value]
     if (
         dataclasses.is_dataclass(value)

@@ -18,45 +18,31 @@ from backend.datasets.display import display_preset, with_overrides
 from backend.errors import Invalid
 from backend.explorer import service
 from backend.explorer.service import latest_output
+from backend.explorer.views import projection_view
 from backend.images.colormap import heatmap_png
 from backend.jobs import artifacts
+from backend.paging import check_page
 
 
-class ProjectionOut(msgspec.Struct, kw_only=True):
-    """Per-item coordinates, row i belongs to ``item_ids[i]``; ``z`` only for 3-D projections."""
+class ProjectionOut(msgspec.Struct, kw_only=True):  # filled from explorer.views.ProjectionView by name
+    """A page of a projection's points as columns: row i of each list belongs to ``item_ids[i]``
+    (the shape GraphQL gives too; docs/decisions/0016)."""
 
     projection_job_id: int
     cluster_job_id: int | None
     dataset_id: int
     method: str
     dimensions: int
+    total: int  # points in the whole projection
+    offset: int  # the first point of this page
     item_ids: list[int]
     x: list[float]
     y: list[float]
-    z: list[float] | None = None
-    clusters: list[int] | None = None  # -1: noise / not clustered
-    labels: list[int]  # current label id per item, -1 unlabeled
-    labels_event_id: int = 0  # the newest tag event the labels include: send it back when labeling
+    z: list[float] | None = None  # 3-D projections only
+    clusters: list[int] | None = None  # -1: noise; None: not clustered
+    labels: list[int]  # current label id per item (the lowest if several), -1 unlabeled
     predicted: list[int] | None = None  # a classifier's arg-max label id per item
-
-    @classmethod
-    def of(cls, points: service.Points) -> ProjectionOut:
-        coords = np.round(points.coords.astype(np.float64), 5)
-        return cls(
-            projection_job_id=points.projection_job_id,
-            cluster_job_id=points.cluster_job_id,
-            dataset_id=points.dataset_id,
-            method=str(points.meta.get("method", "")),
-            dimensions=int(coords.shape[1]),
-            item_ids=points.item_ids.tolist(),
-            x=coords[:, 0].tolist(),
-            y=coords[:, 1].tolist(),
-            z=coords[:, 2].tolist() if coords.shape[1] > 2 else None,
-            clusters=points.clusters.tolist() if points.clusters is not None else None,
-            labels=points.labels.tolist(),
-            labels_event_id=points.labels_event_id,
-            predicted=points.predicted.tolist() if points.predicted is not None else None,
-        )
+    labels_event_id: int = 0  # the newest tag event the labels include: send it back when labeling
 
 
 class ClustersOut(msgspec.Struct, kw_only=True):
@@ -111,7 +97,7 @@ class ExplorerController(Controller):
 
     @get(
         "/models/{model_id:int}/projection",
-        summary="A projection's coordinates per item, with cluster ids, labels and predictions",
+        summary="A projection's coordinates per item, with cluster ids, labels and predictions, as columns",
         responses=error_responses(400, 404),
     )
     async def projection(
@@ -122,7 +108,10 @@ class ExplorerController(Controller):
         dataset_id: DatasetQuery = None,
         projection_job_id: Annotated[int | None, QueryParameter(description="default: the newest")] = None,
         cluster_job_id: Annotated[int | None, QueryParameter(description="default: the newest")] = None,
+        offset: Annotated[int, QueryParameter(description="the first point of the page")] = 0,
+        limit: Annotated[int | None, QueryParameter(description="points in the page (default: all)")] = None,
     ) -> ProjectionOut:
+        check_page(offset, 1 if limit is None else limit, service.MAX_SELECTION)  # a page is a whole map
         points = await service.load_points(
             session,
             settings,
@@ -131,7 +120,7 @@ class ExplorerController(Controller):
             projection_job_id=projection_job_id,
             cluster_job_id=cluster_job_id,
         )
-        return ProjectionOut.of(points)
+        return from_view(ProjectionOut, projection_view(points, offset, limit))
 
     @get(
         "/models/{model_id:int}/clusters",
