@@ -1,21 +1,25 @@
 """Batch guardrails judged offline: do the flags catch the wrong items of a batch, and what do they cost?
 
-For the demo (rendered in memory, ``backend.demo``) and each real set given as ``--folder DIR
---truth CSV`` (``path,label``), items are read and prepared as the models see them
-(``backend.images``: log scale, 32 px) and described by a PCA of those pixels. Then, for each
+For the demo (rendered in memory, ``backend.demo``; described by its standardised azimuthal
+descriptors, what its quick extractor writes) and each real set given as ``--folder DIR --truth
+CSV`` (``path,label``; ``--limit`` items at most, prepared as the models see them by
+``backend.images``: log scale, 32 px, then a PCA of those pixels), no database, no jobs. For each
 labeled share (``--shares``, default 2%, 5%, 10% labeled at random) and seed, the queue's batches
 are formed from the labeled items, as ``backend.guided.suggest_math`` forms them:
 
 - *similarity*: ``similarity_batches`` (with a logistic regression's probabilities as the cap);
-- *probability*: ``probability_batches`` on that logistic regression (fitted on the labeled vectors);
+- *probability*: ``probability_batches`` on that logistic regression (fitted on the labeled
+  vectors; calibrated by its out-of-fold probabilities of them, as the queue's ``oof.npz``);
 - *explorer*: a lasso of the ``--explorer-size`` items nearest a random unlabeled item in the first
-  two principal components, given the class most of it truly holds (what a person would choose).
+  two principal components, given the class most of it truly holds (what a person would choose),
+  where that class holds at least 60% of it (a person would not label a muddle at once).
 
 Each batch is judged by ``flag_batch`` (the rules of the app) and by the rules it replaced (issue
-19's baseline, kept here), with the default settings. Per set and kind of batch it prints the share
-of wrong items in batches, the flags' precision and recall on wrong items, the share of wrong
-labels a batch writes with "f" pressed (flagged items out) and without, and the right items "f"
-drops per wrong item it catches. Target (issue 19): with "f" at most half the wrong share.
+19's baseline, kept here), with the same settings (``--mads``, ``--neighbours``; the app's
+defaults). Per set and kind of batch it prints the share of wrong items in batches, the flags'
+precision and recall on wrong items, the share of wrong labels a batch writes with "f" pressed
+(flagged items out) and without, and the right items "f" drops per wrong item it catches.
+Target (issue 19): with "f" at most half the wrong share.
 
     python -m bench guardrails --limit 2500 \\
         --folder DATA/digits/images --truth DATA/digits/truth.csv \\
@@ -58,6 +62,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="draws of the labeled items per share")
     parser.add_argument("--explorer-size", type=int, default=24, help="items of an explorer lasso")
     parser.add_argument("--explorers", type=int, default=6, help="explorer lassos per draw")
+    parser.add_argument("--mads", type=float, default=3.0, help="LABELWISE_GUARD_CENTROID_MADS")
+    parser.add_argument("--neighbours", type=int, default=5, help="LABELWISE_GUARD_NEIGHBOURS")
     args = parser.parse_args(argv)
     if len(args.truth) != len(args.folder):
         parser.error("give one --truth per --folder")
@@ -283,7 +289,15 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
             current = {int(i): frozenset({int(truth[i])}) for i in np.flatnonzero(labeled)}
             for batch in batches_of(vectors, truth, labeled, rng, args):
                 for rule_name, rule in rules.items():
-                    flags = rule([int(r) for r in batch.item_rows], batch.labels, ids, vectors, current)
+                    flags = rule(
+                        [int(r) for r in batch.item_rows],
+                        batch.labels,
+                        ids,
+                        vectors,
+                        current,
+                        mads=args.mads,
+                        neighbours=args.neighbours,
+                    )
                     for key in (f"{batch.kind}, {rule_name}", f"all, {rule_name}"):
                         tallies.setdefault(key, Tally()).add(batch, truth, flags)
     print(HEADER)
