@@ -267,6 +267,7 @@ def feature_report(ctx: JobContext) -> None:
     skipped = [r for r in results if "skipped" in r]
     report = {
         "labeled_items": len(items),
+        "seen_labels": len(ctx.labels),
         "folds": n_folds,
         "classes": [
             {"label_id": c, "name": names.get(c, str(c)), "count": int((labels == c).sum())}

@@ -30,6 +30,7 @@ class FeatureReport:
     job_id: int | None = None
     finished_at: datetime | None = None
     labeled_items: int = 0
+    seen_labels: int = 0  # labeled items the job saw, those it could not score included
     folds: int = 0
     classes: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)  # best first; skipped ones last
@@ -63,7 +64,15 @@ async def latest_report(session: AsyncSession, dataset_id: int) -> FeatureReport
         elif job.state == states.SUCCEEDED:
             found = job.outputs.get("summary", {})
             report.job_id, report.finished_at = job.id, job.finished_at
-            for name in ("labeled_items", "folds", "classes", "best_model_id", "explanation", "notes"):
+            for name in (
+                "labeled_items",
+                "seen_labels",
+                "folds",
+                "classes",
+                "best_model_id",
+                "explanation",
+                "notes",
+            ):
                 if name in found:
                     setattr(report, name, found[name])
             # where the vectors lie on the server is no reader's business

@@ -83,6 +83,7 @@ KINDS = (
 )
 JOB_KINDS = ("retrain", "train_extractor", "run_inference", "build_index", "feature_report")
 RETRAIN_GROWTH = 0.2  # labels grown by this share since the newest classifier: suggest retraining
+RETRAIN_OVER_MANUAL = 1.05  # a due retrain's labels per action at least: just above labeling by hand
 MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
 REVIEW_HISTORY = 500  # recent reviews whose outcomes say how often a suspect is wrong
 LABEL_ONE_BY_ONE = 10  # items the "label these" suggestion holds
@@ -719,7 +720,7 @@ async def _job_suggestions(
             f"Train a {algorithm} feature extractor",
             f"{suggestion.reason} Its features rank similarity batches and pick diverse items "
             "(expected: a similarity page per class, a prior)",
-            *_pages(n_classes, jobs=2),
+            *_pages(n_classes, jobs=1),
             None,
             {"algorithm": algorithm, "then": ["run_inference"]},
         )
@@ -734,12 +735,16 @@ async def _job_suggestions(
                 f"Train {' and '.join(quick)} features too",
                 f"{', '.join(quick)}: no network to train (seconds each); the feature report then "
                 "picks the features that separate your labels best (expected: a prior)",
-                *_pages(n_classes, jobs=2 * len(quick)),
+                *_pages(n_classes, jobs=1),
                 None,
                 {"algorithm": quick[0], "algorithms": quick, "then": ["run_inference"]},
             )
     missing = [
-        m for m in extractors if m.id not in state.inferences and not state.active("infer", model_id=m.id)
+        m
+        for m in extractors
+        if m.id not in state.inferences
+        and not state.active("infer", model_id=m.id)
+        and not state.following(m.id)
     ]
     if missing:
         names = ", ".join(m.name for m in missing)
@@ -748,7 +753,7 @@ async def _job_suggestions(
             f"Compute the features of {names}",
             f"feature extractor{'s' if len(missing) > 1 else ''} {', '.join(str(m.id) for m in missing)} "
             "trained but without vectors on this dataset yet",
-            *_pages(n_classes, jobs=len(missing)),
+            *_pages(n_classes, jobs=1),  # one click for all of them
             missing[0].id,
             {
                 "model_id": missing[0].id,
@@ -800,7 +805,12 @@ async def _job_suggestions(
     if (
         two_classes
         and report.pending_job_id is None
-        and (report.job_id is None or len(state.labels) >= 2 * max(1, report.labeled_items))
+        # doubled since the report, counting every label it saw (those it scored leave out classes
+        # of one item: 10 diverse labels scored as 4 asked for the same report three times)
+        and (
+            report.job_id is None
+            or len(state.labels) >= 2 * max(1, report.seen_labels or report.labeled_items)
+        )
         and len(state.with_vectors()) >= 2  # as feature_candidates counts them, without the queries
     ):
         job(
@@ -834,7 +844,9 @@ async def _job_suggestions(
         and newest.id not in stale_ids
         and not state.has_file(stored_id(newest), "probabilities.npy")
     ):
-        if not state.active("infer", model_id=newest.id):
+        if state.following(newest.id):
+            needs.append(f"classifier {newest.id} is trained: its inference follows by itself")
+        elif not state.active("infer", model_id=newest.id):
             job(
                 "run_inference",
                 f"Apply classifier {newest.name} to the dataset",
@@ -867,13 +879,17 @@ async def _job_suggestions(
         if growth >= RETRAIN_GROWTH and two_classes:
             uncertain = max(0, work.unlabeled - work.covered)
             gain = uncertain * (1.0 - math.sqrt(before / max(labeled, 1)))
+            actions = _fresh_actions(gain, n_classes, jobs=1)
             job(
                 "retrain",
                 f"Retrain the classifier: labels grew {growth:.0%} since model {latest.id}",
                 f"{before} -> {labeled} labels; expected gain about {gain:.0f} more items it labels "
                 f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
-                gain,
-                _fresh_actions(gain, n_classes, jobs=2),
+                # a retrain that is due ranks above labeling by hand, whatever the prior says: the
+                # items to label one by one are picked by the stale model's doubts (late in a
+                # session the prior fell below one label per action and the rest went by hand)
+                max(gain, RETRAIN_OVER_MANUAL * actions),
+                actions,
                 latest.id,  # the model it follows: each retrain a new step, not the same one again
                 _train_params(
                     algorithm, base.parameters if base.algorithm == algorithm else {}, feature_source
@@ -887,7 +903,7 @@ async def _job_suggestions(
             f"Retrain classifier {model.name} on the current classes",
             f"it was trained on classes deleted since ({', '.join(gone)})",
             _gain_prior(state, work),
-            _fresh_actions(_gain_prior(state, work), n_classes, jobs=2),
+            _fresh_actions(_gain_prior(state, work), n_classes, jobs=1),
             model.id,
             _train_params(model.algorithm, model.parameters, feature_source),
         )
@@ -900,7 +916,7 @@ async def _job_suggestions(
             f"{labeled} labels of {sum(1 for c in state.classes if counts.get(c, 0))} classes: a classifier "
             "turns them into probability batches (expected labels: a prior from the feature report)",
             _gain_prior(state, work),
-            _fresh_actions(_gain_prior(state, work), n_classes, jobs=2),
+            _fresh_actions(_gain_prior(state, work), n_classes, jobs=1),
             None,
             _train_params(algorithm, {}, feature_source),
         )
@@ -1016,7 +1032,9 @@ async def _accept_job(
         jobs = [await submit_report(session, settings, enqueue, state.dataset_id, submitted_by=tagger)]
     elif kind in ("retrain", "train_extractor"):
         # one click, one or several trainings (the quick extractors go together); the changed
-        # parameters are the first's, and the others take those their schemas know
+        # parameters are the first's, and the others take those their schemas know. "then":
+        # each training is chained, so its inference follows by itself (one action, not two)
+        chain = "run_inference" in (params.get("then") or [])
         jobs = []
         for algorithm in params.get("algorithms") or [params["algorithm"]]:
             first = algorithm == params["algorithm"]
@@ -1034,6 +1052,7 @@ async def _accept_job(
                         **{k: v for k, v in parameters.items() if first or k in known},
                     },
                     submitted_by=tagger,
+                    chain=chain,
                 )
             )
     else:

@@ -71,6 +71,18 @@ class QueueState:
             return job
         return None
 
+    def following(self, model_id: int | None) -> bool:
+        """Whether the model's inference is on its way: its chained training succeeded and the server
+        has not queued the next step yet (a few seconds; suggesting it now would run it twice)."""
+        return any(
+            job.kind == "train"
+            and job.model_id == model_id
+            and job.chain
+            and not job.followed_up
+            and job.state == states.SUCCEEDED
+            for job in self.jobs
+        )
+
     def with_vectors(self) -> list[Model]:
         """Ready feature extractors with vectors on the dataset, newest first (the report's candidates)."""
         return [m for m in self.ready("feature_extractor") if self.has_file(stored_id(m), VECTORS)]

@@ -8,6 +8,9 @@ With a dataset's switch on (``Dataset.keep_models_fresh``):
   once the dataset's labeled items grew by ``Dataset.fresh_growth`` (0.2: 20 %) since its
   training; its success then queues its inference as above.
 
+A job submitted with ``chain`` (a queue suggestion's "train and apply": one click) is followed up
+the same way, switch or not, and its follow-ups are chained in turn.
+
 Every step is a normal job (listed, cancelable, retryable) whose ``caused_by_job_id`` names the
 job it follows. A failed or canceled step stops the chain: the server writes why in that job's
 log, and retrying it (which clears ``followed_up``) lets the chain go on after its success.
@@ -27,7 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -123,19 +126,30 @@ def _note(session: AsyncSession, job_id: int, attempt: int, message: str, level:
     session.add(JobLog(job_id=job_id, attempt=attempt, level=level, message=text))
 
 
+async def any_chained_job(session: AsyncSession) -> bool:
+    """Whether a chained job waits to be followed up (queued, running, or finished unseen)."""
+    return (
+        await session.scalar(
+            select(col(Job.id)).where(col(Job.chain).is_(True), col(Job.followed_up).is_(False)).limit(1)
+        )
+        is not None
+    )
+
+
 async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> list[int]:
-    """Queue the next step of every job finished since its dataset's switch went on; new job ids.
+    """Queue the next step of every chained job and of every job finished since its dataset's
+    switch went on; new job ids.
 
     The new jobs are committed as queued without a broker message: the caller sends them.
     """
+    fresh = and_(col(Dataset.keep_models_fresh).is_(True), col(Job.finished_at) >= col(Dataset.fresh_since))
     rows = await session.execute(
         select(col(Job.id))
         .join(Dataset, col(Dataset.id) == col(Job.dataset_id))
         .where(
-            col(Dataset.keep_models_fresh).is_(True),
+            or_(fresh, col(Job.chain).is_(True)),
             col(Job.state).in_(states.FINISHED),
             col(Job.followed_up).is_(False),
-            col(Job.finished_at) >= col(Dataset.fresh_since),
         )
         .order_by(col(Job.id))
         .limit(50)
@@ -149,7 +163,9 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another process took it
         job = await get_job(session, job_id)
-        attempt, dataset_id = job.attempt, job.dataset_id  # plain values: a rollback expires the row
+        # plain values: a rollback expires the row
+        attempt, dataset_id, chained = job.attempt, job.dataset_id, bool(job.chain)
+        by = job.submitted_by if chained and job.submitted_by else FRESH_BY
         if job.state != states.SUCCEEDED:
             if _chained(job):
                 _note(
@@ -174,8 +190,9 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
                 kind=kind,
                 model_id=model_id,
                 dataset_id=dataset_id,
-                submitted_by=FRESH_BY,
+                submitted_by=by,
                 caused_by=job_id,
+                chain=chained,
             )
         except LabelwiseError as exc:
             await session.rollback()
@@ -313,7 +330,9 @@ async def _retrain(
 async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:
     """One round: follow up finished jobs, retrain classifiers whose labels grew; new job ids."""
     if not await any_fresh_dataset(session):
-        return []
+        if not await any_chained_job(session):
+            return []
+        return await follow_up_finished_jobs(session, settings)
     return [
         *await follow_up_finished_jobs(session, settings),
         *await retrain_when_labels_grew(session, settings),

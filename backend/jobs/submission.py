@@ -86,10 +86,13 @@ async def submit_job(
     name: str | None = None,
     submitted_by: str = "",
     caused_by: int | None = None,
+    chain: bool = False,
 ) -> Job:
     """Check everything, create the job (and for training its model), then queue it.
 
     ``caused_by``: the finished job this one follows (keep models fresh, ``backend/jobs/fresh.py``).
+    ``chain``: on success the server queues the next step (inference after training, the index
+    after an extractor's inference) even where the dataset does not keep models fresh.
 
     Bad parameters, a missing dataset or model, or too few items raise before anything is
     written; an unreachable broker leaves nothing behind either.
@@ -113,6 +116,7 @@ async def submit_job(
         model.name = model.name or f"{model.algorithm}-{model.id}"
         job.model_id = model.id
     job.caused_by_job_id = caused_by
+    job.chain = chain
     session.add(job)
     await session.flush()
     session.add(JobLog(job_id=job.id, message=f"queued by {submitted_by or 'unknown'}"))  # type: ignore[arg-type]

@@ -53,6 +53,7 @@ class JobView:
     duration_seconds: float | None = None
     latest_metrics: dict[str, float] | None = None
     caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
+    chain: bool = False  # on success the server queues its next step (a "train and apply" click)
 
     @classmethod
     def of(cls, job: Job, latest_metrics: dict[str, float] | None = None) -> JobView:
@@ -84,6 +85,7 @@ class JobView:
             duration_seconds=job_duration(job),
             latest_metrics=latest_metrics,
             caused_by_job_id=job.caused_by_job_id,
+            chain=bool(job.chain),
         )
 
     def for_viewer(self, settings: Settings) -> JobView:

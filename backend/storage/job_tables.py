@@ -88,6 +88,11 @@ class Job(SQLModel, table=True):
     caused_by_job_id: int | None = None
     # Set once the server has looked at this finished job for a follow-up (claimed atomically).
     followed_up: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # ---- chained steps (migration 0010) ----
+    # Queue this job's next step on success even where the dataset does not keep models fresh: a
+    # "train and apply" click (a queue suggestion) is one action, not one per job. Its follow-ups
+    # are chained in turn.
+    chain: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class JobMetric(SQLModel, table=True):

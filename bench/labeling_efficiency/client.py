@@ -13,6 +13,8 @@ from typing import Any
 
 from labelwise_client import Client
 
+FOLLOW_UP_SECONDS = 60.0  # the server's ticker queues a chained step within seconds
+
 
 @dataclass
 class QueueClient:
@@ -82,10 +84,14 @@ class QueueClient:
         return dict(self._json("POST", f"/datasets/{dataset_id}/auto-label-rest", json=body))
 
     def wait_jobs(self, job_ids: list[int], timeout: float = 3600.0) -> list[str]:
-        """Wait for each job (polling its state); the errors of those that did not succeed."""
+        """Wait for each job (polling its state), and for the inference a chained training queues
+        by itself (as a person waits for the "train and apply" they clicked); the errors of those
+        that did not succeed."""
         start = time.perf_counter()
         errors = []
-        for job_id in job_ids:
+        waiting = list(job_ids)
+        while waiting:
+            job_id = waiting.pop(0)
             self.jobs.append(job_id)
             job = self.client.job(job_id)
             while not job.finished and time.perf_counter() - start < timeout:
@@ -93,5 +99,22 @@ class QueueClient:
                 job.refresh()
             if job.state != "succeeded":
                 errors.append(f"job {job_id} {job.state}: {job.data.get('error') or ''}".rstrip(": "))
+            elif job.data.get("chain") and job.data.get("kind") == "train":
+                follow = self._follow_up(job_id, int(job.data["model_id"]), start + timeout)
+                if follow is None:
+                    errors.append(f"job {job_id} succeeded but the inference it chains was not queued")
+                else:
+                    waiting.append(follow)
         self.job_wait_seconds += time.perf_counter() - start
         return errors
+
+    def _follow_up(self, job_id: int, model_id: int, deadline: float) -> int | None:
+        """The inference job the server queued after chained training ``job_id`` (None: none came)."""
+        limit = min(deadline, time.perf_counter() + FOLLOW_UP_SECONDS)
+        while time.perf_counter() < limit:
+            page = self._json("GET", "/jobs", params={"model_id": model_id, "kind": "infer", "limit": 20})
+            found = [j["id"] for j in page["jobs"] if j.get("caused_by_job_id") == job_id]
+            if found:
+                return int(found[0])
+            time.sleep(0.5)
+        return None

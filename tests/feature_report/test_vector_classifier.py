@@ -97,3 +97,17 @@ def test_the_cli_prints_the_report(cli, two_classes, database):  # noqa: F811
     result = cli.invoke(main, ["features", "report", dataset.name, "--run"])
     assert result.exit_code == 0, result.output
     assert "separates the current labels best" in result.output and f"{model_id:>6}  pca" in result.output
+
+
+def test_an_epoch_of_few_labels_takes_the_minimum_of_steps_with_every_row_alike():
+    """Forty labels and batches of 64 were one step an epoch: a capped training stopped undertrained."""
+    from workers.algorithms.dense_head import MIN_STEPS_PER_EPOCH, epoch_rows
+
+    rows = np.arange(40) * 3
+    filled = epoch_rows(rows, 64)
+    assert len(filled) >= MIN_STEPS_PER_EPOCH * 64
+    counts = np.unique(filled, return_counts=True)
+    assert set(counts[0]) == set(rows) and counts[1].min() == counts[1].max()  # each row as often
+    many = np.arange(2000)
+    assert epoch_rows(many, 64) is many  # enough rows: one pass, as before
+    assert len(epoch_rows(np.zeros(0, np.int64), 64)) == 0

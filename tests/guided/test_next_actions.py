@@ -34,7 +34,7 @@ from tests.helpers.guided import (
     run_job,
     tag,
 )
-from tests.helpers.jobs import wait_for
+from tests.helpers.jobs import follow_up, wait_for
 
 
 async def test_an_empty_dataset_says_what_it_needs_and_suggests_the_first_steps(server, dataset):
@@ -92,6 +92,30 @@ async def test_accepting_a_job_suggestion_queues_a_normal_job(server, dataset):
     job = await wait_for(server, response.json()["job_ids"][0])
     assert job["kind"] == "infer" and job["state"] == "succeeded"
     assert "run_inference" not in kinds(await queue(server, dataset.id))
+
+
+async def test_a_training_accepted_from_the_queue_runs_its_inference_by_itself(server, dataset):
+    """One click, one action: the training is chained, so the server queues its inference on
+    success although the dataset does not keep models fresh; the queue never asks for it."""
+    train = of_kind(await queue(server, dataset.id), "train_extractor")[0]
+    response = await accept(server, dataset.id, {"key": train["key"]})
+    assert response.status_code == 201, response.text
+    trained = await wait_for(server, response.json()["job_ids"][0])
+    assert trained["state"] == "succeeded" and trained["chain"] is True
+    infer = await follow_up(server, trained["id"], dataset.id)
+    assert (infer["kind"], infer["model_id"], infer["chain"]) == ("infer", trained["model_id"], True)
+    assert infer["submitted_by"] == trained["submitted_by"]  # the person's click, not the switch
+    assert (await wait_for(server, infer["id"]))["state"] == "succeeded"
+    found = await queue(server, dataset.id)
+    assert "run_inference" not in kinds(found) or all(
+        s["model_id"] != trained["model_id"] for s in of_kind(found, "run_inference")
+    )
+    # a job submitted by hand is not chained: nothing follows it
+    by_hand = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"})
+    assert by_hand["chain"] is False
+    await asyncio.sleep(1.0)  # ticks of the runtime
+    jobs = (await server.get(f"{API}/jobs", params={"dataset_id": dataset.id})).json()["jobs"]
+    assert not [j for j in jobs if j["caused_by_job_id"] == by_hand["id"]]
 
 
 async def features(client: Any, dataset_id: int) -> int:
@@ -412,6 +436,30 @@ async def test_two_feature_models_and_labels_suggest_the_feature_report(server, 
     job = await wait_for(server, response.json()["job_ids"][0])
     assert job["kind"] == "feature-report" and job["state"] == "succeeded", job["error"]
     assert "feature_report" not in kinds(await queue(server, dataset.id))  # done, labels not doubled
+
+
+async def test_a_report_that_left_out_small_classes_is_not_suggested_again_on_the_same_labels(
+    server, dataset
+):
+    """Ten labels of which the report could score four (classes of one item are left out) are
+    not "doubled" since it: the same report is not asked for again (a study session ran it thrice)."""
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in "abcdefgh"]
+    await features(server, dataset.id)
+    await features(server, dataset.id)
+    for i, c in enumerate([0, 0, 1, 1, 2, 3, 4, 5, 6, 7]):
+        await tag(server, dataset.id, [ids[i]], classes[c])
+    report = of_kind(await queue(server, dataset.id), "feature_report")[0]
+    job = await wait_for(
+        server, (await accept(server, dataset.id, {"key": report["key"]})).json()["job_ids"][0]
+    )
+    assert job["state"] == "succeeded", job["error"]
+    summary = (await server.get(f"{API}/datasets/{dataset.id}/feature-report")).json()
+    assert summary["labeled_items"] == 4  # what it scored: below half of the ten labels
+    assert "feature_report" not in kinds(await queue(server, dataset.id))
+    for i in range(10, 20):  # twice the labels it saw: worth a new report
+        await tag(server, dataset.id, [ids[i]], classes[i % 2])
+    assert "feature_report" in kinds(await queue(server, dataset.id))
 
 
 async def test_big_datasets_get_the_index_and_labels_a_first_classifier(server, dataset, monkeypatch):

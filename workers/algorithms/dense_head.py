@@ -165,6 +165,22 @@ def labeled_rows(ctx: JobContext, vectors: np.ndarray, item_ids: np.ndarray) -> 
     )
 
 
+MIN_STEPS_PER_EPOCH = 8  # optimizer steps an epoch takes at least (few labels: rows repeated)
+
+
+def epoch_rows(rows: np.ndarray, batch_size: int) -> np.ndarray:
+    """The training rows of one epoch: repeated until they fill ``MIN_STEPS_PER_EPOCH`` batches.
+
+    With tens of labels an epoch is one step, so a head's 150 epochs were 150 steps and a capped
+    run (40 epochs) stopped undertrained: on 100 labeled digits (PCA features) 0.69 accuracy at
+    40 epochs, 0.74 with the floor, as 150 plain epochs give (Keras' per-epoch overhead, not the
+    steps, sets the time)."""
+    need = MIN_STEPS_PER_EPOCH * batch_size
+    if not len(rows) or len(rows) >= need:
+        return rows
+    return np.tile(rows, math.ceil(need / len(rows)))
+
+
 def _fit(
     ctx: JobContext,
     data: LabeledVectors,
@@ -178,6 +194,7 @@ def _fit(
     weights = item_weights(data.targets, rows)[1] if p["class_weights"] == "balanced" else None
     fit = data.vectors[rows]
     mean, variance = fit.mean(axis=0), np.maximum(fit.var(axis=0), 1e-6)
+    rows = epoch_rows(rows, p["batch_size"])  # after the statistics: repeats do not change them
     activation = "sigmoid" if data.multi_label else "softmax"
     model = build(data.vectors.shape[1], len(data.classes), {**p, "activation": activation}, mean, variance)
     accuracy = keras.metrics.BinaryAccuracy if data.multi_label else keras.metrics.CategoricalAccuracy
@@ -187,7 +204,7 @@ def _fit(
         metrics=[accuracy(name="accuracy")],
     )
     model.fit(
-        fit,
+        data.vectors[rows],
         data.targets[rows],
         sample_weight=weights[rows] if weights is not None else None,
         validation_data=(data.vectors[val_rows], data.targets[val_rows]) if len(val_rows) else None,
@@ -271,7 +288,7 @@ def train_head(ctx: JobContext, data: LabeledVectors, algorithm: str, meta: dict
         f"{len(train_rows)} training and {len(val_rows)} validation items of {len(data.classes)} classes "
         f"({', '.join(f'{k} {v}' for k, v in counts.items())}); {data.vectors.shape[1]} features"
     )
-    steps = math.ceil(len(train_rows) / p["batch_size"])
+    steps = math.ceil(len(epoch_rows(train_rows, p["batch_size"])) / p["batch_size"])
     report = callback_class()(ctx, steps, p["epochs"])
     activation = "sigmoid" if data.multi_label else "softmax"
     oof: dict[str, Any] = {}

@@ -133,6 +133,10 @@ class Job:
     caused_by_job_id: int | None = strawberry.field(
         default=None, description="The job this one follows (keep models fresh); null: submitted by a person."
     )
+    chain: bool = strawberry.field(
+        default=False,
+        description="On success the server queues its next step (inference after training), switch or not.",
+    )
 
     @classmethod
     def of(cls, j: job_tables.Job, latest_metrics: dict[str, float] | None = None) -> Job:
