@@ -193,3 +193,18 @@ async def test_retraining_counts_from_the_newest_classifier_and_names_it(server,
     order = kinds(found)
     assert order.index("retrain") < order.index("label_items"), order
     assert third["expected_labels"] >= 1.05 * third["expected_actions"]
+
+
+def test_a_batch_is_suggested_when_it_beats_labeling_by_hand_not_above_a_fixed_floor():
+    """0.6 right over 24 items: 14.4 labels for 10.6 actions, better than one by one (the 0.7
+    floor hid it); 0.55 over 8 items: 4.4 labels for 4.6 actions, worse, so not suggested."""
+    cut = sm.best_cut(np.full(24, 0.6), None, (8, 16, 24), sm.MIN_PROBABILITY_PRECISION, prior_of_scores=True)
+    assert cut is not None and cut.count == 24
+    assert cut.expected_labels / cut.expected_actions > 1.0
+    assert (
+        sm.best_cut(np.full(8, 0.55), None, (8,), sm.MIN_PROBABILITY_PRECISION, prior_of_scores=True) is None
+    )
+    assert (
+        sm.best_cut(np.full(48, 0.45), None, (48,), sm.MIN_PROBABILITY_PRECISION, prior_of_scores=True)
+        is None
+    )
