@@ -24,6 +24,8 @@ features' figure; epoch time ratio <= 1.15. Bounded for two shared cores::
         --folder DATA/cellcycle/images --truth DATA/cellcycle/truth.csv --params - \\
         --folder DATA/digits/images --truth DATA/digits/truth.csv --params augment_flips=false
 
+``--variant k=v,...`` (repeatable) scores the contrastive encoder again with those parameters on
+every set, beside its defaults in the same run: how a default change is measured.
 ``--params`` (one per folder, ``-`` for none) sets the contrastive encoder's parameters for that
 set: what a user states about the data (digits are not flip-invariant), not tuning.
 """
@@ -60,6 +62,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ae-epochs", type=int, default=10, help="autoencoder training epochs")
     parser.add_argument("--skip", action="append", default=[], help="an extractor left out (repeatable)")
     parser.add_argument("--demo-params", default="", help="contrastive parameters for the demo")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="also train the contrastive encoder with these parameters (k=v,...) on every set, "
+        "scored beside its defaults in the same run (repeatable)",
+    )
     parser.add_argument("--report-items", type=int, default=2000, help="items the report choice scores")
     parser.add_argument("--timing-count", type=int, default=1000, help="images of the timing run (0: skip)")
     parser.add_argument("--timing-epochs", type=int, default=3, help="epochs per timed run (first dropped)")
@@ -179,6 +188,11 @@ def evaluate(pipe: Pipeline, name: str, folder: Path, truth: dict[str, str], arg
         vectors, ids, seconds, _ = vectors_of(pipe, dataset_id, algorithm, run_params)
         print(f"  {label:<12} trained and inferred in {seconds:6.1f} s, vectors of {vectors.shape[1]}")
         results[label] = (vectors, ids)
+    for variant in [] if "contrastive" in args.skip else args.variant:
+        run_params = {**contrastive, **extra_params(variant)}
+        vectors, ids, seconds, _ = vectors_of(pipe, dataset_id, "contrastive", run_params)
+        print(f"  contrastive {variant} trained and inferred in {seconds:6.1f} s")
+        results[f"contrastive {variant}"] = (vectors, ids)
     scores: dict[str, dict[str, float]] = {}
     print(f"  {'features':<24} {'p@10':>6} {'probe':>6}   {'p@10 +int':>9} {'probe +int':>10}   "
           f"report score -int/+int: choice")  # fmt: skip
