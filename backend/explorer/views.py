@@ -30,11 +30,13 @@ class ProjectionView:
     item_ids: list[int]
     x: list[float]
     y: list[float]
-    z: list[float] | None  # 3-D projections only
-    clusters: list[int] | None  # -1: noise; None: not clustered
+    z: list[float] | None = None  # 3-D projections only
+    clusters: list[int] | None = None  # -1: noise; None: not clustered
     labels: list[int]  # the item's current label id (the lowest if several), -1 unlabeled
-    predicted: list[int] | None  # a classifier's arg-max label id; None: no inference with probabilities
-    labels_event_id: int  # the newest tag event the labels include: send it back when labeling
+    predicted: list[int] | None = (
+        None  # a classifier's arg-max label id; None: no inference with probabilities
+    )
+    labels_event_id: int = 0  # the newest tag event the labels include: send it back when labeling
 
 
 def projection_view(points: Points, offset: int = 0, limit: int | None = None) -> ProjectionView:

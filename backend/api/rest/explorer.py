@@ -4,7 +4,7 @@ kind "project" or "cluster" and a model id)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import numpy as np
@@ -12,37 +12,23 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view, rest_struct
 from backend.api.rest.schemas import EventOut
 from backend.datasets.display import display_preset, with_overrides
 from backend.errors import Invalid
 from backend.explorer import service
 from backend.explorer.service import latest_output
-from backend.explorer.views import projection_view
+from backend.explorer.views import ProjectionView, projection_view
 from backend.images.colormap import heatmap_png
 from backend.jobs import artifacts
 from backend.paging import check_page
 
-
-class ProjectionOut(msgspec.Struct, kw_only=True):  # filled from explorer.views.ProjectionView by name
-    """A page of a projection's points as columns: row i of each list belongs to ``item_ids[i]``
-    (the shape GraphQL gives too; docs/decisions/0016)."""
-
-    projection_job_id: int
-    cluster_job_id: int | None
-    dataset_id: int
-    method: str
-    dimensions: int
-    total: int  # points in the whole projection
-    offset: int  # the first point of this page
-    item_ids: list[int]
-    x: list[float]
-    y: list[float]
-    z: list[float] | None = None  # 3-D projections only
-    clusters: list[int] | None = None  # -1: noise; None: not clustered
-    labels: list[int]  # current label id per item (the lowest if several), -1 unlabeled
-    predicted: list[int] | None = None  # a classifier's arg-max label id per item
-    labels_event_id: int = 0  # the newest tag event the labels include: send it back when labeling
+# a page of a projection's points as columns, row i of each list belonging to item_ids[i] (the
+# shape GraphQL gives too; docs/decisions/0016)
+if TYPE_CHECKING:  # handlers are checked against the read model itself
+    ProjectionOut = ProjectionView
+else:
+    ProjectionOut = rest_struct(ProjectionView, "ProjectionOut")
 
 
 class ClustersOut(msgspec.Struct, kw_only=True):
