@@ -130,6 +130,7 @@ class JobContext:
         self._store = store
         self._stopping = stopping or threading.Event()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one report in flight: they reach the database in order
         self._pending = ProgressReport()
         self._log_count = 0
         self._last_flush = 0.0
@@ -176,18 +177,26 @@ class JobContext:
             raise JobCanceled("canceled on request")
 
     def flush(self) -> str:
-        """Send what is pending (and a heartbeat); returns the job's signal (run, cancel, gone)."""
-        with self._lock:
-            report, self._pending = self._pending, ProgressReport()
-            self._last_flush = time.monotonic()
-        try:
-            self._signal = self._store.call(report_progress, self.job_id, self.attempt, report)
-        except Exception as exc:  # the database blinked: keep the work, try again next time
-            log.warning("job %s: progress not saved (%s: %s)", self.job_id, type(exc).__name__, exc)
+        """Send what is pending (and a heartbeat); returns the job's signal (run, cancel, gone).
+
+        The heartbeat thread flushes too. Without ``_flushing`` its older report (step 3 of 4)
+        could be written after the main thread's last one, and a finished job would read 75 %.
+        """
+        with self._flushing:
             with self._lock:
-                self._pending.logs[:0] = report.logs
-                self._pending.metrics[:0] = report.metrics
-        return self._signal
+                report, self._pending = self._pending, ProgressReport()
+                self._last_flush = time.monotonic()
+            try:
+                self._signal = self._store.call(report_progress, self.job_id, self.attempt, report)
+            except Exception as exc:  # the database blinked: keep the work, try again next time
+                log.warning("job %s: progress not saved (%s: %s)", self.job_id, type(exc).__name__, exc)
+                with self._lock:
+                    self._pending.logs[:0] = report.logs
+                    self._pending.metrics[:0] = report.metrics
+                    for name in ("done", "total", "epoch", "epochs"):
+                        if getattr(self._pending, name) is None:
+                            setattr(self._pending, name, getattr(report, name))
+            return self._signal
 
     # ---- inputs and outputs ------------------------------------------------------------------
 
