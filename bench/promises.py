@@ -298,7 +298,7 @@ def main(argv: list[str]) -> None:
         "held| per batch (the study's calibration gap); signed: promised - held (positive: over-promised);\n"
         "over: share of batches promised more than they held"
     )
-    summary = []
+    summary: list[tuple[str, str, Gaps]] = []
     for name, load in sets:
         start = time.perf_counter()
         vectors, labels = load()
