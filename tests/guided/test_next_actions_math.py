@@ -111,3 +111,66 @@ def test_platt_calibration_learns_an_overconfident_model_and_keeps_its_word_with
     assert abs(float(fitted.item_precision(np.asarray([0.99]))[0]) - 0.5) < 0.05
     empty = sm.PlattCalibration(np.zeros(0), np.zeros(0, bool), "none")
     assert abs(float(empty.item_precision(np.asarray([0.9]))[0]) - 0.9) < 1e-6
+
+
+def _promise_gaps(held_count: int, overconfidence: float) -> list[float]:
+    """Promised minus expected precision (the mean true probability of the class over the batch)
+    of every probability batch, ten draws of ``held_count`` held-out items among 4,000 items."""
+    gaps = []
+    label_ids = [11, 12, 13, 14]
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        n = 4000
+        logits = rng.normal(0, 3.0, (n, len(label_ids)))
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        true_p = np.exp(logits / overconfidence)
+        true_p /= true_p.sum(axis=1, keepdims=True)
+        truth = (true_p.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+        ids = np.arange(n, dtype=np.int64) + 1000
+        held = np.arange(n) < held_count
+        batches = sm.probability_batches(
+            ids,
+            probs.astype(np.float32),
+            label_ids,
+            ~held,
+            (ids[held], probs[held].astype(np.float32), label_ids),
+            np.asarray(label_ids)[truth[held]],
+            classes=set(label_ids),
+        )
+        for batch in batches:
+            rows = np.asarray(batch.item_ids) - 1000
+            expected = float(np.mean(true_p[rows, label_ids.index(batch.label_id)]))
+            gaps.append(batch.cut.precision - expected)
+    return gaps
+
+
+def test_a_batch_promises_what_its_fit_supports_not_a_share_of_few_items():
+    """Ten held-out items per class of a calibrated model: the fit is right, and a batch's promise
+    stays within a few points below it (the Wilson interval of the fitted share over ten items
+    promised 0.16 less than the batches held). A model three times too sure: still no over-promise."""
+    calibrated = _promise_gaps(40, 1.0)
+    assert -0.06 <= float(np.mean(calibrated)) <= 0.0, np.mean(calibrated)
+    overconfident = _promise_gaps(40, 3.0)
+    assert float(np.mean(overconfident)) <= 0.0, np.mean(overconfident)
+
+
+def test_the_posterior_bound_narrows_as_the_fit_rests_on_more_items():
+    ks = np.asarray([8])
+    batch = np.full(8, 0.8)
+    drops = []
+    for count in (20, 200, 2000):
+        rng = np.random.default_rng(count)
+        held = rng.uniform(0.5, 0.95, count)
+        fitted = sm.PlattCalibration(held, rng.uniform(size=count) < held, "held-out")
+        drops.append(float(fitted.item_precision(batch).mean() - fitted.lower_means(batch, ks, 1.3)[0]))
+    assert drops[0] > drops[1] > drops[2] > 0 and drops[2] < 0.02, drops
+
+
+def test_weighted_fit_counts_its_effective_sample_size():
+    scores = np.linspace(0.6, 0.99, 40)
+    right = np.arange(40) % 4 != 0
+    plain = sm.PlattCalibration(scores, right, "held-out")
+    even = sm.PlattCalibration(scores, right, "held-out", weights=np.full(40, 3.0))
+    assert plain.support == even.support == 40 and abs(plain.a - even.a) < 1e-9
+    half = sm.PlattCalibration(scores, right, "held-out", weights=np.r_[np.ones(20), np.zeros(20)])
+    assert half.support == 20

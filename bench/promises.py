@@ -1,0 +1,311 @@
+"""The queue's promises judged offline: expected precision of each probability batch against what it holds.
+
+For the demo (rendered in memory, standardised azimuthal descriptors) and each real set given as
+``--folder DIR --truth CSV`` (PCA of log pixels, as ``bench guardrails`` reads them), no database,
+no jobs. Labels arise as they do in the product:
+
+- *queue*: the items nearest k-means centres first (``k_means_centres``, the queue's first "label
+  these"), then rounds of: a logistic regression on the labeled vectors (its out-of-fold
+  probabilities of the labeled items stand for ``oof.npz``), the queue's probability batches
+  (``probability_batches``, the product's code), every batch accepted with its wrong items
+  deselected (they stay unlabeled), then ten items chosen as "label these" chooses them
+  (``margins`` pool, ``k_center`` weighted by uncertainty) labeled one by one; a deselected item is
+  rejected for the batch's class (its score zero there, as ``rejections.mask_scores``);
+- *random*: the same numbers of labels drawn at random (the baseline where the fit is representative).
+
+At every round the batches each way of promising would make are compared with the truth: mean
+absolute gap and mean signed gap (promised minus held; positive: over-promised) per batch, as the
+study's calibration gap, per stage (early / middle / late thirds of the labels) and overall. A way
+(``--ways``, ``fit/bound``) is what the Platt fit rests on and the bound the promise takes of it:
+
+- fits: ``all`` (every out-of-fold item of the class, the product's), ``weighted`` (each weighted
+  by how representative it is of the class's batch candidates: ``representativeness``, a
+  nearest-neighbour density ratio, clipped; the fit counts its effective sample size),
+  ``not_chosen`` (the items not chosen for doubt: k-means start and accepted batches; all where
+  fewer than ``MIN_SUPPORT``);
+- bounds: ``wilson`` (the lower end of the fit's Wilson interval at ``BATCH_Z`` over its support,
+  the product's before issue 18), ``point`` (the fit itself), ``posterior`` (the fit less
+  ``BATCH_Z`` standard errors of the batch's mean under the fit's posterior, ``lower_means``).
+
+The first way steers the queue's run (its batches are the ones accepted); every way is judged on
+the same states.
+
+    python -m bench promises --limit 400 \\
+        --folder DATA/digits/images --truth DATA/digits/truth.csv \\
+        --folder DATA/cellcycle/images --truth DATA/cellcycle/truth.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backend.guided import suggest_math as sm
+from bench.guardrails import demo_set, fit_predict, folder_set, out_of_fold
+
+ONE_BY_ONE = 10  # next_actions.LABEL_ONE_BY_ONE
+WAYS = (
+    "all/wilson",
+    "all/point",
+    "all/posterior",
+    "weighted/wilson",
+    "weighted/posterior",
+    "not_chosen/posterior",
+)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.promises", description=__doc__.split("\n")[0])
+    parser.add_argument("--folder", action="append", default=[], help="a real set's image folder")
+    parser.add_argument("--truth", action="append", default=[], help="its path,label CSV")
+    parser.add_argument("--limit", type=int, default=1000, help="items per real set at most (seeded sample)")
+    parser.add_argument("--demo-count", type=int, default=600, help="demo frames (0: no demo)")
+    parser.add_argument("--seeds", type=int, default=2, help="runs per set (k-means seed, random draws)")
+    parser.add_argument("--max-share", type=float, default=0.6, help="stop once this share is labeled")
+    parser.add_argument("--ways", default=",".join(WAYS), help="ways of promising, comma-separated")
+    args = parser.parse_args(argv)
+    if len(args.truth) != len(args.folder):
+        parser.error("give one --truth per --folder")
+    return args
+
+
+@dataclass
+class Gaps:
+    promised: list[float] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+
+    def add(self, promised: float, held: float, size: int) -> None:
+        self.promised.append(promised)
+        self.held.append(held)
+        self.sizes.append(size)
+
+    def line(self, name: str) -> str:
+        if not self.promised:
+            return f"{name:<36} {0:>7}"
+        p, h = np.asarray(self.promised), np.asarray(self.held)
+        return (
+            f"{name:<36} {len(p):>7} {np.mean(self.sizes):>6.1f} {p.mean():>8.3f} {h.mean():>6.3f}"
+            f" {np.abs(p - h).mean():>6.3f} {(p - h).mean():>+7.3f} {np.mean(p > h):>7.2f}"
+        )
+
+
+HEADER = (
+    f"{'labels, way':<36} {'batches':>7} {'size':>6} {'promised':>8} {'held':>6} {'gap':>6} {'signed':>7}"
+    f" {'over':>7}"
+)
+
+
+REPRESENTATIVE_NEIGHBOURS = 10  # neighbours the density ratio counts
+MAX_WEIGHT = 5.0  # importance weights are clipped to [1 / MAX_WEIGHT, MAX_WEIGHT]
+
+
+def representativeness(
+    vectors: tuple[np.ndarray, np.ndarray], labeled_ids: np.ndarray, candidate_ids: np.ndarray
+) -> np.ndarray | None:
+    """Per labeled item, how much more alike the candidates it is than the labeled items are on the
+    whole: the density ratio candidates / labeled at its place (of its nearest neighbours among both,
+    the candidates' share against the labeled items', each count smoothed by one and divided by
+    its group's size), clipped to [1 / MAX_WEIGHT, MAX_WEIGHT], mean 1. None when either group
+    has no vector."""
+    ids, raw = vectors
+    lab = sm.rows_of(ids, labeled_ids)
+    cand = sm.rows_of(ids, candidate_ids)
+    if (lab < 0).any() or not (cand >= 0).any() or len(lab) < 2:
+        return None
+    cand = cand[cand >= 0]
+    points = sm.unit(np.asarray(raw)[np.concatenate([lab, cand])])
+    n_lab, n_cand = len(lab), len(cand)
+    sims = points[:n_lab] @ points.T
+    sims[np.arange(n_lab), np.arange(n_lab)] = -np.inf  # not itself
+    k = min(REPRESENTATIVE_NEIGHBOURS, len(points) - 1)
+    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    of_candidates = (nearest >= n_lab).sum(axis=1).astype(np.float64)
+    ratio = ((of_candidates + 1.0) / n_cand) / ((k - of_candidates + 1.0) / n_lab)
+    ratio = np.clip(ratio / ratio.mean(), 1.0 / MAX_WEIGHT, MAX_WEIGHT)
+    return ratio / ratio.mean()
+
+
+def promise_batches(
+    way: str,
+    vectors: np.ndarray,
+    truth: np.ndarray,
+    labeled: np.ndarray,
+    chosen_for_doubt: np.ndarray,
+    probs: np.ndarray,
+    oof: np.ndarray,
+) -> list[sm.ProbabilityBatch]:
+    """The probability batches the queue would suggest, promised the ``way`` way (``fit/bound``)."""
+    fit, bound = way.split("/")
+    n_classes = probs.shape[1]
+    ids = np.arange(len(truth), dtype=np.int64)
+    rows = np.flatnonzero(labeled)
+    held_labels = truth[rows].astype(np.int64)
+    present = set(truth[rows].tolist())
+    held = (ids[rows], oof, list(range(n_classes)))
+    if fit == "not_chosen":
+        keep = ~chosen_for_doubt[rows]
+        if keep.sum() >= sm.MIN_SUPPORT:
+            held = (ids[rows][keep], oof[keep], list(range(n_classes)))
+            held_labels = held_labels[keep]
+    saved = sm.BATCH_Z, sm.BATCH_BOUND
+    sm.BATCH_Z = 0.0 if bound == "point" else saved[0]
+    sm.BATCH_BOUND = "posterior" if bound == "posterior" else "wilson"
+    try:
+        return sm.probability_batches(
+            ids,
+            probs,
+            list(range(n_classes)),
+            ~labeled,
+            held,
+            held_labels,
+            classes=present,
+            weigh=(lambda held, cand: representativeness((ids, vectors), held, cand))
+            if fit == "weighted"
+            else None,
+        )
+    finally:
+        sm.BATCH_Z, sm.BATCH_BOUND = saved
+
+
+def run_queue(
+    vectors: np.ndarray,
+    truth: np.ndarray,
+    seed: int,
+    args: argparse.Namespace,
+    ways: list[str],
+    tally: Callable[[str, str, int, list[sm.ProbabilityBatch], np.ndarray], None],
+) -> list[int]:
+    """The queue's way: k-means start, then rounds of batches accepted and ten items one by one.
+    Returns the numbers of labels at each round (for the random baseline)."""
+    n, n_classes = len(truth), int(truth.max()) + 1
+    labeled = np.zeros(n, bool)
+    doubt = np.zeros(n, bool)  # chosen one by one because the model doubted them
+    rejected = np.zeros((n, n_classes), bool)  # deselected from a batch of that class
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, min(n, sm.SAMPLE), replace=False))
+    labeled[sample[sm.k_means_centres(vectors[sample], ONE_BY_ONE, seed=seed)]] = True
+    counts = []
+    while labeled.mean() < args.max_share:
+        rows = np.flatnonzero(labeled)
+        if len(set(truth[rows].tolist())) < 2:
+            pick = np.flatnonzero(~labeled)
+            labeled[rng.choice(pick, ONE_BY_ONE, replace=False)] = True
+            continue
+        probs = fit_predict(vectors, rows, truth[rows], np.arange(n), n_classes)
+        oof = out_of_fold(vectors, rows, truth[rows], n_classes)
+        counts.append(len(rows))
+        batches: list[sm.ProbabilityBatch] = []
+        masked = np.where(rejected, 0.0, probs).astype(np.float32)  # as rejections.mask_scores
+        for way in ways:
+            made = promise_batches(way, vectors, truth, labeled, doubt, masked, oof)
+            tally("queue", way, len(rows), made, truth)
+            if way == ways[0]:  # the product's way steers the run
+                batches = made
+        for b in batches:  # accepted, wrong items deselected (left unlabeled, rejected for the class)
+            items = np.asarray(b.item_ids)
+            labeled[items[truth[items] == b.label_id]] = True
+            rejected[items[truth[items] != b.label_id], b.label_id] = True
+        free = np.flatnonzero(~labeled)
+        if not len(free):
+            break
+        m = sm.margins(probs[free])
+        take = min(sm.POOL, len(free))
+        pool = free[np.argpartition(m, take - 1)[:take]] if take < len(free) else free
+        order = np.sort(pool)
+        weights = 1.0 - sm.margins(probs[order])
+        centres = np.flatnonzero(labeled)
+        if len(centres) > sm.CENTRES:
+            centres = np.sort(rng.choice(centres, sm.CENTRES, replace=False))
+        picks = order[sm.k_center(vectors[order], vectors[centres], ONE_BY_ONE, weights)]
+        labeled[picks] = True
+        doubt[picks] = True
+    return counts
+
+
+def run_random(
+    vectors: np.ndarray,
+    truth: np.ndarray,
+    seed: int,
+    counts: list[int],
+    ways: list[str],
+    tally: Callable[[str, str, int, list[sm.ProbabilityBatch], np.ndarray], None],
+) -> None:
+    n, n_classes = len(truth), int(truth.max()) + 1
+    order = np.random.default_rng([seed, 7]).permutation(n)
+    for count in counts:
+        labeled = np.zeros(n, bool)
+        labeled[order[:count]] = True
+        rows = np.flatnonzero(labeled)
+        if len(set(truth[rows].tolist())) < 2:
+            continue
+        probs = fit_predict(vectors, rows, truth[rows], np.arange(n), n_classes)
+        oof = out_of_fold(vectors, rows, truth[rows], n_classes)
+        for way in ways:
+            if way.startswith("not_chosen"):
+                continue  # nothing was chosen for doubt: the same as now
+            tally(
+                "random",
+                way,
+                count,
+                promise_batches(way, vectors, truth, labeled, labeled & False, probs, oof),
+                truth,
+            )
+
+
+def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Namespace) -> dict[str, Gaps]:
+    classes, truth = np.unique(labels, return_inverse=True)
+    print(f"\n{name}: {len(truth)} items, {len(classes)} classes", flush=True)
+    ways = [w.strip() for w in args.ways.split(",") if w.strip()]
+    gaps: dict[str, Gaps] = {}
+    third = max(2, round(len(truth) * args.max_share / 3))
+
+    def tally(mode: str, way: str, count: int, batches: list[sm.ProbabilityBatch], truth: np.ndarray) -> None:
+        stage = "early" if count < third else ("middle" if count < 2 * third else "late")
+        for b in batches:
+            items = np.asarray(b.item_ids)
+            held = float(np.mean(truth[items] == b.label_id))
+            for key in (f"{mode} {stage}, {way}", f"{mode} all, {way}"):
+                gaps.setdefault(key, Gaps()).add(b.cut.precision, held, len(items))
+
+    for seed in range(args.seeds):
+        start = time.perf_counter()
+        counts = run_queue(vectors, truth, seed, args, ways, tally)
+        run_random(vectors, truth, seed, counts, ways, tally)
+        print(f"  seed {seed}: {len(counts)} rounds, {time.perf_counter() - start:.1f} s", flush=True)
+    print(f"stages by labels: early < {third}, middle < {2 * third}, late after")
+    print(HEADER)
+    for key in sorted(gaps, key=lambda k: (k.split()[0], k.split()[1] == "all", k)):
+        print(gaps[key].line(key))
+    return gaps
+
+
+def main(argv: list[str]) -> None:
+    args = parse(argv)
+    sets: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]]]] = []
+    if args.demo_count:
+        sets.append((f"demo ({args.demo_count})", lambda: demo_set(args.demo_count)))
+    for folder, truth in zip(args.folder, args.truth, strict=True):
+        name = Path(folder).parent.name or folder
+        sets.append((name, lambda f=folder, t=truth: folder_set(Path(f), Path(t), args.limit)))
+    print(
+        f"{args.seeds} seeds per set, labels up to {args.max_share:.0%} of the set. gap: mean |promised -\n"
+        "held| per batch (the study's calibration gap); signed: promised - held (positive: over-promised);\n"
+        "over: share of batches promised more than they held"
+    )
+    summary: list[tuple[str, str, Gaps]] = []
+    for name, load in sets:
+        start = time.perf_counter()
+        vectors, labels = load()
+        print(f"{name}: read and described in {time.perf_counter() - start:.1f} s", flush=True)
+        gaps = judge(name, vectors, labels, args)
+        summary.extend((name, key, g) for key, g in gaps.items() if " all," in key)
+    print("\nsummary (all rounds)")
+    print(HEADER)
+    for name, key, g in summary:
+        print(g.line(f"{name[:10]} {key.replace(' all,', ',')}"))
