@@ -21,6 +21,16 @@ precision and recall on wrong items, the share of wrong labels a batch writes wi
 (flagged items out) and without, and the right items "f" drops per wrong item it catches.
 Target (issue 19): with "f" at most half the wrong share.
 
+``--ceiling`` asks whether any threshold could get there: per set, for a few scores of each batch
+item (the rules' flag; 1 - its class's share of the weighed votes of its nearest labeled items;
+1 - the regression's probability of its class; 1 - its class's share by label spreading over
+every item of the set; those four summed), the area under the ROC curve for wrong items and the
+lowest ratio a threshold reaches while "f" loses at most one right item per wrong one caught.
+The threshold is chosen on the set's truth: a bound on what a rule on that score can do, not a
+rule. It also tallies one candidate rule beside the app's, *spreading* (flagged when label
+spreading gives another class the largest share; the app does not have it: it needs every item's
+nearest items).
+
     python -m bench guardrails --limit 2500 \\
         --folder DATA/digits/images --truth DATA/digits/truth.csv \\
         --folder DATA/cellcycle/images --truth DATA/cellcycle/truth.csv
@@ -64,6 +74,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--explorers", type=int, default=6, help="explorer lassos per draw")
     parser.add_argument("--mads", type=float, default=3.0, help="LABELWISE_GUARD_CENTROID_MADS")
     parser.add_argument("--neighbours", type=int, default=5, help="LABELWISE_GUARD_NEIGHBOURS")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also print the best any threshold on a few scores could do per set (a bound, not a rule)",
+    )
     args = parser.parse_args(argv)
     if len(args.truth) != len(args.folder):
         parser.error("give one --truth per --folder")
@@ -159,6 +174,7 @@ class Batch:
     kind: str
     item_rows: np.ndarray
     labels: list[int | None]
+    probabilities: np.ndarray | None = None  # the regression's, rows as item_rows (--ceiling)
 
 
 def fit_predict(
@@ -223,6 +239,9 @@ def batches_of(
         votes = np.bincount(truth[near])
         if votes.max() >= MIN_LASSO_SHARE * len(near):
             out.append(Batch("explorer", near, [int(votes.argmax())] * len(near)))
+    if probs is not None:
+        for batch in out:
+            batch.probabilities = probs[batch.item_rows]
     return out
 
 
@@ -268,6 +287,149 @@ def _kind_of(reason: str) -> str:
     return "far" if reason.startswith("far") else "neighbours"
 
 
+# ---- the ceiling: how far any threshold on a score could go -------------------------------------
+
+SPREAD_NEIGHBOURS = 10  # the graph of label spreading: each item's nearest items (cosine)
+SPREAD_ALPHA = 0.99
+SPREAD_STEPS = 40
+
+
+def label_spreading(vectors: np.ndarray, rows: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class shares per item by label spreading (Zhou et al. 2004) on the graph of each item's
+    nearest items, every item of the set a node; each class's labeled items weigh 1 / their
+    count, as the neighbours rule's votes."""
+    from scipy import sparse
+
+    u = unit(vectors).astype(np.float32)
+    n = len(u)
+    k = min(SPREAD_NEIGHBOURS, n - 1)
+    near = np.zeros((n, k), np.int64)
+    for start in range(0, n, 1024):
+        sims = u[start : start + 1024] @ u.T
+        sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
+        near[start : start + len(sims)] = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    weight = np.maximum((u[np.repeat(np.arange(n), k)] * u[near.ravel()]).sum(axis=1), 0.0) + 1e-6
+    graph = sparse.csr_matrix((weight, (np.repeat(np.arange(n), k), near.ravel())), shape=(n, n))
+    graph = graph.maximum(graph.T)
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    scale = sparse.diags(1.0 / np.sqrt(np.maximum(degree, 1e-12)))
+    normalised = scale @ graph @ scale
+    seeds = np.zeros((n, n_classes))
+    seeds[rows, classes] = 1.0
+    seeds /= np.maximum(seeds.sum(axis=0), 1.0)
+    spread = seeds.copy()
+    for _ in range(SPREAD_STEPS):
+        spread = SPREAD_ALPHA * (normalised @ spread) + (1 - SPREAD_ALPHA) * seeds
+    return spread / np.maximum(spread.sum(axis=1, keepdims=True), 1e-12)
+
+
+def neighbour_share(
+    vectors: np.ndarray,
+    item_rows: np.ndarray,
+    labels: list[int | None],
+    current: dict[int, frozenset[int]],
+    n: int,
+) -> np.ndarray:
+    """The share of each item's class among the votes of its n nearest labeled items, each class's
+    votes weighed by 1 / its labeled items (the neighbours rule's estimate)."""
+    labeled = np.asarray(sorted(current), np.int64)
+    counts = np.bincount([next(iter(current[int(i)])) for i in labeled])
+    label_of = np.asarray([next(iter(current[int(i)])) for i in labeled])
+    sims = unit(vectors[item_rows]) @ unit(vectors[labeled]).T
+    sims[labeled[None, :] == np.asarray(item_rows)[:, None]] = -np.inf
+    take = min(n, len(labeled))
+    nearest = np.argpartition(-sims, take - 1, axis=1)[:, :take]
+    out = np.zeros(len(item_rows))
+    for k, label in enumerate(labels):
+        votes = label_of[nearest[k]]
+        weights = 1.0 / counts[votes]
+        out[k] = weights[votes == label].sum() / weights.sum() if label is not None else 1.0
+    return out
+
+
+@dataclass
+class Ceiling:
+    """Scores of every judged batch item (higher: more suspect) beside whether it is wrong."""
+
+    wrong: list[bool] = field(default_factory=list)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, wrong: np.ndarray, scores: dict[str, np.ndarray]) -> None:
+        self.wrong.extend(bool(w) for w in wrong)
+        for name, values in scores.items():
+            self.scores.setdefault(name, []).extend(float(v) for v in values)
+
+    def lines(self) -> list[str]:
+        y = np.asarray(self.wrong, bool)
+        return [f"  {name:<30} {bound(np.asarray(x), y)}" for name, x in self.scores.items()]
+
+
+def bound(score: np.ndarray, wrong: np.ndarray) -> str:
+    """The area under the ROC curve of ``score`` for wrong items, and the lowest ratio (with f /
+    without) any threshold reaches while "f" loses at most one right item per wrong one caught."""
+    n, total = len(wrong), int(wrong.sum())
+    if not total or total == n:
+        return "no wrong or no right items"
+    order = np.argsort(-score, kind="stable")
+    ranked = score[order]
+    ends = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))  # flag every item >= a value
+    caught = np.cumsum(wrong[order])[ends]
+    lost = np.cumsum(~wrong[order])[ends]
+    ratio = (total - caught) / np.maximum(n - caught - lost, 1) / (total / n)
+    ok = lost <= caught
+    ranks = np.empty(n)
+    ranks[np.argsort(score, kind="stable")] = np.arange(n)
+    auc = (ranks[wrong].sum() - total * (total - 1) / 2) / (total * (n - total))
+    if not ok.any():
+        return f"auc {auc:.3f}  no threshold loses <= 1 right item per catch"
+    best = int(np.flatnonzero(ok)[np.argmin(ratio[ok])])
+    return (
+        f"auc {auc:.3f}  best ratio {ratio[best]:.2f} (recall {caught[best] / total:.2f}, "
+        f"lost/1 {lost[best] / max(caught[best], 1):.2f})"
+    )
+
+
+def ceiling_scores(
+    batch: Batch,
+    flags: BatchFlags,
+    vectors: np.ndarray,
+    current: dict[int, frozenset[int]],
+    spread: np.ndarray,
+    neighbours: int,
+) -> dict[str, np.ndarray]:
+    rows = np.asarray(batch.item_rows)
+    labels = batch.labels
+    cols = np.asarray([-1 if lab is None else lab for lab in labels])
+    flagged = np.asarray([int(r) in flags.flags for r in rows], float)
+    votes = 1.0 - neighbour_share(vectors, rows, labels, current, neighbours)
+    classifier = (
+        1.0 - batch.probabilities[np.arange(len(rows)), cols]
+        if batch.probabilities is not None
+        else np.full(len(rows), 0.5)
+    )
+    spreading = 1.0 - spread[rows, cols]
+    return {
+        "rules now (flagged or not)": flagged,
+        f"neighbour votes ({neighbours})": votes,
+        "classifier 1 - p(class)": classifier,
+        "label spreading": spreading,
+        "the four summed": flagged + votes + classifier + spreading,
+    }
+
+
+def spreading_flags(batch: Batch, spread: np.ndarray) -> BatchFlags:
+    """A candidate rule (``--ceiling`` only, not the app's): flagged when label spreading gives
+    another class the largest share."""
+    best = spread[batch.item_rows].argmax(axis=1)
+    return BatchFlags(
+        flags={
+            int(row): ["neighbours: label spreading names another class"]
+            for row, label, top in zip(batch.item_rows, batch.labels, best, strict=True)
+            if label is not None and int(top) != label
+        }
+    )
+
+
 HEADER = (
     f"{'batches, rule':<24} {'items':>6} {'wrong':>6} {'flags':>6} {'prec':>6} {'recall':>6}"
     f" {'with f':>6} {'ratio':>6} {'lost/1':>6}  wrong/flagged by rule"
@@ -280,6 +442,7 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
     print(f"\n{name}: {len(truth)} items, {len(classes)} classes ({counts})", flush=True)
     rules: dict[str, Rule] = {"before": baseline_flags, "now": flag_batch}
     tallies: dict[str, Tally] = {}
+    ceiling = Ceiling()
     ids = np.arange(len(vectors), dtype=np.int64)
     for share in (float(s) for s in args.shares.split(",")):
         for seed in range(args.seeds):
@@ -287,6 +450,10 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
             labeled = np.zeros(len(truth), bool)
             labeled[rng.choice(len(truth), size=max(2, round(share * len(truth))), replace=False)] = True
             current = {int(i): frozenset({int(truth[i])}) for i in np.flatnonzero(labeled)}
+            spread = None
+            if args.ceiling:
+                rows = np.flatnonzero(labeled)
+                spread = label_spreading(vectors, rows, truth[rows], int(truth.max()) + 1)
             for batch in batches_of(vectors, truth, labeled, rng, args):
                 for rule_name, rule in rules.items():
                     flags = rule(
@@ -300,9 +467,22 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
                     )
                     for key in (f"{batch.kind}, {rule_name}", f"all, {rule_name}"):
                         tallies.setdefault(key, Tally()).add(batch, truth, flags)
+                    if spread is not None and rule_name == "now" and None not in batch.labels:
+                        wrong = truth[batch.item_rows] != np.asarray(batch.labels)
+                        ceiling.add(
+                            wrong, ceiling_scores(batch, flags, vectors, current, spread, args.neighbours)
+                        )
+                        for key in (f"{batch.kind}, spreading", "all, spreading"):
+                            tallies.setdefault(key, Tally()).add(batch, truth, spreading_flags(batch, spread))
     print(HEADER)
     for key in sorted(tallies, key=lambda k: (k.startswith("all"), k)):
         print(tallies[key].line(key))
+    if args.ceiling:
+        print(
+            f"{name}, ceiling (all batches): per score, the best ratio any threshold reaches at <= 1 right\n"
+            "item lost per wrong caught, the threshold chosen on this set's truth (a bound, not a rule)"
+        )
+        print("\n".join(ceiling.lines()))
     return tallies
 
 
@@ -327,9 +507,9 @@ def main(argv: list[str]) -> None:
         vectors, labels = load()
         print(f"{name}: read and described in {time.perf_counter() - start:.1f} s", flush=True)
         tallies = judge(name, vectors, labels, args)
-        for rule in ("before", "now"):
-            t = tallies[f"all, {rule}"]
-            summary.append((name, rule, t))
+        for rule in ("before", "now", "spreading"):
+            if f"all, {rule}" in tallies:
+                summary.append((name, rule, tallies[f"all, {rule}"]))
     print("\nsummary (all batches)")
     print(HEADER)
     for name, rule, t in summary:
