@@ -84,6 +84,8 @@ def auto_label_rest_cmd(
 
     result = _call(settings, work)
     click.echo(f"labeled {result.labeled} items in event #{result.event.id} (undo it to take them back)")
+    if result.flagged:
+        click.echo(f"{result.flagged} flagged by the batch guardrails are left for you to label")
 
 
 @click.command("keep-fresh")

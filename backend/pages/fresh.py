@@ -90,6 +90,7 @@ async def auto_label_rest(
         context["notice"] = (
             f"Auto-labeled the rest: {done.labeled} items "
             f"(event {done.event.id}; undo it on the history page)."
+            + (f" {done.flagged} flagged by the batch guardrails are left for you." if done.flagged else "")
         )
     return render(request, "guided/_probability_results.html", **context)
 

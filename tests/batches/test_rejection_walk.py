@@ -35,18 +35,24 @@ async def test_a_tile_deselected_on_the_probability_page_stays_out_and_is_not_au
     # the next batch of "a" is shown at once: the deselected item is not offered again
     await tab.wait_for_function("() => document.getElementById('probability-count').textContent === '0'")
 
-    # auto-label the rest (each item's most probable class): the item refused as "a" is left alone
+    # auto-label the rest (each item's most probable class): the item refused as "a" is left alone,
+    # and so is the oracle's last item, far from every other (the guardrails flag it)
     left = [i for i in ids if i not in labels]
+    far = ids[-1]
+    assert far in left
     shown = int(await tab.inner_text("#stopping-count"))
-    assert shown == len(left) - 1, "the stopping estimate counts the rejected item"
+    assert shown == len(left) - 2, "the stopping estimate counts the rejected or the flagged item"
     await tab.click("#auto-label-rest")  # its confirm dialog is accepted by the fixture
     await tab.wait_for_function(
         "() => /Auto-labeled the rest|Nothing labeled/.test(document.getElementById('results').textContent)"
     )
-    assert f"Auto-labeled the rest: {len(left) - 1} items" in await tab.inner_text("#results .notice")
+    notice = await tab.inner_text("#results .notice")
+    assert f"Auto-labeled the rest: {len(left) - 2} items" in notice, notice
+    assert "1 flagged by the batch guardrails are left for you" in notice, notice
     labels = await labels_of(live)
     assert out not in labels, "auto-label-the-rest labeled the item the expert had deselected"
-    assert all(i in labels for i in left if i != out)
+    assert far not in labels, "auto-label-the-rest labeled an item the guardrails flag"
+    assert all(i in labels for i in left if i not in (out, far))
 
 
 async def test_a_tile_deselected_on_the_similarity_page_is_not_ranked_again_for_that_class(live, tab):

@@ -68,7 +68,9 @@ async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_
     url = f"{API}/datasets/{dataset.id}/stopping-estimate"
     estimate = (await server.get(url, params={"threshold": 0.55})).json()
     assert (estimate["model_id"], estimate["unlabeled"], estimate["labeled"]) == (model, 18, 12)
-    assert estimate["auto_label_count"] == 18 and estimate["held_out_items"] == 12
+    # the oracle's last item lies far from every other: the guardrails flag it, it stays for a person
+    assert estimate["auto_label_count"] == 17 and estimate["held_out_items"] == 12
+    assert "1 flagged by the batch guardrails stay for you" in estimate["reason"]
     promised = stopping.wilson_lower(11, 12)  # 11 of 12 held-out items right: their lower bound
     assert estimate["expected_accuracy"] == round(promised, 4) and "lower bound" in estimate["reason"]
     assert estimate["exponent"] == 0.5 and "assumed" in estimate["reason"]
@@ -76,32 +78,34 @@ async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_
     assert estimate["with_more_labels"][1]["accuracy"] == round(1 - (1 - promised) * (12 / 24) ** 0.5, 4)
     high = (await server.get(url, params={"threshold": 0.8})).json()
     probs = oracle_probabilities(30, 3)
+    # at >= 0.8 the rest is another batch: spread as far, its last item no farther out than the rest
     assert high["auto_label_count"] == int((probs[12:].max(axis=1) >= 0.8).sum())
     assert high["expected_accuracy"] is None  # no held-out labeled item is that sure
 
     apply = f"{API}/datasets/{dataset.id}/auto-label-rest"
     body = {"model_id": model, "threshold": 0.55, "seen_event_id": estimate["seen_event_id"]}
-    stale = await server.post(apply, json={**body, "expected_count": 17})
+    stale = await server.post(apply, json={**body, "expected_count": 18})
     assert stale.status_code == 409 and stale.json()["error"]["details"]["reason"] == "batch_changed"
     async with database.session() as s:  # someone touches item 13 (and clears it) after the estimate
         await record_event(s, TagRequest(dataset.id, "other", [ids[13]], classes[0]))
         await record_event(s, TagRequest(dataset.id, "other", [ids[13]], None, op="clear"))
-    changed = await server.post(apply, json={**body, "expected_count": 18})
+    changed = await server.post(apply, json={**body, "expected_count": 17})
     assert changed.status_code == 409 and "changed by someone" in changed.text
 
     fresh = (await server.get(url, params={"threshold": 0.55})).json()
     done = await server.post(
-        apply, json={**body, "expected_count": 18, "seen_event_id": fresh["seen_event_id"]}
+        apply, json={**body, "expected_count": 17, "seen_event_id": fresh["seen_event_id"]}
     )
     assert done.status_code == 201, done.text
     result = done.json()
-    assert result["labeled"] == 18 and result["event"]["kind"] == "probability"
+    assert result["labeled"] == 17 and result["event"]["kind"] == "probability"
+    assert result["event"]["parameters"]["guardrail_flagged"] == 1
     assert result["event"]["model_id"] == model and result["event"]["parameters"]["auto_label_rest"] is True
     assert result["event"]["parameters"]["expected_accuracy"] == round(promised, 4)
     listed = (await server.get(f"{API}/datasets/{dataset.id}/items", params={"limit": 100})).json()["items"]
     labels = {i["id"]: i["label_ids"] for i in listed}
-    assert all(labels[ids[i]] == [classes[i % 3]] for i in range(12, 30))
-    assert (await server.get(url)).json()["unlabeled"] == 0
+    assert all(labels[ids[i]] == [classes[i % 3]] for i in range(12, 29)) and labels[ids[29]] == []
+    assert (await server.get(url)).json()["unlabeled"] == 1
 
     undone = await server.post(f"{API}/events/{result['event']['id']}/undo")
     assert undone.status_code in (200, 201), undone.text
@@ -111,8 +115,8 @@ async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_
 async def test_an_unfit_model_is_refused_without_override(server, dataset):
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
-    for k, label in enumerate(classes):
-        await tag(server, dataset.id, ids[4 * k : 4 * k + 4], label)
+    for i in range(12):  # the class its vector says (position % 3)
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
     unfit = await trained(server, dataset.id, "test-one-class")
     apply = f"{API}/datasets/{dataset.id}/auto-label-rest"
     refused = await server.post(apply, json={"model_id": unfit, "threshold": 0.5})
@@ -120,8 +124,18 @@ async def test_an_unfit_model_is_refused_without_override(server, dataset):
     # the estimate never picks an unfit model by itself
     assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["model_id"] is None
     done = await server.post(apply, json={"model_id": unfit, "threshold": 0.5, "override_unfit": True})
-    assert done.status_code == 201 and done.json()["labeled"] == 18
-    assert done.json()["event"]["parameters"]["override_unfit"] is True
+    assert done.status_code == 201, done.text
+    # it answers "a" for everything: the guardrails leave out the 12 whose labeled neighbours say b or c
+    parameters = done.json()["event"]["parameters"]
+    assert done.json()["labeled"] == 6 and parameters["guardrail_flagged"] == 12
+    assert parameters["override_unfit"] is True
+    labels = {
+        i["id"]: i["label_ids"]
+        for i in (await server.get(f"{API}/datasets/{dataset.id}/items")).json()["items"]
+    }
+    assert [i for i in ids[12:] if labels[i]] == [ids[i] for i in range(12, 30) if i % 3 == 0]
+    again = await server.post(apply, json={"model_id": unfit, "threshold": 0.5, "override_unfit": True})
+    assert again.status_code == 400 and "all 12 flagged by the batch guardrails" in again.text
 
 
 ESTIMATE = """query($d: Int!, $t: Float) { stoppingEstimate(datasetId: $d, threshold: $t) {
@@ -140,13 +154,13 @@ async def test_the_estimate_and_the_final_batch_through_graphql(server, dataset)
         await tag(server, dataset.id, [ids[i]], classes[i % 3])
     model = await trained(server, dataset.id, "test-oracle")
     estimate = (await gql(server, ESTIMATE, {"d": dataset.id, "t": 0.55}))["stoppingEstimate"]
-    assert (estimate["unlabeled"], estimate["modelId"], estimate["autoLabelCount"]) == (18, model, 18)
+    assert (estimate["unlabeled"], estimate["modelId"], estimate["autoLabelCount"]) == (18, model, 17)
     bound = round(stopping.wilson_lower(12, 12), 4)  # 12 held-out items all right: no certainty
     assert estimate["expectedAccuracy"] == bound and bound < estimate["withMoreLabels"][0]["accuracy"] < 1
     variables = {"d": dataset.id, "m": model, "t": 0.55, "s": estimate["seenEventId"]}
     await gql_error(server, AUTO, {**variables, "n": 5}, code="CONFLICT", fragments=("not the 5",))
-    done = (await gql(server, AUTO, {**variables, "n": 18}))["autoLabelRest"]
-    assert done == {"labeled": 18, "event": {"kind": "probability", "modelId": model, "tagCount": 18}}
+    done = (await gql(server, AUTO, {**variables, "n": 17}))["autoLabelRest"]  # the far one: flagged
+    assert done == {"labeled": 17, "event": {"kind": "probability", "modelId": model, "tagCount": 17}}
 
 
 async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
@@ -162,7 +176,8 @@ async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
     model = await trained(server, dataset.id, "test-oracle")
     shown = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55"])
     assert shown.exit_code == 0, shown.output
-    assert "18 unlabeled, 12 labeled items" in shown.output and "18 items at p >= 0.55" in shown.output
+    assert "18 unlabeled, 12 labeled items" in shown.output and "17 items at p >= 0.55" in shown.output
+    assert "1 flagged by the batch guardrails" in shown.output
     as_json = await invoke(cli, ["stopping-estimate", dataset.name, "--threshold", "0.55", "--json"])
     assert json.loads(as_json.output)["expected_accuracy"] == round(
         stopping.wilson_lower(12, 12), 4
@@ -170,8 +185,9 @@ async def test_the_cli_prints_the_estimate_labels_the_rest_and_sets_keep_fresh(
     args = ["auto-label-rest", dataset.name, "--model", str(model), "--threshold", "0.55"]
     stale = await invoke(cli, [*args, "--expected-count", "3"])
     assert stale.exit_code != 0 and "not the 3" in stale.output
-    done = await invoke(cli, [*args, "--expected-count", "18"])
-    assert done.exit_code == 0 and "labeled 18 items" in done.output, done.output
+    done = await invoke(cli, [*args, "--expected-count", "17"])
+    assert done.exit_code == 0 and "labeled 17 items" in done.output, done.output
+    assert "1 flagged by the batch guardrails are left for you" in done.output
     switched = await invoke(cli, ["keep-fresh", dataset.name, "--on", "--growth", "0.3"])
     assert switched.exit_code == 0 and "on; retrain classifiers when labels grow by 30%" in switched.output
     fresh = (await server.get(f"{API}/datasets/{dataset.id}/keep-fresh")).json()
@@ -205,7 +221,7 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
     form = {
         "model_id": str(model),
         "threshold": "0.55",
-        "expected_count": "18",
+        "expected_count": "17",
         "seen_event_id": str(estimate["seen_event_id"]),
         "label": "all",
     }
@@ -220,5 +236,6 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
         and by_id(parse(stale.text), "refused") is not None
     )
     done = await server.post(f"/datasets/{dataset.id}/auto-label-rest", data=form, headers=headers)
-    assert done.status_code == 200 and "Auto-labeled the rest: 18 items" in done.text
-    assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["unlabeled"] == 0
+    assert done.status_code == 200 and "Auto-labeled the rest: 17 items" in done.text
+    assert "1 flagged by the batch guardrails are left for you" in done.text
+    assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["unlabeled"] == 1
