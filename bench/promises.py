@@ -30,6 +30,13 @@ study's calibration gap, per stage (early / middle / late thirds of the labels) 
 The first way steers the queue's run (its batches are the ones accepted); every way is judged on
 the same states.
 
+Similarity pages: at every round of the queue's run the pages ``similarity_pages`` (the product's)
+makes for every class labeled so far are judged, each page by every way of promising it
+(``SIMILARITY_WAYS``, ``similarity_promises``: the product's and the estimates it rests on, a
+fit of the labeled items' own votes, the calibrated classifier, their mean, a stacked fit) and,
+as pages of their own, the pages made without the classifier's cap (``product_uncapped``). The
+pages of classes no probability batch serves are accepted, as the queue would offer them.
+
     python -m bench promises --limit 400 \\
         --folder DATA/digits/images --truth DATA/digits/truth.csv \\
         --folder DATA/cellcycle/images --truth DATA/cellcycle/truth.csv
@@ -42,9 +49,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from backend.guided import next_actions
 from backend.guided import suggest_math as sm
 from bench.guardrails import demo_set, fit_predict, folder_set, out_of_fold
 
@@ -68,6 +77,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="runs per set (k-means seed, random draws)")
     parser.add_argument("--max-share", type=float, default=0.6, help="stop once this share is labeled")
     parser.add_argument("--ways", default=",".join(WAYS), help="ways of promising, comma-separated")
+    parser.add_argument(
+        "--similarity-cap",
+        choices=("min", "mean"),
+        default=sm.SIMILARITY_CAP,
+        help="how the product's similarity pages meet the classifier (suggest_math.SIMILARITY_CAP)",
+    )
     args = parser.parse_args(argv)
     if len(args.truth) != len(args.folder):
         parser.error("give one --truth per --folder")
@@ -87,16 +102,16 @@ class Gaps:
 
     def line(self, name: str) -> str:
         if not self.promised:
-            return f"{name:<36} {0:>7}"
+            return f"{name:<48} {0:>7}"
         p, h = np.asarray(self.promised), np.asarray(self.held)
         return (
-            f"{name:<36} {len(p):>7} {np.mean(self.sizes):>6.1f} {p.mean():>8.3f} {h.mean():>6.3f}"
+            f"{name:<48} {len(p):>7} {np.mean(self.sizes):>6.1f} {p.mean():>8.3f} {h.mean():>6.3f}"
             f" {np.abs(p - h).mean():>6.3f} {(p - h).mean():>+7.3f} {np.mean(p > h):>7.2f}"
         )
 
 
 HEADER = (
-    f"{'labels, way':<36} {'batches':>7} {'size':>6} {'promised':>8} {'held':>6} {'gap':>6} {'signed':>7}"
+    f"{'labels, way':<48} {'batches':>7} {'size':>6} {'promised':>8} {'held':>6} {'gap':>6} {'signed':>7}"
     f" {'over':>7}"
 )
 
@@ -179,7 +194,7 @@ def run_queue(
     seed: int,
     args: argparse.Namespace,
     ways: list[str],
-    tally: Callable[[str, str, int, list[sm.ProbabilityBatch], np.ndarray], None],
+    tally: Callable[[str, str, int, list[Any], np.ndarray], None],
 ) -> list[int]:
     """The queue's way: k-means start, then rounds of batches accepted and ten items one by one.
     Returns the numbers of labels at each round (for the random baseline)."""
@@ -211,6 +226,19 @@ def run_queue(
             items = np.asarray(b.item_ids)
             labeled[items[truth[items] == b.label_id]] = True
             rejected[items[truth[items] != b.label_id], b.label_id] = True
+        # similarity pages of every class are judged (the queue suggests those no probability
+        # batch serves, too few to judge on their own); those are accepted
+        served = {b.label_id for b in batches}
+        present = set(truth[np.flatnonzero(labeled)].tolist())
+        for b in similarity_pages(vectors, truth, labeled, rejected, masked, present, (rows, oof), cap=False):
+            tally("queue", "similarity/product_uncapped", len(rows), [b], truth)
+        for b in similarity_pages(vectors, truth, labeled, rejected, masked, present, (rows, oof)):
+            for way, promised in similarity_promises(vectors, truth, labeled, masked, (rows, oof), b).items():
+                tally("queue", way, len(rows), [_Promised(b.label_id, b.item_ids, promised)], truth)
+            if b.label_id not in served:
+                items = np.asarray(b.item_ids)
+                labeled[items[truth[items] == b.label_id]] = True
+                rejected[items[truth[items] != b.label_id], b.label_id] = True
         free = np.flatnonzero(~labeled)
         if not len(free):
             break
@@ -228,13 +256,115 @@ def run_queue(
     return counts
 
 
+@dataclass(frozen=True)
+class _Promised:  # a batch as the tally reads it: its class, items and promise
+    label_id: int
+    item_ids: list[int]
+    promised: float
+
+    @property
+    def cut(self) -> _Promised:
+        return self
+
+    @property
+    def precision(self) -> float:
+        return self.promised
+
+
+def similarity_pages(
+    vectors: np.ndarray,
+    truth: np.ndarray,
+    labeled: np.ndarray,
+    rejected: np.ndarray,
+    probs: np.ndarray,
+    classes: set[int],
+    oof: tuple[np.ndarray, np.ndarray],
+    cap: bool = True,
+) -> list[sm.SimilarityBatch]:
+    """The similarity pages the queue suggests for ``classes`` (the product's ``similarity_pages``):
+    per class, its rejected items left out, the classifier's probability of it as the cap (none
+    without ``cap``: the queue's pages once a single item had been rejected, before this was seen)."""
+    rows = np.flatnonzero(labeled)
+    return next_actions.similarity_pages(
+        np.arange(len(truth), dtype=np.int64),
+        sm.unit(vectors),
+        ~labeled,
+        (rows, truth[rows].astype(np.int64)),
+        classes,
+        {c: set(np.flatnonzero(rejected[:, c]).tolist()) for c in classes},
+        {c: probs[:, c].astype(np.float64) for c in classes} if cap else None,
+        sm.one_against_rest(oof[1], list(range(probs.shape[1])), truth[oof[0]], "out of fold"),
+    )
+
+
+SIMILARITY_WAYS = (
+    "similarity/product",
+    "similarity/product_uncapped",
+    "similarity/votes",
+    "similarity/votes_fitted",
+    "similarity/calibrated_probability",
+    "similarity/mean",
+    "similarity/stacked",
+)
+
+
+def similarity_promises(
+    vectors: np.ndarray,
+    truth: np.ndarray,
+    labeled: np.ndarray,
+    probs: np.ndarray,
+    oof: tuple[np.ndarray, np.ndarray],
+    batch: sm.SimilarityBatch,
+) -> dict[str, float]:
+    """What each way of promising says of one similarity page (the same items):
+
+    - ``product``: the page's own promise (the lower of the leave-one-out figure of its ranking and
+      its items' neighbour votes, each vote capped by the classifier's probability of the class);
+    - ``votes``: the mean neighbour vote, no cap;
+    - ``votes_fitted``: the votes through a Platt fit of the labeled items' own leave-one-out votes
+      (``leave_one_out_votes``), its posterior's lower end at ``BATCH_Z`` as probability batches promise;
+    - ``calibrated_probability``: the classifier's probability of the class through a Platt fit of
+      the out-of-fold probabilities of the labeled items (one class against the rest);
+    - ``mean``: the mean of the votes and that calibrated probability;
+    - ``stacked``: a logistic regression of "of the class" on both (logits), fitted on the labeled
+      items' leave-one-out votes and out-of-fold probabilities."""
+    from sklearn.linear_model import LogisticRegression
+
+    unit = sm.unit(vectors)
+    c = batch.label_id
+    rows = np.flatnonzero(labeled)
+    items = np.asarray(batch.item_ids)
+    is_class = truth[rows] == c
+    votes = sm.neighbour_votes(unit[items], unit[rows], is_class)
+    loo, right = sm.leave_one_out_votes(unit[rows], is_class)
+    fit = sm.PlattCalibration(loo, right, "labeled items' votes (leave one out)")
+    held, held_probs = oof  # the rows the round's model was fitted on (< MAX_VOTERS), out of fold
+    y = truth[held] == c
+    p_held, p_items = held_probs[:, c].astype(np.float64), probs[items, c].astype(np.float64)
+    calibrated = sm.PlattCalibration(p_held, y, "out of fold").item_precision(p_items)
+    if y.all() or not y.any():
+        stacked = np.full(len(items), float(y.mean()))
+    else:
+        loo_held, _ = sm.leave_one_out_votes(unit[held], y)
+        model = LogisticRegression(C=1.0).fit(np.c_[sm._logit(loo_held), sm._logit(p_held)], y)
+        stacked = model.predict_proba(np.c_[sm._logit(votes), sm._logit(p_items)])[:, 1]
+    return {
+        "similarity/product": batch.cut.precision,
+        "similarity/votes": float(votes.mean()),
+        "similarity/votes_fitted": float(fit.lower_means(votes, np.asarray([len(items)]), sm.BATCH_Z)[0]),
+        "similarity/calibrated_probability": float(calibrated.mean()),
+        "similarity/mean": float(((votes + calibrated) / 2).mean()),
+        "similarity/stacked": float(stacked.mean()),
+    }
+
+
 def run_random(
     vectors: np.ndarray,
     truth: np.ndarray,
     seed: int,
     counts: list[int],
     ways: list[str],
-    tally: Callable[[str, str, int, list[sm.ProbabilityBatch], np.ndarray], None],
+    tally: Callable[[str, str, int, list[Any], np.ndarray], None],
 ) -> None:
     n, n_classes = len(truth), int(truth.max()) + 1
     order = np.random.default_rng([seed, 7]).permutation(n)
@@ -265,7 +395,7 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
     gaps: dict[str, Gaps] = {}
     third = max(2, round(len(truth) * args.max_share / 3))
 
-    def tally(mode: str, way: str, count: int, batches: list[sm.ProbabilityBatch], truth: np.ndarray) -> None:
+    def tally(mode: str, way: str, count: int, batches: list[Any], truth: np.ndarray) -> None:
         stage = "early" if count < third else ("middle" if count < 2 * third else "late")
         for b in batches:
             items = np.asarray(b.item_ids)
@@ -298,6 +428,21 @@ def main(argv: list[str]) -> None:
         "held| per batch (the study's calibration gap); signed: promised - held (positive: over-promised);\n"
         "over: share of batches promised more than they held"
     )
+    print(f"similarity pages: SIMILARITY_CAP = {args.similarity_cap!r}")
+    saved, sm.SIMILARITY_CAP = sm.SIMILARITY_CAP, args.similarity_cap
+    try:
+        summary = judge_all(sets, args)
+    finally:
+        sm.SIMILARITY_CAP = saved
+    print("\nsummary (all rounds)")
+    print(HEADER)
+    for name, key, g in summary:
+        print(g.line(f"{name[:10]} {key.replace(' all,', ',')}"))
+
+
+def judge_all(
+    sets: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]]]], args: argparse.Namespace
+) -> list[tuple[str, str, Gaps]]:
     summary: list[tuple[str, str, Gaps]] = []
     for name, load in sets:
         start = time.perf_counter()
@@ -305,7 +450,4 @@ def main(argv: list[str]) -> None:
         print(f"{name}: read and described in {time.perf_counter() - start:.1f} s", flush=True)
         gaps = judge(name, vectors, labels, args)
         summary.extend((name, key, g) for key, g in gaps.items() if " all," in key)
-    print("\nsummary (all rounds)")
-    print(HEADER)
-    for name, key, g in summary:
-        print(g.line(f"{name[:10]} {key.replace(' all,', ',')}"))
+    return summary

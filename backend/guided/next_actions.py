@@ -216,6 +216,7 @@ def _compute(
         vectors = _readable(work, state.classifier, load_vectors, directory)
 
     margin_by_id: tuple[np.ndarray, np.ndarray] | None = None
+    calibration: dict[int, sm.PlattCalibration] | None = None  # per class, of its probability
     if outputs is not None and len(outputs.item_ids):
         unlabeled = ~np.isin(outputs.item_ids, labeled_ids)
         assert state.classifier is not None  # the outputs are its
@@ -223,6 +224,9 @@ def _compute(
         held_labels = None
         if held is not None:
             held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
+            calibration = sm.one_against_rest(
+                held.probabilities, held.label_ids, held_labels, f"{held.source} of labeled items"
+            )
         work.probability = sm.probability_batches(
             outputs.item_ids,
             rejections.mask_scores(
@@ -252,29 +256,16 @@ def _compute(
         labeled_rows, labeled_classes = labeled_rows[ok], labeled_classes[ok]
         # similarity pages for the classes no probability batch serves (all, without a classifier)
         uncovered = active - {b.label_id for b in work.probability}
-        if uncovered and rejected:  # per class: the items rejected for it are not candidates
-            unit = sm.unit(raw)
-            work.similarity = [
-                batch
-                for c in sorted(uncovered)
-                for batch in sm.similarity_batches(
-                    vector_ids,
-                    unit,
-                    unlabeled_v & rejections.not_rejected(vector_ids, rejected.get(c, set())),
-                    labeled_rows,
-                    labeled_classes,
-                    classes={c},
-                )
-            ]
-        elif uncovered:
-            work.similarity = sm.similarity_batches(
+        if uncovered:
+            work.similarity = similarity_pages(
                 vector_ids,
                 sm.unit(raw),
                 unlabeled_v,
-                labeled_rows,
-                labeled_classes,
-                classes=uncovered,
-                class_probability=_class_probability(outputs, vector_ids, uncovered),
+                (labeled_rows, labeled_classes),
+                uncovered,
+                rejected or {},
+                _class_probability(outputs, vector_ids, uncovered),
+                calibration,
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
@@ -296,6 +287,36 @@ def _compute(
             )
             work.suspects = found[:MAX_SUSPECTS]
     return work
+
+
+def similarity_pages(
+    vector_ids: np.ndarray,
+    unit: np.ndarray,
+    unlabeled: np.ndarray,
+    labeled: tuple[np.ndarray, np.ndarray],
+    classes: set[int],
+    rejected: dict[int, set[int]],
+    class_probability: dict[int, np.ndarray] | None,
+    class_calibration: dict[int, sm.PlattCalibration] | None = None,
+) -> list[sm.SimilarityBatch]:
+    """Per class, its similarity page among the unlabeled items not rejected for it, capped by the
+    classifier's probability of the class where there is one (whether or not anything was ever
+    rejected: the cap once went missing once a single item had been)."""
+    labeled_rows, labeled_classes = labeled
+    return [
+        batch
+        for c in sorted(classes)
+        for batch in sm.similarity_batches(
+            vector_ids,
+            unit,
+            unlabeled & rejections.not_rejected(vector_ids, rejected.get(c, set())),
+            labeled_rows,
+            labeled_classes,
+            classes={c},
+            class_probability=class_probability,
+            class_calibration=class_calibration,
+        )
+    ]
 
 
 def _class_probability(

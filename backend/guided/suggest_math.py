@@ -38,6 +38,10 @@ BATCH_Z = 1.3  # a batch promises a milder lower bound of its fitted precision (
 # posterior) or "wilson" (the Wilson interval of the fitted share over the fit's support, before
 # issue 18: it under-promised by 0.15 on the demo and the digits, ``bench promises``; decision 0018)
 BATCH_BOUND = "posterior"
+# how a similarity page's neighbour votes meet the classifier's probability of the class: "min",
+# each vote capped by the bare probability; "mean", the mean of the vote and the probability
+# calibrated on held-out items where a calibration is given (``bench promises`` judges both)
+SIMILARITY_CAP = "min"
 
 
 @dataclass(frozen=True)
@@ -372,6 +376,7 @@ def similarity_batches(
     classes: set[int],
     min_labels: int = 2,
     class_probability: dict[int, np.ndarray] | None = None,
+    class_calibration: dict[int, PlattCalibration] | None = None,
 ) -> list[SimilarityBatch]:
     """Per class with ``min_labels`` labeled items: unlabeled items ranked by cosine similarity to
     the mean of (a sample of) its labeled items, cut where expected labels per action peak.
@@ -430,6 +435,7 @@ def similarity_batches(
                 neighbour_votes(unit_vectors[top[: max(sizes)]], labeled_unit, labeled_classes == label_id),
                 (class_probability or {}).get(label_id),
                 top[: max(sizes)],
+                (class_calibration or {}).get(label_id),
             ),
         )
         if cut is None:
@@ -445,12 +451,39 @@ def similarity_batches(
     return batches
 
 
-def _capped(votes: np.ndarray, probability: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-    """The votes, each no higher than the classifier's probability of the class where it has one."""
+def _capped(
+    votes: np.ndarray,
+    probability: np.ndarray | None,
+    rows: np.ndarray,
+    calibration: PlattCalibration | None = None,
+) -> np.ndarray:
+    """The votes, each no higher than the classifier's probability of the class where it has one
+    (``SIMILARITY_CAP`` "mean" with a ``calibration``: the mean of each vote and its calibrated
+    probability)."""
     if probability is None:
         return votes
     scored = np.asarray(probability, np.float64)[rows]
+    if SIMILARITY_CAP == "mean" and calibration is not None:
+        known = np.isfinite(scored)
+        calibrated = calibration.item_precision(np.where(known, scored, 0.5))
+        return np.where(known, (votes + calibrated) / 2, votes)
     return np.where(np.isfinite(scored), np.minimum(votes, scored), votes)
+
+
+def one_against_rest(
+    held_probabilities: np.ndarray, held_label_ids: list[int], held_labels: np.ndarray, source: str
+) -> dict[int, PlattCalibration]:
+    """Per class, how often "the classifier's probability of it is p" means "it is of the class":
+    a Platt fit on every held-out labeled item (``held_labels``: each one's single label, -1 for
+    none or several, left out)."""
+    keep = np.asarray(held_labels) >= 0
+    probs = np.asarray(held_probabilities, np.float64)[keep]
+    labels = np.asarray(held_labels)[keep]
+    return {
+        label_id: PlattCalibration(probs[:, column], labels == label_id, source)
+        for column, label_id in enumerate(held_label_ids)
+        if len(labels)
+    }
 
 
 NEIGHBOURS = 5  # labeled neighbours whose labels vote on a candidate's class
@@ -481,6 +514,28 @@ def neighbour_votes(
     nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     votes = np.asarray(is_class, np.float64)[nearest].sum(axis=1)
     return (votes + VOTE_PRIOR_WEIGHT * SIMILARITY_PRIOR) / (k + VOTE_PRIOR_WEIGHT)
+
+
+def leave_one_out_votes(
+    labeled: np.ndarray, is_class: np.ndarray, neighbours: int = NEIGHBOURS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``neighbour_votes`` of the labeled items themselves, each without its own vote (an even
+    spread of ``MAX_VOTERS`` of them where more): (votes, is_class) of the items scored, what a fit
+    of "how often a candidate with these votes is of the class" rests on."""
+    if len(labeled) > MAX_VOTERS:
+        keep = spread(MAX_VOTERS, len(labeled))
+        labeled, is_class = labeled[keep], is_class[keep]
+    is_class = np.asarray(is_class, bool)
+    if len(labeled) < 2:
+        return np.full(len(labeled), SIMILARITY_PRIOR, np.float64), is_class
+    # as for a candidate: a class with n labeled items fills at most n places of n - 1 voters
+    k = max(1, min(neighbours, len(labeled) - 1, int(np.count_nonzero(is_class))))
+    points = np.asarray(labeled, np.float32)
+    sims = points @ points.T
+    np.fill_diagonal(sims, -np.inf)
+    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    votes = is_class.astype(np.float64)[nearest].sum(axis=1)
+    return (votes + VOTE_PRIOR_WEIGHT * SIMILARITY_PRIOR) / (k + VOTE_PRIOR_WEIGHT), is_class
 
 
 # ---- items to label one by one ---------------------------------------------------------------

@@ -1,5 +1,6 @@
 """bench promises: its tally says the gap and which way it points, and a tiny demo run judges the
-batches of every way of promising, with the queue's labels and with random ones."""
+batches of every way of promising, with the queue's labels and with random ones, and the
+similarity pages of every way of promising them."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def test_representativeness_weighs_up_the_labeled_items_among_the_candidates():
 
 
 def test_a_small_demo_run_judges_every_way(capsys):
-    promises.main(["--demo-count", "90", "--seeds", "1", "--max-share", "0.3"])
+    promises.main(["--demo-count", "150", "--seeds", "1", "--max-share", "0.6"])
     out = capsys.readouterr().out
-    for way in promises.WAYS:
+    for way in promises.WAYS + promises.SIMILARITY_WAYS:
         assert f"queue all, {way}" in out, out
     assert "random all, all/wilson" in out, out

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 import tests.guided.cluster_features  # noqa: F401  (registers the test extractor)
 from backend.guided import suggest_math as sm
-from backend.guided.next_actions import read_key
+from backend.guided.next_actions import read_key, similarity_pages
 from tests.helpers.guided import API, accept, add_class, kinds, of_kind, oracle, run_job, tag
 from tests.helpers.jobs import follow_up, wait_for
 
@@ -116,26 +117,63 @@ async def test_the_quick_extractors_are_trained_beside_the_first_in_one_click(se
     assert (await wait_for(server, response.json()["job_ids"][0]))["kind"] == "infer"
 
 
+def _border_case() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Twelve labeled items of class 1 and twelve of class 2, twenty unlabeled class-2 items at
+    the border nearer class 1; the classifier gives them one chance in ten of class 1."""
+    rng = np.random.default_rng(6)
+    labeled_a = sm.unit(np.asarray([1.0, 0.0, 0.0]) + rng.normal(0, 0.05, (12, 3)))
+    labeled_b = sm.unit(np.asarray([0.0, 1.0, 0.0]) + rng.normal(0, 0.05, (12, 3)))
+    pool = sm.unit(np.asarray([0.8, 0.6, 0.0]) + rng.normal(0, 0.02, (20, 3)))
+    vectors = np.vstack([labeled_a, labeled_b, pool]).astype(np.float32)
+    ids = np.arange(len(vectors), dtype=np.int64) + 1
+    doubt = np.full(len(vectors), np.nan)
+    doubt[24:] = 0.1
+    return ids, vectors, np.arange(len(vectors)) >= 24, np.asarray([1] * 12 + [2] * 12), doubt
+
+
 def test_a_classifier_that_doubts_the_class_caps_a_similarity_page():
     """A class mostly labeled already: its labeled items crowd the neighbourhood of the next
     nearest items (other classes'), so their votes say "the class"; the classifier's probability
     of the class for them says otherwise, and the page promises no more than it."""
-    rng = np.random.default_rng(6)
-    labeled_a = sm.unit(np.asarray([1.0, 0.0, 0.0]) + rng.normal(0, 0.05, (12, 3)))
-    labeled_b = sm.unit(np.asarray([0.0, 1.0, 0.0]) + rng.normal(0, 0.05, (12, 3)))
-    pool = sm.unit(np.asarray([0.8, 0.6, 0.0]) + rng.normal(0, 0.02, (20, 3)))  # b items at the border
-    vectors = np.vstack([labeled_a, labeled_b, pool]).astype(np.float32)
-    ids = np.arange(len(vectors), dtype=np.int64) + 1
-    unlabeled = np.arange(len(vectors)) >= 24
-    classes = np.asarray([1] * 12 + [2] * 12)
+    ids, vectors, unlabeled, classes, doubt = _border_case()
     free = sm.similarity_batches(ids, vectors, unlabeled, np.arange(24), classes, classes={1})
-    doubt = np.full(len(vectors), np.nan)
-    doubt[24:] = 0.1  # the classifier: one chance in ten that they are class 1
     capped = sm.similarity_batches(
         ids, vectors, unlabeled, np.arange(24), classes, classes={1}, class_probability={1: doubt}
     )
     assert free and free[0].cut.precision >= 0.7  # what the votes alone promise: wrong
     assert not capped  # below the floor: no page
+
+
+def test_the_queue_caps_its_similarity_pages_whether_or_not_anything_was_rejected():
+    """The queue's pages once went uncapped as soon as one item of any class had been deselected
+    from a batch: the border items above were then offered as class 1, promised 0.7 or more."""
+    ids, vectors, unlabeled, classes, doubt = _border_case()
+    labeled = (np.arange(24), classes)
+    rejected_once = {2: {int(ids[30])}}  # some item deselected from a class-2 batch
+    for rejected in ({}, rejected_once):
+        assert similarity_pages(ids, vectors, unlabeled, labeled, {1}, rejected, {1: doubt}) == []
+        (page,) = similarity_pages(ids, vectors, unlabeled, labeled, {1}, rejected, None)
+        assert page.cut.precision >= 0.7  # without a classifier the votes alone decide
+    # an item rejected for the class is never on its page
+    (page,) = similarity_pages(ids, vectors, unlabeled, labeled, {1}, {1: {int(ids[30])}}, None)
+    assert int(ids[30]) not in page.item_ids and page.item_ids
+
+
+def test_leave_one_out_votes_leave_each_item_out_of_its_own_neighbourhood():
+    """An item of a class among many of its own gets the class's votes; a lone item of the class
+    among others' items gets none of its own (it does not vote for itself)."""
+    rng = np.random.default_rng(3)
+    crowd = sm.unit(np.asarray([1.0, 0.0]) + rng.normal(0, 0.05, (10, 2)))
+    others = sm.unit(np.asarray([0.0, 1.0]) + rng.normal(0, 0.05, (10, 2)))
+    lone = sm.unit(np.asarray([[0.05, 1.0]]))  # class 1, among the others
+    points = np.vstack([crowd, others, lone]).astype(np.float32)
+    is_class = np.r_[np.ones(10, bool), np.zeros(10, bool), True]
+    votes, scored = sm.leave_one_out_votes(points, is_class)
+    assert (scored == is_class).all()
+    low = sm.SIMILARITY_PRIOR * sm.VOTE_PRIOR_WEIGHT / (sm.NEIGHBOURS + sm.VOTE_PRIOR_WEIGHT)
+    assert votes[:10].min() == pytest.approx(1.0 - low)  # all five neighbours of the class
+    assert votes[20] == pytest.approx(low)  # none: its own vote is not counted
+    assert votes[10:20].max() < 0.5
 
 
 def _step(suggestion: dict[str, Any], dataset_id: int) -> dict[str, Any]:
