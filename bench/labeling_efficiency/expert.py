@@ -35,6 +35,7 @@ precision measured against the truth (the study's calibration figure).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -450,16 +451,44 @@ class Expert:
 
 
 def calibration(batches: list[BatchRecord]) -> dict[str, Any]:
-    """The queue's promised precision against the measured one, per accepted batch."""
-    pairs = [
-        (b.expected_precision, b.precision_as_suggested) for b in batches if b.expected_precision is not None
-    ]
-    gap = sum(abs(e - m) for e, m in pairs) / len(pairs) if pairs else None
-    return {
-        "batches": len(pairs),
-        "mean_absolute_gap": round(gap, 4) if gap is not None else None,
-        "pairs": pairs,
+    """The queue's promised precision against the measured one, per accepted batch: the mean
+    absolute gap (issue 18's figure), the signed one (positive: over-promised), per batch kind, and
+    the gap a promise exactly right would still show on pages of these sizes (``noise_floor``)."""
+    judged = [b for b in batches if b.expected_precision is not None]
+    pairs = [(b.expected_precision, b.precision_as_suggested) for b in judged]
+    found: dict[str, Any] = {"batches": len(pairs), "pairs": pairs, **_gaps(judged)}
+    found["by_kind"] = {
+        kind: {"batches": len(of_kind), **_gaps(of_kind)}
+        for kind in sorted({b.kind for b in judged})
+        for of_kind in [[b for b in judged if b.kind == kind]]
     }
+    return found
+
+
+def _gaps(judged: list[BatchRecord]) -> dict[str, float | None]:
+    if not judged:
+        return {"mean_absolute_gap": None, "mean_signed_gap": None, "noise_floor": None}
+    promised = [float(b.expected_precision or 0.0) for b in judged]
+    held = [b.precision_as_suggested for b in judged]
+    n = len(judged)
+    return {
+        "mean_absolute_gap": round(sum(abs(e - m) for e, m in zip(promised, held, strict=True)) / n, 4),
+        "mean_signed_gap": round(sum(e - m for e, m in zip(promised, held, strict=True)) / n, 4),
+        "mean_promised": round(sum(promised) / n, 4),
+        "mean_held": round(sum(held) / n, 4),
+        "noise_floor": round(
+            sum(binomial_gap(e, b.suggested) for e, b in zip(promised, judged, strict=True)) / n, 4
+        ),
+    }
+
+
+def binomial_gap(p: float, n: int) -> float:
+    """E|k/n - p| for k ~ Binomial(n, p): how far a page of ``n`` items, each right with chance
+    ``p``, lands from ``p`` on average (the part of the gap no promise can close)."""
+    if n <= 0:
+        return 0.0
+    p = min(max(p, 0.0), 1.0)
+    return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) * abs(k / n - p) for k in range(n + 1))
 
 
 def summarize(progress: Progress, items: int, wall: float, job_wait: float, jobs: int) -> dict[str, Any]:

@@ -65,7 +65,14 @@ def print_report(results: dict[str, Any]) -> None:
             print(
                 f"{titles[mode]}: calibration over {calibration['batches']} batches: mean |promised - "
                 f"measured| precision = {calibration['mean_absolute_gap']:.3f}"
+                + _more_calibration(calibration)
             )
+            for kind, of_kind in (calibration.get("by_kind") or {}).items():
+                print(
+                    f"{titles[mode]}:   {kind}: {of_kind['batches']} batches, promised "
+                    f"{of_kind['mean_promised']:.3f}, held {of_kind['mean_held']:.3f}, |gap| "
+                    f"{of_kind['mean_absolute_gap']:.3f}" + _more_calibration(of_kind)
+                )
     manual, guided = results["manual"], results["guided"]
     if guided["actions"]:
         print(f"actions, manual / queue: {manual['actions'] / guided['actions']:.1f}x fewer with the queue")
@@ -129,3 +136,11 @@ def plot_calibration(results: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _more_calibration(found: dict[str, Any]) -> str:
+    """The signed gap and the noise floor, where the run recorded them (older runs did not)."""
+    if found.get("mean_signed_gap") is None:
+        return ""
+    floor = found["noise_floor"]
+    return f" (signed {found['mean_signed_gap']:+.3f}; an exact promise on pages this size: {floor:.3f})"

@@ -11,7 +11,16 @@ import pytest
 
 from backend.demo import generate_demo
 from bench.labeling_efficiency import main
-from bench.labeling_efficiency.expert import ACTION_KINDS, Expert, Strategy, batch_choice, timed_run
+from bench.labeling_efficiency.expert import (
+    ACTION_KINDS,
+    BatchRecord,
+    Expert,
+    Strategy,
+    batch_choice,
+    binomial_gap,
+    calibration,
+    timed_run,
+)
 from tests.live import live_app
 
 MODES = ("guided", "guided_without_guardrails", "manual")
@@ -100,6 +109,39 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
             assert calibration["mean_absolute_gap"] == pytest.approx(gap, abs=1e-4)
         assert run["stopped_by"]
     assert report["targets"]["labeled_fraction"]["value"] == report["guided"]["labeled_fraction"]
+
+
+def test_binomial_gap_is_what_an_exact_promise_still_misses_by():
+    assert binomial_gap(1.0, 8) == 0.0 and binomial_gap(0.5, 0) == 0.0
+    assert binomial_gap(0.5, 2) == pytest.approx(0.25)  # k = 0, 1, 2: |gap| 0.5, 0, 0.5
+    # pages of 8 at 0.85: about 0.1 off however right the promise (the study's batch sizes)
+    assert 0.08 < binomial_gap(0.85, 8) < 0.12 and binomial_gap(0.85, 200) < 0.03
+
+
+def test_calibration_reports_the_signed_gap_per_batch_kind():
+    def record(kind: str, promised: float | None, held: float, size: int) -> BatchRecord:
+        return BatchRecord(kind, "a", size, promised, held, 0, 0, 0, size, size, 0)
+
+    found = calibration(
+        [
+            record("probability", 0.9, 0.7, 10),  # over-promised by 0.2
+            record("similarity", 0.6, 1.0, 5),  # under-promised by 0.4
+            record("similarity", 0.8, 0.9, 8),  # under-promised by 0.1
+            record("similarity", None, 0.5, 8),  # no promise: not judged
+        ]
+    )
+    assert found["batches"] == 3
+    assert found["mean_absolute_gap"] == pytest.approx(0.7 / 3, abs=1e-4)
+    assert found["mean_signed_gap"] == pytest.approx(-0.3 / 3, abs=1e-4)
+    assert found["noise_floor"] == pytest.approx(
+        (binomial_gap(0.9, 10) + binomial_gap(0.6, 5) + binomial_gap(0.8, 8)) / 3, abs=1e-4
+    )
+    similarity = found["by_kind"]["similarity"]
+    assert similarity["batches"] == 2 and similarity["mean_signed_gap"] == pytest.approx(-0.25)
+    assert similarity["mean_promised"] == pytest.approx(0.7) and similarity["mean_held"] == pytest.approx(
+        0.95
+    )
+    assert found["by_kind"]["probability"]["mean_absolute_gap"] == pytest.approx(0.2)
 
 
 def test_a_truth_file_without_the_columns_is_refused(tmp_path):
