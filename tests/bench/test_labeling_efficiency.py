@@ -19,6 +19,7 @@ from bench.labeling_efficiency.expert import (
     batch_choice,
     binomial_gap,
     calibration,
+    items_to_read,
     timed_run,
 )
 from tests.live import live_app
@@ -254,7 +255,8 @@ def test_the_queue_expert_counts_each_action_and_what_batches_wrote(guardrails):
     # a batch of ten as "ring": items 9 and 10 are peaks; the guardrails flag 10 and 3
     queue = FakeQueue(client, batch=list(range(1, 11)), flags={3, 10})
     queue.truth = truth
-    strategy = Strategy(guardrails=guardrails, look_pages=1, page_size=4, max_seen_error=0.25)
+    # the promise (0.8) leaves no more wrong in the unread rest than the expert tolerates (0.5)
+    strategy = Strategy(guardrails=guardrails, look_pages=1, page_size=4, max_seen_error=0.5)
     expert = Expert(queue, 1, truth, strategy, target=1.0)
     result = timed_run(expert, guided=True)
 
@@ -278,6 +280,37 @@ def test_the_queue_expert_counts_each_action_and_what_batches_wrote(guardrails):
     assert result["correct"] == 12 - result["batch_wrong_written"]
     assert result["stopped_by"] == "target reached"
     assert all(client.state[i] == [1 if truth[i] == "ring" else 2] for i in (11, 12))
+
+
+@pytest.mark.parametrize("guardrails", [True, False])
+def test_the_expert_reads_on_where_the_promise_expects_more_wrong_in_the_unread_rest(guardrails):
+    """The same batch, an expert that tolerates a quarter wrong: the promise (0.8 of 8 or 10)
+    expects 1.6 or 2 wrong, more than a quarter of the 4 or 6 items unread after the first page,
+    so it reads the whole batch, deselects item 9 (and 10) and writes nothing wrong."""
+    truth = {i: "ring" for i in range(1, 9)} | {9: "peak", 10: "peak", 11: "peak", 12: "ring"}
+    client = FakeClient(["ring", "peak"])
+    queue = FakeQueue(client, batch=list(range(1, 11)), flags={3, 10})
+    queue.truth = truth
+    strategy = Strategy(guardrails=guardrails, look_pages=1, page_size=4, max_seen_error=0.25)
+    result = timed_run(Expert(queue, 1, truth, strategy, target=1.0), guided=True)
+
+    kept = queue.accepted[0][1]
+    if guardrails:  # "f", then one click on 9
+        assert kept == [1, 2, 4, 5, 6, 7, 8] and result["actions_by_kind"]["deselect"] == 2
+    else:  # one click each on 9 and 10
+        assert kept == list(range(1, 9)) and result["actions_by_kind"]["deselect"] == 2
+    assert result["batch_wrong_written"] == 0 and result["correct"] == 12
+
+
+def test_items_to_read_follows_the_promise():
+    right = [True] * 91 + [False] * 5 + [True, False] * 52  # 5 wrong in the first 96, 52 after
+    assert items_to_read(right, 96, 48, None, 0.1) == 96  # no promise: the pages a person reads
+    assert items_to_read(right, 0, 48, 0.75, 0.1) == 200  # 0: every page
+    assert items_to_read(right, 96, 48, 0.95, 0.1) == 96  # 10 wrong expected, 5 seen: 5 of 104 left
+    # 50 wrong expected, 5 seen: 45 in the 104 unread; 29 seen by 144, 21 in 56 left: read on;
+    # 53 seen by 192: the promise expects none left (the rest is then judged by what was seen)
+    assert items_to_read(right, 96, 48, 0.75, 0.1) == 192
+    assert items_to_read(right, 96, 48, 0.75, 0.5) == 96  # a tolerant reader stops at once
 
 
 @pytest.mark.parametrize(("accuracy", "stops"), [(0.985, True), (0.97, False)])
