@@ -28,7 +28,8 @@ study's calibration gap, per stage (early / middle / late thirds of the labels) 
   ``BATCH_Z`` standard errors of the batch's mean under the fit's posterior, ``lower_means``).
 
 The first way steers the queue's run (its batches are the ones accepted); every way is judged on
-the same states.
+the same states. ``--first-page`` starts as the study does: after the k-means items, the best
+similarity page (no classifier yet) is accepted, its wrong items rejected.
 
 Similarity pages: at every round of the queue's run the pages ``similarity_pages`` (the product's)
 makes for every class labeled so far are judged, each page by every way of promising it
@@ -77,6 +78,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="runs per set (k-means seed, random draws)")
     parser.add_argument("--max-share", type=float, default=0.6, help="stop once this share is labeled")
     parser.add_argument("--ways", default=",".join(WAYS), help="ways of promising, comma-separated")
+    parser.add_argument(
+        "--first-page",
+        action="store_true",
+        help="start as the study does: after the k-means items, the best similarity page accepted",
+    )
     parser.add_argument(
         "--similarity-cap",
         choices=("min", "mean"),
@@ -205,6 +211,21 @@ def run_queue(
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, min(n, sm.SAMPLE), replace=False))
     labeled[sample[sm.k_means_centres(vectors[sample], ONE_BY_ONE, seed=seed)]] = True
+    if args.first_page:  # as the study starts: the best similarity page, before any classifier
+        rows = np.flatnonzero(labeled)
+        pages = sm.similarity_batches(
+            np.arange(n, dtype=np.int64),
+            sm.unit(vectors),
+            ~labeled,
+            rows,
+            truth[rows].astype(np.int64),
+            classes=set(truth[rows].tolist()),
+        )
+        if pages:
+            page = max(pages, key=lambda b: b.cut.expected_labels / b.cut.expected_actions)
+            items = np.asarray(page.item_ids)
+            labeled[items[truth[items] == page.label_id]] = True
+            rejected[items[truth[items] != page.label_id], page.label_id] = True
     counts = []
     while labeled.mean() < args.max_share:
         rows = np.flatnonzero(labeled)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench import promises
+from bench.guardrails import demo_set
 
 
 def test_the_gaps_are_the_mean_absolute_and_signed_differences_per_batch():
@@ -38,3 +39,16 @@ def test_a_small_demo_run_judges_every_way(capsys):
     for way in promises.WAYS + promises.SIMILARITY_WAYS:
         assert f"queue all, {way}" in out, out
     assert "random all, all/wilson" in out, out
+
+
+def test_the_first_page_start_accepts_a_similarity_page_before_any_classifier():
+    """``--first-page``: after the k-means items, the best similarity page is accepted (its wrong
+    items rejected), as the study's first suggestion is: the first round rests on more labels."""
+    vectors, names = demo_set(150)
+    _, truth = np.unique(names, return_inverse=True)
+    firsts = []
+    for flag in ([], ["--first-page"]):
+        args = promises.parse(["--demo-count", "150", "--max-share", "0.6", *flag])
+        counts = promises.run_queue(vectors, truth, 0, args, ["all/posterior"], lambda *_: None)
+        firsts.append(counts[0])
+    assert firsts[0] == promises.ONE_BY_ONE < firsts[1]
