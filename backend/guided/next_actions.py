@@ -224,9 +224,10 @@ def _compute(
         held_labels = None
         if held is not None:
             held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
-            calibration = sm.one_against_rest(
-                held.probabilities, held.label_ids, held_labels, f"{held.source} of labeled items"
-            )
+            if sm.SIMILARITY_CAP == "mean":  # only that way of capping reads them (bench promises)
+                calibration = sm.one_against_rest(
+                    held.probabilities, held.label_ids, held_labels, f"{held.source} of labeled items"
+                )
         work.probability = sm.probability_batches(
             outputs.item_ids,
             rejections.mask_scores(
