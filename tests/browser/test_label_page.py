@@ -3,6 +3,8 @@ undo, delete a class, change the display transform, export."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,48 @@ async def test_back_and_forward_keep_the_page_and_the_selection(page: Any, folde
     await expect(page.locator("#gallery .page-number").first).to_have_text("2")
     await page.reload()
     await expect(page.locator("#gallery .page-number").first).to_have_text("2")
+
+
+async def test_a_view_change_is_not_lost_to_a_refresh_still_on_its_way(page: Any, folder: Path) -> None:
+    """Labeling in the "unlabeled" view asks the gallery to refresh itself. A person who changes the
+    view while that refresh is on its way must get the view they chose: the two requests once
+    raced, and when the refresh answered first the view's answer went to the replaced gallery and
+    was lost (the page showed "unlabeled" under a filter set to "all")."""
+    dataset = await api_dataset(page, folder, 12, [("rings", "r")])
+    await page.goto(f"/datasets/{dataset['id']}/label?filter=unlabeled")
+    await expect(page.locator("#gallery .view-total").first).to_have_text("12")
+
+    gates = {"unlabeled": asyncio.Event(), "all": asyncio.Event()}
+    seen: list[str] = []
+
+    def holding(view: str) -> Any:
+        async def hold(route: Any) -> None:
+            seen.append(view)
+            await gates[view].wait()
+            with contextlib.suppress(Exception):  # the browser gave up on it (aborted)
+                await route.continue_()
+
+        return hold
+
+    await page.route("**/label?*filter=unlabeled*", holding("unlabeled"))
+    await page.route("**/label?*filter=all*", holding("all"))
+
+    async def until_seen(view: str) -> None:
+        for _ in range(100):
+            if view in seen:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {view} request: {seen}")
+
+    await tiles(page).nth(0).click()
+    await page.keyboard.press("r")
+    await expect(page.locator("#labeled-count")).to_have_text("1")
+    await until_seen("unlabeled")  # the refresh is on its way
+    await page.select_option("#filter-select", "all")
+    await until_seen("all")  # and so is the view the person chose
+    gates["unlabeled"].set()  # the refresh answers first
+    await asyncio.sleep(0.5)
+    gates["all"].set()
+    await expect(page.locator("#gallery .view-total").first).to_have_text("12")
+    await expect(page.locator("#gallery .marks.labeled")).to_have_count(1)
+    assert (await page.locator("#filter-select").input_value()) == "all"
