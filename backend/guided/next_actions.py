@@ -45,6 +45,7 @@ from backend.algorithms import get_algorithm, validate_parameters
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
+from backend.guided.predicted import label_as_predicted, predicted_classes
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
 from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
@@ -171,6 +172,7 @@ class _Work:
     similarity: list[sm.SimilarityBatch] = field(default_factory=list)
     one_by_one: list[int] = field(default_factory=list)
     one_by_one_how: str = ""
+    one_by_one_predicted: list[int | None] = field(default_factory=list)  # the classifier's class
     covered: int = 0  # unlabeled items the probability batches would label
     unlabeled: int = 0
     suspects: list[Any] = field(default_factory=list)
@@ -273,6 +275,8 @@ def _compute(
         order = np.argsort(margin_by_id[1], kind="stable")[:LABEL_ONE_BY_ONE]
         work.one_by_one = [int(i) for i in margin_by_id[0][order]]
         work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
+    if work.one_by_one and outputs is not None:
+        work.one_by_one_predicted = predicted_classes(outputs, work.one_by_one, active)
 
     if state.classifier is not None and len(single) >= 2:
         issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
@@ -549,11 +553,26 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
 
 def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggestion:
     first = not state.labels
+    shown = state.classifier is not None and any(p is not None for p in work.one_by_one_predicted)
+    params: dict[str, Any] = {"how": work.one_by_one_how}
+    how = work.one_by_one_how
+    if shown:
+        assert state.classifier is not None
+        params.update(classifier_id=state.classifier.id, predicted_label_ids=work.one_by_one_predicted)
+        how += (
+            f"; classifier {state.classifier.id}'s class is shown on each: press a key where it is "
+            "wrong, accept the rest in one click"
+        )
     return Suggestion(
-        key(kind="label_items", i=work.one_by_one),
+        key(
+            kind="label_items",
+            i=work.one_by_one,
+            c=state.classifier.id if shown and state.classifier is not None else None,
+            p=work.one_by_one_predicted if shown else None,
+        ),
         "label_items",
         f"Label {len(work.one_by_one)} {'diverse ' if first else ''}items one by one",
-        ("no labels yet: " if first else "they teach the classifier most: ") + work.one_by_one_how,
+        ("no labels yet: " if first else "they teach the classifier most: ") + how,
         float(len(work.one_by_one)),
         float(len(work.one_by_one)),
         None,
@@ -561,7 +580,7 @@ def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggesti
         None,
         m.id if (m := state.feature_model or state.classifier) else None,
         None,
-        {"how": work.one_by_one_how},
+        params,
     )
 
 
@@ -989,6 +1008,8 @@ async def accept_suggestion(
     """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
     event naming its model, 409 when any kept item was labeled since the suggestion was made; a
     job as a normal job (trainers; 409 while the same job is queued or running). ``label_items``
+    with the classifier's classes shown: the kept items (default: those still unlabeled) take the
+    class shown for each (``predicted``). Other ``label_items``
     and ``review_suspects`` are done by labeling and reviewing (400). ``parameters`` change a
     training suggestion's algorithm parameters (as the train form lets a person do, e.g. fewer
     epochs on a slow machine); checked like any job's."""
@@ -998,7 +1019,13 @@ async def accept_suggestion(
     if parameters and kind not in ("retrain", "train_extractor"):
         raise Invalid(f"only a training suggestion takes parameters, not '{kind}'", field="parameters")
     if kind == "label_items":
-        raise Invalid("label these items one by one (the label page), there is no batch to accept")
+        if "c" not in body:
+            raise Invalid("label these items one by one (the label page), there is no batch to accept")
+        if label_id is not None:
+            raise Invalid(
+                "each item takes the class the classifier showed for it: no label_id", field="label_id"
+            )
+        return await _accept_predicted(session, settings, state, body, item_ids, tagger)
     if kind == "review_suspects":
         raise Invalid("open the review page: each suspect is kept or relabeled on its own")
     if kind == "add_classes":
@@ -1094,6 +1121,42 @@ async def _accept_job(
                 )
             )
     return AcceptResult(labeled=0, job_ids=[stored_id(j) for j in jobs])
+
+
+async def _accept_predicted(
+    session: AsyncSession,
+    settings: Settings,
+    state: QueueState,
+    body: dict[str, Any],
+    item_ids: list[int] | None,
+    tagger: str,
+) -> AcceptResult:
+    """ "Label one by one" with the classifier's classes shown: the items (default: those still
+    unlabeled) take the class shown for each, as one event naming the classifier."""
+    classifier_id = int(body["c"])
+    model = state.models.get(classifier_id)
+    directory = state.output_dir(settings, classifier_id) if model is not None else None
+    if model is None or model.state != states.MODEL_READY or directory is None:
+        raise Conflict(f"classifier {classifier_id} is gone or has no outputs: ask the queue again")
+    suggested = [int(i) for i in body["i"]]
+    outputs = await asyncio.to_thread(load_probabilities, directory)
+    done = await label_as_predicted(
+        session,
+        state.dataset_id,
+        suggested=suggested,
+        predicted=list(body["p"]),
+        now=predicted_classes(outputs, suggested, set(state.classes)),
+        item_ids=item_ids,
+        classifier_id=classifier_id,
+        classes=set(state.classes),
+        tagger=tagger,
+    )
+    event = done.event
+    return AcceptResult(
+        labeled=int(event.tag_count) if event is not None else 0,
+        batch_id=stored_id(event) if event is not None else None,
+        skipped=done.skipped,
+    )
 
 
 def _members(

@@ -150,7 +150,9 @@ async def open_suggestion(
         raise Invalid("which suggestion? (key is missing)")
     context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
     suggestion = await _find(session, settings, dataset_id, key)
-    context.update(suggestion=suggestion, key=key, entries=[], flags={}, flag_rule="", flagged_count=0)
+    context.update(
+        suggestion=suggestion, key=key, entries=[], flags={}, flag_rule="", flagged_count=0, predicted={}
+    )
     context.update(thumb_query=THUMBS.thumb_query(), version=thumb_version(context["dataset"]))
     context["classes"] = list(context["class_by_id"].values())
     if suggestion is None:
@@ -161,6 +163,8 @@ async def open_suggestion(
         return render(request, "next/open.html", nav="datasets", **context)
     entries = await service.page_items(session, dataset_id, list(suggestion.item_ids))
     context["entries"] = entries
+    shown = suggestion.params.get("predicted_label_ids") if suggestion.kind == "label_items" else None
+    context["predicted"] = dict(zip(suggestion.item_ids, shown, strict=True)) if shown else {}
     if suggestion.kind in BATCH_KINDS and suggestion.model_id is not None and entries:
         try:
             flags = await trust.batch_flags(
@@ -286,7 +290,9 @@ async def auto_label_rest(
 async def label_item(
     request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
 ) -> Template:
-    """Label one item of a "label one by one" suggestion (a manual event); answers with its tile."""
+    """Label one item by hand (a manual event) and answer with its tile: an item of a "label one by
+    one" suggestion, or (``tile=batch``) a batch gallery's tile of another class, labeled with its
+    own class in one key and so left out of the batch (deselected, its new label shown)."""
     form = await request.form()
     item_id = _int(form.get("item_id"), "item_id")
     label_id = _int(form.get("label_id"), "label_id")
@@ -311,13 +317,15 @@ async def label_item(
             parameters={"via": "next actions"},
         )
     entries = await service.page_items(session, dataset_id, [item_id])
+    in_batch = str(form.get("tile") or "") == "batch"
     return render(
         request,
-        "next/_todo_tile.html",
+        "next/_batch_tile.html" if in_batch else "next/_todo_tile.html",
         entry=entries[0],
         dataset=dataset,
         classes=classes,
         class_by_id=by_id,
+        score_text=str(form.get("score") or "")[:40],
         thumb_query=THUMBS.thumb_query(),
         version=thumb_version(dataset),
     )

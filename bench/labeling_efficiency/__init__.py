@@ -137,6 +137,8 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
                 guardrails=bool(on),
                 look_pages=args.look_pages,
                 max_seen_error=args.max_seen_error,
+                label_in_place=args.label_in_place,
+                accept_shown=args.accept_shown,
                 stop_accuracy=args.min_accuracy,
                 max_epochs=args.max_epochs,
                 max_head_epochs=args.max_head_epochs,
@@ -187,6 +189,20 @@ def main(argv: list[str]) -> None:
         type=float,
         default=Strategy.max_seen_error,
         help="share wrong among what was read above which the expert keeps only what it read",
+    )
+    parser.add_argument(
+        "--no-label-in-place",
+        dest="label_in_place",
+        action="store_false",
+        help="the expert only deselects the wrong items it reads in a batch (before the batch pages "
+        "labeled a tile with its own class in one key)",
+    )
+    parser.add_argument(
+        "--no-accept-shown",
+        dest="accept_shown",
+        action="store_false",
+        help="items to label one by one are labeled one key each even where the page shows the "
+        "classifier's class (before the page offered to accept the classes shown)",
     )
     parser.add_argument(
         "--max-epochs",

@@ -88,6 +88,12 @@ class Strategy:
     max_epochs: int | None = None
     max_head_epochs: int | None = None
     max_seconds: float | None = None  # a slow machine: the session ends after this wall time
+    # a wrong item read in a batch is labeled with its own class in one key (pointed at, the
+    # class's key pressed: the batch page's "label in place"), not just deselected
+    label_in_place: bool = True
+    # items to label one by one that show the classifier's class: a key only where it is wrong,
+    # the rest accepted in one click (off: one key per item, as before)
+    accept_shown: bool = True
 
 
 @dataclass
@@ -105,6 +111,7 @@ class BatchRecord:
     kept: int
     labeled: int
     wrong_written: int  # kept items of another class: wrong labels before any fix
+    labeled_in_place: int = 0  # wrong items read and labeled with their own class in one key
 
 
 def items_to_read(
@@ -146,6 +153,22 @@ def batch_choice(right: list[bool], look: int, max_error: float) -> tuple[list[b
     return keep, min(deselecting, picking)
 
 
+def batch_choice_in_place(
+    right: list[bool], look: int, max_error: float
+) -> tuple[list[bool], int, list[int]]:
+    """As ``batch_choice``, for a person who labels each wrong item read with its own class in one
+    key (which also takes it out of the batch) rather than deselecting it: the same key count per
+    wrong item, one label more each. Few wrong among those read: keep everything else. Too many:
+    keep only the right items read and drop the tail with one Shift-click. Answers what is kept,
+    the deselect clicks left (the Shift-click), and the indices labeled in place."""
+    seen = len(right) if look <= 0 else min(look, len(right))
+    wrong_seen = [i for i in range(seen) if not right[i]]
+    if len(wrong_seen) <= max_error * seen:
+        return [right[i] or i >= seen for i in range(len(right))], 0, wrong_seen
+    keep = [right[i] if i < seen else False for i in range(len(right))]
+    return keep, (1 if seen < len(right) else 0), wrong_seen
+
+
 class Expert:
     """One labeling session against one dataset."""
 
@@ -175,6 +198,8 @@ class Expert:
         self.job_runs: Counter = Counter()
         self.stopped_by = ""
         self.auto_labeled = 0
+        self.accepted_as_shown = 0  # items to label one by one accepted with the classifier's class
+        self.shown_accepts = 0  # the clicks (events) that accepted them
         self.algorithms: dict[str, Any] | None = None
         self.started = time.perf_counter()
         self.suggested_kinds: Counter = Counter()
@@ -359,11 +384,22 @@ class Expert:
             self.passed.add(self._what(s))
             self.note(f"passed over (nothing right on its first page): {s['title']}")
             return
-        keep, clicks = batch_choice([right[i] for i in kept], look, self.strategy.max_seen_error)
+        in_place: list[int] = []
+        if self.strategy.label_in_place:
+            keep, clicks, fixes = batch_choice_in_place(
+                [right[i] for i in kept], look, self.strategy.max_seen_error
+            )
+            in_place = [kept[i] for i in fixes if kept[i] in self.truth]
+            clicks += len(fixes) - len(in_place)  # no truth to label with: deselected
+        else:
+            keep, clicks = batch_choice([right[i] for i in kept], look, self.strategy.max_seen_error)
         if sum(keep) < clicks + deselected + 1:  # fewer labels than clicks: by hand is as quick
             self.passed.add(self._what(s))
             self.note(f"passed over (fewer labels than clicks): {s['title']}")
             return
+        for item in in_place:  # pointed at, its class's key pressed: labeled, out of the batch
+            self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]])
+            self.progress.add("manual")
         kept = [i for i, k in zip(kept, keep, strict=True) if k]
         deselected += clicks
         self.progress.add("deselect", deselected)
@@ -389,11 +425,12 @@ class Expert:
                 kept=len(kept),
                 labeled=int(result.get("labeled", len(kept))),
                 wrong_written=wrong,
+                labeled_in_place=len(in_place),
             )
         )
         self.note(
             f"{s['kind']} {name}: {len(kept)} of {len(items)} kept ({len(flagged)} flagged, "
-            f"{deselected} deselect clicks), precision {precision:.3f}"
+            f"{deselected} deselect clicks, {len(in_place)} labeled in place), precision {precision:.3f}"
             + (f" (promised {promised:.3f})" if promised is not None else "")
             + f", {wrong} wrong written"
         )
@@ -403,6 +440,29 @@ class Expert:
         if not items:
             self.passed.add(self._what(s))
             return
+        shown = dict(
+            zip(s["item_ids"], (s.get("params") or {}).get("predicted_label_ids") or [], strict=False)
+        )
+        if self.strategy.accept_shown and shown:
+            right = [i for i in items if shown.get(i) == self.class_ids[self.truth[i]]]
+            if len(right) >= 2:  # one click for the rest is cheaper than their keys
+                items = [i for i in items if i not in set(right)]
+                for item in items:  # a key where the class shown is wrong
+                    self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]])
+                    self.progress.add("manual")
+                self.progress.add("batch")
+                try:
+                    done = self.queue.accept(self.dataset_id, s["key"], None, None)
+                except LabelwiseError as exc:
+                    self.note(f"accept of the classes shown refused ({exc}): {s['title']}")
+                    return
+                self.accepted_as_shown += int(done.get("labeled", 0))
+                self.shown_accepts += 1 if done.get("batch_id") is not None else 0
+                self.note(
+                    f"labeled {len(items)} by hand where the class shown was wrong, accepted "
+                    f"{done.get('labeled')} as shown: {s['title']}"
+                )
+                return
         by_class: dict[str, list[int]] = {}
         for item in items:
             by_class.setdefault(self.truth[item], []).append(item)
@@ -563,6 +623,9 @@ def timed_run(expert: Expert, guided: bool) -> dict[str, Any]:
             batch_labels_written=written,
             batch_wrong_written=wrong,
             batch_wrong_share=round(wrong / written, 4) if written else None,
+            labeled_in_place=sum(b.labeled_in_place for b in expert.batches),
+            accepted_as_shown=expert.accepted_as_shown,
+            shown_accepts=expert.shown_accepts,
             calibration=calibration(expert.batches),
             auto_labeled=expert.auto_labeled,
             suggested_kinds=dict(expert.suggested_kinds),

@@ -59,6 +59,8 @@ def print_report(results: dict[str, Any]) -> None:
             f"{titles[mode]}: batches wrote {run.get('batch_labels_written', 0)} labels, "
             f"{run.get('batch_wrong_written', 0)} wrong before any fix"
             + (f" ({share:.2%})" if share is not None else "")
+            + f"; {run.get('labeled_in_place', 0)} wrong items read were labeled in place (manual); "
+            f"{run.get('accepted_as_shown', 0)} items to label one by one accepted with the class shown"
         )
         calibration = run.get("calibration") or {}
         if calibration.get("mean_absolute_gap") is not None:

@@ -4,8 +4,12 @@ deselected outliers stay out: the next candidates come up and a second click nev
 
 from __future__ import annotations
 
+import re
+
+from playwright.async_api import expect
+
 from tests.batches.conftest import labels_of, tag
-from tests.helpers.guided import add_class, pca_model
+from tests.helpers.guided import API, add_class, pca_model
 
 
 async def _tile_ids(tab) -> list[int]:
@@ -76,3 +80,37 @@ async def test_a_class_deleted_meanwhile_labels_nothing_and_keeps_the_selection(
     assert "Nothing was labeled" in await warning.inner_text()
     assert await tab.locator(".selected-count").inner_text() == "23"
     assert await labels_of(live) == {}
+
+
+async def test_a_tile_of_another_class_is_labeled_in_one_key_and_left_out_of_the_batch(live, tab):
+    """Point at a tile that belongs to another class and press that class's key: the item gets
+    that class by hand (one manual event), its tile comes back deselected with the label shown, and
+    "Label selected" labels the rest without touching it."""
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    model = await pca_model(api, dataset_id)
+    made = {}
+    for name, key in (("ring", "r"), ("other", "o")):
+        answer = await api.post(f"{API}/datasets/{dataset_id}/classes", json={"name": name, "hotkey": key})
+        assert answer.status_code == 201, answer.text
+        made[name] = answer.json()["id"]
+    await tab.goto(f"/datasets/{dataset_id}/similar?item_id={ids[0]}&model_id={model}&per_page=24")
+    await tab.wait_for_selector("#label-form .guided-tile")
+    await tab.select_option("select[name=label_id]", str(made["ring"]))
+    assert "o" in await tab.locator("#class-keys").inner_text()
+    shown = await _tile_ids(tab)
+    odd = shown[-1]
+    await tab.hover(f"#tile-{odd} img")
+    await tab.keyboard.press("o")
+    tile = tab.locator(f"#tile-{odd}")
+    await tile.locator(".current").filter(has_text="other").wait_for()
+    await expect(tile).not_to_have_class(re.compile(r"\bselected\b"))  # once htmx has settled it
+    await expect(tab.locator(".selected-count")).to_have_text("23")
+    assert await labels_of(live) == {odd: [made["other"]]}
+    events = (await api.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+    assert [e["kind"] for e in events] == ["manual"]
+
+    await tab.click("#label-batch")
+    await tab.locator(".notice").filter(has_text="Labeled 23 of 23").wait_for()
+    labels = await labels_of(live)
+    assert labels[odd] == [made["other"]]  # not overwritten by the batch
+    assert {i for i, v in labels.items() if v == [made["ring"]]} == set(shown) - {odd}

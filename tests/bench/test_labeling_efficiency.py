@@ -17,6 +17,7 @@ from bench.labeling_efficiency.expert import (
     Expert,
     Strategy,
     batch_choice,
+    batch_choice_in_place,
     binomial_gap,
     calibration,
     items_to_read,
@@ -97,8 +98,15 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         assert run["guardrails"] is (mode == "guided")
         # the expert acted only through the queue: every batch event is one it accepted, and
         # each accepted batch wrote what the report says (its kept items, with the class named)
-        batch_events = [e for e in events if e["kind"] in ("similarity", "probability")]
-        assert len(batch_events) == run["actions_by_kind"]["batch"] == len(run["batches"])
+        # (items to label one by one accepted with the classifier's classes are "probability"
+        # events too, counted apart: they promise nothing, the expert read every item)
+        all_batch_events = [e for e in events if e["kind"] in ("similarity", "probability")]
+        shown = [e for e in all_batch_events if e["parameters"].get("as_predicted")]
+        batch_events = [e for e in all_batch_events if e not in shown]
+        assert len(shown) == run["shown_accepts"]
+        assert sum(e["tag_count"] for e in shown) == run["accepted_as_shown"]
+        assert len(all_batch_events) == run["actions_by_kind"]["batch"]
+        assert len(batch_events) == len(run["batches"])
         assert sum(e["tag_count"] for e in batch_events) == run["batch_labels_written"]
         assert run["batch_labels_written"] == sum(b["labeled"] for b in run["batches"])
         manual_events = [e for e in events if e["kind"] == "manual"]
@@ -169,6 +177,20 @@ def test_the_expert_reads_the_first_pages_of_a_batch_and_trusts_the_rest():
     assert keep == right and clicks == 2
     keep, clicks = batch_choice([True] * 4, look=2, max_error=0.0)
     assert keep == [True] * 4 and clicks == 0
+
+
+def test_the_expert_labels_the_wrong_items_it_reads_in_place_for_the_same_keys():
+    # few wrong among what was read: each labeled with its own class (one key), the tail kept
+    right = [True] * 9 + [False] + [True] * 5 + [False] * 3
+    keep, clicks, fixes = batch_choice_in_place(right, look=10, max_error=0.1)
+    assert keep == [True] * 9 + [False] + [True] * 8 and clicks == 0 and fixes == [9]
+    assert clicks + len(fixes) == batch_choice(right, look=10, max_error=0.1)[1]  # same keys
+    # too many wrong: the wrong ones read labeled in place, the right ones read kept, the tail
+    # dropped with one Shift-click (never "Select none": that would leave the wrong ones unlabeled)
+    keep, clicks, fixes = batch_choice_in_place([False] * 3 + [True] + [False] * 4, look=6, max_error=0.1)
+    assert keep == [False] * 3 + [True] + [False] * 4 and clicks == 1 and fixes == [0, 1, 2, 4, 5]
+    # everything read and right: nothing to do
+    assert batch_choice_in_place([True] * 4, look=0, max_error=0.0) == ([True] * 4, 0, [])
 
 
 class FakeClient:
@@ -248,6 +270,42 @@ class FakeQueue:
         return {"labeled": len(item_ids or []), "job_ids": [], "batch_id": 1, "skipped": 0}
 
 
+class ShowingQueue(FakeQueue):
+    """Items to label one by one with the classifier's class shown: always "ring" (id 1)."""
+
+    def next_actions(self, dataset_id: int, limit: int = 10) -> dict:
+        found = super().next_actions(dataset_id, limit)
+        for s in found["suggestions"]:
+            if s["kind"] == "label_items":
+                s["params"] = {"classifier_id": 7, "predicted_label_ids": [1] * len(s["item_ids"])}
+        return found
+
+    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None) -> dict:
+        if key != "h1":
+            return super().accept(dataset_id, key, item_ids, label_id)
+        self.accepted.append((key, item_ids, label_id))
+        rest = [i for i in sorted(self.truth) if i not in self.client.state]
+        self.client.tag(dataset_id, rest, 1)
+        return {"labeled": len(rest), "job_ids": [], "batch_id": 2, "skipped": 0}
+
+
+@pytest.mark.parametrize("accept_shown", [True, False])
+def test_the_expert_keys_only_where_the_class_shown_is_wrong_and_accepts_the_rest(accept_shown):
+    truth = {i: "ring" for i in range(1, 7)} | {7: "peak", 8: "peak"}
+    client = FakeClient(["ring", "peak"])
+    queue = ShowingQueue(client, batch=[], flags=set())
+    queue.truth = truth
+    expert = Expert(queue, 1, truth, Strategy(page_size=4, accept_shown=accept_shown), target=1.0)
+    result = timed_run(expert, guided=True)
+    assert result["correct"] == 8
+    if accept_shown:  # a key on each peak, one click for the six rings
+        assert {k: v for k, v in result["actions_by_kind"].items() if v} == {"manual": 2, "batch": 1}
+        assert result["accepted_as_shown"] == 6 and queue.accepted == [("h1", None, None)]
+    else:  # a key per item
+        assert {k: v for k, v in result["actions_by_kind"].items() if v} == {"manual": 8}
+        assert result["accepted_as_shown"] == 0 and queue.accepted == []
+
+
 @pytest.mark.parametrize("guardrails", [True, False])
 def test_the_queue_expert_counts_each_action_and_what_batches_wrote(guardrails):
     truth = {i: "ring" for i in range(1, 9)} | {9: "peak", 10: "peak", 11: "peak", 12: "ring"}
@@ -282,23 +340,32 @@ def test_the_queue_expert_counts_each_action_and_what_batches_wrote(guardrails):
     assert all(client.state[i] == [1 if truth[i] == "ring" else 2] for i in (11, 12))
 
 
+@pytest.mark.parametrize("in_place", [False, True])
 @pytest.mark.parametrize("guardrails", [True, False])
-def test_the_expert_reads_on_where_the_promise_expects_more_wrong_in_the_unread_rest(guardrails):
+def test_the_expert_reads_on_where_the_promise_expects_more_wrong_in_the_unread_rest(guardrails, in_place):
     """The same batch, an expert that tolerates a quarter wrong: the promise (0.8 of 8 or 10)
     expects 1.6 or 2 wrong, more than a quarter of the 4 or 6 items unread after the first page,
-    so it reads the whole batch, deselects item 9 (and 10) and writes nothing wrong."""
+    so it reads the whole batch, deselects item 9 (and 10), or labels it "peak" in place, and
+    writes nothing wrong."""
     truth = {i: "ring" for i in range(1, 9)} | {9: "peak", 10: "peak", 11: "peak", 12: "ring"}
     client = FakeClient(["ring", "peak"])
     queue = FakeQueue(client, batch=list(range(1, 11)), flags={3, 10})
     queue.truth = truth
-    strategy = Strategy(guardrails=guardrails, look_pages=1, page_size=4, max_seen_error=0.25)
+    strategy = Strategy(
+        guardrails=guardrails, look_pages=1, page_size=4, max_seen_error=0.25, label_in_place=in_place
+    )
     result = timed_run(Expert(queue, 1, truth, strategy, target=1.0), guided=True)
 
     kept = queue.accepted[0][1]
-    if guardrails:  # "f", then one click on 9
-        assert kept == [1, 2, 4, 5, 6, 7, 8] and result["actions_by_kind"]["deselect"] == 2
-    else:  # one click each on 9 and 10
-        assert kept == list(range(1, 9)) and result["actions_by_kind"]["deselect"] == 2
+    wrong_read = [9] if guardrails else [9, 10]
+    assert kept == [i for i in range(1, 9) if not (guardrails and i == 3)]
+    keys = {"deselect": 0, "manual": 0} | dict(result["actions_by_kind"])
+    if in_place:  # "f" (with guardrails), then the peak items read labeled "peak" in one key each
+        assert keys["deselect"] == (1 if guardrails else 0)
+        assert result["labeled_in_place"] == len(wrong_read)
+        assert keys["manual"] >= len(wrong_read)
+    else:  # "f" and a click on 9, or one click each on 9 and 10
+        assert keys["deselect"] == 2 and result["labeled_in_place"] == 0
     assert result["batch_wrong_written"] == 0 and result["correct"] == 12
 
 

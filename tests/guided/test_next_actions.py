@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -288,11 +289,17 @@ async def test_graphql_reads_the_queue_and_accepts_with_a_conflict_for_the_secon
         code="CONFLICT",
         fragments=("2 of",),
     )
+    # items to label one by one, each with the classifier's class: the rest accepted in one event
     label_items = next(s for s in found["suggestions"] if s["kind"] == "label_items")
-    await gql_error(
-        server, ACCEPT, {"d": dataset.id, "k": label_items["key"]}, code="INVALID", fragments=("one by one",)
-    )
-    assert classes and ids
+    shown = label_items["params"]["predicted_label_ids"]
+    assert shown == [classes[ids.index(i) % 3] for i in label_items["itemIds"]]  # the oracle's rule
+    done = (await gql(server, ACCEPT, {"d": dataset.id, "k": label_items["key"]}))["acceptSuggestion"]
+    labeled_before = set(keep) & set(label_items["itemIds"])
+    assert done["labeled"] == len(label_items["itemIds"]) - len(labeled_before)
+    assert done["skipped"] == len(labeled_before)
+    event = (await events(server, dataset.id))[0]
+    assert event["id"] == done["batchId"] and event["kind"] == "probability"
+    assert event["model_id"] == model_id and event["parameters"]["as_predicted"] is True
 
 
 @pytest.fixture
@@ -348,6 +355,9 @@ async def test_an_unfit_classifier_gives_no_batches_and_the_queue_says_why(serve
     assert "probability_batch" not in kinds(found)
     spread = of_kind(found, "label_items")[0]  # no features: unlabeled items spread over the dataset
     assert not set(spread["item_ids"]) & set(ids[:12]) and len(spread["item_ids"]) == 10
+    assert "predicted_label_ids" not in spread["params"]  # an unfit classifier's classes are not shown
+    response = await accept(server, dataset.id, {"key": spread["key"]})
+    assert response.status_code == 400 and "one by one" in response.text
 
 
 async def test_auto_label_the_rest_is_suggested_and_accepted_once(server, dataset):
@@ -484,3 +494,52 @@ async def test_big_datasets_get_the_index_and_labels_a_first_classifier(server, 
     job = await wait_for(server, response.json()["job_ids"][0])
     assert job["kind"] == "build-index" and job["model_id"] == model_id and job["state"] == "succeeded"
     assert "build_index" not in kinds(await queue(server, dataset.id))
+
+
+async def test_items_to_label_one_by_one_show_the_classifiers_class_and_the_rest_is_one_event(
+    server, dataset, guided_settings
+):
+    """A person presses a key where the classifier is wrong and accepts the rest: those keep the
+    key's class, the others take the class shown, as one event naming the classifier. Items
+    labeled meanwhile, a class given, or classes that changed under the suggestion are refused."""
+    ids, classes, model_id = await oracle(server, dataset.id)
+    items = of_kind(await queue(server, dataset.id), "label_items")[0]
+    shown = items["params"]["predicted_label_ids"]
+    assert items["params"]["classifier_id"] == model_id and len(shown) == len(items["item_ids"]) > 2
+    assert shown == [classes[ids.index(i) % 3] for i in items["item_ids"]]
+    first, second = items["item_ids"][:2]
+    wrong_for_first = next(c for c in classes if c != shown[0])
+
+    response = await accept(server, dataset.id, {"key": items["key"], "label_id": classes[0]})
+    assert response.status_code == 400 and "class the classifier showed" in response.text
+    response = await accept(server, dataset.id, {"key": items["key"], "item_ids": [ids[0]]})
+    assert response.status_code == 400 and "not in this suggestion" in response.text
+
+    await tag(server, dataset.id, [first], wrong_for_first)  # the key pressed where it was "wrong"
+    response = await accept(server, dataset.id, {"key": items["key"], "item_ids": [first, second]})
+    assert response.status_code == 409 and "labeled meanwhile" in response.text
+    response = await accept(server, dataset.id, {"key": items["key"]})
+    assert response.status_code == 201, response.text
+    done = response.json()
+    assert done["labeled"] == len(shown) - 1 and done["skipped"] == 1
+    labels = {
+        row["item_id"]: row["label_ids"]
+        for row in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert labels[first] == [wrong_for_first]
+    assert all(labels[i] == [c] for i, c in zip(items["item_ids"][1:], shown[1:], strict=True))
+    event = (await events(server, dataset.id))[0]
+    assert event["kind"] == "probability" and event["model_id"] == model_id
+    assert event["tag_count"] == len(shown) - 1 and event["parameters"]["skipped_labeled"] == 1
+
+    # the classifier's outputs changed since a suggestion was shown (its inference ran again)
+    items = of_kind(await queue(server, dataset.id), "label_items")[0]
+    infer = (await server.get(f"{API}/jobs", params={"model_id": model_id, "kind": "infer"})).json()["jobs"][
+        0
+    ]
+    path = feature_dir(guided_settings, infer) / "probabilities.npy"
+    probabilities = np.load(path)
+    np.save(path, probabilities[:, ::-1].copy())  # every class moved: c -> the reverse order
+    response = await accept(server, dataset.id, {"key": items["key"]})
+    assert response.status_code == 409 and "changed" in response.text
+    assert (await events(server, dataset.id))[0]["id"] == event["id"]  # nothing written

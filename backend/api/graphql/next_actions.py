@@ -73,7 +73,9 @@ class Mutation:
         description="Carry out a suggestion: a batch (itemIds: the kept items, null: all; labelId: "
         "another class) as one event naming its model, CONFLICT when any was labeled since the "
         "suggestion; a job queued as a normal job (trainers; CONFLICT while the same job is queued or "
-        "running). INVALID for label_items and review_suspects."
+        "running). label_items showing the classifier's classes (params.predicted_label_ids): the "
+        "kept items (null: those still unlabeled) take the class shown, as one event naming the "
+        "classifier. INVALID for other label_items and for review_suspects."
     )
     async def accept_suggestion(
         self,

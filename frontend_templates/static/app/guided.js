@@ -67,6 +67,39 @@
     if (form || toggle) event.preventDefault();
   });
 
+  // A tile of another class in a batch: point at it (or focus it) and press that class's key.
+  // The item is labeled with that class by hand (one manual event) and its tile comes back
+  // deselected with the new label, so the batch leaves it out. A class key wins over "f" only
+  // while a tile is pointed at.
+  let pointed = null;
+  document.addEventListener("pointerover", (event) => {
+    pointed = event.target.closest ? event.target.closest("#label-form .guided-tile") : null;
+  });
+
+  function classKey(key) {
+    return document.querySelector(`#class-keys .class-key[data-hotkey="${CSS.escape(key.toLowerCase())}"]`);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    const focused = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("#label-form .guided-tile") : null;
+    const tile = focused || (pointed && document.contains(pointed) ? pointed : null);
+    const cls = tile && classKey(event.key);
+    const app = document.querySelector("[data-dataset]");
+    if (!cls || !app) return;
+    event.preventDefault();
+    event.stopImmediatePropagation(); // not also "f" (flagged out) when a class has that key
+    const score = tile.querySelector(".score");
+    htmx.ajax("POST", `/datasets/${app.dataset.dataset}/next/label-item`, {
+      source: app, // not the tile: its form's fields (the batch's class) must not go along
+      target: `#${tile.id}`,
+      swap: "outerHTML",
+      values: { item_id: tile.dataset.id, label_id: cls.dataset.label, tile: "batch", score: score ? score.textContent : "" },
+    });
+  }, true);
+
   const init = () => refreshCount(document.getElementById("label-form"));
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
