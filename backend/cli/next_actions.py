@@ -65,7 +65,8 @@ def next_actions_cmd(dataset_name: str, limit: int, as_json: bool) -> None:
 @click.option("--class", "class_name", default=None, help="Label the batch with this class instead.")
 def accept_suggestion_cmd(dataset_name: str, key: str, items: str | None, class_name: str | None) -> None:
     """Carry out the suggestion KEY of DATASET (from `labelwise next-actions`): a batch is labeled as
-    one event, a job is queued."""
+    one event, a job is queued; items to label one by one that show the classifier's class take
+    it (those still unlabeled, or --items)."""
     from backend.cli.guided import _class_id
     from backend.datasets.service import get_dataset_by_name
     from backend.guided.next_actions import accept_suggestion
