@@ -66,6 +66,7 @@ WAYS = (
     "weighted/wilson",
     "weighted/posterior",
     "not_chosen/posterior",
+    "all/posterior+votes",
 )
 
 
@@ -176,7 +177,12 @@ def promise_batches(
             held_labels = held_labels[keep]
     saved = sm.BATCH_Z, sm.BATCH_BOUND
     sm.BATCH_Z = 0.0 if bound == "point" else saved[0]
-    sm.BATCH_BOUND = "posterior" if bound == "posterior" else "wilson"
+    sm.BATCH_BOUND = "posterior" if bound.startswith("posterior") else "wilson"
+    unit = sm.unit(vectors)
+
+    def votes(label_id: int, candidates: np.ndarray) -> np.ndarray:  # as the queue's similarity pages
+        return sm.neighbour_votes(unit[candidates], unit[rows], truth[rows] == label_id)
+
     try:
         return sm.probability_batches(
             ids,
@@ -189,6 +195,7 @@ def promise_batches(
             weigh=(lambda held, cand: representativeness((ids, vectors), held, cand))
             if fit == "weighted"
             else None,
+            votes=votes if bound.endswith("+votes") else None,
         )
     finally:
         sm.BATCH_Z, sm.BATCH_BOUND = saved

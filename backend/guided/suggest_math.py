@@ -270,6 +270,8 @@ def best_cut(
         local = np.asarray(item_precision, np.float64)[: len(scores)]
         reach = np.minimum(ks, len(local))
         precision = np.minimum(precision, np.cumsum(local)[reach - 1] / reach)
+        if promise is not None:  # a fitted promise is held to the votes as well
+            promise = np.minimum(promise, np.cumsum(local)[reach - 1] / reach)
     precision = np.clip(precision, 0.0, 1.0)
     value = ks * precision / (1.0 + ks * (1.0 - precision))
     value[(precision < min_precision) | (value <= MIN_LABELS_PER_ACTION)] = -1.0
@@ -302,11 +304,13 @@ def probability_batches(
     classes: set[int],
     held_out_source: str = "held-out items",
     weigh: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None = None,
+    votes: Callable[[int, np.ndarray], np.ndarray | None] | None = None,
 ) -> list[ProbabilityBatch]:
     """One batch per class: its unlabeled items at or above a threshold, cut where expected
     labels per action peak. ``held_out``: (item ids, probabilities, column label ids) of labeled
     items scored by a model that did not train on them; ``held_out_labels``: each one's current
-    single label (-1: none or several)."""
+    single label (-1: none or several). ``votes``: (class, candidate ids) -> each candidate's
+    labeled neighbours' vote for the class (``neighbour_votes``), a cap on what is promised."""
     probs = np.asarray(probabilities, np.float32)
     best = probs.argmax(axis=1)
     top = probs[np.arange(len(best)), best]
@@ -338,7 +342,12 @@ def probability_batches(
                     weights=weights,
                 )
         cut = best_cut(
-            top[rows], calibration, PROBABILITY_SIZES, MIN_PROBABILITY_PRECISION, prior_of_scores=True
+            top[rows],
+            calibration,
+            PROBABILITY_SIZES,
+            MIN_PROBABILITY_PRECISION,
+            prior_of_scores=True,
+            item_precision=votes(label_id, item_ids[rows[: max(PROBABILITY_SIZES)]]) if votes else None,
         )
         if cut is None:
             continue

@@ -70,6 +70,28 @@ def test_margins_and_rows_of():
     assert sm.spread(3, 10).tolist() == [0, 4, 9] and sm.spread(5, 3).tolist() == [0, 1, 2]
 
 
+def test_neighbour_votes_hold_a_probability_batchs_fitted_promise_down():
+    """``votes`` (bench promises' "+votes" way, not the queue's): a batch whose candidates' labeled
+    neighbours vote 0.6 for the class promises no more than that, whatever the fit says."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    probs = np.clip(rng.beta(8, 2, n), 0.5, 0.999).astype(np.float32)
+    probs = np.stack([probs, 1 - probs], axis=1)
+    truth = rng.random(n) < probs[:, 0]  # a calibrated model: class 1 at its probability
+    ids = np.arange(n, dtype=np.int64)
+    held = ids < 1000
+    args = (ids, probs, [1, 2], ~held, (ids[held], probs[held], [1, 2]), np.where(truth[held], 1, 2))
+    plain = {b.label_id: b for b in sm.probability_batches(*args, classes={1})}
+    capped = {
+        b.label_id: b
+        for b in sm.probability_batches(
+            *args, classes={1}, votes=lambda label_id, candidates: np.full(len(candidates), 0.6)
+        )
+    }
+    assert plain[1].cut.precision > 0.8
+    assert capped[1].cut.precision <= 0.6 + 1e-9
+
+
 @pytest.mark.parametrize("overconfidence", [1.0, 3.0])
 def test_batch_precision_promises_hold_on_average(overconfidence):
     """Truth drawn from probabilities ``overconfidence`` times less sure than the model says (1:
