@@ -57,3 +57,28 @@ async def test_one_item_is_labeled_from_its_tile_as_a_manual_event(client, folde
     assert len((await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]) == 1
     gone = await client.post(url, data={"item_id": str(item), "label_id": "999999"}, headers=headers)
     assert gone.status_code == 400 and "no longer exists" in gone.text
+
+
+async def test_a_batch_tile_labeled_in_place_comes_back_deselected_with_its_label(client, folder):
+    """``tile=batch``: the answer is the batch gallery's tile (its score kept, its box unticked, the
+    new label shown), so the batch leaves the item out; bad ids say what is wrong."""
+    dataset_id = await make_dataset(client, folder, count=4)
+    ring = (await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "ring"})).json()["id"]
+    item = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"][1]["id"]
+    headers = await csrf_headers(client)
+    url = f"/datasets/{dataset_id}/next/label-item"
+    data = {"item_id": str(item), "label_id": str(ring), "tile": "batch", "score": "0.913"}
+    answer = await client.post(url, data=data, headers=headers)
+    assert answer.status_code == 200, answer.text
+    tile = by_id(parse(answer.text), f"tile-{item}")
+    assert tile is not None and "guided-tile" in classes(tile) and "selected" not in classes(tile)
+    box = tile.xpath(".//input[@name='selected']")[0]
+    assert box.get("value") == str(item) and box.get("checked") is None
+    assert "0.913" in text_of(tile) and "ring" in text_of(tile)
+    assert (await client.get(f"{API}/datasets/{dataset_id}/labels")).json() == [
+        {"item_id": item, "label_ids": [ring]}
+    ]
+    missing = await client.post(url, data={**data, "item_id": "999999"}, headers=headers)
+    assert missing.status_code == 404
+    gone = await client.post(url, data={**data, "label_id": "999999"}, headers=headers)
+    assert gone.status_code == 400 and "no longer exists" in gone.text
