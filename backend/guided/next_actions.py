@@ -1131,8 +1131,8 @@ async def _accept_predicted(
     item_ids: list[int] | None,
     tagger: str,
 ) -> AcceptResult:
-    """ "Label one by one" with the classifier's classes shown: the items (default: those still
-    unlabeled) take the class shown for each, as one event naming the classifier."""
+    """Items to label one by one with the classifier's classes shown: the items (default: those
+    still unlabeled) take the class shown for each, as one event naming the classifier."""
     classifier_id = int(body["c"])
     model = state.models.get(classifier_id)
     directory = state.output_dir(settings, classifier_id) if model is not None else None
