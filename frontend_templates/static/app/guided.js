@@ -75,6 +75,8 @@
   document.addEventListener("pointerover", (event) => {
     pointed = event.target.closest ? event.target.closest("#label-form .guided-tile") : null;
   });
+  // the pointer left the window: no tile is pointed at any more
+  document.documentElement.addEventListener("pointerleave", () => { pointed = null; });
 
   function classKey(key) {
     return document.querySelector(`#class-keys .class-key[data-hotkey="${CSS.escape(key.toLowerCase())}"]`);
