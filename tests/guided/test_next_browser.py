@@ -5,7 +5,10 @@ is accepted; a second accept of the same suggestion (another tab) is refused wit
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +21,19 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 BATCHES = ("similarity_batch", "probability_batch")
+
+
+@asynccontextmanager
+async def _chromium(url: str) -> AsyncIterator[Any]:
+    """A headless Chromium browser context on the live app, closed afterwards."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield await browser.new_context(base_url=url)
+        finally:
+            await browser.close()
 
 
 async def _labels(api: httpx.AsyncClient, dataset_id: int) -> dict[int, list[int]]:
@@ -56,71 +72,62 @@ async def test_the_queue_in_the_pages_ranks_accepts_the_kept_items_and_refuses_a
 ):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
-    async_api = pytest.importorskip("playwright.async_api")
+    pytest.importorskip("playwright.async_api")
     from playwright.async_api import expect
 
     with live_app(guided_settings) as url:
         async with httpx.AsyncClient(base_url=url, timeout=60) as api:
             dataset_id, _classes, queue, batch = await _queue_with_a_batch(api, folder)
 
-            async with async_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=ARGS
+            async with _chromium(url) as context:
+                tab = await context.new_page()
+                other = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                other.on("pageerror", lambda exc: errors.append(str(exc)))
+
+                # the label page's panel: ranked suggestions, best expected yield first
+                await tab.goto(f"/datasets/{dataset_id}/label")
+                rows = tab.locator("#next-actions .suggestion")
+                await expect(rows.first).to_be_visible()
+                shown = await rows.count()
+                assert 1 <= shown <= 5
+                yields = [float(await rows.nth(i).get_attribute("data-yield")) for i in range(shown)]
+                assert yields == sorted(yields, reverse=True)
+                titles = [await rows.nth(i).locator(".suggestion-title").inner_text() for i in range(shown)]
+                assert titles == [s["title"] for s in queue["suggestions"][:shown]]
+
+                # the batch, opened from the queue's page in two tabs
+                await tab.goto(f"/datasets/{dataset_id}/next")
+                row = tab.locator(f'#suggestions .suggestion[data-kind="{batch["kind"]}"]').first
+                await row.locator("a.button").click()
+                await tab.wait_for_url("**/next/open?key=**")
+                await other.goto(tab.url)
+                tiles = tab.locator("#label-form .guided-tile")
+                await expect(tiles).to_have_count(len(batch["item_ids"]))
+                await expect(tab.locator(".selected-count")).to_have_text(str(len(batch["item_ids"])))
+                dropped = int(await tiles.nth(1).get_attribute("data-id"))
+                await tiles.nth(1).click()
+                await expect(tab.locator(".selected-count")).to_have_text(str(len(batch["item_ids"]) - 1))
+                await tab.click("#label-batch")
+                await expect(tab.locator("#next-notice")).to_contain_text(
+                    f"Labeled {len(batch['item_ids']) - 1} item(s)"
                 )
-                try:
-                    context = await browser.new_context(base_url=url)
-                    tab = await context.new_page()
-                    other = await context.new_page()
-                    errors: list[str] = []
-                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-                    other.on("pageerror", lambda exc: errors.append(str(exc)))
+                await expect(tab.locator("#next-notice")).to_contain_text(
+                    "1 deselected item(s) left out: they will not be suggested again as"
+                )
+                labels = await _labels(api, dataset_id)
+                kept = [i for i in batch["item_ids"] if i != dropped]
+                assert all(labels.get(i) == [batch["label_id"]] for i in kept), labels
+                assert dropped not in labels
 
-                    # the label page's panel: ranked suggestions, best expected yield first
-                    await tab.goto(f"/datasets/{dataset_id}/label")
-                    rows = tab.locator("#next-actions .suggestion")
-                    await expect(rows.first).to_be_visible()
-                    shown = await rows.count()
-                    assert 1 <= shown <= 5
-                    yields = [float(await rows.nth(i).get_attribute("data-yield")) for i in range(shown)]
-                    assert yields == sorted(yields, reverse=True)
-                    titles = [
-                        await rows.nth(i).locator(".suggestion-title").inner_text() for i in range(shown)
-                    ]
-                    assert titles == [s["title"] for s in queue["suggestions"][:shown]]
-
-                    # the batch, opened from the queue's page in two tabs
-                    await tab.goto(f"/datasets/{dataset_id}/next")
-                    row = tab.locator(f'#suggestions .suggestion[data-kind="{batch["kind"]}"]').first
-                    await row.locator("a.button").click()
-                    await tab.wait_for_url("**/next/open?key=**")
-                    await other.goto(tab.url)
-                    tiles = tab.locator("#label-form .guided-tile")
-                    await expect(tiles).to_have_count(len(batch["item_ids"]))
-                    await expect(tab.locator(".selected-count")).to_have_text(str(len(batch["item_ids"])))
-                    dropped = int(await tiles.nth(1).get_attribute("data-id"))
-                    await tiles.nth(1).click()
-                    await expect(tab.locator(".selected-count")).to_have_text(str(len(batch["item_ids"]) - 1))
-                    await tab.click("#label-batch")
-                    await expect(tab.locator("#next-notice")).to_contain_text(
-                        f"Labeled {len(batch['item_ids']) - 1} item(s)"
-                    )
-                    await expect(tab.locator("#next-notice")).to_contain_text(
-                        "1 deselected item(s) left out: they will not be suggested again as"
-                    )
-                    labels = await _labels(api, dataset_id)
-                    kept = [i for i in batch["item_ids"] if i != dropped]
-                    assert all(labels.get(i) == [batch["label_id"]] for i in kept), labels
-                    assert dropped not in labels
-
-                    # the second tab still shows the batch as it was: its accept is refused
-                    await other.click("#label-batch")
-                    warning = other.locator("#next-warning")
-                    await expect(warning).to_contain_text(f"someone labeled {len(kept)} of these")
-                    await expect(warning).to_contain_text("meanwhile")
-                    assert await _labels(api, dataset_id) == labels  # nothing labeled twice
-                    assert not errors, errors
-                finally:
-                    await browser.close()
+                # the second tab still shows the batch as it was: its accept is refused
+                await other.click("#label-batch")
+                warning = other.locator("#next-warning")
+                await expect(warning).to_contain_text(f"someone labeled {len(kept)} of these")
+                await expect(warning).to_contain_text("meanwhile")
+                assert await _labels(api, dataset_id) == labels  # nothing labeled twice
+                assert not errors, errors
 
 
 async def test_a_batch_tile_of_another_class_is_labeled_in_one_key_and_the_batch_takes_the_rest(
@@ -130,7 +137,7 @@ async def test_a_batch_tile_of_another_class_is_labeled_in_one_key_and_the_batch
     that item with it by hand; the tile comes back deselected, and Accept labels only the rest."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
-    async_api = pytest.importorskip("playwright.async_api")
+    pytest.importorskip("playwright.async_api")
     from playwright.async_api import expect
 
     with live_app(guided_settings) as url:
@@ -138,36 +145,30 @@ async def test_a_batch_tile_of_another_class_is_labeled_in_one_key_and_the_batch
             dataset_id, classes, _queue, batch = await _queue_with_a_batch(api, folder)
             other = next(c for c in classes if c != batch["label_id"])
             key = str(classes.index(other) + 1)
-            async with async_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=ARGS
-                )
-                try:
-                    tab = await (await browser.new_context(base_url=url)).new_page()
-                    errors: list[str] = []
-                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await tab.goto(f"/datasets/{dataset_id}/next/open?key={batch['key']}")
-                    tiles = tab.locator("#label-form .guided-tile")
-                    count = len(batch["item_ids"])
-                    await expect(tiles).to_have_count(count)
-                    fixed = int(await tiles.nth(0).get_attribute("data-id"))
-                    await tab.hover(f"#tile-{fixed} img")
-                    await tab.keyboard.press(key)
-                    await expect(tab.locator(f"#tile-{fixed} .current")).to_be_visible()
-                    await expect(tab.locator(f"#tile-{fixed}")).not_to_have_class(re.compile(r"\bselected\b"))
-                    await expect(tab.locator(".selected-count")).to_have_text(str(count - 1))
-                    assert (await _labels(api, dataset_id)).get(fixed) == [other]
-                    await tab.click("#label-batch")
-                    await expect(tab.locator("#next-notice")).to_contain_text(f"Labeled {count - 1} item(s)")
-                    labels = await _labels(api, dataset_id)
-                    assert labels[fixed] == [other]
-                    rest = [i for i in batch["item_ids"] if i != fixed]
-                    assert all(labels.get(i) == [batch["label_id"]] for i in rest), labels
-                    events = await api.get(f"{API}/datasets/{dataset_id}/events", params={"limit": 2})
-                    assert [e["kind"] for e in events.json()["events"]][1] == "manual"
-                    assert not errors, errors
-                finally:
-                    await browser.close()
+            async with _chromium(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                await tab.goto(f"/datasets/{dataset_id}/next/open?key={batch['key']}")
+                tiles = tab.locator("#label-form .guided-tile")
+                count = len(batch["item_ids"])
+                await expect(tiles).to_have_count(count)
+                fixed = int(await tiles.nth(0).get_attribute("data-id"))
+                await tab.hover(f"#tile-{fixed} img")
+                await tab.keyboard.press(key)
+                await expect(tab.locator(f"#tile-{fixed} .current")).to_be_visible()
+                await expect(tab.locator(f"#tile-{fixed}")).not_to_have_class(re.compile(r"\bselected\b"))
+                await expect(tab.locator(".selected-count")).to_have_text(str(count - 1))
+                assert (await _labels(api, dataset_id)).get(fixed) == [other]
+                await tab.click("#label-batch")
+                await expect(tab.locator("#next-notice")).to_contain_text(f"Labeled {count - 1} item(s)")
+                labels = await _labels(api, dataset_id)
+                assert labels[fixed] == [other]
+                rest = [i for i in batch["item_ids"] if i != fixed]
+                assert all(labels.get(i) == [batch["label_id"]] for i in rest), labels
+                events = await api.get(f"{API}/datasets/{dataset_id}/events", params={"limit": 2})
+                assert [e["kind"] for e in events.json()["events"]][1] == "manual"
+                assert not errors, errors
 
 
 async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepted_in_one_click(
@@ -177,7 +178,7 @@ async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepte
     wrong labels that item, and one click gives the rest the class shown (one event)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
-    async_api = pytest.importorskip("playwright.async_api")
+    pytest.importorskip("playwright.async_api")
     from playwright.async_api import expect
 
     with live_app(guided_settings) as url:
@@ -187,28 +188,22 @@ async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepte
             shown = dict(zip(items["item_ids"], items["params"]["predicted_label_ids"], strict=True))
             first = items["item_ids"][0]
             other = next(c for c in classes if c != shown[first])
-            async with async_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=ARGS
-                )
-                try:
-                    tab = await (await browser.new_context(base_url=url)).new_page()
-                    errors: list[str] = []
-                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await tab.goto(f"/datasets/{dataset_id}/next/open?key={items['key']}")
-                    await expect(tab.locator("#todo-gallery .todo-tile .guess")).to_have_count(len(shown))
-                    guessed = tab.locator(f"#todo-{first} .class-button.guessed")
-                    await expect(guessed).to_have_count(1)
-                    assert await guessed.get_attribute("value") == str(shown[first])
-                    await tab.keyboard.press(str(classes.index(other) + 1))  # the first, current item
-                    await expect(tab.locator(f"#todo-{first}")).to_have_class(re.compile(r"\bdone\b"))
-                    await tab.click("#accept-predicted-button")
-                    notice = tab.locator("#next-notice")
-                    await expect(notice).to_contain_text(f"Labeled {len(shown) - 1} item(s)")
-                    await expect(notice).to_contain_text("1 left as they were")
-                    labels = await _labels(api, dataset_id)
-                    assert labels[first] == [other]
-                    assert all(labels[i] == [c] for i, c in shown.items() if i != first), labels
-                    assert not errors, errors
-                finally:
-                    await browser.close()
+            async with _chromium(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                await tab.goto(f"/datasets/{dataset_id}/next/open?key={items['key']}")
+                await expect(tab.locator("#todo-gallery .todo-tile .guess")).to_have_count(len(shown))
+                guessed = tab.locator(f"#todo-{first} .class-button.guessed")
+                await expect(guessed).to_have_count(1)
+                assert await guessed.get_attribute("value") == str(shown[first])
+                await tab.keyboard.press(str(classes.index(other) + 1))  # the first, current item
+                await expect(tab.locator(f"#todo-{first}")).to_have_class(re.compile(r"\bdone\b"))
+                await tab.click("#accept-predicted-button")
+                notice = tab.locator("#next-notice")
+                await expect(notice).to_contain_text(f"Labeled {len(shown) - 1} item(s)")
+                await expect(notice).to_contain_text("1 left as they were")
+                labels = await _labels(api, dataset_id)
+                assert labels[first] == [other]
+                assert all(labels[i] == [c] for i, c in shown.items() if i != first), labels
+                assert not errors, errors
