@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import Conflict, Invalid
+from backend.guided.suggest_math import rows_of
 from backend.guided.suggest_state import Outputs
 from backend.labels.events import TagChange, current_state, record_changes
 from backend.storage.tables import TagEvent
@@ -31,15 +32,12 @@ def predicted_classes(
     columns = [c for c, label_id in enumerate(outputs.label_ids) if label_id in classes]
     if not columns:
         return found
-    order = np.argsort(outputs.item_ids, kind="stable")
-    sorted_ids = outputs.item_ids[order]
-    wanted = np.asarray(item_ids, np.int64)
-    at = np.searchsorted(sorted_ids, wanted)
-    for n, (item_id, position) in enumerate(zip(wanted, at, strict=True)):
-        if position < len(sorted_ids) and sorted_ids[position] == item_id:
-            row = np.asarray(outputs.probabilities[order[position], columns], np.float64)
-            if np.isfinite(row).all():
-                found[n] = int(outputs.label_ids[columns[int(np.argmax(row))]])
+    rows = rows_of(outputs.item_ids, np.asarray(item_ids, np.int64))
+    for n, row in enumerate(rows):
+        if row >= 0:
+            scores = np.asarray(outputs.probabilities[row, columns], np.float64)
+            if np.isfinite(scores).all():
+                found[n] = int(outputs.label_ids[columns[int(np.argmax(scores))]])
     return found
 
 
