@@ -15,10 +15,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.algorithms import get_algorithm
 from backend.datasets.service import get_dataset
-from backend.errors import Invalid, LabelwiseError, NotFound
+from backend.errors import Invalid, NotFound
 from backend.feature_report.report import FeatureReport, latest_report
+from backend.feature_report.sources import suggestion_rank
 from backend.guided.heldout import HeldOut, load_held_out
 from backend.guided.probability import CLASSES, ITEM_IDS, PROBABILITIES
 from backend.guided.trust import current_labels
@@ -164,7 +164,7 @@ def _choose_models(state: QueueState) -> None:
     all still exist; those with deleted classes are set aside)."""
     with_vectors = state.with_vectors()
     best = state.report.best_model_id
-    ranked = sorted(with_vectors, key=lambda m: -_suggestion_rank(m.algorithm))  # stable: newest first
+    ranked = sorted(with_vectors, key=lambda m: -suggestion_rank(m.algorithm))  # stable: newest first
     state.feature_model = next((m for m in with_vectors if m.id == best), ranked[0] if ranked else None)
     for model in state.ready("classifier"):
         if model.dataset_id != state.dataset_id:
@@ -176,13 +176,6 @@ def _choose_models(state: QueueState) -> None:
             continue
         if state.classifier is None and state.has_file(stored_id(model), PROBABILITIES):
             state.classifier = model
-
-
-def _suggestion_rank(algorithm: str) -> int:
-    try:
-        return int(get_algorithm(algorithm).suggestion_rank)
-    except LabelwiseError:  # a plug-in no longer registered
-        return 0
 
 
 # ---- saved outputs -----------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""The report's choice between the top scorer and the train page's first choice (``choose``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workers.feature_report import choose, clear_lead
+
+
+def _model(model_id: int, score: float, rank: int) -> dict:
+    return {"model_id": model_id, "name": f"m{model_id}", "score": score, "suggestion_rank": rank}
+
+
+def test_a_lead_counts_only_where_the_two_disagree_and_must_beat_chance():
+    both = np.ones(40, bool)
+    assert not clear_lead(both, both)  # the same predictions: no lead
+    few = np.array([True, True, True, True]), np.array([False, False, True, True])
+    assert not clear_lead(*few)  # two discordant items: chance
+    many = np.r_[np.ones(30, bool), np.zeros(10, bool)], np.r_[np.zeros(20, bool), np.ones(20, bool)]
+    assert not clear_lead(*many)  # 20 wins, 10 losses: within 2 standard errors
+    wins = np.r_[np.ones(30, bool), np.zeros(10, bool)], np.r_[np.zeros(30, bool), np.zeros(10, bool)]
+    assert clear_lead(*wins) and not clear_lead(wins[1], wins[0])
+
+
+def test_the_first_choice_stays_unless_the_top_scorer_leads_clearly():
+    top, prior = _model(3, 0.9, 1), _model(1, 0.7, 4)
+    close = {3: np.array([True, True, True]), 1: np.array([True, False, True])}
+    models, note = choose([top, prior], close)
+    assert [m["model_id"] for m in models] == [1, 3] and "within chance" in note and "m3" in note
+    clear = {3: np.ones(60, bool), 1: np.r_[np.ones(20, bool), np.zeros(40, bool)]}
+    models, note = choose([top, prior], clear)
+    assert [m["model_id"] for m in models] == [3, 1] and note == ""
+    # the first choice scoring highest, or one model only: nothing to weigh
+    assert choose([prior, top], close) == ([prior, top], "")
+    assert choose([top], close) == ([top], "")
+    # equal ranks: the newest (highest id) is the first choice
+    older, newer = _model(2, 0.9, 4), _model(5, 0.8, 4)
+    models, note = choose([older, newer], {2: np.ones(3, bool), 5: np.zeros(3, bool)})
+    assert [m["model_id"] for m in models] == [5, 2] and note
