@@ -21,13 +21,14 @@ pixels and PCA in precision@10; on the digits 0.95 or more; on the demo at least
 features' figure; epoch time ratio <= 1.15. Bounded for two shared cores::
 
     python -m bench features --epochs 15 \\
-        --folder DATA/cellcycle/images --truth DATA/cellcycle/truth.csv --params - \\
-        --folder DATA/digits/images --truth DATA/digits/truth.csv --params augment_flips=false
+        --folder DATA/cellcycle/images --truth DATA/cellcycle/truth.csv --params augment_flips=true \\
+        --folder DATA/digits/images --truth DATA/digits/truth.csv --params -
 
 ``--variant k=v,...`` (repeatable) scores the contrastive encoder again with those parameters on
 every set, beside its defaults in the same run: how a default change is measured.
 ``--params`` (one per folder, ``-`` for none) sets the contrastive encoder's parameters for that
-set: what a user states about the data (digits are not flip-invariant), not tuning.
+set: what a user states about the data (cells are flip-invariant; the default keeps orientation,
+as digits need), not tuning.
 """
 
 from __future__ import annotations

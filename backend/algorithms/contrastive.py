@@ -3,12 +3,14 @@
 Two augmented views of each image are pulled together and pushed away from the other images of
 the batch (NT-Xent loss on a small projection head); the vectors are the encoder's pooled
 features under the head. The augmentations say what the features should ignore, so each is a
-parameter: 90-degree turns and flips, arbitrary rotation (off unless the data are
-rotation-invariant), random resized crops, intensity scale and gamma, Poisson and Gaussian noise,
-blur. The network (``workers/algorithms/contrastive_net.py``): a 3x3 stem of B channels, then d
-levels of a 3x3 stride-2 convolution with batch norm, doubling the channels; global
-average pooling gives vectors of length B * 2^d whatever the working size, or (``pooling``: grid,
-the default where orientation is not augmented away) the means over the four quarters, 4 x B * 2^d.
+parameter: 90-degree turns and flips and arbitrary rotation (both off unless the user says
+orientation means nothing: an invariance trained in cannot be taken out again, and where
+orientation is the class, as for digits, it erases it), random resized crops, intensity scale
+and gamma, Poisson and Gaussian noise, blur. The network (``workers/algorithms/contrastive_net.py``):
+a 3x3 stem of B channels, then d levels of a 3x3 stride-2 convolution with batch norm, doubling
+the channels; global average pooling gives vectors of length B * 2^d whatever the working size,
+or (``pooling``: grid, the default where orientation is not augmented away) the means over the
+four quarters, 4 x B * 2^d.
 Plain data here: the web process validates without importing torch.
 """
 
@@ -143,9 +145,11 @@ SCHEMA = with_intensity(
             "augment_flips": {
                 "type": "boolean",
                 "title": "90-degree turns and flips",
-                "description": "The eight symmetries of the square: on where orientation means nothing "
-                "(cells, scattering patterns); off for digits or text.",
-                "default": True,
+                "description": "The eight symmetries of the square: turn on where orientation means "
+                "nothing (cells, most scattering patterns). Off by default: where orientation is the "
+                "class (digits, text, oriented fibres) these views erase it, and leaving it in costs "
+                "little where it means nothing.",
+                "default": False,
             },
             "augment_rotation": {
                 "type": "boolean",
@@ -241,7 +245,7 @@ def grid_pooling(params: Params) -> bool:
     """Whether the vectors keep the 2x2 layout: asked for, or (auto) orientation is not augmented away."""
     pooling = params.get("pooling", "auto")
     if pooling == "auto":
-        return not (params.get("augment_flips", True) or params.get("augment_rotation", False))
+        return not (params.get("augment_flips", False) or params.get("augment_rotation", False))
     return bool(pooling == "grid")
 
 

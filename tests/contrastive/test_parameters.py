@@ -14,7 +14,8 @@ def test_the_defaults_are_valid_and_every_field_is_described():
     algorithm = get_algorithm("contrastive")
     assert algorithm.kind == "feature_extractor" and not algorithm.needs_labels
     params = validate_parameters("contrastive", {})
-    assert params["augment_flips"] and not params["augment_rotation"]  # rotation: only when told
+    # orientation kept unless the user says it means nothing: turns and flips erase a digit's class
+    assert not params["augment_flips"] and not params["augment_rotation"]
     for name, spec in algorithm.schema["properties"].items():
         assert spec.get("title") and "default" in spec, name
 
@@ -95,13 +96,13 @@ def test_a_small_set_trains_in_smaller_batches_so_an_epoch_has_enough_steps():
 def test_vectors_keep_the_layout_only_where_orientation_is_not_augmented_away():
     from backend.algorithms.contrastive import grid_pooling, vector_length
 
-    default = validate_parameters("contrastive", {})
-    assert default["pooling"] == "auto" and not grid_pooling(default) and vector_length(default) == 128
-    upright = validate_parameters("contrastive", {"augment_flips": False})  # digits, text
-    assert grid_pooling(upright) and vector_length(upright) == 4 * 128
-    turning = validate_parameters("contrastive", {"augment_flips": False, "augment_rotation": True})
+    upright = validate_parameters("contrastive", {})  # the default keeps orientation (digits, text)
+    assert upright["pooling"] == "auto" and grid_pooling(upright) and vector_length(upright) == 4 * 128
+    flipping = validate_parameters("contrastive", {"augment_flips": True})  # cells, scattering
+    assert not grid_pooling(flipping) and vector_length(flipping) == 128
+    turning = validate_parameters("contrastive", {"augment_rotation": True})
     assert not grid_pooling(turning)
-    assert grid_pooling({**default, "pooling": "grid"})
+    assert grid_pooling({**flipping, "pooling": "grid"})
     assert not grid_pooling({**upright, "pooling": "global"})
     with pytest.raises(Invalid):
         validate_parameters("contrastive", {"pooling": "max"})

@@ -27,7 +27,8 @@ async def test_training_reports_epochs_and_inference_writes_a_vector_for_every_i
 
     vectors, item_ids, _ = await infer(jobs_client, job["model_id"])
     refs = await item_refs(session, demo.id)
-    assert vectors.dtype == np.float32 and vectors.shape == (48, 4 * 2**2)
+    # the means over the four quarters of a B * 2^d = 4 * 2**2 map: orientation is kept by default
+    assert vectors.dtype == np.float32 and vectors.shape == (48, 4 * 4 * 2**2)
     assert item_ids.tolist() == [ref.item_id for ref in refs]
     assert np.isfinite(vectors).all() and len(np.unique(vectors.round(5), axis=0)) == 48
 

@@ -1,8 +1,8 @@
 """Augmented views for contrastive training, made for scientific images, on whole batches.
 
 What a view may change is what the vectors learn to ignore, so every change is a parameter and
-the defaults suit images whose orientation means nothing (cells, scattering patterns); arbitrary
-rotation is off unless the user says the data are rotation-invariant. In order:
+the defaults keep what a view cannot give back: turns, flips and arbitrary rotation are off unless
+the user says orientation means nothing (cells, scattering patterns). In order:
 
 1. geometry, one affine resampling per image (``grid_sample``, zeros outside: a dark background):
    the eight symmetries of the square, an arbitrary angle, a random resized crop (area share from
@@ -29,7 +29,7 @@ DRAWS = 12  # uniform numbers per item and view
 
 class Views:
     def __init__(self, params: dict[str, Any], count: int) -> None:
-        self.flips = bool(params.get("augment_flips", True))
+        self.flips = bool(params.get("augment_flips", False))
         self.rotation = bool(params.get("augment_rotation", False))
         self.crop_min = float(params.get("crop_scale_min", 1.0))
         self.scale = float(params.get("intensity_scale", 0.0))
