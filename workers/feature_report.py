@@ -9,10 +9,11 @@ model cannot find pulls it down). The result is the job's summary (``report``) a
 Each model is scored twice: its vectors without and with the absolute-intensity descriptors
 (``workers.intensity``) appended. The descriptors are computed once per scored item, from the raw
 pixels, and concatenated to every model's saved vectors here (a model whose inference appended
-them already is scored with its own block, and without it by dropping the block). The variant
-with the descriptors is chosen where it scores at least ``INTENSITY_MARGIN`` better: the model's
-score is its chosen variant's, and ``infer_intensity`` says how to run the best model's inference
-so that the pages' vectors are that variant.
+them already is scored with its own block, and without it by dropping the block). The other
+variant than the vectors hold is chosen where it scores at least ``INTENSITY_MARGIN`` better and
+its lead is more than chance (``clear_lead``), as a model replaces the train page's first choice
+only then (``choose``): the model's score is its chosen variant's, and ``infer_intensity`` says
+how to run the best model's inference so that the pages' vectors are that variant.
 """
 
 from __future__ import annotations
@@ -161,9 +162,18 @@ def intensity_variants(
     return variants
 
 
-def choose_intensity(without: dict[str, Any], with_: dict[str, Any] | None) -> bool:
-    """Whether the variant with the descriptors wins (by at least the margin)."""
-    return with_ is not None and with_["score"] >= without["score"] + INTENSITY_MARGIN
+def choose_intensity(without: dict[str, Any], with_: dict[str, Any] | None, in_vectors: bool = False) -> bool:
+    """Whether the variant with the descriptors is the one to use. The variant the vectors hold
+    now (without, unless an inference appended them) stays unless the other scores at least the
+    margin better and its lead is more than chance (``clear_lead``: seven labeled digits once
+    "chose" the descriptors and cost an inference)."""
+    if with_ is None:
+        return False
+    current, other = (with_, without) if in_vectors else (without, with_)
+    switch = other["score"] >= current["score"] + INTENSITY_MARGIN and (
+        "right" not in other or clear_lead(other["right"], current["right"])
+    )
+    return in_vectors != switch
 
 
 def _variant_figures(scores: dict[str, Any]) -> dict[str, float]:
@@ -269,7 +279,7 @@ def feature_report(ctx: JobContext) -> None:
             name: scores_of(v, labels, folds, opts["neighbours"], class_ids) for name, v in variants.items()
         }
         plain, plus = scored_variants["without"], scored_variants.get("with")
-        with_intensity = choose_intensity(plain, plus)
+        with_intensity = choose_intensity(plain, plus, in_vectors)
         chosen = plus if with_intensity and plus is not None else plain
         right[source["model_id"]] = chosen["right"]
         results.append(

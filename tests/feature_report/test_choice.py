@@ -37,3 +37,21 @@ def test_the_first_choice_stays_unless_the_top_scorer_leads_clearly():
     older, newer = _model(2, 0.9, 4), _model(5, 0.8, 4)
     models, note = choose([older, newer], {2: np.ones(3, bool), 5: np.zeros(3, bool)})
     assert [m["model_id"] for m in models] == [5, 2] and note
+
+
+def test_the_intensity_variant_replaces_what_the_vectors_hold_only_on_a_clear_lead():
+    from workers.feature_report import choose_intensity
+
+    def scored(score: float, right: np.ndarray) -> dict:
+        return {"score": score, "right": right}
+
+    few_right, few_wrong = np.array([True, True, True, False]), np.array([True, False, True, False])
+    many_right, many_wrong = np.ones(80, bool), np.r_[np.ones(40, bool), np.zeros(40, bool)]
+    # plain vectors: the descriptors must win clearly, not by one item
+    assert not choose_intensity(scored(0.5, few_wrong), scored(0.75, few_right))
+    assert choose_intensity(scored(0.5, many_wrong), scored(1.0, many_right))
+    assert not choose_intensity(scored(0.5, many_wrong), scored(0.505, many_right))  # under the margin
+    # descriptors appended by an inference: they stay unless plain vectors win clearly
+    assert choose_intensity(scored(0.75, few_right), scored(0.5, few_wrong), in_vectors=True)
+    assert not choose_intensity(scored(1.0, many_right), scored(0.5, many_wrong), in_vectors=True)
+    assert not choose_intensity(scored(0.9, many_right), None)  # no descriptors to compare
