@@ -73,6 +73,7 @@ KINDS = (
     "label_items",
     "similarity_batch",
     "probability_batch",
+    "predicted_batch",
     "review_suspects",
     "retrain",
     "train_extractor",
@@ -421,6 +422,9 @@ async def next_actions(
         )
     for batch in work.probability:
         suggestions.append(_probability_suggestion(state, key, batch))
+    mixed = sm.mixed_batch(work.probability)
+    if mixed is not None:
+        suggestions.append(_predicted_suggestion(state, key, mixed))
     for similar in work.similarity:
         suggestions.append(_similarity_suggestion(state, key, similar))
     if work.one_by_one and state.classes:
@@ -519,6 +523,33 @@ def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBa
         model.id,
         threshold,
         {"support": cut.support, "source": cut.source},
+    )
+
+
+def _predicted_suggestion(state: QueueState, key: Any, mixed: sm.MixedBatch) -> Suggestion:
+    """Several classes' probability batches as one page, the classifier's class shown on each
+    item: accepted as items to label one by one with the classes shown are (``_accept_predicted``)."""
+    model = state.classifier
+    assert model is not None
+    counts: dict[int, int] = {}
+    for label_id in mixed.label_ids:
+        counts[label_id] = counts.get(label_id, 0) + 1
+    spread = ", ".join(f"{n} '{_name(state, c)}'" for c, n in counts.items())
+    return Suggestion(
+        key(kind="predicted_batch", c=model.id, i=mixed.item_ids, p=mixed.label_ids),
+        "predicted_batch",
+        f"Check {mixed.count} items in the classifier's classes ({mixed.batches} classes)",
+        f"classifier {model.id} ({model.name}): {spread}, the top of each class's probability batch; "
+        f"expected precision {mixed.precision:.1%} (theirs); its class is shown on each item: press "
+        "a key where it is wrong, accept the rest in one click",
+        round(mixed.expected_labels, 2),
+        round(mixed.expected_actions, 2),
+        round(mixed.precision, 4),
+        mixed.item_ids,
+        None,
+        model.id,
+        None,
+        {"classifier_id": model.id, "predicted_label_ids": mixed.label_ids},
     )
 
 
@@ -1008,8 +1039,8 @@ async def accept_suggestion(
     """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
     event naming its model, 409 when any kept item was labeled since the suggestion was made; a
     job as a normal job (trainers; 409 while the same job is queued or running). ``label_items``
-    with the classifier's classes shown: the kept items (default: those still unlabeled) take the
-    class shown for each (``predicted``). Other ``label_items``
+    with the classifier's classes shown, and ``predicted_batch``: the kept items (default: those
+    still unlabeled) take the class shown for each (``predicted``). Other ``label_items``
     and ``review_suspects`` are done by labeling and reviewing (400). ``parameters`` change a
     training suggestion's algorithm parameters (as the train form lets a person do, e.g. fewer
     epochs on a slow machine); checked like any job's."""
@@ -1018,7 +1049,7 @@ async def accept_suggestion(
     kind = body["k"]
     if parameters and kind not in ("retrain", "train_extractor"):
         raise Invalid(f"only a training suggestion takes parameters, not '{kind}'", field="parameters")
-    if kind == "label_items":
+    if kind in ("label_items", "predicted_batch"):
         if "c" not in body:
             raise Invalid("label these items one by one (the label page), there is no batch to accept")
         if label_id is not None:
@@ -1131,8 +1162,9 @@ async def _accept_predicted(
     item_ids: list[int] | None,
     tagger: str,
 ) -> AcceptResult:
-    """Items to label one by one with the classifier's classes shown: the items (default: those
-    still unlabeled) take the class shown for each, as one event naming the classifier."""
+    """Items to label one by one with the classifier's classes shown, or a page of several classes'
+    batches: the items (default: those still unlabeled) take the class shown for each, as one
+    event naming the classifier."""
     classifier_id = int(body["c"])
     model = state.models.get(classifier_id)
     directory = state.output_dir(settings, classifier_id) if model is not None else None
@@ -1150,6 +1182,7 @@ async def _accept_predicted(
         classifier_id=classifier_id,
         classes=set(state.classes),
         tagger=tagger,
+        suggestion=str(body["k"]),
     )
     event = done.event
     return AcceptResult(

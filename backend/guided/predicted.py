@@ -1,4 +1,5 @@
-"""The classifier's class for each item of a "label one by one" suggestion, and accepting them.
+"""The classifier's class for each item of a "label one by one" suggestion (or of a page of
+several classes' probability batches), and accepting them.
 
 Items to label one by one are the ones the classifier is least sure of, yet it is still right on
 many of them. Showing its class beside each item lets a person press a key only where it is
@@ -58,6 +59,7 @@ async def label_as_predicted(
     classifier_id: int,
     classes: set[int],
     tagger: str,
+    suggestion: str = "label_items",
 ) -> Accepted:
     """Label items of the suggestion with the class it showed (``predicted``), as one event.
 
@@ -113,7 +115,7 @@ async def label_as_predicted(
         model_id=classifier_id,
         changes=[TagChange(i, "set", int(shown[i] or 0)) for i in chosen],
         parameters={
-            "suggestion": "label_items",
+            "suggestion": suggestion,
             "as_predicted": True,
             "suggested": len(shown),
             "accepted": len(chosen),

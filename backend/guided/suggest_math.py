@@ -17,6 +17,7 @@ import numpy as np
 
 MAX_BATCH = 1000  # items a batch suggestion holds at most (a bigger batch is the next suggestion)
 PROBABILITY_SIZES = (8, 16, 24, 48, 96, 200, 400, 1000)
+MIXED_MOST = 96  # items a page of several classes' batches holds at most (two gallery pages of 48)
 SIMILARITY_SIZES = (8, 16, 24, 48, 96, 200)
 # a batch is suggested when it is expected to give more labels per action than labeling one by
 # one (``MIN_LABELS_PER_ACTION``: a batch of 8 needs 0.57 right, of 48 0.51) and to be more right
@@ -354,6 +355,57 @@ def probability_batches(
         chosen = rows[cut.rows]
         batches.append(ProbabilityBatch(label_id, item_ids[chosen].tolist(), cut))
     return batches
+
+
+@dataclass(frozen=True)
+class MixedBatch:
+    """Several classes' probability batches on one page, each item shown with its class: a page of
+    8 costs one click per 8 items however right it is, so small batches of many classes cost more
+    clicks than their wrong items (digits: 19 of 46 batches were pages of 8, a fifth of all actions)."""
+
+    item_ids: list[int]
+    label_ids: list[int]  # per item, the class shown (its batch's)
+    expected_labels: float
+    expected_wrong: float
+    batches: int  # classes on the page
+
+    @property
+    def count(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def precision(self) -> float:
+        return self.expected_labels / max(self.count, 1)
+
+    @property
+    def expected_actions(self) -> float:
+        return 1.0 + self.expected_wrong  # one click, then every wrong item fixed, as a batch
+
+
+def mixed_batch(batches: list[ProbabilityBatch], most: int = MIXED_MOST) -> MixedBatch | None:
+    """The probability batches most likely right, one page of at most ``most`` items: each batch
+    (best first, whole or its top part to fill the page) joins while its odds of an item being
+    right beat the page's labels per action so far, so a batch worse than the page leaves it.
+    Each part keeps its batch's promise (its top part is at least as right). None: fewer than
+    two classes would share the page."""
+    items: list[int] = []
+    classes: list[int] = []
+    labels = wrong = 0.0
+    joined = 0
+    for batch in sorted(batches, key=lambda b: -b.cut.precision):
+        room = most - len(items)
+        q = batch.cut.precision
+        if room <= 0 or (joined and q / max(1.0 - q, 1e-9) <= labels / (1.0 + wrong)):
+            break
+        take = batch.item_ids[:room]
+        items.extend(take)
+        classes.extend([batch.label_id] * len(take))
+        labels += len(take) * q
+        wrong += len(take) * (1.0 - q)
+        joined += 1
+    if joined < 2:
+        return None
+    return MixedBatch(items, classes, labels, wrong, joined)
 
 
 # ---- similarity batches ----------------------------------------------------------------------

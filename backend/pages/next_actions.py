@@ -42,12 +42,13 @@ PANEL_LIMIT = 5
 PAGE_LIMIT = 20
 FIND_LIMIT = 50  # suggestions searched for a key
 BATCH_KINDS = ("similarity_batch", "probability_batch")
-ONE_BY_ONE = ("label_items",)
+ONE_BY_ONE = ("label_items", "predicted_batch")  # items with a key each (and the classes shown)
 REVIEW_KINDS = ("review_suspects",)
 KIND_TEXT = {
     "label_items": "label one by one",
     "similarity_batch": "similarity batch",
     "probability_batch": "probability batch",
+    "predicted_batch": "classes to check",
     "review_suspects": "review suspected labels",
     "retrain": "retrain",
     "train_extractor": "train features",
@@ -163,17 +164,21 @@ async def open_suggestion(
         return render(request, "next/open.html", nav="datasets", **context)
     entries = await service.page_items(session, dataset_id, list(suggestion.item_ids))
     context["entries"] = entries
-    shown = suggestion.params.get("predicted_label_ids") if suggestion.kind == "label_items" else None
+    shown = suggestion.params.get("predicted_label_ids") if suggestion.kind in ONE_BY_ONE else None
     context["predicted"] = dict(zip(suggestion.item_ids, shown, strict=True)) if shown else {}
-    if suggestion.kind in BATCH_KINDS and suggestion.model_id is not None and entries:
+    mixed = suggestion.kind == "predicted_batch"
+    if (suggestion.kind in BATCH_KINDS or mixed) and suggestion.model_id is not None and entries:
+        ids = [int(e.item.id or 0) for e in entries]
         try:
             flags = await trust.batch_flags(
                 session,
                 settings,
                 dataset_id=dataset_id,
                 model_id=suggestion.model_id,
-                item_ids=[int(e.item.id or 0) for e in entries],
-                label_ids=[suggestion.label_id] * len(entries),
+                item_ids=ids,
+                label_ids=[context["predicted"].get(i) for i in ids]
+                if mixed
+                else [suggestion.label_id] * len(ids),
             )
             context.update(flags=flags.flags, flag_rule=flags.rule, flagged_count=len(flags.flags))
         except LabelwiseError as exc:  # flags help; their absence must not hide the batch

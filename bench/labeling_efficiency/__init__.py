@@ -139,6 +139,7 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
                 max_seen_error=args.max_seen_error,
                 label_in_place=args.label_in_place,
                 accept_shown=args.accept_shown,
+                check_classes=args.check_classes,
                 stop_accuracy=args.min_accuracy,
                 max_epochs=args.max_epochs,
                 max_head_epochs=args.max_head_epochs,
@@ -196,6 +197,13 @@ def main(argv: list[str]) -> None:
         action="store_false",
         help="the expert only deselects the wrong items it reads in a batch (before the batch pages "
         "labeled a tile with its own class in one key)",
+    )
+    parser.add_argument(
+        "--no-check-classes",
+        dest="check_classes",
+        action="store_false",
+        help="pages of several classes' batches (classes shown) are passed over: the per-class "
+        "batches only, as before",
     )
     parser.add_argument(
         "--no-accept-shown",

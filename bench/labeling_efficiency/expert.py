@@ -94,6 +94,9 @@ class Strategy:
     # items to label one by one that show the classifier's class: a key only where it is wrong,
     # the rest accepted in one click (off: one key per item, as before)
     accept_shown: bool = True
+    # pages of several classes' batches, the class shown on each item (off: passed over, so the
+    # queue's per-class batches are taken as before)
+    check_classes: bool = True
 
 
 @dataclass
@@ -341,6 +344,10 @@ class Expert:
             self._batch(s)
         elif kind == "label_items":
             self._by_hand(s)
+        elif kind == "predicted_batch" and self.strategy.check_classes:
+            self._check_classes(s)
+        elif kind == "predicted_batch":
+            self.passed.add(self._what(s))
         elif kind == "review_suspects":
             self._review(s)
         elif kind == "add_classes":
@@ -433,6 +440,56 @@ class Expert:
             f"{deselected} deselect clicks, {len(in_place)} labeled in place), precision {precision:.3f}"
             + (f" (promised {promised:.3f})" if promised is not None else "")
             + f", {wrong} wrong written"
+        )
+
+    def _check_classes(self, s: dict[str, Any]) -> None:
+        """A page of several classes' batches, the class shown on each item: every item is read
+        (the class changes from tile to tile), a key where the class shown is wrong (labeled in
+        place), then one click accepts the items whose class was right."""
+        shown = dict(
+            zip(s["item_ids"], (s.get("params") or {}).get("predicted_label_ids") or [], strict=True)
+        )
+        items = [int(i) for i in s["item_ids"] if int(i) not in self.current]
+        right = {i: i in self.truth and shown.get(i) == self.class_ids[self.truth[i]] for i in items}
+        kept = [i for i in items if right[i]]
+        if len(kept) < 2:  # one click for fewer than two labels: by hand is as quick
+            self.passed.add(self._what(s))
+            self.note(f"passed over (fewer than two classes shown right): {s['title']}")
+            return
+        in_place = [i for i in items if not right[i] and i in self.truth]
+        for item in in_place:
+            self.client.tag(self.dataset_id, [item], self.class_ids[self.truth[item]])
+            self.progress.add("manual")
+        self.progress.add("batch")
+        try:
+            done = self.queue.accept(self.dataset_id, s["key"], kept, None)
+        except LabelwiseError as exc:
+            self.note(f"accept refused ({exc}): {s['title']}")
+            if exc.status != 409:
+                self.passed.add(self._what(s))
+            return
+        precision = len(kept) / len(items)
+        promised = s.get("expected_precision")
+        self.batches.append(
+            BatchRecord(
+                kind=s["kind"],
+                label="(classes shown)",
+                suggested=len(items),
+                expected_precision=promised,
+                precision_as_suggested=round(precision, 4),
+                flagged=0,
+                flagged_wrong=0,
+                deselected=0,
+                kept=len(kept),
+                labeled=int(done.get("labeled", len(kept))),
+                wrong_written=0,
+                labeled_in_place=len(in_place),
+            )
+        )
+        self.note(
+            f"{s['kind']}: {len(kept)} of {len(items)} accepted as shown, {len(in_place)} labeled in "
+            f"place, precision {precision:.3f}"
+            + (f" (promised {promised:.3f})" if promised is not None else "")
         )
 
     def _by_hand(self, s: dict[str, Any]) -> None:

@@ -99,9 +99,11 @@ def test_study_report_is_consistent_with_the_server_and_the_ground_truth(
         # the expert acted only through the queue: every batch event is one it accepted, and
         # each accepted batch wrote what the report says (its kept items, with the class named)
         # (items to label one by one accepted with the classifier's classes are "probability"
-        # events too, counted apart: they promise nothing, the expert read every item)
+        # events too, counted apart: they promise nothing, the expert read every item; a page of
+        # several classes' batches accepted as shown is a batch, with its promise)
         all_batch_events = [e for e in events if e["kind"] in ("similarity", "probability")]
-        shown = [e for e in all_batch_events if e["parameters"].get("as_predicted")]
+        shown = [e for e in all_batch_events if e["parameters"].get("suggestion") == "label_items"]
+        assert all(e["parameters"]["as_predicted"] for e in shown)
         batch_events = [e for e in all_batch_events if e not in shown]
         assert len(shown) == run["shown_accepts"]
         assert sum(e["tag_count"] for e in shown) == run["accepted_as_shown"]

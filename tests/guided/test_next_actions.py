@@ -543,3 +543,48 @@ async def test_items_to_label_one_by_one_show_the_classifiers_class_and_the_rest
     response = await accept(server, dataset.id, {"key": items["key"]})
     assert response.status_code == 409 and "changed" in response.text
     assert (await events(server, dataset.id))[0]["id"] == event["id"]  # nothing written
+
+
+async def test_several_classes_batches_share_one_page_that_shows_each_items_class(server, dataset):
+    """The top of each class's probability batch on one page, each item with its batch's class:
+    a key where it is wrong, the rest accepted in one click as one event naming the classifier,
+    promised what their batches promised; a second accept of the same items is a conflict."""
+    ids, classes, model_id = await oracle(server, dataset.id)
+    found = await queue(server, dataset.id)
+    assert_ranked(found)
+    mixed = of_kind(found, "predicted_batch")[0]
+    batches = {b["label_id"]: b for b in of_kind(found, "probability_batch")}
+    items, shown = mixed["item_ids"], mixed["params"]["predicted_label_ids"]
+    assert mixed["model_id"] == mixed["params"]["classifier_id"] == model_id and mixed["label_id"] is None
+    assert len(set(shown)) >= 2 and len(items) == len(shown) <= 96
+    for item, label_id in zip(items, shown, strict=True):
+        assert item in batches[label_id]["item_ids"]  # from its class's batch...
+    for label_id in set(shown):  # ...its top part, in order
+        mine = [i for i, c in zip(items, shown, strict=True) if c == label_id]
+        assert mine == batches[label_id]["item_ids"][: len(mine)]
+    assert shown == [classes[ids.index(i) % 3] for i in items]  # the oracle's classes
+    promised = sum(batches[c]["expected_precision"] for c in shown) / len(shown)
+    assert mixed["expected_precision"] == pytest.approx(promised, abs=1e-3)
+    assert mixed["expected_actions"] == pytest.approx(1 + len(items) * (1 - promised), abs=0.02)
+
+    response = await accept(server, dataset.id, {"key": mixed["key"], "label_id": classes[0]})
+    assert response.status_code == 400 and "class the classifier showed" in response.text
+    first, rest = items[0], items[1:]
+    wrong_for_first = next(c for c in classes if c != shown[0])
+    await tag(server, dataset.id, [first], wrong_for_first)  # a key where the class shown is "wrong"
+    response = await accept(server, dataset.id, {"key": mixed["key"], "item_ids": rest})
+    assert response.status_code == 201, response.text
+    assert response.json()["labeled"] == len(rest)
+    event = (await events(server, dataset.id))[0]
+    assert event["kind"] == "probability" and event["model_id"] == model_id
+    assert event["parameters"]["suggestion"] == "predicted_batch" and event["parameters"]["as_predicted"]
+    assert event["tag_count"] == len(rest)
+    labels = {
+        row["item_id"]: row["label_ids"]
+        for row in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert labels[first] == [wrong_for_first]
+    assert all(labels[i] == [c] for i, c in zip(rest, shown[1:], strict=True))
+    again = await accept(server, dataset.id, {"key": mixed["key"], "item_ids": rest})
+    assert again.status_code == 409 and "labeled meanwhile" in again.text
+    assert (await events(server, dataset.id))[0]["id"] == event["id"]

@@ -226,3 +226,35 @@ async def test_next_page_says_how_many_members_of_an_accepted_batch_it_left_out(
     assert notice.startswith(f"Labeled {len(members) - 2} item(s)")
     assert f"2 deselected item(s) left out: they will not be suggested again as “{name}”." in notice
     assert await rejections_of(server, dataset.id) == {(members[0], label), (members[1], label)}
+
+
+async def test_a_page_of_several_classes_shows_each_items_class_and_accepts_them(server, dataset):
+    """The queue's page of several classes' batches: the items to read with the class shown under
+    each (a class button each, as when labeling one by one), the guardrail rule, and one button
+    that gives the items still unlabeled the class shown."""
+    _ids, classes, _model = await oracle(server, dataset.id)
+    mixed = of_kind(await queue(server, dataset.id), "predicted_batch")[0]
+    items, shown = mixed["item_ids"], mixed["params"]["predicted_label_ids"]
+    opened = f"/datasets/{dataset.id}/next/open?key={mixed['key']}"
+    page = await server.get(opened)
+    assert page.status_code == 200, page.text
+    html = parse(page.text)
+    figures = all_of(html, f"//figure[{has_class('todo-tile')}]")
+    assert [int(attr(f, "data-id")) for f in figures] == items
+    guesses = [text_of(one(f, f".//span[{has_class('guess')}]")) for f in figures]
+    assert guesses == [f"{'abc'[classes.index(c)]}?" for c in shown]
+    assert by_id(html, "flag-rule") is not None and by_id(html, "accept-predicted-button") is not None
+
+    headers = await csrf_headers(server, opened)
+    await tag(server, dataset.id, [items[0]], next(c for c in classes if c != shown[0]))
+    accepted = await server.post(
+        f"/datasets/{dataset.id}/next/accept", data={"key": mixed["key"]}, headers=headers
+    )
+    assert accepted.status_code == 200, accepted.text
+    notice = text_of(by_id(parse(accepted.text), "next-notice"))
+    assert notice.startswith(f"Labeled {len(items) - 1} item(s)") and "1 left as they were" in notice
+    labels = {
+        row["item_id"]: row["label_ids"]
+        for row in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert all(labels[i] == [c] for i, c in zip(items[1:], shown[1:], strict=True))

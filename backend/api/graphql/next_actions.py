@@ -22,7 +22,7 @@ from backend.jobs.runtime import enqueue_for
 class Suggestion:
     key: str = strawberry.field(description="Opaque: pass it to acceptSuggestion.")
     kind: str = strawberry.field(
-        description="label_items, similarity_batch, probability_batch, "
+        description="label_items, similarity_batch, probability_batch, predicted_batch, "
         "review_suspects, retrain, train_extractor, run_inference, build_index, "
         "feature_report, auto_label_rest or add_classes."
     )
@@ -73,7 +73,8 @@ class Mutation:
         description="Carry out a suggestion: a batch (itemIds: the kept items, null: all; labelId: "
         "another class) as one event naming its model, CONFLICT when any was labeled since the "
         "suggestion; a job queued as a normal job (trainers; CONFLICT while the same job is queued or "
-        "running). label_items showing the classifier's classes (params.predicted_label_ids): the "
+        "running). label_items showing the classifier's classes (params.predicted_label_ids), and "
+        "predicted_batch (several classes' probability batches on one page, classes shown): the "
         "kept items (null: those still unlabeled) take the class shown, as one event naming the "
         "classifier. INVALID for other label_items and for review_suspects."
     )

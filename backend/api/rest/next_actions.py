@@ -82,7 +82,8 @@ class NextActionsController(Controller):
         description="A batch: its kept items labeled as one event naming its model (409 when any was "
         "labeled since the suggestion: ask again). A job: queued as a normal job (trainers; 409 while the "
         "same job is queued or running). "
-        "label_items showing the classifier's class per item (params.predicted_label_ids): the kept "
+        "label_items showing the classifier's class per item (params.predicted_label_ids), and "
+        "predicted_batch (several classes' probability batches on one page, classes shown): the kept "
         "items (default: those still unlabeled) take the class shown, as one event naming the "
         "classifier (409 when its classes changed or a kept item was labeled since). Other "
         "label_items and review_suspects are done by labeling and reviewing (400).",
