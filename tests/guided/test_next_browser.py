@@ -171,11 +171,13 @@ async def test_a_batch_tile_of_another_class_is_labeled_in_one_key_and_the_batch
                 assert not errors, errors
 
 
+@pytest.mark.parametrize("kind", ["label_items", "predicted_batch"])
 async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepted_in_one_click(
-    guided_settings, database, folder
+    guided_settings, database, folder, kind
 ):
-    """ "Label one by one" with a fit classifier: each item shows its class; a key where it is
-    wrong labels that item, and one click gives the rest the class shown (one event)."""
+    """ "Label one by one" with a fit classifier, and a page of several classes' batches: each
+    item shows its class; a key where it is wrong labels that item, and one click gives the rest
+    the class shown (one event)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
     pytest.importorskip("playwright.async_api")
@@ -184,7 +186,7 @@ async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepte
     with live_app(guided_settings) as url:
         async with httpx.AsyncClient(base_url=url, timeout=60) as api:
             dataset_id, classes, queue, _batch = await _queue_with_a_batch(api, folder)
-            items = next(s for s in queue["suggestions"] if s["kind"] == "label_items")
+            items = next(s for s in queue["suggestions"] if s["kind"] == kind)
             shown = dict(zip(items["item_ids"], items["params"]["predicted_label_ids"], strict=True))
             first = items["item_ids"][0]
             other = next(c for c in classes if c != shown[first])
