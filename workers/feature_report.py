@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.algorithms import suggestion_rank
 from backend.feature_report.report import infer_intensity
 from workers.context import JobContext
 from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
@@ -32,9 +33,10 @@ from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
 INTENSITY_MARGIN = 0.01  # the descriptors must earn their place: ties and noise keep the vectors plain
 INTENSITY_WEIGHT = 0.5  # as the extractors' default ``intensity_weight``
 FIGURES = ("knn_accuracy", "linear_accuracy", "knn_balanced", "linear_balanced")
-# how many standard errors of its discordant predictions a model's lead over the train page's
-# first choice must exceed before the report chooses it: 10 diverse labels scored as 4 items made
-# a 100% against 75% "lead" that sent the first similarity page of the digits to the wrong features
+# how many standard errors of its discordant predictions a model's lead over the features in use
+# must exceed before the report chooses it: 10 diverse labels scored as 4 items made a 100%
+# against 75% "lead" that sent the first similarity page of the digits to the wrong features
+# (1.645 did worse in the study on the digits and the cell cycle, decision 0009 addendum)
 LEAD_Z = 2.0
 
 
@@ -132,18 +134,21 @@ def clear_lead(challenger: np.ndarray, incumbent: np.ndarray) -> bool:
 
 def choose(scored: list[dict[str, Any]], right: dict[int, np.ndarray]) -> tuple[list[dict[str, Any]], str]:
     """The models best first, and why the first: the top scorer, unless the labels cannot tell it
-    from the train page's first choice (highest suggestion rank, newest among equals), which is
-    then kept in front; the second value is that note ("" when the top scorer leads clearly)."""
+    from the features in use (the newest report's choice, ``in_use``; before any report the train
+    page's first choice: highest suggestion rank, newest among equals), which are then kept in
+    front; the second value is that note ("" when the top scorer leads clearly)."""
     if len(scored) < 2:
         return scored, ""
-    prior = max(scored, key=lambda r: (r.get("suggestion_rank", 0), r["model_id"]))
+    in_use = next((r for r in scored if r.get("in_use")), None)
+    prior = in_use or max(scored, key=lambda r: (r.get("suggestion_rank", 0), r["model_id"]))
     top = scored[0]
     if top is prior or clear_lead(right[top["model_id"]], right[prior["model_id"]]):
         return scored, ""
+    why = "the features in use" if in_use is not None else "the train page's first choice"
     note = (
         f" {top['name']} scores higher ({top['score']:.0%} against {prior['score']:.0%}), but on these "
-        f"labels the lead is within chance: {prior['name']}, the train page's first choice, stays "
-        "until more labels tell them apart."
+        f"labels the lead is within chance: {prior['name']}, {why}, stays until more labels tell "
+        "them apart."
     )
     return [prior, *(r for r in scored if r is not prior)], note
 
@@ -285,6 +290,7 @@ def feature_report(ctx: JobContext) -> None:
         results.append(
             {
                 **source,
+                "suggestion_rank": suggestion_rank(source["algorithm"]),
                 "dimensions": int(variants["with" if with_intensity else "without"].shape[1]),
                 **{k: chosen[k] for k in FIGURES},
                 "score": chosen["score"],

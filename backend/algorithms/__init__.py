@@ -3,7 +3,14 @@
 Importable without any ML library: schemas are plain dicts; the ML code lives in ``workers/``.
 """
 
-from backend.algorithms.registry import KINDS, Algorithm, get_algorithm, list_algorithms, register
+from backend.algorithms.registry import (
+    KINDS,
+    Algorithm,
+    get_algorithm,
+    list_algorithms,
+    register,
+    suggestion_rank,
+)
 from backend.algorithms.validation import validate_infer_options, validate_parameters
 
 __all__ = [
@@ -12,6 +19,7 @@ __all__ = [
     "get_algorithm",
     "list_algorithms",
     "register",
+    "suggestion_rank",
     "validate_infer_options",
     "validate_parameters",
 ]

@@ -76,3 +76,12 @@ def get_algorithm(key: str) -> Algorithm:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise NotFound(f"unknown algorithm '{key}' (registered: {known})", key=key)
     return algorithm
+
+
+def suggestion_rank(key: str) -> int:
+    """Where the train page ranks an algorithm (higher first), 0 for a plug-in no longer
+    registered: the guess of which features to use before labels can judge."""
+    try:
+        return int(get_algorithm(key).suggestion_rank)
+    except NotFound:
+        return 0

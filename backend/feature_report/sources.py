@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.algorithms import get_algorithm
-from backend.errors import Invalid, LabelwiseError
+from backend.errors import Invalid
 from backend.jobs import states
 from backend.storage.job_tables import Job, Model
 
@@ -36,20 +35,11 @@ async def _inferences(session: AsyncSession, dataset_id: int) -> dict[int, Job]:
     return newest
 
 
-def suggestion_rank(algorithm: str) -> int:
-    """Where the train page ranks an algorithm (higher first): the guess before labels judge."""
-    try:
-        return int(get_algorithm(algorithm).suggestion_rank)
-    except LabelwiseError:  # a plug-in no longer registered
-        return 0
-
-
 def _source(model: Model, job: Job) -> dict[str, Any]:
     return {
         "model_id": model.id,
         "name": model.name,
         "algorithm": model.algorithm,
-        "suggestion_rank": suggestion_rank(model.algorithm),
         "inference_job": job.id,
         "dir": job.outputs["dir"],
     }

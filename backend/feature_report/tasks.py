@@ -2,7 +2,8 @@
 
 A dataset task (no model): ``prepare`` hands the worker the labels as they stood when the job
 was submitted, the classes, and every ready feature extractor with vectors on the dataset
-(``spec.inputs``); ``workers/feature_report.py`` does the scoring.
+(``spec.inputs``, the one the newest report chose marked ``in_use``); ``workers/feature_report.py``
+does the scoring.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ SCHEMA = {
 
 async def prepare(session: AsyncSession, job: Any, spec: Any) -> None:
     """Labels as of the job's submission, the classes, and the candidate feature models."""
+    from backend.feature_report.report import latest_report
     from backend.feature_report.sources import feature_candidates
     from backend.labels.classes import list_classes
     from backend.labels.history import snapshot_labels
@@ -59,6 +61,10 @@ async def prepare(session: AsyncSession, job: Any, spec: Any) -> None:
         {"id": c.id, "name": c.name, "color": c.color} for c in await list_classes(session, job.dataset_id)
     ]
     spec.inputs = await feature_candidates(session, job.dataset_id)
+    # the features in use now (the newest report's choice): another replaces them only on a clear lead
+    in_use = (await latest_report(session, job.dataset_id)).best_model_id
+    for source in spec.inputs:
+        source["in_use"] = source["model_id"] == in_use
 
 
 FEATURE_REPORT = Task(

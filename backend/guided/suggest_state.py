@@ -15,10 +15,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.algorithms import suggestion_rank
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
 from backend.feature_report.report import FeatureReport, latest_report
-from backend.feature_report.sources import suggestion_rank
 from backend.guided.heldout import HeldOut, load_held_out
 from backend.guided.probability import CLASSES, ITEM_IDS, PROBABILITIES
 from backend.guided.trust import current_labels

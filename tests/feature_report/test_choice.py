@@ -16,8 +16,10 @@ def test_a_lead_counts_only_where_the_two_disagree_and_must_beat_chance():
     assert not clear_lead(both, both)  # the same predictions: no lead
     few = np.array([True, True, True, True]), np.array([False, False, True, True])
     assert not clear_lead(*few)  # two discordant items: chance
-    many = np.r_[np.ones(30, bool), np.zeros(10, bool)], np.r_[np.zeros(20, bool), np.ones(20, bool)]
-    assert not clear_lead(*many)  # 20 wins, 10 losses: within 2 standard errors
+    many = np.r_[np.ones(28, bool), np.zeros(10, bool)], np.r_[np.zeros(18, bool), np.ones(20, bool)]
+    assert not clear_lead(*many)  # 18 wins, 10 losses: 8 < 2 sqrt(29)
+    more = np.r_[np.ones(30, bool), np.zeros(8, bool)], np.r_[np.zeros(22, bool), np.ones(16, bool)]
+    assert clear_lead(*more)  # 22 wins, 8 losses: 14 > 2 sqrt(31)
     wins = np.r_[np.ones(30, bool), np.zeros(10, bool)], np.r_[np.zeros(30, bool), np.zeros(10, bool)]
     assert clear_lead(*wins) and not clear_lead(wins[1], wins[0])
 
@@ -33,6 +35,13 @@ def test_the_first_choice_stays_unless_the_top_scorer_leads_clearly():
     # the first choice scoring highest, or one model only: nothing to weigh
     assert choose([prior, top], close) == ([prior, top], "")
     assert choose([top], close) == ([top], "")
+    # the features in use (the newest report's choice) stay against an unclear lead, whatever
+    # the train page ranks first; a clear lead replaces them
+    used, first = {**_model(4, 0.6, 2), "in_use": True}, _model(6, 0.5, 4)
+    models, note = choose([top, used, first], {3: close[3], 4: close[1], 6: close[1]})
+    assert [m["model_id"] for m in models] == [4, 3, 6] and "the features in use" in note
+    models, note = choose([top, used, first], {3: clear[3], 4: clear[1], 6: clear[1]})
+    assert [m["model_id"] for m in models] == [3, 4, 6] and note == ""
     # equal ranks: the newest (highest id) is the first choice
     older, newer = _model(2, 0.9, 4), _model(5, 0.8, 4)
     models, note = choose([older, newer], {2: np.ones(3, bool), 5: np.zeros(3, bool)})

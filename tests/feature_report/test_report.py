@@ -120,3 +120,14 @@ async def test_a_lead_on_a_handful_of_labels_keeps_the_train_pages_first_choice(
     assert report["best_model_id"] == pca and first["model_id"] == pca and second["model_id"] == azimuthal
     assert second["score"] > first["score"], report  # the top scorer, not chosen
     assert "is kept" in report["explanation"] and "within chance" in report["explanation"]
+    assert "the train page's first choice" in report["explanation"]
+
+    # the next report weighs the top scorer against the features in use (the report's choice)
+    again = await _report(jobs_client, demo.id)
+    assert again["best_model_id"] == pca and "the features in use" in again["explanation"]
+    from backend.storage.job_tables import Job
+
+    job = await session.get(Job, again["job_id"], populate_existing=True)
+    assert job is not None
+    in_use = {m["model_id"]: m["in_use"] for m in job.outputs["summary"]["models"]}
+    assert in_use == {pca: True, azimuthal: False}
