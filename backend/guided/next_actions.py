@@ -32,6 +32,7 @@ import hashlib
 import json
 import math
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -528,13 +529,10 @@ def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBa
 
 def _predicted_suggestion(state: QueueState, key: Any, mixed: sm.MixedBatch) -> Suggestion:
     """Several classes' probability batches as one page, the classifier's class shown on each
-    item: accepted as items to label one by one with the classes shown are (``_accept_predicted``)."""
+    item; accepted as the classes shown on items to label one by one are (``_accept_predicted``)."""
     model = state.classifier
     assert model is not None
-    counts: dict[int, int] = {}
-    for label_id in mixed.label_ids:
-        counts[label_id] = counts.get(label_id, 0) + 1
-    spread = ", ".join(f"{n} '{_name(state, c)}'" for c, n in counts.items())
+    spread = ", ".join(f"{n} '{_name(state, c)}'" for c, n in Counter(mixed.label_ids).items())
     return Suggestion(
         key(kind="predicted_batch", c=model.id, i=mixed.item_ids, p=mixed.label_ids),
         "predicted_batch",
