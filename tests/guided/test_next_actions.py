@@ -588,3 +588,47 @@ async def test_several_classes_batches_share_one_page_that_shows_each_items_clas
     again = await accept(server, dataset.id, {"key": mixed["key"], "item_ids": rest})
     assert again.status_code == 409 and "labeled meanwhile" in again.text
     assert (await events(server, dataset.id))[0]["id"] == event["id"]
+
+
+async def test_a_flat_heads_batch_is_the_items_it_gives_the_class_first(server, dataset, guided_settings):
+    """Under a threshold below one half (a flat head of many classes: 0.17 on the cell cycle's
+    seven), another class's items score above it too; the batch holds only the items the
+    classifier gives its class first, as the queue showed them. Before, accepting the items shown
+    was refused ("not in this suggestion") and accepting the whole batch labeled what was not shown."""
+    ids, classes, model_id = await oracle(server, dataset.id)
+    infer = (await server.get(f"{API}/jobs", params={"model_id": model_id, "kind": "infer"})).json()["jobs"][
+        0
+    ]
+    directory = feature_dir(guided_settings, infer)
+    rows = {int(item): row for row, item in enumerate(np.load(directory / "item_ids.npy"))}
+    flat = np.zeros((len(rows), 3), np.float32)
+    for position, item in enumerate(ids):  # its class first, the next class close behind
+        top = 0.40 + 0.10 * position / (len(ids) - 1)
+        flat[rows[item], position % 3] = top
+        flat[rows[item], (position + 1) % 3] = top - 0.02
+        flat[rows[item], (position + 2) % 3] = 1.02 - 2 * top
+    np.save(directory / "probabilities.npy", flat)
+
+    position = {item: i for i, item in enumerate(ids)}
+
+    async def labeled() -> set[int]:
+        rows = (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+        return {row["item_id"] for row in rows if row["label_ids"] and position[row["item_id"]] >= 12}
+
+    for whole in (False, True):  # the items shown, then (another class) the whole batch
+        found = of_kind(await queue(server, dataset.id), "probability_batch")
+        batch = next(b for b in found if b["threshold"] < 0.45)
+        column = classes.index(batch["label_id"])
+        assert all(position[i] % 3 == column for i in batch["item_ids"])
+        before = await labeled()
+        # the previous class's items above the threshold: what the old rule let in
+        assert whole or any(
+            position[i] % 3 == (column - 1) % 3 and flat[rows[i], column] >= batch["threshold"]
+            for i in ids[12:]
+            if i not in before
+        )
+        body = {"key": batch["key"]} if whole else {"key": batch["key"], "item_ids": batch["item_ids"]}
+        response = await accept(server, dataset.id, body)
+        assert response.status_code == 201, response.text
+        assert response.json()["labeled"] == len(batch["item_ids"])
+        assert await labeled() - before == set(batch["item_ids"])
