@@ -9,12 +9,13 @@ is trained and inferred through the real job pipeline, then scored against the t
 - linear probe: logistic regression on standardised vectors from a stratified 10% of the labels
   (one item per class at least), accuracy on the other 90%, mean over three draws;
 
-for raw pixels (the display transform at 32 px), PCA, the autoencoder, azimuthal features and the
-contrastive encoder, each without and with the absolute-intensity descriptors (appended by
-``workers.intensity``, the code the jobs run), and which of the two the feature report would
-choose (``workers.feature_report``: cross-validated kNN and linear probe with every label, on a
-stratified sample of ``--report-items``). Then the contrastive job's epoch against a plain
-PyTorch loop of the same method (network, views, loss, optimizer) on the same tensors.
+for raw pixels (the display transform at 32 px), PCA, the autoencoder, azimuthal features, the
+intensity descriptors alone and the contrastive encoder, each without and with the absolute-
+intensity descriptors (appended by ``workers.intensity``, the code the jobs run), and which of
+the two the feature report would choose (``workers.feature_report``: cross-validated kNN and
+linear probe with every label, on a stratified sample of ``--report-items``). Then the
+contrastive job's epoch against a plain PyTorch loop of the same method (network, views, loss,
+optimizer) on the same tensors.
 
 Targets (issue 17): on the cell-cycle set the contrastive encoder at least 1.5x the best of raw
 pixels and PCA in precision@10; on the digits 0.95 or more; on the demo at least the azimuthal
@@ -152,6 +153,7 @@ def extractor_runs(contrastive: dict[str, Any], ae_epochs: int) -> dict[str, tup
         "pca": ("pca", {}),
         "autoencoder": ("autoencoder", {"epochs": ae_epochs, "image_height": 32, "image_width": 32}),
         "azimuthal": ("azimuthal", {"fit_items": 2000}),
+        "intensity": ("intensity", {}),  # the descriptors alone ("+int" appends them once more)
         "contrastive": ("contrastive", contrastive),
     }
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.algorithms import suggestion_rank
+from backend.algorithms import offers_intensity, suggestion_rank
 from backend.feature_report.report import infer_intensity
 from workers.context import JobContext
 from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
@@ -279,7 +279,8 @@ def feature_report(ctx: JobContext) -> None:
             results.append({**source, "skipped": "its vectors hold NaN or inf"})
             continue
         in_vectors = (directory / INTENSITY_JSON).is_file() and data.shape[1] > len(NAMES)
-        variants = intensity_variants(data, descriptors, in_vectors)
+        offered = descriptors if offers_intensity(source["algorithm"]) else None  # intensity: is them
+        variants = intensity_variants(data, offered, in_vectors)
         scored_variants = {
             name: scores_of(v, labels, folds, opts["neighbours"], class_ids) for name, v in variants.items()
         }

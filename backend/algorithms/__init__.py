@@ -8,6 +8,7 @@ from backend.algorithms.registry import (
     Algorithm,
     get_algorithm,
     list_algorithms,
+    offers_intensity,
     register,
     suggestion_rank,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Algorithm",
     "get_algorithm",
     "list_algorithms",
+    "offers_intensity",
     "register",
     "suggestion_rank",
     "validate_infer_options",

@@ -14,6 +14,7 @@ from backend.algorithms import (
     autoencoder,
     azimuthal,
     azimuthal_classifier,
+    brightness,
     classifier,
     contrastive,
     pca,
@@ -37,6 +38,7 @@ BUILTINS: tuple[Algorithm, ...] = (
     autoencoder.AUTOENCODER,
     azimuthal.AZIMUTHAL,
     azimuthal_classifier.AZIMUTHAL_CLASSIFIER,
+    brightness.INTENSITY,
     classifier.CLASSIFIER,
     contrastive.CONTRASTIVE,
     pca.PCA,
@@ -85,3 +87,13 @@ def suggestion_rank(key: str) -> int:
         return int(get_algorithm(key).suggestion_rank)
     except NotFound:
         return 0
+
+
+def offers_intensity(key: str) -> bool:
+    """Whether an extractor takes the absolute-intensity option (``intensity_features``): the
+    feature report scores the variant with the descriptors appended only for those (the intensity
+    extractor's vectors are the descriptors). A plug-in no longer registered: as most do, yes."""
+    try:
+        return "intensity_features" in (get_algorithm(key).schema.get("properties") or {})
+    except NotFound:
+        return True

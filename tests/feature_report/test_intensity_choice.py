@@ -14,8 +14,9 @@ import pytest
 import tifffile
 
 from backend.datasets.service import create_dataset
-from tests.helpers.azimuthal import run_job
+from tests.helpers.azimuthal import job_output, run_job
 from tests.helpers.feature_report import features_of
+from tests.helpers.guided import accept, kinds, of_kind, queue
 from tests.helpers.jobs import wait_for
 from tests.helpers.pages import csrf_headers
 from tests.html import by_id, parse, selected
@@ -57,7 +58,10 @@ def _folder(root: Path, *, by: str) -> dict[str, str]:
     return truth
 
 
-async def _labeled(client: Any, session: Any, settings: Any, folder: Path, by: str) -> int:
+async def _labeled(
+    client: Any, session: Any, settings: Any, folder: Path, by: str, unlabeled: int = 0
+) -> int:
+    """The generated dataset, every item labeled with its class but the last ``unlabeled``."""
     truth = _folder(folder / "images", by=by)
     dataset, _ = await create_dataset(session, settings, f"{by}-only", [str(folder / "images")])
     items = (await client.get(f"{API}/datasets/{dataset.id}/items", params={"limit": 100})).json()["items"]
@@ -65,7 +69,7 @@ async def _labeled(client: Any, session: Any, settings: Any, folder: Path, by: s
     for name in sorted(set(truth.values())):
         made = await client.post(f"{API}/datasets/{dataset.id}/classes", json={"name": name})
         classes[name] = made.json()["id"]
-    for item in items:
+    for item in items[: len(items) - unlabeled]:
         label = classes[truth[Path(item["uri"]).name]]
         tagged = await client.post(
             f"{API}/datasets/{dataset.id}/tags", json={"item_ids": [item["id"]], "label_id": label}
@@ -162,3 +166,130 @@ async def test_an_inference_option_turns_the_descriptors_on_or_off_whatever_the_
         json={"kind": "infer", "model_id": plain, "parameters": {"intensity_descriptors": "maybe"}},
     )
     assert bad.status_code == 400
+
+
+async def test_the_queue_computes_the_chosen_variant_before_a_classifier_learns_and_retrains_after(
+    jobs_client, session, job_settings, folder
+):
+    """A vector classifier learns from the stored vectors, so one trained before the report's
+    intensity variant is computed learns from vectors the report found wanting (a cell-cycle study
+    session did, and its first page of several classes held a third of what it promised). The
+    queue offers the inference first, carrying what the classifier would unlock, and says the
+    classifier waits; a classifier trained on the plain vectors all the same is due for retraining
+    once they change, labels grown or not, and only once."""
+    dataset_id = await _labeled(jobs_client, session, job_settings, folder, "brightness", unlabeled=8)
+    await features_of(jobs_client, dataset_id, "pca", PCA)
+    assert "retrain" in kinds(await queue(jobs_client, dataset_id))  # no report yet: a classifier
+    assert (await _report(jobs_client, dataset_id))["infer_intensity"] == "on"
+
+    found = await queue(jobs_client, dataset_id)
+    (inference,) = [s for s in of_kind(found, "run_inference") if "intensity" in s["title"]]
+    assert "retrain" not in kinds(found)
+    assert "the classifier waits for them" in inference["reason"]
+    assert any("the classifier waits for the features of" in need for need in found["needs"]), found["needs"]
+
+    # a classifier on the plain vectors all the same (the train page's choice, the report's model)
+    plain = await run_job(
+        jobs_client,
+        {
+            "kind": "train",
+            "dataset_id": dataset_id,
+            "algorithm": "vector_classifier",
+            "parameters": {"epochs": 20},
+        },
+    )
+    await run_job(jobs_client, {"kind": "infer", "model_id": plain["model_id"]})
+    assert "retrain" not in kinds(await queue(jobs_client, dataset_id))  # still waiting for the vectors
+
+    ran = await accept(jobs_client, dataset_id, {"key": inference["key"]})
+    assert ran.status_code == 201, ran.text
+    (infer_id,) = ran.json()["job_ids"]
+    assert (await wait_for(jobs_client, infer_id, timeout=180))["state"] == "succeeded"
+
+    found = await queue(jobs_client, dataset_id)
+    (retrain,) = of_kind(found, "retrain")
+    assert retrain["title"] == f"Retrain the classifier: its features changed since model {plain['model_id']}"
+    assert f"inference {infer_id}" in retrain["reason"]
+    assert not any("waits" in need for need in found["needs"])
+    trained = await accept(jobs_client, dataset_id, {"key": retrain["key"]})
+    assert trained.status_code == 201, trained.text
+    job = await wait_for(jobs_client, trained.json()["job_ids"][0], timeout=180)
+    assert job["state"] == "succeeded", job["error"]
+    model = (await jobs_client.get(f"{API}/models/{job['model_id']}")).json()
+    assert model["trained_on"]["features"]["inference_job"] == infer_id
+    assert "retrain" not in kinds(await queue(jobs_client, dataset_id))  # once, not again and again
+
+
+async def _vectors(client: Any, infer_id: int) -> tuple[np.ndarray, np.ndarray]:
+    return await job_output(client, infer_id, "item_ids.npy"), await job_output(
+        client, infer_id, "vectors.npy"
+    )
+
+
+async def test_the_intensity_extractor_alone_tells_bright_from_dim_and_is_scored_as_itself(
+    jobs_client, session, job_settings, folder
+):
+    """The descriptors as a feature model of their own: seven standardised numbers per item, the
+    bright class apart from the dim one (every nearest neighbour of its own class), and the report
+    scores it once, without a variant that would append the same descriptors again."""
+    dataset_id = await _labeled(jobs_client, session, job_settings, folder, "brightness")
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "intensity"})
+    summary = (await jobs_client.get(f"{API}/models/{train['model_id']}")).json()["summary"]
+    assert summary["items_fitted"] == 2 * PER_CLASS
+    assert summary["constant"] == ["saturated", "zero"]  # none at 65535 or 0: left at 0, not noise
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    ids, vectors = await _vectors(jobs_client, infer["id"])
+    assert vectors.shape == (2 * PER_CLASS, 7) and np.isfinite(vectors).all()
+    assert np.allclose(vectors[:, 0].mean(), 0, atol=1e-5) and np.allclose(vectors[:, 0].std(), 1, atol=1e-3)
+    assert not vectors[:, 5:].any()  # the constant descriptors
+    items = (await jobs_client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 100})).json()[
+        "items"
+    ]
+    bright = {item["id"] for item in items if int(Path(item["uri"]).stem.rsplit("_", 1)[1]) % 2 == 1}
+    is_bright = np.asarray([int(i) in bright for i in ids])
+    assert vectors[is_bright, 0].min() > vectors[~is_bright, 0].max()  # log total counts
+    distance = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    assert (is_bright[distance.argmin(axis=1)] == is_bright).all()
+
+    report = await _report(jobs_client, dataset_id)
+    (entry,) = report["models"]
+    assert entry["algorithm"] == "intensity" and entry["dimensions"] == 7
+    assert entry["score_with_intensity"] is None and entry["with_intensity"] is False
+    assert entry["score"] == entry["score_without_intensity"]
+    assert report["infer_intensity"] is None and entry["knn_balanced"] > 0.9
+    # a quick extractor (no epochs): the queue trains it beside PCA and azimuthal descriptors
+    listed = {a["key"]: a for a in (await jobs_client.get(f"{API}/algorithms")).json()}
+    assert listed["intensity"]["kind"] == "feature_extractor"
+    assert "epochs" not in listed["intensity"]["parameters_schema"]["properties"]
+    form = await jobs_client.get(f"/datasets/{dataset_id}/train", params={"algorithm": "intensity"})
+    assert form.status_code == 200
+    assert parse(form.text).xpath("//input[@name='params.fit_items']")
+
+
+async def test_the_intensity_extractor_skips_what_it_cannot_read_and_needs_two_items(
+    jobs_client, session, job_settings, folder
+):
+    """An unreadable file is logged and left out (the rest stay aligned); a sample with fewer
+    than two readable items cannot set a scale: a clear error, not a crash."""
+    dataset_id = await _labeled(jobs_client, session, job_settings, folder, "brightness")
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "intensity"})
+    broken = folder / "images" / "cell_007.tif"
+    broken.write_bytes(b"II*\x00 this is not a TIFF any more")
+    infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
+    ids, vectors = await _vectors(jobs_client, infer["id"])
+    assert len(ids) == len(vectors) == 2 * PER_CLASS - 1
+    log = [line["message"] for line in (await jobs_client.get(f"{API}/jobs/{infer['id']}/log")).json()]
+    assert any("skipped" in line for line in log)
+    assert any(f"described {2 * PER_CLASS - 1} of {2 * PER_CLASS} items" in line for line in log)
+
+    for path in (folder / "images").glob("cell_*.tif"):  # one readable item left
+        if path.name != "cell_000.tif":
+            path.write_bytes(b"not an image")
+    response = await jobs_client.post(
+        f"{API}/jobs", json={"kind": "train", "dataset_id": dataset_id, "algorithm": "intensity"}
+    )
+    assert response.status_code == 201, response.text
+    failed = await wait_for(jobs_client, response.json()["id"], timeout=180)
+    assert failed["state"] == "failed"
+    assert "1 readable item(s) in the sample: at least two set a scale" in failed["error"]

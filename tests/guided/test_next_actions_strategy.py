@@ -88,14 +88,15 @@ async def test_the_quick_extractors_are_trained_beside_the_first_in_one_click(se
     (infer,) = [s for s in found["suggestions"] if s["kind"] == "run_inference"]
     assert infer["model_id"] == trained["model_id"]
     (quick,) = [s for s in found["suggestions"] if s["kind"] == "train_extractor"]
-    assert quick["params"]["algorithms"] == ["pca", "azimuthal"]  # no network to train
+    assert quick["params"]["algorithms"] == ["pca", "azimuthal", "intensity"]  # no network to train
+    assert quick["title"] == "Train pca, azimuthal and intensity features too"
     assert "feature report" in quick["reason"]
     accept = f"{API}/datasets/{dataset.id}/next-actions/accept"
     response = await server.post(accept, json={"key": quick["key"]})
     assert response.status_code == 201, response.text
     job_ids = response.json()["job_ids"]
     jobs = [await wait_for(server, j) for j in job_ids]
-    assert [j["algorithm"] for j in jobs] == ["pca", "azimuthal"]
+    assert [j["algorithm"] for j in jobs] == ["pca", "azimuthal", "intensity"]
     assert all(j["kind"] == "train" and j["dataset_id"] == dataset.id for j in jobs)
     # tried once: not suggested again, whatever became of them
     found = await queue(server, dataset.id)
