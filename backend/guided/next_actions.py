@@ -1039,8 +1039,10 @@ def _awaited_features(state: QueueState) -> Model | None:
 
 
 def _vector_classifier_next(state: QueueState) -> bool:
-    """Whether the queue's next classifier learns from the feature model's vectors."""
-    base = state.classifier or next(iter(state.ready("classifier")), None)
+    """Whether the queue's next classifier learns from the feature model's vectors (it trains the
+    algorithm of the classifier in use, else of the newest one on the dataset, else the default)."""
+    ready = [m for m in state.ready("classifier") if m.dataset_id == state.dataset_id]
+    base = state.classifier or (ready[0] if ready else None)
     return base is None or base.algorithm == DEFAULT_CLASSIFIER
 
 
