@@ -14,29 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.algorithms import azimuthal
 from backend.algorithms.base import Algorithm, Params
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {
-        "fit_items": {
-            "type": "integer",
-            "title": "Items fitted",
-            "description": "How many items (a seeded sample) set the mean and scale of each descriptor.",
-            "default": 5000,
-            "minimum": 2,
-            "maximum": 1000000,
-        },
-        "seed": {
-            "type": "integer",
-            "title": "Seed",
-            "description": "Seed of the sample of fitted items.",
-            "default": 0,
-            "minimum": 0,
-            "maximum": 2**31 - 1,
-        },
-    },
+    # as the azimuthal descriptors: nothing to fit but each feature's mean and scale, on a sample
+    "properties": {name: azimuthal.SCHEMA["properties"][name] for name in ("fit_items", "seed")},
 }
 
 INFER_SCHEMA = {
