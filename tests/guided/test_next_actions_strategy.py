@@ -217,7 +217,10 @@ async def test_retraining_counts_from_the_newest_classifier_and_names_it(server,
     assert response.status_code == 201, response.text
     retrained = await wait_for(server, response.json()["job_ids"][0])
     assert retrained["state"] == "succeeded" and retrained["algorithm"] == "test-oracle", retrained["error"]
-    await run_job(server, {"kind": "infer", "model_id": retrained["model_id"]})
+    # accepted from the queue, the training is chained: its own inference follows (a second one
+    # submitted beside it raced it, and once the queue still read the older classifier)
+    chained = await follow_up(server, retrained["id"], dataset.id)
+    assert (await wait_for(server, chained["id"]))["state"] == "succeeded"
     found = await queue(server, dataset.id)
     assert "retrain" not in kinds(found)  # trained on these 18 labels
     assert {s["model_id"] for s in of_kind(found, "probability_batch")} == {retrained["model_id"]}
