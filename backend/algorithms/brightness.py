@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.algorithms import azimuthal
-from backend.algorithms.base import Algorithm, Params
+from backend.algorithms.base import Algorithm
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -40,11 +40,6 @@ INFER_SCHEMA = {
 }
 
 
-def min_items(params: Params) -> int:
-    """Two items at least: a scale needs a spread."""
-    return 2
-
-
 INTENSITY = Algorithm(
     key="intensity",
     kind="feature_extractor",
@@ -57,7 +52,7 @@ INTENSITY = Algorithm(
     schema=SCHEMA,
     entry_point="workers.algorithms.brightness",
     infer_schema=INFER_SCHEMA,
-    min_items=min_items,
+    min_items=azimuthal.min_items,  # two items: a scale needs a spread
     outputs=("vectors",),
     suggestion_rank=1,  # cheap, so the feature report can judge it on any dataset
 )
