@@ -3,8 +3,11 @@
 Two cross-validated scores per model, on the same stratified folds: kNN accuracy with cosine
 similarity (what similarity pages rank by) and linear-probe accuracy (a standardised logistic
 regression: what a classifier head on the vectors can do), overall and per class. A model's score
-is the mean of the two balanced accuracies (each class counts the same, so a rare class that a
-model cannot find pulls it down). The result is the job's summary (``report``) and report.json.
+is the mean of the two accuracies over the labeled items as they come (each item counts the same:
+what a batch or a page gains is its items, and most items are of the frequent classes); the
+balanced accuracies (each class the same) and the per-class figures are reported beside it, so a
+rare class a model cannot find still shows (decision 0022). The result is the job's summary
+(``report``) and report.json.
 
 Each model is scored twice: its vectors without and with the absolute-intensity descriptors
 (``workers.intensity``) appended. The descriptors are computed once per scored item, from the raw
@@ -107,7 +110,9 @@ def scores_of(
     neighbours: int,
     class_ids: list[int],
 ) -> dict[str, Any]:
-    """Accuracy and balanced accuracy of kNN and the linear probe, per class too, and the score."""
+    """Accuracy and balanced accuracy of kNN and the linear probe, per class too, and the score (the
+    mean of the two accuracies: the share of items right, as the right predictions the lead test
+    counts)."""
     predicted = score_vectors(vectors, labels, folds, neighbours)
     knn, knn_bal, knn_class = _summaries(labels, predicted["knn"], class_ids)
     lin, lin_bal, lin_class = _summaries(labels, predicted["linear"], class_ids)
@@ -116,7 +121,7 @@ def scores_of(
         "linear_accuracy": lin,
         "knn_balanced": knn_bal,
         "linear_balanced": lin_bal,
-        "score": (knn_bal + lin_bal) / 2,
+        "score": (knn + lin) / 2,
         "knn_class": knn_class,
         "linear_class": lin_class,
         "right": np.concatenate([predicted["knn"] == labels, predicted["linear"] == labels]),
@@ -182,7 +187,12 @@ def choose_intensity(without: dict[str, Any], with_: dict[str, Any] | None, in_v
 
 
 def _variant_figures(scores: dict[str, Any]) -> dict[str, float]:
-    return {k: scores[k] for k in ("knn_balanced", "linear_balanced", "score")}
+    return {k: scores[k] for k in (*FIGURES, "score")}
+
+
+def _pair(figures: dict[str, Any]) -> str:
+    """kNN and linear-probe accuracy, as the explanation names them."""
+    return f"kNN {figures['knn_accuracy']:.0%}, linear {figures['linear_accuracy']:.0%}"
 
 
 def explain(models: list[dict[str, Any]], items: int, folds: int, kept: str = "") -> str:
@@ -194,22 +204,19 @@ def explain(models: list[dict[str, Any]], items: int, folds: int, kept: str = ""
     best = models[0]
     verb = "is kept" if kept else "separates the current labels best"
     line = (
-        f"{best['name']} ({best['algorithm']}) {verb}: balanced accuracy "
-        f"kNN {best['knn_balanced']:.0%}, linear {best['linear_balanced']:.0%} over {folds} folds of "
-        f"{items} labeled items"
+        f"{best['name']} ({best['algorithm']}) {verb}: accuracy {_pair(best)} over {folds} folds of "
+        f"{items} labeled items (balanced: kNN {best['knn_balanced']:.0%}, "
+        f"linear {best['linear_balanced']:.0%})"
     )
     intensity = best.get("intensity") or {}
     other = intensity.get("without") if best.get("with_intensity") else intensity.get("with")
     if best.get("with_intensity") and other:
-        line += f", with absolute intensity appended (without: kNN {other['knn_balanced']:.0%}, linear "
-        line += f"{other['linear_balanced']:.0%}: brightness carries the class)"
+        line += f", with absolute intensity appended (without: {_pair(other)}: brightness carries the class)"
     elif other:
-        line += f", without intensity descriptors (with them: kNN {other['knn_balanced']:.0%}, linear "
-        line += f"{other['linear_balanced']:.0%})"
+        line += f", without intensity descriptors (with them: {_pair(other)})"
     if len(models) > 1:
         runner_up = models[1]
-        knn, linear = runner_up["knn_balanced"], runner_up["linear_balanced"]
-        line += f" (next: {runner_up['name']}, kNN {knn:.0%}, linear {linear:.0%})"
+        line += f" (next: {runner_up['name']}, {_pair(runner_up)})"
     line += "." + kept
     advice = infer_intensity(best)
     if advice == "on":
@@ -310,13 +317,15 @@ def feature_report(ctx: JobContext) -> None:
                 ],
             }
         )
-        knn_bal, lin_bal = chosen["knn_balanced"], chosen["linear_balanced"]
         if plus is not None:
             ctx.log(
                 f"{source['name']}: score {plain['score']:.3f} without intensity, {plus['score']:.3f} with: "
                 f"{'with' if with_intensity else 'without'} chosen"
             )
-        ctx.log(f"{source['name']}: kNN {knn_bal:.3f}, linear {lin_bal:.3f} (balanced)")
+        ctx.log(
+            f"{source['name']}: kNN {chosen['knn_accuracy']:.3f}, linear {chosen['linear_accuracy']:.3f} "
+            f"(balanced {chosen['knn_balanced']:.3f}, {chosen['linear_balanced']:.3f})"
+        )
     scored = sorted((r for r in results if "score" in r), key=lambda r: (-r["score"], -r["model_id"]))
     scored, kept = choose(scored, right)
     skipped = [r for r in results if "skipped" in r]

@@ -20,7 +20,10 @@ def features() -> None:
 def _print_report(report: Any) -> None:
     click.echo(report.explanation)
     if report.models:
-        click.echo(f"{'model':>6}  {'algorithm':<16} {'kNN':>5} {'linear':>6}  weakest class (linear)")
+        click.echo(
+            f"{'model':>6}  {'algorithm':<16} {'kNN':>5} {'linear':>6}  {'balanced':>9}"
+            "  weakest class (linear)"
+        )
     for m in report.models:
         if m.get("skipped"):
             click.echo(f"{m['model_id']:>6}  {m['algorithm']:<16} skipped: {m['skipped']}")
@@ -30,7 +33,8 @@ def _print_report(report: Any) -> None:
         if m.get("score_with_intensity") is not None:
             intensity = f"  {'with' if m.get('with_intensity') else 'without'} intensity"
         click.echo(
-            f"{m['model_id']:>6}  {m['algorithm']:<16} {m['knn_balanced']:>5.0%} {m['linear_balanced']:>6.0%}"
+            f"{m['model_id']:>6}  {m['algorithm']:<16} {m['knn_accuracy']:>5.0%} {m['linear_accuracy']:>6.0%}"
+            f"  {m['knn_balanced']:>4.0%}/{m['linear_balanced']:<4.0%}"
             f"  {weakest['name']} {weakest['linear']:.0%}{intensity}"
             f"{'' if m.get('available') else '  (gone)'}"
         )
@@ -42,7 +46,7 @@ def _print_report(report: Any) -> None:
 @click.argument("dataset_name", metavar="DATASET")
 @click.option("--run", is_flag=True, help="Run a new report on the current labels first (and wait).")
 def report_cmd(dataset_name: str, run: bool) -> None:
-    """Print the newest feature report of a dataset (balanced accuracies, best model first)."""
+    """Print the newest feature report of a dataset (accuracies, balanced too; best model first)."""
     from backend.datasets.service import get_dataset_by_name
     from backend.feature_report import report, service
 

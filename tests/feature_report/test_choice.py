@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.model_selection import StratifiedKFold
 
-from workers.feature_report import choose, clear_lead
+from workers.feature_report import choose, clear_lead, explain, scores_of
 
 
 def _model(model_id: int, score: float, rank: int) -> dict:
@@ -64,3 +65,27 @@ def test_the_intensity_variant_replaces_what_the_vectors_hold_only_on_a_clear_le
     assert choose_intensity(scored(0.75, few_right), scored(0.5, few_wrong), in_vectors=True)
     assert not choose_intensity(scored(1.0, many_right), scored(0.5, many_wrong), in_vectors=True)
     assert not choose_intensity(scored(0.9, many_right), None)  # no descriptors to compare
+
+
+def test_the_score_counts_items_so_features_right_on_the_frequent_classes_rank_first():
+    """Two classes of 40 and one of 6: one model's vectors tell the two big classes apart and put
+    the small one among the first; the other's find the small class and blur the big ones. The
+    second has the higher balanced accuracy, the first is right on far more items, which is what
+    a batch gains (decision 0022); the balanced figures stay in the report and its line."""
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(40), np.ones(40), np.full(6, 2)].astype(np.int64)
+    axes, column = np.eye(8) * 3, labels[:, None]
+    frequent = np.where(column == 1, axes[1], axes[0]) + rng.normal(0, 0.6, (len(labels), 8))
+    blurred = np.where(column == 2, axes[2], axes[0] + np.where(column == 1, 0.5, 0.0) * axes[1] / 3)
+    rare = blurred + rng.normal(0, 0.6, (len(labels), 8))
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(labels, labels))
+    a, b = (scores_of(v, labels, folds, 5, [0, 1, 2]) for v in (frequent, rare))
+    balanced = {name: (s["knn_balanced"] + s["linear_balanced"]) / 2 for name, s in (("a", a), ("b", b))}
+    assert balanced["b"] > balanced["a"]  # each class the same: the small class's finder leads
+    assert min(a["knn_accuracy"], a["linear_accuracy"]) > 0.85 > max(b["knn_accuracy"], b["linear_accuracy"])
+    assert a["score"] == (a["knn_accuracy"] + a["linear_accuracy"]) / 2 and a["score"] > b["score"] + 0.2
+    assert clear_lead(a["right"], b["right"])
+    entries = [{"model_id": i, "name": f"m{i}", "algorithm": "pca", **s} for i, s in ((1, a), (2, b))]
+    line = explain(sorted(entries, key=lambda e: -e["score"]), len(labels), len(folds))
+    assert line.startswith("m1 (pca) separates the current labels best: accuracy kNN")
+    assert f"balanced: kNN {a['knn_balanced']:.0%}" in line and "next: m2" in line
