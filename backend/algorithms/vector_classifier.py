@@ -43,6 +43,16 @@ SCHEMA = {
             "0: no hidden layer (a calibrated logistic regression on the vectors).",
             "minimum": 0,
         },
+        "class_weights": {
+            **HEAD_PROPERTIES["class_weights"],
+            "description": (
+                "none: each labeled item weighs the same, so the head keeps the classes' shares and "
+                "its batches stay right on the frequent classes; balanced: each class weighs the "
+                "same, however many labels it has (a rare class is predicted more often, less "
+                "precisely). Decision 0022."
+            ),
+            "default": "none",
+        },
         "folds": {
             "type": "integer",
             "title": "Out-of-fold folds",
