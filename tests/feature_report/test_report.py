@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers.azimuthal import run_job
 from tests.helpers.jobs import wait_for
-from tests.html import parse, selected
+from tests.html import all_of, one, parse, selected, text_of
 
 pytestmark = pytest.mark.ml
 
@@ -60,6 +60,15 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
     for path in ("/models", f"/datasets/{demo.id}/label"):
         shown = await jobs_client.get(path)
         assert shown.status_code == 200 and "separates the current labels best" in shown.text, path
+    # the table: accuracy (what the choice goes by) and the balanced figures beside it
+    table = "//table[contains(@class, 'feature-report-table')]"
+    row = one(parse((await jobs_client.get("/models")).text), f"{table}//tr[@data-model-id='{azimuthal}']")
+    cells = [text_of(cell) for cell in all_of(row, "./td")]
+    assert cells[2:5] == [
+        f"{100 * best['knn_accuracy']:.0f}%",
+        f"{100 * best['linear_accuracy']:.0f}%",
+        f"{100 * best['knn_balanced']:.0f}% / {100 * best['linear_balanced']:.0f}%",
+    ]
 
     # a classifier on feature vectors learns from the best model by default
     body = {
