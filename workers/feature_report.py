@@ -30,6 +30,7 @@ import numpy as np
 
 from backend.algorithms import offers_intensity, suggestion_rank
 from backend.feature_report.report import infer_intensity
+from workers.algorithms.classifier_data import fold_of
 from workers.context import JobContext
 from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
 
@@ -68,6 +69,15 @@ def _sample(items: np.ndarray, labels: np.ndarray, most: int, seed: int) -> np.n
         take = max(2, round(len(rows) * most / len(items)))
         keep.extend(rng.choice(rows, min(take, len(rows)), replace=False).tolist())
     return np.asarray(sorted(keep))
+
+
+def report_folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, test rows) of each fold: the classifier head's own stratified folds, small classes
+    dealt round them, so that a class of two labeled items does not cut every model's training share
+    to half (k-fold with k = the smallest class did) and the scores measure what a head trained on
+    most labels does. Folds left empty (fewer items than folds) are dropped."""
+    fold, _ = fold_of(labels.tolist(), folds, seed)  # every class has >= 2 items (``_labeled``)
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(folds) if (fold == k).any()]
 
 
 def score_vectors(
@@ -239,8 +249,6 @@ def _descriptors(ctx: JobContext, items: np.ndarray, notes: list[str]) -> np.nda
 
 
 def feature_report(ctx: JobContext) -> None:
-    from sklearn.model_selection import StratifiedKFold
-
     opts = ctx.options
     by_item, notes = _labeled(ctx)
     class_ids = sorted(set(by_item.values()))
@@ -260,10 +268,8 @@ def feature_report(ctx: JobContext) -> None:
     if len(keep) < len(items):
         notes.append(f"scored on a stratified sample of {len(keep)} of {len(items)} labeled items")
     items, labels = items[keep], labels[keep]
-    n_folds = int(min(opts["folds"], np.bincount(np.unique(labels, return_inverse=True)[1]).min()))
-    n_folds = max(2, n_folds)
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=opts["seed"])
-    folds = list(splitter.split(items, labels))
+    folds = report_folds(labels, opts["folds"], opts["seed"])
+    n_folds = len(folds)
     descriptors = _descriptors(ctx, items, notes)
     results = []
     right: dict[int, np.ndarray] = {}  # per model: its chosen variant's right predictions

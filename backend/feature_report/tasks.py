@@ -21,7 +21,7 @@ SCHEMA = {
         "folds": {
             "type": "integer",
             "title": "Folds",
-            "description": "k of the stratified k-fold cross-validation (less where a class is smaller).",
+            "description": "k of the stratified k-fold (a small class dealt round the folds).",
             "default": 5,
             "minimum": 2,
             "maximum": 20,

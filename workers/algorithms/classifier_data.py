@@ -78,6 +78,28 @@ def stratified_split(strata: list[Any], fraction: float, seed: int) -> tuple[np.
     return train_rows, val_rows
 
 
+def fold_of(strata: list[Any], folds: int, seed: int) -> tuple[np.ndarray, list[Any]]:
+    """Each row's fold (-1: left out), stratified: each stratum's rows dealt round the folds in a
+    seeded order, so every fold holds its share of each class. A stratum with one row cannot be
+    predicted by a head that never saw its class: it is left out (and returned), and trains in
+    every fold."""
+    rng = np.random.default_rng([seed, 0x00F])
+    fold = np.full(len(strata), -1, np.int64)
+    groups: dict[Any, list[int]] = {}
+    for row, key in enumerate(strata):
+        groups.setdefault(key, []).append(row)
+    left_out, start = [], 0
+    for key in sorted(groups, key=str):
+        rows = np.asarray(groups[key])
+        if len(rows) < 2:
+            left_out.append(key)
+            continue
+        rows = rows[rng.permutation(len(rows))]
+        fold[rows] = (np.arange(len(rows)) + start) % folds
+        start += len(rows)  # the next class starts where this one stopped: folds stay even
+    return fold, left_out
+
+
 def balanced_weights(targets: np.ndarray) -> np.ndarray:
     """Per class n / (classes x n_class) (scikit-learn's 'balanced')."""
     counts = targets.astype(bool).sum(axis=0).astype(np.float64)

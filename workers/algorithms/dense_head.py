@@ -22,6 +22,7 @@ import numpy as np
 from workers.algorithms.classifier import is_multi_label
 from workers.algorithms.classifier_data import (
     callback_class,
+    fold_of,
     item_weights,
     labels_by_item,
     snapshot_of,
@@ -93,28 +94,6 @@ def _probabilities(logits: np.ndarray, temperature: float, multi_label: bool) ->
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def fold_of(strata: list[Any], folds: int, seed: int) -> tuple[np.ndarray, list[Any]]:
-    """Each row's fold (-1: left out), stratified: each stratum's rows dealt round the folds in a
-    seeded order, so every fold holds its share of each class. A stratum with one row cannot be
-    predicted by a head that never saw its class: it is left out (and returned), and trains in
-    every fold."""
-    rng = np.random.default_rng([seed, 0x00F])
-    fold = np.full(len(strata), -1, np.int64)
-    groups: dict[Any, list[int]] = {}
-    for row, key in enumerate(strata):
-        groups.setdefault(key, []).append(row)
-    left_out, start = [], 0
-    for key in sorted(groups, key=str):
-        rows = np.asarray(groups[key])
-        if len(rows) < 2:
-            left_out.append(key)
-            continue
-        rows = rows[rng.permutation(len(rows))]
-        fold[rows] = (np.arange(len(rows)) + start) % folds
-        start += len(rows)  # the next class starts where this one stopped: folds stay even
-    return fold, left_out
 
 
 def cancel_callback(ctx: JobContext) -> Any:
