@@ -127,9 +127,7 @@ def with_intensity(settings: Any, refs: dict, ids: np.ndarray, vectors: np.ndarr
 
 def report_choice(vectors: np.ndarray, plus: np.ndarray, labels: np.ndarray, most: int) -> dict[str, Any]:
     """The feature report's scores of both variants and its choice, on a stratified sample."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from workers.feature_report import _sample, choose_intensity, scores_of
+    from workers.feature_report import _sample, choose_intensity, report_folds, scores_of
 
     codes = np.unique(labels, return_inverse=True)[1]
     rows = _sample(np.arange(len(codes)), codes, most, 0)
@@ -137,8 +135,7 @@ def report_choice(vectors: np.ndarray, plus: np.ndarray, labels: np.ndarray, mos
     counts = np.bincount(codes)
     present = counts > 1  # the report leaves out classes with one labeled item
     rows, codes = rows[present[codes]], codes[present[codes]]
-    n_folds = max(2, int(min(5, np.bincount(codes)[np.unique(codes)].min())))
-    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=0).split(rows, codes))
+    folds = report_folds(codes, 5, 0)  # the report's folds (its default k and seed)
     class_ids = sorted(set(codes.tolist()))
     without = scores_of(vectors[rows], codes, folds, 5, class_ids)
     with_ = scores_of(plus[rows], codes, folds, 5, class_ids)
