@@ -18,9 +18,12 @@ def test_a_lead_counts_only_where_the_two_disagree_and_must_beat_chance():
     few = np.array([True, True, True, True]), np.array([False, False, True, True])
     assert not clear_lead(*few)  # two discordant items: chance
     many = np.r_[np.ones(28, bool), np.zeros(10, bool)], np.r_[np.zeros(18, bool), np.ones(20, bool)]
-    assert not clear_lead(*many)  # 18 wins, 10 losses: 8 < 2 sqrt(29)
+    assert not clear_lead(*many)  # 18 wins, 10 losses: 8 < 1.645 sqrt(29) = 8.9
     more = np.r_[np.ones(30, bool), np.zeros(8, bool)], np.r_[np.zeros(22, bool), np.ones(16, bool)]
-    assert clear_lead(*more)  # 22 wins, 8 losses: 14 > 2 sqrt(31)
+    assert clear_lead(*more)  # 22 wins, 8 losses: 14 > 1.645 sqrt(31) = 9.2
+    # one-sided 95% (decision 0023): 20 wins, 10 losses is a lead (10 > 9.2), where z = 2 asked 11.1
+    just = np.r_[np.ones(30, bool), np.zeros(10, bool)], np.r_[np.zeros(20, bool), np.ones(20, bool)]
+    assert clear_lead(*just) and not clear_lead(just[1], just[0])
     wins = np.r_[np.ones(30, bool), np.zeros(10, bool)], np.r_[np.zeros(30, bool), np.zeros(10, bool)]
     assert clear_lead(*wins) and not clear_lead(wins[1], wins[0])
 
