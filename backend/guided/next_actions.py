@@ -279,7 +279,7 @@ def _compute(
         work.one_by_one = [int(i) for i in margin_by_id[0][order]]
         work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
     if work.one_by_one and outputs is not None:
-        work.one_by_one_predicted = predicted_classes(outputs, work.one_by_one, active)
+        work.one_by_one_predicted = predicted_classes(outputs, work.one_by_one, active, rejected)
 
     if state.classifier is not None and len(single) >= 2:
         issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
@@ -1234,12 +1234,14 @@ async def _accept_predicted(
         raise Conflict(f"classifier {classifier_id} is gone or has no outputs: ask the queue again")
     suggested = [int(i) for i in body["i"]]
     outputs = await asyncio.to_thread(load_probabilities, directory)
+    # the classes as the suggestion showed them: with the rejections it saw
+    rejected = await rejections.rejected_by_class(session, state.dataset_id, as_of=int(body["w"]))
     done = await label_as_predicted(
         session,
         state.dataset_id,
         suggested=suggested,
         predicted=list(body["p"]),
-        now=predicted_classes(outputs, suggested, set(state.classes)),
+        now=predicted_classes(outputs, suggested, set(state.classes), rejected),
         item_ids=item_ids,
         classifier_id=classifier_id,
         classes=set(state.classes),
@@ -1259,12 +1261,13 @@ def _members(
     settings: Settings,
     body: dict[str, Any],
     now_labeled: set[int],
-    rejected: set[int] | None = None,
+    rejected: dict[int, set[int]] | None = None,
 ) -> dict[int, float]:
     """The batch's items as the suggestion defined them, id -> score: items scoring at or above its
     threshold (class probability, or similarity to its query), best first, at most its count,
     leaving out items labeled before the suggestion (those labeled since stay in: a conflict) and
-    those ``rejected`` for its class."""
+    those ``rejected`` (class id -> item ids) for its class. A probability batch holds the items
+    whose most probable class not rejected for them is its class, as ``_compute`` formed it."""
     model_id = int(body["m"])
     directory = state.output_dir(settings, model_id)
     if directory is None:
@@ -1274,11 +1277,13 @@ def _members(
         if outputs is None or int(body["l"]) not in outputs.label_ids:
             raise Conflict(f"classifier {model_id} no longer scores this class: ask the queue again")
         column = outputs.label_ids.index(int(body["l"]))
-        ids, scores = outputs.item_ids, outputs.probabilities[:, column]
+        ids = outputs.item_ids
+        masked = rejections.mask_scores(ids, outputs.probabilities, outputs.label_ids, rejected or {})
+        scores = np.asarray(masked)[:, column]
         # the class's batch holds the items the classifier gives it first (``probability_batches``):
         # under a flat head's threshold (0.17 of seven classes) another class's items score above
         # it too, and ranked in would push the suggestion's own items out of its count
-        eligible = np.asarray(outputs.probabilities).argmax(axis=1) == column
+        eligible = np.asarray(masked).argmax(axis=1) == column
     else:
         vectors = load_vectors(directory)
         if vectors is None:
@@ -1297,7 +1302,7 @@ def _members(
         & (scores >= float(body["t"]) - 1e-6)
         & ~np.isin(ids, np.fromiter(now_labeled, np.int64, len(now_labeled)))
     )
-    keep &= rejections.not_rejected(ids, rejected or set())
+    keep &= rejections.not_rejected(ids, (rejected or {}).get(int(body["l"]), set()))
     rows = np.nonzero(keep)[0]
     rows = rows[np.argsort(-scores[rows], kind="stable")][: int(body["n"])]
     return {int(ids[r]): float(scores[r]) for r in rows}
@@ -1323,7 +1328,7 @@ async def _accept_batch(
     changed = await changed_since(session, list(labeled_now), watermark) if labeled_now else set()
     before = labeled_now - changed  # labeled when the suggestion was made
     # rejected when the suggestion was made (one rejected since stays in: its batch is a conflict)
-    rejected = await rejections.rejected_items(session, state.dataset_id, int(body["l"]), as_of=watermark)
+    rejected = await rejections.rejected_by_class(session, state.dataset_id, as_of=watermark)
     members = await asyncio.to_thread(_members, state, settings, body, before, rejected)
     kept = list(dict.fromkeys(int(i) for i in (item_ids if item_ids is not None else members)))
     if not kept:

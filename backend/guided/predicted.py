@@ -23,10 +23,15 @@ from backend.storage.tables import TagEvent
 
 
 def predicted_classes(
-    outputs: Outputs | None, item_ids: Sequence[int], classes: set[int]
+    outputs: Outputs | None,
+    item_ids: Sequence[int],
+    classes: set[int],
+    rejected: dict[int, set[int]] | None = None,
 ) -> list[int | None]:
     """Per item, the classifier's most probable class among ``classes`` (the dataset's classes
-    now: a deleted class is never predicted); None where it scored no such item."""
+    now: a deleted class is never predicted) that a person has not rejected for it (``rejected``:
+    class id -> item ids, as the probability batches leave them out: an item deselected from a
+    batch of G2 is shown its next class, never G2 again); None where no such class is scored."""
     found: list[int | None] = [None] * len(item_ids)
     if outputs is None or not len(outputs.item_ids) or not item_ids:
         return found
@@ -34,11 +39,13 @@ def predicted_classes(
     if not columns:
         return found
     rows = rows_of(outputs.item_ids, np.asarray(item_ids, np.int64))
-    for n, row in enumerate(rows):
-        if row >= 0:
-            scores = np.asarray(outputs.probabilities[row, columns], np.float64)
-            if np.isfinite(scores).all():
-                found[n] = int(outputs.label_ids[columns[int(np.argmax(scores))]])
+    for n, (item, row) in enumerate(zip(item_ids, rows, strict=True)):
+        if row < 0:
+            continue
+        allowed = [c for c in columns if int(item) not in (rejected or {}).get(outputs.label_ids[c], ())]
+        scores = np.asarray(outputs.probabilities[row, allowed], np.float64)
+        if allowed and np.isfinite(scores).all():
+            found[n] = int(outputs.label_ids[allowed[int(np.argmax(scores))]])
     return found
 
 

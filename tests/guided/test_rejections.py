@@ -133,3 +133,26 @@ async def test_the_probability_and_similarity_doors_take_the_deselected_ids(serv
     ).json()
     assert not {i["item_id"] for i in skipped["items"]} & set(unlabeled[1:3])
     assert (await server.get(f"{API}/datasets/999999/rejections")).status_code == 404
+
+
+async def test_an_item_rejected_for_its_top_class_is_offered_and_shown_its_next_class(server, dataset):
+    """Deselected from a batch of its most probable class, an item goes to the batch of its next
+    class, and the classifier's class shown on it to label by hand is that next class: accepting
+    either as shown labels it (the accept reckons with the rejections the suggestion saw)."""
+    _ids, classes, _model = await oracle(server, dataset.id)
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    label, members = batch["label_id"], batch["item_ids"]
+    out = members[0]
+    response = await accept(server, dataset.id, {"key": batch["key"], "item_ids": members[1:]})
+    assert response.status_code == 201, response.text
+
+    found = await queue(server, dataset.id)
+    (by_hand,) = of_kind(found, "label_items")
+    assert out in by_hand["item_ids"]
+    shown = dict(zip(by_hand["item_ids"], by_hand["params"]["predicted_label_ids"], strict=True))
+    assert shown[out] in classes and shown[out] != label  # never the class a person said it is not
+    (elsewhere,) = [s for s in of_kind(found, "probability_batch") if out in s["item_ids"]]
+    assert elsewhere["label_id"] == shown[out]
+    kept = await accept(server, dataset.id, {"key": elsewhere["key"], "item_ids": elsewhere["item_ids"]})
+    assert kept.status_code == 201, kept.text  # was 400: "not in this suggestion"
+    assert (await labels_of(server, dataset.id))[out] == [shown[out]]
