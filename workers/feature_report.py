@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,13 +171,23 @@ def choose(scored: list[dict[str, Any]], right: dict[int, np.ndarray]) -> tuple[
     return [prior, *(r for r in scored if r is not prior)], note
 
 
+def appended_block(directory: Path, length: int) -> int:
+    """How many of an inference's last columns are the appended intensity block (0: none). Read
+    from its ``intensity.json``: inferences of older code appended fewer descriptors than now."""
+    path = directory / INTENSITY_JSON
+    if not path.is_file():
+        return 0
+    appended = len(json.loads(path.read_text()).get("names", NAMES))
+    return appended if length > appended else 0
+
+
 def intensity_variants(
-    data: np.ndarray, descriptors: np.ndarray | None, in_vectors: bool
+    data: np.ndarray, descriptors: np.ndarray | None, in_vectors: int
 ) -> dict[str, np.ndarray]:
-    """The vectors without and with the intensity block. ``in_vectors``: the last ``len(NAMES)``
-    columns are the block already (the model's inference appended it)."""
+    """The vectors without and with the intensity block. ``in_vectors``: the last this many
+    columns are the block already (the model's inference appended it); 0: they are not."""
     if in_vectors:
-        return {"without": data[:, : -len(NAMES)], "with": data}
+        return {"without": data[:, :-in_vectors], "with": data}
     variants = {"without": data}
     if descriptors is not None:
         block, _ = standardise(descriptors, data, INTENSITY_WEIGHT)
@@ -293,14 +304,14 @@ def feature_report(ctx: JobContext) -> None:
         if not np.isfinite(data).all():
             results.append({**source, "skipped": "its vectors hold NaN or inf"})
             continue
-        in_vectors = (directory / INTENSITY_JSON).is_file() and data.shape[1] > len(NAMES)
+        in_vectors = appended_block(directory, data.shape[1])
         offered = descriptors if offers_intensity(source["algorithm"]) else None  # intensity: is them
         variants = intensity_variants(data, offered, in_vectors)
         scored_variants = {
             name: scores_of(v, labels, folds, opts["neighbours"], class_ids) for name, v in variants.items()
         }
         plain, plus = scored_variants["without"], scored_variants.get("with")
-        with_intensity = choose_intensity(plain, plus, in_vectors)
+        with_intensity = choose_intensity(plain, plus, bool(in_vectors))
         chosen = plus if with_intensity and plus is not None else plain
         right[source["model_id"]] = chosen["right"]
         results.append(
@@ -311,7 +322,7 @@ def feature_report(ctx: JobContext) -> None:
                 **{k: chosen[k] for k in FIGURES},
                 "score": chosen["score"],
                 "with_intensity": with_intensity,
-                "intensity_in_vectors": in_vectors,
+                "intensity_in_vectors": bool(in_vectors),
                 "intensity": {name: _variant_figures(v) for name, v in scored_variants.items()},
                 "per_class": [
                     {

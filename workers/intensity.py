@@ -7,7 +7,16 @@ from the raw pixels, put it back:
 
 - log(1 + total counts), the total estimated over the full frame when it was read strided;
 - log(1 + intensity) at the 10th, 50th, 90th and 99th percentiles;
-- the share of saturated pixels (at the integer type's largest value) and of zero pixels.
+- the share of saturated pixels (at the integer type's largest value) and of zero pixels;
+- the bright object above the background (``signal_descriptors``): the background and its noise
+  read from the frame's border (the median and MAD of a ring 1/16 of the side wide: where a
+  centred object, a cell or a beam, is not), the log of the total counts above it (integrated
+  intensity: DNA content without the camera's offset, a spot without the dark level), the share of
+  pixels above 3 noise units and above half the peak (its size), and the gradient and Laplacian
+  energy per count (its edges and texture: condensing chromatin, sharp or diffuse features).
+  On the cell cycle these take a logistic head from 0.83 to 0.85 of the cells right from 10% of
+  the labels (0.84 to 0.87 from 30%); on the digits and the demo the descriptors alone are weak
+  features either way (decision 0024).
 
 Non-finite pixels (NaN, Inf in float arrays) are left out of every figure; an image with none
 finite gets zeros. ``append_intensity`` standardises each descriptor over the inferred items and
@@ -23,14 +32,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from backend.datasets.refs import ItemRef
 from workers.images import map_readable
 
-NAMES = ("log_total", "log_p10", "log_p50", "log_p90", "log_p99", "saturated", "zero")
+SIGNAL_NAMES = ("log_signal", "log_background", "signal_area", "bright_area", "edge", "texture")
+NAMES = ("log_total", "log_p10", "log_p50", "log_p90", "log_p99", "saturated", "zero", *SIGNAL_NAMES)
 PERCENTILES = (10.0, 50.0, 90.0, 99.0)
 MAX_SIDE = 256  # frames are read strided to about this shorter side: percentiles need no more
 MIN_SCALE = 1e-6
+BORDER_SHARE = 16  # the background ring is 1/16 of the shorter side wide (one pixel at least)
+SIGNAL_NOISE = 3.0  # a pixel is signal this many noise units above the background
+SMOOTH_SIGMA = 0.7  # pixels of Gaussian smoothing before the Laplacian: shot noise is not texture
 INTENSITY_JSON = "intensity.json"
 
 
@@ -51,6 +65,48 @@ def describe_intensity(image: np.ndarray, stride: int = 1, mask: np.ndarray | No
     out[1:5] = np.log1p(np.percentile(counts, PERCENTILES))
     out[5] = float(np.mean(finite >= saturated_at)) if saturated_at is not None else 0.0
     out[6] = float(np.mean(finite == 0))
+    valid = np.isfinite(pixels) if mask is None else np.isfinite(pixels) & ~mask
+    out[7:] = signal_descriptors(pixels.astype(np.float64, copy=False), valid, stride)
+    return out
+
+
+def _border(shape: tuple[int, ...]) -> np.ndarray:
+    ring = np.ones(shape, bool)
+    width = max(1, min(shape) // BORDER_SHARE)
+    ring[width:-width, width:-width] = False
+    return ring
+
+
+def signal_descriptors(pixels: np.ndarray, valid: np.ndarray, stride: int = 1) -> np.ndarray:
+    """``SIGNAL_NAMES`` of one 2-D image whose ``valid`` pixels (finite, unmasked) count.
+
+    The background is the median of the valid border pixels (of every valid pixel where the border
+    has none), its noise 1.4826 x their median absolute deviation; a flat frame gives zeros. Edge
+    and texture are per count of signal, so exposure does not move them.
+    """
+    out = np.zeros(len(SIGNAL_NAMES), np.float64)
+    border = pixels[_border(pixels.shape) & valid]
+    reference = border if len(border) else pixels[valid]
+    if not len(reference):
+        return out
+    background = float(np.median(reference))
+    noise = 1.4826 * float(np.median(np.abs(reference - background)))
+    filled = np.where(valid, pixels, background)
+    signal = np.clip(filled - background, 0.0, None)
+    total, peak = float(signal.sum()), float(signal.max())
+    out[0] = np.log1p(total * stride * stride)
+    out[1] = np.log1p(max(background, 0.0))
+    if total <= 0:
+        return out
+    count = max(1, int(valid.sum()))
+    lit = (signal > SIGNAL_NOISE * noise) & valid
+    out[2] = float(lit.sum()) / count
+    out[3] = float(((signal > 0.5 * peak) & valid).sum()) / count
+    if min(pixels.shape) >= 3:
+        gy, gx = np.gradient(filled)
+        out[4] = float((np.hypot(gy, gx) * lit).sum()) / total
+        curvature = np.abs(ndimage.laplace(ndimage.gaussian_filter(filled, SMOOTH_SIGMA)))
+        out[5] = float((curvature * signal).sum()) / total / peak
     return out
 
 

@@ -46,7 +46,8 @@ INTENSITY = Algorithm(
     title="Intensity features",
     description=(
         "The raw pixels' absolute intensity alone: log total counts, percentiles of log intensity, "
-        "shares of saturated and zero pixels, each standardised. For data whose classes differ by "
+        "shares of saturated and zero pixels, and the bright object above the border's background "
+        "(its counts, size, edges and texture), each standardised. For data whose classes differ by "
         "brightness (DNA content, dose); nothing to train, milliseconds per item."
     ),
     schema=SCHEMA,

@@ -16,7 +16,8 @@ INTENSITY_PROPERTIES: dict[str, dict[str, Any]] = {
         "title": "Append absolute intensity",
         "description": (
             "Append descriptors of the raw pixels that the display transform throws away: log total "
-            "counts, percentiles of log intensity, shares of saturated and zero pixels. Turn on where "
+            "counts, percentiles of log intensity, shares of saturated and zero pixels, and the bright "
+            "object above the border's background (its counts, size, edges, texture). Turn on where "
             "brightness carries the class (DNA content, dose, exposure)."
         ),
         "default": False,

@@ -9,6 +9,7 @@ import pytest
 from backend.datasets.refs import item_refs
 from tests.contrastive.conftest import TINY, demo_dataset
 from tests.helpers.contrastive import infer, train
+from workers.intensity import NAMES
 
 pytestmark = pytest.mark.ml
 
@@ -77,7 +78,7 @@ async def test_intensity_option_appends_standardised_descriptors(jobs_client, de
     with_intensity = await train(jobs_client, demo.id, **TINY, intensity_features=True, intensity_weight=1.0)
     base, _, _ = await infer(jobs_client, plain["model_id"])
     vectors, _, job = await infer(jobs_client, with_intensity["model_id"])
-    assert vectors.shape == (48, base.shape[1] + 7)
+    assert vectors.shape == (48, base.shape[1] + len(NAMES))
     np.testing.assert_allclose(vectors[:, : base.shape[1]], base, rtol=1e-5, atol=1e-6)
     block = vectors[:, base.shape[1] :].astype(np.float64)
     assert np.isfinite(block).all()

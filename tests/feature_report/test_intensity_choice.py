@@ -6,6 +6,7 @@ the pages' default model uses them. Where the classes differ by shape only, it l
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,14 @@ import pytest
 import tifffile
 
 from backend.datasets.service import create_dataset
+from backend.storage.job_tables import Model
 from tests.helpers.azimuthal import job_output, run_job
 from tests.helpers.feature_report import features_of
 from tests.helpers.guided import accept, kinds, of_kind, queue
 from tests.helpers.jobs import wait_for
 from tests.helpers.pages import csrf_headers
 from tests.html import by_id, parse, selected
+from workers.intensity import NAMES, SIGNAL_NAMES
 
 pytestmark = pytest.mark.ml
 
@@ -97,7 +100,7 @@ async def test_brightness_only_classes_get_the_intensity_variant_and_the_pages_u
     assert entry["with_intensity"] is True and entry["intensity_in_vectors"] is False
     assert entry["score_with_intensity"] >= entry["score_without_intensity"] + 0.2, entry
     assert entry["score"] == entry["score_with_intensity"] and entry["knn_balanced"] > 0.9
-    assert entry["dimensions"] == 4 + 7
+    assert entry["dimensions"] == 4 + len(NAMES)
     assert report["infer_intensity"] == "on"
     assert "with absolute intensity appended" in report["explanation"]
     assert "Run its inference with intensity on" in report["explanation"]
@@ -229,7 +232,7 @@ async def _vectors(client: Any, infer_id: int) -> tuple[np.ndarray, np.ndarray]:
 async def test_the_intensity_extractor_alone_tells_bright_from_dim_and_is_scored_as_itself(
     jobs_client, session, job_settings, folder
 ):
-    """The descriptors as a feature model of their own: seven standardised numbers per item, the
+    """The descriptors as a feature model of their own: standardised numbers per item, the
     bright class apart from the dim one (every nearest neighbour of its own class), and the report
     scores it once, without a variant that would append the same descriptors again."""
     dataset_id = await _labeled(jobs_client, session, job_settings, folder, "brightness")
@@ -239,22 +242,26 @@ async def test_the_intensity_extractor_alone_tells_bright_from_dim_and_is_scored
     assert summary["constant"] == ["saturated", "zero"]  # none at 65535 or 0: left at 0, not noise
     infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
     ids, vectors = await _vectors(jobs_client, infer["id"])
-    assert vectors.shape == (2 * PER_CLASS, 7) and np.isfinite(vectors).all()
+    assert vectors.shape == (2 * PER_CLASS, len(NAMES)) and np.isfinite(vectors).all()
     assert np.allclose(vectors[:, 0].mean(), 0, atol=1e-5) and np.allclose(vectors[:, 0].std(), 1, atol=1e-3)
-    assert not vectors[:, 5:].any()  # the constant descriptors
+    assert not vectors[:, [NAMES.index("saturated"), NAMES.index("zero")]].any()  # constant: left at 0
+    signal = [NAMES.index(name) for name in SIGNAL_NAMES]
+    assert np.allclose(vectors[:, signal].std(axis=0), 1, atol=1e-3)  # the bright object: each varies
     items = (await jobs_client.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 100})).json()[
         "items"
     ]
     bright = {item["id"] for item in items if int(Path(item["uri"]).stem.rsplit("_", 1)[1]) % 2 == 1}
     is_bright = np.asarray([int(i) in bright for i in ids])
     assert vectors[is_bright, 0].min() > vectors[~is_bright, 0].max()  # log total counts
+    above = NAMES.index("log_signal")  # and the counts above the border's background
+    assert vectors[is_bright, above].min() > vectors[~is_bright, above].max()
     distance = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
     np.fill_diagonal(distance, np.inf)
     assert (is_bright[distance.argmin(axis=1)] == is_bright).all()
 
     report = await _report(jobs_client, dataset_id)
     (entry,) = report["models"]
-    assert entry["algorithm"] == "intensity" and entry["dimensions"] == 7
+    assert entry["algorithm"] == "intensity" and entry["dimensions"] == len(NAMES)
     assert entry["score_with_intensity"] is None and entry["with_intensity"] is False
     assert entry["score"] == entry["score_without_intensity"]
     assert report["infer_intensity"] is None and entry["knn_balanced"] > 0.9
@@ -265,6 +272,35 @@ async def test_the_intensity_extractor_alone_tells_bright_from_dim_and_is_scored
     form = await jobs_client.get(f"/datasets/{dataset_id}/train", params={"algorithm": "intensity"})
     assert form.status_code == 200
     assert parse(form.text).xpath("//input[@name='params.fit_items']")
+
+
+async def test_an_intensity_model_fitted_on_fewer_descriptors_infers_the_vectors_it_always_did(
+    jobs_client, session, job_settings, folder
+):
+    """A model fitted before the signal descriptors were added stored seven names: its inference
+    keeps to them (the classifiers trained on its vectors still fit), in the stored order."""
+    dataset_id = await _labeled(jobs_client, session, job_settings, folder, "brightness")
+    train = await run_job(jobs_client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "intensity"})
+    _, now = await _vectors(jobs_client, (await run_job(jobs_client, _infer(train)))["id"])
+    model = await session.get(Model, train["model_id"])
+    scale_file = job_settings.artifact_dir / model.artifact_path / "intensity_scale.json"
+    fitted = json.loads(scale_file.read_text())
+    old = list(range(7))[::-1]  # the seven of before, stored in another order
+    scale_file.write_text(
+        json.dumps({key: [fitted[key][i] for i in old] for key in ("names", "mean", "scale")})
+    )
+    infer = await run_job(jobs_client, _infer(train))
+    _, before = await _vectors(jobs_client, infer["id"])
+    assert before.shape == (2 * PER_CLASS, len(old))
+    np.testing.assert_allclose(before, now[:, old], rtol=1e-5, atol=1e-5)
+    scale_file.write_text(json.dumps({**fitted, "names": [*fitted["names"][:-1], "from_a_newer_worker"]}))
+    submitted = await jobs_client.post(f"{API}/jobs", json=_infer(train))
+    failed = await wait_for(jobs_client, submitted.json()["id"], timeout=180)
+    assert failed["state"] == "failed" and "train a new intensity model" in failed["error"]
+
+
+def _infer(train: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "infer", "model_id": train["model_id"]}
 
 
 async def test_the_intensity_extractor_skips_what_it_cannot_read_and_needs_two_items(

@@ -3,6 +3,8 @@
 
 A descriptor constant over the fitted items (no saturated pixel anywhere, say) gets scale 0 and
 stays 0 in every vector, as where the descriptors are appended to another extractor's vectors.
+A model's vectors hold the descriptors it was fitted on (``names`` in its scale file), so a model
+fitted before descriptors were added infers the vectors it always did.
 """
 
 from __future__ import annotations
@@ -62,12 +64,25 @@ def train(ctx: JobContext) -> None:
     )
 
 
+def fitted_columns(names: list[str]) -> list[int]:
+    """The columns of ``NAMES`` a model was fitted on, in its order."""
+    unknown = [name for name in names if name not in NAMES]
+    if unknown:
+        raise ValueError(
+            f"this model was fitted on descriptors this worker does not compute ({', '.join(unknown)}): "
+            "train a new intensity model"
+        )
+    return [NAMES.index(name) for name in names]
+
+
 def infer(ctx: JobContext) -> None:
     assert ctx.model_dir is not None
     fitted = json.loads((ctx.model_dir / MODEL_FILE).read_text())
+    columns = fitted_columns(list(fitted["names"]))
     mean, scale = np.asarray(fitted["mean"]), np.asarray(fitted["scale"])
     refs = list(ctx.items)
     ids, described = _described(ctx, refs, int(ctx.options.get("batch_size", 512)))
+    described = described[:, columns]
     live = scale > 0
     vectors = np.where(live, (described - mean) / np.where(live, scale, 1.0), 0.0)
     ctx.write_vectors(ids, vectors.astype(np.float32))
