@@ -46,6 +46,7 @@ from backend.algorithms import get_algorithm, validate_parameters
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
+from backend.guided.heldout import HeldOut, with_labeled_since
 from backend.guided.predicted import label_as_predicted, predicted_classes
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
@@ -58,7 +59,7 @@ from backend.guided.suggest_state import (
     load_vectors,
     read_state,
 )
-from backend.guided.trust import model_dir, reviewed_since
+from backend.guided.trust import labeled_after_training, model_dir, reviewed_since
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.submission import submit_job
@@ -203,7 +204,9 @@ def _compute(
     settings: Settings,
     reviewed: set[int],
     rejected: dict[int, set[int]] | None = None,
+    labeled_since: np.ndarray | None = None,
 ) -> _Work:
+    """``labeled_since``: items labeled after the classifier's training (held out from it too)."""
     work = _Work(unlabeled=max(0, state.item_count - len(state.labels)))
     labeled_ids = np.fromiter(state.labels, np.int64, len(state.labels))
     single = {i: next(iter(s)) for i, s in state.labels.items() if len(s) == 1}
@@ -227,11 +230,15 @@ def _compute(
         assert state.classifier is not None  # the outputs are its
         held = load_held_out_or_none(model_dir(settings, state.classifier))
         held_labels = None
+        if held is not None and labeled_since is not None:
+            held = with_labeled_since(
+                held, (outputs.item_ids, outputs.probabilities, outputs.label_ids), labeled_since
+            )
         if held is not None:
             held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
             if sm.SIMILARITY_CAP == "mean":  # only that way of capping reads them (bench promises)
                 calibration = sm.one_against_rest(
-                    held.probabilities, held.label_ids, held_labels, f"{held.source} of labeled items"
+                    held.probabilities, held.label_ids, held_labels, _held_source(held)
                 )
         work.probability = sm.probability_batches(
             outputs.item_ids,
@@ -243,7 +250,7 @@ def _compute(
             (held.item_ids, held.probabilities, held.label_ids) if held is not None else None,
             held_labels,
             classes=active,
-            held_out_source=f"{held.source} of labeled items" if held is not None else "",
+            held_out_source=_held_source(held),
         )
         work.covered = sum(b.cut.count for b in work.probability)
         rows = np.nonzero(unlabeled)[0]
@@ -295,6 +302,15 @@ def _compute(
             )
             work.suspects = found[:MAX_SUSPECTS]
     return work
+
+
+def _held_source(held: HeldOut | None) -> str:
+    """Where a probability batch's promise comes from, as its reason says it."""
+    if held is None:
+        return ""
+    if held.since_training:
+        return f"{held.source} and since-training scores of labeled items"
+    return f"{held.source} of labeled items"
 
 
 def similarity_pages(
@@ -409,7 +425,8 @@ async def next_actions(
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
     rejected = await rejections.rejected_by_class(session, dataset_id)
-    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected)
+    since = await labeled_after_training(session, dataset_id, state.classifier) if state.classifier else None
+    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since)
     if work.suspects:
         work.hit_rate = review_hit_rate(*await _review_outcomes(session, dataset_id))
     needs: list[str] = []

@@ -304,8 +304,9 @@ async def _batch(
     threshold: float,
     label_id: int | None,
     overwrite: bool,
-) -> tuple[Model, list[Candidate], BatchFlags]:
-    """The items a probability batch would label, most probable first, and their guardrail flags."""
+) -> tuple[Model, list[Candidate], BatchFlags, ClassifierOutputs]:
+    """The items a probability batch would label, most probable first, their guardrail flags and the
+    model's outputs they come from."""
     check_threshold(threshold)
     await _check_class(session, dataset_id, label_id)
     outputs = await classifier_outputs(session, settings, model_id, dataset_id)
@@ -324,7 +325,7 @@ async def _batch(
         item_ids=[c.item_id for c in chosen],
         label_ids=[c.label_id for c in chosen],
     )
-    return model, chosen, flags
+    return model, chosen, flags, outputs
 
 
 async def probability_candidates(
@@ -346,7 +347,7 @@ async def probability_candidates(
     Labeled items are left out unless ``overwrite``: the count is what applying would label.
     """
     check_page(offset, limit, settings.max_page_size)
-    model, chosen, flags = await _batch(
+    model, chosen, flags, outputs = await _batch(
         session,
         settings,
         dataset_id=dataset_id,
@@ -370,7 +371,13 @@ async def probability_candidates(
         limit=limit,
         fitness=trust.fitness(model, settings),
         estimate=await trust.estimate(
-            session, settings, model, threshold=threshold, label_id=label_id, batch_size=len(chosen)
+            session,
+            settings,
+            model,
+            threshold=threshold,
+            label_id=label_id,
+            batch_size=len(chosen),
+            outputs=outputs,
         ),
         confirm_over=settings.confirm_batch_over if confirm_over is None else max(0, confirm_over),
         flags={c.item_id: flags.flags[c.item_id] for c in page if c.item_id in flags.flags},
@@ -408,7 +415,7 @@ async def apply_probability(
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
-    model, chosen, flags = await _batch(
+    model, chosen, flags, outputs = await _batch(
         session,
         settings,
         dataset_id=dataset_id,
@@ -432,7 +439,13 @@ async def apply_probability(
     limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
     if len(chosen) > limit and not confirm:
         guess = await trust.estimate(
-            session, settings, model, threshold=threshold, label_id=label_id, batch_size=len(chosen)
+            session,
+            settings,
+            model,
+            threshold=threshold,
+            label_id=label_id,
+            batch_size=len(chosen),
+            outputs=outputs,
         )
         raise Conflict(
             f"{len(chosen)} items is over {limit}: confirm the batch (estimated precision "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from sqlmodel import col
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
 from backend.guided.guardrails import BatchFlags, flag_batch
-from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_held_out
+from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_held_out, with_labeled_since
+from backend.guided.probability import ClassifierOutputs
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.guided.review import Suspect, find_suspects, load_label_issues
 from backend.jobs import states
@@ -85,9 +87,17 @@ async def estimate(
     threshold: float,
     label_id: int | None,
     batch_size: int,
+    outputs: ClassifierOutputs | None = None,
 ) -> BatchEstimate:
-    """Expected precision of a probability batch, from the model's held-out probabilities."""
+    """Expected precision of a probability batch, from the model's held-out probabilities and, with
+    its ``outputs`` on the dataset it trained on, its scores of the items labeled since its training
+    (``heldout.with_labeled_since``)."""
     held_out = await asyncio.to_thread(_held_out_or_none, model_dir(settings, model))
+    if held_out is not None and outputs is not None and model.dataset_id is not None:
+        since = await labeled_after_training(session, model.dataset_id, model)
+        held_out = with_labeled_since(
+            held_out, (outputs.item_ids, outputs.probabilities, outputs.label_ids), since
+        )
     current = await current_state(session, held_out.item_ids.tolist()) if held_out is not None else {}
     return estimate_batch(held_out, current, threshold=threshold, label_id=label_id, batch_size=batch_size)
 
@@ -175,6 +185,26 @@ async def reviewed_since(session: AsyncSession, dataset_id: int, model: Model) -
     if model.ready_at is not None:
         query = query.where(col(TagEvent.created_at) >= model.ready_at)
     return set((await session.scalars(query.distinct())).all())
+
+
+async def labeled_after_training(session: AsyncSession, dataset_id: int, model: Model) -> np.ndarray:
+    """Items an event touched after the label snapshot ``model`` trained on (``labels_as_of``): the
+    model never saw their current labels, so its probabilities of them are held out."""
+    at = (model.trained_on or {}).get("labels_as_of")
+    if not at:
+        return np.zeros(0, np.int64)
+    try:
+        since = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    except ValueError:
+        return np.zeros(0, np.int64)
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    rows = await session.scalars(
+        select(col(Tag.item_id))
+        .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
+        .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.created_at) > since)
+        .distinct()
+    )
+    return np.fromiter(rows.all(), np.int64)
 
 
 async def label_suspects(

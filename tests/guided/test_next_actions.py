@@ -632,3 +632,28 @@ async def test_a_flat_heads_batch_is_the_items_it_gives_the_class_first(server, 
         assert response.status_code == 201, response.text
         assert response.json()["labeled"] == len(batch["item_ids"])
         assert await labeled() - before == set(batch["item_ids"])
+
+
+async def test_labels_given_since_the_training_temper_the_promise_of_that_class(server, dataset):
+    """Items labeled after the classifier's training are held out from it too: when its top items
+    of a class turned out to be another class, the class's next batch promises less than when
+    they turned out right (before, both promised alike, from the out-of-fold items alone: a
+    cell-cycle batch promised 0.97 held 0.33)."""
+    ids, classes, _ = await oracle(server, dataset.id)
+    predicted_a = [ids[p] for p in range(12, 30) if p % 3 == 0]  # unlabeled, class a's column first
+    top = predicted_a[-2:]  # its two highest probabilities
+
+    async def promise_of_a() -> dict[str, Any] | None:
+        found = of_kind(await queue(server, dataset.id), "probability_batch")
+        return next((b for b in found if b["label_id"] == classes[0]), None)
+
+    await tag(server, dataset.id, top, classes[0])  # right
+    right = await promise_of_a()
+    assert right is not None and set(right["item_ids"]) <= set(predicted_a[:-2])
+    assert "since-training" in right["reason"]
+    await tag(server, dataset.id, top, classes[1])  # the same items, another class: wrong
+    wrong = await promise_of_a()
+    assert wrong is None or (
+        wrong["item_ids"] == right["item_ids"]
+        and wrong["expected_precision"] < right["expected_precision"] - 0.1
+    ), (right, wrong)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from backend.guided import suggest_math as sm
+from backend.guided.heldout import HeldOut, with_labeled_since
 
 
 def test_a_cut_stops_where_the_held_out_items_go_wrong():
@@ -196,3 +197,28 @@ def test_weighted_fit_counts_its_effective_sample_size():
     assert plain.support == even.support == 40 and abs(plain.a - even.a) < 1e-9
     half = sm.PlattCalibration(scores, right, "held-out", weights=np.r_[np.ones(20), np.zeros(20)])
     assert half.support == 20
+
+
+def test_items_labeled_since_training_join_the_held_out_items_in_their_columns():
+    held = HeldOut(np.asarray([5, 7]), np.asarray([[0.9, 0.1], [0.2, 0.8]], np.float32), [20, 10], "oof.npz")
+    outputs = (
+        np.asarray([9, 7, 5, 3]),
+        np.asarray([[0.3, 0.7], [0.5, 0.5], [0.6, 0.4], [0.1, 0.9]]),
+        [10, 20],
+    )
+    joined = with_labeled_since(held, outputs, np.asarray([3, 7, 11]))  # 7 is held already, 11 unscored
+    assert joined.item_ids.tolist() == [5, 7, 3] and joined.since_training == 1
+    assert joined.probabilities[-1].tolist() == pytest.approx([0.9, 0.1])  # reordered to [20, 10]
+    assert joined.label_ids == [20, 10] and joined.source == "oof.npz"
+    # outputs that name a class the model had no labels of: its share goes to the trained ones
+    wider = (
+        outputs[0],
+        np.asarray([[0.2, 0.5, 0.3], [0.5, 0.5, 0], [0.5, 0.3, 0.2], [0.1, 0.7, 0.2]]),
+        [10, 30, 20],
+    )
+    assert with_labeled_since(held, wider, np.asarray([3])).probabilities[-1].tolist() == pytest.approx(
+        [2 / 3, 1 / 3]
+    )
+    # outputs without a trained class (deleted since): nothing to compare
+    assert with_labeled_since(held, (outputs[0], outputs[1], [10, 30]), np.asarray([3])) is held
+    assert with_labeled_since(held, outputs, np.zeros(0, np.int64)) is held

@@ -45,7 +45,7 @@ query($d: Int!, $m: Int!, $t: Float!, $label: Int, $over: Int) {
   probabilityCandidates(datasetId: $d, modelId: $m, threshold: $t, labelId: $label, confirmOver: $over) {
     count needsConfirmation confirmOver flaggedCount
     fitness { status accuracy baselineAccuracy }
-    estimate { precision support correct expectedWrong source }
+    estimate { precision support correct expectedWrong source sinceTraining }
   }
 }
 """
@@ -177,6 +177,35 @@ async def test_the_preview_estimates_precision_and_a_big_batch_needs_the_confirm
     done = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch)})
     assert done.status_code == 201, done.text
     assert done.json()["labeled"] == len(batch) and done.json()["event"]["parameters"]["confirmed"] is True
+
+
+async def test_the_estimate_counts_the_items_labeled_since_the_training(server, dataset):
+    """Items labeled after the training are held out from the model as well: two of its class-a
+    items labeled b since lower the estimate of the next batch of a (they came from its batches;
+    the held-out items of the training alone said 4 of 4)."""
+    ids = await item_ids(server, dataset.id)
+    a, b, _ = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, [a, b, _], 12)
+    model = await trained(server, dataset.id, "test-oracle")
+    params = {"model_id": model, "threshold": 0.55, "label_id": a}
+
+    async def estimate() -> dict[str, Any]:
+        return (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()[
+            "estimate"
+        ]
+
+    before = await estimate()
+    assert before["precision"] == 1.0 and before["support"] == 4 and before["since_training"] == 0
+    await tag(server, dataset.id, [ids[12], ids[15]], b)  # the oracle gives them a: wrong twice
+    after = await estimate()
+    assert after["support"] == 6 and after["correct"] == 4 and after["precision"] == round(4 / 6, 4)
+    assert after["since_training"] == 2 and after["source"] == "validation.npz"
+    graph = await gql(server, PREVIEW, {"d": dataset.id, "m": model, "t": 0.55, "label": a})
+    assert graph["probabilityCandidates"]["estimate"]["sinceTraining"] == 2
+    page = await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})
+    assert (
+        "4 of 6 labeled held-out items from validation.npz, 2 of them labeled since its training" in page.text
+    )
 
 
 async def test_bad_thresholds_foreign_models_and_deleted_classes_are_refused_cleanly(

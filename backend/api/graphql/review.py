@@ -44,6 +44,9 @@ class BatchEstimate:
     precision: float | None
     batch_size: int
     expected_wrong: int | None
+    since_training: int = strawberry.field(
+        description="of the support, items labeled after the model's training (its own scores of them)"
+    )
 
     @classmethod
     def of(cls, e: heldout.BatchEstimate) -> BatchEstimate:
