@@ -975,7 +975,10 @@ async def _job_suggestions(
         moved = _features_moved(state, latest) if algorithm == DEFAULT_CLASSIFIER else None
         if (growth >= RETRAIN_GROWTH or moved) and two_classes:
             uncertain = max(0, work.unlabeled - work.covered)
-            gain = uncertain * (1.0 - math.sqrt(before / max(labeled, 1)))
+            shrink = 1.0 - math.sqrt(before / max(labeled, 1))
+            # the covered items too: the wrong items its batches expect, fewer by the same shrink
+            wrong = sum(b.cut.count * (1.0 - b.cut.precision) for b in work.probability)
+            gain = (uncertain + wrong) * shrink
             actions = _fresh_actions(gain, n_classes, jobs=1)
             job(
                 "retrain",

@@ -35,7 +35,7 @@ from tests.helpers.guided import (
     run_job,
     tag,
 )
-from tests.helpers.jobs import follow_up, wait_for
+from tests.helpers.jobs import follow_up, make_dataset, wait_for
 
 
 async def test_an_empty_dataset_says_what_it_needs_and_suggests_the_first_steps(server, dataset):
@@ -657,3 +657,28 @@ async def test_labels_given_since_the_training_temper_the_promise_of_that_class(
         wrong["item_ids"] == right["item_ids"]
         and wrong["expected_precision"] < right["expected_precision"] - 0.1
     ), (right, wrong)
+
+
+async def test_a_due_retrain_counts_the_wrong_items_its_stale_batches_expect(
+    server, session, guided_settings, folder
+):
+    """A classifier trained on 12 labels, half the labels since against it: the retrain's expected
+    gain counts the wrong items its stale batches expect too, fewer by the shrink of 1/sqrt(labels)
+    (before, only the items no batch covers counted: on the cell cycle a retrain never outranked
+    a stale classifier's pages while the labels tripled)."""
+    big = await make_dataset(session, guided_settings, folder / "big", count=90)
+    ids, classes, _ = await oracle(server, big.id)
+    for i in range(12, 36):  # labels triple, every second one against the oracle's class
+        await tag(server, big.id, [ids[i]], classes[(i + i % 2) % 3])
+    found = await queue(server, big.id, limit=50)
+    batches = of_kind(found, "probability_batch")
+    assert batches
+    wrong = sum(len(b["item_ids"]) * (1 - b["expected_precision"]) for b in batches)
+    uncovered = 90 - 36 - sum(len(b["item_ids"]) for b in batches)
+    retrain = of_kind(found, "retrain")[0]
+    gain = (uncovered + wrong) * (1 - (12 / 36) ** 0.5)
+    assert wrong > 2 and retrain["expected_labels"] == pytest.approx(gain, abs=0.02), (
+        wrong,
+        uncovered,
+        retrain,
+    )
