@@ -62,6 +62,7 @@ from backend.guided.suggest_state import (
 from backend.guided.trust import labeled_after_training, model_dir, reviewed_since
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
+from backend.jobs.fresh import on_current_labels, retrain_at
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
@@ -973,6 +974,12 @@ async def _job_suggestions(
         )
         growth = (labeled - before) / max(1, before)
         moved = _features_moved(state, latest) if algorithm == DEFAULT_CLASSIFIER else None
+        if growth > 0 and _server_retrains(state, latest, labeled):
+            needs.append(
+                f"labels grew {growth:.0%} since classifier {latest.id}: keeping models fresh, the "
+                "server retrains it by itself"
+            )
+            return out
         if (growth >= RETRAIN_GROWTH or moved) and two_classes:
             uncertain = max(0, work.unlabeled - work.covered)
             shrink = 1.0 - math.sqrt(before / max(labeled, 1))
@@ -1024,6 +1031,22 @@ async def _job_suggestions(
             _train_params(algorithm, {}, feature_source),
         )
     return out
+
+
+def _server_retrains(state: QueueState, model: Model, labeled: int) -> bool:
+    """Whether keeping models fresh retrains ``model`` on the server's next round (its rule in
+    ``backend.jobs.fresh``: the newest classifier of its algorithm, ready, on the current labels,
+    once they grew by the dataset's set fraction): suggesting the same retrain would run it twice."""
+    dataset = state.dataset
+    if not dataset.keep_models_fresh or model.state != states.MODEL_READY or not on_current_labels(model):
+        return False
+    newer = any(
+        m.id is not None and model.id is not None and m.id > model.id
+        for m in state.models.values()
+        if m.dataset_id == state.dataset_id and m.kind == "classifier" and m.algorithm == model.algorithm
+    )
+    trained_on = int(model.trained_on.get("labeled_count") or 0)
+    return not newer and labeled >= retrain_at(trained_on, float(dataset.fresh_growth))
 
 
 def _schema_properties(algorithm: str) -> dict[str, Any]:

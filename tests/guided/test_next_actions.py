@@ -682,3 +682,29 @@ async def test_a_due_retrain_counts_the_wrong_items_its_stale_batches_expect(
         uncovered,
         retrain,
     )
+
+
+async def test_keeping_models_fresh_the_queue_leaves_a_due_retrain_to_the_server(
+    guided_settings, database, dataset
+):
+    """With the switch on, a retrain that the server's next round queues by itself is a need the
+    queue names, not a suggestion (accepting it too would train twice); where the dataset's set
+    growth is not reached yet, the queue suggests it at its own rule as before."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+    from tests.helpers.jobs import serve, switch
+
+    async with serve(guided_settings) as server:
+        ids, classes, model_id = await oracle(server, dataset.id)
+    # a server that runs no jobs on the same database: no ticker retrains before the queue reads
+    async with AsyncTestClient(app=create_app(guided_settings, run_jobs=False)) as idle:
+        for i in range(12, 18):  # labels grew 50 % since the classifier
+            await tag(idle, dataset.id, [ids[i]], classes[i % 3])
+        assert of_kind(await queue(idle, dataset.id), "retrain")
+        await switch(idle, dataset.id, True, growth=0.5)
+        found = await queue(idle, dataset.id)
+        assert not of_kind(found, "retrain"), found
+        assert any(f"since classifier {model_id}" in n and "by itself" in n for n in found["needs"]), found
+        await switch(idle, dataset.id, True, growth=1.0)  # the server waits for labels to double
+        assert of_kind(await queue(idle, dataset.id), "retrain")
