@@ -10,11 +10,12 @@ proposes concrete, one-click suggestions (``suggest_math`` cuts the batches):
   best features, the precision from the labeled items ranked the same way (leave one out);
 - *items to label one by one*: the least certain items, chosen for diversity (greedy k-center
   over the labeled items and the items picked so far), so rare classes come up early; with no
-  labels yet, the items nearest k-means centres; with no features, a spread sample;
+  labels yet, the items nearest k-means centres; with no features, a spread sample; with a
+  classifier's class shown on each they cost one click plus a key per expected wrong class;
 - *a review of suspected wrong labels* when there are suspects (``trust.label_suspects``' witnesses);
 - jobs: *retrain* when labels grew by ``RETRAIN_GROWTH`` since the newest classifier (with its
-  expected gain), *train an extractor*, *run inference*, *build the index*, *run the feature report*
-  where they are missing.
+  expected gain; a need instead where keeping models fresh retrains it by itself), *train an
+  extractor*, *run inference*, *build the index*, *run the feature report* where they are missing.
 
 What it cannot suggest without more is said in ``needs`` (no classes, one class, no models, models
 of deleted classes, failing jobs), never raised. ``accept_suggestion`` carries one out: a batch as
@@ -47,7 +48,7 @@ from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, with_labeled_since
-from backend.guided.predicted import label_as_predicted, predicted_classes
+from backend.guided.predicted import label_as_predicted, predicted_classes, shown_probabilities
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
 from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
@@ -178,11 +179,26 @@ class _Work:
     one_by_one: list[int] = field(default_factory=list)
     one_by_one_how: str = ""
     one_by_one_predicted: list[int | None] = field(default_factory=list)  # the classifier's class
+    one_by_one_right: float = 0.0  # of them, the classes shown expected right (their probabilities)
     covered: int = 0  # unlabeled items the probability batches would label
     unlabeled: int = 0
     suspects: list[Any] = field(default_factory=list)
     hit_rate: float = 0.25  # share of reviewed suspects found wrong (review_hit_rate)
     problems: list[str] = field(default_factory=list)  # outputs that could not be read
+
+    @property
+    def one_by_one_actions(self) -> float:
+        """What labeling them costs: a key each; with the classifier's classes shown and at least
+        two expected right, one click accepts those and a key fixes each of the others."""
+        n = len(self.one_by_one)
+        if self.one_by_one_right < 2:
+            return float(n)
+        return min(float(n), 1.0 + n - self.one_by_one_right)
+
+    @property
+    def by_hand_yield(self) -> float:
+        """Labels per action of labeling them (1 without classes shown)."""
+        return len(self.one_by_one) / self.one_by_one_actions if self.one_by_one else 1.0
 
 
 def _readable(work: _Work, model: Any, load: Any, directory: Any) -> Any:
@@ -288,6 +304,7 @@ def _compute(
         work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
     if work.one_by_one and outputs is not None:
         work.one_by_one_predicted = predicted_classes(outputs, work.one_by_one, active, rejected)
+        work.one_by_one_right = sum(shown_probabilities(outputs, work.one_by_one, work.one_by_one_predicted))
 
     if state.classifier is not None and len(single) >= 2:
         issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
@@ -622,7 +639,7 @@ def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggesti
         f"Label {len(work.one_by_one)} {'diverse ' if first else ''}items one by one",
         ("no labels yet: " if first else "they teach the classifier most: ") + how,
         float(len(work.one_by_one)),
-        float(len(work.one_by_one)),
+        round(work.one_by_one_actions, 2),
         None,
         work.one_by_one,
         None,
@@ -995,10 +1012,11 @@ async def _job_suggestions(
                 (f"{moved}; " if moved else "")
                 + f"{before} -> {labeled} labels; expected gain about {gain:.0f} more items it labels "
                 f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
-                # a retrain that is due ranks above labeling by hand, whatever the prior says: the
-                # items to label one by one are picked by the stale model's doubts (late in a
-                # session the prior fell below one label per action and the rest went by hand)
-                max(gain, RETRAIN_OVER_MANUAL * actions),
+                # a retrain that is due ranks above labeling by hand (with the classes shown,
+                # above what that yields), whatever the prior says: the items to label one by one
+                # are picked by the stale model's doubts (late in a session the prior fell below
+                # one label per action and the rest went by hand)
+                max(gain, RETRAIN_OVER_MANUAL * actions * work.by_hand_yield),
                 actions,
                 latest.id,  # the model it follows: each retrain a new step, not the same one again
                 _train_params(

@@ -49,6 +49,23 @@ def predicted_classes(
     return found
 
 
+def shown_probabilities(
+    outputs: Outputs | None, item_ids: Sequence[int], shown: Sequence[int | None]
+) -> list[float]:
+    """Per item, the classifier's probability of the class shown for it (0 where none is shown):
+    their sum is how many of the shown classes a person can expect to accept as they are."""
+    found = [0.0] * len(item_ids)
+    if outputs is None or not len(outputs.item_ids):
+        return found
+    rows = rows_of(outputs.item_ids, np.asarray(item_ids, np.int64))
+    column = {label_id: c for c, label_id in enumerate(outputs.label_ids)}
+    for n, (row, label_id) in enumerate(zip(rows, shown, strict=True)):
+        if row >= 0 and label_id is not None and label_id in column:
+            value = float(outputs.probabilities[row, column[label_id]])
+            found[n] = value if np.isfinite(value) else 0.0
+    return found
+
+
 @dataclass(frozen=True)
 class Accepted:
     event: TagEvent | None
