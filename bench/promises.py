@@ -11,6 +11,11 @@ no jobs. Labels arise as they do in the product:
   deselected (they stay unlabeled), then ten items chosen as "label these" chooses them
   (``margins`` pool, ``k_center`` weighted by uncertainty) labeled one by one; a deselected item is
   rejected for the batch's class (its score zero there, as ``rejections.mask_scores``);
+  ``--retrain-growth G``: the regression is refitted only once the labels grew by that share (the
+  queue's retrain: 0.2), and in between the items labeled since its fit join the held-out items
+  with its own scores (the product's fit, decision 0025); ``--batches-per-round K``: only the K
+  batches of most expected labels per action are accepted each round (1: the study's expert,
+  who takes the queue's top suggestion), so labels grow in smaller steps between refits;
 - *random*: the same numbers of labels drawn at random (the baseline where the fit is representative).
 
 At every round the batches each way of promising would make are compared with the truth: mean
@@ -83,6 +88,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--first-page",
         action="store_true",
         help="start as the study does: after the k-means items, the best similarity page accepted",
+    )
+    parser.add_argument(
+        "--retrain-growth",
+        type=float,
+        default=0.0,
+        help="retrain once the labels grew by this share (0: every round; the queue's 0.2); between "
+        "trainings the items labeled since join the held-out items with the classifier's own scores",
+    )
+    parser.add_argument(
+        "--batches-per-round",
+        type=int,
+        default=0,
+        help="probability batches accepted per round, most expected labels per action first (0: all; "
+        "1: one at a time, as the study's expert takes the queue's top suggestion)",
     )
     parser.add_argument(
         "--similarity-cap",
@@ -160,20 +179,22 @@ def promise_batches(
     labeled: np.ndarray,
     chosen_for_doubt: np.ndarray,
     probs: np.ndarray,
-    oof: np.ndarray,
+    held_out: tuple[np.ndarray, np.ndarray],
 ) -> list[sm.ProbabilityBatch]:
-    """The probability batches the queue would suggest, promised the ``way`` way (``fit/bound``)."""
+    """The probability batches the queue would suggest, promised the ``way`` way (``fit/bound``).
+    ``held_out``: (rows, probabilities) of the labeled items the classifier did not train on (out
+    of fold, and the items labeled since its training with its own scores, as the product's)."""
     fit, bound = way.split("/")
     n_classes = probs.shape[1]
     ids = np.arange(len(truth), dtype=np.int64)
-    rows = np.flatnonzero(labeled)
+    rows, held_probs = held_out
     held_labels = truth[rows].astype(np.int64)
-    present = set(truth[rows].tolist())
-    held = (ids[rows], oof, list(range(n_classes)))
+    present = set(truth[np.flatnonzero(labeled)].tolist())
+    held = (ids[rows], held_probs, list(range(n_classes)))
     if fit == "not_chosen":
         keep = ~chosen_for_doubt[rows]
         if keep.sum() >= sm.MIN_SUPPORT:
-            held = (ids[rows][keep], oof[keep], list(range(n_classes)))
+            held = (ids[rows][keep], held_probs[keep], list(range(n_classes)))
             held_labels = held_labels[keep]
     saved = sm.BATCH_Z, sm.BATCH_BOUND
     sm.BATCH_Z = 0.0 if bound == "point" else saved[0]
@@ -234,22 +255,31 @@ def run_queue(
             labeled[items[truth[items] == page.label_id]] = True
             rejected[items[truth[items] != page.label_id], page.label_id] = True
     counts = []
+    trained = np.zeros(0, np.int64)  # the rows the current classifier was trained on
+    probs = oof = np.zeros((0, n_classes))
     while labeled.mean() < args.max_share:
         rows = np.flatnonzero(labeled)
         if len(set(truth[rows].tolist())) < 2:
             pick = np.flatnonzero(~labeled)
             labeled[rng.choice(pick, ONE_BY_ONE, replace=False)] = True
             continue
-        probs = fit_predict(vectors, rows, truth[rows], np.arange(n), n_classes)
-        oof = out_of_fold(vectors, rows, truth[rows], n_classes)
+        if not len(trained) or len(rows) >= (1.0 + args.retrain_growth) * len(trained):
+            probs = fit_predict(vectors, rows, truth[rows], np.arange(n), n_classes)
+            oof = out_of_fold(vectors, rows, truth[rows], n_classes)
+            trained = rows
+        since = np.setdiff1d(rows, trained)  # labeled after the training: its own scores held out
+        held_out = (np.r_[trained, since], np.vstack([oof, probs[since]]))
         counts.append(len(rows))
         batches: list[sm.ProbabilityBatch] = []
         masked = np.where(rejected, 0.0, probs).astype(np.float32)  # as rejections.mask_scores
         for way in ways:
-            made = promise_batches(way, vectors, truth, labeled, doubt, masked, oof)
+            made = promise_batches(way, vectors, truth, labeled, doubt, masked, held_out)
             tally("queue", way, len(rows), made, truth)
             if way == ways[0]:  # the product's way steers the run
                 batches = made
+        if args.batches_per_round:  # the best ones only, as the queue ranks them
+            batches = sorted(batches, key=lambda b: -b.cut.expected_labels / b.cut.expected_actions)
+            batches = batches[: args.batches_per_round]
         for b in batches:  # accepted, wrong items deselected (left unlabeled, rejected for the class)
             items = np.asarray(b.item_ids)
             labeled[items[truth[items] == b.label_id]] = True
@@ -258,10 +288,10 @@ def run_queue(
         # batch serves, too few to judge on their own); those are accepted
         served = {b.label_id for b in batches}
         present = set(truth[np.flatnonzero(labeled)].tolist())
-        for b in similarity_pages(vectors, truth, labeled, rejected, masked, present, (rows, oof), cap=False):
+        for b in similarity_pages(vectors, truth, labeled, rejected, masked, present, held_out, cap=False):
             tally("queue", "similarity/product_uncapped", len(rows), [b], truth)
-        for b in similarity_pages(vectors, truth, labeled, rejected, masked, present, (rows, oof)):
-            for way, promised in similarity_promises(vectors, truth, labeled, masked, (rows, oof), b).items():
+        for b in similarity_pages(vectors, truth, labeled, rejected, masked, present, held_out):
+            for way, promised in similarity_promises(vectors, truth, labeled, masked, held_out, b).items():
                 tally("queue", way, len(rows), [_Promised(b.label_id, b.item_ids, promised)], truth)
             if b.label_id not in served:
                 items = np.asarray(b.item_ids)
@@ -411,7 +441,7 @@ def run_random(
                 "random",
                 way,
                 count,
-                promise_batches(way, vectors, truth, labeled, labeled & False, probs, oof),
+                promise_batches(way, vectors, truth, labeled, labeled & False, probs, (rows, oof)),
                 truth,
             )
 

@@ -4,6 +4,8 @@ similarity pages of every way of promising them."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,49 @@ def test_the_first_page_start_accepts_a_similarity_page_before_any_classifier():
         counts = promises.run_queue(vectors, truth, 0, args, ["all/posterior"], lambda *_: None)
         firsts.append(counts[0])
     assert firsts[0] == promises.ONE_BY_ONE < firsts[1]
+
+
+def test_retrain_growth_keeps_a_classifier_and_holds_out_the_items_labeled_since(monkeypatch):
+    """``--retrain-growth``: the classifier is retrained only once the labels grew by that share,
+    as the queue's retrain is; in between, the items labeled since its training are held out with
+    its own scores beside the out-of-fold ones (as the product's fit, decision 0025)."""
+    vectors, names = demo_set(150)
+    _, truth = np.unique(names, return_inverse=True)
+    trainings: list[int] = []
+    held: list[tuple[int, int, int]] = []  # (labeled, held out, trained on) at each round
+    real_fit, real_promise = promises.fit_predict, promises.promise_batches
+
+    def fit(vectors, rows, *rest):  # type: ignore[no-untyped-def]
+        trainings.append(len(rows))
+        return real_fit(vectors, rows, *rest)
+
+    def promise(way, vectors, truth, labeled, doubt, probs, held_out):  # type: ignore[no-untyped-def]
+        held.append((int(labeled.sum()), len(held_out[0]), trainings[-1]))
+        return real_promise(way, vectors, truth, labeled, doubt, probs, held_out)
+
+    monkeypatch.setattr(promises, "fit_predict", fit)
+    monkeypatch.setattr(promises, "promise_batches", promise)
+    for growth in ("0", "3"):  # the demo's labels grow fast: retrain at four times as many
+        trainings.clear()
+        held.clear()
+        args = promises.parse(["--demo-count", "150", "--max-share", "0.9", "--retrain-growth", growth])
+        rounds = promises.run_queue(vectors, truth, 0, args, ["all/point"], lambda *_: None)
+        assert all(labeled == out for labeled, out, _ in held)  # every labeled item is held out
+        if growth == "0":
+            assert trainings == rounds and all(labeled == trained for labeled, _, trained in held)
+        else:
+            assert len(trainings) < len(rounds)
+            assert all(b >= 4 * a for a, b in itertools.pairwise(trainings))
+            assert any(labeled > trained for labeled, _, trained in held)  # items labeled since
+
+
+def test_one_batch_per_round_takes_the_best_and_labels_in_smaller_steps():
+    vectors, names = demo_set(150)
+    _, truth = np.unique(names, return_inverse=True)
+    rounds = {}
+    for k in ("0", "1"):
+        args = promises.parse(["--demo-count", "150", "--max-share", "0.9", "--batches-per-round", k])
+        rounds[k] = promises.run_queue(vectors, truth, 0, args, ["all/point"], lambda *_: None)
+    assert len(rounds["1"]) > len(rounds["0"])
+    steps = [b - a for a, b in itertools.pairwise(rounds["1"])]
+    assert max(steps) < max(b - a for a, b in itertools.pairwise(rounds["0"])), rounds
