@@ -48,7 +48,7 @@ from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, with_labeled_since
-from backend.guided.predicted import label_as_predicted, predicted_classes, shown_probabilities
+from backend.guided.predicted import label_as_predicted, predicted_classes, predictions
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
 from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
@@ -303,8 +303,9 @@ def _compute(
         work.one_by_one = [int(i) for i in margin_by_id[0][order]]
         work.one_by_one_how = "the items the classifier is least sure of (smallest top-two margin)"
     if work.one_by_one and outputs is not None:
-        work.one_by_one_predicted = predicted_classes(outputs, work.one_by_one, active, rejected)
-        work.one_by_one_right = sum(shown_probabilities(outputs, work.one_by_one, work.one_by_one_predicted))
+        shown = predictions(outputs, work.one_by_one, active, rejected)
+        work.one_by_one_predicted = [p[0] if p is not None else None for p in shown]
+        work.one_by_one_right = sum(p[1] for p in shown if p is not None)
 
     if state.classifier is not None and len(single) >= 2:
         issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))

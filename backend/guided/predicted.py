@@ -32,7 +32,18 @@ def predicted_classes(
     now: a deleted class is never predicted) that a person has not rejected for it (``rejected``:
     class id -> item ids, as the probability batches leave them out: an item deselected from a
     batch of G2 is shown its next class, never G2 again); None where no such class is scored."""
-    found: list[int | None] = [None] * len(item_ids)
+    return [p[0] if p is not None else None for p in predictions(outputs, item_ids, classes, rejected)]
+
+
+def predictions(
+    outputs: Outputs | None,
+    item_ids: Sequence[int],
+    classes: set[int],
+    rejected: dict[int, set[int]] | None = None,
+) -> list[tuple[int, float] | None]:
+    """``predicted_classes`` with each class's probability: their sum is how many of the classes
+    shown a person can expect to accept as they are."""
+    found: list[tuple[int, float] | None] = [None] * len(item_ids)
     if outputs is None or not len(outputs.item_ids) or not item_ids:
         return found
     columns = [c for c, label_id in enumerate(outputs.label_ids) if label_id in classes]
@@ -45,24 +56,8 @@ def predicted_classes(
         allowed = [c for c in columns if int(item) not in (rejected or {}).get(outputs.label_ids[c], ())]
         scores = np.asarray(outputs.probabilities[row, allowed], np.float64)
         if allowed and np.isfinite(scores).all():
-            found[n] = int(outputs.label_ids[allowed[int(np.argmax(scores))]])
-    return found
-
-
-def shown_probabilities(
-    outputs: Outputs | None, item_ids: Sequence[int], shown: Sequence[int | None]
-) -> list[float]:
-    """Per item, the classifier's probability of the class shown for it (0 where none is shown):
-    their sum is how many of the shown classes a person can expect to accept as they are."""
-    found = [0.0] * len(item_ids)
-    if outputs is None or not len(outputs.item_ids):
-        return found
-    rows = rows_of(outputs.item_ids, np.asarray(item_ids, np.int64))
-    column = {label_id: c for c, label_id in enumerate(outputs.label_ids)}
-    for n, (row, label_id) in enumerate(zip(rows, shown, strict=True)):
-        if row >= 0 and label_id is not None and label_id in column:
-            value = float(outputs.probabilities[row, column[label_id]])
-            found[n] = value if np.isfinite(value) else 0.0
+            best = int(np.argmax(scores))
+            found[n] = (int(outputs.label_ids[allowed[best]]), float(scores[best]))
     return found
 
 
