@@ -63,7 +63,7 @@ from backend.guided.suggest_state import (
 from backend.guided.trust import labeled_after_training, model_dir, reviewed_since
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
-from backend.jobs.fresh import on_current_labels, retrain_at
+from backend.jobs.fresh import retrain_due
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
@@ -1053,19 +1053,16 @@ async def _job_suggestions(
 
 
 def _server_retrains(state: QueueState, model: Model, labeled: int) -> bool:
-    """Whether keeping models fresh retrains ``model`` on the server's next round (its rule in
-    ``backend.jobs.fresh``: the newest classifier of its algorithm, ready, on the current labels,
-    once they grew by the dataset's set fraction): suggesting the same retrain would run it twice."""
-    dataset = state.dataset
-    if not dataset.keep_models_fresh or model.state != states.MODEL_READY or not on_current_labels(model):
+    """Whether keeping models fresh retrains ``model`` on the server's next round (``retrain_due``
+    of the newest classifier of its algorithm): suggesting the same retrain would run it twice."""
+    if not state.dataset.keep_models_fresh:
         return False
     newer = any(
         m.id is not None and model.id is not None and m.id > model.id
         for m in state.models.values()
         if m.dataset_id == state.dataset_id and m.kind == "classifier" and m.algorithm == model.algorithm
     )
-    trained_on = int(model.trained_on.get("labeled_count") or 0)
-    return not newer and labeled >= retrain_at(trained_on, float(dataset.fresh_growth))
+    return not newer and retrain_due(model, labeled, float(state.dataset.fresh_growth))
 
 
 def _schema_properties(algorithm: str) -> dict[str, Any]:

@@ -228,6 +228,18 @@ def on_current_labels(model: Model) -> bool:
     return (model.trained_on.get("label_snapshot") or {}).get("mode", "current") == "current"
 
 
+def retrain_due(model: Model, labeled: int, growth: float) -> bool:
+    """Whether keeping models fresh retrains ``model``, the newest classifier of its algorithm on
+    its dataset, now that ``labeled`` items hold labels (the queue asks the same, so as not to
+    suggest the retrain the server is about to queue)."""
+    trained_on = int(model.trained_on.get("labeled_count") or 0)
+    return (
+        model.state == states.MODEL_READY
+        and on_current_labels(model)
+        and labeled >= retrain_at(trained_on, growth)
+    )
+
+
 async def _newest_classifiers(session: AsyncSession, dataset_id: int) -> list[Model]:
     """The newest classifier of each algorithm on the dataset (any state)."""
     rows = await session.scalars(
@@ -265,11 +277,9 @@ async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) ->
                 int(m.id or 0), m.algorithm, dict(m.parameters), int(m.trained_on.get("labeled_count") or 0)
             )
             for m in await _newest_classifiers(session, dataset_id)
-            if m.state == states.MODEL_READY and on_current_labels(m)
+            if retrain_due(m, labeled, growth)
         ]
         for model in due:
-            if labeled < retrain_at(model.trained_on_labels, growth):
-                continue
             job = await _retrain(session, settings, dataset_id, model, labeled, growth)
             if job is not None:
                 queued.append(job)

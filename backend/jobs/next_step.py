@@ -19,7 +19,7 @@ from backend.errors import Conflict, Invalid
 from backend.jobs import states
 from backend.jobs.control import retry_job
 from backend.jobs.enqueue import Enqueue
-from backend.jobs.fresh import SNAPSHOT_KEYS, labeled_count, on_current_labels, retrain_at
+from backend.jobs.fresh import SNAPSHOT_KEYS, labeled_count, retrain_due
 from backend.jobs.submission import submit_job
 from backend.models.queries import get_model, train_job_of
 from backend.settings import Settings
@@ -126,9 +126,7 @@ async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
 
 async def _labels_grown(session: AsyncSession, model: Model) -> tuple[int, int] | None:
     """(labels at training, labels now) when the newest classifier of its algorithm on the current
-    labels is due for retraining by its dataset's growth fraction; else None."""
-    if not on_current_labels(model):
-        return None
+    labels is due for retraining by its dataset's growth fraction (``retrain_due``); else None."""
     newer = await session.scalar(
         select(col(Model.id)).where(
             col(Model.dataset_id) == model.dataset_id,
@@ -143,7 +141,7 @@ async def _labels_grown(session: AsyncSession, model: Model) -> tuple[int, int] 
         int(model.trained_on.get("labeled_count") or 0),
         await labeled_count(session, model.dataset_id),
     )
-    return (base, now) if now >= retrain_at(base, float(dataset.fresh_growth)) else None
+    return (base, now) if retrain_due(model, now, float(dataset.fresh_growth)) else None
 
 
 async def job_next_step(session: AsyncSession, job: Job) -> NextStep:
