@@ -23,7 +23,8 @@ absolute gap and mean signed gap (promised minus held; positive: over-promised) 
 study's calibration gap, per stage (early / middle / late thirds of the labels) and overall. A way
 (``--ways``, ``fit/bound``) is what the Platt fit rests on and the bound the promise takes of it:
 
-- fits: ``all`` (every out-of-fold item of the class, the product's), ``weighted`` (each weighted
+- fits: ``all`` (every out-of-fold item of the class alike), ``shifted`` (each weighted by its true
+  class's label-shift weight, ``label_shift_weights``: the product's), ``weighted`` (each weighted
   by how representative it is of the class's batch candidates: ``representativeness``, a
   nearest-neighbour density ratio, clipped; the fit counts its effective sample size),
   ``not_chosen`` (the items not chosen for doubt: k-means start and accepted batches; all where
@@ -67,6 +68,7 @@ ONE_BY_ONE = 10  # next_actions.LABEL_ONE_BY_ONE
 WAYS = (
     "all/wilson",
     "all/point",
+    "shifted/point",
     "all/posterior",
     "weighted/wilson",
     "weighted/posterior",
@@ -217,6 +219,7 @@ def promise_batches(
             if fit == "weighted"
             else None,
             votes=votes if bound.endswith("+votes") else None,
+            label_shift=fit == "shifted",
         )
     finally:
         sm.BATCH_Z, sm.BATCH_BOUND = saved
