@@ -46,7 +46,7 @@ BATCH_BOUND = "fit"
 # each vote capped by the bare probability; "mean", the mean of the vote and the probability
 # calibrated on held-out items where a calibration is given (``bench promises`` judges both)
 SIMILARITY_CAP = "min"
-SHIFT_RESAMPLES = 32  # posterior draws that say how far a label-shift weight can be trusted
+SHIFT_DRAWS = 32  # posterior draws that say how far a label-shift weight can be trusted
 SHIFT_ROUNDS = 300  # EM rounds at most (it stops when the shares move less than 1e-7)
 
 
@@ -295,7 +295,7 @@ def label_shift_weights(
     held_true: np.ndarray,
     pool_predicted: np.ndarray,
     classes: int,
-    draws: int = SHIFT_RESAMPLES,
+    draws: int = SHIFT_DRAWS,
 ) -> np.ndarray | None:
     """A weight per class column: the class's share among the unlabeled items over its share among
     the held-out ones (label shift: the labels a person gave are not a sample of the data).
