@@ -450,7 +450,8 @@ async def apply_probability(
         raise Conflict(
             f"{len(chosen)} items is over {limit}: confirm the batch (estimated precision "
             f"{'unknown' if guess.precision is None else f'{guess.precision:.1%}'}, about "
-            f"{'?' if guess.expected_wrong is None else guess.expected_wrong} wrong labels)",
+            f"{'?' if guess.expected_wrong is None else guess.expected_wrong} wrong labels"
+            f"{guess.weighted_note()})",
             reason="confirmation_required",
             count=len(chosen),
             estimate=guess.as_dict(),

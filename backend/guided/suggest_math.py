@@ -413,7 +413,9 @@ def probability_batches(
                 if weigh is not None:  # (held-out ids, candidate ids) -> a weight each (bench promises)
                     weights = weigh(np.asarray(held_out[0])[mine], item_ids[rows[: max(PROBABILITY_SIZES)]])
                 if shift is not None:  # each held-out item weighs as its true class does in the pool
-                    of_class = shift[true_columns[mine]]
+                    # a class the model did not train on (no column): no weight known, 1
+                    true_of = true_columns[mine]
+                    of_class = np.where(true_of >= 0, shift[np.maximum(true_of, 0)], 1.0)
                     weights = of_class if weights is None else weights * of_class
                 calibration = PlattCalibration(
                     np.asarray(h_probs)[mine, h_labels.index(label_id)],

@@ -91,7 +91,8 @@ async def estimate(
 ) -> BatchEstimate:
     """Expected precision of a probability batch, from the model's held-out probabilities and, with
     its ``outputs`` on the dataset it trained on, its scores of the items labeled since its training
-    (``heldout.with_labeled_since``)."""
+    (``heldout.with_labeled_since``) and the share weighed to the classes it gives the unlabeled
+    items (label shift)."""
     held_out = await asyncio.to_thread(_held_out_or_none, model_dir(settings, model))
     if held_out is not None and outputs is not None and model.dataset_id is not None:
         since = await labeled_after_training(session, model.dataset_id, model)
@@ -99,7 +100,20 @@ async def estimate(
             held_out, (outputs.item_ids, outputs.probabilities, outputs.label_ids), since
         )
     current = await current_state(session, held_out.item_ids.tolist()) if held_out is not None else {}
-    return estimate_batch(held_out, current, threshold=threshold, label_id=label_id, batch_size=batch_size)
+    pool = None  # the unlabeled items' predicted classes: what the label-shift weights compare with
+    if (
+        held_out is not None
+        and outputs is not None
+        and model.dataset_id is not None
+        and len(outputs.item_ids)
+    ):
+        labeled = np.fromiter(await current_labels(session, model.dataset_id), np.int64)
+        unlabeled = ~np.isin(outputs.item_ids, labeled)
+        best = np.asarray(outputs.probabilities)[unlabeled].argmax(axis=1)
+        pool = np.asarray(outputs.label_ids, np.int64)[best]
+    return estimate_batch(
+        held_out, current, threshold=threshold, label_id=label_id, batch_size=batch_size, pool_predicted=pool
+    )
 
 
 def fitness(model: Model, settings: Settings) -> ModelFitness:

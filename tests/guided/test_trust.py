@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from click.testing import CliRunner
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from backend.settings import get_settings
 from tests.guided.trust_classifiers import oracle_probabilities
+from tests.helpers.cli import env_of, invoke
 from tests.helpers.graphql import gql, gql_error
 from tests.helpers.guided import API, add_class, classifier_model, item_ids, run_job, tag
 from tests.helpers.jobs import make_dataset
@@ -206,6 +209,59 @@ async def test_the_estimate_counts_the_items_labeled_since_the_training(server, 
     assert (
         "4 of 6 labeled held-out items from validation.npz, 2 of them labeled since its training" in page.text
     )
+
+
+async def test_the_estimate_weighs_the_labels_to_the_classes_the_model_gives_the_unlabeled_items(
+    server, dataset, guided_settings
+):
+    """Labels as a similarity page of class a makes them: eight of a's ten items, a b item the model
+    calls a, two of b and c. Every held-out item but one it calls a is a (8 of 9), yet a is now
+    rare among the unlabeled items and b, which it calls a half the time, common: weighed to the
+    classes it gives the unlabeled items, the estimate drops, and REST, GraphQL, the page and the
+    confirmation say so beside the plain share (decision 0026)."""
+    ids = await item_ids(server, dataset.id)
+    a, b, c = await three_classes(server, dataset.id)
+    for i in (0, 3, 6, 9, 12, 15, 18, 21):
+        await tag(server, dataset.id, [ids[i]], a)
+    await tag(server, dataset.id, [ids[1], ids[24]], b)  # the oracle calls item 24 a
+    await tag(server, dataset.id, [ids[2]], c)
+    model = await trained(server, dataset.id, "test-oracle")
+    params = {"model_id": model, "threshold": 0.5, "label_id": a, "confirm_over": 0}
+    preview = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()
+    e = preview["estimate"]
+    assert (e["correct"], e["support"], e["precision"]) == (8, 9, round(8 / 9, 4))
+    assert e["expected_wrong"] == round(preview["count"] * (1 - 8 / 9))
+    assert e["weighted_precision"] is not None and e["weighted_precision"] < e["precision"] - 0.2
+    assert e["weighted_expected_wrong"] == round(preview["count"] * (1 - e["weighted_precision"]))
+
+    query = PREVIEW.replace("sinceTraining", "sinceTraining weightedPrecision weightedExpectedWrong")
+    graph = await gql(server, query, {"d": dataset.id, "m": model, "t": 0.5, "label": a})
+    estimate = graph["probabilityCandidates"]["estimate"]
+    assert estimate["weightedPrecision"] == e["weighted_precision"]
+    assert estimate["weightedExpectedWrong"] == e["weighted_expected_wrong"]
+
+    page = (await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})).text
+    weighted = by_id(parse(page), "estimate-weighted")
+    assert weighted is not None and f"{100 * e['weighted_precision']:.0f}%" in text_of(weighted)
+    assert "8 of 9 labeled held-out items" in page
+
+    refused = await server.post(
+        f"{API}/datasets/{dataset.id}/probability/apply",
+        json={"model_id": model, "threshold": 0.5, "label_id": a, "confirm_over": 0},
+    )
+    assert refused.status_code == 409
+    message = refused.json()["error"]["message"]
+    assert (
+        f"weighed to the classes the model gives the unlabeled items {e['weighted_precision']:.1%}" in message
+    )
+
+    get_settings.cache_clear()
+    cli = CliRunner(env=env_of(guided_settings))
+    args = ["label-by-probability", dataset.name, "--model", str(model), "--threshold", "0.5"]
+    dry = await invoke(cli, [*args, "--class", "a", "--dry-run"])
+    get_settings.cache_clear()
+    assert dry.exit_code == 0, dry.output
+    assert "8 of 9 held-out items" in dry.output and f"items {e['weighted_precision']:.1%}" in dry.output
 
 
 async def test_bad_thresholds_foreign_models_and_deleted_classes_are_refused_cleanly(

@@ -47,6 +47,15 @@ class BatchEstimate:
     since_training: int = strawberry.field(
         description="of the support, items labeled after the model's training (its own scores of them)"
     )
+    weighted_precision: float | None = strawberry.field(
+        default=None,
+        description="the share with each held-out item weighed by its class's share among the unlabeled "
+        "items (their predicted classes) over its share among the held-out ones (label shift); null: "
+        "none known",
+    )
+    weighted_expected_wrong: int | None = strawberry.field(
+        default=None, description="batch size x (1 - weightedPrecision)"
+    )
 
     @classmethod
     def of(cls, e: heldout.BatchEstimate) -> BatchEstimate:
