@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -12,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.errors import Unreadable
 from backend.images.decode import FrameLimits
 from backend.settings import Settings
 from backend.sources import SourceEntry, open_source
@@ -21,6 +24,8 @@ from backend.storage.tables import Item, Source
 Progress = Callable[[int, int], None]
 INSERT_CHUNK = 5000
 PARALLEL_THRESHOLD = 2000  # below this, a process pool costs more than it saves
+CHUNK = 1000  # files a probing process takes at a time
+log = logging.getLogger("labelwise.datasets")
 
 
 @dataclass
@@ -64,21 +69,45 @@ def scan_entries(source: Source, settings: Settings, progress: Progress | None =
             if progress and done % 500 == 0:
                 progress(done, total)
     else:
-        workers = max(1, min(os.cpu_count() or 1, 8))
         jobs = [
             (str(adapter.root), [str(r) for r in adapter.roots], chunk, adapter.max_pixels, adapter.limits)
-            for chunk in _chunks(files, 1000)
+            for chunk in _chunks(files, CHUNK)
         ]
-        done = 0
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for chunk_entries in pool.map(_probe_chunk, jobs):
-                entries.extend(chunk_entries)
-                done += 1000
-                if progress:
-                    progress(min(done, total), total)
+        for chunk_entries in _probe_in_processes(jobs, total, progress):
+            entries.extend(chunk_entries)
     if progress:
         progress(total, total)
     return entries
+
+
+def _probe_in_processes(jobs: list, total: int, progress: Progress | None) -> Iterator[list[SourceEntry]]:
+    """Each chunk's entries in order, probed by a pool of processes. A process that dies (killed
+    for memory, a decoder that crashes on a file) breaks the pool: the chunks not yet done get a
+    fresh pool once; a second break names the files of the chunk that was probing, and the scan
+    writes nothing."""
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    done = 0
+    for attempt in (1, 2):
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for chunk_entries in pool.map(_probe_chunk, jobs[done:]):
+                    yield chunk_entries
+                    done += 1
+                    if progress:
+                        progress(min(done * CHUNK, total), total)
+            return
+        except BrokenProcessPool:
+            first, last = jobs[done][2][0], jobs[done][2][-1]
+            if attempt == 2:
+                raise Unreadable(
+                    f"a process probing the files died twice, among {first} .. {last} (of {total} "
+                    "files): a file there may crash the image decoder, or the machine ran out of "
+                    "memory; nothing was added"
+                ) from None
+            log.warning(
+                "a probing process died at %s .. %s: probing the rest again in new processes", first, last
+            )
+    return
 
 
 def _rows(dataset_id: int, source_id: int, entries: Iterable[SourceEntry], start: int) -> list[dict]:
