@@ -21,7 +21,7 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
 from backend.guided.guardrails import BatchFlags, flag_batch
 from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_held_out, with_labeled_since
-from backend.guided.probability import ClassifierOutputs
+from backend.guided.probability import ClassifierOutputs, labeled_item_ids
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.guided.review import Suspect, find_suspects, load_label_issues
 from backend.jobs import states
@@ -107,7 +107,7 @@ async def estimate(
         and model.dataset_id is not None
         and len(outputs.item_ids)
     ):
-        labeled = np.fromiter(await current_labels(session, model.dataset_id), np.int64)
+        labeled = np.fromiter(await labeled_item_ids(session, model.dataset_id), np.int64)
         unlabeled = ~np.isin(outputs.item_ids, labeled)
         best = np.asarray(outputs.probabilities)[unlabeled].argmax(axis=1)
         pool = np.asarray(outputs.label_ids, np.int64)[best]
