@@ -209,6 +209,14 @@ def estimate_batch(
     )
 
 
+def _columns_of(label_ids: np.ndarray, columns: list[int]) -> np.ndarray:
+    """Each label id's column in ``columns`` (-1: none), vectorised: the pool may be 100,000 items."""
+    named = np.asarray(columns, np.int64)
+    order = np.argsort(named, kind="stable")
+    at = np.minimum(np.searchsorted(named[order], label_ids), len(named) - 1)
+    return np.where(named[order][at] == label_ids, order[at], -1)
+
+
 def _weighted_precision(
     held_out: HeldOut,
     current: dict[int, frozenset[int]],
@@ -219,8 +227,7 @@ def _weighted_precision(
     """The share of ``rows`` right, each held-out item weighed by its class's label-shift weight."""
     if pool_predicted is None or not len(pool_predicted):
         return None
-    columns = {label: column for column, label in enumerate(held_out.label_ids)}
-    pool = np.asarray([columns.get(int(label), -1) for label in pool_predicted], np.int64)
+    pool = _columns_of(np.asarray(pool_predicted, np.int64), held_out.label_ids)
     true = _true_columns(held_out, current)
     shift = label_shift_weights(
         held_out.probabilities.argmax(axis=1), true, pool[pool >= 0], len(held_out.label_ids)
