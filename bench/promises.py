@@ -34,8 +34,13 @@ study's calibration gap, per stage (early / middle / late thirds of the labels) 
   ``BATCH_Z`` standard errors of the batch's mean under the fit's posterior, ``lower_means``).
 
 The first way steers the queue's run (its batches are the ones accepted); every way is judged on
-the same states. ``--first-page`` starts as the study does: after the k-means items, the best
-similarity page (no classifier yet) is accepted, its wrong items rejected.
+the same states. The probability page's estimate of each of those batches (the class at the
+batch's lowest score, ``heldout.estimate_batch``: the product's) is judged as ``page/plain`` (the
+share of held-out items at or above it right) and ``page/calibrated`` (the batch's items' scores
+through the class's Platt fit, held-out items weighed to the unlabeled items' classes), on the
+batches where both are known. ``--first-page`` starts as the study
+does: after the k-means items, the best similarity page (no classifier yet) is accepted, its wrong
+items rejected.
 
 Similarity pages: at every round of the queue's run the pages ``similarity_pages`` (the product's)
 makes for every class labeled so far are judged, each page by every way of promising it
@@ -62,6 +67,7 @@ import numpy as np
 
 from backend.guided import next_actions
 from backend.guided import suggest_math as sm
+from backend.guided.heldout import HeldOut, estimate_batch
 from bench.guardrails import demo_set, fit_predict, folder_set, out_of_fold
 
 ONE_BY_ONE = 10  # next_actions.LABEL_ONE_BY_ONE
@@ -280,6 +286,8 @@ def run_queue(
             tally("queue", way, len(rows), made, truth)
             if way == ways[0]:  # the product's way steers the run
                 batches = made
+        for way, judged in page_estimates(batches, truth, labeled, probs, held_out).items():
+            tally("queue", way, len(rows), judged, truth)
         if args.batches_per_round:  # the best ones only, as the queue ranks them
             batches = sorted(batches, key=lambda b: -b.cut.expected_labels / b.cut.expected_actions)
             batches = batches[: args.batches_per_round]
@@ -330,6 +338,33 @@ class _Promised:  # a batch as the tally reads it: its class, items and promise
     @property
     def precision(self) -> float:
         return self.promised
+
+
+def page_estimates(
+    batches: list[sm.ProbabilityBatch],
+    truth: np.ndarray,
+    labeled: np.ndarray,
+    probs: np.ndarray,
+    held_out: tuple[np.ndarray, np.ndarray],
+) -> dict[str, list[_Promised]]:
+    """What the probability page says of each batch (its class at the batch's lowest score): the
+    plain share of held-out items right and the calibrated estimate of the batch's items."""
+    rows, held_probs = held_out
+    held = HeldOut(rows.astype(np.int64), held_probs.astype(np.float32), list(range(probs.shape[1])), "oof")
+    current = {int(r): frozenset({int(truth[r])}) for r in rows}
+    pool = probs[~labeled].argmax(axis=1)
+    judged: dict[str, list[_Promised]] = {"page/plain": [], "page/calibrated": []}
+    for b in batches:
+        items = np.asarray(b.item_ids)
+        e = estimate_batch(
+            held, current, threshold=b.cut.threshold, label_id=b.label_id, batch_size=len(items),
+            batch=(np.full(len(items), b.label_id), probs[items, b.label_id]), pool_predicted=pool,
+        )  # fmt: skip
+        if e.precision is None or e.calibrated_precision is None:
+            continue
+        judged["page/plain"].append(_Promised(b.label_id, b.item_ids, e.precision))
+        judged["page/calibrated"].append(_Promised(b.label_id, b.item_ids, e.calibrated_precision))
+    return judged
 
 
 def similarity_pages(
@@ -440,13 +475,11 @@ def run_random(
         for way in ways:
             if way.startswith("not_chosen"):
                 continue  # nothing was chosen for doubt: the same as now
-            tally(
-                "random",
-                way,
-                count,
-                promise_batches(way, vectors, truth, labeled, labeled & False, probs, (rows, oof)),
-                truth,
-            )
+            made = promise_batches(way, vectors, truth, labeled, labeled & False, probs, (rows, oof))
+            tally("random", way, count, made, truth)
+            if way == ways[0]:
+                for page_way, judged in page_estimates(made, truth, labeled, probs, (rows, oof)).items():
+                    tally("random", page_way, count, judged, truth)
 
 
 def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Namespace) -> dict[str, Gaps]:

@@ -183,7 +183,7 @@ def label_by_probability_cmd(
         if guess is not None and guess.precision is not None:
             click.echo(
                 f"estimated precision {guess.precision:.1%} ({guess.correct} of {guess.support} held-out "
-                f"items): about {guess.expected_wrong} wrong{guess.weighted_note()}"
+                f"items): about {guess.expected_wrong} wrong{guess.calibrated_note()}"
             )
         if page.fitness is not None:
             click.echo(f"model {page.fitness.status}: {page.fitness.reason}")

@@ -376,7 +376,7 @@ async def probability_candidates(
             model,
             threshold=threshold,
             label_id=label_id,
-            batch_size=len(chosen),
+            batch=chosen,
             outputs=outputs,
         ),
         confirm_over=settings.confirm_batch_over if confirm_over is None else max(0, confirm_over),
@@ -444,14 +444,14 @@ async def apply_probability(
             model,
             threshold=threshold,
             label_id=label_id,
-            batch_size=len(chosen),
+            batch=chosen,
             outputs=outputs,
         )
         raise Conflict(
             f"{len(chosen)} items is over {limit}: confirm the batch (estimated precision "
             f"{'unknown' if guess.precision is None else f'{guess.precision:.1%}'}, about "
             f"{'?' if guess.expected_wrong is None else guess.expected_wrong} wrong labels"
-            f"{guess.weighted_note()})",
+            f"{guess.calibrated_note()})",
             reason="confirmation_required",
             count=len(chosen),
             estimate=guess.as_dict(),

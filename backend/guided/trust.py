@@ -21,7 +21,7 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
 from backend.guided.guardrails import BatchFlags, flag_batch
 from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_held_out, with_labeled_since
-from backend.guided.probability import ClassifierOutputs, labeled_item_ids
+from backend.guided.probability import Candidate, ClassifierOutputs, labeled_item_ids
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.guided.review import Suspect, find_suspects, load_label_issues
 from backend.jobs import states
@@ -86,13 +86,13 @@ async def estimate(
     *,
     threshold: float,
     label_id: int | None,
-    batch_size: int,
+    batch: list[Candidate],
     outputs: ClassifierOutputs | None = None,
 ) -> BatchEstimate:
-    """Expected precision of a probability batch, from the model's held-out probabilities and, with
-    its ``outputs`` on the dataset it trained on, its scores of the items labeled since its training
-    (``heldout.with_labeled_since``) and the share weighed to the classes it gives the unlabeled
-    items (label shift)."""
+    """Expected precision of a probability batch (``batch``: its items, each with its class and
+    score), from the model's held-out probabilities and, with its ``outputs`` on the dataset it
+    trained on, its scores of the items labeled since its training (``heldout.with_labeled_since``)
+    and the classes it gives the unlabeled items (the calibrated figure's label-shift weights)."""
     held_out = await asyncio.to_thread(_held_out_or_none, model_dir(settings, model))
     if held_out is not None and outputs is not None and model.dataset_id is not None:
         since = await labeled_after_training(session, model.dataset_id, model)
@@ -111,8 +111,18 @@ async def estimate(
         unlabeled = ~np.isin(outputs.item_ids, labeled)
         best = np.asarray(outputs.probabilities)[unlabeled].argmax(axis=1)
         pool = np.asarray(outputs.label_ids, np.int64)[best]
+    items = (
+        np.asarray([c.label_id for c in batch], np.int64),
+        np.asarray([c.probability for c in batch], np.float64),
+    )
     return estimate_batch(
-        held_out, current, threshold=threshold, label_id=label_id, batch_size=batch_size, pool_predicted=pool
+        held_out,
+        current,
+        threshold=threshold,
+        label_id=label_id,
+        batch_size=len(batch),
+        batch=items,
+        pool_predicted=pool,
     )
 
 

@@ -38,9 +38,26 @@ def test_representativeness_weighs_up_the_labeled_items_among_the_candidates():
 def test_a_small_demo_run_judges_every_way(capsys):
     promises.main(["--demo-count", "150", "--seeds", "1", "--max-share", "0.6"])
     out = capsys.readouterr().out
-    for way in promises.WAYS + promises.SIMILARITY_WAYS:
+    for way in promises.WAYS + promises.SIMILARITY_WAYS + ("page/plain", "page/calibrated"):
         assert f"queue all, {way}" in out, out
-    assert "random all, all/wilson" in out, out
+    assert "random all, all/wilson" in out and "random all, page/calibrated" in out, out
+
+
+def test_the_page_estimates_are_judged_on_the_batches_where_both_are_known():
+    """The page's plain and weighted estimates of the same batches (one pair per batch)."""
+    vectors, names = demo_set(150)
+    _, truth = np.unique(names, return_inverse=True)
+    judged: dict[str, list] = {}
+
+    def tally(mode, way, count, batches, truth):  # type: ignore[no-untyped-def]
+        if way.startswith("page/"):
+            judged.setdefault(way, []).extend(batches)
+
+    args = promises.parse(["--demo-count", "150", "--max-share", "0.6"])
+    promises.run_queue(vectors, truth, 0, args, ["shifted/point"], tally)
+    plain, calibrated = judged["page/plain"], judged["page/calibrated"]
+    assert plain and [b.item_ids for b in plain] == [b.item_ids for b in calibrated]
+    assert all(0.0 <= b.cut.precision <= 1.0 for b in plain + calibrated)
 
 
 def test_the_first_page_start_accepts_a_similarity_page_before_any_classifier():

@@ -211,14 +211,15 @@ async def test_the_estimate_counts_the_items_labeled_since_the_training(server, 
     )
 
 
-async def test_the_estimate_weighs_the_labels_to_the_classes_the_model_gives_the_unlabeled_items(
+async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_unlabeled_items(
     server, dataset, guided_settings
 ):
     """Labels as a similarity page of class a makes them: eight of a's ten items, a b item the model
     calls a, two of b and c. Every held-out item but one it calls a is a (8 of 9), yet a is now
-    rare among the unlabeled items and b, which it calls a half the time, common: weighed to the
-    classes it gives the unlabeled items, the estimate drops, and REST, GraphQL, the page and the
-    confirmation say so beside the plain share (decision 0026)."""
+    rare among the unlabeled items and b, which it calls a half the time, common: calibrated as the
+    queue promises (its Platt fit, the held-out items weighed to the classes the model gives the
+    unlabeled items), the estimate drops, and REST, GraphQL, the page, the confirmation and the CLI
+    say so beside the plain share (decision 0026)."""
     ids = await item_ids(server, dataset.id)
     a, b, c = await three_classes(server, dataset.id)
     for i in (0, 3, 6, 9, 12, 15, 18, 21):
@@ -231,18 +232,18 @@ async def test_the_estimate_weighs_the_labels_to_the_classes_the_model_gives_the
     e = preview["estimate"]
     assert (e["correct"], e["support"], e["precision"]) == (8, 9, round(8 / 9, 4))
     assert e["expected_wrong"] == round(preview["count"] * (1 - 8 / 9))
-    assert e["weighted_precision"] is not None and e["weighted_precision"] < e["precision"] - 0.2
-    assert e["weighted_expected_wrong"] == round(preview["count"] * (1 - e["weighted_precision"]))
+    assert e["calibrated_precision"] is not None and e["calibrated_precision"] < e["precision"] - 0.2
+    assert e["calibrated_expected_wrong"] == round(preview["count"] * (1 - e["calibrated_precision"]))
 
-    query = PREVIEW.replace("sinceTraining", "sinceTraining weightedPrecision weightedExpectedWrong")
+    query = PREVIEW.replace("sinceTraining", "sinceTraining calibratedPrecision calibratedExpectedWrong")
     graph = await gql(server, query, {"d": dataset.id, "m": model, "t": 0.5, "label": a})
     estimate = graph["probabilityCandidates"]["estimate"]
-    assert estimate["weightedPrecision"] == e["weighted_precision"]
-    assert estimate["weightedExpectedWrong"] == e["weighted_expected_wrong"]
+    assert estimate["calibratedPrecision"] == e["calibrated_precision"]
+    assert estimate["calibratedExpectedWrong"] == e["calibrated_expected_wrong"]
 
     page = (await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})).text
-    weighted = by_id(parse(page), "estimate-weighted")
-    assert weighted is not None and f"{100 * e['weighted_precision']:.0f}%" in text_of(weighted)
+    weighted = by_id(parse(page), "estimate-calibrated")
+    assert weighted is not None and f"{100 * e['calibrated_precision']:.0f}%" in text_of(weighted)
     assert "8 of 9 labeled held-out items" in page
 
     refused = await server.post(
@@ -251,9 +252,8 @@ async def test_the_estimate_weighs_the_labels_to_the_classes_the_model_gives_the
     )
     assert refused.status_code == 409
     message = refused.json()["error"]["message"]
-    assert (
-        f"weighed to the classes the model gives the unlabeled items {e['weighted_precision']:.1%}" in message
-    )
+    calibrated = f"{e['calibrated_precision']:.1%}"
+    assert f"calibrated to the batch's scores and the unlabeled items' classes {calibrated}" in message
 
     get_settings.cache_clear()
     cli = CliRunner(env=env_of(guided_settings))
@@ -261,7 +261,7 @@ async def test_the_estimate_weighs_the_labels_to_the_classes_the_model_gives_the
     dry = await invoke(cli, [*args, "--class", "a", "--dry-run"])
     get_settings.cache_clear()
     assert dry.exit_code == 0, dry.output
-    assert "8 of 9 held-out items" in dry.output and f"items {e['weighted_precision']:.1%}" in dry.output
+    assert "8 of 9 held-out items" in dry.output and f"classes {e['calibrated_precision']:.1%}" in dry.output
 
 
 async def test_bad_thresholds_foreign_models_and_deleted_classes_are_refused_cleanly(

@@ -47,14 +47,14 @@ class BatchEstimate:
     since_training: int = strawberry.field(
         description="of the support, items labeled after the model's training (its own scores of them)"
     )
-    weighted_precision: float | None = strawberry.field(
+    calibrated_precision: float | None = strawberry.field(
         default=None,
-        description="the share with each held-out item weighed by its class's share among the unlabeled "
-        "items (their predicted classes) over its share among the held-out ones (label shift); null: "
-        "none known",
+        description="what the next-actions queue would promise for these items: the mean over them of "
+        "their class's Platt fit on held-out items, each weighed to the classes the model gives the "
+        "unlabeled items (label shift); null: none known",
     )
-    weighted_expected_wrong: int | None = strawberry.field(
-        default=None, description="batch size x (1 - weightedPrecision)"
+    calibrated_expected_wrong: int | None = strawberry.field(
+        default=None, description="batch size x (1 - calibratedPrecision)"
     )
 
     @classmethod
