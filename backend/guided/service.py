@@ -304,14 +304,15 @@ async def _batch(
     threshold: float,
     label_id: int | None,
     overwrite: bool,
-) -> tuple[Model, list[Candidate], BatchFlags, ClassifierOutputs]:
-    """The items a probability batch would label, most probable first, their guardrail flags and the
-    model's outputs they come from."""
+) -> tuple[Model, list[Candidate], BatchFlags, ClassifierOutputs, set[int]]:
+    """The items a probability batch would label, most probable first, their guardrail flags, the
+    model's outputs they come from and the dataset's labeled items (the estimate's pool is the rest)."""
     check_threshold(threshold)
     await _check_class(session, dataset_id, label_id)
     outputs = await classifier_outputs(session, settings, model_id, dataset_id)
     model = await get_model(session, model_id)
-    exclude = set() if overwrite else await labeled_item_ids(session, dataset_id)
+    labeled = await labeled_item_ids(session, dataset_id)
+    exclude = set() if overwrite else labeled
     chosen = await asyncio.to_thread(candidates, outputs, threshold, label_id=label_id, exclude=exclude)
     # an item someone left out of a batch of its class stays out of that class's batches
     chosen = rejections.drop_rejected(
@@ -325,7 +326,7 @@ async def _batch(
         item_ids=[c.item_id for c in chosen],
         label_ids=[c.label_id for c in chosen],
     )
-    return model, chosen, flags, outputs
+    return model, chosen, flags, outputs, labeled
 
 
 async def probability_candidates(
@@ -347,7 +348,7 @@ async def probability_candidates(
     Labeled items are left out unless ``overwrite``: the count is what applying would label.
     """
     check_page(offset, limit, settings.max_page_size)
-    model, chosen, flags, outputs = await _batch(
+    model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,
         dataset_id=dataset_id,
@@ -378,6 +379,7 @@ async def probability_candidates(
             label_id=label_id,
             batch=chosen,
             outputs=outputs,
+            labeled=labeled,
         ),
         confirm_over=settings.confirm_batch_over if confirm_over is None else max(0, confirm_over),
         flags={c.item_id: flags.flags[c.item_id] for c in page if c.item_id in flags.flags},
@@ -415,7 +417,7 @@ async def apply_probability(
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
-    model, chosen, flags, outputs = await _batch(
+    model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,
         dataset_id=dataset_id,
@@ -446,6 +448,7 @@ async def apply_probability(
             label_id=label_id,
             batch=chosen,
             outputs=outputs,
+            labeled=labeled,
         )
         raise Conflict(
             f"{len(chosen)} items is over {limit}: confirm the batch (estimated precision "

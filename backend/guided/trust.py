@@ -88,11 +88,13 @@ async def estimate(
     label_id: int | None,
     batch: list[Candidate],
     outputs: ClassifierOutputs | None = None,
+    labeled: set[int] | None = None,
 ) -> BatchEstimate:
     """Expected precision of a probability batch (``batch``: its items, each with its class and
     score), from the model's held-out probabilities and, with its ``outputs`` on the dataset it
     trained on, its scores of the items labeled since its training (``heldout.with_labeled_since``)
-    and the classes it gives the unlabeled items (the calibrated figure's label-shift weights)."""
+    and the classes it gives the unlabeled items (the calibrated figure's label-shift weights);
+    ``labeled``: the dataset's labeled item ids where the caller has read them already."""
     held_out = await asyncio.to_thread(_held_out_or_none, model_dir(settings, model))
     if held_out is not None and outputs is not None and model.dataset_id is not None:
         since = await labeled_after_training(session, model.dataset_id, model)
@@ -107,8 +109,9 @@ async def estimate(
         and model.dataset_id is not None
         and len(outputs.item_ids)
     ):
-        labeled = np.fromiter(await labeled_item_ids(session, model.dataset_id), np.int64)
-        unlabeled = ~np.isin(outputs.item_ids, labeled)
+        if labeled is None:
+            labeled = await labeled_item_ids(session, model.dataset_id)
+        unlabeled = ~np.isin(outputs.item_ids, np.fromiter(labeled, np.int64, len(labeled)))
         best = np.asarray(outputs.probabilities)[unlabeled].argmax(axis=1)
         pool = np.asarray(outputs.label_ids, np.int64)[best]
     items = (
