@@ -104,3 +104,71 @@ async def test_unfit_model_and_big_batch_need_their_boxes_and_f_leaves_flagged_o
             assert event["kind"] == "probability" and event["model_id"] == unfit
             assert event["parameters"]["override_unfit"] is True and event["parameters"]["confirmed"] is True
             assert event["parameters"]["excluded_flagged"] == flagged
+
+
+async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from_one_class(
+    guided_settings, database, folder
+):
+    """Labels as a similarity page of class a makes them (eight a items, a b item the oracle calls
+    a): the user picks class a and threshold 0.5 in the form, and the page shows, beside the plain
+    share (8 of 9), the calibrated estimate the queue would promise, and the confirmation box
+    names it; applying labels the batch."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing")
+    async_api = pytest.importorskip("playwright.async_api")
+    from tests.factories import image_folder
+
+    image_folder(folder, count=30)
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+            made = await api.post(f"{API}/datasets", json={"name": "skewed-ds", "sources": [str(folder)]})
+            assert made.status_code == 201, made.text
+            dataset_id = made.json()["dataset"]["id"]
+            ids = await item_ids(api, dataset_id)
+            a, b, c = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+            for i in (0, 3, 6, 9, 12, 15, 18, 21):
+                await tag(api, dataset_id, [ids[i]], a)
+            await tag(api, dataset_id, [ids[1], ids[24]], b)
+            await tag(api, dataset_id, [ids[2]], c)
+            model = await _trained(api, dataset_id, "test-oracle")
+            preview = (
+                await api.get(
+                    f"{API}/datasets/{dataset_id}/probability",
+                    params={"model_id": model, "threshold": 0.5, "label_id": a, "confirm_over": 0},
+                )
+            ).json()
+            calibrated = preview["estimate"]["calibrated_precision"]
+            assert calibrated is not None and calibrated < preview["estimate"]["precision"] - 0.2
+
+            async with async_api.async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=ARGS
+                )
+                try:
+                    tab = await (await browser.new_context(base_url=url)).new_page()
+                    errors: list[str] = []
+                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                    await tab.goto(f"/datasets/{dataset_id}/probability")
+                    await tab.fill("input[name=confirm_over]", "0")
+                    await tab.fill("input[name=threshold]", "0.5")
+                    await tab.select_option("select[name=label]", str(a))  # "change": the results follow
+                    line = tab.locator("#estimate-calibrated")
+                    await line.wait_for()
+                    assert f"{100 * calibrated:.0f}%" in await line.inner_text()
+                    assert (
+                        "8 of 9 labeled held-out items" in await tab.locator("#batch-estimate").inner_text()
+                    )
+                    confirm = await tab.locator("#confirm-batch").inner_text()
+                    assert (
+                        f"{100 * calibrated:.0f}% and about" in confirm
+                        and "calibrated to these items" in confirm
+                    )
+                    before = await _event_count(api, dataset_id)
+                    await tab.check("#confirm-batch input")
+                    await tab.click("#apply")
+                    await tab.locator(".notice").wait_for()
+                    assert f"Labeled {preview['count']} items" in await tab.locator(".notice").inner_text()
+                    assert await _event_count(api, dataset_id) == before + 1
+                    assert not errors, errors
+                finally:
+                    await browser.close()
