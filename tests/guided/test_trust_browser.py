@@ -112,7 +112,7 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
     """Labels as a similarity page of class a makes them (eight a items, a b item the oracle calls
     a): the user picks class a and threshold 0.5 in the form, and the page shows, beside the plain
     share (8 of 9), the calibrated estimate the queue would promise, and the confirmation box
-    names it; applying labels the batch."""
+    names it (applying is the first test's path)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
     async_api = pytest.importorskip("playwright.async_api")
@@ -152,23 +152,16 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
                     await tab.fill("input[name=confirm_over]", "0")
                     await tab.fill("input[name=threshold]", "0.5")
                     await tab.select_option("select[name=label]", str(a))  # "change": the results follow
-                    line = tab.locator("#estimate-calibrated")
-                    await line.wait_for()
+                    # each change above asks for the results; the last answer (threshold 0.5) counts
+                    plain = tab.locator("#batch-estimate", has_text="8 of 9 labeled held-out items")
+                    await plain.wait_for()
+                    line = plain.locator("#estimate-calibrated")
                     assert f"{100 * calibrated:.0f}%" in await line.inner_text()
-                    assert (
-                        "8 of 9 labeled held-out items" in await tab.locator("#batch-estimate").inner_text()
-                    )
                     confirm = await tab.locator("#confirm-batch").inner_text()
                     assert (
                         f"{100 * calibrated:.0f}% and about" in confirm
                         and "calibrated to these items" in confirm
                     )
-                    before = await _event_count(api, dataset_id)
-                    await tab.check("#confirm-batch input")
-                    await tab.click("#apply")
-                    await tab.locator(".notice").wait_for()
-                    assert f"Labeled {preview['count']} items" in await tab.locator(".notice").inner_text()
-                    assert await _event_count(api, dataset_id) == before + 1
                     assert not errors, errors
                 finally:
                     await browser.close()
