@@ -112,7 +112,7 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
     """Labels as a similarity page of class a makes them (eight a items, a b item the oracle calls
     a): the user picks class a and threshold 0.5 in the form, and the page shows, beside the plain
     share (8 of 9), the calibrated estimate the queue would promise, and the confirmation box
-    names it (applying is the first test's path)."""
+    names it; applying after these changes labels the one item the form now shows."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
     async_api = pytest.importorskip("playwright.async_api")
@@ -151,8 +151,11 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
                     await tab.goto(f"/datasets/{dataset_id}/probability")
                     await tab.fill("input[name=confirm_over]", "0")
                     await tab.fill("input[name=threshold]", "0.5")
+                    # the number's "change" comes when focus leaves it: leave it now, not with the
+                    # click on the confirmation box below (its answer would redraw the box unticked)
+                    await tab.press("#probability-view input[name=threshold]", "Tab")
                     await tab.select_option("select[name=label]", str(a))  # "change": the results follow
-                    # each change above asks for the results; the last answer (threshold 0.5) counts
+                    # each change above asks for the results, one after the other; the last counts
                     plain = tab.locator("#batch-estimate", has_text="8 of 9 labeled held-out items")
                     await plain.wait_for()
                     line = plain.locator("#estimate-calibrated")
@@ -162,6 +165,10 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
                         f"{100 * calibrated:.0f}% and about" in confirm
                         and "calibrated to these items" in confirm
                     )
+                    await tab.check("#confirm-batch input")
+                    await tab.click("#apply")
+                    await tab.locator(".notice").wait_for()
+                    assert "Labeled 1 items" in await tab.locator(".notice").inner_text()
                     assert not errors, errors
                 finally:
                     await browser.close()
