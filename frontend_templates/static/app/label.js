@@ -276,6 +276,16 @@
     if (event.detail.target && event.detail.target.id === "gallery") anchor = null;
     paint();
   });
+  // "Add classes" (the Next actions queue's first step) links to the class panel's name field
+  // (#new-class-name): the browser focuses it and scrolls the side bar to it on arrival, then the
+  // Next actions panel loads above it and pushes it out of view again
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const field = document.getElementById("new-class-name");
+    const target = event.detail.target;
+    if (field && document.activeElement === field && target && target.id === "next-actions") {
+      field.scrollIntoView({ block: "nearest" });
+    }
+  });
   document.addEventListener("htmx:historyRestore", () => {
     loadSelection();
     paint();
