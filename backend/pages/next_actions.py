@@ -158,7 +158,7 @@ async def open_suggestion(
     context["classes"] = list(context["class_by_id"].values())
     if suggestion is None:
         context["stale"] = (
-            "This suggestion is out of date: the labels changed since it was made. "
+            "This suggestion is out of date: the labels or the models changed since it was made. "
             "The current suggestions are below."
         )
         return render(request, "next/open.html", nav="datasets", **context)

@@ -24,6 +24,15 @@ async def test_items_to_label_one_by_one_take_hotkeys_and_buttons(page: Any, fol
     assert count >= 3
     ids = [int(await todo.nth(i).get_attribute("data-id")) for i in range(count)]
     await expect(todo.nth(0)).to_have_class("tile todo-tile current")
+    # every class button under an item can be seen and clicked where it is drawn (the gallery's
+    # square, clipped tile hid them under the image: "click a class under each item" showed none)
+    hidden = await page.evaluate(
+        """() => [...document.querySelectorAll('#todo-gallery .todo-classes button')].filter((b) => {
+            const r = b.getBoundingClientRect();
+            return !r.height || document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) !== b;
+        }).length"""
+    )
+    assert hidden == 0
 
     await page.keyboard.press("r")  # the first item, the current one
     await expect(page.locator(f"#todo-{ids[0]}")).to_have_class("tile todo-tile done")
