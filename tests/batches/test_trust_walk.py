@@ -59,3 +59,35 @@ async def test_f_on_the_similarity_page_deselects_the_flagged_tiles(live, tab):
     await tab.locator(".notice").wait_for()
     unlabeled_flagged = [i for i in flagged_ids if ids.index(i) >= 12]
     assert unlabeled_flagged and not set(unlabeled_flagged) & set(await labels_of(live))
+
+
+# A button counts as shown when it is hit where it is drawn and its ancestors leave it at least
+# half opaque (a caption shown only on hover is drawn at opacity 0, yet still hit).
+SHOWN = """(selector) => [...document.querySelectorAll(selector)].filter((b) => {
+    const r = b.getBoundingClientRect();
+    if (!r.height || !r.width) return false;
+    const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+    let opacity = 1;
+    for (let e = b; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+    return (hit === b || b.contains(hit)) && opacity >= 0.5;
+}).length"""
+
+
+async def test_review_buttons_show_under_each_suspect_without_hovering_and_a_click_answers(live, tab):
+    """The review's keep / relabel buttons sat in the gallery tile's caption: invisible until the
+    pointer rested on the tile, one clipped line over the image. A person who does not know the
+    keys saw no way to answer."""
+    ids = live["ids"]
+    model, classes = await oracle(live, 24, wrong=(3, 7))
+    await tab.goto(f"/datasets/{live['dataset_id']}/review?model_id={model}")
+    suspects = tab.locator("#suspects .suspect")
+    count = await suspects.count()
+    assert count >= 2
+    await tab.mouse.move(0, 0)  # no tile hovered
+    buttons = "#suspects .suspect:nth-child(-n+4) .review-actions button"
+    assert await tab.evaluate(SHOWN, buttons) == await tab.locator(buttons).count() > 0
+
+    top = int(await suspects.first.get_attribute("data-id") or 0)
+    await suspects.first.locator("[data-review=relabel]").click()
+    await tab.wait_for_function(f"() => !document.getElementById('suspect-{top}')")
+    assert (await labels_of(live))[top] == [classes[ids.index(top) % 3]]
