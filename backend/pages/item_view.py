@@ -51,7 +51,17 @@ def histogram(
     values = (pixels[counted] if counted is not None else pixels).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
-        return {"bars": [], "low": 0.0, "high": 0.0, "min": 0.0, "max": 0.0, "p_low_at": 0, "p_high_at": 0}
+        return {
+            "bars": [],
+            "low": 0.0,
+            "high": 0.0,
+            "min": 0.0,
+            "max": 0.0,
+            "p_low_at": 0,
+            "p_high_at": 0,
+            "counted": 0,
+            "pixels": int(pixels.size),
+        }
     lo, hi = float(values.min()), float(values.max())
     counts, edges = np.histogram(values, bins=BINS, range=(lo, hi if hi > lo else lo + 1))
     scaled = np.log1p(counts)
@@ -60,6 +70,10 @@ def histogram(
     span = float(edges[-1] - edges[0]) or 1.0
     return {
         "bars": [(round(100 * float(s) / peak, 2), int(c)) for s, c in zip(scaled, counts, strict=True)],
+        # the figures are over these pixel values only: "min 2" of a digit whose background is 0
+        # read as wrong without saying that the zeros were left out
+        "counted": int(values.size),
+        "pixels": int(pixels.size),
         "min": lo,
         "max": hi,
         "low": p_lo,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from litestar.testing import AsyncTestClient
+from PIL import Image
 from sqlalchemy import event
 
+from backend.pages.item_view import histogram
 from tests.helpers.pages import csrf_headers, make_dataset
 from tests.html import HtmlElement, all_of, attr, by_id, classes, fragment, has_class, parse, text_of
 
@@ -381,3 +384,27 @@ async def test_sort_by_label_and_hide_labeled(client: AsyncTestClient, folder: P
     hidden = await client.get(f"/datasets/{dataset_id}/label", params={"hide_labeled": 1}, headers=hx)
     shown = [int(attr(e, "data-id")) for e in all_of(parse(hidden.text), "//*[@data-id]")]
     assert ids[3] not in shown and len(shown) == 3
+
+
+async def test_the_item_view_says_which_pixels_its_histogram_figures_count(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """A handwritten digit: 80% of its pixels are 0, and the display's percentiles (so the
+    histogram's figures) leave zeros out. "min 2" read as a wrong figure for an image whose
+    background is 0 until the page says over which pixels it is taken."""
+    folder.mkdir(parents=True, exist_ok=True)
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 10:18] = np.arange(2, 130, 1, dtype=np.uint8).reshape(16, 8)  # 128 of 784 above zero
+    Image.fromarray(digit).save(folder / "digit.png")
+    dataset_id = await make_dataset(client, folder, count=0)
+    (item_id,) = await ids_of(client, dataset_id, "ok")
+    view = parse((await client.get(f"/items/{item_id}")).text)
+    counted = text_of(by_id(view, "histogram-counted"))
+    assert "over 128 of 784 pixel values" in counted and "zero" in counted
+    assert "min 2 " in text_of(by_id(view, "histogram-counted").getparent())
+
+    figures = histogram((digit + 1).astype(np.float32), 1, 99)  # every pixel above zero
+    assert (figures["counted"], figures["pixels"], figures["min"]) == (784, 784, 1.0)
+    mask = np.zeros((28, 28), bool)
+    mask[:2] = True  # two masked rows are left out too
+    assert histogram((digit + 1).astype(np.float32), 1, 99, mask)["counted"] == 784 - 56
