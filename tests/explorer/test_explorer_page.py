@@ -96,6 +96,8 @@ def test_box_selection_in_chromium_labels_the_points_in_one_event(live_server, p
         page.goto(f"{live_server}/datasets/{dataset['id']}/explorer?model_id={model_id}")
         page.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
         assert page.get_attribute("#explorer", "data-points") == "30"
+        # nothing selected: no heatmaps of the selection (they showed as two broken images), no pager
+        assert not page.is_visible("#heatmaps") and not page.is_visible("#gallery-pager")
         box = page.locator("#overlay").bounding_box()
         assert box is not None
         # a box over the left half of the plot: some points, not all
@@ -108,6 +110,7 @@ def test_box_selection_in_chromium_labels_the_points_in_one_event(live_server, p
         assert 0 < selected < 30
         page.wait_for_selector("#selection-stats p")
         assert f"unlabeled {selected}" in page.inner_text("#selection-stats")
+        page.wait_for_selector("#heatmaps", state="visible")  # shown once there is a selection
         page.click(f"#label-buttons [data-label-id='{cls['id']}']")
         # a function, not an expression: Playwright polls expressions with eval(), which the CSP forbids
         page.wait_for_function("() => document.getElementById('flash').textContent.includes('labeled rings')")
