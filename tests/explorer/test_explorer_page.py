@@ -98,6 +98,15 @@ def test_box_selection_in_chromium_labels_the_points_in_one_event(live_server, p
         assert page.get_attribute("#explorer", "data-points") == "30"
         # nothing selected: no heatmaps of the selection (they showed as two broken images), no pager
         assert not page.is_visible("#heatmaps") and not page.is_visible("#gallery-pager")
+        # every field ends inside its panel (the model, method and "check against" lists ran past it)
+        outside = page.evaluate(
+            """() => [...document.querySelectorAll('.explorer-controls select, .explorer-selection select')]
+                .filter((f) => {
+                    const panel = f.closest('.explorer-controls, .explorer-selection');
+                    return f.getBoundingClientRect().right > panel.getBoundingClientRect().right;
+                }).map((f) => f.id || f.name)"""
+        )
+        assert outside == []
         box = page.locator("#overlay").bounding_box()
         assert box is not None
         # a box over the left half of the plot: some points, not all
