@@ -220,7 +220,7 @@ async def _chosen_model(
         return model, ""
     if models:
         return None, "no fit classifier with class probabilities on this dataset: run inference or retrain"
-    return None, "no classifier yet: label items of at least two classes and train one"
+    return None, "no classifier yet: train one (it needs labeled items of at least two classes)"
 
 
 async def _curve(session: AsyncSession, settings: Settings, model: Model) -> list[tuple[int, float]]:
