@@ -65,23 +65,26 @@ def model_fitness(model: Model, settings: Settings) -> ModelFitness:
     accuracy = float(quality["accuracy"])
     baseline = float(quality.get("baseline_accuracy") or 0.0)
     split = str(quality.get("split") or "validation")
+    items = int(quality.get("items") or 0)
+    # how many items the figure rests on: "100%" of 16 held-out items is not "100%" of 1,600
+    on = f" on {items} items" if items else ""
     args = (
         accuracy,
         baseline,
         quality.get("baseline_class"),
         floor,
-        int(quality.get("items") or 0),
+        items,
         split,
         dict(quality.get("per_class_recall") or {}),
     )
-    figures = f"held-out accuracy {accuracy:.1%} vs. majority-class baseline {baseline:.1%}"
+    figures = f"held-out accuracy {accuracy:.1%}{on} vs. majority-class baseline {baseline:.1%}"
     if split != "validation":
         return ModelFitness(UNFIT, *args, f"no held-out items: {figures} measured on its training items")
     if accuracy <= baseline:
         return ModelFitness(UNFIT, *args, f"{figures}: no better than always answering one class")
     if accuracy < floor:
         return ModelFitness(UNFIT, *args, f"{figures}: below the minimum of {floor:.1%} (min_model_accuracy)")
-    return ModelFitness(FIT, *args, f"{figures} (minimum {floor:.1%})")
+    return ModelFitness(FIT, *args, f"{figures} (minimum {floor:.1%})" if floor > 0 else figures)
 
 
 def default_choices(models: list[Model], settings: Settings) -> list[Model]:
