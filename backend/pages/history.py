@@ -56,6 +56,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
     )
     ids = [e.id for e in listed.events]
     undone = await undone_by(session, [int(i) for i in ids if i is not None])
+    summaries = await label_history.event_summaries(session, [int(i) for i in ids if i is not None])
     counts = await models_that_labeled(session, dataset_id)
     models = {m.id: m for m in await list_models(session)}
     return {
@@ -68,6 +69,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
         "kinds": ("manual", *REVOCABLE_KINDS[1:], "undo"),
         "revocable_kinds": REVOCABLE_KINDS,
         "undone": undone,
+        "summaries": summaries,
         "labeling_models": [(models.get(mid), mid, n) for mid, n in sorted(counts.items())],
         "model_id": _int(values.get("model_id"), "model_id"),
         "notice": "",

@@ -408,3 +408,34 @@ async def test_the_item_view_says_which_pixels_its_histogram_figures_count(
     mask = np.zeros((28, 28), bool)
     mask[:2] = True  # two masked rows are left out too
     assert histogram((digit + 1).astype(np.float32), 1, 99, mask)["counted"] == 784 - 56
+
+
+async def test_the_history_says_what_each_event_did(client: AsyncTestClient, folder: Path) -> None:
+    """Each event's "what": its operations counted by class (a batch of two classes names both), a
+    clear, and a deleted class by its name; the column was empty for every event but revokes and
+    undos."""
+    dataset_id = await make_dataset(client, folder, count=6)
+    ids = await ids_of(client, dataset_id, "ok")
+    rings, peaks = await add_class(client, dataset_id, "rings"), await add_class(client, dataset_id, "peaks")
+    tags = f"{API}/datasets/{dataset_id}/tags"
+    await client.post(tags, json={"item_ids": ids[:3], "label_id": rings})
+    await client.post(tags, json={"item_ids": ids[3:4], "label_id": peaks})
+    await client.post(tags, json={"item_ids": ids[:1], "op": "clear"})
+    events = (await client.get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+    made = {e["id"] for e in events}
+    assert len(made) == 3
+    deleted = await client.delete(f"{API}/classes/{peaks}")  # its item is unlabeled by an event too
+    assert deleted.status_code == 200, deleted.text
+
+    page = parse((await client.get(f"/datasets/{dataset_id}/history")).text)
+    assert "no model has labeled" in text_of(by_id(page, "no-labeling-model"))  # not an empty list
+    what = {
+        int(attr(row, "data-event")): text_of(row).split("·")[0]
+        for row in all_of(page, "//table[@id='events']//tr[@data-event]")
+    }
+    first, second, third = sorted(made)
+    times = "\u00d7"  # the page's multiplication sign
+    assert f"set rings {times}3" in what[first] and f"set peaks {times}1" in what[second]
+    assert f"cleared {times}1" in what[third]
+    (deletion,) = set(what) - made
+    assert f"peaks {times}1" in what[deletion], what  # the deleted class by its name
