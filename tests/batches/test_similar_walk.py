@@ -114,3 +114,25 @@ async def test_a_tile_of_another_class_is_labeled_in_one_key_and_left_out_of_the
     labels = await labels_of(live)
     assert labels[odd] == [made["other"]]  # not overwritten by the batch
     assert {i for i, v in labels.items() if v == [made["ring"]]} == set(shown) - {odd}
+
+
+async def test_an_unlabeled_query_makes_the_user_pick_the_class_before_labeling(live, tab):
+    """ "Find similar" on an unlabeled item: the class list started on the first class, so "Label
+    selected" labeled every selected tile as that class at one click. It starts on "choose a
+    class" now, and the browser holds the form back until one is chosen."""
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    await pca_model(api, dataset_id)
+    await add_class(api, dataset_id, "ring")
+    other = await add_class(api, dataset_id, "other")
+    await tab.goto(f"/datasets/{dataset_id}/similar?item_id={ids[5]}&per_page=24")
+    await tab.wait_for_selector("#label-form .guided-tile")
+    assert await tab.input_value("select[name=label_id]") == ""
+    await tab.click("#label-batch")  # no class yet: nothing is sent
+    assert await tab.evaluate("() => document.querySelector('select[name=label_id]').validity.valueMissing")
+    await tab.wait_for_timeout(300)
+    assert await labels_of(live) == {}
+    await tab.select_option("select[name=label_id]", str(other))
+    await tab.click("#label-batch")
+    await tab.locator(".notice").wait_for()
+    labels = await labels_of(live)
+    assert len(labels) == 24 and all(value == [other] for value in labels.values())
