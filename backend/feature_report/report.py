@@ -35,7 +35,7 @@ class FeatureReport:
     classes: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)  # best first; skipped ones last
     best_model_id: int | None = None
-    explanation: str = "No feature report yet: label a few items of each class, then run one."
+    explanation: str = "No feature report yet: once a few items of each class are labeled, run one."
     notes: list[str] = field(default_factory=list)
     # the inference option ("on"/"off") that makes the best model's vectors the variant the report
     # chose (with or without the absolute-intensity descriptors); None: they are that variant
