@@ -201,7 +201,9 @@ async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepte
                 assert await guessed.get_attribute("value") == str(shown[first])
                 await tab.keyboard.press(str(classes.index(other) + 1))  # the first, current item
                 await expect(tab.locator(f"#todo-{first}")).to_have_class(re.compile(r"\bdone\b"))
-                await tab.click("#accept-predicted-button")
+                # the accept button is at hand above the items too, not only under a long page
+                await expect(tab.locator("#accept-predicted-top")).to_be_in_viewport()
+                await tab.click("#accept-predicted-top")
                 notice = tab.locator("#next-notice")
                 await expect(notice).to_contain_text(f"Labeled {len(shown) - 1} item(s)")
                 await expect(notice).to_contain_text("1 left as they were")
