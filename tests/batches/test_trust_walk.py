@@ -84,10 +84,12 @@ async def test_review_buttons_show_under_each_suspect_without_hovering_and_a_cli
     count = await suspects.count()
     assert count >= 2
     await tab.mouse.move(0, 0)  # no tile hovered
-    buttons = "#suspects .suspect:nth-child(-n+4) .review-actions button"
+    buttons = "#suspects .suspect:nth-child(-n+4) .review-actions :is(button, a)"
     assert await tab.evaluate(SHOWN, buttons) == await tab.locator(buttons).count() > 0
 
     top = int(await suspects.first.get_attribute("data-id") or 0)
+    # a suspect without a suggested class can still be given any class: its item view opens
+    assert await suspects.first.locator("a", has_text="open").get_attribute("href") == f"/items/{top}"
     await suspects.first.locator("[data-review=relabel]").click()
     await tab.wait_for_function(f"() => !document.getElementById('suspect-{top}')")
     assert (await labels_of(live))[top] == [classes[ids.index(top) % 3]]
