@@ -82,3 +82,24 @@ async def test_the_gallery_filters_by_exposure_and_time_and_labels_that_range(
     await page.click("#run-label-button")
     await expect(page.locator("#flash")).to_contain_text("Labeled 2 item(s) of from 2024-01-02T07:30:00")
     await expect(page.locator("#labeled-count")).to_have_text("2")
+
+
+async def test_with_several_classes_the_run_bar_waits_for_a_class(page: Any, folder: Path) -> None:
+    """The run bar labels a whole run at one click; it stood on the first class, so that click
+    labeled the run as whatever class came first. With two classes it starts on "choose a class"
+    and the browser holds the form back until one is chosen."""
+    dataset = await _dataset(page, folder)
+    other = await page.request.post(f"{API}/datasets/{dataset['id']}/classes", data={"name": "bad"})
+    assert other.status == 201, await other.text()
+    bad = (await other.json())["id"]
+    await page.goto(f"/datasets/{dataset['id']}/label?run=1")
+    await expect(tiles(page)).to_have_count(4)
+    assert await page.input_value("#run-label select[name=label]") == ""
+    await page.click("#run-label-button")
+    await page.wait_for_timeout(300)
+    assert await page.evaluate("() => document.querySelector('#run-label select').validity.valueMissing")
+    events = await (await page.request.get(f"{API}/datasets/{dataset['id']}/events")).json()
+    assert (events["events"] if isinstance(events, dict) else events) == []
+    await page.select_option("#run-label select[name=label]", str(bad))
+    await page.click("#run-label-button")
+    await expect(page.locator("#flash")).to_contain_text("Labeled 4 item(s) of run 1")
