@@ -75,6 +75,12 @@ async def test_add_classes_leads_to_the_class_field_from_the_panel_the_hint_and_
     await expect(field).to_be_focused()
     await expect(field).to_be_in_viewport()
 
+    items = await (await page.request.get(f"{API}/datasets/{dataset['id']}/items")).json()
+    await page.goto(f"/items/{items['items'][0]['id']}")  # the item view says where classes are added
+    await page.click("#item-add-classes")
+    await page.wait_for_url(f"**/datasets/{dataset['id']}/label#new-class-name")
+    await expect(field).to_be_focused()
+
     await page.goto(f"/datasets/{dataset['id']}/label")
     await page.locator('#next-actions .suggestion[data-kind="add_classes"] a.button').click()
     await expect(field).to_be_focused()
