@@ -28,8 +28,8 @@ from backend.jobs.runtime import enqueue_for
 from backend.labels.classes import list_classes
 from backend.labels.events import TagChange, current_state, record_changes
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, left_out_notice, render, tagger_of
+from backend.pages.guided import thumb_query
 from backend.pages.label import thumb_version
-from backend.pages.view_state import ViewState
 from backend.settings import Settings
 
 OPTS: dict[str, Any] = {
@@ -37,7 +37,6 @@ OPTS: dict[str, Any] = {
     "exception_handlers": PAGE_EXCEPTION_HANDLERS,
     "status_code": 200,
 }
-THUMBS = ViewState(size=128)
 PANEL_LIMIT = 5
 PAGE_LIMIT = 20
 FIND_LIMIT = 50  # suggestions searched for a key
@@ -154,7 +153,8 @@ async def open_suggestion(
     context.update(
         suggestion=suggestion, key=key, entries=[], flags={}, flag_rule="", flagged_count=0, predicted={}
     )
-    context.update(thumb_query=THUMBS.thumb_query(), version=thumb_version(context["dataset"]))
+    # the dataset's display preset, as the label page shows the items (log scale, colour map)
+    context.update(thumb_query=thumb_query(context["dataset"]), version=thumb_version(context["dataset"]))
     context["classes"] = list(context["class_by_id"].values())
     if suggestion is None:
         context["stale"] = (
@@ -331,7 +331,7 @@ async def label_item(
         classes=classes,
         class_by_id=by_id,
         score_text=str(form.get("score") or "")[:40],
-        thumb_query=THUMBS.thumb_query(),
+        thumb_query=thumb_query(dataset),
         version=thumb_version(dataset),
     )
 

@@ -5,7 +5,7 @@ suggestion is labeled from its tile, and the label page carries the panel."""
 from __future__ import annotations
 
 from tests.helpers.pages import csrf_headers, make_dataset
-from tests.html import all_of, by_id, classes, parse, text_of
+from tests.html import all_of, attr, by_id, classes, parse, text_of
 
 API = "/api/v1"
 
@@ -82,3 +82,26 @@ async def test_a_batch_tile_labeled_in_place_comes_back_deselected_with_its_labe
     assert missing.status_code == 404
     gone = await client.post(url, data={**data, "label_id": "999999"}, headers=headers)
     assert gone.status_code == 400 and "no longer exists" in gone.text
+
+
+async def test_the_queue_pages_show_items_in_the_datasets_display_preset(client, folder):
+    """A detector set is shown log-scaled in a colour map; the queue's pages drew its items linear
+    and grey (a default view, not the dataset's preset), unlike every other page."""
+    dataset_id = await make_dataset(client, folder, count=4)
+    patched = await client.patch(
+        f"{API}/datasets/{dataset_id}", json={"display": {"scale": "log", "colormap": "inferno"}}
+    )
+    assert patched.status_code == 200, patched.text
+    ring = (await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "ring"})).json()["id"]
+    item = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"][0]["id"]
+    headers = await csrf_headers(client)
+    answer = await client.post(
+        f"/datasets/{dataset_id}/next/label-item",
+        data={"item_id": str(item), "label_id": str(ring)},
+        headers=headers,
+    )
+    (src,) = [attr(img, "src") for img in all_of(parse(answer.text), f"//*[@id='todo-{item}']//img")]
+    assert "cmap=inferno" in src and "scale=log" in src, src
+    label_page = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+    gallery = attr(all_of(label_page, f"//*[@id='tile-{item}']//img")[0], "src")
+    assert src.split("?")[1].split("&v=")[0] in gallery, (src, gallery)  # as the label page shows it
