@@ -124,7 +124,11 @@ def write_label_issues(
     probs = probs / probs.sum(axis=1, keepdims=True)
     quality = get_label_quality_scores(given, probs, method="self_confidence")
     try:
-        issues = find_label_issues(given, probs, filter_by="prune_by_noise_rate")
+        # n_jobs=1: cleanlab would fork a multiprocessing pool (one process per core) from a
+        # worker with threads (the in-process worker, TensorFlow's): a forked child that inherits a
+        # held lock hangs, and the training job with it (seen: "running" for good after its last
+        # epoch). A few thousand rows need no pool.
+        issues = find_label_issues(given, probs, filter_by="prune_by_noise_rate", n_jobs=1)
     except ValueError:  # a class without held-out items in the probabilities' columns
         issues = quality < 0.5
     np.savez(
