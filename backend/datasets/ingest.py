@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import get_context
 from typing import TypeVar
 
 from sqlalchemy import func, insert, select, update
@@ -89,7 +90,10 @@ def _probe_in_processes(jobs: list, total: int, progress: Progress | None) -> It
     done = 0
     for attempt in (1, 2):
         try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # spawned, not forked: the server and the in-process worker run threads (uvicorn's,
+            # TensorFlow's), and a child forked while one of them holds a lock can wait on it for
+            # good (a classifier job hung so in cleanlab's forked pool)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 for chunk_entries in pool.map(_probe_chunk, jobs[done:]):
                     yield chunk_entries
                     done += 1

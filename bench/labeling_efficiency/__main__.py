@@ -4,4 +4,5 @@ import sys
 
 from bench.labeling_efficiency import main
 
-main(sys.argv[1:])
+if __name__ == "__main__":  # a spawned process (the folder scan's pool) imports this module again
+    main(sys.argv[1:])

@@ -1,10 +1,12 @@
 """A big folder is probed by a pool of processes: a process that dies (killed for memory, a decoder
-that crashes on a file) must not turn the scan into a 500 or a half-made dataset."""
+that crashes on a file) must not turn the scan into a 500 or a half-made dataset.
+
+The pool's processes are spawned: the fake probes below reach them by reference (the pool pickles
+the module's ``_probe_chunk``, patched to one of them, and a process imports this module)."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from pathlib import Path
 
@@ -17,10 +19,14 @@ from backend.sources import SourceEntry
 from backend.storage.tables import Dataset, Item
 from tests.factories import image_folder
 
-pytestmark = pytest.mark.skipif(
-    multiprocessing.get_start_method() != "fork", reason="the fake probe reaches the pool's processes by fork"
-)
 REAL_PROBE = ingest._probe_chunk
+IMPORTED_BY = os.getpid()  # a spawned process imports this module itself; a forked one inherits it
+
+
+def _says_how_it_started(args) -> list[SourceEntry]:  # type: ignore[no-untyped-def]
+    """The real probe, leaving a note whether this process imported this module itself."""
+    (Path(args[0]).parent / f"started-{os.getpid()}").write_text(str(os.getpid() == IMPORTED_BY))
+    return REAL_PROBE(args)
 
 
 def _dies_once(args) -> list[SourceEntry]:  # type: ignore[no-untyped-def]
@@ -75,3 +81,15 @@ async def test_a_chunk_whose_process_dies_twice_is_named_and_nothing_is_made(
         await service.create_dataset(session, settings, "crashing", [str(folder)])
     assert "img_002" in str(refused.value) and "nothing was added" in str(refused.value)
     assert (await session.execute(select(func.count()).select_from(Dataset))).scalar_one() == before
+
+
+async def test_the_probing_processes_are_spawned_not_forked(
+    session, settings, folder, small_chunks, monkeypatch
+):
+    """The server and the in-process worker run threads; a process forked while one of them holds
+    a lock can wait on it for good (a classifier job hung so in cleanlab's forked pool)."""
+    image_folder(folder, count=8)
+    monkeypatch.setattr(ingest, "_probe_chunk", _says_how_it_started)
+    _dataset, report = await service.create_dataset(session, settings, "spawned", [str(folder)])
+    notes = [p.read_text() for p in folder.parent.glob("started-*")]
+    assert report.added == 8 and notes and set(notes) == {"True"}, notes
