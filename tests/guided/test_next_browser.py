@@ -5,35 +5,17 @@ is accepted; a second accept of the same suggestion (another tab) is refused wit
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.helpers.guided import API, item_ids, run_job, tag
+from tests.helpers.guided import API, chromium_context, item_ids, require_chromium, run_job, tag
 from tests.live import live_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 BATCHES = ("similarity_batch", "probability_batch")
-
-
-@asynccontextmanager
-async def _chromium(url: str) -> AsyncIterator[Any]:
-    """A headless Chromium browser context on the live app, closed afterwards."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield await browser.new_context(base_url=url)
-        finally:
-            await browser.close()
 
 
 async def _labels(api: httpx.AsyncClient, dataset_id: int) -> dict[int, list[int]]:
@@ -70,16 +52,14 @@ async def _queue_with_a_batch(api: httpx.AsyncClient, folder: Path) -> tuple[int
 async def test_the_queue_in_the_pages_ranks_accepts_the_kept_items_and_refuses_a_second_accept(
     guided_settings, database, folder
 ):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    pytest.importorskip("playwright.async_api")
+    require_chromium()
     from playwright.async_api import expect
 
     with live_app(guided_settings) as url:
         async with httpx.AsyncClient(base_url=url, timeout=60) as api:
             dataset_id, _classes, queue, batch = await _queue_with_a_batch(api, folder)
 
-            async with _chromium(url) as context:
+            async with chromium_context(url) as context:
                 tab = await context.new_page()
                 other = await context.new_page()
                 errors: list[str] = []
@@ -135,9 +115,7 @@ async def test_a_batch_tile_of_another_class_is_labeled_in_one_key_and_the_batch
 ):
     """In a batch opened from the queue, pointing at a tile and pressing another class's key labels
     that item with it by hand; the tile comes back deselected, and Accept labels only the rest."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    pytest.importorskip("playwright.async_api")
+    require_chromium()
     from playwright.async_api import expect
 
     with live_app(guided_settings) as url:
@@ -145,7 +123,7 @@ async def test_a_batch_tile_of_another_class_is_labeled_in_one_key_and_the_batch
             dataset_id, classes, _queue, batch = await _queue_with_a_batch(api, folder)
             other = next(c for c in classes if c != batch["label_id"])
             key = str(classes.index(other) + 1)
-            async with _chromium(url) as context:
+            async with chromium_context(url) as context:
                 tab = await context.new_page()
                 errors: list[str] = []
                 tab.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -178,9 +156,7 @@ async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepte
     """ "Label one by one" with a fit classifier, and a page of several classes' batches: each
     item shows its class; a key where it is wrong labels that item, and one click gives the rest
     the class shown (one event)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    pytest.importorskip("playwright.async_api")
+    require_chromium()
     from playwright.async_api import expect
 
     with live_app(guided_settings) as url:
@@ -190,7 +166,7 @@ async def test_items_to_label_show_the_classifiers_class_and_the_rest_is_accepte
             shown = dict(zip(items["item_ids"], items["params"]["predicted_label_ids"], strict=True))
             first = items["item_ids"][0]
             other = next(c for c in classes if c != shown[first])
-            async with _chromium(url) as context:
+            async with chromium_context(url) as context:
                 tab = await context.new_page()
                 errors: list[str] = []
                 tab.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -5,18 +5,23 @@ numbers; "f" leaves the flagged items out."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import httpx
 import pytest
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.helpers.guided import API, add_class, item_ids, run_job, tag
+from tests.helpers.guided import (
+    API,
+    add_class,
+    chromium_context,
+    folder_dataset,
+    require_chromium,
+    run_job,
+    tag,
+)
 from tests.live import live_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 async def _trained(api: httpx.AsyncClient, dataset_id: int, algorithm: str) -> int:
@@ -32,18 +37,10 @@ async def _event_count(api: httpx.AsyncClient, dataset_id: int) -> int:
 async def test_unfit_model_and_big_batch_need_their_boxes_and_f_leaves_flagged_out(
     guided_settings, database, folder
 ):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    async_api = pytest.importorskip("playwright.async_api")
-    from tests.factories import image_folder
-
-    image_folder(folder, count=30)
+    require_chromium()
     with live_app(guided_settings) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-            made = await api.post(f"{API}/datasets", json={"name": "trust-ds", "sources": [str(folder)]})
-            assert made.status_code == 201, made.text
-            dataset_id = made.json()["dataset"]["id"]
-            ids = await item_ids(api, dataset_id)
+            dataset_id, ids = await folder_dataset(api, folder, "trust-ds", 30)
             classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
             for i in range(12):
                 await tag(api, dataset_id, [ids[i]], classes[i % 3])
@@ -60,45 +57,39 @@ async def test_unfit_model_and_big_batch_need_their_boxes_and_f_leaves_flagged_o
             flagged = preview["flagged_count"]
             assert 0 < flagged < 18 and precision == round(4 / 12, 4)
 
-            async with async_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=ARGS
+            async with chromium_context(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                await tab.goto(f"/datasets/{dataset_id}/probability")
+                assert await tab.locator("select[name=model_id]").input_value() == str(fit)
+
+                await tab.goto(
+                    f"/datasets/{dataset_id}/probability?model_id={unfit}&label={classes[0]}"
+                    "&threshold=0.5&confirm_over=5"
                 )
-                try:
-                    tab = await (await browser.new_context(base_url=url)).new_page()
-                    errors: list[str] = []
-                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await tab.goto(f"/datasets/{dataset_id}/probability")
-                    assert await tab.locator("select[name=model_id]").input_value() == str(fit)
+                assert "Unfit model" in await tab.locator("#model-fitness").inner_text()
+                confirm = await tab.locator("#confirm-batch").inner_text()
+                assert "label 18 items" in confirm
+                assert f"estimated precision {100 * precision:.0f}%" in confirm
+                assert f"about {wrong} wrong" in confirm
+                before = await _event_count(api, dataset_id)
 
-                    await tab.goto(
-                        f"/datasets/{dataset_id}/probability?model_id={unfit}&label={classes[0]}"
-                        "&threshold=0.5&confirm_over=5"
-                    )
-                    assert "Unfit model" in await tab.locator("#model-fitness").inner_text()
-                    confirm = await tab.locator("#confirm-batch").inner_text()
-                    assert "label 18 items" in confirm
-                    assert f"estimated precision {100 * precision:.0f}%" in confirm
-                    assert f"about {wrong} wrong" in confirm
-                    before = await _event_count(api, dataset_id)
+                await tab.click("#apply")  # neither box ticked: the browser holds the form back
+                await asyncio.sleep(0.5)
+                await tab.check("#override-unfit")
+                await tab.click("#apply")  # the confirmation is still missing
+                await asyncio.sleep(0.5)
+                assert await _event_count(api, dataset_id) == before
 
-                    await tab.click("#apply")  # neither box ticked: the browser holds the form back
-                    await asyncio.sleep(0.5)
-                    await tab.check("#override-unfit")
-                    await tab.click("#apply")  # the confirmation is still missing
-                    await asyncio.sleep(0.5)
-                    assert await _event_count(api, dataset_id) == before
-
-                    await tab.click("h1")  # focus leaves the form: keys go to the page
-                    await tab.keyboard.press("f")
-                    assert await tab.locator("#exclude-flagged").is_checked()
-                    await tab.check("#confirm-batch input")
-                    await tab.click("#apply")
-                    await tab.locator(".notice").wait_for()
-                    assert f"Labeled {18 - flagged} items" in await tab.locator(".notice").inner_text()
-                    assert not errors, errors
-                finally:
-                    await browser.close()
+                await tab.click("h1")  # focus leaves the form: keys go to the page
+                await tab.keyboard.press("f")
+                assert await tab.locator("#exclude-flagged").is_checked()
+                await tab.check("#confirm-batch input")
+                await tab.click("#apply")
+                await tab.locator(".notice").wait_for()
+                assert f"Labeled {18 - flagged} items" in await tab.locator(".notice").inner_text()
+                assert not errors, errors
 
             event = (await api.get(f"{API}/datasets/{dataset_id}/events")).json()["events"][0]
             assert event["kind"] == "probability" and event["model_id"] == unfit
@@ -113,18 +104,10 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
     a): the user picks class a and threshold 0.5 in the form, and the page shows, beside the plain
     share (8 of 9), the calibrated estimate the queue would promise, and the confirmation box
     names it; applying after these changes labels the one item the form now shows."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    async_api = pytest.importorskip("playwright.async_api")
-    from tests.factories import image_folder
-
-    image_folder(folder, count=30)
+    require_chromium()
     with live_app(guided_settings) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-            made = await api.post(f"{API}/datasets", json={"name": "skewed-ds", "sources": [str(folder)]})
-            assert made.status_code == 201, made.text
-            dataset_id = made.json()["dataset"]["id"]
-            ids = await item_ids(api, dataset_id)
+            dataset_id, ids = await folder_dataset(api, folder, "skewed-ds", 30)
             a, b, c = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
             for i in (0, 3, 6, 9, 12, 15, 18, 21):
                 await tag(api, dataset_id, [ids[i]], a)
@@ -140,35 +123,28 @@ async def test_the_page_shows_the_calibrated_estimate_where_the_labels_came_from
             calibrated = preview["estimate"]["calibrated_precision"]
             assert calibrated is not None and calibrated < preview["estimate"]["precision"] - 0.2
 
-            async with async_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), headless=True, args=ARGS
+            async with chromium_context(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                await tab.goto(f"/datasets/{dataset_id}/probability")
+                await tab.fill("input[name=confirm_over]", "0")
+                await tab.fill("input[name=threshold]", "0.5")
+                # the number's "change" comes when focus leaves it: leave it now, not with the
+                # click on the confirmation box below (its answer would redraw the box unticked)
+                await tab.press("#probability-view input[name=threshold]", "Tab")
+                await tab.select_option("select[name=label]", str(a))  # "change": the results follow
+                # each change above asks for the results, one after the other; the last counts
+                plain = tab.locator("#batch-estimate", has_text="8 of 9 labeled held-out items")
+                await plain.wait_for()
+                line = plain.locator("#estimate-calibrated")
+                assert f"{100 * calibrated:.0f}%" in await line.inner_text()
+                confirm = await tab.locator("#confirm-batch").inner_text()
+                assert (
+                    f"{100 * calibrated:.0f}% and about" in confirm and "calibrated to these items" in confirm
                 )
-                try:
-                    tab = await (await browser.new_context(base_url=url)).new_page()
-                    errors: list[str] = []
-                    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await tab.goto(f"/datasets/{dataset_id}/probability")
-                    await tab.fill("input[name=confirm_over]", "0")
-                    await tab.fill("input[name=threshold]", "0.5")
-                    # the number's "change" comes when focus leaves it: leave it now, not with the
-                    # click on the confirmation box below (its answer would redraw the box unticked)
-                    await tab.press("#probability-view input[name=threshold]", "Tab")
-                    await tab.select_option("select[name=label]", str(a))  # "change": the results follow
-                    # each change above asks for the results, one after the other; the last counts
-                    plain = tab.locator("#batch-estimate", has_text="8 of 9 labeled held-out items")
-                    await plain.wait_for()
-                    line = plain.locator("#estimate-calibrated")
-                    assert f"{100 * calibrated:.0f}%" in await line.inner_text()
-                    confirm = await tab.locator("#confirm-batch").inner_text()
-                    assert (
-                        f"{100 * calibrated:.0f}% and about" in confirm
-                        and "calibrated to these items" in confirm
-                    )
-                    await tab.check("#confirm-batch input")
-                    await tab.click("#apply")
-                    await tab.locator(".notice").wait_for()
-                    assert "Labeled 1 items" in await tab.locator(".notice").inner_text()
-                    assert not errors, errors
-                finally:
-                    await browser.close()
+                await tab.check("#confirm-batch input")
+                await tab.click("#apply")
+                await tab.locator(".notice").wait_for()
+                assert "Labeled 1 items" in await tab.locator(".notice").inner_text()
+                assert not errors, errors

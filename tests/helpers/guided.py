@@ -4,6 +4,7 @@ real PCA and classifier models, the latest inference's features."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from backend.settings import Settings
 from tests.helpers.jobs import make_dataset, serve, wait_for
 
 API = "/api/v1"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 PCA_PARAMS = {"n_components": 4, "batch_size": 8, "image_size": 16, "validation_fraction": 0.2}
@@ -146,3 +149,36 @@ async def oracle(
     job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
     await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
     return ids, classes, job["model_id"]
+
+
+def require_chromium() -> None:
+    """Skip the test where Debian's Chromium or Playwright for Python is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing")
+    pytest.importorskip("playwright.async_api")
+
+
+@asynccontextmanager
+async def chromium_context(url: str) -> AsyncIterator[Any]:
+    """A headless Chromium browser context on the live app at ``url``, closed afterwards."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield await browser.new_context(base_url=url)
+        finally:
+            await browser.close()
+
+
+async def folder_dataset(api: Any, folder: Path, name: str, count: int = 30) -> tuple[int, list[int]]:
+    """A dataset of ``count`` generated images made through REST: (its id, its item ids)."""
+    from tests.factories import image_folder
+
+    image_folder(folder, count=count)
+    made = await api.post(f"{API}/datasets", json={"name": name, "sources": [str(folder)]})
+    assert made.status_code == 201, made.text
+    dataset_id = int(made.json()["dataset"]["id"])
+    return dataset_id, await item_ids(api, dataset_id)
