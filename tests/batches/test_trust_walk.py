@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import labels_of, oracle
+from tests.helpers.browser import SHOWN
 from tests.helpers.guided import API, run_job
 
 
@@ -59,18 +60,6 @@ async def test_f_on_the_similarity_page_deselects_the_flagged_tiles(live, tab):
     await tab.locator(".notice").wait_for()
     unlabeled_flagged = [i for i in flagged_ids if ids.index(i) >= 12]
     assert unlabeled_flagged and not set(unlabeled_flagged) & set(await labels_of(live))
-
-
-# A button counts as shown when it is hit where it is drawn and its ancestors leave it at least
-# half opaque (a caption shown only on hover is drawn at opacity 0, yet still hit).
-SHOWN = """(selector) => [...document.querySelectorAll(selector)].filter((b) => {
-    const r = b.getBoundingClientRect();
-    if (!r.height || !r.width) return false;
-    const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-    let opacity = 1;
-    for (let e = b; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
-    return (hit === b || b.contains(hit)) && opacity >= 0.5;
-}).length"""
 
 
 async def test_review_buttons_show_under_each_suspect_without_hovering_and_a_click_answers(live, tab):

@@ -111,3 +111,16 @@ async def tile_id(page: Any, index: int) -> str:
 
 def labels_of(page: Any, item_id: str) -> Any:
     return page.locator(f"#marks-{item_id}")
+
+
+# How many of the elements a selector finds are shown: an element counts when it is hit where it
+# is drawn and its ancestors leave it at least half opaque (a caption shown only on hover is drawn
+# at opacity 0, yet still hit; a button under a clipped image is not hit).
+SHOWN = """(selector) => [...document.querySelectorAll(selector)].filter((b) => {
+    const r = b.getBoundingClientRect();
+    if (!r.height || !r.width) return false;
+    const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+    let opacity = 1;
+    for (let e = b; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+    return (hit === b || b.contains(hit)) && opacity >= 0.5;
+}).length"""
