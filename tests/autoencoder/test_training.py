@@ -4,6 +4,7 @@ fine-tuning."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,11 @@ async def test_the_same_seed_repeats_the_loss_curve_with_or_without_loader_worke
     again = await curve(jobs_client, (await train(jobs_client, demo.id, **params))["id"])
     assert first == again  # exactly: same weights, split, batch order and augmentations
     monkeypatch.setattr(autoencoder, "LOADER_WORKERS_FROM", 1)  # two worker processes prepare batches
+
+    def no_fork() -> int:
+        raise AssertionError("a loader worker forked from the process whose threads run the jobs")
+
+    monkeypatch.setattr(os, "fork", no_fork)  # they start from a clean server process instead
     with_workers = await train(jobs_client, demo.id, **params)
     assert await curve(jobs_client, with_workers["id"]) == first
     log = [

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import tempfile
 import time
@@ -136,12 +137,65 @@ class Augment:
         return out, (out if self.target_too else images)
 
 
+LOADER_CONTEXT = "forkserver"  # how loader worker processes start (``MappedImages`` says why)
+
+
+def _mapping_start(images: np.ndarray) -> int | None:
+    """Address of the file mapping an array is a view of (None: not a view of a mapped file)."""
+    base: Any = images
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    return None if base is None else int(np.frombuffer(base, np.uint8).ctypes.data)
+
+
+class MappedImages:
+    """How an image array reaches a loader worker process: a run of rows of a memory-mapped .npy
+    file (``ItemImages``' scratch file) as the file's name and the rows, mapped again there; any
+    other array as itself. The workers start from a clean server process (``LOADER_CONTEXT``), not
+    forked from this one (the in-process worker's threads may hold a lock at the fork: cleanlab's
+    forked pool hung a training that way), so what they read travels pickled, and a pickled memmap
+    is a full copy."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
+
+    def __getstate__(self) -> dict[str, Any]:
+        images = self.images
+        if not isinstance(images, np.memmap) or not images.filename or not images.flags.c_contiguous:
+            return {"images": images}
+        start = _mapping_start(images)
+        if start is None or images.ndim < 1:
+            return {"images": images}
+        first_byte = images.ctypes.data - start - images.offset
+        row_bytes = images[:1].nbytes or 1
+        return {
+            "file": images.filename,
+            "first": first_byte // row_bytes,
+            "count": len(images),
+            "check": (images.dtype.str, images.shape[1:]),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "images" in state:
+            self.images = state["images"]
+            return
+        whole = np.load(state["file"], mmap_mode="r")
+        images = whole[state["first"] : state["first"] + state["count"]]
+        if (images.dtype.str, images.shape[1:]) != state["check"] or len(images) != state["count"]:
+            raise RuntimeError(f"the image file {Path(state['file']).name} changed under the loader")
+        self.images = images
+
+
 class ImageRows(Dataset):
     """(image, row) of rows ``rows`` of the image array: what the loader's workers copy out."""
 
     def __init__(self, images: np.ndarray, rows: np.ndarray) -> None:
-        self.images = images
+        self._images = MappedImages(images)
         self.rows = rows
+
+    @property
+    def images(self) -> np.ndarray:
+        return self._images.images
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -323,6 +377,7 @@ def fit(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=workers,
+        multiprocessing_context=LOADER_CONTEXT if workers else None,
         persistent_workers=workers > 0,
         pin_memory=runner.cuda,
     )

@@ -28,9 +28,11 @@ from backend.algorithms.contrastive import grid_pooling
 from workers.algorithms.autoencoder import (
     BEST,
     LAST,
+    LOADER_CONTEXT,
     MODEL_JSON,
     EpochSampler,
     ItemImages,
+    MappedImages,
     _fine_tune_weights,
     _scratch,
     load_weights,
@@ -63,7 +65,11 @@ class BatchRows(Dataset):
     """Rows of the image array, fetched a whole batch at a time (one slice, not B small copies)."""
 
     def __init__(self, images: np.ndarray, rows: np.ndarray) -> None:
-        self.images, self.rows = images, rows
+        self._images, self.rows = MappedImages(images), rows
+
+    @property
+    def images(self) -> np.ndarray:
+        return self._images.images
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -206,6 +212,7 @@ def fit(
         sampler=sampler,
         collate_fn=_as_is,
         num_workers=workers,
+        multiprocessing_context=LOADER_CONTEXT if workers else None,
         persistent_workers=workers > 0,
         pin_memory=trainer.cuda,
         drop_last=len(train_rows) % batch_size == 1,  # one image alone has nothing to be told from
