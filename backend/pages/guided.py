@@ -194,6 +194,12 @@ async def _similar_context(
         item_ids=ranked.item_ids,
         label_ids=[context["label_id"]] * len(ranked.item_ids),
     )
+    kept = _kept_selection(values)
+    if kept is not None:  # a class picked on the page: its flags redrawn, the person's choices kept
+        shown, selected = kept
+        context["selected_ids"] = selected | {
+            e.item.id for e in entries if e.item.id not in shown and not e.label_ids
+        }
     context.update(
         flags=flags.flags,
         flag_rule=flags.rule,
@@ -204,6 +210,15 @@ async def _similar_context(
         pages=max(1, -(-ranked.total // per_page)),
     )
     return context
+
+
+def _kept_selection(values: Any) -> tuple[set[int], set[int]] | None:
+    """(shown, selected) item ids sent back by the page when the person picks a class: the flags
+    depend on the class, so the tiles are drawn again, each as the person left it."""
+    if values.get("shown_ids") is None or not hasattr(values, "getall"):
+        return None
+    selected = {i for i in (_int(v, "selected") for v in values.getall("selected", [])) if i is not None}
+    return set(parse_ids(values.get("shown_ids"), "shown_ids")), selected
 
 
 def _class_choice(classes: list[Any], wanted: int | None, queries: list[Any]) -> int | None:
