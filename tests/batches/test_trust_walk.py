@@ -84,6 +84,10 @@ async def test_review_buttons_show_under_each_suspect_without_hovering_and_a_cli
     assert (await labels_of(live))[top] == [classes[ids.index(top) % 3]]
 
 
+async def _tile_ids(tab, state: str) -> list[str]:
+    return await tab.locator(f"#label-form .guided-tile{state}").evaluate_all("ts => ts.map(t => t.id)")
+
+
 async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_keeps_the_choices(live, tab):
     """The flags of a similarity page depend on the class (a tile whose nearest labeled item
     carries another class): from an unlabeled query the page starts without one, and picking it
@@ -95,8 +99,8 @@ async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_ke
     await tab.goto(f"/datasets/{live['dataset_id']}/similar?item_id={ids[14]}&model_id={model}&per_page=48")
     await tab.wait_for_selector("#label-form .guided-tile")
     assert await tab.input_value("select[name=label_id]") == ""
-    before = set(await tab.locator("#label-form .guided-tile.flagged").evaluate_all("ts => ts.map(t => t.id)"))
-    tiles = await tab.locator("#label-form .guided-tile.selected").evaluate_all("ts => ts.map(t => t.id)")
+    before = set(await _tile_ids(tab, ".flagged"))
+    tiles = await _tile_ids(tab, ".selected")
     unflagged = [t for t in tiles if t not in before]
     await tab.click(f"#{unflagged[0]} img")  # the person leaves one out before picking the class
     assert "selected" not in (await tab.get_attribute(f"#{unflagged[0]}", "class") or "").split()
@@ -105,10 +109,10 @@ async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_ke
     await tab.wait_for_function(  # drawn again, and settled (htmx keeps the old classes until then)
         "() => !document.querySelector('#results[data-old], .htmx-settling')"
     )
-    after = set(await tab.locator("#label-form .guided-tile.flagged").evaluate_all("ts => ts.map(t => t.id)"))
+    after = set(await _tile_ids(tab, ".flagged"))
     assert after - before, (before, after)  # tiles among another class's labeled items
     assert "Press f" in await tab.inner_text("#flag-rule")
     assert "selected" not in (await tab.get_attribute(f"#{unflagged[0]}", "class") or "").split()
     assert await tab.input_value("select[name=label_id]") == str(classes[2])
-    still = set(await tab.locator("#label-form .guided-tile.selected").evaluate_all("ts => ts.map(t => t.id)"))
+    still = set(await _tile_ids(tab, ".selected"))
     assert still == set(tiles) - {unflagged[0]}
