@@ -193,6 +193,44 @@ def _confusion(*directories: Path | None) -> dict[str, Any] | None:
     return None
 
 
+SHOWN_APART = {"confusion"}  # summary keys with a section of their own on the model page
+NOT_MEASURED = "\u2013"  # an en dash, as the fitness line shows a recall without held-out items
+LIST_SHOWN = 8  # values of a list shown one by one; a longer list shows its length and range
+
+
+def metric_rows(summary: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """A model's summary as (name, value) rows: nested figures (the classifier's held-out
+    ``quality``) one row each, "quality · accuracy", instead of a Python dict in one cell."""
+    rows: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        if key in SHOWN_APART:
+            continue
+        name = f"{prefix}{str(key).replace('_', ' ')}"
+        if isinstance(value, dict):
+            rows.extend(metric_rows(value, f"{name} · "))
+        else:
+            rows.append((name, _metric_text(value)))
+    return rows
+
+
+def _metric_text(value: Any) -> str:
+    if value is None:
+        return NOT_MEASURED
+    if isinstance(value, bool | str):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    if isinstance(value, list | tuple):
+        if len(value) <= LIST_SHOWN:
+            return ", ".join(_metric_text(v) for v in value)
+        numbers = [v for v in value if isinstance(v, int | float) and not isinstance(v, bool)]
+        span = f" from {_metric_text(min(numbers))} to {_metric_text(max(numbers))}" if numbers else ""
+        return f"{len(value)} values{span}"
+    return str(value)
+
+
 async def _latest_inference(session: AsyncSession, model: Model) -> Job | None:
     try:
         return await model_queries.latest_inference(session, model.id)  # type: ignore[arg-type]
@@ -417,6 +455,7 @@ class JobPages(Controller):
             "size": RECONSTRUCTION_PX,
             "confusion": _confusion(model_dir, _job_dir(inference, settings) if inference else None),
             "fitness": view.fitness,
+            "metrics": metric_rows(model.summary or {}),
             "infer_fields": form_fields(algorithm.infer_schema),
             "next_step": await model_next_step(session, model),  # keep models fresh: always one button
             "values": {},

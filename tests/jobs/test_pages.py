@@ -195,6 +195,39 @@ async def test_the_model_page_shows_a_confusion_matrix_when_one_was_written(
     assert "ring" in headers and "spots" in headers
 
 
+async def test_the_model_page_shows_nested_metrics_one_row_each(jobs_client, image_dataset, session):
+    """A classifier's summary holds its held-out figures as a dict (with the confusion matrix):
+    the Metrics table showed it as one Python dict in a cell."""
+    job = await wait_for(jobs_client, await train_from_form(jobs_client, image_dataset.id))
+    model = await session.get(Model, job["model_id"])
+    model.summary = {
+        "epochs_run": 12,
+        "val_loss": 0.123456789,
+        "train_losses": [1.0 - i / 20 for i in range(12)],
+        "quality": {
+            "items": 31,
+            "accuracy": 0.8125,
+            "baseline_class": "ring",
+            "per_class_recall": {"ring": 0.875, "spots": None},
+            "confusion": {"labels": ["ring", "spots"], "matrix": [[7, 1], [2, 5]]},
+        },
+    }
+    session.add(model)
+    await session.commit()
+    table = by_id(parse((await jobs_client.get(f"/models/{model.id}")).text), "model-summary")
+    rows = {text_of(tr.find("th")): text_of(tr.find("td")) for tr in all_of(table, ".//tr")}
+    assert rows == {
+        "epochs run": "12",
+        "val loss": "0.12346",
+        "train losses": "12 values from 0.45 to 1",
+        "quality · items": "31",
+        "quality · accuracy": "0.8125",
+        "quality · baseline class": "ring",
+        "quality · per class recall · ring": "0.875",
+        "quality · per class recall · spots": "\u2013",
+    }  # the confusion matrix has its own table
+
+
 async def test_a_running_job_can_be_canceled_from_its_page_and_retried(jobs_client, image_dataset):
     url = f"/datasets/{image_dataset.id}/train"
     form = {"algorithm": "test-sleeper", "params.steps": "400", "params.step_seconds": "0.05"}
