@@ -213,6 +213,8 @@ async def test_next_page_says_how_many_members_of_an_accepted_batch_it_left_out(
     assert len(members) >= 3
     name = "abc"[classes.index(label)]
     opened = f"/datasets/{dataset.id}/next/open?key={batch['key']}"
+    said = text_of(all_of(parse((await server.get(opened)).text), "//*[@id='next-main']/p")[0])
+    assert said.count("expected precision") == 1, said  # the reason says it; the page said it again
     headers = await csrf_headers(server, opened)
     form = {
         "key": batch["key"],
