@@ -59,6 +59,7 @@ class TrainSuggestion:
     reason: str
     untrained: list[str]  # suggested feature extractors not trained on the dataset yet, best first
     run_report: bool = False
+    form_default: str | None = None  # what the train form starts on (the suggestion, or what follows it)
 
 
 async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSuggestion:
@@ -90,19 +91,34 @@ async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSugge
     report = await latest_report(session, dataset_id)
     if report.best_model_id is not None and labeled:
         return TrainSuggestion(
-            "vector_classifier", f"Train a classifier on feature vectors: {report.explanation}", keys
+            "vector_classifier",
+            f"Train a classifier on feature vectors: {report.explanation}",
+            keys,
+            form_default="vector_classifier",
         )
     if labeled and await feature_candidates(session, dataset_id):
+        # the form starts on what follows the report (it started on the first algorithm registered)
         return TrainSuggestion(
-            None, "Run the feature report: it finds which features separate your labels best.", keys, True
+            None,
+            "Run the feature report: it finds which features separate your labels best.",
+            keys,
+            True,
+            form_default="vector_classifier",
         )
     if untrained:
         first = untrained[0]
         why = (
             "needs no labels" if labeled == 0 else "its vectors let similarity pages find more of each class"
         )
-        return TrainSuggestion(first.key, f"Train {first.title} first: it {why}.", keys)
-    return TrainSuggestion(None, "Label a few items of each class, then run the feature report.", keys)
+        return TrainSuggestion(
+            first.key, f"Train {first.title} first: it {why}.", keys, form_default=first.key
+        )
+    return TrainSuggestion(
+        None,
+        "Label a few items of each class, then run the feature report.",
+        keys,
+        form_default=extractors[0].key if extractors else None,
+    )
 
 
 async def submit_intensity_inference(

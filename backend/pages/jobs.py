@@ -540,7 +540,7 @@ class JobPages(Controller):
         if not algorithms:
             raise NotFound("no algorithm is registered")
         suggestion = await suggest_training(session, dataset_id)
-        first = suggestion.algorithm or algorithms[0].key
+        first = suggestion.form_default or algorithms[0].key
         algorithm = get_algorithm(key) if key else get_algorithm(first)
         errors, general = _field_errors(problems or [])
         return render(

@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers.azimuthal import run_job
 from tests.helpers.jobs import wait_for
-from tests.html import all_of, one, parse, selected, text_of
+from tests.html import all_of, attr, by_id, one, parse, selected, text_of
 
 pytestmark = pytest.mark.ml
 
@@ -36,6 +36,12 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
         pca,
         page.text[page.text.find("model_id") :][:600],
     )
+
+    # labels and vectors, no report: the train page says to run it, its form starts on what follows
+    train_page = parse((await jobs_client.get(f"/datasets/{demo.id}/train")).text)
+    assert text_of(by_id(train_page, "train-suggestion")).startswith("Run the feature report")
+    chosen = one(train_page, "//select[@id='algorithm-choice']/option[@selected]")
+    assert attr(chosen, "value") == "vector_classifier"  # it started on the autoencoder (the first one)
 
     report = await _report(jobs_client, demo.id)
     assert report["best_model_id"] == azimuthal
