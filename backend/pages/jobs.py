@@ -205,7 +205,7 @@ def metric_rows(summary: dict[str, Any], prefix: str = "") -> list[tuple[str, st
     for key, value in summary.items():
         if key in SHOWN_APART:
             continue
-        name = f"{prefix}{str(key).replace('_', ' ')}"
+        name = f"{prefix}{key}"  # as REST and GraphQL name it
         if isinstance(value, dict):
             rows.extend(metric_rows(value, f"{name} · "))
         else:

@@ -217,14 +217,14 @@ async def test_the_model_page_shows_nested_metrics_one_row_each(jobs_client, ima
     table = by_id(parse((await jobs_client.get(f"/models/{model.id}")).text), "model-summary")
     rows = {text_of(tr.find("th")): text_of(tr.find("td")) for tr in all_of(table, ".//tr")}
     assert rows == {
-        "epochs run": "12",
-        "val loss": "0.12346",
-        "train losses": "12 values from 0.45 to 1",
+        "epochs_run": "12",
+        "val_loss": "0.12346",
+        "train_losses": "12 values from 0.45 to 1",
         "quality · items": "31",
         "quality · accuracy": "0.8125",
-        "quality · baseline class": "ring",
-        "quality · per class recall · ring": "0.875",
-        "quality · per class recall · spots": "\u2013",
+        "quality · baseline_class": "ring",
+        "quality · per_class_recall · ring": "0.875",
+        "quality · per_class_recall · spots": "\u2013",
     }  # the confusion matrix has its own table
 
 
