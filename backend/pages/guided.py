@@ -194,12 +194,6 @@ async def _similar_context(
         item_ids=ranked.item_ids,
         label_ids=[context["label_id"]] * len(ranked.item_ids),
     )
-    kept = _kept_selection(values)
-    if kept is not None:  # a class picked on the page: its flags redrawn, the person's choices kept
-        shown, selected = kept
-        context["selected_ids"] = selected | {
-            e.item.id for e in entries if e.item.id not in shown and not e.label_ids
-        }
     context.update(
         flags=flags.flags,
         flag_rule=flags.rule,
@@ -210,15 +204,6 @@ async def _similar_context(
         pages=max(1, -(-ranked.total // per_page)),
     )
     return context
-
-
-def _kept_selection(values: Any) -> tuple[set[int], set[int]] | None:
-    """(shown, selected) item ids sent back by the page when the person picks a class: the flags
-    depend on the class, so the tiles are drawn again, each as the person left it."""
-    if values.get("shown_ids") is None or not hasattr(values, "getall"):
-        return None
-    selected = {i for i in (_int(v, "selected") for v in values.getall("selected", [])) if i is not None}
-    return set(parse_ids(values.get("shown_ids"), "shown_ids")), selected
 
 
 def _class_choice(classes: list[Any], wanted: int | None, queries: list[Any]) -> int | None:
@@ -244,6 +229,39 @@ async def similar_page(
     """Items ranked by similarity to the query items, best first, each with its score."""
     context = await _similar_context(request, session, settings, dataset_id, request.query_params)
     return _similar_template(request, context)
+
+
+@get("/datasets/{dataset_id:int}/similar/flags", **OPTS)
+async def similar_flags(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
+) -> Template:
+    """The guardrail flags of the tiles shown, for the class picked on the page: a class picked
+    for an unlabeled query changes them (a tile among another class's labeled items). Only the
+    badges and the rule are drawn again (out of band): the tiles, their selection and any label
+    given in place meanwhile stay as they are."""
+    values = request.query_params
+    shown = parse_ids(values.get("shown_ids"), "shown_ids")
+    label_id = _int(values.get("label_id"), "label_id")
+    model_id = _int(values.get("model_id"), "model_id")
+    await get_dataset(session, dataset_id)
+    flags = None
+    if model_id is not None and shown:
+        flags = await trust.batch_flags(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            model_id=model_id,
+            item_ids=shown,
+            label_ids=[label_id] * len(shown),
+        )
+    return render(
+        request,
+        "guided/_similar_flags.html",
+        shown=shown,
+        flags=flags.flags if flags else {},
+        flag_rule=flags.rule if flags else "",
+        flagged_count=len(flags.flags) if flags else 0,
+    )
 
 
 @post("/datasets/{dataset_id:int}/similar/label", **OPTS)
@@ -454,4 +472,4 @@ async def apply_probability(
     return render(request, "guided/_probability_results.html", **context)
 
 
-route_handlers = [similar_page, label_similar, probability_page, apply_probability]
+route_handlers = [similar_page, similar_flags, label_similar, probability_page, apply_probability]

@@ -91,8 +91,8 @@ async def _tile_ids(tab, state: str) -> list[str]:
 async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_keeps_the_choices(live, tab):
     """The flags of a similarity page depend on the class (a tile whose nearest labeled item
     carries another class): from an unlabeled query the page starts without one, and picking it
-    left the tiles unflagged, so "f" deselected nothing. Picking it draws them again, each tile as
-    the person left it."""
+    left the tiles unflagged, so "f" deselected nothing. Picking it brings that class's flags; the
+    tiles stay as the person left them."""
     ids = live["ids"]
     model, classes = await oracle(live, 12)
     await run_job(live["api"], {"kind": "build-index", "model_id": model})
@@ -104,10 +104,11 @@ async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_ke
     unflagged = [t for t in tiles if t not in before]
     await tab.click(f"#{unflagged[0]} img")  # the person leaves one out before picking the class
     assert "selected" not in (await tab.get_attribute(f"#{unflagged[0]}", "class") or "").split()
-    await tab.evaluate("() => { document.getElementById('results').dataset.old = '1'; }")
-    await tab.select_option("select[name=label_id]", str(classes[2]))
-    await tab.wait_for_function(  # drawn again, and settled (htmx keeps the old classes until then)
-        "() => !document.querySelector('#results[data-old], .htmx-settling')"
+    async with tab.expect_response(lambda r: "/similar/flags?" in r.url):
+        await tab.select_option("select[name=label_id]", str(classes[2]))
+    await tab.wait_for_function(  # the badges swapped in and settled
+        f"() => document.querySelectorAll('#label-form .guided-tile.flagged').length > {len(before)}"
+        " && !document.querySelector('.htmx-settling, .htmx-swapping')"
     )
     after = set(await _tile_ids(tab, ".flagged"))
     assert after - before, (before, after)  # tiles among another class's labeled items
@@ -116,3 +117,6 @@ async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_ke
     assert await tab.input_value("select[name=label_id]") == str(classes[2])
     still = set(await _tile_ids(tab, ".selected"))
     assert still == set(tiles) - {unflagged[0]}
+    await tab.click("h1")
+    await tab.keyboard.press("f")  # now "f" leaves them out
+    assert not set(await _tile_ids(tab, ".selected")) & after

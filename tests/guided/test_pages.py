@@ -113,6 +113,21 @@ async def test_similar_page_says_what_is_missing(server, dataset):
     assert bad.status_code == 400 and "item_id must be a whole number" in bad.text
 
 
+async def test_similar_flags_for_a_picked_class_say_what_is_wrong_and_never_fail(server, dataset):
+    """The flags a picked class asks for (``/similar/flags``): bad ids and unknown datasets are
+    clear errors; without a model the tiles' badge slots come back empty."""
+    ids = await item_ids(server, dataset.id)
+    url = f"/datasets/{dataset.id}/similar/flags"
+    bad = await server.get(url, params={"shown_ids": "1,x"})
+    assert bad.status_code == 400 and "shown_ids" in bad.text
+    assert (await server.get("/datasets/999999/similar/flags", params={"shown_ids": "1"})).status_code == 404
+    plain = await server.get(url, params={"shown_ids": ",".join(map(str, ids[:3])), "label_id": ""})
+    assert plain.status_code == 200, plain.text
+    slots = all_of(parse(plain.text), "//span[@hx-swap-oob='true']")
+    assert [attr(slot, "id") for slot in slots] == [f"flag-{i}" for i in ids[:3]]
+    assert not all_of(parse(plain.text), "//*[@data-flagged]")
+
+
 async def test_probability_page_counts_and_applies_without_overwriting(server, dataset):
     ids = await item_ids(server, dataset.id)
     ring = await add_class(server, dataset.id, "ring")

@@ -102,6 +102,14 @@
     });
   }, true);
 
+  // A class picked on a similarity page brings that class's flags (badges swapped out of band):
+  // a tile is marked flagged where its badge slot holds one.
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    const slot = event.target; // the new slot (the event's detail names the one it replaced)
+    const tile = slot && slot.closest ? slot.closest(".guided-tile") : null;
+    if (tile) tile.classList.toggle("flagged", !!tile.querySelector(".flag-slot [data-flagged]"));
+  });
+
   const init = () => refreshCount(document.getElementById("label-form"));
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
