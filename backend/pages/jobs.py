@@ -216,9 +216,7 @@ def metric_rows(summary: dict[str, Any], prefix: str = "") -> list[tuple[str, st
 def _metric_text(value: Any) -> str:
     if value is None:
         return NOT_MEASURED
-    if isinstance(value, bool | str):
-        return str(value)
-    if isinstance(value, int):
+    if isinstance(value, bool | str | int):
         return str(value)
     if isinstance(value, float):
         return f"{value:.5g}"

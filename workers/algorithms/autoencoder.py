@@ -164,7 +164,7 @@ class MappedImages:
         if not isinstance(images, np.memmap) or not images.filename or not images.flags.c_contiguous:
             return {"images": images}
         start = _mapping_start(images)
-        if start is None or images.ndim < 1:
+        if start is None:
             return {"images": images}
         first_byte = images.ctypes.data - start - images.offset
         row_bytes = images[:1].nbytes or 1
