@@ -42,6 +42,8 @@ async def test_the_report_picks_the_features_that_separate_the_labels_and_every_
     assert text_of(by_id(train_page, "train-suggestion")).startswith("Run the feature report")
     chosen = one(train_page, "//select[@id='algorithm-choice']/option[@selected]")
     assert attr(chosen, "value") == "vector_classifier"  # it started on the autoencoder (the first one)
+    rest = (await jobs_client.get(f"/api/v1/datasets/{demo.id}/training-suggestion")).json()
+    assert (rest["run_report"], rest["algorithm"], rest["form_default"]) == (True, None, "vector_classifier")
 
     report = await _report(jobs_client, demo.id)
     assert report["best_model_id"] == azimuthal

@@ -141,7 +141,8 @@ async def test_both_doors_read_the_same_training_suggestion_and_keep_fresh(clien
     rest_suggestion = (await client.get(f"/api/v1/datasets/{dataset_id}/training-suggestion")).json()
     rest_fresh = (await client.get(f"/api/v1/datasets/{dataset_id}/keep-fresh")).json()
     query = (
-        "query($d: Int!) { trainingSuggestion(datasetId: $d) { algorithm reason untrained runReport } "
+        "query($d: Int!) { trainingSuggestion(datasetId: $d) "
+        "{ algorithm reason untrained runReport formDefault } "
         "keepFresh(datasetId: $d) { datasetId keepModelsFresh growth since } }"
     )
     data = await gql(client, query, {"d": dataset_id})
@@ -150,6 +151,7 @@ async def test_both_doors_read_the_same_training_suggestion_and_keep_fresh(clien
         "reason": data["trainingSuggestion"]["reason"],
         "untrained": data["trainingSuggestion"]["untrained"],
         "run_report": data["trainingSuggestion"]["runReport"],
+        "form_default": data["trainingSuggestion"]["formDefault"],
     }
     assert rest_fresh == {
         "dataset_id": dataset_id,

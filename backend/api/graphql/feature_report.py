@@ -77,6 +77,12 @@ class TrainingSuggestion:
     reason: str
     untrained: list[str]
     run_report: bool
+    form_default: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The algorithm to train next once the suggestion is done (the train page's form starts on it)"
+        ),
+    )
 
 
 @strawberry.type

@@ -80,6 +80,9 @@ class TrainSuggestionOut(msgspec.Struct, kw_only=True):
     reason: str
     untrained: list[str]
     run_report: bool
+    # the algorithm to train next once the suggestion is done (where it names none, what follows
+    # it: the train page's form starts on it)
+    form_default: str | None = None
 
 
 class RunReportIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
