@@ -87,6 +87,8 @@ async def test_the_selection_badges_its_outlier_and_f_takes_it_out_of_the_batch(
     await tab.goto(f"/datasets/{dataset_id}/explorer?model_id={model}")
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
     await _box_over_everything(tab)
+    # the gallery of the whole selection, not one drawn for the box while it was dragged
+    await tab.wait_for_selector("#selection-gallery:not([aria-busy])")
     await tab.wait_for_function("() => document.querySelector('#explorer').dataset.flagged === '1'")
     rule = await tab.inner_text("#flag-rule")
     assert "1 flagged" in rule and "MAD" in rule and "Press f" in rule

@@ -161,9 +161,13 @@
     if (!total) {
       state.flagged = new Set();
       gallery.replaceChildren();
+      gallery.removeAttribute("aria-busy");
       root.dataset.flagged = "0";
       return;
     }
+    // busy until this page's answer is drawn: the tiles and flags shown meanwhile are of the
+    // selection as it was (a box drag asks once per move)
+    gallery.setAttribute("aria-busy", "true");
     const flagClass = $("flag-class").value;
     const body = JSON.stringify({
       model_id: modelId,
@@ -180,6 +184,7 @@
       });
       const html = await response.text();
       if (ticket !== galleryTicket) return;
+      gallery.removeAttribute("aria-busy");
       if (!response.ok) { gallery.textContent = `the gallery could not be shown (${response.status})`; return; }
       gallery.innerHTML = html;
       const flags = gallery.querySelector("#gallery-flags");
@@ -188,7 +193,10 @@
       root.dataset.flagged = String(ids.length);
       root.dataset.galleryPage = String(state.galleryPage);
     } catch (error) {
-      if (ticket === galleryTicket) gallery.textContent = error.message;
+      if (ticket === galleryTicket) {
+        gallery.removeAttribute("aria-busy");
+        gallery.textContent = error.message;
+      }
     }
   }
 
