@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = 5.0  # a running job writes a heartbeat this often
     heartbeat_timeout_seconds: float = 60.0  # no heartbeat for this long: the job is marked failed
     job_timeout_seconds: int = 7 * 24 * 3600
+    # A running job asked to cancel that reaches no step boundary for this long (stuck in one call:
+    # a hung network file system, a device) is marked canceled without it; its results are dropped.
+    cancel_grace_seconds: float = Field(default=120.0, gt=0)
     # A queued job whose broker message vanished (Redis restarted without persistence) is sent
     # again after this grace, at most ``lost_message_resends`` times; then it fails, saying why.
     lost_message_grace_seconds: float = 60.0

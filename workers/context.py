@@ -68,7 +68,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.datasets.refs import ItemReader, ItemRef
-from backend.jobs.execution import CANCEL, GONE, JobSpec, ProgressReport, report_progress
+from backend.jobs.execution import CANCEL, GONE, JobSpec, ProgressReport, finish_job, report_progress
+from backend.jobs.states import CANCELED
 from backend.settings import Settings
 from backend.storage.types import utcnow
 
@@ -135,6 +136,8 @@ class JobContext:
         self._log_count = 0
         self._last_flush = 0.0
         self._signal = "run"
+        self._active_at = utcnow()  # the code's last report or cancel check (the page's "no progress")
+        self._cancel_seen: float | None = None  # monotonic: when a flush first read the cancel request
         self._reader: ItemReader | None = None
         self._device: str | None = None
 
@@ -143,6 +146,7 @@ class JobContext:
     def progress(self, done: int, total: int, epoch: int | None = None, epochs: int | None = None) -> None:
         """Items (or steps) done of total, and the current epoch (from 1) of ``epochs``."""
         with self._lock:
+            self._active_at = utcnow()
             self._pending.done, self._pending.total = int(done), int(total)
             if epoch is not None:
                 self._pending.epoch = int(epoch)
@@ -155,12 +159,14 @@ class JobContext:
         """One epoch's metrics; written at once so the loss plot moves with each epoch."""
         clean = {str(k): float(v) for k, v in values.items() if v is not None and np.isfinite(float(v))}
         with self._lock:
+            self._active_at = utcnow()
             self._pending.metrics.append((int(epoch), clean))
         self.flush()
 
     def log(self, message: str, level: str = "info") -> None:
         log.log(logging.ERROR if level == "error" else logging.INFO, "job %s: %s", self.job_id, message)
         with self._lock:
+            self._active_at = utcnow()
             self._log_count += 1
             if self._log_count < MAX_LOG_LINES:
                 self._pending.logs.append((utcnow(), level, str(message)))
@@ -169,6 +175,7 @@ class JobContext:
 
     def check_canceled(self) -> None:
         """Raise ``JobCanceled`` if the job should stop now. Call it at every step."""
+        self._active_at = utcnow()
         if self._stopping.is_set():
             raise JobInterrupted("the worker is shutting down")
         if self._signal == GONE:
@@ -185,6 +192,7 @@ class JobContext:
         with self._flushing:
             with self._lock:
                 report, self._pending = self._pending, ProgressReport()
+                report.active_at = self._active_at
                 self._last_flush = time.monotonic()
             try:
                 self._signal = self._store.call(report_progress, self.job_id, self.attempt, report)
@@ -196,7 +204,37 @@ class JobContext:
                     for name in ("done", "total", "epoch", "epochs"):
                         if getattr(self._pending, name) is None:
                             setattr(self._pending, name, getattr(report, name))
+            if self._signal == CANCEL and self._cancel_seen is None:
+                self._cancel_seen = time.monotonic()
             return self._signal
+
+    def abandon_if_stuck(self, grace: float) -> bool:
+        """Mark the job canceled without its code when a cancel request went unanswered ``grace`` s.
+
+        Its code checks for a cancel at every step; one that does not for that long is stuck in a
+        call (a hung file system, a device) and would hold the job "running" until its time limit.
+        The thread cannot be stopped from here: it stays busy until that call returns, then finds
+        the job gone and drops its results. True when the job was marked canceled now.
+        """
+        seen = self._cancel_seen
+        if self._signal != CANCEL or seen is None or time.monotonic() - seen < grace:
+            return False
+        message = (
+            f"canceled: no step boundary within {grace:g} s of the cancel request, so the job was marked "
+            "canceled without it (stuck in one call); its results are dropped. Its worker thread stays "
+            "busy until that call returns: restart the worker if it never does."
+        )
+        try:
+            written = self._store.call(
+                finish_job, self.job_id, self.attempt, CANCELED, message=message, error=None
+            )
+        except Exception as exc:  # the database blinked: the next heartbeat tries again
+            log.warning("job %s: could not mark it canceled (%s: %s)", self.job_id, type(exc).__name__, exc)
+            return False
+        self._signal = GONE
+        if written:
+            log.error("job %s: %s", self.job_id, message)
+        return bool(written)
 
     # ---- inputs and outputs ------------------------------------------------------------------
 

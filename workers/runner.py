@@ -15,6 +15,7 @@ import socket
 import threading
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from backend.algorithms import get_algorithm
@@ -43,17 +44,27 @@ def entry_function(kind: str, algorithm: str) -> Callable[[JobContext], Any]:
 
 
 class Heartbeat(threading.Thread):
-    """Flushes the job's progress every ``interval`` seconds, which also proves it is alive."""
+    """Flushes the job's progress every ``interval`` seconds, which also proves it is alive; marks
+    the job canceled when a cancel request goes unanswered for ``cancel_grace`` seconds (its code
+    is stuck in one call) and removes its partial outputs."""
 
-    def __init__(self, ctx: JobContext, interval: float) -> None:
+    def __init__(
+        self, ctx: JobContext, interval: float, cancel_grace: float, temp: Path | None = None
+    ) -> None:
         super().__init__(name=f"heartbeat-job-{ctx.job_id}", daemon=True)
         self.ctx = ctx
         self.interval = interval
+        self.cancel_grace = cancel_grace
+        self.temp = temp
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(self.interval):
             self.ctx.flush()
+            if self.ctx.abandon_if_stuck(self.cancel_grace):
+                if self.temp is not None:
+                    shutil.rmtree(self.temp, ignore_errors=True)
+                return
 
     def stop(self) -> None:
         self.done.set()
@@ -86,7 +97,7 @@ def run_job(job_id: int, settings: Settings, store: JobStore, stopping: threadin
         )  # fmt: skip
         return states.FAILED
     ctx = JobContext(spec, settings, store, temp, stopping)
-    beat = Heartbeat(ctx, settings.heartbeat_seconds)
+    beat = Heartbeat(ctx, settings.heartbeat_seconds, settings.cancel_grace_seconds, temp)
     beat.start()
     outcome: tuple[str, dict[str, Any]]
     try:

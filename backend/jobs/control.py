@@ -74,6 +74,7 @@ _RESET: dict[str, Any] = {
     "epochs": None,
     "worker": None,
     "heartbeat_at": None,
+    "progress_at": None,
     "started_at": None,
     "finished_at": None,
     "message_id": None,

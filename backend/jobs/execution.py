@@ -62,6 +62,7 @@ class ProgressReport:
     epochs: int | None = None
     logs: list[tuple[datetime, str, str]] = field(default_factory=list)  # (at, level, message)
     metrics: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    active_at: datetime | None = None  # when the job's code last reported or checked for a cancel
 
 
 async def claim_job(session: AsyncSession, job_id: int, worker: str) -> int | None:
@@ -70,7 +71,14 @@ async def claim_job(session: AsyncSession, job_id: int, worker: str) -> int | No
     moved = await session.execute(
         update(Job)
         .where(col(Job.id) == job_id, col(Job.state) == states.QUEUED)
-        .values(state=states.RUNNING, worker=worker[:200], started_at=now, heartbeat_at=now, done=0)
+        .values(
+            state=states.RUNNING,
+            worker=worker[:200],
+            started_at=now,
+            heartbeat_at=now,
+            progress_at=now,
+            done=0,
+        )
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
@@ -151,6 +159,8 @@ async def report_progress(session: AsyncSession, job_id: int, attempt: int, repo
     for name in ("done", "total", "epoch", "epochs"):
         if getattr(report, name) is not None:
             values[name] = getattr(report, name)
+    if report.active_at is not None:
+        values["progress_at"] = report.active_at
     moved = await session.execute(
         update(Job)
         .where(col(Job.id) == job_id, col(Job.attempt) == attempt, col(Job.state) == states.RUNNING)

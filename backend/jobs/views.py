@@ -49,6 +49,7 @@ class JobView:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    progress_at: datetime | None  # when its code last reported; an old one while running: stuck?
     progress: float
     duration_seconds: float | None = None
     latest_metrics: dict[str, float] | None = None
@@ -81,6 +82,7 @@ class JobView:
             started_at=job.started_at,
             finished_at=job.finished_at,
             heartbeat_at=job.heartbeat_at,
+            progress_at=job.progress_at,
             progress=round(job.done / job.total, 4) if job.total else 0.0,
             duration_seconds=job_duration(job),
             latest_metrics=latest_metrics,

@@ -39,6 +39,7 @@ from backend.models import queries as model_queries
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, JobMetric, Model
+from backend.storage.types import utcnow
 
 POLL = "every 2s"
 PARAM_PREFIX = "params."  # form field names: params.<name>, apart from the model's name etc.
@@ -270,9 +271,30 @@ async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None =
         "plots": [p for p in plots if p is not None],
         "log": log,
         "duration": job_queries.job_duration(job),
+        "quiet_minutes": _quiet_minutes(job),
         "dataset_name": (await get_dataset(session, job.dataset_id)).name,
         "next_step": await job_next_step(session, job),  # keep models fresh: always one button
     }
+
+
+QUIET_AFTER_SECONDS = 300  # a running job's code silent this long gets a line on its page
+
+
+def _quiet_minutes(job: Job) -> int | None:
+    """Whole minutes since a running job's code last reported, from ``QUIET_AFTER_SECONDS`` on.
+
+    Its heartbeat comes from a thread of its own and goes on while the code is stuck in one call
+    (a hung network file system), so "running" alone does not tell a slow step from a stuck one.
+    """
+    if job.state != states.RUNNING or job.progress_at is None:
+        return None
+    quiet = (utcnow() - job.progress_at).total_seconds()
+    return int(quiet // 60) if quiet >= QUIET_AFTER_SECONDS else None
+
+
+async def _live_for(request: Request, session: AsyncSession, job_id: int) -> dict[str, Any]:
+    context = await _live(session, job_id, _viewer_of(request))
+    return {**context, "cancel_grace": request.app.state.settings.cancel_grace_seconds}
 
 
 def _viewer_of(request: Request) -> Settings | None:
@@ -340,7 +362,7 @@ class JobPages(Controller):
     @get("/jobs/{job_id:int}")
     async def job(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
         """A job: state, progress, live loss and accuracy plots, log, error, cancel and retry."""
-        context = await _live(session, job_id, _viewer_of(request))
+        context = await _live_for(request, session, job_id)
         model = (
             await model_queries.get_model(session, context["job"].model_id)
             if context["job"].model_id
@@ -351,7 +373,7 @@ class JobPages(Controller):
     @get("/jobs/{job_id:int}/live")
     async def job_live(self, request: Request, session: AsyncSession, job_id: FromPath[int]) -> Template:
         """The part of the job page that changes; polled while the job is active."""
-        return render(request, "jobs/_live.html", **await _live(session, job_id, _viewer_of(request)))
+        return render(request, "jobs/_live.html", **await _live_for(request, session, job_id))
 
     @post("/jobs/{job_id:int}/cancel")
     async def cancel(
@@ -372,7 +394,7 @@ class JobPages(Controller):
         self, request: Request, session: AsyncSession, job_id: int
     ) -> Template | Redirect:
         if request.headers.get("hx-request") == "true":
-            return render(request, "jobs/_live.html", **await _live(session, job_id, _viewer_of(request)))
+            return render(request, "jobs/_live.html", **await _live_for(request, session, job_id))
         return Redirect(f"/jobs/{job_id}", status_code=HTTP_303_SEE_OTHER)
 
     @get("/jobs/{job_id:int}/reconstructions/{index:int}", media_type="image/png")

@@ -76,6 +76,9 @@ class Job(SQLModel, table=True):
     epochs: int | None = None
     worker: str | None = Field(default=None, max_length=200)
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the job's code last reported (a step, a log line, an epoch's metrics; migration 0011).
+    # The heartbeat comes from a thread of its own and goes on while the code is stuck in a call.
+    progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, sa_type=Text)
     traceback: str | None = Field(default=None, sa_type=Text)
     outputs: dict[str, Any] = _json()  # {"dir": relative path, "files": [names]}

@@ -122,6 +122,10 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    progress_at: datetime | None = strawberry.field(
+        description="When the job's code last reported (a step, a log line, metrics); the heartbeat goes on "
+        "while it is stuck in one call."
+    )
     progress: float = strawberry.field(
         description="done / total of the current attempt (0 before it starts)."
     )

@@ -1,0 +1,97 @@
+"""A job stuck in one call (a hung network file system, a device): its heartbeat thread goes on, so
+the reaper never sees it. Cancel still ends it: without a step boundary within the grace it is
+marked canceled without its code, and "no progress" shows on its page meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from backend.storage.job_tables import Job
+from backend.storage.types import utcnow
+from tests.helpers.jobs import serve, wait_for
+from tests.html import by_id, maybe_one, parse, text_of
+from tests.jobs import sleeper
+
+
+async def test_a_job_stuck_in_one_call_is_canceled_after_the_grace_and_its_late_result_dropped(
+    job_settings, database, image_dataset
+):
+    sleeper.RELEASE.clear()
+    settings = job_settings.model_copy(update={"cancel_grace_seconds": 1.0})
+    async with serve(settings) as client:
+        try:
+            submitted = await client.post(
+                "/api/v1/jobs",
+                json={
+                    "dataset_id": image_dataset.id,
+                    "algorithm": "test-sleeper",
+                    "parameters": {"steps": 3, "step_seconds": 0.05, "hold": True},
+                },
+            )
+            job = await wait_for(client, submitted.json()["id"], ("running",))
+            await asyncio.sleep(0.5)  # held at step 1: heartbeats go on, the code reports nothing
+            job = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
+            assert job["state"] == "running" and job["progress_at"] < job["heartbeat_at"]
+
+            assert (await client.post(f"/api/v1/jobs/{job['id']}/cancel")).status_code == 200
+            note = by_id(parse((await client.get(f"/jobs/{job['id']}/live")).text), "cancel-note")
+            assert "without one within 1 s it is marked canceled" in text_of(note)
+            job = await wait_for(client, job["id"], timeout=15)
+            assert job["state"] == "canceled" and job["error"] is None
+            log = (await client.get(f"/api/v1/jobs/{job['id']}/log")).json()
+            assert any("no step boundary within 1 s" in line["message"] for line in log)
+            model = (await client.get(f"/api/v1/models/{job['model_id']}")).json()
+            assert model["state"] == "canceled" and model["files"] == []
+            model_dir = settings.artifact_dir / "models" / str(job["model_id"])
+            assert list(model_dir.iterdir()) == []  # its partial outputs are gone
+
+            sleeper.RELEASE.set()  # the call returns: the code finds the job gone, writes nothing
+            second = await client.post(
+                "/api/v1/jobs",
+                json={
+                    "dataset_id": image_dataset.id,
+                    "algorithm": "test-sleeper",
+                    "parameters": {"steps": 2},
+                },
+            )
+            assert (await wait_for(client, second.json()["id"], timeout=30))["state"] == "succeeded"
+            again = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
+            assert again["state"] == "canceled" and again["finished_at"] == job["finished_at"]
+            assert list(model_dir.iterdir()) == []
+            model = (await client.get(f"/api/v1/models/{job['model_id']}")).json()
+            assert model["state"] == "canceled"
+        finally:
+            sleeper.RELEASE.set()  # a failed assertion must not leave the worker thread held
+
+
+async def test_a_running_job_whose_code_is_quiet_says_so_on_its_page(
+    job_settings, database, session, image_dataset
+):
+    settings = job_settings.model_copy(update={"heartbeat_timeout_seconds": 3600})  # no reaper here
+    now = utcnow()
+    quiet = Job(
+        kind="train", state="running", algorithm="test-sleeper", dataset_id=image_dataset.id,
+        worker="elsewhere", started_at=now - timedelta(minutes=30), heartbeat_at=now,
+        progress_at=now - timedelta(minutes=12, seconds=5),
+    )  # fmt: skip
+    busy = Job(
+        kind="train", state="running", algorithm="test-sleeper", dataset_id=image_dataset.id,
+        worker="elsewhere", started_at=now - timedelta(minutes=30), heartbeat_at=now,
+        progress_at=now - timedelta(seconds=20),
+    )  # fmt: skip
+    session.add_all([quiet, busy])
+    await session.commit()
+    async with serve(settings) as client:
+        page = parse((await client.get(f"/jobs/{quiet.id}")).text)
+        assert "No progress reported for 12 min" in text_of(by_id(page, "job-quiet"))
+        assert (
+            maybe_one(parse((await client.get(f"/jobs/{busy.id}/live")).text), "//*[@id='job-quiet']") is None
+        )
+        shown = (await client.get(f"/api/v1/jobs/{quiet.id}")).json()
+        assert shown["progress_at"].startswith(
+            (now - timedelta(minutes=12, seconds=5)).strftime("%Y-%m-%dT%H:%M")
+        )
+        graphql = await client.post("/graphql", json={"query": f"{{ job(id: {quiet.id}) {{ progressAt }} }}"})
+        at = graphql.json()["data"]["job"]["progressAt"]
+        assert datetime.fromisoformat(at) == datetime.fromisoformat(shown["progress_at"])
