@@ -25,6 +25,7 @@ def env_of(settings: Settings, **extra: str) -> dict[str, str]:
         "LABELWISE_TAGGER": "cli-user",
         "LABELWISE_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
         "LABELWISE_HEARTBEAT_TIMEOUT_SECONDS": str(settings.heartbeat_timeout_seconds),
+        "LABELWISE_CANCEL_GRACE_SECONDS": str(settings.cancel_grace_seconds),
         "LABELWISE_ALGORITHM_MODULES": "tests.jobs.sleeper",
         **extra,
     }

@@ -7,8 +7,8 @@ the test process directly and in worker processes through ``LABELWISE_ALGORITHM_
 
 from __future__ import annotations
 
-import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -27,15 +27,20 @@ SLEEPER = register(
                 "steps": {"type": "integer", "default": 5, "minimum": 1, "maximum": 10000},
                 "step_seconds": {"type": "number", "default": 0.1, "minimum": 0, "maximum": 60},
                 "fail_at_step": {"type": "integer", "default": 0, "minimum": 0},
-                # stuck in one call at step 1 (no cancel check) until a test sets RELEASE
-                "hold": {"type": "boolean", "default": False},
+                # stuck in one call at step 1 (no cancel check) until this file exists (60 s at most)
+                "hold_until": {"type": "string", "default": ""},
             },
         },
         entry_point="tests.jobs.sleeper",
     )
 )
 
-RELEASE = threading.Event()  # ends a held step (in-process workers only: the test's own process)
+
+def _wait_for_file(path: Path, most: float) -> None:
+    """A call that does not return while a test holds it: no progress, no cancel check."""
+    deadline = time.monotonic() + most
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def train(ctx) -> None:  # type: ignore[no-untyped-def]
@@ -43,8 +48,8 @@ def train(ctx) -> None:  # type: ignore[no-untyped-def]
     for step in range(1, steps + 1):
         ctx.check_canceled()
         time.sleep(ctx.params["step_seconds"])
-        if ctx.params["hold"] and step == 1:
-            RELEASE.wait(60)
+        if ctx.params["hold_until"] and step == 1:
+            _wait_for_file(Path(ctx.params["hold_until"]), 60.0)
         (ctx.artifact_dir / f"step-{step}.txt").write_text(str(step))  # partial output on purpose
         if step == ctx.params["fail_at_step"]:
             raise RuntimeError(f"told to fail at step {step}")
