@@ -173,6 +173,9 @@ def show_cmd(job_id: int) -> None:
     job, metrics, log = _call(settings, work)
     click.echo(_line(job))
     click.echo(f"parameters: {json.dumps(job.parameters)}")
+    quiet = job_queries.quiet_seconds(job)
+    if quiet is not None:  # a long step, or stuck in one call: its heartbeat does not tell
+        click.echo(f"last progress {quiet:.0f} s ago")
     click.echo(
         f"attempt {job.attempt}, submitted by {job.submitted_by or '?'} at {job.created_at:%Y-%m-%d %H:%M:%S}"
     )

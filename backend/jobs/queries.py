@@ -118,6 +118,17 @@ async def job_output_file(session: AsyncSession, settings: Settings, job_id: int
     return resolve_output(settings.artifact_dir, job.outputs["dir"], name)
 
 
+def quiet_seconds(job: Job) -> float | None:
+    """Seconds since a running job's code last reported (None: not running, or never reported).
+
+    Its heartbeat comes from a thread of its own and goes on while the code is stuck in one call
+    (a hung network file system), so "running" alone does not tell a slow step from a stuck one.
+    """
+    if job.state != states.RUNNING or job.progress_at is None:
+        return None
+    return max(0.0, (utcnow() - job.progress_at).total_seconds())
+
+
 def job_duration(job: Job) -> float | None:
     """Seconds it ran (so far, while running)."""
     if job.started_at is None:

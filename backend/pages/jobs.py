@@ -39,7 +39,6 @@ from backend.models import queries as model_queries
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, JobMetric, Model
-from backend.storage.types import utcnow
 
 POLL = "every 2s"
 PARAM_PREFIX = "params."  # form field names: params.<name>, apart from the model's name etc.
@@ -281,15 +280,9 @@ QUIET_AFTER_SECONDS = 300  # a running job's code silent this long gets a line o
 
 
 def _quiet_minutes(job: Job) -> int | None:
-    """Whole minutes since a running job's code last reported, from ``QUIET_AFTER_SECONDS`` on.
-
-    Its heartbeat comes from a thread of its own and goes on while the code is stuck in one call
-    (a hung network file system), so "running" alone does not tell a slow step from a stuck one.
-    """
-    if job.state != states.RUNNING or job.progress_at is None:
-        return None
-    quiet = (utcnow() - job.progress_at).total_seconds()
-    return int(quiet // 60) if quiet >= QUIET_AFTER_SECONDS else None
+    """Whole minutes since a running job's code last reported, from ``QUIET_AFTER_SECONDS`` on."""
+    quiet = job_queries.quiet_seconds(job)
+    return int(quiet // 60) if quiet is not None and quiet >= QUIET_AFTER_SECONDS else None
 
 
 async def _live_for(request: Request, session: AsyncSession, job_id: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from backend.storage.job_tables import Job
 from backend.storage.types import utcnow
+from tests.helpers.cli import invoke
 from tests.helpers.jobs import serve, wait_for
 from tests.helpers.redis import start_worker, stop_worker
 from tests.html import by_id, maybe_one, parse, text_of
@@ -84,8 +85,8 @@ async def test_a_job_stuck_in_one_call_is_canceled_after_the_grace_on_a_redis_wo
         stop_worker(worker)
 
 
-async def test_a_running_job_whose_code_is_quiet_says_so_on_its_page(
-    job_settings, database, session, image_dataset
+async def test_a_running_job_whose_code_is_quiet_says_so_on_its_page_and_in_the_cli(
+    job_settings, database, session, image_dataset, cli
 ):
     settings = job_settings.model_copy(update={"heartbeat_timeout_seconds": 3600})  # no reaper here
     now = utcnow()
@@ -114,3 +115,7 @@ async def test_a_running_job_whose_code_is_quiet_says_so_on_its_page(
         graphql = await client.post("/graphql", json={"query": f"{{ job(id: {quiet.id}) {{ progressAt }} }}"})
         at = graphql.json()["data"]["job"]["progressAt"]
         assert datetime.fromisoformat(at) == datetime.fromisoformat(shown["progress_at"])
+    shown_cli = await invoke(cli, ["jobs", "show", str(quiet.id)])
+    assert shown_cli.exit_code == 0, shown_cli.output
+    seconds = int(shown_cli.output.split("last progress ", 1)[1].split(" s ago", 1)[0])
+    assert 725 <= seconds < 800
