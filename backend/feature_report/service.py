@@ -108,11 +108,11 @@ async def suggest_training(session: AsyncSession, dataset_id: int) -> TrainSugge
     if untrained:
         first = untrained[0]
         why = (
-            "needs no labels" if labeled == 0 else "its vectors let similarity pages find more of each class"
+            "it needs no labels"
+            if labeled == 0
+            else "its vectors let similarity pages find more of each class"
         )
-        return TrainSuggestion(
-            first.key, f"Train {first.title} first: it {why}.", keys, form_default=first.key
-        )
+        return TrainSuggestion(first.key, f"Train {first.title} first: {why}.", keys, form_default=first.key)
     return TrainSuggestion(
         None,
         "Label a few items of each class, then run the feature report.",

@@ -100,6 +100,12 @@ def test_the_cli_prints_the_report(cli, two_classes, database):  # noqa: F811
     assert "separates the current labels best" in result.output and f"{model_id:>6}  pca" in result.output
 
 
+def test_the_suggestion_with_labels_and_no_features_reads_as_a_sentence(cli, two_classes, database):  # noqa: F811
+    result = cli.invoke(main, ["features", "suggest", two_classes.name])
+    assert result.exit_code == 0, result.output
+    assert "first: its vectors let similarity pages find more of each class." in result.output  # was "it its"
+
+
 def test_an_epoch_of_few_labels_takes_the_minimum_of_steps_with_every_row_alike():
     """Forty labels and batches of 64 were one step an epoch: a capped training stopped undertrained."""
     from workers.algorithms.dense_head import MIN_STEPS_PER_EPOCH, epoch_rows

@@ -105,9 +105,11 @@ async def test_a_running_job_whose_code_is_quiet_says_so_on_its_page_and_in_the_
     async with serve(settings) as client:
         page = parse((await client.get(f"/jobs/{quiet.id}")).text)
         assert "No progress reported for 12 min" in text_of(by_id(page, "job-quiet"))
-        assert (
-            maybe_one(parse((await client.get(f"/jobs/{busy.id}/live")).text), "//*[@id='job-quiet']") is None
-        )
+        live = parse((await client.get(f"/jobs/{busy.id}/live")).text)
+        assert maybe_one(live, "//*[@id='job-quiet']") is None
+        # running, no step reported yet: "starting" (it said "waiting for a worker" beside "running")
+        status = text_of(by_id(live, "job-live"))
+        assert "starting" in status and "waiting for a worker" not in status
         shown = (await client.get(f"/api/v1/jobs/{quiet.id}")).json()
         assert shown["progress_at"].startswith(
             (now - timedelta(minutes=12, seconds=5)).strftime("%Y-%m-%dT%H:%M")
