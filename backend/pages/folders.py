@@ -11,15 +11,15 @@ from backend.sources.folder import IMAGE_SUFFIXES
 from backend.sources.paths import is_within, resolve_in_roots
 
 MAX_ENTRIES = 500
-MAX_COUNTED = 10_000
+MAX_VISITED = 10_000  # directory entries one folder's count reads at most (a count then says "N+")
 
 
 @dataclass
 class FolderEntry:
     path: str
     name: str
-    images: int  # image files directly inside (counted up to MAX_COUNTED)
-    more: bool  # the count stopped at MAX_COUNTED
+    images: int  # image files inside and below it, as adding it would find them (up to MAX_VISITED read)
+    more: bool  # the count stopped at MAX_VISITED entries read
 
 
 @dataclass
@@ -32,18 +32,24 @@ class FolderListing:
 
 
 def _count_images(path: Path) -> tuple[int, bool]:
-    count = 0
-    try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file():
-                    count += 1
-                    if count >= MAX_COUNTED:
+    """Image files in ``path`` and its sub-folders (the folder source walks them too: a root whose
+    images sit in ``images/`` read "0 images"), reading at most ``MAX_VISITED`` entries."""
+    count, visited, pending = 0, 0, [path]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    visited += 1
+                    if visited > MAX_VISITED:
                         return count, True
-    except OSError:
-        return 0, False
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+                    elif entry.name.startswith("."):
+                        continue
+                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file():
+                        count += 1
+        except OSError:
+            continue
     return count, False
 
 

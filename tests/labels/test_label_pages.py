@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from backend.pages.item_view import histogram
 from tests.helpers.pages import csrf_headers, make_dataset
-from tests.html import HtmlElement, all_of, attr, by_id, classes, fragment, has_class, parse, text_of
+from tests.html import HtmlElement, all_of, attr, by_id, classes, fragment, has_class, one, parse, text_of
 
 API = "/api/v1"
 
@@ -108,6 +108,13 @@ async def test_the_folder_browser_stays_inside_the_data_roots(
     picks = [attr(e, "data-pick-folder") for e in all_of(parse(listing.text), "//*[@data-pick-folder]")]
     assert str(folder / "inner") in picks
     assert (await client.get("/datasets/browse", params={"path": "/etc"})).status_code == 403
+    # a folder counts the images below it too, as adding it finds them (the demo root read "0 images")
+    from tests.factories import image_folder
+
+    image_folder(folder / "inner" / "deeper", count=3)
+    listed = parse((await client.get("/datasets/browse", params={"path": str(folder)})).text)
+    inner = one(listed, f"//li[.//*[@data-pick-folder='{folder / 'inner'}']]")
+    assert "3 images" in text_of(inner)
     escape = await client.get("/datasets/browse", params={"path": f"{folder}/../.."})
     assert escape.status_code == 403 and "is not allowed in folder paths" in escape.text
 
