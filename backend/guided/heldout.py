@@ -48,6 +48,15 @@ class HeldOut:
     label_ids: list[int]  # column -> label class id
     source: str  # "oof.npz" | "validation.npz"
     since_training: int = 0  # of them, items labeled after the training (the model's own scores)
+    # per row: the class a person left the (unlabeled) item out of a batch of, -1: none
+    # (``with_rejections``); such a row is a miss of that class, its true class unknown
+    rejected_for: np.ndarray | None = None
+
+    def rejected_labels(self) -> np.ndarray:
+        """``rejected_for``, -1 for every row where there is none."""
+        if self.rejected_for is None:
+            return np.full(len(self.item_ids), -1, np.int64)
+        return self.rejected_for
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class BatchEstimate:
     batch_size: int
     expected_wrong: int | None
     since_training: int = 0  # of the support, items labeled after the model's training
+    rejected: int = 0  # of the support, items left out of a batch of their predicted class by hand
     # the queue's promise for the batch's own items: each class's Platt fit on held-out items (weighed
     # to the unlabeled items' classes), averaged over the batch's scores; None: no batch given
     calibrated_precision: float | None = None
@@ -70,6 +80,7 @@ class BatchEstimate:
         return {
             "source": self.source,
             "since_training": self.since_training,
+            "rejected": self.rejected,
             "support": self.support,
             "correct": self.correct,
             "precision": self.precision,
@@ -150,6 +161,53 @@ def with_labeled_since(
         held_out.label_ids,
         held_out.source,
         held_out.since_training + len(rows),
+        np.concatenate([held_out.rejected_labels(), np.full(len(rows), -1, np.int64)]),
+    )
+
+
+def with_rejections(
+    held_out: HeldOut,
+    outputs: tuple[np.ndarray, np.ndarray, list[int]],
+    rejected: dict[int, set[int]],
+    labeled: set[int] | frozenset[int],
+) -> HeldOut:
+    """``held_out`` and a row per active rejection of an unlabeled item ("not class c", recorded
+    when a person left it out of a batch of c; decision 0015), scored by ``outputs``.
+
+    A batch's kept items become labels and so held-out items; without its left-out ones the
+    evidence was the right half of the batch alone: a walk's "peaks" page, 45 of 211 left out,
+    then read 249 of 251 right. Each row is a miss for its class where the model calls the item
+    that class, and says nothing of any other class. Classes the model has no column of add nothing."""
+    item_ids, probabilities, label_ids = outputs
+    if not rejected or not len(item_ids) or not set(held_out.label_ids) <= set(label_ids):
+        return held_out
+    pairs = sorted(
+        (int(item), int(label))
+        for label, items in rejected.items()
+        if int(label) in held_out.label_ids
+        for item in items
+        if int(item) not in labeled
+    )
+    if not pairs:
+        return held_out
+    wanted = np.asarray([item for item, _ in pairs], np.int64)
+    order = np.argsort(item_ids, kind="stable")
+    at = np.minimum(np.searchsorted(item_ids[order], wanted), len(item_ids) - 1)
+    found = item_ids[order][at] == wanted
+    if not found.any():
+        return held_out
+    rows = order[at][found]
+    columns = [label_ids.index(c) for c in held_out.label_ids]
+    scores = np.asarray(probabilities[rows][:, columns], np.float64)
+    scores /= np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
+    not_labels = np.asarray([label for _, label in pairs], np.int64)[found]
+    return HeldOut(
+        np.concatenate([held_out.item_ids, wanted[found]]),
+        np.concatenate([held_out.probabilities, scores.astype(np.float32)]),
+        held_out.label_ids,
+        held_out.source,
+        held_out.since_training,
+        np.concatenate([held_out.rejected_labels(), not_labels]),
     )
 
 
@@ -198,11 +256,13 @@ def estimate_batch(
         best = probs.argmax(axis=1)
         scores = probs[np.arange(len(best)), best]
         predicted = np.asarray(held_out.label_ids, np.int64)[best]
-    labeled = np.asarray([int(i) in current for i in held_out.item_ids], bool)
-    rows = np.nonzero(labeled & (scores >= threshold))[0]
-    correct = sum(int(predicted[r]) in current[int(held_out.item_ids[r])] for r in rows)
+    not_label = held_out.rejected_labels()
+    missed = (not_label >= 0) & (not_label == predicted)  # left out of a batch of that class by hand
+    labeled = np.asarray([int(i) in current for i in held_out.item_ids], bool) & (not_label < 0)
+    rows = np.nonzero((labeled | missed) & (scores >= threshold))[0]
+    correct = sum(not missed[r] and int(predicted[r]) in current[int(held_out.item_ids[r])] for r in rows)
     if not len(rows):
-        return BatchEstimate(held_out.source, 0, 0, None, batch_size, None, 0, *extra)
+        return BatchEstimate(held_out.source, 0, 0, None, batch_size, None, 0, 0, *extra)
     precision = correct / len(rows)
     return BatchEstimate(
         held_out.source,
@@ -211,9 +271,16 @@ def estimate_batch(
         round(precision, 4),
         batch_size,
         round(batch_size * (1 - precision)),
-        int((rows >= len(held_out.item_ids) - held_out.since_training).sum()),
+        int(((not_label[rows] < 0) & (rows >= _first_since(held_out))).sum()),
+        int(missed[rows].sum()),
         *extra,
     )
+
+
+def _first_since(held_out: HeldOut) -> int:
+    """The first row of the items labeled since the training (they follow the held-out ones; the
+    rejection rows, if any, follow them)."""
+    return len(held_out.item_ids) - int((held_out.rejected_labels() >= 0).sum()) - held_out.since_training
 
 
 def _columns_of(label_ids: np.ndarray, columns: list[int]) -> np.ndarray:
@@ -245,10 +312,14 @@ def _calibrated_precision(
     if pool_predicted is not None and len(pool_predicted):
         pool = _columns_of(np.asarray(pool_predicted, np.int64), held_out.label_ids)
         shift = label_shift_weights(best, true, pool[pool >= 0], len(held_out.label_ids))
+    not_label = held_out.rejected_labels()
+    missed_column = _columns_of(not_label, held_out.label_ids)
+    missed_column[not_label < 0] = -1
     total = 0.0
     for column in np.unique(columns).tolist():
-        mine = (best == column) & (true >= 0)
-        weights = None if shift is None else shift[true[mine]]
+        # right or wrong by a label, or wrong by a person leaving it out of a batch of the class
+        mine = (best == column) & ((true >= 0) | (missed_column == column))
+        weights = None if shift is None else np.where(true[mine] >= 0, shift[np.maximum(true[mine], 0)], 1.0)
         fit = PlattCalibration(
             held_out.probabilities[mine, column], true[mine] == column, held_out.source, weights=weights
         )

@@ -47,7 +47,7 @@ from backend.algorithms import get_algorithm, validate_parameters
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
-from backend.guided.heldout import HeldOut, with_labeled_since
+from backend.guided.heldout import HeldOut, with_labeled_since, with_rejections
 from backend.guided.predicted import label_as_predicted, predicted_classes, predictions
 from backend.guided.quality import model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
@@ -247,10 +247,11 @@ def _compute(
         assert state.classifier is not None  # the outputs are its
         held = load_held_out_or_none(model_dir(settings, state.classifier))
         held_labels = None
+        scored = (outputs.item_ids, outputs.probabilities, outputs.label_ids)
         if held is not None and labeled_since is not None:
-            held = with_labeled_since(
-                held, (outputs.item_ids, outputs.probabilities, outputs.label_ids), labeled_since
-            )
+            held = with_labeled_since(held, scored, labeled_since)
+        if held is not None and rejected:  # the items people left out of batches: their misses
+            held = with_rejections(held, scored, rejected, frozenset(state.labels))
         if held is not None:
             held_labels = np.asarray([single.get(int(i), -1) for i in held.item_ids], np.int64)
             if sm.SIMILARITY_CAP == "mean":  # only that way of capping reads them (bench promises)
@@ -268,6 +269,7 @@ def _compute(
             held_labels,
             classes=active,
             held_out_source=_held_source(held),
+            held_out_rejected=held.rejected_labels() if held is not None else None,
         )
         work.covered = sum(b.cut.count for b in work.probability)
         rows = np.nonzero(unlabeled)[0]

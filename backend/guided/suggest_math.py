@@ -373,12 +373,15 @@ def probability_batches(
     weigh: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None = None,
     votes: Callable[[int, np.ndarray], np.ndarray | None] | None = None,
     label_shift: bool = True,
+    held_out_rejected: np.ndarray | None = None,
 ) -> list[ProbabilityBatch]:
     """One batch per class: its unlabeled items at or above a threshold, cut where expected
     labels per action peak. ``held_out``: (item ids, probabilities, column label ids) of labeled
     items scored by a model that did not train on them; ``held_out_labels``: each one's current
     single label (-1: none or several). ``votes``: (class, candidate ids) -> each candidate's
-    labeled neighbours' vote for the class (``neighbour_votes``), a cap on what is promised."""
+    labeled neighbours' vote for the class (``neighbour_votes``), a cap on what is promised.
+    ``held_out_rejected``: per held-out item, the class a person left it out of a batch of (-1:
+    none; ``heldout.with_rejections``): a miss of that class's fit."""
     probs = np.asarray(probabilities, np.float32)
     best = probs.argmax(axis=1)
     top = probs[np.arange(len(best)), best]
@@ -408,6 +411,8 @@ def probability_batches(
             _, h_probs, h_labels = held_out
             h_best = np.asarray(h_probs).argmax(axis=1)
             mine = (h_best == h_labels.index(label_id)) & (held_out_labels >= 0)
+            if held_out_rejected is not None:  # left out of a batch of the class: wrong, its class unknown
+                mine |= (h_best == h_labels.index(label_id)) & (held_out_rejected == label_id)
             if mine.any():
                 weights = None
                 if weigh is not None:  # (held-out ids, candidate ids) -> a weight each (bench promises)

@@ -20,11 +20,19 @@ from sqlmodel import col
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
 from backend.guided.guardrails import BatchFlags, flag_batch
-from backend.guided.heldout import BatchEstimate, HeldOut, estimate_batch, load_held_out, with_labeled_since
+from backend.guided.heldout import (
+    BatchEstimate,
+    HeldOut,
+    estimate_batch,
+    load_held_out,
+    with_labeled_since,
+    with_rejections,
+)
 from backend.guided.probability import Candidate, ClassifierOutputs, labeled_item_ids
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.guided.review import Suspect, find_suspects, load_label_issues
 from backend.jobs import states
+from backend.labels import rejections
 from backend.labels.classes import get_class
 from backend.labels.events import TagChange, current_state, record_changes
 from backend.models.queries import get_model, latest_inference
@@ -97,10 +105,14 @@ async def estimate(
     ``labeled``: the dataset's labeled item ids where the caller has read them already."""
     held_out = await asyncio.to_thread(_held_out_or_none, model_dir(settings, model))
     if held_out is not None and outputs is not None and model.dataset_id is not None:
+        scored = (outputs.item_ids, outputs.probabilities, outputs.label_ids)
         since = await labeled_after_training(session, model.dataset_id, model)
-        held_out = with_labeled_since(
-            held_out, (outputs.item_ids, outputs.probabilities, outputs.label_ids), since
-        )
+        held_out = with_labeled_since(held_out, scored, since)
+        rejected = await rejections.rejected_by_class(session, model.dataset_id)
+        if rejected:  # the items people left out of batches: the misses the kept items lack
+            if labeled is None:
+                labeled = await labeled_item_ids(session, model.dataset_id)
+            held_out = with_rejections(held_out, scored, rejected, labeled)
     current = await current_state(session, held_out.item_ids.tolist()) if held_out is not None else {}
     pool = None  # the unlabeled items' predicted classes: what the label-shift weights compare with
     if (

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from backend.guided import suggest_math as sm
-from backend.guided.heldout import HeldOut, estimate_batch, with_labeled_since
+from backend.guided.heldout import HeldOut, estimate_batch, with_labeled_since, with_rejections
 
 
 def test_a_cut_stops_where_the_held_out_items_go_wrong():
@@ -387,3 +387,57 @@ def test_items_labeled_since_training_join_the_held_out_items_in_their_columns()
     # outputs without a trained class (deleted since): nothing to compare
     assert with_labeled_since(held, (outputs[0], outputs[1], [10, 30]), np.asarray([3])) is held
     assert with_labeled_since(held, outputs, np.zeros(0, np.int64)) is held
+
+
+def test_items_left_out_of_a_batch_count_as_misses_of_its_class_and_say_nothing_of_others():
+    """A walk's page of "peaks": 166 kept, 45 left out by hand, and the next estimate read 249 of 251
+    right: the kept items became labels, the left-out ones were not counted at all."""
+    right = np.tile(np.asarray([[0.9, 0.1]], np.float32), (20, 1))  # 20 held-out items of class 1, right
+    held = HeldOut(np.arange(20), right, [1, 2], "oof.npz")
+    current = {i: frozenset({1}) for i in range(20)}
+    pool = np.arange(100, 140)
+    probs = np.tile(np.asarray([[0.92, 0.08]]), (40, 1))
+    probs[30:] = [[0.1, 0.9]]  # 130..139: the model calls them 2
+    outputs = (pool, probs, [1, 2])
+    # 100..109 left out of a batch of 1; 130, 131 left out of a batch of 1 too (the model calls them 2);
+    # 110 left out of a batch of 2; 111 left out of 1 but labeled since (its label counts, not the rejection)
+    rejected = {1: {*range(100, 110), 130, 131, 111}, 2: {110}}
+    joined = with_rejections(held, outputs, rejected, frozenset({111}))
+    assert len(joined.item_ids) == 20 + 13 and joined.since_training == 0
+    assert sorted(joined.rejected_labels()[20:].tolist()) == [1] * 12 + [2]
+
+    before = estimate_batch(
+        held, current, threshold=0.8, label_id=1, batch_size=50, batch=_batch(1, 0.92, 50)
+    )
+    after = estimate_batch(
+        joined, current, threshold=0.8, label_id=1, batch_size=50, batch=_batch(1, 0.92, 50)
+    )
+    assert (before.support, before.correct, before.rejected) == (20, 20, 0)
+    # the ten the model calls 1 are misses of 1; 130/131 (called 2) and 110 (left out of 2) say nothing of 1
+    assert (after.support, after.correct, after.rejected) == (30, 20, 10)
+    assert after.precision == round(20 / 30, 4)
+    assert after.calibrated_precision is not None and before.calibrated_precision is not None
+    assert after.calibrated_precision < before.calibrated_precision - 0.1
+    # the queue's fit of class 1 learns the same misses
+    unlabeled = np.ones(40, bool)
+    plain = sm.probability_batches(
+        pool, probs, [1, 2], unlabeled, (held.item_ids, held.probabilities, [1, 2]),
+        np.full(20, 1, np.int64), classes={1, 2},
+    )  # fmt: skip
+    held_labels = np.asarray([1] * 20 + [-1] * 13, np.int64)
+    told = sm.probability_batches(
+        pool, probs, [1, 2], unlabeled, (joined.item_ids, joined.probabilities, [1, 2]),
+        held_labels, classes={1, 2}, held_out_rejected=joined.rejected_labels(),
+    )  # fmt: skip
+    promised = {b.label_id: b.cut.precision for b in plain}
+    promised_told = {b.label_id: b.cut.precision for b in told}
+    assert promised[1] > 0.85 and promised_told.get(1, 0.0) < promised[1] - 0.1
+    # nothing to add: the same object back
+    assert with_rejections(held, outputs, {}, frozenset()) is held
+    assert (
+        with_rejections(held, outputs, {3: {100}}, frozenset()) is held
+    )  # a class the model has no column of
+
+
+def _batch(label: int, score: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(count, label, np.int64), np.full(count, score)

@@ -211,6 +211,37 @@ async def test_the_estimate_counts_the_items_labeled_since_the_training(server, 
     )
 
 
+async def test_the_estimate_counts_the_items_left_out_of_a_batch_as_misses(server, dataset):
+    """A batch's kept items become labels and join the held-out items; the ones left out by hand
+    ("not a") joined nothing, so the next estimate heard only the batch's right half (a walk's
+    page of 211 "peaks", 45 left out: "249 of 251 right")."""
+    ids = await item_ids(server, dataset.id)
+    a, b, c = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, [a, b, c], 12)
+    model = await trained(server, dataset.id, "test-oracle")
+    params = {"model_id": model, "threshold": 0.55, "label_id": a}
+    called_a = [ids[i] for i in range(12, len(ids)) if i % 3 == 0]  # the oracle gives them a
+    left_out = called_a[:3]
+    applied = await server.post(
+        f"{API}/datasets/{dataset.id}/probability/apply",
+        json={**params, "rejected_item_ids": left_out},
+        headers=await csrf_headers(server),
+    )
+    assert applied.status_code == 201, applied.text
+    assert applied.json()["labeled"] == len(called_a) - 3
+
+    estimate = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()[
+        "estimate"
+    ]
+    kept = len(called_a) - 3
+    assert (estimate["support"], estimate["correct"]) == (4 + kept + 3, 4 + kept)
+    assert (estimate["since_training"], estimate["rejected"]) == (kept, 3)
+    graph = await gql(server, PREVIEW.replace("sinceTraining", "sinceTraining rejected"), {
+        "d": dataset.id, "m": model, "t": 0.55, "label": a,
+    })  # fmt: skip
+    assert graph["probabilityCandidates"]["estimate"]["rejected"] == 3
+
+
 async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_unlabeled_items(
     server, dataset, guided_settings
 ):

@@ -47,6 +47,11 @@ class BatchEstimate:
     since_training: int = strawberry.field(
         description="of the support, items labeled after the model's training (its own scores of them)"
     )
+    rejected: int = strawberry.field(
+        default=0,
+        description="of the support, unlabeled items a person left out of a batch of their predicted "
+        "class (counted wrong)",
+    )
     calibrated_precision: float | None = strawberry.field(
         default=None,
         description="what the next-actions queue would promise for these items: the mean over them of "
