@@ -1,6 +1,9 @@
 """Revoking a batch of machine-made labels: every label one model (or one kind of batch in a time
 range) produced, taken back in one 'undo' event.
 
+A model's labels are the events of ``MODEL_LABEL_KINDS`` that name it; a 'review' event names the
+model whose suspects it answers, but the keep or relabel in it is a person's decision and stays.
+
 The rule, per item the chosen events touched: if the item's latest change is one of those events,
 its labels go back to what they were just before the run of chosen events that ends its history;
 otherwise someone changed it since, and it is left alone and counted as skipped. So a revoke never
@@ -12,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from backend.datasets.service import get_dataset
@@ -33,6 +37,12 @@ from backend.models.queries import get_model
 from backend.storage.tables import Tag, TagEvent
 
 REVOCABLE_KINDS = tuple(k for k in KINDS if k != "undo")
+# The kinds of event a model writes labels with: batches whose items the model picked (a similarity
+# ranking by its features; a probability, predicted-classes or auto-label-the-rest batch by its class
+# probabilities; a selection in its projection on the Explorer). Listed, not "every event with its id":
+# a 'review' event carries the id of the model that ranked the suspects, but its keep or relabel is a
+# person's decision, and revoking the model must not take it back; 'manual' and 'import' are people's.
+MODEL_LABEL_KINDS = ("similarity", "probability", "explorer")
 MAX_LISTED = 1000  # event and item ids kept in the revoke event's parameters
 
 
@@ -153,13 +163,14 @@ async def _revoke(
 
 
 async def revoke_model(session: AsyncSession, dataset_id: int, model_id: int, *, tagger: str) -> RevokeResult:
-    """Take back every label ``model_id`` produced in the dataset that is still the model's."""
+    """Take back every label ``model_id`` produced in the dataset that is still the model's (its
+    ``MODEL_LABEL_KINDS`` events: the reviews that name it stay)."""
     await get_dataset(session, dataset_id)
     model = await get_model(session, model_id)
     query = select(col(TagEvent.id)).where(
         col(TagEvent.dataset_id) == dataset_id,
         col(TagEvent.model_id) == model_id,
-        col(TagEvent.kind) != "undo",
+        col(TagEvent.kind).in_(MODEL_LABEL_KINDS),
     )
     if model.dataset_id != dataset_id and not await session.scalar(query.limit(1)):
         raise Invalid(
@@ -233,18 +244,58 @@ async def revoke_labels(
     return await revoke_kind(session, dataset_id, kind, since=since, until=until, tagger=tagger)
 
 
-async def models_that_labeled(session: AsyncSession, dataset_id: int) -> dict[int, int]:
-    """Model id -> how many of the dataset's labeling events it made (what a revoke can choose from)."""
-    rows = await session.execute(
-        select(col(TagEvent.model_id), func.count())
-        .where(
-            col(TagEvent.dataset_id) == dataset_id,
-            col(TagEvent.model_id).is_not(None),
-            col(TagEvent.kind) != "undo",
-        )
-        .group_by(col(TagEvent.model_id))
+@dataclass(frozen=True)
+class ModelLabels:
+    """What a revoke of one model in one dataset would take back."""
+
+    dataset_id: int
+    model_id: int
+    items: int  # items whose latest change is one of the model's label events
+    events: int  # the events those changes come from
+
+
+async def labels_still_models(
+    session: AsyncSession, *, dataset_id: int | None = None, model_id: int | None = None
+) -> list[ModelLabels]:
+    """Per dataset and model, the labels still the model's: items whose latest change is one of its
+    ``MODEL_LABEL_KINDS`` events, not undone (what ``revoke_model`` would take back)."""
+    later, undo = aliased(Tag), aliased(TagEvent)
+    newest = (
+        select(func.max(col(later.event_id))).where(col(later.item_id) == col(Tag.item_id)).scalar_subquery()
     )
-    return {int(model_id): int(count) for model_id, count in rows.all()}
+    query = (
+        select(
+            col(TagEvent.dataset_id),
+            col(TagEvent.model_id),
+            func.count(col(Tag.item_id).distinct()),
+            func.count(col(Tag.event_id).distinct()),
+        )
+        .join(Tag, col(Tag.event_id) == col(TagEvent.id))
+        .where(
+            col(TagEvent.model_id).is_not(None),
+            col(TagEvent.kind).in_(MODEL_LABEL_KINDS),
+            col(Tag.event_id) == newest,
+            ~exists().where(col(undo.undoes_event_id) == col(TagEvent.id)),
+        )
+        .group_by(col(TagEvent.dataset_id), col(TagEvent.model_id))
+        .order_by(col(TagEvent.dataset_id), col(TagEvent.model_id))
+    )
+    if dataset_id is not None:
+        query = query.where(col(TagEvent.dataset_id) == dataset_id)
+    if model_id is not None:
+        query = query.where(col(TagEvent.model_id) == model_id)
+    rows = (await session.execute(query)).tuples().all()
+    return [ModelLabels(int(d), int(m or 0), int(items), int(events)) for d, m, items, events in rows]
+
+
+async def any_model_labeled(session: AsyncSession, dataset_id: int) -> bool:
+    """Whether a model ever labeled the dataset (so an empty ``labels_still_models`` means all taken back)."""
+    query = select(col(TagEvent.id)).where(
+        col(TagEvent.dataset_id) == dataset_id,
+        col(TagEvent.model_id).is_not(None),
+        col(TagEvent.kind).in_(MODEL_LABEL_KINDS),
+    )
+    return await session.scalar(query.limit(1)) is not None
 
 
 async def undone_by(session: AsyncSession, event_ids: list[int]) -> dict[int, int]:

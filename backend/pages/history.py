@@ -16,7 +16,13 @@ from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.labels import history as label_history
 from backend.labels.events import get_event, undo_event
-from backend.labels.revoke import REVOCABLE_KINDS, models_that_labeled, revoke_labels, undone_by
+from backend.labels.revoke import (
+    REVOCABLE_KINDS,
+    any_model_labeled,
+    labels_still_models,
+    revoke_labels,
+    undone_by,
+)
 from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 
@@ -57,7 +63,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
     ids = [e.id for e in listed.events]
     undone = await undone_by(session, [int(i) for i in ids if i is not None])
     summaries = await label_history.event_summaries(session, [int(i) for i in ids if i is not None])
-    counts = await models_that_labeled(session, dataset_id)
+    left = await labels_still_models(session, dataset_id=dataset_id)
     models = {m.id: m for m in await list_models(session)}
     return {
         "dataset": dataset,
@@ -70,7 +76,8 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
         "revocable_kinds": REVOCABLE_KINDS,
         "undone": undone,
         "summaries": summaries,
-        "labeling_models": [(models.get(mid), mid, n) for mid, n in sorted(counts.items())],
+        "labeling_models": [(models.get(m.model_id), m) for m in left],  # only models with labels left
+        "models_labeled": bool(left) or await any_model_labeled(session, dataset_id),
         "model_id": _int(values.get("model_id"), "model_id"),
         "notice": "",
         "problem": "",

@@ -1,0 +1,70 @@
+"""What "a model's labels" are: its batches, never a person's review decision that names it; the
+History page offers only models with labels still theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from backend.labels.events import KINDS
+from backend.labels.revoke import MODEL_LABEL_KINDS
+from backend.storage.database import Database
+from tests.helpers.guided import API, add_class, item_ids, pca_model
+from tests.helpers.pages import csrf_headers
+from tests.html import all_of, by_id, fragment, parse, text_of
+from tests.revoke.test_revoke import _labels, _model_batch, _tag
+
+
+def test_every_event_kind_is_decided_model_made_or_not() -> None:
+    """A new kind of event must be put on one side: a model's batch, or a person's labels."""
+    people = {"manual", "import", "review", "undo"}
+    assert set(MODEL_LABEL_KINDS) | people == set(KINDS) and not people & set(MODEL_LABEL_KINDS)
+
+
+async def _review(server: AsyncTestClient, dataset_id: int, item: int, action: str, **extra: Any) -> None:
+    body = {"item_id": item, "action": action, **extra}
+    response = await server.post(f"{API}/datasets/{dataset_id}/review", json=body)
+    assert response.status_code == 201, response.text
+
+
+async def _scene(server: AsyncTestClient, database: Database, dataset_id: int) -> dict[str, Any]:
+    """Alice labels 0-2 A by hand; the model labels 3-7 B (probability); reviewing the model's suspects,
+    a person relabels 0 as B, keeps 1, and relabels 3 (the model's B) as A."""
+    model = await pca_model(server, dataset_id)
+    a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
+    ids = await item_ids(server, dataset_id)
+    await _tag(server, dataset_id, ids[:3], a)
+    await _model_batch(database, dataset_id, ids[3:8], b, "probability", model)
+    await _review(server, dataset_id, ids[0], "relabel", label_id=b, model_id=model)
+    await _review(server, dataset_id, ids[1], "keep", model_id=model)
+    await _review(server, dataset_id, ids[3], "relabel", label_id=a, model_id=model)
+    return {"model": model, "a": a, "b": b, "ids": ids}
+
+
+def _model_options(page: Any) -> dict[str, str]:
+    return {o.get("value"): text_of(o) for o in all_of(page, "//form[@id='revoke-model']//option")}
+
+
+async def test_revoking_a_model_on_the_history_page_keeps_review_decisions(server, dataset, database):
+    s = await _scene(server, database, dataset.id)
+    ids, a, b, model = s["ids"], s["a"], s["b"], str(s["model"])
+    url = f"/datasets/{dataset.id}/history"
+    page = parse((await server.get(url)).text)
+    assert "4 item(s) from 1 event(s)" in _model_options(page)[model]  # the reviews are not counted
+
+    headers = await csrf_headers(server, url)
+    answer = await server.post(f"{url}/revoke", data={"model_id": model}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    (section,) = fragment(answer.text)
+    notice = text_of(by_id(section, "history-notice"))
+    assert "Revoked the labels of 4 item(s) from 1 event(s)" in notice, notice
+    assert "1 item(s) relabeled since" in notice
+    labels = await _labels(server, dataset.id)
+    assert (labels[ids[0]], labels[ids[1]], labels[ids[2]]) == ([b], [a], [a])  # the person's decisions
+    assert labels[ids[3]] == [a] and not any(i in labels for i in ids[4:8])  # the model's batch is back
+
+    assert model not in _model_options(section)  # nothing of it left to revoke
+    assert "nothing left to revoke" in text_of(by_id(section, "no-labeling-model"))
+    again = await server.post(f"{url}/revoke", data={"model_id": model}, headers=headers)
+    assert "nothing to revoke" in text_of(by_id(parse(again.text), "history-problem"))
