@@ -1,5 +1,6 @@
-"""What "a model's labels" are: its batches, never a person's review decision that names it; the
-History page offers only models with labels still theirs."""
+"""What "a model's labels" are: its batches, never a person's review decision that names it. The
+History page offers only models with labels still theirs, and its revoke rows say what their button
+does."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from backend.labels.revoke import MODEL_LABEL_KINDS
 from backend.storage.database import Database
 from tests.helpers.guided import API, add_class, item_ids, pca_model
 from tests.helpers.pages import csrf_headers
-from tests.html import all_of, by_id, fragment, parse, text_of
+from tests.html import all_of, by_id, fragment, maybe_one, parse, text_of
 from tests.revoke.test_revoke import _labels, _model_batch, _tag
 
 
@@ -68,3 +69,39 @@ async def test_revoking_a_model_on_the_history_page_keeps_review_decisions(serve
     assert "nothing left to revoke" in text_of(by_id(section, "no-labeling-model"))
     again = await server.post(f"{url}/revoke", data={"model_id": model}, headers=headers)
     assert "nothing to revoke" in text_of(by_id(parse(again.text), "history-problem"))
+
+
+def _button(page: Any, event_id: int) -> Any:
+    return maybe_one(page, f"//table[@id='events']//tr[@data-event='{event_id}']//button")
+
+
+async def test_a_revoke_row_says_what_its_button_does(server, dataset, database):
+    """A revoke's button undoes the revoke: it says "Undo revoke", as the page's text tells; undoing
+    that again re-applies the revoke, an undo ("Undo"); undoing a plain event is redone by "Redo"."""
+    s = await _scene(server, database, dataset.id)
+    url = f"/datasets/{dataset.id}/history"
+    headers = await csrf_headers(server, url)
+    await server.post(f"{url}/revoke", data={"model_id": s["model"]}, headers=headers)
+    events = (await server.get(f"{API}/datasets/{dataset.id}/events")).json()["events"]
+    revoke = events[0]["id"]
+    assert events[0]["parameters"]["revoke"] == "model"
+    page = parse((await server.get(url)).text)
+    assert text_of(_button(page, revoke)) == "Undo revoke"
+    assert "Undo revoke" in text_of(by_id(page, "revoke"))  # what the section says to press
+
+    undo = await server.post(f"{url}/undo", data={"event_id": revoke}, headers=headers)
+    assert undo.status_code == 200, undo.text
+    page = parse(undo.text)
+    assert _button(page, revoke) is None  # undone already
+    putback = await _newest_event(server, dataset.id)
+    assert text_of(_button(page, putback)) == "Undo"  # it put the labels back: undoing it takes them again
+    assert (await _labels(server, dataset.id))[s["ids"][4]] == [s["b"]]
+
+    manual = events[-1]["id"]  # Alice's labels
+    page = parse((await server.post(f"{url}/undo", data={"event_id": manual}, headers=headers)).text)
+    assert text_of(_button(page, await _newest_event(server, dataset.id))) == "Redo"  # puts Alice's back
+
+
+async def _newest_event(server: AsyncTestClient, dataset_id: int) -> int:
+    events = (await server.get(f"{API}/datasets/{dataset_id}/events", params={"limit": 1})).json()["events"]
+    return int(events[0]["id"])
