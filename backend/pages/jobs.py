@@ -35,6 +35,7 @@ from backend.jobs import queries as job_queries
 from backend.jobs.next_step import job_next_step, model_next_step
 from backend.jobs.runtime import enqueue_for
 from backend.jobs.views import ModelView
+from backend.labels.revoke import labels_still_models
 from backend.models import queries as model_queries
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
@@ -471,6 +472,8 @@ class JobPages(Controller):
             "metrics": metric_rows(model.summary or {}),
             "infer_fields": form_fields(algorithm.infer_schema),
             "next_step": await model_next_step(session, model),  # keep models fresh: always one button
+            "labels_left": await labels_still_models(session, model_id=model_id),  # none: no revoke link
+            "dataset_names": await job_queries.dataset_names(session),
             "values": {},
             "errors": {},
             "general_errors": [],

@@ -1,6 +1,6 @@
 """What "a model's labels" are: its batches, never a person's review decision that names it. The
-History page offers only models with labels still theirs, and its revoke rows say what their button
-does."""
+History page offers only models with labels still theirs, its revoke rows say what their button does,
+and a model page links to the revoke only when the model has labels left."""
 
 from __future__ import annotations
 
@@ -105,3 +105,21 @@ async def test_a_revoke_row_says_what_its_button_does(server, dataset, database)
 async def _newest_event(server: AsyncTestClient, dataset_id: int) -> int:
     events = (await server.get(f"{API}/datasets/{dataset_id}/events", params={"limit": 1})).json()["events"]
     return int(events[0]["id"])
+
+
+async def test_the_model_page_links_to_its_labels_only_when_it_has_some(server, dataset, database):
+    model = await pca_model(server, dataset.id)  # a feature extractor: it labels nothing
+    page = parse((await server.get(f"/models/{model}")).text)
+    assert maybe_one(page, "//*[@id='revoke-model-link']") is None
+
+    label = await add_class(server, dataset.id, "A")
+    ids = await item_ids(server, dataset.id)
+    await _review(server, dataset.id, ids[0], "relabel", label_id=label, model_id=model)
+    page = parse((await server.get(f"/models/{model}")).text)
+    assert maybe_one(page, "//*[@id='revoke-model-link']") is None  # a person's review is not its label
+
+    await _model_batch(database, dataset.id, ids[1:4], label, "similarity", model)
+    page = parse((await server.get(f"/models/{model}")).text)
+    link = by_id(page, "revoke-model-link")
+    assert link.get("href") == f"/datasets/{dataset.id}/history?model_id={model}"
+    assert "3 item(s) from 1 event(s)" in text_of(link.getparent())
