@@ -2,8 +2,9 @@
 
 Finished training: run inference; an extractor's inference: build the similarity index, then open
 similarity; a classifier's inference: review probability batches, or retrain once its labels grew
-by the dataset's growth fraction; a failed or canceled job: retry; a running one: follow it or the
-job that keeps its models fresh after it (``backend/jobs/fresh.py``).
+by the dataset's growth fraction; an unfit classifier (``backend/guided/quality.py``): never batches,
+whose use it would refuse, but label more, then retrain; a failed or canceled job: retry; a running
+one: follow it or the job that keeps its models fresh after it (``backend/jobs/fresh.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
+from backend.guided.quality import model_fitness
 from backend.jobs import states
 from backend.jobs.control import retry_job
 from backend.jobs.enqueue import Enqueue
@@ -33,7 +35,8 @@ class NextStep:
     ``method`` "post": ``href`` carries the step out (a form with no fields); "get": a link.
     """
 
-    action: str  # retry | infer | build-index | retrain | follow | probability | similarity | explorer | wait
+    # retry | infer | build-index | retrain | label | follow | probability | similarity | explorer | wait
+    action: str
     title: str
     reason: str
     href: str
@@ -60,8 +63,9 @@ def _follow(job: Job, why: str) -> NextStep:
     return NextStep("follow", f"Follow the {job.kind} job #{job.id}", why, f"/jobs/{job.id}", job_id=job.id)
 
 
-async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
-    """The next step of a model: finish training, run inference, build the index, use it."""
+async def model_next_step(session: AsyncSession, settings: Settings, model: Model) -> NextStep:
+    """The next step of a model: finish training, run inference, build the index, use it; an unfit
+    classifier's: more labels and a retraining."""
     dataset_id = model.dataset_id
     if model.state != states.MODEL_READY:
         train = await train_job_of(session, int(model.id or 0))
@@ -82,6 +86,9 @@ async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
     )
     if running is not None:
         return _follow(running, f"its {running.kind} is running")
+    fitness = model_fitness(model, settings)
+    if fitness.unfit:
+        return await _unfit_step(session, model, fitness.reason)
     inference = await _latest(session, model, "infer")
     if inference is None:
         return NextStep(
@@ -124,6 +131,26 @@ async def model_next_step(session: AsyncSession, model: Model) -> NextStep:
     )
 
 
+async def _unfit_step(session: AsyncSession, model: Model, why: str) -> NextStep:
+    """Retrain an unfit classifier once its labels grew; until then label more (the queue picks the
+    items that help most): its batches would be refused, so neither inference nor batches help."""
+    grown = await _labels_grown(session, model)
+    if grown is not None:
+        return NextStep(
+            "retrain",
+            "Retrain",
+            f"it is unfit ({why}); labeled items grew from {grown[0]} to {grown[1]} since its training",
+            f"/models/{model.id}/next",
+            "post",
+        )
+    return NextStep(
+        "label",
+        "Label more items, then retrain",
+        f"it is unfit for batch labeling ({why})",
+        f"/datasets/{model.dataset_id}/next",
+    )
+
+
 async def _labels_grown(session: AsyncSession, model: Model) -> tuple[int, int] | None:
     """(labels at training, labels now) when the newest classifier of its algorithm on the current
     labels is due for retraining by its dataset's growth fraction (``retrain_due``); else None."""
@@ -144,7 +171,7 @@ async def _labels_grown(session: AsyncSession, model: Model) -> tuple[int, int] 
     return (base, now) if retrain_due(model, now, float(dataset.fresh_growth)) else None
 
 
-async def job_next_step(session: AsyncSession, job: Job) -> NextStep:
+async def job_next_step(session: AsyncSession, settings: Settings, job: Job) -> NextStep:
     """The next step after a job: wait, retry, follow its follow-up, or its model's next step."""
     if job.state in states.ACTIVE:
         return NextStep("wait", "Wait for this job", f"it is {job.state}", f"/jobs/{job.id}", job_id=job.id)
@@ -162,7 +189,7 @@ async def job_next_step(session: AsyncSession, job: Job) -> NextStep:
         return NextStep(
             "explorer", "Open the explorer", "its projection is ready", f"/datasets/{job.dataset_id}/explorer"
         )
-    return await model_next_step(session, model)
+    return await model_next_step(session, settings, model)
 
 
 async def run_model_next_step(
@@ -176,7 +203,7 @@ async def run_model_next_step(
 ) -> Job:
     """Carry out a model's "infer", "build-index", "retrain" or "retry" step; 409 when it changed."""
     model = await get_model(session, model_id)
-    step = await model_next_step(session, model)
+    step = await model_next_step(session, settings, model)
     if step.action != expected:
         raise Conflict(
             f"the next step of model {model_id} is now '{step.title}', not {expected}: look again",

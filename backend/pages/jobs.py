@@ -245,7 +245,9 @@ def _reconstructions(job: Job | None, settings: Settings) -> list[dict[str, int]
     return [{"index": i, "item_id": int(item)} for i, item in enumerate(ids)]
 
 
-async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None = None) -> dict[str, Any]:
+async def _live(
+    session: AsyncSession, settings: Settings, job_id: int, viewer_of: Settings | None = None
+) -> dict[str, Any]:
     """What ``jobs/_live.html`` needs: the job, its plots and the tail of its log.
 
     ``viewer_of``: the caller is a viewer: a one-line error, no traceback, log lines without server
@@ -273,7 +275,7 @@ async def _live(session: AsyncSession, job_id: int, viewer_of: Settings | None =
         "duration": job_queries.job_duration(job),
         "quiet_minutes": _quiet_minutes(job),
         "dataset_name": (await get_dataset(session, job.dataset_id)).name,
-        "next_step": await job_next_step(session, job),  # keep models fresh: always one button
+        "next_step": await job_next_step(session, settings, job),  # keep models fresh: always one button
     }
 
 
@@ -287,7 +289,7 @@ def _quiet_minutes(job: Job) -> int | None:
 
 
 async def _live_for(request: Request, session: AsyncSession, job_id: int) -> dict[str, Any]:
-    context = await _live(session, job_id, _viewer_of(request))
+    context = await _live(session, request.app.state.settings, job_id, _viewer_of(request))
     return {**context, "cancel_grace": request.app.state.settings.cancel_grace_seconds}
 
 
@@ -471,7 +473,8 @@ class JobPages(Controller):
             "fitness": view.fitness,
             "metrics": metric_rows(model.summary or {}),
             "infer_fields": form_fields(algorithm.infer_schema),
-            "next_step": await model_next_step(session, model),  # keep models fresh: always one button
+            # keep models fresh: always one button
+            "next_step": await model_next_step(session, settings, model),
             "labels_left": await labels_still_models(session, model_id=model_id),  # none: no revoke link
             "dataset_names": await job_queries.dataset_names(session),
             "values": {},

@@ -100,13 +100,15 @@ class Query:
     )
     async def job_next_step(self, info: Info[Any, Any], job_id: int) -> NextStep:
         async with use_session(info) as session:
-            step = await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
+            job = await job_queries.get_job(session, job_id)
+            step = await next_step.job_next_step(session, context_of(info).settings, job)
         return from_view(NextStep, step)
 
     @strawberry.field(description="The next step of a model (run inference, build the index, open a page).")
     async def model_next_step(self, info: Info[Any, Any], model_id: int) -> NextStep:
         async with use_session(info) as session:
-            step = await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
+            model = await model_queries.get_model(session, model_id)
+            step = await next_step.model_next_step(session, context_of(info).settings, model)
         return from_view(NextStep, step)
 
     @strawberry.field(

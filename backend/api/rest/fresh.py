@@ -85,16 +85,20 @@ class FreshController(Controller):
         return from_view(FreshOut, value)
 
     @get("/jobs/{job_id:int}/next-step", summary="The next step after a job", responses=error_responses(404))
-    async def job_next_step(self, session: Session, job_id: FromPath[int]) -> NextStepOut:
-        step = await next_step.job_next_step(session, await job_queries.get_job(session, job_id))
+    async def job_next_step(
+        self, session: Session, settings: AppSettings, job_id: FromPath[int]
+    ) -> NextStepOut:
+        step = await next_step.job_next_step(session, settings, await job_queries.get_job(session, job_id))
         return from_view(NextStepOut, step)
 
     @get(
         "/models/{model_id:int}/next-step", summary="The next step of a model", responses=error_responses(404)
     )
-    async def model_next_step(self, session: Session, model_id: FromPath[int]) -> NextStepOut:
-        step = await next_step.model_next_step(session, await model_queries.get_model(session, model_id))
-        return from_view(NextStepOut, step)
+    async def model_next_step(
+        self, session: Session, settings: AppSettings, model_id: FromPath[int]
+    ) -> NextStepOut:
+        model = await model_queries.get_model(session, model_id)
+        return from_view(NextStepOut, await next_step.model_next_step(session, settings, model))
 
     @post(
         "/models/{model_id:int}/next-step",
