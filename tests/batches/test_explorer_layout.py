@@ -1,0 +1,56 @@
+"""The explorer in Chromium, as laid out: the selection gallery's rule and hint are whole lines above
+a grid of tiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from tests.batches.conftest import oracle
+from tests.helpers.guided import run_job
+
+GALLERY_BOXES = """() => {
+  const gallery = document.getElementById("selection-gallery");
+  const style = getComputedStyle(gallery);
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return {top: r.top, width: r.width, height: r.height};
+  };
+  return {
+    inner: gallery.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+    rule: box(document.getElementById("flag-rule")),
+    hint: box(document.getElementById("flag-class-note")),
+    tiles: [...gallery.querySelectorAll(".guided-tile")].map(box),
+    badges: [...gallery.querySelectorAll(".guided-tile .current")].map(box),
+  };
+}"""
+
+
+async def _box_over_everything(tab) -> None:
+    box = await tab.locator("#overlay").bounding_box()
+    await tab.mouse.move(box["x"] + 1, box["y"] + 1)
+    await tab.mouse.down()
+    await tab.mouse.move(box["x"] + box["width"] - 1, box["y"] + box["height"] - 1, steps=8)
+    await tab.mouse.up()
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '30'")
+
+
+async def test_the_selection_gallerys_rule_and_hint_are_lines_above_a_grid_of_tiles(live, tab):
+    model, _ = await oracle(live, 12)
+    await run_job(live["api"], {"kind": "project", "model_id": model, "parameters": {"method": "pca"}})
+    await tab.goto(f"/datasets/{live['dataset_id']}/explorer?model_id={model}")
+    await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
+    await _box_over_everything(tab)
+    await tab.wait_for_selector("#selection-gallery:not([aria-busy]) #flag-rule")
+    found: dict[str, Any] = await tab.evaluate(GALLERY_BOXES)
+
+    for line in ("rule", "hint"):  # whole lines, not one grid cell with a word a line
+        assert found[line]["width"] >= found["inner"] - 1, (line, found)
+    tiles = found["tiles"]
+    assert len(tiles) == 24
+    first_row = [t for t in tiles if abs(t["top"] - tiles[0]["top"]) < 1]
+    assert len(first_row) >= 3, tiles[:6]  # several tiles a row, each row sharing its top
+    assert tiles[0]["top"] >= found["hint"]["top"] + found["hint"]["height"], found
+    assert all(t["width"] >= 64 for t in tiles)
+    # the labeled items' class badge is a small tag, not a block over half the tile
+    assert found["badges"] and all(b["height"] < tiles[0]["height"] / 4 for b in found["badges"]), found
