@@ -15,10 +15,12 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.dependencies import AppSettings, Session
 from backend.datasets.service import get_dataset
-from backend.errors import Invalid
+from backend.errors import Invalid, NotFound
+from backend.explorer.service import latest_output
 from backend.explorer.tasks import CLUSTER_SCHEMA, PROJECT_SCHEMA
 from backend.feature_report.service import default_model
 from backend.guided import service, trust
@@ -29,6 +31,7 @@ from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render
 from backend.pages.guided import thumb_query
 from backend.pages.label import thumb_version
 from backend.paging import check_page
+from backend.storage.job_tables import Job, Model
 
 GALLERY_PAGE = 24
 
@@ -70,6 +73,7 @@ class ExplorerPage(Controller):
             dataset=dataset,
             models=models,
             model=chosen,
+            projection=await _newest_projection(session, chosen, dataset_id),
             classes=[{"id": c.id, "name": c.name, "color": c.color, "hotkey": c.hotkey} for c in classes],
             project_schema=PROJECT_SCHEMA["properties"],
             cluster_schema=CLUSTER_SCHEMA["properties"],
@@ -115,6 +119,17 @@ class ExplorerPage(Controller):
             flagged_count=len(flags.flags),
             judged_class=class_by_id.get(data.label_id) if data.label_id is not None else None,
         )
+
+
+async def _newest_projection(session: AsyncSession, model: Model | None, dataset_id: int) -> Job | None:
+    """The projection the page will draw; None when there is none yet, so the page asks for no
+    points (a 404 the browser would log as a console error) and says to run one."""
+    if model is None:
+        return None
+    try:
+        return await latest_output(session, int(model.id or 0), dataset_id, "project")
+    except NotFound:
+        return None
 
 
 route_handlers = [ExplorerPage]

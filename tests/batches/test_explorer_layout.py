@@ -1,13 +1,16 @@
-"""The explorer in Chromium, as laid out: the selection gallery's rule and hint are whole lines above
-a grid of tiles."""
+"""The explorer in Chromium, as laid out and loaded: the selection gallery's rule and hint are whole
+lines above a grid of tiles; a fresh explorer logs no console error before any projection exists;
+the projection form shows how the drawn projection was made."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import oracle
-from tests.helpers.guided import run_job
+from tests.helpers.guided import pca_model, run_job
 
 GALLERY_BOXES = """() => {
   const gallery = document.getElementById("selection-gallery");
@@ -24,6 +27,13 @@ GALLERY_BOXES = """() => {
     badges: [...gallery.querySelectorAll(".guided-tile .current")].map(box),
   };
 }"""
+
+
+def console_errors(tab) -> list[str]:
+    """The page's console errors from now on (a failed request is one: Chromium logs it)."""
+    errors: list[str] = []
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors
 
 
 async def _box_over_everything(tab) -> None:
@@ -54,3 +64,33 @@ async def test_the_selection_gallerys_rule_and_hint_are_lines_above_a_grid_of_ti
     assert all(t["width"] >= 64 for t in tiles)
     # the labeled items' class badge is a small tag, not a block over half the tile
     assert found["badges"] and all(b["height"] < tiles[0]["height"] / 4 for b in found["badges"]), found
+
+
+async def test_a_fresh_explorer_asks_for_no_missing_projection_and_shows_the_method_drawn(live, tab):
+    model = await pca_model(live["api"], live["dataset_id"])
+    errors = console_errors(tab)
+    page = f"/datasets/{live['dataset_id']}/explorer?model_id={model}"
+    await tab.goto(page)
+    await tab.locator("#plot-message", has_text="Run projection").wait_for()
+    await tab.wait_for_load_state("networkidle")
+    assert errors == [], errors
+
+    await run_job(
+        live["api"],
+        {"kind": "project", "model_id": model, "parameters": {"method": "pca", "dimensions": 3}},
+    )
+    await tab.goto(page)
+    await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
+    assert await tab.input_value("#project-form select[name=dimensions]") == "3"
+    assert await tab.input_value("#project-form select[name=method]") == "pca"
+    assert errors == [], errors
+
+
+@pytest.mark.ml
+async def test_the_method_select_shows_umap_for_a_umap_projection(live, tab):
+    model = await pca_model(live["api"], live["dataset_id"])
+    parameters = {"method": "umap", "n_neighbors": 5}
+    await run_job(live["api"], {"kind": "project", "model_id": model, "parameters": parameters})
+    await tab.goto(f"/datasets/{live['dataset_id']}/explorer?model_id={model}")
+    await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
+    assert await tab.input_value("#project-form select[name=method]") == "umap"

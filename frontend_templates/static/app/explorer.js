@@ -105,10 +105,18 @@
       message.hidden = true;
       root.dataset.points = String(p.item_ids.length);
       root.dataset.projectionJob = String(p.projection_job_id);
+      showProjectionSettings(p);
     } catch (error) {
       message.hidden = false;
       message.textContent = error.status === 404 ? `${error.message}. Use “Run projection”.` : error.message;
     }
+  }
+
+  // The projection form shows how the drawn projection was made (its defaults were shown after a reload).
+  function showProjectionSettings(p) {
+    const form = $("project-form");
+    form.elements.method.value = p.method;
+    form.elements.dimensions.value = String(p.dimensions);
   }
 
   const hover = $("hover");
@@ -364,5 +372,7 @@
     if (cls) label(cls.id);
   });
   plot.setTool("box");
-  load();
+  // the server names the projection to draw; without one, asking for points would only answer 404
+  if (root.dataset.projectionJob) load();
+  else message.textContent = "This model has no projection on this dataset yet. Use “Run projection”.";
 })();
