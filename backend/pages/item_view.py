@@ -31,6 +31,7 @@ from backend.pages.item_steps import neighbours
 from backend.pages.label import thumb_version
 from backend.pages.view_state import ViewState
 from backend.settings import Settings
+from backend.storage.tables import LabelClass
 
 log = logging.getLogger("labelwise.pages")
 OPTS: dict[str, Any] = {
@@ -121,12 +122,6 @@ async def item_view(
         location = public_location(location, settings)
     classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
     labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
-    history = []
-    for event, tag in await item_history(session, item_id):
-        label = None
-        if tag.label_id is not None:
-            label = classes.get(tag.label_id) or await get_class(session, tag.label_id, include_deleted=True)
-        history.append({"event": event, "tag": tag, "label": label})
     hist, plots, reason = None, None, item.error or ""
     if item.status == "ok":
         refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
@@ -152,7 +147,7 @@ async def item_view(
         item=item,
         location=location,
         labels=[classes[i] for i in labels if i in classes],
-        history=list(reversed(history)),
+        history=await _history(session, item_id, classes),
         hist=hist,
         plots=plots,
         reason=reason,
@@ -162,4 +157,25 @@ async def item_view(
     )
 
 
-route_handlers = [item_view]
+@get("/items/{item_id:int}/history", **OPTS)
+async def item_history_part(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
+    """The history panel alone: the item view asks for it again after it labels the item in place."""
+    item = await get_item(session, item_id)
+    classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
+    return render(request, "label/_item_history.html", history=await _history(session, item_id, classes))
+
+
+async def _history(
+    session: AsyncSession, item_id: int, classes: dict[int | None, LabelClass]
+) -> list[dict[str, Any]]:
+    """The item's tag events, newest first, each with its class (a deleted one too)."""
+    history = []
+    for event, tag in await item_history(session, item_id):
+        label = None
+        if tag.label_id is not None:
+            label = classes.get(tag.label_id) or await get_class(session, tag.label_id, include_deleted=True)
+        history.append({"event": event, "tag": tag, "label": label})
+    return list(reversed(history))
+
+
+route_handlers = [item_view, item_history_part]

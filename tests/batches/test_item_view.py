@@ -83,3 +83,25 @@ async def test_pixel_readout_refuses_points_outside_the_frame_and_unknown_items(
     outside = await live["api"].get(f"/items/{item}/pixel", params={"x": 32, "y": 0})
     assert outside.status_code == 400 and "outside the 32 x 32 frame" in outside.text
     assert (await live["api"].get("/items/987654/pixel", params={"x": 0, "y": 0})).status_code == 404
+
+
+async def test_labeling_in_place_adds_the_event_to_the_label_history_without_a_reload(live, tab):
+    ring = await _class(live, "ring", "r")
+    item = live["ids"][3]
+    await tab.goto(f"/items/{item}")
+    assert "Never labeled" in await tab.inner_text("#item-history")
+    await tab.uncheck("#advance")
+    await tab.evaluate("() => { window.notReloaded = true; }")
+
+    await tab.click(f".item-label-btn[data-label='{ring}']")
+    rows = tab.locator("#history tr")
+    await rows.first.wait_for()
+    assert await rows.count() == 1
+    row = await rows.first.inner_text()
+    assert "set" in row and "ring" in row, row
+    assert "Never labeled" not in await tab.inner_text("#item-history")
+    await tab.keyboard.press("Delete")  # unlabeling is an event of its own, newest first
+    await tab.wait_for_function("() => document.querySelectorAll('#history tr').length === 2")
+    assert "clear" in await rows.first.inner_text()
+    assert await tab.evaluate("() => window.notReloaded === true")
+    assert tab.url.endswith(f"/items/{item}")

@@ -23,9 +23,12 @@
       values: { label: labelId || "", op },
     });
     const done = labelsBox().dataset.event && labelsBox().dataset.event !== before;
+    if (!done) return;
     const advance = document.getElementById("advance");
     const next = document.getElementById("item-next");
-    if (done && advance && advance.checked && next) window.location.href = next.href;
+    if (advance && advance.checked && next) window.location.href = next.href;
+    // staying on the item: its history gains the event just recorded
+    else htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
   }
 
   function go(id) {
