@@ -215,6 +215,8 @@ async def _after_change(
     )
     if reload_gallery if reload_gallery is not None else state.drops_on_label:
         template.headers["HX-Trigger"] = "refresh-gallery"
+    # once the panels are repainted: the Next actions panel asks the queue again (it debounces a burst)
+    template.headers["HX-Trigger-After-Settle"] = "labels-changed"
     return template
 
 

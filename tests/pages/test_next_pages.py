@@ -105,3 +105,24 @@ async def test_the_queue_pages_show_items_in_the_datasets_display_preset(client,
     label_page = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
     gallery = attr(all_of(label_page, f"//*[@id='tile-{item}']//img")[0], "src")
     assert src.split("?")[1].split("&v=")[0] in gallery, (src, gallery)  # as the label page shows it
+
+
+async def test_the_label_pages_panel_asks_again_once_labels_change(client, folder):
+    """The panel loaded once and kept saying "30 items unlabeled" while the Progress box counted the
+    labels: every labeling answer now fires ``labels-changed`` once its panels are repainted, and the
+    panel asks the queue again a second after the last one (a burst of keys asks once)."""
+    dataset_id = await make_dataset(client, folder, count=4)
+    ring = (await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "ring"})).json()["id"]
+    item = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"][0]["id"]
+    label = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+    panel = by_id(label, "next-actions")
+    assert attr(panel, "hx-get") == f"/datasets/{dataset_id}/next/panel"
+    assert attr(panel, "hx-trigger") == "load, labels-changed from:body delay:1s"
+    headers = await csrf_headers(client)
+    tagged = await client.post(
+        f"/datasets/{dataset_id}/label/tag",
+        data={"items": str(item), "label": str(ring), "op": "set", "visible": str(item)},
+        headers=headers,
+    )
+    assert tagged.status_code == 200, tagged.text
+    assert tagged.headers.get("hx-trigger-after-settle") == "labels-changed"
