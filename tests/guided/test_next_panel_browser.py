@@ -1,17 +1,25 @@
 """Real Chromium on the Next actions queue: the label page's panel follows the labels (it loaded once
-and said "2000 items unlabeled" after 48 were labeled)."""
+and said "2000 items unlabeled" after 48 were labeled), and "auto-label the rest" asks before it
+labels items nobody looked at (one click labeled 402)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers.guided import API, chromium_context, item_ids, require_chromium
+import tests.guided.trust_classifiers  # noqa: F401  (registers the oracle classifier)
+from tests.helpers.guided import API, chromium_context, item_ids, require_chromium, run_job, tag
 from tests.live import live_app
 
 pytestmark = pytest.mark.browser
+
+
+async def _labels(api: httpx.AsyncClient, dataset_id: int) -> dict[int, list[int]]:
+    rows = (await api.get(f"{API}/datasets/{dataset_id}/labels")).json()
+    return {row["item_id"]: row["label_ids"] for row in rows}
 
 
 async def _dataset(api: httpx.AsyncClient, folder: Any) -> tuple[int, list[int], list[int]]:
@@ -72,4 +80,49 @@ async def test_the_label_pages_next_actions_panel_follows_the_labels_without_a_r
                 await tab.keyboard.press("3")
                 await expect(tab.locator("#labeled-count")).to_have_text("6")
                 await expect(unlabeled).to_have_text("24")
+                assert not errors, errors
+
+
+async def test_auto_label_the_rest_from_the_queue_asks_first_and_a_no_labels_nothing(
+    guided_settings, database, folder
+):
+    require_chromium()
+    from playwright.async_api import expect
+
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            dataset_id, ids, classes = await _dataset(api, folder)
+            for i in range(6, 30, 2):  # the oracle's class (position % 3): the sure end half labeled
+                await tag(api, dataset_id, [ids[i]], classes[i % 3])
+            job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+            await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+            estimate = (await api.get(f"{API}/datasets/{dataset_id}/stopping-estimate")).json()
+            count = estimate["auto_label_count"]
+            assert count > 0, estimate
+            before = await _labels(api, dataset_id)
+
+            async with chromium_context(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                asked: list[str] = []
+                tab.on("dialog", lambda d: asked.append(d.message))
+                posted: list[str] = []
+                tab.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+                await tab.goto(f"/datasets/{dataset_id}/next")
+                button = tab.locator("#auto-label-rest button")
+                await expect(button).to_have_text(f"Auto-label these {count} and stop")
+
+                tab.once("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
+                await button.click()
+                await tab.wait_for_timeout(1000)
+                assert len(asked) == 1 and f"Label the {count} remaining items" in asked[0], asked
+                assert "wrong labels" in asked[0] and "Expected accuracy" in asked[0], asked
+                assert not posted and await _labels(api, dataset_id) == before  # dismissed: nothing
+
+                tab.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
+                await button.click()
+                await expect(tab.locator("#next-notice")).to_contain_text(f"Auto-labeled {count} item(s)")
+                labels = await _labels(api, dataset_id)
+                assert len(labels) == len(before) + count, labels
                 assert not errors, errors
