@@ -553,8 +553,7 @@ def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBa
         key(kind="probability_batch", m=model.id, l=batch.label_id, t=threshold, n=cut.count),
         "probability_batch",
         f"Label {cut.count} items as '{_name(state, batch.label_id)}' (p >= {threshold:.3f})",
-        f"classifier {model.id} ({model.name}): expected precision {cut.precision:.1%} from "
-        + (f"{cut.support} {cut.source}" if cut.support else cut.source),
+        f"classifier {model.id} ({model.name}): {_probability_precision(cut)}",
         round(cut.expected_labels, 2),
         round(cut.expected_actions, 2),
         round(cut.precision, 4),
@@ -563,6 +562,29 @@ def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBa
         model.id,
         threshold,
         {"support": cut.support, "source": cut.source},
+    )
+
+
+def _probability_precision(cut: sm.Cut) -> str:
+    """A probability batch's promise in words: the mean of its items' probabilities as a fit on
+    held-out items calibrates them, not a share of those items ("from 40 items" read as one)."""
+    if not cut.support:
+        return f"expected precision {cut.precision:.1%} (the mean of {cut.source} over the batch)"
+    return (
+        f"expected precision {cut.precision:.1%} (its items' probabilities calibrated by a fit on "
+        f"{cut.support} {cut.source})"
+    )
+
+
+def _similarity_precision(cut: sm.Cut) -> str:
+    """A similarity page's promise in words: a share smoothed towards a prior (9 of 9 labeled items
+    right promise 90.9%, which no share of 9 items is), capped by the candidates' neighbours."""
+    capped = "capped by the candidates' labeled neighbours"
+    if not cut.support:
+        return f"expected precision {cut.precision:.1%} (a prior: no labeled item ranks as high; {capped})"
+    return (
+        f"expected precision {cut.precision:.1%} (an estimate: the class's share of the {cut.support} "
+        f"labeled items ranked as high, leave one out, smoothed towards {sm.SIMILARITY_PRIOR:.0%}; {capped})"
     )
 
 
@@ -606,8 +628,8 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
         ),
         "similarity_batch",
         f"Label {cut.count} items similar to '{_name(state, batch.label_id)}'",
-        f"nearest its {len(batch.query_item_ids)} labeled item(s) in {model.name}'s features; expected "
-        f"precision {cut.precision:.1%} from {cut.support} {cut.source}",
+        f"nearest its {len(batch.query_item_ids)} labeled item(s) in {model.name}'s features; "
+        + _similarity_precision(cut),
         round(cut.expected_labels, 2),
         round(cut.expected_actions, 2),
         round(cut.precision, 4),

@@ -312,9 +312,15 @@ async def stopping_estimate(
     if accuracy is None:
         reason = f"none of model {mid}'s held-out labeled items reaches p >= {threshold:g}: accuracy unknown"
     else:
+        # with no item to label, the figure is the held-out items' (what more labels project), not theirs
         reason = (
-            f"{count} of {unlabeled} unlabeled items at p >= {threshold:g}, expected at least "
-            f"{accuracy:.1%} right (the 95% lower bound from {support} held-out labeled items"
+            (
+                f"{count} of {unlabeled} unlabeled items at p >= {threshold:g}, expected at least "
+                if count
+                else f"no unlabeled item at p >= {threshold:g} to auto-label yet; the held-out items there "
+                "are at least "
+            )
+            + f"{accuracy:.1%} right (the 95% lower bound from {support} held-out labeled items"
             + (": few, so the bound is wide" if support < FEW_HELD_OUT else "")
             + "); learning curve "
             + (

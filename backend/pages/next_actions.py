@@ -59,6 +59,13 @@ KIND_TEXT = {
 }
 
 
+def kind_text(suggestion: queue.Suggestion) -> str:
+    """The suggestion's kind in words; a training that follows no classifier is the first, not a retrain."""
+    if suggestion.kind == "retrain" and suggestion.model_id is None:
+        return "first training"
+    return KIND_TEXT.get(suggestion.kind, suggestion.kind)
+
+
 def action_of(kind: str) -> str:
     """What the suggestion's button does: open a gallery, open another page, or start at once."""
     if kind in BATCH_KINDS:
@@ -109,7 +116,7 @@ async def _queue_context(
         "stopping": estimate,
         "problem": problem,
         "action_of": action_of,
-        "kind_text": KIND_TEXT,
+        "kind_text": kind_text,
         "base": f"/datasets/{dataset_id}/next",
     }
 

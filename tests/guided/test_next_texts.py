@@ -1,11 +1,23 @@
 """What the Next actions queue says in the pages: "auto-label the rest" asks first, naming the count
-and the wrong labels it expects."""
+and the wrong labels it expects; a rest of no items gives no accuracy; a first training is not a
+retrain; a promise smoothed towards a prior does not read as a share of the items it rests on."""
 
 from __future__ import annotations
 
-import tests.guided.trust_classifiers  # noqa: F401  (registers the oracle classifier)
-from tests.helpers.guided import of_kind, oracle, queue
-from tests.html import all_of, attr, parse
+from typing import Any
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader
+
+import tests.guided.cluster_features
+import tests.guided.trust_classifiers  # noqa: F401  (registers the oracle and cluster test models)
+from backend.guided import next_actions as queue_module
+from backend.guided import suggest_math as sm
+from backend.guided.stopping import StoppingEstimate
+from backend.pages import TEMPLATE_DIR
+from backend.pages.next_actions import kind_text
+from tests.helpers.guided import API, add_class, item_ids, of_kind, oracle, queue, run_job, tag
+from tests.html import all_of, attr, parse, text_of
 
 
 def _confirmations(html: str) -> list[tuple[str, str]]:
@@ -32,3 +44,84 @@ async def test_auto_label_the_rest_asks_first_with_its_count_and_the_wrong_label
             assert f"Expected accuracy {100 * accuracy:.1f}%: {wrong}" in confirm, confirm
             assert expected == str(count)  # the count confirmed is the count labeled, or a refusal
     assert rest["params"]["count"] == count
+    batch = of_kind(found, "probability_batch")[0]
+    assert "calibrated by a fit on" in batch["reason"], batch["reason"]
+
+
+def _stopping_block(estimate: StoppingEstimate) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True)
+    return str(env.get_template("next/_macros.html").module.stopping_block(estimate, 1))
+
+
+def test_a_rest_of_no_items_says_none_can_be_auto_labeled_and_gives_no_accuracy():
+    """The panel said "0 of them could be auto-labeled now ... at an expected accuracy of 98%"."""
+    none = StoppingEstimate(2000, 3, 0.9, 0, 0.98, [(500, 0.985)], "a reason")
+    text = text_of(parse(_stopping_block(none)))
+    assert "None of them could be auto-labeled yet: no unlabeled item reaches p ≥ 0.90" in text, text
+    assert "could be auto-labeled now" not in text and "98%" not in text.split("With more labels")[0]
+    assert "Auto-label these" not in text
+    some = StoppingEstimate(2000, 3, 0.9, 402, 0.98, [], "a reason")
+    html = _stopping_block(some)
+    assert "402 of them could be auto-labeled now (p ≥ 0.90) at an expected accuracy of 98%" in text_of(
+        parse(html)
+    )
+    unknown = StoppingEstimate(2000, 3, 0.9, 40, None, [], "a reason")
+    assert "40 of them could be auto-labeled now (p ≥ 0.90), at an unknown accuracy" in text_of(
+        parse(_stopping_block(unknown))
+    )
+    assert "Their accuracy is unknown" in _stopping_block(unknown)
+
+
+async def test_the_reason_of_a_rest_of_no_items_gives_the_held_out_figure_as_theirs_not_the_rests(
+    server, dataset
+):
+    ids, classes, _model = await oracle(server, dataset.id)
+    for i in range(12, 29):  # every item at p >= 0.55 but the flagged last one
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    url = f"{API}/datasets/{dataset.id}/stopping-estimate"
+    estimate = (await server.get(url, params={"threshold": 0.55})).json()
+    assert estimate["auto_label_count"] == 0 and estimate["expected_accuracy"] is not None
+    reason = estimate["reason"]
+    assert reason.startswith("no unlabeled item at p >= 0.55 to auto-label yet; the held-out items there"), (
+        reason
+    )
+    assert "0 of 1 unlabeled items" not in reason
+
+
+async def test_a_first_training_is_tagged_as_one_and_a_retrain_as_a_retrain(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b")]
+    job = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"})
+    await run_job(server, {"kind": "infer", "model_id": job["model_id"]})
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 2])
+    (first,) = of_kind(await queue(server, dataset.id), "retrain")
+    assert first["title"] == "Train a classifier on the best features" and first["model_id"] is None
+    page = parse((await server.get(f"/datasets/{dataset.id}/next")).text)
+    (tag_text,) = [text_of(s) for s in all_of(page, "//li[@data-kind='retrain']//span[@class='kind muted']")]
+    assert tag_text == "first training"
+    again = queue_module.Suggestion(
+        "k", "retrain", "Retrain the classifier", "", 1.0, 1.0, None, [], None, 7, None, {}
+    )
+    assert kind_text(again) == "retrain"
+
+
+def _cut(precision: float, support: int, source: str) -> Any:
+    return sm.Cut(np.arange(9), 0.8, precision, support, source)
+
+
+def test_a_smoothed_promise_does_not_read_as_a_share_of_the_items_behind_it():
+    """9 labeled items, all right, promise (9 + 2 x 0.5) / 11 = 90.9%: no share of 9 items is that."""
+    similar = queue_module._similarity_precision(_cut(10 / 11, 9, "labeled items (leave one out)"))
+    assert similar.startswith("expected precision 90.9% (an estimate: the class's share of the 9 labeled"), (
+        similar
+    )
+    assert "smoothed towards 50%" in similar and "from 9" not in similar
+    assert "a prior: no labeled item" in queue_module._similarity_precision(_cut(0.5, 0, "labeled items"))
+    fitted = queue_module._probability_precision(_cut(0.873, 40, "oof.npz of labeled items"))
+    assert fitted == (
+        "expected precision 87.3% (its items' probabilities calibrated by a fit on 40 oof.npz of "
+        "labeled items)"
+    )
+    own = queue_module._probability_precision(_cut(0.8, 0, "the model's own probabilities"))
+    assert own == "expected precision 80.0% (the mean of the model's own probabilities over the batch)"
