@@ -90,6 +90,35 @@ class BatchEstimate:
             "calibrated_expected_wrong": self.calibrated_expected_wrong,
         }
 
+    @property
+    def lead_precision(self) -> float | None:
+        """The figure a batch is promised by: the calibrated one where there is one (it judges the
+        batch's own items by their scores), else the plain share above the threshold."""
+        return self.precision if self.calibrated_precision is None else self.calibrated_precision
+
+    @property
+    def lead_expected_wrong(self) -> int | None:
+        """The wrong labels expected at ``lead_precision``."""
+        return self.expected_wrong if self.calibrated_precision is None else self.calibrated_expected_wrong
+
+    def lead_note(self) -> str:
+        """``lead_precision`` and its wrong labels in words, the plain share after it where the
+        calibrated figure leads (refusals that ask for a confirmation)."""
+        if self.lead_precision is None:
+            return "estimated precision unknown"
+        if self.calibrated_precision is None:
+            return f"estimated precision {self.precision:.1%}, about {self.expected_wrong} wrong labels"
+        note = (
+            f"estimated precision {self.calibrated_precision:.1%} (calibrated to the batch's scores and "
+            f"the unlabeled items' classes), about {self.calibrated_expected_wrong} wrong labels"
+        )
+        if self.precision is None:
+            return note
+        return (
+            f"{note}; of the {self.support} held-out labeled items above the threshold, "
+            f"{self.correct} right ({self.precision:.1%})"
+        )
+
     def calibrated_note(self) -> str:
         """The calibrated figures where they differ from the plain share (messages, the CLI)."""
         calibrated, plain = self.calibrated_precision, self.precision

@@ -451,10 +451,7 @@ async def apply_probability(
             labeled=labeled,
         )
         raise Conflict(
-            f"{len(chosen)} items is over {limit}: confirm the batch (estimated precision "
-            f"{'unknown' if guess.precision is None else f'{guess.precision:.1%}'}, about "
-            f"{'?' if guess.expected_wrong is None else guess.expected_wrong} wrong labels"
-            f"{guess.calibrated_note()})",
+            f"{len(chosen)} items is over {limit}: confirm the batch ({guess.lead_note()})",
             reason="confirmation_required",
             count=len(chosen),
             estimate=guess.as_dict(),

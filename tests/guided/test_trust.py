@@ -11,6 +11,7 @@ import numpy as np
 from click.testing import CliRunner
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
+from backend.guided.heldout import BatchEstimate
 from backend.settings import get_settings
 from tests.guided.trust_classifiers import oracle_probabilities
 from tests.helpers.cli import env_of, invoke
@@ -164,7 +165,13 @@ async def test_the_preview_estimates_precision_and_a_big_batch_needs_the_confirm
     assert (
         refused.status_code == 409 and refused.json()["error"]["details"]["reason"] == "confirmation_required"
     )
-    assert "estimated precision 75.0%" in refused.json()["error"]["message"]
+    # the calibrated figure leads the refusal (it judges the batch's own items), the plain share after it
+    calibrated = preview["estimate"]["calibrated_precision"]
+    assert calibrated is not None and round(calibrated, 2) != 0.75
+    message = refused.json()["error"]["message"]
+    assert f"estimated precision {calibrated:.1%} (calibrated" in message
+    assert f"about {preview['estimate']['calibrated_expected_wrong']} wrong" in message
+    assert "of the 4 held-out labeled items above the threshold, 3 right (75.0%)" in message
     changed = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch) + 1})
     assert changed.status_code == 409 and changed.json()["error"]["details"]["reason"] == "batch_changed"
     assert len(await events(server, dataset.id)) == before
@@ -174,8 +181,10 @@ async def test_the_preview_estimates_precision_and_a_big_batch_needs_the_confirm
             f"/datasets/{dataset.id}/probability", params={**params, "label": a, "confirm_over": 3}
         )
     ).text
-    assert by_id(parse(page), "confirm-batch") is not None and "estimated precision 75%" in page
-    assert f"about {round(len(batch) * 0.25)} wrong" in page
+    confirm = text_of(by_id(parse(page), "confirm-batch"))
+    assert f"label {len(batch)} items, estimated precision {100 * calibrated:.0f}%" in confirm
+    assert f"about {preview['estimate']['calibrated_expected_wrong']} wrong" in confirm
+    assert "75% of the held-out labeled items above the threshold right" in confirm
 
     done = await server.post(url, json={**body, "confirm": True, "expected_count": len(batch)})
     assert done.status_code == 201, done.text
@@ -206,8 +215,10 @@ async def test_the_estimate_counts_the_items_labeled_since_the_training(server, 
     graph = await gql(server, PREVIEW, {"d": dataset.id, "m": model, "t": 0.55, "label": a})
     assert graph["probabilityCandidates"]["estimate"]["sinceTraining"] == 2
     page = await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})
+    plain = text_of(by_id(parse(page.text), "estimate-plain"))
     assert (
-        "4 of 6 labeled held-out items from validation.npz, 2 of them labeled since its training" in page.text
+        "Of the 6 labeled held-out items above the threshold (from validation.npz, 2 of them labeled since "
+        "its training), 4 right: 67%" in plain
     )
 
 
@@ -275,7 +286,10 @@ async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_u
     page = (await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})).text
     weighted = by_id(parse(page), "estimate-calibrated")
     assert weighted is not None and f"{100 * e['calibrated_precision']:.0f}%" in text_of(weighted)
-    assert "8 of 9 labeled held-out items" in page
+    assert "Of the 9 labeled held-out items above the threshold" in text_of(
+        by_id(parse(page), "estimate-plain")
+    )
+    assert "8 right: 89%" in text_of(by_id(parse(page), "estimate-plain"))
 
     refused = await server.post(
         f"{API}/datasets/{dataset.id}/probability/apply",
@@ -284,7 +298,11 @@ async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_u
     assert refused.status_code == 409
     message = refused.json()["error"]["message"]
     calibrated = f"{e['calibrated_precision']:.1%}"
-    assert f"calibrated to the batch's scores and the unlabeled items' classes {calibrated}" in message
+    assert (
+        f"estimated precision {calibrated} (calibrated to the batch's scores and the unlabeled items' "
+        "classes)" in message
+    )
+    assert "of the 9 held-out labeled items above the threshold, 8 right (88.9%)" in message
 
     get_settings.cache_clear()
     cli = CliRunner(env=env_of(guided_settings))
@@ -293,6 +311,48 @@ async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_u
     get_settings.cache_clear()
     assert dry.exit_code == 0, dry.output
     assert "8 of 9 held-out items" in dry.output and f"classes {e['calibrated_precision']:.1%}" in dry.output
+
+
+async def test_the_page_leads_with_the_calibrated_precision_and_gives_the_plain_share_second(server, dataset):
+    """Where the plain share above the threshold (8 of 9) and the calibrated figure differ, the bold
+    precision, its wrong labels and the confirmation are the calibrated ones (what the queue would
+    promise for these items); the plain share follows as its own line."""
+    ids = await item_ids(server, dataset.id)
+    a, b, c = await three_classes(server, dataset.id)
+    for i in (0, 3, 6, 9, 12, 15, 18, 21):
+        await tag(server, dataset.id, [ids[i]], a)
+    await tag(server, dataset.id, [ids[1], ids[24]], b)  # the oracle calls item 24 a
+    await tag(server, dataset.id, [ids[2]], c)
+    model = await trained(server, dataset.id, "test-oracle")
+    params = {"model_id": model, "threshold": 0.5, "confirm_over": 0}
+    preview = await server.get(f"{API}/datasets/{dataset.id}/probability", params={**params, "label_id": a})
+    e = preview.json()["estimate"]
+    calibrated, plain = f"{100 * e['calibrated_precision']:.0f}%", f"{100 * e['precision']:.0f}%"
+    assert calibrated != plain == "89%"
+
+    page = parse(
+        (await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})).text
+    )
+    assert text_of(by_id(page, "estimate-precision")) == calibrated
+    assert text_of(by_id(page, "estimate-wrong")) == str(e["calibrated_expected_wrong"])
+    headline = text_of(by_id(page, "estimate-calibrated"))
+    assert headline.startswith(f"Estimated precision {calibrated}") and plain not in headline
+    assert text_of(by_id(page, "estimate-plain")).startswith(
+        "Of the 9 labeled held-out items above the threshold (from validation.npz), 8 right: 89%"
+    )
+    confirm = text_of(by_id(page, "confirm-batch"))
+    assert f"estimated precision {calibrated}, about {e['calibrated_expected_wrong']} wrong" in confirm
+    assert f"{plain} of the held-out labeled items above the threshold right" in confirm
+
+
+def test_the_lead_figure_is_the_plain_share_where_there_is_no_calibrated_one():
+    plain = BatchEstimate("oof.npz", 10, 9, 0.9, 40, 4)
+    assert (plain.lead_precision, plain.lead_expected_wrong) == (0.9, 4)
+    assert plain.lead_note() == "estimated precision 90.0%, about 4 wrong labels"
+    both = BatchEstimate("oof.npz", 10, 9, 0.9, 40, 4, calibrated_precision=0.7, calibrated_expected_wrong=12)
+    assert (both.lead_precision, both.lead_expected_wrong) == (0.7, 12)
+    assert both.lead_note().startswith("estimated precision 70.0% (calibrated")
+    assert both.lead_note().endswith("of the 10 held-out labeled items above the threshold, 9 right (90.0%)")
 
 
 async def test_bad_thresholds_foreign_models_and_deleted_classes_are_refused_cleanly(
