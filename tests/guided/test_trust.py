@@ -343,6 +343,8 @@ async def test_the_page_leads_with_the_calibrated_precision_and_gives_the_plain_
     confirm = text_of(by_id(page, "confirm-batch"))
     assert f"estimated precision {calibrated}, about {e['calibrated_expected_wrong']} wrong" in confirm
     assert f"{plain} of the held-out labeled items above the threshold right" in confirm
+    form = by_id(page, "apply-form")
+    assert float(attr(form, "data-precision")) == e["calibrated_precision"]
 
 
 def test_the_lead_figure_is_the_plain_share_where_there_is_no_calibrated_one():

@@ -89,6 +89,7 @@ async def test_unfit_model_and_big_batch_need_their_boxes_and_f_leaves_flagged_o
                 await tab.click("h1")  # focus leaves the form: keys go to the page
                 await tab.keyboard.press("f")
                 assert await tab.locator("#exclude-flagged").is_checked()
+                assert f"label {18 - flagged} items" in await tab.locator("#confirm-batch").inner_text()
                 await tab.check("#confirm-batch input")
                 await tab.click("#apply")
                 await tab.locator(".notice").wait_for()

@@ -17,6 +17,37 @@
     if (button) button.disabled = count === 0;
   }
 
+  // A probability page's button and confirmation name the items that will really be labeled: the
+  // batch less the tiles deselected, less the flagged items where they are left out (a deselected
+  // flagged tile only once), and the wrong labels expected of them at the page's precision.
+  function refreshApply() {
+    const form = document.getElementById("apply-form");
+    const gallery = document.getElementById("probability-gallery");
+    if (!form || !gallery) return;
+    const total = Number(form.dataset.count);
+    const flaggedOut = !!form.querySelector("[data-flag-toggle]:checked");
+    const deselected = Array.from(gallery.querySelectorAll(".guided-tile")).filter((t) => {
+      const box = t.querySelector('input[name="selected"]');
+      return box && !box.checked && !(flaggedOut && t.classList.contains("flagged"));
+    }).length;
+    const count = total - deselected - (flaggedOut ? Number(form.dataset.flagged) : 0);
+    document.querySelectorAll("#results .apply-count").forEach((el) => { el.textContent = String(count); });
+    if (form.dataset.precision !== undefined) {
+      // the whole batch keeps the server's figure (its rounding); a smaller one scales with it
+      const scaled = String(Math.round(count * (1 - Number(form.dataset.precision))));
+      const wrong = count === total ? form.dataset.wrong : scaled;
+      document.querySelectorAll("#results .apply-wrong").forEach((el) => { el.textContent = wrong; });
+    }
+    const confirm = form.querySelector("#confirm-batch");
+    if (confirm) {
+      const needed = count > Number(form.dataset.confirmOver); // the server asks for it then only
+      confirm.hidden = !needed;
+      confirm.querySelector('input[name="confirm"]').required = needed;
+    }
+    const button = form.querySelector("#apply");
+    if (button) button.disabled = count <= 0;
+  }
+
   function setTile(tile, on) {
     const box = tile.querySelector('input[name="selected"]');
     if (!box) return;
@@ -32,6 +63,7 @@
       const form = formOf(picker);
       form.querySelectorAll(".guided-tile").forEach((t) => setTile(t, picker.dataset.select === "all"));
       refreshCount(form);
+      refreshApply();
       return;
     }
     if (event.target.closest("a")) return; // the "open" link still opens the item
@@ -49,6 +81,7 @@
       anchor = tile;
     }
     refreshCount(form);
+    refreshApply();
   });
 
   // "f": leave the items the guardrails flagged out of the batch (the rule is shown above the
@@ -64,7 +97,11 @@
     }
     const toggle = document.querySelector("[data-flag-toggle]");
     if (toggle) toggle.checked = true;
+    refreshApply();
     if (form || toggle) event.preventDefault();
+  });
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("[data-flag-toggle]")) refreshApply();
   });
 
   // A tile of another class in a batch: point at it (or focus it) and press that class's key.
@@ -110,7 +147,10 @@
     if (tile) tile.classList.toggle("flagged", !!tile.querySelector(".flag-slot [data-flagged]"));
   });
 
-  const init = () => refreshCount(document.getElementById("label-form"));
+  const init = () => {
+    refreshCount(document.getElementById("label-form"));
+    refreshApply();
+  };
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
   if (document.readyState !== "loading") init();
