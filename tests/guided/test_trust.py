@@ -357,6 +357,30 @@ def test_the_lead_figure_is_the_plain_share_where_there_is_no_calibrated_one():
     assert both.lead_note().endswith("of the 10 held-out labeled items above the threshold, 9 right (90.0%)")
 
 
+async def test_the_page_says_how_many_of_its_count_are_flagged_beside_the_stopping_count(server, dataset):
+    """All classes at >= 0.5: the batch counts the far item the guardrails flag, "Where to stop"
+    does not; both counts say so in words, not only the small print under the gallery."""
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 15)
+    model = await trained(server, dataset.id, "test-oracle")
+    params = {"model_id": model, "threshold": 0.5, "label": "all"}
+    page = parse((await server.get(f"/datasets/{dataset.id}/probability", params=params)).text)
+    assert (
+        text_of(by_id(page, "probability-count")) == "15" and text_of(by_id(page, "stopping-count")) == "14"
+    )
+    assert text_of(by_id(page, "probability-flagged")) == "1 of them flagged by the guardrails"
+    assert (
+        text_of(by_id(page, "stopping-flagged"))
+        == "(the 15 above less the 1 flagged by the guardrails, which stay for you to label)"
+    )
+    one_class = parse(
+        (await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": classes[2]})).text
+    )
+    assert text_of(by_id(one_class, "probability-flagged")) == "1 of them flagged by the guardrails"
+    assert maybe_one(one_class, "//*[@id='stopping-flagged']") is None  # another batch than the rest's
+
+
 async def test_bad_thresholds_foreign_models_and_deleted_classes_are_refused_cleanly(
     server, dataset, session, guided_settings, folder: Path
 ):
