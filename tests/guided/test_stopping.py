@@ -14,7 +14,7 @@ from backend.guided import stopping
 from backend.labels.events import TagRequest, record_event
 from tests.guided.trust_classifiers import oracle_probabilities
 from tests.helpers.guided import API, add_class, item_ids, run_job, tag
-from tests.html import all_of, by_id, one, parse
+from tests.html import all_of, by_id, maybe_one, one, parse, text_of
 
 
 def test_calibration_reweights_held_out_accuracy_to_the_unlabeled_confidence_mix():
@@ -239,3 +239,17 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
     assert done.status_code == 200 and "Auto-labeled the rest: 17 items" in done.text
     assert "1 flagged by the batch guardrails are left for you" in done.text
     assert (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()["unlabeled"] == 1
+
+
+async def test_where_to_stop_with_no_item_at_the_threshold_says_so_without_an_accuracy(server, dataset):
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    for i in range(12):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    model = await trained(server, dataset.id, "test-oracle")  # its scores stop at 0.95
+    params = {"model_id": model, "label": "all", "threshold": 0.99}
+    doc = parse((await server.get(f"/datasets/{dataset.id}/probability", params=params)).text)
+    # it said "0 of them have a class at probability >= 0.99: expected accuracy 98%"
+    assert "None of them has a class at probability" in text_of(by_id(doc, "stopping-none"))
+    assert maybe_one(doc, "//*[@id='stopping-accuracy']") is None
+    assert maybe_one(doc, "//*[@id='stopping-count']") is None

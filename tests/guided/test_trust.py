@@ -251,6 +251,12 @@ async def test_the_estimate_counts_the_items_left_out_of_a_batch_as_misses(serve
         "d": dataset.id, "m": model, "t": 0.55, "label": a,
     })  # fmt: skip
     assert graph["probabilityCandidates"]["estimate"]["rejected"] == 3
+    page = parse(
+        (await server.get(f"/datasets/{dataset.id}/probability", params={**params, "label": a})).text
+    )
+    assert "3 left out of a batch of their class by hand, counted wrong" in text_of(
+        by_id(page, "batch-estimate")
+    )
 
 
 async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_unlabeled_items(
