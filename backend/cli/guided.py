@@ -180,11 +180,8 @@ def label_by_probability_cmd(
         if left_out:
             click.echo(f"less those of the {len(left_out)} excluded ids in the batch (left out when applied)")
         guess = page.estimate
-        if guess is not None and guess.precision is not None:
-            click.echo(
-                f"estimated precision {guess.precision:.1%} ({guess.correct} of {guess.support} held-out "
-                f"items): about {guess.expected_wrong} wrong{guess.calibrated_note()}"
-            )
+        if guess is not None and guess.lead_precision is not None:
+            click.echo(guess.lead_note())  # the calibrated figure first, as the page and refusals give it
         if page.fitness is not None:
             click.echo(f"model {page.fitness.status}: {page.fitness.reason}")
     elif event is None and count:

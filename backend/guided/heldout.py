@@ -119,16 +119,6 @@ class BatchEstimate:
             f"{self.correct} right ({self.precision:.1%})"
         )
 
-    def calibrated_note(self) -> str:
-        """The calibrated figures where they differ from the plain share (messages, the CLI)."""
-        calibrated, plain = self.calibrated_precision, self.precision
-        if calibrated is None or (plain is not None and f"{calibrated:.1%}" == f"{plain:.1%}"):
-            return ""
-        return (
-            f"; calibrated to the batch's scores and the unlabeled items' classes {calibrated:.1%}, "
-            f"about {self.calibrated_expected_wrong} wrong"
-        )
-
 
 def _column_ids(model_dir: Path, data: np.lib.npyio.NpzFile, width: int) -> list[int]:
     if "label_ids" in data.files:
