@@ -261,7 +261,9 @@ async def accept(
         warning=warning,
         job_ids=list(result.job_ids) if result is not None else [],
     )
-    return render(request, "next/_accepted.html", **context)
+    return _labels_written(
+        render(request, "next/_accepted.html", **context), result is not None and result.labeled
+    )
 
 
 @post("/datasets/{dataset_id:int}/next/auto-label-rest", **OPTS)
@@ -295,7 +297,15 @@ async def auto_label_rest(
         warning = f"Nothing was labeled: {exc.message}"
     context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
     context.update(notice=notice, warning=warning, job_ids=[])
-    return render(request, "next/_accepted.html", **context)
+    return _labels_written(render(request, "next/_accepted.html", **context), bool(notice))
+
+
+def _labels_written(template: Template, labeled: int | bool) -> Template:
+    """Where labels were written, the label page's gallery (under its Next actions panel) draws
+    them: it kept showing the items unlabeled after the panel's "auto-label the rest"."""
+    if labeled:
+        template.headers["HX-Trigger"] = "refresh-gallery"
+    return template
 
 
 @post("/datasets/{dataset_id:int}/next/label-item", **OPTS)

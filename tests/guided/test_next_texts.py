@@ -125,3 +125,27 @@ def test_a_smoothed_promise_does_not_read_as_a_share_of_the_items_behind_it():
     )
     own = queue_module._probability_precision(_cut(0.8, 0, "the model's own probabilities"))
     assert own == "expected precision 80.0% (the mean of the model's own probabilities over the batch)"
+
+
+async def test_auto_label_the_rest_from_the_panel_redraws_the_label_pages_gallery(server, dataset):
+    """The label page's gallery kept showing the items unlabeled after its panel auto-labeled them."""
+    from tests.helpers.pages import csrf_headers
+
+    await oracle(server, dataset.id, list(range(6, 30, 2)))
+    found = await queue(server, dataset.id)
+    stopping = found["stopping"]
+    form = {
+        "model_id": str(stopping["model_id"]),
+        "threshold": str(stopping["threshold"]),
+        "expected_count": str(stopping["auto_label_count"]),
+    }
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/label")
+    url = f"/datasets/{dataset.id}/next/auto-label-rest"
+    assert stopping["auto_label_count"] > 0, stopping
+    stale_count = str(stopping["auto_label_count"] + 1)  # the rest changed since: refused, nothing written
+    stale = await server.post(url, data={**form, "expected_count": stale_count}, headers=headers)
+    assert stale.status_code == 200 and "Nothing was labeled" in stale.text
+    assert "hx-trigger" not in stale.headers  # nothing written: nothing to redraw
+    done = await server.post(url, data=form, headers=headers)
+    assert done.status_code == 200 and "Auto-labeled" in done.text, done.text
+    assert done.headers.get("hx-trigger") == "refresh-gallery"
