@@ -13,8 +13,8 @@ from backend.labels.revoke import MODEL_LABEL_KINDS
 from backend.storage.database import Database
 from tests.helpers.guided import API, add_class, item_ids, pca_model
 from tests.helpers.pages import csrf_headers
+from tests.helpers.revoke import labels_of, model_batch, tag_as_alice
 from tests.html import all_of, by_id, fragment, maybe_one, parse, text_of
-from tests.revoke.test_revoke import _labels, _model_batch, _tag
 
 
 def test_every_event_kind_is_decided_model_made_or_not() -> None:
@@ -35,8 +35,8 @@ async def _scene(server: AsyncTestClient, database: Database, dataset_id: int) -
     model = await pca_model(server, dataset_id)
     a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
     ids = await item_ids(server, dataset_id)
-    await _tag(server, dataset_id, ids[:3], a)
-    await _model_batch(database, dataset_id, ids[3:8], b, "probability", model)
+    await tag_as_alice(server, dataset_id, ids[:3], a)
+    await model_batch(database, dataset_id, ids[3:8], b, "probability", model)
     await _review(server, dataset_id, ids[0], "relabel", label_id=b, model_id=model)
     await _review(server, dataset_id, ids[1], "keep", model_id=model)
     await _review(server, dataset_id, ids[3], "relabel", label_id=a, model_id=model)
@@ -61,7 +61,7 @@ async def test_revoking_a_model_on_the_history_page_keeps_review_decisions(serve
     notice = text_of(by_id(section, "history-notice"))
     assert "Revoked the labels of 4 item(s) from 1 event(s)" in notice, notice
     assert "1 item(s) relabeled since" in notice
-    labels = await _labels(server, dataset.id)
+    labels = await labels_of(server, dataset.id)
     assert (labels[ids[0]], labels[ids[1]], labels[ids[2]]) == ([b], [a], [a])  # the person's decisions
     assert labels[ids[3]] == [a] and not any(i in labels for i in ids[4:8])  # the model's batch is back
 
@@ -95,7 +95,7 @@ async def test_a_revoke_row_says_what_its_button_does(server, dataset, database)
     assert _button(page, revoke) is None  # undone already
     putback = await _newest_event(server, dataset.id)
     assert text_of(_button(page, putback)) == "Undo"  # it put the labels back: undoing it takes them again
-    assert (await _labels(server, dataset.id))[s["ids"][4]] == [s["b"]]
+    assert (await labels_of(server, dataset.id))[s["ids"][4]] == [s["b"]]
 
     manual = events[-1]["id"]  # Alice's labels
     page = parse((await server.post(f"{url}/undo", data={"event_id": manual}, headers=headers)).text)
@@ -118,7 +118,7 @@ async def test_the_model_page_links_to_its_labels_only_when_it_has_some(server, 
     page = parse((await server.get(f"/models/{model}")).text)
     assert maybe_one(page, "//*[@id='revoke-model-link']") is None  # a person's review is not its label
 
-    await _model_batch(database, dataset.id, ids[1:4], label, "similarity", model)
+    await model_batch(database, dataset.id, ids[1:4], label, "similarity", model)
     page = parse((await server.get(f"/models/{model}")).text)
     link = by_id(page, "revoke-model-link")
     assert link.get("href") == f"/datasets/{dataset.id}/history?model_id={model}"

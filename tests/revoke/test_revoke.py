@@ -7,38 +7,13 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from backend.labels.events import TagRequest, record_event
 from backend.storage.database import Database
 from tests.helpers.graphql import gql, gql_error
 from tests.helpers.guided import API, add_class, item_ids, pca_model
 from tests.helpers.rest import assert_error
+from tests.helpers.revoke import ALICE, labels_of, model_batch, tag_as_alice
 
-ALICE, BOB = {"X-Labelwise-Tagger": "alice"}, {"X-Labelwise-Tagger": "bob"}
-
-
-async def _tag(client: AsyncTestClient, dataset_id: int, items: list[int], label: int) -> dict:
-    body = {"item_ids": items, "label_id": label}
-    response = await client.post(f"{API}/datasets/{dataset_id}/tags", json=body, headers=ALICE)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def _model_batch(
-    database: Database, dataset_id: int, items: list[int], label: int, kind: str, model_id: int
-) -> dict:
-    """A batch the model made: recorded as the server's batch endpoints do (clients may not
-    name a model in an event, decision 0007), so the scene does not depend on ranking order."""
-    request = TagRequest(
-        dataset_id=dataset_id, tagger="alice", item_ids=items, label_id=label, kind=kind, model_id=model_id
-    )
-    async with database.session() as session:  # the test's own engine: asyncpg is bound to its loop
-        event = await record_event(session, request)
-        return {"id": event.id, "created_at": event.created_at.isoformat()}
-
-
-async def _labels(client: AsyncTestClient, dataset_id: int) -> dict[int, list[int]]:
-    rows = (await client.get(f"{API}/datasets/{dataset_id}/labels")).json()
-    return {row["item_id"]: row["label_ids"] for row in rows}
+BOB = {"X-Labelwise-Tagger": "bob"}
 
 
 async def _scene(server: AsyncTestClient, database: Database, dataset_id: int) -> dict[str, Any]:
@@ -47,9 +22,9 @@ async def _scene(server: AsyncTestClient, database: Database, dataset_id: int) -
     model = await pca_model(server, dataset_id)
     a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
     ids = await item_ids(server, dataset_id)
-    await _tag(server, dataset_id, ids[:3], a)
-    await _model_batch(database, dataset_id, ids[:10], b, "probability", model)
-    similarity = await _model_batch(database, dataset_id, ids[10:15], b, "similarity", model)
+    await tag_as_alice(server, dataset_id, ids[:3], a)
+    await model_batch(database, dataset_id, ids[:10], b, "probability", model)
+    similarity = await model_batch(database, dataset_id, ids[10:15], b, "similarity", model)
     response = await server.post(
         f"{API}/datasets/{dataset_id}/tags", json={"item_ids": [ids[3]], "label_id": a}, headers=BOB
     )
@@ -69,7 +44,7 @@ async def test_revoking_a_model_restores_earlier_labels_and_leaves_later_work(se
     event = body["event"]
     assert event["kind"] == "undo" and event["parameters"]["revoke"] == "model"
     assert event["parameters"]["skipped_items"] == [ids[3]]
-    labels = await _labels(server, dataset.id)
+    labels = await labels_of(server, dataset.id)
     assert labels == {ids[0]: [a], ids[1]: [a], ids[2]: [a], ids[3]: [a]}  # Bob's label stays
 
     history = (await server.get(f"{API}/datasets/{dataset.id}/events", params={"limit": 1})).json()
@@ -80,7 +55,7 @@ async def test_revoking_a_model_restores_earlier_labels_and_leaves_later_work(se
 
     undo = await server.post(f"{API}/events/{event['id']}/undo", headers=ALICE)
     assert undo.status_code == 201, undo.text
-    back = await _labels(server, dataset.id)
+    back = await labels_of(server, dataset.id)
     assert all(back[i] == [s["b"]] for i in ids[:15] if i != ids[3]) and back[ids[3]] == [a]
 
 
@@ -92,7 +67,7 @@ async def test_revoking_one_kind_in_a_time_range_takes_back_only_those_events(se
     )
     assert response.status_code == 201, response.text
     assert (response.json()["revoked"], response.json()["event_ids"]) == (5, [s["similarity"]["id"]])
-    labels = await _labels(server, dataset.id)
+    labels = await labels_of(server, dataset.id)
     assert not any(i in labels for i in s["ids"][10:15])
     assert labels[s["ids"][5]] == [s["b"]]  # the probability batch is untouched
 
@@ -155,6 +130,6 @@ async def test_cli_revokes_a_models_labels_and_undoes_one_event(server, dataset,
     event_id = int(done.output.split()[1].rstrip(":"))
     undone = await invoke(cli, ["undo", str(event_id)])
     assert undone.exit_code == 0, undone.output
-    assert (await _labels(server, dataset.id))[s["ids"][12]] == [s["b"]]
+    assert (await labels_of(server, dataset.id))[s["ids"][12]] == [s["b"]]
     bad = await invoke(cli, ["revoke", dataset.name, "--model", "987654"])
     assert bad.exit_code != 0 and "987654" in bad.output
