@@ -101,13 +101,7 @@ async def model_next_step(session: AsyncSession, settings: Settings, model: Mode
     if model.kind == "classifier":
         grown = await _labels_grown(session, model)
         if grown is not None:
-            return NextStep(
-                "retrain",
-                "Retrain",
-                f"labeled items grew from {grown[0]} to {grown[1]} since its training",
-                f"/models/{model.id}/next",
-                "post",
-            )
+            return _retrain(model, f"labeled items grew from {grown[0]} to {grown[1]} since its training")
         return NextStep(
             "probability",
             "Review probability batches",
@@ -131,17 +125,17 @@ async def model_next_step(session: AsyncSession, settings: Settings, model: Mode
     )
 
 
+def _retrain(model: Model, why: str) -> NextStep:
+    return NextStep("retrain", "Retrain", why, f"/models/{model.id}/next", "post")
+
+
 async def _unfit_step(session: AsyncSession, model: Model, why: str) -> NextStep:
     """Retrain an unfit classifier once its labels grew; until then label more (the queue picks the
     items that help most): its batches would be refused, so neither inference nor batches help."""
     grown = await _labels_grown(session, model)
     if grown is not None:
-        return NextStep(
-            "retrain",
-            "Retrain",
-            f"it is unfit ({why}); labeled items grew from {grown[0]} to {grown[1]} since its training",
-            f"/models/{model.id}/next",
-            "post",
+        return _retrain(
+            model, f"it is unfit ({why}); labeled items grew from {grown[0]} to {grown[1]} since its training"
         )
     return NextStep(
         "label",

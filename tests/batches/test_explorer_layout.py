@@ -10,7 +10,7 @@ import pytest
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import oracle
-from tests.helpers.guided import pca_model, run_job
+from tests.helpers.guided import box_over_the_explorer, pca_model, run_job
 
 GALLERY_BOXES = """() => {
   const gallery = document.getElementById("selection-gallery");
@@ -36,21 +36,12 @@ def console_errors(tab) -> list[str]:
     return errors
 
 
-async def _box_over_everything(tab) -> None:
-    box = await tab.locator("#overlay").bounding_box()
-    await tab.mouse.move(box["x"] + 1, box["y"] + 1)
-    await tab.mouse.down()
-    await tab.mouse.move(box["x"] + box["width"] - 1, box["y"] + box["height"] - 1, steps=8)
-    await tab.mouse.up()
-    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '30'")
-
-
 async def test_the_selection_gallerys_rule_and_hint_are_lines_above_a_grid_of_tiles(live, tab):
     model, _ = await oracle(live, 12)
     await run_job(live["api"], {"kind": "project", "model_id": model, "parameters": {"method": "pca"}})
     await tab.goto(f"/datasets/{live['dataset_id']}/explorer?model_id={model}")
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
-    await _box_over_everything(tab)
+    await box_over_the_explorer(tab, 30)
     await tab.wait_for_selector("#selection-gallery:not([aria-busy]) #flag-rule")
     found: dict[str, Any] = await tab.evaluate(GALLERY_BOXES)
 

@@ -7,16 +7,7 @@ from __future__ import annotations
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import labels_of, rejected, tag
-from tests.helpers.guided import API, add_class, pca_model, run_job
-
-
-async def _box_over_everything(tab) -> None:
-    box = await tab.locator("#overlay").bounding_box()
-    await tab.mouse.move(box["x"] + 1, box["y"] + 1)
-    await tab.mouse.down()
-    await tab.mouse.move(box["x"] + box["width"] - 1, box["y"] + box["height"] - 1, steps=8)
-    await tab.mouse.up()
-    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '30'")
+from tests.helpers.guided import API, add_class, box_over_the_explorer, pca_model, run_job
 
 
 async def _projected(live) -> int:
@@ -33,7 +24,7 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
 
     await tab.goto(f"/datasets/{dataset_id}/explorer?model_id={model}")
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
-    await _box_over_everything(tab)
+    await box_over_the_explorer(tab, 30)
     gallery = tab.locator("#selection-gallery figure.guided-tile")
     await tab.wait_for_function("() => document.querySelectorAll('#selection-gallery figure').length === 24")
     assert await tab.inner_text("#gallery-range") == "1\u201324 of 30"
@@ -57,7 +48,7 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
     # taken out by hand: recorded as "not B" (decision 0015), so B's later batches leave it out
     assert await rejected(live) == [(taken_out, b)]
 
-    await _box_over_everything(tab)
+    await box_over_the_explorer(tab, 30)
     await tab.check("#overwrite")
     await tab.click(f"#label-buttons [data-label-id='{b}']")
     await tab.wait_for_function(
@@ -86,7 +77,7 @@ async def test_the_selection_badges_its_outlier_and_f_takes_it_out_of_the_batch(
 
     await tab.goto(f"/datasets/{dataset_id}/explorer?model_id={model}")
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
-    await _box_over_everything(tab)
+    await box_over_the_explorer(tab, 30)
     # the gallery of the whole selection, not one drawn for the box while it was dragged
     await tab.wait_for_selector("#selection-gallery:not([aria-busy])")
     await tab.wait_for_function("() => document.querySelector('#explorer').dataset.flagged === '1'")

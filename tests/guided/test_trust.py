@@ -78,6 +78,18 @@ async def three_classes(client: Any, dataset_id: int) -> list[int]:
     return [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
 
 
+async def similarity_page_of_a(client: Any, dataset_id: int) -> tuple[int, int]:
+    """Labels as a similarity page of class a makes them (eight of a's ten items, a b item the oracle
+    calls a, two of b and c) and the oracle trained on them: class a, the model."""
+    ids = await item_ids(client, dataset_id)
+    a, b, c = await three_classes(client, dataset_id)
+    for i in (0, 3, 6, 9, 12, 15, 18, 21):
+        await tag(client, dataset_id, [ids[i]], a)
+    await tag(client, dataset_id, [ids[1], ids[24]], b)  # the oracle calls item 24 a
+    await tag(client, dataset_id, [ids[2]], c)
+    return a, await trained(client, dataset_id, "test-oracle")
+
+
 async def label_by_rule(
     client: Any, dataset_id: int, ids: list[int], classes: list[int], upto: int, wrong=()
 ):
@@ -268,13 +280,7 @@ async def test_the_calibrated_estimate_weighs_the_labels_to_the_classes_of_the_u
     queue promises (its Platt fit, the held-out items weighed to the classes the model gives the
     unlabeled items), the estimate drops, and REST, GraphQL, the page, the confirmation and the CLI
     say so beside the plain share (decision 0026)."""
-    ids = await item_ids(server, dataset.id)
-    a, b, c = await three_classes(server, dataset.id)
-    for i in (0, 3, 6, 9, 12, 15, 18, 21):
-        await tag(server, dataset.id, [ids[i]], a)
-    await tag(server, dataset.id, [ids[1], ids[24]], b)  # the oracle calls item 24 a
-    await tag(server, dataset.id, [ids[2]], c)
-    model = await trained(server, dataset.id, "test-oracle")
+    a, model = await similarity_page_of_a(server, dataset.id)
     params = {"model_id": model, "threshold": 0.5, "label_id": a, "confirm_over": 0}
     preview = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()
     e = preview["estimate"]
@@ -326,13 +332,7 @@ async def test_the_page_leads_with_the_calibrated_precision_and_gives_the_plain_
     """Where the plain share above the threshold (8 of 9) and the calibrated figure differ, the bold
     precision, its wrong labels and the confirmation are the calibrated ones (what the queue would
     promise for these items); the plain share follows as its own line."""
-    ids = await item_ids(server, dataset.id)
-    a, b, c = await three_classes(server, dataset.id)
-    for i in (0, 3, 6, 9, 12, 15, 18, 21):
-        await tag(server, dataset.id, [ids[i]], a)
-    await tag(server, dataset.id, [ids[1], ids[24]], b)  # the oracle calls item 24 a
-    await tag(server, dataset.id, [ids[2]], c)
-    model = await trained(server, dataset.id, "test-oracle")
+    a, model = await similarity_page_of_a(server, dataset.id)
     params = {"model_id": model, "threshold": 0.5, "confirm_over": 0}
     preview = await server.get(f"{API}/datasets/{dataset.id}/probability", params={**params, "label_id": a})
     e = preview.json()["estimate"]

@@ -182,3 +182,16 @@ async def folder_dataset(api: Any, folder: Path, name: str, count: int = 30) -> 
     assert made.status_code == 201, made.text
     dataset_id = int(made.json()["dataset"]["id"])
     return dataset_id, await item_ids(api, dataset_id)
+
+
+async def box_over_the_explorer(tab: Any, selected: int) -> None:
+    """Drag a box over the whole explorer plot (several moves, as a hand does) and wait until the
+    page has ``selected`` points selected."""
+    box = await tab.locator("#overlay").bounding_box()
+    await tab.mouse.move(box["x"] + 1, box["y"] + 1)
+    await tab.mouse.down()
+    await tab.mouse.move(box["x"] + box["width"] - 1, box["y"] + box["height"] - 1, steps=8)
+    await tab.mouse.up()
+    await tab.wait_for_function(
+        f"() => document.querySelector('#explorer').dataset.selected === '{selected}'"
+    )
