@@ -111,3 +111,25 @@ def test_a_compressed_single_page_tiff_stack_is_refused_before_decoding(tmp_path
         decode.read_file(tmp_path / "packed.tif", 3, max_pixels=64 * 64 * 4)
     frame = decode.read_file(tmp_path / "plain.tif", 3, max_pixels=64 * 64 * 4)
     np.testing.assert_array_equal(frame, data[3].astype(np.float32))
+
+
+def test_a_npy_header_is_parsed_under_the_lock_and_pixels_read_from_many_threads(tmp_path, monkeypatch):
+    """np.load's header parse (ast.literal_eval) is not thread-safe on CPython 3.11 (gh-106905): a
+    job's image threads failed with "AST constructor recursion depth mismatch"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [write_npy(tmp_path / f"{i}.npy", (16, 16), seed=i) for i in range(8)]
+    real_load = np.load
+    held: list[bool] = []
+
+    def load(*args, **kwargs):  # type: ignore[no-untyped-def]
+        held.append(decode.NPY_HEADER_LOCK.locked())
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(decode.np, "load", load)
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(
+            pool.map(lambda p: decode.read_file(p, 0, max_pixels=10_000, roots=[tmp_path]), paths * 4)
+        )
+    assert held and all(held)
+    assert all(np.array_equal(f, real_load(p)) for f, p in zip(frames, paths * 4, strict=True))
