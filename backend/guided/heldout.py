@@ -160,28 +160,38 @@ def with_labeled_since(
     probabilities, column label ids: the model's inference, which may name classes the model had no
     labels of). ``labeled_since``: items whose labels changed after the training's label snapshot,
     so the model never trained on their labels. Outputs lacking a held-out column add nothing."""
-    item_ids, probabilities, label_ids = outputs
+    item_ids, _, label_ids = outputs
     if not set(held_out.label_ids) <= set(label_ids) or not len(labeled_since) or not len(item_ids):
         return held_out
     wanted = np.setdiff1d(np.asarray(labeled_since, np.int64), held_out.item_ids)
-    order = np.argsort(item_ids, kind="stable")
-    at = np.minimum(np.searchsorted(item_ids[order], wanted), len(item_ids) - 1)
-    rows = order[at][item_ids[order][at] == wanted]
-    if not len(rows):
+    found, scores = _scored(held_out, outputs, wanted)
+    if not found.any():
         return held_out
-    # the held-out columns are the classes the model trained on; the outputs may name more (classes
-    # without labels then, scored near zero): their share goes to the trained ones
-    columns = [label_ids.index(c) for c in held_out.label_ids]
-    scores = np.asarray(probabilities[rows][:, columns], np.float64)
-    scores /= np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
     return HeldOut(
-        np.concatenate([held_out.item_ids, np.asarray(item_ids[rows], np.int64)]),
-        np.concatenate([held_out.probabilities, scores.astype(np.float32)]),
+        np.concatenate([held_out.item_ids, wanted[found]]),
+        np.concatenate([held_out.probabilities, scores]),
         held_out.label_ids,
         held_out.source,
-        held_out.since_training + len(rows),
-        np.concatenate([held_out.rejected_labels(), np.full(len(rows), -1, np.int64)]),
+        held_out.since_training + int(found.sum()),
+        np.concatenate([held_out.rejected_labels(), np.full(int(found.sum()), -1, np.int64)]),
     )
+
+
+def _scored(
+    held_out: HeldOut, outputs: tuple[np.ndarray, np.ndarray, list[int]], wanted: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``wanted`` the outputs score (a mask), and their scores in the held-out columns.
+
+    The held-out columns are the classes the model trained on; the outputs may name more (classes
+    without labels then, scored near zero): their share goes to the trained ones."""
+    item_ids, probabilities, label_ids = outputs
+    order = np.argsort(item_ids, kind="stable")
+    at = np.minimum(np.searchsorted(item_ids[order], wanted), len(item_ids) - 1)
+    found = item_ids[order][at] == wanted
+    columns = [label_ids.index(c) for c in held_out.label_ids]
+    scores = np.asarray(probabilities[order[at][found]][:, columns], np.float64)
+    scores /= np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
+    return found, scores.astype(np.float32)
 
 
 def with_rejections(
@@ -197,7 +207,7 @@ def with_rejections(
     evidence was the right half of the batch alone: a walk's "peaks" page, 45 of 211 left out,
     then read 249 of 251 right. Each row is a miss for its class where the model calls the item
     that class, and says nothing of any other class. Classes the model has no column of add nothing."""
-    item_ids, probabilities, label_ids = outputs
+    item_ids, _, label_ids = outputs
     if not rejected or not len(item_ids) or not set(held_out.label_ids) <= set(label_ids):
         return held_out
     pairs = sorted(
@@ -210,19 +220,13 @@ def with_rejections(
     if not pairs:
         return held_out
     wanted = np.asarray([item for item, _ in pairs], np.int64)
-    order = np.argsort(item_ids, kind="stable")
-    at = np.minimum(np.searchsorted(item_ids[order], wanted), len(item_ids) - 1)
-    found = item_ids[order][at] == wanted
+    found, scores = _scored(held_out, outputs, wanted)
     if not found.any():
         return held_out
-    rows = order[at][found]
-    columns = [label_ids.index(c) for c in held_out.label_ids]
-    scores = np.asarray(probabilities[rows][:, columns], np.float64)
-    scores /= np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
     not_labels = np.asarray([label for _, label in pairs], np.int64)[found]
     return HeldOut(
         np.concatenate([held_out.item_ids, wanted[found]]),
-        np.concatenate([held_out.probabilities, scores.astype(np.float32)]),
+        np.concatenate([held_out.probabilities, scores]),
         held_out.label_ids,
         held_out.source,
         held_out.since_training,
