@@ -15,6 +15,7 @@ from backend.errors import TooLarge, Unreadable
 from backend.images import decode
 from backend.images.decode import FrameLimits
 from backend.sources.folder import FolderSource
+from backend.storage import npy
 from tests.factories import write_npy, write_tiff
 
 
@@ -123,10 +124,10 @@ def test_a_npy_header_is_parsed_under_the_lock_and_pixels_read_from_many_threads
     held: list[bool] = []
 
     def load(*args, **kwargs):  # type: ignore[no-untyped-def]
-        held.append(decode.NPY_HEADER_LOCK.locked())
+        held.append(npy.HEADER_LOCK.locked())
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(decode.np, "load", load)
+    monkeypatch.setattr(npy.np, "load", load)
     with ThreadPoolExecutor(4) as pool:
         frames = list(
             pool.map(lambda p: decode.read_file(p, 0, max_pixels=10_000, roots=[tmp_path]), paths * 4)

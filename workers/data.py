@@ -55,6 +55,7 @@ from backend.datasets.refs import ItemReader, ItemRef
 from backend.errors import LabelwiseError
 from backend.images.transforms import DisplayTransform
 from backend.settings import Settings
+from backend.storage import npy
 from workers.images import prepare
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class ItemInputs:
             return self.reader.read(ref, stride=stride)
         path = self.copy_path(ref, stride)
         try:
-            return np.load(path, allow_pickle=False)
+            return npy.load(path)
         except (FileNotFoundError, ValueError, EOFError, OSError):
             pass  # not copied yet, or a copy cut short: read it again
         image = self.reader.read(ref, stride=stride)
@@ -167,7 +168,7 @@ def _save_atomic(path: Path, image: np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.asarray(image, dtype=np.float32), allow_pickle=False)
+            np.save(handle, np.asarray(image, dtype=np.float32))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.storage import npy
 from workers.context import JobContext
 
 PCA_COVARIANCE_LIMIT = 4096  # features; above it (or with more features than rows) an SVD serves
@@ -21,8 +22,8 @@ CHUNK_ROWS = 20_000
 def _inputs(ctx: JobContext) -> tuple[np.ndarray, np.ndarray]:
     if ctx.input_dir is None or not (ctx.input_dir / "vectors.npy").exists():
         raise FileNotFoundError("the model has no feature vectors on this dataset: run inference first")
-    vectors = np.load(ctx.input_dir / "vectors.npy", mmap_mode="r")
-    ids = np.load(ctx.input_dir / "item_ids.npy")
+    vectors = npy.load(ctx.input_dir / "vectors.npy", mmap_mode="r")
+    ids = npy.load(ctx.input_dir / "item_ids.npy")
     if len(vectors) != len(ids):
         raise ValueError(f"{len(vectors)} vectors for {len(ids)} item ids: the inference output is broken")
     return np.asarray(vectors, dtype=np.float32), ids

@@ -31,6 +31,7 @@ import numpy as np
 
 from backend.algorithms import offers_intensity, suggestion_rank
 from backend.feature_report.report import infer_intensity
+from backend.storage import npy
 from workers.algorithms.classifier_data import fold_of
 from workers.context import JobContext
 from workers.intensity import INTENSITY_JSON, NAMES, intensity_of, standardise
@@ -290,8 +291,8 @@ def feature_report(ctx: JobContext) -> None:
         ctx.check_canceled()
         ctx.progress(done, len(ctx.inputs))
         directory = ctx.settings.artifact_dir / source["dir"]
-        vectors = np.load(directory / "vectors.npy", mmap_mode="r")
-        row_of = {int(i): r for r, i in enumerate(np.load(directory / "item_ids.npy"))}
+        vectors = npy.load(directory / "vectors.npy", mmap_mode="r")
+        row_of = {int(i): r for r, i in enumerate(npy.load(directory / "item_ids.npy"))}
         present = np.asarray([int(i) in row_of for i in items])
         if present.sum() < len(items):
             ctx.log(f"model {source['model_id']}: {len(items) - present.sum()} labeled items have no vector")

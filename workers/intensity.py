@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from backend.datasets.refs import ItemRef
+from backend.storage import npy
 from workers.images import map_readable
 
 SIGNAL_NAMES = ("log_signal", "log_background", "signal_area", "bright_area", "edge", "texture")
@@ -169,8 +170,8 @@ def append_intensity(ctx: object, directory: Path | None = None) -> None:
     if not on:
         return
     out = Path(directory or ctx.artifact_dir)  # type: ignore[attr-defined]
-    vectors = np.load(out / "vectors.npy")
-    ids = np.load(out / "item_ids.npy")
+    vectors = npy.load(out / "vectors.npy")
+    ids = npy.load(out / "item_ids.npy")
     by_id = {ref.item_id: ref for ref in ctx.items}  # type: ignore[attr-defined]
     found: dict[int, np.ndarray] = {}
     step = 512

@@ -27,6 +27,7 @@ from backend.labels.batches import BatchOutcome, latest_event_id, record_batch
 from backend.labels.events import TagRequest
 from backend.models.queries import get_model
 from backend.settings import Settings
+from backend.storage import npy
 from backend.storage.job_tables import Job
 from backend.storage.tables import CurrentLabel, LabelClass
 
@@ -128,10 +129,10 @@ def _predictions(settings: Settings, job: Job | None, ids: np.ndarray) -> np.nda
     folder = _output_dir(settings, job)
     if not (folder / "probabilities.npy").exists():
         return None
-    probabilities = np.load(folder / "probabilities.npy", mmap_mode="r")
+    probabilities = npy.load(folder / "probabilities.npy", mmap_mode="r")
     columns = [int(c["label_id"]) for c in json.loads((folder / "classes.json").read_text())]
     arg = np.asarray(columns, np.int64)[np.argmax(probabilities, axis=1)]
-    return _aligned(ids, np.load(folder / "item_ids.npy"), arg, -1)
+    return _aligned(ids, npy.load(folder / "item_ids.npy"), arg, -1)
 
 
 async def load_points(
@@ -147,8 +148,8 @@ async def load_points(
     job = await latest_output(session, model_id, dataset_id, "project", projection_job_id)
     assert job.id is not None  # read back from the database
     folder = _output_dir(settings, job)
-    ids = np.load(folder / "item_ids.npy")
-    coords = np.load(folder / "coords.npy")
+    ids = npy.load(folder / "item_ids.npy")
+    coords = npy.load(folder / "coords.npy")
     meta = json.loads((folder / "explorer.json").read_text())
     points = Points(
         projection_job_id=int(job.id),
@@ -163,8 +164,8 @@ async def load_points(
         clustering = None
     if clustering is not None:
         cfolder = _output_dir(settings, clustering)
-        cluster_ids = np.load(cfolder / "clusters.npy")
-        points.clusters = _aligned(ids, np.load(cfolder / "item_ids.npy"), cluster_ids, -1)
+        cluster_ids = npy.load(cfolder / "clusters.npy")
+        points.clusters = _aligned(ids, npy.load(cfolder / "item_ids.npy"), cluster_ids, -1)
         assert clustering.id is not None  # read back from the database
         points.cluster_job_id = int(clustering.id)
     points.labels_event_id = await latest_event_id(session, int(job.dataset_id))

@@ -30,6 +30,7 @@ batches of the queue, share / calibrated: demo 0.266 / 0.197, digits 0.334 / 0.2
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ import numpy as np
 
 from backend.errors import Invalid, NotFound
 from backend.guided.suggest_math import PlattCalibration, label_shift_weights
+from backend.storage import npy
 
 OOF, VALIDATION, MODEL_JSON = "oof.npz", "validation.npz", "model.json"
 
@@ -120,8 +122,8 @@ class BatchEstimate:
         )
 
 
-def _column_ids(model_dir: Path, data: np.lib.npyio.NpzFile, width: int) -> list[int]:
-    if "label_ids" in data.files:
+def _column_ids(model_dir: Path, data: Mapping[str, np.ndarray], width: int) -> list[int]:
+    if "label_ids" in data:
         return [int(i) for i in data["label_ids"]]
     meta_path = model_dir / MODEL_JSON
     if meta_path.is_file():
@@ -138,12 +140,12 @@ def load_held_out(model_dir: Path) -> HeldOut:
         path = model_dir / name
         if not path.is_file():
             continue
-        with np.load(path) as data:
-            ids = np.asarray(data["item_ids"], np.int64)
-            probs = np.asarray(data["probabilities"], np.float32)
-            if probs.ndim != 2 or len(probs) != len(ids):
-                raise Invalid(f"{name}: probabilities {probs.shape} do not match {len(ids)} item ids")
-            return HeldOut(ids, probs, _column_ids(model_dir, data, probs.shape[1]), name)
+        data = npy.load_archive(path)
+        ids = np.asarray(data["item_ids"], np.int64)
+        probs = np.asarray(data["probabilities"], np.float32)
+        if probs.ndim != 2 or len(probs) != len(ids):
+            raise Invalid(f"{name}: probabilities {probs.shape} do not match {len(ids)} item ids")
+        return HeldOut(ids, probs, _column_ids(model_dir, data, probs.shape[1]), name)
     raise NotFound(
         "this model kept no held-out probabilities (oof.npz or validation.npz): retrain it to get "
         "precision estimates",

@@ -20,6 +20,7 @@ from sqlmodel import col
 from backend.errors import Invalid, NotFound
 from backend.labels import rejections
 from backend.labels.events import TagChange, record_changes
+from backend.storage import npy
 from backend.storage.tables import CurrentLabel, TagEvent
 
 PROBABILITIES, ITEM_IDS, CLASSES = "probabilities.npy", "item_ids.npy", "classes.json"
@@ -49,8 +50,8 @@ def load_outputs(directory: Path) -> ClassifierOutputs:
     paths = [directory / name for name in (PROBABILITIES, ITEM_IDS, CLASSES)]
     if not all(p.exists() for p in paths):
         raise NotFound("this model has no class probabilities for the dataset yet: run inference first")
-    probabilities = np.load(paths[0], mmap_mode="r")
-    item_ids = np.load(paths[1])
+    probabilities = npy.load(paths[0], mmap_mode="r")
+    item_ids = npy.load(paths[1])
     classes = json.loads(paths[2].read_text())
     if probabilities.shape != (len(item_ids), len(classes)):
         raise Invalid(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.storage import npy
+
 LABEL_ISSUES = "label_issues.npz"
 CHUNK = 256
 LABEL_NOISE_PRIOR = 0.05  # share of wrong labels a person writes, before any review says more
@@ -50,13 +52,13 @@ def load_label_issues(model_dir: Path) -> LabelIssues | None:
     path = model_dir / LABEL_ISSUES
     if not path.is_file():
         return None
-    with np.load(path) as data:
-        return LabelIssues(
-            np.asarray(data["item_ids"], np.int64),
-            np.asarray(data["given_label_ids"], np.int64),
-            np.asarray(data["label_quality"], np.float32),
-            np.asarray(data["is_issue"], bool),
-        )
+    data = npy.load_archive(path)
+    return LabelIssues(
+        np.asarray(data["item_ids"], np.int64),
+        np.asarray(data["given_label_ids"], np.int64),
+        np.asarray(data["label_quality"], np.float32),
+        np.asarray(data["is_issue"], bool),
+    )
 
 
 def neighbour_disagreement(

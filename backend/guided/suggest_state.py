@@ -26,6 +26,7 @@ from backend.jobs import states
 from backend.labels.batches import latest_event_id
 from backend.settings import Settings
 from backend.similarity.index import INDEX, VECTORS
+from backend.storage import npy
 from backend.storage.ids import stored_id
 from backend.storage.job_tables import Job, Model
 from backend.storage.tables import Dataset, Item, LabelClass
@@ -192,8 +193,8 @@ def load_probabilities(directory: Path) -> Outputs | None:
     paths = [directory / n for n in (PROBABILITIES, ITEM_IDS, CLASSES)]
     if not all(p.is_file() for p in paths):
         return None
-    probs = np.load(paths[0], mmap_mode="r")
-    ids = np.load(paths[1])
+    probs = npy.load(paths[0], mmap_mode="r")
+    ids = npy.load(paths[1])
     label_ids = [int(c["label_id"]) for c in json.loads(paths[2].read_text())]
     if probs.shape != (len(ids), len(label_ids)):
         raise Invalid(f"probabilities {probs.shape} do not match {len(ids)} items x {len(label_ids)} classes")
@@ -203,7 +204,7 @@ def load_probabilities(directory: Path) -> Outputs | None:
 def load_vectors(directory: Path) -> tuple[np.ndarray, np.ndarray] | None:
     if not (directory / VECTORS).is_file() or not (directory / ITEM_IDS).is_file():
         return None
-    return np.asarray(np.load(directory / ITEM_IDS), np.int64), np.load(directory / VECTORS, mmap_mode="r")
+    return np.asarray(npy.load(directory / ITEM_IDS), np.int64), npy.load(directory / VECTORS, mmap_mode="r")
 
 
 def load_held_out_or_none(model_dir: Path | None) -> HeldOut | None:

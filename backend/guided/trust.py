@@ -39,6 +39,7 @@ from backend.models.queries import get_model, latest_inference
 from backend.paging import check_page
 from backend.settings import Settings
 from backend.similarity.index import ITEM_IDS, VECTORS
+from backend.storage import npy
 from backend.storage.job_tables import Model
 from backend.storage.tables import CurrentLabel, Tag, TagEvent
 
@@ -167,7 +168,7 @@ async def feature_vectors(
         return None
 
     def load() -> FeatureVectors:
-        return FeatureVectors(np.load(directory / ITEM_IDS), np.load(directory / VECTORS, mmap_mode="r"))
+        return FeatureVectors(npy.load(directory / ITEM_IDS), npy.load(directory / VECTORS, mmap_mode="r"))
 
     return await asyncio.to_thread(load)
 

@@ -7,7 +7,6 @@ The probe also keeps what the header says about the acquisition (``detector.META
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from backend.errors import Forbidden, NotFound, TooLarge, Unreadable
 from backend.images import detector, hdf5
+from backend.storage import npy
 
 # (height, width, channels, dtype) of each frame a file holds
 FrameShape = tuple[int, int, int, str]
@@ -77,22 +77,10 @@ def _frames_of_array_shape(shape: tuple[int, ...], dtype: str, limits: FrameLimi
     raise Unreadable(f"array of shape {shape} is not a 2-D image or a 3-D stack")
 
 
-# np.load parses a .npy header with ast.literal_eval. On CPython 3.11 (3.11.7 here) the AST
-# constructor's recursion counter is shared by all threads, so two threads parsing at once can fail
-# with "SystemError: AST constructor recursion depth mismatch" (python/cpython gh-106905): a job's
-# image thread pool reading .npy frames failed so. One header parsed at a time; the pixels are a
-# memory map, read after the lock.
-NPY_HEADER_LOCK = threading.Lock()
-
-
 def _load_npy(path: Path) -> np.ndarray:
-    """The array, memory-mapped; never a pickle, and never the archive np.load makes of a zip."""
-    with NPY_HEADER_LOCK:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    if not isinstance(array, np.ndarray):
-        array.close()
-        raise Unreadable(f"{path.name} is a .npz archive, not a .npy array")
-    return array
+    """The array, memory-mapped (its header parsed under ``npy.HEADER_LOCK``: a job's image threads
+    read many at once)."""
+    return npy.load(path, mmap_mode="r")
 
 
 def _check_numeric(dtype: np.dtype) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import Invalid, Unreadable
+from backend.storage import npy
 
 MASK_RULES = ("zero", "negative", "saturated", "gaps")
 MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".h5", ".hdf5", ".edf")
@@ -53,9 +54,7 @@ def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
 def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-        if not isinstance(array, np.ndarray):
-            raise Unreadable(f"{path.name} is not a .npy array")
+        array = npy.load(path)  # Unreadable for a .npz archive
     elif suffix in (".tif", ".tiff"):
         import tifffile
 

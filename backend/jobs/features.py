@@ -10,6 +10,7 @@ import numpy as np
 
 from backend.errors import Invalid, NotFound
 from backend.jobs.artifacts import ITEM_IDS, VECTORS
+from backend.storage import npy
 
 FORMATS = ("npy", "parquet")
 
@@ -38,8 +39,8 @@ def _write_parquet(vectors_path: Path, ids_path: Path, target: Path, rows_per_gr
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    vectors = np.load(vectors_path, mmap_mode="r")
-    item_ids = np.load(ids_path)
+    vectors = npy.load(vectors_path, mmap_mode="r")
+    item_ids = npy.load(ids_path)
     width = vectors.shape[1]
     schema = pa.schema([("item_id", pa.int64()), ("vector", pa.list_(pa.float32(), width))])
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")

@@ -39,6 +39,7 @@ from backend.labels.revoke import labels_still_models
 from backend.models import queries as model_queries
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.settings import Settings
+from backend.storage import npy
 from backend.storage.job_tables import Job, JobLog, JobMetric, Model
 
 POLL = "every 2s"
@@ -241,7 +242,7 @@ def _reconstructions(job: Job | None, settings: Settings) -> list[dict[str, int]
     directory = _job_dir(job, settings) if job else None
     if directory is None or not (directory / artifacts.RECONSTRUCTIONS).is_file():
         return []
-    ids = np.load(directory / artifacts.RECONSTRUCTION_ITEM_IDS)
+    ids = npy.load(directory / artifacts.RECONSTRUCTION_ITEM_IDS)
     return [{"index": i, "item_id": int(item)} for i, item in enumerate(ids)]
 
 
@@ -404,7 +405,7 @@ class JobPages(Controller):
         path = directory / artifacts.RECONSTRUCTIONS if directory else None
         if path is None or not path.is_file():
             raise NotFound(f"job {job_id} wrote no reconstructions")
-        images = np.load(path, mmap_mode="r")
+        images = npy.load(path, mmap_mode="r")
         if not 0 <= index < len(images):
             raise NotFound(f"job {job_id} has no reconstruction {index}")
         pixels = (np.clip(np.nan_to_num(images[index]), 0.0, 1.0) * 255).astype(np.uint8)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import Invalid, NotFound
+from backend.storage import npy
 
 VECTORS, ITEM_IDS, INDEX, INDEX_META = "vectors.npy", "item_ids.npy", "index.bin", "index.json"
 EXACT_THRESHOLD = 20_000
@@ -53,8 +54,8 @@ def load_features(directory: Path) -> tuple[np.ndarray, np.ndarray]:
     vectors_path, ids_path = directory / VECTORS, directory / ITEM_IDS
     if not vectors_path.exists() or not ids_path.exists():
         raise NotFound("this model has no feature vectors for the dataset yet: run inference first")
-    vectors = np.load(vectors_path, mmap_mode="r")
-    item_ids = np.load(ids_path)
+    vectors = npy.load(vectors_path, mmap_mode="r")
+    item_ids = npy.load(ids_path)
     if vectors.ndim != 2 or len(vectors) != len(item_ids):
         raise Invalid(f"feature vectors {vectors.shape} do not match {len(item_ids)} item ids")
     return vectors, item_ids

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from backend.storage import npy
 from workers.algorithms.autoencoder_net import Architecture, ConvAutoencoder, build
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
@@ -69,7 +70,7 @@ class ItemImages:
             ctx.progress(min(start + READ_CHUNK, len(refs)), len(refs))
         store.flush()
         del store
-        self.images = np.load(path, mmap_mode="r")[:filled]
+        self.images = npy.load(path, mmap_mode="r")[:filled]
         self.item_ids = ids[:filled]
 
     def __len__(self) -> int:
@@ -179,7 +180,7 @@ class MappedImages:
         if "images" in state:
             self.images = state["images"]
             return
-        whole = np.load(state["file"], mmap_mode="r")
+        whole = npy.load(state["file"], mmap_mode="r")
         images = whole[state["first"] : state["first"] + state["count"]]
         if (images.dtype.str, images.shape[1:]) != state["check"] or len(images) != state["count"]:
             raise RuntimeError(f"the image file {Path(state['file']).name} changed under the loader")
@@ -493,7 +494,7 @@ def infer(ctx: JobContext) -> None:
     runner = Runner(load_model(ctx.model_dir, p), ctx.device, make_criterion(p["criterion"]))
     model = runner.model
     arch = model.arch
-    centre = np.load(ctx.model_dir / LATENT_MEAN) if (ctx.model_dir / LATENT_MEAN).exists() else 0.0
+    centre = npy.load(ctx.model_dir / LATENT_MEAN) if (ctx.model_dir / LATENT_MEAN).exists() else 0.0
     transform = transform_from(p)
     refs = list(ctx.items)
     step = ctx.options.get("batch_size", 128)

@@ -22,6 +22,7 @@ import numpy as np
 from backend.algorithms.azimuthal import AUTO_CENTRE, DESCRIPTOR_PARAMETERS
 from backend.datasets.refs import ItemRef
 from backend.errors import LabelwiseError
+from backend.storage import npy
 from workers.context import JobContext
 from workers.descriptor_cache import DescriptorCache, cache_key
 from workers.images import map_readable
@@ -192,8 +193,8 @@ def infer(ctx: JobContext) -> None:
     assert ctx.model_dir is not None
     p = ctx.params
     check_version(json.loads((ctx.model_dir / "model.json").read_text()))
-    with np.load(ctx.model_dir / MODEL_FILE) as model:
-        mean, scale = model["mean"], model["scale"]
+    model = npy.load_archive(ctx.model_dir / MODEL_FILE)
+    mean, scale = model["mean"], model["scale"]
     refs = list(ctx.items)
     vectors, item_ids, centres = describe_all(ctx, refs, p, step=ctx.options.get("batch_size", 64))
     ctx.write_vectors(item_ids, (vectors - mean) / scale)

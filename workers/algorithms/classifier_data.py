@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.storage import npy
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
 from workers.memory import keep_freed_memory
@@ -129,7 +130,7 @@ class LabeledImages:
             ctx.progress(min(start + READ_CHUNK, len(labeled)), len(labeled))
         store.flush()
         del store
-        self.images = np.load(path, mmap_mode="r")[:filled]
+        self.images = npy.load(path, mmap_mode="r")[:filled]
         self.item_ids = ids[:filled]
         self.labels = [wanted[int(i)] for i in self.item_ids]
 

@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from backend.algorithms.contrastive import grid_pooling
+from backend.storage import npy
 from workers.algorithms.autoencoder import (
     BEST,
     LAST,
@@ -315,7 +316,7 @@ def infer(ctx: JobContext) -> None:
     p = ctx.params
     trainer = Trainer(load_model(ctx.model_dir, p), ctx.device, p["temperature"], grid_pooling(p))
     arch = trainer.model.arch
-    centre = np.load(ctx.model_dir / FEATURE_MEAN) if (ctx.model_dir / FEATURE_MEAN).exists() else 0.0
+    centre = npy.load(ctx.model_dir / FEATURE_MEAN) if (ctx.model_dir / FEATURE_MEAN).exists() else 0.0
     transform = transform_from(p)
     refs = list(ctx.items)
     step = ctx.options.get("batch_size", 256)

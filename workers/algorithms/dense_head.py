@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.storage import npy
 from workers.algorithms.classifier import is_multi_label
 from workers.algorithms.classifier_data import (
     callback_class,
@@ -245,7 +246,7 @@ def out_of_fold(ctx: JobContext, data: LabeledVectors, p: dict[str, Any]) -> dic
 
 def _label_issues_from_oof(ctx: JobContext, data: LabeledVectors) -> None:
     """Rewrite ``label_issues.npz`` from the out-of-fold probabilities (every labeled item)."""
-    found = np.load(ctx.artifact_dir / OOF_FILE)
+    found = npy.load_archive(ctx.artifact_dir / OOF_FILE)
     rows = {int(item_id): row for row, item_id in enumerate(data.item_ids)}
     given = data.targets[[rows[int(i)] for i in found["item_ids"]]].argmax(axis=1)
     flagged = write_label_issues(

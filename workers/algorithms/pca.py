@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from backend.storage import npy
 from workers.context import JobContext
 from workers.images import load_batch, transform_from
 from workers.intensity import append_intensity
@@ -109,10 +110,10 @@ class PCAModel:
     """The saved arrays, applied with numpy alone."""
 
     def __init__(self, path: os.PathLike[str]) -> None:
-        with np.load(path) as data:
-            self.components = data["components"]
-            self.mean = data["mean"]
-            self.scale = np.sqrt(data["explained_variance"]) if bool(data["whiten"]) else None
+        data = npy.load_archive(path)
+        self.components = data["components"]
+        self.mean = data["mean"]
+        self.scale = np.sqrt(data["explained_variance"]) if bool(data["whiten"]) else None
 
     def encode(self, flat: np.ndarray) -> np.ndarray:
         codes = (flat - self.mean) @ self.components.T

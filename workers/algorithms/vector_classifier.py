@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.storage import npy
 from workers.algorithms.dense_head import MODEL_JSON, labeled_rows, predict_all, train_head
 from workers.context import JobContext
 
@@ -27,8 +28,8 @@ def load_vectors(ctx: JobContext) -> tuple[np.ndarray, np.ndarray]:
             f"feature model {source.get('model_id', '?')} has no vectors for dataset {ctx.dataset_id}: "
             "run its inference on this dataset first"
         )
-    vectors = np.load(directory / "vectors.npy")
-    item_ids = np.load(directory / "item_ids.npy")
+    vectors = npy.load(directory / "vectors.npy")
+    item_ids = npy.load(directory / "item_ids.npy")
     if len(vectors) and not np.isfinite(vectors).all():
         raise RuntimeError(f"the vectors of feature model {source.get('model_id', '?')} hold NaN or inf")
     return vectors, item_ids

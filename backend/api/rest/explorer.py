@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-import numpy as np
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -22,6 +21,7 @@ from backend.explorer.views import ProjectionView, projection_view
 from backend.images.colormap import heatmap_png
 from backend.jobs import artifacts
 from backend.paging import check_page
+from backend.storage import npy
 
 # a page of a projection's points as columns, row i of each list belonging to item_ids[i] (the
 # shape GraphQL gives too; docs/decisions/0016)
@@ -127,8 +127,8 @@ class ExplorerController(Controller):
             cluster_job_id=job.id,  # type: ignore[arg-type]
             dataset_id=job.dataset_id,
             method=str(job.parameters.get("method", "")),
-            item_ids=np.load(folder / artifacts.ITEM_IDS).tolist(),
-            clusters=np.load(folder / artifacts.CLUSTERS).tolist(),
+            item_ids=npy.load(folder / artifacts.ITEM_IDS).tolist(),
+            clusters=npy.load(folder / artifacts.CLUSTERS).tolist(),
         )
 
     @post(
