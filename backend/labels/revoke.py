@@ -4,10 +4,12 @@ range) produced, taken back in one 'undo' event.
 A model's labels are the events of ``MODEL_LABEL_KINDS`` that name it; a 'review' event names the
 model whose suspects it answers, but the keep or relabel in it is a person's decision and stays.
 
-The rule, per item the chosen events touched: if the item's latest change is one of those events,
-its labels go back to what they were just before the run of chosen events that ends its history;
-otherwise someone changed it since, and it is left alone and counted as skipped. So a revoke never
-overwrites later work, and revoking the revoke (undo of the undo event) puts the labels back.
+The rule, per item the chosen events touched, on its chain of decisions (``backend.labels.provenance``:
+the events that decided its labels, followed back through undos, so labels an undo of a revoke or a
+redo put back are still the batch's): if the chain ends in chosen events, the item's labels go back
+to what they were before that run of them; otherwise someone changed it since, and it is left alone
+and counted as skipped. So a revoke never overwrites later work, undoing the revoke puts the labels
+back, and a revoke after that takes them back again.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
-from backend.labels import rejections
+from backend.labels import provenance, rejections
 from backend.labels.events import (
     CHUNK,
     KINDS,
@@ -32,17 +34,11 @@ from backend.labels.events import (
     current_state,
     lock_dataset,
 )
-from backend.labels.replay import apply_op
+from backend.labels.provenance import MODEL_LABEL_KINDS
 from backend.models.queries import get_model
 from backend.storage.tables import Tag, TagEvent
 
 REVOCABLE_KINDS = tuple(k for k in KINDS if k != "undo")
-# The kinds of event a model writes labels with: batches whose items the model picked (a similarity
-# ranking by its features; a probability, predicted-classes or auto-label-the-rest batch by its class
-# probabilities; a selection in its projection on the Explorer). Listed, not "every event with its id":
-# a 'review' event carries the id of the model that ranked the suspects, but its keep or relabel is a
-# person's decision, and revoking the model must not take it back; 'manual' and 'import' are people's.
-MODEL_LABEL_KINDS = ("similarity", "probability", "explorer")
 MAX_LISTED = 1000  # event and item ids kept in the revoke event's parameters
 
 
@@ -57,17 +53,10 @@ class RevokeResult:
     event_count: int
 
 
-async def _live_events(session: AsyncSession, query: Select) -> list[int]:
-    """Ids of the chosen events that are not undone already."""
-    ids = list((await session.scalars(query.order_by(col(TagEvent.id)))).all())
-    undone: set[int] = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        rows = await session.scalars(
-            select(col(TagEvent.undoes_event_id)).where(col(TagEvent.undoes_event_id).in_(chunk))
-        )
-        undone.update(r for r in rows.all() if r is not None)
-    return [i for i in ids if i not in undone]
+async def _chosen_events(session: AsyncSession, query: Select) -> list[int]:
+    """Ids of the chosen events, undone or not: an undone batch may be redone, and its labels are
+    followed through the items' chains of decisions."""
+    return [int(i) for i in (await session.scalars(query.order_by(col(TagEvent.id)))).all()]
 
 
 async def _touched_items(session: AsyncSession, event_ids: list[int]) -> list[int]:
@@ -80,39 +69,38 @@ async def _touched_items(session: AsyncSession, event_ids: list[int]) -> list[in
     return list(items)
 
 
-async def _plan(
-    session: AsyncSession, item_ids: list[int], chosen: set[int]
-) -> tuple[list[TagChange], list[int], int]:
+@dataclass
+class _Plan:
+    changes: list[TagChange]
+    skipped: list[int]  # items whose chain holds a chosen event under a later decision
+    revoked: int  # items whose labels go back
+    taken: set[int]  # the chosen events whose labels go back on some item
+
+
+async def _plan(session: AsyncSession, item_ids: list[int], chosen: set[int]) -> _Plan:
     """The changes that take the chosen events' labels back, the skipped items, and how many items."""
-    changes: list[TagChange] = []
-    skipped: list[int] = []
-    revoked = 0
+    plan = _Plan([], [], 0, set())
+
+    def selects(event: provenance.EventFacts) -> bool:
+        return event.id in chosen
+
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start : start + CHUNK]
-        rows = await session.execute(
-            select(col(Tag.item_id), col(Tag.event_id), col(Tag.op), col(Tag.label_id))
-            .where(col(Tag.item_id).in_(chunk))
-            .order_by(col(Tag.event_id), col(Tag.id))
-        )
-        history: dict[int, list[tuple[int, str, int | None]]] = {}
-        for item_id, event_id, op, label_id in rows.all():
-            history.setdefault(item_id, []).append((event_id, op, label_id))
+        chains = await provenance.chains(session, chunk)
         current = await current_state(session, chunk)
         for item_id in chunk:
-            tags = history.get(item_id, [])
-            if not tags or tags[-1][0] not in chosen:
-                skipped.append(item_id)
+            chain = chains.get(item_id, ())
+            run = provenance.trailing_run(chain, selects)
+            if run == len(chain):  # its labels are not the chosen events' (any more)
+                if any(selects(d.event) for d in chain):
+                    plan.skipped.append(item_id)  # someone decided on top of them since
                 continue
-            run_start = len(tags)
-            while run_start > 0 and tags[run_start - 1][0] in chosen:
-                run_start -= 1
-            before: frozenset[int] = frozenset()
-            for _event, op, label_id in tags[:run_start]:
-                before = apply_op(before, op, label_id)
+            before = provenance.labels_of(chain[:run])
             if before != current.get(item_id, frozenset()):
-                changes.extend(_restore(item_id, before))
-                revoked += 1
-    return changes, skipped, revoked
+                plan.changes.extend(_restore(item_id, before))
+                plan.revoked += 1
+                plan.taken.update(d.event.id for d in chain[run:])
+    return plan
 
 
 async def _revoke(
@@ -126,37 +114,41 @@ async def _revoke(
 ) -> RevokeResult:
     try:
         dataset = await lock_dataset(session, dataset_id)
-        event_ids = await _live_events(session, query)
-        if not event_ids:
-            raise Conflict(f"nothing to revoke: {what} has no labeling event left in dataset {dataset_id}")
-        items = await _touched_items(session, event_ids)
-        changes, skipped, revoked = await _plan(session, items, set(event_ids))
-        if not changes:
+        chosen = await _chosen_events(session, query)
+        if not chosen:
+            raise Conflict(f"nothing to revoke: {what} has no labeling event in dataset {dataset_id}")
+        plan = await _plan(session, await _touched_items(session, chosen), set(chosen))
+        skipped = plan.skipped
+        if not plan.changes:
+            left = f" ({len(skipped)} item(s) relabeled since by another event stay)" if skipped else ""
             raise Conflict(
-                f"nothing to revoke: every one of the {len(skipped)} item(s) {what} labeled was changed "
-                "since by another event (or already holds its earlier labels)",
+                f"nothing to revoke: no item of dataset {dataset_id} still holds the labels of {what}: they "
+                f"were revoked, undone or changed since{left}",
                 skipped_count=len(skipped),
             )
+        event_ids = sorted(plan.taken)
         event = await apply_changes(
             session,
             dataset,
             tagger=tagger,
             kind="undo",
-            changes=changes,
+            changes=plan.changes,
             parameters={
                 **parameters,
                 "revokes": event_ids[:MAX_LISTED],
                 "revoked_event_count": len(event_ids),
-                "revoked_count": revoked,
+                "revoked_count": plan.revoked,
                 "skipped_items": skipped[:MAX_LISTED],
                 "skipped_count": len(skipped),
                 "undo_depth": 1,  # takes work back: Ctrl+Shift+Z (redo) puts the labels back
             },
             allow_deleted_label=True,  # an item may go back to a class deleted since
         )
-        await rejections.on_undo(session, event_ids, event.id)  # type: ignore[arg-type]
+        # the rejections of the batches it took back, and of the others not undone, are cleared
+        live = set(chosen) - set(await undone_by(session, chosen))
+        await rejections.on_undo(session, sorted(plan.taken | live), event.id)  # type: ignore[arg-type]
         await session.commit()
-        return RevokeResult(event, revoked, len(skipped), event_ids[:MAX_LISTED], len(event_ids))
+        return RevokeResult(event, plan.revoked, len(skipped), event_ids[:MAX_LISTED], len(event_ids))
     except BaseException:
         await session.rollback()
         raise
@@ -250,42 +242,75 @@ class ModelLabels:
 
     dataset_id: int
     model_id: int
-    items: int  # items whose latest change is one of the model's label events
-    events: int  # the events those changes come from
+    items: int  # items whose labels come from one of the model's label events
+    events: int  # the events they come from
 
 
 async def labels_still_models(
     session: AsyncSession, *, dataset_id: int | None = None, model_id: int | None = None
 ) -> list[ModelLabels]:
-    """Per dataset and model, the labels still the model's: items whose latest change is one of its
-    ``MODEL_LABEL_KINDS`` events, not undone (what ``revoke_model`` would take back)."""
-    later, undo = aliased(Tag), aliased(TagEvent)
-    newest = (
-        select(func.max(col(later.event_id))).where(col(later.item_id) == col(Tag.item_id)).scalar_subquery()
+    """Per dataset and model, the labels still the model's: items whose labels come from one of its
+    ``MODEL_LABEL_KINDS`` events (what ``revoke_model`` would take back). Most are items whose latest
+    change is that event, not undone; those whose latest change is an undo or a revoke are followed
+    back through their chains of decisions (an undone revoke, a redone batch)."""
+    items: dict[tuple[int, int], int] = {}
+    events: dict[tuple[int, int], set[int]] = {}
+    later, undo, latest = aliased(Tag), aliased(TagEvent), aliased(TagEvent)
+    newest = (  # the item's latest event (correlated by hand: it is used two levels down too)
+        select(func.max(col(later.event_id)))
+        .where(col(later.item_id) == col(Tag.item_id))
+        .correlate(Tag)
+        .scalar_subquery()
     )
-    query = (
+    by_model: list[ColumnElement[bool]] = [
+        col(TagEvent.model_id).is_not(None),
+        col(TagEvent.kind).in_(MODEL_LABEL_KINDS),
+    ]
+    if dataset_id is not None:
+        by_model.append(col(TagEvent.dataset_id) == dataset_id)
+    if model_id is not None:
+        by_model.append(col(TagEvent.model_id) == model_id)
+    latest_is_theirs = (
         select(
             col(TagEvent.dataset_id),
             col(TagEvent.model_id),
+            col(TagEvent.id),
             func.count(col(Tag.item_id).distinct()),
-            func.count(col(Tag.event_id).distinct()),
         )
         .join(Tag, col(Tag.event_id) == col(TagEvent.id))
         .where(
-            col(TagEvent.model_id).is_not(None),
-            col(TagEvent.kind).in_(MODEL_LABEL_KINDS),
+            *by_model,
             col(Tag.event_id) == newest,
             ~exists().where(col(undo.undoes_event_id) == col(TagEvent.id)),
         )
-        .group_by(col(TagEvent.dataset_id), col(TagEvent.model_id))
-        .order_by(col(TagEvent.dataset_id), col(TagEvent.model_id))
+        .group_by(col(TagEvent.dataset_id), col(TagEvent.model_id), col(TagEvent.id))
     )
-    if dataset_id is not None:
-        query = query.where(col(TagEvent.dataset_id) == dataset_id)
-    if model_id is not None:
-        query = query.where(col(TagEvent.model_id) == model_id)
-    rows = (await session.execute(query)).tuples().all()
-    return [ModelLabels(int(d), int(m or 0), int(items), int(events)) for d, m, items, events in rows]
+
+    def count(key: tuple[int, int], event_id: int, how_many: int) -> None:
+        items[key] = items.get(key, 0) + how_many
+        events.setdefault(key, set()).add(event_id)
+
+    for d, m, event_id, how_many in (await session.execute(latest_is_theirs)).tuples().all():
+        count((int(d), int(m or 0)), int(event_id or 0), int(how_many))  # stored rows: ids are set
+
+    latest_is_an_undo = (
+        select(col(Tag.item_id))
+        .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
+        .where(
+            *by_model, select(col(latest.kind)).where(col(latest.id) == newest).scalar_subquery() == "undo"
+        )
+        .distinct()
+    )
+    followed = [int(i) for i in (await session.scalars(latest_is_an_undo)).all()]
+    for start in range(0, len(followed), CHUNK):
+        for chain in (await provenance.chains(session, followed[start : start + CHUNK])).values():
+            source = provenance.source(chain)
+            if source is None or not source.model_made or source.model_id is None:
+                continue
+            if model_id is not None and source.model_id != model_id:
+                continue
+            count((source.dataset_id, source.model_id), source.id, 1)
+    return [ModelLabels(d, m, items[(d, m)], len(events[(d, m)])) for d, m in sorted(items)]
 
 
 async def any_model_labeled(session: AsyncSession, dataset_id: int) -> bool:
@@ -300,13 +325,16 @@ async def any_model_labeled(session: AsyncSession, dataset_id: int) -> bool:
 
 async def undone_by(session: AsyncSession, event_ids: list[int]) -> dict[int, int]:
     """Event id -> the id of the event that undid it, for those of ``event_ids`` that are undone."""
-    if not event_ids:
-        return {}
-    rows = await session.execute(
-        select(col(TagEvent.undoes_event_id), col(TagEvent.id)).where(
-            col(TagEvent.undoes_event_id).in_(event_ids)
+    found: dict[int, int] = {}
+    for start in range(0, len(event_ids), CHUNK):
+        rows = await session.execute(
+            select(col(TagEvent.undoes_event_id), col(TagEvent.id)).where(
+                col(TagEvent.undoes_event_id).in_(event_ids[start : start + CHUNK])
+            )
         )
-    )
-    return {
-        int(target): int(by) for target, by in rows.tuples().all() if target is not None and by is not None
-    }
+        found.update(
+            (int(target), int(by))
+            for target, by in rows.tuples().all()
+            if target is not None and by is not None
+        )
+    return found

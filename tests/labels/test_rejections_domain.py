@@ -64,11 +64,14 @@ async def test_undo_clears_the_batchs_rejections_and_redo_brings_them_back(sessi
     await events.undo_event(session, label.id, "bob")
     assert await _active(session, dataset.id) == {(ids[2], cat.id)}
 
-    # revoking the batch kind takes its rejections back too (a fresh batch: the first is undone)
+    # revoking the batch kind takes its rejections back too: a fresh batch's, and the first one's,
+    # whose labels the redo put back (undone and redone, it is in force again)
     await record_batch(session, _batch(dataset.id, [ids[4]], cat.id), rejected_item_ids=[ids[5]])
     assert await _active(session, dataset.id) == {(ids[2], cat.id), (ids[5], cat.id)}
-    await revoke.revoke_labels(session, dataset.id, tagger="ann", kind="similarity")
-    assert await _active(session, dataset.id) == {(ids[2], cat.id)}
+    result = await revoke.revoke_labels(session, dataset.id, tagger="ann", kind="similarity")
+    assert (result.revoked, result.event_count) == (3, 2)
+    assert await events.current_state(session, ids) == {}
+    assert await _active(session, dataset.id) == set()
 
 
 async def test_bad_rejections_are_refused_and_nothing_is_labeled(session, settings, folder):

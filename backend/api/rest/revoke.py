@@ -51,7 +51,8 @@ class RevokeController(Controller):
     @post(
         "/datasets/{dataset_id:int}/revoke",
         summary="Take back the labels a model (or one kind of batch in a time range) made, in one undo event",
-        description="Only items whose latest change is one of those events go back to their earlier labels; "
+        description="Only items whose labels still come from those events (labels an undone revoke or a "
+        "redo put back included) go back to their earlier labels; "
         "items changed since by another event are left and counted in 'skipped'. 409 when nothing is left.",
         status_code=201,
         responses=error_responses(404, 409),
