@@ -372,6 +372,17 @@ async def panels(request: Request, session: AsyncSession, dataset_id: FromPath[i
     return await _after_change(request, session, dataset_id, request.query_params, "")
 
 
+@get("/datasets/{dataset_id:int}/label/progress", **OPTS)
+async def progress_box(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    """The Progress box, with the class panel and the label bar out of band, after the Next actions
+    panel labeled items (its answer sends refresh-gallery; this page's own labeling answers repaint
+    the panels themselves). No labels-changed: that panel has just drawn the queue as it is now."""
+    dataset = await get_dataset(session, dataset_id)
+    context = await panels_context(session, dataset_id, tagger_of(request))
+    classes = [count.label for count in context["progress"].classes]
+    return render(request, "label/_progress.html", dataset=dataset, classes=classes, **context)
+
+
 @post("/tagger", **OPTS)
 async def set_tagger(request: Request) -> Response[Any]:
     """Who is labeling in this browser: kept in a cookie, shown in the top bar, used for every event."""
@@ -385,4 +396,4 @@ async def set_tagger(request: Request) -> Response[Any]:
     return response
 
 
-route_handlers = [label_page, tile, tag, label_run, undo, redo, panels, set_tagger]
+route_handlers = [label_page, tile, tag, label_run, undo, redo, panels, progress_box, set_tagger]

@@ -379,6 +379,35 @@ async def test_a_labeling_answer_repaints_items_relabeled_elsewhere(
     assert attr(by_id(doc, f"marks-{ids[2]}"), "hx-swap-oob") == "true"
 
 
+async def test_the_progress_box_alone_after_the_next_actions_panel_labeled(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """The Progress box the Next actions panel's accept has redrawn: its counts, and out of band
+    the class panel's and the label bar's (what Undo undoes)."""
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    await client.post(f"{API}/datasets/{dataset_id}/tags", json={"item_ids": ids[:2], "label_id": rings})
+    event_id = (await events(client, dataset_id))[0]["id"]
+    page = await client.get(f"/datasets/{dataset_id}/label")
+    assert attr(by_id(parse(page.text), "progress"), "hx-get") == f"/datasets/{dataset_id}/label/progress"
+
+    answer = await client.get(f"/datasets/{dataset_id}/label/progress", headers={"hx-request": "true"})
+    assert answer.status_code == 200, answer.text
+    assert "hx-trigger-after-settle" not in answer.headers  # the panel has just drawn the queue
+    box, class_panel, labelbar = fragment(answer.text)
+    assert (attr(box, "id"), box.get("hx-swap-oob")) == ("progress", None)
+    assert attr(box, "hx-trigger") == "refresh-gallery from:#next-actions"
+    assert text_of(by_id(box, "labeled-count")) == "2" and text_of(by_id(box, "item-count")) == "3"
+    assert [text_of(c) for c in all_of(box, f".//span[{has_class('count')}]")] == ["2"]
+    assert (attr(class_panel, "id"), attr(class_panel, "hx-swap-oob")) == ("classes", "true")
+    assert "It holds 2 item(s)" in attr(
+        one(class_panel, f".//button[{has_class('delete-class')}]"), "hx-confirm"
+    )
+    assert (attr(labelbar, "id"), attr(labelbar, "hx-swap-oob")) == ("labelbar", "true")
+    assert attr(one(labelbar, ".//button[@data-action='undo']"), "title") == f"undo event #{event_id}"
+
+
 async def test_sort_by_label_and_hide_labeled(client: AsyncTestClient, folder: Path) -> None:
     dataset_id = await make_dataset(client, folder, count=4)
     rings = await add_class(client, dataset_id, "rings")
