@@ -1,6 +1,8 @@
 """Real Chromium: the label page's counts (the Progress box, the class panel's counts, what Undo
 undoes) follow labels written without the page's own labeling answers, with no reload: the Next
-actions panel's "auto-label the rest" left the Progress box at the old counts."""
+actions panel's "auto-label the rest" left the Progress box at the old counts, and so did coming
+Back to the page after a batch labeled on the similar page (from the browser's copy of the page,
+or only the gallery where a filter had pushed the view's URL) or after paging (htmx's copy)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tests.helpers.guided import (
     API,
     chromium_context,
     folder_dataset,
+    pca_model,
     require_chromium,
     run_job,
     tag,
@@ -121,5 +124,127 @@ async def test_auto_label_from_the_label_pages_panel_redraws_the_progress_box(
                 await expect(tab.locator("#labeled-count")).to_have_text(str(now_labeled + 1))
                 await undo.click()
                 await _expect_counts(tab, now_labeled, now_per_class)
+                assert await _not_reloaded(tab)
+                assert not errors, errors
+
+
+async def test_back_to_the_label_page_after_a_similarity_batch_shows_the_new_counts(
+    guided_settings, database, folder
+):
+    require_chromium()
+    from playwright.async_api import expect
+
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            dataset_id, _ids = await folder_dataset(api, folder, "counts-sim-ds", 30)
+            await pca_model(api, dataset_id)
+            classes = await _classes(api, dataset_id)
+
+            async with chromium_context(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
+                await _expect_counts(tab, 0, [0, 0, 0])
+
+                async def label_two_similar() -> None:
+                    """From the label page: Find similar to the first tile, label two of them as a."""
+                    await tab.locator("#gallery .tile").first.click()
+                    await tab.click("#find-similar-link")
+                    tiles = tab.locator("#label-form .guided-tile")
+                    await tiles.first.wait_for()
+                    await tab.click("[data-select=none]")
+                    await tiles.nth(0).locator("img").click()
+                    await tiles.nth(1).locator("img").click()
+                    await tab.select_option("select[name=label_id]", str(classes[0]))
+                    await tab.click("#label-batch")
+                    await expect(tab.locator(".notice")).to_contain_text("Labeled 2 of 2 selected items")
+
+                # the page as loaded
+                await label_two_similar()
+                await tab.go_back()
+                await _expect_counts(tab, *await _counts(api, dataset_id, classes))
+                assert (await _counts(api, dataset_id, classes))[0] == 2
+
+                # a view whose URL a filter pushed: Back once showed the bare gallery
+                await tab.select_option("#filter-select", "unlabeled")
+                await expect(tab.locator("#gallery .view-total").first).to_have_text("28")
+                await label_two_similar()
+                labeled, per_class = await _counts(api, dataset_id, classes)
+                assert labeled > 2
+                await tab.go_back()
+                await _expect_counts(tab, labeled, per_class)
+                await expect(tab.locator("#filter-select")).to_have_value("unlabeled")
+                await expect(tab.locator("#gallery .view-total").first).to_have_text(str(30 - labeled))
+                assert not errors, errors
+
+
+async def test_back_to_the_label_page_from_the_back_forward_cache_redraws_the_counts(
+    guided_settings, database, folder
+):
+    require_chromium()
+
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            dataset_id, ids = await folder_dataset(api, folder, "counts-cache-ds", 30)
+            classes = await _classes(api, dataset_id)
+
+            async with chromium_context(url, back_forward_cache=True) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
+                await _expect_counts(tab, 0, [0, 0, 0])
+                await _mark(tab)
+
+                # another page, labels written meanwhile, Back: the browser shows the page it kept
+                await tab.click("#history-link")
+                await tab.wait_for_url("**/history")
+                await tag(api, dataset_id, ids[:3], classes[1])
+                await tab.go_back(wait_until="commit")  # a page from that cache fires no load
+                await _expect_counts(tab, 3, [0, 3, 0])
+                assert await _not_reloaded(tab), "not the back-forward cache's page: the test proves nothing"
+                undo = tab.locator("#labelbar [data-action=undo]")
+                await _expect_title(undo, f"undo event #{await _last_event(api, dataset_id)}")
+                assert not errors, errors
+
+
+async def test_back_to_an_earlier_page_of_the_gallery_redraws_the_counts(guided_settings, database, folder):
+    require_chromium()
+    from playwright.async_api import expect
+
+    with live_app(guided_settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            dataset_id, ids = await folder_dataset(api, folder, "counts-pages-ds", 30)
+            classes = await _classes(api, dataset_id)
+
+            async with chromium_context(url) as context:
+                tab = await context.new_page()
+                errors: list[str] = []
+                tab.on("pageerror", lambda exc: errors.append(str(exc)))
+                restored: list[str] = []
+                tab.on("console", lambda m: restored.append(m.text) if m.text == "restored" else None)
+                await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
+                await _expect_counts(tab, 0, [0, 0, 0])
+                await tab.evaluate(
+                    "() => document.addEventListener('htmx:historyRestore', (e) =>"
+                    " console.log(e.detail.cacheMiss ? 'fetched' : 'restored'))"
+                )
+                await _mark(tab)
+
+                # the next page of the gallery, a label there and two elsewhere, Back: htmx's copy
+                await tab.keyboard.press("n")
+                await expect(tab.locator("#gallery .page-number").first).to_have_text("2")
+                await tag(api, dataset_id, ids[:2], classes[2])
+                await tab.locator("#gallery .tile").first.click()
+                await tab.keyboard.press("1")
+                await _expect_counts(tab, 3, [1, 0, 2])
+                await tab.go_back()
+                await expect(tab.locator("#gallery .page-number").first).to_have_text("1")
+                assert restored == ["restored"], "not htmx's copy of the page: the test proves nothing"
+                await _expect_counts(tab, 3, [1, 0, 2])
+                await expect(tab.locator(f"#marks-{ids[0]}")).to_have_class("marks labeled")
+                undo = tab.locator("#labelbar [data-action=undo]")
+                await _expect_title(undo, f"undo event #{await _last_event(api, dataset_id)}")
                 assert await _not_reloaded(tab)
                 assert not errors, errors

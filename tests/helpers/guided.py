@@ -159,13 +159,18 @@ def require_chromium() -> None:
 
 
 @asynccontextmanager
-async def chromium_context(url: str) -> AsyncIterator[Any]:
-    """A headless Chromium browser context on the live app at ``url``, closed afterwards."""
+async def chromium_context(url: str, *, back_forward_cache: bool = False) -> AsyncIterator[Any]:
+    """A headless Chromium browser context on the live app at ``url``, closed afterwards. Playwright
+    turns the back-forward cache off; ``back_forward_cache`` keeps it on, as in a person's browser
+    (Back then shows the page as it was left, and fires no load: ``go_back(wait_until="commit")``)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=["--disable-back-forward-cache"] if back_forward_cache else None,
         )
         try:
             yield await browser.new_context(base_url=url)

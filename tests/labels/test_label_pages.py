@@ -408,6 +408,20 @@ async def test_the_progress_box_alone_after_the_next_actions_panel_labeled(
     assert attr(one(labelbar, ".//button[@data-action='undo']"), "title") == f"undo event #{event_id}"
 
 
+async def test_the_label_page_and_its_gallery_are_kept_by_no_browser(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """Back to the label page asks for it again instead of showing the counts of before, or (where
+    a filter had pushed the view's URL) the bare gallery htmx had asked for at that URL."""
+    dataset_id = await make_dataset(client, folder, count=3)
+    page = await client.get(f"/datasets/{dataset_id}/label")
+    gallery = await client.get(
+        f"/datasets/{dataset_id}/label?filter=unlabeled", headers={"hx-request": "true"}
+    )
+    assert by_id(parse(page.text), "progress") is not None and "progress" not in gallery.text
+    assert (page.headers["cache-control"], gallery.headers["cache-control"]) == ("no-store", "no-store")
+
+
 async def test_sort_by_label_and_hide_labeled(client: AsyncTestClient, folder: Path) -> None:
     dataset_id = await make_dataset(client, folder, count=4)
     rings = await add_class(client, dataset_id, "rings")

@@ -248,16 +248,23 @@
     true,
   );
 
-  // A failed labeling action (class deleted in another tab, dataset gone): repaint from the server.
-  document.addEventListener("htmx:responseError", (event) => {
-    if (!appRoot() || !gallery()) return;
-    const path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
-    if (!path || !/\/label\/(tag|undo|redo)|\/classes/.test(path)) return;
+  // The panels (Progress, classes, label bar) and the gallery again from the server, where labels
+  // changed without an answer that repaints them; the panels' answer sends labels-changed, which
+  // the Next actions panel follows.
+  function repaint() {
     htmx.ajax("GET", `/datasets/${datasetId()}/label/panels?${gallery().dataset.state}`, {
       source: "#label-app",
       swap: "none",
     });
     htmx.trigger(document.body, "refresh-gallery");
+  }
+
+  // A failed labeling action (class deleted in another tab, dataset gone): repaint from the server.
+  document.addEventListener("htmx:responseError", (event) => {
+    if (!appRoot() || !gallery()) return;
+    const path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
+    if (!path || !/\/label\/(tag|undo|redo)|\/classes/.test(path)) return;
+    repaint();
   });
 
   // Requests from the class panel also carry the view state, so their answers repaint the tiles.
@@ -286,9 +293,16 @@
       field.scrollIntoView({ block: "nearest" });
     }
   });
+  // Back to this page as it was when left, with the counts and labels of then: htmx's copy of an
+  // earlier view (after paging or filtering) or the browser's back-forward cache (after a batch
+  // labeled on the similar page, say). Both ask the server again.
   document.addEventListener("htmx:historyRestore", () => {
     loadSelection();
     paint();
+    if (appRoot() && gallery()) repaint();
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted && appRoot() && gallery()) repaint();
   });
 
   // Import a CSV of labels through the REST endpoint (CSV bodies cannot be sent cross-site without
@@ -331,11 +345,7 @@
         list.append(Object.assign(document.createElement("li"), { textContent: `line ${row.line}: ${row.reason}` }));
       }
       report.append(list);
-      htmx.ajax("GET", `/datasets/${datasetId()}/label/panels?${gallery().dataset.state}`, {
-        source: "#label-app",
-        swap: "none",
-      });
-      htmx.trigger(document.body, "refresh-gallery");
+      repaint();
     } catch (error) {
       report.textContent = `import failed: ${error}`;
     } finally {
