@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -293,15 +293,43 @@ async def labels_still_models(
     for d, m, event_id, how_many in (await session.execute(latest_is_theirs)).tuples().all():
         count((int(d), int(m or 0)), int(event_id or 0), int(how_many))  # stored rows: ids are set
 
+    # Items a model labeled whose latest change is an undo. "Undo revoke" on its own is answered in
+    # SQL: such an item has the labels of its latest event before the revoke, and when that is a
+    # model's batch (an event, not an undo) the item's chain ends there (provenance.chain_of), so the
+    # batch is the source. The other items' chains are followed from their histories.
+    revoke_event, maker, earlier = aliased(TagEvent), aliased(TagEvent), aliased(Tag)
+    before_revoke = (
+        select(func.max(col(earlier.event_id)))
+        .where(col(earlier.item_id) == col(Tag.item_id), col(earlier.event_id) < col(revoke_event.id))
+        .correlate(Tag, revoke_event)
+        .scalar_subquery()
+    )
     latest_is_an_undo = (
-        select(col(Tag.item_id))
+        select(col(Tag.item_id), col(maker.dataset_id), col(maker.model_id), col(maker.id), col(maker.kind))
         .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
-        .where(
-            *by_model, select(col(latest.kind)).where(col(latest.id) == newest).scalar_subquery() == "undo"
+        .join(latest, col(latest.id) == newest)
+        .outerjoin(
+            revoke_event,
+            and_(
+                col(revoke_event.id) == col(latest.undoes_event_id),
+                col(revoke_event.kind) == "undo",
+                col(revoke_event.undoes_event_id).is_(None),  # a revoke: an undo of no single event
+            ),
         )
+        .outerjoin(maker, col(maker.id) == before_revoke)
+        .where(*by_model, col(latest.kind) == "undo")
         .distinct()
     )
-    followed = [int(i) for i in (await session.scalars(latest_is_an_undo)).all()]
+    followed: list[int] = []
+    seen: set[int] = set()
+    for item, d, m, event_id, kind in (await session.execute(latest_is_an_undo)).tuples().all():
+        if item in seen:
+            continue
+        seen.add(int(item))
+        if m is None or kind not in MODEL_LABEL_KINDS:
+            followed.append(int(item))
+        elif model_id is None or m == model_id:
+            count((int(d), int(m)), int(event_id or 0), 1)  # a stored row: its id is set
     for start in range(0, len(followed), CHUNK):
         for chain in (await provenance.chains(session, followed[start : start + CHUNK])).values():
             source = provenance.source(chain)

@@ -11,9 +11,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.errors import Conflict
-from backend.labels import history
+from backend.labels import history, provenance
 from backend.labels.events import TagRequest, record_event, undo_event
-from backend.labels.revoke import labels_still_models, revoke_model
+from backend.labels.revoke import labels_still_models, revoke_kind, revoke_model
 from backend.storage.database import Database
 from tests.helpers.graphql import gql
 from tests.helpers.guided import API, add_class, item_ids, pca_model
@@ -180,3 +180,42 @@ async def test_the_history_and_model_pages_offer_the_model_again_after_undo_revo
     again = await server.post(f"{url}/revoke", data={"model_id": model}, headers=headers)
     notice = text_of(by_id(parse(again.text), "history-notice"))
     assert "Revoked the labels of 12 item(s) from 2 event(s)" in notice, notice
+
+
+async def _by_chains(database: Database, dataset_id: int, items: list[int]) -> list[tuple[int, int, int]]:
+    """labels_still_models read from every item's chain of decisions alone (no SQL shortcut)."""
+    counted: dict[int, tuple[set[int], set[int]]] = {}
+    async with database.session() as session:
+        for item, chain in (await provenance.chains(session, items)).items():
+            source = provenance.source(chain)
+            if source is not None and source.model_made and source.model_id is not None:
+                found = counted.setdefault(source.model_id, (set(), set()))
+                found[0].add(item)
+                found[1].add(source.id)
+    return [(m, len(found[0]), len(found[1])) for m, found in sorted(counted.items())]
+
+
+async def test_the_count_after_undoing_a_revoke_of_a_kind_is_what_the_chains_say(server, dataset, database):
+    """Two models' batches of one kind revoked together, the revoke undone, one item relabeled and
+    that undone too: the counts (answered in SQL where the latest change undoes a revoke) agree with
+    the items' chains, for every model and for each one asked alone."""
+    s = await _scene(server, database, dataset.id)
+    ids, a, b, model = s["ids"], s["a"], s["b"], s["model"]
+    other = await pca_model(server, dataset.id, infer=False)
+    await model_batch(database, dataset.id, ids[12:16], a, "probability", other)
+    await model_batch(database, dataset.id, ids[6:10], a, "probability", other)  # over the model's 6-9
+    async with database.session() as session:
+        revoke = await revoke_kind(session, dataset.id, "probability", tagger="carol")
+    assert revoke.revoked == 14  # 0-7 and 12-15 to before their probability batches, 8-9 to similarity
+    await _undo(database, int(revoke.event.id))
+    bob = await tag_as_alice(server, dataset.id, [ids[13]], b)
+    await _undo(database, int(bob["id"]))  # item 13: its latest change an undo of a person's label
+
+    expected = await _by_chains(database, dataset.id, ids)
+    # the model: 0-5 (probability), 10-11 (similarity); the other: 6-9 (second batch), 12-15 (first)
+    assert expected == sorted([(model, 8, 2), (other, 8, 2)])
+    assert await _left(database, dataset.id) == expected
+    for m in (model, other):
+        async with database.session() as session:
+            alone = await labels_still_models(session, dataset_id=dataset.id, model_id=m)
+        assert [(x.model_id, x.items, x.events) for x in alone] == [e for e in expected if e[0] == m]
