@@ -794,14 +794,26 @@ def _fresh_actions(gain: float, n_classes: int, jobs: int) -> float:
     return jobs + n_classes + FIX_SHARE * gain
 
 
-def _gain_prior(state: QueueState, work: _Work) -> float:
-    """Labels a fresh classifier could be expected to unlock: the unlabeled items no batch covers,
-    times the feature report's score (else one half). A prior, said as such."""
+def _report_score(state: QueueState) -> float | None:
+    """The feature report's score of its best model (None: no report, or none scored)."""
     score = next(
         (m.get("score") for m in state.report.models if m.get("model_id") == state.report.best_model_id), None
     )
-    share = float(score) if isinstance(score, (int, float)) else 0.5
-    return max(0.0, (work.unlabeled - work.covered) * share * 0.8)
+    return float(score) if isinstance(score, (int, float)) else None
+
+
+def _gain_prior(state: QueueState, work: _Work) -> float:
+    """Labels a fresh classifier could be expected to unlock: the unlabeled items no batch covers,
+    times the feature report's score (else one half). A prior, said as such (``_prior_note``)."""
+    score = _report_score(state)
+    return max(0.0, (work.unlabeled - work.covered) * (0.5 if score is None else score) * 0.8)
+
+
+def _prior_note(state: QueueState) -> str:
+    """Where ``_gain_prior`` comes from, in the suggestion's words."""
+    if _report_score(state) is None:
+        return "expected labels: a prior of one half, no feature report yet"
+    return "expected labels: a prior from the feature report's score"
 
 
 async def _job_suggestions(
@@ -1067,7 +1079,7 @@ async def _job_suggestions(
             "retrain",
             "Train a classifier on the best features",
             f"{labeled} labels of {sum(1 for c in state.classes if counts.get(c, 0))} classes: a classifier "
-            "turns them into probability batches (expected labels: a prior from the feature report)",
+            f"turns them into probability batches ({_prior_note(state)})",
             _gain_prior(state, work),
             _fresh_actions(_gain_prior(state, work), n_classes, jobs=1),
             None,

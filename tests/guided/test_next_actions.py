@@ -446,6 +446,10 @@ async def test_two_feature_models_and_labels_suggest_the_feature_report(server, 
     job = await wait_for(server, response.json()["job_ids"][0])
     assert job["kind"] == "feature-report" and job["state"] == "succeeded", job["error"]
     assert "feature_report" not in kinds(await queue(server, dataset.id))  # done, labels not doubled
+    for i in range(9, 15):  # enough labels per class for a first classifier
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    (first,) = of_kind(await queue(server, dataset.id), "retrain")  # expected labels: the report's score
+    assert first["reason"].endswith("(expected labels: a prior from the feature report's score)"), first
 
 
 async def test_a_report_that_left_out_small_classes_is_not_suggested_again_on_the_same_labels(

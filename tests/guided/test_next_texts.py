@@ -97,6 +97,10 @@ async def test_a_first_training_is_tagged_as_one_and_a_retrain_as_a_retrain(serv
         await tag(server, dataset.id, [ids[i]], classes[i % 2])
     (first,) = of_kind(await queue(server, dataset.id), "retrain")
     assert first["title"] == "Train a classifier on the best features" and first["model_id"] is None
+    # no feature report on this dataset: the expected labels are not the report's
+    assert first["reason"].endswith("(expected labels: a prior of one half, no feature report yet)"), first[
+        "reason"
+    ]
     page = parse((await server.get(f"/datasets/{dataset.id}/next")).text)
     (tag_text,) = [text_of(s) for s in all_of(page, "//li[@data-kind='retrain']//span[@class='kind muted']")]
     assert tag_text == "first training"
