@@ -1192,6 +1192,7 @@ async def accept_suggestion(
     enqueue: Enqueue | None = None,
     role: str | None = None,
     parameters: dict[str, Any] | None = None,
+    rejected_item_ids: list[int] | None = None,
 ) -> AcceptResult:
     """Carry a suggestion out: a batch (the kept ``item_ids``, default all of its items) as one
     event naming its model, 409 when any kept item was labeled since the suggestion was made; a
@@ -1200,12 +1201,23 @@ async def accept_suggestion(
     still unlabeled) take the class shown for each (``predicted``). Other ``label_items``
     and ``review_suspects`` are done by labeling and reviewing (400). ``parameters`` change a
     training suggestion's algorithm parameters (as the train form lets a person do, e.g. fewer
-    epochs on a slow machine); checked like any job's."""
+    epochs on a slow machine); checked like any job's.
+
+    ``rejected_item_ids`` (a batch only): the members left out that the person judged not of the
+    class, recorded as rejections (``backend.labels.rejections``); a subset of the members not
+    kept (400 otherwise). None: every member left out is one, as before. Members left out in bulk
+    (the guardrails' flagged items) or never looked at (a tail past where the person stopped) are
+    not a judgement of the class: a client leaves them out of this list."""
     body = read_key(key, dataset_id)
     state = await read_state(session, dataset_id)
     kind = body["k"]
     if parameters and kind not in ("retrain", "train_extractor"):
         raise Invalid(f"only a training suggestion takes parameters, not '{kind}'", field="parameters")
+    if rejected_item_ids and kind not in ("similarity_batch", "probability_batch"):
+        raise Invalid(
+            f"only a similarity or probability batch records rejected items, not '{kind}'",
+            field="rejected_item_ids",
+        )
     if kind in ("label_items", "predicted_batch"):
         if "c" not in body:
             raise Invalid("label these items one by one (the label page), there is no batch to accept")
@@ -1236,7 +1248,7 @@ async def accept_suggestion(
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
         return await _accept_job(session, settings, state, body, enqueue, tagger, parameters or {})
-    return await _accept_batch(session, settings, state, body, item_ids, label_id, tagger)
+    return await _accept_batch(session, settings, state, body, item_ids, label_id, tagger, rejected_item_ids)
 
 
 async def _accept_job(
@@ -1403,6 +1415,23 @@ def _members(
     return {int(ids[r]): float(scores[r]) for r in rows}
 
 
+def _rejected_members(members: dict[int, float], kept: list[int], wanted: list[int] | None) -> list[int]:
+    """The members a batch's accept records as rejected: ``wanted`` (checked to be members left
+    out), or every member left out when the caller does not say (``wanted`` None)."""
+    left_out = sorted(set(members) - set(kept))
+    if wanted is None:
+        return left_out
+    chosen = rejections.check_disjoint(kept, wanted)
+    outside = [i for i in chosen if i not in members]
+    if outside:
+        raise Invalid(
+            f"{len(outside)} rejected item(s) are not in this suggestion (e.g. {outside[0]}): only "
+            "its members left out of the batch can be rejected",
+            field="rejected_item_ids",
+        )
+    return sorted(chosen)
+
+
 async def _accept_batch(
     session: AsyncSession,
     settings: Settings,
@@ -1411,6 +1440,7 @@ async def _accept_batch(
     item_ids: list[int] | None,
     label_id: int | None,
     tagger: str,
+    rejected_item_ids: list[int] | None = None,
 ) -> AcceptResult:
     watermark = int(body["w"])
     label = int(label_id if label_id is not None else body["l"])
@@ -1433,6 +1463,7 @@ async def _accept_batch(
         raise Invalid(
             f"{len(outside)} kept item(s) are not in this suggestion (e.g. {outside[0]})", field="item_ids"
         )
+    not_of_class = _rejected_members(members, kept, rejected_item_ids)
     probability = body["k"] == "probability_batch"
     parameters: dict[str, Any] = {
         "suggestion": body["k"],
@@ -1460,7 +1491,7 @@ async def _accept_batch(
         ),
         seen_event_id=watermark,
         refuse_changed=True,
-        rejected_item_ids=sorted(set(members) - set(kept)),  # left out: "not this class"
+        rejected_item_ids=not_of_class,  # left out and judged: "not this class"
     )
     skipped = len(outcome.skipped_labeled)
     return AcceptResult(

@@ -156,3 +156,55 @@ async def test_an_item_rejected_for_its_top_class_is_offered_and_shown_its_next_
     kept = await accept(server, dataset.id, {"key": elsewhere["key"], "item_ids": elsewhere["item_ids"]})
     assert kept.status_code == 201, kept.text  # was 400: "not in this suggestion"
     assert (await labels_of(server, dataset.id))[out] == [shown[out]]
+
+
+async def test_a_queue_accept_records_only_the_rejected_items_it_names(server, dataset):
+    """``rejected_item_ids`` says which members left out are not the class (those clicked out one
+    by one); the others left out (flagged ones taken out in bulk, a tail nobody read) stay out of
+    the batch without a rejection. Each named item must be a member left out (400 otherwise)."""
+    _ids, _classes, model = await oracle(server, dataset.id)
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    label, members = batch["label_id"], batch["item_ids"]
+    assert len(members) >= 3
+    other = next(i for i in await labels_of(server, dataset.id) if i not in members)
+    body = {"key": batch["key"], "item_ids": members[2:]}
+    for wrong, says in (
+        ([members[0], members[2]], "both kept and rejected"),
+        ([members[0], other], "not in this suggestion"),
+    ):
+        refused = await accept(server, dataset.id, {**body, "rejected_item_ids": wrong})
+        assert refused.status_code == 400, refused.text
+        assert says in refused.text and "rejected_item_ids" in refused.text
+    labels = await labels_of(server, dataset.id)
+    assert await rejected(server, dataset.id) == [] and not any(labels[i] for i in members)
+
+    done = await accept(server, dataset.id, {**body, "rejected_item_ids": [members[0]]})
+    assert done.status_code == 201, done.text
+    assert done.json()["labeled"] == len(members) - 2
+    assert await rejected(server, dataset.id) == [(members[0], label)]  # members[1]: out, not rejected
+    events = (await server.get(f"{API}/datasets/{dataset.id}/events", params={"limit": 1})).json()["events"]
+    assert events[0]["parameters"]["rejected"] == 1 and events[0]["parameters"]["deselected"] == 2
+    # the class's next batch offers the item left out unjudged again, not the rejected one
+    params = {"model_id": model, "threshold": 0.0, "label_id": label, "limit": 100}
+    page = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()
+    offered = [c["item_id"] for c in page["items"]]
+    assert members[1] in offered and members[0] not in offered
+
+
+async def test_a_queue_accept_without_the_list_rejects_every_member_left_out_graphql_too(server, dataset):
+    """Clients that do not send ``rejectedItemIds`` keep today's answer: every member left out is
+    rejected. A list on a suggestion that is no batch is refused."""
+    await oracle(server, dataset.id)
+    found = await queue(server, dataset.id)
+    batch = of_kind(found, "probability_batch")[0]
+    label, members = batch["label_id"], batch["item_ids"]
+    (by_hand,) = of_kind(found, "label_items")
+    refused = await accept(server, dataset.id, {"key": by_hand["key"], "rejected_item_ids": members[:1]})
+    assert refused.status_code == 400 and "only a similarity or probability batch" in refused.text
+    mutation = (
+        "mutation($d: Int!, $k: String!, $i: [Int!], $r: [Int!]) { acceptSuggestion(datasetId: $d, "
+        "key: $k, itemIds: $i, rejectedItemIds: $r) { labeled batchId } }"
+    )
+    done = await gql(server, mutation, {"d": dataset.id, "k": batch["key"], "i": members[2:], "r": None})
+    assert done["acceptSuggestion"]["labeled"] == len(members) - 2
+    assert set(await rejected(server, dataset.id)) == {(members[0], label), (members[1], label)}

@@ -71,12 +71,14 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description="Carry out a suggestion: a batch (itemIds: the kept items, null: all; labelId: "
-        "another class) as one event naming its model, CONFLICT when any was labeled since the "
-        "suggestion; a job queued as a normal job (trainers; CONFLICT while the same job is queued or "
-        "running). label_items showing the classifier's classes (params.predicted_label_ids), and "
-        "predicted_batch (several classes' probability batches on one page, classes shown): the "
-        "kept items (null: those still unlabeled) take the class shown, as one event naming the "
-        "classifier. INVALID for other label_items and for review_suspects."
+        "another class; rejectedItemIds: the items left out that are not of the class, recorded as "
+        "rejected for it, a subset of the members not kept, null: every member left out) as one "
+        "event naming its model, CONFLICT when any was labeled since the suggestion; a job queued "
+        "as a normal job (trainers; CONFLICT while the same job is queued or running). label_items "
+        "showing the classifier's classes (params.predicted_label_ids), and predicted_batch "
+        "(several classes' probability batches on one page, classes shown): the kept items (null: "
+        "those still unlabeled) take the class shown, as one event naming the classifier. INVALID "
+        "for other label_items and for review_suspects."
     )
     async def accept_suggestion(
         self,
@@ -85,6 +87,7 @@ class Mutation:
         key: str,
         item_ids: list[int] | None = None,
         label_id: int | None = None,
+        rejected_item_ids: list[int] | None = None,
     ) -> AcceptResult:
         context = context_of(info)
         caller = caller_of(context.request) if context.request is not None else None
@@ -95,6 +98,7 @@ class Mutation:
                 dataset_id,
                 key,
                 item_ids=item_ids,
+                rejected_item_ids=rejected_item_ids,
                 label_id=label_id,
                 tagger=context.tagger,
                 enqueue=enqueue_for(context.state),

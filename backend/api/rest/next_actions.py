@@ -28,13 +28,17 @@ else:
 
 
 class AcceptIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``item_ids``: the items kept (a subset of the suggestion's; null: all of them; the others are
-    recorded as rejected for the class and kept out of its later batches);
-    ``label_id``: another class for the batch (null: the suggested one); ``parameters``: changes
-    to a training suggestion's algorithm parameters (e.g. fewer epochs)."""
+    """``item_ids``: the items kept (a subset of the suggestion's; null: all of them);
+    ``rejected_item_ids``: the items left out that are not of the class (a subset of the members
+    not kept), recorded as rejected for it and kept out of its later batches; null: every member
+    left out is (send the ones judged by hand, not those left out in bulk, as the guardrails'
+    flagged items, nor a tail nobody looked at); ``label_id``: another class for the batch (null:
+    the suggested one); ``parameters``: changes to a training suggestion's algorithm parameters
+    (e.g. fewer epochs)."""
 
     key: str
     item_ids: list[int] | None = None
+    rejected_item_ids: list[int] | None = None
     label_id: int | None = None
     parameters: dict[str, Any] | None = None
 
@@ -106,6 +110,7 @@ class NextActionsController(Controller):
             dataset_id,
             data.key,
             item_ids=data.item_ids,
+            rejected_item_ids=data.rejected_item_ids,
             label_id=data.label_id,
             tagger=tagger_for(request, settings),
             enqueue=enqueue_for(state),
