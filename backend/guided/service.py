@@ -405,15 +405,18 @@ async def apply_probability(
     exclude_flagged: bool = False,
     confirm_over: int | None = None,
     rejected_item_ids: list[int] | None = None,
+    left_out_item_ids: list[int] | None = None,
 ) -> TagEvent | None:
     """Label every passing item in one event of kind "probability"; None when none passes.
 
     Exactly one of ``label_id`` (one class) or ``all_classes`` (each item's arg-max class). An
     unfit model needs ``override_unfit``; a batch over ``confirm_over`` items (default: the
     setting) needs ``confirm``; ``expected_count`` (what the caller saw) must still hold;
-    ``exclude_flagged`` leaves out the items the guardrails flag; ``rejected_item_ids`` (items of
-    the batch deselected on its page) are left out and recorded as rejected for their class, so
-    later batches of it do not offer them again. Refusals label nothing.
+    ``exclude_flagged`` leaves out the items the guardrails flag (not rejected: nobody judged
+    them); ``rejected_item_ids`` (items of the batch deselected one by one on its page, flagged or
+    not) are left out and recorded as rejected for their class, so later batches of it do not
+    offer them again; ``left_out_item_ids`` (the page's tiles deselected in bulk: "Select none", a
+    Shift-click range) are left out, not recorded. Refusals label nothing.
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
@@ -433,11 +436,15 @@ async def apply_probability(
             reason="batch_changed",
             count=len(chosen),
         )
-    if exclude_flagged:
-        chosen = [c for c in chosen if c.item_id not in flags.flags]
     rejected = set(rejections.check_disjoint((), rejected_item_ids or ()))
+    # a flagged item deselected by hand too is a rejection: "f" leaves the rest out, no more
     left_out = [(c.item_id, c.label_id) for c in chosen if c.item_id in rejected]
     chosen = [c for c in chosen if c.item_id not in rejected]
+    if left_out_item_ids:
+        dropped = {int(i) for i in left_out_item_ids}
+        chosen = [c for c in chosen if c.item_id not in dropped]
+    if exclude_flagged:
+        chosen = [c for c in chosen if c.item_id not in flags.flags]
     limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
     if len(chosen) > limit and not confirm:
         guess = await trust.estimate(

@@ -1,8 +1,9 @@
 """Rejections: "this item is not class X", kept from the batch that said so (docs/decisions/0015).
 
 When a person applies a batch of class X (a similarity page, a probability page, the explorer's
-selection gallery, a queue suggestion) and leaves some of its items out by hand, each left-out item
-is recorded as rejected for X, in the same transaction as the batch's event. An active rejection
+selection gallery, a queue suggestion) and leaves some of its items out by hand, one at a time,
+each of those is recorded as rejected for X, in the same transaction as the batch's event (items
+left out in bulk, as the guardrails' flagged ones or a tail nobody read, are not). An active rejection
 keeps the item out of every later batch of X: probability batches of X (the arg-max batch included),
 similarity pages labeling X, the queue's suggestions of X and their members at accept time, and
 "auto-label the rest" (an item rejected for its predicted class is not auto-labeled with it).

@@ -75,6 +75,21 @@ def _paging(values: Any) -> tuple[int, int]:
     return page, per_page
 
 
+HAND_DESELECTED = "hand_deselected"
+
+
+def hand_rejected(form: Any, left_out: list[int]) -> list[int]:
+    """The tiles left out of a batch that a person deselected one at a time (a click or key on
+    that tile: ``hand_deselected``, which guided.js keeps), in ``left_out``'s order: only those are
+    "not this class" (decision 0015). Tiles deselected in bulk ("f" on the flagged ones, "Select
+    none", a Shift-click range dropping a tail) are left out of the batch but say nothing of
+    their class. A form without the field (no script on the page) counts every tile left out."""
+    if HAND_DESELECTED not in form:
+        return left_out
+    hand = set(parse_ids(form.get(HAND_DESELECTED), HAND_DESELECTED))
+    return [i for i in left_out if i in hand]
+
+
 def _query_ids(values: Any) -> list[int]:
     """Query items from ``item_id=3&item_id=4`` or ``items=3,4`` (what the hidden fields carry)."""
     ids = [_int(v, "item_id") for v in values.getall("item_id", [])] if hasattr(values, "getall") else []
@@ -280,7 +295,7 @@ async def label_similar(
     values = {key: form.get(key) for key in form}
     shown_ids = parse_ids(form.get("shown_ids"), "shown_ids")
     queries = set(parse_ids(form.get("items"), "items"))
-    deselected = [i for i in shown_ids if i not in set(accepted) and i not in queries]
+    deselected = hand_rejected(form, [i for i in shown_ids if i not in set(accepted) and i not in queries])
     try:
         if label_id is None or model_id is None:
             raise Invalid("choose a class and a model")
@@ -295,7 +310,7 @@ async def label_similar(
             mode=str(form.get("mode") or "mean"),
             tagger=tagger_of(request),
             seen_event_id=_int(form.get("seen"), "seen"),
-            rejected_item_ids=deselected,  # "not this class": out of its later batches
+            rejected_item_ids=deselected,  # clicked out: "not this class", out of its later batches
         )
     except LabelwiseError as exc:
         context = await _similar_context(request, session, settings, dataset_id, values)
@@ -451,7 +466,8 @@ async def apply_probability(
             expected_count=_int(form.get("expected_count"), "expected_count"),
             exclude_flagged=_flag(form.get("exclude_flagged")),
             confirm_over=_int(form.get("confirm_over"), "confirm_over"),
-            rejected_item_ids=deselected,  # tiles deselected on the page: "not this class"
+            rejected_item_ids=hand_rejected(form, deselected),  # clicked out: "not this class"
+            left_out_item_ids=deselected,  # every tile deselected stays out of the batch
         )
     except LabelwiseError as exc:
         refused = f"Nothing labeled: {exc.message}"

@@ -28,8 +28,8 @@ from backend.jobs.runtime import enqueue_for
 from backend.labels.classes import list_classes
 from backend.labels.events import TagChange, current_state, record_changes
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, left_out_notice, render, tagger_of
-from backend.pages.guided import thumb_query
-from backend.pages.label import thumb_version
+from backend.pages.guided import HAND_DESELECTED, thumb_query
+from backend.pages.label import parse_ids, thumb_version
 from backend.settings import Settings
 
 OPTS: dict[str, Any] = {
@@ -220,6 +220,11 @@ async def accept(
         raise Invalid("which suggestion? (key is missing)")
     kept = [i for i in (_int(v, "item_id") for v in form.getall("selected", [])) if i is not None]
     is_batch = str(form.get("batch") or "") == "1"
+    # "not this class": the tiles clicked out one at a time (guided.js), not those "f" took out
+    # with the flagged ones (backend.pages.guided.hand_rejected); no field: every one left out
+    rejected = None
+    if is_batch and HAND_DESELECTED in form:
+        rejected = [i for i in parse_ids(form.get(HAND_DESELECTED), HAND_DESELECTED) if i not in kept]
     notice = warning = ""
     result = None
     try:
@@ -231,6 +236,7 @@ async def accept(
             dataset_id,
             key,
             item_ids=kept if is_batch else None,
+            rejected_item_ids=rejected,
             label_id=_int(form.get("label_id"), "label_id"),
             tagger=tagger_of(request),
             enqueue=enqueue_for(request.app.state),

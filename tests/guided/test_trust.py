@@ -499,6 +499,31 @@ async def test_probability_batches_flag_the_far_item_and_can_leave_it_out(server
     assert ids[29] not in labeled and ids[26] in labeled
 
 
+async def test_flagged_items_left_out_are_no_rejection_unless_deselected_by_hand(server, dataset):
+    """ "Leave the flagged out" says nothing of their class: no rejection. A flagged item the
+    person also deselected on its own is one (it was dropped unrecorded when both were asked)."""
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 15)
+    model = await trained(server, dataset.id, "test-oracle")
+    body = {"model_id": model, "threshold": 0.5, "label_id": classes[2], "exclude_flagged": True}
+    url = f"{API}/datasets/{dataset.id}"
+    done = await server.post(
+        f"{url}/probability/apply", json={**body, "rejected_item_ids": [ids[29], ids[17]]}
+    )
+    assert done.status_code == 201, done.text
+    assert done.json()["labeled"] == 3 and done.json()["event"]["parameters"]["rejected"] == 2
+    found = (await server.get(f"{url}/rejections")).json()["rejections"]
+    assert {(r["item_id"], r["label_id"]) for r in found} == {(ids[29], classes[2]), (ids[17], classes[2])}
+
+    # the flagged item alone left out ("f"): labeled nothing of it, recorded nothing
+    undo = await server.post(f"{API}/events/{done.json()['event']['id']}/undo")
+    assert undo.status_code in (200, 201), undo.text
+    again = await server.post(f"{url}/probability/apply", json=body)
+    assert again.status_code == 201 and again.json()["labeled"] == 4, again.text
+    assert (await server.get(f"{url}/rejections")).json()["rejections"] == []
+
+
 async def test_the_explorer_gallery_badges_the_flagged_items_of_the_whole_selection(server, dataset):
     ids = await item_ids(server, dataset.id)
     classes = await three_classes(server, dataset.id)

@@ -2,6 +2,10 @@
 // deselects (or reselects) it, Shift-click gives every tile from the last one clicked up to this
 // one that tile's state (keep the top of a ranking: click the first outlier, Shift-click the
 // last tile), and "Label selected" sends the checked ones as one event.
+//
+// Only a tile clicked out on its own says "this item is not the class" (a rejection, decision
+// 0015): those go in the form's hand_deselected field. Tiles left out in bulk ("f" on the flagged
+// ones, "Select none", a Shift-click range dropping a tail) are left out of the batch, no more.
 "use strict";
 
 (() => {
@@ -11,6 +15,13 @@
 
   function refreshCount(form) {
     if (!form) return;
+    const hand = form.querySelector('input[name="hand_deselected"]');
+    if (hand) {
+      hand.value = Array.from(form.querySelectorAll(".guided-tile[data-hand-out]"))
+        .filter((t) => { const box = t.querySelector('input[name="selected"]'); return box && !box.checked; })
+        .map((t) => t.dataset.id)
+        .join(",");
+    }
     const count = form.querySelectorAll('input[name="selected"]:checked').length;
     form.querySelectorAll(".selected-count").forEach((el) => { el.textContent = String(count); });
     const button = form.querySelector("#label-batch");
@@ -48,11 +59,14 @@
     if (button) button.disabled = count <= 0;
   }
 
-  function setTile(tile, on) {
+  // byHand: the tile itself was clicked out (one at a time), not a bulk deselect
+  function setTile(tile, on, byHand = false) {
     const box = tile.querySelector('input[name="selected"]');
     if (!box) return;
     box.checked = on;
     tile.classList.toggle("selected", on);
+    if (on) delete tile.dataset.handOut;
+    else if (byHand) tile.dataset.handOut = "1";
   }
 
   let anchor = null; // the last tile clicked without Shift: one end of a Shift-click range
@@ -77,7 +91,7 @@
       tiles.slice(a, b + 1).forEach((t) => setTile(t, on));
       window.getSelection()?.removeAllRanges(); // Shift-click also selects page text
     } else {
-      setTile(tile, !tile.classList.contains("selected"));
+      setTile(tile, !tile.classList.contains("selected"), true);
       anchor = tile;
     }
     refreshCount(form);
