@@ -43,12 +43,17 @@ class QueueClient:
         item_ids: list[int] | None = None,
         label_id: int | None = None,
         parameters: dict[str, Any] | None = None,
+        rejected_item_ids: list[int] | None = None,
     ) -> dict[str, Any]:
         """``labeled``, ``job_ids``, ``batch_id``, ``skipped``; 409 (CONFLICT) when stale.
-        ``parameters``: a training suggestion's parameters changed (as on the train form)."""
+        ``parameters``: a training suggestion's parameters changed (as on the train form).
+        ``rejected_item_ids``: the batch's items left out as not its class (the tiles clicked out
+        one by one); None: the server counts every item left out."""
         body: dict[str, Any] = {"key": key, "item_ids": item_ids, "label_id": label_id}
         if parameters:
             body["parameters"] = parameters
+        if rejected_item_ids is not None:
+            body["rejected_item_ids"] = rejected_item_ids
         return dict(self._json("POST", f"/datasets/{dataset_id}/next-actions/accept", json=body))
 
     def batch_flags(

@@ -23,7 +23,9 @@ The session: take the top suggestion (one not passed over already) and carry it 
   wrong expected in the unread rest: ``items_to_read``); otherwise it keeps only the right items
   it read (the tail dropped with a Shift-click). A batch with nothing right on its first page is
   passed over. Wrong items in the unread tail are written: the "wrong labels batches write before
-  any fix" of issue 19.
+  any fix" of issue 19. The accept says which items left out are not the class, as the page
+  does: the tiles clicked out one by one; not those "f", "Select none" or the Shift-click took out
+  (decision 0015).
 - Items to label one by one: each labeled by hand with its true class.
 - A review of suspected labels: each suspect kept (right) or relabeled (wrong).
 - A job: started, and waited for.
@@ -143,17 +145,26 @@ def batch_choice(right: list[bool], look: int, max_error: float) -> tuple[list[b
     only the right items read, the cheaper way: deselect the wrong ones (and drop the tail with
     one Shift-click), or "Select none" and click the right ones.
     """
+    keep, clicks, _ = batch_decision(right, look, max_error)
+    return keep, clicks
+
+
+def batch_decision(right: list[bool], look: int, max_error: float) -> tuple[list[bool], int, list[int]]:
+    """``batch_choice`` and the indices clicked out one by one: what the page sends as rejected
+    (not this class). Items dropped with the tail's Shift-click or by "Select none" are not."""
     seen = len(right) if look <= 0 else min(look, len(right))
     wrong_seen = [i for i in range(seen) if not right[i]]
     if len(wrong_seen) <= max_error * seen:
         keep = [True] * len(right)
         for i in wrong_seen:
             keep[i] = False
-        return keep, len(wrong_seen)
+        return keep, len(wrong_seen), wrong_seen
     keep = [right[i] if i < seen else False for i in range(len(right))]
     deselecting = len(wrong_seen) + (1 if seen < len(right) else 0)
     picking = 1 + sum(keep)
-    return keep, min(deselecting, picking)
+    if picking < deselecting:
+        return keep, picking, []
+    return keep, deselecting, wrong_seen
 
 
 def batch_choice_in_place(
@@ -397,9 +408,11 @@ class Expert:
                 [right[i] for i in kept], look, self.strategy.max_seen_error
             )
             in_place = [kept[i] for i in fixes if kept[i] in self.truth]
-            clicks += len(fixes) - len(in_place)  # no truth to label with: deselected
+            hand = [kept[i] for i in fixes if kept[i] not in self.truth]
+            clicks += len(hand)  # no truth to label with: clicked out
         else:
-            keep, clicks = batch_choice([right[i] for i in kept], look, self.strategy.max_seen_error)
+            keep, clicks, out = batch_decision([right[i] for i in kept], look, self.strategy.max_seen_error)
+            hand = [kept[i] for i in out]
         if sum(keep) < clicks + deselected + 1:  # fewer labels than clicks: by hand is as quick
             self.passed.add(self._what(s))
             self.note(f"passed over (fewer labels than clicks): {s['title']}")
@@ -412,7 +425,9 @@ class Expert:
         self.progress.add("deselect", deselected)
         self.progress.add("batch")
         try:
-            result = self.queue.accept(self.dataset_id, s["key"], kept, label_id)
+            # rejected: the tiles clicked out one by one; not the flagged ones "f" took out nor a
+            # tail dropped unread (the labeled in place are labeled, no rejection either)
+            result = self.queue.accept(self.dataset_id, s["key"], kept, label_id, rejected_item_ids=hand)
         except LabelwiseError as exc:
             self.note(f"accept refused ({exc}): {s['title']}")
             if exc.status != 409:

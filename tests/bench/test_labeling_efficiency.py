@@ -18,6 +18,7 @@ from bench.labeling_efficiency.expert import (
     Strategy,
     batch_choice,
     batch_choice_in_place,
+    batch_decision,
     binomial_gap,
     calibration,
     items_to_read,
@@ -181,6 +182,18 @@ def test_the_expert_reads_the_first_pages_of_a_batch_and_trusts_the_rest():
     assert keep == [True] * 4 and clicks == 0
 
 
+def test_the_expert_says_only_the_items_it_clicked_out_are_not_the_class():
+    # few wrong read: each clicked out, a rejection; the unread tail is kept
+    right = [True] * 9 + [False] + [True] * 5 + [False] * 3
+    assert batch_decision(right, look=10, max_error=0.1) == ([True] * 9 + [False] + [True] * 8, 1, [9])
+    # too many: the wrong ones read clicked out (rejections), the tail dropped unread (not)
+    keep, clicks, out = batch_decision([True, False, False, True, True, True], look=4, max_error=0.1)
+    assert keep == [True, False, False, True, False, False] and clicks == 3 and out == [1, 2]
+    # mostly wrong: "Select none" and a click on the one right item: nothing clicked out
+    keep, clicks, out = batch_decision([False] * 3 + [True] + [False] * 4, look=8, max_error=0.1)
+    assert keep == [False] * 3 + [True] + [False] * 4 and clicks == 2 and out == []
+
+
 def test_the_expert_labels_the_wrong_items_it_reads_in_place_for_the_same_keys():
     # few wrong among what was read: each labeled with its own class (one key), the tail kept
     right = [True] * 9 + [False] + [True] * 5 + [False] * 3
@@ -226,6 +239,7 @@ class FakeQueue:
         self.client = client
         self.batch, self.flags = batch, flags
         self.accepted: list[tuple[str, list[int] | None, int | None]] = []
+        self.rejected: list[list[int] | None] = []  # what each accept said is not the class
         self.job_wait_seconds = 0.0
         self.jobs: list[int] = []
         self.flag_calls = 0
@@ -266,8 +280,9 @@ class FakeQueue:
         self.flag_calls += 1
         return {i: ["far from the batch"] for i in item_ids if i in self.flags}
 
-    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None) -> dict:
+    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None, rejected_item_ids=None) -> dict:
         self.accepted.append((key, item_ids, label_id))
+        self.rejected.append(rejected_item_ids)
         self.client.tag(dataset_id, item_ids or [], label_id)
         return {"labeled": len(item_ids or []), "job_ids": [], "batch_id": 1, "skipped": 0}
 
@@ -282,9 +297,9 @@ class ShowingQueue(FakeQueue):
                 s["params"] = {"classifier_id": 7, "predicted_label_ids": [1] * len(s["item_ids"])}
         return found
 
-    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None) -> dict:
+    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None, rejected_item_ids=None) -> dict:
         if key != "h1":
-            return super().accept(dataset_id, key, item_ids, label_id)
+            return super().accept(dataset_id, key, item_ids, label_id, rejected_item_ids)
         self.accepted.append((key, item_ids, label_id))
         rest = [i for i in sorted(self.truth) if i not in self.client.state]
         self.client.tag(dataset_id, rest, 1)
@@ -321,6 +336,8 @@ def test_the_queue_expert_counts_each_action_and_what_batches_wrote(guardrails):
     result = timed_run(expert, guided=True)
 
     kept = queue.accepted[0][1]
+    # nothing clicked out one by one: no item is said not to be "ring", the flagged ones neither
+    assert queue.rejected == [[]]
     if guardrails:  # "f" (one action) drops 3 and 10; the first four read (1 2 4 5) are right
         assert kept == [1, 2, 4, 5, 6, 7, 8, 9] and result["actions_by_kind"]["deselect"] == 1
         assert result["batch_wrong_written"] == 1 and queue.flag_calls == 1
@@ -369,6 +386,9 @@ def test_the_expert_reads_on_where_the_promise_expects_more_wrong_in_the_unread_
     else:  # "f" and a click on 9, or one click each on 9 and 10
         assert keys["deselect"] == 2 and result["labeled_in_place"] == 0
     assert result["batch_wrong_written"] == 0 and result["correct"] == 12
+    # rejected: the items clicked out (9, and 10 without "f"), not the flagged 3 "f" took out;
+    # those labeled "peak" in place are labeled, not rejected
+    assert queue.rejected == [[] if in_place else wrong_read]
 
 
 def test_items_to_read_follows_the_promise():
