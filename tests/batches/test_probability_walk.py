@@ -13,11 +13,15 @@ from tests.helpers.guided import API
 
 
 async def _shown(tab: Any) -> tuple[str, str, str]:
-    """The button's text, the confirmation's text and the estimate's wrong labels."""
+    """The button's text, the confirmation's text and the estimate's wrong labels (whose noun agrees
+    with the figure as it changes: "about 1 wrong label")."""
+    wrong = await tab.inner_text("#estimate-wrong")
+    noun = await tab.inner_text("#batch-estimate .apply-wrong-noun")
+    assert noun == ("label" if wrong == "1" else "labels"), (wrong, noun)
     return (
         " ".join((await tab.inner_text("#apply")).split()),
         " ".join((await tab.inner_text("#confirm-batch")).split()),
-        await tab.inner_text("#estimate-wrong"),
+        wrong,
     )
 
 

@@ -35,7 +35,8 @@ async def test_auto_label_the_rest_asks_first_with_its_count_and_the_wrong_label
     (rest,) = of_kind(found, "auto_label_rest")
     count, accuracy = found["stopping"]["auto_label_count"], found["stopping"]["expected_accuracy"]
     assert count > 0 and accuracy is not None
-    wrong = f"about {count * (1 - accuracy):.0f} wrong labels"
+    n = f"{count * (1 - accuracy):.0f}"
+    wrong = f"about {n} wrong label{'' if n == '1' else 's'}."
     for url, forms in ((f"/datasets/{dataset.id}/next", 2), (f"/datasets/{dataset.id}/next/panel", None)):
         shown = _confirmations((await server.get(url)).text)
         assert shown and len(shown) == (forms or len(shown)), (url, shown)  # the panel: its top 5
@@ -70,6 +71,14 @@ def test_a_rest_of_no_items_says_none_can_be_auto_labeled_and_gives_no_accuracy(
         parse(_stopping_block(unknown))
     )
     assert "Their accuracy is unknown" in _stopping_block(unknown)
+
+
+def test_one_wrong_label_is_said_in_the_singular():
+    """'about 1 wrong labels' in the auto-label confirmation and the probability page's estimate."""
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True)
+    confirm = env.get_template("next/_macros.html").module.auto_label_confirm
+    assert "Expected accuracy 95.0%: about 1 wrong label. One event" in str(confirm(20, 0.9, 0.95))
+    assert "Expected accuracy 90.0%: about 2 wrong labels. One event" in str(confirm(20, 0.9, 0.9))
 
 
 async def test_the_reason_of_a_rest_of_no_items_gives_the_held_out_figure_as_theirs_not_the_rests(

@@ -214,6 +214,12 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
         accuracy == f"{stopping.wilson_lower(12, 12):.1%}" and by_id(doc, "auto-label-rest-form") is not None
     )
     assert all_of(doc, "//*[@hx-confirm]") and one(doc, "//input[@name='seen_event_id']") is not None
+    # it asks as the queue's does: how many, and how many of them are expected wrong
+    count = int(by_id(doc, "stopping-count").text_content())
+    asked = by_id(doc, "auto-label-rest-form").get("hx-confirm")
+    wrong = f"{count * (1 - stopping.wilson_lower(12, 12)):.0f}"
+    assert f"Label the {count} remaining items at probability ≥ 0.55" in asked, asked
+    assert f"about {wrong} wrong labels." in asked and "One event: you can undo it." in asked, asked
     estimate = (
         await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate", params={"threshold": 0.55})
     ).json()

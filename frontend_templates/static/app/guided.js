@@ -48,6 +48,9 @@
       const scaled = String(Math.round(count * (1 - Number(form.dataset.precision))));
       const wrong = count === total ? form.dataset.wrong : scaled;
       document.querySelectorAll("#results .apply-wrong").forEach((el) => { el.textContent = wrong; });
+      document.querySelectorAll("#results .apply-wrong-noun").forEach((el) => {
+        el.textContent = wrong === "1" ? "label" : "labels";
+      });
     }
     const confirm = form.querySelector("#confirm-batch");
     if (confirm) {
