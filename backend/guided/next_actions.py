@@ -329,9 +329,9 @@ def _held_source(held: HeldOut | None) -> str:
     """Where a probability batch's promise comes from, as its reason says it."""
     if held is None:
         return ""
-    if held.since_training:
-        return f"{held.source} and since-training scores of labeled items"
-    return f"{held.source} of labeled items"
+    if held.since_training:  # "a fit on 40 labeled items from ..."
+        return f"labeled items from {held.source} or labeled since the training"
+    return f"labeled items from {held.source}"
 
 
 def similarity_pages(

@@ -131,11 +131,14 @@ def test_a_smoothed_promise_does_not_read_as_a_share_of_the_items_behind_it():
     )
     assert "smoothed towards 50%" in similar and "from 9" not in similar
     assert "a prior: no labeled item" in queue_module._similarity_precision(_cut(0.5, 0, "labeled items"))
-    fitted = queue_module._probability_precision(_cut(0.873, 40, "oof.npz of labeled items"))
+    held = queue_module.HeldOut(np.arange(3), np.full((3, 2), 0.5, np.float32), [1, 2], "oof.npz")
+    fitted = queue_module._probability_precision(_cut(0.873, 40, queue_module._held_source(held)))
     assert fitted == (
-        "expected precision 87.3% (its items' probabilities calibrated by a fit on 40 oof.npz of "
-        "labeled items)"
+        "expected precision 87.3% (its items' probabilities calibrated by a fit on 40 labeled items from "
+        "oof.npz)"
     )
+    since = queue_module.HeldOut(np.arange(3), np.full((3, 2), 0.5, np.float32), [1, 2], "oof.npz", 1)
+    assert queue_module._held_source(since) == "labeled items from oof.npz or labeled since the training"
     own = queue_module._probability_precision(_cut(0.8, 0, "the model's own probabilities"))
     assert own == "expected precision 80.0% (the mean of the model's own probabilities over the batch)"
 
