@@ -34,6 +34,16 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return Template(template_name=template, context=context, status_code=status_code)
 
 
+def not_stored(template: Template) -> Template:
+    """A page whose labels and counts change while it is left (where batches are applied, items
+    labeled): Back asks for it again. The browser's stored copy showed the items and counts of
+    when it was first loaded (tiles labeled since offered again), and where a filter or a pager
+    had pushed the view's URL, only the partial htmx had asked for there. A page the back-forward
+    cache kept whole is repainted by its script (``labelwise.onBack``)."""
+    template.headers["Cache-Control"] = "no-store"
+    return template
+
+
 def left_out_notice(count: int, class_name: str | None) -> str:
     """The accept notice's sentence on a batch's deselected items, recorded as rejections (decision
     0015); ``class_name`` None: an arg-max batch, each item rejected for the class it was offered as."""

@@ -26,7 +26,14 @@ from backend.guided.stopping import stopping_estimate
 from backend.labels.batches import latest_event_id
 from backend.labels.classes import list_classes
 from backend.models.queries import list_models
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, left_out_notice, render, tagger_of
+from backend.pages.common import (
+    PAGE_EXCEPTION_HANDLERS,
+    is_htmx,
+    left_out_notice,
+    not_stored,
+    render,
+    tagger_of,
+)
 from backend.pages.label import parse_ids, thumb_version
 from backend.pages.view_state import PAGE_SIZES, ViewState
 from backend.settings import Settings
@@ -243,7 +250,7 @@ async def similar_page(
 ) -> Template:
     """Items ranked by similarity to the query items, best first, each with its score."""
     context = await _similar_context(request, session, settings, dataset_id, request.query_params)
-    return _similar_template(request, context)
+    return not_stored(_similar_template(request, context))
 
 
 @get("/datasets/{dataset_id:int}/similar/flags", **OPTS)
@@ -430,8 +437,8 @@ async def probability_page(
     """How many unlabeled items pass the threshold, and a gallery of them, most probable first."""
     context = await _probability_context(session, settings, dataset_id, request.query_params)
     if is_htmx(request):
-        return render(request, "guided/_probability_results.html", **context)
-    return render(request, "guided/probability.html", nav="datasets", **context)
+        return not_stored(render(request, "guided/_probability_results.html", **context))
+    return not_stored(render(request, "guided/probability.html", nav="datasets", **context))
 
 
 @post("/datasets/{dataset_id:int}/probability/apply", **OPTS)

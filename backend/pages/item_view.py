@@ -26,7 +26,7 @@ from backend.images.transforms import counted_pixels
 from backend.labels.classes import get_class, list_classes
 from backend.labels.events import current_state
 from backend.labels.history import item_history
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, not_stored, render
 from backend.pages.item_steps import neighbours
 from backend.pages.label import thumb_version
 from backend.pages.view_state import ViewState
@@ -136,7 +136,7 @@ async def item_view(
     if not shows_internals(request):
         reason = public_error(reason, settings) or ""
     previous, following = await neighbours(session, item.dataset_id, item_id, state)
-    return render(
+    page = render(
         request,
         "label/item.html",
         classes=list(classes.values()),
@@ -155,14 +155,26 @@ async def item_view(
         version=thumb_version(await get_dataset(session, item.dataset_id)),
         back=f"/datasets/{item.dataset_id}/label?{state.query()}",
     )
+    return not_stored(page)
 
 
 @get("/items/{item_id:int}/history", **OPTS)
 async def item_history_part(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
-    """The history panel alone: the item view asks for it again after it labels the item in place."""
+    """The history panel alone: the item view asks for it again after it labels the item in place,
+    and on Back to the view (item.js)."""
     item = await get_item(session, item_id)
     classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
     return render(request, "label/_item_history.html", history=await _history(session, item_id, classes))
+
+
+@get("/items/{item_id:int}/labels", **OPTS)
+async def item_labels_part(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
+    """The item's labels alone, as they are now: Back to the item view (item.js) shows them, and
+    its keys add or remove from them."""
+    item = await get_item(session, item_id)
+    classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
+    labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
+    return render(request, "label/_item_labels.html", labels=[classes[i] for i in labels if i in classes])
 
 
 async def _history(
@@ -178,4 +190,4 @@ async def _history(
     return list(reversed(history))
 
 
-route_handlers = [item_view, item_history_part]
+route_handlers = [item_view, item_history_part, item_labels_part]

@@ -34,7 +34,7 @@ from backend.labels.events import (
 from backend.labels.progress import dataset_progress
 from backend.labels.replay import OPS
 from backend.labels.tagging import tag_items
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, not_stored, render, tagger_of
 from backend.pages.view_state import PAGE_SIZES, THUMB_SIZES, ViewState
 from backend.settings import Settings
 from backend.storage.tables import Dataset, LabelClass, TagEvent
@@ -131,11 +131,11 @@ async def label_page(request: Request, session: AsyncSession, dataset_id: FromPa
     state = ViewState.parse(request.query_params, await display_preset(session, dataset_id))
     context = await gallery_context(session, dataset_id, state)
     if is_htmx(request):
-        return _not_stored(render(request, "label/_gallery.html", **context))
+        return not_stored(render(request, "label/_gallery.html", **context))
     context.update(await panels_context(session, dataset_id, tagger_of(request)))
     context["feature_report"] = await latest_report(session, dataset_id)
     context["meta_values"] = await meta_values(session, dataset_id)
-    return _not_stored(
+    return not_stored(
         render(
             request,
             "label/index.html",
@@ -145,15 +145,6 @@ async def label_page(request: Request, session: AsyncSession, dataset_id: FromPa
             **context,
         )
     )
-
-
-def _not_stored(template: Template) -> Template:
-    """Back to the label page (from a batch labeled on the similar page, say) asks for it again:
-    the browser's stored copy showed the counts and the gallery of before, and, where the view's
-    URL had been pushed by a filter or the pager, only the gallery (the answer htmx had asked for).
-    A page the back-forward cache kept whole is repainted by label.js (``pageshow``)."""
-    template.headers["Cache-Control"] = "no-store"
-    return template
 
 
 @get("/datasets/{dataset_id:int}/label/tile/{item_id:int}", **OPTS)

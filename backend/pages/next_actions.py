@@ -27,7 +27,14 @@ from backend.guided import service, stopping, trust
 from backend.jobs.runtime import enqueue_for
 from backend.labels.classes import list_classes
 from backend.labels.events import TagChange, current_state, record_changes
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, left_out_notice, render, tagger_of
+from backend.pages.common import (
+    PAGE_EXCEPTION_HANDLERS,
+    is_htmx,
+    left_out_notice,
+    not_stored,
+    render,
+    tagger_of,
+)
 from backend.pages.guided import HAND_DESELECTED, thumb_query
 from backend.pages.label import parse_ids, thumb_version
 from backend.settings import Settings
@@ -128,8 +135,8 @@ async def next_page(
     """Every suggestion, ranked by expected labels per action, and the stopping estimate."""
     context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
     if is_htmx(request):
-        return render(request, "next/_list.html", **context)
-    return render(request, "next/index.html", nav="datasets", **context)
+        return not_stored(render(request, "next/_list.html", **context))
+    return not_stored(render(request, "next/index.html", nav="datasets", **context))
 
 
 @get("/datasets/{dataset_id:int}/next/panel", **OPTS)
@@ -168,7 +175,7 @@ async def open_suggestion(
             "This suggestion is out of date: the labels or the models changed since it was made. "
             "The current suggestions are below."
         )
-        return render(request, "next/open.html", nav="datasets", **context)
+        return not_stored(render(request, "next/open.html", nav="datasets", **context))
     entries = await service.page_items(session, dataset_id, list(suggestion.item_ids))
     context["entries"] = entries
     shown = suggestion.params.get("predicted_label_ids") if suggestion.kind in ONE_BY_ONE else None
@@ -190,7 +197,7 @@ async def open_suggestion(
             context.update(flags=flags.flags, flag_rule=flags.rule, flagged_count=len(flags.flags))
         except LabelwiseError as exc:  # flags help; their absence must not hide the batch
             context["flag_rule"] = f"no guardrail flags: {exc.message}"
-    return render(request, "next/open.html", nav="datasets", **context)
+    return not_stored(render(request, "next/open.html", nav="datasets", **context))
 
 
 def _conflict_text(exc: Conflict, kept: int) -> str:

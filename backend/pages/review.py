@@ -16,7 +16,7 @@ from backend.guided import service, trust
 from backend.guided.quality import default_choices
 from backend.labels.classes import list_classes
 from backend.models.queries import list_models
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, not_stored, render, tagger_of
 from backend.pages.guided import _int, thumb_query
 from backend.pages.label import thumb_version
 from backend.settings import Settings
@@ -75,8 +75,8 @@ async def review_page(
     """Suspected wrong labels of the dataset by a classifier, most suspect first."""
     context = await _context(session, settings, dataset_id, request.query_params)
     if is_htmx(request):
-        return render(request, "review/_suspects.html", **context)
-    return render(request, "review/index.html", nav="datasets", **context)
+        return not_stored(render(request, "review/_suspects.html", **context))
+    return not_stored(render(request, "review/index.html", nav="datasets", **context))
 
 
 @post("/datasets/{dataset_id:int}/review/answer", **OPTS)

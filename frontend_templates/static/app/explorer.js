@@ -21,9 +21,12 @@
 
   const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
 
+  // never the browser's stored answer: loaded again on Back, the page took the points (and their
+  // labels) of before from it
   async function api(path, options = {}) {
     const response = await fetch(`/api/v1${path}`, {
       headers: { "Content-Type": "application/json" },
+      cache: "no-store",
       ...options,
     });
     if (!response.ok) {
@@ -98,6 +101,7 @@
       const response = await api(`/models/${modelId}/projection?dataset_id=${datasetId}`);
       const p = await response.json();
       state.points = p;
+      root.dataset.labelsEvent = String(p.labels_event_id); // the labels drawn: as of this event
       state.index = new Map(p.item_ids.map((id, i) => [id, i]));
       plot.setData(Float32Array.from(p.x), Float32Array.from(p.y));
       recolor();
@@ -303,6 +307,7 @@
     const fresh = await (await api(url)).json();
     p.labels = fresh.labels;
     p.labels_event_id = fresh.labels_event_id;
+    root.dataset.labelsEvent = String(p.labels_event_id);
     recolor();
     refreshSelection();
   }
@@ -370,6 +375,11 @@
     }
     const cls = classes.find((c) => c.hotkey && c.hotkey === e.key);
     if (cls) label(cls.id);
+  });
+  // Back to the page kept whole (the browser's back-forward cache): the labels as they are now, for
+  // the colours, the selection's gallery and statistics, and the next batch.
+  labelwise.onBack(() => {
+    if (state.points) reloadLabels().catch((error) => flash(error.message));
   });
   plot.setTool("box");
   // the server names the projection to draw; without one, asking for points would only answer 404

@@ -168,6 +168,29 @@
     refreshCount(document.getElementById("label-form"));
     refreshApply();
   };
+
+  // Back to the page as it was left: the results (similarity, probability) or the Next actions
+  // queue or suggestion are asked for again, the view they show (their data-repaint), so items
+  // labeled since are not offered as selectable and the counts a batch confirms are those of now
+  // (an accepted suggestion's page says it is out of date). What the person chose there stays:
+  // the class picked, the tiles left out, "leave the flagged items out".
+  labelwise.onBack(async () => {
+    const results = document.querySelector("#guided-app [data-repaint], #next-app [data-repaint]");
+    if (!results) return;
+    const url = new URL(results.dataset.repaint, window.location.href);
+    const picked = results.querySelector('#label-form select[name="label_id"]');
+    if (picked && picked.value) url.searchParams.set("label_id", picked.value);
+    else if (picked) url.searchParams.delete("label_id");
+    const out = new Set(Array.from(results.querySelectorAll(".guided-tile:not(.selected)"), (t) => t.dataset.id));
+    const flaggedOut = !!results.querySelector("[data-flag-toggle]:checked");
+    await labelwise.redraw(results, url.pathname + url.search);
+    const now = document.getElementById(results.id);
+    if (!now || now === results) return;
+    now.querySelectorAll(".guided-tile").forEach((t) => { if (out.has(t.dataset.id)) setTile(t, false); });
+    const toggle = now.querySelector("[data-flag-toggle]");
+    if (toggle && flaggedOut) toggle.checked = true;
+    init();
+  });
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
   if (document.readyState !== "loading") init();

@@ -36,6 +36,14 @@
     if (link) window.location.href = link.href;
   }
 
+  // Back to the item (from the next one it opened after a label, say): its labels (which the keys
+  // add to or remove from) and its history as they are now.
+  labelwise.onBack(() => {
+    htmx.ajax("GET", `/items/${itemId}/labels`, { source: labelsBox(), target: labelsBox(), swap: "outerHTML" });
+    const history = document.getElementById("item-history");
+    htmx.ajax("GET", `/items/${itemId}/history`, { source: history, target: history, swap: "outerHTML" });
+  });
+
   document.addEventListener("click", (event) => {
     const button = event.target.closest(".item-label-btn");
     if (button) label(button.dataset.label);

@@ -299,10 +299,9 @@
   document.addEventListener("htmx:historyRestore", () => {
     loadSelection();
     paint();
-    if (appRoot() && gallery()) repaint();
   });
-  window.addEventListener("pageshow", (event) => {
-    if (event.persisted && appRoot() && gallery()) repaint();
+  labelwise.onBack(() => {
+    if (appRoot() && gallery()) repaint();
   });
 
   // Import a CSV of labels through the REST endpoint (CSV bodies cannot be sent cross-site without

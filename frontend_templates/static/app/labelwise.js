@@ -1,6 +1,33 @@
 // Labelwise page helpers shared by every page. Page-specific code lives in its own file.
 "use strict";
 
+window.labelwise = {
+  // Back to a page as it was left: the browser's back-forward cache keeps the page whole, and htmx
+  // puts back its own copy of an earlier view (one whose address a filter or a pager pushed).
+  // Either shows the labels, tiles and counts of when the page was left; a page where items are
+  // labeled asks the server again (``repaint``). A page loaded again is drawn as it is now: those
+  // pages answer with Cache-Control: no-store, and a copy htmx missed it asks the server for.
+  onBack(repaint) {
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) repaint();
+    });
+    document.addEventListener("htmx:historyRestore", (event) => {
+      if (!event.detail.cacheMiss) repaint();
+    });
+  },
+  // The element drawn again from the server: its data-repaint names the view it shows (or ``url``).
+  // The answer may be its partial or the whole page; the element of the same id is taken from it.
+  // Settled at once: what the page puts back on it when the promise resolves is not undone.
+  redraw(element, url = element.dataset.repaint) {
+    return htmx.ajax("GET", url, {
+      source: element,
+      target: element,
+      swap: "outerHTML settle:0ms",
+      select: `#${element.id}`,
+    });
+  },
+};
+
 // Error answers from HTMX requests show their message in the flash area instead of vanishing.
 document.addEventListener("htmx:responseError", (event) => {
   const flash = document.getElementById("flash");

@@ -13,4 +13,11 @@
     event.preventDefault();
     button.click();
   });
+
+  // Back to the page (an item opened from it and labeled there, say): the suspects as they are now,
+  // not a "keep" that would keep a label since changed.
+  labelwise.onBack(() => {
+    const suspects = document.getElementById("suspects");
+    if (suspects && suspects.dataset.repaint) labelwise.redraw(suspects);
+  });
 })();
