@@ -64,7 +64,7 @@ async def _expect_tiles_as_now(tab: Any, live: dict[str, Any], selector: str, *,
         return (tiles.length > 0 || !some) && wrong.length === 0;
     }"""
     try:
-        await tab.wait_for_function(check, arg=[selector, now, some], timeout=8_000)
+        await tab.wait_for_function(check, arg=[selector, now, some], timeout=15_000)
     except Exception:  # say which tiles are wrong
         shown = await tab.evaluate(
             "(s) => [...document.querySelectorAll(s)].map((t) => [t.dataset.id, t.className, "
@@ -281,11 +281,17 @@ async def test_back_to_the_review_and_the_item_view_shows_the_labels_as_they_are
 
             await _back(tab, cached)
             await expect(tab.locator(f"#suspect-{kept}")).to_have_count(0)
-            current = await labels_of(live)
-            shown = await suspects.evaluate_all(
-                "(ts) => ts.map((t) => [t.dataset.id, t.querySelector('.current i').textContent])"
+            # the repaint lands after Back returns: wait for every suspect to show its label of now
+            current = {str(i): names[labels[0]] for i, labels in (await labels_of(live)).items() if labels}
+            await tab.wait_for_function(
+                """(now) => {
+                  const ts = [...document.querySelectorAll('#suspects .suspect')];
+                  const shows = (t) => t.querySelector('.current i').textContent;
+                  return ts.length > 0 && ts.every((t) => now[t.dataset.id] === shows(t));
+                }""",
+                arg=current,
+                timeout=15_000,
             )
-            assert shown and all(names[current[int(i)][0]] == name for i, name in shown), shown
             assert not errors, errors
 
 
