@@ -654,7 +654,7 @@ async def test_labels_given_since_the_training_temper_the_promise_of_that_class(
     await tag(server, dataset.id, top, classes[0])  # right
     right = await promise_of_a()
     assert right is not None and set(right["item_ids"]) <= set(predicted_a[:-2])
-    assert "since-training" in right["reason"]
+    assert "or labeled since the training" in right["reason"]
     await tag(server, dataset.id, top, classes[1])  # the same items, another class: wrong
     wrong = await promise_of_a()
     assert wrong is None or (
