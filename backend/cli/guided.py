@@ -113,6 +113,14 @@ def similar_cmd(
     default=None,
     help="Item ids to leave out, as --exclude: whitespace or comma separated, '#' starts a comment.",
 )
+@click.option(
+    "--left-out",
+    "left_out_ids",
+    type=int,
+    multiple=True,
+    metavar="ITEM_ID",
+    help="An item of the batch to leave out without a judgement (not recorded: offered again); repeat.",
+)
 def label_by_probability_cmd(
     dataset_name: str,
     model_id: int,
@@ -125,12 +133,15 @@ def label_by_probability_cmd(
     override_unfit: bool = False,
     excluded: tuple[int, ...] = (),
     exclude_file: TextIO | None = None,
+    left_out_ids: tuple[int, ...] = (),
 ) -> None:
     """Label the items of DATASET a classifier is sure enough about, as one event.
 
     The items given with --exclude or --exclude-file (those a person looked at and found not to
     be of the class) are left out and recorded as rejected for the class each was offered as, as
-    the probability page does with deselected tiles: its later batches do not offer them again."""
+    the probability page does with tiles deselected one by one: its later batches do not offer them
+    again. Those given with --left-out are left out without a judgement, as the page does with tiles
+    deselected in bulk: nothing is recorded, later batches offer them again."""
     from backend.datasets.service import get_dataset_by_name
     from backend.guided import service
 
@@ -169,6 +180,7 @@ def label_by_probability_cmd(
             override_unfit=override_unfit,
             expected_count=page.count,
             rejected_item_ids=left_out,
+            left_out_item_ids=list(left_out_ids),
         )
         return page, event
 
@@ -177,8 +189,11 @@ def label_by_probability_cmd(
     what = f"'{class_name}'" if class_name else "their most probable class"
     if dry_run:
         click.echo(f"{count} items would be labeled {what} (probability >= {threshold})")
-        if left_out:
-            click.echo(f"less those of the {len(left_out)} excluded ids in the batch (left out when applied)")
+        if left_out or left_out_ids:
+            ids = len(set(left_out) | set(left_out_ids))
+            click.echo(
+                f"less those of the {ids} excluded or left-out ids in the batch (left out when applied)"
+            )
         guess = page.estimate
         if guess is not None and guess.lead_precision is not None:
             click.echo(guess.lead_note())  # the calibrated figure first, as the page and refusals give it

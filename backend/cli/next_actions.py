@@ -63,34 +63,53 @@ def next_actions_cmd(dataset_name: str, limit: int, as_json: bool) -> None:
 @click.argument("key")
 @click.option("--items", default=None, help="Comma-separated item ids to keep (default: all of the batch).")
 @click.option("--class", "class_name", default=None, help="Label the batch with this class instead.")
-def accept_suggestion_cmd(dataset_name: str, key: str, items: str | None, class_name: str | None) -> None:
+@click.option(
+    "--rejected",
+    default=None,
+    metavar="IDS",
+    help="Comma-separated members left out that are not the class, recorded as rejected (default: "
+    "every member left out).",
+)
+def accept_suggestion_cmd(
+    dataset_name: str, key: str, items: str | None, class_name: str | None, rejected: str | None = None
+) -> None:
     """Carry out the suggestion KEY of DATASET (from `labelwise next-actions`): a batch is labeled as
     one event, a job is queued; items to label one by one that show the classifier's class take
-    it (those still unlabeled, or --items)."""
+    it (those still unlabeled, or --items).
+
+    A batch's members left out of --items are recorded as rejected for the class (not suggested
+    again as it) unless --rejected names the ones that are: the others are left out unjudged."""
     from backend.cli.guided import _class_id
     from backend.datasets.service import get_dataset_by_name
+    from backend.errors import Invalid
     from backend.guided.next_actions import accept_suggestion
 
-    try:
-        kept = [int(i) for i in items.split(",") if i.strip()] if items is not None else None
-    except ValueError:
-        raise click.UsageError("--items takes comma-separated item ids") from None
+    kept = _id_list(items, "--items")
+    refused = _id_list(rejected, "--rejected")
     settings = get_settings()
     _prepare(settings)
 
     async def work(session: Any) -> Any:
         dataset = await get_dataset_by_name(session, dataset_name)
         label_id = await _class_id(session, stored_id(dataset), class_name) if class_name else None
-        return await accept_suggestion(
-            session,
-            settings,
-            stored_id(dataset),
-            key,
-            item_ids=kept,
-            label_id=label_id,
-            tagger=settings.tagger,
-            enqueue=_enqueuer(settings),
-        )
+        try:
+            return await accept_suggestion(
+                session,
+                settings,
+                stored_id(dataset),
+                key,
+                item_ids=kept,
+                label_id=label_id,
+                tagger=settings.tagger,
+                enqueue=_enqueuer(settings),
+                rejected_item_ids=refused,
+            )
+        except Invalid as exc:  # REST's 400 on the list: a usage error here, naming the option
+            if exc.details.get("field") == "rejected_item_ids":
+                raise click.UsageError(
+                    f"--rejected: {exc.message}", ctx=click.get_current_context(silent=True)
+                ) from exc
+            raise
 
     result = _call(settings, work)
     if result.batch_id is not None:
@@ -100,6 +119,16 @@ def accept_suggestion_cmd(dataset_name: str, key: str, items: str | None, class_
         click.echo(f"labeled {result.labeled} items (event {result.batch_id}){skipped}")
     for job_id in result.job_ids:
         click.echo(f"job {job_id} queued")
+
+
+def _id_list(text: str | None, option: str) -> list[int] | None:
+    """Comma-separated item ids; None when the option is not given."""
+    if text is None:
+        return None
+    try:
+        return [int(i) for i in text.split(",") if i.strip()]
+    except ValueError:
+        raise click.UsageError(f"{option} takes comma-separated item ids") from None
 
 
 def add_next_action_commands(main: click.Group) -> None:

@@ -128,3 +128,35 @@ async def test_cli_label_by_probability_leaves_out_the_excluded_items_as_rejecti
     # the class's next batch does not offer them again
     again = await invoke(cli, [*args, "--class", "ring", "--dry-run"])
     assert again.exit_code == 0 and again.output.startswith("0 items would be labeled"), again.output
+
+
+async def test_cli_label_by_probability_leaves_out_items_without_recording_them(cli, server, dataset):
+    """``--left-out``: out of the batch and not labeled, as the page's "Select none" or Shift-click
+    range, but no rejection: the class's next batch offers them again (``--exclude`` beside it is)."""
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    url = f"{API}/datasets/{dataset.id}/probability"
+    params = {"model_id": model_id, "threshold": 0.8, "label_id": ring, "limit": 100}
+    batch = [c["item_id"] for c in (await server.get(url, params=params)).json()["items"]]
+    assert len(batch) >= 4
+    args = ["label-by-probability", dataset.name, "--model", str(model_id), "--threshold", "0.8"]
+    out = ["--left-out", str(batch[0]), "--left-out", str(batch[1]), "--exclude", str(batch[2])]
+
+    dry = await invoke(cli, [*args, "--class", "ring", "--dry-run", *out])
+    assert dry.exit_code == 0 and "less those of the 3 excluded or left-out ids" in dry.output, dry.output
+    done = await invoke(cli, [*args, "--class", "ring", *out])
+    assert done.exit_code == 0, done.output
+    assert f"labeled {len(batch) - 3} items 'ring'" in done.output
+    assert "1 excluded item(s) left out: not suggested again as 'ring'" in done.output
+    recorded = (await server.get(f"{API}/datasets/{dataset.id}/rejections")).json()["rejections"]
+    assert [(r["item_id"], r["label_id"]) for r in recorded] == [(batch[2], ring)]
+    labels = {
+        r["item_id"]: r["label_ids"] for r in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
+    }
+    assert not any(labels.get(i) for i in batch[:3]) and all(labels[i] == [ring] for i in batch[3:])
+    again = [c["item_id"] for c in (await server.get(url, params=params)).json()["items"]]
+    assert sorted(again) == sorted(batch[:2])

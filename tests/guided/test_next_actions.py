@@ -343,6 +343,38 @@ async def test_cli_lists_the_queue_and_accepts_a_batch_once(cli, server, dataset
     assert classes and ids
 
 
+async def test_cli_accept_records_only_the_rejected_members_it_names(cli, server, dataset):
+    """``--rejected``: of the members left out of ``--items``, only those are "not this class"
+    (REST's ``rejected_item_ids``); the others are left out unjudged and offered again. REST's 400s
+    on the list are usage errors here, and nothing is labeled."""
+    _ids, _classes, model_id = await oracle(server, dataset.id)
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    label, members = batch["label_id"], batch["item_ids"]
+    assert len(members) >= 3
+    other = next(i for i in await item_ids(server, dataset.id) if i not in members)
+    args = ["accept-suggestion", dataset.name, batch["key"], "--items", ",".join(map(str, members[2:]))]
+    for wrong, says in (
+        (f"{members[0]},{members[2]}", "both kept and rejected"),
+        (f"{members[0]},{other}", "not in this suggestion"),
+        ("1,x", "--rejected takes comma-separated item ids"),
+    ):
+        refused = await invoke(cli, [*args, "--rejected", wrong])
+        assert refused.exit_code == 2 and says in refused.output, refused.output
+    assert (await server.get(f"{API}/datasets/{dataset.id}/rejections")).json()["total"] == 0
+    assert (await events(server, dataset.id))[0]["kind"] != "probability"  # nothing labeled
+
+    done = await invoke(cli, [*args, "--rejected", str(members[0])])
+    assert done.exit_code == 0, done.output
+    assert f"labeled {len(members) - 2} items" in done.output
+    assert "; 1 left out: not suggested again as that class" in done.output
+    recorded = (await server.get(f"{API}/datasets/{dataset.id}/rejections")).json()["rejections"]
+    assert [(r["item_id"], r["label_id"]) for r in recorded] == [(members[0], label)]
+    params = {"model_id": model_id, "threshold": 0.0, "label_id": label, "limit": 100}
+    page = (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()
+    offered = [c["item_id"] for c in page["items"]]
+    assert members[1] in offered and members[0] not in offered
+
+
 async def test_an_unfit_classifier_gives_no_batches_and_the_queue_says_why(server, dataset):
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]

@@ -135,6 +135,44 @@ async def test_the_probability_and_similarity_doors_take_the_deselected_ids(serv
     assert (await server.get(f"{API}/datasets/999999/rejections")).status_code == 404
 
 
+async def test_the_probability_apply_leaves_out_items_deselected_in_bulk_without_recording_them(
+    server, dataset
+):
+    """``left_out_item_ids`` (the page's "Select none" or Shift-click range; GraphQL
+    ``leftOutItemIds``): out of the batch, not labeled and not recorded, so the class's next batch
+    offers them again; the ``rejected_item_ids`` sent beside them are recorded."""
+    _ids, classes, model = await oracle(server, dataset.id)
+    url = f"{API}/datasets/{dataset.id}/probability"
+    mutation = (
+        "mutation($d: Int!, $m: Int!, $l: Int, $n: Int, $r: [Int!], $o: [Int!]) { applyProbability("
+        "datasetId: $d, modelId: $m, threshold: 0.5, labelId: $l, expectedCount: $n, rejectedItemIds: $r, "
+        "leftOutItemIds: $o) { labeled event { id parameters } } }"
+    )
+    for door, label in (("rest", classes[0]), ("graphql", classes[1])):
+        params = {"model_id": model, "threshold": 0.5, "label_id": label, "limit": 100}
+        preview = (await server.get(url, params=params)).json()
+        batch = [c["item_id"] for c in preview["items"]]
+        assert len(batch) == preview["count"] >= 4, door
+        out, no = batch[:2], batch[2]
+        if door == "rest":
+            body = {"model_id": model, "threshold": 0.5, "label_id": label, "expected_count": len(batch)}
+            response = await server.post(
+                f"{url}/apply", json={**body, "rejected_item_ids": [no], "left_out_item_ids": out}
+            )
+            assert response.status_code == 201, response.text
+            applied = response.json()
+        else:
+            variables = {"d": dataset.id, "m": model, "l": label, "n": len(batch), "r": [no], "o": out}
+            applied = (await gql(server, mutation, variables))["applyProbability"]
+        assert applied["labeled"] == len(batch) - 3, door
+        assert applied["event"]["parameters"]["rejected"] == 1, door
+        labels = await labels_of(server, dataset.id)
+        assert not any(labels[i] for i in [*out, no]) and all(labels[i] == [label] for i in batch[3:]), door
+        assert await rejected(server, dataset.id, label_id=label) == [(no, label)], door
+        again = (await server.get(url, params=params)).json()
+        assert sorted(c["item_id"] for c in again["items"]) == sorted(out), door  # offered again
+
+
 async def test_an_item_rejected_for_its_top_class_is_offered_and_shown_its_next_class(server, dataset):
     """Deselected from a batch of its most probable class, an item goes to the batch of its next
     class, and the classifier's class shown on it to label by hand is that next class: accepting

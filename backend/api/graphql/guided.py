@@ -205,7 +205,9 @@ class Mutation:
         "one class (label_id) or each item's arg-max class (all_classes). Labeled items are kept "
         "unless overwrite. CONFLICT (nothing labeled) for an unfit model without override_unfit, a "
         "batch over confirm_over items without confirm, or one that no longer has expected_count items. "
-        "rejectedItemIds: items of the batch deselected: left out and recorded as rejected for their class."
+        "rejectedItemIds: items of the batch deselected one by one: left out and recorded as rejected "
+        "for their class. leftOutItemIds: items deselected in bulk (Select none, a range): left out, "
+        "not recorded."
     )
     async def apply_probability(
         self,
@@ -222,6 +224,7 @@ class Mutation:
         exclude_flagged: bool = False,
         confirm_over: int | None = None,
         rejected_item_ids: list[int] | None = None,
+        left_out_item_ids: list[int] | None = None,
     ) -> ProbabilityApplied:
         context = context_of(info)
         async with use_session(info) as session:
@@ -241,6 +244,7 @@ class Mutation:
                 exclude_flagged=exclude_flagged,
                 confirm_over=confirm_over,
                 rejected_item_ids=rejected_item_ids,
+                left_out_item_ids=left_out_item_ids,
             )
         return ProbabilityApplied(
             labeled=event.tag_count if event else 0, event=TagEvent.of(event) if event else None

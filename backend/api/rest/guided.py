@@ -63,8 +63,9 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     ``override_unfit``: use a model marked unfit anyway. ``confirm``: needed when the batch is
     over ``confirm_over`` items (default: the server's setting); ``expected_count``: the count
     the caller confirmed (refused if the batch changed). ``exclude_flagged``: leave out the items
-    the guardrails flag. ``rejected_item_ids``: items of the batch deselected by the caller: left
-    out and recorded as rejected for their class (not offered in its later batches)."""
+    the guardrails flag. ``rejected_item_ids``: items of the batch deselected one by one by the
+    caller: left out and recorded as rejected for their class (not offered in its later batches).
+    ``left_out_item_ids``: items deselected in bulk ("Select none", a range): left out, not recorded."""
 
     model_id: int
     threshold: float
@@ -77,6 +78,7 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     exclude_flagged: bool = False
     confirm_over: int | None = None
     rejected_item_ids: list[int] = msgspec.field(default_factory=list)
+    left_out_item_ids: list[int] = msgspec.field(default_factory=list)  # out of the batch, no judgement
 
 
 class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
@@ -242,6 +244,7 @@ class GuidedController(Controller):
             exclude_flagged=data.exclude_flagged,
             confirm_over=data.confirm_over,
             rejected_item_ids=data.rejected_item_ids,
+            left_out_item_ids=data.left_out_item_ids,
         )
         return ProbabilityAppliedOut(
             labeled=event.tag_count if event else 0, event=EventOut.of(event) if event else None
