@@ -122,6 +122,21 @@ async def _drop_gone(session: AsyncSession, report: FeatureReport) -> None:
     report.infer_intensity = infer_intensity(scored[0] if scored else None)
 
 
+def report_due(report: FeatureReport, labeled: int, class_counts: dict[int, int], candidates: int) -> bool:
+    """Whether a new report is worth running: two classes hold two labeled items each, two feature
+    models have vectors to compare, none is queued, and there is no report yet or the labeled items
+    doubled since the last one (counting every label it saw: those it scored leave out classes of one
+    item, and 10 diverse labels scored as 4 asked for the same report three times). The queue
+    suggests it on this rule and keeping models fresh runs it on the same one."""
+    two_classes = sum(1 for n in class_counts.values() if n >= 2) >= 2
+    return (
+        two_classes
+        and candidates >= 2
+        and report.pending_job_id is None
+        and (report.job_id is None or labeled >= 2 * max(1, report.seen_labels or report.labeled_items))
+    )
+
+
 async def best_feature_model(session: AsyncSession, dataset_id: int) -> int | None:
     """The best-scoring feature model of the latest report (None: no report, or none left)."""
     return (await latest_report(session, dataset_id)).best_model_id

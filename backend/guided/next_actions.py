@@ -45,6 +45,7 @@ from sqlmodel import col
 from backend.accounts.roles import TRAINER, allows
 from backend.algorithms import get_algorithm, validate_parameters
 from backend.errors import Conflict, Forbidden, Invalid, LabelwiseError
+from backend.feature_report.report import report_due
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, with_labeled_since, with_rejections
@@ -63,7 +64,7 @@ from backend.guided.suggest_state import (
 from backend.guided.trust import labeled_after_training, model_dir, reviewed_since
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
-from backend.jobs.fresh import retrain_due
+from backend.jobs.fresh import report_when_labels_doubled, retrain_due, retrain_when_labels_grew, set_fresh
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
@@ -80,6 +81,7 @@ KINDS = (
     "probability_batch",
     "predicted_batch",
     "review_suspects",
+    "keep_fresh",
     "retrain",
     "train_extractor",
     "run_inference",
@@ -125,6 +127,8 @@ class NextActions:
     suggestions: list[Suggestion]
     needs: list[str]
     stopping: StoppingEstimate | None = None
+    running_job_ids: list[int] = field(default_factory=list)  # the dataset's jobs queued or running
+    server_steps_due: bool = False  # the server queues a step by itself on its next round
 
 
 @dataclass
@@ -185,6 +189,7 @@ class _Work:
     suspects: list[Any] = field(default_factory=list)
     hit_rate: float = 0.25  # share of reviewed suspects found wrong (review_hit_rate)
     problems: list[str] = field(default_factory=list)  # outputs that could not be read
+    server_due: bool = False  # keeping models fresh: a retrain or report the server queues itself
 
     @property
     def one_by_one_actions(self) -> float:
@@ -505,7 +510,9 @@ async def next_actions(
         if rest is not None:
             suggestions.append(rest)
     suggestions.sort(key=lambda s: (-s.expected_yield, KINDS.index(s.kind)))
-    return NextActions(dataset_id, suggestions[:limit], needs, stopping)
+    running = [stored_id(j) for j in state.jobs if j.state in states.ACTIVE]
+    due = work.server_due or any(state.server_follows(j) for j in state.jobs)
+    return NextActions(dataset_id, suggestions[:limit], needs, stopping, running, due)
 
 
 def _auto_label_rest_suggestion(state: QueueState, key: Any, stopping: StoppingEstimate) -> Suggestion | None:
@@ -908,7 +915,13 @@ async def _job_suggestions(
     report = state.report
     awaited = _awaited_features(state)
     best = state.models.get(report.best_model_id) if report.best_model_id is not None else None
-    if awaited is not None and best is not None and not state.active("infer", model_id=best.id):
+    if awaited is not None and best is not None and state.report_following():
+        needs.append(
+            f"the feature report chose {best.name}'s vectors "
+            f"{'with' if report.infer_intensity == 'on' else 'without'} intensity descriptors: keeping "
+            "models fresh, the server computes them by itself"
+        )
+    elif awaited is not None and best is not None and not state.active("infer", model_id=best.id):
         with_or = "with" if report.infer_intensity == "on" else "without"
         page_labels, page_actions = _pages(n_classes, jobs=1)
         waits = _vector_classifier_next(state)
@@ -946,28 +959,26 @@ async def _job_suggestions(
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
     two_classes = sum(1 for c in state.classes if counts.get(c, 0) >= 2) >= 2
-    if (
-        two_classes
-        and report.pending_job_id is None
-        # doubled since the report, counting every label it saw (those it scored leave out classes
-        # of one item: 10 diverse labels scored as 4 asked for the same report three times)
-        and (
-            report.job_id is None
-            or len(state.labels) >= 2 * max(1, report.seen_labels or report.labeled_items)
-        )
-        and len(state.with_vectors()) >= 2  # as feature_candidates counts them, without the queries
-    ):
-        job(
-            "feature_report",
-            "Run the feature report",
-            "it finds which features separate your labels best: similarity batches and the next "
-            "classifier use them"
-            + ("" if report.job_id is None else f" (labels doubled since report {report.job_id})"),
-            PAGE * 0.1 * n_classes,  # better features: a tenth more per page (a prior)
-            1.0,
-            None,
-            {},
-        )
+    class_counts = {c: counts.get(c, 0) for c in state.classes}
+    # as feature_candidates counts them, without the queries
+    if report_due(report, len(state.labels), class_counts, len(state.with_vectors())):
+        again = "" if report.job_id is None else f" (labels doubled since report {report.job_id})"
+        if state.dataset.keep_models_fresh:
+            work.server_due = True
+            needs.append(
+                f"the feature report is due{again}: keeping models fresh, the server runs it by itself"
+            )
+        else:
+            job(
+                "feature_report",
+                "Run the feature report",
+                "it finds which features separate your labels best: similarity batches and the next "
+                "classifier use them" + again,
+                PAGE * 0.1 * n_classes,  # better features: a tenth more per page (a prior)
+                1.0,
+                None,
+                {},
+            )
     # classifiers: infer a trained one, retrain when labels grew, train a first one
     ready = [m for m in state.ready("classifier") if m.dataset_id == state.dataset_id]
     newest = ready[0] if ready else None
@@ -1029,6 +1040,7 @@ async def _job_suggestions(
         growth = (labeled - before) / max(1, before)
         moved = _features_moved(state, latest) if algorithm == DEFAULT_CLASSIFIER else None
         if growth > 0 and _server_retrains(state, latest, labeled):
+            work.server_due = True
             needs.append(
                 f"labels grew {growth:.0%} since classifier {latest.id}: keeping models fresh, the "
                 "server retrains it by itself"
@@ -1041,6 +1053,16 @@ async def _job_suggestions(
             wrong = sum(b.cut.count * (1.0 - b.cut.precision) for b in work.probability)
             gain = (uncertain + wrong) * shrink
             actions = _fresh_actions(gain, n_classes, jobs=1)
+            # labels per action: a due retrain ranks above labeling by hand (with the classes
+            # shown, above what that yields), whatever the prior says: the items to label one by
+            # one are picked by the stale model's doubts (late in a session the prior fell below
+            # one label per action and the rest went by hand)
+            retrain_labels = max(gain, RETRAIN_OVER_MANUAL * actions * work.by_hand_yield)
+            # (due on the server's rule too, so the switch runs this retrain at once)
+            if latest.id is not None and retrain_due(latest, labeled, float(state.dataset.fresh_growth)):
+                # the same retrain now, and each later one (and the report) without a click:
+                # ranked just above the retrain it includes (KINDS order breaks the tie)
+                out.append(_keep_fresh_suggestion(state, key, latest.id, retrain_labels, actions))
             job(
                 "retrain",
                 f"Retrain the classifier: labels grew {growth:.0%} since model {latest.id}"
@@ -1049,11 +1071,7 @@ async def _job_suggestions(
                 (f"{moved}; " if moved else "")
                 + f"{before} -> {labeled} labels; expected gain about {gain:.0f} more items it labels "
                 f"confidently (its errors shrink about as 1/sqrt(labels): a prior)",
-                # a retrain that is due ranks above labeling by hand (with the classes shown,
-                # above what that yields), whatever the prior says: the items to label one by one
-                # are picked by the stale model's doubts (late in a session the prior fell below
-                # one label per action and the rest went by hand)
-                max(gain, RETRAIN_OVER_MANUAL * actions * work.by_hand_yield),
+                retrain_labels,
                 actions,
                 latest.id,  # the model it follows: each retrain a new step, not the same one again
                 _train_params(
@@ -1086,6 +1104,30 @@ async def _job_suggestions(
             _train_params(algorithm, {}, feature_source),
         )
     return out
+
+
+def _keep_fresh_suggestion(
+    state: QueueState, key: Any, model_id: int, labels: float, actions: float
+) -> Suggestion:
+    """Switch keeping models fresh on: the retrain that is due now, then every later retrain and
+    feature report without a click (``backend.jobs.fresh``)."""
+    growth = float(state.dataset.fresh_growth)
+    return Suggestion(
+        key(kind="keep_fresh", m=model_id),
+        "keep_fresh",
+        f"Keep models fresh: retrain now and each time the labels grow {growth:.0%}",
+        "one switch for this dataset: the server retrains the classifier (and applies it) whenever "
+        f"the labeled items grew {growth:.0%} since its training, and runs the feature report again "
+        "when they doubled; each step is a job you can see and cancel (expected now: as the retrain)",
+        round(labels, 2),
+        round(actions, 2),
+        None,
+        [],
+        None,
+        model_id,
+        None,
+        {"growth": growth},
+    )
 
 
 def _server_retrains(state: QueueState, model: Model, labeled: int) -> bool:
@@ -1244,11 +1286,31 @@ async def accept_suggestion(
             seen_event_id=int(body["w"]),
         )
         return AcceptResult(labeled=done.labeled, batch_id=stored_id(done.event))
+    if kind == "keep_fresh":
+        if item_ids is not None or label_id is not None:
+            raise Invalid("keeping models fresh is a switch of the dataset: no items or class")
+        if role is not None and not allows(role, TRAINER):
+            raise Forbidden(
+                f"keeping models fresh starts jobs, which needs the trainer role; you are a {role}"
+            )
+        return await _accept_keep_fresh(session, settings, state, enqueue)
     if kind in JOB_KINDS:
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
         return await _accept_job(session, settings, state, body, enqueue, tagger, parameters or {})
     return await _accept_batch(session, settings, state, body, item_ids, label_id, tagger, rejected_item_ids)
+
+
+async def _accept_keep_fresh(
+    session: AsyncSession, settings: Settings, state: QueueState, enqueue: Enqueue | None
+) -> AcceptResult:
+    """The switch on, then what it makes due at once (the retrain, a report) queued now, not on
+    the server's next round: the answer names those jobs, as a job suggestion's does."""
+    dataset_id = state.dataset_id
+    await set_fresh(session, dataset_id, keep_models_fresh=True)
+    jobs = await retrain_when_labels_grew(session, settings, [dataset_id], enqueue)
+    jobs += await report_when_labels_doubled(session, settings, [dataset_id], enqueue)
+    return AcceptResult(labeled=0, job_ids=jobs)
 
 
 async def _accept_job(

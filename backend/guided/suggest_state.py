@@ -18,6 +18,7 @@ from sqlmodel import col
 from backend.algorithms import suggestion_rank
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, NotFound
+from backend.feature_report.report import KIND as REPORT_KIND
 from backend.feature_report.report import FeatureReport, latest_report
 from backend.guided.heldout import HeldOut, load_held_out
 from backend.guided.probability import CLASSES, ITEM_IDS, PROBABILITIES
@@ -72,17 +73,28 @@ class QueueState:
             return job
         return None
 
-    def following(self, model_id: int | None) -> bool:
-        """Whether the model's inference is on its way: its chained training succeeded and the server
-        has not queued the next step yet (a few seconds; suggesting it now would run it twice)."""
-        return any(
-            job.kind == "train"
-            and job.model_id == model_id
-            and job.chain
-            and not job.followed_up
-            and job.state == states.SUCCEEDED
-            for job in self.jobs
+    def server_follows(self, job: Job) -> bool:
+        """Whether the server is about to queue the step after ``job``: it succeeded, was chained or
+        finished while the dataset keeps models fresh, and is not followed up yet (a few seconds;
+        suggesting that step now would run it twice)."""
+        fresh = (
+            bool(self.dataset.keep_models_fresh)
+            and self.dataset.fresh_since is not None
+            and job.finished_at is not None
+            and job.finished_at >= self.dataset.fresh_since
         )
+        return job.state == states.SUCCEEDED and not job.followed_up and (bool(job.chain) or fresh)
+
+    def following(self, model_id: int | None) -> bool:
+        """Whether the model's inference is on its way: its training succeeded and the server has
+        not queued the next step yet (``server_follows``)."""
+        return any(
+            job.kind == "train" and job.model_id == model_id and self.server_follows(job) for job in self.jobs
+        )
+
+    def report_following(self) -> bool:
+        """Whether the server is about to queue the inference a succeeded report asks for."""
+        return any(job.kind == REPORT_KIND and self.server_follows(job) for job in self.jobs)
 
     def with_vectors(self) -> list[Model]:
         """Ready feature extractors with vectors on the dataset, newest first (the report's candidates)."""

@@ -194,12 +194,17 @@ class StoppingEstimateView:
 class NextActionsView:
     """The queue: suggestions (each a ``Suggestion``, already a read model), most expected labels
     per action first; ``needs``: what it needs before it can suggest more; ``stopping``: the
-    stopping estimate (None until there is one)."""
+    stopping estimate (None until there is one); ``running_job_ids``: the dataset's jobs queued or
+    running; ``server_steps_due``: the server is about to queue a step by itself (a chained
+    step, or keeping models fresh: a retrain or report due): a script that waits for fresh models
+    waits while either holds."""
 
     dataset_id: int
     suggestions: list[Suggestion]
     needs: list[str]
     stopping: StoppingEstimateView | None
+    running_job_ids: list[int]
+    server_steps_due: bool
 
     @classmethod
     def of(cls, found: NextActions) -> NextActionsView:
@@ -208,4 +213,6 @@ class NextActionsView:
             suggestions=list(found.suggestions),
             needs=list(found.needs),
             stopping=StoppingEstimateView.of(found.stopping) if found.stopping is not None else None,
+            running_job_ids=list(found.running_job_ids),
+            server_steps_due=found.server_steps_due,
         )

@@ -6,7 +6,11 @@ With a dataset's switch on (``Dataset.keep_models_fresh``):
 - a succeeded inference of a feature extractor queues its similarity index build;
 - a ready classifier (the newest of its algorithm, trained on the current labels) is retrained
   once the dataset's labeled items grew by ``Dataset.fresh_growth`` (0.2: 20 %) since its
-  training; its success then queues its inference as above.
+  training; its success then queues its inference as above;
+- the feature report is run again once the labeled items doubled since the last one (the rule
+  the queue suggests it by, ``report.report_due``), and a succeeded report queues the inference
+  that makes its best model's vectors the variant it chose (with or without the intensity
+  descriptors), which in turn queues that model's index.
 
 A job submitted with ``chain`` (a queue suggestion's "train and apply": one click) is followed up
 the same way, switch or not, and its follow-ups are chained in turn.
@@ -36,7 +40,12 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
+from backend.feature_report.report import KIND as REPORT_KIND
+from backend.feature_report.report import latest_report, report_due
+from backend.feature_report.service import submit_intensity_inference, submit_report
+from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
+from backend.jobs.enqueue import Enqueue
 from backend.jobs.queries import get_job
 from backend.jobs.submission import submit_job
 from backend.labels.events import lock_dataset
@@ -118,7 +127,7 @@ def _follow_up_kind(job: Job, model: Model | None) -> str | None:
 
 def _chained(job: Job) -> bool:
     """Whether a finished job is a step that would have been followed up on success."""
-    return job.kind in ("train", "infer")
+    return job.kind in ("train", "infer", REPORT_KIND)
 
 
 def _note(session: AsyncSession, job_id: int, attempt: int, message: str, level: str = "info") -> None:
@@ -177,6 +186,11 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
                 )
                 await session.commit()
             continue
+        if job.kind == REPORT_KIND:
+            new_id = await _follow_report(session, settings, job_id, attempt, int(dataset_id or 0), by)
+            if new_id is not None:
+                queued.append(new_id)
+            continue
         model = await session.get(Model, job.model_id, populate_existing=True) if job.model_id else None
         kind = _follow_up_kind(job, model)
         if kind is None or model is None:
@@ -204,6 +218,102 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         _note(session, job_id, attempt, f"queued {kind} job #{new.id}")
         await session.commit()
         queued.append(int(new.id))  # type: ignore[arg-type]
+    return queued
+
+
+async def _intensity_inference_advised(session: AsyncSession, dataset_id: int) -> bool:
+    """Whether the newest report's choice of intensity descriptors differs from the vectors its
+    best model has now (what the queue's "compute the features ... intensity descriptors" asks)."""
+    report = await latest_report(session, dataset_id)
+    if report.best_model_id is None or report.infer_intensity is None:
+        return False
+    newest = await session.scalar(
+        select(Job)
+        .where(
+            col(Job.dataset_id) == dataset_id,
+            col(Job.kind) == "infer",
+            col(Job.model_id) == report.best_model_id,
+            col(Job.state).in_([*states.ACTIVE, states.SUCCEEDED]),
+        )
+        .order_by(col(Job.id).desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    if newest is None:
+        return False  # no vectors of it on this dataset: not the report's business
+    if newest.state in states.ACTIVE:
+        return False  # an inference of it is on its way already
+    return (newest.parameters or {}).get("intensity_descriptors") != report.infer_intensity
+
+
+async def _follow_report(
+    session: AsyncSession, settings: Settings, job_id: int, attempt: int, dataset_id: int, by: str
+) -> int | None:
+    """After a succeeded report: the inference its intensity choice asks for, if any; the new job id."""
+    if not await _intensity_inference_advised(session, dataset_id):
+        await session.rollback()
+        return None
+    try:
+        new = await submit_intensity_inference(session, settings, None, dataset_id, submitted_by=by)
+    except LabelwiseError as exc:
+        await session.rollback()
+        _note(
+            session, job_id, attempt, f"could not queue the inference that follows: {exc.message}", "warning"
+        )
+        await session.commit()
+        return None
+    new.caused_by_job_id = job_id
+    session.add(new)
+    _note(session, job_id, attempt, f"queued infer job #{new.id} (the report's intensity choice)")
+    await session.commit()
+    return int(new.id or 0)
+
+
+async def report_when_labels_doubled(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_ids: list[int] | None = None,
+    enqueue: Enqueue | None = None,
+) -> list[int]:
+    """Queue the feature report of each fresh dataset (or of ``dataset_ids``) where it is due; new job ids."""
+    if dataset_ids is None:
+        fresh = select(col(Dataset.id)).where(col(Dataset.keep_models_fresh).is_(True))
+        dataset_ids = [int(i or 0) for i in await session.scalars(fresh)]
+    queued: list[int] = []
+    for dataset_id in dataset_ids:
+        rows = await session.execute(
+            select(col(CurrentLabel.label_id), func.count())
+            .where(col(CurrentLabel.dataset_id) == dataset_id)
+            .group_by(col(CurrentLabel.label_id))
+        )
+        counts = {int(label): int(n) for label, n in rows.all()}
+        labeled = await labeled_count(session, dataset_id)
+        candidates = len(await feature_candidates(session, dataset_id))
+        if not report_due(await latest_report(session, dataset_id), labeled, counts, candidates):
+            continue
+        await lock_dataset(session, dataset_id)  # held until the job commits: no second report
+        report = await latest_report(session, dataset_id)
+        if not report_due(report, labeled, counts, candidates):
+            await session.rollback()
+            continue
+        try:
+            job = await submit_report(session, settings, enqueue, dataset_id, submitted_by=FRESH_BY)
+        except LabelwiseError as exc:
+            await session.rollback()
+            log.info("keep models fresh: no feature report for dataset %s: %s", dataset_id, exc.message)
+            continue
+        seen = report.seen_labels or report.labeled_items
+        _note(
+            session,
+            int(job.id or 0),
+            1,
+            "first feature report"
+            if report.job_id is None
+            else f"labeled items doubled: {seen} -> {labeled}",
+        )
+        await session.commit()
+        queued.append(int(job.id or 0))
+    await session.rollback()
     return queued
 
 
@@ -264,11 +374,20 @@ class _Retrainable:
     trained_on_labels: int
 
 
-async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) -> list[int]:
-    """Queue the retraining of each classifier whose labels grew by the set fraction; new job ids."""
-    rows = await session.execute(
-        select(col(Dataset.id), col(Dataset.fresh_growth)).where(col(Dataset.keep_models_fresh).is_(True))
+async def retrain_when_labels_grew(
+    session: AsyncSession,
+    settings: Settings,
+    dataset_ids: list[int] | None = None,
+    enqueue: Enqueue | None = None,
+) -> list[int]:
+    """Queue the retraining of each classifier whose labels grew by the set fraction, on every fresh
+    dataset (or on ``dataset_ids``); new job ids."""
+    chosen = select(col(Dataset.id), col(Dataset.fresh_growth)).where(
+        col(Dataset.keep_models_fresh).is_(True)
     )
+    if dataset_ids is not None:
+        chosen = chosen.where(col(Dataset.id).in_(dataset_ids or [-1]))
+    rows = await session.execute(chosen)
     queued: list[int] = []
     for dataset_id, growth in [(int(i), float(g)) for i, g in rows.all()]:
         labeled = await labeled_count(session, dataset_id)
@@ -280,7 +399,7 @@ async def retrain_when_labels_grew(session: AsyncSession, settings: Settings) ->
             if retrain_due(m, labeled, growth)
         ]
         for model in due:
-            job = await _retrain(session, settings, dataset_id, model, labeled, growth)
+            job = await _retrain(session, settings, dataset_id, model, labeled, growth, enqueue)
             if job is not None:
                 queued.append(job)
     await session.rollback()  # end the read transaction
@@ -294,6 +413,7 @@ async def _retrain(
     model: _Retrainable,
     labeled: int,
     growth: float,
+    enqueue: Enqueue | None = None,
 ) -> int | None:
     await lock_dataset(session, dataset_id)  # held until submit_job commits: no second retrain
     newer = await session.scalar(
@@ -312,7 +432,7 @@ async def _retrain(
         job = await submit_job(
             session,
             settings,
-            None,
+            enqueue,
             kind="train",
             dataset_id=dataset_id,
             algorithm=model.algorithm,
@@ -346,4 +466,5 @@ async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:
     return [
         *await follow_up_finished_jobs(session, settings),
         *await retrain_when_labels_grew(session, settings),
+        *await report_when_labels_doubled(session, settings),
     ]

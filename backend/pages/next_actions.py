@@ -56,6 +56,7 @@ KIND_TEXT = {
     "probability_batch": "probability batch",
     "predicted_batch": "classes to check",
     "review_suspects": "review suspected labels",
+    "keep_fresh": "keep models fresh",
     "retrain": "retrain",
     "train_extractor": "train features",
     "run_inference": "run inference",
@@ -261,6 +262,8 @@ async def accept(
                 parts[-1] += f" (event #{result.batch_id})"
         if result.skipped:
             parts.append(f"{result.skipped} left as they were")
+        if queue.read_key(key, dataset_id)["k"] == "keep_fresh":
+            parts.append("Models are kept fresh from now on (the datasets page switches it off)")
         if result.job_ids:
             parts.append("started job(s) " + ", ".join(f"#{j}" for j in result.job_ids))
         notice = ("; ".join(parts) or "Done") + "."

@@ -140,6 +140,7 @@ def study(args: argparse.Namespace, url: str, folder: Path, truth_csv: Path) -> 
                 label_in_place=args.label_in_place,
                 accept_shown=args.accept_shown,
                 check_classes=args.check_classes,
+                keep_fresh=args.keep_fresh,
                 stop_accuracy=args.min_accuracy,
                 max_epochs=args.max_epochs,
                 max_head_epochs=args.max_head_epochs,
@@ -197,6 +198,13 @@ def main(argv: list[str]) -> None:
         action="store_false",
         help="the expert only deselects the wrong items it reads in a batch (before the batch pages "
         "labeled a tile with its own class in one key)",
+    )
+    parser.add_argument(
+        "--no-keep-fresh",
+        dest="keep_fresh",
+        action="store_false",
+        help="the queue's 'keep models fresh' is passed over: every retrain and feature report a "
+        "click, as before",
     )
     parser.add_argument(
         "--no-check-classes",

@@ -113,6 +113,30 @@ class QueueClient:
         self.job_wait_seconds += time.perf_counter() - start
         return errors
 
+    def wait_server(self, dataset_id: int, timeout: float = 3600.0) -> int:
+        """Wait while the queue says the server works for the dataset by itself (keeping models
+        fresh: a retrain, its inference, a feature report; ``running_job_ids`` and
+        ``server_steps_due``), as a person waits for fresh models before the next batch; the jobs
+        waited for."""
+        start = time.perf_counter()
+        waited: set[int] = set()
+        while time.perf_counter() - start < timeout:
+            answer = self.next_actions(dataset_id, 1)
+            running = [int(j) for j in answer.get("running_job_ids") or []]
+            if not running and not answer.get("server_steps_due"):
+                break
+            for job_id in running:
+                waited.add(job_id)
+                job = self.client.job(job_id)
+                while not job.finished and time.perf_counter() - start < timeout:
+                    time.sleep(0.5)
+                    job.refresh()
+            if not running:
+                time.sleep(0.5)  # the server's next round queues it
+        self.jobs.extend(sorted(waited - set(self.jobs)))
+        self.job_wait_seconds += time.perf_counter() - start
+        return len(waited)
+
     def _follow_up(self, job_id: int, model_id: int, deadline: float) -> int | None:
         """The inference job the server queued after chained training ``job_id`` (None: none came)."""
         limit = min(deadline, time.perf_counter() + FOLLOW_UP_SECONDS)

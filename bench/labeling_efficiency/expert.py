@@ -99,6 +99,9 @@ class Strategy:
     # pages of several classes' batches, the class shown on each item (off: passed over, so the
     # queue's per-class batches are taken as before)
     check_classes: bool = True
+    # "keep models fresh" taken when the queue suggests it (one click: retrains and feature
+    # reports come by themselves after it); off: passed over, every retrain a click, as before
+    keep_fresh: bool = True
 
 
 @dataclass
@@ -280,6 +283,8 @@ class Expert:
         stalled = 0
         while not self.done():
             before = self.progress.timeline[-1][1:]
+            if self.queue.wait_server(self.dataset_id):  # models kept fresh: the new ones first
+                self.note("waited for the jobs the server queued by itself")
             answer = self.queue.next_actions(self.dataset_id, self.strategy.suggestions)
             stopping = answer.get("stopping")
             if stopping is None:  # the queue does not carry the estimate: ask for it beside it
@@ -357,8 +362,8 @@ class Expert:
             self._by_hand(s)
         elif kind == "predicted_batch" and self.strategy.check_classes:
             self._check_classes(s)
-        elif kind == "predicted_batch":
-            self.passed.add(self._what(s))
+        elif kind == "predicted_batch" or (kind == "keep_fresh" and not self.strategy.keep_fresh):
+            self.passed.add(self._what(s))  # the switch passed over: each retrain a click
         elif kind == "review_suspects":
             self._review(s)
         elif kind == "add_classes":

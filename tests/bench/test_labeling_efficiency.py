@@ -247,6 +247,9 @@ class FakeQueue:
         self.estimate: float | None = None  # the stopping estimate's expected accuracy
         self.truth: dict[int, str] = {}
 
+    def wait_server(self, dataset_id: int) -> int:
+        return 0  # no server: nothing runs by itself
+
     def next_actions(self, dataset_id: int, limit: int = 10) -> dict:
         unlabeled = [i for i in self.batch if i not in self.client.state and not self.accepted]
         todo = [i for i in sorted(self.truth) if i not in self.client.state]
@@ -304,6 +307,58 @@ class ShowingQueue(FakeQueue):
         rest = [i for i in sorted(self.truth) if i not in self.client.state]
         self.client.tag(dataset_id, rest, 1)
         return {"labeled": len(rest), "job_ids": [], "batch_id": 2, "skipped": 0}
+
+
+class FreshQueue(FakeQueue):
+    """Labels by hand, then a due retrain with "keep models fresh" beside it, ranked first (as the
+    product ranks them); once switched on, the server retrains by itself (``wait_server``)."""
+
+    def __init__(self, client: FakeClient) -> None:
+        super().__init__(client, batch=[], flags=set())
+        self.fresh = False
+        self.server_waits = 0
+        self.retrains = 0
+
+    def next_actions(self, dataset_id: int, limit: int = 10) -> dict:
+        found = super().next_actions(dataset_id, limit)
+        for s in found["suggestions"]:  # two items a step, so the retrain comes between
+            s["item_ids"] = s["item_ids"][:2]
+        if len(self.client.state) >= 2 and not self.fresh and not self.retrains:
+            job = {"reason": "", "item_ids": [], "label_id": None, "model_id": 7, "expected_precision": None}
+            found["suggestions"][:0] = [
+                {**job, "key": "f1", "kind": "keep_fresh", "title": "keep fresh", "params": {}},
+                {**job, "key": "r1", "kind": "retrain", "title": "retrain", "params": {}},
+            ]
+        return found
+
+    def accept(self, dataset_id: int, key: str, item_ids=None, label_id=None, rejected_item_ids=None,
+               parameters=None) -> dict:  # fmt: skip
+        self.accepted.append((key, item_ids, label_id))
+        self.fresh |= key == "f1"
+        self.retrains += key == "r1"
+        return {"labeled": 0, "job_ids": [], "batch_id": None, "skipped": 0}
+
+    def wait_jobs(self, job_ids: list[int]) -> list[str]:
+        return []
+
+    def wait_server(self, dataset_id: int) -> int:
+        self.server_waits += 1
+        return int(self.fresh)
+
+
+@pytest.mark.parametrize("keep_fresh", [True, False])
+def test_the_expert_switches_models_fresh_on_when_suggested_and_waits_for_the_server(keep_fresh):
+    truth = {i: "ring" for i in range(1, 5)} | {5: "peak", 6: "peak"}
+    client = FakeClient(["ring", "peak"])
+    queue = FreshQueue(client)
+    queue.truth = truth
+    expert = Expert(queue, 1, truth, Strategy(accept_shown=False, keep_fresh=keep_fresh), target=1.0)
+    result = timed_run(expert, guided=True)
+    assert result["correct"] == 6
+    # one click for the switch, or one for the retrain: the same count here, another path
+    assert result["actions_by_kind"]["job"] == 1
+    assert [k for k, _, _ in queue.accepted] == (["f1"] if keep_fresh else ["r1"])
+    assert queue.server_waits >= 3  # before each step, whatever the switch
 
 
 @pytest.mark.parametrize("accept_shown", [True, False])

@@ -19,7 +19,7 @@ from backend.storage.job_tables import Model
 from tests.helpers.azimuthal import job_output, run_job
 from tests.helpers.feature_report import features_of
 from tests.helpers.guided import accept, kinds, of_kind, queue
-from tests.helpers.jobs import wait_for
+from tests.helpers.jobs import follow_up, switch, wait_for
 from tests.helpers.pages import csrf_headers
 from tests.html import by_id, parse, selected
 from workers.intensity import NAMES, SIGNAL_NAMES
@@ -138,6 +138,29 @@ async def test_brightness_only_classes_get_the_intensity_variant_and_the_pages_u
         f"/datasets/{dataset_id}/feature-report/intensity-inference", headers=headers, follow_redirects=False
     )
     assert refused.status_code == 400
+
+
+async def test_keeping_models_fresh_computes_the_variant_the_report_chose(
+    jobs_client, session, job_settings, folder
+):
+    """With the switch on, a report that chose the intensity descriptors is followed by the best
+    model's inference with them (the queue's "compute the features ... with intensity
+    descriptors", one click less), and that by its index; the queue then offers it no more."""
+    dataset_id = await _labeled(jobs_client, session, job_settings, folder, "brightness")
+    pca = await features_of(jobs_client, dataset_id, "pca", PCA)
+    await switch(jobs_client, dataset_id, True)
+    report = await _report(jobs_client, dataset_id)
+    assert report["infer_intensity"] == "on"
+    infer = await follow_up(jobs_client, report["job_id"], dataset_id)
+    assert (infer["kind"], infer["model_id"], infer["submitted_by"]) == ("infer", pca, "keep-models-fresh")
+    done = await wait_for(jobs_client, infer["id"], timeout=180)
+    assert done["state"] == "succeeded" and done["parameters"]["intensity_descriptors"] == "on", done
+    index = await follow_up(jobs_client, infer["id"], dataset_id)
+    assert index["kind"] == "build-index"
+    await wait_for(jobs_client, index["id"])
+    found = await queue(jobs_client, dataset_id)
+    assert not [s for s in of_kind(found, "run_inference") if "intensity" in s["title"]], found
+    assert not any("computes them by itself" in need for need in found["needs"]), found["needs"]
 
 
 async def test_shape_only_classes_keep_the_vectors_plain(jobs_client, session, job_settings, folder):

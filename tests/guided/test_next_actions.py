@@ -427,19 +427,25 @@ async def test_starting_jobs_needs_a_trainer(session, guided_settings, dataset):
     from backend.errors import Forbidden
     from backend.guided.next_actions import accept_suggestion, make_key
     from backend.labels.batches import latest_event_id
+    from backend.storage.tables import Dataset
 
-    key = make_key(dataset.id, await latest_event_id(session, dataset.id), "feature_report", j={})
-    with pytest.raises(Forbidden, match="trainer"):
-        await accept_suggestion(
-            session,
-            guided_settings,
-            dataset.id,
-            key,
-            item_ids=None,
-            label_id=None,
-            tagger="x",
-            role="labeler",
-        )
+    watermark = await latest_event_id(session, dataset.id)
+    for key in (
+        make_key(dataset.id, watermark, "feature_report", j={}),
+        make_key(dataset.id, watermark, "keep_fresh"),
+    ):
+        with pytest.raises(Forbidden, match="trainer"):
+            await accept_suggestion(
+                session,
+                guided_settings,
+                dataset.id,
+                key,
+                item_ids=None,
+                label_id=None,
+                tagger="x",
+                role="labeler",
+            )
+    assert not (await session.get(Dataset, dataset.id, populate_existing=True)).keep_models_fresh
 
 
 async def test_broken_saved_outputs_are_a_need_not_an_error(server, dataset, guided_settings):
@@ -482,6 +488,52 @@ async def test_two_feature_models_and_labels_suggest_the_feature_report(server, 
         await tag(server, dataset.id, [ids[i]], classes[i % 3])
     (first,) = of_kind(await queue(server, dataset.id), "retrain")  # expected labels: the report's score
     assert first["reason"].endswith("(expected labels: a prior from the feature report's score)"), first
+
+
+async def test_keeping_models_fresh_runs_the_feature_report_by_itself_when_labels_double(server, dataset):
+    """With the switch on, the report the queue would suggest is the server's: the first one once
+    two classes hold two labels, another once the labels doubled; the queue names it a need. Off,
+    the queue suggests it and the server queues nothing."""
+    from tests.helpers.jobs import switch, wait_until
+
+    ids = await item_ids(server, dataset.id)
+    classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
+    await features(server, dataset.id)
+    await features(server, dataset.id)
+    for i in range(6):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    assert "feature_report" in kinds(await queue(server, dataset.id))
+    await switch(server, dataset.id, True)
+
+    async def reports() -> list[dict]:
+        listed = await server.get(f"{API}/jobs", params={"dataset_id": dataset.id, "kind": "feature-report"})
+        return listed.json()["jobs"]
+
+    (first,) = await wait_until(reports, what="the server's first report")
+    assert first["submitted_by"] == "keep-models-fresh"
+    assert (await wait_for(server, first["id"]))["state"] == "succeeded", first
+    found = await queue(server, dataset.id)
+    assert "feature_report" not in kinds(found) and not any("feature report" in n for n in found["needs"])
+    for i in range(6, 11):  # 11 labels: not yet twice the 6 it saw
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    await asyncio.sleep(1.0)  # a few rounds of the server's ticker
+    assert len(await reports()) == 1
+    found = await queue(server, dataset.id)
+    assert "feature_report" not in kinds(found) and found["server_steps_due"] is False
+    await tag(server, dataset.id, [ids[11]], classes[2])  # 12: doubled
+
+    async def second() -> list[dict]:
+        return [j for j in await reports() if j["id"] != first["id"]]
+
+    (again,) = await wait_until(second, what="the report of doubled labels")
+    assert again["submitted_by"] == "keep-models-fresh"
+    assert (await wait_for(server, again["id"]))["state"] == "succeeded"
+    await switch(server, dataset.id, False)
+    for i in range(12, 24):  # doubled again, the switch off: a suggestion, not a job
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    await asyncio.sleep(1.0)
+    assert len(await reports()) == 2
+    assert "feature_report" in kinds(await queue(server, dataset.id))
 
 
 async def test_a_report_that_left_out_small_classes_is_not_suggested_again_on_the_same_labels(
@@ -749,6 +801,95 @@ async def test_keeping_models_fresh_the_queue_leaves_a_due_retrain_to_the_server
         assert any(f"since classifier {model_id}" in n and "by itself" in n for n in found["needs"]), found
         await switch(idle, dataset.id, True, growth=1.0)  # the server waits for labels to double
         assert of_kind(await queue(idle, dataset.id), "retrain")
+
+
+async def test_keep_models_fresh_is_suggested_beside_a_due_retrain_and_takes_the_retrains_over(
+    guided_settings, database, dataset
+):
+    """A due retrain comes with "keep models fresh" ranked just above it (the same retrain now, and
+    each later one without a click); accepting it turns the dataset's switch on and queues that
+    retrain at once; from then on the queue suggests neither, and the next retrain is the server's.
+    The answer says what the server is doing (``running_job_ids``, ``server_steps_due``), so a
+    script can wait for fresh models."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+    from tests.helpers.jobs import serve, wait_until
+    from tests.helpers.pages import csrf_headers
+    from tests.html import by_id, parse, text_of
+
+    async with serve(guided_settings) as server:
+        ids, classes, model_id = await oracle(server, dataset.id)
+    # a server that runs no jobs on the same database: nothing retrains before the queue reads
+    async with AsyncTestClient(app=create_app(guided_settings, run_jobs=False)) as idle:
+        for i in range(12, 15):  # labels grew 25 %: due on the server's rule (20 %) too
+            await tag(idle, dataset.id, [ids[i]], classes[i % 3])
+        found = await queue(idle, dataset.id, limit=50)
+        order = kinds(found)
+        fresh, retrain = of_kind(found, "keep_fresh")[0], of_kind(found, "retrain")[0]
+        assert order.index("keep_fresh") + 1 == order.index("retrain"), order
+        assert (fresh["expected_labels"], fresh["expected_actions"], fresh["model_id"]) == (
+            retrain["expected_labels"],
+            retrain["expected_actions"],
+            model_id,
+        )
+        assert "20%" in fresh["title"] and "feature report" in fresh["reason"]
+        assert found["running_job_ids"] == [] and found["server_steps_due"] is False
+        refused = await accept(idle, dataset.id, {"key": fresh["key"], "item_ids": [ids[-1]]})
+        assert refused.status_code == 400 and "switch" in refused.text
+        assert (await idle.get(f"{API}/datasets/{dataset.id}/keep-fresh")).json()[
+            "keep_models_fresh"
+        ] is False
+    async with serve(guided_settings) as server:
+        page = await server.get(f"/datasets/{dataset.id}/next")
+        assert "keep models fresh" in page.text and fresh["title"] in page.text
+        headers = await csrf_headers(server, f"/datasets/{dataset.id}/next")
+        answer = await server.post(
+            f"/datasets/{dataset.id}/next/accept", data={"key": fresh["key"]}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        notice = text_of(by_id(parse(answer.text), "next-notice"))
+        assert "Models are kept fresh from now on" in notice, notice
+        job_id = int(notice.rsplit("#", 1)[-1].split()[0].rstrip("."))
+        again = await accept(server, dataset.id, {"key": fresh["key"]})  # a second user: no second retrain
+        assert again.status_code == 201 and again.json()["job_ids"] == [], again.text
+        job = await wait_for(server, job_id)
+        assert (job["kind"], job["algorithm"], job["submitted_by"], job["state"]) == (
+            "train",
+            "test-oracle",
+            "keep-models-fresh",
+            "succeeded",
+        ), job
+        assert (await server.get(f"{API}/datasets/{dataset.id}/keep-fresh")).json()[
+            "keep_models_fresh"
+        ] is True
+        infer = await follow_up(server, job_id, dataset.id)
+        assert (await wait_for(server, infer["id"]))["state"] == "succeeded"
+        found = await queue(server, dataset.id, limit=50)
+        assert not {"keep_fresh", "retrain"} & set(kinds(found)), kinds(found)
+        for i in range(15, 18):  # +20 % again: the server's retrain, no suggestion
+            await tag(server, dataset.id, [ids[i]], classes[i % 3])
+
+        async def trains() -> list[dict]:
+            listed = await server.get(f"{API}/jobs", params={"dataset_id": dataset.id, "kind": "train"})
+            return [j for j in listed.json()["jobs"] if j["id"] > job_id]
+
+        (newest,) = await wait_until(trains, what="the server's retrain")
+        assert newest["submitted_by"] == "keep-models-fresh" and newest["algorithm"] == "test-oracle"
+        await wait_for(server, newest["id"])
+
+        async def settled() -> dict | None:
+            answer = await queue(server, dataset.id, limit=50)
+            return answer if not answer["running_job_ids"] and not answer["server_steps_due"] else None
+
+        found = await wait_until(settled, what="the server's steps done")
+        assert not {"keep_fresh", "retrain"} & set(kinds(found)), kinds(found)
+        graph = await gql(
+            server,
+            "query($d: Int!) { nextActions(datasetId: $d) { runningJobIds serverStepsDue } }",
+            {"d": dataset.id},
+        )
+        assert graph["nextActions"] == {"runningJobIds": [], "serverStepsDue": False}
 
 
 async def test_items_to_label_with_the_classes_shown_cost_one_click_and_a_key_per_expected_wrong(

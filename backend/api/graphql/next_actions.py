@@ -23,7 +23,7 @@ class Suggestion:
     key: str = strawberry.field(description="Opaque: pass it to acceptSuggestion.")
     kind: str = strawberry.field(
         description="label_items, similarity_batch, probability_batch, predicted_batch, "
-        "review_suspects, retrain, train_extractor, run_inference, build_index, "
+        "review_suspects, keep_fresh, retrain, train_extractor, run_inference, build_index, "
         "feature_report, auto_label_rest or add_classes."
     )
     title: str
@@ -48,6 +48,11 @@ class NextActions:
     suggestions: list[Suggestion]
     needs: list[str] = strawberry.field(description="What the queue needs before it can suggest more.")
     stopping: StoppingEstimate | None = strawberry.field(description="Where to stop: the stopping estimate.")
+    running_job_ids: list[int] = strawberry.field(description="The dataset's jobs queued or running.")
+    server_steps_due: bool = strawberry.field(
+        description="The server is about to queue a step by itself (a chained step; keeping models "
+        "fresh: a retrain or feature report that is due)."
+    )
 
 
 @strawberry.type(description="What accepting did: labels written as one event (batchId), or jobs queued.")

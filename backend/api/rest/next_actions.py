@@ -85,7 +85,8 @@ class NextActionsController(Controller):
         summary="Carry out a suggestion of the queue",
         description="A batch: its kept items labeled as one event naming its model (409 when any was "
         "labeled since the suggestion: ask again). A job: queued as a normal job (trainers; 409 while the "
-        "same job is queued or running). "
+        "same job is queued or running). keep_fresh: the dataset's keep-models-fresh switch turned on, "
+        "and the retrain (and feature report) it makes due queued at once (trainers). "
         "label_items showing the classifier's class per item (params.predicted_label_ids), and "
         "predicted_batch (several classes' probability batches on one page, classes shown): the kept "
         "items (default: those still unlabeled) take the class shown, as one event naming the "
