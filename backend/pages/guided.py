@@ -340,7 +340,7 @@ async def label_similar(
     notice += left_out_notice(
         int(event.parameters.get("rejected") or 0), name.name if name else f"class {label_id}"
     )
-    context["notice"] = notice + " Next candidates below."
+    context.update(notice=notice + " Next candidates below.", applied=True)
     return render(request, "guided/_similar_results.html", **context)
 
 
@@ -482,6 +482,7 @@ async def apply_probability(
     if refused:
         context["refused"] = refused
     else:
+        context["applied"] = True  # the page forgets the tiles it kept left out of this batch
         context["notice"] = (
             f"Labeled {event.tag_count} items (event {event.id})."
             if event

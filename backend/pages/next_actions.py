@@ -276,6 +276,7 @@ async def accept(
         notice=notice,
         warning=warning,
         job_ids=list(result.job_ids) if result is not None else [],
+        applied=result is not None,  # the page forgets the tiles it kept left out of this batch
     )
     return _labels_written(
         render(request, "next/_accepted.html", **context), result is not None and result.labeled

@@ -275,3 +275,41 @@ async def test_a_page_of_several_classes_shows_each_items_class_and_accepts_them
         for row in (await server.get(f"{API}/datasets/{dataset.id}/labels")).json()
     }
     assert all(labels[i] == [c] for i, c in zip(items[1:], shown[1:], strict=True))
+
+
+async def test_a_batch_answer_says_whether_the_batch_was_applied(server, dataset):
+    """guided.js forgets the tiles it kept left out of a batch once the answer says it was applied
+    (``data-applied``); a refusal shows the batch again and keeps them."""
+    ids, classes, model = await oracle(server, dataset.id)
+    a = classes[0]
+
+    def applied(html: str, section: str) -> bool:
+        return by_id(parse(html), section).get("data-applied") is not None
+
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    form = {"key": batch["key"], "batch": "1", "label_id": str(batch["label_id"])}
+    empty = await server.post(f"/datasets/{dataset.id}/next/accept", data=form, headers=headers)
+    assert "every item was deselected" in empty.text and not applied(empty.text, "next-main")
+    form["selected"] = [str(i) for i in batch["item_ids"]]
+    accepted = await server.post(f"/datasets/{dataset.id}/next/accept", data=form, headers=headers)
+    assert "Labeled" in text_of(by_id(parse(accepted.text), "next-notice"))
+    assert applied(accepted.text, "next-main")
+
+    params = {"model_id": str(model), "label": str(a), "threshold": "0.5"}
+    refused = await server.post(
+        f"/datasets/{dataset.id}/probability/apply", data={**params, "expected_count": "999"}, headers=headers
+    )
+    assert by_id(parse(refused.text), "refused") is not None and not applied(refused.text, "results")
+    done = await server.post(
+        f"/datasets/{dataset.id}/probability/apply", data={**params, "confirm": "1"}, headers=headers
+    )
+    assert "Labeled" in notice_of(done.text) and applied(done.text, "results")
+
+    one = str(ids[13])
+    similar = {"items": one, "model_id": str(model), "shown": "1", "shown_ids": one, "selected": one}
+    nothing = await server.post(f"/datasets/{dataset.id}/similar/label", data=similar, headers=headers)
+    assert "choose a class" in nothing.text and not applied(nothing.text, "results")
+    similar["label_id"] = str(classes[1])
+    labeled = await server.post(f"/datasets/{dataset.id}/similar/label", data=similar, headers=headers)
+    assert "Labeled 1 of 1" in notice_of(labeled.text) and applied(labeled.text, "results")

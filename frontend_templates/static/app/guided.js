@@ -6,6 +6,12 @@
 // Only a tile clicked out on its own says "this item is not the class" (a rejection, decision
 // 0015): those go in the form's hand_deselected field. Tiles left out in bulk ("f" on the flagged
 // ones, "Select none", a Shift-click range dropping a tail) are left out of the batch, no more.
+//
+// What the person chose on a batch (the tiles left out, which of them by hand, the similarity
+// page's class, "leave the flagged items out") is kept per batch in this tab's sessionStorage and
+// put back on the batch drawn again: Back to the page (loaded again, or repainted from the back-
+// forward cache) and a reload drew every tile selected, and one more click labeled the outliers
+// the person had taken out. A batch applied forgets it.
 "use strict";
 
 (() => {
@@ -72,6 +78,79 @@
     else if (byHand) tile.dataset.handOut = "1";
   }
 
+  // ---- the selection kept per batch --------------------------------------------------------------
+
+  // The batch's results: the similarity or probability page's, a Next actions batch's.
+  const currentResults = () => document.querySelector("#guided-app [data-repaint], #next-app [data-repaint]");
+
+  // Which batch: the view the results show (their data-repaint: query items, model, mode, page,
+  // done; model, class, threshold, page; the suggestion's key) and the class the address opened
+  // the page for. Not the similarity page's class picked on the page (kept in the state and put
+  // back) nor the probability page's "confirm batches over", which change no tile.
+  function batchKey(results) {
+    if (!results || !results.dataset.repaint || !results.querySelector(".guided-tile")) return null;
+    const view = new URL(results.dataset.repaint, window.location.href);
+    view.searchParams.delete("label_id");
+    view.searchParams.delete("confirm_over");
+    const opened = new URL(window.location.href).searchParams.get("label_id");
+    if (opened) view.searchParams.set("label_id", opened);
+    view.searchParams.sort();
+    return `labelwise:batch:${view.pathname}?${view.searchParams}`;
+  }
+
+  // the tiles left out (by hand: clicked out one at a time), the class picked, the flagged left out
+  function stateOf(results) {
+    const out = Array.from(results.querySelectorAll(".guided-tile:not(.selected)"));
+    const picked = results.querySelector('#label-form select[name="label_id"]');
+    return {
+      out: out.map((t) => t.dataset.id),
+      hand: out.filter((t) => t.dataset.handOut).map((t) => t.dataset.id),
+      label: picked ? picked.value : "",
+      flaggedOut: !!results.querySelector("[data-flag-toggle]:checked"),
+    };
+  }
+
+  // storage may be refused (a private window's quota, a policy): the page then works as before
+  function stored(key) {
+    try { return JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { return null; }
+  }
+
+  function keep(results = currentResults()) {
+    const key = batchKey(results);
+    if (!key) return;
+    try { sessionStorage.setItem(key, JSON.stringify(stateOf(results))); } catch (_) { /* not kept */ }
+  }
+
+  function forget(key) {
+    try { sessionStorage.removeItem(key); } catch (_) { /* nothing kept */ }
+  }
+
+  // The batch's tiles as the person left them (``state``, else what was kept for it). A tile the
+  // batch no longer holds (labeled meanwhile, out of its ranking) is dropped from what is kept.
+  function putBack(results, state = stored(batchKey(results))) {
+    if (!results || !state) return;
+    const tiles = new Map(Array.from(results.querySelectorAll(".guided-tile"), (t) => [t.dataset.id, t]));
+    const hand = new Set(state.hand || []);
+    let gone = false;
+    for (const id of state.out || []) {
+      const tile = tiles.get(id);
+      if (!tile) { gone = true; continue; }
+      setTile(tile, false);
+      if (hand.has(id)) tile.dataset.handOut = "1";
+      else delete tile.dataset.handOut;
+    }
+    const toggle = results.querySelector("[data-flag-toggle]");
+    if (toggle && state.flaggedOut) toggle.checked = true;
+    if (gone) keep(results);
+    const picked = results.querySelector('#label-form select[name="label_id"]');
+    const known = picked && state.label && Array.from(picked.options).some((o) => o.value === state.label);
+    if (known && picked.value !== state.label) {
+      picked.value = state.label;
+      // its flags asked for (htmx), and kept
+      picked.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
   let anchor = null; // the last tile clicked without Shift: one end of a Shift-click range
 
   document.addEventListener("click", (event) => {
@@ -81,6 +160,7 @@
       form.querySelectorAll(".guided-tile").forEach((t) => setTile(t, picker.dataset.select === "all"));
       refreshCount(form);
       refreshApply();
+      keep();
       return;
     }
     if (event.target.closest("a")) return; // the "open" link still opens the item
@@ -99,6 +179,7 @@
     }
     refreshCount(form);
     refreshApply();
+    keep();
   });
 
   // "f": leave the items the guardrails flagged out of the batch (the rule is shown above the
@@ -116,9 +197,11 @@
     if (toggle) toggle.checked = true;
     refreshApply();
     if (form || toggle) event.preventDefault();
+    keep();
   });
   document.addEventListener("change", (event) => {
     if (event.target.matches("[data-flag-toggle]")) refreshApply();
+    if (event.target.matches('[data-flag-toggle], #label-form select[name="label_id"]')) keep();
   });
 
   // A tile of another class in a batch: point at it (or focus it) and press that class's key.
@@ -153,7 +236,7 @@
       target: `#${tile.id}`,
       swap: "outerHTML",
       values: { item_id: tile.dataset.id, label_id: cls.dataset.label, tile: "batch", score: score ? score.textContent : "" },
-    });
+    }).then(() => keep(), () => keep()); // the tile comes back deselected
   }, true);
 
   // A class picked on a similarity page brings that class's flags (badges swapped out of band):
@@ -165,33 +248,44 @@
   });
 
   const init = () => {
-    refreshCount(document.getElementById("label-form"));
+    putBack(currentResults());
+    document.querySelectorAll("#label-form, #probability-gallery").forEach(refreshCount);
     refreshApply();
   };
+
+  // A batch applied ("Label selected", "Label these", "Accept"; the answer says so: data-applied)
+  // forgets what was kept for it: the batch drawn after it starts as the server draws it.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const from = event.detail.requestConfig && event.detail.requestConfig.elt; // what sent it
+    if (!from || !from.matches || !from.matches("#label-form, #apply-form")) return;
+    if (!document.querySelector("#guided-app [data-applied], #next-app [data-applied]")) return;
+    const key = batchKey(from.closest("[data-repaint]"));
+    if (key) forget(key);
+  });
 
   // Back to the page as it was left: the results (similarity, probability) or the Next actions
   // queue or suggestion are asked for again, the view they show (their data-repaint), so items
   // labeled since are not offered as selectable and the counts a batch confirms are those of now
   // (an accepted suggestion's page says it is out of date). What the person chose there stays:
-  // the class picked, the tiles left out, "leave the flagged items out".
+  // the class picked, the tiles left out (by hand or not), "leave the flagged items out". A page
+  // loaded again (Back, a reload) puts it back from what was kept (init).
   labelwise.onBack(async () => {
-    const results = document.querySelector("#guided-app [data-repaint], #next-app [data-repaint]");
+    const results = currentResults();
     if (!results) return;
     const url = new URL(results.dataset.repaint, window.location.href);
     const picked = results.querySelector('#label-form select[name="label_id"]');
     if (picked && picked.value) url.searchParams.set("label_id", picked.value);
     else if (picked) url.searchParams.delete("label_id");
-    const out = new Set(Array.from(results.querySelectorAll(".guided-tile:not(.selected)"), (t) => t.dataset.id));
-    const flaggedOut = !!results.querySelector("[data-flag-toggle]:checked");
+    const left = stateOf(results);
     await labelwise.redraw(results, url.pathname + url.search);
     const now = document.getElementById(results.id);
     if (!now || now === results) return;
-    now.querySelectorAll(".guided-tile").forEach((t) => { if (out.has(t.dataset.id)) setTile(t, false); });
-    const toggle = now.querySelector("[data-flag-toggle]");
-    if (toggle && flaggedOut) toggle.checked = true;
+    putBack(now, left);
+    keep(now);
     init();
   });
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
+  document.addEventListener("htmx:historyRestore", init);
   if (document.readyState !== "loading") init();
 })();
