@@ -18,7 +18,7 @@ from backend.jobs import fresh, next_step
 from backend.jobs.runtime import enqueue_for, ensure_running
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.pages.datasets import _list
-from backend.pages.guided import _flag, _float, _int, _probability_context
+from backend.pages.guided import _flag, _float, _int, _probability_context, replace_address
 from backend.settings import Settings
 
 OPTS: dict[str, Any] = {
@@ -92,7 +92,8 @@ async def auto_label_rest(
             f"(event {done.event.id}; undo it on the history page)."
             + (f" {done.flagged} flagged by the batch guardrails are left for you." if done.flagged else "")
         )
-    return render(request, "guided/_probability_results.html", **context)
+    # its form names the rule less "include labeled items": the address is the view it now shows
+    return replace_address(render(request, "guided/_probability_results.html", **context), context)
 
 
 route_handlers = [keep_fresh, run_next_step, auto_label_rest]

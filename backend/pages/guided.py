@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.params import FromPath
@@ -142,10 +143,50 @@ def _common(dataset: Dataset, classes: list[Any], models: list[Model]) -> dict[s
     }
 
 
+def _query(pairs: list[tuple[str, Any]]) -> str:
+    """A view's query string (lists of ids stay comma-separated; no model: none named, the page's
+    default, where "None" was an error on reload)."""
+    return urlencode([(key, str(value)) for key, value in pairs if value is not None], safe=",")
+
+
+def replace_address(template: Template, context: dict[str, Any]) -> Template:
+    """The browser's address becomes the view the answer shows (``HX-Replace-Url``): the answer to a
+    batch applied is the view after it (a similarity page's next candidates, a probability batch's
+    first page), and a reload or Back to the page drew the view of before from the old address (the
+    items decided on offered again, the tiles left out of the new view put back selected)."""
+    template.headers["HX-Replace-Url"] = f"{context['base']}?{context['view_params']}&page={context['page']}"
+    return template
+
+
 # ---- similarity --------------------------------------------------------------------------------
 
 
+def _similar_view(context: dict[str, Any]) -> dict[str, Any]:
+    """The similarity view's query: ``view_keep`` without the items decided on earlier (``done``),
+    ``view_params`` with them; the pager, the results' data-repaint and the address name it."""
+    keep: list[tuple[str, Any]] = [
+        ("items", ",".join(map(str, context["query_ids"]))),
+        ("model_id", context["model_id"]),
+        ("mode", context["mode"]),
+        ("per_page", context["per_page"]),
+    ]
+    if context["exclude_labeled"]:
+        keep.append(("exclude_labeled", 1))
+    if context["label_id"]:
+        keep.append(("label_id", context["label_id"]))
+    done = [("done", ",".join(map(str, context["done"])))] if context["done"] else []
+    context.update(view_keep=_query(keep), view_params=_query(keep + done))
+    return context
+
+
 async def _similar_context(
+    request: Request, session: AsyncSession, settings: Settings, dataset_id: int, values: Any
+) -> dict[str, Any]:
+    """What the similarity results draw, and the query of the view they show."""
+    return _similar_view(await _similar_drawn(request, session, settings, dataset_id, values))
+
+
+async def _similar_drawn(
     request: Request, session: AsyncSession, settings: Settings, dataset_id: int, values: Any
 ) -> dict[str, Any]:
     dataset = await get_dataset(session, dataset_id)
@@ -323,7 +364,7 @@ async def label_similar(
         context = await _similar_context(request, session, settings, dataset_id, values)
         warning = exc.message if isinstance(exc, Conflict) else f"Nothing was labeled: {exc.message}"
         context.update(warning=warning, selected_ids=set(accepted))
-        return render(request, "guided/_similar_results.html", **context)
+        return replace_address(render(request, "guided/_similar_results.html", **context), context)
     done = list(dict.fromkeys([*parse_ids(form.get("done"), "done"), *shown_ids, *accepted]))
     values.update(done=",".join(map(str, done)), page="1")
     context = await _similar_context(request, session, settings, dataset_id, values)
@@ -341,13 +382,37 @@ async def label_similar(
         int(event.parameters.get("rejected") or 0), name.name if name else f"class {label_id}"
     )
     context.update(notice=notice + " Next candidates below.", applied=True)
-    return render(request, "guided/_similar_results.html", **context)
+    # the address names the next candidates: a reload or Back draws them, not the ranking of before
+    return replace_address(render(request, "guided/_similar_results.html", **context), context)
 
 
 # ---- probability -------------------------------------------------------------------------------
 
 
+def _probability_view(context: dict[str, Any]) -> dict[str, Any]:
+    """The probability view's query (``view_params``): the pager, the results' data-repaint and the
+    address name it."""
+    pairs: list[tuple[str, Any]] = [
+        ("model_id", context["model_id"]),
+        ("label", context["label"]),
+        ("threshold", context["threshold"]),
+        ("per_page", context["per_page"]),
+        ("confirm_over", context["confirm_over"]),
+    ]
+    if context["overwrite"]:
+        pairs.append(("overwrite", 1))
+    context["view_params"] = _query(pairs)
+    return context
+
+
 async def _probability_context(
+    session: AsyncSession, settings: Settings, dataset_id: int, values: Any
+) -> dict[str, Any]:
+    """What the probability results draw, and the query of the view they show."""
+    return _probability_view(await _probability_drawn(session, settings, dataset_id, values))
+
+
+async def _probability_drawn(
     session: AsyncSession, settings: Settings, dataset_id: int, values: Any
 ) -> dict[str, Any]:
     dataset = await get_dataset(session, dataset_id)
@@ -493,7 +558,8 @@ async def apply_probability(
             context["notice"] += left_out_notice(
                 int(event.parameters.get("rejected") or 0), chosen.name if chosen else None
             )
-    return render(request, "guided/_probability_results.html", **context)
+    # the answer is the batch's first page as it is now: the address says so (a reload draws it)
+    return replace_address(render(request, "guided/_probability_results.html", **context), context)
 
 
 route_handlers = [similar_page, similar_flags, label_similar, probability_page, apply_probability]

@@ -97,9 +97,9 @@ async def test_tiles_left_out_of_a_similarity_batch_stay_out_after_back_and_are_
         assert {i for i in shown if labels.get(i) == [a]} == set(taken)
         assert await rejected(live) == [(hand, a)]  # the tile taken out in bulk is no rejection
 
-        # the batch applied forgets what was kept: drawn again, the bulk tile starts selected (the
-        # query item, labeled now, deselected)
-        await tab.reload()
+        # the batch applied forgets what was kept: opened again, the bulk tile starts selected (the
+        # query item, labeled now, deselected); the address is the next candidates' since the answer
+        await tab.goto(similar)
         out, _by_hand = await _left_out(tab, SIMILAR_TILES)
         assert bulk in {i for i, *_rest in await _tiles(tab, SIMILAR_TILES)}
         assert bulk not in out and out <= set(await labels_of(live)), out

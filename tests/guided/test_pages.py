@@ -313,3 +313,44 @@ async def test_a_batch_answer_says_whether_the_batch_was_applied(server, dataset
     similar["label_id"] = str(classes[1])
     labeled = await server.post(f"/datasets/{dataset.id}/similar/label", data=similar, headers=headers)
     assert "Labeled 1 of 1" in notice_of(labeled.text) and applied(labeled.text, "results")
+
+
+async def test_a_batch_answer_names_the_view_it_shows_as_the_address(server, dataset):
+    """The answer to a batch applied replaces the browser's address with the view it shows (htmx's
+    HX-Replace-Url: the results' data-repaint, the view a reload asks for); a reload from the address
+    of before drew the view of before (the similarity ranking with the items just decided on, another
+    page of a probability batch). A Next actions batch's forms name the queue, which the answer shows."""
+    ids, classes, model = await oracle(server, dataset.id)
+    a = classes[0]
+
+    def address_is_the_view(answer) -> str:
+        assert answer.status_code == 200, answer.text
+        view = attr(by_id(parse(answer.text), "results"), "data-repaint")
+        assert answer.headers.get("HX-Replace-Url") == view, answer.headers
+        return view
+
+    batch = of_kind(await queue(server, dataset.id), "probability_batch")[0]
+    opened = parse((await server.get(f"/datasets/{dataset.id}/next/open?key={batch['key']}")).text)
+    assert attr(by_id(opened, "label-form"), "hx-replace-url") == f"/datasets/{dataset.id}/next"
+
+    headers = await csrf_headers(server, f"/datasets/{dataset.id}/probability")
+    params = {"model_id": str(model), "label": str(a), "threshold": "0.5", "confirm_over": "100"}
+    done = await server.post(f"/datasets/{dataset.id}/probability/apply", data=params, headers=headers)
+    assert "Labeled" in notice_of(done.text)
+    assert address_is_the_view(done).endswith("&page=1")  # the form sends none: the first page
+    refused = await server.post(
+        f"/datasets/{dataset.id}/probability/apply", data={**params, "expected_count": "999"}, headers=headers
+    )
+    assert by_id(parse(refused.text), "refused") is not None
+    address_is_the_view(refused)
+    # "auto-label the rest" (its form sends no "include labeled items": the view it shows has none)
+    rest = await server.post(f"/datasets/{dataset.id}/auto-label-rest", data=params, headers=headers)
+    address_is_the_view(rest)
+
+    one = str(ids[13])
+    similar = {"items": one, "model_id": str(model), "shown": "1", "shown_ids": one, "label_id": str(a)}
+    labeled = await server.post(
+        f"/datasets/{dataset.id}/similar/label", data={**similar, "selected": one}, headers=headers
+    )
+    assert "Labeled 1 of 1" in notice_of(labeled.text)
+    assert f"done={one}&" in address_is_the_view(labeled)

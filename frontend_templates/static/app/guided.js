@@ -144,11 +144,26 @@
     if (gone) keep(results);
     const picked = results.querySelector('#label-form select[name="label_id"]');
     const known = picked && state.label && Array.from(picked.options).some((o) => o.value === state.label);
-    if (known && picked.value !== state.label) {
-      picked.value = state.label;
-      // its flags asked for (htmx), and kept
-      picked.dispatchEvent(new Event("change", { bubbles: true }));
-    }
+    if (known) picked.value = state.label; // its flags follow (init)
+  }
+
+  // The class the similarity page's flags are drawn for: the one asked for last (htmx:beforeRequest
+  // below), else the one the server drew the page with (its option marked selected).
+  function flagsClass(picked) {
+    if (picked.dataset.flagsFor !== undefined) return picked.dataset.flagsFor;
+    const drawn = Array.from(picked.options).find((o) => o.defaultSelected) || picked.options[0];
+    return drawn ? drawn.value : "";
+  }
+
+  // The flags shown are those of the class the dropdown shows: a class put back (from what was
+  // kept, or by the browser) other than the one they were drawn for has its flags asked for. Asked
+  // through htmx.ajax, not a change event: on a page loaded again this runs before htmx has set up
+  // the page (a change event then went unheard, and the flags of the class drawn stayed).
+  function flagsFollow(results) {
+    const picked = results && results.querySelector('#label-form select[name="label_id"][hx-get]');
+    if (!picked || picked.value === flagsClass(picked)) return;
+    picked.dataset.flagsFor = picked.value;
+    htmx.ajax("GET", picked.getAttribute("hx-get"), { source: picked, swap: "none" });
   }
 
   let anchor = null; // the last tile clicked without Shift: one end of a Shift-click range
@@ -249,9 +264,20 @@
 
   const init = () => {
     putBack(currentResults());
+    flagsFollow(currentResults());
     document.querySelectorAll("#label-form, #probability-gallery").forEach(refreshCount);
     refreshApply();
   };
+
+  // What a request is sent for: a class's flags (their class, flagsClass), a batch (its key, taken
+  // before the answer: it replaces the address, which names the class the page was opened for).
+  const sentFor = new WeakMap();
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const from = event.detail.elt;
+    if (!from || !from.matches) return;
+    if (from.matches('#label-form select[name="label_id"]')) from.dataset.flagsFor = from.value;
+    if (from.matches("#label-form, #apply-form")) sentFor.set(from, batchKey(from.closest("[data-repaint]")));
+  });
 
   // A batch applied ("Label selected", "Label these", "Accept"; the answer says so: data-applied)
   // forgets what was kept for it: the batch drawn after it starts as the server draws it.
@@ -259,7 +285,7 @@
     const from = event.detail.requestConfig && event.detail.requestConfig.elt; // what sent it
     if (!from || !from.matches || !from.matches("#label-form, #apply-form")) return;
     if (!document.querySelector("#guided-app [data-applied], #next-app [data-applied]")) return;
-    const key = batchKey(from.closest("[data-repaint]"));
+    const key = sentFor.get(from);
     if (key) forget(key);
   });
 
