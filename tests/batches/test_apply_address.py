@@ -11,32 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.batches.conftest import labels_of, oracle
-from tests.helpers.guided import chromium_context, require_chromium, run_job
+from tests.helpers.guided import chromium_context, go_back, mark_page, new_tab, require_chromium, run_job
 
 TILES = "#label-form .guided-tile"
 BOTH_WAYS = (False, True)  # Back to a page loaded again, then to the back-forward cache's page
-
-
-async def _tab(context: Any, errors: list[str]) -> Any:
-    tab = await context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("dialog", lambda dialog: dialog.accept())
-    return tab
-
-
-async def _mark(tab: Any) -> None:
-    """A mark in the page's window: it is gone if the page is loaded again."""
-    await tab.evaluate("() => { window.notReloaded = true; }")
-
-
-async def _back(tab: Any, cached: bool) -> None:
-    """Back, from the back-forward cache (the page kept whole: no load) or loaded again."""
-    if cached:
-        await tab.go_back(wait_until="commit")
-        assert await tab.evaluate("() => window.notReloaded === true"), "not the back-forward cache's page"
-    else:
-        await tab.go_back()
-        assert not await tab.evaluate("() => window.notReloaded === true"), "not loaded again"
 
 
 async def _selection(tab: Any) -> tuple[list[int], set[int]]:
@@ -68,7 +46,7 @@ async def test_the_address_after_a_similarity_batch_is_the_view_shown_on_reload_
     for cached, query in zip(BOTH_WAYS, (ids[12], ids[25]), strict=True):
         async with chromium_context(live["url"], back_forward_cache=cached) as context:
             errors: list[str] = []
-            tab = await _tab(context, errors)
+            tab = await new_tab(context, errors)
             await tab.goto(f"/items/{query}")  # where "find similar" starts
             opened = f"/datasets/{dataset_id}/similar?item_id={query}&model_id={model}&per_page=24"
             await tab.goto(opened)
@@ -102,11 +80,11 @@ async def test_the_address_after_a_similarity_batch_is_the_view_shown_on_reload_
             assert await _selection(tab) == (shown, set()), "not the view left"
 
             # a closer look at an item, Back, Forward and Back again: the same view, as left
-            await _mark(tab)
+            await mark_page(tab)
             looked_at = shown[-1]
             await tab.locator(f"#tile-{looked_at} a.open").click()
             await tab.wait_for_url(f"**/items/{looked_at}")
-            await _back(tab, cached)
+            await go_back(tab, cached)
             assert tab.url == applied
             await expect(tab.locator("#label-form .selected-count")).to_have_text("0")
             assert await _selection(tab) == (shown, set())
@@ -140,7 +118,7 @@ async def test_the_address_after_a_next_actions_batch_is_accepted_is_the_queue(l
     queue = f"{live['url']}/datasets/{live['dataset_id']}/next"
     async with chromium_context(live["url"]) as context:
         errors: list[str] = []
-        tab = await _tab(context, errors)
+        tab = await new_tab(context, errors)
         await tab.goto(queue)
         rows = tab.locator("#next-main .suggestion").filter(has=tab.locator("a.button"))
         kinds = [await row.get_attribute("data-kind") for row in await rows.all()]
@@ -183,7 +161,7 @@ async def test_after_back_the_similarity_page_shows_the_flags_of_the_class_its_d
     picked = str(classes[2])
     async with chromium_context(live["url"]) as context:
         errors: list[str] = []
-        tab = await _tab(context, errors)
+        tab = await new_tab(context, errors)
         await tab.goto(f"/datasets/{live['dataset_id']}/similar?item_id={ids[14]}&model_id={model}")
         drawn = await _flagged(tab)
         async with tab.expect_response(lambda r: "/similar/flags?" in r.url):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.batches.conftest import labels_of, oracle, rejected
-from tests.helpers.guided import chromium_context, require_chromium, run_job
+from tests.helpers.guided import chromium_context, new_tab, require_chromium, run_job
 
 SIMILAR_TILES = "#label-form .guided-tile"
 PROBABILITY_TILES = "#probability-gallery .guided-tile"
@@ -18,13 +18,6 @@ PROBABILITY_TILES = "#probability-gallery .guided-tile"
 TILES = """(s) => [...document.querySelectorAll(s)].map((t) => [Number(t.dataset.id),
     t.classList.contains('selected'), t.querySelector('input[name=selected]').checked,
     !!t.dataset.handOut])"""
-
-
-async def _tab(context: Any, errors: list[str]) -> Any:
-    tab = await context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("dialog", lambda dialog: dialog.accept())
-    return tab
 
 
 async def _tiles(tab: Any, selector: str) -> list[list[Any]]:
@@ -75,7 +68,7 @@ async def test_tiles_left_out_of_a_similarity_batch_stay_out_after_back_and_are_
     )
     async with chromium_context(live["url"]) as context:
         errors: list[str] = []
-        tab = await _tab(context, errors)
+        tab = await new_tab(context, errors)
         await tab.goto(similar)
         hand, bulk, opened, shown = await _leave_out(tab, SIMILAR_TILES)
         assert await _hand_field(tab, "#label-form") == str(hand)
@@ -117,7 +110,7 @@ async def test_tiles_left_out_of_a_probability_batch_stay_out_after_back_and_a_r
     )
     async with chromium_context(live["url"], back_forward_cache=True) as context:
         errors: list[str] = []
-        tab = await _tab(context, errors)
+        tab = await new_tab(context, errors)
         await tab.goto(probability)
         hand, bulk, opened, shown = await _leave_out(tab, PROBABILITY_TILES)
         assert await _hand_field(tab, "#probability-gallery") == str(hand)
@@ -161,7 +154,7 @@ async def test_tiles_left_out_of_a_next_actions_batch_stay_out_after_back(live):
     await oracle(live, 12)
     async with chromium_context(live["url"]) as context:
         errors: list[str] = []
-        tab = await _tab(context, errors)
+        tab = await new_tab(context, errors)
         await tab.goto(f"/datasets/{live['dataset_id']}/next")
         rows = tab.locator("#next-main .suggestion").filter(has=tab.locator("a.button"))
         kinds = [await row.get_attribute("data-kind") for row in await rows.all()]
@@ -199,7 +192,7 @@ async def test_another_batch_starts_fully_selected(live):
     probability = f"/datasets/{dataset_id}/probability?model_id={model}&confirm_over=100"
     async with chromium_context(live["url"]) as context:
         errors: list[str] = []
-        tab = await _tab(context, errors)
+        tab = await new_tab(context, errors)
 
         await tab.goto(first)
         hand, bulk, _opened, _shown = await _leave_out(tab, SIMILAR_TILES)

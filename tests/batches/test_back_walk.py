@@ -15,6 +15,9 @@ from tests.helpers.guided import (
     API,
     box_over_the_explorer,
     chromium_context,
+    go_back,
+    mark_page,
+    new_tab,
     pca_model,
     require_chromium,
     run_job,
@@ -22,28 +25,6 @@ from tests.helpers.guided import (
 
 BATCHES = ("similarity_batch", "probability_batch")
 BOTH_WAYS = (False, True)  # Back from the browser's stored copy, then from its back-forward cache
-
-
-async def _tab(context: Any, errors: list[str]) -> Any:
-    tab = await context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("dialog", lambda dialog: dialog.accept())
-    return tab
-
-
-async def _mark(tab: Any) -> None:
-    """A mark in the page's window: it is gone if the page is loaded again."""
-    await tab.evaluate("() => { window.notReloaded = true; }")
-
-
-async def _back(tab: Any, cached: bool) -> None:
-    """Back, from the back-forward cache (the page kept whole: no load) or loaded again."""
-    if cached:
-        await tab.go_back(wait_until="commit")
-        kept = await tab.evaluate("() => window.notReloaded === true")
-        assert kept, "not the back-forward cache's page: the test proves nothing"
-    else:
-        await tab.go_back()
 
 
 async def _expect_tiles_as_now(tab: Any, live: dict[str, Any], selector: str, *, some: bool = True) -> None:
@@ -115,7 +96,7 @@ async def test_back_to_the_similarity_and_probability_pages_shows_the_candidates
     for cached in BOTH_WAYS:
         async with chromium_context(live["url"], back_forward_cache=cached) as context:
             errors: list[str] = []
-            tab = await _tab(context, errors)
+            tab = await new_tab(context, errors)
 
             # a similarity batch of two; the next candidates come
             await tab.goto(similar)
@@ -128,7 +109,7 @@ async def test_back_to_the_similarity_and_probability_pages_shows_the_candidates
             await expect(tab.locator(".notice")).to_contain_text("Labeled 2 of 2 selected items")
             offered = [int(i) for i in await _ids(tab, tiles)][:2]
             assert len(offered) == 2
-            await _mark(tab)
+            await mark_page(tab)
 
             # the probability page: one tile left out by hand
             await tab.goto(probability)
@@ -139,7 +120,7 @@ async def test_back_to_the_similarity_and_probability_pages_shows_the_candidates
             left_out, taken = shown[:2]
             await tab.locator(f"#tile-{left_out} img").click()
             await tab.check("#confirm-batch input")
-            await _mark(tab)
+            await mark_page(tab)
 
             # labels written elsewhere meanwhile: two of the similarity page's candidates, one of these
             await tab.goto(f"/datasets/{dataset_id}/history")
@@ -148,7 +129,7 @@ async def test_back_to_the_similarity_and_probability_pages_shows_the_candidates
                 await tag(live, [item], c if labels.get(item) == [b] else b)
             await tag(live, [taken], a)
 
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             now = await api.get(f"{API}/datasets/{dataset_id}/probability", params=rule)
             count = now.json()["count"]
             await expect(tab.locator("#probability-count")).to_have_text(str(count))
@@ -158,7 +139,7 @@ async def test_back_to_the_similarity_and_probability_pages_shows_the_candidates
             assert left_out not in await _selected_ids(tab, gallery)
             await expect(tab.locator("#confirm-batch input")).not_to_be_checked()  # asked again
 
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await _expect_tiles_as_now(tab, live, tiles)
             if cached:  # the candidates after the batch, two of them labeled meanwhile
                 assert set(offered) <= {int(i) for i in await _ids(tab, tiles)}
@@ -201,17 +182,17 @@ async def test_back_to_the_next_actions_pages_shows_the_batch_and_the_queue_as_t
     for cached in BOTH_WAYS:
         async with chromium_context(live["url"], back_forward_cache=cached) as context:
             errors: list[str] = []
-            tab = await _tab(context, errors)
+            tab = await new_tab(context, errors)
 
             # a batch opened; one of its items looked at and labeled (there, or by someone else)
             await tab.goto(f"/datasets/{dataset_id}/next")
             await _open_a_batch(tab)
-            await _mark(tab)
+            await mark_page(tab)
             looked_at = (await _selected_ids(tab, tiles))[0]
             await tab.locator(f"#tile-{looked_at} a.open").click()
             await tab.wait_for_url(f"**/items/{looked_at}")
             await tag(live, [looked_at], classes[1])
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await _expect_tiles_as_now(tab, live, tiles, some=False)
             await expect(tab.locator("#next-stale")).to_be_visible()  # the batch is not the queue's now
             await _expect_the_queue_as_now(tab, live)
@@ -220,22 +201,22 @@ async def test_back_to_the_next_actions_pages_shows_the_batch_and_the_queue_as_t
             await _open_a_batch(tab)
             await tab.click("#label-batch")
             await expect(tab.locator("#next-notice")).to_contain_text("Labeled")
-            await _mark(tab)
+            await mark_page(tab)
             await tab.goto(f"/datasets/{dataset_id}/history")
             labeled = await labels_of(live)
             await tag(live, [i for i in live["ids"] if i not in labeled][:2], classes[2])
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await expect(tab.locator(tiles)).to_have_count(0)
             await _expect_the_queue_as_now(tab, live)
 
             # the label page's Next actions panel (loaded after the page, so loaded again on Back)
             await tab.goto(f"/datasets/{dataset_id}/label")
             await _expect_the_queue_as_now(tab, live)
-            await _mark(tab)
+            await mark_page(tab)
             await tab.goto(f"/datasets/{dataset_id}/history")
             labeled = await labels_of(live)
             await tag(live, [i for i in live["ids"] if i not in labeled][:1], classes[0])
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await _expect_the_queue_as_now(tab, live)
             assert not errors, errors
 
@@ -250,7 +231,7 @@ async def test_back_to_the_review_and_the_item_view_shows_the_labels_as_they_are
     for cached in BOTH_WAYS:
         async with chromium_context(live["url"], back_forward_cache=cached) as context:
             errors: list[str] = []
-            tab = await _tab(context, errors)
+            tab = await new_tab(context, errors)
 
             # the first suspect kept; the next one opened in the item view and labeled there
             await tab.goto(f"/datasets/{dataset_id}/review?model_id={model}")
@@ -260,7 +241,7 @@ async def test_back_to_the_review_and_the_item_view_shows_the_labels_as_they_are
             await tab.keyboard.press("k")
             await expect(tab.locator(f"#suspect-{kept}")).to_have_count(0)
             item = int(await suspects.first.get_attribute("data-id") or 0)
-            await _mark(tab)
+            await mark_page(tab)
             await tab.locator(f"#suspect-{item} a.button").click()
             await tab.wait_for_url(f"**/items/{item}")
             await tab.uncheck("#advance")  # stay on the item
@@ -268,17 +249,17 @@ async def test_back_to_the_review_and_the_item_view_shows_the_labels_as_they_are
             there, elsewhere = [label for label in classes if label != before]
             await tab.click(f".item-label-btn[data-label='{there}']")
             await expect(tab.locator("#item-labels .badge")).to_have_text([names[there]])
-            await _mark(tab)
+            await mark_page(tab)
 
             # someone else labels it again meanwhile
             await tab.click("#find-similar")
             await tab.wait_for_url("**/similar?**")
             event = await tag(live, [item], elsewhere)
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await expect(tab.locator("#item-labels .badge")).to_have_text([names[elsewhere]])
             await expect(tab.locator("#history tr").first).to_contain_text(f"#{event['id']}")
 
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await expect(tab.locator(f"#suspect-{kept}")).to_have_count(0)
             # the repaint lands after Back returns: wait for every suspect to show its label of now
             current = {str(i): names[labels[0]] for i, labels in (await labels_of(live)).items() if labels}
@@ -310,17 +291,17 @@ async def test_back_to_the_explorer_shows_the_labels_as_they_are_now(live):
     for cached in BOTH_WAYS:
         async with chromium_context(live["url"], back_forward_cache=cached) as context:
             errors: list[str] = []
-            tab = await _tab(context, errors)
+            tab = await new_tab(context, errors)
             await tab.goto(f"/datasets/{dataset_id}/explorer?model_id={model}")
             await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
             await box_over_the_explorer(tab, 30)
             await expect(tab.locator(gallery)).to_have_count(24)
             shown = [int(i) for i in await _ids(tab, gallery) if int(i) not in await labels_of(live)]
-            await _mark(tab)
+            await mark_page(tab)
 
             await tab.goto(f"/datasets/{dataset_id}/history")
             event = await tag(live, shown[:2], label)
-            await _back(tab, cached)
+            await go_back(tab, cached, reloaded=False)
             await expect(tab.locator("#explorer")).to_have_attribute("data-labels-event", str(event["id"]))
             if cached:  # the selection kept: its tiles and statistics as they are now
                 for item in shown[:2]:

@@ -18,6 +18,8 @@ from tests.helpers.guided import (
     API,
     chromium_context,
     folder_dataset,
+    mark_page,
+    not_reloaded,
     pca_model,
     require_chromium,
     run_job,
@@ -54,15 +56,6 @@ async def _expect_counts(tab: Any, labeled: int, per_class: list[int]) -> None:
     for i, count in enumerate(per_class):
         delete = tab.locator("#classes .delete-class").nth(i)
         await expect(delete).to_have_attribute("hx-confirm", re.compile(rf"It holds {count} item\(s\)"))
-
-
-async def _mark(tab: Any) -> None:
-    """A mark in the page's window: it is gone if the page is loaded again."""
-    await tab.evaluate("() => { window.notReloaded = true; }")
-
-
-async def _not_reloaded(tab: Any) -> bool:
-    return bool(await tab.evaluate("() => window.notReloaded === true"))
 
 
 async def _expect_title(button: Any, title: str) -> None:
@@ -105,7 +98,7 @@ async def test_auto_label_from_the_label_pages_panel_redraws_the_progress_box(
                 await _expect_counts(tab, labeled, per_class)
                 undo = tab.locator("#labelbar [data-action=undo]")
                 await _expect_title(undo, f"undo event #{await _last_event(api, dataset_id)}")
-                await _mark(tab)
+                await mark_page(tab)
 
                 await tab.locator("#next-actions #auto-label-rest button").click()
                 await expect(tab.locator("#next-notice")).to_contain_text(f"Auto-labeled {count} item(s)")
@@ -114,7 +107,7 @@ async def test_auto_label_from_the_label_pages_panel_redraws_the_progress_box(
                 await _expect_counts(tab, now_labeled, now_per_class)
                 # Undo now undoes the auto-labeling (one event, as the panel's question said)
                 await _expect_title(undo, f"undo event #{await _last_event(api, dataset_id)}")
-                assert await _not_reloaded(tab)
+                assert await not_reloaded(tab)
 
                 # the redrawn box keeps following: a key labels one more, Undo takes it back
                 rows = (await api.get(f"{API}/datasets/{dataset_id}/labels")).json()
@@ -124,7 +117,7 @@ async def test_auto_label_from_the_label_pages_panel_redraws_the_progress_box(
                 await expect(tab.locator("#labeled-count")).to_have_text(str(now_labeled + 1))
                 await undo.click()
                 await _expect_counts(tab, now_labeled, now_per_class)
-                assert await _not_reloaded(tab)
+                assert await not_reloaded(tab)
                 assert not errors, errors
 
 
@@ -195,7 +188,7 @@ async def test_back_to_the_label_page_from_the_back_forward_cache_redraws_the_co
                 tab.on("pageerror", lambda exc: errors.append(str(exc)))
                 await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
                 await _expect_counts(tab, 0, [0, 0, 0])
-                await _mark(tab)
+                await mark_page(tab)
 
                 # another page, labels written meanwhile, Back: the browser shows the page it kept
                 await tab.click("#history-link")
@@ -203,7 +196,7 @@ async def test_back_to_the_label_page_from_the_back_forward_cache_redraws_the_co
                 await tag(api, dataset_id, ids[:3], classes[1])
                 await tab.go_back(wait_until="commit")  # a page from that cache fires no load
                 await _expect_counts(tab, 3, [0, 3, 0])
-                assert await _not_reloaded(tab), "not the back-forward cache's page: the test proves nothing"
+                assert await not_reloaded(tab), "not the back-forward cache's page: the test proves nothing"
                 undo = tab.locator("#labelbar [data-action=undo]")
                 await _expect_title(undo, f"undo event #{await _last_event(api, dataset_id)}")
                 assert not errors, errors
@@ -230,7 +223,7 @@ async def test_back_to_an_earlier_page_of_the_gallery_redraws_the_counts(guided_
                     "() => document.addEventListener('htmx:historyRestore', (e) =>"
                     " console.log(e.detail.cacheMiss ? 'fetched' : 'restored'))"
                 )
-                await _mark(tab)
+                await mark_page(tab)
 
                 # the next page of the gallery, a label there and two elsewhere, Back: htmx's copy
                 await tab.keyboard.press("n")
@@ -246,5 +239,5 @@ async def test_back_to_an_earlier_page_of_the_gallery_redraws_the_counts(guided_
                 await expect(tab.locator(f"#marks-{ids[0]}")).to_have_class("marks labeled")
                 undo = tab.locator("#labelbar [data-action=undo]")
                 await _expect_title(undo, f"undo event #{await _last_event(api, dataset_id)}")
-                assert await _not_reloaded(tab)
+                assert await not_reloaded(tab)
                 assert not errors, errors

@@ -178,6 +178,35 @@ async def chromium_context(url: str, *, back_forward_cache: bool = False) -> Asy
             await browser.close()
 
 
+async def new_tab(context: Any, errors: list[str]) -> Any:
+    """A tab whose script errors land in ``errors`` and whose confirmations are accepted."""
+    tab = await context.new_page()
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("dialog", lambda dialog: dialog.accept())
+    return tab
+
+
+async def mark_page(tab: Any) -> None:
+    """A mark in the page's window: it is gone if the page is loaded again."""
+    await tab.evaluate("() => { window.notReloaded = true; }")
+
+
+async def not_reloaded(tab: Any) -> bool:
+    """Whether the page still holds ``mark_page``'s mark (the same page, not loaded again)."""
+    return bool(await tab.evaluate("() => window.notReloaded === true"))
+
+
+async def go_back(tab: Any, cached: bool, *, reloaded: bool = True) -> None:
+    """Back, from the back-forward cache (the page kept whole: no load; checked) or loaded again
+    (checked where ``reloaded``: otherwise the browser may show its stored copy)."""
+    if cached:
+        await tab.go_back(wait_until="commit")
+        assert await not_reloaded(tab), "not the back-forward cache's page: the test proves nothing"
+    else:
+        await tab.go_back()
+        assert not reloaded or not await not_reloaded(tab), "not loaded again"
+
+
 async def folder_dataset(api: Any, folder: Path, name: str, count: int = 30) -> tuple[int, list[int]]:
     """A dataset of ``count`` generated images made through REST: (its id, its item ids)."""
     from tests.factories import image_folder
