@@ -129,11 +129,14 @@ def report_due(report: FeatureReport, labeled: int, class_counts: dict[int, int]
     item, and 10 diverse labels scored as 4 asked for the same report three times). The queue
     suggests it on this rule and keeping models fresh runs it on the same one."""
     two_classes = sum(1 for n in class_counts.values() if n >= 2) >= 2
-    return (
-        two_classes
-        and candidates >= 2
-        and report.pending_job_id is None
-        and (report.job_id is None or labeled >= 2 * max(1, report.seen_labels or report.labeled_items))
+    return two_classes and candidates >= 2 and report_outgrown(report, labeled)
+
+
+def report_outgrown(report: FeatureReport, labeled: int) -> bool:
+    """The half of ``report_due`` that needs no counting: none queued, and none yet or the labeled
+    items doubled since the last."""
+    return report.pending_job_id is None and (
+        report.job_id is None or labeled >= 2 * max(1, report.seen_labels or report.labeled_items)
     )
 
 

@@ -64,7 +64,7 @@ from backend.guided.suggest_state import (
 from backend.guided.trust import labeled_after_training, model_dir, reviewed_since
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
-from backend.jobs.fresh import report_when_labels_doubled, retrain_due, retrain_when_labels_grew, set_fresh
+from backend.jobs.fresh import queue_due_steps, retrain_due, set_fresh
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
@@ -1062,7 +1062,19 @@ async def _job_suggestions(
             if latest.id is not None and retrain_due(latest, labeled, float(state.dataset.fresh_growth)):
                 # the same retrain now, and each later one (and the report) without a click:
                 # ranked just above the retrain it includes (KINDS order breaks the tie)
-                out.append(_keep_fresh_suggestion(state, key, latest.id, retrain_labels, actions))
+                growth_fresh = float(state.dataset.fresh_growth)
+                job(
+                    "keep_fresh",
+                    f"Keep models fresh: retrain now and each time the labels grow {growth_fresh:.0%}",
+                    "one switch for this dataset: the server retrains the classifier (and applies it) "
+                    f"whenever the labeled items grew {growth_fresh:.0%} since its training, and runs the "
+                    "feature report again when they doubled; each step is a job you can see and cancel "
+                    "(expected now: as the retrain)",
+                    retrain_labels,
+                    actions,
+                    latest.id,
+                    {"growth": growth_fresh},
+                )
             job(
                 "retrain",
                 f"Retrain the classifier: labels grew {growth:.0%} since model {latest.id}"
@@ -1104,30 +1116,6 @@ async def _job_suggestions(
             _train_params(algorithm, {}, feature_source),
         )
     return out
-
-
-def _keep_fresh_suggestion(
-    state: QueueState, key: Any, model_id: int, labels: float, actions: float
-) -> Suggestion:
-    """Switch keeping models fresh on: the retrain that is due now, then every later retrain and
-    feature report without a click (``backend.jobs.fresh``)."""
-    growth = float(state.dataset.fresh_growth)
-    return Suggestion(
-        key(kind="keep_fresh", m=model_id),
-        "keep_fresh",
-        f"Keep models fresh: retrain now and each time the labels grow {growth:.0%}",
-        "one switch for this dataset: the server retrains the classifier (and applies it) whenever "
-        f"the labeled items grew {growth:.0%} since its training, and runs the feature report again "
-        "when they doubled; each step is a job you can see and cancel (expected now: as the retrain)",
-        round(labels, 2),
-        round(actions, 2),
-        None,
-        [],
-        None,
-        model_id,
-        None,
-        {"growth": growth},
-    )
 
 
 def _server_retrains(state: QueueState, model: Model, labeled: int) -> bool:
@@ -1308,8 +1296,7 @@ async def _accept_keep_fresh(
     the server's next round: the answer names those jobs, as a job suggestion's does."""
     dataset_id = state.dataset_id
     await set_fresh(session, dataset_id, keep_models_fresh=True)
-    jobs = await retrain_when_labels_grew(session, settings, [dataset_id], enqueue)
-    jobs += await report_when_labels_doubled(session, settings, [dataset_id], enqueue)
+    jobs = await queue_due_steps(session, settings, [dataset_id], enqueue)
     return AcceptResult(labeled=0, job_ids=jobs)
 
 

@@ -41,7 +41,7 @@ from sqlmodel import col
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.feature_report.report import KIND as REPORT_KIND
-from backend.feature_report.report import latest_report, report_due
+from backend.feature_report.report import latest_report, report_due, report_outgrown
 from backend.feature_report.service import submit_intensity_inference, submit_report
 from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
@@ -269,52 +269,45 @@ async def _follow_report(
     return int(new.id or 0)
 
 
-async def report_when_labels_doubled(
-    session: AsyncSession,
-    settings: Settings,
-    dataset_ids: list[int] | None = None,
-    enqueue: Enqueue | None = None,
-) -> list[int]:
-    """Queue the feature report of each fresh dataset (or of ``dataset_ids``) where it is due; new job ids."""
-    if dataset_ids is None:
-        fresh = select(col(Dataset.id)).where(col(Dataset.keep_models_fresh).is_(True))
-        dataset_ids = [int(i or 0) for i in await session.scalars(fresh)]
-    queued: list[int] = []
-    for dataset_id in dataset_ids:
-        rows = await session.execute(
-            select(col(CurrentLabel.label_id), func.count())
-            .where(col(CurrentLabel.dataset_id) == dataset_id)
-            .group_by(col(CurrentLabel.label_id))
-        )
-        counts = {int(label): int(n) for label, n in rows.all()}
-        labeled = await labeled_count(session, dataset_id)
-        candidates = len(await feature_candidates(session, dataset_id))
-        if not report_due(await latest_report(session, dataset_id), labeled, counts, candidates):
-            continue
-        await lock_dataset(session, dataset_id)  # held until the job commits: no second report
-        report = await latest_report(session, dataset_id)
-        if not report_due(report, labeled, counts, candidates):
-            await session.rollback()
-            continue
-        try:
-            job = await submit_report(session, settings, enqueue, dataset_id, submitted_by=FRESH_BY)
-        except LabelwiseError as exc:
-            await session.rollback()
-            log.info("keep models fresh: no feature report for dataset %s: %s", dataset_id, exc.message)
-            continue
-        seen = report.seen_labels or report.labeled_items
-        _note(
-            session,
-            int(job.id or 0),
-            1,
-            "first feature report"
-            if report.job_id is None
-            else f"labeled items doubled: {seen} -> {labeled}",
-        )
-        await session.commit()
-        queued.append(int(job.id or 0))
-    await session.rollback()
-    return queued
+async def _report_if_due(
+    session: AsyncSession, settings: Settings, dataset_id: int, labeled: int, enqueue: Enqueue | None
+) -> int | None:
+    """Queue the feature report of a fresh dataset where it is due (``report_due``); the new job id.
+
+    The cheap half of the rule first (a report pending, labels not doubled since the last): most
+    rounds end there, without counting classes or looking for feature models."""
+    report = await latest_report(session, dataset_id)
+    if not report_outgrown(report, labeled):
+        return None
+    rows = await session.execute(
+        select(col(CurrentLabel.label_id), func.count())
+        .where(col(CurrentLabel.dataset_id) == dataset_id)
+        .group_by(col(CurrentLabel.label_id))
+    )
+    counts = {int(label): int(n) for label, n in rows.all()}
+    candidates = len(await feature_candidates(session, dataset_id))
+    if not report_due(report, labeled, counts, candidates):
+        return None
+    await lock_dataset(session, dataset_id)  # held until the job commits: no second report
+    report = await latest_report(session, dataset_id)
+    if not report_due(report, labeled, counts, candidates):
+        await session.rollback()
+        return None
+    try:
+        job = await submit_report(session, settings, enqueue, dataset_id, submitted_by=FRESH_BY)
+    except LabelwiseError as exc:
+        await session.rollback()
+        log.info("keep models fresh: no feature report for dataset %s: %s", dataset_id, exc.message)
+        return None
+    seen = report.seen_labels or report.labeled_items
+    _note(
+        session,
+        int(job.id or 0),
+        1,
+        "first feature report" if report.job_id is None else f"labeled items doubled: {seen} -> {labeled}",
+    )
+    await session.commit()
+    return int(job.id or 0)
 
 
 async def labeled_count(session: AsyncSession, dataset_id: int) -> int:
@@ -374,14 +367,15 @@ class _Retrainable:
     trained_on_labels: int
 
 
-async def retrain_when_labels_grew(
+async def queue_due_steps(
     session: AsyncSession,
     settings: Settings,
     dataset_ids: list[int] | None = None,
     enqueue: Enqueue | None = None,
 ) -> list[int]:
-    """Queue the retraining of each classifier whose labels grew by the set fraction, on every fresh
-    dataset (or on ``dataset_ids``); new job ids."""
+    """On every fresh dataset (or those of ``dataset_ids`` that are fresh): retrain each classifier
+    whose labels grew by the set fraction, and run the feature report where it is due; new job ids.
+    Each dataset's labeled items are counted once a round."""
     chosen = select(col(Dataset.id), col(Dataset.fresh_growth)).where(
         col(Dataset.keep_models_fresh).is_(True)
     )
@@ -402,7 +396,10 @@ async def retrain_when_labels_grew(
             job = await _retrain(session, settings, dataset_id, model, labeled, growth, enqueue)
             if job is not None:
                 queued.append(job)
-    await session.rollback()  # end the read transaction
+        report = await _report_if_due(session, settings, dataset_id, labeled, enqueue)
+        if report is not None:
+            queued.append(report)
+        await session.rollback()  # end the read transaction
     return queued
 
 
@@ -463,8 +460,4 @@ async def keep_fresh(session: AsyncSession, settings: Settings) -> list[int]:
         if not await any_chained_job(session):
             return []
         return await follow_up_finished_jobs(session, settings)
-    return [
-        *await follow_up_finished_jobs(session, settings),
-        *await retrain_when_labels_grew(session, settings),
-        *await report_when_labels_doubled(session, settings),
-    ]
+    return [*await follow_up_finished_jobs(session, settings), *await queue_due_steps(session, settings)]
