@@ -271,12 +271,15 @@ async def _similar_drawn(
 
 def _class_choice(classes: list[Any], wanted: int | None, queries: list[Any]) -> int | None:
     """The class the label form starts on: the one chosen before, else the query items' label
-    (the most common one among them), else none (the first class)."""
+    (the most common one among them), else the only class (the dropdown shows it: the flags are
+    drawn for it), else none ("choose a class")."""
     known = {c.id for c in classes}
     if wanted in known:
         return wanted
     counts = Counter(lid for entry in queries for lid in entry.label_ids if lid in known)
-    return counts.most_common(1)[0][0] if counts else None
+    if counts:
+        return counts.most_common(1)[0][0]
+    return classes[0].id if len(classes) == 1 else None
 
 
 def _similar_template(request: Request, context: dict[str, Any]) -> Template:

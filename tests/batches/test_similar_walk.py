@@ -9,7 +9,7 @@ import re
 from playwright.async_api import expect
 
 from tests.batches.conftest import labels_of, tag
-from tests.helpers.guided import API, add_class, pca_model
+from tests.helpers.guided import API, add_class, pca_model, run_job
 
 
 async def _tile_ids(tab) -> list[int]:
@@ -136,3 +136,47 @@ async def test_an_unlabeled_query_makes_the_user_pick_the_class_before_labeling(
     await tab.locator(".notice").wait_for()
     labels = await labels_of(live)
     assert len(labels) == 24 and all(value == [other] for value in labels.values())
+
+
+async def _flags_of(live, model: int, shown: list[int], label_id: int | str) -> set[int]:
+    """The tiles ``/similar/flags`` flags for a class ("": none chosen)."""
+    answer = await live["api"].get(
+        f"/datasets/{live['dataset_id']}/similar/flags",
+        params={"model_id": model, "shown_ids": ",".join(map(str, shown)), "label_id": label_id},
+    )
+    assert answer.status_code == 200, answer.text
+    badged = re.findall(r'id="flag-(\d+)" hx-swap-oob="true"><span class="flag-badge"', answer.text)
+    return {int(i) for i in badged}
+
+
+async def test_a_single_class_dataset_shows_the_flags_of_the_class_its_dropdown_shows(live, tab):
+    """An unlabeled query on a dataset of one class: the dropdown shows that class (no "choose a
+    class" for one choice) and "Label selected" labels with it, but the server drew the flags of no
+    class (the distance alone), and guided.js took them for the first option's."""
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    only, gone = await add_class(api, dataset_id, "only"), await add_class(api, dataset_id, "gone")
+    # the oracle's vectors need two classes to draw two groups of items (even, odd positions); the
+    # labeled items of the one class left lie in both, so its flags are not the distance's alone
+    await tag(live, ids[:4], only)
+    await tag(live, [ids[5]], gone)  # a classifier needs two classes; deleting it unlabels the item
+    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+    model = job["model_id"]
+    await run_job(api, {"kind": "infer", "model_id": model})
+    assert (await api.delete(f"{API}/classes/{gone}")).status_code in (200, 204)
+
+    flags_asked: list[str] = []
+    tab.on("request", lambda r: flags_asked.append(r.url) if "/similar/flags?" in r.url else None)
+    await tab.goto(f"/datasets/{dataset_id}/similar?item_id={ids[14]}&model_id={model}&per_page=24")
+    await tab.wait_for_selector("#label-form .guided-tile")
+    assert await tab.input_value("select[name=label_id]") == str(only)
+    shown = await _tile_ids(tab)
+    expected = await _flags_of(live, model, shown, only)
+    assert expected != await _flags_of(live, model, shown, ""), "the class changes no flag: proves nothing"
+    await tab.wait_for_load_state("networkidle")
+    busy = ".htmx-request, .htmx-settling, .htmx-swapping"
+    await tab.wait_for_function(f"() => !document.querySelector('{busy}')")
+    drawn = await tab.locator("#label-form .guided-tile.flagged").evaluate_all(
+        "(ts) => ts.map((t) => Number(t.dataset.id))"
+    )
+    assert set(drawn) == expected
+    assert flags_asked == [], "the server drew another class's flags (guided.js asked for the right ones)"

@@ -148,10 +148,11 @@
   }
 
   // The class the similarity page's flags are drawn for: the one asked for last (htmx:beforeRequest
-  // below), else the one the server drew the page with (its option marked selected).
+  // below), else the one the server drew the page with (its option marked selected; none marked:
+  // no class, whatever option the dropdown shows).
   function flagsClass(picked) {
     if (picked.dataset.flagsFor !== undefined) return picked.dataset.flagsFor;
-    const drawn = Array.from(picked.options).find((o) => o.defaultSelected) || picked.options[0];
+    const drawn = Array.from(picked.options).find((o) => o.defaultSelected);
     return drawn ? drawn.value : "";
   }
 
