@@ -1,5 +1,10 @@
 // The Latent Space Explorer page: loads a projection from the REST API, colours it, and turns box /
 // lasso selections into statistics, heat maps, a gallery and one labeling event.
+//
+// The selection (its items, how it was drawn, the gallery page shown) and the items clicked out of
+// it in the gallery are kept per projection in this tab's sessionStorage and put back on the page
+// loaded again: Back from an item opened in the gallery and a reload drew nothing selected, and the
+// person's box or lasso (less what they had taken out) was lost. A selection labeled forgets it.
 "use strict";
 
 (function () {
@@ -96,6 +101,36 @@
     }
   }
 
+  // ---- the selection kept per projection -----------------------------------------------------------
+
+  // Which view: the dataset, the model and the projection drawn (the item order the indices follow).
+  const keptKey = () =>
+    state.points && `labelwise:explorer:${datasetId}:${modelId}:${state.points.projection_job_id}`;
+
+  // Item ids, not indices; an empty selection keeps nothing (it has nothing to label).
+  function keepSelection() {
+    const key = keptKey();
+    if (!key) return;
+    if (!state.selected.length) { labelwise.forget(key); return; }
+    labelwise.keep(key, {
+      items: selectedIds(),
+      how: state.how,
+      rejected: [...(state.rejected || [])],
+      page: state.galleryPage || 0,
+    });
+  }
+
+  // Once, when the page's points first load. An item the projection no longer holds is dropped.
+  let restored = false;
+  function putBack() {
+    const kept = labelwise.kept(keptKey());
+    if (!kept) return;
+    const indices = (kept.items || []).map((id) => state.index.get(id)).filter((i) => i !== undefined);
+    state.rejected = new Set(kept.rejected || []);
+    state.galleryPage = Number(kept.page) || 0;
+    select(indices, kept.how || null, false, true);
+  }
+
   async function load() {
     try {
       const response = await api(`/models/${modelId}/projection?dataset_id=${datasetId}`);
@@ -110,6 +145,7 @@
       root.dataset.points = String(p.item_ids.length);
       root.dataset.projectionJob = String(p.projection_job_id);
       showProjectionSettings(p);
+      if (!restored) { restored = true; putBack(); } // the page loaded again: its selection of before
     } catch (error) {
       message.hidden = false;
       message.textContent = error.status === 404 ? `${error.message}. Use “Run projection”.` : error.message;
@@ -146,6 +182,7 @@
     plot.setSelected(chosen);
     $("selection-count").textContent = String(chosen.length);
     root.dataset.selected = String(chosen.length);
+    keepSelection();
     refreshSelection();
   }
 
@@ -284,6 +321,7 @@
       const response = await api(`/datasets/${datasetId}/explorer/label`, { method: "POST", body: JSON.stringify(body) });
       const event = await response.json();
       state.rejected = new Set();
+      labelwise.forget(keptKey()); // labeled: a reload or Back starts with nothing selected
       await reloadLabels();
       const name = labelId === null ? "unlabeled" : `labeled ${classById.get(labelId).name}`;
       const p = event.parameters || {};
@@ -338,8 +376,12 @@
         const now = await (await api(`/jobs/${job.id}`)).json();
         status.lastChild.textContent = ` ${now.state}`;
         if (["succeeded", "failed", "canceled"].includes(now.state)) {
-          if (now.state === "succeeded") { state.selected = []; plot.setSelected(null); await load(); }
-          else if (now.error) status.lastChild.textContent += `: ${now.error.split("\n")[0]}`;
+          if (now.state === "succeeded") {
+            labelwise.forget(keptKey()); // the page drops its selection for the new points
+            state.selected = [];
+            plot.setSelected(null);
+            await load();
+          } else if (now.error) status.lastChild.textContent += `: ${now.error.split("\n")[0]}`;
           break;
         }
       }
@@ -357,8 +399,14 @@
   $("reset-view").addEventListener("click", () => plot.resetView());
   $("clear-selection").addEventListener("click", () => select([], null, false));
   $("flag-class").addEventListener("change", () => renderGallery());
-  $("gallery-prev").addEventListener("click", () => { state.galleryPage -= 1; renderGallery(); });
-  $("gallery-next").addEventListener("click", () => { state.galleryPage += 1; renderGallery(); });
+  // the page turned to is kept with a selection kept (not with one labeled: that stays forgotten)
+  const turn = (by) => {
+    state.galleryPage += by;
+    renderGallery();
+    if (labelwise.kept(keptKey())) keepSelection();
+  };
+  $("gallery-prev").addEventListener("click", () => turn(-1));
+  $("gallery-next").addEventListener("click", () => turn(1));
   document.querySelectorAll("#label-buttons [data-label-id]").forEach((button) =>
     button.addEventListener("click", () => label(button.dataset.labelId ? Number(button.dataset.labelId) : null)));
   document.addEventListener("keydown", (e) => {

@@ -110,24 +110,14 @@
     };
   }
 
-  // storage may be refused (a private window's quota, a policy): the page then works as before
-  function stored(key) {
-    try { return JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { return null; }
-  }
-
   function keep(results = currentResults()) {
     const key = batchKey(results);
-    if (!key) return;
-    try { sessionStorage.setItem(key, JSON.stringify(stateOf(results))); } catch (_) { /* not kept */ }
-  }
-
-  function forget(key) {
-    try { sessionStorage.removeItem(key); } catch (_) { /* nothing kept */ }
+    if (key) labelwise.keep(key, stateOf(results));
   }
 
   // The batch's tiles as the person left them (``state``, else what was kept for it). A tile the
   // batch no longer holds (labeled meanwhile, out of its ranking) is dropped from what is kept.
-  function putBack(results, state = stored(batchKey(results))) {
+  function putBack(results, state = labelwise.kept(batchKey(results))) {
     if (!results || !state) return;
     const tiles = new Map(Array.from(results.querySelectorAll(".guided-tile"), (t) => [t.dataset.id, t]));
     const hand = new Set(state.hand || []);
@@ -287,7 +277,7 @@
     if (!from || !from.matches || !from.matches("#label-form, #apply-form")) return;
     if (!document.querySelector("#guided-app [data-applied], #next-app [data-applied]")) return;
     const key = sentFor.get(from);
-    if (key) forget(key);
+    if (key) labelwise.forget(key);
   });
 
   // Back to the page as it was left: the results (similarity, probability) or the Next actions

@@ -26,6 +26,21 @@ window.labelwise = {
       select: `#${element.id}`,
     });
   },
+  // What a page keeps for this tab across Back and a reload (sessionStorage, as JSON): a guided
+  // batch's tiles left out, the explorer's selection. Storage may be refused (a private window's
+  // quota, a policy): nothing is kept then (``kept`` answers null) and the page works as before;
+  // a value too large to keep drops the one of before (put back, it would be out of date).
+  kept(key) {
+    if (!key) return null;
+    try { return JSON.parse(sessionStorage.getItem(key) || "null"); } catch (_) { return null; }
+  },
+  keep(key, value) {
+    try { sessionStorage.setItem(key, JSON.stringify(value)); } catch (_) { labelwise.forget(key); }
+  },
+  forget(key) {
+    if (!key) return;
+    try { sessionStorage.removeItem(key); } catch (_) { /* nothing kept */ }
+  },
 };
 
 // Error answers from HTMX requests show their message in the flash area instead of vanishing.
