@@ -11,6 +11,7 @@ import pytest
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import oracle
 from tests.helpers.guided import box_over_the_explorer, pca_model, run_job
+from tests.helpers.jobs import FIRST_UMAP_SECONDS
 
 GALLERY_BOXES = """() => {
   const gallery = document.getElementById("selection-gallery");
@@ -80,8 +81,10 @@ async def test_a_fresh_explorer_asks_for_no_missing_projection_and_shows_the_met
 @pytest.mark.ml
 async def test_the_method_select_shows_umap_for_a_umap_projection(live, tab):
     model = await pca_model(live["api"], live["dataset_id"])
+    # UMAP, the form's other method: PCA, its default, was what the select said over a UMAP projection
     parameters = {"method": "umap", "n_neighbors": 5}
-    await run_job(live["api"], {"kind": "project", "model_id": model, "parameters": parameters})
+    body = {"kind": "project", "model_id": model, "parameters": parameters}
+    await run_job(live["api"], body, timeout=FIRST_UMAP_SECONDS)  # the first UMAP in the process
     await tab.goto(f"/datasets/{live['dataset_id']}/explorer?model_id={model}")
     await tab.wait_for_selector("#explorer[data-ready='true']", timeout=30_000)
     assert await tab.input_value("#project-form select[name=method]") == "umap"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from strawberry.utils.str_converters import to_snake_case
 
 from backend.storage.tables import CurrentLabel, TagEvent
-from tests.helpers.jobs import wait_for
+from tests.helpers.jobs import FIRST_UMAP_SECONDS, wait_for
 
 API = "/api/v1"
 PCA_PARAMS = {"n_components": 6, "batch_size": 16, "image_size": 16, "validation_fraction": 0.0}
@@ -48,8 +48,7 @@ async def _item_ids(client, dataset_id: int) -> list[int]:
 )
 async def test_projection_gives_coordinates_aligned_with_item_ids(jobs_client, model_with_vectors, params):
     model_id, dataset_id = model_with_vectors["model_id"], model_with_vectors["dataset_id"]
-    # numba's first compile of UMAP's kernels took over 60 s on a busy 2-core CI machine
-    wait = 300 if params["method"] == "umap" else 60
+    wait = FIRST_UMAP_SECONDS if params["method"] == "umap" else 60
     job = await _submit(jobs_client, wait, kind="project", model_id=model_id, parameters=params)
     body = (await jobs_client.get(f"{API}/models/{model_id}/projection")).json()
     assert body["projection_job_id"] == job["id"]

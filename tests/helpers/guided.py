@@ -41,10 +41,12 @@ async def dataset(session: Any, guided_settings: Settings, folder: Path) -> Any:
     return await make_dataset(session, guided_settings, folder, count=30)
 
 
-async def run_job(client: AsyncTestClient, body: dict[str, Any], state: str = "succeeded") -> dict[str, Any]:
+async def run_job(
+    client: AsyncTestClient, body: dict[str, Any], state: str = "succeeded", timeout: float = 60
+) -> dict[str, Any]:
     response = await client.post(f"{API}/jobs", json=body)
     assert response.status_code == 201, response.text
-    job = await wait_for(client, response.json()["id"])
+    job = await wait_for(client, response.json()["id"], timeout=timeout)
     assert job["state"] == state, job["error"]
     return job
 

@@ -26,6 +26,12 @@ from tests.factories import image_folder
 
 FINISHED = ("succeeded", "failed", "canceled")
 
+# The first UMAP projection in a process waits on ``import umap`` (which imports TensorFlow for its
+# parametric model) and on numba compiling UMAP's kernels, whatever the number of items: 17 to 36 s
+# on a 2-core machine, over 60 s on a busy CI one; the next one on 30 items takes half a second.
+# A wait for a UMAP job allows for that.
+FIRST_UMAP_SECONDS = 300.0
+
 
 @pytest.fixture
 def job_settings(settings: Settings) -> Settings:
