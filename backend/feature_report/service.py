@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.algorithms import list_algorithms
+from backend.algorithms import list_algorithms, suggestion_rank
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
 from backend.feature_report.report import KIND, best_feature_model, latest_report
@@ -38,8 +38,14 @@ async def default_model(
 ) -> int | None:
     """The model a page starts with, from the report: ``vectors`` (similarity, explorer) the best
     feature model; ``probabilities`` the newest classifier trained on its vectors. None: no such
-    model among ``models`` (the page keeps its own default)."""
+    model among ``models`` (the page keeps its own default). Before a report, ``vectors`` is the
+    feature extractor the train page ranks first, newest first among equals, as the queue guesses
+    (``suggest_state``): a quick one trained later for the report to compare is no better a guess."""
     best = await best_feature_model(session, dataset_id)
+    if best is None and purpose == "vectors":
+        extractors = [m for m in models if m.kind == "feature_extractor"]  # newest first
+        ranked = sorted(extractors, key=lambda m: -suggestion_rank(m.algorithm))  # stable
+        return ranked[0].id if ranked else None
     if best is None:
         return None
     for model in models:  # newest first

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.algorithms import suggestion_rank
 from backend.errors import Invalid
 from backend.jobs import states
 from backend.storage.job_tables import Job, Model
@@ -64,7 +65,10 @@ async def resolve_feature_source(
     session: AsyncSession, dataset_id: int, model_id: int, best: int | None
 ) -> dict[str, Any]:
     """The vectors a vector classifier trains on: model ``model_id`` (0: ``best``, the feature
-    report's choice, else the newest feature extractor with vectors) and its latest inference."""
+    report's choice, else the extractor with vectors the train page ranks first, newest first among
+    equals: the queue's guess before labels say which features work, ``suggest_state``; the newest
+    was a quick extractor trained for the report to compare, no better a guess) and its latest
+    inference."""
     newest = await _inferences(session, dataset_id)
     how = "given"
     if not model_id:
@@ -73,7 +77,13 @@ async def resolve_feature_source(
         if best in ids:
             model_id, how = int(best), "feature report"  # type: ignore[arg-type]
         elif ids:
-            model_id, how = ids[0], "newest feature model"
+            ranked = sorted(
+                candidates, key=lambda c: -suggestion_rank(c["algorithm"])
+            )  # stable: newest first
+            model_id, how = (
+                int(ranked[0]["model_id"]),
+                "the train page's first choice (no feature report yet)",
+            )
         else:
             raise Invalid(
                 f"dataset {dataset_id} has no feature model with vectors: train a feature extractor "

@@ -62,7 +62,7 @@ class ExplorerPage(Controller):
     ) -> Template:
         dataset = await get_dataset(session, dataset_id)
         models = await list_models(session, dataset_id=dataset_id, state=states.MODEL_READY)
-        if model_id is None:  # the feature report's best model, else the newest
+        if model_id is None:  # the feature report's best model, else the train page's first extractor
             model_id = await default_model(session, dataset_id, models, "vectors")
         chosen = next((m for m in models if m.id == model_id), models[0] if models else None)
         classes = await list_classes(session, dataset_id)

@@ -13,6 +13,7 @@ from tests.helpers.azimuthal import job_output, run_job
 from tests.helpers.classifier import demo_dataset, label
 from tests.helpers.cli import cli  # noqa: F401  (the CLI runner fixture)
 from tests.helpers.feature_report import features_of
+from tests.html import attr, one, parse
 
 pytestmark = pytest.mark.ml
 
@@ -162,3 +163,34 @@ def test_the_head_keeps_the_classes_shares_by_default_so_the_frequent_class_stay
     )
     assert rare_balanced > 3 * max(rare_none, 1) and rare_balanced > 300  # of 100 rare items
     assert right_none > 0.93 > right_balanced
+
+
+async def test_without_a_report_a_classifier_learns_from_the_extractor_the_train_page_ranks_first(
+    jobs_client, session, job_settings, folder
+):
+    """The queue's guess of the features before a report (``suggest_state``) is the one trained on:
+    a quick extractor trained later for the report to compare is not taken for being newer."""
+    demo = await demo_dataset(
+        session, job_settings, folder, count=16, size=32, class_names=("rings", "peaks")
+    )
+    await label(session, demo, demo.items_of("rings") + demo.items_of("peaks"))
+    pca = await features_of(jobs_client, demo.id, "pca", PCA)
+    intensity = await features_of(jobs_client, demo.id, "intensity")
+    assert intensity > pca  # the newest, ranked below PCA on the train page
+    for page in (
+        f"/datasets/{demo.id}/similar?item_id={demo.items_of('rings')[0]}",
+        f"/datasets/{demo.id}/explorer",
+    ):
+        drawn = parse((await jobs_client.get(page)).text)
+        chosen = one(drawn, "//select[@name='model_id']/option[@selected]")
+        assert attr(chosen, "value") == str(pca), page  # the pages start on the same guess
+    body = {
+        "kind": "train",
+        "dataset_id": demo.id,
+        "algorithm": "vector_classifier",
+        "parameters": {"epochs": 5, "batch_size": 64, "folds": 2, "validation_fraction": 0.0},
+    }
+    train = await run_job(jobs_client, body)
+    model = (await jobs_client.get(f"/api/v1/models/{train['model_id']}")).json()
+    assert model["summary"]["feature_model"] == pca, model["summary"]
+    assert model["trained_on"]["features"]["chosen_by"].startswith("the train page's first choice")
