@@ -280,12 +280,13 @@
     if (key) labelwise.forget(key);
   });
 
-  // Back to the page as it was left: the results (similarity, probability) or the Next actions
-  // queue or suggestion are asked for again, the view they show (their data-repaint), so items
-  // labeled since are not offered as selectable and the counts a batch confirms are those of now
-  // (an accepted suggestion's page says it is out of date). What the person chose there stays:
-  // the class picked, the tiles left out (by hand or not), "leave the flagged items out". A page
-  // loaded again (Back, a reload) puts it back from what was kept (init).
+  // Back to the page the back-forward cache kept as it was left: the results (similarity,
+  // probability) or the Next actions queue or suggestion are asked for again, the view they show
+  // (their data-repaint), so items labeled since are not offered as selectable and the counts a
+  // batch confirms are those of now (an accepted suggestion's page says it is out of date). What
+  // the person chose there stays: the class picked, the tiles left out (by hand or not), "leave
+  // the flagged items out". A page loaded again (Back, a reload) puts it back from what was kept
+  // (init).
   labelwise.onBack(async () => {
     const results = currentResults();
     if (!results) return;
@@ -301,8 +302,20 @@
     keep(now);
     init();
   });
+  // Back or Forward to another view of this page (one a pager or a filter pushed) loads that view
+  // again instead of htmx's stored copy of it. The copy is the page when that view was left, the
+  // view a batch was applied from kept under the address of before: its tiles showed the batch
+  // sent (those labeled since selected), its checkboxes the server's first drawing (a copy keeps
+  // the markup, not what was clicked: every tile left out of the batch ticked), and "Label
+  // selected" before the repaint came back labeled the tiles the person had left out. A view
+  // htmx has no copy of (more than ten views back) is loaded again too: htmx's own fetch of it ran
+  // this script a second time (a tile clicked was toggled twice, so it stayed as it was).
+  htmx.config.refreshOnHistoryMiss = true;
+  document.addEventListener("htmx:historyCacheHit", (event) => {
+    event.preventDefault();
+    window.location.reload();
+  });
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
-  document.addEventListener("htmx:historyRestore", init);
   if (document.readyState !== "loading") init();
 })();
