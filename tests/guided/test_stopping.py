@@ -12,6 +12,8 @@ from click.testing import CliRunner
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from backend.guided import stopping
 from backend.labels.events import TagRequest, record_event
+from backend.settings import Settings
+from backend.storage.job_tables import Model
 from tests.guided.trust_classifiers import oracle_probabilities
 from tests.helpers.guided import API, add_class, item_ids, run_job, tag
 from tests.html import all_of, by_id, maybe_one, one, parse, text_of
@@ -41,6 +43,38 @@ def test_the_learning_curve_exponent_is_fitted_and_projects_the_error_down():
     (k, projected), *_ = stopping.project(0.9, 100, [300], 0.5)
     assert k == 300 and projected == round(1 - 0.1 * 0.5, 4)  # 4x the labels halves the error
     assert stopping.more_label_steps(12, 18) == [10, 12]
+
+
+def _classifier(model_id: int, labeled: int, accuracy: float, features: int | None) -> Model:
+    trained_on: dict[str, Any] = {"labeled_count": labeled}
+    if features is not None:
+        trained_on["features"] = {"model_id": features}
+    quality = {"accuracy": accuracy, "baseline_accuracy": 0.5, "split": "validation", "items": 20}
+    return Model(
+        id=model_id,
+        name=f"m{model_id}",
+        kind="classifier",
+        algorithm="vector_classifier",
+        dataset_id=1,
+        trained_on=trained_on,
+        summary={"quality": quality},
+    )
+
+
+def test_the_learning_curve_takes_fit_models_on_the_same_features_and_a_plausible_slope():
+    settings = Settings()
+    newest = _classifier(6, 80, 0.846, features=1)
+    others = [
+        _classifier(5, 40, 0.375, features=4),  # unfit (below its 50% baseline), other features
+        _classifier(4, 20, 0.70, features=4),  # fit, other features: another curve
+        _classifier(3, 30, 0.45, features=1),  # unfit on the same features: a failed training
+        _classifier(2, 40, 0.75, features=1),
+    ]
+    assert stopping.curve_points([newest, *others], newest, settings) == [(40, 0.75), (80, 0.846)]
+    image = _classifier(7, 40, 0.8, features=None)  # an image classifier lies on none of them
+    assert stopping.curve_points([newest, image], image, settings) == [(40, 0.8)]
+    steep = [(37, 0.5), (80, 0.95)]  # error 0.5 -> 0.05 from 37 to 80 labels: a slope of about 3
+    assert stopping.fit_exponent(steep) == stopping.MAX_EXPONENT == 1.0
 
 
 async def test_a_dataset_without_a_classifier_gets_a_reason_not_an_error(server, dataset):
