@@ -377,9 +377,9 @@
         status.lastChild.textContent = ` ${now.state}`;
         if (["succeeded", "failed", "canceled"].includes(now.state)) {
           if (now.state === "succeeded") {
-            labelwise.forget(keptKey()); // the page drops its selection for the new points
-            state.selected = [];
-            plot.setSelected(null);
+            // the page drops its selection (and the one kept) for the new points, and shows it
+            // dropped at once: its count, statistics and gallery read as the old selection till the next
+            select([], null, false);
             await load();
           } else if (now.error) status.lastChild.textContent += `: ${now.error.split("\n")[0]}`;
           break;
