@@ -14,16 +14,15 @@
   const storeKey = () => `labelwise:selection:${datasetId()}`;
   const tiles = () => [...document.querySelectorAll("#gallery .tile")];
 
+  // Through labelwise.kept/keep, which never throw: where the tab's storage is refused or full the
+  // page works on, with a selection that paging keeps (it is the page's) but a reload does not.
   function loadSelection() {
-    try {
-      selection = new Set(JSON.parse(sessionStorage.getItem(storeKey()) || "[]").map(Number));
-    } catch (_) {
-      selection = new Set();
-    }
+    const kept = labelwise.kept(storeKey());
+    selection = new Set(Array.isArray(kept) ? kept.map(Number) : []);
   }
 
   function saveSelection() {
-    sessionStorage.setItem(storeKey(), JSON.stringify([...selection]));
+    labelwise.keep(storeKey(), [...selection]);
   }
 
   function paint() {
