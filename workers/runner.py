@@ -21,7 +21,7 @@ from typing import Any
 from backend.algorithms import get_algorithm
 from backend.jobs import states
 from backend.jobs.artifacts import list_files, make_temp_dir, promote
-from backend.jobs.execution import claim_job, finish_job, load_job_spec
+from backend.jobs.execution import JobSpec, claim_job, finish_job, load_job_spec
 from backend.jobs.tasks import get_task
 from backend.settings import Settings
 from workers.context import JobCanceled, JobContext, JobInterrupted, JobLost
@@ -41,6 +41,20 @@ def entry_function(kind: str, algorithm: str) -> Callable[[JobContext], Any]:
         return getattr(module, kind)
     module_name, _, name = get_task(kind).entry_point.partition(":")
     return getattr(importlib.import_module(module_name), name)
+
+
+def started(spec: JobSpec) -> str:
+    """The job's first log line: what runs, on how many items. A task on a model names its own
+    method and then the model: a task's algorithm is the model's, and "project pca" read as the
+    method of a UMAP projection."""
+    on = f"on {len(spec.items)} items"
+    if spec.kind in ("train", "infer"):
+        return f"{spec.kind} {spec.algorithm} {on}"
+    method = spec.parameters.get("method")
+    what = f"{spec.kind} {method}" if method else spec.kind
+    if spec.model_id is None:  # a dataset task: its algorithm is its kind
+        return f"{what} {on}"
+    return f"{what} of model {spec.model_id} ({spec.algorithm}) {on}"
 
 
 class Heartbeat(threading.Thread):
@@ -102,7 +116,7 @@ def run_job(job_id: int, settings: Settings, store: JobStore, stopping: threadin
     outcome: tuple[str, dict[str, Any]]
     try:
         entry = entry_function(spec.kind, spec.algorithm)
-        ctx.log(f"{spec.kind} {spec.algorithm} on {len(spec.items)} items")
+        ctx.log(started(spec))
         entry(ctx)
         if ctx.flush() != "run":  # a cancel that arrived during the last step still counts
             ctx.check_canceled()

@@ -104,6 +104,25 @@ async def test_clustering_gives_one_cluster_id_per_item(jobs_client, model_with_
 
 
 @pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        pytest.param("project", {"method": "umap", "n_neighbors": 5}, marks=pytest.mark.ml),
+        ("cluster", {"method": "kmeans", "k": 3}),
+    ],
+    ids=["umap", "kmeans"],
+)
+async def test_the_jobs_log_names_its_method_then_the_model(jobs_client, model_with_vectors, kind, params):
+    """A UMAP projection of a PCA model's vectors logged "project pca on 40 items": the model's
+    algorithm read as the projection's method."""
+    model_id = model_with_vectors["model_id"]
+    wait = FIRST_UMAP_SECONDS if params["method"] == "umap" else 60
+    job = await _submit(jobs_client, wait, kind=kind, model_id=model_id, parameters=params)
+    lines = [line["message"] for line in (await jobs_client.get(f"{API}/jobs/{job['id']}/log")).json()]
+    assert f"{kind} {params['method']} of model {model_id} (pca) on 40 items" in lines, lines
+    assert not any(line.startswith(f"{kind} pca") for line in lines), lines
+
+
+@pytest.mark.parametrize(
     ("kind", "params", "words"),
     [
         ("project", {"method": "tsne"}, "Method must be one of pca, umap"),
