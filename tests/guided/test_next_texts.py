@@ -137,6 +137,11 @@ def test_a_smoothed_promise_does_not_read_as_a_share_of_the_items_behind_it():
         "expected precision 87.3% (its items' probabilities calibrated by a fit on 40 labeled items from "
         "oof.npz)"
     )
+    one = queue_module._probability_precision(_cut(0.971, 1, queue_module._held_source(held)))
+    assert one == (
+        "expected precision 97.1% (its items' probabilities calibrated by a fit on 1 labeled item from "
+        "oof.npz; few, so the promise is mostly the model's own probabilities: read the page)"
+    )
     since = queue_module.HeldOut(np.arange(3), np.full((3, 2), 0.5, np.float32), [1, 2], "oof.npz", 1)
     assert queue_module._held_source(since) == "labeled items from oof.npz or labeled since the training"
     own = queue_module._probability_precision(_cut(0.8, 0, "the model's own probabilities"))
