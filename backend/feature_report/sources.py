@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.algorithms import suggestion_rank
 from backend.errors import Invalid
 from backend.jobs import states
 from backend.storage.job_tables import Job, Model
@@ -62,13 +62,14 @@ async def feature_candidates(session: AsyncSession, dataset_id: int) -> list[dic
 
 
 async def resolve_feature_source(
-    session: AsyncSession, dataset_id: int, model_id: int, best: int | None
+    session: AsyncSession, dataset_id: int, model_id: int, best: int | None, rank: Callable[[str], int]
 ) -> dict[str, Any]:
     """The vectors a vector classifier trains on: model ``model_id`` (0: ``best``, the feature
     report's choice, else the extractor with vectors the train page ranks first, newest first among
     equals: the queue's guess before labels say which features work, ``suggest_state``; the newest
     was a quick extractor trained for the report to compare, no better a guess) and its latest
-    inference."""
+    inference. ``rank``: the train page's rank of an algorithm (``backend.algorithms.suggestion_rank``,
+    passed in: the report's task imports this module, and the registries import no task back)."""
     newest = await _inferences(session, dataset_id)
     how = "given"
     if not model_id:
@@ -77,13 +78,8 @@ async def resolve_feature_source(
         if best in ids:
             model_id, how = int(best), "feature report"  # type: ignore[arg-type]
         elif ids:
-            ranked = sorted(
-                candidates, key=lambda c: -suggestion_rank(c["algorithm"])
-            )  # stable: newest first
-            model_id, how = (
-                int(ranked[0]["model_id"]),
-                "the train page's first choice (no feature report yet)",
-            )
+            first = sorted(candidates, key=lambda c: -rank(c["algorithm"]))[0]  # stable: newest first
+            model_id, how = int(first["model_id"]), "the train page's first choice (no feature report yet)"
         else:
             raise Invalid(
                 f"dataset {dataset_id} has no feature model with vectors: train a feature extractor "

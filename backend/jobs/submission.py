@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.algorithms import get_algorithm, validate_infer_options, validate_parameters
+from backend.algorithms import get_algorithm, suggestion_rank, validate_infer_options, validate_parameters
 from backend.algorithms.validation import check_against
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid
@@ -162,7 +162,9 @@ async def _training(
     for field, spec in algorithm.schema.get("properties", {}).items():
         if spec.get("x-feature-model"):  # whose vectors it learns from, fixed now, recorded
             best = await best_feature_model(session, dataset_id)
-            trained_on["features"] = await resolve_feature_source(session, dataset_id, params[field], best)
+            trained_on["features"] = await resolve_feature_source(
+                session, dataset_id, params[field], best, suggestion_rank
+            )
     need = algorithm.min_items(params)
     if usable < need:
         what = "labeled readable" if algorithm.needs_labels else "readable"
