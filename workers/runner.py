@@ -22,6 +22,7 @@ from backend.algorithms import get_algorithm
 from backend.jobs import states
 from backend.jobs.artifacts import list_files, make_temp_dir, promote
 from backend.jobs.execution import JobSpec, claim_job, finish_job, load_job_spec
+from backend.jobs.naming import job_title
 from backend.jobs.tasks import get_task
 from backend.settings import Settings
 from workers.context import JobCanceled, JobContext, JobInterrupted, JobLost
@@ -44,17 +45,8 @@ def entry_function(kind: str, algorithm: str) -> Callable[[JobContext], Any]:
 
 
 def started(spec: JobSpec) -> str:
-    """The job's first log line: what runs, on how many items. A task on a model names its own
-    method and then the model: a task's algorithm is the model's, and "project pca" read as the
-    method of a UMAP projection."""
-    on = f"on {len(spec.items)} items"
-    if spec.kind in ("train", "infer"):
-        return f"{spec.kind} {spec.algorithm} {on}"
-    method = spec.parameters.get("method")
-    what = f"{spec.kind} {method}" if method else spec.kind
-    if spec.model_id is None:  # a dataset task: its algorithm is its kind
-        return f"{what} {on}"
-    return f"{what} of model {spec.model_id} ({spec.algorithm}) {on}"
+    """The job's first log line: what runs (``backend.jobs.naming.job_title``), on how many items."""
+    return f"{job_title(spec)} on {len(spec.items)} items"
 
 
 class Heartbeat(threading.Thread):

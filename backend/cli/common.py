@@ -115,10 +115,14 @@ def _parse_params(schema: dict[str, Any], pairs: tuple[str, ...], as_json: str |
 
 
 def _line(job: Any) -> str:
+    """One job in a listing; it names what the job runs ("project umap of model 5 (pca)"), not its
+    algorithm, which for a task is its model's."""
+    from backend.jobs.naming import job_title
+
     progress = f"{job.done}/{job.total}" if job.total else "-"
     epoch = f"epoch {job.epoch}/{job.epochs}" if job.epoch else ""
     return (
-        f"{job.id:>6}  {job.kind:<11} {job.algorithm:<16} {job.state:<10} {progress:>12} {epoch:<14} "
+        f"{job.id:>6}  {job_title(job):<28} {job.state:<10} {progress:>12} {epoch:<14} "
         f"model {job.model_id or '-'}"
     )
 

@@ -79,6 +79,7 @@ def submit_cmd(
     from backend.algorithms import get_algorithm
     from backend.datasets.service import get_dataset_by_name
     from backend.jobs import submission
+    from backend.jobs.naming import job_title
     from backend.models import queries as model_queries
 
     settings = get_settings()
@@ -113,7 +114,8 @@ def submit_cmd(
         )
 
     job = _call(settings, work)
-    click.echo(f"job {job.id} queued ({job.kind} {job.algorithm}, model {job.model_id})")
+    model = f", model {job.model_id}" if job.kind in ("train", "infer") else ""  # a task's title names it
+    click.echo(f"job {job.id} queued ({job_title(job)}{model})")
     if wait:
         _report(_wait(settings, stored_id(job), run_here=True))
     elif not settings.broker_url:

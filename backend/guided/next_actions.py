@@ -65,6 +65,7 @@ from backend.guided.trust import labeled_after_training, model_dir, reviewed_sin
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.fresh import queue_due_steps, retrain_due, set_fresh
+from backend.jobs.naming import job_title
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
@@ -792,7 +793,7 @@ def _needs(state: QueueState, needs: list[str]) -> None:
         seen.add(what)
         if job.state == states.FAILED:
             error = (job.error or "no error recorded").strip().splitlines()[0][:200]
-            needs.append(f"job {job.id} ({job.kind} {job.algorithm}) failed: {error}; retry it or change it")
+            needs.append(f"job {job.id} ({job_title(job)}) failed: {error}; retry it or change it")
 
 
 PAGE, PAGE_PRECISION, FIX_SHARE = 24, 0.8, 0.05  # priors of what a job unlocks (see _pages)
@@ -1330,7 +1331,7 @@ async def _accept_job(
     }[kind]()
     if running is not None:  # someone accepted it already: one job, not two
         raise Conflict(
-            f"job {running.id} ({running.kind} {running.algorithm}) is {running.state} already: "
+            f"job {running.id} ({job_title(running)}) is {running.state} already: "
             "wait for it, or cancel it first",
             reason="job_active",
             job_id=running.id,

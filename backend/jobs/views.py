@@ -16,6 +16,7 @@ from typing import Any
 from backend.accounts.disclosure import public_error
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.jobs.artifacts import job_output_names, model_files
+from backend.jobs.naming import job_title
 from backend.jobs.queries import job_duration
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
@@ -30,7 +31,8 @@ class JobView:
     id: int
     kind: str
     state: str
-    algorithm: str
+    algorithm: str  # a task's is its model's: ``title`` says what the job runs
+    title: str  # what it runs, as people read it: "project umap of model 5 (pca)" (jobs/naming.py)
     dataset_id: int
     model_id: int | None
     parameters: dict[str, Any]
@@ -64,6 +66,7 @@ class JobView:
             kind=job.kind,
             state=job.state,
             algorithm=job.algorithm,
+            title=job_title(job),
             dataset_id=job.dataset_id,
             model_id=job.model_id,
             parameters=job.parameters,

@@ -103,7 +103,13 @@ class Job:
     id: int
     kind: str
     state: str = strawberry.field(description="queued, running, succeeded, failed or canceled")
-    algorithm: str
+    algorithm: str = strawberry.field(
+        description="Train/infer: the model's algorithm; a task (project, cluster, build-index) has its "
+        "model's algorithm here, its own method in parameters: title says what the job runs."
+    )
+    title: str = strawberry.field(
+        description='What the job runs, as people read it: "train pca", "project umap of model 5 (pca)".'
+    )
     dataset_id: int
     model_id: int | None
     parameters: JSON
