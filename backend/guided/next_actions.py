@@ -65,7 +65,7 @@ from backend.guided.trust import labeled_after_training, model_dir, reviewed_sin
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.fresh import queue_due_steps, retrain_due, set_fresh
-from backend.jobs.naming import job_title
+from backend.jobs.naming import job_method, job_title
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
@@ -785,9 +785,10 @@ def _needs(state: QueueState, needs: list[str]) -> None:
         needs.append(
             "label at least two items of each of two classes: then similarity batches and a classifier"
         )
-    seen: set[tuple[str, str, int | None]] = set()
-    for job in state.jobs:  # the newest job of each kind, algorithm and model
-        what = (job.kind, job.algorithm, job.model_id if job.kind != "train" else None)
+    seen: set[tuple[str, str, str | None, int | None]] = set()
+    for job in state.jobs:  # the newest job of each kind, algorithm, method and model: a PCA projection
+        # that succeeded says nothing of a UMAP one of the same model that failed
+        what = (job.kind, job.algorithm, job_method(job), job.model_id if job.kind != "train" else None)
         if what in seen:
             continue
         seen.add(what)

@@ -24,13 +24,19 @@ class NamedJob(Protocol):
     def parameters(self) -> dict[str, Any]: ...
 
 
+def job_method(job: NamedJob) -> str | None:
+    """The method a task runs (``umap``, ``kmeans``), from its parameters; None where it has none."""
+    method = (job.parameters or {}).get("method")
+    return str(method) if method else None
+
+
 def job_title(job: NamedJob) -> str:
     """``train pca``, ``infer pca``; ``project umap of model 5 (pca)``, ``build-index of model 5
     (pca)`` for a task on a model; ``feature-report`` for a dataset task (its algorithm is its
     kind: once is enough)."""
     if job.kind in ("train", "infer"):
         return f"{job.kind} {job.algorithm}"
-    method = (job.parameters or {}).get("method")
+    method = job_method(job)
     what = f"{job.kind} {method}" if method else job.kind
     if job.model_id is None:
         return what

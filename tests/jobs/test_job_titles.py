@@ -74,6 +74,11 @@ async def test_pages_rest_and_graphql_name_a_task_by_its_method_then_its_model(
     recent = all_of(train_page, "//h2[text()='Recent jobs on this dataset']/following::ul[1]//a")
     assert [text_of(a) for a in recent] == [f"#{i} {titles[i]}" for i in sorted(titles, reverse=True)]
 
+    model_page = parse((await jobs_client.get(f"/models/{m}")).text)
+    rows = all_of(model_page, "//h2[text()='Jobs']/following::table[1]/tbody/tr")
+    shown = {text_of(one(row, "./td[1]")): text_of(one(row, "./td[2]")) for row in rows}
+    assert shown == {f"#{i}": title for i, title in titles.items()}, shown
+
     rest = (await jobs_client.get(f"/api/v1/jobs/{umap.id}")).json()
     assert rest["title"] == umap_title and rest["algorithm"] == "pca"  # the model's, as before
     query = f"{{ job(id: {kmeans.id}) {{ title algorithm }} }}"
@@ -97,3 +102,26 @@ async def test_the_cli_lists_and_shows_what_a_job_runs(cli, image_dataset, sessi
     assert shown.exit_code == 0, shown.output
     first = shown.output.splitlines()[0]
     assert first.split(None, 1)[1].startswith(f"project umap of model {model.id} (pca) "), first
+
+
+async def test_the_queue_keeps_a_failed_projection_that_a_projection_by_another_method_followed(
+    jobs_client, image_dataset, session
+):
+    """The queue reports the newest job of each kind, algorithm and model: a PCA projection that
+    succeeded after a failed UMAP one of the same model hid the failure, though nothing retried it."""
+    model = (await _jobs_on_a_pca_model(session, image_dataset.id))[0]  # its UMAP projection is older
+    done: dict[str, Any] = {"dataset_id": image_dataset.id, "model_id": model.id, "algorithm": "pca"}
+    failed = Job(kind="project", state="failed", parameters={"method": "umap"}, error="no umap", **done)
+    session.add(failed)
+    await session.commit()
+    session.add(Job(kind="project", state="succeeded", parameters={"method": "pca"}, **done))
+    await session.commit()
+    url = f"/api/v1/datasets/{image_dataset.id}/next-actions"
+    needs = (await jobs_client.get(url)).json()["needs"]
+    title = f"project umap of model {model.id} (pca)"
+    assert f"job {failed.id} ({title}) failed: no umap; retry it or change it" in needs, needs
+
+    session.add(Job(kind="project", state="succeeded", parameters={"method": "umap"}, **done))
+    await session.commit()  # a UMAP projection that succeeded since answers it
+    needs = (await jobs_client.get(url)).json()["needs"]
+    assert not any(f"job {failed.id} " in need for need in needs), needs
