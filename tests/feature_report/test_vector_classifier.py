@@ -121,6 +121,45 @@ def test_an_epoch_of_few_labels_takes_the_minimum_of_steps_with_every_row_alike(
     assert len(epoch_rows(np.zeros(0, np.int64), 64)) == 0
 
 
+def test_the_out_of_fold_log_names_a_class_with_one_item_by_its_name_not_its_label_id(tmp_path):
+    """A new user's log read "left out 1 item(s) of a class with one item (['9'])" for the class
+    named "8" (label id 9): the strata are tuples of label ids, and the log joined those."""
+    from types import SimpleNamespace
+
+    from backend.algorithms import validate_parameters
+    from workers.algorithms.dense_head import LabeledVectors, out_of_fold
+
+    rng = np.random.default_rng(0)
+    label_ids = [3] * 4 + [4] * 4 + [9]
+    data = LabeledVectors(
+        rng.normal(0, 1, (len(label_ids), 4)).astype(np.float32),
+        np.arange(len(label_ids)),
+        np.eye(3, dtype=np.float32)[[[3, 4, 9].index(i) for i in label_ids]],
+        [(i,) for i in label_ids],
+        [{"id": 3, "name": "3"}, {"id": 4, "name": "4"}, {"id": 9, "name": "8"}],
+        False,
+    )
+    lines: list[str] = []
+    ctx: Any = SimpleNamespace(artifact_dir=tmp_path, log=lines.append, check_canceled=lambda: None)
+    p = validate_parameters("vector_classifier", {"epochs": 1, "folds": 2, "hidden_units": 0})
+    assert out_of_fold(ctx, data, p)["oof_left_out"] == 1
+    note = [line for line in lines if "left out" in line]
+    assert note == ["out-of-fold: left out the one labeled item of class 8 (it trains in every fold)"]
+
+
+def test_the_left_out_note_names_several_classes_and_label_combinations():
+    from workers.algorithms.dense_head import left_out_note
+
+    classes = [{"id": 9, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 5, "name": "bird"}]
+    note = left_out_note(classes, [(5,), (2, 9)])
+    assert note == (
+        "out-of-fold: left out 2 items, the one labeled item of each class or label combination: "
+        "bird, dog + cat (they train in every fold)"
+    )
+    single = left_out_note(classes, [(5,), (2,)])
+    assert single.endswith("the one labeled item of each class: bird, dog (they train in every fold)")
+
+
 def test_the_head_keeps_the_classes_shares_by_default_so_the_frequent_class_stays_right():
     """Two overlapping classes labeled 200 : 10, as a session labels a frequent and a rare class.
     Weighing each class the same (``balanced``, the scattering classifier's default) moves the

@@ -230,11 +230,8 @@ def out_of_fold(ctx: JobContext, data: LabeledVectors, p: dict[str, Any]) -> dic
     )
     truth = data.targets[rows].argmax(axis=1)
     accuracy = float((probabilities.argmax(axis=1) == truth).mean()) if len(rows) else None
-    names = [", ".join(str(c) for c in key) for key in left_out]
     if left_out:
-        ctx.log(
-            f"out-of-fold: left out {len(data.strata) - len(rows)} item(s) of a class with one item ({names})"
-        )
+        ctx.log(left_out_note(data.classes, left_out))
     return {
         "oof_items": len(rows),
         "oof_folds": len(folds),
@@ -242,6 +239,20 @@ def out_of_fold(ctx: JobContext, data: LabeledVectors, p: dict[str, Any]) -> dic
         "oof_temperature": temperature,
         "oof_left_out": int(len(data.strata) - len(rows)),
     }
+
+
+def left_out_note(classes: list[dict[str, Any]], left_out: list[tuple[int, ...]]) -> str:
+    """The log line for the strata ``fold_of`` left out, named by class (a stratum is a tuple of
+    label ids: the log once read "(['9'])" for the class named "8")."""
+    names = {c["id"]: str(c["name"]) for c in classes}
+    groups = [" + ".join(names.get(label, f"label {label}") for label in key) for key in left_out]
+    what = "class" if all(len(key) == 1 for key in left_out) else "class or label combination"
+    if len(groups) == 1:
+        return f"out-of-fold: left out the one labeled item of {what} {groups[0]} (it trains in every fold)"
+    return (
+        f"out-of-fold: left out {len(groups)} items, the one labeled item of each {what}: "
+        f"{', '.join(groups)} (they train in every fold)"
+    )
 
 
 def _label_issues_from_oof(ctx: JobContext, data: LabeledVectors) -> None:
