@@ -58,6 +58,9 @@ from backend.storage.types import utcnow
 log = logging.getLogger("labelwise.jobs")
 
 FRESH_BY = "keep-models-fresh"  # ``submitted_by`` of the jobs this module queues
+# what a note in a job's log names as its cause: the dataset's switch, or the chain of an accepted
+# queue suggestion (which runs with the switch off: its log once said "keep models fresh" there)
+BY_SWITCH, BY_CHAIN = "keep models fresh", "train and apply"
 DEFAULT_GROWTH = 0.2
 SNAPSHOT_KEYS = ("label_snapshot", "labels_as_of", "labels_tagger")
 
@@ -130,8 +133,16 @@ def _chained(job: Job) -> bool:
     return job.kind in ("train", "infer", REPORT_KIND)
 
 
-def _note(session: AsyncSession, job_id: int, attempt: int, message: str, level: str = "info") -> None:
-    text = f"keep models fresh: {message}"
+def _note(
+    session: AsyncSession,
+    job_id: int,
+    attempt: int,
+    message: str,
+    level: str = "info",
+    cause: str = BY_SWITCH,
+) -> None:
+    """A line in the job's log, prefixed with what made the server act (``BY_SWITCH``/``BY_CHAIN``)."""
+    text = f"{cause}: {message}"
     session.add(JobLog(job_id=job_id, attempt=attempt, level=level, message=text))
 
 
@@ -175,6 +186,7 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         # plain values: a rollback expires the row
         attempt, dataset_id, chained = job.attempt, job.dataset_id, bool(job.chain)
         by = job.submitted_by if chained and job.submitted_by else FRESH_BY
+        cause = BY_CHAIN if chained else BY_SWITCH
         if job.state != states.SUCCEEDED:
             if _chained(job):
                 _note(
@@ -183,11 +195,12 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
                     attempt,
                     f"the chain stops here: this {job.kind} job {job.state}; retry it to go on",
                     "warning",
+                    cause,
                 )
                 await session.commit()
             continue
         if job.kind == REPORT_KIND:
-            new_id = await _follow_report(session, settings, job_id, attempt, int(dataset_id or 0), by)
+            new_id = await _follow_report(session, settings, job_id, attempt, int(dataset_id or 0), by, cause)
             if new_id is not None:
                 queued.append(new_id)
             continue
@@ -211,11 +224,16 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
         except LabelwiseError as exc:
             await session.rollback()
             _note(
-                session, job_id, attempt, f"could not queue the {kind} that follows: {exc.message}", "warning"
+                session,
+                job_id,
+                attempt,
+                f"could not queue the {kind} that follows: {exc.message}",
+                "warning",
+                cause,
             )
             await session.commit()
             continue
-        _note(session, job_id, attempt, f"queued {kind} job #{new.id}")
+        _note(session, job_id, attempt, f"queued {kind} job #{new.id}", cause=cause)
         await session.commit()
         queued.append(int(new.id))  # type: ignore[arg-type]
     return queued
@@ -247,7 +265,13 @@ async def _intensity_inference_advised(session: AsyncSession, dataset_id: int) -
 
 
 async def _follow_report(
-    session: AsyncSession, settings: Settings, job_id: int, attempt: int, dataset_id: int, by: str
+    session: AsyncSession,
+    settings: Settings,
+    job_id: int,
+    attempt: int,
+    dataset_id: int,
+    by: str,
+    cause: str = BY_SWITCH,
 ) -> int | None:
     """After a succeeded report: the inference its intensity choice asks for, if any; the new job id."""
     if not await _intensity_inference_advised(session, dataset_id):
@@ -258,13 +282,20 @@ async def _follow_report(
     except LabelwiseError as exc:
         await session.rollback()
         _note(
-            session, job_id, attempt, f"could not queue the inference that follows: {exc.message}", "warning"
+            session,
+            job_id,
+            attempt,
+            f"could not queue the inference that follows: {exc.message}",
+            "warning",
+            cause,
         )
         await session.commit()
         return None
     new.caused_by_job_id = job_id
     session.add(new)
-    _note(session, job_id, attempt, f"queued infer job #{new.id} (the report's intensity choice)")
+    _note(
+        session, job_id, attempt, f"queued infer job #{new.id} (the report's intensity choice)", cause=cause
+    )
     await session.commit()
     return int(new.id or 0)
 

@@ -35,7 +35,8 @@ from tests.helpers.guided import (
     run_job,
     tag,
 )
-from tests.helpers.jobs import follow_up, make_dataset, wait_for
+from tests.helpers.jobs import follow_up, make_dataset, wait_for, wait_until
+from tests.html import by_id, parse, text_of
 
 
 async def test_an_empty_dataset_says_what_it_needs_and_suggests_the_first_steps(server, dataset):
@@ -106,6 +107,16 @@ async def test_a_training_accepted_from_the_queue_runs_its_inference_by_itself(s
     infer = await follow_up(server, trained["id"], dataset.id)
     assert (infer["kind"], infer["model_id"], infer["chain"]) == ("infer", trained["model_id"], True)
     assert infer["submitted_by"] == trained["submitted_by"]  # the person's click, not the switch
+    # its log names the click as the cause, not the switch that is off ("keep models fresh: ...")
+    note = f"train and apply: queued infer job #{infer['id']}"
+
+    async def logged() -> list[str]:
+        lines = [line["message"] for line in (await server.get(f"{API}/jobs/{trained['id']}/log")).json()]
+        return lines if note in lines else []
+
+    assert not [line for line in await wait_until(logged, 30, note) if "keep models fresh" in line]
+    caused_by = text_of(by_id(parse((await server.get(f"/jobs/{infer['id']}")).text), "caused-by"))
+    assert "train and apply" in caused_by and "keep models fresh" not in caused_by
     assert (await wait_for(server, infer["id"]))["state"] == "succeeded"
     found = await queue(server, dataset.id)
     assert "run_inference" not in kinds(found) or all(
@@ -816,7 +827,6 @@ async def test_keep_models_fresh_is_suggested_beside_a_due_retrain_and_takes_the
     from backend.app import create_app
     from tests.helpers.jobs import serve, wait_until
     from tests.helpers.pages import csrf_headers
-    from tests.html import by_id, parse, text_of
 
     async with serve(guided_settings) as server:
         ids, classes, model_id = await oracle(server, dataset.id)

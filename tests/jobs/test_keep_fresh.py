@@ -36,7 +36,7 @@ async def test_an_extractor_training_queues_its_inference_then_its_index_build(j
     index = await follow_up(jobs_client, infer["id"], image_dataset.id)
     assert index["kind"] == "build-index"
     assert (await wait_for(jobs_client, index["id"]))["state"] == "succeeded"
-    assert f"queued infer job #{infer['id']}" in await log_of(jobs_client, trained["id"])
+    assert f"keep models fresh: queued infer job #{infer['id']}" in await log_of(jobs_client, trained["id"])
 
     step = (await jobs_client.get(f"{API}/models/{trained['model_id']}/next-step")).json()
     assert step["action"] == "similarity" and step["method"] == "get"
@@ -55,7 +55,7 @@ async def test_a_failed_or_canceled_step_stops_the_chain_with_a_message(jobs_cli
         assert (await wait_for(jobs_client, job["id"]))["state"] == state
 
         async def stopped(job_id: int = job["id"]) -> bool:
-            return "the chain stops here" in await log_of(jobs_client, job_id)
+            return "keep models fresh: the chain stops here" in await log_of(jobs_client, job_id)
 
         await wait_until(stopped, 30, f"the chain-stop message of job {job['id']}")
     jobs = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": image_dataset.id})).json()["jobs"]
@@ -251,7 +251,9 @@ async def test_job_and_model_pages_always_show_the_next_step_and_the_datasets_pa
     index = await follow_up(jobs_client, infer2.json()["id"], image_dataset.id)
     await wait_for(jobs_client, index["id"])
     index_page = parse((await jobs_client.get(f"/jobs/{index['id']}")).text)
-    assert f"job #{infer2.json()['id']}" in text_of(by_id(index_page, "caused-by"))
+    assert f"Queued to keep models fresh after job #{infer2.json()['id']}" in text_of(
+        by_id(index_page, "caused-by")
+    )
     step = by_id(index_page, "next-step")
     link = by_id(step, "next-step-button")
     assert attr(step, "data-action") == "similarity" and (link.tag, link.text_content()) == (
