@@ -4,7 +4,9 @@ page and the model page ask for that count on every render).
 The count follows each item's chain of decisions where its latest change is an undo (decision 0028):
 after "Undo revoke" every item the revoke touched is such an item. Figures: the count with the batch
 as every item's latest change (the plain baseline, one SQL query), the revoke, the count after the
-revoke was undone, and a second revoke.
+revoke was undone, and a second revoke. The History page also asks, for the events it lists, which
+an undo would change nothing of (``backend.labels.undoable``): after the revoke the batch is one of
+them, and every one of its items is checked.
 
     python -m bench revoke [--items 100000]
 """
@@ -71,6 +73,17 @@ async def seed(settings: Any, items: int) -> tuple[int, int]:
         await database.dispose()
 
 
+async def history_rows(session: Any, dataset_id: int) -> dict[int, str]:
+    """What the History page asks of its first page of events: which an undo would change nothing of."""
+    from backend.labels.history import list_events
+    from backend.labels.revoke import undone_by
+    from backend.labels.undoable import nothing_left
+
+    listed = await list_events(session, dataset_id, limit=50)
+    undone = await undone_by(session, [int(e.id or 0) for e in listed.events])
+    return await nothing_left(session, listed.events, undone)
+
+
 async def measure(settings: Any, dataset_id: int, model_id: int) -> dict[str, float]:
     from backend.labels.events import undo_event
     from backend.labels.revoke import labels_still_models, revoke_model
@@ -89,11 +102,15 @@ async def measure(settings: Any, dataset_id: int, model_id: int) -> dict[str, fl
     try:
         counted = await timed("count", lambda s: labels_still_models(s, dataset_id=dataset_id))
         revoked = await timed("revoke", lambda s: revoke_model(s, dataset_id, model_id, tagger="bench"))
+        rows = await timed("history_after_revoke", lambda s: history_rows(s, dataset_id))
+        if list(rows.values()) != [f"nothing left to undo: revoked by #{revoked.event.id}"]:
+            raise SystemExit(f"the History page's rows after the revoke: {rows}")
         await timed("undo", lambda s: undo_event(s, int(revoked.event.id), "bench"))
         again = await timed("count_after_undo", lambda s: labels_still_models(s, dataset_id=dataset_id))
         if [(m.items, m.events) for m in again] != [(m.items, m.events) for m in counted]:
             raise SystemExit(f"the count after the undo differs: {again} against {counted}")
         await timed("revoke_again", lambda s: revoke_model(s, dataset_id, model_id, tagger="bench"))
+        await timed("history_after_revoke_again", lambda s: history_rows(s, dataset_id))
         return times
     finally:
         await database.dispose()
@@ -113,4 +130,6 @@ def main(argv: list[str]) -> None:
     report("revoke the model's labels", times["revoke"], baseline=baseline)
     report("undo the revoke", times["undo"], baseline=baseline)
     report("revoke again after the undo", times["revoke_again"], baseline=baseline)
+    report("history page: undos that change nothing", times["history_after_revoke"], baseline=baseline)
+    report("history page: the same after the second revoke", times["history_after_revoke_again"])
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -23,6 +23,7 @@ from backend.labels.revoke import (
     revoke_labels,
     undone_by,
 )
+from backend.labels.undoable import nothing_left
 from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
 
@@ -63,6 +64,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
     ids = [e.id for e in listed.events]
     undone = await undone_by(session, [int(i) for i in ids if i is not None])
     summaries = await label_history.event_summaries(session, [int(i) for i in ids if i is not None])
+    left_nothing = await nothing_left(session, listed.events, undone)  # no button that does nothing
     left = await labels_still_models(session, dataset_id=dataset_id)
     models = {m.id: m for m in await list_models(session)}
     return {
@@ -75,6 +77,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
         "kinds": ("manual", *REVOCABLE_KINDS[1:], "undo"),
         "revocable_kinds": REVOCABLE_KINDS,
         "undone": undone,
+        "nothing_left": left_nothing,
         "summaries": summaries,
         "labeling_models": [(models.get(m.model_id), m) for m in left],  # only models with labels left
         "models_labeled": bool(left) or await any_model_labeled(session, dataset_id),
