@@ -74,7 +74,7 @@ from backend.settings import Settings
 from backend.similarity.index import EXACT_THRESHOLD
 from backend.storage.ids import stored_id
 from backend.storage.job_tables import Model
-from backend.storage.tables import TagEvent
+from backend.storage.tables import Tag, TagEvent
 
 KINDS = (
     "label_items",
@@ -563,7 +563,7 @@ def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBa
     return Suggestion(
         key(kind="probability_batch", m=model.id, l=batch.label_id, t=threshold, n=cut.count),
         "probability_batch",
-        f"Label {cut.count} items as '{_name(state, batch.label_id)}' (p >= {threshold:.3f})",
+        _probability_title(state, cut.count, batch.label_id, threshold),
         f"classifier {model.id} ({model.name}): {_probability_precision(cut)}",
         round(cut.expected_labels, 2),
         round(cut.expected_actions, 2),
@@ -574,6 +574,14 @@ def _probability_suggestion(state: QueueState, key: Any, batch: sm.ProbabilityBa
         threshold,
         {"support": cut.support, "source": cut.source},
     )
+
+
+def _probability_title(state: QueueState, count: int, label_id: int | None, threshold: float) -> str:
+    return f"Label {count} items as '{_name(state, label_id)}' (p >= {threshold:.3f})"
+
+
+def _similarity_title(state: QueueState, count: int, label_id: int | None) -> str:
+    return f"Label {count} items similar to '{_name(state, label_id)}'"
 
 
 def _probability_precision(cut: sm.Cut) -> str:
@@ -644,7 +652,7 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
             q=batch.query_item_ids,
         ),
         "similarity_batch",
-        f"Label {cut.count} items similar to '{_name(state, batch.label_id)}'",
+        _similarity_title(state, cut.count, batch.label_id),
         f"nearest its {len(batch.query_item_ids)} labeled item(s) in {model.name}'s features; "
         + _similarity_precision(cut),
         round(cut.expected_labels, 2),
@@ -1562,11 +1570,125 @@ async def _accept_batch(
     )
 
 
+# ---- opening a suggestion again --------------------------------------------------------------
+
+BY_HAND_HERE = {"via": "next actions"}  # the parameters of a label given on a suggestion's page
+REOPEN_KINDS = ("similarity_batch", "probability_batch", "label_items", "predicted_batch")
+REOPEN_EVENTS = 1000  # events since a suggestion past which it is out of date whatever they were
+
+
+@dataclass(frozen=True)
+class Reopened:
+    suggestion: Suggestion
+    labeled_since: frozenset[int]  # its items labeled on its page since it was made
+
+
+async def reopen_suggestion(
+    session: AsyncSession, settings: Settings, dataset_id: int, key: str
+) -> Reopened | None:
+    """The suggestion of ``key`` as it was made, where the queue no longer offers it only because
+    its own items were labeled by hand on its page since: a batch tile of another class labeled
+    in place (decision 0019), an item of "label one by one". Each such label is an event, and the
+    key holds the newest event it was made after (its watermark), so the person's first key on
+    the page put the suggestion out of date, and Back or a reload lost the batch and the tiles
+    left out of it.
+
+    The rule: every event after the watermark is a label given on such a page (``BY_HAND_HERE``)
+    to one of the suggestion's items. Those items are the ones its key names, or for a batch
+    the members ``accept_suggestion`` takes (computed from the key's parameters as of its
+    watermark: the page offers exactly what accept labels). The items labeled since are drawn
+    labeled and left out; accept is unchanged, so a kept item someone labeled since still
+    refuses the batch (409). Anything else since (another label, a batch accepted, this one
+    too), nothing since (the models or jobs changed), a model gone: None, out of date."""
+    try:
+        body = read_key(key, dataset_id)
+    except Invalid:
+        return None
+    kind, watermark = body["k"], int(body["w"])
+    if kind not in REOPEN_KINDS or (kind == "label_items" and "i" not in body):
+        return None
+    labeled_since = await _labeled_here_since(session, dataset_id, watermark)
+    if not labeled_since:
+        return None
+    state = await read_state(session, dataset_id)
+    if kind in ("similarity_batch", "probability_batch"):
+        model = state.models.get(int(body["m"]))
+        if model is None or model.state != states.MODEL_READY:
+            return None
+        labeled_now = set(state.labels)
+        changed = await changed_since(session, list(labeled_now), watermark) if labeled_now else set()
+        rejected = await rejections.rejected_by_class(session, dataset_id, as_of=watermark)
+        try:
+            members = await asyncio.to_thread(
+                _members, state, settings, body, labeled_now - changed, rejected
+            )
+        except LabelwiseError:
+            return None
+        items = list(members)
+    else:
+        items = [int(i) for i in body["i"]]
+    if not labeled_since <= set(items):
+        return None
+    return Reopened(_reopened(state, key, body, items), frozenset(labeled_since))
+
+
+async def _labeled_here_since(session: AsyncSession, dataset_id: int, watermark: int) -> set[int]:
+    """The items labeled since ``watermark`` where every event since is a label given on a
+    suggestion's page; empty where there is none, or any other."""
+    events = (
+        await session.execute(
+            select(col(TagEvent.id), col(TagEvent.kind), col(TagEvent.parameters))
+            .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.id) > watermark)
+            .order_by(col(TagEvent.id))
+            .limit(REOPEN_EVENTS + 1)
+        )
+    ).all()
+    if len(events) > REOPEN_EVENTS or any(
+        kind != "manual" or (parameters or {}).get("via") != BY_HAND_HERE["via"]
+        for _, kind, parameters in events
+    ):
+        return set()
+    ids = [int(event_id) for event_id, _, _ in events]
+    return (
+        set((await session.scalars(select(col(Tag.item_id)).where(col(Tag.event_id).in_(ids)))).all())
+        if ids
+        else set()
+    )
+
+
+def _reopened(state: QueueState, key: str, body: dict[str, Any], items: list[int]) -> Suggestion:
+    """The suggestion drawn from its key: no expected figures (the page shows none)."""
+    kind = body["k"]
+    label_id = int(body["l"]) if "l" in body else None
+    model_id = int(body["m"]) if "m" in body else (int(body["c"]) if "c" in body else None)
+    threshold: float | None = None
+    params: dict[str, Any] = {}
+    if kind == "probability_batch":
+        threshold = float(body["t"])
+        title = _probability_title(state, len(items), label_id, threshold)
+        how = f"classifier {model_id}'s probability of the class at or above {threshold:.3f}"
+    elif kind == "similarity_batch":
+        title = _similarity_title(state, len(items), label_id)
+        how = f"nearest its {len(body['q'])} labeled item(s) in model {model_id}'s features"
+        params = {"query_item_ids": body["q"], "min_similarity": body["t"], "mode": "mean"}
+    else:
+        title = f"Label {len(items)} items one by one"
+        if kind == "predicted_batch":
+            title = f"Check {len(items)} items in the classifier's classes"
+        how = f"classifier {model_id}'s class is shown on each" if "c" in body else "items to label by hand"
+        if "c" in body:
+            params = {"classifier_id": int(body["c"]), "predicted_label_ids": list(body["p"])}
+    reason = f"as it was suggested: {how}"
+    return Suggestion(key, kind, title, reason, 0.0, 1.0, None, items, label_id, model_id, threshold, params)
+
+
 __all__ = [
     "AcceptResult",
     "NextActions",
+    "Reopened",
     "Suggestion",
     "accept_suggestion",
     "next_actions",
     "read_key",
+    "reopen_suggestion",
 ]

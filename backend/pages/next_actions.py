@@ -7,7 +7,9 @@ refused with the count. A job starts on its button. Items to label one by one op
 class buttons and hotkeys; a review of suspected labels links to the review page.
 
 The pages call ``backend.guided.next_actions`` as REST and GraphQL do; a suggestion is found
-again by its key (it holds the label state it was computed on, so an out-of-date one is said so).
+again by its key (it holds the label state it was computed on, so an out-of-date one is said so),
+or opened as it was made where only labels given on its page to its own items came since
+(``reopen_suggestion``, decision 0019).
 """
 
 from __future__ import annotations
@@ -149,24 +151,53 @@ async def next_panel(
     return render(request, "next/_panel.html", **context)
 
 
-async def _find(session: AsyncSession, settings: Settings, dataset_id: int, key: str) -> Any:
-    """The suggestion with this key, or None when the queue no longer offers it."""
+async def _find(
+    session: AsyncSession, settings: Settings, dataset_id: int, key: str
+) -> tuple[queue.Suggestion | None, queue.Suggestion | None]:
+    """The suggestion with this key, or None when the queue no longer offers it; and then the
+    queue's best suggestion of its kind now (of its class first, for a batch), to offer instead."""
     found = await queue.next_actions(session, settings, dataset_id, limit=FIND_LIMIT)
-    return next((s for s in found.suggestions if s.key == key), None)
+    same = next((s for s in found.suggestions if s.key == key), None)
+    if same is not None:
+        return same, None
+    try:
+        body = queue.read_key(key, dataset_id)
+    except Invalid:  # not a key of this server: nothing like it to offer
+        return None, None
+    alike = [s for s in found.suggestions if s.kind == body["k"]]
+    of_class = [s for s in alike if s.label_id is not None and s.label_id == body.get("l")]
+    return None, next(iter(of_class or alike), None)
 
 
 @get("/datasets/{dataset_id:int}/next/open", **OPTS)
 async def open_suggestion(
     request: Request, session: AsyncSession, settings: Settings, dataset_id: FromPath[int]
 ) -> Template:
-    """One suggestion's gallery: a batch to review (deselect, then accept) or items to label."""
+    """One suggestion's gallery: a batch to review (deselect, then accept) or items to label.
+
+    One the queue no longer offers is opened as it was made where only labels given on its page
+    to its own items came since (``queue.reopen_suggestion``: its tiles left out survive Back and
+    a reload); otherwise the page says it is out of date and offers the queue's one of its kind."""
     key = str(request.query_params.get("key") or "")
     if not key:
         raise Invalid("which suggestion? (key is missing)")
     context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
-    suggestion = await _find(session, settings, dataset_id, key)
+    suggestion, successor = await _find(session, settings, dataset_id, key)
+    labeled_since: frozenset[int] = frozenset()
+    if suggestion is None:
+        reopened = await queue.reopen_suggestion(session, settings, dataset_id, key)
+        if reopened is not None:
+            suggestion, labeled_since, successor = reopened.suggestion, reopened.labeled_since, None
     context.update(
-        suggestion=suggestion, key=key, entries=[], flags={}, flag_rule="", flagged_count=0, predicted={}
+        suggestion=suggestion,
+        key=key,
+        entries=[],
+        flags={},
+        flag_rule="",
+        flagged_count=0,
+        predicted={},
+        labeled_since=labeled_since,
+        successor=successor,
     )
     # the dataset's display preset, as the label page shows the items (log scale, colour map)
     context.update(thumb_query=thumb_query(context["dataset"]), version=thumb_version(context["dataset"]))
@@ -353,7 +384,7 @@ async def label_item(
             tagger=tagger_of(request),
             kind="manual",
             changes=[TagChange(item_id, "set", label_id)],
-            parameters={"via": "next actions"},
+            parameters=dict(queue.BY_HAND_HERE),  # a label given on the page (reopen_suggestion)
         )
     entries = await service.page_items(session, dataset_id, [item_id])
     in_batch = str(form.get("tile") or "") == "batch"
