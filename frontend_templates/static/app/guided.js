@@ -308,9 +308,7 @@
   // sent (those labeled since selected), its checkboxes the server's first drawing (a copy keeps
   // the markup, not what was clicked: every tile left out of the batch ticked), and "Label
   // selected" before the repaint came back labeled the tiles the person had left out. A view
-  // htmx has no copy of (more than ten views back) is loaded again too: htmx's own fetch of it ran
-  // this script a second time (a tile clicked was toggled twice, so it stayed as it was).
-  htmx.config.refreshOnHistoryMiss = true;
+  // htmx has no copy of (more than ten views back) is loaded again too (labelwise.js).
   document.addEventListener("htmx:historyCacheHit", (event) => {
     event.preventDefault();
     window.location.reload();

@@ -6,7 +6,8 @@ window.labelwise = {
   // puts back its own copy of an earlier view (one whose address a filter or a pager pushed).
   // Either shows the labels, tiles and counts of when the page was left; a page where items are
   // labeled asks the server again (``repaint``). A page loaded again is drawn as it is now: those
-  // pages answer with Cache-Control: no-store, and a copy htmx missed it asks the server for.
+  // pages answer with Cache-Control: no-store, and a view htmx kept no copy of is loaded again
+  // (refreshOnHistoryMiss, below).
   onBack(repaint) {
     window.addEventListener("pageshow", (event) => {
       if (event.persisted) repaint();
@@ -42,6 +43,13 @@ window.labelwise = {
     try { sessionStorage.removeItem(key); } catch (_) { /* nothing kept */ }
   },
 };
+
+// Back or Forward to a view htmx kept no copy of (it keeps the last ten; the label, review and
+// guided pages push their views' addresses) loads that view again, as a reload. htmx's own way,
+// the whole page fetched and put in the body, ran the page's script a second time beside the
+// first, so every handler answered twice ("?" on the label page opened the keyboard map and closed
+// it again; a tile clicked on a batch page was toggled twice).
+if (window.htmx) htmx.config.refreshOnHistoryMiss = true;
 
 // Error answers from HTMX requests show their message in the flash area instead of vanishing.
 document.addEventListener("htmx:responseError", (event) => {
