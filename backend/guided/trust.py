@@ -213,6 +213,7 @@ class SuspectPage:
     limit: int
     suspects: list[Suspect] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # which witnesses were available
+    fitness: ModelFitness | None = None  # the model's held-out verdict: an unfit one's suspects mislead
 
 
 async def reviewed_since(session: AsyncSession, dataset_id: int, model: Model) -> set[int]:
@@ -277,7 +278,14 @@ async def label_suspects(
         ["latent-space neighbours"] if found is not None else []
     )
     return SuspectPage(
-        dataset_id, model_id, len(suspects), offset, limit, suspects[offset : offset + limit], sources
+        dataset_id,
+        model_id,
+        len(suspects),
+        offset,
+        limit,
+        suspects[offset : offset + limit],
+        sources,
+        model_fitness(model, settings),
     )
 
 

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.guided import service, trust
-from backend.guided.quality import default_choices
+from backend.guided.quality import default_choices, model_fitness
 from backend.labels.classes import list_classes
 from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, not_stored, render, tagger_of
-from backend.pages.guided import _int, thumb_query
+from backend.pages.guided import _flag, _int, thumb_query
 from backend.pages.label import thumb_version
 from backend.settings import Settings
 
@@ -30,18 +30,28 @@ PER_PAGE = 24
 
 
 async def _context(session: AsyncSession, settings: Settings, dataset_id: int, values: Any) -> dict[str, Any]:
+    """What the suspects draw. Never an unfit classifier by default (decision 0011): its suspects are
+    mostly right labels that one key would overwrite. One is reviewed only when the person names it
+    and asks for it anyway (``override_unfit``); its verdict then shows beside every relabel button."""
     dataset = await get_dataset(session, dataset_id)
     classes = await list_classes(session, dataset_id)
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
+    verdicts = {m.id: model_fitness(m, settings) for m in models}
     wanted = _int(values.get("model_id"), "model_id")
-    choices = default_choices(models, settings) or models
+    choices = default_choices(models, settings)
     model_id = wanted if wanted is not None else (choices[0].id if choices else None)
+    fitness = verdicts.get(model_id) if model_id is not None else None
+    override = fitness is not None and fitness.unfit and _flag(values.get("override_unfit"))
     context: dict[str, Any] = {
         "dataset": dataset,
         "classes": classes,
         "class_by_id": {c.id: c for c in classes},
         "models": models,
+        "verdicts": verdicts,
         "model_id": model_id,
+        "fitness": fitness,
+        "override_unfit": override,
+        "unfit_models": [],
         "thumb_query": thumb_query(dataset),
         "version": thumb_version(dataset),
         "suspects": [],
@@ -51,9 +61,18 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
         "notice": "",
         "base": f"/datasets/{dataset_id}/review",
     }
+    if model_id is None and models:
+        context["unfit_models"] = [(m, verdicts[m.id]) for m in models]
+        context["problem"] = (
+            "Every classifier here is unfit: no better than always answering one class, so most of its "
+            "suspects would be right labels. Label more items and train again."
+        )
+        return context
     if model_id is None:
         context["problem"] = "No trained classifier yet: train one and run its inference to find suspects."
         return context
+    if fitness is not None and fitness.unfit and not override:
+        return context  # the page names the verdict and asks before showing any suspect
     try:
         page = await trust.label_suspects(
             session, settings, dataset_id=dataset_id, model_id=model_id, limit=PER_PAGE

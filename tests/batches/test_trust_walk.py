@@ -5,10 +5,12 @@ them."""
 
 from __future__ import annotations
 
+from playwright.async_api import expect
+
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
-from tests.batches.conftest import labels_of, oracle
+from tests.batches.conftest import labels_of, oracle, tag
 from tests.helpers.browser import SHOWN
-from tests.helpers.guided import API, run_job
+from tests.helpers.guided import API, add_class, run_job
 
 
 async def test_review_keys_relabel_then_keep_the_first_suspect(live, tab):
@@ -120,3 +122,43 @@ async def test_picking_the_class_for_an_unlabeled_query_redraws_the_flags_and_ke
     await tab.click("h1")
     await tab.keyboard.press("f")  # now "f" leaves them out
     assert not set(await _tile_ids(tab, ".selected")) & after
+
+
+async def test_an_unfit_classifier_is_no_review_default_and_its_suspects_show_only_when_asked(live, tab):
+    """With only an unfit classifier the review page picked it: "r" overwrote a right label with
+    its one class. Now the page names it as unfit and shows no suspect, so no key answers one; asked
+    for anyway, its suspects show with "unfit model" beside every relabel button."""
+    api, dataset_id, ids = live["api"], live["dataset_id"], live["ids"]
+    classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+    for k, label in enumerate(classes):
+        await tag(live, ids[4 * k : 4 * k + 4], label)
+    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-one-class"})
+    await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+    before = await labels_of(live)
+
+    await tab.goto(f"/datasets/{dataset_id}/review")
+    await expect(tab.locator("#unfit-models li")).to_have_count(1)
+    assert "no better than always answering one class" in await tab.inner_text("#unfit-models")
+    await expect(tab.locator("#suspects .suspect")).to_have_count(0)
+    await tab.click("h1")
+    await tab.keyboard.press("r")
+    await tab.keyboard.press("k")
+    await tab.locator("#unfit-models a").click()
+    await expect(tab.locator("#suspects .suspect").first).to_be_visible()
+    assert await labels_of(live) == before  # no key answered a suspect of the unfit model
+    assert tab.url.endswith(f"/review?model_id={job['model_id']}&override_unfit=1")
+    await expect(tab.locator("#model-fitness")).to_contain_text("Unfit model:")
+    count = await tab.locator("#suspects .suspect").count()
+    relabels = await tab.locator("#suspects .suspect [data-review=relabel]").count()
+    assert relabels > 0
+    marks = "#suspects .suspect .review-actions .unfit-mark"
+    assert await tab.locator(marks).count() == count
+    assert await tab.evaluate(SHOWN, "#suspects .suspect:nth-child(-n+4) .review-actions .unfit-mark") == min(
+        4, count
+    )
+
+    top = int(await tab.locator("#suspects .suspect").first.get_attribute("data-id") or 0)
+    await tab.click("h1")
+    await tab.keyboard.press("k")  # asked for, the keys answer; the next suspects keep the override
+    await expect(tab.locator(f"#suspect-{top}")).to_have_count(0)
+    await expect(tab.locator(marks).first).to_be_visible()

@@ -19,7 +19,7 @@ from tests.helpers.graphql import gql, gql_error
 from tests.helpers.guided import API, add_class, classifier_model, item_ids, run_job, tag
 from tests.helpers.jobs import make_dataset
 from tests.helpers.pages import csrf_headers
-from tests.html import HtmlElement, all_of, attr, by_id, has_class, maybe_one, parse, text_of
+from tests.html import HtmlElement, all_of, attr, by_id, has_class, maybe_one, one, parse, text_of
 from tests.html import classes as css_classes
 
 
@@ -464,6 +464,56 @@ async def test_suspected_wrong_labels_are_listed_first_and_a_review_is_an_event(
         f"{API}/datasets/{dataset.id}/review", json={"item_id": ids[0], "action": "maybe"}
     )
     assert bad.status_code == 400
+
+
+SUSPECT_FITNESS = """
+query($d: Int!, $m: Int!) { labelSuspects(datasetId: $d, modelId: $m) { total fitness { status reason } } }
+"""
+
+
+async def test_the_review_never_defaults_to_an_unfit_classifier_and_shows_its_suspects_only_when_asked(
+    server, dataset
+):
+    """With only an unfit classifier the review page picked it and listed its suspects (mostly right
+    labels, each one key from being overwritten). It names the model and why it is unfit, and lists
+    suspects only when the person asks for that model anyway; then the verdict sits beside every
+    relabel button. The suspects' REST and GraphQL pages carry the model's fitness."""
+    ids = await item_ids(server, dataset.id)
+    a, b, c = await three_classes(server, dataset.id)
+    for k, label in enumerate((a, b, c)):
+        await tag(server, dataset.id, ids[4 * k : 4 * k + 4], label)
+    unfit = await trained(server, dataset.id, "test-one-class")
+
+    url = f"{API}/datasets/{dataset.id}/label-suspects"
+    listed = (await server.get(url, params={"model_id": unfit})).json()
+    assert listed["total"] > 0 and listed["fitness"]["status"] == "unfit"
+    graph = (await gql(server, SUSPECT_FITNESS, {"d": dataset.id, "m": unfit}))["labelSuspects"]
+    assert graph["fitness"]["status"] == "unfit" and "no better than" in graph["fitness"]["reason"]
+
+    doc = parse((await server.get(f"/datasets/{dataset.id}/review")).text)
+    assert not all_of(doc, "//*[@id='suspects']//figure") and not all_of(doc, "//*[@data-review]")
+    assert maybe_one(doc, "//*[@id='suspect-count']") is None
+    assert "unfit" in text_of(one(doc, "//*[@id='suspects']//*[@role='alert']"))
+    (row,) = all_of(by_id(doc, "unfit-models"), "li")
+    assert row.get("data-model") == str(unfit) and "no better than always answering one class" in text_of(row)
+    options = all_of(doc, "//select[@name='model_id']/option")
+    assert [o.get("value") for o in options if o.get("selected") is not None] == [""]
+    assert text_of(options[-1]).endswith("unfit")
+
+    chosen = parse((await server.get(f"/datasets/{dataset.id}/review", params={"model_id": unfit})).text)
+    assert "Unfit model:" in text_of(by_id(chosen, "model-fitness"))
+    assert not all_of(chosen, "//*[@data-review]")
+    anyway = by_id(chosen, "override-unfit").get("href")
+    assert anyway == f"/datasets/{dataset.id}/review?model_id={unfit}&override_unfit=1"
+
+    shown = parse((await server.get(anyway)).text)
+    assert "Unfit model:" in text_of(by_id(shown, "model-fitness"))
+    tiles = all_of(shown, "//figure[contains(@class, 'suspect')]")
+    assert len(tiles) == listed["total"] == int(text_of(by_id(shown, "suspect-count")))
+    for tile in tiles:  # the verdict beside each relabel button; an answer keeps the override
+        form = one(tile, ".//form")
+        assert text_of(one(form, f".//*[{has_class('unfit-mark')}]")) == "unfit model"
+        assert one(form, ".//input[@name='override_unfit']").get("value") == "1"
 
 
 async def test_probability_batches_flag_the_far_item_and_can_leave_it_out(server, dataset):

@@ -100,6 +100,10 @@ class LabelSuspectPage:
     limit: int
     sources: list[str]
     suspects: list[LabelSuspect]
+    fitness: ModelFitness | None = strawberry.field(
+        default=None,
+        description="the classifier's held-out verdict: an unfit one's suspects are mostly right labels",
+    )
 
 
 @strawberry.enum(description="What a review does with a suspected label.")

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.api.identity import tagger_for
 from backend.api.rest import guided  # noqa: F401  (its FlagOut is the struct of BatchFlagsOut.flags)
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view, rest_struct
-from backend.api.rest.schemas import EventOut
+from backend.api.rest.schemas import EventOut, FitnessOut
 from backend.errors import Invalid
 from backend.guided import trust
 from backend.guided.review import Suspect
@@ -47,6 +47,7 @@ class SuspectPageOut(msgspec.Struct, kw_only=True):
     limit: int
     sources: list[str]
     suspects: list[SuspectOut]
+    fitness: FitnessOut | None = None  # the model's verdict (decision 0011): an unfit one's suspects mislead
 
 
 class ReviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
