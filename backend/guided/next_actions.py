@@ -329,6 +329,7 @@ def _compute(
                 vectors[0] if use_vectors and vectors is not None else None,
                 vectors[1] if use_vectors and vectors is not None else None,
                 neighbours=max(settings.guard_neighbours, 5),
+                unjudged=labeled_since if labeled_since is not None else (),
             )
             work.suspects = found[:MAX_SUSPECTS]
     return work

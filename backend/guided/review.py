@@ -10,12 +10,20 @@ Two witnesses per labeled item, each in [0, 1], higher = more suspect:
   feature vectors) that carry another class.
 
 The score is their mean where both exist, else the one there is. An item relabeled since the
-model trained loses its confident-learning witness (it judged the old label). ``rank_suspects``
-and ``neighbour_disagreement`` are plain numpy, shared with ``bench/label_review.py``.
+model trained loses its confident-learning witness (it judged the old label).
+
+A model judges only the labels it trained on: an item labeled or relabeled after its label
+snapshot (``unjudged``: ``trust.labeled_after_training``) is no suspect of it, though it stays a
+neighbour of the others. Its only witness would be the neighbours in the model's own hidden-layer
+features, which group items by the class the model predicts: the very class a person just
+overruled when correcting the model's guesses (decision 0011, addendum). Retraining judges them.
+
+``rank_suspects`` and ``neighbour_disagreement`` are plain numpy, shared with ``bench/label_review.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,9 +111,11 @@ def find_suspects(
     *,
     neighbours: int = 10,
     min_score: float = 0.5,
+    unjudged: Collection[int] = (),
 ) -> list[Suspect]:
     """Every single-labeled item (``current``: item -> label) whose score reaches ``min_score``,
-    most suspect first."""
+    most suspect first; ``unjudged``: items the model did not train on with their label (labeled
+    since its training), never suspects, only neighbours of the others."""
     ids = np.asarray(sorted(current), np.int64)
     labels = np.asarray([current[int(i)] for i in ids], np.int64)
     confident = np.full(len(ids), np.nan)
@@ -132,12 +142,13 @@ def find_suspects(
     scores = rank_suspects(confident, disagreement)
     order = np.argsort(-scores, kind="stable")
     out = []
+    skip = frozenset(int(i) for i in unjudged)
 
     def rounded(value: float) -> float | None:
         return None if np.isnan(value) else round(float(value), 4)
 
     for r in order:
-        if scores[r] < min_score and not cleanlab_issue[r]:
+        if (scores[r] < min_score and not cleanlab_issue[r]) or int(ids[r]) in skip:
             continue
         out.append(
             Suspect(

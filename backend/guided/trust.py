@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +215,8 @@ class SuspectPage:
     suspects: list[Suspect] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # which witnesses were available
     fitness: ModelFitness | None = None  # the model's held-out verdict: an unfit one's suspects mislead
+    # single labels set since the model's training: no suspects of it (review.py), until retrained
+    labeled_since_training: int = 0
 
 
 async def reviewed_since(session: AsyncSession, dataset_id: int, model: Model) -> set[int]:
@@ -257,7 +260,9 @@ async def label_suspects(
     offset: int = 0,
     limit: int = 48,
 ) -> SuspectPage:
-    """Suspected wrong labels of the dataset, most suspect first (reviewed ones left out)."""
+    """Suspected wrong labels of the dataset, most suspect first. Left out: items reviewed since the
+    model became ready, and those labeled since its training (``labeled_since_training`` says how
+    many): the model judges only labels it trained on (``review`` module)."""
     check_page(offset, limit, settings.max_page_size)
     model = await classifier_of(session, model_id, dataset_id)
     directory = model_dir(settings, model)
@@ -266,8 +271,9 @@ async def label_suspects(
     labels = await current_labels(session, dataset_id)
     done = await reviewed_since(session, dataset_id, model)
     single = {i: next(iter(s)) for i, s in labels.items() if len(s) == 1 and i not in done}
+    since = {int(i) for i in await labeled_after_training(session, dataset_id, model)} & set(single)
     suspects = await asyncio.to_thread(
-        find_suspects,
+        partial(find_suspects, unjudged=since),
         single,
         issues,
         found.item_ids if found else None,
@@ -286,6 +292,7 @@ async def label_suspects(
         suspects[offset : offset + limit],
         sources,
         model_fitness(model, settings),
+        len(since),
     )
 
 

@@ -57,6 +57,7 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
         "suspects": [],
         "total": 0,
         "sources": [],
+        "labeled_since": 0,
         "problem": "",
         "notice": "",
         "base": f"/datasets/{dataset_id}/review",
@@ -82,7 +83,10 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
         return context
     entries = await service.page_items(session, dataset_id, [s.item_id for s in page.suspects])
     context.update(
-        suspects=list(zip(entries, page.suspects, strict=True)), total=page.total, sources=page.sources
+        suspects=list(zip(entries, page.suspects, strict=True)),
+        total=page.total,
+        sources=page.sources,
+        labeled_since=page.labeled_since_training,
     )
     return context
 

@@ -220,7 +220,7 @@ async def test_probability_batches_accept_once_and_the_second_user_gets_409(serv
 
 
 async def test_retrain_review_and_needs_for_deleted_classes_and_failing_jobs(server, dataset):
-    ids, classes, model_id = await oracle(server, dataset.id)
+    ids, classes, model_id = await oracle(server, dataset.id, wrong=(10,))
     for i in range(12, 24):  # labels double since the classifier: retrain, with the gain said
         await tag(server, dataset.id, [ids[i]], classes[(i + (1 if i == 13 else 0)) % 3])
     found = await queue(server, dataset.id)
@@ -228,7 +228,9 @@ async def test_retrain_review_and_needs_for_deleted_classes_and_failing_jobs(ser
     assert "100%" in retrain["title"] and "expected gain" in retrain["reason"]
     assert retrain["params"]["algorithm"] == "test-oracle"
     suspects = of_kind(found, "review_suspects")
-    assert suspects and ids[13] in suspects[0]["item_ids"]  # the one labeled against its neighbours
+    assert suspects and ids[10] in suspects[0]["item_ids"]  # a label it trained on, against its neighbours
+    # labeled against its neighbours after the training: the model judges only labels it trained on
+    assert ids[13] not in suspects[0]["item_ids"]
     response = await accept(server, dataset.id, {"key": suspects[0]["key"]})
     assert response.status_code == 400 and "review" in response.text
 

@@ -466,6 +466,10 @@ async def test_suspected_wrong_labels_are_listed_first_and_a_review_is_an_event(
     assert bad.status_code == 400
 
 
+SINCE_TRAINING = """
+query($d: Int!, $m: Int!) {
+  labelSuspects(datasetId: $d, modelId: $m) { labeledSinceTraining suspects { itemId } } }
+"""
 SUSPECT_FITNESS = """
 query($d: Int!, $m: Int!) { labelSuspects(datasetId: $d, modelId: $m) { total fitness { status reason } } }
 """
@@ -514,6 +518,42 @@ async def test_the_review_never_defaults_to_an_unfit_classifier_and_shows_its_su
         form = one(tile, ".//form")
         assert text_of(one(form, f".//*[{has_class('unfit-mark')}]")) == "unfit model"
         assert one(form, ".//input[@name='override_unfit']").get("value") == "1"
+
+
+async def test_labels_given_since_a_classifiers_training_are_none_of_its_suspects(server, dataset):
+    """A person shown the classifier's class overrules it on two items after its training; the
+    review offered exactly those two first, each "-> the classifier's class" (its hidden-layer
+    neighbours, its only witness of a label it never trained on). A model judges only the labels
+    it trained on: the labels since are left out, counted, until a retrain judges them."""
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 12, wrong=(3,))  # 3: a wrong label it trains on
+    model = await trained(server, dataset.id, "test-oracle")
+    overruled = (12, 13)
+    for i in range(12, 24):  # the oracle's class accepted, or overruled on 12 and 13
+        await tag(server, dataset.id, [ids[i]], classes[(i % 3 + (1 if i in overruled else 0)) % 3])
+
+    url = f"{API}/datasets/{dataset.id}/label-suspects"
+    page = (await server.get(url, params={"model_id": model})).json()
+    listed = {s["item_id"] for s in page["suspects"]}
+    assert ids[3] in listed and not listed & {ids[i] for i in range(12, 24)}
+    assert page["labeled_since_training"] == 12
+    graph = (await gql(server, SINCE_TRAINING, {"d": dataset.id, "m": model}))["labelSuspects"]
+    assert graph["labeledSinceTraining"] == 12 and {s["itemId"] for s in graph["suspects"]} == listed
+
+    doc = parse((await server.get(f"/datasets/{dataset.id}/review", params={"model_id": model})).text)
+    assert {int(t.get("data-id")) for t in all_of(doc, "//figure[contains(@class, 'suspect')]")} == listed
+    note = text_of(by_id(doc, "labeled-since"))
+    assert note.startswith("12 items labeled since this classifier's training") and "Retrain" in note
+
+    queue = (await server.get(f"{API}/datasets/{dataset.id}/next-actions")).json()
+    offered = [s for s in queue["suggestions"] if s["kind"] == "review_suspects"]
+    assert [s["item_ids"] for s in offered] == [[ids[3]]]  # the queue's review: the same rule
+
+    retrained = await trained(server, dataset.id, "test-oracle")  # now it judges them
+    again = (await server.get(url, params={"model_id": retrained})).json()
+    assert {ids[i] for i in overruled} <= {s["item_id"] for s in again["suspects"]}
+    assert again["labeled_since_training"] == 0
 
 
 async def test_probability_batches_flag_the_far_item_and_can_leave_it_out(server, dataset):

@@ -140,14 +140,15 @@ def assert_ranked(found: dict[str, Any]) -> None:
 
 
 async def oracle(
-    client: Any, dataset_id: int, positions: list[int] | None = None
+    client: Any, dataset_id: int, positions: list[int] | None = None, wrong: tuple[int, ...] = ()
 ) -> tuple[list[int], list[int], int]:
-    """Classes a, b, c; items 0..11 labeled by the oracle's rule (position % 3); the oracle
-    classifier trained (held-out figures of every labeled item) and applied."""
+    """Classes a, b, c; items 0..11 labeled by the oracle's rule (position % 3; the ``wrong`` ones
+    the next class); the oracle classifier trained (held-out figures of every labeled item) and
+    applied."""
     ids = await item_ids(client, dataset_id)
     classes = [await add_class(client, dataset_id, name) for name in ("a", "b", "c")]
     for i in range(12) if positions is None else positions:
-        await tag(client, dataset_id, [ids[i]], classes[i % 3])
+        await tag(client, dataset_id, [ids[i]], classes[(i + (1 if i in wrong else 0)) % 3])
     job = await run_job(client, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
     await run_job(client, {"kind": "infer", "model_id": job["model_id"]})
     return ids, classes, job["model_id"]

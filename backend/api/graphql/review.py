@@ -104,6 +104,11 @@ class LabelSuspectPage:
         default=None,
         description="the classifier's held-out verdict: an unfit one's suspects are mostly right labels",
     )
+    labeled_since_training: int = strawberry.field(
+        default=0,
+        description="single-labeled items labeled or relabeled since the model's training: none of them "
+        "is its suspect (it judges only labels it trained on); retraining judges them",
+    )
 
 
 @strawberry.enum(description="What a review does with a suspected label.")

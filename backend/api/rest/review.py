@@ -48,6 +48,7 @@ class SuspectPageOut(msgspec.Struct, kw_only=True):
     sources: list[str]
     suspects: list[SuspectOut]
     fitness: FitnessOut | None = None  # the model's verdict (decision 0011): an unfit one's suspects mislead
+    labeled_since_training: int = 0  # single labels set since the model's training: none of its suspects
 
 
 class ReviewIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -103,7 +104,8 @@ class ReviewController(Controller):
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
     ) -> SuspectPageOut:
-        """Items reviewed since the model was trained are left out."""
+        """Items reviewed since the model was trained are left out, and those labeled since its
+        training (``labeled_since_training``: how many): the model judges only labels it trained on."""
         page = await trust.label_suspects(
             session, settings, dataset_id=dataset_id, model_id=model_id, offset=offset, limit=limit
         )
