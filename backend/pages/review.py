@@ -38,6 +38,7 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
     verdicts = {m.id: model_fitness(m, settings) for m in models}
     wanted = _int(values.get("model_id"), "model_id")
+    page_number = max(1, _int(values.get("page"), "page", 1) or 1)
     choices = default_choices(models, settings)
     model_id = wanted if wanted is not None else (choices[0].id if choices else None)
     fitness = verdicts.get(model_id) if model_id is not None else None
@@ -58,6 +59,9 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
         "total": 0,
         "sources": [],
         "labeled_since": 0,
+        "page": 1,
+        "pages": 1,
+        "per_page": PER_PAGE,
         "problem": "",
         "notice": "",
         "base": f"/datasets/{dataset_id}/review",
@@ -75,9 +79,7 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
     if fitness is not None and fitness.unfit and not override:
         return context  # the page names the verdict and asks before showing any suspect
     try:
-        page = await trust.label_suspects(
-            session, settings, dataset_id=dataset_id, model_id=model_id, limit=PER_PAGE
-        )
+        page = await _suspect_page(session, settings, dataset_id, model_id, page_number)
     except LabelwiseError as exc:
         context["problem"] = exc.message
         return context
@@ -87,8 +89,35 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
         total=page.total,
         sources=page.sources,
         labeled_since=page.labeled_since_training,
+        page=page.offset // PER_PAGE + 1,
+        pages=_pages(page.total),
     )
     return context
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // PER_PAGE))
+
+
+async def _suspect_page(
+    session: AsyncSession, settings: Settings, dataset_id: int, model_id: int, number: int
+) -> trust.SuspectPage:
+    """Page ``number`` of the suspects, or the last one where fewer are left (the last suspects of
+    the last page answered)."""
+    page = await trust.label_suspects(
+        session,
+        settings,
+        dataset_id=dataset_id,
+        model_id=model_id,
+        offset=(number - 1) * PER_PAGE,
+        limit=PER_PAGE,
+    )
+    if number > _pages(page.total):
+        last = (_pages(page.total) - 1) * PER_PAGE
+        page = await trust.label_suspects(
+            session, settings, dataset_id=dataset_id, model_id=model_id, offset=last, limit=PER_PAGE
+        )
+    return page
 
 
 @get("/datasets/{dataset_id:int}/review", **OPTS)

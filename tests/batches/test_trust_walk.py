@@ -9,6 +9,7 @@ from playwright.async_api import expect
 
 import tests.guided.trust_classifiers  # noqa: F401  (registers the test classifiers)
 from tests.batches.conftest import labels_of, oracle, tag
+from tests.factories import image_folder
 from tests.helpers.browser import SHOWN
 from tests.helpers.guided import API, add_class, run_job
 
@@ -162,3 +163,70 @@ async def test_an_unfit_classifier_is_no_review_default_and_its_suspects_show_on
     await tab.keyboard.press("k")  # asked for, the keys answer; the next suspects keep the override
     await expect(tab.locator(f"#suspect-{top}")).to_have_count(0)
     await expect(tab.locator(marks).first).to_be_visible()
+
+
+async def test_the_review_says_which_suspects_it_shows_and_pages_through_the_rest(live, tab, folder):
+    """The page said "38 suspected wrong labels" and showed 24, with no pager: the other 14 could
+    not be reached. It says which it shows and pages through the rest; an answer on a later page
+    stays on it."""
+    api = live["api"]
+    made = await api.post(
+        f"{API}/datasets",
+        json={
+            "name": "many suspects",
+            "sources": [str(image_folder(folder.with_name(folder.name + "_many"), 60))],
+        },
+    )
+    assert made.status_code == 201, made.text
+    dataset_id = made.json()["dataset"]["id"]
+    items = (await api.get(f"{API}/datasets/{dataset_id}/items", params={"limit": 100})).json()["items"]
+    ids = [i["id"] for i in items]
+    classes = [await add_class(api, dataset_id, name) for name in ("a", "b", "c")]
+    by_class: dict[int, list[int]] = {}
+    for i in range(59):  # every other item labeled against the oracle's class
+        by_class.setdefault(classes[(i % 3 + (i + 1) % 2) % 3], []).append(ids[i])
+    for label, members in by_class.items():
+        tagged = await api.post(
+            f"{API}/datasets/{dataset_id}/tags", json={"item_ids": members, "label_id": label}
+        )
+        assert tagged.status_code == 201, tagged.text
+    job = await run_job(api, {"kind": "train", "dataset_id": dataset_id, "algorithm": "test-oracle"})
+    await run_job(api, {"kind": "infer", "model_id": job["model_id"]})
+    listed = await api.get(
+        f"{API}/datasets/{dataset_id}/label-suspects", params={"model_id": job["model_id"], "limit": 100}
+    )
+    everyone = [s["item_id"] for s in listed.json()["suspects"]]
+    total = len(everyone)
+    assert 24 < total <= 48 and listed.json()["fitness"]["status"] == "fit"
+
+    async def shown() -> list[int]:
+        return [
+            int(i)
+            for i in await tab.locator("#suspects .suspect").evaluate_all("ts => ts.map(t => t.dataset.id)")
+        ]
+
+    await tab.goto(f"/datasets/{dataset_id}/review")
+    assert await tab.inner_text("#suspect-count") == str(total)
+    assert await tab.inner_text("#suspect-range") == f"showing 1-24 of {total}"
+    assert await shown() == everyone[:24]
+    await expect(tab.locator("#suspects .guided-pager")).to_contain_text("page 1 of 2")
+    await tab.locator("#suspects .guided-pager a", has_text="next").click()
+    await expect(tab.locator("#suspect-range")).to_have_text(f"showing 25-{total} of {total}")
+    assert await shown() == everyone[24:]
+    assert tab.url.endswith(f"/review?model_id={job['model_id']}&page=2")
+
+    kept = everyone[24]
+    await tab.click("h1")
+    await tab.keyboard.press("k")  # an answer on page 2 draws page 2 again
+    await expect(tab.locator(f"#suspect-{kept}")).to_have_count(0)
+    # (a reviewed item leaves the neighbours of the others too: a few more may drop out)
+    listed = await api.get(
+        f"{API}/datasets/{dataset_id}/label-suspects", params={"model_id": job["model_id"], "limit": 100}
+    )
+    now = [s["item_id"] for s in listed.json()["suspects"]]
+    assert kept not in now and len(now) > 24
+    await expect(tab.locator("#suspect-range")).to_have_text(f"showing 25-{len(now)} of {len(now)}")
+    assert await shown() == now[24:]
+    await tab.locator("#suspects .guided-pager a", has_text="previous").click()
+    await expect(tab.locator("#suspect-range")).to_have_text(f"showing 1-24 of {len(now)}")
+    assert await shown() == now[:24]
