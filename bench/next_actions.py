@@ -7,6 +7,9 @@ does), and ``--labeled`` labeled items. Then, in one app process:
 
 - the queue's first answer through REST (``GET /api/v1/datasets/{id}/next-actions``) on a
   server that has answered one other request, then its median over ``--repeat`` more calls;
+- opening the first batch it suggests (the page ``GET /datasets/{id}/next/open?key=...``, which
+  computes the queue to find it, and shows its items with their guardrail flags), after each
+  queue call: the first and the median;
 - the baseline, in the same run: the plain probability-candidates call (``GET .../probability``,
   the preview of one class's batch) on the same dataset and classifier.
 
@@ -176,7 +179,9 @@ async def measure(settings: Any, dataset_id: int, classifier_id: int, repeat: in
 
     from backend.app import create_app
 
-    times: dict[str, list[float]] = {k: [] for k in ("first", "queue", "baseline", "cpu", "cpu_baseline")}
+    kinds = ("first", "queue", "open", "baseline", "cpu", "cpu_open", "cpu_baseline")
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    opened = ""
     url = f"/api/v1/datasets/{dataset_id}/next-actions"
     async with AsyncTestClient(app=create_app(settings, run_jobs=False)) as client:
         # a running server: it has answered something before (not the queue, nor these files)
@@ -195,6 +200,16 @@ async def measure(settings: Any, dataset_id: int, classifier_id: int, repeat: in
                     print(f"  {s['kind']:<18} {figures}  {s['title']}")
                 for need in found["needs"]:
                     print(f"  needs: {need}")
+                batches = [s for s in found["suggestions"] if s["kind"].endswith("_batch")]
+                if batches:
+                    opened = f"/datasets/{dataset_id}/next/open?key={batches[0]['key']}"
+                    print(f"  opening: {batches[0]['kind']} {batches[0]['title']}")
+            if opened:
+                start, cpu = time.perf_counter(), time.process_time()
+                page = await client.get(opened)
+                times["open"].append(time.perf_counter() - start)
+                times["cpu_open"].append(time.process_time() - cpu)
+                assert page.status_code == 200 and 'id="next-stale"' not in page.text, page.text[:2000]
             start, cpu = time.perf_counter(), time.process_time()
             baseline = await client.get(
                 f"/api/v1/datasets/{dataset_id}/probability",
@@ -219,11 +234,20 @@ def main(argv: list[str]) -> None:
     report(
         f"next-actions, median of {args.repeat} more", statistics.median(times["queue"]), baseline=baseline
     )
+    if times["open"]:  # the queue once more, the batch's items and their guardrail flags
+        report("open its first batch (page), first", times["open"][0], baseline=baseline)
+        report(f"open its first batch, median of {args.repeat} more", statistics.median(times["open"][1:]))
     report("baseline: probability candidates (REST)", baseline)
     # On a shared machine wall time includes waiting for the CPU: the process's CPU time (all
     # threads) is what the answer itself costs.
     cpu_baseline = statistics.median(times["cpu_baseline"])
     report("next-actions, first answer, CPU time", times["cpu"][0], target=TARGET, baseline=cpu_baseline)
     report(f"next-actions, median CPU time of {args.repeat} more", statistics.median(times["cpu"][1:]))
+    if times["cpu_open"]:
+        report("open its first batch, CPU time", times["cpu_open"][0], baseline=cpu_baseline)
+        report(
+            f"open its first batch, median CPU time of {args.repeat} more",
+            statistics.median(times["cpu_open"][1:]),
+        )
     report("baseline: probability candidates, CPU time", cpu_baseline)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

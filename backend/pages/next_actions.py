@@ -101,14 +101,21 @@ def _int(raw: Any, name: str) -> int | None:
 
 
 async def _queue_context(
-    session: AsyncSession, settings: Settings, dataset_id: int, limit: int
+    session: AsyncSession,
+    settings: Settings,
+    dataset_id: int,
+    limit: int,
+    found: queue.NextActions | None = None,
 ) -> dict[str, Any]:
+    """The queue's page context; ``found``: the queue computed already (with ``limit`` or more) by
+    a page that also looks a suggestion up in it, which costs a few hundred ms on a big dataset."""
     dataset = await get_dataset(session, dataset_id)
     classes = await list_classes(session, dataset_id)
     problem = ""
     try:
-        found = await queue.next_actions(session, settings, dataset_id, limit=limit)
-        suggestions, needs = found.suggestions, list(found.needs)
+        if found is None:
+            found = await queue.next_actions(session, settings, dataset_id, limit=limit)
+        suggestions, needs = found.suggestions[:limit], list(found.needs)
     except LabelwiseError as exc:  # never an error page: say what is wrong beside the labeling
         suggestions, needs, estimate, problem = [], [], None, exc.message
     else:
@@ -151,12 +158,12 @@ async def next_panel(
     return render(request, "next/_panel.html", **context)
 
 
-async def _find(
-    session: AsyncSession, settings: Settings, dataset_id: int, key: str
+def _find(
+    found: queue.NextActions, dataset_id: int, key: str
 ) -> tuple[queue.Suggestion | None, queue.Suggestion | None]:
-    """The suggestion with this key, or None when the queue no longer offers it; and then the
-    queue's best suggestion of its kind now (of its class first, for a batch), to offer instead."""
-    found = await queue.next_actions(session, settings, dataset_id, limit=FIND_LIMIT)
+    """The suggestion with this key in the queue ``found`` (its first ``FIND_LIMIT``), or None when
+    the queue no longer offers it; and then the queue's best suggestion of its kind now (of its
+    class first, for a batch), to offer instead."""
     same = next((s for s in found.suggestions if s.key == key), None)
     if same is not None:
         return same, None
@@ -181,8 +188,10 @@ async def open_suggestion(
     key = str(request.query_params.get("key") or "")
     if not key:
         raise Invalid("which suggestion? (key is missing)")
-    context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
-    suggestion, successor = await _find(session, settings, dataset_id, key)
+    # computed once, for the lookup and the list below it (an error is the page's, as it was)
+    found = await queue.next_actions(session, settings, dataset_id, limit=FIND_LIMIT)
+    context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT, found)
+    suggestion, successor = _find(found, dataset_id, key)
     labeled_since: frozenset[int] = frozenset()
     if suggestion is None:
         reopened = await queue.reopen_suggestion(session, settings, dataset_id, key)

@@ -126,3 +126,48 @@ async def test_the_label_pages_panel_asks_again_once_labels_change(client, folde
     )
     assert tagged.status_code == 200, tagged.text
     assert tagged.headers.get("hx-trigger-after-settle") == "labels-changed"
+
+
+async def test_each_queue_page_computes_the_queue_once(client, folder, monkeypatch):
+    """The queue costs a few hundred ms on a big dataset; opening a suggestion computed it twice
+    (once for the suggestions listed, once to find the one opened)."""
+    from backend.guided import next_actions as queue
+
+    dataset_id = await make_dataset(client, folder, count=4)
+    await client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "ring"})
+    offered = (await client.get(f"{API}/datasets/{dataset_id}/next-actions")).json()["suggestions"]
+    todo = next(s for s in offered if s["kind"] == "label_items")
+    key = todo["key"]
+    calls: list[int] = []
+    compute = queue.next_actions
+
+    async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs.get("limit", 10))
+        return await compute(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "next_actions", counted)
+    for path, params in (
+        ("next", {}),
+        ("next/panel", {}),
+        ("next/open", {"key": key}),
+        ("next/open", {"key": "no-such-suggestion"}),
+    ):
+        calls.clear()
+        page = await client.get(f"/datasets/{dataset_id}/{path}", params=params)
+        assert page.status_code == 200, page.text
+        assert len(calls) == 1, (path, params, calls)
+        html = parse(page.text)
+        if params.get("key") == key:  # found in the one queue computed
+            assert not all_of(html, "//*[@id='next-stale']")
+            assert [attr(t, "data-id") for t in all_of(html, "//*[@id='todo-gallery']/*")] == [
+                str(i) for i in todo["item_ids"]
+            ]
+        elif params:  # out of date: the queue computed lists the current suggestions
+            assert by_id(html, "next-stale") is not None and key in page.text
+    calls.clear()
+    refused = await client.post(
+        f"/datasets/{dataset_id}/next/accept",
+        data={"key": "no-such-suggestion", "batch": "1", "selected": ["1"]},
+        headers=await csrf_headers(client),
+    )
+    assert refused.status_code == 200 and len(calls) == 1, calls
