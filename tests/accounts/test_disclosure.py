@@ -7,7 +7,11 @@ viewer gets paths relative to the data root and one-line errors; the labeler get
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
+
+import pandas as pd
 
 from backend.datasets.items import list_items
 from backend.datasets.service import create_dataset
@@ -122,3 +126,35 @@ async def test_viewers_see_a_folder_source_relative_to_its_data_root_through_eve
     [full] = (await client.get(f"/api/v1/datasets/{dataset_id}/sources", headers=labeler)).json()
     assert full["uri"] == str(folder)
     assert str(folder) in (await client.get("/datasets", headers=labeler)).text
+
+
+async def test_a_viewers_export_names_the_source_relative_to_its_data_root_in_every_format(
+    client, accounts, session, settings, folder, data_root
+):
+    _, item_id, _ = await _failed_job_and_item(session, settings, folder)
+    labeler, viewer = accounts["labeler"].headers, accounts["viewer"].headers
+    dataset_id = (await client.get(f"/api/v1/items/{item_id}", headers=labeler)).json()["dataset_id"]
+    made = await client.post(f"/api/v1/datasets/{dataset_id}/classes", json={"name": "a"}, headers=labeler)
+    label = made.json()
+    tagged = await client.post(
+        f"/api/v1/datasets/{dataset_id}/tags",
+        json={"item_ids": [item_id], "label_id": label["id"]},
+        headers=labeler,
+    )
+    assert tagged.status_code == 201, tagged.text
+    relative = f"{data_root.name}/{folder.relative_to(data_root)}"
+
+    def exported(fmt: str, response) -> str:  # type: ignore[no-untyped-def]
+        assert response.status_code == 200, response.text
+        if fmt == "parquet":
+            return pd.read_parquet(io.BytesIO(response.content)).to_csv()
+        if fmt == "zip":
+            return zipfile.ZipFile(io.BytesIO(response.content)).read("labels.csv").decode()
+        return response.text
+
+    for fmt in ("csv", "json", "parquet", "zip"):
+        url = f"/api/v1/datasets/{dataset_id}/export?format={fmt}"
+        text = exported(fmt, await client.get(url, headers=viewer))
+        assert relative in text, (fmt, text)
+        _hides_the_server(text, data_root)
+        assert str(folder) in exported(fmt, await client.get(url, headers=labeler)), fmt  # labelers: as is

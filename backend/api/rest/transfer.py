@@ -23,6 +23,7 @@ from litestar.openapi.spec import (
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
+from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, error_responses
 from backend.datasets.service import get_dataset
@@ -109,11 +110,19 @@ async def _export_chunks(
     as_of: datetime | None,
     tagger: str | None,
     unlabeled: bool,
+    viewer: bool = False,
 ) -> AsyncIterator[bytes]:
     # The response is sent after the handler returns: the stream reads through a session of its own.
     async with database.session() as session:
         stream = await transfer.export_labels(
-            session, settings, dataset_id, fmt, as_of=as_of, tagger=tagger, unlabeled=unlabeled
+            session,
+            settings,
+            dataset_id,
+            fmt,
+            as_of=as_of,
+            tagger=tagger,
+            unlabeled=unlabeled,
+            viewer_of=settings if viewer else None,
         )
         async for chunk in stream.chunks:
             yield chunk
@@ -179,7 +188,16 @@ class TransferController(Controller):
         dataset = await get_dataset(session, dataset_id)  # a bad id is a 404 before any byte is sent
         name = transfer.export_filename(dataset.name, fmt, when, tagger)
         return Stream(
-            _export_chunks(request.app.state.database, settings, dataset_id, fmt, when, tagger, unlabeled),
+            _export_chunks(
+                request.app.state.database,
+                settings,
+                dataset_id,
+                fmt,
+                when,
+                tagger,
+                unlabeled,
+                viewer=not shows_internals(request),  # a viewer reads sources relative to their root
+            ),
             media_type=transfer.FORMATS[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

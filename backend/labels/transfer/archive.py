@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.accounts.disclosure import public_error
 from backend.labels.transfer.formats import ChunkSink, iso, spreadsheet_safe
 from backend.labels.transfer.rows import COLUMNS, LabelRow, class_names
 from backend.settings import Settings
@@ -54,13 +55,22 @@ def folder_names(names: Sequence[str]) -> dict[str, str]:
 class _ZipWriter:
     """Writes item files into an unseekable ZIP, handing back pieces as they fill up."""
 
-    def __init__(self, settings: Settings, sources: dict[int, Source], multi_frame: set[tuple[int, str]]):
+    def __init__(
+        self,
+        settings: Settings,
+        sources: dict[int, Source],
+        multi_frame: set[tuple[int, str]],
+        shown_uris: dict[int, str] | None = None,
+        viewer_of: Settings | None = None,
+    ):
         self.settings = settings
+        self.viewer_of = viewer_of  # a viewer's export: the reasons in skipped.csv without server paths
         self.sink = ChunkSink()
         self.zip = zipfile.ZipFile(self.sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self.source_rows = sources
         self.adapters: dict[int, Any] = {}  # opened when first needed: a source may hold no labels
-        self.sources = {sid: source.uri for sid, source in sources.items()}
+        # The manifest's source column: as the caller may see it (a viewer: relative to its root).
+        self.sources = shown_uris or {sid: source.uri for sid, source in sources.items()}
         self.multi_frame = multi_frame
         self.manifest = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
         self.manifest_csv = csv.writer(self.manifest, lineterminator="\n")
@@ -104,7 +114,8 @@ class _ZipWriter:
             try:
                 name, payload = self._payload(labeled[0])
             except LabelwiseError as exc:
-                self.skipped.append((labeled[0].item_id, labeled[0].uri, exc.message))
+                why = exc.message if self.viewer_of is None else public_error(exc.message, self.viewer_of)
+                self.skipped.append((labeled[0].item_id, labeled[0].uri, why or ""))
                 continue
             for row in labeled:  # a multi-label item goes into each of its label folders
                 arcname = f"{folders[row.label]}/{name}"  # type: ignore[index]
@@ -171,6 +182,8 @@ async def zip_chunks(
     dataset_id: int,
     groups: AsyncIterator[list[list[LabelRow]]],
     sources: dict[int, Source],
+    shown_uris: dict[int, str] | None = None,
+    viewer_of: Settings | None = None,
 ) -> AsyncIterator[bytes]:
     classes = await class_names(session, dataset_id)
     folders = folder_names([name for _, name in sorted(classes.values())])
@@ -183,7 +196,7 @@ async def zip_chunks(
             )
         ).all()
     )
-    writer = _ZipWriter(settings, sources, {(s, u) for s, u in multi})
+    writer = _ZipWriter(settings, sources, {(s, u) for s, u in multi}, shown_uris, viewer_of)
     async for items in groups:
         for item_rows in items:  # names of classes unknown to `folders` (none expected) get a folder too
             for row in item_rows:

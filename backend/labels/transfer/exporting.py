@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.accounts.disclosure import public_location
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
 from backend.labels.transfer.archive import zip_chunks
@@ -67,16 +68,20 @@ async def export_labels(
     tagger: str | None = None,
     unlabeled: bool = True,
     batch: int = BATCH,
+    viewer_of: Settings | None = None,
 ) -> ExportStream:
     """An export of the dataset's labels; its chunks read the database through ``session``.
 
     ``unlabeled`` keeps unlabeled items as rows with an empty label (CSV, Parquet, JSON); the ZIP
-    holds labeled, readable items only.
+    holds labeled, readable items only. ``viewer_of``: the caller is a viewer, whose ``source``
+    column names folders relative to their data root, as every other door does (decision 0007).
     """
     check_export_options(fmt, as_of, tagger)
     dataset = await get_dataset(session, dataset_id)
     sources = await sources_of(session, dataset_id)
-    source_uris = {sid: s.uri for sid, s in sources.items()}
+    source_uris = {
+        sid: s.uri if viewer_of is None else public_location(s.uri, viewer_of) for sid, s in sources.items()
+    }
     count = int(await session.scalar(select(func.count()).where(col(Item.dataset_id) == dataset_id)) or 0)
     rows = label_rows(
         session, dataset_id, as_of=as_of, tagger=tagger, unlabeled=unlabeled and fmt != "zip", batch=batch
@@ -101,5 +106,5 @@ async def export_labels(
         }
         chunks = json_chunks(grouped(rows), header, source_uris)
     else:
-        chunks = zip_chunks(session, settings, dataset_id, grouped(rows), sources)
+        chunks = zip_chunks(session, settings, dataset_id, grouped(rows), sources, source_uris, viewer_of)
     return ExportStream(export_filename(dataset.name, fmt, as_of, tagger), FORMATS[fmt], chunks, count)
