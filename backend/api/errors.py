@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    ImproperlyConfiguredException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
@@ -113,8 +119,24 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc.__cause__, SerializationException):  # the body did not decode at all
         message = f"the request body is not valid JSON: {message}"
     elif isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
-        message = f"{message}: {'; '.join(_describe(e) for e in exc.extra[:5])}"
+        errors = [_public_key(request, e) for e in exc.extra]
+        extra = {"errors": errors}
+        message = f"{message}: {'; '.join(_describe(e) for e in errors[:5])}"
     return problem(code, message, exc.status_code, extra, exc.headers)
+
+
+def _public_key(request: Request, error: object) -> object:
+    """A validation error keyed by the name the client sent (``format``), not by the handler's
+    Python argument it is bound to (``fmt``): Litestar reports the latter."""
+    if not isinstance(error, dict) or not isinstance(error.get("key"), str):
+        return error
+    try:
+        fields = request.route_handler.signature_model._fields
+    except (AttributeError, KeyError, ImproperlyConfiguredException):  # no handler matched
+        return error
+    definition = getattr(fields.get(error["key"]), "kwarg_definition", None)
+    name = getattr(definition, "name", None) if isinstance(definition, ParameterKwarg) else None
+    return {**error, "key": name} if isinstance(name, str) and name else error
 
 
 def _describe(error: object) -> str:

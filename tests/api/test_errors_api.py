@@ -96,6 +96,17 @@ async def test_wrong_types_name_the_field_at_fault(client, folder):
     assert_error(response, 400, "INVALID", "query field 'offset'")
 
 
+async def test_a_wrong_value_names_the_query_parameter_the_client_sent_not_the_handlers_argument(
+    client, folder
+):
+    # The export's `format` is bound to an argument named `fmt`: the error said "query field 'fmt'".
+    dataset = (await create_dataset(client, folder, count=1))["dataset"]
+    response = await client.get(f"{API}/datasets/{dataset['id']}/export", params={"format": "xls"})
+    error = assert_error(response, 400, "INVALID", "query field 'format'")
+    assert "fmt" not in error["message"]
+    assert [e["key"] for e in error["details"]["errors"]] == ["format"]
+
+
 async def test_unknown_routes_and_methods_answer_in_the_error_shape(client):
     assert_error(await client.get(f"{API}/nothing-here"), 404, "NOT_FOUND")
     assert_error(await client.get(f"{API}/datasets/not-a-number"), 404, "NOT_FOUND")
