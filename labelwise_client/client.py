@@ -33,6 +33,10 @@ ITEM_COLUMNS = (
     "id", "source", "path", "frame", "status", "label", "labels", "label_ids",
     "tagger", "labeled_at", "event_kind", "model_id",
 )  # fmt: skip
+SUSPECT_COLUMNS = (
+    "item_id", "label_id", "suggested_label_id", "score", "confident_learning",
+    "neighbour_disagreement", "cleanlab_issue",
+)  # fmt: skip
 
 
 class Client:
@@ -105,9 +109,27 @@ class Client:
         self, path: str, key: str, params: dict[str, Any] | None = None, total: str = "total"
     ) -> list[Any]:
         """Every entry of a paged list, page after page (a smaller server cap is respected)."""
-        out: list[Any] = []
+        return list(self._paged(path, (key,), params, total)[key])
+
+    def _paged(
+        self,
+        path: str,
+        keys: tuple[str, ...],
+        params: dict[str, Any] | None = None,
+        total: str = "total",
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The first page's body with each list in ``keys`` joined over every page (the first
+        ``limit`` entries of ``keys[0]`` when given): a page that also carries figures (a count,
+        an estimate) keeps them, read once. A smaller server cap is learnt and respected."""
+        if limit is not None and limit < 1:
+            raise LabelwiseError("INVALID", f"limit must be at least 1 (got {limit})")
+        first: dict[str, Any] | None = None
+        joined: dict[str, list[Any]] = {key: [] for key in keys}
         while True:
-            query = {**(params or {}), "offset": len(out), "limit": self._page}
+            got = len(joined[keys[0]])
+            want = self._page if limit is None else min(self._page, limit - got)
+            query = {**(params or {}), "offset": got, "limit": want}
             try:
                 body = self._json("GET", path, params=query)
             except LabelwiseError as exc:
@@ -116,9 +138,12 @@ class Client:
                     self._page = cap
                     continue
                 raise
-            out.extend(body[key])
-            if not body[key] or len(out) >= body[total]:
-                return out
+            first = first if first is not None else body
+            for key in keys:
+                joined[key].extend(body.get(key) or [])
+            got = len(joined[keys[0]])
+            if not body[keys[0]] or got >= body[total] or (limit is not None and got >= limit):
+                return {**first, **joined}
 
     # ---- datasets, classes, items ------------------------------------------------------------
 
@@ -318,6 +343,218 @@ class Client:
     def build_index(self, model: int, dataset: DatasetRef | None = None) -> Job:
         dataset_id = self.dataset_id(dataset) if dataset is not None else None
         return self.submit("build-index", model_id=model, dataset_id=dataset_id)
+
+    # ---- guided labeling: the queue, probability batches, stopping, review, revoke -------------
+
+    def next_actions(self, dataset: DatasetRef, *, limit: int = 10) -> dict[str, Any]:
+        """What to do next (``GET .../next-actions``): ``suggestions`` ranked by expected labels
+        per action (each with its ``key``, ``kind``, ``item_ids``, ``label_id``, ``model_id``,
+        ``params``), ``needs``, ``stopping`` (the stopping estimate, or None),
+        ``running_job_ids`` and ``server_steps_due`` (the server is still keeping models fresh)."""
+        params = {"limit": limit}
+        return dict(self._json("GET", f"/datasets/{self.dataset_id(dataset)}/next-actions", params=params))
+
+    def accept(
+        self,
+        dataset: DatasetRef,
+        suggestion: str | dict[str, Any],
+        *,
+        item_ids: Iterable[int] | None = None,
+        label: int | str | None = None,
+        rejected_item_ids: Iterable[int] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Carry out a suggestion (by ``key`` or as ``next_actions`` listed it): ``labeled``,
+        ``skipped``, ``batch_id``, ``job_ids`` and ``jobs``, a ``Job`` for each of ``job_ids``.
+
+        ``item_ids``: the members kept (None: all); ``rejected_item_ids``: the members left out
+        that are not of the class, recorded as rejected for it (None: every member left out is);
+        ``label``: another class for the batch; ``parameters``: changes to a training
+        suggestion's parameters. CONFLICT (409) when the suggestion went stale: ask again."""
+        dataset_id = self.dataset_id(dataset)
+        body: dict[str, Any] = {
+            "key": suggestion["key"] if isinstance(suggestion, dict) else suggestion,
+            "item_ids": None if item_ids is None else [int(i) for i in item_ids],
+            "label_id": None if label is None else self.class_id(dataset_id, label),
+        }
+        if rejected_item_ids is not None:
+            body["rejected_item_ids"] = [int(i) for i in rejected_item_ids]
+        if parameters is not None:
+            body["parameters"] = parameters
+        answer = dict(self._json("POST", f"/datasets/{dataset_id}/next-actions/accept", json=body))
+        answer["jobs"] = [self.job(int(job_id)) for job_id in answer["job_ids"]]
+        return answer
+
+    def probability_candidates(
+        self,
+        dataset: DatasetRef,
+        model: int,
+        threshold: float,
+        *,
+        label: int | str | None = None,
+        overwrite: bool = False,
+        confirm_over: int | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The preview of a probability batch (``GET .../probability``): ``count``, ``fitness``,
+        ``estimate``, ``needs_confirmation``, ``confirm_over``, ``flagged_count``, and as ``Rows``
+        the ``items`` (item_id, label_id, probability; most probable first) and their guardrail
+        ``flags`` (item_id, reasons). Every candidate is paged through, or the first ``limit``.
+
+        ``label``: one class (id or name); None: each item's most probable class. ``overwrite``:
+        count labeled items too."""
+        dataset_id = self.dataset_id(dataset)
+        params: dict[str, Any] = {"model_id": model, "threshold": threshold, "overwrite": overwrite}
+        if label is not None:
+            params["label_id"] = self.class_id(dataset_id, label)
+        if confirm_over is not None:
+            params["confirm_over"] = confirm_over
+        page = self._paged(f"/datasets/{dataset_id}/probability", ("items", "flags"), params, "count", limit)
+        page["items"] = Rows(page["items"], ("item_id", "label_id", "probability"))
+        page["flags"] = Rows(page["flags"], ("item_id", "reasons"))
+        return page
+
+    def apply_probability(
+        self,
+        dataset: DatasetRef,
+        model: int,
+        threshold: float,
+        *,
+        label: int | str | None = None,
+        all_classes: bool = False,
+        overwrite: bool = False,
+        left_out_item_ids: Iterable[int] = (),
+        rejected_item_ids: Iterable[int] = (),
+        exclude_flagged: bool = False,
+        override_unfit: bool = False,
+        confirm: bool = False,
+        expected_count: int | None = None,
+        confirm_over: int | None = None,
+    ) -> dict[str, Any]:
+        """Label every item at or above ``threshold`` as one event of kind probability
+        (``POST .../probability/apply``): ``labeled`` and the ``event`` (None: nothing passed).
+
+        One ``label`` (id or name) or ``all_classes`` (each item's most probable class).
+        ``left_out_item_ids``: out of this batch only; ``rejected_item_ids``: out, and recorded as
+        not of their class (not offered in its later batches). CONFLICT (409, nothing labeled,
+        ``details["reason"]`` says why) when the model is unfit without ``override_unfit``, the
+        batch is over ``confirm_over`` (the server's setting by default) without ``confirm``, or
+        no longer has ``expected_count`` items: confirm the count ``probability_candidates`` gave."""
+        dataset_id = self.dataset_id(dataset)
+        body = {
+            "model_id": model,
+            "threshold": threshold,
+            "label_id": None if label is None else self.class_id(dataset_id, label),
+            "all_classes": all_classes,
+            "overwrite": overwrite,
+            "left_out_item_ids": [int(i) for i in left_out_item_ids],
+            "rejected_item_ids": [int(i) for i in rejected_item_ids],
+            "exclude_flagged": exclude_flagged,
+            "override_unfit": override_unfit,
+            "confirm": confirm,
+            "expected_count": expected_count,
+            "confirm_over": confirm_over,
+        }
+        return dict(self._json("POST", f"/datasets/{dataset_id}/probability/apply", json=body))
+
+    def stopping_estimate(
+        self, dataset: DatasetRef, *, threshold: float | None = None, model: int | None = None
+    ) -> dict[str, Any]:
+        """How many items are left and how accurately a classifier would label them now or with
+        more labels (``GET .../stopping-estimate``): ``auto_label_count``, ``expected_accuracy``,
+        ``with_more_labels``, ``reason``, and ``model_id``, ``threshold`` and ``seen_event_id``
+        for ``auto_label_rest``. Defaults: threshold 0.9, the newest fit classifier."""
+        params: dict[str, Any] = {}
+        if threshold is not None:
+            params["threshold"] = threshold
+        if model is not None:
+            params["model_id"] = model
+        url = f"/datasets/{self.dataset_id(dataset)}/stopping-estimate"
+        return dict(self._json("GET", url, params=params))
+
+    def auto_label_rest(
+        self,
+        dataset: DatasetRef,
+        estimate: dict[str, Any] | None = None,
+        *,
+        model: int | None = None,
+        threshold: float | None = None,
+        expected_count: int | None = None,
+        seen_event_id: int | None = None,
+        override_unfit: bool = False,
+    ) -> dict[str, Any]:
+        """Label every unlabeled item at or above the threshold with its top class, as one event
+        (``POST .../auto-label-rest``): ``labeled``, ``event``, ``expected_accuracy``.
+
+        Give the ``estimate`` (``stopping_estimate``'s answer) to label exactly what it showed:
+        its model, threshold, ``auto_label_count`` and ``seen_event_id``; keywords override it.
+        CONFLICT (409) when the batch changed since."""
+        shown = estimate or {}
+        model = model if model is not None else shown.get("model_id")
+        threshold = threshold if threshold is not None else shown.get("threshold")
+        if model is None or threshold is None:
+            raise LabelwiseError("INVALID", "give an estimate with a model, or model and threshold")
+        body = {
+            "model_id": model,
+            "threshold": threshold,
+            "expected_count": expected_count if expected_count is not None else shown.get("auto_label_count"),
+            "seen_event_id": seen_event_id if seen_event_id is not None else shown.get("seen_event_id"),
+            "override_unfit": override_unfit,
+        }
+        url = f"/datasets/{self.dataset_id(dataset)}/auto-label-rest"
+        return dict(self._json("POST", url, json=body))
+
+    def label_suspects(self, dataset: DatasetRef, model: int, *, limit: int | None = None) -> dict[str, Any]:
+        """Suspected wrong labels by a classifier (``GET .../label-suspects``): ``suspects`` as
+        ``Rows`` (item_id, label_id, suggested_label_id, score, ...; most suspect first; every one
+        paged through, or the first ``limit``), ``total``, ``sources``, ``fitness`` and
+        ``labeled_since_training`` (labels newer than the model, none of them suspects)."""
+        url = f"/datasets/{self.dataset_id(dataset)}/label-suspects"
+        page = self._paged(url, ("suspects",), {"model_id": model}, "total", limit)
+        page["suspects"] = Rows(page["suspects"], SUSPECT_COLUMNS)
+        return page
+
+    def review(
+        self,
+        dataset: DatasetRef,
+        item_id: int,
+        action: str,
+        *,
+        label: int | str | None = None,
+        model: int | None = None,
+    ) -> dict[str, Any]:
+        """Answer a suspect (``POST .../review``): ``keep`` its label or ``relabel`` it with
+        ``label`` (id or name); ``model``: the classifier whose suspicion this answers. The
+        event (kind review); the item is no suspect of that model any more."""
+        dataset_id = self.dataset_id(dataset)
+        body = {
+            "item_id": int(item_id),
+            "action": action,
+            "label_id": None if label is None else self.class_id(dataset_id, label),
+            "model_id": model,
+        }
+        return dict(self._json("POST", f"/datasets/{dataset_id}/review", json=body))
+
+    def revoke(
+        self,
+        dataset: DatasetRef,
+        *,
+        model: int | None = None,
+        kind: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """Take back every label ``model`` made here, or those of one event ``kind`` (probability,
+        similarity, ...) made between ``since`` and ``until`` (no zone: UTC), as one undo event
+        (``POST .../revoke``): ``revoked``, ``skipped`` (items changed since: left), ``event``
+        (undo it to put them back), ``event_ids``, ``event_count``. CONFLICT when none is left."""
+        body = {
+            "model_id": model,
+            "kind": kind,
+            "since": since.isoformat() if isinstance(since, datetime) else since,
+            "until": until.isoformat() if isinstance(until, datetime) else until,
+        }
+        return dict(self._json("POST", f"/datasets/{self.dataset_id(dataset)}/revoke", json=body))
 
     # ---- results -----------------------------------------------------------------------------
 
