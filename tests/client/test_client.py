@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -51,6 +51,8 @@ def test_items_carry_class_names_tagger_and_event_kind_and_undo_restores(client:
         **{i: ["dog"] for i in ids[3:5]},
     }
     assert len(client.labels(dataset["id"], as_of=before)) == 0
+    tomorrow = (before + timedelta(days=1)).date().isoformat()  # a date alone: its 00:00 UTC
+    assert len(client.labels(dataset["id"], as_of=tomorrow)) == 5
     assert len(client.labels(dataset["id"], tagger="somebody-else")) == 0
 
     undone = client.undo(second)

@@ -14,17 +14,21 @@ Speed (issue 21): plain attribute fields are completed without per-field machine
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
+from datetime import datetime
 from importlib import import_module
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from backend.api.common import parse_time
 from backend.api.graphql.cost import QueryCost
 from backend.api.graphql.documents import DocumentCache
 from backend.api.graphql.errors import classify
@@ -61,6 +65,10 @@ class LabelwiseSchema(strawberry.Schema):
             classify(error)
 
 
+# DateTime arguments read as REST reads its time query parameters: one parser for both doors.
+DATETIME = dataclasses.replace(DateTimeDefinition, parse_value=wrap_parser(parse_time, "DateTime"))
+
+
 def _merged(name: str, parts: list[type]) -> type:
     fields = Counter(f.name for part in parts for f in part.__strawberry_definition__.fields)  # type: ignore[attr-defined]
     clashes = sorted(field for field, count in fields.items() if count > 1)
@@ -82,6 +90,7 @@ def build_schema(modules: list[str] | None = None) -> LabelwiseSchema:
         subscription=_merged("Subscription", subscriptions) if subscriptions else None,
         extensions=extensions,
         execution_context_class=FastExecutor,
+        scalar_overrides={datetime: DATETIME},
     )
 
 

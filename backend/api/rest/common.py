@@ -9,13 +9,16 @@ import operator
 import sys
 import types
 import typing
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
+from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import KwargDefinition, QueryParameter
 
 # Shared with GraphQL and the pages (backend/api/common.py, backend/api/dependencies.py).
-from backend.api.common import API_PREFIX, as_utc, check_page
+from backend.api.common import API_PREFIX, TIME_FORMS, as_utc, check_page, parse_time
 from backend.api.dependencies import AppSettings, Session, Thumbnails
 
 __all__ = [
@@ -27,7 +30,9 @@ __all__ = [
     "check_page",
     "error_responses",
     "from_view",
+    "query_time",
     "rest_struct",
+    "time_parameter",
 ]
 
 T = TypeVar("T")
@@ -56,6 +61,25 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in statuses
     }
+
+
+def time_parameter(what: str) -> KwargDefinition:
+    """A time query parameter's OpenAPI entry. The parameter is a string read by ``query_time``:
+    Litestar's own datetime parsing takes RFC 3339 alone, GraphQL's DateTime takes a date too."""
+    return QueryParameter(description=f"{what} ({TIME_FORMS}; a date alone: its 00:00 UTC)")
+
+
+def query_time(value: str | None, name: str) -> datetime | None:
+    """A time query parameter read as GraphQL reads a DateTime (``backend.api.common.parse_time``);
+    a bad one is refused as Litestar refuses any bad query parameter, by its name."""
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise ValidationException(
+            "Validation failed", extra=[{"message": str(exc), "key": name, "source": "query"}]
+        ) from None
 
 
 def from_view(struct: type[T], view: Any, **given: Any) -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -10,7 +9,15 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, check_page, error_responses
+from backend.api.rest.common import (
+    API_PREFIX,
+    AppSettings,
+    Session,
+    check_page,
+    error_responses,
+    query_time,
+    time_parameter,
+)
 from backend.api.rest.schemas import EventDetail, EventOut, EventPageOut, TagOut
 from backend.labels import events, history, tagging
 
@@ -73,8 +80,8 @@ class EventController(Controller):
         dataset_id: FromPath[int],
         tagger: FromQuery[str | None] = None,
         kind: FromQuery[str | None] = None,
-        since: Annotated[datetime | None, QueryParameter(description="ISO 8601; no zone means UTC")] = None,
-        until: Annotated[datetime | None, QueryParameter(description="ISO 8601; no zone means UTC")] = None,
+        since: Annotated[str | None, time_parameter("events made at or after")] = None,
+        until: Annotated[str | None, time_parameter("events made at or before")] = None,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 50,
     ) -> EventPageOut:
@@ -84,8 +91,8 @@ class EventController(Controller):
             dataset_id,
             tagger=tagger,
             kind=kind,
-            since=as_utc(since),
-            until=as_utc(until),
+            since=query_time(since, "since"),
+            until=query_time(until, "until"),
             offset=offset,
             limit=limit,
         )

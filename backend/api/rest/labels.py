@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get
 from litestar.params import FromPath, QueryParameter
 
-from backend.api.rest.common import API_PREFIX, Session, as_utc, error_responses
+from backend.api.rest.common import API_PREFIX, Session, error_responses, query_time, time_parameter
 from backend.api.rest.schemas import ItemLabels, ProgressOut
 from backend.labels import history
 from backend.labels.progress import dataset_progress
@@ -27,14 +26,13 @@ class LabelController(Controller):
         self,
         session: Session,
         dataset_id: FromPath[int],
-        as_of: Annotated[
-            datetime | None, QueryParameter(description="labels as they stood then (ISO 8601; no zone: UTC)")
-        ] = None,
+        as_of: Annotated[str | None, time_parameter("labels as they stood then")] = None,
         tagger: Annotated[
             str | None, QueryParameter(description="labels one tagger's events alone add up to")
         ] = None,
     ) -> list[ItemLabels]:
-        state = await history.labels_state(session, dataset_id, as_of=as_utc(as_of), tagger=tagger)
+        when = query_time(as_of, "as_of")
+        state = await history.labels_state(session, dataset_id, as_of=when, tagger=tagger)
         return [ItemLabels(item_id=i, label_ids=sorted(state[i])) for i in sorted(state)]
 
     @get(

@@ -25,7 +25,14 @@ from litestar.response import Stream
 
 from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, error_responses
+from backend.api.rest.common import (
+    API_PREFIX,
+    AppSettings,
+    Session,
+    error_responses,
+    query_time,
+    time_parameter,
+)
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
 from backend.labels import transfer
@@ -173,9 +180,7 @@ class TransferController(Controller):
         settings: AppSettings,
         dataset_id: FromPath[int],
         fmt: Annotated[ExportFormat, QueryParameter(name="format", description="file format")] = "csv",
-        as_of: Annotated[
-            datetime | None, QueryParameter(description="labels as they stood then (ISO 8601; no zone: UTC)")
-        ] = None,
+        as_of: Annotated[str | None, time_parameter("labels as they stood then")] = None,
         tagger: Annotated[
             str | None, QueryParameter(description="labels one tagger's events alone add up to")
         ] = None,
@@ -183,7 +188,7 @@ class TransferController(Controller):
             bool, QueryParameter(description="keep unlabeled items as rows with an empty label")
         ] = True,
     ) -> Stream:
-        when = as_utc(as_of)
+        when = query_time(as_of, "as_of")
         transfer.check_export_options(fmt, when, tagger)
         dataset = await get_dataset(session, dataset_id)  # a bad id is a 404 before any byte is sent
         name = transfer.export_filename(dataset.name, fmt, when, tagger)
