@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             ids, vectors = lw.vectors(job.model_id)
             print(f"model {job.model_id}: {vectors.shape[1]}-d vectors for {len(ids)} items")
 
-            near = lw.similar(dataset, job.model_id, first, limit=10, exclude_labeled=True)
-            print("most similar unlabeled items:", [row["item_id"] for row in near])
+            # exclude_labeled keeps the query items themselves (labeled here): leave them out
+            near = lw.similar(dataset, job.model_id, first, limit=10 + len(first), exclude_labeled=True)
+            unlabeled = [row["item_id"] for row in near if row["item_id"] not in first]
+            print("most similar unlabeled items:", unlabeled[:10])
 
             print("wrote", lw.export(dataset, args.out))
         except LabelwiseError as error:

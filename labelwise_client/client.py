@@ -599,7 +599,10 @@ class Client:
         mode: str = "mean",
         exclude_labeled: bool = False,
     ) -> Rows:
-        """The ``limit`` items most similar to the query items (cosine), best first."""
+        """The ``limit`` items most similar to the query items (cosine), best first.
+
+        ``exclude_labeled`` leaves out labeled items but keeps the query items, labeled or not
+        (the server's ranking does): drop them yourself for the unlabeled neighbours alone."""
         params = {
             "model_id": model,
             "item_id": [int(i) for i in items],

@@ -90,7 +90,8 @@ class ProbabilityApplied:
 class Query:
     @strawberry.field(
         description="Items ranked by cosine similarity to query items in a model's feature space (NOT_FOUND "
-        "says when the model has no vectors or its index must be built first). excludeItemIds: items "
+        "says when the model has no vectors or its index must be built first). excludeLabeled: labeled "
+        "items are left out; the query items are kept, labeled or not. excludeItemIds: items "
         "already decided on (labeled or rejected on an earlier page), left out of the ranking. labelId: the "
         "class to label with: the items rejected for it are left out too."
     )

@@ -108,7 +108,10 @@ class GuidedController(Controller):
         mode: Annotated[
             str, QueryParameter(description=f"several queries: {' or '.join(MODES)} (mean vector / merged)")
         ] = "mean",
-        exclude_labeled: Annotated[bool, QueryParameter(description="leave out labeled items")] = False,
+        exclude_labeled: Annotated[
+            bool,
+            QueryParameter(description="leave out labeled items; the query items are kept, labeled or not"),
+        ] = False,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, description="capped by the server's max_page_size")] = 48,
         ef: Annotated[
