@@ -569,10 +569,20 @@ class Client:
 
     def probabilities(self, model: int, dataset: DatasetRef | None = None) -> pd.DataFrame:
         """Class probabilities of a classifier's latest inference: one row per item id, one column
-        per class name; needs pandas."""
+        per class name; needs pandas. Another kind of model is refused as ``/probability`` refuses
+        it (NOT_FOUND, reason ``no_probabilities``, "not a classifier"), not by a file name."""
         import numpy as np
         import pandas as pd
 
+        kind = self._json("GET", f"/models/{int(model)}")["kind"]  # NOT_FOUND for an unknown model
+        if kind != "classifier":
+            raise LabelwiseError(
+                "NOT_FOUND",
+                f"model {model} wrote no class probabilities (it is a {kind}, not a classifier): "
+                "choose a classifier model",
+                status=404,
+                details={"reason": "no_probabilities"},
+            )
         params: dict[str, Any] = {"model_id": model, "kind": "infer", "state": "succeeded", "limit": 1}
         if dataset is not None:
             params["dataset_id"] = self.dataset_id(dataset)

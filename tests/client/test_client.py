@@ -75,6 +75,21 @@ def test_train_waits_through_inference_and_index_then_serves_vectors_and_neighbo
     assert vectors.shape == (40, 4) and len(ids) == 40
     near = client.similar(dataset["id"], job.model_id, [int(ids[0])], limit=5)
     assert len(near) == 5 and near[0]["item_id"] == int(ids[0])
+    with pytest.raises(LabelwiseError) as extractor:  # said as /probability says it, not a missing file
+        client.probabilities(job.model_id)
+    assert "feature_extractor, not a classifier" in extractor.value.message
+    rest = httpx.get(
+        f"{client.url}/api/v1/datasets/{dataset['id']}/probability",
+        params={"model_id": job.model_id, "threshold": 0.5},
+        timeout=10,
+    ).json()
+    assert (extractor.value.code, extractor.value.status, extractor.value.details) == (
+        rest["code"],
+        rest["status"],
+        rest["details"],
+    )
+    assert rest["detail"].startswith(f"model {job.model_id} wrote no class probabilities")
+    assert extractor.value.message.startswith(f"model {job.model_id} wrote no class probabilities")
 
     client.add_class(dataset, "cat")
     client.tag(dataset, [int(ids[0])], "cat")
