@@ -14,8 +14,7 @@ from backend.settings import get_settings
 from backend.storage.ids import stored_id
 
 if TYPE_CHECKING:
-    from backend.guided.service import ProbabilityPage
-    from backend.storage.tables import TagEvent
+    from backend.guided.service import AppliedBatch, ProbabilityPage
 
 
 async def _class_id(session: Any, dataset_id: int, name: str) -> int:
@@ -151,7 +150,7 @@ def label_by_probability_cmd(
     settings = get_settings()
     _prepare(settings)
 
-    async def work(session: Any) -> tuple[ProbabilityPage, TagEvent | None]:
+    async def work(session: Any) -> tuple[ProbabilityPage, AppliedBatch | None]:
         dataset = await get_dataset_by_name(session, dataset_name)
         label_id = await _class_id(session, stored_id(dataset), class_name) if class_name else None
         page = await service.probability_candidates(
@@ -166,7 +165,7 @@ def label_by_probability_cmd(
         )
         if dry_run:
             return page, None
-        event = await service.apply_probability(
+        applied = await service.apply_probability(
             session,
             settings,
             dataset_id=stored_id(dataset),
@@ -182,9 +181,10 @@ def label_by_probability_cmd(
             rejected_item_ids=left_out,
             left_out_item_ids=list(left_out_ids),
         )
-        return page, event
+        return page, applied
 
-    page, event = _call(settings, work)
+    page, applied = _call(settings, work)
+    event = applied.event if applied else None
     count = page.count
     what = f"'{class_name}'" if class_name else "their most probable class"
     if dry_run:
@@ -213,6 +213,9 @@ def label_by_probability_cmd(
                 click.echo(
                     f"{len(left_out) - recorded} excluded id(s) not in the batch or labeled: nothing recorded"
                 )
+    if applied is not None and applied.left_out_not_in_batch:
+        # said whether or not anything was labeled: a mistyped id should not pass in silence
+        click.echo(f"{applied.left_out_not_in_batch} left-out id(s) not in the batch: nothing left out")
 
 
 def _read_ids(source: TextIO) -> list[int]:

@@ -95,6 +95,15 @@ class ProbabilityPage:
         return self.count > self.confirm_over
 
 
+@dataclass(frozen=True)
+class AppliedBatch:
+    """What apply_probability did: the event (None: nothing labeled) and how many of the named
+    ``left_out_item_ids`` the batch did not hold (nothing to leave out: said, not dropped silently)."""
+
+    event: TagEvent | None
+    left_out_not_in_batch: int = 0
+
+
 def build_hint(model_id: int, dataset_id: int) -> str:
     return (
         f'submit a build-index job: POST /api/v1/jobs {{"kind": "build-index", "model_id": {model_id}, '
@@ -406,8 +415,8 @@ async def apply_probability(
     confirm_over: int | None = None,
     rejected_item_ids: list[int] | None = None,
     left_out_item_ids: list[int] | None = None,
-) -> TagEvent | None:
-    """Label every passing item in one event of kind "probability"; None when none passes.
+) -> AppliedBatch:
+    """Label every passing item in one event of kind "probability" (the event: None when none passes).
 
     Exactly one of ``label_id`` (one class) or ``all_classes`` (each item's arg-max class). An
     unfit model needs ``override_unfit``; a batch over ``confirm_over`` items (default: the
@@ -416,7 +425,8 @@ async def apply_probability(
     them); ``rejected_item_ids`` (items of the batch deselected one by one on its page, flagged or
     not) are left out and recorded as rejected for their class, so later batches of it do not
     offer them again; ``left_out_item_ids`` (the page's tiles deselected in bulk: "Select none", a
-    Shift-click range) are left out, not recorded. Refusals label nothing.
+    Shift-click range) are left out, not recorded; the answer counts those the batch did not hold
+    (a mistyped id, a batch that moved on) so the caller hears it. Refusals label nothing.
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
@@ -436,13 +446,14 @@ async def apply_probability(
             reason="batch_changed",
             count=len(chosen),
         )
+    in_batch = {c.item_id for c in chosen}
     rejected = set(rejections.check_disjoint((), rejected_item_ids or ()))
     # a flagged item deselected by hand too is a rejection: "f" leaves the rest out, no more
     left_out = [(c.item_id, c.label_id) for c in chosen if c.item_id in rejected]
     chosen = [c for c in chosen if c.item_id not in rejected]
-    if left_out_item_ids:
-        dropped = {int(i) for i in left_out_item_ids}
-        chosen = [c for c in chosen if c.item_id not in dropped]
+    dropped = {int(i) for i in left_out_item_ids or ()}
+    not_in_batch = len(dropped - in_batch)
+    chosen = [c for c in chosen if c.item_id not in dropped]
     if exclude_flagged:
         chosen = [c for c in chosen if c.item_id not in flags.flags]
     limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
@@ -463,7 +474,7 @@ async def apply_probability(
             count=len(chosen),
             estimate=guess.as_dict(),
         )
-    return await record_batch(
+    event = await record_batch(
         session,
         dataset_id,
         chosen,
@@ -480,3 +491,4 @@ async def apply_probability(
         },
         rejected=left_out,
     )
+    return AppliedBatch(event=event, left_out_not_in_batch=not_in_batch)

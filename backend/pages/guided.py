@@ -526,7 +526,7 @@ async def apply_probability(
     kept = set(parse_ids(",".join(str(v) for v in form.getall("selected", [])), "selected"))
     deselected = [i for i in parse_ids(form.get("shown_ids"), "shown_ids") if i not in kept]
     try:
-        event = await service.apply_probability(
+        applied = await service.apply_probability(
             session,
             settings,
             dataset_id=dataset_id,
@@ -544,6 +544,7 @@ async def apply_probability(
             rejected_item_ids=hand_rejected(form, deselected),  # clicked out: "not this class"
             left_out_item_ids=deselected,  # every tile deselected stays out of the batch
         )
+        event = applied.event
     except LabelwiseError as exc:
         refused = f"Nothing labeled: {exc.message}"
     context = await _probability_context(session, settings, dataset_id, form)

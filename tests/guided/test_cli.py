@@ -160,3 +160,26 @@ async def test_cli_label_by_probability_leaves_out_items_without_recording_them(
     assert not any(labels.get(i) for i in batch[:3]) and all(labels[i] == [ring] for i in batch[3:])
     again = [c["item_id"] for c in (await server.get(url, params=params)).json()["items"]]
     assert sorted(again) == sorted(batch[:2])
+    assert "left-out id(s) not in the batch" not in done.output  # every one named was in it
+
+
+async def test_cli_label_by_probability_says_the_left_out_ids_not_in_the_batch(cli, server, dataset):
+    """A ``--left-out`` id the batch does not hold leaves nothing out: the command says how many,
+    as it does for ``--exclude`` ids, where it used to pass in silence."""
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    params = {"model_id": model_id, "threshold": 0.8, "label_id": ring, "limit": 100}
+    batch = [
+        c["item_id"]
+        for c in (await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)).json()["items"]
+    ]
+    args = ["label-by-probability", dataset.name, "--model", str(model_id), "--threshold", "0.8"]
+    out = ["--left-out", str(batch[0]), "--left-out", "999998", "--left-out", "999999"]
+    done = await invoke(cli, [*args, "--class", "ring", *out])
+    assert done.exit_code == 0, done.output
+    assert f"labeled {len(batch) - 1} items 'ring'" in done.output
+    assert "2 left-out id(s) not in the batch: nothing left out" in done.output

@@ -173,6 +173,33 @@ async def test_the_probability_apply_leaves_out_items_deselected_in_bulk_without
         assert sorted(c["item_id"] for c in again["items"]) == sorted(out), door  # offered again
 
 
+async def test_the_probability_apply_counts_the_left_out_ids_the_batch_did_not_hold(server, dataset):
+    """A named ``left_out_item_ids`` the batch does not hold (a mistyped id, a batch that moved on)
+    leaves nothing out: REST ``left_out_not_in_batch`` and GraphQL ``leftOutNotInBatch`` say how
+    many, where they used to be dropped without a word."""
+    _ids, classes, model = await oracle(server, dataset.id)
+    url = f"{API}/datasets/{dataset.id}/probability"
+    mutation = (
+        "mutation($d: Int!, $m: Int!, $l: Int, $o: [Int!]) { applyProbability(datasetId: $d, modelId: $m, "
+        "threshold: 0.5, labelId: $l, leftOutItemIds: $o) { labeled leftOutNotInBatch } }"
+    )
+    for door, label in (("rest", classes[0]), ("graphql", classes[1])):
+        params = {"model_id": model, "threshold": 0.5, "label_id": label, "limit": 100}
+        batch = [c["item_id"] for c in (await server.get(url, params=params)).json()["items"]]
+        out = [batch[0], 999998, 999999]  # one of the batch, two not
+        if door == "rest":
+            body = {"model_id": model, "threshold": 0.5, "label_id": label, "left_out_item_ids": out}
+            response = await server.post(f"{url}/apply", json=body)
+            assert response.status_code == 201, response.text
+            applied = response.json()
+            assert applied["left_out_not_in_batch"] == 2, door
+        else:
+            variables = {"d": dataset.id, "m": model, "l": label, "o": out}
+            applied = (await gql(server, mutation, variables))["applyProbability"]
+            assert applied["leftOutNotInBatch"] == 2, door
+        assert applied["labeled"] == len(batch) - 1, door
+
+
 async def test_an_item_rejected_for_its_top_class_is_offered_and_shown_its_next_class(server, dataset):
     """Deselected from a batch of its most probable class, an item goes to the batch of its next
     class, and the classifier's class shown on it to label by hand is that next class: accepting

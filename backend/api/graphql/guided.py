@@ -83,6 +83,9 @@ class ProbabilityPage:
 @strawberry.type(description="What a probability labeling did: the event, or none when no item passed.")
 class ProbabilityApplied:
     labeled: int
+    left_out_not_in_batch: int = strawberry.field(
+        description="How many leftOutItemIds the batch did not hold (nothing to leave out)."
+    )
     event: TagEvent | None
 
 
@@ -229,7 +232,7 @@ class Mutation:
     ) -> ProbabilityApplied:
         context = context_of(info)
         async with use_session(info) as session:
-            event = await service.apply_probability(
+            applied = await service.apply_probability(
                 session,
                 context.settings,
                 dataset_id=dataset_id,
@@ -247,6 +250,9 @@ class Mutation:
                 rejected_item_ids=rejected_item_ids,
                 left_out_item_ids=left_out_item_ids,
             )
+        event = applied.event
         return ProbabilityApplied(
-            labeled=event.tag_count if event else 0, event=TagEvent.of(event) if event else None
+            labeled=event.tag_count if event else 0,
+            left_out_not_in_batch=applied.left_out_not_in_batch,
+            event=TagEvent.of(event) if event else None,
         )

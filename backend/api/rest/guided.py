@@ -82,9 +82,11 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 
 class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
-    """The event recorded, or none when no item passed the threshold."""
+    """The event recorded, or none when no item passed the threshold. ``left_out_not_in_batch``: how
+    many ``left_out_item_ids`` the batch did not hold (nothing to leave out)."""
 
     labeled: int
+    left_out_not_in_batch: int
     event: EventOut | None
 
 
@@ -231,7 +233,7 @@ class GuidedController(Controller):
         """Labeled items keep their labels unless ``overwrite`` is true. 409 (nothing labeled) when
         the model is unfit without ``override_unfit``, the batch is over ``confirm_over`` without
         ``confirm``, or it no longer has ``expected_count`` items."""
-        event = await service.apply_probability(
+        applied = await service.apply_probability(
             session,
             settings,
             dataset_id=dataset_id,
@@ -249,8 +251,11 @@ class GuidedController(Controller):
             rejected_item_ids=data.rejected_item_ids,
             left_out_item_ids=data.left_out_item_ids,
         )
+        event = applied.event
         return ProbabilityAppliedOut(
-            labeled=event.tag_count if event else 0, event=EventOut.of(event) if event else None
+            labeled=event.tag_count if event else 0,
+            left_out_not_in_batch=applied.left_out_not_in_batch,
+            event=EventOut.of(event) if event else None,
         )
 
 
