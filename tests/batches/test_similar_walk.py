@@ -10,6 +10,7 @@ from playwright.async_api import expect
 
 from tests.batches.conftest import labels_of, tag
 from tests.helpers.guided import API, add_class, pca_model, run_job
+from tests.html import all_of, attr, has_class, parse
 
 
 async def _tile_ids(tab) -> list[int]:
@@ -145,8 +146,9 @@ async def _flags_of(live, model: int, shown: list[int], label_id: int | str) -> 
         params={"model_id": model, "shown_ids": ",".join(map(str, shown)), "label_id": label_id},
     )
     assert answer.status_code == 200, answer.text
-    badged = re.findall(r'id="flag-(\d+)" hx-swap-oob="true"><span class="flag-badge"', answer.text)
-    return {int(i) for i in badged}
+    slots = "//*[starts-with(@id, 'flag-')][@hx-swap-oob='true']"
+    badged = all_of(parse(answer.text), f"{slots}[span[{has_class('flag-badge')}]]")
+    return {int(attr(slot, "id").removeprefix("flag-")) for slot in badged}
 
 
 async def test_a_single_class_dataset_shows_the_flags_of_the_class_its_dropdown_shows(live, tab):
