@@ -24,7 +24,8 @@ study's calibration gap, per stage (early / middle / late thirds of the labels) 
 (``--ways``, ``fit/bound``) is what the Platt fit rests on and the bound the promise takes of it:
 
 - fits: ``all`` (every out-of-fold item of the class alike), ``shifted`` (each weighted by its true
-  class's label-shift weight, ``label_shift_weights``: the product's), ``weighted`` (each weighted
+  class's label-shift weight, ``label_shift_weights``: the product's), ``pooled`` (shifted, and
+  each class's fit pulled towards the fit over all classes, ``pooled_fit``), ``weighted`` (each weighted
   by how representative it is of the class's batch candidates: ``representativeness``, a
   nearest-neighbour density ratio, clipped; the fit counts its effective sample size),
   ``not_chosen`` (the items not chosen for doubt: k-means start and accepted batches; all where
@@ -75,6 +76,7 @@ WAYS = (
     "all/wilson",
     "all/point",
     "shifted/point",
+    "pooled/point",
     "all/posterior",
     "weighted/wilson",
     "weighted/posterior",
@@ -225,7 +227,8 @@ def promise_batches(
             if fit == "weighted"
             else None,
             votes=votes if bound.endswith("+votes") else None,
-            label_shift=fit == "shifted",
+            label_shift=fit in ("shifted", "pooled"),
+            pooled_prior=fit == "pooled",
         )
     finally:
         sm.BATCH_Z, sm.BATCH_BOUND = saved

@@ -142,9 +142,13 @@ class PlattCalibration:
         source: str,
         strength: float = 2.0,
         weights: np.ndarray | None = None,
+        centre: tuple[float, float] = (1.0, 0.0),
     ) -> None:
         """``weights``: one per item (importance weights; none: all 1), scaled so that together
-        they count as their effective sample size (Kish), which is the fit's ``support``."""
+        they count as their effective sample size (Kish), which is the fit's ``support``.
+        ``centre``: the (a, b) the fit is pulled towards where its items are few: (1, 0), "the
+        model keeps its word", or the model's fit over all classes (``pooled_fit``)."""
+        a0, b0 = centre
         x = _logit(np.asarray(scores, np.float64))
         y = np.asarray(right, np.float64)
         v = np.ones(len(x)) if weights is None else np.asarray(weights, np.float64)
@@ -153,15 +157,17 @@ class PlattCalibration:
 
         def loss(a: float, b: float) -> float:  # negative log posterior
             z = a * x + b
-            return float((v * (np.logaddexp(0.0, z) - y * z)).sum()) + strength / 2 * ((a - 1) ** 2 + b**2)
+            return float((v * (np.logaddexp(0.0, z) - y * z)).sum()) + strength / 2 * (
+                (a - a0) ** 2 + (b - b0) ** 2
+            )
 
-        a, b = 1.0, 0.0
+        a, b = a0, b0
         current = loss(a, b)
         for _ in range(50):  # Newton steps, halved until the posterior improves
             p = _sigmoid(a * x + b)
             w = v * p * (1.0 - p)
             r = v * (p - y)
-            gradient = np.asarray([(r * x).sum() + strength * (a - 1.0), r.sum() + strength * b])
+            gradient = np.asarray([(r * x).sum() + strength * (a - a0), r.sum() + strength * (b - b0)])
             hessian = np.asarray(
                 [[(w * x * x).sum() + strength, (w * x).sum()], [(w * x).sum(), w.sum() + strength]]
             )
@@ -198,6 +204,40 @@ class PlattCalibration:
         c = self.covariance
         var = ga * ga * c[0, 0] + 2 * ga * gb * c[0, 1] + gb * gb * c[1, 1]
         return np.clip(mean - z * np.sqrt(np.maximum(var, 0.0)), 0.0, 1.0)
+
+
+def pooled_fit(
+    probabilities: np.ndarray,
+    true_columns: np.ndarray,
+    source: str,
+    weights: np.ndarray | None = None,
+    missed_columns: np.ndarray | None = None,
+) -> PlattCalibration | None:
+    """One Platt fit over every class's held-out items (each scored by its arg-max class's
+    probability, right where that is its class): how far the model keeps its word on the whole,
+    the centre each class's own fit is pulled towards (partial pooling). A class with one held-out
+    item then promises what the model's record says, not what its own probabilities claim (a
+    classifier of 16 labels promised a batch of 16 at 97%; it held 5; ``bench promises`` judges it:
+    no better than the class's own fit, so the queue does not use it). ``true_columns``: each
+    item's class column (-1: unknown); ``missed_columns``: a column a person left it out of a
+    batch of (-1: none), a miss of that column. None without a judged item."""
+    probs = np.asarray(probabilities, np.float64)
+    if not len(probs):
+        return None
+    best = probs.argmax(axis=1)
+    top = probs[np.arange(len(best)), best]
+    true = np.asarray(true_columns, np.int64)
+    judged = true >= 0
+    if missed_columns is not None:
+        judged |= np.asarray(missed_columns, np.int64) == best
+    if not judged.any():
+        return None
+    return PlattCalibration(
+        top[judged],
+        (true == best)[judged],
+        source,
+        weights=None if weights is None else np.asarray(weights, np.float64)[judged],
+    )
 
 
 def wilson_lower(right: float, n: int, z: float = WILSON_Z) -> float:
@@ -374,6 +414,7 @@ def probability_batches(
     votes: Callable[[int, np.ndarray], np.ndarray | None] | None = None,
     label_shift: bool = True,
     held_out_rejected: np.ndarray | None = None,
+    pooled_prior: bool = False,
 ) -> list[ProbabilityBatch]:
     """One batch per class: its unlabeled items at or above a threshold, cut where expected
     labels per action peak. ``held_out``: (item ids, probabilities, column label ids) of labeled
@@ -381,7 +422,9 @@ def probability_batches(
     single label (-1: none or several). ``votes``: (class, candidate ids) -> each candidate's
     labeled neighbours' vote for the class (``neighbour_votes``), a cap on what is promised.
     ``held_out_rejected``: per held-out item, the class a person left it out of a batch of (-1:
-    none; ``heldout.with_rejections``): a miss of that class's fit."""
+    none; ``heldout.with_rejections``): a miss of that class's fit. ``pooled_prior``: each class's
+    fit is pulled towards the fit over all classes (``pooled_fit``), else towards "the model keeps
+    its word" (the product's: pooling gained nothing in ``bench promises``, study log stops 36, 45)."""
     probs = np.asarray(probabilities, np.float32)
     best = probs.argmax(axis=1)
     top = probs[np.arange(len(best)), best]
@@ -394,6 +437,19 @@ def probability_batches(
         shift = label_shift_weights(
             np.asarray(held_out[1]).argmax(axis=1), true_columns, pool[pool >= 0], len(held_out[2])
         )
+    centre = (1.0, 0.0)
+    if pooled_prior and held_out is not None and held_out_labels is not None:
+        h_columns = {label: column for column, label in enumerate(held_out[2])}
+        true_of = np.asarray([h_columns.get(int(label), -1) for label in held_out_labels], np.int64)
+        missed = None
+        if held_out_rejected is not None:
+            missed = np.asarray([h_columns.get(int(label), -1) for label in held_out_rejected], np.int64)
+        pooled_weights = None
+        if shift is not None:
+            pooled_weights = np.where(true_of >= 0, shift[np.maximum(true_of, 0)], 1.0)
+        pooled = pooled_fit(np.asarray(held_out[1]), true_of, held_out_source, pooled_weights, missed)
+        if pooled is not None:
+            centre = (pooled.a, pooled.b)
     batches = []
     for column, label_id in enumerate(label_ids):
         if label_id not in classes:
@@ -427,6 +483,7 @@ def probability_batches(
                     held_out_labels[mine] == label_id,
                     held_out_source,
                     weights=weights,
+                    centre=centre,
                 )
         cut = best_cut(
             top[rows],

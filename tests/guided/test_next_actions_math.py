@@ -298,6 +298,28 @@ def test_platt_calibration_learns_an_overconfident_model_and_keeps_its_word_with
     assert abs(float(empty.item_precision(np.asarray([0.9]))[0]) - 0.9) < 1e-6
 
 
+def test_a_class_with_one_held_out_item_leans_on_the_pooled_fit_of_every_class():
+    # an overconfident model: 0.95 sure and right half the time in every class (bench promises' "pooled")
+    probs = np.tile(np.asarray([[0.95, 0.025, 0.025]]), (60, 1))
+    for row in range(60):
+        probs[row] = np.roll(probs[row], row % 3)
+    true = np.where(np.arange(60) % 2 == 0, probs.argmax(axis=1), (probs.argmax(axis=1) + 1) % 3)
+    pooled = sm.pooled_fit(probs, true, "held-out")
+    assert pooled is not None and abs(float(pooled.item_precision(np.asarray([0.95]))[0]) - 0.5) < 0.08
+    # one right item of its own: the bare fit trusts the model, the pooled centre does not
+    alone = sm.PlattCalibration(np.asarray([0.95]), np.asarray([True]), "held-out")
+    leaning = sm.PlattCalibration(
+        np.asarray([0.95]), np.asarray([True]), "held-out", centre=(pooled.a, pooled.b)
+    )
+    own, pulled = (float(f.item_precision(np.asarray([0.95]))[0]) for f in (alone, leaning))
+    assert own > 0.9 and 0.55 < pulled < 0.8
+    # a miss recorded by a rejection counts; nothing judged: no fit
+    missed = np.full(60, -1)
+    assert sm.pooled_fit(probs, np.full(60, -1), "held-out") is None
+    missed[0] = int(probs[0].argmax())
+    assert sm.pooled_fit(probs, np.full(60, -1), "held-out", missed_columns=missed) is not None
+
+
 def _promise_gaps(held_count: int, overconfidence: float) -> list[float]:
     """Promised minus expected precision (the mean true probability of the class over the batch)
     of every probability batch, ten draws of ``held_count`` held-out items among 4,000 items."""
