@@ -17,6 +17,8 @@ snapshot (``unjudged``: ``trust.labeled_after_training``) is no suspect of it, t
 neighbour of the others. Its only witness would be the neighbours in the model's own hidden-layer
 features, which group items by the class the model predicts: the very class a person just
 overruled when correcting the model's guesses (decision 0011, addendum). Retraining judges them.
+Items reviewed since the model became ready are passed as ``unjudged`` too: judged, still
+neighbours (a confirmed label is the surest evidence about the items around it).
 
 ``rank_suspects`` and ``neighbour_disagreement`` are plain numpy, shared with ``bench/label_review.py``.
 """

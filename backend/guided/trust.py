@@ -260,9 +260,10 @@ async def label_suspects(
     offset: int = 0,
     limit: int = 48,
 ) -> SuspectPage:
-    """Suspected wrong labels of the dataset, most suspect first. Left out: items reviewed since the
-    model became ready, and those labeled since its training (``labeled_since_training`` says how
-    many): the model judges only labels it trained on (``review`` module)."""
+    """Suspected wrong labels of the dataset, most suspect first. Left out (still neighbours of the
+    others): items reviewed since the model became ready, and those labeled since its training
+    (``labeled_since_training`` says how many): the model judges only labels it trained on
+    (``review`` module)."""
     check_page(offset, limit, settings.max_page_size)
     model = await classifier_of(session, model_id, dataset_id)
     directory = model_dir(settings, model)
@@ -270,10 +271,13 @@ async def label_suspects(
     found = await feature_vectors(session, settings, model_id, dataset_id)
     labels = await current_labels(session, dataset_id)
     done = await reviewed_since(session, dataset_id, model)
-    single = {i: next(iter(s)) for i, s in labels.items() if len(s) == 1 and i not in done}
+    single = {i: next(iter(s)) for i, s in labels.items() if len(s) == 1}
     since = {int(i) for i in await labeled_after_training(session, dataset_id, model)} & set(single)
+    # reviewed items are judged (no suspects) but stay neighbours of the others: a label a person
+    # confirmed is the surest evidence there is (leaving them out, one keep took three other
+    # suspects off the walk's page)
     suspects = await asyncio.to_thread(
-        partial(find_suspects, unjudged=since),
+        partial(find_suspects, unjudged=since | (done & set(single))),
         single,
         issues,
         found.item_ids if found else None,

@@ -706,3 +706,28 @@ async def test_the_similarity_gallery_badges_items_whose_labeled_neighbours_disa
     assert by_id(doc, "flag-rule") is not None and "deselect flagged items" in page
     # the query is labeled a: an unlabeled item of class b (position 16) is badged, one of a (18) not
     assert flag_badges(by_id(doc, f"tile-{ids[16]}")) and not flag_badges(by_id(doc, f"tile-{ids[18]}"))
+
+
+async def test_a_reviewed_label_stays_a_neighbour_of_the_other_suspects(server, dataset):
+    # a kept or relabeled item is judged, so no suspect any more, but its label is the surest
+    # evidence there is: the other items' neighbour disagreement still counts it (one keep once
+    # took three other suspects off the page)
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    flipped = (3, 6, 7)  # 3 and 6: the same true class, the same wrong label, neighbours
+    await label_by_rule(server, dataset.id, ids, classes, 24, wrong=flipped)
+    model = await trained(server, dataset.id, "test-oracle")
+    url = f"{API}/datasets/{dataset.id}/label-suspects"
+
+    def scores(page: dict[str, Any]) -> dict[int, tuple[float, float | None]]:
+        return {s["item_id"]: (s["score"], s["neighbour_disagreement"]) for s in page["suspects"]}
+
+    before = scores((await server.get(url, params={"model_id": model, "limit": 100})).json())
+    assert {ids[i] for i in flipped} <= set(before)
+    kept = await server.post(
+        f"{API}/datasets/{dataset.id}/review", json={"item_id": ids[3], "action": "keep", "model_id": model}
+    )
+    assert kept.status_code == 201
+    after = scores((await server.get(url, params={"model_id": model, "limit": 100})).json())
+    assert ids[3] not in after
+    assert after == {i: s for i, s in before.items() if i != ids[3]}
