@@ -433,7 +433,8 @@ class Client:
     ) -> dict[str, Any]:
         """Label every item at or above ``threshold`` as one event of kind probability
         (``POST .../probability/apply``): ``labeled``, the ``event`` (None: nothing passed) and
-        ``left_out_not_in_batch`` (how many ``left_out_item_ids`` the batch did not hold).
+        ``left_out_not_in_batch`` / ``rejected_not_in_batch`` (how many ``left_out_item_ids`` /
+        ``rejected_item_ids`` the batch did not hold: nothing left out, no rejection recorded).
 
         One ``label`` (id or name) or ``all_classes`` (each item's most probable class).
         ``left_out_item_ids``: out of this batch only; ``rejected_item_ids``: out, and recorded as

@@ -98,10 +98,12 @@ class ProbabilityPage:
 @dataclass(frozen=True)
 class AppliedBatch:
     """What apply_probability did: the event (None: nothing labeled) and how many of the named
-    ``left_out_item_ids`` the batch did not hold (nothing to leave out: said, not dropped silently)."""
+    ``left_out_item_ids`` and ``rejected_item_ids`` the batch did not hold (nothing to leave out,
+    no rejection recorded: said, not dropped silently)."""
 
     event: TagEvent | None
     left_out_not_in_batch: int = 0
+    rejected_not_in_batch: int = 0
 
 
 def build_hint(model_id: int, dataset_id: int) -> str:
@@ -425,8 +427,9 @@ async def apply_probability(
     them); ``rejected_item_ids`` (items of the batch deselected one by one on its page, flagged or
     not) are left out and recorded as rejected for their class, so later batches of it do not
     offer them again; ``left_out_item_ids`` (the page's tiles deselected in bulk: "Select none", a
-    Shift-click range) are left out, not recorded; the answer counts those the batch did not hold
-    (a mistyped id, a batch that moved on) so the caller hears it. Refusals label nothing.
+    Shift-click range) are left out, not recorded. The answer counts the ids of either list that
+    the batch did not hold (a mistyped id, a batch that moved on), each list on its own, so the
+    caller hears it. Refusals label nothing.
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
@@ -452,7 +455,6 @@ async def apply_probability(
     left_out = [(c.item_id, c.label_id) for c in chosen if c.item_id in rejected]
     chosen = [c for c in chosen if c.item_id not in rejected]
     dropped = {int(i) for i in left_out_item_ids or ()}
-    not_in_batch = len(dropped - in_batch)
     chosen = [c for c in chosen if c.item_id not in dropped]
     if exclude_flagged:
         chosen = [c for c in chosen if c.item_id not in flags.flags]
@@ -491,4 +493,8 @@ async def apply_probability(
         },
         rejected=left_out,
     )
-    return AppliedBatch(event=event, left_out_not_in_batch=not_in_batch)
+    return AppliedBatch(
+        event=event,
+        left_out_not_in_batch=len(dropped - in_batch),
+        rejected_not_in_batch=len(rejected - in_batch),
+    )

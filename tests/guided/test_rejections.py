@@ -200,6 +200,45 @@ async def test_the_probability_apply_counts_the_left_out_ids_the_batch_did_not_h
         assert applied["labeled"] == len(batch) - 1, door
 
 
+async def test_the_probability_apply_counts_the_rejected_ids_the_batch_did_not_hold(server, dataset):
+    """A named ``rejected_item_ids`` the batch does not hold records no rejection: REST
+    ``rejected_not_in_batch`` and GraphQL ``rejectedNotInBatch`` say how many, apart from the
+    left-out ids, where they used to be dropped without a word."""
+    _ids, classes, model = await oracle(server, dataset.id)
+    url = f"{API}/datasets/{dataset.id}/probability"
+    mutation = (
+        "mutation($d: Int!, $m: Int!, $l: Int, $r: [Int!], $o: [Int!]) { applyProbability(datasetId: $d, "
+        "modelId: $m, threshold: 0.5, labelId: $l, rejectedItemIds: $r, leftOutItemIds: $o) "
+        "{ labeled leftOutNotInBatch rejectedNotInBatch event { parameters } } }"
+    )
+    for door, label in (("rest", classes[0]), ("graphql", classes[1])):
+        params = {"model_id": model, "threshold": 0.5, "label_id": label, "limit": 100}
+        batch = [c["item_id"] for c in (await server.get(url, params=params)).json()["items"]]
+        rejected = [batch[0], 999995, 999996, 999997]  # one of the batch, three not
+        left_out = [batch[1], 999998]
+        if door == "rest":
+            body = {
+                "model_id": model,
+                "threshold": 0.5,
+                "label_id": label,
+                "rejected_item_ids": rejected,
+                "left_out_item_ids": left_out,
+            }
+            response = await server.post(f"{url}/apply", json=body)
+            assert response.status_code == 201, response.text
+            applied = response.json()
+            counts = (applied["rejected_not_in_batch"], applied["left_out_not_in_batch"])
+        else:
+            variables = {"d": dataset.id, "m": model, "l": label, "r": rejected, "o": left_out}
+            applied = (await gql(server, mutation, variables))["applyProbability"]
+            counts = (applied["rejectedNotInBatch"], applied["leftOutNotInBatch"])
+        assert counts == (3, 1), door
+        assert applied["labeled"] == len(batch) - 2, door
+        assert applied["event"]["parameters"]["rejected"] == 1, door  # batch[0] alone recorded
+        again = (await server.get(url, params=params)).json()["items"]
+        assert batch[0] not in [c["item_id"] for c in again], door
+
+
 async def test_an_item_rejected_for_its_top_class_is_offered_and_shown_its_next_class(server, dataset):
     """Deselected from a batch of its most probable class, an item goes to the batch of its next
     class, and the classifier's class shown on it to label by hand is that next class: accepting

@@ -86,6 +86,9 @@ class ProbabilityApplied:
     left_out_not_in_batch: int = strawberry.field(
         description="How many leftOutItemIds the batch did not hold (nothing to leave out)."
     )
+    rejected_not_in_batch: int = strawberry.field(
+        description="How many rejectedItemIds the batch did not hold (no rejection recorded)."
+    )
     event: TagEvent | None
 
 
@@ -254,5 +257,6 @@ class Mutation:
         return ProbabilityApplied(
             labeled=event.tag_count if event else 0,
             left_out_not_in_batch=applied.left_out_not_in_batch,
+            rejected_not_in_batch=applied.rejected_not_in_batch,
             event=TagEvent.of(event) if event else None,
         )

@@ -83,10 +83,12 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
     """The event recorded, or none when no item passed the threshold. ``left_out_not_in_batch``: how
-    many ``left_out_item_ids`` the batch did not hold (nothing to leave out)."""
+    many ``left_out_item_ids`` the batch did not hold (nothing to leave out);
+    ``rejected_not_in_batch``: how many ``rejected_item_ids`` it did not hold (no rejection recorded)."""
 
     labeled: int
     left_out_not_in_batch: int
+    rejected_not_in_batch: int
     event: EventOut | None
 
 
@@ -255,6 +257,7 @@ class GuidedController(Controller):
         return ProbabilityAppliedOut(
             labeled=event.tag_count if event else 0,
             left_out_not_in_batch=applied.left_out_not_in_batch,
+            rejected_not_in_batch=applied.rejected_not_in_batch,
             event=EventOut.of(event) if event else None,
         )
 
