@@ -3,6 +3,7 @@ one 'undo' event, later work by others left alone and counted, the revoke itself
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -95,6 +96,44 @@ async def test_bad_revoke_requests_are_refused_with_a_reason(
     assert_error(await server.post(url, json={"model_id": own}), 409, "CONFLICT", "nothing to revoke")
     missing = await server.post(f"{API}/datasets/987654/revoke", json={"kind": "similarity"})
     assert_error(missing, 404, "NOT_FOUND")
+
+
+REVOKE_KIND = """
+mutation($d: Int!, $k: String, $since: DateTime, $until: DateTime) {
+  revokeLabels(datasetId: $d, kind: $k, since: $since, until: $until) { revoked skipped eventIds }
+}"""
+
+
+async def test_revoke_times_are_read_as_the_time_parameters_read_them_at_both_doors(
+    server, dataset, database
+):
+    """``since`` / ``until`` of a revoke take what every other time of the API takes (a date
+    alone: its 00:00 UTC; no zone: UTC), in REST's JSON body as in GraphQL; garbage is a 400
+    naming the field. REST's body took RFC 3339 alone."""
+    s = await _scene(server, database, dataset.id)
+    day = datetime.fromisoformat(s["similarity"]["created_at"]).date()
+    url = f"{API}/datasets/{dataset.id}/revoke"
+    later = {"kind": "similarity", "since": (day + timedelta(days=1)).isoformat()}
+    assert_error(await server.post(url, json=later), 409, "CONFLICT", "nothing to revoke")
+    before = {"kind": "similarity", "until": f"{day.isoformat()}T00:00"}  # no zone: UTC
+    assert_error(await server.post(url, json=before), 409, "CONFLICT", "nothing to revoke")
+    body = {
+        "kind": "similarity",
+        "since": day.isoformat(),
+        "until": (day + timedelta(days=1)).strftime("%Y%m%d"),
+    }
+    response = await server.post(url, json=body)
+    assert response.status_code == 201, response.text
+    assert (response.json()["revoked"], response.json()["event_ids"]) == (5, [s["similarity"]["id"]])
+    for name, text in (("since", "yesterday"), ("until", "2026-13-01"), ("since", "")):
+        refused = await server.post(url, json={"kind": "probability", name: text})
+        assert_error(refused, 400, "INVALID", f"'{name}'", "not a time", "ISO 8601", "2026-12-07")
+
+    variables = {"d": dataset.id, "k": "probability", "since": day.isoformat()}
+    result = (await gql(server, REVOKE_KIND, variables))["revokeLabels"]
+    assert (result["revoked"], result["skipped"]) == (9, 1)  # Bob's item stays his
+    bad = {"d": dataset.id, "k": "probability", "until": "yesterday"}
+    await gql_error(server, REVOKE_KIND, bad, code="GRAPHQL_VALIDATION_FAILED", fragments=("not a time",))
 
 
 REVOKE = """

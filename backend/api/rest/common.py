@@ -27,6 +27,7 @@ __all__ = [
     "Session",
     "Thumbnails",
     "as_utc",
+    "body_time",
     "check_page",
     "error_responses",
     "from_view",
@@ -72,13 +73,23 @@ def time_parameter(what: str) -> KwargDefinition:
 def query_time(value: str | None, name: str) -> datetime | None:
     """A time query parameter read as GraphQL reads a DateTime (``backend.api.common.parse_time``);
     a bad one is refused as Litestar refuses any bad query parameter, by its name."""
+    return _time(value, name, "query")
+
+
+def body_time(value: str | None, name: str) -> datetime | None:
+    """A time field of a JSON body (a string: msgspec's datetime takes RFC 3339 alone) read as
+    ``query_time`` reads a query parameter; a bad one is refused by its field name."""
+    return _time(value, name, "body")
+
+
+def _time(value: str | None, name: str, source: str) -> datetime | None:
     if value is None:
         return None
     try:
         return parse_time(value)
     except ValueError as exc:
         raise ValidationException(
-            "Validation failed", extra=[{"message": str(exc), "key": name, "source": "query"}]
+            "Validation failed", extra=[{"message": str(exc), "key": name, "source": source}]
         ) from None
 
 

@@ -3,27 +3,28 @@ Thin over ``backend.labels.revoke``; undoing one event is ``POST /events/{id}/un
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, post
 from litestar.params import FromPath, JSONBody
 
+from backend.api.common import TIME_FORMS
 from backend.api.identity import tagger_for
-from backend.api.rest.common import API_PREFIX, AppSettings, Session, as_utc, error_responses
+from backend.api.rest.common import API_PREFIX, AppSettings, Session, body_time, error_responses
 from backend.api.rest.schemas import EventOut
 from backend.labels import revoke
 
 
 class RevokeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Give ``model_id`` (every label that model produced here) or ``kind`` (with an optional
-    ``since`` / ``until``, ISO 8601, no zone meaning UTC), not both."""
+    ``since`` / ``until``, ISO 8601 as the time query parameters and GraphQL read them: a date
+    alone is its 00:00, no zone means UTC), not both."""
 
     model_id: int | None = None
     kind: Literal["manual", "similarity", "probability", "explorer", "import", "review"] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Annotated[str, msgspec.Meta(description=f"events made at or after ({TIME_FORMS})")] | None = None
+    until: Annotated[str, msgspec.Meta(description=f"events made at or before ({TIME_FORMS})")] | None = None
 
 
 class RevokeOut(msgspec.Struct, kw_only=True):
@@ -55,7 +56,7 @@ class RevokeController(Controller):
         "redo put back included) go back to their earlier labels; "
         "items changed since by another event are left and counted in 'skipped'. 409 when nothing is left.",
         status_code=201,
-        responses=error_responses(404, 409),
+        responses=error_responses(400, 404, 409),
     )
     async def revoke(
         self,
@@ -71,8 +72,8 @@ class RevokeController(Controller):
             tagger=tagger_for(request, settings),
             model_id=data.model_id,
             kind=data.kind,
-            since=as_utc(data.since),
-            until=as_utc(data.until),
+            since=body_time(data.since, "since"),
+            until=body_time(data.until, "until"),
         )
         return RevokeOut.of(result)
 
