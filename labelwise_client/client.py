@@ -128,22 +128,43 @@ class Client:
         joined: dict[str, list[Any]] = {key: [] for key in keys}
         while True:
             got = len(joined[keys[0]])
-            want = self._page if limit is None else min(self._page, limit - got)
-            query = {**(params or {}), "offset": got, "limit": want}
-            try:
-                body = self._json("GET", path, params=query)
-            except LabelwiseError as exc:
-                cap = exc.details.get("max_limit")
-                if exc.code == "INVALID" and isinstance(cap, int) and 0 < cap < self._page:
-                    self._page = cap
-                    continue
-                raise
+            _want, body = self._page_at(path, params, got, None if limit is None else limit - got)
             first = first if first is not None else body
             for key in keys:
                 joined[key].extend(body.get(key) or [])
             got = len(joined[keys[0]])
             if not body[keys[0]] or got >= body[total] or (limit is not None and got >= limit):
                 return {**first, **joined}
+
+    def _page_at(
+        self, path: str, params: dict[str, Any] | None, offset: int, room: int | None = None
+    ) -> tuple[int, Any]:
+        """``(the limit asked for, the body)`` of the page at ``offset``, at most ``room`` entries
+        when given. A smaller server cap (an INVALID naming ``max_limit``) is learnt and asked again."""
+        while True:
+            want = self._page if room is None else min(self._page, room)
+            query = {**(params or {}), "offset": offset, "limit": want}
+            try:
+                return want, self._json("GET", path, params=query)
+            except LabelwiseError as exc:
+                cap = exc.details.get("max_limit")
+                if exc.code == "INVALID" and isinstance(cap, int) and 0 < cap < self._page:
+                    self._page = cap
+                    continue
+                raise
+
+    def _list_pages(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every entry of a list answered in pages without a total (``offset``/``limit``, a page
+        shorter than asked for is the last), page after page. A server from before the list paged
+        answers it whole whatever the limit: longer than asked for, or the same first entry again."""
+        rows: list[Any] = []
+        while True:
+            want, page = self._page_at(path, params, len(rows))
+            if rows and page and page[0] == rows[0]:
+                return rows  # offset not heeded: the first page was the whole list
+            rows.extend(page)
+            if len(page) != want:
+                return rows
 
     # ---- datasets, classes, items ------------------------------------------------------------
 
@@ -244,7 +265,8 @@ class Client:
     def labels(
         self, dataset: DatasetRef, *, as_of: datetime | str | None = None, tagger: str | None = None
     ) -> Rows:
-        """Labels per labeled item: current, as they stood at ``as_of`` (no zone: UTC), or by one tagger."""
+        """Labels per labeled item: current, as they stood at ``as_of`` (no zone: UTC), or by one tagger;
+        every labeled item, read page after page."""
         dataset_id = self.dataset_id(dataset)
         params: dict[str, Any] = {}
         if as_of is not None:
@@ -254,7 +276,7 @@ class Client:
         names = {c["id"]: c["name"] for c in self.classes(dataset_id)}
         rows = [
             {"item_id": r["item_id"], "labels": [names.get(i, str(i)) for i in r["label_ids"]], **r}
-            for r in self._json("GET", f"/datasets/{dataset_id}/labels", params=params)
+            for r in self._list_pages(f"/datasets/{dataset_id}/labels", params)
         ]
         return Rows(rows, ("item_id", "labels", "label_ids"))
 

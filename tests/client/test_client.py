@@ -61,6 +61,39 @@ def test_items_carry_class_names_tagger_and_event_kind_and_undo_restores(client:
     assert [e["id"] for e in client.events(dataset["id"])] == [undone["id"], second["id"], first["id"]]
 
 
+def test_labels_are_read_page_after_page_in_one_call(client: Client, dataset):
+    """``labels`` reads the server's paged list a page at a time (a smaller server cap learnt), and
+    returns every labeled item, by item id, as it did in one answer."""
+    ids = [row["id"] for row in client.items(dataset)]
+    client.add_class(dataset, "cat")
+    client.tag(dataset, ids[:12], "cat")
+    asked: list[httpx.URL] = []
+    client._http.event_hooks["request"].append(lambda request: asked.append(request.url))
+    client._page = 5
+    rows = client.labels(dataset)
+    assert [r["item_id"] for r in rows] == sorted(ids[:12]) and all(r["labels"] == ["cat"] for r in rows)
+    pages = [url.params for url in asked if url.path.endswith("/labels")]
+    assert [(p["offset"], p["limit"]) for p in pages] == [("0", "5"), ("5", "5"), ("10", "5")]
+    assert len(client.labels(dataset, tagger="notebook")) == 12
+
+
+def test_labels_read_a_server_that_answers_the_list_whole_once():
+    """A server from before the list paged ignores offset and limit: its one answer is the list."""
+    whole = [{"item_id": i, "label_ids": [1]} for i in range(1, 8)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/classes"):
+            return httpx.Response(200, json=[{"id": 1, "name": "cat"}])
+        return httpx.Response(200, json=whole)
+
+    for page, size in ((5, 7), (7, 7)):  # longer than a page, or exactly one page
+        with Client("http://old.invalid") as lw:
+            lw._http.close()
+            lw._http = httpx.Client(base_url=f"{lw.url}/api/v1", transport=httpx.MockTransport(answer))
+            lw._page = page
+            assert [r["item_id"] for r in lw.labels(3)] == list(range(1, size + 1))
+
+
 def test_train_waits_through_inference_and_index_then_serves_vectors_and_neighbours(
     client: Client, dataset, tmp_path: Path
 ):

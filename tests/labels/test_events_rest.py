@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tests.helpers import graphql
 from tests.helpers.rest import API, add_class, assert_error, create_dataset, item_ids, snapshot, tag
 
 
@@ -212,6 +213,50 @@ async def test_labels_as_of_a_time_and_by_tagger_are_rebuilt_from_events(client,
     response = await client.get(f"{API}/datasets/{dataset_id}/labels", params={"as_of": "yesterday"})
     assert_error(response, 400, "INVALID", "as_of")
     assert_error(await client.get(f"{API}/datasets/999999/labels", params={"tagger": "x"}), 404, "NOT_FOUND")
+
+
+async def _pages(client, dataset_id: int, limit: int, **params) -> list[list[tuple[int, list[int]]]]:
+    """Every page of the labels, ``limit`` at a time, up to the first short one."""
+    pages: list[list[tuple[int, list[int]]]] = []
+    while not pages or len(pages[-1]) == limit:
+        query = {**params, "offset": limit * len(pages), "limit": limit}
+        response = await client.get(f"{API}/datasets/{dataset_id}/labels", params=query)
+        assert response.status_code == 200, response.text
+        pages.append([(row["item_id"], row["label_ids"]) for row in response.json()])
+    return pages
+
+
+async def test_labels_are_paged_by_item_id_with_offset_and_limit(client, folder, settings):
+    """``limit`` gives one page of the labeled items by item id (an item with two labels is one
+    entry), current or rebuilt, as GraphQL ``labels`` pages; without it every one, as before."""
+    dataset_id, ids, cat, dog = await _labeled(client, folder, count=8, multi_label=True)
+    first = await tag(client, dataset_id, ids[:5], cat, op="add")
+    await tag(client, dataset_id, ids[1:2], dog, op="add")
+    await tag(client, dataset_id, ids[6:7], dog, op="add")
+    whole = (await client.get(f"{API}/datasets/{dataset_id}/labels")).json()
+    assert [row["item_id"] for row in whole] == sorted([*ids[:5], ids[6]])  # no limit: all, a list
+    pages = await _pages(client, dataset_id, 4)
+    assert [len(p) for p in pages] == [4, 2]
+    assert [entry for page in pages for entry in page] == [(r["item_id"], r["label_ids"]) for r in whole]
+    assert dict(pages[0])[ids[1]] == sorted([cat, dog])
+    assert [len(p) for p in await _pages(client, dataset_id, 3)] == [3, 3, 0]
+    as_of = await _pages(client, dataset_id, 2, as_of=first["created_at"])
+    assert [entry for page in as_of for entry in page] == [(i, [cat]) for i in sorted(ids[:5])]
+    by_tagger = await _pages(client, dataset_id, 5, tagger="tester")
+    assert [item for page in by_tagger for item, _ in page] == sorted([*ids[:5], ids[6]])
+
+    query = "query($d: Int!, $o: Int!) { labels(datasetId: $d, offset: $o, limit: 4) { itemId labelIds } }"
+    for number, page in enumerate(pages):
+        rows = (await graphql.gql(client, query, {"d": dataset_id, "o": 4 * number}))["labels"]
+        assert [(r["itemId"], r["labelIds"]) for r in rows] == page
+
+    url = f"{API}/datasets/{dataset_id}/labels"
+    over = settings.max_page_size + 1
+    error = assert_error(await client.get(url, params={"limit": over}), 400, "INVALID", "cap")
+    assert error["details"] == {"max_limit": settings.max_page_size}
+    assert_error(await client.get(url, params={"limit": 0}), 400, "INVALID", "limit")
+    assert_error(await client.get(url, params={"offset": -1, "limit": 2}), 400, "INVALID", "offset")
+    assert (await client.get(url, params={"offset": 99, "limit": 2})).json() == []
 
 
 async def test_progress_counts_labeled_items_and_items_per_class(client, folder):
