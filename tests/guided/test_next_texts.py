@@ -15,7 +15,7 @@ from backend.guided import next_actions as queue_module
 from backend.guided import suggest_math as sm
 from backend.guided.stopping import StoppingEstimate
 from backend.pages import TEMPLATE_DIR
-from backend.pages.next_actions import kind_text
+from backend.pages.next_actions import action_of, kind_text
 from tests.helpers.guided import API, add_class, item_ids, of_kind, oracle, queue, run_job, tag
 from tests.html import all_of, attr, parse, text_of
 
@@ -170,3 +170,24 @@ async def test_auto_label_the_rest_from_the_panel_redraws_the_label_pages_galler
     done = await server.post(url, data=form, headers=headers)
     assert done.status_code == 200 and "Auto-labeled" in done.text, done.text
     assert done.headers.get("hx-trigger") == "refresh-gallery"
+
+
+def _row(suggestion: queue_module.Suggestion) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True)
+    row = env.get_template("next/_macros.html").module.suggestion_row
+    return text_of(parse(str(row(suggestion, 1, {"id": 1}, action_of, kind_text, {}))))
+
+
+def test_a_jobs_figures_read_as_a_prior_of_what_it_unlocks_not_labels_it_gives():
+    """ "Run the feature report: 24.0 labels/action, 24 labels for 1.0 actions" read as 24 labels
+    one click would write; the job writes none, its figures are a prior of the pages it opens."""
+    report = queue_module.Suggestion(
+        "k", "feature_report", "Run the feature report", "why", 24.0, 1.0, None, [], None, None, None, {}
+    )
+    text = " ".join(_row(report).split())
+    assert "≈ 24.0 labels/action · about 24 labels later, from the pages it unlocks (a prior) for 1.0" in text
+    batch = queue_module.Suggestion(
+        "k", "probability_batch", "Label 20 items", "why", 19.0, 2.0, 0.95, list(range(20)), 3, 7, 0.9, {}
+    )
+    text = " ".join(_row(batch).split())
+    assert "9.5 labels/action · 19 labels for 2.0 actions" in text and "prior" not in text
