@@ -35,7 +35,7 @@ from tests.helpers.guided import (
     run_job,
     tag,
 )
-from tests.helpers.jobs import follow_up, make_dataset, wait_for, wait_until
+from tests.helpers.jobs import CNN_TRAINING_SECONDS, follow_up, make_dataset, wait_for, wait_until
 from tests.html import by_id, parse, text_of
 
 
@@ -102,9 +102,12 @@ async def test_a_training_accepted_from_the_queue_runs_its_inference_by_itself(s
     train = of_kind(await queue(server, dataset.id), "train_extractor")[0]
     response = await accept(server, dataset.id, {"key": train["key"]})
     assert response.status_code == 201, response.text
-    trained = await wait_for(server, response.json()["job_ids"][0])
+    # a generous deadline for each wait (the training, the ticker's rounds, the inference): they
+    # take seconds, but minutes on a loaded machine (CNN_TRAINING_SECONDS)
+    wait = CNN_TRAINING_SECONDS
+    trained = await wait_for(server, response.json()["job_ids"][0], timeout=wait)
     assert trained["state"] == "succeeded" and trained["chain"] is True
-    infer = await follow_up(server, trained["id"], dataset.id)
+    infer = await follow_up(server, trained["id"], dataset.id, timeout=wait)
     assert (infer["kind"], infer["model_id"], infer["chain"]) == ("infer", trained["model_id"], True)
     assert infer["submitted_by"] == trained["submitted_by"]  # the person's click, not the switch
     # its log names the click as the cause, not the switch that is off ("keep models fresh: ...")
@@ -114,18 +117,23 @@ async def test_a_training_accepted_from_the_queue_runs_its_inference_by_itself(s
         lines = [line["message"] for line in (await server.get(f"{API}/jobs/{trained['id']}/log")).json()]
         return lines if note in lines else []
 
-    assert not [line for line in await wait_until(logged, 30, note) if "keep models fresh" in line]
+    assert not [line for line in await wait_until(logged, wait, note) if "keep models fresh" in line]
     caused_by = text_of(by_id(parse((await server.get(f"/jobs/{infer['id']}")).text), "caused-by"))
     assert "train and apply" in caused_by and "keep models fresh" not in caused_by
-    assert (await wait_for(server, infer["id"]))["state"] == "succeeded"
+    assert (await wait_for(server, infer["id"], timeout=wait))["state"] == "succeeded"
     found = await queue(server, dataset.id)
     assert "run_inference" not in kinds(found) or all(
         s["model_id"] != trained["model_id"] for s in of_kind(found, "run_inference")
     )
     # a job submitted by hand is not chained: nothing follows it
-    by_hand = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"})
+    by_hand = await run_job(
+        server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"}, timeout=wait
+    )
     assert by_hand["chain"] is False
-    await asyncio.sleep(1.0)  # ticks of the runtime
+    # a round of the runtime's follow-ups after it finished, for sure (a fixed sleep may see no
+    # tick on a loaded machine): the ticker's own call, run here
+    runtime = server.app.state.job_runtime
+    await asyncio.to_thread(runtime.keep_models_fresh)
     jobs = (await server.get(f"{API}/jobs", params={"dataset_id": dataset.id})).json()["jobs"]
     assert not [j for j in jobs if j["caused_by_job_id"] == by_hand["id"]]
 
