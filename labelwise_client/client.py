@@ -37,6 +37,10 @@ SUSPECT_COLUMNS = (
     "item_id", "label_id", "suggested_label_id", "score", "confident_learning",
     "neighbour_disagreement", "cleanlab_issue",
 )  # fmt: skip
+JOB_COLUMNS = (
+    "id", "kind", "state", "algorithm", "title", "dataset_id", "model_id", "caused_by_job_id",
+    "chain", "submitted_by", "created_at", "finished_at", "error",
+)  # fmt: skip
 
 
 class Client:
@@ -205,6 +209,17 @@ class Client:
                 return int(row["id"])
         raise LabelwiseError("NOT_FOUND", f"the dataset has no class named '{label}'", status=404)
 
+    def _class_ids(self, dataset_id: int, labels: Iterable[int | str]) -> list[int]:
+        """Class ids from ids or class names, the classes read once (an unknown name: NOT_FOUND)."""
+        wanted = list(labels)
+        if all(isinstance(label, int) for label in wanted):
+            return [int(label) for label in wanted]
+        names = {row["name"]: int(row["id"]) for row in self.classes(dataset_id)}
+        missing = sorted({label for label in wanted if isinstance(label, str) and label not in names})
+        if missing:
+            raise LabelwiseError("NOT_FOUND", f"the dataset has no class named '{missing[0]}'", status=404)
+        return [label if isinstance(label, int) else names[label] for label in wanted]
+
     def items(self, dataset: DatasetRef, *, filter: str = "all") -> Rows:
         """Every item with its labels by name and who set them, how (event kind) and with which model.
 
@@ -325,6 +340,30 @@ class Client:
 
     def job(self, job_id: int) -> Job:
         return Job(self, self._json("GET", f"/jobs/{job_id}"))
+
+    def jobs(
+        self,
+        dataset: DatasetRef | None = None,
+        *,
+        model: int | None = None,
+        kind: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+    ) -> Rows:
+        """Jobs, newest first (``GET /jobs``), as the server lists them (``caused_by_job_id``: the
+        job a follow-up follows), of a dataset, a ``model``, a ``kind`` (train, infer, ...) and a
+        ``state`` where given; every one paged through, or the first ``limit``. ``job(id)`` gives
+        a ``Job`` to wait on."""
+        params: dict[str, Any] = {}
+        if dataset is not None:
+            params["dataset_id"] = self.dataset_id(dataset)
+        if model is not None:
+            params["model_id"] = model
+        if kind is not None:
+            params["kind"] = kind
+        if state is not None:
+            params["state"] = state
+        return Rows(self._paged("/jobs", ("jobs",), params, "total", limit)["jobs"], JOB_COLUMNS)
 
     def submit(self, kind: str, **body: Any) -> Job:
         """Any job kind, as ``POST /jobs`` takes it (``dataset_id``, ``model_id``, ``parameters``...)."""
@@ -527,6 +566,32 @@ class Client:
         }
         url = f"/datasets/{self.dataset_id(dataset)}/auto-label-rest"
         return dict(self._json("POST", url, json=body))
+
+    def batch_flags(
+        self,
+        dataset: DatasetRef,
+        model: int,
+        items: Iterable[int],
+        *,
+        label: int | str | None = None,
+        labels: Iterable[int | str] | None = None,
+    ) -> dict[str, Any]:
+        """The guardrail flags of any batch (``POST .../batch-flags``; what the pages show as
+        badges): ``flags`` as ``Rows`` (item_id, reasons; only the items flagged), ``rule`` and
+        ``distance_limit``. The batch would give its ``items`` one ``label`` or, in ``labels``,
+        one class per item (ids or names); neither: only the distance rule applies. ``model``:
+        the model whose vectors place the items."""
+        dataset_id = self.dataset_id(dataset)
+        body: dict[str, Any] = {
+            "model_id": model,
+            "item_ids": [int(i) for i in items],
+            "label_id": None if label is None else self.class_id(dataset_id, label),
+        }
+        if labels is not None:
+            body["label_ids"] = self._class_ids(dataset_id, labels)
+        found = dict(self._json("POST", f"/datasets/{dataset_id}/batch-flags", json=body))
+        found["flags"] = Rows(found["flags"], ("item_id", "reasons"))
+        return found
 
     def label_suspects(self, dataset: DatasetRef, model: int, *, limit: int | None = None) -> dict[str, Any]:
         """Suspected wrong labels by a classifier (``GET .../label-suspects``): ``suspects`` as

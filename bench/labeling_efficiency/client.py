@@ -1,8 +1,7 @@
-"""What the study needs beyond ``labelwise_client.Client``: the next-action queue, its acceptance,
-batch guardrail flags, the review of suspected labels and the final auto-labeling.
-
-The study talks to the server only through ``labelwise_client`` and these few calls, all plain
-REST requests to ``/api/v1`` made with the client's own HTTP session (same headers, same errors).
+"""The study's calls to the server: the next-action queue, its acceptance, batch guardrail flags,
+the review of suspected labels and the final auto-labeling, each one ``labelwise_client.Client``
+public call (answers in the plain shapes the study reads), and the waits it times: a job with the
+inference its chained training queues, and the server's own work for a dataset.
 """
 
 from __future__ import annotations
@@ -24,9 +23,6 @@ class QueueClient:
     job_wait_seconds: float = 0.0
     jobs: list[int] = field(default_factory=list)
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.client._json(method, path, **kwargs)
-
     def close(self) -> None:
         self.client.close()
 
@@ -34,7 +30,7 @@ class QueueClient:
 
     def next_actions(self, dataset_id: int, limit: int = 10) -> dict[str, Any]:
         """``suggestions`` (ranked), ``needs`` and ``stopping`` (or None)."""
-        return dict(self._json("GET", f"/datasets/{dataset_id}/next-actions", params={"limit": limit}))
+        return self.client.next_actions(dataset_id, limit=limit)
 
     def accept(
         self,
@@ -49,44 +45,40 @@ class QueueClient:
         ``parameters``: a training suggestion's parameters changed (as on the train form).
         ``rejected_item_ids``: the batch's items left out as not its class (the tiles clicked out
         one by one); None: the server counts every item left out."""
-        body: dict[str, Any] = {"key": key, "item_ids": item_ids, "label_id": label_id}
-        if parameters:
-            body["parameters"] = parameters
-        if rejected_item_ids is not None:
-            body["rejected_item_ids"] = rejected_item_ids
-        return dict(self._json("POST", f"/datasets/{dataset_id}/next-actions/accept", json=body))
+        answer = self.client.accept(
+            dataset_id,
+            key,
+            item_ids=item_ids,
+            label=label_id,
+            rejected_item_ids=rejected_item_ids,
+            parameters=parameters or None,
+        )
+        answer.pop("jobs")  # the study waits on ``job_ids`` itself (``wait_jobs``)
+        return answer
 
     def batch_flags(
         self, dataset_id: int, model_id: int, item_ids: list[int], label_id: int | None
     ) -> dict[int, list[str]]:
         """The guardrail flags of a batch: item id -> reasons (what the pages show as badges)."""
-        body = {"model_id": model_id, "item_ids": item_ids, "label_id": label_id}
-        found = self._json("POST", f"/datasets/{dataset_id}/batch-flags", json=body)
+        found = self.client.batch_flags(dataset_id, model_id, item_ids, label=label_id)
         return {int(flag["item_id"]): list(flag["reasons"]) for flag in found["flags"]}
 
     def label_suspects(self, dataset_id: int, model_id: int, limit: int = 48) -> list[dict[str, Any]]:
-        params = {"model_id": model_id, "limit": limit}
-        return list(self._json("GET", f"/datasets/{dataset_id}/label-suspects", params=params)["suspects"])
+        """The ``limit`` most suspect labels (one page, as the review page shows them)."""
+        return list(self.client.label_suspects(dataset_id, model_id, limit=limit)["suspects"])
 
     def review(
         self, dataset_id: int, item_id: int, action: str, label_id: int | None, model_id: int | None
     ) -> dict[str, Any]:
-        body = {"item_id": item_id, "action": action, "label_id": label_id, "model_id": model_id}
-        return dict(self._json("POST", f"/datasets/{dataset_id}/review", json=body))
+        return self.client.review(dataset_id, item_id, action, label=label_id, model=model_id)
 
     def stopping_estimate(self, dataset_id: int) -> dict[str, Any]:
         """What is left, and how accurately the classifier would label it now (its default p)."""
-        return dict(self._json("GET", f"/datasets/{dataset_id}/stopping-estimate"))
+        return self.client.stopping_estimate(dataset_id)
 
     def auto_label_rest(self, dataset_id: int, estimate: dict[str, Any]) -> dict[str, Any]:
         """The final action, on exactly what the estimate showed (409 when that changed)."""
-        body = {
-            "model_id": estimate["model_id"],
-            "threshold": estimate["threshold"],
-            "expected_count": estimate.get("auto_label_count"),
-            "seen_event_id": estimate.get("seen_event_id"),
-        }
-        return dict(self._json("POST", f"/datasets/{dataset_id}/auto-label-rest", json=body))
+        return self.client.auto_label_rest(dataset_id, estimate)
 
     def wait_jobs(self, job_ids: list[int], timeout: float = 3600.0) -> list[str]:
         """Wait for each job (polling its state), and for the inference a chained training queues
@@ -141,8 +133,8 @@ class QueueClient:
         """The inference job the server queued after chained training ``job_id`` (None: none came)."""
         limit = min(deadline, time.perf_counter() + FOLLOW_UP_SECONDS)
         while time.perf_counter() < limit:
-            page = self._json("GET", "/jobs", params={"model_id": model_id, "kind": "infer", "limit": 20})
-            found = [j["id"] for j in page["jobs"] if j.get("caused_by_job_id") == job_id]
+            jobs = self.client.jobs(model=model_id, kind="infer", limit=20)
+            found = [j["id"] for j in jobs if j.get("caused_by_job_id") == job_id]
             if found:
                 return int(found[0])
             time.sleep(0.5)

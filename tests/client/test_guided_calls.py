@@ -150,3 +150,34 @@ def test_revoke_takes_back_a_models_labels_or_a_batch_kind_in_a_time_range(clien
     assert len(current(client, dataset)) == len(by_hand) + applied["labeled"]
     by_model = client.revoke(dataset, model=model)
     assert by_model["revoked"] == applied["labeled"] and current(client, dataset) == by_hand
+
+
+def test_batch_flags_judge_any_batch_and_jobs_list_what_ran(client: Client, dataset):
+    ids, model = oracle(client, dataset)
+    batch = ids[24:30]  # positions 24..29: classes a, b, c, a, b, c by the oracle's rule
+    asked_a = client.batch_flags(dataset, model, batch, label="a")
+    reasons = {r["item_id"]: " ".join(r["reasons"]) for r in asked_a["flags"]}
+    assert "nearest labeled items carry another class" in reasons[ids[25]]  # a b item asked as a
+    assert ids[24] not in reasons and "MAD" in asked_a["rule"]
+    assert list(asked_a["flags"].to_pandas().columns) == ["item_id", "reasons"]
+    by_rule = client.batch_flags(dataset, model, batch, labels=["abc"[i % 3] for i in range(24, 30)])
+    assert not [r for r in by_rule["flags"] if "carry another class" in " ".join(r["reasons"])]
+    class_ids = {c["name"]: c["id"] for c in client.classes(dataset)}
+    same = client.batch_flags(dataset, model, batch, labels=[class_ids["abc"[i % 3]] for i in range(24, 30)])
+    assert same["flags"].rows == by_rule["flags"].rows
+    with pytest.raises(LabelwiseError) as unknown:
+        client.batch_flags(dataset, model, batch, labels=["a", "nope", "c", "a", "b", "c"])
+    assert unknown.value.code == "NOT_FOUND"
+
+    # the oracle's training, then its inference (newest first), paged through for you
+    listed = client.jobs(dataset)
+    assert [(j["kind"], j["model_id"], j["state"]) for j in listed] == [
+        ("infer", model, "succeeded"),
+        ("train", model, "succeeded"),
+    ]
+    assert list(listed.to_pandas().columns)[:3] == ["id", "kind", "state"]
+    client._page = 1
+    assert [j["id"] for j in client.jobs(dataset)] == [j["id"] for j in listed]
+    assert [j["kind"] for j in client.jobs(model=model, kind="infer")] == ["infer"]
+    assert [j["kind"] for j in client.jobs(dataset, limit=1)] == ["infer"]
+    assert client.jobs(dataset, state="failed").rows == []
