@@ -1303,6 +1303,11 @@ async def accept_suggestion(
             )
         return await _accept_keep_fresh(session, settings, state, enqueue)
     if kind in JOB_KINDS:
+        if item_ids is not None or label_id is not None:
+            raise Invalid(
+                f"'{kind}' starts a job: it takes no items or class",
+                field="item_ids" if item_ids is not None else "label_id",
+            )
         if role is not None and not allows(role, TRAINER):
             raise Forbidden(f"starting jobs needs the trainer role; you are a {role}")
         return await _accept_job(session, settings, state, body, enqueue, tagger, parameters or {})

@@ -93,6 +93,8 @@ async def label_as_predicted(
         skipped = len(shown) - len(chosen)
     else:
         chosen = list(dict.fromkeys(int(i) for i in item_ids))
+        if not chosen:  # a list that keeps nothing is no accept (None: the unlabeled ones)
+            raise Invalid("keep at least one item of the suggestion", field="item_ids")
         outside = [i for i in chosen if i not in shown]
         if outside:
             raise Invalid(

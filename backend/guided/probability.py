@@ -65,6 +65,13 @@ def check_threshold(threshold: float) -> None:
         raise Invalid(f"threshold must be between 0 and 1, got {threshold}")
 
 
+def check_expected_count(expected_count: int | None) -> None:
+    """A count the caller confirmed is never negative: one that is could match no batch, and its
+    409 ("look at it again") would send a script round for ever."""
+    if expected_count is not None and expected_count < 0:
+        raise Invalid(f"expected_count must be >= 0, got {expected_count}", field="expected_count")
+
+
 def candidates(
     outputs: ClassifierOutputs,
     threshold: float,

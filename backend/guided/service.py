@@ -26,6 +26,7 @@ from backend.guided.probability import (
     Candidate,
     ClassifierOutputs,
     candidates,
+    check_expected_count,
     check_threshold,
     labeled_item_ids,
     load_outputs,
@@ -433,6 +434,7 @@ async def apply_probability(
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
+    check_expected_count(expected_count)
     model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,

@@ -52,6 +52,7 @@ from backend.guided.heldout import HeldOut
 from backend.guided.probability import (
     Candidate,
     candidates,
+    check_expected_count,
     check_threshold,
     labeled_item_ids,
     record_batch,
@@ -61,7 +62,7 @@ from backend.guided.suggest_math import wilson_lower
 from backend.jobs import states
 from backend.jobs.fresh import labeled_count
 from backend.labels import rejections
-from backend.labels.batches import changed_since, latest_event_id
+from backend.labels.batches import changed_since, check_seen_event, latest_event_id
 from backend.labels.events import current_state, lock_dataset
 from backend.settings import Settings
 from backend.storage.ids import stored_id
@@ -442,7 +443,9 @@ async def auto_label_rest(
     longer ``expected_count`` items or any of its items changed after ``seen_event_id`` (what the
     preview, ``stopping_estimate``, saw)."""
     check_threshold(threshold)
+    check_expected_count(expected_count)
     model = await trust.classifier_of(session, model_id, dataset_id)
+    await check_seen_event(session, dataset_id, seen_event_id)
     fitness = check_batch_use(model, settings, override_unfit)
     estimate = await stopping_estimate(session, settings, dataset_id, threshold=threshold, model_id=model_id)
     outputs = await service.classifier_outputs(session, settings, model_id, dataset_id)

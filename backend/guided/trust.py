@@ -35,9 +35,9 @@ from backend.guided.review import Suspect, find_suspects, load_label_issues
 from backend.jobs import states
 from backend.labels import rejections
 from backend.labels.classes import get_class
-from backend.labels.events import TagChange, current_state, record_changes
+from backend.labels.events import TagChange, check_items, check_labels, current_state, record_changes
 from backend.models.queries import get_model, latest_inference
-from backend.paging import check_page
+from backend.paging import check_batch, check_page
 from backend.settings import Settings
 from backend.similarity.index import ITEM_IDS, VECTORS
 from backend.storage import npy
@@ -202,6 +202,29 @@ async def batch_flags(
     )
 
 
+async def asked_batch_flags(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    dataset_id: int,
+    model_id: int,
+    item_ids: list[int],
+    label_ids: list[int | None],
+) -> BatchFlags:
+    """``batch_flags`` of a batch a caller names (REST, GraphQL), refused as labeling it would be:
+    over the batch cap, a class per item that does not line up, or a class that is not one of the
+    dataset's (NotFound naming it; a class unknown would otherwise judge by distance alone, as if
+    none were given). The pages and the services judge the batches they made themselves."""
+    check_batch(len(item_ids), settings.max_page_size)
+    if len(label_ids) != len(item_ids):
+        raise Invalid("label_ids must have one class per item", field="label_ids")
+    await get_dataset(session, dataset_id)
+    await check_labels(session, dataset_id, {label for label in label_ids if label is not None})
+    return await batch_flags(
+        session, settings, dataset_id=dataset_id, model_id=model_id, item_ids=item_ids, label_ids=label_ids
+    )
+
+
 # ---- label-error review ----------------------------------------------------------------------
 
 
@@ -316,6 +339,8 @@ async def review_label(
     await get_dataset(session, dataset_id)
     if model_id is not None:
         await get_model(session, model_id)
+    # first: an unknown item (or another dataset's) is not "an item with 0 labels" to keep
+    await check_items(session, dataset_id, [item_id])
     current = (await current_state(session, [item_id])).get(item_id, frozenset())
     if action == "keep":
         if len(current) != 1:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.errors import Conflict
+from backend.errors import Conflict, Invalid
 from backend.labels import rejections
 from backend.labels.events import CHUNK, TagRequest, apply_changes, current_state, lock_dataset
 from backend.storage.tables import Tag, TagEvent
@@ -54,6 +54,22 @@ async def latest_event_id(session: AsyncSession, dataset_id: int) -> int:
         await session.scalar(select(func.max(col(TagEvent.id))).where(col(TagEvent.dataset_id) == dataset_id))
         or 0
     )
+
+
+async def check_seen_event(session: AsyncSession, dataset_id: int, seen_event_id: int | None) -> None:
+    """Refuse a ``seen_event_id`` no preview of the dataset gave (``latest_event_id``: 0 up to its
+    newest event): one past it (made up, another dataset's) would find no item changed after it and
+    switch the "changed since you looked" guard off without a word."""
+    if seen_event_id is None:
+        return
+    newest = await latest_event_id(session, dataset_id)
+    if not 0 <= seen_event_id <= newest:
+        raise Invalid(
+            f"seen_event_id {seen_event_id} is no event a preview of dataset {dataset_id} gave (its newest "
+            f"is {newest}): pass the one the preview answered with",
+            field="seen_event_id",
+            newest_event_id=newest,
+        )
 
 
 async def changed_since(session: AsyncSession, item_ids: Sequence[int], event_id: int) -> set[int]:
@@ -94,6 +110,7 @@ async def record_batch(
     rejected = rejections.check_disjoint(item_ids, rejected_item_ids)
     try:
         dataset = await lock_dataset(session, request.dataset_id)
+        await check_seen_event(session, request.dataset_id, seen_event_id)
         changed = (
             await changed_since(session, item_ids, seen_event_id) if seen_event_id is not None else set()
         )

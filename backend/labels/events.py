@@ -79,7 +79,8 @@ async def existing_items(session: AsyncSession, dataset_id: int, item_ids: Seque
     return found
 
 
-async def _check_items(session: AsyncSession, dataset_id: int, item_ids: Sequence[int]) -> None:
+async def check_items(session: AsyncSession, dataset_id: int, item_ids: Sequence[int]) -> None:
+    """NotFound naming the ones of ``item_ids`` that are no items of the dataset."""
     found = await existing_items(session, dataset_id, item_ids)
     unknown = [i for i in item_ids if i not in found]
     if unknown:
@@ -89,9 +90,10 @@ async def _check_items(session: AsyncSession, dataset_id: int, item_ids: Sequenc
         )
 
 
-async def _check_labels(
-    session: AsyncSession, dataset_id: int, label_ids: set[int], allow_deleted: bool
+async def check_labels(
+    session: AsyncSession, dataset_id: int, label_ids: set[int], allow_deleted: bool = False
 ) -> None:
+    """NotFound naming the ones of ``label_ids`` that are no classes of the dataset (or deleted ones)."""
     if not label_ids:
         return
     rows = (
@@ -164,8 +166,8 @@ async def apply_changes(
     assert dataset.id is not None
     normalised = normalise(changes, dataset.multi_label)
     item_ids = list(dict.fromkeys(c.item_id for c in normalised))
-    await _check_items(session, dataset.id, item_ids)
-    await _check_labels(
+    await check_items(session, dataset.id, item_ids)
+    await check_labels(
         session,
         dataset.id,
         {c.label_id for c in normalised if c.label_id is not None},

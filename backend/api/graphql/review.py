@@ -132,7 +132,7 @@ class Query:
         label_id: int | None = None,
     ) -> BatchFlags:
         async with use_session(info) as session:
-            found = await trust.batch_flags(
+            found = await trust.asked_batch_flags(
                 session,
                 context_of(info).settings,
                 dataset_id=dataset_id,

@@ -18,7 +18,6 @@ from backend.errors import Invalid
 from backend.guided import trust
 from backend.guided.review import Suspect
 from backend.guided.views import BatchFlagsView
-from backend.paging import check_batch
 
 
 class BatchFlagsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -74,13 +73,12 @@ class ReviewController(Controller):
     async def batch_flags(
         self, session: Session, settings: AppSettings, dataset_id: FromPath[int], data: JSONBody[BatchFlagsIn]
     ) -> BatchFlagsOut:
-        check_batch(len(data.item_ids), settings.max_page_size)
+        if data.label_id is not None and data.label_ids is not None:
+            raise Invalid("give label_id (one class for all) or label_ids (one per item), not both")
         labels: list[int | None] = (
             list(data.label_ids) if data.label_ids is not None else [data.label_id] * len(data.item_ids)
         )
-        if len(labels) != len(data.item_ids):
-            raise Invalid("label_ids must have one class per item")
-        flags = await trust.batch_flags(
+        flags = await trust.asked_batch_flags(
             session,
             settings,
             dataset_id=dataset_id,
