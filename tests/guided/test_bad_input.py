@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import tests.guided.cluster_features  # noqa: F401  (registers the test feature model)
 from tests.helpers.graphql import gql_error
 from tests.helpers.guided import (
     accept,
@@ -17,6 +18,7 @@ from tests.helpers.guided import (
     item_ids,
     of_kind,
     queue,
+    run_job,
     tag,
 )
 from tests.helpers.rest import API, assert_error
@@ -185,3 +187,30 @@ async def test_a_seen_event_id_no_preview_gave_is_refused_not_a_guard_switched_o
         f"{base}/auto-label-rest", json={"model_id": model, "threshold": 0.5, "seen_event_id": newest}
     )
     assert done.status_code == 201, done.text
+
+
+async def test_a_review_names_a_classifier_of_the_dataset_as_its_model_or_none(server, dataset, folder):
+    """A review event records the model whose suspicion it answers: a feature model or another
+    dataset's classifier was taken as such (201) and recorded on the event."""
+    ids, a, _b, model = await _classified(server, dataset.id)
+    features = await run_job(
+        server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"}
+    )
+    other_id, other_items = await other_dataset(server, folder)
+    x = (await server.get(f"{API}/datasets/{other_id}/classes")).json()[0]["id"]
+    y = await add_class(server, other_id, "y")
+    await tag(server, other_id, other_items[1:2], y)
+    foreign = await classifier_model(server, other_id, [x, y])
+    url = f"{API}/datasets/{dataset.id}/review"
+    before = len(await events(server, dataset.id))
+    not_one = await server.post(
+        url, json={"item_id": ids[0], "action": "keep", "model_id": features["model_id"]}
+    )
+    assert_error(not_one, 400, "INVALID", "not a classifier")
+    alien = await server.post(url, json={"item_id": ids[0], "action": "keep", "model_id": foreign})
+    assert_error(alien, 400, "INVALID", f"dataset {other_id}")
+    assert len(await events(server, dataset.id)) == before
+    fine = await server.post(url, json={"item_id": ids[0], "action": "keep", "model_id": model})
+    assert fine.status_code == 201 and fine.json()["model_id"] == model
+    bare = await server.post(url, json={"item_id": ids[1], "action": "keep"})
+    assert bare.status_code == 201 and other_items and a
