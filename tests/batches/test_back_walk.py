@@ -158,9 +158,13 @@ async def _expect_the_queue_as_now(tab: Any, live: dict[str, Any]) -> None:
     await expect(tab.locator("#next-main #stopping strong").first).to_have_text(str(unlabeled))
     estimate = (await live["api"].get(f"{API}/datasets/{live['dataset_id']}/stopping-estimate")).json()
     if estimate.get("auto_label_count"):
-        await expect(tab.locator("#auto-label-rest")).to_have_attribute(
-            "hx-confirm", re.compile(f"^Label the {estimate['auto_label_count']} remaining items at ")
+        count = estimate["auto_label_count"]
+        asked = (
+            f"^Label {count} of the {unlabeled} unlabeled items, "
+            if count < unlabeled
+            else f"^Label all {count} unlabeled items "
         )
+        await expect(tab.locator("#auto-label-rest")).to_have_attribute("hx-confirm", re.compile(asked))
 
 
 async def _open_a_batch(tab: Any) -> None:

@@ -111,12 +111,17 @@ async def test_auto_label_the_rest_from_the_queue_asks_first_and_a_no_labels_not
                 tab.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
                 await tab.goto(f"/datasets/{dataset_id}/next")
                 button = tab.locator("#auto-label-rest button")
-                await expect(button).to_have_text(f"Auto-label these {count} and stop")
+                left = estimate["unlabeled"] - count
+                await expect(button).to_have_text(
+                    f"Auto-label these {count} ({left} stay unlabeled)"
+                    if left
+                    else f"Auto-label these {count} and stop"
+                )
 
                 tab.once("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
                 await button.click()
                 await tab.wait_for_timeout(1000)
-                assert len(asked) == 1 and f"Label the {count} remaining items" in asked[0], asked
+                assert len(asked) == 1 and f"Label {count} of the {count + left} unlabeled items" in asked[0], asked
                 assert "wrong label" in asked[0] and "Expected accuracy" in asked[0], asked
                 assert not posted and await _labels(api, dataset_id) == before  # dismissed: nothing
 

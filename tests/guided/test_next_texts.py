@@ -41,7 +41,9 @@ async def test_auto_label_the_rest_asks_first_with_its_count_and_the_wrong_label
         shown = _confirmations((await server.get(url)).text)
         assert shown and len(shown) == (forms or len(shown)), (url, shown)  # the panel: its top 5
         for confirm, expected in shown:  # the suggestion's row and the stopping estimate's button
-            assert f"Label the {count} remaining items at probability ≥ 0.90" in confirm, confirm
+            unlabeled = found["stopping"]["unlabeled"]
+            assert f"Label {count} of the {unlabeled} unlabeled items, those at probability ≥ 0.90" in confirm
+            assert f"The other {unlabeled - count} stay unlabeled, for you to label." in confirm, confirm
             assert f"Expected accuracy {100 * accuracy:.1f}%: {wrong}" in confirm, confirm
             assert expected == str(count)  # the count confirmed is the count labeled, or a refusal
     assert rest["params"]["count"] == count
@@ -73,12 +75,29 @@ def test_a_rest_of_no_items_says_none_can_be_auto_labeled_and_gives_no_accuracy(
     assert "Their accuracy is unknown" in _stopping_block(unknown)
 
 
+def test_auto_labeling_some_of_the_rest_says_how_many_stay_unlabeled():
+    """The walk: "Label the 8 remaining items at probability ≥ 0.90 ...?" and "Auto-label these 8 and
+    stop" with 87 items unlabeled; after it 79 were still unlabeled, which nothing had said."""
+    some = StoppingEstimate(87, 7, 0.9, 8, 0.912, [], "a reason", seen_event_id=85)
+    html = _stopping_block(some)
+    (form,) = all_of(parse(html), "//form[@id='auto-label-rest']")
+    asked = attr(form, "hx-confirm")
+    assert asked.startswith("Label 8 of the 87 unlabeled items, those at probability ≥ 0.90, "), asked
+    assert "remaining items" not in asked and "The other 79 stay unlabeled, for you to label." in asked, asked
+    assert text_of(form.xpath(".//button")[0]) == "Auto-label these 8 (79 stay unlabeled)"
+    every = StoppingEstimate(5, 7, 0.9, 5, 0.96, [], "a reason")
+    (form,) = all_of(parse(_stopping_block(every)), "//form[@id='auto-label-rest']")
+    asked = attr(form, "hx-confirm")
+    assert asked.startswith("Label all 5 unlabeled items (each at probability ≥ 0.90) "), asked
+    assert "stay unlabeled" not in asked and text_of(form.xpath(".//button")[0]) == "Auto-label these 5 and stop"
+
+
 def test_one_wrong_label_is_said_in_the_singular():
     """'about 1 wrong labels' in the auto-label confirmation and the probability page's estimate."""
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True)
     confirm = env.get_template("next/_macros.html").module.auto_label_confirm
-    assert "Expected accuracy 95.0%: about 1 wrong label. One event" in str(confirm(20, 0.9, 0.95))
-    assert "Expected accuracy 90.0%: about 2 wrong labels. One event" in str(confirm(20, 0.9, 0.9))
+    assert "Expected accuracy 95.0%: about 1 wrong label. One event" in str(confirm(20, 20, 0.9, 0.95))
+    assert "Expected accuracy 90.0%: about 2 wrong labels. One event" in str(confirm(20, 20, 0.9, 0.9))
 
 
 async def test_the_reason_of_a_rest_of_no_items_gives_the_held_out_figure_as_theirs_not_the_rests(

@@ -252,7 +252,7 @@ async def test_the_probability_page_shows_where_to_stop_and_auto_labels_the_rest
     count = int(by_id(doc, "stopping-count").text_content())
     asked = by_id(doc, "auto-label-rest-form").get("hx-confirm")
     wrong = f"{count * (1 - stopping.wilson_lower(12, 12)):.0f}"
-    assert f"Label the {count} remaining items at probability ≥ 0.55" in asked, asked
+    assert f"Label {count} of the 18 unlabeled items, those at probability ≥ 0.55" in asked, asked
     assert f"about {wrong} wrong labels." in asked and "One event: you can undo it." in asked, asked
     estimate = (
         await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate", params={"threshold": 0.55})
