@@ -16,7 +16,8 @@ from backend.datasets.items import get_item, list_items
 from backend.datasets.refs import ItemReader, item_refs
 from backend.errors import Invalid
 from backend.labels.classes import list_classes
-from backend.labels.events import TagChange, current_state, record_changes
+from backend.labels.events import TagRequest, current_state
+from backend.labels.tagging import tag_items
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.pages.view_state import ViewState
 from backend.settings import Settings
@@ -60,10 +61,15 @@ async def neighbours(
 
 @post("/items/{item_id:int}/label", **OPTS)
 async def label_item(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
-    """Label this one item (a class button or hotkey of the item view); answers with its labels."""
+    """Label this one item (a class button or hotkey of the item view); answers with its labels.
+
+    A key that changes nothing (the class the item has, Delete on an item without a label) records
+    no event, as on the label page: it recorded a "clear" of nothing, listed in the history with an
+    Undo. The answer says so (``data-unchanged``), and the view still opens the next item."""
     form = await request.form()
     item = await get_item(session, item_id)
-    classes = {c.id: c for c in await list_classes(session, item.dataset_id)}
+    dataset_id = item.dataset_id
+    classes = {c.id: c for c in await list_classes(session, dataset_id)}
     raw = str(form.get("label") or "")
     op = str(form.get("op") or "set")
     if op not in ("set", "add", "remove", "clear"):
@@ -71,23 +77,39 @@ async def label_item(request: Request, session: AsyncSession, item_id: FromPath[
     label_id = int(raw) if raw.isdigit() else None
     if op != "clear" and label_id not in classes:
         raise Invalid("that class no longer exists (deleted in another tab?): reload the page")
-    event = await record_changes(
-        session,
-        item.dataset_id,
-        tagger=tagger_of(request),
-        kind="manual",
-        changes=[TagChange(item_id, op, label_id)],
-        parameters={"via": "item view"},
-    )
-    labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
     name = classes[label_id].name if label_id in classes else ""
-    flash = f"Item {item_id}: {'unlabeled' if op == 'clear' else op + ' ' + name} (event #{event.id})."
+    tagged = await tag_items(
+        session,
+        TagRequest(
+            dataset_id=dataset_id,
+            tagger=tagger_of(request),
+            item_ids=[item_id],
+            label_id=label_id,
+            op=op,
+            kind="manual",
+            parameters={"via": "item view"},
+        ),
+        skip_unchanged=True,
+    )
+    event = tagged.event
+    if event is None:  # nothing recorded rolls back, which expires the item and classes read above
+        classes = {c.id: c for c in await list_classes(session, dataset_id)}
+    labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
+    if event is not None:
+        flash = f"Item {item_id}: {'unlabeled' if op == 'clear' else op + ' ' + name} (event #{event.id})."
+    elif op == "clear":
+        flash = f"Item {item_id} has no label: nothing to unlabel, nothing recorded."
+    elif op == "remove":
+        flash = f"Item {item_id} does not have {name}: nothing recorded."
+    else:
+        flash = f"Item {item_id} already has {name}: nothing recorded."
     return render(
         request,
         "label/_item_labels.html",
         labels=[classes[i] for i in labels if i in classes],
         flash=flash,
-        event_id=event.id,
+        event_id=event.id if event is not None else None,
+        unchanged=event is None,
     )
 
 

@@ -105,3 +105,40 @@ async def test_labeling_in_place_adds_the_event_to_the_label_history_without_a_r
     assert "clear" in await rows.first.inner_text()
     assert await tab.evaluate("() => window.notReloaded === true")
     assert tab.url.endswith(f"/items/{item}")
+
+
+async def test_a_key_that_changes_nothing_records_no_event_and_still_opens_the_next_item(live, tab):
+    """The walk: Delete on an item without a label recorded a "clear" of nothing (an event in the
+    history, with an Undo), and so did the key of the class the item already had."""
+    from tests.batches.conftest import tag
+
+    dataset_id = live["dataset_id"]
+    ring = await _class(live, "ring", "r")
+    await tag(live, [live["ids"][1]], ring)
+    events = f"{API}/datasets/{dataset_id}/events"
+    recorded = (await live["api"].get(events)).json()["total"]
+    await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
+    order = await _gallery(tab)
+    assert order[1] == live["ids"][1]
+    await tab.click(f"#tile-{order[1]} a.open")
+    await tab.wait_for_url(re.compile(rf"/items/{order[1]}\?"))
+
+    await tab.keyboard.press("r")  # the class it has: nothing to record, on to the next item
+    await tab.wait_for_url(re.compile(rf"/items/{order[2]}\?"))
+    await tab.keyboard.press("Delete")  # no label to take off: nothing to record either
+    await tab.wait_for_url(re.compile(rf"/items/{order[3]}\?"))
+    assert (await live["api"].get(events)).json()["total"] == recorded
+    assert (await labels_of(live)) == {order[1]: [ring]}
+
+    await tab.uncheck("#advance")  # staying on the item, the answer says why nothing happened
+    await tab.evaluate("() => document.activeElement.blur()")  # keys typed into the checkbox are its own
+    await tab.keyboard.press("Delete")
+    await expect_flash(tab, f"Item {order[3]} has no label: nothing to unlabel, nothing recorded.")
+    assert tab.url.split("?")[0].endswith(f"/items/{order[3]}")
+    assert (await live["api"].get(events)).json()["total"] == recorded
+
+
+async def expect_flash(tab, text: str) -> None:
+    from playwright.async_api import expect
+
+    await expect(tab.locator("#flash")).to_have_text(text)

@@ -15,6 +15,7 @@
       op = held.includes(String(labelId)) ? "remove" : "add";
     }
     const before = labelsBox().dataset.event;
+    delete labelsBox().dataset.unchanged; // set again only by this answer
     // htmx sends the CSRF header and shows an error answer in the flash line.
     await htmx.ajax("POST", `/items/${itemId}/label`, {
       source: "#item-view",
@@ -22,13 +23,17 @@
       swap: "outerHTML",
       values: { label: labelId || "", op },
     });
-    const done = labelsBox().dataset.event && labelsBox().dataset.event !== before;
+    // done: an event recorded, or none needed (the key asked for the labels the item has: the
+    // answer says data-unchanged; the next item opens all the same)
+    const box = labelsBox();
+    const unchanged = box.dataset.unchanged === "1";
+    const done = unchanged || (box.dataset.event && box.dataset.event !== before);
     if (!done) return;
     const advance = document.getElementById("advance");
     const next = document.getElementById("item-next");
     if (advance && advance.checked && next) window.location.href = next.href;
     // staying on the item: its history gains the event just recorded
-    else htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
+    else if (!unchanged) htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
   }
 
   function go(id) {
