@@ -193,7 +193,7 @@
   // probability page.
   document.addEventListener("keydown", (event) => {
     if (event.key !== "f" || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (labelwise.typingIn(event.target)) return;
     const form = document.getElementById("label-form");
     if (form) {
       form.querySelectorAll(".guided-tile.flagged").forEach((t) => setTile(t, false));
@@ -227,7 +227,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (labelwise.typingIn(event.target)) return;
     const focused = document.activeElement && document.activeElement.closest
       ? document.activeElement.closest("#label-form .guided-tile") : null;
     const tile = focused || (pointed && document.contains(pointed) ? pointed : null);

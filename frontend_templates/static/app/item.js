@@ -55,7 +55,7 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (labelwise.typingIn(event.target)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const key = event.key;
     if (key === "n" || key === "ArrowRight") go("item-next");

@@ -190,7 +190,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (!appRoot()) return;
-    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (labelwise.typingIn(event.target)) return;
     const help = document.getElementById("help");
     if (help && help.open && event.key !== "?") return;
     const key = event.key;
@@ -412,7 +412,7 @@
       else fit();
     });
     document.addEventListener("keydown", (event) => {
-      if (event.target.closest("input, select, textarea")) return;
+      if (labelwise.typingIn(event.target)) return;
       if (event.key === "+" || event.key === "=") zoom(1.5);
       else if (event.key === "-") zoom(1 / 1.5);
       else if (event.key === "0") fit();

@@ -2,6 +2,14 @@
 "use strict";
 
 window.labelwise = {
+  // A key pressed where the person types (a text, number or date field, a list, a text area) is
+  // theirs, not a hotkey. A checkbox, radio button or button keeps the page's keys: after ticking
+  // "then open the next item" the item view's class keys did nothing until a click elsewhere.
+  typingIn(target) {
+    const field = target && target.closest ? target.closest("input, select, textarea, [contenteditable]") : null;
+    if (!field) return false;
+    return !(field.matches("input") && ["checkbox", "radio", "button", "submit", "reset"].includes(field.type));
+  },
   // Back to a page as it was left: the browser's back-forward cache keeps the page whole, and htmx
   // puts back its own copy of an earlier view (one whose address a filter or a pager pushed).
   // Either shows the labels, tiles and counts of when the page was left; a page where items are

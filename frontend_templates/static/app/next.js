@@ -30,7 +30,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (labelwise.typingIn(event.target)) return;
     const tile = current && document.contains(current) ? current : firstOpen(null);
     if (!tile) return;
     const button = tile.querySelector(`[data-hotkey="${CSS.escape(event.key)}"]`);

@@ -5,7 +5,7 @@
 (() => {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea, [contenteditable]")) return;
+    if (labelwise.typingIn(event.target)) return;
     const action = { k: "keep", r: "relabel" }[event.key];
     if (!action) return;
     const button = document.querySelector(`#suspects .suspect [data-review="${action}"]`);
