@@ -89,7 +89,8 @@ def test_auto_labeling_some_of_the_rest_says_how_many_stay_unlabeled():
     (form,) = all_of(parse(_stopping_block(every)), "//form[@id='auto-label-rest']")
     asked = attr(form, "hx-confirm")
     assert asked.startswith("Label all 5 unlabeled items (each at probability ≥ 0.90) "), asked
-    assert "stay unlabeled" not in asked and text_of(form.xpath(".//button")[0]) == "Auto-label these 5 and stop"
+    assert "stay unlabeled" not in asked, asked
+    assert text_of(form.xpath(".//button")[0]) == "Auto-label these 5 and stop"
 
 
 def test_one_wrong_label_is_said_in_the_singular():
