@@ -370,8 +370,15 @@ def similarity_pages(
             classes={c},
             class_probability=class_probability,
             class_calibration=class_calibration,
+            rejected_rows=_rows_present(vector_ids, rejected.get(c, set())),
         )
     ]
+
+
+def _rows_present(vector_ids: np.ndarray, item_ids: set[int]) -> np.ndarray:
+    """The vector rows of ``item_ids`` that have vectors."""
+    rows = sm.rows_of(vector_ids, np.fromiter(item_ids, np.int64, len(item_ids)))
+    return rows[rows >= 0]
 
 
 def _class_probability(

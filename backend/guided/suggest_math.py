@@ -46,6 +46,9 @@ BATCH_BOUND = "fit"
 # each vote capped by the bare probability; "mean", the mean of the vote and the probability
 # calibrated on held-out items where a calibration is given (``bench promises`` judges both)
 SIMILARITY_CAP = "min"
+# items a person left out of a batch of a class count as labeled items of another class in that
+# class's similarity page figures (its leave-one-out share and its candidates' neighbour votes)
+REJECTED_AS_OTHER = True
 SHIFT_DRAWS = 32  # posterior draws that say how far a label-shift weight can be trusted
 SHIFT_ROUNDS = 300  # EM rounds at most (it stops when the shares move less than 1e-7)
 
@@ -581,6 +584,7 @@ def similarity_batches(
     min_labels: int = 2,
     class_probability: dict[int, np.ndarray] | None = None,
     class_calibration: dict[int, PlattCalibration] | None = None,
+    rejected_rows: np.ndarray | None = None,
 ) -> list[SimilarityBatch]:
     """Per class with ``min_labels`` labeled items: unlabeled items ranked by cosine similarity to
     the mean of (a sample of) its labeled items, cut where expected labels per action peak.
@@ -591,9 +595,24 @@ def similarity_batches(
     scored them (``class_probability``: label id -> its probability per vector row, NaN where
     unscored), by its probability of the class: once most of a class is labeled, the next
     nearest items are other classes' that sit among its labeled items (on digits, a page promised
-    0.88 by both other figures held 0.25)."""
+    0.88 by both other figures held 0.25).
+
+    ``rejected_rows``: rows of items a person left out of a batch of the (one) class asked for:
+    known not to be of it, they count as labeled items of another class in both figures where
+    ``REJECTED_AS_OTHER`` (a walk's page of G1 cells was promised 0.88 and held 0.42 beside 36
+    S-phase cells rejected for G1, which neither figure saw)."""
     batches = []
+    one_class = len(set(np.asarray(labeled_classes).tolist())) < 2  # before the rejections join
     labeled_unit = unit_vectors[labeled_rows] if len(labeled_rows) else unit_vectors[:0]
+    if REJECTED_AS_OTHER and rejected_rows is not None and len(rejected_rows) and len(classes) == 1:
+        # a rejected item is labeled "not this class": another class, as far as both figures go
+        (only,) = classes
+        other = np.full(len(rejected_rows), -1 if only != -1 else -2, np.int64)
+        labeled_rows = np.concatenate(
+            [np.asarray(labeled_rows, np.int64), np.asarray(rejected_rows, np.int64)]
+        )
+        labeled_classes = np.concatenate([np.asarray(labeled_classes, np.int64), other])
+        labeled_unit = unit_vectors[labeled_rows]
     for label_id in sorted(classes):
         members = labeled_rows[labeled_classes == label_id]
         if len(members) < min_labels:
@@ -626,7 +645,6 @@ def similarity_batches(
             0,
             SIMILARITY_PRIOR_WEIGHT,
         )
-        one_class = len(set(labeled_classes.tolist())) < 2
         sizes = SIMILARITY_SIZES[:3] if one_class else SIMILARITY_SIZES  # nothing says where it ends
         cut = best_cut(
             sims[top],

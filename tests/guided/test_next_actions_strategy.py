@@ -162,6 +162,27 @@ def test_the_queue_caps_its_similarity_pages_whether_or_not_anything_was_rejecte
     assert int(ids[30]) not in page.item_ids and page.item_ids
 
 
+def test_items_rejected_for_a_class_count_against_the_pages_promise_around_them():
+    """A walk's page of G1 cells was promised 0.88 and held 0.42 beside 36 S-phase cells a person
+    had rejected for G1: neither the leave-one-out share nor the neighbour votes saw them. Here
+    six of the twenty border items (class 2) were rejected for class 1; the other fourteen lie
+    among them, and the page promises them less (without a classifier, votes alone)."""
+    ids, vectors, unlabeled, classes, _doubt = _border_case()
+    labeled = (np.arange(24), classes)
+    rejected = {1: {int(i) for i in ids[24:30]}}
+    (before,) = similarity_pages(ids, vectors, unlabeled, labeled, {1}, {}, None)
+    assert before.cut.precision >= 0.7
+    saved = sm.REJECTED_AS_OTHER
+    try:
+        sm.REJECTED_AS_OTHER = False  # as before: the rejected items left out of the page, no more
+        (blind,) = similarity_pages(ids, vectors, unlabeled, labeled, {1}, rejected, None)
+    finally:
+        sm.REJECTED_AS_OTHER = saved
+    assert blind.cut.precision >= 0.7
+    after = similarity_pages(ids, vectors, unlabeled, labeled, {1}, rejected, None)
+    assert not after or after[0].cut.precision < blind.cut.precision - 0.2, after
+
+
 def test_leave_one_out_votes_leave_each_item_out_of_its_own_neighbourhood():
     """An item of a class among many of its own gets the class's votes; a lone item of the class
     among others' items gets none of its own (it does not vote for itself)."""
