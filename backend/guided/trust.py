@@ -337,8 +337,13 @@ async def review_label(
     if action not in REVIEW_ACTIONS:
         raise Invalid(f"unknown review action '{action}' (use keep or relabel)")
     await get_dataset(session, dataset_id)
-    if model_id is not None:  # the classifier whose suspicion this answers, as the suspects name it
-        await classifier_of(session, model_id, dataset_id)
+    if model_id is not None:  # the model whose suspicion (or batch) this answers: one of this dataset's
+        model = await get_model(session, model_id)
+        if model.dataset_id != dataset_id:
+            raise Invalid(
+                f"model {model_id} was trained on dataset {model.dataset_id}, not dataset {dataset_id}",
+                reason="model_of_another_dataset",
+            )
     # first: an unknown item (or another dataset's) is not "an item with 0 labels" to keep
     await check_items(session, dataset_id, [item_id])
     current = (await current_state(session, [item_id])).get(item_id, frozenset())
