@@ -90,6 +90,9 @@ async def test_the_address_after_a_similarity_batch_is_the_view_shown_on_reload_
             assert await _selection(tab) == (shown, set())
             await tab.go_forward(wait_until="commit")  # the item view may come from the cache: no load
             await tab.wait_for_url(f"**/items/{looked_at}", wait_until="commit")
+            # the item view drawn (loaded or restored) before the next Back: a Back sent while the
+            # browser still swaps the page in finds no active page to go back from
+            await tab.locator(f"#item-view[data-item='{looked_at}']").wait_for()
             # loaded again, or from the back-forward cache (Chromium mostly keeps a page that fetched
             # a no-store answer out of it, not always): the same view, as left, either way
             await tab.go_back(wait_until="commit")
