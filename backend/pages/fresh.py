@@ -18,7 +18,8 @@ from backend.jobs import fresh, next_step
 from backend.jobs.runtime import enqueue_for, ensure_running
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
 from backend.pages.datasets import _list
-from backend.pages.guided import _flag, _float, _int, _probability_context, replace_address
+from backend.pages.form_values import flag, number, whole_number
+from backend.pages.guided import _probability_context, replace_address
 from backend.settings import Settings
 
 OPTS: dict[str, Any] = {
@@ -32,9 +33,9 @@ OPTS: dict[str, Any] = {
 async def keep_fresh(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
     """Switch keeping the dataset's models fresh on or off (checkbox) and set the growth (percent)."""
     form = await request.form()
-    growth = _float(form.get("growth_percent"), "growth_percent", 20.0)
+    growth = number(form.get("growth_percent"), "growth_percent", 20.0)
     value = await fresh.set_fresh(
-        session, dataset_id, keep_models_fresh=_flag(form.get("keep_models_fresh")), growth=growth / 100
+        session, dataset_id, keep_models_fresh=flag(form.get("keep_models_fresh")), growth=growth / 100
     )
     if value.keep_models_fresh:
         await ensure_running(request.app.state)
@@ -65,7 +66,7 @@ async def auto_label_rest(
 ) -> Template:
     """Label the rest at >= p as one event; a refusal labels nothing and says why above the batch."""
     form = await request.form()
-    model_id = _int(form.get("model_id"), "model_id")
+    model_id = whole_number(form.get("model_id"), "model_id")
     if model_id is None:
         raise Invalid("choose a classifier model")
     refused, done = "", None
@@ -75,11 +76,11 @@ async def auto_label_rest(
             settings,
             dataset_id,
             model_id=model_id,
-            threshold=_float(form.get("threshold"), "threshold", stopping.DEFAULT_THRESHOLD),
+            threshold=number(form.get("threshold"), "threshold", stopping.DEFAULT_THRESHOLD),
             tagger=tagger_of(request),
-            override_unfit=_flag(form.get("override_unfit")),
-            expected_count=_int(form.get("expected_count"), "expected_count"),
-            seen_event_id=_int(form.get("seen_event_id"), "seen_event_id"),
+            override_unfit=flag(form.get("override_unfit")),
+            expected_count=whole_number(form.get("expected_count"), "expected_count"),
+            seen_event_id=whole_number(form.get("seen_event_id"), "seen_event_id"),
         )
     except LabelwiseError as exc:
         refused = f"Nothing labeled: {exc.message}"

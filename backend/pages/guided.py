@@ -35,6 +35,7 @@ from backend.pages.common import (
     render,
     tagger_of,
 )
+from backend.pages.form_values import flag, number, whole_number
 from backend.pages.label import parse_ids, thumb_version
 from backend.pages.view_state import PAGE_SIZES, ViewState
 from backend.settings import Settings
@@ -53,31 +54,9 @@ def thumb_query(dataset: Dataset, size: int = 128) -> str:
     return ViewState.parse({"size": size}, preset_of(dataset)).thumb_query()
 
 
-def _int(raw: Any, name: str, default: int | None = None) -> int | None:
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
-
-
-def _float(raw: Any, name: str, default: float) -> float:
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a number, got '{raw}'") from None
-
-
-def _flag(raw: Any) -> bool:
-    return str(raw).lower() in ("1", "true", "on", "yes")
-
-
 def _paging(values: Any) -> tuple[int, int]:
-    page = max(1, _int(values.get("page"), "page", 1) or 1)
-    per_page = _int(values.get("per_page"), "per_page", 48) or 48
+    page = max(1, whole_number(values.get("page"), "page", 1) or 1)
+    per_page = whole_number(values.get("per_page"), "per_page", 48) or 48
     if per_page not in PAGE_SIZES:
         raise Invalid(f"per_page must be one of {', '.join(map(str, PAGE_SIZES))}")
     return page, per_page
@@ -100,7 +79,8 @@ def hand_rejected(form: Any, left_out: list[int]) -> list[int]:
 
 def _query_ids(values: Any) -> list[int]:
     """Query items from ``item_id=3&item_id=4`` or ``items=3,4`` (what the hidden fields carry)."""
-    ids = [_int(v, "item_id") for v in values.getall("item_id", [])] if hasattr(values, "getall") else []
+    given = values.getall("item_id", []) if hasattr(values, "getall") else []
+    ids = [whole_number(v, "item_id") for v in given]
     return list(dict.fromkeys([*(i for i in ids if i is not None), *parse_ids(values.get("items"), "items")]))
 
 
@@ -194,11 +174,10 @@ async def _similar_drawn(
     models = await list_models(session, dataset_id=dataset_id, state="ready")
     queries = _query_ids(values)
     page, per_page = _paging(values)
-    model_id = await _default_model(
-        session, dataset_id, models, _int(values.get("model_id"), "model_id"), "feature_extractor", settings
-    )
+    asked = whole_number(values.get("model_id"), "model_id")
+    model_id = await _default_model(session, dataset_id, models, asked, "feature_extractor", settings)
     mode = str(values.get("mode") or "mean")
-    exclude_labeled = _flag(values.get("exclude_labeled"))
+    exclude_labeled = flag(values.get("exclude_labeled"))
     done = parse_ids(values.get("done"), "done")
     query_entries = await service.page_items(session, dataset_id, queries) if queries else []
     context: dict[str, Any] = {
@@ -206,7 +185,7 @@ async def _similar_drawn(
         "queries": query_entries,
         "query_ids": queries,
         "done": done,
-        "label_id": _class_choice(classes, _int(values.get("label_id"), "label_id"), query_entries),
+        "label_id": _class_choice(classes, whole_number(values.get("label_id"), "label_id"), query_entries),
         "seen_event_id": await latest_event_id(session, dataset_id),
         "selected_ids": None,
         "warning": "",
@@ -307,8 +286,8 @@ async def similar_flags(
     given in place meanwhile stay as they are."""
     values = request.query_params
     shown = parse_ids(values.get("shown_ids"), "shown_ids")
-    label_id = _int(values.get("label_id"), "label_id")
-    model_id = _int(values.get("model_id"), "model_id")
+    label_id = whole_number(values.get("label_id"), "label_id")
+    model_id = whole_number(values.get("model_id"), "model_id")
     await get_dataset(session, dataset_id)
     flags = None
     if model_id is not None and shown:
@@ -340,9 +319,9 @@ async def label_similar(
     of the ranking, so a second click never labels a rejected item. On an error (a class deleted
     meanwhile, every item relabeled by someone else) the same tiles come back as they were selected."""
     form = await request.form()
-    accepted = [i for i in (_int(v, "item_id") for v in form.getall("selected", [])) if i is not None]
-    label_id = _int(form.get("label_id"), "label_id")
-    model_id = _int(form.get("model_id"), "model_id")
+    accepted = [i for i in (whole_number(v, "item_id") for v in form.getall("selected", [])) if i is not None]
+    label_id = whole_number(form.get("label_id"), "label_id")
+    model_id = whole_number(form.get("model_id"), "model_id")
     values = {key: form.get(key) for key in form}
     shown_ids = parse_ids(form.get("shown_ids"), "shown_ids")
     queries = set(parse_ids(form.get("items"), "items"))
@@ -357,10 +336,10 @@ async def label_similar(
             query_item_ids=parse_ids(form.get("items"), "items"),
             item_ids=accepted,
             label_id=label_id,
-            shown=_int(form.get("shown"), "shown", 0) or 0,
+            shown=whole_number(form.get("shown"), "shown", 0) or 0,
             mode=str(form.get("mode") or "mean"),
             tagger=tagger_of(request),
-            seen_event_id=_int(form.get("seen"), "seen"),
+            seen_event_id=whole_number(form.get("seen"), "seen"),
             rejected_item_ids=deselected,  # clicked out: "not this class", out of its later batches
         )
     except LabelwiseError as exc:
@@ -423,13 +402,13 @@ async def _probability_drawn(
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
     page, per_page = _paging(values)
     model_id = await _default_model(
-        session, dataset_id, models, _int(values.get("model_id"), "model_id"), "classifier", settings
+        session, dataset_id, models, whole_number(values.get("model_id"), "model_id"), "classifier", settings
     )
-    confirm_over = _int(values.get("confirm_over"), "confirm_over", settings.confirm_batch_over)
+    confirm_over = whole_number(values.get("confirm_over"), "confirm_over", settings.confirm_batch_over)
     label = str(values.get("label") or (classes[0].id if classes else "all"))
-    label_id = None if label == "all" else _int(label, "label")
-    threshold = _float(values.get("threshold"), "threshold", 0.9)
-    overwrite = _flag(values.get("overwrite"))
+    label_id = None if label == "all" else whole_number(label, "label")
+    threshold = number(values.get("threshold"), "threshold", 0.9)
+    overwrite = flag(values.get("overwrite"))
     context: dict[str, Any] = {
         **_common(dataset, classes, models),
         "model_id": model_id,
@@ -518,7 +497,7 @@ async def apply_probability(
     A refusal (unfit model, unconfirmed big batch, batch changed, class deleted) labels nothing and
     is shown above the batch, which is shown again as it is now."""
     form = await request.form()
-    model_id = _int(form.get("model_id"), "model_id")
+    model_id = whole_number(form.get("model_id"), "model_id")
     if model_id is None:
         raise Invalid("choose a classifier model")
     label = str(form.get("label") or "")
@@ -531,16 +510,16 @@ async def apply_probability(
             settings,
             dataset_id=dataset_id,
             model_id=model_id,
-            threshold=_float(form.get("threshold"), "threshold", 0.9),
-            label_id=None if label == "all" else _int(label, "label"),
+            threshold=number(form.get("threshold"), "threshold", 0.9),
+            label_id=None if label == "all" else whole_number(label, "label"),
             all_classes=label == "all",
-            overwrite=_flag(form.get("overwrite")),
+            overwrite=flag(form.get("overwrite")),
             tagger=tagger_of(request),
-            override_unfit=_flag(form.get("override_unfit")),
-            confirm=_flag(form.get("confirm")),
-            expected_count=_int(form.get("expected_count"), "expected_count"),
-            exclude_flagged=_flag(form.get("exclude_flagged")),
-            confirm_over=_int(form.get("confirm_over"), "confirm_over"),
+            override_unfit=flag(form.get("override_unfit")),
+            confirm=flag(form.get("confirm")),
+            expected_count=whole_number(form.get("expected_count"), "expected_count"),
+            exclude_flagged=flag(form.get("exclude_flagged")),
+            confirm_over=whole_number(form.get("confirm_over"), "confirm_over"),
             rejected_item_ids=hand_rejected(form, deselected),  # clicked out: "not this class"
             left_out_item_ids=deselected,  # every tile deselected stays out of the batch
         )

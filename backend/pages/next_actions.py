@@ -37,6 +37,7 @@ from backend.pages.common import (
     render,
     tagger_of,
 )
+from backend.pages.form_values import whole_number
 from backend.pages.guided import HAND_DESELECTED, thumb_query
 from backend.pages.label import parse_ids, thumb_version
 from backend.settings import Settings
@@ -89,15 +90,6 @@ def action_of(kind: str) -> str:
     if kind == "auto_label_rest":
         return "auto"
     return "start"
-
-
-def _int(raw: Any, name: str) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
 
 
 async def _queue_context(
@@ -266,7 +258,7 @@ async def accept(
     key = str(form.get("key") or "")
     if not key:
         raise Invalid("which suggestion? (key is missing)")
-    kept = [i for i in (_int(v, "item_id") for v in form.getall("selected", [])) if i is not None]
+    kept = [i for i in (whole_number(v, "item_id") for v in form.getall("selected", [])) if i is not None]
     is_batch = str(form.get("batch") or "") == "1"
     # "not this class": the tiles clicked out one at a time (guided.js), not those "f" took out
     # with the flagged ones (backend.pages.guided.hand_rejected); no field: every one left out
@@ -285,7 +277,7 @@ async def accept(
             key,
             item_ids=kept if is_batch else None,
             rejected_item_ids=rejected,
-            label_id=_int(form.get("label_id"), "label_id"),
+            label_id=whole_number(form.get("label_id"), "label_id"),
             tagger=tagger_of(request),
             enqueue=enqueue_for(request.app.state),
             role=caller.role if (caller := caller_of(request)) is not None else None,
@@ -309,7 +301,7 @@ async def accept(
         notice = ("; ".join(parts) or "Done") + "."
     context = await _queue_context(session, settings, dataset_id, PAGE_LIMIT)
     if result is not None and result.rejected:
-        label_id = _int(form.get("label_id"), "label_id")
+        label_id = whole_number(form.get("label_id"), "label_id")
         chosen = context["class_by_id"].get(label_id)
         notice += left_out_notice(result.rejected, chosen.name if chosen else f"class {label_id}")
     context.update(
@@ -330,7 +322,7 @@ async def auto_label_rest(
     """The final action: every unlabeled item at p >= threshold labeled with the classifier's class,
     as one event; refused (with the count) when the rest changed since the estimate was shown."""
     form = await request.form()
-    model_id = _int(form.get("model_id"), "model_id")
+    model_id = whole_number(form.get("model_id"), "model_id")
     if model_id is None:
         raise Invalid("which classifier? (model_id is missing)")
     try:
@@ -346,8 +338,8 @@ async def auto_label_rest(
             model_id=model_id,
             threshold=threshold,
             tagger=tagger_of(request),
-            expected_count=_int(form.get("expected_count"), "expected_count"),
-            seen_event_id=_int(form.get("seen_event_id"), "seen_event_id"),
+            expected_count=whole_number(form.get("expected_count"), "expected_count"),
+            seen_event_id=whole_number(form.get("seen_event_id"), "seen_event_id"),
         )
         notice = f"Auto-labeled {done.labeled} item(s) at p ≥ {threshold:g}."
     except LabelwiseError as exc:
@@ -373,8 +365,8 @@ async def label_item(
     one" suggestion, or (``tile=batch``) a batch gallery's tile of another class, labeled with its
     own class in one key and so left out of the batch (deselected, its new label shown)."""
     form = await request.form()
-    item_id = _int(form.get("item_id"), "item_id")
-    label_id = _int(form.get("label_id"), "label_id")
+    item_id = whole_number(form.get("item_id"), "item_id")
+    label_id = whole_number(form.get("label_id"), "label_id")
     if item_id is None or label_id is None:
         raise Invalid("an item and a class are needed")
     dataset = await get_dataset(session, dataset_id)

@@ -17,7 +17,8 @@ from backend.guided.quality import default_choices, model_fitness
 from backend.labels.classes import list_classes
 from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, not_stored, render, tagger_of
-from backend.pages.guided import _flag, _int, thumb_query
+from backend.pages.form_values import flag, whole_number
+from backend.pages.guided import thumb_query
 from backend.pages.label import thumb_version
 from backend.settings import Settings
 
@@ -37,12 +38,12 @@ async def _context(session: AsyncSession, settings: Settings, dataset_id: int, v
     classes = await list_classes(session, dataset_id)
     models = await list_models(session, dataset_id=dataset_id, state="ready", kind="classifier")
     verdicts = {m.id: model_fitness(m, settings) for m in models}
-    wanted = _int(values.get("model_id"), "model_id")
-    page_number = max(1, _int(values.get("page"), "page", 1) or 1)
+    wanted = whole_number(values.get("model_id"), "model_id")
+    page_number = max(1, whole_number(values.get("page"), "page", 1) or 1)
     choices = default_choices(models, settings)
     model_id = wanted if wanted is not None else (choices[0].id if choices else None)
     fitness = verdicts.get(model_id) if model_id is not None else None
-    override = fitness is not None and fitness.unfit and _flag(values.get("override_unfit"))
+    override = fitness is not None and fitness.unfit and flag(values.get("override_unfit"))
     context: dict[str, Any] = {
         "dataset": dataset,
         "classes": classes,
@@ -137,17 +138,17 @@ async def review_answer(
 ) -> Template:
     """Keep or relabel one suspect (a ``review`` event); answers with the next suspects."""
     form = await request.form()
-    item_id = _int(form.get("item_id"), "item_id")
+    item_id = whole_number(form.get("item_id"), "item_id")
     if item_id is None:
         raise Invalid("which item? (item_id)")
     action = str(form.get("action") or "")
     event = await trust.review_label(
         session,
         dataset_id=dataset_id,
-        model_id=_int(form.get("model_id"), "model_id"),
+        model_id=whole_number(form.get("model_id"), "model_id"),
         item_id=item_id,
         action=action,
-        label_id=_int(form.get("label_id"), "label_id"),
+        label_id=whole_number(form.get("label_id"), "label_id"),
         tagger=tagger_of(request),
     )
     context = await _context(session, settings, dataset_id, form)

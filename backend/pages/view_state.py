@@ -16,33 +16,12 @@ from urllib.parse import urlencode
 from backend.datasets.items import MetaFilter
 from backend.errors import Invalid
 from backend.images.transforms import DisplayTransform
+from backend.pages.form_values import flag, number, whole_number
 
 PAGE_SIZES = (24, 48, 96, 200)
 THUMB_SIZES = (64, 96, 128, 192, 256)
 FILTERS = ("all", "unlabeled", "labeled", "unreadable")
 SORTS = ("position", "label", "run", "sample", "exposure", "time")
-
-
-def _int(raw: Any, name: str, default: int) -> int:
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
-
-
-def _float(raw: Any, name: str, default: float) -> float:
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a number, got '{raw}'") from None
-
-
-def _flag(raw: Any) -> bool:
-    return str(raw).lower() in ("1", "true", "on", "yes")
 
 
 @dataclass(frozen=True)
@@ -70,17 +49,17 @@ class ViewState:
         preset = preset or DisplayTransform()
         scale = str(values.get("scale") or "")
         if not scale and values.get("log") not in (None, ""):
-            scale = "log" if _flag(values.get("log")) else "linear"
+            scale = "log" if flag(values.get("log")) else "linear"
         state = cls(
-            page=max(1, _int(values.get("page"), "page", 1)),
-            per_page=_int(values.get("per_page"), "per_page", 48),
+            page=max(1, whole_number(values.get("page"), "page", 1)),
+            per_page=whole_number(values.get("per_page"), "per_page", 48),
             filter=str(values.get("filter") or "all"),
             sort=str(values.get("sort") or "position"),
-            hide_labeled=_flag(values.get("hide_labeled")),
+            hide_labeled=flag(values.get("hide_labeled")),
             scale=scale or preset.scale,
-            p_low=_float(values.get("p_low"), "p_low", preset.p_low),
-            p_high=_float(values.get("p_high"), "p_high", preset.p_high),
-            size=_int(values.get("size"), "size", 128),
+            p_low=number(values.get("p_low"), "p_low", preset.p_low),
+            p_high=number(values.get("p_high"), "p_high", preset.p_high),
+            size=whole_number(values.get("size"), "size", 128),
             run=str(values.get("run") or "")[:200],
             sample=str(values.get("sample") or "")[:200],
             exposure=str(values.get("exposure") or "")[:40],
@@ -89,7 +68,7 @@ class ViewState:
             cmap=str(values.get("cmap") or preset.colormap),
         )
         if state.exposure:
-            _float(state.exposure, "exposure", 0.0)
+            number(state.exposure, "exposure", 0.0)
         if state.per_page not in PAGE_SIZES:
             raise Invalid(f"per_page must be one of {', '.join(map(str, PAGE_SIZES))}")
         if state.size not in THUMB_SIZES:
