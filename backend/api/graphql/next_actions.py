@@ -12,6 +12,7 @@ from strawberry.types import Info
 from backend.api.access import caller_of
 from backend.api.graphql.context import context_of, use_session
 from backend.api.graphql.fresh import StoppingEstimate
+from backend.api.graphql.inputs import json_object
 from backend.api.graphql.views import from_view
 from backend.guided import next_actions as queue
 from backend.guided.views import NextActionsView
@@ -83,7 +84,9 @@ class Mutation:
         "showing the classifier's classes (params.predicted_label_ids), and predicted_batch "
         "(several classes' probability batches on one page, classes shown): the kept items (null: "
         "those still unlabeled) take the class shown, as one event naming the classifier. INVALID "
-        "for other label_items and for review_suspects."
+        "for other label_items and for review_suspects. parameters: changes to a training "
+        "suggestion's algorithm parameters (e.g. fewer epochs), checked like any job's; INVALID on "
+        "any other suggestion."
     )
     async def accept_suggestion(
         self,
@@ -93,6 +96,7 @@ class Mutation:
         item_ids: list[int] | None = None,
         label_id: int | None = None,
         rejected_item_ids: list[int] | None = None,
+        parameters: JSON | None = None,
     ) -> AcceptResult:
         context = context_of(info)
         caller = caller_of(context.request) if context.request is not None else None
@@ -108,6 +112,7 @@ class Mutation:
                 tagger=context.tagger,
                 enqueue=enqueue_for(context.state),
                 role=caller.role if caller is not None else None,
+                parameters=json_object(parameters, "parameters"),
             )
         return AcceptResult(
             labeled=result.labeled, job_ids=result.job_ids, batch_id=result.batch_id, skipped=result.skipped
