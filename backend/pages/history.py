@@ -4,7 +4,7 @@ REST (``/events/{id}/undo``, ``/datasets/{id}/revoke``), GraphQL and the CLI."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.common import parse_time
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.labels import history as label_history
@@ -45,13 +46,14 @@ def _int(raw: Any, name: str) -> int | None:
 
 
 def _time(raw: Any, name: str) -> datetime | None:
+    """A time field of the revoke form, read as REST reads the revoke's body (``parse_time``); an
+    empty field is no time."""
     if raw in (None, ""):
         return None
     try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise Invalid(f"{name} must be a date and time like 2026-01-31T14:00, got '{raw}'") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_time(str(raw))
+    except ValueError as exc:
+        raise Invalid(f"'{name}': {exc}", field=name) from None
 
 
 async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[str, Any]:

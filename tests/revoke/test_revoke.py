@@ -11,8 +11,10 @@ from litestar.testing import AsyncTestClient
 from backend.storage.database import Database
 from tests.helpers.graphql import gql, gql_error
 from tests.helpers.guided import API, add_class, item_ids, pca_model
+from tests.helpers.pages import csrf_headers
 from tests.helpers.rest import assert_error
 from tests.helpers.revoke import ALICE, labels_of, model_batch, tag_as_alice
+from tests.html import by_id, parse, text_of
 
 BOB = {"X-Labelwise-Tagger": "bob"}
 
@@ -134,6 +136,27 @@ async def test_revoke_times_are_read_as_the_time_parameters_read_them_at_both_do
     assert (result["revoked"], result["skipped"]) == (9, 1)  # Bob's item stays his
     bad = {"d": dataset.id, "k": "probability", "until": "yesterday"}
     await gql_error(server, REVOKE_KIND, bad, code="GRAPHQL_VALIDATION_FAILED", fragments=("not a time",))
+
+
+async def test_the_history_page_reads_revoke_times_as_rest_reads_them(server, dataset, database):
+    """The page's revoke form takes what REST's revoke takes (a month alone, 24:00, a trailing Z)
+    and refuses garbage with REST's reason; an empty field is no bound."""
+    s = await _scene(server, database, dataset.id)
+    day = datetime.fromisoformat(s["similarity"]["created_at"]).date()
+    url = f"/datasets/{dataset.id}/history"
+    headers = await csrf_headers(server, url)
+    for name, text in (("since", "yesterday"), ("until", "2026-13-01")):
+        form = {"revoke_kind": "probability", "since": "", "until": "", name: text}
+        refused = await server.post(f"{url}/revoke", data=form, headers=headers)
+        assert refused.status_code == 200, refused.text
+        problem = text_of(by_id(parse(refused.text), "history-problem"))
+        for fragment in (f"'{name}'", "not a time", "ISO 8601", "2026-12-07"):
+            assert fragment in problem, problem
+    form = {"revoke_kind": "similarity", "since": f"{day:%Y-%m}", "until": f"{day.isoformat()}T24:00Z"}
+    answer = await server.post(f"{url}/revoke", data=form, headers=headers)
+    assert answer.status_code == 200, answer.text
+    notice = text_of(by_id(parse(answer.text), "history-notice"))
+    assert "Revoked the labels of 5 item(s) from 1 event(s)" in notice, notice
 
 
 REVOKE = """
