@@ -61,6 +61,21 @@ def test_export_and_import_round_trip(run_cli, folder, tmp_path):
     assert sorted(r["label"] for r in rows if r["label"]) == ["arc", "ring"]
 
 
+def test_export_as_of_reads_times_as_rest_reads_them(run_cli, folder, tmp_path):
+    """--as-of takes REST's times (a zone, a date alone); a bad one names the forms it takes."""
+    image_folder(folder, count=3)
+    run_cli("dataset", "add", "asof", str(folder))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("uri,label\nimg_000.png,ring\n")
+    run_cli("import", "asof", str(labels), "--create-classes")
+    out = tmp_path / "out.csv"
+    for moment, expected in (("2001-01-01T00:00+02:00", []), ("2999-01-01T02:00+02:00", ["ring"])):
+        run_cli("export", "asof", "--as-of", moment, "-o", str(out), "--labeled-only")
+        assert [r["label"] for r in csv.DictReader(out.read_text().splitlines())] == expected, moment
+    refused = run_cli("export", "asof", "--as-of", "yesterday", "-o", str(tmp_path / "no.csv"), ok=False)
+    assert "not a time" in refused.output and "ISO 8601" in refused.output
+
+
 def test_export_formats_and_refusals_leave_no_partial_file(run_cli, folder, tmp_path):
     import io
     import zipfile

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _Bar, _migrate, _run
+from backend.cli.common import MOMENT, _Bar, _migrate, _run
 from backend.errors import LabelwiseError
 from backend.settings import Settings, get_settings
 from backend.storage.ids import stored_id
@@ -199,7 +199,7 @@ def dataset_delete(name: str, yes: bool) -> None:
     "--format", "fmt", type=click.Choice(["csv", "parquet", "json", "zip"]), default="csv", show_default=True
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--as-of", type=click.DateTime(), default=None, help="Labels as they stood at this time (UTC).")
+@click.option("--as-of", type=MOMENT, default=None, help="Labels as they stood at this time (no zone: UTC).")
 @click.option("--tagger", default=None, help="Only the labels this tagger's events add up to.")
 @click.option("--labeled-only", is_flag=True, help="Leave out unlabeled items (CSV, Parquet, JSON).")
 def export_cmd(
@@ -209,8 +209,6 @@ def export_cmd(
 
     CSV and Parquet hold one row per (item, label); the ZIP one folder of images per label.
     """
-    from datetime import UTC
-
     from tqdm import tqdm
 
     from backend.datasets import service
@@ -218,12 +216,11 @@ def export_cmd(
 
     settings = get_settings()
     _migrate(settings)
-    when = as_of.replace(tzinfo=UTC) if as_of else None
 
     async def work(session: Any, settings: Settings) -> int:
         ds = await service.get_dataset_by_name(session, name)
         stream = await export_labels(
-            session, settings, stored_id(ds), fmt, as_of=when, tagger=tagger, unlabeled=not labeled_only
+            session, settings, stored_id(ds), fmt, as_of=as_of, tagger=tagger, unlabeled=not labeled_only
         )
         written = 0
         tmp = output.with_name(output.name + ".part")

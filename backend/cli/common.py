@@ -170,3 +170,23 @@ def _report(job: Any) -> None:
     click.echo(_line(job))
     if job.state == "failed":
         raise click.ClickException(f"job {job.id} failed: {job.error}")
+
+
+class _Moment(click.ParamType):
+    """A time option read as REST and GraphQL read times (``parse_time``: ISO 8601, a date alone,
+    a zone or none for UTC), so one text means one moment at every door."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from backend.api.common import parse_time
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_time(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MOMENT = _Moment()

@@ -70,8 +70,19 @@ def next_actions_cmd(dataset_name: str, limit: int, as_json: bool) -> None:
     help="Comma-separated members left out that are not the class, recorded as rejected (default: "
     "every member left out).",
 )
+@click.option(
+    "--params-json",
+    default=None,
+    metavar="JSON",
+    help="A training suggestion's algorithm parameters changed, as a JSON object (e.g. '{\"epochs\": 5}').",
+)
 def accept_suggestion_cmd(
-    dataset_name: str, key: str, items: str | None, class_name: str | None, rejected: str | None = None
+    dataset_name: str,
+    key: str,
+    items: str | None,
+    class_name: str | None,
+    rejected: str | None = None,
+    params_json: str | None = None,
 ) -> None:
     """Carry out the suggestion KEY of DATASET (from `labelwise next-actions`): a batch is labeled as
     one event, a job is queued; items to label one by one that show the classifier's class take
@@ -86,6 +97,7 @@ def accept_suggestion_cmd(
 
     kept = _id_list(items, "--items")
     refused = _id_list(rejected, "--rejected")
+    parameters = _json_object(params_json, "--params-json")
     settings = get_settings()
     _prepare(settings)
 
@@ -103,6 +115,7 @@ def accept_suggestion_cmd(
                 tagger=settings.tagger,
                 enqueue=_enqueuer(settings),
                 rejected_item_ids=refused,
+                parameters=parameters,
             )
         except Invalid as exc:  # REST's 400 on the list: a usage error here, naming the option
             if exc.details.get("field") == "rejected_item_ids":
@@ -129,6 +142,19 @@ def _id_list(text: str | None, option: str) -> list[int] | None:
         return [int(i) for i in text.split(",") if i.strip()]
     except ValueError:
         raise click.UsageError(f"{option} takes comma-separated item ids") from None
+
+
+def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    """A JSON object option; None when the option is not given."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise click.UsageError(f"{option} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise click.UsageError(f"{option} takes a JSON object, e.g. '{{\"epochs\": 5}}'")
+    return value
 
 
 def add_next_action_commands(main: click.Group) -> None:

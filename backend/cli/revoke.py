@@ -3,19 +3,15 @@ of batch in a time range) produced, through the same domain calls as REST and Gr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
-from backend.cli.common import _call, _prepare
+from backend.cli.common import MOMENT, _call, _prepare
 from backend.settings import get_settings
 
 KINDS = ["manual", "similarity", "probability", "explorer", "import", "review"]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @click.command("undo")
@@ -41,11 +37,9 @@ def undo_cmd(event_id: int) -> None:
 @click.argument("dataset_name", metavar="DATASET")
 @click.option("--model", "model_id", type=int, default=None, help="Every label this model produced.")
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Every label events of this kind made.")
+@click.option("--since", type=MOMENT, default=None, help="With --kind: events from this time (no zone: UTC).")
 @click.option(
-    "--since", type=click.DateTime(), default=None, help="With --kind: events from this time (UTC)."
-)
-@click.option(
-    "--until", type=click.DateTime(), default=None, help="With --kind: events up to this time (UTC)."
+    "--until", type=MOMENT, default=None, help="With --kind: events up to this time (no zone: UTC)."
 )
 def revoke_cmd(
     dataset_name: str, model_id: int | None, kind: str | None, since: datetime | None, until: datetime | None
@@ -67,8 +61,8 @@ def revoke_cmd(
             tagger=settings.tagger,
             model_id=model_id,
             kind=kind,
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
         )
 
     result = _call(settings, work)

@@ -3,8 +3,10 @@ raw strings (an empty field is "not given"), and a bad one is a 400 that names t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, overload
 
+from backend.api.common import parse_time
 from backend.errors import Invalid
 
 
@@ -35,3 +37,13 @@ def number(raw: Any, name: str, default: float) -> float:
 def flag(raw: Any) -> bool:
     """A checkbox or query flag: on for 1, true, on, yes (any case)."""
     return str(raw).lower() in ("1", "true", "on", "yes")
+
+
+def moment(raw: Any, name: str) -> datetime | None:
+    """A time field, read as REST reads times in a body (``parse_time``); empty: no time."""
+    if raw in (None, ""):
+        return None
+    try:
+        return parse_time(str(raw))
+    except ValueError as exc:
+        raise Invalid(f"'{name}': {exc}", field=name) from None

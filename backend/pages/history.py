@@ -4,7 +4,6 @@ REST (``/events/{id}/undo``, ``/datasets/{id}/revoke``), GraphQL and the CLI."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -12,7 +11,6 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.common import parse_time
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.labels import history as label_history
@@ -27,6 +25,7 @@ from backend.labels.revoke import (
 from backend.labels.undoable import nothing_left
 from backend.models.queries import list_models
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render, tagger_of
+from backend.pages.form_values import moment, whole_number
 
 OPTS: dict[str, Any] = {
     "include_in_schema": False,
@@ -36,29 +35,9 @@ OPTS: dict[str, Any] = {
 PER_PAGE = 50
 
 
-def _int(raw: Any, name: str) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
-
-
-def _time(raw: Any, name: str) -> datetime | None:
-    """A time field of the revoke form, read as REST reads the revoke's body (``parse_time``); an
-    empty field is no time."""
-    if raw in (None, ""):
-        return None
-    try:
-        return parse_time(str(raw))
-    except ValueError as exc:
-        raise Invalid(f"'{name}': {exc}", field=name) from None
-
-
 async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[str, Any]:
     dataset = await get_dataset(session, dataset_id)
-    page = max(1, _int(values.get("page"), "page") or 1)
+    page = max(1, whole_number(values.get("page"), "page") or 1)
     kind = str(values.get("kind") or "") or None
     listed = await label_history.list_events(
         session, dataset_id, kind=kind, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
@@ -83,7 +62,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
         "summaries": summaries,
         "labeling_models": [(models.get(m.model_id), m) for m in left],  # only models with labels left
         "models_labeled": bool(left) or await any_model_labeled(session, dataset_id),
-        "model_id": _int(values.get("model_id"), "model_id"),
+        "model_id": whole_number(values.get("model_id"), "model_id"),
         "notice": "",
         "problem": "",
     }
@@ -105,7 +84,7 @@ async def history_page(request: Request, session: AsyncSession, dataset_id: From
 async def undo_one(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
     """Undo one event (anyone's); items changed since are left and counted."""
     form = await request.form()
-    event_id = _int(form.get("event_id"), "event_id")
+    event_id = whole_number(form.get("event_id"), "event_id")
     notice, problem = "", ""
     try:
         if event_id is None:
@@ -135,10 +114,10 @@ async def revoke(request: Request, session: AsyncSession, dataset_id: FromPath[i
             session,
             dataset_id,
             tagger=tagger_of(request),
-            model_id=_int(form.get("model_id"), "model_id"),
+            model_id=whole_number(form.get("model_id"), "model_id"),
             kind=str(form.get("revoke_kind") or "") or None,
-            since=_time(form.get("since"), "since"),
-            until=_time(form.get("until"), "until"),
+            since=moment(form.get("since"), "since"),
+            until=moment(form.get("until"), "until"),
         )
         notice = (
             f"Revoked the labels of {result.revoked} item(s) from {result.event_count} event(s) "

@@ -52,3 +52,27 @@ async def test_graphql_accept_takes_the_parameters_rest_takes(server, dataset):
     await gql_error(server, ACCEPT, variables, code="INVALID", fragments=("epochs",))
     variables = {"d": dataset.id, "k": train["key"], "p": [1]}
     await gql_error(server, ACCEPT, variables, code="INVALID", fragments=("parameters",))
+
+
+async def test_the_cli_accepts_a_training_suggestion_with_parameters(server, dataset, guided_settings):
+    """`labelwise accept-suggestion --params-json` takes the parameters REST's accept takes; JSON
+    that is not an object is a usage error that queues nothing."""
+    from click.testing import CliRunner
+
+    from tests.helpers.cli import env_of, invoke
+
+    await add_class(server, dataset.id, "ring")
+    await add_class(server, dataset.id, "peak")
+    queue = (await server.get(f"{API}/datasets/{dataset.id}/next-actions")).json()
+    train = next(s for s in queue["suggestions"] if s["kind"] == "train_extractor")
+    cli = CliRunner(env=env_of(guided_settings))
+    for bad in ("[1]", "{epochs"):
+        refused = await invoke(cli, ["accept-suggestion", dataset.name, train["key"], "--params-json", bad])
+        assert refused.exit_code == 2 and "--params-json" in refused.output, refused.output
+    assert not (await server.get(f"{API}/jobs", params={"dataset_id": dataset.id})).json()["jobs"]
+    args = ["accept-suggestion", dataset.name, train["key"], "--params-json", '{"epochs": 1}']
+    done = await invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    (job,) = (await server.get(f"{API}/jobs", params={"dataset_id": dataset.id})).json()["jobs"]
+    assert job["parameters"]["epochs"] == 1 and job["algorithm"] == train["params"]["algorithm"]
+    await server.post(f"{API}/jobs/{job['id']}/cancel")

@@ -159,6 +159,26 @@ async def test_the_history_page_reads_revoke_times_as_rest_reads_them(server, da
     assert "Revoked the labels of 5 item(s) from 1 event(s)" in notice, notice
 
 
+async def test_the_cli_reads_revoke_times_as_rest_reads_them(server, dataset, guided_settings, database):
+    """`labelwise revoke --since/--until` take REST's times (a month alone, a zone, 24:00), a bad
+    one is a usage error with REST's reason and revokes nothing."""
+    from click.testing import CliRunner
+
+    from tests.helpers.cli import env_of, invoke
+
+    s = await _scene(server, database, dataset.id)
+    day = datetime.fromisoformat(s["similarity"]["created_at"]).date()
+    cli = CliRunner(env=env_of(guided_settings))
+    before = await labels_of(server, dataset.id)
+    bad = await invoke(cli, ["revoke", dataset.name, "--kind", "similarity", "--since", "yesterday"])
+    assert bad.exit_code == 2 and "not a time" in bad.output and "ISO 8601" in bad.output, bad.output
+    assert await labels_of(server, dataset.id) == before
+    args = ["--since", f"{day:%Y-%m}", "--until", f"{day.isoformat()}T24:00+00:00"]
+    done = await invoke(cli, ["revoke", dataset.name, "--kind", "similarity", *args])
+    assert done.exit_code == 0, done.output
+    assert "revoked the labels of 5 item(s) from 1 event(s)" in done.output
+
+
 REVOKE = """
 mutation($d: Int!, $m: Int, $k: String) {
   revokeLabels(datasetId: $d, modelId: $m, kind: $k) {
