@@ -68,6 +68,7 @@ def similar_cmd(
         if label_name is not None:
             event = await service.label_similar(
                 session,
+                settings,
                 dataset_id=stored_id(dataset),
                 model_id=model_id,
                 query_item_ids=page.query_item_ids,

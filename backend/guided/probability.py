@@ -72,6 +72,13 @@ def check_expected_count(expected_count: int | None) -> None:
         raise Invalid(f"expected_count must be >= 0, got {expected_count}", field="expected_count")
 
 
+def check_confirm_over(confirm_over: int | None) -> None:
+    """A batch size that needs a confirmation is never negative: one that is is bad input, not "confirm
+    every batch" (it was read as 0 without a word)."""
+    if confirm_over is not None and confirm_over < 0:
+        raise Invalid(f"confirm_over must be >= 0, got {confirm_over}", field="confirm_over")
+
+
 def candidates(
     outputs: ClassifierOutputs,
     threshold: float,

@@ -26,6 +26,7 @@ from backend.guided.probability import (
     Candidate,
     ClassifierOutputs,
     candidates,
+    check_confirm_over,
     check_expected_count,
     check_threshold,
     labeled_item_ids,
@@ -38,7 +39,7 @@ from backend.jobs import states
 from backend.labels import rejections
 from backend.labels.classes import get_class
 from backend.models.queries import get_model, latest_inference
-from backend.paging import check_page
+from backend.paging import BATCH_PAGES, check_page
 from backend.settings import Settings
 from backend.similarity.index import INDEX, VECTORS, FeatureIndex, IndexCache
 from backend.similarity.ranking import MODES, rank_by_similarity
@@ -173,6 +174,15 @@ async def load_index(
         ) from exc
 
 
+def check_shown(shown: int, max_page_size: int) -> None:
+    """How many items a similarity page showed: no more than a batch may hold (``BATCH_PAGES`` page
+    sizes, the cap of a batch's ``item_ids``); a count beyond it would be recorded as the event's
+    ``shown`` and ``deselected`` as it came."""
+    cap = max_page_size * BATCH_PAGES
+    if shown > cap:
+        raise Invalid(f"shown must be at most {cap} (items per batch), got {shown}", field="shown")
+
+
 def _check_queries(query_item_ids: list[int]) -> list[int]:
     queries = list(dict.fromkeys(int(i) for i in query_item_ids))
     if not queries:
@@ -239,6 +249,7 @@ async def page_items(session: AsyncSession, dataset_id: int, item_ids: list[int]
 
 async def label_similar(
     session: AsyncSession,
+    settings: Settings,
     *,
     dataset_id: int,
     model_id: int,
@@ -253,8 +264,10 @@ async def label_similar(
 ) -> TagEvent:
     """Label the accepted items of a similarity page as one event of kind "similarity"; items changed
     after ``seen_event_id`` are left out (counted in the event's ``skipped_changed``);
-    ``rejected_item_ids`` (shown but deselected) are recorded as rejected for the class."""
+    ``rejected_item_ids`` (shown but deselected) are recorded as rejected for the class. ``shown``
+    (how many items the page showed) is capped as a batch is: ``BATCH_PAGES`` page sizes."""
     queries = _check_queries(query_item_ids)
+    check_shown(shown, settings.max_page_size)
     if mode not in MODES:
         raise Invalid(f"unknown mode '{mode}' (use one of {', '.join(MODES)})")
     if not item_ids:
@@ -360,6 +373,7 @@ async def probability_candidates(
     Labeled items are left out unless ``overwrite``: the count is what applying would label.
     """
     check_page(offset, limit, settings.max_page_size)
+    check_confirm_over(confirm_over)
     model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,
@@ -393,7 +407,7 @@ async def probability_candidates(
             outputs=outputs,
             labeled=labeled,
         ),
-        confirm_over=settings.confirm_batch_over if confirm_over is None else max(0, confirm_over),
+        confirm_over=settings.confirm_batch_over if confirm_over is None else confirm_over,
         flags={c.item_id: flags.flags[c.item_id] for c in page if c.item_id in flags.flags},
         flag_rule=flags.rule,
         flagged_count=len(flags.flags),
@@ -435,6 +449,7 @@ async def apply_probability(
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
     check_expected_count(expected_count)
+    check_confirm_over(confirm_over)
     model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,
@@ -460,7 +475,7 @@ async def apply_probability(
     chosen = [c for c in chosen if c.item_id not in dropped]
     if exclude_flagged:
         chosen = [c for c in chosen if c.item_id not in flags.flags]
-    limit = settings.confirm_batch_over if confirm_over is None else max(0, confirm_over)
+    limit = settings.confirm_batch_over if confirm_over is None else confirm_over
     if len(chosen) > limit and not confirm:
         guess = await trust.estimate(
             session,

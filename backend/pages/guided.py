@@ -331,6 +331,7 @@ async def label_similar(
             raise Invalid("choose a class and a model")
         event = await service.label_similar(
             session,
+            settings,
             dataset_id=dataset_id,
             model_id=model_id,
             query_item_ids=parse_ids(form.get("items"), "items"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import tests.guided.cluster_features  # noqa: F401  (registers the test feature model)
+from backend.paging import BATCH_PAGES
 from tests.helpers.graphql import gql_error
 from tests.helpers.guided import (
     accept,
@@ -145,6 +146,41 @@ async def test_a_negative_expected_count_is_invalid_not_a_changed_batch(server, 
     assert len(await events(server, dataset.id)) == 2
 
 
+APPLY_PROBABILITY = """
+mutation($d: Int!, $m: Int!, $label: Int, $over: Int) {
+  applyProbability(datasetId: $d, modelId: $m, threshold: 0.5, labelId: $label, confirmOver: $over) {
+    labeled
+  }
+}"""
+
+PROBABILITY_CANDIDATES = """
+query($d: Int!, $m: Int!, $label: Int, $over: Int) {
+  probabilityCandidates(datasetId: $d, modelId: $m, threshold: 0.5, labelId: $label, confirmOver: $over) {
+    count confirmOver
+  }
+}"""
+
+
+async def test_a_negative_confirm_over_is_invalid_not_zero(server, dataset):
+    """``confirm_over: -1`` was read as 0 without a word (every batch needed a confirmation, and the
+    preview answered ``confirmOver: 0``): bad input is a 400 naming the field, at both doors."""
+    _ids, a, _b, model = await _classified(server, dataset.id)
+    base = f"{API}/datasets/{dataset.id}"
+    apply = await server.post(
+        f"{base}/probability/apply",
+        json={"model_id": model, "threshold": 0.5, "label_id": a, "confirm_over": -1, "confirm": True},
+    )
+    error = assert_error(apply, 400, "INVALID", "confirm_over must be >= 0")
+    assert error["details"]["field"] == "confirm_over"
+    variables = {"d": dataset.id, "m": model, "label": a, "over": -1}
+    for document in (APPLY_PROBABILITY, PROBABILITY_CANDIDATES):
+        error = await gql_error(
+            server, document, variables, code="INVALID", fragments=("confirm_over must be >= 0",)
+        )
+        assert error["extensions"]["field"] == "confirm_over"
+    assert len(await events(server, dataset.id)) == 2
+
+
 LABEL_SIMILAR = """
 mutation($d: Int!, $m: Int!, $q: [Int!]!, $items: [Int!]!, $label: Int!, $seen: Int) {
   labelSimilar(datasetId: $d, modelId: $m, queryItemIds: $q, itemIds: $items, labelId: $label,
@@ -187,6 +223,37 @@ async def test_a_seen_event_id_no_preview_gave_is_refused_not_a_guard_switched_o
         f"{base}/auto-label-rest", json={"model_id": model, "threshold": 0.5, "seen_event_id": newest}
     )
     assert done.status_code == 201, done.text
+
+
+LABEL_SIMILAR_SHOWN = """
+mutation($d: Int!, $m: Int!, $q: [Int!]!, $items: [Int!]!, $label: Int!, $shown: Int!) {
+  labelSimilar(datasetId: $d, modelId: $m, queryItemIds: $q, itemIds: $items, labelId: $label,
+               shown: $shown) { id }
+}"""
+
+
+async def test_the_count_a_similarity_page_showed_is_capped_as_a_batch(server, dataset, guided_settings):
+    """``shown`` took any count (a billion items "shown", as many recorded "deselected" on the
+    event): past the batch cap it is an oversized request, a 400 naming the field at both doors."""
+    ids, a, _b, model = await _classified(server, dataset.id)
+    base = f"{API}/datasets/{dataset.id}"
+    cap = guided_settings.max_page_size * BATCH_PAGES
+    before = len(await events(server, dataset.id))
+    body = {"model_id": model, "query_item_ids": [ids[0]], "item_ids": ids[10:12], "label_id": a}
+    for shown in (cap + 1, 10**9):
+        similar = await server.post(f"{base}/similar/label", json={**body, "shown": shown})
+        error = assert_error(similar, 400, "INVALID", f"shown must be at most {cap}", str(shown))
+        assert error["details"]["field"] == "shown"
+        variables = {"d": dataset.id, "m": model, "q": [ids[0]], "items": ids[10:12], "label": a}
+        variables["shown"] = shown
+        refused = await gql_error(
+            server, LABEL_SIMILAR_SHOWN, variables, code="INVALID", fragments=(f"at most {cap}",)
+        )
+        assert refused["extensions"]["field"] == "shown"
+    assert len(await events(server, dataset.id)) == before  # nothing written
+    done = await server.post(f"{base}/similar/label", json={**body, "shown": cap})
+    assert done.status_code == 201, done.text
+    assert done.json()["parameters"]["shown"] == cap
 
 
 async def test_a_review_names_a_model_of_the_dataset_or_none(server, dataset, folder):

@@ -175,7 +175,8 @@ class Mutation:
         "of kind 'similarity' recording the model, the query items and how many were shown. With "
         "seenEventId, items changed after it are left out (counted in the event's skipped_changed). "
         "rejectedItemIds: the shown items deselected, recorded as rejected for the class (kept out of "
-        "its later batches; see rejections)."
+        "its later batches; see rejections). shown: how many items the page showed, at most the batch cap "
+        "(20 times the server's max_page_size; INVALID beyond)."
     )
     async def label_similar(
         self,
@@ -194,6 +195,7 @@ class Mutation:
         async with use_session(info) as session:
             event = await service.label_similar(
                 session,
+                context.settings,
                 dataset_id=dataset_id,
                 model_id=model_id,
                 query_item_ids=query_item_ids,

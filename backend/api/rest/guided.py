@@ -44,8 +44,10 @@ else:
 class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The items accepted from a similarity page (the shown ones minus those deselected).
 
-    ``rejected_item_ids``: the shown items deselected; they are recorded as rejected for the class
-    and left out of its later batches (GET .../rejections lists them)."""
+    ``shown``: how many items the page showed, no fewer than ``item_ids`` and at most the batch cap
+    (20 times the server's max_page_size; 400 beyond). ``rejected_item_ids``: the shown items
+    deselected; they are recorded as rejected for the class and left out of its later batches (GET
+    .../rejections lists them)."""
 
     model_id: int
     query_item_ids: list[int]
@@ -153,7 +155,8 @@ class GuidedController(Controller):
         "/{dataset_id:int}/similar/label",
         summary="Label the accepted items of a similarity page as one event of kind 'similarity'",
         description="With seen_event_id, items changed after it are left out (counted in the event's "
-        "skipped_changed); 409 when that leaves nothing.",
+        "skipped_changed); 409 when that leaves nothing. shown (how many items the page showed) is at most "
+        "the batch cap, 20 times the server's max_page_size: 400 beyond.",
         status_code=201,
         responses=error_responses(400, 404, 409),
     )
@@ -167,6 +170,7 @@ class GuidedController(Controller):
     ) -> EventOut:
         event = await service.label_similar(
             session,
+            settings,
             dataset_id=dataset_id,
             model_id=data.model_id,
             query_item_ids=data.query_item_ids,
