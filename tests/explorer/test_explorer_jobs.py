@@ -265,3 +265,28 @@ async def test_graphql_gives_points_and_labels_a_selection(jobs_client, model_wi
         {"m": 10**6},
         code="NOT_FOUND",
     )
+
+
+async def test_unlabel_leaves_the_items_taken_out_of_the_selection_alone(jobs_client, model_with_vectors):
+    """The page's "Unlabel" (op clear) sends the selection without the items clicked out of its
+    gallery: they keep their labels. A clear records no rejection ("not this class" needs a class),
+    and an item both in the selection and taken out of it is refused, nothing cleared."""
+    model_id, dataset_id = model_with_vectors["model_id"], model_with_vectors["dataset_id"]
+    job = await _submit(jobs_client, kind="project", model_id=model_id, parameters={"method": "pca"})
+    cls = (await jobs_client.post(f"{API}/datasets/{dataset_id}/classes", json={"name": "rings"})).json()
+    chosen = (await jobs_client.get(f"{API}/models/{model_id}/projection")).json()["item_ids"][:6]
+    url = f"{API}/datasets/{dataset_id}/explorer/label"
+    body = {"projection_job_id": job["id"], "item_ids": chosen, "label_id": cls["id"]}
+    assert (await jobs_client.post(url, json=body)).status_code == 201
+    kept, out = chosen[:4], chosen[4:]
+    clear = {"projection_job_id": job["id"], "item_ids": kept, "op": "clear"}
+    both = await jobs_client.post(url, json={**clear, "rejected_item_ids": [kept[0], *out]})
+    assert both.status_code == 400 and "both kept and rejected" in both.json()["error"]["message"]
+    cleared = await jobs_client.post(url, json={**clear, "rejected_item_ids": out})
+    assert cleared.status_code == 201, cleared.text
+    assert cleared.json()["tag_count"] == len(kept) and "rejected" not in cleared.json()["parameters"]
+    labels = (await jobs_client.get(f"{API}/models/{model_id}/projection")).json()
+    by_item = dict(zip(labels["item_ids"], labels["labels"], strict=True))
+    assert [by_item[i] for i in chosen] == [-1] * len(kept) + [cls["id"]] * len(out)
+    rejections = (await jobs_client.get(f"{API}/datasets/{dataset_id}/rejections")).json()
+    assert rejections["rejections"] == []
