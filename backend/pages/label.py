@@ -358,14 +358,12 @@ async def redo(request: Request, session: AsyncSession, dataset_id: FromPath[int
         done = await undo_event(session, event.id, tagger)  # type: ignore[arg-type]
     except Conflict as exc:
         return await _after_change(request, session, dataset_id, form, exc.message)
-    return await _after_change(
-        request,
-        session,
-        dataset_id,
-        form,
-        f"Redid event #{event.parameters.get('undoes', event.id)} ({done.tag_count} tag(s)).",
-        reload_gallery=True,
-    )
+    if event.parameters.get("revoke"):
+        # The latest event is a revoke (an undo of many events): redoing means putting its labels back.
+        flash = f"Undid revoke #{event.id}: its labels are back ({done.tag_count} tag(s))."
+    else:
+        flash = f"Redid event #{event.parameters.get('undoes', event.id)} ({done.tag_count} tag(s))."
+    return await _after_change(request, session, dataset_id, form, flash, reload_gallery=True)
 
 
 @get("/datasets/{dataset_id:int}/label/panels", **OPTS)

@@ -489,3 +489,31 @@ async def test_the_history_says_what_each_event_did(client: AsyncTestClient, fol
     assert f"cleared {times}1" in what[third]
     (deletion,) = set(what) - made
     assert f"peaks {times}1" in what[deletion], what  # the deleted class by its name
+
+
+async def test_redo_after_a_revoke_says_it_puts_the_revoked_labels_back(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """Redo on the label page after a revoke undoes the revoke: it said "Redid event #N" of the revoke."""
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    headers = await csrf_headers(client, f"/datasets/{dataset_id}/label")
+    form = {
+        "items": f"{ids[0]},{ids[1]}",
+        "label": str(rings),
+        "op": "set",
+        "visible": ",".join(map(str, ids)),
+    }
+    await client.post(f"/datasets/{dataset_id}/label/tag", data=form, headers=headers)
+    revoked = await client.post(f"{API}/datasets/{dataset_id}/revoke", json={"kind": "manual"})
+    assert revoked.status_code == 201, revoked.text
+    revoke_id = (await events(client, dataset_id))[0]["id"]
+    assert await labels(client, dataset_id) == {}
+    page = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+    redo = one(by_id(page, "labelbar"), ".//button[@data-action='redo']")
+    assert attr(redo, "title") == f"undo revoke #{revoke_id}: put back the labels it took"
+    redone = await client.post(f"/datasets/{dataset_id}/label/redo", data=form, headers=headers)
+    flash = next(e for e in fragment(redone.text) if e.get("id") == "flash")
+    assert text_of(flash) == f"Undid revoke #{revoke_id}: its labels are back (2 tag(s))."
+    assert await labels(client, dataset_id) == {ids[0]: [rings], ids[1]: [rings]}
