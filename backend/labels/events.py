@@ -397,26 +397,33 @@ async def _undone_ids(session: AsyncSession, event_ids: list[int]) -> set[int]:
     return {r for r in rows.all() if r is not None}
 
 
-async def _changed_anything(session: AsyncSession, event: TagEvent) -> bool:
-    """Whether the event changed any item's labels (a repeated click records an event that did not)."""
+async def _undo_would_change(session: AsyncSession, event: TagEvent) -> bool:
+    """Whether undoing the event now would change an item's labels, as ``undo_event`` decides: not
+    where the event changed nothing (a repeated click), nor where every item it changed was changed
+    again since (a revoke took its batch back, someone relabeled the items)."""
     item_ids = list(
         dict.fromkeys(
             (await session.scalars(select(col(Tag.item_id)).where(col(Tag.event_id) == event.id))).all()
         )
     )
     before, after = await _item_states_around(session, item_ids, event.id)  # type: ignore[arg-type]
-    return any(before.get(i, frozenset()) != after.get(i, frozenset()) for i in item_ids)
+    changed = [i for i in item_ids if before.get(i, frozenset()) != after.get(i, frozenset())]
+    if not changed:
+        return False
+    current = await current_state(session, changed)
+    return any(current.get(i, frozenset()) == after.get(i, frozenset()) for i in changed)
 
 
 async def last_undoable_event(session: AsyncSession, dataset_id: int, tagger: str) -> TagEvent | None:
     """The tagger's latest event that did work (a labeling or a redo) and is not undone: Ctrl+Z.
 
-    Events that changed nothing (a double submit, the same label twice) are passed over, so Ctrl+Z
-    never sticks on them."""
+    Events an undo would change nothing of are passed over, so Ctrl+Z never sticks on them: those
+    that changed nothing (a double submit, the same label twice) and those whose items were all
+    changed again since (a revoke took the batch back)."""
     recent = await _recent_events(session, dataset_id, tagger)
     undone = await _undone_ids(session, [e.id for e in recent if e.id is not None])
     for event in recent:
-        if event.id not in undone and undo_depth(event) % 2 == 0 and await _changed_anything(session, event):
+        if event.id not in undone and undo_depth(event) % 2 == 0 and await _undo_would_change(session, event):
             return event
     return None
 

@@ -517,3 +517,33 @@ async def test_redo_after_a_revoke_says_it_puts_the_revoked_labels_back(
     flash = next(e for e in fragment(redone.text) if e.get("id") == "flash")
     assert text_of(flash) == f"Undid revoke #{revoke_id}: its labels are back (2 tag(s))."
     assert await labels(client, dataset_id) == {ids[0]: [rings], ids[1]: [rings]}
+
+
+async def test_ctrl_z_after_a_revoke_passes_over_the_revoked_event(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """Once a revoke took an event's labels back, Ctrl+Z undoes the labeling before it: it stuck on the
+    revoked event ("nothing to undo in event N: every item it changed was changed again since")."""
+    dataset_id = await make_dataset(client, folder, count=3)
+    rings = await add_class(client, dataset_id, "rings")
+    ids = await ids_of(client, dataset_id)
+    headers = await csrf_headers(client, f"/datasets/{dataset_id}/label")
+    visible = ",".join(map(str, ids))
+    for item_id in ids[:2]:
+        form = {"items": str(item_id), "label": str(rings), "op": "set", "visible": visible}
+        await client.post(f"/datasets/{dataset_id}/label/tag", data=form, headers=headers)
+    second, first = await events(client, dataset_id)
+    revoked = await client.post(
+        f"{API}/datasets/{dataset_id}/revoke", json={"kind": "manual", "since": second["created_at"]}
+    )
+    assert revoked.status_code == 201, revoked.text
+    assert await labels(client, dataset_id) == {ids[0]: [rings]}
+    page = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+    undo = one(by_id(page, "labelbar"), ".//button[@data-action='undo']")
+    assert attr(undo, "title") == f"undo event #{first['id']}"
+    undone = await client.post(
+        f"/datasets/{dataset_id}/label/undo", data={"visible": visible}, headers=headers
+    )
+    flash = next(e for e in fragment(undone.text) if e.get("id") == "flash")
+    assert text_of(flash) == f"Undid event #{first['id']} (1 tag(s))."
+    assert await labels(client, dataset_id) == {}
