@@ -28,6 +28,7 @@ study's calibration gap, per stage (early / middle / late thirds of the labels) 
   each class's fit pulled towards the fit over all classes, ``pooled_fit``), ``weighted`` (each weighted
   by how representative it is of the class's batch candidates: ``representativeness``, a
   nearest-neighbour density ratio, clipped; the fit counts its effective sample size),
+  ``weighted_shifted`` (both weights at once),
   ``not_chosen`` (the items not chosen for doubt: k-means start and accepted batches; all where
   fewer than ``MIN_SUPPORT``);
 - bounds: ``wilson`` (the lower end of the fit's Wilson interval at ``BATCH_Z`` over its support,
@@ -224,10 +225,10 @@ def promise_batches(
             held_labels,
             classes=present,
             weigh=(lambda held, cand: representativeness((ids, vectors), held, cand))
-            if fit == "weighted"
+            if fit in ("weighted", "weighted_shifted")
             else None,
             votes=votes if bound.endswith("+votes") else None,
-            label_shift=fit in ("shifted", "pooled"),
+            label_shift=fit in ("shifted", "pooled", "weighted_shifted"),
             pooled_prior=fit == "pooled",
         )
     finally:
