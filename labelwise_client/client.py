@@ -74,6 +74,8 @@ class Client:
         self.download_timeout = download_timeout
         self._http = httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout)
         self._page = PAGE
+        # where a request went, for the errors that got no answer (credentials in the url left out)
+        self._where = str(self._http.base_url.copy_with(userinfo=b"")).rstrip("/")
 
     def close(self) -> None:
         self._http.close()
@@ -92,7 +94,7 @@ class Client:
         try:
             response = self._http.request(method, path, timeout=timeout or self.timeout, **kwargs)
         except httpx.TransportError as exc:
-            raise LabelwiseError.from_transport(exc, f"{method} {path}") from exc
+            raise LabelwiseError.from_transport(exc, f"{method} {self._where}{path}") from exc
         if response.status_code >= 400:
             raise LabelwiseError.from_response(response)
         return response
@@ -698,7 +700,8 @@ class Client:
         mode: str = "mean",
         exclude_labeled: bool = False,
     ) -> Rows:
-        """The ``limit`` items most similar to the query items (cosine), best first.
+        """The ``limit`` items most similar to the query items (cosine), best first; a ``limit``
+        over the server's page cap is read page after page.
 
         ``exclude_labeled`` leaves out labeled items but keeps the query items, labeled or not
         (the server's ranking does): drop them yourself for the unlabeled neighbours alone."""
@@ -707,10 +710,9 @@ class Client:
             "item_id": [int(i) for i in items],
             "mode": mode,
             "exclude_labeled": exclude_labeled,
-            "limit": limit,
         }
-        body = self._json("GET", f"/datasets/{self.dataset_id(dataset)}/similar", params=params)
-        return Rows(body["items"], ("item_id", "similarity"))
+        url = f"/datasets/{self.dataset_id(dataset)}/similar"
+        return Rows(self._paged(url, ("items",), params, "total", limit)["items"], ("item_id", "similarity"))
 
     def export(
         self,
@@ -740,9 +742,23 @@ class Client:
                         handle.write(chunk)
         except httpx.TransportError as exc:
             partial.unlink(missing_ok=True)
-            raise LabelwiseError.from_transport(exc, f"GET {url}") from exc
+            raise LabelwiseError.from_transport(exc, f"GET {self._where}{url}") from exc
         partial.replace(target)  # a broken download never leaves a file that looks whole
         return target
+
+    def import_labels(
+        self, dataset: DatasetRef, path: str | Path, *, create_classes: bool = False
+    ) -> dict[str, Any]:
+        """Import a labels CSV (``POST .../import``; ``item_id`` or ``uri`` with ``frame`` and
+        ``source`` where needed, and ``label``: an ``export`` reads back) as one import event:
+        ``event_id``, ``rows``, ``accepted``, ``refused`` (line and reason of each row left out),
+        ``unknown_classes``, ``unknown_items`` and ``created_classes`` (with ``create_classes``)."""
+        source = Path(path)
+        url = f"/datasets/{self.dataset_id(dataset)}/import"
+        params = {"create_classes": create_classes, "filename": source.name}
+        body, headers = source.read_bytes(), {"Content-Type": "text/csv"}
+        timeout = self.download_timeout  # a large file takes a while to store
+        return dict(self._json("POST", url, params=params, content=body, headers=headers, timeout=timeout))
 
     def image(self, item_id: int) -> bytes:
         """The item rendered as PNG."""

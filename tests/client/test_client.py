@@ -94,6 +94,51 @@ def test_labels_read_a_server_that_answers_the_list_whole_once():
             assert [r["item_id"] for r in lw.labels(3)] == list(range(1, size + 1))
 
 
+def test_an_export_as_of_a_time_imports_back_as_one_import_event(client: Client, dataset, tmp_path: Path):
+    """The labels of a time, exported, are put back by ``import_labels``; refused rows are reported."""
+    ids = [row["id"] for row in client.items(dataset)]
+    client.add_class(dataset, "cat")
+    client.tag(dataset, ids[:4], "cat")
+    then = datetime.now(UTC)
+    client.tag(dataset, ids[:4], None)
+    client.tag(dataset, ids[4:6], "cat")
+    exported = client.export(dataset, tmp_path / "then.csv", as_of=then)
+    report = client.import_labels(dataset, exported)
+    assert report["accepted"] == len(ids) and report["refused"] == [] and report["event_id"]
+    assert {r["item_id"] for r in client.labels(dataset)} == set(ids[:4])  # unlabeled rows unlabel
+    event = next(e for e in client.events(dataset) if e["id"] == report["event_id"])
+    assert event["kind"] == "import" and event["tagger"] == "notebook"
+
+    (tmp_path / "new.csv").write_text(f"item_id,label\n{ids[9]},dog\n{ids[8]},cat\n")
+    refused = client.import_labels(dataset, tmp_path / "new.csv")
+    assert (refused["accepted"], refused["unknown_classes"]) == (1, ["dog"])
+    assert [r["line"] for r in refused["refused"]] == [2]
+    created = client.import_labels(dataset["name"], tmp_path / "new.csv", create_classes=True)
+    assert created["created_classes"] == ["dog"] and created["accepted"] == 2
+
+
+def test_similar_reads_a_limit_over_the_page_cap_page_after_page():
+    """``similar(limit=...)`` over the server's page cap is paged as the other lists are, not refused."""
+    ranking = [{"item_id": i, "similarity": 1 - i / 100} for i in range(1, 13)]
+    asked: list[tuple[int, int]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        if limit > 5:
+            problem = {"code": "INVALID", "detail": f"limit {limit} is over the page size cap"}
+            return httpx.Response(400, json={**problem, "details": {"max_limit": 5}})
+        asked.append((offset, limit))
+        page = ranking[offset : offset + limit]
+        return httpx.Response(200, json={"items": page, "total": len(ranking), "offset": offset})
+
+    with Client("http://paged.invalid") as lw:
+        lw._http.close()
+        lw._http = httpx.Client(base_url=f"{lw.url}/api/v1", transport=httpx.MockTransport(answer))
+        near = lw.similar(3, 7, [1], limit=11)
+    assert [r["item_id"] for r in near] == list(range(1, 12))
+    assert asked == [(0, 5), (5, 5), (10, 1)]
+
+
 def test_train_waits_through_inference_and_index_then_serves_vectors_and_neighbours(
     client: Client, dataset, tmp_path: Path
 ):
@@ -194,6 +239,17 @@ def test_a_server_that_is_not_there_is_an_error_not_a_hang():
     with Client("http://127.0.0.1:9", timeout=2) as nowhere, pytest.raises(LabelwiseError) as caught:
         nowhere.datasets()
     assert caught.value.code == "UNREACHABLE" and caught.value.status is None
+
+
+def test_a_server_that_is_not_there_is_named_in_the_error_without_credentials(tmp_path: Path):
+    """No answer: the message says which server was tried, never the token or a url's password."""
+    with Client("http://someone:hunter2@127.0.0.1:9/", token="lw_secret-token", timeout=2) as nowhere:
+        for call in (nowhere.datasets, lambda: nowhere.export(3, tmp_path / "labels.csv")):
+            with pytest.raises(LabelwiseError) as caught:
+                call()
+            said = str(caught.value)
+            assert caught.value.code == "UNREACHABLE" and "http://127.0.0.1:9/api/v1/datasets" in said
+            assert "hunter2" not in said and "someone" not in said and "lw_secret-token" not in said
 
 
 def test_a_job_is_followed_through_its_event_stream_to_the_end(client: Client, server: str, dataset):
