@@ -37,6 +37,10 @@ SUSPECT_COLUMNS = (
     "item_id", "label_id", "suggested_label_id", "score", "confident_learning",
     "neighbour_disagreement", "cleanlab_issue",
 )  # fmt: skip
+DATASET_COLUMNS = (
+    "id", "name", "item_count", "labeled_count", "unreadable_count", "multi_label", "display",
+    "created_at", "updated_at",
+)  # fmt: skip
 JOB_COLUMNS = (
     "id", "kind", "state", "algorithm", "title", "dataset_id", "model_id", "caused_by_job_id",
     "chain", "submitted_by", "created_at", "finished_at", "error",
@@ -177,7 +181,7 @@ class Client:
     def datasets(self) -> Rows:
         """Every dataset with its item, labeled and unreadable counts."""
         rows = self._json("GET", "/datasets")
-        return Rows(rows, list(rows[0]) if rows else ["id", "name", "item_count", "labeled_count"])
+        return Rows(rows, DATASET_COLUMNS)
 
     def create_dataset(self, name: str, sources: list[str], *, multi_label: bool = False) -> dict[str, Any]:
         """A dataset of folders (under the server's data roots) or Tiled URLs, scanned at once."""

@@ -417,3 +417,19 @@ def test_items_filters_and_the_status_of_unreadable_items(client: Client, folder
     with pytest.raises(LabelwiseError) as bad:
         client.items(dataset, filter="nonsense")
     assert bad.value.code == "INVALID"
+
+
+def test_datasets_have_the_same_columns_with_none_and_with_some(client: Client, folder: Path):
+    """A script's table of datasets has one shape, whether the server holds datasets or not: the
+    columns of REST's DatasetOut, in a fixed order."""
+    import json
+
+    document = json.loads((Path(__file__).parents[2] / "openapi" / "openapi.json").read_text())
+    described = document["components"]["schemas"]["DatasetOut"]["properties"]
+    empty = client.datasets()
+    assert len(empty) == 0
+    image_folder(folder, count=3)
+    client.create_dataset("shape", [str(folder)])
+    some = client.datasets()
+    assert empty.columns == some.columns
+    assert set(some.columns) == set(some[0]) == set(described)
