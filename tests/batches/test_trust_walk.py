@@ -230,3 +230,32 @@ async def test_the_review_says_which_suspects_it_shows_and_pages_through_the_res
     await tab.locator("#suspects .guided-pager a", has_text="previous").click()
     await expect(tab.locator("#suspect-range")).to_have_text(f"showing 1-24 of {len(now)}")
     assert await shown() == now[:24]
+
+
+async def test_r_on_a_suspect_without_a_suggested_class_says_so_and_focuses_its_open_link(live, tab):
+    """The hint promises that "r" relabels the first suspect; on one without a suggested class (no
+    "-> class" button) it relabeled the first suspect further down that had one, another item than
+    the one the keys answer. Now it says so on the first suspect's tile, labels nothing, and puts
+    the focus on its "open" link: Enter opens the item view, where any class can be given."""
+    ids = live["ids"]
+    model, _ = await oracle(live, 24, wrong=(6, 9, 12, 15))
+    await tab.goto(f"/datasets/{live['dataset_id']}/review?model_id={model}")
+    first = tab.locator("#suspects .suspect").first
+    top = int(await first.get_attribute("data-id") or 0)
+    assert top == ids[15]
+    await expect(first.locator("[data-review=relabel]")).to_have_count(0)  # ids[15]: its neighbours agree
+    assert await tab.locator("#suspects .suspect [data-review=relabel]").count() > 0  # others have one
+    before = await labels_of(live)
+    await tab.click("h1")
+    await tab.keyboard.press("r")
+    note = first.locator(".no-suggestion")
+    await expect(note).to_be_visible()
+    await expect(note).to_contain_text("No suggested class")
+    await expect(first.locator("a", has_text="open")).to_be_focused()
+    assert await labels_of(live) == before
+    events = (await live["api"].get(f"{API}/datasets/{live['dataset_id']}/events")).json()["events"]
+    assert not [e for e in events if e["kind"] == "review"]
+    await tab.keyboard.press("r")  # again: still one note
+    await expect(first.locator(".no-suggestion")).to_have_count(1)
+    await tab.keyboard.press("Enter")
+    await tab.wait_for_url(f"**/items/{top}*")
