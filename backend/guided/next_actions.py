@@ -190,7 +190,8 @@ class _Work:
     one_by_one_right: float = 0.0  # of them, the classes shown expected right (their probabilities)
     covered: int = 0  # unlabeled items the probability batches would label
     unlabeled: int = 0
-    suspects: list[Any] = field(default_factory=list)
+    suspects: list[Any] = field(default_factory=list)  # the first MAX_SUSPECTS of them
+    suspect_total: int = 0  # all of them, as the review page counts them
     hit_rate: float = 0.25  # share of reviewed suspects found wrong (review_hit_rate)
     problems: list[str] = field(default_factory=list)  # outputs that could not be read
     server_due: bool = False  # keeping models fresh: a retrain or report the server queues itself
@@ -320,18 +321,26 @@ def _compute(
 
     if state.classifier is not None and len(single) >= 2:
         issues = _readable(work, state.classifier, load_label_issues, model_dir(settings, state.classifier))
-        use_vectors = vectors is not None and len(single) <= NEIGHBOUR_SUSPECTS_UP_TO
-        pending = {i: label for i, label in single.items() if i not in reviewed}
-        if pending and (issues is not None or use_vectors):
+        # the review page's witnesses (``trust.label_suspects``): the classifier's own vectors, not a
+        # feature extractor's (another set of suspects than the page it opens listed)
+        own = vectors
+        if state.feature_model is not None:
+            own = _readable(
+                work, state.classifier, load_vectors, state.output_dir(settings, stored_id(state.classifier))
+            )
+        use_vectors = own is not None and len(single) <= NEIGHBOUR_SUSPECTS_UP_TO
+        if set(single) - reviewed and (issues is not None or use_vectors):
+            # reviewed items are judged, still neighbours of the others (as on the review page)
             found = find_suspects(
-                pending,
+                single,
                 issues,
-                vectors[0] if use_vectors and vectors is not None else None,
-                vectors[1] if use_vectors and vectors is not None else None,
+                own[0] if use_vectors and own is not None else None,
+                own[1] if use_vectors and own is not None else None,
                 neighbours=max(settings.guard_neighbours, 5),
-                unjudged=labeled_since if labeled_since is not None else (),
+                unjudged=reviewed | ({int(i) for i in labeled_since} if labeled_since is not None else set()),
             )
             work.suspects = found[:MAX_SUSPECTS]
+            work.suspect_total = len(found)
     return work
 
 
@@ -764,7 +773,9 @@ def _suspects_suggestion(state: QueueState, key: Any, work: _Work) -> Suggestion
     return Suggestion(
         key(kind="review_suspects", m=model.id, n=len(ids)),
         "review_suspects",
-        f"Review {len(ids)} suspected wrong labels",
+        f"Review {len(ids)} suspected wrong labels"
+        if work.suspect_total <= len(ids)
+        else f"Review the {len(ids)} most suspect of {work.suspect_total} suspected wrong labels",
         f"confident learning and neighbours of classifier {model.id} doubt them; "
         f"about {wrong:.0f} may be wrong (their doubt weighed against the person's label, and "
         f"{work.hit_rate:.0%} of reviewed suspects found wrong so far)",

@@ -16,7 +16,7 @@ from backend.settings import get_settings
 from tests.guided.trust_classifiers import oracle_probabilities
 from tests.helpers.cli import env_of, invoke
 from tests.helpers.graphql import gql, gql_error
-from tests.helpers.guided import API, add_class, classifier_model, item_ids, run_job, tag
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, run_job, tag
 from tests.helpers.jobs import make_dataset
 from tests.helpers.pages import csrf_headers
 from tests.html import HtmlElement, all_of, attr, by_id, has_class, maybe_one, one, parse, text_of
@@ -731,3 +731,31 @@ async def test_a_reviewed_label_stays_a_neighbour_of_the_other_suspects(server, 
     after = scores((await server.get(url, params={"model_id": model, "limit": 100})).json())
     assert ids[3] not in after
     assert after == {i: s for i, s in before.items() if i != ids[3]}
+
+
+async def test_the_queues_review_offers_the_review_pages_first_suspects_and_counts_them_all(
+    server, session, guided_settings, folder
+):
+    """The queue said "Review 20 suspected wrong labels" where the review page it opens listed 28:
+    it names the first 20 (MAX_SUSPECTS) and said nothing of the rest. With a feature extractor
+    beside the classifier it also judged by the extractor's neighbours, the page by the
+    classifier's own, so its 20 were not the page's first 20. Now they are, and the title says
+    how many there are in all."""
+    many = await make_dataset(session, guided_settings, folder / "many", count=60)
+    ids = await item_ids(server, many.id)
+    classes = await three_classes(server, many.id)
+    for i in range(59):  # every other item labeled against the oracle's class
+        await tag(server, many.id, [ids[i]], classes[(i % 3 + (i + 1) % 2) % 3])
+    await pca_model(server, many.id)  # a feature extractor: the queue's vectors for its batches
+    model = await trained(server, many.id, "test-oracle")
+    url = f"{API}/datasets/{many.id}/label-suspects"
+    page = (await server.get(url, params={"model_id": model, "limit": 100})).json()
+    total = page["total"]
+    assert total > 20
+
+    queue = (await server.get(f"{API}/datasets/{many.id}/next-actions")).json()
+    offered = [s for s in queue["suggestions"] if s["kind"] == "review_suspects"]
+    assert [s["item_ids"] for s in offered] == [[s["item_id"] for s in page["suspects"][:20]]]
+    assert offered[0]["title"] == f"Review the 20 most suspect of {total} suspected wrong labels"
+    doc = parse((await server.get(f"/datasets/{many.id}/review", params={"model_id": model})).text)
+    assert text_of(by_id(doc, "suspect-count")) == str(total)
