@@ -759,3 +759,14 @@ async def test_the_queues_review_offers_the_review_pages_first_suspects_and_coun
     assert offered[0]["title"] == f"Review the 20 most suspect of {total} suspected wrong labels"
     doc = parse((await server.get(f"/datasets/{many.id}/review", params={"model_id": model})).text)
     assert text_of(by_id(doc, "suspect-count")) == str(total)
+
+
+async def test_the_label_page_links_the_review_of_suspected_labels(server, dataset):
+    """Nothing on the label page led to the review page: only a Next actions suggestion (there
+    while the queue has suspects) or its typed address. It sits among the label page's tools."""
+    doc = parse((await server.get(f"/datasets/{dataset.id}/label")).text)
+    link = by_id(doc, "review-link")
+    assert link is not None and text_of(link) == "Review labels"
+    assert attr(link, "href") == f"/datasets/{dataset.id}/review"
+    assert attr(by_id(doc, "history-link").getparent(), "class") == attr(link.getparent(), "class")
+    assert (await server.get(attr(link, "href"))).status_code == 200
