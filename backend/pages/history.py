@@ -63,6 +63,7 @@ async def _context(session: AsyncSession, dataset_id: int, values: Any) -> dict[
         "labeling_models": [(models.get(m.model_id), m) for m in left],  # only models with labels left
         "models_labeled": bool(left) or await any_model_labeled(session, dataset_id),
         "model_id": whole_number(values.get("model_id"), "model_id"),
+        "revoke_form": {},  # a refused revoke's kind and times, drawn again as the person entered them
         "notice": "",
         "problem": "",
     }
@@ -129,6 +130,8 @@ async def revoke(request: Request, session: AsyncSession, dataset_id: FromPath[i
         problem = exc.message
     context = await _context(session, dataset_id, {"model_id": form.get("model_id")})
     context.update(notice=notice, problem=problem)
+    if problem:  # refused: the form as it was sent (the person fixes a field, not all of them again)
+        context["revoke_form"] = {k: str(form.get(k) or "") for k in ("revoke_kind", "since", "until")}
     return render(request, "label/_history.html", **context)
 
 

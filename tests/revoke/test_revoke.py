@@ -14,7 +14,7 @@ from tests.helpers.guided import API, add_class, item_ids, pca_model
 from tests.helpers.pages import csrf_headers
 from tests.helpers.rest import assert_error
 from tests.helpers.revoke import ALICE, labels_of, model_batch, tag_as_alice
-from tests.html import by_id, parse, text_of
+from tests.html import all_of, attr, by_id, one, parse, text_of
 
 BOB = {"X-Labelwise-Tagger": "bob"}
 
@@ -157,6 +157,31 @@ async def test_the_history_page_reads_revoke_times_as_rest_reads_them(server, da
     assert answer.status_code == 200, answer.text
     notice = text_of(by_id(parse(answer.text), "history-notice"))
     assert "Revoked the labels of 5 item(s) from 1 event(s)" in notice, notice
+
+
+async def test_a_refused_revoke_on_the_history_page_keeps_the_kind_and_times(server, dataset, database):
+    """A revoke refused ("nothing to revoke", a bad time) drew the form again empty: the first kind,
+    no times. The person's kind and times stay, to fix one field; after a revoke done it is empty."""
+    s = await _scene(server, database, dataset.id)
+    day = datetime.fromisoformat(s["similarity"]["created_at"]).date()
+    url = f"/datasets/{dataset.id}/history"
+    headers = await csrf_headers(server, url)
+    form = {"revoke_kind": "similarity", "since": "2020-01-01T00:00", "until": "2020-01-02T12:30"}
+    refused = parse((await server.post(f"{url}/revoke", data=form, headers=headers)).text)
+    assert "nothing to revoke" in text_of(by_id(refused, "history-problem"))
+    kind = by_id(refused, "revoke-kind")
+    assert [attr(o, "value") for o in all_of(kind, ".//select[@name='revoke_kind']/option[@selected]")] == [
+        "similarity"
+    ]
+    assert attr(one(kind, ".//input[@name='since']"), "value") == "2020-01-01T00:00"
+    assert attr(one(kind, ".//input[@name='until']"), "value") == "2020-01-02T12:30"
+
+    form = {"revoke_kind": "similarity", "since": f"{day.isoformat()}T00:00", "until": ""}
+    done = parse((await server.post(f"{url}/revoke", data=form, headers=headers)).text)
+    assert "Revoked the labels of 5 item(s)" in text_of(by_id(done, "history-notice"))
+    kind = by_id(done, "revoke-kind")
+    assert not all_of(kind, ".//option[@selected]")
+    assert attr(one(kind, ".//input[@name='since']"), "value") == ""
 
 
 async def test_the_cli_reads_revoke_times_as_rest_reads_them(server, dataset, guided_settings, database):
