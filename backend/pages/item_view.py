@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 from litestar import Request, get
@@ -27,6 +28,7 @@ from backend.labels.classes import get_class, list_classes
 from backend.labels.events import current_state
 from backend.labels.history import item_history
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, not_stored, render
+from backend.pages.form_values import flag, whole_number
 from backend.pages.item_steps import neighbours
 from backend.pages.label import thumb_version
 from backend.pages.view_state import ViewState
@@ -111,6 +113,20 @@ def integration_plots(ref: ItemRef, pixels: np.ndarray, mask: np.ndarray | None)
     }
 
 
+def review_return(dataset_id: int, values: Any) -> str | None:
+    """The review page the item was opened from (``review``: that page's view, as its "open" link
+    passes it), its classifier and page kept; None when opened from elsewhere."""
+    raw = values.get("review")
+    if raw is None:
+        return None
+    view = dict(parse_qsl(str(raw)))
+    kept: dict[str, Any] = {"model_id": whole_number(view.get("model_id"), "review model_id")}
+    kept["override_unfit"] = 1 if flag(view.get("override_unfit")) else None
+    kept["page"] = whole_number(view.get("page"), "review page")
+    query = urlencode({k: v for k, v in kept.items() if v is not None})
+    return f"/datasets/{dataset_id}/review" + (f"?{query}" if query else "")
+
+
 @get("/items/{item_id:int}", **OPTS)
 async def item_view(
     request: Request, session: AsyncSession, settings: Settings, item_id: FromPath[int]
@@ -135,7 +151,10 @@ async def item_view(
             reason = exc.message
     if not shows_internals(request):
         reason = public_error(reason, settings) or ""
-    previous, following = await neighbours(session, item.dataset_id, item_id, state)
+    review = review_return(item.dataset_id, request.query_params)
+    previous, following = None, None  # opened from the review: a class key goes back to it
+    if review is None:
+        previous, following = await neighbours(session, item.dataset_id, item_id, state)
     page = render(
         request,
         "label/item.html",
@@ -153,7 +172,8 @@ async def item_view(
         reason=reason,
         state=state,
         version=thumb_version(await get_dataset(session, item.dataset_id)),
-        back=f"/datasets/{item.dataset_id}/label?{state.query()}",
+        back=review or f"/datasets/{item.dataset_id}/label?{state.query()}",
+        review=request.query_params.get("review") if review else None,
     )
     return not_stored(page)
 

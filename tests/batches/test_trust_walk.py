@@ -81,7 +81,8 @@ async def test_review_buttons_show_under_each_suspect_without_hovering_and_a_cli
 
     top = int(await suspects.first.get_attribute("data-id") or 0)
     # a suspect without a suggested class can still be given any class: its item view opens
-    assert await suspects.first.locator("a", has_text="open").get_attribute("href") == f"/items/{top}"
+    link = await suspects.first.locator("a", has_text="open").get_attribute("href")
+    assert link == f"/items/{top}?review=model_id%3D{model}"  # the review it comes back to
     await suspects.first.locator("[data-review=relabel]").click()
     await tab.wait_for_function(f"() => !document.getElementById('suspect-{top}')")
     assert (await labels_of(live))[top] == [classes[ids.index(top) % 3]]
@@ -259,3 +260,28 @@ async def test_r_on_a_suspect_without_a_suggested_class_says_so_and_focuses_its_
     await expect(first.locator(".no-suggestion")).to_have_count(1)
     await tab.keyboard.press("Enter")
     await tab.wait_for_url(f"**/items/{top}*")
+
+
+async def test_an_item_opened_from_the_review_goes_back_to_it_after_a_class_key(live, tab):
+    """The review's "open" gave the item view of the gallery: "back to the gallery", and a class key
+    opened the gallery's next item (the review's first suspects are on the gallery's first page).
+    Opened from the review, its back link says so and returns there, on the review's page, and a
+    class key labels the item and goes back to the review, where it is no longer a suspect."""
+    ids = live["ids"]
+    model, classes = await oracle(live, 24, wrong=(6, 9, 12, 15))
+    await tab.goto(f"/datasets/{live['dataset_id']}/review?model_id={model}")
+    top = int(await tab.locator("#suspects .suspect").first.get_attribute("data-id") or 0)
+    await tab.locator(f"#suspect-{top} a", has_text="open").click()
+    await tab.wait_for_url(f"**/items/{top}?*")
+    back = tab.locator("#item-back")
+    await expect(back).to_have_text("\u2039 back to the review")
+    review = f"/datasets/{live['dataset_id']}/review?model_id={model}"
+    assert await back.get_attribute("href") == review
+    await expect(tab.locator("#item-next")).to_have_count(0)  # no gallery order here
+    await expect(tab.locator("#advance")).to_be_checked()
+    right = classes[ids.index(top) % 3]
+    await tab.locator(f".item-label-btn[data-label='{right}']").click()
+    await tab.wait_for_url(f"**{review}")
+    await expect(tab.locator("#suspects .suspect").first).to_be_visible()
+    await expect(tab.locator(f"#suspect-{top}")).to_have_count(0)
+    assert (await labels_of(live))[top] == [right]

@@ -1,5 +1,6 @@
 // The item view: label this item by class button or hotkey (then open the next one in the gallery's
-// order), step with n / p (or the arrows), and read the raw value under the cursor.
+// order, or go back to the review it was opened from), step with n / p (or the arrows), and read
+// the raw value under the cursor.
 "use strict";
 
 (() => {
@@ -31,7 +32,9 @@
     if (!done) return;
     const advance = document.getElementById("advance");
     const next = document.getElementById("item-next");
-    if (advance && advance.checked && next) window.location.href = next.href;
+    // opened from the review (data-return): back to it, its suspects as they are now
+    const then = next ? next.href : root.dataset.return;
+    if (advance && advance.checked && then) window.location.href = then;
     // staying on the item: its history gains the event just recorded
     else if (!unchanged) htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
   }
