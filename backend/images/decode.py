@@ -176,6 +176,8 @@ def probe_frames(
     """The frames of a file with their header metadata and per-frame errors (see ``probe_file``)."""
     suffix = path.suffix.lower()
     try:
+        if path.stat().st_size == 0:  # a detector file not written yet, a failed copy
+            raise Unreadable(f"{path.name} is empty (0 bytes)")
         if suffix in PIL_SUFFIXES:
             with Image.open(path) as image:
                 width, height = image.size
@@ -200,7 +202,9 @@ def probe_frames(
         raise
     except FileNotFoundError as exc:
         raise NotFound(f"file '{path.name}' is missing") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, KeyError, EOFError) as exc:
+    except UnidentifiedImageError as exc:  # its message names the file by its full server path
+        raise Unreadable(f"cannot read {path.name}: not a {suffix[1:].upper()} image") from exc
+    except (OSError, ValueError, SyntaxError, KeyError, EOFError) as exc:
         raise Unreadable(f"cannot read {path.name}: {exc}") from exc
     raise Unreadable(f"unsupported file type '{suffix}'")
 

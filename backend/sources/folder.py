@@ -73,6 +73,9 @@ class FolderSource:
     def probe(self, rel: str) -> list[SourceEntry]:
         """The items one file holds, or one entry that says why it cannot be read (an HDF5 file
         that points outside the data roots is one such entry)."""
+        shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+        if shown != rel:  # bytes that are not UTF-8: such a name cannot be stored, shown or sent
+            return [SourceEntry(uri=shown, error="file name is not UTF-8 text: rename the file to read it")]
         try:
             path = self.path_of(rel)
             return [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from tests.factories import image_folder, write_png
@@ -138,6 +141,37 @@ async def test_non_image_and_corrupt_files_become_unreadable_items_with_reasons(
     bad = page.json()["items"]
     assert {i["uri"] for i in bad} == {"broken_0.png", "text.tif", "strings.npy"}
     assert all(i["status"] == "unreadable" and i["error"] for i in bad)
+
+
+async def test_a_file_name_that_is_not_utf8_is_one_unreadable_item_not_a_failed_scan(client, folder):
+    image_folder(folder, count=2)
+    write_png(Path(os.fsdecode(os.fsencode(folder) + b"/odd \xff name.png")))
+    response = await client.post(f"{API}/datasets", json={"name": "odd names", "sources": [str(folder)]})
+    assert response.status_code == 201, response.text
+    assert response.json()["scan"] == {"added": 3, "unreadable": 1, "missing": 0, "restored": 0}
+    dataset_id = response.json()["dataset"]["id"]
+    bad = (await client.get(f"{API}/datasets/{dataset_id}/items", params={"filter": "unreadable"})).json()
+    assert [(i["uri"], i["status"]) for i in bad["items"]] == [("odd \\xff name.png", "unreadable")]
+    assert "not UTF-8" in bad["items"][0]["error"]
+    response = await client.post(f"{API}/datasets/{dataset_id}/rescan")
+    assert response.json() == {"added": 0, "unreadable": 0, "missing": 0, "restored": 0}
+
+
+async def test_empty_and_unidentified_files_say_so_without_the_server_path(client, folder):
+    image_folder(folder, count=1)
+    (folder / "empty.tif").write_bytes(b"")
+    (folder / "empty.h5").write_bytes(b"")
+    (folder / "noise.png").write_bytes(b"no image in here")
+    response = await client.post(f"{API}/datasets", json={"name": "empties", "sources": [str(folder)]})
+    assert response.status_code == 201, response.text
+    dataset_id = response.json()["dataset"]["id"]
+    bad = (await client.get(f"{API}/datasets/{dataset_id}/items", params={"filter": "unreadable"})).json()
+    errors = {i["uri"]: i["error"] for i in bad["items"]}
+    assert errors == {
+        "empty.h5": "empty.h5 is empty (0 bytes)",
+        "empty.tif": "empty.tif is empty (0 bytes)",
+        "noise.png": "cannot read noise.png: not a PNG image",
+    }
 
 
 async def test_sources_are_listed_without_api_keys_and_new_ones_are_scanned(client, data_root, folder):
