@@ -29,6 +29,7 @@ class FolderListing:
     folders: list[FolderEntry]
     images_here: int
     truncated: bool
+    not_utf8: int = 0  # sub-folders left out: a name that is not UTF-8 can be neither shown nor sent back
 
 
 def _count_images(path: Path) -> tuple[int, bool]:
@@ -67,9 +68,13 @@ def list_folders(settings: Settings, raw: str | None) -> FolderListing:
     folder = resolve_in_roots(raw, roots)
     subfolders: list[Path] = []
     truncated = False
+    not_utf8 = 0
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name.lower()):
             if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            if os.fsencode(entry.name).decode("utf-8", "replace") != entry.name:
+                not_utf8 += 1
                 continue
             if len(subfolders) >= MAX_ENTRIES:
                 truncated = True
@@ -79,4 +84,4 @@ def list_folders(settings: Settings, raw: str | None) -> FolderListing:
     if parent is not None and not any(is_within(Path(parent), r) for r in roots):
         parent = None
     images, _ = _count_images(folder)
-    return FolderListing(str(folder), parent, [_entry(p) for p in subfolders], images, truncated)
+    return FolderListing(str(folder), parent, [_entry(p) for p in subfolders], images, truncated, not_utf8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,21 @@ async def test_the_folder_browser_stays_inside_the_data_roots(
     assert "3 images" in text_of(inner)
     escape = await client.get("/datasets/browse", params={"path": f"{folder}/../.."})
     assert escape.status_code == 403 and "is not allowed in folder paths" in escape.text
+
+
+async def test_the_folder_browser_leaves_out_a_folder_whose_name_is_not_utf8(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    (folder / "fine").mkdir()
+    Path(os.fsdecode(os.fsencode(folder) + b"/run\xff7")).mkdir()
+    listing = await client.get("/datasets/browse", params={"path": str(folder)})
+    assert listing.status_code == 200, listing.text
+    doc = parse(listing.text)
+    picks = [attr(e, "data-pick-folder") for e in all_of(doc, "//*[@data-pick-folder]")]
+    assert picks == [str(folder), str(folder / "fine")]
+    assert text_of(one(doc, f"//p[{has_class('not-utf8')}]")) == (
+        "Left out: 1 folder whose name is not UTF-8 text (rename to add)."
+    )
 
 
 async def test_rescan_add_folder_and_delete_from_the_datasets_page(
