@@ -135,20 +135,28 @@ def _rows(dataset_id: int, source_id: int, entries: Iterable[SourceEntry], start
 
 
 async def store_entries(session: AsyncSession, source: Source, entries: list[SourceEntry]) -> ScanReport:
-    """Insert new entries after the dataset's last position; mark vanished ones missing."""
+    """Insert new entries after the dataset's last position; mark vanished ones missing. A known
+    item takes the status its file has now: a file scanned while still being written (empty,
+    truncated) reads on a later scan, a file that came back may no longer read."""
     report = ScanReport()
     rows = (
         await session.execute(
             select(
-                col(Item.id), col(Item.uri), col(Item.frame), col(Item.status), col(Item.meta).is_(None)
+                col(Item.id),
+                col(Item.uri),
+                col(Item.frame),
+                col(Item.status),
+                col(Item.error),
+                col(Item.meta).is_(None),
             ).where(col(Item.source_id) == source.id)
         )
     ).all()
-    existing = {(uri, frame): (item_id, status) for item_id, uri, frame, status, _ in rows}
-    without_meta = {item_id for item_id, _, _, _, empty in rows if empty}
+    existing = {(uri, frame): (item_id, status, error) for item_id, uri, frame, status, error, _ in rows}
+    without_meta = {item_id for item_id, _, _, _, _, empty in rows if empty}
     seen: set[tuple[str, int]] = set()
     new_entries: list[SourceEntry] = []
-    restored: list[int] = []
+    readable: list[dict] = []  # known items whose file reads now (scanned while being written, back)
+    unreadable: list[dict] = []  # known items whose file no longer reads, or says so differently
     described: list[dict] = []  # items scanned before header metadata was kept (migration 0006)
     for entry in entries:
         key = (entry.uri, entry.frame)
@@ -156,17 +164,26 @@ async def store_entries(session: AsyncSession, source: Source, entries: list[Sou
         if key not in existing:
             new_entries.append(entry)
             continue
-        if existing[key][1] == "missing":
-            restored.append(existing[key][0])
-        if entry.meta and existing[key][0] in without_meta:
-            described.append({"id": existing[key][0], "meta": entry.meta})
-    gone = [item_id for key, (item_id, status) in existing.items() if key not in seen and status != "missing"]
+        item_id, status, error = existing[key]
+        if entry.error and (status, error) != ("unreadable", entry.error):
+            unreadable.append({"id": item_id, "status": "unreadable", "error": entry.error})
+            report.unreadable += status != "unreadable"
+        elif not entry.error and status != "ok":
+            shape = {"height": entry.height, "width": entry.width, "channels": entry.channels}
+            readable.append({"id": item_id, "status": "ok", "error": None, **shape, "dtype": entry.dtype})
+            report.restored += 1
+        if entry.meta and item_id in without_meta:
+            described.append({"id": item_id, "meta": entry.meta})
+    gone = [
+        item_id for key, (item_id, status, _) in existing.items() if key not in seen and status != "missing"
+    ]
     for chunk in _chunks(gone, INSERT_CHUNK):
         await session.execute(
             update(Item).where(col(Item.id).in_(chunk)).values(status="missing", error="file no longer found")
         )
-    for chunk in _chunks(restored, INSERT_CHUNK):
-        await session.execute(update(Item).where(col(Item.id).in_(chunk)).values(status="ok", error=None))
+    for changed in (readable, unreadable):
+        for chunk in _chunks(changed, INSERT_CHUNK):
+            await session.execute(update(Item), chunk)  # by primary key
     for chunk in _chunks(described, INSERT_CHUNK):
         await session.execute(update(Item), chunk)  # by primary key, one statement per chunk
     start = await session.scalar(
@@ -177,7 +194,6 @@ async def store_entries(session: AsyncSession, source: Source, entries: list[Sou
     for begin in range(0, len(new_rows), INSERT_CHUNK):
         await session.execute(insert(Item), new_rows[begin : begin + INSERT_CHUNK])
     report.added = len(new_entries)
-    report.unreadable = sum(1 for e in new_entries if e.error)
+    report.unreadable += sum(1 for e in new_entries if e.error)
     report.missing = len(gone)
-    report.restored = len(restored)
     return report

@@ -213,6 +213,34 @@ async def test_rescan_picks_up_new_files_and_marks_vanished_ones(client, folder)
     assert [(i["uri"], i["status"]) for i in gone["items"]] == [("img_000.png", "missing")]
 
 
+async def test_rescan_rereads_files_that_were_unreadable_and_files_that_came_back_broken(client, folder):
+    image_folder(folder, count=2)
+    (folder / "late.png").write_bytes(b"")  # the detector had not written it yet
+    dataset = (await client.post(f"{API}/datasets", json={"name": "late", "sources": [str(folder)]})).json()
+    dataset_id = dataset["dataset"]["id"]
+    cat = await add_class(client, dataset_id, "cat")
+    await tag(client, dataset_id, (await item_ids(client, dataset_id))[:1], cat["id"])
+    write_png(folder / "late.png", seed=7, size=(40, 24))
+    broken = (folder / "img_000.png").read_bytes()
+    (folder / "img_000.png").unlink()
+    response = await client.post(f"{API}/datasets/{dataset_id}/rescan")
+    assert response.json() == {"added": 0, "unreadable": 0, "missing": 1, "restored": 1}
+    (folder / "img_000.png").write_bytes(broken[:100])  # back, but truncated
+    response = await client.post(f"{API}/datasets/{dataset_id}/rescan")
+    assert response.json() == {"added": 0, "unreadable": 1, "missing": 0, "restored": 0}
+    items = {i["uri"]: i for i in (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"]}
+    late, back = items["late.png"], items["img_000.png"]
+    assert (late["status"], late["error"], late["height"], late["width"]) == ("ok", None, 24, 40)
+    assert back["status"] == "unreadable" and "img_000.png" in back["error"]
+    assert back["label_ids"] == [cat["id"]]  # the label stays with the item
+    summary = (await client.get(f"{API}/datasets/{dataset_id}")).json()
+    assert (summary["item_count"], summary["unreadable_count"], summary["labeled_count"]) == (3, 1, 1)
+    assert (await client.get(f"/thumbs/{late['id']}", params={"size": 64})).status_code == 200
+    assert (await client.post(f"{API}/datasets/{dataset_id}/rescan")).json() == {
+        "added": 0, "unreadable": 0, "missing": 0, "restored": 0
+    }  # fmt: skip
+
+
 async def test_item_pages_filter_by_label_state_and_class_and_sort_by_label(client, folder):
     dataset = (await create_dataset(client, folder, count=6))["dataset"]
     base = f"{API}/datasets/{dataset['id']}/items"

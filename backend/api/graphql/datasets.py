@@ -108,7 +108,10 @@ class Dataset:
             return Progress.of(await dataset_progress(session, self.id))
 
 
-@strawberry.type(description="What a scan found: new items, unreadable ones, vanished and returned files.")
+@strawberry.type(
+    description="What a scan found: new items; items that cannot be read (new ones, and known ones that no "
+    "longer read); vanished files; items usable again (a file back, or one that reads now)."
+)
 class ScanReport:
     added: int
     unreadable: int

@@ -42,7 +42,8 @@ else:
 
 
 class ScanReportOut(msgspec.Struct, kw_only=True):
-    """What a scan found: new items, how many of them cannot be read, vanished and returned files."""
+    """What a scan found: new items; items that cannot be read (new ones, and known ones that no
+    longer read); vanished files; items usable again (a file back, or one that reads now)."""
 
     added: int
     unreadable: int
