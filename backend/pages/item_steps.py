@@ -4,6 +4,7 @@ and filter), labeling this one item by button or hotkey, and the raw value under
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,16 @@ async def pixel(
     if not (0 <= x < width and 0 <= y < height):
         raise Invalid(f"({x}, {y}) is outside the {width} x {height} frame")
     value = np.asarray(pixels[y, x]).tolist()
+    value = [_raw(v) for v in value] if isinstance(value, list) else _raw(value)
     return Response({"x": x, "y": y, "value": value, "dtype": str(pixels.dtype)})
+
+
+def _raw(value: float) -> float | str:
+    """JSON has no NaN or infinity (a detector's dead pixels, a reduction's divide by zero): they
+    are sent as "NaN", "Infinity", "-Infinity"; as null they read 0 under the cursor."""
+    return (
+        value if math.isfinite(value) else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(value)]
+    )
 
 
 route_handlers = [label_item, pixel]

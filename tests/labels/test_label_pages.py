@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import tifffile
 from litestar.testing import AsyncTestClient
 from PIL import Image
 from sqlalchemy import event
@@ -133,6 +134,27 @@ async def test_the_folder_browser_leaves_out_a_folder_whose_name_is_not_utf8(
     assert text_of(one(doc, f"//p[{has_class('not-utf8')}]")) == (
         "Left out: 1 folder whose name is not UTF-8 text (rename to add)."
     )
+
+
+async def test_the_pixel_readout_tells_nan_and_infinities_apart(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    frame = np.ones((16, 16), np.float32)
+    frame[1, 2], frame[1, 3], frame[1, 4] = np.nan, np.inf, -np.inf
+    folder.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(folder / "reduced.tif", frame)
+    dataset_id = await make_dataset(client, folder, count=1)
+    item = next(
+        i
+        for i in (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"]
+        if i["uri"] == "reduced.tif"
+    )
+    values = []
+    for x in (0, 2, 3, 4):
+        response = await client.get(f"/items/{item['id']}/pixel", params={"x": x, "y": 1})
+        assert response.status_code == 200, response.text
+        values.append(response.json()["value"])
+    assert values == [1.0, "NaN", "Infinity", "-Infinity"]  # null read 0 under the cursor
 
 
 async def test_rescan_add_folder_and_delete_from_the_datasets_page(

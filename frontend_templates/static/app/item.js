@@ -83,7 +83,11 @@
   let wanted = null;
   let busy = false;
   const format = (value) =>
-    Array.isArray(value) ? value.map(format).join(", ") : Number.isInteger(value) ? String(value) : Number(value).toPrecision(6);
+    Array.isArray(value)
+      ? value.map(format).join(", ")
+      : typeof value === "string" || Number.isInteger(value) // "NaN", "Infinity": JSON has no such number
+        ? String(value)
+        : Number(value).toPrecision(6);
 
   async function pump() {
     if (busy || !wanted) return;
