@@ -157,6 +157,19 @@ async def test_the_pixel_readout_tells_nan_and_infinities_apart(
     assert values == [1.0, "NaN", "Infinity", "-Infinity"]  # null read 0 under the cursor
 
 
+async def test_the_item_view_of_an_unreadable_file_says_its_shape_is_unknown(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    dataset_id = await make_dataset(client, folder, count=1, corrupt=1)
+    items = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"]
+    shapes = {}
+    for item in items:
+        page = parse((await client.get(f"/items/{item['id']}")).text)
+        shapes[item["status"]] = text_of(one(page, "//dt[.='Shape']/following-sibling::dd[1]"))
+    # an unreadable file read "None x None"
+    assert shapes == {"ok": "32 \u00d7 32 L", "unreadable": "unknown: the file was not read"}
+
+
 async def test_rescan_add_folder_and_delete_from_the_datasets_page(
     client: AsyncTestClient, folder: Path, data_root: Path
 ) -> None:
