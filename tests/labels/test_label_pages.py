@@ -511,6 +511,21 @@ async def test_the_item_view_says_which_pixels_its_histogram_figures_count(
     assert histogram((digit + 1).astype(np.float32), 1, 99, mask)["counted"] == 784 - 56
 
 
+async def test_the_item_view_says_when_no_pixel_value_is_counted(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """A frame with no value the figures count (all NaN, or all zero) said "min 0 · ... · max 0
+    (over 0 of N pixel values)": zeros for a frame with no value at all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "dead.npy", np.full((16, 16), np.nan, np.float32))
+    dataset_id = await make_dataset(client, folder, count=0)
+    (item_id,) = await ids_of(client, dataset_id, "ok")
+    view = parse((await client.get(f"/items/{item_id}")).text)
+    said = text_of(by_id(view, "histogram-empty"))
+    assert "No pixel value to count" in said and "all 256" in said and "NaN" in said
+    assert "min 0" not in text_of(by_id(view, "histogram-empty").getparent())
+
+
 async def test_the_history_says_what_each_event_did(client: AsyncTestClient, folder: Path) -> None:
     """Each event's "what": its operations counted by class (a batch of two classes names both), a
     clear, and a deleted class by its name; the column was empty for every event but revokes and
