@@ -162,12 +162,16 @@ async def test_the_item_view_of_an_unreadable_file_says_its_shape_is_unknown(
 ) -> None:
     dataset_id = await make_dataset(client, folder, count=1, corrupt=1)
     items = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"]
-    shapes = {}
+    shapes, tools = {}, {}
     for item in items:
         page = parse((await client.get(f"/items/{item['id']}")).text)
         shapes[item["status"]] = text_of(one(page, "//dt[.='Shape']/following-sibling::dd[1]"))
+        similar, zoom = all_of(page, "//*[@id='find-similar']"), all_of(page, "//*[@data-zoom]")
+        tools[item["status"]] = (len(similar), len(zoom))
     # an unreadable file read "None x None"
     assert shapes == {"ok": "32 \u00d7 32 L", "unreadable": "unknown: the file was not read"}
+    # and offered "Find similar" (it has no vectors) and zoom buttons (no pixels)
+    assert tools == {"ok": (1, 3), "unreadable": (0, 0)}
 
 
 async def test_rescan_add_folder_and_delete_from_the_datasets_page(
