@@ -5,6 +5,8 @@ ends when the job does), opens it again when it closes early or the server resta
 with ``UNREACHABLE`` after ``reconnect_seconds`` without an answer), and polls ``GET /jobs/{id}``
 where the server offers no stream. A job may carry follow-ups (inference after training, then
 the index): each is submitted once the one before succeeded, so ``wait`` returns when the whole chain is done.
+The server's own follow-ups (a chained job, a dataset that keeps models fresh) are waited on too:
+while a job says ``follow_up_pending`` the wait polls it, then waits on the jobs it caused.
 """
 
 from __future__ import annotations
@@ -77,26 +79,66 @@ class Job:
         timeout: float = 3600.0,
         poll_seconds: float = 1.0,
         reconnect_seconds: float = 60.0,
+        follow_server: bool = True,
     ) -> Job:
         """Block until the job (and its follow-ups) succeed; returns self.
 
+        ``follow_server``: also wait for the steps the server queues by itself after a job (a
+        chained job, e.g. an accepted next-actions suggestion, or a dataset that keeps models
+        fresh: inference after training, the index after an extractor's inference). While the
+        server says ``follow_up_pending`` the job is polled (every ``poll_seconds``), then each
+        job it caused (``GET /jobs?caused_by=``) is waited on in turn, recursively, and appended
+        to ``chain`` like the client's own follow-ups: ``last`` is the last step. False: return
+        when the job itself (and the client's follow-ups) end.
+
         Raises ``LabelwiseError`` with code ``JOB_FAILED`` or ``JOB_CANCELED`` (the server's error
-        message included) and ``TIMEOUT`` when ``timeout`` seconds pass first; the job itself goes on.
-        A server that goes away (a restart) is reconnected to for ``reconnect_seconds``; after that,
-        ``UNREACHABLE`` says since when and why.
+        message included; a failed server step too) and ``TIMEOUT`` when ``timeout`` seconds pass
+        first (the pending follow-up included); the job itself goes on. A server that goes away (a
+        restart) is reconnected to for ``reconnect_seconds``; after that, ``UNREACHABLE`` says since
+        when and why.
         """
         deadline = time.monotonic() + timeout
         job: Job = self
         while True:
             job._follow(deadline, progress, poll_seconds, reconnect_seconds)
-            if job.state != "succeeded":
-                code = "JOB_CANCELED" if job.state == "canceled" else "JOB_FAILED"
-                message = f"job {job.id} ({job.data.get('kind')}) {job.state}: {job.data.get('error') or ''}"
-                raise LabelwiseError(code, message.rstrip(": "), details={"job": job.data})
+            job._raise_unless_succeeded()
+            if follow_server:
+                self._follow_server(job, deadline, progress, poll_seconds, reconnect_seconds)
             if not self.follow_ups:
                 return self
             job = self.follow_ups.pop(0)(job)
             self.chain.append(job)
+
+    def _raise_unless_succeeded(self) -> None:
+        if self.state != "succeeded":
+            code = "JOB_CANCELED" if self.state == "canceled" else "JOB_FAILED"
+            message = f"job {self.id} ({self.data.get('kind')}) {self.state}: {self.data.get('error') or ''}"
+            raise LabelwiseError(code, message.rstrip(": "), details={"job": self.data})
+
+    def _follow_server(
+        self, done: Job, deadline: float, progress: bool, poll_seconds: float, reconnect_seconds: float
+    ) -> None:
+        """Wait on the steps the server queues after the succeeded ``done`` (and after those, in
+        turn), appending each to ``self.chain``."""
+        while done.data.get("follow_up_pending"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LabelwiseError(
+                    "TIMEOUT", f"the server had not queued the step after job {done.id} in the wait's timeout"
+                )
+            time.sleep(min(poll_seconds, left))
+            done.refresh()
+        if "follow_up_pending" not in done.data:
+            return  # an older server, which neither says so nor lists by caused_by
+        caused = self.client._json("GET", "/jobs", params={"caused_by": done.id})["jobs"]
+        # a training that names it is a later retrain (labels grew), not a step after this job
+        steps = [j for j in caused if j.get("kind") != "train"]
+        for data in sorted(steps, key=lambda j: int(j["id"])):
+            step = Job(self.client, data)
+            self.chain.append(step)
+            step._follow(deadline, progress, poll_seconds, reconnect_seconds)
+            step._raise_unless_succeeded()
+            self._follow_server(step, deadline, progress, poll_seconds, reconnect_seconds)
 
     def _follow(self, deadline: float, progress: bool, poll_seconds: float, reconnect_seconds: float) -> None:
         """Until finished: the event stream, opened again when it closes before the end (its

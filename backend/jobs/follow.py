@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.jobs import fresh, states
 from backend.jobs import queries as job_queries
-from backend.jobs import states
 from backend.storage.database import Database
 from backend.storage.job_tables import Job, JobLog, JobMetric
 
@@ -38,6 +38,7 @@ class JobSnapshot:
     job: Job
     latest_metrics: dict[str, float] | None
     new_log: list[JobLog] = field(default_factory=list)
+    follow_up_pending: bool = False  # the server may still queue a step after it (``fresh``)
 
     @property
     def finished(self) -> bool:
@@ -66,7 +67,8 @@ async def snapshot(session: AsyncSession, job_id: int, *, after_log_id: int | No
     lines = (
         await job_queries.job_log(session, job_id, after_id=after_log_id) if after_log_id is not None else []
     )
-    return JobSnapshot(job, await latest_metrics(session, job), lines)
+    pending = await fresh.follow_up_pending(session, job_id)
+    return JobSnapshot(job, await latest_metrics(session, job), lines, pending)
 
 
 async def signature(session: AsyncSession, job_id: int) -> tuple[Any, ...] | None:

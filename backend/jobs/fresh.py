@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -156,21 +156,60 @@ async def any_chained_job(session: AsyncSession) -> bool:
     )
 
 
+def _to_follow_up() -> ColumnElement[bool]:
+    """SQL (over ``Job`` joined with its ``Dataset``): a job the server's round claims once it has
+    finished, and has not claimed yet: it is chained, or its dataset keeps models fresh since before
+    it finished (an unfinished job on a fresh dataset: it will finish after the switch went on)."""
+    finished_fresh = or_(col(Job.finished_at).is_(None), col(Job.finished_at) >= col(Dataset.fresh_since))
+    fresh = and_(col(Dataset.keep_models_fresh).is_(True), finished_fresh)
+    return and_(or_(fresh, col(Job.chain).is_(True)), col(Job.followed_up).is_(False))
+
+
+def _may_have_a_next_step() -> ColumnElement[bool]:
+    """SQL (over ``Job`` outer-joined with its ``Model``): the kinds ``_follow_up_kind`` and
+    ``_follow_report`` may follow on success (a training, an extractor's inference, a report)."""
+    return or_(
+        col(Job.kind).in_(("train", REPORT_KIND)),
+        and_(col(Job.kind) == "infer", col(Model.kind) == "feature_extractor"),
+    )
+
+
+async def pending_follow_ups(session: AsyncSession, job_ids: list[int]) -> set[int]:
+    """Those of ``job_ids`` whose next step the server may still queue (``follow_up_pending`` of
+    REST and GraphQL): not followed up yet by the round of ``follow_up_finished_jobs`` (same rule:
+    ``_to_follow_up``), of a kind that is followed up, and not failed or canceled (a failed step
+    stops the chain; a retry clears ``followed_up`` and makes it pending again). One query."""
+    if not job_ids:
+        return set()
+    rows = await session.scalars(
+        select(col(Job.id))
+        .join(Dataset, col(Dataset.id) == col(Job.dataset_id))
+        .outerjoin(Model, col(Model.id) == col(Job.model_id))
+        .where(
+            col(Job.id).in_(job_ids),
+            _to_follow_up(),
+            _may_have_a_next_step(),
+            col(Job.state).not_in((states.FAILED, states.CANCELED)),
+        )
+    )
+    return {int(i) for i in rows.all() if i is not None}
+
+
+async def follow_up_pending(session: AsyncSession, job_id: int) -> bool:
+    """Whether the server may still queue the next step of one job (``pending_follow_ups``)."""
+    return job_id in await pending_follow_ups(session, [job_id])
+
+
 async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> list[int]:
     """Queue the next step of every chained job and of every job finished since its dataset's
     switch went on; new job ids.
 
     The new jobs are committed as queued without a broker message: the caller sends them.
     """
-    fresh = and_(col(Dataset.keep_models_fresh).is_(True), col(Job.finished_at) >= col(Dataset.fresh_since))
     rows = await session.execute(
         select(col(Job.id))
         .join(Dataset, col(Dataset.id) == col(Job.dataset_id))
-        .where(
-            or_(fresh, col(Job.chain).is_(True)),
-            col(Job.state).in_(states.FINISHED),
-            col(Job.followed_up).is_(False),
-        )
+        .where(_to_follow_up(), col(Job.state).in_(states.FINISHED))
         .order_by(col(Job.id))
         .limit(50)
     )

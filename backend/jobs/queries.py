@@ -42,11 +42,12 @@ async def list_jobs(
     model_id: int | None = None,
     state: str | None = None,
     kind: str | None = None,
+    caused_by: int | None = None,
     offset: int = 0,
     limit: int = 50,
     max_limit: int = 500,
 ) -> JobPage:
-    """Newest first."""
+    """Newest first; ``caused_by``: the jobs the server queued after that job (its follow-ups)."""
     if state is not None and state not in states.STATES:
         raise Invalid(f"unknown job state '{state}' (use one of {', '.join(states.STATES)})")
     if kind is not None and kind not in states.KINDS:
@@ -61,6 +62,8 @@ async def list_jobs(
         query = query.where(col(Job.state) == state)
     if kind is not None:
         query = query.where(col(Job.kind) == kind)
+    if caused_by is not None:
+        query = query.where(col(Job.caused_by_job_id) == caused_by)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
         query.order_by(col(Job.id).desc())

@@ -57,9 +57,14 @@ class JobView:
     latest_metrics: dict[str, float] | None = None
     caused_by_job_id: int | None = None  # the job this one follows (keep models fresh)
     chain: bool = False  # on success the server queues its next step (a "train and apply" click)
+    # the server may still queue a step after this one (``fresh.pending_follow_ups``): a client
+    # waiting for the whole chain looks for the jobs it caused (``caused_by_job_id``) once it is false
+    follow_up_pending: bool = False
 
     @classmethod
-    def of(cls, job: Job, latest_metrics: dict[str, float] | None = None) -> JobView:
+    def of(
+        cls, job: Job, latest_metrics: dict[str, float] | None = None, *, follow_up_pending: bool = False
+    ) -> JobView:
         assert job.id is not None, "a job read back from the database has an id"
         return cls(
             id=job.id,
@@ -91,6 +96,7 @@ class JobView:
             latest_metrics=latest_metrics,
             caused_by_job_id=job.caused_by_job_id,
             chain=bool(job.chain),
+            follow_up_pending=follow_up_pending,
         )
 
     def for_viewer(self, settings: Settings) -> JobView:

@@ -322,3 +322,61 @@ async def test_a_classifier_whose_labels_grew_offers_retrain_as_its_next_step(
     assert run.status_code == 201 and run.json()["kind"] == "train", run.text
     assert (await wait_for(jobs_client, run.json()["id"]))["state"] == "succeeded"
     assert (await jobs_client.get(f"{API}/models/{model_id}/next-step")).json()["action"] == "probability"
+
+
+async def test_a_chained_job_says_whether_the_server_will_still_queue_its_next_step(
+    jobs_client, image_dataset, database, job_settings
+):
+    """``follow_up_pending`` (REST) / ``followUpPending`` (GraphQL): true from submission until the
+    server's round followed the job up; the steps it queued list by ``caused_by``. A plain job on a
+    dataset that does not keep models fresh is never pending."""
+    from backend.jobs.runtime import enqueue_for
+    from backend.jobs.submission import submit_job
+    from tests.helpers.graphql import gql
+
+    slow = {"steps": 20, "step_seconds": 0.05}
+    async with database.session() as s:  # as accepting a next-actions suggestion submits it
+        job = await submit_job(
+            s,
+            job_settings,
+            enqueue_for(jobs_client.app.state),
+            kind="train",
+            dataset_id=image_dataset.id,
+            algorithm="test-sleeper",
+            parameters=slow,
+            submitted_by="tester",
+            chain=True,
+        )
+        chained = int(job.id or 0)
+    plain = (await train(jobs_client, image_dataset.id, "test-sleeper", slow))["id"]
+    query = """query($id: Int!) { job(id: $id) { followUpPending causedByJobId }
+      jobs(causedBy: $id) { total jobs { id followUpPending } } }"""
+
+    async def pending(job_id: int) -> tuple[bool, bool, bool]:
+        rest = (await jobs_client.get(f"{API}/jobs/{job_id}")).json()["follow_up_pending"]
+        listed = (await jobs_client.get(f"{API}/jobs", params={"dataset_id": image_dataset.id})).json()
+        in_list = next(j for j in listed["jobs"] if j["id"] == job_id)["follow_up_pending"]
+        graphql = (await gql(jobs_client, query, {"id": job_id}))["job"]["followUpPending"]
+        return rest, in_list, graphql
+
+    # before: queued or running, the server will queue its inference; the plain job nothing
+    assert (await wait_for(jobs_client, chained, ("running", "succeeded")))["state"] == "running"
+    assert await pending(chained) == (True, True, True)
+    assert await pending(plain) == (False, False, False)
+
+    # after: the server queued the inference (chained in turn: an extractor's index follows it)
+    infer = await follow_up(jobs_client, chained, image_dataset.id)
+    assert await pending(chained) == (False, False, False)
+    caused = (await jobs_client.get(f"{API}/jobs", params={"caused_by": chained})).json()
+    assert [j["id"] for j in caused["jobs"]] == [infer["id"]] and caused["total"] == 1
+    listed = (await gql(jobs_client, query, {"id": chained}))["jobs"]
+    assert [j["id"] for j in listed["jobs"]] == [infer["id"]] and listed["total"] == 1
+    assert (await gql(jobs_client, query, {"id": infer["id"]}))["job"]["causedByJobId"] == chained
+    assert (await wait_for(jobs_client, infer["id"]))["state"] == "succeeded"
+    index = await follow_up(jobs_client, infer["id"], image_dataset.id)
+    assert (await wait_for(jobs_client, index["id"]))["state"] == "succeeded"
+    for job_id in (chained, infer["id"], index["id"]):  # nothing follows an index build
+        assert await pending(job_id) == (False, False, False)
+    assert (await wait_for(jobs_client, plain))["state"] == "succeeded"
+    assert await pending(plain) == (False, False, False)
+    assert (await jobs_client.get(f"{API}/jobs", params={"caused_by": plain})).json()["jobs"] == []

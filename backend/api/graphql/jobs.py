@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -21,7 +22,7 @@ from backend.api.graphql.inputs import json_object
 from backend.api.graphql.review import ModelFitness
 from backend.api.graphql.views import from_view
 from backend.errors import Invalid
-from backend.jobs import control, follow, submission
+from backend.jobs import control, follow, fresh, submission
 from backend.jobs import queries as job_queries
 from backend.jobs.runtime import enqueue_for
 from backend.jobs.views import JobView, LogLineView, ModelView
@@ -147,11 +148,27 @@ class Job:
         default=False,
         description="On success the server queues its next step (inference after training), switch or not.",
     )
+    follow_up_pending: bool = strawberry.field(
+        default=False,
+        description="The server may still queue a step after this job (it is chained or its dataset keeps "
+        "models fresh, and its round has not followed it up yet); the steps it queued: jobs(causedBy).",
+    )
 
     @classmethod
-    def of(cls, j: job_tables.Job, latest_metrics: dict[str, float] | None = None) -> Job:
-        view = JobView.of(j, latest_metrics)
+    def of(
+        cls,
+        j: job_tables.Job,
+        latest_metrics: dict[str, float] | None = None,
+        *,
+        follow_up_pending: bool = False,
+    ) -> Job:
+        view = JobView.of(j, latest_metrics, follow_up_pending=follow_up_pending)
         return from_view(cls, view, raw_error=view.error, raw_traceback=view.traceback)
+
+    @classmethod
+    async def now(cls, session: AsyncSession, j: job_tables.Job) -> Job:
+        """``of`` with whether the server may still queue a step after the job (``fresh``)."""
+        return cls.of(j, follow_up_pending=await fresh.follow_up_pending(session, int(j.id or 0)))
 
     @strawberry.field(description="Why it failed (viewers: one line, without server paths).")
     def error(self, info: Info[Any, Any]) -> str | None:
@@ -231,7 +248,10 @@ class Query:
         async with use_session(info) as session:
             return Model.of(await model_queries.get_model(session, id), settings)
 
-    @strawberry.field(description="Jobs, newest first. The page size is capped by the server.")
+    @strawberry.field(
+        description="Jobs, newest first. The page size is capped by the server. causedBy: the jobs the "
+        "server queued after that job (its follow-ups)."
+    )
     async def jobs(
         self,
         info: Info[Any, Any],
@@ -239,6 +259,7 @@ class Query:
         model_id: int | None = None,
         state: str | None = None,
         kind: str | None = None,
+        caused_by: int | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> JobPage:
@@ -250,18 +271,20 @@ class Query:
                 model_id=model_id,
                 state=state,
                 kind=kind,
+                caused_by=caused_by,
                 offset=offset,
                 limit=limit,
                 max_limit=max_limit,
             )
-        jobs = [Job.of(j) for j in page.jobs]
+            pending = await fresh.pending_follow_ups(session, [int(j.id or 0) for j in page.jobs])
+        jobs = [Job.of(j, follow_up_pending=j.id in pending) for j in page.jobs]
         return JobPage(jobs=jobs, total=page.total, offset=page.offset, limit=page.limit)
 
     @strawberry.field(description="One job with its state and progress (NOT_FOUND when unknown).")
     async def job(self, info: Info[Any, Any], id: int) -> Job:
         async with use_session(info) as session:
             now = await follow.snapshot(session, id)
-        return Job.of(now.job, now.latest_metrics)
+        return Job.of(now.job, now.latest_metrics, follow_up_pending=now.follow_up_pending)
 
 
 @strawberry.type
@@ -285,13 +308,13 @@ class Mutation:
                 name=input.name,
                 submitted_by=context.tagger,
             )
-        return Job.of(job)
+            return await Job.now(session, job)
 
     @strawberry.mutation(description="Cancel a job: a queued one at once, a running one at its next step.")
     async def cancel_job(self, info: Info[Any, Any], id: int) -> Job:
         tagger = context_of(info).tagger
         async with use_session(info) as session:
-            return Job.of(await control.cancel_job(session, id, by=tagger))
+            return await Job.now(session, await control.cancel_job(session, id, by=tagger))
 
     @strawberry.mutation(description="Run a failed or canceled job again as its next attempt.")
     async def retry_job(self, info: Info[Any, Any], id: int) -> Job:
@@ -300,7 +323,7 @@ class Mutation:
             job = await control.retry_job(
                 session, context.settings, enqueue_for(context.state), id, by=context.tagger
             )
-        return Job.of(job)
+            return await Job.now(session, job)
 
 
 @strawberry.type(
@@ -335,7 +358,7 @@ class Subscription:
                 continue
             lines = [LogLine.of(line, viewer) for line in now.new_log]
             yield JobUpdate(
-                job=Job.of(now.job, now.latest_metrics),
+                job=Job.of(now.job, now.latest_metrics, follow_up_pending=now.follow_up_pending),
                 latest_metrics=now.latest_metrics,
                 log=lines,
                 finished=now.finished,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses, from_view
-from backend.api.rest.jobs import BROKER_DOWN, JobOut
+from backend.api.rest.jobs import BROKER_DOWN, JobOut, job_now
 from backend.feature_report import report, service
 from backend.feature_report.views import FeatureReportView
 from backend.jobs.runtime import enqueue_for
@@ -126,7 +126,7 @@ class FeatureReportController(Controller):
             data.parameters if data else None,
             submitted_by=tagger_for(request, settings),
         )
-        return JobOut.of(job)
+        return await job_now(session, job)
 
     @get("/training-suggestion", summary="What to train next", responses=error_responses(404))
     async def suggestion(self, session: AsyncSession, dataset_id: FromPath[int]) -> TrainSuggestionOut:

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from backend.accounts.roles import TRAINER
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, AppSettings, Session, error_responses, from_view, rest_struct
-from backend.api.rest.jobs import BROKER_DOWN, JobOut
+from backend.api.rest.jobs import BROKER_DOWN, JobOut, job_now
 from backend.jobs import fresh, next_step
 from backend.jobs import queries as job_queries
 from backend.jobs.runtime import enqueue_for, ensure_running
@@ -125,7 +125,7 @@ class FreshController(Controller):
             expected=data.expected,
             by=tagger_for(request, settings),
         )
-        return JobOut.of(job)
+        return await job_now(session, job)
 
 
 route_handlers = [FreshController]

@@ -41,7 +41,7 @@ async def _messages(
         if now is None:
             yield ServerSentEventMessage(comment="keep-alive")
             continue
-        job = _json(job_out(now.job, viewer_of, now.latest_metrics))
+        job = _json(job_out(now.job, viewer_of, now.latest_metrics, follow_up_pending=now.follow_up_pending))
         if not now.finished:
             yield ServerSentEventMessage(data=job, event="job")
         for line in now.new_log:

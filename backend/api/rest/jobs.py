@@ -19,7 +19,7 @@ from backend.api.access import shows_internals
 from backend.api.identity import tagger_for
 from backend.api.rest.common import API_PREFIX, error_responses, from_view, rest_struct
 from backend.api.rest.schemas import Problem
-from backend.jobs import control, follow, submission
+from backend.jobs import control, follow, fresh, submission
 from backend.jobs import queries as job_queries
 from backend.jobs.features import item_ids_file, vectors_file
 from backend.jobs.runtime import enqueue_for
@@ -41,11 +41,22 @@ else:
 
 
 def job_out(
-    job: Job, viewer_of: Settings | None = None, latest_metrics: dict[str, float] | None = None
+    job: Job,
+    viewer_of: Settings | None = None,
+    latest_metrics: dict[str, float] | None = None,
+    *,
+    follow_up_pending: bool = False,
 ) -> JobOut:
-    """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback."""
-    view = JobView.of(job, latest_metrics)
+    """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback.
+    ``follow_up_pending``: as ``fresh.pending_follow_ups`` says (``job_now`` asks it)."""
+    view = JobView.of(job, latest_metrics, follow_up_pending=follow_up_pending)
     return from_view(JobOut, view if viewer_of is None else view.for_viewer(viewer_of))
+
+
+async def job_now(session: AsyncSession, job: Job, viewer_of: Settings | None = None) -> JobOut:
+    """``job_out`` with whether the server may still queue a step after the job."""
+    pending = await fresh.follow_up_pending(session, int(job.id or 0))
+    return job_out(job, viewer_of, follow_up_pending=pending)
 
 
 class JobPageOut(msgspec.Struct, kw_only=True):
@@ -186,22 +197,31 @@ class JobsController(Controller):
         model_id: FromQuery[int | None] = None,
         job_state: StateFilter = None,
         kind: FromQuery[str | None] = None,
+        caused_by: Annotated[
+            int | None,
+            QueryParameter(
+                name="caused_by", description="Only the jobs the server queued after this job (follow-ups)"
+            ),
+        ] = None,
         offset: FromQuery[int] = 0,
         limit: FromQuery[int] = 50,
     ) -> JobPageOut:
-        """Jobs, newest first."""
+        """Jobs, newest first. ``follow_up_pending``: the server may still queue a step after the
+        job; the steps it queued list with ``caused_by``."""
         page = await job_queries.list_jobs(
             session,
             dataset_id=dataset_id,
             model_id=model_id,
             state=job_state,
             kind=kind,
+            caused_by=caused_by,
             offset=offset,
             limit=limit,
         )
         viewer = None if shows_internals(request) else settings
+        pending = await fresh.pending_follow_ups(session, [int(j.id or 0) for j in page.jobs])
         return JobPageOut(
-            jobs=[job_out(j, viewer) for j in page.jobs],
+            jobs=[job_out(j, viewer, follow_up_pending=j.id in pending) for j in page.jobs],
             total=page.total,
             offset=page.offset,
             limit=page.limit,
@@ -235,7 +255,7 @@ class JobsController(Controller):
             name=data.name,
             submitted_by=tagger_for(request, settings),
         )
-        return job_out(job)
+        return await job_now(session, job)
 
     @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
     async def get_job(
@@ -243,7 +263,7 @@ class JobsController(Controller):
     ) -> JobOut:
         viewer = None if shows_internals(request) else settings
         now = await follow.snapshot(session, job_id)
-        return job_out(now.job, viewer, now.latest_metrics)
+        return job_out(now.job, viewer, now.latest_metrics, follow_up_pending=now.follow_up_pending)
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
@@ -277,7 +297,8 @@ class JobsController(Controller):
         self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         """A queued job is canceled at once; a running one stops at its next step."""
-        return job_out(await control.cancel_job(session, job_id, by=tagger_for(request, settings)))
+        job = await control.cancel_job(session, job_id, by=tagger_for(request, settings))
+        return await job_now(session, job)
 
     @post(
         "/{job_id:int}/retry",
@@ -292,7 +313,7 @@ class JobsController(Controller):
         job = await control.retry_job(
             session, settings, enqueue_for(state), job_id, by=tagger_for(request, settings)
         )
-        return job_out(job)
+        return await job_now(session, job)
 
     @get(
         "/{job_id:int}/outputs/{name:str}",
