@@ -386,7 +386,9 @@ class Client:
         index: bool = False,
     ) -> Job:
         """Submit training; ``wait()`` then also runs inference (``infer``) and the similarity index
-        (``index``) on the dataset, which the server does not chain by itself."""
+        (``index``) on the dataset. Where the server ran that step itself (a dataset that keeps
+        models fresh: ``wait()`` follows the server's steps first), its job stands for the step and
+        nothing is submitted twice."""
         dataset_id = self.dataset_id(dataset)
         body = {
             "dataset_id": dataset_id,
@@ -395,10 +397,19 @@ class Client:
             "name": name,
         }
         job = self.submit("train", **body)
+
+        def inference(done: Job) -> Job:
+            model = int(done.model_id or 0)
+            return job.server_step("infer", model) or self.infer(model, dataset_id)
+
+        def index_build(done: Job) -> Job:
+            model = int(done.model_id or 0)
+            return job.server_step("build-index", model) or self.build_index(model, dataset_id)
+
         if infer:
-            job.follow_ups.append(lambda done: self.infer(int(done.model_id or 0), dataset_id))
+            job.follow_ups.append(inference)
         if infer and index:
-            job.follow_ups.append(lambda done: self.build_index(int(done.model_id or 0), dataset_id))
+            job.follow_ups.append(index_build)
         return job
 
     def infer(

@@ -107,7 +107,16 @@ class Job:
             if not self.follow_ups:
                 return self
             job = self.follow_ups.pop(0)(job)
-            self.chain.append(job)
+            if all(step.id != job.id for step in self.chain):  # not a server step it stands for
+                self.chain.append(job)
+
+    def server_step(self, kind: str, model_id: int) -> Job | None:
+        """The step of ``kind`` for ``model_id`` the server already ran in this job's chain (None:
+        it ran none): a client follow-up takes it instead of submitting the same work again."""
+        for step in self.chain:
+            if step.data.get("kind") == kind and step.model_id == model_id and step.state == "succeeded":
+                return step
+        return None
 
     def _raise_unless_succeeded(self) -> None:
         if self.state != "succeeded":
@@ -132,7 +141,8 @@ class Job:
             return  # an older server, which neither says so nor lists by caused_by
         caused = self.client._json("GET", "/jobs", params={"caused_by": done.id})["jobs"]
         # a training that names it is a later retrain (labels grew), not a step after this job
-        steps = [j for j in caused if j.get("kind") != "train"]
+        known = {step.id for step in self.chain}
+        steps = [j for j in caused if j.get("kind") != "train" and int(j["id"]) not in known]
         for data in sorted(steps, key=lambda j: int(j["id"])):
             step = Job(self.client, data)
             self.chain.append(step)

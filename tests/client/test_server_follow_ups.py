@@ -62,3 +62,24 @@ def test_a_job_nothing_follows_returns_at_its_end(lw: Client, folder: Path):
     job = lw.submit("train", dataset_id=dataset_id, algorithm="test-sleeper", parameters=FAST)
     assert job.wait(timeout=120, poll_seconds=0.1).chain == []
     assert job.state == "succeeded" and job.data["follow_up_pending"] is False
+
+
+def test_train_with_inference_submits_no_second_inference_where_the_server_ran_one(lw: Client, folder: Path):
+    """``train(infer=True, index=True)`` on a dataset that keeps models fresh: the server's own
+    inference and index build stand for the client's, nothing is run twice."""
+    dataset_id = keep_fresh(lw, folder, True)
+    job = lw.train(dataset_id, "test-sleeper", FAST, infer=True, index=True)
+    job.wait(timeout=120, poll_seconds=0.1)
+    assert [j.data["kind"] for j in job.chain] == ["infer", "build-index"]
+    model = int(job.model_id or 0)
+    listed = [j for j in lw.jobs(dataset_id) if j["model_id"] == model]
+    assert sorted(j["kind"] for j in listed) == ["build-index", "infer", "train"], listed
+
+    # on a dataset that does not keep them fresh the client submits both, as before
+    other = keep_fresh(lw, folder / "plain", False)
+    plain = lw.train(other, "test-sleeper", FAST, infer=True, index=True)
+    plain.wait(timeout=120, poll_seconds=0.1)
+    assert [(j.data["kind"], j.state) for j in plain.chain] == [
+        ("infer", "succeeded"),
+        ("build-index", "succeeded"),
+    ]
