@@ -200,6 +200,16 @@ async def follow_up_pending(session: AsyncSession, job_id: int) -> bool:
     return job_id in await pending_follow_ups(session, [job_id])
 
 
+async def _claim(session: AsyncSession, job_id: int, *, only_once: bool = True) -> bool:
+    """Mark the job followed up (not committed); ``only_once``: only where no one did (False:
+    another process took it)."""
+    claim = update(Job).where(col(Job.id) == job_id)
+    if only_once:
+        claim = claim.where(col(Job.followed_up).is_(False))
+    claimed = await session.execute(claim.values(followed_up=True))
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
 async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> list[int]:
     """Queue the next step of every chained job and of every job finished since its dataset's
     switch went on; new job ids.
@@ -215,11 +225,12 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
     )
     queued: list[int] = []
     for (job_id,) in rows.all():
-        claimed = await session.execute(
-            update(Job).where(col(Job.id) == job_id, col(Job.followed_up).is_(False)).values(followed_up=True)
-        )
-        await session.commit()
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        # the claim commits with the step it queues, in one transaction (the claimed row, or the
+        # database, stays locked to other claimers until then): a job never reads as followed up
+        # while its next step is not there yet, so a client that saw ``follow_up_pending`` turn
+        # false finds the step by ``caused_by`` at once
+        if not await _claim(session, job_id):
+            await session.rollback()
             continue  # another process took it
         job = await get_job(session, job_id)
         # plain values: a rollback expires the row
@@ -236,16 +247,20 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
                     "warning",
                     cause,
                 )
-                await session.commit()
+            await session.commit()
             continue
         if job.kind == REPORT_KIND:
             new_id = await _follow_report(session, settings, job_id, attempt, int(dataset_id or 0), by, cause)
             if new_id is not None:
                 queued.append(new_id)
+            else:  # its rollbacks took the claim back with them
+                await _claim(session, job_id, only_once=False)
+                await session.commit()
             continue
         model = await session.get(Model, job.model_id, populate_existing=True) if job.model_id else None
         kind = _follow_up_kind(job, model)
         if kind is None or model is None:
+            await session.commit()
             continue
         model_id = int(model.id or 0)
         try:
@@ -262,6 +277,7 @@ async def follow_up_finished_jobs(session: AsyncSession, settings: Settings) -> 
             )
         except LabelwiseError as exc:
             await session.rollback()
+            await _claim(session, job_id, only_once=False)  # the rollback took it back
             _note(
                 session,
                 job_id,
