@@ -133,7 +133,8 @@ async def add_source(
 async def rescan_dataset(
     session: AsyncSession, settings: Settings, dataset_id: int, progress: Progress | None = None
 ) -> ScanReport:
-    """Pick up new files, mark vanished ones missing (their labels and history stay)."""
+    """Pick up new files, mark vanished ones missing (their labels and history stay), read known
+    files again (their renderings are made again when next shown)."""
     dataset = await get_dataset(session, dataset_id)
     sources = (
         await session.scalars(
@@ -150,6 +151,9 @@ async def rescan_dataset(
         report.missing += part.missing
         report.restored += part.restored
     dataset.updated_at = utcnow()
+    # a re-scan reads the files again: a file rewritten under its name keeps its item, so the
+    # renderings made before (thumbnails, full views; their URLs carry this epoch) may be stale
+    dataset.display_changed_at = dataset.updated_at
     await session.commit()
     return report
 

@@ -241,6 +241,26 @@ async def test_rescan_rereads_files_that_were_unreadable_and_files_that_came_bac
     }  # fmt: skip
 
 
+async def test_a_file_rewritten_under_its_name_shows_its_new_pixels_after_a_rescan(client, folder):
+    """The thumbnail cache answered the old file's picture for ever: its URLs did not change."""
+    from tests.html import all_of, attr, parse
+
+    dataset_id = (await create_dataset(client, folder, count=1))["dataset"]["id"]
+
+    async def thumbnail() -> bytes:
+        page = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+        (src,) = {attr(img, "src") for img in all_of(page, "//img[contains(@src, '/thumbs/')]")}
+        answer = await client.get(src)
+        assert answer.status_code == 200, answer.text
+        return answer.content
+
+    before = await thumbnail()
+    assert await thumbnail() == before  # cached
+    write_png(folder / "img_000.png", seed=99)
+    assert (await client.post(f"{API}/datasets/{dataset_id}/rescan")).status_code == 200
+    assert await thumbnail() != before
+
+
 async def test_item_pages_filter_by_label_state_and_class_and_sort_by_label(client, folder):
     dataset = (await create_dataset(client, folder, count=6))["dataset"]
     base = f"{API}/datasets/{dataset['id']}/items"
