@@ -291,7 +291,7 @@ class Client:
         dataset_id = self.dataset_id(dataset)
         params: dict[str, Any] = {}
         if as_of is not None:
-            params["as_of"] = as_of.isoformat() if isinstance(as_of, datetime) else as_of
+            params["as_of"] = _time(as_of)
         if tagger is not None:
             params["tagger"] = tagger
         names = {c["id"]: c["name"] for c in self.classes(dataset_id)}
@@ -331,8 +331,19 @@ class Client:
         event_id = event["id"] if isinstance(event, dict) else event
         return dict(self._json("POST", f"/events/{event_id}/undo"))
 
-    def events(self, dataset: DatasetRef) -> Rows:
-        rows = self._pages(f"/datasets/{self.dataset_id(dataset)}/events", "events")
+    def events(
+        self,
+        dataset: DatasetRef,
+        *,
+        tagger: str | None = None,
+        kind: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> Rows:
+        """Tag events, newest first, every one paged through; of a ``tagger``, a ``kind`` (manual,
+        similarity, probability, undo, ...) and from ``since`` up to ``until`` where given."""
+        params = _given(tagger=tagger, kind=kind, since=_time(since), until=_time(until))
+        rows = self._pages(f"/datasets/{self.dataset_id(dataset)}/events", "events", params)
         return Rows(rows, ("id", "tagger", "created_at", "kind", "model_id", "tag_count", "undoes_event_id"))
 
     # ---- jobs and models ---------------------------------------------------------------------
@@ -340,8 +351,13 @@ class Client:
     def algorithms(self, kind: str | None = None) -> list[dict[str, Any]]:
         return list(self._json("GET", "/algorithms", params={"kind": kind} if kind else None))
 
-    def models(self, dataset: DatasetRef | None = None) -> list[dict[str, Any]]:
-        params = {"dataset_id": self.dataset_id(dataset)} if dataset is not None else None
+    def models(
+        self, dataset: DatasetRef | None = None, *, kind: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Models, newest first; of a dataset, a ``kind`` (feature_extractor, classifier) and a
+        ``state`` where given."""
+        dataset_id = self.dataset_id(dataset) if dataset is not None else None
+        params = _given(dataset_id=dataset_id, kind=kind, state=state)
         return list(self._json("GET", "/models", params=params))
 
     def job(self, job_id: int) -> Job:
@@ -657,8 +673,8 @@ class Client:
         body = {
             "model_id": model,
             "kind": kind,
-            "since": since.isoformat() if isinstance(since, datetime) else since,
-            "until": until.isoformat() if isinstance(until, datetime) else until,
+            "since": _time(since),
+            "until": _time(until),
         }
         return dict(self._json("POST", f"/datasets/{self.dataset_id(dataset)}/revoke", json=body))
 
@@ -720,9 +736,12 @@ class Client:
 
         ``exclude_labeled`` leaves out labeled items but keeps the query items, labeled or not
         (the server's ranking does): drop them yourself for the unlabeled neighbours alone."""
+        query = [int(i) for i in items]
+        if not query:
+            raise LabelwiseError("INVALID", "similar() needs at least one query item")
         params = {
             "model_id": model,
-            "item_id": [int(i) for i in items],
+            "item_id": query,
             "mode": mode,
             "exclude_labeled": exclude_labeled,
         }
@@ -737,13 +756,13 @@ class Client:
         format: str = "csv",
         as_of: datetime | str | None = None,
         tagger: str | None = None,
+        unlabeled: bool = True,
     ) -> Path:
-        """Stream the labels export (csv, parquet, json or zip) to ``path``; returns it."""
-        params: dict[str, Any] = {"format": format}
-        if as_of is not None:
-            params["as_of"] = as_of.isoformat() if isinstance(as_of, datetime) else as_of
-        if tagger is not None:
-            params["tagger"] = tagger
+        """Stream the labels export (csv, parquet, json or zip) to ``path``; returns it.
+        ``unlabeled=False`` leaves unlabeled items out (csv, parquet, json)."""
+        params: dict[str, Any] = {"format": format, **_given(as_of=_time(as_of), tagger=tagger)}
+        if not unlabeled:
+            params["unlabeled"] = False
         target = Path(path)
         url = f"/datasets/{self.dataset_id(dataset)}/export"
         partial = target.with_name(target.name + ".part")
@@ -801,3 +820,13 @@ def _utc(text: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _given(**params: Any) -> dict[str, Any]:
+    """The query parameters that are set (None: not sent, the server's default)."""
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _time(moment: datetime | str | None) -> str | None:
+    """A time as the server reads it (ISO 8601; no zone: UTC)."""
+    return moment.isoformat() if isinstance(moment, datetime) else moment

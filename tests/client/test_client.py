@@ -433,3 +433,34 @@ def test_datasets_have_the_same_columns_with_none_and_with_some(client: Client, 
     some = client.datasets()
     assert empty.columns == some.columns
     assert set(some.columns) == set(some[0]) == set(described)
+
+
+def test_the_filters_rest_takes_are_the_clients_too(client: Client, dataset, tmp_path: Path):
+    """``events`` by tagger, kind and time; ``models`` by kind and state; ``export`` without the
+    unlabeled items; ``similar`` with no query item is the client's clear INVALID, not the
+    server's "missing parameter"."""
+    import csv
+
+    ids = [row["id"] for row in client.items(dataset)]
+    client.add_class(dataset, "cat")
+    first = client.tag(dataset, ids[:2], "cat")
+    between = datetime.now(UTC)
+    client.tag(dataset, ids[1:2], None)
+    with Client(client.url, tagger="someone-else", timeout=30) as other:
+        other.tag(dataset, ids[3:4], "cat")
+    assert [e["tagger"] for e in client.events(dataset, tagger="someone-else")] == ["someone-else"]
+    assert [e["id"] for e in client.events(dataset, until=between)] == [first["id"]]
+    assert len(client.events(dataset, since=between)) == 2
+    assert list(client.events(dataset, kind="undo")) == []
+
+    assert client.models(dataset, kind="classifier") == [] and client.models(dataset, state="ready") == []
+
+    everything = client.export(dataset, tmp_path / "all.csv")
+    labeled = client.export(dataset, tmp_path / "labeled.csv", unlabeled=False)
+    rows = list(csv.DictReader(labeled.read_text().splitlines()))
+    assert sorted(int(r["item_id"]) for r in rows) == [ids[0], ids[3]]
+    assert len(list(csv.DictReader(everything.read_text().splitlines()))) == len(ids)
+
+    with pytest.raises(LabelwiseError) as nothing:
+        client.similar(dataset, 1, [])
+    assert nothing.value.code == "INVALID" and "at least one query item" in nothing.value.message
