@@ -50,7 +50,7 @@ from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, with_labeled_since, with_rejections
 from backend.guided.predicted import label_as_predicted, predicted_classes, predictions
-from backend.guided.quality import model_fitness
+from backend.guided.quality import MIN_PER_CLASS, model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
 from backend.guided.stopping import StoppingEstimate, auto_label_rest, stopping_estimate
 from backend.guided.suggest_state import (
@@ -94,7 +94,6 @@ KINDS = (
 JOB_KINDS = ("retrain", "train_extractor", "run_inference", "build_index", "feature_report")
 RETRAIN_GROWTH = 0.2  # labels grown by this share since the newest classifier: suggest retraining
 RETRAIN_OVER_MANUAL = 1.05  # a due retrain's labels per action at least: just above labeling by hand
-MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
 REVIEW_HISTORY = 500  # recent reviews whose outcomes say how often a suspect is wrong
 LABEL_ONE_BY_ONE = 10  # items the "label these" suggestion holds
 MAX_SUSPECTS = 20
@@ -1141,7 +1140,15 @@ async def _job_suggestions(
             _train_params(model.algorithm, model.parameters, feature_source),
         )
         return out
-    enough = sum(1 for c in state.classes if counts.get(c, 0) >= MIN_PER_CLASS) >= 2
+    ready_classes = sum(1 for c in state.classes if counts.get(c, 0) >= MIN_PER_CLASS)
+    enough = ready_classes >= 2
+    if base is None and not enough:  # say what a first classifier waits for (no step offered)
+        needs.append(
+            f"a first classifier waits for {MIN_PER_CLASS} labeled items in each of two classes "
+            f"({ready_classes} {'class has' if ready_classes == 1 else 'classes have'} them): label more"
+        )
+    elif base is None and feature_source is None and algorithm == DEFAULT_CLASSIFIER:
+        needs.append("a first classifier learns from the best features: the feature report picks them")
     if enough and (feature_source is not None or algorithm != DEFAULT_CLASSIFIER):
         job(
             "retrain",

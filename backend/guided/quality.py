@@ -17,6 +17,7 @@ from backend.settings import Settings
 from backend.storage.job_tables import Model
 
 FIT, UNFIT, UNMEASURED = "fit", "unfit", "unmeasured"
+MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
 
 
 @dataclass(frozen=True)

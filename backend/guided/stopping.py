@@ -57,7 +57,7 @@ from backend.guided.probability import (
     labeled_item_ids,
     record_batch,
 )
-from backend.guided.quality import FIT, UNMEASURED, check_batch_use, model_fitness
+from backend.guided.quality import FIT, MIN_PER_CLASS, UNMEASURED, check_batch_use, model_fitness
 from backend.guided.suggest_math import wilson_lower
 from backend.jobs import states
 from backend.jobs.fresh import labeled_count
@@ -225,7 +225,10 @@ async def _chosen_model(
         return model, ""
     if models:
         return None, "no fit classifier with class probabilities on this dataset: run inference or retrain"
-    return None, "no classifier yet: train one (it needs labeled items of at least two classes)"
+    return None, (
+        f"no classifier yet: Next actions suggests one once two classes have {MIN_PER_CLASS} labeled "
+        "items each and the feature report has picked its features"
+    )
 
 
 async def _curve(session: AsyncSession, settings: Settings, model: Model) -> list[tuple[int, float]]:

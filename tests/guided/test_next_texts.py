@@ -211,3 +211,27 @@ def test_a_jobs_figures_read_as_a_prior_of_what_it_unlocks_not_labels_it_gives()
     )
     text = " ".join(_row(batch).split())
     assert "9.5 labels/action · 19 labels for 2.0 actions" in text and "prior" not in text
+
+
+async def test_before_a_first_classifier_the_queue_says_what_it_waits_for(server, dataset):
+    """A walk at 28 labels over 10 classes read "no classifier yet: train one (it needs labeled
+    items of at least two classes)", and no step offered one: the queue now says what a first
+    classifier waits for, and the stopping estimate names the same rule."""
+    a, b = await add_class(server, dataset.id, "a"), await add_class(server, dataset.id, "b")
+    ids = await item_ids(server, dataset.id)
+    await tag(server, dataset.id, ids[:3], a)
+    await tag(server, dataset.id, ids[3:8], b)
+    found = await queue(server, dataset.id)
+    waits = [n for n in found["needs"] if "first classifier" in n]
+    assert waits == [
+        f"a first classifier waits for {queue_module.MIN_PER_CLASS} labeled items in each of two classes "
+        "(1 class has them): label more"
+    ], found["needs"]
+    reason = found["stopping"]["reason"]
+    assert "no classifier yet" in reason and f"two classes have {queue_module.MIN_PER_CLASS}" in reason
+    assert "at least two classes)" not in reason
+
+    await tag(server, dataset.id, ids[8:10], a)  # five of each: it waits for the features now
+    found = await queue(server, dataset.id)
+    waits = [n for n in found["needs"] if "first classifier" in n]
+    assert waits == ["a first classifier learns from the best features: the feature report picks them"]
