@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
@@ -80,12 +80,25 @@ def page_error_handler(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=status, status=status, message=message)
 
 
+def _return_to(request: Request) -> str:
+    """Where signing in brings the person back. An HTMX request's own address is a fragment or an
+    action that only takes POST (a 405 after signing in, a session ended mid-labeling): the page
+    that sent it (``HX-Current-URL``, its path only) instead; a plain POST form: the home page."""
+    if request.headers.get("hx-request") == "true":
+        current = urlsplit(request.headers.get("hx-current-url") or "")
+        if current.path.startswith("/"):
+            return current.path + (f"?{current.query}" if current.query else "")
+        return "/"
+    if request.method not in ("GET", "HEAD"):
+        return "/"
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def page_access_denied(request: Request, exc: AccessDenied) -> Response:
     """Nobody signed in: the sign-in page, coming back here after; a role too weak (403) or the
     database down (503): an error page."""
     if exc.status_code == 401:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        signin = f"{SIGNIN_PATH}?next={quote(target, safe='')}"
+        signin = f"{SIGNIN_PATH}?next={quote(_return_to(request), safe='')}"
         if request.headers.get("hx-request") == "true":
             headers = {"HX-Redirect": signin}
             return Response(exc.detail, status_code=401, headers=headers, media_type="text/plain")

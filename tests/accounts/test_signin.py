@@ -221,3 +221,21 @@ async def test_the_first_account_closes_the_doors_at_once(client):
     made = await client.post("/api/v1/users", json={"name": "first", "role": "admin", "password": PASSWORD})
     assert made.status_code == 201
     assert (await client.get("/api/v1/datasets")).status_code == 401
+
+
+async def test_a_session_ended_mid_labeling_signs_in_back_to_the_page_not_to_the_action(client, accounts):
+    """HTMX posts a keypress to /datasets/1/label/tag, which only takes POST: sent back there after
+    signing in, the person met a 405. The page that sent it is where they come back to."""
+    headers = {
+        **await csrf_headers(client),
+        "hx-request": "true",
+        "hx-current-url": "http://testserver.local/datasets/1/label?page=2",
+    }
+    tagged = await client.post("/datasets/1/label/tag", data={"items": "1", "label": "1"}, headers=headers)
+    assert tagged.status_code == 401
+    assert tagged.headers["hx-redirect"] == "/signin?next=%2Fdatasets%2F1%2Flabel%3Fpage%3D2"
+    fragment = await client.get("/datasets/1/label/progress", headers=headers)
+    assert fragment.headers["hx-redirect"] == "/signin?next=%2Fdatasets%2F1%2Flabel%3Fpage%3D2"
+    form_headers = await csrf_headers(client)
+    plain = await client.post("/datasets/1/label/tag", headers=form_headers, follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == "/signin?next=%2F"
