@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.errors import Invalid, NotFound
+from backend.errors import Conflict, Invalid, NotFound
 from backend.labels import rejections
-from backend.labels.events import TagChange, record_changes
+from backend.labels.events import TagChange, current_state, lock_dataset, record_changes
 from backend.storage import npy
 from backend.storage.tables import CurrentLabel, TagEvent
 
@@ -149,20 +149,43 @@ async def record_batch(
     """The chosen candidates as one event of kind 'probability'; None when there are none.
 
     ``rejected``: (item, class) pairs of the batch the person left out, recorded as rejections
-    (``backend.labels.rejections``) in the same transaction."""
+    (``backend.labels.rejections``) in the same transaction.
+
+    Items that hold their class already (an overwrite batch applied a second time, by someone else
+    or twice) are left out, counted in ``skipped_unchanged``: the event holds only what it changed,
+    so nobody's label is re-recorded as the batch's (its tagger and model would take it over, and a
+    revoke of the batch could not give it back). A batch whose every item holds its class already
+    is refused (409), nothing recorded."""
     if not chosen:
         return None
+    try:
+        await lock_dataset(session, dataset_id)  # the labels read stay true until the event
+        state = await current_state(session, [c.item_id for c in chosen])
+    except BaseException:
+        await session.rollback()
+        raise
+    changing = [c for c in chosen if state.get(c.item_id, frozenset()) != frozenset({c.label_id})]
+    unchanged = len(chosen) - len(changing)
+    if not changing:
+        await session.rollback()  # release the lock
+        raise Conflict(
+            f"nothing labeled: the batch's {len(chosen)} item(s) hold their class already (labeled "
+            "meanwhile, by someone else or an earlier apply): look at it again",
+            reason="batch_changed",
+            skipped_unchanged=unchanged,
+        )
     event = await record_changes(
         session,
         dataset_id,
         tagger=tagger,
         kind="probability",
-        changes=[TagChange(c.item_id, "set", c.label_id) for c in chosen],
+        changes=[TagChange(c.item_id, "set", c.label_id) for c in changing],
         model_id=model_id,
         parameters={
             **parameters,
             "all_classes": parameters.get("label_id") is None,
-            "count": len(chosen),
+            "count": len(changing),
+            **({"skipped_unchanged": unchanged} if unchanged else {}),
         },
         commit=not rejected,
     )

@@ -538,6 +538,9 @@ async def apply_probability(
             else "No item passes: nothing labeled."
         )
         if event is not None:
+            if event.parameters.get("skipped_unchanged"):
+                unchanged = event.parameters["skipped_unchanged"]
+                context["notice"] += f" {unchanged} held that class already and were left as they are."
             chosen = context["class_by_id"].get(event.parameters.get("label_id"))
             context["notice"] += left_out_notice(
                 int(event.parameters.get("rejected") or 0), chosen.name if chosen else None

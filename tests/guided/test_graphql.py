@@ -133,4 +133,10 @@ async def test_probability_labeling_through_graphql_keeps_labels_unless_asked(se
             {"d": dataset.id, "m": model_id, "t": 0.5, "label": None, "all": True, "over": True},
         )
     )["applyProbability"]
-    assert everything["labeled"] == 30 and everything["event"]["parameters"]["all_classes"] is True
+    # every item passes; those that hold their arg-max class already are left out of the event
+    held = {i: ring for i in range(30) if probs[i, 0] >= 0.8 and i != 28} | {1: ring, 28: arc}
+    unchanged = sum(1 for i in range(30) if held.get(i) == [ring, arc][int(probs[i].argmax())])
+    assert 0 < unchanged < 30
+    parameters = everything["event"]["parameters"]
+    assert everything["labeled"] == 30 - unchanged and parameters["all_classes"] is True
+    assert parameters["skipped_unchanged"] == unchanged

@@ -253,6 +253,30 @@ async def test_applying_a_threshold_never_overwrites_unless_asked(server, datase
     assert labels[ids[28]] == [ring]
 
 
+async def test_an_overwrite_batch_applied_again_records_only_what_it_changes(server, dataset):
+    """Two labelers apply the same overwrite batch one after the other. The second changed nothing
+    and was recorded anyway: every item again, under the second tagger and the model, so the labels
+    a person had made before became the batch's and a revoke could not give them back."""
+    ids, ring, _arc, model_id, probs = await _probability_setup(server, dataset)
+    url = f"{API}/datasets/{dataset.id}/probability/apply"
+    body = {"model_id": model_id, "label_id": ring, "threshold": 0.8, "overwrite": True}
+    passing = [i for i in range(30) if probs[i, 0] >= 0.8]
+    held = next(i for i in passing if i != 28)
+    await tag(server, dataset.id, [ids[held]], ring)  # a person's label, the batch's class
+    first = await server.post(url, json=body)
+    assert first.status_code == 201, first.text
+    event = first.json()["event"]
+    assert first.json()["labeled"] == event["tag_count"] == len(passing) - 1  # one holds ring already
+    assert event["parameters"]["skipped_unchanged"] == 1
+    history = (await server.get(f"{API}/items/{ids[held]}/history")).json()
+    assert [h["event"]["kind"] for h in history] == ["manual"]  # still the person's label
+    before = await snapshot(server)
+    again = await server.post(url, json=body)
+    error = assert_error(again, 409, "CONFLICT", "hold their class already")
+    assert error["details"]["skipped_unchanged"] == len(passing)
+    assert await snapshot(server) == before
+
+
 async def test_apply_to_all_classes_gives_each_item_its_argmax(server, dataset):
     ids, ring, arc, model_id, probs = await _probability_setup(server, dataset)
     response = await server.post(
