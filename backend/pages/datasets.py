@@ -10,7 +10,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.accounts.disclosure import public_error, public_location
-from backend.api.access import shows_internals
+from backend.accounts.roles import allows, route_role
+from backend.api.access import accounts_on, caller_of, shows_internals
 from backend.datasets import service
 from backend.datasets.display import set_display
 from backend.errors import Invalid, NotFound
@@ -85,6 +86,15 @@ async def home() -> Redirect:
     return Redirect("/datasets")
 
 
+def _may_add(request: Request) -> bool:
+    """Whether the caller may add datasets (the folder browser and the form are theirs): anyone
+    while the server has no accounts, else the role the route asks for."""
+    if not accounts_on(request):
+        return True
+    caller = caller_of(request)
+    return caller is not None and allows(caller.role, route_role("POST", "/datasets"))
+
+
 @get("/datasets", **OPTS)
 async def datasets_page(request: Request, session: AsyncSession) -> Template:
     return render(
@@ -93,6 +103,8 @@ async def datasets_page(request: Request, session: AsyncSession) -> Template:
         nav="datasets",
         rows=await _rows(request, session),
         flash="",
+        may_add=_may_add(request),
+        add_role=route_role("POST", "/datasets"),
         **_choices(),
     )
 

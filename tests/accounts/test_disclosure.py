@@ -158,3 +158,19 @@ async def test_a_viewers_export_names_the_source_relative_to_its_data_root_in_ev
         assert relative in text, (fmt, text)
         _hides_the_server(text, data_root)
         assert str(folder) in exported(fmt, await client.get(url, headers=labeler)), fmt  # labelers: as is
+
+
+async def test_the_datasets_page_offers_adding_a_dataset_only_to_those_who_may(client, accounts):
+    """Every labeler's or viewer's visit asked for the admins' folder browser: a 403 in the console
+    and a panel stuck on "loading folders"; the page says who adds datasets instead."""
+    from tests.html import all_of, by_id, parse, text_of
+
+    for role, may in (("viewer", False), ("labeler", False), ("trainer", False), ("admin", True)):
+        page = parse((await client.get("/datasets", headers=accounts[role].headers)).text)
+        asks = all_of(page, "//*[@hx-get='/datasets/browse']")
+        assert bool(asks) == may, role
+        assert bool(all_of(page, "//form[@id='create-form']")) == may, role
+        if not may:
+            assert "needs the admin role" in text_of(by_id(page, "create-not-yours"))
+        answer = await client.get("/datasets/browse", headers=accounts[role].headers)
+        assert (answer.status_code == 200) == may, (role, answer.status_code)
