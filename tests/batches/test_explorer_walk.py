@@ -1,7 +1,8 @@
 """The explorer as a new user walks it, in Chromium: a box over every point labels only the unlabeled
 ones unless "overwrite" is ticked; the selection gallery pages through every selected item and an
 item taken out of it is not labeled; the batch guardrails badge an outlier of the selection and "f"
-takes it out; "Run clustering" submits with the form's defaults."""
+takes it out; a class pressed on a selection with items flagged for it asks before labeling; "Run
+clustering" submits with the form's defaults."""
 
 from __future__ import annotations
 
@@ -94,6 +95,11 @@ async def test_the_selection_badges_its_outlier_and_f_takes_it_out_of_the_batch(
     await tab.wait_for_function("() => document.querySelector('#explorer').dataset.selected === '29'")
     await tab.wait_for_function("() => document.querySelector('#explorer').dataset.flagged === '0'")
     await tab.click(f"#label-buttons [data-label-id='{classes[0]}']")
+    # the press asks for a's flags first: the b and c items' labeled neighbours carry b and c, so
+    # the page asks before labeling; "label all" writes the 29 left as they stand
+    await tab.locator("#flag-confirm").wait_for(state="visible")
+    assert "19 of 29 selected items are flagged as unlike" in await tab.inner_text("#flag-confirm-text")
+    await tab.click("#flag-confirm-all")
     await tab.wait_for_function("() => document.getElementById('flash').textContent.includes('labeled a')")
     labels = await labels_of(live)
     assert outlier not in labels, "the flagged item was labeled after f took it out"

@@ -5,6 +5,12 @@
 // it in the gallery are kept per projection in this tab's sessionStorage and put back on the page
 // loaded again: Back from an item opened in the gallery and a reload drew nothing selected, and the
 // person's box or lasso (less what they had taken out) was lost. A selection labeled forgets it.
+//
+// A class pressed (button or hotkey) labels only a selection whose guardrail flags for that class
+// the page has shown: "Check against" another class (or none), the page first asks for the flags of
+// the class pressed, shows them, and with any item flagged asks in the page (#flag-confirm) whether
+// to label all, leave the flagged out (as "f" does) or cancel. Without it a mixed cluster boxed and
+// pressed as one class was written whole, judged only by the distance rule.
 "use strict";
 
 (function () {
@@ -178,6 +184,7 @@
     if (add && state.selected.length) chosen = [...new Set([...state.selected, ...indices])];
     state.selected = chosen;
     state.how = how;
+    hideFlagConfirm(); // asked of another selection
     if (!keepPage) { state.galleryPage = 0; state.rejected = new Set(); } // a new selection: nothing taken out yet
     plot.setSelected(chosen);
     $("selection-count").textContent = String(chosen.length);
@@ -198,6 +205,7 @@
   let galleryTicket = 0;
   async function renderGallery() {
     const ticket = ++galleryTicket;
+    state.flagsFor = null; // the flags drawn are of the selection as it was until this answer
     const gallery = $("selection-gallery"), pager = $("gallery-pager");
     const total = state.selected.length;
     const pages = Math.max(1, Math.ceil(total / GALLERY_PAGE));
@@ -209,6 +217,7 @@
     $("gallery-next").disabled = state.galleryPage >= pages - 1;
     if (!total) {
       state.flagged = new Set();
+      state.flagsFor = $("flag-class").value;
       gallery.replaceChildren();
       gallery.removeAttribute("aria-busy");
       root.dataset.flagged = "0";
@@ -239,6 +248,8 @@
       const flags = gallery.querySelector("#gallery-flags");
       const ids = flags && flags.dataset.flagged ? flags.dataset.flagged.split(",").map(Number) : [];
       state.flagged = new Set(ids);
+      state.flagRule = (flags && flags.dataset.rule) || "";
+      state.flagsFor = flagClass; // the class these flags judged: shown to the person now
       root.dataset.flagged = String(ids.length);
       root.dataset.galleryPage = String(state.galleryPage);
     } catch (error) {
@@ -301,7 +312,52 @@
     }
   }
 
+  // A class pressed: labels at once when the page shows this selection's flags for that class (the
+  // person has seen them); else asks for them first (the request "Check against" makes), shows them,
+  // and asks before labeling flagged items. Unlabel is not judged.
+  let checking = false;
   async function label(labelId) {
+    if (!state.selected.length) { flash("select points first (box or lasso)"); return; }
+    if (labelId === null || state.flagsFor === String(labelId)) { hideFlagConfirm(); await write(labelId); return; }
+    if (checking) return; // a second press while the flags are asked for
+    checking = true;
+    try {
+      hideFlagConfirm();
+      $("flag-class").value = String(labelId);
+      await renderGallery();
+    } finally {
+      checking = false;
+    }
+    if (state.flagsFor !== String(labelId)) { // the answer did not come, or the selection changed meanwhile
+      flash(`the flags for “${classById.get(labelId).name}” could not be shown; nothing labeled`);
+      return;
+    }
+    const flagged = selectedIds().filter((id) => state.flagged.has(id));
+    if (!flagged.length) { await write(labelId); return; }
+    askFlagConfirm(labelId, flagged);
+  }
+
+  function askFlagConfirm(labelId, flagged) {
+    const n = state.selected.length, name = classById.get(labelId).name;
+    state.confirm = { labelId, flagged };
+    const rule = state.flagRule ? ` (${state.flagRule})` : "";
+    $("flag-confirm-text").textContent =
+      `${flagged.length} of ${n} selected items are flagged as unlike “${name}”${rule}. Nothing is labeled yet.`;
+    $("flag-confirm-all").textContent = `label all ${n}`;
+    $("flag-confirm-leave").textContent = `leave the ${flagged.length} flagged out`;
+    $("flag-confirm").hidden = false;
+    root.dataset.confirm = "open";
+    flash(`${flagged.length} of ${n} selected items are flagged as unlike “${name}”: nothing labeled yet`);
+  }
+
+  function hideFlagConfirm() {
+    state.confirm = null;
+    const box = $("flag-confirm");
+    if (box) box.hidden = true;
+    root.dataset.confirm = "";
+  }
+
+  async function write(labelId) {
     if (!state.selected.length) { flash("select points first (box or lasso)"); return; }
     const ids = selectedIds();
     const body = {
@@ -398,7 +454,22 @@
     input.addEventListener("change", () => plot.setTool(input.value)));
   $("reset-view").addEventListener("click", () => plot.resetView());
   $("clear-selection").addEventListener("click", () => select([], null, false));
-  $("flag-class").addEventListener("change", () => renderGallery());
+  $("flag-class").addEventListener("change", () => { hideFlagConfirm(); renderGallery(); });
+  $("flag-confirm-all").addEventListener("click", () => {
+    const asked = state.confirm;
+    hideFlagConfirm();
+    if (asked) write(asked.labelId);
+  });
+  // as "f" does: out of the selection, and no person's "not this class" (no rejection recorded)
+  $("flag-confirm-leave").addEventListener("click", () => {
+    const asked = state.confirm;
+    if (!asked) return;
+    deselectIds(asked.flagged);
+    hideFlagConfirm();
+    if (state.selected.length) write(asked.labelId);
+    else flash("every selected item was flagged: nothing left to label");
+  });
+  $("flag-confirm-cancel").addEventListener("click", () => { hideFlagConfirm(); flash("nothing labeled"); });
   // the page turned to is kept with a selection kept (not with one labeled: that stays forgotten)
   const turn = (by) => {
     state.galleryPage += by;
