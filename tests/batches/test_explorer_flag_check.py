@@ -90,3 +90,21 @@ async def test_a_second_press_after_the_flags_are_shown_labels_as_before(live, t
     await tab.wait_for_function(FLASH_HAS, arg="labeled a")
     assert "18 of 30 items labeled a" in await tab.inner_text("#flash")
     assert sum(1 for v in (await labels_of(live)).values() if v == [a]) == 4 + 18
+
+
+async def test_flags_already_shown_for_the_class_still_ask_before_labeling_flagged_items(live, tab):
+    """ "Check against" left on a class (set by hand here, or by the last batch) drew the badges of a
+    new box unasked, and one press wrote its flagged items: the press asks once per selection."""
+    a, _b, _c = await _explorer(live, tab)
+    before = await labels_of(live)
+    await tab.select_option("#flag-class", str(a))
+    await tab.wait_for_selector("#selection-gallery:not([aria-busy])")
+    await tab.wait_for_function("() => document.querySelector('#explorer').dataset.flagged === '20'")
+
+    await tab.click(f"#label-buttons [data-label-id='{a}']")
+    await tab.locator("#flag-confirm").wait_for(state="visible")
+    assert "20 of 30 selected items are flagged" in await tab.inner_text("#flag-confirm-text")
+    assert await labels_of(live) == before, "flagged items written without a question"
+    await tab.click("#flag-confirm-all")
+    await tab.wait_for_function(FLASH_HAS, arg="labeled a")
+    assert "18 of 30 items labeled a" in await tab.inner_text("#flash")

@@ -52,6 +52,10 @@ async def test_box_selection_leaves_labeled_items_alone_pages_and_deselects(live
     await box_over_the_explorer(tab, 30)
     await tab.check("#overwrite")
     await tab.click(f"#label-buttons [data-label-id='{b}']")
+    # "Check against" stayed on B: a new box with items flagged as unlike B asks first, once
+    await tab.locator("#flag-confirm").wait_for(state="visible")
+    assert "selected items are flagged as unlike" in await tab.inner_text("#flag-confirm-text")
+    await tab.click("#flag-confirm-all")
     await tab.wait_for_function(
         "() => document.getElementById('flash').textContent.includes('of 30 items labeled B')"
     )

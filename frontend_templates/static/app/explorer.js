@@ -312,13 +312,22 @@
     }
   }
 
-  // A class pressed: labels at once when the page shows this selection's flags for that class (the
-  // person has seen them); else asks for them first (the request "Check against" makes), shows them,
-  // and asks before labeling flagged items. Unlabel is not judged.
+  // A class pressed: shows this selection's flags for that class first where the page does not (the
+  // request "Check against" makes), and asks in the page before labeling a selection with flagged
+  // items, once per selection: a "Check against" left on the class from the last batch drew a new
+  // box's badges unasked, and one press wrote its flagged items. A press while the question is open
+  // answers it ("label all"). Unlabel is not judged.
   let checking = false;
   async function label(labelId) {
     if (!state.selected.length) { flash("select points first (box or lasso)"); return; }
-    if (labelId === null || state.flagsFor === String(labelId)) { hideFlagConfirm(); await write(labelId); return; }
+    if (labelId === null) { hideFlagConfirm(); await write(labelId); return; }
+    if (state.flagsFor === String(labelId)) {
+      const flagged = selectedIds().filter((id) => state.flagged.has(id));
+      const answered = state.confirm && state.confirm.labelId === labelId;
+      if (!flagged.length || answered) { hideFlagConfirm(); await write(labelId); return; }
+      askFlagConfirm(labelId, flagged);
+      return;
+    }
     if (checking) return; // a second press while the flags are asked for
     checking = true;
     try {
