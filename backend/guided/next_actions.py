@@ -625,7 +625,8 @@ def _similarity_precision(cut: sm.Cut) -> str:
         return f"expected precision {cut.precision:.1%} (a prior: no labeled item ranks as high; {capped})"
     return (
         f"expected precision {cut.precision:.1%} (an estimate: the class's share of the {cut.support} "
-        f"labeled items ranked as high, leave one out, smoothed towards {sm.SIMILARITY_PRIOR:.0%}; {capped})"
+        f"labeled item{'' if cut.support == 1 else 's'} ranked as high, leave one out, smoothed towards "
+        f"{sm.SIMILARITY_PRIOR:.0%}; {capped})"
     )
 
 
@@ -640,7 +641,8 @@ def _predicted_suggestion(state: QueueState, key: Any, mixed: sm.MixedBatch) -> 
         "predicted_batch",
         f"Check {mixed.count} items in the classifier's classes ({mixed.batches} classes)",
         f"classifier {model.id} ({model.name}): {spread}, the top of each class's probability batch; "
-        f"expected precision {mixed.precision:.1%} (theirs); its class is shown on each item: press "
+        f"expected precision {mixed.precision:.1%} (each class's batch estimate, weighted by its items "
+        "here); its class is shown on each item: press "
         "a key where it is wrong, accept the rest in one click",
         round(mixed.expected_labels, 2),
         round(mixed.expected_actions, 2),

@@ -235,3 +235,11 @@ async def test_before_a_first_classifier_the_queue_says_what_it_waits_for(server
     found = await queue(server, dataset.id)
     waits = [n for n in found["needs"] if "first classifier" in n]
     assert waits == ["a first classifier learns from the best features: the feature report picks them"]
+
+
+def test_a_similarity_promise_resting_on_one_labeled_item_reads_in_the_singular():
+    """ "the class's share of the 1 labeled items ranked as high" (a walk on the digits)."""
+    one = queue_module._similarity_precision(sm.Cut(np.arange(8), 0.9, 0.6, 1, "neighbours"))
+    assert "share of the 1 labeled item ranked as high" in one
+    three = queue_module._similarity_precision(sm.Cut(np.arange(8), 0.9, 0.6, 3, "neighbours"))
+    assert "share of the 3 labeled items ranked as high" in three
