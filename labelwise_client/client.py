@@ -494,6 +494,7 @@ class Client:
         ``estimate``, ``needs_confirmation``, ``confirm_over``, ``flagged_count``, and as ``Rows``
         the ``items`` (item_id, label_id, probability; most probable first) and their guardrail
         ``flags`` (item_id, reasons). Every candidate is paged through, or the first ``limit``.
+        ``seen_event_id`` (the newest label event the first page saw): pass it to ``apply_probability``.
 
         ``label``: one class (id or name); None: each item's most probable class. ``overwrite``:
         count labeled items too."""
@@ -524,6 +525,7 @@ class Client:
         confirm: bool = False,
         expected_count: int | None = None,
         confirm_over: int | None = None,
+        seen_event_id: int | None = None,
     ) -> dict[str, Any]:
         """Label every item at or above ``threshold`` as one event of kind probability
         (``POST .../probability/apply``): ``labeled``, the ``event`` (None: nothing passed) and
@@ -535,7 +537,9 @@ class Client:
         not of their class (not offered in its later batches). CONFLICT (409, nothing labeled,
         ``details["reason"]`` says why) when the model is unfit without ``override_unfit``, the
         batch is over ``confirm_over`` (the server's setting by default) without ``confirm``, or
-        no longer has ``expected_count`` items: confirm the count ``probability_candidates`` gave."""
+        no longer has ``expected_count`` items: confirm the count ``probability_candidates`` gave.
+        ``seen_event_id``: the one ``probability_candidates`` gave; items changed by someone else
+        after it are left out, counted in ``skipped_changed``."""
         dataset_id = self.dataset_id(dataset)
         body = {
             "model_id": model,
@@ -550,6 +554,7 @@ class Client:
             "confirm": confirm,
             "expected_count": expected_count,
             "confirm_over": confirm_over,
+            "seen_event_id": seen_event_id,
         }
         return dict(self._json("POST", f"/datasets/{dataset_id}/probability/apply", json=body))
 

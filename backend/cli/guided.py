@@ -181,6 +181,7 @@ def label_by_probability_cmd(
             expected_count=page.count,
             rejected_item_ids=left_out,
             left_out_item_ids=list(left_out_ids),
+            seen_event_id=page.seen_event_id,  # a label given since the count stays
         )
         return page, applied
 
@@ -214,6 +215,9 @@ def label_by_probability_cmd(
                 click.echo(
                     f"{len(left_out) - recorded} excluded id(s) not in the batch or labeled: nothing recorded"
                 )
+    if applied is not None and applied.skipped_changed:
+        changed = applied.skipped_changed
+        click.echo(f"{changed} were changed by someone else since the count: left as they are")
     if applied is not None and applied.left_out_not_in_batch:
         # said whether or not anything was labeled: a mistyped id should not pass in silence
         click.echo(f"{applied.left_out_not_in_batch} left-out id(s) not in the batch: nothing left out")

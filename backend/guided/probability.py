@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from backend.errors import Conflict, Invalid, NotFound
 from backend.labels import rejections
+from backend.labels.batches import changed_since, guard_record
 from backend.labels.events import TagChange, current_state, lock_dataset, record_changes
 from backend.storage import npy
 from backend.storage.tables import CurrentLabel, TagEvent
@@ -145,8 +146,14 @@ async def record_batch(
     model_id: int,
     parameters: dict[str, Any],
     rejected: list[tuple[int, int]] | None = None,
+    seen_event_id: int | None = None,
 ) -> TagEvent | None:
     """The chosen candidates as one event of kind 'probability'; None when there are none.
+
+    ``seen_event_id`` (the newest event the preview knew of, checked by the caller with
+    ``check_seen_event``): items any later event changed are left out, counted in the event's
+    ``skipped_changed`` as a similarity batch does (``backend.labels.batches``): someone else's
+    label given since the preview is never overwritten.
 
     ``rejected``: (item, class) pairs of the batch the person left out, recorded as rejections
     (``backend.labels.rejections``) in the same transaction.
@@ -160,14 +167,25 @@ async def record_batch(
         return None
     try:
         await lock_dataset(session, dataset_id)  # the labels read stay true until the event
-        state = await current_state(session, [c.item_id for c in chosen])
+        ids = [c.item_id for c in chosen]
+        changed = await changed_since(session, ids, seen_event_id) if seen_event_id is not None else set()
+        state = await current_state(session, ids)
     except BaseException:
         await session.rollback()
         raise
-    changing = [c for c in chosen if state.get(c.item_id, frozenset()) != frozenset({c.label_id})]
-    unchanged = len(chosen) - len(changing)
+    kept = [c for c in chosen if c.item_id not in changed]
+    changing = [c for c in kept if state.get(c.item_id, frozenset()) != frozenset({c.label_id})]
+    unchanged = len(kept) - len(changing)
     if not changing:
         await session.rollback()  # release the lock
+        if changed:
+            raise Conflict(
+                f"nothing labeled: of the batch's {len(chosen)} item(s), {len(changed)} were changed by "
+                f"someone else since you looked and {unchanged} hold their class already: look at it again",
+                reason="batch_changed",
+                skipped_unchanged=unchanged,
+                skipped_changed=len(changed),
+            )
         raise Conflict(
             f"nothing labeled: the batch's {len(chosen)} item(s) hold their class already (labeled "
             "meanwhile, by someone else or an earlier apply): look at it again",
@@ -186,6 +204,7 @@ async def record_batch(
             "all_classes": parameters.get("label_id") is None,
             "count": len(changing),
             **({"skipped_unchanged": unchanged} if unchanged else {}),
+            **guard_record(seen_event_id, 0, len(changed)),
         },
         commit=not rejected,
     )

@@ -37,6 +37,7 @@ from backend.guided.quality import ModelFitness, check_batch_use
 from backend.guided.similar import label_similar_batch
 from backend.jobs import states
 from backend.labels import rejections
+from backend.labels.batches import check_seen_event, latest_event_id
 from backend.labels.classes import get_class
 from backend.models.queries import get_model, latest_inference
 from backend.paging import BATCH_PAGES, check_page
@@ -91,6 +92,7 @@ class ProbabilityPage:
     flags: dict[int, list[str]] = field(default_factory=dict)  # guardrail flags of the page's items
     flag_rule: str = ""
     flagged_count: int = 0  # flagged items in the whole batch
+    seen_event_id: int = 0  # the newest label event when it was read: apply's seen_event_id
 
     @property
     def needs_confirmation(self) -> bool:
@@ -106,6 +108,11 @@ class AppliedBatch:
     event: TagEvent | None
     left_out_not_in_batch: int = 0
     rejected_not_in_batch: int = 0
+
+    @property
+    def skipped_changed(self) -> int:
+        """Items left out as changed by someone else after ``seen_event_id`` (the event's count)."""
+        return int(self.event.parameters.get("skipped_changed") or 0) if self.event else 0
 
 
 def build_hint(model_id: int, dataset_id: int) -> str:
@@ -374,6 +381,7 @@ async def probability_candidates(
     """
     check_page(offset, limit, settings.max_page_size)
     check_confirm_over(confirm_over)
+    seen = await latest_event_id(session, dataset_id)  # read first: no later event is taken as seen
     model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,
@@ -411,6 +419,7 @@ async def probability_candidates(
         flags={c.item_id: flags.flags[c.item_id] for c in page if c.item_id in flags.flags},
         flag_rule=flags.rule,
         flagged_count=len(flags.flags),
+        seen_event_id=seen,
     )
 
 
@@ -432,6 +441,7 @@ async def apply_probability(
     confirm_over: int | None = None,
     rejected_item_ids: list[int] | None = None,
     left_out_item_ids: list[int] | None = None,
+    seen_event_id: int | None = None,
 ) -> AppliedBatch:
     """Label every passing item in one event of kind "probability" (the event: None when none passes).
 
@@ -444,12 +454,15 @@ async def apply_probability(
     offer them again; ``left_out_item_ids`` (the page's tiles deselected in bulk: "Select none", a
     Shift-click range) are left out, not recorded. The answer counts the ids of either list that
     the batch did not hold (a mistyped id, a batch that moved on), each list on its own, so the
-    caller hears it. Refusals label nothing.
+    caller hears it. With ``seen_event_id`` (the preview's), items changed after it are left out,
+    counted in the event's ``skipped_changed`` as a similarity batch's are; one past the dataset's
+    newest event is refused (400). Refusals label nothing.
     """
     if (label_id is None) == (not all_classes):
         raise Invalid("give a label class or ask for all classes, not both and not neither")
     check_expected_count(expected_count)
     check_confirm_over(confirm_over)
+    await check_seen_event(session, dataset_id, seen_event_id)
     model, chosen, flags, outputs, labeled = await _batch(
         session,
         settings,
@@ -509,6 +522,7 @@ async def apply_probability(
             "excluded_flagged": len(flags.flags) if exclude_flagged else 0,
         },
         rejected=left_out,
+        seen_event_id=seen_event_id,
     )
     return AppliedBatch(
         event=event,

@@ -113,6 +113,7 @@ class ProbabilityPageView:
     flags: list[BatchFlagView]
     flag_rule: str
     flagged_count: int
+    seen_event_id: int  # the newest label event when it was read: pass it to apply
 
     @classmethod
     def of(cls, page: ProbabilityPage) -> ProbabilityPageView:
@@ -137,6 +138,7 @@ class ProbabilityPageView:
             flags=flag_views(page.flags),
             flag_rule=page.flag_rule,
             flagged_count=page.flagged_count,
+            seen_event_id=page.seen_event_id,
         )
 
 

@@ -85,8 +85,9 @@ async def changed_since(session: AsyncSession, item_ids: Sequence[int], event_id
     return changed
 
 
-def _guard_record(seen_event_id: int | None, labeled: int, changed: int) -> dict[str, int | None]:
-    """What the event's parameters say of the guard: only what happened (plain batches stay as they were)."""
+def guard_record(seen_event_id: int | None, labeled: int, changed: int) -> dict[str, int | None]:
+    """What the event's parameters say of the guard: only what happened (plain batches stay as they were).
+    The probability batch records its own guard with it too (``backend.guided.probability``)."""
     record = {"seen_event_id": seen_event_id, "skipped_labeled": labeled, "skipped_changed": changed}
     return {key: value for key, value in record.items() if value}
 
@@ -144,7 +145,7 @@ async def record_batch(
                 request.dataset_id, request.tagger, keep, request.label_id, request.op
             ).changes(),
             model_id=request.model_id,
-            parameters={**request.parameters, **_guard_record(seen_event_id, len(labeled), len(changed))},
+            parameters={**request.parameters, **guard_record(seen_event_id, len(labeled), len(changed))},
         )
         recorded = 0
         if rejected and request.label_id is not None and request.op in ("set", "add"):

@@ -430,6 +430,7 @@ async def _probability_drawn(
         "flag_rule": "",
         "flagged_count": 0,
         "stopping": None,
+        "seen_event_id": 0,  # the preview's newest event: the apply form sends it back ("seen")
         "verdicts": {m.id: model_fitness(m, settings) for m in models},
         "base": f"/datasets/{dataset_id}/probability",
     }
@@ -469,6 +470,7 @@ async def _probability_drawn(
         flags=found.flags,
         flag_rule=found.flag_rule,
         flagged_count=found.flagged_count,
+        seen_event_id=found.seen_event_id,
     )
     context.update(
         results=list(zip(entries, found.label_ids, found.probabilities, strict=True)),
@@ -523,6 +525,7 @@ async def apply_probability(
             confirm_over=whole_number(form.get("confirm_over"), "confirm_over"),
             rejected_item_ids=hand_rejected(form, deselected),  # clicked out: "not this class"
             left_out_item_ids=deselected,  # every tile deselected stays out of the batch
+            seen_event_id=whole_number(form.get("seen"), "seen"),  # others' labels since stay
         )
         event = applied.event
     except LabelwiseError as exc:
@@ -541,6 +544,11 @@ async def apply_probability(
             if event.parameters.get("skipped_unchanged"):
                 unchanged = event.parameters["skipped_unchanged"]
                 context["notice"] += f" {unchanged} held that class already and were left as they are."
+            if event.parameters.get("skipped_changed"):
+                changed = event.parameters["skipped_changed"]
+                context["notice"] += (
+                    f" {changed} were changed by someone else since you looked and were left as they are."
+                )
             chosen = context["class_by_id"].get(event.parameters.get("label_id"))
             context["notice"] += left_out_notice(
                 int(event.parameters.get("rejected") or 0), chosen.name if chosen else None

@@ -94,6 +94,21 @@ def test_probability_candidates_page_through_and_apply_leaves_out_what_it_is_tol
     assert left_out in again and rejected not in again
 
 
+def test_apply_probability_leaves_an_item_relabeled_since_the_preview(client: Client, dataset):
+    """An overwrite batch applied with the preview's ``seen_event_id``: the item someone relabeled
+    after the preview keeps that label, and the answer counts it (``skipped_changed``)."""
+    _ids, model = oracle(client, dataset)
+    preview = client.probability_candidates(dataset, model, 0.55, label="a", overwrite=True, confirm_over=100)
+    batch = [r["item_id"] for r in preview["items"]]
+    client.tag(dataset, [batch[0]], "b")  # after the preview: the batch's count is the same
+    applied = client.apply_probability(
+        dataset, model, 0.55, label="a", overwrite=True, confirm_over=100,
+        expected_count=preview["count"], seen_event_id=preview["seen_event_id"],
+    )  # fmt: skip
+    assert applied["skipped_changed"] == 1 and applied["event"]["parameters"]["skipped_changed"] == 1
+    assert current(client, dataset)[batch[0]] == ["b"]
+
+
 def test_stopping_estimate_and_auto_label_rest_label_what_the_estimate_showed(client: Client, dataset):
     ids, model = oracle(client, dataset)
     estimate = client.stopping_estimate(dataset, threshold=0.55)

@@ -240,7 +240,13 @@ async def test_applying_a_threshold_never_overwrites_unless_asked(server, datase
     assert applied["labeled"] == sum(1 for i in range(30) if probs[i, 0] >= 0.8 and i != 28)
 
     again = (await server.post(url, json={"model_id": model_id, "label_id": ring, "threshold": 0.8})).json()
-    nothing = {"labeled": 0, "left_out_not_in_batch": 0, "rejected_not_in_batch": 0, "event": None}
+    nothing = {
+        "labeled": 0,
+        "left_out_not_in_batch": 0,
+        "rejected_not_in_batch": 0,
+        "skipped_changed": 0,
+        "event": None,
+    }
     assert again == nothing  # everything passing is labeled already
 
     forced = await server.post(

@@ -74,6 +74,9 @@ class ProbabilityPage:
     flags: list[BatchFlag] = strawberry.field(description="Guardrail flags of the page's items.")
     flag_rule: str
     flagged_count: int = strawberry.field(description="Flagged items in the whole batch.")
+    seen_event_id: int = strawberry.field(
+        description="The newest label event when this was read: pass it to applyProbability."
+    )
 
     @classmethod
     def of(cls, page: service.ProbabilityPage) -> ProbabilityPage:
@@ -88,6 +91,9 @@ class ProbabilityApplied:
     )
     rejected_not_in_batch: int = strawberry.field(
         description="How many rejectedItemIds the batch did not hold (no rejection recorded)."
+    )
+    skipped_changed: int = strawberry.field(
+        description="How many items were changed by someone else after seenEventId and were left out."
     )
     event: TagEvent | None
 
@@ -216,7 +222,8 @@ class Mutation:
         "batch over confirm_over items without confirm, or one that no longer has expected_count items. "
         "rejectedItemIds: items of the batch deselected one by one: left out and recorded as rejected "
         "for their class. leftOutItemIds: items deselected in bulk (Select none, a range): left out, "
-        "not recorded."
+        "not recorded. With seenEventId (the preview's), items changed after it are left out (counted in "
+        "skippedChanged and the event's skipped_changed); INVALID past the dataset's newest event."
     )
     async def apply_probability(
         self,
@@ -234,6 +241,7 @@ class Mutation:
         confirm_over: int | None = None,
         rejected_item_ids: list[int] | None = None,
         left_out_item_ids: list[int] | None = None,
+        seen_event_id: int | None = None,
     ) -> ProbabilityApplied:
         context = context_of(info)
         async with use_session(info) as session:
@@ -254,11 +262,13 @@ class Mutation:
                 confirm_over=confirm_over,
                 rejected_item_ids=rejected_item_ids,
                 left_out_item_ids=left_out_item_ids,
+                seen_event_id=seen_event_id,
             )
         event = applied.event
         return ProbabilityApplied(
             labeled=event.tag_count if event else 0,
             left_out_not_in_batch=applied.left_out_not_in_batch,
             rejected_not_in_batch=applied.rejected_not_in_batch,
+            skipped_changed=applied.skipped_changed,
             event=TagEvent.of(event) if event else None,
         )

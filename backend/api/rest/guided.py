@@ -67,7 +67,9 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     the caller confirmed (refused if the batch changed). ``exclude_flagged``: leave out the items
     the guardrails flag. ``rejected_item_ids``: items of the batch deselected one by one by the
     caller: left out and recorded as rejected for their class (not offered in its later batches).
-    ``left_out_item_ids``: items deselected in bulk ("Select none", a range): left out, not recorded."""
+    ``left_out_item_ids``: items deselected in bulk ("Select none", a range): left out, not recorded.
+    ``seen_event_id``: the preview's (``GET .../probability`` answers it): items changed after it
+    are left out, counted in the event's ``skipped_changed`` (400 past the dataset's newest event)."""
 
     model_id: int
     threshold: float
@@ -81,16 +83,20 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     confirm_over: int | None = None
     rejected_item_ids: list[int] = msgspec.field(default_factory=list)
     left_out_item_ids: list[int] = msgspec.field(default_factory=list)  # out of the batch, no judgement
+    seen_event_id: int | None = None  # the newest event the preview saw: items changed since are left
 
 
 class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
     """The event recorded, or none when no item passed the threshold. ``left_out_not_in_batch``: how
     many ``left_out_item_ids`` the batch did not hold (nothing to leave out);
-    ``rejected_not_in_batch``: how many ``rejected_item_ids`` it did not hold (no rejection recorded)."""
+    ``rejected_not_in_batch``: how many ``rejected_item_ids`` it did not hold (no rejection recorded);
+    ``skipped_changed``: how many items were changed by someone else after ``seen_event_id`` and were
+    left out (as the event's parameters say)."""
 
     labeled: int
     left_out_not_in_batch: int
     rejected_not_in_batch: int
+    skipped_changed: int
     event: EventOut | None
 
 
@@ -225,6 +231,9 @@ class GuidedController(Controller):
     @post(
         "/{dataset_id:int}/probability/apply",
         summary="Label every item at or above the threshold as one event of kind 'probability'",
+        description="With seen_event_id (the preview's), items changed after it are left out (counted in "
+        "skipped_changed and the event's parameters); 409 when that leaves nothing, 400 for one past the "
+        "dataset's newest event.",
         status_code=201,
         responses=error_responses(400, 404, 409),
     )
@@ -256,12 +265,14 @@ class GuidedController(Controller):
             confirm_over=data.confirm_over,
             rejected_item_ids=data.rejected_item_ids,
             left_out_item_ids=data.left_out_item_ids,
+            seen_event_id=data.seen_event_id,
         )
         event = applied.event
         return ProbabilityAppliedOut(
             labeled=event.tag_count if event else 0,
             left_out_not_in_batch=applied.left_out_not_in_batch,
             rejected_not_in_batch=applied.rejected_not_in_batch,
+            skipped_changed=applied.skipped_changed,
             event=EventOut.of(event) if event else None,
         )
 
