@@ -117,8 +117,8 @@ async def record_batch(
         )
         if changed and refuse_changed:
             raise Conflict(
-                f"{len(changed)} of the {len(item_ids)} item(s) were labeled by someone else since this "
-                "was suggested: nothing labeled; ask for suggestions again",
+                f"{len(changed)} of the {len(item_ids)} item(s) were labeled since this was suggested (by "
+                "someone else, or in another tab): nothing labeled; ask for suggestions again",
                 changed=len(changed),
                 reason="labeled_since",
             )

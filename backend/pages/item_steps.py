@@ -77,7 +77,7 @@ async def label_item(request: Request, session: AsyncSession, item_id: FromPath[
         raise Invalid(f"unknown operation '{op}'")
     label_id = int(raw) if raw.isdigit() else None
     if op != "clear" and label_id not in classes:
-        raise Invalid("that class no longer exists (deleted in another tab?): reload the page")
+        raise Invalid("that class no longer exists (deleted meanwhile): reload the page")
     name = classes[label_id].name if label_id in classes else ""
     tagged = await tag_items(
         session,

@@ -252,7 +252,7 @@ async def tag(request: Request, session: AsyncSession, dataset_id: FromPath[int]
             session,
             dataset_id,
             form,
-            "That class no longer exists (deleted in another tab?); nothing was labeled. "
+            "That class no longer exists (deleted meanwhile); nothing was labeled. "
             "The class list is up to date now.",
             reload_gallery=True,
         )

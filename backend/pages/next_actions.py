@@ -373,7 +373,7 @@ async def label_item(
     classes = await list_classes(session, dataset_id)
     by_id = {c.id: c for c in classes}
     if label_id not in by_id:
-        raise Invalid("that class no longer exists (deleted in another tab?): reload the page")
+        raise Invalid("that class no longer exists (deleted meanwhile): reload the page")
     entries = await service.page_items(session, dataset_id, [item_id])
     if not entries:
         raise NotFound(f"item {item_id} is not in dataset {dataset_id}")
