@@ -215,7 +215,8 @@ class Job:
                     if event in ("job", "end") and data:
                         yield json.loads(data)
         except httpx.TransportError as exc:
-            raise LabelwiseError.from_transport(exc, f"job {self.id} events") from exc
+            where = f"job {self.id} events, GET {self.client._where}/jobs/{self.id}/events"
+            raise LabelwiseError.from_transport(exc, where) from exc
 
 
 def sse_messages(lines: Iterable[str]) -> Iterator[tuple[str, str]]:

@@ -389,6 +389,7 @@ def test_wait_follows_a_job_across_a_server_restart_and_says_why_when_it_stays_d
     assert not waiter.is_alive()
     gone = outcome["gone"]
     assert gone is not None and gone.code == "UNREACHABLE" and "did not come back in 2 s" in gone.message
+    assert f"127.0.0.1:{port}/api/v1/jobs/{again.id}/events" in gone.message  # which server it tried
     assert time.monotonic() - started < 30  # given up after reconnect_seconds, not hung
     lw.close()
 
