@@ -243,3 +243,17 @@ def test_a_similarity_promise_resting_on_one_labeled_item_reads_in_the_singular(
     assert "share of the 1 labeled item ranked as high" in one
     three = queue_module._similarity_precision(sm.Cut(np.arange(8), 0.9, 0.6, 3, "neighbours"))
     assert "share of the 3 labeled items ranked as high" in three
+
+
+def test_the_stopping_accuracy_reads_as_a_cautious_floor_beside_the_batch_estimate():
+    """A walk read the probability page's 86% batch estimate and its "Where to stop" 71.7% for
+    nearly the same items as contradictory: the second is a lower bound and says so."""
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True)
+    stopping = StoppingEstimate(
+        unlabeled=40, model_id=3, threshold=0.8, auto_label_count=15, expected_accuracy=0.717,
+        with_more_labels=[], reason="", labeled=60, held_out_items=24,
+    )  # fmt: skip
+    context = {"stopping": stopping, "dataset": {"id": 1}, "label": "all", "overwrite": False, "model_id": 3}
+    html = env.get_template("guided/_stopping.html").render(**context, per_page=48, confirm_over=200)
+    said = text_of(parse(html).xpath("//*[@id='stopping-accuracy']/..")[0])
+    assert "expected accuracy at least 71.7%" in said and "low end of what they support" in said, said
