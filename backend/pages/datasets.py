@@ -19,6 +19,7 @@ from backend.images.masks import MASK_RULES
 from backend.images.transforms import COLORMAPS, SCALES
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, is_htmx, render
 from backend.pages.folders import list_folders
+from backend.pages.form_values import number
 from backend.settings import Settings
 from backend.sources.detector import set_detector, source_problems
 from backend.sources.registry import api_keys_for, is_remote
@@ -189,19 +190,10 @@ async def display(request: Request, session: AsyncSession, dataset_id: FromPath[
         dataset_id,
         scale=str(form.get("scale") or "") or None,
         colormap=str(form.get("colormap") or "") or None,
-        p_low=_number(form.get("p_low"), "p_low"),
-        p_high=_number(form.get("p_high"), "p_high"),
+        p_low=number(form.get("p_low"), "p_low"),
+        p_high=number(form.get("p_high"), "p_high"),
     )
     return await _list(request, session, flash=f"Display of '{dataset.name}' saved")
-
-
-def _number(raw: Any, name: str) -> float | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a number, got '{raw}'") from None
 
 
 @post("/datasets/{dataset_id:int}/sources/{source_id:int}/detector", **OPTS)

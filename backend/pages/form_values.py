@@ -24,7 +24,11 @@ def whole_number(raw: Any, name: str, default: int | None = None) -> int | None:
         raise Invalid(f"{name} must be a whole number, got '{raw}'") from None
 
 
-def number(raw: Any, name: str, default: float) -> float:
+@overload
+def number(raw: Any, name: str, default: float) -> float: ...
+@overload
+def number(raw: Any, name: str, default: None = None) -> float | None: ...
+def number(raw: Any, name: str, default: float | None = None) -> float | None:
     """``raw`` as a float; ``default`` where the field is absent or empty."""
     if raw in (None, ""):
         return default
