@@ -17,6 +17,10 @@ from backend.settings import Settings
 from backend.storage.job_tables import Model
 
 FIT, UNFIT, UNMEASURED = "fit", "unfit", "unmeasured"
+# where a model's figures come from (``summary["quality"]["split"]``): a validation split, or the
+# out-of-fold probabilities of every labeled item (decision 0029); "training" holds nothing out
+VALIDATION_SPLIT, OUT_OF_FOLD = "validation", "out-of-fold"
+HELD_OUT_SPLITS = (VALIDATION_SPLIT, OUT_OF_FOLD)
 MIN_PER_CLASS = 5  # labels of each of two classes before a first classifier is suggested
 
 
@@ -65,7 +69,7 @@ def model_fitness(model: Model, settings: Settings) -> ModelFitness:
         return ModelFitness(UNMEASURED, None, None, None, floor, 0, None, {}, reason)
     accuracy = float(quality["accuracy"])
     baseline = float(quality.get("baseline_accuracy") or 0.0)
-    split = str(quality.get("split") or "validation")
+    split = str(quality.get("split") or VALIDATION_SPLIT)
     items = int(quality.get("items") or 0)
     # how many items the figure rests on: "100%" of 16 held-out items is not "100%" of 1,600
     on = f" on {items} items" if items else ""
@@ -79,7 +83,7 @@ def model_fitness(model: Model, settings: Settings) -> ModelFitness:
         dict(quality.get("per_class_recall") or {}),
     )
     figures = f"held-out accuracy {accuracy:.1%}{on} vs. majority-class baseline {baseline:.1%}"
-    if split != "validation":
+    if split not in HELD_OUT_SPLITS:
         return ModelFitness(UNFIT, *args, f"no held-out items: {figures} measured on its training items")
     if accuracy <= baseline:
         return ModelFitness(UNFIT, *args, f"{figures}: no better than always answering one class")

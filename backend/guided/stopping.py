@@ -57,7 +57,14 @@ from backend.guided.probability import (
     labeled_item_ids,
     record_batch,
 )
-from backend.guided.quality import FIT, MIN_PER_CLASS, UNMEASURED, check_batch_use, model_fitness
+from backend.guided.quality import (
+    FIT,
+    HELD_OUT_SPLITS,
+    MIN_PER_CLASS,
+    UNMEASURED,
+    check_batch_use,
+    model_fitness,
+)
 from backend.guided.suggest_math import wilson_lower
 from backend.jobs import states
 from backend.jobs.fresh import labeled_count
@@ -248,7 +255,7 @@ def curve_points(models: list[Model], model: Model, settings: Settings) -> list[
     from the same features (two vector classifiers on different extractors lie on two curves: a
     fit across them read 37.5% on one and 85% on the other as a slope, and clamped), fit ones only
     (an unfit model's figure is a failed training, not a point of the curve), each with held-out
-    figures on a validation split."""
+    held-out figures (a validation split or out of fold)."""
     features = _features_of(model)
     points = []
     for other in models:
@@ -256,7 +263,8 @@ def curve_points(models: list[Model], model: Model, settings: Settings) -> list[
             continue
         verdict = model_fitness(other, settings)
         count = int(other.trained_on.get("labeled_count") or 0)
-        if verdict.status == FIT and verdict.accuracy is not None and verdict.split == "validation" and count:
+        held_out = verdict.split in HELD_OUT_SPLITS
+        if verdict.status == FIT and verdict.accuracy is not None and held_out and count:
             points.append((count, float(verdict.accuracy)))
     return sorted(points)
 

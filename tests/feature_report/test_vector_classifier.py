@@ -56,6 +56,43 @@ async def test_a_class_with_one_item_and_a_set_smaller_than_a_batch_train_with_o
     assert probabilities.shape == (18, 3) and np.isfinite(probabilities).all()
 
 
+async def test_with_folds_the_head_learns_every_label_and_the_folds_measure_it(
+    jobs_client, session, job_settings, folder
+):
+    """Decision 0029: the folds hold every labeled item out once, so a validation fifth held out
+    of the model as well only left labels unused (a fifth of them, at the few labels where each
+    counts). With folds the model trains on every label and its quality figures are out of fold;
+    without folds the validation split stays."""
+    demo = await demo_dataset(
+        session, job_settings, folder, count=24, size=32, class_names=("rings", "peaks", "empty")
+    )
+    labeled = demo.items_of("rings") + demo.items_of("peaks") + demo.items_of("empty")
+    n = len(labeled)  # the demo deals its six classes in turn: 12 of the 24 here
+    assert n >= 9
+    await label(session, demo, labeled)
+    pca = await features_of(jobs_client, demo.id, "pca", PCA)
+    body = {"kind": "train", "dataset_id": demo.id, "algorithm": "vector_classifier"}
+
+    async def trained(parameters: dict) -> tuple[dict, dict]:
+        job = await run_job(jobs_client, {**body, "parameters": {"feature_model": pca, **parameters}})
+        model = (await jobs_client.get(f"/api/v1/models/{job['model_id']}")).json()
+        meta = (await jobs_client.get(f"/api/v1/models/{model['id']}/files/model.json")).json()
+        return model, meta
+
+    model, meta = await trained({"epochs": 5, "folds": 4, "validation_fraction": 0.2})
+    quality = model["summary"]["quality"]
+    assert sorted(meta["train_item_ids"]) == sorted(labeled) and meta["validation_item_ids"] == []
+    assert quality["split"] == "out-of-fold" and quality["items"] == model["summary"]["oof_items"] == n
+    assert model["summary"]["train_items"] == n and model["summary"]["validation_items"] == 0
+    assert model["fitness"]["split"] == "out-of-fold" and model["fitness"]["held_out_items"] == n
+    assert "measured on its training items" not in model["fitness"]["reason"]
+
+    model, meta = await trained({"epochs": 5, "folds": 0, "validation_fraction": 0.25})
+    quality = model["summary"]["quality"]
+    assert quality["split"] == "validation" and 0 < quality["items"] == len(meta["validation_item_ids"]) < n
+    assert len(meta["train_item_ids"]) + len(meta["validation_item_ids"]) == n
+
+
 @pytest.fixture
 async def two_classes(session, image_dataset):
     """Two classes on the 40 generated images, each item labeled (alternately)."""
@@ -142,7 +179,7 @@ def test_the_out_of_fold_log_names_a_class_with_one_item_by_its_name_not_its_lab
     lines: list[str] = []
     ctx: Any = SimpleNamespace(artifact_dir=tmp_path, log=lines.append, check_canceled=lambda: None)
     p = validate_parameters("vector_classifier", {"epochs": 1, "folds": 2, "hidden_units": 0})
-    assert out_of_fold(ctx, data, p)["oof_left_out"] == 1
+    assert out_of_fold(ctx, data, p).summary["oof_left_out"] == 1
     note = [line for line in lines if "left out" in line]
     assert note == ["out-of-fold: left out the one labeled item of class 8 (it trains in every fold)"]
 

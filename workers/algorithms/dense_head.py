@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from backend.guided.quality import OUT_OF_FOLD, VALIDATION_SPLIT
 from backend.storage import npy
 from workers.algorithms.classifier import is_multi_label
 from workers.algorithms.classifier_data import (
@@ -204,7 +205,22 @@ def _logits(model: Any, vectors: np.ndarray) -> np.ndarray:
     return np.asarray(head.predict(vectors, batch_size=1024, verbose=0), np.float64)
 
 
-def out_of_fold(ctx: JobContext, data: LabeledVectors, p: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class OutOfFold:
+    """What the folds give: the summary's ``oof_*`` figures, and each held-out row's probability."""
+
+    summary: dict[str, Any]
+    rows: np.ndarray  # rows of the labeled items scored (a class of one item is left out)
+    probabilities: np.ndarray
+
+
+def held_out_by_folds(data: LabeledVectors, p: dict[str, Any]) -> bool:
+    """Whether the folds will score some labeled item: then they measure the model (accuracy,
+    baseline, recall, confusion, calibration) and the model learns from every label."""
+    return p.get("folds", 0) >= 2 and bool((fold_of(data.strata, p["folds"], p["seed"])[0] >= 0).any())
+
+
+def out_of_fold(ctx: JobContext, data: LabeledVectors, p: dict[str, Any]) -> OutOfFold:
     """Fit one head per fold and predict the fold it did not see; the temperature is fitted on
     all the out-of-fold logits (every labeled item, held out). Writes ``oof.npz``."""
     fold, left_out = fold_of(data.strata, p["folds"], p["seed"])
@@ -232,13 +248,17 @@ def out_of_fold(ctx: JobContext, data: LabeledVectors, p: dict[str, Any]) -> dic
     accuracy = float((probabilities.argmax(axis=1) == truth).mean()) if len(rows) else None
     if left_out:
         ctx.log(left_out_note(data.classes, left_out))
-    return {
-        "oof_items": len(rows),
-        "oof_folds": len(folds),
-        "oof_accuracy": accuracy,
-        "oof_temperature": temperature,
-        "oof_left_out": int(len(data.strata) - len(rows)),
-    }
+    return OutOfFold(
+        {
+            "oof_items": len(rows),
+            "oof_folds": len(folds),
+            "oof_accuracy": accuracy,
+            "oof_temperature": temperature,
+            "oof_left_out": int(len(data.strata) - len(rows)),
+        },
+        rows,
+        probabilities,
+    )
 
 
 def left_out_note(classes: list[dict[str, Any]], left_out: list[tuple[int, ...]]) -> str:
@@ -272,7 +292,11 @@ def train_head(ctx: JobContext, data: LabeledVectors, algorithm: str, meta: dict
 
     p = ctx.params
     keras.utils.set_random_seed(p["seed"])
-    train_rows, val_rows = stratified_split(data.strata, p["validation_fraction"], p["seed"])
+    by_folds = held_out_by_folds(data, p)
+    if by_folds:  # the folds hold every item out once: a validation fifth would only be labels unused
+        train_rows, val_rows = np.arange(len(data.item_ids)), np.zeros(0, np.int64)
+    else:
+        train_rows, val_rows = stratified_split(data.strata, p["validation_fraction"], p["seed"])
     names = [c["name"] for c in data.classes]
     counts = {c["name"]: int(data.targets[:, i].astype(bool).sum()) for i, c in enumerate(data.classes)}
     ctx.log(
@@ -283,10 +307,12 @@ def train_head(ctx: JobContext, data: LabeledVectors, algorithm: str, meta: dict
     report = callback_class()(ctx, steps, p["epochs"])
     activation = "sigmoid" if data.multi_label else "softmax"
     oof: dict[str, Any] = {}
+    folds: OutOfFold | None = None
     with device_scope(ctx.device):
         model = _fit(ctx, data, train_rows, val_rows, p, report)
-        if p.get("folds", 0) >= 2:
-            oof = out_of_fold(ctx, data, p)
+        if by_folds:
+            folds = out_of_fold(ctx, data, p)
+            oof = folds.summary
         temperature = 1.0
         if p["calibrate"] and oof.get("oof_items"):
             # the temperature fitted on every labeled item, held out: the same one oof.npz's
@@ -304,17 +330,21 @@ def train_head(ctx: JobContext, data: LabeledVectors, algorithm: str, meta: dict
             model = keras.Model(
                 model.inputs, with_temperature(model.get_layer(LOGITS).output, temperature, activation)
             )
-        eval_rows, split = (val_rows, "validation") if len(val_rows) else (train_rows, "training")
-        predicted = np.asarray(model.predict(data.vectors[eval_rows], verbose=0))
+        if folds is not None and len(folds.rows):
+            eval_rows, split, predicted = folds.rows, OUT_OF_FOLD, folds.probabilities
+        else:
+            eval_rows, split = (val_rows, VALIDATION_SPLIT) if len(val_rows) else (train_rows, "training")
+            predicted = np.asarray(model.predict(data.vectors[eval_rows], verbose=0))
     model.save(ctx.artifact_dir / MODEL_FILE)
-    # The quality gate's figures, validation.npz and confusion_matrix.json (decision 0011).
+    # The quality gate's figures and confusion_matrix.json (decision 0011; out of fold: decision
+    # 0029): each from a head that did not learn the item
     figures = report_held_out(
         ctx,
         data.classes,
         data.item_ids[eval_rows],
         data.targets[eval_rows],
         predicted,
-        data.targets[train_rows],
+        data.targets[eval_rows] if split == OUT_OF_FOLD else data.targets[train_rows],
         split,
     )
     if oof.get("oof_items"):  # confident learning over every labeled item, not just the held-out fifth
