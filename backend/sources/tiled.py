@@ -13,7 +13,8 @@ is bounded (``ListingLimits``): a server that pages forever, or drips bytes, can
 busy after the client has gone.
 
 URIs and the host check: ``tiled_location.py``. Item uris are node paths relative to the source node; a 2-D
-array is one item, a 3-D stack one item per frame, an (H, W, 3|4) array one colour image.
+array is one item, a stack one item per frame (every axis before the last two counts frames: Tiled
+serves numbered multi-page TIFFs as (files, pages, H, W)), an (H, W, 3|4) array one colour image.
 """
 
 from __future__ import annotations
@@ -65,29 +66,53 @@ class _ListingStopped(SourceUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class ArrayInfo:
-    """What a read needs to know of an array node, from its structure."""
+    """What a read needs to know of an array node, from its structure.
+
+    Every axis before the last two counts frames, in C order: Tiled serves numbered TIFFs
+    (scan_00001.tif, ...) as one node of (files, H, W), or (files, pages, H, W) where they hold
+    several pages; an HDF5 scan grid (5, 10, H, W) is 50 frames. Leading axes of length 1 are
+    left out first, so (1, H, W, 3) is still one colour image."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
 
     @property
+    def core(self) -> tuple[int, ...]:
+        """The shape without its leading axes of length 1."""
+        shape = self.shape
+        while len(shape) > 2 and shape[0] == 1:
+            shape = shape[1:]
+        return shape
+
+    @property
     def color(self) -> bool:
-        return len(self.shape) == 3 and self.shape[-1] in (3, 4) and self.shape[0] > 4
+        core = self.core
+        return len(core) == 3 and core[-1] in (3, 4) and core[0] > 4
 
     @property
     def frames(self) -> int:
-        if len(self.shape) == 2 or self.color:
+        if len(self.core) == 2 or self.color:
             return 1
-        return self.shape[0] if len(self.shape) == 3 else 0
+        return math.prod(self.core[:-2])
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
         """(height, width, channels) of one frame."""
-        if len(self.shape) == 2:
-            return self.shape[0], self.shape[1], 1
+        core = self.core
         if self.color:
-            return self.shape[0], self.shape[1], self.shape[2]
-        return self.shape[1], self.shape[2], 1
+            return core[0], core[1], core[2]
+        return core[-2], core[-1], 1
+
+    def selection(self, frame: int, step: int) -> str:
+        """Tiled's ``slice`` parameter for frame ``frame`` read at every ``step``-th pixel."""
+        core = self.core
+        index = ["0"] * (len(self.shape) - len(core))
+        if not self.color and len(core) > 2:
+            index += [str(int(i)) for i in np.unravel_index(frame, core[:-2])]
+        index += [f"::{step}", f"::{step}"]
+        if self.color:
+            index.append(":")
+        return ",".join(index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +143,13 @@ def _dtype(structure: dict) -> np.dtype | None:
 
 
 def _array_info(structure: dict) -> ArrayInfo | None:
-    """The array's shape and dtype, or None when it is not a numeric 2-D/3-D array."""
+    """The array's shape and dtype, or None when it is not a numeric array of 2 or more axes."""
     dtype = _dtype(structure)
     try:
         shape = tuple(int(n) for n in structure["shape"])
     except (KeyError, TypeError, ValueError):
         return None
-    if dtype is None or dtype.kind not in "biuf" or len(shape) not in (2, 3) or 0 in shape:
+    if dtype is None or dtype.kind not in "biuf" or len(shape) < 2 or 0 in shape:
         return None
     return ArrayInfo(shape, dtype)
 
@@ -313,7 +338,7 @@ class TiledSource:
         attrs = self.node(rel)
         info = _array_info(attrs.get("structure") or {}) if attrs.get("structure_family") == "array" else None
         if info is None:
-            raise Unreadable(f"Tiled node '{rel}' of '{self.name}' is not a 2-D image or a 3-D stack")
+            raise Unreadable(f"Tiled node '{rel}' of '{self.name}' is not a 2-D image or a stack of them")
         self._remember(rel, info)
         return info
 
@@ -328,7 +353,7 @@ class TiledSource:
         if family == "array":
             info = _array_info(attrs.get("structure") or {})
             if info is None:
-                raise Invalid(f"Tiled node '{self.name}' is not a 2-D image or a 3-D stack")
+                raise Invalid(f"Tiled node '{self.name}' is not a 2-D image or a stack of them")
             self._remember("", info)
             yield from self._entries("", info)
             return
@@ -395,13 +420,7 @@ class TiledSource:
             raise NotFound(f"Tiled node '{uri}' of '{self.name}' has no frame {frame}")
         height, width, channels = info.frame_shape
         decode.check_pixels(height, width, self.max_pixels)
-        plane = f"::{step},::{step}"
-        if len(info.shape) == 2:
-            selection = plane
-        elif info.color:
-            selection = f"{plane},:"
-        else:
-            selection = f"{frame},{plane}"
+        selection = info.selection(frame, step)
         shape: tuple[int, ...] = (math.ceil(height / step), math.ceil(width / step))
         if info.color:
             shape = (*shape, channels)

@@ -96,3 +96,45 @@ def test_browse_lists_children_with_their_item_counts(tiled_server):
     assert {n.name for n in top.nodes if n.family == "container"} == {"arrays", "images", "hdf5", "big"}
     with pytest.raises(Invalid, match="not a container"):
         tiled_source.browse(f"{tiled_server.uri}/arrays/flat", API_KEY, 10**7)
+
+
+def test_a_sequence_of_tiff_stacks_and_a_scan_grid_are_one_item_per_frame_not_left_out(tmp_path):
+    """Tiled serves numbered TIFFs (scan_00001.tif, ...) as one node, of multi-page files as
+    (files, pages, H, W), and keeps an HDF5 scan grid (2, 3, H, W): every frame is an item, read
+    back as written (4-D arrays were silently left out of the scan)."""
+    import h5py
+    import tifffile
+
+    from tests.helpers.tiled import TiledServer
+
+    rng = np.random.default_rng(3)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    pages = rng.integers(0, 60000, (2, 2, 20, 24)).astype(np.uint16)
+    for number, stack in enumerate(pages, start=1):
+        tifffile.imwrite(tree / f"scan_{number:05d}.tif", stack)
+    grid = rng.random((2, 3, 16, 18)).astype(np.float32)
+    with h5py.File(tree / "grid.h5", "w") as handle:
+        handle["entry/frames"] = grid
+    server = TiledServer(tree, tmp_path / "tiled.log")
+    server.start()
+    try:
+        source = TiledSource(server.uri, API_KEY, 10**7)
+        entries = list(source.scan())
+        frames: dict[str, list[int]] = {}
+        for entry in entries:
+            assert entry.error is None
+            frames.setdefault(entry.uri, []).append(entry.frame)
+        assert frames == {"scan_": list(range(4)), "grid/entry/frames": list(range(6))}, frames
+        assert {(e.height, e.width, e.dtype) for e in entries if e.uri == "scan_"} == {(20, 24, "uint16")}
+        for frame, expected in enumerate(pages.reshape(4, 20, 24)):
+            np.testing.assert_array_equal(source.read("scan_", frame), expected)
+        np.testing.assert_array_equal(source.read("scan_", 3, stride=2), pages[1, 1, ::2, ::2])
+        for frame, expected in enumerate(grid.reshape(6, 16, 18)):
+            np.testing.assert_array_equal(source.read("grid/entry/frames", frame), expected)
+        with pytest.raises(NotFound):
+            source.read("grid/entry/frames", 6)
+        by_name = {n.name: n for n in tiled_source.browse(server.uri, API_KEY, 10**7).nodes}
+        assert by_name["scan_"].items == 4 and by_name["scan_"].selectable
+    finally:
+        server.stop()
