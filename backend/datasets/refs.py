@@ -87,7 +87,10 @@ class ItemReader:
             self._adapters[ref.source.id] = adapter
         return adapter
 
-    def read(self, ref: ItemRef, *, stride: int = 1) -> np.ndarray:
+    def read(self, ref: ItemRef, *, stride: int = 1, native: bool = False) -> np.ndarray:
+        """float32 pixels, or with ``native`` the values as stored (``ImageSource.read``)."""
+        if native:
+            return self._adapter(ref).read(ref.uri, ref.frame, stride=stride, native=True)
         return self._adapter(ref).read(ref.uri, ref.frame, stride=stride)
 
     def mask(self, ref: ItemRef, pixels: np.ndarray, stride: int = 1) -> np.ndarray | None:

@@ -218,17 +218,29 @@ def check_pixels(height: int, width: int, max_pixels: int) -> None:
         )
 
 
+def channels_kept(array: np.ndarray) -> np.ndarray:
+    """The array with a trailing channel axis only for colour images, alpha dropped (a view)."""
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 3 and array.shape[-1] == 4:  # drop alpha
+        array = array[..., :3]
+    return array
+
+
 def to_float(array: np.ndarray) -> np.ndarray:
     """float32 with a trailing channel axis only for colour images.
 
     Alpha and singleton channels are dropped before the conversion: a 64-megapixel RGBA image
     costs three float32 channels (768 MB), not four.
     """
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim == 3 and array.shape[-1] == 4:  # drop alpha
-        array = array[..., :3]
-    return np.asarray(array, dtype=np.float32)
+    return np.asarray(channels_kept(array), dtype=np.float32)
+
+
+def finish(array: np.ndarray, native: bool) -> np.ndarray:
+    """float32 (``to_float``), or with ``native`` the values as the file stores them: float32 holds
+    integers exactly only up to 2**24, so a 32-bit detector's count (an Eiger's saturated
+    4294967295) would read 4294967296."""
+    return np.asarray(channels_kept(array)) if native else to_float(array)
 
 
 # Modes whose every step-th pixel PIL picks itself (nearest-neighbour affine sampling at s*x, the
@@ -236,7 +248,7 @@ def to_float(array: np.ndarray) -> np.ndarray:
 _PIL_STRIDED_MODES = {"L", "RGB", "RGBA"}
 
 
-def _pil_pixels(path: Path, step: int) -> np.ndarray:
+def _pil_pixels(path: Path, step: int, native: bool = False) -> np.ndarray:
     """Pixels of a PNG/JPEG, strided and without alpha, copied once from the decoder."""
     with warnings.catch_warnings(), Image.open(path) as image:
         warnings.simplefilter("ignore")
@@ -250,14 +262,14 @@ def _pil_pixels(path: Path, step: int) -> np.ndarray:
                 (step, 0, offset, 0, step, offset),
                 Image.Resampling.NEAREST,
             )
-            return to_float(np.asarray(picked))
+            return finish(np.asarray(picked), native)
         array = np.asarray(image)
     if step > 1:
         array = array[::step, ::step]
-    return to_float(array)
+    return finish(array, native)
 
 
-def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int) -> np.ndarray:
+def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int, native: bool = False) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -279,11 +291,17 @@ def _tiff_pixels(path: Path, frame: int, step: int, max_pixels: int) -> np.ndarr
                 array = array[frame]
     if step > 1:
         array = array[::step, ::step]
-    return to_float(array)
+    return finish(array, native)
 
 
 def _hdf5_read(
-    path: Path, frame: int, step: int, roots: Sequence[Path], max_pixels: int, limits: FrameLimits
+    path: Path,
+    frame: int,
+    step: int,
+    roots: Sequence[Path],
+    max_pixels: int,
+    limits: FrameLimits,
+    native: bool = False,
 ) -> np.ndarray:
     """One open: the file's links and datasets are checked, its frames counted (across the image
     arrays in name order) and the frame read, all on the same handle. An Eiger master opens each
@@ -310,7 +328,8 @@ def _hdf5_read(
                             width=shape[-1],
                             height=shape[-2],
                         )
-                    return to_float(node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step])
+                    data = node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step]
+                    return finish(data, native)
                 offset -= count
     except (Unreadable, NotFound, Forbidden, TooLarge):
         raise
@@ -329,13 +348,15 @@ def read_file(
     stride: int = 1,
     roots: Sequence[Path] | None = None,
     limits: FrameLimits = DEFAULT_LIMITS,
+    native: bool = False,
 ) -> np.ndarray:
-    """Decode one frame of a file as float32, refusing images above ``max_pixels`` and files that
-    point outside ``roots`` (checked again here: a file may have changed since it was scanned)."""
+    """Decode one frame of a file as float32 (with ``native``, in the file's own type), refusing
+    images above ``max_pixels`` and files that point outside ``roots`` (checked again here: a file
+    may have changed since it was scanned)."""
     suffix = path.suffix.lower()
     step = max(1, int(stride))
     if suffix in HDF5_SUFFIXES:
-        return _hdf5_read(path, frame, step, _own_folder(path, roots), max_pixels, limits)
+        return _hdf5_read(path, frame, step, _own_folder(path, roots), max_pixels, limits, native)
     frames = probe_frames(path, roots=roots, limits=limits)
     if not 0 <= frame < len(frames):
         raise NotFound(f"{path.name} has no frame {frame}")
@@ -345,16 +366,16 @@ def read_file(
     check_pixels(height, width, max_pixels)
     try:
         if suffix in PIL_SUFFIXES:
-            return _pil_pixels(path, step)
+            return _pil_pixels(path, step, native)
         if suffix in TIFF_SUFFIXES:
-            return _tiff_pixels(path, frame, step, max_pixels)
+            return _tiff_pixels(path, frame, step, max_pixels, native)
         if suffix in FABIO_SUFFIXES:
             data = detector.read(path, frame)
-            return to_float(data[::step, ::step] if step > 1 else data)
+            return finish(data[::step, ::step] if step > 1 else data, native)
         if suffix == ".npy":
             data = _load_npy(path)
             array = data if data.ndim == 2 else data[frame]
-            return to_float(np.ascontiguousarray(array[::step, ::step]))
+            return finish(np.ascontiguousarray(array[::step, ::step]), native)
     except (NotFound, TooLarge, Forbidden):
         raise
     except (OSError, ValueError, SyntaxError, KeyError, EOFError, IndexError) as exc:

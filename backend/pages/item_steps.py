@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,8 @@ async def pixel(
     """The raw value (every channel) at column ``x``, row ``y`` of the item's frame, untransformed."""
     item = await get_item(session, item_id)
     refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
-    pixels = await asyncio.to_thread(ItemReader(settings).read, refs[0])
+    # as stored: through float32 an Eiger's saturated 4294967295 read 4294967296
+    pixels = await asyncio.to_thread(partial(ItemReader(settings).read, refs[0], native=True))
     height, width = pixels.shape[:2]
     if not (0 <= x < width and 0 <= y < height):
         raise Invalid(f"({x}, {y}) is outside the {width} x {height} frame")

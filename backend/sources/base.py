@@ -31,8 +31,9 @@ class ImageSource(Protocol):
         """Every item under the source, in a stable order; never raises for one bad file."""
         ...
 
-    def read(self, uri: str, frame: int = 0, *, stride: int = 1) -> np.ndarray:
-        """The item's pixels as float32, (H, W) or (H, W, C). ``stride`` > 1 may downsample."""
+    def read(self, uri: str, frame: int = 0, *, stride: int = 1, native: bool = False) -> np.ndarray:
+        """The item's pixels as float32, (H, W) or (H, W, C). ``stride`` > 1 may downsample;
+        ``native`` keeps the values in the type the source stores them in (exact raw values)."""
         ...
 
     def location(self, uri: str, frame: int = 0) -> str:

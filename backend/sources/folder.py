@@ -103,7 +103,7 @@ class FolderSource:
             raise NotFound(f"file '{rel}' is missing from '{self.root}'")
         return path
 
-    def read(self, uri: str, frame: int = 0, *, stride: int = 1) -> np.ndarray:
+    def read(self, uri: str, frame: int = 0, *, stride: int = 1, native: bool = False) -> np.ndarray:
         return decode.read_file(
             self.path_of(uri),
             frame,
@@ -111,6 +111,7 @@ class FolderSource:
             stride=stride,
             roots=self.roots,
             limits=self.limits,
+            native=native,
         )
 
     def version(self, uri: str) -> str:

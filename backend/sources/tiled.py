@@ -403,18 +403,18 @@ class TiledSource:
 
     # --- pixels -------------------------------------------------------------------------------
 
-    def read(self, uri: str, frame: int = 0, *, stride: int = 1) -> np.ndarray:
+    def read(self, uri: str, frame: int = 0, *, stride: int = 1, native: bool = False) -> np.ndarray:
         try:
-            return self._read(uri, frame, max(1, int(stride)))
+            return self._read(uri, frame, max(1, int(stride)), native)
         except _Stale:
             with self._lock:
                 self._structures.pop(uri, None)
             try:
-                return self._read(uri, frame, max(1, int(stride)))
+                return self._read(uri, frame, max(1, int(stride)), native)
             except _Stale as exc:
                 raise Unreadable(str(exc)) from None
 
-    def _read(self, uri: str, frame: int, step: int) -> np.ndarray:
+    def _read(self, uri: str, frame: int, step: int, native: bool = False) -> np.ndarray:
         info = self._array(uri)
         if not 0 <= frame < info.frames:
             raise NotFound(f"Tiled node '{uri}' of '{self.name}' has no frame {frame}")
@@ -434,7 +434,7 @@ class TiledSource:
                 f"Tiled node '{uri}' of '{self.name}' sent {len(body)} bytes for a {shape} "
                 f"{info.dtype.name} slice; has it changed on the server?"
             )
-        return decode.to_float(np.frombuffer(body, dtype=info.dtype).reshape(shape))
+        return decode.finish(np.frombuffer(body, dtype=info.dtype).reshape(shape), native)
 
     def version(self, uri: str) -> str:
         """Tiled nodes are taken as unchanging, as the local copies of remote items are."""

@@ -157,6 +157,55 @@ async def test_the_pixel_readout_tells_nan_and_infinities_apart(
     assert values == [1.0, "NaN", "Infinity", "-Infinity"]  # null read 0 under the cursor
 
 
+async def test_the_pixel_readout_gives_32_bit_detector_counts_exactly(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """An Eiger's saturated 4294967295 (uint32, bitshuffle/LZ4 through a master file) and a
+    Pilatus EDF's int32 counts above 2**24: read through float32 they came out rounded
+    (4294967296, 2147483648, 16777216) and typed float32."""
+    import h5py
+    import hdf5plugin
+
+    from tests.detector.factories import write_edf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stack = np.full((2, 16, 16), 7, np.uint32)
+    stack[1, 3, 4] = np.iinfo(np.uint32).max
+    stack[1, 5, 6] = 2**24 + 1
+    with h5py.File(folder / "series_data_000001.h5", "w") as data:
+        data.create_dataset("entry/data/data", data=stack, chunks=(1, 16, 16), **hdf5plugin.Bitshuffle())
+    with h5py.File(folder / "series_master.h5", "w") as master:
+        master["entry/data/data_000001"] = h5py.ExternalLink("series_data_000001.h5", "/entry/data/data")
+    edf = np.full((16, 16), 3, np.int32)
+    edf[2, 2], edf[2, 3] = np.iinfo(np.int32).max, 2**24 + 3
+    write_edf(folder / "pilatus.edf", [edf], [{}])
+    response = await client.post(
+        "/datasets", data={"name": "counts", "sources": [str(folder)]}, headers=await csrf_headers(client)
+    )
+    assert response.status_code == 200, response.text
+    dataset_id = int(response.headers["hx-redirect"].split("/")[2])
+    items = {
+        (i["uri"], i["frame"]): i["id"]
+        for i in (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"]
+    }
+    read = {}
+    for (uri, frame, x, y), expected in {
+        ("series_master.h5", 1, 4, 3): int(stack[1, 3, 4]),
+        ("series_master.h5", 1, 6, 5): int(stack[1, 5, 6]),
+        ("series_master.h5", 0, 4, 3): 7,
+        ("pilatus.edf", 0, 2, 2): int(edf[2, 2]),
+        ("pilatus.edf", 0, 3, 2): int(edf[2, 3]),
+    }.items():
+        response = await client.get(f"/items/{items[(uri, frame)]}/pixel", params={"x": x, "y": y})
+        assert response.status_code == 200, response.text
+        read[(uri, frame, x, y)] = (response.json()["value"], expected, response.json()["dtype"])
+    assert all(value == expected for value, expected, _ in read.values()), read
+    assert {key[0]: dtype for key, (_, _, dtype) in read.items()} == {
+        "series_master.h5": "uint32",
+        "pilatus.edf": "int32",
+    }
+
+
 async def test_the_item_view_of_an_unreadable_file_says_its_shape_is_unknown(
     client: AsyncTestClient, folder: Path
 ) -> None:
