@@ -119,17 +119,21 @@ async def label_item(request: Request, session: AsyncSession, item_id: FromPath[
 async def pixel(
     session: AsyncSession, settings: Settings, item_id: FromPath[int], x: FromQuery[int], y: FromQuery[int]
 ) -> Response[dict[str, Any]]:
-    """The raw value (every channel) at column ``x``, row ``y`` of the item's frame, untransformed."""
+    """The raw value (every channel) at column ``x``, row ``y`` of the item's frame, untransformed,
+    and whether the source's mask (file or rules) takes that pixel out."""
     item = await get_item(session, item_id)
     refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
+    reader = ItemReader(settings)
     # as stored: through float32 an Eiger's saturated 4294967295 read 4294967296
-    pixels = await asyncio.to_thread(partial(ItemReader(settings).read, refs[0], native=True))
+    pixels = await asyncio.to_thread(partial(reader.read, refs[0], native=True))
     height, width = pixels.shape[:2]
     if not (0 <= x < width and 0 <= y < height):
         raise Invalid(f"({x}, {y}) is outside the {width} x {height} frame")
     value = np.asarray(pixels[y, x]).tolist()
     value = [_raw(v) for v in value] if isinstance(value, list) else _raw(value)
-    return Response({"x": x, "y": y, "value": value, "dtype": str(pixels.dtype)})
+    mask = await asyncio.to_thread(reader.mask, refs[0], pixels)
+    masked = bool(mask is not None and mask[y, x])
+    return Response({"x": x, "y": y, "value": value, "dtype": str(pixels.dtype), "masked": masked})
 
 
 def _raw(value: float) -> float | str:

@@ -206,6 +206,49 @@ async def test_the_pixel_readout_gives_32_bit_detector_counts_exactly(
     }
 
 
+async def test_the_pixel_readout_says_which_pixels_the_sources_mask_takes_out(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """A pixel in the mask file's module gap, or taken out by a rule (Pilatus's -1), read like any
+    other: nothing said it is left out of the display, the histogram and the models."""
+    from tests.detector.factories import write_edf
+
+    frame = np.full((16, 20), 5, np.int32)
+    frame[2, 3] = -1
+    write_edf(folder / "pilatus.edf", [frame], [{}])
+    calib = folder.parent / f"{folder.name}-calib"
+    calib.mkdir()
+    gap = np.zeros((16, 20), np.uint8)
+    gap[8:10, :] = 1
+    np.save(calib / "mask.npy", gap)
+    headers = await csrf_headers(client)
+    response = await client.post(
+        "/datasets", data={"name": "masked", "sources": [str(folder)]}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    dataset_id = int(response.headers["hx-redirect"].split("/")[2])
+    source = (await client.get(f"{API}/datasets/{dataset_id}/sources")).json()[0]
+    patched = await client.patch(
+        f"{API}/datasets/{dataset_id}/sources/{source['id']}",
+        json={"mask_path": str(calib / "mask.npy"), "mask_rules": ["negative"]},
+        headers=headers,
+    )
+    assert patched.status_code == 200, patched.text
+    item = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"][0]["id"]
+    read = {}
+    for x, y in ((0, 0), (4, 8), (19, 9), (3, 2), (4, 2)):
+        response = await client.get(f"/items/{item}/pixel", params={"x": x, "y": y})
+        assert response.status_code == 200, response.text
+        read[(x, y)] = (response.json()["value"], response.json().get("masked"))
+    assert read == {
+        (0, 0): (5, False),
+        (4, 8): (5, True),  # the mask file's gap
+        (19, 9): (5, True),
+        (3, 2): (-1, True),  # the "negative" rule
+        (4, 2): (5, False),
+    }
+
+
 async def test_the_item_view_of_an_unreadable_file_says_its_shape_is_unknown(
     client: AsyncTestClient, folder: Path
 ) -> None:

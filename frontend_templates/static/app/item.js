@@ -98,7 +98,9 @@
       const response = await fetch(`/items/${itemId}/pixel?x=${x}&y=${y}`, { credentials: "same-origin" });
       if (response.ok) {
         const body = await response.json();
-        readout.textContent = `x ${body.x}, y ${body.y}: ${format(body.value)}`;
+        // a masked pixel (module gap, beam stop, dead or saturated) is left out of the statistics,
+        // the histogram and the models: say so beside its value
+        readout.textContent = `x ${body.x}, y ${body.y}: ${format(body.value)}${body.masked ? " (masked)" : ""}`;
         readout.dataset.x = String(body.x);
         readout.dataset.y = String(body.y);
       }
