@@ -239,6 +239,42 @@ async def test_zip_writes_frames_of_stacks_as_tiffs_and_lists_unreadable_files(s
     assert [s["uri"] for s in skipped] == ["single.tif"]
 
 
+async def test_zip_frames_of_detector_stacks_keep_their_32_bit_counts(session, settings, folder):
+    """Frames of an Eiger master (uint32, bitshuffle/LZ4) and a multi-frame EDF (int32) go into
+    the ZIP as TIFFs with the counts as stored: through float32 the saturated 4294967295 came
+    back 0, int32's 2147483647 came back -2147483648 and 2**24 + 1 came back 2**24."""
+    import h5py
+    import hdf5plugin
+
+    from tests.detector.factories import write_edf
+
+    stack = np.full((2, 16, 16), 9, np.uint32)
+    stack[1, 3, 4], stack[1, 5, 6] = np.iinfo(np.uint32).max, 2**24 + 1
+    with h5py.File(folder / "series_data_000001.h5", "w") as data:
+        data.create_dataset("entry/data/data", data=stack, chunks=(1, 16, 16), **hdf5plugin.Bitshuffle())
+    with h5py.File(folder / "series_master.h5", "w") as master:
+        master["entry/data/data_000001"] = h5py.ExternalLink("series_data_000001.h5", "/entry/data/data")
+    edf = np.full((2, 16, 16), -1, np.int32)
+    edf[0, 2, 2], edf[1, 2, 3] = np.iinfo(np.int32).max, 2**24 + 3
+    write_edf(folder / "pilatus.edf", list(edf), [{}, {}])
+    dataset, _ = await create_dataset(session, settings, "counts", [str(folder)])
+    items = {(e.item.uri, e.item.frame): e.item.id for e in (await list_items(session, dataset.id)).items}
+    hit = await classes.create_class(session, dataset.id, "hit")
+    await events.record_event(session, TagRequest(dataset.id, "ann", list(items.values()), hit.id))
+    archive = zipfile.ZipFile(io.BytesIO(await _export(session, settings, dataset.id, "zip")))
+    for (uri, frame), expected in {
+        ("series_master.h5", 0): stack[0],
+        ("series_master.h5", 1): stack[1],
+        ("pilatus.edf", 0): edf[0],
+        ("pilatus.edf", 1): edf[1],
+    }.items():
+        written = tifffile.imread(
+            io.BytesIO(archive.read(f"hit/{items[(uri, frame)]}_{Path(uri).stem}_f{frame}.tif"))
+        )
+        assert written.dtype == expected.dtype, (uri, frame, written.dtype)
+        assert np.array_equal(written, expected), (uri, frame, written.min(), written.max())
+
+
 async def test_zip_is_streamed_in_bounded_pieces(session, settings, folder, monkeypatch, tmp_path):
     """Incompressible images (about 2.9 MB), small pieces: memory stays far below the archive's size."""
     rng = np.random.default_rng(0)

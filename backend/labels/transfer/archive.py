@@ -92,12 +92,11 @@ class _ZipWriter:
         single = row.frame == 0 and (row.source_id, row.uri) not in self.multi_frame
         if isinstance(adapter, FolderSource) and single and suffix in RAW_COPY_SUFFIXES:
             return f"{row.item_id}_{name}", adapter.path_of(row.uri)
-        import numpy as np
         import tifffile
 
-        array = adapter.read(row.uri, row.frame)
-        if row.dtype and np.dtype(row.dtype).kind in "iub" and np.all(np.isfinite(array)):
-            array = array.astype(row.dtype)
+        # as stored: a float32 round trip wrapped 32-bit counts (an Eiger's saturated 4294967295
+        # came back 0, an int32 2147483647 came back -2147483648)
+        array = adapter.read(row.uri, row.frame, native=True)
         buffer = io.BytesIO()
         tifffile.imwrite(buffer, array)
         stem = PurePosixPath(name).stem
