@@ -174,11 +174,15 @@ def _preferred(arrays: list[ArrayInfo], handle: Any, external: list[str]) -> lis
     return arrays
 
 
-def checked_arrays(handle: Any, path: Path, roots: Sequence[Path]) -> list[ArrayInfo]:
+def checked_arrays(
+    handle: Any, path: Path, roots: Sequence[Path], *, preferred: bool = True
+) -> list[ArrayInfo]:
     """The file's image arrays, after checking every link and dataset in it against the policy.
 
     External links to datasets (an Eiger master's data files) are followed once checked: their
     frames are the file's frames, and a data file that is missing is an array that says so.
+    With ``preferred`` only the frames (``_preferred``); else every image array (a mask file may
+    be an Eiger master, whose pixel mask is not among its frames).
     """
     import h5py
 
@@ -211,7 +215,7 @@ def checked_arrays(handle: Any, path: Path, roots: Sequence[Path]) -> list[Array
             found.append(linked)
     if not found:
         raise Unreadable("HDF5 file holds no 2-D or 3-D numeric array")
-    return sorted(_preferred(found, handle, external))
+    return sorted(_preferred(found, handle, external) if preferred else found)
 
 
 # Where beamline files keep what was measured (NeXus base classes; Eiger masters follow them).
@@ -267,7 +271,9 @@ def header_metadata(handle: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def open_checked(path: Path, roots: Sequence[Path]) -> Iterator[tuple[Any, list[ArrayInfo]]]:
+def open_checked(
+    path: Path, roots: Sequence[Path], *, preferred: bool = True
+) -> Iterator[tuple[Any, list[ArrayInfo]]]:
     """The open file and its checked arrays: read from this handle only, never a second open.
 
     hdf5plugin is imported first so that its compression filters (bitshuffle/LZ4, Blosc, ...)
@@ -276,4 +282,4 @@ def open_checked(path: Path, roots: Sequence[Path]) -> Iterator[tuple[Any, list[
     import hdf5plugin  # noqa: F401  (registers the filters)
 
     with h5py.File(path, "r") as handle:
-        yield handle, checked_arrays(handle, path, roots)
+        yield handle, checked_arrays(handle, path, roots, preferred=preferred)

@@ -36,17 +36,27 @@ def check_rules(rules: Iterable[str]) -> tuple[str, ...]:
     return tuple(r for r in MASK_RULES if r in given)
 
 
+# Names a mask dataset goes by: pyFAI's and most tools' "mask"; an Eiger master's
+# entry/instrument/detector/detectorSpecific/pixel_mask (nonzero: gap, dead, noisy...).
+MASK_NAMES = ("mask", "pixel_mask")
+
+
 def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
     from backend.images import hdf5
 
-    with hdf5.open_checked(path, roots) as (handle, arrays):
+    # every 2-D array, not only the frames: an Eiger master's frames are its linked data sets
+    with hdf5.open_checked(path, roots, preferred=False) as (handle, arrays):
         planes = [(a.name, a.shape) for a in arrays if len(a.shape) == 2 and a.error is None]
-        named = [name for name, _ in planes if name.rsplit("/", 1)[-1].lower() == "mask"]
+        named = [name for name, _ in planes if name.rsplit("/", 1)[-1].lower() in MASK_NAMES]
         if named:
             return np.asarray(handle[named[0]][()])
+        if len(planes) > 1:  # as before: the file's frames (a NeXus default signal) when that is one
+            frames = hdf5.checked_arrays(handle, path, roots)
+            planes = [(a.name, a.shape) for a in frames if len(a.shape) == 2 and a.error is None]
         if len(planes) != 1:
             raise Unreadable(
-                f"{path.name} holds {len(planes)} 2-D arrays and none is named 'mask': say which by naming it"
+                f"{path.name} holds {len(planes)} 2-D arrays and none is named 'mask' or 'pixel_mask': "
+                "rename the mask's dataset to 'mask'"
             )
         return np.asarray(handle[planes[0][0]][()])
 

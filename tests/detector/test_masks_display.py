@@ -47,6 +47,29 @@ def test_an_edf_mask_is_read_through_fabio(tmp_path):
     assert np.array_equal(masks.load_mask_file(path, [tmp_path]), gap_mask() != 0)
 
 
+def test_an_eiger_master_file_is_a_mask_file_through_its_pixel_mask(tmp_path):
+    """The detector's own mask, where Eiger writes it: the master file (beside its flat field, its
+    frames in linked data files). It read as '0 2-D arrays': only the frames were looked at."""
+    import hdf5plugin
+
+    pixel_mask = gap_mask().astype(np.uint32) * 4  # Eiger's flags: 1 gap, 2 dead, 4 under-responding...
+    pixel_mask[20, 30] = 16
+    with h5py.File(tmp_path / "run_data_000001.h5", "w") as data:
+        data.create_dataset(
+            "entry/data/data",
+            data=np.ones((2, *SHAPE), np.uint32),
+            chunks=(1, *SHAPE),
+            **hdf5plugin.Bitshuffle(),
+        )
+    with h5py.File(tmp_path / "run_master.h5", "w") as master:
+        master["entry/data/data_000001"] = h5py.ExternalLink("run_data_000001.h5", "/entry/data/data")
+        specific = master.create_group("entry/instrument/detector/detectorSpecific")
+        specific["pixel_mask"] = pixel_mask
+        specific["flatfield"] = np.ones(SHAPE, np.float32)
+    loaded = masks.load_mask_file(tmp_path / "run_master.h5", [tmp_path])
+    assert loaded.shape == SHAPE and np.array_equal(loaded, pixel_mask != 0)
+
+
 def test_bad_mask_files_say_why(tmp_path):
     stack = tmp_path / "stack.npy"
     np.save(stack, np.zeros((2, 8, 8)))
