@@ -361,15 +361,34 @@ class TiledSource:
             raise Invalid(f"Tiled node '{self.name}' is a {family}, not a container of arrays")
         yield from self._walk("", 0)
 
+    def _nexus_signal(self, rel: str, arrays: set[str]) -> str | None:
+        """The ``signal`` of a NeXus NXdata group (Tiled serves an HDF5 group's attributes as its
+        metadata) where it names one of ``arrays``: the frames, beside axes, errors or masks."""
+        metadata = self.node(rel).get("metadata") or {}
+        nx_class, signal = metadata.get("NX_class"), metadata.get("signal")
+        if nx_class == "NXdata" and isinstance(signal, str) and signal in arrays:
+            return signal
+        return None
+
     def _walk(self, rel: str, depth: int) -> Iterator[SourceEntry]:
         if depth > MAX_DEPTH:
             return
-        for key, attrs in list(self.children(rel)):
+        children = list(self.children(rel))
+        images = {
+            key
+            for key, attrs in children
+            if attrs.get("structure_family") == "array" and _array_info(attrs.get("structure") or {})
+        }
+        # A group of several images may be a NeXus NXdata: then only its signal is frames, as a
+        # folder source reads the file (one more request, for such groups only).
+        signal = self._nexus_signal(rel, images) if len(images) > 1 else None
+        for key, attrs in children:
             path = f"{rel}/{key}" if rel else key
             family = attrs.get("structure_family")
             if family == "array":
                 info = _array_info(attrs.get("structure") or {})
-                if info is not None:  # 1-D or non-numeric arrays are metadata, not images
+                # 1-D or non-numeric arrays are metadata, not images
+                if info is not None and (signal is None or key == signal):
                     self._remember(path, info)
                     yield from self._entries(path, info)
             elif family == "container":

@@ -138,3 +138,44 @@ def test_a_sequence_of_tiff_stacks_and_a_scan_grid_are_one_item_per_frame_not_le
         assert by_name["scan_"].items == 4 and by_name["scan_"].selectable
     finally:
         server.stop()
+
+
+def test_a_nexus_file_gives_the_frames_of_its_signal_not_its_other_arrays(tmp_path):
+    """A NeXus NXdata group served by Tiled: its ``signal`` is the frames, as a folder source
+    reads the same file; its other images (a mask, errors) are not items (they were, every one
+    of them). A group without NeXus attributes keeps every image."""
+    import h5py
+
+    from tests.helpers.tiled import TiledServer
+
+    rng = np.random.default_rng(5)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    frames = rng.random((3, 16, 20)).astype(np.float32)
+    with h5py.File(tree / "saxs.nxs", "w") as handle:
+        handle.attrs["default"] = "entry"
+        entry = handle.create_group("entry")
+        entry.attrs.update({"NX_class": "NXentry", "default": "data"})
+        data = entry.create_group("data")
+        data.attrs.update({"NX_class": "NXdata", "signal": "frames"})
+        data["frames"] = frames
+        data["frames_errors"] = np.sqrt(frames)
+        data["mask"] = np.zeros((16, 20), np.uint8)
+        plain = handle.create_group("plain")
+        plain["a"] = rng.random((16, 20))
+        plain["b"] = rng.random((16, 20))
+    server = TiledServer(tree, tmp_path / "tiled.log")
+    server.start()
+    try:
+        source = TiledSource(server.uri, API_KEY, 10**7)
+        found: dict[str, list[int]] = {}
+        for entry in source.scan():
+            found.setdefault(entry.uri, []).append(entry.frame)
+        assert found == {
+            "saxs/entry/data/frames": [0, 1, 2],
+            "saxs/plain/a": [0],
+            "saxs/plain/b": [0],
+        }, found
+        np.testing.assert_array_equal(source.read("saxs/entry/data/frames", 2), frames[2])
+    finally:
+        server.stop()
