@@ -78,6 +78,21 @@ class ItemPage:
     limit: int
 
 
+async def frame_counts(session: AsyncSession, items: list[Item]) -> dict[tuple[int, str], int]:
+    """How many frames (items) the file of each item holds, by (source id, uri): one query. The
+    first frame of a stack is then told from a file of one frame ("scan_master.h5 [0]")."""
+    if not items:
+        return {}
+    uris = {item.uri for item in items}
+    sources = {item.source_id for item in items}
+    rows = await session.execute(
+        select(col(Item.source_id), col(Item.uri), func.count())
+        .where(col(Item.source_id).in_(sources), col(Item.uri).in_(uris))
+        .group_by(col(Item.source_id), col(Item.uri))
+    )
+    return {(int(source_id), str(uri)): int(count) for source_id, uri, count in rows.tuples().all()}
+
+
 async def get_item(session: AsyncSession, item_id: int) -> Item:
     item = await session.get(Item, item_id)
     if item is None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.datasets.display import display_preset
-from backend.datasets.items import get_item, item_location
+from backend.datasets.items import frame_counts, get_item, item_location
 from backend.datasets.refs import ItemReader, ItemRef, item_refs
 from backend.datasets.service import get_dataset
 from backend.errors import LabelwiseError
@@ -164,6 +164,7 @@ async def item_view(
         following=following,
         nav="datasets",
         item=item,
+        frames=(await frame_counts(session, [item])).get((item.source_id, item.uri), 1),
         location=location,
         labels=[classes[i] for i in labels if i in classes],
         history=await _history(session, item_id, classes),

@@ -16,7 +16,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.datasets.display import display_preset, rendering_epoch_ms
-from backend.datasets.items import get_item, list_items, meta_values
+from backend.datasets.items import frame_counts, get_item, list_items, meta_values
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, LabelwiseError, NotFound
 from backend.feature_report.report import latest_report
@@ -103,6 +103,7 @@ async def gallery_context(session: AsyncSession, dataset_id: int, state: ViewSta
         "classes": classes,
         "class_by_id": by_id,
         "items": page.items,
+        "frames": await frame_counts(session, [entry.item for entry in page.items]),
         "total": page.total,
         "state": state,
         "pages": pages,
@@ -174,6 +175,7 @@ async def tile(
         request,
         "label/_tile.html",
         entry={"item": item, "label_ids": sorted(labels)},
+        frames=await frame_counts(session, [item]),
         class_by_id=classes,
         state=state,
         reason=reason,

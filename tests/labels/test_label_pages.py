@@ -249,6 +249,41 @@ async def test_the_pixel_readout_says_which_pixels_the_sources_mask_takes_out(
     }
 
 
+async def test_the_first_frame_of_a_stack_is_marked_as_a_frame_like_the_others(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """Gallery captions read "run.edf", "run.edf [1]", "run.edf [2]" and the item view gave no frame
+    for the first: it looked like a file of one frame beside the stack. A file of one frame still
+    shows none."""
+    from tests.detector.factories import FRAME, write_edf
+
+    write_edf(folder / "run.edf", [FRAME, FRAME + 1, FRAME + 2], [{}, {}, {}])
+    write_edf(folder / "single.edf", [FRAME], [{}])
+    response = await client.post(
+        "/datasets", data={"name": "frames", "sources": [str(folder)]}, headers=await csrf_headers(client)
+    )
+    assert response.status_code == 200, response.text
+    dataset_id = int(response.headers["hx-redirect"].split("/")[2])
+    gallery = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+    captions = sorted(text_of(e) for e in all_of(gallery, "//figure[contains(@class, 'tile')]/figcaption"))
+    assert captions == ["run.edf [0]", "run.edf [1]", "run.edf [2]", "single.edf"]
+    items = {
+        (i["uri"], i["frame"]): i["id"]
+        for i in (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"]
+    }
+    frames = {}
+    for key, item_id in items.items():
+        page = parse((await client.get(f"/items/{item_id}")).text)
+        found = all_of(page, "//*[@id='item-frame']")
+        frames[key] = text_of(found[0]) if found else None
+    assert frames == {
+        ("run.edf", 0): "0 of 0\u20132",
+        ("run.edf", 1): "1 of 0\u20132",
+        ("run.edf", 2): "2 of 0\u20132",
+        ("single.edf", 0): None,
+    }
+
+
 async def test_the_item_view_of_an_unreadable_file_says_its_shape_is_unknown(
     client: AsyncTestClient, folder: Path
 ) -> None:
