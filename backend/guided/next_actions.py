@@ -69,11 +69,11 @@ from backend.jobs.naming import job_method, job_title
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
 from backend.labels.batches import changed_since, record_batch
-from backend.labels.events import TagRequest
+from backend.labels.events import TagRequest, lock_dataset
 from backend.settings import Settings
 from backend.similarity.index import EXACT_THRESHOLD
 from backend.storage.ids import stored_id
-from backend.storage.job_tables import Model
+from backend.storage.job_tables import Job, Model
 from backend.storage.tables import Tag, TagEvent
 
 KINDS = (
@@ -1364,6 +1364,20 @@ async def _accept_job(
     kind, params = body["k"], body.get("j") or {}
     if kind in ("retrain", "train_extractor"):  # bad parameters say so before any conflict does
         validate_parameters(params["algorithm"], {**(params.get("parameters") or {}), **parameters})
+    # the dataset's write lock, held until the job is submitted (committed): a second accept of the
+    # same suggestion at once waits here, then reads the job this one queued (not the jobs its
+    # state read before, which both would have found without it and queued the job twice)
+    await lock_dataset(session, state.dataset_id)
+    state.jobs = list(
+        (
+            await session.scalars(
+                select(Job)
+                .where(col(Job.dataset_id) == state.dataset_id, col(Job.state).in_(states.ACTIVE))
+                .order_by(col(Job.id).desc())
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
     running = {
         "feature_report": lambda: state.active("feature-report"),
         "retrain": lambda: state.active("train", algorithm=params.get("algorithm")),

@@ -937,3 +937,45 @@ async def test_items_to_label_with_the_classes_shown_cost_one_click_and_a_key_pe
     found = await queue(server, dataset.id, limit=50)
     order = kinds(found)
     assert order.index("retrain") < order.index("label_items"), order
+
+
+async def test_two_users_accepting_a_job_suggestion_at_once_queue_it_once(
+    database, guided_settings, dataset, monkeypatch
+):
+    """The check for the same job already queued and the job's submission are one step: of two
+    accepts at once, one queues the job and the other is told which job it is (both queued one)."""
+    from sqlalchemy import select
+
+    import backend.guided.next_actions as next_actions
+    from backend.errors import Conflict
+    from backend.labels.batches import latest_event_id
+    from backend.storage.job_tables import Job
+
+    submit = next_actions.submit_job
+
+    async def slow_submit(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)  # the other accept reads the jobs meanwhile
+        return await submit(*args, **kwargs)
+
+    monkeypatch.setattr(next_actions, "submit_job", slow_submit)
+    async with database.session() as session:
+        watermark = await latest_event_id(session, dataset.id)
+    key = next_actions.make_key(dataset.id, watermark, "train_extractor", j={"algorithm": "pca"})
+
+    async def accept_once() -> Any:
+        async with database.session() as session:
+            try:
+                return await next_actions.accept_suggestion(
+                    session, guided_settings, dataset.id, key, item_ids=None, label_id=None, tagger="x"
+                )
+            except Conflict as refused:
+                return refused
+
+    answers = await asyncio.gather(accept_once(), accept_once())
+    refused = [a for a in answers if isinstance(a, Conflict)]
+    queued = [a for a in answers if not isinstance(a, Conflict)]
+    assert len(refused) == 1 and len(queued) == 1, answers
+    async with database.session() as session:
+        jobs = (await session.scalars(select(Job.id).where(Job.dataset_id == dataset.id))).all()
+    assert sorted(jobs) == sorted(queued[0].job_ids)
+    assert refused[0].details["job_id"] in jobs
