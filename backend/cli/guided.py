@@ -217,7 +217,9 @@ def label_by_probability_cmd(
                 )
     if applied is not None and applied.skipped_changed:
         changed = applied.skipped_changed
-        click.echo(f"{changed} were changed by someone else since the count: left as they are")
+        click.echo(
+            f"{changed} were changed since the count (by someone else, or elsewhere): left as they are"
+        )
     if applied is not None and applied.left_out_not_in_batch:
         # said whether or not anything was labeled: a mistyped id should not pass in silence
         click.echo(f"{applied.left_out_not_in_batch} left-out id(s) not in the batch: nothing left out")

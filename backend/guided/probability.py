@@ -180,8 +180,9 @@ async def record_batch(
         await session.rollback()  # release the lock
         if changed:
             raise Conflict(
-                f"nothing labeled: of the batch's {len(chosen)} item(s), {len(changed)} were changed by "
-                f"someone else since you looked and {unchanged} hold their class already: look at it again",
+                f"nothing labeled: of the batch's {len(chosen)} item(s), {len(changed)} were changed "
+                f"since you looked (by someone else, or in another tab) and {unchanged} hold their class "
+                "already: look at it again",
                 reason="batch_changed",
                 skipped_unchanged=unchanged,
                 skipped_changed=len(changed),

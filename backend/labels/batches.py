@@ -43,7 +43,8 @@ class BatchOutcome:
             text += f"; {len(self.skipped_labeled)} already labeled were left as they are (choose overwrite)"
         if self.skipped_changed:
             text += (
-                f"; {len(self.skipped_changed)} were relabeled by someone else since you looked and were left"
+                f"; {len(self.skipped_changed)} were relabeled since you looked (by someone else, or in "
+                "another tab) and were left"
             )
         return text
 
@@ -131,8 +132,8 @@ async def record_batch(
         if not keep:
             raise Conflict(
                 f"nothing labeled: of {len(item_ids)} selected item(s), {len(labeled)} are labeled already "
-                f"(choose overwrite to replace their labels) and {len(changed)} were changed by someone "
-                "else since you looked",
+                f"(choose overwrite to replace their labels) and {len(changed)} were changed since you "
+                "looked (by someone else, or in another tab)",
                 skipped_labeled=len(labeled),
                 skipped_changed=len(changed),
             )

@@ -358,7 +358,8 @@ async def label_similar(
     )
     if event.parameters.get("skipped_changed"):
         notice += (
-            f" {event.parameters['skipped_changed']} were relabeled by someone else meanwhile and were left."
+            f" {event.parameters['skipped_changed']} were relabeled meanwhile (by someone else, or in "
+            "another tab) and were left."
         )
     # those recorded, not those sent: labeled tiles start deselected and are no rejection
     notice += left_out_notice(
@@ -547,7 +548,8 @@ async def apply_probability(
             if event.parameters.get("skipped_changed"):
                 changed = event.parameters["skipped_changed"]
                 context["notice"] += (
-                    f" {changed} were changed by someone else since you looked and were left as they are."
+                    f" {changed} were changed since you looked (by someone else, or in another tab) and "
+                    "were left as they are."
                 )
             chosen = context["class_by_id"].get(event.parameters.get("label_id"))
             context["notice"] += left_out_notice(

@@ -140,3 +140,51 @@ async def test_probability_labeling_through_graphql_keeps_labels_unless_asked(se
     parameters = everything["event"]["parameters"]
     assert everything["labeled"] == 30 - unchanged and parameters["all_classes"] is True
     assert parameters["skipped_unchanged"] == unchanged
+
+
+SEEN_APPLY = """
+mutation($d: Int!, $m: Int!, $label: Int!, $seen: Int!) {
+  applyProbability(
+    datasetId: $d, modelId: $m, threshold: 0.8, labelId: $label, overwrite: true, seenEventId: $seen
+  ) {
+    labeled skippedChanged
+  }
+}
+"""
+
+
+async def test_a_batch_applied_twice_by_its_own_user_does_not_blame_someone_else(server, dataset):
+    """The same preview applied twice by one user (a second tab, a script run again): the refusal
+    says the items changed since the preview, without claiming someone else changed them (it did)."""
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    page = (
+        await gql(
+            server,
+            "query($d: Int!, $m: Int!, $label: Int) { probabilityCandidates(datasetId: $d, modelId: $m, "
+            "threshold: 0.8, labelId: $label, overwrite: true) { count seenEventId } }",
+            {"d": dataset.id, "m": model_id, "label": ring},
+        )
+    )["probabilityCandidates"]
+    assert page["count"] > 0
+    variables = {
+        "d": dataset.id,
+        "m": model_id,
+        "label": ring,
+        "count": page["count"],
+        "seen": page["seenEventId"],
+    }
+    first = (await gql(server, SEEN_APPLY, variables))["applyProbability"]
+    assert first == {"labeled": page["count"], "skippedChanged": 0}
+    error = await gql_error(
+        server,
+        SEEN_APPLY,
+        variables,
+        code="CONFLICT",
+        fragments=(f"{page['count']} were changed since you looked",),
+    )
+    assert "another tab" in error["message"], error

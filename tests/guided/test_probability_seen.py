@@ -101,7 +101,7 @@ async def test_rest_a_batch_whose_every_item_changed_since_the_preview_is_refuse
         f"{base}/probability/apply",
         json={**params, "confirm": True, "seen_event_id": preview["seen_event_id"]},
     )
-    error = assert_error(refused, 409, "CONFLICT", "changed by someone else since you looked")
+    error = assert_error(refused, 409, "CONFLICT", "were changed since you looked")
     assert error["details"]["skipped_changed"] == preview["count"]
     assert set(map(tuple, (await _labels(server, dataset.id)).values())) == {(arc,)}  # nothing labeled
 
@@ -153,7 +153,7 @@ async def test_the_probability_page_sends_the_event_it_saw_and_says_what_was_lef
     assert applied.status_code == 200, applied.text
     notice = text_of(one(parse(applied.text), f"//p[{has_class('notice')}]"))
     assert f"Labeled {int(fields['expected_count'] or 0) - 1} items" in notice  # all but bob's
-    assert "1 were changed by someone else since you looked" in notice
+    assert "1 were changed since you looked" in notice
     assert (await _labels(server, dataset.id))[bobs] == [arc]
     answer_form = one(parse(applied.text), "//form[@id='apply-form']")
     seen = one(answer_form, ".//input[@name='seen']").get("value")

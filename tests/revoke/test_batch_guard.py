@@ -88,4 +88,4 @@ async def test_similarity_leaves_out_decided_items_and_what_changed_since_the_pa
     assert labeled.status_code == 201, labeled.text
     assert (labeled.json()["tag_count"], labeled.json()["parameters"]["skipped_changed"]) == (8, 2)
     refused = await server.post(f"{url}/label", json={**body, "item_ids": shown[:2]})
-    assert_error(refused, 409, "CONFLICT", "2 were changed by someone else")
+    assert_error(refused, 409, "CONFLICT", "2 were changed since you looked")

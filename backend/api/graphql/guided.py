@@ -93,7 +93,10 @@ class ProbabilityApplied:
         description="How many rejectedItemIds the batch did not hold (no rejection recorded)."
     )
     skipped_changed: int = strawberry.field(
-        description="How many items were changed by someone else after seenEventId and were left out."
+        description=(
+            "How many items were changed after seenEventId (by someone else, or in another tab) and were "
+            "left out."
+        )
     )
     event: TagEvent | None
 

@@ -90,8 +90,8 @@ class ProbabilityAppliedOut(msgspec.Struct, kw_only=True):
     """The event recorded, or none when no item passed the threshold. ``left_out_not_in_batch``: how
     many ``left_out_item_ids`` the batch did not hold (nothing to leave out);
     ``rejected_not_in_batch``: how many ``rejected_item_ids`` it did not hold (no rejection recorded);
-    ``skipped_changed``: how many items were changed by someone else after ``seen_event_id`` and were
-    left out (as the event's parameters say)."""
+    ``skipped_changed``: how many items were changed after ``seen_event_id`` (by someone else, or in
+    another tab) and were left out (as the event's parameters say)."""
 
     labeled: int
     left_out_not_in_batch: int
