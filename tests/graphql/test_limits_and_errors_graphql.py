@@ -14,7 +14,16 @@ from backend.api.graphql.errors import classify
 from backend.errors import NotFound
 from backend.settings import Settings
 from backend.storage.database import Database
-from tests.helpers.graphql import add_class, create_dataset, gql, gql_error, gql_response, item_ids, tag
+from tests.helpers.graphql import (
+    GRAPHQL,
+    add_class,
+    create_dataset,
+    gql,
+    gql_error,
+    gql_response,
+    item_ids,
+    tag,
+)
 
 
 @asynccontextmanager
@@ -140,3 +149,36 @@ def test_an_error_a_resolver_did_not_mean_is_logged_and_answered_without_interna
     refused = GraphQLError("no", path=["dataset"], original_error=NotFound("dataset 7 does not exist", id=7))
     classify(refused)
     assert refused.extensions == {"code": "NOT_FOUND", "id": 7} and refused.message == "no"
+
+
+CLASSES = "query($d: Int!) { classes(datasetId: $d) { name } }"
+
+
+async def test_a_document_of_several_operations_needs_the_name_of_the_one_to_run(client, folder: Path):
+    """GraphQL runs a document of several operations only with ``operationName`` (the spec: a
+    request error). It ran the first one in silence: a script sending a file of a mutation and a
+    query, meaning the query, labeled items."""
+    dataset = (await create_dataset(client, folder, count=3))["dataset"]
+    document = (
+        'mutation AddClass($d: Int!) { createClass(datasetId: $d, name: "twice") { id } } '
+        "query Classes($d: Int!) { classes(datasetId: $d) { name } }"
+    )
+    refused = await client.post(GRAPHQL, json={"query": document, "variables": {"d": dataset["id"]}})
+    errors = refused.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["GRAPHQL_VALIDATION_FAILED"], errors
+    assert "operationName" in errors[0]["message"] and "2 operations" in errors[0]["message"]
+    assert (
+        await gql(client, "query($d: Int!) { classes(datasetId: $d) { name } }", {"d": dataset["id"]})
+    ) == {"classes": []}  # nothing ran
+    named = await client.post(
+        GRAPHQL, json={"query": document, "variables": {"d": dataset["id"]}, "operationName": "Classes"}
+    )
+    assert named.json() == {"data": {"classes": []}}
+    added = await client.post(
+        GRAPHQL, json={"query": document, "variables": {"d": dataset["id"]}, "operationName": "AddClass"}
+    )
+    assert added.json()["data"]["createClass"]["id"]
+    # validated and remembered once named: still refused without the name
+    again = await client.post(GRAPHQL, json={"query": document, "variables": {"d": dataset["id"]}})
+    assert [e["extensions"]["code"] for e in again.json()["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert [c["name"] for c in (await gql(client, CLASSES, {"d": dataset["id"]}))["classes"]] == ["twice"]

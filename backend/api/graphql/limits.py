@@ -5,6 +5,9 @@ The depth limit is Strawberry's ``QueryDepthLimiter`` rule with the maximum read
 limit is Strawberry's ``MaxAliasesLimiter`` rule, which stops one document from repeating an
 expensive field hundreds of times under different names. Both refuse the whole document before
 anything runs, with ``extensions.code`` QUERY_TOO_DEEP or TOO_MANY_ALIASES.
+
+A document of several operations runs only with ``operationName`` (GraphQL's rule; Strawberry ran
+the first one in silence): refused otherwise as GRAPHQL_VALIDATION_FAILED, before anything runs.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError, ValidationContext, ValidationRule
+from graphql import GraphQLError, OperationDefinitionNode, ValidationContext, ValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
@@ -66,4 +69,20 @@ class RequestLimits(SchemaExtension):
             depth_rule(max_depth),
             alias_rule(MAX_ALIASES),
         )
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        # first of the extensions: a refusal here is left alone by the roles, the cost and the cache
+        context = self.execution_context
+        document = context.graphql_document
+        # Strawberry's operation_name falls back to the first operation's: what the client sent
+        # is kept apart ("" where a Strawberry without it is met: no refusal then)
+        provided = getattr(context, "_provided_operation_name", "")
+        if document is not None and context.pre_execution_errors is None and provided is None:
+            count = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+            if count > 1:
+                message = f"the document holds {count} operations: name the one to run in operationName"
+                context.pre_execution_errors = [
+                    GraphQLError(message, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+                ]
         yield
