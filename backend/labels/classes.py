@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Conflict, Invalid, NotFound
+from backend.labels.events import lock_dataset
 from backend.storage.tables import CurrentLabel, LabelClass, TagEvent
 from backend.storage.types import utcnow
 
@@ -104,9 +105,11 @@ async def create_class(
     color: str | None = None,
     hotkey: str | None = None,
 ) -> LabelClass:
-    await get_dataset(session, dataset_id)
     name = clean_class_name(name)
     hotkey = clean_hotkey(hotkey)
+    # the dataset's write lock until the commit: classes added at once are checked against each
+    # other's names and hotkeys and get their own position and color (they read the same before)
+    await lock_dataset(session, dataset_id)
     count = await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
     color = clean_color(color) if color else PALETTE[count % len(PALETTE)]
     await _check_unique(session, dataset_id, name=name, hotkey=hotkey, except_id=None)
@@ -129,6 +132,11 @@ async def update_class(
     label = await get_class(session, class_id)
     new_name = clean_class_name(name) if name is not None else None
     new_hotkey = clean_hotkey(hotkey) if hotkey is not None else None
+    if new_name is not None or new_hotkey is not None:
+        await lock_dataset(session, label.dataset_id)  # as create_class: checked against each other
+        await session.refresh(label)
+        if label.deleted_at is not None:  # deleted meanwhile
+            raise NotFound(f"label class {class_id} does not exist", id=class_id)
     await _check_unique(session, label.dataset_id, name=new_name, hotkey=new_hotkey, except_id=label.id)
     if new_name is not None:
         label.name = new_name

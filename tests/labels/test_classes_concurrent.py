@@ -1,0 +1,55 @@
+"""Classes added at once (two tabs, a script's threads): the name check, the position and the palette
+color are read under the dataset's write lock, so the second waits and sees the first."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from backend.errors import Conflict
+from backend.labels import classes
+from tests.helpers.labels import cat_dog_dataset
+
+
+def slow_checks(monkeypatch) -> None:
+    """The unique check takes a while: the other request reads the classes meanwhile (without the lock)."""
+    check = classes._check_unique
+
+    async def slow(*args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.3)
+        await check(*args, **kwargs)
+
+    monkeypatch.setattr(classes, "_check_unique", slow)
+
+
+async def create(database, dataset_id: int, name: str) -> Any:
+    async with database.session() as session:
+        try:
+            return await classes.create_class(session, dataset_id, name)
+        except Conflict as refused:
+            return refused
+
+
+async def test_the_same_name_added_thrice_at_once_is_one_class_and_two_conflicts(
+    session, settings, folder, database, monkeypatch
+):
+    dataset, _, _, _ = await cat_dog_dataset(session, settings, folder)
+    slow_checks(monkeypatch)
+    answers = await asyncio.gather(*(create(database, dataset.id, "bird") for _ in range(3)))
+    refused = [a for a in answers if isinstance(a, Conflict)]
+    # a conflict each, not a database error
+    assert len(refused) == 2 and all("already exists" in str(r) for r in refused), answers
+    names = [c.name for c in await classes.list_classes(session, dataset.id)]
+    assert names.count("bird") == 1
+
+
+async def test_classes_added_at_once_get_their_own_position_and_color(
+    session, settings, folder, database, monkeypatch
+):
+    dataset, _, _, _ = await cat_dog_dataset(session, settings, folder)
+    slow_checks(monkeypatch)
+    added = await asyncio.gather(*(create(database, dataset.id, name) for name in ("bird", "fish", "frog")))
+    assert not [a for a in added if isinstance(a, Exception)], added
+    listed = await classes.list_classes(session, dataset.id)
+    assert len({c.position for c in listed}) == len(listed) == 5
+    assert len({c.color for c in listed}) == 5
