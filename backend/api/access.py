@@ -26,7 +26,7 @@ from backend.accounts.disclosure import sees_internals
 from backend.accounts.local import allowed_host, is_loopback
 from backend.accounts.roles import ADMIN, PUBLIC, allows, route_role
 from backend.accounts.service import Caller
-from backend.api.errors import DATABASE_DOWN, AccessDenied, database_failure
+from backend.api.errors import AccessDenied, database_failure, database_message
 
 __all__ = ["AccessDenied", "accounts_on", "caller_of", "resolve_caller", "role_guard", "shows_internals"]
 
@@ -43,7 +43,7 @@ TEST_CLIENT_HOST = "testclient"  # Litestar's in-process test client: never a ne
 def _database_down(exc: Exception) -> AccessDenied:
     """The caller could not be looked up: a 503 in the door's own error shape, without internals."""
     status, code = database_failure(exc)
-    return AccessDenied(status, DATABASE_DOWN, code)
+    return AccessDenied(status, database_message(code), code)
 
 
 def _state(connection: ASGIConnection) -> dict[str, Any]:

@@ -179,6 +179,13 @@ def is_bad_value(exc: DBAPIError) -> bool:
 
 
 DATABASE_DOWN = "the database is unavailable; nothing was changed, try again"
+DATABASE_REFUSED = "the database refused the request (logged); nothing was changed"
+
+
+def database_message(code: str) -> str:
+    """What a person reads for ``database_failure``'s code: an outage to wait out (503), or a
+    statement the database refused (500: a constraint, a bug), which trying again will not mend."""
+    return DATABASE_DOWN if code == "DATABASE_UNAVAILABLE" else DATABASE_REFUSED
 
 
 def database_failure(exc: Exception) -> tuple[int, str]:
@@ -200,7 +207,7 @@ def database_error_handler(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DBAPIError) and is_bad_value(exc):
         return out_of_range_handler(request, exc)
     status, code = database_failure(exc)
-    return problem(code, DATABASE_DOWN, status)
+    return problem(code, database_message(code), status)
 
 
 def too_deep_handler(request: Request, exc: RecursionError) -> Response:

@@ -55,11 +55,12 @@ def left_out_notice(count: int, class_name: str | None) -> str:
 
 def _message(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, DBAPIError | ConnectionError):
-        from backend.api.errors import DATABASE_DOWN, OUT_OF_RANGE, database_failure, is_bad_value
+        from backend.api.errors import OUT_OF_RANGE, database_failure, database_message, is_bad_value
 
         if isinstance(exc, DBAPIError) and is_bad_value(exc):
             return 400, OUT_OF_RANGE
-        return database_failure(exc)[0], DATABASE_DOWN
+        status, code = database_failure(exc)
+        return status, database_message(code)
     if isinstance(exc, LabelwiseError):
         return exc.status, exc.message
     if isinstance(exc, HTTPException):

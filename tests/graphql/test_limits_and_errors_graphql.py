@@ -182,3 +182,25 @@ async def test_a_document_of_several_operations_needs_the_name_of_the_one_to_run
     again = await client.post(GRAPHQL, json={"query": document, "variables": {"d": dataset["id"]}})
     assert [e["extensions"]["code"] for e in again.json()["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
     assert [c["name"] for c in (await gql(client, CLASSES, {"d": dataset["id"]}))["classes"]] == ["twice"]
+
+
+def test_a_statement_the_database_refused_is_not_called_an_outage():
+    """DATABASE_ERROR (a constraint, a bug: trying again will not mend it) and DATABASE_UNAVAILABLE
+    (wait and try again) read differently, in GraphQL and REST alike; both said 'unavailable'."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from backend.api.errors import database_error_handler
+
+    refused = IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed"))
+    down = OperationalError("SELECT 1", {}, Exception("unable to open database file"))
+    answers = {}
+    for exc in (refused, down):
+        error = GraphQLError("x", path=["createClass"], original_error=exc)
+        classify(error)
+        body = database_error_handler(None, exc).content  # type: ignore[arg-type]
+        assert (body["code"], body["detail"]) == (error.extensions["code"], error.message)
+        assert "INSERT" not in error.message and "SELECT" not in error.message
+        answers[error.extensions["code"]] = error.message
+    assert set(answers) == {"DATABASE_ERROR", "DATABASE_UNAVAILABLE"}
+    assert "unavailable" in answers["DATABASE_UNAVAILABLE"] and "try again" in answers["DATABASE_UNAVAILABLE"]
+    assert "unavailable" not in answers["DATABASE_ERROR"] and "refused" in answers["DATABASE_ERROR"]

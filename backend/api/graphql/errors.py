@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from litestar import Request, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from backend.api.errors import AccessDenied
+from backend.api.errors import AccessDenied, database_message
 from backend.errors import LabelwiseError
 
 log = logging.getLogger("labelwise.graphql")
@@ -36,7 +36,7 @@ def classify(error: GraphQLError) -> None:
         log.error("database error in GraphQL %s: %s", error.path, type(original.orig).__name__)
         extensions.clear()
         extensions["code"] = "DATABASE_UNAVAILABLE" if unavailable else "DATABASE_ERROR"
-        error.message = "the database is unavailable; nothing was changed, try again"
+        error.message = database_message(extensions["code"])
     elif original is not None and not isinstance(original, GraphQLError) and error.path is not None:
         # Raised inside a resolver without meaning to: a bug.
         log.error("unexpected error in GraphQL field %s", error.path, exc_info=original)
