@@ -159,6 +159,12 @@ async def delete_class(session: AsyncSession, class_id: int, tagger: str) -> Tag
     from backend.labels.events import TagRequest, record_event
 
     label = await get_class(session, class_id)
+    # the dataset's write lock first: a second delete at once waits, then finds the class deleted
+    # (NotFound) instead of recording the unlabel event again
+    await lock_dataset(session, label.dataset_id)
+    await session.refresh(label)
+    if label.deleted_at is not None:
+        raise NotFound(f"label class {class_id} does not exist", id=class_id)
     item_ids = list(
         (
             await session.scalars(

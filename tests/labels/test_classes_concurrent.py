@@ -1,10 +1,13 @@
-"""Classes added at once (two tabs, a script's threads): the name check, the position and the palette
-color are read under the dataset's write lock, so the second waits and sees the first."""
+"""Classes added or deleted at once (two tabs, a script's threads): the name check, the position, the
+palette color and the class's items are read under the dataset's write lock, so the second waits and
+sees the first."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+from sqlalchemy import select
 
 from backend.errors import Conflict
 from backend.labels import classes
@@ -53,3 +56,36 @@ async def test_classes_added_at_once_get_their_own_position_and_color(
     listed = await classes.list_classes(session, dataset.id)
     assert len({c.position for c in listed}) == len(listed) == 5
     assert len({c.color for c in listed}) == 5
+
+
+async def test_a_class_deleted_twice_at_once_is_unlabeled_by_one_event(
+    session, settings, folder, database, monkeypatch
+):
+    from backend.errors import NotFound
+    from backend.labels import events
+    from backend.storage.tables import TagEvent
+
+    dataset, ids, cat, _ = await cat_dog_dataset(session, settings, folder)
+    await events.record_event(session, events.TagRequest(dataset.id, "ann", ids[:2], cat.id))
+    record = events.record_event
+
+    async def slow_record(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)  # the other delete reads the class and its items meanwhile
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(events, "record_event", slow_record)
+
+    async def delete() -> Any:
+        async with database.session() as other:
+            try:
+                return await classes.delete_class(other, cat.id, "ann")
+            except NotFound as gone:
+                return gone
+
+    answers = await asyncio.gather(delete(), delete())
+    assert len([a for a in answers if isinstance(a, NotFound)]) == 1, answers
+    kinds = [
+        e.kind
+        for e in (await session.scalars(select(TagEvent).where(TagEvent.dataset_id == dataset.id))).all()
+    ]
+    assert kinds == ["manual", "review"]  # the tagging, one unlabel
