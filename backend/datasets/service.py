@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -55,6 +56,13 @@ async def _ensure_name_free(session: AsyncSession, name: str, except_id: int | N
         raise Conflict(f"a dataset named '{name}' already exists")
 
 
+async def _name_taken_meanwhile(session: AsyncSession, name: str, except_id: int | None = None) -> None:
+    """After the unique index refused a dataset name: Conflict when another request took the name
+    between the check and the commit (two at once), as the check says it; else nothing."""
+    await session.rollback()
+    await _ensure_name_free(session, name, except_id)
+
+
 async def _scan_new_source(settings: Settings, source: Source, progress: Progress | None) -> list:
     entries = await asyncio.to_thread(scan_entries, source, settings, progress)
     if not entries:
@@ -84,18 +92,22 @@ async def create_dataset(
         scanned.append((source, await _scan_new_source(settings, source, progress)))
     dataset = Dataset(name=name, multi_label=multi_label)
     store_preset(dataset, default_preset(entry for _, entries in scanned for entry in entries))
-    session.add(dataset)
-    await session.flush()
     report = ScanReport()
-    for source, entries in scanned:
-        source.dataset_id = dataset.id  # type: ignore[assignment]
-        source.scanned_at = utcnow()
-        session.add(source)
+    try:
+        session.add(dataset)
         await session.flush()
-        part = await store_entries(session, source, entries)
-        report.added += part.added
-        report.unreadable += part.unreadable
-    await session.commit()
+        for source, entries in scanned:
+            source.dataset_id = dataset.id  # type: ignore[assignment]
+            source.scanned_at = utcnow()
+            session.add(source)
+            await session.flush()
+            part = await store_entries(session, source, entries)
+            report.added += part.added
+            report.unreadable += part.unreadable
+        await session.commit()
+    except IntegrityError:
+        await _name_taken_meanwhile(session, name)
+        raise
     return dataset, report
 
 
@@ -164,7 +176,11 @@ async def rename_dataset(session: AsyncSession, dataset_id: int, name: str) -> D
     await _ensure_name_free(session, name, except_id=dataset.id)
     dataset.name = name
     dataset.updated_at = utcnow()
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await _name_taken_meanwhile(session, name, except_id=dataset_id)
+        raise
     return dataset
 
 
