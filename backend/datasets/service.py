@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -123,13 +123,12 @@ async def add_source(
     """Extend a dataset with another folder or Tiled node; its items go after the existing ones."""
     dataset = await get_dataset(session, dataset_id)
     source = prepare_source(spec, settings, api_key)
-    duplicate = await session.scalar(
-        select(col(Source.id)).where(col(Source.dataset_id) == dataset.id, col(Source.uri) == source.uri)
-    )
-    if duplicate is not None:
-        # The stored form, not what was typed: a Tiled URI may carry its key in the query.
-        raise Conflict(f"'{source.uri}' is already a source of dataset '{dataset.name}'")
+    await _ensure_new_source(session, dataset, source)
     entries = await _scan_new_source(settings, source, progress)
+    # the dataset's write lock (the scan is done: tagging waited not for it), then the check again:
+    # the same folder added twice at once is one source and one CONFLICT, not its items twice
+    await session.execute(update(Dataset).where(col(Dataset.id) == dataset.id).values(updated_at=utcnow()))
+    await _ensure_new_source(session, dataset, source)
     count = await session.scalar(select(func.count()).where(col(Source.dataset_id) == dataset.id))
     source.dataset_id = dataset.id  # type: ignore[assignment]
     source.position = int(count or 0)
@@ -140,6 +139,15 @@ async def add_source(
     dataset.updated_at = utcnow()
     await session.commit()
     return report
+
+
+async def _ensure_new_source(session: AsyncSession, dataset: Dataset, source: Source) -> None:
+    duplicate = await session.scalar(
+        select(col(Source.id)).where(col(Source.dataset_id) == dataset.id, col(Source.uri) == source.uri)
+    )
+    if duplicate is not None:
+        # The stored form, not what was typed: a Tiled URI may carry its key in the query.
+        raise Conflict(f"'{source.uri}' is already a source of dataset '{dataset.name}'")
 
 
 async def rescan_dataset(

@@ -1,5 +1,6 @@
-"""Two requests naming two datasets alike at once (a create and a rename, two scripts): the second is
-told the name is taken (CONFLICT), as when they come one after the other, not DATABASE_ERROR."""
+"""Two requests naming two datasets alike at once (a create and a rename, two scripts), or adding one
+folder twice: the second is told the name or folder is taken (CONFLICT), as when they come one after
+the other, not DATABASE_ERROR nor the folder's items twice."""
 
 from __future__ import annotations
 
@@ -67,3 +68,32 @@ async def test_two_datasets_renamed_at_once_to_one_name(settings, database, fold
             ["first", "same"],
             ["same", "second"],
         )
+
+
+async def test_one_folder_added_twice_at_once_is_one_source(
+    settings, database, folder, data_root, monkeypatch
+):
+    image_folder(folder, count=2)
+    more = image_folder(data_root / f"{folder.name}-more", count=3)
+    async with database.session() as session:
+        dataset, _ = await service.create_dataset(session, settings, "one", [str(folder)])
+    scan = service._scan_new_source
+
+    async def slow_scan(*args: Any, **kwargs: Any) -> Any:
+        entries = await scan(*args, **kwargs)
+        await asyncio.sleep(0.3)  # the other request checks the sources meanwhile
+        return entries
+
+    monkeypatch.setattr(service, "_scan_new_source", slow_scan)
+    answers = await asyncio.gather(
+        *(
+            attempt(database, lambda s: service.add_source(s, settings, dataset.id, str(more)))
+            for _ in range(2)
+        )
+    )
+    refused = [a for a in answers if isinstance(a, Conflict)]
+    assert len(refused) == 1 and "already a source" in str(refused[0]), answers
+    async with database.session() as session:
+        assert len(await service.list_sources(session, dataset.id)) == 2
+        [summary] = await service.list_datasets(session, dataset_id=dataset.id)
+        assert summary.item_count == 5
