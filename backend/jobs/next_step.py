@@ -23,6 +23,7 @@ from backend.jobs.control import retry_job
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.fresh import SNAPSHOT_KEYS, labeled_count, retrain_due
 from backend.jobs.submission import submit_job
+from backend.labels.events import lock_dataset
 from backend.models.queries import get_model, train_job_of
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
@@ -197,6 +198,10 @@ async def run_model_next_step(
 ) -> Job:
     """Carry out a model's "infer", "build-index", "retrain" or "retry" step; 409 when it changed."""
     model = await get_model(session, model_id)
+    # the dataset's write lock until the job is submitted: the same step run twice at once (two
+    # clicks, two scripts) is one job and one CONFLICT, the second reading the job the first queued
+    await lock_dataset(session, model.dataset_id)
+    await session.refresh(model)
     step = await model_next_step(session, settings, model)
     if step.action != expected:
         raise Conflict(
