@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import socket
 
 import pytest
 from click.testing import CliRunner
 
 from backend import cli
+from backend.settings import get_settings
 from tests.factories import image_folder
 
 
@@ -107,3 +109,29 @@ def test_demo_makes_the_dataset_once(run_cli):
     run_cli("demo", "--no-serve", "--count", "12")
     listing = run_cli("dataset", "list").output
     assert listing.count("xray-demo") == 1 and "12 items" in listing
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["dataset", "list"], ["jobs", "list"], ["user", "list"]])
+def test_a_database_that_cannot_be_reached_is_named_in_one_line(command, tmp_path):
+    """A deployer whose PostgreSQL is down (or whose URL is wrong) reads where the command looked
+    and why, the password hidden, not a driver traceback."""
+    port = _closed_port()
+    url = f"postgresql+asyncpg://lab:pw-Not-Shown-7@127.0.0.1:{port}/labelwise"
+    env = {"LABELWISE_DATABASE_URL": url, "LABELWISE_DATA_DIR": str(tmp_path / "data")}
+    get_settings.cache_clear()
+    try:
+        result = CliRunner(env=env).invoke(cli.main, command)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    shown = f"postgresql+asyncpg://lab:***@127.0.0.1:{port}/labelwise"
+    assert f"cannot reach the database at {shown}" in result.output
+    assert "ConnectionRefusedError" in result.output
+    assert "pw-Not-Shown-7" not in result.output

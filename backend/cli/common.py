@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import sqlite3
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -16,6 +19,56 @@ from backend.errors import LabelwiseError
 from backend.settings import Settings
 
 T = TypeVar("T")
+
+# SQLSTATE classes of a connection the server would not open: connection exceptions, a wrong
+# user or password, no such database, too many connections, a server still starting up.
+_CONNECT_SQLSTATES = ("08", "28", "3D000", "53300", "57P03")
+
+
+def _unreachable(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says the database cannot be reached (a closed port, an
+    unknown host, a missing database or role, a refused password, a SQLite file that cannot be
+    opened), or None. asyncpg raises these bare; SQLAlchemy may wrap them (``orig``)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ConnectionError | socket.gaierror | TimeoutError):
+            return error
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECT_SQLSTATES):
+            return error
+        if isinstance(error, sqlite3.OperationalError) and "unable to open database file" in str(error):
+            return error
+        todo += [getattr(error, "orig", None), error.__cause__, error.__context__]
+    return None
+
+
+@contextmanager
+def _database_errors(settings: Settings) -> Iterator[None]:
+    """A database that cannot be reached ends the command with one line naming it (password
+    hidden) and the reason, instead of a driver traceback."""
+    try:
+        yield
+    except (LabelwiseError, click.ClickException):
+        raise  # the domain's own answer (a broker down is BROKER_UNAVAILABLE), whatever it wraps
+    except Exception as exc:
+        error = _unreachable(exc)
+        if error is None:
+            raise
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database)
+        reason = f"{type(error).__name__}: {error}".strip()
+        if url.password:
+            reason = reason.replace(str(url.password), "***")
+        raise click.ClickException(
+            f"cannot reach the database at {url.render_as_string(hide_password=True)} ({reason}); "
+            "is LABELWISE_DATABASE_URL right, and is the database server running?"
+        ) from exc
 
 
 def _run(work: Callable[..., Awaitable[T]], settings: Settings, *args: Any, **kwargs: Any) -> T:
@@ -31,7 +84,8 @@ def _run(work: Callable[..., Awaitable[T]], settings: Settings, *args: Any, **kw
             await database.dispose()
 
     try:
-        return asyncio.run(main())
+        with _database_errors(settings):
+            return asyncio.run(main())
     except LabelwiseError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     except OSError as exc:  # a full disk, a refused permission: say so, without a traceback
@@ -60,7 +114,8 @@ def _migrate(settings: Settings) -> None:
     from backend.storage import migrate
 
     settings.ensure_dirs()
-    migrate.upgrade(settings.database, settings=settings)
+    with _database_errors(settings):
+        migrate.upgrade(settings.database, settings=settings)
 
 
 FINISHED = ("succeeded", "failed", "canceled")
@@ -79,7 +134,8 @@ def _call(settings: Settings, work: Callable[..., Awaitable[T]], *args: Any, **k
             await database.dispose()
 
     try:
-        return asyncio.run(main())
+        with _database_errors(settings):
+            return asyncio.run(main())
     except LabelwiseError as exc:
         problems = exc.details.get("errors") if isinstance(exc.details, dict) else None
         lines = [f"{exc.code}: {exc.message}"]
@@ -89,10 +145,7 @@ def _call(settings: Settings, work: Callable[..., Awaitable[T]], *args: Any, **k
 
 
 def _prepare(settings: Settings) -> None:
-    from backend.storage import migrate
-
-    settings.ensure_dirs()
-    migrate.upgrade(settings.database, settings=settings)
+    _migrate(settings)
 
 
 def _parse_params(schema: dict[str, Any], pairs: tuple[str, ...], as_json: str | None) -> dict[str, Any]:
