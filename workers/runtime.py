@@ -30,6 +30,27 @@ from workers.store import JobStore
 log = logging.getLogger("labelwise.worker")
 
 
+def _outage(exc: BaseException) -> bool:
+    """A database or broker that cannot be reached (stopped, restarting, a network cut), not a bug."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OSError):  # a refused or dropped connection, a name not resolved, a timeout
+        return True
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line: the driver's own error where SQLAlchemy wraps it (not its SQL)."""
+    error = getattr(exc, "orig", None) or exc
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+
+
 class JobRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -146,13 +167,33 @@ class JobRuntime:
     def _tick_loop(self) -> None:
         first = True
         interval = max(0.05, min(self.settings.heartbeat_seconds, 5.0))
+        # A database or broker down fails every round until it is back: say so once (one line for
+        # an outage, the traceback for anything else), then once more when a round works again;
+        # a traceback every few seconds buried the log of a night's outage.
+        failing: str | None = None
+        failed_rounds = 0
         while not self.stopping.is_set():
             try:
                 # After a (re)start the in-memory queue is empty: send every queued job once.
                 self.tick(resend_all=first)
                 first = False
-            except Exception:
-                log.exception("job housekeeping failed; trying again")
+                if failing is not None:
+                    log.warning("job housekeeping works again, after %d failed round(s)", failed_rounds)
+                    failing, failed_rounds = None, 0
+            except Exception as exc:
+                failed_rounds += 1
+                kind = type(exc).__name__
+                if kind != failing:
+                    failing = kind
+                    if _outage(exc):
+                        log.warning(
+                            "job housekeeping paused: the database or the broker cannot be reached "
+                            "(%s); trying again every %g s, logged again once it works",
+                            _reason(exc),
+                            interval,
+                        )
+                    else:
+                        log.exception("job housekeeping failed; trying again every %g s", interval)
             self.stopping.wait(interval)
 
     def _run(self, job_id: int) -> None:
