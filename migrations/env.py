@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -14,8 +15,15 @@ from backend.storage.database import make_engine
 config = context.config
 target_metadata = SQLModel.metadata
 
+# Processes started together (the web server and its workers on a first `compose up`) migrate one
+# after the other: each holds this advisory lock for its whole migration transaction, and reads
+# the version only once it has it (SQLite: a file lock in backend/storage/migrate.py).
+POSTGRES_MIGRATION_LOCK = 0x6C6162656C77  # "labelw"
+
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_MIGRATION_LOCK})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

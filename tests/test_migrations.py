@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +19,8 @@ from sqlmodel import SQLModel
 import backend.storage.all_tables  # noqa: F401
 from backend.storage import migrate
 from backend.storage.database import make_engine
+from tests.helpers.cli import ROOT
+from tests.helpers.database import PG_ADMIN_URL, _backend
 
 
 def _diff(url: str) -> list:
@@ -108,3 +117,49 @@ def test_the_data_dir_is_private_and_the_database_and_key_files_are_0600(tmp_pat
     assert mode(settings.secret_key_file) == 0o600
     wal = loose / "labelwise.sqlite-wal"
     assert not wal.exists() or mode(wal) == 0o600
+
+
+@pytest.fixture
+def fresh_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the suite's backend: a new SQLite file, or a new PostgreSQL database."""
+    if _backend() != "postgres":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite'}"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"labelwise_fresh_{uuid.uuid4().hex[:10]}"
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_processes_started_together_migrate_one_after_the_other(fresh_url, tmp_path):
+    """A first `compose up` starts the web server and its workers at once on an empty database;
+    each migrates. One creates the tables, the others wait and find them there (before, all but
+    one died: "table dataset already exists", a duplicate key in pg_type)."""
+    env = {
+        **os.environ,
+        "LABELWISE_DATABASE_URL": fresh_url,
+        "LABELWISE_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
+    argv = [sys.executable, "-m", "backend.cli", "migrate"]
+    runs = [
+        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], "\n".join(o[-2000:] for o in outputs)
+    assert _diff(fresh_url) == []
