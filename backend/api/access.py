@@ -97,7 +97,7 @@ async def resolve_caller(connection: ASGIConnection) -> Caller | None:
         if scheme.lower() == "bearer" and value.strip():
             caller = await service.caller_for_token(session, value.strip())
             if caller is None:
-                raise AccessDenied(401, "the API token is not valid: revoked, or mistyped")
+                raise AccessDenied(401, "the API token is not valid: revoked, mistyped, or its user disabled")
             return caller
         cookie = connection.cookies.get(SESSION_COOKIE)
         return await service.caller_for_session(session, cookie) if cookie else None

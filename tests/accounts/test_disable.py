@@ -159,3 +159,19 @@ def test_the_command_line_disables_enables_lists_and_revokes(run_cli, settings):
         assert "revoked" in run_cli("token", "revoke", token_id).output
         assert client.get(f"{API}/me", headers=bearer).status_code == 401
         assert "revoked" in run_cli("token", "list").output
+
+
+async def test_a_disabled_users_token_is_not_called_mistyped_alone(client, accounts, session):
+    """A script whose user an admin disabled read "revoked, or mistyped": its owner looked for a
+    typo. The refusal names the disabled user among its causes, at REST and GraphQL."""
+    await service.add_user(session, "dina", "labeler", PASSWORD)
+    dina = await service.get_user(session, "dina")
+    assert dina.id is not None
+    _row, token = await service.create_token(session, dina.id, "notebook")
+    done = await client.post(f"{API}/users/dina/disable", headers=accounts["admin"].headers)
+    assert done.status_code == 200, done.text
+    bearer = {"Authorization": f"Bearer {token}"}
+    rest = await client.get(f"{API}/me", headers=bearer)
+    assert rest.status_code == 401 and "user disabled" in rest.json()["detail"]
+    graphql = await client.post("/graphql", json={"query": "{ datasets { id } }"}, headers=bearer)
+    assert graphql.status_code == 401 and "user disabled" in graphql.json()["errors"][0]["message"]
