@@ -193,8 +193,10 @@ async def finish_job(
     """Move a running job to ``state`` (QUEUED: run it again later); False when it was not ours."""
     now = utcnow()
     values: dict[str, Any] = {"state": state, "heartbeat_at": now}
-    if state == states.QUEUED:  # interrupted: it runs again as the next attempt
-        values.update(started_at=None, worker=None, done=0, message_id=None, attempt=attempt + 1)
+    if state == states.QUEUED:  # interrupted: it runs again as the next attempt, from the start
+        values.update(started_at=None, worker=None, message_id=None, attempt=attempt + 1)
+        # The next attempt reports its own progress; the last one's read "queued 0/360 epoch 9/40".
+        values.update(done=0, total=0, epoch=None, epochs=None, progress_at=None)
     else:
         values.update(finished_at=now, error=error, traceback=traceback)
     if outputs is not None:

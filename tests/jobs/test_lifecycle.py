@@ -9,7 +9,7 @@ from sqlalchemy import update
 from backend.jobs import queries as job_queries
 from backend.jobs import submission
 from backend.jobs.artifacts import make_temp_dir
-from backend.jobs.execution import claim_job, reap_stale_jobs
+from backend.jobs.execution import claim_job, finish_job, reap_stale_jobs
 from backend.models import queries as model_queries
 from backend.storage.job_tables import Job
 from backend.storage.types import utcnow
@@ -94,3 +94,31 @@ def test_promote_replaces_an_older_result_whole(tmp_path):
     promote(second, final)
     assert (final / "vectors.npy").read_bytes() == b"new"
     assert [p.name for p in final.parent.iterdir()] == ["job-3"]  # no temporary or old copy left
+
+
+async def test_a_job_put_back_by_a_stopping_worker_shows_no_progress_of_the_attempt_before(
+    image_dataset, session, job_settings
+):
+    """A worker stopped mid-training puts its job back in the queue as the next attempt, which
+    starts from the beginning: the list read 'queued 0/360 epoch 9/40' until it ran again."""
+    job = await submission.submit_job(
+        session, job_settings, None, kind="train", dataset_id=image_dataset.id, algorithm="test-sleeper"
+    )
+    attempt = await claim_job(session, job.id, "host:1:worker")
+    assert attempt == 1
+    await session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(done=80, total=360, epoch=9, epochs=40, progress_at=utcnow())
+    )
+    await session.commit()
+    assert await finish_job(session, job.id, attempt, "queued", message="interrupted")
+    queued = await job_queries.get_job(session, job.id)
+    assert queued.state == "queued" and queued.attempt == 2
+    assert (queued.done, queued.total, queued.epoch, queued.epochs, queued.progress_at) == (
+        0,
+        0,
+        None,
+        None,
+        None,
+    )
