@@ -11,8 +11,10 @@ from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlalchemy.exc import DBAPIError
 
 from backend.api.access import shows_internals
+from backend.api.errors import DATABASE_DOWN, database_failure
 from backend.api.rest.common import API_PREFIX, Session, error_responses
 from backend.api.rest.jobs import LogLineOut, job_out
 from backend.jobs import follow
@@ -25,7 +27,9 @@ STREAM_DESCRIPTION = (
     "`duration_seconds` and `latest_metrics`) whenever it changes, the first at once; `event: log` "
     "one log line; `event: end` the finished job, after which the stream closes. A comment line is "
     "sent every 10 s while nothing changes. The stream closes after `max_seconds` (at most 3600) "
-    "even if the job runs on: poll `GET /jobs/{id}` or open the stream again."
+    "even if the job runs on: poll `GET /jobs/{id}` or open the stream again. If the database goes "
+    "away meanwhile, `event: error` (`code` DATABASE_UNAVAILABLE, `message`) ends the stream: open "
+    "it again later."
 )
 
 
@@ -36,20 +40,30 @@ def _json(value: object) -> str:
 async def _messages(
     database: Database, job_id: int, max_seconds: float, viewer_of: Settings | None
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """``viewer_of``: the caller is a viewer, who sees one-line errors and no traceback (decision 0007)."""
-    async for now in follow.follow_job(database, job_id, max_seconds=max_seconds):
-        if now is None:
-            yield ServerSentEventMessage(comment="keep-alive")
-            continue
-        job = _json(job_out(now.job, viewer_of, now.latest_metrics, follow_up_pending=now.follow_up_pending))
-        if not now.finished:
-            yield ServerSentEventMessage(data=job, event="job")
-        for line in now.new_log:
-            yield ServerSentEventMessage(
-                data=_json(LogLineOut.of(line, viewer_of)), event="log", id=str(line.id)
+    """``viewer_of``: the caller is a viewer, who sees one-line errors and no traceback (decision 0007).
+
+    The database going away mid-stream ends it with an ``error`` message (the response has started:
+    no 503 can be sent any more; before, the stream broke off and the server logged a traceback)."""
+    try:
+        async for now in follow.follow_job(database, job_id, max_seconds=max_seconds):
+            if now is None:
+                yield ServerSentEventMessage(comment="keep-alive")
+                continue
+            job = _json(
+                job_out(now.job, viewer_of, now.latest_metrics, follow_up_pending=now.follow_up_pending)
             )
-        if now.finished:  # after the last log lines: "end" is the last message
-            yield ServerSentEventMessage(data=job, event="end")
+            if not now.finished:
+                yield ServerSentEventMessage(data=job, event="job")
+            for line in now.new_log:
+                yield ServerSentEventMessage(
+                    data=_json(LogLineOut.of(line, viewer_of)), event="log", id=str(line.id)
+                )
+            if now.finished:  # after the last log lines: "end" is the last message
+                yield ServerSentEventMessage(data=job, event="end")
+    except (ConnectionError, DBAPIError) as exc:
+        _status, code = database_failure(exc)  # logs one line; a refused statement stays DATABASE_ERROR
+        message = DATABASE_DOWN if code == "DATABASE_UNAVAILABLE" else "the database refused a statement"
+        yield ServerSentEventMessage(data=json.dumps({"code": code, "message": message}), event="error")
 
 
 class JobEventsController(Controller):
