@@ -43,3 +43,11 @@ def test_commands_named_in_compose_exist_with_their_options():
         for word in command:
             if word.startswith("--"):
                 assert word in known, f"{name}: `{word}` is not an option of `{resolved.name}`"
+
+
+def test_every_service_comes_back_after_it_dies():
+    """The OOM killer ending one worker process stops the whole `labelwise worker` (Dramatiq shuts
+    all down); without a restart policy the worker stayed down and every later job stayed queued."""
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        assert service.get("restart") in ("unless-stopped", "always"), f"{name} is not restarted"
