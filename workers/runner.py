@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -144,9 +145,43 @@ def _finish(store: JobStore, ctx: JobContext, beat: Heartbeat, temp: Any, outcom
     if state == "lost":
         log.warning("job %s was taken from this worker; its results are dropped", ctx.job_id)
         return "lost"
-    ctx.flush()  # the last log lines and metrics before the final state
-    written = store.call(finish_job, ctx.job_id, ctx.attempt, state, **values)
+    written = _through_outage(ctx, lambda: _record_end(store, ctx, state, values))
     if not written:
         log.warning("job %s changed state under this worker; %s not recorded", ctx.job_id, state)
         return "lost"
     return state
+
+
+def _record_end(store: JobStore, ctx: JobContext, state: str, values: dict) -> bool:
+    ctx.flush()  # the last log lines and metrics before the final state
+    return store.call(finish_job, ctx.job_id, ctx.attempt, state, **values)
+
+
+def _outage(exc: BaseException) -> bool:
+    """The database cannot be reached now (stopped, restarting, a network cut)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, OSError | OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _through_outage(ctx: JobContext, write: Callable[[], bool]) -> bool:
+    """The end of a job, written even if the database is away for a moment: tried again until
+    the heartbeat timeout, after which the reaper has failed the job anyway (the write then
+    finds it not running: False). A blip at the end of a long training lost its result."""
+    deadline = time.monotonic() + ctx.settings.heartbeat_timeout_seconds
+    pause = 0.5
+    while True:
+        try:
+            return write()
+        except Exception as exc:
+            if not _outage(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning(
+                "job %s: its end not recorded yet, the database cannot be reached (%s); trying again",
+                ctx.job_id,
+                type(exc).__name__,
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
