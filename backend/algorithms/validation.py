@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -51,9 +52,25 @@ def _message(error: ValidationError, schema: dict[str, Any]) -> str:
 
 def schema_problems(schema: dict[str, Any], params: Params) -> list[dict[str, str | None]]:
     """Every schema violation as {field, message}; field is None for problems of the whole set."""
+    properties = schema.get("properties", {})
+    # NaN passes every bound (each comparison with it is false) and infinity passes one-sided ones:
+    # such a value would reach the optimizer (a job failing later, or weights of NaN).
+    problems: list[dict[str, str | None]] = [
+        {
+            "field": name,
+            "message": f"{properties.get(name, {}).get('title', name)} must be a finite number, got {value}",
+        }
+        for name, value in params.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+    not_finite = {p["field"] for p in problems}
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(params), key=lambda e: (list(e.path), e.validator))
-    return [{"field": _field_of(e), "message": _message(e, schema)} for e in errors]
+    return problems + [
+        {"field": _field_of(e), "message": _message(e, schema)}
+        for e in errors
+        if _field_of(e) not in not_finite
+    ]
 
 
 def with_defaults(schema: dict[str, Any], params: Params | None) -> Params:

@@ -104,6 +104,17 @@ async def test_invalid_form_values_are_explained_inline_and_nothing_is_queued(
     assert await session.scalar(select(func.count()).select_from(Model)) == 0
 
 
+async def test_a_learning_rate_of_nan_or_infinity_is_refused_not_queued(jobs_client, image_dataset, session):
+    url = f"/datasets/{image_dataset.id}/train"
+    for text in ("nan", "inf", "-inf"):
+        form = {"algorithm": "autoencoder", "params.learning_rate": text, "params.epochs": "1"}
+        response = await post_form(jobs_client, url, url, form)
+        assert response.status_code == 400, (text, response.status_code)
+        error = text_of(by_id(parse(response.text), "param-learning_rate-error"))
+        assert "must be a finite number" in error, error
+    assert await session.scalar(select(func.count()).select_from(Job)) == 0
+
+
 async def test_a_form_post_without_the_csrf_token_is_refused(jobs_client, image_dataset, session):
     await jobs_client.get(f"/datasets/{image_dataset.id}/train")
     response = await jobs_client.post(f"/datasets/{image_dataset.id}/train", data=PCA_FORM)
