@@ -137,3 +137,41 @@ def test_box_selection_in_chromium_labels_the_points_in_one_event(live_server, p
     assert len(explorer_events) == 1
     assert explorer_events[0]["parameters"]["selection"]["mode"] == "box"
     assert explorer_events[0]["parameters"]["projection_job_id"] == projected["projection"]["id"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_the_job_forms_let_through_every_value_their_schema_allows(live_server, projected):
+    """A UMAP minimum distance of 0.12 (the field's step of 0.05 refused it) and a DBSCAN eps of
+    0.0005 (a minimum of 0.001 refused it) are valid parameters: the browser must send them."""
+    from playwright.sync_api import sync_playwright
+
+    dataset, model_id = projected["dataset"], projected["model_id"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.goto(f"{live_server}/datasets/{dataset['id']}/explorer?model_id={model_id}")
+        page.evaluate(
+            "() => document.querySelectorAll('.explorer-controls details').forEach((d) => d.open = true)"
+        )
+        page.fill("#project-form [name=min_dist]", "0.12")
+        page.select_option("#cluster-form [name=method]", "dbscan")
+        page.fill("#cluster-form [name=eps]", "0.0005")
+        refused = page.evaluate(
+            """() => [...document.querySelectorAll('.job-form input')]
+                .filter((i) => !i.checkValidity()).map((i) => `${i.name}: ${i.validationMessage}`)"""
+        )
+        assert refused == []
+        page.click("#cluster-form button[type=submit]")
+        page.wait_for_function(
+            "() => /succeeded|failed/.test(document.getElementById('job-status').textContent)", timeout=60_000
+        )
+        status = page.inner_text("#job-status")
+        browser.close()
+    assert "succeeded" in status, status
+    with httpx.Client(base_url=live_server) as client:
+        jobs = client.get("/api/v1/jobs", params={"dataset_id": dataset["id"]}).json()["jobs"]
+    assert next(j for j in jobs if j["kind"] == "cluster")["parameters"]["eps"] == 0.0005
