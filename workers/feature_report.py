@@ -305,6 +305,12 @@ def feature_report(ctx: JobContext) -> None:
         if not np.isfinite(data).all():
             results.append({**source, "skipped": "its vectors hold NaN or inf"})
             continue
+        if np.all(data == data[0]):  # scored, it would tie with always answering the largest class
+            ctx.log(f"{source['name']}: every labeled item has the same vector: not scored")
+            results.append(
+                {**source, "skipped": "every labeled item has the same vector: it tells no class apart"}
+            )
+            continue
         in_vectors = appended_block(directory, data.shape[1])
         offered = descriptors if offers_intensity(source["algorithm"]) else None  # intensity: is them
         variants = intensity_variants(data, offered, in_vectors)

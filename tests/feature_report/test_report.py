@@ -148,3 +148,32 @@ async def test_a_lead_on_a_handful_of_labels_keeps_the_train_pages_first_choice(
     assert job is not None
     in_use = {m["model_id"]: m["in_use"] for m in job.outputs["summary"]["models"]}
     assert in_use == {pca: True, azimuthal: False}
+
+
+async def test_a_model_whose_vectors_are_all_the_same_is_skipped_not_named_best(
+    jobs_client, session, job_settings, folder
+):
+    """An extractor that gives every item one vector (here: all zeros, as azimuthal descriptors
+    around a beam centre outside every frame were) tells no class apart; scored, it ties with
+    always answering the largest class and was named the best features on a skewed set."""
+    import numpy as np
+
+    from tests.helpers.classifier import demo_dataset, label
+    from tests.helpers.feature_report import features_of
+
+    demo = await demo_dataset(
+        session, job_settings, folder, count=12, size=32, class_names=("rings", "peaks")
+    )
+    await label(session, demo, demo.items_of("rings") + demo.items_of("peaks"))
+    params = {"n_components": 2, "image_size": 8, "batch_size": 4}
+    useful = await features_of(jobs_client, demo.id, "pca", params)
+    flat = await features_of(jobs_client, demo.id, "pca", params)
+    (vectors_file,) = (job_settings.artifact_dir / "models" / str(flat)).glob("infer/*/vectors.npy")
+    vectors = np.load(vectors_file)
+    np.save(vectors_file, np.zeros_like(vectors))
+
+    report = await _report(jobs_client, demo.id)
+    entries = {m["model_id"]: m for m in report["models"]}
+    assert report["best_model_id"] == useful
+    assert entries[flat]["skipped"] and "same vector" in entries[flat]["skipped"]
+    assert "score" not in entries[flat] or entries[flat]["score"] is None
