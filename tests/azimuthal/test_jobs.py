@@ -8,6 +8,7 @@ import numpy as np
 
 from backend.datasets.refs import item_refs
 from tests.helpers.azimuthal import job_output, run_job
+from tests.helpers.jobs import wait_for
 from tests.html import all_of, attr, one, parse
 from workers.scattering import Geometry
 
@@ -55,6 +56,22 @@ async def test_a_fixed_beam_centre_is_used_for_every_frame(jobs_client, demo):
     infer = await run_job(jobs_client, {"kind": "infer", "model_id": train["model_id"]})
     centres = await job_output(jobs_client, infer["id"], "beam_centres.npy")
     assert np.array_equal(centres, np.tile([16.0, 15.0], (48, 1)))
+
+
+async def test_a_beam_centre_beyond_every_frames_rings_fails_the_training_and_says_so(jobs_client, demo):
+    """Its descriptors would all be 0: the job succeeded and wrote a model of zero vectors."""
+    params = {"centre_row": 99999.0, "centre_column": 5000.0}
+    body = {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal", "parameters": params}
+    response = await jobs_client.post("/api/v1/jobs", json=body)
+    assert response.status_code == 201, response.text
+    job = await wait_for(jobs_client, response.json()["id"], timeout=180)
+    assert job["state"] == "failed"
+    assert "beam centre (row 99999, column 5000) lies outside the 32x32 frame" in job["error"], job["error"]
+    # a centre just off the frame still has pixels in reach: it trains
+    near = {"centre_row": 35.0, "centre_column": 16.0}
+    await run_job(
+        jobs_client, {"kind": "train", "dataset_id": demo.id, "algorithm": "azimuthal", "parameters": near}
+    )
 
 
 async def test_half_a_beam_centre_or_odd_sectors_are_refused_before_any_work(jobs_client, demo):

@@ -71,6 +71,8 @@ def describe(
         image, mask = ctx.reader.read_masked(ref, stride=stride)
         centre = (params["centre_row"] / stride, params["centre_column"] / stride) if fixed else None
         integrator = ref.source.detector.integrator((ref.height, ref.width), image.shape[:2])
+        if centre is not None and integrator is None and not centre_reaches(*centre, *image.shape[:2]):
+            raise ValueError(off_frame(params, ref.height or image.shape[0], ref.width or image.shape[1]))
         polar = partial(polar_in_q, integrator) if integrator is not None else None
         vector, found = descriptor(image, geometry, centre, mask=mask, polar=polar)
         return vector, (found[0] * stride, found[1] * stride)
@@ -158,11 +160,33 @@ def check_version(meta: dict) -> None:
         )
 
 
+def centre_reaches(row: float, column: float, height: int, width: int) -> bool:
+    """Whether a beam centre has a pixel of a height x width frame within its rings' reach (half
+    the shorter side): farther out every descriptor of the frame would be 0."""
+    off_rows = max(0.0, -row, row - (height - 1))
+    off_columns = max(0.0, -column, column - (width - 1))
+    return math.hypot(off_rows, off_columns) < 0.5 * min(height, width)
+
+
+def off_frame(params: dict, height: int, width: int) -> str:
+    return (
+        f"the beam centre (row {params['centre_row']:g}, column {params['centre_column']:g}) lies outside "
+        f"the {height}x{width} frame, beyond its rings (half the shorter side): every descriptor would "
+        "be 0; give a centre on or near the frames, or -1 to find it in each frame"
+    )
+
+
 def train(ctx: JobContext) -> None:
     p = ctx.params
     refs = list(ctx.items)
     order = np.random.default_rng(p["seed"]).permutation(len(refs))[: p["fit_items"]]
     sample = [refs[i] for i in sorted(order)]
+    # a centre no frame's rings reach (no calibration to place it instead): refused before any read
+    sized = [r for r in sample if r.height and r.width and not r.source.detector.poni_path]
+    centre = (p["centre_row"], p["centre_column"])
+    reached = any(centre_reaches(*centre, r.height, r.width) for r in sized)
+    if p["centre_row"] != AUTO_CENTRE and sized and len(sized) == len(sample) and not reached:
+        raise ValueError(off_frame(p, sized[0].height, sized[0].width))
     ctx.log(f"describing {len(sample)} of {len(refs)} items to set the scale of each feature")
     described, _, _ = describe_all(ctx, sample, p)
     if len(described) < 2:
