@@ -30,6 +30,23 @@ from backend.storage.job_tables import Job, JobLog, Model
 from backend.storage.tables import Item
 
 
+def _fewer_items_with(algorithm: Any, params: dict[str, Any], need: int) -> list[str]:
+    """The numeric parameters that, set to their minimum, lower the items a training needs: what
+    the refusal names, so that a small dataset knows which field to change."""
+    levers = []
+    for field, spec in algorithm.schema.get("properties", {}).items():
+        low, value = spec.get("minimum"), params.get(field)
+        if spec.get("type") not in ("integer", "number") or low is None or value is None or value <= low:
+            continue
+        try:
+            lowered = algorithm.min_items({**params, field: low})
+        except (ArithmeticError, ValueError, KeyError):
+            continue
+        if lowered < need:
+            levers.append(f"{spec.get('title', field)} ({value:g})")
+    return levers
+
+
 def _clean_model_name(name: str | None) -> str | None:
     if name is None:
         return None
@@ -168,9 +185,11 @@ async def _training(
     need = algorithm.min_items(params)
     if usable < need:
         what = "labeled readable" if algorithm.needs_labels else "readable"
+        levers = _fewer_items_with(algorithm, params, need)
         raise Invalid(
             f"{algorithm.title} with these parameters needs at least {need} {what} items; "
             f"dataset '{dataset.name}' has {usable}"
+            + (f"; fewer are needed with a lower {' or '.join(levers)}" if levers else "")
         )
     model = Model(
         name=name or "",

@@ -115,6 +115,25 @@ async def test_a_learning_rate_of_nan_or_infinity_is_refused_not_queued(jobs_cli
     assert await session.scalar(select(func.count()).select_from(Job)) == 0
 
 
+async def test_too_few_items_for_the_parameters_names_the_fields_that_lower_the_need(
+    jobs_client, image_dataset, session
+):
+    url = f"/datasets/{image_dataset.id}/train"
+    form = {
+        **PCA_FORM,
+        "params.n_components": "60",
+        "params.batch_size": "64",
+        "params.validation_fraction": "0.1",
+    }
+    response = await post_form(jobs_client, url, url, form)
+    assert response.status_code == 400
+    message = text_of(by_id(parse(response.text), "form-errors"))
+    assert "needs at least" in message and "has 40" in message, message
+    assert "fewer are needed with a lower Components (60) or Validation fraction (0.1)" in message, message
+    assert "Image size" not in message  # it changes nothing of the count
+    assert await session.scalar(select(func.count()).select_from(Job)) == 0
+
+
 async def test_a_form_post_without_the_csrf_token_is_refused(jobs_client, image_dataset, session):
     await jobs_client.get(f"/datasets/{image_dataset.id}/train")
     response = await jobs_client.post(f"/datasets/{image_dataset.id}/train", data=PCA_FORM)
