@@ -26,6 +26,7 @@ from backend.jobs.tasks import get_task
 from backend.labels.snapshot import label_snapshot
 from backend.models.queries import get_model, latest_inference
 from backend.settings import Settings
+from backend.storage import npy
 from backend.storage.job_tables import Job, JobLog, Model
 from backend.storage.tables import Item
 
@@ -45,6 +46,26 @@ def _fewer_items_with(algorithm: Any, params: dict[str, Any], need: int) -> list
         if lowered < need:
             levers.append(f"{spec.get('title', field)} ({value:g})")
     return levers
+
+
+async def _check_kmeans_k(session: AsyncSession, settings: Settings, job: Job) -> None:
+    """KMeans with more clusters than vectors fails in the worker, and a retry fails the same way:
+    refuse it now, naming k and how many vectors there are."""
+    assert job.model_id is not None
+    inference = await latest_inference(session, job.model_id, job.dataset_id)
+    try:
+        count = len(
+            npy.load(settings.artifact_dir / inference.outputs["dir"] / "item_ids.npy", mmap_mode="r")
+        )
+    except (KeyError, OSError, ValueError):
+        return  # the worker says what is wrong with the vectors
+    k = int(job.parameters["k"])
+    if k > count:
+        raise Invalid(
+            f"KMeans k = {k} clusters need at least {k} items; model {job.model_id}'s vectors on this "
+            f"dataset cover {count}: choose k of {count} or less",
+            errors=[{"field": "k", "message": f"KMeans k must be at most {count} (the items with vectors)"}],
+        )
 
 
 def _clean_model_name(name: str | None) -> str | None:
@@ -127,6 +148,8 @@ async def submit_job(
             raise Invalid(f"a {kind} job needs a model")
         model = None
         job = await _on_model(session, kind, model_id, dataset_id, parameters, submitted_by)
+        if kind == "cluster" and job.parameters.get("method") == "kmeans":
+            await _check_kmeans_k(session, settings, job)
     if model is not None:
         session.add(model)
         await session.flush()

@@ -128,6 +128,8 @@ async def test_the_jobs_log_names_its_method_then_the_model(jobs_client, model_w
         ("project", {"method": "tsne"}, "Method must be one of pca, umap"),
         ("project", {"n_neighbors": 1}, "UMAP neighbours must be at least 2"),
         ("cluster", {"method": "kmeans", "k": 1}, "KMeans k must be at least 2"),
+        # 40 items: the worker failed it, and a retry failed the same way
+        ("cluster", {"method": "kmeans", "k": 41}, "KMeans k = 41 clusters need at least 41 items"),
         ("cluster", {"eps": 0}, "DBSCAN eps must be greater than 0"),
         ("cluster", {"colour": "red"}, "unknown parameter(s): colour"),
     ],
