@@ -219,10 +219,23 @@ def _pair(figures: dict[str, Any]) -> str:
     return f"kNN {figures['knn_accuracy']:.0%}, linear {figures['linear_accuracy']:.0%}"
 
 
-def explain(models: list[dict[str, Any]], items: int, folds: int, kept: str = "") -> str:
+def explain(
+    models: list[dict[str, Any]],
+    items: int,
+    folds: int,
+    kept: str = "",
+    skipped: list[dict[str, Any]] | None = None,
+) -> str:
     """One line: which model and why (its numbers, and the runner-up's), and whether the absolute
     intensity descriptors are part of the choice (the other variant's numbers); ``kept``: why a
-    model that does not score highest is first (``choose``)."""
+    model that does not score highest is first (``choose``); ``skipped``: the models with vectors
+    that could not be scored, named when none could."""
+    if not models and skipped:
+        reasons = "; ".join(f"{m['name']}: {m['skipped']}" for m in skipped[:5])
+        return (
+            f"No feature model could be scored ({reasons}): train another feature extractor and run "
+            "its inference."
+        )
     if not models:
         return "No feature model with vectors to compare: train a feature extractor and run its inference."
     best = models[0]
@@ -366,7 +379,7 @@ def feature_report(ctx: JobContext) -> None:
         "models": scored + skipped,
         "best_model_id": scored[0]["model_id"] if scored else None,
         "infer_intensity": infer_intensity(scored[0] if scored else None),
-        "explanation": explain(scored, len(items), n_folds, kept),
+        "explanation": explain(scored, len(items), n_folds, kept, skipped),
         "notes": notes,
     }
     (ctx.artifact_dir / "report.json").write_text(json.dumps(report))

@@ -92,3 +92,13 @@ def test_the_score_counts_items_so_features_right_on_the_frequent_classes_rank_f
     line = explain(sorted(entries, key=lambda e: -e["score"]), len(labels), len(folds))
     assert line.startswith("m1 (pca) separates the current labels best: accuracy kNN")
     assert f"balanced: kNN {a['knn_balanced']:.0%}" in line and "next: m2" in line
+
+
+def test_when_no_model_could_be_scored_the_line_names_them_and_why():
+    """A dataset whose only extractor gives every item one vector has vectors: the line said to
+    train one and run its inference, as if there were none."""
+    skipped = [{"model_id": 3, "name": "azimuthal-3", "skipped": "every labeled item has the same vector"}]
+    line = explain([], 6, 3, "", skipped)
+    assert "azimuthal-3: every labeled item has the same vector" in line
+    assert "No feature model with vectors" not in line
+    assert explain([], 6, 3).startswith("No feature model with vectors to compare")
