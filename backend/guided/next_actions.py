@@ -717,6 +717,21 @@ def _one_by_one_suggestion(state: QueueState, key: Any, work: _Work) -> Suggesti
     )
 
 
+def _training_extractor(state: QueueState) -> Job | None:
+    """The dataset's feature extractor training queued or running now, if any."""
+    return next(
+        (
+            j
+            for j in state.jobs
+            if j.kind == "train"
+            and j.state in states.ACTIVE
+            and j.model_id in state.models
+            and state.models[j.model_id].kind == "feature_extractor"
+        ),
+        None,
+    )
+
+
 async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any) -> Suggestion:
     """No features at all: unlabeled items spread evenly over the dataset's order."""
     from sqlalchemy import select
@@ -734,9 +749,11 @@ async def _spread_suggestion(session: AsyncSession, state: QueueState, key: Any)
     )
     ids = [i for i in ids if i not in state.labels]
     picked = [int(ids[p]) for p in sm.spread(LABEL_ONE_BY_ONE, len(ids))]
-    how = (
-        "no features yet: items spread evenly over the dataset "
-        "(train the suggested extractor for better picks)"
+    training = _training_extractor(state)
+    how = "no features yet: items spread evenly over the dataset " + (
+        f"(a feature extractor is training, job #{training.id}: better picks once it is ready)"
+        if training is not None
+        else "(train the suggested extractor for better picks)"
     )
     return Suggestion(
         key(kind="label_items", i=picked),
@@ -890,17 +907,7 @@ async def _job_suggestions(
 
     # feature extractors: train one, or infer the newest without vectors
     extractors = state.ready("feature_extractor")
-    training_extractor = next(
-        (
-            j
-            for j in state.jobs
-            if j.kind == "train"
-            and j.state in states.ACTIVE
-            and j.model_id in state.models
-            and state.models[j.model_id].kind == "feature_extractor"
-        ),
-        None,
-    )
+    training_extractor = _training_extractor(state)
     if not extractors and training_extractor is None and state.item_count:
         suggestion = await suggest_training(session, state.dataset_id)
         algorithm = (suggestion.untrained or ["pca"])[0]

@@ -396,6 +396,32 @@ async def test_cli_accept_records_only_the_rejected_members_it_names(cli, server
     assert members[1] in offered and members[0] not in offered
 
 
+async def test_the_spread_sample_says_an_extractor_is_training_rather_than_to_train_one(
+    guided_settings, database, dataset
+):
+    """While the suggested extractor trains, the queue no longer suggests training one, so the
+    spread sample's reason names the running job instead of 'the suggested extractor'."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+
+    # a server that runs no jobs: the extractor's training stays queued while the queue reads
+    async with AsyncTestClient(app=create_app(guided_settings, run_jobs=False)) as idle:
+        for name in ("a", "b"):
+            await add_class(idle, dataset.id, name)
+        before = of_kind(await queue(idle, dataset.id), "label_items")[0]
+        assert "train the suggested extractor" in before["reason"]
+        submitted = await idle.post(
+            f"{API}/jobs", json={"kind": "train", "dataset_id": dataset.id, "algorithm": "test-sleeper"}
+        )
+        assert submitted.status_code == 201, submitted.text
+        found = await queue(idle, dataset.id)
+        assert "train_extractor" not in kinds(found)
+        spread = of_kind(found, "label_items")[0]
+        assert "suggested extractor" not in spread["reason"], spread["reason"]
+        assert f"job #{submitted.json()['id']}" in spread["reason"] and "training" in spread["reason"]
+
+
 async def test_an_unfit_classifier_gives_no_batches_and_the_queue_says_why(server, dataset):
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b", "c")]
