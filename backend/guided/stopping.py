@@ -232,6 +232,21 @@ async def _chosen_model(
         return model, ""
     if models:
         return None, "no fit classifier with class probabilities on this dataset: run inference or retrain"
+    training = await session.scalar(
+        select(Model)
+        .where(
+            col(Model.dataset_id) == dataset_id,
+            col(Model.kind) == "classifier",
+            col(Model.state) == states.MODEL_TRAINING,
+        )
+        .order_by(col(Model.id).desc())
+        .limit(1)
+    )
+    if training is not None:  # the rule below is met already: it was suggested, or trained by hand
+        return (
+            None,
+            f"no classifier yet: classifier {training.id} is training; the estimate comes when it is ready",
+        )
     return None, (
         f"no classifier yet: Next actions suggests one once two classes have {MIN_PER_CLASS} labeled "
         "items each and the feature report has picked its features"

@@ -237,6 +237,31 @@ async def test_before_a_first_classifier_the_queue_says_what_it_waits_for(server
     assert waits == ["a first classifier learns from the best features: the feature report picks them"]
 
 
+async def test_the_stopping_estimate_says_a_classifier_is_training_not_what_one_waits_for(
+    guided_settings, database, dataset
+):
+    """A walk started the suggested first classifier, and "When to stop" went on saying Next actions
+    would suggest one once the feature report had picked its features: it names the training now."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+
+    # a server that runs no jobs: the classifier's training stays queued while the queue reads
+    async with AsyncTestClient(app=create_app(guided_settings, run_jobs=False)) as idle:
+        ids = await item_ids(idle, dataset.id)
+        classes = [await add_class(idle, dataset.id, name) for name in ("a", "b", "c")]
+        for i in range(12):
+            await tag(idle, dataset.id, [ids[i]], classes[i % 3])
+        assert "Next actions suggests one" in (await queue(idle, dataset.id))["stopping"]["reason"]
+        submitted = await idle.post(
+            f"{API}/jobs", json={"kind": "train", "dataset_id": dataset.id, "algorithm": "test-one-class"}
+        )
+        assert submitted.status_code == 201, submitted.text
+        reason = (await queue(idle, dataset.id))["stopping"]["reason"]
+        assert "no classifier yet" in reason and "suggests one" not in reason, reason
+        assert f"classifier {submitted.json()['model_id']} is training" in reason
+
+
 def test_a_similarity_promise_resting_on_one_labeled_item_reads_in_the_singular():
     """ "the class's share of the 1 labeled items ranked as high" (a walk on the digits)."""
     one = queue_module._similarity_precision(sm.Cut(np.arange(8), 0.9, 0.6, 1, "neighbours"))
