@@ -354,3 +354,20 @@ async def test_a_batch_answer_names_the_view_it_shows_as_the_address(server, dat
     )
     assert "Labeled 1 of 1" in notice_of(labeled.text)
     assert f"done={one}&" in address_is_the_view(labeled)
+
+
+async def test_label_one_by_one_offers_class_keys_only_when_a_class_has_one(server, dataset):
+    """A walk's classes, added in the class panel, had no keys, yet "label one by one" said to press
+    a class's key: the page says so only when some class has a key, and how to give them one."""
+    a = await add_class(server, dataset.id, "a")
+    await add_class(server, dataset.id, "b")
+
+    async def how() -> str:
+        items = of_kind(await queue(server, dataset.id), "label_items")[0]
+        page = parse((await server.get(f"/datasets/{dataset.id}/next/open?key={items['key']}")).text)
+        return text_of(by_id(page, "how-to-label"))
+
+    assert "press a class's key" not in await how()
+    keyed = await server.patch(f"{API}/classes/{a}", json={"hotkey": "x"})
+    assert keyed.status_code == 200, keyed.text
+    assert "press a class's key" in await how()
