@@ -655,6 +655,15 @@ def _predicted_suggestion(state: QueueState, key: Any, mixed: sm.MixedBatch) -> 
     )
 
 
+def _queried(state: QueueState, label_id: int | None, sampled: int) -> str:
+    """Which labeled items of the class a similarity batch is near: all of them, or an even sample
+    (a walk read "nearest its 32 labeled items" of a class that had 124)."""
+    labeled = sum(1 for labels in state.labels.values() if label_id in labels)
+    if labeled > sampled:
+        return f"an even sample of {sampled} of its {labeled} labeled items"
+    return f"its {sampled} labeled item(s)"
+
+
 def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatch) -> Suggestion:
     model = state.feature_model or state.classifier
     assert model is not None
@@ -671,7 +680,7 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
         ),
         "similarity_batch",
         _similarity_title(state, cut.count, batch.label_id),
-        f"nearest its {len(batch.query_item_ids)} labeled item(s) in {model.name}'s features; "
+        f"nearest {_queried(state, batch.label_id, len(batch.query_item_ids))} in {model.name}'s features; "
         + _similarity_precision(cut),
         round(cut.expected_labels, 2),
         round(cut.expected_actions, 2),
@@ -1723,7 +1732,7 @@ def _reopened(state: QueueState, key: str, body: dict[str, Any], items: list[int
         how = f"classifier {model_id}'s probability of the class at or above {threshold:.3f}"
     elif kind == "similarity_batch":
         title = _similarity_title(state, len(items), label_id)
-        how = f"nearest its {len(body['q'])} labeled item(s) in model {model_id}'s features"
+        how = f"nearest {_queried(state, label_id, len(body['q']))} in model {model_id}'s features"
         params = {"query_item_ids": body["q"], "min_similarity": body["t"], "mode": "mean"}
     else:
         title = f"Label {len(items)} items one by one"

@@ -262,6 +262,28 @@ async def test_the_stopping_estimate_says_a_classifier_is_training_not_what_one_
         assert f"classifier {submitted.json()['model_id']} is training" in reason
 
 
+async def test_a_similarity_batch_near_a_sample_of_its_class_says_it_is_a_sample(
+    session, guided_settings, folder, server
+):
+    """A walk read "nearest its 32 labeled item(s)" of a class that had 124: the batch is ranked
+    by an even sample of them; the reason says so, and how many the class has."""
+    from tests.helpers.jobs import make_dataset
+
+    dataset = await make_dataset(session, guided_settings, folder, count=120)
+    ids = await item_ids(server, dataset.id)
+    a, b = await add_class(server, dataset.id, "a"), await add_class(server, dataset.id, "b")
+    job = await run_job(server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"})
+    await run_job(server, {"kind": "infer", "model_id": job["model_id"]})
+    many = ids[0:120:3][:40]  # the clusters' rule: cluster 0
+    await tag(server, dataset.id, many, a)
+    await tag(server, dataset.id, ids[1:12:3], b)
+    found = of_kind(await queue(server, dataset.id), "similarity_batch")
+    reasons = {s["label_id"]: s["reason"] for s in found}
+    sampled = sm.query_sample(np.array(many)).size
+    assert f"an even sample of {sampled} of its {len(many)} labeled items" in reasons[a], reasons[a]
+    assert f"nearest its {len(ids[1:12:3])} labeled item(s)" in reasons[b], reasons[b]
+
+
 def test_a_similarity_promise_resting_on_one_labeled_item_reads_in_the_singular():
     """ "the class's share of the 1 labeled items ranked as high" (a walk on the digits)."""
     one = queue_module._similarity_precision(sm.Cut(np.arange(8), 0.9, 0.6, 1, "neighbours"))
