@@ -192,6 +192,7 @@ class _Work:
     suspects: list[Any] = field(default_factory=list)  # the first MAX_SUSPECTS of them
     suspect_total: int = 0  # all of them, as the review page counts them
     hit_rate: float = 0.25  # share of reviewed suspects found wrong (review_hit_rate)
+    reviewed: int = 0  # suspects reviewed so far (relabeled or kept), behind hit_rate
     problems: list[str] = field(default_factory=list)  # outputs that could not be read
     server_due: bool = False  # keeping models fresh: a retrain or report the server queues itself
 
@@ -474,7 +475,8 @@ async def next_actions(
     since = await labeled_after_training(session, dataset_id, state.classifier) if state.classifier else None
     work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since)
     if work.suspects:
-        work.hit_rate = review_hit_rate(*await _review_outcomes(session, dataset_id))
+        outcomes = await _review_outcomes(session, dataset_id)
+        work.hit_rate, work.reviewed = review_hit_rate(*outcomes), sum(outcomes)
     needs: list[str] = []
     suggestions: list[Suggestion] = []
     key = _keyer(state)
@@ -805,7 +807,11 @@ def _suspects_suggestion(state: QueueState, key: Any, work: _Work) -> Suggestion
         else f"Review the {len(ids)} most suspect of {work.suspect_total} suspected wrong labels",
         f"confident learning and neighbours of classifier {model.id} doubt them; "
         f"about {wrong:.0f} may be wrong (their doubt weighed against the person's label, and "
-        f"{work.hit_rate:.0%} of reviewed suspects found wrong so far)",
+        + (
+            f"{work.hit_rate:.0%} of reviewed suspects found wrong so far)"
+            if work.reviewed
+            else f"a prior of {work.hit_rate:.0%} of suspects found wrong: none reviewed yet)"
+        ),
         round(wrong, 2),
         float(len(ids)),
         None,

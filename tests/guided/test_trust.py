@@ -770,3 +770,27 @@ async def test_the_label_page_links_the_review_of_suspected_labels(server, datas
     assert attr(link, "href") == f"/datasets/{dataset.id}/review"
     assert attr(by_id(doc, "history-link").getparent(), "class") == attr(link.getparent(), "class")
     assert (await server.get(attr(link, "href"))).status_code == 200
+
+
+async def test_the_queues_review_says_its_hit_rate_is_a_prior_until_a_suspect_is_reviewed(server, dataset):
+    """A walk read "25% of reviewed suspects found wrong so far" before any suspect was reviewed:
+    the figure is the prior then, and the reason says so; after a review it is the reviews'."""
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 24, wrong=(3, 6, 7))
+    model = await trained(server, dataset.id, "test-oracle")
+
+    async def reason() -> tuple[str, list[int]]:
+        found = (await server.get(f"{API}/datasets/{dataset.id}/next-actions")).json()
+        (review,) = [s for s in found["suggestions"] if s["kind"] == "review_suspects"]
+        return review["reason"], review["item_ids"]
+
+    before, suspects = await reason()
+    assert "none reviewed yet" in before and "so far" not in before, before
+    kept = await server.post(
+        f"{API}/datasets/{dataset.id}/review",
+        json={"item_id": suspects[0], "action": "keep", "model_id": model},
+    )
+    assert kept.status_code == 201, kept.text
+    after, _ = await reason()
+    assert "of reviewed suspects found wrong so far" in after and "none reviewed" not in after, after
