@@ -1119,8 +1119,14 @@ async def _job_suggestions(
             # one are picked by the stale model's doubts (late in a session the prior fell below
             # one label per action and the rest went by hand)
             retrain_labels = max(gain, RETRAIN_OVER_MANUAL * actions * work.by_hand_yield)
-            # (due on the server's rule too, so the switch runs this retrain at once)
-            if latest.id is not None and retrain_due(latest, labeled, float(state.dataset.fresh_growth)):
+            # (due on the server's rule too, so the switch runs this retrain at once); not while the
+            # switch is on: the server stopped its chain (a step canceled or failed), the retrain is
+            # what is left to offer
+            if (
+                not state.dataset.keep_models_fresh
+                and latest.id is not None
+                and retrain_due(latest, labeled, float(state.dataset.fresh_growth))
+            ):
                 # the same retrain now, and each later one (and the report) without a click:
                 # ranked just above the retrain it includes (KINDS order breaks the tie)
                 growth_fresh = float(state.dataset.fresh_growth)

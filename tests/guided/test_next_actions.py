@@ -850,6 +850,35 @@ async def test_keeping_models_fresh_the_queue_leaves_a_due_retrain_to_the_server
         assert of_kind(await queue(idle, dataset.id), "retrain")
 
 
+async def test_keep_models_fresh_is_not_offered_again_while_the_switch_is_on(
+    guided_settings, database, dataset
+):
+    """A walk cancelled the server's retrain (a canceled step stops the chain): the queue then
+    offered "Keep models fresh: retrain now and each time the labels grow 20%" though the switch
+    was on. With the switch on it offers the retrain alone."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+    from tests.helpers.jobs import serve
+
+    async with serve(guided_settings) as server:
+        ids, classes, _model_id = await oracle(server, dataset.id)
+    async with AsyncTestClient(app=create_app(guided_settings, run_jobs=False)) as idle:
+        on = await idle.put(f"{API}/datasets/{dataset.id}/keep-fresh", json={"keep_models_fresh": True})
+        assert on.status_code == 200, on.text
+        step = await idle.post(
+            f"{API}/jobs", json={"kind": "train", "dataset_id": dataset.id, "algorithm": "test-oracle"}
+        )
+        assert step.status_code == 201, step.text
+        canceled = await idle.post(f"{API}/jobs/{step.json()['id']}/cancel")
+        assert canceled.status_code in (200, 201), canceled.text
+        for i in range(12, 15):  # labels grew 25 %: a retrain is due
+            await tag(idle, dataset.id, [ids[i]], classes[i % 3])
+        found = await queue(idle, dataset.id, limit=50)
+        assert "retrain" in kinds(found), kinds(found)
+        assert "keep_fresh" not in kinds(found), [s["title"] for s in found["suggestions"]]
+
+
 async def test_keep_models_fresh_is_suggested_beside_a_due_retrain_and_takes_the_retrains_over(
     guided_settings, database, dataset
 ):
