@@ -358,7 +358,13 @@ async def stopping_estimate(
         if accuracy is not None
         else []
     )
-    if accuracy is None:
+    if not unlabeled:  # not "none reaches p yet": nothing is left (a walk labeled all 500)
+        reason = "every item is labeled: nothing is left to auto-label" + (
+            f" (model {mid}'s held-out items at p >= {threshold:g} are at least {accuracy:.1%} right)"
+            if accuracy is not None
+            else ""
+        )
+    elif accuracy is None:
         reason = f"none of model {mid}'s held-out labeled items reaches p >= {threshold:g}: accuracy unknown"
     else:
         # with no item to label, the figure is the held-out items' (what more labels project), not theirs

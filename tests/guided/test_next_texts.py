@@ -117,6 +117,24 @@ async def test_the_reason_of_a_rest_of_no_items_gives_the_held_out_figure_as_the
     assert "0 of 1 unlabeled items" not in reason
 
 
+async def test_when_every_item_is_labeled_the_stopping_estimate_says_so(server, dataset):
+    """A walk that labeled all 500 items read "0 items unlabeled. None of them could be auto-labeled
+    yet: no unlabeled item reaches p >= 0.90": nothing is left, not "yet"."""
+    ids, classes, _model = await oracle(server, dataset.id)
+    for i in range(12, len(ids)):
+        await tag(server, dataset.id, [ids[i]], classes[i % 3])
+    estimate = (await server.get(f"{API}/datasets/{dataset.id}/stopping-estimate")).json()
+    assert estimate["unlabeled"] == 0 and estimate["model_id"] is not None
+    assert estimate["reason"].startswith("every item is labeled: nothing is left to auto-label"), estimate[
+        "reason"
+    ]
+    assert "yet" not in estimate["reason"] and "unknown" not in estimate["reason"]
+    shown = StoppingEstimate(0, 3, 0.9, 0, 0.98, [], "a reason")
+    text = text_of(parse(_stopping_block(shown)))
+    assert "Every item is labeled: nothing is left to auto-label." in text, text
+    assert "None of them" not in text and "Auto-label these" not in text
+
+
 async def test_a_first_training_is_tagged_as_one_and_a_retrain_as_a_retrain(server, dataset):
     ids = await item_ids(server, dataset.id)
     classes = [await add_class(server, dataset.id, name) for name in ("a", "b")]
