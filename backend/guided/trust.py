@@ -265,13 +265,19 @@ async def labeled_after_training(session: AsyncSession, dataset_id: int, model: 
     except ValueError:
         return np.zeros(0, np.int64)
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
-    rows = await session.scalars(
-        select(col(Tag.item_id))
+    rows = await session.execute(
+        select(col(Tag.item_id), col(TagEvent.kind), col(TagEvent.parameters))
         .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
         .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.created_at) > since)
-        .distinct()
     )
-    return np.fromiter(rows.all(), np.int64)
+    # a review's "keep" re-states the label the item held (the one the model trained on): not a
+    # label the model never saw (a walk's 28 kept suspects read as "labeled since its training")
+    touched = {
+        int(item_id)
+        for item_id, kind, parameters in rows.all()
+        if not (kind == "review" and (parameters or {}).get("action") == "keep")
+    }
+    return np.fromiter(sorted(touched), np.int64, len(touched))
 
 
 async def label_suspects(

@@ -794,3 +794,35 @@ async def test_the_queues_review_says_its_hit_rate_is_a_prior_until_a_suspect_is
     assert kept.status_code == 201, kept.text
     after, _ = await reason()
     assert "of reviewed suspects found wrong so far" in after and "none reviewed" not in after, after
+
+
+async def test_a_kept_suspect_is_not_counted_as_labeled_since_the_training(server, dataset):
+    """A walk kept 28 suspects (their labels unchanged, the ones the model trained on) and the
+    review page's "items labeled since this classifier's training" grew by 28: a keep re-states
+    the label the model saw, so it neither counts there nor joins the held-out items."""
+    ids = await item_ids(server, dataset.id)
+    classes = await three_classes(server, dataset.id)
+    await label_by_rule(server, dataset.id, ids, classes, 24, wrong=(3, 6, 7))
+    model = await trained(server, dataset.id, "test-oracle")
+    url = f"{API}/datasets/{dataset.id}/label-suspects"
+    page = (await server.get(url, params={"model_id": model, "limit": 100})).json()
+    assert page["labeled_since_training"] == 0 and page["suspects"]
+    kept = page["suspects"][0]["item_id"]
+    answer = await server.post(
+        f"{API}/datasets/{dataset.id}/review", json={"item_id": kept, "action": "keep", "model_id": model}
+    )
+    assert answer.status_code == 201, answer.text
+    after = (await server.get(url, params={"model_id": model, "limit": 100})).json()
+    assert after["labeled_since_training"] == 0, after["labeled_since_training"]
+    assert kept not in {s["item_id"] for s in after["suspects"]}  # judged: no suspect any more
+    doc = parse((await server.get(f"/datasets/{dataset.id}/review", params={"model_id": model})).text)
+    assert maybe_one(doc, "//*[@id='labeled-since']") is None
+    relabeled = after["suspects"][0]["item_id"]  # a label changed since still counts
+    await tag(
+        server,
+        dataset.id,
+        [relabeled],
+        classes[0] if after["suspects"][0]["label_id"] != classes[0] else classes[1],
+    )
+    again = (await server.get(url, params={"model_id": model, "limit": 100})).json()
+    assert again["labeled_since_training"] == 1
