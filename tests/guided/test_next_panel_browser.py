@@ -112,10 +112,11 @@ async def test_auto_label_the_rest_from_the_queue_asks_first_and_a_no_labels_not
                 await tab.goto(f"/datasets/{dataset_id}/next")
                 button = tab.locator("#auto-label-rest button")
                 left = estimate["unlabeled"] - count
+                these = "this one" if count == 1 else f"these {count}"
                 await expect(button).to_have_text(
-                    f"Auto-label these {count} ({left} stay unlabeled)"
+                    f"Auto-label {these} ({left} {'stays' if left == 1 else 'stay'} unlabeled)"
                     if left
-                    else f"Auto-label these {count} and stop"
+                    else f"Auto-label {these} and stop"
                 )
 
                 tab.once("dialog", lambda d: asyncio.ensure_future(d.dismiss()))

@@ -93,6 +93,19 @@ def test_auto_labeling_some_of_the_rest_says_how_many_stay_unlabeled():
     assert text_of(form.xpath(".//button")[0]) == "Auto-label these 5 and stop"
 
 
+def test_auto_labeling_one_item_of_the_rest_reads_in_the_singular():
+    """A walk read "Auto-label these 1 (121 stay unlabeled)"."""
+    one_of_many = StoppingEstimate(122, 7, 0.9, 1, 0.94, [], "a reason")
+    (form,) = all_of(parse(_stopping_block(one_of_many)), "//form[@id='auto-label-rest']")
+    assert text_of(form.xpath(".//button")[0]) == "Auto-label this one (121 stay unlabeled)"
+    one_left = StoppingEstimate(3, 7, 0.9, 2, 0.94, [], "a reason")
+    (form,) = all_of(parse(_stopping_block(one_left)), "//form[@id='auto-label-rest']")
+    assert text_of(form.xpath(".//button")[0]) == "Auto-label these 2 (1 stays unlabeled)"
+    last = StoppingEstimate(1, 7, 0.9, 1, 0.94, [], "a reason")
+    (form,) = all_of(parse(_stopping_block(last)), "//form[@id='auto-label-rest']")
+    assert text_of(form.xpath(".//button")[0]) == "Auto-label this one and stop"
+
+
 def test_one_wrong_label_is_said_in_the_singular():
     """'about 1 wrong labels' in the auto-label confirmation and the probability page's estimate."""
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True)
