@@ -1178,7 +1178,10 @@ async def _job_suggestions(
             f"({ready_classes} {'class has' if ready_classes == 1 else 'classes have'} them): label more"
         )
     elif base is None and feature_source is None and algorithm == DEFAULT_CLASSIFIER:
-        needs.append("a first classifier learns from the best features: the feature report picks them")
+        needs.append(
+            "a first classifier learns from a feature extractor's features: it waits for one to be ready "
+            "(the feature report, once run, picks the best one)"
+        )
     if enough and (feature_source is not None or algorithm != DEFAULT_CLASSIFIER):
         job(
             "retrain",

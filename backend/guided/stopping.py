@@ -249,7 +249,7 @@ async def _chosen_model(
         )
     return None, (
         f"no classifier yet: Next actions suggests one once two classes have {MIN_PER_CLASS} labeled "
-        "items each and the feature report has picked its features"
+        "items each and a feature extractor is ready (the feature report, once run, picks the best one)"
     )
 
 

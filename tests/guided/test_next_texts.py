@@ -265,7 +265,14 @@ async def test_before_a_first_classifier_the_queue_says_what_it_waits_for(server
     await tag(server, dataset.id, ids[8:10], a)  # five of each: it waits for the features now
     found = await queue(server, dataset.id)
     waits = [n for n in found["needs"] if "first classifier" in n]
-    assert waits == ["a first classifier learns from the best features: the feature report picks them"]
+    assert waits == [
+        "a first classifier learns from a feature extractor's features: it waits for one to be ready "
+        "(the feature report, once run, picks the best one)"
+    ]
+    # a walk read "once ... the feature report has picked its features" beside a suggested first
+    # classifier: an extractor ready is what it waits for, not the report
+    reason = found["stopping"]["reason"]
+    assert "a feature extractor is ready" in reason and "has picked its features" not in reason, reason
 
 
 async def test_the_stopping_estimate_says_a_classifier_is_training_not_what_one_waits_for(
