@@ -9,11 +9,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.algorithms import validate_infer_options, validate_parameters
+from backend.algorithms.validation import check_against
 from backend.errors import Conflict
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue, queue_job
 from backend.jobs.errors import BrokerUnavailable
 from backend.jobs.queries import get_job
+from backend.jobs.tasks import get_task
 from backend.models.queries import get_model
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
@@ -83,6 +86,18 @@ _RESET: dict[str, Any] = {
 }
 
 
+def check_stored_parameters(job: Job) -> None:
+    """A retry runs the job's stored parameters again: check them as a new job's would be (400,
+    naming each field), since they may predate a rule (a NaN learning rate queued before NaN was
+    refused) and would only fail again in the worker, or train on nonsense."""
+    if job.kind == "train":
+        validate_parameters(job.algorithm, job.parameters)
+    elif job.kind == "infer":
+        validate_infer_options(job.algorithm, job.parameters)
+    else:
+        check_against(get_task(job.kind).schema, job.parameters, None, f" for {job.kind}")
+
+
 async def retry_job(
     session: AsyncSession, settings: Settings, enqueue: Enqueue | None, job_id: int, *, by: str = ""
 ) -> Job:
@@ -94,6 +109,7 @@ async def retry_job(
         model = await get_model(session, job.model_id)
         if model.state != states.MODEL_READY:
             raise Conflict(f"model {model.id} is {model.state}; retry its training first")
+    check_stored_parameters(job)
     before = {name: getattr(job, name) for name in (*_RESET, "state", "attempt")}
     attempt = job.attempt + 1
     moved = await session.execute(
