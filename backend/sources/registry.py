@@ -8,6 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from backend.errors import Invalid
+from backend.images.decode import FrameLimits
 from backend.settings import Settings
 from backend.sources.base import ImageSource
 from backend.sources.folder import FolderSource
@@ -17,7 +18,7 @@ from backend.storage.tables import Source
 # Tiled adapters hold a connection pool and the structures of the arrays they read; pages open a
 # source per request, so keep the last few open. Keyed by the key's digest, never the key itself.
 _TILED_OPEN = 32
-_tiled: OrderedDict[tuple[str, str, int], ImageSource] = OrderedDict()
+_tiled: OrderedDict[tuple[str, str, int, FrameLimits], ImageSource] = OrderedDict()
 _tiled_lock = threading.Lock()
 
 
@@ -25,7 +26,7 @@ def _open_tiled(source: Source, settings: Settings) -> ImageSource:
     from backend.sources.tiled import ListingLimits, TiledSource
 
     digest = hashlib.sha256((source.api_key or "").encode()).hexdigest()
-    key = (source.uri, digest, settings.max_image_pixels)
+    key = (source.uri, digest, settings.max_image_pixels, settings.frame_limits)
     with _tiled_lock:
         adapter = _tiled.get(key)
         if adapter is not None:
@@ -33,7 +34,9 @@ def _open_tiled(source: Source, settings: Settings) -> ImageSource:
             return adapter
         api_key = decrypt_secret(settings, source.api_key)  # the row holds ciphertext only
         limits = ListingLimits(max_nodes=settings.tiled_scan_max_nodes)
-        adapter = TiledSource(source.uri, api_key, settings.max_image_pixels, limits=limits)
+        adapter = TiledSource(
+            source.uri, api_key, settings.max_image_pixels, limits=limits, frame_limits=settings.frame_limits
+        )
         _tiled[key] = adapter
         while len(_tiled) > _TILED_OPEN:
             _, old = _tiled.popitem(last=False)

@@ -168,10 +168,13 @@ class TiledSource:
         *,
         timeout: httpx.Timeout = TIMEOUT,
         limits: ListingLimits | None = None,
+        frame_limits: decode.FrameLimits = decode.DEFAULT_LIMITS,
     ):
         self.where, key_in_uri = parse_tiled_uri(uri)
         self.name = self.where.uri
         self.max_pixels = max_pixels
+        # What makes a frame (LABELWISE_MIN_FRAME_SIDE, LABELWISE_MAX_FRAMES_PER_FILE), as for folders.
+        self.frame_limits = frame_limits
         self.limits = limits or ListingLimits()
         self._deadline = self.limits.deadline()
         self.truncated = False  # a listing left children out (ListingLimits.max_children)
@@ -342,7 +345,24 @@ class TiledSource:
         self._remember(rel, info)
         return info
 
+    def _check_frames(self, info: ArrayInfo) -> None:
+        """Raise ``Unreadable`` as a folder source's probe does for a file: frames too small a
+        side, or more frames than ``LABELWISE_MAX_FRAMES_PER_FILE`` in one node."""
+        height, width, _ = info.frame_shape
+        self.frame_limits.check_frame(height, width)
+        self.frame_limits.check_count(info.frames)
+
+    def _too_small(self, attrs: dict) -> bool:
+        info = _array_info(attrs.get("structure") or {})
+        return info is not None and min(info.frame_shape[:2]) < self.frame_limits.min_side
+
     def _entries(self, rel: str, info: ArrayInfo) -> list[SourceEntry]:
+        """One entry per frame, or, like a folder's file outside the frame limits, one unreadable
+        entry saying why it is left out."""
+        try:
+            self._check_frames(info)
+        except Unreadable as exc:
+            return [SourceEntry(rel, error=exc.message)]
         height, width, channels = info.frame_shape
         return [SourceEntry(rel, f, height, width, channels, info.dtype.name) for f in range(info.frames)]
 
@@ -382,11 +402,17 @@ class TiledSource:
         # A group of several images may be a NeXus NXdata: then only its signal is frames, as a
         # folder source reads the file (one more request, for such groups only).
         signal = self._nexus_signal(rel, images) if len(images) > 1 else None
+        # Beside arrays of at least LABELWISE_MIN_FRAME_SIDE a side, smaller ones (a NeXus (1, 3)
+        # orientation, a 3x3 calibration) are metadata, skipped as a folder source skips them in an
+        # HDF5 file; alone, each is one unreadable entry that says why, as a small .npy file is.
+        small = {key for key, attrs in children if key in images and self._too_small(attrs)}
         for key, attrs in children:
             path = f"{rel}/{key}" if rel else key
             family = attrs.get("structure_family")
             if family == "array":
                 info = _array_info(attrs.get("structure") or {})
+                if key in small and len(small) < len(images):
+                    continue
                 # 1-D or non-numeric arrays are metadata, not images
                 if info is not None and (signal is None or key == signal):
                     self._remember(path, info)
@@ -435,6 +461,7 @@ class TiledSource:
 
     def _read(self, uri: str, frame: int, step: int, native: bool = False) -> np.ndarray:
         info = self._array(uri)
+        self._check_frames(info)
         if not 0 <= frame < info.frames:
             raise NotFound(f"Tiled node '{uri}' of '{self.name}' has no frame {frame}")
         height, width, channels = info.frame_shape
