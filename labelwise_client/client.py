@@ -538,8 +538,8 @@ class Client:
         ``details["reason"]`` says why) when the model is unfit without ``override_unfit``, the
         batch is over ``confirm_over`` (the server's setting by default) without ``confirm``, or
         no longer has ``expected_count`` items: confirm the count ``probability_candidates`` gave.
-        ``seen_event_id``: the one ``probability_candidates`` gave; items changed by someone else
-        after it are left out, counted in ``skipped_changed``."""
+        ``seen_event_id``: the one ``probability_candidates`` gave; items changed since you looked
+        (after it: by someone else, or in another tab) are left out, counted in ``skipped_changed``."""
         dataset_id = self.dataset_id(dataset)
         body = {
             "model_id": model,
@@ -589,7 +589,8 @@ class Client:
 
         Give the ``estimate`` (``stopping_estimate``'s answer) to label exactly what it showed:
         its model, threshold, ``auto_label_count`` and ``seen_event_id``; keywords override it.
-        CONFLICT (409) when the batch changed since."""
+        CONFLICT (409) when the batch changed since the estimate (its count, or items changed since
+        you looked: by someone else, or in another tab): look at the estimate again."""
         shown = estimate or {}
         model = model if model is not None else shown.get("model_id")
         threshold = threshold if threshold is not None else shown.get("threshold")
@@ -673,8 +674,9 @@ class Client:
     ) -> dict[str, Any]:
         """Take back every label ``model`` made here, or those of one event ``kind`` (probability,
         similarity, ...) made between ``since`` and ``until`` (no zone: UTC), as one undo event
-        (``POST .../revoke``): ``revoked``, ``skipped`` (items changed since: left), ``event``
-        (undo it to put them back), ``event_ids``, ``event_count``. CONFLICT when none is left."""
+        (``POST .../revoke``): ``revoked``, ``skipped`` (items changed since, by someone else or in
+        another tab: left), ``event`` (undo it to put them back), ``event_ids``, ``event_count``.
+        CONFLICT when none is left."""
         body = {
             "model_id": model,
             "kind": kind,
