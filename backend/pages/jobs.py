@@ -488,7 +488,7 @@ class JobPages(Controller):
     @post("/models/{model_id:int}/infer")
     async def infer(
         self, request: Request, session: AsyncSession, settings: Settings, model_id: FromPath[int]
-    ) -> Template | Redirect:
+    ) -> Template | Redirect | Response[Any]:
         """Run the model on its dataset; invalid options are shown on the model page, nothing queued."""
         model = await model_queries.get_model(session, model_id)
         texts = _param_texts(await _form_of(request))
@@ -499,6 +499,8 @@ class JobPages(Controller):
                     session, settings, enqueue_for(request.app.state), kind="infer", model_id=model_id,
                     parameters=options, submitted_by=tagger_of(request),
                 )  # fmt: skip
+                if request.headers.get("hx-request") == "true":
+                    return Response("", headers={"HX-Redirect": f"/jobs/{job.id}"})
                 return Redirect(f"/jobs/{job.id}", status_code=HTTP_303_SEE_OTHER)
             except LabelwiseError as exc:
                 problems = exc.details.get("errors") or [{"field": None, "message": exc.message}]
@@ -506,7 +508,11 @@ class JobPages(Controller):
         context = await self._model_context(
             session, settings, model_id, values=texts, errors=errors, general_errors=general
         )
-        return render(request, "jobs/model.html", status_code=400, **context)
+        page = render(request, "jobs/model.html", status_code=400, **context)
+        # The form posts through htmx and is swapped in place: the address stays the model page's
+        # (said again here), so a reload shows the page instead of posting the form a second time.
+        page.headers["HX-Replace-Url"] = f"/models/{model_id}"
+        return page
 
     # ---- training --------------------------------------------------------------------------------
 

@@ -84,6 +84,18 @@ document.addEventListener("htmx:responseError", (event) => {
   flash.classList.add("bad");
 });
 
+// A form marked data-swap-invalid shows its refusal in place: a 400 page answer (its fields with
+// their errors) is swapped in like a success, not only flashed (the model page's inference form).
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const xhr = event.detail.xhr;
+  const type = xhr.getResponseHeader("Content-Type") || "";
+  const form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("[data-swap-invalid]");
+  if (xhr.status === 400 && form && type.startsWith("text/html")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
 // The server cannot be reached at all: say so rather than doing nothing.
 document.addEventListener("htmx:sendError", () => {
   const flash = document.getElementById("flash");
