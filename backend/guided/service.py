@@ -111,7 +111,8 @@ class AppliedBatch:
 
     @property
     def skipped_changed(self) -> int:
-        """Items left out as changed by someone else after ``seen_event_id`` (the event's count)."""
+        """Items left out as changed after ``seen_event_id`` (by someone else, or in another tab; the
+        event's count)."""
         return int(self.event.parameters.get("skipped_changed") or 0) if self.event else 0
 
 

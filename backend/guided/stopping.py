@@ -499,7 +499,8 @@ async def auto_label_rest(
         if changed:
             await session.rollback()
             raise Conflict(
-                f"{len(changed)} of the items were changed by someone since the estimate: look again",
+                f"{len(changed)} of the items were changed since you looked at the estimate (by someone "
+                "else, or in another tab): look again",
                 reason="batch_changed",
                 count=len(chosen),
             )

@@ -392,7 +392,7 @@
       const p = event.parameters || {};
       let text = `${event.tag_count} of ${ids.length} items ${name} (event #${event.id})`;
       if (p.skipped_labeled) text += `; ${p.skipped_labeled} already labeled were left (tick overwrite to replace)`;
-      if (p.skipped_changed) text += `; ${p.skipped_changed} changed by someone else meanwhile were left`;
+      if (p.skipped_changed) text += `; ${p.skipped_changed} changed since you looked (by someone else, or in another tab) were left`;
       if (p.rejected) {  // the pages' wording (backend/pages/common.py::left_out_notice)
         text += `; ${p.rejected} deselected item(s) left out: they will not be suggested again as “${classById.get(labelId).name}”`;
       }
