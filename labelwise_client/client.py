@@ -793,7 +793,8 @@ class Client:
         """Import a labels CSV (``POST .../import``; ``item_id`` or ``uri`` with ``frame`` and
         ``source`` where needed, and ``label``: an ``export`` reads back) as one import event:
         ``event_id``, ``rows``, ``accepted``, ``refused`` (line and reason of each row left out),
-        ``unknown_classes``, ``unknown_items`` and ``created_classes`` (with ``create_classes``)."""
+        ``unknown_classes``, ``unknown_items``, ``created_classes`` (with ``create_classes``) and
+        ``unlabeled`` (items that had labels and that a row with an empty label unlabeled)."""
         source = Path(path)
         url = f"/datasets/{self.dataset_id(dataset)}/import"
         params = {"create_classes": create_classes, "filename": source.name}

@@ -63,6 +63,19 @@ def test_export_and_import_round_trip(run_cli, folder, tmp_path):
     assert sorted(r["label"] for r in rows if r["label"]) == ["arc", "ring"]
 
 
+def test_import_says_how_many_labeled_items_its_empty_label_rows_unlabeled(run_cli, folder, tmp_path):
+    """An export lists every unlabeled item with an empty label: imported elsewhere it clears labels."""
+    image_folder(folder, count=3)
+    run_cli("dataset", "add", "clears", str(folder))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("uri,label\nimg_000.png,ring\nsub/img_001.png,arc\n")
+    assert "unlabeled" not in run_cli("import", "clears", str(labels), "--create-classes").output
+    labels.write_text("uri,label\nimg_000.png,\nsub/img_001.png,arc\nimg_002.png,\n")
+    out = run_cli("import", "clears", str(labels)).output
+    assert "3 rows accepted, 0 refused" in out
+    assert "unlabeled 1 items that had labels" in out
+
+
 def test_export_as_of_reads_times_as_rest_reads_them(run_cli, folder, tmp_path):
     """--as-of takes REST's times (a zone, a date alone); a bad one names the forms it takes."""
     image_folder(folder, count=3)

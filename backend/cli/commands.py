@@ -271,6 +271,10 @@ def import_cmd(name: str, csv_file: Path, create_classes: bool) -> None:
 
     report = _run(work, settings)
     click.echo(f"{report.accepted} rows accepted, {len(report.refused)} refused")
+    if report.unlabeled:
+        click.echo(
+            f"unlabeled {report.unlabeled} items that had labels (rows with an empty label clear them)"
+        )
     if report.created_classes:
         click.echo(f"created classes: {', '.join(report.created_classes)}")
     for row in report.refused[:50]:

@@ -75,6 +75,21 @@ async def test_export_errors_come_before_the_download(client, folder):
     assert_error(both, 400, "INVALID", "not both")
 
 
+async def test_import_reports_how_many_labeled_items_it_unlabeled(client, folder):
+    """Rows with an empty label (an export's unlabeled items) clear labels: the report counts them."""
+    dataset = (await create_dataset(client, folder, count=4))["dataset"]
+    await add_class(client, dataset["id"], "ring")
+    url, headers = f"{API}/datasets/{dataset['id']}/import", {"content-type": "text/csv"}
+    labels = b"uri,label\nimg_000.png,ring\nimg_002.png,ring\n"
+    first = await client.post(url, content=labels, headers=headers)
+    assert first.status_code == 200 and first.json()["unlabeled"] == 0, first.text
+    body = b"uri,label\nimg_000.png,\nsub/img_001.png,\nimg_002.png,\nsub/img_003.png,ring\n"
+    report = (await client.post(url, content=body, headers=headers)).json()
+    assert (report["accepted"], report["unlabeled"]) == (4, 2)
+    event = (await client.get(f"{API}/events/{report['event_id']}")).json()["event"]
+    assert event["parameters"]["unlabeled"] == 2
+
+
 async def test_import_records_one_event_and_reports_refused_lines(client, folder):
     dataset = (await create_dataset(client, folder, count=4))["dataset"]
     await add_class(client, dataset["id"], "ring")

@@ -57,6 +57,7 @@ class LabelImportReport(msgspec.Struct, kw_only=True):
     created_classes: list[str]
     unknown_classes: list[str]
     unknown_items: int
+    unlabeled: int
 
     @classmethod
     def of(cls, report: transfer.ImportReport) -> LabelImportReport:
@@ -68,6 +69,7 @@ class LabelImportReport(msgspec.Struct, kw_only=True):
             created_classes=report.created_classes,
             unknown_classes=report.unknown_classes,
             unknown_items=report.unknown_items,
+            unlabeled=report.unlabeled,
         )
 
 

@@ -16,7 +16,7 @@ from backend.labels.classes import PALETTE, clean_class_name
 from backend.labels.events import TagChange, record_changes
 from backend.labels.transfer.formats import spreadsheet_text
 from backend.labels.transfer.rows import BATCH, sources_of
-from backend.storage.tables import Item, LabelClass, Source
+from backend.storage.tables import CurrentLabel, Item, LabelClass, Source
 
 
 @dataclass
@@ -34,6 +34,7 @@ class ImportReport:
     created_classes: list[str] = field(default_factory=list)
     unknown_classes: list[str] = field(default_factory=list)
     unknown_items: int = 0
+    unlabeled: int = 0  # items that had labels and that a row with an empty label left with none
 
 
 @dataclass
@@ -184,7 +185,9 @@ async def import_labels_csv(
     """Set the labels a CSV gives (``item_id`` or ``uri`` [+ ``frame``, ``source``], ``label``).
 
     All accepted rows become one ``import`` event; each item gets exactly the labels its rows name
-    (an empty label unlabels it). Refused rows are reported by line. A malformed file raises
+    (an empty label unlabels it; ``unlabeled`` counts the items that had labels and lose them, as
+    importing one dataset's export, whose unlabeled items have such rows, into another does).
+    Refused rows are reported by line. A malformed file raises
     Invalid before anything is stored; so does a file over ``max_bytes`` (TooLarge), and one whose
     new classes would take the dataset over ``max_classes`` (Invalid, naming the counts).
     """
@@ -270,6 +273,7 @@ async def import_labels_csv(
     except BaseException:
         await session.rollback()
         raise
+    report.unlabeled = await _labeled_count(session, [item_id for item_id, keys in plans if not keys])
     changes = [
         change for item_id, keys in plans for change in _changes_for(item_id, [classes[k].id for k in keys])
     ]
@@ -286,10 +290,28 @@ async def import_labels_csv(
             "accepted": report.accepted,
             "refused": len(report.refused),
             "created_classes": report.created_classes,
+            "unlabeled": report.unlabeled,
         },
     )
     report.event_id = event.id
     return report
+
+
+async def _labeled_count(session: AsyncSession, item_ids: list[int]) -> int:
+    """How many of ``item_ids`` hold a label now."""
+    labeled: set[int] = set()
+    ids = sorted(item_ids)
+    for start in range(0, len(ids), BATCH):
+        labeled.update(
+            (
+                await session.scalars(
+                    select(col(CurrentLabel.item_id)).where(
+                        col(CurrentLabel.item_id).in_(ids[start : start + BATCH])
+                    )
+                )
+            ).all()
+        )
+    return len(labeled)
 
 
 def _changes_for(item_id: int, label_ids: list[int | None]) -> list[TagChange]:
