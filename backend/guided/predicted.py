@@ -85,12 +85,20 @@ async def label_as_predicted(
     ``now`` is the classifier's class for each item as its outputs say today: a prediction that
     changed since (inference ran again) refuses the whole accept (409), as a batch whose items
     changed does. ``item_ids`` None: every suggested item still unlabeled (those a person labeled
-    on the page are left); a list: exactly those, 409 when one of them was labeled meanwhile."""
+    on the page are left; 409 when none is left, as for an accept made twice); a list: exactly
+    those, 409 when one of them was labeled meanwhile."""
     shown = dict(zip(suggested, predicted, strict=True))
     if item_ids is None:
         state = await current_state(session, list(shown))
         chosen = [i for i in shown if not state.get(i)]
         skipped = len(shown) - len(chosen)
+        if not chosen:  # accepted already, or labeled meanwhile: as a probability batch, 409
+            raise Conflict(
+                f"every one of the suggestion's {len(shown)} item(s) holds a label already (labeled "
+                "meanwhile, by someone else or an earlier accept): ask the queue again",
+                reason="batch_changed",
+                skipped_labeled=skipped,
+            )
     else:
         chosen = list(dict.fromkeys(int(i) for i in item_ids))
         if not chosen:  # a list that keeps nothing is no accept (None: the unlabeled ones)
@@ -105,7 +113,7 @@ async def label_as_predicted(
         if labeled:
             raise Conflict(
                 f"{len(labeled)} of these {len(chosen)} items were labeled meanwhile: ask the queue again",
-                reason="changed",
+                reason="batch_changed",
                 count=len(labeled),
             )
         skipped = 0

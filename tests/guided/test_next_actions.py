@@ -680,6 +680,22 @@ async def test_items_to_label_one_by_one_show_the_classifiers_class_and_the_rest
     assert (await events(server, dataset.id))[0]["id"] == event["id"]  # nothing written
 
 
+async def test_a_predicted_batch_accepted_twice_is_a_conflict_as_a_probability_batch_is(server, dataset):
+    """The second accept of a page of several classes' batches finds every item labeled: 409 with the
+    probability batch's reason, at REST and GraphQL alike, and nothing recorded."""
+    await oracle(server, dataset.id)
+    mixed = of_kind(await queue(server, dataset.id), "predicted_batch")[0]
+    first = await accept(server, dataset.id, {"key": mixed["key"]})
+    assert first.status_code == 201 and first.json()["labeled"] == len(mixed["item_ids"]), first.text
+    last = (await events(server, dataset.id))[0]["id"]
+    again = await accept(server, dataset.id, {"key": mixed["key"]})
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["details"]["reason"] == "batch_changed"
+    error = await gql_error(server, ACCEPT, {"d": dataset.id, "k": mixed["key"]}, code="CONFLICT")
+    assert error["extensions"]["reason"] == "batch_changed"
+    assert (await events(server, dataset.id))[0]["id"] == last  # nothing written
+
+
 async def test_several_classes_batches_share_one_page_that_shows_each_items_class(server, dataset):
     """The top of each class's probability batch on one page, each item with its batch's class:
     a key where it is wrong, the rest accepted in one click as one event naming the classifier,
