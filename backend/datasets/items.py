@@ -151,6 +151,22 @@ async def labels_of(session: AsyncSession, item_ids: list[int]) -> dict[int, lis
     return out
 
 
+async def _check_class_filter(session: AsyncSession, dataset_id: int, label_id: int) -> None:
+    """Refuse a class filter that names no live class of the dataset: it listed nothing in silence."""
+    rows = await session.execute(
+        select(col(LabelClass.id), col(LabelClass.name)).where(
+            col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
+        )
+    )
+    names = dict(rows.tuples().all())
+    if label_id not in names:
+        known = ", ".join(f"{name} ({class_id})" for class_id, name in sorted(names.items())) or "none yet"
+        raise Invalid(
+            f"unknown class {label_id}: not a class of this dataset (its classes: {known})",
+            field="label_id",
+        )
+
+
 async def list_items(
     session: AsyncSession,
     dataset_id: int,
@@ -171,6 +187,8 @@ async def list_items(
     if sort not in SORTS:
         raise Invalid(f"unknown sort '{sort}' (use one of {', '.join(SORTS)})")
     check_page(offset, limit, max_limit)
+    if label_id is not None:
+        await _check_class_filter(session, dataset_id, label_id)
     labeled = exists().where(col(CurrentLabel.item_id) == col(Item.id))
     query = select(Item).where(col(Item.dataset_id) == dataset_id)
     if filter == "labeled":

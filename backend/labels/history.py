@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid
+from backend.labels.events import KINDS
 from backend.labels.replay import replay
 from backend.storage.tables import CurrentLabel, LabelClass, Tag, TagEvent
 
@@ -37,6 +38,8 @@ async def list_events(
     await get_dataset(session, dataset_id)
     if since and until and since > until:
         raise Invalid("'since' must not be after 'until'")
+    if kind and kind not in KINDS:
+        raise Invalid(f"unknown event kind '{kind}' (use one of {', '.join(KINDS)})", field="kind")
     query = select(TagEvent).where(col(TagEvent.dataset_id) == dataset_id)
     if tagger:
         query = query.where(col(TagEvent.tagger) == tagger)

@@ -12,11 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.errors import Conflict, NotFound
+from backend.algorithms.base import KINDS as MODEL_KINDS
+from backend.errors import Conflict, Invalid, NotFound
 from backend.jobs import states
 from backend.jobs.artifacts import resolve_output
 from backend.settings import Settings
 from backend.storage.job_tables import Job, Model
+
+MODEL_STATES = (states.MODEL_TRAINING, states.MODEL_READY, states.MODEL_FAILED, states.MODEL_CANCELED)
 
 
 async def get_model(session: AsyncSession, model_id: int) -> Model:
@@ -34,7 +37,11 @@ async def list_models(
     kind: str | None = None,
     algorithm: str | None = None,
 ) -> list[Model]:
-    """Newest first."""
+    """Newest first. An unknown ``state`` or ``kind`` is refused (Invalid), naming those there are."""
+    if state is not None and state not in MODEL_STATES:
+        raise Invalid(f"unknown model state '{state}' (use one of {', '.join(MODEL_STATES)})", field="state")
+    if kind is not None and kind not in MODEL_KINDS:
+        raise Invalid(f"unknown model kind '{kind}' (use one of {', '.join(MODEL_KINDS)})", field="kind")
     query = select(Model)
     if dataset_id is not None:
         query = query.where(col(Model.dataset_id) == dataset_id)

@@ -37,16 +37,19 @@ async def neighbours(
     """Links to the items before and after this one in the gallery's view (its page, one either
     side); none when the item is not on that page (opened from elsewhere)."""
     offset = max(0, state.offset - 1)
-    page = await list_items(
-        session,
-        dataset_id,
-        filter=state.query_filter,
-        label_id=state.class_filter,
-        sort=state.sort,
-        offset=offset,
-        limit=state.per_page + 2,
-        meta=state.meta_filter,
-    )
+    try:
+        page = await list_items(
+            session,
+            dataset_id,
+            filter=state.query_filter,
+            label_id=state.class_filter,
+            sort=state.sort,
+            offset=offset,
+            limit=state.per_page + 2,
+            meta=state.meta_filter,
+        )
+    except Invalid:  # a view filtered on a class deleted since: no steps, as from elsewhere
+        return None, None
     ids = [entry.item.id for entry in page.items]
     if item_id not in ids:
         return None, None
