@@ -212,13 +212,15 @@ async def asked_batch_flags(
     label_ids: list[int | None],
 ) -> BatchFlags:
     """``batch_flags`` of a batch a caller names (REST, GraphQL), refused as labeling it would be:
-    over the batch cap, a class per item that does not line up, or a class that is not one of the
+    over the batch cap, a class per item that does not line up, an item that is not one of the
+    dataset's (NotFound naming it, as tagging does), or a class that is not one of the
     dataset's (NotFound naming it; a class unknown would otherwise judge by distance alone, as if
     none were given). The pages and the services judge the batches they made themselves."""
     check_batch(len(item_ids), settings.max_page_size)
     if len(label_ids) != len(item_ids):
         raise Invalid("label_ids must have one class per item", field="label_ids")
     await get_dataset(session, dataset_id)
+    await check_items(session, dataset_id, item_ids)  # another dataset's items: NotFound, as tagging
     await check_labels(session, dataset_id, {label for label in label_ids if label is not None})
     return await batch_flags(
         session, settings, dataset_id=dataset_id, model_id=model_id, item_ids=item_ids, label_ids=label_ids
@@ -339,12 +341,16 @@ async def review_label(
     label_id: int | None = None,
     tagger: str,
 ) -> TagEvent:
-    """Keep (confirm the current label) or relabel one suspect: a tag event of kind ``review``."""
+    """Keep (confirm the current label) or relabel one suspect: a tag event of kind ``review``.
+    ``model_id``, when given, is the classifier whose suspicion this answers: one of the dataset's
+    classifiers (a feature extractor suspects nothing: refused as ``label_suspects`` refuses it)."""
     if action not in REVIEW_ACTIONS:
         raise Invalid(f"unknown review action '{action}' (use keep or relabel)")
     await get_dataset(session, dataset_id)
     if model_id is not None:  # the model whose suspicion (or batch) this answers: one of this dataset's
         model = await get_model(session, model_id)
+        if model.kind != "classifier":  # as label_suspects refuses it: no suspicion to answer
+            raise Invalid(f"model {model_id} is a {model.kind}, not a classifier", reason="not_a_classifier")
         if model.dataset_id != dataset_id:
             raise Invalid(
                 f"model {model_id} was trained on dataset {model.dataset_id}, not dataset {dataset_id}",

@@ -81,6 +81,23 @@ async def test_batch_flags_refuse_an_unknown_class_and_an_oversized_batch_at_bot
     assert fine.status_code == 200, fine.text
 
 
+async def test_batch_flags_refuse_another_datasets_items_as_tagging_them_does(server, dataset, folder):
+    """Another dataset's item ids were judged in silence (200, no flags for them); tagging them is
+    NOT_FOUND naming them, and so are the guardrail flags now, at both doors."""
+    ids, a, _b, model = await _classified(server, dataset.id)
+    _other_id, foreign = await other_dataset(server, folder)
+    asked = ids[10:11] + foreign[:2]
+    tagging = await server.post(f"{API}/datasets/{dataset.id}/tags", json={"item_ids": asked, "label_id": a})
+    expected = assert_error(tagging, 404, "NOT_FOUND", str(foreign[0]))
+    url = f"{API}/datasets/{dataset.id}/batch-flags"
+    flags = await server.post(url, json={"model_id": model, "item_ids": asked, "label_id": a})
+    error = assert_error(flags, 404, "NOT_FOUND", str(foreign[0]), str(foreign[1]))
+    assert error["details"]["unknown_items"] == expected["details"]["unknown_items"] == foreign[:2]
+    variables = {"d": dataset.id, "m": model, "items": asked, "label": a}
+    refused = await gql_error(server, BATCH_FLAGS, variables, code="NOT_FOUND", fragments=(str(foreign[0]),))
+    assert refused["extensions"]["unknown_items"] == foreign[:2]
+
+
 REVIEW = """
 mutation($d: Int!, $item: Int!) {
   reviewLabel(datasetId: $d, itemId: $item, action: KEEP) { id }
@@ -256,9 +273,16 @@ async def test_the_count_a_similarity_page_showed_is_capped_as_a_batch(server, d
     assert done.json()["parameters"]["shown"] == cap
 
 
+REVIEW_BY_MODEL = """
+mutation($d: Int!, $item: Int!, $m: Int) {
+  reviewLabel(datasetId: $d, itemId: $item, action: KEEP, modelId: $m) { id }
+}"""
+
+
 async def test_a_review_names_a_model_of_the_dataset_or_none(server, dataset, folder):
-    """A review event records the model whose suspicion (or batch) it answers: another dataset's
-    classifier was taken as such (201) and recorded on the event."""
+    """A review event records the classifier whose suspicion it answers: another dataset's
+    classifier was taken as such (201) and recorded on the event, and so was a feature extractor,
+    which label-suspects refuses (it suspects nothing)."""
     ids, a, _b, model = await _classified(server, dataset.id)
     features = await run_job(
         server, {"kind": "train", "dataset_id": dataset.id, "algorithm": "test-clusters"}
@@ -273,8 +297,21 @@ async def test_a_review_names_a_model_of_the_dataset_or_none(server, dataset, fo
     alien = await server.post(url, json={"item_id": ids[0], "action": "keep", "model_id": foreign})
     assert_error(alien, 400, "INVALID", f"dataset {other_id}")
     assert len(await events(server, dataset.id)) == before
-    for item, named in ((ids[0], model), (ids[1], features["model_id"])):
-        fine = await server.post(url, json={"item_id": item, "action": "keep", "model_id": named})
-        assert fine.status_code == 201 and fine.json()["model_id"] == named
+    fine = await server.post(url, json={"item_id": ids[0], "action": "keep", "model_id": model})
+    assert fine.status_code == 201 and fine.json()["model_id"] == model
+    # a feature extractor suspects nothing (label-suspects refuses it): a review cannot answer it
+    extractor = features["model_id"]
+    refused = await server.post(url, json={"item_id": ids[1], "action": "keep", "model_id": extractor})
+    error = assert_error(refused, 400, "INVALID", "not a classifier")
+    suspects = await server.get(f"{API}/datasets/{dataset.id}/label-suspects", params={"model_id": extractor})
+    assert error["details"]["reason"] == assert_error(suspects, 400, "INVALID")["details"]["reason"]
+    await gql_error(
+        server,
+        REVIEW_BY_MODEL,
+        {"d": dataset.id, "item": ids[1], "m": extractor},
+        code="INVALID",
+        fragments=("not a classifier",),
+    )
+    assert len(await events(server, dataset.id)) == before + 1
     bare = await server.post(url, json={"item_id": ids[2], "action": "keep"})
     assert bare.status_code == 201 and a

@@ -8,10 +8,11 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifier)
 from backend.labels.events import KINDS
 from backend.labels.revoke import MODEL_LABEL_KINDS
 from backend.storage.database import Database
-from tests.helpers.guided import API, add_class, item_ids, pca_model
+from tests.helpers.guided import API, add_class, classifier_model, item_ids, tag
 from tests.helpers.pages import csrf_headers
 from tests.helpers.revoke import labels_of, model_batch, tag_as_alice
 from tests.html import all_of, by_id, fragment, maybe_one, parse, text_of
@@ -32,10 +33,11 @@ async def _review(server: AsyncTestClient, dataset_id: int, item: int, action: s
 async def _scene(server: AsyncTestClient, database: Database, dataset_id: int) -> dict[str, Any]:
     """Alice labels 0-2 A by hand; the model labels 3-7 B (probability); reviewing the model's suspects,
     a person relabels 0 as B, keeps 1, and relabels 3 (the model's B) as A."""
-    model = await pca_model(server, dataset_id)
     a, b = await add_class(server, dataset_id, "A"), await add_class(server, dataset_id, "B")
     ids = await item_ids(server, dataset_id)
     await tag_as_alice(server, dataset_id, ids[:3], a)
+    await tag(server, dataset_id, ids[-1:], b)  # two classes labeled: a classifier can be trained
+    model = await classifier_model(server, dataset_id, [a, b])  # a review answers a classifier's suspects
     await model_batch(database, dataset_id, ids[3:8], b, "probability", model)
     await _review(server, dataset_id, ids[0], "relabel", label_id=b, model_id=model)
     await _review(server, dataset_id, ids[1], "keep", model_id=model)
@@ -108,12 +110,15 @@ async def _newest_event(server: AsyncTestClient, dataset_id: int) -> int:
 
 
 async def test_the_model_page_links_to_its_labels_only_when_it_has_some(server, dataset, database):
-    model = await pca_model(server, dataset.id)  # a feature extractor: it labels nothing
-    page = parse((await server.get(f"/models/{model}")).text)
-    assert maybe_one(page, "//*[@id='revoke-model-link']") is None
-
     label = await add_class(server, dataset.id, "A")
     ids = await item_ids(server, dataset.id)
+    other = await add_class(server, dataset.id, "B")
+    await tag(server, dataset.id, ids[5:6], label)  # a person's labels: the classifier learns from them
+    await tag(server, dataset.id, ids[6:7], other)
+    model = await classifier_model(server, dataset.id, [label, other])
+    page = parse((await server.get(f"/models/{model}")).text)
+    assert maybe_one(page, "//*[@id='revoke-model-link']") is None  # trained: it labeled nothing yet
+
     await _review(server, dataset.id, ids[0], "relabel", label_id=label, model_id=model)
     page = parse((await server.get(f"/models/{model}")).text)
     assert maybe_one(page, "//*[@id='revoke-model-link']") is None  # a person's review is not its label
