@@ -124,7 +124,8 @@ async def test_the_estimate_rests_on_held_out_labels_and_the_rest_is_labeled_in_
         await record_event(s, TagRequest(dataset.id, "other", [ids[13]], classes[0]))
         await record_event(s, TagRequest(dataset.id, "other", [ids[13]], None, op="clear"))
     changed = await server.post(apply, json={**body, "expected_count": 17})
-    assert changed.status_code == 409 and "changed by someone" in changed.text
+    said = "changed since you looked at the estimate (by someone else, or in another tab)"
+    assert changed.status_code == 409 and said in changed.text
 
     fresh = (await server.get(url, params={"threshold": 0.55})).json()
     done = await server.post(
