@@ -86,6 +86,10 @@ async def test_a_class_deleted_twice_at_once_is_unlabeled_by_one_event(
     assert len([a for a in answers if isinstance(a, NotFound)]) == 1, answers
     kinds = [
         e.kind
-        for e in (await session.scalars(select(TagEvent).where(TagEvent.dataset_id == dataset.id))).all()
+        for e in (
+            await session.scalars(
+                select(TagEvent).where(TagEvent.dataset_id == dataset.id).order_by(TagEvent.id)  # type: ignore[arg-type]
+            )
+        ).all()
     ]
     assert kinds == ["manual", "review"]  # the tagging, one unlabel
