@@ -49,6 +49,7 @@ from backend.feature_report.report import report_due
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, with_labeled_since, with_rejections
+from backend.guided.page_outcomes import PromiseScales, outcome_parameters, page_outcomes, promise_scales
 from backend.guided.predicted import label_as_predicted, predicted_classes, predictions
 from backend.guided.quality import MIN_PER_CLASS, model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
@@ -232,8 +233,10 @@ def _compute(
     reviewed: set[int],
     rejected: dict[int, set[int]] | None = None,
     labeled_since: np.ndarray | None = None,
+    scales: PromiseScales | None = None,
 ) -> _Work:
-    """``labeled_since``: items labeled after the classifier's training (held out from it too)."""
+    """``labeled_since``: items labeled after the classifier's training (held out from it too);
+    ``scales``: what earlier similarity pages held over what they promised, per class."""
     work = _Work(unlabeled=max(0, state.item_count - len(state.labels)))
     labeled_ids = np.fromiter(state.labels, np.int64, len(state.labels))
     single = {i: next(iter(s)) for i, s in state.labels.items() if len(s) == 1}
@@ -308,6 +311,7 @@ def _compute(
                 rejected or {},
                 _class_probability(outputs, vector_ids, uncovered),
                 calibration,
+                scales,
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
@@ -362,6 +366,7 @@ def similarity_pages(
     rejected: dict[int, set[int]],
     class_probability: dict[int, np.ndarray] | None,
     class_calibration: dict[int, sm.PlattCalibration] | None = None,
+    scales: PromiseScales | None = None,
 ) -> list[sm.SimilarityBatch]:
     """Per class, its similarity page among the unlabeled items not rejected for it, capped by the
     classifier's probability of the class where there is one (whether or not anything was ever
@@ -380,6 +385,7 @@ def similarity_pages(
             class_probability=class_probability,
             class_calibration=class_calibration,
             rejected_rows=_rows_present(vector_ids, rejected.get(c, set())),
+            scales=scales.of if scales is not None else None,
         )
     ]
 
@@ -473,7 +479,8 @@ async def next_actions(
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
     rejected = await rejections.rejected_by_class(session, dataset_id)
     since = await labeled_after_training(session, dataset_id, state.classifier) if state.classifier else None
-    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since)
+    scales = promise_scales(await page_outcomes(session, dataset_id))
+    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since, scales)
     if work.suspects:
         outcomes = await _review_outcomes(session, dataset_id)
         work.hit_rate, work.reviewed = review_hit_rate(*outcomes), sum(outcomes)
@@ -679,6 +686,7 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
             t=floor,
             n=cut.count,
             q=batch.query_item_ids,
+            p=round(cut.precision, 4),
         ),
         "similarity_batch",
         _similarity_title(state, cut.count, batch.label_id),
@@ -1621,6 +1629,11 @@ async def _accept_batch(
         parameters.update({"threshold": body["t"], "label_id": label, "overwrite": False, "count": len(kept)})
     else:
         parameters.update({"query_items": body["q"], "mode": "mean", "shown": len(members)})
+        if label == int(body["l"]):  # what the page held against its promise (page_outcomes)
+            in_place = [i for i in members if i in changed and label not in state.labels.get(i, ())]
+            parameters.update(
+                {"label_id": label, **outcome_parameters(body.get("p"), len(not_of_class) + len(in_place))}
+            )
     if label != int(body["l"]):
         parameters["suggested_label_id"] = int(body["l"])
     outcome = await record_batch(

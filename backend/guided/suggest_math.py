@@ -271,6 +271,7 @@ def best_cut(
     prior_of_scores: bool,
     prior: float = 0.6,
     item_precision: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> Cut | None:
     """The top-k of ``scores`` (falling) that gives most expected labels per action, among the
     page sizes ``sizes`` (and all of them when fewer), expected precision at least ``min_precision``.
@@ -285,7 +286,10 @@ def best_cut(
     for a batch that was 8 of 8 right on the demo).
 
     ``item_precision``: a second estimate per ranked item (its labeled neighbours' votes); where
-    given, a cut promises the lower of the two (each is biased upwards in its own way)."""
+    given, a cut promises the lower of the two (each is biased upwards in its own way).
+
+    ``scale``: a factor on both figures (at most 1 after it): what earlier pages of the kind held
+    over what they promised (``page_outcomes.promise_scales``)."""
     scores = np.asarray(scores, np.float64)
     if not len(scores):
         return None
@@ -322,6 +326,10 @@ def best_cut(
         precision = np.minimum(precision, np.cumsum(local)[reach - 1] / reach)
         if promise is not None:  # a fitted promise is held to the votes as well
             promise = np.minimum(promise, np.cumsum(local)[reach - 1] / reach)
+    if scale != 1.0:
+        precision = precision * scale
+        if promise is not None:
+            promise = np.clip(promise * scale, 0.0, 1.0)
     precision = np.clip(precision, 0.0, 1.0)
     value = ks * precision / (1.0 + ks * (1.0 - precision))
     value[(precision < min_precision) | (value <= MIN_LABELS_PER_ACTION)] = -1.0
@@ -585,6 +593,7 @@ def similarity_batches(
     class_probability: dict[int, np.ndarray] | None = None,
     class_calibration: dict[int, PlattCalibration] | None = None,
     rejected_rows: np.ndarray | None = None,
+    scales: Callable[[int], float] | None = None,
 ) -> list[SimilarityBatch]:
     """Per class with ``min_labels`` labeled items: unlabeled items ranked by cosine similarity to
     the mean of (a sample of) its labeled items, cut where expected labels per action peak.
@@ -600,7 +609,10 @@ def similarity_batches(
     ``rejected_rows``: rows of items a person left out of a batch of the (one) class asked for:
     known not to be of it, they count as labeled items of another class in both figures where
     ``REJECTED_AS_OTHER`` (a walk's page of G1 cells was promised 0.88 and held 0.42 beside 36
-    S-phase cells rejected for G1, which neither figure saw)."""
+    S-phase cells rejected for G1, which neither figure saw).
+
+    ``scales``: label id -> the factor on its page's figures from what its earlier pages held
+    (``page_outcomes.PromiseScales.of``; none: 1)."""
     batches = []
     one_class = len(set(np.asarray(labeled_classes).tolist())) < 2  # before the rejections join
     labeled_unit = unit_vectors[labeled_rows] if len(labeled_rows) else unit_vectors[:0]
@@ -659,6 +671,7 @@ def similarity_batches(
                 top[: max(sizes)],
                 (class_calibration or {}).get(label_id),
             ),
+            scale=scales(label_id) if scales is not None else 1.0,
         )
         if cut is None:
             continue
