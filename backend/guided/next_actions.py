@@ -626,10 +626,13 @@ def _probability_precision(cut: sm.Cut) -> str:
     )
 
 
-def _similarity_precision(cut: sm.Cut) -> str:
+def _similarity_precision(cut: sm.Cut, scale: float = 1.0) -> str:
     """A similarity page's promise in words: a share smoothed towards a prior (9 of 9 labeled items
-    right promise 90.9%, which no share of 9 items is), capped by the candidates' neighbours."""
+    right promise 90.9%, which no share of 9 items is), capped by the candidates' neighbours, times
+    what earlier pages held over what they promised (``page_outcomes``) where any were accepted."""
     capped = "capped by the candidates' labeled neighbours"
+    if abs(scale - 1.0) >= 0.005:
+        capped += f"; x{scale:.2f}: earlier pages held {scale:.0%} of what they promised"
     if not cut.support:
         return f"expected precision {cut.precision:.1%} (a prior: no labeled item ranks as high; {capped})"
     return (
@@ -691,7 +694,7 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
         "similarity_batch",
         _similarity_title(state, cut.count, batch.label_id),
         f"nearest {_queried(state, batch.label_id, len(batch.query_item_ids))} in {model.name}'s features; "
-        + _similarity_precision(cut),
+        + _similarity_precision(cut, batch.scale),
         round(cut.expected_labels, 2),
         round(cut.expected_actions, 2),
         round(cut.precision, 4),

@@ -571,6 +571,7 @@ class SimilarityBatch:
     query_item_ids: list[int]
     item_ids: list[int]
     cut: Cut
+    scale: float = 1.0  # the factor on its figures from what earlier pages held (1: none)
 
 
 def query_sample(item_ids: np.ndarray, count: int = 32) -> np.ndarray:
@@ -658,6 +659,7 @@ def similarity_batches(
             SIMILARITY_PRIOR_WEIGHT,
         )
         sizes = SIMILARITY_SIZES[:3] if one_class else SIMILARITY_SIZES  # nothing says where it ends
+        scale = scales(label_id) if scales is not None else 1.0
         cut = best_cut(
             sims[top],
             calibration,
@@ -671,7 +673,7 @@ def similarity_batches(
                 top[: max(sizes)],
                 (class_calibration or {}).get(label_id),
             ),
-            scale=scales(label_id) if scales is not None else 1.0,
+            scale=scale,
         )
         if cut is None:
             continue
@@ -681,6 +683,7 @@ def similarity_batches(
                 vector_ids[query_rows].tolist(),
                 vector_ids[top[cut.rows]].tolist(),
                 cut,
+                scale,
             )
         )
     return batches

@@ -115,6 +115,9 @@ async def test_pages_that_held_less_than_promised_lower_the_next_promises(
         }
 
     scaled = await promises()
+    found = await na.next_actions(session, guided_settings, dataset.id, limit=50)
+    reasons = [s.reason for s in found.suggestions if s.kind == "similarity_batch"]
+    assert reasons and all("earlier pages held" in r for r in reasons)  # the person sees why
 
     async def no_outcomes(*_args: Any) -> list[PageOutcome]:
         return []
