@@ -11,7 +11,9 @@ scores >= t for c, the share whose *current* label is c (labels corrected since 
 as they are now). Wrong labels expected = batch size x (1 - precision). Never from training fit.
 
 Items labeled after the model's training are held out from it as well: ``with_labeled_since`` adds
-the model's own probabilities of them. They come from the batches the model's probabilities made,
+the model's own probabilities of them. Not the items the training had labels of, whatever happened
+to them since (revoked and labeled again, relabeled): its scores of those are its fit of them
+(``trust.SinceTraining``). They come from the batches the model's probabilities made,
 wrong tiles labeled in place included, so they say how its batches fare on the unlabeled items; the
 out-of-fold items alone came mostly from similarity pages near each class's centre and promised a
 cell-cycle batch 0.97 that held 0.33.
@@ -160,8 +162,9 @@ def with_labeled_since(
 ) -> HeldOut:
     """``held_out`` and the items of ``labeled_since`` it lacks, scored by ``outputs`` (item ids,
     probabilities, column label ids: the model's inference, which may name classes the model had no
-    labels of). ``labeled_since``: items whose labels changed after the training's label snapshot,
-    so the model never trained on their labels. Outputs lacking a held-out column add nothing."""
+    labels of). ``labeled_since``: items labeled after the training's label snapshot that it had no
+    label of (``trust.SinceTraining.held_out``), so the model never trained on them. Outputs lacking
+    a held-out column add nothing."""
     item_ids, _, label_ids = outputs
     if not set(held_out.label_ids) <= set(label_ids) or not len(labeled_since) or not len(item_ids):
         return held_out

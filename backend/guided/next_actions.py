@@ -62,7 +62,7 @@ from backend.guided.suggest_state import (
     load_vectors,
     read_state,
 )
-from backend.guided.trust import labeled_after_training, model_dir, reviewed_since
+from backend.guided.trust import SinceTraining, model_dir, reviewed_since, since_training
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.fresh import queue_due_steps, retrain_due, set_fresh
@@ -232,10 +232,11 @@ def _compute(
     settings: Settings,
     reviewed: set[int],
     rejected: dict[int, set[int]] | None = None,
-    labeled_since: np.ndarray | None = None,
+    since: SinceTraining | None = None,
     scales: PromiseScales | None = None,
 ) -> _Work:
-    """``labeled_since``: items labeled after the classifier's training (held out from it too);
+    """``since``: what the events after the classifier's training did (``trust.SinceTraining``):
+    the items it never trained on are held out from it too, the labels it never saw unjudged;
     ``scales``: what earlier similarity pages held over what they promised, per class."""
     work = _Work(unlabeled=max(0, state.item_count - len(state.labels)))
     labeled_ids = np.fromiter(state.labels, np.int64, len(state.labels))
@@ -261,8 +262,8 @@ def _compute(
         held = load_held_out_or_none(model_dir(settings, state.classifier))
         held_labels = None
         scored = (outputs.item_ids, outputs.probabilities, outputs.label_ids)
-        if held is not None and labeled_since is not None:
-            held = with_labeled_since(held, scored, labeled_since)
+        if held is not None and since is not None:
+            held = with_labeled_since(held, scored, since.held_out)
         if held is not None and rejected:  # the items people left out of batches: their misses
             held = with_rejections(held, scored, rejected, frozenset(state.labels))
         if held is not None:
@@ -341,7 +342,7 @@ def _compute(
                 own[0] if use_vectors and own is not None else None,
                 own[1] if use_vectors and own is not None else None,
                 neighbours=max(settings.guard_neighbours, 5),
-                unjudged=reviewed | ({int(i) for i in labeled_since} if labeled_since is not None else set()),
+                unjudged=reviewed | (set(since.relabeled) if since is not None else set()),
             )
             work.suspects = found[:MAX_SUSPECTS]
             work.suspect_total = len(found)
@@ -478,7 +479,7 @@ async def next_actions(
     if state.classifier is not None:
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
     rejected = await rejections.rejected_by_class(session, dataset_id)
-    since = await labeled_after_training(session, dataset_id, state.classifier) if state.classifier else None
+    since = await since_training(session, dataset_id, state.classifier) if state.classifier else None
     scales = promise_scales(await page_outcomes(session, dataset_id))
     work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since, scales)
     if work.suspects:

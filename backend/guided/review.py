@@ -13,7 +13,8 @@ The score is their mean where both exist, else the one there is. An item relabel
 model trained loses its confident-learning witness (it judged the old label).
 
 A model judges only the labels it trained on: an item labeled or relabeled after its label
-snapshot (``unjudged``: ``trust.labeled_after_training``) is no suspect of it, though it stays a
+snapshot, its label now not the one it trained on (``unjudged``: ``trust.SinceTraining.relabeled``),
+is no suspect of it, though it stays a
 neighbour of the others. Its only witness would be the neighbours in the model's own hidden-layer
 features, which group items by the class the model predicts: the very class a person just
 overruled when correcting the model's guesses (decision 0011, addendum). Retraining judges them.

@@ -36,6 +36,7 @@ from backend.jobs import states
 from backend.labels import rejections
 from backend.labels.classes import get_class
 from backend.labels.events import TagChange, check_items, check_labels, current_state, record_changes
+from backend.labels.history import snapshot_labels_of
 from backend.models.queries import get_model, latest_inference
 from backend.paging import check_batch, check_page
 from backend.settings import Settings
@@ -256,30 +257,56 @@ async def reviewed_since(session: AsyncSession, dataset_id: int, model: Model) -
     return set((await session.scalars(query.distinct())).all())
 
 
-async def labeled_after_training(session: AsyncSession, dataset_id: int, model: Model) -> np.ndarray:
-    """Items an event touched after the label snapshot ``model`` trained on (``labels_as_of``): the
-    model never saw their current labels, so its probabilities of them are held out."""
-    at = (model.trained_on or {}).get("labels_as_of")
+@dataclass(frozen=True)
+class SinceTraining:
+    """What the events after a classifier's label snapshot (``labels_as_of``) did, in its terms.
+
+    ``held_out``: items they touched that the training had no label of: the model never trained on
+    them, so its probabilities of them are held out. An item the training did see stays out of
+    them whatever happened since (revoked and labeled again, relabeled): its score is the model's
+    fit of it (a walk's revoked and relabeled items read as held out, their in-sample scores right).
+    ``relabeled``: items whose labels now differ from the ones it trained on (held-out ones with a
+    label now included): the model never judged those labels (the label review's ``unjudged``)."""
+
+    held_out: np.ndarray  # int64, sorted
+    relabeled: frozenset[int]
+
+
+async def since_training(session: AsyncSession, dataset_id: int, model: Model) -> SinceTraining:
+    """``SinceTraining`` of ``model`` on its dataset's events (nothing without a label snapshot)."""
+    trained_on = model.trained_on or {}
+    at = trained_on.get("labels_as_of")
+    none = SinceTraining(np.zeros(0, np.int64), frozenset())
     if not at:
-        return np.zeros(0, np.int64)
+        return none
     try:
         since = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
     except ValueError:
-        return np.zeros(0, np.int64)
+        return none
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
-    rows = await session.execute(
-        select(col(Tag.item_id), col(TagEvent.kind), col(TagEvent.parameters))
+    touched_query = (
+        select(col(Tag.item_id))
         .join(TagEvent, col(TagEvent.id) == col(Tag.event_id))
         .where(col(TagEvent.dataset_id) == dataset_id, col(TagEvent.created_at) > since)
+        .distinct()
     )
-    # a review's "keep" re-states the label the item held (the one the model trained on): not a
-    # label the model never saw (a walk's 28 kept suspects read as "labeled since its training")
-    touched = {
-        int(item_id)
-        for item_id, kind, parameters in rows.all()
-        if not (kind == "review" and (parameters or {}).get("action") == "keep")
-    }
-    return np.fromiter(sorted(touched), np.int64, len(touched))
+    touched = sorted(int(i) for i in (await session.scalars(touched_query)).all())
+    if not touched:
+        return none
+    # the labels the training read of them: its snapshot (``snapshot_labels``), those items alone
+    trained = await snapshot_labels_of(
+        session, dataset_id, {**trained_on, "labels_as_of": since.isoformat()}, touched_query
+    )
+    now = await current_state(session, touched)
+    held_out = [i for i in touched if i not in trained]
+    relabeled = frozenset(i for i in touched if i in now and now[i] != trained.get(i))
+    return SinceTraining(np.asarray(held_out, np.int64), relabeled)
+
+
+async def labeled_after_training(session: AsyncSession, dataset_id: int, model: Model) -> np.ndarray:
+    """Items labeled after ``model``'s label snapshot that it never trained on (``SinceTraining``):
+    its probabilities of them are held out."""
+    return (await since_training(session, dataset_id, model)).held_out
 
 
 async def label_suspects(
@@ -303,7 +330,7 @@ async def label_suspects(
     labels = await current_labels(session, dataset_id)
     done = await reviewed_since(session, dataset_id, model)
     single = {i: next(iter(s)) for i, s in labels.items() if len(s) == 1}
-    since = {int(i) for i in await labeled_after_training(session, dataset_id, model)} & set(single)
+    since = set((await since_training(session, dataset_id, model)).relabeled) & set(single)
     # reviewed items are judged (no suspects) but stay neighbours of the others: a label a person
     # confirmed is the surest evidence there is (leaving them out, one keep took three other
     # suspects off the walk's page)

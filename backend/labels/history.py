@@ -147,6 +147,20 @@ async def snapshot_labels(
     return await _replay_query(session, query)
 
 
+async def snapshot_labels_of(
+    session: AsyncSession, dataset_id: int, trained_on: dict[str, Any], item_ids: Select
+) -> dict[int, frozenset[int]]:
+    """``snapshot_labels`` of the items ``item_ids`` (a query of item ids) alone: the labels a
+    training gave them (an item it had no label of is absent)."""
+    query = _tags_of(dataset_id).where(
+        col(TagEvent.created_at) <= datetime.fromisoformat(trained_on["labels_as_of"]),
+        col(Tag.item_id).in_(item_ids),
+    )
+    if trained_on.get("labels_tagger"):
+        query = query.where(col(TagEvent.tagger) == trained_on["labels_tagger"])
+    return await _replay_query(session, query)
+
+
 async def replayed_labels(session: AsyncSession, dataset_id: int) -> dict[int, frozenset[int]]:
     """All events replayed: always equal to the materialised current labels."""
     return await _replay_query(session, _tags_of(dataset_id))

@@ -234,6 +234,50 @@ async def test_the_estimate_counts_the_items_labeled_since_the_training(server, 
     )
 
 
+async def test_labels_revoked_and_given_again_after_a_training_are_not_held_out_from_it(server, dataset):
+    """A scientist labels twelve items and trains a classifier with a validation split, undoes
+    the labels of two items it trained on and labels them again. They were "labeled since the
+    training", so the estimate read the model's fit of them (0.95, right as it learned them) as
+    held-out evidence: the batch of a, 1 of 2 held-out items right, read 3 of 4. A training's items
+    stay its training items: the estimate, its Platt fit and the review read as before."""
+    ids = await item_ids(server, dataset.id)
+    a, b, c = await three_classes(server, dataset.id)
+    both = await server.post(
+        f"{API}/datasets/{dataset.id}/tags", json={"item_ids": [ids[0], ids[6]], "label_id": a}
+    )
+    assert both.status_code == 201, both.text
+    for i in range(12):  # the oracle's class, except item 9 (held out): the oracle calls it a
+        if i not in (0, 6):
+            await tag(server, dataset.id, [ids[i]], [a, b, c][(i % 3 + (1 if i == 9 else 0)) % 3])
+    model = await trained(server, dataset.id, "test-split")
+    params = {"model_id": model, "threshold": 0.55, "label_id": a}
+
+    async def estimate() -> dict[str, Any]:
+        response = await server.get(f"{API}/datasets/{dataset.id}/probability", params=params)
+        return response.json()["estimate"]
+
+    async def review() -> dict[str, Any]:
+        url = f"{API}/datasets/{dataset.id}/label-suspects"
+        return (await server.get(url, params={"model_id": model, "limit": 100})).json()
+
+    before = await estimate()  # held out: items 3 (a, right) and 9 (b, wrong) of the six
+    assert (before["support"], before["correct"], before["since_training"]) == (2, 1, 0)
+    assert before["source"] == "validation.npz"
+    suspects = await review()
+    assert suspects["labeled_since_training"] == 0
+
+    undo = await server.post(f"{API}/events/{both.json()['id']}/undo")
+    assert undo.status_code == 201, undo.text
+    await tag(server, dataset.id, [ids[0], ids[6]], a)  # labeled again, as before
+    assert await estimate() == before
+    again = await review()  # the labels it trained on: judged as they were
+    assert again["labeled_since_training"] == 0 and again["suspects"] == suspects["suspects"]
+
+    await tag(server, dataset.id, [ids[6]], b)  # corrected: a label the model never saw
+    assert await estimate() == before  # its score is still its fit of item 6
+    assert (await review())["labeled_since_training"] == 1
+
+
 async def test_the_estimate_counts_the_items_left_out_of_a_batch_as_misses(server, dataset):
     """A batch's kept items become labels and join the held-out items; the ones left out by hand
     ("not a") joined nothing, so the next estimate heard only the batch's right half (a walk's

@@ -1,4 +1,4 @@
-"""Two test classifiers that report held-out figures through the real shared function
+"""Three test classifiers that report held-out figures through the real shared function
 (``workers.algorithms.quality.report_held_out``), so the quality gate, the estimates and the
 label review run on a real model's real files. Registered algorithms, real jobs; only the
 "network" is a rule decided in advance (a fake for what would need a GPU and minutes).
@@ -8,11 +8,17 @@ label review run on a real model's real files. Registered algorithms, real jobs;
 - ``test-oracle``: item at dataset position i gets class ``i % k`` (k: the dataset's classes) with
   probability ``0.55 + 0.4 * i / (n - 1)``; every labeled item is "held out". Its vectors put
   items of one class together, except the last item, far from everything.
+- ``test-split``: a model with a validation split: every second labeled item (by id) is held out
+  and scored as the oracle scores it; the others it trains on, and fits them: its inference gives
+  each of them the label it trained on with probability 0.95 (in-sample scores), the rest as the
+  oracle.
 
 Both write vectors (``[one-hot of the class, 0.01 * i]``) so guardrails and neighbours work.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -20,7 +26,14 @@ from backend.algorithms.registry import Algorithm, register
 from workers.algorithms.classifier_data import target_matrix, training_classes
 from workers.algorithms.quality import report_held_out
 
-for key, title in (("test-one-class", "One-class classifier (tests)"), ("test-oracle", "Oracle (tests)")):
+TITLES = (
+    ("test-one-class", "One-class classifier (tests)"),
+    ("test-oracle", "Oracle (tests)"),
+    ("test-split", "Oracle with a validation split (tests)"),
+)
+FITTED = "fitted.json"  # test-split: the items it trained on and the label each had
+
+for key, title in TITLES:
     register(
         Algorithm(
             key=key,
@@ -59,7 +72,7 @@ def item_vectors(count: int, classes: int) -> np.ndarray:
 
 def _all_probabilities(ctx) -> np.ndarray:  # type: ignore[no-untyped-def]
     n, k = len(ctx.items), len(ctx.classes)
-    if ctx.algorithm == "test-oracle":
+    if ctx.algorithm in ("test-oracle", "test-split"):
         return oracle_probabilities(n, k)
     trained = training_classes(ctx)
     first = [c["id"] for c in ctx.classes].index(trained[0]["id"]) if trained else 0
@@ -71,6 +84,10 @@ def train(ctx) -> None:  # type: ignore[no-untyped-def]
     columns = [[c["id"] for c in ctx.classes].index(c["id"]) for c in classes]
     position = {ref.item_id: i for i, ref in enumerate(ctx.items)}
     ids = np.asarray(sorted(i for i in ctx.labels if ctx.labels[i]), np.int64)
+    if ctx.algorithm == "test-split":  # the even rows it fits, the odd ones it holds out
+        fitted = {int(i): sorted(ctx.labels[int(i)])[0] for i in ids[0::2]}
+        (ctx.artifact_dir / FITTED).write_text(json.dumps(fitted))
+        ids = ids[1::2]
     probs = _all_probabilities(ctx)[[position[int(i)] for i in ids]][:, columns]
     probs = probs / probs.sum(axis=1, keepdims=True)
     targets = target_matrix([ctx.labels[int(i)] for i in ids], [c["id"] for c in classes], False)
@@ -80,5 +97,14 @@ def train(ctx) -> None:  # type: ignore[no-untyped-def]
 
 def infer(ctx) -> None:  # type: ignore[no-untyped-def]
     ids = [ref.item_id for ref in ctx.items]
-    ctx.write_probabilities(ids, _all_probabilities(ctx))
+    probs = _all_probabilities(ctx)
+    fitted = ctx.model_dir / FITTED if ctx.model_dir is not None else None
+    if fitted is not None and fitted.is_file():  # test-split: the items it trained on, as it fits them
+        column = {int(c["id"]): n for n, c in enumerate(ctx.classes)}
+        rest = 0.05 / max(1, len(ctx.classes) - 1)
+        for item, label in json.loads(fitted.read_text()).items():
+            row = ids.index(int(item))
+            probs[row] = rest
+            probs[row, column[int(label)]] = 0.95
+    ctx.write_probabilities(ids, probs)
     ctx.write_vectors(ids, item_vectors(len(ids), len(ctx.classes)))
