@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 import tests.guided.fixed_classifier  # noqa: F401  (registers the test classifier)
 from backend.jobs import fresh
+from backend.jobs.submission import submit_job
+from backend.labels.classes import create_class
 from backend.labels.events import TagRequest, record_event
-from backend.storage.job_tables import Job, JobLog
-from tests.helpers.jobs import API, FAST, follow_up, switch, train, wait_for, wait_until
+from backend.storage.job_tables import Job, JobLog, Model
+from backend.storage.tables import Item
+from backend.storage.types import utcnow
+from tests.helpers.jobs import API, FAST, follow_up, make_dataset, switch, train, wait_for, wait_until
 from tests.html import attr, by_id, one, parse, text_of
 
 
@@ -380,3 +386,120 @@ async def test_a_chained_job_says_whether_the_server_will_still_queue_its_next_s
     assert (await wait_for(jobs_client, plain))["state"] == "succeeded"
     assert await pending(plain) == (False, False, False)
     assert (await jobs_client.get(f"{API}/jobs", params={"caused_by": plain})).json()["jobs"] == []
+
+
+async def _feature_model(session: Any, dataset_id: int, algorithm: str) -> int:
+    """A ready feature extractor with a finished inference that wrote vectors (rows alone: the
+    retrain's choice of features reads them, nothing opens the files)."""
+    model = Model(
+        name=algorithm, algorithm=algorithm, kind="feature_extractor", dataset_id=dataset_id, state="ready"
+    )
+    session.add(model)
+    await session.flush()
+    outputs = {"dir": f"jobs/{algorithm}", "files": ["item_ids.npy", "vectors.npy"]}
+    session.add(
+        Job(
+            kind="infer",
+            state="succeeded",
+            algorithm=algorithm,
+            dataset_id=dataset_id,
+            model_id=model.id,
+            outputs=outputs,
+            finished_at=utcnow(),
+        )
+    )
+    await session.commit()
+    return int(model.id or 0)
+
+
+async def _report_chooses(session: Any, dataset_id: int, best: int, other: int, labeled: int) -> None:
+    """A finished feature report that found ``best``'s vectors separate the labels best."""
+    models = [{"model_id": best, "score": 0.9}, {"model_id": other, "score": 0.6}]
+    summary = {"best_model_id": best, "models": models, "labeled_items": labeled, "seen_labels": labeled}
+    session.add(
+        Job(
+            kind="feature-report",
+            state="succeeded",
+            algorithm="feature-report",
+            dataset_id=dataset_id,
+            outputs={"summary": summary},
+            finished_at=utcnow(),
+        )
+    )
+    await session.commit()
+
+
+@dataclass
+class _Scene:
+    """A dataset of 20 items, classes a and b, two feature models with vectors (the contrastive
+    encoder, the intensity descriptors), a report that chose the encoder, and a ready classifier on
+    feature vectors trained on the first 10 labels."""
+
+    dataset_id: int
+    items: list[int]
+    classes: tuple[int, int]
+    contrastive: int
+    intensity: int
+    model: Model
+
+
+async def _label(session: Any, scene: _Scene, ids: list[int]) -> None:
+    for n, item in enumerate(ids):
+        await record_event(session, TagRequest(scene.dataset_id, "tester", [item], scene.classes[n % 2]))
+
+
+async def _scene(session: Any, settings: Any, folder: Any, feature_model: str) -> _Scene:
+    dataset = await make_dataset(session, settings, folder, count=20)
+    a, b = [(await create_class(session, dataset.id, name)).id for name in ("a", "b")]
+    query = select(Item.id).where(Item.dataset_id == dataset.id).order_by(Item.id)
+    items = list(await session.scalars(query))
+    contrastive = await _feature_model(session, dataset.id, "contrastive")
+    intensity = await _feature_model(session, dataset.id, "intensity")
+    scene = _Scene(dataset.id, items, (a, b), contrastive, intensity, Model(name="", algorithm="", kind=""))
+    await _label(session, scene, items[:10])
+    await _report_chooses(session, dataset.id, contrastive, intensity, 10)
+    first = await submit_job(
+        session,
+        settings,
+        None,
+        kind="train",
+        dataset_id=dataset.id,
+        algorithm="vector_classifier",
+        parameters={"feature_model": 0 if feature_model == "best" else contrastive},
+    )
+    model = await session.get(Model, first.model_id)
+    assert model is not None and model.trained_on["features"]["model_id"] == contrastive
+    model.state = "ready"
+    session.add(model)
+    await session.commit()
+    scene.model = model
+    return scene
+
+
+async def _features_of_retrain(session: Any, job_id: int) -> dict[str, Any]:
+    retrain = await session.get(Job, job_id, populate_existing=True)
+    assert retrain is not None and retrain.kind == "train" and retrain.submitted_by == fresh.FRESH_BY
+    model = await session.get(Model, retrain.model_id, populate_existing=True)
+    assert model is not None
+    return dict(model.trained_on["features"])
+
+
+@pytest.mark.parametrize("asked", ["best", "contrastive"])
+async def test_a_retrain_takes_the_features_the_report_chooses_now_unless_a_model_was_named(
+    session, job_settings, folder, asked
+):
+    """A walk saw a keep-fresh retrain of a classifier on feature vectors learn from the
+    contrastive encoder after the feature report had switched to the intensity descriptors. A
+    training that asked for the best features (``feature_model`` 0) asks again at its retrain and
+    gets the report's choice of then; one that named its feature model keeps it."""
+    scene = await _scene(session, job_settings, folder, asked)
+    await _label(session, scene, scene.items[10:12])  # 12 labeled: +20 %
+    await _report_chooses(session, scene.dataset_id, scene.intensity, scene.contrastive, 12)
+    await fresh.set_fresh(session, scene.dataset_id, keep_models_fresh=True, growth=0.2)
+    queued = await fresh.queue_due_steps(session, job_settings, [scene.dataset_id])
+    assert len(queued) == 1
+    features = await _features_of_retrain(session, queued[0])
+    if asked == "best":
+        assert (features["model_id"], features["chosen_by"]) == (scene.intensity, "feature report")
+    else:
+        assert (features["model_id"], features["chosen_by"]) == (scene.contrastive, "given")
