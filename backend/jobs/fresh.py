@@ -6,7 +6,9 @@ With a dataset's switch on (``Dataset.keep_models_fresh``):
 - a succeeded inference of a feature extractor queues its similarity index build;
 - a ready classifier (the newest of its algorithm, trained on the current labels) is retrained
   once the dataset's labeled items grew by ``Dataset.fresh_growth`` (0.2: 20 %) since its
-  training; its success then queues its inference as above;
+  training; its success then queues its inference as above. A retrain reuses the model's
+  parameters, so one on the report's best features (``feature_model`` 0) takes the report's choice
+  of then; it waits while a report or an inference of the best model is on its way;
 - the feature report is run again once the labeled items doubled since the last one (the rule
   the queue suggests it by, ``report.report_due``), and a succeeded report queues the inference
   that makes its best model's vectors the variant it chose (with or without the intensity
@@ -38,6 +40,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.algorithms import get_algorithm
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.feature_report.report import KIND as REPORT_KIND
@@ -451,6 +454,38 @@ class _Retrainable:
     algorithm: str
     parameters: dict[str, Any]
     trained_on_labels: int
+    best_features: bool  # it learns from the vectors of the feature report's best model
+
+
+def asks_best_features(algorithm: str, parameters: dict[str, Any]) -> bool:
+    """Whether a training learns from the feature report's best model (a feature-model field left 0)."""
+    properties = get_algorithm(algorithm).schema.get("properties") or {}
+    return any(spec.get("x-feature-model") and not parameters.get(name) for name, spec in properties.items())
+
+
+async def _features_settling(session: AsyncSession, dataset_id: int) -> str | None:
+    """Why the report's best features are about to change (None: they are not): a report queued or
+    running may choose another model, an inference of its best model on its way computes new vectors
+    (the variant the report chose, with or without the intensity descriptors). A retrain on them now
+    would learn from the vectors of before, and stay on them until the labels grew again."""
+    report = await latest_report(session, dataset_id)
+    if report.pending_job_id is not None:
+        return f"feature report job #{report.pending_job_id} may choose other features"
+    if report.best_model_id is None:
+        return None
+    computing = await session.scalar(
+        select(col(Job.id))
+        .where(
+            col(Job.dataset_id) == dataset_id,
+            col(Job.kind) == "infer",
+            col(Job.model_id) == report.best_model_id,
+            col(Job.state).in_(states.ACTIVE),
+        )
+        .limit(1)
+    )
+    if computing is not None:
+        return f"inference job #{computing} computes the vectors of feature model {report.best_model_id}"
+    return None
 
 
 async def queue_due_steps(
@@ -459,9 +494,14 @@ async def queue_due_steps(
     dataset_ids: list[int] | None = None,
     enqueue: Enqueue | None = None,
 ) -> list[int]:
-    """On every fresh dataset (or those of ``dataset_ids`` that are fresh): retrain each classifier
-    whose labels grew by the set fraction, and run the feature report where it is due; new job ids.
-    Each dataset's labeled items are counted once a round."""
+    """On every fresh dataset (or those of ``dataset_ids`` that are fresh): run the feature report
+    where it is due, and retrain each classifier whose labels grew by the set fraction; new job ids.
+    Each dataset's labeled items are counted once a round.
+
+    A classifier that learns from the report's best features waits while they are settling (a
+    report queued, this round's included, or running; an inference of the best model on its way):
+    it was queued first, on the report of before, and learned from the vectors the report was
+    about to replace. A later round retrains it on the new ones (its labels have not shrunk)."""
     chosen = select(col(Dataset.id), col(Dataset.fresh_growth)).where(
         col(Dataset.keep_models_fresh).is_(True)
     )
@@ -471,20 +511,30 @@ async def queue_due_steps(
     queued: list[int] = []
     for dataset_id, growth in [(int(i), float(g)) for i, g in rows.all()]:
         labeled = await labeled_count(session, dataset_id)
+        report = await _report_if_due(session, settings, dataset_id, labeled, enqueue)
+        if report is not None:
+            queued.append(report)
         due = [
             _Retrainable(
-                int(m.id or 0), m.algorithm, dict(m.parameters), int(m.trained_on.get("labeled_count") or 0)
+                int(m.id or 0),
+                m.algorithm,
+                dict(m.parameters),
+                int(m.trained_on.get("labeled_count") or 0),
+                asks_best_features(m.algorithm, m.parameters),
             )
             for m in await _newest_classifiers(session, dataset_id)
             if retrain_due(m, labeled, growth)
         ]
+        settling = None
+        if any(m.best_features for m in due):
+            settling = await _features_settling(session, dataset_id)
         for model in due:
+            if model.best_features and settling is not None:
+                log.info("keep models fresh: model %s retrains later: %s", model.model_id, settling)
+                continue
             job = await _retrain(session, settings, dataset_id, model, labeled, growth, enqueue)
             if job is not None:
                 queued.append(job)
-        report = await _report_if_due(session, settings, dataset_id, labeled, enqueue)
-        if report is not None:
-            queued.append(report)
         await session.rollback()  # end the read transaction
     return queued
 

@@ -503,3 +503,63 @@ async def test_a_retrain_takes_the_features_the_report_chooses_now_unless_a_mode
         assert (features["model_id"], features["chosen_by"]) == (scene.intensity, "feature report")
     else:
         assert (features["model_id"], features["chosen_by"]) == (scene.contrastive, "given")
+
+
+async def _finish(session: Any, job_id: int, **outputs: Any) -> None:
+    job = await session.get(Job, job_id, populate_existing=True)
+    assert job is not None
+    job.state, job.finished_at, job.outputs = "succeeded", utcnow(), outputs
+    session.add(job)
+    await session.commit()
+
+
+async def test_a_retrain_on_the_best_features_waits_for_the_report_due_in_the_same_round(
+    session, job_settings, folder
+):
+    """The labels doubled: the report and the retrain came due in the same round, and the retrain
+    was queued first, on the report of before (the contrastive encoder); the report then chose the
+    intensity descriptors (the walk's retrain learned from the encoder's vectors after the switch).
+    The retrain waits for the report; the next round after it retrains on its choice."""
+    scene = await _scene(session, job_settings, folder, "best")
+    await _label(session, scene, scene.items[10:20])  # 20 labeled: the report is due, the retrain too
+    await fresh.set_fresh(session, scene.dataset_id, keep_models_fresh=True, growth=0.2)
+    queued = await fresh.queue_due_steps(session, job_settings, [scene.dataset_id])
+    assert len(queued) == 1
+    report = await session.get(Job, queued[0], populate_existing=True)
+    assert report is not None and report.kind == "feature-report"
+    assert await fresh.queue_due_steps(session, job_settings, [scene.dataset_id]) == []  # it runs
+
+    models = [{"model_id": scene.intensity, "score": 0.9}, {"model_id": scene.contrastive, "score": 0.6}]
+    summary = {"best_model_id": scene.intensity, "models": models, "labeled_items": 20, "seen_labels": 20}
+    await _finish(session, queued[0], summary=summary)
+    (retrain,) = await fresh.queue_due_steps(session, job_settings, [scene.dataset_id])
+    features = await _features_of_retrain(session, retrain)
+    assert (features["model_id"], features["chosen_by"]) == (scene.intensity, "feature report")
+
+
+async def test_a_retrain_on_the_best_features_waits_for_their_inference_on_its_way(
+    session, job_settings, folder
+):
+    """The report's best model's vectors are being computed again (the variant the report chose,
+    with or without the intensity descriptors): a retrain now would learn from the vectors of
+    before. It waits for them, and learns from them once they are there."""
+    scene = await _scene(session, job_settings, folder, "best")
+    await _label(session, scene, scene.items[10:12])
+    running = Job(
+        kind="infer",
+        state="running",
+        algorithm="contrastive",
+        dataset_id=scene.dataset_id,
+        model_id=scene.contrastive,
+        parameters={"intensity_descriptors": "on"},
+    )
+    session.add(running)
+    await session.commit()
+    running_id = int(running.id or 0)
+    await fresh.set_fresh(session, scene.dataset_id, keep_models_fresh=True, growth=0.2)
+    assert await fresh.queue_due_steps(session, job_settings, [scene.dataset_id]) == []
+
+    await _finish(session, running_id, dir="jobs/contrastive-on", files=["vectors.npy"])
+    (retrain,) = await fresh.queue_due_steps(session, job_settings, [scene.dataset_id])
+    features = await _features_of_retrain(session, retrain)
+    assert (features["model_id"], features["inference_job"]) == (scene.contrastive, running_id)
