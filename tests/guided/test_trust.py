@@ -16,7 +16,17 @@ from backend.settings import get_settings
 from tests.guided.trust_classifiers import oracle_probabilities
 from tests.helpers.cli import env_of, invoke
 from tests.helpers.graphql import gql, gql_error
-from tests.helpers.guided import API, add_class, classifier_model, item_ids, pca_model, run_job, tag
+from tests.helpers.guided import (
+    API,
+    add_class,
+    classifier_model,
+    item_ids,
+    of_kind,
+    pca_model,
+    queue,
+    run_job,
+    tag,
+)
 from tests.helpers.jobs import make_dataset
 from tests.helpers.pages import csrf_headers
 from tests.html import HtmlElement, all_of, attr, by_id, has_class, maybe_one, one, parse, text_of
@@ -260,16 +270,22 @@ async def test_labels_revoked_and_given_again_after_a_training_are_not_held_out_
         url = f"{API}/datasets/{dataset.id}/label-suspects"
         return (await server.get(url, params={"model_id": model, "limit": 100})).json()
 
+    async def promises() -> list[tuple[int, list[int], float]]:  # the queue's probability batches
+        found = of_kind(await queue(server, dataset.id), "probability_batch")
+        return sorted((b["label_id"], b["item_ids"], b["expected_precision"]) for b in found)
+
     before = await estimate()  # held out: items 3 (a, right) and 9 (b, wrong) of the six
     assert (before["support"], before["correct"], before["since_training"]) == (2, 1, 0)
     assert before["source"] == "validation.npz"
     suspects = await review()
     assert suspects["labeled_since_training"] == 0
+    promised = await promises()
+    assert promised
 
     undo = await server.post(f"{API}/events/{both.json()['id']}/undo")
     assert undo.status_code == 201, undo.text
     await tag(server, dataset.id, [ids[0], ids[6]], a)  # labeled again, as before
-    assert await estimate() == before
+    assert await estimate() == before and await promises() == promised
     again = await review()  # the labels it trained on: judged as they were
     assert again["labeled_since_training"] == 0 and again["suspects"] == suspects["suspects"]
 
