@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,32 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from backend.storage.files import private_sqlite_file
+
+# SQLSTATE classes of a connection the server would not open: connection exceptions, a wrong
+# user or password, no such database, too many connections, a server still starting up.
+_CONNECT_SQLSTATES = ("08", "28", "3D000", "53300", "57P03")
+
+
+def unreachable(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says the database cannot be reached (a closed port, an
+    unknown host, a missing database or role, a refused password, a SQLite file that cannot be
+    opened), or None. asyncpg raises these bare; SQLAlchemy may wrap them (``orig``)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ConnectionError | socket.gaierror | TimeoutError):
+            return error
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECT_SQLSTATES):
+            return error
+        if isinstance(error, sqlite3.OperationalError) and "unable to open database file" in str(error):
+            return error
+        todo += [getattr(error, "orig", None), error.__cause__, error.__context__]
+    return None
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
