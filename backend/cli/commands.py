@@ -327,6 +327,9 @@ def _add_job_commands() -> None:
     from backend.cli.accounts import add_account_commands  # labelwise user / token
 
     add_account_commands(main)
+    from backend.cli.database import add_database_commands  # labelwise db backup / copy
+
+    add_database_commands(main)
 
 
 _add_job_commands()
