@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from backend.accounts import service as accounts
@@ -28,7 +26,7 @@ from backend.storage.database import Database
 from backend.storage.job_tables import Job, JobLog, JobMetric, Model
 from backend.storage.tables import CurrentLabel, Tag, TagEvent
 from tests.helpers.cli import invoke
-from tests.helpers.database import PG_ADMIN_URL
+from tests.helpers.database import empty_postgres_database
 from tests.helpers.labels import assert_consistent, cat_dog_dataset
 
 API = "/api/v1"
@@ -216,41 +214,11 @@ async def test_backup_of_postgresql_names_pg_dump_without_the_password(settings,
 # ---- copy ---------------------------------------------------------------------------------------
 
 
-def _pg_reachable() -> bool:
-    async def probe() -> bool:
-        engine = create_async_engine(PG_ADMIN_URL)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(probe())
-
-
-async def _pg_admin(statement: str) -> None:
-    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 async def pg_target() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (skipped where no PostgreSQL answers; CI has one)."""
-    if not await asyncio.to_thread(_pg_reachable):
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL.rsplit('@', 1)[-1]}")
-    name = f"labelwise_copy_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with empty_postgres_database("labelwise_copy") as url:
+        yield url
 
 
 async def test_copy_to_postgresql_moves_everything_and_the_app_goes_on_there(source, folder, pg_target):

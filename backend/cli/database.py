@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import click
@@ -38,16 +39,13 @@ def backup_cmd(file: Path) -> None:
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
-    except Exception as exc:
-        import sqlite3
-
-        if isinstance(exc, sqlite3.Error):  # a locked or damaged database: one line, no traceback
-            raise click.ClickException(f"cannot back the database up: {exc}") from exc
-        raise
+    except sqlite3.Error as exc:  # a locked or damaged database: one line, no traceback
+        raise click.ClickException(f"cannot back the database up: {exc}") from exc
     rows = sum(report.rows.values())
     click.echo(
         f"wrote {report.path} ({report.size} bytes, {rows} rows, migration {report.revision or '-'}); "
-        "restore it by stopping the server and putting it in place of the database file"
+        "restore it by stopping the server, putting it in place of the database file and deleting "
+        "that file's -wal and -shm files"
     )
     click.echo(DATA_DIR_NOTE.format(data_dir=settings.data_dir, what="restored database"))
 
