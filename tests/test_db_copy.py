@@ -333,3 +333,19 @@ async def test_copy_refuses_a_source_newer_than_the_code(source, tmp_path):
     assert result.exit_code == 1
     assert "at migration 9999_from_the_future, which this version of Labelwise does not know" in result.output
     assert not target.exists()
+
+
+async def test_copy_to_postgresql_names_a_json_nan_and_leaves_the_target_empty(source, folder, pg_target):
+    settings, database = source
+    made = await _fill(database, settings, folder)
+    async with database.session() as session:
+        stale = Job(
+            kind="train", algorithm="autoencoder", parameters={"lr": float("nan")}, dataset_id=made["dataset"]
+        )
+        session.add(stale)
+        await session.commit()
+        stale_id = stale.id
+    result = await _labelwise(settings, "db", "copy", "--to", pg_target)
+    assert result.exit_code == 1
+    assert f"table job, row id={stale_id}: column parameters holds NaN or infinity" in result.output
+    assert all(rows == [] for rows in (await _rows(pg_target)).values())  # one transaction: nothing kept

@@ -23,6 +23,7 @@ target needs the same data directory (or a copy of it) and the same secret key.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, event, func, insert, inspect, select, text
+from sqlalchemy import JSON, Table, event, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
@@ -394,8 +395,13 @@ async def _copy_table(
     if not count:
         return
     result = await source.stream(select(table).order_by(*order).execution_options(yield_per=BATCH_ROWS))
+    strict_json = [c.name for c in table.columns if isinstance(c.type, JSON)]
+    if target.dialect.name != "postgresql":
+        strict_json = []
     async for batch in result.partitions(BATCH_ROWS):
         rows = [dict(row._mapping) for row in batch]
+        for row in rows:
+            _check_json(table, order, row, strict_json)
         try:
             await target.execute(insert(table), rows)
         except Exception as exc:
@@ -407,6 +413,21 @@ async def _copy_table(
         done += len(rows)
         if progress is not None:
             progress(table.name, done, count)
+
+
+def _check_json(table: Table, order: list[Any], row: dict[str, Any], columns: list[str]) -> None:
+    """PostgreSQL's JSON holds no NaN or infinity, which SQLite's text kept (a stale job's
+    parameter): name the row instead of the driver's "Token NaN is invalid" for a whole batch."""
+    for name in columns:
+        try:
+            json.dumps(row[name], allow_nan=False)
+        except ValueError:
+            where = ", ".join(f"{column.name}={row[column.name]}" for column in order)
+            raise CopyFailed(
+                f"table {table.name}, row {where}: column {name} holds NaN or infinity, which "
+                "PostgreSQL's JSON cannot hold; change or delete that row in the source first "
+                "(nothing was kept on the target)"
+            ) from None
 
 
 def _first_line(exc: BaseException) -> str:
