@@ -349,3 +349,25 @@ async def test_copy_to_postgresql_names_a_json_nan_and_leaves_the_target_empty(s
     assert result.exit_code == 1
     assert f"table job, row id={stale_id}: column parameters holds NaN or infinity" in result.output
     assert all(rows == [] for rows in (await _rows(pg_target)).values())  # one transaction: nothing kept
+
+
+async def test_copy_back_from_postgresql_to_sqlite_keeps_every_row_and_the_sequences(
+    source, folder, pg_target, tmp_path
+):
+    settings, database = source
+    made = await _fill(database, settings, folder)
+    assert (await _labelwise(settings, "db", "copy", "--to", pg_target)).exit_code == 0
+    on_postgres = settings.model_copy(update={"database_url": pg_target})
+    back = f"sqlite+aiosqlite:///{tmp_path / 'back.sqlite'}"
+    result = await _labelwise(on_postgres, "db", "copy", "--to", back)
+    assert result.exit_code == 0, result.output
+    assert await _rows(back) == await _rows(settings.database)
+    target = Database(back)
+    try:
+        async with target.session() as session:
+            model = Model(name="n", algorithm="pca", kind="feature_extractor", dataset_id=made["dataset"])
+            session.add(model)
+            await session.commit()
+            assert model.id == made["dropped_model"] + 1  # PostgreSQL's sequence said so
+    finally:
+        await target.dispose()
