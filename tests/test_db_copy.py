@@ -371,3 +371,18 @@ async def test_copy_back_from_postgresql_to_sqlite_keeps_every_row_and_the_seque
             assert model.id == made["dropped_model"] + 1  # PostgreSQL's sequence said so
     finally:
         await target.dispose()
+
+
+async def test_a_row_postgresql_refuses_is_named_in_the_databases_words(source, folder, pg_target):
+    settings, database = source
+    made = await _fill(database, settings, folder)
+    async with database.engine.begin() as connection:  # SQLite does not hold VARCHAR(7) to 7
+        await connection.execute(
+            text("UPDATE label_class SET color = '#ff0000-and-more' WHERE id = :id"), {"id": made["cat"]}
+        )
+    result = await _labelwise(settings, "db", "copy", "--to", pg_target)
+    assert result.exit_code == 1
+    assert "the target refused rows of table label_class (from id=" in result.output
+    assert "value too long for type character varying(7)" in result.output
+    assert "<class" not in result.output
+    assert all(rows == [] for rows in (await _rows(pg_target)).values())

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -431,8 +432,10 @@ def _check_json(table: Table, order: list[Any], row: dict[str, Any], columns: li
 
 
 def _first_line(exc: BaseException) -> str:
+    """The database's own words: SQLAlchemy's adapted asyncpg errors read "<class '...'>: text"."""
     origin = getattr(exc, "orig", None) or exc
-    return str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+    said = re.sub(r"^<class '[^']*'>:\s*", "", str(origin).strip())
+    return said.splitlines()[0] if said else type(origin).__name__
 
 
 class CopyFailed(Conflict):
