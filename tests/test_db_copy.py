@@ -386,3 +386,12 @@ async def test_a_row_postgresql_refuses_is_named_in_the_databases_words(source, 
     assert "value too long for type character varying(7)" in result.output
     assert "<class" not in result.output
     assert all(rows == [] for rows in (await _rows(pg_target)).values())
+
+
+async def test_backup_of_a_database_named_by_a_relative_path(source, tmp_path, monkeypatch):
+    settings, _ = source
+    monkeypatch.chdir(tmp_path)  # the source fixture's file is tmp_path / "source.sqlite"
+    relative = settings.model_copy(update={"database_url": "sqlite+aiosqlite:///source.sqlite"})
+    result = await _labelwise(relative, "db", "backup", "copy.sqlite")
+    assert result.exit_code == 0, result.output
+    assert await _rows(f"sqlite+aiosqlite:///{tmp_path / 'copy.sqlite'}") == await _rows(settings.database)

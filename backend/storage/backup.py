@@ -131,7 +131,7 @@ def backup_sqlite(url: str, destination: Path) -> BackupReport:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)  # 0600: password hashes
     os.close(fd)
     try:
-        source = sqlite3.connect(f"{source_path.as_uri()}?mode=ro", uri=True, timeout=30)
+        source = sqlite3.connect(f"{source_path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
             target = sqlite3.connect(partial)
             try:
