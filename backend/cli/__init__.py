@@ -1,7 +1,8 @@
 """The `labelwise` command line (the `labelwise` entry point is ``backend.cli:main``).
 
 ``commands.py`` holds the group and the server, dataset and label commands; each other module adds a
-family of commands (``jobs``, ``guided``, ``revoke``, ``features``, ``accounts``); ``common.py``
+family of commands (``jobs``, ``guided``, ``revoke``, ``features``, ``accounts``, ``database``: ``db backup``
+and ``db copy``); ``common.py``
 holds what they share. Modules import ``common`` and never ``commands``, so there is no
 import circle.
 """
