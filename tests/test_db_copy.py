@@ -395,3 +395,22 @@ async def test_backup_of_a_database_named_by_a_relative_path(source, tmp_path, m
     result = await _labelwise(relative, "db", "backup", "copy.sqlite")
     assert result.exit_code == 0, result.output
     assert await _rows(f"sqlite+aiosqlite:///{tmp_path / 'copy.sqlite'}") == await _rows(settings.database)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "postgresql://lab:s3cretpw@db.example/labelwise",
+            "postgresql+asyncpg://lab:***@db.example/labelwise",
+        ),
+        ("lab:s3cretpw@db.example", "is not a database URL"),
+        ("mysql://lab:s3cretpw@db.example/labelwise", "SQLite or PostgreSQL, not mysql"),
+    ],
+)
+async def test_copy_says_how_to_write_a_target_url_it_cannot_use(source, url, said):
+    settings, _ = source
+    result = await _labelwise(settings, "db", "copy", "--to", url)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # one line, no traceback
+    assert said in result.output and "s3cretpw" not in result.output

@@ -442,9 +442,36 @@ class CopyFailed(Conflict):
     """The target refused a row, or the counts differ at the end."""
 
 
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def check_target_url(url: str) -> None:
+    """A URL Labelwise can talk to: SQLite through aiosqlite, PostgreSQL through asyncpg. The
+    text is never repeated when it does not parse (it may hold a password)."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise Invalid(
+            "the target is not a database URL; write it as postgresql+asyncpg://user@host:5432/name "
+            "or sqlite+aiosqlite:///path/to/file.sqlite"
+        ) from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    wanted = DRIVERS.get(backend)
+    if wanted is None:
+        raise Invalid(f"a target database is SQLite or PostgreSQL, not {backend}")
+    if f"{backend}+{driver}" != wanted:
+        raise Invalid(
+            f"Labelwise talks to {backend} through {wanted.split('+')[1]}: write the target as "
+            f"{parsed.set(drivername=wanted).render_as_string(hide_password=True)}"
+        )
+
+
 async def _copy(
     source_url: str, target_url: str, settings: Settings | None, progress: Progress | None
 ) -> CopyReport:
+    check_target_url(target_url)
     if make_url(source_url) == make_url(target_url) or _same_file(source_url, target_url):
         raise Invalid("the target is the configured database itself; name another one")
     source_engine = _snapshot_engine(source_url)
