@@ -414,3 +414,24 @@ async def test_copy_says_how_to_write_a_target_url_it_cannot_use(source, url, sa
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit), result.exception  # one line, no traceback
     assert said in result.output and "s3cretpw" not in result.output
+
+
+async def test_copy_refuses_a_source_behind_the_code_and_leaves_both_alone(source, tmp_path):
+    settings, database = source
+    await database.dispose()
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    config = migrate.alembic_config(settings.database)
+    head = ScriptDirectory.from_config(config).get_revision("head")
+    await asyncio.to_thread(command.downgrade, config, head.down_revision)
+    target = tmp_path / "t.sqlite"
+    result = await _labelwise(settings, "db", "copy", "--to", f"sqlite+aiosqlite:///{target}")
+    assert result.exit_code == 1
+    said = (
+        f"at migration {head.down_revision}, behind this version's {head.revision}: run `labelwise migrate`"
+    )
+    assert said in result.output
+    assert not target.exists()
+    with sqlite3.connect(settings.database.split("///", 1)[1]) as check:  # not migrated behind one's back
+        assert check.execute("SELECT version_num FROM alembic_version").fetchone() == (head.down_revision,)
