@@ -515,13 +515,16 @@ async def _copy(
         await source_engine.dispose()
     differ = [f"{name} {counts[name]} -> {copied[name]}" for name in counts if counts[name] != copied[name]]
     if differ:
-        raise CopyFailed(f"row counts differ after the copy: {', '.join(differ)}")
+        raise CopyFailed(
+            f"row counts differ after the copy: {', '.join(differ)}; do not use the target "
+            "(drop and create it again before another try)"
+        )
     return CopyReport(masked(source_url), masked(target_url), head, copied)
 
 
 def _same_file(first: str, second: str) -> bool:
     a, b = sqlite_path(first), sqlite_path(second)
-    return a is not None and b is not None and a.absolute() == b.absolute()
+    return a is not None and b is not None and a.resolve() == b.resolve()
 
 
 async def copy_database(
@@ -529,7 +532,8 @@ async def copy_database(
 ) -> CopyReport:
     """Copy every row of the database at ``source_url`` into the empty one at ``target_url``,
     migrated to head first. Raises ``SchemaMismatch`` (the source is not at this code's head),
-    ``TargetNotEmpty``, ``CopyFailed``; a target that cannot be reached raises the driver's error."""
+    ``TargetNotEmpty``, ``TargetUnreachable``, ``CopyFailed``, ``Invalid`` (a target URL it cannot
+    use, or the source itself)."""
     return await _copy(source_url, target_url, settings, progress)
 
 
