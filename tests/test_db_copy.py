@@ -209,6 +209,8 @@ async def test_backup_of_postgresql_names_pg_dump_without_the_password(settings,
         in (result.output)
     )
     assert "s3cretpw" not in result.output and "lab:***@db.example" in result.output
+    spaced = await invoke(CliRunner(env={"LABELWISE_DATABASE_URL": url}), ["db", "backup", "my backup.dump"])
+    assert "'--file=my backup.dump'" in spaced.output  # one word for the shell
 
 
 # ---- copy ---------------------------------------------------------------------------------------

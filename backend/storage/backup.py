@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,7 +84,7 @@ def pg_dump_command(url: str, destination: Path | str) -> str:
     if parsed.username:
         parts.append(f"--username={parsed.username}")
     parts.append(parsed.database or "")
-    return " ".join(parts)
+    return " ".join(shlex.quote(part) for part in parts)  # a file name with spaces stays one word
 
 
 def sqlite_path(url: str) -> Path | None:
