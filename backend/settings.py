@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # again after this grace, at most ``lost_message_resends`` times; then it fails, saying why.
     lost_message_grace_seconds: float = 60.0
     lost_message_resends: int = 1
+    # With Redis, a job queued this long while no `labelwise worker` process has sent a heartbeat
+    # for as long says that no worker runs (backend/jobs/presence.py); workers beat every
+    # ``heartbeat_seconds``.
+    no_worker_grace_seconds: float = Field(default=30.0, gt=0)
     worker_device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     algorithm_modules: str = ""  # extra modules that register algorithms, comma-separated (plugins)
     # Trust in models (issue 19): a classifier whose held-out accuracy is no better than the

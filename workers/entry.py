@@ -7,6 +7,9 @@ declared, as Dramatiq requires. Each worker process opens its own ``JobStore`` o
 When the process is asked to stop (SIGTERM, SIGINT), running jobs stop at their next step, go
 back to the queue as their next attempt and are sent again, so another worker (or this one after
 its restart) runs them; a process killed outright leaves its jobs to the server's reaper.
+
+Each process records a heartbeat in Redis (``workers/liveness.py``), so the server can tell a
+queued job that no worker runs (``backend/jobs/presence.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from backend.jobs import states
 from backend.jobs.execution import mark_sent
 from backend.settings import get_settings
 from workers.broker import declare_actor, make_broker
+from workers.liveness import WorkerHeartbeat
 from workers.runner import run_job
 from workers.store import JobStore
 
@@ -45,6 +49,7 @@ class StopJobsOnShutdown(Middleware):
 
 broker = make_broker(settings)
 broker.add_middleware(StopJobsOnShutdown())
+broker.add_middleware(WorkerHeartbeat(settings))  # the server tells when no worker runs
 dramatiq.set_broker(broker)
 
 _store: JobStore | None = None

@@ -21,8 +21,10 @@ import dramatiq
 from backend.jobs.execution import mark_sent, queued_job_ids, reap_stale_jobs
 from backend.jobs.fresh import keep_fresh
 from backend.jobs.lost import RESEND, QueuedJob, queued_jobs, resend_or_fail
+from backend.jobs.presence import WorkerPresence
 from backend.settings import Settings
 from workers.broker import declare_actor, make_broker
+from workers.liveness import presence_of
 from workers.queue_audit import MessageAudit
 from workers.runner import run_job
 from workers.store import JobStore
@@ -79,6 +81,11 @@ class JobRuntime:
         if self.embedded:
             self.start()
         return message.message_id
+
+    def worker_presence(self) -> WorkerPresence | None:
+        """Embedded: this process's threads (always there). Redis: when a `labelwise worker`
+        process last sent a heartbeat; None when Redis cannot be asked."""
+        return presence_of(self.broker, self.settings)
 
     def start(self) -> JobRuntime:
         """Start the store, the ticker and (embedded) the worker threads; safe to call again."""

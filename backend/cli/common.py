@@ -162,6 +162,33 @@ def _enqueuer(settings: Settings) -> Any:
     return JobRuntime(settings).enqueue
 
 
+def _worker_presence(settings: Settings) -> Any:
+    """Whether a worker consumes the queue (``backend/jobs/presence.py``); None when unknown."""
+    from backend.jobs.presence import WorkerPresence
+
+    if not settings.broker_url:
+        return WorkerPresence(embedded=True)
+    from workers.broker import make_broker
+    from workers.liveness import presence_of
+
+    broker = make_broker(settings)
+    try:
+        return presence_of(broker, settings)
+    finally:
+        broker.close()
+
+
+def _no_worker_notes(settings: Settings, jobs: list[Any]) -> dict[int, str]:
+    """The note of each queued job that no worker will pick up (none asked for without one queued)."""
+    from backend.jobs import states
+    from backend.jobs.presence import no_worker_note
+
+    if not settings.broker_url or not any(job.state == states.QUEUED for job in jobs):
+        return {}
+    workers = _worker_presence(settings)
+    return {job.id: note for job in jobs if (note := no_worker_note(job, workers, settings))}
+
+
 def _wait(settings: Settings, job_id: int, run_here: bool) -> Any:
     """Follow a job to its end with a progress bar; with ``run_here`` also run jobs in process."""
     from tqdm import tqdm
@@ -174,9 +201,16 @@ def _wait(settings: Settings, job_id: int, run_here: bool) -> Any:
 
         runtime = JobRuntime(settings).start()
     bar = tqdm(desc=f"job {job_id}", unit="item", file=sys.stderr, dynamic_ncols=True)
+    told, next_look = False, 0.0
     try:
         while True:
             job = _call(settings, job_queries.get_job, job_id)
+            if not told and time.monotonic() >= next_look:  # said once; Redis asked every 5 s
+                next_look = time.monotonic() + 5.0
+                note = _no_worker_notes(settings, [job]).get(job_id)
+                if note:
+                    told = True
+                    bar.write(f"job {job_id} is queued but {note}", file=sys.stderr)
             bar.total = job.total or None
             bar.n = job.done
             bar.set_postfix_str(f"{job.state}" + (f" epoch {job.epoch}/{job.epochs}" if job.epoch else ""))

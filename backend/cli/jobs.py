@@ -14,7 +14,16 @@ from typing import Any
 
 import click
 
-from backend.cli.common import _call, _enqueuer, _line, _parse_params, _prepare, _report, _wait
+from backend.cli.common import (
+    _call,
+    _enqueuer,
+    _line,
+    _no_worker_notes,
+    _parse_params,
+    _prepare,
+    _report,
+    _wait,
+)
 from backend.settings import Settings, get_settings
 from backend.storage.ids import stored_id
 
@@ -155,6 +164,10 @@ def list_cmd(dataset_name: str | None, state: str | None, limit: int) -> None:
         click.echo("no jobs")
     for job in page.jobs:
         click.echo(_line(job))
+    notes = _no_worker_notes(settings, page.jobs)
+    if notes:  # the same words for each: once, naming the jobs
+        ids = ", ".join(str(i) for i in sorted(notes))
+        click.echo(f"queued job(s) {ids} wait: {next(iter(notes.values()))}")
 
 
 @jobs.command("show")
@@ -175,6 +188,9 @@ def show_cmd(job_id: int) -> None:
     job, metrics, log = _call(settings, work)
     click.echo(_line(job))
     click.echo(f"parameters: {json.dumps(job.parameters)}")
+    note = _no_worker_notes(settings, [job]).get(job.id)
+    if note:
+        click.echo(f"waiting: {note}")
     quiet = job_queries.quiet_seconds(job)
     if quiet is not None:  # a long step, or stuck in one call: its heartbeat does not tell
         click.echo(f"last progress {quiet:.0f} s ago")

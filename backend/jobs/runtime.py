@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from backend.jobs.enqueue import Enqueue
 from backend.jobs.execution import has_active_jobs
 from backend.jobs.fresh import any_fresh_dataset
+from backend.jobs.presence import WorkerPresence
 
 if TYPE_CHECKING:
     from workers.runtime import JobRuntime
@@ -29,6 +30,17 @@ def enqueue_for(state: Any) -> Enqueue | None:
     the job then waits in the database for a server that runs jobs."""
     runtime: JobRuntime | None = getattr(state, STATE_KEY, None)
     return runtime.enqueue if runtime is not None else None
+
+
+async def worker_presence(state: Any) -> WorkerPresence | None:
+    """Whether a worker consumes the app's queue (``backend/jobs/presence.py``); None when unknown
+    (no job runtime in this app, or Redis cannot be asked)."""
+    runtime: JobRuntime | None = getattr(state, STATE_KEY, None)
+    if runtime is None:
+        return None
+    if runtime.embedded:
+        return WorkerPresence(embedded=True)
+    return await asyncio.to_thread(runtime.worker_presence)
 
 
 async def ensure_running(state: Any) -> None:

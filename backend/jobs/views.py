@@ -17,6 +17,7 @@ from backend.accounts.disclosure import public_error
 from backend.guided.quality import ModelFitness, model_fitness
 from backend.jobs.artifacts import job_output_names, model_files
 from backend.jobs.naming import job_title
+from backend.jobs.presence import WorkerPresence, no_worker_note
 from backend.jobs.queries import job_duration
 from backend.settings import Settings
 from backend.storage.job_tables import Job, JobLog, Model
@@ -60,11 +61,21 @@ class JobView:
     # the server may still queue a step after this one (``fresh.pending_follow_ups``): a client
     # waiting for the whole chain looks for the jobs it caused (``caused_by_job_id``) once it is false
     follow_up_pending: bool = False
+    # queued past the grace while no worker is alive (Redis broker, `labelwise worker` not running):
+    # since when none was seen and how to start one (``backend/jobs/presence.py``); None otherwise
+    no_worker: str | None = None
 
     @classmethod
     def of(
-        cls, job: Job, latest_metrics: dict[str, float] | None = None, *, follow_up_pending: bool = False
+        cls,
+        job: Job,
+        latest_metrics: dict[str, float] | None = None,
+        *,
+        follow_up_pending: bool = False,
+        workers: WorkerPresence | None = None,
+        settings: Settings | None = None,
     ) -> JobView:
+        """``workers`` and ``settings``: whether a worker consumes the queue (else no ``no_worker``)."""
         assert job.id is not None, "a job read back from the database has an id"
         return cls(
             id=job.id,
@@ -97,6 +108,7 @@ class JobView:
             caused_by_job_id=job.caused_by_job_id,
             chain=bool(job.chain),
             follow_up_pending=follow_up_pending,
+            no_worker=no_worker_note(job, workers, settings) if settings is not None else None,
         )
 
     def for_viewer(self, settings: Settings) -> JobView:

@@ -33,7 +33,8 @@ from backend.feature_report.service import suggest_training
 from backend.jobs import artifacts, control, states, submission
 from backend.jobs import queries as job_queries
 from backend.jobs.next_step import job_next_step, model_next_step
-from backend.jobs.runtime import enqueue_for
+from backend.jobs.presence import no_worker_note
+from backend.jobs.runtime import enqueue_for, worker_presence
 from backend.jobs.views import ModelView
 from backend.labels.revoke import labels_still_models
 from backend.models import queries as model_queries
@@ -290,8 +291,14 @@ def _quiet_minutes(job: Job) -> int | None:
 
 
 async def _live_for(request: Request, session: AsyncSession, job_id: int) -> dict[str, Any]:
-    context = await _live(session, request.app.state.settings, job_id, _viewer_of(request))
-    return {**context, "cancel_grace": request.app.state.settings.cancel_grace_seconds}
+    settings = request.app.state.settings
+    context = await _live(session, settings, job_id, _viewer_of(request))
+    workers = await worker_presence(request.app.state)
+    return {
+        **context,
+        "cancel_grace": settings.cancel_grace_seconds,
+        "no_worker": no_worker_note(context["job"], workers, settings),
+    }
 
 
 def _viewer_of(request: Request) -> Settings | None:
@@ -323,7 +330,7 @@ class JobPages(Controller):
         dataset_id: FromQuery[str | None] = None,
     ) -> Template:
         """Every job, newest first, filtered by state and dataset; refreshes itself while any is active."""
-        context = await self._table(session, job_state or None, _optional_id(dataset_id))
+        context = await self._table(request, session, job_state or None, _optional_id(dataset_id))
         return render(request, "jobs/list.html", nav="jobs", states=states.STATES, **context)
 
     @get("/jobs/rows")
@@ -335,13 +342,17 @@ class JobPages(Controller):
         dataset_id: FromQuery[int | None] = None,
     ) -> Template:
         return render(
-            request, "jobs/_table.html", **await self._table(session, job_state or None, dataset_id)
+            request, "jobs/_table.html", **await self._table(request, session, job_state or None, dataset_id)
         )
 
     async def _table(
-        self, session: AsyncSession, state: str | None, dataset_id: int | None
+        self, request: Request, session: AsyncSession, state: str | None, dataset_id: int | None
     ) -> dict[str, Any]:
         page = await job_queries.list_jobs(session, state=state, dataset_id=dataset_id, limit=200)
+        settings = request.app.state.settings
+        workers = await worker_presence(request.app.state)
+        # queued jobs that no worker will pick up (Redis broker, no `labelwise worker` running)
+        no_worker = {j.id: note for j in page.jobs if (note := no_worker_note(j, workers, settings))}
         names = await job_queries.dataset_names(session)
         query = "&".join(
             f"{k}={v}" for k, v in (("state", state), ("dataset_id", dataset_id)) if v is not None
@@ -354,6 +365,9 @@ class JobPages(Controller):
             "query": query,
             "active": any(j.state in states.ACTIVE for j in page.jobs),
             "poll": POLL,
+            "no_worker": no_worker,
+            # one note above the table (the same for every such job), not one per row
+            "no_worker_note": next(iter(no_worker.values()), None),
         }
 
     @get("/jobs/{job_id:int}")

@@ -119,4 +119,4 @@ class Mutation:
                 json_object(parameters, "parameters"),
                 submitted_by=context.tagger,
             )
-            return await Job.now(session, job)
+            return await Job.now(info, session, job)

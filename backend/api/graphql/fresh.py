@@ -165,7 +165,7 @@ class Mutation:
                 expected=expected,
                 by=context.tagger,
             )
-            return await Job.now(session, job)
+            return await Job.now(info, session, job)
 
     @strawberry.mutation(
         description="Label every unlabeled item whose top class probability is >= threshold with that "

@@ -24,7 +24,8 @@ from backend.api.graphql.views import from_view
 from backend.errors import Invalid
 from backend.jobs import control, follow, fresh, submission
 from backend.jobs import queries as job_queries
-from backend.jobs.runtime import enqueue_for
+from backend.jobs.presence import WorkerPresence
+from backend.jobs.runtime import enqueue_for, worker_presence
 from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.models import queries as model_queries
 from backend.settings import Settings
@@ -153,6 +154,11 @@ class Job:
         description="The server may still queue a step after this job (it is chained or its dataset keeps "
         "models fresh, and its round has not followed it up yet); the steps it queued: jobs(causedBy).",
     )
+    no_worker: str | None = strawberry.field(
+        default=None,
+        description="Queued past a short grace while no worker is alive (Redis broker, no `labelwise "
+        "worker` running): since when none was seen and how to start one; null otherwise.",
+    )
 
     @classmethod
     def of(
@@ -161,14 +167,26 @@ class Job:
         latest_metrics: dict[str, float] | None = None,
         *,
         follow_up_pending: bool = False,
+        workers: WorkerPresence | None = None,
+        settings: Settings | None = None,
     ) -> Job:
-        view = JobView.of(j, latest_metrics, follow_up_pending=follow_up_pending)
+        """``workers``, ``settings``: whether a worker consumes the queue (``noWorker``)."""
+        view = JobView.of(
+            j, latest_metrics, follow_up_pending=follow_up_pending, workers=workers, settings=settings
+        )
         return from_view(cls, view, raw_error=view.error, raw_traceback=view.traceback)
 
     @classmethod
-    async def now(cls, session: AsyncSession, j: job_tables.Job) -> Job:
-        """``of`` with whether the server may still queue a step after the job (``fresh``)."""
-        return cls.of(j, follow_up_pending=await fresh.follow_up_pending(session, int(j.id or 0)))
+    async def now(cls, info: Info[Any, Any], session: AsyncSession, j: job_tables.Job) -> Job:
+        """``of`` with whether the server may still queue a step after the job (``fresh``) and
+        whether a worker runs it."""
+        context = context_of(info)
+        return cls.of(
+            j,
+            follow_up_pending=await fresh.follow_up_pending(session, int(j.id or 0)),
+            workers=await worker_presence(context.state),
+            settings=context.settings,
+        )
 
     @strawberry.field(description="Why it failed (viewers: one line, without server paths).")
     def error(self, info: Info[Any, Any]) -> str | None:
@@ -277,14 +295,26 @@ class Query:
                 max_limit=max_limit,
             )
             pending = await fresh.pending_follow_ups(session, [int(j.id or 0) for j in page.jobs])
-        jobs = [Job.of(j, follow_up_pending=j.id in pending) for j in page.jobs]
+        workers = await worker_presence(context_of(info).state)
+        settings = context_of(info).settings
+        jobs = [
+            Job.of(j, follow_up_pending=j.id in pending, workers=workers, settings=settings)
+            for j in page.jobs
+        ]
         return JobPage(jobs=jobs, total=page.total, offset=page.offset, limit=page.limit)
 
     @strawberry.field(description="One job with its state and progress (NOT_FOUND when unknown).")
     async def job(self, info: Info[Any, Any], id: int) -> Job:
         async with use_session(info) as session:
             now = await follow.snapshot(session, id)
-        return Job.of(now.job, now.latest_metrics, follow_up_pending=now.follow_up_pending)
+        context = context_of(info)
+        return Job.of(
+            now.job,
+            now.latest_metrics,
+            follow_up_pending=now.follow_up_pending,
+            workers=await worker_presence(context.state),
+            settings=context.settings,
+        )
 
 
 @strawberry.type
@@ -308,13 +338,13 @@ class Mutation:
                 name=input.name,
                 submitted_by=context.tagger,
             )
-            return await Job.now(session, job)
+            return await Job.now(info, session, job)
 
     @strawberry.mutation(description="Cancel a job: a queued one at once, a running one at its next step.")
     async def cancel_job(self, info: Info[Any, Any], id: int) -> Job:
         tagger = context_of(info).tagger
         async with use_session(info) as session:
-            return await Job.now(session, await control.cancel_job(session, id, by=tagger))
+            return await Job.now(info, session, await control.cancel_job(session, id, by=tagger))
 
     @strawberry.mutation(description="Run a failed or canceled job again as its next attempt.")
     async def retry_job(self, info: Info[Any, Any], id: int) -> Job:
@@ -323,7 +353,7 @@ class Mutation:
             job = await control.retry_job(
                 session, context.settings, enqueue_for(context.state), id, by=context.tagger
             )
-            return await Job.now(session, job)
+            return await Job.now(info, session, job)
 
 
 @strawberry.type(

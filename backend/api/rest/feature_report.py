@@ -126,7 +126,7 @@ class FeatureReportController(Controller):
             data.parameters if data else None,
             submitted_by=tagger_for(request, settings),
         )
-        return await job_now(session, job)
+        return await job_now(session, state, settings, job)
 
     @get("/training-suggestion", summary="What to train next", responses=error_responses(404))
     async def suggestion(self, session: AsyncSession, dataset_id: FromPath[int]) -> TrainSuggestionOut:

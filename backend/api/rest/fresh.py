@@ -125,7 +125,7 @@ class FreshController(Controller):
             expected=data.expected,
             by=tagger_for(request, settings),
         )
-        return await job_now(session, job)
+        return await job_now(session, state, settings, job)
 
 
 route_handlers = [FreshController]

@@ -22,7 +22,8 @@ from backend.api.rest.schemas import Problem
 from backend.jobs import control, follow, fresh, submission
 from backend.jobs import queries as job_queries
 from backend.jobs.features import item_ids_file, vectors_file
-from backend.jobs.runtime import enqueue_for
+from backend.jobs.presence import WorkerPresence
+from backend.jobs.runtime import enqueue_for, worker_presence
 from backend.jobs.views import JobView, LogLineView, ModelView
 from backend.models import queries as model_queries
 from backend.settings import Settings
@@ -46,17 +47,24 @@ def job_out(
     latest_metrics: dict[str, float] | None = None,
     *,
     follow_up_pending: bool = False,
+    workers: WorkerPresence | None = None,
+    settings: Settings | None = None,
 ) -> JobOut:
     """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback.
-    ``follow_up_pending``: as ``fresh.pending_follow_ups`` says (``job_now`` asks it)."""
-    view = JobView.of(job, latest_metrics, follow_up_pending=follow_up_pending)
+    ``follow_up_pending``: as ``fresh.pending_follow_ups`` says (``job_now`` asks it).
+    ``workers``, ``settings``: whether a worker consumes the queue (``no_worker``)."""
+    view = JobView.of(
+        job, latest_metrics, follow_up_pending=follow_up_pending, workers=workers, settings=settings
+    )
     return from_view(JobOut, view if viewer_of is None else view.for_viewer(viewer_of))
 
 
-async def job_now(session: AsyncSession, job: Job, viewer_of: Settings | None = None) -> JobOut:
-    """``job_out`` with whether the server may still queue a step after the job."""
+async def job_now(session: AsyncSession, state: State, settings: Settings, job: Job) -> JobOut:
+    """``job_out`` with whether the server may still queue a step after the job, and whether a
+    worker runs it."""
     pending = await fresh.follow_up_pending(session, int(job.id or 0))
-    return job_out(job, viewer_of, follow_up_pending=pending)
+    workers = await worker_presence(state)
+    return job_out(job, follow_up_pending=pending, workers=workers, settings=settings)
 
 
 class JobPageOut(msgspec.Struct, kw_only=True):
@@ -220,8 +228,12 @@ class JobsController(Controller):
         )
         viewer = None if shows_internals(request) else settings
         pending = await fresh.pending_follow_ups(session, [int(j.id or 0) for j in page.jobs])
+        workers = await worker_presence(request.app.state)
         return JobPageOut(
-            jobs=[job_out(j, viewer, follow_up_pending=j.id in pending) for j in page.jobs],
+            jobs=[
+                job_out(j, viewer, follow_up_pending=j.id in pending, workers=workers, settings=settings)
+                for j in page.jobs
+            ],
             total=page.total,
             offset=page.offset,
             limit=page.limit,
@@ -255,7 +267,7 @@ class JobsController(Controller):
             name=data.name,
             submitted_by=tagger_for(request, settings),
         )
-        return await job_now(session, job)
+        return await job_now(session, state, settings, job)
 
     @get("/{job_id:int}", summary="One job with its state and progress", responses=error_responses(404))
     async def get_job(
@@ -263,7 +275,14 @@ class JobsController(Controller):
     ) -> JobOut:
         viewer = None if shows_internals(request) else settings
         now = await follow.snapshot(session, job_id)
-        return job_out(now.job, viewer, now.latest_metrics, follow_up_pending=now.follow_up_pending)
+        return job_out(
+            now.job,
+            viewer,
+            now.latest_metrics,
+            follow_up_pending=now.follow_up_pending,
+            workers=await worker_presence(request.app.state),
+            settings=settings,
+        )
 
     @get("/{job_id:int}/metrics", summary="Per-epoch metrics of a job", responses=error_responses(404))
     async def job_metrics(self, session: AsyncSession, job_id: FromPath[int]) -> list[MetricOut]:
@@ -294,11 +313,11 @@ class JobsController(Controller):
         responses=error_responses(404, 409),
     )
     async def cancel_job(
-        self, request: Request, session: AsyncSession, settings: Settings, job_id: FromPath[int]
+        self, request: Request, state: State, session: AsyncSession, settings: Settings, job_id: FromPath[int]
     ) -> JobOut:
         """A queued job is canceled at once; a running one stops at its next step."""
         job = await control.cancel_job(session, job_id, by=tagger_for(request, settings))
-        return await job_now(session, job)
+        return await job_now(session, state, settings, job)
 
     @post(
         "/{job_id:int}/retry",
@@ -313,7 +332,7 @@ class JobsController(Controller):
         job = await control.retry_job(
             session, settings, enqueue_for(state), job_id, by=tagger_for(request, settings)
         )
-        return await job_now(session, job)
+        return await job_now(session, state, settings, job)
 
     @get(
         "/{job_id:int}/outputs/{name:str}",
