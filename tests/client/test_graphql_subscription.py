@@ -114,3 +114,41 @@ def test_subscriptions_need_a_viewer_and_the_same_site(server: str, accounts, fo
     assert refused[0]["type"] in ("next", "error"), refused
     errors = refused[0]["payload"] if refused[0]["type"] == "error" else refused[0]["payload"]["errors"]
     assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"], refused
+
+
+@pytest.mark.parametrize("outage", ["refused", "operational"])
+def test_the_database_going_away_mid_stream_ends_it_with_a_graphql_error(
+    client: Client, server: str, dataset, monkeypatch, caplog, outage: str
+):
+    """As REST's event stream ends with an ``error`` event: one update, then the database stops
+    (PostgreSQL's refused connection surfaces as a bare ``ConnectionRefusedError``, a dropped one
+    as SQLAlchemy's ``OperationalError``); the subscription ends with a GraphQL error saying so,
+    without the server's address, and the websocket closes cleanly."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.jobs import follow as following
+
+    real = following.follow_job
+
+    async def database_gone(database, job_id, **options):  # type: ignore[no-untyped-def]
+        async for now in real(database, job_id, **options):
+            yield now  # the first update, read from the database
+            break
+        refused = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        if outage == "refused":
+            raise refused
+        raise OperationalError("SELECT job.state FROM job", {}, refused)
+
+    job_id = _sleeper(client, dataset, steps=400, step_seconds=0.05)
+    monkeypatch.setattr(following, "follow_job", database_gone)
+    messages = follow(server, job_id)
+    client.job(job_id).cancel()
+    assert [m["type"] for m in messages] == ["next", "next", "complete"], messages
+    assert messages[0]["payload"]["data"]["jobEvents"]["job"]["id"] == job_id
+    ended = messages[1]["payload"]
+    assert ended["data"] is None
+    assert [e["extensions"]["code"] for e in ended["errors"]] == ["DATABASE_UNAVAILABLE"], ended
+    assert "unavailable" in ended["errors"][0]["message"]
+    text = json.dumps(messages)
+    assert "5432" not in text and "Connect call" not in text and "SELECT" not in text
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []  # one line logged, no traceback

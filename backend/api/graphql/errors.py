@@ -37,6 +37,15 @@ def classify(error: GraphQLError) -> None:
         extensions.clear()
         extensions["code"] = "DATABASE_UNAVAILABLE" if unavailable else "DATABASE_ERROR"
         error.message = database_message(extensions["code"])
+    elif isinstance(original, ConnectionError):
+        # asyncpg's refused connection (PostgreSQL stopped) is not wrapped by SQLAlchemy: the same
+        # outage, as REST maps it (``database_failure``). In a subscription's stream it has no
+        # path: it was classified a validation failure, with the server's address in its message.
+        where = error.path or "a subscription's stream"
+        log.error("database unavailable in GraphQL %s: %s", where, type(original).__name__)
+        extensions.clear()
+        extensions["code"] = "DATABASE_UNAVAILABLE"
+        error.message = database_message(extensions["code"])
     elif original is not None and not isinstance(original, GraphQLError) and error.path is not None:
         # Raised inside a resolver without meaning to: a bug.
         log.error("unexpected error in GraphQL field %s", error.path, exc_info=original)

@@ -372,7 +372,8 @@ class Subscription:
     @strawberry.subscription(
         description="Follow a job (graphql-transport-ws on /graphql): an update at once, then one per "
         "change (state, progress, epoch, metrics, new log lines) until the job ends, or until maxSeconds "
-        "(at most 3600) pass. An unknown id is NOT_FOUND. Viewers may follow (one-line errors, no paths)."
+        "(at most 3600) pass. An unknown id is NOT_FOUND. Viewers may follow (one-line errors, no paths). If "
+        "the database goes away meanwhile, an error DATABASE_UNAVAILABLE ends it: subscribe again later."
     )
     async def job_events(
         self, info: Info[Any, Any], id: int, max_seconds: float = follow.MAX_STREAM_SECONDS
