@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -214,14 +214,28 @@ async def user_tokens(session: AsyncSession, name: str | None = None) -> list[tu
 
 
 async def revoke_token(session: AsyncSession, caller: Caller, token_id: int) -> ApiToken:
-    """A user revokes their own tokens; an admin anyone's. Revoking twice is harmless."""
+    """A user revokes their own tokens; an admin anyone's. Revoking twice is harmless.
+
+    Not found reads "of yours" for a user only (another's token is not even found); an admin
+    (the command line is one) may revoke any token, so theirs says the token does not exist."""
     token = await session.get(ApiToken, token_id)
     if token is None or (token.user_id != caller.user_id and caller.role != ADMIN):
-        raise NotFound(f"no token {token_id} of yours")
+        raise NotFound(f"no token {token_id}" if caller.role == ADMIN else f"no token {token_id} of yours")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         await session.commit()
     return token
+
+
+async def token_revoked_at(session: AsyncSession, token_id: int) -> datetime | None:
+    """When a token was revoked (None: not revoked, or no such token)."""
+    return await session.scalar(select(col(ApiToken.revoked_at)).where(col(ApiToken.id) == token_id))
+
+
+async def token_owner(session: AsyncSession, token: ApiToken) -> str:
+    """The name of the user a token belongs to."""
+    owner = await session.get(UserAccount, token.user_id)
+    return owner.name if owner is not None else ""
 
 
 async def caller_for_token(session: AsyncSession, secret: str) -> Caller | None:

@@ -164,8 +164,19 @@ def token_revoke(token_id: int) -> None:
     settings = get_settings()
     _migrate(settings)
     shell = service.Caller(name="command line", role=ADMIN)  # who runs the CLI owns the database
-    _run(lambda session, settings: service.revoke_token(session, shell, token_id), settings)
-    click.echo(f"token {token_id} revoked")
+
+    async def work(session: Any, settings: Settings) -> tuple[Any, str, bool]:
+        already = await service.token_revoked_at(session, token_id) is not None
+        token = await service.revoke_token(session, shell, token_id)
+        return token, await service.token_owner(session, token), already
+
+    token, owner, already = _run(work, settings)
+    # An admin's words: whose token it was, and whether this revoked it or it already was.
+    what = f"token {token_id} of '{owner}' ({token.prefix}...)"
+    if already:
+        click.echo(f"{what} was already revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC")
+    else:
+        click.echo(f"{what} revoked; it is refused from the next request")
 
 
 def add_account_commands(main: click.Group) -> None:

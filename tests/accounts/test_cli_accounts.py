@@ -64,3 +64,21 @@ def test_users_and_tokens_from_the_command_line(run_cli, monkeypatch, settings):
 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: print(f"serving on {kw['host']}"))
     assert "serving on 0.0.0.0" in run_cli("serve", "--host", "0.0.0.0").output  # accounts exist now
+
+
+def test_token_revoke_speaks_to_the_admin_who_runs_it(run_cli):
+    """The command line acts as an admin on anyone's tokens: it said "token N revoked" alike for a
+    token revoked long ago, and "no token N of yours" for one that does not exist."""
+    run_cli("user", "add", "root", "--role", "admin", "--no-password")
+    run_cli("user", "add", "carl", "--role", "labeler", "--no-password")
+    secret = run_cli("token", "create", "carl", "--label", "cron").stdout.strip()
+    token_id = run_cli("token", "list", "carl").output.split()[0]
+
+    revoked = run_cli("token", "revoke", token_id).output
+    assert f"token {token_id} of 'carl' ({secret[:8]}...) revoked" in revoked
+    again = run_cli("token", "revoke", token_id).output
+    assert f"token {token_id} of 'carl' ({secret[:8]}...) was already revoked on " in again
+    assert "UTC" in again and " revoked;" not in again
+
+    missing = run_cli("token", "revoke", "999999", ok=False).output
+    assert "no token 999999" in missing and "of yours" not in missing

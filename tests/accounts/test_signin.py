@@ -119,6 +119,11 @@ async def test_tokens_are_shown_once_stored_hashed_and_revocable(client, account
     # Someone else's token cannot be revoked by a non-admin (it is not even found).
     other = await client.delete(f"/api/v1/tokens/{info['id']}", headers=accounts["labeler"].headers)
     assert other.status_code == 404
+    assert "of yours" in other.json()["error"]["message"]
+    # An admin may revoke anyone's: a token that does not exist is not "of yours" to them.
+    missing = await client.delete("/api/v1/tokens/999999", headers=accounts["admin"].headers)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "no token 999999", missing.json()
 
 
 async def test_a_made_up_token_is_refused_even_on_public_reads(client, accounts):
