@@ -138,3 +138,41 @@ async def test_an_exposure_that_is_not_a_number_is_refused(client, folder):
     ds = await _dataset(client, folder)
     response = await client.get(f"{API}/datasets/{ds}/items", params={"exposure": "nan"})
     assert response.status_code == 400 and "finite" in response.text
+
+
+async def test_null_for_an_optional_list_of_items_means_none_as_in_graphql(client, folder):
+    """GraphQL reads ``exceptItemIds: null`` (and the batches' rejected / left-out items) as none;
+    REST refused the same null with 400 ("Expected `array`, got `null`"). Now null is the absent
+    list at every such REST body: label by run, similarity, probability and explorer batches."""
+    ds = await _dataset(client, folder)
+    good = await add_class(client, ds, "good")
+    url = f"{API}/datasets/{ds}/items/label-matching"
+    response = await client.post(url, json={"run": "1", "label_id": good["id"], "except_item_ids": None})
+    assert response.status_code == 201, response.text
+    assert response.json()["parameters"]["matched"] == 4 and response.json()["parameters"]["deselected"] == 0
+
+    # The batches name a model that does not exist: with the list absent or null, the same 404 (the
+    # body was read), where null was a 400 before.
+    item = (await _items(client, ds, run="2"))["items"][0]["id"]
+    bodies = {
+        f"{API}/datasets/{ds}/similar/label": (
+            {"model_id": 999999, "query_item_ids": [item], "item_ids": [item], "label_id": good["id"],
+             "shown": 1},
+            ["rejected_item_ids"],
+        ),
+        f"{API}/datasets/{ds}/probability/apply": (
+            {"model_id": 999999, "threshold": 0.5, "label_id": good["id"]},
+            ["rejected_item_ids", "left_out_item_ids"],
+        ),
+        f"{API}/datasets/{ds}/explorer/label": (
+            {"projection_job_id": 999999, "item_ids": [item], "label_id": good["id"]},
+            ["rejected_item_ids"],
+        ),
+    }  # fmt: skip
+    for path, (body, fields) in bodies.items():
+        absent = await client.post(path, json=body)
+        assert absent.status_code == 404, (path, absent.text)
+        for field in fields:
+            null = await client.post(path, json={**body, field: None})
+            answer = (null.status_code, null.json()["error"]["code"])
+            assert answer == (404, absent.json()["error"]["code"]), (path, field, null.text)

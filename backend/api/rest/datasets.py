@@ -87,7 +87,7 @@ class LabelMatchingIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     exposure: float | None = None
     time_from: str | None = None
     time_to: str | None = None
-    except_item_ids: list[int] = msgspec.field(default_factory=list)
+    except_item_ids: list[int] | None = None  # null or absent: none (as GraphQL reads it)
     op: Literal["set", "add", "remove", "clear"] = "set"
     overwrite: bool = False
     seen_event_id: int | None = None

@@ -69,7 +69,8 @@ class LabelSelectionIn(msgspec.Struct, kw_only=True):
     selection: dict[str, Any] = msgspec.field(default_factory=dict)  # how it was drawn: box, lasso
     overwrite: bool = False  # replace labels that items hold; by default only unlabeled items are labeled
     seen_event_id: int | None = None  # the projection's labels_event_id: items changed since are left
-    rejected_item_ids: list[int] = msgspec.field(default_factory=list)  # taken out by hand: "not this class"
+    # taken out by hand: "not this class"; null or absent: none (as GraphQL reads it)
+    rejected_item_ids: list[int] | None = None
 
 
 DatasetQuery = Annotated[

@@ -56,7 +56,8 @@ class SimilarLabelIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     shown: int
     mode: str = "mean"
     seen_event_id: int | None = None  # the newest event when the page was read: items changed since are left
-    rejected_item_ids: list[int] = msgspec.field(default_factory=list)  # shown, deselected: "not this class"
+    # shown, deselected: "not this class"; null or absent: none (as GraphQL reads it)
+    rejected_item_ids: list[int] | None = None
 
 
 class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -81,8 +82,8 @@ class ProbabilityApplyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     expected_count: int | None = None
     exclude_flagged: bool = False
     confirm_over: int | None = None
-    rejected_item_ids: list[int] = msgspec.field(default_factory=list)
-    left_out_item_ids: list[int] = msgspec.field(default_factory=list)  # out of the batch, no judgement
+    rejected_item_ids: list[int] | None = None  # null or absent: none (as GraphQL reads it)
+    left_out_item_ids: list[int] | None = None  # out of the batch, no judgement; null: none
     seen_event_id: int | None = None  # the newest event the preview saw: items changed since are left
 
 
