@@ -36,7 +36,7 @@ class TagCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     op: Literal["set", "add", "remove", "clear"] = "set"
     kind: Literal["manual", "similarity", "probability", "import", "review"] = "manual"
     model_id: int | None = None
-    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    parameters: dict[str, Any] | None = None  # null or absent: none (as GraphQL reads it)
 
 
 class EventController(Controller):
@@ -67,7 +67,7 @@ class EventController(Controller):
                 op=data.op,
                 kind=data.kind,
                 model_id=data.model_id,
-                parameters=data.parameters,
+                parameters=data.parameters or {},
             ),
         )
         return EventOut.of(event)

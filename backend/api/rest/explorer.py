@@ -66,7 +66,7 @@ class LabelSelectionIn(msgspec.Struct, kw_only=True):
     item_ids: list[int]
     label_id: int | None = None
     op: str = "set"  # set | add | remove | clear
-    selection: dict[str, Any] = msgspec.field(default_factory=dict)  # how it was drawn: box, lasso
+    selection: dict[str, Any] | None = None  # how it was drawn: box, lasso; null or absent: not said
     overwrite: bool = False  # replace labels that items hold; by default only unlabeled items are labeled
     seen_event_id: int | None = None  # the projection's labels_event_id: items changed since are left
     # taken out by hand: "not this class"; null or absent: none (as GraphQL reads it)

@@ -86,7 +86,7 @@ class TrainSuggestionOut(msgspec.Struct, kw_only=True):
 
 
 class RunReportIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    parameters: dict[str, Any] | None = None  # null or absent: the defaults (as GraphQL reads it)
 
 
 class FeatureReportController(Controller):

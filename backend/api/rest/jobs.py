@@ -87,7 +87,7 @@ class SubmitJobIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     dataset_id: int | None = None
     algorithm: str | None = None
     model_id: int | None = None
-    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    parameters: dict[str, Any] | None = None  # null or absent: the defaults (as GraphQL reads it)
     name: str | None = None
 
 
