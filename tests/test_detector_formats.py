@@ -4,18 +4,24 @@ metadata kept per item. Every file is written here, with the libraries beamlines
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import zipfile
 from pathlib import Path
 
 import h5py
 import hdf5plugin
 import numpy as np
 import pytest
+import tifffile
 from fabio.cbfimage import CbfImage
 
 from backend.datasets import service
 from backend.datasets.items import list_items
 from backend.errors import Unreadable
 from backend.images import decode
+from backend.pages.folders import list_folders
 from backend.sources.folder import FolderSource
 from tests.detector.factories import FRAME, write_edf
 
@@ -115,6 +121,137 @@ async def test_a_corrupt_edf_or_cbf_header_is_one_unreadable_item_that_says_so(c
             assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     page = await client.get("/datasets")
     assert page.status_code == 200
+
+
+def _compress(path: Path) -> tuple[Path, Path]:
+    """The file gzip- and bzip2-compressed beside it (``.gz``, ``.bz2``), the original removed."""
+    raw = path.read_bytes()
+    path.unlink()
+    gz, bz = path.with_name(path.name + ".gz"), path.with_name(path.name + ".bz2")
+    gz.write_bytes(gzip.compress(raw))
+    bz.write_bytes(bz2.compress(raw))
+    return gz, bz
+
+
+async def test_gzip_and_bzip2_compressed_edf_and_cbf_files_are_items_read_through_fabio(
+    client, settings, folder
+):
+    """Beamlines keep frames compressed whole (scan.edf.gz): a folder source skipped them in silence
+    (the last suffix, .gz, was no format). They are items now, with their header metadata; the
+    thumbnail, the pixel readout and the ZIP export read them through fabio."""
+    write_edf(folder / "scan.edf", [FRAME, FRAME + 1], [{"ExposureTime": "0.5"}, {"ExposureTime": "1.0"}])
+    write_cbf(folder / "pilatus.cbf", FRAME + 2, PILATUS)
+    _compress(folder / "scan.edf")
+    _compress(folder / "pilatus.cbf")
+    (folder / "notes.txt.gz").write_bytes(gzip.compress(b"not an image"))
+    (folder / "frames.tif.gz").write_bytes(gzip.compress(b"tifffile reads no gzip"))
+    assert list_folders(settings, str(folder)).images_here == 4  # the folder browser counts them
+
+    created = await client.post("/api/v1/datasets", json={"name": "compressed", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    assert (created.json()["scan"]["added"], created.json()["scan"]["unreadable"]) == (6, 0)
+    ds = created.json()["dataset"]["id"]
+    listed = (await client.get(f"/api/v1/datasets/{ds}/items", params={"limit": 50})).json()["items"]
+    items = {(i["uri"], i["frame"]): i for i in listed}
+    expected = {
+        ("scan.edf.gz", 0): FRAME,
+        ("scan.edf.gz", 1): FRAME + 1,
+        ("scan.edf.bz2", 0): FRAME,
+        ("scan.edf.bz2", 1): FRAME + 1,
+        ("pilatus.cbf.gz", 0): FRAME + 2,
+        ("pilatus.cbf.bz2", 0): FRAME + 2,
+    }
+    assert set(items) == set(expected)
+    assert {(i["height"], i["width"], i["dtype"]) for i in listed} == {(48, 64, "int32")}
+    assert items[("scan.edf.bz2", 1)]["metadata"]["exposure"] == 1.0
+    assert items[("pilatus.cbf.gz", 0)]["metadata"]["exposure"] == pytest.approx(0.095)
+    for key, frame in expected.items():
+        item = items[key]["id"]
+        image = await client.get(f"/api/v1/items/{item}/image", params={"size": 32})
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG"), key
+        readout = await client.get(f"/items/{item}/pixel", params={"x": 5, "y": 3})
+        assert readout.status_code == 200, readout.text
+        assert (readout.json()["value"], readout.json()["dtype"]) == (int(frame[3, 5]), "int32"), key
+
+    label = (await client.post(f"/api/v1/datasets/{ds}/classes", json={"name": "ring"})).json()["id"]
+    ids = [i["id"] for i in listed]
+    tagged = await client.post(f"/api/v1/datasets/{ds}/tags", json={"item_ids": ids, "label_id": label})
+    assert tagged.status_code == 201, tagged.text
+    archive = await client.get(f"/api/v1/datasets/{ds}/export", params={"format": "zip"})
+    assert archive.status_code == 200, archive.text
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+        for key, frame in expected.items():
+            stem = key[0].split(".")[0]  # scan.edf.gz: scan
+            name = f"ring/{items[key]['id']}_{stem}_f{key[1]}.tif"
+            np.testing.assert_array_equal(tifffile.imread(io.BytesIO(zipped.read(name))), frame)
+
+
+async def test_a_truncated_compressed_file_is_unreadable_where_it_is_cut_and_nothing_else_is_lost(
+    client, folder
+):
+    """A copy cut short: a .cbf.gz whose data ends early is one unreadable item that says so; a
+    two-frame .edf.gz cut in its second frame keeps its first (fabio fills a cut frame with zeros,
+    which were shown as data); a .bz2 cut in its header is one unreadable item. The others stay."""
+    big = np.tile(FRAME, (4, 4))  # data long enough that the cut falls inside it
+    write_cbf(folder / "cut.cbf", big, PILATUS)
+    write_edf(folder / "cut.edf", [big, big + 1], [{}, {}])
+    write_edf(folder / "whole.edf", [FRAME], [{}])
+    write_edf(folder / "header.edf", [FRAME], [{}])
+    for name in ("cut.cbf", "cut.edf", "whole.edf", "header.edf"):
+        _compress(folder / name)
+    for name in ("cut.cbf.gz", "cut.edf.gz"):
+        raw = (folder / name).read_bytes()
+        (folder / name).write_bytes(raw[: len(raw) * 3 // 4])
+    (folder / "header.edf.bz2").write_bytes((folder / "header.edf.bz2").read_bytes()[:100])
+    created = await client.post("/api/v1/datasets", json={"name": "cut", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    ds = created.json()["dataset"]["id"]
+    listed = (await client.get(f"/api/v1/datasets/{ds}/items", params={"filter": "all"})).json()["items"]
+    status = {(i["uri"], i["frame"]): (i["status"], i["error"]) for i in listed}
+    assert status[("cut.cbf.gz", 0)][0] == "unreadable"
+    assert "cut.cbf.gz is a truncated gzip file" in status[("cut.cbf.gz", 0)][1]
+    assert status[("cut.edf.gz", 0)] == ("ok", None)
+    assert status[("cut.edf.gz", 1)] == (
+        "unreadable",
+        "cut.edf.gz ends inside the data of frame 1: the file is truncated",
+    )
+    assert status[("header.edf.bz2", 0)][0] == "unreadable"
+    assert "header.edf.bz2 is a truncated bzip2-compressed EDF file" in status[("header.edf.bz2", 0)][1]
+    ok = [key for key, (state, _) in status.items() if state == "ok"]
+    assert sorted(ok) == [
+        ("cut.cbf.bz2", 0),
+        ("cut.edf.bz2", 0),
+        ("cut.edf.bz2", 1),
+        ("cut.edf.gz", 0),
+        ("header.edf.gz", 0),
+        ("whole.edf.bz2", 0),
+        ("whole.edf.gz", 0),
+    ]
+    assert created.json()["scan"]["unreadable"] == 3
+    for (uri, frame), (state, _) in status.items():
+        if state == "ok":
+            item = next(i["id"] for i in listed if (i["uri"], i["frame"]) == (uri, frame))
+            image = await client.get(f"/api/v1/items/{item}/image", params={"size": 32})
+            assert image.status_code == 200, (uri, frame, image.text)
+    np.testing.assert_array_equal(decode.read_file(folder / "cut.edf.gz", 0, max_pixels=10**6), big)
+    with pytest.raises(Unreadable, match="truncated"):
+        decode.read_file(folder / "cut.cbf.gz", 0, max_pixels=10**6)  # a read says so too
+
+
+def test_an_uncompressed_edf_cut_short_is_not_read_as_zeros(tmp_path):
+    """fabio pads a frame the file ends inside with zeros and only logs it: such a frame read as
+    data (zeros where the copy stopped). Its probe and its read now say the frame is truncated."""
+    write_edf(tmp_path / "cut.edf", [FRAME, FRAME + 1], [{}, {}])
+    raw = (tmp_path / "cut.edf").read_bytes()
+    (tmp_path / "cut.edf").write_bytes(raw[:-1000])
+    frames = decode.probe_frames(tmp_path / "cut.edf")
+    assert [f.error for f in frames] == [
+        None,
+        "cut.edf ends inside the data of frame 1: the file is truncated",
+    ]
+    np.testing.assert_array_equal(decode.read_file(tmp_path / "cut.edf", 0, max_pixels=10**6), FRAME)
+    with pytest.raises(Unreadable, match="ends inside the data of frame 1"):
+        decode.read_file(tmp_path / "cut.edf", 1, max_pixels=10**6)
 
 
 def test_an_edf_name_on_an_hdf5_file_is_not_opened_by_an_hdf5_reader(tmp_path):

@@ -1,5 +1,5 @@
 """Decode image files (PNG, JPEG, TIFF pages, .npy, HDF5/NeXus arrays, EDF and CBF detector
-frames) to float32 arrays.
+frames, also gzip- or bzip2-compressed) to float32 arrays.
 
 Shapes are read from headers first so that oversized images are refused before any decoding.
 The probe also keeps what the header says about the acquisition (``detector.METADATA_KEYS``).
@@ -27,8 +27,22 @@ PIL_SUFFIXES = {".png", ".jpg", ".jpeg"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
 HDF5_SUFFIXES = {".h5", ".hdf5", ".nxs"}
 FABIO_SUFFIXES = detector.FABIO_SUFFIXES
+# Every format a folder source lists, by the suffix ``format_of`` gives.
+FORMAT_SUFFIXES = frozenset(PIL_SUFFIXES | TIFF_SUFFIXES | HDF5_SUFFIXES | FABIO_SUFFIXES | {".npy"})
 # Our own pixel limit is checked from the header; keep PIL's bomb check off our path.
 Image.MAX_IMAGE_PIXELS = None
+
+
+def format_of(name: str) -> str:
+    """The suffix that says how a file is read, in lower case: its last one, or for a compressed
+    EDF or CBF file the one before (``scan.edf.gz`` is ``.edf``; fabio decompresses it)."""
+    return detector.fabio_format(name) or Path(name).suffix.lower()
+
+
+def stem_of(name: str) -> str:
+    """The name without its format suffix, nor the compression after it (``scan.edf.gz``: ``scan``)."""
+    stem = Path(name).stem
+    return Path(stem).stem if format_of(name) != Path(name).suffix.lower() else stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +162,12 @@ def _hdf5_frames(arrays: list[hdf5.ArrayInfo], limits: FrameLimits, meta: dict[s
     return frames
 
 
-def _fabio_frames(path: Path, limits: FrameLimits) -> list[FrameInfo]:
-    frames = detector.probe(path)
+def _fabio_frames(path: Path, limits: FrameLimits, whole: bool) -> list[FrameInfo]:
+    frames = detector.probe(path, whole=whole)
     limits.check_count(len(frames))
-    for (height, width, _), _meta in frames:
+    for (height, width, _), _meta, _error in frames:
         limits.check_frame(height, width)
-    return [FrameInfo((h, w, 1, dt), meta) for (h, w, dt), meta in frames]
+    return [FrameInfo((h, w, 1, dt), meta, error) for (h, w, dt), meta, error in frames]
 
 
 def _own_folder(path: Path, roots: Sequence[Path] | None) -> Sequence[Path]:
@@ -174,7 +188,15 @@ def probe_frames(
     path: Path, *, roots: Sequence[Path] | None = None, limits: FrameLimits = DEFAULT_LIMITS
 ) -> list[FrameInfo]:
     """The frames of a file with their header metadata and per-frame errors (see ``probe_file``)."""
-    suffix = path.suffix.lower()
+    return _probe_frames(path, roots, limits, whole=True)
+
+
+def _probe_frames(
+    path: Path, roots: Sequence[Path] | None, limits: FrameLimits, *, whole: bool
+) -> list[FrameInfo]:
+    """``probe_frames``; without ``whole`` a compressed file is not decompressed to its end first
+    (a read does that itself, and says so when the file is cut short)."""
+    suffix = format_of(path.name)
     try:
         if path.stat().st_size == 0:  # a detector file not written yet, a failed copy
             raise Unreadable(f"{path.name} is empty (0 bytes)")
@@ -194,7 +216,7 @@ def probe_frames(
             _check_numeric(array.dtype)
             return [FrameInfo(f) for f in _frames_of_array_shape(array.shape, str(array.dtype), limits)]
         if suffix in FABIO_SUFFIXES:
-            return _fabio_frames(path, limits)
+            return _fabio_frames(path, limits, whole)
         if suffix in HDF5_SUFFIXES:
             with hdf5.open_checked(path, _own_folder(path, roots)) as (handle, arrays):
                 return _hdf5_frames(arrays, limits, detector.normalise(hdf5.header_metadata(handle)))
@@ -353,11 +375,11 @@ def read_file(
     """Decode one frame of a file as float32 (with ``native``, in the file's own type), refusing
     images above ``max_pixels`` and files that point outside ``roots`` (checked again here: a file
     may have changed since it was scanned)."""
-    suffix = path.suffix.lower()
+    suffix = format_of(path.name)
     step = max(1, int(stride))
     if suffix in HDF5_SUFFIXES:
         return _hdf5_read(path, frame, step, _own_folder(path, roots), max_pixels, limits, native)
-    frames = probe_frames(path, roots=roots, limits=limits)
+    frames = _probe_frames(path, roots, limits, whole=False)
     if not 0 <= frame < len(frames):
         raise NotFound(f"{path.name} has no frame {frame}")
     if frames[frame].error:

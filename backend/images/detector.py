@@ -3,6 +3,10 @@
 The reader classes are named, never guessed: ``fabio.open`` picks a reader from the file's
 content, and a file named ``.edf`` holding HDF5 would then be opened by fabio's HDF5 readers,
 around the link checks of ``hdf5.py``. EDF and CBF point at no other file.
+
+Beamlines often keep them gzip- or bzip2-compressed whole (``scan_0001.edf.gz``,
+``frame.cbf.bz2``): fabio decompresses such files as it reads them, choosing by the last suffix,
+so the format is the suffix before it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import numpy as np
 from backend.errors import Unreadable
 
 FABIO_SUFFIXES = {".edf", ".cbf"}
+# Whole-file compressions fabio reads itself (by the file name's last suffix).
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2"}
+_CHUNK = 1 << 20
 
 # Normalised keys an item's metadata may hold; everything is optional.
 METADATA_KEYS = ("run", "sample", "exposure", "time", "temperature")
@@ -115,34 +122,86 @@ def from_header(header: dict[str, Any]) -> dict[str, Any]:
     return normalise(raw)
 
 
+def fabio_format(name: str) -> str | None:
+    """``.edf`` or ``.cbf`` for a file name fabio reads, compressed or not (``a.EDF.gz``), else None.
+
+    The compression's suffix is matched as fabio matches it, in lower case as gzip and bzip2
+    write it: fabio reads ``a.edf.GZ`` as an uncompressed file, which it is not."""
+    for ending in COMPRESSIONS:
+        if name.endswith(ending):
+            name = name[: -len(ending)]
+            break
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix in FABIO_SUFFIXES else None
+
+
+def _compression(path: Path) -> str | None:
+    return COMPRESSIONS.get(path.suffix)
+
+
 def _reader(path: Path) -> Any:
     from fabio.cbfimage import CbfImage
     from fabio.edfimage import EdfImage
 
-    return CbfImage() if path.suffix.lower() == ".cbf" else EdfImage()
+    return CbfImage() if fabio_format(path.name) == ".cbf" else EdfImage()
 
 
 def _kind(path: Path) -> str:
-    return path.suffix.lower().lstrip(".").upper()
+    kind = (fabio_format(path.name) or path.suffix.lower()).lstrip(".").upper()
+    compression = _compression(path)
+    return f"{compression}-compressed {kind}" if compression and fabio_format(path.name) else kind
 
 
-def probe(path: Path) -> list[tuple[tuple[int, int, str], dict[str, Any]]]:
-    """(height, width, dtype) and metadata of each frame, from the header alone; a header that
-    does not parse is ``Unreadable`` with the reason."""
+def _truncated(path: Path, frame: int) -> str:
+    return f"{path.name} ends inside the data of frame {frame}: the file is truncated"
+
+
+def check_stream(path: Path) -> None:
+    """Decompress a compressed file to its end, in pieces, keeping nothing: a truncated or
+    damaged file is ``Unreadable`` with the reason. fabio stops reading a CBF at the end of its
+    binary section, so a CBF cut short passes its header and would fail only when displayed."""
+    import bz2
+    import gzip
+    import zlib
+
+    compression = _compression(path)
+    if compression is None:
+        return
+    opener = gzip.open if compression == "gzip" else bz2.open
+    try:
+        with opener(path, "rb") as stream:
+            while stream.read(_CHUNK):
+                pass
+    except EOFError as exc:
+        raise Unreadable(f"{path.name} is a truncated {compression} file ({exc})") from exc
+    except (OSError, zlib.error, ValueError) as exc:
+        raise Unreadable(f"{path.name} is not a readable {compression} file ({exc})") from exc
+
+
+def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str], dict[str, Any], str | None]]:
+    """(height, width, dtype), metadata and error (None: readable) of each frame, from the header;
+    a header that does not parse is ``Unreadable`` with the reason. An EDF file cut short in a
+    frame's data has that frame (and only it) unreadable: fabio would fill it with zeros. With
+    ``whole`` a compressed CBF file is decompressed to its end (``check_stream``)."""
     reader = _reader(path)
     try:
+        if whole and fabio_format(path.name) == ".cbf":
+            check_stream(path)  # one frame: the header walk below does not reach the data's end
         reader.readheader(str(path))
         frames = list(reader.frames()) if reader.nframes > 1 else [reader]
         out = []
-        for frame in frames:
+        for index, frame in enumerate(frames):
             shape = frame.shape
             if shape is None or len(shape) != 2 or min(shape) < 1:
                 raise Unreadable(f"{path.name}: the {_kind(path)} header gives no 2-D frame size")
             header = dict(frame.header)
-            out.append(((int(shape[0]), int(shape[1]), _dtype(frame, header)), from_header(header)))
+            error = _truncated(path, index) if getattr(frame, "incomplete_data", False) else None
+            out.append(((int(shape[0]), int(shape[1]), _dtype(frame, header)), from_header(header), error))
         return out
     except (Unreadable, FileNotFoundError):
         raise
+    except EOFError as exc:  # a compressed file cut short inside its header
+        raise Unreadable(f"{path.name} is a truncated {_kind(path)} file ({exc})") from exc
     except Exception as exc:  # fabio raises what its parsers meet: NameError, AttributeError, ...
         why = f"{type(exc).__name__}: {exc}"
         raise Unreadable(f"{path.name} has a corrupt {_kind(path)} header ({why})") from exc
@@ -159,15 +218,20 @@ def _dtype(frame: Any, header: dict[str, Any]) -> str:
 
 
 def read(path: Path, frame: int) -> np.ndarray:
-    """The frame's pixels as fabio decodes them (the caller checked the header's size)."""
+    """The frame's pixels as fabio decodes them (the caller checked the header's size); a frame
+    the file ends inside is ``Unreadable`` (fabio fills what is missing with zeros)."""
     reader = _reader(path)
     try:
         image = reader.read(str(path), frame=frame if frame else None)  # a frame is a new object
         if frame and getattr(image, "currentframe", frame) != frame:
             raise Unreadable(f"{path.name} has no frame {frame}")
+        if getattr(image, "incomplete_data", False):
+            raise Unreadable(_truncated(path, frame))
         data = image.data
-    except FileNotFoundError:
+    except (Unreadable, FileNotFoundError):
         raise
+    except EOFError as exc:
+        raise Unreadable(f"cannot decode {path.name}: the {_kind(path)} file is truncated ({exc})") from exc
     except Exception as exc:
         raise Unreadable(f"cannot decode {path.name} ({_kind(path)}): {type(exc).__name__}: {exc}") from exc
     if data is None or data.ndim != 2:

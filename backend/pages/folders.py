@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.settings import Settings
-from backend.sources.folder import IMAGE_SUFFIXES
+from backend.sources.folder import is_image_name
 from backend.sources.paths import is_within, resolve_in_roots
 
 MAX_ENTRIES = 500
@@ -45,9 +45,7 @@ def _count_images(path: Path) -> tuple[int, bool]:
                         return count, True
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(Path(entry.path))
-                    elif entry.name.startswith("."):
-                        continue
-                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file():
+                    elif is_image_name(entry.name) and entry.is_file():
                         count += 1
         except OSError:
             continue

@@ -14,11 +14,15 @@ from backend.images import decode
 from backend.sources.base import SourceEntry
 from backend.sources.paths import is_within
 
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".h5", ".hdf5", ".nxs", ".edf", ".cbf"}
-)
+# By the suffix that says the format (``decode.format_of``): ``scan.edf.gz`` is an EDF file.
+IMAGE_SUFFIXES = decode.FORMAT_SUFFIXES
 # An Eiger series: NAME_master.h5 links to NAME_data_000001.h5, ... whose frames are its items.
 EIGER_DATA_FILE = re.compile(r"^(?P<series>.+)_data_\d{6}\.(?:h5|hdf5)$", re.IGNORECASE)
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a folder source lists a file of this name (hidden files are not)."""
+    return not name.startswith(".") and decode.format_of(name) in IMAGE_SUFFIXES
 
 
 def _eiger_data_files(filenames: list[str]) -> set[str]:
@@ -62,7 +66,7 @@ class FolderSource:
             for name in sorted(filenames):
                 if name in through_master:
                     continue
-                if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
+                if is_image_name(name):
                     found.append((base / name).relative_to(self.root).as_posix())
         return found
 

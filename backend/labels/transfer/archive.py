@@ -79,6 +79,7 @@ class _ZipWriter:
 
     def _payload(self, row: LabelRow) -> tuple[str, Path | bytes]:
         """The file name in the ZIP and where its bytes come from: the original file, or a TIFF."""
+        from backend.images import decode
         from backend.sources.folder import FolderSource
         from backend.sources.registry import open_source
 
@@ -99,7 +100,7 @@ class _ZipWriter:
         array = adapter.read(row.uri, row.frame, native=True)
         buffer = io.BytesIO()
         tifffile.imwrite(buffer, array)
-        stem = PurePosixPath(name).stem
+        stem = decode.stem_of(name)  # scan.edf.gz: scan_f0.tif
         return f"{row.item_id}_{stem}_f{row.frame}.tif", buffer.getvalue()
 
     def items(self, items: list[list[LabelRow]], folders: dict[str, str]) -> Iterator[bytes]:
