@@ -423,3 +423,18 @@ async def test_a_data_file_that_links_on_outside_the_roots_is_refused(session, s
     items = await _items(session, dataset.id)
     assert [(i.uri, i.status) for i in items] == [("hop_master.h5", "unreadable")]
     assert "outside the data roots" in items[0].error and str(outside) not in items[0].error
+
+
+def test_an_eiger_layout_with_its_frames_inside_keeps_its_pixel_mask_and_flat_field_out(tmp_path):
+    """Frames written in the master itself (no linked data files): its detectorSpecific pixel mask
+    and flat field were frames beside them. A file holding only a pixel mask still is one."""
+    with h5py.File(tmp_path / "inline.h5", "w") as handle:
+        handle["entry/instrument/detector/detectorSpecific/pixel_mask"] = np.zeros((48, 64), np.uint32)
+        handle["entry/instrument/detector/detectorSpecific/flatfield"] = np.ones((48, 64), np.float32)
+        handle["entry/instrument/detector/pixel_mask"] = np.zeros((48, 64), np.uint8)  # NXdetector's
+        handle["entry/data/data"] = np.stack([FRAME, FRAME * 2])
+    assert len(decode.probe_file(tmp_path / "inline.h5")) == 2
+    np.testing.assert_array_equal(decode.read_file(tmp_path / "inline.h5", 1, max_pixels=10**6), FRAME * 2)
+    with h5py.File(tmp_path / "mask_only.h5", "w") as handle:
+        handle["entry/instrument/detector/detectorSpecific/pixel_mask"] = np.zeros((48, 64), np.uint32)
+    assert len(decode.probe_file(tmp_path / "mask_only.h5")) == 1

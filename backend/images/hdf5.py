@@ -157,11 +157,25 @@ def _nexus_signal(handle: Any) -> str | None:
 
 
 EIGER_DATA = "entry/data"
+# Where an Eiger master describes its detector (entry/instrument/detector/detectorSpecific/:
+# pixel_mask, flatfield, ...), and NXdetector's name for the mask of bad pixels.
+DETECTOR_GROUP = "detectorspecific"
+PIXEL_MASK = "pixel_mask"
+
+
+def is_detector_array(name: str) -> bool:
+    """Whether the array at ``name`` (a path of groups, in a file or a Tiled tree) describes the
+    detector rather than what it measured: the detector's pixel mask, or an array of an Eiger
+    master's detectorSpecific group. Beside frames it is no frame (it is used as a mask file's
+    mask: ``masks.MASK_NAMES``)."""
+    parts = [part.lower() for part in name.strip("/").split("/")]
+    return parts[-1] == PIXEL_MASK or DETECTOR_GROUP in parts[:-1]
 
 
 def _preferred(arrays: list[ArrayInfo], handle: Any, external: list[str]) -> list[ArrayInfo]:
     """Which arrays are the frames: a NeXus file's default signal; an Eiger master's linked data
-    sets under /entry/data (not its pixel mask or flat field); else every image array."""
+    sets under /entry/data (not its pixel mask or flat field); else every image array but those
+    that describe the detector (``is_detector_array``), unless they are all there is."""
     signal = _nexus_signal(handle)
     if signal is not None:
         chosen = [a for a in arrays if a.name == signal]
@@ -171,7 +185,7 @@ def _preferred(arrays: list[ArrayInfo], handle: Any, external: list[str]) -> lis
         chosen = [a for a in arrays if a.name.startswith(EIGER_DATA + "/")]
         if chosen:
             return chosen
-    return arrays
+    return [a for a in arrays if not is_detector_array(a.name)] or arrays
 
 
 def checked_arrays(

@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 
 from backend.errors import Forbidden, Invalid, LabelwiseError, NotFound, SourceUnavailable, Unreadable
-from backend.images import decode
+from backend.images import decode, hdf5
 from backend.settings import Settings
 from backend.sources.base import SourceEntry
 from backend.sources.tiled_location import (
@@ -379,7 +379,17 @@ class TiledSource:
             return
         if family != "container":
             raise Invalid(f"Tiled node '{self.name}' is a {family}, not a container of arrays")
-        yield from self._walk("", 0)
+        # An Eiger master's pixel mask and flat field describe the detector: no frames, as a
+        # folder source reads the same file, unless the container holds nothing else.
+        described: list[tuple[str, ArrayInfo]] = []
+        found = False
+        for entry in self._walk("", 0, described):
+            found = True
+            yield entry
+        if not found:
+            for path, info in described:
+                self._remember(path, info)
+                yield from self._entries(path, info)
 
     def _nexus_signal(self, rel: str, arrays: set[str]) -> str | None:
         """The ``signal`` of a NeXus NXdata group (Tiled serves an HDF5 group's attributes as its
@@ -390,7 +400,9 @@ class TiledSource:
             return signal
         return None
 
-    def _walk(self, rel: str, depth: int) -> Iterator[SourceEntry]:
+    def _walk(self, rel: str, depth: int, described: list[tuple[str, ArrayInfo]]) -> Iterator[SourceEntry]:
+        """Entries of the arrays below ``rel``; those that describe the detector
+        (``hdf5.is_detector_array``, by their path on the server) go to ``described`` instead."""
         if depth > MAX_DEPTH:
             return
         children = list(self.children(rel))
@@ -415,10 +427,13 @@ class TiledSource:
                     continue
                 # 1-D or non-numeric arrays are metadata, not images
                 if info is not None and (signal is None or key == signal):
+                    if hdf5.is_detector_array("/".join(self.where.child(path).node)):
+                        described.append((path, info))
+                        continue
                     self._remember(path, info)
                     yield from self._entries(path, info)
             elif family == "container":
-                yield from self._walk(path, depth + 1)
+                yield from self._walk(path, depth + 1, described)
 
     def browse(self, rel: str = "") -> list[TiledNode]:
         """The children of a node for the Tiled browser (arrays with their item counts)."""

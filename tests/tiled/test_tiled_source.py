@@ -179,3 +179,54 @@ def test_a_nexus_file_gives_the_frames_of_its_signal_not_its_other_arrays(tmp_pa
         np.testing.assert_array_equal(source.read("saxs/entry/data/frames", 2), frames[2])
     finally:
         server.stop()
+
+
+def test_an_eiger_masters_pixel_mask_and_flat_field_are_not_items_as_in_a_folder_source(tmp_path):
+    """An Eiger master served by Tiled: its detectorSpecific/pixel_mask and flatfield describe the
+    detector and were items (a mask labeled as an image), where a folder source reading the same
+    files gives only the frames. A container holding nothing else still lists them, as a file
+    that holds only its pixel mask does."""
+    import h5py
+
+    from backend.sources.folder import FolderSource
+    from tests.helpers.tiled import TiledServer
+
+    rng = np.random.default_rng(7)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    stack = rng.integers(0, 100, (3, 16, 20)).astype(np.uint32)
+    for name, linked in (("run_master.h5", True), ("inline.h5", False)):
+        with h5py.File(tree / name, "w") as handle:
+            specific = handle.create_group("entry/instrument/detector/detectorSpecific")
+            specific["pixel_mask"] = np.zeros((16, 20), np.uint32)
+            specific["flatfield"] = np.ones((16, 20), np.float32)
+            if linked:
+                handle["entry/data/data_000001"] = h5py.ExternalLink("run_data_000001.h5", "/entry/data/data")
+            else:
+                handle["entry/data/data"] = stack
+    with h5py.File(tree / "run_data_000001.h5", "w") as handle:
+        handle["entry/data/data"] = stack
+    folder = FolderSource(tree, [tree.resolve()], 10**7)
+    assert {(e.uri, e.frame) for e in folder.scan() if e.uri != "inline.h5"} == {
+        ("run_master.h5", f) for f in range(3)
+    }
+    server = TiledServer(tree, tmp_path / "tiled.log")
+    server.start()
+    try:
+        found: dict[str, list[int]] = {}
+        for entry in TiledSource(server.uri, API_KEY, 10**7).scan():
+            assert entry.error is None
+            found.setdefault(entry.uri, []).append(entry.frame)
+        assert not [uri for uri in found if "detectorSpecific" in uri], found
+        assert found["run_master/entry/data/data_000001"] == [0, 1, 2]
+        assert found["inline/entry/data/data"] == [0, 1, 2]
+        assert len([e for e in folder.scan() if e.uri == "inline.h5"]) == 3  # the same, in a folder
+        specific = f"{server.uri}/inline/entry/instrument/detector/detectorSpecific"
+        assert sorted(e.uri for e in TiledSource(specific, API_KEY, 10**7).scan()) == [
+            "flatfield",
+            "pixel_mask",
+        ]
+        alone = TiledSource(f"{specific}/pixel_mask", API_KEY, 10**7)
+        assert [(e.uri, e.frame) for e in alone.scan()] == [("", 0)]  # chosen itself
+    finally:
+        server.stop()
