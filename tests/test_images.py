@@ -101,3 +101,33 @@ def test_a_strided_read_picks_every_stride_th_pixel_whatever_the_mode(tmp_path, 
     for stride in (1, 2, 3, 7):
         read = decode.read_file(tmp_path / "x.png", max_pixels=10**6, stride=stride)
         np.testing.assert_array_equal(read, expected[::stride, ::stride].astype(np.float32))
+
+
+def test_the_frame_cache_is_bounded_by_bytes_not_by_count():
+    """Three 1 MB frames fill a 3 MB cache: a fourth drops the least recently used; a frame above
+    the whole bound is handed back, not kept; a thousand 1 kB frames are all kept."""
+    from backend.images.frame_cache import FrameCache
+
+    loads: list[str] = []
+
+    def frame(name: str, nbytes: int):  # type: ignore[no-untyped-def]
+        def load() -> np.ndarray:
+            loads.append(name)
+            return np.zeros(nbytes, np.uint8)
+
+        return load
+
+    cache: FrameCache[np.ndarray] = FrameCache(3 << 20)
+    for name in ("a", "b", "c", "a"):
+        cache.get(name, frame(name, 1 << 20), lambda a: a.nbytes)
+    assert loads == ["a", "b", "c"] and cache.bytes == 3 << 20
+    cache.get("d", frame("d", 1 << 20), lambda a: a.nbytes)  # b is the least recently used now
+    cache.get("a", frame("a", 1 << 20), lambda a: a.nbytes)
+    cache.get("b", frame("b", 1 << 20), lambda a: a.nbytes)
+    assert loads == ["a", "b", "c", "d", "b"] and cache.bytes == 3 << 20 and len(cache) == 3
+    huge = cache.get("huge", frame("huge", 4 << 20), lambda a: a.nbytes)
+    assert huge.nbytes == 4 << 20 and len(cache) == 3 and cache.bytes == 3 << 20
+    cache.clear()
+    for i in range(1000):
+        cache.get(i, frame(str(i), 1024), lambda a: a.nbytes)
+    assert len(cache) == 1000 and cache.bytes == 1000 * 1024

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from backend.images.frame_cache import FrameCache
 from backend.settings import Settings
 from backend.sources.detector import NO_SETUP, DetectorSetup, setup_of
 from backend.sources.registry import open_source
@@ -73,6 +74,18 @@ async def item_refs(
     return [refs[i] for i in item_ids if i in refs]
 
 
+# The item view asks for the raw value under the cursor on every mouse move: the frame (as stored)
+# and its mask are kept, bounded by bytes (a 4k x 4k float32 frame is 64 MB).
+READOUT_CACHE_BYTES = 256 * 1024 * 1024
+Readout = tuple[np.ndarray, np.ndarray | None]
+_readouts: FrameCache[Readout] = FrameCache(READOUT_CACHE_BYTES)
+
+
+def _readout_bytes(readout: Readout) -> int:
+    pixels, mask = readout
+    return pixels.nbytes + (mask.nbytes if mask is not None else 0)
+
+
 class ItemReader:
     """Reads pixels of ``ItemRef``s, keeping one open adapter per source."""
 
@@ -105,3 +118,27 @@ class ItemReader:
     def version(self, ref: ItemRef) -> str:
         """The source's version of the item's pixels (see ``ImageSource.version``)."""
         return self._adapter(ref).version(ref.uri)
+
+    def readout(self, ref: ItemRef) -> Readout:
+        """The pixels as stored (``native``) and their mask, for reading values one at a time:
+        decoded once and kept while the item's file (its size and modification time) and the
+        source's mask are unchanged, so that moving over a frame does not decode it per move."""
+        key = (
+            ref.source.id,
+            ref.source.uri,
+            ref.item_id,
+            ref.uri,
+            ref.frame,
+            self.version(ref),
+            ref.source.detector.version(),
+        )
+
+        def load() -> Readout:
+            pixels = self.read(ref, native=True)
+            mask = self.mask(ref, pixels)
+            pixels.setflags(write=False)  # shared by every later readout
+            if mask is not None:
+                mask.setflags(write=False)
+            return pixels, mask
+
+        return _readouts.get(key, load, _readout_bytes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -127,14 +126,14 @@ async def pixel(
     item = await get_item(session, item_id)
     refs = await item_refs(session, item.dataset_id, [item_id], readable_only=False)
     reader = ItemReader(settings)
-    # as stored: through float32 an Eiger's saturated 4294967295 read 4294967296
-    pixels = await asyncio.to_thread(partial(reader.read, refs[0], native=True))
+    # as stored: through float32 an Eiger's saturated 4294967295 read 4294967296; decoded once for
+    # the moves over one frame (ItemReader.readout)
+    pixels, mask = await asyncio.to_thread(reader.readout, refs[0])
     height, width = pixels.shape[:2]
     if not (0 <= x < width and 0 <= y < height):
         raise Invalid(f"({x}, {y}) is outside the {width} x {height} frame")
     value = np.asarray(pixels[y, x]).tolist()
     value = [_raw(v) for v in value] if isinstance(value, list) else _raw(value)
-    mask = await asyncio.to_thread(reader.mask, refs[0], pixels)
     masked = bool(mask is not None and mask[y, x])
     return Response({"x": x, "y": y, "value": value, "dtype": str(pixels.dtype), "masked": masked})
 

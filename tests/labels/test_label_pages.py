@@ -249,6 +249,57 @@ async def test_the_pixel_readout_says_which_pixels_the_sources_mask_takes_out(
     }
 
 
+async def test_the_pixel_readout_decodes_a_frame_once_for_many_moves_and_again_when_it_changes(
+    client: AsyncTestClient, folder: Path, monkeypatch
+) -> None:
+    """Every mouse move over the item view decoded the whole frame again (a 4k x 4k detector
+    frame per move). The frame is kept while its file is unchanged: a file written again (its
+    modification time) is read again, and so is a frame whose source's mask changed."""
+    from backend.images import decode
+
+    reads: list[str] = []
+    read_file = decode.read_file
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(path.name)
+        return read_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(decode, "read_file", counting)
+    frame = np.arange(32 * 40, dtype=np.int32).reshape(32, 40)
+    np.save(folder / "frame.npy", frame)
+    created = await client.post(f"{API}/datasets", json={"name": "moves", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    dataset_id = created.json()["dataset"]["id"]
+    item = (await client.get(f"{API}/datasets/{dataset_id}/items")).json()["items"][0]["id"]
+
+    async def value(x: int, y: int) -> tuple[object, object]:
+        response = await client.get(f"/items/{item}/pixel", params={"x": x, "y": y})
+        assert response.status_code == 200, response.text
+        return response.json()["value"], response.json()["masked"]
+
+    reads.clear()
+    moves = [(0, 0), (1, 0), (2, 1), (39, 31), (7, 5)]
+    assert [await value(x, y) for x, y in moves] == [(int(frame[y, x]), False) for x, y in moves]
+    assert reads == ["frame.npy"]
+
+    changed = -frame
+    np.save(folder / "frame.npy", changed)  # the same size: only the modification time says so
+    stat = (folder / "frame.npy").stat()
+    os.utime(folder / "frame.npy", ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert [await value(x, y) for x, y in moves] == [(int(changed[y, x]), False) for x, y in moves]
+    assert reads == ["frame.npy"] * 2
+
+    source = (await client.get(f"{API}/datasets/{dataset_id}/sources")).json()[0]
+    patched = await client.patch(
+        f"{API}/datasets/{dataset_id}/sources/{source['id']}",
+        json={"mask_rules": ["negative"]},
+        headers=await csrf_headers(client),
+    )
+    assert patched.status_code == 200, patched.text
+    assert await value(1, 0) == (-1, True) and await value(0, 0) == (0, False)
+    assert reads == ["frame.npy"] * 3
+
+
 async def test_the_first_frame_of_a_stack_is_marked_as_a_frame_like_the_others(
     client: AsyncTestClient, folder: Path
 ) -> None:
