@@ -11,7 +11,8 @@ a file may change after it was scanned.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any, NamedTuple
@@ -157,6 +158,26 @@ def _nexus_signal(handle: Any) -> str | None:
 
 
 EIGER_DATA = "entry/data"
+# An Eiger series: NAME_master.h5 links to NAME_data_000001.h5, ... whose frames are its items.
+EIGER_DATA_FILE = re.compile(r"^(?P<series>.+)_data_\d{6}(?P<suffix>\.(?:h5|hdf5))?$", re.IGNORECASE)
+
+
+def eiger_data_files(names: Iterable[str], *, suffixed: bool = True) -> set[str]:
+    """Data files of an Eiger series whose master lies beside them (``names`` are those of one
+    folder): they are read through the master (one item per frame, once), not as files of their
+    own. A Tiled tree names the same files without their suffix (``suffixed=False``)."""
+    present = set(names)
+    masters = (".h5", ".hdf5") if suffixed else ("", ".h5", ".hdf5")
+    skipped = set()
+    for name in present:
+        match = EIGER_DATA_FILE.match(name)
+        if match is None or (suffixed and not match["suffix"]):
+            continue
+        if any(f"{match['series']}_master{ext}" in present for ext in masters):
+            skipped.add(name)
+    return skipped
+
+
 # Where an Eiger master describes its detector (entry/instrument/detector/detectorSpecific/:
 # pixel_mask, flatfield, ...), and NXdetector's name for the mask of bad pixels.
 DETECTOR_GROUP = "detectorspecific"

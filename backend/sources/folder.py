@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from backend.errors import Forbidden, NotFound, TooLarge, Unreadable
-from backend.images import decode
+from backend.images import decode, hdf5
 from backend.sources.base import SourceEntry
 from backend.sources.paths import is_within
 
 # By the suffix that says the format (``decode.format_of``): ``scan.edf.gz`` is an EDF file.
 IMAGE_SUFFIXES = decode.FORMAT_SUFFIXES
-# An Eiger series: NAME_master.h5 links to NAME_data_000001.h5, ... whose frames are its items.
-EIGER_DATA_FILE = re.compile(r"^(?P<series>.+)_data_\d{6}\.(?:h5|hdf5)$", re.IGNORECASE)
 
 
 def is_image_name(name: str) -> bool:
     """Whether a folder source lists a file of this name (hidden files are not)."""
     return not name.startswith(".") and decode.format_of(name) in IMAGE_SUFFIXES
-
-
-def _eiger_data_files(filenames: list[str]) -> set[str]:
-    """Data files of an Eiger series whose master file lies beside them: they are read through
-    the master (one item per frame, once), not as files of their own."""
-    present = set(filenames)
-    skipped = set()
-    for name in filenames:
-        match = EIGER_DATA_FILE.match(name)
-        if match and any(f"{match['series']}_master{ext}" in present for ext in (".h5", ".hdf5")):
-            skipped.add(name)
-    return skipped
 
 
 class FolderSource:
@@ -62,7 +47,7 @@ class FolderSource:
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames.sort()
             base = Path(dirpath)
-            through_master = _eiger_data_files(filenames)
+            through_master = hdf5.eiger_data_files(filenames)
             for name in sorted(filenames):
                 if name in through_master:
                     continue

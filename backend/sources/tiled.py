@@ -418,9 +418,14 @@ class TiledSource:
         # orientation, a 3x3 calibration) are metadata, skipped as a folder source skips them in an
         # HDF5 file; alone, each is one unreadable entry that says why, as a small .npy file is.
         small = {key for key, attrs in children if key in images and self._too_small(attrs)}
+        # An Eiger series' data files beside their master are read through it, as in a folder.
+        containers = [key for key, attrs in children if attrs.get("structure_family") == "container"]
+        through_master = hdf5.eiger_data_files(containers, suffixed=False)
         for key, attrs in children:
             path = f"{rel}/{key}" if rel else key
             family = attrs.get("structure_family")
+            if key in through_master:
+                continue
             if family == "array":
                 info = _array_info(attrs.get("structure") or {})
                 if key in small and len(small) < len(images):

@@ -218,6 +218,8 @@ def test_an_eiger_masters_pixel_mask_and_flat_field_are_not_items_as_in_a_folder
             assert entry.error is None
             found.setdefault(entry.uri, []).append(entry.frame)
         assert not [uri for uri in found if "detectorSpecific" in uri], found
+        # the data file is read through its master, not listed again (its frames were items twice)
+        assert not [uri for uri in found if uri.startswith("run_data_000001")], found
         assert found["run_master/entry/data/data_000001"] == [0, 1, 2]
         assert found["inline/entry/data/data"] == [0, 1, 2]
         assert len([e for e in folder.scan() if e.uri == "inline.h5"]) == 3  # the same, in a folder
