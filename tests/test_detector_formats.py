@@ -7,6 +7,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -236,6 +237,27 @@ async def test_a_truncated_compressed_file_is_unreadable_where_it_is_cut_and_not
     np.testing.assert_array_equal(decode.read_file(folder / "cut.edf.gz", 0, max_pixels=10**6), big)
     with pytest.raises(Unreadable, match="truncated"):
         decode.read_file(folder / "cut.cbf.gz", 0, max_pixels=10**6)  # a read says so too
+
+
+def test_a_compressed_header_declaring_more_data_than_its_frame_holds_is_refused(tmp_path):
+    """fabio reads the data size a header declares in one piece: a small .gz whose 20x16 frame
+    declares 2 GB of data makes it ask for 2 GB at once, which a compressed run of zeros can
+    supply (a plain file cannot give more than its size). The header is refused instead."""
+    frame = np.zeros((16, 20), np.int32)
+    write_edf(tmp_path / "a.edf", [frame], [{}])
+    write_cbf(tmp_path / "a.cbf", frame, PILATUS)
+    raw = (tmp_path / "a.edf").read_bytes()
+    edf = re.sub(rb"\nSize = \d+ ;", b"\nSize = 2000000000 ;", raw)
+    brace = edf.index(b"}\n")  # the header keeps its length: fewer spaces before its brace
+    edf = edf[: brace - (len(edf) - len(raw))] + edf[brace:]
+    cbf = re.sub(rb"X-Binary-Size: \d+", b"X-Binary-Size: 2000000000", (tmp_path / "a.cbf").read_bytes())
+    (tmp_path / "big.edf.gz").write_bytes(gzip.compress(edf + bytes(4_000_000)))
+    (tmp_path / "big.cbf.gz").write_bytes(gzip.compress(cbf + bytes(4_000_000)))
+    for name in ("big.edf.gz", "big.cbf.gz"):
+        with pytest.raises(Unreadable, match="declares 2000000000 bytes of data for a 20x16 frame"):
+            decode.probe_frames(tmp_path / name)
+        with pytest.raises(Unreadable, match="declares 2000000000 bytes"):
+            decode.read_file(tmp_path / name, max_pixels=10**6)
 
 
 def test_an_uncompressed_edf_cut_short_is_not_read_as_zeros(tmp_path):

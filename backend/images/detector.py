@@ -24,6 +24,10 @@ FABIO_SUFFIXES = {".edf", ".cbf"}
 # Whole-file compressions fabio reads itself (by the file name's last suffix).
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2"}
 _CHUNK = 1 << 20
+# Bytes a frame's data may take beyond its pixels (EDF padding; CBF header text and markers) and
+# per pixel in a CBF's byte-offset stream (1, 2, 4 then 8 bytes for one value).
+_SLACK = 1 << 20
+_CBF_BYTES_PER_PIXEL = 15
 
 # Normalised keys an item's metadata may hold; everything is optional.
 METADATA_KEYS = ("run", "sample", "exposure", "time", "temperature")
@@ -156,10 +160,11 @@ def _truncated(path: Path, frame: int) -> str:
     return f"{path.name} ends inside the data of frame {frame}: the file is truncated"
 
 
-def check_stream(path: Path) -> None:
+def check_stream(path: Path, limit: int | None = None) -> None:
     """Decompress a compressed file to its end, in pieces, keeping nothing: a truncated or
-    damaged file is ``Unreadable`` with the reason. fabio stops reading a CBF at the end of its
-    binary section, so a CBF cut short passes its header and would fail only when displayed."""
+    damaged file, or one that decompresses to more than ``limit`` bytes, is ``Unreadable`` with
+    the reason. fabio stops reading a CBF at the end of its binary section, so a CBF cut short
+    passes its header and would fail only when displayed."""
     import bz2
     import gzip
     import zlib
@@ -168,14 +173,38 @@ def check_stream(path: Path) -> None:
     if compression is None:
         return
     opener = gzip.open if compression == "gzip" else bz2.open
+    total = 0
     try:
         with opener(path, "rb") as stream:
-            while stream.read(_CHUNK):
-                pass
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise Unreadable(
+                        f"{path.name} decompresses to more than the {limit} bytes its header accounts for"
+                    )
     except EOFError as exc:
         raise Unreadable(f"{path.name} is a truncated {compression} file ({exc})") from exc
     except (OSError, zlib.error, ValueError) as exc:
         raise Unreadable(f"{path.name} is not a readable {compression} file ({exc})") from exc
+
+
+def _data_bytes(path: Path, reader: Any, index: int, shape: tuple[int, int], dtype: str) -> int:
+    """The bytes of data the header declares for a frame, refused (``Unreadable``) above what its
+    pixels can take: fabio reads that many at once, which a small compressed file can supply."""
+    pixels = shape[0] * shape[1]
+    if fabio_format(path.name) == ".cbf":
+        declared = int(str(reader.header.get("X-Binary-Size", "0")).strip() or 0)
+        most = pixels * _CBF_BYTES_PER_PIXEL + _SLACK
+    else:
+        frames = getattr(reader, "_frames", None) or []  # EdfFrame objects: their blobsize is read
+        declared = int(getattr(frames[index], "blobsize", 0) or 0) if index < len(frames) else 0
+        most = pixels * (np.dtype(dtype).itemsize if dtype else 8) + _SLACK
+    if declared > most:
+        raise Unreadable(
+            f"{path.name}: the {_kind(path)} header declares {declared} bytes of data for a "
+            f"{shape[1]}x{shape[0]} frame"
+        )
+    return declared
 
 
 def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str], dict[str, Any], str | None]]:
@@ -185,18 +214,21 @@ def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str],
     ``whole`` a compressed CBF file is decompressed to its end (``check_stream``)."""
     reader = _reader(path)
     try:
-        if whole and fabio_format(path.name) == ".cbf":
-            check_stream(path)  # one frame: the header walk below does not reach the data's end
         reader.readheader(str(path))
         frames = list(reader.frames()) if reader.nframes > 1 else [reader]
         out = []
+        declared = 0
         for index, frame in enumerate(frames):
             shape = frame.shape
             if shape is None or len(shape) != 2 or min(shape) < 1:
                 raise Unreadable(f"{path.name}: the {_kind(path)} header gives no 2-D frame size")
             header = dict(frame.header)
+            dtype = _dtype(frame, header)
+            declared += _data_bytes(path, reader, index, (int(shape[0]), int(shape[1])), dtype)
             error = _truncated(path, index) if getattr(frame, "incomplete_data", False) else None
-            out.append(((int(shape[0]), int(shape[1]), _dtype(frame, header)), from_header(header), error))
+            out.append(((int(shape[0]), int(shape[1]), dtype), from_header(header), error))
+        if whole and fabio_format(path.name) == ".cbf":  # one frame: the header walk stops before its data
+            check_stream(path, declared + _SLACK)
         return out
     except (Unreadable, FileNotFoundError):
         raise
