@@ -17,6 +17,13 @@ from backend.storage.types import utcnow
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # Keys the label page keeps for itself: navigation, selection, help, undo.
 RESERVED_HOTKEYS = frozenset("?znpa ")
+# Keys a class is given when it is added without one (the class panel): the digits first, as the
+# demo dataset's classes have them, then the letters. Never a reserved key, nor one another page
+# takes for itself (0: fit the item view's zoom; b, l, f: the explorer's box, lasso and "leave the
+# flagged out"); a person may still choose those by hand.
+AUTO_HOTKEYS = "123456789" + "".join(
+    c for c in "abcdefghijklmnopqrstuvwxyz" if c not in RESERVED_HOTKEYS and c not in "blf"
+)
 PALETTE = [
     "#1f77b4",
     "#ff7f0e",
@@ -98,19 +105,39 @@ async def _check_unique(
             raise Conflict(f"hotkey '{hotkey}' is already used by class '{other.name}'")
 
 
+async def next_free_hotkey(session: AsyncSession, dataset_id: int) -> str | None:
+    """The first of ``AUTO_HOTKEYS`` no live class of the dataset holds; None when all are taken."""
+    taken = set(
+        (
+            await session.scalars(
+                select(col(LabelClass.hotkey)).where(
+                    col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
+                )
+            )
+        ).all()
+    )
+    return next((key for key in AUTO_HOTKEYS if key not in taken), None)
+
+
 async def create_class(
     session: AsyncSession,
     dataset_id: int,
     name: str,
     color: str | None = None,
     hotkey: str | None = None,
+    *,
+    auto_hotkey: bool = False,
 ) -> LabelClass:
+    """``auto_hotkey``: a class added without a hotkey gets the next free one (``AUTO_HOTKEYS``)."""
     name = clean_class_name(name)
     hotkey = clean_hotkey(hotkey)
     # the dataset's write lock until the commit: classes added at once are checked against each
-    # other's names and hotkeys and get their own position and color (they read the same before)
+    # other's names and hotkeys and get their own position, color and free hotkey (they read the
+    # same before)
     await lock_dataset(session, dataset_id)
     count = await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
+    if hotkey is None and auto_hotkey:
+        hotkey = await next_free_hotkey(session, dataset_id)
     color = clean_color(color) if color else PALETTE[count % len(PALETTE)]
     await _check_unique(session, dataset_id, name=name, hotkey=hotkey, except_id=None)
     label = LabelClass(dataset_id=dataset_id, name=name, color=color, hotkey=hotkey, position=count)

@@ -28,7 +28,8 @@ async def add_class(request: Request, session: AsyncSession, dataset_id: FromPat
         dataset_id,
         str(form.get("name") or ""),
         str(form.get("color") or "") or None,
-        str(form.get("hotkey") or "") or None,
+        str(form.get("hotkey") or "").strip() or None,
+        auto_hotkey=True,  # left empty: the next free key, so the class can be labeled by key at once
     )
     key = f" (key {label.hotkey})" if label.hotkey else ""
     return await _after_change(

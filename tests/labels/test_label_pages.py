@@ -795,3 +795,36 @@ async def test_ctrl_z_after_a_revoke_passes_over_the_revoked_event(
     flash = next(e for e in fragment(undone.text) if e.get("id") == "flash")
     assert text_of(flash) == f"Undid event #{first['id']} (1 tag(s))."
     assert await labels(client, dataset_id) == {}
+
+
+async def hotkeys(client: AsyncTestClient, dataset_id: int) -> dict[str, str | None]:
+    return {c["name"]: c["hotkey"] for c in (await client.get(f"{API}/datasets/{dataset_id}/classes")).json()}
+
+
+async def test_classes_added_in_the_panel_without_a_key_get_the_next_free_one(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """A class added in the panel with its key left empty got none, so no key labeled it (not on
+    the label page, not on a batch page): it gets the next free digit now, then letters, never a
+    key the pages keep for themselves."""
+    dataset_id = await make_dataset(client, folder, count=3)
+    headers = await csrf_headers(client)
+    await add_class(client, dataset_id, "chosen", "2")  # a key taken by hand is skipped
+    for name in ("first", "second"):
+        added = await client.post(f"/datasets/{dataset_id}/classes", data={"name": name}, headers=headers)
+        assert added.status_code == 200, added.text
+    listed = await hotkeys(client, dataset_id)
+    assert listed == {"chosen": "2", "first": "1", "second": "3"}
+    assert "Added class &#39;second&#39; (key 3)" in added.text
+    # shown in the panel's field and on the class's button
+    doc = parse((await client.get(f"/datasets/{dataset_id}/label")).text)
+    second = one(doc, ".//li[@data-name='second']")
+    assert attr(one(second, ".//input[@name='hotkey']"), "value") == "3"
+    assert text_of(one(doc, ".//div[@id='labelbar']//button[@data-hotkey='3']")).startswith("second")
+
+    for n in range(4, 10):
+        await add_class(client, dataset_id, f"c{n}", str(n))
+    added = await client.post(f"/datasets/{dataset_id}/classes", data={"name": "letter"}, headers=headers)
+    assert added.status_code == 200, added.text
+    # not 0 (the item view's zoom), a (select the page), b (a tool of the explorer)
+    assert (await hotkeys(client, dataset_id))["letter"] == "c"
