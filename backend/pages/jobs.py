@@ -499,11 +499,26 @@ class JobPages(Controller):
         context.update(extra)
         return context
 
-    @post("/models/{model_id:int}/infer")
+    @post("/models/{model_id:int}")
     async def infer(
         self, request: Request, session: AsyncSession, settings: Settings, model_id: FromPath[int]
     ) -> Template | Redirect | Response[Any]:
-        """Run the model on its dataset; invalid options are shown on the model page, nothing queued."""
+        """Run the model on its dataset; invalid options are shown on the model page, nothing queued.
+
+        The form posts to the model page's own address: without JavaScript an invalid form is
+        drawn again there with its errors (it landed on /models/N/infer, an address with no page)."""
+        return await self._infer(request, session, settings, model_id)
+
+    @post("/models/{model_id:int}/infer")
+    async def infer_at_old_address(
+        self, request: Request, session: AsyncSession, settings: Settings, model_id: FromPath[int]
+    ) -> Template | Redirect | Response[Any]:
+        """Where the form posted before: kept for pages still open and scripts that post there."""
+        return await self._infer(request, session, settings, model_id)
+
+    async def _infer(
+        self, request: Request, session: AsyncSession, settings: Settings, model_id: int
+    ) -> Template | Redirect | Response[Any]:
         model = await model_queries.get_model(session, model_id)
         texts = _param_texts(await _form_of(request))
         options, problems = check_form(get_algorithm(model.algorithm).infer_schema, texts)

@@ -210,6 +210,30 @@ async def test_invalid_inference_options_stay_on_the_model_page(jobs_client, ima
     assert await session.scalar(select(func.count()).select_from(Job)) == 1
 
 
+async def test_without_javascript_an_invalid_inference_form_comes_back_at_the_model_page(
+    jobs_client, image_dataset, session
+):
+    """A plain form post, as a browser without JavaScript sends it: the form went to
+    /models/N/infer and its errors were drawn at that address; the form posts to the model page's
+    own address now, which shows the form again with the error."""
+    job = await wait_for(jobs_client, await train_from_form(jobs_client, image_dataset.id))
+    url = f"/models/{job['model_id']}"
+    form = by_id(parse((await jobs_client.get(url)).text), "infer-form")
+    sent = ".//input[@name][not(@type='checkbox' or @type='radio') or @checked]"  # what a browser sends
+    fields = {attr(i, "name"): i.get("value") or "" for i in all_of(form, sent)}
+    fields["params.batch_size"] = "0"
+    response = await jobs_client.post(attr(form, "action"), data=fields, follow_redirects=True)
+    assert (response.status_code, response.url.path) == (400, url)
+    doc = parse(response.text)
+    assert text_of(by_id(doc, "param-batch_size-error")).startswith("Batch size must be at least 1, got 0")
+    assert attr(by_id(doc, "param-batch_size"), "value") == "0"  # what was typed is kept
+    assert await session.scalar(select(func.count()).select_from(Job)) == 1  # the training only
+
+    fields["params.batch_size"] = "8"
+    ran = await jobs_client.post(attr(form, "action"), data=fields, follow_redirects=False)
+    assert ran.status_code == 303 and ran.headers["location"].startswith("/jobs/")
+
+
 async def test_the_model_page_shows_a_confusion_matrix_when_one_was_written(
     jobs_client, image_dataset, job_settings
 ):
