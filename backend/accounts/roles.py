@@ -51,7 +51,8 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/jobs/{job_id}/cancel"): TRAINER,
     ("POST", "/jobs/{job_id}/retry"): TRAINER,
     ("POST", "/datasets/{dataset_id}/train"): TRAINER,
-    ("POST", "/models/{model_id}/infer"): TRAINER,
+    ("POST", "/models/{model_id}"): TRAINER,  # the model page's inference form
+    ("POST", "/models/{model_id}/infer"): TRAINER,  # where that form posted before
     # Reads that take their question as a POST body.
     ("POST", "/api/v1/datasets/{dataset_id}/explorer/heatmap"): VIEWER,
     ("POST", "/api/v1/models/{model_id}/projection/selection"): VIEWER,

@@ -86,6 +86,14 @@ def test_writes_default_to_labeler_and_reads_to_viewer():
     assert route_role("OPTIONS", "/anything") == PUBLIC
 
 
+def test_the_inference_form_needs_a_trainer_at_both_its_addresses(app):
+    """The model page's form posts to /models/N (it posted to /models/N/infer, still served): a
+    write there is not left to the labeler default."""
+    declared = {(m, path_template(p)): r for m, p, r in app_routes(app)}
+    assert declared[("POST", "/models/{model_id}")] == TRAINER
+    assert declared[("POST", "/models/{model_id}/infer")] == TRAINER
+
+
 async def test_every_route_refuses_strangers_and_roles_below_its_own(app, client, accounts):
     csrf = await csrf_headers(client)  # pages' writes carry it, so the role check is what refuses
     routes = app_routes(app)
