@@ -126,7 +126,8 @@ class TiledNode:
     shape: tuple[int, ...] | None = None
     dtype: str | None = None
     count: int | None = None  # children of a container, when the server says
-    items: int = 0  # images this node holds itself (arrays only)
+    items: int = 0  # images adding this node makes (arrays only): its frames, within the frame limits
+    left_out: str | None = None  # why an image array adds no images: a frame limit, said with its value
 
     @property
     def selectable(self) -> bool:
@@ -440,17 +441,47 @@ class TiledSource:
             elif family == "container":
                 yield from self._walk(path, depth + 1, described)
 
+    def _left_out(self, info: ArrayInfo, beside_images: bool) -> str | None:
+        """Why an image array adds no images, as a scan would leave it out (``_walk``,
+        ``_entries``): the frame limits, named with their values; None when its frames are added."""
+        height, width, _ = info.frame_shape
+        limits = self.frame_limits
+        if min(height, width) < limits.min_side:
+            small = (
+                f"frames of {width}x{height} pixels, smaller than the limit of {limits.min_side} a side "
+                "(LABELWISE_MIN_FRAME_SIDE)"
+            )
+            if beside_images:
+                return f"{small}: metadata beside the images, skipped"
+            return f"{small}: added as one unreadable item"
+        if info.frames > limits.max_frames:
+            return (
+                f"{info.frames} frames, more than the limit of {limits.max_frames} per node "
+                "(LABELWISE_MAX_FRAMES_PER_FILE): added as one unreadable item"
+            )
+        return None
+
     def browse(self, rel: str = "") -> list[TiledNode]:
-        """The children of a node for the Tiled browser (arrays with their item counts)."""
+        """The children of a node for the Tiled browser: arrays with the images adding them makes
+        (within the frame limits, as a scan applies them) or why they add none."""
+        children = list(self.children(rel))
+        infos = {
+            key: _array_info(attrs.get("structure") or {})
+            for key, attrs in children
+            if attrs.get("structure_family") == "array"
+        }
+        images = [info for info in infos.values() if info is not None]
+        big = [info for info in images if min(info.frame_shape[:2]) >= self.frame_limits.min_side]
         nodes: list[TiledNode] = []
-        for key, attrs in self.children(rel):
+        for key, attrs in children:
             path = f"{rel}/{key}" if rel else key
             family = str(attrs.get("structure_family"))
             structure = attrs.get("structure") or {}
             node = TiledNode(key, path, self.where.child(path).uri, family)
             if family == "array":
-                info = _array_info(structure)
+                info = infos[key]
                 dtype = _dtype(structure)
+                left_out = self._left_out(info, beside_images=bool(big)) if info else None
                 node = TiledNode(
                     key,
                     path,
@@ -458,7 +489,8 @@ class TiledSource:
                     family,
                     shape=tuple(structure.get("shape") or ()),
                     dtype=dtype.name if dtype is not None else None,
-                    items=info.frames if info else 0,
+                    items=info.frames if info and left_out is None else 0,
+                    left_out=left_out,
                 )
             elif family == "container":
                 count = structure.get("count")
@@ -528,10 +560,16 @@ class TiledListing:
 
 
 def browse(
-    uri: str, api_key: str | None, max_pixels: int, *, limits: ListingLimits | None = None
+    uri: str,
+    api_key: str | None,
+    max_pixels: int,
+    *,
+    limits: ListingLimits | None = None,
+    frame_limits: decode.FrameLimits = decode.DEFAULT_LIMITS,
 ) -> TiledListing:
-    """The children of a Tiled container, for the datasets page's Tiled browser."""
-    source = TiledSource(uri, api_key, max_pixels, limits=limits)
+    """The children of a Tiled container, for the datasets page's Tiled browser; item counts are
+    what adding a node makes under ``frame_limits`` (the deployment's, as its sources apply)."""
+    source = TiledSource(uri, api_key, max_pixels, limits=limits, frame_limits=frame_limits)
     try:
         family = source.node().get("structure_family")
         if family != "container":
@@ -553,4 +591,4 @@ def browse_for_admin(uri: str, api_key: str | None, settings: Settings) -> Tiled
     limits = ListingLimits(
         max_children=settings.tiled_browse_max_items, seconds=settings.tiled_browse_seconds
     )
-    return browse(uri, api_key, settings.max_image_pixels, limits=limits)
+    return browse(uri, api_key, settings.max_image_pixels, limits=limits, frame_limits=settings.frame_limits)

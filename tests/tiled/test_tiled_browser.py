@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from backend.images.decode import FrameLimits
+from backend.sources.tiled import TiledSource
+from tests.helpers.rest import client_with  # noqa: F401
 from tests.helpers.tiled import API_KEY
-from tests.html import all_of, attr, csrf_field, parse
+from tests.html import all_of, attr, csrf_field, parse, text_of
 
 pytestmark = pytest.mark.tiled
 HX = {"HX-Request": "true"}
@@ -59,3 +62,64 @@ async def test_the_panel_never_renders_a_key_and_refusals_name_the_source(client
     no_token = await _browse(client, tiled_server.uri, token="")
     assert no_token.status_code == 403 and "arrays" not in no_token.text
     assert API_KEY not in caplog.text and "wrongkey42" not in caplog.text
+
+
+def _rows(html: str) -> dict[str, str]:
+    """Each listed node's text by its name (the text after the node's name)."""
+    rows = {}
+    for li in all_of(parse(html), "//li[@data-family]"):
+        words = text_of(li).replace("▦", "").replace("📁", "").split()
+        rows[words[0]] = " ".join(words[1:])
+    return rows
+
+
+async def test_the_counts_are_what_adding_a_node_makes_under_the_frame_limits(
+    client_with,  # noqa: F811 - the fixture imported above
+    tiled_server,
+):
+    """A node of more frames than LABELWISE_MAX_FRAMES_PER_FILE was listed with all its frames as
+    images, though adding it makes one unreadable item; the listing says so now, with the limit,
+    as for frames too small a side. Its counts are what a scan of the node adds."""
+    async with client_with(max_frames_per_file=2) as client:
+        arrays = await _browse(client, f"{tiled_server.uri}/arrays")
+        rows = _rows(arrays.text)
+        assert rows["flat"].endswith("1 image")
+        assert rows["stack"] == (
+            "3×32×32 float32, no image: 3 frames, more than the limit of 2 per node "  # noqa: RUF001
+            "(LABELWISE_MAX_FRAMES_PER_FILE): added as one unreadable item"
+        )
+        assert f"{tiled_server.uri}/arrays/stack" not in _picks(arrays.text)
+        entry = await _browse(client, f"{tiled_server.uri}/hdf5/run/entry")
+        assert _rows(entry.text)["data"].endswith(", 2 images")  # 2 frames: within the limit
+
+    async with client_with(min_frame_side=30) as client:
+        rows = _rows((await _browse(client, f"{tiled_server.uri}/hdf5/run/entry")).text)
+        assert rows["data"].endswith(
+            "no image: frames of 24x24 pixels, smaller than the limit of 30 a side "
+            "(LABELWISE_MIN_FRAME_SIDE): metadata beside the images, skipped"
+        )
+        assert rows["img"].endswith(", 1 image")
+
+    async with client_with(min_frame_side=50) as client:
+        rows = _rows((await _browse(client, f"{tiled_server.uri}/arrays")).text)
+        assert rows["flat"].endswith("of 50 a side (LABELWISE_MIN_FRAME_SIDE): added as one unreadable item")
+
+    # what the listing counts is what a scan under the same limits adds
+    limits = FrameLimits(max_frames=2, min_side=30)
+    async with client_with(max_frames_per_file=2, min_frame_side=30) as client:
+        for node in ("arrays", "hdf5/run/entry"):
+            listed = _counts((await _browse(client, f"{tiled_server.uri}/{node}")).text)
+            source = TiledSource(f"{tiled_server.uri}/{node}", API_KEY, 10**7, frame_limits=limits)
+            scanned: dict[str, int] = {}
+            for found in source.scan():
+                scanned[found.uri] = scanned.get(found.uri, 0) + (found.error is None)
+            assert {k: v for k, v in listed.items() if v} == {k: v for k, v in scanned.items() if v}
+
+
+def _counts(html: str) -> dict[str, int]:
+    """Images each listed array adds, by name, as the listing says ("<shape> float32, 3 images")."""
+    counts = {}
+    for name, row in _rows(html).items():
+        said = row.split(", ", 1)[1].split() if ", " in row else []
+        counts[name] = int(said[0]) if said and said[0].isdigit() else 0
+    return counts
