@@ -260,3 +260,27 @@ async def test_a_view_change_is_not_lost_to_a_refresh_still_on_its_way(page: Any
     await expect(page.locator("#gallery .view-total").first).to_have_text("12")
     await expect(page.locator("#gallery .marks.labeled")).to_have_count(1)
     assert (await page.locator("#filter-select").input_value()) == "all"
+
+
+async def test_the_keyboard_help_follows_the_class_panel(page: Any, folder: Path) -> None:
+    """The "?" help listed the class keys the page was loaded with: a class added, re-keyed or
+    deleted in the panel was missing from it, or listed with its old key, until a reload."""
+    dataset = await api_dataset(page, folder, 4, [("rings", "r")])
+    await page.goto(f"/datasets/{dataset['id']}/label")
+    await page.fill("#add-class input[name=name]", "peaks")
+    await page.fill("#add-class input[name=hotkey]", "k")
+    await page.click("#add-class button")
+    await expect(page.locator("#labelbar .label-btn[data-hotkey='k']")).to_be_visible()
+    rings = page.locator("#classes li[data-name='rings']")
+    await rings.locator("input[name=hotkey]").fill("g")
+    await rings.locator("button", has_text="Save").click()
+    await expect(page.locator("#labelbar .label-btn[data-hotkey='g']")).to_be_visible()
+
+    await page.keyboard.press("?")
+    rows = page.locator("#help tr", has_text="label the selection as")
+    await expect(rows.locator("td:first-child")).to_have_text(["g", "k"])
+    await expect(rows.locator("td:last-child")).to_have_text(
+        ["label the selection as rings", "label the selection as peaks"]
+    )
+    await page.keyboard.press("?")
+    await expect(page.locator("#help")).not_to_be_visible()
