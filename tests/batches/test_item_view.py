@@ -155,3 +155,29 @@ async def test_class_keys_still_label_after_unticking_then_open_the_next_item(li
     await expect_flash(tab, re.compile(rf"^Item {item}: set ring \(event #\d+\)\.$"))
     assert (await labels_of(live)) == {item: [ring]}
     assert tab.url.endswith(f"/items/{item}")  # unticked: it stays on the item
+
+
+async def test_what_a_key_did_is_said_on_the_next_item_it_opened(live, tab):
+    """A class key labeled the item and opened the next one at once: the answer's flash line went
+    with the page, so nothing said the label was taken (nor that a key changed nothing). The next
+    item says it now, once; an item opened otherwise says nothing of it."""
+    dataset_id = live["dataset_id"]
+    ring = await _class(live, "ring", "r")
+    await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
+    order = await _gallery(tab)
+    await tab.click(f"#tile-{order[0]} a.open")
+    await tab.wait_for_url(re.compile(rf"/items/{order[0]}\?"))
+    await tab.keyboard.press("r")
+    await tab.wait_for_url(re.compile(rf"/items/{order[1]}\?"))
+    assert (await labels_of(live)) == {order[0]: [ring]}
+    events = (await live["api"].get(f"{API}/datasets/{dataset_id}/events")).json()["events"]
+    await expect_flash(tab, f"Item {order[0]}: set ring (event #{events[0]['id']}).")
+
+    await tab.keyboard.press("p")  # stepping says nothing: the line was for the item it opened
+    await tab.wait_for_url(re.compile(rf"/items/{order[0]}\?"))
+    await expect_flash(tab, "")
+    await tab.keyboard.press("r")  # the class it has: the next item says nothing was recorded
+    await tab.wait_for_url(re.compile(rf"/items/{order[1]}\?"))
+    await expect_flash(tab, f"Item {order[0]} already has ring: nothing recorded.")
+    await tab.reload()
+    await expect_flash(tab, "")

@@ -9,6 +9,16 @@
   const itemId = root.dataset.item;
   const labelsBox = () => document.getElementById("item-labels");
 
+  // What the key did to the item before, said on the next one it opened: the answer's flash line
+  // was lost with the page, so a label (or "nothing recorded") went by unseen. Kept for that item only.
+  const CARRIED = "labelwise.item-flash";
+  const carried = labelwise.kept(CARRIED);
+  labelwise.forget(CARRIED);
+  if (carried && carried.to === itemId && carried.text) {
+    const flash = document.getElementById("flash");
+    if (flash) flash.textContent = carried.text;
+  }
+
   async function label(labelId) {
     let op = labelId ? "set" : "clear";
     if (labelId && root.dataset.multi === "1") {
@@ -34,7 +44,12 @@
     const next = document.getElementById("item-next");
     // opened from the review (data-return): back to it, its suspects as they are now
     const then = next ? next.href : root.dataset.return;
-    if (advance && advance.checked && then) window.location.href = then;
+    if (advance && advance.checked && then) {
+      const flash = document.getElementById("flash");
+      const to = next ? new URL(next.href).pathname.split("/").pop() : null;
+      if (to && flash && flash.textContent) labelwise.keep(CARRIED, { to, text: flash.textContent });
+      window.location.href = then;
+    }
     // staying on the item: its history gains the event just recorded
     else if (!unchanged) htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
   }
