@@ -100,6 +100,18 @@ async def get_item(session: AsyncSession, item_id: int) -> Item:
     return item
 
 
+async def items_before(session: AsyncSession, item: Item) -> int:
+    """How many items of its dataset come before ``item`` in the dataset's own order (file order)."""
+    return int(
+        await session.scalar(
+            select(func.count()).where(
+                col(Item.dataset_id) == item.dataset_id, col(Item.position) < item.position
+            )
+        )
+        or 0
+    )
+
+
 async def item_location(session: AsyncSession, settings: Settings, item: Item) -> str:
     """Where the item's pixels are read from (a path or a Tiled URI; never a key)."""
     source = await session.get(Source, item.source_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.accounts.disclosure import public_error, public_location
 from backend.api.access import shows_internals
 from backend.datasets.display import display_preset
-from backend.datasets.items import frame_counts, get_item, item_location
+from backend.datasets.items import frame_counts, get_item, item_location, items_before
 from backend.datasets.refs import ItemReader, ItemRef, item_refs
 from backend.datasets.service import get_dataset
 from backend.errors import LabelwiseError
@@ -154,6 +155,12 @@ async def item_view(
     review = review_return(item.dataset_id, request.query_params)
     previous, following = None, None  # opened from the review: a class key goes back to it
     if review is None:
+        opened_from_elsewhere = "page" not in request.query_params
+        in_dataset_order = state.query_filter == "all" and state.sort == "position"
+        if opened_from_elsewhere and in_dataset_order and state.class_filter is state.meta_filter is None:
+            # opened from elsewhere (a batch page's tile, a link): the gallery's page the item is on
+            # in the dataset's order. Only items of its first page had steps and a gallery to go back to.
+            state = replace(state, page=await items_before(session, item) // state.per_page + 1)
         previous, following = await neighbours(session, item.dataset_id, item_id, state)
     page = render(
         request,

@@ -13,7 +13,19 @@ from sqlalchemy import event
 
 from backend.pages.item_view import histogram
 from tests.helpers.pages import csrf_headers, make_dataset
-from tests.html import HtmlElement, all_of, attr, by_id, classes, fragment, has_class, one, parse, text_of
+from tests.html import (
+    HtmlElement,
+    all_of,
+    attr,
+    by_id,
+    classes,
+    fragment,
+    has_class,
+    maybe_one,
+    one,
+    parse,
+    text_of,
+)
 
 API = "/api/v1"
 
@@ -828,3 +840,26 @@ async def test_classes_added_in_the_panel_without_a_key_get_the_next_free_one(
     assert added.status_code == 200, added.text
     # not 0 (the item view's zoom), a (select the page), b (a tool of the explorer)
     assert (await hotkeys(client, dataset_id))["letter"] == "c"
+
+
+async def test_an_item_opened_from_elsewhere_steps_through_the_page_it_is_on(
+    client: AsyncTestClient, folder: Path
+) -> None:
+    """A batch page's tile links to /items/N with no gallery view: an item of the gallery's first
+    page got previous / next and a gallery to go back to, one further on got neither (and "then
+    open the next item" was off). Each is placed on its page of the dataset's order now."""
+    dataset_id = await make_dataset(client, folder, count=30)
+    ids = await ids_of(client, dataset_id)  # the dataset's order
+    for at, page in ((1, 1), (25, 2), (29, 2)):
+        doc = parse((await client.get(f"/items/{ids[at]}", params={"per_page": 24})).text)
+        assert attr(by_id(doc, "item-prev"), "href").startswith(f"/items/{ids[at - 1]}?")
+        following = maybe_one(doc, ".//a[@id='item-next']")
+        if at + 1 < len(ids):
+            assert following is not None and attr(following, "href").startswith(f"/items/{ids[at + 1]}?")
+        else:
+            assert following is None and attr(by_id(doc, "advance"), "disabled") is not None
+        back = attr(by_id(doc, "item-back"), "href")
+        assert f"page={page}&" in back and "per_page=24" in back, back
+    # a view that says its page keeps it: not on that page, no steps, as before
+    doc = parse((await client.get(f"/items/{ids[25]}", params={"page": 1, "per_page": 24})).text)
+    assert maybe_one(doc, ".//a[@id='item-next']") is None
