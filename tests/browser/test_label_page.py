@@ -284,3 +284,29 @@ async def test_the_keyboard_help_follows_the_class_panel(page: Any, folder: Path
     )
     await page.keyboard.press("?")
     await expect(page.locator("#help")).not_to_be_visible()
+
+
+async def test_a_class_the_panel_refuses_keeps_what_was_typed(page: Any, folder: Path) -> None:
+    """A name taken or a reserved key: the refusal repainted the class panel with an empty add
+    form, so the name and key had to be typed again. They stay now, to be corrected."""
+    dataset = await api_dataset(page, folder, 4, [("rings", "r")])
+    await page.goto(f"/datasets/{dataset['id']}/label")
+    name, key = page.locator("#add-class input[name=name]"), page.locator("#add-class input[name=hotkey]")
+    await name.fill("Rings")
+    await key.fill("k")
+    await page.click("#add-class button")
+    await expect(page.locator("#flash")).to_contain_text("a class named 'rings' already exists")
+    await expect(name).to_be_focused()  # the panel repainted, what was typed put back
+    await expect(name).to_have_value("Rings")
+    await expect(key).to_have_value("k")
+    await name.fill("halo")
+    await key.fill("n")
+    await page.click("#add-class button")
+    await expect(page.locator("#flash")).to_contain_text("hotkey 'n' is reserved")
+    await expect(name).to_be_focused()  # the panel repainted, what was typed put back
+    await expect(name).to_have_value("halo")
+    await expect(key).to_have_value("n")
+    await key.fill("h")
+    await page.click("#add-class button")
+    await expect(page.locator("#labelbar .label-btn[data-hotkey='h']")).to_contain_text("halo")
+    await expect(name).to_have_value("")  # added: the form is empty again

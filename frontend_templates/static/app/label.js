@@ -251,19 +251,33 @@
   // changed without an answer that repaints them; the panels' answer sends labels-changed, which
   // the Next actions panel follows.
   function repaint() {
-    htmx.ajax("GET", `/datasets/${datasetId()}/label/panels?${gallery().dataset.state}`, {
+    const done = htmx.ajax("GET", `/datasets/${datasetId()}/label/panels?${gallery().dataset.state}`, {
       source: "#label-app",
       swap: "none",
     });
     htmx.trigger(document.body, "refresh-gallery");
+    return done;
   }
 
   // A failed labeling action (class deleted in another tab, dataset gone): repaint from the server.
+  // A class refused by the panel's add form (a name taken, a reserved key) keeps what was typed
+  // there: the repainted panel drew an empty form, so the name and key had to be typed again.
   document.addEventListener("htmx:responseError", (event) => {
     if (!appRoot() || !gallery()) return;
     const path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
     if (!path || !/\/label\/(tag|undo|redo)|\/classes/.test(path)) return;
-    repaint();
+    const form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("#add-class") : null;
+    const typed = form ? Array.from(form.elements).filter((f) => f.name).map((f) => [f.name, f.value]) : [];
+    repaint().then(() => {
+      const again = document.getElementById("add-class");
+      if (!again || !typed.length) return;
+      for (const [name, value] of typed) {
+        const field = again.elements.namedItem(name);
+        if (field) field.value = value;
+      }
+      const name = again.elements.namedItem("name");
+      if (name) name.focus();
+    });
   });
 
   // Requests from the class panel also carry the view state, so their answers repaint the tiles.
