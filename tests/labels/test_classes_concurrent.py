@@ -93,3 +93,24 @@ async def test_a_class_deleted_twice_at_once_is_unlabeled_by_one_event(
         ).all()
     ]
     assert kinds == ["manual", "review"]  # the tagging, one unlabel
+
+
+async def test_classes_added_at_once_without_keys_get_a_free_key_each(
+    session, settings, folder, database, monkeypatch
+):
+    """The class panel's free key is read under the lock too: two tabs adding a class each were
+    not to get the same key (the second would be refused, or hold a key another class has)."""
+    dataset, _, _, _ = await cat_dog_dataset(session, settings, folder)
+    slow_checks(monkeypatch)
+
+    async def create_keyed(name: str) -> Any:
+        async with database.session() as own:
+            return await classes.create_class(own, dataset.id, name, auto_hotkey=True)
+
+    added = await asyncio.gather(*(create_keyed(name) for name in ("bird", "fish", "frog")))
+    keys = sorted(
+        c.hotkey
+        for c in await classes.list_classes(session, dataset.id)
+        if c.name in {"bird", "fish", "frog"}
+    )
+    assert len(added) == 3 and len(set(keys)) == 3 and None not in keys, keys
