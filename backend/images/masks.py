@@ -2,10 +2,11 @@
 
 A mask file holds one 2-D array, nonzero where a pixel is masked (pyFAI's convention, and that of
 the Pilatus/Eiger mask files of most beamlines): ``.npy``, TIFF (first page), HDF5 (the dataset
-named ``mask`` where there is one, else the only 2-D array) or EDF (through ``fabio``, when it is
-installed). Derived rules take out what a detector writes where it did not count: zero and
-negative pixels (gaps, dead pixels: Pilatus writes -1 and -2), saturated pixels (the largest value
-of the file's integer type), and module gaps seen as whole rows or columns of one constant value.
+named ``mask`` where there is one, else the only 2-D array) or EDF (through ``fabio``'s EDF
+reader, when it is installed, as data files are read: never its content-guessing ``open``).
+Derived rules take out what a detector writes where it did not count: zero and negative pixels
+(gaps, dead pixels: Pilatus writes -1 and -2), saturated pixels (the largest value of the file's
+integer type), and module gaps seen as whole rows or columns of one constant value.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import Invalid, Unreadable
+from backend.images import detector
 from backend.storage import npy
 
 MASK_RULES = ("zero", "negative", "saturated", "gaps")
@@ -61,6 +63,20 @@ def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
         return np.asarray(handle[planes[0][0]][()])
 
 
+def _edf_mask(path: Path) -> np.ndarray:
+    """The first frame of an EDF mask, read as data files are (``detector``: fabio's EDF reader by
+    name, its header checked first). fabio's content-guessing ``open`` would read an HDF5 file
+    named ``.edf`` through its own HDF5 readers, around the link checks (decision 0004)."""
+    try:
+        frames = detector.probe(path)
+    except ImportError:
+        raise Unreadable("EDF masks need the fabio package, which is not installed") from None
+    error = frames[0][2] if frames else None
+    if error:
+        raise Unreadable(error)
+    return np.asarray(detector.read(path, 0))
+
+
 def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -73,11 +89,7 @@ def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
     elif suffix in (".h5", ".hdf5"):
         array = _hdf5_mask(path, roots)
     elif suffix == ".edf":
-        try:
-            import fabio
-        except ImportError:
-            raise Unreadable("EDF masks need the fabio package, which is not installed") from None
-        array = np.asarray(fabio.open(str(path)).data)
+        array = _edf_mask(path)
     else:
         raise Unreadable(f"a mask file is one of {', '.join(MASK_SUFFIXES)}, not '{suffix}'")
     if array.ndim != 2:

@@ -47,6 +47,18 @@ def test_an_edf_mask_is_read_through_fabio(tmp_path):
     assert np.array_equal(masks.load_mask_file(path, [tmp_path]), gap_mask() != 0)
 
 
+def test_an_hdf5_file_named_edf_is_refused_as_a_mask(tmp_path):
+    """fabio's content-guessing open read this file through its Eiger reader, around the link
+    checks (its link points outside the roots); a mask .edf is read by the EDF reader, as data."""
+    pytest.importorskip("fabio")
+    path = tmp_path / "mask.edf"
+    with h5py.File(path, "w") as handle:
+        handle["entry/data/data"] = np.ones((1, *SHAPE), np.uint8)
+        handle["entry/data/data_000001"] = h5py.ExternalLink("/etc/elsewhere.h5", "/entry/data/data")
+    with pytest.raises(Unreadable, match=r"^mask\.edf has a corrupt EDF header"):
+        masks.load_mask_file(path, [tmp_path])
+
+
 def test_an_eiger_master_file_is_a_mask_file_through_its_pixel_mask(tmp_path):
     """The detector's own mask, where Eiger writes it: the master file (beside its flat field, its
     frames in linked data files). It read as '0 2-D arrays': only the frames were looked at."""
