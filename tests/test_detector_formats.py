@@ -276,6 +276,47 @@ def test_an_uncompressed_edf_cut_short_is_not_read_as_zeros(tmp_path):
         decode.read_file(tmp_path / "cut.edf", 1, max_pixels=10**6)
 
 
+async def test_an_uncompressed_cbf_cut_short_is_unreadable_at_scan_saying_it_is_truncated(client, folder):
+    """fabio reads a CBF's header and stops before its data: a plain .cbf cut short passed the scan
+    and failed when displayed ("AssertionError"); a .gz of such a copy likewise. Both are now one
+    unreadable item at scan, as a truncated compressed file is, and a read says so too."""
+    big = np.tile(FRAME, (4, 4))
+    write_cbf(folder / "whole.cbf", big, PILATUS)
+    raw = (folder / "whole.cbf").read_bytes()
+    (folder / "cut.cbf").write_bytes(raw[: len(raw) * 3 // 4])
+    (folder / "copied.cbf.gz").write_bytes(gzip.compress(raw[: len(raw) // 2]))  # whole .gz, cut CBF
+    created = await client.post("/api/v1/datasets", json={"name": "cut", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    assert created.json()["scan"]["unreadable"] == 2
+    ds = created.json()["dataset"]["id"]
+    listed = (await client.get(f"/api/v1/datasets/{ds}/items", params={"filter": "all"})).json()["items"]
+    status = {i["uri"]: (i["status"], i["error"]) for i in listed}
+    cut = "ends inside the data of frame 0: the file is truncated"
+    assert status == {
+        "whole.cbf": ("ok", None),
+        "cut.cbf": ("unreadable", f"cut.cbf {cut}"),
+        "copied.cbf.gz": ("unreadable", f"copied.cbf.gz {cut}"),
+    }
+    with pytest.raises(Unreadable, match=re.escape(f"cut.cbf {cut}")):
+        decode.read_file(folder / "cut.cbf", 0, max_pixels=10**6)
+    damaged = "CBF data does not fill the frame (the file is truncated or damaged)"
+    with pytest.raises(Unreadable, match=re.escape(damaged)):
+        decode.read_file(folder / "copied.cbf.gz", 0, max_pixels=10**6)  # a read does not decompress twice
+    np.testing.assert_array_equal(decode.read_file(folder / "whole.cbf", 0, max_pixels=10**6), big)
+
+
+@pytest.mark.timeout(30)
+def test_a_cbf_cut_before_its_data_starts_is_truncated_not_read_forever(tmp_path):
+    """fabio looks for the bytes a CBF's data follows until it finds them: in a file cut between
+    its binary section's marker and them, forever (the scan hung). It is refused first."""
+    write_cbf(tmp_path / "whole.cbf", FRAME, PILATUS)
+    raw = (tmp_path / "whole.cbf").read_bytes()
+    cut = raw.index(b"--CIF-BINARY-FORMAT-SECTION--") + 40
+    (tmp_path / "cut.cbf").write_bytes(raw[:cut])
+    with pytest.raises(Unreadable, match=r"cut\.cbf ends inside the header of its binary section: the CBF"):
+        decode.probe_frames(tmp_path / "cut.cbf")
+
+
 def test_an_edf_name_on_an_hdf5_file_is_not_opened_by_an_hdf5_reader(tmp_path):
     """fabio picks readers by content; ours are named, so the HDF5 link checks cannot be bypassed."""
     with h5py.File(tmp_path / "disguised.edf", "w") as handle:

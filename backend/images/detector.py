@@ -28,6 +28,10 @@ _CHUNK = 1 << 20
 # per pixel in a CBF's byte-offset stream (1, 2, 4 then 8 bytes for one value).
 _SLACK = 1 << 20
 _CBF_BYTES_PER_PIXEL = 15
+# A CBF's binary section, and the bytes its data follows (fabio's CbfImage markers); read in pieces.
+_CBF_SECTION = b"--CIF-BINARY-FORMAT-SECTION--"
+_CBF_STARTER = b"\x0c\x1a\x04\xd5"
+_CBF_READ = 8192
 
 # Normalised keys an item's metadata may hold; everything is optional.
 METADATA_KEYS = ("run", "sample", "exposure", "time", "temperature")
@@ -160,18 +164,57 @@ def _truncated(path: Path, frame: int) -> str:
     return f"{path.name} ends inside the data of frame {frame}: the file is truncated"
 
 
-def check_stream(path: Path, limit: int | None = None) -> None:
-    """Decompress a compressed file to its end, in pieces, keeping nothing: a truncated or
-    damaged file, or one that decompresses to more than ``limit`` bytes, is ``Unreadable`` with
-    the reason. fabio stops reading a CBF at the end of its binary section, so a CBF cut short
-    passes its header and would fail only when displayed."""
+def _open_stream(path: Path) -> Any:
+    """The file's bytes as fabio reads them: decompressed for ``.gz`` and ``.bz2``."""
+    import bz2
+    import gzip
+
+    compression = _compression(path)
+    if compression is None:
+        return path.open("rb")
+    return gzip.open(path, "rb") if compression == "gzip" else bz2.open(path, "rb")
+
+
+def _cbf_data_start(path: Path) -> int:
+    """Where a CBF's binary data begins (past the starter bytes after its binary section's MIME
+    header), in its decompressed bytes; looked for in the first ``_SLACK`` bytes. fabio reads
+    on for the starter until it finds one, forever at the end of a file cut before it (a scan
+    that never ends): such a file is ``Unreadable`` first, as truncated, and one with no binary
+    section as a corrupt header."""
+    seen = b""
+    with _open_stream(path) as stream:
+        while len(seen) < _SLACK:
+            chunk = stream.read(_CBF_READ)
+            seen += chunk
+            section = seen.find(_CBF_SECTION)
+            if section >= 0:
+                starter = seen.find(_CBF_STARTER, section)
+                if starter >= 0:
+                    return starter + len(_CBF_STARTER)
+            if not chunk:
+                break
+    if seen.find(_CBF_SECTION) < 0:
+        raise Unreadable(f"{path.name} has a corrupt {_kind(path)} header (no binary section)")
+    if len(seen) < _SLACK:
+        raise Unreadable(
+            f"{path.name} ends inside the header of its binary section: the {_kind(path)} file is truncated"
+        )
+    raise Unreadable(f"{path.name} has a corrupt {_kind(path)} header (no data start in its binary section)")
+
+
+def check_stream(path: Path, limit: int | None = None) -> int | None:
+    """Decompress a compressed file to its end, in pieces, keeping nothing, and give its
+    decompressed size (None for a file not compressed): a truncated or damaged file, or one
+    that decompresses to more than ``limit`` bytes, is ``Unreadable`` with the reason. fabio
+    stops reading a CBF at the end of its binary section, so a CBF cut short passes its header
+    and would fail only when displayed."""
     import bz2
     import gzip
     import zlib
 
     compression = _compression(path)
     if compression is None:
-        return
+        return None
     opener = gzip.open if compression == "gzip" else bz2.open
     total = 0
     try:
@@ -186,6 +229,7 @@ def check_stream(path: Path, limit: int | None = None) -> None:
         raise Unreadable(f"{path.name} is a truncated {compression} file ({exc})") from exc
     except (OSError, zlib.error, ValueError) as exc:
         raise Unreadable(f"{path.name} is not a readable {compression} file ({exc})") from exc
+    return total
 
 
 def _data_bytes(path: Path, reader: Any, index: int, shape: tuple[int, int], dtype: str) -> int:
@@ -210,10 +254,13 @@ def _data_bytes(path: Path, reader: Any, index: int, shape: tuple[int, int], dty
 def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str], dict[str, Any], str | None]]:
     """(height, width, dtype), metadata and error (None: readable) of each frame, from the header;
     a header that does not parse is ``Unreadable`` with the reason. An EDF file cut short in a
-    frame's data has that frame (and only it) unreadable: fabio would fill it with zeros. With
-    ``whole`` a compressed CBF file is decompressed to its end (``check_stream``)."""
+    frame's data has that frame (and only it) unreadable: fabio would fill it with zeros; so has
+    a CBF file shorter than the data its header declares. With ``whole`` a compressed CBF file
+    is decompressed to its end (``check_stream``) for that; a plain one's size is the measure."""
     reader = _reader(path)
+    cbf = fabio_format(path.name) == ".cbf"
     try:
+        start = _cbf_data_start(path) if cbf else 0
         reader.readheader(str(path))
         frames = list(reader.frames()) if reader.nframes > 1 else [reader]
         out = []
@@ -227,8 +274,12 @@ def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str],
             declared += _data_bytes(path, reader, index, (int(shape[0]), int(shape[1])), dtype)
             error = _truncated(path, index) if getattr(frame, "incomplete_data", False) else None
             out.append(((int(shape[0]), int(shape[1]), dtype), from_header(header), error))
-        if whole and fabio_format(path.name) == ".cbf":  # one frame: the header walk stops before its data
-            check_stream(path, declared + _SLACK)
+        if cbf:  # one frame: the header walk stops before its data, which must all be there
+            size = check_stream(path, start + declared + _SLACK) if whole else None
+            if size is None and _compression(path) is None:
+                size = path.stat().st_size
+            if size is not None and size < start + declared:
+                out[0] = (out[0][0], out[0][1], _truncated(path, 0))
         return out
     except (Unreadable, FileNotFoundError):
         raise
@@ -264,6 +315,11 @@ def read(path: Path, frame: int) -> np.ndarray:
         raise
     except EOFError as exc:
         raise Unreadable(f"cannot decode {path.name}: the {_kind(path)} file is truncated ({exc})") from exc
+    except AssertionError as exc:  # fabio's CBF byte-offset decoder: fewer values than the frame's pixels
+        raise Unreadable(
+            f"cannot decode {path.name}: its {_kind(path)} data does not fill the frame "
+            "(the file is truncated or damaged)"
+        ) from exc
     except Exception as exc:
         raise Unreadable(f"cannot decode {path.name} ({_kind(path)}): {type(exc).__name__}: {exc}") from exc
     if data is None or data.ndim != 2:
