@@ -38,6 +38,11 @@ PALETTE = [
 ]
 
 
+def default_color(position: int) -> str:
+    """The color a class is given without one: the palette's, by its position in the dataset."""
+    return PALETTE[position % len(PALETTE)]
+
+
 def clean_class_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
@@ -138,7 +143,7 @@ async def create_class(
     count = await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
     if hotkey is None and auto_hotkey:
         hotkey = await next_free_hotkey(session, dataset_id)
-    color = clean_color(color) if color else PALETTE[count % len(PALETTE)]
+    color = clean_color(color) if color else default_color(count)
     await _check_unique(session, dataset_id, name=name, hotkey=hotkey, except_id=None)
     label = LabelClass(dataset_id=dataset_id, name=name, color=color, hotkey=hotkey, position=count)
     session.add(label)

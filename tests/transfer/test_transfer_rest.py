@@ -182,3 +182,30 @@ async def test_exported_csv_imports_back_through_the_api(client, folder):
         ids[2]: ["arc"],
     }
     assert json.loads(json.dumps(labels))  # plain JSON back
+
+
+async def test_classes_an_import_creates_get_a_color_each_and_the_next_free_keys(client, folder):
+    """As a class added in the label page's panel: the next free keys (1-9, then letters), which
+    the classes there already hold are skipped for, and a color of the palette no other class of
+    the import or the dataset got before. They had no key (not labeled by key) and one color."""
+    dataset = (await create_dataset(client, folder, count=3))["dataset"]
+    await add_class(client, dataset["id"], "ring", hotkey="1")
+    await add_class(client, dataset["id"], "arc", hotkey="3")
+    response = await client.post(
+        f"{API}/datasets/{dataset['id']}/import",
+        content=b"uri,label\nimg_000.png,spots\nsub/img_001.png,streaks\nimg_002.png,halo\n",
+        headers={"content-type": "text/csv"},
+        params={"create_classes": "true"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created_classes"] == ["spots", "streaks", "halo"]
+    classes = (await client.get(f"{API}/datasets/{dataset['id']}/classes")).json()
+    assert [(c["name"], c["hotkey"]) for c in classes] == [
+        ("ring", "1"),
+        ("arc", "3"),
+        ("spots", "2"),
+        ("streaks", "4"),
+        ("halo", "5"),
+    ]
+    colors = [c["color"] for c in classes]
+    assert len(set(colors)) == len(colors) and "#000000" not in colors

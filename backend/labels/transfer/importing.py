@@ -12,8 +12,8 @@ from sqlmodel import col
 
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, TooLarge
-from backend.labels.classes import PALETTE, clean_class_name
-from backend.labels.events import TagChange, record_changes
+from backend.labels.classes import clean_class_name, default_color, next_free_hotkey
+from backend.labels.events import TagChange, lock_dataset, record_changes
 from backend.labels.transfer.formats import spreadsheet_text
 from backend.labels.transfer.rows import BATCH, sources_of
 from backend.storage.tables import CurrentLabel, Item, LabelClass, Source
@@ -187,9 +187,11 @@ async def import_labels_csv(
     All accepted rows become one ``import`` event; each item gets exactly the labels its rows name
     (an empty label unlabels it; ``unlabeled`` counts the items that had labels and lose them, as
     importing one dataset's export, whose unlabeled items have such rows, into another does).
-    Refused rows are reported by line. A malformed file raises
-    Invalid before anything is stored; so does a file over ``max_bytes`` (TooLarge), and one whose
-    new classes would take the dataset over ``max_classes`` (Invalid, naming the counts).
+    With ``create_classes`` a label no class has makes one, as the class panel does: the
+    palette's next color and the next free hotkey. Refused rows are reported by line. A malformed
+    file raises Invalid before anything is stored; so does a file over ``max_bytes`` (TooLarge),
+    and one whose new classes would take the dataset over ``max_classes`` (Invalid, naming the
+    counts).
     """
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(f"the file has {len(data)} bytes; at most {max_bytes} may be imported at once")
@@ -227,7 +229,8 @@ async def import_labels_csv(
             except Invalid as exc:
                 refused[ln.line] = f"cannot create class: {exc.message}"
                 continue
-            new_classes[key] = classes[key] = LabelClass(dataset_id=dataset_id, name=name, color="#000000")
+            # position, color and hotkey are given when it is made, below
+            new_classes[key] = classes[key] = LabelClass(dataset_id=dataset_id, name=name, color="")
             class_of[ln.line] = key
     report.unknown_classes = list(unknown)
 
@@ -250,9 +253,6 @@ async def import_labels_csv(
         return report
 
     used = {key for _, keys in plans for key in keys}
-    count = int(
-        await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
-    )
     creating = sum(1 for key in new_classes if key in used)
     if max_classes is not None and creating and len(live) + creating > max_classes:
         raise Invalid(
@@ -263,13 +263,21 @@ async def import_labels_csv(
             max_classes=max_classes,
         )
     try:
+        if creating:  # the dataset's write lock until the event's commit, as create_class takes it:
+            # a class added in the panel meanwhile does not get the same position, color or key
+            await lock_dataset(session, dataset_id)
+        count = int(
+            await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
+        )
         for key, label in new_classes.items():
             if key in used:  # a class that only refused rows name is not made
-                label.position, label.color = count, PALETTE[count % len(PALETTE)]
+                # as a class added in the panel: the palette's next color and the next free key
+                label.position, label.color = count, default_color(count)
+                label.hotkey = await next_free_hotkey(session, dataset_id)
                 count += 1
                 session.add(label)
+                await session.flush()  # its key is taken for the next one
                 report.created_classes.append(label.name)
-        await session.flush()
     except BaseException:
         await session.rollback()
         raise
