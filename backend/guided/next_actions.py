@@ -65,7 +65,7 @@ from backend.guided.suggest_state import (
 from backend.guided.trust import SinceTraining, model_dir, reviewed_since, since_training
 from backend.jobs import states
 from backend.jobs.enqueue import Enqueue
-from backend.jobs.fresh import queue_due_steps, retrain_due, set_fresh
+from backend.jobs.fresh import asks_best_features, queue_due_steps, retrain_due, set_fresh, settling_reason
 from backend.jobs.naming import job_method, job_title
 from backend.jobs.submission import submit_job
 from backend.labels import rejections
@@ -1034,7 +1034,9 @@ async def _job_suggestions(
     two_classes = sum(1 for c in state.classes if counts.get(c, 0) >= 2) >= 2
     class_counts = {c: counts.get(c, 0) for c in state.classes}
     # as feature_candidates counts them, without the queries
-    if report_due(report, len(state.labels), class_counts, len(state.with_vectors())):
+    # due: keeping models fresh (switched on now, or on) runs it before any retrain
+    report_first = report_due(report, len(state.labels), class_counts, len(state.with_vectors()))
+    if report_first:
         again = "" if report.job_id is None else f" (labels doubled since report {report.job_id})"
         if state.dataset.keep_models_fresh:
             work.server_due = True
@@ -1114,9 +1116,14 @@ async def _job_suggestions(
         moved = _features_moved(state, latest) if algorithm == DEFAULT_CLASSIFIER else None
         if growth > 0 and _server_retrains(state, latest, labeled):
             work.server_due = True
+            held = _retrain_waits(state, latest, report_first)
             needs.append(
                 f"labels grew {growth:.0%} since classifier {latest.id}: keeping models fresh, the "
-                "server retrains it by itself"
+                + (
+                    "server retrains it by itself"
+                    if held is None
+                    else f"server's retrain waits for {held} and follows it"
+                )
             )
             return out
         if (growth >= RETRAIN_GROWTH or moved) and two_classes:
@@ -1142,13 +1149,17 @@ async def _job_suggestions(
                 # the same retrain now, and each later one (and the report) without a click:
                 # ranked just above the retrain it includes (KINDS order breaks the tie)
                 growth_fresh = float(state.dataset.fresh_growth)
+                held = _retrain_waits(state, latest, report_first)
                 job(
                     "keep_fresh",
-                    f"Keep models fresh: retrain now and each time the labels grow {growth_fresh:.0%}",
+                    "Keep models fresh: retrain "
+                    + ("now" if held is None else "next")
+                    + f" and each time the labels grow {growth_fresh:.0%}",
                     "one switch for this dataset: the server retrains the classifier (and applies it) "
                     f"whenever the labeled items grew {growth_fresh:.0%} since its training, and runs the "
                     "feature report again when they doubled; each step is a job you can see and cancel "
-                    "(expected now: as the retrain)",
+                    "(expected now: as the retrain)"
+                    + ("" if held is None else f"; this retrain waits for {held} and follows it"),
                     retrain_labels,
                     actions,
                     latest.id,
@@ -1219,6 +1230,30 @@ def _server_retrains(state: QueueState, model: Model, labeled: int) -> bool:
         if m.dataset_id == state.dataset_id and m.kind == "classifier" and m.algorithm == model.algorithm
     )
     return not newer and retrain_due(model, labeled, float(state.dataset.fresh_growth))
+
+
+def _retrain_waits(state: QueueState, model: Model, report_first: bool) -> str | None:
+    """What keeping models fresh holds the retrain of ``model`` for (None: nothing), on the server's
+    rule (``fresh.settling_reason``: a classifier on the report's best features waits while they
+    settle), with the steps its next round queues before the retrain: a report due
+    (``report_first``), the inference a succeeded report asks for."""
+    if not asks_best_features(model.algorithm, dict(model.parameters)):
+        return None
+    report = state.report
+    best = report.best_model_id
+    computing = state.active("infer", model_id=best) if best is not None else None
+    why = settling_reason(report, computing.id if computing is not None else None)
+    if report.pending_job_id is not None:
+        return f"the feature report ({why})"
+    if report_first:
+        return "the feature report the server runs first (it may choose other features)"
+    if computing is not None:
+        return f"the inference of model {best} ({why})"
+    if best is not None and state.report_following() and _awaited_features(state) is not None:
+        return (
+            f"the inference of model {best} the server queues after the report (the vectors the report chose)"
+        )
+    return None
 
 
 def _schema_properties(algorithm: str) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from backend.algorithms import get_algorithm
 from backend.datasets.service import get_dataset
 from backend.errors import Invalid, LabelwiseError
 from backend.feature_report.report import KIND as REPORT_KIND
-from backend.feature_report.report import latest_report, report_due, report_outgrown
+from backend.feature_report.report import FeatureReport, latest_report, report_due, report_outgrown
 from backend.feature_report.service import submit_intensity_inference, submit_report
 from backend.feature_report.sources import feature_candidates
 from backend.jobs import states
@@ -469,10 +469,8 @@ async def _features_settling(session: AsyncSession, dataset_id: int) -> str | No
     (the variant the report chose, with or without the intensity descriptors). A retrain on them now
     would learn from the vectors of before, and stay on them until the labels grew again."""
     report = await latest_report(session, dataset_id)
-    if report.pending_job_id is not None:
-        return f"feature report job #{report.pending_job_id} may choose other features"
-    if report.best_model_id is None:
-        return None
+    if report.pending_job_id is not None or report.best_model_id is None:
+        return settling_reason(report, None)
     computing = await session.scalar(
         select(col(Job.id))
         .where(
@@ -483,7 +481,16 @@ async def _features_settling(session: AsyncSession, dataset_id: int) -> str | No
         )
         .limit(1)
     )
-    if computing is not None:
+    return settling_reason(report, computing)
+
+
+def settling_reason(report: FeatureReport, computing: int | None) -> str | None:
+    """Why a retrain on the report's best features waits (None: it does not): the report's job
+    queued or running, or ``computing``, an inference job of its best model on its way. The
+    server holds the retrain by it, and the queue says so."""
+    if report.pending_job_id is not None:
+        return f"feature report job #{report.pending_job_id} may choose other features"
+    if computing is not None and report.best_model_id is not None:
         return f"inference job #{computing} computes the vectors of feature model {report.best_model_id}"
     return None
 

@@ -563,3 +563,104 @@ async def test_a_retrain_on_the_best_features_waits_for_their_inference_on_its_w
     (retrain,) = await fresh.queue_due_steps(session, job_settings, [scene.dataset_id])
     features = await _features_of_retrain(session, retrain)
     assert (features["model_id"], features["inference_job"]) == (scene.contrastive, running_id)
+
+
+async def _needs(settings: Any, dataset_id: int) -> list[str]:
+    """The queue's needs through REST, from a server that runs no jobs (no round queues anything)."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+    from tests.helpers.guided import queue
+
+    async with AsyncTestClient(app=create_app(settings, run_jobs=False)) as idle:
+        return list((await queue(idle, dataset_id))["needs"])
+
+
+async def _applied_scene(session: Any, settings: Any, folder: Any) -> _Scene:
+    """The scene of a classifier on the best features, its training ended and applied (its
+    probabilities on the dataset: the queue's next classifier step is its retrain)."""
+    scene = await _scene(session, settings, folder, "best")
+    model_id = int(scene.model.id or 0)
+    trained = await session.scalar(select(Job.id).where(Job.kind == "train", Job.model_id == model_id))
+    await _finish(session, int(trained or 0))  # before any switch: nothing follows it
+    probabilities = Job(
+        kind="infer",
+        state="succeeded",
+        algorithm="vector_classifier",
+        dataset_id=scene.dataset_id,
+        model_id=model_id,
+        outputs={"dir": "jobs/classifier", "files": ["item_ids.npy", "probabilities.npy"]},
+        finished_at=utcnow(),
+    )
+    session.add(probabilities)
+    await session.commit()
+    return scene
+
+
+@pytest.mark.parametrize("waits_for", ["report queued", "report due", "inference"])
+async def test_the_queue_says_a_retrain_on_the_best_features_waits_and_for_what(
+    session, job_settings, folder, waits_for
+):
+    """While keeping models fresh holds a due retrain on the report's best features (a report queued
+    or due, an inference of the best model on its way), the queue said the server retrains it by
+    itself, and only the server's log said why it did not. Its need says what the retrain waits
+    for, and that it follows it; once nothing is on its way, it retrains by itself."""
+    scene = await _applied_scene(session, job_settings, folder)
+    model_id = int(scene.model.id or 0)
+    await _label(session, scene, scene.items[10 : 20 if waits_for == "report due" else 12])
+    await fresh.set_fresh(session, scene.dataset_id, keep_models_fresh=True, growth=0.2)
+    kind, model = ("feature-report", None) if waits_for == "report queued" else ("infer", scene.contrastive)
+    on_its_way = Job(kind=kind, state="queued", algorithm=kind, dataset_id=scene.dataset_id, model_id=model)
+    if waits_for != "report due":
+        session.add(on_its_way)
+        await session.commit()
+    everything = await _needs(job_settings, scene.dataset_id)
+    needs = [n for n in everything if f"since classifier {model_id}" in n]
+    expected = {
+        "report queued": f"waits for the feature report (feature report job #{on_its_way.id} may choose",
+        "report due": "waits for the feature report the server runs first",
+        "inference": f"waits for the inference of model {scene.contrastive} (inference job #{on_its_way.id}",
+    }[waits_for]
+    assert len(needs) == 1 and expected in needs[0] and "and follows it" in needs[0], everything
+    assert "by itself" not in needs[0]
+    if waits_for != "report due":
+        if waits_for == "report queued":
+            models = [
+                {"model_id": scene.contrastive, "score": 0.9},
+                {"model_id": scene.intensity, "score": 0.6},
+            ]
+            summary = {
+                "best_model_id": scene.contrastive,
+                "models": models,
+                "labeled_items": 12,
+                "seen_labels": 12,
+            }
+            await _finish(session, int(on_its_way.id or 0), summary=summary)
+        else:
+            await _finish(session, int(on_its_way.id or 0), dir="jobs/again", files=["vectors.npy"])
+        needs = await _needs(job_settings, scene.dataset_id)
+        assert any(f"since classifier {model_id}" in n and "by itself" in n for n in needs), needs
+
+
+async def test_keep_models_fresh_offered_beside_a_retrain_that_would_wait_says_it_waits(
+    session, job_settings, folder
+):
+    """With the switch off, "Keep models fresh: retrain now" was offered while a feature report was
+    queued, though switching on holds that retrain for the report. It says the retrain comes next,
+    after the report."""
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+    from tests.helpers.guided import of_kind, queue
+
+    scene = await _applied_scene(session, job_settings, folder)
+    await _label(session, scene, scene.items[10:12])
+    report = Job(
+        kind="feature-report", state="running", algorithm="feature-report", dataset_id=scene.dataset_id
+    )
+    session.add(report)
+    await session.commit()
+    async with AsyncTestClient(app=create_app(job_settings, run_jobs=False)) as idle:
+        (offer,) = of_kind(await queue(idle, scene.dataset_id, limit=50), "keep_fresh")
+    assert offer["title"].startswith("Keep models fresh: retrain next and each time"), offer
+    assert f"this retrain waits for the feature report (feature report job #{report.id}" in offer["reason"]
