@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from backend.labels.classes import list_classes
 from backend.labels.events import TagRequest, current_state
 from backend.labels.tagging import tag_items
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
+from backend.pages.label import redo_last, undo_last
 from backend.pages.view_state import ViewState
 from backend.settings import Settings
 
@@ -117,6 +119,40 @@ async def label_item(request: Request, session: AsyncSession, item_id: FromPath[
     )
 
 
+@post("/items/{item_id:int}/undo", **OPTS)
+async def undo_on_item(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
+    """Ctrl+Z on the item view: the tagger's last labeling in the item's dataset undone, as on the
+    label page (the item labeled before this one opened, say); answers with this item's labels as
+    they are now and the flash line (``data-unchanged`` where nothing was undone)."""
+    return await _undo_or_redo(request, session, item_id, undo_last)
+
+
+@post("/items/{item_id:int}/redo", **OPTS)
+async def redo_on_item(request: Request, session: AsyncSession, item_id: FromPath[int]) -> Template:
+    """Ctrl+Shift+Z or Ctrl+Y on the item view: the undone labeling redone, as on the label page."""
+    return await _undo_or_redo(request, session, item_id, redo_last)
+
+
+async def _undo_or_redo(
+    request: Request,
+    session: AsyncSession,
+    item_id: int,
+    action: Callable[[AsyncSession, int, str], Awaitable[tuple[str, bool]]],
+) -> Template:
+    item = await get_item(session, item_id)
+    dataset_id = item.dataset_id
+    flash, changed = await action(session, dataset_id, tagger_of(request))
+    classes = {c.id: c for c in await list_classes(session, dataset_id)}
+    labels = sorted((await current_state(session, [item_id])).get(item_id, frozenset()))
+    return render(
+        request,
+        "label/_item_labels.html",
+        labels=[classes[i] for i in labels if i in classes],
+        flash=flash,
+        unchanged=not changed,
+    )
+
+
 @get("/items/{item_id:int}/pixel", **OPTS)
 async def pixel(
     session: AsyncSession, settings: Settings, item_id: FromPath[int], x: FromQuery[int], y: FromQuery[int]
@@ -146,4 +182,4 @@ def _raw(value: float) -> float | str:
     )
 
 
-route_handlers = [label_item, pixel]
+route_handlers = [label_item, undo_on_item, redo_on_item, pixel]

@@ -331,41 +331,55 @@ async def label_run(request: Request, session: AsyncSession, dataset_id: FromPat
     )
 
 
-@post("/datasets/{dataset_id:int}/label/undo", **OPTS)
-async def undo(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
-    form = await request.form()
-    tagger = tagger_of(request)
+async def undo_last(session: AsyncSession, dataset_id: int, tagger: str) -> tuple[str, bool]:
+    """Undo the tagger's last labeling in the dataset (the label page's Ctrl+Z, the item view's):
+    the flash line, and whether anything changed."""
     event = await last_undoable_event(session, dataset_id, tagger)
     if event is None:
-        return await _after_change(request, session, dataset_id, form, "Nothing of yours to undo here.")
+        return "Nothing of yours to undo here.", False
     try:
         done = await undo_event(session, event.id, tagger)  # type: ignore[arg-type]
     except Conflict as exc:
-        return await _after_change(request, session, dataset_id, form, exc.message)
+        return exc.message, False
     skipped = int(done.parameters.get("skipped_count", 0))
     flash = f"Undid event #{event.id} ({done.tag_count} tag(s))."
     if skipped:
         flash += f" {skipped} item(s) were relabeled since and were left as they are."
-    return await _after_change(request, session, dataset_id, form, flash, reload_gallery=True)
+    return flash, True
+
+
+async def redo_last(session: AsyncSession, dataset_id: int, tagger: str) -> tuple[str, bool]:
+    """Redo the tagger's last undone labeling in the dataset: the flash line, and whether anything
+    changed."""
+    event = await last_redoable_event(session, dataset_id, tagger)
+    if event is None:
+        return "Nothing to redo.", False
+    try:
+        done = await undo_event(session, event.id, tagger)  # type: ignore[arg-type]
+    except Conflict as exc:
+        return exc.message, False
+    if event.parameters.get("revoke"):
+        # The latest event is a revoke (an undo of many events): redoing means putting its labels back.
+        return f"Undid revoke #{event.id}: its labels are back ({done.tag_count} tag(s)).", True
+    return f"Redid event #{event.parameters.get('undoes', event.id)} ({done.tag_count} tag(s)).", True
+
+
+@post("/datasets/{dataset_id:int}/label/undo", **OPTS)
+async def undo(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
+    form = await request.form()
+    flash, changed = await undo_last(session, dataset_id, tagger_of(request))
+    return await _after_change(
+        request, session, dataset_id, form, flash, reload_gallery=True if changed else None
+    )
 
 
 @post("/datasets/{dataset_id:int}/label/redo", **OPTS)
 async def redo(request: Request, session: AsyncSession, dataset_id: FromPath[int]) -> Template:
     form = await request.form()
-    tagger = tagger_of(request)
-    event = await last_redoable_event(session, dataset_id, tagger)
-    if event is None:
-        return await _after_change(request, session, dataset_id, form, "Nothing to redo.")
-    try:
-        done = await undo_event(session, event.id, tagger)  # type: ignore[arg-type]
-    except Conflict as exc:
-        return await _after_change(request, session, dataset_id, form, exc.message)
-    if event.parameters.get("revoke"):
-        # The latest event is a revoke (an undo of many events): redoing means putting its labels back.
-        flash = f"Undid revoke #{event.id}: its labels are back ({done.tag_count} tag(s))."
-    else:
-        flash = f"Redid event #{event.parameters.get('undoes', event.id)} ({done.tag_count} tag(s))."
-    return await _after_change(request, session, dataset_id, form, flash, reload_gallery=True)
+    flash, changed = await redo_last(session, dataset_id, tagger_of(request))
+    return await _after_change(
+        request, session, dataset_id, form, flash, reload_gallery=True if changed else None
+    )
 
 
 @get("/datasets/{dataset_id:int}/label/panels", **OPTS)

@@ -59,6 +59,55 @@ async def test_item_view_hotkey_labels_and_moves_next_in_the_gallerys_filter(liv
     assert 0 < x < 32 and 0 < y < 32
 
 
+async def test_item_view_keyboard_help_and_undo_as_on_the_label_page(live, tab):
+    """On the item view "?" (the keyboard help) and Ctrl+Z (undo the last labeling) did nothing, and
+    nothing said so, while the label page has both. They work as there: "?" opens and closes the
+    help with this view's keys; Ctrl+Z undoes the person's last labeling, that of the item before
+    (labeled by key, which opened this one) or of this one in place; Ctrl+Y redoes it."""
+    from playwright.async_api import expect
+
+    dataset_id = live["dataset_id"]
+    ring = await _class(live, "ring", "r")
+    dot = await _class(live, "dot", "d")
+    await tab.goto(f"/datasets/{dataset_id}/label?per_page=24")
+    order = await _gallery(tab)
+    await tab.click(f"#tile-{order[0]} a.open")
+    await tab.wait_for_url(re.compile(rf"/items/{order[0]}\?"))
+
+    help_box = tab.locator("#help")
+    await expect(help_box).to_be_hidden()
+    await tab.keyboard.press("?")
+    await expect(help_box).to_be_visible()
+    keys = await help_box.inner_text()
+    assert "label this item as ring" in keys and "label this item as dot" in keys, keys
+    assert "undo your last labeling" in keys and "this help" in keys, keys
+    await tab.keyboard.press("r")  # the help open: no class key goes through
+    await tab.keyboard.press("?")
+    await expect(help_box).to_be_hidden()
+    assert await labels_of(live) == {}
+
+    await tab.keyboard.press("r")  # labels the item and opens the next one
+    await tab.wait_for_url(re.compile(rf"/items/{order[1]}\?"))
+    assert await labels_of(live) == {order[0]: [ring]}
+    await tab.keyboard.press("Control+z")
+    flash = tab.locator("#flash")
+    await expect(flash).to_contain_text("Undid event")
+    assert await labels_of(live) == {}
+    await tab.keyboard.press("Control+y")
+    await expect(flash).to_contain_text("Redid event")
+    assert await labels_of(live) == {order[0]: [ring]}
+
+    await tab.uncheck("#advance")  # this item, in place
+    await tab.keyboard.press("d")
+    labels = tab.locator("#item-labels")
+    await expect(labels).to_have_attribute("data-labels", str(dot))
+    await tab.click("#item-view [data-action=undo]")
+    await expect(labels).to_have_attribute("data-labels", "")
+    await expect(labels).to_contain_text("none")
+    assert await labels_of(live) == {order[0]: [ring]}
+    await expect(tab.locator("#item-history")).to_contain_text("undo")
+
+
 def _file(folder: Path, uri: str) -> Path:
     return next(p for p in folder.rglob("*.png") if p.as_posix().endswith(uri.lstrip("/")))
 

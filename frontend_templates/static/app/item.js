@@ -1,6 +1,6 @@
 // The item view: label this item by class button or hotkey (then open the next one in the gallery's
-// order, or go back to the review it was opened from), step with n / p (or the arrows), and read
-// the raw value under the cursor.
+// order, or go back to the review it was opened from), undo and redo as on the label page, the
+// keyboard help on "?", step with n / p (or the arrows), and read the raw value under the cursor.
 "use strict";
 
 (() => {
@@ -54,6 +54,25 @@
     else if (!unchanged) htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
   }
 
+  // Ctrl+Z (redo: Ctrl+Shift+Z, Ctrl+Y) as on the label page: the person's last labeling in the
+  // dataset, whichever item it was (the one labeled before this one opened, say). The answer is this
+  // item's labels and the flash line saying what was undone; its history gains the undo.
+  let undoing = Promise.resolve();
+  function undoOrRedo(action) {
+    undoing = undoing
+      .then(() =>
+        htmx.ajax("POST", `/items/${itemId}/${action}`, { source: "#item-view", target: "#item-labels", swap: "outerHTML" }),
+      )
+      .then(() => {
+        if (labelsBox().dataset.unchanged !== "1") {
+          return htmx.ajax("GET", `/items/${itemId}/history`, { target: "#item-history", swap: "outerHTML" });
+        }
+        return undefined;
+      })
+      .catch(() => {});
+    return undoing;
+  }
+
   function go(id) {
     const link = document.getElementById(id);
     if (link) window.location.href = link.href;
@@ -69,14 +88,27 @@
 
   document.addEventListener("click", (event) => {
     const button = event.target.closest(".item-label-btn");
+    const action = event.target.closest("#item-view [data-action]");
     if (button) label(button.dataset.label);
+    else if (action && (action.dataset.action === "undo" || action.dataset.action === "redo")) {
+      undoOrRedo(action.dataset.action);
+    } else if (action && action.dataset.action === "help") labelwise.toggleHelp();
   });
 
   document.addEventListener("keydown", (event) => {
     if (labelwise.typingIn(event.target)) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const help = document.getElementById("help");
+    if (help && help.open && event.key !== "?") return;
     const key = event.key;
-    if (key === "n" || key === "ArrowRight") go("item-next");
+    const mod = event.ctrlKey || event.metaKey;
+    if (mod && !event.altKey && (key.toLowerCase() === "z" || key.toLowerCase() === "y")) {
+      event.preventDefault();
+      undoOrRedo(key.toLowerCase() === "y" || event.shiftKey ? "redo" : "undo");
+      return;
+    }
+    if (mod || event.altKey) return;
+    if (key === "?") labelwise.toggleHelp();
+    else if (key === "n" || key === "ArrowRight") go("item-next");
     else if (key === "p" || key === "ArrowLeft") go("item-prev");
     else if (key === "Delete" || key === "Backspace") {
       event.preventDefault();

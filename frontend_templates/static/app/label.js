@@ -130,13 +130,6 @@
     paint();
   }
 
-  function toggleHelp() {
-    const help = document.getElementById("help");
-    if (!help) return;
-    if (help.open) help.close();
-    else help.showModal();
-  }
-
   function goPage(rel) {
     const link = document.querySelector(`#gallery a[rel="${rel}"]`);
     if (link) link.click();
@@ -178,7 +171,7 @@
       else if (name === "redo") post("redo", {});
       else if (name === "select-page") selectPage();
       else if (name === "clear") clearSelection();
-      else if (name === "help") toggleHelp();
+      else if (name === "help") labelwise.toggleHelp();
     } else onTileClick(event);
   });
 
@@ -211,7 +204,7 @@
       return;
     }
     if (mod || event.altKey) return;
-    if (key === "?") toggleHelp();
+    if (key === "?") labelwise.toggleHelp();
     else if (key === "Escape") clearSelection();
     else if (key === "a") selectPage();
     else if (key === "n" || key === "ArrowRight") goPage("next");

@@ -46,6 +46,14 @@ window.labelwise = {
   keep(key, value) {
     try { sessionStorage.setItem(key, JSON.stringify(value)); } catch (_) { labelwise.forget(key); }
   },
+  // The keyboard help (the dialog #help of the label page and the item view): "?" opens and
+  // closes it.
+  toggleHelp() {
+    const help = document.getElementById("help");
+    if (!help) return;
+    if (help.open) help.close();
+    else help.showModal();
+  },
   forget(key) {
     if (!key) return;
     try { sessionStorage.removeItem(key); } catch (_) { /* nothing kept */ }
