@@ -1235,8 +1235,8 @@ def _server_retrains(state: QueueState, model: Model, labeled: int) -> bool:
 def _retrain_waits(state: QueueState, model: Model, report_first: bool) -> str | None:
     """What keeping models fresh holds the retrain of ``model`` for (None: nothing), on the server's
     rule (``fresh.settling_reason``: a classifier on the report's best features waits while they
-    settle), with the steps its next round queues before the retrain: a report due
-    (``report_first``), the inference a succeeded report asks for."""
+    settle), with the report its next round queues before the retrain where one is due
+    (``report_first``)."""
     if not asks_best_features(model.algorithm, dict(model.parameters)):
         return None
     report = state.report
@@ -1249,10 +1249,8 @@ def _retrain_waits(state: QueueState, model: Model, report_first: bool) -> str |
         return "the feature report the server runs first (it may choose other features)"
     if computing is not None:
         return f"the inference of model {best} ({why})"
-    if best is not None and state.report_following() and _awaited_features(state) is not None:
-        return (
-            f"the inference of model {best} the server queues after the report (the vectors the report chose)"
-        )
+    # (the inference of another intensity variant, queued or about to be: the queue's need "the
+    # classifier waits for the features of ..." comes first, and says so)
     return None
 
 
