@@ -34,6 +34,7 @@ import json
 import math
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,6 @@ from backend.feature_report.report import report_due
 from backend.feature_report.service import submit_report, suggest_training
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, with_labeled_since, with_rejections
-from backend.guided.page_outcomes import PromiseScales, outcome_parameters, page_outcomes, promise_scales
 from backend.guided.predicted import label_as_predicted, predicted_classes, predictions
 from backend.guided.quality import MIN_PER_CLASS, model_fitness
 from backend.guided.review import find_suspects, load_label_issues, review_hit_rate, wrong_probability
@@ -233,11 +233,9 @@ def _compute(
     reviewed: set[int],
     rejected: dict[int, set[int]] | None = None,
     since: SinceTraining | None = None,
-    scales: PromiseScales | None = None,
 ) -> _Work:
     """``since``: what the events after the classifier's training did (``trust.SinceTraining``):
-    the items it never trained on are held out from it too, the labels it never saw unjudged;
-    ``scales``: what earlier similarity pages held over what they promised, per class."""
+    the items it never trained on are held out from it too, the labels it never saw unjudged."""
     work = _Work(unlabeled=max(0, state.item_count - len(state.labels)))
     labeled_ids = np.fromiter(state.labels, np.int64, len(state.labels))
     single = {i: next(iter(s)) for i, s in state.labels.items() if len(s) == 1}
@@ -312,7 +310,6 @@ def _compute(
                 rejected or {},
                 _class_probability(outputs, vector_ids, uncovered),
                 calibration,
-                scales,
             )
         _one_by_one(work, vector_ids, raw, unlabeled_v, labeled_rows, margin_by_id, state.watermark)
     elif margin_by_id is not None:  # no vectors: the least certain alone
@@ -367,11 +364,14 @@ def similarity_pages(
     rejected: dict[int, set[int]],
     class_probability: dict[int, np.ndarray] | None,
     class_calibration: dict[int, sm.PlattCalibration] | None = None,
-    scales: PromiseScales | None = None,
+    scales: Callable[[int], float] | None = None,
 ) -> list[sm.SimilarityBatch]:
     """Per class, its similarity page among the unlabeled items not rejected for it, capped by the
     classifier's probability of the class where there is one (whether or not anything was ever
-    rejected: the cap once went missing once a single item had been)."""
+    rejected: the cap once went missing once a single item had been).
+
+    ``scales``: label id -> a factor on its page's figures; the queue passes none (``bench
+    similarity_pages`` judges a factor from what earlier pages held: it did not help, decision 0030)."""
     labeled_rows, labeled_classes = labeled
     return [
         batch
@@ -386,7 +386,7 @@ def similarity_pages(
             class_probability=class_probability,
             class_calibration=class_calibration,
             rejected_rows=_rows_present(vector_ids, rejected.get(c, set())),
-            scales=scales.of if scales is not None else None,
+            scales=scales,
         )
     ]
 
@@ -480,8 +480,7 @@ async def next_actions(
         reviewed = await reviewed_since(session, dataset_id, state.classifier)
     rejected = await rejections.rejected_by_class(session, dataset_id)
     since = await since_training(session, dataset_id, state.classifier) if state.classifier else None
-    scales = promise_scales(await page_outcomes(session, dataset_id))
-    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since, scales)
+    work = await asyncio.to_thread(_compute, state, settings, reviewed, rejected, since)
     if work.suspects:
         outcomes = await _review_outcomes(session, dataset_id)
         work.hit_rate, work.reviewed = review_hit_rate(*outcomes), sum(outcomes)
@@ -627,13 +626,10 @@ def _probability_precision(cut: sm.Cut) -> str:
     )
 
 
-def _similarity_precision(cut: sm.Cut, scale: float = 1.0) -> str:
+def _similarity_precision(cut: sm.Cut) -> str:
     """A similarity page's promise in words: a share smoothed towards a prior (9 of 9 labeled items
-    right promise 90.9%, which no share of 9 items is), capped by the candidates' neighbours, times
-    what earlier pages held over what they promised (``page_outcomes``) where any were accepted."""
+    right promise 90.9%, which no share of 9 items is), capped by the candidates' neighbours."""
     capped = "capped by the candidates' labeled neighbours"
-    if abs(scale - 1.0) >= 0.005:
-        capped += f"; x{scale:.2f}: earlier pages held {scale:.0%} of what they promised"
     if not cut.support:
         return f"expected precision {cut.precision:.1%} (a prior: no labeled item ranks as high; {capped})"
     return (
@@ -690,12 +686,11 @@ def _similarity_suggestion(state: QueueState, key: Any, batch: sm.SimilarityBatc
             t=floor,
             n=cut.count,
             q=batch.query_item_ids,
-            p=round(cut.precision, 4),
         ),
         "similarity_batch",
         _similarity_title(state, cut.count, batch.label_id),
         f"nearest {_queried(state, batch.label_id, len(batch.query_item_ids))} in {model.name}'s features; "
-        + _similarity_precision(cut, batch.scale),
+        + _similarity_precision(cut),
         round(cut.expected_labels, 2),
         round(cut.expected_actions, 2),
         round(cut.precision, 4),
@@ -1666,11 +1661,6 @@ async def _accept_batch(
         parameters.update({"threshold": body["t"], "label_id": label, "overwrite": False, "count": len(kept)})
     else:
         parameters.update({"query_items": body["q"], "mode": "mean", "shown": len(members)})
-        if label == int(body["l"]):  # what the page held against its promise (page_outcomes)
-            in_place = [i for i in members if i in changed and label not in state.labels.get(i, ())]
-            parameters.update(
-                {"label_id": label, **outcome_parameters(body.get("p"), len(not_of_class) + len(in_place))}
-            )
     if label != int(body["l"]):
         parameters["suggested_label_id"] = int(body["l"])
     outcome = await record_batch(

@@ -288,8 +288,8 @@ def best_cut(
     ``item_precision``: a second estimate per ranked item (its labeled neighbours' votes); where
     given, a cut promises the lower of the two (each is biased upwards in its own way).
 
-    ``scale``: a factor on both figures (at most 1 after it): what earlier pages of the kind held
-    over what they promised (``page_outcomes.promise_scales``)."""
+    ``scale``: a factor on both figures (at most 1 after it; ``bench similarity_pages``, decision
+    0030)."""
     scores = np.asarray(scores, np.float64)
     if not len(scores):
         return None
@@ -571,7 +571,6 @@ class SimilarityBatch:
     query_item_ids: list[int]
     item_ids: list[int]
     cut: Cut
-    scale: float = 1.0  # the factor on its figures from what earlier pages held (1: none)
 
 
 def query_sample(item_ids: np.ndarray, count: int = 32) -> np.ndarray:
@@ -612,8 +611,8 @@ def similarity_batches(
     ``REJECTED_AS_OTHER`` (a walk's page of G1 cells was promised 0.88 and held 0.42 beside 36
     S-phase cells rejected for G1, which neither figure saw).
 
-    ``scales``: label id -> the factor on its page's figures from what its earlier pages held
-    (``page_outcomes.PromiseScales.of``; none: 1)."""
+    ``scales``: label id -> a factor on its page's figures (none: 1; ``bench similarity_pages``
+    judges one from what earlier pages held, decision 0030)."""
     batches = []
     one_class = len(set(np.asarray(labeled_classes).tolist())) < 2  # before the rejections join
     labeled_unit = unit_vectors[labeled_rows] if len(labeled_rows) else unit_vectors[:0]
@@ -683,7 +682,6 @@ def similarity_batches(
                 vector_ids[query_rows].tolist(),
                 vector_ids[top[cut.rows]].tolist(),
                 cut,
-                scale,
             )
         )
     return batches
