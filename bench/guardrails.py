@@ -116,6 +116,21 @@ def pca(pixels: np.ndarray, components: int = COMPONENTS) -> np.ndarray:
     return (centred @ vt[:components].T).astype(np.float32)
 
 
+Loader = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+def labeled_sets(args: argparse.Namespace) -> list[tuple[str, Loader]]:
+    """The sets a benchmark's ``--demo-count``, ``--folder``/``--truth`` and ``--limit`` name, each
+    with a loader of (vectors, labels) called when its turn comes (a set read at a time)."""
+    sets: list[tuple[str, Loader]] = []
+    if args.demo_count:
+        sets.append((f"demo ({args.demo_count})", lambda: demo_set(args.demo_count)))
+    for folder, truth in zip(args.folder, args.truth, strict=True):
+        name = Path(folder).parent.name or folder
+        sets.append((name, lambda f=folder, t=truth: folder_set(Path(f), Path(t), args.limit)))
+    return sets
+
+
 # ---- the rules before issue 19's fix (the baseline) -----------------------------------------------
 
 
@@ -488,12 +503,7 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
 
 def main(argv: list[str]) -> None:
     args = parse(argv)
-    sets: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]]]] = []
-    if args.demo_count:
-        sets.append((f"demo ({args.demo_count})", lambda: demo_set(args.demo_count)))
-    for folder, truth in zip(args.folder, args.truth, strict=True):
-        name = Path(folder).parent.name or folder
-        sets.append((name, lambda f=folder, t=truth: folder_set(Path(f), Path(t), args.limit)))
+    sets = labeled_sets(args)
     print(
         f"labeled shares {args.shares}, {args.seeds} seeds each; real sets: PCA ({COMPONENTS}) of log\n"
         f"pixels at {SIZE} px; demo: standardised azimuthal descriptors. wrong: share of batch items whose\n"

@@ -62,7 +62,6 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,7 +69,7 @@ import numpy as np
 from backend.guided import next_actions
 from backend.guided import suggest_math as sm
 from backend.guided.heldout import HeldOut, estimate_batch
-from bench.guardrails import demo_set, fit_predict, folder_set, out_of_fold
+from bench.guardrails import Loader, fit_predict, labeled_sets, out_of_fold
 
 ONE_BY_ONE = 10  # next_actions.LABEL_ONE_BY_ONE
 WAYS = (
@@ -515,12 +514,7 @@ def judge(name: str, vectors: np.ndarray, labels: np.ndarray, args: argparse.Nam
 
 def main(argv: list[str]) -> None:
     args = parse(argv)
-    sets: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]]]] = []
-    if args.demo_count:
-        sets.append((f"demo ({args.demo_count})", lambda: demo_set(args.demo_count)))
-    for folder, truth in zip(args.folder, args.truth, strict=True):
-        name = Path(folder).parent.name or folder
-        sets.append((name, lambda f=folder, t=truth: folder_set(Path(f), Path(t), args.limit)))
+    sets = labeled_sets(args)
     print(
         f"{args.seeds} seeds per set, labels up to {args.max_share:.0%} of the set. gap: mean |promised -\n"
         "held| per batch (the study's calibration gap); signed: promised - held (positive: over-promised);\n"
@@ -538,9 +532,7 @@ def main(argv: list[str]) -> None:
         print(g.line(f"{name[:10]} {key.replace(' all,', ',')}"))
 
 
-def judge_all(
-    sets: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]]]], args: argparse.Namespace
-) -> list[tuple[str, str, Gaps]]:
+def judge_all(sets: list[tuple[str, Loader]], args: argparse.Namespace) -> list[tuple[str, str, Gaps]]:
     summary: list[tuple[str, str, Gaps]] = []
     for name, load in sets:
         start = time.perf_counter()

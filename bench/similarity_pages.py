@@ -26,13 +26,12 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from backend.guided import next_actions
 from backend.guided import suggest_math as sm
-from bench.guardrails import demo_set, folder_set
+from bench.guardrails import labeled_sets
 
 ONE_BY_ONE = 10  # next_actions.LABEL_ONE_BY_ONE: the k-means start
 SCALE_PRIOR_ITEMS = 8.0  # pseudo-items at the pooled ratio a class's own pages are weighed against
@@ -146,12 +145,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> None:
     args = parse(argv)
-    sets: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]]]] = []
-    if args.demo_count:
-        sets.append((f"demo ({args.demo_count})", lambda: demo_set(args.demo_count)))
-    for folder, truth in zip(args.folder, args.truth, strict=True):
-        name = Path(folder).parent.name or folder
-        sets.append((name, lambda f=folder, t=truth: folder_set(Path(f), Path(t), args.limit)))
+    sets = labeled_sets(args)
     print(f"{args.seeds} seeds per set, up to {args.pages} similarity pages each, no classifier")
     print(HEADER)
     for name, load in sets:
