@@ -14,6 +14,7 @@ from backend.api.access import SIGNIN_PATH
 from backend.api.errors import AccessDenied
 from backend.api.identity import tagger_for
 from backend.errors import Forbidden, LabelwiseError
+from backend.pages.came_from import page_address
 from backend.settings import Settings
 
 
@@ -29,8 +30,10 @@ def tagger_of(request: Request) -> str:
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
-    """A template with the context base.html needs (the tagger shown in the top bar)."""
+    """A template with the context base.html needs (the tagger shown in the top bar), and the
+    page's own address (``page_address``: a batch tile's item view links back to it)."""
     context.setdefault("tagger", tagger_of(request))
+    context.setdefault("page_address", page_address(request))
     return Template(template_name=template, context=context, status_code=status_code)
 
 

@@ -118,6 +118,9 @@ class ExplorerPage(Controller):
             flag_rule=flags.rule,
             flagged_count=len(flags.flags),
             judged_class=class_by_id.get(data.label_id) if data.label_id is not None else None,
+            # the tiles' item view goes back to the explorer on this model (the page asks by fetch:
+            # no HTMX header says its address)
+            page_address=f"/datasets/{dataset_id}/explorer?model_id={data.model_id}",
         )
 
 

@@ -28,6 +28,7 @@ from backend.images.transforms import counted_pixels
 from backend.labels.classes import get_class, list_classes
 from backend.labels.events import current_state
 from backend.labels.history import item_history
+from backend.pages.came_from import back_address
 from backend.pages.common import PAGE_EXCEPTION_HANDLERS, not_stored, render
 from backend.pages.form_values import flag, whole_number
 from backend.pages.item_steps import neighbours
@@ -153,6 +154,8 @@ async def item_view(
     if not shows_internals(request):
         reason = public_error(reason, settings) or ""
     review = review_return(item.dataset_id, request.query_params)
+    # opened from a batch page's tile: "back" returns to it (one of this dataset's pages only)
+    came_from = None if review else back_address(request.query_params.get("back"), item.dataset_id)
     previous, following = None, None  # opened from the review: a class key goes back to it
     if review is None:
         opened_from_elsewhere = "page" not in request.query_params
@@ -162,6 +165,10 @@ async def item_view(
             # in the dataset's order. Only items of its first page had steps and a gallery to go back to.
             state = replace(state, page=await items_before(session, item) // state.per_page + 1)
         previous, following = await neighbours(session, item.dataset_id, item_id, state)
+        if came_from:  # the steps from it keep the way back to the batch page
+            kept = "&" + urlencode({"back": came_from})
+            previous = previous and previous + kept
+            following = following and following + kept
     page = render(
         request,
         "label/item.html",
@@ -180,8 +187,9 @@ async def item_view(
         reason=reason,
         state=state,
         version=thumb_version(await get_dataset(session, item.dataset_id)),
-        back=review or f"/datasets/{item.dataset_id}/label?{state.query()}",
+        back=review or came_from or f"/datasets/{item.dataset_id}/label?{state.query()}",
         review=request.query_params.get("review") if review else None,
+        came_from=came_from,
     )
     return not_stored(page)
 
