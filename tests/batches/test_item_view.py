@@ -108,6 +108,46 @@ async def test_item_view_keyboard_help_and_undo_as_on_the_label_page(live, tab):
     await expect(tab.locator("#item-history")).to_contain_text("undo")
 
 
+async def test_keys_do_nothing_behind_the_open_keyboard_help(live, tab):
+    """The item view's zoom keys (+ - 0) zoomed the image behind the open help: only its class keys
+    and steps were held back. Now no key acts on the item while the help is open; Escape or "?"
+    closes it, and the keys work again."""
+    from playwright.async_api import expect
+
+    dataset_id = live["dataset_id"]
+    await _class(live, "ring", "r")
+    events = f"{API}/datasets/{dataset_id}/events"
+    recorded = (await live["api"].get(events)).json()["total"]
+    item = live["ids"][2]
+    await tab.goto(f"/items/{item}")
+    await tab.uncheck("#advance")  # a class key would stay on the item: its event is what to look for
+    image, level, help_box = tab.locator("#viewer-image"), tab.locator("#zoom-level"), tab.locator("#help")
+    await expect(level).not_to_have_text("100%")  # fitted to the viewer once loaded
+    fitted = await level.inner_text()
+    transform = await image.evaluate("(img) => img.style.transform")
+
+    for close in ("Escape", "?"):
+        await tab.keyboard.press("?")
+        await expect(help_box).to_be_visible()
+        for key in ("+", "=", "-", "0", "r", "Delete", "n", "p", "Control+z"):
+            await tab.keyboard.press(key)  # each on its own: "0" would undo what "+" did
+            assert await level.inner_text() == fitted, key
+            assert await image.evaluate("(img) => img.style.transform") == transform, key
+        await tab.wait_for_timeout(300)  # time for a request a key would have sent
+        await expect(help_box).to_be_visible()
+        assert (await live["api"].get(events)).json()["total"] == recorded
+        assert await labels_of(live) == {}
+        assert tab.url.endswith(f"/items/{item}")
+        await tab.keyboard.press(close)
+        await expect(help_box).to_be_hidden()
+
+    await tab.keyboard.press("+")  # closed: the keys act again
+    await expect(level).not_to_have_text(fitted)
+    await tab.keyboard.press("r")
+    await expect(tab.locator("#item-labels")).not_to_have_attribute("data-labels", "")
+    assert (await live["api"].get(events)).json()["total"] == recorded + 1
+
+
 def _file(folder: Path, uri: str) -> Path:
     return next(p for p in folder.rglob("*.png") if p.as_posix().endswith(uri.lstrip("/")))
 

@@ -96,9 +96,7 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (labelwise.typingIn(event.target)) return;
-    const help = document.getElementById("help");
-    if (help && help.open && event.key !== "?") return;
+    if (labelwise.typingIn(event.target) || labelwise.helpHolds(event)) return;
     const key = event.key;
     const mod = event.ctrlKey || event.metaKey;
     if (mod && !event.altKey && (key.toLowerCase() === "z" || key.toLowerCase() === "y")) {

@@ -183,9 +183,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (!appRoot()) return;
-    if (labelwise.typingIn(event.target)) return;
-    const help = document.getElementById("help");
-    if (help && help.open && event.key !== "?") return;
+    if (labelwise.typingIn(event.target) || labelwise.helpHolds(event)) return;
     const key = event.key;
     const mod = event.ctrlKey || event.metaKey;
     if (mod && key.toLowerCase() === "z") {
@@ -419,7 +417,7 @@
       else fit();
     });
     document.addEventListener("keydown", (event) => {
-      if (labelwise.typingIn(event.target)) return;
+      if (labelwise.typingIn(event.target) || labelwise.helpHolds(event)) return;
       if (event.key === "+" || event.key === "=") zoom(1.5);
       else if (event.key === "-") zoom(1 / 1.5);
       else if (event.key === "0") fit();

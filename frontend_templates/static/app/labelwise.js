@@ -46,6 +46,13 @@ window.labelwise = {
   keep(key, value) {
     try { sessionStorage.setItem(key, JSON.stringify(value)); } catch (_) { labelwise.forget(key); }
   },
+  // While the keyboard help is open it has the keys: "?" (toggleHelp) and Escape (the dialog's
+  // own) close it, and no other key acts on the page behind it. Every keydown handler of a page
+  // with the help asks this first: the item view's zoom keys zoomed the image under the help.
+  helpHolds(event) {
+    const help = document.getElementById("help");
+    return Boolean(help && help.open && event.key !== "?");
+  },
   // The keyboard help (the dialog #help of the label page and the item view): "?" opens and
   // closes it.
   toggleHelp() {
