@@ -6,8 +6,11 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -16,6 +19,7 @@ from backend.cli.jobs import worker_argv
 from backend.settings import Settings
 from tests.helpers.cli import ROOT, env_of
 from tests.helpers.jobs import serve
+from workers import liveness
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -97,3 +101,39 @@ def redis_worker(redis_settings: Settings) -> Iterator[subprocess.Popen]:
 async def redis_client(redis_settings: Settings, database) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
     async with serve(redis_settings) as client:  # its reaper watches the worker processes
         yield client
+
+
+@contextmanager
+def live_worker(settings: Settings, name: str = "gpu-node:1") -> Iterator[None]:
+    """A worker's heartbeats, every 0.1 s as a worker process sends them, while the block runs
+    (no worker process: a queued job stays queued, but a worker is alive)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            liveness.beat(client, settings, name)
+            stop.wait(0.1)
+
+    liveness.beat(client, settings, name)
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        client.close()
+
+
+def last_seen(settings: Settings) -> datetime | None:
+    """When a worker of ``settings``' queue last beat, as the server reads it."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return liveness.last_seen(client, settings)
+    finally:
+        client.close()

@@ -10,23 +10,18 @@ Through a real Redis and the real app; the heartbeat of the last part comes from
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import redis
 from click.testing import CliRunner
 
 from backend.settings import Settings
 from tests.helpers.cli import env_of, invoke
 from tests.helpers.graphql import gql
 from tests.helpers.jobs import serve, wait_for, wait_until
-from tests.helpers.redis import REDIS_URL, redis_settings, start_worker, stop_worker  # noqa: F401
+from tests.helpers.redis import last_seen, live_worker, redis_settings, start_worker, stop_worker  # noqa: F401
 from tests.helpers.redis import pytestmark as redis_marks
 from tests.html import all_of, by_id, has_class, maybe_one, parse, text_of
-from workers import liveness
 
 SLEEPER = {"algorithm": "test-sleeper", "parameters": {"steps": 2}}
 GRACE = 0.5
@@ -37,36 +32,6 @@ JOBS = "{ jobs { jobs { id noWorker } } }"
 @pytest.fixture
 def lonely_settings(redis_settings: Settings) -> Settings:  # noqa: F811
     return redis_settings.model_copy(update={"no_worker_grace_seconds": GRACE})
-
-
-@contextmanager
-def _live_worker(settings: Settings, name: str = "gpu-node:1") -> Iterator[None]:
-    """A worker's heartbeats, every 0.1 s as a worker process sends them, while the block runs."""
-    client = redis.Redis.from_url(REDIS_URL)
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            liveness.beat(client, settings, name)
-            stop.wait(0.1)
-
-    liveness.beat(client, settings, name)
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(5)
-        client.close()
-
-
-def _last_seen(settings: Settings):  # type: ignore[no-untyped-def]
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        return liveness.last_seen(client, settings)
-    finally:
-        client.close()
 
 
 async def _notes(client, settings: Settings, job_id: int) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
@@ -124,12 +89,12 @@ async def test_a_job_queued_with_no_worker_alive_says_so_and_a_heartbeat_silence
         assert notes["cli list"].startswith(f"queued job(s) {job_id} wait")
 
         # A worker's heartbeat: nothing is said any more, at any door.
-        with _live_worker(lonely_settings):
+        with live_worker(lonely_settings):
             notes = await _notes(client, lonely_settings, job_id)
         assert all(note is None for note in notes.values()), notes
 
         # Its heartbeats stop: once the grace has passed, the job says since when none was seen.
-        seen = _last_seen(lonely_settings)
+        seen = last_seen(lonely_settings)
         assert seen is not None
         await asyncio.sleep(GRACE + 0.2)
         note = (await client.get(f"/api/v1/jobs/{job_id}")).json()["no_worker"]
@@ -146,14 +111,14 @@ async def test_a_real_worker_process_records_its_heartbeat_and_runs_the_waiting_
         job_id = response.json()["id"]
         await asyncio.sleep(GRACE + 0.2)
         assert (await client.get(f"/api/v1/jobs/{job_id}")).json()["no_worker"] is not None
-        assert _last_seen(lonely_settings) is None
+        assert last_seen(lonely_settings) is None
         started = time.time()
         worker = start_worker(lonely_settings)
         try:
             await wait_until(
-                lambda: asyncio.to_thread(_last_seen, lonely_settings), timeout=60, what="a worker heartbeat"
+                lambda: asyncio.to_thread(last_seen, lonely_settings), timeout=60, what="a worker heartbeat"
             )
-            seen = _last_seen(lonely_settings)
+            seen = last_seen(lonely_settings)
             assert seen is not None and seen.timestamp() >= started - 1
             job = await wait_for(client, job_id, timeout=120)
         finally:
