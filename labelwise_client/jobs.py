@@ -56,6 +56,13 @@ class Job:
         return self.data.get("model_id")
 
     @property
+    def no_worker(self) -> str | None:
+        """Queued past the server's grace while no worker is alive (Redis broker, no `labelwise
+        worker` running): since when none was seen and how to start one; None otherwise. A
+        ``wait`` learns it from the event stream as it appears and clears."""
+        return self.data.get("no_worker")
+
+    @property
     def finished(self) -> bool:
         return self.state in FINISHED
 
@@ -254,4 +261,6 @@ def _print_progress(job: dict[str, Any]) -> None:
         parts.append(f"epoch {epoch or 0}/{epochs}")
     metrics = job.get("latest_metrics") or {}
     parts.extend(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, int | float))
+    if job.get("no_worker"):
+        parts.append(f"waiting: {job['no_worker']}")
     print("\r" + "  ".join(parts), end="\n" if job["state"] in FINISHED else "", file=sys.stderr, flush=True)

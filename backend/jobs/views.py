@@ -74,8 +74,10 @@ class JobView:
         follow_up_pending: bool = False,
         workers: WorkerPresence | None = None,
         settings: Settings | None = None,
+        no_worker: str | None = None,
     ) -> JobView:
-        """``workers`` and ``settings``: whether a worker consumes the queue (else no ``no_worker``)."""
+        """``workers`` and ``settings``: whether a worker consumes the queue. Without ``settings``,
+        ``no_worker`` is the note as given (a follower worked it out: ``follow``), None by default."""
         assert job.id is not None, "a job read back from the database has an id"
         return cls(
             id=job.id,
@@ -108,7 +110,7 @@ class JobView:
             caused_by_job_id=job.caused_by_job_id,
             chain=bool(job.chain),
             follow_up_pending=follow_up_pending,
-            no_worker=no_worker_note(job, workers, settings) if settings is not None else None,
+            no_worker=no_worker_note(job, workers, settings) if settings is not None else no_worker,
         )
 
     def for_viewer(self, settings: Settings) -> JobView:

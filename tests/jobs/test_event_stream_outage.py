@@ -16,7 +16,7 @@ async def test_the_database_going_away_ends_the_stream_with_an_error_message(
         session, job_settings, None, kind="train", dataset_id=image_dataset.id, algorithm="test-sleeper"
     )
 
-    async def database_gone(database, job_id, *, max_seconds):  # type: ignore[no-untyped-def]
+    async def database_gone(database, job_id, *, max_seconds, **watch):  # type: ignore[no-untyped-def]
         yield None  # a keep-alive, then PostgreSQL stops
         raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
 

@@ -169,10 +169,17 @@ class Job:
         follow_up_pending: bool = False,
         workers: WorkerPresence | None = None,
         settings: Settings | None = None,
+        no_worker: str | None = None,
     ) -> Job:
-        """``workers``, ``settings``: whether a worker consumes the queue (``noWorker``)."""
+        """``workers``, ``settings``: whether a worker consumes the queue (``noWorker``); or the
+        note itself, as ``jobEvents``' follower worked it out."""
         view = JobView.of(
-            j, latest_metrics, follow_up_pending=follow_up_pending, workers=workers, settings=settings
+            j,
+            latest_metrics,
+            follow_up_pending=follow_up_pending,
+            workers=workers,
+            settings=settings,
+            no_worker=no_worker,
         )
         return from_view(cls, view, raw_error=view.error, raw_traceback=view.traceback)
 
@@ -371,7 +378,9 @@ class JobUpdate:
 class Subscription:
     @strawberry.subscription(
         description="Follow a job (graphql-transport-ws on /graphql): an update at once, then one per "
-        "change (state, progress, epoch, metrics, new log lines) until the job ends, or until maxSeconds "
+        "change (state, progress, epoch, metrics, new log lines, and job.noWorker of a queued job: when "
+        "it appears after the grace with no worker alive, and when it clears) until the job ends, or "
+        "until maxSeconds "
         "(at most 3600) pass. An unknown id is NOT_FOUND. Viewers may follow (one-line errors, no paths). If "
         "the database goes away meanwhile, an error DATABASE_UNAVAILABLE ends it: subscribe again later."
     )
@@ -384,12 +393,24 @@ class Subscription:
         async with use_session(info) as session:
             await job_queries.get_job(session, id)  # NOT_FOUND before anything is followed
         viewer = _viewer_settings(info)
-        async for now in follow.follow_job(context.state.database, id, max_seconds=max_seconds):
+        updates = follow.follow_job(
+            context.state.database,
+            id,
+            max_seconds=max_seconds,
+            presence=lambda: worker_presence(context.state),
+            settings=context.settings,
+        )
+        async for now in updates:
             if now is None:  # a keep-alive: graphql-transport-ws has its own pings
                 continue
             lines = [LogLine.of(line, viewer) for line in now.new_log]
             yield JobUpdate(
-                job=Job.of(now.job, now.latest_metrics, follow_up_pending=now.follow_up_pending),
+                job=Job.of(
+                    now.job,
+                    now.latest_metrics,
+                    follow_up_pending=now.follow_up_pending,
+                    no_worker=now.no_worker,
+                ),
                 latest_metrics=now.latest_metrics,
                 log=lines,
                 finished=now.finished,

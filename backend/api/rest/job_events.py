@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -19,12 +20,14 @@ from backend.api.rest.common import API_PREFIX, Session, error_responses
 from backend.api.rest.jobs import LogLineOut, job_out
 from backend.jobs import follow
 from backend.jobs import queries as job_queries
+from backend.jobs.runtime import worker_presence
 from backend.settings import Settings
-from backend.storage.database import Database
 
 STREAM_DESCRIPTION = (
     "`text/event-stream`. `event: job` carries the job (as `GET /jobs/{id}`, with `progress`, "
-    "`duration_seconds` and `latest_metrics`) whenever it changes, the first at once; `event: log` "
+    "`duration_seconds` and `latest_metrics`) whenever it changes, the first at once (a queued "
+    "job's `no_worker` too: one message when it appears, after the grace with no worker alive, and "
+    "one when it clears); `event: log` "
     "one log line; `event: end` the finished job, after which the stream closes. A comment line is "
     "sent every 10 s while nothing changes. The stream closes after `max_seconds` (at most 3600) "
     "even if the job runs on: poll `GET /jobs/{id}` or open the stream again. If the database goes "
@@ -38,19 +41,32 @@ def _json(value: object) -> str:
 
 
 async def _messages(
-    database: Database, job_id: int, max_seconds: float, viewer_of: Settings | None
+    state: State, job_id: int, max_seconds: float, viewer_of: Settings | None
 ) -> AsyncIterator[ServerSentEventMessage]:
     """``viewer_of``: the caller is a viewer, who sees one-line errors and no traceback (decision 0007).
 
     The database going away mid-stream ends it with an ``error`` message (the response has started:
     no 503 can be sent any more; before, the stream broke off and the server logged a traceback)."""
     try:
-        async for now in follow.follow_job(database, job_id, max_seconds=max_seconds):
+        updates = follow.follow_job(
+            state.database,
+            job_id,
+            max_seconds=max_seconds,
+            presence=lambda: worker_presence(state),
+            settings=state.settings,
+        )
+        async for now in updates:
             if now is None:
                 yield ServerSentEventMessage(comment="keep-alive")
                 continue
             job = _json(
-                job_out(now.job, viewer_of, now.latest_metrics, follow_up_pending=now.follow_up_pending)
+                job_out(
+                    now.job,
+                    viewer_of,
+                    now.latest_metrics,
+                    follow_up_pending=now.follow_up_pending,
+                    no_worker=now.no_worker,
+                )
             )
             if not now.finished:
                 yield ServerSentEventMessage(data=job, event="job")
@@ -97,7 +113,7 @@ class JobEventsController(Controller):
     ) -> ServerSentEvent:
         await job_queries.get_job(session, job_id)  # an unknown id is a 404 before the stream opens
         viewer = None if shows_internals(request) else settings
-        return ServerSentEvent(_messages(request.app.state.database, job_id, max_seconds, viewer))
+        return ServerSentEvent(_messages(request.app.state, job_id, max_seconds, viewer))
 
 
 route_handlers = [JobEventsController]

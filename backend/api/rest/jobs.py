@@ -49,12 +49,19 @@ def job_out(
     follow_up_pending: bool = False,
     workers: WorkerPresence | None = None,
     settings: Settings | None = None,
+    no_worker: str | None = None,
 ) -> JobOut:
     """``viewer_of``: the caller is a viewer (decision 0007): a one-line error, no traceback.
     ``follow_up_pending``: as ``fresh.pending_follow_ups`` says (``job_now`` asks it).
-    ``workers``, ``settings``: whether a worker consumes the queue (``no_worker``)."""
+    ``workers``, ``settings``: whether a worker consumes the queue (``no_worker``); or the note
+    itself, as the event stream's follower worked it out."""
     view = JobView.of(
-        job, latest_metrics, follow_up_pending=follow_up_pending, workers=workers, settings=settings
+        job,
+        latest_metrics,
+        follow_up_pending=follow_up_pending,
+        workers=workers,
+        settings=settings,
+        no_worker=no_worker,
     )
     return from_view(JobOut, view if viewer_of is None else view.for_viewer(viewer_of))
 
