@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tifffile
 from fabio.cbfimage import CbfImage
+from PIL import Image
 
 from backend.datasets import service
 from backend.datasets.items import list_items
@@ -185,6 +186,60 @@ async def test_gzip_and_bzip2_compressed_edf_and_cbf_files_are_items_read_throug
             stem = key[0].split(".")[0]  # scan.edf.gz: scan
             name = f"ring/{items[key]['id']}_{stem}_f{key[1]}.tif"
             np.testing.assert_array_equal(tifffile.imread(io.BytesIO(zipped.read(name))), frame)
+
+
+async def test_suffixes_in_any_case_are_listed_and_read_as_in_lower_case(client, settings, folder):
+    """Names as Windows and some beamline tools write them: a folder scan left out every file whose
+    compression suffix was not lower case (frame.EDF.GZ, scan.cbf.BZ2, img.Edf.Gz), in silence;
+    fabio too would read such a file as plain bytes. They are items read through fabio, as are
+    plain suffixes in any case (A.TIF, B.PNG, C.H5, D.CBF, E.NPY)."""
+    write_edf(folder / "frame.EDF", [FRAME, FRAME + 1], [{"ExposureTime": "0.5"}, {"ExposureTime": "1.0"}])
+    write_cbf(folder / "scan.cbf", FRAME + 2, PILATUS)
+    write_edf(folder / "img.Edf", [FRAME + 3], [{}])
+    (folder / "frame.EDF.GZ").write_bytes(gzip.compress((folder / "frame.EDF").read_bytes()))
+    (folder / "scan.cbf.BZ2").write_bytes(bz2.compress((folder / "scan.cbf").read_bytes()))
+    (folder / "img.Edf.Gz").write_bytes(gzip.compress((folder / "img.Edf").read_bytes()))
+    (folder / "frame.EDF").unlink()
+    (folder / "img.Edf").unlink()
+    (folder / "scan.cbf").rename(folder / "D.CBF")
+    tifffile.imwrite(folder / "A.TIF", (FRAME + 4).astype(np.int32))
+    Image.fromarray((FRAME % 256).astype(np.uint8)).save(folder / "B.PNG")
+    with h5py.File(folder / "C.H5", "w") as handle:
+        handle["data"] = FRAME + 5
+    np.save(folder / "E.npy", FRAME + 6)
+    (folder / "E.npy").rename(folder / "E.NPY")
+    (folder / "notes.TXT.GZ").write_bytes(gzip.compress(b"not an image"))
+    assert list_folders(settings, str(folder)).images_here == 8
+
+    created = await client.post("/api/v1/datasets", json={"name": "cases", "sources": [str(folder)]})
+    assert created.status_code == 201, created.text
+    assert (created.json()["scan"]["added"], created.json()["scan"]["unreadable"]) == (9, 0)
+    ds = created.json()["dataset"]["id"]
+    listed = (await client.get(f"/api/v1/datasets/{ds}/items", params={"limit": 50})).json()["items"]
+    items = {(i["uri"], i["frame"]): i for i in listed}
+    expected = {
+        ("frame.EDF.GZ", 0): FRAME,
+        ("frame.EDF.GZ", 1): FRAME + 1,
+        ("scan.cbf.BZ2", 0): FRAME + 2,
+        ("img.Edf.Gz", 0): FRAME + 3,
+        ("D.CBF", 0): FRAME + 2,
+        ("A.TIF", 0): FRAME + 4,
+        ("B.PNG", 0): FRAME % 256,
+        ("C.H5", 0): FRAME + 5,
+        ("E.NPY", 0): FRAME + 6,
+    }
+    assert set(items) == set(expected)
+    assert items[("frame.EDF.GZ", 1)]["metadata"]["exposure"] == 1.0
+    assert items[("scan.cbf.BZ2", 0)]["metadata"]["exposure"] == pytest.approx(0.095)
+    for (uri, frame), pixels in expected.items():
+        item = items[(uri, frame)]["id"]
+        image = await client.get(f"/api/v1/items/{item}/image", params={"size": 32})
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG"), uri
+        readout = await client.get(f"/items/{item}/pixel", params={"x": 5, "y": 3})
+        assert readout.status_code == 200, readout.text
+        assert readout.json()["value"] == int(pixels[3, 5]), uri
+        read = decode.read_file(folder / uri, frame, max_pixels=10**6)
+        np.testing.assert_array_equal(read, pixels.astype(np.float32))
 
 
 async def test_a_truncated_compressed_file_is_unreadable_where_it_is_cut_and_nothing_else_is_lost(

@@ -34,15 +34,16 @@ Image.MAX_IMAGE_PIXELS = None
 
 
 def format_of(name: str) -> str:
-    """The suffix that says how a file is read, in lower case: its last one, or for a compressed
-    EDF or CBF file the one before (``scan.edf.gz`` is ``.edf``; fabio decompresses it)."""
-    return detector.fabio_format(name) or Path(name).suffix.lower()
+    """The suffix that says how a file is read, in lower case whatever the name's case: its last
+    one, or for a compressed EDF or CBF file the one before (``scan.edf.gz`` and ``SCAN.EDF.GZ``
+    are ``.edf``; fabio decompresses them). Every decision by suffix goes through it."""
+    return detector.fabio_format(name) or detector.suffix_of(name)
 
 
 def stem_of(name: str) -> str:
     """The name without its format suffix, nor the compression after it (``scan.edf.gz``: ``scan``)."""
     stem = Path(name).stem
-    return Path(stem).stem if format_of(name) != Path(name).suffix.lower() else stem
+    return Path(stem).stem if format_of(name) != detector.suffix_of(name) else stem
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,16 @@ content, and a file named ``.edf`` holding HDF5 would then be opened by fabio's 
 around the link checks of ``hdf5.py``. EDF and CBF point at no other file.
 
 Beamlines often keep them gzip- or bzip2-compressed whole (``scan_0001.edf.gz``,
-``frame.cbf.bz2``): fabio decompresses such files as it reads them, choosing by the last suffix,
-so the format is the suffix before it.
+``frame.cbf.bz2``, ``FRAME.CBF.GZ``): the format is the suffix before the compression's. Suffixes
+are compared in any case (``suffix_of``); fabio picks a decompression by the last suffix as written
+(``.GZ`` is read as plain bytes), so a compressed file reaches its readers as a stream opened here.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -130,21 +133,46 @@ def from_header(header: dict[str, Any]) -> dict[str, Any]:
     return normalise(raw)
 
 
-def fabio_format(name: str) -> str | None:
-    """``.edf`` or ``.cbf`` for a file name fabio reads, compressed or not (``a.EDF.gz``), else None.
+def suffix_of(name: str) -> str:
+    """A file name's last suffix in lower case: what decides how a file is read (``A.TIF``,
+    ``scan.edf.GZ``), as beamline and Windows tools write names in either case."""
+    return Path(name).suffix.lower()
 
-    The compression's suffix is matched as fabio matches it, in lower case as gzip and bzip2
-    write it: fabio reads ``a.edf.GZ`` as an uncompressed file, which it is not."""
-    for ending in COMPRESSIONS:
-        if name.endswith(ending):
-            name = name[: -len(ending)]
-            break
-    suffix = Path(name).suffix.lower()
+
+def compression_of(name: str) -> str | None:
+    """``gzip`` or ``bzip2`` for a name whose last suffix is ``.gz`` or ``.bz2`` (any case), else None."""
+    return COMPRESSIONS.get(suffix_of(name))
+
+
+def fabio_format(name: str) -> str | None:
+    """``.edf`` or ``.cbf`` for a file name fabio reads, compressed or not (``a.EDF.GZ``), else None."""
+    if compression_of(name):
+        name = Path(name).stem
+    suffix = suffix_of(name)
     return suffix if suffix in FABIO_SUFFIXES else None
 
 
 def _compression(path: Path) -> str | None:
-    return COMPRESSIONS.get(path.suffix)
+    return compression_of(path.name)
+
+
+@contextmanager
+def _fabio_input(path: Path) -> Iterator[Any]:
+    """What a fabio reader is given: the file name, or for a compressed file the decompressing
+    stream fabio itself would open for a lower-case ``.gz``/``.bz2`` (its own classes, which its
+    EDF reader checks for a gzip file cut short), named by the path as fabio names it (an EDF
+    header's external data file is looked for beside that name)."""
+    compression = _compression(path)
+    if compression is None:
+        yield str(path)
+        return
+    from fabio import fabioutils
+
+    opener = fabioutils.GzipFile if compression == "gzip" else fabioutils.BZ2File
+    with opener(str(path), "rb") as stream:
+        if "name" not in dir(stream):
+            stream.name = str(path)
+        yield stream
 
 
 def _reader(path: Path) -> Any:
@@ -155,7 +183,7 @@ def _reader(path: Path) -> Any:
 
 
 def _kind(path: Path) -> str:
-    kind = (fabio_format(path.name) or path.suffix.lower()).lstrip(".").upper()
+    kind = (fabio_format(path.name) or suffix_of(path.name)).lstrip(".").upper()
     compression = _compression(path)
     return f"{compression}-compressed {kind}" if compression and fabio_format(path.name) else kind
 
@@ -261,7 +289,8 @@ def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str],
     cbf = fabio_format(path.name) == ".cbf"
     try:
         start = _cbf_data_start(path) if cbf else 0
-        reader.readheader(str(path))
+        with _fabio_input(path) as source:
+            reader.readheader(source)
         frames = list(reader.frames()) if reader.nframes > 1 else [reader]
         out = []
         declared = 0
@@ -305,12 +334,13 @@ def read(path: Path, frame: int) -> np.ndarray:
     the file ends inside is ``Unreadable`` (fabio fills what is missing with zeros)."""
     reader = _reader(path)
     try:
-        image = reader.read(str(path), frame=frame if frame else None)  # a frame is a new object
-        if frame and getattr(image, "currentframe", frame) != frame:
-            raise Unreadable(f"{path.name} has no frame {frame}")
-        if getattr(image, "incomplete_data", False):
-            raise Unreadable(_truncated(path, frame))
-        data = image.data
+        with _fabio_input(path) as source:  # the data is read from it before it closes
+            image = reader.read(source, frame=frame if frame else None)  # a frame is a new object
+            if frame and getattr(image, "currentframe", frame) != frame:
+                raise Unreadable(f"{path.name} has no frame {frame}")
+            if getattr(image, "incomplete_data", False):
+                raise Unreadable(_truncated(path, frame))
+            data = image.data
     except (Unreadable, FileNotFoundError):
         raise
     except EOFError as exc:

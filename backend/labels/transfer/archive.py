@@ -89,7 +89,7 @@ class _ZipWriter:
                 self.source_rows[row.source_id], self.settings
             )
         name = entry_name(PurePosixPath(row.uri).name)  # a Linux file name may hold '\\' or ':'
-        suffix = PurePosixPath(name).suffix.lower()
+        suffix = decode.format_of(name)
         single = row.frame == 0 and (row.source_id, row.uri) not in self.multi_frame
         if isinstance(adapter, FolderSource) and single and suffix in RAW_COPY_SUFFIXES:
             return f"{row.item_id}_{name}", adapter.path_of(row.uri)
