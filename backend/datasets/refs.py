@@ -108,7 +108,13 @@ class ItemReader:
 
     def mask(self, ref: ItemRef, pixels: np.ndarray, stride: int = 1) -> np.ndarray | None:
         """The mask (True: masked) of ``pixels`` read from ``ref`` at ``stride``; None: no mask."""
-        return ref.source.detector.frame_mask(pixels, self.settings.roots, stride=stride, dtype=ref.dtype)
+        return ref.source.detector.frame_mask(
+            pixels,
+            self.settings.roots,
+            max_pixels=self.settings.max_image_pixels,
+            stride=stride,
+            dtype=ref.dtype,
+        )
 
     def read_masked(self, ref: ItemRef, *, stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         """The pixels and their mask."""

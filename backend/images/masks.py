@@ -2,8 +2,10 @@
 
 A mask file holds one 2-D array, nonzero where a pixel is masked (pyFAI's convention, and that of
 the Pilatus/Eiger mask files of most beamlines): ``.npy``, TIFF (first page), HDF5 (the dataset
-named ``mask`` where there is one, else the only 2-D array) or EDF (through ``fabio``'s EDF
-reader, when it is installed, as data files are read: never its content-guessing ``open``).
+named ``mask`` where there is one, else the only 2-D array), or EDF and CBF, also gzip- or
+bzip2-compressed (their first frame, read as an item's frame is: ``decode.read_file`` through
+``fabio``'s named readers, never its content-guessing ``open``). Suffixes count in any case
+(``decode.format_of``).
 Derived rules take out what a detector writes where it did not count: zero and negative pixels
 (gaps, dead pixels: Pilatus writes -1 and -2), saturated pixels (the largest value of the file's
 integer type), and module gaps seen as whole rows or columns of one constant value.
@@ -11,6 +13,7 @@ integer type), and module gaps seen as whole rows or columns of one constant val
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -18,12 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.errors import Invalid, Unreadable
-from backend.images import detector
+from backend.errors import Invalid, TooLarge, Unreadable
+from backend.images import decode
 from backend.storage import npy
 
 MASK_RULES = ("zero", "negative", "saturated", "gaps")
-MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".h5", ".hdf5", ".edf")
+# By ``decode.format_of``: ``mask.edf.gz`` and ``MASK.CBF.BZ2`` are EDF and CBF masks.
+MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".h5", ".hdf5", ".edf", ".cbf")
+# A mask is one frame of a detector's size; only a frame's own limits on frame counts apply.
+_MASK_LIMITS = decode.FrameLimits(min_side=1)
 _CACHED = 16
 _cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -63,22 +69,24 @@ def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
         return np.asarray(handle[planes[0][0]][()])
 
 
-def _edf_mask(path: Path) -> np.ndarray:
-    """The first frame of an EDF mask, read as data files are (``detector``: fabio's EDF reader by
-    name, its header checked first). fabio's content-guessing ``open`` would read an HDF5 file
-    named ``.edf`` through its own HDF5 readers, around the link checks (decision 0004)."""
+def _detector_mask(path: Path, roots: Sequence[Path], max_pixels: int | None) -> np.ndarray:
+    """The first frame of an EDF or CBF mask (compressed or not), read as an item's frame is: its
+    header checked first (declared data, a compressed stream cut short), the pixel limit applied
+    before decoding, a truncated frame refused rather than filled with zeros. fabio's
+    content-guessing ``open`` would read an HDF5 file named ``.edf`` through its own HDF5 readers,
+    around the link checks (decision 0004)."""
     try:
-        frames = detector.probe(path)
+        return decode.read_file(
+            path, 0, max_pixels=max_pixels or sys.maxsize, roots=roots, limits=_MASK_LIMITS, native=True
+        )
+    except TooLarge as exc:  # its message names no file
+        raise TooLarge(f"mask {path.name}: {exc.message}", **exc.details) from None
     except ImportError:
-        raise Unreadable("EDF masks need the fabio package, which is not installed") from None
-    error = frames[0][2] if frames else None
-    if error:
-        raise Unreadable(error)
-    return np.asarray(detector.read(path, 0))
+        raise Unreadable("EDF and CBF masks need the fabio package, which is not installed") from None
 
 
-def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
-    suffix = path.suffix.lower()
+def _read_mask(path: Path, roots: Sequence[Path], max_pixels: int | None) -> np.ndarray:
+    suffix = decode.format_of(path.name)
     if suffix == ".npy":
         array = npy.load(path)  # Unreadable for a .npz archive
     elif suffix in (".tif", ".tiff"):
@@ -88,10 +96,10 @@ def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
             array = tif.pages[0].asarray()
     elif suffix in (".h5", ".hdf5"):
         array = _hdf5_mask(path, roots)
-    elif suffix == ".edf":
-        array = _edf_mask(path)
+    elif suffix in decode.FABIO_SUFFIXES:
+        array = _detector_mask(path, roots, max_pixels)
     else:
-        raise Unreadable(f"a mask file is one of {', '.join(MASK_SUFFIXES)}, not '{suffix}'")
+        raise Unreadable(f"a mask file is one of {', '.join(MASK_SUFFIXES)}, not '{path.name}'")
     if array.ndim != 2:
         raise Unreadable(f"mask {path.name} is an array of shape {array.shape}, not a 2-D image")
     if array.dtype.kind not in "biuf":
@@ -99,8 +107,9 @@ def _read_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
     return array != 0
 
 
-def load_mask_file(path: Path, roots: Sequence[Path]) -> np.ndarray:
-    """The mask (True: masked) in a file, kept in memory while the file is unchanged."""
+def load_mask_file(path: Path, roots: Sequence[Path], *, max_pixels: int | None = None) -> np.ndarray:
+    """The mask (True: masked) in a file, kept in memory while the file is unchanged. An EDF or
+    CBF mask above ``max_pixels`` (the data's own limit) is refused before it is decoded."""
     try:
         stat = path.stat()
     except OSError as exc:
@@ -111,7 +120,7 @@ def load_mask_file(path: Path, roots: Sequence[Path]) -> np.ndarray:
             _cache.move_to_end(key)
             return _cache[key]
     try:
-        mask = _read_mask(path, roots)
+        mask = _read_mask(path, roots, max_pixels)
     except Unreadable:
         raise
     except (OSError, ValueError, KeyError, EOFError, IndexError) as exc:

@@ -54,7 +54,9 @@ async def item_png(
     setup = setup_of(source)
 
     def mask_of(pixels: np.ndarray, stride: int) -> np.ndarray | None:
-        return setup.frame_mask(pixels, settings.roots, stride=stride, dtype=item.dtype)
+        return setup.frame_mask(
+            pixels, settings.roots, max_pixels=settings.max_image_pixels, stride=stride, dtype=item.dtype
+        )
 
     try:
         return await asyncio.to_thread(

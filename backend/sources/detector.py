@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.errors import Forbidden, Invalid, LabelwiseError, NotFound
-from backend.images import masks
+from backend.images import decode, masks
 from backend.settings import Settings
 from backend.sources.paths import is_within
 from backend.storage.tables import Dataset, Item, Source
@@ -57,23 +57,31 @@ class DetectorSetup:
     def masks(self) -> bool:
         return bool(self.mask_path or self.mask_rules)
 
-    def file_mask(self, roots: Sequence[Path]) -> np.ndarray | None:
+    def file_mask(self, roots: Sequence[Path], max_pixels: int) -> np.ndarray | None:
         """The mask file's mask, None where there is none or it cannot be read (logged)."""
         if not self.mask_path:
             return None
         try:
-            return masks.load_mask_file(Path(self.mask_path), roots)
+            return masks.load_mask_file(Path(self.mask_path), roots, max_pixels=max_pixels)
         except LabelwiseError as exc:
             log.warning("mask left out: %s", exc.message)
             return None
 
     def frame_mask(
-        self, image: np.ndarray, roots: Sequence[Path], *, stride: int = 1, dtype: str | None = None
+        self,
+        image: np.ndarray,
+        roots: Sequence[Path],
+        *,
+        max_pixels: int,
+        stride: int = 1,
+        dtype: str | None = None,
     ) -> np.ndarray | None:
-        """The mask of one frame as read (True: masked), None when nothing is masked."""
+        """The mask of one frame as read (True: masked), None when nothing is masked; a mask file
+        is held to the data's pixel limit (``max_pixels``)."""
         if not self.masks:
             return None
-        return masks.frame_mask(image, self.file_mask(roots), self.mask_rules, stride=stride, dtype=dtype)
+        file_mask = self.file_mask(roots, max_pixels)
+        return masks.frame_mask(image, file_mask, self.mask_rules, stride=stride, dtype=dtype)
 
     def integrator(self, full_shape: tuple[int | None, int | None], read_shape: tuple[int, int]) -> Any:
         """A pyFAI integrator for a frame read at ``read_shape`` of ``full_shape``, or None where
@@ -102,13 +110,14 @@ def setup_of(source: Source) -> DetectorSetup:
 
 
 def resolve_file(raw: str, roots: list[Path], suffixes: Sequence[str], what: str) -> Path:
-    """A file a user named, confined to the data roots like a folder; relative to each root in turn."""
+    """A file a user named, confined to the data roots like a folder; relative to each root in turn.
+    Its format is its suffix in any case (``decode.format_of``: ``mask.EDF.GZ`` is an EDF file)."""
     if not raw or "\x00" in raw:
         raise Invalid(f"a {what} path is required")
     given = PurePath(raw)
     if ".." in given.parts:
         raise Forbidden(f"'..' is not allowed in {what} paths: {raw}")
-    if given.suffix.lower() not in suffixes:
+    if decode.format_of(given.name) not in suffixes:
         raise Invalid(f"a {what} is a {', '.join(suffixes)} file, not '{given.name}'")
     candidates = [Path(raw)] if given.is_absolute() else [root / given for root in roots]
     for candidate in candidates:
@@ -155,7 +164,10 @@ def problems(source: Source, settings: Settings, shapes: Sequence[tuple[int, int
     if source.mask_path:
         name = PurePath(source.mask_path).name
         try:
-            check_mask(masks.load_mask_file(Path(source.mask_path), settings.roots), shapes, name)
+            mask = masks.load_mask_file(
+                Path(source.mask_path), settings.roots, max_pixels=settings.max_image_pixels
+            )
+            check_mask(mask, shapes, name)
         except LabelwiseError as exc:
             found.append(f"mask not applied: {exc.message}")
     if source.poni_path:
@@ -198,7 +210,8 @@ async def set_detector(
     shapes = await frame_shapes(session, source_id)
     if mask_path:
         path = resolve_file(mask_path, settings.roots, masks.MASK_SUFFIXES, "mask file")
-        check_mask(masks.load_mask_file(path, settings.roots), shapes, path.name)
+        mask = masks.load_mask_file(path, settings.roots, max_pixels=settings.max_image_pixels)
+        check_mask(mask, shapes, path.name)
         source.mask_path = str(path)
     elif mask_path == "":
         source.mask_path = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 from pathlib import Path
 from typing import Any
@@ -287,3 +289,82 @@ async def test_the_datasets_page_sets_the_display_and_the_detector_files(client,
     assert refused.status_code == 400 and "300x3 pixels" in refused.text
     assert (await client.get(f"{API}/datasets/{dataset['id']}/sources")).json() == sources
     assert "scale=sqrt&amp;cmap=cividis" in (await client.get(f"/items/{item_id}")).text
+
+
+def _fabio_mask(path: Path) -> Path:
+    """``gap_mask`` as fabio writes it: EDF (gzip-compressed by fabio itself for a ``.edf.gz``
+    name) or CBF (int32, byte-offset; fabio writes it plain, compressed here as the name says)."""
+    from fabio.cbfimage import CbfImage
+    from fabio.edfimage import EdfImage
+
+    data = gap_mask().astype(np.int32)
+    if path.name.endswith(".edf.gz"):
+        EdfImage(data=data).write(str(path))
+        return path
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress}.get(path.suffix.lower())
+    plain = path.with_name(path.stem) if compress else path
+    image = CbfImage(data=data) if plain.suffix.lower() == ".cbf" else EdfImage(data=data)
+    image.write(str(plain))
+    if compress:
+        path.write_bytes(compress(plain.read_bytes()))
+        plain.unlink()
+    return path
+
+
+async def _masked(client: Any, item_id: int, x: int, y: int) -> bool:
+    response = await client.get(f"/items/{item_id}/pixel", params={"x": x, "y": y})
+    assert response.status_code == 200, response.text
+    return response.json()["masked"]
+
+
+@pytest.mark.parametrize("name", ["mask.cbf", "mask.edf.gz", "MASK.CBF.BZ2"])
+async def test_cbf_and_compressed_masks_written_by_fabio_apply_to_the_items(client, folder, name):
+    """A mask could be .edf only among the detector formats: a Pilatus mask kept as CBF, or an EDF
+    or CBF mask compressed as the frames beside it are, was refused ("a mask file is a .npy, ...
+    file"). Read as an item's frame is, it masks the same pixels as the same mask in .npy."""
+    dataset, source_id, item_id = await _rings(client, folder)
+    calib = _calibration(folder)
+    mask = _fabio_mask(calib / name)
+    assert (mask.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")  # gzip only where named so
+    response = await _patch_source(client, dataset["id"], source_id, mask_path=f"{calib.name}/{name}")
+    assert response.status_code == 200, response.text
+    assert response.json()["mask_path"] == str(mask.resolve()) and response.json()["problems"] == []
+    # the dead corner and the module gap are masked, the ring above the gap is not
+    assert await _masked(client, item_id, 3, 4) and await _masked(client, item_id, 100, 61)
+    assert not await _masked(client, item_id, 100, 30)
+    params = {"scale": "linear", "colormap": "gray", "p_low": 1, "p_high": 99, "size": 128}
+    rendered = await client.get(f"{API}/items/{item_id}/image", params=params)
+    np.save(calib / "same.npy", gap_mask())
+    as_npy = await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / "same.npy"))
+    assert as_npy.status_code == 200, as_npy.text
+    same = await client.get(f"{API}/items/{item_id}/image", params=params)
+    assert rendered.status_code == 200 and rendered.content == same.content
+
+
+async def test_a_truncated_compressed_mask_is_refused_saying_so_and_changes_nothing(client, folder):
+    """A mask copy cut short (.edf.gz cut inside its data, .cbf.gz cut inside its binary section)
+    is refused with the reason; the source keeps the mask it had, and the items their pixels."""
+    dataset, source_id, item_id = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    kept = await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / "mask.npy"))
+    assert kept.status_code == 200, kept.text
+    for name in ("cut.edf.gz", "cut.cbf.gz"):
+        whole = _fabio_mask(calib / name).read_bytes()
+        (calib / name).write_bytes(whole[: len(whole) * 3 // 4])
+    before = await snapshot(client)
+    assert_error(
+        await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / "cut.edf.gz")),
+        422,
+        "UNREADABLE",
+        "cut.edf.gz ends inside the data of frame 0: the file is truncated",
+    )
+    assert_error(
+        await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / "cut.cbf.gz")),
+        422,
+        "UNREADABLE",
+        "cut.cbf.gz",
+        "truncated",
+    )
+    assert await snapshot(client) == before
+    assert await _masked(client, item_id, 3, 4) and not await _masked(client, item_id, 100, 30)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import re
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -10,7 +14,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from backend.errors import Forbidden, Invalid, Unreadable
+from backend.errors import Forbidden, Invalid, TooLarge, Unreadable
 from backend.images import masks
 from backend.images.colormap import apply_colormap
 from backend.images.thumbnails import render_png
@@ -45,6 +49,24 @@ def test_an_edf_mask_is_read_through_fabio(tmp_path):
     path = tmp_path / "mask.edf"
     fabio.edfimage.EdfImage(data=gap_mask().astype(np.uint8)).write(str(path))
     assert np.array_equal(masks.load_mask_file(path, [tmp_path]), gap_mask() != 0)
+
+
+@pytest.mark.parametrize("name", ["mask.cbf", "mask.edf.gz", "Mask.Edf.Bz2", "MASK.CBF.GZ"])
+def test_cbf_and_compressed_detector_masks_are_read_as_frames_are(tmp_path, name):
+    """Masks in every detector format items are read from (a .cbf, or any compressed EDF/CBF, was
+    refused as no mask format), with the pixel limit of the data applied before decoding."""
+    from fabio.cbfimage import CbfImage
+    from fabio.edfimage import EdfImage
+
+    data = gap_mask().astype(np.int32)
+    plain = tmp_path / name.split(".")[0]
+    image = CbfImage(data=data) if ".cbf" in name.lower() else EdfImage(data=data)
+    image.write(str(plain))
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress}.get(Path(name).suffix.lower())
+    (tmp_path / name).write_bytes(compress(plain.read_bytes()) if compress else plain.read_bytes())
+    with pytest.raises(TooLarge, match=f"^mask {re.escape(name)}: image of 160x128 pixels exceeds"):
+        masks.load_mask_file(tmp_path / name, [tmp_path], max_pixels=160 * 128 - 1)
+    assert np.array_equal(masks.load_mask_file(tmp_path / name, [tmp_path]), gap_mask() != 0)
 
 
 def test_an_hdf5_file_named_edf_is_refused_as_a_mask(tmp_path):

@@ -60,7 +60,7 @@ class SourcePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     Files are named like folders: under a data root (relative to one, or absolute inside one)."""
 
-    mask_path: str | None = None  # .npy, .tif, .h5 or .edf (with fabio); nonzero pixels are masked
+    mask_path: str | None = None  # .npy, .tif, .h5, .edf or .cbf (also .gz/.bz2); nonzero is masked
     mask_rules: list[str] | None = None  # zero, negative, saturated, gaps
     poni_path: str | None = None  # a .poni file as pyFAI-calib2 writes it
 
