@@ -2,7 +2,10 @@
 
 The reader classes are named, never guessed: ``fabio.open`` picks a reader from the file's
 content, and a file named ``.edf`` holding HDF5 would then be opened by fabio's HDF5 readers,
-around the link checks of ``hdf5.py``. EDF and CBF point at no other file.
+around the link checks of ``hdf5.py``. An EDF header may name another file that holds a frame's
+data (``EDF_BinaryFileName``); fabio would read it (by its base name beside the EDF file, through
+any symlink there), so such a file is refused (``refuse_external_data``). A CBF's data is its own
+binary section: fabio's CbfImage follows no reference to another file.
 
 Beamlines often keep them gzip- or bzip2-compressed whole (``scan_0001.edf.gz``,
 ``frame.cbf.bz2``, ``FRAME.CBF.GZ``): the format is the suffix before the compression's. Suffixes
@@ -35,6 +38,9 @@ _CBF_BYTES_PER_PIXEL = 15
 _CBF_SECTION = b"--CIF-BINARY-FORMAT-SECTION--"
 _CBF_STARTER = b"\x0c\x1a\x04\xd5"
 _CBF_READ = 8192
+# The EDF header key (compared in any case) that makes fabio read a frame's data from another file,
+# at EDF_BinaryFilePosition for EDF_BinaryFileSize bytes (both meaningless without it).
+_EDF_EXTERNAL_KEY = "edf_binaryfilename"
 
 # Normalised keys an item's metadata may hold; everything is optional.
 METADATA_KEYS = ("run", "sample", "exposure", "time", "temperature")
@@ -160,8 +166,7 @@ def _compression(path: Path) -> str | None:
 def _fabio_input(path: Path) -> Iterator[Any]:
     """What a fabio reader is given: the file name, or for a compressed file the decompressing
     stream fabio itself would open for a lower-case ``.gz``/``.bz2`` (its own classes, which its
-    EDF reader checks for a gzip file cut short), named by the path as fabio names it (an EDF
-    header's external data file is looked for beside that name)."""
+    EDF reader checks for a gzip file cut short), named by the path as fabio names it."""
     compression = _compression(path)
     if compression is None:
         yield str(path)
@@ -186,6 +191,23 @@ def _kind(path: Path) -> str:
     kind = (fabio_format(path.name) or suffix_of(path.name)).lstrip(".").upper()
     compression = _compression(path)
     return f"{compression}-compressed {kind}" if compression and fabio_format(path.name) else kind
+
+
+def refuse_external_data(path: Path, reader: Any) -> None:
+    """``Unreadable`` when any frame of a parsed EDF (or its general block, which every frame
+    inherits) keeps its data in another file: fabio reads that file beside the EDF, following a
+    symlink there out of the data roots (decision 0004). Refused, inside the roots too; the reason
+    names the key, never the file. Called on the very reader whose frames are then read."""
+    frames = list(getattr(reader, "_frames", None) or [])
+    general = getattr(reader, "generalframe", None)
+    for index, frame in enumerate([*frames, *([general] if general is not None else [])]):
+        keys = {str(key).strip().lower() for key in (getattr(frame, "header", None) or {})}
+        if getattr(frame, "bfname", None) is not None or _EDF_EXTERNAL_KEY in keys:
+            where = f"frame {index}" if index < len(frames) else "its general block"
+            raise Unreadable(
+                f"{path.name}: the EDF header of {where} keeps the data in another file "
+                "(EDF_BinaryFileName); data outside the file itself is not read"
+            )
 
 
 def _truncated(path: Path, frame: int) -> str:
@@ -291,6 +313,8 @@ def probe(path: Path, *, whole: bool = True) -> list[tuple[tuple[int, int, str],
         start = _cbf_data_start(path) if cbf else 0
         with _fabio_input(path) as source:
             reader.readheader(source)
+        if not cbf:
+            refuse_external_data(path, reader)
         frames = list(reader.frames()) if reader.nframes > 1 else [reader]
         out = []
         declared = 0
@@ -336,6 +360,8 @@ def read(path: Path, frame: int) -> np.ndarray:
     try:
         with _fabio_input(path) as source:  # the data is read from it before it closes
             image = reader.read(source, frame=frame if frame else None)  # a frame is a new object
+            if fabio_format(path.name) == ".edf":  # the frames just parsed, before any data is read
+                refuse_external_data(path, reader)
             if frame and getattr(image, "currentframe", frame) != frame:
                 raise Unreadable(f"{path.name} has no frame {frame}")
             if getattr(image, "incomplete_data", False):
