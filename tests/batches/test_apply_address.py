@@ -83,13 +83,13 @@ async def test_the_address_after_a_similarity_batch_is_the_view_shown_on_reload_
             await mark_page(tab)
             looked_at = shown[-1]
             await tab.locator(f"#tile-{looked_at} a.open").click()
-            await tab.wait_for_url(f"**/items/{looked_at}")
+            await tab.wait_for_url(f"**/items/{looked_at}?back=**")
             await go_back(tab, cached)
             assert tab.url == applied
             await expect(tab.locator("#label-form .selected-count")).to_have_text("0")
             assert await _selection(tab) == (shown, set())
             await tab.go_forward(wait_until="commit")  # the item view may come from the cache: no load
-            await tab.wait_for_url(f"**/items/{looked_at}", wait_until="commit")
+            await tab.wait_for_url(f"**/items/{looked_at}?back=**", wait_until="commit")
             # the item view drawn (loaded or restored) before the next Back: a Back sent while the
             # browser still swaps the page in finds no active page to go back from
             await tab.locator(f"#item-view[data-item='{looked_at}']").wait_for()
@@ -174,7 +174,7 @@ async def test_after_back_the_similarity_page_shows_the_flags_of_the_class_its_d
 
         opened = (await _selection(tab))[0][3]
         await tab.locator(f"#tile-{opened} a.open").click()
-        await tab.wait_for_url(f"**/items/{opened}")
+        await tab.wait_for_url(f"**/items/{opened}?back=**")
         await tab.go_back()
         assert await tab.input_value("select[name=label_id]") == picked
         assert await _flagged(tab) == flags

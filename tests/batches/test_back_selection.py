@@ -76,7 +76,7 @@ async def test_tiles_left_out_of_a_similarity_batch_stay_out_after_back_and_are_
 
         # a closer look at an item, and Back: the page is loaded again from the server
         await tab.locator(f"#tile-{opened} a.open").click()
-        await tab.wait_for_url(f"**/items/{opened}")
+        await tab.wait_for_url(f"**/items/{opened}?back=**")
         await tab.go_back()
         assert await _reloaded(tab), "not loaded again: the test proves nothing"
         assert await _left_out(tab, SIMILAR_TILES) == ({hand, bulk}, {hand})
@@ -121,7 +121,7 @@ async def test_tiles_left_out_of_a_probability_batch_stay_out_after_back_and_a_r
 
         # Back from the item view: the page kept whole (back-forward cache), its batch drawn again
         await tab.locator(f"#tile-{opened} a.open").click()
-        await tab.wait_for_url(f"**/items/{opened}")
+        await tab.wait_for_url(f"**/items/{opened}?back=**")
         await tab.go_back(wait_until="commit")
         assert not await _reloaded(tab), "not the back-forward cache's page: the test proves nothing"
         await tab.wait_for_selector("#results:not([data-left])", state="attached")
@@ -165,7 +165,7 @@ async def test_tiles_left_out_of_a_next_actions_batch_stay_out_after_back(live):
         label = int(await tab.locator("#label-form input[name=label_id]").input_value())
 
         await tab.locator(f"#tile-{opened} a.open").click()
-        await tab.wait_for_url(f"**/items/{opened}")
+        await tab.wait_for_url(f"**/items/{opened}?back=**")
         await tab.go_back()
         assert await _left_out(tab, SIMILAR_TILES) == ({hand, bulk}, {hand})
         assert await _hand_field(tab, "#label-form") == str(hand)

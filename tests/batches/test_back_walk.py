@@ -194,7 +194,7 @@ async def test_back_to_the_next_actions_pages_shows_the_batch_and_the_queue_as_t
             await mark_page(tab)
             looked_at = (await _selected_ids(tab, tiles))[0]
             await tab.locator(f"#tile-{looked_at} a.open").click()
-            await tab.wait_for_url(f"**/items/{looked_at}")
+            await tab.wait_for_url(f"**/items/{looked_at}?back=**")
             await tag(live, [looked_at], classes[1])
             await go_back(tab, cached, reloaded=False)
             await _expect_tiles_as_now(tab, live, tiles, some=False)

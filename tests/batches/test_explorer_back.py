@@ -64,7 +64,7 @@ async def test_the_explorer_selection_and_its_deselections_stay_after_back_and_a
     # a closer look at an item, and Back: the page is loaded again from the server
     await mark_page(tab)
     await tab.locator(f"#tile-{opened} a.open").click()
-    await tab.wait_for_url(f"**/items/{opened}")
+    await tab.wait_for_url(f"**/items/{opened}?back=**")
     await go_back(tab, cached=False)
     await _kept_as_left(tab, taken_out)
     await tab.reload()

@@ -73,7 +73,7 @@ async def test_a_next_actions_batch_labeled_in_place_is_kept_on_back_and_reload(
 
             await mark_page(tab)
             await tab.locator(f"#tile-{opened} a.open").click()
-            await tab.wait_for_url(f"**/items/{opened}")
+            await tab.wait_for_url(f"**/items/{opened}?back=**")
             await go_back(tab, cached)
             await _as_left(tab, shown, hand, fixed, name)
             await tab.reload()
