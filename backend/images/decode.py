@@ -241,6 +241,20 @@ def check_pixels(height: int, width: int, max_pixels: int) -> None:
         )
 
 
+def check_chunks(node: Any, name: str, path: Path, max_pixels: int) -> None:
+    """Refuse an HDF5 dataset whose chunks hold more than ``max_pixels`` values: a chunk
+    decompresses whole, so a stack in one chunk (or a chunk larger than a resizable dataset's
+    shape) is a bomb even when the part read is small."""
+    chunk = int(np.prod(node.chunks)) if node.chunks else 0
+    if chunk > max_pixels:
+        raise TooLarge(
+            f"dataset '{name}' of {path.name} is stored in chunks of {chunk} values; reading "
+            f"a frame would decode one, above the limit of {max_pixels} pixels",
+            width=node.shape[-1],
+            height=node.shape[-2],
+        )
+
+
 def channels_kept(array: np.ndarray) -> np.ndarray:
     """The array with a trailing channel axis only for colour images, alpha dropped (a view)."""
     if array.ndim == 3 and array.shape[-1] == 1:
@@ -343,14 +357,7 @@ def _hdf5_read(
                 count = _frame_count(hdf5.ArrayInfo(name, shape, ""))
                 if offset < count:
                     node = handle[name]
-                    chunk = int(np.prod(node.chunks)) if node.chunks else 0
-                    if chunk > max_pixels:  # a chunk decompresses whole: a stack in one chunk is a bomb
-                        raise TooLarge(
-                            f"dataset '{name}' of {path.name} is stored in chunks of {chunk} values; reading "
-                            f"a frame would decode one, above the limit of {max_pixels} pixels",
-                            width=shape[-1],
-                            height=shape[-2],
-                        )
+                    check_chunks(node, name, path, max_pixels)
                     data = node[::step, ::step] if len(shape) == 2 else node[offset, ::step, ::step]
                     return finish(data, native)
                 offset -= count

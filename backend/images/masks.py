@@ -6,6 +6,10 @@ named ``mask`` where there is one, else the only 2-D array), or EDF and CBF, als
 bzip2-compressed (their first frame, read as an item's frame is: ``decode.read_file`` through
 ``fabio``'s named readers, never its content-guessing ``open``). Suffixes count in any case
 (``decode.format_of``).
+Every format is held to the data's pixel limit before its pixels are decoded: the shape a TIFF
+page's tags, an HDF5 dataset or a .npy header declares (and an HDF5 dataset's chunks), as an
+item's frame is (``decode.check_pixels``, ``decode.check_chunks``); a small compressed file that
+declares a huge frame is refused, not decompressed.
 Derived rules take out what a detector writes where it did not count: zero and negative pixels
 (gaps, dead pixels: Pilatus writes -1 and -2), saturated pixels (the largest value of the file's
 integer type), and module gaps seen as whole rows or columns of one constant value.
@@ -18,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +36,8 @@ MASK_SUFFIXES = (".npy", ".tif", ".tiff", ".h5", ".hdf5", ".edf", ".cbf")
 # A mask is one frame of a detector's size; only a frame's own limits on frame counts apply.
 _MASK_LIMITS = decode.FrameLimits(min_side=1)
 _CACHED = 16
-_cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+# (path, mtime, size, pixel limit): a mask read under one limit is not handed out under a lower one
+_cache: OrderedDict[tuple[str, int, int, int], np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -49,7 +55,23 @@ def check_rules(rules: Iterable[str]) -> tuple[str, ...]:
 MASK_NAMES = ("mask", "pixel_mask")
 
 
-def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
+def _check_declared(path: Path, shape: tuple[int, ...], max_pixels: int) -> None:
+    """A mask's shape as its file declares it, checked before its pixels are decoded: one 2-D
+    frame within the data's pixel limit."""
+    if len(shape) != 2:
+        raise Unreadable(f"mask {path.name} is an array of shape {shape}, not a 2-D image")
+    decode.check_pixels(shape[0], shape[1], max_pixels)
+
+
+def _hdf5_dataset(handle: Any, name: str, path: Path, max_pixels: int) -> np.ndarray:
+    """One dataset, read after its shape and chunks are checked (a gzip chunk decompresses whole)."""
+    node = handle[name]
+    _check_declared(path, tuple(node.shape), max_pixels)
+    decode.check_chunks(node, name, path, max_pixels)
+    return np.asarray(node[()])
+
+
+def _hdf5_mask(path: Path, roots: Sequence[Path], max_pixels: int) -> np.ndarray:
     from backend.images import hdf5
 
     # every 2-D array, not only the frames: an Eiger master's frames are its linked data sets
@@ -57,7 +79,7 @@ def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
         planes = [(a.name, a.shape) for a in arrays if len(a.shape) == 2 and a.error is None]
         named = [name for name, _ in planes if name.rsplit("/", 1)[-1].lower() in MASK_NAMES]
         if named:
-            return np.asarray(handle[named[0]][()])
+            return _hdf5_dataset(handle, named[0], path, max_pixels)
         if len(planes) > 1:  # as before: the file's frames (a NeXus default signal) when that is one
             frames = hdf5.checked_arrays(handle, path, roots)
             planes = [(a.name, a.shape) for a in frames if len(a.shape) == 2 and a.error is None]
@@ -66,36 +88,36 @@ def _hdf5_mask(path: Path, roots: Sequence[Path]) -> np.ndarray:
                 f"{path.name} holds {len(planes)} 2-D arrays and none is named 'mask' or 'pixel_mask': "
                 "rename the mask's dataset to 'mask'"
             )
-        return np.asarray(handle[planes[0][0]][()])
+        return _hdf5_dataset(handle, planes[0][0], path, max_pixels)
 
 
-def _detector_mask(path: Path, roots: Sequence[Path], max_pixels: int | None) -> np.ndarray:
+def _detector_mask(path: Path, roots: Sequence[Path], max_pixels: int) -> np.ndarray:
     """The first frame of an EDF or CBF mask (compressed or not), read as an item's frame is: its
     header checked first (declared data, a compressed stream cut short), the pixel limit applied
     before decoding, a truncated frame refused rather than filled with zeros. fabio's
     content-guessing ``open`` would read an HDF5 file named ``.edf`` through its own HDF5 readers,
     around the link checks (decision 0004)."""
     try:
-        return decode.read_file(
-            path, 0, max_pixels=max_pixels or sys.maxsize, roots=roots, limits=_MASK_LIMITS, native=True
-        )
-    except TooLarge as exc:  # its message names no file
-        raise TooLarge(f"mask {path.name}: {exc.message}", **exc.details) from None
+        return decode.read_file(path, 0, max_pixels=max_pixels, roots=roots, limits=_MASK_LIMITS, native=True)
     except ImportError:
         raise Unreadable("EDF and CBF masks need the fabio package, which is not installed") from None
 
 
-def _read_mask(path: Path, roots: Sequence[Path], max_pixels: int | None) -> np.ndarray:
+def _read_mask(path: Path, roots: Sequence[Path], max_pixels: int) -> np.ndarray:
     suffix = decode.format_of(path.name)
     if suffix == ".npy":
-        array = npy.load(path)  # Unreadable for a .npz archive
+        mapped = npy.load(path, mmap_mode="r")  # the header only; Unreadable for a .npz archive
+        _check_declared(path, mapped.shape, max_pixels)
+        array = np.asarray(mapped)
     elif suffix in (".tif", ".tiff"):
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
-            array = tif.pages[0].asarray()
+            page = tif.pages[0]  # its shape comes from its tags; asarray decodes
+            _check_declared(path, tuple(page.shape), max_pixels)
+            array = page.asarray()
     elif suffix in (".h5", ".hdf5"):
-        array = _hdf5_mask(path, roots)
+        array = _hdf5_mask(path, roots, max_pixels)
     elif suffix in decode.FABIO_SUFFIXES:
         array = _detector_mask(path, roots, max_pixels)
     else:
@@ -108,19 +130,23 @@ def _read_mask(path: Path, roots: Sequence[Path], max_pixels: int | None) -> np.
 
 
 def load_mask_file(path: Path, roots: Sequence[Path], *, max_pixels: int | None = None) -> np.ndarray:
-    """The mask (True: masked) in a file, kept in memory while the file is unchanged. An EDF or
-    CBF mask above ``max_pixels`` (the data's own limit) is refused before it is decoded."""
+    """The mask (True: masked) in a file, kept in memory while the file is unchanged. A mask
+    above ``max_pixels`` (the data's own limit; None: none) is refused before it is decoded, in
+    every format; TOO_LARGE names the mask."""
+    limit = sys.maxsize if max_pixels is None else max_pixels
     try:
         stat = path.stat()
     except OSError as exc:
         raise Unreadable(f"mask file '{path.name}' cannot be read ({exc.strerror or exc})") from exc
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, limit)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
     try:
-        mask = _read_mask(path, roots, max_pixels)
+        mask = _read_mask(path, roots, limit)
+    except TooLarge as exc:  # its message names no file
+        raise TooLarge(f"mask {path.name}: {exc.message}", **exc.details) from None
     except Unreadable:
         raise
     except (OSError, ValueError, KeyError, EOFError, IndexError) as exc:

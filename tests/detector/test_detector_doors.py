@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 import tifffile
@@ -368,3 +369,42 @@ async def test_a_truncated_compressed_mask_is_refused_saying_so_and_changes_noth
     )
     assert await snapshot(client) == before
     assert await _masked(client, item_id, 3, 4) and not await _masked(client, item_id, 100, 30)
+
+
+async def test_compressed_tiff_and_hdf5_masks_declaring_a_huge_frame_are_refused_unread(client, folder):
+    """A zlib TIFF and a gzip-chunked HDF5 mask of a few kB that declare 3000x2000 pixels (above
+    the tests' 4,000,000-pixel limit) were decompressed whole, then refused only as the wrong size
+    (400). They are refused by the shape they declare, TOO_LARGE naming the mask; the source keeps
+    its mask. Compressed masks under the limit still apply."""
+    dataset, source_id, item_id = await _rings(client, folder)
+    calib = _calibration(folder)
+    np.save(calib / "mask.npy", gap_mask())
+    kept = await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / "mask.npy"))
+    assert kept.status_code == 200, kept.text
+    zeros = np.zeros((2000, 3000), np.uint8)
+    tifffile.imwrite(calib / "huge.tif", zeros, compression="zlib")
+    with h5py.File(calib / "huge.h5", "w") as handle:
+        handle.create_dataset("mask", data=zeros, chunks=(500, 500), compression="gzip")
+    before = await snapshot(client)
+    for name in ("huge.tif", "huge.h5"):
+        assert (calib / name).stat().st_size < 100_000  # the declared size is refused, not the file's
+        error = assert_error(
+            await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / name)),
+            413,
+            "TOO_LARGE",
+            f"mask {name}: image of 3000x2000 pixels exceeds the limit of 4000000 pixels",
+        )
+        assert error["details"] == {"width": 3000, "height": 2000}
+    assert await snapshot(client) == before
+    assert await _masked(client, item_id, 3, 4) and not await _masked(client, item_id, 100, 30)
+    tifffile.imwrite(calib / "gaps.tif", gap_mask().astype(np.uint8), compression="zlib")
+    with h5py.File(calib / "gaps.h5", "w") as handle:
+        handle.create_dataset("mask", data=gap_mask().astype(np.uint8), chunks=(64, 80), compression="gzip")
+    for name in ("gaps.tif", "gaps.h5"):
+        response = await _patch_source(client, dataset["id"], source_id, mask_path=str(calib / name))
+        assert response.status_code == 200, response.text
+        assert (
+            response.json()["mask_path"] == str((calib / name).resolve())
+            and response.json()["problems"] == []
+        )
+        assert await _masked(client, item_id, 100, 61) and not await _masked(client, item_id, 100, 30)

@@ -69,6 +69,76 @@ def test_cbf_and_compressed_detector_masks_are_read_as_frames_are(tmp_path, name
     assert np.array_equal(masks.load_mask_file(tmp_path / name, [tmp_path]), gap_mask() != 0)
 
 
+# A mask that declares 3000x2000 pixels of zeros: kB on disk compressed, 6 MB decoded.
+_BIG = (2000, 3000)
+
+
+def _declared_big_mask(path: Path) -> Path:
+    """A zlib TIFF, a gzip-chunked HDF5 dataset or a plain .npy of ``_BIG`` zeros."""
+    zeros = np.zeros(_BIG, np.uint8)
+    if path.suffix == ".tif":
+        tifffile.imwrite(path, zeros, compression="zlib")
+    elif path.suffix == ".h5":
+        with h5py.File(path, "w") as handle:
+            handle.create_dataset("mask", data=zeros, chunks=(500, 500), compression="gzip")
+    else:
+        np.save(path, zeros)
+    return path
+
+
+@pytest.mark.parametrize("name", ["big.tif", "big.h5", "big.npy"])
+def test_every_mask_format_is_refused_above_the_pixel_limit_by_its_declared_shape(tmp_path, name):
+    """Only EDF and CBF masks were held to the data's pixel limit: a compressed TIFF or a gzip HDF5
+    dataset declaring a huge frame was decompressed whole. The shape its tags, dataset or header
+    declare is refused before decoding (the compressed files are a few kB: it is not their size);
+    at the limit the same file is read."""
+    path = _declared_big_mask(tmp_path / name)
+    if name != "big.npy":
+        assert path.stat().st_size < 100_000
+    limit = _BIG[0] * _BIG[1]
+    with pytest.raises(
+        TooLarge, match=f"^mask {re.escape(name)}: image of 3000x2000 pixels exceeds the limit of {limit - 1}"
+    ):
+        masks.load_mask_file(path, [tmp_path], max_pixels=limit - 1)
+    loaded = masks.load_mask_file(path, [tmp_path], max_pixels=limit)
+    assert loaded.shape == _BIG and not loaded.any()
+
+
+def test_an_hdf5_mask_whose_chunks_are_above_the_pixel_limit_is_refused(tmp_path):
+    """A resizable dataset's chunk may be larger than its shape, and decompresses whole: a 100x100
+    mask stored in one 3000x3000 gzip chunk is refused as an item's frame would be."""
+    path = tmp_path / "chunky.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset(
+            "mask",
+            data=gap_mask()[:100, :100],
+            maxshape=(None, None),
+            chunks=(3000, 3000),
+            compression="gzip",
+        )
+    assert path.stat().st_size < 100_000
+    with pytest.raises(
+        TooLarge, match=r"^mask chunky\.h5: dataset 'mask' of chunky\.h5 is stored in chunks of 9000000 "
+    ):
+        masks.load_mask_file(path, [tmp_path], max_pixels=4_000_000)
+    assert np.array_equal(
+        masks.load_mask_file(path, [tmp_path], max_pixels=9_000_000), gap_mask()[:100, :100] != 0
+    )
+
+
+def test_a_mask_read_without_a_limit_is_not_handed_out_under_a_lower_one(tmp_path):
+    """The cache kept a mask by its file alone: read once with no limit (or a higher one), it was
+    returned under any limit (an EDF mask, held to the limit before, too). The limit is part of
+    the key."""
+    from fabio.edfimage import EdfImage
+
+    path = tmp_path / "mask.edf"
+    EdfImage(data=gap_mask().astype(np.uint8)).write(str(path))
+    assert masks.load_mask_file(path, [tmp_path]).shape == SHAPE
+    with pytest.raises(TooLarge, match=r"^mask mask\.edf: image of 160x128 pixels exceeds"):
+        masks.load_mask_file(path, [tmp_path], max_pixels=160 * 128 - 1)
+
+
 def test_an_hdf5_file_named_edf_is_refused_as_a_mask(tmp_path):
     """fabio's content-guessing open read this file through its Eiger reader, around the link
     checks (its link points outside the roots); a mask .edf is read by the EDF reader, as data."""
