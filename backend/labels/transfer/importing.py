@@ -202,13 +202,7 @@ async def import_labels_csv(
     found, refused = await _resolve_items(session, dataset_id, lines, sources)
     report.unknown_items = len(refused)
 
-    live = (
-        await session.scalars(
-            select(LabelClass).where(
-                col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
-            )
-        )
-    ).all()
+    live = await _live_classes(session, dataset_id)
     # Names are unique among live classes regardless of case: the folded name is the key.
     classes: dict[str, LabelClass] = {c.name.lower(): c for c in live}
     new_classes: dict[str, LabelClass] = {}
@@ -253,19 +247,26 @@ async def import_labels_csv(
         return report
 
     used = {key for _, keys in plans for key in keys}
-    creating = sum(1 for key in new_classes if key in used)
-    if max_classes is not None and creating and len(live) + creating > max_classes:
-        raise Invalid(
-            f"the file would create {creating} new classes; the dataset has {len(live)} and may hold "
-            f"at most {max_classes} (setting max_classes_per_dataset): nothing was imported",
-            new_classes=creating,
-            classes=len(live),
-            max_classes=max_classes,
-        )
     try:
-        if creating:  # the dataset's write lock until the event's commit, as create_class takes it:
-            # a class added in the panel meanwhile does not get the same position, color or key
+        if any(key in used for key in new_classes):
+            # the dataset's write lock until the event's commit, as create_class takes it: a class
+            # added in the panel meanwhile does not get the same position, color or key
             await lock_dataset(session, dataset_id)
+            # the classes read above may be stale: one the panel (or another import) added since,
+            # under any case, is labeled with, not made again (that failed on the unique name)
+            live = await _live_classes(session, dataset_id)
+            for other in live:
+                if new_classes.pop(other.name.lower(), None) is not None:
+                    classes[other.name.lower()] = other
+        creating = sum(1 for key in new_classes if key in used)
+        if max_classes is not None and creating and len(live) + creating > max_classes:
+            raise Invalid(
+                f"the file would create {creating} new classes; the dataset has {len(live)} and may "
+                f"hold at most {max_classes} (setting max_classes_per_dataset): nothing was imported",
+                new_classes=creating,
+                classes=len(live),
+                max_classes=max_classes,
+            )
         count = int(
             await session.scalar(select(func.count()).where(col(LabelClass.dataset_id) == dataset_id)) or 0
         )
@@ -303,6 +304,16 @@ async def import_labels_csv(
     )
     report.event_id = event.id
     return report
+
+
+async def _live_classes(session: AsyncSession, dataset_id: int) -> list[LabelClass]:
+    """The dataset's classes that are not deleted."""
+    rows = await session.scalars(
+        select(LabelClass).where(
+            col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
+        )
+    )
+    return list(rows.all())
 
 
 async def _labeled_count(session: AsyncSession, item_ids: list[int]) -> int:
