@@ -202,62 +202,24 @@ async def import_labels_csv(
     found, refused = await _resolve_items(session, dataset_id, lines, sources)
     report.unknown_items = len(refused)
 
-    live = await _live_classes(session, dataset_id)
-    # Names are unique among live classes regardless of case: the folded name is the key.
-    classes: dict[str, LabelClass] = {c.name.lower(): c for c in live}
-    new_classes: dict[str, LabelClass] = {}
-    class_of: dict[int, str | None] = {}
-    unknown: dict[str, None] = {}
-    for ln in lines:
-        if ln.line in refused:
-            continue
-        key = ln.label.lower() or None
-        if key is None or key in classes:
-            class_of[ln.line] = key
-        elif not create_classes:
-            unknown[ln.label] = None
-            refused[ln.line] = f"unknown class '{ln.label}' (import with create_classes to add it)"
-        else:
-            try:
-                name = clean_class_name(ln.label)
-            except Invalid as exc:
-                refused[ln.line] = f"cannot create class: {exc.message}"
-                continue
-            # position, color and hotkey are given when it is made, below
-            new_classes[key] = classes[key] = LabelClass(dataset_id=dataset_id, name=name, color="")
-            class_of[ln.line] = key
-    report.unknown_classes = list(unknown)
-
-    by_item: dict[int, list[_Line]] = {}
-    for ln in lines:
-        if ln.line not in refused:
-            by_item.setdefault(found[ln.line], []).append(ln)
-    plans: list[tuple[int, list[str]]] = []
-    for item_id, item_lines in by_item.items():
-        wanted = {class_of[ln.line] for ln in item_lines}
-        if not dataset.multi_label and len(wanted) > 1:
-            names = ", ".join(sorted(classes[k].name if k else "(none)" for k in wanted))
-            for ln in item_lines:
-                refused[ln.line] = f"item {item_id} gets several labels ({names}) in a single-label dataset"
-            continue
-        plans.append((item_id, sorted(k for k in wanted if k is not None)))
-    report.refused = [RefusedRow(line, refused[line]) for line in sorted(refused)]
-    report.accepted = len(lines) - len(refused)
-    if not plans:
+    if not found:  # no row names an item: nothing to record, no lock to take
+        report.refused = [RefusedRow(line, refused[line]) for line in sorted(refused)]
         return report
-
-    used = {key for _, keys in plans for key in keys}
+    # The file's names are mapped to the classes live under the dataset's write lock (held until the
+    # event's commit): one the panel adds meanwhile is labeled with, not made again (a unique-name
+    # failure); one it deletes meanwhile is as if it never was, not given labels no page shows.
     try:
-        if any(key in used for key in new_classes):
-            # the dataset's write lock until the event's commit, as create_class takes it: a class
-            # added in the panel meanwhile does not get the same position, color or key
-            await lock_dataset(session, dataset_id)
-            # the classes read above may be stale: one the panel (or another import) added since,
-            # under any case, is labeled with, not made again (that failed on the unique name)
-            live = await _live_classes(session, dataset_id)
-            for other in live:
-                if new_classes.pop(other.name.lower(), None) is not None:
-                    classes[other.name.lower()] = other
+        await lock_dataset(session, dataset_id)
+        live = await _live_classes(session, dataset_id)
+        plans, classes, new_classes = _plan(
+            lines, found, refused, live, report, create_classes, dataset_id, dataset.multi_label
+        )
+        report.refused = [RefusedRow(line, refused[line]) for line in sorted(refused)]
+        report.accepted = len(lines) - len(refused)
+        if not plans:
+            await session.rollback()  # releases the lock; nothing was written
+            return report
+        used = {key for _, keys in plans for key in keys}
         creating = sum(1 for key in new_classes if key in used)
         if max_classes is not None and creating and len(live) + creating > max_classes:
             raise Invalid(
@@ -306,12 +268,67 @@ async def import_labels_csv(
     return report
 
 
+def _plan(
+    lines: list[_Line],
+    found: dict[int, int],
+    refused: dict[int, str],
+    live: list[LabelClass],
+    report: ImportReport,
+    create_classes: bool,
+    dataset_id: int,
+    multi_label: bool,
+) -> tuple[list[tuple[int, list[str]]], dict[str, LabelClass], dict[str, LabelClass]]:
+    """Each item's wanted class keys, the classes by key and the ones to make; refuses rows in ``refused``.
+
+    ``live`` are the classes under the write lock: a class deleted since the import began is unknown.
+    """
+    # Names are unique among live classes regardless of case: the folded name is the key.
+    classes: dict[str, LabelClass] = {c.name.lower(): c for c in live}
+    new_classes: dict[str, LabelClass] = {}
+    class_of: dict[int, str | None] = {}
+    unknown: dict[str, None] = {}
+    for ln in lines:
+        if ln.line in refused:
+            continue
+        key = ln.label.lower() or None
+        if key is None or key in classes:
+            class_of[ln.line] = key
+        elif not create_classes:
+            unknown[ln.label] = None
+            refused[ln.line] = f"unknown class '{ln.label}' (import with create_classes to add it)"
+        else:
+            try:
+                name = clean_class_name(ln.label)
+            except Invalid as exc:
+                refused[ln.line] = f"cannot create class: {exc.message}"
+                continue
+            # position, color and hotkey are given when it is made
+            new_classes[key] = classes[key] = LabelClass(dataset_id=dataset_id, name=name, color="")
+            class_of[ln.line] = key
+    report.unknown_classes = list(unknown)
+
+    by_item: dict[int, list[_Line]] = {}
+    for ln in lines:
+        if ln.line not in refused:
+            by_item.setdefault(found[ln.line], []).append(ln)
+    plans: list[tuple[int, list[str]]] = []
+    for item_id, item_lines in by_item.items():
+        wanted = {class_of[ln.line] for ln in item_lines}
+        if not multi_label and len(wanted) > 1:
+            names = ", ".join(sorted(classes[k].name if k else "(none)" for k in wanted))
+            for ln in item_lines:
+                refused[ln.line] = f"item {item_id} gets several labels ({names}) in a single-label dataset"
+            continue
+        plans.append((item_id, sorted(k for k in wanted if k is not None)))
+    return plans, classes, new_classes
+
+
 async def _live_classes(session: AsyncSession, dataset_id: int) -> list[LabelClass]:
-    """The dataset's classes that are not deleted."""
+    """The dataset's classes that are not deleted, as stored now (not as this session read them)."""
     rows = await session.scalars(
-        select(LabelClass).where(
-            col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None)
-        )
+        select(LabelClass)
+        .where(col(LabelClass.dataset_id) == dataset_id, col(LabelClass.deleted_at).is_(None))
+        .execution_options(populate_existing=True)
     )
     return list(rows.all())
 
