@@ -16,7 +16,7 @@ from backend.errors import Invalid, LabelwiseError
 from backend.guided import stopping
 from backend.jobs import fresh, next_step
 from backend.jobs.runtime import enqueue_for, ensure_running
-from backend.pages.common import PAGE_EXCEPTION_HANDLERS, render, tagger_of
+from backend.pages.common import PAGE_EXCEPTION_HANDLERS, tagger_of
 from backend.pages.datasets import _list
 from backend.pages.form_values import flag, number, whole_number
 from backend.pages.guided import _probability_context, replace_address
@@ -94,7 +94,7 @@ async def auto_label_rest(
             + (f" {done.flagged} flagged by the batch guardrails are left for you." if done.flagged else "")
         )
     # its form names the rule less "include labeled items": the address is the view it now shows
-    return replace_address(render(request, "guided/_probability_results.html", **context), context)
+    return replace_address(request, "guided/_probability_results.html", context)
 
 
 route_handlers = [keep_fresh, run_next_step, auto_label_rest]

@@ -129,12 +129,16 @@ def _query(pairs: list[tuple[str, Any]]) -> str:
     return urlencode([(key, str(value)) for key, value in pairs if value is not None], safe=",")
 
 
-def replace_address(template: Template, context: dict[str, Any]) -> Template:
-    """The browser's address becomes the view the answer shows (``HX-Replace-Url``): the answer to a
-    batch applied is the view after it (a similarity page's next candidates, a probability batch's
-    first page), and a reload or Back to the page drew the view of before from the old address (the
-    items decided on offered again, the tiles left out of the new view put back selected)."""
-    template.headers["HX-Replace-Url"] = f"{context['base']}?{context['view_params']}&page={context['page']}"
+def replace_address(request: Request, template_name: str, context: dict[str, Any]) -> Template:
+    """The answer to a batch applied, drawn as the view it shows: the browser's address becomes that
+    view (``HX-Replace-Url``), as the answer is the view after it (a similarity page's next
+    candidates, a probability batch's first page); a reload or Back to the page drew the view of
+    before from the old address (the items decided on offered again, the tiles left out of the new
+    view put back selected). Its tiles' item views go back to that view too, not to the address it
+    was sent from (``HX-Current-URL``), nor nowhere where a plain form POST sent none."""
+    address = f"{context['base']}?{context['view_params']}&page={context['page']}"
+    template = render(request, template_name, **{**context, "page_address": address})
+    template.headers["HX-Replace-Url"] = address
     return template
 
 
@@ -347,7 +351,7 @@ async def label_similar(
         context = await _similar_context(request, session, settings, dataset_id, values)
         warning = exc.message if isinstance(exc, Conflict) else f"Nothing was labeled: {exc.message}"
         context.update(warning=warning, selected_ids=set(accepted))
-        return replace_address(render(request, "guided/_similar_results.html", **context), context)
+        return replace_address(request, "guided/_similar_results.html", context)
     done = list(dict.fromkeys([*parse_ids(form.get("done"), "done"), *shown_ids, *accepted]))
     values.update(done=",".join(map(str, done)), page="1")
     context = await _similar_context(request, session, settings, dataset_id, values)
@@ -367,7 +371,7 @@ async def label_similar(
     )
     context.update(notice=notice + " Next candidates below.", applied=True)
     # the address names the next candidates: a reload or Back draws them, not the ranking of before
-    return replace_address(render(request, "guided/_similar_results.html", **context), context)
+    return replace_address(request, "guided/_similar_results.html", context)
 
 
 # ---- probability -------------------------------------------------------------------------------
@@ -556,7 +560,7 @@ async def apply_probability(
                 int(event.parameters.get("rejected") or 0), chosen.name if chosen else None
             )
     # the answer is the batch's first page as it is now: the address says so (a reload draws it)
-    return replace_address(render(request, "guided/_probability_results.html", **context), context)
+    return replace_address(request, "guided/_probability_results.html", context)
 
 
 route_handlers = [similar_page, similar_flags, label_similar, probability_page, apply_probability]

@@ -20,6 +20,11 @@ def open_links(html: str) -> list[str]:
     return [attr(a, "href") for a in all_of(parse(html), tiles)]
 
 
+def tile_ids(html: str) -> list[int]:
+    """The item ids the batch tiles' "open" links name, in page order."""
+    return [int(href.split("?")[0].rsplit("/", 1)[1]) for href in open_links(html)]
+
+
 async def item_page(server, href: str) -> HtmlElement:
     response = await server.get(href)
     assert response.status_code == 200, response.text
@@ -45,7 +50,7 @@ async def test_a_similarity_tile_goes_back_to_its_similarity_page(server, datase
     assert len(links) == 24
     await goes_back_to(server, links[3], address)
 
-    # tiles drawn after a batch labeled in place (a POST) go back to the page it was sent from
+    # tiles drawn after a batch labeled in place (an HTMX POST) go back to the view the answer shows
     ring = await add_class(server, dataset.id, "ring")
     shown = [int(href.split("?")[0].rsplit("/", 1)[1]) for href in links]
     headers = await csrf_headers(server, address)
@@ -62,8 +67,84 @@ async def test_a_similarity_tile_goes_back_to_its_similarity_page(server, datase
     labeled = await server.post(
         f"/datasets/{dataset.id}/similar/label", data=form, headers={**headers, "hx-current-url": sent_from}
     )
-    assert labeled.status_code == 200, labeled.text
-    await goes_back_to(server, open_links(labeled.text)[0], address)
+    await goes_back_to_the_view_shown(server, labeled, address)
+
+
+async def goes_back_to_the_view_shown(server, answer, sent_from: str) -> None:
+    """A batch applied answers with the view after it, and the address becomes that view
+    (HX-Replace-Url): its tiles go back there, not to the address the batch was sent from (whose
+    view offers the items decided on again)."""
+    assert answer.status_code == 200, answer.text
+    shown = answer.headers["hx-replace-url"]
+    assert shown != sent_from and shown.startswith(sent_from.split("?")[0] + "?")
+    links = open_links(answer.text)
+    assert links
+    await goes_back_to(server, links[0], shown)
+
+
+async def test_tiles_after_a_similarity_batch_labeled_without_javascript_go_back_to_the_view_shown(
+    server, dataset
+):
+    """A plain form POST (no HX headers) sends no page address: its tiles went back to the label page."""
+    model_id = await pca_model(server, dataset.id)
+    ids = await item_ids(server, dataset.id)
+    address = f"/datasets/{dataset.id}/similar?{urlencode({'item_id': ids[4], 'per_page': 24})}"
+    shown = tile_ids((await server.get(address)).text)
+    ring = await add_class(server, dataset.id, "ring")
+    headers = {k: v for k, v in (await csrf_headers(server, address)).items() if k != "hx-request"}
+    form = {
+        "items": str(ids[4]),
+        "mode": "mean",
+        "per_page": "24",
+        "label_id": str(ring),
+        "model_id": str(model_id),
+        "selected": [str(i) for i in shown[:5]],
+        "shown_ids": ",".join(map(str, shown)),
+    }
+    labeled = await server.post(f"/datasets/{dataset.id}/similar/label", data=form, headers=headers)
+    await goes_back_to_the_view_shown(server, labeled, address)
+
+
+async def _probability_batch(server, dataset) -> tuple[str, dict[str, str]]:
+    """A probability page's address and its apply form's fields, one tile left selected (the others
+    stay candidates, drawn in the answer)."""
+    ids = await item_ids(server, dataset.id)
+    ring = await add_class(server, dataset.id, "ring")
+    arc = await add_class(server, dataset.id, "arc")
+    await tag(server, dataset.id, [ids[28]], arc)
+    await tag(server, dataset.id, [ids[1]], ring)
+    model_id = await classifier_model(server, dataset.id, [ring, arc])
+    address = f"/datasets/{dataset.id}/probability?" + urlencode(
+        {"model_id": model_id, "label": ring, "threshold": 0.5}
+    )
+    page = (await server.get(address)).text
+    form = one(parse(page), "//form[@id='apply-form']")
+    fields = {attr(i, "name"): i.get("value") or "" for i in all_of(form, ".//input[@type='hidden']")}
+    tiles = tile_ids(page)
+    assert len(tiles) > 1
+    # none clicked out by hand (guided.js's field): the tiles left out are no rejection
+    chosen = {"selected": str(tiles[0]), "shown_ids": ",".join(map(str, tiles)), "hand_deselected": ""}
+    return address, {**fields, **chosen}
+
+
+async def test_tiles_after_a_probability_batch_applied_go_back_to_the_view_shown(server, dataset):
+    address, fields = await _probability_batch(server, dataset)
+    headers = await csrf_headers(server, address)
+    applied = await server.post(
+        f"/datasets/{dataset.id}/probability/apply",
+        data=fields,
+        headers={**headers, "hx-current-url": f"http://testserver.local{address}"},
+    )
+    await goes_back_to_the_view_shown(server, applied, address)
+
+
+async def test_tiles_after_a_probability_batch_applied_without_javascript_go_back_to_the_view_shown(
+    server, dataset
+):
+    address, fields = await _probability_batch(server, dataset)
+    headers = {k: v for k, v in (await csrf_headers(server, address)).items() if k != "hx-request"}
+    applied = await server.post(f"/datasets/{dataset.id}/probability/apply", data=fields, headers=headers)
+    await goes_back_to_the_view_shown(server, applied, address)
 
 
 async def test_a_probability_tile_goes_back_to_its_probability_page(server, dataset):
