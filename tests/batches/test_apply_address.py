@@ -9,6 +9,7 @@ the page: the server drew the flags of the class the address names)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.batches.conftest import labels_of, oracle
 from tests.helpers.guided import chromium_context, go_back, mark_page, new_tab, require_chromium, run_job
@@ -70,6 +71,10 @@ async def test_the_address_after_a_similarity_batch_is_the_view_shown_on_reload_
             shown, selected = await _selection(tab)
             assert not set(shown) & set(first) - {query}, "the batch decided on is out of the ranking"
             assert selected, "no tile to leave out: the test proves nothing"
+            # its tiles open their item with the way back to this view, not to the one sent from
+            href = await tab.locator(f"#tile-{shown[0]} a.open").get_attribute("href")
+            view = urlsplit(applied)
+            assert parse_qs(urlsplit(href or "").query)["back"] == [f"{view.path}?{view.query}"], href
 
             # on the applied page, every tile left out in bulk
             await tab.click("[data-select=none]")
