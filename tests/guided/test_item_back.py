@@ -42,6 +42,19 @@ async def goes_back_to(server, href: str, address: str) -> None:
     assert attr(one(doc, ".//form[@class='inline-form']//input[@name='back']"), "value") == address
 
 
+def _similarity_label_form(query: int, label_id: int, model_id: int, shown: list[int]) -> dict:
+    """The similarity page's label form as the page sends it: the first five tiles selected."""
+    return {
+        "items": str(query),
+        "mode": "mean",
+        "per_page": "24",
+        "label_id": str(label_id),
+        "model_id": str(model_id),
+        "selected": [str(i) for i in shown[:5]],
+        "shown_ids": ",".join(map(str, shown)),
+    }
+
+
 async def test_a_similarity_tile_goes_back_to_its_similarity_page(server, dataset):
     model_id = await pca_model(server, dataset.id)
     ids = await item_ids(server, dataset.id)
@@ -54,15 +67,7 @@ async def test_a_similarity_tile_goes_back_to_its_similarity_page(server, datase
     ring = await add_class(server, dataset.id, "ring")
     shown = [int(href.split("?")[0].rsplit("/", 1)[1]) for href in links]
     headers = await csrf_headers(server, address)
-    form = {
-        "items": str(ids[4]),
-        "mode": "mean",
-        "per_page": "24",
-        "label_id": str(ring),
-        "model_id": str(model_id),
-        "selected": [str(i) for i in shown[:5]],
-        "shown_ids": ",".join(map(str, shown)),
-    }
+    form = _similarity_label_form(ids[4], ring, model_id, shown)
     sent_from = f"http://testserver.local{address}"
     labeled = await server.post(
         f"/datasets/{dataset.id}/similar/label", data=form, headers={**headers, "hx-current-url": sent_from}
@@ -92,31 +97,28 @@ async def test_tiles_after_a_similarity_batch_labeled_without_javascript_go_back
     shown = tile_ids((await server.get(address)).text)
     ring = await add_class(server, dataset.id, "ring")
     headers = {k: v for k, v in (await csrf_headers(server, address)).items() if k != "hx-request"}
-    form = {
-        "items": str(ids[4]),
-        "mode": "mean",
-        "per_page": "24",
-        "label_id": str(ring),
-        "model_id": str(model_id),
-        "selected": [str(i) for i in shown[:5]],
-        "shown_ids": ",".join(map(str, shown)),
-    }
+    form = _similarity_label_form(ids[4], ring, model_id, shown)
     labeled = await server.post(f"/datasets/{dataset.id}/similar/label", data=form, headers=headers)
     await goes_back_to_the_view_shown(server, labeled, address)
 
 
-async def _probability_batch(server, dataset) -> tuple[str, dict[str, str]]:
-    """A probability page's address and its apply form's fields, one tile left selected (the others
-    stay candidates, drawn in the answer)."""
+async def _probability_address(server, dataset) -> str:
+    """A probability page's address: a classifier of ring and arc, one label each, at 0.5."""
     ids = await item_ids(server, dataset.id)
     ring = await add_class(server, dataset.id, "ring")
     arc = await add_class(server, dataset.id, "arc")
     await tag(server, dataset.id, [ids[28]], arc)
     await tag(server, dataset.id, [ids[1]], ring)
     model_id = await classifier_model(server, dataset.id, [ring, arc])
-    address = f"/datasets/{dataset.id}/probability?" + urlencode(
+    return f"/datasets/{dataset.id}/probability?" + urlencode(
         {"model_id": model_id, "label": ring, "threshold": 0.5}
     )
+
+
+async def _probability_batch(server, dataset) -> tuple[str, dict[str, str]]:
+    """A probability page's address and its apply form's fields, one tile left selected (the others
+    stay candidates, drawn in the answer)."""
+    address = await _probability_address(server, dataset)
     page = (await server.get(address)).text
     form = one(parse(page), "//form[@id='apply-form']")
     fields = {attr(i, "name"): i.get("value") or "" for i in all_of(form, ".//input[@type='hidden']")}
@@ -148,15 +150,7 @@ async def test_tiles_after_a_probability_batch_applied_without_javascript_go_bac
 
 
 async def test_a_probability_tile_goes_back_to_its_probability_page(server, dataset):
-    ids = await item_ids(server, dataset.id)
-    ring = await add_class(server, dataset.id, "ring")
-    arc = await add_class(server, dataset.id, "arc")
-    await tag(server, dataset.id, [ids[28]], arc)
-    await tag(server, dataset.id, [ids[1]], ring)
-    model_id = await classifier_model(server, dataset.id, [ring, arc])
-    address = f"/datasets/{dataset.id}/probability?" + urlencode(
-        {"model_id": model_id, "label": ring, "threshold": 0.5}
-    )
+    address = await _probability_address(server, dataset)
     links = open_links((await server.get(address)).text)
     assert links
     await goes_back_to(server, links[0], address)
